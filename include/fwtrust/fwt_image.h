@@ -1,0 +1,103 @@
+/*
+ * fwtrust image format: MCUboot's layout, constants and parsed structures.
+ *
+ *   +----------------------+  offset 0
+ *   | header (32 bytes)    |  padded with zeros/erased to hdr_size
+ *   +----------------------+  hdr_size
+ *   | payload              |  img_size bytes
+ *   +----------------------+  hdr_size + img_size
+ *   | protected TLV area   |  magic 0x6908, prot_tlv_size bytes (0 if absent)
+ *   +----------------------+
+ *   | unprotected TLV area |  magic 0x6907: hash, key, signatures, certificates
+ *   +----------------------+
+ *
+ * All multi-byte fields are little endian. The signed digest covers header,
+ * payload and protected TLV area. See docs/image-format.md.
+ *
+ * Freestanding.
+ */
+#ifndef FWT_IMAGE_H
+#define FWT_IMAGE_H
+
+#if !defined(FWTRUST_INSIDE_FWTRUST_H) && !defined(FWTRUST_INTERNAL)
+#error "include <fwtrust/fwtrust.h>, not this header"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FWT_IMAGE_MAGIC 0x96f3b83dU
+#define FWT_IMAGE_HEADER_SIZE 32U
+#define FWT_TLV_INFO_MAGIC 0x6907U      /* unprotected area */
+#define FWT_TLV_PROT_INFO_MAGIC 0x6908U /* protected area */
+#define FWT_TLV_INFO_SIZE 4U
+#define FWT_TLV_HDR_SIZE 4U
+
+/* Header flags (MCUboot). */
+#define FWT_IMAGE_F_PIC 0x00000001U
+#define FWT_IMAGE_F_ENCRYPTED_AES128 0x00000004U
+#define FWT_IMAGE_F_ENCRYPTED_AES256 0x00000008U
+#define FWT_IMAGE_F_NON_BOOTABLE 0x00000010U
+#define FWT_IMAGE_F_RAM_LOAD 0x00000020U
+#define FWT_IMAGE_F_ROM_FIXED 0x00000100U
+
+/* MCUboot TLV types. */
+#define FWT_TLV_KEYHASH 0x01U
+#define FWT_TLV_PUBKEY 0x02U
+#define FWT_TLV_SHA256 0x10U
+#define FWT_TLV_SHA384 0x11U
+#define FWT_TLV_SHA512 0x12U
+#define FWT_TLV_RSA2048_PSS 0x20U
+#define FWT_TLV_ECDSA224 0x21U
+#define FWT_TLV_ECDSA_SIG 0x22U /* ECDSA P-256 or P-384 (by key) */
+#define FWT_TLV_RSA3072_PSS 0x23U
+#define FWT_TLV_ED25519 0x24U
+#define FWT_TLV_SIG_PURE 0x25U
+#define FWT_TLV_DEPENDENCY 0x40U
+#define FWT_TLV_SEC_CNT 0x50U
+#define FWT_TLV_BOOT_RECORD 0x60U
+
+/*
+ * fwtrust's own TLVs, in the vendor range MCUboot leaves for custom use
+ * (0xXXa0-0xXXff). Every TLV in 0x46a0-0x46ff is critical: a verifier that
+ * does not know one refuses the image.
+ */
+#define FWT_TLV_VENDOR_FIRST 0x46a0U
+#define FWT_TLV_VENDOR_LAST 0x46ffU
+#define FWT_TLV_FORMAT 0x46a0U     /* protected: u8 format version, u8 min reader, u16 0 */
+#define FWT_TLV_HW_ID 0x46a1U      /* protected: 1..64 bytes, hardware id */
+#define FWT_TLV_PROVENANCE 0x46a2U /* protected: 32 bytes, SHA-256 of a DSSE envelope */
+#define FWT_TLV_CERT 0x46a3U       /* unprotected: boot-key certificate (see fwt_cert.h) */
+
+#define FWT_FORMAT_VERSION 1U /* the format version this verifier writes and reads */
+#define FWT_HW_ID_MAX 64U
+#define FWT_DIGEST_MAX 64U
+#define FWT_KEYHASH_SIZE 32U
+
+struct fwt_version {
+    uint8_t major;
+    uint8_t minor;
+    uint16_t revision;
+    uint32_t build;
+};
+
+/* The 32-byte header, decoded. */
+struct fwt_image_header {
+    uint32_t magic;
+    uint32_t load_addr;
+    uint16_t hdr_size;
+    uint16_t prot_tlv_size; /* whole protected area incl. its info header; 0 = none */
+    uint32_t img_size;      /* payload size, excluding header */
+    uint32_t flags;
+    struct fwt_version version;
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FWT_IMAGE_H */

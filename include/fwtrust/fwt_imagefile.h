@@ -1,0 +1,99 @@
+/*
+ * fwtrust host image API: sign images into files (streaming), add
+ * signatures, read images from files or descriptors for the verifier core.
+ *
+ * Hosted C. The one verifier is the core's fwt_image_verify(); this module
+ * only provides file I/O and the OpenSSL crypto ops around it.
+ */
+#ifndef FWT_IMAGEFILE_H
+#define FWT_IMAGEFILE_H
+
+#if !defined(FWTRUST_INSIDE_FWTRUST_H) && !defined(FWTRUST_INTERNAL)
+#error "include <fwtrust/fwtrust_host.h>, not this header"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Reading: fwt_io over a file or descriptor ---- */
+
+struct fwt_file_io {
+    struct fwt_io io; /* pass &fio.io to the core */
+    int fd;
+    int owns_fd;
+};
+/* Open path read-only; io.size is the file size (FWT_E_TOO_LARGE above 4 GiB - 1). */
+FWT_MUST_CHECK fwt_err fwt_file_io_open(struct fwt_file_io *fio, const char *path);
+/* Wrap an open descriptor (not closed by fwt_file_io_close); size bytes readable. */
+void fwt_file_io_from_fd(struct fwt_file_io *fio, int fd, uint32_t size);
+void fwt_file_io_close(struct fwt_file_io *fio);
+
+/* ---- Verifying a file with the core and OpenSSL ---- */
+
+/*
+ * Verify the image in path with the core verifier and the OpenSSL ops.
+ * Sets the error detail (fwt_detail()) to a sentence naming the cause.
+ */
+FWT_MUST_CHECK fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
+                                       struct fwt_image_info *info);
+
+/* ---- Signing ---- */
+
+#define FWT_SIGN_MAX_KEYS 8
+
+struct fwt_sign_opts {
+    struct fwt_version version;
+    uint32_t header_size;  /* bytes reserved for the header, >= 32 */
+    int pad_header;        /* prepend header_size bytes instead of overwriting zeros */
+    uint32_t slot_size;    /* 0 = no slot size check/padding */
+    int pad;               /* pad to slot_size and write the boot trailer magic */
+    int confirm;           /* with pad: mark image_ok in the trailer */
+    uint32_t align;        /* flash write alignment for the trailer: 1, 2, 4, 8, 16, 32 */
+    uint8_t erased_val;    /* 0xff (default) or 0x00 */
+    uint32_t load_addr;
+    uint32_t flags;        /* extra header flags (e.g. FWT_IMAGE_F_ROM_FIXED) */
+    int has_security_counter;
+    uint32_t security_counter;
+    const uint8_t *hw_id;
+    size_t hw_id_len;
+    const uint8_t *provenance; /* 32 bytes or NULL */
+    int pure;                  /* Ed25519 pure signatures (SIG_PURE TLV) */
+    int embed_pubkey;          /* PUBKEY TLV instead of KEYHASH */
+    int write_format_tlv;      /* fwtrust format version TLV (default on in the CLI) */
+    fwt_privkey *keys[FWT_SIGN_MAX_KEYS];
+    size_t n_keys;
+    /* Certificates to embed before the signature of keys[i] (NULL = none). */
+    const uint8_t *certs[FWT_SIGN_MAX_KEYS];
+    size_t cert_lens[FWT_SIGN_MAX_KEYS];
+    /* Progress callback (may be NULL): bytes of payload processed. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+
+/*
+ * Sign: read the raw payload from in (binary or Intel HEX by extension) and
+ * write the signed image to out (binary or Intel HEX by extension). Streams
+ * the payload: memory use does not grow with image size. out is written
+ * atomically; on failure it is left as it was.
+ */
+FWT_MUST_CHECK fwt_err fwt_sign_file(const char *in, const char *out,
+                                     const struct fwt_sign_opts *opts);
+
+/* Append one more signature (cosign) to a signed image without changing the
+ * signed bytes; out may equal in (atomic replace). */
+FWT_MUST_CHECK fwt_err fwt_cosign_file(const char *in, const char *out, fwt_privkey *key,
+                                       const uint8_t *cert, size_t cert_len);
+
+/* Parse "1.2.3+4" (minor, revision, build optional). */
+FWT_MUST_CHECK fwt_err fwt_version_parse(const char *s, struct fwt_version *v);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FWT_IMAGEFILE_H */

@@ -1,0 +1,180 @@
+/*
+ * fwtrust verifier core: the platform interface and the one verify call.
+ *
+ * The core never allocates, never calls libc I/O and never touches the OS.
+ * It reads the image through fwt_io (flash-like: offset, length) into a work
+ * buffer the caller provides, and does crypto through fwt_crypto_ops. Zero
+ * every struct before filling it, so fields added later default to "off".
+ *
+ * Freestanding.
+ */
+#ifndef FWT_VERIFY_H
+#define FWT_VERIFY_H
+
+#if !defined(FWTRUST_INSIDE_FWTRUST_H) && !defined(FWTRUST_INTERNAL)
+#error "include <fwtrust/fwtrust.h>, not this header"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Smallest work buffer fwt_image_verify() accepts; larger reads faster. */
+#define FWT_WORK_MIN 1024U
+size_t fwt_work_min(void); /* == FWT_WORK_MIN, for binding/ABI cross-checks */
+
+/* Reading the image (a flash slot, a file, a memory buffer). */
+struct fwt_io {
+    void *ctx;
+    /* Read exactly len bytes at off into buf. FWT_OK or FWT_E_IO. */
+    fwt_err (*read)(void *ctx, uint32_t off, void *buf, size_t len);
+    uint32_t size; /* bytes readable from offset 0 (slot or file size) */
+};
+
+enum fwt_hash_alg {
+    FWT_HASH_NONE = 0,
+    FWT_HASH_SHA256 = 1,
+    FWT_HASH_SHA384 = 2,
+    FWT_HASH_SHA512 = 3
+};
+
+enum fwt_key_type {
+    FWT_KEY_NONE = 0,
+    FWT_KEY_ED25519 = 1,
+    FWT_KEY_ECDSA_P256 = 2,
+    FWT_KEY_ECDSA_P384 = 3,
+    FWT_KEY_RSA2048 = 4,
+    FWT_KEY_RSA3072 = 5
+};
+
+enum fwt_sig_alg {
+    FWT_SIG_NONE = 0,
+    FWT_SIG_ED25519 = 1,      /* Ed25519 over the image digest bytes (MCUboot default) */
+    FWT_SIG_ED25519_PURE = 2, /* Ed25519 over header+payload+protected TLVs */
+    FWT_SIG_ECDSA_P256 = 3,   /* ECDSA P-256, SHA-256 digest, DER signature */
+    FWT_SIG_ECDSA_P384 = 4,   /* ECDSA P-384, SHA-384 digest, DER signature */
+    FWT_SIG_RSA2048_PSS = 5,  /* RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32 */
+    FWT_SIG_RSA3072_PSS = 6
+};
+
+/*
+ * Crypto operations. One hash runs at a time; the backend keeps its state
+ * in ctx. verify() returns FWT_OK only for a valid signature, FWT_E_SIGNATURE
+ * for an invalid one, FWT_E_CRYPTO/FWT_E_KEY when it could not run.
+ *
+ * key/key_len: the public key in MCUboot's encoding (the bytes whose SHA-256
+ * is the KEYHASH TLV): SubjectPublicKeyInfo DER for Ed25519 and ECDSA,
+ * PKCS#1 RSAPublicKey DER for RSA.
+ *
+ * msg/msg_len: the digest for every algorithm but FWT_SIG_ED25519_PURE; for
+ * that one msg is NULL and the backend reads the signed region [0, msg_len)
+ * through io itself.
+ */
+struct fwt_crypto_ops {
+    void *ctx;
+    fwt_err (*hash_init)(void *ctx, enum fwt_hash_alg alg);
+    fwt_err (*hash_update)(void *ctx, const void *data, size_t len);
+    fwt_err (*hash_final)(void *ctx, uint8_t *out, size_t out_len);
+    fwt_err (*verify)(void *ctx, enum fwt_sig_alg alg, const uint8_t *key, size_t key_len,
+                      const uint8_t *msg, size_t msg_len, const struct fwt_io *io,
+                      const uint8_t *sig, size_t sig_len);
+};
+
+/* A trusted public key (image signing key, or certificate root). */
+struct fwt_trusted_key {
+    enum fwt_key_type type;
+    const uint8_t *key; /* MCUboot encoding, see above */
+    size_t key_len;
+};
+
+/* What the device demands of an image. */
+struct fwt_policy {
+    /* Keys trusted to sign images directly. */
+    const struct fwt_trusted_key *keys;
+    size_t n_keys;
+    /* Root keys trusted to certify signing keys (FWT_TLV_CERT). */
+    const struct fwt_trusted_key *roots;
+    size_t n_roots;
+    /* Valid signatures from this many distinct trusted keys are required.
+     * 0 is refused (FWT_E_ARG); above the number of keys is refused too. */
+    uint32_t threshold;
+    /* When hw_id_len > 0 the image must carry exactly this hardware id. */
+    const uint8_t *hw_id;
+    size_t hw_id_len;
+    uint32_t min_security_counter;
+    uint32_t min_key_version; /* certificates below this are revoked */
+    uint64_t now;             /* seconds since 1970 for certificate expiry; 0 = no clock */
+};
+
+#define FWT_MAX_SIGNERS 8U
+
+/* Everything the verifier learned. Valid fields only when the call says so. */
+struct fwt_image_info {
+    struct fwt_image_header hdr;
+    uint32_t format_version; /* 0 = plain MCUboot image (no FWT_TLV_FORMAT) */
+    uint32_t security_counter;
+    uint8_t has_security_counter;
+    uint8_t hw_id[FWT_HW_ID_MAX];
+    size_t hw_id_len;
+    uint8_t provenance[32];
+    uint8_t has_provenance;
+    enum fwt_hash_alg hash_alg;
+    uint8_t digest[FWT_DIGEST_MAX]; /* the image digest (hash TLV value) */
+    size_t digest_len;
+    uint32_t prot_off;   /* offset of the protected area (== hdr_size + img_size) */
+    uint32_t unprot_off; /* offset of the unprotected area */
+    uint32_t unprot_size;
+    uint32_t total_size; /* header + payload + both TLV areas */
+    /* Distinct trusted keys with a valid signature, by key hash. */
+    uint32_t n_signers;
+    uint8_t signer_keyhash[FWT_MAX_SIGNERS][FWT_KEYHASH_SIZE];
+    /* From a boot-key certificate, when one was used. */
+    uint8_t has_cert;
+    uint32_t key_version;
+};
+
+/*
+ * Verify an image against a policy. Returns FWT_OK only when the structure is
+ * valid, the digest matches, at least policy->threshold distinct trusted keys
+ * signed it (directly or through a valid certificate), the hardware id and
+ * security counter satisfy the policy. info may be NULL.
+ */
+FWT_MUST_CHECK fwt_err fwt_image_verify(const struct fwt_io *io, const struct fwt_crypto_ops *crypto,
+                                        const struct fwt_policy *policy, uint8_t *work,
+                                        size_t work_len, struct fwt_image_info *info);
+
+/*
+ * Parse and check structure only (header, TLV areas, digest not checked, no
+ * signatures): for inspection tools. Never a basis for trust.
+ */
+FWT_MUST_CHECK fwt_err fwt_image_parse(const struct fwt_io *io, uint8_t *work, size_t work_len,
+                                       struct fwt_image_info *info);
+
+/* Decode the 32-byte header. FWT_E_MALFORMED on wrong magic. */
+FWT_MUST_CHECK fwt_err fwt_header_decode(const uint8_t raw[32], struct fwt_image_header *hdr);
+
+/* Bounded iteration over one TLV area. */
+struct fwt_tlv_iter {
+    const struct fwt_io *io;
+    uint32_t pos; /* next TLV header */
+    uint32_t end; /* end of the area */
+};
+/* Area: 1 = protected, 0 = unprotected. FWT_E_NOT_FOUND if the image has no such area. */
+FWT_MUST_CHECK fwt_err fwt_tlv_iter_begin(struct fwt_tlv_iter *it, const struct fwt_io *io,
+                                          const struct fwt_image_header *hdr, int protected_area);
+/* Next TLV: FWT_OK with type/offset/length of its value; FWT_E_NOT_FOUND at the end;
+ * FWT_E_MALFORMED when a TLV runs past the area. */
+FWT_MUST_CHECK fwt_err fwt_tlv_next(struct fwt_tlv_iter *it, uint16_t *type, uint32_t *val_off,
+                                    uint16_t *val_len);
+
+/* Constant-time comparison: 0 when equal. */
+int fwt_ct_compare(const void *a, const void *b, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FWT_VERIFY_H */

@@ -1,0 +1,63 @@
+/*
+ * Internal helpers for hosted fwtrust code (not part of the public API):
+ * error detail text, whole-file and atomic file I/O, hex, number parsing.
+ */
+#ifndef FWT_UTIL_H
+#define FWT_UTIL_H
+
+#define FWTRUST_INTERNAL 1
+#include <fwtrust/fwtrust_host.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#if defined(__GNUC__)
+#define FWT_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define FWT_PRINTF(a, b)
+#endif
+
+/*
+ * Error detail: the layer that detects a failure records one sentence naming
+ * the cause ("slot-a.bin: header size 0x200 + image size 0x4000 runs past the
+ * end of the file (0x3000 bytes)"); the CLI prints it after the error name.
+ * Thread-local. Never put secrets in it.
+ */
+fwt_err fwt_fail(fwt_err err, const char *fmt, ...) FWT_PRINTF(2, 3);
+void fwt_detail_clear(void);
+const char *fwt_detail(void); /* "" when none */
+
+/* Read a whole file (at most max bytes, else FWT_E_TOO_LARGE). *buf is NUL-terminated; free(). */
+FWT_MUST_CHECK fwt_err fwt_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
+
+/*
+ * Write a file atomically: temporary file in the same directory, write, fsync,
+ * rename over path, fsync the directory. On failure path is unchanged.
+ */
+FWT_MUST_CHECK fwt_err fwt_write_file_atomic(const char *path, const void *buf, size_t len,
+                                             unsigned mode);
+/* fsync the directory that contains path. */
+FWT_MUST_CHECK fwt_err fwt_fsync_parent(const char *path);
+
+/* Lower-case hex; out must hold 2*len+1. */
+void fwt_hex_encode(const uint8_t *in, size_t len, char *out);
+/* Exactly out_len bytes from 2*out_len hex digits; FWT_E_ARG otherwise. */
+FWT_MUST_CHECK fwt_err fwt_hex_decode(const char *in, uint8_t *out, size_t out_len);
+
+/* Decimal or 0x-hex unsigned numbers, whole string, with range checks. */
+FWT_MUST_CHECK fwt_err fwt_parse_u64(const char *s, uint64_t max, uint64_t *out);
+FWT_MUST_CHECK fwt_err fwt_parse_u32(const char *s, uint32_t *out);
+
+/* Overflow-checked size arithmetic: 0 on success, -1 on overflow. */
+static inline int fwt_add_size(size_t a, size_t b, size_t *out)
+{
+    if (a > (size_t)-1 - b) {
+        return -1;
+    }
+    *out = a + b;
+    return 0;
+}
+
+#endif /* FWT_UTIL_H */

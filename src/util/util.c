@@ -1,0 +1,232 @@
+/* Internal helpers for hosted code: error detail, file I/O, hex, numbers. */
+#include "fwt_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static _Thread_local char g_detail[1024];
+
+fwt_err fwt_fail(fwt_err err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_detail, sizeof(g_detail), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+void fwt_detail_clear(void)
+{
+    g_detail[0] = '\0';
+}
+
+const char *fwt_detail(void)
+{
+    return g_detail;
+}
+
+fwt_err fwt_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return fwt_fail(errno == ENOENT ? FWT_E_NOT_FOUND : FWT_E_IO, "%s: %s", path,
+                        strerror(errno));
+    }
+    size_t cap = 4096, n = 0;
+    uint8_t *b = malloc(cap + 1);
+    if (!b) {
+        fclose(f);
+        return fwt_fail(FWT_E_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap > max) {
+                break;
+            }
+            size_t ncap = cap * 2;
+            uint8_t *nb = realloc(b, ncap + 1);
+            if (!nb) {
+                free(b);
+                fclose(f);
+                return fwt_fail(FWT_E_NOMEM, "%s: out of memory", path);
+            }
+            b = nb;
+            cap = ncap;
+        }
+        size_t r = fread(b + n, 1, cap - n, f);
+        n += r;
+        if (n > max) {
+            free(b);
+            fclose(f);
+            return fwt_fail(FWT_E_TOO_LARGE, "%s: larger than the limit of %zu bytes", path, max);
+        }
+        if (r == 0) {
+            if (ferror(f)) {
+                int e = errno;
+                free(b);
+                fclose(f);
+                return fwt_fail(FWT_E_IO, "%s: read failed: %s", path, strerror(e));
+            }
+            break;
+        }
+    }
+    fclose(f);
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return FWT_OK;
+}
+
+fwt_err fwt_fsync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        size_t n = (size_t)(slash - path);
+        if (n >= sizeof(dir)) {
+            return fwt_fail(FWT_E_ARG, "%s: path too long", path);
+        }
+        memcpy(dir, path, n);
+        dir[n] = 0;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", dir, strerror(errno));
+    }
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0 && e != EINVAL) {
+        return fwt_fail(FWT_E_IO, "%s: fsync: %s", dir, strerror(e));
+    }
+    return FWT_OK;
+}
+
+fwt_err fwt_write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        return fwt_fail(FWT_E_ARG, "%s: path too long", path);
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: cannot create temporary file: %s", path, strerror(errno));
+    }
+    const uint8_t *p = buf;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return fwt_fail(FWT_E_IO, "%s: write: %s", tmp, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return fwt_fail(FWT_E_IO, "%s: %s", tmp, strerror(e));
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return fwt_fail(FWT_E_IO, "%s: close: %s", tmp, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return fwt_fail(FWT_E_IO, "%s: rename: %s", path, strerror(e));
+    }
+    return fwt_fsync_parent(path);
+}
+
+void fwt_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = 0;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+fwt_err fwt_hex_decode(const char *in, uint8_t *out, size_t out_len)
+{
+    if (strlen(in) != 2 * out_len) {
+        return FWT_E_ARG;
+    }
+    for (size_t i = 0; i < out_len; i++) {
+        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return FWT_E_ARG;
+        }
+        out[i] = (uint8_t)((hi << 4) | lo);
+    }
+    return FWT_OK;
+}
+
+fwt_err fwt_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ') {
+        return FWT_E_ARG;
+    }
+    errno = 0;
+    char *end = NULL;
+    int base = 10;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        if (!*s) {
+            return FWT_E_ARG;
+        }
+    }
+    unsigned long long v = strtoull(s, &end, base);
+    if (errno != 0 || *end != '\0' || v > max) {
+        return FWT_E_ARG;
+    }
+    *out = (uint64_t)v;
+    return FWT_OK;
+}
+
+fwt_err fwt_parse_u32(const char *s, uint32_t *out)
+{
+    uint64_t v;
+    fwt_err e = fwt_parse_u64(s, UINT32_MAX, &v);
+    if (e == FWT_OK) {
+        *out = (uint32_t)v;
+    }
+    return e;
+}
