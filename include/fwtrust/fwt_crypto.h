@@ -63,6 +63,9 @@ FWT_MUST_CHECK fwt_err fwt_pubkey_load(const char *spec, const struct fwt_key_op
                                        fwt_pubkey **out);
 /* From the MCUboot encoding (SPKI DER, or PKCS#1 DER for RSA). */
 FWT_MUST_CHECK fwt_err fwt_pubkey_from_mcuboot(const uint8_t *der, size_t len, fwt_pubkey **out);
+/* From raw bytes as fwt_pubkey_raw() gives them (TUF's ed25519 "public" hex decodes to these). */
+FWT_MUST_CHECK fwt_err fwt_pubkey_from_raw(enum fwt_key_type type, const uint8_t *raw, size_t len,
+                                           fwt_pubkey **out);
 /* From PEM text (SPKI). */
 FWT_MUST_CHECK fwt_err fwt_pubkey_from_pem(const char *pem, size_t len, fwt_pubkey **out);
 void fwt_pubkey_free(fwt_pubkey *key);
