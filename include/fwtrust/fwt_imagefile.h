@@ -73,6 +73,12 @@ struct fwt_sign_opts {
     /* Progress callback (may be NULL): bytes of payload processed. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* Sign even with a published sample key (fwt_pubkey_is_test_key); else FWT_E_TEST_KEY. */
+    int allow_test_key;
+    /* Intel HEX output: address of the image's first byte. Without it the
+     * address comes from an Intel HEX input (minus header_size with pad_header). */
+    int has_hex_addr;
+    uint32_t hex_addr;
 };
 
 /*
@@ -88,6 +94,11 @@ FWT_MUST_CHECK fwt_err fwt_sign_file(const char *in, const char *out,
  * signed bytes; out may equal in (atomic replace). */
 FWT_MUST_CHECK fwt_err fwt_cosign_file(const char *in, const char *out, fwt_privkey *key,
                                        const uint8_t *cert, size_t cert_len);
+/* The same, with flags: FWT_COSIGN_ALLOW_TEST_KEY accepts a published sample
+ * key (fwt_cosign_file refuses one with FWT_E_TEST_KEY). */
+#define FWT_COSIGN_ALLOW_TEST_KEY 0x1U
+FWT_MUST_CHECK fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key,
+                                          const uint8_t *cert, size_t cert_len, unsigned flags);
 
 /* Parse "1.2.3+4" (minor, revision, build optional). */
 FWT_MUST_CHECK fwt_err fwt_version_parse(const char *s, struct fwt_version *v);

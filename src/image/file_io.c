@@ -1,0 +1,269 @@
+/*
+ * fwt_io over a file descriptor (pread: no whole-file reads), and
+ * fwt_verify_file: the core verifier with the OpenSSL ops, plus an error
+ * detail naming the cause of a failure.
+ */
+#include "image_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+/* The core reads through our work buffer; a large one keeps verify I/O-bound. */
+#define VERIFY_WORK_SIZE (1024U * 1024U)
+
+static fwt_err fio_read(void *ctx, uint32_t off, void *buf, size_t len)
+{
+    struct fwt_file_io *fio = ctx;
+    if ((uint64_t)off + len > fio->io.size) {
+        return FWT_E_IO;
+    }
+    uint8_t *p = buf;
+    uint64_t pos = off;
+    while (len > 0) {
+        ssize_t r = pread(fio->fd, p, len, (off_t)pos);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return FWT_E_IO;
+        }
+        if (r == 0) {
+            return FWT_E_IO; /* file shrank under us */
+        }
+        p += r;
+        pos += (uint64_t)r;
+        len -= (size_t)r;
+    }
+    return FWT_OK;
+}
+
+void fwt_file_io_from_fd(struct fwt_file_io *fio, int fd, uint32_t size)
+{
+    memset(fio, 0, sizeof(*fio));
+    fio->fd = fd;
+    fio->owns_fd = 0;
+    fio->io.ctx = fio;
+    fio->io.read = fio_read;
+    fio->io.size = size;
+}
+
+fwt_err fwt_file_io_open(struct fwt_file_io *fio, const char *path)
+{
+    memset(fio, 0, sizeof(*fio));
+    fio->fd = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fwt_fail(errno == ENOENT ? FWT_E_NOT_FOUND : FWT_E_IO, "%s: %s", path,
+                        strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return fwt_fail(FWT_E_IO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+        close(fd);
+        return fwt_fail(FWT_E_ARG, "%s: not a regular file", path);
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (S_ISBLK(st.st_mode)) {
+        off_t end = lseek(fd, 0, SEEK_END);
+        size = end < 0 ? 0 : (uint64_t)end;
+    }
+    if (size > UINT32_MAX) {
+        close(fd);
+        return fwt_fail(FWT_E_TOO_LARGE, "%s: %llu bytes is more than an image can hold (4 GiB - 1)",
+                        path, (unsigned long long)size);
+    }
+    fwt_file_io_from_fd(fio, fd, (uint32_t)size);
+    fio->owns_fd = 1;
+    return FWT_OK;
+}
+
+void fwt_file_io_close(struct fwt_file_io *fio)
+{
+    if (fio->owns_fd && fio->fd >= 0) {
+        close(fio->fd);
+    }
+    fio->fd = -1;
+    fio->owns_fd = 0;
+}
+
+/* ---- error detail ---- */
+
+static void hex_short(const uint8_t *b, size_t n, char *out /* >= 2*n+1 */)
+{
+    fwt_hex_encode(b, n, out);
+}
+
+/* Hash [0, end) of the image with alg (for the digest mismatch message). */
+static int compute_digest(const struct fwt_io *io, enum fwt_hash_alg alg, uint32_t end,
+                          uint8_t *out, unsigned *out_len, uint8_t *buf, size_t buf_len)
+{
+    const EVP_MD *md = alg == FWT_HASH_SHA384 ? EVP_sha384()
+                       : alg == FWT_HASH_SHA512 ? EVP_sha512()
+                                                : EVP_sha256();
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || EVP_DigestInit_ex(c, md, NULL) != 1) {
+        EVP_MD_CTX_free(c);
+        return -1;
+    }
+    uint32_t off = 0;
+    while (off < end) {
+        size_t n = end - off > buf_len ? buf_len : end - off;
+        if (io->read(io->ctx, off, buf, n) != FWT_OK || EVP_DigestUpdate(c, buf, n) != 1) {
+            EVP_MD_CTX_free(c);
+            return -1;
+        }
+        off += (uint32_t)n;
+    }
+    int ok = EVP_DigestFinal_ex(c, out, out_len);
+    EVP_MD_CTX_free(c);
+    return ok == 1 ? 0 : -1;
+}
+
+/* Key hashes named in the unprotected area, as "ab12cd34.., ..." (first 8 bytes each). */
+static void list_keyhashes(const struct fwt_io *io, const struct fwt_image_header *hdr, char *out,
+                           size_t out_len)
+{
+    struct fwt_tlv_iter it;
+    out[0] = '\0';
+    if (fwt_tlv_iter_begin(&it, io, hdr, 0) != FWT_OK) {
+        return;
+    }
+    size_t used = 0;
+    uint16_t type, len;
+    uint32_t off;
+    while (fwt_tlv_next(&it, &type, &off, &len) == FWT_OK) {
+        if (type != FWT_TLV_KEYHASH || len != 32) {
+            continue;
+        }
+        uint8_t kh[32];
+        char hx[65];
+        if (io->read(io->ctx, off, kh, sizeof(kh)) != FWT_OK) {
+            return;
+        }
+        hex_short(kh, 8, hx);
+        int n = snprintf(out + used, out_len - used, "%s%s..", used ? ", " : "", hx);
+        if (n < 0 || (size_t)n >= out_len - used) {
+            return;
+        }
+        used += (size_t)n;
+    }
+}
+
+static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
+                       const struct fwt_policy *policy, const struct fwt_image_info *info,
+                       uint8_t *work, size_t work_len)
+{
+    const char *core = fwt_detail(); /* anything a lower layer said */
+    char core_copy[256];
+    snprintf(core_copy, sizeof(core_copy), "%s", core);
+    struct fwt_image_info pi;
+    memset(&pi, 0, sizeof(pi));
+    int parsed = fwt_image_parse(io, work, work_len, &pi) == FWT_OK;
+    char a[2 * FWT_DIGEST_MAX + 1], b[2 * FWT_DIGEST_MAX + 1];
+    switch (err) {
+    case FWT_E_DIGEST:
+        if (parsed && pi.digest_len > 0) {
+            uint8_t d[EVP_MAX_MD_SIZE];
+            unsigned dl = 0;
+            fwt_hex_encode(pi.digest, pi.digest_len, a);
+            if (compute_digest(io, pi.hash_alg, pi.unprot_off, d, &dl, work, work_len) == 0) {
+                fwt_hex_encode(d, dl, b);
+                return fwt_fail(err, "%s: digest mismatch: image says %s, computed %s", path, a, b);
+            }
+            return fwt_fail(err, "%s: digest mismatch: image says %s", path, a);
+        }
+        break;
+    case FWT_E_UNSIGNED:
+        return fwt_fail(err, "%s: the image has no signature TLV", path);
+    case FWT_E_UNKNOWN_KEY: {
+        char kh[512];
+        if (parsed) {
+            list_keyhashes(io, &pi.hdr, kh, sizeof(kh));
+            if (kh[0]) {
+                return fwt_fail(err, "%s: signed by key hash %s, not one of the %zu trusted key(s)",
+                                path, kh, policy->n_keys);
+            }
+        }
+        return fwt_fail(err, "%s: no signature is by one of the %zu trusted key(s)", path,
+                        policy->n_keys);
+    }
+    case FWT_E_SIGNATURE:
+        return fwt_fail(err, "%s: a signature by a trusted key does not verify", path);
+    case FWT_E_HW_ID:
+        if (parsed && pi.hw_id_len > 0) {
+            return fwt_fail(err, "%s: image is for hardware id '%.*s', this device is '%.*s'", path,
+                            (int)pi.hw_id_len, (const char *)pi.hw_id, (int)policy->hw_id_len,
+                            (const char *)policy->hw_id);
+        }
+        return fwt_fail(err, "%s: image carries no hardware id, device requires '%.*s'", path,
+                        (int)policy->hw_id_len, (const char *)policy->hw_id);
+    case FWT_E_COUNTER:
+        if (parsed && pi.has_security_counter) {
+            return fwt_fail(err, "%s: image security counter %u is below the minimum %u", path,
+                            (unsigned)pi.security_counter, (unsigned)policy->min_security_counter);
+        }
+        return fwt_fail(err, "%s: image has no security counter, minimum is %u", path,
+                        (unsigned)policy->min_security_counter);
+    case FWT_E_THRESHOLD:
+        return fwt_fail(err, "%s: %u valid signature(s) from distinct trusted keys, %u required",
+                        path, info ? (unsigned)info->n_signers : 0U, (unsigned)policy->threshold);
+    case FWT_E_IO:
+        return fwt_fail(err, "%s: read error%s%s", path, core_copy[0] ? ": " : "", core_copy);
+    default:
+        break;
+    }
+    if (core_copy[0]) {
+        return fwt_fail(err, "%s: %s", path, core_copy);
+    }
+    return fwt_fail(err, "%s: %s", path, fwt_strerror(err));
+}
+
+fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
+                        struct fwt_image_info *info)
+{
+    struct fwt_image_info local;
+    if (!info) {
+        info = &local;
+    }
+    memset(info, 0, sizeof(*info));
+    if (!path || !policy) {
+        return fwt_fail(FWT_E_ARG, "fwt_verify_file: missing path or policy");
+    }
+    struct fwt_file_io fio;
+    fwt_err err = fwt_file_io_open(&fio, path);
+    if (err != FWT_OK) {
+        return err;
+    }
+    uint8_t *work = malloc(VERIFY_WORK_SIZE);
+    if (!work) {
+        fwt_file_io_close(&fio);
+        return fwt_fail(FWT_E_NOMEM, "no memory for the verify work buffer");
+    }
+    struct fwt_crypto_ops ops;
+    memset(&ops, 0, sizeof(ops));
+    err = fwt_openssl_ops_init(&ops);
+    if (err != FWT_OK) {
+        free(work);
+        fwt_file_io_close(&fio);
+        return fwt_fail(err, "cannot start the crypto backend");
+    }
+    fwt_detail_clear();
+    err = fwt_image_verify(&fio.io, &ops, policy, work, VERIFY_WORK_SIZE, info);
+    if (err != FWT_OK) {
+        err = explain(err, path, &fio.io, policy, info, work, VERIFY_WORK_SIZE);
+    }
+    fwt_openssl_ops_free(&ops);
+    free(work);
+    fwt_file_io_close(&fio);
+    return err;
+}

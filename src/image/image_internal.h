@@ -1,0 +1,96 @@
+/*
+ * Internal interfaces of the image module (not public API): the Intel HEX
+ * reader and writer, and MCUboot boot trailer geometry. Exposed here so the
+ * unit tests and the fuzz target can call them directly.
+ */
+#ifndef FWT_IMAGE_INTERNAL_H
+#define FWT_IMAGE_INTERNAL_H
+
+#include "fwt_util.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- Intel HEX reader ---- */
+
+/* Longest record line accepted: ':' + count + addr + type + 255 data bytes + checksum. */
+#define FWT_IHEX_LINE_MAX (1U + 2U * (1U + 2U + 1U + 255U + 1U))
+
+/* Called for every data record with its absolute 32-bit address. */
+typedef fwt_err (*fwt_ihex_data_fn)(void *ctx, uint32_t addr, const uint8_t *data, size_t len);
+
+struct fwt_ihex_range {
+    uint64_t start;
+    uint64_t end; /* exclusive */
+};
+
+struct fwt_ihex_parser {
+    fwt_ihex_data_fn data_fn; /* may be NULL (first pass: ranges only) */
+    void *ctx;
+    uint32_t base;      /* from record 02 (segment << 4) or 04 (upper << 16) */
+    int eof;            /* record 01 seen */
+    unsigned long line; /* current line number, 1-based */
+    struct fwt_ihex_range *ranges; /* sorted, disjoint, adjacent ones merged */
+    size_t n_ranges;
+    size_t cap_ranges;
+    int has_start;
+    uint32_t start_addr; /* from record 03 (CS:IP) or 05 (EIP) */
+};
+
+void fwt_ihex_init(struct fwt_ihex_parser *p, fwt_ihex_data_fn fn, void *ctx);
+void fwt_ihex_free(struct fwt_ihex_parser *p);
+/* One line without its line terminator ('\r' at the end is ignored). */
+FWT_MUST_CHECK fwt_err fwt_ihex_line(struct fwt_ihex_parser *p, const char *line, size_t len);
+/* After the last line: FWT_E_MALFORMED without an EOF record or without data. */
+FWT_MUST_CHECK fwt_err fwt_ihex_finish(struct fwt_ihex_parser *p);
+/* A whole buffer (used by the fuzz target and tests). */
+FWT_MUST_CHECK fwt_err fwt_ihex_parse_buf(struct fwt_ihex_parser *p, const char *buf, size_t len);
+/* A whole file, streamed line by line. name is used in error details. */
+FWT_MUST_CHECK fwt_err fwt_ihex_parse_file(struct fwt_ihex_parser *p, FILE *f, const char *name);
+/* Lowest address and exclusive end of all data (valid after a successful finish). */
+uint64_t fwt_ihex_min(const struct fwt_ihex_parser *p);
+uint64_t fwt_ihex_end(const struct fwt_ihex_parser *p);
+
+/*
+ * Convert an Intel HEX file into a flat binary written to out_fd (which must
+ * be empty): byte 0 is the lowest address; gaps are filled with erased_val.
+ * *base gets the lowest address, *size the binary size.
+ */
+FWT_MUST_CHECK fwt_err fwt_ihex_to_bin(const char *path, int out_fd, uint8_t erased_val,
+                                       uint32_t *base, uint32_t *size);
+
+/* ---- Intel HEX writer ---- */
+
+struct fwt_ihex_writer {
+    FILE *f;
+    uint32_t upper; /* current upper 16 address bits (record 04) */
+    int have_upper;
+    int failed;
+};
+void fwt_ihex_writer_init(struct fwt_ihex_writer *w, FILE *f);
+/* Data records (16 bytes each), with 04 records as needed. FWT_E_ARG if addr+len passes 4 GiB. */
+FWT_MUST_CHECK fwt_err fwt_ihex_write(struct fwt_ihex_writer *w, uint32_t addr, const uint8_t *data,
+                                      size_t len);
+/* The EOF record; FWT_E_IO if any write failed. */
+FWT_MUST_CHECK fwt_err fwt_ihex_write_end(struct fwt_ihex_writer *w);
+
+/* ---- MCUboot boot trailer (swap modes, as imgtool lays it out) ---- */
+
+#define FWT_BOOT_MAGIC_SIZE 16U
+#define FWT_TRAILER_MAX_SECTORS 128U
+
+struct fwt_trailer {
+    uint32_t size;        /* bytes at the end of the slot */
+    uint32_t max_align;   /* max(8, align) */
+    uint32_t magic_off;   /* offset of the magic from the slot start... relative to trailer start */
+    uint32_t image_ok_off; /* relative to trailer start */
+    uint8_t magic[FWT_BOOT_MAGIC_SIZE];
+};
+/* align: 1, 2, 4, 8, 16 or 32; FWT_E_ARG otherwise. */
+FWT_MUST_CHECK fwt_err fwt_trailer_layout(uint32_t align, struct fwt_trailer *t);
+
+/* Security counter imgtool's "auto" derives from a version. */
+uint32_t fwt_security_counter_auto(const struct fwt_version *v);
+
+#endif /* FWT_IMAGE_INTERNAL_H */

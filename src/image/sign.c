@@ -1,0 +1,999 @@
+/*
+ * The streaming image signer: the payload is hashed while it is copied into a
+ * temporary file next to the output, then the TLV areas (and optionally the
+ * slot padding and boot trailer) are appended; the temporary file is fsynced
+ * and renamed over the output. Peak memory does not depend on image size.
+ * Every signature is checked with the verifier's own crypto ops before the
+ * output is published.
+ */
+#include "image_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define COPY_CHUNK (1024U * 1024U)
+#define SIG_BUF_MAX 1024U
+#define UNPROT_MAX 0xffffU
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint16_t get_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A growable TLV area in memory (at most 64 KiB by format). */
+struct tlv_buf {
+    uint8_t data[UNPROT_MAX + 1];
+    size_t len; /* including the 4-byte info header */
+};
+
+static fwt_err tlv_add(struct tlv_buf *b, uint16_t type, const uint8_t *val, size_t len,
+                       const char *what)
+{
+    if (len > UNPROT_MAX || b->len + FWT_TLV_HDR_SIZE + len > UNPROT_MAX) {
+        return fwt_fail(FWT_E_TOO_LARGE,
+                        "TLV area would exceed %u bytes when adding the %s (%zu bytes)", UNPROT_MAX,
+                        what, len);
+    }
+    put_le16(b->data + b->len, type);
+    put_le16(b->data + b->len + 2, (uint16_t)len);
+    if (len) {
+        memcpy(b->data + b->len + 4, val, len);
+    }
+    b->len += FWT_TLV_HDR_SIZE + len;
+    return FWT_OK;
+}
+
+static void tlv_seal(struct tlv_buf *b, uint16_t magic)
+{
+    put_le16(b->data, magic);
+    put_le16(b->data + 2, (uint16_t)b->len);
+}
+
+static fwt_err write_all(int fd, const void *buf, size_t len, const char *name)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return fwt_fail(FWT_E_IO, "%s: write: %s", name, strerror(errno));
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return FWT_OK;
+}
+
+static fwt_err read_at(int fd, void *buf, size_t len, uint64_t off, const char *name)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t r = pread(fd, p, len, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return fwt_fail(FWT_E_IO, "%s: read: %s", name, strerror(errno));
+        }
+        if (r == 0) {
+            return fwt_fail(FWT_E_IO, "%s: file shrank while being read", name);
+        }
+        p += r;
+        len -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return FWT_OK;
+}
+
+static fwt_err write_fill(int fd, uint8_t val, uint64_t len, const char *name)
+{
+    uint8_t buf[65536];
+    memset(buf, val, sizeof(buf));
+    while (len > 0) {
+        size_t n = len > sizeof(buf) ? sizeof(buf) : (size_t)len;
+        fwt_err e = write_all(fd, buf, n, name);
+        if (e != FWT_OK) {
+            return e;
+        }
+        len -= n;
+    }
+    return FWT_OK;
+}
+
+static int has_ext(const char *path, const char *ext)
+{
+    size_t l = strlen(path), e = strlen(ext);
+    return l > e && path[l - e - 1] == '.' && strcasecmp(path + l - e, ext) == 0;
+}
+
+/* A temporary file next to path, removed unless published. */
+struct tmp_out {
+    char name[PATH_MAX];
+    int fd;
+};
+
+static fwt_err tmp_create(struct tmp_out *t, const char *path)
+{
+    int n = snprintf(t->name, sizeof(t->name), "%s.tmp.XXXXXX", path);
+    if (n < 0 || (size_t)n >= sizeof(t->name)) {
+        t->fd = -1;
+        return fwt_fail(FWT_E_ARG, "%s: path too long", path);
+    }
+    t->fd = mkstemp(t->name);
+    if (t->fd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: cannot create a temporary file next to it: %s", path,
+                        strerror(errno));
+    }
+    return FWT_OK;
+}
+
+static void tmp_discard(struct tmp_out *t)
+{
+    if (t->fd >= 0) {
+        close(t->fd);
+        unlink(t->name);
+        t->fd = -1;
+    }
+}
+
+static fwt_err tmp_publish(struct tmp_out *t, const char *path)
+{
+    if (fchmod(t->fd, 0644) != 0 || fsync(t->fd) != 0) {
+        fwt_err e = fwt_fail(FWT_E_IO, "%s: %s", t->name, strerror(errno));
+        tmp_discard(t);
+        return e;
+    }
+    if (close(t->fd) != 0) {
+        t->fd = -1;
+        unlink(t->name);
+        return fwt_fail(FWT_E_IO, "%s: close: %s", t->name, strerror(errno));
+    }
+    t->fd = -1;
+    if (rename(t->name, path) != 0) {
+        fwt_err e = fwt_fail(FWT_E_IO, "%s: rename: %s", path, strerror(errno));
+        unlink(t->name);
+        return e;
+    }
+    return fwt_fsync_parent(path);
+}
+
+fwt_err fwt_version_parse(const char *s, struct fwt_version *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (!s || !*s) {
+        return fwt_fail(FWT_E_ARG, "empty version");
+    }
+    uint64_t parts[4] = {0, 0, 0, 0};
+    const uint64_t max[4] = {0xff, 0xff, 0xffff, 0xffffffffULL};
+    const char *names[4] = {"major", "minor", "revision", "build"};
+    const char *p = s;
+    int i = 0;
+    for (;;) {
+        if (*p < '0' || *p > '9') {
+            return fwt_fail(FWT_E_ARG, "version '%s': expected a number for the %s part", s,
+                            names[i]);
+        }
+        uint64_t n = 0;
+        while (*p >= '0' && *p <= '9') {
+            n = n * 10 + (uint64_t)(*p - '0');
+            if (n > max[i]) {
+                return fwt_fail(FWT_E_ARG, "version '%s': %s part is larger than %llu", s,
+                                names[i], (unsigned long long)max[i]);
+            }
+            p++;
+        }
+        parts[i] = n;
+        if (*p == '\0') {
+            break;
+        }
+        if (*p == '.' && i < 2) {
+            i++;
+            p++;
+            continue;
+        }
+        if (*p == '+' && i < 3) {
+            i = 3;
+            p++;
+            continue;
+        }
+        return fwt_fail(FWT_E_ARG, "version '%s' is not MAJOR[.MINOR[.REVISION]][+BUILD]", s);
+    }
+    v->major = (uint8_t)parts[0];
+    v->minor = (uint8_t)parts[1];
+    v->revision = (uint16_t)parts[2];
+    v->build = (uint32_t)parts[3];
+    return FWT_OK;
+}
+
+/* Per-key signing material. */
+struct signer {
+    fwt_pubkey *pub;
+    uint8_t enc[FWT_PUBKEY_MAX];
+    size_t enc_len;
+    uint8_t keyhash[32];
+    uint16_t sig_tlv;
+    enum fwt_sig_alg alg;
+};
+
+static fwt_err prepare_signer(fwt_privkey *key, int pure, int allow_test_key, struct signer *s,
+                              size_t idx)
+{
+    memset(s, 0, sizeof(*s));
+    fwt_err e = fwt_privkey_public(key, &s->pub);
+    if (e != FWT_OK) {
+        return fwt_fail(e, "key %zu: cannot get its public key%s%s", idx + 1,
+                        fwt_detail()[0] ? ": " : "", fwt_detail());
+    }
+    if (fwt_pubkey_is_test_key(s->pub) && !allow_test_key) {
+        return fwt_fail(FWT_E_TEST_KEY,
+                        "key %zu is a published sample key (anyone can sign with it); use "
+                        "--allow-test-key only for tests",
+                        idx + 1);
+    }
+    s->enc_len = sizeof(s->enc);
+    e = fwt_pubkey_mcuboot(s->pub, s->enc, &s->enc_len);
+    if (e == FWT_OK) {
+        e = fwt_pubkey_keyhash(s->pub, s->keyhash);
+    }
+    if (e != FWT_OK) {
+        return fwt_fail(e, "key %zu: cannot encode its public key", idx + 1);
+    }
+    if (pure && fwt_privkey_type(key) != FWT_KEY_ED25519) {
+        return fwt_fail(FWT_E_ARG, "key %zu: pure signatures need an Ed25519 key, not %s", idx + 1,
+                        fwt_key_type_name(fwt_privkey_type(key)));
+    }
+    if (fwt_privkey_sig_max(key) > SIG_BUF_MAX) {
+        return fwt_fail(FWT_E_KEY, "key %zu: signatures of %zu bytes are too large", idx + 1,
+                        fwt_privkey_sig_max(key));
+    }
+    s->sig_tlv = fwt_privkey_sig_tlv(key, pure);
+    s->alg = fwt_privkey_sig_alg(key, pure);
+    if (s->sig_tlv == 0 || s->alg == FWT_SIG_NONE) {
+        return fwt_fail(FWT_E_UNSUPPORTED, "key %zu: no image signature algorithm for a %s key",
+                        idx + 1, fwt_key_type_name(fwt_privkey_type(key)));
+    }
+    return FWT_OK;
+}
+
+static fwt_err check_cert_matches(const uint8_t *cert, size_t cert_len, const struct signer *s,
+                                  size_t idx)
+{
+    struct fwt_cert c;
+    if (cert_len > FWT_CERT_MAX) {
+        return fwt_fail(FWT_E_CERT, "certificate for key %zu: %zu bytes, at most %u", idx + 1,
+                        cert_len, FWT_CERT_MAX);
+    }
+    fwt_err e = fwt_cert_parse(cert, cert_len, &c);
+    if (e != FWT_OK) {
+        return fwt_fail(FWT_E_CERT, "certificate for key %zu cannot be parsed (%s)", idx + 1,
+                        fwt_err_name(e));
+    }
+    if (c.key_len != s->enc_len || fwt_ct_compare(c.key, s->enc, s->enc_len) != 0) {
+        return fwt_fail(FWT_E_CERT, "certificate for key %zu certifies a different key", idx + 1);
+    }
+    return FWT_OK;
+}
+
+/*
+ * Sign the signed region [0, signed_len) of the image open in fd (digest
+ * already computed) with one key, check the signature with the verifier's
+ * crypto ops, and append [CERT] KEYHASH|PUBKEY SIG to the area.
+ */
+static fwt_err sign_one(fwt_privkey *key, const struct signer *s, int embed_pubkey,
+                        const uint8_t *cert, size_t cert_len, const uint8_t *digest,
+                        size_t digest_len, int fd, uint32_t signed_len,
+                        const struct fwt_crypto_ops *ops, struct tlv_buf *area, size_t idx)
+{
+    uint8_t sig[SIG_BUF_MAX];
+    size_t sig_len = sizeof(sig);
+    fwt_err e;
+    if (s->alg == FWT_SIG_ED25519_PURE) {
+        void *m = mmap(NULL, signed_len, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED) {
+            return fwt_fail(FWT_E_IO, "cannot map the image for a pure signature: %s",
+                            strerror(errno));
+        }
+        e = fwt_sign_message(key, m, signed_len, sig, &sig_len);
+        munmap(m, signed_len);
+    } else {
+        e = fwt_sign_digest(key, digest, digest_len, sig, &sig_len);
+    }
+    if (e != FWT_OK) {
+        return fwt_fail(e, "key %zu: signing failed%s%s", idx + 1, fwt_detail()[0] ? ": " : "",
+                        fwt_detail());
+    }
+    /* Check what we are about to publish with the verifier's own crypto. */
+    struct fwt_file_io fio;
+    fwt_file_io_from_fd(&fio, fd, signed_len);
+    e = ops->verify(ops->ctx, s->alg, s->enc, s->enc_len,
+                    s->alg == FWT_SIG_ED25519_PURE ? NULL : digest,
+                    s->alg == FWT_SIG_ED25519_PURE ? signed_len : digest_len, &fio.io, sig,
+                    sig_len);
+    if (e != FWT_OK) {
+        return fwt_fail(FWT_E_CRYPTO, "key %zu: the new signature does not verify (%s); nothing "
+                        "written", idx + 1, fwt_err_name(e));
+    }
+    if (cert) {
+        e = tlv_add(area, FWT_TLV_CERT, cert, cert_len, "certificate");
+        if (e != FWT_OK) {
+            return e;
+        }
+    }
+    if (embed_pubkey) {
+        e = tlv_add(area, FWT_TLV_PUBKEY, s->enc, s->enc_len, "public key");
+    } else {
+        e = tlv_add(area, FWT_TLV_KEYHASH, s->keyhash, sizeof(s->keyhash), "key hash");
+    }
+    if (e == FWT_OK) {
+        e = tlv_add(area, s->sig_tlv, sig, sig_len, "signature");
+    }
+    return e;
+}
+
+static fwt_err hash_write(EVP_MD_CTX *md, int fd, const uint8_t *buf, size_t len,
+                          const char *name)
+{
+    if (EVP_DigestUpdate(md, buf, len) != 1) {
+        return fwt_fail(FWT_E_CRYPTO, "hashing failed");
+    }
+    return write_all(fd, buf, len, name);
+}
+
+/* Write the binary image [0, len) from src_fd as Intel HEX at base, plus the trailer marks. */
+static fwt_err write_hex(int src_fd, uint64_t len, uint32_t base, const struct fwt_sign_opts *o,
+                         const struct fwt_trailer *tr, int out_fd, const char *name)
+{
+    int dfd = dup(out_fd);
+    if (dfd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", name, strerror(errno));
+    }
+    FILE *f = fdopen(dfd, "w");
+    if (!f) {
+        close(dfd);
+        return fwt_fail(FWT_E_IO, "%s: %s", name, strerror(errno));
+    }
+    struct fwt_ihex_writer w;
+    fwt_ihex_writer_init(&w, f);
+    uint8_t *buf = malloc(COPY_CHUNK);
+    fwt_err e = buf ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+    uint64_t off = 0;
+    if (e == FWT_OK && (uint64_t)base + (o->pad ? o->slot_size : len) > 0x100000000ULL) {
+        e = fwt_fail(FWT_E_ARG, "Intel HEX output: image at 0x%08x does not fit below 4 GiB",
+                     (unsigned)base);
+    }
+    while (e == FWT_OK && off < len) {
+        size_t n = len - off > COPY_CHUNK ? COPY_CHUNK : (size_t)(len - off);
+        e = read_at(src_fd, buf, n, off, name);
+        if (e == FWT_OK) {
+            e = fwt_ihex_write(&w, (uint32_t)(base + off), buf, n);
+        }
+        off += n;
+    }
+    if (e == FWT_OK && o->pad) {
+        uint32_t tstart = base + o->slot_size - tr->size;
+        if (o->confirm) {
+            uint8_t ok = 0x01;
+            e = fwt_ihex_write(&w, tstart + tr->image_ok_off, &ok, 1);
+        }
+        if (e == FWT_OK) {
+            e = fwt_ihex_write(&w, tstart + tr->magic_off, tr->magic, sizeof(tr->magic));
+        }
+    }
+    if (e == FWT_OK) {
+        e = fwt_ihex_write_end(&w);
+    }
+    free(buf);
+    if (fclose(f) != 0 && e == FWT_OK) {
+        e = fwt_fail(FWT_E_IO, "%s: write failed", name);
+    }
+    return e;
+}
+
+static fwt_err check_opts(const struct fwt_sign_opts *o)
+{
+    if (o->n_keys > FWT_SIGN_MAX_KEYS) {
+        return fwt_fail(FWT_E_ARG, "at most %d signing keys", FWT_SIGN_MAX_KEYS);
+    }
+    if (o->header_size < FWT_IMAGE_HEADER_SIZE || o->header_size > 0xffffU) {
+        return fwt_fail(FWT_E_ARG, "header size %u must be between %u and 65535",
+                        (unsigned)o->header_size, FWT_IMAGE_HEADER_SIZE);
+    }
+    if (o->erased_val != 0xff && o->erased_val != 0x00) {
+        return fwt_fail(FWT_E_ARG, "erased value must be 0xff or 0x00");
+    }
+    if (o->pad && o->slot_size == 0) {
+        return fwt_fail(FWT_E_ARG, "padding needs a slot size");
+    }
+    if (o->confirm && !o->pad) {
+        return fwt_fail(FWT_E_ARG, "confirm needs padding (the image_ok flag is in the trailer)");
+    }
+    if (o->hw_id && (o->hw_id_len == 0 || o->hw_id_len > FWT_HW_ID_MAX)) {
+        return fwt_fail(FWT_E_ARG, "hardware id must be 1 to %u bytes", FWT_HW_ID_MAX);
+    }
+    for (size_t i = 0; i < o->n_keys; i++) {
+        if (!o->keys[i]) {
+            return fwt_fail(FWT_E_ARG, "key %zu missing", i + 1);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (o->keys[j] == o->keys[i]) {
+                return fwt_fail(FWT_E_ARG, "key %zu given twice", i + 1);
+            }
+        }
+    }
+    return FWT_OK;
+}
+
+struct sign_state {
+    struct signer signers[FWT_SIGN_MAX_KEYS];
+    struct tlv_buf prot;
+    struct tlv_buf unprot;
+};
+
+fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opts *o)
+{
+    if (!in || !out || !o) {
+        return fwt_fail(FWT_E_ARG, "fwt_sign_file: missing argument");
+    }
+    fwt_err e = check_opts(o);
+    if (e != FWT_OK) {
+        return e;
+    }
+    struct fwt_trailer tr;
+    memset(&tr, 0, sizeof(tr));
+    if (o->slot_size) {
+        e = fwt_trailer_layout(o->align ? o->align : 1, &tr);
+        if (e != FWT_OK) {
+            return e;
+        }
+    }
+    int hex_out = has_ext(out, "hex");
+    int hex_in = has_ext(in, "hex");
+    if (hex_out && !o->has_hex_addr && !hex_in) {
+        return fwt_fail(FWT_E_ARG, "%s: Intel HEX output needs an address: give --hex-addr, or an "
+                        "Intel HEX input", out);
+    }
+
+    struct sign_state *st = calloc(1, sizeof(*st));
+    uint8_t *buf = malloc(COPY_CHUNK);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    struct fwt_crypto_ops ops;
+    memset(&ops, 0, sizeof(ops));
+    int ops_ok = 0;
+    int in_fd = -1;
+    struct tmp_out img = {"", -1}, hex = {"", -1};
+    if (!st || !buf || !md) {
+        e = fwt_fail(FWT_E_NOMEM, "out of memory");
+        goto done;
+    }
+
+    /* Keys first: refuse test keys and mismatched certificates before any I/O. */
+    enum fwt_hash_alg halg = FWT_HASH_SHA256;
+    for (size_t i = 0; i < o->n_keys; i++) {
+        e = prepare_signer(o->keys[i], o->pure, o->allow_test_key, &st->signers[i], i);
+        if (e != FWT_OK) {
+            goto done;
+        }
+        enum fwt_hash_alg want =
+            fwt_privkey_type(o->keys[i]) == FWT_KEY_ECDSA_P384 ? FWT_HASH_SHA384 : FWT_HASH_SHA256;
+        if (i == 0) {
+            halg = want;
+        } else if (want != halg) {
+            e = fwt_fail(FWT_E_ARG, "key %zu needs a %s image digest but key 1 needs %s: ECDSA "
+                         "P-384 keys cannot be mixed with other key types", i + 1,
+                         want == FWT_HASH_SHA384 ? "SHA-384" : "SHA-256",
+                         halg == FWT_HASH_SHA384 ? "SHA-384" : "SHA-256");
+            goto done;
+        }
+        if (o->certs[i]) {
+            e = check_cert_matches(o->certs[i], o->cert_lens[i], &st->signers[i], i);
+            if (e != FWT_OK) {
+                goto done;
+            }
+        }
+    }
+    for (size_t i = 0; i < o->n_keys; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (!memcmp(st->signers[i].keyhash, st->signers[j].keyhash, 32)) {
+                e = fwt_fail(FWT_E_ARG, "keys %zu and %zu are the same key", j + 1, i + 1);
+                goto done;
+            }
+        }
+    }
+    e = fwt_openssl_ops_init(&ops);
+    if (e != FWT_OK) {
+        e = fwt_fail(e, "cannot start the crypto backend");
+        goto done;
+    }
+    ops_ok = 1;
+
+    /* Input: binary, or Intel HEX converted to a scratch binary. */
+    uint32_t hex_base = 0;
+    uint64_t in_size;
+    if (hex_in) {
+        FILE *scratch = tmpfile();
+        if (!scratch) {
+            e = fwt_fail(FWT_E_IO, "cannot create a scratch file: %s", strerror(errno));
+            goto done;
+        }
+        in_fd = dup(fileno(scratch));
+        fclose(scratch);
+        if (in_fd < 0) {
+            e = fwt_fail(FWT_E_IO, "dup: %s", strerror(errno));
+            goto done;
+        }
+        uint32_t sz = 0;
+        e = fwt_ihex_to_bin(in, in_fd, o->erased_val, &hex_base, &sz);
+        if (e != FWT_OK) {
+            goto done;
+        }
+        in_size = sz;
+    } else {
+        in_fd = open(in, O_RDONLY | O_CLOEXEC);
+        if (in_fd < 0) {
+            e = fwt_fail(errno == ENOENT ? FWT_E_NOT_FOUND : FWT_E_IO, "%s: %s", in,
+                         strerror(errno));
+            goto done;
+        }
+        struct stat sb;
+        if (fstat(in_fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            e = fwt_fail(FWT_E_ARG, "%s: not a regular file", in);
+            goto done;
+        }
+        in_size = (uint64_t)sb.st_size;
+    }
+
+    uint32_t hs = o->header_size;
+    uint64_t src_off, img_size;
+    if (o->pad_header) {
+        src_off = 0;
+        img_size = in_size;
+    } else {
+        if (in_size < hs) {
+            e = fwt_fail(FWT_E_ARG, "%s: %llu bytes, shorter than the header size %u (use "
+                         "--pad-header to prepend the header)", in, (unsigned long long)in_size,
+                         (unsigned)hs);
+            goto done;
+        }
+        e = read_at(in_fd, buf, hs, 0, in);
+        if (e != FWT_OK) {
+            goto done;
+        }
+        for (uint32_t i = 0; i < hs; i++) {
+            if (buf[i] != 0) {
+                e = fwt_fail(FWT_E_ARG, "%s: the first %u bytes (the header's room) are not all "
+                             "zero; use --pad-header to prepend the header", in, (unsigned)hs);
+                goto done;
+            }
+        }
+        src_off = hs;
+        img_size = in_size - hs;
+    }
+    if (img_size + hs > UINT32_MAX) {
+        e = fwt_fail(FWT_E_TOO_LARGE, "%s: image of %llu bytes is too large (4 GiB - 1 at most)",
+                     in, (unsigned long long)img_size);
+        goto done;
+    }
+
+    /* Protected TLVs, in type order. */
+    st->prot.len = FWT_TLV_INFO_SIZE;
+    if (o->pure) {
+        uint8_t one = 1;
+        e = tlv_add(&st->prot, FWT_TLV_SIG_PURE, &one, 1, "pure signature marker");
+    }
+    if (e == FWT_OK && o->has_security_counter) {
+        uint8_t v[4];
+        put_le32(v, o->security_counter);
+        e = tlv_add(&st->prot, FWT_TLV_SEC_CNT, v, 4, "security counter");
+    }
+    if (e == FWT_OK && o->write_format_tlv) {
+        uint8_t v[4] = {FWT_FORMAT_VERSION, FWT_FORMAT_VERSION, 0, 0};
+        e = tlv_add(&st->prot, FWT_TLV_FORMAT, v, 4, "format version");
+    }
+    if (e == FWT_OK && o->hw_id) {
+        e = tlv_add(&st->prot, FWT_TLV_HW_ID, o->hw_id, o->hw_id_len, "hardware id");
+    }
+    if (e == FWT_OK && o->provenance) {
+        e = tlv_add(&st->prot, FWT_TLV_PROVENANCE, o->provenance, 32, "provenance digest");
+    }
+    if (e != FWT_OK) {
+        goto done;
+    }
+    uint16_t prot_size = 0;
+    if (st->prot.len > FWT_TLV_INFO_SIZE) {
+        tlv_seal(&st->prot, FWT_TLV_PROT_INFO_MAGIC);
+        prot_size = (uint16_t)st->prot.len;
+    }
+
+    /* Header. */
+    uint8_t hdr[FWT_IMAGE_HEADER_SIZE];
+    memset(hdr, 0, sizeof(hdr));
+    uint32_t flags = o->flags;
+    if (o->load_addr != 0 && !(flags & FWT_IMAGE_F_ROM_FIXED)) {
+        flags |= FWT_IMAGE_F_RAM_LOAD; /* as imgtool: a load address means RAM loading */
+    }
+    put_le32(hdr + 0, FWT_IMAGE_MAGIC);
+    put_le32(hdr + 4, o->load_addr);
+    put_le16(hdr + 8, (uint16_t)hs);
+    put_le16(hdr + 10, prot_size);
+    put_le32(hdr + 12, (uint32_t)img_size);
+    put_le32(hdr + 16, flags);
+    hdr[20] = o->version.major;
+    hdr[21] = o->version.minor;
+    put_le16(hdr + 22, o->version.revision);
+    put_le32(hdr + 24, o->version.build);
+
+    /* Stream: header, payload, protected TLVs, hashing as we go. */
+    e = tmp_create(&img, out);
+    if (e != FWT_OK) {
+        goto done;
+    }
+    if (hex_out) {
+        unlink(img.name); /* scratch only; the HEX text is what gets published */
+    }
+    const char *tname = img.name;
+    if (EVP_DigestInit_ex(md, halg == FWT_HASH_SHA384 ? EVP_sha384() : EVP_sha256(), NULL) != 1) {
+        e = fwt_fail(FWT_E_CRYPTO, "hash init failed");
+        goto done;
+    }
+    e = hash_write(md, img.fd, hdr, sizeof(hdr), tname);
+    if (e == FWT_OK && hs > FWT_IMAGE_HEADER_SIZE) {
+        memset(buf, o->pad_header ? o->erased_val : 0, hs - FWT_IMAGE_HEADER_SIZE);
+        e = hash_write(md, img.fd, buf, hs - FWT_IMAGE_HEADER_SIZE, tname);
+    }
+    uint64_t done_bytes = 0;
+    while (e == FWT_OK && done_bytes < img_size) {
+        size_t n = img_size - done_bytes > COPY_CHUNK ? COPY_CHUNK
+                                                      : (size_t)(img_size - done_bytes);
+        e = read_at(in_fd, buf, n, src_off + done_bytes, in);
+        if (e == FWT_OK) {
+            e = hash_write(md, img.fd, buf, n, tname);
+        }
+        done_bytes += n;
+        if (e == FWT_OK && o->progress) {
+            o->progress(o->progress_ctx, done_bytes, img_size);
+        }
+    }
+    if (e == FWT_OK && prot_size) {
+        e = hash_write(md, img.fd, st->prot.data, prot_size, tname);
+    }
+    if (e != FWT_OK) {
+        goto done;
+    }
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned dlen = 0;
+    if (EVP_DigestFinal_ex(md, digest, &dlen) != 1) {
+        e = fwt_fail(FWT_E_CRYPTO, "hash final failed");
+        goto done;
+    }
+    uint32_t signed_len = hs + (uint32_t)img_size + prot_size;
+
+    /* Unprotected TLVs: the digest, then per key [CERT] KEYHASH|PUBKEY SIG. */
+    st->unprot.len = FWT_TLV_INFO_SIZE;
+    e = tlv_add(&st->unprot, halg == FWT_HASH_SHA384 ? FWT_TLV_SHA384 : FWT_TLV_SHA256, digest,
+                dlen, "image digest");
+    for (size_t i = 0; e == FWT_OK && i < o->n_keys; i++) {
+        e = sign_one(o->keys[i], &st->signers[i], o->embed_pubkey, o->certs[i], o->cert_lens[i],
+                     digest, dlen, img.fd, signed_len, &ops, &st->unprot, i);
+    }
+    if (e != FWT_OK) {
+        goto done;
+    }
+    tlv_seal(&st->unprot, FWT_TLV_INFO_MAGIC);
+    e = write_all(img.fd, st->unprot.data, st->unprot.len, tname);
+    if (e != FWT_OK) {
+        goto done;
+    }
+    uint64_t total = (uint64_t)signed_len + st->unprot.len;
+    if (total > UINT32_MAX) {
+        e = fwt_fail(FWT_E_TOO_LARGE, "signed image would exceed 4 GiB - 1");
+        goto done;
+    }
+    if (o->slot_size && total + tr.size > o->slot_size) {
+        e = fwt_fail(FWT_E_TOO_LARGE, "image (0x%llx bytes) + trailer (0x%x bytes) exceeds the "
+                     "slot size 0x%x", (unsigned long long)total, (unsigned)tr.size,
+                     (unsigned)o->slot_size);
+        goto done;
+    }
+    if (o->pad && !hex_out) {
+        uint64_t tstart = (uint64_t)o->slot_size - tr.size;
+        e = write_fill(img.fd, o->erased_val, tstart - total, tname);
+        if (e == FWT_OK) {
+            uint8_t *t = calloc(1, tr.size);
+            if (!t) {
+                e = fwt_fail(FWT_E_NOMEM, "out of memory");
+            } else {
+                memset(t, o->erased_val, tr.size);
+                if (o->confirm) {
+                    t[tr.image_ok_off] = 0x01;
+                }
+                memcpy(t + tr.magic_off, tr.magic, sizeof(tr.magic));
+                e = write_all(img.fd, t, tr.size, tname);
+                free(t);
+            }
+        }
+        if (e != FWT_OK) {
+            goto done;
+        }
+    }
+
+    if (hex_out) {
+        uint32_t base;
+        if (o->has_hex_addr) {
+            base = o->hex_addr;
+        } else if (o->pad_header) {
+            if (hex_base < hs) {
+                e = fwt_fail(FWT_E_ARG, "%s: input starts at 0x%x, no room below it for a %u-byte "
+                             "header; give --hex-addr", in, (unsigned)hex_base, (unsigned)hs);
+                goto done;
+            }
+            base = hex_base - hs;
+        } else {
+            base = hex_base;
+        }
+        e = tmp_create(&hex, out);
+        if (e == FWT_OK) {
+            e = write_hex(img.fd, total, base, o, &tr, hex.fd, hex.name);
+        }
+        if (e == FWT_OK) {
+            e = tmp_publish(&hex, out);
+        }
+    } else {
+        e = tmp_publish(&img, out);
+    }
+
+done:
+    tmp_discard(&hex);
+    if (img.fd >= 0) {
+        close(img.fd);
+        if (!hex_out) {
+            unlink(img.name);
+        }
+        img.fd = -1;
+    }
+    if (in_fd >= 0) {
+        close(in_fd);
+    }
+    if (ops_ok) {
+        fwt_openssl_ops_free(&ops);
+    }
+    if (st) {
+        for (size_t i = 0; i < FWT_SIGN_MAX_KEYS; i++) {
+            fwt_pubkey_free(st->signers[i].pub);
+        }
+        free(st);
+    }
+    EVP_MD_CTX_free(md);
+    free(buf);
+    return e;
+}
+
+/* ---- cosign ---- */
+
+fwt_err fwt_cosign_file(const char *in, const char *out, fwt_privkey *key, const uint8_t *cert,
+                        size_t cert_len)
+{
+    return fwt_cosign_file_ex(in, out, key, cert, cert_len, 0);
+}
+
+fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, const uint8_t *cert,
+                           size_t cert_len, unsigned flags)
+{
+    if (!in || !out || !key) {
+        return fwt_fail(FWT_E_ARG, "fwt_cosign_file: missing argument");
+    }
+    struct signer *s = calloc(1, sizeof(*s));
+    struct tlv_buf *area = calloc(1, sizeof(*area));
+    uint8_t *work = malloc(COPY_CHUNK);
+    struct fwt_file_io fio;
+    int fio_open = 0;
+    struct tmp_out tmp = {"", -1};
+    struct fwt_crypto_ops ops;
+    memset(&ops, 0, sizeof(ops));
+    int ops_ok = 0;
+    fwt_err e = FWT_OK;
+    if (!s || !area || !work) {
+        e = fwt_fail(FWT_E_NOMEM, "out of memory");
+        goto done;
+    }
+    e = fwt_file_io_open(&fio, in);
+    if (e != FWT_OK) {
+        goto done;
+    }
+    fio_open = 1;
+    struct fwt_image_info info;
+    memset(&info, 0, sizeof(info));
+    e = fwt_image_parse(&fio.io, work, COPY_CHUNK, &info);
+    if (e != FWT_OK) {
+        e = fwt_fail(e, "%s: not a valid image (%s)%s%s", in, fwt_err_name(e),
+                     fwt_detail()[0] ? ": " : "", fwt_detail());
+        goto done;
+    }
+    /* Pure images carry the SIG_PURE marker in the protected area. */
+    int pure = 0;
+    {
+        struct fwt_tlv_iter it;
+        if (fwt_tlv_iter_begin(&it, &fio.io, &info.hdr, 1) == FWT_OK) {
+            uint16_t t, l;
+            uint32_t off;
+            while (fwt_tlv_next(&it, &t, &off, &l) == FWT_OK) {
+                if (t == FWT_TLV_SIG_PURE) {
+                    pure = 1;
+                }
+            }
+        }
+    }
+    e = prepare_signer(key, pure, (flags & FWT_COSIGN_ALLOW_TEST_KEY) != 0, s, 0);
+    if (e != FWT_OK) {
+        goto done;
+    }
+    enum fwt_hash_alg want =
+        fwt_privkey_type(key) == FWT_KEY_ECDSA_P384 ? FWT_HASH_SHA384 : FWT_HASH_SHA256;
+    if (info.hash_alg != want) {
+        e = fwt_fail(FWT_E_ARG, "%s: the image digest is not the one a %s key signs", in,
+                     fwt_key_type_name(fwt_privkey_type(key)));
+        goto done;
+    }
+    if (cert) {
+        e = check_cert_matches(cert, cert_len, s, 0);
+        if (e != FWT_OK) {
+            goto done;
+        }
+    }
+    /* Refuse a second signature by the same key. */
+    {
+        struct fwt_tlv_iter it;
+        e = fwt_tlv_iter_begin(&it, &fio.io, &info.hdr, 0);
+        uint16_t t, l;
+        uint32_t off;
+        while (e == FWT_OK && fwt_tlv_next(&it, &t, &off, &l) == FWT_OK) {
+            if (t == FWT_TLV_KEYHASH && l == 32) {
+                uint8_t kh[32];
+                e = fio.io.read(fio.io.ctx, off, kh, 32);
+                if (e == FWT_OK && !memcmp(kh, s->keyhash, 32)) {
+                    e = fwt_fail(FWT_E_ARG, "%s: already signed by this key", in);
+                }
+            }
+        }
+        if (e != FWT_OK) {
+            if (fwt_detail()[0] == '\0') {
+                e = fwt_fail(e, "%s: cannot read the unprotected TLV area", in);
+            }
+            goto done;
+        }
+    }
+    uint32_t unprot_end = info.unprot_off + info.unprot_size;
+    if (info.unprot_size < FWT_TLV_INFO_SIZE || unprot_end > fio.io.size) {
+        e = fwt_fail(FWT_E_MALFORMED, "%s: unprotected TLV area out of bounds", in);
+        goto done;
+    }
+    e = fwt_openssl_ops_init(&ops);
+    if (e != FWT_OK) {
+        goto done;
+    }
+    ops_ok = 1;
+    area->len = 0;
+    e = sign_one(key, s, 0, cert, cert_len, info.digest, info.digest_len, fio.fd, info.unprot_off,
+                 &ops, area, 0);
+    if (e != FWT_OK) {
+        goto done;
+    }
+    if ((uint64_t)info.unprot_size + area->len > UNPROT_MAX) {
+        e = fwt_fail(FWT_E_TOO_LARGE, "%s: the unprotected TLV area would grow to %llu bytes, more "
+                     "than its 16-bit size field allows (%u)", in,
+                     (unsigned long long)info.unprot_size + area->len, UNPROT_MAX);
+        goto done;
+    }
+    /* Data after the TLV areas (slot padding and trailer): the new TLVs must
+     * land on erased padding, and the file keeps its size. */
+    uint64_t after = (uint64_t)fio.io.size - unprot_end;
+    if (after > 0) {
+        if (after < area->len) {
+            e = fwt_fail(FWT_E_TOO_LARGE, "%s: no room after the TLV area for %zu more bytes", in,
+                         area->len);
+            goto done;
+        }
+        uint8_t pad[SIG_BUF_MAX + 2 * FWT_PUBKEY_MAX + FWT_CERT_MAX + 64];
+        if (area->len > sizeof(pad)) {
+            e = fwt_fail(FWT_E_INTERNAL, "cosign TLVs larger than expected");
+            goto done;
+        }
+        e = fio.io.read(fio.io.ctx, unprot_end, pad, area->len);
+        if (e != FWT_OK) {
+            e = fwt_fail(e, "%s: read error", in);
+            goto done;
+        }
+        for (size_t i = 0; i < area->len; i++) {
+            if (pad[i] != pad[0] || (pad[0] != 0xff && pad[0] != 0x00)) {
+                e = fwt_fail(FWT_E_TOO_LARGE, "%s: the %zu bytes after the TLV area are not erased "
+                             "padding; cannot add a signature there", in, area->len);
+                goto done;
+            }
+        }
+    }
+    e = tmp_create(&tmp, out);
+    if (e != FWT_OK) {
+        goto done;
+    }
+    /* Copy [0, unprot_off), the patched area header, the old TLVs, the new ones, the rest. */
+    uint64_t pos = 0;
+    while (e == FWT_OK && pos < info.unprot_off) {
+        size_t n = info.unprot_off - pos > COPY_CHUNK ? COPY_CHUNK : (size_t)(info.unprot_off - pos);
+        e = read_at(fio.fd, work, n, pos, in);
+        if (e == FWT_OK) {
+            e = write_all(tmp.fd, work, n, tmp.name);
+        }
+        pos += n;
+    }
+    if (e == FWT_OK) {
+        e = read_at(fio.fd, work, info.unprot_size, info.unprot_off, in);
+    }
+    if (e == FWT_OK) {
+        if (get_le16(work) != FWT_TLV_INFO_MAGIC || get_le16(work + 2) != info.unprot_size) {
+            e = fwt_fail(FWT_E_MALFORMED, "%s: unexpected unprotected TLV area header", in);
+        } else {
+            put_le16(work + 2, (uint16_t)(info.unprot_size + area->len));
+            e = write_all(tmp.fd, work, info.unprot_size, tmp.name);
+        }
+    }
+    if (e == FWT_OK) {
+        e = write_all(tmp.fd, area->data, area->len, tmp.name);
+    }
+    pos = (uint64_t)unprot_end + (after > 0 ? area->len : 0);
+    while (e == FWT_OK && pos < fio.io.size) {
+        size_t n = fio.io.size - pos > COPY_CHUNK ? COPY_CHUNK : (size_t)(fio.io.size - pos);
+        e = read_at(fio.fd, work, n, pos, in);
+        if (e == FWT_OK) {
+            e = write_all(tmp.fd, work, n, tmp.name);
+        }
+        pos += n;
+    }
+    (void)get_le32;
+    if (e == FWT_OK) {
+        e = tmp_publish(&tmp, out);
+    }
+done:
+    tmp_discard(&tmp);
+    if (ops_ok) {
+        fwt_openssl_ops_free(&ops);
+    }
+    if (fio_open) {
+        fwt_file_io_close(&fio);
+    }
+    if (s) {
+        fwt_pubkey_free(s->pub);
+    }
+    free(s);
+    free(area);
+    free(work);
+    return e;
+}

@@ -1,0 +1,111 @@
+/* fwtrust keygen: generate a signing key pair (PEM file or PKCS#11 token). */
+#include "image_cmd.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const k_prog = "fwtrust keygen";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fwtrust keygen --type TYPE -o KEY [options]\n\n"
+            "Generate a signing key pair. KEY is a PEM file (written with mode 0600, never\n"
+            "overwritten) or a pkcs11: URI (the key is generated inside the token).\n\n"
+            "  -t, --type TYPE      ed25519, ecdsa-p256, ecdsa-p384, rsa-2048 or rsa-3072\n"
+            "  -o, --output KEY     where to write the key\n"
+            "  --json               print the result as JSON\n" FWT_KEY_HELP
+            "  -h, --help           this text\n\n"
+            "The passphrase file encrypts the PEM file (AES-256).\n"
+            "Exit status: 0 on success, else the error number (docs/exit-codes.md):\n"
+            "1 usage, 2 I/O (or KEY exists), 7 key generation failed.\n");
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {{"type", required_argument, NULL, 't'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, OPT_JSON},
+                                         {"help", no_argument, NULL, 'h'},
+                                         FWT_KEY_LONGOPTS,
+                                         {NULL, 0, NULL, 0}};
+    struct fwt_key_opts ko = {NULL, NULL, NULL};
+    const char *type_name = NULL, *out = NULL;
+    int json = 0, c;
+    while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) != -1) {
+        if (fwt_key_opt(c, optarg, &ko)) {
+            continue;
+        }
+        switch (c) {
+        case 't':
+            type_name = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            return fwt_getopt_error(k_prog, argv);
+        }
+    }
+    if (optind != argc) {
+        return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", argv[optind]);
+    }
+    if (!type_name || !out) {
+        return fwt_cli_usage_error(k_prog, "--type and -o are required");
+    }
+    enum fwt_key_type type = fwt_key_type_from_name(type_name);
+    if (type == FWT_KEY_NONE) {
+        return fwt_cli_usage_error(k_prog, "unknown key type '%s' (ed25519, ecdsa-p256, "
+                                   "ecdsa-p384, rsa-2048, rsa-3072)", type_name);
+    }
+    fwt_err err;
+    int is_uri = strncmp(out, "pkcs11:", 7) == 0;
+    if (is_uri) {
+        err = fwt_keygen_pkcs11(type, out, &ko);
+    } else {
+        struct stat st;
+        if (lstat(out, &st) == 0) {
+            err = fwt_fail(FWT_E_IO, "%s already exists; refusing to overwrite a key", out);
+        } else {
+            err = fwt_keygen_file(type, out, ko.passphrase_file);
+        }
+    }
+    /* Report the key hash: what verify --key matches and a bootloader may fuse. */
+    char khex[65] = "";
+    if (err == FWT_OK) {
+        fwt_pubkey *pub = NULL;
+        uint8_t kh[32];
+        err = fwt_pubkey_load(out, &ko, &pub);
+        if (err == FWT_OK) {
+            err = fwt_pubkey_keyhash(pub, kh);
+        }
+        fwt_pubkey_free(pub);
+        if (err == FWT_OK) {
+            fwt_hex_encode(kh, sizeof(kh), khex);
+        } else {
+            err = fwt_fail(err, "%s: generated, but cannot read it back: %s", out, fwt_detail());
+        }
+    }
+    if (err != FWT_OK) {
+        if (json) {
+            fwt_cli_json_print(fwt_cli_json_error(err));
+        }
+        return fwt_cli_error(k_prog, err);
+    }
+    if (json) {
+        fwt_cli_json_print(json_pack("{s:b, s:s, s:s, s:s}", "ok", 1, "key", out, "type",
+                                     fwt_key_type_name(type), "keyhash", khex));
+    } else {
+        printf("%s: %s key, key hash %s\n", out, fwt_key_type_name(type), khex);
+    }
+    return 0;
+}
+
+const struct fwt_command fwt_cmd_keygen = {"keygen", "generate a signing key pair", run};
