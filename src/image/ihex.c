@@ -420,6 +420,56 @@ fwt_err fwt_ihex_write_end(struct fwt_ihex_writer *w)
     return FWT_OK;
 }
 
+/* ---- Versions ---- */
+
+fwt_err fwt_version_parse(const char *s, struct fwt_version *v)
+{
+    memset(v, 0, sizeof(*v));
+    if (!s || !*s) {
+        return fwt_fail(FWT_E_ARG, "empty version");
+    }
+    uint64_t parts[4] = {0, 0, 0, 0};
+    const uint64_t max[4] = {0xff, 0xff, 0xffff, 0xffffffffULL};
+    const char *names[4] = {"major", "minor", "revision", "build"};
+    const char *p = s;
+    int i = 0;
+    for (;;) {
+        if (*p < '0' || *p > '9') {
+            return fwt_fail(FWT_E_ARG, "version '%s': expected a number for the %s part", s,
+                            names[i]);
+        }
+        uint64_t n = 0;
+        while (*p >= '0' && *p <= '9') {
+            n = n * 10 + (uint64_t)(*p - '0');
+            if (n > max[i]) {
+                return fwt_fail(FWT_E_ARG, "version '%s': %s part is larger than %llu", s,
+                                names[i], (unsigned long long)max[i]);
+            }
+            p++;
+        }
+        parts[i] = n;
+        if (*p == '\0') {
+            break;
+        }
+        if (*p == '.' && i < 2) {
+            i++;
+            p++;
+            continue;
+        }
+        if (*p == '+' && i < 3) {
+            i = 3;
+            p++;
+            continue;
+        }
+        return fwt_fail(FWT_E_ARG, "version '%s' is not MAJOR[.MINOR[.REVISION]][+BUILD]", s);
+    }
+    v->major = (uint8_t)parts[0];
+    v->minor = (uint8_t)parts[1];
+    v->revision = (uint16_t)parts[2];
+    v->build = (uint32_t)parts[3];
+    return FWT_OK;
+}
+
 /* ---- Boot trailer ---- */
 
 static const uint8_t k_boot_magic[FWT_BOOT_MAGIC_SIZE] = {0x77, 0xc2, 0x95, 0xf3, 0x60, 0xd2,

@@ -187,54 +187,6 @@ static fwt_err tmp_publish(struct tmp_out *t, const char *path)
     return fwt_fsync_parent(path);
 }
 
-fwt_err fwt_version_parse(const char *s, struct fwt_version *v)
-{
-    memset(v, 0, sizeof(*v));
-    if (!s || !*s) {
-        return fwt_fail(FWT_E_ARG, "empty version");
-    }
-    uint64_t parts[4] = {0, 0, 0, 0};
-    const uint64_t max[4] = {0xff, 0xff, 0xffff, 0xffffffffULL};
-    const char *names[4] = {"major", "minor", "revision", "build"};
-    const char *p = s;
-    int i = 0;
-    for (;;) {
-        if (*p < '0' || *p > '9') {
-            return fwt_fail(FWT_E_ARG, "version '%s': expected a number for the %s part", s,
-                            names[i]);
-        }
-        uint64_t n = 0;
-        while (*p >= '0' && *p <= '9') {
-            n = n * 10 + (uint64_t)(*p - '0');
-            if (n > max[i]) {
-                return fwt_fail(FWT_E_ARG, "version '%s': %s part is larger than %llu", s,
-                                names[i], (unsigned long long)max[i]);
-            }
-            p++;
-        }
-        parts[i] = n;
-        if (*p == '\0') {
-            break;
-        }
-        if (*p == '.' && i < 2) {
-            i++;
-            p++;
-            continue;
-        }
-        if (*p == '+' && i < 3) {
-            i = 3;
-            p++;
-            continue;
-        }
-        return fwt_fail(FWT_E_ARG, "version '%s' is not MAJOR[.MINOR[.REVISION]][+BUILD]", s);
-    }
-    v->major = (uint8_t)parts[0];
-    v->minor = (uint8_t)parts[1];
-    v->revision = (uint16_t)parts[2];
-    v->build = (uint32_t)parts[3];
-    return FWT_OK;
-}
-
 /* Per-key signing material. */
 struct signer {
     fwt_pubkey *pub;
