@@ -1,0 +1,55 @@
+#!/bin/bash
+# Intel HEX in and out, checked against binutils' objcopy (an independent reader).
+. "$(dirname "$0")/lib.sh"
+expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/k.pem"
+# The firmware as Intel HEX at 0x08008200 (room for a 0x200 header below it).
+objcopy -I binary -O ihex --change-addresses 0x08008200 "$FW" "$T/fw.hex"
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 1.2.3 --header-size 0x200 --pad-header \
+    "$T/fw.hex" "$T/s.hex"
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 1.2.3 --header-size 0x200 --pad-header \
+    "$T/fw.hex" "$T/s.bin"
+# HEX output starts at the header (0x08008000) and holds exactly the binary image.
+objcopy -I ihex -O binary "$T/s.hex" "$T/s-from-hex.bin"
+cmp "$T/s-from-hex.bin" "$T/s.bin" || fail "HEX output differs from binary output"
+head -c 15 "$T/s.hex" | grep -q '^:020000040800F2' || fail "HEX output does not start at 0x0800xxxx"
+"$PY" - "$T/s.hex" <<'PYEOF' || fail "HEX output records"
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+assert lines[-1] == ":00000001FF", lines[-1]
+# first data record is at offset 0x8000 of segment 0x0800
+assert lines[1].startswith(":108000") or lines[1].startswith(":10800000"), lines[1]
+for l in lines:
+    b = bytes.fromhex(l[1:])
+    assert sum(b) & 0xFF == 0 and b[0] + 5 == len(b), l
+PYEOF
+expect 0 "" "$FWTRUST" verify --key "$T/k.pem" "$T/s-from-hex.bin"
+# Binary in, HEX out needs an address.
+expect 1 "needs an address" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header \
+    "$FW" "$T/x.hex"
+[ ! -e "$T/x.hex" ] || fail "x.hex left behind"
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header --hex-addr 0x10000 \
+    "$FW" "$T/y.hex"
+objcopy -I ihex -O binary "$T/y.hex" "$T/y.bin"
+expect 0 "" "$FWTRUST" verify --key "$T/k.pem" "$T/y.bin"
+# HEX with a gap: filled with the erased value; --erased-val 0 fills with zeros.
+printf ':020000040000FA\n:04000000DEADBEEFC4\n:04001000CAFEF00D55\n:00000001FF\n' >"$T/gap.hex"
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 --pad-header --hex-addr 0 \
+    "$T/gap.hex" "$T/gap.bin"
+[ "$(od -An -tx1 -j 32 -N 20 "$T/gap.bin" | tr -d ' \n')" = "deadbeefffffffffffffffffffffffffcafef00d" ] ||
+    fail "gap not filled with 0xff: $(od -An -tx1 -j 32 -N 20 "$T/gap.bin")"
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 --pad-header -R 0 \
+    "$T/gap.hex" "$T/gap0.bin"
+[ "$(od -An -tx1 -j 32 -N 20 "$T/gap0.bin" | tr -d ' \n')" = "deadbeef000000000000000000000000cafef00d" ] ||
+    fail "gap not filled with 0x00"
+# Overlapping records and bad checksums are refused (20) and nothing is written.
+printf ':0400000001020304F2\n:04000200AABBCCDDEC\n:00000001FF\n' >"$T/overlap.hex"
+expect 20 "overlaps" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 --pad-header \
+    "$T/overlap.hex" "$T/o.bin"
+printf ':0400000001020304F3\n:00000001FF\n' >"$T/sum.hex"
+expect 20 "line 1: checksum mismatch" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 \
+    --pad-header "$T/sum.hex" "$T/o.bin"
+printf ':0400000001020304F2\n' >"$T/noeof.hex"
+expect 20 "no end-of-file record" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 \
+    --pad-header "$T/noeof.hex" "$T/o.bin"
+[ ! -e "$T/o.bin" ] || fail "o.bin written by a failed sign"
+echo "hex: ok"

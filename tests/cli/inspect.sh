@@ -1,0 +1,35 @@
+#!/bin/bash
+# inspect decodes every header field and TLV, unknown TLVs shown raw.
+. "$(dirname "$0")/lib.sh"
+expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/k.pem"
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 2.3.4+5 --header-size 0x200 --pad-header \
+    --security-counter 9 --hw-id "hw-1" --load-addr 0x20000000 "$FW" "$T/s.bin"
+"$FWTRUST" inspect --json "$T/s.bin" >"$T/i.json"
+[ "$(json_field "$T/i.json" 'd["header"]["magic"], d["header"]["load_addr"], d["header"]["hdr_size"], d["header"]["version"], d["header"]["flag_names"]')" = \
+  "(2532554813, 536870912, 512, '2.3.4+5', ['RAM_LOAD'])" ] || fail "header: $(cat "$T/i.json")"
+[ "$(json_field "$T/i.json" '[(t["area"], t["name"]) for t in d["tlvs"]]')" = \
+  "[('protected', 'SEC_CNT'), ('protected', 'FWT_FORMAT'), ('protected', 'FWT_HW_ID'), ('unprotected', 'SHA256'), ('unprotected', 'KEYHASH'), ('unprotected', 'ED25519')]" ] ||
+    fail "tlvs: $(json_field "$T/i.json" '[(t["area"], t["name"]) for t in d["tlvs"]]')"
+[ "$(json_field "$T/i.json" '[t.get("security_counter", t.get("hw_id", t.get("format_version"))) for t in d["tlvs"][:3]]')" = \
+  "[9, 'hw-1', 1]" ] || fail "decoded values"
+expect 0 "SEC_CNT" "$FWTRUST" inspect "$T/s.bin"
+grep -q 'version        2.3.4+5' "$T/.out" || fail "text header"
+
+# An unknown TLV (type 0x0777, appended to the unprotected area) is shown raw.
+"$PY" - "$T/s.bin" "$T/u.bin" <<'PYEOF'
+import sys, struct
+b = bytearray(open(sys.argv[1], "rb").read())
+hs, ps, isz = struct.unpack_from("<HHI", b, 8)
+off = hs + isz + ps
+m, tot = struct.unpack_from("<HH", b, off)
+extra = struct.pack("<HH", 0x0777, 3) + b"\x01\x02\x03"
+struct.pack_into("<HH", b, off, m, tot + len(extra))
+open(sys.argv[2], "wb").write(b[:off + tot] + extra)
+PYEOF
+rc=0
+"$FWTRUST" inspect --json "$T/u.bin" >"$T/u.json" 2>/dev/null || rc=$?
+json_field "$T/u.json" '[(t["type"], t["name"], t["value"]) for t in d["tlvs"]]' |
+    grep -q "(1911, None, '010203')" || fail "unknown TLV not shown raw: $(cat "$T/u.json")"
+echo "inspect (unknown TLV) exit $rc"
+expect 1 "" "$FWTRUST" inspect
+echo "inspect: ok"

@@ -1,0 +1,61 @@
+#!/bin/bash
+# keygen + sign + verify for every key type; JSON output; wrong key refused.
+. "$(dirname "$0")/lib.sh"
+
+types="ed25519 ecdsa-p256 ecdsa-p384 rsa-2048 rsa-3072"
+for t in $types; do
+    expect 0 "$t key, key hash" "$FWTRUST" keygen --type "$t" -o "$T/$t.pem"
+    [ "$(stat -c %a "$T/$t.pem")" = 600 ] || fail "$t.pem is not mode 0600"
+    expect 0 "" "$FWTRUST" pubkey "$T/$t.pem" -o "$T/$t.pub.pem"
+    grep -q "BEGIN PUBLIC KEY" "$T/$t.pub.pem" || fail "pubkey pem"
+    expect 0 "" "$FWTRUST" sign --key "$T/$t.pem" --version 4.0.0+5 --header-size 0x200 \
+        --pad-header --slot-size 0x80000 --security-counter auto --hw-id primehub \
+        "$FW" "$T/$t.signed.bin"
+    expect 0 "valid, version 4.0.0+5" "$FWTRUST" verify --key "$T/$t.pub.pem" "$T/$t.signed.bin"
+    # A private key file works as a trusted key too.
+    expect 0 "" "$FWTRUST" verify --key "$T/$t.pem" --hw-id primehub \
+        --min-security-counter 0x04000000 "$T/$t.signed.bin"
+done
+# Refusing to overwrite an existing key.
+expect 2 "already exists" "$FWTRUST" keygen --type ed25519 -o "$T/ed25519.pem"
+expect 1 "unknown key type" "$FWTRUST" keygen --type dsa -o "$T/x.pem"
+[ ! -e "$T/x.pem" ] || fail "keygen left a file after a usage error"
+
+# Every signature checked with a key of another type: unknown key.
+expect 24 "not one of the 1 trusted key(s)" \
+    "$FWTRUST" verify --key "$T/ecdsa-p256.pub.pem" "$T/ed25519.signed.bin"
+
+# --json: version, counter (auto: 4<<24 | 0<<16 | 5), hw id, digest, signers, result.
+"$FWTRUST" verify --json --key "$T/ed25519.pub.pem" "$T/ed25519.signed.bin" >"$T/v.json"
+[ "$(json_field "$T/v.json" 'd["ok"], d["result"], d["version"], d["security_counter"], d["hw_id"]')" = \
+  "(True, 'FWT_OK', '4.0.0+5', 67108869, 'primehub')" ] || fail "verify --json fields: $(cat "$T/v.json")"
+kh=$("$FWTRUST" keygen --json --type ed25519 -o "$T/other.pem" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["keyhash"])')
+[ ${#kh} = 64 ] || fail "keygen --json keyhash"
+[ "$(json_field "$T/v.json" 'len(d["signers"]), d["signers"][0]["key"], len(d["digest"])')" = \
+  "(1, '$T/ed25519.pub.pem', 64)" ] || fail "verify --json signers"
+rc=0
+"$FWTRUST" verify --json --key "$T/other.pem" "$T/ed25519.signed.bin" >"$T/v2.json" 2>/dev/null || rc=$?
+[ $rc = 24 ] || fail "verify --json wrong key exit $rc"
+[ "$(json_field "$T/v2.json" 'd["ok"], d["result"], d["exit_code"]')" = "(False, 'FWT_E_UNKNOWN_KEY', 24)" ] ||
+    fail "verify --json failure: $(cat "$T/v2.json")"
+
+# P-384 images carry a SHA-384 digest.
+"$FWTRUST" inspect --json "$T/ecdsa-p384.signed.bin" >"$T/i.json"
+json_field "$T/i.json" '[t["name"] for t in d["tlvs"]]' | grep -q "'SHA384', 'KEYHASH', 'ECDSA_SIG'" ||
+    fail "P-384 TLVs: $(json_field "$T/i.json" '[t["name"] for t in d["tlvs"]]')"
+
+# pubkey --format c and raw-hash agree with the key hash.
+expect 0 "" "$FWTRUST" pubkey --format c "$T/ecdsa-p256.pem" -o "$T/key.c"
+grep -q 'const unsigned char ecdsa_pub_key\[\] = {' "$T/key.c" || fail "C array name"
+grep -q 'FWT_PUB_KEY_TYPE "ecdsa-p256"' "$T/key.c" || fail "C key type"
+grep -q 'ecdsa_pub_key_len = 91;' "$T/key.c" || fail "P-256 SPKI is 91 bytes"
+printf '#include <stdio.h>\n#include "%s"\nint main(void){fwrite(ecdsa_pub_key,1,ecdsa_pub_key_len,stdout);return 0;}\n' \
+    "$T/key.c" >"$T/k.c"
+cc -o "$T/k" "$T/k.c"
+"$T/k" >"$T/key.der"
+expect 0 "" "$FWTRUST" pubkey --format raw-hash "$T/ecdsa-p256.pem" -o "$T/key.hash"
+[ "$(sha256sum <"$T/key.der" | cut -c1-64)" = "$(od -An -tx1 -v "$T/key.hash" | tr -d ' \n')" ] ||
+    fail "raw-hash is not the SHA-256 of the C array's bytes"
+expect 1 "unknown format" "$FWTRUST" pubkey --format xml "$T/ecdsa-p256.pem"
+expect 8 "" "$FWTRUST" pubkey "$T/missing.pem"
+echo "roundtrip: ok"
