@@ -13,10 +13,14 @@ static _Thread_local char g_detail[1024];
 
 fwt_err fwt_fail(fwt_err err, const char *fmt, ...)
 {
+    /* Format into a scratch buffer first: callers may pass fwt_detail() as an
+     * argument to add context to a lower layer's detail. */
+    char tmp[sizeof(g_detail)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_detail, sizeof(g_detail), fmt, ap);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
+    memcpy(g_detail, tmp, sizeof(g_detail));
     return err;
 }
 
