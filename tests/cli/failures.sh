@@ -53,6 +53,19 @@ expect 0 "" "$FWTRUST" verify --key "$T/k.pem" --hw-id board-a "$T/good.bin"
 expect 26 "security counter 10 is below the minimum 11" \
     "$FWTRUST" verify --key "$T/k.pem" --min-security-counter 11 "$T/good.bin"
 expect 0 "" "$FWTRUST" verify --key "$T/k.pem" --min-security-counter 10 "$T/good.bin"
+expect 0 "" "$FWTRUST" verify --key "$T/k.pem" --min-security-counter 9 "$T/good.bin"
+# The largest counter: equal and lower minimums pass; nothing is above it.
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 --pad-header \
+    --security-counter 0xffffffff "$FW" "$T/max.bin"
+expect 0 "security counter: 4294967295" "$FWTRUST" verify --key "$T/k.pem" \
+    --min-security-counter 0xffffffff "$T/max.bin"
+expect 0 "" "$FWTRUST" verify --key "$T/k.pem" --min-security-counter 0xfffffffe "$T/max.bin"
+expect 1 "--security-counter" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 --pad-header \
+    --security-counter 0x100000000 "$FW" "$T/max.bin"
+# An image without a counter fails any non-zero minimum.
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 --pad-header "$FW" "$T/nocnt.bin"
+expect 26 "no security counter" "$FWTRUST" verify --key "$T/k.pem" --min-security-counter 1 \
+    "$T/nocnt.bin"
 
 # Not an image / truncated / missing / no trust anchor / usage.
 expect 20 "" "$FWTRUST" verify --key "$T/k.pem" "$FW"

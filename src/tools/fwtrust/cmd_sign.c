@@ -262,8 +262,9 @@ static int run(int argc, char **argv)
     uint8_t *certs[FWT_SIGN_MAX_KEYS] = {NULL};
     for (size_t i = 0; i < n_keys && err == FWT_OK; i++) {
         err = fwt_privkey_load(key_specs[i], &ko, &so.keys[i]);
-        if (err != FWT_OK) {
-            err = fwt_fail(err, "%s: %s", key_specs[i], fwt_detail());
+        if (err != FWT_OK && !strstr(fwt_detail(), key_specs[i])) {
+            err = fwt_fail(err, "%s: %s", key_specs[i],
+                           fwt_detail()[0] ? fwt_detail() : "cannot load the key");
         }
         so.n_keys = i + 1;
     }
