@@ -159,6 +159,25 @@ static void list_keyhashes(const struct fwt_io *io, const struct fwt_image_heade
     }
 }
 
+/* The first certificate TLV of the image, parsed (its buffer is work). */
+static fwt_err first_cert(const struct fwt_io *io, const struct fwt_image_header *hdr,
+                          uint8_t *work, size_t work_len, struct fwt_cert *c)
+{
+    struct fwt_tlv_iter it;
+    fwt_err e = fwt_tlv_iter_begin(&it, io, hdr, 0);
+    uint16_t type, len;
+    uint32_t off;
+    while (e == FWT_OK && (e = fwt_tlv_next(&it, &type, &off, &len)) == FWT_OK) {
+        if (type == FWT_TLV_CERT && len <= work_len) {
+            if (io->read(io->ctx, off, work, len) != FWT_OK) {
+                return FWT_E_IO;
+            }
+            return fwt_cert_parse(work, len, c);
+        }
+    }
+    return FWT_E_NOT_FOUND;
+}
+
 static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
                        const struct fwt_policy *policy, const struct fwt_image_info *info,
                        uint8_t *work, size_t work_len)
@@ -217,6 +236,32 @@ static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
     case FWT_E_THRESHOLD:
         return fwt_fail(err, "%s: %u valid signature(s) from distinct trusted keys, %u required",
                         path, info ? (unsigned)info->n_signers : 0U, (unsigned)policy->threshold);
+    case FWT_E_CERT:
+    case FWT_E_KEY_VERSION: {
+        struct fwt_cert c;
+        if (parsed && first_cert(io, &pi.hdr, work, work_len, &c) == FWT_OK) {
+            if (err == FWT_E_KEY_VERSION) {
+                return fwt_fail(err, "%s: certificate key version %u is below the minimum %u "
+                                "(revoked)", path, (unsigned)c.key_version,
+                                (unsigned)policy->min_key_version);
+            }
+            if (policy->now && c.not_after && policy->now > c.not_after) {
+                return fwt_fail(err, "%s: certificate expired (not after %llu, now %llu)", path,
+                                (unsigned long long)c.not_after,
+                                (unsigned long long)policy->now);
+            }
+            if (policy->hw_id_len && c.hw_id_len &&
+                (c.hw_id_len != policy->hw_id_len ||
+                 memcmp(c.hw_id, policy->hw_id, c.hw_id_len) != 0)) {
+                return fwt_fail(err, "%s: certificate is for hardware '%.*s', not '%.*s'", path,
+                                (int)c.hw_id_len, (const char *)c.hw_id, (int)policy->hw_id_len,
+                                (const char *)policy->hw_id);
+            }
+            return fwt_fail(err, "%s: certificate signature does not verify with the trusted "
+                            "root, or it certifies another key", path);
+        }
+        break;
+    }
     case FWT_E_IO:
         return fwt_fail(err, "%s: read error%s%s", path, core_copy[0] ? ": " : "", core_copy);
     default:

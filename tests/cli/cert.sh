@@ -28,23 +28,25 @@ sign "$T/img.bin" "$T/c3.cert"
     fail "valid certificate refused: $(cat "$T/v.json")"
 [ "$(json_field "$T/v.json" 'd["ok"], d["key_version"]')" = "(True, 3)" ] || fail "verify json: $(cat "$T/v.json")"
 expect 0 "" "$FWTRUST" verify --root "$T/root.pub" --min-key-version 3 "$T/img.bin"
-expect 30 "" "$FWTRUST" verify --root "$T/root.pub" --min-key-version 4 "$T/img.bin"
+expect 30 "certificate key version 3 is below the minimum 4 (revoked)" "$FWTRUST" verify \
+    --root "$T/root.pub" --min-key-version 4 "$T/img.bin"
 
 # Expired (not_after = 1970-01-01T00:00:01), forged, and for other hardware: 29.
 "$PY" "$MC" "$T/root.pem" "$T/signer.pem" "$T/old.cert" --not-after 1
 sign "$T/old.bin" "$T/old.cert"
-expect 29 "" "$FWTRUST" verify --root "$T/root.pub" "$T/old.bin"
+expect 29 "certificate expired (not after 1," "$FWTRUST" verify --root "$T/root.pub" "$T/old.bin"
 "$PY" "$MC" "$T/root.pem" "$T/signer.pem" "$T/bad.cert" --corrupt-sig
 sign "$T/bad.bin" "$T/bad.cert"
-expect 29 "" "$FWTRUST" verify --root "$T/root.pub" "$T/bad.bin"
+expect 29 "certificate signature does not verify" "$FWTRUST" verify --root "$T/root.pub" "$T/bad.bin"
 "$PY" "$MC" "$T/root.pem" "$T/signer.pem" "$T/hw.cert" --hw-id board-x
 sign "$T/hw.bin" "$T/hw.cert"
-expect 29 "" "$FWTRUST" verify --root "$T/root.pub" --hw-id dev "$T/hw.bin"
+expect 29 "certificate is for hardware 'board-x', not 'dev'" "$FWTRUST" verify \
+    --root "$T/root.pub" --hw-id dev "$T/hw.bin"
 
 # A certificate from a root the device does not trust is no trust at all.
 rc=0
 "$FWTRUST" verify --root "$T/root2.pem" "$T/img.bin" 2>/dev/null || rc=$?
-[ $rc = 24 ] || [ $rc = 29 ] || fail "untrusted root: exit $rc"
+[ $rc = 24 ] || fail "untrusted root: exit $rc, expected 24 (unknown key)"
 # The signing key alone (as --key) still verifies the plain signature.
 expect 0 "" "$FWTRUST" verify --key "$T/signer.pem" "$T/img.bin"
 

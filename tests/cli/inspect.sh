@@ -30,6 +30,7 @@ rc=0
 "$FWTRUST" inspect --json "$T/u.bin" >"$T/u.json" 2>/dev/null || rc=$?
 json_field "$T/u.json" '[(t["type"], t["name"], t["value"]) for t in d["tlvs"]]' |
     grep -q "(1911, None, '010203')" || fail "unknown TLV not shown raw: $(cat "$T/u.json")"
-echo "inspect (unknown TLV) exit $rc"
+# ... and the image is refused: only key and signature TLVs may be unsigned (CVE-2024-32883).
+[ $rc = 20 ] || fail "inspect of an image with an unknown unprotected TLV: exit $rc, expected 20"
 expect 1 "" "$FWTRUST" inspect
 echo "inspect: ok"

@@ -285,7 +285,14 @@ static void test_two_keys_and_cosign(void **state)
     base_opts(&o, e->key1);
     assert_int_equal(fwt_sign_file(e->in, one, &o), FWT_OK);
     assert_int_equal(fwt_verify_file(one, &p, &info), FWT_E_THRESHOLD);
+    struct fwt_file_io fio;
+    uint8_t *work = malloc(FWT_WORK_MIN);
+    assert_int_equal(fwt_file_io_open(&fio, one), FWT_OK);
+    assert_int_equal(fwt_image_parse(&fio.io, work, FWT_WORK_MIN, &info), FWT_OK);
+    fwt_file_io_close(&fio);
+    free(work);
     uint32_t signed_end = info.unprot_off;
+    assert_true(signed_end > 0x200 + 5000);
     assert_int_equal(fwt_cosign_file(one, two, e->key2, NULL, 0), FWT_OK);
     assert_int_equal(fwt_verify_file(two, &p, &info), FWT_OK);
     assert_int_equal(info.n_signers, 2);
@@ -306,11 +313,13 @@ static void test_two_keys_and_cosign(void **state)
 static void test_cosign_area_overflow(void **state)
 {
     struct env *e = *state;
-    /* Hand-made image: header, 16-byte payload, unprotected area of SHA256 +
-     * many KEYHASH TLVs, close to the 64 KiB limit of its u16 size. */
+    /* Hand-made image: header, 16-byte payload, and an unprotected area of
+     * SHA256 + groups of KEYHASH and (junk) ED25519 TLVs, structurally valid,
+     * filled so that one more KEYHASH + signature passes its u16 size. */
     size_t hs = 32, ps = 16;
-    size_t n_kh = (0xffff - 4 - 36 - 200) / 36;
-    size_t area = 4 + 36 + n_kh * 36;
+    size_t n_groups = (0xffff - 40) / 104; /* 36 (KEYHASH) + 68 (ED25519) per group */
+    size_t area = 4 + 36 + n_groups * 104;
+    assert_true(area <= 0xffff && area + 104 > 0xffff);
     size_t total = hs + ps + area;
     uint8_t *img = calloc(1, total);
     uint32_t magic = FWT_IMAGE_MAGIC;
@@ -326,11 +335,13 @@ static void test_cosign_area_overflow(void **state)
     t[4] = FWT_TLV_SHA256;
     t[6] = 32;
     assert_int_equal(fwt_sha256(img, hs + ps, t + 8), FWT_OK);
-    for (size_t i = 0; i < n_kh; i++) {
-        uint8_t *k = t + 40 + i * 36;
+    for (size_t i = 0; i < n_groups; i++) {
+        uint8_t *k = t + 40 + i * 104;
         k[0] = FWT_TLV_KEYHASH;
         k[2] = 32;
         memset(k + 4, (int)(i + 1), 32);
+        k[36] = FWT_TLV_ED25519;
+        k[38] = 64;
     }
     char big[160], big2[160];
     snprintf(big, sizeof(big), "%s/big.bin", e->dir);
