@@ -32,7 +32,7 @@ expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header --
 objcopy -I ihex -O binary "$T/y.hex" "$T/y.bin"
 expect 0 "" "$FWTRUST" verify --key "$T/k.pem" "$T/y.bin"
 # HEX with a gap: filled with the erased value; --erased-val 0 fills with zeros.
-printf ':020000040000FA\n:04000000DEADBEEFC4\n:04001000CAFEF00D55\n:00000001FF\n' >"$T/gap.hex"
+printf ':020000040000FA\n:04000000DEADBEEFC4\n:04001000CAFEF00D27\n:00000001FF\n' >"$T/gap.hex"
 expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 --pad-header --hex-addr 0 \
     "$T/gap.hex" "$T/gap.bin"
 [ "$(od -An -tx1 -j 32 -N 20 "$T/gap.bin" | tr -d ' \n')" = "deadbeefffffffffffffffffffffffffcafef00d" ] ||

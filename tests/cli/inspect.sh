@@ -11,7 +11,7 @@ expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 2.3.4+5 --header-size 0x2
   "[('protected', 'SEC_CNT'), ('protected', 'FWT_FORMAT'), ('protected', 'FWT_HW_ID'), ('unprotected', 'SHA256'), ('unprotected', 'KEYHASH'), ('unprotected', 'ED25519')]" ] ||
     fail "tlvs: $(json_field "$T/i.json" '[(t["area"], t["name"]) for t in d["tlvs"]]')"
 [ "$(json_field "$T/i.json" '[t.get("security_counter", t.get("hw_id", t.get("format_version"))) for t in d["tlvs"][:3]]')" = \
-  "[9, 'hw-1', 1]" ] || fail "decoded values"
+  "[9, 1, 'hw-1']" ] || fail "decoded values"
 expect 0 "SEC_CNT" "$FWTRUST" inspect "$T/s.bin"
 grep -q 'version        2.3.4+5' "$T/.out" || fail "text header"
 

@@ -36,7 +36,7 @@ sz=$(stat -c %s "$T/p8.bin")
 expect 33 "+ trailer (0xc30 bytes) exceeds the slot size 0x49000" "$FWTRUST" sign --key "$T/k.pem" \
     --header-size 0x200 --pad-header --slot-size 0x49000 --align 8 "$FW" "$T/small.bin"
 [ ! -e "$T/small.bin" ] || fail "small.bin written"
-expect 1 "--align" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header \
+expect 1 "alignment 3 is not one of 1, 2, 4, 8, 16, 32" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header \
     --slot-size 0x60000 --pad --align 3 "$FW" "$T/a3.bin"
 expect 1 "need --slot-size" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header \
     --pad "$FW" "$T/a3.bin"
