@@ -22,8 +22,12 @@
 extern "C" {
 #endif
 
-/* Smallest work buffer fwt_image_verify() accepts; larger reads faster. */
-#define FWT_WORK_MIN 1024U
+/*
+ * Smallest work buffer fwt_image_verify() and fwt_image_parse() accept
+ * (FWT_E_BUFFER below it); larger reads faster. It holds a certificate
+ * (FWT_CERT_MAX) and a signature at the same time.
+ */
+#define FWT_WORK_MIN 2048U
 size_t fwt_work_min(void); /* == FWT_WORK_MIN, for binding/ABI cross-checks */
 
 /* Reading the image (a flash slot, a file, a memory buffer). */

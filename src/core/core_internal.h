@@ -1,0 +1,90 @@
+/*
+ * Private helpers of the verifier core (not installed, not public API).
+ * Freestanding: nothing here may need libc beyond memcpy/memset.
+ */
+#ifndef FWT_CORE_INTERNAL_H
+#define FWT_CORE_INTERNAL_H
+
+#define FWTRUST_INTERNAL 1
+#include <fwtrust/fwtrust.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Fault-injection hardening: a decision is a 32-bit value, never a 0/1 flag.
+ * SUCCESS and FAILURE are far apart (Hamming distance 32: one is the other's
+ * complement) and neither is 0, 1 or all-ones, so a single flipped bit, a
+ * zeroed register or a skipped store cannot turn one into the other.
+ */
+typedef uint32_t fwt_fih;
+#define FWT_FIH_SUCCESS ((fwt_fih)0x3CA5965AU)
+#define FWT_FIH_FAILURE ((fwt_fih)0xC35A69A5U)
+
+/* Little-endian loads. */
+static inline uint16_t fwt_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (uint16_t)(p[1] << 8));
+}
+static inline uint32_t fwt_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t fwt_le64(const uint8_t *p)
+{
+    return (uint64_t)fwt_le32(p) | ((uint64_t)fwt_le32(p + 4) << 32);
+}
+
+/* a + b into *out; 0 on success, -1 on 32-bit overflow. */
+static inline int fwt_add_u32(uint32_t a, uint32_t b, uint32_t *out)
+{
+    if (a > UINT32_MAX - b) {
+        return -1;
+    }
+    *out = a + b;
+    return 0;
+}
+
+/* Read [off, off+len) through io, after checking it lies inside io->size. */
+FWT_MUST_CHECK fwt_err fwt_core_read(const struct fwt_io *io, uint32_t off, void *buf, size_t len);
+
+/* Hash len bytes through the ops (one-shot); out_len must match the algorithm. */
+FWT_MUST_CHECK fwt_err fwt_core_hash(const struct fwt_crypto_ops *c, enum fwt_hash_alg alg,
+                                     const uint8_t *data, size_t len, uint8_t *out,
+                                     size_t out_len);
+
+/* Digest size of a hash algorithm; 0 for none/unknown. */
+size_t fwt_hash_size(enum fwt_hash_alg alg);
+
+/* Is this crypto ops table complete? */
+int fwt_core_ops_ok(const struct fwt_crypto_ops *c);
+
+/*
+ * Certificate check with the image verifier's finer outcome: FWT_E_UNKNOWN_KEY
+ * when no policy root matches the certificate's root key hash (no trust at all,
+ * as opposed to FWT_E_CERT: a trusted root's certificate that is invalid).
+ * *fih is set to FWT_FIH_SUCCESS only on the success path.
+ */
+FWT_MUST_CHECK fwt_err fwt_cert_check(const uint8_t *buf, size_t len,
+                                      const struct fwt_crypto_ops *crypto,
+                                      const struct fwt_policy *policy, struct fwt_cert *cert,
+                                      volatile fwt_fih *fih);
+
+/* Largest signature the core accepts (RSA-3072 PSS is 384 bytes). */
+#define FWT_SIG_MAX 512U
+
+/* Structure of an image (what fwt_image_parse learns), internal form. */
+struct fwt_layout {
+    struct fwt_image_header hdr;
+    uint32_t prot_off;   /* start of the protected area (== hdr_size + img_size) */
+    uint32_t unprot_off; /* start of the unprotected area (== end of signed region) */
+    uint32_t unprot_end;
+    int pure;            /* SIG_PURE marker present in the protected area */
+};
+
+/* Parse and check the whole structure; fills info (non-NULL) and lay. */
+FWT_MUST_CHECK fwt_err fwt_core_parse(const struct fwt_io *io, uint8_t *work, size_t work_len,
+                                      struct fwt_image_info *info, struct fwt_layout *lay);
+
+#endif /* FWT_CORE_INTERNAL_H */

@@ -1,0 +1,410 @@
+/*
+ * Image structure: header decoding, bounded TLV iteration, and the structural
+ * checks every caller shares (fwt_image_parse and fwt_image_verify run the
+ * same code, so an inspector and the verifier can never disagree about what
+ * an image contains). Freestanding.
+ */
+#include "core_internal.h"
+
+#include <string.h>
+
+#define KNOWN_FLAGS \
+    (FWT_IMAGE_F_PIC | FWT_IMAGE_F_NON_BOOTABLE | FWT_IMAGE_F_RAM_LOAD | FWT_IMAGE_F_ROM_FIXED)
+#define ENC_FLAGS (FWT_IMAGE_F_ENCRYPTED_AES128 | FWT_IMAGE_F_ENCRYPTED_AES256)
+
+fwt_err fwt_header_decode(const uint8_t raw[32], struct fwt_image_header *hdr)
+{
+    if (!raw || !hdr) {
+        return FWT_E_ARG;
+    }
+    memset(hdr, 0, sizeof(*hdr));
+    hdr->magic = fwt_le32(raw + 0);
+    hdr->load_addr = fwt_le32(raw + 4);
+    hdr->hdr_size = fwt_le16(raw + 8);
+    hdr->prot_tlv_size = fwt_le16(raw + 10);
+    hdr->img_size = fwt_le32(raw + 12);
+    hdr->flags = fwt_le32(raw + 16);
+    hdr->version.major = raw[20];
+    hdr->version.minor = raw[21];
+    hdr->version.revision = fwt_le16(raw + 22);
+    hdr->version.build = fwt_le32(raw + 24);
+    /* raw[28..31] is MCUboot's _pad1: ignored, as MCUboot does. */
+    return hdr->magic == FWT_IMAGE_MAGIC ? FWT_OK : FWT_E_MALFORMED;
+}
+
+/* Offsets of both areas, checked against io->size; no reads. */
+static fwt_err area_bounds(const struct fwt_io *io, const struct fwt_image_header *hdr,
+                           uint32_t *prot_off, uint32_t *unprot_off)
+{
+    if (hdr->hdr_size < FWT_IMAGE_HEADER_SIZE) {
+        return FWT_E_MALFORMED;
+    }
+    uint32_t p, u;
+    if (fwt_add_u32(hdr->hdr_size, hdr->img_size, &p) != 0 || p > io->size) {
+        return FWT_E_MALFORMED; /* header + payload run past the end */
+    }
+    if (hdr->prot_tlv_size != 0 && hdr->prot_tlv_size < FWT_TLV_INFO_SIZE) {
+        return FWT_E_MALFORMED;
+    }
+    if (fwt_add_u32(p, hdr->prot_tlv_size, &u) != 0 || u > io->size) {
+        return FWT_E_MALFORMED;
+    }
+    *prot_off = p;
+    *unprot_off = u;
+    return FWT_OK;
+}
+
+fwt_err fwt_tlv_iter_begin(struct fwt_tlv_iter *it, const struct fwt_io *io,
+                           const struct fwt_image_header *hdr, int protected_area)
+{
+    if (!it || !io || !io->read || !hdr) {
+        return FWT_E_ARG;
+    }
+    memset(it, 0, sizeof(*it));
+    uint32_t p, u, off, end;
+    fwt_err e = area_bounds(io, hdr, &p, &u);
+    if (e != FWT_OK) {
+        return e;
+    }
+    if (protected_area && hdr->prot_tlv_size == 0) {
+        return FWT_E_NOT_FOUND;
+    }
+    off = protected_area ? p : u;
+    uint8_t info[FWT_TLV_INFO_SIZE];
+    if (fwt_add_u32(off, FWT_TLV_INFO_SIZE, &end) != 0 || end > io->size) {
+        return FWT_E_MALFORMED;
+    }
+    e = fwt_core_read(io, off, info, sizeof(info));
+    if (e != FWT_OK) {
+        return e;
+    }
+    uint16_t magic = fwt_le16(info);
+    uint16_t tot = fwt_le16(info + 2);
+    if (magic != (protected_area ? FWT_TLV_PROT_INFO_MAGIC : FWT_TLV_INFO_MAGIC)) {
+        return FWT_E_MALFORMED;
+    }
+    if (tot < FWT_TLV_INFO_SIZE) {
+        return FWT_E_MALFORMED;
+    }
+    if (protected_area && tot != hdr->prot_tlv_size) {
+        return FWT_E_MALFORMED; /* header and area disagree on the protected size */
+    }
+    if (fwt_add_u32(off, tot, &end) != 0 || end > io->size) {
+        return FWT_E_MALFORMED;
+    }
+    it->io = io;
+    it->pos = off + FWT_TLV_INFO_SIZE;
+    it->end = end;
+    return FWT_OK;
+}
+
+fwt_err fwt_tlv_next(struct fwt_tlv_iter *it, uint16_t *type, uint32_t *val_off, uint16_t *val_len)
+{
+    if (!it || !it->io || !type || !val_off || !val_len) {
+        return FWT_E_ARG;
+    }
+    if (it->pos == it->end) {
+        return FWT_E_NOT_FOUND;
+    }
+    /* pos < end always holds; guard anyway so the subtraction cannot wrap. */
+    if (it->pos > it->end || it->end - it->pos < FWT_TLV_HDR_SIZE) {
+        return FWT_E_MALFORMED; /* 1..3 stray bytes: no room for a TLV header */
+    }
+    uint8_t h[FWT_TLV_HDR_SIZE];
+    fwt_err e = fwt_core_read(it->io, it->pos, h, sizeof(h));
+    if (e != FWT_OK) {
+        return e;
+    }
+    uint16_t len = fwt_le16(h + 2);
+    if ((uint32_t)len > it->end - it->pos - FWT_TLV_HDR_SIZE) {
+        return FWT_E_MALFORMED; /* value runs past the area */
+    }
+    *type = fwt_le16(h);
+    *val_off = it->pos + FWT_TLV_HDR_SIZE;
+    *val_len = len;
+    it->pos += FWT_TLV_HDR_SIZE + (uint32_t)len;
+    return FWT_OK;
+}
+
+static int is_sig_tlv(uint16_t t)
+{
+    return t == FWT_TLV_RSA2048_PSS || t == FWT_TLV_ECDSA_SIG || t == FWT_TLV_RSA3072_PSS ||
+           t == FWT_TLV_ED25519;
+}
+
+static int is_hash_tlv(uint16_t t)
+{
+    return t == FWT_TLV_SHA256 || t == FWT_TLV_SHA384 || t == FWT_TLV_SHA512;
+}
+
+static int is_known_vendor(uint16_t t)
+{
+    return t == FWT_TLV_FORMAT || t == FWT_TLV_HW_ID || t == FWT_TLV_PROVENANCE ||
+           t == FWT_TLV_CERT;
+}
+
+static int is_vendor(uint16_t t)
+{
+    return t >= FWT_TLV_VENDOR_FIRST && t <= FWT_TLV_VENDOR_LAST;
+}
+
+/* The protected area: security counter, our fields, MCUboot's others (ignored). */
+static fwt_err parse_protected(const struct fwt_io *io, const struct fwt_image_header *hdr,
+                               uint8_t *buf, struct fwt_image_info *info, int *pure)
+{
+    struct fwt_tlv_iter it;
+    fwt_err e = fwt_tlv_iter_begin(&it, io, hdr, 1);
+    if (e == FWT_E_NOT_FOUND) {
+        return FWT_OK;
+    }
+    if (e != FWT_OK) {
+        return e;
+    }
+    int seen_fmt = 0, seen_hw = 0, seen_prov = 0;
+    for (;;) {
+        uint16_t t, len;
+        uint32_t off;
+        e = fwt_tlv_next(&it, &t, &off, &len);
+        if (e == FWT_E_NOT_FOUND) {
+            return FWT_OK;
+        }
+        if (e != FWT_OK) {
+            return e;
+        }
+        if (is_vendor(t) && !is_known_vendor(t)) {
+            return FWT_E_UNSUPPORTED; /* critical TLV this verifier does not know */
+        }
+        if (is_hash_tlv(t) || is_sig_tlv(t) || t == FWT_TLV_KEYHASH || t == FWT_TLV_PUBKEY ||
+            t == FWT_TLV_CERT || t == FWT_TLV_ECDSA224) {
+            return FWT_E_MALFORMED; /* these belong in the unprotected area */
+        }
+        switch (t) {
+        case FWT_TLV_SEC_CNT:
+            if (len != 4 || info->has_security_counter) {
+                return FWT_E_MALFORMED;
+            }
+            if ((e = fwt_core_read(io, off, buf, 4)) != FWT_OK) {
+                return e;
+            }
+            info->security_counter = fwt_le32(buf);
+            info->has_security_counter = 1;
+            break;
+        case FWT_TLV_SIG_PURE:
+            if (len != 1 || *pure) {
+                return FWT_E_MALFORMED;
+            }
+            if ((e = fwt_core_read(io, off, buf, 1)) != FWT_OK) {
+                return e;
+            }
+            if (buf[0] != 1) {
+                return FWT_E_MALFORMED;
+            }
+            *pure = 1;
+            break;
+        case FWT_TLV_FORMAT:
+            if (len != 4 || seen_fmt) {
+                return FWT_E_MALFORMED;
+            }
+            if ((e = fwt_core_read(io, off, buf, 4)) != FWT_OK) {
+                return e;
+            }
+            if (buf[0] > FWT_FORMAT_VERSION || buf[1] > FWT_FORMAT_VERSION) {
+                return FWT_E_UNSUPPORTED; /* a newer format: refuse rather than misread */
+            }
+            if (buf[0] == 0 || buf[1] == 0 || buf[1] > buf[0] || fwt_le16(buf + 2) != 0) {
+                return FWT_E_MALFORMED;
+            }
+            info->format_version = buf[0];
+            seen_fmt = 1;
+            break;
+        case FWT_TLV_HW_ID:
+            if (len == 0 || len > FWT_HW_ID_MAX || seen_hw) {
+                return FWT_E_MALFORMED;
+            }
+            if ((e = fwt_core_read(io, off, info->hw_id, len)) != FWT_OK) {
+                return e;
+            }
+            info->hw_id_len = len;
+            seen_hw = 1;
+            break;
+        case FWT_TLV_PROVENANCE:
+            if (len != 32 || seen_prov) {
+                return FWT_E_MALFORMED;
+            }
+            if ((e = fwt_core_read(io, off, info->provenance, 32)) != FWT_OK) {
+                return e;
+            }
+            info->has_provenance = 1;
+            seen_prov = 1;
+            break;
+        default:
+            /* DEPENDENCY, BOOT_RECORD and other MCUboot TLVs: signed, not interpreted. */
+            break;
+        }
+    }
+}
+
+/* Length rules for the unprotected area's TLVs. */
+static fwt_err check_unprot_len(uint16_t t, uint16_t len)
+{
+    switch (t) {
+    case FWT_TLV_KEYHASH:
+        return (len == 32 || len == 48 || len == 64) ? FWT_OK : FWT_E_MALFORMED;
+    case FWT_TLV_PUBKEY:
+        return (len >= 1 && len <= FWT_PUBKEY_MAX) ? FWT_OK : FWT_E_MALFORMED;
+    case FWT_TLV_SHA256:
+        return len == 32 ? FWT_OK : FWT_E_MALFORMED;
+    case FWT_TLV_SHA384:
+        return len == 48 ? FWT_OK : FWT_E_MALFORMED;
+    case FWT_TLV_SHA512:
+        return len == 64 ? FWT_OK : FWT_E_MALFORMED;
+    case FWT_TLV_ED25519:
+        return len == 64 ? FWT_OK : FWT_E_MALFORMED;
+    case FWT_TLV_RSA2048_PSS:
+        return len == 256 ? FWT_OK : FWT_E_MALFORMED;
+    case FWT_TLV_RSA3072_PSS:
+        return len == 384 ? FWT_OK : FWT_E_MALFORMED;
+    case FWT_TLV_ECDSA_SIG:
+        return (len >= 8 && len <= FWT_SIG_MAX) ? FWT_OK : FWT_E_MALFORMED;
+    case FWT_TLV_CERT:
+        return (len >= FWT_CERT_FIXED_SIZE + 2 && len <= FWT_CERT_MAX) ? FWT_OK
+                                                                         : FWT_E_MALFORMED;
+    default:
+        return FWT_E_MALFORMED;
+    }
+}
+
+/*
+ * The unprotected area holds only: one hash TLV, then groups of
+ * [CERT] KEYHASH|PUBKEY SIGNATURE. Anything else is refused (CVE-2024-32883).
+ */
+static fwt_err parse_unprotected(const struct fwt_io *io, const struct fwt_image_header *hdr,
+                                 uint8_t *work, struct fwt_image_info *info)
+{
+    struct fwt_tlv_iter it;
+    fwt_err e = fwt_tlv_iter_begin(&it, io, hdr, 0);
+    if (e != FWT_OK) {
+        return e == FWT_E_NOT_FOUND ? FWT_E_MALFORMED : e;
+    }
+    int n_hash = 0, pend_cert = 0, pend_key = 0;
+    for (;;) {
+        uint16_t t, len;
+        uint32_t off;
+        e = fwt_tlv_next(&it, &t, &off, &len);
+        if (e == FWT_E_NOT_FOUND) {
+            break;
+        }
+        if (e != FWT_OK) {
+            return e;
+        }
+        if (is_vendor(t) && !is_known_vendor(t)) {
+            return FWT_E_UNSUPPORTED;
+        }
+        if (t == FWT_TLV_ECDSA224) {
+            return FWT_E_UNSUPPORTED; /* withdrawn by MCUboot */
+        }
+        if (!is_hash_tlv(t) && !is_sig_tlv(t) && t != FWT_TLV_KEYHASH && t != FWT_TLV_PUBKEY &&
+            t != FWT_TLV_CERT) {
+            return FWT_E_MALFORMED; /* security TLVs only count when signed */
+        }
+        if ((e = check_unprot_len(t, len)) != FWT_OK) {
+            return e;
+        }
+        if (is_hash_tlv(t)) {
+            if (n_hash++ || pend_cert || pend_key) {
+                return FWT_E_MALFORMED;
+            }
+            if ((e = fwt_core_read(io, off, info->digest, len)) != FWT_OK) {
+                return e;
+            }
+            info->digest_len = len;
+            info->hash_alg = t == FWT_TLV_SHA256   ? FWT_HASH_SHA256
+                             : t == FWT_TLV_SHA384 ? FWT_HASH_SHA384
+                                                   : FWT_HASH_SHA512;
+        } else if (t == FWT_TLV_CERT) {
+            if (pend_cert || pend_key) {
+                return FWT_E_MALFORMED;
+            }
+            struct fwt_cert c;
+            if ((e = fwt_core_read(io, off, work, len)) != FWT_OK) {
+                return e;
+            }
+            if ((e = fwt_cert_parse(work, len, &c)) != FWT_OK) {
+                return e;
+            }
+            pend_cert = 1;
+        } else if (t == FWT_TLV_KEYHASH || t == FWT_TLV_PUBKEY) {
+            if (pend_key) {
+                return FWT_E_MALFORMED;
+            }
+            pend_key = 1;
+        } else { /* signature */
+            if (!pend_key) {
+                return FWT_E_MALFORMED; /* no key named for it */
+            }
+            pend_key = pend_cert = 0;
+        }
+    }
+    if (n_hash != 1 || pend_key || pend_cert) {
+        return FWT_E_MALFORMED;
+    }
+    return FWT_OK;
+}
+
+fwt_err fwt_core_parse(const struct fwt_io *io, uint8_t *work, size_t work_len,
+                       struct fwt_image_info *info, struct fwt_layout *lay)
+{
+    memset(info, 0, sizeof(*info));
+    memset(lay, 0, sizeof(*lay));
+    if (!io || !io->read || !work) {
+        return FWT_E_ARG;
+    }
+    if (work_len < FWT_WORK_MIN) {
+        return FWT_E_BUFFER;
+    }
+    if (io->size < FWT_IMAGE_HEADER_SIZE) {
+        return FWT_E_MALFORMED;
+    }
+    fwt_err e = fwt_core_read(io, 0, work, FWT_IMAGE_HEADER_SIZE);
+    if (e != FWT_OK) {
+        return e;
+    }
+    if ((e = fwt_header_decode(work, &lay->hdr)) != FWT_OK) {
+        return e;
+    }
+    info->hdr = lay->hdr;
+    if (lay->hdr.flags & ENC_FLAGS) {
+        return FWT_E_UNSUPPORTED;
+    }
+    if (lay->hdr.flags & ~(uint32_t)KNOWN_FLAGS) {
+        return FWT_E_UNSUPPORTED;
+    }
+    if ((e = area_bounds(io, &lay->hdr, &lay->prot_off, &lay->unprot_off)) != FWT_OK) {
+        return e;
+    }
+    if ((e = parse_protected(io, &lay->hdr, work, info, &lay->pure)) != FWT_OK) {
+        return e;
+    }
+    if ((e = parse_unprotected(io, &lay->hdr, work, info)) != FWT_OK) {
+        return e;
+    }
+    /* parse_unprotected checked the area lies inside io->size. */
+    uint8_t ih[FWT_TLV_INFO_SIZE];
+    if ((e = fwt_core_read(io, lay->unprot_off, ih, sizeof(ih))) != FWT_OK) {
+        return e;
+    }
+    lay->unprot_end = lay->unprot_off + fwt_le16(ih + 2);
+    info->prot_off = lay->prot_off;
+    info->unprot_off = lay->unprot_off;
+    info->unprot_size = fwt_le16(ih + 2);
+    info->total_size = lay->unprot_end;
+    return FWT_OK;
+}
+
+fwt_err fwt_image_parse(const struct fwt_io *io, uint8_t *work, size_t work_len,
+                        struct fwt_image_info *info)
+{
+    struct fwt_image_info local;
+    struct fwt_layout lay;
+    return fwt_core_parse(io, work, work_len, info ? info : &local, &lay);
+}
