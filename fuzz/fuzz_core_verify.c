@@ -1,0 +1,42 @@
+/* libFuzzer: arbitrary bytes as an image for fwt_image_parse and fwt_image_verify. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "fuzz_core_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > UINT32_MAX) {
+        return 0;
+    }
+    /* The work buffer is exactly FWT_WORK_MIN on the heap: ASan sees any overrun. */
+    uint8_t *work = malloc(FWT_WORK_MIN);
+    if (!work) {
+        return 0;
+    }
+    struct mem_io mio;
+    mem_io_init(&mio, data, (uint32_t)size);
+    struct fwt_image_info info;
+    fwt_err pe = fwt_image_parse(&mio.io, work, FWT_WORK_MIN, &info);
+    if (pe == FWT_OK && (info.total_size > size || info.unprot_off > info.total_size)) {
+        abort(); /* parse must never describe bytes beyond the input */
+    }
+    struct fuzz_keys fk;
+    struct fwt_policy p;
+    fuzz_policy(&fk, &p, size ? data[size - 1] : 0);
+    struct fwt_crypto_ops ops;
+    struct mock_crypto mc;
+    mock_ops(&ops, &mc);
+    fwt_err ve = fwt_image_verify(&mio.io, &ops, &p, work, FWT_WORK_MIN, &info);
+    if (ve == FWT_OK && pe != FWT_OK) {
+        abort(); /* verify accepted what parse refused: the two must agree */
+    }
+    if (ve == FWT_OK && (info.n_signers < p.threshold || info.n_signers > FWT_MAX_SIGNERS)) {
+        abort();
+    }
+    free(work);
+    return 0;
+}
