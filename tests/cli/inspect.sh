@@ -33,4 +33,23 @@ json_field "$T/u.json" '[(t["type"], t["name"], t["value"]) for t in d["tlvs"]]'
 # ... and the image is refused: only key and signature TLVs may be unsigned (CVE-2024-32883).
 [ $rc = 20 ] || fail "inspect of an image with an unknown unprotected TLV: exit $rc, expected 20"
 expect 1 "" "$FWTRUST" inspect
+
+# --rom-fixed: address in the load address field with the ROM_FIXED flag; not with --load-addr.
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header --rom-fixed 0x08020000 \
+    "$FW" "$T/rom.bin"
+"$FWTRUST" inspect --json "$T/rom.bin" >"$T/r.json"
+[ "$(json_field "$T/r.json" 'd["header"]["load_addr"], d["header"]["flag_names"]')" = "(134348800, ['ROM_FIXED'])" ] ||
+    fail "rom-fixed header: $(json_field "$T/r.json" 'd["header"]')"
+expect 1 "exclude each other" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header \
+    --rom-fixed 0x08020000 --load-addr 0x20000000 "$FW" "$T/rom2.bin"
+# --public-key-format full: a PUBKEY TLV (the key's MCUboot encoding) instead of KEYHASH.
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header \
+    --public-key-format full "$FW" "$T/full.bin"
+"$FWTRUST" inspect --json "$T/full.bin" >"$T/f.json"
+[ "$(json_field "$T/f.json" '[(t["name"], t["length"]) for t in d["tlvs"]]')" = \
+  "[('FWT_FORMAT', 4), ('SHA256', 32), ('PUBKEY', 44), ('ED25519', 64)]" ] ||
+    fail "PUBKEY TLV: $(json_field "$T/f.json" '[(t["name"], t["length"]) for t in d["tlvs"]]')"
+expect 0 "" "$FWTRUST" verify --key "$T/k.pem" "$T/full.bin"
+expect 1 "hash or full" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header \
+    --public-key-format raw "$FW" "$T/full2.bin"
 echo "inspect: ok"

@@ -30,6 +30,21 @@ PYEOF
     grep -q "image_ok 0x01 (confirmed)" "$T/.out" || fail "inspect image_ok, align $align"
     expect 0 "" "$FWTRUST" verify --key "$T/k.pem" "$T/c$align.bin"
 done
+# Erased value 0: header padding, slot padding and trailer body are zeros.
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header -R 0 \
+    --slot-size 0x60000 --pad "$FW" "$T/z.bin"
+"$PY" - "$T/z.bin" <<'PYEOF' || fail "erased value 0"
+import sys
+b = open(sys.argv[1], "rb").read()
+assert len(b) == 0x60000
+assert set(b[32:0x200]) == {0}, "header padding"
+assert b[-16:] == bytes.fromhex("77c295f360d2ef7f3552500f2cb67980")
+assert set(b[-0x1b0:-16]) == {0}, "trailer body"
+assert b[-0x1b0 - 1] == 0, "slot padding"
+PYEOF
+expect 0 "" "$FWTRUST" verify --key "$T/k.pem" "$T/z.bin"
+expect 1 "--erased-val must be 0 or 0xff" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 \
+    --pad-header -R 0x55 "$FW" "$T/z2.bin"
 # Slot size check: image + trailer must fit. The firmware is 0x48734 bytes;
 # with the header and TLVs ~0x489d0, the trailer for align 8 is 0xc30.
 sz=$(stat -c %s "$T/p8.bin")

@@ -58,4 +58,23 @@ expect 0 "" "$FWTRUST" pubkey --format raw-hash "$T/ecdsa-p256.pem" -o "$T/key.h
     fail "raw-hash is not the SHA-256 of the C array's bytes"
 expect 1 "unknown format" "$FWTRUST" pubkey --format xml "$T/ecdsa-p256.pem"
 expect 8 "" "$FWTRUST" pubkey "$T/missing.pem"
+# sign --json summary.
+"$FWTRUST" sign --json --key "$T/ed25519.pem" --key "$T/ecdsa-p256.pem" --version 1.2.3+4 \
+    --header-size 0x200 --pad-header -s 77 "$FW" "$T/two.bin" >"$T/s.json"
+[ "$(json_field "$T/s.json" 'd["ok"], d["output"], d["version"], d["signatures"], d["security_counter"]')" = \
+  "(True, '$T/two.bin', '1.2.3+4', 2, 77)" ] || fail "sign --json: $(cat "$T/s.json")"
+expect 0 "2 signature(s)" "$FWTRUST" verify --key "$T/ed25519.pem" --key "$T/ecdsa-p256.pem" \
+    --threshold 2 "$T/two.bin"
+expect 28 "1 valid signature(s) from distinct trusted keys, 2 required" "$FWTRUST" verify \
+    --key "$T/ed25519.pem" --key "$T/rsa-2048.pem" --threshold 2 "$T/two.bin"
+
+# An encrypted key needs its passphrase file.
+printf 'correct horse battery staple\n' >"$T/pass"
+expect 0 "" "$FWTRUST" keygen --type ecdsa-p256 -o "$T/enc.pem" --passphrase-file "$T/pass"
+grep -q "ENCRYPTED" "$T/enc.pem" || fail "enc.pem is not encrypted"
+expect 7 "" "$FWTRUST" sign --key "$T/enc.pem" --header-size 0x200 --pad-header "$FW" "$T/e.bin"
+[ ! -e "$T/e.bin" ] || fail "e.bin written without the passphrase"
+expect 0 "" "$FWTRUST" sign --key "$T/enc.pem" --passphrase-file "$T/pass" --header-size 0x200 \
+    --pad-header "$FW" "$T/e.bin"
+expect 0 "" "$FWTRUST" verify --key "$T/enc.pem" --passphrase-file "$T/pass" "$T/e.bin"
 echo "roundtrip: ok"
