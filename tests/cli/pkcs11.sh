@@ -1,0 +1,29 @@
+#!/bin/bash
+# Keys in a PKCS#11 token (SoftHSM): keygen inside the token, pubkey, sign with
+# the non-extractable key, verify with its exported public key; a wrong PIN fails.
+. "$(dirname "$0")/lib.sh"
+MODULE=/usr/lib/softhsm/libsofthsm2.so
+[ -e "$MODULE" ] || fail "$MODULE missing (softhsm2, scripts/install-deps)"
+export SOFTHSM2_CONF="$T/softhsm2.conf"
+mkdir "$T/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T/tokens" >"$SOFTHSM2_CONF"
+softhsm2-util --init-token --free --label fwt-test --pin 123456 --so-pin 654321 >/dev/null
+printf '123456\n' >"$T/pin"
+printf '000000\n' >"$T/badpin"
+for t in ecdsa-p256 ed25519; do
+    URI="pkcs11:token=fwt-test;object=release-$t"
+    expect 0 "" "$FWTRUST" keygen --type $t -o "$URI" --pkcs11-module "$MODULE" --pin-file "$T/pin"
+    expect 0 "" "$FWTRUST" pubkey "$URI" --pkcs11-module "$MODULE" --pin-file "$T/pin" -o "$T/$t.pub"
+    grep -q "BEGIN PUBLIC KEY" "$T/$t.pub" || fail "pubkey from the token"
+    expect 0 "" "$FWTRUST" sign --key "$URI" --pkcs11-module "$MODULE" --pin-file "$T/pin" \
+        --version 1.0.0 --header-size 0x200 --pad-header "$FW" "$T/$t.bin"
+    expect 0 "valid" "$FWTRUST" verify --key "$T/$t.pub" "$T/$t.bin"
+    # The module can also come from the environment.
+    FWTRUST_PKCS11_MODULE="$MODULE" expect 0 "" "$FWTRUST" sign --key "$URI" --pin-file "$T/pin" \
+        --header-size 0x200 --pad-header "$FW" "$T/$t.env.bin"
+    expect 0 "valid" "$FWTRUST" verify --key "$T/$t.pub" "$T/$t.env.bin"
+    expect 7 "" "$FWTRUST" sign --key "$URI" --pkcs11-module "$MODULE" --pin-file "$T/badpin" \
+        --header-size 0x200 --pad-header "$FW" "$T/bad.bin"
+    [ ! -e "$T/bad.bin" ] || fail "bad.bin written with a wrong PIN"
+done
+echo "pkcs11: ok"
