@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +84,34 @@ fwt_err fwt_file_io_open(struct fwt_file_io *fio, const char *path)
                         path, (unsigned long long)size);
     }
     fwt_file_io_from_fd(fio, fd, (uint32_t)size);
+    fio->owns_fd = 1;
+    return FWT_OK;
+}
+
+fwt_err fwt_file_io_open_any(struct fwt_file_io *fio, const char *path)
+{
+    size_t l = strlen(path);
+    if (l <= 4 || strcasecmp(path + l - 4, ".hex") != 0) {
+        return fwt_file_io_open(fio, path);
+    }
+    memset(fio, 0, sizeof(*fio));
+    fio->fd = -1;
+    FILE *scratch = tmpfile();
+    if (!scratch) {
+        return fwt_fail(FWT_E_IO, "cannot create a scratch file: %s", strerror(errno));
+    }
+    int fd = dup(fileno(scratch));
+    fclose(scratch);
+    if (fd < 0) {
+        return fwt_fail(FWT_E_IO, "dup: %s", strerror(errno));
+    }
+    uint32_t base = 0, size = 0;
+    fwt_err e = fwt_ihex_to_bin(path, fd, 0xff, &base, &size);
+    if (e != FWT_OK) {
+        close(fd);
+        return e;
+    }
+    fwt_file_io_from_fd(fio, fd, size);
     fio->owns_fd = 1;
     return FWT_OK;
 }
@@ -285,7 +314,7 @@ fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
         return fwt_fail(FWT_E_ARG, "fwt_verify_file: missing path or policy");
     }
     struct fwt_file_io fio;
-    fwt_err err = fwt_file_io_open(&fio, path);
+    fwt_err err = fwt_file_io_open_any(&fio, path);
     if (err != FWT_OK) {
         return err;
     }

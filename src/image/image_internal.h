@@ -60,6 +60,13 @@ uint64_t fwt_ihex_end(const struct fwt_ihex_parser *p);
 FWT_MUST_CHECK fwt_err fwt_ihex_to_bin(const char *path, int out_fd, uint8_t erased_val,
                                        uint32_t *base, uint32_t *size);
 
+/*
+ * Open an image for reading: a binary file, or an Intel HEX file (name ending
+ * in .hex) converted to a scratch binary first (gaps filled with 0xff; byte 0
+ * is the lowest address). fwt_verify_file and inspect read images this way.
+ */
+FWT_MUST_CHECK fwt_err fwt_file_io_open_any(struct fwt_file_io *fio, const char *path);
+
 /* ---- Intel HEX writer ---- */
 
 struct fwt_ihex_writer {

@@ -23,6 +23,17 @@ for l in lines:
     assert sum(b) & 0xFF == 0 and b[0] + 5 == len(b), l
 PYEOF
 expect 0 "" "$FWTRUST" verify --key "$T/k.pem" "$T/s-from-hex.bin"
+# verify and inspect read Intel HEX images directly.
+expect 0 "valid, version 1.2.3+0" "$FWTRUST" verify --key "$T/k.pem" "$T/s.hex"
+expect 0 "SHA256" "$FWTRUST" inspect "$T/s.hex"
+"$PY" - "$T/s.hex" <<'PYEOF' # change one data digit of line 20: its checksum no longer matches
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+l = lines[19]
+lines[19] = l[:9] + ("0" if l[9] != "0" else "1") + l[10:]
+open(sys.argv[1], "w").write("\n".join(lines))
+PYEOF
+expect 20 "line 20: checksum mismatch" "$FWTRUST" verify --key "$T/k.pem" "$T/s.hex"
 # Binary in, HEX out needs an address.
 expect 1 "needs an address" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header \
     "$FW" "$T/x.hex"

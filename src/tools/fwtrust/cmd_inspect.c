@@ -12,6 +12,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: fwtrust inspect [--json] IMAGE\n\n"
+            "IMAGE is a binary image, or Intel HEX when its name ends in .hex.\n"
             "Show every header field and every TLV of IMAGE, decoded; TLVs fwtrust does not know\n"
             "are shown raw. Also reports padding and an MCUboot boot trailer after the image.\n"
             "inspect checks structure only: it never says an image is trustworthy (use verify).\n\n"
@@ -270,7 +271,7 @@ static int run(int argc, char **argv)
     }
     const char *path = argv[optind];
     struct fwt_file_io fio;
-    fwt_err err = fwt_file_io_open(&fio, path);
+    fwt_err err = fwt_file_io_open_any(&fio, path);
     if (err != FWT_OK) {
         if (json) {
             fwt_cli_json_print(fwt_cli_json_error(err));

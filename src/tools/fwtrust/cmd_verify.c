@@ -21,6 +21,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: fwtrust verify --key PUB [--key PUB ...] [options] IMAGE\n\n"
             "Verify IMAGE with fwtrust's verifier core (the same code a device runs).\n"
+            "IMAGE is a binary image, or Intel HEX when its name ends in .hex.\n"
             "Exit status 0 means valid; anything else means the image must not be trusted.\n\n"
             "  -k, --key PUB              trusted signing key (PEM, public or private, or pkcs11:)\n"
             "  --threshold K              valid signatures from K distinct trusted keys (default 1)\n"
