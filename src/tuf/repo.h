@@ -1,0 +1,250 @@
+/*
+ * fwtrust TUF repository tool (`fwtrust repo`): internal API.
+ *
+ * A repository is a directory:
+ *   DIR/repo.json           fwtrust settings (default expiry per role)
+ *   DIR/staged/ROLE.json    metadata being prepared: full envelopes
+ *                           {"signatures": [...], "signed": {...}}, possibly not yet
+ *                           signed by enough keys
+ *   DIR/metadata/           published metadata (serve this): N.root.json for every root
+ *                           version and root.json (latest), N.targets.json,
+ *                           N.ROLE.json, N.snapshot.json, timestamp.json
+ *   DIR/targets/            published target files, [DIR/]SHA256.NAME (serve this)
+ *
+ * Every command checks everything first, then writes through a transaction
+ * (struct repo_txn) that writes each file atomically and, when a later write
+ * fails, restores what it wrote: a failed command leaves the repository as it was.
+ *
+ * Hosted C; jansson (JSON_REJECT_DUPLICATES) for all parsing; canonical JSON,
+ * key ids and signatures through the TUF module (fwt_tuf.h).
+ */
+#ifndef FWT_TUF_REPO_H
+#define FWT_TUF_REPO_H
+
+#include "fwt_util.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define REPO_SPEC_VERSION "1.0.31"
+#define REPO_MAX_META (16u * 1024u * 1024u) /* largest metadata file we read */
+#define REPO_MAX_KEYS 32
+#define REPO_MAX_ROLES 1024 /* delegated roles in one repository */
+#define REPO_KEYID_LEN 64
+
+/* ---- Keys ---- */
+
+struct repo_key {
+    const char *spec;   /* as given on the command line */
+    fwt_privkey *priv;  /* NULL when only the public half is available */
+    fwt_pubkey *pub;
+    json_t *tuf;        /* {"keytype","scheme","keyval":{"public"}} */
+    char keyid[REPO_KEYID_LEN + 1];
+};
+
+struct repo_keyring {
+    struct repo_key keys[REPO_MAX_KEYS];
+    size_t n;
+};
+
+/* Load a key spec (PEM file, public or private, or pkcs11: URI). need_private:
+ * fail unless the private half can sign. A PEM file holding a private key must
+ * load as one (a wrong passphrase is an error, never a silent "public only"). */
+FWT_MUST_CHECK fwt_err repo_key_load(const char *spec, const struct fwt_key_opts *ko,
+                                     int need_private, struct repo_key *out);
+void repo_key_free(struct repo_key *k);
+FWT_MUST_CHECK fwt_err repo_keyring_add(struct repo_keyring *kr, const char *spec,
+                                        const struct fwt_key_opts *ko, int need_private,
+                                        struct repo_key **added);
+void repo_keyring_free(struct repo_keyring *kr);
+
+/* TUF key object and key id for a public key. */
+FWT_MUST_CHECK fwt_err repo_tuf_key(const fwt_pubkey *pub, json_t **key, char keyid[REPO_KEYID_LEN + 1]);
+/* Public key of a TUF key object, checking that keyid is its key id and its scheme is one
+ * we verify (ed25519; ecdsa-sha2-nistp256/384; rsassa-pss-sha256). */
+FWT_MUST_CHECK fwt_err repo_tuf_key_to_pub(const json_t *key, const char *keyid, fwt_pubkey **pub);
+/* Canonical JSON bytes of a value (the signed bytes of TUF). Caller frees *buf. */
+FWT_MUST_CHECK fwt_err repo_canonical(const json_t *v, char **buf, size_t *len);
+
+/* Role keys: the "keys" map and the role object ({"keyids": [...], "threshold": N}). */
+struct repo_role_keys {
+    const json_t *keys; /* keyid -> TUF key */
+    const json_t *role; /* keyids + threshold */
+};
+
+/* Count valid signatures of env by distinct keys of rk (a key id counted once,
+ * the same key material under two ids counted once). *valid gets the count;
+ * signed_by (may be NULL) collects the key ids that signed validly (array). */
+FWT_MUST_CHECK fwt_err repo_count_signatures(const json_t *env, const struct repo_role_keys *rk,
+                                             size_t *valid, json_t *signed_by);
+/* Add a signature by every private key of kr that belongs to rk and has not signed yet.
+ * *added: how many signatures were added. */
+FWT_MUST_CHECK fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk,
+                                     const struct repo_keyring *kr, size_t *added);
+/* Threshold of a role object, checked: 1 <= threshold <= number of distinct key ids. */
+FWT_MUST_CHECK fwt_err repo_role_threshold(const json_t *role, const char *name, size_t *threshold);
+
+/* ---- Files and transactions ---- */
+
+struct repo_txn_entry {
+    char *path;
+    uint8_t *old;   /* previous content when the file existed */
+    size_t old_len;
+    int existed;
+    int done;
+    int is_delete;
+    uint8_t *data;  /* new content (not for deletes) */
+    size_t len;
+};
+
+struct repo_txn {
+    struct repo_txn_entry *e;
+    size_t n, cap;
+    char *made_dirs[16]; /* directories created by commit (removed on rollback) */
+    size_t n_dirs;
+};
+
+FWT_MUST_CHECK fwt_err repo_txn_write(struct repo_txn *t, const char *path, const void *data, size_t len);
+FWT_MUST_CHECK fwt_err repo_txn_write_json(struct repo_txn *t, const char *path, const json_t *v);
+FWT_MUST_CHECK fwt_err repo_txn_delete(struct repo_txn *t, const char *path);
+/* Perform all writes in order; on failure restore everything already done. */
+FWT_MUST_CHECK fwt_err repo_txn_commit(struct repo_txn *t);
+void repo_txn_free(struct repo_txn *t);
+
+/* Serialised form of a metadata file (what we write and what snapshot/timestamp hash). */
+FWT_MUST_CHECK fwt_err repo_json_dump(const json_t *v, char **buf, size_t *len);
+
+/* ---- Metadata ---- */
+
+/* "YYYY-MM-DDTHH:MM:SSZ" for t; and back (FWT_E_META for anything else). */
+void repo_time_format(time_t t, char out[21]);
+FWT_MUST_CHECK fwt_err repo_time_parse(const char *s, time_t *t);
+
+/* Parse a metadata envelope from bytes: strict JSON, {"signatures": [...], "signed": {...}},
+ * signed._type == type ("root", "targets", "snapshot", "timestamp"), version >= 1,
+ * valid expires; each signature {"keyid": hex, "sig": hex}. */
+FWT_MUST_CHECK fwt_err repo_meta_parse(const uint8_t *buf, size_t len, const char *type,
+                                       const char *what, json_t **env);
+FWT_MUST_CHECK fwt_err repo_meta_read(const char *path, const char *type, json_t **env);
+
+/* Check a root "signed" object: keys well formed (key id matches the key), the four
+ * roles present with thresholds 1..number of keys, every key id known. */
+FWT_MUST_CHECK fwt_err repo_root_check(const json_t *root_signed);
+/* Check the delegations of a targets "signed" object the same way (names, paths). */
+FWT_MUST_CHECK fwt_err repo_delegations_check(const json_t *targets_signed, const char *role);
+
+/* ---- The repository ---- */
+
+struct repo_expiry {
+    int days[5]; /* root, targets, snapshot, timestamp, delegated */
+};
+
+struct repo {
+    char *dir;
+    json_t *config;
+    struct repo_expiry exp;
+    time_t now;
+};
+
+enum repo_role_kind { REPO_ROOT = 0, REPO_TARGETS = 1, REPO_SNAPSHOT = 2, REPO_TIMESTAMP = 3, REPO_DELEGATED = 4 };
+
+/* Open an existing repository (DIR/repo.json must exist). now: time for expiry. */
+FWT_MUST_CHECK fwt_err repo_open(const char *dir, struct repo *r);
+void repo_close(struct repo *r);
+
+/* Paths (caller frees). */
+char *repo_path(const struct repo *r, const char *fmt, ...) FWT_PRINTF(2, 3);
+
+/* Published metadata of a role; FWT_E_NOT_FOUND before the first publish. */
+FWT_MUST_CHECK fwt_err repo_published(const struct repo *r, const char *role, json_t **env);
+/* Staged metadata; FWT_E_NOT_FOUND when nothing is staged for role. */
+FWT_MUST_CHECK fwt_err repo_staged(const struct repo *r, const char *role, json_t **env);
+/* Staged if present, else published. */
+FWT_MUST_CHECK fwt_err repo_current(const struct repo *r, const char *role, json_t **env);
+
+/* Where the keys of role are listed: root for top-level roles, the delegating
+ * targets role for delegated ones (current versions). *holder gets a reference to
+ * the holder's envelope and *holder_name its role name ("root" or a targets role). */
+FWT_MUST_CHECK fwt_err repo_role_keys(const struct repo *r, const char *role, json_t **holder,
+                                      char **holder_name, struct repo_role_keys *rk);
+/* All delegated role names in pre-order (current versions), NUL-separated list in a json array. */
+FWT_MUST_CHECK fwt_err repo_delegated_roles(const struct repo *r, json_t **names);
+int repo_is_top_role(const char *role);
+/* Role names that may be delegated: [A-Za-z0-9][A-Za-z0-9._-]{0,63}, not a top-level name. */
+int repo_role_name_ok(const char *role);
+
+/* Make a staged copy of role to change: the staged one (signatures dropped, they would no
+ * longer match), or a new version of the published one with fresh expiry. */
+FWT_MUST_CHECK fwt_err repo_stage_for_change(const struct repo *r, const char *role, json_t **env);
+int repo_expiry_days(const struct repo *r, const char *role);
+
+/* ---- Commands (cmd_repo.c parses options, these do the work) ---- */
+
+struct repo_init_opts {
+    const char *root_keys[REPO_MAX_KEYS];
+    size_t n_root;
+    const char *targets_keys[REPO_MAX_KEYS];
+    size_t n_targets;
+    const char *snapshot_keys[REPO_MAX_KEYS];
+    size_t n_snapshot;
+    const char *timestamp_keys[REPO_MAX_KEYS];
+    size_t n_timestamp;
+    size_t thresholds[4]; /* 0 = 1 */
+    struct repo_expiry exp;
+};
+FWT_MUST_CHECK fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o,
+                                     const struct fwt_key_opts *ko, json_t *report);
+
+struct repo_target_opts {
+    const char *file;
+    const char *name;   /* NULL: basename of file */
+    const char *custom; /* JSON object text or NULL */
+    const char *role;   /* NULL: targets */
+    const char *verify_keys[REPO_MAX_KEYS];
+    size_t n_verify;
+    int no_image;       /* do not read fwtrust image facts */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total); /* may be NULL */
+    void *progress_ctx;
+};
+FWT_MUST_CHECK fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o,
+                                           const struct repo_keyring *kr, const struct fwt_key_opts *ko,
+                                           json_t *report);
+FWT_MUST_CHECK fwt_err repo_cmd_remove_target(struct repo *r, const char *name, const char *role,
+                                              const struct repo_keyring *kr, json_t *report);
+
+struct repo_delegate_opts {
+    const char *name;
+    const char *from; /* NULL: targets */
+    const char *keys[REPO_MAX_KEYS];
+    size_t n_keys;
+    const char *paths[64];
+    size_t n_paths;
+    size_t threshold; /* 0 = 1 */
+    int terminating;
+};
+FWT_MUST_CHECK fwt_err repo_cmd_delegate(struct repo *r, const struct repo_delegate_opts *o,
+                                         struct repo_keyring *kr, const struct fwt_key_opts *ko,
+                                         json_t *report);
+
+FWT_MUST_CHECK fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int force,
+                                        json_t *report);
+FWT_MUST_CHECK fwt_err repo_cmd_timestamp(struct repo *r, const struct repo_keyring *kr, json_t *report);
+
+struct repo_rotate_opts {
+    const char *role;
+    const char *new_keys[REPO_MAX_KEYS];
+    size_t n_new;
+    const char *old_keys[REPO_MAX_KEYS]; /* key specs or key ids */
+    size_t n_old;
+    size_t threshold; /* 0 = keep (clamped errors are reported) */
+};
+FWT_MUST_CHECK fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o,
+                                       struct repo_keyring *kr, const struct fwt_key_opts *ko,
+                                       json_t *report);
+FWT_MUST_CHECK fwt_err repo_cmd_sign(struct repo *r, const char *role, const struct repo_keyring *kr,
+                                     json_t *report);
+FWT_MUST_CHECK fwt_err repo_cmd_status(struct repo *r, json_t *report);
+
+#endif /* FWT_TUF_REPO_H */

@@ -1,0 +1,269 @@
+/*
+ * fwtrust repo: keys (PEM or PKCS#11 through fwt_crypto), TUF key objects,
+ * signing metadata envelopes and counting signatures toward thresholds.
+ */
+#include "repo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void repo_key_free(struct repo_key *k)
+{
+    fwt_privkey_free(k->priv);
+    fwt_pubkey_free(k->pub);
+    json_decref(k->tuf);
+    memset(k, 0, sizeof(*k));
+}
+
+/* Does the PEM file hold a private key? 1 yes, 0 no (or unreadable: the loader reports). */
+static int pem_is_private(const char *path)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fwt_read_file(path, 1u << 20, &buf, &len) != FWT_OK) {
+        fwt_detail_clear();
+        return 0;
+    }
+    int priv = strstr((const char *)buf, "PRIVATE KEY-----") != NULL;
+    fwt_zeroize(buf, len);
+    free(buf);
+    return priv;
+}
+
+fwt_err repo_key_load(const char *spec, const struct fwt_key_opts *ko, int need_private,
+                      struct repo_key *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->spec = spec;
+    int is_uri = strncmp(spec, "pkcs11:", 7) == 0;
+    fwt_err err;
+    if (need_private || (!is_uri && pem_is_private(spec))) {
+        err = fwt_privkey_load(spec, ko, &out->priv);
+        if (err == FWT_OK) {
+            err = fwt_privkey_public(out->priv, &out->pub);
+        }
+    } else if (is_uri) {
+        /* A token key signs when the PIN is available; else it is public only. */
+        err = fwt_privkey_load(spec, ko, &out->priv);
+        if (err == FWT_OK) {
+            err = fwt_privkey_public(out->priv, &out->pub);
+        } else {
+            fwt_detail_clear();
+            err = fwt_pubkey_load(spec, ko, &out->pub);
+        }
+    } else {
+        err = fwt_pubkey_load(spec, ko, &out->pub);
+    }
+    if (err == FWT_OK) {
+        err = repo_tuf_key(out->pub, &out->tuf, out->keyid);
+    }
+    if (err != FWT_OK) {
+        repo_key_free(out);
+        if (fwt_detail()[0] == '\0') {
+            (void)fwt_fail(err, "cannot load key %s", spec);
+        }
+    }
+    return err;
+}
+
+fwt_err repo_keyring_add(struct repo_keyring *kr, const char *spec, const struct fwt_key_opts *ko,
+                         int need_private, struct repo_key **added)
+{
+    if (kr->n >= REPO_MAX_KEYS) {
+        return fwt_fail(FWT_E_ARG, "more than %d keys", REPO_MAX_KEYS);
+    }
+    struct repo_key k;
+    fwt_err err = repo_key_load(spec, ko, need_private, &k);
+    if (err != FWT_OK) {
+        return err;
+    }
+    for (size_t i = 0; i < kr->n; i++) {
+        if (!strcmp(kr->keys[i].keyid, k.keyid)) {
+            /* The same key twice: keep the one that can sign. */
+            if (!kr->keys[i].priv && k.priv) {
+                repo_key_free(&kr->keys[i]);
+                kr->keys[i] = k;
+            } else {
+                repo_key_free(&k);
+            }
+            if (added) {
+                *added = &kr->keys[i];
+            }
+            return FWT_OK;
+        }
+    }
+    kr->keys[kr->n] = k;
+    if (added) {
+        *added = &kr->keys[kr->n];
+    }
+    kr->n++;
+    return FWT_OK;
+}
+
+void repo_keyring_free(struct repo_keyring *kr)
+{
+    for (size_t i = 0; i < kr->n; i++) {
+        repo_key_free(&kr->keys[i]);
+    }
+    kr->n = 0;
+}
+
+fwt_err repo_role_threshold(const json_t *role, const char *name, size_t *threshold)
+{
+    json_t *ids = json_object_get(role, "keyids");
+    json_t *th = json_object_get(role, "threshold");
+    if (!json_is_array(ids) || !json_is_integer(th)) {
+        return fwt_fail(FWT_E_META, "role '%s' needs \"keyids\" and an integer \"threshold\"", name);
+    }
+    size_t n = json_array_size(ids);
+    for (size_t i = 0; i < n; i++) {
+        const char *a = json_string_value(json_array_get(ids, i));
+        if (!a) {
+            return fwt_fail(FWT_E_META, "role '%s': key id %zu is not a string", name, i);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(a, json_string_value(json_array_get(ids, j)))) {
+                return fwt_fail(FWT_E_META, "role '%s' lists key id %.16s... twice", name, a);
+            }
+        }
+    }
+    json_int_t t = json_integer_value(th);
+    if (t < 1 || (size_t)t > n) {
+        return fwt_fail(FWT_E_META, "role '%s': threshold %lld must be between 1 and its %zu keys",
+                        name, (long long)t, n);
+    }
+    *threshold = (size_t)t;
+    return FWT_OK;
+}
+
+static int role_has_keyid(const json_t *role, const char *keyid)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(role, "keyids"), i, v) {
+        if (json_is_string(v) && !strcmp(json_string_value(v), keyid)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+fwt_err repo_count_signatures(const json_t *env, const struct repo_role_keys *rk, size_t *valid,
+                              json_t *signed_by)
+{
+    *valid = 0;
+    char *msg = NULL;
+    size_t msg_len = 0;
+    fwt_err err = repo_canonical(json_object_get(env, "signed"), &msg, &msg_len);
+    if (err != FWT_OK) {
+        return err;
+    }
+    /* Raw public key bytes of the keys already counted (same material under two ids counts once). */
+    uint8_t seen[REPO_MAX_KEYS][600];
+    size_t seen_len[REPO_MAX_KEYS];
+    size_t n_seen = 0;
+    json_t *sigs = json_object_get(env, "signatures");
+    size_t i;
+    json_t *s;
+    json_array_foreach(sigs, i, s) {
+        const char *kid = json_string_value(json_object_get(s, "keyid"));
+        const char *sighex = json_string_value(json_object_get(s, "sig"));
+        if (!kid || !sighex || !role_has_keyid(rk->role, kid)) {
+            continue;
+        }
+        const json_t *key = json_object_get(rk->keys, kid);
+        if (!key) {
+            continue;
+        }
+        fwt_pubkey *pub = NULL;
+        if (repo_tuf_key_to_pub(key, kid, &pub) != FWT_OK) {
+            fwt_detail_clear();
+            continue;
+        }
+        size_t sl = strlen(sighex) / 2;
+        uint8_t sig[2048];
+        int ok = sl > 0 && sl <= sizeof(sig) && fwt_hex_decode(sighex, sig, sl) == FWT_OK &&
+                 fwt_verify_message(pub, (const uint8_t *)msg, msg_len, sig, sl) == FWT_OK;
+        uint8_t raw[600];
+        size_t raw_len = sizeof(raw);
+        if (ok && fwt_pubkey_raw(pub, raw, &raw_len) != FWT_OK) {
+            ok = 0;
+        }
+        fwt_pubkey_free(pub);
+        fwt_detail_clear();
+        if (!ok) {
+            continue;
+        }
+        int dup = 0;
+        for (size_t j = 0; j < n_seen; j++) {
+            if (seen_len[j] == raw_len && memcmp(seen[j], raw, raw_len) == 0) {
+                dup = 1;
+            }
+        }
+        if (dup || n_seen >= REPO_MAX_KEYS) {
+            continue;
+        }
+        memcpy(seen[n_seen], raw, raw_len);
+        seen_len[n_seen++] = raw_len;
+        if (signed_by) {
+            json_array_append_new(signed_by, json_string(kid));
+        }
+    }
+    *valid = n_seen;
+    free(msg);
+    return FWT_OK;
+}
+
+fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk, const struct repo_keyring *kr,
+                      size_t *added)
+{
+    *added = 0;
+    char *msg = NULL;
+    size_t msg_len = 0;
+    fwt_err err = FWT_OK;
+    json_t *sigs = json_object_get(env, "signatures");
+    for (size_t k = 0; k < kr->n && err == FWT_OK; k++) {
+        const struct repo_key *key = &kr->keys[k];
+        if (!key->priv || !role_has_keyid(rk->role, key->keyid) || !json_object_get(rk->keys, key->keyid)) {
+            continue;
+        }
+        int present = 0;
+        size_t i;
+        json_t *s;
+        json_array_foreach(sigs, i, s) {
+            if (!strcmp(json_string_value(json_object_get(s, "keyid")), key->keyid)) {
+                present = 1;
+            }
+        }
+        if (present) {
+            continue;
+        }
+        if (!msg) {
+            err = repo_canonical(json_object_get(env, "signed"), &msg, &msg_len);
+            if (err != FWT_OK) {
+                break;
+            }
+        }
+        size_t sl = fwt_privkey_sig_max(key->priv);
+        uint8_t *sig = malloc(sl ? sl : 1);
+        char *hex = malloc(2 * sl + 1);
+        if (!sig || !hex) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        } else {
+            err = fwt_sign_message(key->priv, (const uint8_t *)msg, msg_len, sig, &sl);
+        }
+        if (err == FWT_OK) {
+            fwt_hex_encode(sig, sl, hex);
+            json_t *o = json_pack("{s:s, s:s}", "keyid", key->keyid, "sig", hex);
+            if (!o || json_array_append_new(sigs, o) != 0) {
+                err = fwt_fail(FWT_E_NOMEM, "out of memory");
+            } else {
+                (*added)++;
+            }
+        }
+        free(sig);
+        free(hex);
+    }
+    free(msg);
+    return err;
+}
