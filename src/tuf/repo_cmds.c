@@ -320,6 +320,11 @@ static fwt_err role_signed_enough(const struct repo *r, const char *role, const 
             json_object_set_new(info, "signatures", json_integer((json_int_t)v));
             json_object_set_new(info, "threshold", json_integer((json_int_t)th));
         }
+        if (err != FWT_OK && !info) {
+            return err;
+        }
+        char saved[512];
+        snprintf(saved, sizeof(saved), "%s", fwt_detail());
         json_t *old = NULL;
         fwt_err e2 = repo_published(r, "root", &old);
         if (e2 == FWT_OK) {
@@ -344,6 +349,8 @@ static fwt_err role_signed_enough(const struct repo *r, const char *role, const 
         }
         if (err == FWT_OK) {
             err = e2;
+        } else {
+            (void)fwt_fail(err, "%s", saved);
         }
         return err;
     }

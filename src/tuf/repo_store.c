@@ -120,8 +120,9 @@ fwt_err repo_meta_parse(const uint8_t *buf, size_t len, const char *type, const 
     }
     const char *t = json_string_value(json_object_get(sd, "_type"));
     if (!t || strcmp(t, type) != 0) {
+        fwt_err e = fwt_fail(FWT_E_META, "%s: _type is '%.40s', expected '%s'", what, t ? t : "(missing)", type);
         json_decref(v);
-        return fwt_fail(FWT_E_META, "%s: _type is '%s', expected '%s'", what, t ? t : "(missing)", type);
+        return e;
     }
     json_t *ver = json_object_get(sd, "version");
     if (!json_is_integer(ver) || json_integer_value(ver) < 1) {

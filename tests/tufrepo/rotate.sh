@@ -1,0 +1,59 @@
+#!/bin/bash
+# fwtrust repo: root rotation (new root signed by the old and the new thresholds),
+# rotation of the targets/snapshot keys, revoke-key.
+. "$(dirname "$0")/lib.sh"
+R=$T/repo
+make_repo
+publish() { "$FWTRUST" repo publish "$R" "$@"; }
+expect 0 "" publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+key r2; key r3; key r4; key t2; key s2
+kid() { "$FWTRUST" repo status "$R" --json >"$T/st.json"; jget "$T/st.json" "d[\"roles\"][$1][\"keyids\"]"; }
+old_root=$(kid 0)
+
+# Old and new key both sign: version 2 published, root.json follows.
+expect 0 "staged root version 2: 1 signature(s) of 1 needed" "$FWTRUST" repo rotate "$R" --role root \
+    --new-key "$T/r2.pem" --old-key "$T/root.pem"
+[ "$(jget "$R/staged/root.json" 'len(d["signatures"])')" = 2 ] || fail "v2 signed by old and new key"
+expect 0 "published root version 2" publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+cmp "$R/metadata/2.root.json" "$R/metadata/root.json" || fail "root.json is version 2"
+[ -f "$R/metadata/1.root.json" ] || fail "root chain keeps version 1"
+[ "$(kid 0)" != "$old_root" ] || fail "root key changed"
+[ "$(jget "$R/metadata/2.root.json" 'len(d["signed"]["keys"])')" = 4 ] || fail "old root key dropped from keys"
+
+# Only the new key signs (old key given as public): refused until the old one signs.
+expect 0 "" "$FWTRUST" repo rotate "$R" --role root --new-key "$T/r3.pem" --old-key "$T/r2.pub"
+unchanged 41 "root (keys of the previous root) has 0 of the 1 signatures it needs" "$R" \
+    publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+expect 0 "" "$FWTRUST" repo sign "$R" root --key "$T/r2.pem"
+expect 0 "published root version 3" publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+
+# Only the old key signs: refused until the new one signs.
+expect 0 "" "$FWTRUST" repo rotate "$R" --role root --new-key "$T/r4.pub" --old-key "$T/r3.pem"
+unchanged 41 "root (new keys) has 0 of the 1 signatures it needs" "$R" publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+expect 0 "" "$FWTRUST" repo sign "$R" root --key "$T/r4.pem"
+expect 0 "published root version 4" publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+# The old root key can no longer sign the next root on its own.
+unchanged 7 "none of the given keys can add a signature to root" "$R" "$FWTRUST" repo sign "$R" root --key "$T/root.pem"
+
+# Targets key rotation: root v5 lists the new key, targets is re-signed by it.
+expect 0 "staged targets version 2: 1 signature(s) of 1 needed" "$FWTRUST" repo rotate "$R" --role targets \
+    --new-key "$T/t2.pem" --old-key "$T/targets.pub" --sign-key "$T/r4.pem"
+expect 0 "published root version 5" publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+t2id=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["signed"]["roles"]["targets"]["keyids"][0])' "$R/metadata/5.root.json")
+[ "$(jget "$R/metadata/2.targets.json" 'd["signatures"][0]["keyid"]')" = "$t2id" ] || fail "targets signed by new key"
+# The old targets key is useless now.
+unchanged 7 "none of the given keys can add a signature to targets" "$R" "$FWTRUST" repo sign "$R" targets --key "$T/targets.pem"
+
+# A second snapshot key, then revoke the first: publish works with the new key only.
+expect 0 "" "$FWTRUST" repo rotate "$R" --role snapshot --new-key "$T/s2.pub" --sign-key "$T/r4.pem"
+expect 0 "published root version 6" publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+expect 0 "" "$FWTRUST" repo revoke-key "$R" --role snapshot --key "$T/snapshot.pub" --sign-key "$T/r4.pem"
+unchanged 41 "snapshot has 0 of the 1 signatures it needs" "$R" publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+expect 0 "published root version 7" publish --key "$T/s2.pem" --key "$T/timestamp.pem"
+# Revoke by key id works too (timestamp: add one, revoke the old by id).
+tsid=$(jget "$R/metadata/7.root.json" 'd["signed"]["roles"]["timestamp"]["keyids"][0]')
+expect 0 "" "$FWTRUST" repo rotate "$R" --role timestamp --new-key "$T/t2.pub" --old-key "$tsid" --sign-key "$T/r4.pem"
+[ "$(jget "$R/staged/root.json" 'd["signed"]["roles"]["timestamp"]["keyids"]')" = "['$t2id']" ] || fail "revoke by key id"
+expect 0 "published root version 8" publish --key "$T/s2.pem" --key "$T/t2.pem"
+for v in 1 2 3 4 5 6 7 8; do [ -f "$R/metadata/$v.root.json" ] || fail "root chain: $v.root.json missing"; done
+echo "rotate: ok"
