@@ -111,6 +111,8 @@ FWT_MUST_CHECK fwt_err repo_txn_write_json(struct repo_txn *t, const char *path,
 FWT_MUST_CHECK fwt_err repo_txn_delete(struct repo_txn *t, const char *path);
 /* Perform all writes in order; on failure restore everything already done. */
 FWT_MUST_CHECK fwt_err repo_txn_commit(struct repo_txn *t);
+/* Undo a transaction's writes (also after a successful commit, before repo_txn_free). */
+void repo_txn_undo(struct repo_txn *t);
 void repo_txn_free(struct repo_txn *t);
 
 /* Serialised form of a metadata file (what we write and what snapshot/timestamp hash). */

@@ -952,7 +952,10 @@ fwt_err repo_cmd_delegate(struct repo *r, const struct repo_delegate_opts *o, st
         free(p);
         if (err == FWT_OK) {
             size_t v = 0;
-            (void)repo_count_signatures(renv, &rk, &v, NULL);
+            if (repo_count_signatures(renv, &rk, &v, NULL) != FWT_OK) {
+                v = 0;
+                fwt_detail_clear();
+            }
             json_array_append_new(json_object_get(report, "staged"),
                                   json_pack("{s:s, s:i, s:I, s:I, s:b}", "role", o->name, "version", 1,
                                             "signatures", (json_int_t)v, "threshold", (json_int_t)th,
@@ -1525,18 +1528,7 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
         }
         repo_txn_free(&t2);
         if (err != FWT_OK) {
-            /* Undo the holder change too: the command failed as a whole. */
-            for (size_t i = 0; i < txn.n; i++) {
-                txn.e[i].done = 1;
-            }
-            for (size_t i = txn.n; i-- > 0;) {
-                struct repo_txn_entry *e = &txn.e[i];
-                if (e->existed) {
-                    (void)fwt_write_file_atomic(e->path, e->old, e->old_len, 0644);
-                } else {
-                    (void)unlink(e->path);
-                }
-            }
+            repo_txn_undo(&txn); /* the command failed as a whole: undo the holder change too */
         }
         goto out;
     }
@@ -1633,10 +1625,14 @@ static json_t *role_status(const struct repo *r, const char *role)
             rk.keys = json_object_get(sd, "keys");
             rk.role = json_object_get(json_object_get(sd, "roles"), "root");
             size_t v = 0;
-            (void)repo_count_signatures(env, &rk, &v, by);
+            if (repo_count_signatures(env, &rk, &v, by) != FWT_OK) {
+                fwt_detail_clear();
+            }
         } else if (repo_role_keys(r, role, &holder, &hn, &rk) == FWT_OK) {
             size_t v = 0;
-            (void)repo_count_signatures(env, &rk, &v, by);
+            if (repo_count_signatures(env, &rk, &v, by) != FWT_OK) {
+                fwt_detail_clear();
+            }
         }
         json_object_set_new(info, "signed_by", by);
         fwt_err e = role_signed_enough(r, role, env, info);

@@ -252,7 +252,7 @@ static fwt_err txn_mkparent(struct repo_txn *t, const char *path)
     return FWT_OK;
 }
 
-static void txn_rollback(struct repo_txn *t)
+void repo_txn_undo(struct repo_txn *t)
 {
     for (size_t i = t->n; i-- > 0;) {
         struct repo_txn_entry *e = &t->e[i];
@@ -312,7 +312,7 @@ fwt_err repo_txn_commit(struct repo_txn *t)
         }
     }
     if (err != FWT_OK) {
-        txn_rollback(t);
+        repo_txn_undo(t);
     }
     return err;
 }

@@ -58,6 +58,15 @@ unchanged 8 "is not a key of role 'timestamp'" "$R" "$FWTRUST" repo revoke-key "
 unchanged 1 "nothing to do" "$R" "$FWTRUST" repo rotate "$R" --role targets
 unchanged 1 "unknown option" "$R" "$FWTRUST" repo publish "$R" --bogus
 
+# A write that fails half-way (here: the snapshot file name is taken by a directory) is
+# rolled back: the targets metadata written before it is removed, staged/ stays.
+expect 0 "" "$FWTRUST" repo add-target "$R" "$T/t.bin" --name t3.bin --key "$T/targets.pem"
+mkdir "$R/metadata/2.snapshot.json"
+unchanged 2 "2.snapshot.json" "$R" "$FWTRUST" repo publish "$R" --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+[ ! -e "$R/metadata/2.targets.json" ] && [ -f "$R/staged/targets.json" ] || fail "half-done publish not rolled back"
+rmdir "$R/metadata/2.snapshot.json"
+expect 0 "published targets version 2" "$FWTRUST" repo publish "$R" --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+
 # Damaged staged metadata is refused (bad JSON, duplicate keys, wrong type), never signed over.
 expect 0 "" "$FWTRUST" repo add-target "$R" "$T/t.bin" --name t2.bin --key "$T/targets.pem"
 cp "$R/staged/targets.json" "$T/good.json"
