@@ -1,0 +1,19 @@
+# Repository tool fuzz target (included by fuzz/CMakeLists.txt in FWT_FUZZ builds).
+# fuzz_tufrepo_meta: bytes -> repo_meta_parse for each metadata type, then the root /
+#                    delegation checks, signature counting and a dump/parse round trip.
+# Seeds: fuzz/corpus/fuzz_tufrepo_meta/ (metadata published by `fwtrust repo`, with
+# ed25519, ECDSA and RSA keys and a delegation).
+if(TARGET fwt_tuf)
+  foreach(target fuzz_tufrepo_meta)
+    add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
+    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/util)
+    target_link_libraries(${target} PRIVATE fwt_tuf fwt_image fwt_crypto fwt_util PkgConfig::JANSSON)
+    target_link_options(${target} PRIVATE -fsanitize=fuzzer)
+    set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
+    file(MAKE_DIRECTORY ${out_dir})
+    add_test(NAME ${target}
+             COMMAND ${target} -runs=20000 -max_total_time=15 ${out_dir}
+                     ${CMAKE_CURRENT_LIST_DIR}/corpus/${target})
+    set_tests_properties(${target} PROPERTIES LABELS "tuf;tufrepo;fuzz" TIMEOUT 120)
+  endforeach()
+endif()
