@@ -199,9 +199,13 @@ struct repo_init_opts {
 FWT_MUST_CHECK fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o,
                                      const struct fwt_key_opts *ko, json_t *report);
 
+#define REPO_MAX_ADD 100000 /* files in one add-target */
+
 struct repo_target_opts {
-    const char *file;
-    const char *name;   /* NULL: basename of file */
+    const char *const *files; /* n_files target files */
+    size_t n_files;
+    const char *name;   /* one file only; NULL: basename of the file */
+    const char *prefix; /* prepended to the base names (e.g. "board-a/"), or NULL */
     const char *custom; /* JSON object text or NULL */
     const char *role;   /* NULL: targets */
     const char *verify_keys[REPO_MAX_KEYS];

@@ -450,7 +450,7 @@ static int paths_match(const json_t *delegation, const char *name)
 }
 
 /* mkdir -p below base for the directory part of rel; remember created dirs. */
-static fwt_err mkdirs(const char *path, char **made, size_t *n_made, size_t max_made)
+static fwt_err mkdirs(const char *path, json_t *made)
 {
     char *tmp = strdup(path);
     if (!tmp) {
@@ -466,8 +466,8 @@ static fwt_err mkdirs(const char *path, char **made, size_t *n_made, size_t max_
         if (stat(tmp, &st) != 0) {
             if (mkdir(tmp, 0755) != 0) {
                 err = fwt_fail(FWT_E_IO, "cannot create %s: %s", tmp, strerror(errno));
-            } else if (*n_made < max_made) {
-                made[(*n_made)++] = strdup(tmp);
+            } else if (json_array_append_new(made, json_string(tmp)) != 0) {
+                err = oom();
             }
         } else if (!S_ISDIR(st.st_mode)) {
             err = fwt_fail(FWT_E_IO, "%s is not a directory", tmp);
@@ -480,8 +480,8 @@ static fwt_err mkdirs(const char *path, char **made, size_t *n_made, size_t max_
 
 /* Copy src into the targets/ tree as HASH.base; sha256 hex out; *created when new. */
 static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *o, const char *src,
-                           const char *name, char sha[65],
-                           uint64_t *length, char **dest_out, int *created, char **made, size_t *n_made)
+                           const char *name, char sha[65], uint64_t *length, char **dest_out, int *created,
+                           json_t *made)
 {
     fwt_err err = FWT_OK;
     int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -498,7 +498,7 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
         close(in);
         return oom();
     }
-    err = mkdirs(tmpl, made, n_made, 8);
+    err = mkdirs(tmpl, made);
     int out = err == FWT_OK ? mkstemp(tmpl) : -1;
     if (err == FWT_OK && out < 0) {
         err = fwt_fail(FWT_E_IO, "cannot create a file in %s/targets: %s", r->dir, strerror(errno));
@@ -568,7 +568,7 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
         }
     }
     if (err == FWT_OK) {
-        err = mkdirs(dest, made, n_made, 8);
+        err = mkdirs(dest, made);
     }
     *created = 0;
     if (err == FWT_OK) {
@@ -706,14 +706,11 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
                             const struct fwt_key_opts *ko, json_t *report)
 {
     const char *role = o->role ? o->role : "targets";
-    const char *name = o->name;
-    if (!name) {
-        const char *slash = strrchr(o->file, '/');
-        name = slash ? slash + 1 : o->file;
+    if (o->n_files == 0 || o->n_files > REPO_MAX_ADD) {
+        return fwt_fail(FWT_E_ARG, "add-target takes 1 to %d files", REPO_MAX_ADD);
     }
-    fwt_err err = check_target_name(name);
-    if (err != FWT_OK) {
-        return err;
+    if (o->name && o->n_files != 1) {
+        return fwt_fail(FWT_E_ARG, "--name is for a single file; use --prefix with several");
     }
     json_t *custom = NULL;
     if (o->custom) {
@@ -723,17 +720,19 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
             json_decref(custom);
             return fwt_fail(FWT_E_ARG, "--custom must be a JSON object (%s)", custom ? "not an object" : jerr.text);
         }
-    } else {
-        custom = json_object();
     }
-    json_t *env = NULL, *holder = NULL, *facts = NULL;
-    char *hn = NULL, *dest = NULL;
-    char *made[8];
-    size_t n_made = 0;
-    int created = 0;
+    fwt_err err = FWT_OK;
+    json_t *env = NULL, *holder = NULL, *created = json_array(), *made = json_array(), *added = json_array();
+    char *hn = NULL;
     struct repo_txn txn;
     memset(&txn, 0, sizeof(txn));
     struct repo_role_keys rk;
+    char **names = calloc(o->n_files, sizeof(*names));
+    if (!created || !made || !added || !names) {
+        err = oom();
+        goto out;
+    }
+    /* Names first: every one valid, no two the same, inside the role's paths. */
     if (strcmp(role, "targets") != 0) {
         if (repo_is_top_role(role)) {
             err = fwt_fail(FWT_E_ARG, "targets are added to 'targets' or a delegated role, not '%s'", role);
@@ -743,28 +742,34 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
         if (err != FWT_OK) {
             goto out;
         }
-        if (!paths_match(rk.role, name)) {
-            err = fwt_fail(FWT_E_ARG, "target '%s' is outside the paths delegated to '%s'", name, role);
-            goto out;
+    }
+    for (size_t i = 0; i < o->n_files && err == FWT_OK; i++) {
+        const char *base = o->name;
+        if (!base) {
+            const char *slash = strrchr(o->files[i], '/');
+            base = slash ? slash + 1 : o->files[i];
+        }
+        size_t len = strlen(o->prefix ? o->prefix : "") + strlen(base) + 1;
+        names[i] = malloc(len);
+        if (!names[i]) {
+            err = oom();
+            break;
+        }
+        snprintf(names[i], len, "%s%s", o->prefix ? o->prefix : "", base);
+        err = check_target_name(names[i]);
+        for (size_t j = 0; j < i && err == FWT_OK; j++) {
+            if (!strcmp(names[i], names[j])) {
+                err = fwt_fail(FWT_E_ARG, "target name '%s' given twice", names[i]);
+            }
+        }
+        if (err == FWT_OK && holder && !paths_match(rk.role, names[i])) {
+            err = fwt_fail(FWT_E_ARG, "target '%s' is outside the paths delegated to '%s'", names[i], role);
         }
     }
-    if (!o->no_image) {
-        err = image_facts(o->file, o, ko, &facts);
-        if (err != FWT_OK) {
-            goto out;
-        }
-        if (facts) {
-            json_object_set_new(custom, "fwtrust", facts);
-            facts = NULL;
-        }
-    }
-    err = repo_stage_for_change(r, role, &env);
     if (err != FWT_OK) {
         goto out;
     }
-    char sha[65];
-    uint64_t length = 0;
-    err = copy_target(r, o, o->file, name, sha, &length, &dest, &created, made, &n_made);
+    err = repo_stage_for_change(r, role, &env);
     if (err != FWT_OK) {
         goto out;
     }
@@ -773,42 +778,83 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
         err = fwt_fail(FWT_E_META, "%s metadata has no \"targets\" object", role);
         goto out;
     }
-    json_t *entry = json_pack("{s:I, s:{s:s}}", "length", (json_int_t)length, "hashes", "sha256", sha);
-    if (!entry) {
-        err = oom();
+    for (size_t i = 0; i < o->n_files && err == FWT_OK; i++) {
+        json_t *cust = custom ? json_deep_copy(custom) : json_object();
+        json_t *facts = NULL;
+        if (!cust) {
+            err = oom();
+            break;
+        }
+        if (!o->no_image) {
+            err = image_facts(o->files[i], o, ko, &facts);
+            if (err == FWT_OK && facts) {
+                json_object_set_new(cust, "fwtrust", facts);
+            }
+        }
+        char sha[65];
+        uint64_t length = 0;
+        char *dest = NULL;
+        int was_created = 0;
+        if (err == FWT_OK) {
+            err = copy_target(r, o, o->files[i], names[i], sha, &length, &dest, &was_created, made);
+        }
+        if (err == FWT_OK && was_created) {
+            json_array_append_new(created, json_string(dest));
+        }
+        free(dest);
+        if (err == FWT_OK) {
+            json_t *entry = json_pack("{s:I, s:{s:s}}", "length", (json_int_t)length, "hashes", "sha256", sha);
+            if (!entry) {
+                err = oom();
+            } else {
+                if (json_object_size(cust) > 0) {
+                    json_object_set(entry, "custom", cust);
+                }
+                json_object_set_new(tmap, names[i], entry);
+                json_array_append_new(added, json_pack("{s:s, s:I, s:s, s:O}", "name", names[i], "length",
+                                                       (json_int_t)length, "sha256", sha, "custom", cust));
+            }
+        }
+        json_decref(cust);
+    }
+    if (err != FWT_OK) {
         goto out;
     }
-    if (json_object_size(custom) > 0) {
-        json_object_set(entry, "custom", custom);
-    }
-    json_object_set_new(tmap, name, entry);
     report_init(report);
     err = stage_and_sign(r, role, env, kr, &txn, report);
     if (err == FWT_OK) {
         err = repo_txn_commit(&txn);
     }
     if (err == FWT_OK) {
-        json_object_set_new(report, "target", json_pack("{s:s, s:I, s:s, s:O}", "name", name, "length",
-                                                        (json_int_t)length, "sha256", sha, "custom", custom));
-    }
-out:
-    if (err != FWT_OK && created) {
-        (void)unlink(dest);
-    }
-    if (err != FWT_OK) {
-        for (size_t i = n_made; i-- > 0;) {
-            (void)rmdir(made[i]);
+        json_object_set(report, "targets", added);
+        if (json_array_size(added) == 1) {
+            json_object_set(report, "target", json_array_get(added, 0));
         }
     }
-    for (size_t i = 0; i < n_made; i++) {
-        free(made[i]);
+out:
+    if (err != FWT_OK) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(created, i, v) {
+            (void)unlink(json_string_value(v));
+        }
+        for (i = json_array_size(made); i-- > 0;) {
+            (void)rmdir(json_string_value(json_array_get(made, i)));
+        }
     }
-    free(dest);
+    if (names) {
+        for (size_t i = 0; i < o->n_files; i++) {
+            free(names[i]);
+        }
+        free(names);
+    }
     repo_txn_free(&txn);
     json_decref(env);
     json_decref(holder);
     json_decref(custom);
-    json_decref(facts);
+    json_decref(created);
+    json_decref(made);
+    json_decref(added);
     free(hn);
     return err;
 }

@@ -81,17 +81,27 @@ expect 0 "published targets version 2" "$FWTRUST" repo publish "$R" --key "$T/sn
 [ "$(jget "$R/metadata/2.targets.json" 'list(d["signed"]["targets"])')" = "['fw/board-a/app.bin']" ] || fail "removed"
 [ -f "$R/metadata/1.targets.json" ] || fail "old version kept (consistent snapshots)"
 
+# Several files at once, named with a prefix; names must be distinct; --name is for one file.
+for n in 1 2 3; do printf 'file %s\n' "$n" >"$T/multi$n.bin"; done
+expect 1 "--name is for a single file" "$FWTRUST" repo add-target "$R" "$T/multi1.bin" "$T/multi2.bin" --name x --key "$T/targets.pem"
+expect 1 "target name 'batch/multi1.bin' given twice" "$FWTRUST" repo add-target "$R" "$T/multi1.bin" "$T/multi1.bin" --prefix batch/ --key "$T/targets.pem"
+expect 0 "target batch/multi3.bin: 7 bytes" "$FWTRUST" repo add-target "$R" "$T/multi1.bin" "$T/multi2.bin" "$T/multi3.bin" --prefix batch/ --key "$T/targets.pem"
+[ "$(jget "$R/staged/targets.json" 'sorted(d["signed"]["targets"])')" = "['batch/multi1.bin', 'batch/multi2.bin', 'batch/multi3.bin', 'fw/board-a/app.bin']" ] ||
+    fail "three targets added in one version"
+[ "$(jget "$R/staged/targets.json" 'd["signed"]["version"]')" = 3 ] || fail "one new version for the batch"
+expect 0 "published targets version 3" "$FWTRUST" repo publish "$R" --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+
 # sign with nothing staged makes a new version (fresh expiry), signed.
-expect 0 "staged targets version 3: 1 signature(s) of 1 needed" "$FWTRUST" repo sign "$R" targets --key "$T/targets.pem"
+expect 0 "staged targets version 4: 1 signature(s) of 1 needed" "$FWTRUST" repo sign "$R" targets --key "$T/targets.pem"
 expect 7 "none of the given keys can add a signature to targets" "$FWTRUST" repo sign "$R" targets --key "$T/root.pem"
 
 # status, text and JSON.
-expect 0 "staged v3 with 1 valid signature(s), ready" "$FWTRUST" repo status "$R"
+expect 0 "staged v4 with 1 valid signature(s), ready" "$FWTRUST" repo status "$R"
 expect 0 "" "$FWTRUST" repo status "$R" --json
 [ "$(jget "$T/.out" '[r["role"] for r in d["roles"]]')" = "['root', 'targets', 'snapshot', 'timestamp']" ] || fail "status roles"
-[ "$(jget "$T/.out" 'd["roles"][1]["published"]["version"]')" = 2 ] || fail "status published version"
+[ "$(jget "$T/.out" 'd["roles"][1]["published"]["version"]')" = 3 ] || fail "status published version"
 [ "$(jget "$T/.out" 'd["roles"][1]["staged"]["threshold_met"]')" = True ] || fail "status staged"
-[ "$(jget "$T/.out" 'd["roles"][3]["published"]["version"]')" = 4 ] || fail "status timestamp version"
+[ "$(jget "$T/.out" 'd["roles"][3]["published"]["version"]')" = 5 ] || fail "status timestamp version"
 [ "$(jget "$T/.out" 'd["ok"]')" = True ] || fail "json ok"
 
 # Every command has --help.
