@@ -1038,9 +1038,9 @@ static fwt_err check_not_expired(const struct repo *r, const char *role, const j
 }
 
 /* Build, sign and serialise a new timestamp for the snapshot bytes. */
-static fwt_err make_timestamp(const struct repo *r, json_int_t snap_version, const char *snap_bytes,
-                              size_t snap_len, const struct repo_keyring *kr, char **out, size_t *out_len,
-                              json_int_t *version)
+static fwt_err make_timestamp(const struct repo *r, const json_t *root_env, json_int_t snap_version,
+                              const char *snap_bytes, size_t snap_len, const struct repo_keyring *kr,
+                              char **out, size_t *out_len, json_int_t *version)
 {
     json_t *prev = NULL;
     json_int_t v = 1;
@@ -1069,14 +1069,12 @@ static fwt_err make_timestamp(const struct repo *r, json_int_t snap_version, con
     if (!env) {
         return oom();
     }
-    json_t *holder = NULL;
-    char *hn = NULL;
-    struct repo_role_keys rk;
+    /* The timestamp keys of the root clients will hold when they read this timestamp. */
+    json_t *rsd = SIGNED(root_env);
+    struct repo_role_keys rk = {json_object_get(rsd, "keys"),
+                                json_object_get(json_object_get(rsd, "roles"), "timestamp")};
     size_t added = 0;
-    err = repo_role_keys(r, "timestamp", &holder, &hn, &rk);
-    if (err == FWT_OK) {
-        err = repo_sign_env(env, &rk, kr, &added);
-    }
+    err = repo_sign_env(env, &rk, kr, &added);
     if (err == FWT_OK) {
         err = threshold_met("timestamp", env, &rk, NULL, NULL);
         if (err == FWT_E_META_SIG) {
@@ -1087,8 +1085,6 @@ static fwt_err make_timestamp(const struct repo *r, json_int_t snap_version, con
         err = repo_json_dump(env, out, out_len);
         *version = v;
     }
-    json_decref(holder);
-    free(hn);
     json_decref(env);
     return err;
 }
@@ -1224,14 +1220,11 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
         goto out;
     }
     {
-        json_t *holder = NULL;
-        char *hn = NULL;
-        struct repo_role_keys rk;
-        size_t added = 0;
         /* The snapshot keys of the root being published. */
         json_t *rsd = SIGNED(root_env);
-        rk.keys = json_object_get(rsd, "keys");
-        rk.role = json_object_get(json_object_get(rsd, "roles"), "snapshot");
+        struct repo_role_keys rk = {json_object_get(rsd, "keys"),
+                                    json_object_get(json_object_get(rsd, "roles"), "snapshot")};
+        size_t added = 0;
         err = repo_sign_env(snapenv, &rk, kr, &added);
         if (err == FWT_OK) {
             err = threshold_met("snapshot", snapenv, &rk, NULL, NULL);
@@ -1239,15 +1232,13 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
                 err = fwt_fail(FWT_E_META_SIG, "%s: give the snapshot key(s) with --key", fwt_detail());
             }
         }
-        json_decref(holder);
-        free(hn);
     }
     if (err == FWT_OK) {
         err = repo_json_dump(snapenv, &snap_bytes, &snap_len);
     }
     json_int_t tv = 0;
     if (err == FWT_OK) {
-        err = make_timestamp(r, sv, snap_bytes, snap_len, kr, &ts_bytes, &ts_len, &tv);
+        err = make_timestamp(r, root_env, sv, snap_bytes, snap_len, kr, &ts_bytes, &ts_len, &tv);
     }
     if (err != FWT_OK) {
         goto out;
@@ -1372,9 +1363,18 @@ fwt_err repo_cmd_timestamp(struct repo *r, const struct repo_keyring *kr, json_t
     char *ts = NULL;
     size_t ts_len = 0;
     json_int_t tv = 0;
+    /* Signed for the published root (a staged root is not trusted by clients yet). */
+    json_t *root = NULL;
     if (err == FWT_OK) {
-        err = make_timestamp(r, sv, (const char *)bytes, len, kr, &ts, &ts_len, &tv);
+        err = repo_published(r, "root", &root);
+        if (err == FWT_E_NOT_FOUND) {
+            err = fwt_fail(FWT_E_STATE, "metadata/root.json is missing");
+        }
     }
+    if (err == FWT_OK) {
+        err = make_timestamp(r, root, sv, (const char *)bytes, len, kr, &ts, &ts_len, &tv);
+    }
+    json_decref(root);
     free(bytes);
     struct repo_txn txn;
     memset(&txn, 0, sizeof(txn));

@@ -50,6 +50,12 @@ expect 0 "published root version 6" publish --key "$T/snapshot.pem" --key "$T/ti
 expect 0 "" "$FWTRUST" repo revoke-key "$R" --role snapshot --key "$T/snapshot.pub" --sign-key "$T/r4.pem"
 unchanged 41 "snapshot has 0 of the 1 signatures it needs" "$R" publish --key "$T/snapshot.pem" --key "$T/timestamp.pem"
 expect 0 "published root version 7" publish --key "$T/s2.pem" --key "$T/timestamp.pem"
+# While a root that changes the timestamp key is staged, 'timestamp' still signs for the
+# published root (clients do not trust the staged one yet).
+expect 0 "" "$FWTRUST" repo rotate "$R" --role timestamp --new-key "$T/r3.pub" --old-key "$T/timestamp.pub" --sign-key "$T/r4.pem"
+expect 0 "published timestamp" "$FWTRUST" repo timestamp "$R" --key "$T/timestamp.pem"
+unchanged 41 "timestamp has 0 of the 1 signatures" "$R" "$FWTRUST" repo timestamp "$R" --key "$T/r3.pem"
+rm "$R/staged/root.json"
 # Revoke by key id works too (timestamp: add one, revoke the old by id).
 tsid=$(jget "$R/metadata/7.root.json" 'd["signed"]["roles"]["timestamp"]["keyids"][0]')
 expect 0 "" "$FWTRUST" repo rotate "$R" --role timestamp --new-key "$T/t2.pub" --old-key "$tsid" --sign-key "$T/r4.pem"
