@@ -227,22 +227,33 @@ fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk, const struct
         if (!key->priv || !role_has_keyid(rk->role, key->keyid) || !json_object_get(rk->keys, key->keyid)) {
             continue;
         }
-        int present = 0;
-        size_t i;
-        json_t *s;
-        json_array_foreach(sigs, i, s) {
-            if (!strcmp(json_string_value(json_object_get(s, "keyid")), key->keyid)) {
-                present = 1;
-            }
-        }
-        if (present) {
-            continue;
-        }
         if (!msg) {
             err = repo_canonical(json_object_get(env, "signed"), &msg, &msg_len);
             if (err != FWT_OK) {
                 break;
             }
+        }
+        /* A valid signature by this key is kept; a stale one (the content changed since)
+         * is replaced. */
+        int present = 0;
+        for (size_t i = json_array_size(sigs); i-- > 0;) {
+            json_t *s = json_array_get(sigs, i);
+            if (strcmp(json_string_value(json_object_get(s, "keyid")), key->keyid) != 0) {
+                continue;
+            }
+            const char *sighex = json_string_value(json_object_get(s, "sig"));
+            size_t sl = sighex ? strlen(sighex) / 2 : 0;
+            uint8_t old[2048];
+            if (sl > 0 && sl <= sizeof(old) && fwt_hex_decode(sighex, old, sl) == FWT_OK &&
+                fwt_verify_message(key->pub, (const uint8_t *)msg, msg_len, old, sl) == FWT_OK) {
+                present = 1;
+            } else {
+                json_array_remove(sigs, i);
+            }
+        }
+        fwt_detail_clear();
+        if (present) {
+            continue;
         }
         size_t sl = fwt_privkey_sig_max(key->priv);
         uint8_t *sig = malloc(sl ? sl : 1);

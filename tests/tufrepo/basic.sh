@@ -95,13 +95,29 @@ expect 0 "published targets version 3" "$FWTRUST" repo publish "$R" --key "$T/sn
 expect 0 "staged targets version 4: 1 signature(s) of 1 needed" "$FWTRUST" repo sign "$R" targets --key "$T/targets.pem"
 expect 7 "none of the given keys can add a signature to targets" "$FWTRUST" repo sign "$R" targets --key "$T/root.pem"
 
+# Unknown fields survive: a field added to staged metadata by another tool is kept; 'sign'
+# replaces the signature the edit made stale.
+"$PY" - "$R/staged/targets.json" <<'PYEOF'
+import json, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["signed"]["x-release-notes"] = {"text": "kept"}
+open(p, "w").write(json.dumps(d))
+PYEOF
+expect 41 "targets has 0 of the 1 signatures" "$FWTRUST" repo publish "$R" --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+expect 0 "staged targets version 4: 1 signature(s) of 1 needed" "$FWTRUST" repo sign "$R" targets --key "$T/targets.pem"
+[ "$(jget "$R/staged/targets.json" 'len(d["signatures"])')" = 1 ] || fail "stale signature replaced"
+expect 0 "published targets version 4" "$FWTRUST" repo publish "$R" --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+[ "$(jget "$R/metadata/4.targets.json" 'd["signed"]["x-release-notes"]["text"]')" = kept ] || fail "unknown field kept"
+expect 0 "staged targets version 5" "$FWTRUST" repo sign "$R" targets --key "$T/targets.pem"
+
 # status, text and JSON.
-expect 0 "staged v4 with 1 valid signature(s), ready" "$FWTRUST" repo status "$R"
+expect 0 "staged v5 with 1 valid signature(s), ready" "$FWTRUST" repo status "$R"
 expect 0 "" "$FWTRUST" repo status "$R" --json
 [ "$(jget "$T/.out" '[r["role"] for r in d["roles"]]')" = "['root', 'targets', 'snapshot', 'timestamp']" ] || fail "status roles"
-[ "$(jget "$T/.out" 'd["roles"][1]["published"]["version"]')" = 3 ] || fail "status published version"
+[ "$(jget "$T/.out" 'd["roles"][1]["published"]["version"]')" = 4 ] || fail "status published version"
 [ "$(jget "$T/.out" 'd["roles"][1]["staged"]["threshold_met"]')" = True ] || fail "status staged"
-[ "$(jget "$T/.out" 'd["roles"][3]["published"]["version"]')" = 5 ] || fail "status timestamp version"
+[ "$(jget "$T/.out" 'd["roles"][3]["published"]["version"]')" = 6 ] || fail "status timestamp version"
 [ "$(jget "$T/.out" 'd["ok"]')" = True ] || fail "json ok"
 
 # Every command has --help.
