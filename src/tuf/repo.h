@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #define REPO_SPEC_VERSION "1.0.31"
@@ -33,6 +34,13 @@
 #define REPO_MAX_KEYS 32
 #define REPO_MAX_ROLES 1024 /* delegated roles in one repository */
 #define REPO_KEYID_LEN 64
+
+/* String equality that is false when either side is missing (json_string_value of a
+ * non-string gives NULL: hostile metadata must not crash the tool). */
+static inline int repo_streq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
 
 /* ---- Keys ---- */
 

@@ -70,7 +70,7 @@ static fwt_err add_role_keys(json_t *keys, json_t *role, struct repo_key *const 
         size_t j;
         json_t *v;
         json_array_foreach(ids, j, v) {
-            if (!strcmp(json_string_value(v), ks[i]->keyid)) {
+            if (repo_streq(json_string_value(v), ks[i]->keyid)) {
                 present = 1;
             }
         }
@@ -265,12 +265,16 @@ static fwt_err staged_path(const struct repo *r, const char *role, char **p)
     return *p ? FWT_OK : oom();
 }
 
-/* Sign env (role) with every suitable key of kr; for root also with the published root's keys. */
+/* Sign env (role) with every suitable key of kr; for root also with the published root's keys.
+ * Nothing malformed is ever signed: the role's structure is checked first. */
 static fwt_err sign_role(const struct repo *r, const char *role, json_t *env, const struct repo_keyring *kr,
                          size_t *added)
 {
     size_t a1 = 0, a2 = 0;
-    fwt_err err;
+    fwt_err err = !strcmp(role, "root") ? repo_root_check(SIGNED(env)) : repo_delegations_check(SIGNED(env), role);
+    if (err != FWT_OK) {
+        return err;
+    }
     if (!strcmp(role, "root")) {
         json_t *sd = SIGNED(env);
         struct repo_role_keys rk = {json_object_get(sd, "keys"),
@@ -918,7 +922,7 @@ fwt_err repo_cmd_delegate(struct repo *r, const struct repo_delegate_opts *o, st
     size_t i;
     json_t *nv;
     json_array_foreach(names, i, nv) {
-        if (!strcmp(json_string_value(nv), o->name)) {
+        if (repo_streq(json_string_value(nv), o->name)) {
             json_decref(names);
             return fwt_fail(FWT_E_ARG, "role '%s' is already delegated", o->name);
         }
@@ -1426,7 +1430,7 @@ static int keyid_used(json_t *roles_obj_or_arr, const char *keyid)
             size_t i;
             json_t *v;
             json_array_foreach(json_object_get(role, "keyids"), i, v) {
-                if (!strcmp(json_string_value(v), keyid)) {
+                if (repo_streq(json_string_value(v), keyid)) {
                     return 1;
                 }
             }
@@ -1437,7 +1441,7 @@ static int keyid_used(json_t *roles_obj_or_arr, const char *keyid)
             size_t i;
             json_t *v;
             json_array_foreach(json_object_get(role, "keyids"), i, v) {
-                if (!strcmp(json_string_value(v), keyid)) {
+                if (repo_streq(json_string_value(v), keyid)) {
                     return 1;
                 }
             }
@@ -1484,7 +1488,7 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
         size_t i;
         json_t *d;
         json_array_foreach(roleset, i, d) {
-            if (!strcmp(json_string_value(json_object_get(d, "name")), role)) {
+            if (repo_streq(json_string_value(json_object_get(d, "name")), role)) {
                 roleobj = d;
             }
         }
@@ -1504,7 +1508,7 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
         size_t idx = (size_t)-1, j;
         json_t *v;
         json_array_foreach(ids, j, v) {
-            if (!strcmp(json_string_value(v), kid)) {
+            if (repo_streq(json_string_value(v), kid)) {
                 idx = j;
             }
         }

@@ -45,6 +45,9 @@ fwt_err repo_time_parse(const char *s, time_t *t)
 {
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
+    if (s == NULL) {
+        return fwt_fail(FWT_E_META, "expires is missing");
+    }
     if (strlen(s) != 20) {
         return fwt_fail(FWT_E_META, "expires '%.40s' is not YYYY-MM-DDTHH:MM:SSZ", s);
     }
@@ -629,6 +632,11 @@ fwt_err repo_role_keys(const struct repo *r, const char *role, json_t **holder, 
             return err;
         }
         json_t *sd = json_object_get(root, "signed");
+        err = repo_root_check(sd);
+        if (err != FWT_OK) {
+            json_decref(root);
+            return err;
+        }
         rk->keys = json_object_get(sd, "keys");
         rk->role = json_object_get(json_object_get(sd, "roles"), role);
         if (!json_is_object(rk->keys) || !json_is_object(rk->role)) {
@@ -651,13 +659,21 @@ fwt_err repo_role_keys(const struct repo *r, const char *role, json_t **holder, 
     if (err != FWT_OK) {
         return err;
     }
+    err = repo_delegations_check(json_object_get(*holder, "signed"), *holder_name);
+    if (err != FWT_OK) {
+        json_decref(*holder);
+        free(*holder_name);
+        *holder = NULL;
+        *holder_name = NULL;
+        return err;
+    }
     json_t *dl = json_object_get(json_object_get(*holder, "signed"), "delegations");
     rk->keys = json_object_get(dl, "keys");
     rk->role = NULL;
     size_t i;
     json_t *d;
     json_array_foreach(json_object_get(dl, "roles"), i, d) {
-        if (!strcmp(json_string_value(json_object_get(d, "name")), role)) {
+        if (repo_streq(json_string_value(json_object_get(d, "name")), role)) {
             rk->role = d;
             break;
         }
@@ -699,7 +715,7 @@ static fwt_err collect_roles(const struct repo *r, const char *from, int depth, 
         size_t j;
         json_t *n;
         json_array_foreach(names, j, n) {
-            if (!strcmp(json_string_value(n), name)) {
+            if (repo_streq(json_string_value(n), name)) {
                 seen = 1;
             }
         }

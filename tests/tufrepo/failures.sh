@@ -88,6 +88,46 @@ grep -q '"length": 3' "$R/staged/targets.json" || fail "test setup: edit"
 unchanged 41 "staged targets: targets has 0 of the 1 signatures it needs" "$R" "$FWTRUST" repo publish "$R" --key "$T/snapshot.pem" --key "$T/timestamp.pem"
 cp "$T/good.json" "$R/staged/targets.json"
 
+# Hostile staged metadata (wrong types where names, key ids and thresholds belong) is
+# refused with an error, never a crash, by every command that reads it.
+expect 0 "" "$FWTRUST" repo delegate "$R" --name hw --key "$T/other.pub" --paths 'hw/*' --sign-key "$T/targets.pem"
+cp -a "$R/staged" "$T/staged.good"
+i=0
+while read -r role must_fail expr; do
+    i=$((i + 1))
+    rm -rf "$R/staged" && cp -a "$T/staged.good" "$R/staged"
+    "$PY" - "$R/staged/$role.json" "$expr" <<'PYEOF'
+import json, sys
+p, expr = sys.argv[1], sys.argv[2]
+d = json.load(open(p))
+s = d["signed"]
+exec(expr)
+open(p, "w").write(json.dumps(d))
+PYEOF
+    for cmd in "publish $R --key $T/snapshot.pem --key $T/timestamp.pem" "status $R"         "sign $R targets --key $T/targets.pem" "add-target $R $T/t.bin --role hw --name hw/x --key $T/other.pem"         "rotate $R --role hw --new-key $T/root.pub --sign-key $T/targets.pem"; do
+        rc=0
+        # shellcheck disable=SC2086
+        "$FWTRUST" repo $cmd >/dev/null 2>"$T/err" || rc=$?
+        [ "$rc" -lt 128 ] || fail "mutation $i ($role: $expr): 'repo $cmd' crashed ($rc): $(cat "$T/err")"
+        if [ "$must_fail" = yes ] && [ "${cmd%% *}" != status ] && [ "$rc" = 0 ]; then
+            fail "mutation $i ($role: $expr): 'repo $cmd' accepted malformed metadata"
+        fi
+    done
+done <<'EOF2'
+targets yes s["delegations"]["roles"][0]["name"] = 5
+targets yes s["delegations"]["roles"][0]["keyids"] = [1, None]
+targets yes s["delegations"]["roles"][0]["threshold"] = "1"
+targets yes s["delegations"]["roles"][0]["paths"] = "hw/*"
+targets yes s["delegations"]["keys"] = []
+targets yes s["delegations"] = 7
+targets yes s["targets"] = []
+targets yes s["targets"]["t.bin"] = {"length": -1, "hashes": {}}
+targets yes d["signatures"] = [{"keyid": "ab" * 32, "sig": "zz"}]
+hw yes s["targets"] = None
+hw no s["version"] = 2 ** 62
+EOF2
+rm -rf "$R/staged" && cp -a "$T/staged.good" "$R/staged"
+
 # Expired metadata is not published.
 key t2
 init "$T/exp" --root-key "$T/root.pem" --targets-key "$T/targets.pem" --snapshot-key "$T/snapshot.pem" --timestamp-key "$T/timestamp.pem" >/dev/null
