@@ -141,7 +141,7 @@ static int role_has_keyid(const json_t *role, const char *keyid)
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(role, "keyids"), i, v) {
-        if (json_is_string(v) && !strcmp(json_string_value(v), keyid)) {
+        if (json_is_string(v) && repo_streq(json_string_value(v), keyid)) {
             return 1;
         }
     }
@@ -238,7 +238,7 @@ fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk, const struct
         int present = 0;
         for (size_t i = json_array_size(sigs); i-- > 0;) {
             json_t *s = json_array_get(sigs, i);
-            if (strcmp(json_string_value(json_object_get(s, "keyid")), key->keyid) != 0) {
+            if (!repo_streq(json_string_value(json_object_get(s, "keyid")), key->keyid)) {
                 continue;
             }
             const char *sighex = json_string_value(json_object_get(s, "sig"));
