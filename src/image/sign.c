@@ -386,6 +386,13 @@ static fwt_err check_opts(const struct fwt_sign_opts *o)
     if (o->pad && o->slot_size == 0) {
         return fwt_fail(FWT_E_ARG, "padding needs a slot size");
     }
+    if (o->align != 0) {
+        struct fwt_trailer t;
+        fwt_err e = fwt_trailer_layout(o->align, &t); /* refuses alignments MCUboot lacks */
+        if (e != FWT_OK) {
+            return e;
+        }
+    }
     if (o->confirm && !o->pad) {
         return fwt_fail(FWT_E_ARG, "confirm needs padding (the image_ok flag is in the trailer)");
     }

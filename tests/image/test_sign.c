@@ -246,6 +246,8 @@ static void test_bad_options(void **state)
     o.slot_size = 0x10000;
     o.align = 3;
     assert_int_equal(fwt_sign_file(e->in, e->out, &o), FWT_E_ARG);
+    o.slot_size = 0; /* refused even without a slot */
+    assert_int_equal(fwt_sign_file(e->in, e->out, &o), FWT_E_ARG);
     base_opts(&o, e->key1);
     o.keys[1] = e->key384; /* SHA-384 and SHA-256 keys cannot share one digest */
     o.n_keys = 2;
