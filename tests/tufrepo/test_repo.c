@@ -270,6 +270,91 @@ static void test_count_signatures(void **state)
     repo_keyring_free(&kr);
 }
 
+static void canon_is(const char *json, const char *want)
+{
+    json_error_t e;
+    json_t *v = json_loads(json, JSON_DECODE_ANY, &e);
+    assert_non_null(v);
+    char *c = NULL;
+    size_t n = 0;
+    assert_int_equal(repo_canonical(v, &c, &n), FWT_OK);
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(c, want);
+    free(c);
+    json_decref(v);
+}
+
+/* Canonical JSON as TUF signs it: sorted keys (byte order), no whitespace, only " and \
+ * escaped, integers only. */
+static void test_canonical(void **state)
+{
+    (void)state;
+    canon_is("{\"b\": 1, \"a\": [true, false, null, \"x\\\"y\\\\z\"]}",
+             "{\"a\":[true,false,null,\"x\\\"y\\\\z\"],\"b\":1}");
+    canon_is("{\"a\": 1, \"B\": 2, \"_type\": 3, \"\u00e9\": 4}", "{\"B\":2,\"_type\":3,\"a\":1,\"\xc3\xa9\":4}");
+    canon_is("{\"s\": \"tab\\there\\nline\"}", "{\"s\":\"tab\there\nline\"}");
+    canon_is("[-9007199254740993, 0, {}]", "[-9007199254740993,0,{}]");
+    json_t *v = json_loads("{\"x\": 1.5}", 0, NULL);
+    char *c = NULL;
+    size_t n = 0;
+    assert_int_equal(repo_canonical(v, &c, &n), FWT_E_META);
+    assert_null(c);
+    json_decref(v);
+}
+
+/* Key objects: the key id must be the SHA-256 of the canonical key; keytype and scheme
+ * must agree with the key material. */
+static void test_tuf_keys(void **state)
+{
+    (void)state;
+    char keyfile[300];
+    snprintf(keyfile, sizeof(keyfile), "%s/k.pem", g_dir);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm ed25519 -out '%s' 2>/dev/null", keyfile);
+    assert_int_equal(system(cmd), 0);
+    struct repo_key k;
+    assert_int_equal(repo_key_load(keyfile, NULL, 0, &k), FWT_OK);
+    assert_non_null(k.priv); /* a private PEM signs */
+    assert_string_equal(json_string_value(json_object_get(k.tuf, "keytype")), "ed25519");
+    assert_string_equal(json_string_value(json_object_get(k.tuf, "scheme")), "ed25519");
+    assert_int_equal(strlen(json_string_value(json_object_get(json_object_get(k.tuf, "keyval"), "public"))), 64);
+    fwt_pubkey *pub = NULL;
+    assert_int_equal(repo_tuf_key_to_pub(k.tuf, k.keyid, &pub), FWT_OK);
+    fwt_pubkey_free(pub);
+    /* Wrong id. */
+    char bad[65];
+    memcpy(bad, k.keyid, sizeof(bad));
+    bad[0] = bad[0] == 'a' ? 'b' : 'a';
+    assert_int_equal(repo_tuf_key_to_pub(k.tuf, bad, &pub), FWT_E_META);
+    assert_null(pub);
+    /* Scheme that does not match the key type (id recomputed so only the scheme is wrong). */
+    json_t *k2 = json_deep_copy(k.tuf);
+    json_object_set_new(k2, "scheme", json_string("ecdsa-sha2-nistp256"));
+    char *c = NULL;
+    size_t cl = 0;
+    uint8_t d[32];
+    char id2[65];
+    assert_int_equal(repo_canonical(k2, &c, &cl), FWT_OK);
+    assert_int_equal(fwt_sha256(c, cl, d), FWT_OK);
+    fwt_hex_encode(d, 32, id2);
+    free(c);
+    assert_int_not_equal(repo_tuf_key_to_pub(k2, id2, &pub), FWT_OK);
+    assert_null(pub);
+    json_decref(k2);
+    /* Public half only: listed, cannot sign. */
+    char pubfile[320];
+    snprintf(pubfile, sizeof(pubfile), "%s/k.pub", g_dir);
+    snprintf(cmd, sizeof(cmd), "openssl pkey -in '%s' -pubout -out '%s' 2>/dev/null", keyfile, pubfile);
+    assert_int_equal(system(cmd), 0);
+    struct repo_key kp;
+    assert_int_equal(repo_key_load(pubfile, NULL, 0, &kp), FWT_OK);
+    assert_null(kp.priv);
+    assert_string_equal(kp.keyid, k.keyid);
+    repo_key_free(&kp);
+    assert_int_not_equal(repo_key_load(pubfile, NULL, 1, &kp), FWT_OK);
+    repo_key_free(&k);
+}
+
 static void test_role_names(void **state)
 {
     (void)state;
@@ -295,6 +380,8 @@ int main(void)
         cmocka_unit_test(test_role_threshold),
         cmocka_unit_test_setup_teardown(test_count_signatures, setup, teardown),
         cmocka_unit_test(test_role_names),
+        cmocka_unit_test(test_canonical),
+        cmocka_unit_test_setup_teardown(test_tuf_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
