@@ -326,11 +326,17 @@ static void print_human(const char *cmd, const json_t *rep)
         return;
     }
     json_array_foreach(json_object_get(rep, "staged"), i, s) {
-        printf("staged %s version %lld: %lld signature(s) of %lld needed%s\n",
+        char old[96] = "";
+        if (json_object_get(s, "old_root_threshold")) {
+            snprintf(old, sizeof(old), "; previous root's keys: %lld of %lld",
+                     (long long)json_integer_value(json_object_get(s, "old_root_signatures")),
+                     (long long)json_integer_value(json_object_get(s, "old_root_threshold")));
+        }
+        printf("staged %s version %lld: %lld signature(s) of %lld needed%s%s\n",
                json_string_value(json_object_get(s, "role")),
                (long long)json_integer_value(json_object_get(s, "version")),
                (long long)json_integer_value(json_object_get(s, "signatures")),
-               (long long)json_integer_value(json_object_get(s, "threshold")),
+               (long long)json_integer_value(json_object_get(s, "threshold")), old,
                json_is_true(json_object_get(s, "threshold_met")) ? "" : " (waiting for 'fwtrust repo sign')");
     }
     json_t *t;
