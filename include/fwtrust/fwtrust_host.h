@@ -10,6 +10,7 @@
 #define FWTRUST_INSIDE_FWTRUST_H
 #include "fwt_crypto.h"
 #include "fwt_imagefile.h"
+#include "fwt_tuf.h"
 #undef FWTRUST_INSIDE_FWTRUST_H
 
 #endif /* FWTRUST_HOST_H */
