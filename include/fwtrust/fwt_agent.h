@@ -1,0 +1,304 @@
+/*
+ * fwtrust device agent: a device with A/B slots, boot control, anti-rollback
+ * state, an audit log, and the streaming install every installer uses (the
+ * local `fwtrust-agent install`, and the network `update`).
+ *
+ * A device is a directory DIR holding (docs/agent.md):
+ *   DIR/device.ini            configuration (INI): hardware id, slots, trust anchors, update source
+ *   DIR/bootctl.0, bootctl.1  boot control, two redundant checksummed copies
+ *   DIR/rollback.0, .1        anti-rollback minimums (file backend of fwt_rollback_backend)
+ *   DIR/audit.log             JSON lines, each carrying the SHA-256 of the line before
+ *   DIR/eventlog.jsonl, pcr   measured boot (written by fwtrust-boot)
+ *   DIR/keys/                 the trust anchors, copied in by init
+ *   DIR/tuf/                  free for the TUF client's trusted metadata
+ *   DIR/lock                  flock(2) lock: one agent (or bootloader) at a time
+ *
+ * Every state write is power-fail safe: a torn or corrupt copy is detected
+ * and ignored. Nothing here ever writes the running slot. Every image is
+ * judged by the verifier core (fwt_image_verify through fwt_verify_file).
+ *
+ * Hosted C. Include <fwtrust/fwtrust_host.h> with FWTRUST_INTERNAL defined
+ * (src/util/fwt_util.h does that), then this header. Library: fwt_agent.
+ *
+ * Stability: the declarations below are the interface other modules build
+ * on (the network update in src/agent/update.c); they only grow.
+ */
+#ifndef FWT_AGENT_H
+#define FWT_AGENT_H
+
+#if !defined(FWTRUST_INSIDE_FWTRUST_H) && !defined(FWTRUST_INTERNAL)
+#error "include <fwtrust/fwtrust_host.h> (with FWTRUST_INTERNAL) before this header"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FWT_AGENT_CONFIG_NAME "device.ini"
+#define FWT_AGENT_MAX_ANCHORS 8U   /* trust keys, and root keys, each */
+#define FWT_AGENT_DEFAULT_TRIES 3U /* boots a trial image gets before it rolls back */
+#define FWT_AGENT_MAX_TRIES 100U
+
+/* Slot numbers. */
+enum fwt_agent_slot { FWT_SLOT_A = 0, FWT_SLOT_B = 1, FWT_SLOT_NONE = 0xff };
+
+/* 'a', 'b' or '-' for FWT_SLOT_NONE. */
+char fwt_agent_slot_char(enum fwt_agent_slot s);
+
+/*
+ * The device configuration, as read from DIR/device.ini. Paths are absolute
+ * (relative ones in the file are taken relative to DIR). Optional strings are
+ * NULL when not configured.
+ */
+struct fwt_agent_config {
+    char *dir;                       /* the device directory (absolute) */
+    char *hw_id;                     /* hardware id (1..64 bytes, printable) */
+    char *slot_path[2];              /* slot A, slot B: regular files or block devices */
+    uint64_t slot_size;              /* bytes an image may use in a slot; 0 = no limit for files,
+                                        the device size for block devices */
+    uint32_t tries;                  /* boots a trial image gets (default 3) */
+    char *keys[FWT_AGENT_MAX_ANCHORS]; /* trusted image signing keys (PEM public keys) */
+    size_t n_keys;
+    char *roots[FWT_AGENT_MAX_ANCHORS]; /* trusted certificate roots (fwt_cert.h) */
+    size_t n_roots;
+    uint32_t threshold;              /* distinct valid signatures required (default 1) */
+    /* [update]: for the network update (TUF). */
+    char *tuf_root;                  /* trusted TUF root.json (initial root of trust) */
+    char *repo_url;                  /* repository base URL */
+    char *tls_ca;                    /* CA bundle or pinned server certificate (PEM) */
+    char *tls_client_cert;           /* client certificate (PEM) for mutual TLS */
+    char *tls_client_key;            /* its private key (PEM) */
+    char *tls_pinned_pubkey;         /* curl CURLOPT_PINNEDPUBLICKEY: "sha256//BASE64;..." or file */
+};
+
+typedef struct fwt_agent fwt_agent;
+typedef struct fwt_agent_install fwt_agent_install;
+
+/* ---- Creating a device ---- */
+
+struct fwt_agent_init_opts {
+    const char *hw_id;                    /* required */
+    const char *slot_path[2];             /* required; regular files are created when absent */
+    uint64_t slot_size;                   /* 0: see fwt_agent_config.slot_size */
+    uint32_t tries;                       /* 0: FWT_AGENT_DEFAULT_TRIES */
+    const char *keys[FWT_AGENT_MAX_ANCHORS]; /* PEM public (or private) keys; copied as public */
+    size_t n_keys;
+    const char *roots[FWT_AGENT_MAX_ANCHORS];
+    size_t n_roots;
+    uint32_t threshold;                   /* 0: 1 */
+    uint32_t min_security_counter;        /* initial anti-rollback minimums (factory) */
+    uint32_t min_key_version;
+    const char *tuf_root;                 /* copied to DIR/tuf-root.json */
+    const char *repo_url;
+    const char *tls_ca, *tls_client_cert, *tls_client_key; /* copied into DIR/tls/ */
+    const char *tls_pinned_pubkey;
+};
+
+/*
+ * Create the device directory DIR (it may exist but must not hold a
+ * device.ini: FWT_E_IO "already initialised"). A device without any key or
+ * root is created (so it can be provisioned later) but refuses every image
+ * with FWT_E_NO_TRUST.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_init(const char *dir, const struct fwt_agent_init_opts *opts);
+
+/* ---- Opening ---- */
+
+/*
+ * Open the device in dir: read the configuration and state, take the lock.
+ * A second opener gets FWT_E_LOCKED with a sentence naming the lock file.
+ * Exclusive lock; a confirm interrupted by a power cut is completed here.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_open(const char *dir, fwt_agent **out);
+
+#define FWT_AGENT_OPEN_READONLY 0x1U /* shared lock (readers only), no state repair */
+#define FWT_AGENT_OPEN_NOWAIT 0x0U   /* (default) never block on the lock */
+FWT_MUST_CHECK fwt_err fwt_agent_open_ex(const char *dir, unsigned flags, fwt_agent **out);
+
+/* Release the lock and free everything. NULL is fine. */
+void fwt_agent_close(fwt_agent *dev);
+
+/* The configuration (owned by dev). */
+const struct fwt_agent_config *fwt_agent_get_config(const fwt_agent *dev);
+
+/* ---- What the device runs ---- */
+
+/* A slot's image, as the verifier core accepted it. */
+struct fwt_agent_image {
+    enum fwt_agent_slot slot;
+    const char *path; /* the slot's path (owned by dev) */
+    struct fwt_version version;
+    int has_security_counter;
+    uint32_t security_counter;
+    enum fwt_hash_alg hash_alg;
+    uint8_t digest[FWT_DIGEST_MAX]; /* image digest (the hash TLV value) */
+    size_t digest_len;
+    uint32_t total_size;            /* bytes of the image from the slot's offset 0 */
+    uint8_t signer_keyhash[FWT_KEYHASH_SIZE]; /* first valid signer */
+    int has_cert;
+    uint32_t key_version;           /* certificate key version (has_cert) */
+    uint8_t hw_id[FWT_HW_ID_MAX];
+    size_t hw_id_len;
+};
+
+/* Boot control and anti-rollback state. */
+struct fwt_agent_status {
+    enum fwt_agent_slot confirmed; /* the known-good slot (NONE on a new device) */
+    enum fwt_agent_slot trial;     /* installed, waiting for boot + confirm (or NONE) */
+    enum fwt_agent_slot booted;    /* what the bootloader last booted (NONE before the first boot) */
+    enum fwt_agent_slot running;   /* booted, else confirmed */
+    enum fwt_agent_slot inactive;  /* where the next install goes (NONE: none allowed now) */
+    int booted_trial;              /* the last boot was a trial boot of `trial` */
+    uint32_t tries_left;           /* trial boots left */
+    int bad[2];                    /* slot failed verification / is being written */
+    uint32_t boot_count;
+    uint32_t min_security_counter;
+    uint32_t min_key_version;
+    int raise_pending;             /* confirm recorded, minimums not yet raised */
+    uint64_t seq;                  /* boot control sequence number */
+};
+FWT_MUST_CHECK fwt_err fwt_agent_status_get(fwt_agent *dev, struct fwt_agent_status *st);
+
+/*
+ * Verify the image in a slot now, against the device's trust anchors, hw id
+ * and stored minimums. FWT_E_NOT_FOUND for an empty slot; otherwise the
+ * verifier's result, with fwt_detail() naming the cause.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot,
+                                             struct fwt_agent_image *img);
+
+/* The running image (verified): FWT_E_NOT_FOUND when nothing runs yet. */
+FWT_MUST_CHECK fwt_err fwt_agent_running(fwt_agent *dev, struct fwt_agent_image *img);
+
+/* ---- Installing (streaming) ---- */
+
+/*
+ * Start writing an image into the inactive slot. The slot is first marked
+ * bad in boot control (never bootable while it is written). expected_len:
+ * the exact image length when known (0 = unknown); above the slot size is
+ * FWT_E_TOO_LARGE at once. Fails with FWT_E_NO_TRUST when the device has no
+ * trust anchor, FWT_E_STATE when the running slot is itself on trial (confirm
+ * or roll back first). Memory use is constant.
+ */
+#define FWT_AGENT_INSTALL_ALLOW_OLDER 0x1U /* accept a version older than the running image's
+                                              (the security counter minimum still applies) */
+FWT_MUST_CHECK fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len,
+                                               unsigned flags, fwt_agent_install **out);
+
+/* Where the image came from, for the audit log ("stdin", a path or URL). Optional. */
+void fwt_agent_install_set_source(fwt_agent_install *inst, const char *source);
+
+/* Append bytes: written to the slot and hashed (SHA-256) as written. */
+FWT_MUST_CHECK fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf,
+                                               size_t len);
+
+/* Bytes written so far, and their SHA-256. */
+uint64_t fwt_agent_install_written(const fwt_agent_install *inst);
+FWT_MUST_CHECK fwt_err fwt_agent_install_sha256(const fwt_agent_install *inst, uint8_t out[32]);
+
+/*
+ * Finish: fsync the slot, read back exactly the bytes written and compare
+ * their SHA-256 with the stream's, verify the slot with the verifier core
+ * (trust anchors, threshold, hw id, minimum security counter and key version;
+ * the image must lie within the bytes written; with expected_len, exactly
+ * that many bytes), refuse a security counter below the running image's and
+ * (without ALLOW_OLDER) an older version; only then mark the slot for trial
+ * with the configured tries. img (may be NULL) gets the image. Frees inst,
+ * whatever the result; on failure the slot stays marked bad and the running
+ * slot and boot choice are unchanged.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_install_finish(fwt_agent_install *inst,
+                                                struct fwt_agent_image *img);
+
+/* Give up (frees inst); the slot stays marked bad. NULL is fine. */
+void fwt_agent_install_abort(fwt_agent_install *inst);
+
+/* Install a whole file ("-" = standard input) through the calls above. */
+FWT_MUST_CHECK fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
+                                              void (*progress)(void *ctx, uint64_t done,
+                                                               uint64_t total),
+                                              void *progress_ctx, struct fwt_agent_image *img);
+
+/* ---- After the boot ---- */
+
+/*
+ * The trial slot booted (the bootloader recorded a trial boot of it): make it
+ * confirmed, then raise the minimum security counter and key version to the
+ * image's. FWT_E_NO_UPDATE when there is nothing to confirm.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_confirm(fwt_agent *dev, struct fwt_agent_image *img);
+
+/*
+ * Cancel a pending trial (the next boot takes the confirmed slot); with no
+ * trial, make the other slot confirmed if it holds an image valid under the
+ * current minimums. *next gets the slot the next boot will take.
+ * FWT_E_NO_UPDATE when there is nothing to roll back to.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_rollback(fwt_agent *dev, enum fwt_agent_slot *next);
+
+/* ---- Audit log ---- */
+
+/* Append an event ("update", ...) with a sentence of detail. */
+FWT_MUST_CHECK fwt_err fwt_agent_log_event(fwt_agent *dev, const char *event, const char *detail);
+
+/*
+ * Check the audit log's hash chain. *n_entries gets the entries; *torn gets 1
+ * when the last line was cut short by a power failure (it is ignored, and
+ * dropped by the next append). FWT_E_STATE names the first broken line.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_log_verify(fwt_agent *dev, uint64_t *n_entries, int *torn);
+
+/* ---- The reference bootloader (fwtrust-boot) ---- */
+
+struct fwt_agent_boot_result {
+    enum fwt_agent_slot slot; /* what was booted */
+    int trial;                /* a trial boot */
+    uint32_t tries_left;      /* after this boot */
+    int rolled_back;          /* a trial ran out of tries and was abandoned */
+    int fell_back;            /* the preferred slot failed verification */
+    fwt_err failed[2];        /* verification result of each slot tried (FWT_OK: not tried/ok) */
+    struct fwt_agent_image img;
+    uint32_t boot_count;
+    uint8_t pcr[32];          /* measurement register after this boot */
+};
+
+/*
+ * Choose, verify and "boot" a slot (docs/bootloader.md): the trial slot while
+ * it has tries (decremented before booting), else the confirmed one; a slot
+ * that fails verification is marked bad and the other is tried. Extends the
+ * measurement register and appends the event log. FWT_E_NO_BOOTABLE: no
+ * valid slot, recovery needed.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res);
+
+/* ---- Anti-rollback state backend ---- */
+
+struct fwt_rollback_state {
+    uint32_t min_security_counter;
+    uint32_t min_key_version;
+};
+
+/*
+ * Where the minimums live. The file backend keeps two redundant copies in the
+ * device directory; an OTP fuse bank or a TPM NV counter can replace it.
+ * raise() never lowers a value (monotonic, like the hardware) and is
+ * power-fail safe: after a cut, read() gives the old or the new values.
+ */
+struct fwt_rollback_backend {
+    void *ctx;
+    fwt_err (*read)(void *ctx, struct fwt_rollback_state *st);
+    fwt_err (*raise)(void *ctx, const struct fwt_rollback_state *st);
+    void (*close)(void *ctx);
+};
+FWT_MUST_CHECK fwt_err fwt_rollback_file_backend(const char *dir, struct fwt_rollback_backend *out);
+/* Replace dev's backend (dev takes ownership; its old backend is closed). */
+void fwt_agent_set_rollback_backend(fwt_agent *dev, const struct fwt_rollback_backend *be);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FWT_AGENT_H */
