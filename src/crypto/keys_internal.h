@@ -27,6 +27,9 @@ struct fwt_pubkey {
 /* Key type of an OpenSSL key (FWT_KEY_NONE for unsupported types and sizes). */
 enum fwt_key_type fwt_pkey_type(const EVP_PKEY *pkey);
 
+/* An Ed25519 key of small order (forgeable); 0 for every other key. */
+int fwt_pkey_weak(const EVP_PKEY *pkey);
+
 /* ---- pkcs11.c ---- */
 
 /* Is spec a PKCS#11 URI ("pkcs11:" prefix, case-insensitive)? */

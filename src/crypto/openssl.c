@@ -99,7 +99,7 @@ static EVP_PKEY *decode_key(enum fwt_sig_alg alg, const uint8_t *key, size_t key
     } else {
         pk = d2i_PUBKEY(NULL, &p, (long)key_len);
     }
-    if (pk == NULL || p != key + key_len || fwt_pkey_type(pk) != want) {
+    if (pk == NULL || p != key + key_len || fwt_pkey_type(pk) != want || fwt_pkey_weak(pk)) {
         EVP_PKEY_free(pk);
         ERR_clear_error();
         return NULL;
