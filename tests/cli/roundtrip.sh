@@ -57,7 +57,7 @@ expect 0 "" "$FWTRUST" pubkey --format raw-hash "$T/ecdsa-p256.pem" -o "$T/key.h
 [ "$(sha256sum <"$T/key.der" | cut -c1-64)" = "$(od -An -tx1 -v "$T/key.hash" | tr -d ' \n')" ] ||
     fail "raw-hash is not the SHA-256 of the C array's bytes"
 expect 1 "unknown format" "$FWTRUST" pubkey --format xml "$T/ecdsa-p256.pem"
-expect 8 "" "$FWTRUST" pubkey "$T/missing.pem"
+expect 7 "missing.pem" "$FWTRUST" pubkey "$T/missing.pem"
 # sign --json summary.
 "$FWTRUST" sign --json --key "$T/ed25519.pem" --key "$T/ecdsa-p256.pem" --version 1.2.3+4 \
     --header-size 0x200 --pad-header -s 77 "$FW" "$T/two.bin" >"$T/s.json"
