@@ -19,7 +19,7 @@ static void usage(FILE *out)
             "                          KEYHASH TLV holds and a device may fuse), binary\n" FWT_KEY_HELP
             "  -h, --help           this text\n\n"
             "Exit status: 0 on success, else the error number (docs/exit-codes.md):\n"
-            "1 usage, 2 I/O, 7 key cannot be loaded, 8 KEY not found.\n");
+            "1 usage, 2 I/O, 7 KEY missing or cannot be loaded.\n");
 }
 
 static const char *c_name(enum fwt_key_type t)
