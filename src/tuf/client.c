@@ -1,0 +1,1250 @@
+/*
+ * fwtrust TUF client: the client workflow of tuf-spec.md section 5, in its
+ * order (fwt_tuf.h). The trusted set is root, timestamp, snapshot, targets and
+ * the delegated roles loaded so far; files in the metadata directory are
+ * loaded as intermediate trusted state (they give the versions a rollback is
+ * measured against) and are only replaced by metadata that verified fully.
+ */
+#include "client_internal.h"
+#include "client_meta.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEF_MAX_ROOT 512000u
+#define DEF_MAX_TIMESTAMP 16384u
+#define DEF_MAX_SNAPSHOT 2000000u
+#define DEF_MAX_TARGETS 5000000u
+#define DEF_ROOT_ROTATIONS 32u
+#define DEF_DELEGATIONS 32u
+#define LIST_MAX_ROLES 100000u
+#define FLOOR_FILE "time-floor"
+
+struct loaded_role {
+    char *name;
+    struct tuf_md *md;
+};
+
+struct fwt_tuf_client {
+    char *dir, *murl, *turl;
+    struct fwt_tuf_limits lim;
+    struct fwt_tuf_transport tr;
+    char *tr_str[4];
+    time_t fixed_now;
+    int no_floor;
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+    struct tuf_fetcher *f;
+    struct tuf_md *root, *ts, *snap, *targets;
+    struct loaded_role *dr;
+    size_t ndr, capdr;
+    time_t ref;
+    int refreshed;
+    /* strings of the last target handed out */
+    char *t_name, *t_role, *t_sha256, *t_sha512, *t_custom;
+};
+
+/* ---- Small helpers ---- */
+
+static char *xstrdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static char *with_slash(const char *url)
+{
+    if (!url) {
+        return NULL;
+    }
+    size_t n = strlen(url);
+    char *o = malloc(n + 2);
+    if (o) {
+        memcpy(o, url, n + 1);
+        if (n == 0 || url[n - 1] != '/') {
+            o[n] = '/';
+            o[n + 1] = 0;
+        }
+    }
+    return o;
+}
+
+static char *fmt(const char *f, ...) FWT_PRINTF(1, 2);
+static char *fmt(const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    char *s = NULL;
+    if (vasprintf(&s, f, ap) < 0) {
+        s = NULL;
+    }
+    va_end(ap);
+    return s;
+}
+
+static time_t clock_now(const fwt_tuf_client *c)
+{
+    if (c->fixed_now) {
+        return c->fixed_now;
+    }
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+        return time(NULL);
+    }
+    return ts.tv_sec;
+}
+
+static int consistent(const fwt_tuf_client *c)
+{
+    return json_is_true(json_object_get(c->root->signed_, "consistent_snapshot"));
+}
+
+static const json_t *root_role(const fwt_tuf_client *c, const char *role)
+{
+    return json_object_get(json_object_get(c->root->signed_, "roles"), role);
+}
+
+static const json_t *root_keys(const fwt_tuf_client *c)
+{
+    return json_object_get(c->root->signed_, "keys");
+}
+
+static fwt_err check_expiry(const fwt_tuf_client *c, const struct tuf_md *m, const char *what)
+{
+    if (c->ref >= m->expires) {
+        char e[21], r[21];
+        fwt_tuf_time_format(m->expires, e);
+        fwt_tuf_time_format(c->ref, r);
+        return fwt_fail(FWT_E_META_EXPIRED, "%s version %lld expired at %s (update time %s)", what,
+                        (long long)m->version, e, r);
+    }
+    return FWT_OK;
+}
+
+/* METADATA_DIR/ENCODED-ROLE.json */
+static char *role_path(const fwt_tuf_client *c, const char *role)
+{
+    char *q = tuf_quote(role, 0);
+    char *p = q ? fmt("%s/%s.json", c->dir, q) : NULL;
+    free(q);
+    return p;
+}
+
+static fwt_err persist(const fwt_tuf_client *c, const char *role, const struct tuf_md *m)
+{
+    char *p = role_path(c, role);
+    if (!p) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    fwt_err err = fwt_write_file_atomic(p, m->raw, m->raw_len, 0644);
+    free(p);
+    return err;
+}
+
+/* Local copy of a role, or FWT_E_NOT_FOUND. */
+static fwt_err read_local(const fwt_tuf_client *c, const char *role, uint64_t cap, uint8_t **buf, size_t *len)
+{
+    char *p = role_path(c, role);
+    if (!p) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    fwt_err err = access(p, F_OK) == 0 ? fwt_read_file(p, cap > SIZE_MAX ? SIZE_MAX : (size_t)cap, buf, len)
+                                       : fwt_fail(FWT_E_NOT_FOUND, "%s: none", p);
+    free(p);
+    return err;
+}
+
+static fwt_err fetch_meta(fwt_tuf_client *c, const char *file, uint64_t cap, uint8_t **buf, size_t *len)
+{
+    char *url = fmt("%s%s", c->murl, file);
+    if (!url) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    fwt_err err = tuf_fetch_mem(c->f, url, cap, buf, len);
+    free(url);
+    return err;
+}
+
+/* ---- Time floor ---- */
+
+static fwt_err floor_read(const fwt_tuf_client *c, time_t *out)
+{
+    *out = 0;
+    if (c->no_floor) {
+        return FWT_OK;
+    }
+    char *p = fmt("%s/%s", c->dir, FLOOR_FILE);
+    if (!p) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err err = FWT_OK;
+    if (access(p, F_OK) == 0) {
+        err = fwt_read_file(p, 64, &buf, &len);
+        uint64_t v = 0;
+        if (err == FWT_OK) {
+            while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
+                buf[--len] = 0;
+            }
+            if (fwt_parse_u64((const char *)buf, (uint64_t)INT64_MAX, &v) != FWT_OK || (uint64_t)(time_t)v != v) {
+                err = fwt_fail(FWT_E_STATE, "%s: not a time (seconds since 1970); remove it only if you trust the clock",
+                               p);
+            } else {
+                *out = (time_t)v;
+            }
+        }
+    }
+    free(buf);
+    free(p);
+    return err;
+}
+
+static fwt_err floor_write(const fwt_tuf_client *c, time_t t)
+{
+    if (c->no_floor) {
+        return FWT_OK;
+    }
+    time_t old = 0;
+    fwt_err err = floor_read(c, &old);
+    if (err != FWT_OK || t <= old) {
+        return err;
+    }
+    char *p = fmt("%s/%s", c->dir, FLOOR_FILE);
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%lld\n", (long long)t);
+    err = p ? fwt_write_file_atomic(p, text, (size_t)n, 0644) : fwt_fail(FWT_E_NOMEM, "out of memory");
+    free(p);
+    return err;
+}
+
+/* ---- Trusted set ---- */
+
+static void drop_role(struct tuf_md **slot, struct tuf_md *m)
+{
+    tuf_md_free(*slot);
+    *slot = m;
+}
+
+static void forget_targets(fwt_tuf_client *c)
+{
+    drop_role(&c->targets, NULL);
+    for (size_t i = 0; i < c->ndr; i++) {
+        free(c->dr[i].name);
+        tuf_md_free(c->dr[i].md);
+    }
+    c->ndr = 0;
+}
+
+static struct tuf_md *loaded_targets(const fwt_tuf_client *c, const char *role)
+{
+    if (!strcmp(role, "targets")) {
+        return c->targets;
+    }
+    for (size_t i = 0; i < c->ndr; i++) {
+        if (!strcmp(c->dr[i].name, role)) {
+            return c->dr[i].md;
+        }
+    }
+    return NULL;
+}
+
+/* Root: self-signed by its own threshold (the initial root, spec 5.2). */
+static fwt_err load_trusted_root(fwt_tuf_client *c, const uint8_t *buf, size_t len, struct tuf_md **out)
+{
+    struct tuf_md *m = NULL;
+    fwt_err err = tuf_md_parse(buf, len, "root", "trusted root.json", &m);
+    if (err == FWT_OK) {
+        err = tuf_verify_role(m, json_object_get(m->signed_, "keys"),
+                              json_object_get(json_object_get(m->signed_, "roles"), "root"), "root",
+                              "trusted root.json");
+    }
+    if (err != FWT_OK) {
+        tuf_md_free(m);
+        return err;
+    }
+    (void)c;
+    *out = m;
+    return FWT_OK;
+}
+
+/* 5.3.3 - 5.3.5: a new root, version N+1, signed by the trusted and by its own root thresholds. */
+static fwt_err update_root(fwt_tuf_client *c, const uint8_t *buf, size_t len, int64_t want)
+{
+    char what[48];
+    snprintf(what, sizeof(what), "%lld.root.json", (long long)want);
+    struct tuf_md *m = NULL;
+    fwt_err err = tuf_md_parse(buf, len, "root", what, &m);
+    if (err == FWT_OK) {
+        err = tuf_verify_role(m, root_keys(c), root_role(c, "root"), "root", what);
+        if (err != FWT_OK) {
+            fwt_fail(err, "%s (keys of the trusted root version %lld)", fwt_detail(), (long long)c->root->version);
+        }
+    }
+    if (err == FWT_OK) {
+        err = tuf_verify_role(m, json_object_get(m->signed_, "keys"),
+                              json_object_get(json_object_get(m->signed_, "roles"), "root"), "root", what);
+        if (err != FWT_OK) {
+            fwt_fail(err, "%s (keys of the new root itself)", fwt_detail());
+        }
+    }
+    if (err == FWT_OK && m->version != want) {
+        err = fwt_fail(m->version < want ? FWT_E_META_ROLLBACK : FWT_E_META_MISMATCH,
+                       "%s holds root version %lld (each root must be exactly one newer than the trusted one)", what,
+                       (long long)m->version);
+    }
+    if (err != FWT_OK) {
+        tuf_md_free(m);
+        return err;
+    }
+    drop_role(&c->root, m);
+    return FWT_OK;
+}
+
+/* 5.4: timestamp. *equal: same version as the trusted one (kept, the new one dropped). */
+static fwt_err update_timestamp(fwt_tuf_client *c, const uint8_t *buf, size_t len, const char *what, int *equal)
+{
+    *equal = 0;
+    fwt_err err = check_expiry(c, c->root, "root");
+    if (err != FWT_OK) {
+        return err;
+    }
+    struct tuf_md *m = NULL;
+    err = tuf_md_parse(buf, len, "timestamp", what, &m);
+    if (err == FWT_OK) {
+        err = tuf_verify_role(m, root_keys(c), root_role(c, "timestamp"), "timestamp", what);
+    }
+    if (err == FWT_OK && c->ts) {
+        if (m->version < c->ts->version) {
+            err = fwt_fail(FWT_E_META_ROLLBACK, "%s: version %lld is older than the trusted version %lld", what,
+                           (long long)m->version, (long long)c->ts->version);
+        } else if (m->version == c->ts->version) {
+            *equal = 1;
+            tuf_md_free(m);
+            return FWT_OK;
+        } else {
+            json_int_t nv = json_integer_value(
+                json_object_get(json_object_get(json_object_get(m->signed_, "meta"), "snapshot.json"), "version"));
+            json_int_t ov = json_integer_value(
+                json_object_get(json_object_get(json_object_get(c->ts->signed_, "meta"), "snapshot.json"), "version"));
+            if (nv < ov) {
+                err = fwt_fail(FWT_E_META_ROLLBACK,
+                               "%s: snapshot version %" JSON_INTEGER_FORMAT " is older than the trusted %" JSON_INTEGER_FORMAT,
+                               what, nv, ov);
+            }
+        }
+    }
+    if (err != FWT_OK) {
+        tuf_md_free(m);
+        return err;
+    }
+    drop_role(&c->ts, m);
+    return check_expiry(c, m, "timestamp");
+}
+
+static const json_t *ts_snapshot_meta(const fwt_tuf_client *c)
+{
+    return json_object_get(json_object_get(c->ts->signed_, "meta"), "snapshot.json");
+}
+
+static fwt_err final_timestamp(const fwt_tuf_client *c)
+{
+    if (!c->ts) {
+        return fwt_fail(FWT_E_INTERNAL, "no trusted timestamp");
+    }
+    return check_expiry(c, c->ts, "timestamp");
+}
+
+/* 5.5: snapshot. from_disk: the local copy (its bytes are not re-checked against the timestamp). */
+static fwt_err update_snapshot(fwt_tuf_client *c, const uint8_t *buf, size_t len, const char *what, int from_disk)
+{
+    fwt_err err = final_timestamp(c);
+    if (err != FWT_OK) {
+        return err;
+    }
+    const json_t *meta = ts_snapshot_meta(c);
+    if (!from_disk && (err = tuf_check_metafile_bytes(meta, buf, len, what)) != FWT_OK) {
+        return err;
+    }
+    struct tuf_md *m = NULL;
+    err = tuf_md_parse(buf, len, "snapshot", what, &m);
+    if (err == FWT_OK) {
+        err = tuf_verify_role(m, root_keys(c), root_role(c, "snapshot"), "snapshot", what);
+    }
+    if (err == FWT_OK && c->snap) {
+        const json_t *om = json_object_get(c->snap->signed_, "meta");
+        const json_t *nm = json_object_get(m->signed_, "meta");
+        const char *name;
+        json_t *ov;
+        json_object_foreach((json_t *)(uintptr_t)om, name, ov) {
+            const json_t *nv = json_object_get(nm, name);
+            if (!nv) {
+                err = fwt_fail(FWT_E_META_ROLLBACK, "%s: '%.80s' is no longer listed (it was in the trusted snapshot)",
+                               what, name);
+                break;
+            }
+            json_int_t a = json_integer_value(json_object_get(nv, "version"));
+            json_int_t b = json_integer_value(json_object_get(ov, "version"));
+            if (a < b) {
+                err = fwt_fail(FWT_E_META_ROLLBACK,
+                               "%s: '%.80s' version %" JSON_INTEGER_FORMAT " is older than the trusted %" JSON_INTEGER_FORMAT,
+                               what, name, a, b);
+                break;
+            }
+        }
+    }
+    if (err != FWT_OK) {
+        tuf_md_free(m);
+        return err;
+    }
+    drop_role(&c->snap, m);
+    err = check_expiry(c, m, "snapshot");
+    json_int_t want = json_integer_value(json_object_get(meta, "version"));
+    if (err == FWT_OK && m->version != want) {
+        err = fwt_fail(FWT_E_META_MISMATCH, "%s: version %lld, the timestamp says %" JSON_INTEGER_FORMAT, what,
+                       (long long)m->version, want);
+    }
+    return err;
+}
+
+static fwt_err final_snapshot(const fwt_tuf_client *c)
+{
+    fwt_err err = final_timestamp(c);
+    if (err != FWT_OK) {
+        return err;
+    }
+    if (!c->snap) {
+        return fwt_fail(FWT_E_INTERNAL, "no trusted snapshot");
+    }
+    err = check_expiry(c, c->snap, "snapshot");
+    json_int_t want = json_integer_value(json_object_get(ts_snapshot_meta(c), "version"));
+    if (err == FWT_OK && c->snap->version != want) {
+        err = fwt_fail(FWT_E_META_MISMATCH, "snapshot: version %lld, the timestamp says %" JSON_INTEGER_FORMAT,
+                       (long long)c->snap->version, want);
+    }
+    return err;
+}
+
+/* The keys and role entry that delegate role (from parent: "root" or a loaded targets role). */
+static fwt_err delegation_of(const fwt_tuf_client *c, const char *role, const char *parent, const json_t **keys,
+                             const json_t **def)
+{
+    if (!strcmp(parent, "root")) {
+        *keys = root_keys(c);
+        *def = root_role(c, "targets");
+        return FWT_OK;
+    }
+    const struct tuf_md *p = loaded_targets(c, parent);
+    const json_t *d = p ? json_object_get(p->signed_, "delegations") : NULL;
+    if (!d) {
+        return fwt_fail(FWT_E_INTERNAL, "role '%.64s' has no delegations", parent);
+    }
+    *keys = json_object_get(d, "keys");
+    const json_t *roles = json_object_get(d, "roles");
+    for (size_t i = 0; i < json_array_size(roles); i++) {
+        const json_t *r = json_array_get(roles, i);
+        if (!strcmp(json_string_value(json_object_get(r, "name")), role)) {
+            *def = r;
+            return FWT_OK;
+        }
+    }
+    const json_t *succ = json_object_get(d, "succinct_roles");
+    if (succ && tuf_succinct_is_member(succ, role)) {
+        *def = succ;
+        return FWT_OK;
+    }
+    return fwt_fail(FWT_E_META, "role '%.64s' does not delegate to '%.64s'", parent, role);
+}
+
+/* 5.6: a targets role (top-level or delegated). */
+static fwt_err update_targets(fwt_tuf_client *c, const uint8_t *buf, size_t len, const char *role,
+                              const char *parent, const char *what)
+{
+    fwt_err err = final_snapshot(c);
+    if (err != FWT_OK) {
+        return err;
+    }
+    const json_t *keys = NULL, *def = NULL;
+    if ((err = delegation_of(c, role, parent, &keys, &def)) != FWT_OK) {
+        return err;
+    }
+    char *mname = fmt("%s.json", role);
+    if (!mname) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    const json_t *meta = json_object_get(json_object_get(c->snap->signed_, "meta"), mname);
+    free(mname);
+    if (!meta) {
+        return fwt_fail(FWT_E_META, "the snapshot does not list role '%.64s'", role);
+    }
+    if ((err = tuf_check_metafile_bytes(meta, buf, len, what)) != FWT_OK) {
+        return err;
+    }
+    struct tuf_md *m = NULL;
+    err = tuf_md_parse(buf, len, "targets", what, &m);
+    if (err == FWT_OK) {
+        err = tuf_verify_role(m, keys, def, role, what);
+    }
+    json_int_t want = json_integer_value(json_object_get(meta, "version"));
+    if (err == FWT_OK && m->version != want) {
+        err = fwt_fail(FWT_E_META_MISMATCH, "%s: version %lld, the snapshot says %" JSON_INTEGER_FORMAT, what,
+                       (long long)m->version, want);
+    }
+    if (err == FWT_OK) {
+        err = check_expiry(c, m, what);
+    }
+    if (err != FWT_OK) {
+        tuf_md_free(m);
+        return err;
+    }
+    if (!strcmp(role, "targets")) {
+        drop_role(&c->targets, m);
+        return FWT_OK;
+    }
+    if (c->ndr == c->capdr) {
+        size_t cap = c->capdr ? 2 * c->capdr : 16;
+        struct loaded_role *n = realloc(c->dr, cap * sizeof(*n));
+        if (!n) {
+            tuf_md_free(m);
+            return fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+        c->dr = n;
+        c->capdr = cap;
+    }
+    c->dr[c->ndr].name = strdup(role);
+    if (!c->dr[c->ndr].name) {
+        tuf_md_free(m);
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    c->dr[c->ndr++].md = m;
+    return FWT_OK;
+}
+
+static fwt_err load_timestamp(fwt_tuf_client *c)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int equal = 0;
+    uint64_t cap = c->lim.max_timestamp_size;
+    if (read_local(c, "timestamp", cap, &buf, &len) == FWT_OK) {
+        (void)update_timestamp(c, buf, len, "local timestamp.json", &equal);
+    }
+    free(buf);
+    buf = NULL;
+    fwt_detail_clear();
+    fwt_err err = fetch_meta(c, "timestamp.json", cap, &buf, &len);
+    if (err == FWT_OK) {
+        err = update_timestamp(c, buf, len, "timestamp.json", &equal);
+    }
+    if (err == FWT_OK && !equal) {
+        err = persist(c, "timestamp", c->ts);
+    }
+    free(buf);
+    return err;
+}
+
+static fwt_err load_snapshot(fwt_tuf_client *c)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err err = final_timestamp(c);
+    if (err != FWT_OK) {
+        return err;
+    }
+    const json_t *meta = ts_snapshot_meta(c);
+    const json_t *l = json_object_get(meta, "length");
+    uint64_t cap = l ? (uint64_t)json_integer_value(l) : c->lim.max_snapshot_size;
+    if (read_local(c, "snapshot", c->lim.max_snapshot_size > cap ? c->lim.max_snapshot_size : cap, &buf, &len) ==
+        FWT_OK) {
+        err = update_snapshot(c, buf, len, "local snapshot.json", 1);
+        free(buf);
+        buf = NULL;
+        if (err == FWT_OK) {
+            return FWT_OK;
+        }
+    }
+    fwt_detail_clear();
+    char file[64];
+    if (consistent(c)) {
+        snprintf(file, sizeof(file), "%" JSON_INTEGER_FORMAT ".snapshot.json",
+                 json_integer_value(json_object_get(meta, "version")));
+    } else {
+        snprintf(file, sizeof(file), "snapshot.json");
+    }
+    err = fetch_meta(c, file, cap, &buf, &len);
+    if (err == FWT_OK) {
+        err = update_snapshot(c, buf, len, file, 0);
+    }
+    if (err == FWT_OK) {
+        err = persist(c, "snapshot", c->snap);
+    }
+    free(buf);
+    return err;
+}
+
+static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *parent, struct tuf_md **out)
+{
+    *out = loaded_targets(c, role);
+    if (*out) {
+        return FWT_OK;
+    }
+    fwt_err err = final_snapshot(c);
+    if (err != FWT_OK) {
+        return err;
+    }
+    char *mname = fmt("%s.json", role);
+    if (!mname) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    const json_t *meta = json_object_get(json_object_get(c->snap->signed_, "meta"), mname);
+    free(mname);
+    if (!meta) {
+        return fwt_fail(FWT_E_META, "the snapshot does not list role '%.64s'", role);
+    }
+    const json_t *l = json_object_get(meta, "length");
+    uint64_t cap = l ? (uint64_t)json_integer_value(l) : c->lim.max_targets_size;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (read_local(c, role, c->lim.max_targets_size > cap ? c->lim.max_targets_size : cap, &buf, &len) == FWT_OK) {
+        err = update_targets(c, buf, len, role, parent, "local metadata");
+        free(buf);
+        buf = NULL;
+        if (err == FWT_OK) {
+            *out = loaded_targets(c, role);
+            return FWT_OK;
+        }
+    }
+    fwt_detail_clear();
+    char *q = tuf_quote(role, 0);
+    char *file = !q ? NULL
+                 : consistent(c) ? fmt("%" JSON_INTEGER_FORMAT ".%s.json", json_integer_value(json_object_get(meta, "version")), q)
+                                 : fmt("%s.json", q);
+    free(q);
+    if (!file) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    err = fetch_meta(c, file, cap, &buf, &len);
+    if (err == FWT_OK) {
+        err = update_targets(c, buf, len, role, parent, file);
+    }
+    if (err == FWT_OK) {
+        *out = loaded_targets(c, role);
+        err = persist(c, role, *out);
+    }
+    free(buf);
+    free(file);
+    return err;
+}
+
+/* ---- Public API ---- */
+
+fwt_err fwt_tuf_init(const char *metadata_dir, const uint8_t *root, size_t len)
+{
+    if (!metadata_dir || !root) {
+        return fwt_fail(FWT_E_ARG, "metadata directory and root are required");
+    }
+    if (mkdir(metadata_dir, 0755) != 0 && errno != EEXIST) {
+        return fwt_fail(FWT_E_IO, "%s: cannot create: %s", metadata_dir, strerror(errno));
+    }
+    struct tuf_md *m = NULL;
+    fwt_err err = load_trusted_root(NULL, root, len, &m);
+    if (err != FWT_OK) {
+        return err;
+    }
+    tuf_md_free(m);
+    char *p = fmt("%s/root.json", metadata_dir);
+    err = p ? fwt_write_file_atomic(p, root, len, 0644) : fwt_fail(FWT_E_NOMEM, "out of memory");
+    free(p);
+    return err;
+}
+
+void fwt_tuf_client_free(fwt_tuf_client *c)
+{
+    if (!c) {
+        return;
+    }
+    forget_targets(c);
+    free(c->dr);
+    tuf_md_free(c->root);
+    tuf_md_free(c->ts);
+    tuf_md_free(c->snap);
+    tuf_fetcher_free(c->f);
+    for (int i = 0; i < 4; i++) {
+        free(c->tr_str[i]);
+    }
+    free(c->dir);
+    free(c->murl);
+    free(c->turl);
+    free(c->t_name);
+    free(c->t_role);
+    free(c->t_sha256);
+    free(c->t_sha512);
+    free(c->t_custom);
+    free(c);
+}
+
+fwt_err fwt_tuf_client_open(const struct fwt_tuf_client_opts *o, fwt_tuf_client **out)
+{
+    *out = NULL;
+    if (!o || !o->metadata_dir) {
+        return fwt_fail(FWT_E_ARG, "a metadata directory is required");
+    }
+    fwt_tuf_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    c->lim = o->limits;
+    if (!c->lim.max_root_size) c->lim.max_root_size = DEF_MAX_ROOT;
+    if (!c->lim.max_timestamp_size) c->lim.max_timestamp_size = DEF_MAX_TIMESTAMP;
+    if (!c->lim.max_snapshot_size) c->lim.max_snapshot_size = DEF_MAX_SNAPSHOT;
+    if (!c->lim.max_targets_size) c->lim.max_targets_size = DEF_MAX_TARGETS;
+    if (!c->lim.max_root_rotations) c->lim.max_root_rotations = DEF_ROOT_ROTATIONS;
+    if (!c->lim.max_delegations) c->lim.max_delegations = DEF_DELEGATIONS;
+    c->tr = o->transport;
+    const char **s[4] = {&c->tr.ca_file, &c->tr.pinned_pubkey, &c->tr.client_cert, &c->tr.client_key};
+    int oom = 0;
+    for (int i = 0; i < 4; i++) {
+        if (*s[i]) {
+            c->tr_str[i] = strdup(*s[i]);
+            oom |= !c->tr_str[i];
+            *s[i] = c->tr_str[i];
+        }
+    }
+    c->fixed_now = o->fixed_now;
+    c->no_floor = o->no_time_floor;
+    c->progress = o->progress;
+    c->progress_ctx = o->progress_ctx;
+    c->dir = xstrdup(o->metadata_dir);
+    c->murl = with_slash(o->metadata_url);
+    c->turl = with_slash(o->targets_url);
+    if (oom || !c->dir || (o->metadata_url && !c->murl) || (o->targets_url && !c->turl)) {
+        fwt_tuf_client_free(c);
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err err = read_local(c, "root", c->lim.max_root_size, &buf, &len);
+    if (err == FWT_E_NOT_FOUND) {
+        err = fwt_fail(FWT_E_STATE, "%s/root.json: no trusted root (initialise the client first)", c->dir);
+    }
+    if (err == FWT_OK) {
+        err = load_trusted_root(c, buf, len, &c->root);
+    }
+    free(buf);
+    if (err == FWT_OK) {
+        err = tuf_fetcher_new(&c->tr, &c->f);
+    }
+    if (err != FWT_OK) {
+        fwt_tuf_client_free(c);
+        return err;
+    }
+    *out = c;
+    return FWT_OK;
+}
+
+fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
+{
+    if (!c->murl) {
+        return fwt_fail(FWT_E_ARG, "no metadata URL given");
+    }
+    /* 5.1: one fixed time for the whole update, never before the persisted floor. */
+    time_t floor = 0, now = clock_now(c);
+    fwt_err err = floor_read(c, &floor);
+    if (err != FWT_OK) {
+        return err;
+    }
+    c->ref = now > floor ? now : floor;
+    c->refreshed = 0;
+    drop_role(&c->ts, NULL);
+    drop_role(&c->snap, NULL);
+    forget_targets(c);
+
+    /* 5.3: the root chain, one version at a time. */
+    for (unsigned i = 0; i < c->lim.max_root_rotations; i++) {
+        int64_t next = c->root->version + 1;
+        char file[48];
+        snprintf(file, sizeof(file), "%lld.root.json", (long long)next);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        err = fetch_meta(c, file, c->lim.max_root_size, &buf, &len);
+        if (err == FWT_E_NOT_FOUND) {
+            fwt_detail_clear();
+            err = FWT_OK;
+            break;
+        }
+        if (err == FWT_OK) {
+            err = update_root(c, buf, len, next);
+        }
+        free(buf);
+        if (err == FWT_OK) {
+            err = persist(c, "root", c->root);
+        }
+        if (err != FWT_OK) {
+            return err;
+        }
+    }
+    /* 5.3.10: freeze attack on root (after persisting the chain). */
+    if ((err = check_expiry(c, c->root, "root")) != FWT_OK) {
+        return err;
+    }
+    /* 5.3.11 is done by verification: a local timestamp or snapshot whose keys were
+     * rotated away no longer verifies, so it is not trusted and not used for rollback
+     * checks (fast-forward recovery); the next verified copy replaces the file. */
+    if ((err = load_timestamp(c)) != FWT_OK) {
+        return err;
+    }
+    if ((err = load_snapshot(c)) != FWT_OK) {
+        return err;
+    }
+    struct tuf_md *t = NULL;
+    if ((err = load_targets(c, "targets", "root", &t)) != FWT_OK) {
+        return err;
+    }
+    if ((err = floor_write(c, now)) != FWT_OK) {
+        return err;
+    }
+    c->refreshed = 1;
+    return FWT_OK;
+}
+
+static fwt_err fill_target(fwt_tuf_client *c, const char *name, const char *role, const json_t *t,
+                           struct fwt_tuf_target *out)
+{
+    free(c->t_name);
+    free(c->t_role);
+    free(c->t_sha256);
+    free(c->t_sha512);
+    free(c->t_custom);
+    c->t_name = strdup(name);
+    c->t_role = strdup(role);
+    const json_t *h = json_object_get(t, "hashes");
+    c->t_sha256 = xstrdup(json_string_value(json_object_get(h, "sha256")));
+    c->t_sha512 = xstrdup(json_string_value(json_object_get(h, "sha512")));
+    const json_t *cu = json_object_get(t, "custom");
+    c->t_custom = cu ? json_dumps(cu, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (!c->t_name || !c->t_role || (cu && !c->t_custom)) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    out->name = c->t_name;
+    out->role = c->t_role;
+    out->length = (uint64_t)json_integer_value(json_object_get(t, "length"));
+    out->sha256 = c->t_sha256;
+    out->sha512 = c->t_sha512;
+    out->custom_json = c->t_custom;
+    return FWT_OK;
+}
+
+struct walk_item {
+    char *role, *parent;
+};
+
+static void walk_free(struct walk_item *st, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(st[i].role);
+        free(st[i].parent);
+    }
+}
+
+/* 5.6.7: pre-order depth-first search for name. found_role, found: where it is (NULL: not found). */
+static fwt_err search(fwt_tuf_client *c, const char *name, const char **found_role, const json_t **found)
+{
+    *found = NULL;
+    *found_role = NULL;
+    size_t cap = 64, n = 0, nvis = 0;
+    struct walk_item *st = malloc(cap * sizeof(*st));
+    char **visited = calloc(c->lim.max_delegations, sizeof(*visited));
+    fwt_err err = FWT_OK;
+    if (!st || !visited) {
+        free(st);
+        free(visited);
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    st[n].role = strdup("targets");
+    st[n].parent = strdup("root");
+    n++;
+    unsigned budget = c->lim.max_delegations;
+    while (budget > 0 && n > 0 && err == FWT_OK) {
+        struct walk_item it = st[--n];
+        int seen = 0;
+        for (size_t i = 0; i < nvis; i++) {
+            seen |= !strcmp(visited[i], it.role);
+        }
+        if (!it.role || !it.parent) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+        struct tuf_md *md = NULL;
+        if (err == FWT_OK && !seen) {
+            err = load_targets(c, it.role, it.parent, &md);
+        }
+        if (err == FWT_OK && md) {
+            const json_t *t = json_object_get(json_object_get(md->signed_, "targets"), name);
+            if (t) {
+                *found = t;
+                *found_role = loaded_targets(c, it.role) == c->targets ? "targets" : NULL;
+                for (size_t i = 0; i < c->ndr && !*found_role; i++) {
+                    if (c->dr[i].md == md) {
+                        *found_role = c->dr[i].name;
+                    }
+                }
+                free(it.role);
+                free(it.parent);
+                break;
+            }
+            visited[nvis++] = it.role;
+            it.role = NULL;
+            budget--;
+            const json_t *d = json_object_get(md->signed_, "delegations");
+            const json_t *roles = json_object_get(d, "roles");
+            const json_t *succ = json_object_get(d, "succinct_roles");
+            size_t first = n;
+            const char *parent = visited[nvis - 1];
+            for (size_t i = 0; d && i <= json_array_size(roles) && err == FWT_OK; i++) {
+                char *child = NULL;
+                int term = 0;
+                if (succ) {
+                    if (i > 0) {
+                        break;
+                    }
+                    child = tuf_succinct_role_for(succ, name);
+                    term = 1;
+                    if (!child) {
+                        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+                        break;
+                    }
+                } else {
+                    if (i == json_array_size(roles)) {
+                        break;
+                    }
+                    const json_t *r = json_array_get(roles, i);
+                    if (!tuf_role_matches(r, name)) {
+                        continue;
+                    }
+                    child = strdup(json_string_value(json_object_get(r, "name")));
+                    term = json_is_true(json_object_get(r, "terminating"));
+                }
+                if (term) {
+                    /* a terminating role ends the search after its subtree: drop what was left */
+                    walk_free(st, first);
+                    memmove(st, st + first, (n - first) * sizeof(*st));
+                    n -= first;
+                    first = 0;
+                }
+                if (n == cap) {
+                    struct walk_item *ns = realloc(st, 2 * cap * sizeof(*st));
+                    if (!ns) {
+                        free(child);
+                        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+                        break;
+                    }
+                    st = ns;
+                    cap *= 2;
+                }
+                st[n].role = child;
+                st[n].parent = strdup(parent);
+                n++;
+                if (term) {
+                    break;
+                }
+            }
+            /* children were appended in order; visit the first one first */
+            for (size_t a = first, b = n; a + 1 < b; a++, b--) {
+                struct walk_item tmp = st[a];
+                st[a] = st[b - 1];
+                st[b - 1] = tmp;
+            }
+        }
+        free(it.role);
+        free(it.parent);
+    }
+    walk_free(st, n);
+    free(st);
+    for (size_t i = 0; i < nvis; i++) {
+        free(visited[i]);
+    }
+    free(visited);
+    return err;
+}
+
+static fwt_err ensure_refreshed(fwt_tuf_client *c)
+{
+    return c->refreshed ? FWT_OK : fwt_tuf_refresh(c);
+}
+
+fwt_err fwt_tuf_get_target(fwt_tuf_client *c, const char *name, struct fwt_tuf_target *out)
+{
+    if (!name) {
+        return fwt_fail(FWT_E_ARG, "no target name");
+    }
+    fwt_err err = ensure_refreshed(c);
+    const char *role = NULL;
+    const json_t *t = NULL;
+    if (err == FWT_OK) {
+        err = search(c, name, &role, &t);
+    }
+    if (err == FWT_OK && !t) {
+        err = fwt_fail(FWT_E_NOT_FOUND, "target '%.200s': no trusted role lists it", name);
+    }
+    if (err == FWT_OK) {
+        err = fill_target(c, name, role, t, out);
+    }
+    return err;
+}
+
+fwt_err fwt_tuf_list_targets(fwt_tuf_client *c, fwt_tuf_target_cb cb, void *ctx)
+{
+    fwt_err err = ensure_refreshed(c);
+    if (err != FWT_OK) {
+        return err;
+    }
+    /* 1. every target name of every reachable role (breadth first, bounded) */
+    json_t *names = json_object();
+    json_t *queue = json_array(), *seen = json_object();
+    if (!names || !queue || !seen || json_array_append_new(queue, json_pack("[ss]", "targets", "root")) != 0) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    for (size_t qi = 0; err == FWT_OK && qi < json_array_size(queue); qi++) {
+        if (qi >= LIST_MAX_ROLES) {
+            err = fwt_fail(FWT_E_TOO_LARGE, "more than %u delegated roles", LIST_MAX_ROLES);
+            break;
+        }
+        const char *role = json_string_value(json_array_get(json_array_get(queue, qi), 0));
+        const char *parent = json_string_value(json_array_get(json_array_get(queue, qi), 1));
+        if (json_object_get(seen, role)) {
+            continue;
+        }
+        json_object_set_new(seen, role, json_true());
+        struct tuf_md *md = NULL;
+        if ((err = load_targets(c, role, parent, &md)) != FWT_OK) {
+            break;
+        }
+        const char *n;
+        json_t *v;
+        json_object_foreach(json_object_get(md->signed_, "targets"), n, v) {
+            json_object_set_new(names, n, json_true());
+        }
+        const json_t *d = json_object_get(md->signed_, "delegations");
+        const json_t *roles = json_object_get(d, "roles");
+        for (size_t i = 0; i < json_array_size(roles); i++) {
+            json_array_append_new(queue, json_pack("[ss]", json_string_value(json_object_get(json_array_get(roles, i), "name")), role));
+        }
+        const json_t *succ = json_object_get(d, "succinct_roles");
+        if (succ) {
+            int bits = (int)json_integer_value(json_object_get(succ, "bit_length"));
+            const char *prefix = json_string_value(json_object_get(succ, "name_prefix"));
+            uint64_t nb = (uint64_t)1 << bits;
+            char tmp[16];
+            int width = snprintf(tmp, sizeof(tmp), "%llx", (unsigned long long)(nb - 1));
+            for (uint64_t b = 0; b < nb && json_array_size(queue) <= LIST_MAX_ROLES; b++) {
+                char *bn = fmt("%s-%0*llx", prefix, width, (unsigned long long)b);
+                json_array_append_new(queue, json_pack("[ss]", bn ? bn : "", role));
+                free(bn);
+            }
+        }
+    }
+    /* 2. each name resolved by the real search (delegated paths respected) */
+    const char *n;
+    json_t *v;
+    json_object_foreach(err == FWT_OK ? names : NULL, n, v) {
+        const char *role = NULL;
+        const json_t *t = NULL;
+        struct fwt_tuf_target tg;
+        if ((err = search(c, n, &role, &t)) != FWT_OK) {
+            break;
+        }
+        if (!t) {
+            continue; /* listed only by a role that was not delegated that path */
+        }
+        if ((err = fill_target(c, n, role, t, &tg)) != FWT_OK || cb(ctx, &tg) != 0) {
+            break;
+        }
+    }
+    json_decref(names);
+    json_decref(queue);
+    json_decref(seen);
+    return err;
+}
+
+struct dl {
+    fwt_tuf_client *c;
+    struct tuf_hash_state hs;
+    fwt_tuf_write_cb write;
+    void *ctx;
+    uint64_t done, total;
+    int hash_failed;
+};
+
+static int dl_sink(void *ctx, const uint8_t *data, size_t len)
+{
+    struct dl *d = ctx;
+    if (tuf_hash_state_update(&d->hs, data, len) != FWT_OK) {
+        d->hash_failed = 1;
+        return -1;
+    }
+    d->done += len;
+    if (d->c->progress) {
+        d->c->progress(d->c->progress_ctx, d->done, d->total);
+    }
+    return d->write(d->ctx, data, len);
+}
+
+/* The target entry as trusted metadata holds it (for t from this client). */
+static const json_t *target_entry(const fwt_tuf_client *c, const struct fwt_tuf_target *t)
+{
+    const struct tuf_md *md = t->role ? loaded_targets(c, t->role) : NULL;
+    return md && t->name ? json_object_get(json_object_get(md->signed_, "targets"), t->name) : NULL;
+}
+
+fwt_err fwt_tuf_download(fwt_tuf_client *c, const struct fwt_tuf_target *t, fwt_tuf_write_cb write, void *ctx)
+{
+    if (!c->turl) {
+        return fwt_fail(FWT_E_ARG, "no target base URL given");
+    }
+    const json_t *e = target_entry(c, t);
+    if (!e) {
+        return fwt_fail(FWT_E_ARG, "target '%.200s' is not from this client's trusted metadata", t->name ? t->name : "");
+    }
+    const json_t *hashes = json_object_get(e, "hashes");
+    uint64_t length = (uint64_t)json_integer_value(json_object_get(e, "length"));
+    /* 5.7.3: consistent snapshots fetch DIR/HASH.BASENAME (the first hash listed) */
+    char *path = NULL;
+    if (consistent(c)) {
+        const char *h = NULL;
+        const char *alg;
+        json_t *v;
+        json_object_foreach((json_t *)(uintptr_t)hashes, alg, v) {
+            h = json_string_value(v);
+            break;
+        }
+        const char *slash = strrchr(t->name, '/');
+        size_t dl = slash ? (size_t)(slash - t->name + 1) : 0;
+        path = fmt("%.*s%s.%s", (int)dl, t->name, h ? h : "", t->name + dl);
+    } else {
+        path = strdup(t->name);
+    }
+    char *q = path ? tuf_quote(path, 1) : NULL;
+    char *url = q ? fmt("%s%s", c->turl, q) : NULL;
+    free(path);
+    free(q);
+    if (!url) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    struct dl d = {c, {{0}, {0}, {0}, 0}, write, ctx, 0, length, 0};
+    fwt_err err = tuf_hash_state_init(&d.hs, hashes, t->name);
+    if (err == FWT_OK) {
+        err = tuf_fetch(c->f, url, length, dl_sink, &d);
+        if (err == FWT_E_IO && d.hash_failed) {
+            err = fwt_fail(FWT_E_CRYPTO, "hashing failed");
+        }
+        if (err == FWT_OK && d.done != length) {
+            err = fwt_fail(FWT_E_META_MISMATCH, "target '%.200s': %llu bytes, the metadata says %llu", t->name,
+                           (unsigned long long)d.done, (unsigned long long)length);
+        }
+        if (err == FWT_OK) {
+            err = tuf_hash_state_final(&d.hs, t->name);
+            if (err == FWT_E_META_MISMATCH) {
+                fwt_fail(err, "target '%.200s': %s", t->name, fwt_detail());
+            }
+        } else {
+            tuf_hash_state_free(&d.hs);
+        }
+    }
+    free(url);
+    return err;
+}
+
+struct file_sink {
+    int fd;
+};
+
+static int fd_write(void *ctx, const uint8_t *data, size_t len)
+{
+    struct file_sink *s = ctx;
+    while (len) {
+        ssize_t w = write(s->fd, data, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return -1;
+        }
+        data += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+fwt_err fwt_tuf_download_file(fwt_tuf_client *c, const struct fwt_tuf_target *t, const char *path, int *cached)
+{
+    if (cached) {
+        *cached = 0;
+    }
+    const json_t *e = target_entry(c, t);
+    if (!e || !path) {
+        return fwt_fail(FWT_E_ARG, "target '%.200s' is not from this client's trusted metadata",
+                        t && t->name ? t->name : "");
+    }
+    uint64_t length = (uint64_t)json_integer_value(json_object_get(e, "length"));
+    /* already there with the right length and hashes: nothing to fetch */
+    if (access(path, F_OK) == 0 && length < SIZE_MAX) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (fwt_read_file(path, (size_t)length, &buf, &len) == FWT_OK && len == length &&
+            tuf_check_metafile_bytes(e, buf, len, t->name) == FWT_OK) {
+            free(buf);
+            if (cached) {
+                *cached = 1;
+            }
+            return FWT_OK;
+        }
+        free(buf);
+        fwt_detail_clear();
+    }
+    char *tmp = fmt("%s.tmp.XXXXXX", path);
+    if (!tmp) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    struct file_sink s = {mkstemp(tmp)};
+    if (s.fd < 0) {
+        fwt_err err = fwt_fail(FWT_E_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        free(tmp);
+        return err;
+    }
+    fwt_err err = fwt_tuf_download(c, t, fd_write, &s);
+    if (err == FWT_OK && (fchmod(s.fd, 0644) != 0 || fsync(s.fd) != 0)) {
+        err = fwt_fail(FWT_E_IO, "%s: %s", tmp, strerror(errno));
+    }
+    if (close(s.fd) != 0 && err == FWT_OK) {
+        err = fwt_fail(FWT_E_IO, "%s: %s", tmp, strerror(errno));
+    }
+    if (err == FWT_OK && rename(tmp, path) != 0) {
+        err = fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
+    }
+    if (err == FWT_OK) {
+        err = fwt_fsync_parent(path);
+    } else {
+        unlink(tmp);
+    }
+    free(tmp);
+    return err;
+}
+
+uint64_t fwt_tuf_role_version(const fwt_tuf_client *c, const char *role)
+{
+    const struct tuf_md *m = !strcmp(role, "root") ? c->root
+                             : !strcmp(role, "timestamp") ? c->ts
+                             : !strcmp(role, "snapshot") ? c->snap
+                                                         : loaded_targets(c, role);
+    return m ? (uint64_t)m->version : 0;
+}
+
+time_t fwt_tuf_role_expires(const fwt_tuf_client *c, const char *role)
+{
+    const struct tuf_md *m = !strcmp(role, "root") ? c->root
+                             : !strcmp(role, "timestamp") ? c->ts
+                             : !strcmp(role, "snapshot") ? c->snap
+                                                         : loaded_targets(c, role);
+    return m ? m->expires : 0;
+}
