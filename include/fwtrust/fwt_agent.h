@@ -274,6 +274,18 @@ struct fwt_agent_boot_result {
  */
 FWT_MUST_CHECK fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res);
 
+/* ---- The network update (src/agent/update.c) ---- */
+
+/*
+ * `fwtrust-agent --device DIR [--json] update ARGS...` calls this (the tool is
+ * built with it when src/agent/update.c exists; otherwise `update` reports
+ * that it is not available). dev is open (exclusive lock) and is closed by the
+ * caller; argv[0] is "update"; json is 1 with --json. Returns the exit code:
+ * 0, or the fwt_err number of the failure, having printed the result (and on
+ * failure the error line, e.g. with fwt_cli_error from src/tools/cli.h).
+ */
+int fwt_agent_update_main(fwt_agent *dev, int argc, char **argv, int json);
+
 /* ---- Anti-rollback state backend ---- */
 
 struct fwt_rollback_state {
