@@ -25,6 +25,7 @@
 
 struct loaded_role {
     char *name;
+    char *parent; /* the delegator it was verified against */
     struct tuf_md *md;
 };
 
@@ -233,6 +234,7 @@ static void forget_targets(fwt_tuf_client *c)
     drop_role(&c->targets, NULL);
     for (size_t i = 0; i < c->ndr; i++) {
         free(c->dr[i].name);
+        free(c->dr[i].parent);
         tuf_md_free(c->dr[i].md);
     }
     c->ndr = 0;
@@ -245,6 +247,20 @@ static struct tuf_md *loaded_targets(const fwt_tuf_client *c, const char *role)
     }
     for (size_t i = 0; i < c->ndr; i++) {
         if (!strcmp(c->dr[i].name, role)) {
+            return c->dr[i].md;
+        }
+    }
+    return NULL;
+}
+
+/* A role loaded through this delegator (a role reached through another one is verified again). */
+static struct tuf_md *loaded_via(const fwt_tuf_client *c, const char *role, const char *parent)
+{
+    if (!strcmp(role, "targets")) {
+        return c->targets;
+    }
+    for (size_t i = 0; i < c->ndr; i++) {
+        if (!strcmp(c->dr[i].name, role) && !strcmp(c->dr[i].parent, parent)) {
             return c->dr[i].md;
         }
     }
@@ -514,7 +530,10 @@ static fwt_err update_targets(fwt_tuf_client *c, const uint8_t *buf, size_t len,
         c->capdr = cap;
     }
     c->dr[c->ndr].name = strdup(role);
-    if (!c->dr[c->ndr].name) {
+    c->dr[c->ndr].parent = strdup(parent);
+    if (!c->dr[c->ndr].name || !c->dr[c->ndr].parent) {
+        free(c->dr[c->ndr].name);
+        free(c->dr[c->ndr].parent);
         tuf_md_free(m);
         return fwt_fail(FWT_E_NOMEM, "out of memory");
     }
@@ -586,12 +605,27 @@ static fwt_err load_snapshot(fwt_tuf_client *c)
 
 static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *parent, struct tuf_md **out)
 {
-    *out = loaded_targets(c, role);
+    *out = loaded_via(c, role, parent);
     if (*out) {
         return FWT_OK;
     }
     fwt_err err = final_snapshot(c);
     if (err != FWT_OK) {
+        return err;
+    }
+    const struct tuf_md *other = loaded_targets(c, role);
+    if (other) {
+        /* loaded through another delegator: these bytes must satisfy this one too */
+        uint8_t *copy = malloc(other->raw_len ? other->raw_len : 1);
+        if (!copy) {
+            return fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+        memcpy(copy, other->raw, other->raw_len);
+        err = update_targets(c, copy, other->raw_len, role, parent, "delegated role (via another delegator)");
+        free(copy);
+        if (err == FWT_OK) {
+            *out = loaded_via(c, role, parent);
+        }
         return err;
     }
     char *mname = fmt("%s.json", role);
@@ -612,7 +646,7 @@ static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *par
         free(buf);
         buf = NULL;
         if (err == FWT_OK) {
-            *out = loaded_targets(c, role);
+            *out = loaded_via(c, role, parent);
             return FWT_OK;
         }
     }
@@ -630,7 +664,7 @@ static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *par
         err = update_targets(c, buf, len, role, parent, file);
     }
     if (err == FWT_OK) {
-        *out = loaded_targets(c, role);
+        *out = loaded_via(c, role, parent);
         err = persist(c, role, *out);
     }
     free(buf);
