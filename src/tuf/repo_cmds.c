@@ -4,6 +4,7 @@
  * everything first and then writes through one transaction.
  */
 #include "repo.h"
+#include "repo_encoded.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -616,6 +617,18 @@ static fwt_err image_facts(const char *path, const struct repo_target_opts *o, c
     if (fio.io.size < FWT_IMAGE_HEADER_SIZE || fio.io.read(fio.io.ctx, 0, magic, 4) != FWT_OK ||
         (uint32_t)(magic[0] | magic[1] << 8 | magic[2] << 16 | (uint32_t)magic[3] << 24) != FWT_IMAGE_MAGIC) {
         fwt_file_io_close(&fio);
+        fwt_detail_clear();
+        /* An encoded image (`fwtrust delta`): facts from its header (docs/updates.md). */
+        err = repo_encoded_facts(path, facts);
+        if (err == FWT_OK && o->n_verify > 0) {
+            json_decref(*facts);
+            *facts = NULL;
+            return fwt_fail(FWT_E_ARG, "%s is an encoded image: verify it with `fwtrust delta --verify-key` "
+                            "when making it, and add it without --verify-key", path);
+        }
+        if (err != FWT_E_NOT_FOUND) {
+            return err;
+        }
         fwt_detail_clear();
         if (o->n_verify > 0) {
             return fwt_fail(FWT_E_MALFORMED, "%s is not an fwtrust image, but --verify-key was given", path);

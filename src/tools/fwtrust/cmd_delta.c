@@ -1,0 +1,622 @@
+/*
+ * fwtrust delta: make the encoded targets a device can update from.
+ *
+ *   fwtrust delta --from OLD.signed.bin --to NEW.signed.bin -o PATCH   zstd patch (OLD is the
+ *                                                                      reference prefix)
+ *   fwtrust delta --to NEW.signed.bin -o NEW.zst                       zstd-compressed image
+ *   fwtrust delta --info FILE                                          show an encoded file's header
+ *   fwtrust delta --apply PATCH [--from OLD.signed.bin] -o NEW         decode (host side check)
+ *
+ * The output is the container of src/agent/delta_format.h (docs/updates.md):
+ * a zstd skippable frame describing the image (and the base image of a
+ * patch), then one zstd frame. Plain `zstd -d` (with --patch-from=OLD for a
+ * patch) decodes it too.
+ */
+#include "agent/delta_format.h"
+#include "image_cmd.h"
+#include "tuf/repo_encoded.h"
+
+#include <stdlib.h>
+#include <zstd.h>
+
+static const char *const k_prog = "fwtrust delta";
+
+enum {
+    OPT_FROM = OPT_CMD_FIRST,
+    OPT_TO,
+    OPT_LEVEL,
+    OPT_VERIFY_KEY,
+    OPT_INFO,
+    OPT_APPLY,
+};
+
+#define MAX_VERIFY 8
+/* A full image compressed with zstd: any size a slot can hold (4 GiB - 1, as the core reads). */
+#define FULL_MAX 0xffffffffULL
+/* A patch: base and new image together within the largest window a device accepts. */
+#define PATCH_MAX (1ULL << FWT_ENC_PATCH_WINDOWLOG_MAX)
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fwtrust delta [--from OLD.signed.bin] --to NEW.signed.bin -o OUT [options]\n"
+            "       fwtrust delta --info FILE [--json]\n"
+            "       fwtrust delta --apply FILE [--from OLD.signed.bin] -o NEW.signed.bin\n\n"
+            "Encode a signed image for publishing (docs/updates.md). With --from, OUT is a zstd\n"
+            "patch made with OLD's image bytes as the reference prefix (zstd --patch-from, long\n"
+            "distance matching): a device running OLD rebuilds NEW from it. Without --from, OUT\n"
+            "is NEW compressed with zstd. OUT starts with a header (a zstd skippable frame)\n"
+            "naming the encoding, NEW's version, security counter, hardware id, digests and\n"
+            "length, and OLD's (the base) length, SHA-256 and image digest; `fwtrust repo\n"
+            "add-target` copies it into the target's custom metadata. OUT is checked by\n"
+            "decoding it again before it is written (atomically).\n\n"
+            "  --from OLD            base image (a signed fwtrust image; its image bytes, without\n"
+            "                        any padding after the TLVs, are the reference)\n"
+            "  --to NEW              the image to encode (a signed fwtrust image)\n"
+            "  -o, --output OUT      the encoded file (the decoded image with --apply)\n"
+            "  --level N             zstd level 1..22 (default 19)\n"
+            "  --verify-key PUB      verify NEW (and OLD) first: one valid signature by one of\n"
+            "                        the keys (repeatable)\n"
+            "  --info FILE           print the header of an encoded file\n"
+            "  --apply FILE          decode FILE (with --from OLD for a patch) into OUT\n"
+            "  --json                print the result as JSON\n" FWT_KEY_HELP
+            "  -h, --help            this text\n\n"
+            "Exit status (docs/exit-codes.md): 0 done; 1 usage; 2 I/O; 8 a file is missing;\n"
+            "20 an input is not an fwtrust image, or FILE not an encoded image; 21 the base\n"
+            "does not match the patch; 33 images too large for a patch (base + new above\n"
+            "128 MiB: publish them compressed); 22-31 --verify-key failed.\n");
+}
+
+struct img {
+    uint8_t *buf;
+    size_t len;        /* file bytes */
+    uint32_t total;    /* image bytes (header, payload, TLV areas) */
+    struct fwt_image_info info;
+};
+
+static fwt_err load_image(const char *path, uint64_t max, struct img *im)
+{
+    memset(im, 0, sizeof(*im));
+    fwt_err err = fwt_read_file(path, (size_t)max, &im->buf, &im->len);
+    if (err == FWT_E_TOO_LARGE) {
+        return fwt_fail(err, "%s is larger than %llu bytes", path, (unsigned long long)max);
+    }
+    if (err != FWT_OK) {
+        return err;
+    }
+    struct fwt_file_io fio;
+    err = fwt_file_io_open(&fio, path);
+    if (err != FWT_OK) {
+        return err;
+    }
+    static uint8_t work[16384];
+    err = fwt_image_parse(&fio.io, work, sizeof(work), &im->info);
+    fwt_file_io_close(&fio);
+    if (err != FWT_OK) {
+        return fwt_fail(err, "%s is not a valid fwtrust image (%s)", path,
+                        fwt_detail()[0] ? fwt_detail() : fwt_strerror(err));
+    }
+    if (im->info.total_size > im->len || im->len != (size_t)fio.io.size) {
+        return fwt_fail(FWT_E_IO, "%s changed while it was read", path);
+    }
+    im->total = im->info.total_size;
+    return FWT_OK;
+}
+
+static fwt_err verify_image(const char *path, const char *const *keys, size_t n,
+                            const struct fwt_key_opts *ko)
+{
+    struct fwt_trusted_key tk[MAX_VERIFY];
+    uint8_t enc[MAX_VERIFY][FWT_PUBKEY_MAX];
+    memset(tk, 0, sizeof(tk));
+    for (size_t i = 0; i < n; i++) {
+        fwt_pubkey *pub = NULL;
+        fwt_err err = fwt_pubkey_load(keys[i], ko, &pub);
+        size_t len = sizeof(enc[i]);
+        if (err == FWT_OK) {
+            err = fwt_pubkey_mcuboot(pub, enc[i], &len);
+            tk[i].type = fwt_pubkey_type(pub);
+            tk[i].key = enc[i];
+            tk[i].key_len = len;
+        }
+        fwt_pubkey_free(pub);
+        if (err != FWT_OK) {
+            return err;
+        }
+    }
+    struct fwt_policy pol;
+    memset(&pol, 0, sizeof(pol));
+    pol.keys = tk;
+    pol.n_keys = n;
+    pol.threshold = 1;
+    struct fwt_image_info info;
+    fwt_err err = fwt_verify_file(path, &pol, &info);
+    if (err != FWT_OK && fwt_detail()[0] == '\0') {
+        return fwt_fail(err, "%s does not verify with the --verify-key keys", path);
+    }
+    return err;
+}
+
+static const char *hash_name(enum fwt_hash_alg a)
+{
+    return a == FWT_HASH_SHA384 ? "sha384" : a == FWT_HASH_SHA512 ? "sha512" : "sha256";
+}
+
+/* The image's facts, as `fwtrust repo add-target` puts them in custom.fwtrust,
+ * plus the length and SHA-256 of the bytes (len of them). */
+static json_t *facts(const struct img *im, size_t len)
+{
+    uint8_t sha[32];
+    char shahex[65], ver[48], dg[2 * FWT_DIGEST_MAX + 1];
+    if (fwt_sha256(im->buf, len, sha) != FWT_OK) {
+        return NULL;
+    }
+    fwt_hex_encode(sha, 32, shahex);
+    fwt_version_format(&im->info.hdr.version, ver, sizeof(ver));
+    size_t dlen = im->info.digest_len <= FWT_DIGEST_MAX ? im->info.digest_len : FWT_DIGEST_MAX;
+    fwt_hex_encode(im->info.digest, dlen, dg);
+    json_t *f = json_pack("{s:I, s:s, s:s, s:{s:s}}", "length", (json_int_t)len, "sha256", shahex,
+                          "version", ver, "image_digest", hash_name(im->info.hash_alg), dg);
+    if (!f) {
+        return NULL;
+    }
+    if (im->info.has_security_counter) {
+        json_object_set_new(f, "security_counter", json_integer(im->info.security_counter));
+    }
+    if (im->info.hw_id_len > 0 && im->info.hw_id_len <= FWT_HW_ID_MAX) {
+        char hx[2 * FWT_HW_ID_MAX + 1];
+        fwt_hex_encode(im->info.hw_id, im->info.hw_id_len, hx);
+        json_object_set_new(f, "hw_id_hex", json_string(hx));
+        if (fwt_is_printable(im->info.hw_id, im->info.hw_id_len)) {
+            json_object_set_new(f, "hw_id", json_stringn((const char *)im->info.hw_id,
+                                                         im->info.hw_id_len));
+        }
+    }
+    return f;
+}
+
+static unsigned window_log_for(uint64_t n)
+{
+    unsigned wl = 10; /* ZSTD_WINDOWLOG_ABSOLUTEMIN */
+    while (wl < 31 && (1ULL << wl) < n) {
+        wl++;
+    }
+    return wl;
+}
+
+static fwt_err zfail(size_t rc, const char *what)
+{
+    return fwt_fail(FWT_E_INTERNAL, "zstd %s: %s", what, ZSTD_getErrorName(rc));
+}
+
+/* Compress new->buf (the whole file) with base as the reference prefix (or none). */
+static fwt_err encode(const struct img *base, const struct img *nw, int level, uint8_t **out,
+                      size_t *out_len)
+{
+    *out = NULL;
+    size_t cap = ZSTD_compressBound(nw->len);
+    uint8_t *buf = malloc(cap);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    fwt_err err = FWT_OK;
+    if (!buf || !cc || ZSTD_isError(cap)) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory for a %zu byte image", nw->len);
+        goto out;
+    }
+    size_t rc;
+#define ZSET(p, v)                                                                                 \
+    do {                                                                                           \
+        rc = ZSTD_CCtx_setParameter(cc, p, v);                                                     \
+        if (ZSTD_isError(rc)) {                                                                    \
+            err = zfail(rc, #p);                                                                   \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+    ZSET(ZSTD_c_compressionLevel, level);
+    ZSET(ZSTD_c_checksumFlag, 1);
+    ZSET(ZSTD_c_contentSizeFlag, 1);
+    if (base) {
+        /* As `zstd --patch-from`: a window covering base and new image, so every
+         * byte of the base can be matched, and long distance matching to find
+         * the matches far back in it. */
+        unsigned wl = window_log_for((uint64_t)base->total + nw->len);
+        ZSET(ZSTD_c_windowLog, (int)wl);
+        ZSET(ZSTD_c_enableLongDistanceMatching, 1);
+    } else {
+        unsigned wl = window_log_for(nw->len);
+        ZSET(ZSTD_c_windowLog, (int)(wl < FWT_ENC_ZSTD_WINDOWLOG ? wl : FWT_ENC_ZSTD_WINDOWLOG));
+    }
+#undef ZSET
+    rc = ZSTD_CCtx_setPledgedSrcSize(cc, nw->len);
+    if (ZSTD_isError(rc)) {
+        err = zfail(rc, "pledged size");
+        goto out;
+    }
+    if (base) {
+        rc = ZSTD_CCtx_refPrefix(cc, base->buf, base->total);
+        if (ZSTD_isError(rc)) {
+            err = zfail(rc, "reference prefix");
+            goto out;
+        }
+    }
+    rc = ZSTD_compress2(cc, buf, cap, nw->buf, nw->len);
+    if (ZSTD_isError(rc)) {
+        err = zfail(rc, "compress");
+        goto out;
+    }
+    *out = buf;
+    *out_len = rc;
+    buf = NULL;
+out:
+    ZSTD_freeCCtx(cc);
+    free(buf);
+    return err;
+}
+
+/* Decode one zstd frame (with an optional prefix) into exactly want bytes. */
+static fwt_err decode(const uint8_t *frame, size_t len, const uint8_t *prefix, size_t prefix_len,
+                      uint8_t **out, size_t want)
+{
+    *out = NULL;
+    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    uint8_t *buf = malloc(want ? want : 1);
+    fwt_err err = FWT_OK;
+    if (!dc || !buf) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t rc = ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, 31);
+    if (!ZSTD_isError(rc) && prefix) {
+        rc = ZSTD_DCtx_refPrefix(dc, prefix, prefix_len);
+    }
+    if (ZSTD_isError(rc)) {
+        err = zfail(rc, "decoder set-up");
+        goto out;
+    }
+    ZSTD_inBuffer in = {frame, len, 0};
+    ZSTD_outBuffer ob = {buf, want, 0};
+    rc = ZSTD_decompressStream(dc, &ob, &in);
+    if (ZSTD_isError(rc)) {
+        err = fwt_fail(prefix ? FWT_E_DIGEST : FWT_E_MALFORMED, "the zstd data does not decode%s: %s",
+                       prefix ? " against this base" : "", ZSTD_getErrorName(rc));
+        goto out;
+    }
+    if (rc != 0 || in.pos != in.size || ob.pos != want) {
+        err = fwt_fail(FWT_E_MALFORMED, "the zstd data decodes to %s than the %zu bytes expected",
+                       ob.pos < want || rc != 0 ? "fewer bytes" : "more", want);
+        goto out;
+    }
+    *out = buf;
+    buf = NULL;
+out:
+    ZSTD_freeDCtx(dc);
+    free(buf);
+    return err;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static int run_info(const char *path, int json)
+{
+    json_t *hdr = NULL;
+    uint64_t frame_off = 0, file_len = 0;
+    fwt_err err = repo_encoded_read(path, &hdr, &frame_off, &file_len);
+    if (err == FWT_E_NOT_FOUND) {
+        err = fwt_fail(FWT_E_MALFORMED, "%s is not an encoded image (no fwtrust header)", path);
+    }
+    if (err != FWT_OK) {
+        if (json) {
+            fwt_cli_json_print(fwt_cli_json_error(err));
+        }
+        return fwt_cli_error(k_prog, err);
+    }
+    if (json) {
+        json_t *o = json_pack("{s:b, s:s, s:I, s:I, s:O}", "ok", 1, "file", path, "file_length",
+                              (json_int_t)file_len, "zstd_frame_offset", (json_int_t)frame_off,
+                              "header", hdr);
+        fwt_cli_json_print(o);
+    } else {
+        json_t *im = json_object_get(hdr, "image"), *b = json_object_get(hdr, "base");
+        printf("%s: %s, %llu bytes\n", path, json_string_value(json_object_get(hdr, "encoding")),
+               (unsigned long long)file_len);
+        printf("  image: version %s, %lld bytes, sha256 %s\n",
+               json_string_value(json_object_get(im, "version")),
+               (long long)json_integer_value(json_object_get(im, "length")),
+               json_string_value(json_object_get(im, "sha256")));
+        if (b) {
+            printf("  base:  version %s, %lld bytes, sha256 %s\n",
+                   json_string_value(json_object_get(b, "version")),
+                   (long long)json_integer_value(json_object_get(b, "length")),
+                   json_string_value(json_object_get(b, "sha256")));
+        }
+    }
+    json_decref(hdr);
+    return 0;
+}
+
+static fwt_err apply(const char *patch, const char *from, const char *out, json_t **report)
+{
+    json_t *hdr = NULL;
+    uint64_t frame_off = 0, file_len = 0;
+    uint8_t *pbuf = NULL, *dec = NULL;
+    size_t plen = 0;
+    struct img base;
+    memset(&base, 0, sizeof(base));
+    fwt_err err = repo_encoded_read(patch, &hdr, &frame_off, &file_len);
+    if (err == FWT_E_NOT_FOUND) {
+        err = fwt_fail(FWT_E_MALFORMED, "%s is not an encoded image (no fwtrust header)", patch);
+    }
+    if (err != FWT_OK) {
+        goto out;
+    }
+    const char *enc = json_string_value(json_object_get(hdr, "encoding"));
+    json_t *im = json_object_get(hdr, "image"), *b = json_object_get(hdr, "base");
+    uint64_t want = (uint64_t)json_integer_value(json_object_get(im, "length"));
+    int is_patch = enc && !strcmp(enc, FWT_ENC_PATCH);
+    if (is_patch && !from) {
+        err = fwt_fail(FWT_E_ARG, "%s is a patch: give its base with --from", patch);
+        goto out;
+    }
+    if (!is_patch && from) {
+        err = fwt_fail(FWT_E_ARG, "%s is not a patch: --from is not used", patch);
+        goto out;
+    }
+    err = fwt_read_file(patch, (size_t)file_len + 1, &pbuf, &plen);
+    if (err == FWT_OK && plen != file_len) {
+        err = fwt_fail(FWT_E_IO, "%s changed while it was read", patch);
+    }
+    if (err == FWT_OK && is_patch) {
+        err = load_image(from, PATCH_MAX, &base);
+        uint8_t sha[32], want_sha[32];
+        if (err == FWT_OK) {
+            err = fwt_sha256(base.buf, base.total, sha);
+        }
+        const char *bs = json_string_value(json_object_get(b, "sha256"));
+        if (err == FWT_OK && (!bs || fwt_hex_decode(bs, want_sha, 32) != FWT_OK)) {
+            err = fwt_fail(FWT_E_MALFORMED, "%s: the header's base sha256 is not 64 hex digits", patch);
+        }
+        if (err == FWT_OK && ((uint64_t)base.total != (uint64_t)json_integer_value(json_object_get(b, "length")) ||
+                              fwt_ct_compare(sha, want_sha, 32) != 0)) {
+            err = fwt_fail(FWT_E_DIGEST, "%s is not the base of %s (its image bytes differ)", from, patch);
+        }
+    }
+    if (err == FWT_OK && want > FULL_MAX) {
+        err = fwt_fail(FWT_E_TOO_LARGE, "%s: image length %llu is too large", patch,
+                       (unsigned long long)want);
+    }
+    if (err == FWT_OK) {
+        err = decode(pbuf + frame_off, plen - (size_t)frame_off, is_patch ? base.buf : NULL,
+                     is_patch ? base.total : 0, &dec, (size_t)want);
+    }
+    uint8_t sha[32], want_sha[32];
+    const char *is = json_string_value(json_object_get(im, "sha256"));
+    if (err == FWT_OK && (fwt_sha256(dec, (size_t)want, sha) != FWT_OK || !is ||
+                          fwt_hex_decode(is, want_sha, 32) != FWT_OK ||
+                          fwt_ct_compare(sha, want_sha, 32) != 0)) {
+        err = fwt_fail(FWT_E_DIGEST, "%s: the decoded image's SHA-256 differs from the header's", patch);
+    }
+    if (err == FWT_OK) {
+        err = fwt_write_file_atomic(out, dec, (size_t)want, 0644);
+    }
+    if (err == FWT_OK) {
+        *report = json_pack("{s:b, s:s, s:s, s:I}", "ok", 1, "encoding", enc, "output", out,
+                            "length", (json_int_t)want);
+    }
+out:
+    json_decref(hdr);
+    free(pbuf);
+    free(dec);
+    free(base.buf);
+    return err;
+}
+
+static fwt_err make(const char *from, const char *to, const char *out, int level,
+                    const char *const *vkeys, size_t n_vkeys, const struct fwt_key_opts *ko,
+                    json_t **report)
+{
+    struct img base, nw;
+    memset(&base, 0, sizeof(base));
+    memset(&nw, 0, sizeof(nw));
+    uint8_t *z = NULL, *check = NULL, *file = NULL;
+    size_t zlen = 0;
+    char *hjson = NULL;
+    json_t *hdr = NULL;
+    fwt_err err = load_image(to, from ? PATCH_MAX : FULL_MAX, &nw);
+    if (err == FWT_OK && from) {
+        err = load_image(from, PATCH_MAX, &base);
+    }
+    if (err == FWT_OK && from && (uint64_t)base.total + nw.len > PATCH_MAX) {
+        err = fwt_fail(FWT_E_TOO_LARGE,
+                       "base (%u bytes) and new image (%zu bytes) together exceed the %llu byte "
+                       "window a device accepts for a patch: publish the image compressed",
+                       (unsigned)base.total, nw.len, (unsigned long long)PATCH_MAX);
+    }
+    for (size_t i = 0; err == FWT_OK && n_vkeys > 0 && i < (from ? 2U : 1U); i++) {
+        err = verify_image(i == 0 ? to : from, vkeys, n_vkeys, ko);
+    }
+    json_t *nf = NULL, *bf = NULL;
+    if (err == FWT_OK) {
+        nf = facts(&nw, nw.len);
+        bf = from ? facts(&base, base.total) : NULL;
+        hdr = json_pack("{s:i, s:s, s:o}", "fwtrust_encoded", FWT_ENC_FORMAT, "encoding",
+                        from ? FWT_ENC_PATCH : FWT_ENC_ZSTD, "image", nf);
+        if (!nf || !hdr || (from && !bf)) {
+            json_decref(bf);
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        } else if (bf) {
+            json_object_set_new(hdr, "base", bf);
+        }
+    }
+    if (err == FWT_OK) {
+        err = encode(from ? &base : NULL, &nw, level, &z, &zlen);
+    }
+    if (err == FWT_OK) {
+        /* Decode it again, exactly as a device will, before anyone publishes it. */
+        err = decode(z, zlen, from ? base.buf : NULL, from ? base.total : 0, &check, nw.len);
+        if (err == FWT_OK && memcmp(check, nw.buf, nw.len) != 0) {
+            err = fwt_fail(FWT_E_INTERNAL, "the encoded image does not decode to %s", to);
+        }
+    }
+    size_t hlen = 0, total = 0;
+    if (err == FWT_OK) {
+        hjson = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
+        hlen = hjson ? strlen(hjson) : 0;
+        if (!hjson) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        } else if (hlen > FWT_ENC_JSON_MAX) {
+            err = fwt_fail(FWT_E_INTERNAL, "header of %zu bytes is too large", hlen);
+        }
+    }
+    if (err == FWT_OK) {
+        total = 8 + FWT_ENC_TAG_LEN + hlen + zlen;
+        file = malloc(total);
+        if (!file) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+    }
+    if (err == FWT_OK) {
+        put_le32(file, FWT_ENC_SKIPPABLE_MAGIC);
+        put_le32(file + 4, (uint32_t)(FWT_ENC_TAG_LEN + hlen));
+        memcpy(file + 8, FWT_ENC_TAG, FWT_ENC_TAG_LEN);
+        memcpy(file + 8 + FWT_ENC_TAG_LEN, hjson, hlen);
+        memcpy(file + 8 + FWT_ENC_TAG_LEN + hlen, z, zlen);
+        err = fwt_write_file_atomic(out, file, total, 0644);
+    }
+    if (err == FWT_OK) {
+        *report = json_pack("{s:b, s:s, s:I, s:I, s:O}", "ok", 1, "output", out, "length",
+                            (json_int_t)total, "image_length", (json_int_t)nw.len, "header", hdr);
+    }
+    free(hjson);
+    free(file);
+    free(z);
+    free(check);
+    free(base.buf);
+    free(nw.buf);
+    json_decref(hdr);
+    return err;
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},
+        {"output", required_argument, NULL, 'o'},
+        {"level", required_argument, NULL, OPT_LEVEL},
+        {"verify-key", required_argument, NULL, OPT_VERIFY_KEY},
+        {"info", required_argument, NULL, OPT_INFO},
+        {"apply", required_argument, NULL, OPT_APPLY},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        FWT_KEY_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    struct fwt_key_opts ko = {NULL, NULL, NULL};
+    const char *from = NULL, *to = NULL, *out = NULL, *info = NULL, *apply_in = NULL;
+    const char *vkeys[MAX_VERIFY];
+    size_t n_vkeys = 0;
+    uint32_t level = 19;
+    int json = 0, c;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        if (fwt_key_opt(c, optarg, &ko)) {
+            continue;
+        }
+        switch (c) {
+        case OPT_FROM:
+            from = optarg;
+            break;
+        case OPT_TO:
+            to = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case OPT_LEVEL:
+            if (fwt_parse_u32(optarg, &level) != FWT_OK || level < 1 ||
+                (int)level > ZSTD_maxCLevel()) {
+                return fwt_cli_usage_error(k_prog, "--level: a number from 1 to %d",
+                                           ZSTD_maxCLevel());
+            }
+            break;
+        case OPT_VERIFY_KEY:
+            if (n_vkeys == MAX_VERIFY) {
+                return fwt_cli_usage_error(k_prog, "at most %d --verify-key", MAX_VERIFY);
+            }
+            vkeys[n_vkeys++] = optarg;
+            break;
+        case OPT_INFO:
+            info = optarg;
+            break;
+        case OPT_APPLY:
+            apply_in = optarg;
+            break;
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            return fwt_getopt_error(k_prog, argv);
+        }
+    }
+    if (optind != argc) {
+        return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", argv[optind]);
+    }
+    if (info) {
+        if (from || to || out || apply_in) {
+            return fwt_cli_usage_error(k_prog, "--info takes no other file");
+        }
+        return run_info(info, json);
+    }
+    json_t *report = NULL;
+    fwt_err err;
+    if (apply_in) {
+        if (to || !out) {
+            return fwt_cli_usage_error(k_prog, "--apply FILE needs -o OUT (and --from OLD for a "
+                                               "patch), not --to");
+        }
+        err = apply(apply_in, from, out, &report);
+    } else {
+        if (!to || !out) {
+            return fwt_cli_usage_error(k_prog, "--to NEW and -o OUT are required");
+        }
+        err = make(from, to, out, (int)level, vkeys, n_vkeys, &ko, &report);
+    }
+    if (err != FWT_OK) {
+        if (json) {
+            fwt_cli_json_print(fwt_cli_json_error(err));
+        }
+        return fwt_cli_error(k_prog, err);
+    }
+    if (json) {
+        fwt_cli_json_print(report);
+        return 0;
+    }
+    if (apply_in) {
+        printf("%s: %lld bytes decoded from %s\n", out,
+               (long long)json_integer_value(json_object_get(report, "length")), apply_in);
+    } else {
+        json_t *h = json_object_get(report, "header");
+        long long len = (long long)json_integer_value(json_object_get(report, "length"));
+        long long ilen = (long long)json_integer_value(json_object_get(report, "image_length"));
+        printf("%s: %s of %s (%s), %lld bytes for a %lld byte image (%.1f%%)\n", out,
+               from ? "zstd patch" : "zstd-compressed image", to,
+               json_string_value(json_object_get(json_object_get(h, "image"), "version")), len,
+               ilen, ilen ? 100.0 * (double)len / (double)ilen : 0.0);
+        if (from) {
+            printf("  base: %s (%s), sha256 %s\n", from,
+                   json_string_value(json_object_get(json_object_get(h, "base"), "version")),
+                   json_string_value(json_object_get(json_object_get(h, "base"), "sha256")));
+        }
+    }
+    json_decref(report);
+    return 0;
+}
+
+const struct fwt_command fwt_cmd_delta = {"delta", "make a zstd patch or compressed image for updates",
+                                          run};
