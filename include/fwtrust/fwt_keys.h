@@ -1,0 +1,228 @@
+/*
+ * fwtrust key custody: boot-key certificate issuing and the signing
+ * transparency log. See docs/key-custody.md.
+ *
+ * Hosted C (OpenSSL, SQLite, jansson); library fwt_keys.
+ */
+#ifndef FWT_KEYS_H
+#define FWT_KEYS_H
+
+#include "fwtrust_host.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Boot-key certificates (encoding: fwt_cert.h) ---- */
+
+struct fwt_cert_req {
+    uint32_t key_version;
+    uint64_t not_after;   /* seconds since 1970; 0 = no expiry */
+    const uint8_t *hw_id; /* NULL/0 = any hardware; at most FWT_HW_ID_MAX bytes */
+    size_t hw_id_len;
+    int allow_test_key; /* certify with/for a published sample key (tests only) */
+};
+
+/*
+ * Issue a certificate: root certifies key. out gets at most FWT_CERT_MAX
+ * bytes; *out_len in: buffer size, out: certificate length. The result is
+ * parsed back with fwt_cert_parse and its signature checked with the root's
+ * public key before it is returned.
+ */
+FWT_MUST_CHECK fwt_err fwt_cert_issue(fwt_privkey *root, const fwt_pubkey *key,
+                                      const struct fwt_cert_req *req, uint8_t *out,
+                                      size_t *out_len);
+
+/* ---- Signing transparency log (RFC 9162-style Merkle tree in SQLite) ---- */
+
+#define FWT_SIGNLOG_SIGNER_MAX 128U
+#define FWT_SIGNLOG_ENTRY_MAX 4096U /* largest encoded entry accepted */
+#define FWT_SIGNLOG_SIG_MAX 1024U
+#define FWT_SIGNLOG_PATH_MAX 66U /* hashes in a proof */
+#define FWT_SIGNLOG_SIZE_MAX ((uint64_t)1 << 62) /* entries a log may hold */
+#define FWT_SIGNLOG_STH_MAGIC "FWTSTH\x00\x01" /* 8 bytes, starts the signed bytes */
+
+/* One signature fwtrust made. */
+struct fwt_signlog_record {
+    uint8_t digest[FWT_DIGEST_MAX]; /* image digest (the hash TLV value) */
+    size_t digest_len;              /* 32 (SHA-256), 48 (SHA-384) or 64 (SHA-512) */
+    struct fwt_version version;
+    int has_security_counter;
+    uint32_t security_counter;
+    uint8_t keyhash[FWT_KEYHASH_SIZE]; /* key id: SHA-256 of the signing key's MCUboot encoding */
+    uint8_t hw_id[FWT_HW_ID_MAX];
+    size_t hw_id_len;
+    char signer[FWT_SIGNLOG_SIGNER_MAX]; /* who signed (printable ASCII, non-empty) */
+    uint64_t time;                       /* seconds since 1970 */
+};
+
+/*
+ * Canonical encoding of a record: compact JSON, keys sorted, fixed set of
+ * fields (see docs/key-custody.md). *out is NUL-terminated; free().
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_record_encode(const struct fwt_signlog_record *rec, char **out,
+                                                 size_t *out_len);
+/* Strict parse: exactly the canonical encoding, else FWT_E_MALFORMED. */
+FWT_MUST_CHECK fwt_err fwt_signlog_record_parse(const uint8_t *buf, size_t len,
+                                                struct fwt_signlog_record *rec);
+
+/* A signed tree head. */
+struct fwt_signlog_sth {
+    uint8_t log_id[32]; /* key hash of the log key */
+    uint64_t tree_size;
+    uint64_t timestamp;
+    uint8_t root[32];
+    uint8_t sig[FWT_SIGNLOG_SIG_MAX];
+    size_t sig_len;
+};
+/*
+ * The bytes an STH signature covers (88 bytes, big endian, see docs/key-custody.md):
+ * magic[8] log_id[32] tree_size[8] timestamp[8] root[32]. Signed with the log
+ * key through fwt_sign_message.
+ */
+#define FWT_SIGNLOG_STH_TBS_SIZE 88U
+void fwt_signlog_sth_tbs(const struct fwt_signlog_sth *sth, uint8_t out[FWT_SIGNLOG_STH_TBS_SIZE]);
+/* FWT_OK when the STH is signed by pub (and log_id is pub's key hash), else FWT_E_SIGNATURE. */
+FWT_MUST_CHECK fwt_err fwt_signlog_sth_verify(const struct fwt_signlog_sth *sth,
+                                              const fwt_pubkey *pub);
+/* STH file (JSON) text, NUL-terminated, free(); and strict parsing back. */
+FWT_MUST_CHECK fwt_err fwt_signlog_sth_to_json(const struct fwt_signlog_sth *sth, char **out);
+FWT_MUST_CHECK fwt_err fwt_signlog_sth_from_json(const char *text, size_t len,
+                                                 struct fwt_signlog_sth *sth);
+
+/* Inclusion proof of one entry in a tree of tree_size entries. */
+struct fwt_signlog_proof {
+    uint64_t index;
+    uint64_t tree_size;
+    char *entry; /* canonical entry text (malloc'd, NUL-terminated) */
+    size_t entry_len;
+    uint8_t path[FWT_SIGNLOG_PATH_MAX][32];
+    size_t path_len;
+};
+void fwt_signlog_proof_free(struct fwt_signlog_proof *p);
+FWT_MUST_CHECK fwt_err fwt_signlog_proof_to_json(const struct fwt_signlog_proof *p, char **out);
+FWT_MUST_CHECK fwt_err fwt_signlog_proof_from_json(const char *text, size_t len,
+                                                   struct fwt_signlog_proof *p);
+/* The entry is in the tree of the STH: FWT_OK, else FWT_E_DIGEST (or FWT_E_ARG on size mismatch). */
+FWT_MUST_CHECK fwt_err fwt_signlog_proof_check(const struct fwt_signlog_proof *p,
+                                               const struct fwt_signlog_sth *sth);
+
+/* Consistency proof: the tree of `to` entries extends the tree of `from` entries. */
+struct fwt_signlog_consistency {
+    uint64_t from, to;
+    uint8_t from_root[32], to_root[32];
+    uint8_t path[FWT_SIGNLOG_PATH_MAX][32];
+    size_t path_len;
+};
+FWT_MUST_CHECK fwt_err fwt_signlog_consistency_to_json(const struct fwt_signlog_consistency *c,
+                                                       char **out);
+FWT_MUST_CHECK fwt_err fwt_signlog_consistency_from_json(const char *text, size_t len,
+                                                         struct fwt_signlog_consistency *c);
+/* Check c against two STHs (from_sth->tree_size == c->from, roots equal, ...). */
+FWT_MUST_CHECK fwt_err fwt_signlog_consistency_check(const struct fwt_signlog_consistency *c,
+                                                     const struct fwt_signlog_sth *from_sth,
+                                                     const struct fwt_signlog_sth *to_sth);
+
+typedef struct fwt_signlog fwt_signlog;
+
+/*
+ * Create a new log database (refuses an existing file). key_spec (PEM path or
+ * pkcs11: URI) is recorded so later appends can sign tree heads; the public
+ * key is stored too. The empty tree's STH is signed at once.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_create(const char *db, const char *key_spec,
+                                          const struct fwt_key_opts *ko);
+/* Open an existing log (FWT_E_NOT_FOUND when there is none). */
+FWT_MUST_CHECK fwt_err fwt_signlog_open(const char *db, int writable, fwt_signlog **out);
+void fwt_signlog_close(fwt_signlog *log);
+
+/*
+ * Append one record and sign the new tree head, in one transaction: on
+ * failure the log is unchanged. index (may be NULL) gets the entry number.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_append(fwt_signlog *log, const struct fwt_signlog_record *rec,
+                                          const struct fwt_key_opts *ko, uint64_t *index);
+
+/*
+ * For `sign --log` / `cosign --log`: record the signatures of keys[] on the
+ * signed image at pending (binary or .hex), then rename pending to final.
+ * signer: who signs (NULL: fwt_signlog_default_signer). On failure pending is
+ * removed, final is untouched and the log unchanged. first (may be NULL)
+ * gets the index of the first new entry.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_commit_image(const char *db, const char *pending,
+                                                const char *final_path, fwt_privkey *const *keys,
+                                                size_t n_keys, const char *signer,
+                                                const struct fwt_key_opts *ko, uint64_t *first);
+/* $FWTRUST_SIGNER if set, else LOGIN@HOSTNAME (printable, truncated to fit). */
+void fwt_signlog_default_signer(char out[FWT_SIGNLOG_SIGNER_MAX]);
+/* "M.m.r+b". */
+void fwt_signlog_version_format(const struct fwt_version *v, char *out, size_t len);
+/* A pending file name next to final_path, with the same extension (free()). */
+FWT_MUST_CHECK fwt_err fwt_signlog_pending_name(const char *final_path, char **out);
+
+FWT_MUST_CHECK fwt_err fwt_signlog_size(fwt_signlog *log, uint64_t *n);
+/* The log key's public half as recorded at creation (caller frees). */
+FWT_MUST_CHECK fwt_err fwt_signlog_pubkey(fwt_signlog *log, fwt_pubkey **out);
+/* The newest STH (largest tree size). */
+FWT_MUST_CHECK fwt_err fwt_signlog_latest_sth(fwt_signlog *log, struct fwt_signlog_sth *sth);
+/* The STH of exactly tree_size entries (FWT_E_NOT_FOUND when none was signed). */
+FWT_MUST_CHECK fwt_err fwt_signlog_sth_at(fwt_signlog *log, uint64_t tree_size,
+                                          struct fwt_signlog_sth *sth);
+/* Entry text (free()). */
+FWT_MUST_CHECK fwt_err fwt_signlog_entry(fwt_signlog *log, uint64_t index, char **text,
+                                         size_t *len);
+
+/*
+ * Check the whole log: every entry parses and its stored leaf hash matches,
+ * indices are contiguous, every STH is signed by pub (NULL: the stored key)
+ * and its root is the recomputed root at its size, the newest STH covers
+ * every entry, and (when given) the log is consistent with a tree head kept
+ * from earlier. FWT_E_STATE for a log that is not intact, FWT_E_SIGNATURE
+ * for a bad STH signature. n_sths (may be NULL) gets the STHs checked.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_verify(fwt_signlog *log, const fwt_pubkey *pub,
+                                          const struct fwt_signlog_sth *earlier,
+                                          uint64_t *n_sths);
+
+/* Inclusion proof of entry index in the tree of tree_size entries (0: the current size). */
+FWT_MUST_CHECK fwt_err fwt_signlog_prove(fwt_signlog *log, uint64_t index, uint64_t tree_size,
+                                         struct fwt_signlog_proof *p);
+FWT_MUST_CHECK fwt_err fwt_signlog_prove_consistency(fwt_signlog *log, uint64_t from, uint64_t to,
+                                                     struct fwt_signlog_consistency *c);
+
+/* ---- Audit ---- */
+
+enum fwt_audit_kind {
+    FWT_AUDIT_UNEXPECTED_KEY = 1, /* signed by a key not in the expected set */
+    FWT_AUDIT_VERSION_DOWN = 2,   /* version lower than one signed before (same hw id) */
+    FWT_AUDIT_COUNTER_DOWN = 3,   /* security counter lower than one signed before (same hw id) */
+    FWT_AUDIT_DIGEST_CONFLICT = 4, /* same version (and hw id) signed with another digest */
+    FWT_AUDIT_OUTSIDE_WINDOW = 5  /* signed outside the allowed time window (UTC) */
+};
+const char *fwt_audit_kind_name(enum fwt_audit_kind k);
+
+struct fwt_audit_opts {
+    const uint8_t (*expect_keys)[32]; /* NULL/0: no key check */
+    size_t n_expect_keys;
+    int has_window;
+    unsigned window_start; /* minutes after midnight UTC */
+    unsigned window_end;   /* exclusive; a window may wrap midnight (start > end) */
+};
+/* Called for each finding; text is a sentence naming the cause. */
+typedef void (*fwt_audit_fn)(void *ctx, uint64_t index, enum fwt_audit_kind kind,
+                             const char *text);
+/* Parse "HH:MM-HH:MM". */
+FWT_MUST_CHECK fwt_err fwt_audit_window_parse(const char *s, struct fwt_audit_opts *o);
+/* Run the audit; *n_findings gets the number of findings (FWT_OK either way). */
+FWT_MUST_CHECK fwt_err fwt_signlog_audit(fwt_signlog *log, const struct fwt_audit_opts *o,
+                                         fwt_audit_fn fn, void *ctx, size_t *n_findings);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FWT_KEYS_H */
