@@ -1,6 +1,7 @@
 /* fwtrust sign: make a signed MCUboot-format image (streaming). */
 #include "image_cmd.h"
 #include "image_internal.h"
+#include "signlog_cli.h"
 
 #include <stdlib.h>
 
@@ -25,6 +26,9 @@ enum {
     OPT_ALLOW_TEST,
     OPT_HEX_ADDR,
     OPT_NO_FORMAT,
+    OPT_LOG,
+    OPT_NO_LOG,
+    OPT_SIGNER,
 };
 
 static void usage(FILE *out)
@@ -57,7 +61,7 @@ static void usage(FILE *out)
             "  --hex-addr A             Intel HEX output address (default: from a HEX input)\n"
             "  --no-format-tlv          omit fwtrust's format version TLV (plain MCUboot image)\n"
             "  --allow-test-key         sign even with a published sample key (tests only)\n"
-            "  --json                   print a summary as JSON\n" FWT_KEY_HELP
+            "  --json                   print a summary as JSON\n" FWT_SIGNLOG_HELP FWT_KEY_HELP
             "  -h, --help               this text\n\n"
             "Numbers are decimal or 0x-hex. Exit status: 0 on success, else the error number\n"
             "(docs/exit-codes.md): 1 usage, 2 I/O, 7 key, 8 not found, 20 malformed HEX input,\n"
@@ -105,6 +109,9 @@ static int run(int argc, char **argv)
         {"hex-addr", required_argument, NULL, OPT_HEX_ADDR},
         {"no-format-tlv", no_argument, NULL, OPT_NO_FORMAT},
         {"json", no_argument, NULL, OPT_JSON},
+        {"log", required_argument, NULL, OPT_LOG},
+        {"no-log", no_argument, NULL, OPT_NO_LOG},
+        {"signer", required_argument, NULL, OPT_SIGNER},
         {"help", no_argument, NULL, 'h'},
         FWT_KEY_LONGOPTS,
         {NULL, 0, NULL, 0}};
@@ -119,6 +126,8 @@ static int run(int argc, char **argv)
     size_t n_keys = 0, n_certs = 0;
     const char *version = "0.0.0+0", *sec_cnt = NULL;
     int have_header = 0, have_load_addr = 0, json = 0, c;
+    const char *log_opt = NULL, *signer = NULL, *log_db = NULL;
+    int no_log = 0;
     uint32_t v32;
     while ((c = getopt_long(argc, argv, "k:v:H:S:R:s:h", opts, NULL)) != -1) {
         if (fwt_key_opt(c, optarg, &ko)) {
@@ -219,6 +228,15 @@ static int run(int argc, char **argv)
         case OPT_JSON:
             json = 1;
             break;
+        case OPT_LOG:
+            log_opt = optarg;
+            break;
+        case OPT_NO_LOG:
+            no_log = 1;
+            break;
+        case OPT_SIGNER:
+            signer = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -307,12 +325,27 @@ static int run(int argc, char **argv)
         }
     }
     if (err == FWT_OK) {
+        err = fwt_signlog_cli_target(k_prog, log_opt, no_log, &log_db);
+    }
+    if (err == FWT_OK) {
+        /* With a log, sign into a pending file that becomes OUT once logged. */
+        char *pending = NULL;
+        if (log_db) {
+            err = fwt_signlog_pending_name(out, &pending);
+        }
         struct fwt_progress prog;
         fwt_progress_start(&prog, "signing", 0); /* the total comes with the first callback */
         so.progress = on_progress;
         so.progress_ctx = &prog;
-        err = fwt_sign_file(in, out, &so);
+        if (err == FWT_OK) {
+            err = fwt_sign_file(in, pending ? pending : out, &so);
+        }
         fwt_progress_finish(&prog);
+        if (err == FWT_OK && pending) {
+            err = fwt_signlog_commit_image(log_db, pending, out, so.keys, so.n_keys, signer, &ko,
+                                           NULL);
+        }
+        free(pending);
     }
     for (size_t i = 0; i < FWT_SIGN_MAX_KEYS; i++) {
         fwt_privkey_free(so.keys[i]);
@@ -327,8 +360,8 @@ static int run(int argc, char **argv)
     if (json) {
         char vs[48];
         fwt_version_format(&so.version, vs, sizeof(vs));
-        json_t *o = json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "output", out, "version", vs,
-                              "signatures", (int)so.n_keys);
+        json_t *o = json_pack("{s:b, s:s, s:s, s:i, s:b}", "ok", 1, "output", out, "version", vs,
+                              "signatures", (int)so.n_keys, "logged", log_db != NULL);
         if (o && so.has_security_counter) {
             json_object_set_new(o, "security_counter", json_integer(so.security_counter));
         }

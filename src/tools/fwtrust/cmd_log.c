@@ -1,0 +1,691 @@
+/* fwtrust log: the signing transparency log (docs/key-custody.md). */
+#include "image_cmd.h"
+
+#include <fwtrust/fwt_keys.h>
+#include <stdlib.h>
+#include <time.h>
+
+static const char *const k_prog = "fwtrust log";
+
+#define JSON_FILE_MAX 65536U
+#define MAX_EXPECT 32
+
+enum {
+    OPT_LOG = OPT_CMD_FIRST,
+    OPT_LOG_KEY,
+    OPT_SINCE,
+    OPT_SIZE,
+    OPT_TREE_SIZE,
+    OPT_STH,
+    OPT_OLD,
+    OPT_NEW,
+    OPT_EXPECT_KEY,
+    OPT_WINDOW,
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fwtrust log COMMAND [--log DB] [options]\n\n"
+            "The signing log: every signature fwtrust sign / cosign makes is appended to it\n"
+            "(RFC 9162 Merkle tree in SQLite; a signed tree head after every append). The log is\n"
+            "--log DB, else $FWTRUST_SIGNLOG.\n\n"
+            "Commands:\n"
+            "  init --log-key KEY         create a new log, signed by KEY (PEM or pkcs11:)\n"
+            "  verify [--log-key PUB] [--since STH]\n"
+            "                             recompute every leaf hash and tree head, check every\n"
+            "                             tree head signature (by PUB when given), and that the\n"
+            "                             log extends the tree head STH kept from earlier\n"
+            "  head [--size N]            the newest signed tree head (or the one of N entries)\n"
+            "  show [INDEX]               list entries (or print one entry's text)\n"
+            "  prove INDEX [--tree-size N]\n"
+            "                             inclusion proof (JSON) of entry INDEX in the newest tree\n"
+            "  check-proof --log-key PUB --sth STH PROOF\n"
+            "                             check an inclusion proof against a signed tree head\n"
+            "  consistency --since STH    consistency proof (JSON) from STH to the newest head\n"
+            "  check-consistency --log-key PUB --old STH1 --new STH2 PROOF\n"
+            "                             check that the tree of STH2 extends the tree of STH1\n"
+            "  audit [--expect-key PUB ...] [--window HH:MM-HH:MM]\n"
+            "                             verify the log, then flag: signatures by keys not in the\n"
+            "                             expected set; versions or security counters going down\n"
+            "                             (per hardware id); one version signed with two digests;\n"
+            "                             signing outside the daily window (UTC; may wrap midnight,\n"
+            "                             e.g. 22:00-06:00)\n\n"
+            "Options:\n"
+            "  --log DB                   the log database (default $FWTRUST_SIGNLOG)\n"
+            "  -o, --output FILE          write the JSON (head, prove, consistency) to FILE\n"
+            "  --json                     print results as JSON\n" FWT_KEY_HELP
+            "  -h, --help                 this text\n\n"
+            "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key; 8 no such log or\n"
+            "entry; 11 log not intact (truncated, edited, unsigned entries) or audit findings;\n"
+            "20 malformed proof or tree head; 21 proof does not lead to the tree head's root;\n"
+            "22 tree head signature invalid or by another key.\n");
+}
+
+struct args {
+    const char *log, *log_key, *since, *sth, *old, *new_, *out;
+    const char *expect[MAX_EXPECT];
+    size_t n_expect;
+    const char *window;
+    uint64_t size, tree_size;
+    int has_size, json;
+    struct fwt_key_opts ko;
+    int argc;
+    char **argv; /* positional arguments */
+};
+
+static int fail(const struct args *a, fwt_err err)
+{
+    if (a->json) {
+        fwt_cli_json_print(fwt_cli_json_error(err));
+    }
+    return fwt_cli_error(k_prog, err);
+}
+
+static fwt_err open_log(const struct args *a, int writable, fwt_signlog **log)
+{
+    const char *env = getenv("FWTRUST_SIGNLOG");
+    const char *db = a->log ? a->log : (env && env[0] ? env : NULL);
+    if (!db) {
+        return fwt_fail(FWT_E_ARG, "no signing log: give --log DB or set FWTRUST_SIGNLOG");
+    }
+    return fwt_signlog_open(db, writable, log);
+}
+
+/* Print text to -o FILE (atomically) or stdout. */
+static fwt_err emit(const struct args *a, const char *text)
+{
+    if (a->out) {
+        size_t n = strlen(text);
+        char *t = malloc(n + 2);
+        if (!t) {
+            return fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+        memcpy(t, text, n);
+        t[n] = '\n';
+        fwt_err e = fwt_write_file_atomic(a->out, t, n + 1, 0644);
+        free(t);
+        return e;
+    }
+    printf("%s\n", text);
+    return FWT_OK;
+}
+
+static fwt_err read_sth(const char *path, struct fwt_signlog_sth *sth)
+{
+    uint8_t *b = NULL;
+    size_t n = 0;
+    fwt_err e = fwt_read_file(path, JSON_FILE_MAX, &b, &n);
+    if (e == FWT_OK && (e = fwt_signlog_sth_from_json((const char *)b, n, sth)) != FWT_OK) {
+        e = fwt_fail(e, "%s: not a signed tree head: %s", path, fwt_detail());
+    }
+    free(b);
+    return e;
+}
+
+static fwt_err load_pub(const struct args *a, fwt_pubkey **pub)
+{
+    fwt_err e = fwt_pubkey_load(a->log_key, &a->ko, pub);
+    if (e != FWT_OK) {
+        e = fwt_fail(e, "log key %s: %s", a->log_key, fwt_detail()[0] ? fwt_detail() : "cannot load");
+    }
+    return e;
+}
+
+static int cmd_init(struct args *a)
+{
+    if (!a->log_key) {
+        return fwt_cli_usage_error(k_prog, "log init needs --log-key KEY (the key that signs "
+                                           "tree heads)");
+    }
+    const char *env = getenv("FWTRUST_SIGNLOG");
+    const char *db = a->log ? a->log : (env && env[0] ? env : NULL);
+    if (!db) {
+        return fwt_cli_usage_error(k_prog, "give --log DB or set FWTRUST_SIGNLOG");
+    }
+    fwt_err e = fwt_signlog_create(db, a->log_key, &a->ko);
+    fwt_signlog *log = NULL;
+    struct fwt_signlog_sth sth;
+    if (e == FWT_OK && (e = fwt_signlog_open(db, 0, &log)) == FWT_OK) {
+        e = fwt_signlog_latest_sth(log, &sth);
+    }
+    fwt_signlog_close(log);
+    if (e != FWT_OK) {
+        return fail(a, e);
+    }
+    char id[65];
+    fwt_hex_encode(sth.log_id, 32, id);
+    if (a->json) {
+        fwt_cli_json_print(json_pack("{s:b, s:s, s:s}", "ok", 1, "log", db, "log_id", id));
+    } else {
+        printf("created signing log %s (log id %s)\n", db, id);
+    }
+    return 0;
+}
+
+static int cmd_verify(struct args *a)
+{
+    fwt_signlog *log = NULL;
+    fwt_pubkey *pub = NULL;
+    struct fwt_signlog_sth earlier, head;
+    uint64_t n_sths = 0;
+    fwt_err e = open_log(a, 0, &log);
+    if (e == FWT_OK && a->log_key) {
+        e = load_pub(a, &pub);
+    }
+    if (e == FWT_OK && a->since) {
+        e = read_sth(a->since, &earlier);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_verify(log, pub, a->since ? &earlier : NULL, &n_sths);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_latest_sth(log, &head);
+    }
+    fwt_pubkey_free(pub);
+    fwt_signlog_close(log);
+    if (e != FWT_OK) {
+        return fail(a, e);
+    }
+    char root[65];
+    fwt_hex_encode(head.root, 32, root);
+    if (a->json) {
+        fwt_cli_json_print(json_pack("{s:b, s:I, s:I, s:s}", "ok", 1, "entries",
+                                     (json_int_t)head.tree_size, "tree_heads",
+                                     (json_int_t)n_sths, "root_hash", root));
+    } else {
+        printf("signing log intact: %llu entries, %llu signed tree heads checked, root %s\n",
+               (unsigned long long)head.tree_size, (unsigned long long)n_sths, root);
+        if (a->since) {
+            printf("consistent with the tree head of %llu entries in %s\n",
+                   (unsigned long long)earlier.tree_size, a->since);
+        }
+    }
+    return 0;
+}
+
+static int cmd_head(struct args *a)
+{
+    fwt_signlog *log = NULL;
+    struct fwt_signlog_sth sth;
+    char *text = NULL;
+    fwt_err e = open_log(a, 0, &log);
+    if (e == FWT_OK) {
+        e = a->has_size ? fwt_signlog_sth_at(log, a->size, &sth) : fwt_signlog_latest_sth(log, &sth);
+    }
+    fwt_pubkey *pub = NULL;
+    if (e == FWT_OK && (e = fwt_signlog_pubkey(log, &pub)) == FWT_OK) {
+        e = fwt_signlog_sth_verify(&sth, pub); /* never publish a head we did not sign */
+    }
+    fwt_pubkey_free(pub);
+    if (e == FWT_OK) {
+        e = fwt_signlog_sth_to_json(&sth, &text);
+    }
+    if (e == FWT_OK) {
+        e = emit(a, text);
+    }
+    free(text);
+    fwt_signlog_close(log);
+    return e == FWT_OK ? 0 : fail(a, e);
+}
+
+static int parse_index(const struct args *a, const char *s, uint64_t *out)
+{
+    (void)a;
+    if (fwt_parse_u64(s, FWT_SIGNLOG_SIZE_MAX, out) != FWT_OK) {
+        return fwt_cli_usage_error(k_prog, "'%s' is not an entry number", s);
+    }
+    return 0;
+}
+
+static json_t *entry_json(uint64_t idx, const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    json_object_set_new(o, "index", json_integer((json_int_t)idx));
+    return o;
+}
+
+static int cmd_show(struct args *a)
+{
+    if (a->argc > 1) {
+        return fwt_cli_usage_error(k_prog, "log show takes at most one INDEX");
+    }
+    uint64_t one = 0;
+    if (a->argc == 1 && parse_index(a, a->argv[0], &one)) {
+        return FWT_E_ARG;
+    }
+    fwt_signlog *log = NULL;
+    uint64_t n = 0;
+    fwt_err e = open_log(a, 0, &log);
+    if (e == FWT_OK) {
+        e = fwt_signlog_size(log, &n);
+    }
+    json_t *arr = a->json ? json_array() : NULL;
+    uint64_t from = a->argc == 1 ? one : 0, to = a->argc == 1 ? one + 1 : n;
+    if (e == FWT_OK && a->argc == 1 && one >= n) {
+        e = fwt_fail(FWT_E_NOT_FOUND, "no entry %llu (the log has %llu)",
+                     (unsigned long long)one, (unsigned long long)n);
+    }
+    for (uint64_t i = from; e == FWT_OK && i < to; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        struct fwt_signlog_record r;
+        if ((e = fwt_signlog_entry(log, i, &text, &len)) != FWT_OK) {
+            break;
+        }
+        if (a->json) {
+            json_t *o = entry_json(i, text, len);
+            if (!o) {
+                e = fwt_fail(FWT_E_STATE, "entry %llu is not JSON", (unsigned long long)i);
+            } else {
+                json_array_append_new(arr, o);
+            }
+        } else if (a->argc == 1) {
+            printf("%s\n", text);
+        } else if (fwt_signlog_record_parse((const uint8_t *)text, len, &r) == FWT_OK) {
+            char vs[48], kh[17], dg[17], when[32];
+            fwt_signlog_version_format(&r.version, vs, sizeof(vs));
+            fwt_hex_encode(r.keyhash, 8, kh);
+            fwt_hex_encode(r.digest, 8, dg);
+            time_t t = (time_t)r.time;
+            struct tm tm;
+            if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+                snprintf(when, sizeof(when), "@%llu", (unsigned long long)r.time);
+            }
+            printf("%6llu  %s  %-14s digest %s..  key %s..  %.*s  %s\n", (unsigned long long)i,
+                   when, vs, dg, kh, (int)r.hw_id_len, (const char *)r.hw_id, r.signer);
+        } else {
+            printf("%6llu  (not a valid entry: run 'fwtrust log verify')\n", (unsigned long long)i);
+        }
+        free(text);
+    }
+    fwt_signlog_close(log);
+    if (e != FWT_OK) {
+        json_decref(arr);
+        return fail(a, e);
+    }
+    if (a->json) {
+        fwt_cli_json_print(json_pack("{s:b, s:o}", "ok", 1, "entries", arr));
+    }
+    return 0;
+}
+
+static int cmd_prove(struct args *a)
+{
+    uint64_t idx;
+    if (a->argc != 1) {
+        return fwt_cli_usage_error(k_prog, "log prove needs one ENTRY (an entry number, see "
+                                           "'fwtrust log show')");
+    }
+    if (parse_index(a, a->argv[0], &idx)) {
+        return FWT_E_ARG;
+    }
+    fwt_signlog *log = NULL;
+    struct fwt_signlog_proof p;
+    memset(&p, 0, sizeof(p));
+    char *text = NULL;
+    fwt_err e = open_log(a, 0, &log);
+    if (e == FWT_OK) {
+        e = fwt_signlog_prove(log, idx, a->tree_size, &p);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_proof_to_json(&p, &text);
+    }
+    if (e == FWT_OK) {
+        e = emit(a, text);
+    }
+    free(text);
+    fwt_signlog_proof_free(&p);
+    fwt_signlog_close(log);
+    return e == FWT_OK ? 0 : fail(a, e);
+}
+
+static int cmd_check_proof(struct args *a)
+{
+    if (!a->log_key || !a->sth || a->argc != 1) {
+        return fwt_cli_usage_error(k_prog, "log check-proof needs --log-key PUB, --sth STH and "
+                                           "one PROOF");
+    }
+    fwt_pubkey *pub = NULL;
+    struct fwt_signlog_sth sth;
+    struct fwt_signlog_proof p;
+    memset(&p, 0, sizeof(p));
+    uint8_t *b = NULL;
+    size_t n = 0;
+    fwt_err e = load_pub(a, &pub);
+    if (e == FWT_OK) {
+        e = read_sth(a->sth, &sth);
+    }
+    if (e == FWT_OK && (e = fwt_signlog_sth_verify(&sth, pub)) != FWT_OK) {
+        e = fwt_fail(e, "%s: %s", a->sth, fwt_detail());
+    }
+    if (e == FWT_OK) {
+        e = fwt_read_file(a->argv[0], JSON_FILE_MAX, &b, &n);
+    }
+    if (e == FWT_OK && (e = fwt_signlog_proof_from_json((const char *)b, n, &p)) != FWT_OK) {
+        e = fwt_fail(e, "%s: not an inclusion proof: %s", a->argv[0], fwt_detail());
+    }
+    if (e == FWT_OK && (e = fwt_signlog_proof_check(&p, &sth)) != FWT_OK) {
+        e = fwt_fail(e, "%s: %s", a->argv[0], fwt_detail());
+    }
+    if (e == FWT_OK) {
+        if (a->json) {
+            json_t *o = entry_json(p.index, p.entry, p.entry_len);
+            fwt_cli_json_print(json_pack("{s:b, s:I, s:I, s:o*}", "ok", 1, "index",
+                                         (json_int_t)p.index, "tree_size",
+                                         (json_int_t)p.tree_size, "entry", o));
+        } else {
+            printf("entry %llu is in the log's tree of %llu entries (tree head signed by the log "
+                   "key)\n%s\n",
+                   (unsigned long long)p.index, (unsigned long long)p.tree_size, p.entry);
+        }
+    }
+    fwt_signlog_proof_free(&p);
+    free(b);
+    fwt_pubkey_free(pub);
+    return e == FWT_OK ? 0 : fail(a, e);
+}
+
+static int cmd_consistency(struct args *a)
+{
+    if (!a->since) {
+        return fwt_cli_usage_error(k_prog, "log consistency needs --since STH (a tree head kept "
+                                           "from earlier)");
+    }
+    fwt_signlog *log = NULL;
+    fwt_pubkey *pub = NULL;
+    struct fwt_signlog_sth old, head;
+    struct fwt_signlog_consistency c;
+    char *text = NULL;
+    fwt_err e = open_log(a, 0, &log);
+    if (e == FWT_OK) {
+        e = read_sth(a->since, &old);
+    }
+    if (e == FWT_OK) {
+        e = a->log_key ? load_pub(a, &pub) : fwt_signlog_pubkey(log, &pub);
+    }
+    if (e == FWT_OK && (e = fwt_signlog_sth_verify(&old, pub)) != FWT_OK) {
+        e = fwt_fail(e, "%s: %s", a->since, fwt_detail());
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_latest_sth(log, &head);
+    }
+    if (e == FWT_OK && old.tree_size > head.tree_size) {
+        e = fwt_fail(FWT_E_STATE, "the log shrank: %s has %llu entries, the newest head %llu",
+                     a->since, (unsigned long long)old.tree_size,
+                     (unsigned long long)head.tree_size);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_prove_consistency(log, old.tree_size, head.tree_size, &c);
+    }
+    /* Check what we hand out: a proof that does not hold means the log was rewritten. */
+    if (e == FWT_OK && (e = fwt_signlog_consistency_check(&c, &old, &head)) != FWT_OK) {
+        e = fwt_fail(FWT_E_STATE, "the log is not consistent with %s: %s", a->since,
+                     fwt_detail());
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_consistency_to_json(&c, &text);
+    }
+    if (e == FWT_OK) {
+        e = emit(a, text);
+    }
+    free(text);
+    fwt_pubkey_free(pub);
+    fwt_signlog_close(log);
+    return e == FWT_OK ? 0 : fail(a, e);
+}
+
+static int cmd_check_consistency(struct args *a)
+{
+    if (!a->log_key || !a->old || !a->new_ || a->argc != 1) {
+        return fwt_cli_usage_error(k_prog, "log check-consistency needs --log-key PUB, --old STH1, "
+                                           "--new STH2 and one PROOF");
+    }
+    fwt_pubkey *pub = NULL;
+    struct fwt_signlog_sth s1, s2;
+    struct fwt_signlog_consistency c;
+    uint8_t *b = NULL;
+    size_t n = 0;
+    fwt_err e = load_pub(a, &pub);
+    if (e == FWT_OK) {
+        e = read_sth(a->old, &s1);
+    }
+    if (e == FWT_OK) {
+        e = read_sth(a->new_, &s2);
+    }
+    if (e == FWT_OK && (e = fwt_signlog_sth_verify(&s1, pub)) != FWT_OK) {
+        e = fwt_fail(e, "%s: %s", a->old, fwt_detail());
+    }
+    if (e == FWT_OK && (e = fwt_signlog_sth_verify(&s2, pub)) != FWT_OK) {
+        e = fwt_fail(e, "%s: %s", a->new_, fwt_detail());
+    }
+    if (e == FWT_OK) {
+        e = fwt_read_file(a->argv[0], JSON_FILE_MAX, &b, &n);
+    }
+    if (e == FWT_OK && (e = fwt_signlog_consistency_from_json((const char *)b, n, &c)) != FWT_OK) {
+        e = fwt_fail(e, "%s: not a consistency proof: %s", a->argv[0], fwt_detail());
+    }
+    if (e == FWT_OK && (e = fwt_signlog_consistency_check(&c, &s1, &s2)) != FWT_OK) {
+        e = fwt_fail(e, "%s: %s", a->argv[0], fwt_detail());
+    }
+    free(b);
+    fwt_pubkey_free(pub);
+    if (e != FWT_OK) {
+        return fail(a, e);
+    }
+    if (a->json) {
+        fwt_cli_json_print(json_pack("{s:b, s:I, s:I}", "ok", 1, "from", (json_int_t)c.from, "to",
+                                     (json_int_t)c.to));
+    } else {
+        printf("consistent: the log of %llu entries extends the log of %llu entries\n",
+               (unsigned long long)c.to, (unsigned long long)c.from);
+    }
+    return 0;
+}
+
+struct audit_out {
+    json_t *arr;
+    int json;
+};
+
+static void on_finding(void *ctx, uint64_t index, enum fwt_audit_kind kind, const char *text)
+{
+    struct audit_out *o = ctx;
+    if (o->json) {
+        json_array_append_new(o->arr, json_pack("{s:I, s:s, s:s}", "index", (json_int_t)index,
+                                                "kind", fwt_audit_kind_name(kind), "message",
+                                                text));
+    } else {
+        printf("entry %llu: %s: %s\n", (unsigned long long)index, fwt_audit_kind_name(kind), text);
+    }
+}
+
+static int cmd_audit(struct args *a)
+{
+    if (a->argc != 0) {
+        return fwt_cli_usage_error(k_prog, "log audit takes no arguments");
+    }
+    struct fwt_audit_opts o;
+    memset(&o, 0, sizeof(o));
+    uint8_t expect[MAX_EXPECT][32];
+    if (a->window && fwt_audit_window_parse(a->window, &o) != FWT_OK) {
+        return fwt_cli_usage_error(k_prog, "--window: %s", fwt_detail());
+    }
+    fwt_err e = FWT_OK;
+    for (size_t i = 0; i < a->n_expect && e == FWT_OK; i++) {
+        fwt_pubkey *pub = NULL;
+        if ((e = fwt_pubkey_load(a->expect[i], &a->ko, &pub)) == FWT_OK) {
+            e = fwt_pubkey_keyhash(pub, expect[i]);
+        } else {
+            e = fwt_fail(e, "--expect-key %s: %s", a->expect[i],
+                         fwt_detail()[0] ? fwt_detail() : "cannot load");
+        }
+        fwt_pubkey_free(pub);
+    }
+    if (a->n_expect) {
+        o.expect_keys = (const uint8_t(*)[32])expect;
+        o.n_expect_keys = a->n_expect;
+    }
+    fwt_signlog *log = NULL;
+    fwt_pubkey *pub = NULL;
+    if (e == FWT_OK) {
+        e = open_log(a, 0, &log);
+    }
+    if (e == FWT_OK && a->log_key) {
+        e = load_pub(a, &pub);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_verify(log, pub, NULL, NULL);
+    }
+    struct audit_out out = {a->json ? json_array() : NULL, a->json};
+    size_t findings = 0;
+    uint64_t n = 0;
+    if (e == FWT_OK) {
+        e = fwt_signlog_size(log, &n);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_audit(log, &o, on_finding, &out, &findings);
+    }
+    fwt_pubkey_free(pub);
+    fwt_signlog_close(log);
+    if (e != FWT_OK) {
+        json_decref(out.arr);
+        return fail(a, e);
+    }
+    if (a->json) {
+        fwt_cli_json_print(json_pack("{s:b, s:I, s:o}", "ok", findings == 0, "entries",
+                                     (json_int_t)n, "findings", out.arr));
+    } else if (findings == 0) {
+        printf("audit: %llu entries, no findings\n", (unsigned long long)n);
+    }
+    if (findings) {
+        fwt_fail(FWT_E_STATE, "audit: %zu finding%s in %llu entries", findings,
+                 findings == 1 ? "" : "s", (unsigned long long)n);
+        return fwt_cli_error(k_prog, FWT_E_STATE);
+    }
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"log", required_argument, NULL, OPT_LOG},
+        {"log-key", required_argument, NULL, OPT_LOG_KEY},
+        {"since", required_argument, NULL, OPT_SINCE},
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"tree-size", required_argument, NULL, OPT_TREE_SIZE},
+        {"sth", required_argument, NULL, OPT_STH},
+        {"old", required_argument, NULL, OPT_OLD},
+        {"new", required_argument, NULL, OPT_NEW},
+        {"expect-key", required_argument, NULL, OPT_EXPECT_KEY},
+        {"window", required_argument, NULL, OPT_WINDOW},
+        {"output", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        FWT_KEY_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? FWT_E_ARG : 0;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(struct args *);
+    } cmds[] = {{"init", cmd_init},
+                {"verify", cmd_verify},
+                {"head", cmd_head},
+                {"show", cmd_show},
+                {"prove", cmd_prove},
+                {"check-proof", cmd_check_proof},
+                {"consistency", cmd_consistency},
+                {"check-consistency", cmd_check_consistency},
+                {"audit", cmd_audit}};
+    int (*fn)(struct args *) = NULL;
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (!strcmp(argv[1], cmds[i].name)) {
+            fn = cmds[i].fn;
+        }
+    }
+    if (!fn) {
+        return fwt_cli_usage_error(k_prog, "unknown command '%s'", argv[1]);
+    }
+    struct args a;
+    memset(&a, 0, sizeof(a));
+    argc--;
+    argv++;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        if (fwt_key_opt(c, optarg, &a.ko)) {
+            continue;
+        }
+        switch (c) {
+        case OPT_LOG:
+            a.log = optarg;
+            break;
+        case OPT_LOG_KEY:
+            a.log_key = optarg;
+            break;
+        case OPT_SINCE:
+            a.since = optarg;
+            break;
+        case OPT_SIZE:
+            if (fwt_parse_u64(optarg, FWT_SIGNLOG_SIZE_MAX, &a.size) != FWT_OK) {
+                return fwt_cli_usage_error(k_prog, "--size: '%s' is not a number", optarg);
+            }
+            a.has_size = 1;
+            break;
+        case OPT_TREE_SIZE:
+            if (fwt_parse_u64(optarg, FWT_SIGNLOG_SIZE_MAX, &a.tree_size) != FWT_OK ||
+                a.tree_size == 0) {
+                return fwt_cli_usage_error(k_prog, "--tree-size: '%s' is not a positive number",
+                                           optarg);
+            }
+            break;
+        case OPT_STH:
+            a.sth = optarg;
+            break;
+        case OPT_OLD:
+            a.old = optarg;
+            break;
+        case OPT_NEW:
+            a.new_ = optarg;
+            break;
+        case OPT_EXPECT_KEY:
+            if (a.n_expect == MAX_EXPECT) {
+                return fwt_cli_usage_error(k_prog, "at most %d --expect-key", MAX_EXPECT);
+            }
+            a.expect[a.n_expect++] = optarg;
+            break;
+        case OPT_WINDOW:
+            a.window = optarg;
+            break;
+        case 'o':
+            a.out = optarg;
+            break;
+        case OPT_JSON:
+            a.json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            return fwt_getopt_error(k_prog, argv);
+        }
+    }
+    a.argc = argc - optind;
+    a.argv = argv + optind;
+    if (fn != cmd_show && fn != cmd_prove && fn != cmd_check_proof &&
+        fn != cmd_check_consistency && a.argc != 0) {
+        return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", a.argv[0]);
+    }
+    return fn(&a);
+}
+
+const struct fwt_command fwt_cmd_log = {"log", "the signing transparency log (verify, prove, audit)",
+                                        run};
