@@ -159,6 +159,7 @@ struct fwt_agent_status {
     uint32_t min_key_version;
     int raise_pending;             /* confirm recorded, minimums not yet raised */
     uint64_t seq;                  /* boot control sequence number */
+    int recorded[2];               /* the digest of the image installed in the slot is recorded */
 };
 FWT_MUST_CHECK fwt_err fwt_agent_status_get(fwt_agent *dev, struct fwt_agent_status *st);
 
@@ -169,6 +170,14 @@ FWT_MUST_CHECK fwt_err fwt_agent_status_get(fwt_agent *dev, struct fwt_agent_sta
  */
 FWT_MUST_CHECK fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot,
                                              struct fwt_agent_image *img);
+
+/*
+ * Is img (from fwt_agent_verify_slot) the image the agent installed in its
+ * slot? FWT_OK; FWT_E_DIGEST when the slot now holds another image
+ * (tampering); FWT_E_NOT_FOUND when no installed image is recorded there.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_slot_matches(fwt_agent *dev, enum fwt_agent_slot slot,
+                                              const struct fwt_agent_image *img);
 
 /* The running image (verified): FWT_E_NOT_FOUND when nothing runs yet. */
 FWT_MUST_CHECK fwt_err fwt_agent_running(fwt_agent *dev, struct fwt_agent_image *img);
@@ -280,7 +289,8 @@ FWT_MUST_CHECK fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_resu
  * `fwtrust-agent --device DIR [--json] update ARGS...` calls this (the tool is
  * built with it when src/agent/update.c exists; otherwise `update` reports
  * that it is not available). dev is open (exclusive lock) and is closed by the
- * caller; argv[0] is "update"; json is 1 with --json. Returns the exit code:
+ * caller; argv[0] is "update"; json is 1 with --json. With --help or -h among
+ * the arguments dev is NULL (print the help only). Returns the exit code:
  * 0, or the fwt_err number of the failure, having printed the result (and on
  * failure the error line, e.g. with fwt_cli_error from src/tools/cli.h).
  */

@@ -1,0 +1,161 @@
+/*
+ * Device agent internals: fault-injected file operations, redundant state
+ * records, boot control encoding, INI parsing, audit log lines.
+ */
+#ifndef FWT_AGENT_INTERNAL_H
+#define FWT_AGENT_INTERNAL_H
+
+#include "fwt_util.h"
+
+#include <fwtrust/fwt_agent.h>
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---- Fault injection (fault.c) ----
+ *
+ * Every write, fsync, truncate and rename the agent and bootloader make goes
+ * through these. With FWT_FAULT_AT=N in the environment the N-th such
+ * operation of the process does not happen: the process _exits with
+ * FWT_FAULT_EXIT_CODE instead, as if the power failed. With
+ * FWT_FAULT_MODE=tear an interrupted write first lands only its first half
+ * (as a torn flash write). Without the variables they are plain calls.
+ */
+#define FWT_FAULT_EXIT_CODE 99
+ssize_t fwt_f_pwrite(int fd, const void *buf, size_t len, off_t off);
+ssize_t fwt_f_write(int fd, const void *buf, size_t len);
+int fwt_f_fsync(int fd);
+int fwt_f_ftruncate(int fd, off_t len);
+int fwt_f_rename(const char *from, const char *to);
+/* Number of fault points passed so far in this process. */
+unsigned long fwt_fault_points(void);
+
+/* Write all of buf at off (pwrite loop, EINTR retried). */
+fwt_err fwt_f_pwrite_all(int fd, const void *buf, size_t len, off_t off, const char *what);
+/* Atomic file replace through the fault hooks: temp, write, fsync, rename, dir fsync. */
+fwt_err fwt_f_write_atomic(const char *path, const void *buf, size_t len, unsigned mode);
+/* fsync a directory (through the fault hook). */
+fwt_err fwt_f_fsync_dir(const char *dir);
+
+/* ---- Redundant state records (state.c) ----
+ *
+ * A record file holds: "FWTSTATE" (8), u16 format 1, u16 kind, u32
+ * payload_len, u64 seq, u64 reserved 0, payload, SHA-256 of all of that.
+ * Each record kind lives in two files NAME.0 and NAME.1; a write replaces the
+ * copy that does not hold the newest valid record, so a torn write never
+ * destroys the last good state.
+ */
+#define FWT_REC_MAGIC "FWTSTATE"
+#define FWT_REC_HDR 32U
+#define FWT_REC_KIND_BOOTCTL 1U
+#define FWT_REC_KIND_ROLLBACK 2U
+#define FWT_REC_MAX_PAYLOAD 1024U
+
+/* Decode one record file's bytes: FWT_OK, or FWT_E_STATE naming what is wrong. */
+fwt_err fwt_rec_decode(const uint8_t *buf, size_t len, uint16_t kind, uint8_t *payload,
+                       size_t payload_len, uint64_t *seq);
+/* Encode into out (FWT_REC_HDR + payload_len + 32 bytes). */
+void fwt_rec_encode(uint16_t kind, uint64_t seq, const uint8_t *payload, size_t payload_len,
+                    uint8_t *out);
+
+struct fwt_rec_info {
+    uint64_t seq;     /* newest valid sequence number */
+    int which;        /* copy it came from (0/1) */
+    int valid[2];     /* which copies are valid */
+};
+/* Read the newest valid copy of dir/name.{0,1}. FWT_E_NOT_FOUND when neither
+ * file exists, FWT_E_STATE when none is valid. */
+fwt_err fwt_rec_read(const char *dir, const char *name, uint16_t kind, uint8_t *payload,
+                     size_t payload_len, struct fwt_rec_info *info);
+/* Write a new record (seq = info->seq + 1) over the copy not holding the newest; updates info. */
+fwt_err fwt_rec_write(const char *dir, const char *name, uint16_t kind, const uint8_t *payload,
+                      size_t payload_len, struct fwt_rec_info *info);
+
+/* Boot control. */
+struct fwt_bootctl {
+    uint8_t confirmed, trial, booted; /* enum fwt_agent_slot values */
+    uint8_t booted_trial, raise_pending;
+    uint8_t bad[2];
+    uint32_t tries_left;
+    uint32_t boot_count;
+    uint8_t digest_len[2]; /* 0 = nothing recorded (empty or being written) */
+    uint8_t digest[2][FWT_DIGEST_MAX];
+};
+#define FWT_BOOTCTL_SIZE 160U
+void fwt_bootctl_encode(const struct fwt_bootctl *bc, uint8_t out[FWT_BOOTCTL_SIZE]);
+fwt_err fwt_bootctl_decode(const uint8_t in[FWT_BOOTCTL_SIZE], struct fwt_bootctl *bc);
+
+#define FWT_ROLLBACK_SIZE 16U
+void fwt_rollback_encode(const struct fwt_rollback_state *st, uint8_t out[FWT_ROLLBACK_SIZE]);
+fwt_err fwt_rollback_decode(const uint8_t in[FWT_ROLLBACK_SIZE], struct fwt_rollback_state *st);
+
+/* ---- INI (config.c) ---- */
+
+/* Called for every key = value (section "" before the first [section]). Non-FWT_OK stops. */
+typedef fwt_err (*fwt_ini_fn)(void *ctx, const char *section, const char *key, const char *value,
+                              unsigned line);
+#define FWT_INI_MAX_LINE 4096U
+#define FWT_INI_MAX_SIZE (64U * 1024U)
+fwt_err fwt_ini_parse(const char *text, size_t len, fwt_ini_fn fn, void *ctx);
+
+/* Parse a device.ini text into cfg (dir: the device directory, for relative paths). */
+fwt_err fwt_agent_config_parse(const char *text, size_t len, const char *dir,
+                               struct fwt_agent_config *cfg);
+void fwt_agent_config_free(struct fwt_agent_config *cfg);
+/* Render cfg as device.ini text (malloc'd, NUL-terminated). */
+fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out);
+
+/* ---- Audit log lines (audit.c) ---- */
+
+#define FWT_AUDIT_LINE_MAX 4096U
+struct fwt_audit_entry {
+    uint64_t seq;
+    uint64_t time;
+    char event[32];
+    uint8_t prev[32];
+};
+/* Parse one line (without its newline): exactly the fields seq, time, event,
+ * detail, prev (and optional slot); FWT_E_STATE otherwise. */
+fwt_err fwt_audit_line_parse(const char *line, size_t len, struct fwt_audit_entry *e);
+/* Append to dir/audit.log (drops a torn last line first). */
+fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail);
+fwt_err fwt_audit_verify(const char *dir, uint64_t *n, int *torn);
+
+/* ---- The device (device.c) ---- */
+
+struct fwt_agent_anchor {
+    uint8_t enc[FWT_PUBKEY_MAX];
+    size_t len;
+    enum fwt_key_type type;
+};
+
+struct fwt_agent {
+    struct fwt_agent_config cfg;
+    int lock_fd;
+    int readonly;
+    struct fwt_agent_anchor anchors[2 * FWT_AGENT_MAX_ANCHORS];
+    struct fwt_trusted_key keys[FWT_AGENT_MAX_ANCHORS];
+    struct fwt_trusted_key roots[FWT_AGENT_MAX_ANCHORS];
+    struct fwt_bootctl bc;
+    struct fwt_rec_info bc_info;
+    struct fwt_rollback_backend rb;
+};
+
+/* Fill a policy with dev's trust anchors, hw id and stored minimums. FWT_E_NO_TRUST without anchors. */
+fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol);
+/* Write dev->bc as the next boot control record. */
+fwt_err fwt_agent_bc_commit(fwt_agent *dev);
+/* Slot the next install would write (FWT_SLOT_NONE with a detail when none). */
+enum fwt_agent_slot fwt_agent_target_slot(const fwt_agent *dev, fwt_err *why);
+enum fwt_agent_slot fwt_agent_running_slot(const struct fwt_bootctl *bc);
+/* Human-friendly version string. */
+void fwt_agent_version_str(const struct fwt_version *v, char *out, size_t len);
+/* Fill img from verifier info. */
+void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
+                               const struct fwt_image_info *info, struct fwt_agent_image *img);
+/* -1/0/1 comparing versions (build number included). */
+int fwt_agent_version_cmp(const struct fwt_version *a, const struct fwt_version *b);
+/* Complete a confirm interrupted after its boot control write. */
+fwt_err fwt_agent_finish_raise(fwt_agent *dev);
+
+#endif /* FWT_AGENT_INTERNAL_H */

@@ -1,0 +1,273 @@
+/*
+ * The audit log: DIR/audit.log, one compact JSON object per line,
+ *   {"detail":"...","event":"install","prev":"<sha256 hex>","seq":N,"time":T}
+ * where prev is the SHA-256 of the previous line's bytes (without its
+ * newline; 64 zeros for the first line). A line cut short by a power failure
+ * (no newline at the end of the file) is ignored, and dropped by the next
+ * append; any other damage breaks the chain and is reported.
+ */
+#include "agent_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define DETAIL_MAX 1024U
+
+static int event_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof(((struct fwt_audit_entry *)0)->event)) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || c == '-' || c == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+fwt_err fwt_audit_line_parse(const char *line, size_t len, struct fwt_audit_entry *e)
+{
+    memset(e, 0, sizeof(*e));
+    if (len == 0 || len > FWT_AUDIT_LINE_MAX) {
+        return fwt_fail(FWT_E_STATE, "line of %zu bytes", len);
+    }
+    json_error_t jerr;
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o) {
+        return fwt_fail(FWT_E_STATE, "not JSON: %s", jerr.text);
+    }
+    fwt_err err = FWT_OK;
+    json_t *seq = json_object_get(o, "seq"), *tm = json_object_get(o, "time");
+    json_t *ev = json_object_get(o, "event"), *det = json_object_get(o, "detail");
+    json_t *prev = json_object_get(o, "prev");
+    if (!json_is_object(o) || json_object_size(o) != 5 || !json_is_integer(seq) ||
+        !json_is_integer(tm) || !json_is_string(ev) || !json_is_string(det) ||
+        !json_is_string(prev)) {
+        err = fwt_fail(FWT_E_STATE, "not an audit entry (fields seq, time, event, detail, prev)");
+    } else if (json_integer_value(seq) < 1 || json_integer_value(tm) < 0) {
+        err = fwt_fail(FWT_E_STATE, "negative or zero sequence number or time");
+    } else if (!event_ok(json_string_value(ev))) {
+        err = fwt_fail(FWT_E_STATE, "invalid event name");
+    } else if (json_string_length(det) > DETAIL_MAX) {
+        err = fwt_fail(FWT_E_STATE, "detail longer than %u bytes", DETAIL_MAX);
+    } else if (fwt_hex_decode(json_string_value(prev), e->prev, 32) != FWT_OK) {
+        err = fwt_fail(FWT_E_STATE, "prev is not a SHA-256 in hex");
+    } else {
+        e->seq = (uint64_t)json_integer_value(seq);
+        e->time = (uint64_t)json_integer_value(tm);
+        snprintf(e->event, sizeof(e->event), "%s", json_string_value(ev));
+    }
+    json_decref(o);
+    return err;
+}
+
+/* Make detail printable ASCII (the log stays greppable and valid UTF-8). */
+static void clean(const char *in, char *out, size_t out_len)
+{
+    size_t j = 0;
+    for (size_t i = 0; in && in[i] && j + 1 < out_len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[j++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[j] = '\0';
+}
+
+fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail)
+{
+    if (!event_ok(event)) {
+        return fwt_fail(FWT_E_ARG, "invalid audit event name '%s'", event);
+    }
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/audit.log", dir) >= (int)sizeof(path)) {
+        return fwt_fail(FWT_E_ARG, "%s: path too long", dir);
+    }
+    struct stat st0;
+    int existed = stat(path, &st0) == 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
+    }
+    fwt_err err = FWT_OK;
+    struct stat st;
+    uint8_t prev[32];
+    memset(prev, 0, sizeof(prev));
+    uint64_t seq = 1;
+    if (fstat(fd, &st) != 0) {
+        err = fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (st.st_size > 0) {
+        /* The tail: the last complete line is at most FWT_AUDIT_LINE_MAX + 1 bytes. */
+        static char tail[2 * FWT_AUDIT_LINE_MAX + 4];
+        off_t want = st.st_size < (off_t)sizeof(tail) ? st.st_size : (off_t)sizeof(tail);
+        off_t base = st.st_size - want;
+        ssize_t r = pread(fd, tail, (size_t)want, base);
+        if (r != (ssize_t)want) {
+            err = fwt_fail(FWT_E_IO, "%s: cannot read the tail", path);
+            goto out;
+        }
+        size_t n = (size_t)want;
+        size_t end = n; /* one past the last newline */
+        while (end > 0 && tail[end - 1] != '\n') {
+            end--;
+        }
+        if (end < n) {
+            /* Torn last line (a power cut during an append): drop it. */
+            if (end == 0 && base > 0) {
+                err = fwt_fail(FWT_E_STATE, "%s: last line longer than %u bytes", path,
+                               FWT_AUDIT_LINE_MAX);
+                goto out;
+            }
+            if (fwt_f_ftruncate(fd, base + (off_t)end) != 0 || fwt_f_fsync(fd) != 0) {
+                err = fwt_fail(FWT_E_IO, "%s: cannot drop a torn line: %s", path,
+                               strerror(errno));
+                goto out;
+            }
+        }
+        if (end > 0) {
+            size_t ls = end - 1;
+            while (ls > 0 && tail[ls - 1] != '\n') {
+                ls--;
+            }
+            if (ls == 0 && base > 0) {
+                err = fwt_fail(FWT_E_STATE, "%s: last line longer than %u bytes", path,
+                               FWT_AUDIT_LINE_MAX);
+                goto out;
+            }
+            struct fwt_audit_entry e;
+            err = fwt_audit_line_parse(tail + ls, end - 1 - ls, &e);
+            if (err != FWT_OK) {
+                err = fwt_fail(err, "%s: last entry unreadable: %s", path, fwt_detail());
+                goto out;
+            }
+            if (e.seq == UINT64_MAX || (err = fwt_sha256(tail + ls, end - 1 - ls, prev)) != FWT_OK) {
+                err = fwt_fail(err == FWT_OK ? FWT_E_STATE : err, "%s: cannot chain", path);
+                goto out;
+            }
+            seq = e.seq + 1;
+        }
+    }
+    {
+        char d[DETAIL_MAX + 1], prevhex[65];
+        clean(detail, d, sizeof(d));
+        fwt_hex_encode(prev, 32, prevhex);
+        json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)seq, "time",
+                              (json_int_t)time(NULL), "event", event, "detail", d, "prev",
+                              prevhex);
+        char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(o);
+        if (!s) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+            goto out;
+        }
+        size_t sl = strlen(s);
+        char *line = realloc(s, sl + 2);
+        if (!line) {
+            free(s);
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+            goto out;
+        }
+        line[sl] = '\n';
+        line[sl + 1] = '\0';
+        /* One write: O_APPEND puts it at the end; a cut leaves a torn tail at worst. */
+        ssize_t w = fwt_f_write(fd, line, sl + 1);
+        free(line);
+        if (w != (ssize_t)(sl + 1)) {
+            err = fwt_fail(FWT_E_IO, "%s: append failed: %s", path,
+                           w < 0 ? strerror(errno) : "short write");
+            goto out;
+        }
+        if (fwt_f_fsync(fd) != 0) {
+            err = fwt_fail(FWT_E_IO, "%s: fsync: %s", path, strerror(errno));
+            goto out;
+        }
+    }
+    if (!existed) {
+        err = fwt_f_fsync_dir(dir);
+    }
+out:
+    close(fd);
+    return err;
+}
+
+fwt_err fwt_audit_verify(const char *dir, uint64_t *n_out, int *torn)
+{
+    *n_out = 0;
+    *torn = 0;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/audit.log", dir) >= (int)sizeof(path)) {
+        return fwt_fail(FWT_E_ARG, "%s: path too long", dir);
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) {
+            return FWT_OK; /* no entries yet */
+        }
+        return fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
+    }
+    static char line[FWT_AUDIT_LINE_MAX + 2];
+    uint8_t prev[32];
+    memset(prev, 0, sizeof(prev));
+    uint64_t n = 0, lineno = 0;
+    fwt_err err = FWT_OK;
+    for (;;) {
+        size_t len = 0;
+        int c = 0;
+        while (len < sizeof(line) && (c = fgetc(f)) != EOF && c != '\n') {
+            line[len++] = (char)c;
+        }
+        if (len == 0 && c == EOF) {
+            break;
+        }
+        lineno++;
+        if (c == EOF) {
+            *torn = 1; /* cut short: ignored */
+            break;
+        }
+        if (c != '\n') {
+            err = fwt_fail(FWT_E_STATE, "%s: line %llu longer than %u bytes", path,
+                           (unsigned long long)lineno, FWT_AUDIT_LINE_MAX);
+            break;
+        }
+        struct fwt_audit_entry e;
+        err = fwt_audit_line_parse(line, len, &e);
+        if (err != FWT_OK) {
+            err = fwt_fail(err, "%s: line %llu: %s", path, (unsigned long long)lineno,
+                           fwt_detail());
+            break;
+        }
+        if (e.seq != n + 1) {
+            err = fwt_fail(FWT_E_STATE, "%s: line %llu: sequence %llu, expected %llu (entry "
+                           "removed or inserted)", path, (unsigned long long)lineno,
+                           (unsigned long long)e.seq, (unsigned long long)(n + 1));
+            break;
+        }
+        if (fwt_ct_compare(e.prev, prev, 32) != 0) {
+            err = fwt_fail(FWT_E_STATE, "%s: line %llu: hash chain broken (the line before was "
+                           "changed)", path, (unsigned long long)lineno);
+            break;
+        }
+        if ((err = fwt_sha256(line, len, prev)) != FWT_OK) {
+            break;
+        }
+        n++;
+    }
+    if (err == FWT_OK && ferror(f)) {
+        err = fwt_fail(FWT_E_IO, "%s: read error", path);
+    }
+    fclose(f);
+    *n_out = n;
+    return err;
+}

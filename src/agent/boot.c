@@ -1,0 +1,278 @@
+/*
+ * The reference bootloader's decision and measured boot (docs/bootloader.md).
+ *
+ * One boot control write carries the whole decision (tries decremented, bad
+ * marks, booted slot), made before the hand-off; measurements are recorded
+ * after it: DIR/pcr (the register after this boot, replaced atomically) and
+ * DIR/eventlog.jsonl (one line per measured event, TCG-style).
+ */
+#include "agent_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+static fwt_err extend(uint8_t pcr[32], const uint8_t digest[32])
+{
+    uint8_t buf[64];
+    memcpy(buf, pcr, 32);
+    memcpy(buf + 32, digest, 32);
+    return fwt_sha256(buf, sizeof(buf), pcr);
+}
+
+/* Append one line to path, first dropping a line torn by a power cut. */
+static fwt_err append_line(const char *dir, const char *name, const char *line)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+        return fwt_fail(FWT_E_ARG, "%s: path too long", dir);
+    }
+    struct stat st0;
+    int existed = stat(path, &st0) == 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
+    }
+    fwt_err err = FWT_OK;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        err = fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
+    } else if (st.st_size > 0) {
+        char c = 0;
+        if (pread(fd, &c, 1, st.st_size - 1) != 1) {
+            err = fwt_fail(FWT_E_IO, "%s: cannot read", path);
+        } else if (c != '\n') {
+            /* Find the last newline and cut after it. */
+            char buf[4096];
+            off_t end = st.st_size, cut = 0;
+            while (end > 0 && cut == 0) {
+                off_t from = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+                ssize_t r = pread(fd, buf, (size_t)(end - from), from);
+                if (r != end - from) {
+                    err = fwt_fail(FWT_E_IO, "%s: cannot read", path);
+                    break;
+                }
+                for (ssize_t i = r; i > 0; i--) {
+                    if (buf[i - 1] == '\n') {
+                        cut = from + i;
+                        break;
+                    }
+                }
+                end = from;
+            }
+            if (err == FWT_OK && (fwt_f_ftruncate(fd, cut) != 0 || fwt_f_fsync(fd) != 0)) {
+                err = fwt_fail(FWT_E_IO, "%s: cannot drop a torn line: %s", path,
+                               strerror(errno));
+            }
+        }
+    }
+    if (err == FWT_OK) {
+        size_t n = strlen(line);
+        ssize_t w = fwt_f_write(fd, line, n);
+        if (w != (ssize_t)n || fwt_f_fsync(fd) != 0) {
+            err = fwt_fail(FWT_E_IO, "%s: append failed", path);
+        }
+    }
+    close(fd);
+    if (err == FWT_OK && !existed) {
+        err = fwt_f_fsync_dir(dir);
+    }
+    return err;
+}
+
+static char *event_line(uint32_t boot, const char *type, const uint8_t digest[32], json_t *event)
+{
+    char hex[65];
+    fwt_hex_encode(digest, 32, hex);
+    json_t *o = json_pack("{s:I, s:i, s:s, s:[{s:s, s:s}], s:o}", "boot", (json_int_t)boot,
+                          "pcr_index", 0, "event_type", type, "digests", "hash_alg", "sha256",
+                          "digest", hex, "event", event);
+    if (!o) {
+        return NULL;
+    }
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (!s) {
+        return NULL;
+    }
+    size_t l = strlen(s);
+    char *line = realloc(s, l + 2);
+    if (!line) {
+        free(s);
+        return NULL;
+    }
+    line[l] = '\n';
+    line[l + 1] = '\0';
+    return line;
+}
+
+static fwt_err measure(fwt_agent *dev, struct fwt_agent_boot_result *res)
+{
+    const struct fwt_agent_image *img = &res->img;
+    uint8_t ev_image[32];
+    fwt_err err;
+    if (img->hash_alg == FWT_HASH_SHA256 && img->digest_len == 32) {
+        memcpy(ev_image, img->digest, 32);
+    } else if ((err = fwt_sha256(img->digest, img->digest_len, ev_image)) != FWT_OK) {
+        return err;
+    }
+    memset(res->pcr, 0, 32);
+    if ((err = extend(res->pcr, ev_image)) != FWT_OK ||
+        (err = extend(res->pcr, img->signer_keyhash)) != FWT_OK) {
+        return err;
+    }
+    char v[48], dig[2 * FWT_DIGEST_MAX + 1], kh[65], pcr[65];
+    fwt_agent_version_str(&img->version, v, sizeof(v));
+    fwt_hex_encode(img->digest, img->digest_len, dig);
+    fwt_hex_encode(img->signer_keyhash, 32, kh);
+    fwt_hex_encode(res->pcr, 32, pcr);
+    char slot[2] = {fwt_agent_slot_char(res->slot), 0};
+    const char *alg = img->hash_alg == FWT_HASH_SHA384   ? "sha384"
+                      : img->hash_alg == FWT_HASH_SHA512 ? "sha512"
+                                                         : "sha256";
+    char *l1 = event_line(res->boot_count, "EV_FWT_IMAGE", ev_image,
+                          json_pack("{s:s, s:s, s:s, s:s, s:I}", "slot", slot, "version", v,
+                                    "image_digest", dig, "image_hash_alg", alg,
+                                    "security_counter", (json_int_t)img->security_counter));
+    char *l2 = event_line(res->boot_count, "EV_FWT_SIGNER", img->signer_keyhash,
+                          img->has_cert ? json_pack("{s:s, s:I}", "keyhash", kh, "key_version",
+                                                    (json_int_t)img->key_version)
+                                        : json_pack("{s:s}", "keyhash", kh));
+    json_t *po = json_pack("{s:I, s:s, s:s, s:i}", "boot", (json_int_t)res->boot_count, "slot",
+                           slot, "pcr0", pcr, "events", 2);
+    char *ps = po ? json_dumps(po, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    json_decref(po);
+    if (!l1 || !l2 || !ps) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    } else {
+        size_t both = strlen(l1) + strlen(l2) + 1;
+        char *lines = malloc(both);
+        if (!lines) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        } else {
+            snprintf(lines, both, "%s%s", l1, l2);
+            err = append_line(dev->cfg.dir, "eventlog.jsonl", lines);
+            free(lines);
+        }
+        if (err == FWT_OK) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/pcr", dev->cfg.dir);
+            err = fwt_f_write_atomic(path, ps, strlen(ps), 0644);
+        }
+    }
+    free(l1);
+    free(l2);
+    free(ps);
+    return err;
+}
+
+fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->slot = FWT_SLOT_NONE;
+    if (dev->readonly) {
+        return fwt_fail(FWT_E_ARG, "device opened read-only: cannot boot");
+    }
+    struct fwt_bootctl *bc = &dev->bc;
+    enum fwt_agent_slot order[2];
+    int n = 0, trial_attempt = 0;
+    if (bc->trial != FWT_SLOT_NONE) {
+        enum fwt_agent_slot t = (enum fwt_agent_slot)bc->trial;
+        if (bc->bad[t]) {
+            bc->trial = FWT_SLOT_NONE;
+            bc->tries_left = 0;
+        } else if (bc->tries_left > 0) {
+            bc->tries_left--; /* before the boot: a hang still uses up a try */
+            order[n++] = t;
+            trial_attempt = 1;
+        } else {
+            res->rolled_back = 1; /* never confirmed: back to the confirmed slot */
+            bc->trial = FWT_SLOT_NONE;
+        }
+        bc->booted_trial = 0;
+    }
+    if (bc->confirmed != FWT_SLOT_NONE && !bc->bad[bc->confirmed] &&
+        (n == 0 || order[0] != bc->confirmed)) {
+        order[n++] = (enum fwt_agent_slot)bc->confirmed;
+    }
+    for (int s = 0; s < 2 && n < 2; s++) {
+        /* Last resort: the other slot, if it holds an image the agent installed. */
+        if ((n == 0 || (int)order[0] != s) && !bc->bad[s] && bc->digest_len[s] &&
+            bc->trial != s) {
+            order[n++] = (enum fwt_agent_slot)s;
+        }
+    }
+    char why[2][400];
+    why[0][0] = why[1][0] = '\0';
+    enum fwt_agent_slot chosen = FWT_SLOT_NONE;
+    for (int i = 0; i < n; i++) {
+        enum fwt_agent_slot s = order[i];
+        struct fwt_agent_image img;
+        fwt_err err = fwt_agent_verify_slot(dev, s, &img);
+        if (err == FWT_OK && bc->digest_len[s] &&
+            (bc->digest_len[s] != img.digest_len ||
+             fwt_ct_compare(bc->digest[s], img.digest, img.digest_len) != 0)) {
+            err = fwt_fail(FWT_E_DIGEST, "slot %c holds a different image than the one installed "
+                           "there", fwt_agent_slot_char(s));
+        }
+        if (err == FWT_OK) {
+            chosen = s;
+            res->img = img;
+            break;
+        }
+        res->failed[s] = err;
+        snprintf(why[s], sizeof(why[s]), "%s", fwt_detail());
+        bc->bad[s] = 1;
+        if (bc->trial == s) {
+            bc->trial = FWT_SLOT_NONE;
+            bc->tries_left = 0;
+        }
+    }
+    char d[1024];
+    if (chosen == FWT_SLOT_NONE) {
+        bc->booted = FWT_SLOT_NONE;
+        bc->booted_trial = 0;
+        fwt_err err = fwt_agent_bc_commit(dev);
+        snprintf(d, sizeof(d), "no valid slot: recovery needed%s%s%s%s",
+                 why[0][0] ? "; a: " : "", why[0], why[1][0] ? "; b: " : "", why[1]);
+        if (err == FWT_OK && fwt_audit_append(dev->cfg.dir, "recovery", d) != FWT_OK) {
+            /* the recovery message below matters more than the log line */
+        }
+        return fwt_fail(err == FWT_OK ? FWT_E_NO_BOOTABLE : err, "%s", d);
+    }
+    res->slot = chosen;
+    res->fell_back = n > 0 && chosen != order[0];
+    res->trial = trial_attempt && bc->trial == chosen;
+    if (!res->trial && bc->confirmed != chosen) {
+        bc->confirmed = (uint8_t)chosen; /* the confirmed slot failed: the fallback takes over */
+    }
+    bc->booted = (uint8_t)chosen;
+    bc->booted_trial = (uint8_t)res->trial;
+    if (bc->boot_count < UINT32_MAX) {
+        bc->boot_count++;
+    }
+    res->boot_count = bc->boot_count;
+    res->tries_left = res->trial ? bc->tries_left : 0;
+    fwt_err err = fwt_agent_bc_commit(dev);
+    if (err != FWT_OK) {
+        return err;
+    }
+    err = measure(dev, res);
+    if (err == FWT_OK) {
+        char v[48];
+        fwt_agent_version_str(&res->img.version, v, sizeof(v));
+        snprintf(d, sizeof(d), "boot %u: slot %c, version %s%s%s%s%s", (unsigned)res->boot_count,
+                 fwt_agent_slot_char(chosen), v,
+                 res->trial ? " (trial)" : "", res->rolled_back ? "; unconfirmed trial rolled back" : "",
+                 res->fell_back ? "; fell back: " : "",
+                 res->fell_back ? (why[order[0]][0] ? why[order[0]] : "preferred slot failed") : "");
+        err = fwt_audit_append(dev->cfg.dir, "boot", d);
+    }
+    return err;
+}

@@ -1,0 +1,450 @@
+/*
+ * Streaming install into the inactive slot: the slot is marked bad first,
+ * bytes are written and hashed as they come (constant memory, one read of
+ * the source), then read back and compared, verified with the verifier core
+ * from the slot, and only then marked for trial.
+ */
+#include "agent_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define IO_CHUNK (256U * 1024U)
+
+struct fwt_agent_install {
+    fwt_agent *dev;
+    enum fwt_agent_slot slot;
+    int fd;
+    int is_blk;
+    uint64_t limit;
+    uint64_t expected;
+    uint64_t written;
+    EVP_MD_CTX *md;
+    unsigned flags;
+    int failed;
+    char source[256];
+};
+
+static void inst_free(fwt_agent_install *inst)
+{
+    if (!inst) {
+        return;
+    }
+    if (inst->fd >= 0) {
+        close(inst->fd);
+    }
+    EVP_MD_CTX_free(inst->md);
+    free(inst);
+}
+
+fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned flags,
+                                fwt_agent_install **out)
+{
+    *out = NULL;
+    if (dev->readonly) {
+        return fwt_fail(FWT_E_ARG, "device opened read-only: cannot install");
+    }
+    if (flags & ~FWT_AGENT_INSTALL_ALLOW_OLDER) {
+        return fwt_fail(FWT_E_ARG, "unknown install flags 0x%x", flags);
+    }
+    struct fwt_policy pol;
+    fwt_err err = fwt_agent_policy(dev, &pol); /* no trust anchor: refuse before writing */
+    if (err != FWT_OK) {
+        return err;
+    }
+    fwt_err why = FWT_OK;
+    enum fwt_agent_slot slot = fwt_agent_target_slot(dev, &why);
+    if (slot == FWT_SLOT_NONE) {
+        return why;
+    }
+    const char *path = dev->cfg.slot_path[slot];
+    char c = fwt_agent_slot_char(slot);
+    fwt_agent_install *inst = calloc(1, sizeof(*inst));
+    if (!inst || !(inst->md = EVP_MD_CTX_new())) {
+        free(inst);
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    inst->fd = -1;
+    inst->dev = dev;
+    inst->slot = slot;
+    inst->expected = expected_len;
+    inst->flags = flags;
+    snprintf(inst->source, sizeof(inst->source), "(unnamed)");
+    if (EVP_DigestInit_ex(inst->md, EVP_sha256(), NULL) != 1) {
+        inst_free(inst);
+        return fwt_fail(FWT_E_CRYPTO, "SHA-256 unavailable");
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISBLK(st.st_mode)) {
+        inst->is_blk = 1;
+        inst->fd = open(path, O_WRONLY | O_CLOEXEC);
+    } else {
+        inst->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    }
+    if (inst->fd < 0) {
+        err = fwt_fail(FWT_E_IO, "slot %c (%s): %s", c, path, strerror(errno));
+        inst_free(inst);
+        return err;
+    }
+    inst->limit = UINT32_MAX;
+    if (inst->is_blk) {
+        off_t end = lseek(inst->fd, 0, SEEK_END);
+        if (end > 0 && (uint64_t)end < inst->limit) {
+            inst->limit = (uint64_t)end;
+        }
+    }
+    if (dev->cfg.slot_size && dev->cfg.slot_size < inst->limit) {
+        inst->limit = dev->cfg.slot_size;
+    }
+    if (expected_len > inst->limit) {
+        err = fwt_fail(FWT_E_TOO_LARGE, "image of %llu bytes does not fit slot %c (%llu bytes)",
+                       (unsigned long long)expected_len, c, (unsigned long long)inst->limit);
+        inst_free(inst);
+        return err;
+    }
+    /* Never bootable while written: mark the slot bad and forget its image
+     * before the first byte lands. */
+    struct fwt_bootctl *bc = &dev->bc;
+    if (!bc->bad[slot] || bc->digest_len[slot] || bc->trial == slot) {
+        bc->bad[slot] = 1;
+        bc->digest_len[slot] = 0;
+        memset(bc->digest[slot], 0, sizeof(bc->digest[slot]));
+        if (bc->trial == slot) {
+            bc->trial = FWT_SLOT_NONE;
+            bc->tries_left = 0;
+            bc->booted_trial = 0;
+        }
+        if (bc->confirmed == slot) {
+            bc->confirmed = FWT_SLOT_NONE; /* only possible when nothing runs yet */
+        }
+        err = fwt_agent_bc_commit(dev);
+        if (err != FWT_OK) {
+            inst_free(inst);
+            return err;
+        }
+    }
+    *out = inst;
+    return FWT_OK;
+}
+
+void fwt_agent_install_set_source(fwt_agent_install *inst, const char *source)
+{
+    if (inst && source) {
+        snprintf(inst->source, sizeof(inst->source), "%s", source);
+    }
+}
+
+uint64_t fwt_agent_install_written(const fwt_agent_install *inst)
+{
+    return inst ? inst->written : 0;
+}
+
+fwt_err fwt_agent_install_sha256(const fwt_agent_install *inst, uint8_t out[32])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned n = 0;
+    int ok = c && EVP_MD_CTX_copy_ex(c, inst->md) == 1 && EVP_DigestFinal_ex(c, out, &n) == 1 &&
+             n == 32;
+    EVP_MD_CTX_free(c);
+    return ok ? FWT_OK : fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+}
+
+fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf, size_t len)
+{
+    if (!inst || (!buf && len)) {
+        return fwt_fail(FWT_E_ARG, "install_write: bad arguments");
+    }
+    char c = fwt_agent_slot_char(inst->slot);
+    if (inst->failed) {
+        return fwt_fail(FWT_E_ARG, "install into slot %c already failed", c);
+    }
+    if (len == 0) {
+        return FWT_OK;
+    }
+    if (len > inst->limit - inst->written) {
+        inst->failed = 1;
+        return fwt_fail(FWT_E_TOO_LARGE, "image larger than slot %c (%llu bytes)", c,
+                        (unsigned long long)inst->limit);
+    }
+    if (inst->expected && len > inst->expected - inst->written) {
+        inst->failed = 1;
+        return fwt_fail(FWT_E_TOO_LARGE, "more than the announced %llu bytes",
+                        (unsigned long long)inst->expected);
+    }
+    fwt_err err = fwt_f_pwrite_all(inst->fd, buf, len, (off_t)inst->written,
+                                   inst->dev->cfg.slot_path[inst->slot]);
+    if (err == FWT_OK && EVP_DigestUpdate(inst->md, buf, len) != 1) {
+        err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    }
+    if (err != FWT_OK) {
+        inst->failed = 1;
+        return err;
+    }
+    inst->written += len;
+    return FWT_OK;
+}
+
+void fwt_agent_install_abort(fwt_agent_install *inst)
+{
+    if (!inst) {
+        return;
+    }
+    char d[512];
+    snprintf(d, sizeof(d), "slot %c: install from %s abandoned after %llu bytes; slot stays "
+             "marked bad", fwt_agent_slot_char(inst->slot), inst->source,
+             (unsigned long long)inst->written);
+    char keep[1024];
+    snprintf(keep, sizeof(keep), "%s", fwt_detail());
+    if (fwt_audit_append(inst->dev->cfg.dir, "install-aborted", d) != FWT_OK) {
+        /* the log is best effort here: the caller reports the original failure */
+    }
+    fwt_fail(FWT_OK, "%s", keep);
+    inst_free(inst);
+}
+
+/* SHA-256 of the slot's first n bytes, read through a fresh descriptor. */
+static fwt_err read_back(const char *path, uint64_t n, uint8_t out[32])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
+    }
+    uint8_t *buf = malloc(IO_CHUNK);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    fwt_err err = FWT_OK;
+    if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    uint64_t off = 0;
+    while (err == FWT_OK && off < n) {
+        size_t want = n - off > IO_CHUNK ? IO_CHUNK : (size_t)(n - off);
+        ssize_t r = pread(fd, buf, want, (off_t)off);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            err = fwt_fail(FWT_E_IO, "%s: read back: %s", path, r < 0 ? strerror(errno) :
+                           "slot shorter than the bytes written");
+            break;
+        }
+        if (EVP_DigestUpdate(md, buf, (size_t)r) != 1) {
+            err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+        }
+        off += (uint64_t)r;
+    }
+    unsigned dl = 0;
+    if (err == FWT_OK && (EVP_DigestFinal_ex(md, out, &dl) != 1 || dl != 32)) {
+        err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    }
+    EVP_MD_CTX_free(md);
+    free(buf);
+    close(fd);
+    return err;
+}
+
+/* The running image's version and counter (structure only: it was verified at boot). */
+static int running_header(fwt_agent *dev, enum fwt_agent_slot slot, struct fwt_image_info *info)
+{
+    struct fwt_file_io fio;
+    if (slot == FWT_SLOT_NONE || fwt_file_io_open(&fio, dev->cfg.slot_path[slot]) != FWT_OK) {
+        return 0;
+    }
+    uint8_t *work = malloc(FWT_CERT_MAX * 4);
+    int ok = work && fwt_image_parse(&fio.io, work, FWT_CERT_MAX * 4, info) == FWT_OK;
+    free(work);
+    fwt_file_io_close(&fio);
+    return ok;
+}
+
+static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *img)
+{
+    fwt_agent *dev = inst->dev;
+    const char *path = dev->cfg.slot_path[inst->slot];
+    char c = fwt_agent_slot_char(inst->slot);
+    if (inst->failed) {
+        return fwt_fail(FWT_E_ARG, "install into slot %c failed earlier", c);
+    }
+    if (inst->written == 0) {
+        return fwt_fail(FWT_E_MALFORMED, "empty image");
+    }
+    if (inst->expected && inst->written != inst->expected) {
+        return fwt_fail(FWT_E_IO, "the source ended after %llu of %llu bytes (changed or cut "
+                        "short while it was read)", (unsigned long long)inst->written,
+                        (unsigned long long)inst->expected);
+    }
+    if (!inst->is_blk) {
+        struct stat st;
+        if (fstat(inst->fd, &st) != 0) {
+            return fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
+        }
+        if ((uint64_t)st.st_size != inst->written &&
+            fwt_f_ftruncate(inst->fd, (off_t)inst->written) != 0) {
+            return fwt_fail(FWT_E_IO, "%s: truncate: %s", path, strerror(errno));
+        }
+    }
+    if (fwt_f_fsync(inst->fd) != 0) {
+        return fwt_fail(FWT_E_IO, "%s: fsync: %s", path, strerror(errno));
+    }
+    uint8_t want[32], got[32];
+    fwt_err err = fwt_agent_install_sha256(inst, want);
+    if (err == FWT_OK) {
+        err = read_back(path, inst->written, got);
+    }
+    if (err != FWT_OK) {
+        return err;
+    }
+    if (fwt_ct_compare(want, got, 32) != 0) {
+        return fwt_fail(FWT_E_IO, "slot %c: the bytes read back differ from the bytes written "
+                        "(flash fault or another writer)", c);
+    }
+    err = fwt_agent_verify_slot(dev, inst->slot, img);
+    if (err != FWT_OK) {
+        return err;
+    }
+    if (img->total_size > inst->written) {
+        return fwt_fail(FWT_E_MALFORMED, "slot %c: the image (%u bytes) extends past the %llu "
+                        "bytes installed", c, (unsigned)img->total_size,
+                        (unsigned long long)inst->written);
+    }
+    struct fwt_image_info run;
+    enum fwt_agent_slot rs = fwt_agent_running_slot(&dev->bc);
+    if (rs != inst->slot && running_header(dev, rs, &run)) {
+        uint32_t rc = run.has_security_counter ? run.security_counter : 0;
+        uint32_t ic = img->has_security_counter ? img->security_counter : 0;
+        char a[48], b[48];
+        fwt_agent_version_str(&img->version, a, sizeof(a));
+        fwt_agent_version_str(&run.hdr.version, b, sizeof(b));
+        if (ic < rc) {
+            return fwt_fail(FWT_E_COUNTER, "slot %c: image security counter %u is below the "
+                            "running image's %u (rollback refused)", c, (unsigned)ic,
+                            (unsigned)rc);
+        }
+        if (!(inst->flags & FWT_AGENT_INSTALL_ALLOW_OLDER) &&
+            fwt_agent_version_cmp(&img->version, &run.hdr.version) < 0) {
+            return fwt_fail(FWT_E_NO_UPDATE, "image version %s is older than the running %s", a,
+                            b);
+        }
+    }
+    fwt_detail_clear();
+    return FWT_OK;
+}
+
+fwt_err fwt_agent_install_finish(fwt_agent_install *inst, struct fwt_agent_image *img_out)
+{
+    if (!inst) {
+        return fwt_fail(FWT_E_ARG, "install_finish: no install");
+    }
+    fwt_agent *dev = inst->dev;
+    struct fwt_agent_image img;
+    char c = fwt_agent_slot_char(inst->slot);
+    fwt_err err = finish_checks(inst, &img);
+    char d[2048];
+    if (err != FWT_OK) {
+        char keep[1024];
+        snprintf(keep, sizeof(keep), "%s", fwt_detail());
+        snprintf(d, sizeof(d), "slot %c: image from %s refused (%s): %s", c, inst->source,
+                 fwt_err_name(err), keep);
+        if (fwt_audit_append(dev->cfg.dir, "install-refused", d) != FWT_OK) {
+            /* best effort: the refusal itself is what the caller must see */
+        }
+        fwt_fail(err, "%s", keep);
+        inst_free(inst);
+        return err;
+    }
+    struct fwt_bootctl *bc = &dev->bc;
+    bc->bad[inst->slot] = 0;
+    bc->digest_len[inst->slot] = (uint8_t)img.digest_len;
+    memcpy(bc->digest[inst->slot], img.digest, img.digest_len);
+    bc->trial = (uint8_t)inst->slot;
+    bc->tries_left = dev->cfg.tries;
+    bc->booted_trial = 0;
+    if (bc->booted == inst->slot) {
+        bc->booted = FWT_SLOT_NONE; /* nothing runs from it any more */
+    }
+    err = fwt_agent_bc_commit(dev);
+    if (err == FWT_OK) {
+        char v[48], dig[2 * FWT_DIGEST_MAX + 1];
+        fwt_agent_version_str(&img.version, v, sizeof(v));
+        fwt_hex_encode(img.digest, img.digest_len, dig);
+        snprintf(d, sizeof(d), "slot %c: version %s, security counter %u, digest %s, %llu bytes "
+                 "from %s; on trial with %u tries", c, v, (unsigned)img.security_counter, dig,
+                 (unsigned long long)inst->written, inst->source, (unsigned)dev->cfg.tries);
+        err = fwt_audit_append(dev->cfg.dir, "install", d);
+    }
+    if (err == FWT_OK && img_out) {
+        *img_out = img;
+    }
+    inst_free(inst);
+    return err;
+}
+
+fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
+                               void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                               void *progress_ctx, struct fwt_agent_image *img)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fwt_fail(errno == ENOENT ? FWT_E_NOT_FOUND : FWT_E_IO, "%s: %s", path,
+                        strerror(errno));
+    }
+    uint64_t expected = 0;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        expected = (uint64_t)st.st_size;
+        if (expected == 0) {
+            if (!is_stdin) {
+                close(fd);
+            }
+            return fwt_fail(FWT_E_MALFORMED, "%s is empty", path);
+        }
+    } else if (!is_stdin && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+        close(fd);
+        return fwt_fail(FWT_E_ARG, "%s: not a file", path);
+    }
+    fwt_agent_install *inst = NULL;
+    fwt_err err = fwt_agent_install_begin(dev, expected, flags, &inst);
+    if (err != FWT_OK) {
+        if (!is_stdin) {
+            close(fd);
+        }
+        return err;
+    }
+    fwt_agent_install_set_source(inst, is_stdin ? "stdin" : path);
+    uint8_t *buf = malloc(IO_CHUNK);
+    if (!buf) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    while (err == FWT_OK) {
+        ssize_t r = read(fd, buf, IO_CHUNK);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            err = fwt_fail(FWT_E_IO, "%s: read: %s", path, strerror(errno));
+            break;
+        }
+        if (r == 0) {
+            break;
+        }
+        err = fwt_agent_install_write(inst, buf, (size_t)r);
+        if (progress) {
+            progress(progress_ctx, fwt_agent_install_written(inst), expected);
+        }
+    }
+    free(buf);
+    if (!is_stdin) {
+        close(fd);
+    }
+    if (err != FWT_OK) {
+        fwt_agent_install_abort(inst);
+        return err;
+    }
+    return fwt_agent_install_finish(inst, img);
+}

@@ -1,0 +1,852 @@
+/*
+ * fwtrust-agent: the device agent (docs/agent.md).
+ *
+ *   fwtrust-agent --device DIR [--json] COMMAND [ARGS]
+ *
+ * Exit status: 0 on success, otherwise the fwt_err number (docs/exit-codes.md).
+ */
+#include "cli.h"
+
+#include <fwtrust/fwt_agent.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const k_prog = "fwtrust-agent";
+static int g_json;
+static const char *g_device;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fwtrust-agent --device DIR [--json] COMMAND [ARGS]\n\n"
+            "The device agent: installs signed images into the inactive A/B slot, confirms or\n"
+            "rolls back after a boot, and reports and checks the device state.\n\n"
+            "Commands:\n"
+            "  init          create a device: --hw-id ID --slot-a PATH --slot-b PATH\n"
+            "                --trust-key PUB... [--trust-root PUB...] [--tuf-root F --repo URL]\n"
+            "  install FILE  install a signed image (FILE, or - for standard input)\n"
+            "  update        fetch and install the newest image from the TUF repository\n"
+            "  confirm       the trial image booted well: make it the confirmed image\n"
+            "  rollback      cancel a trial, or go back to the image in the other slot\n"
+            "  status        slots, boot control, anti-rollback minimums\n"
+            "  verify-slots  re-verify both slots now and report tampering\n"
+            "  log verify    check the audit log's hash chain\n\n"
+            "Options:\n"
+            "  --device DIR  the device directory (required)\n"
+            "  --json        print the result as JSON\n"
+            "  -h, --help    this text; 'fwtrust-agent --device DIR COMMAND --help' for a command\n\n"
+            "Exit status: 0 on success, otherwise the error number (docs/exit-codes.md), e.g.\n"
+            "1 usage, 2 I/O, 8 not found, 10 device locked by another agent, 11 state corrupt,\n"
+            "20-33 image refused (21 digest, 22 signature, 24 unknown key, 25 hardware id,\n"
+            "26 security counter, 30 key version, 31 no trust anchor), 51 nothing to do.\n");
+}
+
+static int fail(fwt_err err)
+{
+    if (g_json) {
+        fwt_cli_json_print(fwt_cli_json_error(err));
+    }
+    return fwt_cli_error(k_prog, err);
+}
+
+static const char *slot_name(enum fwt_agent_slot s)
+{
+    return s == FWT_SLOT_A ? "a" : s == FWT_SLOT_B ? "b" : NULL;
+}
+
+static json_t *slot_json(enum fwt_agent_slot s)
+{
+    const char *n = slot_name(s);
+    return n ? json_string(n) : json_null();
+}
+
+static json_t *hex_json(const uint8_t *b, size_t n)
+{
+    char h[2 * FWT_DIGEST_MAX + 1];
+    if (n > FWT_DIGEST_MAX) {
+        return json_null();
+    }
+    fwt_hex_encode(b, n, h);
+    return json_string(h);
+}
+
+static void version_str(const struct fwt_version *v, char *out, size_t n)
+{
+    snprintf(out, n, "%u.%u.%u+%lu", (unsigned)v->major, (unsigned)v->minor,
+             (unsigned)v->revision, (unsigned long)v->build);
+}
+
+static json_t *image_json(const struct fwt_agent_image *img)
+{
+    char v[48];
+    version_str(&img->version, v, sizeof(v));
+    json_t *o = json_object();
+    json_object_set_new(o, "slot", slot_json(img->slot));
+    json_object_set_new(o, "version", json_string(v));
+    json_object_set_new(o, "security_counter",
+                        img->has_security_counter ? json_integer(img->security_counter)
+                                                  : json_null());
+    json_object_set_new(o, "digest", hex_json(img->digest, img->digest_len));
+    json_object_set_new(o, "size", json_integer(img->total_size));
+    json_object_set_new(o, "signer_keyhash", hex_json(img->signer_keyhash, 32));
+    json_object_set_new(o, "key_version",
+                        img->has_cert ? json_integer(img->key_version) : json_null());
+    return o;
+}
+
+static void progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    struct fwt_progress *p = ctx;
+    if (p->total != total) {
+        p->total = total;
+    }
+    fwt_progress_update(p, done);
+}
+
+/* ---- init ---- */
+
+enum {
+    O_HW_ID = 0x100, O_SLOT_A, O_SLOT_B, O_SLOT_SIZE, O_KEY, O_ROOT, O_THRESHOLD, O_TRIES,
+    O_MIN_SC, O_MIN_KV, O_TUF_ROOT, O_REPO, O_CA, O_CERT, O_CKEY, O_PIN, O_ALLOW_OLDER
+};
+
+static void usage_init(FILE *out)
+{
+    fprintf(out,
+            "usage: fwtrust-agent --device DIR init --hw-id ID --slot-a PATH --slot-b PATH\n"
+            "                     --trust-key PUB [--trust-key PUB ...] [options]\n\n"
+            "Create the device directory DIR. Slots are regular files (created when absent) or\n"
+            "block devices. Trust anchors are copied into DIR/keys as public keys. A slot that\n"
+            "already holds a valid image (factory image) becomes the confirmed slot. A device\n"
+            "without any --trust-key or --trust-root refuses every image (exit 31).\n\n"
+            "  --hw-id ID                  hardware id images must carry (1-64 bytes)\n"
+            "  --slot-a PATH, --slot-b PATH  the two slots\n"
+            "  --slot-size N               bytes an image may use in a slot (default: no limit\n"
+            "                              for files, the device size for block devices)\n"
+            "  --trust-key PUB             trusted image signing key (PEM); up to 8\n"
+            "  --trust-root PUB            trusted certificate root (boot-key certificates); up to 8\n"
+            "  --threshold K               distinct valid signatures required (default 1)\n"
+            "  --tries N                   boots a trial image gets before it rolls back (default 3)\n"
+            "  --min-security-counter N    initial anti-rollback minimum (default 0)\n"
+            "  --min-key-version N         initial minimum certificate key version (default 0)\n"
+            "  --tuf-root FILE             trusted TUF root.json for 'update' (copied in)\n"
+            "  --repo URL                  TUF repository base URL for 'update'\n"
+            "  --ca FILE                   TLS: CA bundle or the pinned server certificate\n"
+            "  --client-cert FILE          TLS: client certificate (mutual TLS)\n"
+            "  --client-key FILE           TLS: its private key (copied in, mode 0600)\n"
+            "  --pinned-pubkey PIN         TLS: curl public key pin (sha256//BASE64)\n\n"
+            "Exit: 0; 1 usage; 2 I/O or DIR already a device; 7 key unusable; 8 key not found;\n"
+            "32 a published sample key as trust anchor.\n");
+}
+
+static int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"hw-id", required_argument, NULL, O_HW_ID},
+        {"slot-a", required_argument, NULL, O_SLOT_A},
+        {"slot-b", required_argument, NULL, O_SLOT_B},
+        {"slot-size", required_argument, NULL, O_SLOT_SIZE},
+        {"trust-key", required_argument, NULL, O_KEY},
+        {"trust-root", required_argument, NULL, O_ROOT},
+        {"threshold", required_argument, NULL, O_THRESHOLD},
+        {"tries", required_argument, NULL, O_TRIES},
+        {"min-security-counter", required_argument, NULL, O_MIN_SC},
+        {"min-key-version", required_argument, NULL, O_MIN_KV},
+        {"tuf-root", required_argument, NULL, O_TUF_ROOT},
+        {"repo", required_argument, NULL, O_REPO},
+        {"ca", required_argument, NULL, O_CA},
+        {"client-cert", required_argument, NULL, O_CERT},
+        {"client-key", required_argument, NULL, O_CKEY},
+        {"pinned-pubkey", required_argument, NULL, O_PIN},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    struct fwt_agent_init_opts o;
+    memset(&o, 0, sizeof(o));
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        uint64_t v64;
+        switch (c) {
+        case O_HW_ID:
+            o.hw_id = optarg;
+            break;
+        case O_SLOT_A:
+            o.slot_path[0] = optarg;
+            break;
+        case O_SLOT_B:
+            o.slot_path[1] = optarg;
+            break;
+        case O_SLOT_SIZE:
+            if (fwt_parse_u64(optarg, UINT32_MAX, &v64) != FWT_OK) {
+                return fwt_cli_usage_error(k_prog, "--slot-size: a number up to 4 GiB - 1");
+            }
+            o.slot_size = v64;
+            break;
+        case O_KEY:
+            if (o.n_keys == FWT_AGENT_MAX_ANCHORS) {
+                return fwt_cli_usage_error(k_prog, "at most %u --trust-key",
+                                           FWT_AGENT_MAX_ANCHORS);
+            }
+            o.keys[o.n_keys++] = optarg;
+            break;
+        case O_ROOT:
+            if (o.n_roots == FWT_AGENT_MAX_ANCHORS) {
+                return fwt_cli_usage_error(k_prog, "at most %u --trust-root",
+                                           FWT_AGENT_MAX_ANCHORS);
+            }
+            o.roots[o.n_roots++] = optarg;
+            break;
+        case O_THRESHOLD:
+            if (fwt_parse_u32(optarg, &o.threshold) != FWT_OK || o.threshold == 0) {
+                return fwt_cli_usage_error(k_prog, "--threshold: a number of at least 1");
+            }
+            break;
+        case O_TRIES:
+            if (fwt_parse_u32(optarg, &o.tries) != FWT_OK || o.tries == 0 ||
+                o.tries > FWT_AGENT_MAX_TRIES) {
+                return fwt_cli_usage_error(k_prog, "--tries: 1 to %u", FWT_AGENT_MAX_TRIES);
+            }
+            break;
+        case O_MIN_SC:
+            if (fwt_parse_u32(optarg, &o.min_security_counter) != FWT_OK) {
+                return fwt_cli_usage_error(k_prog, "--min-security-counter: not a number");
+            }
+            break;
+        case O_MIN_KV:
+            if (fwt_parse_u32(optarg, &o.min_key_version) != FWT_OK) {
+                return fwt_cli_usage_error(k_prog, "--min-key-version: not a number");
+            }
+            break;
+        case O_TUF_ROOT:
+            o.tuf_root = optarg;
+            break;
+        case O_REPO:
+            o.repo_url = optarg;
+            break;
+        case O_CA:
+            o.tls_ca = optarg;
+            break;
+        case O_CERT:
+            o.tls_client_cert = optarg;
+            break;
+        case O_CKEY:
+            o.tls_client_key = optarg;
+            break;
+        case O_PIN:
+            o.tls_pinned_pubkey = optarg;
+            break;
+        case 'j':
+            g_json = 1;
+            break;
+        case 'h':
+            usage_init(stdout);
+            return 0;
+        default:
+            return fwt_cli_usage_error(k_prog, "init: invalid option");
+        }
+    }
+    if (optind != argc) {
+        return fwt_cli_usage_error(k_prog, "init takes no operands ('%s')", argv[optind]);
+    }
+    if (!o.hw_id || !o.slot_path[0] || !o.slot_path[1]) {
+        return fwt_cli_usage_error(k_prog, "init needs --hw-id, --slot-a and --slot-b");
+    }
+    if (o.threshold > o.n_keys + o.n_roots && o.n_keys + o.n_roots > 0) {
+        return fwt_cli_usage_error(k_prog, "--threshold %u is above the %zu trust anchor(s)",
+                                   (unsigned)o.threshold, o.n_keys + o.n_roots);
+    }
+    fwt_err err = fwt_agent_init(g_device, &o);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    if (o.n_keys == 0 && o.n_roots == 0) {
+        fprintf(stderr, "%s: WARNING: device %s has NO trust anchor: it will refuse every image "
+                "until a [trust] key or root is configured\n", k_prog, g_device);
+    }
+    fwt_agent *dev = NULL;
+    err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    struct fwt_agent_status st;
+    err = fwt_agent_status_get(dev, &st);
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    if (g_json) {
+        json_t *j = json_pack("{s:b, s:s, s:s, s:o, s:i, s:i}", "ok", 1, "device", g_device,
+                              "hw_id", o.hw_id, "confirmed", slot_json(st.confirmed), "trust_keys",
+                              (int)o.n_keys, "trust_roots", (int)o.n_roots);
+        fwt_cli_json_print(j);
+    } else {
+        printf("device %s initialised: hardware id %s, %zu trust key(s), %zu root(s)",
+               g_device, o.hw_id, o.n_keys, o.n_roots);
+        if (st.confirmed != FWT_SLOT_NONE) {
+            printf("; factory image in slot %s is confirmed", slot_name(st.confirmed));
+        }
+        printf("\n");
+    }
+    return 0;
+}
+
+/* ---- install ---- */
+
+static void usage_install(FILE *out)
+{
+    fprintf(out,
+            "usage: fwtrust-agent --device DIR install [--allow-older] [--json] FILE|-\n\n"
+            "Install a signed image into the inactive slot: the source is read once and written\n"
+            "while hashed (memory does not grow with the image), read back, verified from the\n"
+            "slot with the verifier core (trust anchors, hardware id, security counter and key\n"
+            "version minimums), and only then marked for a trial boot. The running slot is\n"
+            "never touched. '-' reads standard input.\n\n"
+            "  --allow-older   accept a version older than the running one (the security\n"
+            "                  counter minimum still applies)\n"
+            "  --json          print the installed image as JSON\n\n"
+            "Exit: 0 installed; 1 usage; 2 I/O (or the source changed while read); 8 FILE not\n"
+            "found; 10 locked; 11 running on trial (confirm first); 20-30 image refused;\n"
+            "31 no trust anchor; 33 larger than the slot; 51 older than the running version.\n");
+}
+
+static int cmd_install(int argc, char **argv)
+{
+    static const struct option opts[] = {{"allow-older", no_argument, NULL, O_ALLOW_OLDER},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    unsigned flags = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_ALLOW_OLDER:
+            flags |= FWT_AGENT_INSTALL_ALLOW_OLDER;
+            break;
+        case 'j':
+            g_json = 1;
+            break;
+        case 'h':
+            usage_install(stdout);
+            return 0;
+        default:
+            return fwt_cli_usage_error(k_prog, "install: invalid option");
+        }
+    }
+    if (argc - optind != 1) {
+        return fwt_cli_usage_error(k_prog, "install needs exactly one FILE (or -)");
+    }
+    const char *src = argv[optind];
+    fwt_agent *dev = NULL;
+    fwt_err err = fwt_agent_open(g_device, &dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    struct fwt_progress prog;
+    fwt_progress_start(&prog, "installing", 0);
+    struct fwt_agent_image img;
+    err = fwt_agent_install_file(dev, src, flags, progress_cb, &prog, &img);
+    fwt_progress_finish(&prog);
+    uint32_t tries = fwt_agent_get_config(dev)->tries;
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    char v[48];
+    version_str(&img.version, v, sizeof(v));
+    if (g_json) {
+        json_t *j = json_pack("{s:b, s:s, s:o, s:i}", "ok", 1, "slot", slot_name(img.slot),
+                              "image", image_json(&img), "tries", (int)tries);
+        fwt_cli_json_print(j);
+    } else {
+        printf("installed version %s (security counter %u) into slot %s; it boots on trial "
+               "(%u tries): run fwtrust-boot, then confirm\n",
+               v, (unsigned)img.security_counter, slot_name(img.slot), (unsigned)tries);
+    }
+    return 0;
+}
+
+/* ---- confirm / rollback ---- */
+
+static int simple_help(int argc, char **argv, const char *text)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            g_json = 1;
+            break;
+        case 'h':
+            fputs(text, stdout);
+            return 0;
+        default:
+            return fwt_cli_usage_error(k_prog, "%s: invalid option", argv[0]);
+        }
+    }
+    if (optind != argc) {
+        return fwt_cli_usage_error(k_prog, "%s takes no operands ('%s')", argv[0], argv[optind]);
+    }
+    return -1;
+}
+
+static int cmd_confirm(int argc, char **argv)
+{
+    int rc = simple_help(argc, argv,
+                         "usage: fwtrust-agent --device DIR confirm [--json]\n\n"
+                         "The trial image booted and is healthy: make its slot the confirmed one,\n"
+                         "then raise the minimum security counter and key version to the image's\n"
+                         "(from now on older images are refused).\n\n"
+                         "Exit: 0; 10 locked; 11 state; 20-30 the trial slot no longer verifies;\n"
+                         "51 nothing to confirm (no trial, or it has not booted yet).\n");
+    if (rc >= 0) {
+        return rc;
+    }
+    fwt_agent *dev = NULL;
+    fwt_err err = fwt_agent_open(g_device, &dev);
+    struct fwt_agent_image img;
+    struct fwt_agent_status st;
+    if (err == FWT_OK) {
+        err = fwt_agent_confirm(dev, &img);
+    }
+    if (err == FWT_OK) {
+        err = fwt_agent_status_get(dev, &st);
+    }
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    char v[48];
+    version_str(&img.version, v, sizeof(v));
+    if (g_json) {
+        fwt_cli_json_print(json_pack("{s:b, s:s, s:o, s:i, s:i}", "ok", 1, "confirmed",
+                                     slot_name(img.slot), "image", image_json(&img),
+                                     "min_security_counter", (int)st.min_security_counter,
+                                     "min_key_version", (int)st.min_key_version));
+    } else {
+        printf("slot %s confirmed (version %s); minimum security counter %u, minimum key "
+               "version %u\n", slot_name(img.slot), v, (unsigned)st.min_security_counter,
+               (unsigned)st.min_key_version);
+    }
+    return 0;
+}
+
+static int cmd_rollback(int argc, char **argv)
+{
+    int rc = simple_help(argc, argv,
+                         "usage: fwtrust-agent --device DIR rollback [--json]\n\n"
+                         "With an image on trial: cancel the trial, the next boot takes the\n"
+                         "confirmed slot. Otherwise: make the other slot's image the confirmed one,\n"
+                         "if it still verifies under the current anti-rollback minimums.\n\n"
+                         "Exit: 0; 10 locked; 20-30 the other slot does not verify (e.g. 26: its\n"
+                         "security counter is below the minimum); 51 nothing to roll back to.\n");
+    if (rc >= 0) {
+        return rc;
+    }
+    fwt_agent *dev = NULL;
+    enum fwt_agent_slot next = FWT_SLOT_NONE;
+    fwt_err err = fwt_agent_open(g_device, &dev);
+    if (err == FWT_OK) {
+        err = fwt_agent_rollback(dev, &next);
+    }
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    if (g_json) {
+        fwt_cli_json_print(json_pack("{s:b, s:o}", "ok", 1, "next_boot", slot_json(next)));
+    } else {
+        printf("rolled back: the next boot takes slot %s\n", slot_name(next));
+    }
+    return 0;
+}
+
+/* ---- status ---- */
+
+/* Structure of a slot's image (no trust decision: 'verify-slots' does that). */
+static json_t *peek_json(const char *path)
+{
+    struct fwt_file_io fio;
+    if (fwt_file_io_open(&fio, path) != FWT_OK) {
+        fwt_detail_clear();
+        return json_null();
+    }
+    uint8_t *work = malloc(4 * FWT_CERT_MAX);
+    struct fwt_image_info info;
+    json_t *o = json_null();
+    if (work && fio.io.size > 0 &&
+        fwt_image_parse(&fio.io, work, 4 * FWT_CERT_MAX, &info) == FWT_OK) {
+        char v[48];
+        version_str(&info.hdr.version, v, sizeof(v));
+        json_decref(o);
+        o = json_pack("{s:s, s:o, s:o}", "version", v, "security_counter",
+                      info.has_security_counter ? json_integer(info.security_counter)
+                                                : json_null(),
+                      "digest", hex_json(info.digest, info.digest_len));
+    }
+    fwt_detail_clear();
+    free(work);
+    fwt_file_io_close(&fio);
+    return o;
+}
+
+static const char *slot_state(const struct fwt_agent_status *st, enum fwt_agent_slot s)
+{
+    if (st->bad[s]) {
+        return "bad";
+    }
+    if (st->confirmed == s) {
+        return "confirmed";
+    }
+    if (st->trial == s) {
+        return "trial";
+    }
+    return "inactive";
+}
+
+static json_t *pcr_json(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/pcr", dir);
+    json_error_t je;
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    return j ? j : json_null();
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    int rc = simple_help(argc, argv,
+                         "usage: fwtrust-agent --device DIR status [--json]\n\n"
+                         "Show the slots (state, image version and counter from the image headers:\n"
+                         "use verify-slots for a trust decision), boot control (confirmed, trial,\n"
+                         "tries left, last boot), anti-rollback minimums and the last measured boot.\n"
+                         "Takes a shared lock: it runs beside other readers, not during an install.\n\n"
+                         "Exit: 0; 8 not a device; 10 locked; 11 state unreadable.\n");
+    if (rc >= 0) {
+        return rc;
+    }
+    fwt_agent *dev = NULL;
+    fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
+    struct fwt_agent_status st;
+    if (err == FWT_OK) {
+        err = fwt_agent_status_get(dev, &st);
+    }
+    if (err != FWT_OK) {
+        fwt_agent_close(dev);
+        return fail(err);
+    }
+    const struct fwt_agent_config *cfg = fwt_agent_get_config(dev);
+    json_t *slots = json_object();
+    for (int i = 0; i < 2; i++) {
+        json_t *s = json_pack("{s:s, s:s, s:o}", "path", cfg->slot_path[i], "state",
+                              slot_state(&st, (enum fwt_agent_slot)i), "image",
+                              peek_json(cfg->slot_path[i]));
+        json_object_set_new(slots, i ? "b" : "a", s);
+    }
+    json_t *j = json_object();
+    json_object_set_new(j, "ok", json_true());
+    json_object_set_new(j, "device", json_string(cfg->dir));
+    json_object_set_new(j, "hw_id", json_string(cfg->hw_id));
+    json_object_set_new(j, "slots", slots);
+    json_object_set_new(j, "confirmed", slot_json(st.confirmed));
+    json_object_set_new(j, "trial", slot_json(st.trial));
+    json_object_set_new(j, "tries_left", json_integer(st.tries_left));
+    json_object_set_new(j, "booted", slot_json(st.booted));
+    json_object_set_new(j, "booted_trial", json_boolean(st.booted_trial));
+    json_object_set_new(j, "running", slot_json(st.running));
+    json_object_set_new(j, "next_install", slot_json(st.inactive));
+    json_object_set_new(j, "boot_count", json_integer(st.boot_count));
+    json_object_set_new(j, "min_security_counter", json_integer(st.min_security_counter));
+    json_object_set_new(j, "min_key_version", json_integer(st.min_key_version));
+    json_object_set_new(j, "raise_pending", json_boolean(st.raise_pending));
+    json_object_set_new(j, "trust_keys", json_integer((json_int_t)cfg->n_keys));
+    json_object_set_new(j, "trust_roots", json_integer((json_int_t)cfg->n_roots));
+    json_object_set_new(j, "threshold", json_integer(cfg->threshold));
+    json_object_set_new(j, "tries", json_integer(cfg->tries));
+    json_object_set_new(j, "repo", cfg->repo_url ? json_string(cfg->repo_url) : json_null());
+    json_object_set_new(j, "measured_boot", pcr_json(cfg->dir));
+    fwt_agent_close(dev);
+    if (g_json) {
+        fwt_cli_json_print(j);
+        return 0;
+    }
+    printf("device      %s (hardware id %s)\n", json_string_value(json_object_get(j, "device")),
+           json_string_value(json_object_get(j, "hw_id")));
+    for (int i = 0; i < 2; i++) {
+        json_t *s = json_object_get(slots, i ? "b" : "a");
+        json_t *im = json_object_get(s, "image");
+        printf("slot %s      %-9s %s", i ? "b" : "a",
+               json_string_value(json_object_get(s, "state")),
+               json_string_value(json_object_get(s, "path")));
+        if (json_is_object(im)) {
+            json_t *sc = json_object_get(im, "security_counter");
+            printf("  version %s", json_string_value(json_object_get(im, "version")));
+            if (json_is_integer(sc)) {
+                printf(", security counter %lld", (long long)json_integer_value(sc));
+            }
+        } else {
+            printf("  (no image)");
+        }
+        printf("\n");
+    }
+    printf("boot        running %s, confirmed %s, trial %s", slot_name(st.running) ? slot_name(st.running) : "-",
+           slot_name(st.confirmed) ? slot_name(st.confirmed) : "-",
+           slot_name(st.trial) ? slot_name(st.trial) : "-");
+    if (st.trial != FWT_SLOT_NONE) {
+        printf(" (%u tries left%s)", (unsigned)st.tries_left,
+               st.booted_trial ? ", booted: confirm it" : "");
+    }
+    printf(", %u boots\n", (unsigned)st.boot_count);
+    printf("rollback    minimum security counter %u, minimum key version %u%s\n",
+           (unsigned)st.min_security_counter, (unsigned)st.min_key_version,
+           st.raise_pending ? " (raise pending)" : "");
+    printf("trust       %zu key(s), %zu root(s), threshold %u%s\n", cfg->n_keys, cfg->n_roots,
+           (unsigned)cfg->threshold,
+           cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");
+    json_decref(j);
+    return 0;
+}
+
+/* ---- verify-slots ---- */
+
+static int cmd_verify_slots(int argc, char **argv)
+{
+    int rc = simple_help(argc, argv,
+                         "usage: fwtrust-agent --device DIR verify-slots [--json]\n\n"
+                         "Re-verify both slots now with the verifier core (trust anchors, hardware\n"
+                         "id, anti-rollback minimums) and compare each image with the one the agent\n"
+                         "installed there: a slot whose contents changed is reported as tampered.\n"
+                         "An empty slot that boot control does not use is fine.\n\n"
+                         "Exit: 0 every slot in use verifies; otherwise the first failure: 21 digest\n"
+                         "(tampered), 22 signature, 24 unknown key, 26 counter, 8 missing image...\n");
+    if (rc >= 0) {
+        return rc;
+    }
+    fwt_agent *dev = NULL;
+    fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
+    struct fwt_agent_status st;
+    if (err == FWT_OK) {
+        err = fwt_agent_status_get(dev, &st);
+    }
+    if (err != FWT_OK) {
+        fwt_agent_close(dev);
+        return fail(err);
+    }
+    fwt_err first = FWT_OK;
+    char first_detail[1024] = "";
+    json_t *slots = json_object();
+    for (int i = 0; i < 2; i++) {
+        enum fwt_agent_slot s = (enum fwt_agent_slot)i;
+        int in_use = st.confirmed == s || st.trial == s;
+        struct fwt_agent_image img;
+        fwt_err e = fwt_agent_verify_slot(dev, s, &img);
+        char detail[1024];
+        snprintf(detail, sizeof(detail), "%s", fwt_detail());
+        const char *verdict;
+        if (e == FWT_OK) {
+            verdict = "valid";
+        } else if (e == FWT_E_NOT_FOUND && !in_use) {
+            verdict = "empty";
+        } else {
+            verdict = "invalid";
+        }
+        /* Compare with the image recorded at install time. */
+        if (e == FWT_OK) {
+            fwt_err m = fwt_agent_slot_matches(dev, s, &img);
+            if (m == FWT_E_DIGEST || (m != FWT_OK && in_use)) {
+                e = FWT_E_DIGEST;
+                snprintf(detail, sizeof(detail), "%s", fwt_detail());
+                verdict = "tampered";
+            }
+        }
+        json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "path",
+                              fwt_agent_get_config(dev)->slot_path[i], "state",
+                              slot_state(&st, s), "verdict", verdict, "in_use", in_use);
+        json_object_set_new(o, "result", json_string(fwt_err_name(e)));
+        if (e == FWT_OK) {
+            json_object_set_new(o, "image", image_json(&img));
+        } else {
+            json_object_set_new(o, "detail", json_string(detail));
+        }
+        json_object_set_new(slots, i ? "b" : "a", o);
+        /* A slot in use must verify. A superseded image beside it may fall below the
+         * raised minimums (26, 30), but must not be changed or broken. */
+        int counts = in_use ? e != FWT_OK
+                            : (st.recorded[i] && !st.bad[i] && e != FWT_OK &&
+                               e != FWT_E_COUNTER && e != FWT_E_KEY_VERSION);
+        if (counts && first == FWT_OK) {
+            first = e;
+            snprintf(first_detail, sizeof(first_detail), "%s", detail);
+        }
+        if (!g_json) {
+            if (e == FWT_OK) {
+                char v[48];
+                version_str(&img.version, v, sizeof(v));
+                printf("slot %c: valid, version %s, security counter %u (%s)\n", 'a' + i, v,
+                       (unsigned)img.security_counter, slot_state(&st, s));
+            } else {
+                printf("slot %c: %s (%s)%s%s\n", 'a' + i, verdict, fwt_err_name(e),
+                       detail[0] ? ": " : "", detail);
+            }
+        }
+    }
+    fwt_agent_close(dev);
+    if (g_json) {
+        json_t *j = json_pack("{s:b, s:o, s:s}", "ok", first == FWT_OK, "slots", slots, "result",
+                              fwt_err_name(first));
+        json_object_set_new(j, "exit_code", json_integer(fwt_cli_exit_code(first)));
+        fwt_cli_json_print(j);
+    } else {
+        json_decref(slots);
+    }
+    if (first != FWT_OK) {
+        fwt_fail(first, "%s", first_detail);
+        return fwt_cli_error(k_prog, first);
+    }
+    return 0;
+}
+
+/* ---- log verify ---- */
+
+static int cmd_log(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        argc = 1;
+    } else if (argc < 2 || strcmp(argv[1], "verify") != 0) {
+        return fwt_cli_usage_error(k_prog, "log: the only subcommand is 'log verify'");
+    }
+    int rc = argc == 1 ? (printf("usage: fwtrust-agent --device DIR log verify [--json]\n\n"
+                                 "Check the audit log (DIR/audit.log): every line is a JSON entry\n"
+                                 "carrying the SHA-256 of the line before it and the next sequence\n"
+                                 "number, so a changed, removed or inserted entry breaks the chain.\n"
+                                 "A last line cut short by a power failure is reported and ignored.\n\n"
+                                 "Exit: 0 intact; 10 locked; 11 chain broken (the line is named).\n"),
+                          0)
+                       : simple_help(argc - 1, argv + 1,
+                                     "usage: fwtrust-agent --device DIR log verify [--json]\n");
+    if (rc >= 0) {
+        return rc;
+    }
+    fwt_agent *dev = NULL;
+    uint64_t n = 0;
+    int torn = 0;
+    fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
+    if (err == FWT_OK) {
+        err = fwt_agent_log_verify(dev, &n, &torn);
+    }
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    if (g_json) {
+        fwt_cli_json_print(json_pack("{s:b, s:I, s:b}", "ok", 1, "entries", (json_int_t)n,
+                                     "torn_tail", torn));
+    } else {
+        printf("audit log intact: %llu entries, hash chain verified%s\n", (unsigned long long)n,
+               torn ? " (a last line torn by a power cut is ignored)" : "");
+    }
+    return 0;
+}
+
+/* ---- update (src/agent/update.c) ---- */
+
+static int cmd_update(int argc, char **argv)
+{
+#ifdef FWT_HAVE_AGENT_UPDATE
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) {
+            g_json = 1;
+        }
+    }
+    int help = 0;
+    for (int i = 1; i < argc; i++) {
+        help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+    }
+    fwt_agent *dev = NULL;
+    if (!help) {
+        fwt_err err = fwt_agent_open(g_device, &dev);
+        if (err != FWT_OK) {
+            return fail(err);
+        }
+    }
+    int rc = fwt_agent_update_main(dev, argc, argv, g_json);
+    fwt_agent_close(dev);
+    return rc;
+#else
+    (void)argc;
+    (void)argv;
+    return fail(fwt_fail(FWT_E_UNSUPPORTED, "the network update is not built into this "
+                         "fwtrust-agent"));
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--device") && i + 1 < argc) {
+            g_device = argv[++i];
+        } else if (!strncmp(a, "--device=", 9)) {
+            g_device = a + 9;
+        } else if (!strcmp(a, "--json")) {
+            g_json = 1;
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("fwtrust-agent %s\n", FWTRUST_VERSION_STRING);
+            return 0;
+        } else if (a[0] == '-') {
+            return fwt_cli_usage_error(k_prog, "unknown option '%s'", a);
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return FWT_E_ARG;
+    }
+    const char *cmd = argv[i];
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    int wants_help = 0;
+    for (int k = 1; k < sub_argc; k++) {
+        wants_help |= !strcmp(sub_argv[k], "--help") || !strcmp(sub_argv[k], "-h");
+    }
+    if (!g_device && !wants_help) {
+        return fwt_cli_usage_error(k_prog, "--device DIR is required");
+    }
+    optind = 1;
+    opterr = 1;
+    if (!strcmp(cmd, "init")) {
+        return cmd_init(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "install")) {
+        return cmd_install(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "update")) {
+        return cmd_update(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "confirm")) {
+        return cmd_confirm(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "rollback")) {
+        return cmd_rollback(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "status")) {
+        return cmd_status(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "verify-slots")) {
+        return cmd_verify_slots(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "log")) {
+        return cmd_log(sub_argc, sub_argv);
+    }
+    return fwt_cli_usage_error(k_prog, "'%s' is not a command", cmd);
+}

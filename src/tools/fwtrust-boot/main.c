@@ -1,0 +1,130 @@
+/*
+ * fwtrust-boot: the reference bootloader, run on the host against a device
+ * directory (docs/bootloader.md). Chooses a slot, verifies it with the
+ * verifier core, measures it, and prints what it booted as JSON.
+ */
+#include "cli.h"
+
+#include <fwtrust/fwt_agent.h>
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const k_prog = "fwtrust-boot";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fwtrust-boot --device DIR\n\n"
+            "The reference secure bootloader. It boots the trial slot while it has tries left\n"
+            "(one try is used up before the boot), else the confirmed slot; verifies the image\n"
+            "with the verifier core (signature or certificate chain, hardware id, security\n"
+            "counter and key version against the stored minimums); marks a failing slot bad\n"
+            "and falls back to the other one. A trial that was never confirmed rolls back once\n"
+            "its tries are used up. The booted image is measured: its digest and signer key\n"
+            "hash extend a SHA-256 register (DIR/pcr) and are appended to the event log\n"
+            "(DIR/eventlog.jsonl). Prints what it booted as JSON on stdout.\n\n"
+            "With no valid slot it enters RECOVERY: says so on stderr, prints the JSON with\n"
+            "\"recovery\": true and exits 50.\n\n"
+            "Exit: 0 booted; 1 usage; 8 not a device; 10 device locked; 11 state corrupt;\n"
+            "50 no valid slot (recovery).\n");
+}
+
+static json_t *hex(const uint8_t *b, size_t n)
+{
+    char h[2 * FWT_DIGEST_MAX + 1];
+    if (n > FWT_DIGEST_MAX) {
+        return json_null();
+    }
+    fwt_hex_encode(b, n, h);
+    return json_string(h);
+}
+
+static json_t *slot_json(enum fwt_agent_slot s)
+{
+    return s == FWT_SLOT_A ? json_string("a") : s == FWT_SLOT_B ? json_string("b") : json_null();
+}
+
+static json_t *failed_json(const struct fwt_agent_boot_result *r)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < 2; i++) {
+        if (r->failed[i] != FWT_OK) {
+            json_object_set_new(o, i ? "b" : "a", json_string(fwt_err_name(r->failed[i])));
+        }
+    }
+    return o;
+}
+
+int main(int argc, char **argv)
+{
+    const char *device = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--version")) {
+            printf("fwtrust-boot %s\n", FWTRUST_VERSION_STRING);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            device = argv[++i];
+        } else if (!strncmp(argv[i], "--device=", 9)) {
+            device = argv[i] + 9;
+        } else if (!strcmp(argv[i], "--json")) {
+            /* JSON is the only output format; accepted for symmetry */
+        } else {
+            return fwt_cli_usage_error(k_prog, "unknown argument '%s'", argv[i]);
+        }
+    }
+    if (!device) {
+        return fwt_cli_usage_error(k_prog, "--device DIR is required");
+    }
+    fwt_agent *dev = NULL;
+    fwt_err err = fwt_agent_open(device, &dev);
+    if (err != FWT_OK) {
+        fwt_cli_json_print(fwt_cli_json_error(err));
+        return fwt_cli_error(k_prog, err);
+    }
+    struct fwt_agent_boot_result r;
+    err = fwt_agent_boot(dev, &r);
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        json_t *j = fwt_cli_json_error(err);
+        json_object_set_new(j, "recovery", json_boolean(err == FWT_E_NO_BOOTABLE));
+        json_object_set_new(j, "failed", failed_json(&r));
+        json_object_set_new(j, "rolled_back", json_boolean(r.rolled_back));
+        fwt_cli_json_print(j);
+        if (err == FWT_E_NO_BOOTABLE) {
+            fprintf(stderr, "%s: RECOVERY: no slot holds a valid image for this device; "
+                    "install one (fwtrust-agent install) to leave recovery\n", k_prog);
+        }
+        return fwt_cli_error(k_prog, err);
+    }
+    const struct fwt_agent_image *img = &r.img;
+    char v[48];
+    snprintf(v, sizeof(v), "%u.%u.%u+%lu", (unsigned)img->version.major,
+             (unsigned)img->version.minor, (unsigned)img->version.revision,
+             (unsigned long)img->version.build);
+    json_t *j = json_object();
+    json_object_set_new(j, "ok", json_true());
+    json_object_set_new(j, "slot", slot_json(r.slot));
+    json_object_set_new(j, "trial", json_boolean(r.trial));
+    json_object_set_new(j, "tries_left", json_integer(r.tries_left));
+    json_object_set_new(j, "rolled_back", json_boolean(r.rolled_back));
+    json_object_set_new(j, "fell_back", json_boolean(r.fell_back));
+    json_object_set_new(j, "failed", failed_json(&r));
+    json_object_set_new(j, "version", json_string(v));
+    json_object_set_new(j, "security_counter",
+                        img->has_security_counter ? json_integer(img->security_counter)
+                                                  : json_null());
+    json_object_set_new(j, "digest", hex(img->digest, img->digest_len));
+    json_object_set_new(j, "signer_keyhash", hex(img->signer_keyhash, 32));
+    json_object_set_new(j, "key_version",
+                        img->has_cert ? json_integer(img->key_version) : json_null());
+    json_object_set_new(j, "boot", json_integer(r.boot_count));
+    json_object_set_new(j, "pcr0", hex(r.pcr, 32));
+    fwt_cli_json_print(j);
+    return 0;
+}

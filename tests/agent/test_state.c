@@ -1,0 +1,415 @@
+/*
+ * Unit tests of the agent's persistent formats: redundant state records (torn
+ * and corrupt copies), boot control and anti-rollback encodings, the file
+ * backend's monotonic raise, the INI reader and device configuration, the
+ * audit log chain (tampering, torn tail).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent_internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char g_dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-agent-test-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+    assert_int_equal(system(cmd), 0);
+    return 0;
+}
+
+static void path_of(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", g_dir, name);
+}
+
+static void write_bytes(const char *name, const void *b, size_t n)
+{
+    char p[300];
+    path_of(p, sizeof(p), name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+static size_t read_bytes(const char *name, uint8_t *b, size_t n)
+{
+    char p[300];
+    path_of(p, sizeof(p), name);
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    size_t r = fread(b, 1, n, f);
+    fclose(f);
+    return r;
+}
+
+/* ---- records ---- */
+
+static void test_rec_roundtrip_and_alternation(void **state)
+{
+    (void)state;
+    struct fwt_rec_info info;
+    uint8_t p[16], out[16];
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &info), FWT_E_NOT_FOUND);
+    memset(&info, 0, sizeof(info));
+    for (int i = 1; i <= 5; i++) {
+        memset(p, i, sizeof(p));
+        assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK);
+        assert_int_equal(info.seq, (uint64_t)i);
+        struct fwt_rec_info ri;
+        assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+        assert_memory_equal(out, p, sizeof(p));
+        assert_int_equal(ri.seq, (uint64_t)i);
+        /* Writes alternate: the previous record stays in the other copy. */
+        assert_int_equal(ri.which, (i - 1) & 1);
+        if (i > 1) {
+            assert_true(ri.valid[0] && ri.valid[1]);
+        }
+    }
+}
+
+static void test_rec_torn_copy_ignored(void **state)
+{
+    (void)state;
+    struct fwt_rec_info info;
+    memset(&info, 0, sizeof(info));
+    uint8_t p[16], out[16];
+    memset(p, 0x11, sizeof(p));
+    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK); /* r.0 seq 1 */
+    memset(p, 0x22, sizeof(p));
+    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK); /* r.1 seq 2 */
+    /* Tear the newest copy: only its first half landed. */
+    uint8_t buf[128];
+    size_t n = read_bytes("r.1", buf, sizeof(buf));
+    assert_int_equal(n, FWT_REC_HDR + 16 + 32);
+    uint8_t old[128];
+    memset(old, 0, sizeof(old));
+    memcpy(old, buf, n / 2);
+    write_bytes("r.1", old, n); /* same length, second half zero */
+    struct fwt_rec_info ri;
+    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+    memset(p, 0x11, sizeof(p));
+    assert_memory_equal(out, p, sizeof(p)); /* the older good state */
+    assert_int_equal(ri.seq, 1);
+    assert_false(ri.valid[1]);
+    /* A short copy is ignored too. */
+    write_bytes("r.1", buf, n - 1);
+    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+    assert_int_equal(ri.seq, 1);
+    /* The next write replaces the broken copy, never the good one. */
+    memset(p, 0x33, sizeof(p));
+    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &ri), FWT_OK);
+    assert_int_equal(ri.which, 1);
+    assert_int_equal(ri.seq, 2);
+    /* One flipped bit anywhere in a copy makes it invalid. */
+    n = read_bytes("r.0", buf, sizeof(buf));
+    for (size_t i = 0; i < n; i += 7) {
+        uint8_t t[128];
+        memcpy(t, buf, n);
+        t[i] ^= 0x10;
+        uint64_t seq;
+        assert_int_equal(fwt_rec_decode(t, n, 7, out, 16, &seq), FWT_E_STATE);
+    }
+    /* Both copies bad: FWT_E_STATE, never a silent default. */
+    write_bytes("r.0", "garbage", 7);
+    write_bytes("r.1", "garbage", 7);
+    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_E_STATE);
+    assert_non_null(strstr(fwt_detail(), "no valid copy"));
+}
+
+static void test_rec_kind_and_length(void **state)
+{
+    (void)state;
+    uint8_t p[16] = {1}, buf[FWT_REC_HDR + 16 + 32], out[16];
+    uint64_t seq;
+    fwt_rec_encode(3, 9, p, sizeof(p), buf);
+    assert_int_equal(fwt_rec_decode(buf, sizeof(buf), 3, out, 16, &seq), FWT_OK);
+    assert_int_equal(seq, 9);
+    assert_int_equal(fwt_rec_decode(buf, sizeof(buf), 4, out, 16, &seq), FWT_E_STATE);
+    assert_int_equal(fwt_rec_decode(buf, sizeof(buf) - 1, 3, out, 16, &seq), FWT_E_STATE);
+    fwt_rec_encode(3, 0, p, sizeof(p), buf); /* sequence 0 is never written */
+    assert_int_equal(fwt_rec_decode(buf, sizeof(buf), 3, out, 16, &seq), FWT_E_STATE);
+}
+
+/* ---- boot control ---- */
+
+static void test_bootctl_codec(void **state)
+{
+    (void)state;
+    struct fwt_bootctl bc, back;
+    memset(&bc, 0, sizeof(bc));
+    bc.confirmed = FWT_SLOT_A;
+    bc.trial = FWT_SLOT_B;
+    bc.booted = FWT_SLOT_B;
+    bc.booted_trial = 1;
+    bc.tries_left = 2;
+    bc.boot_count = 77;
+    bc.bad[0] = 0;
+    bc.digest_len[1] = 32;
+    memset(bc.digest[1], 0xab, 32);
+    uint8_t raw[FWT_BOOTCTL_SIZE];
+    fwt_bootctl_encode(&bc, raw);
+    assert_int_equal(fwt_bootctl_decode(raw, &back), FWT_OK);
+    assert_memory_equal(&bc, &back, sizeof(bc));
+    uint8_t t[FWT_BOOTCTL_SIZE];
+    /* Invalid slot numbers, unknown flags, reserved bytes, inconsistent states. */
+    memcpy(t, raw, sizeof(t));
+    t[0] = 2;
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    memcpy(t, raw, sizeof(t));
+    t[3] |= 0x80;
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    memcpy(t, raw, sizeof(t));
+    t[20] = 1;
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    memcpy(t, raw, sizeof(t));
+    t[1] = FWT_SLOT_A; /* trial == confirmed */
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    memcpy(t, raw, sizeof(t));
+    t[4] = 200; /* tries above the maximum */
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    memcpy(t, raw, sizeof(t));
+    t[17] = 31; /* digest length */
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    memcpy(t, raw, sizeof(t));
+    t[96 + 40] = 1; /* byte after a 32-byte digest */
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    memcpy(t, raw, sizeof(t));
+    t[1] = FWT_SLOT_NONE; /* tries without a trial */
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+}
+
+/* ---- anti-rollback file backend ---- */
+
+static void test_rollback_monotonic(void **state)
+{
+    (void)state;
+    struct fwt_rollback_backend be;
+    assert_int_equal(fwt_rollback_file_backend(g_dir, &be), FWT_OK);
+    struct fwt_rollback_state st;
+    assert_int_equal(be.read(be.ctx, &st), FWT_E_STATE); /* nothing stored yet */
+    struct fwt_rollback_state want = {5, 2};
+    assert_int_equal(be.raise(be.ctx, &want), FWT_OK);
+    assert_int_equal(be.read(be.ctx, &st), FWT_OK);
+    assert_int_equal(st.min_security_counter, 5);
+    assert_int_equal(st.min_key_version, 2);
+    /* Lower values never lower the stored ones; each field is raised on its own. */
+    struct fwt_rollback_state lower = {3, 4};
+    assert_int_equal(be.raise(be.ctx, &lower), FWT_OK);
+    assert_int_equal(be.read(be.ctx, &st), FWT_OK);
+    assert_int_equal(st.min_security_counter, 5);
+    assert_int_equal(st.min_key_version, 4);
+    /* Corrupt both copies: reading and raising fail, nothing is reset to zero. */
+    write_bytes("rollback.0", "x", 1);
+    write_bytes("rollback.1", "y", 1);
+    assert_int_equal(be.read(be.ctx, &st), FWT_E_STATE);
+    assert_int_equal(be.raise(be.ctx, &want), FWT_E_STATE);
+    be.close(be.ctx);
+}
+
+/* ---- INI / configuration ---- */
+
+static const char k_cfg[] =
+    "# comment\n"
+    "[device]\n"
+    "hw_id = board-7\n"
+    "tries = 5\n"
+    "\n"
+    "[slots]\n"
+    "a = slot-a.bin\n"
+    "b = /dev/mmcblk0p2\r\n"
+    "size = 0x10000\n"
+    "[trust]\n"
+    "key = keys/k0.pem\n"
+    "key = keys/k1.pem\n"
+    "root = /etc/root.pem\n"
+    "threshold = 2\n"
+    "[update]\n"
+    "repo = https://127.0.0.1:8443/repo\n"
+    "tuf_root = tuf-root.json\n"
+    "pinned_pubkey = sha256//abc=\n";
+
+static void test_config_parse(void **state)
+{
+    (void)state;
+    struct fwt_agent_config c;
+    assert_int_equal(fwt_agent_config_parse(k_cfg, strlen(k_cfg), "/d", &c), FWT_OK);
+    assert_string_equal(c.hw_id, "board-7");
+    assert_int_equal(c.tries, 5);
+    assert_string_equal(c.slot_path[0], "/d/slot-a.bin");
+    assert_string_equal(c.slot_path[1], "/dev/mmcblk0p2");
+    assert_int_equal(c.slot_size, 0x10000);
+    assert_int_equal(c.n_keys, 2);
+    assert_string_equal(c.keys[1], "/d/keys/k1.pem");
+    assert_int_equal(c.n_roots, 1);
+    assert_int_equal(c.threshold, 2);
+    assert_string_equal(c.repo_url, "https://127.0.0.1:8443/repo");
+    assert_string_equal(c.tuf_root, "/d/tuf-root.json");
+    assert_string_equal(c.tls_pinned_pubkey, "sha256//abc=");
+    /* Format and parse back: the same configuration. */
+    char *text = NULL;
+    assert_int_equal(fwt_agent_config_format(&c, &text), FWT_OK);
+    struct fwt_agent_config d;
+    assert_int_equal(fwt_agent_config_parse(text, strlen(text), "/d", &d), FWT_OK);
+    assert_string_equal(d.slot_path[0], c.slot_path[0]);
+    assert_string_equal(d.keys[0], c.keys[0]);
+    assert_int_equal(d.threshold, 2);
+    assert_non_null(strstr(text, "a = slot-a.bin\n")); /* stays relative to the device */
+    free(text);
+    fwt_agent_config_free(&d);
+    fwt_agent_config_free(&c);
+}
+
+static void expect_cfg_error(const char *text, const char *needle)
+{
+    struct fwt_agent_config c;
+    fwt_err e = fwt_agent_config_parse(text, strlen(text), "/d", &c);
+    assert_int_not_equal(e, FWT_OK);
+    if (!strstr(fwt_detail(), needle)) {
+        fail_msg("config error '%s' lacks '%s'", fwt_detail(), needle);
+    }
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    const char *base = "[device]\nhw_id = x\n[slots]\na = a\nb = b\n";
+    char buf[512];
+    expect_cfg_error("[slots]\na = a\nb = b\n", "hw_id is missing");
+    expect_cfg_error("[device]\nhw_id = x\n[slots]\na = a\n", "needs both a and b");
+    expect_cfg_error("[device]\nhw_id = x\n[slots]\na = s\nb = s\n", "same path");
+    snprintf(buf, sizeof(buf), "%s[trust]\nkee = k.pem\n", base);
+    expect_cfg_error(buf, "unknown key 'kee' in [trust]");
+    snprintf(buf, sizeof(buf), "%s[trusts]\nkey = k.pem\n", base);
+    expect_cfg_error(buf, "unknown section [trusts]");
+    snprintf(buf, sizeof(buf), "%shw_id = y\n", "[device]\nhw_id = x\n");
+    expect_cfg_error(buf, "line 3: 'hw_id' given twice");
+    snprintf(buf, sizeof(buf), "%s[device]\ntries = 0\n", base);
+    expect_cfg_error(buf, "tries must be 1 to");
+    snprintf(buf, sizeof(buf), "%s[trust]\nkey = k\nthreshold = 2\n", base);
+    expect_cfg_error(buf, "threshold 2 is above");
+    expect_cfg_error("[device\nhw_id = x\n", "malformed section header");
+    expect_cfg_error("[device]\nhw_id x\n", "expected 'key = value'");
+    expect_cfg_error("[device]\nhw_id = a\x01" "b\n", "control character");
+    expect_cfg_error("[device]\nhw_id = 01234567890123456789012345678901234567890123456789"
+                     "0123456789012345\n[slots]\na = a\nb = b\n", "hw_id must be 1 to 64");
+    expect_cfg_error("[slots]\na = fw.hex\n", "not Intel HEX");
+    static const char nul[] = "[device]\nhw_id = x\0y\n";
+    struct fwt_agent_config c;
+    assert_int_equal(fwt_agent_config_parse(nul, sizeof(nul) - 1, "/d", &c), FWT_E_ARG);
+}
+
+/* ---- audit log ---- */
+
+static void test_audit_chain(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4; i++) {
+        char d[32];
+        snprintf(d, sizeof(d), "entry %d \xff", i); /* non-ASCII is made printable */
+        assert_int_equal(fwt_audit_append(g_dir, "test", d), FWT_OK);
+    }
+    uint64_t n = 0;
+    int torn = 1;
+    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(torn, 0);
+    uint8_t log[4096];
+    size_t len = read_bytes("audit.log", log, sizeof(log));
+    assert_true(len > 0 && len < sizeof(log));
+    assert_null(memchr(log, 0xff, len));
+    /* A torn append (no final newline) is reported and ignored, then dropped. */
+    uint8_t torn_log[4200];
+    memcpy(torn_log, log, len);
+    memcpy(torn_log + len, "{\"detail\":\"half", 15);
+    write_bytes("audit.log", torn_log, len + 15);
+    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(torn, 1);
+    assert_int_equal(fwt_audit_append(g_dir, "test", "after the cut"), FWT_OK);
+    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(torn, 0);
+    /* Changing one byte of an earlier entry breaks the chain at the next line. */
+    len = read_bytes("audit.log", log, sizeof(log));
+    uint8_t *d = (uint8_t *)strstr((char *)log, "entry 1");
+    assert_non_null(d);
+    d[6] = '9';
+    write_bytes("audit.log", log, len);
+    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_E_STATE);
+    assert_non_null(strstr(fwt_detail(), "line 3: hash chain broken"));
+    /* Removing an entry is caught by the sequence numbers. */
+    d[6] = '1';
+    char *l2 = strchr((char *)log, '\n') + 1;
+    char *l3 = strchr(l2, '\n') + 1;
+    size_t rest = len - (size_t)(l3 - (char *)log);
+    memmove(l2, l3, rest);
+    write_bytes("audit.log", log, (size_t)(l2 - (char *)log) + rest);
+    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_E_STATE);
+    assert_non_null(strstr(fwt_detail(), "line 2: sequence 3, expected 2"));
+}
+
+static void test_audit_line_parse(void **state)
+{
+    (void)state;
+    struct fwt_audit_entry e;
+    const char *good = "{\"detail\":\"x\",\"event\":\"boot\",\"prev\":\"00000000000000000000000000"
+                       "00000000000000000000000000000000000000\",\"seq\":1,\"time\":5}";
+    assert_int_equal(fwt_audit_line_parse(good, strlen(good), &e), FWT_OK);
+    assert_int_equal(e.seq, 1);
+    assert_string_equal(e.event, "boot");
+    const char *bad[] = {
+        "[]",
+        "{\"detail\":\"x\",\"event\":\"boot\",\"prev\":\"00\",\"seq\":1,\"time\":5}",
+        "{\"detail\":\"x\",\"event\":\"Boot!\",\"prev\":\"0000000000000000000000000000000000000000"
+        "000000000000000000000000\",\"seq\":1,\"time\":5}",
+        "{\"detail\":\"x\",\"event\":\"boot\",\"prev\":\"0000000000000000000000000000000000000000"
+        "000000000000000000000000\",\"seq\":0,\"time\":5}",
+        "{\"detail\":\"x\",\"event\":\"boot\",\"event\":\"boot\",\"prev\":\"000000000000000000000"
+        "0000000000000000000000000000000000000000000\",\"seq\":1,\"time\":5}",
+        "{\"detail\":\"x\",\"event\":\"boot\",\"prev\":\"0000000000000000000000000000000000000000"
+        "000000000000000000000000\",\"seq\":1,\"time\":5,\"extra\":1}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(fwt_audit_line_parse(bad[i], strlen(bad[i]), &e), FWT_E_STATE);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rec_roundtrip_and_alternation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rec_torn_copy_ignored, setup, teardown),
+        cmocka_unit_test(test_rec_kind_and_length),
+        cmocka_unit_test(test_bootctl_codec),
+        cmocka_unit_test_setup_teardown(test_rollback_monotonic, setup, teardown),
+        cmocka_unit_test(test_config_parse),
+        cmocka_unit_test(test_config_errors),
+        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
+        cmocka_unit_test(test_audit_line_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
