@@ -1,0 +1,254 @@
+/*
+ * Streaming decoder of encoded targets (compressed images and zstd patches,
+ * delta_format.h): header skipped, one zstd frame decoded with
+ * ZSTD_decompressStream, output handed on as it comes, bounded.
+ */
+#include "delta_format.h"
+#include "update_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+enum dec_stage {
+    DEC_START,  /* collecting the first 8 bytes of a frame */
+    DEC_SKIP,   /* skipping the describing header */
+    DEC_FRAME,  /* inside the zstd frame */
+    DEC_DONE    /* frame complete: nothing may follow */
+};
+
+struct fwt_dec {
+    ZSTD_DCtx *dc;
+    enum dec_stage stage;
+    uint8_t head[8];
+    size_t head_len;
+    uint64_t skip_left;
+    int skipped;          /* a header was skipped (only one allowed) */
+    uint64_t max_out;
+    uint64_t out_total;
+    fwt_dec_sink sink;
+    void *sink_ctx;
+    uint8_t *obuf;
+    size_t obuf_len;
+    fwt_err failed;       /* sticky */
+};
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+fwt_err fwt_dec_new(const uint8_t *prefix, size_t prefix_len, uint64_t max_out, fwt_dec_sink sink,
+                    void *sink_ctx, fwt_dec **out)
+{
+    *out = NULL;
+    if (!sink || (prefix == NULL) != (prefix_len == 0)) {
+        return fwt_fail(FWT_E_ARG, "decoder: bad arguments");
+    }
+    fwt_dec *d = calloc(1, sizeof(*d));
+    if (!d) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    d->obuf_len = ZSTD_DStreamOutSize();
+    d->obuf = malloc(d->obuf_len);
+    d->dc = ZSTD_createDCtx();
+    if (!d->obuf || !d->dc) {
+        fwt_dec_free(d);
+        return fwt_fail(FWT_E_NOMEM, "out of memory for the zstd decoder");
+    }
+    /* The window bounds the decoder's memory: refuse frames asking for more. */
+    int wl = prefix ? FWT_ENC_PATCH_WINDOWLOG_MAX : FWT_ENC_ZSTD_WINDOWLOG;
+    size_t rc = ZSTD_DCtx_setParameter(d->dc, ZSTD_d_windowLogMax, wl);
+    if (!ZSTD_isError(rc) && prefix) {
+        /* Referenced, not copied: the base image stays where it is (the running slot). */
+        rc = ZSTD_DCtx_refPrefix(d->dc, prefix, prefix_len);
+    }
+    if (ZSTD_isError(rc)) {
+        fwt_dec_free(d);
+        return fwt_fail(FWT_E_INTERNAL, "zstd decoder set-up: %s", ZSTD_getErrorName(rc));
+    }
+    d->max_out = max_out;
+    d->sink = sink;
+    d->sink_ctx = sink_ctx;
+    *out = d;
+    return FWT_OK;
+}
+
+void fwt_dec_free(fwt_dec *d)
+{
+    if (!d) {
+        return;
+    }
+    ZSTD_freeDCtx(d->dc);
+    free(d->obuf);
+    free(d);
+}
+
+uint64_t fwt_dec_out(const fwt_dec *d)
+{
+    return d->out_total;
+}
+
+static fwt_err dec_error(fwt_dec *d, fwt_err err)
+{
+    d->failed = err;
+    return err;
+}
+
+/* Run the zstd decoder over in (possibly empty: flush); *done when the frame ended. */
+static fwt_err run_frame(fwt_dec *d, ZSTD_inBuffer *in, int *progress)
+{
+    *progress = 0;
+    for (;;) {
+        ZSTD_outBuffer ob = {d->obuf, d->obuf_len, 0};
+        size_t in_before = in->pos;
+        size_t rc = ZSTD_decompressStream(d->dc, &ob, in);
+        if (ZSTD_isError(rc)) {
+            ZSTD_ErrorCode code = ZSTD_getErrorCode(rc);
+            if (code == ZSTD_error_frameParameter_windowTooLarge) {
+                return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
+                                             "the encoded image needs a larger decoding window "
+                                             "than this device allows (2^%d bytes)",
+                                             FWT_ENC_PATCH_WINDOWLOG_MAX));
+            }
+            return dec_error(d, fwt_fail(FWT_E_MALFORMED, "the encoded image does not decode: %s",
+                                         ZSTD_getErrorName(rc)));
+        }
+        int moved = ob.pos > 0 || in->pos > in_before;
+        *progress |= moved;
+        if (ob.pos > 0) {
+            if (ob.pos > d->max_out - d->out_total) {
+                return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
+                                             "the encoded image decodes to more than the %llu "
+                                             "bytes its metadata gives",
+                                             (unsigned long long)d->max_out));
+            }
+            d->out_total += ob.pos;
+            fwt_err err = d->sink(d->sink_ctx, d->obuf, ob.pos);
+            if (err != FWT_OK) {
+                return dec_error(d, err);
+            }
+        }
+        if (rc == 0) {
+            d->stage = DEC_DONE;
+            return FWT_OK;
+        }
+        /* More output may be pending while the buffer was full; else wait for input. */
+        if (!moved || (ob.pos < ob.size && in->pos == in->size)) {
+            return FWT_OK;
+        }
+    }
+}
+
+fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len)
+{
+    if (d->failed != FWT_OK) {
+        return d->failed;
+    }
+    while (len > 0) {
+        switch (d->stage) {
+        case DEC_START: {
+            size_t take = sizeof(d->head) - d->head_len;
+            take = take < len ? take : len;
+            memcpy(d->head + d->head_len, in, take);
+            d->head_len += take;
+            in += take;
+            len -= take;
+            if (d->head_len < sizeof(d->head)) {
+                break;
+            }
+            uint32_t magic = le32(d->head);
+            if ((magic & 0xFFFFFFF0U) == 0x184D2A50U) {
+                /* A skippable frame: the describing header (the device trusts its
+                 * TUF metadata, not this). Bounded, and only one. */
+                uint32_t n = le32(d->head + 4);
+                if (d->skipped || n > FWT_ENC_TAG_LEN + FWT_ENC_JSON_MAX) {
+                    return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                                 "encoded image: unexpected or oversized header "
+                                                 "frame (%u bytes)",
+                                                 (unsigned)n));
+                }
+                d->skipped = 1;
+                d->skip_left = n;
+                d->head_len = 0;
+                d->stage = DEC_SKIP;
+                break;
+            }
+            if (magic != FWT_ENC_ZSTD_MAGIC) {
+                return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                             "encoded image: no zstd frame (magic 0x%08x)",
+                                             (unsigned)magic));
+            }
+            d->stage = DEC_FRAME;
+            ZSTD_inBuffer hin = {d->head, sizeof(d->head), 0};
+            int progress;
+            fwt_err err = run_frame(d, &hin, &progress);
+            if (err != FWT_OK) {
+                return err;
+            }
+            if (hin.pos != hin.size) {
+                return dec_error(d, fwt_fail(FWT_E_MALFORMED, "encoded image: data after the end of its frame"));
+            }
+            break;
+        }
+        case DEC_SKIP: {
+            size_t take = d->skip_left < len ? (size_t)d->skip_left : len;
+            d->skip_left -= take;
+            in += take;
+            len -= take;
+            if (d->skip_left == 0) {
+                d->stage = DEC_START;
+            }
+            break;
+        }
+        case DEC_FRAME: {
+            ZSTD_inBuffer zin = {in, len, 0};
+            int progress;
+            fwt_err err = run_frame(d, &zin, &progress);
+            if (err != FWT_OK) {
+                return err;
+            }
+            in += zin.pos;
+            len -= zin.pos;
+            if (d->stage == DEC_FRAME && len > 0 && !progress) {
+                return dec_error(d, fwt_fail(FWT_E_INTERNAL, "zstd decoder made no progress"));
+            }
+            break;
+        }
+        case DEC_DONE:
+            return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                         "encoded image: %zu bytes after the end of its frame",
+                                         len));
+        }
+    }
+    return FWT_OK;
+}
+
+fwt_err fwt_dec_end(fwt_dec *d)
+{
+    if (d->failed != FWT_OK) {
+        return d->failed;
+    }
+    if (d->stage == DEC_FRAME) {
+        /* Flush what the decoder still holds. */
+        for (;;) {
+            ZSTD_inBuffer zin = {NULL, 0, 0};
+            int progress;
+            fwt_err err = run_frame(d, &zin, &progress);
+            if (err != FWT_OK) {
+                return err;
+            }
+            if (d->stage == DEC_DONE || !progress) {
+                break;
+            }
+        }
+    }
+    if (d->stage != DEC_DONE) {
+        return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                     "encoded image ends before its zstd frame is complete "
+                                     "(%llu bytes decoded)",
+                                     (unsigned long long)d->out_total));
+    }
+    return FWT_OK;
+}

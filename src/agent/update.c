@@ -1,0 +1,873 @@
+/*
+ * The network update: TUF refresh, choice of the target, streaming download
+ * into the inactive slot through the install API (decoding compressed and
+ * patch targets on the fly), verification, trial. docs/updates.md.
+ *
+ * What is trusted, in order: the TUF metadata (the client verifies it before
+ * anything here reads it), the target's length and hashes (checked by the
+ * client over exactly the bytes fed to the slot), the decoded image's length
+ * and SHA-256 from the target's custom metadata (signed by the targets role)
+ * for encoded targets, and finally the verifier core on the slot
+ * (fwt_agent_install_finish). Nothing written is bootable before all passed.
+ */
+#include "agent_internal.h"
+#include "delta_format.h"
+#include "update_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_CANDIDATES 4096U
+#define URL_MAX 2048U
+
+enum enc { ENC_NONE = 0, ENC_ZSTD = 1, ENC_PATCH = 2 };
+
+static const char *enc_name(enum enc e)
+{
+    return e == ENC_PATCH ? FWT_ENC_PATCH : e == ENC_ZSTD ? FWT_ENC_ZSTD : FWT_ENC_NONE;
+}
+
+/* A target, as its (verified) metadata describes it. */
+struct cand {
+    char *name;
+    uint64_t length;        /* bytes to download */
+    enum enc enc;
+    struct fwt_version version;
+    int has_ctr;
+    uint32_t ctr;
+    uint8_t hw_id[FWT_HW_ID_MAX];
+    size_t hw_id_len;
+    uint64_t image_len;     /* bytes of the image (== length when not encoded) */
+    uint8_t image_sha[32];
+    uint8_t digest[FWT_DIGEST_MAX]; /* the image digest (hash TLV) */
+    size_t digest_len;
+    uint64_t base_len;      /* patch: the base image */
+    uint8_t base_sha[32];
+    uint8_t base_digest[FWT_DIGEST_MAX];
+    size_t base_digest_len;
+};
+
+struct cands {
+    struct cand *v;
+    size_t n, cap;
+    fwt_err err;
+};
+
+static void cands_free(struct cands *cs)
+{
+    for (size_t i = 0; i < cs->n; i++) {
+        free(cs->v[i].name);
+    }
+    free(cs->v);
+    memset(cs, 0, sizeof(*cs));
+}
+
+static int hex_field(const json_t *o, const char *k, uint8_t *out, size_t len)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s && strlen(s) == 2 * len && fwt_hex_decode(s, out, len) == FWT_OK;
+}
+
+/* The one digest of an {"sha256": hex} object. */
+static int digest_field(const json_t *o, uint8_t *out, size_t *len)
+{
+    json_t *d = json_object_get(o, "image_digest");
+    const char *alg;
+    json_t *v;
+    if (!json_is_object(d) || json_object_size(d) != 1) {
+        return 0;
+    }
+    json_object_foreach(d, alg, v) {
+        size_t n = !strcmp(alg, "sha256") ? 32 : !strcmp(alg, "sha384") ? 48
+                   : !strcmp(alg, "sha512") ? 64 : 0;
+        const char *s = json_string_value(v);
+        if (n == 0 || !s || strlen(s) != 2 * n || fwt_hex_decode(s, out, n) != FWT_OK) {
+            return 0;
+        }
+        *len = n;
+    }
+    return 1;
+}
+
+static int u64_field(const json_t *o, const char *k, uint64_t max, uint64_t *out)
+{
+    json_t *v = json_object_get(o, k);
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
+        return 0;
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return 1;
+}
+
+/*
+ * Read a target's description. 0: usable (c filled); -1: not an fwtrust image
+ * or malformed custom data (skipped, why says so).
+ */
+static int parse_target(const struct fwt_tuf_target *t, struct cand *c, char *why, size_t why_len)
+{
+    memset(c, 0, sizeof(*c));
+    why[0] = '\0';
+    if (!t->custom_json) {
+        snprintf(why, why_len, "no custom metadata (not an fwtrust image)");
+        return -1;
+    }
+    json_error_t je;
+    json_t *cu = json_loads(t->custom_json, JSON_REJECT_DUPLICATES, &je);
+    json_t *f = json_object_get(cu, "fwtrust");
+    int ok = -1;
+    if (!json_is_object(f)) {
+        snprintf(why, why_len, "no custom.fwtrust (not an fwtrust image)");
+        goto out;
+    }
+    const char *enc = json_string_value(json_object_get(f, "encoding"));
+    c->enc = !enc || !strcmp(enc, FWT_ENC_NONE) ? ENC_NONE
+             : !strcmp(enc, FWT_ENC_ZSTD)       ? ENC_ZSTD
+             : !strcmp(enc, FWT_ENC_PATCH)      ? ENC_PATCH
+                                                : (enum enc)-1;
+    if ((int)c->enc < 0) {
+        snprintf(why, why_len, "unknown encoding '%s'", enc);
+        goto out;
+    }
+    const char *vs = json_string_value(json_object_get(f, "version"));
+    if (!vs || fwt_version_parse(vs, &c->version) != FWT_OK) {
+        snprintf(why, why_len, "custom.fwtrust.version missing or invalid");
+        goto out;
+    }
+    uint64_t v64;
+    if (json_object_get(f, "security_counter")) {
+        if (!u64_field(f, "security_counter", 0xffffffffU, &v64)) {
+            snprintf(why, why_len, "custom.fwtrust.security_counter invalid");
+            goto out;
+        }
+        c->has_ctr = 1;
+        c->ctr = (uint32_t)v64;
+    }
+    const char *hx = json_string_value(json_object_get(f, "hw_id_hex"));
+    size_t hl = hx ? strlen(hx) : 0;
+    if (hl == 0 || hl % 2 || hl / 2 > FWT_HW_ID_MAX ||
+        fwt_hex_decode(hx, c->hw_id, hl / 2) != FWT_OK) {
+        snprintf(why, why_len, "no hardware id in custom.fwtrust");
+        goto out;
+    }
+    c->hw_id_len = hl / 2;
+    if (!digest_field(f, c->digest, &c->digest_len)) {
+        snprintf(why, why_len, "custom.fwtrust.image_digest missing or invalid");
+        goto out;
+    }
+    c->length = t->length;
+    if (c->enc == ENC_NONE) {
+        c->image_len = t->length;
+        if (!t->sha256 || strlen(t->sha256) != 64 || fwt_hex_decode(t->sha256, c->image_sha, 32) != FWT_OK) {
+            snprintf(why, why_len, "no sha256 hash in the target metadata");
+            goto out;
+        }
+    } else {
+        if (!u64_field(f, "image_length", 0xffffffffU, &c->image_len) || c->image_len == 0 ||
+            !hex_field(f, "image_sha256", c->image_sha, 32)) {
+            snprintf(why, why_len, "custom.fwtrust.image_length/image_sha256 missing or invalid");
+            goto out;
+        }
+    }
+    if (c->enc == ENC_PATCH) {
+        json_t *b = json_object_get(f, "base");
+        if (!json_is_object(b) || !u64_field(b, "length", 0xffffffffU, &c->base_len) ||
+            c->base_len == 0 || !hex_field(b, "sha256", c->base_sha, 32) ||
+            !digest_field(b, c->base_digest, &c->base_digest_len)) {
+            snprintf(why, why_len, "custom.fwtrust.base missing or invalid");
+            goto out;
+        }
+    }
+    c->name = strdup(t->name);
+    if (!c->name) {
+        snprintf(why, why_len, "out of memory");
+        goto out;
+    }
+    ok = 0;
+out:
+    json_decref(cu);
+    return ok;
+}
+
+static int collect(void *ctx, const struct fwt_tuf_target *t)
+{
+    struct cands *cs = ctx;
+    struct cand c;
+    char why[128];
+    if (parse_target(t, &c, why, sizeof(why)) != 0) {
+        return 0; /* not an fwtrust image (or not one we understand): not a candidate */
+    }
+    if (cs->n == cs->cap) {
+        if (cs->cap >= MAX_CANDIDATES) {
+            free(c.name);
+            cs->err = fwt_fail(FWT_E_TOO_LARGE, "more than %u firmware targets", MAX_CANDIDATES);
+            return 1;
+        }
+        size_t ncap = cs->cap ? 2 * cs->cap : 16;
+        struct cand *nv = realloc(cs->v, ncap * sizeof(*nv));
+        if (!nv) {
+            free(c.name);
+            cs->err = fwt_fail(FWT_E_NOMEM, "out of memory");
+            return 1;
+        }
+        cs->v = nv;
+        cs->cap = ncap;
+    }
+    cs->v[cs->n++] = c;
+    return 0;
+}
+
+/* ---- the running image as a patch base ---- */
+
+struct base_map {
+    int fd;
+    uint8_t *p;
+    size_t len;
+    int hashed;
+    uint8_t sha[32];
+};
+
+static void base_unmap(struct base_map *b)
+{
+    if (b->p) {
+        munmap(b->p, b->len);
+    }
+    if (b->fd >= 0) {
+        close(b->fd);
+    }
+    b->p = NULL;
+    b->fd = -1;
+}
+
+/* Map the first len bytes of the running slot (read-only) and hash them. */
+static fwt_err base_map(struct base_map *b, const char *path, size_t len)
+{
+    b->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (b->fd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
+    }
+    void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, b->fd, 0);
+    if (p == MAP_FAILED) {
+        fwt_err err = fwt_fail(FWT_E_IO, "%s: mmap of %zu bytes: %s", path, len, strerror(errno));
+        base_unmap(b);
+        return err;
+    }
+    b->p = p;
+    b->len = len;
+    fwt_err err = fwt_sha256(b->p, len, b->sha);
+    if (err != FWT_OK) {
+        base_unmap(b);
+        return err;
+    }
+    b->hashed = 1;
+    return FWT_OK;
+}
+
+/* ---- the choice ---- */
+
+static int cand_cmp_version(const struct cand *a, const struct cand *b)
+{
+    int v = fwt_agent_version_cmp(&a->version, &b->version);
+    if (v != 0) {
+        return v;
+    }
+    uint32_t ca = a->has_ctr ? a->ctr : 0, cb = b->has_ctr ? b->ctr : 0;
+    return ca < cb ? -1 : ca > cb;
+}
+
+struct ctx {
+    fwt_agent *dev;
+    const struct fwt_agent_config *cfg;
+    int has_run;
+    struct fwt_agent_image run;
+    uint32_t min_ctr;
+    struct base_map base;
+    int base_tried;
+    fwt_err base_err;
+};
+
+/* Does this target suit the device at all (hardware, not lower than running, counter)? */
+static fwt_err suits(struct ctx *x, const struct cand *c)
+{
+    const char *hw = x->cfg->hw_id;
+    char vb[48], va[48];
+    fwt_agent_version_str(&c->version, va, sizeof(va));
+    if (c->hw_id_len != strlen(hw) || memcmp(c->hw_id, hw, c->hw_id_len) != 0) {
+        return fwt_fail(FWT_E_HW_ID, "target %s is for other hardware (this device is '%s')",
+                        c->name, hw);
+    }
+    uint32_t ctr = c->has_ctr ? c->ctr : 0;
+    if (ctr < x->min_ctr) {
+        return fwt_fail(FWT_E_COUNTER,
+                        "target %s has security counter %u, below the device minimum %u", c->name,
+                        (unsigned)ctr, (unsigned)x->min_ctr);
+    }
+    if (x->has_run) {
+        fwt_agent_version_str(&x->run.version, vb, sizeof(vb));
+        uint32_t rc = x->run.has_security_counter ? x->run.security_counter : 0;
+        if (ctr < rc) {
+            return fwt_fail(FWT_E_COUNTER,
+                            "target %s has security counter %u, below the running image's %u",
+                            c->name, (unsigned)ctr, (unsigned)rc);
+        }
+        if (fwt_agent_version_cmp(&c->version, &x->run.version) < 0) {
+            return fwt_fail(FWT_E_NO_UPDATE, "target %s is version %s, older than the running %s",
+                            c->name, va, vb);
+        }
+    }
+    return FWT_OK;
+}
+
+static int same_image_as_running(const struct ctx *x, const struct cand *c)
+{
+    return x->has_run && c->digest_len == x->run.digest_len &&
+           fwt_ct_compare(c->digest, x->run.digest, c->digest_len) == 0;
+}
+
+/* A patch can be used only when its base is exactly the running image's bytes. */
+static int patch_fits(struct ctx *x, const struct cand *c, char *why, size_t why_len)
+{
+    if (!x->has_run) {
+        snprintf(why, why_len, "no image runs to apply patch %s to", c->name);
+        return 0;
+    }
+    if (c->base_digest_len != x->run.digest_len ||
+        fwt_ct_compare(c->base_digest, x->run.digest, c->base_digest_len) != 0 ||
+        c->base_len != x->run.total_size) {
+        snprintf(why, why_len, "patch %s is for another base image than the running one",
+                 c->name);
+        return 0;
+    }
+    if (!x->base_tried) {
+        x->base_tried = 1;
+        x->base_err = base_map(&x->base, x->run.path, x->run.total_size);
+    }
+    if (x->base_err != FWT_OK) {
+        snprintf(why, why_len, "the running image cannot be read as a patch base");
+        return 0;
+    }
+    if (fwt_ct_compare(c->base_sha, x->base.sha, 32) != 0) {
+        snprintf(why, why_len, "patch %s: the running image's bytes differ from its base",
+                 c->name);
+        return 0;
+    }
+    return 1;
+}
+
+/* Among the targets carrying exactly the image of best, the cheapest to fetch. */
+static const struct cand *cheapest_for(struct ctx *x, const struct cands *cs,
+                                       const struct cand *best, int no_delta,
+                                       struct fwt_agent_update_result *res)
+{
+    const struct cand *pick = NULL;
+    for (size_t i = 0; i < cs->n; i++) {
+        const struct cand *c = &cs->v[i];
+        if (c->image_len != best->image_len || memcmp(c->image_sha, best->image_sha, 32) != 0) {
+            continue;
+        }
+        if (c->enc == ENC_PATCH) {
+            char why[256];
+            if (no_delta) {
+                continue;
+            }
+            if (!patch_fits(x, c, why, sizeof(why))) {
+                res->delta_skipped = 1;
+                snprintf(res->note, sizeof(res->note), "%s", why);
+                continue;
+            }
+        }
+        if (suits(x, c) != FWT_OK) {
+            continue;
+        }
+        if (!pick || c->length < pick->length ||
+            (c->length == pick->length && strcmp(c->name, pick->name) < 0)) {
+            pick = c;
+        }
+    }
+    fwt_detail_clear();
+    return pick;
+}
+
+static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_update_opts *o,
+                      struct fwt_agent_update_result *res, const struct cand **out)
+{
+    *out = NULL;
+    const struct cand *best = NULL;
+    if (o->target) {
+        for (size_t i = 0; i < cs->n; i++) {
+            if (!strcmp(cs->v[i].name, o->target)) {
+                best = &cs->v[i];
+            }
+        }
+        if (!best) {
+            return fwt_fail(FWT_E_NOT_FOUND, "target %s is not an fwtrust image of this repository",
+                            o->target);
+        }
+        fwt_err err = suits(x, best);
+        if (err != FWT_OK) {
+            return err;
+        }
+    } else {
+        for (size_t i = 0; i < cs->n; i++) {
+            const struct cand *c = &cs->v[i];
+            if (suits(x, c) != FWT_OK) {
+                continue;
+            }
+            /* A patch whose base is not running cannot deliver its image. */
+            char why[256];
+            if (c->enc == ENC_PATCH && (o->no_delta || !patch_fits(x, c, why, sizeof(why)))) {
+                continue;
+            }
+            if (!best || cand_cmp_version(c, best) > 0) {
+                best = c;
+            }
+        }
+        fwt_detail_clear();
+        if (!best) {
+            char vb[48] = "nothing";
+            if (x->has_run) {
+                fwt_agent_version_str(&x->run.version, vb, sizeof(vb));
+            }
+            return fwt_fail(FWT_E_NO_UPDATE,
+                            "no target for hardware '%s' is newer than the running %s (%zu "
+                            "firmware target(s) in the repository)",
+                            x->cfg->hw_id, vb, cs->n);
+        }
+    }
+    if (same_image_as_running(x, best)) {
+        char vb[48];
+        fwt_agent_version_str(&x->run.version, vb, sizeof(vb));
+        return fwt_fail(FWT_E_NO_UPDATE, "the device already runs %s (%s)", vb, best->name);
+    }
+    const struct cand *pick = cheapest_for(x, cs, best, o->no_delta, res);
+    if (!pick) {
+        return fwt_fail(FWT_E_NOT_FOUND,
+                        "no target this device can use delivers the image of %s (%s)", best->name,
+                        res->note[0] ? res->note : "only patches for another base");
+    }
+    if (pick->enc != ENC_PATCH && best->enc == ENC_PATCH && o->target) {
+        res->delta_skipped = 1;
+    }
+    *out = pick;
+    return FWT_OK;
+}
+
+/* ---- download ---- */
+
+struct sink {
+    fwt_agent_install *inst;
+    fwt_dec *dec;
+    fwt_err err;
+};
+
+static fwt_err to_slot(void *ctx, const uint8_t *data, size_t len)
+{
+    struct sink *s = ctx;
+    return fwt_agent_install_write(s->inst, data, len);
+}
+
+static int on_bytes(void *ctx, const uint8_t *data, size_t len)
+{
+    struct sink *s = ctx;
+    if (s->err != FWT_OK) {
+        return 1;
+    }
+    s->err = s->dec ? fwt_dec_feed(s->dec, data, len) : fwt_agent_install_write(s->inst, data, len);
+    return s->err != FWT_OK;
+}
+
+static fwt_err url_join(char *out, size_t n, const char *base, const char *leaf)
+{
+    size_t bl = strlen(base);
+    int r = snprintf(out, n, "%s%s%s", base, bl && base[bl - 1] == '/' ? "" : "/", leaf);
+    if (r < 0 || (size_t)r >= n) {
+        return fwt_fail(FWT_E_ARG, "repository URL too long");
+    }
+    return FWT_OK;
+}
+
+static fwt_err open_client(const struct fwt_agent_config *cfg, const struct fwt_agent_update_opts *o,
+                           fwt_tuf_client **out, char *turl, size_t turl_len)
+{
+    *out = NULL;
+    if (!cfg->tuf_root) {
+        return fwt_fail(FWT_E_NO_TRUST,
+                        "no TUF root configured for this device ([update] tuf_root): updates "
+                        "are refused");
+    }
+    if (!cfg->repo_url) {
+        return fwt_fail(FWT_E_ARG, "no repository URL configured for this device ([update] repo_url)");
+    }
+    char mdir[4096], murl[URL_MAX], root_json[4200];
+    int r = snprintf(mdir, sizeof(mdir), "%s/tuf", cfg->dir);
+    if (r < 0 || (size_t)r >= sizeof(mdir)) {
+        return fwt_fail(FWT_E_ARG, "device path too long");
+    }
+    fwt_err err = url_join(murl, sizeof(murl), cfg->repo_url, "metadata/");
+    if (err == FWT_OK) {
+        err = url_join(turl, turl_len, cfg->repo_url, "targets/");
+    }
+    if (err != FWT_OK) {
+        return err;
+    }
+    /* First update: install the configured root as the trusted one. */
+    snprintf(root_json, sizeof(root_json), "%s/root.json", mdir);
+    struct stat st;
+    if (stat(root_json, &st) != 0) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        err = fwt_read_file(cfg->tuf_root, 512000, &buf, &len);
+        if (err == FWT_OK) {
+            err = fwt_tuf_init(mdir, buf, len);
+        }
+        free(buf);
+        if (err != FWT_OK) {
+            return fwt_fail(err, "trusted TUF root %s: %s", cfg->tuf_root, fwt_detail());
+        }
+    }
+    struct fwt_tuf_client_opts co;
+    memset(&co, 0, sizeof(co));
+    co.metadata_dir = mdir;
+    co.metadata_url = murl;
+    co.targets_url = turl;
+    co.transport.ca_file = cfg->tls_ca;
+    co.transport.pinned_pubkey = cfg->tls_pinned_pubkey;
+    co.transport.client_cert = cfg->tls_client_cert;
+    co.transport.client_key = cfg->tls_client_key;
+    co.fixed_now = o->fixed_now;
+    co.progress = o->progress;
+    co.progress_ctx = o->progress_ctx;
+    return fwt_tuf_client_open(&co, out);
+}
+
+fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
+                         struct fwt_agent_update_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->encoding = FWT_ENC_NONE;
+    struct ctx x;
+    memset(&x, 0, sizeof(x));
+    x.dev = dev;
+    x.cfg = fwt_agent_get_config(dev);
+    x.base.fd = -1;
+    struct cands cs;
+    memset(&cs, 0, sizeof(cs));
+    fwt_tuf_client *c = NULL;
+    fwt_agent_install *inst = NULL;
+    fwt_dec *dec = NULL;
+    char turl[URL_MAX];
+    fwt_err err;
+
+    if (x.cfg->n_keys == 0 && x.cfg->n_roots == 0) {
+        return fwt_fail(FWT_E_NO_TRUST, "this device has no trust anchor: every image is refused");
+    }
+    struct fwt_agent_status st;
+    err = fwt_agent_status_get(dev, &st);
+    if (err != FWT_OK) {
+        return err;
+    }
+    x.min_ctr = st.min_security_counter;
+    err = fwt_agent_running(dev, &x.run);
+    if (err == FWT_OK) {
+        x.has_run = 1;
+        res->had_running = 1;
+        fwt_agent_version_str(&x.run.version, res->running_version, sizeof(res->running_version));
+    } else if (err != FWT_E_NOT_FOUND) {
+        return fwt_fail(err, "the running image does not verify: %s", fwt_detail());
+    }
+    fwt_detail_clear();
+
+    err = open_client(x.cfg, o, &c, turl, sizeof(turl));
+    if (err == FWT_OK) {
+        err = fwt_tuf_refresh(c);
+    }
+    if (err == FWT_OK) {
+        err = fwt_tuf_list_targets(c, collect, &cs);
+        if (err == FWT_OK && cs.err != FWT_OK) {
+            err = cs.err;
+        }
+    }
+    const struct cand *pick = NULL;
+    if (err == FWT_OK) {
+        err = choose(&x, &cs, o, res, &pick);
+    }
+    if (err != FWT_OK) {
+        goto out;
+    }
+    snprintf(res->target, sizeof(res->target), "%s", pick->name);
+    res->encoding = enc_name(pick->enc);
+    res->downloaded = pick->length;
+    res->image_length = pick->image_len;
+    fwt_agent_version_str(&pick->version, res->version, sizeof(res->version));
+    if (o->check_only) {
+        goto out;
+    }
+
+    /* The target again, as the client will fetch it (same verified metadata). */
+    struct fwt_tuf_target t;
+    err = fwt_tuf_get_target(c, pick->name, &t);
+    if (err != FWT_OK) {
+        goto out;
+    }
+    if (t.length != pick->length) {
+        err = fwt_fail(FWT_E_INTERNAL, "target %s changed during the update", pick->name);
+        goto out;
+    }
+    err = fwt_agent_install_begin(dev, pick->image_len, 0, &inst);
+    if (err != FWT_OK) {
+        goto out;
+    }
+    char src[URL_MAX + 600];
+    snprintf(src, sizeof(src), "%s%s (%s)", turl, pick->name, res->encoding);
+    fwt_agent_install_set_source(inst, src);
+    struct sink s = {inst, NULL, FWT_OK};
+    if (pick->enc != ENC_NONE) {
+        err = fwt_dec_new(pick->enc == ENC_PATCH ? x.base.p : NULL,
+                          pick->enc == ENC_PATCH ? x.base.len : 0, pick->image_len, to_slot, &s,
+                          &dec);
+        if (err != FWT_OK) {
+            goto out;
+        }
+        s.dec = dec;
+    }
+    err = fwt_tuf_download(c, &t, on_bytes, &s);
+    if (s.err != FWT_OK) {
+        err = s.err; /* the slot or the decoder failed, not the transfer */
+    }
+    if (err != FWT_OK) {
+        goto out;
+    }
+    /* The download verified against TUF; now the image bytes themselves. */
+    if (dec) {
+        err = fwt_dec_end(dec);
+        if (err != FWT_OK) {
+            goto out;
+        }
+    }
+    if (fwt_agent_install_written(inst) != pick->image_len) {
+        err = fwt_fail(FWT_E_META_MISMATCH, "target %s gave %llu image bytes, its metadata says %llu",
+                       pick->name, (unsigned long long)fwt_agent_install_written(inst),
+                       (unsigned long long)pick->image_len);
+        goto out;
+    }
+    uint8_t sha[32];
+    err = fwt_agent_install_sha256(inst, sha);
+    if (err == FWT_OK && fwt_ct_compare(sha, pick->image_sha, 32) != 0) {
+        err = fwt_fail(FWT_E_META_MISMATCH,
+                       "target %s decodes to an image whose SHA-256 differs from its metadata's",
+                       pick->name);
+    }
+    if (err != FWT_OK) {
+        goto out;
+    }
+    err = fwt_agent_install_finish(inst, &res->img);
+    inst = NULL; /* freed by finish, whatever the result */
+    if (err == FWT_OK) {
+        char d[1024];
+        snprintf(d, sizeof(d), "target %s, %s, %llu bytes downloaded for a %llu byte image%s%s",
+                 pick->name, res->encoding, (unsigned long long)pick->length,
+                 (unsigned long long)pick->image_len, res->delta_skipped ? "; " : "", res->note);
+        fwt_err lerr = fwt_agent_log_event(dev, "update", d);
+        if (lerr != FWT_OK) {
+            err = lerr;
+        }
+    }
+out:
+    if (inst) {
+        fwt_agent_install_abort(inst);
+    }
+    fwt_dec_free(dec);
+    base_unmap(&x.base);
+    cands_free(&cs);
+    fwt_tuf_client_free(c);
+    return err;
+}
+
+/* ---- fwtrust-agent update ---- */
+
+static const char *const k_prog = "fwtrust-agent update";
+
+static void update_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fwtrust-agent --device DIR [--json] update [--target NAME] [--no-delta] [--check]\n\n"
+            "Refresh the device's TUF metadata from its repository ([update] repo_url, over the\n"
+            "configured TLS: CA file, pinned public key, client certificate), choose the newest\n"
+            "image for this hardware id whose version and security counter are not lower than\n"
+            "the running image's, and stream it into the inactive slot: a patch against the\n"
+            "running image when one is published for exactly its bytes, else a zstd-compressed\n"
+            "or the full image. The download is checked against the TUF length and hashes, the\n"
+            "decoded image against its SHA-256 in the target's metadata, then the image itself\n"
+            "by the verifier core; only then is the slot marked for a trial boot. The running\n"
+            "slot is never written. docs/updates.md.\n\n"
+            "  --target NAME  install this target (a patch whose base does not match falls back\n"
+            "                 to the full image of the same release)\n"
+            "  --no-delta     never use a patch\n"
+            "  --check        refresh and report what would be installed; download nothing\n"
+            "  --json         print the result as JSON\n"
+            "  -h, --help     this text\n\n"
+            "Exit status (docs/exit-codes.md): 0 installed (or --check found an update); 51 no\n"
+            "newer image (or the target is older than the running one); 9 network/TLS failure;\n"
+            "33 a download ran past its length; 40-44 TUF metadata refused (44: a target's\n"
+            "length or hash differs); 20-31 image refused by the verifier (22 bad signature,\n"
+            "24 unknown key, 25 other hardware, 26 security counter too low); 31 no trust\n"
+            "anchor or TUF root; 10 another agent runs; 11 the running slot is on trial.\n");
+}
+
+static void print_error(fwt_err err, int json)
+{
+    if (json) {
+        json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:i}", "ok", 0, "error", fwt_err_name(err),
+                              "message", fwt_strerror(err), "detail", fwt_detail(), "exit_code",
+                              (int)err);
+        char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        if (s) {
+            printf("%s\n", s);
+        }
+        free(s);
+        json_decref(o);
+    }
+    const char *d = fwt_detail();
+    fprintf(stderr, "%s: error: %s (%s)%s%s\n", k_prog, fwt_strerror(err), fwt_err_name(err),
+            d[0] ? ": " : "", d);
+}
+
+struct progress {
+    int enabled;
+    int last_pct;
+};
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    struct progress *p = ctx;
+    if (!p->enabled || total == 0) {
+        return;
+    }
+    int pct = (int)(done * 100 / total);
+    if (pct != p->last_pct) {
+        p->last_pct = pct;
+        fprintf(stderr, "\rdownload %3d%% %llu/%llu KiB", pct, (unsigned long long)(done / 1024),
+                (unsigned long long)(total / 1024));
+        fflush(stderr);
+    }
+}
+
+int fwt_agent_update_main(fwt_agent *dev, int argc, char **argv, int json)
+{
+    static const struct option opts[] = {{"target", required_argument, NULL, 't'},
+                                         {"no-delta", no_argument, NULL, 'n'},
+                                         {"check", no_argument, NULL, 'c'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct fwt_agent_update_opts o;
+    memset(&o, 0, sizeof(o));
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            o.target = optarg;
+            break;
+        case 'n':
+            o.no_delta = 1;
+            break;
+        case 'c':
+            o.check_only = 1;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            update_usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "%s: unknown option or missing argument near '%s'\nTry '%s --help'.\n",
+                    k_prog, optind > 0 && optind <= argc ? argv[optind - 1] : "", k_prog);
+            return FWT_E_ARG;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help'.\n", k_prog, argv[optind],
+                k_prog);
+        return FWT_E_ARG;
+    }
+    if (!dev) {
+        update_usage(stdout);
+        return 0;
+    }
+    struct progress pr = {isatty(STDERR_FILENO) && !getenv("FWTRUST_NO_PROGRESS"), -1};
+    o.progress = on_progress;
+    o.progress_ctx = &pr;
+    struct fwt_agent_update_result *res = calloc(1, sizeof(*res));
+    if (!res) {
+        print_error(fwt_fail(FWT_E_NOMEM, "out of memory"), json);
+        return FWT_E_NOMEM;
+    }
+    fwt_err err = fwt_agent_update(dev, &o, res);
+    if (pr.enabled && pr.last_pct >= 0) {
+        fputc('\n', stderr);
+    }
+    struct fwt_agent_status st;
+    memset(&st, 0, sizeof(st));
+    if (err == FWT_OK && !o.check_only) {
+        err = fwt_agent_status_get(dev, &st);
+    }
+    if (err != FWT_OK) {
+        print_error(err, json);
+        free(res);
+        return (int)err;
+    }
+    if (json) {
+        json_t *out = json_pack("{s:b, s:s, s:s, s:I, s:I, s:s, s:b, s:b}", "ok", 1, "target",
+                                res->target, "encoding", res->encoding, "downloaded",
+                                (json_int_t)res->downloaded, "image_length",
+                                (json_int_t)res->image_length, "version", res->version,
+                                "delta_skipped", res->delta_skipped, "installed", !o.check_only);
+        if (out) {
+            json_object_set_new(out, "previous_version",
+                                res->had_running ? json_string(res->running_version) : json_null());
+            json_object_set_new(out, "note", res->note[0] ? json_string(res->note) : json_null());
+            if (!o.check_only) {
+                char sl[2] = {fwt_agent_slot_char(res->img.slot), 0};
+                char dg[2 * FWT_DIGEST_MAX + 1];
+                fwt_hex_encode(res->img.digest, res->img.digest_len, dg);
+                json_object_set_new(out, "slot", json_string(sl));
+                json_object_set_new(out, "tries", json_integer(st.tries_left));
+                json_object_set_new(out, "digest", json_string(dg));
+            }
+            char *s = json_dumps(out, JSON_INDENT(2) | JSON_SORT_KEYS);
+            if (s) {
+                printf("%s\n", s);
+            }
+            free(s);
+            json_decref(out);
+        }
+    } else {
+        printf("%s: %s (%s, %llu bytes for a %llu byte image)\n",
+               o.check_only ? "update available" : "downloaded", res->target, res->encoding,
+               (unsigned long long)res->downloaded, (unsigned long long)res->image_length);
+        if (res->delta_skipped && res->note[0]) {
+            printf("  no patch used: %s\n", res->note);
+        }
+        if (o.check_only) {
+            printf("  version %s (running %s)\n", res->version,
+                   res->had_running ? res->running_version : "nothing");
+        } else {
+            printf("installed version %s into slot %c for a trial boot (%u tries); the running "
+                   "%s is unchanged. Boot, then confirm.\n",
+                   res->version, fwt_agent_slot_char(res->img.slot), (unsigned)st.tries_left,
+                   res->had_running ? res->running_version : "(empty) device");
+        }
+    }
+    free(res);
+    return 0;
+}

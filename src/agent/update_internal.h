@@ -1,0 +1,72 @@
+/*
+ * The network update (update.c) and the decoder of encoded targets (delta.c):
+ * internal API of the device agent, used by fwtrust-agent's `update` command
+ * and the tests.
+ */
+#ifndef FWT_UPDATE_INTERNAL_H
+#define FWT_UPDATE_INTERNAL_H
+
+#include "fwt_util.h"
+
+#include <fwtrust/fwt_agent.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* ---- Streaming decoder of encoded images (delta.c) ----
+ *
+ * Takes the bytes of an encoded target (src/agent/delta_format.h) as they
+ * arrive, skips the describing header, decodes the one zstd frame (with the
+ * base image as reference prefix for a patch) and hands the image bytes to
+ * sink as they come out. Memory: the decoder's window (at most 8 MiB for a
+ * compressed image, FWT_ENC_PATCH_WINDOWLOG_MAX for a patch) and one output
+ * buffer; never the whole image. Output beyond max_out is FWT_E_TOO_LARGE.
+ */
+typedef fwt_err (*fwt_dec_sink)(void *ctx, const uint8_t *data, size_t len);
+typedef struct fwt_dec fwt_dec;
+
+/* prefix: the base image for a patch (must stay mapped until fwt_dec_free), NULL otherwise. */
+FWT_MUST_CHECK fwt_err fwt_dec_new(const uint8_t *prefix, size_t prefix_len, uint64_t max_out,
+                                   fwt_dec_sink sink, void *sink_ctx, fwt_dec **out);
+FWT_MUST_CHECK fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len);
+/* End of input: the frame must be complete (FWT_E_MALFORMED otherwise). */
+FWT_MUST_CHECK fwt_err fwt_dec_end(fwt_dec *d);
+uint64_t fwt_dec_out(const fwt_dec *d);
+void fwt_dec_free(fwt_dec *d);
+
+/* ---- The update (update.c) ---- */
+
+struct fwt_agent_update_opts {
+    const char *target;  /* a target name, or NULL: the newest suitable one */
+    int no_delta;        /* never use a patch */
+    int check_only;      /* choose and report, download nothing */
+    time_t fixed_now;    /* nonzero: TUF expiry against this time (tests) */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+
+struct fwt_agent_update_result {
+    char target[512];          /* the target installed (or chosen, check_only) */
+    const char *encoding;      /* "none", "zstd" or "zstd-patch" */
+    uint64_t downloaded;       /* bytes fetched (the target's length) */
+    uint64_t image_length;     /* bytes written to the slot */
+    char version[48];          /* the new image's version */
+    int had_running;           /* an image ran before */
+    char running_version[48];
+    int delta_skipped;         /* a patch for the image existed but did not fit */
+    char note[256];            /* why (delta skipped), or "" */
+    struct fwt_agent_image img; /* the installed image (not check_only) */
+};
+
+/*
+ * TUF refresh, choose, download into the inactive slot through the install
+ * API (decoding on the fly), verify, mark for trial. The device must be open
+ * (exclusive). FWT_E_NO_UPDATE when nothing newer is published.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *opts,
+                                        struct fwt_agent_update_result *res);
+
+/* The `update` subcommand: fwt_agent_update_main() in fwt_agent.h. */
+
+#endif /* FWT_UPDATE_INTERNAL_H */
