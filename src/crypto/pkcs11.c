@@ -313,7 +313,12 @@ static fwt_err module_get(const char *path, struct p11_module **out)
         e = FWT_E_NOMEM;
         goto fail;
     }
-    m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    /*
+     * RTLD_NODELETE: after C_Finalize the module stays mapped. Many modules
+     * leave threads or exit handlers behind that would run unmapped code;
+     * and leak reports can still name the module.
+     */
+    m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (m->dl == NULL) {
         const char *why = dlerror();
         e = fwt_fail(FWT_E_CRYPTO, "cannot load PKCS#11 module %s: %s", path,

@@ -142,7 +142,7 @@ static fwt_err decode_value(const char *s, size_t n, int query, const char *name
         }
         if (!is_value_char(c, query)) {
             free(buf);
-            if (c > 0x20 && c < 0x7f) {
+            if (c >= 0x20 && c < 0x7f) {
                 return fwt_fail(FWT_E_ARG,
                                 "PKCS#11 URI: character '%c' in %s= must be percent-encoded "
                                 "(%%%02X)",
