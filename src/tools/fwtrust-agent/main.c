@@ -570,8 +570,8 @@ static int cmd_status(int argc, char **argv)
     json_object_set_new(j, "tries", json_integer(cfg->tries));
     json_object_set_new(j, "repo", cfg->repo_url ? json_string(cfg->repo_url) : json_null());
     json_object_set_new(j, "measured_boot", pcr_json(cfg->dir));
-    fwt_agent_close(dev);
     if (g_json) {
+        fwt_agent_close(dev);
         fwt_cli_json_print(j);
         return 0;
     }
@@ -609,6 +609,7 @@ static int cmd_status(int argc, char **argv)
            (unsigned)cfg->threshold,
            cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");
     json_decref(j);
+    fwt_agent_close(dev);
     return 0;
 }
 

@@ -1,0 +1,85 @@
+#!/bin/bash
+# Images the device must refuse, each with its documented exit code and a
+# sentence naming the cause; a refused install never makes its slot bootable
+# and never touches the running slot. Also: no trust anchor, the lock, bad
+# configuration, state corruption.
+. "$(dirname "$0")/lib.sh"
+keys
+expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/other.pem"
+mkimg "$T/v1.bin" 1.0.0 1
+mkimg "$T/v2.bin" 2.0.0 2
+mkimg "$T/unknown.bin" 2.0.0 2 --key "$T/other.pem"
+mkimg "$T/hw2.bin" 2.0.0 2 --hw-id hw2
+expect 0 "" "$FWTRUST" sign --key "$T/k1.pem" --version 2.0.0 --header-size 0x200 --pad-header \
+    --security-counter 2 "$T/payload.bin" "$T/nohw.bin"
+cp "$T/v2.bin" "$T/flipped.bin"
+flip "$T/flipped.bin" 1000
+head -c 5000 "$T/v2.bin" >"$T/short.bin"
+mkdev --slot-size 65536
+expect 0 "" "$AGENT" --device "$T/dev" install "$T/v1.bin"
+expect 0 "" "$BOOT" --device "$T/dev"
+expect 0 "" "$AGENT" --device "$T/dev" confirm
+cp "$T/slot-a.bin" "$T/a.ref"
+
+refuse() { # CODE TEXT IMAGE
+    expect "$1" "$2" "$AGENT" --device "$T/dev" install "$3"
+    cmp "$T/a.ref" "$T/slot-a.bin" || fail "refused $3 changed the running slot"
+    [ "$(jget 'd["trial"], d["slots"]["b"]["state"]' "$AGENT" --device "$T/dev" status --json)" = "(None, 'bad')" ] ||
+        fail "refused $3: slot b not marked bad: $(cat "$T/.j")"
+    [ "$(jget 'd["slot"], d["trial"]' "$BOOT" --device "$T/dev")" = "('a', False)" ] || fail "boot after refusing $3"
+}
+refuse 24 "not one of the 1 trusted key(s)" "$T/unknown.bin"
+refuse 25 "image is for hardware id 'hw2', this device is 'hw1'" "$T/hw2.bin"
+refuse 25 "image carries no hardware id" "$T/nohw.bin"
+refuse 21 "digest mismatch" "$T/flipped.bin"
+refuse 20 "" "$T/short.bin"
+expect 20 "" "$FWTRUST" verify --key "$T/k1.pub" "$T/short.bin"
+expect 20 "empty" "$AGENT" --device "$T/dev" install /dev/null
+expect 8 "No such file" "$AGENT" --device "$T/dev" install "$T/missing.bin"
+# Larger than the slot: refused before anything is written, and while streaming (stdin).
+head -c 70000 /dev/urandom >"$T/big.raw"
+expect 0 "" "$FWTRUST" sign --key "$T/k1.pem" --version 3.0.0 --header-size 0x200 --pad-header \
+    --security-counter 3 --hw-id hw1 "$T/big.raw" "$T/big.bin"
+refuse 33 "does not fit slot b (65536 bytes)" "$T/big.bin"
+expect 33 "larger than slot b" sh -c "cat \"$T/big.bin\" | \"$AGENT\" --device \"$T/dev\" install -"
+# The audit log records the refusals.
+grep -q '"event":"install-refused"' "$T/dev/audit.log" || fail "refusals not in the audit log"
+expect 0 "" "$AGENT" --device "$T/dev" log verify
+# After all that, a good image still installs.
+expect 0 "into slot b" "$AGENT" --device "$T/dev" install "$T/v2.bin"
+
+# The lock: a second agent (or bootloader) gets FWT_E_LOCKED with a clear message.
+command -v flock >/dev/null || fail "flock(1) missing"
+flock "$T/dev/lock" sleep 3 &
+sleep 0.5
+expect 10 "is in use: another fwtrust-agent or fwtrust-boot holds" "$AGENT" --device "$T/dev" install "$T/v2.bin"
+expect 10 "is in use" "$AGENT" --device "$T/dev" status
+expect 10 "is in use" "$BOOT" --device "$T/dev"
+wait
+expect 0 "" "$AGENT" --device "$T/dev" status
+
+# A device without any trust anchor refuses every image, loudly.
+expect 0 "NO trust anchor" "$AGENT" --device "$T/none" init --hw-id hw1 --slot-a "$T/na" --slot-b "$T/nb"
+expect 31 "has no trust anchor" "$AGENT" --device "$T/none" install "$T/v1.bin"
+[ "$(stat -c %s "$T/na")" = 0 ] || fail "a device without trust wrote a slot"
+expect 0 "NO TRUST ANCHOR" "$AGENT" --device "$T/none" status
+expect 50 "RECOVERY" "$BOOT" --device "$T/none"
+# A published sample key is never a trust anchor.
+expect 32 "published sample key" "$AGENT" --device "$T/sample" init --hw-id hw1 --slot-a "$T/sa" \
+    --slot-b "$T/sb" --trust-key "$SRC/tests/data/sample-keys/root-ec-p256.pem"
+
+# Configuration errors name the line; a misspelt key is an error, not ignored.
+cp -a "$T/dev" "$T/dev2"
+sed -i 's/^key = /kee = /' "$T/dev2/device.ini"
+expect 1 "unknown key 'kee' in [trust]" "$AGENT" --device "$T/dev2" status
+# State corruption: one bad copy is ignored, two are an error (exit 11), never a default.
+cp -a "$T/dev" "$T/dev3"
+printf 'garbage' >"$T/dev3/bootctl.0"
+expect 0 "" "$AGENT" --device "$T/dev3" status
+printf 'garbage' >"$T/dev3/bootctl.1"
+expect 11 "no valid copy of bootctl" "$AGENT" --device "$T/dev3" status
+expect 11 "no valid copy of bootctl" "$BOOT" --device "$T/dev3"
+printf 'garbage' >"$T/dev/rollback.0"
+printf 'garbage' >"$T/dev/rollback.1"
+expect 11 "no valid copy of rollback" "$AGENT" --device "$T/dev" status
+echo "refusals: ok"
