@@ -1,0 +1,237 @@
+/*
+ * The streaming install API (what the network update builds on): chunked
+ * writes hashed as written, the read-back check that catches a slot changed
+ * behind the writer, announced lengths, abort, the slot never bootable before
+ * it verified, and the running image accessor.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent_internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char g_dir[256];
+static char g_img[300], g_img2[300], g_dev[300];
+static uint8_t *g_bytes;
+static size_t g_len;
+
+static void sign_image(const char *key_path, const char *out, const char *ver, uint32_t sc)
+{
+    char raw[300];
+    snprintf(raw, sizeof(raw), "%s/payload.bin", g_dir);
+    FILE *f = fopen(raw, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 20000; i++) {
+        fputc((i * 7 + (int)sc) & 0xff, f);
+    }
+    fclose(f);
+    struct fwt_sign_opts o;
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(fwt_version_parse(ver, &o.version), FWT_OK);
+    o.header_size = 0x200;
+    o.pad_header = 1;
+    o.align = 1;
+    o.erased_val = 0xff;
+    o.has_security_counter = 1;
+    o.security_counter = sc;
+    o.hw_id = (const uint8_t *)"hw1";
+    o.hw_id_len = 3;
+    o.write_format_tlv = 1;
+    assert_int_equal(fwt_privkey_load(key_path, NULL, &o.keys[0]), FWT_OK);
+    o.n_keys = 1;
+    assert_int_equal(fwt_sign_file(raw, out, &o), FWT_OK);
+    fwt_privkey_free(o.keys[0]);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-install-test-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    char key[300];
+    snprintf(key, sizeof(key), "%s/k.pem", g_dir);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, key, NULL), FWT_OK);
+    snprintf(g_img, sizeof(g_img), "%s/v1.bin", g_dir);
+    snprintf(g_img2, sizeof(g_img2), "%s/v2.bin", g_dir);
+    sign_image(key, g_img, "1.0.0", 1);
+    sign_image(key, g_img2, "2.0.0", 2);
+    assert_int_equal(fwt_read_file(g_img2, 1U << 20, &g_bytes, &g_len), FWT_OK);
+    snprintf(g_dev, sizeof(g_dev), "%s/dev", g_dir);
+    struct fwt_agent_init_opts io;
+    memset(&io, 0, sizeof(io));
+    char a[300], b[300];
+    snprintf(a, sizeof(a), "%s/a.bin", g_dir);
+    snprintf(b, sizeof(b), "%s/b.bin", g_dir);
+    io.hw_id = "hw1";
+    io.slot_path[0] = a;
+    io.slot_path[1] = b;
+    io.keys[0] = key;
+    io.n_keys = 1;
+    assert_int_equal(fwt_agent_init(g_dev, &io), FWT_OK);
+    /* v1 installed, booted and confirmed in slot a. */
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
+    assert_int_equal(fwt_agent_install_file(dev, g_img, 0, NULL, NULL, NULL), FWT_OK);
+    struct fwt_agent_boot_result r;
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_OK);
+    assert_int_equal(fwt_agent_confirm(dev, NULL), FWT_OK);
+    fwt_agent_close(dev);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    free(g_bytes);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_running_and_lock(void **state)
+{
+    (void)state;
+    fwt_agent *dev = NULL, *dev2 = NULL;
+    assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
+    assert_int_equal(fwt_agent_open(g_dev, &dev2), FWT_E_LOCKED);
+    assert_null(dev2);
+    assert_int_equal(fwt_agent_open_ex(g_dev, FWT_AGENT_OPEN_READONLY, &dev2), FWT_E_LOCKED);
+    struct fwt_agent_image img;
+    assert_int_equal(fwt_agent_running(dev, &img), FWT_OK);
+    assert_int_equal(img.slot, FWT_SLOT_A);
+    assert_int_equal(img.version.major, 1);
+    assert_int_equal(img.security_counter, 1);
+    assert_int_equal(img.digest_len, 32);
+    const struct fwt_agent_config *cfg = fwt_agent_get_config(dev);
+    assert_string_equal(cfg->hw_id, "hw1");
+    assert_int_equal(cfg->tries, FWT_AGENT_DEFAULT_TRIES);
+    fwt_agent_close(dev);
+    /* Readers share the lock. */
+    assert_int_equal(fwt_agent_open_ex(g_dev, FWT_AGENT_OPEN_READONLY, &dev), FWT_OK);
+    assert_int_equal(fwt_agent_open_ex(g_dev, FWT_AGENT_OPEN_READONLY, &dev2), FWT_OK);
+    fwt_agent_install *inst = NULL;
+    assert_int_equal(fwt_agent_install_begin(dev, 0, 0, &inst), FWT_E_ARG); /* read-only */
+    fwt_agent_close(dev2);
+    fwt_agent_close(dev);
+}
+
+static void test_stream_chunks(void **state)
+{
+    (void)state;
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
+    fwt_agent_install *inst = NULL;
+    assert_int_equal(fwt_agent_install_begin(dev, 0, 0, &inst), FWT_OK);
+    /* Not bootable while written. */
+    struct fwt_agent_status st;
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_true(st.bad[FWT_SLOT_B]);
+    assert_int_equal(st.trial, FWT_SLOT_NONE);
+    fwt_agent_install_set_source(inst, "unit test");
+    size_t off = 0, step = 1;
+    while (off < g_len) {
+        size_t n = g_len - off < step ? g_len - off : step;
+        assert_int_equal(fwt_agent_install_write(inst, g_bytes + off, n), FWT_OK);
+        off += n;
+        step = step * 3 + 1;
+    }
+    assert_int_equal(fwt_agent_install_written(inst), g_len);
+    uint8_t a[32], b[32];
+    assert_int_equal(fwt_agent_install_sha256(inst, a), FWT_OK);
+    assert_int_equal(fwt_sha256(g_bytes, g_len, b), FWT_OK);
+    assert_memory_equal(a, b, 32);
+    struct fwt_agent_image img;
+    assert_int_equal(fwt_agent_install_finish(inst, &img), FWT_OK);
+    assert_int_equal(img.slot, FWT_SLOT_B);
+    assert_int_equal(img.version.major, 2);
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_int_equal(st.trial, FWT_SLOT_B);
+    assert_false(st.bad[FWT_SLOT_B]);
+    assert_int_equal(st.tries_left, FWT_AGENT_DEFAULT_TRIES);
+    assert_int_equal(fwt_agent_slot_matches(dev, FWT_SLOT_B, &img), FWT_OK);
+    fwt_agent_close(dev);
+}
+
+/* Another writer changes the slot while the install runs: caught by the read-back. */
+static void test_readback_catches_change(void **state)
+{
+    (void)state;
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
+    fwt_agent_install *inst = NULL;
+    assert_int_equal(fwt_agent_install_begin(dev, g_len, 0, &inst), FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, g_bytes, g_len), FWT_OK);
+    const char *slot = fwt_agent_get_config(dev)->slot_path[FWT_SLOT_B];
+    int fd = open(slot, O_WRONLY);
+    assert_true(fd >= 0);
+    uint8_t x = (uint8_t)(g_bytes[600] ^ 0x40);
+    assert_int_equal(pwrite(fd, &x, 1, 600), 1);
+    close(fd);
+    assert_int_equal(fwt_agent_install_finish(inst, NULL), FWT_E_IO);
+    assert_non_null(strstr(fwt_detail(), "read back differ"));
+    struct fwt_agent_status st;
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_int_equal(st.trial, FWT_SLOT_NONE);
+    assert_true(st.bad[FWT_SLOT_B]);
+    fwt_agent_close(dev);
+}
+
+static void test_lengths_and_abort(void **state)
+{
+    (void)state;
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
+    fwt_agent_install *inst = NULL;
+    /* The source ends early. */
+    assert_int_equal(fwt_agent_install_begin(dev, g_len + 10, 0, &inst), FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, g_bytes, g_len), FWT_OK);
+    assert_int_equal(fwt_agent_install_finish(inst, NULL), FWT_E_IO);
+    assert_non_null(strstr(fwt_detail(), "ended after"));
+    /* More than announced. */
+    assert_int_equal(fwt_agent_install_begin(dev, 100, 0, &inst), FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, g_bytes, 101), FWT_E_TOO_LARGE);
+    assert_int_equal(fwt_agent_install_write(inst, g_bytes, 1), FWT_E_ARG); /* stays failed */
+    assert_int_equal(fwt_agent_install_finish(inst, NULL), FWT_E_ARG);
+    /* Abandoned: the slot stays bad, the log says so. */
+    assert_int_equal(fwt_agent_install_begin(dev, 0, 0, &inst), FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, g_bytes, 1000), FWT_OK);
+    fwt_agent_install_abort(inst);
+    struct fwt_agent_status st;
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_true(st.bad[FWT_SLOT_B]);
+    assert_int_equal(st.trial, FWT_SLOT_NONE);
+    uint64_t n = 0;
+    int torn = 0;
+    assert_int_equal(fwt_agent_log_verify(dev, &n, &torn), FWT_OK);
+    uint8_t *log = NULL;
+    size_t len = 0;
+    char p[320];
+    snprintf(p, sizeof(p), "%s/audit.log", g_dev);
+    assert_int_equal(fwt_read_file(p, 1U << 20, &log, &len), FWT_OK);
+    assert_non_null(strstr((char *)log, "\"event\":\"install-aborted\""));
+    free(log);
+    /* Re-installing the running version is allowed (not older). */
+    assert_int_equal(fwt_agent_install_file(dev, g_img, 0, NULL, NULL, NULL), FWT_OK); /* same v1 */
+    fwt_agent_close(dev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_running_and_lock),
+        cmocka_unit_test(test_stream_chunks),
+        cmocka_unit_test(test_readback_catches_change),
+        cmocka_unit_test(test_lengths_and_abort),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
