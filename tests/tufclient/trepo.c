@@ -96,12 +96,22 @@ static void set_signers(struct trepo *r, const char *role, int key)
 
 void tr_setup(struct trepo *r, int consistent)
 {
+    tr_setup_at(r, NULL, consistent);
+}
+
+void tr_setup_at(struct trepo *r, const char *dir, int consistent)
+{
     tk_init();
     memset(r, 0, sizeof(*r));
     r->now = time(NULL);
-    snprintf(r->dir, sizeof(r->dir), "/tmp/tufclient-XXXXXX");
-    if (!mkdtemp(r->dir)) {
-        die("mkdtemp");
+    if (dir) {
+        snprintf(r->dir, sizeof(r->dir), "%s", dir);
+        mkdirs(r->dir);
+    } else {
+        snprintf(r->dir, sizeof(r->dir), "/tmp/tufclient-XXXXXX");
+        if (!mkdtemp(r->dir)) {
+            die("mkdtemp");
+        }
     }
     snprintf(r->meta, sizeof(r->meta), "%s/metadata", r->dir);
     snprintf(r->tdir, sizeof(r->tdir), "%s/targets", r->dir);

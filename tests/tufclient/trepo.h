@@ -48,6 +48,8 @@ void tr_bump(struct trepo *r, const char *role);
 /* A repository (consistent snapshots on): root K0, targets K1, snapshot K2,
  * timestamp K3, thresholds 1, one target "a.bin"; published; the client initialised. */
 void tr_setup(struct trepo *r, int consistent);
+/* The same in DIR (created; kept). */
+void tr_setup_at(struct trepo *r, const char *dir, int consistent);
 void tr_free(struct trepo *r);
 
 /* Signed envelope bytes of md[role] signed by the keys listed (n < 0: signers[role]). */

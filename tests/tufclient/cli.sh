@@ -1,0 +1,98 @@
+#!/bin/bash
+# fwtrust-tuf-client: the tuf-conformance CLIENT-CLI.md protocol. Options before the
+# command; init/refresh/download; exit 0 or 1; the metadata directory holds only
+# unversioned role files with the exact bytes served (delegated role names
+# percent-encoded, in URLs too); the request sequence (no extra or retried requests);
+# a target already downloaded is not fetched again.
+. "$(dirname "$0")/lib.sh"
+C=$TUF_CLIENT
+R=$T/repo
+"$TREPO" "$R"
+serve "$R" "$T/log"
+M=$T/m
+
+# usage
+expect 0 "init TRUSTED_ROOT" "$C" --help
+expect 1 "no command" "$C" --metadata-dir "$M"
+expect 1 "unknown command" "$C" --metadata-dir "$M" --metadata-url "$URL/metadata" bogus
+expect 1 "--metadata-dir is required" "$C" refresh
+expect 1 "options go before it" "$C" --metadata-dir "$M" --metadata-url "$URL/metadata" refresh --json
+expect 1 "download needs" "$C" --metadata-dir "$M" --metadata-url "$URL/metadata" download
+expect 1 "--metadata-url is required" "$C" --detailed-exit --metadata-dir "$M" nope
+expect 1 "" "$C" --metadata-dir "$M" --detailed-exit --timeout x refresh
+
+# init: no request; a root not signed by its own keys is refused
+: >"$T/log"
+echo '{"signatures":[],"signed":{}}' >"$T/bad-root.json"
+expect 1 "FWT_E_META" "$C" --metadata-dir "$M" init "$T/bad-root.json"
+[ ! -e "$M/root.json" ] || fail "a refused root was stored"
+expect 1 "" "$C" --metadata-dir "$M" init "$T/missing.json"
+expect 0 "" "$C" --metadata-dir "$M" init "$R/metadata/1.root.json"
+cmp "$M/root.json" "$R/metadata/1.root.json" || fail "init did not store the root as given"
+[ ! -s "$T/log" ] || fail "init made requests: $(cat "$T/log")"
+
+# refresh: the request sequence, the stored files (exact bytes, unversioned)
+expect 0 "" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" refresh
+printf '404 /metadata/2.root.json\n200 /metadata/timestamp.json\n200 /metadata/2.snapshot.json\n200 /metadata/2.targets.json\n' >"$T/want"
+diff "$T/want" "$T/log" || fail "refresh request sequence"
+[ "$(ls "$M" | tr '\n' ' ')" = "root.json snapshot.json targets.json time-floor timestamp.json " ] ||
+    fail "metadata dir holds: $(ls "$M")"
+cmp "$M/timestamp.json" "$R/metadata/timestamp.json" || fail "timestamp bytes"
+cmp "$M/snapshot.json" "$R/metadata/2.snapshot.json" || fail "snapshot bytes"
+cmp "$M/targets.json" "$R/metadata/2.targets.json" || fail "targets bytes"
+
+# a second refresh: nothing new, local snapshot and targets are used (no request for them)
+: >"$T/log"
+expect 0 "" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" refresh
+printf '404 /metadata/2.root.json\n200 /metadata/timestamp.json\n' | diff - "$T/log" || fail "second refresh requests"
+
+# download a target of a delegated role named "hw/a": percent-encoded in the URL and file name
+: >"$T/log"
+expect 0 "" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" --target-name hw/fw.bin \
+    --target-base-url "$URL/targets" --target-dir "$T/t" download
+h=$(printf 'firmware for hw\n' | sha256sum | cut -d' ' -f1)
+printf '404 /metadata/2.root.json\n200 /metadata/timestamp.json\n200 /metadata/1.hw%%2Fa.json\n200 /targets/hw/%s.fw.bin\n' "$h" |
+    diff - "$T/log" || fail "download request sequence"
+[ -f "$M/hw%2Fa.json" ] || fail "delegated role not stored as hw%2Fa.json"
+cmp "$M/hw%2Fa.json" "$R/metadata/1.hw%2Fa.json" || fail "delegated role bytes"
+printf 'firmware for hw\n' | cmp - "$T/t/hw%2Ffw.bin" || fail "downloaded bytes"
+# again: already there with the right hashes, not fetched
+: >"$T/log"
+expect 0 "already there" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" --target-name hw/fw.bin \
+    --target-base-url "$URL/targets" --target-dir "$T/t" download
+! grep -q /targets/ "$T/log" || fail "a cached target was downloaded again"
+# several --target-name; --json
+expect 0 '"cached": true' "$C" --json --metadata-url "$URL/metadata" --metadata-dir "$M" --target-name hw/fw.bin \
+    --target-name a.bin --target-base-url "$URL/targets" --target-dir "$T/t" download
+printf 'hello, device\n' | cmp - "$T/t/a.bin" || fail "a.bin bytes"
+expect 0 '"role": "hw/a"' "$C" --json --metadata-url "$URL/metadata" --metadata-dir "$M" list
+# a target nobody lists: exit 1, error named
+expect 1 "FWT_E_NOT_FOUND" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" --target-name nope \
+    --target-base-url "$URL/targets" --target-dir "$T/t" download
+expect 8 "FWT_E_NOT_FOUND" "$C" --detailed-exit --metadata-url "$URL/metadata" --metadata-dir "$M" \
+    --target-name nope --target-base-url "$URL/targets" --target-dir "$T/t" download
+
+# a tampered target: exit 1, nothing stored
+printf 'firmware for HW\n' >"$R/targets/hw/$h.fw.bin"
+rm -f "$T/t/hw%2Ffw.bin"
+expect 1 "FWT_E_META_MISMATCH" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" --target-name hw/fw.bin \
+    --target-base-url "$URL/targets" --target-dir "$T/t" download
+[ ! -e "$T/t/hw%2Ffw.bin" ] && [ -z "$(ls "$T/t" | grep tmp || true)" ] || fail "a tampered target was stored"
+
+# tampered metadata: exit 1 (--detailed-exit: the error number), the metadata dir unchanged, JSON error
+before=$(tree_hash "$M")
+sed -i 's/"version": 2/"version": 3/' "$R/metadata/timestamp.json"
+expect 1 "FWT_E_META_SIG" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" refresh
+expect 41 "" "$C" --detailed-exit --metadata-url "$URL/metadata" --metadata-dir "$M" refresh
+expect 1 '"error": "FWT_E_META_SIG"' "$C" --json --metadata-url "$URL/metadata" --metadata-dir "$M" refresh
+[ "$before" = "$(tree_hash "$M")" ] || fail "failed refresh changed the metadata dir"
+
+# file:// URLs work the same
+M2=$T/m2
+expect 0 "" "$C" --metadata-dir "$M2" init "$R/metadata/1.root.json"
+cp "$R/metadata/2.snapshot.json" "$T/snap"
+sed -i 's/"version": 3/"version": 2/' "$R/metadata/timestamp.json"
+expect 0 "" "$C" --metadata-url "file://$R/metadata" --metadata-dir "$M2" --target-name a.bin \
+    --target-base-url "file://$R/targets" --target-dir "$T/t2" download
+printf 'hello, device\n' | cmp - "$T/t2/a.bin" || fail "file:// download"
+echo "cli: ok"

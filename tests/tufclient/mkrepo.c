@@ -1,0 +1,41 @@
+/*
+ * tufclient_mkrepo: write a test TUF repository for the CLI tests.
+ *   tufclient_mkrepo DIR [--big BYTES]
+ * DIR/metadata (serve this; 1.root.json is the initial root), DIR/targets.
+ * Consistent snapshots; targets "a.bin" (top-level targets) and "hw/fw.bin"
+ * (delegated role "hw/a": a name that must be percent-encoded); with --big a
+ * target "big.bin" of BYTES bytes. Keys are made for the run and discarded.
+ */
+#define FWTRUST_INTERNAL 1
+#include "trepo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    if (argc != 2 && !(argc == 4 && !strcmp(argv[2], "--big"))) {
+        fprintf(stderr, "usage: tufclient_mkrepo DIR [--big BYTES]\n");
+        return 1;
+    }
+    struct trepo r;
+    tr_setup_at(&r, argv[1], 1);
+    tr_delegate(&r, "targets", "hw/a", "[\"hw/*\"]", 0, 8);
+    tr_add_target(&r, "hw/a", "hw/fw.bin", "firmware for hw\n");
+    if (argc == 4) {
+        size_t n = strtoul(argv[3], NULL, 10);
+        char *big = malloc(n + 1);
+        if (!big) {
+            return 1;
+        }
+        memset(big, 'x', n);
+        big[n] = 0;
+        tr_add_target(&r, "targets", "big.bin", big);
+        free(big);
+    }
+    tr_bump(&r, "targets");
+    tr_publish(&r);
+    tk_free();
+    return 0;
+}

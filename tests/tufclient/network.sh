@@ -1,0 +1,56 @@
+#!/bin/bash
+# fwtrust-tuf-client transport: slow retrieval (minimum speed), endless data (size caps)
+# against a local test server; HTTPS with a CA file, a pinned public key and a client
+# certificate (mutual TLS) against nginx (scripts/serve-repo).
+. "$(dirname "$0")/lib.sh"
+C=$TUF_CLIENT
+R=$T/repo
+"$TREPO" "$R" --big 200
+H=$(head -c 200 /dev/zero | tr '\0' x | sha256sum | cut -d' ' -f1)
+
+# Slow retrieval: the target trickles at 1 byte/s; the client gives up after 2 s below 100 B/s.
+serve "$R" "$T/log" --slow "/targets/$H.big.bin"
+expect 0 "" "$C" --metadata-dir "$T/m" init "$R/metadata/1.root.json"
+start=$(date +%s)
+expect 1 "too slow" "$C" --low-speed-limit 100 --low-speed-time 2 --metadata-url "$URL/metadata" \
+    --metadata-dir "$T/m" --target-name big.bin --target-base-url "$URL/targets" --target-dir "$T/t" download
+took=$(($(date +%s) - start))
+[ "$took" -lt 15 ] || fail "slow retrieval took ${took}s"
+[ -z "$(ls "$T/t")" ] || fail "a partial target was left: $(ls "$T/t")"
+
+# Endless data: timestamp.json never ends; aborted at the 16 KiB cap.
+serve "$R" "$T/log2" --endless "/metadata/timestamp.json"
+before=$(find "$T/m" -type f | sort | xargs sha256sum)
+expect 1 "FWT_E_TOO_LARGE" timeout 20 "$C" --metadata-url "$URL/metadata" --metadata-dir "$T/m" refresh
+[ "$before" = "$(find "$T/m" -type f | sort | xargs sha256sum)" ] || fail "endless data changed the metadata dir"
+# ... and an endless target is cut at its length
+serve "$R" "$T/log3" --endless "/targets/$H.big.bin"
+expect 1 "FWT_E_TOO_LARGE" timeout 20 "$C" --metadata-url "$URL/metadata" --metadata-dir "$T/m" \
+    --target-name big.bin --target-base-url "$URL/targets" --target-dir "$T/t" download
+
+# HTTPS: CA file, pinned key, mutual TLS (nginx).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || fail "nginx is not installed (scripts/install-deps)"
+mkdir -p "$T/www"
+cp -r "$R/metadata" "$R/targets" "$T/www/"
+chmod -R a+rX "$T/www"
+expect 0 "" "$SRC/scripts/serve-repo" start --root "$T/www" --state "$T/nginx" --mtls
+. "$T/nginx/env"
+PIN="sha256//$(openssl x509 -in "$T/nginx/server.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64)"
+M=$T/tls
+expect 0 "" "$C" --metadata-dir "$M" init "$R/metadata/1.root.json"
+# no client certificate: the server refuses
+expect 1 "FWT_E_NETWORK" "$C" --ca-file "$CA" --metadata-url "$HTTPS_URL/metadata" --metadata-dir "$M" refresh
+# unknown CA: refused
+expect 1 "FWT_E_NETWORK" "$C" --client-cert "$CLIENT_CERT" --client-key "$CLIENT_KEY" \
+    --metadata-url "$HTTPS_URL/metadata" --metadata-dir "$M" refresh
+# wrong pin: refused
+expect 1 "FWT_E_NETWORK" "$C" --ca-file "$CA" --pinned-pubkey "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" \
+    --client-cert "$CLIENT_CERT" --client-key "$CLIENT_KEY" --metadata-url "$HTTPS_URL/metadata" --metadata-dir "$M" refresh
+[ ! -e "$M/timestamp.json" ] || fail "metadata stored although TLS failed"
+# all right: CA, pin, client certificate
+expect 0 "" "$C" --ca-file "$CA" --pinned-pubkey "$PIN" --client-cert "$CLIENT_CERT" --client-key "$CLIENT_KEY" \
+    --metadata-url "$HTTPS_URL/metadata" --metadata-dir "$M" --target-name a.bin --target-base-url "$HTTPS_URL/targets" \
+    --target-dir "$T/tt" download
+printf 'hello, device\n' | cmp - "$T/tt/a.bin" || fail "HTTPS download"
+echo "network: ok"
