@@ -446,14 +446,21 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
         fwt_agent_version_str(&x->run.version, vb, sizeof(vb));
         return fwt_fail(FWT_E_NO_UPDATE, "the device already runs %s (%s)", vb, best->name);
     }
+    /* A named target is taken as named, unless it is a patch this device cannot apply. */
+    char why[256] = "";
+    if (o->target && (best->enc != ENC_PATCH || (!o->no_delta && patch_fits(x, best, why, sizeof(why))))) {
+        *out = best;
+        return FWT_OK;
+    }
+    if (o->target && !o->no_delta) {
+        res->delta_skipped = 1;
+        snprintf(res->note, sizeof(res->note), "%s", why);
+    }
     const struct cand *pick = cheapest_for(x, cs, best, o->no_delta, res);
     if (!pick) {
         return fwt_fail(FWT_E_NOT_FOUND,
                         "no target this device can use delivers the image of %s (%s)", best->name,
                         res->note[0] ? res->note : "only patches for another base");
-    }
-    if (pick->enc != ENC_PATCH && best->enc == ENC_PATCH && o->target) {
-        res->delta_skipped = 1;
     }
     *out = pick;
     return FWT_OK;
@@ -465,6 +472,7 @@ struct sink {
     fwt_agent_install *inst;
     fwt_dec *dec;
     fwt_err err;
+    char detail[512]; /* the cause, kept: the client records its own detail after an abort */
 };
 
 static fwt_err to_slot(void *ctx, const uint8_t *data, size_t len)
@@ -480,7 +488,11 @@ static int on_bytes(void *ctx, const uint8_t *data, size_t len)
         return 1;
     }
     s->err = s->dec ? fwt_dec_feed(s->dec, data, len) : fwt_agent_install_write(s->inst, data, len);
-    return s->err != FWT_OK;
+    if (s->err != FWT_OK) {
+        snprintf(s->detail, sizeof(s->detail), "%s", fwt_detail());
+        return 1;
+    }
+    return 0;
 }
 
 static fwt_err url_join(char *out, size_t n, const char *base, const char *leaf)
@@ -627,7 +639,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     char src[URL_MAX + 600];
     snprintf(src, sizeof(src), "%s%s (%s)", turl, pick->name, res->encoding);
     fwt_agent_install_set_source(inst, src);
-    struct sink s = {inst, NULL, FWT_OK};
+    struct sink s;
+    memset(&s, 0, sizeof(s));
+    s.inst = inst;
     if (pick->enc != ENC_NONE) {
         err = fwt_dec_new(pick->enc == ENC_PATCH ? x.base.p : NULL,
                           pick->enc == ENC_PATCH ? x.base.len : 0, pick->image_len, to_slot, &s,
@@ -639,7 +653,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     }
     err = fwt_tuf_download(c, &t, on_bytes, &s);
     if (s.err != FWT_OK) {
-        err = s.err; /* the slot or the decoder failed, not the transfer */
+        err = fwt_fail(s.err, "%s", s.detail); /* the slot or the decoder failed, not the transfer */
     }
     if (err != FWT_OK) {
         goto out;
