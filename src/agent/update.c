@@ -196,6 +196,16 @@ out:
     return ok;
 }
 
+fwt_err fwt_update_check_target(const struct fwt_tuf_target *t, char *why, size_t why_len)
+{
+    struct cand c;
+    if (parse_target(t, &c, why, why_len) != 0) {
+        return FWT_E_META;
+    }
+    free(c.name);
+    return FWT_OK;
+}
+
 static int collect(void *ctx, const struct fwt_tuf_target *t)
 {
     struct cands *cs = ctx;

@@ -67,6 +67,14 @@ struct fwt_agent_update_result {
 FWT_MUST_CHECK fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *opts,
                                         struct fwt_agent_update_result *res);
 
+/*
+ * Read a target's description (custom.fwtrust: encoding, version, counter,
+ * hardware id, digests, base) as the update does: FWT_OK when it is an
+ * fwtrust image the update can use, FWT_E_META with why filled otherwise.
+ */
+FWT_MUST_CHECK fwt_err fwt_update_check_target(const struct fwt_tuf_target *t, char *why,
+                                               size_t why_len);
+
 /* The `update` subcommand: fwt_agent_update_main() in fwt_agent.h. */
 
 #endif /* FWT_UPDATE_INTERNAL_H */

@@ -1,0 +1,369 @@
+/*
+ * Unit tests of the streaming decoder of encoded targets (src/agent/delta.c)
+ * and of the update's reading of target metadata (fwt_update_check_target).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <zstd.h>
+
+#include "agent/delta_format.h"
+#include "agent/update_internal.h"
+
+struct out {
+    uint8_t *buf;
+    size_t len, cap;
+    int fail_after; /* >0: the sink fails once this many bytes arrived */
+};
+
+static fwt_err sink(void *ctx, const uint8_t *data, size_t len)
+{
+    struct out *o = ctx;
+    if (o->fail_after > 0 && o->len + len > (size_t)o->fail_after) {
+        return fwt_fail(FWT_E_IO, "sink full");
+    }
+    if (o->len + len > o->cap) {
+        o->cap = (o->len + len) * 2;
+        o->buf = realloc(o->buf, o->cap);
+        assert_non_null(o->buf);
+    }
+    memcpy(o->buf + o->len, data, len);
+    o->len += len;
+    return FWT_OK;
+}
+
+/* Deterministic test data: text-like with repeats, so it compresses. */
+static uint8_t *make_data(size_t n, uint32_t seed)
+{
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    uint32_t x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245U + 12345U;
+        b[i] = (uint8_t)("firmware image bytes "[(x >> 16) % 21] + ((i / 4096) % 3));
+    }
+    return b;
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Container: header frame (tag + "{}" JSON) then one zstd frame of data, with an optional prefix. */
+static uint8_t *encode(const uint8_t *data, size_t n, const uint8_t *prefix, size_t plen, int wlog,
+                       size_t *out_len)
+{
+    size_t cap = ZSTD_compressBound(n) + 64;
+    uint8_t *b = malloc(cap);
+    assert_non_null(b);
+    const char *json = "{}";
+    le32(b, FWT_ENC_SKIPPABLE_MAGIC);
+    le32(b + 4, (uint32_t)(FWT_ENC_TAG_LEN + strlen(json)));
+    memcpy(b + 8, FWT_ENC_TAG, FWT_ENC_TAG_LEN);
+    memcpy(b + 8 + FWT_ENC_TAG_LEN, json, strlen(json));
+    size_t off = 8 + FWT_ENC_TAG_LEN + strlen(json);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    assert_non_null(cc);
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3)));
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1)));
+    if (wlog) {
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, wlog)));
+    }
+    if (prefix) {
+        assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1)));
+        assert_false(ZSTD_isError(ZSTD_CCtx_refPrefix(cc, prefix, plen)));
+    }
+    size_t rc = ZSTD_compress2(cc, b + off, cap - off, data, n);
+    assert_false(ZSTD_isError(rc));
+    ZSTD_freeCCtx(cc);
+    *out_len = off + rc;
+    return b;
+}
+
+/* Feed in chunks of `chunk` bytes; return feed/end result. */
+static fwt_err run_dec(const uint8_t *in, size_t n, size_t chunk, const uint8_t *prefix,
+                       size_t plen, uint64_t max_out, struct out *o)
+{
+    fwt_dec *d = NULL;
+    fwt_err err = fwt_dec_new(prefix, plen, max_out, sink, o, &d);
+    assert_int_equal(err, FWT_OK);
+    for (size_t i = 0; i < n && err == FWT_OK; i += chunk) {
+        err = fwt_dec_feed(d, in + i, n - i < chunk ? n - i : chunk);
+    }
+    if (err == FWT_OK) {
+        err = fwt_dec_end(d);
+    }
+    if (err == FWT_OK) {
+        assert_int_equal(fwt_dec_out(d), o->len);
+    }
+    fwt_dec_free(d);
+    return err;
+}
+
+static void test_roundtrip_chunks(void **state)
+{
+    (void)state;
+    size_t n = 700000, elen;
+    uint8_t *data = make_data(n, 1);
+    uint8_t *enc = encode(data, n, NULL, 0, 0, &elen);
+    static const size_t chunks[] = {1, 7, 4096, 1 << 20};
+    for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+        if (chunks[c] == 1 && elen > 200000) {
+            continue;
+        }
+        struct out o = {0};
+        assert_int_equal(run_dec(enc, elen, chunks[c], NULL, 0, n, &o), FWT_OK);
+        assert_int_equal(o.len, n);
+        assert_memory_equal(o.buf, data, n);
+        free(o.buf);
+    }
+    /* Byte by byte on a small input too. */
+    size_t slen;
+    uint8_t *small = encode(data, 5000, NULL, 0, 0, &slen);
+    struct out o = {0};
+    assert_int_equal(run_dec(small, slen, 1, NULL, 0, 5000, &o), FWT_OK);
+    assert_memory_equal(o.buf, data, 5000);
+    free(o.buf);
+    /* Without the header frame (plain zstd) it decodes as well. */
+    size_t hdr = 8 + FWT_ENC_TAG_LEN + 2;
+    o = (struct out){0};
+    assert_int_equal(run_dec(enc + hdr, elen - hdr, 4096, NULL, 0, n, &o), FWT_OK);
+    assert_int_equal(o.len, n);
+    free(o.buf);
+    free(small);
+    free(enc);
+    free(data);
+}
+
+static void test_patch(void **state)
+{
+    (void)state;
+    size_t n = 300000, elen, flen;
+    uint8_t *base = make_data(n, 7);
+    uint8_t *nw = malloc(n + 1000);
+    assert_non_null(nw);
+    /* The new image: the base with an insertion and a few changed bytes. */
+    memcpy(nw, base, 1000);
+    memset(nw + 1000, 0x5a, 1000);
+    memcpy(nw + 2000, base + 1000, n - 1000);
+    nw[150000] ^= 0xff;
+    uint8_t *patch = encode(nw, n + 1000, base, n, 0, &elen);
+    uint8_t *full = encode(nw, n + 1000, NULL, 0, 0, &flen);
+    assert_true(elen * 10 < flen); /* a patch is much smaller than the compressed image */
+    struct out o = {0};
+    assert_int_equal(run_dec(patch, elen, 1000, base, n, n + 1000, &o), FWT_OK);
+    assert_int_equal(o.len, n + 1000);
+    assert_memory_equal(o.buf, nw, n + 1000);
+    free(o.buf);
+    /* Another base: the frame's checksum (or its structure) catches it. */
+    uint8_t *other = make_data(n, 8);
+    o = (struct out){0};
+    assert_int_equal(run_dec(patch, elen, 4096, other, n, n + 1000, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    /* No base at all. */
+    o = (struct out){0};
+    assert_int_equal(run_dec(patch, elen, 4096, NULL, 0, n + 1000, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    free(other);
+    free(patch);
+    free(full);
+    free(nw);
+    free(base);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    size_t n = 100000, elen;
+    uint8_t *data = make_data(n, 3);
+    uint8_t *enc = encode(data, n, NULL, 0, 0, &elen);
+    struct out o = {0};
+    /* More output than the metadata allows: refused at the cap. */
+    assert_int_equal(run_dec(enc, elen, 4096, NULL, 0, n - 1, &o), FWT_E_TOO_LARGE);
+    assert_true(o.len <= n - 1);
+    free(o.buf);
+    /* Truncated. */
+    o = (struct out){0};
+    assert_int_equal(run_dec(enc, elen - 10, 4096, NULL, 0, n, &o), FWT_E_MALFORMED);
+    assert_non_null(strstr(fwt_detail(), "ends before"));
+    free(o.buf);
+    /* Trailing bytes after the frame. */
+    uint8_t *tail = malloc(elen + 3);
+    assert_non_null(tail);
+    memcpy(tail, enc, elen);
+    memcpy(tail + elen, "abc", 3);
+    o = (struct out){0};
+    assert_int_equal(run_dec(tail, elen + 3, 4096, NULL, 0, n, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    /* A second frame after the first is refused the same way (one image per target). */
+    uint8_t *two = malloc(2 * elen);
+    assert_non_null(two);
+    memcpy(two, enc, elen);
+    memcpy(two + elen, enc, elen);
+    o = (struct out){0};
+    assert_int_equal(run_dec(two, 2 * elen, 4096, NULL, 0, 2 * n, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    /* Two header frames. */
+    size_t hdr = 8 + FWT_ENC_TAG_LEN + 2;
+    uint8_t *hh = malloc(elen + hdr);
+    assert_non_null(hh);
+    memcpy(hh, enc, hdr);
+    memcpy(hh + hdr, enc, elen);
+    o = (struct out){0};
+    assert_int_equal(run_dec(hh, elen + hdr, 4096, NULL, 0, n, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    /* An oversized header frame. */
+    le32(hh + 4, FWT_ENC_TAG_LEN + FWT_ENC_JSON_MAX + 1);
+    o = (struct out){0};
+    assert_int_equal(run_dec(hh, elen + hdr, 4096, NULL, 0, n, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    /* Not zstd at all. */
+    memcpy(hh, "\x7f" "ELF\x02\x01\x01\x00", 8);
+    o = (struct out){0};
+    assert_int_equal(run_dec(hh, 64, 4096, NULL, 0, n, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    /* Empty input. */
+    o = (struct out){0};
+    assert_int_equal(run_dec(enc, 0, 4096, NULL, 0, n, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    /* The sink's failure stops the decoder and stays (sticky). */
+    o = (struct out){0};
+    o.fail_after = 50000;
+    fwt_dec *d = NULL;
+    assert_int_equal(fwt_dec_new(NULL, 0, n, sink, &o, &d), FWT_OK);
+    assert_int_equal(fwt_dec_feed(d, enc, elen), FWT_E_IO);
+    assert_int_equal(fwt_dec_feed(d, enc, 1), FWT_E_IO);
+    assert_int_equal(fwt_dec_end(d), FWT_E_IO);
+    fwt_dec_free(d);
+    free(o.buf);
+    /* Bad arguments. */
+    assert_int_equal(fwt_dec_new(data, 0, n, sink, &o, &d), FWT_E_ARG);
+    assert_int_equal(fwt_dec_new(NULL, 0, n, NULL, &o, &d), FWT_E_ARG);
+    free(hh);
+    free(two);
+    free(tail);
+    free(enc);
+    free(data);
+}
+
+static void test_window_bound(void **state)
+{
+    (void)state;
+    /* A compressed image asking for a 16 MiB window (above the 8 MiB bound) is refused. */
+    size_t n = 9u << 20, elen;
+    uint8_t *data = calloc(1, n);
+    assert_non_null(data);
+    data[n - 1] = 1;
+    uint8_t *enc = encode(data, n, NULL, 0, 24, &elen);
+    struct out o = {0};
+    assert_int_equal(run_dec(enc, elen, 1 << 16, NULL, 0, n, &o), FWT_E_TOO_LARGE);
+    assert_int_equal(o.len, 0);
+    free(o.buf);
+    /* Within the bound it decodes. */
+    free(enc);
+    enc = encode(data, n, NULL, 0, FWT_ENC_ZSTD_WINDOWLOG, &elen);
+    o = (struct out){0};
+    assert_int_equal(run_dec(enc, elen, 1 << 16, NULL, 0, n, &o), FWT_OK);
+    assert_int_equal(o.len, n);
+    free(o.buf);
+    free(enc);
+    free(data);
+}
+
+static fwt_err check(const char *custom, uint64_t length, const char *sha, char *why)
+{
+    struct fwt_tuf_target t;
+    memset(&t, 0, sizeof(t));
+    t.name = "fw/x.bin";
+    t.role = "targets";
+    t.length = length;
+    t.sha256 = sha;
+    t.custom_json = custom;
+    return fwt_update_check_target(&t, why, 128);
+}
+
+#define SHA "69e192f721b92636a61b3d20183e383f67bafd7cd07aec762dfd3228a910194c"
+#define DIG "{\"sha256\": \"20cfe9995569eb2533384dde5eb4efbd0f9780771d8eb89aa6ba17157d417086\"}"
+
+static void test_target_metadata(void **state)
+{
+    (void)state;
+    char why[128];
+    const char *full = "{\"fwtrust\": {\"version\": \"4.0.0+5\", \"security_counter\": 3, "
+                       "\"hw_id_hex\": \"6869\", \"image_digest\": " DIG "}}";
+    assert_int_equal(check(full, 100, SHA, why), FWT_OK);
+    /* A full image needs a sha256 in the target hashes. */
+    assert_int_equal(check(full, 100, NULL, why), FWT_E_META);
+    assert_non_null(strstr(why, "sha256"));
+    const char *patch = "{\"fwtrust\": {\"encoding\": \"zstd-patch\", \"version\": \"4.0.0+5\", "
+                        "\"hw_id_hex\": \"6869\", \"image_digest\": " DIG ", \"image_length\": 9, "
+                        "\"image_sha256\": \"" SHA "\", \"base\": {\"length\": 5, \"sha256\": \"" SHA
+                        "\", \"image_digest\": " DIG "}}}";
+    assert_int_equal(check(patch, 100, SHA, why), FWT_OK);
+    static const char *const bad[] = {
+        NULL,
+        "{}",
+        "{\"fwtrust\": 1}",
+        /* duplicate key */
+        "{\"fwtrust\": {\"version\": \"1\", \"version\": \"2\"}}",
+        /* no version / bad version */
+        "{\"fwtrust\": {\"hw_id_hex\": \"6869\", \"image_digest\": " DIG "}}",
+        "{\"fwtrust\": {\"version\": \"x.y\", \"hw_id_hex\": \"6869\", \"image_digest\": " DIG "}}",
+        /* no hardware id; odd hex; too long */
+        "{\"fwtrust\": {\"version\": \"1.0.0\", \"image_digest\": " DIG "}}",
+        "{\"fwtrust\": {\"version\": \"1.0.0\", \"hw_id_hex\": \"686\", \"image_digest\": " DIG "}}",
+        /* counter out of range */
+        "{\"fwtrust\": {\"version\": \"1.0.0\", \"security_counter\": 4294967296, \"hw_id_hex\": "
+        "\"6869\", \"image_digest\": " DIG "}}",
+        "{\"fwtrust\": {\"version\": \"1.0.0\", \"security_counter\": -1, \"hw_id_hex\": "
+        "\"6869\", \"image_digest\": " DIG "}}",
+        /* digest: two, unknown algorithm, short */
+        "{\"fwtrust\": {\"version\": \"1.0.0\", \"hw_id_hex\": \"6869\", \"image_digest\": "
+        "{\"sha256\": \"" SHA "\", \"sha512\": \"" SHA "\"}}}",
+        "{\"fwtrust\": {\"version\": \"1.0.0\", \"hw_id_hex\": \"6869\", \"image_digest\": "
+        "{\"md5\": \"" SHA "\"}}}",
+        "{\"fwtrust\": {\"version\": \"1.0.0\", \"hw_id_hex\": \"6869\", \"image_digest\": "
+        "{\"sha256\": \"abcd\"}}}",
+        /* unknown encoding; encoded without image length/sha; patch without base */
+        "{\"fwtrust\": {\"encoding\": \"bsdiff\", \"version\": \"1.0.0\", \"hw_id_hex\": \"6869\", "
+        "\"image_digest\": " DIG "}}",
+        "{\"fwtrust\": {\"encoding\": \"zstd\", \"version\": \"1.0.0\", \"hw_id_hex\": \"6869\", "
+        "\"image_digest\": " DIG "}}",
+        "{\"fwtrust\": {\"encoding\": \"zstd\", \"version\": \"1.0.0\", \"hw_id_hex\": \"6869\", "
+        "\"image_digest\": " DIG ", \"image_length\": 0, \"image_sha256\": \"" SHA "\"}}",
+        "{\"fwtrust\": {\"encoding\": \"zstd-patch\", \"version\": \"1.0.0\", \"hw_id_hex\": "
+        "\"6869\", \"image_digest\": " DIG ", \"image_length\": 9, \"image_sha256\": \"" SHA "\"}}",
+        "{\"fwtrust\": {\"encoding\": \"zstd-patch\", \"version\": \"1.0.0\", \"hw_id_hex\": "
+        "\"6869\", \"image_digest\": " DIG ", \"image_length\": 9, \"image_sha256\": \"" SHA
+        "\", \"base\": {\"length\": 5, \"sha256\": \"zz\", \"image_digest\": " DIG "}}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why[0] = '\0';
+        if (check(bad[i], 100, SHA, why) != FWT_E_META) {
+            fail_msg("custom metadata %zu accepted: %s", i, bad[i] ? bad[i] : "(none)");
+        }
+        assert_true(why[0] != '\0');
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_chunks),
+        cmocka_unit_test(test_patch),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_window_bound),
+        cmocka_unit_test(test_target_metadata),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,64 @@
+#!/bin/bash
+# The network update over HTTPS (nginx, pinned server key, client certificate): a fresh device
+# installs 4.0.0b4 (full image), boots and confirms; then 4.0.0b5 arrives as a zstd patch
+# against the running image and is rebuilt exactly; nothing newer -> 51; an older or
+# lower-counter release named explicitly is refused.
+. "$(dirname "$0")/lib.sh"
+setup_images
+setup_repo
+publish "$T/b4.bin"
+start_server
+mkdev dev
+
+# Before the first update nothing runs; the update picks the only target, the full image.
+expect 0 "" agent dev --json update --check
+[ "$(jget "$T/.out" 'd["installed"]')" = False ] || fail "--check installed something"
+[ ! -s "$T/dev.slots/a" ] || fail "--check wrote a slot"
+update_boot_confirm dev
+[ "$(jget "$T/.upd" 'd["encoding"]')" = none ] || fail "first install should be the full image"
+[ "$(jget "$T/.upd" 'd["version"]')" = 4.0.0+4 ] || fail "wrong version installed"
+[ "$(jget "$T/.upd" 'd["slot"]')" = a ] || fail "first install should go to slot a"
+slot_holds dev a "$T/b4.bin"
+grep -q "GET /targets/primehub/.*\.b4.bin 200" "$T/srv/access.log" || fail "target not fetched over the server"
+
+# b5: full, compressed and patch published; the patch is chosen (smallest, base = running b4).
+publish "$T/b5.bin" "$T/b5.bin.zst" "$T/b5.from-b4.zpatch"
+expect 0 "" agent dev --json update
+cp "$T/.out" "$T/.upd"
+[ "$(jget "$T/.upd" 'd["encoding"]')" = zstd-patch ] || fail "the patch was not used"
+[ "$(jget "$T/.upd" 'd["target"]')" = primehub/b5.from-b4.zpatch ] || fail "wrong target"
+[ "$(jget "$T/.upd" 'd["downloaded"]')" = "$(stat -c %s "$T/b5.from-b4.zpatch")" ] || fail "downloaded size"
+[ "$(jget "$T/.upd" 'd["previous_version"]')" = 4.0.0+4 ] || fail "previous version"
+slot_holds dev b "$T/b5.bin"
+slot_holds dev a "$T/b4.bin" # the running slot is untouched
+agent dev --json status >"$T/st.json"
+[ "$(jget "$T/st.json" 'd["trial"]')" = b ] || fail "slot b not on trial"
+[ "$(jget "$T/st.json" 'd["confirmed"]')" = a ] || fail "confirmed slot changed before the boot"
+! grep -q "GET /targets/primehub/.*\.b5.bin " "$T/srv/access.log" || fail "the full image was fetched too"
+boot dev >"$T/boot.json"
+[ "$(jget "$T/boot.json" 'd["version"]')" = 4.0.0+5 ] || fail "did not boot b5"
+agent dev confirm >/dev/null
+expect 0 "" agent dev log verify
+grep -q '"event":"update"' "$T/dev/audit.log" || fail "no update event in the audit log"
+
+# Nothing newer: exit 51, with the reason.
+expect 51 "already runs 4.0.0+5" agent dev update
+# An older release named explicitly: refused before anything is written (51).
+expect 51 "older than the running" agent dev update --target primehub/b4.bin
+no_trial dev
+# A newer version with a lower security counter: 26 when named, skipped otherwise.
+CTR=1 sign b6-lowctr.bin 4.0.0+6
+publish "$T/b6-lowctr.bin"
+expect 26 "below the" agent dev update --target primehub/b6-lowctr.bin
+expect 51 "" agent dev update
+no_trial dev
+# A target for other hardware: 25.
+HW=lego-technic-hub sign b7-other.bin 4.0.0+7
+publish "$T/b7-other.bin"
+expect 25 "other hardware" agent dev update --target primehub/b7-other.bin
+# Unknown target: 8.
+expect 8 "not an fwtrust image" agent dev update --target primehub/nope.bin
+# Usage errors.
+expect 1 "unexpected argument" agent dev update extra
+expect 0 "--target NAME" agent dev update --help
+echo "update: ok"
