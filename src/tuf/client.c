@@ -778,6 +778,43 @@ fwt_err fwt_tuf_client_open(const struct fwt_tuf_client_opts *o, fwt_tuf_client 
     return FWT_OK;
 }
 
+/* Did the keys or threshold of role change between two roots? */
+static int role_rotated(const json_t *a, const json_t *b, const char *role)
+{
+    const json_t *ra = json_object_get(json_object_get(a, "roles"), role);
+    const json_t *rb = json_object_get(json_object_get(b, "roles"), role);
+    if (!json_equal(json_object_get(ra, "threshold"), json_object_get(rb, "threshold")) ||
+        !json_equal(json_object_get(ra, "keyids"), json_object_get(rb, "keyids"))) {
+        return 1;
+    }
+    const json_t *ids = json_object_get(rb, "keyids");
+    for (size_t i = 0; i < json_array_size(ids); i++) {
+        const char *id = json_string_value(json_array_get(ids, i));
+        if (!json_equal(json_object_get(json_object_get(a, "keys"), id),
+                        json_object_get(json_object_get(b, "keys"), id))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Remove a trusted role file (durably). */
+static fwt_err forget_file(const fwt_tuf_client *c, const char *role)
+{
+    char *p = role_path(c, role);
+    if (!p) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    fwt_err err = FWT_OK;
+    if (unlink(p) == 0) {
+        err = fwt_fsync_parent(p);
+    } else if (errno != ENOENT) {
+        err = fwt_fail(FWT_E_IO, "%s: cannot remove: %s", p, strerror(errno));
+    }
+    free(p);
+    return err;
+}
+
 fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
 {
     if (!c->murl) {
@@ -796,6 +833,7 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
     forget_targets(c);
 
     /* 5.3: the root chain, one version at a time. */
+    json_t *first_root = json_incref(c->root->signed_);
     for (unsigned i = 0; i < c->lim.max_root_rotations; i++) {
         int64_t next = c->root->version + 1;
         char file[48];
@@ -816,16 +854,29 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
             err = persist(c, "root", c->root);
         }
         if (err != FWT_OK) {
+            json_decref(first_root);
             return err;
         }
     }
     /* 5.3.10: freeze attack on root (after persisting the chain). */
     if ((err = check_expiry(c, c->root, "root")) != FWT_OK) {
+        json_decref(first_root);
         return err;
     }
-    /* 5.3.11 is done by verification: a local timestamp or snapshot whose keys were
-     * rotated away no longer verifies, so it is not trusted and not used for rollback
-     * checks (fast-forward recovery); the next verified copy replaces the file. */
+    /* 5.3.11: timestamp or snapshot keys rotated: delete the trusted timestamp and
+     * snapshot (fast-forward recovery). (A local copy whose keys were rotated away
+     * would not verify anyway, and is then not used for rollback checks.) */
+    if (role_rotated(first_root, c->root->signed_, "timestamp") ||
+        role_rotated(first_root, c->root->signed_, "snapshot")) {
+        err = forget_file(c, "timestamp");
+        if (err == FWT_OK) {
+            err = forget_file(c, "snapshot");
+        }
+    }
+    json_decref(first_root);
+    if (err != FWT_OK) {
+        return err;
+    }
     if ((err = load_timestamp(c)) != FWT_OK) {
         return err;
     }

@@ -1,3 +1,10 @@
+#!/usr/bin/env python3
+"""Mutation check of the TUF client tests: each mutation removes one security check
+from src/tuf/client*.c or tuf_json.c; the cmocka tests must fail ("KILLED") for each.
+
+Run from a COPY of the source tree (it edits the sources) with a build in ./b:
+    cmake -S . -B b -DCMAKE_BUILD_TYPE=Debug && python3 tests/tufclient/mutate.py [NAME...]
+"""
 import subprocess, sys, re
 muts = [
  ("dedup key material", "src/tuf/client_meta.c", "            if (!dup) {\n                seen[count]", "            dup = 0;\n            if (!dup) {\n                seen[count]"),
@@ -24,6 +31,7 @@ muts = [
  ("terminating", "src/tuf/client.c", "term = json_is_true(json_object_get(r, \"terminating\"));", "term = 0;"),
  ("reverify per delegator", "src/tuf/client.c", "    *out = loaded_via(c, role, parent);\n    if (*out) {\n        return FWT_OK;\n    }", "    *out = loaded_targets(c, role);\n    if (*out) {\n        return FWT_OK;\n    }"),
  ("ignore bad local timestamp (recovery)", "src/tuf/client.c", "        (void)update_timestamp(c, buf, len, \"local timestamp.json\", &equal);", "        struct tuf_md *m_ = NULL; if (tuf_md_parse(buf, len, \"timestamp\", \"x\", &m_) == FWT_OK) drop_role(&c->ts, m_);"),
+ ("5.3.11 delete on rotation", "src/tuf/client.c", "    if (role_rotated(first_root, c->root->signed_, \"timestamp\") ||", "    if (0) if (role_rotated(first_root, c->root->signed_, \"timestamp\") ||"),
  ("persist only verified", "src/tuf/client.c", "    if (err == FWT_OK && !equal) {\n        err = persist(c, \"timestamp\", c->ts);", "    if (!equal && c->ts) {\n        (void)persist(c, \"timestamp\", c->ts);"),
 ]
 only = sys.argv[1:] 

@@ -273,6 +273,56 @@ static void test_attack_fast_forward_recovery(void **state)
     tr_free(&r);
 }
 
+/* Fast-forward of the snapshot version (timestamp and snapshot keys compromised); the
+ * repository rotates the snapshot key only: the client drops its trusted timestamp and
+ * snapshot (5.3.11) and accepts the recovered, lower snapshot version. */
+static void test_attack_fast_forward_snapshot_recovery(void **state)
+{
+    (void)state;
+    struct trepo r;
+    tr_setup(&r, 1);
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    json_object_set_new(json_object_get(r.md, "snapshot"), "version", json_integer(998));
+    tr_publish(&r); /* snapshot 999 */
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    assert_int_equal(role_version_on_disk(&r, "snapshot"), 999);
+    int k[1] = {6};
+    tr_root_set_keys(&r, "snapshot", k, 1, 1);
+    tr_publish_root(&r, NULL, 0);
+    json_object_set_new(json_object_get(r.md, "snapshot"), "version", json_integer(1));
+    tr_publish(&r); /* snapshot 2, signed by the new key; timestamp continues */
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    assert_int_equal(role_version_on_disk(&r, "snapshot"), 2);
+    tr_free(&r);
+}
+
+/* Local files are verified like downloaded ones: a local timestamp not signed by the
+ * trusted timestamp key is not used (its version does not block the real one). */
+static void test_local_metadata_reverified(void **state)
+{
+    (void)state;
+    struct trepo r;
+    tr_setup(&r, 1);
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    json_t *bogus = json_deep_copy(json_object_get(r.md, "timestamp"));
+    json_object_set_new(bogus, "version", json_integer(1000));
+    int wrong[1] = {9};
+    size_t len;
+    uint8_t *b = tr_sign(&r, bogus, wrong, 1, &len);
+    char p[1024];
+    path_of(&r, "timestamp.json", p, sizeof(p));
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+    free(b);
+    json_decref(bogus);
+    tr_publish_timestamp(&r);
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    assert_int_equal(role_version_on_disk(&r, "timestamp"), 2);
+    tr_free(&r);
+}
+
 static void set_expires(struct trepo *r, const char *role, time_t t)
 {
     char e[21];
@@ -761,7 +811,8 @@ static void test_threshold_bounds(void **state)
     tr_publish(&r);
     EXPECT(FWT_E_META_SIG, tr_refresh(&r, 0));
     assert_int_equal(role_version_on_disk(&r, "root"), 2);
-    assert_int_equal(role_version_on_disk(&r, "snapshot"), 1);
+    /* the snapshot role changed, so the old snapshot was dropped (5.3.11); v2 was not stored */
+    assert_int_equal(role_version_on_disk(&r, "snapshot"), 0);
     /* a key id listed twice in a role is malformed */
     json_array_append_new(json_object_get(sr, "keyids"), json_string(tk(2)->id));
     tr_publish_root(&r, NULL, 0);
@@ -951,6 +1002,8 @@ int main(void)
         cmocka_unit_test(test_attack_arbitrary_installation),
         cmocka_unit_test(test_attack_endless_data),
         cmocka_unit_test(test_attack_fast_forward_recovery),
+        cmocka_unit_test(test_attack_fast_forward_snapshot_recovery),
+        cmocka_unit_test(test_local_metadata_reverified),
         cmocka_unit_test(test_attack_indefinite_freeze),
         cmocka_unit_test(test_time_floor),
         cmocka_unit_test(test_attack_malicious_mirror),
