@@ -876,8 +876,11 @@ int fwt_agent_update_main(fwt_agent *dev, int argc, char **argv, int json)
             json_decref(out);
         }
     } else {
+        const char *how = !strcmp(res->encoding, FWT_ENC_PATCH)  ? "zstd patch"
+                          : !strcmp(res->encoding, FWT_ENC_ZSTD) ? "zstd-compressed"
+                                                                 : "full image";
         printf("%s: %s (%s, %llu bytes for a %llu byte image)\n",
-               o.check_only ? "update available" : "downloaded", res->target, res->encoding,
+               o.check_only ? "update available" : "downloaded", res->target, how,
                (unsigned long long)res->downloaded, (unsigned long long)res->image_length);
         if (res->delta_skipped && res->note[0]) {
             printf("  no patch used: %s\n", res->note);
@@ -886,10 +889,12 @@ int fwt_agent_update_main(fwt_agent *dev, int argc, char **argv, int json)
             printf("  version %s (running %s)\n", res->version,
                    res->had_running ? res->running_version : "nothing");
         } else {
-            printf("installed version %s into slot %c for a trial boot (%u tries); the running "
-                   "%s is unchanged. Boot, then confirm.\n",
-                   res->version, fwt_agent_slot_char(res->img.slot), (unsigned)st.tries_left,
-                   res->had_running ? res->running_version : "(empty) device");
+            printf("installed version %s into slot %c for a trial boot (%u tries)", res->version,
+                   fwt_agent_slot_char(res->img.slot), (unsigned)st.tries_left);
+            if (res->had_running) {
+                printf("; the running %s is unchanged", res->running_version);
+            }
+            printf(". Boot, then confirm.\n");
         }
     }
     free(res);
