@@ -375,7 +375,9 @@ static const char *rel(const struct fwt_agent_config *cfg, const char *p)
         return NULL;
     }
     size_t dl = strlen(cfg->dir);
-    if (strncmp(p, cfg->dir, dl) == 0 && p[dl] == '/' && p[dl + 1]) {
+    /* Only when the remainder reads back as the same path (not absolute, no blank to trim). */
+    if (strncmp(p, cfg->dir, dl) == 0 && p[dl] == '/' && p[dl + 1] && p[dl + 1] != '/' &&
+        !is_space(p[dl + 1])) {
         return p + dl + 1;
     }
     return p;
