@@ -594,6 +594,47 @@ static void test_foreign_keys(void **state)
     assert_null(k);
 }
 
+/* fwt_p11_sign checks its inputs and every length itself (not only its callers). */
+static void test_sign_args(void **state)
+{
+    (void)state;
+    struct fwt_p11_key *k = NULL;
+    EVP_PKEY *pub = NULL;
+    enum fwt_key_type t = FWT_KEY_NONE;
+    assert_int_equal(fwt_p11_open("pkcs11:token=alpha;object=p256", &g_ko, 1, &k, &pub, &t), FWT_OK);
+    assert_int_equal(t, FWT_KEY_ECDSA_P256);
+    uint8_t h[48] = {1}, sig[512];
+    size_t sl = sizeof(sig);
+    expect_err(fwt_p11_sign(k, t, h, 31, sig, &sl), FWT_E_ARG, "signs a 32-byte hash");
+    expect_err(fwt_p11_sign(k, t, h, 48, sig, &sl), FWT_E_ARG, "not 48 bytes");
+    expect_err(fwt_p11_sign(k, FWT_KEY_ED25519, h, 32, sig, &sl), FWT_E_INTERNAL, "asked to sign as");
+    sl = 8; /* too small for a DER signature; the token operation still ends cleanly */
+    expect_err(fwt_p11_sign(k, t, h, 32, sig, &sl), FWT_E_BUFFER, "too small");
+    sl = sizeof(sig);
+    assert_int_equal(fwt_p11_sign(k, t, h, 32, sig, &sl), FWT_OK);
+    assert_true(sl >= 8 && sl <= 72 && sig[0] == 0x30);
+    assert_int_equal(fwt_p11_sign(NULL, t, h, 32, sig, &sl), FWT_E_ARG);
+    fwt_p11_close(k);
+    EVP_PKEY_free(pub);
+    fwt_p11_close(NULL);
+    /* Opening for the public key only gives no handle. */
+    k = (struct fwt_p11_key *)(uintptr_t)1;
+    assert_int_equal(fwt_p11_open("pkcs11:token=alpha;object=rsa3072", &g_ko, 0, &k, &pub, &t),
+                     FWT_OK);
+    assert_null(k);
+    assert_int_equal(t, FWT_KEY_RSA3072);
+    EVP_PKEY_free(pub);
+    assert_int_equal(fwt_p11_open("pkcs11:token=alpha;object=rsa3072", &g_ko, 1, &k, &pub, &t),
+                     FWT_OK);
+    sl = 100; /* an RSA-3072 signature is 384 bytes */
+    expect_err(fwt_p11_sign(k, t, h, 32, sig, &sl), FWT_E_BUFFER, "384 needed");
+    sl = sizeof(sig);
+    assert_int_equal(fwt_p11_sign(k, t, h, 32, sig, &sl), FWT_OK);
+    assert_int_equal(sl, 384);
+    fwt_p11_close(k);
+    EVP_PKEY_free(pub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -601,7 +642,7 @@ int main(void)
         cmocka_unit_test(test_keygen_refusals),  cmocka_unit_test(test_selection),
         cmocka_unit_test(test_module_selection), cmocka_unit_test(test_pins),
         cmocka_unit_test(test_refcount),         cmocka_unit_test(test_already_initialized),
-        cmocka_unit_test(test_foreign_keys),
+        cmocka_unit_test(test_foreign_keys),     cmocka_unit_test(test_sign_args),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
