@@ -23,6 +23,11 @@
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "crypto/keys_internal.h"
 #include "fwt_util.h"
 
@@ -635,6 +640,113 @@ static void test_sign_args(void **state)
     EVP_PKEY_free(pub);
 }
 
+/* Create a public key object with the given attributes (raw PKCS#11); returns its handle. */
+static void raw_pub(struct raw *r, CK_KEY_TYPE kt, char *label, void *params, size_t plen,
+                    void *point, size_t ptlen)
+{
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                        {CKA_TOKEN, &yes, 1},
+                        {CKA_LABEL, label, strlen(label)},
+                        {kt == CKK_RSA ? CKA_MODULUS : CKA_EC_PARAMS, params, plen},
+                        {kt == CKK_RSA ? CKA_PUBLIC_EXPONENT : CKA_EC_POINT, point, ptlen}};
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = r->f->C_CreateObject(r->h, t, 6, &h);
+    if (rv != CKR_OK) {
+        fail_msg("C_CreateObject %s: 0x%lx", label, (unsigned long)rv);
+    }
+}
+
+static void keyhash_of(EVP_PKEY *pk, uint8_t out[32])
+{
+    uint8_t der[1024];
+    unsigned char *p = der;
+    int n = i2d_PUBKEY(pk, &p);
+    assert_true(n > 0 && n <= (int)sizeof(der));
+    fwt_pubkey *pub = NULL;
+    assert_int_equal(fwt_pubkey_from_mcuboot(der, (size_t)n, &pub), FWT_OK);
+    assert_int_equal(fwt_pubkey_keyhash(pub, out), FWT_OK);
+    fwt_pubkey_free(pub);
+}
+
+/* Public keys as other tools store them: raw points, the "edwards25519" curve name; bad ones refused. */
+static void test_public_encodings(void **state)
+{
+    (void)state;
+    EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    assert_non_null(ed);
+    assert_non_null(ec);
+    assert_non_null(rsa);
+    uint8_t edpt[32], ecpt[65], ecwrap[67], n1024[128], e3[3] = {1, 0, 1};
+    size_t l = sizeof(edpt);
+    assert_int_equal(EVP_PKEY_get_raw_public_key(ed, edpt, &l), 1);
+    assert_int_equal(EVP_PKEY_get_octet_string_param(ec, OSSL_PKEY_PARAM_PUB_KEY, ecpt,
+                                                     sizeof(ecpt), &l),
+                     1);
+    assert_int_equal(l, 65);
+    ecwrap[0] = 0x04;
+    ecwrap[1] = 65;
+    memcpy(ecwrap + 2, ecpt, 65);
+    BIGNUM *n = NULL;
+    assert_int_equal(EVP_PKEY_get_bn_param(rsa, OSSL_PKEY_PARAM_RSA_N, &n), 1);
+    assert_int_equal(BN_bn2binpad(n, n1024, sizeof(n1024)), 128);
+    BN_free(n);
+    uint8_t edname[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'};
+    uint8_t p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    uint8_t ed448[] = {0x06, 0x03, 0x2b, 0x65, 0x71};
+    uint8_t offcurve[67];
+    memcpy(offcurve, ecwrap, 67);
+    offcurve[66] ^= 1;
+    char l1[] = "imp-ed-name", l2[] = "imp-ec-raw", l3[] = "imp-ec-off", l4[] = "imp-ec-short",
+         l5[] = "imp-rsa1024", l6[] = "imp-ed448", l7[] = "imp-ec-wrapped";
+    struct raw r;
+    raw_open(&r, "alpha", 1);
+    raw_pub(&r, CKK_EC_EDWARDS, l1, edname, sizeof(edname), edpt, sizeof(edpt));
+    raw_pub(&r, CKK_EC, l2, p256, sizeof(p256), ecpt, sizeof(ecpt));
+    raw_pub(&r, CKK_EC, l3, p256, sizeof(p256), offcurve, sizeof(offcurve));
+    raw_pub(&r, CKK_EC, l4, p256, sizeof(p256), ecwrap, 40);
+    raw_pub(&r, CKK_RSA, l5, n1024, sizeof(n1024), e3, sizeof(e3));
+    raw_pub(&r, CKK_EC_EDWARDS, l6, ed448, sizeof(ed448), edpt, sizeof(edpt));
+    raw_pub(&r, CKK_EC, l7, p256, sizeof(p256), ecwrap, sizeof(ecwrap));
+    raw_close(&r, 1);
+
+    uint8_t want[32], got[32];
+    fwt_pubkey *pub = NULL;
+    struct fwt_key_opts nopin = {NULL, MODULE, NULL};
+    assert_int_equal(fwt_pubkey_load("pkcs11:token=alpha;object=imp-ed-name", &nopin, &pub), FWT_OK);
+    assert_int_equal(fwt_pubkey_type(pub), FWT_KEY_ED25519);
+    keyhash_of(ed, want);
+    assert_int_equal(fwt_pubkey_keyhash(pub, got), FWT_OK);
+    assert_memory_equal(want, got, 32);
+    fwt_pubkey_free(pub);
+    keyhash_of(ec, want);
+    const char *same[] = {"pkcs11:token=alpha;object=imp-ec-raw",
+                          "pkcs11:token=alpha;object=imp-ec-wrapped"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fwt_pubkey_load(same[i], &nopin, &pub), FWT_OK);
+        assert_int_equal(fwt_pubkey_type(pub), FWT_KEY_ECDSA_P256);
+        assert_int_equal(fwt_pubkey_keyhash(pub, got), FWT_OK);
+        assert_memory_equal(want, got, 32);
+        fwt_pubkey_free(pub);
+    }
+    expect_err(fwt_pubkey_load("pkcs11:token=alpha;object=imp-ec-off", &nopin, &pub), FWT_E_KEY,
+               "public key");
+    expect_err(fwt_pubkey_load("pkcs11:token=alpha;object=imp-ec-short", &nopin, &pub), FWT_E_KEY,
+               "CKA_EC_POINT (40 bytes) is not a P-256 public key");
+    expect_err(fwt_pubkey_load("pkcs11:token=alpha;object=imp-rsa1024", &nopin, &pub), FWT_E_KEY,
+               "unsupported type or size");
+    expect_err(fwt_pubkey_load("pkcs11:token=alpha;object=imp-ed448", &nopin, &pub), FWT_E_KEY,
+               "curve is not supported");
+    assert_null(pub);
+    EVP_PKEY_free(ed);
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(rsa);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_module_selection), cmocka_unit_test(test_pins),
         cmocka_unit_test(test_refcount),         cmocka_unit_test(test_already_initialized),
         cmocka_unit_test(test_foreign_keys),     cmocka_unit_test(test_sign_args),
+        cmocka_unit_test(test_public_encodings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
