@@ -163,6 +163,7 @@ static const char *ossl_err(void)
 struct p11_login {
     CK_SLOT_ID slot;
     unsigned count;
+    uint8_t pin_hash[32]; /* SHA-256 of the PIN we logged in with (while count > 0) */
 };
 
 struct p11_module {
@@ -438,6 +439,7 @@ static void sess_end(struct p11_sess *s)
             struct p11_login *l = login_entry(s->mod, s->slot, 0);
             if (l != NULL && l->count > 0 && --l->count == 0) {
                 (void)s->f->C_Logout(s->h);
+                fwt_zeroize(l->pin_hash, sizeof(l->pin_hash));
             }
             pthread_mutex_unlock(&g_lock);
         }
@@ -703,33 +705,49 @@ static fwt_err pin_error(const struct p11_sess *s, CK_RV rv)
     }
 }
 
+/*
+ * Log in to the token. A token is logged in once per process: when another of
+ * our keys already logged in to it, the token does not check the PIN again
+ * (CKR_USER_ALREADY_LOGGED_IN), so we compare it with the hash of the PIN that
+ * logged in. A login by someone else in the process is refused: we cannot vouch
+ * for a PIN we never checked.
+ */
 static fwt_err sess_login(struct p11_sess *s, const char *pin, size_t pin_len)
 {
-    CK_RV rv = s->f->C_Login(s->h, CKU_USER, (CK_UTF8CHAR_PTR)unconst(pin), pin_len);
+    uint8_t h[32];
+    if (fwt_sha256(pin, pin_len, h) != FWT_OK) {
+        return FWT_E_CRYPTO;
+    }
+    fwt_err e = FWT_OK;
     pthread_mutex_lock(&g_lock);
     struct p11_login *l = login_entry(s->mod, s->slot, 1);
-    if (rv == CKR_USER_ALREADY_LOGGED_IN && (l == NULL || l->count == 0)) {
-        /* Logged in by someone else in this process: we cannot vouch for the PIN. */
-        pthread_mutex_unlock(&g_lock);
-        return fwt_fail(FWT_E_KEY, "token '%s' is already logged in by another user of the "
-                                   "module in this process",
-                        s->token);
+    if (l == NULL) {
+        e = FWT_E_NOMEM;
+        goto out;
     }
-    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
-        if (l == NULL) {
-            pthread_mutex_unlock(&g_lock);
-            if (rv == CKR_OK) {
-                (void)s->f->C_Logout(s->h);
-            }
-            return FWT_E_NOMEM;
+    CK_RV rv = s->f->C_Login(s->h, CKU_USER, (CK_UTF8CHAR_PTR)unconst(pin), pin_len);
+    if (rv == CKR_USER_ALREADY_LOGGED_IN && l->count == 0) {
+        e = fwt_fail(FWT_E_KEY, "token '%s' is already logged in by another user of the module "
+                                "in this process",
+                     s->token);
+    } else if (rv == CKR_USER_ALREADY_LOGGED_IN &&
+               fwt_ct_compare(h, l->pin_hash, sizeof(h)) != 0) {
+        e = fwt_fail(FWT_E_KEY, "wrong PIN for token '%s': it differs from the PIN this process "
+                                "logged in with (the token is logged in already)",
+                     s->token);
+    } else if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+        if (rv == CKR_OK) {
+            memcpy(l->pin_hash, h, sizeof(h));
         }
         l->count++;
         s->logged_in = 1;
-        pthread_mutex_unlock(&g_lock);
-        return FWT_OK;
+    } else {
+        e = pin_error(s, rv);
     }
+out:
     pthread_mutex_unlock(&g_lock);
-    return pin_error(s, rv);
+    fwt_zeroize(h, sizeof(h));
+    return e;
 }
 
 /* Log in when a PIN is given; when none is given and need is set, say how to give one. */

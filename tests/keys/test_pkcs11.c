@@ -485,6 +485,12 @@ static void test_refcount(void **state)
     fwt_privkey *a = NULL, *b = NULL;
     assert_int_equal(fwt_privkey_load("pkcs11:token=alpha;object=ed", &g_ko, &a), FWT_OK);
     assert_int_equal(fwt_privkey_load("pkcs11:token=alpha;object=p256", &g_ko, &b), FWT_OK);
+    /* The token is logged in already; a wrong PIN for a third key is still refused. */
+    fwt_privkey *c = NULL;
+    struct fwt_key_opts bad = {NULL, MODULE, g_badpin};
+    expect_err(fwt_privkey_load("pkcs11:token=alpha;object=p384", &bad, &c), FWT_E_KEY,
+               "differs from the PIN this process logged in with");
+    assert_null(c);
     uint8_t sig[1024];
     size_t sl = sizeof(sig);
     assert_int_equal(fwt_sign_message(a, (const uint8_t *)"x", 1, sig, &sl), FWT_OK);
