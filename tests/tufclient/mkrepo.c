@@ -36,6 +36,7 @@ int main(int argc, char **argv)
     }
     tr_bump(&r, "targets");
     tr_publish(&r);
+    tr_release(&r);
     tk_free();
     return 0;
 }

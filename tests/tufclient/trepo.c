@@ -183,6 +183,14 @@ static void rm_rf(const char *path)
     }
 }
 
+void tr_release(struct trepo *r)
+{
+    json_decref(r->md);
+    json_decref(r->signers);
+    json_decref(r->parent);
+    r->md = r->signers = r->parent = NULL;
+}
+
 void tr_free(struct trepo *r)
 {
     rm_rf(r->dir);

@@ -51,6 +51,8 @@ void tr_setup(struct trepo *r, int consistent);
 /* The same in DIR (created; kept). */
 void tr_setup_at(struct trepo *r, const char *dir, int consistent);
 void tr_free(struct trepo *r);
+/* Free the in-memory state, keep the directory. */
+void tr_release(struct trepo *r);
 
 /* Signed envelope bytes of md[role] signed by the keys listed (n < 0: signers[role]). */
 uint8_t *tr_sign(struct trepo *r, const json_t *signed_, const int *keys, int n, size_t *len);
