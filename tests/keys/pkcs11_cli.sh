@@ -120,6 +120,12 @@ expect 8 "PKCS#11 token not found" "$FWTRUST" keygen --type ed25519 -o "pkcs11:t
 expect 8 "PKCS#11 module not found" "$FWTRUST" keygen --type ed25519 -o "pkcs11:token=fwt-cli;object=new" \
     --pkcs11-module /nonexistent/p11.so --pin-file "$T/pin"
 expect 1 "needs its PIN" "$FWTRUST" keygen --type ed25519 -o "pkcs11:token=fwt-cli;object=new" "${P11[@]}"
+# Another vendor's module (OpenSC, no card reader), also by module-name= from p11-kit's module directory.
+if [ -e /usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so ]; then
+    expect 8 "PKCS#11 token not found: no token matches token=fwt-cli" "$FWTRUST" pubkey "$GOOD" \
+        --pkcs11-module /usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so
+    expect 8 "opensc-pkcs11.so (tokens: none)" "$FWTRUST" pubkey "$GOOD?module-name=opensc-pkcs11"
+fi
 [ "$(objects)" = "$before" ] || fail "the token changed on failures: $before objects before, $(objects) after"
 # The keys still work after all that.
 expect 0 "" "$FWTRUST" sign --key "$GOOD" "${P11[@]}" --pin-file "$T/pin" "${IMG[@]}" "$FW" "$T/last.bin"
