@@ -344,6 +344,16 @@ static fwt_err module_get(const char *path, struct p11_module **out)
                      path, m->f->version.major, m->f->version.minor);
         goto fail;
     }
+    /* A module with holes in its function list must not be called through them. */
+    CK_FUNCTION_LIST_PTR f = m->f;
+    if (!f->C_Initialize || !f->C_Finalize || !f->C_GetInfo || !f->C_GetSlotList ||
+        !f->C_GetSlotInfo || !f->C_GetTokenInfo || !f->C_OpenSession || !f->C_CloseSession ||
+        !f->C_Login || !f->C_Logout || !f->C_FindObjectsInit || !f->C_FindObjects ||
+        !f->C_FindObjectsFinal || !f->C_GetAttributeValue || !f->C_SignInit || !f->C_Sign ||
+        !f->C_GenerateKeyPair || !f->C_DestroyObject) {
+        e = fwt_fail(FWT_E_CRYPTO, "PKCS#11 module %s lacks functions fwtrust needs", path);
+        goto fail;
+    }
     CK_C_INITIALIZE_ARGS args;
     memset(&args, 0, sizeof(args));
     args.flags = CKF_OS_LOCKING_OK;
