@@ -79,6 +79,11 @@ expect 0 "" "$FWTRUST" cosign --key "pkcs11:token=fwt-cli;object=fw-rsa-2048" "$
     --pin-file "$T/pin" --no-log "$T/two.bin"
 expect 0 "valid" "$FWTRUST" verify --threshold 2 --key "$T/file.pub" --key "$T/rsa-2048.pub" "$T/two.bin"
 
+# Two keys of one token in one command (one login, shared by both sessions).
+expect 0 "" "$FWTRUST" sign --key "pkcs11:token=fwt-cli;object=fw-ed25519" \
+    --key "pkcs11:token=fwt-cli;object=fw-rsa-3072" "${P11[@]}" --pin-file "$T/pin" "${IMG[@]}" "$FW" "$T/both.bin"
+expect 0 "valid" "$FWTRUST" verify --threshold 2 --key "$T/ed25519.pub" --key "$T/rsa-3072.pub" "$T/both.bin"
+
 # Failures: exit code, message, no output file, token unchanged.
 before=$(objects)
 [ "$before" -ge 20 ] || fail "expected at least 20 objects in the token, found $before"
