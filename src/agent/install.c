@@ -208,20 +208,16 @@ void fwt_agent_install_abort(fwt_agent_install *inst)
     inst_free(inst);
 }
 
-/* SHA-256 of the slot's first n bytes, read through a fresh descriptor. */
-static fwt_err read_back(const char *path, uint64_t n, uint8_t out[32])
+/* Hash the slot's bytes [from, n) into md, read through a fresh descriptor. */
+static fwt_err read_back(const char *path, EVP_MD_CTX *md, uint64_t from, uint64_t n)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
     }
     uint8_t *buf = malloc(IO_CHUNK);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    fwt_err err = FWT_OK;
-    if (!buf || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        err = fwt_fail(FWT_E_NOMEM, "out of memory");
-    }
-    uint64_t off = 0;
+    fwt_err err = buf ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+    uint64_t off = from;
     while (err == FWT_OK && off < n) {
         size_t want = n - off > IO_CHUNK ? IO_CHUNK : (size_t)(n - off);
         ssize_t r = pread(fd, buf, want, (off_t)off);
@@ -238,13 +234,116 @@ static fwt_err read_back(const char *path, uint64_t n, uint8_t out[32])
         }
         off += (uint64_t)r;
     }
-    unsigned dl = 0;
-    if (err == FWT_OK && (EVP_DigestFinal_ex(md, out, &dl) != 1 || dl != 32)) {
-        err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
-    }
-    EVP_MD_CTX_free(md);
     free(buf);
     close(fd);
+    return err;
+}
+
+/*
+ * The verifier reads the slot through this: reads that continue where the
+ * previous hashed one ended are hashed too (a read at offset 0 starts over),
+ * so the digest pass over [0, end of protected TLVs) doubles as the read-back
+ * of those bytes, and only the rest is read again afterwards.
+ */
+struct hashing_io {
+    struct fwt_file_io fio;
+    EVP_MD_CTX *md;
+    uint64_t next;
+    int failed;
+};
+
+static fwt_err hio_read(void *ctx, uint32_t off, void *buf, size_t len)
+{
+    struct hashing_io *h = ctx;
+    fwt_err e = h->fio.io.read(h->fio.io.ctx, off, buf, len);
+    if (e != FWT_OK) {
+        return e;
+    }
+    if (off == 0) {
+        h->next = 0;
+        if (EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+            h->failed = 1;
+        }
+    }
+    if (off == h->next && len > 0) {
+        if (EVP_DigestUpdate(h->md, buf, len) != 1) {
+            h->failed = 1;
+        }
+        h->next += len;
+    }
+    return FWT_OK;
+}
+
+#define VERIFY_WORK (1024U * 1024U)
+
+/* Verify the slot with the core and compute the SHA-256 of its first `written` bytes. */
+static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image *img,
+                                uint8_t got[32])
+{
+    fwt_agent *dev = inst->dev;
+    const char *path = dev->cfg.slot_path[inst->slot];
+    struct fwt_policy pol;
+    fwt_err err = fwt_agent_policy(dev, &pol);
+    if (err != FWT_OK) {
+        return err;
+    }
+    struct hashing_io *h = calloc(1, sizeof(*h));
+    uint8_t *work = malloc(VERIFY_WORK);
+    struct fwt_crypto_ops ops;
+    memset(&ops, 0, sizeof(ops));
+    int ops_ok = 0, open_ok = 0;
+    if (!h || !work || !(h->md = EVP_MD_CTX_new()) ||
+        EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    if (err == FWT_OK && (err = fwt_file_io_open(&h->fio, path)) == FWT_OK) {
+        open_ok = 1;
+        err = fwt_openssl_ops_init(&ops);
+        ops_ok = err == FWT_OK;
+    }
+    struct fwt_image_info info;
+    memset(&info, 0, sizeof(info));
+    if (err == FWT_OK) {
+        struct fwt_io io = {h, hio_read, h->fio.io.size};
+        fwt_detail_clear();
+        err = fwt_image_verify(&io, &ops, &pol, work, VERIFY_WORK, &info);
+        if (err != FWT_OK) {
+            /* Again through fwt_verify_file, for the sentence naming the cause. */
+            fwt_err again = fwt_agent_verify_slot(dev, inst->slot, img);
+            if (again != err) {
+                fwt_fail(err, "slot %c: %s", fwt_agent_slot_char(inst->slot),
+                         fwt_strerror(err));
+            }
+        }
+    }
+    if (err == FWT_OK) {
+        fwt_agent_image_from_info(dev, inst->slot, &info, img);
+        if (h->failed || h->next > inst->written) {
+            /* Not a plain sequential read: hash everything again. */
+            if (EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+                err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+            }
+            h->next = 0;
+        }
+    }
+    if (err == FWT_OK) {
+        err = read_back(path, h->md, h->next, inst->written);
+    }
+    unsigned dl = 0;
+    if (err == FWT_OK && (EVP_DigestFinal_ex(h->md, got, &dl) != 1 || dl != 32)) {
+        err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    }
+    if (ops_ok) {
+        fwt_openssl_ops_free(&ops);
+    }
+    if (open_ok) {
+        fwt_file_io_close(&h->fio);
+    }
+    if (h) {
+        EVP_MD_CTX_free(h->md);
+    }
+    free(h);
+    free(work);
     return err;
 }
 
@@ -294,18 +393,15 @@ static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *im
     uint8_t want[32], got[32];
     fwt_err err = fwt_agent_install_sha256(inst, want);
     if (err == FWT_OK) {
-        err = read_back(path, inst->written, got);
+        err = verify_installed(inst, img, got);
     }
     if (err != FWT_OK) {
         return err;
     }
+    /* The slot holds exactly the bytes streamed in (and verified). */
     if (fwt_ct_compare(want, got, 32) != 0) {
         return fwt_fail(FWT_E_IO, "slot %c: the bytes read back differ from the bytes written "
                         "(flash fault or another writer)", c);
-    }
-    err = fwt_agent_verify_slot(dev, inst->slot, img);
-    if (err != FWT_OK) {
-        return err;
     }
     if (img->total_size > inst->written) {
         return fwt_fail(FWT_E_MALFORMED, "slot %c: the image (%u bytes) extends past the %llu "

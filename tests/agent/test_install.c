@@ -162,10 +162,19 @@ static void test_stream_chunks(void **state)
     fwt_agent_close(dev);
 }
 
-/* Another writer changes the slot while the install runs: caught by the read-back. */
+/*
+ * Another writer replaces the slot's contents while the install runs, with
+ * another validly signed image of the same length (v1 behind v2's stream):
+ * the signature check alone would pass; the read-back comparison with the
+ * streamed bytes catches it.
+ */
 static void test_readback_catches_change(void **state)
 {
     (void)state;
+    uint8_t *v1 = NULL;
+    size_t v1_len = 0;
+    assert_int_equal(fwt_read_file(g_img, 1U << 20, &v1, &v1_len), FWT_OK);
+    assert_int_equal(v1_len, g_len);
     fwt_agent *dev = NULL;
     assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
     fwt_agent_install *inst = NULL;
@@ -174,9 +183,9 @@ static void test_readback_catches_change(void **state)
     const char *slot = fwt_agent_get_config(dev)->slot_path[FWT_SLOT_B];
     int fd = open(slot, O_WRONLY);
     assert_true(fd >= 0);
-    uint8_t x = (uint8_t)(g_bytes[600] ^ 0x40);
-    assert_int_equal(pwrite(fd, &x, 1, 600), 1);
+    assert_int_equal(pwrite(fd, v1, v1_len, 0), (ssize_t)v1_len);
     close(fd);
+    free(v1);
     assert_int_equal(fwt_agent_install_finish(inst, NULL), FWT_E_IO);
     assert_non_null(strstr(fwt_detail(), "read back differ"));
     struct fwt_agent_status st;
