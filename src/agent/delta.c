@@ -32,6 +32,17 @@ struct fwt_dec {
     uint8_t *obuf;
     size_t obuf_len;
     fwt_err failed;       /* sticky */
+    /* The base image, and the bsdiff record state. */
+    enum fwt_dec_method method;
+    const uint8_t *base;
+    uint64_t base_len;
+    uint8_t rec[FWT_ENC_BSDIFF_REC];
+    size_t rec_have;      /* bytes of the record header collected */
+    int in_rec;           /* inside a record's add/copy bytes */
+    uint64_t add_left, copy_left;
+    int64_t seek;
+    uint64_t old_pos;
+    uint8_t *tbuf;        /* add output */
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -39,11 +50,12 @@ static uint32_t le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-fwt_err fwt_dec_new(const uint8_t *prefix, size_t prefix_len, uint64_t max_out, fwt_dec_sink sink,
-                    void *sink_ctx, fwt_dec **out)
+fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *base, size_t base_len,
+                    uint64_t max_out, fwt_dec_sink sink, void *sink_ctx, fwt_dec **out)
 {
     *out = NULL;
-    if (!sink || (prefix == NULL) != (prefix_len == 0)) {
+    if (!sink || method > FWT_DEC_BSDIFF || (method == FWT_DEC_PLAIN) != (base == NULL) ||
+        (base != NULL && base_len == 0)) {
         return fwt_fail(FWT_E_ARG, "decoder: bad arguments");
     }
     fwt_dec *d = calloc(1, sizeof(*d));
@@ -52,22 +64,26 @@ fwt_err fwt_dec_new(const uint8_t *prefix, size_t prefix_len, uint64_t max_out, 
     }
     d->obuf_len = ZSTD_DStreamOutSize();
     d->obuf = malloc(d->obuf_len);
+    d->tbuf = malloc(d->obuf_len);
     d->dc = ZSTD_createDCtx();
-    if (!d->obuf || !d->dc) {
+    if (!d->obuf || !d->tbuf || !d->dc) {
         fwt_dec_free(d);
         return fwt_fail(FWT_E_NOMEM, "out of memory for the zstd decoder");
     }
     /* The window bounds the decoder's memory: refuse frames asking for more. */
-    int wl = prefix ? FWT_ENC_PATCH_WINDOWLOG_MAX : FWT_ENC_ZSTD_WINDOWLOG;
+    int wl = method == FWT_DEC_PREFIX ? FWT_ENC_PATCH_WINDOWLOG_MAX : FWT_ENC_ZSTD_WINDOWLOG;
     size_t rc = ZSTD_DCtx_setParameter(d->dc, ZSTD_d_windowLogMax, wl);
-    if (!ZSTD_isError(rc) && prefix) {
+    if (!ZSTD_isError(rc) && method == FWT_DEC_PREFIX) {
         /* Referenced, not copied: the base image stays where it is (the running slot). */
-        rc = ZSTD_DCtx_refPrefix(d->dc, prefix, prefix_len);
+        rc = ZSTD_DCtx_refPrefix(d->dc, base, base_len);
     }
     if (ZSTD_isError(rc)) {
         fwt_dec_free(d);
         return fwt_fail(FWT_E_INTERNAL, "zstd decoder set-up: %s", ZSTD_getErrorName(rc));
     }
+    d->method = method;
+    d->base = base;
+    d->base_len = base_len;
     d->max_out = max_out;
     d->sink = sink;
     d->sink_ctx = sink_ctx;
@@ -82,6 +98,7 @@ void fwt_dec_free(fwt_dec *d)
     }
     ZSTD_freeDCtx(d->dc);
     free(d->obuf);
+    free(d->tbuf);
     free(d);
 }
 
@@ -94,6 +111,91 @@ static fwt_err dec_error(fwt_dec *d, fwt_err err)
 {
     d->failed = err;
     return err;
+}
+
+/* Image bytes out: bounded by max_out, then to the sink. */
+static fwt_err out_bytes(fwt_dec *d, const uint8_t *p, size_t n)
+{
+    if (n > d->max_out - d->out_total) {
+        return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
+                                     "the encoded image decodes to more than the %llu bytes its "
+                                     "metadata gives",
+                                     (unsigned long long)d->max_out));
+    }
+    d->out_total += n;
+    fwt_err err = d->sink(d->sink_ctx, p, n);
+    return err == FWT_OK ? FWT_OK : dec_error(d, err);
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* Apply bsdiff records (decompressed bytes p[0..n)) to the base. */
+static fwt_err bsdiff_bytes(fwt_dec *d, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        if (!d->in_rec) {
+            size_t take = FWT_ENC_BSDIFF_REC - d->rec_have;
+            take = take < n ? take : n;
+            memcpy(d->rec + d->rec_have, p, take);
+            d->rec_have += take;
+            p += take;
+            n -= take;
+            if (d->rec_have < FWT_ENC_BSDIFF_REC) {
+                break;
+            }
+            d->rec_have = 0;
+            d->add_left = le32(d->rec);
+            d->copy_left = le32(d->rec + 4);
+            d->seek = (int64_t)le64(d->rec + 8);
+            if (d->add_left > d->base_len - d->old_pos) {
+                return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                             "patch record reads base bytes %llu..%llu of %llu",
+                                             (unsigned long long)d->old_pos,
+                                             (unsigned long long)(d->old_pos + d->add_left),
+                                             (unsigned long long)d->base_len));
+            }
+            d->in_rec = 1;
+        } else if (d->add_left > 0) {
+            size_t k = d->add_left < n ? (size_t)d->add_left : n;
+            k = k < d->obuf_len ? k : d->obuf_len;
+            const uint8_t *b = d->base + d->old_pos;
+            for (size_t i = 0; i < k; i++) {
+                d->tbuf[i] = (uint8_t)(p[i] + b[i]);
+            }
+            fwt_err err = out_bytes(d, d->tbuf, k);
+            if (err != FWT_OK) {
+                return err;
+            }
+            d->old_pos += k;
+            d->add_left -= k;
+            p += k;
+            n -= k;
+        } else if (d->copy_left > 0) {
+            size_t k = d->copy_left < n ? (size_t)d->copy_left : n;
+            fwt_err err = out_bytes(d, p, k);
+            if (err != FWT_OK) {
+                return err;
+            }
+            d->copy_left -= k;
+            p += k;
+            n -= k;
+        }
+        if (d->in_rec && d->add_left == 0 && d->copy_left == 0) {
+            /* End of the record: move in the base (anywhere from 0 to its end). */
+            int64_t pos = (int64_t)d->old_pos;
+            if ((d->seek < 0 && -(d->seek + 1) >= pos) ||
+                (d->seek > 0 && (uint64_t)d->seek > d->base_len - d->old_pos)) {
+                return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                             "patch record seeks outside the base image"));
+            }
+            d->old_pos = (uint64_t)(pos + d->seek);
+            d->in_rec = 0;
+        }
+    }
+    return FWT_OK;
 }
 
 /* Run the zstd decoder over in (possibly empty: flush); *done when the frame ended. */
@@ -118,16 +220,10 @@ static fwt_err run_frame(fwt_dec *d, ZSTD_inBuffer *in, int *progress)
         int moved = ob.pos > 0 || in->pos > in_before;
         *progress |= moved;
         if (ob.pos > 0) {
-            if (ob.pos > d->max_out - d->out_total) {
-                return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
-                                             "the encoded image decodes to more than the %llu "
-                                             "bytes its metadata gives",
-                                             (unsigned long long)d->max_out));
-            }
-            d->out_total += ob.pos;
-            fwt_err err = d->sink(d->sink_ctx, d->obuf, ob.pos);
+            fwt_err err = d->method == FWT_DEC_BSDIFF ? bsdiff_bytes(d, d->obuf, ob.pos)
+                                                      : out_bytes(d, d->obuf, ob.pos);
             if (err != FWT_OK) {
-                return dec_error(d, err);
+                return err;
             }
         }
         if (rc == 0) {
@@ -249,6 +345,9 @@ fwt_err fwt_dec_end(fwt_dec *d)
                                      "encoded image ends before its zstd frame is complete "
                                      "(%llu bytes decoded)",
                                      (unsigned long long)d->out_total));
+    }
+    if (d->method == FWT_DEC_BSDIFF && (d->in_rec || d->rec_have != 0)) {
+        return dec_error(d, fwt_fail(FWT_E_MALFORMED, "patch ends inside a record"));
     }
     return FWT_OK;
 }

@@ -28,11 +28,15 @@
 #define MAX_CANDIDATES 4096U
 #define URL_MAX 2048U
 
-enum enc { ENC_NONE = 0, ENC_ZSTD = 1, ENC_PATCH = 2 };
+enum enc { ENC_NONE = 0, ENC_ZSTD = 1, ENC_PATCH = 2, ENC_BSDIFF = 3 };
+#define IS_PATCH(e) ((e) == ENC_PATCH || (e) == ENC_BSDIFF)
 
 static const char *enc_name(enum enc e)
 {
-    return e == ENC_PATCH ? FWT_ENC_PATCH : e == ENC_ZSTD ? FWT_ENC_ZSTD : FWT_ENC_NONE;
+    return e == ENC_BSDIFF ? FWT_ENC_BSDIFF
+           : e == ENC_PATCH ? FWT_ENC_PATCH
+           : e == ENC_ZSTD  ? FWT_ENC_ZSTD
+                            : FWT_ENC_NONE;
 }
 
 /* A target, as its (verified) metadata describes it. */
@@ -131,6 +135,7 @@ static int parse_target(const struct fwt_tuf_target *t, struct cand *c, char *wh
     c->enc = !enc || !strcmp(enc, FWT_ENC_NONE) ? ENC_NONE
              : !strcmp(enc, FWT_ENC_ZSTD)       ? ENC_ZSTD
              : !strcmp(enc, FWT_ENC_PATCH)      ? ENC_PATCH
+             : !strcmp(enc, FWT_ENC_BSDIFF)     ? ENC_BSDIFF
                                                 : (enum enc)-1;
     if ((int)c->enc < 0) {
         snprintf(why, why_len, "unknown encoding '%s'", enc);
@@ -176,7 +181,7 @@ static int parse_target(const struct fwt_tuf_target *t, struct cand *c, char *wh
             goto out;
         }
     }
-    if (c->enc == ENC_PATCH) {
+    if (IS_PATCH(c->enc)) {
         json_t *b = json_object_get(f, "base");
         if (!json_is_object(b) || !u64_field(b, "length", 0xffffffffU, &c->base_len) ||
             c->base_len == 0 || !hex_field(b, "sha256", c->base_sha, 32) ||
@@ -382,7 +387,7 @@ static const struct cand *cheapest_for(struct ctx *x, const struct cands *cs,
         if (c->image_len != best->image_len || memcmp(c->image_sha, best->image_sha, 32) != 0) {
             continue;
         }
-        if (c->enc == ENC_PATCH) {
+        if (IS_PATCH(c->enc)) {
             char why[256];
             if (no_delta) {
                 continue;
@@ -432,7 +437,7 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
             }
             /* A patch whose base is not running cannot deliver its image. */
             char why[256];
-            if (c->enc == ENC_PATCH && (o->no_delta || !patch_fits(x, c, why, sizeof(why)))) {
+            if (IS_PATCH(c->enc) && (o->no_delta || !patch_fits(x, c, why, sizeof(why)))) {
                 continue;
             }
             if (!best || cand_cmp_version(c, best) > 0) {
@@ -458,7 +463,7 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
     }
     /* A named target is taken as named, unless it is a patch this device cannot apply. */
     char why[256] = "";
-    if (o->target && (best->enc != ENC_PATCH || (!o->no_delta && patch_fits(x, best, why, sizeof(why))))) {
+    if (o->target && (!IS_PATCH(best->enc) || (!o->no_delta && patch_fits(x, best, why, sizeof(why))))) {
         *out = best;
         return FWT_OK;
     }
@@ -653,9 +658,11 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     memset(&s, 0, sizeof(s));
     s.inst = inst;
     if (pick->enc != ENC_NONE) {
-        err = fwt_dec_new(pick->enc == ENC_PATCH ? x.base.p : NULL,
-                          pick->enc == ENC_PATCH ? x.base.len : 0, pick->image_len, to_slot, &s,
-                          &dec);
+        enum fwt_dec_method m = pick->enc == ENC_PATCH    ? FWT_DEC_PREFIX
+                                : pick->enc == ENC_BSDIFF ? FWT_DEC_BSDIFF
+                                                          : FWT_DEC_PLAIN;
+        err = fwt_dec_new(m, m == FWT_DEC_PLAIN ? NULL : x.base.p,
+                          m == FWT_DEC_PLAIN ? 0 : x.base.len, pick->image_len, to_slot, &s, &dec);
         if (err != FWT_OK) {
             goto out;
         }
@@ -876,7 +883,8 @@ int fwt_agent_update_main(fwt_agent *dev, int argc, char **argv, int json)
             json_decref(out);
         }
     } else {
-        const char *how = !strcmp(res->encoding, FWT_ENC_PATCH)  ? "zstd patch"
+        const char *how = !strcmp(res->encoding, FWT_ENC_BSDIFF) ? "bsdiff patch"
+                          : !strcmp(res->encoding, FWT_ENC_PATCH) ? "zstd patch"
                           : !strcmp(res->encoding, FWT_ENC_ZSTD) ? "zstd-compressed"
                                                                  : "full image";
         printf("%s: %s (%s, %llu bytes for a %llu byte image)\n",

@@ -20,15 +20,21 @@
  * arrive, skips the describing header, decodes the one zstd frame (with the
  * base image as reference prefix for a patch) and hands the image bytes to
  * sink as they come out. Memory: the decoder's window (at most 8 MiB for a
- * compressed image, FWT_ENC_PATCH_WINDOWLOG_MAX for a patch) and one output
- * buffer; never the whole image. Output beyond max_out is FWT_E_TOO_LARGE.
+ * compressed image or a bsdiff patch, FWT_ENC_PATCH_WINDOWLOG_MAX for a
+ * prefix patch) and two small buffers; never the whole image. Output beyond max_out is FWT_E_TOO_LARGE.
  */
 typedef fwt_err (*fwt_dec_sink)(void *ctx, const uint8_t *data, size_t len);
 typedef struct fwt_dec fwt_dec;
 
-/* prefix: the base image for a patch (must stay mapped until fwt_dec_free), NULL otherwise. */
-FWT_MUST_CHECK fwt_err fwt_dec_new(const uint8_t *prefix, size_t prefix_len, uint64_t max_out,
-                                   fwt_dec_sink sink, void *sink_ctx, fwt_dec **out);
+enum fwt_dec_method {
+    FWT_DEC_PLAIN = 0,  /* "zstd": the frame holds the image */
+    FWT_DEC_PREFIX = 1, /* "zstd-patch": base is the frame's reference prefix */
+    FWT_DEC_BSDIFF = 2  /* "zstd-bsdiff": the frame holds records applied to base */
+};
+/* base: the base image of a patch (must stay mapped until fwt_dec_free), NULL for PLAIN. */
+FWT_MUST_CHECK fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *base,
+                                   size_t base_len, uint64_t max_out, fwt_dec_sink sink,
+                                   void *sink_ctx, fwt_dec **out);
 FWT_MUST_CHECK fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len);
 /* End of input: the frame must be complete (FWT_E_MALFORMED otherwise). */
 FWT_MUST_CHECK fwt_err fwt_dec_end(fwt_dec *d);

@@ -115,10 +115,10 @@ fwt_err repo_encoded_check(const json_t *hdr)
     int patch;
     if (enc && !strcmp(enc, FWT_ENC_ZSTD)) {
         patch = 0;
-    } else if (enc && !strcmp(enc, FWT_ENC_PATCH)) {
+    } else if (enc && (!strcmp(enc, FWT_ENC_PATCH) || !strcmp(enc, FWT_ENC_BSDIFF))) {
         patch = 1;
     } else {
-        return fwt_fail(FWT_E_UNSUPPORTED, "encoding %s%s%s is not supported (zstd, zstd-patch)",
+        return fwt_fail(FWT_E_UNSUPPORTED, "encoding %s%s%s is not supported (zstd, zstd-patch, zstd-bsdiff)",
                         enc ? "'" : "", enc ? enc : "(none)", enc ? "'" : "");
     }
     fwt_err err = check_desc(json_object_get(hdr, "image"), "image");

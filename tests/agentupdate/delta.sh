@@ -6,27 +6,38 @@ setup_images
 B4=$T/b4.bin B5=$T/b5.bin P=$T/b5.from-b4.zpatch Z=$T/b5.bin.zst
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-# The patch decodes to exactly b5 with b4, with our --apply and with the zstd CLI
-# (--patch-from: the container's header is a skippable frame).
-expect 0 "zstd patch of" fwt delta --from "$B4" --to "$B5" -o "$T/p2" --verify-key "$T/rel.pub"
+# The default patch is the smaller kind: for these releases the bsdiff-style one, no larger than
+# bsdiff's own patch. Both kinds decode to exactly b5 with b4 (--apply: the device's decoder);
+# the prefix kind with the zstd CLI too (--patch-from: the header is a skippable frame).
+expect 0 "bsdiff patch (zstd-bsdiff) of" fwt delta --from "$B4" --to "$B5" -o "$T/p2" --verify-key "$T/rel.pub"
 cmp "$T/p2" "$P" || fail "delta output is not deterministic"
-expect 0 "297449 bytes decoded" fwt delta --apply "$P" --from "$B4" -o "$T/out.bin"
-cmp "$T/out.bin" "$B5" || fail "--apply did not rebuild b5"
-zstd -q -d --patch-from="$B4" "$P" -o "$T/zcli.bin" || fail "zstd CLI cannot apply the patch"
+bsdiff "$B4" "$B5" "$T/ref.bsdiff"
+[ "$(stat -c %s "$P")" -le "$(stat -c %s "$T/ref.bsdiff")" ] || fail "our patch is larger than bsdiff's"
+expect 0 "bsdiff patch (zstd-bsdiff) of" fwt delta --from "$B4" --to "$B5" -o "$T/pb" --method bsdiff
+cmp "$T/pb" "$P" || fail "--method bsdiff differs from auto"
+expect 0 "zstd patch (zstd-patch) of" fwt delta --from "$B4" --to "$B5" -o "$T/pp" --method prefix
+cmp "$T/pp" "$T/b5.prefix.zpatch" || fail "--method prefix is not deterministic"
+for p in "$P" "$T/pp"; do
+    expect 0 "297449 bytes decoded" fwt delta --apply "$p" --from "$B4" -o "$T/out.bin"
+    cmp "$T/out.bin" "$B5" || fail "--apply $p did not rebuild b5"
+done
+zstd -q -d --patch-from="$B4" "$T/pp" -o "$T/zcli.bin" || fail "zstd CLI cannot apply the prefix patch"
 cmp "$T/zcli.bin" "$B5" || fail "zstd CLI rebuilt something else"
 zstd -q -d "$Z" -o "$T/zcli2.bin" && cmp "$T/zcli2.bin" "$B5" || fail "zstd CLI cannot decode the compressed image"
 [ "$(stat -c %s "$P")" -lt $(( $(stat -c %s "$Z") / 4 )) ] || fail "the patch is not much smaller than the compressed image"
+expect 1 "--method" fwt delta --from "$B4" --to "$B5" -o "$T/x" --method xdelta
 
 # The header: what it says about both images.
 expect 0 "" fwt delta --info "$P" --json
 cp "$T/.out" "$T/info.json"
-[ "$(jget "$T/info.json" 'd["header"]["encoding"]')" = zstd-patch ] || fail "encoding"
+[ "$(jget "$T/info.json" 'd["header"]["encoding"]')" = zstd-bsdiff ] || fail "encoding"
 [ "$(jget "$T/info.json" 'd["header"]["image"]["sha256"]')" = "$(sha "$B5")" ] || fail "image sha256"
 [ "$(jget "$T/info.json" 'd["header"]["image"]["length"]')" = "$(stat -c %s "$B5")" ] || fail "image length"
 [ "$(jget "$T/info.json" 'd["header"]["base"]["sha256"]')" = "$(sha "$B4")" ] || fail "base sha256"
 [ "$(jget "$T/info.json" 'd["header"]["base"]["version"]')" = 4.0.0+4 ] || fail "base version"
 [ "$(jget "$T/info.json" 'd["header"]["image"]["hw_id"]')" = lego-primehub ] || fail "hw id"
-expect 0 "zstd-patch" fwt delta --info "$P"
+expect 0 "zstd-bsdiff" fwt delta --info "$P"
+expect 0 "zstd-patch" fwt delta --info "$T/pp"
 expect 0 "" fwt delta --info "$Z" --json
 [ "$(jget "$T/.out" '"base" in d["header"]')" = False ] || fail "a compressed image has no base"
 
@@ -35,6 +46,8 @@ cp "$B4" "$T/b4-padded.bin" && head -c 4096 /dev/zero | tr '\0' '\377' >>"$T/b4-
 expect 0 "" fwt delta --from "$T/b4-padded.bin" --to "$B5" -o "$T/p3"
 cmp "$T/p3" "$P" || fail "padding after the base image changed the patch"
 expect 0 "" fwt delta --apply "$P" --from "$T/b4-padded.bin" -o "$T/out3.bin"
+cmp "$T/out3.bin" "$B5" || fail "padded base"
+expect 0 "" fwt delta --apply "$T/pp" --from "$T/b4-padded.bin" -o "$T/out3.bin"
 cmp "$T/out3.bin" "$B5" || fail "padded base"
 
 # Refusals (exit codes from docs/exit-codes.md); a failed command leaves OUT as it was.
@@ -58,15 +71,16 @@ expect 0 "usage: fwtrust delta" fwt delta --help
 # add-target: custom.fwtrust from the header (encoding, base, decoded image length and sha256),
 # the same facts as for the full image.
 setup_repo
-fwt repo add-target "$T/repo" "$B5" "$P" "$Z" --prefix fw/ --key "$T/targets.pem" --json >"$T/add.json"
+fwt repo add-target "$T/repo" "$B5" "$P" "$Z" "$T/b5.prefix.zpatch" --prefix fw/ --key "$T/targets.pem" --json >"$T/add.json"
 "$PY" - "$T/add.json" "$(sha "$B4")" "$(sha "$B5")" <<'PYEOF' || fail "add-target custom metadata"
 import json, sys
 t = {x["name"]: x for x in json.load(open(sys.argv[1]))["targets"]}
-full, patch, z = (t["fw/" + n]["custom"]["fwtrust"] for n in ("b5.bin", "b5.from-b4.zpatch", "b5.bin.zst"))
+full, patch, z, pp = (t["fw/" + n]["custom"]["fwtrust"] for n in ("b5.bin", "b5.from-b4.zpatch", "b5.bin.zst", "b5.prefix.zpatch"))
 assert "encoding" not in full, full
 for k in ("version", "security_counter", "hw_id", "hw_id_hex", "image_digest"):
-    assert patch[k] == full[k] == z[k], k
-assert patch["encoding"] == "zstd-patch" and z["encoding"] == "zstd"
+    assert patch[k] == full[k] == z[k] == pp[k], k
+assert patch["encoding"] == "zstd-bsdiff" and z["encoding"] == "zstd" and pp["encoding"] == "zstd-patch"
+assert pp["base"] == patch["base"]
 assert patch["image_sha256"] == z["image_sha256"] == sys.argv[3]
 assert patch["image_length"] == t["fw/b5.bin"]["length"]
 assert patch["base"]["sha256"] == sys.argv[2] and patch["base"]["version"] == "4.0.0+4"

@@ -18,7 +18,7 @@ update_boot_confirm other --target primehub/b4-other.bin
 update_boot_confirm plain --target primehub/b4.bin
 slot_holds other a "$T/b4-other.bin"
 
-publish "$T/b5.bin" "$T/b5.bin.zst" "$T/b5.from-b4.zpatch"
+publish "$T/b5.bin" "$T/b5.bin.zst" "$T/b5.from-b4.zpatch" "$T/b5.prefix.zpatch"
 # Wrong base: the patch is skipped and the compressed image (next smallest) is used.
 expect 0 "" agent other --json update
 cp "$T/.out" "$T/u1.json"
@@ -33,6 +33,16 @@ expect 0 "" agent other --json update --target primehub/b5.from-b4.zpatch
 [ "$(jget "$T/.out" 'd["encoding"]')" = zstd ] || fail "--target patch on wrong base: no fallback"
 [ "$(jget "$T/.out" 'd["delta_skipped"]')" = True ] || fail "--target patch: skip not reported"
 slot_holds other b "$T/b5.bin"
+agent other rollback >/dev/null
+
+# The zstd reference-prefix patch, named: decoded with the running image as the prefix.
+expect 0 "" agent plain --json update --target primehub/b5.prefix.zpatch
+[ "$(jget "$T/.out" 'd["encoding"]')" = zstd-patch ] || fail "prefix patch not used"
+slot_holds plain b "$T/b5.bin"
+agent plain rollback >/dev/null
+# ... and on the wrong base, the fallback again.
+expect 0 "" agent other --json update --target primehub/b5.prefix.zpatch
+[ "$(jget "$T/.out" 'd["encoding"]')" = zstd ] || fail "prefix patch on the wrong base: no fallback"
 agent other rollback >/dev/null
 
 # --no-delta on the matching base: compressed image, decoded on the fly, byte-exact.

@@ -61,13 +61,15 @@ sign() {
         fail "could not sign $out"
 }
 
-# Release key, both Pybricks releases signed, a patch b4 -> b5 and b5 compressed.
+# Release key, both Pybricks releases signed, patches b4 -> b5 (the default, the smaller of
+# both kinds, and a zstd reference-prefix one) and b5 compressed.
 setup_images() {
     fwt keygen --type ed25519 -o "$T/rel.pem" >/dev/null
     fwt pubkey "$T/rel.pem" -o "$T/rel.pub"
     sign b4.bin 4.0.0+4
     sign b5.bin 4.0.0+5
     fwt delta --from "$T/b4.bin" --to "$T/b5.bin" -o "$T/b5.from-b4.zpatch" >/dev/null
+    fwt delta --from "$T/b4.bin" --to "$T/b5.bin" -o "$T/b5.prefix.zpatch" --method prefix >/dev/null
     fwt delta --to "$T/b5.bin" -o "$T/b5.bin.zst" >/dev/null
 }
 

@@ -90,12 +90,16 @@ static uint8_t *encode(const uint8_t *data, size_t n, const uint8_t *prefix, siz
     return b;
 }
 
+/* The method run_dec uses with a prefix (PREFIX unless a test sets BSDIFF). */
+static enum fwt_dec_method g_method = FWT_DEC_PLAIN;
+
 /* Feed in chunks of `chunk` bytes; return feed/end result. */
 static fwt_err run_dec(const uint8_t *in, size_t n, size_t chunk, const uint8_t *prefix,
                        size_t plen, uint64_t max_out, struct out *o)
 {
     fwt_dec *d = NULL;
-    fwt_err err = fwt_dec_new(prefix, plen, max_out, sink, o, &d);
+    fwt_err err = fwt_dec_new(g_method != FWT_DEC_PLAIN ? g_method : prefix ? FWT_DEC_PREFIX : FWT_DEC_PLAIN,
+                              prefix, plen, max_out, sink, o, &d);
     assert_int_equal(err, FWT_OK);
     for (size_t i = 0; i < n && err == FWT_OK; i += chunk) {
         err = fwt_dec_feed(d, in + i, n - i < chunk ? n - i : chunk);
@@ -240,15 +244,17 @@ static void test_refusals(void **state)
     o = (struct out){0};
     o.fail_after = 50000;
     fwt_dec *d = NULL;
-    assert_int_equal(fwt_dec_new(NULL, 0, n, sink, &o, &d), FWT_OK);
+    assert_int_equal(fwt_dec_new(FWT_DEC_PLAIN, NULL, 0, n, sink, &o, &d), FWT_OK);
     assert_int_equal(fwt_dec_feed(d, enc, elen), FWT_E_IO);
     assert_int_equal(fwt_dec_feed(d, enc, 1), FWT_E_IO);
     assert_int_equal(fwt_dec_end(d), FWT_E_IO);
     fwt_dec_free(d);
     free(o.buf);
     /* Bad arguments. */
-    assert_int_equal(fwt_dec_new(data, 0, n, sink, &o, &d), FWT_E_ARG);
-    assert_int_equal(fwt_dec_new(NULL, 0, n, NULL, &o, &d), FWT_E_ARG);
+    assert_int_equal(fwt_dec_new(FWT_DEC_PREFIX, data, 0, n, sink, &o, &d), FWT_E_ARG);
+    assert_int_equal(fwt_dec_new(FWT_DEC_PLAIN, data, n, n, sink, &o, &d), FWT_E_ARG);
+    assert_int_equal(fwt_dec_new(FWT_DEC_BSDIFF, NULL, 0, n, sink, &o, &d), FWT_E_ARG);
+    assert_int_equal(fwt_dec_new(FWT_DEC_PLAIN, NULL, 0, n, NULL, &o, &d), FWT_E_ARG);
     free(hh);
     free(two);
     free(tail);
@@ -278,6 +284,95 @@ static void test_window_bound(void **state)
     free(o.buf);
     free(enc);
     free(data);
+}
+
+static size_t rec(uint8_t *p, uint32_t add, uint32_t copy, int64_t seek)
+{
+    le32(p, add);
+    le32(p + 4, copy);
+    le32(p + 8, (uint32_t)(uint64_t)seek);
+    le32(p + 12, (uint32_t)((uint64_t)seek >> 32));
+    return FWT_ENC_BSDIFF_REC;
+}
+
+/* Records, compressed (no prefix), decoded against base with the bsdiff method. */
+static fwt_err bsdiff_run(const uint8_t *recs, size_t n, const uint8_t *base, size_t blen,
+                          uint64_t max_out, struct out *o)
+{
+    size_t elen;
+    uint8_t *enc = encode(recs, n, NULL, 0, 0, &elen);
+    g_method = FWT_DEC_BSDIFF;
+    fwt_err err = run_dec(enc, elen, 3, base, blen, max_out, o);
+    g_method = FWT_DEC_PLAIN;
+    free(enc);
+    return err;
+}
+
+static void test_bsdiff(void **state)
+{
+    (void)state;
+    const uint8_t base[16] = "0123456789abcdef";
+    uint8_t r[256];
+    size_t n = 0;
+    /* add 4 at base[0] with +1 each, copy "XY", seek +6 to base[10]; add 2 with 0, copy none. */
+    n += rec(r + n, 4, 2, 6);
+    memcpy(r + n, "\x01\x01\x01\x01XY", 6);
+    n += 6;
+    n += rec(r + n, 2, 0, -12);
+    memcpy(r + n, "\x00\x00", 2);
+    n += 2;
+    struct out o = {0};
+    assert_int_equal(bsdiff_run(r, n, base, 16, 8, &o), FWT_OK);
+    assert_int_equal(o.len, 8);
+    assert_memory_equal(o.buf, "1234XYab", 8);
+    free(o.buf);
+    /* The same with more output than allowed. */
+    o = (struct out){0};
+    assert_int_equal(bsdiff_run(r, n, base, 16, 7, &o), FWT_E_TOO_LARGE);
+    free(o.buf);
+    /* A seek before the start of the base. */
+    n = rec(r, 4, 0, -5);
+    memset(r + n, 0, 4);
+    o = (struct out){0};
+    assert_int_equal(bsdiff_run(r, n + 4, base, 16, 100, &o), FWT_E_MALFORMED);
+    assert_non_null(strstr(fwt_detail(), "seeks outside"));
+    free(o.buf);
+    /* A seek past its end, and one exactly to its end (allowed). */
+    n = rec(r, 4, 0, 13);
+    memset(r + n, 0, 4);
+    o = (struct out){0};
+    assert_int_equal(bsdiff_run(r, n + 4, base, 16, 100, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    n = rec(r, 4, 0, 12);
+    memset(r + n, 0, 4);
+    o = (struct out){0};
+    assert_int_equal(bsdiff_run(r, n + 4, base, 16, 100, &o), FWT_OK);
+    free(o.buf);
+    /* Reading past the base's end. */
+    n = rec(r, 17, 0, 0);
+    memset(r + n, 0, 17);
+    o = (struct out){0};
+    assert_int_equal(bsdiff_run(r, n + 17, base, 16, 100, &o), FWT_E_MALFORMED);
+    assert_non_null(strstr(fwt_detail(), "reads base bytes"));
+    free(o.buf);
+    /* Ending inside a record (header, or its bytes). */
+    n = rec(r, 4, 2, 0);
+    o = (struct out){0};
+    assert_int_equal(bsdiff_run(r, n - 3, base, 16, 100, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    o = (struct out){0};
+    assert_int_equal(bsdiff_run(r, n + 3, base, 16, 100, &o), FWT_E_MALFORMED);
+    assert_non_null(strstr(fwt_detail(), "inside a record"));
+    free(o.buf);
+    /* The extreme seek values are refused, not overflowed. */
+    n = rec(r, 0, 0, INT64_MIN);
+    o = (struct out){0};
+    assert_int_equal(bsdiff_run(r, n, base, 16, 100, &o), FWT_E_MALFORMED);
+    free(o.buf);
+    n = rec(r, 0, 0, INT64_MAX);
+    o = (struct out){0};
+    assert_int_equal(bsdiff_run(r, n, base, 16, 100, &o), FWT_E_MALFORMED);
+    free(o.buf);
 }
 
 static fwt_err check(const char *custom, uint64_t length, const char *sha, char *why)
@@ -363,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_patch),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_window_bound),
+        cmocka_unit_test(test_bsdiff),
         cmocka_unit_test(test_target_metadata),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

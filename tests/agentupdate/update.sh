@@ -21,11 +21,12 @@ update_boot_confirm dev
 slot_holds dev a "$T/b4.bin"
 grep -q "GET /targets/primehub/.*\.b4.bin 200" "$T/srv/access.log" || fail "target not fetched over the server"
 
-# b5: full, compressed and patch published; the patch is chosen (smallest, base = running b4).
-publish "$T/b5.bin" "$T/b5.bin.zst" "$T/b5.from-b4.zpatch"
+# b5: full, compressed and both patches published; the smallest patch is chosen (its base is
+# the running b4).
+publish "$T/b5.bin" "$T/b5.bin.zst" "$T/b5.from-b4.zpatch" "$T/b5.prefix.zpatch"
 expect 0 "" agent dev --json update
 cp "$T/.out" "$T/.upd"
-[ "$(jget "$T/.upd" 'd["encoding"]')" = zstd-patch ] || fail "the patch was not used"
+[ "$(jget "$T/.upd" 'd["encoding"]')" = zstd-bsdiff ] || fail "the patch was not used"
 [ "$(jget "$T/.upd" 'd["target"]')" = primehub/b5.from-b4.zpatch ] || fail "wrong target"
 [ "$(jget "$T/.upd" 'd["downloaded"]')" = "$(stat -c %s "$T/b5.from-b4.zpatch")" ] || fail "downloaded size"
 [ "$(jget "$T/.upd" 'd["previous_version"]')" = 4.0.0+4 ] || fail "previous version"

@@ -16,6 +16,9 @@
 #include "image_cmd.h"
 #include "tuf/repo_encoded.h"
 
+#include "agent/update_internal.h"
+
+#include <divsufsort.h>
 #include <stdlib.h>
 #include <zstd.h>
 
@@ -28,6 +31,7 @@ enum {
     OPT_VERIFY_KEY,
     OPT_INFO,
     OPT_APPLY,
+    OPT_METHOD,
 };
 
 #define MAX_VERIFY 8
@@ -42,18 +46,24 @@ static void usage(FILE *out)
             "usage: fwtrust delta [--from OLD.signed.bin] --to NEW.signed.bin -o OUT [options]\n"
             "       fwtrust delta --info FILE [--json]\n"
             "       fwtrust delta --apply FILE [--from OLD.signed.bin] -o NEW.signed.bin\n\n"
-            "Encode a signed image for publishing (docs/updates.md). With --from, OUT is a zstd\n"
-            "patch made with OLD's image bytes as the reference prefix (zstd --patch-from, long\n"
-            "distance matching): a device running OLD rebuilds NEW from it. Without --from, OUT\n"
-            "is NEW compressed with zstd. OUT starts with a header (a zstd skippable frame)\n"
-            "naming the encoding, NEW's version, security counter, hardware id, digests and\n"
-            "length, and OLD's (the base) length, SHA-256 and image digest; `fwtrust repo\n"
-            "add-target` copies it into the target's custom metadata. OUT is checked by\n"
-            "decoding it again before it is written (atomically).\n\n"
+            "Encode a signed image for publishing (docs/updates.md). With --from, OUT is a patch\n"
+            "a device running OLD rebuilds NEW from, of one of two kinds (--method):\n"
+            "  prefix  zstd with OLD's image bytes as the reference prefix (zstd --patch-from,\n"
+            "          long distance matching): encoding \"zstd-patch\"\n"
+            "  bsdiff  bsdiff-style records (suffix array matches, byte differences, literals),\n"
+            "          compressed with zstd: encoding \"zstd-bsdiff\"; usually smaller on code\n"
+            "  auto    (default) make both and keep the smaller\n"
+            "Without --from, OUT is NEW compressed with zstd (encoding \"zstd\"). OUT starts with\n"
+            "a header (a zstd skippable frame) naming the encoding, NEW's version, security\n"
+            "counter, hardware id, digests and length, and OLD's (the base) length, SHA-256 and\n"
+            "image digest; `fwtrust repo add-target` copies it into the target's custom\n"
+            "metadata. OUT is decoded again with the device's decoder before it is written\n"
+            "(atomically).\n\n"
             "  --from OLD            base image (a signed fwtrust image; its image bytes, without\n"
             "                        any padding after the TLVs, are the reference)\n"
             "  --to NEW              the image to encode (a signed fwtrust image)\n"
             "  -o, --output OUT      the encoded file (the decoded image with --apply)\n"
+            "  --method M            auto, prefix or bsdiff (patches only; default auto)\n"
             "  --level N             zstd level 1..22 (default 19)\n"
             "  --verify-key PUB      verify NEW (and OLD) first: one valid signature by one of\n"
             "                        the keys (repeatable)\n"
@@ -189,17 +199,22 @@ static fwt_err zfail(size_t rc, const char *what)
     return fwt_fail(FWT_E_INTERNAL, "zstd %s: %s", what, ZSTD_getErrorName(rc));
 }
 
-/* Compress new->buf (the whole file) with base as the reference prefix (or none). */
-static fwt_err encode(const struct img *base, const struct img *nw, int level, uint8_t **out,
-                      size_t *out_len)
+/*
+ * Compress data into one zstd frame: with prefix (a "zstd-patch": a window
+ * covering base and new image, as `zstd --patch-from`, so every byte of the
+ * base can be matched, and long distance matching to find matches far back in
+ * it), or without (window at most 8 MiB, what a device accepts).
+ */
+static fwt_err encode(const uint8_t *prefix, size_t prefix_len, const uint8_t *data, size_t len,
+                      int level, uint8_t **out, size_t *out_len)
 {
     *out = NULL;
-    size_t cap = ZSTD_compressBound(nw->len);
-    uint8_t *buf = malloc(cap);
+    size_t cap = ZSTD_compressBound(len);
+    uint8_t *buf = ZSTD_isError(cap) ? NULL : malloc(cap);
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     fwt_err err = FWT_OK;
-    if (!buf || !cc || ZSTD_isError(cap)) {
-        err = fwt_fail(FWT_E_NOMEM, "out of memory for a %zu byte image", nw->len);
+    if (!buf || !cc) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory to compress %zu bytes", len);
         goto out;
     }
     size_t rc;
@@ -214,31 +229,21 @@ static fwt_err encode(const struct img *base, const struct img *nw, int level, u
     ZSET(ZSTD_c_compressionLevel, level);
     ZSET(ZSTD_c_checksumFlag, 1);
     ZSET(ZSTD_c_contentSizeFlag, 1);
-    if (base) {
-        /* As `zstd --patch-from`: a window covering base and new image, so every
-         * byte of the base can be matched, and long distance matching to find
-         * the matches far back in it. */
-        unsigned wl = window_log_for((uint64_t)base->total + nw->len);
-        ZSET(ZSTD_c_windowLog, (int)wl);
+    if (prefix) {
+        ZSET(ZSTD_c_windowLog, (int)window_log_for((uint64_t)prefix_len + len));
         ZSET(ZSTD_c_enableLongDistanceMatching, 1);
     } else {
-        unsigned wl = window_log_for(nw->len);
+        unsigned wl = window_log_for(len);
         ZSET(ZSTD_c_windowLog, (int)(wl < FWT_ENC_ZSTD_WINDOWLOG ? wl : FWT_ENC_ZSTD_WINDOWLOG));
     }
 #undef ZSET
-    rc = ZSTD_CCtx_setPledgedSrcSize(cc, nw->len);
-    if (ZSTD_isError(rc)) {
-        err = zfail(rc, "pledged size");
-        goto out;
+    rc = ZSTD_CCtx_setPledgedSrcSize(cc, len);
+    if (!ZSTD_isError(rc) && prefix) {
+        rc = ZSTD_CCtx_refPrefix(cc, prefix, prefix_len);
     }
-    if (base) {
-        rc = ZSTD_CCtx_refPrefix(cc, base->buf, base->total);
-        if (ZSTD_isError(rc)) {
-            err = zfail(rc, "reference prefix");
-            goto out;
-        }
+    if (!ZSTD_isError(rc)) {
+        rc = ZSTD_compress2(cc, buf, cap, data, len);
     }
-    rc = ZSTD_compress2(cc, buf, cap, nw->buf, nw->len);
     if (ZSTD_isError(rc)) {
         err = zfail(rc, "compress");
         goto out;
@@ -252,45 +257,233 @@ out:
     return err;
 }
 
-/* Decode one zstd frame (with an optional prefix) into exactly want bytes. */
-static fwt_err decode(const uint8_t *frame, size_t len, const uint8_t *prefix, size_t prefix_len,
-                      uint8_t **out, size_t want)
+/* ---- bsdiff-style records (delta_format.h, "zstd-bsdiff") ----
+ *
+ * Colin Percival's method ("Naive differences of executable code", 2003),
+ * implemented here from its description: a suffix array of the base finds,
+ * at each position of the new image, the longest exact match in the base;
+ * regions where the previous alignment still matches approximately are
+ * extended forwards and backwards and stored as byte differences (mostly
+ * zeros when code moved and pointers changed), the rest as literal bytes.
+ */
+struct growbuf {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+};
+
+static void gb_put(struct growbuf *g, const void *d, size_t n)
+{
+    if (g->oom) {
+        return;
+    }
+    if (n > g->cap - g->len) {
+        size_t nc = g->cap ? g->cap : 65536;
+        while (nc - g->len < n) {
+            nc *= 2;
+        }
+        uint8_t *np = realloc(g->p, nc);
+        if (!np) {
+            g->oom = 1;
+            return;
+        }
+        g->p = np;
+        g->cap = nc;
+    }
+    memcpy(g->p + g->len, d, n);
+    g->len += n;
+}
+
+static size_t match_len(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t i = 0, n = an < bn ? an : bn;
+    while (i < n && a[i] == b[i]) {
+        i++;
+    }
+    return i;
+}
+
+/* Longest match of nw[0..nn) among the base suffixes sa[lo..hi]; *pos gets its start. */
+static size_t sfx_search(const saidx_t *sa, const uint8_t *old, size_t on, const uint8_t *nw,
+                        size_t nn, size_t lo, size_t hi, size_t *pos)
+{
+    while (hi - lo >= 2) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t o = (size_t)sa[mid];
+        size_t cmp_n = on - o < nn ? on - o : nn;
+        if (memcmp(old + o, nw, cmp_n) < 0) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    size_t a = match_len(old + sa[lo], on - (size_t)sa[lo], nw, nn);
+    size_t b = match_len(old + sa[hi], on - (size_t)sa[hi], nw, nn);
+    *pos = (size_t)(a > b ? sa[lo] : sa[hi]);
+    return a > b ? a : b;
+}
+
+static void put_rec(struct growbuf *g, size_t add, size_t copy, int64_t seek)
+{
+    uint8_t r[FWT_ENC_BSDIFF_REC];
+    uint64_t s = (uint64_t)seek;
+    for (int i = 0; i < 4; i++) {
+        r[i] = (uint8_t)(add >> (8 * i));
+        r[4 + i] = (uint8_t)(copy >> (8 * i));
+    }
+    for (int i = 0; i < 8; i++) {
+        r[8 + i] = (uint8_t)(s >> (8 * i));
+    }
+    gb_put(g, r, sizeof(r));
+}
+
+static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, size_t nn,
+                              struct growbuf *g)
+{
+    if (on == 0 || on > 0x7fffffffU || nn > 0xffffffffU) {
+        return fwt_fail(FWT_E_TOO_LARGE, "images too large for a bsdiff patch");
+    }
+    saidx_t *sa = malloc(on * sizeof(*sa));
+    if (!sa) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory for the suffix array");
+    }
+    if (divsufsort(old, sa, (saidx_t)on) != 0) {
+        free(sa);
+        return fwt_fail(FWT_E_INTERNAL, "divsufsort failed");
+    }
+    size_t scan = 0, len = 0, pos = 0, last_scan = 0, last_pos = 0;
+    int64_t last_off = 0;
+    while (scan < nn) {
+        int64_t old_score = 0;
+        size_t sc;
+        for (sc = scan += len; scan < nn; scan++) {
+            len = sfx_search(sa, old, on, nw + scan, nn - scan, 0, on - 1, &pos);
+            for (; sc < scan + len; sc++) {
+                int64_t o = (int64_t)sc + last_off;
+                if (o >= 0 && (size_t)o < on && old[o] == nw[sc]) {
+                    old_score++;
+                }
+            }
+            if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + 8) {
+                break;
+            }
+            int64_t o = (int64_t)scan + last_off;
+            if (o >= 0 && (size_t)o < on && old[o] == nw[scan]) {
+                old_score--;
+            }
+        }
+        if ((int64_t)len == old_score && scan != nn) {
+            continue;
+        }
+        /* Extend the previous alignment forwards (lenf) and this one backwards (lenb). */
+        size_t lenf = 0, lenb = 0;
+        long s = 0, best = 0;
+        for (size_t i = 0; last_scan + i < scan && last_pos + i < on; i++) {
+            if (old[last_pos + i] == nw[last_scan + i]) {
+                s++;
+            }
+            if (s * 2 - (long)(i + 1) > best * 2 - (long)lenf) {
+                best = s;
+                lenf = i + 1;
+            }
+        }
+        if (scan < nn) {
+            s = 0;
+            best = 0;
+            for (size_t i = 1; scan >= last_scan + i && pos >= i; i++) {
+                if (old[pos - i] == nw[scan - i]) {
+                    s++;
+                }
+                if (s * 2 - (long)i > best * 2 - (long)lenb) {
+                    best = s;
+                    lenb = i;
+                }
+            }
+        }
+        if (last_scan + lenf > scan - lenb) {
+            /* The two overlap: split where the forward one stops paying. */
+            size_t overlap = (last_scan + lenf) - (scan - lenb), lens = 0;
+            s = 0;
+            best = 0;
+            for (size_t i = 0; i < overlap; i++) {
+                if (nw[last_scan + lenf - overlap + i] == old[last_pos + lenf - overlap + i]) {
+                    s++;
+                }
+                if (nw[scan - lenb + i] == old[pos - lenb + i]) {
+                    s--;
+                }
+                if (s > best) {
+                    best = s;
+                    lens = i + 1;
+                }
+            }
+            lenf = lenf + lens - overlap;
+            lenb -= lens;
+        }
+        size_t copy = (scan - lenb) - (last_scan + lenf);
+        int64_t seek = (int64_t)(pos - lenb) - (int64_t)(last_pos + lenf);
+        put_rec(g, lenf, copy, seek);
+        uint8_t dl[4096];
+        for (size_t i = 0; i < lenf && !g->oom; i += sizeof(dl)) {
+            size_t k = lenf - i < sizeof(dl) ? lenf - i : sizeof(dl);
+            for (size_t j = 0; j < k; j++) {
+                dl[j] = (uint8_t)(nw[last_scan + i + j] - old[last_pos + i + j]);
+            }
+            gb_put(g, dl, k);
+        }
+        gb_put(g, nw + last_scan + lenf, copy);
+        last_scan = scan - lenb;
+        last_pos = pos - lenb;
+        last_off = (int64_t)pos - (int64_t)scan;
+    }
+    free(sa);
+    return g->oom ? fwt_fail(FWT_E_NOMEM, "out of memory for the patch") : FWT_OK;
+}
+
+struct collect {
+    uint8_t *buf;
+    size_t len, cap;
+};
+
+static fwt_err collect_sink(void *ctx, const uint8_t *data, size_t len)
+{
+    struct collect *c = ctx;
+    if (len > c->cap - c->len) {
+        return fwt_fail(FWT_E_TOO_LARGE, "decoded data exceeds its expected length");
+    }
+    memcpy(c->buf + c->len, data, len);
+    c->len += len;
+    return FWT_OK;
+}
+
+/* Decode an encoded file (or its frame) with the device's decoder into exactly want bytes. */
+static fwt_err decode(const uint8_t *in, size_t len, enum fwt_dec_method m, const uint8_t *base,
+                      size_t base_len, uint8_t **out, size_t want)
 {
     *out = NULL;
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
-    uint8_t *buf = malloc(want ? want : 1);
-    fwt_err err = FWT_OK;
-    if (!dc || !buf) {
-        err = fwt_fail(FWT_E_NOMEM, "out of memory");
-        goto out;
+    struct collect c = {malloc(want ? want : 1), 0, want};
+    if (!c.buf) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
     }
-    size_t rc = ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, 31);
-    if (!ZSTD_isError(rc) && prefix) {
-        rc = ZSTD_DCtx_refPrefix(dc, prefix, prefix_len);
+    fwt_dec *d = NULL;
+    fwt_err err = fwt_dec_new(m, m == FWT_DEC_PLAIN ? NULL : base, m == FWT_DEC_PLAIN ? 0 : base_len,
+                              want, collect_sink, &c, &d);
+    if (err == FWT_OK) {
+        err = fwt_dec_feed(d, in, len);
     }
-    if (ZSTD_isError(rc)) {
-        err = zfail(rc, "decoder set-up");
-        goto out;
+    if (err == FWT_OK) {
+        err = fwt_dec_end(d);
     }
-    ZSTD_inBuffer in = {frame, len, 0};
-    ZSTD_outBuffer ob = {buf, want, 0};
-    rc = ZSTD_decompressStream(dc, &ob, &in);
-    if (ZSTD_isError(rc)) {
-        err = fwt_fail(prefix ? FWT_E_DIGEST : FWT_E_MALFORMED, "the zstd data does not decode%s: %s",
-                       prefix ? " against this base" : "", ZSTD_getErrorName(rc));
-        goto out;
+    fwt_dec_free(d);
+    if (err == FWT_OK && c.len != want) {
+        err = fwt_fail(FWT_E_MALFORMED, "the data decodes to %zu bytes, not %zu", c.len, want);
     }
-    if (rc != 0 || in.pos != in.size || ob.pos != want) {
-        err = fwt_fail(FWT_E_MALFORMED, "the zstd data decodes to %s than the %zu bytes expected",
-                       ob.pos < want || rc != 0 ? "fewer bytes" : "more", want);
-        goto out;
+    if (err != FWT_OK) {
+        free(c.buf);
+        return err;
     }
-    *out = buf;
-    buf = NULL;
-out:
-    ZSTD_freeDCtx(dc);
-    free(buf);
-    return err;
+    *out = c.buf;
+    return FWT_OK;
 }
 
 static void put_le32(uint8_t *p, uint32_t v)
@@ -357,7 +550,10 @@ static fwt_err apply(const char *patch, const char *from, const char *out, json_
     const char *enc = json_string_value(json_object_get(hdr, "encoding"));
     json_t *im = json_object_get(hdr, "image"), *b = json_object_get(hdr, "base");
     uint64_t want = (uint64_t)json_integer_value(json_object_get(im, "length"));
-    int is_patch = enc && !strcmp(enc, FWT_ENC_PATCH);
+    enum fwt_dec_method m = !strcmp(enc, FWT_ENC_PATCH)    ? FWT_DEC_PREFIX
+                            : !strcmp(enc, FWT_ENC_BSDIFF) ? FWT_DEC_BSDIFF
+                                                           : FWT_DEC_PLAIN;
+    int is_patch = m != FWT_DEC_PLAIN;
     if (is_patch && !from) {
         err = fwt_fail(FWT_E_ARG, "%s is a patch: give its base with --from", patch);
         goto out;
@@ -390,8 +586,10 @@ static fwt_err apply(const char *patch, const char *from, const char *out, json_
                        (unsigned long long)want);
     }
     if (err == FWT_OK) {
-        err = decode(pbuf + frame_off, plen - (size_t)frame_off, is_patch ? base.buf : NULL,
-                     is_patch ? base.total : 0, &dec, (size_t)want);
+        err = decode(pbuf, plen, m, base.buf, base.total, &dec, (size_t)want);
+        if (err != FWT_OK && is_patch && err != FWT_E_NOMEM) {
+            err = fwt_fail(FWT_E_DIGEST, "%s does not decode against %s: %s", patch, from, fwt_detail());
+        }
     }
     uint8_t sha[32], want_sha[32];
     const char *is = json_string_value(json_object_get(im, "sha256"));
@@ -415,7 +613,46 @@ out:
     return err;
 }
 
-static fwt_err make(const char *from, const char *to, const char *out, int level,
+enum method { M_AUTO, M_PREFIX, M_BSDIFF };
+
+/* Both patch kinds, or one; the smaller is kept. */
+static fwt_err make_patch(const struct img *base, const struct img *nw, int level, enum method me,
+                          uint8_t **z, size_t *zlen, const char **enc)
+{
+    uint8_t *zp = NULL, *zb = NULL;
+    size_t lp = 0, lb = 0;
+    fwt_err err = FWT_OK;
+    if (me != M_BSDIFF) {
+        err = encode(base->buf, base->total, nw->buf, nw->len, level, &zp, &lp);
+    }
+    if (err == FWT_OK && me != M_PREFIX) {
+        struct growbuf g = {NULL, 0, 0, 0};
+        err = bsdiff_records(base->buf, base->total, nw->buf, nw->len, &g);
+        if (err == FWT_OK) {
+            err = encode(NULL, 0, g.p, g.len, level, &zb, &lb);
+        }
+        free(g.p);
+    }
+    if (err != FWT_OK) {
+        free(zp);
+        free(zb);
+        return err;
+    }
+    if (zb && (!zp || lb <= lp)) {
+        free(zp);
+        *z = zb;
+        *zlen = lb;
+        *enc = FWT_ENC_BSDIFF;
+    } else {
+        free(zb);
+        *z = zp;
+        *zlen = lp;
+        *enc = FWT_ENC_PATCH;
+    }
+    return FWT_OK;
+}
+
+static fwt_err make(const char *from, const char *to, const char *out, int level, enum method me,
                     const char *const *vkeys, size_t n_vkeys, const struct fwt_key_opts *ko,
                     json_t **report)
 {
@@ -444,7 +681,7 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
         nf = facts(&nw, nw.len);
         bf = from ? facts(&base, base.total) : NULL;
         hdr = json_pack("{s:i, s:s, s:o}", "fwtrust_encoded", FWT_ENC_FORMAT, "encoding",
-                        from ? FWT_ENC_PATCH : FWT_ENC_ZSTD, "image", nf);
+                        FWT_ENC_ZSTD, "image", nf);
         if (!nf || !hdr || (from && !bf)) {
             json_decref(bf);
             err = fwt_fail(FWT_E_NOMEM, "out of memory");
@@ -452,12 +689,18 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
             json_object_set_new(hdr, "base", bf);
         }
     }
+    const char *enc = FWT_ENC_ZSTD;
     if (err == FWT_OK) {
-        err = encode(from ? &base : NULL, &nw, level, &z, &zlen);
+        err = from ? make_patch(&base, &nw, level, me, &z, &zlen, &enc)
+                   : encode(NULL, 0, nw.buf, nw.len, level, &z, &zlen);
     }
     if (err == FWT_OK) {
-        /* Decode it again, exactly as a device will, before anyone publishes it. */
-        err = decode(z, zlen, from ? base.buf : NULL, from ? base.total : 0, &check, nw.len);
+        json_object_set_new(hdr, "encoding", json_string(enc));
+        /* Decode it again, with the device's decoder, before anyone publishes it. */
+        enum fwt_dec_method m = !strcmp(enc, FWT_ENC_PATCH)    ? FWT_DEC_PREFIX
+                                : !strcmp(enc, FWT_ENC_BSDIFF) ? FWT_DEC_BSDIFF
+                                                               : FWT_DEC_PLAIN;
+        err = decode(z, zlen, m, base.buf, base.total, &check, nw.len);
         if (err == FWT_OK && memcmp(check, nw.buf, nw.len) != 0) {
             err = fwt_fail(FWT_E_INTERNAL, "the encoded image does not decode to %s", to);
         }
@@ -511,6 +754,7 @@ static int run(int argc, char **argv)
         {"verify-key", required_argument, NULL, OPT_VERIFY_KEY},
         {"info", required_argument, NULL, OPT_INFO},
         {"apply", required_argument, NULL, OPT_APPLY},
+        {"method", required_argument, NULL, OPT_METHOD},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         FWT_KEY_LONGOPTS,
@@ -520,6 +764,7 @@ static int run(int argc, char **argv)
     const char *vkeys[MAX_VERIFY];
     size_t n_vkeys = 0;
     uint32_t level = 19;
+    enum method me = M_AUTO;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         if (fwt_key_opt(c, optarg, &ko)) {
@@ -554,6 +799,17 @@ static int run(int argc, char **argv)
         case OPT_APPLY:
             apply_in = optarg;
             break;
+        case OPT_METHOD:
+            if (!strcmp(optarg, "auto")) {
+                me = M_AUTO;
+            } else if (!strcmp(optarg, "prefix")) {
+                me = M_PREFIX;
+            } else if (!strcmp(optarg, "bsdiff")) {
+                me = M_BSDIFF;
+            } else {
+                return fwt_cli_usage_error(k_prog, "--method: auto, prefix or bsdiff");
+            }
+            break;
         case OPT_JSON:
             json = 1;
             break;
@@ -585,7 +841,7 @@ static int run(int argc, char **argv)
         if (!to || !out) {
             return fwt_cli_usage_error(k_prog, "--to NEW and -o OUT are required");
         }
-        err = make(from, to, out, (int)level, vkeys, n_vkeys, &ko, &report);
+        err = make(from, to, out, (int)level, me, vkeys, n_vkeys, &ko, &report);
     }
     if (err != FWT_OK) {
         if (json) {
@@ -604,8 +860,11 @@ static int run(int argc, char **argv)
         json_t *h = json_object_get(report, "header");
         long long len = (long long)json_integer_value(json_object_get(report, "length"));
         long long ilen = (long long)json_integer_value(json_object_get(report, "image_length"));
+        const char *enc = json_string_value(json_object_get(h, "encoding"));
         printf("%s: %s of %s (%s), %lld bytes for a %lld byte image (%.1f%%)\n", out,
-               from ? "zstd patch" : "zstd-compressed image", to,
+               !strcmp(enc, FWT_ENC_BSDIFF)  ? "bsdiff patch (zstd-bsdiff)"
+               : !strcmp(enc, FWT_ENC_PATCH) ? "zstd patch (zstd-patch)"
+                                             : "zstd-compressed image", to,
                json_string_value(json_object_get(json_object_get(h, "image"), "version")), len,
                ilen, ilen ? 100.0 * (double)len / (double)ilen : 0.0);
         if (from) {
