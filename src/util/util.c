@@ -11,6 +11,28 @@
 
 static _Thread_local char g_detail[1024];
 
+/*
+ * A PIN never reaches an error message: a PKCS#11 URI echoed into a detail may
+ * carry "pin-value=..." (which fwtrust refuses, but the user typed it). Its
+ * value is blanked up to the next URI separator.
+ */
+static void redact_pins(char *s)
+{
+    static const char key[] = "pin-value=";
+    char *p = s;
+    while ((p = strstr(p, key)) != NULL) {
+        char *v = p + sizeof(key) - 1;
+        size_t n = strcspn(v, ";&?\"' \t\n");
+        if (n > 0) {
+            memset(v, '*', n > 3 ? 3 : n);
+            if (n > 3) {
+                memmove(v + 3, v + n, strlen(v + n) + 1);
+            }
+        }
+        p = v;
+    }
+}
+
 fwt_err fwt_fail(fwt_err err, const char *fmt, ...)
 {
     /* Format into a scratch buffer first: callers may pass fwt_detail() as an
@@ -20,6 +42,7 @@ fwt_err fwt_fail(fwt_err err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(tmp, sizeof(tmp), fmt, ap);
     va_end(ap);
+    redact_pins(tmp);
     memcpy(g_detail, tmp, sizeof(g_detail));
     return err;
 }
