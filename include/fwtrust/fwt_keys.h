@@ -138,6 +138,10 @@ FWT_MUST_CHECK fwt_err fwt_signlog_create(const char *db, const char *key_spec,
 /* Open an existing log (FWT_E_NOT_FOUND when there is none). */
 FWT_MUST_CHECK fwt_err fwt_signlog_open(const char *db, int writable, fwt_signlog **out);
 void fwt_signlog_close(fwt_signlog *log);
+/* Progress of the long walks over all entries (verify, audit, appends' checks):
+ * fn(ctx, entries done, entries in all), now and then. fn NULL: none. */
+typedef void (*fwt_signlog_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+void fwt_signlog_set_progress(fwt_signlog *log, fwt_signlog_progress_fn fn, void *ctx);
 
 /*
  * Append one record and sign the new tree head, in one transaction: on

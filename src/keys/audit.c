@@ -96,7 +96,67 @@ struct audit {
     size_t n_hw, cap_hw;
     struct signed_version *sv;
     size_t n_sv, cap_sv;
+    /* Open-addressing index into sv by (hw, version): slot value i + 1, 0 = empty. */
+    size_t *idx;
+    size_t idx_cap; /* a power of two, at least twice n_sv */
 };
+
+static size_t sv_hash(size_t hw, uint64_t version, size_t cap)
+{
+    uint64_t h = version * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)hw + 1) * 0xc2b2ae3d27d4eb4fULL;
+    h ^= h >> 29;
+    return (size_t)h & (cap - 1);
+}
+
+/* The sv entry for (hw, version), or n_sv when there is none. */
+static size_t sv_find(const struct audit *a, size_t hw, uint64_t version)
+{
+    if (a->idx_cap == 0) {
+        return a->n_sv;
+    }
+    for (size_t i = sv_hash(hw, version, a->idx_cap);; i = (i + 1) & (a->idx_cap - 1)) {
+        size_t v = a->idx[i];
+        if (v == 0) {
+            return a->n_sv;
+        }
+        if (a->sv[v - 1].hw == hw && a->sv[v - 1].version == version) {
+            return v - 1;
+        }
+    }
+}
+
+static int sv_index_add(struct audit *a, size_t j)
+{
+    if (2 * (a->n_sv + 1) > a->idx_cap) {
+        size_t nc = a->idx_cap ? a->idx_cap * 2 : 64;
+        if (nc > SIZE_MAX / sizeof(size_t) / 2) {
+            return -1;
+        }
+        size_t *ni = calloc(nc, sizeof(size_t));
+        if (!ni) {
+            return -1;
+        }
+        for (size_t k = 0; k < a->idx_cap; k++) {
+            size_t v = a->idx[k];
+            if (v) {
+                size_t i = sv_hash(a->sv[v - 1].hw, a->sv[v - 1].version, nc);
+                while (ni[i]) {
+                    i = (i + 1) & (nc - 1);
+                }
+                ni[i] = v;
+            }
+        }
+        free(a->idx);
+        a->idx = ni;
+        a->idx_cap = nc;
+    }
+    size_t i = sv_hash(a->sv[j].hw, a->sv[j].version, a->idx_cap);
+    while (a->idx[i]) {
+        i = (i + 1) & (a->idx_cap - 1);
+    }
+    a->idx[i] = j + 1;
+    return 0;
+}
 
 static int grow(void **p, size_t *cap, size_t n, size_t elem)
 {
@@ -216,20 +276,21 @@ static fwt_err audit_one(struct audit *a, uint64_t idx, const struct fwt_signlog
         }
     }
     /* The same version (and hardware) signed again must be the same image. */
-    size_t j = 0;
-    while (j < a->n_sv && !(a->sv[j].hw == h && a->sv[j].version == v)) {
-        j++;
-    }
+    size_t j = sv_find(a, h, v);
     if (j == a->n_sv) {
         if (grow((void **)&a->sv, &a->cap_sv, a->n_sv, sizeof(*a->sv)) != 0) {
             return fwt_fail(FWT_E_NOMEM, "out of memory");
         }
-        struct signed_version *s = &a->sv[a->n_sv++];
+        struct signed_version *s = &a->sv[a->n_sv];
         s->hw = h;
         s->version = v;
         memcpy(s->digest, r->digest, r->digest_len);
         s->digest_len = r->digest_len;
         s->idx = idx;
+        if (sv_index_add(a, a->n_sv) != 0) {
+            return fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+        a->n_sv++;
     } else if (a->sv[j].digest_len != r->digest_len ||
                memcmp(a->sv[j].digest, r->digest, r->digest_len) != 0) {
         snprintf(msg, sizeof(msg), "version %s for %s was signed before (entry %llu) with "
@@ -251,6 +312,7 @@ fwt_err fwt_signlog_audit(fwt_signlog *log, const struct fwt_audit_opts *o, fwt_
     uint64_t n = 0;
     fwt_err e = fwt_signlog_size(log, &n);
     for (uint64_t i = 0; e == FWT_OK && i < n; i++) {
+        fwt_signlog_report_progress(log, i, n);
         char *text = NULL;
         size_t len = 0;
         struct fwt_signlog_record r;
@@ -265,8 +327,12 @@ fwt_err fwt_signlog_audit(fwt_signlog *log, const struct fwt_audit_opts *o, fwt_
         }
         free(text);
     }
+    if (e == FWT_OK) {
+        fwt_signlog_report_progress(log, n, n);
+    }
     free(a.hw);
     free(a.sv);
+    free(a.idx);
     if (n_findings) {
         *n_findings = a.findings;
     }

@@ -28,6 +28,9 @@ FWT_MUST_CHECK fwt_err fwt_keys_json_path(json_t *obj, const char *key, const ch
                                           uint8_t (*path)[32], size_t max, size_t *n);
 json_t *fwt_keys_json_hexstr(const uint8_t *b, size_t len);
 
+/* Call the log's progress callback (every 256 entries and at the end). */
+void fwt_signlog_report_progress(fwt_signlog *log, uint64_t done, uint64_t total);
+
 /* Version as one comparable number. */
 static inline uint64_t fwt_keys_version_u64(const struct fwt_version *v)
 {

@@ -33,7 +33,22 @@ struct fwt_signlog {
     char *key_spec;
     fwt_pubkey *pub;
     uint8_t log_id[32];
+    fwt_signlog_progress_fn progress;
+    void *progress_ctx;
 };
+
+void fwt_signlog_set_progress(fwt_signlog *log, fwt_signlog_progress_fn fn, void *ctx)
+{
+    log->progress = fn;
+    log->progress_ctx = ctx;
+}
+
+void fwt_signlog_report_progress(fwt_signlog *log, uint64_t done, uint64_t total)
+{
+    if (log->progress && (done % 256 == 0 || done == total)) {
+        log->progress(log->progress_ctx, done, total);
+    }
+}
 
 static fwt_err db_fail(fwt_signlog *log, const char *what)
 {
@@ -344,9 +359,14 @@ static fwt_err scan(fwt_signlog *log, int strict, entry_fn fn, void *ctx, uint64
     if (e != FWT_OK) {
         return e;
     }
-    uint64_t n = 0;
+    uint64_t n = 0, total = 0;
+    if (log->progress && (e = fwt_signlog_size(log, &total)) != FWT_OK) {
+        sqlite3_finalize(st);
+        return e;
+    }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fwt_signlog_report_progress(log, n, total);
         sqlite3_int64 idx = sqlite3_column_int64(st, 0);
         const uint8_t *b = sqlite3_column_blob(st, 1);
         int bl = sqlite3_column_bytes(st, 1);
@@ -387,6 +407,9 @@ static fwt_err scan(fwt_signlog *log, int strict, entry_fn fn, void *ctx, uint64
     }
     if (e == FWT_OK && rc != SQLITE_DONE) {
         e = db_fail(log, "read");
+    }
+    if (e == FWT_OK) {
+        fwt_signlog_report_progress(log, n, n > total ? n : total);
     }
     sqlite3_finalize(st);
     if (count) {

@@ -4,6 +4,7 @@
 #include <fwtrust/fwt_keys.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const k_prog = "fwtrust log";
 
@@ -82,6 +83,25 @@ static int fail(const struct args *a, fwt_err err)
     return fwt_cli_error(k_prog, err);
 }
 
+/* Progress of walks over the whole log, on a terminal: "signing log  45% 1234/5000 entries". */
+static int g_last_pct = -1;
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    int pct = total ? (int)(done * 100 / total) : 100;
+    if (pct != g_last_pct) {
+        fprintf(stderr, "\rsigning log %3d%% %llu/%llu entries", pct, (unsigned long long)done,
+                (unsigned long long)total);
+        g_last_pct = pct;
+    }
+    if (done == total) {
+        fputc('\n', stderr);
+        g_last_pct = -1;
+    }
+    fflush(stderr);
+}
+
 static fwt_err open_log(const struct args *a, int writable, fwt_signlog **log)
 {
     const char *env = getenv("FWTRUST_SIGNLOG");
@@ -89,7 +109,11 @@ static fwt_err open_log(const struct args *a, int writable, fwt_signlog **log)
     if (!db) {
         return fwt_fail(FWT_E_ARG, "no signing log: give --log DB or set FWTRUST_SIGNLOG");
     }
-    return fwt_signlog_open(db, writable, log);
+    fwt_err e = fwt_signlog_open(db, writable, log);
+    if (e == FWT_OK && isatty(STDERR_FILENO) && !getenv("FWTRUST_NO_PROGRESS")) {
+        fwt_signlog_set_progress(*log, on_progress, NULL);
+    }
+    return e;
 }
 
 /* Print text to -o FILE (atomically) or stdout. */
