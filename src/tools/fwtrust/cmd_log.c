@@ -321,8 +321,16 @@ static int cmd_show(struct args *a)
             if (!gmtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm)) {
                 snprintf(when, sizeof(when), "@%llu", (unsigned long long)r.time);
             }
-            printf("%6llu  %s  %-14s digest %s..  key %s..  %.*s  %s\n", (unsigned long long)i,
-                   when, vs, dg, kh, (int)r.hw_id_len, (const char *)r.hw_id, r.signer);
+            char hw[2 * FWT_HW_ID_MAX + 3] = "-";
+            if (r.hw_id_len && fwt_is_printable(r.hw_id, r.hw_id_len)) {
+                snprintf(hw, sizeof(hw), "%.*s", (int)r.hw_id_len, (const char *)r.hw_id);
+            } else if (r.hw_id_len) {
+                hw[0] = '0';
+                hw[1] = 'x';
+                fwt_hex_encode(r.hw_id, r.hw_id_len, hw + 2);
+            }
+            printf("%6llu  %s  %-14s digest %s..  key %s..  %s  %s\n", (unsigned long long)i,
+                   when, vs, dg, kh, hw, r.signer);
         } else {
             printf("%6llu  (not a valid entry: run 'fwtrust log verify')\n", (unsigned long long)i);
         }
