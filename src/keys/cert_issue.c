@@ -65,7 +65,13 @@ static fwt_err root_sign(fwt_privkey *root, const uint8_t h[32], uint8_t *sig, s
         return fwt_sign_digest(root, h, 32, sig, sig_len);
     }
     if (root->p11) {
-        return fwt_p11_sign(root->p11, root->type, h, 32, sig, sig_len);
+        fwt_err e = fwt_p11_sign(root->p11, root->type, h, 32, sig, sig_len);
+        if (e == FWT_E_ARG) { /* the token code takes only 48-byte hashes from P-384 keys */
+            return fwt_fail(FWT_E_UNSUPPORTED, "an ECDSA P-384 root in a token cannot sign "
+                                               "certificates (they carry a 32-byte SHA-256 "
+                                               "prehash): %s", fwt_detail());
+        }
+        return e;
     }
     EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, root->pkey, NULL);
     size_t n = *sig_len;
