@@ -45,4 +45,13 @@ expect 0 "4 entries" "$FWTRUST" log verify --log "$DB"
 "$FWTRUST" inspect --json "$T/j.bin" >"$T/ji.json"
 [ "$(json_field "$T/ji.json" '[t["value"] for t in d["tlvs"] if t["name"] == "SHA256"][0]')" = \
   "$(json_field "$T/s.json" 'd["entries"][-1]["digest"]')" ] || fail "logged digest"
+# Signers working at the same time: appends serialise, nothing is lost.
+pids=()
+for i in 1 2 3 4 5 6; do
+    "$FWTRUST" sign --log "$DB" --key "$T/a.pem" --version 2.0.$i --header-size 0x200 --pad-header \
+        "$FW" "$T/par$i.bin" 2>"$T/par$i.err" &
+    pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent signing failed: $(cat "$T"/par*.err)"; done
+expect 0 "10 entries, 11 signed tree heads" "$FWTRUST" log verify --log "$DB"
 echo "keys sign_hook: ok"
