@@ -14,8 +14,118 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #define IO_CHUNK (256U * 1024U)
+#define HASH_INLINE_MAX (64U * 1024U) /* smaller writes are hashed without the helper thread */
+
+/*
+ * The stream's SHA-256 runs on a helper thread while the main thread writes
+ * the same (read-only) buffer to the slot; install_write returns only when
+ * both are done with it. Without the thread (creation failed) it hashes inline.
+ */
+struct hasher {
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    EVP_MD_CTX *md;
+    const void *buf;
+    size_t len;
+    int job;  /* a buffer waits to be hashed, or is being hashed */
+    int quit;
+    int ok;
+};
+
+static void *hasher_main(void *arg)
+{
+    struct hasher *h = arg;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        while (!h->job && !h->quit) {
+            pthread_cond_wait(&h->cv, &h->mu);
+        }
+        if (h->quit) {
+            break;
+        }
+        const void *buf = h->buf;
+        size_t len = h->len;
+        pthread_mutex_unlock(&h->mu);
+        int ok = EVP_DigestUpdate(h->md, buf, len) == 1;
+        pthread_mutex_lock(&h->mu);
+        if (!ok) {
+            h->ok = 0;
+        }
+        h->job = 0;
+        pthread_cond_broadcast(&h->cv);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+static void hasher_start(struct hasher *h, EVP_MD_CTX *md)
+{
+    memset(h, 0, sizeof(*h));
+    h->md = md;
+    h->ok = 1;
+    if (pthread_mutex_init(&h->mu, NULL) != 0) {
+        return;
+    }
+    if (pthread_cond_init(&h->cv, NULL) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        return;
+    }
+    h->started = pthread_create(&h->th, NULL, hasher_main, h) == 0;
+    if (!h->started) {
+        pthread_cond_destroy(&h->cv);
+        pthread_mutex_destroy(&h->mu);
+    }
+}
+
+/* Hand buf to the helper (or hash it now). */
+static void hasher_submit(struct hasher *h, const void *buf, size_t len)
+{
+    if (!h->started || len < HASH_INLINE_MAX) {
+        if (EVP_DigestUpdate(h->md, buf, len) != 1) {
+            h->ok = 0;
+        }
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    h->buf = buf;
+    h->len = len;
+    h->job = 1;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Wait until the submitted buffer is hashed; 1 when every update succeeded. */
+static int hasher_wait(struct hasher *h)
+{
+    if (h->started) {
+        pthread_mutex_lock(&h->mu);
+        while (h->job) {
+            pthread_cond_wait(&h->cv, &h->mu);
+        }
+        pthread_mutex_unlock(&h->mu);
+    }
+    return h->ok;
+}
+
+static void hasher_stop(struct hasher *h)
+{
+    if (!h->started) {
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    h->quit = 1;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->th, NULL);
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    h->started = 0;
+}
 
 struct fwt_agent_install {
     fwt_agent *dev;
@@ -29,6 +139,7 @@ struct fwt_agent_install {
     unsigned flags;
     int failed;
     char source[256];
+    struct hasher hasher;
 };
 
 static void inst_free(fwt_agent_install *inst)
@@ -36,6 +147,7 @@ static void inst_free(fwt_agent_install *inst)
     if (!inst) {
         return;
     }
+    hasher_stop(&inst->hasher);
     if (inst->fd >= 0) {
         close(inst->fd);
     }
@@ -129,6 +241,7 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
             return err;
         }
     }
+    hasher_start(&inst->hasher, inst->md);
     *out = inst;
     return FWT_OK;
 }
@@ -177,9 +290,10 @@ fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf, size_t
         return fwt_fail(FWT_E_TOO_LARGE, "more than the announced %llu bytes",
                         (unsigned long long)inst->expected);
     }
+    hasher_submit(&inst->hasher, buf, len);
     fwt_err err = fwt_f_pwrite_all(inst->fd, buf, len, (off_t)inst->written,
                                    inst->dev->cfg.slot_path[inst->slot]);
-    if (err == FWT_OK && EVP_DigestUpdate(inst->md, buf, len) != 1) {
+    if (!hasher_wait(&inst->hasher) && err == FWT_OK) { /* buf is ours again only now */
         err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
     }
     if (err != FWT_OK) {
@@ -275,6 +389,20 @@ static fwt_err hio_read(void *ctx, uint32_t off, void *buf, size_t len)
 }
 
 #define VERIFY_WORK (1024U * 1024U)
+
+struct fsync_job {
+    int fd;
+    int rc;
+    int err;
+};
+
+static void *fsync_main(void *arg)
+{
+    struct fsync_job *j = arg;
+    j->rc = fwt_f_fsync(j->fd);
+    j->err = errno;
+    return NULL;
+}
 
 /* Verify the slot with the core and compute the SHA-256 of its first `written` bytes. */
 static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image *img,
@@ -387,13 +515,24 @@ static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *im
             return fwt_fail(FWT_E_IO, "%s: truncate: %s", path, strerror(errno));
         }
     }
-    if (fwt_f_fsync(inst->fd) != 0) {
-        return fwt_fail(FWT_E_IO, "%s: fsync: %s", path, strerror(errno));
+    /* fsync on a helper thread while the verifier reads the slot (from the page
+     * cache): the slot is marked for trial only after both succeeded. */
+    struct fsync_job job = {inst->fd, 0, 0};
+    pthread_t th;
+    int threaded = pthread_create(&th, NULL, fsync_main, &job) == 0;
+    if (!threaded) {
+        fsync_main(&job);
     }
     uint8_t want[32], got[32];
     fwt_err err = fwt_agent_install_sha256(inst, want);
     if (err == FWT_OK) {
         err = verify_installed(inst, img, got);
+    }
+    if (threaded) {
+        pthread_join(th, NULL);
+    }
+    if (job.rc != 0) {
+        return fwt_fail(FWT_E_IO, "%s: fsync: %s", path, strerror(job.err));
     }
     if (err != FWT_OK) {
         return err;
