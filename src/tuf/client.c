@@ -897,19 +897,25 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
 static fwt_err fill_target(fwt_tuf_client *c, const char *name, const char *role, const json_t *t,
                            struct fwt_tuf_target *out)
 {
+    /* new strings first: name may be the previous target's (a caller looking it up again) */
+    const json_t *h = json_object_get(t, "hashes");
+    const json_t *cu = json_object_get(t, "custom");
+    char *n = strdup(name), *r = strdup(role);
+    char *s256 = xstrdup(json_string_value(json_object_get(h, "sha256")));
+    char *s512 = xstrdup(json_string_value(json_object_get(h, "sha512")));
+    char *cj = cu ? json_dumps(cu, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     free(c->t_name);
     free(c->t_role);
     free(c->t_sha256);
     free(c->t_sha512);
     free(c->t_custom);
-    c->t_name = strdup(name);
-    c->t_role = strdup(role);
-    const json_t *h = json_object_get(t, "hashes");
-    c->t_sha256 = xstrdup(json_string_value(json_object_get(h, "sha256")));
-    c->t_sha512 = xstrdup(json_string_value(json_object_get(h, "sha512")));
-    const json_t *cu = json_object_get(t, "custom");
-    c->t_custom = cu ? json_dumps(cu, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    if (!c->t_name || !c->t_role || (cu && !c->t_custom)) {
+    c->t_name = n;
+    c->t_role = r;
+    c->t_sha256 = s256;
+    c->t_sha512 = s512;
+    c->t_custom = cj;
+    if (!n || !r || (cu && !cj) || (json_object_get(h, "sha256") && !s256) ||
+        (json_object_get(h, "sha512") && !s512)) {
         return fwt_fail(FWT_E_NOMEM, "out of memory");
     }
     out->name = c->t_name;

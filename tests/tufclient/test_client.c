@@ -579,6 +579,10 @@ static void test_attack_wrong_software_delegation(void **state)
     struct fwt_tuf_target t;
     EXPECT(FWT_OK, fwt_tuf_get_target(c, "hw-a/fw.bin", &t));
     assert_string_equal(t.role, "hw-a");
+    /* looked up again by the name the client returned (its own string) */
+    EXPECT(FWT_OK, fwt_tuf_get_target(c, t.name, &t));
+    assert_string_equal(t.name, "hw-a/fw.bin");
+    assert_string_equal(t.custom_json, "{\"role\":\"hw-a\"}");
     /* hw-a lists hw-b/fw.bin but was not delegated that path; hw-b does not list it */
     EXPECT(FWT_E_NOT_FOUND, fwt_tuf_get_target(c, "hw-b/fw.bin", &t));
     /* '*' does not cross '/' */
