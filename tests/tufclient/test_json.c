@@ -13,6 +13,10 @@
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
 static char *canon_of(const char *text)
 {
     json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
@@ -145,6 +149,84 @@ static void test_time(void **state)
     assert_int_equal(fwt_tuf_time_parse(NULL, &t), FWT_E_META);
 }
 
+/* PEM (SPKI) of a key pair's public half */
+static char *pub_pem(EVP_PKEY *k)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PUBKEY(b, k), 1);
+    char *p = NULL;
+    long n = BIO_get_mem_data(b, &p);
+    char *out = strndup(p, (size_t)n);
+    BIO_free(b);
+    return out;
+}
+
+/* Sign msg with OpenSSL as another implementation would: pad 1 = PKCS#1 v1.5, 2 = PSS with
+ * the largest salt, 0 = the key's default (ECDSA). */
+static size_t ossl_sign(EVP_PKEY *k, int pad, const char *md, const char *msg, uint8_t *sig, size_t cap)
+{
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pc = NULL;
+    assert_int_equal(EVP_DigestSignInit_ex(mc, &pc, md, NULL, NULL, k, NULL), 1);
+    if (pad == 1) {
+        assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING), 1);
+    } else if (pad == 2) {
+        assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING), 1);
+        assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_MAX), 1);
+    }
+    size_t len = cap;
+    assert_int_equal(EVP_DigestSign(mc, sig, &len, (const uint8_t *)msg, strlen(msg)), 1);
+    EVP_MD_CTX_free(mc);
+    return len;
+}
+
+static void check_scheme(EVP_PKEY *k, const char *keytype, const char *scheme, int pad, const char *md)
+{
+    char *pem = pub_pem(k);
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "keytype", keytype, "scheme", scheme, "keyval", "public", pem);
+    struct fwt_tuf_vkey *v = NULL;
+    assert_int_equal(fwt_tuf_vkey_new(obj, &v), FWT_OK);
+    uint8_t sig[1024];
+    size_t sl = ossl_sign(k, pad, md, "signed bytes", sig, sizeof(sig));
+    assert_int_equal(fwt_tuf_vkey_verify(v, (const uint8_t *)"signed bytes", 12, sig, sl), FWT_OK);
+    assert_int_equal(fwt_tuf_vkey_verify(v, (const uint8_t *)"signed bytez", 12, sig, sl), FWT_E_SIGNATURE);
+    sig[sl / 2] ^= 1;
+    assert_int_equal(fwt_tuf_vkey_verify(v, (const uint8_t *)"signed bytes", 12, sig, sl), FWT_E_SIGNATURE);
+    fwt_tuf_vkey_free(v);
+    json_decref(obj);
+    free(pem);
+}
+
+/* The schemes other implementations sign with (the conformance suite's default is RSA PKCS#1 v1.5). */
+static void test_schemes(void **state)
+{
+    (void)state;
+    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+    assert_non_null(rsa);
+    check_scheme(rsa, "rsa", "rsa-pkcs1v15-sha256", 1, "SHA256");
+    check_scheme(rsa, "rsa", "rsassa-pss-sha256", 2, "SHA256");
+    /* a PKCS#1 v1.5 signature is not a PSS one */
+    char *pem = pub_pem(rsa);
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "keytype", "rsa", "scheme", "rsassa-pss-sha256", "keyval", "public",
+                            pem);
+    struct fwt_tuf_vkey *v = NULL;
+    assert_int_equal(fwt_tuf_vkey_new(obj, &v), FWT_OK);
+    uint8_t sig[1024];
+    size_t sl = ossl_sign(rsa, 1, "SHA256", "m", sig, sizeof(sig));
+    assert_int_equal(fwt_tuf_vkey_verify(v, (const uint8_t *)"m", 1, sig, sl), FWT_E_SIGNATURE);
+    fwt_tuf_vkey_free(v);
+    json_decref(obj);
+    free(pem);
+    EVP_PKEY_free(rsa);
+    EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    check_scheme(ec, "ecdsa", "ecdsa-sha2-nistp256", 0, "SHA256");
+    check_scheme(ec, "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256", 0, "SHA256");
+    EVP_PKEY_free(ec);
+    ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    check_scheme(ec, "ecdsa", "ecdsa-sha2-nistp384", 0, "SHA384");
+    EVP_PKEY_free(ec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_json_load_strict),
         cmocka_unit_test(test_keyid),
         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_schemes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
