@@ -1,7 +1,7 @@
 #!/bin/bash
 # Chapter 5: a device updates itself from a TUF repository served by nginx over HTTPS with a
 # pinned server key and a client certificate: it installs 4.0.0b4, boots and confirms; gets
-# 4.0.0b5 as a small zstd patch against what it runs; refuses a tampered target, replayed
+# 4.0.0b5 as a small patch against what it runs; refuses a tampered target, replayed
 # metadata and an image signed by an unknown key; and an update that is never confirmed
 # rolls back by itself. Environment from scripts/demo: FWT_BIN, DEMO_DIR, FW_DIR, TOP; `say`.
 set -euo pipefail
@@ -35,7 +35,7 @@ sign_fw release-key.pem 4.0.0+4 "$FW_DIR/pybricks-primehub-v4.0.0b4.bin" fw-4.0.
 sign_fw release-key.pem 4.0.0+5 "$FW_DIR/pybricks-primehub-v4.0.0b5.bin" fw-4.0.0b5.bin
 ls -l fw-4.0.0b4.bin fw-4.0.0b5.bin
 
-say "Encode 4.0.0b5 for the network: a zstd patch against 4.0.0b4, and compressed"
+say "Encode 4.0.0b5 for the network: a patch against 4.0.0b4 (the smaller of the zstd and bsdiff kinds), and compressed"
 fwtrust delta --from fw-4.0.0b4.bin --to fw-4.0.0b5.bin -o fw-4.0.0b5.from-4.0.0b4.zpatch \
     --verify-key release-key.pub.pem
 fwtrust delta --to fw-4.0.0b5.bin -o fw-4.0.0b5.bin.zst --verify-key release-key.pub.pem
