@@ -7,7 +7,8 @@
 # FWT_FAULT_MODE=tear first lets half of an interrupted write land (a torn
 # flash write). For each step of
 #     install v2 -> boot (trial) -> confirm -> boot      and
-#     (trial booted) rollback -> boot
+#     (trial booted) rollback -> boot                      and
+#     (v1.1 confirmed in b, v1 in a) rollback to slot a -> boot
 # and for N = 1, 2, ... until the step completes without reaching point N, the
 # device is restored to its state before the step, the step runs with the cut
 # at N, and then:
@@ -24,9 +25,11 @@ keys
 payload 16 "$T/payload.bin"
 mkimg "$T/v1.bin" 1.0.0 1
 mkimg "$T/v2.bin" 2.0.0 2
+mkimg "$T/v11.bin" 1.1.0 1
 digest() { "$FWTRUST" inspect --json "$1" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print([t["value"] for t in d["tlvs"] if t["name"]=="SHA256"][0])'; }
 D1=$(digest "$T/v1.bin")
 D2=$(digest "$T/v2.bin")
+D11=$(digest "$T/v11.bin")
 [ -n "$D1" ] && [ -n "$D2" ] && [ "$D1" != "$D2" ] || fail "cannot read the image digests"
 
 A() { "$AGENT" --device "$T/dev" "$@"; }
@@ -47,7 +50,8 @@ step_cmd() {
     install) A install "$T/v2.bin" ;;
     boot1 | boot2 | boot3) B ;;
     confirm) A confirm ;;
-    rollback) A rollback ;;
+    rollback | rollback2) A rollback ;;
+    boot4) B ;;
     esac
 }
 snap install
@@ -61,6 +65,14 @@ snap boot2
 restore rollback
 A rollback >/dev/null || fail "rollback"
 snap boot3
+# Operator rollback to the other slot: v1.1 (same security counter) confirmed in b, back to v1 in a.
+restore install
+A install "$T/v11.bin" >/dev/null || fail "install v1.1"
+B >/dev/null || fail "boot v1.1"
+A confirm >/dev/null || fail "confirm v1.1"
+snap rollback2
+A rollback >/dev/null || fail "rollback to slot a"
+snap boot4
 
 json() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$@"; }
 
@@ -70,7 +82,7 @@ check() {
     B >"$T/boot.json" 2>"$T/boot.err" || { cat "$T/boot.json" "$T/boot.err" >&2; fail "$what: no valid image boots"; }
     local d
     d=$(json "$T/boot.json" 'd["digest"]')
-    [ "$d" = "$D1" ] || [ "$d" = "$D2" ] || fail "$what: booted an unexpected image $d"
+    [ "$d" = "$D1" ] || [ "$d" = "$D2" ] || [ "$d" = "$D11" ] || fail "$what: booted an unexpected image $d"
     A status --json >"$T/st.json" 2>"$T/st.err" || { cat "$T/st.err" >&2; fail "$what: state unreadable"; }
     A verify-slots --json >"$T/vs.json" 2>"$T/vs.err" || { cat "$T/vs.json" "$T/vs.err" >&2; fail "$what: verify-slots"; }
     A log verify >/dev/null 2>"$T/lv.err" || { cat "$T/lv.err" >&2; fail "$what: audit log"; }
@@ -98,6 +110,7 @@ check() {
         else
             case "$s" in
             "('a', None, False, 1)") break ;;
+            "('b', None, "*) A rollback >/dev/null || fail "$what: rollback to a while completing" ;;
             *", None, "*) B >/dev/null || fail "$what: boot while completing" ;;
             *) A rollback >/dev/null || fail "$what: rollback while completing ($s)" ;;
             esac
@@ -115,9 +128,9 @@ check() {
 
 total=0
 for mode in cut tear; do
-    for step in install boot1 confirm boot2 rollback boot3; do
+    for step in install boot1 confirm boot2 rollback boot3 rollback2 boot4; do
         final=2
-        case $step in rollback | boot3) final=1 ;; esac
+        case $step in rollback | boot3 | rollback2 | boot4) final=1 ;; esac
         n=1
         while :; do
             restore "$step"
@@ -135,5 +148,5 @@ for mode in cut tear; do
         total=$((total + n - 1))
     done
 done
-[ "$total" -ge 40 ] || fail "only $total cut points"
+[ "$total" -ge 100 ] || fail "only $total cut points"
 echo "powerfail: all $total cut points passed"
