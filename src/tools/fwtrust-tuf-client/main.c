@@ -60,6 +60,7 @@ struct cli {
     size_t n_names;
     int json, detailed;
     struct fwt_tuf_client_opts o;
+    struct fwt_progress prog; /* download progress (stderr, on a terminal) */
 };
 
 static int fail(const struct cli *a, fwt_err err)
@@ -80,7 +81,7 @@ static int usage_fail(const struct cli *a, const char *msg)
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
 {
     struct fwt_progress *p = ctx;
-    if (p->total != total) {
+    if (!p->label) {
         fwt_progress_start(p, "download", total);
     }
     fwt_progress_update(p, done);
@@ -179,7 +180,6 @@ static int run(struct cli *a, const char *cmd)
         out = json_pack("{s:b, s:o}", "ok", 1, "targets", arr);
     } else if (err == FWT_OK) { /* download */
         json_t *arr = json_array();
-        struct fwt_progress prog = {0};
         for (size_t i = 0; i < a->n_names && err == FWT_OK; i++) {
             struct fwt_tuf_target t;
             err = fwt_tuf_get_target(c, a->names[i], &t);
@@ -191,9 +191,9 @@ static int run(struct cli *a, const char *cmd)
             }
             int cached = 0;
             if (err == FWT_OK) {
+                memset(&a->prog, 0, sizeof(a->prog));
                 err = fwt_tuf_download_file(c, &t, path, &cached);
-                fwt_progress_finish(&prog);
-                prog.total = 0;
+                fwt_progress_finish(&a->prog);
             }
             if (err == FWT_OK) {
                 json_t *tj = target_json(&t);
@@ -232,7 +232,6 @@ static int run(struct cli *a, const char *cmd)
 int main(int argc, char **argv)
 {
     static struct cli a;
-    static struct fwt_progress prog;
     enum {
         O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_CA, O_PIN, O_CERT, O_KEY, O_TIMEOUT, O_LSL, O_LST,
         O_ROT, O_DEL, O_NOFLOOR, O_JSON, O_DETAIL, O_HELP
@@ -307,7 +306,7 @@ int main(int argc, char **argv)
     a.o.targets_url = a.turl;
     if (!getenv("FWTRUST_NO_PROGRESS")) {
         a.o.progress = on_progress;
-        a.o.progress_ctx = &prog;
+        a.o.progress_ctx = &a.prog;
     }
     if (!strcmp(cmd, "init")) {
         if (optind + 1 != argc) {
