@@ -63,6 +63,9 @@ struct cands {
     struct cand *v;
     size_t n, cap;
     fwt_err err;
+    const char *hw_id;  /* keep only images for this hardware ... */
+    const char *target; /* ... and the target named on the command line */
+    size_t n_other_hw;  /* fwtrust images for other hardware (not kept) */
 };
 
 static void cands_free(struct cands *cs)
@@ -219,10 +222,16 @@ static int collect(void *ctx, const struct fwt_tuf_target *t)
     if (parse_target(t, &c, why, sizeof(why)) != 0) {
         return 0; /* not an fwtrust image (or not one we understand): not a candidate */
     }
+    if ((c.hw_id_len != strlen(cs->hw_id) || memcmp(c.hw_id, cs->hw_id, c.hw_id_len) != 0) &&
+        !(cs->target && !strcmp(cs->target, c.name))) {
+        cs->n_other_hw++;
+        free(c.name);
+        return 0;
+    }
     if (cs->n == cs->cap) {
         if (cs->cap >= MAX_CANDIDATES) {
             free(c.name);
-            cs->err = fwt_fail(FWT_E_TOO_LARGE, "more than %u firmware targets", MAX_CANDIDATES);
+            cs->err = fwt_fail(FWT_E_TOO_LARGE, "more than %u firmware images for this hardware", MAX_CANDIDATES);
             return 1;
         }
         size_t ncap = cs->cap ? 2 * cs->cap : 16;
@@ -452,8 +461,8 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
             }
             return fwt_fail(FWT_E_NO_UPDATE,
                             "no target for hardware '%s' is newer than the running %s (%zu "
-                            "firmware target(s) in the repository)",
-                            x->cfg->hw_id, vb, cs->n);
+                            "image(s) for it, %zu for other hardware)",
+                            x->cfg->hw_id, vb, cs->n, cs->n_other_hw);
         }
     }
     if (same_image_as_running(x, best)) {
@@ -586,6 +595,8 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     x.base.fd = -1;
     struct cands cs;
     memset(&cs, 0, sizeof(cs));
+    cs.hw_id = x.cfg->hw_id;
+    cs.target = o->target;
     fwt_tuf_client *c = NULL;
     fwt_agent_install *inst = NULL;
     fwt_dec *dec = NULL;
