@@ -165,6 +165,16 @@ FWT_MUST_CHECK fwt_err fwt_signlog_commit_image(const char *db, const char *pend
 void fwt_signlog_default_signer(char out[FWT_SIGNLOG_SIGNER_MAX]);
 /* "M.m.r+b". */
 void fwt_signlog_version_format(const struct fwt_version *v, char *out, size_t len);
+/*
+ * `log append`: record signatures made elsewhere (another tool, an appliance).
+ * Each of keys[] must have a valid signature on the image (checked with the
+ * verifier core, that key as the only trust); otherwise nothing is appended
+ * (FWT_E_UNKNOWN_KEY, or the verifier's error). signer as for commit_image.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *image,
+                                                const fwt_pubkey *const *keys, size_t n_keys,
+                                                const char *signer, const struct fwt_key_opts *ko,
+                                                uint64_t *first);
 /* A pending file name next to final_path, with the same extension (free()). */
 FWT_MUST_CHECK fwt_err fwt_signlog_pending_name(const char *final_path, char **out);
 

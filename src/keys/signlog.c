@@ -1025,6 +1025,94 @@ fwt_err fwt_signlog_pending_name(const char *final_path, char **out)
     return FWT_OK;
 }
 
+static fwt_err signer_name(const char *signer, char who[FWT_SIGNLOG_SIGNER_MAX])
+{
+    if (!signer) {
+        fwt_signlog_default_signer(who);
+        return FWT_OK;
+    }
+    size_t n = strlen(signer);
+    if (n >= FWT_SIGNLOG_SIGNER_MAX) {
+        return fwt_fail(FWT_E_ARG, "signer identity longer than %u characters",
+                        FWT_SIGNLOG_SIGNER_MAX - 1);
+    }
+    memcpy(who, signer, n + 1);
+    return FWT_OK;
+}
+
+/* One record for a signature by keyhash on the image described by info. */
+static fwt_err fill_record(struct fwt_signlog_record *r, const struct fwt_image_info *info,
+                           const uint8_t keyhash[32], const char *who, uint64_t now)
+{
+    memset(r, 0, sizeof(*r));
+    if (info->digest_len == 0 || info->digest_len > sizeof(r->digest) ||
+        info->hw_id_len > sizeof(r->hw_id)) {
+        return fwt_fail(FWT_E_INTERNAL, "image digest or hardware id out of range");
+    }
+    memcpy(r->keyhash, keyhash, 32);
+    memcpy(r->digest, info->digest, info->digest_len);
+    r->digest_len = info->digest_len;
+    r->version = info->hdr.version;
+    r->has_security_counter = info->has_security_counter;
+    r->security_counter = info->security_counter;
+    memcpy(r->hw_id, info->hw_id, info->hw_id_len);
+    r->hw_id_len = info->hw_id_len;
+    snprintf(r->signer, sizeof(r->signer), "%s", who);
+    r->time = now;
+    return FWT_OK;
+}
+
+fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *image,
+                                 const fwt_pubkey *const *keys, size_t n_keys, const char *signer,
+                                 const struct fwt_key_opts *ko, uint64_t *first)
+{
+    if (!log || !image || !keys || n_keys == 0) {
+        return fwt_fail(FWT_E_ARG, "fwt_signlog_append_image: missing argument");
+    }
+    char who[FWT_SIGNLOG_SIGNER_MAX];
+    fwt_err e = signer_name(signer, who);
+    struct fwt_signlog_record *recs = e == FWT_OK ? calloc(n_keys, sizeof(*recs)) : NULL;
+    if (e == FWT_OK && !recs) {
+        e = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    uint64_t now = now_seconds();
+    for (size_t i = 0; e == FWT_OK && i < n_keys; i++) {
+        uint8_t enc[FWT_PUBKEY_MAX], kh[32];
+        size_t el = sizeof(enc);
+        if ((e = fwt_pubkey_mcuboot(keys[i], enc, &el)) != FWT_OK ||
+            (e = fwt_pubkey_keyhash(keys[i], kh)) != FWT_OK) {
+            break;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!memcmp(recs[j].keyhash, kh, 32)) {
+                e = fwt_fail(FWT_E_ARG, "key %zu is given twice", i + 1);
+            }
+        }
+        struct fwt_trusted_key tk = {fwt_pubkey_type(keys[i]), enc, el};
+        struct fwt_policy pol;
+        memset(&pol, 0, sizeof(pol));
+        pol.keys = &tk;
+        pol.n_keys = 1;
+        pol.threshold = 1;
+        struct fwt_image_info info;
+        memset(&info, 0, sizeof(info));
+        if (e == FWT_OK && (e = fwt_verify_file(image, &pol, &info)) != FWT_OK) {
+            char kx[17];
+            fwt_hex_encode(kh, 8, kx);
+            e = fwt_fail(e, "%s carries no valid signature by key %zu (%s..): %s", image, i + 1, kx,
+                         fwt_detail());
+        }
+        if (e == FWT_OK) {
+            e = fill_record(&recs[i], &info, kh, who, now);
+        }
+    }
+    if (e == FWT_OK) {
+        e = append_records(log, recs, n_keys, ko, first);
+    }
+    free(recs);
+    return e;
+}
+
 fwt_err fwt_signlog_commit_image(const char *db, const char *pending, const char *final_path,
                                  fwt_privkey *const *keys, size_t n_keys, const char *signer,
                                  const struct fwt_key_opts *ko, uint64_t *first)
@@ -1056,40 +1144,20 @@ fwt_err fwt_signlog_commit_image(const char *db, const char *pending, const char
         goto out;
     }
     char who[FWT_SIGNLOG_SIGNER_MAX];
-    if (signer) {
-        snprintf(who, sizeof(who), "%s", signer);
-        if (strlen(signer) >= sizeof(who)) {
-            e = fwt_fail(FWT_E_ARG, "signer identity longer than %u characters",
-                         FWT_SIGNLOG_SIGNER_MAX - 1);
-            goto out;
-        }
-    } else {
-        fwt_signlog_default_signer(who);
+    if ((e = signer_name(signer, who)) != FWT_OK) {
+        goto out;
     }
     uint64_t now = now_seconds();
     for (size_t i = 0; i < n_keys; i++) {
-        struct fwt_signlog_record *r = &recs[i];
         fwt_pubkey *pub = NULL;
+        uint8_t kh[32];
         if ((e = fwt_privkey_public(keys[i], &pub)) == FWT_OK) {
-            e = fwt_pubkey_keyhash(pub, r->keyhash);
+            e = fwt_pubkey_keyhash(pub, kh);
         }
         fwt_pubkey_free(pub);
-        if (e != FWT_OK) {
+        if (e != FWT_OK || (e = fill_record(&recs[i], &info, kh, who, now)) != FWT_OK) {
             goto out;
         }
-        if (info.digest_len > sizeof(r->digest)) {
-            e = fwt_fail(FWT_E_INTERNAL, "digest too long");
-            goto out;
-        }
-        memcpy(r->digest, info.digest, info.digest_len);
-        r->digest_len = info.digest_len;
-        r->version = info.hdr.version;
-        r->has_security_counter = info.has_security_counter;
-        r->security_counter = info.security_counter;
-        memcpy(r->hw_id, info.hw_id, info.hw_id_len);
-        r->hw_id_len = info.hw_id_len;
-        memcpy(r->signer, who, sizeof(who));
-        r->time = now;
     }
     fwt_file_io_close(&fio);
     fio_open = 0;

@@ -122,12 +122,30 @@ expect 22 "" "$FWTRUST" log verify --log "$DB" --since "$T/other-sth.json"
 expect 22 "another key" "$FWTRUST" log verify --log "$DB" --log-key "$T/other.pem"
 expect 0 "" "$FWTRUST" log verify --log "$DB" --log-key "$T/logkey.pub"
 
+# Signatures made elsewhere (here: fwtrust sign --no-log standing in for another tool) are
+# recorded with log append, after checking that each key really signed the image.
+expect 0 "" "$FWTRUST" sign --no-log --key "$T/other.pem" --key "$T/b.pem" --version 7.0.0 \
+    --header-size 0x200 --pad-header "$FW" "$T/ext.bin"
+before=$(sha256sum "$DB")
+expect 24 "carries no valid signature by key 2" "$FWTRUST" log append --log "$DB" --key "$T/other.pem" \
+    --key "$T/a.pem" "$T/ext.bin"
+expect 1 "given twice" "$FWTRUST" log append --log "$DB" --key "$T/b.pem" --key "$T/b.pem" "$T/ext.bin"
+[ "$(sha256sum "$DB")" = "$before" ] || fail "a refused append changed the log"
+expect 0 "logged 2 signatures on $T/ext.bin as entries 4-5" "$FWTRUST" log append --log "$DB" \
+    --key "$T/other.pem" --key "$T/b.pem" --signer offline-station "$T/ext.bin"
+"$FWTRUST" log show --json --log "$DB" >"$T/show2.json"
+[ "$(json_field "$T/show2.json" '[(e["version"], e["signer"], e["key_id"] == "'"$kh_b"'") for e in d["entries"][4:]]')" = \
+  "[('7.0.0+0', 'offline-station', False), ('7.0.0+0', 'offline-station', True)]" ] ||
+    fail "log append: $(cat "$T/show2.json")"
+expect 0 "6 entries" "$FWTRUST" log verify --log "$DB" --since "$T/sth4.json"
+expect 1 "needs --key PUB" "$FWTRUST" log append --log "$DB" "$T/ext.bin"
+
 # Usage errors.
 expect 1 "no signing log" env -u FWTRUST_SIGNLOG "$FWTRUST" log verify
 expect 8 "no signing log here" "$FWTRUST" log verify --log "$T/none.db"
 expect 1 "unknown command" "$FWTRUST" log frobnicate
 expect 1 "needs --log-key PUB, --sth STH" "$FWTRUST" log check-proof "$T/p0.json"
 "$FWTRUST" log verify --log "$DB" --json >"$T/v.json"
-[ "$(json_field "$T/v.json" 'd["ok"], d["entries"], d["tree_heads"]')" = "(True, 4, 4)" ] ||
+[ "$(json_field "$T/v.json" 'd["ok"], d["entries"], d["tree_heads"]')" = "(True, 6, 5)" ] ||
     fail "verify json: $(cat "$T/v.json")"
 echo "keys log: ok"

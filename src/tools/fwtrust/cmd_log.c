@@ -22,6 +22,7 @@ enum {
     OPT_NEW,
     OPT_EXPECT_KEY,
     OPT_WINDOW,
+    OPT_SIGNER,
 };
 
 static void usage(FILE *out)
@@ -33,6 +34,9 @@ static void usage(FILE *out)
             "--log DB, else $FWTRUST_SIGNLOG.\n\n"
             "Commands:\n"
             "  init --log-key KEY         create a new log, signed by KEY (PEM or pkcs11:)\n"
+            "  append --key PUB [--key PUB ...] [--signer ID] IMAGE\n"
+            "                             record signatures made elsewhere (another tool): each\n"
+            "                             PUB must have a valid signature on IMAGE\n"
             "  verify [--log-key PUB] [--since STH]\n"
             "                             recompute every leaf hash and tree head, check every\n"
             "                             tree head signature (by PUB when given), and that the\n"
@@ -68,6 +72,9 @@ struct args {
     const char *expect[MAX_EXPECT];
     size_t n_expect;
     const char *window;
+    const char *keys[8];
+    size_t n_keys;
+    const char *signer;
     uint64_t size, tree_size;
     int has_size, json;
     struct fwt_key_opts ko;
@@ -183,6 +190,51 @@ static int cmd_init(struct args *a)
         fwt_cli_json_print(json_pack("{s:b, s:s, s:s}", "ok", 1, "log", db, "log_id", id));
     } else {
         printf("created signing log %s (log id %s)\n", db, id);
+    }
+    return 0;
+}
+
+static int cmd_append(struct args *a)
+{
+    if (a->n_keys == 0 || a->argc != 1) {
+        return fwt_cli_usage_error(k_prog, "log append needs --key PUB (one per signature to "
+                                           "record) and one IMAGE");
+    }
+    fwt_pubkey *keys[8] = {NULL};
+    fwt_signlog *log = NULL;
+    uint64_t first = 0;
+    fwt_err e = FWT_OK;
+    for (size_t i = 0; i < a->n_keys && e == FWT_OK; i++) {
+        if ((e = fwt_pubkey_load(a->keys[i], &a->ko, &keys[i])) != FWT_OK) {
+            e = fwt_fail(e, "--key %s: %s", a->keys[i],
+                         fwt_detail()[0] ? fwt_detail() : "cannot load");
+        }
+    }
+    if (e == FWT_OK) {
+        e = open_log(a, 1, &log);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_append_image(log, a->argv[0], (const fwt_pubkey *const *)keys, a->n_keys,
+                                     a->signer, &a->ko, &first);
+    }
+    fwt_signlog_close(log);
+    for (size_t i = 0; i < a->n_keys; i++) {
+        fwt_pubkey_free(keys[i]);
+    }
+    if (e != FWT_OK) {
+        return fail(a, e);
+    }
+    if (a->json) {
+        fwt_cli_json_print(json_pack("{s:b, s:I, s:I}", "ok", 1, "first_entry", (json_int_t)first,
+                                     "entries", (json_int_t)a->n_keys));
+    } else {
+        if (a->n_keys == 1) {
+            printf("logged 1 signature on %s as entry %llu\n", a->argv[0],
+                   (unsigned long long)first);
+        } else {
+            printf("logged %zu signatures on %s as entries %llu-%llu\n", a->n_keys, a->argv[0],
+                   (unsigned long long)first, (unsigned long long)(first + a->n_keys - 1));
+        }
     }
     return 0;
 }
@@ -616,6 +668,8 @@ static int run(int argc, char **argv)
         {"new", required_argument, NULL, OPT_NEW},
         {"expect-key", required_argument, NULL, OPT_EXPECT_KEY},
         {"window", required_argument, NULL, OPT_WINDOW},
+        {"key", required_argument, NULL, 'k'},
+        {"signer", required_argument, NULL, OPT_SIGNER},
         {"output", required_argument, NULL, 'o'},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
@@ -629,6 +683,7 @@ static int run(int argc, char **argv)
         const char *name;
         int (*fn)(struct args *);
     } cmds[] = {{"init", cmd_init},
+                {"append", cmd_append},
                 {"verify", cmd_verify},
                 {"head", cmd_head},
                 {"show", cmd_show},
@@ -652,7 +707,7 @@ static int run(int argc, char **argv)
     argv++;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
         if (fwt_key_opt(c, optarg, &a.ko)) {
             continue;
         }
@@ -697,6 +752,15 @@ static int run(int argc, char **argv)
         case OPT_WINDOW:
             a.window = optarg;
             break;
+        case 'k':
+            if (a.n_keys == 8) {
+                return fwt_cli_usage_error(k_prog, "at most 8 --key");
+            }
+            a.keys[a.n_keys++] = optarg;
+            break;
+        case OPT_SIGNER:
+            a.signer = optarg;
+            break;
         case 'o':
             a.out = optarg;
             break;
@@ -712,7 +776,7 @@ static int run(int argc, char **argv)
     }
     a.argc = argc - optind;
     a.argv = argv + optind;
-    if (fn != cmd_show && fn != cmd_prove && fn != cmd_check_proof &&
+    if (fn != cmd_show && fn != cmd_prove && fn != cmd_check_proof && fn != cmd_append &&
         fn != cmd_check_consistency && a.argc != 0) {
         return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", a.argv[0]);
     }
