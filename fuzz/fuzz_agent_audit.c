@@ -1,6 +1,7 @@
 /*
- * libFuzzer target: one audit log line (fwt_audit_line_parse), and a whole
- * log file through fwt_audit_verify (the chain check, torn tail handling).
+ * libFuzzer target: one audit log line (fwt_audit_line_parse) and one
+ * measured boot event log line (fwt_event_line_parse), and a whole log file
+ * through fwt_audit_verify (the chain check, torn tail handling).
  */
 #include "agent/agent_internal.h"
 
@@ -20,6 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (e.seq == 0 || strlen(e.event) == 0) {
             abort();
         }
+    }
+    struct fwt_event_entry ev;
+    if (fwt_event_line_parse((const char *)data, size, &ev) == FWT_OK && ev.boot == 0) {
+        abort();
     }
     if (!g_dir[0]) {
         snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-fuzz-audit-XXXXXX");

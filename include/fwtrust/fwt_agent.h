@@ -296,6 +296,17 @@ FWT_MUST_CHECK fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_resu
  */
 int fwt_agent_update_main(fwt_agent *dev, int argc, char **argv, int json);
 
+/*
+ * Check the measured boot records: replay the event log (DIR/eventlog.jsonl)
+ * entries of the boot recorded in DIR/pcr from a zero register and compare
+ * with the register value stored there. *boot gets that boot's number (0 and
+ * FWT_OK when nothing was measured yet); pcr (may be NULL) its register.
+ * FWT_E_STATE when the log and the register disagree or a line is malformed
+ * (a last line torn by a power cut is ignored).
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_measurements_verify(fwt_agent *dev, uint32_t *boot,
+                                                     uint8_t pcr[32]);
+
 /* ---- Anti-rollback state backend ---- */
 
 struct fwt_rollback_state {

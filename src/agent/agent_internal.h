@@ -121,6 +121,15 @@ fwt_err fwt_audit_line_parse(const char *line, size_t len, struct fwt_audit_entr
 fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail);
 fwt_err fwt_audit_verify(const char *dir, uint64_t *n, int *torn);
 
+/* ---- Measured boot event log lines (boot.c) ---- */
+
+struct fwt_event_entry {
+    uint32_t boot;
+    uint8_t digest[32]; /* the SHA-256 the register was extended with */
+};
+/* Parse one event log line (without its newline); FWT_E_STATE when it is not one. */
+fwt_err fwt_event_line_parse(const char *line, size_t len, struct fwt_event_entry *e);
+
 /* ---- The device (device.c) ---- */
 
 struct fwt_agent_anchor {

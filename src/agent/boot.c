@@ -276,3 +276,114 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
     }
     return err;
 }
+
+/* ---- checking the measurements ---- */
+
+fwt_err fwt_event_line_parse(const char *line, size_t len, struct fwt_event_entry *e)
+{
+    memset(e, 0, sizeof(*e));
+    if (len == 0 || len > 8192) {
+        return fwt_fail(FWT_E_STATE, "event line of %zu bytes", len);
+    }
+    json_error_t je;
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    if (!o) {
+        return fwt_fail(FWT_E_STATE, "not JSON: %s", je.text);
+    }
+    fwt_err err = FWT_OK;
+    json_t *boot = json_object_get(o, "boot"), *idx = json_object_get(o, "pcr_index");
+    json_t *type = json_object_get(o, "event_type"), *ds = json_object_get(o, "digests");
+    json_t *d0 = json_array_get(ds, 0);
+    json_t *alg = json_object_get(d0, "hash_alg"), *dig = json_object_get(d0, "digest");
+    if (!json_is_object(o) || !json_is_integer(boot) || json_integer_value(boot) < 1 ||
+        json_integer_value(boot) > UINT32_MAX || !json_is_integer(idx) ||
+        json_integer_value(idx) != 0 || !json_is_string(type) || !json_is_array(ds) ||
+        json_array_size(ds) != 1 || !json_is_object(json_object_get(o, "event")) ||
+        !json_is_string(alg) || strcmp(json_string_value(alg), "sha256") != 0 ||
+        !json_is_string(dig) || fwt_hex_decode(json_string_value(dig), e->digest, 32) != FWT_OK) {
+        err = fwt_fail(FWT_E_STATE, "not a measured boot event (boot, pcr_index 0, event_type, "
+                       "one sha256 digest, event)");
+    } else {
+        e->boot = (uint32_t)json_integer_value(boot);
+    }
+    json_decref(o);
+    return err;
+}
+
+fwt_err fwt_agent_measurements_verify(fwt_agent *dev, uint32_t *boot_out, uint8_t pcr_out[32])
+{
+    *boot_out = 0;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/pcr", dev->cfg.dir) >= (int)sizeof(path)) {
+        return fwt_fail(FWT_E_ARG, "path too long");
+    }
+    uint8_t *text = NULL;
+    size_t len = 0;
+    fwt_err err = fwt_read_file(path, 4096, &text, &len);
+    if (err == FWT_E_NOT_FOUND) {
+        fwt_detail_clear();
+        return FWT_OK; /* nothing measured yet */
+    }
+    if (err != FWT_OK) {
+        return err;
+    }
+    json_error_t je;
+    json_t *o = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    json_t *b = json_object_get(o, "boot"), *p = json_object_get(o, "pcr0");
+    uint8_t want[32];
+    if (!json_is_integer(b) || json_integer_value(b) < 1 || json_integer_value(b) > UINT32_MAX ||
+        !json_is_string(p) || fwt_hex_decode(json_string_value(p), want, 32) != FWT_OK) {
+        json_decref(o);
+        return fwt_fail(FWT_E_STATE, "%s: not a measurement record", path);
+    }
+    uint32_t boot = (uint32_t)json_integer_value(b);
+    json_decref(o);
+    snprintf(path, sizeof(path), "%s/eventlog.jsonl", dev->cfg.dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return fwt_fail(FWT_E_STATE, "%s: %s (the register records boot %u)", path,
+                        strerror(errno), (unsigned)boot);
+    }
+    static char line[8194];
+    uint8_t pcr[32];
+    memset(pcr, 0, sizeof(pcr));
+    unsigned events = 0, lineno = 0;
+    for (;;) {
+        size_t n = 0;
+        int c = 0;
+        while (n < sizeof(line) && (c = fgetc(f)) != EOF && c != '\n') {
+            line[n++] = (char)c;
+        }
+        if (n == 0 && c == EOF) {
+            break;
+        }
+        lineno++;
+        if (c == EOF) {
+            break; /* a last line torn by a power cut */
+        }
+        struct fwt_event_entry e;
+        if (c != '\n' || (err = fwt_event_line_parse(line, n, &e)) != FWT_OK) {
+            fclose(f);
+            return fwt_fail(FWT_E_STATE, "%s: line %u: %s", path, lineno,
+                            c != '\n' ? "too long" : fwt_detail());
+        }
+        if (e.boot == boot) {
+            if ((err = extend(pcr, e.digest)) != FWT_OK) {
+                fclose(f);
+                return err;
+            }
+            events++;
+        }
+    }
+    fclose(f);
+    if (events == 0 || fwt_ct_compare(pcr, want, 32) != 0) {
+        return fwt_fail(FWT_E_STATE, "the event log does not replay to the measurement register "
+                        "of boot %u (%u event(s) found)", (unsigned)boot, events);
+    }
+    *boot_out = boot;
+    if (pcr_out) {
+        memcpy(pcr_out, pcr, 32);
+    }
+    return FWT_OK;
+}

@@ -83,4 +83,16 @@ assert pcr.hex() == boot["pcr0"] == pcr_file["pcr0"], (pcr.hex(), boot["pcr0"], 
 assert pcr_file["boot"] == boot["boot"]
 assert len(events) == 2 * len({e["boot"] for e in events})
 PYEOF
+# fwtrust-agent log verify replays it too, and notices a changed event.
+expect 0 "the event log replays to the register of boot" A log verify
+"$PY" - "$T/dev/eventlog.jsonl" <<'PYEOF'
+import sys
+p = sys.argv[1]
+lines = open(p).read().splitlines(True)
+last = lines[-1]
+i = last.index('"digest":"') + len('"digest":"')
+lines[-1] = last[:i] + ("0" if last[i] != "0" else "1") + last[i + 1:]
+open(p, "w").write("".join(lines))
+PYEOF
+expect 11 "does not replay to the measurement register of boot" A log verify
 echo "boot: ok"

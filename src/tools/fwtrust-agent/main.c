@@ -725,7 +725,9 @@ static int cmd_log(int argc, char **argv)
                                  "Check the audit log (DIR/audit.log): every line is a JSON entry\n"
                                  "carrying the SHA-256 of the line before it and the next sequence\n"
                                  "number, so a changed, removed or inserted entry breaks the chain.\n"
-                                 "A last line cut short by a power failure is reported and ignored.\n\n"
+                                 "A last line cut short by a power failure is reported and ignored.\n"
+                                 "Also replays the measured boot event log (DIR/eventlog.jsonl) of\n"
+                                 "the last boot and compares it with the register in DIR/pcr.\n\n"
                                  "Exit: 0 intact; 10 locked; 11 chain broken (the line is named).\n"),
                           0)
                        : simple_help(argc - 1, argv + 1,
@@ -736,20 +738,31 @@ static int cmd_log(int argc, char **argv)
     fwt_agent *dev = NULL;
     uint64_t n = 0;
     int torn = 0;
+    uint32_t boot = 0;
+    uint8_t pcr[32];
     fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
     if (err == FWT_OK) {
         err = fwt_agent_log_verify(dev, &n, &torn);
+    }
+    if (err == FWT_OK) {
+        err = fwt_agent_measurements_verify(dev, &boot, pcr);
     }
     fwt_agent_close(dev);
     if (err != FWT_OK) {
         return fail(err);
     }
     if (g_json) {
-        fwt_cli_json_print(json_pack("{s:b, s:I, s:b}", "ok", 1, "entries", (json_int_t)n,
-                                     "torn_tail", torn));
+        json_t *mb = boot ? json_pack("{s:i, s:o}", "boot", (int)boot, "pcr0", hex_json(pcr, 32))
+                          : json_null();
+        fwt_cli_json_print(json_pack("{s:b, s:I, s:b, s:o}", "ok", 1, "entries", (json_int_t)n,
+                                     "torn_tail", torn, "measured_boot", mb));
     } else {
         printf("audit log intact: %llu entries, hash chain verified%s\n", (unsigned long long)n,
                torn ? " (a last line torn by a power cut is ignored)" : "");
+        if (boot) {
+            printf("measured boot: the event log replays to the register of boot %u\n",
+                   (unsigned)boot);
+        }
     }
     return 0;
 }
