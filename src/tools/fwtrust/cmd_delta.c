@@ -64,7 +64,8 @@ static void usage(FILE *out)
             "  --to NEW              the image to encode (a signed fwtrust image)\n"
             "  -o, --output OUT      the encoded file (the decoded image with --apply)\n"
             "  --method M            auto, prefix or bsdiff (patches only; default auto)\n"
-            "  --level N             zstd level 1..22 (default 19)\n"
+            "  --level N             zstd level 1..22 (default 22 for a patch of images up to\n"
+            "                        16 MiB together, else 19)\n"
             "  --verify-key PUB      verify NEW (and OLD) first: one valid signature by one of\n"
             "                        the keys (repeatable)\n"
             "  --info FILE           print the header of an encoded file\n"
@@ -673,6 +674,11 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
                        "window a device accepts for a patch: publish the image compressed",
                        (unsigned)base.total, nw.len, (unsigned long long)PATCH_MAX);
     }
+    if (level == 0) {
+        /* Level 22 for patches of firmware-sized images (its tables stay modest); 19 for
+         * compressed images and larger patches. */
+        level = from && (uint64_t)base.total + nw.len <= (16U << 20) ? 22 : 19;
+    }
     for (size_t i = 0; err == FWT_OK && n_vkeys > 0 && i < (from ? 2U : 1U); i++) {
         err = verify_image(i == 0 ? to : from, vkeys, n_vkeys, ko);
     }
@@ -763,7 +769,7 @@ static int run(int argc, char **argv)
     const char *from = NULL, *to = NULL, *out = NULL, *info = NULL, *apply_in = NULL;
     const char *vkeys[MAX_VERIFY];
     size_t n_vkeys = 0;
-    uint32_t level = 19;
+    uint32_t level = 0; /* default: see make() */
     enum method me = M_AUTO;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
