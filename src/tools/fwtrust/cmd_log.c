@@ -64,7 +64,8 @@ static void usage(FILE *out)
             "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key; 8 no such log or\n"
             "entry; 11 log not intact (truncated, edited, unsigned entries) or audit findings;\n"
             "20 malformed proof or tree head; 21 proof does not lead to the tree head's root;\n"
-            "22 tree head signature invalid or by another key.\n");
+            "22 tree head signature invalid or by another key; 24 append: a --key did not sign\n"
+            "IMAGE.\n");
 }
 
 struct args {
