@@ -680,6 +680,9 @@ static int cmd_verify_slots(int argc, char **argv)
         int counts = in_use ? e != FWT_OK
                             : (st.recorded[i] && !st.bad[i] && e != FWT_OK &&
                                e != FWT_E_COUNTER && e != FWT_E_KEY_VERSION);
+        if (e == FWT_E_NO_TRUST) {
+            counts = 1; /* nothing can be verified: never report success */
+        }
         if (counts && first == FWT_OK) {
             first = e;
             snprintf(first_detail, sizeof(first_detail), "%s", detail);
