@@ -638,6 +638,13 @@ static int cmd_verify_slots(int argc, char **argv)
         fwt_agent_close(dev);
         return fail(err);
     }
+    const struct fwt_agent_config *vcfg = fwt_agent_get_config(dev);
+    if (vcfg->n_keys + vcfg->n_roots == 0) {
+        err = fwt_fail(FWT_E_NO_TRUST, "device %s has no trust anchor ([trust] key or root in "
+                       "device.ini): nothing can be verified", vcfg->dir);
+        fwt_agent_close(dev);
+        return fail(err);
+    }
     fwt_err first = FWT_OK;
     char first_detail[1024] = "";
     json_t *slots = json_object();
@@ -680,9 +687,6 @@ static int cmd_verify_slots(int argc, char **argv)
         int counts = in_use ? e != FWT_OK
                             : (st.recorded[i] && !st.bad[i] && e != FWT_OK &&
                                e != FWT_E_COUNTER && e != FWT_E_KEY_VERSION);
-        if (e == FWT_E_NO_TRUST) {
-            counts = 1; /* nothing can be verified: never report success */
-        }
         if (counts && first == FWT_OK) {
             first = e;
             snprintf(first_detail, sizeof(first_detail), "%s", detail);
