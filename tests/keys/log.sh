@@ -126,6 +126,7 @@ expect 0 "" "$FWTRUST" log verify --log "$DB" --log-key "$T/logkey.pub"
 # recorded with log append, after checking that each key really signed the image.
 expect 0 "" "$FWTRUST" sign --no-log --key "$T/other.pem" --key "$T/b.pem" --version 7.0.0 \
     --header-size 0x200 --pad-header "$FW" "$T/ext.bin"
+expect 8 "2 of its 2 signatures are not in the signing log" "$FWTRUST" log find --log "$DB" "$T/ext.bin"
 before=$(sha256sum "$DB")
 expect 24 "carries no valid signature by key 2" "$FWTRUST" log append --log "$DB" --key "$T/other.pem" \
     --key "$T/a.pem" "$T/ext.bin"
@@ -139,6 +140,15 @@ expect 0 "logged 2 signatures on $T/ext.bin as entries 4-5" "$FWTRUST" log appen
     fail "log append: $(cat "$T/show2.json")"
 expect 0 "6 entries" "$FWTRUST" log verify --log "$DB" --since "$T/sth4.json"
 expect 1 "needs --key PUB" "$FWTRUST" log append --log "$DB" "$T/ext.bin"
+# log find: every signature on an image is in the (intact) log.
+expect 0 "all 2 signatures are in the signing log" "$FWTRUST" log find --log "$DB" "$T/ext.bin"
+expect 0 "entry 1: signed by key ${kh_b:0:16}.. (bob)" "$FWTRUST" log find --log "$DB" "$T/v1.bin"
+"$FWTRUST" log find --json --log "$DB" "$T/v11.hex" >"$T/f.json"
+[ "$(json_field "$T/f.json" 'd["signatures"], [e["index"] for e in d["entries"]]')" = "(2, [2, 3])" ] ||
+    fail "log find json: $(cat "$T/f.json")"
+expect 0 "" "$FWTRUST" cosign --no-log --key "$T/other.pem" "$T/v1.bin" -o "$T/v1-extra.bin"
+expect 8 "1 of its 3 signatures are not in the signing log (first: key" "$FWTRUST" log find --log "$DB" \
+    "$T/v1-extra.bin"
 
 # Usage errors.
 expect 1 "no signing log" env -u FWTRUST_SIGNLOG "$FWTRUST" log verify

@@ -31,6 +31,7 @@ sign_refused() { # RC TEXT: signing into the tampered log fails, writes nothing,
 # 1. An edited entry: the signer's name changed (version 2 "signed by someone else").
 sql "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), '\"version\":\"2.0.0+0\"', '\"version\":\"2.0.1+0\"') AS BLOB) WHERE idx = 1"
 expect 11 "entry 1 was edited" "$FWTRUST" log verify --log "$DB"
+expect 11 "entry 1 was edited" "$FWTRUST" log find --log "$DB" "$T/v1.bin" # a broken log vouches for nothing
 sign_refused 11 "refusing to append"
 restore
 # 1b. Edited and its leaf hash recomputed: the signed tree heads do not match any more.

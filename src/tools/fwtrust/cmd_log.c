@@ -1,5 +1,6 @@
 /* fwtrust log: the signing transparency log (docs/key-custody.md). */
 #include "image_cmd.h"
+#include "image_internal.h"
 
 #include <fwtrust/fwt_keys.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ static void usage(FILE *out)
             "                             log extends the tree head STH kept from earlier\n"
             "  head [--size N]            the newest signed tree head (or the one of N entries)\n"
             "  show [INDEX]               list entries (or print one entry's text)\n"
+            "  find IMAGE                 the entries of IMAGE's signatures; exit 8 when one of\n"
+            "                             its signatures is not in the log\n"
             "  prove INDEX [--tree-size N]\n"
             "                             inclusion proof (JSON) of entry INDEX in the newest tree\n"
             "  check-proof --log-key PUB --sth STH PROOF\n"
@@ -62,7 +65,7 @@ static void usage(FILE *out)
             "  --json                     print results as JSON\n" FWT_KEY_HELP
             "  -h, --help                 this text\n\n"
             "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key; 8 no such log or\n"
-            "entry; 11 log not intact (truncated, edited, unsigned entries) or audit findings;\n"
+            "entry, or (find) a signature of IMAGE not logged; 11 log not intact (truncated, edited, unsigned entries) or audit findings;\n"
             "20 malformed proof or tree head; 21 proof does not lead to the tree head's root;\n"
             "22 tree head signature invalid or by another key; 24 append: a --key did not sign\n"
             "IMAGE.\n");
@@ -400,6 +403,131 @@ static int cmd_show(struct args *a)
     return 0;
 }
 
+/* Key hashes of the signatures on an image (KEYHASH TLVs, and PUBKEY TLVs hashed). */
+static fwt_err image_signers(const char *path, struct fwt_image_info *info, uint8_t (*kh)[32],
+                             size_t max, size_t *n)
+{
+    struct fwt_file_io fio;
+    uint8_t *work = malloc(8192);
+    *n = 0;
+    if (!work) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    fwt_err e = fwt_file_io_open_any(&fio, path);
+    if (e != FWT_OK) {
+        free(work);
+        return e;
+    }
+    memset(info, 0, sizeof(*info));
+    if ((e = fwt_image_parse(&fio.io, work, 8192, info)) != FWT_OK) {
+        e = fwt_fail(e, "%s: not a valid image: %s", path, fwt_detail());
+    }
+    struct fwt_tlv_iter it;
+    if (e == FWT_OK) {
+        e = fwt_tlv_iter_begin(&it, &fio.io, &info->hdr, 0);
+    }
+    uint16_t t, l;
+    uint32_t off;
+    while (e == FWT_OK && fwt_tlv_next(&it, &t, &off, &l) == FWT_OK) {
+        if (!((t == FWT_TLV_KEYHASH && l == 32) || (t == FWT_TLV_PUBKEY && l <= 8192))) {
+            continue;
+        }
+        if (*n == max) {
+            e = fwt_fail(FWT_E_TOO_LARGE, "%s: more than %zu signatures", path, max);
+        } else if ((e = fio.io.read(fio.io.ctx, off, work, l)) == FWT_OK) {
+            if (t == FWT_TLV_KEYHASH) {
+                memcpy(kh[*n], work, 32);
+            } else {
+                e = fwt_sha256(work, l, kh[*n]);
+            }
+            (*n)++;
+        }
+    }
+    fwt_file_io_close(&fio);
+    free(work);
+    return e;
+}
+
+static int cmd_find(struct args *a)
+{
+    if (a->argc != 1) {
+        return fwt_cli_usage_error(k_prog, "log find needs one IMAGE");
+    }
+    enum { MAX_SIG = 32 };
+    uint8_t kh[MAX_SIG][32];
+    int found[MAX_SIG] = {0};
+    size_t n_kh = 0;
+    struct fwt_image_info info;
+    fwt_signlog *log = NULL;
+    fwt_pubkey *pub = NULL;
+    uint64_t n = 0;
+    json_t *arr = json_array();
+    fwt_err e = arr ? image_signers(a->argv[0], &info, kh, MAX_SIG, &n_kh)
+                    : fwt_fail(FWT_E_NOMEM, "out of memory");
+    if (e == FWT_OK) {
+        e = open_log(a, 0, &log);
+    }
+    if (e == FWT_OK && a->log_key) {
+        e = load_pub(a, &pub);
+    }
+    if (e == FWT_OK) { /* only an intact log can vouch for anything */
+        e = fwt_signlog_verify(log, pub, NULL, NULL);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_size(log, &n);
+    }
+    for (uint64_t i = 0; e == FWT_OK && i < n; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        struct fwt_signlog_record r;
+        if ((e = fwt_signlog_entry(log, i, &text, &len)) != FWT_OK) {
+            break;
+        }
+        if (fwt_signlog_record_parse((const uint8_t *)text, len, &r) == FWT_OK &&
+            r.digest_len == info.digest_len && !memcmp(r.digest, info.digest, r.digest_len)) {
+            for (size_t k = 0; k < n_kh; k++) {
+                found[k] |= !memcmp(kh[k], r.keyhash, 32);
+            }
+            if (a->json) {
+                json_array_append_new(arr, entry_json(i, text, len));
+            } else {
+                char k16[17];
+                fwt_hex_encode(r.keyhash, 8, k16);
+                printf("entry %llu: signed by key %s.. (%s)\n", (unsigned long long)i, k16,
+                       r.signer);
+            }
+        }
+        free(text);
+    }
+    fwt_pubkey_free(pub);
+    fwt_signlog_close(log);
+    size_t missing = 0;
+    char first[65] = "";
+    for (size_t k = 0; e == FWT_OK && k < n_kh; k++) {
+        if (!found[k] && missing++ == 0) {
+            fwt_hex_encode(kh[k], 32, first);
+        }
+    }
+    if (e == FWT_OK && n_kh == 0) {
+        e = fwt_fail(FWT_E_UNSIGNED, "%s carries no signature", a->argv[0]);
+    } else if (e == FWT_OK && missing) {
+        e = fwt_fail(FWT_E_NOT_FOUND, "%s: %zu of its %zu signatures are not in the signing log "
+                                      "(first: key %s)",
+                     a->argv[0], missing, n_kh, first);
+    }
+    if (e != FWT_OK) {
+        json_decref(arr);
+        return fail(a, e);
+    }
+    if (a->json) {
+        fwt_cli_json_print(json_pack("{s:b, s:i, s:o}", "ok", 1, "signatures", (int)n_kh,
+                                     "entries", arr));
+    } else {
+        printf("%s: all %zu signatures are in the signing log\n", a->argv[0], n_kh);
+    }
+    return 0;
+}
+
 static int cmd_prove(struct args *a)
 {
     uint64_t idx;
@@ -688,6 +816,7 @@ static int run(int argc, char **argv)
                 {"verify", cmd_verify},
                 {"head", cmd_head},
                 {"show", cmd_show},
+                {"find", cmd_find},
                 {"prove", cmd_prove},
                 {"check-proof", cmd_check_proof},
                 {"consistency", cmd_consistency},
@@ -778,6 +907,7 @@ static int run(int argc, char **argv)
     a.argc = argc - optind;
     a.argv = argv + optind;
     if (fn != cmd_show && fn != cmd_prove && fn != cmd_check_proof && fn != cmd_append &&
+        fn != cmd_find &&
         fn != cmd_check_consistency && a.argc != 0) {
         return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", a.argv[0]);
     }
