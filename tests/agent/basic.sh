@@ -72,4 +72,7 @@ expect 0 "log verify" "$AGENT" --device "$T/dev" log --help
 expect 0 "usage: fwtrust-boot" "$BOOT" --help
 expect 1 "--device DIR is required" "$AGENT" status
 expect 1 "not a command" "$AGENT" --device "$T/dev" frobnicate
+expect 1 "Try 'fwtrust-agent --help'" "$AGENT" --device "$T/dev" install --no-such-option "$T/v1.bin"
+expect 1 "Try 'fwtrust-agent --help'" "$AGENT" --bogus status
+expect 1 "Try 'fwtrust-boot --help'" "$BOOT" --device "$T/dev" --bogus
 echo "basic: ok"
