@@ -42,6 +42,13 @@ expect 0 "" "$FWTRUST" sign --key "$T/k1.pem" --version 3.0.0 --header-size 0x20
     --security-counter 3 --hw-id hw1 "$T/big.raw" "$T/big.bin"
 refuse 33 "does not fit slot b (65536 bytes)" "$T/big.bin"
 expect 33 "larger than slot b" sh -c "cat \"$T/big.bin\" | \"$AGENT\" --device \"$T/dev\" install -"
+# The source changes while it is read (first half of one signed image, the rest of another
+# of the same length): what landed in the slot is verified, so the mix is refused.
+mkimg "$T/v2b.bin" 2.0.1 2
+half=$(($(stat -c %s "$T/v2.bin") / 2))
+[ "$(stat -c %s "$T/v2.bin")" = "$(stat -c %s "$T/v2b.bin")" ] || fail "test images differ in length"
+expect 21 "digest mismatch" sh -c "{ head -c $half \"$T/v2.bin\"; tail -c +$((half + 1)) \"$T/v2b.bin\"; } | \"$AGENT\" --device \"$T/dev\" install -"
+cmp "$T/a.ref" "$T/slot-a.bin" || fail "mixed source changed the running slot"
 # The audit log records the refusals.
 grep -q '"event":"install-refused"' "$T/dev/audit.log" || fail "refusals not in the audit log"
 expect 0 "" "$AGENT" --device "$T/dev" log verify
