@@ -234,6 +234,65 @@ static void test_lengths_and_abort(void **state)
     fwt_agent_close(dev);
 }
 
+/* An OTP-like backend in memory: counts raises, never lowers. */
+struct otp {
+    struct fwt_rollback_state st;
+    int raises;
+    int closed;
+};
+
+static fwt_err otp_read(void *ctx, struct fwt_rollback_state *st)
+{
+    *st = ((struct otp *)ctx)->st;
+    return FWT_OK;
+}
+
+static fwt_err otp_raise(void *ctx, const struct fwt_rollback_state *want)
+{
+    struct otp *o = ctx;
+    o->raises++;
+    if (want->min_security_counter > o->st.min_security_counter) {
+        o->st.min_security_counter = want->min_security_counter;
+    }
+    if (want->min_key_version > o->st.min_key_version) {
+        o->st.min_key_version = want->min_key_version;
+    }
+    return FWT_OK;
+}
+
+static void otp_close(void *ctx)
+{
+    ((struct otp *)ctx)->closed = 1;
+}
+
+/* The anti-rollback state behind another backend: policy reads it, confirm raises it. */
+static void test_custom_backend(void **state)
+{
+    (void)state;
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
+    struct otp o = {{1, 0}, 0, 0};
+    struct fwt_rollback_backend be = {&o, otp_read, otp_raise, otp_close};
+    fwt_agent_set_rollback_backend(dev, &be);
+    /* A minimum above v2's counter in the "fuses": v2 is refused. */
+    o.st.min_security_counter = 3;
+    assert_int_equal(fwt_agent_install_file(dev, g_img2, 0, NULL, NULL, NULL), FWT_E_COUNTER);
+    o.st.min_security_counter = 1;
+    assert_int_equal(fwt_agent_install_file(dev, g_img2, 0, NULL, NULL, NULL), FWT_OK);
+    struct fwt_agent_boot_result r;
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_OK);
+    assert_true(r.trial);
+    assert_int_equal(o.raises, 0);
+    assert_int_equal(fwt_agent_confirm(dev, NULL), FWT_OK);
+    assert_int_equal(o.raises, 1);
+    assert_int_equal(o.st.min_security_counter, 2);
+    struct fwt_agent_status st;
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_int_equal(st.min_security_counter, 2);
+    fwt_agent_close(dev);
+    assert_true(o.closed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_stream_chunks),
         cmocka_unit_test(test_readback_catches_change),
         cmocka_unit_test(test_lengths_and_abort),
+        cmocka_unit_test(test_custom_backend), /* last: leaves v2 confirmed */
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
