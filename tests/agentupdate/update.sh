@@ -59,6 +59,20 @@ publish "$T/b7-other.bin"
 expect 25 "other hardware" agent dev update --target primehub/b7-other.bin
 # Unknown target: 8.
 expect 8 "not an fwtrust image" agent dev update --target primehub/nope.bin
+# Fail closed: a device without a TUF root, or without any trust anchor, refuses to update (31)
+# before any request; the JSON error names the cause.
+mkdir -p "$T/bare.slots" && : >"$T/bare.slots/a" && : >"$T/bare.slots/b"
+"$FWTRUST_AGENT" --device "$T/notuf" init --hw-id lego-primehub --slot-a "$T/bare.slots/a" \
+    --slot-b "$T/bare.slots/b" --trust-key "$T/rel.pub" >/dev/null
+"$FWTRUST_AGENT" --device "$T/nokey" init --hw-id lego-primehub --slot-a "$T/bare.slots/a" \
+    --slot-b "$T/bare.slots/b" --tuf-root "$T/repo/metadata/1.root.json" --repo "$HTTPS_URL" \
+    --ca "$CA" --client-cert "$CLIENT_CERT" --client-key "$CLIENT_KEY" >/dev/null 2>&1
+n=$(wc -l <"$T/srv/access.log")
+expect 31 "no TUF root" agent notuf --json update
+[ "$(jget "$T/.out" 'd["exit_code"]')" = 31 ] && [ "$(jget "$T/.out" 'd["error"]')" = FWT_E_NO_TRUST ] ||
+    fail "--json error output"
+expect 31 "no trust anchor" agent nokey update
+[ "$(wc -l <"$T/srv/access.log")" = "$n" ] || fail "a refused device still made requests"
 # Usage errors.
 expect 1 "unexpected argument" agent dev update extra
 expect 0 "--target NAME" agent dev update --help
