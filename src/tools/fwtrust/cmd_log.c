@@ -523,6 +523,7 @@ static int cmd_find(struct args *a)
         fwt_cli_json_print(json_pack("{s:b, s:i, s:o}", "ok", 1, "signatures", (int)n_kh,
                                      "entries", arr));
     } else {
+        json_decref(arr);
         printf("%s: all %zu signatures are in the signing log\n", a->argv[0], n_kh);
     }
     return 0;
