@@ -80,6 +80,8 @@ struct fwt_bootctl {
     uint32_t boot_count;
     uint8_t digest_len[2]; /* 0 = nothing recorded (empty or being written) */
     uint8_t digest[2][FWT_DIGEST_MAX];
+    /* With raise_pending: the minimums confirm is raising to (the confirmed image's). */
+    uint32_t raise_sc, raise_kv;
 };
 #define FWT_BOOTCTL_SIZE 160U
 void fwt_bootctl_encode(const struct fwt_bootctl *bc, uint8_t out[FWT_BOOTCTL_SIZE]);

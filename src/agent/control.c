@@ -2,10 +2,10 @@
  * confirm and rollback: the two decisions made after a boot.
  *
  * confirm writes boot control first (the trial slot becomes confirmed, with a
- * "raise pending" flag) and raises the anti-rollback minimums after that,
- * then clears the flag. A cut in between leaves the flag set, and the next
- * open completes the raise: the minimums never exceed what a confirmed image
- * carries.
+ * "raise pending" flag and the image's counter and key version) and raises
+ * the anti-rollback minimums after that, then clears the flag. A cut in
+ * between leaves the flag set, and the next open completes the raise from the
+ * recorded values: the minimums never exceed what a confirmed image carries.
  */
 #include "agent_internal.h"
 
@@ -43,15 +43,11 @@ fwt_err fwt_agent_confirm(fwt_agent *dev, struct fwt_agent_image *img_out)
     bc->tries_left = 0;
     bc->booted_trial = 0;
     bc->raise_pending = 1;
+    bc->raise_sc = img.has_security_counter ? img.security_counter : 0;
+    bc->raise_kv = img.has_cert ? img.key_version : 0;
     err = fwt_agent_bc_commit(dev);
     if (err == FWT_OK) {
-        struct fwt_rollback_state want = {img.has_security_counter ? img.security_counter : 0,
-                                          img.has_cert ? img.key_version : 0};
-        err = dev->rb.raise(dev->rb.ctx, &want);
-    }
-    if (err == FWT_OK) {
-        bc->raise_pending = 0;
-        err = fwt_agent_bc_commit(dev);
+        err = fwt_agent_finish_raise(dev);
     }
     if (err == FWT_OK) {
         char v[48], d[256];

@@ -206,20 +206,15 @@ fwt_err fwt_agent_finish_raise(fwt_agent *dev)
     if (!dev->bc.raise_pending) {
         return FWT_OK;
     }
-    enum fwt_agent_slot s = (enum fwt_agent_slot)dev->bc.confirmed;
-    struct fwt_agent_image img;
-    fwt_err err = s == FWT_SLOT_NONE ? fwt_fail(FWT_E_STATE, "raise pending without a confirmed slot")
-                                     : fwt_agent_verify_slot(dev, s, &img);
-    if (err == FWT_OK) {
-        struct fwt_rollback_state want = {img.has_security_counter ? img.security_counter : 0,
-                                          img.has_cert ? img.key_version : 0};
-        err = dev->rb.raise(dev->rb.ctx, &want);
-    }
+    /* The values were taken from the verified image when confirm recorded them:
+     * completing the raise needs no slot to verify (it cannot brick a boot). */
+    struct fwt_rollback_state want = {dev->bc.raise_sc, dev->bc.raise_kv};
+    fwt_err err = dev->rb.raise(dev->rb.ctx, &want);
     if (err != FWT_OK) {
-        /* Never raise beyond what a verified confirmed image carries; keep the flag. */
         return fwt_fail(err, "completing an interrupted confirm: %s", fwt_detail());
     }
     dev->bc.raise_pending = 0;
+    dev->bc.raise_sc = dev->bc.raise_kv = 0;
     return fwt_agent_bc_commit(dev);
 }
 

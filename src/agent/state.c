@@ -267,6 +267,10 @@ void fwt_bootctl_encode(const struct fwt_bootctl *bc, uint8_t out[FWT_BOOTCTL_SI
                        (bc->bad[1] ? BC_F_BAD_B : 0));
     put32(out + 4, bc->tries_left);
     put32(out + 8, bc->boot_count);
+    if (bc->raise_pending) {
+        put32(out + 20, bc->raise_sc);
+        put32(out + 24, bc->raise_kv);
+    }
     out[16] = bc->digest_len[0];
     out[17] = bc->digest_len[1];
     memcpy(out + 32, bc->digest[0], FWT_DIGEST_MAX);
@@ -282,8 +286,11 @@ fwt_err fwt_bootctl_decode(const uint8_t in[FWT_BOOTCTL_SIZE], struct fwt_bootct
     if (in[3] & ~(BC_F_BOOTED_TRIAL | BC_F_RAISE_PENDING | BC_F_BAD_A | BC_F_BAD_B)) {
         return fwt_fail(FWT_E_STATE, "boot control: unknown flags 0x%02x", in[3]);
     }
-    if (!all_zero(in + 12, 4) || !all_zero(in + 18, 14)) {
+    if (!all_zero(in + 12, 4) || !all_zero(in + 18, 2) || !all_zero(in + 28, 4)) {
         return fwt_fail(FWT_E_STATE, "boot control: reserved bytes are not zero");
+    }
+    if (!(in[3] & BC_F_RAISE_PENDING) && !all_zero(in + 20, 8)) {
+        return fwt_fail(FWT_E_STATE, "boot control: raise values without a pending raise");
     }
     bc->confirmed = in[0];
     bc->trial = in[1];
@@ -292,6 +299,8 @@ fwt_err fwt_bootctl_decode(const uint8_t in[FWT_BOOTCTL_SIZE], struct fwt_bootct
     bc->raise_pending = (in[3] & BC_F_RAISE_PENDING) != 0;
     bc->bad[0] = (in[3] & BC_F_BAD_A) != 0;
     bc->bad[1] = (in[3] & BC_F_BAD_B) != 0;
+    bc->raise_sc = get32(in + 20);
+    bc->raise_kv = get32(in + 24);
     bc->tries_left = get32(in + 4);
     bc->boot_count = get32(in + 8);
     if (bc->tries_left > FWT_AGENT_MAX_TRIES) {

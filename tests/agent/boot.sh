@@ -95,4 +95,24 @@ lines[-1] = last[:i] + ("0" if last[i] != "0" else "1") + last[i + 1:]
 open(p, "w").write("".join(lines))
 PYEOF
 expect 11 "does not replay to the measurement register of boot" A log verify
+# A confirm cut after it recorded the confirmed slot (raise pending), then that slot damaged:
+# the raise completes from the recorded values (no slot needs to verify for it), the old v1
+# stays refused, and the bootloader reports recovery instead of failing to start.
+mkdir "$T/d2"
+expect 0 "" "$AGENT" --device "$T/d2/dev" init --hw-id hw1 --slot-a "$T/d2/a" --slot-b "$T/d2/b" --trust-key "$T/k1.pub"
+A2() { "$AGENT" --device "$T/d2/dev" "$@"; }
+expect 0 "" A2 install "$T/v1.bin"
+expect 0 "" "$BOOT" --device "$T/d2/dev"
+expect 0 "" A2 confirm
+expect 0 "" A2 install "$T/v2.bin"
+expect 0 "" "$BOOT" --device "$T/d2/dev"
+# Operations of confirm: boot control write + fsync, then the anti-rollback write: cut there.
+expect 99 "" env FWT_FAULT_AT=3 "$AGENT" --device "$T/d2/dev" confirm
+[ "$(jget 'd["confirmed"], d["raise_pending"], d["min_security_counter"]' A2 status --json)" = "('b', True, 1)" ] ||
+    fail "not cut between the confirm record and the raise: $(cat "$T/.j")"
+flip "$T/d2/b" 800
+expect 50 "RECOVERY" "$BOOT" --device "$T/d2/dev"
+[ "$(jget 'd["raise_pending"], d["min_security_counter"]' A2 status --json)" = "(False, 2)" ] ||
+    fail "interrupted raise not completed: $(cat "$T/.j")"
+expect 26 "below the minimum 2" A2 install "$T/v1.bin"
 echo "boot: ok"

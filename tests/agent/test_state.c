@@ -170,6 +170,9 @@ static void test_bootctl_codec(void **state)
     bc.bad[0] = 0;
     bc.digest_len[1] = 32;
     memset(bc.digest[1], 0xab, 32);
+    bc.raise_pending = 1;
+    bc.raise_sc = 0x01020304;
+    bc.raise_kv = 7;
     uint8_t raw[FWT_BOOTCTL_SIZE];
     fwt_bootctl_encode(&bc, raw);
     assert_int_equal(fwt_bootctl_decode(raw, &back), FWT_OK);
@@ -183,7 +186,7 @@ static void test_bootctl_codec(void **state)
     t[3] |= 0x80;
     assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
     memcpy(t, raw, sizeof(t));
-    t[20] = 1;
+    t[18] = 1;
     assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
     memcpy(t, raw, sizeof(t));
     t[1] = FWT_SLOT_A; /* trial == confirmed */
@@ -199,6 +202,12 @@ static void test_bootctl_codec(void **state)
     assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
     memcpy(t, raw, sizeof(t));
     t[1] = FWT_SLOT_NONE; /* tries without a trial */
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    memcpy(t, raw, sizeof(t));
+    t[3] &= (uint8_t)~0x02; /* raise values without a pending raise */
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    memcpy(t, raw, sizeof(t));
+    t[29] = 1; /* reserved after the raise values */
     assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
 }
 
