@@ -721,24 +721,26 @@ static int cmd_verify_slots(int argc, char **argv)
 
 /* ---- log verify ---- */
 
+static const char k_log_help[] =
+    "usage: fwtrust-agent --device DIR log verify [--json]\n\n"
+    "Check the audit log (DIR/audit.log): every line is a JSON entry carrying the\n"
+    "SHA-256 of the line before it and the next sequence number, so a changed,\n"
+    "removed or inserted entry breaks the chain. A last line cut short by a power\n"
+    "failure is reported and ignored. Also replays the measured boot event log\n"
+    "(DIR/eventlog.jsonl) of the last boot and compares it with the register in\n"
+    "DIR/pcr.\n\n"
+    "Exit: 0 intact; 10 locked; 11 chain broken or measurements disagree (named).\n";
+
 static int cmd_log(int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        argc = 1;
-    } else if (argc < 2 || strcmp(argv[1], "verify") != 0) {
+        fputs(k_log_help, stdout);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "verify") != 0) {
         return fwt_cli_usage_error(k_prog, "log: the only subcommand is 'log verify'");
     }
-    int rc = argc == 1 ? (printf("usage: fwtrust-agent --device DIR log verify [--json]\n\n"
-                                 "Check the audit log (DIR/audit.log): every line is a JSON entry\n"
-                                 "carrying the SHA-256 of the line before it and the next sequence\n"
-                                 "number, so a changed, removed or inserted entry breaks the chain.\n"
-                                 "A last line cut short by a power failure is reported and ignored.\n"
-                                 "Also replays the measured boot event log (DIR/eventlog.jsonl) of\n"
-                                 "the last boot and compares it with the register in DIR/pcr.\n\n"
-                                 "Exit: 0 intact; 10 locked; 11 chain broken (the line is named).\n"),
-                          0)
-                       : simple_help(argc - 1, argv + 1,
-                                     "usage: fwtrust-agent --device DIR log verify [--json]\n");
+    int rc = simple_help(argc - 1, argv + 1, k_log_help);
     if (rc >= 0) {
         return rc;
     }
