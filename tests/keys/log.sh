@@ -57,6 +57,13 @@ for i in 0 1 2 3; do
     expect 0 "entry $i is in the log's tree of 4 entries" "$FWTRUST" log check-proof \
         --log-key "$T/logkey.pub" --sth "$T/sth4.json" "$T/p$i.json"
 done
+# The proofs are RFC 9162's PATH (and PROOF below), as the independent reference computes them.
+hexes=()
+for i in 0 1 2 3; do hexes+=("$(od -An -tx1 -v "$T/e$i" | tr -d ' \n')"); done
+for i in 0 1 2 3; do
+    [ "$("$PY" "$REF" path $i "${hexes[@]}" | tr '\n' ' ')" = "$(json_field "$T/p$i.json" '" ".join(d["path"]) + " "')" ] ||
+        fail "inclusion path of entry $i differs from the reference"
+done
 "$FWTRUST" log check-proof --json --log-key "$T/logkey.pub" --sth "$T/sth4.json" "$T/p1.json" >"$T/cp.json"
 [ "$(json_field "$T/cp.json" 'd["ok"], d["index"], d["entry"]["signer"]')" = "(True, 1, 'bob')" ] ||
     fail "check-proof json: $(cat "$T/cp.json")"
@@ -106,6 +113,8 @@ for s in 0 1; do
     expect 0 "extends the log of $s entries" "$FWTRUST" log check-consistency --log-key "$T/logkey.pub" \
         --old "$T/sth$s.json" --new "$T/sth4.json" "$T/c$s.json"
 done
+[ "$("$PY" "$REF" proof 1 "${hexes[@]}" | tr '\n' ' ')" = "$(json_field "$T/c1.json" '" ".join(d["path"]) + " "')" ] ||
+    fail "consistency proof 1 -> 4 differs from the reference"
 expect 0 "consistent with the tree head of 1 entries" "$FWTRUST" log verify --log "$DB" --since "$T/sth1.json"
 # Swapped heads, a changed proof hash.
 expect 1 "" "$FWTRUST" log check-consistency --log-key "$T/logkey.pub" --old "$T/sth4.json" \
