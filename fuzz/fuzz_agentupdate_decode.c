@@ -60,8 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (err == FWT_OK) {
         err = fwt_dec_end(d);
     }
-    if (c.n > MAX_OUT || fwt_dec_out(d) != c.n) {
-        abort(); /* the cap is absolute */
+    if (c.n > MAX_OUT || fwt_dec_out(d) > MAX_OUT || c.n > fwt_dec_out(d) ||
+        (err == FWT_OK && fwt_dec_out(d) != c.n)) {
+        abort(); /* the cap is absolute; a complete decode hands over every byte */
     }
     if (err != FWT_OK && fwt_detail()[0] == '\0') {
         abort(); /* a refusal says why */

@@ -43,6 +43,8 @@ struct fwt_dec {
     int64_t seek;
     uint64_t old_pos;
     uint8_t *tbuf;        /* add output */
+    uint8_t *sbuf;        /* output staged for the sink: few, large writes (flash likes them) */
+    size_t sbuf_len;
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -65,8 +67,9 @@ fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *base, size_t base
     d->obuf_len = ZSTD_DStreamOutSize();
     d->obuf = malloc(d->obuf_len);
     d->tbuf = malloc(d->obuf_len);
+    d->sbuf = malloc(d->obuf_len);
     d->dc = ZSTD_createDCtx();
-    if (!d->obuf || !d->tbuf || !d->dc) {
+    if (!d->obuf || !d->tbuf || !d->sbuf || !d->dc) {
         fwt_dec_free(d);
         return fwt_fail(FWT_E_NOMEM, "out of memory for the zstd decoder");
     }
@@ -99,6 +102,7 @@ void fwt_dec_free(fwt_dec *d)
     ZSTD_freeDCtx(d->dc);
     free(d->obuf);
     free(d->tbuf);
+    free(d->sbuf);
     free(d);
 }
 
@@ -113,7 +117,17 @@ static fwt_err dec_error(fwt_dec *d, fwt_err err)
     return err;
 }
 
-/* Image bytes out: bounded by max_out, then to the sink. */
+static fwt_err flush(fwt_dec *d)
+{
+    if (d->sbuf_len == 0) {
+        return FWT_OK;
+    }
+    fwt_err err = d->sink(d->sink_ctx, d->sbuf, d->sbuf_len);
+    d->sbuf_len = 0;
+    return err == FWT_OK ? FWT_OK : dec_error(d, err);
+}
+
+/* Image bytes out: bounded by max_out, staged, then to the sink in buffer-sized writes. */
 static fwt_err out_bytes(fwt_dec *d, const uint8_t *p, size_t n)
 {
     if (n > d->max_out - d->out_total) {
@@ -123,8 +137,21 @@ static fwt_err out_bytes(fwt_dec *d, const uint8_t *p, size_t n)
                                      (unsigned long long)d->max_out));
     }
     d->out_total += n;
-    fwt_err err = d->sink(d->sink_ctx, p, n);
-    return err == FWT_OK ? FWT_OK : dec_error(d, err);
+    while (n > 0) {
+        size_t k = d->obuf_len - d->sbuf_len;
+        k = k < n ? k : n;
+        memcpy(d->sbuf + d->sbuf_len, p, k);
+        d->sbuf_len += k;
+        p += k;
+        n -= k;
+        if (d->sbuf_len == d->obuf_len) {
+            fwt_err err = flush(d);
+            if (err != FWT_OK) {
+                return err;
+            }
+        }
+    }
+    return FWT_OK;
 }
 
 static uint64_t le64(const uint8_t *p)
@@ -349,5 +376,5 @@ fwt_err fwt_dec_end(fwt_dec *d)
     if (d->method == FWT_DEC_BSDIFF && (d->in_rec || d->rec_have != 0)) {
         return dec_error(d, fwt_fail(FWT_E_MALFORMED, "patch ends inside a record"));
     }
-    return FWT_OK;
+    return flush(d);
 }

@@ -21,7 +21,7 @@
  * base image as reference prefix for a patch) and hands the image bytes to
  * sink as they come out. Memory: the decoder's window (at most 8 MiB for a
  * compressed image or a bsdiff patch, FWT_ENC_PATCH_WINDOWLOG_MAX for a
- * prefix patch) and two small buffers; never the whole image. Output beyond max_out is FWT_E_TOO_LARGE.
+ * prefix patch) and three 128 KiB buffers; never the whole image. Output beyond max_out is FWT_E_TOO_LARGE.
  */
 typedef fwt_err (*fwt_dec_sink)(void *ctx, const uint8_t *data, size_t len);
 typedef struct fwt_dec fwt_dec;
@@ -36,7 +36,8 @@ FWT_MUST_CHECK fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *ba
                                    size_t base_len, uint64_t max_out, fwt_dec_sink sink,
                                    void *sink_ctx, fwt_dec **out);
 FWT_MUST_CHECK fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len);
-/* End of input: the frame must be complete (FWT_E_MALFORMED otherwise). */
+/* End of input: the frame must be complete (FWT_E_MALFORMED otherwise); the last staged
+ * output goes to the sink. Output reaches the sink in chunks of up to 128 KiB. */
 FWT_MUST_CHECK fwt_err fwt_dec_end(fwt_dec *d);
 uint64_t fwt_dec_out(const fwt_dec *d);
 void fwt_dec_free(fwt_dec *d);

@@ -240,16 +240,23 @@ static void test_refusals(void **state)
     o = (struct out){0};
     assert_int_equal(run_dec(enc, 0, 4096, NULL, 0, n, &o), FWT_E_MALFORMED);
     free(o.buf);
-    /* The sink's failure stops the decoder and stays (sticky). */
+    /* The sink gets few, large writes (output is staged in 128 KiB), and its failure stops
+     * the decoder and stays (sticky). */
+    size_t bn = 400000, blen;
+    uint8_t *big = make_data(bn, 4);
+    uint8_t *benc = encode(big, bn, NULL, 0, 0, &blen);
     o = (struct out){0};
-    o.fail_after = 50000;
+    o.fail_after = 200000;
     fwt_dec *d = NULL;
-    assert_int_equal(fwt_dec_new(FWT_DEC_PLAIN, NULL, 0, n, sink, &o, &d), FWT_OK);
-    assert_int_equal(fwt_dec_feed(d, enc, elen), FWT_E_IO);
-    assert_int_equal(fwt_dec_feed(d, enc, 1), FWT_E_IO);
+    assert_int_equal(fwt_dec_new(FWT_DEC_PLAIN, NULL, 0, bn, sink, &o, &d), FWT_OK);
+    assert_int_equal(fwt_dec_feed(d, benc, blen), FWT_E_IO);
+    assert_int_equal(o.len, ZSTD_DStreamOutSize()); /* one full chunk got through */
+    assert_int_equal(fwt_dec_feed(d, benc, 1), FWT_E_IO);
     assert_int_equal(fwt_dec_end(d), FWT_E_IO);
     fwt_dec_free(d);
     free(o.buf);
+    free(benc);
+    free(big);
     /* Bad arguments. */
     assert_int_equal(fwt_dec_new(FWT_DEC_PREFIX, data, 0, n, sink, &o, &d), FWT_E_ARG);
     assert_int_equal(fwt_dec_new(FWT_DEC_PLAIN, data, n, n, sink, &o, &d), FWT_E_ARG);
