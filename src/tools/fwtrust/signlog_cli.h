@@ -16,6 +16,7 @@
 #define FWT_SIGNLOG_HELP                                                                    \
     "  --log DB                 record every signature in the signing log DB (default\n"   \
     "                           $FWTRUST_SIGNLOG); the output appears only once logged\n"  \
+    "                           (no such log: exit 8; log not intact: exit 11)\n"         \
     "  --no-log                 sign without a log, and without the warning\n"             \
     "  --signer ID              who signs, as logged (default $FWTRUST_SIGNER or\n"        \
     "                           LOGIN@HOST)\n"
