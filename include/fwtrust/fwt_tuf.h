@@ -70,8 +70,9 @@ struct fwt_tuf_client_opts {
      * refresh succeeded (every trusted role unexpired at that time), so a clock
      * that ran ahead fails the refresh and cannot poison the floor.
      */
-    time_t fixed_now;  /* nonzero: use this instead of the clock (tests) */
-    int no_time_floor; /* 1: neither read nor write the floor */
+    time_t fixed_now;            /* nonzero: use this instead of the clock (tests) */
+    int no_time_floor;           /* 1: neither read nor write the floor */
+    const char *time_floor_path; /* where the floor is kept; NULL: METADATA_DIR/time-floor */
     /* Download progress (target files only); may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;

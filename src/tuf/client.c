@@ -36,6 +36,7 @@ struct fwt_tuf_client {
     char *tr_str[4];
     time_t fixed_now;
     int no_floor;
+    char *floor_path; /* METADATA_DIR/time-floor unless the caller names another file */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
     struct tuf_fetcher *f;
@@ -176,10 +177,7 @@ static fwt_err floor_read(const fwt_tuf_client *c, time_t *out)
     if (c->no_floor) {
         return FWT_OK;
     }
-    char *p = fmt("%s/%s", c->dir, FLOOR_FILE);
-    if (!p) {
-        return fwt_fail(FWT_E_NOMEM, "out of memory");
-    }
+    const char *p = c->floor_path;
     uint8_t *buf = NULL;
     size_t len = 0;
     fwt_err err = FWT_OK;
@@ -199,7 +197,6 @@ static fwt_err floor_read(const fwt_tuf_client *c, time_t *out)
         }
     }
     free(buf);
-    free(p);
     return err;
 }
 
@@ -213,12 +210,9 @@ static fwt_err floor_write(const fwt_tuf_client *c, time_t t)
     if (err != FWT_OK || t <= old) {
         return err;
     }
-    char *p = fmt("%s/%s", c->dir, FLOOR_FILE);
     char text[32];
     int n = snprintf(text, sizeof(text), "%lld\n", (long long)t);
-    err = p ? fwt_write_file_atomic(p, text, (size_t)n, 0644) : fwt_fail(FWT_E_NOMEM, "out of memory");
-    free(p);
-    return err;
+    return fwt_write_file_atomic(c->floor_path, text, (size_t)n, 0644);
 }
 
 /* ---- Trusted set ---- */
@@ -709,6 +703,7 @@ void fwt_tuf_client_free(fwt_tuf_client *c)
         free(c->tr_str[i]);
     }
     free(c->dir);
+    free(c->floor_path);
     free(c->murl);
     free(c->turl);
     free(c->t_name);
@@ -748,6 +743,8 @@ fwt_err fwt_tuf_client_open(const struct fwt_tuf_client_opts *o, fwt_tuf_client 
     }
     c->fixed_now = o->fixed_now;
     c->no_floor = o->no_time_floor;
+    c->floor_path = o->time_floor_path ? xstrdup(o->time_floor_path) : fmt("%s/%s", o->metadata_dir, FLOOR_FILE);
+    oom |= !c->floor_path;
     c->progress = o->progress;
     c->progress_ctx = o->progress_ctx;
     c->dir = xstrdup(o->metadata_dir);

@@ -108,7 +108,10 @@ M2=$T/m2
 expect 0 "" "$C" --metadata-dir "$M2" init "$R/metadata/1.root.json"
 cp "$R/metadata/2.snapshot.json" "$T/snap"
 sed -i 's/"version": 3/"version": 2/' "$R/metadata/timestamp.json"
-expect 0 "" "$C" --metadata-url "file://$R/metadata" --metadata-dir "$M2" --target-name a.bin \
-    --target-base-url "file://$R/targets" --target-dir "$T/t2" download
+expect 0 "" "$C" --time-floor-file "$T/floor" --metadata-url "file://$R/metadata" --metadata-dir "$M2" \
+    --target-name a.bin --target-base-url "file://$R/targets" --target-dir "$T/t2" download
 printf 'hello, device\n' | cmp - "$T/t2/a.bin" || fail "file:// download"
+# with --time-floor-file the metadata dir holds the role files alone
+[ "$(ls "$M2" | tr '\n' ' ')" = "root.json snapshot.json targets.json timestamp.json " ] || fail "metadata dir: $(ls "$M2")"
+[ "$(cat "$T/floor")" -gt 1700000000 ] || fail "time floor file"
 echo "cli: ok"

@@ -48,6 +48,7 @@ static void usage(FILE *out)
             "  --max-root-rotations N   new root versions per refresh (default 32)\n"
             "  --max-delegations N      roles visited per target search (default 32)\n"
             "  --no-time-floor          do not use the persisted time floor (trust the clock alone)\n"
+            "  --time-floor-file FILE   keep the time floor in FILE (default METADATA_DIR/time-floor)\n"
             "  --json                   print results as JSON on stdout\n"
             "  --detailed-exit          exit with the error number instead of 1\n"
             "  --help                   this text\n\n"
@@ -234,7 +235,7 @@ int main(int argc, char **argv)
     static struct cli a;
     enum {
         O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_CA, O_PIN, O_CERT, O_KEY, O_TIMEOUT, O_LSL, O_LST,
-        O_ROT, O_DEL, O_NOFLOOR, O_JSON, O_DETAIL, O_HELP
+        O_ROT, O_DEL, O_NOFLOOR, O_FLOORFILE, O_JSON, O_DETAIL, O_HELP
     };
     static const struct option opts[] = {
         {"metadata-dir", required_argument, 0, O_MDIR}, {"metadata-url", required_argument, 0, O_MURL},
@@ -244,7 +245,8 @@ int main(int argc, char **argv)
         {"client-key", required_argument, 0, O_KEY}, {"timeout", required_argument, 0, O_TIMEOUT},
         {"low-speed-limit", required_argument, 0, O_LSL}, {"low-speed-time", required_argument, 0, O_LST},
         {"max-root-rotations", required_argument, 0, O_ROT}, {"max-delegations", required_argument, 0, O_DEL},
-        {"no-time-floor", no_argument, 0, O_NOFLOOR}, {"json", no_argument, 0, O_JSON},
+        {"no-time-floor", no_argument, 0, O_NOFLOOR}, {"time-floor-file", required_argument, 0, O_FLOORFILE},
+        {"json", no_argument, 0, O_JSON},
         {"detailed-exit", no_argument, 0, O_DETAIL}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     int ch;
     long v;
@@ -280,6 +282,7 @@ int main(int argc, char **argv)
             if (ch == O_DEL) a.o.limits.max_delegations = (unsigned)v;
             break;
         case O_NOFLOOR: a.o.no_time_floor = 1; break;
+        case O_FLOORFILE: a.o.time_floor_path = optarg; break;
         case O_JSON: a.json = 1; break;
         case O_DETAIL: a.detailed = 1; break;
         case O_HELP:
