@@ -341,6 +341,9 @@ static void put_rec(struct growbuf *g, size_t add, size_t copy, int64_t seek)
 static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, size_t nn,
                               struct growbuf *g)
 {
+    struct fwt_progress pr;
+    fwt_progress_start(&pr, "bsdiff", nn);
+    size_t next_report = 0;
     if (on == 0 || on > 0x7fffffffU || nn > 0xffffffffU) {
         return fwt_fail(FWT_E_TOO_LARGE, "images too large for a bsdiff patch");
     }
@@ -355,6 +358,10 @@ static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, 
     size_t scan = 0, len = 0, pos = 0, last_scan = 0, last_pos = 0;
     int64_t last_off = 0;
     while (scan < nn) {
+        if (scan >= next_report) {
+            fwt_progress_update(&pr, scan);
+            next_report = scan + (1U << 20);
+        }
         int64_t old_score = 0;
         size_t sc;
         for (sc = scan += len; scan < nn; scan++) {
@@ -438,6 +445,8 @@ static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, 
         last_off = (int64_t)pos - (int64_t)scan;
     }
     free(sa);
+    fwt_progress_update(&pr, nn);
+    fwt_progress_finish(&pr);
     return g->oom ? fwt_fail(FWT_E_NOMEM, "out of memory for the patch") : FWT_OK;
 }
 
