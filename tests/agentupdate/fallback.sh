@@ -3,6 +3,8 @@
 # the compressed (or full) image instead, and so does --no-delta; a compressed target is
 # decoded on the fly to exactly the published image.
 . "$(dirname "$0")/lib.sh"
+# The image digest of a signed image (the verifier's).
+digest_of() { fwt verify --key "$2" --json "$1" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["digest"])'; }
 setup_images
 # Another build of 4.0.0b4 (same version, other bytes: a longer header).
 fwt sign --no-log --key "$T/rel.pem" --version 4.0.0+4 --header-size 0x400 --pad-header \
@@ -59,4 +61,29 @@ fwt repo publish "$T/repo" --key "$T/snapshot.pem" --key "$T/timestamp.pem" >/de
 expect 0 "" agent other --json update
 [ "$(jget "$T/.out" 'd["encoding"]')" = none ] || fail "expected the full image"
 slot_holds other b "$T/b5.bin"
+# Same image digest and length, other bytes: ECDSA signatures are randomised, so b4 signed twice
+# with one ECDSA key gives two images whose signed part (and digest) is the same but whose
+# signature bytes differ. A patch is made against exact bytes: on the device running the other
+# signing it is not used (the digest and length match, the SHA-256 of the slot's bytes does not);
+# the compressed image is.
+fwt keygen --type ecdsa-p256 -o "$T/ec.pem" >/dev/null
+fwt pubkey "$T/ec.pem" -o "$T/ec.pub"
+KEY="$T/ec.pem" sign b4e1.bin 4.0.0+4
+for i in $(seq 1 20); do
+    KEY="$T/ec.pem" sign b4e2.bin 4.0.0+4
+    [ "$(stat -c %s "$T/b4e1.bin")" = "$(stat -c %s "$T/b4e2.bin")" ] && ! cmp -s "$T/b4e1.bin" "$T/b4e2.bin" && break
+done
+[ "$(stat -c %s "$T/b4e1.bin")" = "$(stat -c %s "$T/b4e2.bin")" ] || fail "no two ECDSA signings of equal length"
+[ "$(digest_of "$T/b4e1.bin" "$T/ec.pub")" = "$(digest_of "$T/b4e2.bin" "$T/ec.pub")" ] || fail "ECDSA: digests differ"
+KEY="$T/ec.pem" sign b5e.bin 4.0.0+5
+fwt delta --from "$T/b4e1.bin" --to "$T/b5e.bin" -o "$T/b5e.from-b4e1.zpatch" --method prefix >/dev/null
+fwt delta --to "$T/b5e.bin" -o "$T/b5e.bin.zst" >/dev/null
+publish "$T/b4e2.bin" "$T/b5e.bin" "$T/b5e.from-b4e1.zpatch" "$T/b5e.bin.zst"
+mkdev ecdev --trust-key "$T/ec.pub"
+update_boot_confirm ecdev --target primehub/b4e2.bin
+expect 0 "" agent ecdev --json update --target primehub/b5e.from-b4e1.zpatch
+[ "$(jget "$T/.out" 'd["encoding"]')" = zstd ] || fail "same digest, other bytes: the patch was used"
+grep -q "bytes differ from its base" "$T/.out" || { cat "$T/.out" >&2; fail "same digest, other bytes: no reason given"; }
+slot_holds ecdev b "$T/b5e.bin"
+
 echo "fallback: ok"
