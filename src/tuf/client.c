@@ -280,9 +280,12 @@ static fwt_err load_trusted_root(fwt_tuf_client *c, const uint8_t *buf, size_t l
     return FWT_OK;
 }
 
-/* 5.3.3 - 5.3.5: a new root, version N+1, signed by the trusted and by its own root thresholds. */
-static fwt_err update_root(fwt_tuf_client *c, const uint8_t *buf, size_t len, int64_t want)
+/* 5.3.3 - 5.3.5: a new root, version N+1, signed by the trusted and by its own root thresholds.
+ * *same: the file holds the trusted version again (5.3.5: discarded, the update goes on with
+ * the trusted root). */
+static fwt_err update_root(fwt_tuf_client *c, const uint8_t *buf, size_t len, int64_t want, int *same)
 {
+    *same = 0;
     char what[48];
     snprintf(what, sizeof(what), "%lld.root.json", (long long)want);
     struct tuf_md *m = NULL;
@@ -299,6 +302,11 @@ static fwt_err update_root(fwt_tuf_client *c, const uint8_t *buf, size_t len, in
         if (err != FWT_OK) {
             fwt_fail(err, "%s (keys of the new root itself)", fwt_detail());
         }
+    }
+    if (err == FWT_OK && m->version == c->root->version) {
+        *same = 1;
+        tuf_md_free(m);
+        return FWT_OK;
     }
     if (err == FWT_OK && m->version != want) {
         err = fwt_fail(m->version < want ? FWT_E_META_ROLLBACK : FWT_E_META_MISMATCH,
@@ -843,10 +851,14 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
             err = FWT_OK;
             break;
         }
+        int same = 0;
         if (err == FWT_OK) {
-            err = update_root(c, buf, len, next);
+            err = update_root(c, buf, len, next, &same);
         }
         free(buf);
+        if (err == FWT_OK && same) {
+            break; /* the trusted version again: discarded, go on with the trusted root */
+        }
         if (err == FWT_OK) {
             err = persist(c, "root", c->root);
         }

@@ -928,29 +928,40 @@ static void test_root_replayed_or_skipped(void **state)
     (void)state;
     struct trepo r;
     tr_setup(&r, 1);
+    tr_publish_root(&r, NULL, 0); /* v2 */
     EXPECT(FWT_OK, tr_refresh(&r, 0));
+    assert_int_equal(role_version_on_disk(&r, "root"), 2);
     SAVE(&r, before);
-    /* replay: 2.root.json holds version 1 */
     char p[1024];
-    snprintf(p, sizeof(p), "%s/1.root.json", r.meta);
     size_t len;
-    uint8_t *b = tr_read(p, &len);
-    tr_write(&r, "2.root.json", b, len);
+    uint8_t *b;
+    /* replay of the trusted version: 3.root.json holds version 2 (5.3.5: discarded, the
+     * update goes on with the trusted root) */
+    snprintf(p, sizeof(p), "%s/2.root.json", r.meta);
+    b = tr_read(p, &len);
+    tr_write(&r, "3.root.json", b, len);
+    free(b);
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    UNCHANGED(&r, before);
+    /* replay of an older version: 3.root.json holds version 1 */
+    snprintf(p, sizeof(p), "%s/1.root.json", r.meta);
+    b = tr_read(p, &len);
+    tr_write(&r, "3.root.json", b, len);
     free(b);
     EXPECT(FWT_E_META_ROLLBACK, tr_refresh(&r, 0));
     UNCHANGED(&r, before);
-    /* skip: 2.root.json holds version 3 */
+    /* skip: 3.root.json holds version 4 */
     json_t *root = json_object_get(r.md, "root");
-    json_object_set_new(root, "version", json_integer(3));
-    serve(&r, "2.root.json", root, NULL, -1);
+    json_object_set_new(root, "version", json_integer(4));
+    serve(&r, "3.root.json", root, NULL, -1);
     EXPECT(FWT_E_META_MISMATCH, tr_refresh(&r, 0));
     UNCHANGED(&r, before);
-    /* gap: no 2.root.json but a valid 3.root.json: the client stays at version 1 */
-    snprintf(p, sizeof(p), "%s/2.root.json", r.meta);
+    /* gap: no 3.root.json but a valid 4.root.json: the client stays at version 2 */
+    snprintf(p, sizeof(p), "%s/3.root.json", r.meta);
     unlink(p);
-    serve(&r, "3.root.json", root, NULL, -1);
+    serve(&r, "4.root.json", root, NULL, -1);
     EXPECT(FWT_OK, tr_refresh(&r, 0));
-    assert_int_equal(role_version_on_disk(&r, "root"), 1);
+    assert_int_equal(role_version_on_disk(&r, "root"), 2);
     tr_free(&r);
 }
 
