@@ -73,6 +73,13 @@ expect 31 "no TUF root" agent notuf --json update
     fail "--json error output"
 expect 31 "no trust anchor" agent nokey update
 [ "$(wc -l <"$T/srv/access.log")" = "$n" ] || fail "a refused device still made requests"
+# One agent at a time: while another process holds the device lock, update refuses (10).
+[ -e "$T/dev/lock" ] || fail "no lock file"
+exec 9<>"$T/dev/lock"
+flock -x 9
+expect 10 "in use" agent dev update
+flock -u 9
+exec 9>&-
 # Usage errors.
 expect 1 "unexpected argument" agent dev update extra
 expect 0 "--target NAME" agent dev update --help
