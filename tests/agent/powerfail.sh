@@ -12,7 +12,7 @@
 # and for N = 1, 2, ... until the step completes without reaching point N, the
 # device is restored to its state before the step, the step runs with the cut
 # at N, and then:
-#   - the bootloader must boot a valid signed image (v1 or v2; never recovery);
+#   - the bootloader must boot a valid signed image (v1, v1.1 or v2: old or new);
 #   - status, verify-slots and log verify must succeed (no state file unreadable);
 #   - the minimum security counter must not exceed the counter of the image in
 #     the confirmed slot;
@@ -44,16 +44,7 @@ A confirm >/dev/null || fail "setup confirm"
 snap() { rm -rf "$T/snap.$1"; mkdir "$T/snap.$1"; cp -a "$T/dev" "$T/slot-a.bin" "$T/slot-b.bin" "$T/snap.$1/"; }
 restore() { rm -rf "$T/dev" "$T/slot-a.bin" "$T/slot-b.bin"; cp -a "$T/snap.$1/." "$T/"; }
 
-# The steps, each run from its snapshot.
-step_cmd() {
-    case $1 in
-    install) A install "$T/v2.bin" ;;
-    boot1 | boot2 | boot3) B ;;
-    confirm) A confirm ;;
-    rollback | rollback2) A rollback ;;
-    boot4) B ;;
-    esac
-}
+# Snapshots of the device before each step (the cut loop below restores them).
 snap install
 A install "$T/v2.bin" >/dev/null || fail "install v2"
 snap boot1
@@ -74,79 +65,128 @@ snap rollback2
 A rollback >/dev/null || fail "rollback to slot a"
 snap boot4
 
-json() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$@"; }
+# The cut loop runs in one Python process (no interpreter start per cut).
+"$PY" - "$AGENT" "$BOOT" "$T" "$D1" "$D2" "$D11" <<'PYEOF' || fail "power-fail cuts"
+import json, os, shutil, subprocess, sys
 
-# Checks after a cut. $1: expected final version (2 = the update cycle, 1 = rollback).
-check() {
-    local what=$1 final=$2
-    B >"$T/boot.json" 2>"$T/boot.err" || { cat "$T/boot.json" "$T/boot.err" >&2; fail "$what: no valid image boots"; }
-    local d
-    d=$(json "$T/boot.json" 'd["digest"]')
-    [ "$d" = "$D1" ] || [ "$d" = "$D2" ] || [ "$d" = "$D11" ] || fail "$what: booted an unexpected image $d"
-    A status --json >"$T/st.json" 2>"$T/st.err" || { cat "$T/st.err" >&2; fail "$what: state unreadable"; }
-    A verify-slots --json >"$T/vs.json" 2>"$T/vs.err" || { cat "$T/vs.json" "$T/vs.err" >&2; fail "$what: verify-slots"; }
-    A log verify >/dev/null 2>"$T/lv.err" || { cat "$T/lv.err" >&2; fail "$what: audit log"; }
+agent, boot, T, D1, D2, D11 = sys.argv[1:]
+DEV = os.path.join(T, "dev")
+env0 = {k: v for k, v in os.environ.items() if not k.startswith("FWT_FAULT")}
+
+def run(cmd, env=None):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env or env0)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+def A(*args, env=None):
+    return run([agent, "--device", DEV, *args], env)
+
+def B(env=None):
+    return run([boot, "--device", DEV], env)
+
+def die(what, msg, *outs):
+    for o in outs:
+        sys.stderr.write(o)
+    sys.exit("FAIL: %s: %s" % (what, msg))
+
+def restore(name):
+    for f in ("dev", "slot-a.bin", "slot-b.bin"):
+        p = os.path.join(T, f)
+        if os.path.isdir(p):
+            shutil.rmtree(p)
+        elif os.path.exists(p):
+            os.unlink(p)
+    snap = os.path.join(T, "snap." + name)
+    for f in os.listdir(snap):
+        src, dst = os.path.join(snap, f), os.path.join(T, f)
+        if os.path.isdir(src):
+            shutil.copytree(src, dst, symlinks=True)
+        else:
+            shutil.copy2(src, dst)
+
+def status(what):
+    rc, out, err = A("status", "--json")
+    if rc != 0:
+        die(what, "state unreadable (status exit %d)" % rc, out, err)
+    return json.loads(out)
+
+def check(what, final):
+    rc, out, err = B()
+    if rc != 0:
+        die(what, "no valid image boots (exit %d)" % rc, out, err)
+    d = json.loads(out)["digest"]
+    if d not in (D1, D2, D11):
+        die(what, "booted an unexpected image " + d)
+    st = status(what)
+    rc, out, err = A("verify-slots", "--json")
+    if rc != 0:
+        die(what, "verify-slots exit %d" % rc, out, err)
+    rc, out, err = A("log", "verify")
+    if rc != 0:
+        die(what, "log verify exit %d" % rc, out, err)
     # The minimum security counter never exceeds the confirmed image's counter.
-    json "$T/st.json" 'd["min_security_counter"] <= (d["slots"][d["confirmed"]]["image"] or {}).get("security_counter", -1)' |
-        grep -qx True || { cat "$T/st.json" >&2; fail "$what: security counter above the confirmed image's"; }
-    # Complete the cycle from here.
-    local i
-    for i in 1 2 3 4 5 6 7 8; do
-        A status --json >"$T/st.json" || fail "$what: status while completing"
-        local s
-        s=$(json "$T/st.json" '(d["confirmed"], d["trial"], d["booted_trial"], d["min_security_counter"])')
-        if [ "$final" = 2 ]; then
-            local conf_d
-            conf_d=$(json "$T/st.json" '(d["slots"][d["confirmed"]]["image"] or {}).get("digest") if d["confirmed"] else None')
-            case "$s" in
-            *", None, False, 2)")
-                [ "$conf_d" = "$D2" ] && break ;;
-            esac
-            case "$s" in
-            *", True, "*) A confirm >/dev/null || fail "$what: confirm while completing" ;;
-            *", None, False, "*) A install "$T/v2.bin" >/dev/null || fail "$what: reinstall v2 ($s)" ;;
-            *) B >/dev/null || fail "$what: boot while completing" ;;
-            esac
-        else
-            case "$s" in
-            "('a', None, False, 1)") break ;;
-            "('b', None, "*) A rollback >/dev/null || fail "$what: rollback to a while completing" ;;
-            *", None, "*) B >/dev/null || fail "$what: boot while completing" ;;
-            *) A rollback >/dev/null || fail "$what: rollback while completing ($s)" ;;
-            esac
-        fi
-    done
-    B >"$T/boot.json" || fail "$what: final boot"
-    if [ "$final" = 2 ]; then
-        [ "$(json "$T/boot.json" 'd["digest"], d["trial"]')" = "('$D2', False)" ] || fail "$what: did not end on confirmed v2: $(cat "$T/boot.json")"
-        [ "$(json "$T/st.json" 'd["min_security_counter"]')" = 2 ] || fail "$what: minimum counter not raised to 2"
-    else
-        [ "$(json "$T/boot.json" 'd["digest"], d["slot"]')" = "('$D1', 'a')" ] || fail "$what: did not end on v1 in slot a: $(cat "$T/boot.json")"
-        [ "$(json "$T/st.json" 'd["min_security_counter"]')" = 1 ] || fail "$what: minimum counter changed by a rollback"
-    fi
-}
+    conf = st["confirmed"]
+    img = (st["slots"][conf]["image"] or {}) if conf else {}
+    if st["min_security_counter"] > img.get("security_counter", -1):
+        die(what, "security counter above the confirmed image's: " + json.dumps(st))
+    # The agent completes the sequence from wherever the cut left it.
+    for _ in range(8):
+        st = status(what)
+        conf, trial, bt, mn = st["confirmed"], st["trial"], st["booted_trial"], st["min_security_counter"]
+        cimg = (st["slots"][conf]["image"] or {}) if conf else {}
+        if final == 2:
+            if trial is None and not bt and mn == 2 and cimg.get("digest") == D2:
+                break
+            if trial is not None and bt:
+                act = A("confirm")
+            elif trial is None:
+                act = A("install", os.path.join(T, "v2.bin"))
+            else:
+                act = B()
+        else:
+            if (conf, trial, bt, mn) == ("a", None, False, 1):
+                break
+            if trial is None and conf == "b":
+                act = A("rollback")
+            elif trial is None:
+                act = B()
+            else:
+                act = A("rollback")
+        if act[0] != 0:
+            die(what, "completing: exit %d in state %s" % (act[0], (conf, trial, bt, mn)), act[1], act[2])
+    rc, out, err = B()
+    if rc != 0:
+        die(what, "final boot exit %d" % rc, out, err)
+    b = json.loads(out)
+    st = status(what)
+    if final == 2:
+        if (b["digest"], b["trial"], st["min_security_counter"]) != (D2, False, 2):
+            die(what, "did not end on confirmed v2 with minimum 2: " + out)
+    elif (b["digest"], b["slot"], st["min_security_counter"]) != (D1, "a", 1):
+        die(what, "did not end on v1 in slot a with minimum 1: " + out)
 
-total=0
-for mode in cut tear; do
-    for step in install boot1 confirm boot2 rollback boot3 rollback2 boot4; do
-        final=2
-        case $step in rollback | boot3 | rollback2 | boot4) final=1 ;; esac
-        n=1
-        while :; do
-            restore "$step"
-            rc=0
-            FWT_FAULT_AT=$n FWT_FAULT_MODE=$mode step_cmd "$step" >/dev/null 2>"$T/cut.err" || rc=$?
-            if [ "$rc" = 0 ]; then
-                break # the step has fewer than n fault points: all covered
-            fi
-            [ "$rc" = 99 ] || { cat "$T/cut.err" >&2; fail "$mode $step: point $n: exit $rc instead of the cut"; }
-            check "$mode $step cut $n" "$final"
-            n=$((n + 1))
-        done
-        [ "$n" -gt 1 ] || fail "$step: no fault point reached (hook not active?)"
-        echo "$mode $step: $((n - 1)) cut points"
-        total=$((total + n - 1))
-    done
-done
-[ "$total" -ge 100 ] || fail "only $total cut points"
-echo "powerfail: all $total cut points passed"
+steps = [("install", ("install", os.path.join(T, "v2.bin"))), ("boot1", None), ("confirm", ("confirm",)),
+         ("boot2", None), ("rollback", ("rollback",)), ("boot3", None), ("rollback2", ("rollback",)),
+         ("boot4", None)]
+total = 0
+for mode in ("cut", "tear"):
+    for name, args in steps:
+        final = 1 if name in ("rollback", "boot3", "rollback2", "boot4") else 2
+        n = 1
+        while True:
+            restore(name)
+            env = dict(env0, FWT_FAULT_AT=str(n), FWT_FAULT_MODE=mode)
+            rc, out, err = A(*args, env=env) if args else B(env=env)
+            if rc == 0:
+                break  # fewer than n fault points in this step: all covered
+            if rc != 99:
+                die("%s %s" % (mode, name), "point %d: exit %d instead of the cut" % (n, rc), out, err)
+            check("%s %s cut %d" % (mode, name, n), final)
+            n += 1
+        if n == 1:
+            die(name, "no fault point reached (hook not active?)")
+        print("%s %s: %d cut points" % (mode, name, n - 1))
+        total += n - 1
+if total < 100:
+    die("total", "only %d cut points" % total)
+print("powerfail: all %d cut points passed" % total)
+PYEOF
