@@ -539,7 +539,7 @@ static fwt_err open_client(const struct fwt_agent_config *cfg, const struct fwt_
                         "are refused");
     }
     if (!cfg->repo_url) {
-        return fwt_fail(FWT_E_ARG, "no repository URL configured for this device ([update] repo_url)");
+        return fwt_fail(FWT_E_ARG, "no repository URL configured for this device ([update] repo)");
     }
     char mdir[4096], murl[URL_MAX], root_json[4200];
     int r = snprintf(mdir, sizeof(mdir), "%s/tuf", cfg->dir);
@@ -740,7 +740,7 @@ static void update_usage(FILE *out)
 {
     fprintf(out,
             "usage: fwtrust-agent --device DIR [--json] update [--target NAME] [--no-delta] [--check]\n\n"
-            "Refresh the device's TUF metadata from its repository ([update] repo_url, over the\n"
+            "Refresh the device's TUF metadata from its repository ([update] repo, over the\n"
             "configured TLS: CA file, pinned public key, client certificate), choose the newest\n"
             "image for this hardware id whose version and security counter are not lower than\n"
             "the running image's, and stream it into the inactive slot: a patch against the\n"
