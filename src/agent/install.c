@@ -364,6 +364,12 @@ struct hashing_io {
     EVP_MD_CTX *md;
     uint64_t next;
     int failed;
+    /* The read-back hash runs on a helper thread over a copy of each chunk
+     * (the core may reuse its buffer as soon as read returns), overlapping the
+     * core's own digest computation. */
+    struct hasher hs;
+    uint8_t *stage;
+    size_t stage_len;
 };
 
 static fwt_err hio_read(void *ctx, uint32_t off, void *buf, size_t len)
@@ -374,13 +380,22 @@ static fwt_err hio_read(void *ctx, uint32_t off, void *buf, size_t len)
         return e;
     }
     if (off == 0) {
+        if (!hasher_wait(&h->hs)) {
+            h->failed = 1;
+        }
         h->next = 0;
         if (EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
             h->failed = 1;
         }
     }
     if (off == h->next && len > 0) {
-        if (EVP_DigestUpdate(h->md, buf, len) != 1) {
+        if (!hasher_wait(&h->hs)) { /* the stage and md are free again */
+            h->failed = 1;
+        }
+        if (h->hs.started && h->stage && len <= h->stage_len && len >= HASH_INLINE_MAX) {
+            memcpy(h->stage, buf, len);
+            hasher_submit(&h->hs, h->stage, len);
+        } else if (EVP_DigestUpdate(h->md, buf, len) != 1) {
             h->failed = 1;
         }
         h->next += len;
@@ -424,6 +439,11 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
         EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
         err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
+    if (err == FWT_OK) {
+        h->stage = malloc(VERIFY_WORK);
+        h->stage_len = h->stage ? VERIFY_WORK : 0;
+        hasher_start(&h->hs, h->md); /* without a thread (or stage) it hashes inline */
+    }
     if (err == FWT_OK && (err = fwt_file_io_open(&h->fio, path)) == FWT_OK) {
         open_ok = 1;
         err = fwt_openssl_ops_init(&ops);
@@ -443,6 +463,9 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
                          fwt_strerror(err));
             }
         }
+    }
+    if (h && !hasher_wait(&h->hs)) {
+        h->failed = 1;
     }
     if (err == FWT_OK) {
         fwt_agent_image_from_info(dev, inst->slot, &info, img);
@@ -468,7 +491,9 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
         fwt_file_io_close(&h->fio);
     }
     if (h) {
+        hasher_stop(&h->hs);
         EVP_MD_CTX_free(h->md);
+        free(h->stage);
     }
     free(h);
     free(work);
