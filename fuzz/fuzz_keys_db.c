@@ -54,8 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fwt_signlog_close(log);
     }
     unlink(g_path);
-    char j[80];
-    snprintf(j, sizeof(j), "%s-journal", g_path);
-    unlink(j);
+    static const char *const k_side[] = {"-journal", "-wal", "-shm"}; /* a mutated header may ask for WAL */
+    for (size_t i = 0; i < sizeof(k_side) / sizeof(k_side[0]); i++) {
+        char j[80];
+        snprintf(j, sizeof(j), "%s%s", g_path, k_side[i]);
+        unlink(j);
+    }
     return 0;
 }
