@@ -54,6 +54,14 @@ expect 0 "" "$AGENT" --device "$T/dev" install --allow-older "$T/v15.bin"
 expect 0 "rolled back: the next boot takes slot b" "$AGENT" --device "$T/dev" rollback
 [ "$(jget 'd["slot"], d["trial"]' "$BOOT" --device "$T/dev")" = "('b', False)" ] || fail "after cancel: $(cat "$T/.j")"
 
+# A factory image already in slot a at init becomes the confirmed slot (not a trial).
+cp "$T/v2.bin" "$T/factory-a.bin"
+expect 0 "factory image in slot a is confirmed" "$AGENT" --device "$T/fdev" init --hw-id hw1 \
+    --slot-a "$T/factory-a.bin" --slot-b "$T/factory-b.bin" --trust-key "$T/k1.pub" --min-security-counter 2
+[ "$(jget 'd["slot"], d["trial"], d["version"]' "$BOOT" --device "$T/fdev")" = "('a', False, '2.0.0+0')" ] ||
+    fail "factory boot: $(cat "$T/.j")"
+expect 26 "below the minimum 2" "$AGENT" --device "$T/fdev" install "$T/v1.bin"
+
 # Read commands.
 expect 0 "audit log intact" "$AGENT" --device "$T/dev" log verify
 [ "$(jget 'd["ok"], d["torn_tail"], d["entries"] > 10' "$AGENT" --device "$T/dev" --json log verify)" = "(True, False, True)" ] ||
