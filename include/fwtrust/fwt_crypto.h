@@ -40,7 +40,9 @@ FWT_MUST_CHECK fwt_err fwt_privkey_public(const fwt_privkey *key, fwt_pubkey **o
 
 /*
  * Sign an image digest, as MCUboot verifies it: Ed25519 signs the digest
- * bytes, ECDSA and RSA-PSS treat them as the prehashed SHA-256/384 value.
+ * bytes, ECDSA and RSA-PSS treat them as the prehashed SHA-256/384 value
+ * (32 bytes, or 48 for P-384; a P-384 key also signs a 32-byte SHA-256
+ * prehash, as boot-key certificates need).
  * sig_len: in, the buffer size; out, the signature length.
  */
 FWT_MUST_CHECK fwt_err fwt_sign_digest(fwt_privkey *key, const uint8_t *digest, size_t digest_len,

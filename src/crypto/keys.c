@@ -621,6 +621,10 @@ fwt_err fwt_sign_digest(fwt_privkey *key, const uint8_t *digest, size_t digest_l
         return sign_ed25519_file(key, digest, digest_len, sig, sig_len);
     }
     const EVP_MD *md = is_ec(key->type) ? ec_md(key->type) : EVP_sha256();
+    /* ECDSA P-384 also signs a SHA-256 prehash: boot-key certificates carry one for every root. */
+    if (key->type == FWT_KEY_ECDSA_P384 && digest_len == 32) {
+        md = EVP_sha256();
+    }
     if (digest_len != (size_t)EVP_MD_get_size(md)) {
         return fwt_fail(FWT_E_ARG, "a %s key signs a %d-byte digest, not %zu bytes",
                         fwt_key_type_name(key->type), EVP_MD_get_size(md), digest_len);

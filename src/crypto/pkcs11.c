@@ -1315,6 +1315,10 @@ fwt_err fwt_p11_sign(struct fwt_p11_key *key, enum fwt_key_type type, const uint
     default:
         return fwt_fail(FWT_E_INTERNAL, "token key of unknown type");
     }
+    /* A P-384 key also signs a 32-byte SHA-256 prehash (boot-key certificates, fwt_cert.h). */
+    if (type == FWT_KEY_ECDSA_P384 && data_len == 32) {
+        want_in = 32;
+    }
     if (want_in != 0 && data_len != want_in) {
         return fwt_fail(FWT_E_ARG, "a %s token key signs a %zu-byte hash, not %zu bytes",
                         fwt_key_type_name(type), want_in, data_len);

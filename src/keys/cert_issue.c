@@ -7,7 +7,6 @@
  * by the core before it is handed out.
  */
 #include "keys_priv.h"
-#include "keys_internal.h" /* src/crypto: the key objects, for P-384 roots (below) */
 
 #include <openssl/evp.h>
 #include <string.h>
@@ -52,36 +51,10 @@ static void put_le64(uint8_t *p, uint64_t v)
     }
 }
 
-/*
- * The root's signature over the 32-byte SHA-256 of the to-be-signed bytes.
- * fwt_sign_digest wants a 48-byte digest from a P-384 key, while the core
- * verifies certificates against the 32-byte SHA-256 for every root curve; so
- * a P-384 root signs the 32 bytes as the ECDSA prehash itself (OpenSSL with
- * no digest bound, or CKM_ECDSA in a token, which takes the hash as given).
- */
+/* The root's signature over the 32-byte SHA-256 of the to-be-signed bytes (every root type). */
 static fwt_err root_sign(fwt_privkey *root, const uint8_t h[32], uint8_t *sig, size_t *sig_len)
 {
-    if (fwt_privkey_type(root) != FWT_KEY_ECDSA_P384) {
-        return fwt_sign_digest(root, h, 32, sig, sig_len);
-    }
-    if (root->p11) {
-        fwt_err e = fwt_p11_sign(root->p11, root->type, h, 32, sig, sig_len);
-        if (e == FWT_E_ARG) { /* the token code takes only 48-byte hashes from P-384 keys */
-            return fwt_fail(FWT_E_UNSUPPORTED, "an ECDSA P-384 root in a token cannot sign "
-                                               "certificates (they carry a 32-byte SHA-256 "
-                                               "prehash): %s", fwt_detail());
-        }
-        return e;
-    }
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, root->pkey, NULL);
-    size_t n = *sig_len;
-    int ok = pc && EVP_PKEY_sign_init(pc) == 1 && EVP_PKEY_sign(pc, sig, &n, h, 32) == 1;
-    EVP_PKEY_CTX_free(pc);
-    if (!ok) {
-        return fwt_fail(FWT_E_CRYPTO, "ECDSA P-384 signing of the certificate failed");
-    }
-    *sig_len = n;
-    return FWT_OK;
+    return fwt_sign_digest(root, h, 32, sig, sig_len);
 }
 
 /* Check a freshly made certificate the way a device does (core verifier, root as the only trust). */

@@ -464,9 +464,13 @@ static void test_p384_short_prehash(void **state)
     uint8_t d[32] = {5, 6, 7};
     uint8_t sig[110];
     size_t sl = sizeof(sig);
-    /* The API signs only full-size digests for the key... */
-    assert_int_equal(fwt_sign_digest(k, d, 32, sig, &sl), FWT_E_ARG);
-    /* ...but the verifier accepts a shorter prehash made by OpenSSL directly. */
+    /* The API signs a 32-byte prehash with a P-384 key (certificates)... */
+    assert_int_equal(fwt_sign_digest(k, d, 32, sig, &sl), FWT_OK);
+    assert_int_equal(ops_verify(pub, FWT_SIG_ECDSA_P384, d, 32, sig, sl), FWT_OK);
+    /* ...and other lengths are refused. */
+    size_t bad = sizeof(sig);
+    assert_int_equal(fwt_sign_digest(k, d, 20, sig, &bad), FWT_E_ARG);
+    /* The verifier accepts such a prehash made by OpenSSL directly too. */
     EVP_PKEY *pk = NULL;
     FILE *f = fopen(tpath("p384.pem"), "r");
     pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
