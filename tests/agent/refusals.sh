@@ -56,13 +56,22 @@ expect 0 "" "$AGENT" --device "$T/dev" log verify
 expect 0 "into slot b" "$AGENT" --device "$T/dev" install "$T/v2.bin"
 
 # The lock: a second agent (or bootloader) gets FWT_E_LOCKED with a clear message.
-command -v flock >/dev/null || fail "flock(1) missing"
-flock "$T/dev/lock" sleep 3 &
-sleep 0.5
+# (A holder process takes the lock, says so, and is killed when the checks are done.)
+"$PY" -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(120)' "$T/dev/lock" "$T/locked" &
+holder=$!
+trap 'kill "$holder" 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 100); do [ -e "$T/locked" ] && break; sleep 0.1; done
+[ -e "$T/locked" ] || fail "the lock holder did not start"
 expect 10 "is in use: another fwtrust-agent or fwtrust-boot holds" "$AGENT" --device "$T/dev" install "$T/v2.bin"
 expect 10 "is in use" "$AGENT" --device "$T/dev" status
 expect 10 "is in use" "$BOOT" --device "$T/dev"
-wait
+kill "$holder"
+wait "$holder" 2>/dev/null || true
+trap 'rm -rf "$T"' EXIT
 expect 0 "" "$AGENT" --device "$T/dev" status
 
 # A device without any trust anchor refuses every image, loudly.
