@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int is_space(char c)
 {
@@ -196,7 +197,7 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             int i = k[0] - 'a';
             ONCE(K_SLOT_A + (unsigned)i);
             size_t l = strlen(v);
-            if (l >= 4 && !strcmp(v + l - 4, ".hex")) {
+            if (l >= 4 && !strcasecmp(v + l - 4, ".hex")) {
                 return fwt_fail(FWT_E_ARG, "line %u: a slot is raw flash, not Intel HEX ('%s')",
                                 line, v);
             }

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -620,7 +621,7 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
     }
     for (int i = 0; i < 2 && err == FWT_OK; i++) {
         size_t l = strlen(o->slot_path[i]);
-        if (l >= 4 && !strcmp(o->slot_path[i] + l - 4, ".hex")) {
+        if (l >= 4 && !strcasecmp(o->slot_path[i] + l - 4, ".hex")) {
             err = fwt_fail(FWT_E_ARG, "slot %c: a slot is raw flash, not Intel HEX", 'a' + i);
             break;
         }

@@ -326,6 +326,7 @@ static void test_config_errors(void **state)
     expect_cfg_error("[device]\nhw_id = 01234567890123456789012345678901234567890123456789"
                      "0123456789012345\n[slots]\na = a\nb = b\n", "hw_id must be 1 to 64");
     expect_cfg_error("[slots]\na = fw.hex\n", "not Intel HEX");
+    expect_cfg_error("[slots]\na = FW.HEX\n", "not Intel HEX");
     static const char nul[] = "[device]\nhw_id = x\0y\n";
     struct fwt_agent_config c;
     assert_int_equal(fwt_agent_config_parse(nul, sizeof(nul) - 1, "/d", &c), FWT_E_ARG);
