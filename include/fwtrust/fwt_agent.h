@@ -15,7 +15,8 @@
  *
  * Every state write is power-fail safe: a torn or corrupt copy is detected
  * and ignored. Nothing here ever writes the running slot. Every image is
- * judged by the verifier core (fwt_image_verify through fwt_verify_file).
+ * judged by the verifier core (fwt_image_verify, directly or through
+ * fwt_verify_file).
  *
  * Hosted C. Include <fwtrust/fwtrust_host.h> with FWTRUST_INTERNAL defined
  * (src/util/fwt_util.h does that), then this header. Library: fwt_agent.
