@@ -5,39 +5,8 @@
 # pinned server key and a client certificate (mutual TLS), unless a test says otherwise.
 set -eu
 : "${FWTRUST:?}" "${FWTRUST_AGENT:?}" "${FWTRUST_BOOT:?}" "${SRC:?}"
-export FWTRUST_NO_PROGRESS=1
-PY=/usr/bin/python3
+. "$SRC/tests/lib/common.sh"
 FW="$SRC/examples/firmware"
-T=$(mktemp -d)
-chmod 755 "$T" # nginx runs as nobody when the tests run as root
-cleanup() {
-    if [ -f "$T/srv/nginx.pid" ]; then "$SRC/scripts/serve-repo" stop --state "$T/srv" || true; fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# expect RC SUBSTRING CMD...: run CMD, require exit status RC and SUBSTRING in its stderr or
-# stdout (when SUBSTRING is not empty). The output stays in $T/.out and $T/.err.
-expect() {
-    local want=$1 msg=$2 rc=0
-    shift 2
-    "$@" >"$T/.out" 2>"$T/.err" || rc=$?
-    if [ "$rc" != "$want" ]; then
-        echo "--- stdout" >&2; cat "$T/.out" >&2
-        echo "--- stderr" >&2; cat "$T/.err" >&2
-        fail "'$*' exited $rc, expected $want"
-    fi
-    if [ -n "$msg" ] && ! grep -qF -- "$msg" "$T/.err" "$T/.out"; then
-        echo "--- stdout" >&2; cat "$T/.out" >&2
-        echo "--- stderr" >&2; cat "$T/.err" >&2
-        fail "'$*': output lacks '$msg'"
-    fi
-}
 
 # jget FILE EXPR: a field of a JSON file (d is the parsed document).
 jget() {

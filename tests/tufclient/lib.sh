@@ -2,40 +2,8 @@
 #   TUF_CLIENT  the fwtrust-tuf-client binary
 #   TREPO       tufclient_mkrepo (writes a test repository)
 #   SRC         repository root
-set -eu
 : "${TUF_CLIENT:?}" "${TREPO:?}" "${SRC:?}"
-export FWTRUST_NO_PROGRESS=1
-T=$(mktemp -d)
-chmod 755 "$T"
-SERVER_PIDS=""
-cleanup() {
-    for p in $SERVER_PIDS; do kill "$p" 2>/dev/null || true; done
-    if [ -f "$T/nginx/nginx.pid" ]; then "$SRC/scripts/serve-repo" stop --state "$T/nginx" || true; fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# expect RC SUBSTRING CMD...: exit status RC and SUBSTRING in stdout or stderr.
-expect() {
-    local want=$1 msg=$2 rc=0
-    shift 2
-    "$@" >"$T/.out" 2>"$T/.err" || rc=$?
-    if [ "$rc" != "$want" ]; then
-        echo "--- stdout" >&2; cat "$T/.out" >&2
-        echo "--- stderr" >&2; cat "$T/.err" >&2
-        fail "'$*' exited $rc, expected $want"
-    fi
-    if [ -n "$msg" ] && ! grep -qF -- "$msg" "$T/.err" "$T/.out"; then
-        echo "--- stdout" >&2; cat "$T/.out" >&2
-        echo "--- stderr" >&2; cat "$T/.err" >&2
-        fail "'$*': output lacks '$msg'"
-    fi
-}
+. "$SRC/tests/lib/common.sh"
 
 # serve DIR LOG [server options]: start server.py; sets URL.
 serve() {

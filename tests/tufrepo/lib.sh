@@ -1,41 +1,8 @@
 # Shared helpers for the `fwtrust repo` tests (sourced). Environment from CTest:
 #   FWTRUST   path of the fwtrust binary
 #   SRC       repository root
-set -eu
 : "${FWTRUST:?FWTRUST must name the fwtrust binary}"
-: "${SRC:?SRC must name the repository root}"
-export FWTRUST_NO_PROGRESS=1
-PY=/usr/bin/python3
-T=$(mktemp -d)
-chmod 755 "$T" # nginx (as nobody) serves repositories from here in the interop tests
-cleanup() {
-    if [ -f "$T/nginx/nginx.pid" ]; then "$SRC/scripts/serve-repo" stop --state "$T/nginx" || true; fi
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-# expect RC SUBSTRING CMD...: run CMD, require exit status RC and SUBSTRING in its
-# stderr or stdout (when SUBSTRING is not empty).
-expect() {
-    local want=$1 msg=$2 rc=0
-    shift 2
-    "$@" >"$T/.out" 2>"$T/.err" || rc=$?
-    if [ "$rc" != "$want" ]; then
-        echo "--- stdout" >&2; cat "$T/.out" >&2
-        echo "--- stderr" >&2; cat "$T/.err" >&2
-        fail "'$*' exited $rc, expected $want"
-    fi
-    if [ -n "$msg" ] && ! grep -qF -- "$msg" "$T/.err" "$T/.out"; then
-        echo "--- stdout" >&2; cat "$T/.out" >&2
-        echo "--- stderr" >&2; cat "$T/.err" >&2
-        fail "'$*': output lacks '$msg'"
-    fi
-}
+. "$SRC/tests/lib/common.sh"
 
 # Key pairs with the openssl CLI (independent of fwtrust): key NAME [ed25519|p256|p384|rsa]
 key() {
