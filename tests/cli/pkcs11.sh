@@ -26,4 +26,12 @@ for t in ecdsa-p256 ed25519; do
         --header-size 0x200 --pad-header "$FW" "$T/bad.bin"
     [ ! -e "$T/bad.bin" ] || fail "bad.bin written with a wrong PIN"
 done
+# The spelling: keygen --pkcs11 URI (same as -o URI); misuse is a usage error.
+FLAG_URI="pkcs11:token=fwt-test;object=via-flag"
+expect 0 "ed25519 key" "$FWTRUST" keygen --type ed25519 --pkcs11 "$FLAG_URI" --pkcs11-module "$MODULE" \
+    --pin-file "$T/pin"
+expect 0 "BEGIN PUBLIC KEY" "$FWTRUST" pubkey "$FLAG_URI" --pkcs11-module "$MODULE" --pin-file "$T/pin"
+expect 1 "not both" "$FWTRUST" keygen --type ed25519 --pkcs11 "$FLAG_URI" -o "$T/x.pem"
+expect 1 "pkcs11: URI" "$FWTRUST" keygen --type ed25519 --pkcs11 "$T/x.pem"
+[ ! -e "$T/x.pem" ] || fail "x.pem written by a refused keygen"
 echo "pkcs11: ok"

@@ -10,11 +10,14 @@ static const char *const k_prog = "fwtrust keygen";
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: fwtrust keygen --type TYPE -o KEY [options]\n\n"
+            "usage: fwtrust keygen --type TYPE -o KEY [options]\n"
+            "       fwtrust keygen --type TYPE --pkcs11 URI [options]\n\n"
             "Generate a signing key pair. KEY is a PEM file (written with mode 0600, never\n"
-            "overwritten) or a pkcs11: URI (the key is generated inside the token).\n\n"
+            "overwritten) or a pkcs11: URI (the key is generated inside the token,\n"
+            "non-extractable).\n\n"
             "  -t, --type TYPE      ed25519, ecdsa-p256, ecdsa-p384, rsa-2048 or rsa-3072\n"
             "  -o, --output KEY     where to write the key\n"
+            "  --pkcs11 URI         generate in a token: the same as -o with a pkcs11: URI\n"
             "  --json               print the result as JSON\n" FWT_KEY_HELP
             "  -h, --help           this text\n\n"
             "The passphrase file encrypts the PEM file (AES-256).\n"
@@ -26,12 +29,13 @@ static int run(int argc, char **argv)
 {
     static const struct option opts[] = {{"type", required_argument, NULL, 't'},
                                          {"output", required_argument, NULL, 'o'},
+                                         {"pkcs11", required_argument, NULL, 'P'},
                                          {"json", no_argument, NULL, OPT_JSON},
                                          {"help", no_argument, NULL, 'h'},
                                          FWT_KEY_LONGOPTS,
                                          {NULL, 0, NULL, 0}};
     struct fwt_key_opts ko = {NULL, NULL, NULL};
-    const char *type_name = NULL, *out = NULL;
+    const char *type_name = NULL, *out = NULL, *uri = NULL;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) != -1) {
         if (fwt_key_opt(c, optarg, &ko)) {
@@ -43,6 +47,9 @@ static int run(int argc, char **argv)
             break;
         case 'o':
             out = optarg;
+            break;
+        case 'P':
+            uri = optarg;
             break;
         case OPT_JSON:
             json = 1;
@@ -57,8 +64,17 @@ static int run(int argc, char **argv)
     if (optind != argc) {
         return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", argv[optind]);
     }
+    if (uri) {
+        if (out) {
+            return fwt_cli_usage_error(k_prog, "give -o or --pkcs11, not both");
+        }
+        if (strncmp(uri, "pkcs11:", 7) != 0) {
+            return fwt_cli_usage_error(k_prog, "--pkcs11 takes a pkcs11: URI (RFC 7512)");
+        }
+        out = uri;
+    }
     if (!type_name || !out) {
-        return fwt_cli_usage_error(k_prog, "--type and -o are required");
+        return fwt_cli_usage_error(k_prog, "--type and -o (or --pkcs11) are required");
     }
     enum fwt_key_type type = fwt_key_type_from_name(type_name);
     if (type == FWT_KEY_NONE) {
