@@ -175,7 +175,7 @@ FWT_MUST_CHECK fwt_err fwt_tlv_next(struct fwt_tlv_iter *it, uint16_t *type, uin
                                     uint16_t *val_len);
 
 /* Constant-time comparison: 0 when equal. */
-int fwt_ct_compare(const void *a, const void *b, size_t len);
+FWT_MUST_CHECK int fwt_ct_compare(const void *a, const void *b, size_t len);
 
 #ifdef __cplusplus
 }

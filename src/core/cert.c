@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-static int valid_key_type(unsigned t)
+static FWT_MUST_CHECK int valid_key_type(unsigned t)
 {
     return t >= FWT_KEY_ED25519 && t <= FWT_KEY_RSA3072;
 }

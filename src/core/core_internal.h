@@ -37,7 +37,7 @@ static inline uint64_t fwt_le64(const uint8_t *p)
 }
 
 /* a + b into *out; 0 on success, -1 on 32-bit overflow. */
-static inline int fwt_add_u32(uint32_t a, uint32_t b, uint32_t *out)
+static inline FWT_MUST_CHECK int fwt_add_u32(uint32_t a, uint32_t b, uint32_t *out)
 {
     if (a > UINT32_MAX - b) {
         return -1;
@@ -58,7 +58,7 @@ FWT_MUST_CHECK fwt_err fwt_core_hash(const struct fwt_crypto_ops *c, enum fwt_ha
 size_t fwt_hash_size(enum fwt_hash_alg alg);
 
 /* Is this crypto ops table complete? */
-int fwt_core_ops_ok(const struct fwt_crypto_ops *c);
+FWT_MUST_CHECK int fwt_core_ops_ok(const struct fwt_crypto_ops *c);
 
 /*
  * Certificate check with the image verifier's finer outcome: FWT_E_UNKNOWN_KEY

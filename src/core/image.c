@@ -33,7 +33,7 @@ fwt_err fwt_header_decode(const uint8_t raw[32], struct fwt_image_header *hdr)
 }
 
 /* Offsets of both areas, checked against io->size; no reads. */
-static fwt_err area_bounds(const struct fwt_io *io, const struct fwt_image_header *hdr,
+static FWT_MUST_CHECK fwt_err area_bounds(const struct fwt_io *io, const struct fwt_image_header *hdr,
                            uint32_t *prot_off, uint32_t *unprot_off)
 {
     if (hdr->hdr_size < FWT_IMAGE_HEADER_SIZE) {
@@ -126,30 +126,30 @@ fwt_err fwt_tlv_next(struct fwt_tlv_iter *it, uint16_t *type, uint32_t *val_off,
     return FWT_OK;
 }
 
-static int is_sig_tlv(uint16_t t)
+static FWT_MUST_CHECK int is_sig_tlv(uint16_t t)
 {
     return t == FWT_TLV_RSA2048_PSS || t == FWT_TLV_ECDSA_SIG || t == FWT_TLV_RSA3072_PSS ||
            t == FWT_TLV_ED25519;
 }
 
-static int is_hash_tlv(uint16_t t)
+static FWT_MUST_CHECK int is_hash_tlv(uint16_t t)
 {
     return t == FWT_TLV_SHA256 || t == FWT_TLV_SHA384 || t == FWT_TLV_SHA512;
 }
 
-static int is_known_vendor(uint16_t t)
+static FWT_MUST_CHECK int is_known_vendor(uint16_t t)
 {
     return t == FWT_TLV_FORMAT || t == FWT_TLV_HW_ID || t == FWT_TLV_PROVENANCE ||
            t == FWT_TLV_CERT;
 }
 
-static int is_vendor(uint16_t t)
+static FWT_MUST_CHECK int is_vendor(uint16_t t)
 {
     return t >= FWT_TLV_VENDOR_FIRST && t <= FWT_TLV_VENDOR_LAST;
 }
 
 /* The protected area: security counter, our fields, MCUboot's others (ignored). */
-static fwt_err parse_protected(const struct fwt_io *io, const struct fwt_image_header *hdr,
+static FWT_MUST_CHECK fwt_err parse_protected(const struct fwt_io *io, const struct fwt_image_header *hdr,
                                uint8_t *buf, struct fwt_image_info *info, int *pure)
 {
     struct fwt_tlv_iter it;
@@ -245,7 +245,7 @@ static fwt_err parse_protected(const struct fwt_io *io, const struct fwt_image_h
 }
 
 /* Length rules for the unprotected area's TLVs. */
-static fwt_err check_unprot_len(uint16_t t, uint16_t len)
+static FWT_MUST_CHECK fwt_err check_unprot_len(uint16_t t, uint16_t len)
 {
     switch (t) {
     case FWT_TLV_KEYHASH:
@@ -278,7 +278,7 @@ static fwt_err check_unprot_len(uint16_t t, uint16_t len)
  * The unprotected area holds only: one hash TLV, then groups of
  * [CERT] KEYHASH|PUBKEY SIGNATURE. Anything else is refused (CVE-2024-32883).
  */
-static fwt_err parse_unprotected(const struct fwt_io *io, const struct fwt_image_header *hdr,
+static FWT_MUST_CHECK fwt_err parse_unprotected(const struct fwt_io *io, const struct fwt_image_header *hdr,
                                  uint8_t *work, struct fwt_image_info *info)
 {
     struct fwt_tlv_iter it;

@@ -51,7 +51,7 @@ int fwt_core_ops_ok(const struct fwt_crypto_ops *c)
 }
 
 /* A backend result other than OK is a failure to run, never a success. */
-static fwt_err backend(fwt_err e)
+static FWT_MUST_CHECK fwt_err backend(fwt_err e)
 {
     return e == FWT_OK ? FWT_OK : (e == FWT_E_KEY ? FWT_E_KEY : FWT_E_CRYPTO);
 }

@@ -38,7 +38,7 @@ struct sigstate {
     int has_cert;
 };
 
-static fwt_err check_policy(const struct fwt_policy *p)
+static FWT_MUST_CHECK fwt_err check_policy(const struct fwt_policy *p)
 {
     if (p->n_keys == 0 && p->n_roots == 0) {
         return FWT_E_NO_TRUST;
@@ -64,7 +64,7 @@ static fwt_err check_policy(const struct fwt_policy *p)
 }
 
 /* Hash [0, end) of the image through the work buffer. */
-static fwt_err image_digest(const struct fwt_io *io, const struct fwt_crypto_ops *c,
+static FWT_MUST_CHECK fwt_err image_digest(const struct fwt_io *io, const struct fwt_crypto_ops *c,
                             enum fwt_hash_alg alg, uint32_t end, uint8_t *work, size_t work_len,
                             uint8_t *out, size_t out_len)
 {
@@ -87,7 +87,7 @@ static fwt_err image_digest(const struct fwt_io *io, const struct fwt_crypto_ops
 }
 
 /* The signature algorithm for a signature TLV made by a key of this type. */
-static fwt_err sig_alg_for(uint16_t tlv, enum fwt_key_type kt, enum fwt_hash_alg h, int pure,
+static FWT_MUST_CHECK fwt_err sig_alg_for(uint16_t tlv, enum fwt_key_type kt, enum fwt_hash_alg h, int pure,
                            enum fwt_sig_alg *alg)
 {
     *alg = FWT_SIG_NONE;
@@ -131,7 +131,7 @@ static fwt_err sig_alg_for(uint16_t tlv, enum fwt_key_type kt, enum fwt_hash_alg
 }
 
 /* Does the key TLV (KEYHASH value kh/kh_len, or PUBKEY bytes pk/pk_len) name key? */
-static fwt_err key_matches(const struct fwt_crypto_ops *c, uint16_t key_tlv, const uint8_t *val,
+static FWT_MUST_CHECK fwt_err key_matches(const struct fwt_crypto_ops *c, uint16_t key_tlv, const uint8_t *val,
                            size_t val_len, const uint8_t *key, size_t key_len, int *match)
 {
     *match = 0;
@@ -151,7 +151,7 @@ static fwt_err key_matches(const struct fwt_crypto_ops *c, uint16_t key_tlv, con
 }
 
 /* Record a valid signature by key; the same key twice counts once. */
-static fwt_err add_signer(const struct fwt_crypto_ops *c, struct sigstate *s, const uint8_t *key,
+static FWT_MUST_CHECK fwt_err add_signer(const struct fwt_crypto_ops *c, struct sigstate *s, const uint8_t *key,
                           size_t key_len)
 {
     uint8_t id[32];
@@ -181,7 +181,7 @@ struct group {
 };
 
 /* One [CERT] KEY SIG group. Returns an error only for what stops verification. */
-static fwt_err check_group(const struct fwt_io *io, const struct fwt_crypto_ops *c,
+static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct fwt_crypto_ops *c,
                            const struct fwt_policy *p, const struct fwt_layout *lay,
                            const struct fwt_image_info *info, const struct group *g,
                            uint16_t sig_tlv, uint32_t sig_off, uint16_t sig_len, uint8_t *work,
@@ -304,7 +304,7 @@ static fwt_err check_group(const struct fwt_io *io, const struct fwt_crypto_ops 
     return e == FWT_E_KEY ? FWT_E_KEY : FWT_E_CRYPTO;
 }
 
-static fwt_err check_signatures(const struct fwt_io *io, const struct fwt_crypto_ops *c,
+static FWT_MUST_CHECK fwt_err check_signatures(const struct fwt_io *io, const struct fwt_crypto_ops *c,
                                 const struct fwt_policy *p, const struct fwt_layout *lay,
                                 const struct fwt_image_info *info, uint8_t *work,
                                 struct sigstate *s)

@@ -46,7 +46,7 @@ int fwt_p11_is_uri(const char *spec);
  * FWT_E_KEY (wrong PIN, unusable key), FWT_E_CRYPTO (module failure); each
  * with a detail naming the cause (fwt_fail).
  */
-fwt_err fwt_p11_open(const char *uri, const struct fwt_key_opts *opts, int want_private,
+FWT_MUST_CHECK fwt_err fwt_p11_open(const char *uri, const struct fwt_key_opts *opts, int want_private,
                      struct fwt_p11_key **out, EVP_PKEY **pub, enum fwt_key_type *type);
 
 /*
@@ -56,7 +56,7 @@ fwt_err fwt_p11_open(const char *uri, const struct fwt_key_opts *opts, int want_
  * RSA: data is the SHA-256 hash (CKM_RSA_PKCS_PSS, SHA-256, MGF1-SHA-256, salt 32).
  * sig_len: in, the buffer size; out, the signature length.
  */
-fwt_err fwt_p11_sign(struct fwt_p11_key *key, enum fwt_key_type type, const uint8_t *data,
+FWT_MUST_CHECK fwt_err fwt_p11_sign(struct fwt_p11_key *key, enum fwt_key_type type, const uint8_t *data,
                      size_t data_len, uint8_t *sig, size_t *sig_len);
 
 /* Log out, close the session, unload the module when no key uses it. NULL is fine. */
@@ -64,6 +64,6 @@ void fwt_p11_close(struct fwt_p11_key *key);
 
 /* Generate a non-extractable (CKA_EXTRACTABLE false, CKA_SENSITIVE true) key pair,
  * labelled object= and with id= if given. An existing object of that label: FWT_E_ARG. */
-fwt_err fwt_p11_keygen(enum fwt_key_type type, const char *uri, const struct fwt_key_opts *opts);
+FWT_MUST_CHECK fwt_err fwt_p11_keygen(enum fwt_key_type type, const char *uri, const struct fwt_key_opts *opts);
 
 #endif /* FWT_KEYS_INTERNAL_H */
