@@ -34,6 +34,38 @@ json_field "$T/u.json" '[(t["type"], t["name"], t["value"]) for t in d["tlvs"]]'
 [ $rc = 20 ] || fail "inspect of an image with an unknown unprotected TLV: exit $rc, expected 20"
 expect 1 "" "$FWTRUST" inspect
 
+# MCUboot's other protected TLVs and ours, decoded: a pure Ed25519 image with a
+# DEPENDENCY (image 1 >= 2.3.4+5), a provenance digest and a BOOT_RECORD added to
+# its protected area (the SHA256 TLV recomputed; inspect checks structure, not signatures).
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 2.3.4+5 --header-size 0x200 --pad-header \
+    -s 9 --pure "$FW" "$T/pure.bin"
+"$PY" - "$T/pure.bin" "$T/dep.bin" <<'PYEOF'
+import sys, struct, hashlib
+b = bytearray(open(sys.argv[1], "rb").read())
+hs, ps, isz = struct.unpack_from("<HHI", b, 8)
+p = hs + isz
+assert struct.unpack_from("<HH", b, p) == (0x6908, ps)
+extra = (struct.pack("<HH", 0x40, 12) + struct.pack("<BBHBBHI", 1, 0, 0, 2, 3, 4, 5)
+         + struct.pack("<HH", 0x46a2, 32) + bytes(range(32))
+         + struct.pack("<HH", 0x60, 3) + b"\xa1\x01\x02")
+prot = struct.pack("<HH", 0x6908, ps + len(extra)) + bytes(b[p + 4:p + ps]) + extra
+struct.pack_into("<H", b, 10, len(prot))
+signed = bytes(b[:p]) + prot
+un = bytes(b[p + ps:])
+q, out = 4, b""
+while q < struct.unpack_from("<HH", un, 0)[1]:
+    t, l = struct.unpack_from("<HH", un, q)
+    v = hashlib.sha256(signed).digest() if t == 0x10 else un[q + 4:q + 4 + l]
+    out += struct.pack("<HH", t, l) + v
+    q += 4 + l
+open(sys.argv[2], "wb").write(signed + un[:4] + out)
+PYEOF
+"$FWTRUST" inspect --json "$T/dep.bin" >"$T/d.json" || fail "inspect of dep.bin"
+[ "$(json_field "$T/d.json" '[(t["name"], t.get("pure", t.get("image_id")), t.get("min_version"), t["value"][:8]) for t in d["tlvs"] if t["area"] == "protected"]')" = \
+  "[('SIG_PURE', True, None, '01'), ('SEC_CNT', None, None, '09000000'), ('FWT_FORMAT', None, None, '01010000'), ('DEPENDENCY', 1, '2.3.4+5', '01000000'), ('FWT_PROVENANCE', None, None, '00010203'), ('BOOT_RECORD', None, None, 'a10102')]" ] ||
+    fail "protected TLVs: $(json_field "$T/d.json" 'd["tlvs"]')"
+expect 0 "image 1 >= 2.3.4+5" "$FWTRUST" inspect "$T/dep.bin"
+
 # --rom-fixed: address in the load address field with the ROM_FIXED flag; not with --load-addr.
 expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header --rom-fixed 0x08020000 \
     "$FW" "$T/rom.bin"
