@@ -354,8 +354,15 @@ static fwt_err write_hex(int src_fd, uint64_t len, uint32_t base, const struct f
     if (e == FWT_OK && o->pad) {
         uint32_t tstart = base + o->slot_size - tr->size;
         if (o->confirm) {
-            uint8_t ok = 0x01;
-            e = fwt_ihex_write(&w, tstart + tr->image_ok_off, &ok, 1);
+            /* As imgtool writes it: one max_align-sized flash write, 0x01 then erased bytes. */
+            uint8_t ok[32];
+            if (tr->max_align == 0 || tr->max_align > sizeof(ok)) {
+                e = fwt_fail(FWT_E_INTERNAL, "trailer alignment %u", (unsigned)tr->max_align);
+            } else {
+                memset(ok, o->erased_val, sizeof(ok));
+                ok[0] = 0x01;
+                e = fwt_ihex_write(&w, tstart + tr->image_ok_off, ok, tr->max_align);
+            }
         }
         if (e == FWT_OK) {
             e = fwt_ihex_write(&w, tstart + tr->magic_off, tr->magic, sizeof(tr->magic));

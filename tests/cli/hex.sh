@@ -63,4 +63,46 @@ printf ':0400000001020304F2\n' >"$T/noeof.hex"
 expect 20 "no end-of-file record" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x20 \
     --pad-header "$T/noeof.hex" "$T/o.bin"
 [ ! -e "$T/o.bin" ] || fail "o.bin written by a failed sign"
+# The extension is matched without case (as imgtool does). A padded, confirmed HEX
+# output is laid out as imgtool writes it: the image from the header address, then
+# only the trailer marks (no fill records): image_ok as one max_align-sized write
+# (0x01 then erased bytes) and the boot magic at the end of the slot.
+cp "$T/fw.hex" "$T/FW.HEX"
+for align in 8 32; do
+    expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 1.2.3 --header-size 0x200 --pad-header \
+        --slot-size 0x60000 --align $align --confirm "$T/FW.HEX" "$T/P$align.HEX"
+    expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 1.2.3 --header-size 0x200 --pad-header \
+        --slot-size 0x60000 --align $align "$T/fw.hex" "$T/u$align.bin"
+    "$PY" - "$T/P$align.HEX" "$T/u$align.bin" $align <<'PYEOF' || fail "padded HEX layout, align $align"
+import sys
+mem, upper = {}, 0
+for l in open(sys.argv[1]).read().split():
+    b = bytes.fromhex(l[1:])
+    n, addr, rt = b[0], b[1] << 8 | b[2], b[3]
+    if rt == 4:
+        upper = (b[4] << 8 | b[5]) << 16
+    elif rt == 0:
+        for i in range(n):
+            assert upper + addr + i not in mem
+            mem[upper + addr + i] = b[4 + i]
+img, align = open(sys.argv[2], "rb").read(), int(sys.argv[3])
+base, slot = 0x08008000, 0x60000
+max_align = max(8, align)
+magic_align = (16 + max_align - 1) // max_align * max_align
+want = {base + i: v for i, v in enumerate(img)}
+ok = base + slot - magic_align - max_align
+for i in range(max_align):
+    want[ok + i] = 0x01 if i == 0 else 0xFF
+magic = (bytes.fromhex("77c295f360d2ef7f3552500f2cb67980") if max_align == 8 else
+         bytes([max_align, 0]) + bytes.fromhex("2de15d29410b8d77679c110f1f8a"))
+for i, v in enumerate(magic):
+    want[base + slot - 16 + i] = v
+extra = sorted(set(mem) - set(want))
+missing = sorted(set(want) - set(mem))
+assert not extra and not missing, ("extra", [hex(a) for a in extra[:4]], "missing", [hex(a) for a in missing[:4]])
+bad = [hex(a) for a in want if mem[a] != want[a]]
+assert not bad, bad[:4]
+PYEOF
+    expect 0 "image_ok 0x01 (confirmed)" "$FWTRUST" inspect "$T/P$align.HEX"
+done
 echo "hex: ok"
