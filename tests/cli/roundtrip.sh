@@ -8,6 +8,14 @@ for t in $types; do
     [ "$(stat -c %a "$T/$t.pem")" = 600 ] || fail "$t.pem is not mode 0600"
     expect 0 "" "$FWTRUST" pubkey "$T/$t.pem" -o "$T/$t.pub.pem"
     grep -q "BEGIN PUBLIC KEY" "$T/$t.pub.pem" || fail "pubkey pem"
+    # --format c compiles as strict C11 for the host and for a Cortex-M bootloader.
+    expect 0 "" "$FWTRUST" pubkey --format c "$T/$t.pem" -o "$T/$t.key.c"
+    gcc -std=c11 -pedantic -Wall -Wextra -Werror -c "$T/$t.key.c" -o "$T/$t.key.o" ||
+        fail "pubkey --format c output for $t does not compile"
+    if command -v arm-none-eabi-gcc >/dev/null; then
+        arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -std=c11 -pedantic -Wall -Wextra -Werror -c \
+            "$T/$t.key.c" -o "$T/$t.key-m4.o" || fail "pubkey --format c for $t: arm-none-eabi-gcc"
+    fi
     expect 0 "" "$FWTRUST" sign --key "$T/$t.pem" --version 4.0.0+5 --header-size 0x200 \
         --pad-header --slot-size 0x80000 --security-counter auto --hw-id primehub \
         "$FW" "$T/$t.signed.bin"
