@@ -204,6 +204,26 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
         inst_free(inst);
         return err;
     }
+    /* Never write the other slot: refuse when the target is the same file or
+     * block device as the other slot under another name (hard link, symlink). */
+    struct stat ts, os;
+    const char *other = dev->cfg.slot_path[slot == FWT_SLOT_A ? FWT_SLOT_B : FWT_SLOT_A];
+    if (fstat(inst->fd, &ts) != 0) {
+        err = fwt_fail(FWT_E_IO, "slot %c (%s): %s", c, path, strerror(errno));
+        inst_free(inst);
+        return err;
+    }
+    if (stat(other, &os) == 0 &&
+        ((ts.st_dev == os.st_dev && ts.st_ino == os.st_ino) ||
+         (S_ISBLK(ts.st_mode) && S_ISBLK(os.st_mode) && ts.st_rdev == os.st_rdev))) {
+        err = fwt_fail(FWT_E_ARG, "slot %c is the same file as slot %c (%s and %s): refusing to "
+                       "write it", c, fwt_agent_slot_char(slot == FWT_SLOT_A ? FWT_SLOT_B
+                                                                            : FWT_SLOT_A),
+                       path, other);
+        inst_free(inst);
+        return err;
+    }
+    inst->is_blk = S_ISBLK(ts.st_mode); /* what was opened, not what stat saw before */
     inst->limit = UINT32_MAX;
     if (inst->is_blk) {
         off_t end = lseek(inst->fd, 0, SEEK_END);
