@@ -592,6 +592,12 @@ static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *im
                         "bytes installed", c, (unsigned)img->total_size,
                         (unsigned long long)inst->written);
     }
+    if (img->total_size < inst->written) {
+        return fwt_fail(FWT_E_MALFORMED, "slot %c: %llu bytes after the image (%u bytes) are not "
+                        "covered by its signature", c,
+                        (unsigned long long)(inst->written - img->total_size),
+                        (unsigned)img->total_size);
+    }
     struct fwt_image_info run;
     enum fwt_agent_slot rs = fwt_agent_running_slot(&dev->bc);
     if (rs != inst->slot && running_header(dev, rs, &run)) {

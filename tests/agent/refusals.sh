@@ -34,6 +34,11 @@ refuse 25 "image carries no hardware id" "$T/nohw.bin"
 refuse 21 "digest mismatch" "$T/flipped.bin"
 refuse 20 "" "$T/short.bin"
 expect 20 "" "$FWTRUST" verify --key "$T/k1.pub" "$T/short.bin"
+# Bytes after the image's TLVs are not covered by the signature: the copy must be exactly
+# header + payload + TLVs (pitfall 6), so a trailer is refused, not kept in the slot.
+cp "$T/v2.bin" "$T/trailer.bin"
+printf 'unsigned trailer' >>"$T/trailer.bin"
+refuse 20 "16 bytes after the image" "$T/trailer.bin"
 expect 20 "empty" "$AGENT" --device "$T/dev" install /dev/null
 expect 8 "No such file" "$AGENT" --device "$T/dev" install "$T/missing.bin"
 # Larger than the slot: refused before anything is written, and while streaming (stdin).
