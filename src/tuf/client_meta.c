@@ -41,6 +41,18 @@ static int is_uint(const json_t *v, int64_t min)
     return json_is_integer(v) && json_integer_value(v) >= min;
 }
 
+/* Has s been added to the set (a JSON object used as a hash set) before? Adds it.
+ * Duplicate checks over attacker-sized lists stay linear (comparing every pair of
+ * tens of thousands of entries, before any signature is checked, stalls the CPU). */
+static fwt_err seen_before(json_t *set, const char *s, int *dup)
+{
+    *dup = json_object_get(set, s) != NULL;
+    if (!*dup && json_object_set_new(set, s, json_true()) != 0) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    return FWT_OK;
+}
+
 /* A role: {"keyids": [unique strings], "threshold": >= 1}. */
 static fwt_err check_role(const json_t *r, const char *name)
 {
@@ -53,18 +65,19 @@ static fwt_err check_role(const json_t *r, const char *name)
         return fwt_fail(FWT_E_META, "role '%.64s' has threshold %" JSON_INTEGER_FORMAT " (must be at least 1)", name,
                         json_integer_value(th));
     }
-    for (size_t i = 0; i < json_array_size(ids); i++) {
+    json_t *seen = json_object();
+    fwt_err err = seen ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < json_array_size(ids) && err == FWT_OK; i++) {
         const char *a = json_string_value(json_array_get(ids, i));
+        int dup = 0;
         if (!a) {
-            return fwt_fail(FWT_E_META, "role '%.64s': key ids must be strings", name);
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (!strcmp(a, json_string_value(json_array_get(ids, j)))) {
-                return fwt_fail(FWT_E_META, "role '%.64s' lists key id %.16s... twice", name, a);
-            }
+            err = fwt_fail(FWT_E_META, "role '%.64s': key ids must be strings", name);
+        } else if ((err = seen_before(seen, a, &dup)) == FWT_OK && dup) {
+            err = fwt_fail(FWT_E_META, "role '%.64s' lists key id %.16s... twice", name, a);
         }
     }
-    return FWT_OK;
+    json_decref(seen);
+    return err;
 }
 
 /* "keys": {keyid: key}: every key well formed (types we cannot verify are kept, and never count). */
@@ -141,6 +154,31 @@ static fwt_err check_root(const json_t *s)
     return FWT_OK;
 }
 
+/* A delegated role's own fields: "terminating", and exactly one of "paths" and
+ * "path_hash_prefixes" (an array of strings). */
+static fwt_err check_delegated_role(const json_t *r, const char *name)
+{
+    if (!json_is_boolean(json_object_get(r, "terminating"))) {
+        return fwt_fail(FWT_E_META, "delegated role '%.64s' needs \"terminating\" (boolean)", name);
+    }
+    const json_t *paths = json_object_get(r, "paths");
+    const json_t *pref = json_object_get(r, "path_hash_prefixes");
+    if ((paths != NULL) == (pref != NULL)) {
+        return fwt_fail(FWT_E_META, "delegated role '%.64s' needs exactly one of \"paths\" and \"path_hash_prefixes\"",
+                        name);
+    }
+    const json_t *list = paths ? paths : pref;
+    if (!json_is_array(list)) {
+        return fwt_fail(FWT_E_META, "delegated role '%.64s': paths must be an array", name);
+    }
+    for (size_t j = 0; j < json_array_size(list); j++) {
+        if (!json_is_string(json_array_get(list, j))) {
+            return fwt_fail(FWT_E_META, "delegated role '%.64s': paths must be strings", name);
+        }
+    }
+    return FWT_OK;
+}
+
 static fwt_err check_delegations(const json_t *d)
 {
     if (!json_is_object(d)) {
@@ -169,42 +207,33 @@ static fwt_err check_delegations(const json_t *d)
     if (!json_is_array(roles)) {
         return fwt_fail(FWT_E_META, "delegations: \"roles\" must be an array");
     }
+    json_t *names = json_object();
+    if (!names) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < json_array_size(roles); i++) {
         const json_t *r = json_array_get(roles, i);
         const char *name = json_string_value(json_object_get(r, "name"));
+        int dup = 0;
         if (!name) {
-            return fwt_fail(FWT_E_META, "delegated role %zu has no \"name\"", i);
+            err = fwt_fail(FWT_E_META, "delegated role %zu has no \"name\"", i);
+        } else if (tuf_is_top_role(name)) {
+            err = fwt_fail(FWT_E_META, "delegated role named '%s' (a top-level role name)", name);
+        } else if ((err = seen_before(names, name, &dup)) == FWT_OK && dup) {
+            err = fwt_fail(FWT_E_META, "delegated role '%.64s' listed twice", name);
         }
-        if (tuf_is_top_role(name)) {
-            return fwt_fail(FWT_E_META, "delegated role named '%s' (a top-level role name)", name);
+        if (err == FWT_OK) {
+            err = check_role(r, name);
         }
-        for (size_t j = 0; j < i; j++) {
-            if (!strcmp(name, json_string_value(json_object_get(json_array_get(roles, j), "name")))) {
-                return fwt_fail(FWT_E_META, "delegated role '%.64s' listed twice", name);
-            }
+        if (err == FWT_OK) {
+            err = check_delegated_role(r, name);
         }
-        if ((err = check_role(r, name)) != FWT_OK) {
+        if (err != FWT_OK) {
+            json_decref(names);
             return err;
         }
-        if (!json_is_boolean(json_object_get(r, "terminating"))) {
-            return fwt_fail(FWT_E_META, "delegated role '%.64s' needs \"terminating\" (boolean)", name);
-        }
-        const json_t *paths = json_object_get(r, "paths");
-        const json_t *pref = json_object_get(r, "path_hash_prefixes");
-        if ((paths != NULL) == (pref != NULL)) {
-            return fwt_fail(FWT_E_META, "delegated role '%.64s' needs exactly one of \"paths\" and \"path_hash_prefixes\"",
-                            name);
-        }
-        const json_t *list = paths ? paths : pref;
-        if (!json_is_array(list)) {
-            return fwt_fail(FWT_E_META, "delegated role '%.64s': paths must be an array", name);
-        }
-        for (size_t j = 0; j < json_array_size(list); j++) {
-            if (!json_is_string(json_array_get(list, j))) {
-                return fwt_fail(FWT_E_META, "delegated role '%.64s': paths must be strings", name);
-            }
-        }
     }
+    json_decref(names);
     return FWT_OK;
 }
 
@@ -253,18 +282,28 @@ fwt_err tuf_md_parse(const uint8_t *buf, size_t len, const char *type, const cha
         err = fwt_fail(FWT_E_META, "%s: needs \"signatures\" (array) and \"signed\" (object)", what);
         goto fail;
     }
-    for (size_t i = 0; i < json_array_size(sigs); i++) {
-        const json_t *s = json_array_get(sigs, i);
-        const char *id = json_string_value(json_object_get(s, "keyid"));
-        if (!json_is_object(s) || !id || !json_is_string(json_object_get(s, "sig"))) {
-            err = fwt_fail(FWT_E_META, "%s: signature %zu needs \"keyid\" and \"sig\" strings", what, i);
+    {
+        /* key ids seen so far, in a hash table: an attacker's file may hold tens of
+         * thousands of signatures, and comparing every pair would stall the CPU */
+        json_t *ids = json_object();
+        if (!ids) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
             goto fail;
         }
-        for (size_t j = 0; j < i; j++) {
-            if (!strcmp(id, json_string_value(json_object_get(json_array_get(sigs, j), "keyid")))) {
+        for (size_t i = 0; i < json_array_size(sigs) && err == FWT_OK; i++) {
+            const json_t *s = json_array_get(sigs, i);
+            const char *id = json_string_value(json_object_get(s, "keyid"));
+            if (!json_is_object(s) || !id || !json_is_string(json_object_get(s, "sig"))) {
+                err = fwt_fail(FWT_E_META, "%s: signature %zu needs \"keyid\" and \"sig\" strings", what, i);
+            } else if (json_object_get(ids, id)) {
                 err = fwt_fail(FWT_E_META, "%s: two signatures with key id %.16s...", what, id);
-                goto fail;
+            } else if (json_object_set_new(ids, id, json_true()) != 0) {
+                err = fwt_fail(FWT_E_NOMEM, "out of memory");
             }
+        }
+        json_decref(ids);
+        if (err != FWT_OK) {
+            goto fail;
         }
     }
     const char *t = json_string_value(json_object_get(m->signed_, "_type"));

@@ -7,6 +7,7 @@
  */
 #define FWTRUST_INTERNAL 1
 #include "trepo.h"
+#include "tuf/client_meta.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1008,6 +1009,74 @@ static void test_init_checks_root(void **state)
     tr_free(&r);
 }
 
+/* Parse bytes as type, expecting err, and return the seconds it took. */
+static double timed_parse(const char *b, size_t n, const char *type, fwt_err want, const char *why)
+{
+    struct timespec t0, t1;
+    struct tuf_md *m = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    EXPECT(want, tuf_md_parse((const uint8_t *)b, n, type, "large file", &m));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    tuf_md_free(m);
+    if (why) {
+        assert_non_null(strstr(fwt_detail(), why));
+    }
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    fprintf(stderr, "%s of %zu bytes: %.2f s\n", type, n, s);
+    return s;
+}
+
+/* Files an attacker can serve before any signature is checked, at the size caps (a
+ * snapshot without hashes in the timestamp: 2000000 bytes; targets: 5000000): tens of
+ * thousands of signatures, role key ids or delegated role names are refused or accepted
+ * in about linear time. The duplicate checks compared every pair: minutes of CPU per
+ * refresh. Duplicates are still found wherever they are. */
+static void test_large_lists_linear(void **state)
+{
+    (void)state;
+    enum { N = 50000 };
+    size_t cap = 6000000, n;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    /* signatures */
+    n = (size_t)snprintf(b, cap, "{\"signatures\":[");
+    for (int i = 0; i < N; i++) {
+        n += (size_t)snprintf(b + n, cap - n, "%s{\"keyid\":\"%08x\",\"sig\":\"00\"}", i ? "," : "", (unsigned)i);
+    }
+    n += (size_t)snprintf(b + n, cap - n,
+                          "],\"signed\":{\"_type\":\"snapshot\",\"spec_version\":\"1.0.0\",\"version\":1,"
+                          "\"expires\":\"2030-01-01T00:00:00Z\",\"meta\":{\"targets.json\":{\"version\":1}}}}");
+    assert_true(n < 2000000);
+    assert_true(timed_parse(b, n, "snapshot", FWT_OK, NULL) < 10.0);
+    memcpy(strstr(b + n - 300, "\"keyid\":\"") + 9, "00000000", 8);
+    (void)timed_parse(b, n, "snapshot", FWT_E_META, "two signatures with key id 00000000");
+    /* key ids of a delegated role, and delegated role names */
+    n = (size_t)snprintf(b, cap,
+                         "{\"signatures\":[],\"signed\":{\"_type\":\"targets\",\"spec_version\":\"1.0.0\",\"version\":1,"
+                         "\"expires\":\"2030-01-01T00:00:00Z\",\"targets\":{},\"delegations\":{\"keys\":{},\"roles\":["
+                         "{\"name\":\"big\",\"threshold\":1,\"terminating\":false,\"paths\":[],\"keyids\":[");
+    for (int i = 0; i < N; i++) {
+        n += (size_t)snprintf(b + n, cap - n, "%s\"%08x\"", i ? "," : "", (unsigned)i);
+    }
+    n += (size_t)snprintf(b + n, cap - n, "]}");
+    for (int i = 0; i < N; i++) {
+        n += (size_t)snprintf(b + n, cap - n,
+                              ",{\"name\":\"r%08x\",\"keyids\":[],\"threshold\":1,\"terminating\":false,\"paths\":[]}",
+                              (unsigned)i);
+    }
+    n += (size_t)snprintf(b + n, cap - n, "]}}}");
+    assert_true(n < 5000000);
+    assert_true(timed_parse(b, n, "targets", FWT_OK, NULL) < 10.0);
+    char *last = strstr(b + n - 200, "\"name\":\"r");
+    memcpy(last + 9, "00000000", 8); /* the last role takes the first one's name */
+    (void)timed_parse(b, n, "targets", FWT_E_META, "delegated role 'r00000000' listed twice");
+    memcpy(last + 9, "0000c34f", 8);
+    char *id = strstr(b, "\"keyids\":[\"") + 11;
+    memcpy(id, "00000001", 8); /* the first key id made equal to the second */
+    (void)timed_parse(b, n, "targets", FWT_E_META, "lists key id 00000001... twice");
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1039,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_root_replayed_or_skipped),
         cmocka_unit_test(test_max_root_rotations),
         cmocka_unit_test(test_init_checks_root),
+        cmocka_unit_test(test_large_lists_linear),
     };
     return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
 }
