@@ -765,6 +765,93 @@ done:
 
 /* ---- cosign ---- */
 
+/* An Intel HEX file as a flat binary in a scratch file (gaps filled with fill). */
+static FWT_MUST_CHECK fwt_err hex_scratch(const char *path, uint8_t fill, int *fd, uint32_t *base,
+                                          uint32_t *size)
+{
+    *fd = -1;
+    FILE *scratch = tmpfile();
+    if (!scratch) {
+        return fwt_fail(FWT_E_IO, "cannot create a scratch file: %s", strerror(errno));
+    }
+    int d = dup(fileno(scratch));
+    fclose(scratch);
+    if (d < 0) {
+        return fwt_fail(FWT_E_IO, "dup: %s", strerror(errno));
+    }
+    fwt_err e = fwt_ihex_to_bin(path, d, fill, base, size);
+    if (e != FWT_OK) {
+        close(d);
+        return e;
+    }
+    *fd = d;
+    return FWT_OK;
+}
+
+/*
+ * Intel HEX of the binary image in src_fd at base: [0, dense) whole; in
+ * [dense, size) only the bytes the input HEX file had, which are those equal
+ * in its 0xff-filled (a_fd) and 0x00-filled (b_fd) conversions, so slot
+ * padding stays a gap and the trailer marks stay where they were.
+ */
+static FWT_MUST_CHECK fwt_err write_hex_sparse(int src_fd, uint64_t dense, uint64_t size,
+                                               uint32_t base, int a_fd, int b_fd, int out_fd,
+                                               const char *name)
+{
+    int dfd = dup(out_fd);
+    if (dfd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", name, strerror(errno));
+    }
+    FILE *f = fdopen(dfd, "w");
+    if (!f) {
+        close(dfd);
+        return fwt_fail(FWT_E_IO, "%s: %s", name, strerror(errno));
+    }
+    struct fwt_ihex_writer w;
+    fwt_ihex_writer_init(&w, f);
+    uint8_t *buf = malloc(3 * (size_t)COPY_CHUNK);
+    fwt_err e = buf ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+    if (e == FWT_OK && ((uint64_t)base + size > 0x100000000ULL || dense > size)) {
+        e = fwt_fail(FWT_E_ARG, "Intel HEX output: image at 0x%08x does not fit below 4 GiB",
+                     (unsigned)base);
+    }
+    uint8_t *a = buf ? buf + COPY_CHUNK : NULL, *b = buf ? buf + 2 * (size_t)COPY_CHUNK : NULL;
+    for (uint64_t off = 0; e == FWT_OK && off < size;) {
+        uint64_t lim = off < dense ? dense : size;
+        size_t n = lim - off > COPY_CHUNK ? COPY_CHUNK : (size_t)(lim - off);
+        e = read_at(src_fd, buf, n, off, name);
+        if (e == FWT_OK && off < dense) {
+            e = fwt_ihex_write(&w, (uint32_t)(base + off), buf, n);
+        } else if (e == FWT_OK) {
+            e = read_at(a_fd, a, n, off, name);
+            if (e == FWT_OK) {
+                e = read_at(b_fd, b, n, off, name);
+            }
+            for (size_t i = 0; e == FWT_OK && i < n;) {
+                if (a[i] != b[i]) {
+                    i++;
+                    continue;
+                }
+                size_t j = i;
+                while (j < n && a[j] == b[j]) {
+                    j++;
+                }
+                e = fwt_ihex_write(&w, (uint32_t)(base + off + i), buf + i, j - i);
+                i = j;
+            }
+        }
+        off += n;
+    }
+    if (e == FWT_OK) {
+        e = fwt_ihex_write_end(&w);
+    }
+    free(buf);
+    if (fclose(f) != 0 && e == FWT_OK) {
+        e = fwt_fail(FWT_E_IO, "%s: write failed", name);
+    }
+    return e;
+}
+
 fwt_err fwt_cosign_file(const char *in, const char *out, fwt_privkey *key, const uint8_t *cert,
                         size_t cert_len)
 {
@@ -777,6 +864,14 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     if (!in || !out || !key) {
         return fwt_fail(FWT_E_ARG, "fwt_cosign_file: missing argument");
     }
+    /* Intel HEX (by extension, as sign) in and out, or binary in and out. */
+    int hex = has_ext(in, "hex");
+    if (hex != has_ext(out, "hex")) {
+        return fwt_fail(FWT_E_ARG, "%s -> %s: cosign writes the same format it reads (binary or "
+                        "Intel HEX, by extension)", in, out);
+    }
+    int gap_fd = -1, bin_fd = -1; /* HEX: 0x00-filled conversion; the cosigned binary */
+    uint32_t hex_base = 0;
     struct signer *s = calloc(1, sizeof(*s));
     struct tlv_buf *area = calloc(1, sizeof(*area));
     uint8_t *work = malloc(COPY_CHUNK);
@@ -791,11 +886,37 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
         e = fwt_fail(FWT_E_NOMEM, "out of memory");
         goto done;
     }
-    e = fwt_file_io_open(&fio, in);
+    if (hex) {
+        int ff_fd = -1;
+        uint32_t sz = 0, sz0 = 0, base0 = 0;
+        e = hex_scratch(in, 0xff, &ff_fd, &hex_base, &sz);
+        if (e != FWT_OK) {
+            goto done;
+        }
+        fwt_file_io_from_fd(&fio, ff_fd, sz);
+        fio.owns_fd = 1;
+        fio_open = 1;
+        e = hex_scratch(in, 0x00, &gap_fd, &base0, &sz0);
+        if (e == FWT_OK && (base0 != hex_base || sz0 != sz)) {
+            e = fwt_fail(FWT_E_INTERNAL, "%s: Intel HEX conversions disagree", in);
+        }
+        if (e == FWT_OK) {
+            FILE *scratch = tmpfile();
+            bin_fd = scratch ? dup(fileno(scratch)) : -1;
+            if (scratch) {
+                fclose(scratch);
+            }
+            if (bin_fd < 0) {
+                e = fwt_fail(FWT_E_IO, "cannot create a scratch file: %s", strerror(errno));
+            }
+        }
+    } else {
+        e = fwt_file_io_open(&fio, in);
+        fio_open = e == FWT_OK;
+    }
     if (e != FWT_OK) {
         goto done;
     }
-    fio_open = 1;
     struct fwt_image_info info;
     memset(&info, 0, sizeof(info));
     e = fwt_image_parse(&fio.io, work, COPY_CHUNK, &info);
@@ -910,13 +1031,16 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     if (e != FWT_OK) {
         goto done;
     }
+    /* The cosigned binary goes to OUT, or for HEX to a scratch file converted below. */
+    int wfd = hex ? bin_fd : tmp.fd;
+    const char *wname = hex ? "scratch file" : tmp.name;
     /* Copy [0, unprot_off), the patched area header, the old TLVs, the new ones, the rest. */
     uint64_t pos = 0;
     while (e == FWT_OK && pos < info.unprot_off) {
         size_t n = info.unprot_off - pos > COPY_CHUNK ? COPY_CHUNK : (size_t)(info.unprot_off - pos);
         e = read_at(fio.fd, work, n, pos, in);
         if (e == FWT_OK) {
-            e = write_all(tmp.fd, work, n, tmp.name);
+            e = write_all(wfd, work, n, wname);
         }
         pos += n;
     }
@@ -928,27 +1052,39 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
             e = fwt_fail(FWT_E_MALFORMED, "%s: unexpected unprotected TLV area header", in);
         } else {
             put_le16(work + 2, (uint16_t)(info.unprot_size + area->len));
-            e = write_all(tmp.fd, work, info.unprot_size, tmp.name);
+            e = write_all(wfd, work, info.unprot_size, wname);
         }
     }
     if (e == FWT_OK) {
-        e = write_all(tmp.fd, area->data, area->len, tmp.name);
+        e = write_all(wfd, area->data, area->len, wname);
     }
     pos = (uint64_t)unprot_end + (after > 0 ? area->len : 0);
     while (e == FWT_OK && pos < fio.io.size) {
         size_t n = fio.io.size - pos > COPY_CHUNK ? COPY_CHUNK : (size_t)(fio.io.size - pos);
         e = read_at(fio.fd, work, n, pos, in);
         if (e == FWT_OK) {
-            e = write_all(tmp.fd, work, n, tmp.name);
+            e = write_all(wfd, work, n, wname);
         }
         pos += n;
     }
     (void)get_le32;
+    if (e == FWT_OK && hex) {
+        /* Padded: the file keeps its size; otherwise it grows by the new TLVs. */
+        uint64_t dense = (uint64_t)unprot_end + area->len;
+        e = write_hex_sparse(bin_fd, dense, after > 0 ? fio.io.size : dense, hex_base, fio.fd,
+                             gap_fd, tmp.fd, tmp.name);
+    }
     if (e == FWT_OK) {
         e = tmp_publish(&tmp, out);
     }
 done:
     tmp_discard(&tmp);
+    if (gap_fd >= 0) {
+        close(gap_fd);
+    }
+    if (bin_fd >= 0) {
+        close(bin_fd);
+    }
     if (ops_ok) {
         fwt_openssl_ops_free(&ops);
     }

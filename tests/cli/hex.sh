@@ -67,13 +67,9 @@ expect 20 "no end-of-file record" "$FWTRUST" sign --key "$T/k.pem" --header-size
 # output is laid out as imgtool writes it: the image from the header address, then
 # only the trailer marks (no fill records): image_ok as one max_align-sized write
 # (0x01 then erased bytes) and the boot magic at the end of the slot.
-cp "$T/fw.hex" "$T/FW.HEX"
-for align in 8 32; do
-    expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 1.2.3 --header-size 0x200 --pad-header \
-        --slot-size 0x60000 --align $align --confirm "$T/FW.HEX" "$T/P$align.HEX"
-    expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 1.2.3 --header-size 0x200 --pad-header \
-        --slot-size 0x60000 --align $align "$T/fw.hex" "$T/u$align.bin"
-    "$PY" - "$T/P$align.HEX" "$T/u$align.bin" $align <<'PYEOF' || fail "padded HEX layout, align $align"
+# layout.py HEX BIN ALIGN: HEX holds BIN at 0x08008000 and a confirmed trailer's marks for
+# a 0x60000 slot, and nothing else.
+cat >"$T/layout.py" <<'PYEOF'
 import sys
 mem, upper = {}, 0
 for l in open(sys.argv[1]).read().split():
@@ -103,6 +99,34 @@ assert not extra and not missing, ("extra", [hex(a) for a in extra[:4]], "missin
 bad = [hex(a) for a in want if mem[a] != want[a]]
 assert not bad, bad[:4]
 PYEOF
+cp "$T/fw.hex" "$T/FW.HEX"
+for align in 8 32; do
+    expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 1.2.3 --header-size 0x200 --pad-header \
+        --slot-size 0x60000 --align $align --confirm "$T/FW.HEX" "$T/P$align.HEX"
+    expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 1.2.3 --header-size 0x200 --pad-header \
+        --slot-size 0x60000 --align $align "$T/fw.hex" "$T/u$align.bin"
+    "$PY" "$T/layout.py" "$T/P$align.HEX" "$T/u$align.bin" $align || fail "padded HEX layout, align $align"
     expect 0 "image_ok 0x01 (confirmed)" "$FWTRUST" inspect "$T/P$align.HEX"
 done
+# cosign reads and writes Intel HEX too: the padded HEX keeps its layout (the new TLVs
+# land on the erased gap), an unpadded one is cosigned in place; both equal cosigning
+# the same image in binary. Mixing formats is refused and writes nothing.
+expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/k2.pem"
+expect 0 "" "$FWTRUST" cosign --no-log --key "$T/k2.pem" "$T/P8.HEX" -o "$T/C8.hex"
+expect 0 "" "$FWTRUST" cosign --no-log --key "$T/k2.pem" "$T/u8.bin" -o "$T/c8.bin"
+expect 0 "2 signature(s)" "$FWTRUST" verify --key "$T/k.pem" --key "$T/k2.pem" --threshold 2 "$T/C8.hex"
+"$PY" "$T/layout.py" "$T/C8.hex" "$T/c8.bin" 8 || fail "cosigned padded HEX layout"
+expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 1.2.3 --header-size 0x200 --pad-header \
+    "$T/fw.hex" "$T/n.hex"
+cp "$T/u8.bin" "$T/n.bin"
+expect 0 "" "$FWTRUST" cosign --no-log --key "$T/k2.pem" "$T/n.hex"
+expect 0 "" "$FWTRUST" cosign --no-log --key "$T/k2.pem" "$T/n.bin"
+objcopy -I ihex -O binary "$T/n.hex" "$T/n-from-hex.bin"
+cmp "$T/n-from-hex.bin" "$T/n.bin" || fail "cosigned HEX differs from cosigned binary"
+head -c 15 "$T/n.hex" | grep -q '^:020000040800F2' || fail "cosigned n.hex does not start at 0x0800xxxx"
+cp "$T/n.hex" "$T/n.orig"
+expect 1 "same format" "$FWTRUST" cosign --no-log --key "$T/k2.pem" "$T/n.hex" -o "$T/mixed.bin"
+expect 1 "same format" "$FWTRUST" cosign --no-log --key "$T/k2.pem" "$T/n.bin" -o "$T/mixed.hex"
+[ ! -e "$T/mixed.bin" ] && [ ! -e "$T/mixed.hex" ] || fail "a refused cosign wrote its output"
+cmp -s "$T/n.hex" "$T/n.orig" || fail "a refused cosign changed its input"
 echo "hex: ok"
