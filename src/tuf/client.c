@@ -838,7 +838,6 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
     forget_targets(c);
 
     /* 5.3: the root chain, one version at a time. */
-    json_t *first_root = json_incref(c->root->signed_);
     for (unsigned i = 0; i < c->lim.max_root_rotations; i++) {
         int64_t next = c->root->version + 1;
         char file[48];
@@ -852,38 +851,38 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
             break;
         }
         int same = 0;
+        json_t *prev = json_incref(c->root->signed_);
         if (err == FWT_OK) {
             err = update_root(c, buf, len, next, &same);
         }
         free(buf);
         if (err == FWT_OK && same) {
+            json_decref(prev);
             break; /* the trusted version again: discarded, go on with the trusted root */
         }
+        /* 5.3.11: timestamp or snapshot keys rotated: delete the trusted timestamp and
+         * snapshot (fast-forward recovery). Done as each root is accepted, before it is
+         * persisted: a refresh that fails later (a bad next root, an expired final root)
+         * must not leave a rotated root on disk beside the fast-forwarded files, which
+         * the next refresh, starting from that root, would see no rotation for. (A local
+         * copy whose keys were rotated away would not verify anyway.) */
+        if (err == FWT_OK &&
+            (role_rotated(prev, c->root->signed_, "timestamp") || role_rotated(prev, c->root->signed_, "snapshot"))) {
+            err = forget_file(c, "timestamp");
+            if (err == FWT_OK) {
+                err = forget_file(c, "snapshot");
+            }
+        }
+        json_decref(prev);
         if (err == FWT_OK) {
             err = persist(c, "root", c->root);
         }
         if (err != FWT_OK) {
-            json_decref(first_root);
             return err;
         }
     }
     /* 5.3.10: freeze attack on root (after persisting the chain). */
     if ((err = check_expiry(c, c->root, "root")) != FWT_OK) {
-        json_decref(first_root);
-        return err;
-    }
-    /* 5.3.11: timestamp or snapshot keys rotated: delete the trusted timestamp and
-     * snapshot (fast-forward recovery). (A local copy whose keys were rotated away
-     * would not verify anyway, and is then not used for rollback checks.) */
-    if (role_rotated(first_root, c->root->signed_, "timestamp") ||
-        role_rotated(first_root, c->root->signed_, "snapshot")) {
-        err = forget_file(c, "timestamp");
-        if (err == FWT_OK) {
-            err = forget_file(c, "snapshot");
-        }
-    }
-    json_decref(first_root);
-    if (err != FWT_OK) {
         return err;
     }
     if ((err = load_timestamp(c)) != FWT_OK) {

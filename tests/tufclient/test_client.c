@@ -274,6 +274,38 @@ static void test_attack_fast_forward_recovery(void **state)
     tr_free(&r);
 }
 
+/* Fast-forward recovery when the refresh that brings the rotated root fails later in the
+ * chain (here a malformed next root; an expired final root is the same): root v2 is
+ * persisted, so the next refresh starts from it and sees no rotation. The fast-forwarded
+ * timestamp (still valid: the old key stays in the new key set) must already be gone. */
+static void test_attack_fast_forward_recovery_interrupted(void **state)
+{
+    (void)state;
+    struct trepo r;
+    tr_setup(&r, 1);
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    json_t *ts = json_object_get(r.md, "timestamp");
+    json_object_set_new(ts, "version", json_integer(999));
+    tr_publish_timestamp(&r); /* v1000 */
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    assert_int_equal(role_version_on_disk(&r, "timestamp"), 1000);
+    int k[2] = {3, 5};
+    tr_root_set_keys(&r, "timestamp", k, 2, 1);
+    tr_publish_root(&r, NULL, 0); /* v2: timestamp keys changed */
+    tr_write(&r, "3.root.json", "not a root", 10);
+    json_object_set_new(ts, "version", json_integer(1));
+    tr_publish_timestamp(&r); /* v2 */
+    EXPECT(FWT_E_META, tr_refresh(&r, 0));
+    assert_int_equal(role_version_on_disk(&r, "root"), 2);
+    assert_int_equal(role_version_on_disk(&r, "timestamp"), 0); /* deleted (5.3.11) */
+    char p[1100];
+    snprintf(p, sizeof(p), "%s/3.root.json", r.meta);
+    unlink(p);
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    assert_int_equal(role_version_on_disk(&r, "timestamp"), 2);
+    tr_free(&r);
+}
+
 /* Fast-forward of the snapshot version (timestamp and snapshot keys compromised); the
  * repository rotates the snapshot key only: the client drops its trusted timestamp and
  * snapshot (5.3.11) and accepts the recovered, lower snapshot version. */
@@ -1086,6 +1118,7 @@ int main(void)
         cmocka_unit_test(test_attack_arbitrary_installation),
         cmocka_unit_test(test_attack_endless_data),
         cmocka_unit_test(test_attack_fast_forward_recovery),
+        cmocka_unit_test(test_attack_fast_forward_recovery_interrupted),
         cmocka_unit_test(test_attack_fast_forward_snapshot_recovery),
         cmocka_unit_test(test_local_metadata_reverified),
         cmocka_unit_test(test_attack_indefinite_freeze),
