@@ -140,6 +140,16 @@ struct fwt_agent_install {
     int failed;
     char source[256];
     struct hasher hasher;
+    /* The stream's SHA-256 of [0, prefix_end) -- header, payload and protected
+     * TLVs as the stream's own header announces them, i.e. what the image digest
+     * covers -- and of the rest [prefix_end, written). The verifier's digest pass
+     * over the slot then doubles as the read-back of the prefix. */
+    uint8_t head[16];
+    size_t head_len;
+    uint64_t prefix_end; /* 0: not known (yet) */
+    int have_prefix;
+    uint8_t prefix_sha[32];
+    EVP_MD_CTX *md_tail;
 };
 
 static void inst_free(fwt_agent_install *inst)
@@ -152,6 +162,7 @@ static void inst_free(fwt_agent_install *inst)
         close(inst->fd);
     }
     EVP_MD_CTX_free(inst->md);
+    EVP_MD_CTX_free(inst->md_tail);
     free(inst);
 }
 
@@ -288,6 +299,47 @@ fwt_err fwt_agent_install_sha256(const fwt_agent_install *inst, uint8_t out[32])
     return ok ? FWT_OK : fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
 }
 
+/* Collect the stream's first 16 bytes: the header's sizes give the prefix the image digest covers. */
+static void stream_header(fwt_agent_install *inst, const void *buf, size_t len)
+{
+    if (inst->head_len >= sizeof(inst->head)) {
+        return;
+    }
+    size_t n = sizeof(inst->head) - inst->head_len;
+    if (n > len) {
+        n = len;
+    }
+    memcpy(inst->head + inst->head_len, buf, n);
+    inst->head_len += n;
+    if (inst->head_len == sizeof(inst->head)) {
+        const uint8_t *h = inst->head;
+        uint64_t hdr = (uint64_t)h[8] | ((uint64_t)h[9] << 8);
+        uint64_t prot = (uint64_t)h[10] | ((uint64_t)h[11] << 8);
+        uint64_t img = (uint64_t)h[12] | ((uint64_t)h[13] << 8) | ((uint64_t)h[14] << 16) |
+                       ((uint64_t)h[15] << 24);
+        uint64_t end = hdr + img + prot; /* at most 2^32 + 2^17: no overflow */
+        /* The snapshot must fall after the bytes already hashed. */
+        inst->prefix_end = end > inst->written ? end : 0;
+    }
+}
+
+/* The stream's hash of [0, prefix_end), taken when the helper is idle. */
+static void prefix_snapshot(fwt_agent_install *inst)
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned n = 0;
+    inst->have_prefix = c && (inst->md_tail = EVP_MD_CTX_new()) != NULL &&
+                        EVP_DigestInit_ex(inst->md_tail, EVP_sha256(), NULL) == 1 &&
+                        EVP_MD_CTX_copy_ex(c, inst->md) == 1 &&
+                        EVP_DigestFinal_ex(c, inst->prefix_sha, &n) == 1 && n == 32;
+    EVP_MD_CTX_free(c);
+}
+
+static int tail_update(fwt_agent_install *inst, const void *buf, size_t len)
+{
+    return EVP_DigestUpdate(inst->md_tail, buf, len) == 1;
+}
+
 fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf, size_t len)
 {
     if (!inst || (!buf && len)) {
@@ -310,10 +362,32 @@ fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf, size_t
         return fwt_fail(FWT_E_TOO_LARGE, "more than the announced %llu bytes",
                         (unsigned long long)inst->expected);
     }
-    hasher_submit(&inst->hasher, buf, len);
-    fwt_err err = fwt_f_pwrite_all(inst->fd, buf, len, (off_t)inst->written,
+    stream_header(inst, buf, len);
+    uint64_t off = inst->written;
+    size_t first = len; /* bytes hashed before the prefix snapshot (all when none here) */
+    int split = !inst->have_prefix && inst->prefix_end > off && inst->prefix_end - off <= len;
+    if (split) {
+        first = (size_t)(inst->prefix_end - off);
+    }
+    hasher_submit(&inst->hasher, buf, first);
+    if (inst->have_prefix && !tail_update(inst, buf, len)) {
+        inst->have_prefix = 0; /* the read-back hashes everything again */
+    }
+    fwt_err err = fwt_f_pwrite_all(inst->fd, buf, len, (off_t)off,
                                    inst->dev->cfg.slot_path[inst->slot]);
-    if (!hasher_wait(&inst->hasher) && err == FWT_OK) { /* buf is ours again only now */
+    int hashed = hasher_wait(&inst->hasher); /* buf is ours again only now */
+    if (hashed && split) {
+        prefix_snapshot(inst);
+        if (first < len) {
+            hasher_submit(&inst->hasher, (const uint8_t *)buf + first, len - first);
+            if (inst->have_prefix &&
+                !tail_update(inst, (const uint8_t *)buf + first, len - first)) {
+                inst->have_prefix = 0;
+            }
+            hashed = hasher_wait(&inst->hasher);
+        }
+    }
+    if (!hashed && err == FWT_OK) {
         err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
     }
     if (err != FWT_OK) {
@@ -439,10 +513,35 @@ static void *fsync_main(void *arg)
     return NULL;
 }
 
-/* Verify the slot with the core and compute the SHA-256 of its first `written` bytes. */
-static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image *img,
-                                uint8_t got[32])
+/* SHA-256 of the slot's bytes [from, to) == want? (*same) */
+static fwt_err read_back_cmp(const char *path, EVP_MD_CTX *md, uint64_t from, uint64_t to,
+                             const uint8_t want[32], int *same)
 {
+    uint8_t got[32];
+    unsigned dl = 0;
+    fwt_err err = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
+                      ? read_back(path, md, from, to)
+                      : fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    if (err == FWT_OK && (EVP_DigestFinal_ex(md, got, &dl) != 1 || dl != 32)) {
+        err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    }
+    *same = err == FWT_OK && fwt_ct_compare(want, got, 32) == 0;
+    return err;
+}
+
+/*
+ * Verify the slot with the core and check that its first `written` bytes are
+ * the stream's (*same). With the stream's prefix hash (the common case) the
+ * core's digest pass over the slot is the read-back of [0, prefix_end): its
+ * verified SHA-256 must equal the stream's, and only the unprotected TLVs are
+ * read again. Otherwise the read-back hashes the whole slot (whose first part
+ * the verifier's reads provide through hio_read).
+ */
+static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image *img,
+                                const uint8_t want[32], int *same)
+{
+    *same = 0;
+    int quick = inst->have_prefix;
     fwt_agent *dev = inst->dev;
     const char *path = dev->cfg.slot_path[inst->slot];
     struct fwt_policy pol;
@@ -460,9 +559,11 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
         err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
     if (err == FWT_OK) {
-        h->stage = malloc(VERIFY_WORK);
-        h->stage_len = h->stage ? VERIFY_WORK : 0;
-        hasher_start(&h->hs, h->md); /* without a thread (or stage) it hashes inline */
+        if (!quick) {
+            h->stage = malloc(VERIFY_WORK);
+            h->stage_len = h->stage ? VERIFY_WORK : 0;
+            hasher_start(&h->hs, h->md); /* without a thread (or stage) it hashes inline */
+        }
     }
     if (err == FWT_OK && (err = fwt_file_io_open(&h->fio, path)) == FWT_OK) {
         open_ok = 1;
@@ -473,6 +574,9 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
     memset(&info, 0, sizeof(info));
     if (err == FWT_OK) {
         struct fwt_io io = {h, hio_read, h->fio.io.size};
+        if (quick) {
+            io = h->fio.io;
+        }
         fwt_detail_clear();
         err = fwt_image_verify(&io, &ops, &pol, work, VERIFY_WORK, &info);
         if (err != FWT_OK) {
@@ -484,8 +588,28 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
             }
         }
     }
-    if (h && !hasher_wait(&h->hs)) {
+    if (h && !quick && !hasher_wait(&h->hs)) {
         h->failed = 1;
+    }
+    if (err == FWT_OK && quick) {
+        fwt_agent_image_from_info(dev, inst->slot, &info, img);
+        uint8_t tail[32];
+        unsigned tl = 0;
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        int tail_ok = c && EVP_MD_CTX_copy_ex(c, inst->md_tail) == 1 &&
+                      EVP_DigestFinal_ex(c, tail, &tl) == 1 && tl == 32;
+        EVP_MD_CTX_free(c);
+        if (tail_ok && info.hash_alg == FWT_HASH_SHA256 && info.digest_len == 32 &&
+            info.unprot_off == inst->prefix_end && inst->prefix_end <= inst->written) {
+            /* info.digest is the SHA-256 the core computed over the slot's
+             * [0, unprot_off) and matched against the signed hash TLV. */
+            if (fwt_ct_compare(info.digest, inst->prefix_sha, 32) == 0) {
+                err = read_back_cmp(path, h->md, inst->prefix_end, inst->written, tail, same);
+            }
+        } else {
+            err = read_back_cmp(path, h->md, 0, inst->written, want, same);
+        }
+        goto out;
     }
     if (err == FWT_OK) {
         fwt_agent_image_from_info(dev, inst->slot, &info, img);
@@ -501,9 +625,12 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
         err = read_back(path, h->md, h->next, inst->written);
     }
     unsigned dl = 0;
+    uint8_t got[32];
     if (err == FWT_OK && (EVP_DigestFinal_ex(h->md, got, &dl) != 1 || dl != 32)) {
         err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
     }
+    *same = err == FWT_OK && fwt_ct_compare(want, got, 32) == 0;
+out:
     if (ops_ok) {
         fwt_openssl_ops_free(&ops);
     }
@@ -568,10 +695,11 @@ static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *im
     if (!threaded) {
         fsync_main(&job);
     }
-    uint8_t want[32], got[32];
+    uint8_t want[32];
+    int same = 0;
     fwt_err err = fwt_agent_install_sha256(inst, want);
     if (err == FWT_OK) {
-        err = verify_installed(inst, img, got);
+        err = verify_installed(inst, img, want, &same);
     }
     if (threaded) {
         pthread_join(th, NULL);
@@ -583,7 +711,7 @@ static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *im
         return err;
     }
     /* The slot holds exactly the bytes streamed in (and verified). */
-    if (fwt_ct_compare(want, got, 32) != 0) {
+    if (!same) {
         return fwt_fail(FWT_E_IO, "slot %c: the bytes read back differ from the bytes written "
                         "(flash fault or another writer)", c);
     }
