@@ -811,7 +811,10 @@ static FWT_MUST_CHECK fwt_err write_hex_sparse(int src_fd, uint64_t dense, uint6
     fwt_ihex_writer_init(&w, f);
     uint8_t *buf = malloc(3 * (size_t)COPY_CHUNK);
     fwt_err e = buf ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
-    if (e == FWT_OK && ((uint64_t)base + size > 0x100000000ULL || dense > size)) {
+    if (e == FWT_OK && dense > size) {
+        e = fwt_fail(FWT_E_INTERNAL, "Intel HEX output: image end beyond the output");
+    }
+    if (e == FWT_OK && (uint64_t)base + size > 0x100000000ULL) {
         e = fwt_fail(FWT_E_ARG, "Intel HEX output: image at 0x%08x does not fit below 4 GiB",
                      (unsigned)base);
     }
