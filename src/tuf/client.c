@@ -1098,10 +1098,16 @@ fwt_err fwt_tuf_list_targets(fwt_tuf_client *c, fwt_tuf_target_cb cb, void *ctx)
     if (err != FWT_OK) {
         return err;
     }
-    /* 1. every target name of every reachable role (breadth first, bounded) */
+    /* 1. every target name of every reachable role (breadth first, bounded). A role
+     * that fails to load through one delegator may still load through another (the
+     * search, depth first, may reach it that way): the listing fails only when a
+     * reachable role loads through none of the delegators it was reached through. */
     json_t *names = json_object();
-    json_t *queue = json_array(), *seen = json_object();
-    if (!names || !queue || !seen || json_array_append_new(queue, json_pack("[ss]", "targets", "root")) != 0) {
+    json_t *queue = json_array(), *seen = json_object(), *tried = json_object();
+    fwt_err first_err = FWT_OK;
+    char *first_detail = NULL;
+    if (!names || !queue || !seen || !tried ||
+        json_array_append_new(queue, json_pack("[ss]", "targets", "root")) != 0) {
         err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
     for (size_t qi = 0; err == FWT_OK && qi < json_array_size(queue); qi++) {
@@ -1111,14 +1117,28 @@ fwt_err fwt_tuf_list_targets(fwt_tuf_client *c, fwt_tuf_target_cb cb, void *ctx)
         }
         const char *role = json_string_value(json_array_get(json_array_get(queue, qi), 0));
         const char *parent = json_string_value(json_array_get(json_array_get(queue, qi), 1));
-        if (json_object_get(seen, role)) {
+        json_t *via = json_object_get(tried, role);
+        if (json_object_get(seen, role) || json_object_get(via, parent)) {
+            continue;
+        }
+        if (!via && (json_object_set_new(tried, role, json_object()) != 0 || !(via = json_object_get(tried, role)))) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+            break;
+        }
+        json_object_set_new(via, parent, json_true());
+        struct tuf_md *md = NULL;
+        if ((err = load_targets(c, role, parent, &md)) != FWT_OK) {
+            if (err == FWT_E_NOMEM) {
+                break;
+            }
+            if (first_err == FWT_OK) {
+                first_err = err;
+                first_detail = strdup(fwt_detail());
+            }
+            err = FWT_OK;
             continue;
         }
         json_object_set_new(seen, role, json_true());
-        struct tuf_md *md = NULL;
-        if ((err = load_targets(c, role, parent, &md)) != FWT_OK) {
-            break;
-        }
         const char *n;
         json_t *v;
         json_object_foreach(json_object_get(md->signed_, "targets"), n, v) {
@@ -1143,9 +1163,16 @@ fwt_err fwt_tuf_list_targets(fwt_tuf_client *c, fwt_tuf_target_cb cb, void *ctx)
             }
         }
     }
-    /* 2. each name resolved by the real search (delegated paths respected) */
     const char *n;
     json_t *v;
+    json_object_foreach(err == FWT_OK && first_err != FWT_OK ? tried : NULL, n, v) {
+        if (!json_object_get(seen, n)) {
+            err = fwt_fail(first_err, "%s", first_detail ? first_detail : "a delegated role could not be loaded");
+            break;
+        }
+    }
+    free(first_detail);
+    /* 2. each name resolved by the real search (delegated paths respected) */
     json_object_foreach(err == FWT_OK ? names : NULL, n, v) {
         const char *role = NULL;
         const json_t *t = NULL;
@@ -1163,6 +1190,7 @@ fwt_err fwt_tuf_list_targets(fwt_tuf_client *c, fwt_tuf_target_cb cb, void *ctx)
     json_decref(names);
     json_decref(queue);
     json_decref(seen);
+    json_decref(tried);
     return err;
 }
 

@@ -782,6 +782,55 @@ static void test_list_targets(void **state)
 
 /* ---- Thresholds ---- */
 
+/* A role reached through two delegators, signed for one of them only: the search (depth
+ * first: targets, A, X, C) trusts it through X; the listing (breadth first) met it through
+ * B first and failed the whole listing. It lists what the search finds, and fails only
+ * when a role loads through none of its delegators. */
+static void test_list_role_via_second_delegator(void **state)
+{
+    (void)state;
+    struct trepo r;
+    tr_setup(&r, 1);
+    tr_delegate(&r, "targets", "A", "[\"*\"]", 0, 6);
+    tr_delegate(&r, "targets", "B", "[\"*\"]", 0, 7);
+    tr_delegate(&r, "A", "X", "[\"*\"]", 0, 8);
+    tr_delegate(&r, "X", "C", "[\"*\"]", 0, 9);
+    tr_delegate(&r, "B", "C-via-B", "[\"*\"]", 0, 10); /* renamed C below: B trusts key 10 for C */
+    json_t *bd = json_object_get(json_object_get(json_object_get(r.md, "B"), "delegations"), "roles");
+    json_object_set_new(json_array_get(bd, 0), "name", json_string("C"));
+    json_object_del(r.md, "C-via-B");
+    json_object_del(r.signers, "C-via-B");
+    json_object_del(r.parent, "C-via-B");
+    tr_add_target(&r, "C", "c.bin", "from C");
+    tr_bump(&r, "targets");
+    tr_publish(&r);
+    fwt_tuf_client *c = NULL;
+    struct fwt_tuf_target t;
+    EXPECT(FWT_OK, tr_client(&r, 0, &c));
+    EXPECT(FWT_OK, fwt_tuf_get_target(c, "c.bin", &t));
+    assert_string_equal(t.role, "C");
+    json_t *got = json_object();
+    EXPECT(FWT_OK, fwt_tuf_list_targets(c, count_cb, got));
+    assert_string_equal(json_string_value(json_object_get(got, "c.bin")), "C");
+    assert_string_equal(json_string_value(json_object_get(got, "a.bin")), "targets");
+    assert_int_equal(json_object_size(got), 2);
+    json_decref(got);
+    fwt_tuf_client_free(c);
+    /* X now trusts key 11 for C too: C loads through no delegator, the listing fails */
+    json_t *xd = json_object_get(json_object_get(json_object_get(r.md, "X"), "delegations"), "roles");
+    json_object_set_new(json_array_get(xd, 0), "keyids", json_pack("[s]", tk(11)->id));
+    json_object_set(json_object_get(json_object_get(json_object_get(r.md, "X"), "delegations"), "keys"), tk(11)->id,
+                    tk(11)->obj);
+    tr_bump(&r, "X");
+    tr_publish(&r);
+    EXPECT(FWT_OK, tr_client(&r, 0, &c));
+    got = json_object();
+    EXPECT(FWT_E_META_SIG, fwt_tuf_list_targets(c, count_cb, got));
+    json_decref(got);
+    fwt_tuf_client_free(c);
+    tr_free(&r);
+}
+
 /* The same key material under two key ids counts once; two signatures with one key id are refused. */
 static void test_threshold_key_counted_once(void **state)
 {
@@ -1132,6 +1181,7 @@ int main(void)
         cmocka_unit_test(test_cached_role_reverified),
         cmocka_unit_test(test_succinct_roles),
         cmocka_unit_test(test_list_targets),
+        cmocka_unit_test(test_list_role_via_second_delegator),
         cmocka_unit_test(test_threshold_key_counted_once),
         cmocka_unit_test(test_threshold_bounds),
         cmocka_unit_test(test_duplicate_json_keys),
