@@ -31,7 +31,10 @@ muts = [
  ("terminating", "src/tuf/client.c", "term = json_is_true(json_object_get(r, \"terminating\"));", "term = 0;"),
  ("reverify per delegator", "src/tuf/client.c", "    *out = loaded_via(c, role, parent);\n    if (*out) {\n        return FWT_OK;\n    }", "    *out = loaded_targets(c, role);\n    if (*out) {\n        return FWT_OK;\n    }"),
  ("ignore bad local timestamp (recovery)", "src/tuf/client.c", "        (void)update_timestamp(c, buf, len, \"local timestamp.json\", &equal);", "        struct tuf_md *m_ = NULL; if (tuf_md_parse(buf, len, \"timestamp\", \"x\", &m_) == FWT_OK) drop_role(&c->ts, m_);"),
- ("5.3.11 delete on rotation", "src/tuf/client.c", "    if (role_rotated(first_root, c->root->signed_, \"timestamp\") ||", "    if (0) if (role_rotated(first_root, c->root->signed_, \"timestamp\") ||"),
+ ("5.3.11 delete on rotation", "src/tuf/client.c", "        if (err == FWT_OK &&\n            (role_rotated(prev,", "        if (0 && err == FWT_OK &&\n            (role_rotated(prev,"),
+ ("dup role keyid", "src/tuf/client_meta.c", "err = fwt_fail(FWT_E_META, \"role '%.64s' lists key id", "if (0) err = fwt_fail(FWT_E_META, \"role '%.64s' lists key id"),
+ ("dup delegated role name", "src/tuf/client_meta.c", "err = fwt_fail(FWT_E_META, \"delegated role '%.64s' listed twice\"", "if (0) err = fwt_fail(FWT_E_META, \"delegated role '%.64s' listed twice\""),
+ ("list: other delegators", "src/tuf/client.c", "            err = FWT_OK;\n            continue;\n        }\n        json_object_set_new(seen, role, json_true());", "            break;\n        }\n        json_object_set_new(seen, role, json_true());"),
  ("persist only verified", "src/tuf/client.c", "    if (err == FWT_OK && !equal) {\n        err = persist(c, \"timestamp\", c->ts);", "    if (!equal && c->ts) {\n        (void)persist(c, \"timestamp\", c->ts);"),
 ]
 only = sys.argv[1:] 
