@@ -25,7 +25,9 @@ static char g_img[300], g_img2[300], g_dev[300];
 static uint8_t *g_bytes;
 static size_t g_len;
 
-static void sign_image(const char *key_path, const char *out, const char *ver, uint32_t sc)
+/* Sign with key_path and, when key2 is not NULL, a second key (an extra signature). */
+static void sign_image2(const char *key_path, const char *key2, const char *out, const char *ver,
+                        uint32_t sc)
 {
     char raw[300];
     snprintf(raw, sizeof(raw), "%s/payload.bin", g_dir);
@@ -49,8 +51,19 @@ static void sign_image(const char *key_path, const char *out, const char *ver, u
     o.write_format_tlv = 1;
     assert_int_equal(fwt_privkey_load(key_path, NULL, &o.keys[0]), FWT_OK);
     o.n_keys = 1;
+    if (key2) {
+        assert_int_equal(fwt_privkey_load(key2, NULL, &o.keys[1]), FWT_OK);
+        o.n_keys = 2;
+    }
     assert_int_equal(fwt_sign_file(raw, out, &o), FWT_OK);
-    fwt_privkey_free(o.keys[0]);
+    for (size_t i = 0; i < o.n_keys; i++) {
+        fwt_privkey_free(o.keys[i]);
+    }
+}
+
+static void sign_image(const char *key_path, const char *out, const char *ver, uint32_t sc)
+{
+    sign_image2(key_path, NULL, out, ver, sc);
 }
 
 static int group_setup(void **state)
@@ -195,6 +208,57 @@ static void test_readback_catches_change(void **state)
     fwt_agent_close(dev);
 }
 
+/*
+ * Only the unprotected TLVs differ: the image also carries a signature by a
+ * key the device does not trust, and that signature is changed in the slot
+ * behind the writer. The verifier ignores it (the trusted signature and the
+ * digest still hold), so only the read-back of the bytes after the signed
+ * prefix can catch it.
+ */
+static void test_readback_catches_tail_change(void **state)
+{
+    (void)state;
+    char key[300], key2[300], path[300];
+    snprintf(key, sizeof(key), "%s/k.pem", g_dir);
+    snprintf(key2, sizeof(key2), "%s/untrusted.pem", g_dir);
+    snprintf(path, sizeof(path), "%s/two-signers.bin", g_dir);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, key2, NULL), FWT_OK);
+    sign_image2(key, key2, path, "2.0.1", 2);
+    uint8_t *img = NULL;
+    size_t len = 0;
+    assert_int_equal(fwt_read_file(path, 1U << 20, &img, &len), FWT_OK);
+    assert_true(len > 100);
+    uint8_t *changed = malloc(len);
+    assert_non_null(changed);
+    memcpy(changed, img, len);
+    changed[len - 5] ^= 0x55; /* inside the last (untrusted) signature */
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
+    /* The changed image on its own still verifies: the change is in an ignored signature. */
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(changed, 1, len, f), len);
+    fclose(f);
+    assert_int_equal(fwt_agent_install_file(dev, path, 0, NULL, NULL, NULL), FWT_OK);
+    fwt_agent_install *inst = NULL;
+    assert_int_equal(fwt_agent_install_begin(dev, len, 0, &inst), FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, img, len), FWT_OK);
+    const char *slot = fwt_agent_get_config(dev)->slot_path[FWT_SLOT_B];
+    int fd = open(slot, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, changed, len, 0), (ssize_t)len);
+    close(fd);
+    assert_int_equal(fwt_agent_install_finish(inst, NULL), FWT_E_IO);
+    assert_non_null(strstr(fwt_detail(), "read back differ"));
+    struct fwt_agent_status st;
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_int_equal(st.trial, FWT_SLOT_NONE);
+    assert_true(st.bad[FWT_SLOT_B]);
+    fwt_agent_close(dev);
+    free(img);
+    free(changed);
+}
+
 static void test_lengths_and_abort(void **state)
 {
     (void)state;
@@ -299,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_running_and_lock),
         cmocka_unit_test(test_stream_chunks),
         cmocka_unit_test(test_readback_catches_change),
+        cmocka_unit_test(test_readback_catches_tail_change),
         cmocka_unit_test(test_lengths_and_abort),
         cmocka_unit_test(test_custom_backend), /* last: leaves v2 confirmed */
     };
