@@ -259,6 +259,62 @@ static void test_readback_catches_tail_change(void **state)
     free(changed);
 }
 
+/*
+ * A SHA-384 image (P-384 key): the stream's prefix hash (SHA-256) cannot be
+ * compared with the verifier's digest, so the whole slot is read back and
+ * hashed -- and still catches another validly signed image behind the writer.
+ */
+static void test_sha384_full_read_back(void **state)
+{
+    (void)state;
+    char key[300], v1[300], v2[300], dir[300], a[300], b[300];
+    snprintf(key, sizeof(key), "%s/p384.pem", g_dir);
+    snprintf(v1, sizeof(v1), "%s/p384-v1.bin", g_dir);
+    snprintf(v2, sizeof(v2), "%s/p384-v2.bin", g_dir);
+    snprintf(dir, sizeof(dir), "%s/dev384", g_dir);
+    snprintf(a, sizeof(a), "%s/a384.bin", g_dir);
+    snprintf(b, sizeof(b), "%s/b384.bin", g_dir);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P384, key, NULL), FWT_OK);
+    sign_image(key, v2, "1.0.1", 1);
+    uint8_t *b1 = NULL, *b2 = NULL;
+    size_t l1 = 0, l2 = 0;
+    assert_int_equal(fwt_read_file(v2, 1U << 20, &b2, &l2), FWT_OK);
+    /* ECDSA signatures vary in length (DER): sign until both images are as long. */
+    for (int i = 0; i < 32 && l1 != l2; i++) {
+        free(b1);
+        b1 = NULL;
+        sign_image(key, v1, "1.0.0", 1);
+        assert_int_equal(fwt_read_file(v1, 1U << 20, &b1, &l1), FWT_OK);
+    }
+    assert_int_equal(l1, l2);
+    struct fwt_agent_init_opts io;
+    memset(&io, 0, sizeof(io));
+    io.hw_id = "hw1";
+    io.slot_path[0] = a;
+    io.slot_path[1] = b;
+    io.keys[0] = key;
+    io.n_keys = 1;
+    assert_int_equal(fwt_agent_init(dir, &io), FWT_OK);
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(dir, &dev), FWT_OK);
+    fwt_agent_install *inst = NULL;
+    assert_int_equal(fwt_agent_install_begin(dev, l2, 0, &inst), FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, b2, l2), FWT_OK);
+    int fd = open(a, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, b1, l1, 0), (ssize_t)l1);
+    close(fd);
+    assert_int_equal(fwt_agent_install_finish(inst, NULL), FWT_E_IO);
+    assert_non_null(strstr(fwt_detail(), "read back differ"));
+    struct fwt_agent_image img;
+    assert_int_equal(fwt_agent_install_file(dev, v2, 0, NULL, NULL, &img), FWT_OK);
+    assert_int_equal(img.hash_alg, FWT_HASH_SHA384);
+    assert_int_equal(img.version.revision, 1);
+    fwt_agent_close(dev);
+    free(b1);
+    free(b2);
+}
+
 static void test_lengths_and_abort(void **state)
 {
     (void)state;
@@ -364,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_stream_chunks),
         cmocka_unit_test(test_readback_catches_change),
         cmocka_unit_test(test_readback_catches_tail_change),
+        cmocka_unit_test(test_sha384_full_read_back),
         cmocka_unit_test(test_lengths_and_abort),
         cmocka_unit_test(test_custom_backend), /* last: leaves v2 confirmed */
     };
