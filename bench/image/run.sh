@@ -36,7 +36,7 @@ def best(cmd, n=3):
 
 # Warm the page cache so every run reads the file from memory alike.
 run(["cat", d + "/fw.bin"])
-sign_t, sign_rss = best([fwt, "sign", "--key", d + "/k.pem", "--version", "1.0.0",
+sign_t, sign_rss = best([fwt, "sign", "--no-log", "--key", d + "/k.pem", "--version", "1.0.0",
                          "--header-size", "0x200", "--pad-header", d + "/fw.bin", d + "/fw.signed"], 2)
 verify_t, verify_rss = best([fwt, "verify", "--key", d + "/k.pem", d + "/fw.signed"])
 hash_t, hash_rss = best(["openssl", "dgst", "-sha256", d + "/fw.signed"])
