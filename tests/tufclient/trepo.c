@@ -243,8 +243,11 @@ uint8_t *tr_sign(struct trepo *r, const json_t *signed_, const int *keys, int n,
 
 void tr_write(struct trepo *r, const char *name, const void *data, size_t len)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", r->meta, name);
+    char path[sizeof(r->meta) + 1024];
+    int n = snprintf(path, sizeof(path), "%s/%s", r->meta, name);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        die(name);
+    }
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
         die(path);
