@@ -1,4 +1,8 @@
-/* libFuzzer: arbitrary bytes as an image for fwt_image_parse and fwt_image_verify. */
+/*
+ * libFuzzer: arbitrary bytes as an image for fwt_image_parse, fwt_image_verify
+ * and fwt_image_verify_prehashed (with the digest the mock backend computes
+ * over the bytes, the two verifies must agree).
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +40,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (ve == FWT_OK && (info.n_signers < p.threshold || info.n_signers > FWT_MAX_SIGNERS)) {
         abort();
+    }
+    /* The caller's digest of [0, unprot_off), as a streaming installer has it. */
+    struct fwt_image_info pi;
+    if (pe == FWT_OK && info.hash_alg != FWT_HASH_NONE && info.digest_len > 0) {
+        uint8_t dig[FWT_DIGEST_MAX];
+        mock_hash(info.hash_alg, data, info.unprot_off, dig, info.digest_len);
+        fwt_err he = fwt_image_verify_prehashed(&mio.io, &ops, &p, info.hash_alg, dig,
+                                                info.digest_len, work, FWT_WORK_MIN, &pi);
+        if ((he == FWT_OK) != (ve == FWT_OK)) {
+            abort(); /* the same bytes, the same digest: the same decision */
+        }
+        if (he == FWT_OK && (pi.n_signers != info.n_signers || pi.total_size != info.total_size)) {
+            abort();
+        }
     }
     free(work);
     return 0;

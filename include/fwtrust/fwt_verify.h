@@ -151,6 +151,24 @@ FWT_MUST_CHECK fwt_err fwt_image_verify(const struct fwt_io *io, const struct fw
                                         size_t work_len, struct fwt_image_info *info);
 
 /*
+ * fwt_image_verify() for an image whose digest the caller computed itself as
+ * the bytes went by (an installer hashing a stream as it writes it to a slot):
+ * digest is the caller's hash (alg) of [0, unprot_off) -- header, payload and
+ * protected TLVs -- of the very bytes io reads. The core reads only the header
+ * and the TLV areas, checks the hash TLV against digest, then signatures and
+ * policy exactly as fwt_image_verify() does. The caller vouches that io holds
+ * the bytes it hashed (e.g. by comparing its own read-back of the header and
+ * TLV areas); a bootloader never uses this. FWT_E_UNSUPPORTED when the image's
+ * hash algorithm or digest length is not alg's; FWT_E_ARG without a digest.
+ */
+FWT_MUST_CHECK fwt_err fwt_image_verify_prehashed(const struct fwt_io *io,
+                                                  const struct fwt_crypto_ops *crypto,
+                                                  const struct fwt_policy *policy,
+                                                  enum fwt_hash_alg alg, const uint8_t *digest,
+                                                  size_t digest_len, uint8_t *work,
+                                                  size_t work_len, struct fwt_image_info *info);
+
+/*
  * Parse and check structure only (header, TLV areas, digest not checked, no
  * signatures): for inspection tools. Never a basis for trust.
  */

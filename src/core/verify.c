@@ -357,9 +357,18 @@ static FWT_MUST_CHECK fwt_err check_signatures(const struct fwt_io *io, const st
     }
 }
 
-fwt_err fwt_image_verify(const struct fwt_io *io, const struct fwt_crypto_ops *crypto,
-                         const struct fwt_policy *policy, uint8_t *work, size_t work_len,
-                         struct fwt_image_info *info)
+/* The caller's digest of [0, unprot_off) when it hashed the bytes itself (pre != NULL). */
+struct prehash {
+    enum fwt_hash_alg alg;
+    const uint8_t *digest;
+    size_t len;
+};
+
+static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
+                                           const struct fwt_crypto_ops *crypto,
+                                           const struct fwt_policy *policy,
+                                           const struct prehash *pre, uint8_t *work,
+                                           size_t work_len, struct fwt_image_info *info)
 {
     struct fwt_image_info local;
     if (!info) {
@@ -390,12 +399,20 @@ fwt_err fwt_image_verify(const struct fwt_io *io, const struct fwt_crypto_ops *c
         return e;
     }
 
-    /* 2. Digest over header, payload and protected TLVs, compared in constant time. */
+    /* 2. Digest over header, payload and protected TLVs, compared in constant time
+     *    (the caller's own digest of those bytes when it gave one). */
     uint8_t dig[FWT_DIGEST_MAX];
-    e = image_digest(io, crypto, info->hash_alg, lay.unprot_off, work, work_len, dig,
-                     info->digest_len);
-    if (e != FWT_OK) {
-        return e;
+    if (pre) {
+        if (pre->alg != info->hash_alg || pre->len != info->digest_len) {
+            return FWT_E_UNSUPPORTED;
+        }
+        memcpy(dig, pre->digest, pre->len);
+    } else {
+        e = image_digest(io, crypto, info->hash_alg, lay.unprot_off, work, work_len, dig,
+                         info->digest_len);
+        if (e != FWT_OK) {
+            return e;
+        }
     }
     if (fwt_ct_compare(dig, info->digest, info->digest_len) == 0) {
         pr.digest = FWT_FIH_SUCCESS;
@@ -467,4 +484,26 @@ fwt_err fwt_image_verify(const struct fwt_io *io, const struct fwt_crypto_ops *c
         return FWT_E_INTERNAL;
     }
     return FWT_OK;
+}
+
+fwt_err fwt_image_verify(const struct fwt_io *io, const struct fwt_crypto_ops *crypto,
+                         const struct fwt_policy *policy, uint8_t *work, size_t work_len,
+                         struct fwt_image_info *info)
+{
+    return verify_image(io, crypto, policy, NULL, work, work_len, info);
+}
+
+fwt_err fwt_image_verify_prehashed(const struct fwt_io *io, const struct fwt_crypto_ops *crypto,
+                                   const struct fwt_policy *policy, enum fwt_hash_alg alg,
+                                   const uint8_t *digest, size_t digest_len, uint8_t *work,
+                                   size_t work_len, struct fwt_image_info *info)
+{
+    if (!digest || digest_len == 0 || digest_len > FWT_DIGEST_MAX) {
+        if (info) {
+            memset(info, 0, sizeof(*info));
+        }
+        return FWT_E_ARG;
+    }
+    struct prehash pre = {alg, digest, digest_len};
+    return verify_image(io, crypto, policy, &pre, work, work_len, info);
 }

@@ -1109,6 +1109,84 @@ static void test_error_table(void **state)
     assert_string_equal(fwt_err_name((fwt_err)-1), "FWT_E_UNKNOWN");
 }
 
+/* ---- a digest the caller computed (streaming installers) ---- */
+
+static fwt_err verify_pre(const struct mem_io *mio, const struct fwt_policy *p,
+                          enum fwt_hash_alg alg, const uint8_t *dig, size_t dig_len,
+                          struct fwt_image_info *info)
+{
+    struct fwt_crypto_ops ops;
+    struct mock_crypto mc;
+    static uint8_t work[FWT_WORK_MIN];
+    mock_ops(&ops, &mc);
+    return fwt_image_verify_prehashed(&mio->io, &ops, p, alg, dig, dig_len, work, sizeof(work),
+                                      info);
+}
+
+static void test_prehashed(void **state)
+{
+    (void)state;
+    tb_standard(&B, &kA);
+    struct fwt_policy p = pol1(&tA);
+    struct fwt_image_info full, info;
+    assert_int_equal(mock_verify(B.img, B.len, &p, &full), FWT_OK);
+
+    /* The payload is never read: a read error inside it does not matter. */
+    struct mem_io mio;
+    mem_io_init(&mio, B.img, B.len);
+    mio.fail_at = B.hdr_size + 100;
+    assert_int_equal(verify_pre(&mio, &p, FWT_HASH_SHA256, B.digest, 32, &info), FWT_OK);
+    assert_memory_equal(&info, &full, sizeof(info));
+    {
+        struct fwt_crypto_ops ops;
+        struct mock_crypto mc;
+        static uint8_t work[FWT_WORK_MIN];
+        mock_ops(&ops, &mc);
+        assert_int_equal(fwt_image_verify(&mio.io, &ops, &p, work, sizeof(work), NULL),
+                         FWT_E_IO);
+    }
+
+    /* The caller's digest must be the signed one. */
+    uint8_t bad[32];
+    memcpy(bad, B.digest, 32);
+    bad[31] ^= 1;
+    assert_int_equal(verify_pre(&mio, &p, FWT_HASH_SHA256, bad, 32, NULL), FWT_E_DIGEST);
+    /* The image decides the algorithm: another one is not compared. */
+    uint8_t big[48] = {0};
+    memcpy(big, B.digest, 32);
+    assert_int_equal(verify_pre(&mio, &p, FWT_HASH_SHA384, big, 48, NULL), FWT_E_UNSUPPORTED);
+    assert_int_equal(verify_pre(&mio, &p, FWT_HASH_SHA256, big, 48, NULL), FWT_E_UNSUPPORTED);
+    assert_int_equal(verify_pre(&mio, &p, FWT_HASH_SHA256, B.digest, 31, NULL),
+                     FWT_E_UNSUPPORTED);
+    assert_int_equal(verify_pre(&mio, &p, FWT_HASH_SHA256, NULL, 32, &info), FWT_E_ARG);
+    assert_int_equal(info.digest_len, 0);
+    assert_int_equal(verify_pre(&mio, &p, FWT_HASH_SHA256, B.digest, 0, NULL), FWT_E_ARG);
+    assert_int_equal(verify_pre(&mio, &p, FWT_HASH_SHA256, big, FWT_DIGEST_MAX + 1, NULL),
+                     FWT_E_ARG);
+
+    /* Signatures and policy are checked as fwt_image_verify checks them. */
+    struct fwt_policy q = pol1(&tB);
+    assert_int_equal(verify_pre(&mio, &q, FWT_HASH_SHA256, B.digest, 32, NULL),
+                     FWT_E_UNKNOWN_KEY);
+    q = p;
+    q.hw_id = (const uint8_t *)"board-b";
+    q.hw_id_len = 7;
+    assert_int_equal(verify_pre(&mio, &q, FWT_HASH_SHA256, B.digest, 32, NULL), FWT_E_HW_ID);
+    q = p;
+    q.min_security_counter = 6;
+    assert_int_equal(verify_pre(&mio, &q, FWT_HASH_SHA256, B.digest, 32, NULL), FWT_E_COUNTER);
+    q = p;
+    q.n_keys = 0;
+    assert_int_equal(verify_pre(&mio, &q, FWT_HASH_SHA256, B.digest, 32, NULL), FWT_E_NO_TRUST);
+    /* A changed signature (read from io) is still refused. */
+    static uint8_t img2[TB_MAX];
+    memcpy(img2, B.img, B.len);
+    img2[B.len - 1] ^= 0x40;
+    mem_io_init(&mio, img2, B.len);
+    assert_int_equal(verify_pre(&mio, &p, FWT_HASH_SHA256, B.digest, 32, NULL),
+                     FWT_E_SIGNATURE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1140,6 +1218,7 @@ int main(void)
         cmocka_unit_test(test_error_precedence),
         cmocka_unit_test(test_tlv_iter),
         cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_prehashed),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
