@@ -61,6 +61,8 @@ struct fwt_agent_config {
     uint64_t slot_size;              /* bytes an image may use in a slot; 0 = no limit for files,
                                         the device size for block devices */
     uint32_t tries;                  /* boots a trial image gets (default 3) */
+    int readback_full;               /* [slots] readback = full: FWT_AGENT_INSTALL_READBACK_FULL
+                                        for every install (default: metadata) */
     char *keys[FWT_AGENT_MAX_ANCHORS]; /* trusted image signing keys (PEM public keys) */
     size_t n_keys;
     char *roots[FWT_AGENT_MAX_ANCHORS]; /* trusted certificate roots (fwt_cert.h) */
@@ -85,6 +87,7 @@ struct fwt_agent_init_opts {
     const char *slot_path[2];             /* required; regular files are created when absent */
     uint64_t slot_size;                   /* 0: see fwt_agent_config.slot_size */
     uint32_t tries;                       /* 0: FWT_AGENT_DEFAULT_TRIES */
+    int readback_full;                    /* fwt_agent_config.readback_full */
     const char *keys[FWT_AGENT_MAX_ANCHORS]; /* PEM public (or private) keys; copied as public */
     size_t n_keys;
     const char *roots[FWT_AGENT_MAX_ANCHORS];
@@ -195,6 +198,11 @@ FWT_MUST_CHECK fwt_err fwt_agent_running(fwt_agent *dev, struct fwt_agent_image 
  */
 #define FWT_AGENT_INSTALL_ALLOW_OLDER 0x1U /* accept a version older than the running image's
                                               (the security counter minimum still applies) */
+#define FWT_AGENT_INSTALL_READBACK_FULL 0x2U /* after the fsync, read the whole slot back from
+                                                the medium (page cache dropped) and hash it
+                                                again; the default reads back the header and
+                                                TLV areas only (readback = full in device.ini
+                                                sets this for every install) */
 FWT_MUST_CHECK fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len,
                                                unsigned flags, fwt_agent_install **out);
 
@@ -210,8 +218,11 @@ uint64_t fwt_agent_install_written(const fwt_agent_install *inst);
 FWT_MUST_CHECK fwt_err fwt_agent_install_sha256(const fwt_agent_install *inst, uint8_t out[32]);
 
 /*
- * Finish: fsync the slot, read back exactly the bytes written and compare
- * their SHA-256 with the stream's, verify the slot with the verifier core
+ * Finish: fsync the slot, read back its header and TLV areas and compare them
+ * with the stream's (with READBACK_FULL, or for an image hashed with SHA-384:
+ * every byte written), verify the slot with the verifier core, whose digest
+ * is the one the stream computed as it was written (READBACK_FULL: its own
+ * pass over the slot, which must agree)
  * (trust anchors, threshold, hw id, minimum security counter and key version;
  * the image must lie within the bytes written; with expected_len, exactly
  * that many bytes), refuse a security counter below the running image's and

@@ -150,7 +150,7 @@ static fwt_err set_str(char **dst, const char *v)
 }
 
 enum {
-    K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_THRESHOLD, K_TUF_ROOT, K_REPO,
+    K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
     K_CA, K_CERT, K_KEY, K_PIN
 };
 
@@ -211,6 +211,15 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
                 return fwt_fail(FWT_E_ARG, "line %u: slot size must be a number up to 4 GiB - 1",
                                 line);
             }
+            return FWT_OK;
+        }
+        if (!strcmp(k, "readback")) {
+            ONCE(K_READBACK);
+            if (strcmp(v, "full") && strcmp(v, "metadata")) {
+                return fwt_fail(FWT_E_ARG, "line %u: readback must be 'metadata' or 'full', not "
+                                "'%s'", line, v);
+            }
+            cfg->readback_full = !strcmp(v, "full");
             return FWT_OK;
         }
     } else if (!strcmp(sec, "trust")) {
@@ -425,6 +434,9 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
     if (cfg->slot_size) {
         snprintf(num, sizeof(num), "%llu", (unsigned long long)cfg->slot_size);
         sb_add(&b, "size", num);
+    }
+    if (cfg->readback_full) {
+        sb_add(&b, "readback", "full");
     }
     sb_add(&b, "", "");
     sb_add(&b, "[trust]", "");

@@ -638,6 +638,7 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
         }
     }
     cfg->slot_size = o->slot_size;
+    cfg->readback_full = o->readback_full != 0;
     cfg->tries = o->tries ? o->tries : FWT_AGENT_DEFAULT_TRIES;
     cfg->threshold = o->threshold ? o->threshold : 1;
     if (err == FWT_OK && (o->n_keys || o->n_roots)) {

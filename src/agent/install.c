@@ -1,8 +1,13 @@
 /*
  * Streaming install into the inactive slot: the slot is marked bad first,
  * bytes are written and hashed as they come (constant memory, one read of
- * the source), then read back and compared, verified with the verifier core
- * from the slot, and only then marked for trial.
+ * the source), the slot is fsync'ed, its header and TLV areas are read back
+ * and compared with the stream's, the image is verified by the verifier core
+ * (signatures and policy from the slot, the digest the stream computed), and
+ * only then is the slot marked for trial. With FWT_AGENT_INSTALL_READBACK_FULL
+ * (or readback = full in device.ini) the slot's pages are dropped from the
+ * cache after the fsync and the core hashes the whole slot again from the
+ * medium. See docs/agent.md, "Install: one pass".
  */
 #include "agent_internal.h"
 
@@ -18,6 +23,12 @@
 
 #define IO_CHUNK (256U * 1024U)
 #define HASH_INLINE_MAX (64U * 1024U) /* smaller writes are hashed without the helper thread */
+/* Start the medium's writeback every this many bytes, so that it runs while the
+ * stream is still being hashed and the final fsync has little left to do. */
+#define WRITEBACK_STEP (8U * 1024U * 1024U)
+/* install_file's blocks, and the alignment of its direct (O_DIRECT) writes. */
+#define FILE_CHUNK (1024U * 1024U)
+#define DIO_ALIGN 4096U
 
 /*
  * The stream's SHA-256 runs on a helper thread while the main thread writes
@@ -82,9 +93,12 @@ static void hasher_start(struct hasher *h, EVP_MD_CTX *md)
     }
 }
 
-/* Hand buf to the helper (or hash it now). */
+static int hasher_wait(struct hasher *h);
+
+/* Hand buf to the helper (or hash it now), once the previous buffer is done. */
 static void hasher_submit(struct hasher *h, const void *buf, size_t len)
 {
+    hasher_wait(h);
     if (!h->started || len < HASH_INLINE_MAX) {
         if (EVP_DigestUpdate(h->md, buf, len) != 1) {
             h->ok = 0;
@@ -135,21 +149,29 @@ struct fwt_agent_install {
     uint64_t limit;
     uint64_t expected;
     uint64_t written;
+    uint64_t writeback; /* writeback started for [0, writeback) */
+    int direct;         /* the slot descriptor has O_DIRECT (install_file's aligned blocks) */
     EVP_MD_CTX *md;
     unsigned flags;
     int failed;
     char source[256];
     struct hasher hasher;
     /* The stream's SHA-256 of [0, prefix_end) -- header, payload and protected
-     * TLVs as the stream's own header announces them, i.e. what the image digest
-     * covers -- and of the rest [prefix_end, written). The verifier's digest pass
-     * over the slot then doubles as the read-back of the prefix. */
+     * TLVs as the stream's own header announces them, i.e. what the image
+     * digest covers -- taken from the helper's running hash at that offset. */
     uint8_t head[16];
     size_t head_len;
     uint64_t prefix_end; /* 0: not known (yet) */
     int have_prefix;
     uint8_t prefix_sha[32];
-    EVP_MD_CTX *md_tail;
+    /* The stream's header and TLV areas, [0, hdr_size) and [prot_off, written),
+     * hashed inline (they are small): what the read-back compares, and what
+     * the core reads from the slot when the stream's digest stands in for its
+     * own digest pass. */
+    uint32_t s_hdr;    /* the stream header's hdr_size (0: not known yet) */
+    uint64_t prot_off; /* hdr_size + img_size */
+    EVP_MD_CTX *md_meta;
+    int meta_ok;
 };
 
 static void inst_free(fwt_agent_install *inst)
@@ -162,7 +184,7 @@ static void inst_free(fwt_agent_install *inst)
         close(inst->fd);
     }
     EVP_MD_CTX_free(inst->md);
-    EVP_MD_CTX_free(inst->md_tail);
+    EVP_MD_CTX_free(inst->md_meta);
     free(inst);
 }
 
@@ -173,7 +195,7 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
     if (dev->readonly) {
         return fwt_fail(FWT_E_ARG, "device opened read-only: cannot install");
     }
-    if (flags & ~FWT_AGENT_INSTALL_ALLOW_OLDER) {
+    if (flags & ~(FWT_AGENT_INSTALL_ALLOW_OLDER | FWT_AGENT_INSTALL_READBACK_FULL)) {
         return fwt_fail(FWT_E_ARG, "unknown install flags 0x%x", flags);
     }
     struct fwt_policy pol;
@@ -189,7 +211,10 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
     const char *path = dev->cfg.slot_path[slot];
     char c = fwt_agent_slot_char(slot);
     fwt_agent_install *inst = calloc(1, sizeof(*inst));
-    if (!inst || !(inst->md = EVP_MD_CTX_new())) {
+    if (!inst || !(inst->md = EVP_MD_CTX_new()) || !(inst->md_meta = EVP_MD_CTX_new())) {
+        if (inst) {
+            EVP_MD_CTX_free(inst->md);
+        }
         free(inst);
         return fwt_fail(FWT_E_NOMEM, "out of memory");
     }
@@ -198,8 +223,13 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
     inst->slot = slot;
     inst->expected = expected_len;
     inst->flags = flags;
+    if (dev->cfg.readback_full) {
+        inst->flags |= FWT_AGENT_INSTALL_READBACK_FULL;
+    }
     snprintf(inst->source, sizeof(inst->source), "(unnamed)");
-    if (EVP_DigestInit_ex(inst->md, EVP_sha256(), NULL) != 1) {
+    inst->meta_ok = 1;
+    if (EVP_DigestInit_ex(inst->md, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestInit_ex(inst->md_meta, EVP_sha256(), NULL) != 1) {
         inst_free(inst);
         return fwt_fail(FWT_E_CRYPTO, "SHA-256 unavailable");
     }
@@ -320,6 +350,37 @@ static void stream_header(fwt_agent_install *inst, const void *buf, size_t len)
         uint64_t end = hdr + img + prot; /* at most 2^32 + 2^17: no overflow */
         /* The snapshot must fall after the bytes already hashed. */
         inst->prefix_end = end > inst->written ? end : 0;
+        inst->s_hdr = (uint32_t)hdr;
+        inst->prot_off = hdr + img;
+        if (hdr < 32) {
+            inst->meta_ok = 0; /* not an image the core accepts: the full path says why */
+        }
+    }
+}
+
+/* Hash the parts of [off, off + len) in the stream's header, [0, hdr_size), and
+ * in its TLV areas, [prot_off, end). Before the header's sizes are known (the
+ * first 16 bytes), every byte is a header byte. */
+static void meta_update(fwt_agent_install *inst, const uint8_t *buf, size_t len, uint64_t off)
+{
+    if (!inst->meta_ok) {
+        return;
+    }
+    uint64_t end = off + len;
+    uint64_t a_end = inst->s_hdr ? inst->s_hdr : sizeof(inst->head);
+    int ok = 1;
+    if (off < a_end) {
+        uint64_t n = (end < a_end ? end : a_end) - off;
+        ok = EVP_DigestUpdate(inst->md_meta, buf, (size_t)n) == 1;
+    }
+    if (ok && inst->s_hdr && inst->prot_off < end) {
+        uint64_t from = inst->prot_off > off ? inst->prot_off : off;
+        if (from < end) {
+            ok = EVP_DigestUpdate(inst->md_meta, buf + (from - off), (size_t)(end - from)) == 1;
+        }
+    }
+    if (!ok) {
+        inst->meta_ok = 0;
     }
 }
 
@@ -328,19 +389,77 @@ static void prefix_snapshot(fwt_agent_install *inst)
 {
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned n = 0;
-    inst->have_prefix = c && (inst->md_tail = EVP_MD_CTX_new()) != NULL &&
-                        EVP_DigestInit_ex(inst->md_tail, EVP_sha256(), NULL) == 1 &&
-                        EVP_MD_CTX_copy_ex(c, inst->md) == 1 &&
+    inst->have_prefix = c && EVP_MD_CTX_copy_ex(c, inst->md) == 1 &&
                         EVP_DigestFinal_ex(c, inst->prefix_sha, &n) == 1 && n == 32;
     EVP_MD_CTX_free(c);
 }
 
-static int tail_update(fwt_agent_install *inst, const void *buf, size_t len)
+/*
+ * Ask the kernel to start writing the slot's new pages to the medium
+ * (sync_file_range without waiting): a hint that overlaps the medium's work
+ * with the hashing; durability still comes from the fsync in finish.
+ */
+static void start_writeback(fwt_agent_install *inst)
 {
-    return EVP_DigestUpdate(inst->md_tail, buf, len) == 1;
+#ifdef SYNC_FILE_RANGE_WRITE
+    uint64_t n = inst->written - inst->writeback;
+    if (n < WRITEBACK_STEP) {
+        return;
+    }
+    if (sync_file_range(inst->fd, (off_t)inst->writeback, (off_t)n, SYNC_FILE_RANGE_WRITE) != 0) {
+        /* only a hint: the fsync reports any error */
+    }
+    inst->writeback = inst->written;
+#else
+    (void)inst;
+#endif
 }
 
-fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf, size_t len)
+/* Back to buffered writes (a block that is not aligned, or the kernel refused). */
+static void direct_off(fwt_agent_install *inst)
+{
+    int fl = fcntl(inst->fd, F_GETFL);
+    if (fl != -1 && fcntl(inst->fd, F_SETFL, fl & ~O_DIRECT) != -1) {
+        inst->direct = 0;
+    }
+}
+
+/*
+ * Write to the slot. Direct writes (O_DIRECT: from install_file's aligned
+ * buffer to the medium, no copy into the page cache, nothing left for the
+ * fsync) only for aligned blocks; anything else, or a direct write the kernel
+ * refuses or shortens, goes the buffered way.
+ */
+static fwt_err slot_pwrite(fwt_agent_install *inst, const void *buf, size_t len, uint64_t off)
+{
+    const char *what = inst->dev->cfg.slot_path[inst->slot];
+    if (inst->direct && ((uintptr_t)buf % DIO_ALIGN || off % DIO_ALIGN || len % DIO_ALIGN)) {
+        direct_off(inst);
+    }
+    if (inst->direct) {
+        ssize_t w = fwt_f_pwrite(inst->fd, buf, len, (off_t)off);
+        if (w == (ssize_t)len) {
+            return FWT_OK;
+        }
+        direct_off(inst);
+        if (inst->direct) {
+            return fwt_fail(FWT_E_IO, "%s: cannot leave direct I/O: %s", what, strerror(errno));
+        }
+        if (w > 0) {
+            buf = (const uint8_t *)buf + w;
+            len -= (size_t)w;
+            off += (uint64_t)w;
+        }
+    }
+    return fwt_f_pwrite_all(inst->fd, buf, len, (off_t)off, what);
+}
+
+/*
+ * Write and hash one buffer. With async the helper may still be hashing buf
+ * when this returns: the caller leaves buf alone until its next write (which
+ * waits for that hash first) or until install_drain.
+ */
+static fwt_err install_write(fwt_agent_install *inst, const void *buf, size_t len, int async)
 {
     if (!inst || (!buf && len)) {
         return fwt_fail(FWT_E_ARG, "install_write: bad arguments");
@@ -370,20 +489,15 @@ fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf, size_t
         first = (size_t)(inst->prefix_end - off);
     }
     hasher_submit(&inst->hasher, buf, first);
-    if (inst->have_prefix && !tail_update(inst, buf, len)) {
-        inst->have_prefix = 0; /* the read-back hashes everything again */
-    }
-    fwt_err err = fwt_f_pwrite_all(inst->fd, buf, len, (off_t)off,
-                                   inst->dev->cfg.slot_path[inst->slot]);
-    int hashed = hasher_wait(&inst->hasher); /* buf is ours again only now */
+    meta_update(inst, buf, len, off);
+    fwt_err err = slot_pwrite(inst, buf, len, off);
+    /* buf is the caller's again only after this wait (async: the next call's). */
+    int hashed = async && !split && err == FWT_OK ? 1 /* checked by the next wait */
+                                                  : hasher_wait(&inst->hasher);
     if (hashed && split) {
         prefix_snapshot(inst);
         if (first < len) {
             hasher_submit(&inst->hasher, (const uint8_t *)buf + first, len - first);
-            if (inst->have_prefix &&
-                !tail_update(inst, (const uint8_t *)buf + first, len - first)) {
-                inst->have_prefix = 0;
-            }
             hashed = hasher_wait(&inst->hasher);
         }
     }
@@ -395,7 +509,19 @@ fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf, size_t
         return err;
     }
     inst->written += len;
+    start_writeback(inst);
     return FWT_OK;
+}
+
+fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf, size_t len)
+{
+    return install_write(inst, buf, len, 0);
+}
+
+/* Wait for the hash of the last async write; 0 when a hash update failed. */
+static int install_drain(fwt_agent_install *inst)
+{
+    return hasher_wait(&inst->hasher);
 }
 
 void fwt_agent_install_abort(fwt_agent_install *inst)
@@ -513,16 +639,22 @@ static void *fsync_main(void *arg)
     return NULL;
 }
 
-/* SHA-256 of the slot's bytes [from, to) == want? (*same) */
-static fwt_err read_back_cmp(const char *path, EVP_MD_CTX *md, uint64_t from, uint64_t to,
-                             const uint8_t want[32], int *same)
+/* The slot's [0, hdr_size) and [prot_off, written) hash as the stream's did? (*same) */
+static fwt_err meta_cmp(fwt_agent_install *inst, const char *path, EVP_MD_CTX *md, int *same)
 {
-    uint8_t got[32];
-    unsigned dl = 0;
-    fwt_err err = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
-                      ? read_back(path, md, from, to)
-                      : fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
-    if (err == FWT_OK && (EVP_DigestFinal_ex(md, got, &dl) != 1 || dl != 32)) {
+    uint8_t want[32], got[32];
+    unsigned wl = 0, gl = 0;
+    *same = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c && EVP_MD_CTX_copy_ex(c, inst->md_meta) == 1 &&
+             EVP_DigestFinal_ex(c, want, &wl) == 1 && wl == 32 &&
+             EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    EVP_MD_CTX_free(c);
+    fwt_err err = ok ? read_back(path, md, 0, inst->s_hdr) : fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    if (err == FWT_OK) {
+        err = read_back(path, md, inst->prot_off, inst->written);
+    }
+    if (err == FWT_OK && (EVP_DigestFinal_ex(md, got, &gl) != 1 || gl != 32)) {
         err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
     }
     *same = err == FWT_OK && fwt_ct_compare(want, got, 32) == 0;
@@ -530,18 +662,27 @@ static fwt_err read_back_cmp(const char *path, EVP_MD_CTX *md, uint64_t from, ui
 }
 
 /*
- * Verify the slot with the core and check that its first `written` bytes are
- * the stream's (*same). With the stream's prefix hash (the common case) the
- * core's digest pass over the slot is the read-back of [0, prefix_end): its
- * verified SHA-256 must equal the stream's, and only the unprotected TLVs are
- * read again. Otherwise the read-back hashes the whole slot (whose first part
- * the verifier's reads provide through hio_read).
+ * Verify the slot with the core and check that it holds the stream's bytes
+ * (*same). Three ways, by what the stream gave:
+ *  - one pass (the default, with the stream's prefix hash and header/TLV
+ *    hash): the core reads the header and TLV areas from the slot and takes
+ *    the stream's SHA-256 of [0, end of protected TLVs) for its digest; those
+ *    areas are read back and compared with the stream's. The payload is not
+ *    read again: it went from the hashed buffer to the slot, and the
+ *    bootloader hashes all of it before every boot.
+ *  - READBACK_FULL: the same, but the core's own digest pass over the slot
+ *    (from the medium: finish_checks dropped the cached pages) must equal the
+ *    stream's prefix hash.
+ *  - otherwise (an image hashed with SHA-384, or a stream whose header did
+ *    not announce a usable layout): the core verifies the slot and the whole
+ *    slot is read back and compared with the whole stream's SHA-256.
  */
 static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image *img,
                                 const uint8_t want[32], int *same)
 {
     *same = 0;
-    int quick = inst->have_prefix;
+    int quick = inst->have_prefix && inst->meta_ok && inst->prefix_end <= inst->written;
+    int pre = quick && !(inst->flags & FWT_AGENT_INSTALL_READBACK_FULL);
     fwt_agent *dev = inst->dev;
     const char *path = dev->cfg.slot_path[inst->slot];
     struct fwt_policy pol;
@@ -558,13 +699,6 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
         EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
         err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
-    if (err == FWT_OK) {
-        if (!quick) {
-            h->stage = malloc(VERIFY_WORK);
-            h->stage_len = h->stage ? VERIFY_WORK : 0;
-            hasher_start(&h->hs, h->md); /* without a thread (or stage) it hashes inline */
-        }
-    }
     if (err == FWT_OK && (err = fwt_file_io_open(&h->fio, path)) == FWT_OK) {
         open_ok = 1;
         err = fwt_openssl_ops_init(&ops);
@@ -572,20 +706,43 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
     }
     struct fwt_image_info info;
     memset(&info, 0, sizeof(info));
-    if (err == FWT_OK) {
-        struct fwt_io io = {h, hio_read, h->fio.io.size};
-        if (quick) {
-            io = h->fio.io;
+    if (err == FWT_OK && quick) {
+        /* First: do the slot's header and TLV areas hold the stream's bytes? */
+        int meta_same = 0;
+        err = meta_cmp(inst, path, h->md, &meta_same);
+        if (err != FWT_OK || !meta_same) {
+            goto out; /* *same == 0: finish_checks names the difference */
+        }
+    }
+    if (err == FWT_OK && pre) {
+        fwt_detail_clear();
+        err = fwt_image_verify_prehashed(&h->fio.io, &ops, &pol, FWT_HASH_SHA256,
+                                         inst->prefix_sha, sizeof(inst->prefix_sha), work,
+                                         VERIFY_WORK, &info);
+        if (err == FWT_E_UNSUPPORTED) {
+            quick = pre = 0; /* not a SHA-256 image (or not one at all): the long way */
+            err = EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) == 1
+                      ? FWT_OK
+                      : fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+        }
+    }
+    if (err == FWT_OK && !pre) {
+        struct fwt_io io = h->fio.io;
+        if (!quick) {
+            /* The core's reads of the slot feed the whole-slot read-back hash. */
+            h->stage = malloc(VERIFY_WORK);
+            h->stage_len = h->stage ? VERIFY_WORK : 0;
+            hasher_start(&h->hs, h->md); /* without a thread (or stage) it hashes inline */
+            io = (struct fwt_io){h, hio_read, h->fio.io.size};
         }
         fwt_detail_clear();
         err = fwt_image_verify(&io, &ops, &pol, work, VERIFY_WORK, &info);
-        if (err != FWT_OK) {
-            /* Again through fwt_verify_file, for the sentence naming the cause. */
-            fwt_err again = fwt_agent_verify_slot(dev, inst->slot, img);
-            if (again != err) {
-                fwt_fail(err, "slot %c: %s", fwt_agent_slot_char(inst->slot),
-                         fwt_strerror(err));
-            }
+    }
+    if (err != FWT_OK && open_ok && ops_ok) {
+        /* Again through fwt_verify_file, for the sentence naming the cause. */
+        fwt_err again = fwt_agent_verify_slot(dev, inst->slot, img);
+        if (again != err) {
+            fwt_fail(err, "slot %c: %s", fwt_agent_slot_char(inst->slot), fwt_strerror(err));
         }
     }
     if (h && !quick && !hasher_wait(&h->hs)) {
@@ -593,22 +750,13 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
     }
     if (err == FWT_OK && quick) {
         fwt_agent_image_from_info(dev, inst->slot, &info, img);
-        uint8_t tail[32];
-        unsigned tl = 0;
-        EVP_MD_CTX *c = EVP_MD_CTX_new();
-        int tail_ok = c && EVP_MD_CTX_copy_ex(c, inst->md_tail) == 1 &&
-                      EVP_DigestFinal_ex(c, tail, &tl) == 1 && tl == 32;
-        EVP_MD_CTX_free(c);
-        if (tail_ok && info.hash_alg == FWT_HASH_SHA256 && info.digest_len == 32 &&
-            info.unprot_off == inst->prefix_end && inst->prefix_end <= inst->written) {
-            /* info.digest is the SHA-256 the core computed over the slot's
-             * [0, unprot_off) and matched against the signed hash TLV. */
-            if (fwt_ct_compare(info.digest, inst->prefix_sha, 32) == 0) {
-                err = read_back_cmp(path, h->md, inst->prefix_end, inst->written, tail, same);
-            }
-        } else {
-            err = read_back_cmp(path, h->md, 0, inst->written, want, same);
-        }
+        /* info.digest is the slot's signed hash TLV: the core matched it against
+         * the stream's digest (one pass) or its own hash of the slot (full),
+         * and the layout it read is the one the stream announced. */
+        *same = info.hash_alg == FWT_HASH_SHA256 && info.digest_len == 32 &&
+                info.hdr.hdr_size == inst->s_hdr && info.prot_off == inst->prot_off &&
+                info.unprot_off == inst->prefix_end &&
+                fwt_ct_compare(info.digest, inst->prefix_sha, 32) == 0;
         goto out;
     }
     if (err == FWT_OK) {
@@ -666,6 +814,10 @@ static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *im
     fwt_agent *dev = inst->dev;
     const char *path = dev->cfg.slot_path[inst->slot];
     char c = fwt_agent_slot_char(inst->slot);
+    if (!install_drain(inst)) {
+        inst->failed = 1;
+        return fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    }
     if (inst->failed) {
         return fwt_fail(FWT_E_ARG, "install into slot %c failed earlier", c);
     }
@@ -688,12 +840,25 @@ static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *im
         }
     }
     /* fsync on a helper thread while the verifier reads the slot (from the page
-     * cache): the slot is marked for trial only after both succeeded. */
+     * cache): the slot is marked for trial only after both succeeded. For a
+     * full read-back the fsync comes first, then the slot's cached pages are
+     * dropped so that the verifier reads what the medium holds. */
     struct fsync_job job = {inst->fd, 0, 0};
     pthread_t th;
-    int threaded = pthread_create(&th, NULL, fsync_main, &job) == 0;
+    int full = (inst->flags & FWT_AGENT_INSTALL_READBACK_FULL) != 0;
+    int threaded = !full && pthread_create(&th, NULL, fsync_main, &job) == 0;
     if (!threaded) {
         fsync_main(&job);
+        if (job.rc != 0) {
+            return fwt_fail(FWT_E_IO, "%s: fsync: %s", path, strerror(job.err));
+        }
+    }
+    if (full) {
+        int rc = posix_fadvise(inst->fd, 0, 0, POSIX_FADV_DONTNEED);
+        if (rc != 0) {
+            return fwt_fail(FWT_E_IO, "%s: dropping cached pages for the read-back: %s", path,
+                            strerror(rc));
+        }
     }
     uint8_t want[32];
     int same = 0;
@@ -798,6 +963,26 @@ fwt_err fwt_agent_install_finish(fwt_agent_install *inst, struct fwt_agent_image
     return err;
 }
 
+/* Read up to len bytes (fewer only at the end of the source); -1 on error. */
+static ssize_t read_full(int fd, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            return got > 0 ? (ssize_t)got : -1;
+        }
+        if (r == 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
 fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
                                void (*progress)(void *ctx, uint64_t done, uint64_t total),
                                void *progress_ctx, struct fwt_agent_image *img)
@@ -831,15 +1016,23 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
         return err;
     }
     fwt_agent_install_set_source(inst, is_stdin ? "stdin" : path);
-    uint8_t *buf = malloc(IO_CHUNK);
-    if (!buf) {
+    /* Two buffers: the next one is read while the helper hashes the last,
+     * aligned for direct writes to the slot. */
+    void *mem = NULL;
+    if (posix_memalign(&mem, DIO_ALIGN, 2 * (size_t)FILE_CHUNK) != 0) {
+        mem = NULL;
         err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
+    uint8_t *bufs = mem;
+    unsigned k = 0;
+    if (err == FWT_OK) {
+        int fl = fcntl(inst->fd, F_GETFL);
+        inst->direct = fl != -1 && fcntl(inst->fd, F_SETFL, fl | O_DIRECT) != -1;
+    }
     while (err == FWT_OK) {
-        ssize_t r = read(fd, buf, IO_CHUNK);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
+        uint8_t *buf = bufs + (size_t)k * FILE_CHUNK;
+        k ^= 1U;
+        ssize_t r = read_full(fd, buf, FILE_CHUNK);
         if (r < 0) {
             err = fwt_fail(FWT_E_IO, "%s: read: %s", path, strerror(errno));
             break;
@@ -847,12 +1040,15 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
         if (r == 0) {
             break;
         }
-        err = fwt_agent_install_write(inst, buf, (size_t)r);
+        err = install_write(inst, buf, (size_t)r, 1);
         if (progress) {
             progress(progress_ctx, fwt_agent_install_written(inst), expected);
         }
     }
-    free(buf);
+    if (!install_drain(inst) && err == FWT_OK) { /* the helper is done with bufs */
+        err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    }
+    free(bufs);
     if (!is_stdin) {
         close(fd);
     }

@@ -83,4 +83,17 @@ expect 1 "not a command" "$AGENT" --device "$T/dev" frobnicate
 expect 1 "Try 'fwtrust-agent --help'" "$AGENT" --device "$T/dev" install --no-such-option "$T/v1.bin"
 expect 1 "Try 'fwtrust-agent --help'" "$AGENT" --bogus status
 expect 1 "Try 'fwtrust-boot --help'" "$BOOT" --device "$T/dev" --bogus
+# What an install reads back: the header and TLV areas by default, everything with --readback full
+# (the option on install, or readback = full for the device).
+[ "$(jget 'd["readback"]' "$AGENT" --device "$T/dev" status --json)" = "metadata" ] || fail "readback default: $(cat "$T/.j")"
+expect 0 "into slot a" "$AGENT" --device "$T/dev" install --readback full "$T/v2.bin"
+cmp -n "$(stat -c %s "$T/v2.bin")" "$T/v2.bin" "$T/slot-a.bin" || fail "slot a does not hold v2"
+expect 1 "--readback: 'metadata' or 'full'" "$AGENT" --device "$T/dev" install --readback all "$T/v2.bin"
+expect 1 "--readback: 'metadata' or 'full'" "$AGENT" --device "$T/dev2" init --hw-id hw1 \
+    --slot-a "$T/s2a.bin" --slot-b "$T/s2b.bin" --trust-key "$T/k1.pub" --readback some
+expect 0 "" "$AGENT" --device "$T/dev2" init --hw-id hw1 --slot-a "$T/s2a.bin" --slot-b "$T/s2b.bin" \
+    --trust-key "$T/k1.pub" --readback full
+grep -qx "readback = full" "$T/dev2/device.ini" || fail "device.ini lacks readback = full"
+[ "$(jget 'd["readback"]' "$AGENT" --device "$T/dev2" status --json)" = "full" ] || fail "readback full: $(cat "$T/.j")"
+expect 0 "into slot a" "$AGENT" --device "$T/dev2" install "$T/v1.bin"
 echo "basic: ok"

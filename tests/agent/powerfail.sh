@@ -22,7 +22,8 @@
 . "$(dirname "$0")/lib.sh"
 export FWT_FAULT_MODE=
 keys
-payload 16 "$T/payload.bin"
+# Larger than two of install_file's 1 MiB blocks: the cuts also fall on direct writes.
+payload 2100 "$T/payload.bin"
 mkimg "$T/v1.bin" 1.0.0 1
 mkimg "$T/v2.bin" 2.0.0 2
 mkimg "$T/v11.bin" 1.1.0 1

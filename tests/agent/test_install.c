@@ -315,6 +315,78 @@ static void test_sha384_full_read_back(void **state)
     free(b2);
 }
 
+/* Write len bytes at off in the slot file, as another writer would. */
+static void poke_slot(const char *slot, size_t off, const uint8_t *bytes, size_t len)
+{
+    int fd = open(slot, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, bytes, len, (off_t)off), (ssize_t)len);
+    close(fd);
+}
+
+/* Install v2 with one byte at off changed in the slot behind the writer. */
+static fwt_err install_with_change(fwt_agent *dev, size_t off, unsigned flags)
+{
+    fwt_agent_install *inst = NULL;
+    assert_int_equal(fwt_agent_install_begin(dev, g_len, flags, &inst), FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, g_bytes, g_len), FWT_OK);
+    uint8_t b = g_bytes[off] ^ 0x10;
+    poke_slot(fwt_agent_get_config(dev)->slot_path[FWT_SLOT_B], off, &b, 1);
+    return fwt_agent_install_finish(inst, NULL);
+}
+
+/*
+ * One pass: the core takes the stream's digest, so the slot's header and TLV
+ * areas -- what the core reads from the slot, and what sets the version, the
+ * security counter and the signatures -- must be the stream's, byte for byte.
+ * The payload is not read again: a byte changed there behind the writer is
+ * caught by the bootloader's full verification before the image runs, and
+ * at install with --readback full.
+ */
+static void test_one_pass_read_back(void **state)
+{
+    (void)state;
+    const size_t hdr = 0x200, payload = 20000;
+    const size_t prot = hdr + payload; /* the protected TLV area */
+    assert_true(g_len > prot + 16);
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
+    const size_t meta_offs[] = {20 /* version major */, 40 /* header padding */,
+                                prot + 8 /* the first protected TLV's value */, g_len - 1 /* signature */};
+    for (size_t i = 0; i < sizeof(meta_offs) / sizeof(meta_offs[0]); i++) {
+        assert_int_equal(install_with_change(dev, meta_offs[i], 0), FWT_E_IO);
+        assert_non_null(strstr(fwt_detail(), "read back differ"));
+    }
+    /* A payload byte: refused by the full read-back (the core's own digest pass)... */
+    assert_int_equal(install_with_change(dev, hdr + 1000, FWT_AGENT_INSTALL_READBACK_FULL),
+                     FWT_E_DIGEST);
+    struct fwt_agent_status st;
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_int_equal(st.trial, FWT_SLOT_NONE);
+    assert_true(st.bad[FWT_SLOT_B]);
+    /* ...installed by the one-pass default, then refused by the bootloader,
+     * which falls back to the confirmed slot. */
+    assert_int_equal(install_with_change(dev, hdr + 1000, 0), FWT_OK);
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_int_equal(st.trial, FWT_SLOT_B);
+    struct fwt_agent_boot_result r;
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_OK);
+    assert_int_equal(r.slot, FWT_SLOT_A);
+    assert_true(r.fell_back);
+    assert_int_equal(r.failed[FWT_SLOT_B], FWT_E_DIGEST);
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_true(st.bad[FWT_SLOT_B]);
+    /* Unchanged bytes pass both ways. */
+    fwt_agent_install *inst = NULL;
+    assert_int_equal(fwt_agent_install_begin(dev, g_len, FWT_AGENT_INSTALL_READBACK_FULL, &inst),
+                     FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, g_bytes, g_len), FWT_OK);
+    assert_int_equal(fwt_agent_install_finish(inst, NULL), FWT_OK);
+    assert_int_equal(fwt_agent_install_file(dev, g_img2, 0, NULL, NULL, NULL), FWT_OK);
+    assert_int_equal(fwt_agent_install_begin(dev, 0, 0x80, &inst), FWT_E_ARG); /* unknown flag */
+    fwt_agent_close(dev);
+}
+
 static void test_lengths_and_abort(void **state)
 {
     (void)state;
@@ -421,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_readback_catches_change),
         cmocka_unit_test(test_readback_catches_tail_change),
         cmocka_unit_test(test_sha384_full_read_back),
+        cmocka_unit_test(test_one_pass_read_back),
         cmocka_unit_test(test_lengths_and_abort),
         cmocka_unit_test(test_custom_backend), /* last: leaves v2 confirmed */
     };

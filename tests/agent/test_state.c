@@ -251,6 +251,7 @@ static const char k_cfg[] =
     "a = slot-a.bin\n"
     "b = /dev/mmcblk0p2\r\n"
     "size = 0x10000\n"
+    "readback = full\n"
     "[trust]\n"
     "key = keys/k0.pem\n"
     "key = keys/k1.pem\n"
@@ -271,6 +272,7 @@ static void test_config_parse(void **state)
     assert_string_equal(c.slot_path[0], "/d/slot-a.bin");
     assert_string_equal(c.slot_path[1], "/dev/mmcblk0p2");
     assert_int_equal(c.slot_size, 0x10000);
+    assert_int_equal(c.readback_full, 1);
     assert_int_equal(c.n_keys, 2);
     assert_string_equal(c.keys[1], "/d/keys/k1.pem");
     assert_int_equal(c.n_roots, 1);
@@ -286,9 +288,18 @@ static void test_config_parse(void **state)
     assert_string_equal(d.slot_path[0], c.slot_path[0]);
     assert_string_equal(d.keys[0], c.keys[0]);
     assert_int_equal(d.threshold, 2);
+    assert_int_equal(d.readback_full, 1);
     assert_non_null(strstr(text, "a = slot-a.bin\n")); /* stays relative to the device */
     free(text);
     fwt_agent_config_free(&d);
+    fwt_agent_config_free(&c);
+    /* readback: metadata is the default and is not written out. */
+    const char *meta = "[device]\nhw_id = x\n[slots]\na = a\nb = b\nreadback = metadata\n";
+    assert_int_equal(fwt_agent_config_parse(meta, strlen(meta), "/d", &c), FWT_OK);
+    assert_int_equal(c.readback_full, 0);
+    assert_int_equal(fwt_agent_config_format(&c, &text), FWT_OK);
+    assert_null(strstr(text, "readback"));
+    free(text);
     fwt_agent_config_free(&c);
 }
 
@@ -316,6 +327,10 @@ static void test_config_errors(void **state)
     expect_cfg_error(buf, "unknown section [trusts]");
     snprintf(buf, sizeof(buf), "%shw_id = y\n", "[device]\nhw_id = x\n");
     expect_cfg_error(buf, "line 3: 'hw_id' given twice");
+    snprintf(buf, sizeof(buf), "%sreadback = some\n", base);
+    expect_cfg_error(buf, "readback must be 'metadata' or 'full', not 'some'");
+    snprintf(buf, sizeof(buf), "%sreadback = full\nreadback = full\n", base);
+    expect_cfg_error(buf, "'readback' given twice");
     snprintf(buf, sizeof(buf), "%s[device]\ntries = 0\n", base);
     expect_cfg_error(buf, "tries must be 1 to");
     snprintf(buf, sizeof(buf), "%s[trust]\nkey = k\nthreshold = 2\n", base);

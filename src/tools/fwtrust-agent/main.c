@@ -111,8 +111,14 @@ static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 
 enum {
     O_HW_ID = 0x100, O_SLOT_A, O_SLOT_B, O_SLOT_SIZE, O_KEY, O_ROOT, O_THRESHOLD, O_TRIES,
-    O_MIN_SC, O_MIN_KV, O_TUF_ROOT, O_REPO, O_CA, O_CERT, O_CKEY, O_PIN, O_ALLOW_OLDER
+    O_MIN_SC, O_MIN_KV, O_TUF_ROOT, O_REPO, O_CA, O_CERT, O_CKEY, O_PIN, O_ALLOW_OLDER, O_READBACK
 };
+
+/* --readback metadata|full: 1 for full, 0 for metadata, -1 otherwise. */
+static int parse_readback(const char *v)
+{
+    return !strcmp(v, "full") ? 1 : !strcmp(v, "metadata") ? 0 : -1;
+}
 
 static void usage_init(FILE *out)
 {
@@ -131,6 +137,9 @@ static void usage_init(FILE *out)
             "  --trust-root PUB            trusted certificate root (boot-key certificates); up to 8\n"
             "  --threshold K               distinct valid signatures required (default 1)\n"
             "  --tries N                   boots a trial image gets before it rolls back (default 3)\n"
+            "  --readback metadata|full    what every install reads back after its fsync: the\n"
+            "                              header and TLV areas (default), or the whole slot from\n"
+            "                              the medium, hashed again (flash that may fail writes)\n"
             "  --min-security-counter N    initial anti-rollback minimum (default 0)\n"
             "  --min-key-version N         initial minimum certificate key version (default 0)\n"
             "  --tuf-root FILE             trusted TUF root.json for 'update' (copied in)\n"
@@ -154,6 +163,7 @@ static int cmd_init(int argc, char **argv)
         {"trust-root", required_argument, NULL, O_ROOT},
         {"threshold", required_argument, NULL, O_THRESHOLD},
         {"tries", required_argument, NULL, O_TRIES},
+        {"readback", required_argument, NULL, O_READBACK},
         {"min-security-counter", required_argument, NULL, O_MIN_SC},
         {"min-key-version", required_argument, NULL, O_MIN_KV},
         {"tuf-root", required_argument, NULL, O_TUF_ROOT},
@@ -185,6 +195,11 @@ static int cmd_init(int argc, char **argv)
                 return fwt_cli_usage_error(k_prog, "--slot-size: a number up to 4 GiB - 1");
             }
             o.slot_size = v64;
+            break;
+        case O_READBACK:
+            if ((o.readback_full = parse_readback(optarg)) < 0) {
+                return fwt_cli_usage_error(k_prog, "--readback: 'metadata' or 'full'");
+            }
             break;
         case O_KEY:
             if (o.n_keys == FWT_AGENT_MAX_ANCHORS) {
@@ -299,15 +314,19 @@ static int cmd_init(int argc, char **argv)
 static void usage_install(FILE *out)
 {
     fprintf(out,
-            "usage: fwtrust-agent --device DIR install [--allow-older] [--json] FILE|-\n\n"
+            "usage: fwtrust-agent --device DIR install [--allow-older] [--readback full] [--json]\n"
+            "                     FILE|-\n\n"
             "Install a signed image into the inactive slot: the source is read once and written\n"
-            "while hashed (memory does not grow with the image), read back, verified from the\n"
-            "slot with the verifier core (trust anchors, hardware id, security counter and key\n"
-            "version minimums), and only then marked for a trial boot. The running slot is\n"
+            "while hashed (memory does not grow with the image), fsync'ed, its header and TLV\n"
+            "areas read back and compared, verified by the verifier core (signatures, trust\n"
+            "anchors, hardware id, security counter and key version minimums) with the digest\n"
+            "the stream computed, and only then marked for a trial boot. The running slot is\n"
             "never touched. '-' reads standard input.\n\n"
-            "  --allow-older   accept a version older than the running one (the security\n"
-            "                  counter minimum still applies)\n"
-            "  --json          print the installed image as JSON\n\n"
+            "  --allow-older    accept a version older than the running one (the security\n"
+            "                   counter minimum still applies)\n"
+            "  --readback full  read the whole slot back from the medium and hash it again\n"
+            "                   (the device's 'readback = full' does this for every install)\n"
+            "  --json           print the installed image as JSON\n\n"
             "Exit: 0 installed; 1 usage; 2 I/O (or the source changed while read); 8 FILE not\n"
             "found; 10 locked; 11 running on trial (confirm first); 20-30 image refused;\n"
             "31 no trust anchor; 33 larger than the slot; 51 older than the running version.\n");
@@ -316,6 +335,7 @@ static void usage_install(FILE *out)
 static int cmd_install(int argc, char **argv)
 {
     static const struct option opts[] = {{"allow-older", no_argument, NULL, O_ALLOW_OLDER},
+                                         {"readback", required_argument, NULL, O_READBACK},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -325,6 +345,17 @@ static int cmd_install(int argc, char **argv)
         switch (c) {
         case O_ALLOW_OLDER:
             flags |= FWT_AGENT_INSTALL_ALLOW_OLDER;
+            break;
+        case O_READBACK:
+            switch (parse_readback(optarg)) {
+            case 1:
+                flags |= FWT_AGENT_INSTALL_READBACK_FULL;
+                break;
+            case 0:
+                break; /* the default; a device set to full stays full */
+            default:
+                return fwt_cli_usage_error(k_prog, "--readback: 'metadata' or 'full'");
+            }
             break;
         case 'j':
             g_json = 1;
@@ -568,6 +599,7 @@ static int cmd_status(int argc, char **argv)
     json_object_set_new(j, "trust_roots", json_integer((json_int_t)cfg->n_roots));
     json_object_set_new(j, "threshold", json_integer(cfg->threshold));
     json_object_set_new(j, "tries", json_integer(cfg->tries));
+    json_object_set_new(j, "readback", json_string(cfg->readback_full ? "full" : "metadata"));
     json_object_set_new(j, "repo", cfg->repo_url ? json_string(cfg->repo_url) : json_null());
     json_object_set_new(j, "measured_boot", pcr_json(cfg->dir));
     if (g_json) {

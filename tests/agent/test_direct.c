@@ -1,0 +1,214 @@
+/*
+ * install_file's direct writes: 1 MiB blocks go to the slot with O_DIRECT
+ * (no copy into the page cache, nothing left for the fsync), the unaligned
+ * tail the buffered way, and a direct write the kernel refuses falls back to
+ * a buffered one. pwrite is wrapped at link time (-Wl,--wrap=pwrite) to count
+ * direct writes and to refuse them on demand. The slot must always end up
+ * holding exactly the image's bytes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static unsigned g_direct_ok, g_direct_refused, g_buffered;
+static int g_refuse;
+
+ssize_t __real_pwrite(int fd, const void *buf, size_t len, off_t off);
+ssize_t __wrap_pwrite(int fd, const void *buf, size_t len, off_t off);
+
+ssize_t __wrap_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1 && (fl & O_DIRECT)) {
+        if (g_refuse) {
+            g_direct_refused++;
+            errno = EINVAL;
+            return -1;
+        }
+        ssize_t r = __real_pwrite(fd, buf, len, off);
+        if (r == (ssize_t)len) {
+            g_direct_ok++;
+        }
+        return r;
+    }
+    g_buffered++;
+    return __real_pwrite(fd, buf, len, off);
+}
+
+static char g_dir[256];
+static char g_img[300], g_key[300];
+static uint8_t *g_bytes;
+static size_t g_len;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-direct-test-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    snprintf(g_key, sizeof(g_key), "%s/k.pem", g_dir);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, g_key, NULL), FWT_OK);
+    char raw[300];
+    snprintf(raw, sizeof(raw), "%s/payload.bin", g_dir);
+    FILE *f = fopen(raw, "wb");
+    assert_non_null(f);
+    /* 3 MiB + 1000 bytes: three direct blocks and a buffered tail. */
+    for (size_t i = 0; i < 3U * 1024U * 1024U + 1000U; i++) {
+        fputc((int)((i * 131U + (i >> 12)) & 0xffU), f);
+    }
+    fclose(f);
+    struct fwt_sign_opts o;
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(fwt_version_parse("1.0.0", &o.version), FWT_OK);
+    o.header_size = 0x200;
+    o.pad_header = 1;
+    o.align = 1;
+    o.erased_val = 0xff;
+    o.hw_id = (const uint8_t *)"hw1";
+    o.hw_id_len = 3;
+    o.write_format_tlv = 1;
+    assert_int_equal(fwt_privkey_load(g_key, NULL, &o.keys[0]), FWT_OK);
+    o.n_keys = 1;
+    snprintf(g_img, sizeof(g_img), "%s/v1.bin", g_dir);
+    assert_int_equal(fwt_sign_file(raw, g_img, &o), FWT_OK);
+    fwt_privkey_free(o.keys[0]);
+    assert_int_equal(fwt_read_file(g_img, 8U << 20, &g_bytes, &g_len), FWT_OK);
+    assert_true(g_len > 3U * 1024U * 1024U);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    free(g_bytes);
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A fresh device; returns the path of slot a (where the first install goes). */
+static fwt_agent *fresh_device(const char *name, char *slot_a, size_t n)
+{
+    char dir[300], b[300];
+    snprintf(dir, sizeof(dir), "%s/%s", g_dir, name);
+    snprintf(slot_a, n, "%s/%s-a.bin", g_dir, name);
+    snprintf(b, sizeof(b), "%s/%s-b.bin", g_dir, name);
+    struct fwt_agent_init_opts io;
+    memset(&io, 0, sizeof(io));
+    io.hw_id = "hw1";
+    io.slot_path[0] = slot_a;
+    io.slot_path[1] = b;
+    io.keys[0] = g_key;
+    io.n_keys = 1;
+    assert_int_equal(fwt_agent_init(dir, &io), FWT_OK);
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(dir, &dev), FWT_OK);
+    return dev;
+}
+
+static void assert_slot_holds_image(fwt_agent *dev, const char *slot)
+{
+    uint8_t *got = NULL;
+    size_t len = 0;
+    assert_int_equal(fwt_read_file(slot, 8U << 20, &got, &len), FWT_OK);
+    assert_int_equal(len, g_len);
+    assert_memory_equal(got, g_bytes, g_len);
+    free(got);
+    struct fwt_agent_image img;
+    assert_int_equal(fwt_agent_verify_slot(dev, FWT_SLOT_A, &img), FWT_OK);
+}
+
+static void test_direct_blocks(void **state)
+{
+    (void)state;
+    char slot[300];
+    fwt_agent *dev = fresh_device("d1", slot, sizeof(slot));
+    g_direct_ok = g_direct_refused = g_buffered = 0;
+    g_refuse = 0;
+    assert_int_equal(fwt_agent_install_file(dev, g_img, 0, NULL, NULL, NULL), FWT_OK);
+    assert_int_equal(g_direct_ok, 3);   /* the three whole 1 MiB blocks */
+    assert_int_equal(g_direct_refused, 0);
+    assert_true(g_buffered >= 1);       /* the tail, and the state records */
+    assert_slot_holds_image(dev, slot);
+    fwt_agent_close(dev);
+}
+
+static void test_direct_refused_falls_back(void **state)
+{
+    (void)state;
+    char slot[300];
+    fwt_agent *dev = fresh_device("d2", slot, sizeof(slot));
+    g_direct_ok = g_direct_refused = g_buffered = 0;
+    g_refuse = 1;
+    assert_int_equal(fwt_agent_install_file(dev, g_img, 0, NULL, NULL, NULL), FWT_OK);
+    g_refuse = 0;
+    assert_int_equal(g_direct_ok, 0);
+    assert_int_equal(g_direct_refused, 1); /* refused once, then buffered for good */
+    assert_slot_holds_image(dev, slot);
+    fwt_agent_close(dev);
+}
+
+/* The same bytes through standard input (a pipe that delivers odd pieces). */
+static void test_direct_from_pipe(void **state)
+{
+    (void)state;
+    char slot[300];
+    fwt_agent *dev = fresh_device("d3", slot, sizeof(slot));
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        size_t off = 0, step = 1000;
+        while (off < g_len) {
+            size_t n = g_len - off < step ? g_len - off : step;
+            if (write(p[1], g_bytes + off, n) != (ssize_t)n) {
+                _exit(1);
+            }
+            off += n;
+            step = step * 2 + 77;
+            if (step > 300000) {
+                step = 999;
+            }
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    int saved = dup(STDIN_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+    close(p[0]);
+    g_direct_ok = 0;
+    fwt_err err = fwt_agent_install_file(dev, "-", 0, NULL, NULL, NULL);
+    assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+    close(saved);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(err, FWT_OK);
+    assert_int_equal(g_direct_ok, 3);
+    assert_slot_holds_image(dev, slot);
+    fwt_agent_close(dev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_direct_blocks),
+        cmocka_unit_test(test_direct_refused_falls_back),
+        cmocka_unit_test(test_direct_from_pipe),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
