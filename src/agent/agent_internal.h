@@ -154,6 +154,10 @@ struct fwt_agent {
 
 /* Fill a policy with dev's trust anchors, hw id and stored minimums. FWT_E_NO_TRUST without anchors. */
 fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol);
+/* After the verifier said FWT_OK: check again, independently, what its result
+ * reports against the policy (threshold of signers, hardware id, security
+ * counter, key version). FWT_E_INTERNAL when they disagree (a fault). */
+fwt_err fwt_agent_recheck(const struct fwt_policy *pol, const struct fwt_image_info *info);
 /* Write dev->bc as the next boot control record. */
 fwt_err fwt_agent_bc_commit(fwt_agent *dev);
 /* Slot the next install would write (FWT_SLOT_NONE with a detail when none). */

@@ -379,6 +379,26 @@ void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
     img->hw_id_len = info->hw_id_len;
 }
 
+fwt_err fwt_agent_recheck(const struct fwt_policy *pol, const struct fwt_image_info *info)
+{
+    /* Each condition on its own, so that one skipped branch (a glitch) is not enough. */
+    int ok = info->n_signers >= pol->threshold && info->n_signers <= FWT_MAX_SIGNERS &&
+             pol->threshold > 0;
+    ok = ok && info->hw_id_len == pol->hw_id_len && info->hw_id_len <= FWT_HW_ID_MAX &&
+         (pol->hw_id_len == 0 || fwt_ct_compare(info->hw_id, pol->hw_id, pol->hw_id_len) == 0);
+    ok = ok && (pol->min_security_counter == 0 ||
+                (info->has_security_counter &&
+                 info->security_counter >= pol->min_security_counter));
+    ok = ok && (!info->has_cert || info->key_version >= pol->min_key_version);
+    ok = ok && (info->digest_len == 32 || info->digest_len == 48 || info->digest_len == 64);
+    if (!ok) {
+        return fwt_fail(FWT_E_INTERNAL, "the verifier accepted an image that its own result does "
+                        "not support (signers, hardware id, security counter, key version or "
+                        "digest): refused as a fault");
+    }
+    return FWT_OK;
+}
+
 fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot, struct fwt_agent_image *img)
 {
     struct fwt_agent_image local;
@@ -406,6 +426,9 @@ fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot, struct f
     }
     struct fwt_image_info info;
     err = fwt_verify_file(path, &pol, &info);
+    if (err == FWT_OK) {
+        err = fwt_agent_recheck(&pol, &info); /* the second, independent condition */
+    }
     if (err != FWT_OK) {
         return fwt_fail(err, "slot %c: %s", c, fwt_detail());
     }

@@ -1,0 +1,210 @@
+/*
+ * A glitched verifier: the verifier calls are wrapped at link time
+ * (-Wl,--wrap=...) to return FWT_OK with a result that does not support it,
+ * as a skipped branch (voltage or clock glitch) might. The agent and the
+ * bootloader check the result again on their own (fwt_agent_recheck): the
+ * install is refused, and the boot refuses the slot and falls back.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum glitch { G_NONE, G_SIGNERS, G_HW_ID, G_COUNTER, G_KEY_VERSION, G_DIGEST_LEN };
+static enum glitch g_glitch;
+
+/* A glitch turns a refusal into FWT_OK and leaves the result as it was. */
+static fwt_err glitch(fwt_err real, struct fwt_image_info *info)
+{
+    if (g_glitch == G_NONE || !info) {
+        return real;
+    }
+    switch (g_glitch) {
+    case G_SIGNERS:
+        info->n_signers = 0;
+        break;
+    case G_HW_ID:
+        memcpy(info->hw_id, "hw2", 3);
+        break;
+    case G_COUNTER:
+        info->security_counter = 0;
+        break;
+    case G_KEY_VERSION:
+        info->has_cert = 1;
+        info->key_version = 0;
+        break;
+    case G_DIGEST_LEN:
+        info->digest_len = 0;
+        break;
+    default:
+        break;
+    }
+    return FWT_OK;
+}
+
+fwt_err __real_fwt_verify_file(const char *path, const struct fwt_policy *pol,
+                               struct fwt_image_info *info);
+fwt_err __wrap_fwt_verify_file(const char *path, const struct fwt_policy *pol,
+                               struct fwt_image_info *info);
+fwt_err __wrap_fwt_verify_file(const char *path, const struct fwt_policy *pol,
+                               struct fwt_image_info *info)
+{
+    return glitch(__real_fwt_verify_file(path, pol, info), info);
+}
+
+fwt_err __real_fwt_image_verify_prehashed(const struct fwt_io *io,
+                                          const struct fwt_crypto_ops *crypto,
+                                          const struct fwt_policy *policy, enum fwt_hash_alg alg,
+                                          const uint8_t *digest, size_t digest_len, uint8_t *work,
+                                          size_t work_len, struct fwt_image_info *info);
+fwt_err __wrap_fwt_image_verify_prehashed(const struct fwt_io *io,
+                                          const struct fwt_crypto_ops *crypto,
+                                          const struct fwt_policy *policy, enum fwt_hash_alg alg,
+                                          const uint8_t *digest, size_t digest_len, uint8_t *work,
+                                          size_t work_len, struct fwt_image_info *info);
+fwt_err __wrap_fwt_image_verify_prehashed(const struct fwt_io *io,
+                                          const struct fwt_crypto_ops *crypto,
+                                          const struct fwt_policy *policy, enum fwt_hash_alg alg,
+                                          const uint8_t *digest, size_t digest_len, uint8_t *work,
+                                          size_t work_len, struct fwt_image_info *info)
+{
+    return glitch(__real_fwt_image_verify_prehashed(io, crypto, policy, alg, digest, digest_len,
+                                                    work, work_len, info),
+                  info);
+}
+
+static char g_dir[256], g_key[300], g_v1[300], g_v2[300];
+
+static void sign(const char *out, const char *ver, uint32_t sc)
+{
+    char raw[300];
+    snprintf(raw, sizeof(raw), "%s/payload.bin", g_dir);
+    FILE *f = fopen(raw, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 5000; i++) {
+        fputc((i * 13 + (int)sc) & 0xff, f);
+    }
+    fclose(f);
+    struct fwt_sign_opts o;
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(fwt_version_parse(ver, &o.version), FWT_OK);
+    o.header_size = 0x200;
+    o.pad_header = 1;
+    o.align = 1;
+    o.erased_val = 0xff;
+    o.has_security_counter = 1;
+    o.security_counter = sc;
+    o.hw_id = (const uint8_t *)"hw1";
+    o.hw_id_len = 3;
+    o.write_format_tlv = 1;
+    assert_int_equal(fwt_privkey_load(g_key, NULL, &o.keys[0]), FWT_OK);
+    o.n_keys = 1;
+    assert_int_equal(fwt_sign_file(raw, out, &o), FWT_OK);
+    fwt_privkey_free(o.keys[0]);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-glitch-test-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    snprintf(g_key, sizeof(g_key), "%s/k.pem", g_dir);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, g_key, NULL), FWT_OK);
+    snprintf(g_v1, sizeof(g_v1), "%s/v1.bin", g_dir);
+    snprintf(g_v2, sizeof(g_v2), "%s/v2.bin", g_dir);
+    sign(g_v1, "1.0.0", 1);
+    sign(g_v2, "2.0.0", 2);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A device running v1 (confirmed in slot a; minimum security counter 1, key version 1). */
+static fwt_agent *device(const char *name)
+{
+    char dir[300], a[300], b[300];
+    snprintf(dir, sizeof(dir), "%s/%s", g_dir, name);
+    snprintf(a, sizeof(a), "%s/%s-a.bin", g_dir, name);
+    snprintf(b, sizeof(b), "%s/%s-b.bin", g_dir, name);
+    struct fwt_agent_init_opts io;
+    memset(&io, 0, sizeof(io));
+    io.hw_id = "hw1";
+    io.slot_path[0] = a;
+    io.slot_path[1] = b;
+    io.keys[0] = g_key;
+    io.n_keys = 1;
+    io.min_security_counter = 1;
+    io.min_key_version = 1; /* applies to certificates only: these images are signed directly */
+    assert_int_equal(fwt_agent_init(dir, &io), FWT_OK);
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(dir, &dev), FWT_OK);
+    g_glitch = G_NONE;
+    assert_int_equal(fwt_agent_install_file(dev, g_v1, 0, NULL, NULL, NULL), FWT_OK);
+    struct fwt_agent_boot_result r;
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_OK);
+    assert_int_equal(fwt_agent_confirm(dev, NULL), FWT_OK);
+    return dev;
+}
+
+static void test_install_rechecks(void **state)
+{
+    (void)state;
+    fwt_agent *dev = device("inst");
+    const enum glitch all[] = {G_SIGNERS, G_HW_ID, G_COUNTER, G_KEY_VERSION, G_DIGEST_LEN};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        g_glitch = all[i];
+        assert_int_equal(fwt_agent_install_file(dev, g_v2, 0, NULL, NULL, NULL), FWT_E_INTERNAL);
+        assert_non_null(strstr(fwt_detail(), "refused as a fault"));
+        struct fwt_agent_status st;
+        assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+        assert_int_equal(st.trial, FWT_SLOT_NONE);
+        assert_true(st.bad[FWT_SLOT_B]);
+    }
+    g_glitch = G_NONE;
+    assert_int_equal(fwt_agent_install_file(dev, g_v2, 0, NULL, NULL, NULL), FWT_OK);
+    fwt_agent_close(dev);
+}
+
+static void test_boot_rechecks(void **state)
+{
+    (void)state;
+    fwt_agent *dev = device("boot");
+    assert_int_equal(fwt_agent_install_file(dev, g_v2, 0, NULL, NULL, NULL), FWT_OK);
+    /* The glitch hits both slots alike: nothing boots, recovery. */
+    g_glitch = G_SIGNERS;
+    struct fwt_agent_boot_result r;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_E_NO_BOOTABLE);
+    assert_int_equal(r.failed[FWT_SLOT_B], FWT_E_INTERNAL);
+    assert_int_equal(r.failed[FWT_SLOT_A], FWT_E_INTERNAL);
+    g_glitch = G_NONE;
+    struct fwt_agent_image img;
+    assert_int_equal(fwt_agent_verify_slot(dev, FWT_SLOT_A, &img), FWT_OK);
+    g_glitch = G_HW_ID;
+    assert_int_equal(fwt_agent_verify_slot(dev, FWT_SLOT_A, &img), FWT_E_INTERNAL);
+    g_glitch = G_NONE;
+    fwt_agent_close(dev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_install_rechecks),
+        cmocka_unit_test(test_boot_rechecks),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
