@@ -158,6 +158,9 @@ fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol);
  * reports against the policy (threshold of signers, hardware id, security
  * counter, key version). FWT_E_INTERNAL when they disagree (a fault). */
 fwt_err fwt_agent_recheck(const struct fwt_policy *pol, const struct fwt_image_info *info);
+/* Do block devices a and b share sectors (the same device, or a disk and one of
+ * its partitions)? From sysfs under `sysfs` ("/sys"): 1 yes, 0 no, -1 unknown. */
+int fwt_agent_blk_overlap(const char *sysfs, dev_t a, dev_t b);
 /* Write dev->bc as the next boot control record. */
 fwt_err fwt_agent_bc_commit(fwt_agent *dev);
 /* Slot the next install would write (FWT_SLOT_NONE with a detail when none). */

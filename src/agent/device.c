@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -508,6 +509,79 @@ static fwt_err mkdir_p1(const char *path, unsigned mode)
 }
 
 /* Absolute form of a command-line path (relative to the working directory). */
+/* ---- block devices: which disk, which sectors ---- */
+
+/* One line of a sysfs attribute file, without its newline; 0 on success. */
+static int sysfs_read(const char *dir, const char *name, char *out, size_t n)
+{
+    char p[PATH_MAX];
+    int len = snprintf(p, sizeof(p), "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= sizeof(p)) {
+        return -1;
+    }
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ssize_t r = read(fd, out, n - 1);
+    close(fd);
+    if (r <= 0) {
+        return -1;
+    }
+    out[r] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    return 0;
+}
+
+static int sysfs_u64(const char *dir, const char *name, uint64_t *v)
+{
+    char buf[32];
+    return sysfs_read(dir, name, buf, sizeof(buf)) == 0 &&
+                   fwt_parse_u64(buf, UINT64_MAX, v) == FWT_OK
+               ? 0
+               : -1;
+}
+
+/* The whole disk ("major:minor") a block device lies on and its sectors on it. */
+static int blk_extent(const char *sysfs, dev_t rdev, char *disk, size_t n, uint64_t *start,
+                      uint64_t *size)
+{
+    char p[PATH_MAX], real[PATH_MAX], parent[PATH_MAX];
+    int len = snprintf(p, sizeof(p), "%s/dev/block/%u:%u", sysfs, major(rdev), minor(rdev));
+    if (len < 0 || (size_t)len >= sizeof(p) || !realpath(p, real) ||
+        sysfs_u64(real, "size", size) != 0) {
+        return -1;
+    }
+    char part[32];
+    if (sysfs_read(real, "partition", part, sizeof(part)) != 0) {
+        *start = 0; /* a whole disk */
+        return sysfs_read(real, "dev", disk, n);
+    }
+    len = snprintf(parent, sizeof(parent), "%s/..", real);
+    if (len < 0 || (size_t)len >= sizeof(parent) || sysfs_u64(real, "start", start) != 0) {
+        return -1;
+    }
+    return sysfs_read(parent, "dev", disk, n);
+}
+
+int fwt_agent_blk_overlap(const char *sysfs, dev_t a, dev_t b)
+{
+    if (a == b) {
+        return 1;
+    }
+    char da[32], db[32];
+    uint64_t sa, za, sb, zb;
+    if (blk_extent(sysfs, a, da, sizeof(da), &sa, &za) != 0 ||
+        blk_extent(sysfs, b, db, sizeof(db), &sb, &zb) != 0) {
+        return -1;
+    }
+    if (strcmp(da, db) != 0) {
+        return 0;
+    }
+    /* [sa, sa + za) and [sb, sb + zb) on the same disk (sizes in sectors: no overflow). */
+    return sa < sb + zb && sb < sa + za;
+}
+
 static fwt_err abs_arg(const char *p, char **out)
 {
     if (p[0] == '/') {
@@ -655,9 +729,15 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
     }
     if (err == FWT_OK) {
         char ra[PATH_MAX], rb[PATH_MAX];
+        struct stat sa, sb;
         if (realpath(cfg->slot_path[0], ra) && realpath(cfg->slot_path[1], rb) &&
             strcmp(ra, rb) == 0) {
             err = fwt_fail(FWT_E_ARG, "--slot-a and --slot-b are the same file (%s)", ra);
+        } else if (stat(cfg->slot_path[0], &sa) == 0 && stat(cfg->slot_path[1], &sb) == 0 &&
+                   S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode) &&
+                   fwt_agent_blk_overlap("/sys", sa.st_rdev, sb.st_rdev) == 1) {
+            err = fwt_fail(FWT_E_ARG, "--slot-a (%s) and --slot-b (%s) overlap on the same disk",
+                           cfg->slot_path[0], cfg->slot_path[1]);
         }
     }
     cfg->slot_size = o->slot_size;

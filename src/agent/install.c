@@ -256,9 +256,10 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
     }
     if (stat(other, &os) == 0 &&
         ((ts.st_dev == os.st_dev && ts.st_ino == os.st_ino) ||
-         (S_ISBLK(ts.st_mode) && S_ISBLK(os.st_mode) && ts.st_rdev == os.st_rdev))) {
-        err = fwt_fail(FWT_E_ARG, "slot %c is the same file as slot %c (%s and %s): refusing to "
-                       "write it", c, fwt_agent_slot_char(slot == FWT_SLOT_A ? FWT_SLOT_B
+         (S_ISBLK(ts.st_mode) && S_ISBLK(os.st_mode) &&
+          fwt_agent_blk_overlap("/sys", ts.st_rdev, os.st_rdev) == 1))) {
+        err = fwt_fail(FWT_E_ARG, "slot %c is the same file as slot %c, or shares sectors with "
+                       "it (%s and %s): refusing to write it", c, fwt_agent_slot_char(slot == FWT_SLOT_A ? FWT_SLOT_B
                                                                             : FWT_SLOT_A),
                        path, other);
         inst_free(inst);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static char g_dir[256];
@@ -423,6 +424,66 @@ static void test_audit_line_parse(void **state)
     }
 }
 
+/* ---- block devices sharing sectors (a fake sysfs tree) ---- */
+
+static void put_attr(const char *dir, const char *name, const char *val)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", val);
+    fclose(f);
+}
+
+/* sysfs/devices/DISK[/PART] with its attributes, and sysfs/dev/block/M:m -> it. */
+static void fake_blk(const char *sysfs, const char *rel, const char *dev, const char *part,
+                     const char *start, const char *size)
+{
+    char d[512], link[512], target[512];
+    snprintf(d, sizeof(d), "%s/devices/%s", sysfs, rel);
+    assert_int_equal(mkdir(d, 0755), 0);
+    put_attr(d, "dev", dev);
+    put_attr(d, "size", size);
+    if (part) {
+        put_attr(d, "partition", part);
+        put_attr(d, "start", start);
+    }
+    snprintf(link, sizeof(link), "%s/dev/block/%s", sysfs, dev);
+    snprintf(target, sizeof(target), "../../devices/%s", rel);
+    assert_int_equal(symlink(target, link), 0);
+}
+
+static void test_blk_overlap(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/fwt-sysfs-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char p[512];
+    const char *dirs[] = {"devices", "dev", "dev/block"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s", root, dirs[i]);
+        assert_int_equal(mkdir(p, 0755), 0);
+    }
+    fake_blk(root, "sda", "8:0", NULL, NULL, "1000");
+    fake_blk(root, "sda/sda1", "8:1", "1", "100", "200");
+    fake_blk(root, "sda/sda2", "8:2", "2", "300", "100");
+    fake_blk(root, "sda/sda3", "8:3", "3", "250", "100"); /* overlaps sda1 and sda2 */
+    fake_blk(root, "sdb", "8:16", NULL, NULL, "50");
+    assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 0), makedev(8, 1)), 1);
+    assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 2), makedev(8, 0)), 1);
+    assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 1), makedev(8, 2)), 0);
+    assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 3), makedev(8, 1)), 1);
+    assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 3), makedev(8, 2)), 1);
+    assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 1), makedev(8, 16)), 0);
+    assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 0), makedev(8, 16)), 0);
+    assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 1), makedev(8, 1)), 1);
+    assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 1), makedev(9, 9)), -1); /* unknown */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +494,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollback_monotonic, setup, teardown),
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_blk_overlap),
         cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
         cmocka_unit_test(test_audit_line_parse),
     };
