@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "agent_internal.h"
+#include "agent_tutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,30 +60,9 @@ static int group_setup(void **state)
     assert_non_null(mkdtemp(g_dir));
     snprintf(g_key, sizeof(g_key), "%s/k.pem", g_dir);
     assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, g_key, NULL), FWT_OK);
-    char raw[300];
-    snprintf(raw, sizeof(raw), "%s/payload.bin", g_dir);
-    FILE *f = fopen(raw, "wb");
-    assert_non_null(f);
-    /* 3 MiB + 1000 bytes: three direct blocks and a buffered tail. */
-    for (size_t i = 0; i < 3U * 1024U * 1024U + 1000U; i++) {
-        fputc((int)((i * 131U + (i >> 12)) & 0xffU), f);
-    }
-    fclose(f);
-    struct fwt_sign_opts o;
-    memset(&o, 0, sizeof(o));
-    assert_int_equal(fwt_version_parse("1.0.0", &o.version), FWT_OK);
-    o.header_size = 0x200;
-    o.pad_header = 1;
-    o.align = 1;
-    o.erased_val = 0xff;
-    o.hw_id = (const uint8_t *)"hw1";
-    o.hw_id_len = 3;
-    o.write_format_tlv = 1;
-    assert_int_equal(fwt_privkey_load(g_key, NULL, &o.keys[0]), FWT_OK);
-    o.n_keys = 1;
     snprintf(g_img, sizeof(g_img), "%s/v1.bin", g_dir);
-    assert_int_equal(fwt_sign_file(raw, g_img, &o), FWT_OK);
-    fwt_privkey_free(o.keys[0]);
+    /* 3 MiB + 1000 bytes: three direct blocks and a buffered tail. */
+    tu_sign(g_dir, g_key, NULL, g_img, "1.0.0", 1, 3U * 1024U * 1024U + 1000U);
     assert_int_equal(fwt_read_file(g_img, 8U << 20, &g_bytes, &g_len), FWT_OK);
     assert_true(g_len > 3U * 1024U * 1024U);
     return 0;
@@ -93,29 +72,13 @@ static int group_teardown(void **state)
 {
     (void)state;
     free(g_bytes);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rmrf(g_dir);
 }
 
-/* A fresh device; returns the path of slot a (where the first install goes). */
+/* A fresh device; slot_a gets the path of slot a (where the first install goes). */
 static fwt_agent *fresh_device(const char *name, char *slot_a, size_t n)
 {
-    char dir[300], b[300];
-    snprintf(dir, sizeof(dir), "%s/%s", g_dir, name);
-    snprintf(slot_a, n, "%s/%s-a.bin", g_dir, name);
-    snprintf(b, sizeof(b), "%s/%s-b.bin", g_dir, name);
-    struct fwt_agent_init_opts io;
-    memset(&io, 0, sizeof(io));
-    io.hw_id = "hw1";
-    io.slot_path[0] = slot_a;
-    io.slot_path[1] = b;
-    io.keys[0] = g_key;
-    io.n_keys = 1;
-    assert_int_equal(fwt_agent_init(dir, &io), FWT_OK);
-    fwt_agent *dev = NULL;
-    assert_int_equal(fwt_agent_open(dir, &dev), FWT_OK);
-    return dev;
+    return tu_device(g_dir, name, g_key, 0, 0, slot_a, n);
 }
 
 static void assert_slot_holds_image(fwt_agent *dev, const char *slot)

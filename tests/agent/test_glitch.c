@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent_internal.h"
+#include "agent_tutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,30 +85,7 @@ static char g_dir[256], g_key[300], g_v1[300], g_v2[300];
 
 static void sign(const char *out, const char *ver, uint32_t sc)
 {
-    char raw[300];
-    snprintf(raw, sizeof(raw), "%s/payload.bin", g_dir);
-    FILE *f = fopen(raw, "wb");
-    assert_non_null(f);
-    for (int i = 0; i < 5000; i++) {
-        fputc((i * 13 + (int)sc) & 0xff, f);
-    }
-    fclose(f);
-    struct fwt_sign_opts o;
-    memset(&o, 0, sizeof(o));
-    assert_int_equal(fwt_version_parse(ver, &o.version), FWT_OK);
-    o.header_size = 0x200;
-    o.pad_header = 1;
-    o.align = 1;
-    o.erased_val = 0xff;
-    o.has_security_counter = 1;
-    o.security_counter = sc;
-    o.hw_id = (const uint8_t *)"hw1";
-    o.hw_id_len = 3;
-    o.write_format_tlv = 1;
-    assert_int_equal(fwt_privkey_load(g_key, NULL, &o.keys[0]), FWT_OK);
-    o.n_keys = 1;
-    assert_int_equal(fwt_sign_file(raw, out, &o), FWT_OK);
-    fwt_privkey_free(o.keys[0]);
+    tu_sign(g_dir, g_key, NULL, out, ver, sc, 5000);
 }
 
 static int group_setup(void **state)
@@ -128,30 +105,14 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rmrf(g_dir);
 }
 
 /* A device running v1 (confirmed in slot a; minimum security counter 1, key version 1). */
 static fwt_agent *device(const char *name)
 {
-    char dir[300], a[300], b[300];
-    snprintf(dir, sizeof(dir), "%s/%s", g_dir, name);
-    snprintf(a, sizeof(a), "%s/%s-a.bin", g_dir, name);
-    snprintf(b, sizeof(b), "%s/%s-b.bin", g_dir, name);
-    struct fwt_agent_init_opts io;
-    memset(&io, 0, sizeof(io));
-    io.hw_id = "hw1";
-    io.slot_path[0] = a;
-    io.slot_path[1] = b;
-    io.keys[0] = g_key;
-    io.n_keys = 1;
-    io.min_security_counter = 1;
-    io.min_key_version = 1; /* applies to certificates only: these images are signed directly */
-    assert_int_equal(fwt_agent_init(dir, &io), FWT_OK);
-    fwt_agent *dev = NULL;
-    assert_int_equal(fwt_agent_open(dir, &dev), FWT_OK);
+    /* Key version 1 applies to certificates only: these images are signed directly. */
+    fwt_agent *dev = tu_device(g_dir, name, g_key, 1, 1, NULL, 0);
     g_glitch = G_NONE;
     assert_int_equal(fwt_agent_install_file(dev, g_v1, 0, NULL, NULL, NULL), FWT_OK);
     struct fwt_agent_boot_result r;

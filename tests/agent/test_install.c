@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agent_internal.h"
+#include "agent_tutil.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -29,36 +29,7 @@ static size_t g_len;
 static void sign_image2(const char *key_path, const char *key2, const char *out, const char *ver,
                         uint32_t sc)
 {
-    char raw[300];
-    snprintf(raw, sizeof(raw), "%s/payload.bin", g_dir);
-    FILE *f = fopen(raw, "wb");
-    assert_non_null(f);
-    for (int i = 0; i < 20000; i++) {
-        fputc((i * 7 + (int)sc) & 0xff, f);
-    }
-    fclose(f);
-    struct fwt_sign_opts o;
-    memset(&o, 0, sizeof(o));
-    assert_int_equal(fwt_version_parse(ver, &o.version), FWT_OK);
-    o.header_size = 0x200;
-    o.pad_header = 1;
-    o.align = 1;
-    o.erased_val = 0xff;
-    o.has_security_counter = 1;
-    o.security_counter = sc;
-    o.hw_id = (const uint8_t *)"hw1";
-    o.hw_id_len = 3;
-    o.write_format_tlv = 1;
-    assert_int_equal(fwt_privkey_load(key_path, NULL, &o.keys[0]), FWT_OK);
-    o.n_keys = 1;
-    if (key2) {
-        assert_int_equal(fwt_privkey_load(key2, NULL, &o.keys[1]), FWT_OK);
-        o.n_keys = 2;
-    }
-    assert_int_equal(fwt_sign_file(raw, out, &o), FWT_OK);
-    for (size_t i = 0; i < o.n_keys; i++) {
-        fwt_privkey_free(o.keys[i]);
-    }
+    tu_sign(g_dir, key_path, key2, out, ver, sc, 20000);
 }
 
 static void sign_image(const char *key_path, const char *out, const char *ver, uint32_t sc)
@@ -80,20 +51,8 @@ static int group_setup(void **state)
     sign_image(key, g_img2, "2.0.0", 2);
     assert_int_equal(fwt_read_file(g_img2, 1U << 20, &g_bytes, &g_len), FWT_OK);
     snprintf(g_dev, sizeof(g_dev), "%s/dev", g_dir);
-    struct fwt_agent_init_opts io;
-    memset(&io, 0, sizeof(io));
-    char a[300], b[300];
-    snprintf(a, sizeof(a), "%s/a.bin", g_dir);
-    snprintf(b, sizeof(b), "%s/b.bin", g_dir);
-    io.hw_id = "hw1";
-    io.slot_path[0] = a;
-    io.slot_path[1] = b;
-    io.keys[0] = key;
-    io.n_keys = 1;
-    assert_int_equal(fwt_agent_init(g_dev, &io), FWT_OK);
+    fwt_agent *dev = tu_device(g_dir, "dev", key, 0, 0, NULL, 0);
     /* v1 installed, booted and confirmed in slot a. */
-    fwt_agent *dev = NULL;
-    assert_int_equal(fwt_agent_open(g_dev, &dev), FWT_OK);
     assert_int_equal(fwt_agent_install_file(dev, g_img, 0, NULL, NULL, NULL), FWT_OK);
     struct fwt_agent_boot_result r;
     assert_int_equal(fwt_agent_boot(dev, &r), FWT_OK);
@@ -106,9 +65,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     free(g_bytes);
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rmrf(g_dir);
 }
 
 static void test_running_and_lock(void **state)
