@@ -224,13 +224,10 @@ static void test_readback_catches_tail_change(void **state)
 static void test_sha384_full_read_back(void **state)
 {
     (void)state;
-    char key[300], v1[300], v2[300], dir[300], a[300], b[300];
+    char key[300], v1[300], v2[300], a[300];
     snprintf(key, sizeof(key), "%s/p384.pem", g_dir);
     snprintf(v1, sizeof(v1), "%s/p384-v1.bin", g_dir);
     snprintf(v2, sizeof(v2), "%s/p384-v2.bin", g_dir);
-    snprintf(dir, sizeof(dir), "%s/dev384", g_dir);
-    snprintf(a, sizeof(a), "%s/a384.bin", g_dir);
-    snprintf(b, sizeof(b), "%s/b384.bin", g_dir);
     assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P384, key, NULL), FWT_OK);
     sign_image(key, v2, "1.0.1", 1);
     uint8_t *b1 = NULL, *b2 = NULL;
@@ -244,16 +241,7 @@ static void test_sha384_full_read_back(void **state)
         assert_int_equal(fwt_read_file(v1, 1U << 20, &b1, &l1), FWT_OK);
     }
     assert_int_equal(l1, l2);
-    struct fwt_agent_init_opts io;
-    memset(&io, 0, sizeof(io));
-    io.hw_id = "hw1";
-    io.slot_path[0] = a;
-    io.slot_path[1] = b;
-    io.keys[0] = key;
-    io.n_keys = 1;
-    assert_int_equal(fwt_agent_init(dir, &io), FWT_OK);
-    fwt_agent *dev = NULL;
-    assert_int_equal(fwt_agent_open(dir, &dev), FWT_OK);
+    fwt_agent *dev = tu_device(g_dir, "dev384", key, 0, 0, a, sizeof(a));
     fwt_agent_install *inst = NULL;
     assert_int_equal(fwt_agent_install_begin(dev, l2, 0, &inst), FWT_OK);
     assert_int_equal(fwt_agent_install_write(inst, b2, l2), FWT_OK);
