@@ -30,6 +30,13 @@ int fwt_f_rename(const char *from, const char *to);
 /* Number of fault points passed so far in this process. */
 unsigned long fwt_fault_points(void);
 
+/* While a file is mapped: a SIGBUS (the file shrank under the mapping, e.g.
+ * another program truncated it) ends the process with msg on stderr and exit
+ * status 2 (FWT_E_IO), as a power cut would end it (the device's state is
+ * power-fail safe), instead of a crash. unguard restores the previous action. */
+void fwt_agent_sigbus_guard(const char *msg);
+void fwt_agent_sigbus_unguard(void);
+
 /* Write all of buf at off (pwrite loop, EINTR retried). */
 fwt_err fwt_f_pwrite_all(int fd, const void *buf, size_t len, off_t off, const char *what);
 /* Atomic file replace through the fault hooks: temp, write, fsync, rename, dir fsync. */

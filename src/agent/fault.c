@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -173,4 +175,40 @@ fwt_err fwt_f_write_atomic(const char *path, const void *buf, size_t len, unsign
         *slash = '\0';
     }
     return fwt_f_fsync_dir(dir);
+}
+
+/* ---- a mapped file that shrinks ---- */
+
+static char g_bus_msg[1024];
+static size_t g_bus_len;
+static struct sigaction g_bus_old;
+static int g_bus_on;
+
+static void bus_handler(int sig)
+{
+    (void)sig;
+    ssize_t r = write(STDERR_FILENO, g_bus_msg, g_bus_len);
+    (void)r;
+    _exit(FWT_E_IO);
+}
+
+void fwt_agent_sigbus_guard(const char *msg)
+{
+    int n = snprintf(g_bus_msg, sizeof(g_bus_msg), "%s\n", msg);
+    g_bus_len = n < 0 ? 0 : (size_t)n < sizeof(g_bus_msg) ? (size_t)n : sizeof(g_bus_msg) - 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = bus_handler;
+    sigemptyset(&sa.sa_mask);
+    if (!g_bus_on && sigaction(SIGBUS, &sa, &g_bus_old) == 0) {
+        g_bus_on = 1;
+    }
+}
+
+void fwt_agent_sigbus_unguard(void)
+{
+    if (g_bus_on) {
+        sigaction(SIGBUS, &g_bus_old, NULL);
+        g_bus_on = 0;
+    }
 }

@@ -262,6 +262,7 @@ static void base_unmap(struct base_map *b)
 {
     if (b->p) {
         munmap(b->p, b->len);
+        fwt_agent_sigbus_unguard();
     }
     if (b->fd >= 0) {
         close(b->fd);
@@ -285,6 +286,11 @@ static fwt_err base_map(struct base_map *b, const char *path, size_t len)
     }
     b->p = p;
     b->len = len;
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "fwtrust-agent: error: I/O error (FWT_E_IO): the running slot %s "
+             "shrank while the patch base was read from it (another program truncated it); "
+             "nothing was installed", path);
+    fwt_agent_sigbus_guard(msg);
     fwt_err err = fwt_sha256(b->p, len, b->sha);
     if (err != FWT_OK) {
         base_unmap(b);

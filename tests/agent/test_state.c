@@ -17,8 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char g_dir[256];
@@ -484,6 +487,80 @@ static void test_blk_overlap(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- a mapped file that shrinks (the delta base) ---- */
+
+/* In a child: map a file, maybe guard, truncate it, touch the mapping. */
+static void bus_child(const char *path, int guard, int errfd)
+{
+    dup2(errfd, STDERR_FILENO);
+    signal(SIGBUS, SIG_DFL); /* cmocka catches it to report a crash */
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || ftruncate(fd, 8192) != 0) {
+        _exit(90);
+    }
+    volatile uint8_t *p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        _exit(91);
+    }
+    if (guard) {
+        fwt_agent_sigbus_guard("bus-test: the mapped file shrank");
+        fwt_agent_sigbus_guard("a second guard keeps the first's previous action");
+    }
+    if (ftruncate(fd, 0) != 0) {
+        _exit(92);
+    }
+    uint8_t v = p[4096];
+    _exit(v == 0 ? 93 : 94);
+}
+
+static void test_sigbus_guard(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/fwt-bus-XXXXXX";
+    int tfd = mkstemp(path);
+    assert_true(tfd >= 0);
+    close(tfd);
+    for (int guard = 0; guard < 2; guard++) {
+        int pe[2];
+        assert_int_equal(pipe(pe), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(pe[0]);
+            bus_child(path, guard, pe[1]);
+        }
+        close(pe[1]);
+        char out[512] = {0};
+        size_t got = 0;
+        ssize_t r;
+        while (got < sizeof(out) - 1 && (r = read(pe[0], out + got, sizeof(out) - 1 - got)) > 0) {
+            got += (size_t)r;
+        }
+        close(pe[0]);
+        int st = 0;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (guard) {
+            /* A clear message and exit 2 (FWT_E_IO), not a crash. */
+            assert_true(WIFEXITED(st));
+            assert_int_equal(WEXITSTATUS(st), FWT_E_IO);
+            assert_non_null(strstr(out, "a second guard keeps"));
+        } else {
+            assert_true(WIFSIGNALED(st)); /* the kernel's SIGBUS, which the guard replaces */
+            assert_int_equal(WTERMSIG(st), SIGBUS);
+        }
+    }
+    /* Unguarded again: the previous action is back. */
+    struct sigaction before, during, now;
+    assert_int_equal(sigaction(SIGBUS, NULL, &before), 0);
+    fwt_agent_sigbus_guard("x");
+    assert_int_equal(sigaction(SIGBUS, NULL, &during), 0);
+    assert_true(during.sa_handler != before.sa_handler);
+    fwt_agent_sigbus_unguard();
+    assert_int_equal(sigaction(SIGBUS, NULL, &now), 0);
+    assert_true(now.sa_handler == before.sa_handler);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_blk_overlap),
+        cmocka_unit_test(test_sigbus_guard),
         cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
         cmocka_unit_test(test_audit_line_parse),
     };
