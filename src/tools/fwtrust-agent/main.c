@@ -327,9 +327,11 @@ static void usage_install(FILE *out)
             "  --readback full  read the whole slot back from the medium and hash it again\n"
             "                   (the device's 'readback = full' does this for every install)\n"
             "  --json           print the installed image as JSON\n\n"
-            "Exit: 0 installed; 1 usage; 2 I/O (or the source changed while read); 8 FILE not\n"
-            "found; 10 locked; 11 running on trial (confirm first); 20-30 image refused;\n"
-            "31 no trust anchor; 33 larger than the slot; 51 older than the running version.\n");
+            "Exit: 0 installed; 1 usage; 2 I/O (or the source changed while read, or the slot\n"
+            "read back differs); 5 a verifier result its re-check does not confirm (a fault);\n"
+            "8 FILE not found; 10 locked; 11 running on trial (confirm first); 20-30 image\n"
+            "refused; 31 no trust anchor; 33 larger than the slot; 51 older than the running\n"
+            "version.\n");
 }
 
 static int cmd_install(int argc, char **argv)
