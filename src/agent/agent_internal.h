@@ -10,6 +10,7 @@
 #include <fwtrust/fwt_agent.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* ---- Fault injection (fault.c) ----
@@ -36,6 +37,15 @@ unsigned long fwt_fault_points(void);
  * power-fail safe), instead of a crash. unguard restores the previous action. */
 void fwt_agent_sigbus_guard(const char *msg);
 void fwt_agent_sigbus_unguard(void);
+
+/* One line of a JSON-lines log (audit log, event log) into buf, without its newline. */
+enum fwt_line {
+    FWT_LINE_OK,   /* a whole line: *len bytes */
+    FWT_LINE_END,  /* the end of the file */
+    FWT_LINE_TORN, /* a last line without its newline: an append cut short by a power cut */
+    FWT_LINE_LONG  /* more than cap bytes before the newline */
+};
+enum fwt_line fwt_agent_read_line(FILE *f, char *buf, size_t cap, size_t *len);
 
 /* Write all of buf at off (pwrite loop, EINTR retried). */
 fwt_err fwt_f_pwrite_all(int fd, const void *buf, size_t len, off_t off, const char *what);

@@ -224,19 +224,16 @@ fwt_err fwt_audit_verify(const char *dir, uint64_t *n_out, int *torn)
     fwt_err err = FWT_OK;
     for (;;) {
         size_t len = 0;
-        int c = 0;
-        while (len < sizeof(line) && (c = fgetc(f)) != EOF && c != '\n') {
-            line[len++] = (char)c;
-        }
-        if (len == 0 && c == EOF) {
+        enum fwt_line r = fwt_agent_read_line(f, line, sizeof(line), &len);
+        if (r == FWT_LINE_END) {
             break;
         }
         lineno++;
-        if (c == EOF) {
+        if (r == FWT_LINE_TORN) {
             *torn = 1; /* cut short: ignored */
             break;
         }
-        if (c != '\n') {
+        if (r == FWT_LINE_LONG) {
             err = fwt_fail(FWT_E_STATE, "%s: line %llu longer than %u bytes", path,
                            (unsigned long long)lineno, FWT_AUDIT_LINE_MAX);
             break;

@@ -351,22 +351,19 @@ fwt_err fwt_agent_measurements_verify(fwt_agent *dev, uint32_t *boot_out, uint8_
     unsigned events = 0, lineno = 0;
     for (;;) {
         size_t n = 0;
-        int c = 0;
-        while (n < sizeof(line) && (c = fgetc(f)) != EOF && c != '\n') {
-            line[n++] = (char)c;
-        }
-        if (n == 0 && c == EOF) {
+        enum fwt_line r = fwt_agent_read_line(f, line, sizeof(line), &n);
+        if (r == FWT_LINE_END) {
             break;
         }
         lineno++;
-        if (c == EOF) {
+        if (r == FWT_LINE_TORN) {
             break; /* a last line torn by a power cut */
         }
         struct fwt_event_entry e;
-        if (c != '\n' || (err = fwt_event_line_parse(line, n, &e)) != FWT_OK) {
+        if (r == FWT_LINE_LONG || (err = fwt_event_line_parse(line, n, &e)) != FWT_OK) {
             fclose(f);
             return fwt_fail(FWT_E_STATE, "%s: line %u: %s", path, lineno,
-                            c != '\n' ? "too long" : fwt_detail());
+                            r == FWT_LINE_LONG ? "too long" : fwt_detail());
         }
         if (e.boot == boot) {
             if ((err = extend(pcr, e.digest)) != FWT_OK) {

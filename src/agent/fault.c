@@ -212,3 +212,22 @@ void fwt_agent_sigbus_unguard(void)
         g_bus_on = 0;
     }
 }
+
+/* ---- JSON-lines files ---- */
+
+enum fwt_line fwt_agent_read_line(FILE *f, char *buf, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    int c = 0;
+    while (n < cap && (c = fgetc(f)) != EOF && c != '\n') {
+        buf[n++] = (char)c;
+    }
+    *len = n;
+    if (n == 0 && c == EOF) {
+        return FWT_LINE_END;
+    }
+    if (c == EOF) {
+        return FWT_LINE_TORN;
+    }
+    return c == '\n' ? FWT_LINE_OK : FWT_LINE_LONG;
+}

@@ -399,6 +399,45 @@ static void test_audit_chain(void **state)
     write_bytes("audit.log", log, (size_t)(l2 - (char *)log) + rest);
     assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "line 2: sequence 3, expected 2"));
+    /* A line longer than any entry can be is refused, naming the line. */
+    static char big[FWT_AUDIT_LINE_MAX + 600];
+    size_t first = (size_t)(strchr((char *)log, '\n') + 1 - (char *)log);
+    memcpy(big, log, first);
+    memset(big + first, 'x', FWT_AUDIT_LINE_MAX + 10);
+    big[first + FWT_AUDIT_LINE_MAX + 10] = '\n';
+    write_bytes("audit.log", (const uint8_t *)big, first + FWT_AUDIT_LINE_MAX + 11);
+    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_E_STATE);
+    assert_non_null(strstr(fwt_detail(), "line 2 longer than"));
+}
+
+/* Lines of a JSON-lines log: whole, torn by a cut, too long, and the end. */
+static void test_read_line(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    fputs("one\n\n0123456789\nhalf", f);
+    rewind(f);
+    char buf[8];
+    size_t len = 99;
+    assert_int_equal(fwt_agent_read_line(f, buf, sizeof(buf), &len), FWT_LINE_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "one", 3);
+    assert_int_equal(fwt_agent_read_line(f, buf, sizeof(buf), &len), FWT_LINE_OK);
+    assert_int_equal(len, 0); /* an empty line is a line */
+    assert_int_equal(fwt_agent_read_line(f, buf, sizeof(buf), &len), FWT_LINE_LONG);
+    assert_int_equal(len, sizeof(buf));
+    fclose(f);
+    f = tmpfile();
+    assert_non_null(f);
+    fputs("a\nhalf", f);
+    rewind(f);
+    assert_int_equal(fwt_agent_read_line(f, buf, sizeof(buf), &len), FWT_LINE_OK);
+    assert_int_equal(fwt_agent_read_line(f, buf, sizeof(buf), &len), FWT_LINE_TORN);
+    assert_int_equal(len, 4);
+    assert_int_equal(fwt_agent_read_line(f, buf, sizeof(buf), &len), FWT_LINE_END);
+    assert_int_equal(len, 0);
+    fclose(f);
 }
 
 static void test_audit_line_parse(void **state)
@@ -573,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_blk_overlap),
         cmocka_unit_test(test_sigbus_guard),
+        cmocka_unit_test(test_read_line),
         cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
         cmocka_unit_test(test_audit_line_parse),
     };
