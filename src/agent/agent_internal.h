@@ -38,6 +38,22 @@ unsigned long fwt_fault_points(void);
 void fwt_agent_sigbus_guard(const char *msg);
 void fwt_agent_sigbus_unguard(void);
 
+/*
+ * Block writes for installers that gather the stream into their own buffers
+ * (install_file, the network update): FWT_AGENT_BLOCK bytes aligned to
+ * FWT_AGENT_DIO_ALIGN go to the slot with O_DIRECT once install_direct asked
+ * for it (anything else, or a refused direct write, buffered). write_block
+ * returns while the helper thread may still hash buf: leave buf alone until
+ * the next write_block (which waits for that hash first) or until drain,
+ * which must come before install_sha256 or finish.
+ */
+#define FWT_AGENT_BLOCK (1024U * 1024U)
+#define FWT_AGENT_DIO_ALIGN 4096U
+void fwt_agent_install_direct(fwt_agent_install *inst);
+FWT_MUST_CHECK fwt_err fwt_agent_install_write_block(fwt_agent_install *inst, const void *buf,
+                                                     size_t len);
+FWT_MUST_CHECK fwt_err fwt_agent_install_drain(fwt_agent_install *inst);
+
 /* One line of a JSON-lines log (audit log, event log) into buf, without its newline. */
 enum fwt_line {
     FWT_LINE_OK,   /* a whole line: *len bytes */

@@ -26,9 +26,8 @@
 /* Start the medium's writeback every this many bytes, so that it runs while the
  * stream is still being hashed and the final fsync has little left to do. */
 #define WRITEBACK_STEP (8U * 1024U * 1024U)
-/* install_file's blocks, and the alignment of its direct (O_DIRECT) writes. */
-#define FILE_CHUNK (1024U * 1024U)
-#define DIO_ALIGN 4096U
+#define FILE_CHUNK FWT_AGENT_BLOCK
+#define DIO_ALIGN FWT_AGENT_DIO_ALIGN
 
 /*
  * The stream's SHA-256 runs on a helper thread while the main thread writes
@@ -141,6 +140,31 @@ static void hasher_stop(struct hasher *h)
     h->started = 0;
 }
 
+/*
+ * The slot's writes of install_write_block run on a second helper thread, so
+ * that reading the next block, hashing this one and writing it overlap. One
+ * write is in flight at a time, in order; its error (and the detail, which is
+ * per thread) is handed back by the next wait. Without the thread (creation
+ * failed) the write runs on the caller's thread.
+ */
+struct writer {
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    fwt_agent_install *inst;
+    const void *buf;
+    size_t len;
+    uint64_t off;
+    int job;
+    int quit;
+    fwt_err err; /* the first failed write */
+    char detail[512];
+};
+
+static void writer_start(struct writer *w, fwt_agent_install *inst);
+static void writer_stop(struct writer *w);
+
 struct fwt_agent_install {
     fwt_agent *dev;
     enum fwt_agent_slot slot;
@@ -156,6 +180,7 @@ struct fwt_agent_install {
     int failed;
     char source[256];
     struct hasher hasher;
+    struct writer writer;
     /* The stream's SHA-256 of [0, prefix_end) -- header, payload and protected
      * TLVs as the stream's own header announces them, i.e. what the image
      * digest covers -- taken from the helper's running hash at that offset. */
@@ -180,6 +205,7 @@ static void inst_free(fwt_agent_install *inst)
         return;
     }
     hasher_stop(&inst->hasher);
+    writer_stop(&inst->writer);
     if (inst->fd >= 0) {
         close(inst->fd);
     }
@@ -304,6 +330,7 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
         }
     }
     hasher_start(&inst->hasher, inst->md);
+    writer_start(&inst->writer, inst);
     *out = inst;
     return FWT_OK;
 }
@@ -455,6 +482,95 @@ static fwt_err slot_pwrite(fwt_agent_install *inst, const void *buf, size_t len,
     return fwt_f_pwrite_all(inst->fd, buf, len, (off_t)off, what);
 }
 
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->job && !w->quit) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+        if (w->quit) {
+            break;
+        }
+        const void *buf = w->buf;
+        size_t len = w->len;
+        uint64_t off = w->off;
+        pthread_mutex_unlock(&w->mu);
+        fwt_err e = slot_pwrite(w->inst, buf, len, off);
+        pthread_mutex_lock(&w->mu);
+        if (e != FWT_OK && w->err == FWT_OK) {
+            w->err = e;
+            snprintf(w->detail, sizeof(w->detail), "%s", fwt_detail());
+        }
+        w->job = 0;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void writer_start(struct writer *w, fwt_agent_install *inst)
+{
+    memset(w, 0, sizeof(*w));
+    w->inst = inst;
+    if (pthread_mutex_init(&w->mu, NULL) != 0) {
+        return;
+    }
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        return;
+    }
+    w->started = pthread_create(&w->th, NULL, writer_main, w) == 0;
+    if (!w->started) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+    }
+}
+
+/* Wait until no write is in flight; the first failed write's error, if any. */
+static fwt_err writer_wait(struct writer *w)
+{
+    if (!w->started) {
+        return w->err;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (w->job) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    fwt_err e = w->err;
+    pthread_mutex_unlock(&w->mu);
+    return e == FWT_OK ? FWT_OK : fwt_fail(e, "%s", w->detail);
+}
+
+/* Write buf on the thread (the caller waited for the previous write). */
+static void writer_submit(struct writer *w, const void *buf, size_t len, uint64_t off)
+{
+    pthread_mutex_lock(&w->mu);
+    w->buf = buf;
+    w->len = len;
+    w->off = off;
+    w->job = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Stop the thread after the write in flight (one not yet started is dropped). */
+static void writer_stop(struct writer *w)
+{
+    if (!w->started) {
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->quit = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->started = 0;
+}
+
 /*
  * Write and hash one buffer. With async the helper may still be hashing buf
  * when this returns: the caller leaves buf alone until its next write (which
@@ -491,10 +607,18 @@ static fwt_err install_write(fwt_agent_install *inst, const void *buf, size_t le
     }
     hasher_submit(&inst->hasher, buf, first);
     meta_update(inst, buf, len, off);
-    fwt_err err = slot_pwrite(inst, buf, len, off);
-    /* buf is the caller's again only after this wait (async: the next call's). */
-    int hashed = async && !split && err == FWT_OK ? 1 /* checked by the next wait */
-                                                  : hasher_wait(&inst->hasher);
+    /* The previous block's write must be done (in order, and its buffer is the
+     * caller's next one) before this one goes. */
+    fwt_err err = writer_wait(&inst->writer);
+    int queued = 0;
+    if (err == FWT_OK && async && !split && inst->writer.started) {
+        writer_submit(&inst->writer, buf, len, off);
+        queued = 1;
+    } else if (err == FWT_OK) {
+        err = slot_pwrite(inst, buf, len, off);
+    }
+    /* buf is the caller's again only after these waits (async: the next call's). */
+    int hashed = queued ? 1 /* checked by the next wait */ : hasher_wait(&inst->hasher);
     if (hashed && split) {
         prefix_snapshot(inst);
         if (first < len) {
@@ -519,10 +643,28 @@ fwt_err fwt_agent_install_write(fwt_agent_install *inst, const void *buf, size_t
     return install_write(inst, buf, len, 0);
 }
 
-/* Wait for the hash of the last async write; 0 when a hash update failed. */
-static int install_drain(fwt_agent_install *inst)
+fwt_err fwt_agent_install_write_block(fwt_agent_install *inst, const void *buf, size_t len)
 {
-    return hasher_wait(&inst->hasher);
+    return install_write(inst, buf, len, 1);
+}
+
+fwt_err fwt_agent_install_drain(fwt_agent_install *inst)
+{
+    if (!hasher_wait(&inst->hasher)) {
+        inst->failed = 1;
+        return fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    }
+    fwt_err err = writer_wait(&inst->writer);
+    if (err != FWT_OK) {
+        inst->failed = 1;
+    }
+    return err;
+}
+
+void fwt_agent_install_direct(fwt_agent_install *inst)
+{
+    int fl = fcntl(inst->fd, F_GETFL);
+    inst->direct = fl != -1 && fcntl(inst->fd, F_SETFL, fl | O_DIRECT) != -1;
 }
 
 void fwt_agent_install_abort(fwt_agent_install *inst)
@@ -818,9 +960,9 @@ static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *im
     fwt_agent *dev = inst->dev;
     const char *path = dev->cfg.slot_path[inst->slot];
     char c = fwt_agent_slot_char(inst->slot);
-    if (!install_drain(inst)) {
-        inst->failed = 1;
-        return fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    fwt_err drained = fwt_agent_install_drain(inst); /* the last block's hash and write */
+    if (drained != FWT_OK) {
+        return drained;
     }
     if (inst->failed) {
         return fwt_fail(FWT_E_ARG, "install into slot %c failed earlier", c);
@@ -1030,8 +1172,7 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
     uint8_t *bufs = mem;
     unsigned k = 0;
     if (err == FWT_OK) {
-        int fl = fcntl(inst->fd, F_GETFL);
-        inst->direct = fl != -1 && fcntl(inst->fd, F_SETFL, fl | O_DIRECT) != -1;
+        fwt_agent_install_direct(inst);
     }
     while (err == FWT_OK) {
         uint8_t *buf = bufs + (size_t)k * FILE_CHUNK;
@@ -1044,13 +1185,14 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
         if (r == 0) {
             break;
         }
-        err = install_write(inst, buf, (size_t)r, 1);
+        err = fwt_agent_install_write_block(inst, buf, (size_t)r);
         if (progress) {
             progress(progress_ctx, fwt_agent_install_written(inst), expected);
         }
     }
-    if (!install_drain(inst) && err == FWT_OK) { /* the helper is done with bufs */
-        err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+    fwt_err drained = fwt_agent_install_drain(inst); /* the helpers are done with bufs */
+    if (err == FWT_OK) {
+        err = drained;
     }
     free(bufs);
     if (!is_stdin) {

@@ -498,17 +498,63 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
 
 /* ---- download ---- */
 
+/*
+ * The image bytes (downloaded, or decoded from a compressed or patch target)
+ * are gathered into two aligned FWT_AGENT_BLOCK buffers: a full one goes to
+ * the slot as one block (direct write, hashed on the helper thread) while the
+ * other fills.
+ */
 struct sink {
     fwt_agent_install *inst;
     fwt_dec *dec;
     fwt_err err;
     char detail[512]; /* the cause, kept: the client records its own detail after an abort */
+    uint8_t *blk;     /* 2 * FWT_AGENT_BLOCK bytes */
+    size_t fill;
+    unsigned k;
 };
+
+static fwt_err sink_put(struct sink *s, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        uint8_t *b = s->blk + (size_t)s->k * FWT_AGENT_BLOCK;
+        size_t n = FWT_AGENT_BLOCK - s->fill;
+        if (n > len) {
+            n = len;
+        }
+        memcpy(b + s->fill, data, n);
+        s->fill += n;
+        data += n;
+        len -= n;
+        if (s->fill == FWT_AGENT_BLOCK) {
+            s->k ^= 1U;
+            s->fill = 0;
+            fwt_err err = fwt_agent_install_write_block(s->inst, b, FWT_AGENT_BLOCK);
+            if (err != FWT_OK) {
+                return err;
+            }
+        }
+    }
+    return FWT_OK;
+}
+
+/* The last, partial block, and the end of the hashing. */
+static fwt_err sink_flush(struct sink *s)
+{
+    fwt_err err = FWT_OK;
+    if (s->fill > 0) {
+        err = fwt_agent_install_write_block(s->inst, s->blk + (size_t)s->k * FWT_AGENT_BLOCK,
+                                            s->fill);
+        s->k ^= 1U;
+        s->fill = 0;
+    }
+    fwt_err d = fwt_agent_install_drain(s->inst);
+    return err != FWT_OK ? err : d;
+}
 
 static fwt_err to_slot(void *ctx, const uint8_t *data, size_t len)
 {
-    struct sink *s = ctx;
-    return fwt_agent_install_write(s->inst, data, len);
+    return sink_put(ctx, data, len);
 }
 
 static int on_bytes(void *ctx, const uint8_t *data, size_t len)
@@ -517,7 +563,7 @@ static int on_bytes(void *ctx, const uint8_t *data, size_t len)
     if (s->err != FWT_OK) {
         return 1;
     }
-    s->err = s->dec ? fwt_dec_feed(s->dec, data, len) : fwt_agent_install_write(s->inst, data, len);
+    s->err = s->dec ? fwt_dec_feed(s->dec, data, len) : sink_put(s, data, len);
     if (s->err != FWT_OK) {
         snprintf(s->detail, sizeof(s->detail), "%s", fwt_detail());
         return 1;
@@ -608,6 +654,8 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     fwt_dec *dec = NULL;
     char turl[URL_MAX];
     fwt_err err;
+    struct sink s;
+    memset(&s, 0, sizeof(s));
 
     if (x.cfg->n_keys == 0 && x.cfg->n_roots == 0) {
         return fwt_fail(FWT_E_NO_TRUST, "this device has no trust anchor: every image is refused");
@@ -671,9 +719,14 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     char src[URL_MAX + 600];
     snprintf(src, sizeof(src), "%s%s (%s)", turl, pick->name, res->encoding);
     fwt_agent_install_set_source(inst, src);
-    struct sink s;
-    memset(&s, 0, sizeof(s));
     s.inst = inst;
+    void *blk = NULL;
+    if (posix_memalign(&blk, FWT_AGENT_DIO_ALIGN, 2 * (size_t)FWT_AGENT_BLOCK) != 0) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        goto out;
+    }
+    s.blk = blk;
+    fwt_agent_install_direct(inst);
     if (pick->enc != ENC_NONE) {
         enum fwt_dec_method m = pick->enc == ENC_PATCH    ? FWT_DEC_PREFIX
                                 : pick->enc == ENC_BSDIFF ? FWT_DEC_BSDIFF
@@ -698,6 +751,10 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         if (err != FWT_OK) {
             goto out;
         }
+    }
+    err = sink_flush(&s);
+    if (err != FWT_OK) {
+        goto out;
     }
     if (fwt_agent_install_written(inst) != pick->image_len) {
         err = fwt_fail(FWT_E_META_MISMATCH, "target %s gave %llu image bytes, its metadata says %llu",
@@ -729,8 +786,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     }
 out:
     if (inst) {
-        fwt_agent_install_abort(inst);
+        fwt_agent_install_abort(inst); /* waits for the helper: s.blk is free after this */
     }
+    free(s.blk);
     fwt_dec_free(dec);
     base_unmap(&x.base);
     cands_free(&cs);

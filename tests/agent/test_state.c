@@ -470,7 +470,7 @@ static void test_audit_line_parse(void **state)
 
 static void put_attr(const char *dir, const char *name, const char *val)
 {
-    char p[512];
+    char p[1100];
     snprintf(p, sizeof(p), "%s/%s", dir, name);
     FILE *f = fopen(p, "w");
     assert_non_null(f);
@@ -482,7 +482,7 @@ static void put_attr(const char *dir, const char *name, const char *val)
 static void fake_blk(const char *sysfs, const char *rel, const char *dev, const char *part,
                      const char *start, const char *size)
 {
-    char d[512], link[512], target[512];
+    char d[600], link[600], target[600];
     snprintf(d, sizeof(d), "%s/devices/%s", sysfs, rel);
     assert_int_equal(mkdir(d, 0755), 0);
     put_attr(d, "dev", dev);

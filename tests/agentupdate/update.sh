@@ -80,6 +80,23 @@ flock -x 9
 expect 10 "in use" agent dev update
 flock -u 9
 exec 9>&-
+# Images larger than the update's 1 MiB blocks (direct writes on the helper thread, a partial last
+# block): a full image, then a zstd-compressed one (the decoder's output gathered into blocks).
+# The slot must hold exactly the image, and the bootloader must boot it.
+head -c 3146001 /dev/urandom >"$T/big.raw"
+PAYLOAD="$T/big.raw" sign big8.bin 4.0.0+8
+PAYLOAD="$T/big.raw" sign big9.bin 4.0.0+9
+fwt delta --to "$T/big9.bin" -o "$T/big9.bin.zst" >/dev/null
+publish "$T/big8.bin"
+update_boot_confirm dev --target primehub/big8.bin
+[ "$(jget "$T/.upd" 'd["encoding"]')" = none ] || fail "big8: $(cat "$T/.upd")"
+slot_holds dev a "$T/big8.bin"
+[ "$(stat -c %s "$T/dev.slots/a")" = "$(stat -c %s "$T/big8.bin")" ] || fail "slot a is not exactly big8"
+publish "$T/big9.bin.zst"
+update_boot_confirm dev --target primehub/big9.bin.zst
+[ "$(jget "$T/.upd" 'd["encoding"]')" = zstd ] || fail "big9: $(cat "$T/.upd")"
+slot_holds dev b "$T/big9.bin"
+[ "$(stat -c %s "$T/dev.slots/b")" = "$(stat -c %s "$T/big9.bin")" ] || fail "slot b is not exactly big9"
 # Usage errors.
 expect 1 "unexpected argument" agent dev update extra
 expect 0 "--target NAME" agent dev update --help
