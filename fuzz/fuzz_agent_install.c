@@ -2,7 +2,8 @@
  * libFuzzer target: the streaming install (fwt_agent_install_begin/write/
  * finish), structure-aware. At start-up a key, a valid signed image V and a
  * device (V confirmed in slot a) are made in a scratch directory. Each input
- * is an edit script: byte 0 holds flags and a chunking seed, then 4-byte
+ * is an edit script: byte 0 holds flags and a chunking seed (odd: the block
+ * API with its helper threads, even: the streaming API), then 4-byte
  * records patch the streamed image (kind odd) or, "behind the writer", the
  * slot after the last write (kind even). The oracle:
  *   - an accepted install leaves in the slot exactly the streamed bytes, which
@@ -160,12 +161,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* slot b is always installable here */
     }
     size_t off = 0, step = 1U + (flags >> 4) * 97U;
+    int blocks = (flags >> 4) & 1U;
     fwt_err err = FWT_OK;
     while (err == FWT_OK && off < elen) {
         size_t n = elen - off < step ? elen - off : step;
-        err = fwt_agent_install_write(inst, e + off, n);
+        /* e stays untouched until the install ends, as the block API asks. */
+        err = blocks ? fwt_agent_install_write_block(inst, e + off, n)
+                     : fwt_agent_install_write(inst, e + off, n);
         off += n;
         step = 1U + (step * 5U + 3U) % 2048U;
+    }
+    if (err == FWT_OK && blocks) {
+        err = fwt_agent_install_drain(inst); /* the last write landed before the pokes */
     }
     const char *slot = fwt_agent_get_config(g_dev)->slot_path[FWT_SLOT_B];
     int behind = 0;
