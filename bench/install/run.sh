@@ -11,14 +11,14 @@
 #  3. Update sizes for the two Pybricks releases (4.0.0b4 -> 4.0.0b5): our zstd patch beside
 #     the full image, the zstd-compressed image and bsdiff's patch.
 # Environment: FWT_BIN (built tools, default build/src/tools), BENCH_DIR (scratch space on
-# the disk to measure), BENCH_MIB (image size, default 256), RUNS (default 3, best kept).
+# the disk to measure), BENCH_MIB (image size, default 256), RUNS (default 5, best kept).
 set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 FWT_BIN=${FWT_BIN:-$TOP/build/src/tools}
 FWTRUST=$FWT_BIN/fwtrust
 AGENT=$FWT_BIN/fwtrust-agent/fwtrust-agent
 MIB=${BENCH_MIB:-256}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 export FWTRUST_NO_PROGRESS=1
 [ -x "$AGENT" ] || { echo "bench/install: $AGENT not built" >&2; exit 1; }
 W=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/fwt-install-bench.XXXXXX")
