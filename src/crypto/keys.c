@@ -6,6 +6,7 @@
 #include "keys_internal.h"
 
 #include "fwt_util.h"
+#include "secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -144,34 +145,6 @@ static fwt_err unsupported_key(const char *what, const EVP_PKEY *pkey)
                     what, t ? t : "unknown");
 }
 
-/* ---- secrets from files ---- */
-
-/* The first line of a file (without the newline), zeroizable. */
-static fwt_err read_secret_line(const char *path, const char *what, char *out, size_t out_len)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    fwt_err e = fwt_read_file(path, SECRET_MAX * 4, &buf, &len);
-    if (e != FWT_OK) {
-        return fwt_fail(e, "cannot read the %s file %s: %s", what, path, fwt_detail());
-    }
-    size_t n = 0;
-    while (n < len && buf[n] != '\n' && buf[n] != '\r') {
-        n++;
-    }
-    if (n == 0 || n >= out_len) {
-        fwt_zeroize(buf, len);
-        free(buf);
-        return fwt_fail(FWT_E_ARG, "%s file %s: the first line must hold the %s (1..%zu bytes)", what,
-                        path, what, out_len - 1);
-    }
-    memcpy(out, buf, n);
-    out[n] = '\0';
-    fwt_zeroize(buf, len);
-    free(buf);
-    return FWT_OK;
-}
-
 /* ---- PEM decoding ---- */
 
 struct pw_state {
@@ -250,29 +223,29 @@ static fwt_err load_pem_file(const char *path, int want_private, const struct fw
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    fwt_err e = fwt_read_file(path, KEY_FILE_MAX, &data, &len);
+    fwt_err e = fwt_secret_read_file(path, "key", KEY_FILE_MAX, &data, &len);
     if (e != FWT_OK) {
         if (e == FWT_E_TOO_LARGE) {
             return fwt_fail(FWT_E_KEY, "%s: too large for a key file", path);
         }
         /* A key that cannot be read is a key error, whatever the I/O cause. */
-        return fwt_fail(FWT_E_KEY, "cannot read key: %s", fwt_detail());
+        char why[256];
+        snprintf(why, sizeof(why), "%s", fwt_detail());
+        return fwt_fail(FWT_E_KEY, "%s", why);
     }
     char pass[SECRET_MAX];
     const char *pp = NULL;
     if (opts != NULL && opts->passphrase_file != NULL) {
-        e = read_secret_line(opts->passphrase_file, "passphrase", pass, sizeof(pass));
+        e = fwt_secret_read_line(opts->passphrase_file, "passphrase", pass, sizeof(pass), NULL);
         if (e != FWT_OK) {
-            fwt_zeroize(data, len);
-            free(data);
+            fwt_secret_free(data, len);
             return e;
         }
         pp = pass;
     }
     e = decode_pem(path, data, len, want_private, pp, out);
     fwt_zeroize(pass, sizeof(pass));
-    fwt_zeroize(data, len);
-    free(data);
+    fwt_secret_free(data, len);
     if (e == FWT_OK && fwt_pkey_type(*out) == FWT_KEY_NONE) {
         e = unsupported_key(path, *out);
         EVP_PKEY_free(*out);
@@ -975,7 +948,7 @@ fwt_err fwt_keygen_file(enum fwt_key_type type, const char *path, const char *pa
     char pass[SECRET_MAX];
     int have_pass = 0;
     if (passphrase_file != NULL) {
-        fwt_err e = read_secret_line(passphrase_file, "passphrase", pass, sizeof(pass));
+        fwt_err e = fwt_secret_read_line(passphrase_file, "passphrase", pass, sizeof(pass), NULL);
         if (e != FWT_OK) {
             return e;
         }

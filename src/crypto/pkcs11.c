@@ -19,6 +19,7 @@
 
 #include "fwt_util.h"
 #include "pkcs11_uri.h"
+#include "secret.h"
 
 #include <p11-kit/pkcs11.h>
 
@@ -46,7 +47,6 @@
 #endif
 
 #define PIN_MAX 256U          /* longest PIN accepted */
-#define PIN_FILE_MAX 4096U    /* largest PIN file read */
 #define ATTR_MAX (16U * 1024U) /* largest attribute value read */
 #define RAW_SIG_MAX 1024U     /* largest raw signature (RSA-8192) */
 #define SLOTS_MAX 1024U
@@ -667,31 +667,8 @@ static fwt_err read_pin(const struct fwt_p11_uri *u, const struct fwt_key_opts *
     if (path == NULL) {
         return FWT_OK;
     }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    fwt_err e = fwt_read_file(path, PIN_FILE_MAX, &buf, &len);
-    if (e != FWT_OK) {
-        return fwt_fail(e, "cannot read the PIN file %s: %s", path, fwt_detail());
-    }
-    size_t n = 0;
-    while (n < len && buf[n] != '\n') {
-        n++;
-    }
-    if (n > 0 && buf[n - 1] == '\r') {
-        n--;
-    }
-    if (n == 0) {
-        e = fwt_fail(FWT_E_ARG, "the PIN file %s is empty (its first line is the PIN)", path);
-    } else if (n > PIN_MAX) {
-        e = fwt_fail(FWT_E_ARG, "the PIN in %s is longer than %u bytes", path, PIN_MAX);
-    } else {
-        memcpy(pin, buf, n);
-        pin[n] = 0;
-        *pin_len = n;
-        *have = 1;
-    }
-    fwt_zeroize(buf, len);
-    free(buf);
+    fwt_err e = fwt_secret_read_line(path, "PIN", pin, PIN_MAX + 1, pin_len);
+    *have = e == FWT_OK;
     return e;
 }
 
