@@ -45,12 +45,23 @@ struct fwt_tuf_transport {
     long low_speed_time_s;     /* ... for this long aborts the transfer; 0: 30 s */
 };
 
-/* Size caps and bounds (0: the default in brackets). */
+/* Default download caps of metadata files, in bytes (python-tuf's defaults). */
+#define FWT_TUF_DEFAULT_MAX_ROOT_SIZE 512000u
+#define FWT_TUF_DEFAULT_MAX_TIMESTAMP_SIZE 16384u
+#define FWT_TUF_DEFAULT_MAX_SNAPSHOT_SIZE 2000000u
+#define FWT_TUF_DEFAULT_MAX_TARGETS_SIZE 5000000u
+
+/*
+ * Size caps and bounds (0: the default in brackets). Every metadata download
+ * stops as soon as the body runs past its cap (FWT_E_TOO_LARGE). A snapshot
+ * or targets role whose referrer gives a length is capped at that length, and
+ * a length above the limit is refused before anything is fetched.
+ */
 struct fwt_tuf_limits {
-    uint64_t max_root_size;      /* [512000] a root file */
+    uint64_t max_root_size;      /* [512000] a root file (also fwt_tuf_init's input, via the CLI) */
     uint64_t max_timestamp_size; /* [16384] timestamp.json */
-    uint64_t max_snapshot_size;  /* [2000000] snapshot when the timestamp gives no length */
-    uint64_t max_targets_size;   /* [5000000] a targets role when the snapshot gives no length */
+    uint64_t max_snapshot_size;  /* [2000000] snapshot.json */
+    uint64_t max_targets_size;   /* [5000000] targets.json and each delegated targets role */
     unsigned max_root_rotations; /* [32] new root versions fetched in one refresh */
     unsigned max_delegations;    /* [32] targets roles visited in one target search */
 };

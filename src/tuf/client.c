@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEF_MAX_ROOT 512000u
-#define DEF_MAX_TIMESTAMP 16384u
-#define DEF_MAX_SNAPSHOT 2000000u
-#define DEF_MAX_TARGETS 5000000u
+#define DEF_MAX_ROOT FWT_TUF_DEFAULT_MAX_ROOT_SIZE
+#define DEF_MAX_TIMESTAMP FWT_TUF_DEFAULT_MAX_TIMESTAMP_SIZE
+#define DEF_MAX_SNAPSHOT FWT_TUF_DEFAULT_MAX_SNAPSHOT_SIZE
+#define DEF_MAX_TARGETS FWT_TUF_DEFAULT_MAX_TARGETS_SIZE
 #define DEF_ROOT_ROTATIONS 32u
 #define DEF_DELEGATIONS 32u
 #define LIST_MAX_ROLES 100000u
@@ -156,6 +156,28 @@ static fwt_err read_local(const fwt_tuf_client *c, const char *role, uint64_t ca
                                        : fwt_fail(FWT_E_NOT_FOUND, "%s: none", p);
     free(p);
     return err;
+}
+
+/*
+ * The download cap of a role file: the length its referrer gives, never more
+ * than the configured limit (a referrer naming a length above the limit is
+ * refused before anything is fetched); the limit when it gives none.
+ */
+static fwt_err meta_cap(const json_t *meta, uint64_t limit, const char *file, const char *referrer,
+                        uint64_t *cap)
+{
+    const json_t *l = json_object_get(meta, "length");
+    *cap = limit;
+    if (!l) {
+        return FWT_OK;
+    }
+    uint64_t len = (uint64_t)json_integer_value(l);
+    if (len > limit) {
+        return fwt_fail(FWT_E_TOO_LARGE, "%s gives %.80s a length of %llu bytes, above the limit of %llu bytes", referrer,
+                        file, (unsigned long long)len, (unsigned long long)limit);
+    }
+    *cap = len;
+    return FWT_OK;
 }
 
 static fwt_err fetch_meta(fwt_tuf_client *c, const char *file, uint64_t cap, uint8_t **buf, size_t *len)
@@ -575,10 +597,12 @@ static fwt_err load_snapshot(fwt_tuf_client *c)
         return err;
     }
     const json_t *meta = ts_snapshot_meta(c);
-    const json_t *l = json_object_get(meta, "length");
-    uint64_t cap = l ? (uint64_t)json_integer_value(l) : c->lim.max_snapshot_size;
-    if (read_local(c, "snapshot", c->lim.max_snapshot_size > cap ? c->lim.max_snapshot_size : cap, &buf, &len) ==
-        FWT_OK) {
+    uint64_t cap = 0;
+    err = meta_cap(meta, c->lim.max_snapshot_size, "snapshot.json", "the timestamp", &cap);
+    if (err != FWT_OK) {
+        return err;
+    }
+    if (read_local(c, "snapshot", cap, &buf, &len) == FWT_OK) {
         err = update_snapshot(c, buf, len, "local snapshot.json", 1);
         free(buf);
         buf = NULL;
@@ -639,11 +663,14 @@ static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *par
     if (!meta) {
         return fwt_fail(FWT_E_META, "the snapshot does not list role '%.64s'", role);
     }
-    const json_t *l = json_object_get(meta, "length");
-    uint64_t cap = l ? (uint64_t)json_integer_value(l) : c->lim.max_targets_size;
+    uint64_t cap = 0;
+    err = meta_cap(meta, c->lim.max_targets_size, role, "the snapshot", &cap);
+    if (err != FWT_OK) {
+        return err;
+    }
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (read_local(c, role, c->lim.max_targets_size > cap ? c->lim.max_targets_size : cap, &buf, &len) == FWT_OK) {
+    if (read_local(c, role, cap, &buf, &len) == FWT_OK) {
         err = update_targets(c, buf, len, role, parent, "local metadata");
         free(buf);
         buf = NULL;

@@ -27,6 +27,13 @@ echo '{"signatures":[],"signed":{}}' >"$T/bad-root.json"
 expect 1 "FWT_E_META" "$C" --metadata-dir "$M" init "$T/bad-root.json"
 [ ! -e "$M/root.json" ] || fail "a refused root was stored"
 expect 1 "" "$C" --metadata-dir "$M" init "$T/missing.json"
+# init reads at most --max-root-bytes (default 512000) of the root file
+expect 1 "larger than the limit of 100 bytes" "$C" --max-root-bytes 100 --metadata-dir "$M" init "$R/metadata/1.root.json"
+[ ! -e "$M/root.json" ] || fail "a root above the limit was stored"
+for o in --max-root-bytes --max-timestamp-bytes --max-snapshot-bytes --max-targets-bytes; do
+    "$C" --help | grep -q -- "$o" || fail "--help lacks $o"
+    expect 1 "positive number" "$C" "$o" 0 --metadata-dir "$M" refresh
+done
 expect 0 "" "$C" --metadata-dir "$M" init "$R/metadata/1.root.json"
 cmp "$M/root.json" "$R/metadata/1.root.json" || fail "init did not store the root as given"
 [ ! -s "$T/log" ] || fail "init made requests: $(cat "$T/log")"

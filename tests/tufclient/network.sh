@@ -28,6 +28,27 @@ serve "$R" "$T/log3" --endless "/targets/$H.big.bin"
 expect 1 "FWT_E_TOO_LARGE" timeout 20 "$C" --metadata-url "$URL/metadata" --metadata-dir "$T/m" \
     --target-name big.bin --target-base-url "$URL/targets" --target-dir "$T/t" download
 
+# Every metadata file has a cap: an endless root, snapshot or targets role is cut at its cap
+# (the defaults, or --max-*-bytes), and nothing is stored.
+serve "$R" "$T/log4" --endless "/metadata/2.root.json"
+before=$(tree_hash "$T/m")
+expect 1 "more than 512000 bytes" timeout 20 "$C" --metadata-url "$URL/metadata" --metadata-dir "$T/m" refresh
+expect 1 "more than 4096 bytes" timeout 20 "$C" --max-root-bytes 4096 --metadata-url "$URL/metadata" \
+    --metadata-dir "$T/m" refresh
+[ "$before" = "$(tree_hash "$T/m")" ] || fail "an endless root changed the metadata dir"
+M5=$T/m5
+expect 0 "" "$C" --metadata-dir "$M5" init "$R/metadata/1.root.json"
+serve "$R" "$T/log5" --endless "/metadata/2.snapshot.json" --endless "/metadata/2.targets.json"
+expect 1 "FWT_E_TOO_LARGE" timeout 20 "$C" --metadata-url "$URL/metadata" --metadata-dir "$M5" refresh
+[ ! -e "$M5/snapshot.json" ] || fail "an endless snapshot was stored"
+serve "$R" "$T/log6" --endless "/metadata/2.targets.json"
+expect 1 "FWT_E_TOO_LARGE" timeout 20 "$C" --metadata-url "$URL/metadata" --metadata-dir "$M5" refresh
+[ ! -e "$M5/targets.json" ] || fail "an endless targets role was stored"
+# the served files, with limits below their sizes
+expect 1 "more than 100 bytes" "$C" --max-timestamp-bytes 100 --metadata-url "$URL/metadata" --metadata-dir "$M5" refresh
+expect 1 "FWT_E_TOO_LARGE" "$C" --max-snapshot-bytes 100 --metadata-url "$URL/metadata" --metadata-dir "$M5" refresh
+[ ! -e "$M5/targets.json" ] || fail "targets stored after a refused snapshot"
+
 # HTTPS: CA file, pinned key, mutual TLS (nginx).
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || fail "nginx is not installed (scripts/install-deps)"
 mkdir -p "$T/www"

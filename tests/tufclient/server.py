@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Test HTTP server for the TUF client CLI tests (stdlib only, 127.0.0.1).
 
-server.py --root DIR --log FILE --port-file FILE [--slow URLPATH] [--endless URLPATH]
+server.py --root DIR --log FILE --port-file FILE [--slow URLPATH] [--endless URLPATH]...
 
 Serves files under DIR by their raw URL path (no percent-decoding, so a file
 named "1.hw%2Fa.json" is served for that path), logs "STATUS PATH" per request
 to FILE, writes its port to --port-file. --slow: that path is sent at one byte
-per second; --endless: that path never ends (no Content-Length).
+per second; --endless (repeatable): that path never ends (no Content-Length).
 """
 import argparse
 import http.server
@@ -18,7 +18,7 @@ ap.add_argument("--root", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--slow")
-ap.add_argument("--endless")
+ap.add_argument("--endless", action="append", default=[])
 args = ap.parse_args()
 
 
@@ -35,7 +35,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path = self.path.split("?", 1)[0]
         try:
-            if path == args.endless:
+            if path in args.endless:
                 self.note(200)
                 self.send_response(200)
                 self.send_header("Connection", "close")

@@ -7,6 +7,7 @@
  */
 #define FWTRUST_INTERNAL 1
 #include "trepo.h"
+#include "tuf/client_internal.h"
 #include "tuf/client_meta.h"
 
 #include <setjmp.h>
@@ -1090,6 +1091,103 @@ static void test_init_checks_root(void **state)
     tr_free(&r);
 }
 
+/* A refresh with the given download limits (0: default). */
+static fwt_err refresh_limited(struct trepo *r, uint64_t snapshot_max, uint64_t targets_max)
+{
+    struct fwt_tuf_client_opts o = {0};
+    o.metadata_dir = r->mdir;
+    o.metadata_url = r->murl;
+    o.targets_url = r->turl;
+    o.fixed_now = r->now;
+    o.limits.max_snapshot_size = snapshot_max;
+    o.limits.max_targets_size = targets_max;
+    fwt_tuf_client *c = NULL;
+    fwt_err err = fwt_tuf_client_open(&o, &c);
+    if (err == FWT_OK) {
+        err = fwt_tuf_refresh(c);
+    }
+    fwt_tuf_client_free(c);
+    return err;
+}
+
+static int file_exists(const struct trepo *r, const char *file)
+{
+    char p[1024];
+    path_of(r, file, p, sizeof(p));
+    return access(p, F_OK) == 0;
+}
+
+/* The length a referrer gives never raises a cap: a snapshot (targets role) that is exactly
+ * as long as the timestamp (snapshot) says, but longer than the limit, is refused before it
+ * is fetched, and nothing of it is stored. */
+static void test_meta_length_capped(void **state)
+{
+    (void)state;
+    struct trepo r;
+    tr_setup(&r, 1);
+    r.meta_hashes = 1;
+    static char pad[20001];
+    memset(pad, 'p', sizeof(pad) - 1);
+    /* unknown fields are allowed in signed metadata: a signed snapshot and targets of ~20 kB */
+    json_object_set_new(json_object_get(r.md, "snapshot"), "x-padding", json_string(pad));
+    json_object_set_new(json_object_get(r.md, "targets"), "x-padding", json_string(pad));
+    tr_publish(&r);
+    EXPECT(FWT_E_TOO_LARGE, refresh_limited(&r, 10000, 0));
+    assert_non_null(strstr(fwt_detail(), "the timestamp gives snapshot.json a length of"));
+    assert_non_null(strstr(fwt_detail(), "above the limit of 10000 bytes"));
+    assert_false(file_exists(&r, "snapshot.json"));
+    EXPECT(FWT_E_TOO_LARGE, refresh_limited(&r, 0, 10000));
+    assert_non_null(strstr(fwt_detail(), "the snapshot gives targets a length of"));
+    assert_false(file_exists(&r, "targets.json"));
+    /* a local copy is read with the same cap: a stored snapshot does not get around it */
+    EXPECT(FWT_OK, refresh_limited(&r, 0, 0));
+    assert_true(file_exists(&r, "targets.json"));
+    EXPECT(FWT_E_TOO_LARGE, refresh_limited(&r, 10000, 0));
+    EXPECT(FWT_OK, refresh_limited(&r, 30000, 30000));
+    tr_free(&r);
+}
+
+struct counted {
+    size_t n;
+};
+
+static int count_sink(void *ctx, const uint8_t *data, size_t len)
+{
+    (void)data;
+    ((struct counted *)ctx)->n += len;
+    return 0;
+}
+
+/* The transport's cap: exactly cap bytes pass, one more aborts the transfer, and the
+ * caller never receives a byte past the cap (an endless file included). */
+static void test_fetch_cap(void **state)
+{
+    (void)state;
+    struct trepo r;
+    tr_setup(&r, 1);
+    static char body[100000];
+    memset(body, 'b', sizeof(body));
+    tr_write(&r, "blob", body, sizeof(body));
+    char url[1024];
+    snprintf(url, sizeof(url), "%s/blob", r.murl);
+    struct tuf_fetcher *f = NULL;
+    EXPECT(FWT_OK, tuf_fetcher_new(NULL, &f));
+    struct counted got = {0};
+    EXPECT(FWT_OK, tuf_fetch(f, url, sizeof(body), count_sink, &got));
+    assert_int_equal(got.n, sizeof(body));
+    static const uint64_t caps[] = {sizeof(body) - 1, 16384, 16383, 1};
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        got.n = 0;
+        EXPECT(FWT_E_TOO_LARGE, tuf_fetch(f, url, caps[i], count_sink, &got));
+        assert_true(got.n <= caps[i]);
+    }
+    got.n = 0;
+    EXPECT(FWT_E_TOO_LARGE, tuf_fetch(f, "file:///dev/zero", 16384, count_sink, &got));
+    assert_true(got.n <= 16384);
+    tuf_fetcher_free(f);
+    tr_free(&r);
+}
+
 /* Parse bytes as type, expecting err, and return the seconds it took. */
 static double timed_parse(const char *b, size_t n, const char *type, fwt_err want, const char *why)
 {
@@ -1191,6 +1289,8 @@ int main(void)
         cmocka_unit_test(test_root_replayed_or_skipped),
         cmocka_unit_test(test_max_root_rotations),
         cmocka_unit_test(test_init_checks_root),
+        cmocka_unit_test(test_meta_length_capped),
+        cmocka_unit_test(test_fetch_cap),
         cmocka_unit_test(test_large_lists_linear),
     };
     return cmocka_run_group_tests(tests, setup_keys, teardown_keys);

@@ -45,6 +45,12 @@ static void usage(FILE *out)
             "  --timeout SEC            per-file transfer timeout (default 300)\n"
             "  --low-speed-limit BPS    abort a transfer slower than this ... (default 1024)\n"
             "  --low-speed-time SEC     ... for this long (default 30)\n"
+            "  --max-root-bytes N       largest root file, also for init (default 512000)\n"
+            "  --max-timestamp-bytes N  largest timestamp.json (default 16384)\n"
+            "  --max-snapshot-bytes N   largest snapshot (default 2000000)\n"
+            "  --max-targets-bytes N    largest targets role, delegated ones too (default 5000000)\n"
+            "                           (a longer download is aborted; a length above the limit\n"
+            "                           in the timestamp or snapshot is refused)\n"
             "  --max-root-rotations N   new root versions per refresh (default 32)\n"
             "  --max-delegations N      roles visited per target search (default 32)\n"
             "  --no-time-floor          do not use the persisted time floor (trust the clock alone)\n"
@@ -102,7 +108,8 @@ static int cmd_init(struct cli *a, const char *root)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    fwt_err err = fwt_read_file(root, 16u * 1024u * 1024u, &buf, &len);
+    uint64_t max = a->o.limits.max_root_size ? a->o.limits.max_root_size : FWT_TUF_DEFAULT_MAX_ROOT_SIZE;
+    fwt_err err = fwt_read_file(root, (size_t)max, &buf, &len);
     if (err == FWT_OK) {
         err = fwt_tuf_init(a->mdir, buf, len);
     }
@@ -235,7 +242,7 @@ int main(int argc, char **argv)
     static struct cli a;
     enum {
         O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_CA, O_PIN, O_CERT, O_KEY, O_TIMEOUT, O_LSL, O_LST,
-        O_ROT, O_DEL, O_NOFLOOR, O_FLOORFILE, O_JSON, O_DETAIL, O_HELP
+        O_ROT, O_DEL, O_MAXROOT, O_MAXTS, O_MAXSNAP, O_MAXTGT, O_NOFLOOR, O_FLOORFILE, O_JSON, O_DETAIL, O_HELP
     };
     static const struct option opts[] = {
         {"metadata-dir", required_argument, 0, O_MDIR}, {"metadata-url", required_argument, 0, O_MURL},
@@ -245,6 +252,8 @@ int main(int argc, char **argv)
         {"client-key", required_argument, 0, O_KEY}, {"timeout", required_argument, 0, O_TIMEOUT},
         {"low-speed-limit", required_argument, 0, O_LSL}, {"low-speed-time", required_argument, 0, O_LST},
         {"max-root-rotations", required_argument, 0, O_ROT}, {"max-delegations", required_argument, 0, O_DEL},
+        {"max-root-bytes", required_argument, 0, O_MAXROOT}, {"max-timestamp-bytes", required_argument, 0, O_MAXTS},
+        {"max-snapshot-bytes", required_argument, 0, O_MAXSNAP}, {"max-targets-bytes", required_argument, 0, O_MAXTGT},
         {"no-time-floor", no_argument, 0, O_NOFLOOR}, {"time-floor-file", required_argument, 0, O_FLOORFILE},
         {"json", no_argument, 0, O_JSON},
         {"detailed-exit", no_argument, 0, O_DETAIL}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
@@ -272,6 +281,10 @@ int main(int argc, char **argv)
         case O_LST:
         case O_ROT:
         case O_DEL:
+        case O_MAXROOT:
+        case O_MAXTS:
+        case O_MAXSNAP:
+        case O_MAXTGT:
             if (parse_long(optarg, &v) != 0 || v == 0) {
                 return usage_fail(&a, "numeric option needs a positive number");
             }
@@ -280,6 +293,10 @@ int main(int argc, char **argv)
             if (ch == O_LST) a.o.transport.low_speed_time_s = v;
             if (ch == O_ROT) a.o.limits.max_root_rotations = (unsigned)v;
             if (ch == O_DEL) a.o.limits.max_delegations = (unsigned)v;
+            if (ch == O_MAXROOT) a.o.limits.max_root_size = (uint64_t)v;
+            if (ch == O_MAXTS) a.o.limits.max_timestamp_size = (uint64_t)v;
+            if (ch == O_MAXSNAP) a.o.limits.max_snapshot_size = (uint64_t)v;
+            if (ch == O_MAXTGT) a.o.limits.max_targets_size = (uint64_t)v;
             break;
         case O_NOFLOOR: a.o.no_time_floor = 1; break;
         case O_FLOORFILE: a.o.time_floor_path = optarg; break;
