@@ -96,8 +96,18 @@ typedef struct fwt_tuf_client fwt_tuf_client;
  * threshold of its own root keys; written to METADATA_DIR/root.json as given
  * (atomically; the directory is created if missing). Existing timestamp,
  * snapshot and targets files are left alone (a later refresh checks them).
+ *
+ * A trusted root already there is never silently replaced by one that is not
+ * newer: the same bytes again is FWT_OK (nothing written); a higher version
+ * replaces it; an older version is FWT_E_META_ROLLBACK, the same version with
+ * other bytes FWT_E_META_MISMATCH, a root.json that is not root metadata
+ * FWT_E_STATE, unless flags has FWT_TUF_INIT_REPLACE. Nothing is written on
+ * failure. fwt_tuf_init is fwt_tuf_init_flags with flags 0.
  */
+#define FWT_TUF_INIT_REPLACE 1u /* replace a trusted root of any version (re-provisioning) */
 FWT_MUST_CHECK fwt_err fwt_tuf_init(const char *metadata_dir, const uint8_t *root, size_t len);
+FWT_MUST_CHECK fwt_err fwt_tuf_init_flags(const char *metadata_dir, const uint8_t *root, size_t len,
+                                          unsigned flags);
 
 /* Open a client: loads and checks the trusted root (no network). */
 FWT_MUST_CHECK fwt_err fwt_tuf_client_open(const struct fwt_tuf_client_opts *opts, fwt_tuf_client **out);

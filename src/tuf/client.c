@@ -703,22 +703,90 @@ static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *par
 
 /* ---- Public API ---- */
 
+/* Largest trusted root.json init reads to compare (a refresh may have stored one above the default cap). */
+#define INIT_OLD_ROOT_MAX (16u * 1024u * 1024u)
+
+/*
+ * May init put new (verified) over the trusted root at path? Absent, or the
+ * same bytes (*same = 1): yes. A newer version: yes. An older version, the
+ * same version with other bytes, or a file that is not root metadata: only
+ * with FWT_TUF_INIT_REPLACE.
+ */
+static fwt_err init_may_replace(const char *path, const struct tuf_md *new, unsigned flags, int *same)
+{
+    *same = 0;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err err = fwt_read_file(path, INIT_OLD_ROOT_MAX, &buf, &len);
+    if (err == FWT_E_NOT_FOUND) {
+        fwt_detail_clear();
+        return FWT_OK;
+    }
+    if (err == FWT_OK && len == new->raw_len && memcmp(buf, new->raw, len) == 0) {
+        *same = 1;
+        free(buf);
+        return FWT_OK;
+    }
+    if (flags & FWT_TUF_INIT_REPLACE) {
+        free(buf);
+        fwt_detail_clear();
+        return FWT_OK;
+    }
+    struct tuf_md *old = NULL;
+    if (err == FWT_OK) {
+        err = tuf_md_parse(buf, len, "root", path, &old);
+    }
+    free(buf);
+    if (err != FWT_OK) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", fwt_detail());
+        return fwt_fail(FWT_E_STATE, "%s holds a trusted root that cannot be read (%s); init replaces it only when asked to (--force)",
+                        path, why);
+    }
+    int64_t have = old->version;
+    tuf_md_free(old);
+    if (new->version < have) {
+        return fwt_fail(FWT_E_META_ROLLBACK, "root version %lld is older than the trusted root version %lld in %s; init "
+                                             "replaces it only when asked to (--force)",
+                        (long long)new->version, (long long)have, path);
+    }
+    if (new->version == have) {
+        return fwt_fail(FWT_E_META_MISMATCH, "root version %lld differs from the trusted root of the same version in %s; "
+                                             "init replaces it only when asked to (--force)",
+                        (long long)have, path);
+    }
+    return FWT_OK;
+}
+
 fwt_err fwt_tuf_init(const char *metadata_dir, const uint8_t *root, size_t len)
+{
+    return fwt_tuf_init_flags(metadata_dir, root, len, 0);
+}
+
+fwt_err fwt_tuf_init_flags(const char *metadata_dir, const uint8_t *root, size_t len, unsigned flags)
 {
     if (!metadata_dir || !root) {
         return fwt_fail(FWT_E_ARG, "metadata directory and root are required");
     }
-    if (mkdir(metadata_dir, 0755) != 0 && errno != EEXIST) {
-        return fwt_fail(FWT_E_IO, "%s: cannot create: %s", metadata_dir, strerror(errno));
+    if (flags & ~(unsigned)FWT_TUF_INIT_REPLACE) {
+        return fwt_fail(FWT_E_ARG, "unknown init flags 0x%x", flags);
     }
     struct tuf_md *m = NULL;
     fwt_err err = load_trusted_root(NULL, root, len, &m);
     if (err != FWT_OK) {
         return err;
     }
-    tuf_md_free(m);
+    if (mkdir(metadata_dir, 0755) != 0 && errno != EEXIST) {
+        tuf_md_free(m);
+        return fwt_fail(FWT_E_IO, "%s: cannot create: %s", metadata_dir, strerror(errno));
+    }
     char *p = fmt("%s/root.json", metadata_dir);
-    err = p ? fwt_write_file_atomic(p, root, len, 0644) : fwt_fail(FWT_E_NOMEM, "out of memory");
+    int same = 0;
+    err = p ? init_may_replace(p, m, flags, &same) : fwt_fail(FWT_E_NOMEM, "out of memory");
+    tuf_md_free(m);
+    if (err == FWT_OK && !same) {
+        err = fwt_write_file_atomic(p, root, len, 0644);
+    }
     free(p);
     return err;
 }

@@ -38,6 +38,27 @@ expect 0 "" "$C" --metadata-dir "$M" init "$R/metadata/1.root.json"
 cmp "$M/root.json" "$R/metadata/1.root.json" || fail "init did not store the root as given"
 [ ! -s "$T/log" ] || fail "init made requests: $(cat "$T/log")"
 
+# init on a directory that trusts a root already: the same file changes nothing; a newer root
+# replaces it; an older root, or another root of the same version, only with --force
+R3=$T/repo3
+"$TREPO" "$R3" --roots 3
+M3=$T/m3
+expect 0 "" "$C" --metadata-dir "$M3" init "$R3/metadata/1.root.json"
+expect 0 "" "$C" --metadata-dir "$M3" init "$R3/metadata/1.root.json"
+expect 0 "" "$C" --metadata-dir "$M3" init "$R3/metadata/3.root.json"
+cmp "$M3/root.json" "$R3/metadata/3.root.json" || fail "init did not take the newer root"
+expect 43 "root version 2 is older than the trusted root version 3" "$C" --detailed-exit --metadata-dir "$M3" \
+    init "$R3/metadata/2.root.json"
+expect 1 "FWT_E_META_ROLLBACK" "$C" --metadata-dir "$M3" init "$R/metadata/1.root.json"
+cmp "$M3/root.json" "$R3/metadata/3.root.json" || fail "a refused init changed the trusted root"
+"$TREPO" "$T/repo3b" --roots 3
+expect 44 "differs from the trusted root of the same version" "$C" --detailed-exit --metadata-dir "$M3" \
+    init "$T/repo3b/metadata/3.root.json"
+cmp "$M3/root.json" "$R3/metadata/3.root.json" || fail "a refused init changed the trusted root"
+expect 1 "--force is an option of init only" "$C" --force --metadata-dir "$M3" --metadata-url "$URL/metadata" refresh
+expect 0 "" "$C" --force --metadata-dir "$M3" init "$R/metadata/1.root.json"
+cmp "$M3/root.json" "$R/metadata/1.root.json" || fail "init --force did not replace the root"
+
 # refresh: the request sequence, the stored files (exact bytes, unversioned)
 expect 0 "" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" refresh
 printf '404 /metadata/2.root.json\n200 /metadata/timestamp.json\n200 /metadata/2.snapshot.json\n200 /metadata/2.targets.json\n' >"$T/want"

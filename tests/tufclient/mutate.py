@@ -35,6 +35,9 @@ muts = [
  ("dup role keyid", "src/tuf/client_meta.c", "err = fwt_fail(FWT_E_META, \"role '%.64s' lists key id", "if (0) err = fwt_fail(FWT_E_META, \"role '%.64s' lists key id"),
  ("dup delegated role name", "src/tuf/client_meta.c", "err = fwt_fail(FWT_E_META, \"delegated role '%.64s' listed twice\"", "if (0) err = fwt_fail(FWT_E_META, \"delegated role '%.64s' listed twice\""),
  ("list: other delegators", "src/tuf/client.c", "            err = FWT_OK;\n            continue;\n        }\n        json_object_set_new(seen, role, json_true());", "            break;\n        }\n        json_object_set_new(seen, role, json_true());"),
+ ("meta length above limit", "src/tuf/client.c", "    if (len > limit) {\n        return fwt_fail(FWT_E_TOO_LARGE, \"%s gives", "    if (0) {\n        return fwt_fail(FWT_E_TOO_LARGE, \"%s gives"),
+ ("init older root", "src/tuf/client.c", "    if (new->version < have) {", "    if (0) {"),
+ ("init same version other bytes", "src/tuf/client.c", "    if (new->version == have) {", "    if (0) {"),
  ("persist only verified", "src/tuf/client.c", "    if (err == FWT_OK && !equal) {\n        err = persist(c, \"timestamp\", c->ts);", "    if (!equal && c->ts) {\n        (void)persist(c, \"timestamp\", c->ts);"),
 ]
 only = sys.argv[1:] 

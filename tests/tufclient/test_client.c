@@ -1091,6 +1091,73 @@ static void test_init_checks_root(void **state)
     tr_free(&r);
 }
 
+static void assert_trusted_root(const struct trepo *r, const char *file)
+{
+    char a[1024], b[1024];
+    path_of(r, "root.json", a, sizeof(a));
+    snprintf(b, sizeof(b), "%s/%s", r->meta, file);
+    assert_same_file(a, b);
+}
+
+/* init never silently puts an older root, or another root of the same version, over the
+ * trusted one; the same file again is fine, a newer one replaces it, and
+ * FWT_TUF_INIT_REPLACE replaces it whatever it is. A refused init writes nothing. */
+static void test_init_keeps_newer_root(void **state)
+{
+    (void)state;
+    struct trepo r;
+    tr_setup(&r, 1);
+    tr_publish_root(&r, NULL, 0);
+    tr_publish_root(&r, NULL, 0);
+    EXPECT(FWT_OK, tr_refresh(&r, 0));
+    assert_trusted_root(&r, "3.root.json");
+    char p1[1024], p3[1024];
+    snprintf(p1, sizeof(p1), "%s/1.root.json", r.meta);
+    snprintf(p3, sizeof(p3), "%s/3.root.json", r.meta);
+    size_t l1, l3;
+    uint8_t *v1 = tr_read(p1, &l1), *v3 = tr_read(p3, &l3);
+    assert_non_null(v1);
+    assert_non_null(v3);
+    SAVE(&r, before);
+    /* older */
+    EXPECT(FWT_E_META_ROLLBACK, fwt_tuf_init(r.mdir, v1, l1));
+    assert_non_null(strstr(fwt_detail(), "root version 1 is older than the trusted root version 3"));
+    UNCHANGED(&r, before);
+    /* the same version, other bytes (validly signed) */
+    json_t *other = json_deep_copy(json_object_get(r.md, "root"));
+    json_object_set_new(other, "x-note", json_string("another root 3"));
+    size_t lo;
+    uint8_t *o3 = tr_sign(&r, other, NULL, -1, &lo);
+    json_decref(other);
+    EXPECT(FWT_E_META_MISMATCH, fwt_tuf_init(r.mdir, o3, lo));
+    assert_non_null(strstr(fwt_detail(), "differs from the trusted root of the same version"));
+    UNCHANGED(&r, before);
+    /* the same file again: nothing to do */
+    EXPECT(FWT_OK, fwt_tuf_init(r.mdir, v3, l3));
+    UNCHANGED(&r, before);
+    /* asked to: replaced */
+    EXPECT(FWT_OK, fwt_tuf_init_flags(r.mdir, v1, l1, FWT_TUF_INIT_REPLACE));
+    assert_trusted_root(&r, "1.root.json");
+    /* a newer root replaces an older one without being asked */
+    EXPECT(FWT_OK, fwt_tuf_init(r.mdir, v3, l3));
+    assert_trusted_root(&r, "3.root.json");
+    /* a root.json that is not root metadata is replaced only when asked to */
+    char rp[1024];
+    path_of(&r, "root.json", rp, sizeof(rp));
+    assert_int_equal(fwt_write_file_atomic(rp, "{}", 2, 0644), FWT_OK);
+    SAVE(&r, broken);
+    EXPECT(FWT_E_STATE, fwt_tuf_init(r.mdir, v3, l3));
+    UNCHANGED(&r, broken);
+    EXPECT(FWT_OK, fwt_tuf_init_flags(r.mdir, v3, l3, FWT_TUF_INIT_REPLACE));
+    assert_trusted_root(&r, "3.root.json");
+    /* unknown flags */
+    EXPECT(FWT_E_ARG, fwt_tuf_init_flags(r.mdir, v3, l3, 2));
+    free(v1);
+    free(v3);
+    free(o3);
+    tr_free(&r);
+}
+
 /* A refresh with the given download limits (0: default). */
 static fwt_err refresh_limited(struct trepo *r, uint64_t snapshot_max, uint64_t targets_max)
 {
@@ -1289,6 +1356,7 @@ int main(void)
         cmocka_unit_test(test_root_replayed_or_skipped),
         cmocka_unit_test(test_max_root_rotations),
         cmocka_unit_test(test_init_checks_root),
+        cmocka_unit_test(test_init_keeps_newer_root),
         cmocka_unit_test(test_meta_length_capped),
         cmocka_unit_test(test_fetch_cap),
         cmocka_unit_test(test_large_lists_linear),

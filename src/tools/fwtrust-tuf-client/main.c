@@ -27,7 +27,9 @@ static void usage(FILE *out)
             "usage: " PROG " [OPTIONS] COMMAND [ARGS]\n\n"
             "A TUF 1.0 client (tuf-spec.md section 5): trusted metadata in METADATA_DIR.\n\n"
             "Commands:\n"
-            "  init TRUSTED_ROOT  install the initial root (must be signed by its own root threshold)\n"
+            "  init TRUSTED_ROOT  install the initial root (must be signed by its own root threshold);\n"
+            "                     a trusted root already there is replaced only by a newer version\n"
+            "                     (the same file again changes nothing), unless --force\n"
             "  refresh            update root, timestamp, snapshot and targets from --metadata-url\n"
             "  download           refresh, then fetch each --target-name into --target-dir\n"
             "                     (file name: the target path percent-encoded; kept when it already matches)\n"
@@ -53,6 +55,8 @@ static void usage(FILE *out)
             "                           in the timestamp or snapshot is refused)\n"
             "  --max-root-rotations N   new root versions per refresh (default 32)\n"
             "  --max-delegations N      roles visited per target search (default 32)\n"
+            "  --force                  init: replace the trusted root even with an older version, or\n"
+            "                           another root of the same version (re-provisioning)\n"
             "  --no-time-floor          do not use the persisted time floor (trust the clock alone)\n"
             "  --time-floor-file FILE   keep the time floor in FILE (default METADATA_DIR/time-floor)\n"
             "  --json                   print results as JSON on stdout\n"
@@ -65,7 +69,7 @@ struct cli {
     const char *mdir, *murl, *turl, *tdir;
     const char *names[MAX_NAMES];
     size_t n_names;
-    int json, detailed;
+    int json, detailed, force;
     struct fwt_tuf_client_opts o;
     struct fwt_progress prog; /* download progress (stderr, on a terminal) */
 };
@@ -111,7 +115,7 @@ static int cmd_init(struct cli *a, const char *root)
     uint64_t max = a->o.limits.max_root_size ? a->o.limits.max_root_size : FWT_TUF_DEFAULT_MAX_ROOT_SIZE;
     fwt_err err = fwt_read_file(root, (size_t)max, &buf, &len);
     if (err == FWT_OK) {
-        err = fwt_tuf_init(a->mdir, buf, len);
+        err = fwt_tuf_init_flags(a->mdir, buf, len, a->force ? FWT_TUF_INIT_REPLACE : 0);
     }
     free(buf);
     if (err != FWT_OK) {
@@ -242,7 +246,7 @@ int main(int argc, char **argv)
     static struct cli a;
     enum {
         O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_CA, O_PIN, O_CERT, O_KEY, O_TIMEOUT, O_LSL, O_LST,
-        O_ROT, O_DEL, O_MAXROOT, O_MAXTS, O_MAXSNAP, O_MAXTGT, O_NOFLOOR, O_FLOORFILE, O_JSON, O_DETAIL, O_HELP
+        O_ROT, O_DEL, O_MAXROOT, O_MAXTS, O_MAXSNAP, O_MAXTGT, O_FORCE, O_NOFLOOR, O_FLOORFILE, O_JSON, O_DETAIL, O_HELP
     };
     static const struct option opts[] = {
         {"metadata-dir", required_argument, 0, O_MDIR}, {"metadata-url", required_argument, 0, O_MURL},
@@ -254,7 +258,7 @@ int main(int argc, char **argv)
         {"max-root-rotations", required_argument, 0, O_ROT}, {"max-delegations", required_argument, 0, O_DEL},
         {"max-root-bytes", required_argument, 0, O_MAXROOT}, {"max-timestamp-bytes", required_argument, 0, O_MAXTS},
         {"max-snapshot-bytes", required_argument, 0, O_MAXSNAP}, {"max-targets-bytes", required_argument, 0, O_MAXTGT},
-        {"no-time-floor", no_argument, 0, O_NOFLOOR}, {"time-floor-file", required_argument, 0, O_FLOORFILE},
+        {"force", no_argument, 0, O_FORCE}, {"no-time-floor", no_argument, 0, O_NOFLOOR}, {"time-floor-file", required_argument, 0, O_FLOORFILE},
         {"json", no_argument, 0, O_JSON},
         {"detailed-exit", no_argument, 0, O_DETAIL}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
     int ch;
@@ -298,6 +302,7 @@ int main(int argc, char **argv)
             if (ch == O_MAXSNAP) a.o.limits.max_snapshot_size = (uint64_t)v;
             if (ch == O_MAXTGT) a.o.limits.max_targets_size = (uint64_t)v;
             break;
+        case O_FORCE: a.force = 1; break;
         case O_NOFLOOR: a.o.no_time_floor = 1; break;
         case O_FLOORFILE: a.o.time_floor_path = optarg; break;
         case O_JSON: a.json = 1; break;
@@ -327,6 +332,9 @@ int main(int argc, char **argv)
     if (!getenv("FWTRUST_NO_PROGRESS")) {
         a.o.progress = on_progress;
         a.o.progress_ctx = &a.prog;
+    }
+    if (a.force && strcmp(cmd, "init") != 0) {
+        return usage_fail(&a, "--force is an option of init only");
     }
     if (!strcmp(cmd, "init")) {
         if (optind + 1 != argc) {
