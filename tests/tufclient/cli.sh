@@ -31,7 +31,10 @@ expect 1 "" "$C" --metadata-dir "$M" init "$T/missing.json"
 expect 1 "larger than the limit of 100 bytes" "$C" --max-root-bytes 100 --metadata-dir "$M" init "$R/metadata/1.root.json"
 [ ! -e "$M/root.json" ] || fail "a root above the limit was stored"
 for o in --max-root-bytes --max-timestamp-bytes --max-snapshot-bytes --max-targets-bytes; do
-    "$C" --help | grep -q -- "$o" || fail "--help lacks $o"
+    # the default in --help (from fwt_tuf.h) is the one in the table of docs/tuf.md
+    d=$("$C" --help | sed -n "s/.*$o N.*(default \([0-9]*\)).*/\1/p")
+    [ -n "$d" ] || fail "--help lacks $o or its default"
+    grep -F -- "\`$o\`" "$SRC/docs/tuf.md" | grep -q -- " $d " || fail "docs/tuf.md does not give $o the default $d"
     expect 1 "positive number" "$C" "$o" 0 --metadata-dir "$M" refresh
 done
 expect 0 "" "$C" --metadata-dir "$M" init "$R/metadata/1.root.json"

@@ -47,10 +47,10 @@ static void usage(FILE *out)
             "  --timeout SEC            per-file transfer timeout (default 300)\n"
             "  --low-speed-limit BPS    abort a transfer slower than this ... (default 1024)\n"
             "  --low-speed-time SEC     ... for this long (default 30)\n"
-            "  --max-root-bytes N       largest root file, also for init (default 512000)\n"
-            "  --max-timestamp-bytes N  largest timestamp.json (default 16384)\n"
-            "  --max-snapshot-bytes N   largest snapshot (default 2000000)\n"
-            "  --max-targets-bytes N    largest targets role, delegated ones too (default 5000000)\n"
+            "  --max-root-bytes N       largest root file, also for init (default %u)\n"
+            "  --max-timestamp-bytes N  largest timestamp.json (default %u)\n"
+            "  --max-snapshot-bytes N   largest snapshot (default %u)\n"
+            "  --max-targets-bytes N    largest targets role, delegated ones too (default %u)\n"
             "                           (a longer download is aborted; a length above the limit\n"
             "                           in the timestamp or snapshot is refused)\n"
             "  --max-root-rotations N   new root versions per refresh (default 32)\n"
@@ -62,7 +62,9 @@ static void usage(FILE *out)
             "  --json                   print results as JSON on stdout\n"
             "  --detailed-exit          exit with the error number instead of 1\n"
             "  --help                   this text\n\n"
-            "Exit status: 0 success, 1 failure (the error is named on stderr).\n");
+            "Exit status: 0 success, 1 failure (the error is named on stderr).\n",
+            FWT_TUF_DEFAULT_MAX_ROOT_SIZE, FWT_TUF_DEFAULT_MAX_TIMESTAMP_SIZE, FWT_TUF_DEFAULT_MAX_SNAPSHOT_SIZE,
+            FWT_TUF_DEFAULT_MAX_TARGETS_SIZE);
 }
 
 struct cli {
