@@ -14,7 +14,8 @@
  * (threshold not met), FWT_E_META_EXPIRED, FWT_E_META_ROLLBACK,
  * FWT_E_META_MISMATCH (length, hash or version differs from the referencing
  * role), FWT_E_NETWORK (transport, HTTP status), FWT_E_TOO_LARGE (a download
- * ran past its cap), FWT_E_NOT_FOUND (no such target), FWT_E_IO, FWT_E_NOMEM.
+ * ran past its cap, or a referrer gives a length above the limit;
+ * fwt_tuf_limits), FWT_E_NOT_FOUND (no such target), FWT_E_IO, FWT_E_NOMEM.
  *
  * Not thread-safe: one client per thread.
  */

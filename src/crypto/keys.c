@@ -29,7 +29,7 @@
 
 /* Largest key file we read (an RSA-4096 PEM is about 3.3 KB). */
 #define KEY_FILE_MAX (64U * 1024U)
-/* Longest passphrase or PIN line. */
+/* Longest passphrase (the first line of a passphrase file, read by secret.c). */
 #define SECRET_MAX 1024U
 
 void fwt_zeroize(void *p, size_t len)
