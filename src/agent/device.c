@@ -108,6 +108,22 @@ static fwt_err load_anchors(fwt_agent *dev)
             return err;
         }
     }
+    /* The core's policy rules, said here with the cause: a key listed twice would be two
+     * anchors for one holder, so it is refused (the threshold counts distinct anchors). */
+    struct fwt_policy pol;
+    memset(&pol, 0, sizeof(pol));
+    pol.keys = dev->cfg.n_keys ? dev->keys : NULL;
+    pol.n_keys = dev->cfg.n_keys;
+    pol.roots = dev->cfg.n_roots ? dev->roots : NULL;
+    pol.n_roots = dev->cfg.n_roots;
+    pol.threshold = dev->cfg.threshold;
+    if (fwt_policy_check(&pol) == FWT_E_ARG) {
+        return fwt_fail(FWT_E_ARG, "device %s: the same public key is a trust anchor twice "
+                        "([trust] key/root, --trust-key/--trust-root), or threshold %u is above "
+                        "the %zu anchor(s): refused, one key is one anchor",
+                        dev->cfg.dir, (unsigned)dev->cfg.threshold,
+                        dev->cfg.n_keys + dev->cfg.n_roots);
+    }
     return FWT_OK;
 }
 
@@ -382,9 +398,11 @@ void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
 
 fwt_err fwt_agent_recheck(const struct fwt_policy *pol, const struct fwt_image_info *info)
 {
-    /* Each condition on its own, so that one skipped branch (a glitch) is not enough. */
-    int ok = info->n_signers >= pol->threshold && info->n_signers <= FWT_MAX_SIGNERS &&
-             pol->threshold > 0;
+    /* Each condition on its own, so that one skipped branch (a glitch) is not enough.
+     * Signers are counted by the core's own rule (distinct trust anchors), never here. */
+    int ok = info->n_signers <= FWT_MAX_SIGNERS && pol->threshold > 0 &&
+             info->n_signers >= pol->threshold;
+    ok = ok && fwt_policy_threshold_met(pol, info) == FWT_OK;
     ok = ok && info->hw_id_len == pol->hw_id_len && info->hw_id_len <= FWT_HW_ID_MAX &&
          (pol->hw_id_len == 0 || fwt_ct_compare(info->hw_id, pol->hw_id, pol->hw_id_len) == 0);
     ok = ok && (pol->min_security_counter == 0 ||
