@@ -86,4 +86,16 @@ expect 1 "the same public key is a trust anchor twice" "$AGENT" --device "$T/dup
 [ ! -e "$T/dup/dev" ] && [ ! -e "$T/dup-a" ] || fail "a refused init left something behind"
 expect 1 "the same public key is a trust anchor twice" "$AGENT" --device "$T/dup/dev" init --hw-id hw1 \
     --slot-a "$T/dup-a" --slot-b "$T/dup-b" --trust-key "$T/k1.pub" --trust-key "$T/k1.pem"
+# A device.ini edited by hand to name one key twice (a key and a root) is refused when the
+# device is opened, before any image is looked at.
+mkdir -p "$T/ini"
+expect 0 "" "$AGENT" --device "$T/ini/dev" init --hw-id hw1 --slot-a "$T/ini/a" --slot-b "$T/ini/b" \
+    --trust-key "$T/k1.pub"
+sed -i 's|^key = keys/key-0.pem$|key = keys/key-0.pem\nroot = keys/key-0.pem|' "$T/ini/dev/device.ini"
+grep -q '^root = keys/key-0.pem$' "$T/ini/dev/device.ini" || fail "device.ini edit"
+expect 1 "the same public key is a trust anchor twice" "$AGENT" --device "$T/ini/dev" status
+expect 1 "the same public key is a trust anchor twice" "$BOOT" --device "$T/ini/dev"
+# A threshold above the anchors of a device that trusts roots only is refused when it opens.
+sed -i 's|^threshold = 2$|threshold = 3|' "$T/roots/dev/device.ini"
+expect 1 "threshold 3 is above the 2 trust anchor(s)" A status
 echo "agent threshold: ok"
