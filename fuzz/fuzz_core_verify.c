@@ -41,6 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ve == FWT_OK && (info.n_signers < p.threshold || info.n_signers > FWT_MAX_SIGNERS)) {
         abort();
     }
+    /* Accepted: distinct trust anchors (not keys) meet the threshold, by the rule a caller's
+     * second check applies; never more anchors than signers. */
+    if (ve == FWT_OK && (info.n_anchors < p.threshold || info.n_anchors > info.n_signers ||
+                         fwt_policy_threshold_met(&p, &info) != FWT_OK)) {
+        abort();
+    }
     /* The caller's digest of [0, unprot_off), as a streaming installer has it. */
     struct fwt_image_info pi;
     if (pe == FWT_OK && info.hash_alg != FWT_HASH_NONE && info.digest_len > 0) {
@@ -51,7 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((he == FWT_OK) != (ve == FWT_OK)) {
             abort(); /* the same bytes, the same digest: the same decision */
         }
-        if (he == FWT_OK && (pi.n_signers != info.n_signers || pi.total_size != info.total_size)) {
+        if (he == FWT_OK && (pi.n_signers != info.n_signers || pi.n_anchors != info.n_anchors ||
+                             pi.total_size != info.total_size)) {
             abort();
         }
     }

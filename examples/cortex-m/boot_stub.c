@@ -126,6 +126,12 @@ int boot_main(void)
     policy.min_security_counter = 1;
     struct fwt_image_info info;
     fwt_err e = fwt_image_verify(&io, &ops, &policy, work, sizeof(work), &info);
+    if (e != FWT_OK) {
+        return (int)e;
+    }
+    /* A second, independent condition before the jump: the core's own threshold rule
+     * (distinct trust anchors) over its result; a skipped branch above does not pass it. */
+    e = fwt_policy_threshold_met(&policy, &info);
     return e == FWT_OK ? 0 : (int)e;
 }
 

@@ -102,8 +102,15 @@ struct fwt_policy {
     /* Root keys trusted to certify signing keys (FWT_TLV_CERT). */
     const struct fwt_trusted_key *roots;
     size_t n_roots;
-    /* Valid signatures from this many distinct trusted keys are required.
-     * 0 is refused (FWT_E_ARG); above the number of keys is refused too. */
+    /* Valid signatures vouched for by this many distinct trust anchors are
+     * required. An anchor is one entry of keys[] or of roots[]: a signature
+     * by a directly trusted key counts for that key, one by a key a root
+     * certified counts for the root, so one root never meets a threshold
+     * above 1 however many keys it certified. Each signing key counts once,
+     * for one anchor (a key that is trusted directly counts for itself, even
+     * when it also carries a certificate). 0, above n_keys + n_roots, or
+     * above FWT_MAX_SIGNERS is refused (FWT_E_ARG); so is a policy that lists
+     * the same key bytes twice (in keys[], in roots[] or in both). */
     uint32_t threshold;
     /* When hw_id_len > 0 the image must carry exactly this hardware id. */
     const uint8_t *hw_id;
@@ -114,6 +121,8 @@ struct fwt_policy {
 };
 
 #define FWT_MAX_SIGNERS 8U
+/* At most this many trust anchors (n_keys + n_roots); more is FWT_E_ARG. */
+#define FWT_MAX_ANCHORS 64U
 
 /* Everything the verifier learned. Valid fields only when the call says so. */
 struct fwt_image_info {
@@ -135,6 +144,11 @@ struct fwt_image_info {
     /* Distinct trusted keys with a valid signature, by key hash. */
     uint32_t n_signers;
     uint8_t signer_keyhash[FWT_MAX_SIGNERS][FWT_KEYHASH_SIZE];
+    /* The trust anchor that vouches for each signer: i < policy->n_keys is
+     * policy->keys[i], n_keys + j is policy->roots[j]. */
+    uint32_t signer_anchor[FWT_MAX_SIGNERS];
+    /* Distinct anchors among the signers: what policy->threshold counts. */
+    uint32_t n_anchors;
     /* From a boot-key certificate, when one was used. */
     uint8_t has_cert;
     uint32_t key_version;
@@ -142,9 +156,10 @@ struct fwt_image_info {
 
 /*
  * Verify an image against a policy. Returns FWT_OK only when the structure is
- * valid, the digest matches, at least policy->threshold distinct trusted keys
- * signed it (directly or through a valid certificate), the hardware id and
- * security counter satisfy the policy. info may be NULL.
+ * valid, the digest matches, valid signatures vouched for by at least
+ * policy->threshold distinct trust anchors (a key trusted directly, or a root
+ * that certified the signing key) are present, the hardware id and security
+ * counter satisfy the policy. info may be NULL.
  */
 FWT_MUST_CHECK fwt_err fwt_image_verify(const struct fwt_io *io, const struct fwt_crypto_ops *crypto,
                                         const struct fwt_policy *policy, uint8_t *work,
@@ -167,6 +182,27 @@ FWT_MUST_CHECK fwt_err fwt_image_verify_prehashed(const struct fwt_io *io,
                                                   enum fwt_hash_alg alg, const uint8_t *digest,
                                                   size_t digest_len, uint8_t *work,
                                                   size_t work_len, struct fwt_image_info *info);
+
+/*
+ * The policy's own rules, without an image: FWT_E_NO_TRUST without any trust
+ * anchor; FWT_E_ARG for missing arrays, a bad key entry, more than
+ * FWT_MAX_ANCHORS anchors, the same key bytes listed twice (keys[] and roots[]
+ * together), a bad hardware id, or a threshold of 0, above FWT_MAX_SIGNERS or
+ * above n_keys + n_roots. fwt_image_verify() starts with this check.
+ */
+FWT_MUST_CHECK fwt_err fwt_policy_check(const struct fwt_policy *policy);
+
+/*
+ * The threshold rule on its own, over a verifier result: FWT_OK when
+ * info->signer_anchor[0 .. n_signers) names at least policy->threshold
+ * distinct anchors of the policy, FWT_E_THRESHOLD when it does not (or names
+ * an anchor the policy does not have), FWT_E_ARG / FWT_E_NO_TRUST as
+ * fwt_policy_check(). fwt_image_verify() decides with this rule; a caller that
+ * checks the result again before acting on it (a bootloader before its jump,
+ * the device agent) calls this, never a count of its own.
+ */
+FWT_MUST_CHECK fwt_err fwt_policy_threshold_met(const struct fwt_policy *policy,
+                                                const struct fwt_image_info *info);
 
 /*
  * Parse and check structure only (header, TLV areas, digest not checked, no

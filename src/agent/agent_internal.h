@@ -188,8 +188,9 @@ struct fwt_agent {
 /* Fill a policy with dev's trust anchors, hw id and stored minimums. FWT_E_NO_TRUST without anchors. */
 fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol);
 /* After the verifier said FWT_OK: check again, independently, what its result
- * reports against the policy (threshold of signers, hardware id, security
- * counter, key version). FWT_E_INTERNAL when they disagree (a fault). */
+ * reports against the policy (threshold of distinct trust anchors, by the
+ * core's fwt_policy_threshold_met; hardware id, security counter, key
+ * version). FWT_E_INTERNAL when they disagree (a fault). */
 fwt_err fwt_agent_recheck(const struct fwt_policy *pol, const struct fwt_image_info *info);
 /* Do block devices a and b share sectors (the same device, or a disk and one of
  * its partitions)? From sysfs under `sysfs` ("/sys"): 1 yes, 0 no, -1 unknown. */

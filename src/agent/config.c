@@ -337,7 +337,7 @@ fwt_err fwt_agent_config_parse(const char *text, size_t len, const char *dir,
         if (!cfg->threshold) {
             cfg->threshold = 1;
         }
-        if (cfg->n_keys && cfg->threshold > cfg->n_keys + cfg->n_roots) {
+        if (cfg->n_keys + cfg->n_roots > 0 && cfg->threshold > cfg->n_keys + cfg->n_roots) {
             err = fwt_fail(FWT_E_ARG, "threshold %u is above the %zu trust anchor(s)",
                            (unsigned)cfg->threshold, cfg->n_keys + cfg->n_roots);
         }

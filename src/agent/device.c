@@ -93,6 +93,33 @@ static fwt_err load_anchor(const char *path, struct fwt_agent_anchor *a, struct 
     return FWT_OK;
 }
 
+/* The core's policy rules over a device's trust anchors (fwt_policy_check), said with the
+ * cause: a key given twice would be two anchors for one holder, so it is refused (the
+ * threshold counts distinct anchors). No anchor at all is left to fwt_agent_policy. */
+static fwt_err check_anchors(const char *where, const struct fwt_trusted_key *keys, size_t n_keys,
+                             const struct fwt_trusted_key *roots, size_t n_roots,
+                             uint32_t threshold)
+{
+    struct fwt_policy pol;
+    memset(&pol, 0, sizeof(pol));
+    pol.keys = n_keys ? keys : NULL;
+    pol.n_keys = n_keys;
+    pol.roots = n_roots ? roots : NULL;
+    pol.n_roots = n_roots;
+    pol.threshold = threshold;
+    if (fwt_policy_check(&pol) != FWT_E_ARG) {
+        return FWT_OK;
+    }
+    pol.threshold = 1;
+    if (fwt_policy_check(&pol) == FWT_E_ARG) {
+        return fwt_fail(FWT_E_ARG, "%s: the same public key is a trust anchor twice ([trust] "
+                        "key/root, --trust-key/--trust-root): refused, one key is one anchor",
+                        where);
+    }
+    return fwt_fail(FWT_E_ARG, "%s: threshold %u is above the %zu trust anchor(s)", where,
+                    (unsigned)threshold, n_keys + n_roots);
+}
+
 static fwt_err load_anchors(fwt_agent *dev)
 {
     for (size_t i = 0; i < dev->cfg.n_keys; i++) {
@@ -108,7 +135,8 @@ static fwt_err load_anchors(fwt_agent *dev)
             return err;
         }
     }
-    return FWT_OK;
+    return check_anchors(dev->cfg.dir, dev->keys, dev->cfg.n_keys, dev->roots, dev->cfg.n_roots,
+                         dev->cfg.threshold);
 }
 
 fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol)
@@ -382,9 +410,11 @@ void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
 
 fwt_err fwt_agent_recheck(const struct fwt_policy *pol, const struct fwt_image_info *info)
 {
-    /* Each condition on its own, so that one skipped branch (a glitch) is not enough. */
-    int ok = info->n_signers >= pol->threshold && info->n_signers <= FWT_MAX_SIGNERS &&
-             pol->threshold > 0;
+    /* Each condition on its own, so that one skipped branch (a glitch) is not enough.
+     * Signers are counted by the core's own rule (distinct trust anchors), never here. */
+    int ok = info->n_signers <= FWT_MAX_SIGNERS && pol->threshold > 0 &&
+             info->n_signers >= pol->threshold;
+    ok = ok && fwt_policy_threshold_met(pol, info) == FWT_OK;
     ok = ok && info->hw_id_len == pol->hw_id_len && info->hw_id_len <= FWT_HW_ID_MAX &&
          (pol->hw_id_len == 0 || fwt_ct_compare(info->hw_id, pol->hw_id, pol->hw_id_len) == 0);
     ok = ok && (pol->min_security_counter == 0 ||
@@ -690,7 +720,26 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
     if (o->slot_size > UINT32_MAX) {
         return fwt_fail(FWT_E_ARG, "--slot-size above 4 GiB - 1");
     }
-    fwt_err err = mkdir_p1(dir_in, 0755);
+    /* The anchors as the core will see them, before anything is created. */
+    struct fwt_agent_anchor *tmp = calloc(2 * FWT_AGENT_MAX_ANCHORS, sizeof(*tmp));
+    struct fwt_trusted_key tk[2 * FWT_AGENT_MAX_ANCHORS];
+    fwt_err err = tmp ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < o->n_keys && err == FWT_OK; i++) {
+        err = load_anchor(o->keys[i], &tmp[i], &tk[i]);
+    }
+    for (size_t i = 0; i < o->n_roots && err == FWT_OK; i++) {
+        err = load_anchor(o->roots[i], &tmp[FWT_AGENT_MAX_ANCHORS + i],
+                          &tk[FWT_AGENT_MAX_ANCHORS + i]);
+    }
+    if (err == FWT_OK) {
+        err = check_anchors(dir_in, tk, o->n_keys, tk + FWT_AGENT_MAX_ANCHORS, o->n_roots,
+                            o->threshold ? o->threshold : 1);
+    }
+    free(tmp);
+    if (err != FWT_OK) {
+        return err;
+    }
+    err = mkdir_p1(dir_in, 0755);
     if (err != FWT_OK) {
         return err;
     }

@@ -88,9 +88,10 @@ static enum fwt_sig_alg root_alg(enum fwt_key_type t)
 
 fwt_err fwt_cert_check(const uint8_t *buf, size_t len, const struct fwt_crypto_ops *crypto,
                        const struct fwt_policy *policy, struct fwt_cert *cert,
-                       volatile fwt_fih *fih)
+                       volatile fwt_fih *fih, size_t *root_index)
 {
     *fih = FWT_FIH_FAILURE;
+    *root_index = policy->n_roots; /* none */
     fwt_err e = fwt_cert_parse(buf, len, cert);
     if (e != FWT_OK) {
         return e;
@@ -105,6 +106,7 @@ fwt_err fwt_cert_check(const uint8_t *buf, size_t len, const struct fwt_crypto_o
         }
         if (fwt_ct_compare(h, cert->root_keyhash, 32) == 0) {
             root = r;
+            *root_index = i;
             break;
         }
     }
@@ -154,7 +156,8 @@ fwt_err fwt_cert_verify(const uint8_t *buf, size_t len, const struct fwt_crypto_
         return FWT_E_ARG;
     }
     volatile fwt_fih fih = FWT_FIH_FAILURE;
-    fwt_err e = fwt_cert_check(buf, len, crypto, policy, cert, &fih);
+    size_t root_index;
+    fwt_err e = fwt_cert_check(buf, len, crypto, policy, cert, &fih, &root_index);
     if (e == FWT_E_UNKNOWN_KEY) {
         return FWT_E_CERT; /* not signed by one of policy->roots */
     }

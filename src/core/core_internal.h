@@ -64,12 +64,14 @@ FWT_MUST_CHECK int fwt_core_ops_ok(const struct fwt_crypto_ops *c);
  * Certificate check with the image verifier's finer outcome: FWT_E_UNKNOWN_KEY
  * when no policy root matches the certificate's root key hash (no trust at all,
  * as opposed to FWT_E_CERT: a trusted root's certificate that is invalid).
- * *fih is set to FWT_FIH_SUCCESS only on the success path.
+ * *fih is set to FWT_FIH_SUCCESS only on the success path. *root_index is the
+ * index in policy->roots of the root the certificate names (policy->n_roots
+ * when none does): the trust anchor a signature by the certified key counts for.
  */
 FWT_MUST_CHECK fwt_err fwt_cert_check(const uint8_t *buf, size_t len,
                                       const struct fwt_crypto_ops *crypto,
                                       const struct fwt_policy *policy, struct fwt_cert *cert,
-                                      volatile fwt_fih *fih);
+                                      volatile fwt_fih *fih, size_t *root_index);
 
 /* Largest signature the core accepts (RSA-3072 PSS is 384 bytes). */
 #define FWT_SIG_MAX 512U

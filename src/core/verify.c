@@ -29,21 +29,35 @@ struct props {
 };
 
 struct sigstate {
-    uint32_t n_valid;   /* distinct trusted signers */
+    uint32_t n_valid;   /* distinct trusted signing keys */
     uint32_t n_bad;     /* invalid signatures by trusted keys */
     uint32_t n_unknown; /* signatures by keys we do not trust */
     fwt_err cert_err;   /* first certificate failure (FWT_E_CERT / FWT_E_KEY_VERSION) */
     uint8_t ids[FWT_MAX_SIGNERS][32];
+    uint32_t anchor[FWT_MAX_SIGNERS]; /* the trust anchor of each signer (fwt_image_info) */
     uint32_t key_version;
     int has_cert;
 };
 
-static FWT_MUST_CHECK fwt_err check_policy(const struct fwt_policy *p)
+/* Anchor i of the policy: keys[0 .. n_keys), then roots[0 .. n_roots). */
+static const struct fwt_trusted_key *anchor_at(const struct fwt_policy *p, size_t i)
 {
+    return i < p->n_keys ? &p->keys[i] : &p->roots[i - p->n_keys];
+}
+
+fwt_err fwt_policy_check(const struct fwt_policy *p)
+{
+    if (!p) {
+        return FWT_E_ARG;
+    }
     if (p->n_keys == 0 && p->n_roots == 0) {
         return FWT_E_NO_TRUST;
     }
     if ((p->n_keys > 0 && !p->keys) || (p->n_roots > 0 && !p->roots)) {
+        return FWT_E_ARG;
+    }
+    if (p->n_keys > FWT_MAX_ANCHORS || p->n_roots > FWT_MAX_ANCHORS ||
+        p->n_keys + p->n_roots > FWT_MAX_ANCHORS) {
         return FWT_E_ARG;
     }
     if (p->threshold == 0 || p->threshold > FWT_MAX_SIGNERS ||
@@ -54,11 +68,72 @@ static FWT_MUST_CHECK fwt_err check_policy(const struct fwt_policy *p)
         return FWT_E_ARG;
     }
     for (size_t i = 0; i < p->n_keys + p->n_roots; i++) {
-        const struct fwt_trusted_key *k = i < p->n_keys ? &p->keys[i] : &p->roots[i - p->n_keys];
+        const struct fwt_trusted_key *k = anchor_at(p, i);
         if (!k->key || k->key_len == 0 || k->key_len > FWT_PUBKEY_MAX || k->type < FWT_KEY_ED25519 ||
             k->type > FWT_KEY_RSA3072) {
             return FWT_E_ARG;
         }
+        /* One key is one anchor: listed twice (as two keys, two roots, or a key and a root)
+         * it would count twice. Refused rather than merged, so the threshold's bound
+         * (n_keys + n_roots) is the number of distinct anchors. */
+        for (size_t j = 0; j < i; j++) {
+            const struct fwt_trusted_key *o = anchor_at(p, j);
+            if (o->key_len == k->key_len && fwt_ct_compare(o->key, k->key, k->key_len) == 0) {
+                return FWT_E_ARG;
+            }
+        }
+    }
+    return FWT_OK;
+}
+
+/*
+ * The threshold rule: the distinct anchors among n signer anchors, each of
+ * which must be an anchor of the policy; *met becomes FWT_FIH_SUCCESS only
+ * when they are at least the threshold. The policy was checked already.
+ */
+static void anchors_meet(const struct fwt_policy *p, const uint32_t *anchor, uint32_t n,
+                         volatile fwt_fih *met, uint32_t *n_anchors)
+{
+    *met = FWT_FIH_FAILURE;
+    *n_anchors = 0;
+    if (n > FWT_MAX_SIGNERS) {
+        return;
+    }
+    uint32_t distinct = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((size_t)anchor[i] >= p->n_keys + p->n_roots) {
+            return; /* names no anchor of this policy: nothing counts */
+        }
+        uint32_t seen = 0;
+        for (uint32_t j = 0; j < i; j++) {
+            seen |= (uint32_t)(anchor[j] == anchor[i]);
+        }
+        distinct += seen ? 0U : 1U;
+    }
+    *n_anchors = distinct;
+    if (distinct >= p->threshold && p->threshold > 0) {
+        *met = FWT_FIH_SUCCESS;
+    }
+}
+
+fwt_err fwt_policy_threshold_met(const struct fwt_policy *policy,
+                                 const struct fwt_image_info *info)
+{
+    if (!info) {
+        return FWT_E_ARG;
+    }
+    fwt_err e = fwt_policy_check(policy);
+    if (e != FWT_OK) {
+        return e;
+    }
+    volatile fwt_fih met = FWT_FIH_FAILURE;
+    uint32_t n = 0;
+    anchors_meet(policy, info->signer_anchor, info->n_signers, &met, &n);
+    if (met != FWT_FIH_SUCCESS) {
+        return FWT_E_THRESHOLD;
+    }
+    if (met != FWT_FIH_SUCCESS || n < policy->threshold) {
+        return FWT_E_THRESHOLD;
     }
     return FWT_OK;
 }
@@ -150,9 +225,10 @@ static FWT_MUST_CHECK fwt_err key_matches(const struct fwt_crypto_ops *c, uint16
     return e;
 }
 
-/* Record a valid signature by key; the same key twice counts once. */
+/* Record a valid signature by key, vouched for by anchor; the same key twice
+ * counts once, for the anchor it was first found under. */
 static FWT_MUST_CHECK fwt_err add_signer(const struct fwt_crypto_ops *c, struct sigstate *s, const uint8_t *key,
-                          size_t key_len)
+                          size_t key_len, uint32_t anchor)
 {
     uint8_t id[32];
     fwt_err e = fwt_core_hash(c, FWT_HASH_SHA256, key, key_len, id, sizeof(id));
@@ -166,6 +242,7 @@ static FWT_MUST_CHECK fwt_err add_signer(const struct fwt_crypto_ops *c, struct 
     }
     if (s->n_valid < FWT_MAX_SIGNERS) {
         memcpy(s->ids[s->n_valid], id, sizeof(id));
+        s->anchor[s->n_valid] = anchor;
         s->n_valid++;
     }
     return FWT_OK;
@@ -205,6 +282,7 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
     const uint8_t *key = NULL;
     size_t key_len = 0;
     enum fwt_key_type kt = FWT_KEY_NONE;
+    uint32_t anchor = 0; /* the key's index, or n_keys + the root's (< FWT_MAX_ANCHORS) */
     for (size_t i = 0; i < p->n_keys && !key; i++) {
         int m;
         e = key_matches(c, g->key_tlv, val, g->key_len, p->keys[i].key, p->keys[i].key_len, &m);
@@ -215,6 +293,7 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
             key = p->keys[i].key;
             key_len = p->keys[i].key_len;
             kt = p->keys[i].type;
+            anchor = (uint32_t)i;
         }
     }
     if (!key && g->has_cert) {
@@ -222,10 +301,11 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
          * (The certificate overwrites a PUBKEY value in work; it is re-read below.) */
         struct fwt_cert cert;
         volatile fwt_fih cfih = FWT_FIH_FAILURE;
+        size_t root_index = p->n_roots;
         if ((e = fwt_core_read(io, g->cert_off, work, g->cert_len)) != FWT_OK) {
             return e;
         }
-        e = fwt_cert_check(work, g->cert_len, c, p, &cert, &cfih);
+        e = fwt_cert_check(work, g->cert_len, c, p, &cert, &cfih, &root_index);
         if (e == FWT_E_UNKNOWN_KEY) {
             s->n_unknown++;
             return FWT_OK;
@@ -239,7 +319,7 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
         if (e != FWT_OK) {
             return e; /* malformed (parse checked it already), crypto failure */
         }
-        if (cfih != FWT_FIH_SUCCESS) {
+        if (cfih != FWT_FIH_SUCCESS || root_index >= p->n_roots) {
             return FWT_E_INTERNAL;
         }
         int m = 0;
@@ -268,6 +348,7 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
         key = cert.key; /* inside work[0, FWT_CERT_MAX) */
         key_len = cert.key_len;
         kt = cert.key_type;
+        anchor = (uint32_t)(p->n_keys + root_index); /* the root vouches, not the key */
         s->has_cert = 1;
         s->key_version = cert.key_version;
     }
@@ -295,7 +376,7 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
                       sig_len);
     }
     if (e == FWT_OK) {
-        return add_signer(c, s, key, key_len);
+        return add_signer(c, s, key, key_len, anchor);
     }
     if (e == FWT_E_SIGNATURE) {
         s->n_bad++;
@@ -385,7 +466,7 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
     if (!io || !io->read || !policy || !work || !fwt_core_ops_ok(crypto)) {
         return FWT_E_ARG;
     }
-    fwt_err e = check_policy(policy);
+    fwt_err e = fwt_policy_check(policy);
     if (e != FWT_OK) {
         return e;
     }
@@ -421,7 +502,7 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
         return FWT_E_DIGEST;
     }
 
-    /* 3. Signatures: threshold of distinct trusted keys, certificates. */
+    /* 3. Signatures: threshold of distinct trust anchors, certificates. */
     struct sigstate s;
     memset(&s, 0, sizeof(s));
     if ((e = check_signatures(io, crypto, policy, &lay, info, work, &s)) != FWT_OK) {
@@ -429,6 +510,7 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
     }
     info->n_signers = s.n_valid;
     memcpy(info->signer_keyhash, s.ids, sizeof(info->signer_keyhash));
+    memcpy(info->signer_anchor, s.anchor, sizeof(info->signer_anchor));
     info->has_cert = (uint8_t)s.has_cert;
     info->key_version = s.key_version;
     if (s.n_bad > 0) {
@@ -438,9 +520,8 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
         return s.cert_err;
     }
     pr.cert = FWT_FIH_SUCCESS;
-    if (s.n_valid >= policy->threshold) {
-        pr.sig = FWT_FIH_SUCCESS;
-    }
+    /* Distinct anchors, not distinct keys: one root that certified several keys is one. */
+    anchors_meet(policy, s.anchor, s.n_valid, &pr.sig, &info->n_anchors);
     if (pr.sig != FWT_FIH_SUCCESS) {
         return s.n_valid > 0 ? FWT_E_THRESHOLD : s.n_unknown > 0 ? FWT_E_UNKNOWN_KEY
                                                                  : FWT_E_UNSIGNED;
@@ -476,6 +557,12 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
     }
     if (fwt_ct_compare(dig, info->digest, info->digest_len) != 0) {
         return FWT_E_DIGEST; /* re-check the digest itself, not only its flag */
+    }
+    volatile fwt_fih sig2 = FWT_FIH_FAILURE; /* and count the anchors again */
+    uint32_t n_anchors2 = 0;
+    anchors_meet(policy, s.anchor, s.n_valid, &sig2, &n_anchors2);
+    if (sig2 != FWT_FIH_SUCCESS || n_anchors2 < policy->threshold) {
+        return FWT_E_INTERNAL;
     }
     if ((pr.digest ^ pr.sig ^ pr.cert ^ pr.hw_id ^ pr.counter) != FWT_FIH_SUCCESS ||
         pr.digest != FWT_FIH_SUCCESS || pr.sig != FWT_FIH_SUCCESS ||

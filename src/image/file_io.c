@@ -263,8 +263,18 @@ static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
         return fwt_fail(err, "%s: image has no security counter, minimum is %u", path,
                         (unsigned)policy->min_security_counter);
     case FWT_E_THRESHOLD:
-        return fwt_fail(err, "%s: %u valid signature(s) from distinct trusted keys, %u required",
-                        path, info ? (unsigned)info->n_signers : 0U, (unsigned)policy->threshold);
+        return fwt_fail(err, "%s: valid signatures from %u distinct trust anchor(s) (%u signing "
+                        "key(s); a root counts once however many keys it certified), %u required",
+                        path, info ? (unsigned)info->n_anchors : 0U,
+                        info ? (unsigned)info->n_signers : 0U, (unsigned)policy->threshold);
+    case FWT_E_ARG:
+        if (fwt_policy_check(policy) == FWT_E_ARG) {
+            return fwt_fail(err, "%s: the trust policy is refused: the same public key given "
+                            "twice as a trusted key or root (one key is one trust anchor), or a "
+                            "threshold of 0 or above the %zu trust anchor(s) (at most %u)",
+                            path, policy->n_keys + policy->n_roots, FWT_MAX_SIGNERS);
+        }
+        break;
     case FWT_E_CERT:
     case FWT_E_KEY_VERSION: {
         struct fwt_cert c;

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum glitch { G_NONE, G_SIGNERS, G_HW_ID, G_COUNTER, G_KEY_VERSION, G_DIGEST_LEN };
+enum glitch { G_NONE, G_SIGNERS, G_HW_ID, G_COUNTER, G_KEY_VERSION, G_DIGEST_LEN, G_ANCHORS };
 static enum glitch g_glitch;
 
 /* A glitch turns a refusal into FWT_OK and leaves the result as it was. */
@@ -43,6 +43,13 @@ static fwt_err glitch(fwt_err real, struct fwt_image_info *info)
         break;
     case G_DIGEST_LEN:
         info->digest_len = 0;
+        break;
+    case G_ANCHORS:
+        /* As many signers as before, all under one anchor (what a count of keys, not of
+         * anchors, would accept). */
+        for (uint32_t i = 1; i < info->n_signers && i < FWT_MAX_SIGNERS; i++) {
+            info->signer_anchor[i] = info->signer_anchor[0];
+        }
         break;
     default:
         break;
@@ -81,7 +88,7 @@ fwt_err __wrap_fwt_image_verify_prehashed(const struct fwt_io *io,
                   info);
 }
 
-static char g_dir[256], g_key[300], g_v1[300], g_v2[300];
+static char g_dir[256], g_key[300], g_key2[300], g_v1[300], g_v2[300], g_w1[300], g_w2[300];
 
 static void sign(const char *out, const char *ver, uint32_t sc)
 {
@@ -99,6 +106,13 @@ static int group_setup(void **state)
     snprintf(g_v2, sizeof(g_v2), "%s/v2.bin", g_dir);
     sign(g_v1, "1.0.0", 1);
     sign(g_v2, "2.0.0", 2);
+    /* Signed by two keys, for a device that trusts both with threshold 2. */
+    snprintf(g_key2, sizeof(g_key2), "%s/k2.pem", g_dir);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, g_key2, NULL), FWT_OK);
+    snprintf(g_w1, sizeof(g_w1), "%s/w1.bin", g_dir);
+    snprintf(g_w2, sizeof(g_w2), "%s/w2.bin", g_dir);
+    tu_sign(g_dir, g_key, g_key2, g_w1, "1.0.0", 1, 5000);
+    tu_sign(g_dir, g_key, g_key2, g_w2, "2.0.0", 2, 5000);
     return 0;
 }
 
@@ -161,11 +175,54 @@ static void test_boot_rechecks(void **state)
     fwt_agent_close(dev);
 }
 
+/* Threshold 2 over two trusted keys: the re-check counts anchors by the core's rule, so a
+ * result with two signers under one anchor is refused as a fault, at install and at boot. */
+static void test_anchor_recheck(void **state)
+{
+    (void)state;
+    char d[512], a[512], b[512];
+    snprintf(d, sizeof(d), "%s/two", g_dir);
+    snprintf(a, sizeof(a), "%s/two-a.bin", g_dir);
+    snprintf(b, sizeof(b), "%s/two-b.bin", g_dir);
+    struct fwt_agent_init_opts io;
+    memset(&io, 0, sizeof(io));
+    io.hw_id = "hw1";
+    io.slot_path[0] = a;
+    io.slot_path[1] = b;
+    io.keys[0] = g_key;
+    io.keys[1] = g_key2;
+    io.n_keys = 2;
+    io.threshold = 2;
+    g_glitch = G_NONE;
+    assert_int_equal(fwt_agent_init(d, &io), FWT_OK);
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(d, &dev), FWT_OK);
+    assert_int_equal(fwt_agent_install_file(dev, g_v1, 0, NULL, NULL, NULL), FWT_E_THRESHOLD);
+    g_glitch = G_ANCHORS;
+    assert_int_equal(fwt_agent_install_file(dev, g_w1, 0, NULL, NULL, NULL), FWT_E_INTERNAL);
+    assert_non_null(strstr(fwt_detail(), "refused as a fault"));
+    g_glitch = G_NONE;
+    assert_int_equal(fwt_agent_install_file(dev, g_w1, 0, NULL, NULL, NULL), FWT_OK);
+    struct fwt_agent_boot_result r;
+    g_glitch = G_ANCHORS;
+    memset(&r, 0, sizeof(r));
+    assert_int_not_equal(fwt_agent_boot(dev, &r), FWT_OK);
+    assert_int_equal(r.failed[FWT_SLOT_A], FWT_E_INTERNAL);
+    g_glitch = G_NONE;
+    struct fwt_agent_image img;
+    assert_int_equal(fwt_agent_verify_slot(dev, FWT_SLOT_A, &img), FWT_OK);
+    g_glitch = G_ANCHORS;
+    assert_int_equal(fwt_agent_verify_slot(dev, FWT_SLOT_A, &img), FWT_E_INTERNAL);
+    g_glitch = G_NONE;
+    fwt_agent_close(dev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_install_rechecks),
         cmocka_unit_test(test_boot_rechecks),
+        cmocka_unit_test(test_anchor_recheck),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

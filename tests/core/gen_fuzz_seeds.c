@@ -46,6 +46,19 @@ int main(int argc, char **argv)
     tb_add_sig(&B, &s, 0, cert, cl2);
     tb_finish(&B);
     w(vd, "certified", B.img, B.len);
+    /* Two keys of one root and a directly trusted key: anchors, not keys, meet a threshold. */
+    struct mock_key s2;
+    mock_key(&s2, FWT_KEY_ECDSA_P256, 13);
+    uint8_t cert2[FWT_CERT_MAX];
+    size_t cl3 = mock_cert(cert2, &r, &s2, 1, 0, NULL);
+    tb_init(&B, 32, 24);
+    tb_layout(&B);
+    tb_add_hash(&B);
+    tb_add_sig(&B, &s, 0, cert, cl2);
+    tb_add_sig(&B, &s2, 0, cert2, cl3);
+    tb_add_sig(&B, &k1, 0, NULL, 0);
+    tb_finish(&B);
+    w(vd, "one-root-two-keys", B.img, B.len);
     tb_init(&B, 32, 24);
     B.pure = 1;
     tb_prot(&B, FWT_TLV_SIG_PURE, &one, 1);

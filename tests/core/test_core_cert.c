@@ -252,36 +252,183 @@ static void test_cert_parse(void **state)
     assert_int_equal(mock_verify(B.img, B.len, &p, NULL), FWT_E_MALFORMED);
 }
 
+/* An image signed by n keys, each after its certificate (cert[i] NULL: signed directly). */
+static void build_n(const struct mock_key *const *k, const uint8_t *const *c, const size_t *cl,
+                    size_t n)
+{
+    tb_init(&B, 32, 16);
+    tb_layout(&B);
+    tb_add_hash(&B);
+    for (size_t i = 0; i < n; i++) {
+        tb_add_sig(&B, k[i], 0, c[i], c[i] ? cl[i] : 0);
+    }
+    tb_finish(&B);
+}
+
 static void test_threshold_with_roots(void **state)
 {
     (void)state;
-    /* two signing keys certified by the same root count as two signers */
+    /* Pitfall 17: the threshold counts trust anchors (a policy key, or a root), not the keys
+     * a root certified: one root can mint any number of keys. */
     struct fwt_trusted_key both[2] = {troot, troot2};
     struct fwt_policy p;
     memset(&p, 0, sizeof(p));
     p.roots = both;
     p.n_roots = 2;
     p.threshold = 2;
-    uint8_t c2[FWT_CERT_MAX];
-    size_t cl = mock_cert(cert, &root, &signer, 1, 0, NULL);
-    size_t cl2 = mock_cert(c2, &root, &other, 1, 0, NULL);
-    tb_init(&B, 32, 16);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &signer, 0, cert, cl);
-    tb_add_sig(&B, &other, 0, c2, cl2);
-    tb_finish(&B);
+    uint8_t c1[FWT_CERT_MAX], c2[FWT_CERT_MAX], c3[FWT_CERT_MAX], c4[FWT_CERT_MAX];
+    size_t cl[2];
+    size_t l1 = mock_cert(c1, &root, &signer, 1, 0, NULL);  /* root certifies signer */
+    size_t l2 = mock_cert(c2, &root, &other, 1, 0, NULL);   /* root certifies other */
+    size_t l3 = mock_cert(c3, &root2, &other, 1, 0, NULL);  /* root2 certifies other */
+    size_t l4 = mock_cert(c4, &root2, &signer, 1, 0, NULL); /* root2 certifies signer */
+    const struct mock_key *so[2] = {&signer, &other};
     struct fwt_image_info info;
+
+    /* --root R1 --root R2 --threshold 2: two keys of R1, R2 absent: refused */
+    const uint8_t *c11[2] = {c1, c2};
+    cl[0] = l1;
+    cl[1] = l2;
+    build_n(so, c11, cl, 2);
+    assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_E_THRESHOLD);
+    assert_int_equal(info.n_signers, 2); /* two valid signing keys ... */
+    assert_int_equal(info.n_anchors, 1); /* ... one anchor */
+    assert_int_equal(info.signer_anchor[0], 0);
+    assert_int_equal(info.signer_anchor[1], 0);
+    p.threshold = 1;
+    assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
+    p.threshold = 2;
+
+    /* a key of R1 and a key of R2: two anchors */
+    const uint8_t *c12[2] = {c1, c3};
+    cl[1] = l3;
+    build_n(so, c12, cl, 2);
     assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
     assert_int_equal(info.n_signers, 2);
+    assert_int_equal(info.n_anchors, 2);
+    assert_int_equal(info.signer_anchor[0], 0);
+    assert_int_equal(info.signer_anchor[1], 1);
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_OK);
+
     /* the same certified key twice: one signer */
-    tb_init(&B, 32, 16);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &signer, 0, cert, cl);
-    tb_add_sig(&B, &signer, 0, cert, cl);
-    tb_finish(&B);
+    const struct mock_key *ss[2] = {&signer, &signer};
+    const uint8_t *c11s[2] = {c1, c1};
+    cl[1] = l1;
+    build_n(ss, c11s, cl, 2);
     assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_E_THRESHOLD);
+    assert_int_equal(info.n_signers, 1);
+    /* one key certified by both roots is still one signer, for one anchor */
+    const uint8_t *c14[2] = {c1, c4};
+    cl[1] = l4;
+    build_n(ss, c14, cl, 2);
+    assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_E_THRESHOLD);
+    assert_int_equal(info.n_signers, 1);
+    assert_int_equal(info.n_anchors, 1);
+
+    /* --key K --root R1 --threshold 2, K absent: two keys R1 certified are one anchor */
+    struct mock_key k1;
+    struct fwt_trusted_key tk1;
+    mock_key(&k1, FWT_KEY_ED25519, 14);
+    mock_trusted(&tk1, &k1);
+    struct fwt_policy pk;
+    memset(&pk, 0, sizeof(pk));
+    pk.keys = &tk1;
+    pk.n_keys = 1;
+    pk.roots = &troot;
+    pk.n_roots = 1;
+    pk.threshold = 2;
+    cl[1] = l2;
+    build_n(so, c11, cl, 2);
+    assert_int_equal(mock_verify(B.img, B.len, &pk, &info), FWT_E_THRESHOLD);
+    assert_int_equal(info.n_anchors, 1);
+    /* K itself and a key R1 certified: two anchors */
+    const struct mock_key *ko[2] = {&k1, &other};
+    const uint8_t *cko[2] = {NULL, c2};
+    build_n(ko, cko, cl, 2);
+    assert_int_equal(mock_verify(B.img, B.len, &pk, &info), FWT_OK);
+    assert_int_equal(info.n_anchors, 2);
+    assert_int_equal(info.signer_anchor[0], 0); /* the key */
+    assert_int_equal(info.signer_anchor[1], 1); /* n_keys + the root's index */
+
+    /* A key trusted directly AND certified by the root (--key S --root R1): */
+    pk.keys = &tsigner;
+    /* signing with and without its certificate is one key, one anchor */
+    const uint8_t *cs[2] = {c1, NULL};
+    build_n(ss, cs, cl, 2);
+    assert_int_equal(mock_verify(B.img, B.len, &pk, &info), FWT_E_THRESHOLD);
+    assert_int_equal(info.n_signers, 1);
+    assert_int_equal(info.signer_anchor[0], 0); /* counted for the key, not the root */
+    /* S (certificate attached or not) and another key of R1: S counts for itself, the other
+     * key for R1: two anchors, as S's holder and R1's holder both signed */
+    build_n(so, c11, cl, 2);
+    assert_int_equal(mock_verify(B.img, B.len, &pk, &info), FWT_OK);
+    assert_int_equal(info.n_anchors, 2);
+    /* ... but R1's keys alone, without S's signature, are one anchor */
+    struct mock_key third;
+    mock_key(&third, FWT_KEY_ECDSA_P256, 15);
+    uint8_t c5[FWT_CERT_MAX];
+    size_t l5 = mock_cert(c5, &root, &third, 1, 0, NULL);
+    const struct mock_key *ot[2] = {&other, &third};
+    const uint8_t *c25[2] = {c2, c5};
+    cl[0] = l2;
+    cl[1] = l5;
+    build_n(ot, c25, cl, 2);
+    assert_int_equal(mock_verify(B.img, B.len, &pk, &info), FWT_E_THRESHOLD);
+    assert_int_equal(info.n_signers, 2);
+
+    /* the root also listed as a key, or a root listed twice: refused (one key, one anchor) */
+    pk.keys = &troot;
+    assert_int_equal(mock_verify(B.img, B.len, &pk, &info), FWT_E_ARG);
+    struct fwt_trusted_key rr[2] = {troot, troot};
+    p.roots = rr;
+    assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_E_ARG);
+    p.threshold = 1;
+    assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_E_ARG);
+}
+
+/* The threshold rule on a result, as a caller checking the verifier again applies it. */
+static void test_threshold_met(void **state)
+{
+    (void)state;
+    struct mock_key k1;
+    struct fwt_trusted_key anchors[2];
+    mock_key(&k1, FWT_KEY_ED25519, 16);
+    mock_trusted(&anchors[0], &k1);
+    anchors[1] = troot;
+    struct fwt_policy p;
+    memset(&p, 0, sizeof(p));
+    p.keys = anchors;
+    p.n_keys = 1;
+    p.roots = &anchors[1];
+    p.n_roots = 1;
+    p.threshold = 2;
+    struct fwt_image_info info;
+    memset(&info, 0, sizeof(info));
+    info.n_signers = 2;
+    info.signer_anchor[0] = 1;
+    info.signer_anchor[1] = 1; /* two keys, one root */
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_E_THRESHOLD);
+    info.n_anchors = 2; /* a count that says otherwise is not believed */
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_E_THRESHOLD);
+    info.signer_anchor[0] = 0;
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_OK);
+    info.signer_anchor[0] = 2; /* no such anchor */
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_E_THRESHOLD);
+    info.signer_anchor[0] = 0;
+    info.n_signers = 1;
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_E_THRESHOLD);
+    info.n_signers = FWT_MAX_SIGNERS + 1;
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_E_THRESHOLD);
+    info.n_signers = 2;
+    p.threshold = 0;
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_E_ARG);
+    p.threshold = 3;
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_E_ARG);
+    p.threshold = 2;
+    assert_int_equal(fwt_policy_threshold_met(&p, NULL), FWT_E_ARG);
+    assert_int_equal(fwt_policy_threshold_met(NULL, &info), FWT_E_ARG);
+    anchors[1] = anchors[0]; /* one key as key and root */
+    assert_int_equal(fwt_policy_threshold_met(&p, &info), FWT_E_ARG);
 }
 
 int main(void)
@@ -291,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_bad_certificates),
         cmocka_unit_test(test_cert_parse),
         cmocka_unit_test(test_threshold_with_roots),
+        cmocka_unit_test(test_threshold_met),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

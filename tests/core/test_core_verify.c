@@ -964,16 +964,28 @@ static void test_threshold(void **state)
     p.threshold = 2;
     assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_E_THRESHOLD);
     assert_int_equal(info.n_signers, 1);
-    /* the same key listed twice in the policy is still one key */
+    /* the same key listed twice in the policy would be two anchors for one holder: refused,
+     * also at threshold 1, and also when the second copy is another buffer with the same bytes */
     struct fwt_trusted_key a2[2] = {tA, tA};
     p.keys = a2;
     p.n_keys = 2;
     build_signed_by(aa, 2);
-    assert_int_equal(verify_b(&p), FWT_E_THRESHOLD);
-    /* ... also when the second copy is a different buffer with the same bytes */
+    assert_int_equal(verify_b(&p), FWT_E_ARG);
+    assert_int_equal(fwt_policy_check(&p), FWT_E_ARG);
+    p.threshold = 1;
+    assert_int_equal(verify_b(&p), FWT_E_ARG);
+    p.threshold = 2;
     struct mock_key kA2 = kA;
     mock_trusted(&a2[1], &kA2);
-    assert_int_equal(verify_b(&p), FWT_E_THRESHOLD);
+    assert_int_equal(verify_b(&p), FWT_E_ARG);
+    /* the same bytes as a key and as a root: one anchor, refused too */
+    p.keys = &tA;
+    p.n_keys = 1;
+    p.roots = &a2[1];
+    p.n_roots = 1;
+    assert_int_equal(verify_b(&p), FWT_E_ARG);
+    p.roots = NULL;
+    p.n_roots = 0;
     /* valid + untrusted signer: threshold 1 passes, 2 does not */
     p.keys = abc;
     p.n_keys = 3;
@@ -990,14 +1002,19 @@ static void test_threshold(void **state)
     p.threshold = 2;
     assert_int_equal(verify_b(&p), FWT_E_SIGNATURE);
     /* threshold above FWT_MAX_SIGNERS cannot be counted: refused */
+    struct mock_key mk[FWT_MAX_SIGNERS + 1];
     struct fwt_trusted_key many[FWT_MAX_SIGNERS + 1];
     for (size_t i = 0; i < FWT_MAX_SIGNERS + 1; i++) {
-        many[i] = tA;
+        mock_key(&mk[i], FWT_KEY_ED25519, 100 + (int)i);
+        mock_trusted(&many[i], &mk[i]);
     }
     p.keys = many;
     p.n_keys = FWT_MAX_SIGNERS + 1;
+    p.threshold = FWT_MAX_SIGNERS;
+    assert_int_equal(fwt_policy_check(&p), FWT_OK); /* distinct keys: a valid policy */
     p.threshold = FWT_MAX_SIGNERS + 1;
     assert_int_equal(verify_b(&p), FWT_E_ARG);
+    assert_int_equal(fwt_policy_check(&p), FWT_E_ARG);
 }
 
 static void test_error_precedence(void **state)

@@ -29,6 +29,9 @@ expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/img.pem"
 head -c 5000 /dev/urandom >"$T/app.raw"
 expect 0 "" "$FWTRUST" sign --key "$T/img.pem" --version 1.2.3+4 --header-size 0x200 --pad-header \
     --security-counter 7 --hw-id board-a "$T/app.raw" "$T/app.bin"
+# One key given twice is refused by the verifier core's policy check (one key, one trust anchor).
+expect 1 "the same public key given twice" "$FWTRUST" repo add-target "$R" "$T/app.bin" \
+    --name fw/board-a/app.bin --key "$T/targets.pem" --verify-key "$T/img.pem" --verify-key "$T/img.pem"
 expect 0 "" "$FWTRUST" repo add-target "$R" "$T/app.bin" --name fw/board-a/app.bin --key "$T/targets.pem" \
     --verify-key "$T/img.pem" --custom '{"channel": "stable"}' --json
 jf=$T/.out

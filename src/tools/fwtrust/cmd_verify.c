@@ -24,7 +24,10 @@ static void usage(FILE *out)
             "IMAGE is a binary image, or Intel HEX when its name ends in .hex.\n"
             "Exit status 0 means valid; anything else means the image must not be trusted.\n\n"
             "  -k, --key PUB              trusted signing key (PEM, public or private, or pkcs11:)\n"
-            "  --threshold K              valid signatures from K distinct trusted keys (default 1)\n"
+            "  --threshold K              valid signatures from K distinct trust anchors (each\n"
+            "                             --key, each --root: a root counts once however many\n"
+            "                             keys it certified; a key listed twice is refused)\n"
+            "                             (default 1)\n"
             "  --root PUB                 trusted root: accepts keys it certified (FWT_TLV_CERT)\n"
             "  --min-key-version N        refuse certificates below key version N (revocation)\n"
             "  --hw-id ID                 the image must carry exactly this hardware id\n"
@@ -222,9 +225,17 @@ static int run(int argc, char **argv)
                             json_object_set_new(s, "key", json_string(keys[k].spec));
                         }
                     }
+                    /* The anchor it counted for: a --key, or the --root that certified it. */
+                    uint32_t a = info.signer_anchor[i];
+                    if (a < n_keys) {
+                        json_object_set_new(s, "anchor", json_string(key_specs[a]));
+                    } else if (a - n_keys < n_roots) {
+                        json_object_set_new(s, "anchor", json_string(root_specs[a - n_keys]));
+                    }
                     json_array_append_new(signers, s);
                 }
                 json_object_set_new(o, "signers", signers);
+                json_object_set_new(o, "anchors", json_integer(info.n_anchors));
             }
         }
         fwt_cli_json_print(o);
@@ -238,8 +249,8 @@ static int run(int argc, char **argv)
         char vs[48], dig[2 * FWT_DIGEST_MAX + 1];
         fwt_version_format(&info.hdr.version, vs, sizeof(vs));
         fwt_hex_encode(info.digest, info.digest_len, dig);
-        printf("%s: valid, version %s, %u signature(s) from trusted keys\n", image, vs,
-               (unsigned)info.n_signers);
+        printf("%s: valid, version %s, %u signature(s) from trusted keys, %u trust anchor(s)\n",
+               image, vs, (unsigned)info.n_signers, (unsigned)info.n_anchors);
         printf("  digest (%s): %s\n", hash_name(info.hash_alg), dig);
         if (info.has_security_counter) {
             printf("  security counter: %u\n", (unsigned)info.security_counter);
