@@ -192,6 +192,15 @@ fwt_err fwt_signlog_open(const char *db, int writable, fwt_signlog **out)
     if (e == FWT_OK) {
         e = meta_get(log, "key_spec", &log->key_spec);
     }
+    /* The stored key spec is a record only: the log key comes from the operator
+     * (fwt_signlog_pin, the command line). A stored URI that names a module or a
+     * PIN file is refused outright before anything is appended. */
+    if (e == FWT_OK && writable && fwt_key_spec_check_inert(log->key_spec) != FWT_OK) {
+        e = fwt_fail(FWT_E_STATE, "%s: the log key stored in the log names code or a secret "
+                                  "(%s): refusing to use this log (a log never chooses the module "
+                                  "loaded or the PIN read)",
+                     db, fwt_detail());
+    }
     if (e == FWT_OK) {
         e = meta_get(log, "pubkey", &pem);
     }
@@ -555,9 +564,10 @@ static fwt_err load_sths(fwt_signlog *log, struct fwt_signlog_sth **out, size_t 
 fwt_err fwt_signlog_verify(fwt_signlog *log, const fwt_pubkey *pub,
                            const struct fwt_signlog_sth *earlier, uint64_t *n_sths)
 {
-    if (!pub) {
-        pub = log->pub;
-    } else {
+    if (!pub) { /* never the key stored in the log: it would vouch for itself */
+        return fwt_fail(FWT_E_NO_TRUST, "%s: no log key to check the log against", log->path);
+    }
+    {
         uint8_t kh[32];
         fwt_err e = fwt_pubkey_keyhash(pub, kh);
         if (e != FWT_OK) {
@@ -705,25 +715,21 @@ fwt_err fwt_signlog_prove_consistency(fwt_signlog *log, uint64_t from, uint64_t 
 
 /* ---- Writing ---- */
 
-static fwt_err load_log_key(fwt_signlog *log, const struct fwt_key_opts *ko, fwt_privkey **key)
+/* The caller's log key must be the one the log was created with. */
+static fwt_err check_log_key(fwt_signlog *log, fwt_privkey *key)
 {
-    fwt_err e = fwt_privkey_load(log->key_spec, ko, key);
-    if (e != FWT_OK) {
-        return fwt_fail(e, "%s: cannot load the log key %s: %s", log->path, log->key_spec,
-                        fwt_detail()[0] ? fwt_detail() : fwt_err_name(e));
+    if (!key) {
+        return fwt_fail(FWT_E_KEY, "%s: no log key to sign the tree head with", log->path);
     }
     fwt_pubkey *pub = NULL;
     uint8_t kh[32];
-    if ((e = fwt_privkey_public(*key, &pub)) == FWT_OK &&
+    fwt_err e;
+    if ((e = fwt_privkey_public(key, &pub)) == FWT_OK &&
         (e = fwt_pubkey_keyhash(pub, kh)) == FWT_OK && fwt_ct_compare(kh, log->log_id, 32) != 0) {
-        e = fwt_fail(FWT_E_KEY, "%s: the log key %s is not the key this log was created with",
-                     log->path, log->key_spec);
+        e = fwt_fail(FWT_E_KEY, "%s: the log key given is not the key this log was created with",
+                     log->path);
     }
     fwt_pubkey_free(pub);
-    if (e != FWT_OK) {
-        fwt_privkey_free(*key);
-        *key = NULL;
-    }
     return e;
 }
 
@@ -772,7 +778,7 @@ static fwt_err stack_push_leaf(void *ctx, uint64_t idx, const uint8_t *entry, si
 
 /* Append records in one transaction and sign one new tree head. */
 static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record *recs, size_t n,
-                              const struct fwt_key_opts *ko, uint64_t *first)
+                              fwt_privkey *key, uint64_t *first)
 {
     if (!log->writable) {
         return fwt_fail(FWT_E_ARG, "%s: opened read-only", log->path);
@@ -782,13 +788,12 @@ static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record 
     }
     char **texts = calloc(n, sizeof(*texts));
     size_t *lens = calloc(n, sizeof(*lens));
-    fwt_privkey *key = NULL;
     fwt_err e = texts && lens ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
     for (size_t i = 0; e == FWT_OK && i < n; i++) {
         e = fwt_signlog_record_encode(&recs[i], &texts[i], &lens[i]);
     }
     if (e == FWT_OK) {
-        e = load_log_key(log, ko, &key);
+        e = check_log_key(log, key);
     }
     int in_tx = 0;
     if (e == FWT_OK && (e = exec(log, "BEGIN IMMEDIATE")) == FWT_OK) {
@@ -867,7 +872,6 @@ static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record 
     if (e == FWT_OK && first) {
         *first = count;
     }
-    fwt_privkey_free(key);
     for (size_t i = 0; texts && i < n; i++) {
         free(texts[i]);
     }
@@ -877,9 +881,9 @@ static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record 
 }
 
 fwt_err fwt_signlog_append(fwt_signlog *log, const struct fwt_signlog_record *rec,
-                           const struct fwt_key_opts *ko, uint64_t *index)
+                           fwt_privkey *log_key, uint64_t *index)
 {
-    return append_records(log, rec, 1, ko, index);
+    return append_records(log, rec, 1, log_key, index);
 }
 
 static const char k_schema[] =
@@ -906,6 +910,12 @@ fwt_err fwt_signlog_create(const char *db, const char *key_spec, const struct fw
             return fwt_fail(FWT_E_NOT_FOUND, "%s: %s", key_spec, strerror(errno));
         }
         spec = abs;
+    }
+    if (fwt_key_spec_check_inert(spec) != FWT_OK) {
+        return fwt_fail(FWT_E_ARG, "log key %s: %s; the log key is recorded in the log, which "
+                                   "must never name code or secrets: give the module with "
+                                   "--pkcs11-module and the PIN with --pin-file",
+                        "(URI)", fwt_detail());
     }
     fwt_privkey *key = NULL;
     fwt_pubkey *pub = NULL;
@@ -1064,7 +1074,7 @@ static fwt_err fill_record(struct fwt_signlog_record *r, const struct fwt_image_
 
 fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *image,
                                  const fwt_pubkey *const *keys, size_t n_keys, const char *signer,
-                                 const struct fwt_key_opts *ko, uint64_t *first)
+                                 fwt_privkey *log_key, uint64_t *first)
 {
     if (!log || !image || !keys || n_keys == 0) {
         return fwt_fail(FWT_E_ARG, "fwt_signlog_append_image: missing argument");
@@ -1107,7 +1117,7 @@ fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *image,
         }
     }
     if (e == FWT_OK) {
-        e = append_records(log, recs, n_keys, ko, first);
+        e = append_records(log, recs, n_keys, log_key, first);
     }
     free(recs);
     return e;
@@ -1115,7 +1125,7 @@ fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *image,
 
 fwt_err fwt_signlog_commit_image(const char *db, const char *pending, const char *final_path,
                                  fwt_privkey *const *keys, size_t n_keys, const char *signer,
-                                 const struct fwt_key_opts *ko, uint64_t *first)
+                                 fwt_privkey *log_key, uint64_t *first)
 {
     struct fwt_signlog_record *recs = NULL;
     fwt_signlog *log = NULL;
@@ -1162,7 +1172,7 @@ fwt_err fwt_signlog_commit_image(const char *db, const char *pending, const char
     fwt_file_io_close(&fio);
     fio_open = 0;
     if ((e = fwt_signlog_open(db, 1, &log)) != FWT_OK ||
-        (e = append_records(log, recs, n_keys, ko, first)) != FWT_OK) {
+        (e = append_records(log, recs, n_keys, log_key, first)) != FWT_OK) {
         goto out;
     }
     if (rename(pending, final_path) != 0) {
