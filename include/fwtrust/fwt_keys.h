@@ -180,8 +180,16 @@ FWT_MUST_CHECK fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *im
                                                 const fwt_pubkey *const *keys, size_t n_keys,
                                                 const char *signer, fwt_privkey *log_key,
                                                 uint64_t *first);
-/* A pending file name next to final_path, with the same extension (free()). */
+/* A pending file name next to final_path, with the same extension (free()):
+ * .BASE.pending-PID.EXT. */
 FWT_MUST_CHECK fwt_err fwt_signlog_pending_name(const char *final_path, char **out);
+/*
+ * Remove the pending files (and their temporary files) that signers killed
+ * before their signatures were logged left next to final_path: only those of
+ * processes that no longer run on this host. Signed images that were never
+ * logged must not lie around. *removed (may be NULL) gets how many went.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_pending_cleanup(const char *final_path, size_t *removed);
 
 FWT_MUST_CHECK fwt_err fwt_signlog_size(fwt_signlog *log, uint64_t *n);
 /* The log key's public half as recorded in the log (caller frees). Never a

@@ -127,6 +127,9 @@ static int run(int argc, char **argv)
         }
     }
     if (err == FWT_OK) {
+        err = fwt_signlog_cli_cleanup(k_prog, out);
+    }
+    if (err == FWT_OK) {
         err = fwt_signlog_cli_target(k_prog, log_opt, no_log, &log_db);
     }
     if (err == FWT_OK && log_db) {

@@ -154,4 +154,21 @@ static inline fwt_err fwt_signlog_cli_target(const char *prog, const char *opt_l
     return e;
 }
 
+/*
+ * Before signing into out: remove the signed images that a signer killed
+ * before logging them left next to out (fwt_signlog_pending_cleanup), with a
+ * note on stderr. Run with and without a log: such an image must not stay.
+ */
+static inline fwt_err fwt_signlog_cli_cleanup(const char *prog, const char *out)
+{
+    size_t n = 0;
+    fwt_err e = fwt_signlog_pending_cleanup(out, &n);
+    if (e == FWT_OK && n) {
+        fprintf(stderr, "%s: note: removed %zu file%s an interrupted signer left next to %s "
+                        "(signed, never logged)\n",
+                prog, n, n == 1 ? "" : "s", out);
+    }
+    return e;
+}
+
 #endif /* FWT_SIGNLOG_CLI_H */
