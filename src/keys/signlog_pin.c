@@ -158,6 +158,9 @@ fwt_err fwt_signlog_pin_load(const char *db, struct fwt_signlog_pin *pin)
     memset(pin, 0, sizeof(*pin));
     char abs[PATH_MAX], *file = NULL;
     fwt_err e = pin_paths(db, abs, &file);
+    if (e == FWT_E_ARG) { /* no pin directory at all: nothing is pinned */
+        return fwt_fail(FWT_E_NOT_FOUND, "%s: no log key is pinned (%s)", db, fwt_detail());
+    }
     uint8_t *buf = NULL;
     size_t len = 0;
     struct stat sb;

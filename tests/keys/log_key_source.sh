@@ -20,6 +20,27 @@ FWT_MARKER_FILE="$T/self-check" "$FWTRUST" sign --no-log --key "pkcs11:token=t;o
     --pkcs11-module "$MARKER_MODULE" --header-size 0x200 --pad-header "$FW" "$T/x.bin" 2>/dev/null || true
 [ -e "$T/self-check" ] || fail "the marker module does not mark its loading"
 
+# On another machine (no pin): no log key is exit 7; --log-key signs and pins it, after
+# which another key is refused, and checks there trust the pinned key.
+expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/other.pem"
+B=(env FWTRUST_SIGNLOG_PINS="$T/pins-b")
+expect 7 "no log key: give --log-key KEY" "${B[@]}" "$FWTRUST" sign --log "$DB" --key "$T/a.pem" \
+    --header-size 0x200 --pad-header "$FW" "$T/b0.bin"
+expect 31 "fwtrust log pin" "${B[@]}" "$FWTRUST" log verify --log "$DB"
+expect 0 "" "${B[@]}" "$FWTRUST" sign --log "$DB" --log-key "$T/logkey.pem" --key "$T/a.pem" \
+    --header-size 0x200 --pad-header "$FW" "$T/b1.bin"
+expect 0 "2 entries" "${B[@]}" "$FWTRUST" log verify --log "$DB"
+expect 0 "" "${B[@]}" "$FWTRUST" cosign --log "$DB" --key "$T/other.pem" "$T/b1.bin"
+expect 7 "not the one pinned for this log" "${B[@]}" "$FWTRUST" sign --log "$DB" --log-key "$T/other.pem" \
+    --key "$T/a.pem" --header-size 0x200 --pad-header "$FW" "$T/b2.bin"
+[ ! -e "$T/b2.bin" ] || fail "signed with another log key than the pinned one"
+# No place for pins at all: --log-key still signs (with a warning); checks fail closed.
+NOPIN=(env -u FWTRUST_SIGNLOG_PINS -u HOME -u XDG_CONFIG_HOME)
+expect 0 "could not be pinned" "${NOPIN[@]}" "$FWTRUST" sign --log "$DB" --log-key "$T/logkey.pem" \
+    --key "$T/a.pem" --header-size 0x200 --pad-header "$FW" "$T/b3.bin"
+expect 31 "" "${NOPIN[@]}" "$FWTRUST" log verify --log "$DB"
+expect 0 "4 entries" "$FWTRUST" log verify --log "$DB"
+
 # The stored key spec edited to name the module: every append refuses the log.
 for q in "module-path=$MARKER_MODULE" "module-path=$(dirname "$MARKER_MODULE")&module-name=$(basename "$MARKER_MODULE")"; do
     sqlset key_spec "pkcs11:token=custody;object=log?$q"
@@ -33,7 +54,7 @@ for q in "module-path=$MARKER_MODULE" "module-path=$(dirname "$MARKER_MODULE")&m
     expect 11 "names code or a secret" "$FWTRUST" log append --log "$DB" --key "$T/a.pem" "$T/one.bin"
     not_loaded cosign/append
     # Reading the log loads nothing either.
-    expect 0 "1 entries" "$FWTRUST" log verify --log "$DB"
+    expect 0 "4 entries" "$FWTRUST" log verify --log "$DB"
     not_loaded verify
 done
 

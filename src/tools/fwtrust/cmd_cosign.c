@@ -148,7 +148,7 @@ static int run(int argc, char **argv)
         err = fwt_signlog_commit_image(log_db, pending, out, &key, 1, signer, log_key, NULL);
     }
     if (err == FWT_OK && pin_after) {
-        err = fwt_signlog_cli_pin(log_db, log_key, lk.spec);
+        fwt_signlog_cli_pin(k_prog, log_db, log_key, lk.spec);
     }
     free(pending);
     free(cert);

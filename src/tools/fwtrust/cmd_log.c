@@ -332,7 +332,7 @@ static int cmd_append(struct args *a)
                                      a->signer, log_key, &first);
     }
     if (e == FWT_OK && pin_after) {
-        e = fwt_signlog_cli_pin(log_db(a), log_key, a->log_key);
+        fwt_signlog_cli_pin(k_prog, log_db(a), log_key, a->log_key);
     }
     fwt_privkey_free(log_key);
     fwt_signlog_close(log);

@@ -114,8 +114,12 @@ static inline fwt_err fwt_signlog_cli_log_key(const char *db, const char *spec,
     return e;
 }
 
-/* After a successful append with a key given as spec: pin it for db (first use). */
-static inline fwt_err fwt_signlog_cli_pin(const char *db, fwt_privkey *key, const char *spec)
+/*
+ * After a successful append with a key given as spec: pin it for db (first
+ * use). The signatures are logged by then, so a failure is a warning only.
+ */
+static inline void fwt_signlog_cli_pin(const char *prog, const char *db, fwt_privkey *key,
+                                       const char *spec)
 {
     fwt_pubkey *pub = NULL;
     fwt_err e = fwt_privkey_public(key, &pub);
@@ -123,7 +127,10 @@ static inline fwt_err fwt_signlog_cli_pin(const char *db, fwt_privkey *key, cons
         e = fwt_signlog_pin_save(db, pub, spec, 0);
     }
     fwt_pubkey_free(pub);
-    return e;
+    if (e != FWT_OK) {
+        fprintf(stderr, "%s: warning: logged, but the log key could not be pinned: %s\n", prog,
+                fwt_detail()[0] ? fwt_detail() : fwt_err_name(e));
+    }
 }
 
 /*
