@@ -18,8 +18,9 @@
     "                           $FWTRUST_SIGNLOG); the output appears only once logged\n"  \
     "                           (no such log: exit 8; log not intact: exit 11)\n"         \
     "  --log-key KEY            the log key that signs tree heads (PEM or pkcs11:); default:\n" \
-    "                           the key pinned for DB by 'log init' or 'log pin' (never\n"  \
-    "                           one named in the log); another key than the pinned: exit 7\n" \
+    "                           the one pinned for DB on this machine by 'log init' or the\n" \
+    "                           first --log-key (never one named in the log); another key\n" \
+    "                           than the pinned one: exit 7\n"                            \
     "  --log-pin-file F         token PIN of the log key (--pin-file is never used for it)\n" \
     "  --log-passphrase-file F  passphrase of an encrypted PEM log key\n"                 \
     "  --no-log                 sign without a log, and without the warning\n"             \
