@@ -240,7 +240,7 @@ struct fwt_signlog_pin {
 };
 void fwt_signlog_pin_free(struct fwt_signlog_pin *pin);
 FWT_MUST_CHECK fwt_err fwt_signlog_pin_dir(char **out);
-/* The pin file of the log db (which must exist); free(). */
+/* The pin file of the log db (by its absolute path; db need not exist yet); free(). */
 FWT_MUST_CHECK fwt_err fwt_signlog_pin_path(const char *db, char **out);
 /* Strict parse of a pin file's text (FWT_E_MALFORMED, FWT_E_UNSUPPORTED). */
 FWT_MUST_CHECK fwt_err fwt_signlog_pin_parse(const char *text, size_t len,

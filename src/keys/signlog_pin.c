@@ -58,17 +58,49 @@ fwt_err fwt_signlog_pin_dir(char **out)
     return FWT_OK;
 }
 
-/* The log's absolute path (the log must exist) and its pin file. */
+/* The absolute path of db; a db that does not exist yet is named by its
+ * directory's absolute path and its own name (log init asks before creating). */
+static fwt_err abs_path(const char *db, char abs[PATH_MAX])
+{
+    if (realpath(db, abs)) {
+        return FWT_OK;
+    }
+    if (errno != ENOENT) {
+        return fwt_fail(FWT_E_IO, "%s: %s", db, strerror(errno));
+    }
+    char dir[PATH_MAX], rdir[PATH_MAX];
+    const char *slash = strrchr(db, '/');
+    const char *base = slash ? slash + 1 : db;
+    int n = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - db), db)
+                  : snprintf(dir, sizeof(dir), ".");
+    if (slash == db) {
+        n = snprintf(dir, sizeof(dir), "/");
+    }
+    if (n < 0 || (size_t)n >= sizeof(dir) || !base[0] || !strcmp(base, ".") ||
+        !strcmp(base, "..")) {
+        return fwt_fail(FWT_E_ARG, "%s: not a file name", db);
+    }
+    if (!realpath(dir, rdir)) {
+        return fwt_fail(errno == ENOENT ? FWT_E_NOT_FOUND : FWT_E_IO, "%s: %s", dir,
+                        strerror(errno));
+    }
+    n = snprintf(abs, PATH_MAX, "%s/%s", strcmp(rdir, "/") ? rdir : "", base);
+    if (n < 0 || n >= PATH_MAX) {
+        return fwt_fail(FWT_E_ARG, "%s: path too long", db);
+    }
+    return FWT_OK;
+}
+
+/* The log's absolute path and its pin file. */
 static fwt_err pin_paths(const char *db, char abs[PATH_MAX], char **file)
 {
     *file = NULL;
-    if (!realpath(db, abs)) {
-        return fwt_fail(errno == ENOENT ? FWT_E_NOT_FOUND : FWT_E_IO, "%s: %s", db,
-                        strerror(errno));
+    fwt_err e = abs_path(db, abs);
+    if (e != FWT_OK) {
+        return e;
     }
     char *dir = NULL;
-    fwt_err e = fwt_signlog_pin_dir(&dir);
-    if (e != FWT_OK) {
+    if ((e = fwt_signlog_pin_dir(&dir)) != FWT_OK) {
         return e;
     }
     uint8_t h[32];

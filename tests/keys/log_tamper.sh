@@ -90,6 +90,11 @@ expect 22 "another key" "$FWTRUST" log find --log "$DB" "$T/v1.bin"
 expect 22 "another key" "$FWTRUST" log audit --log "$DB" --expect-key "$T/a.pem"
 expect 22 "" "$FWTRUST" log head --log "$DB"
 sign_refused 7 "not the key this log was created with"
+# The log deleted: init does not start a new one over the old pin.
+mv "$DB" "$T/moved.db"
+expect 1 "a log key is already pinned for this path" "$FWTRUST" log init --log "$DB" --log-key "$T/mallory.pem"
+[ ! -e "$DB" ] || fail "init created a log over a pinned path"
+mv "$T/moved.db" "$DB"
 # No pin and no --log-key: the checks fail closed and say how to pin.
 for c in verify audit; do
     FWTRUST_SIGNLOG_PINS="$T/no-pins" expect 31 "fwtrust log pin --log-key PUB" "$FWTRUST" log $c --log "$DB"

@@ -5,6 +5,7 @@
 
 #include <fwtrust/fwt_keys.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,16 +232,37 @@ static int cmd_init(struct args *a)
     if (!db) {
         return fwt_cli_usage_error(k_prog, "give --log DB or set FWTRUST_SIGNLOG");
     }
-    fwt_err e = fwt_signlog_create(db, a->log_key, &a->ko);
+    /* A pin for this path means a log was here: its disappearance is for a
+     * person to look into, not for init to paper over. */
+    struct fwt_signlog_pin old;
+    struct stat sb;
+    fwt_err e = lstat(db, &sb) == 0 ? FWT_E_NOT_FOUND /* create refuses it */
+                                    : fwt_signlog_pin_load(db, &old);
+    if (e == FWT_OK) {
+        char *where = NULL;
+        if (fwt_signlog_pin_path(db, &where) != FWT_OK) {
+            where = NULL;
+        }
+        fwt_signlog_pin_free(&old);
+        e = fwt_fail(FWT_E_ARG, "%s: a log key is already pinned for this path (%s): where is "
+                                "the log that was here? Remove the pin file to start a new log "
+                                "here",
+                     db, where ? where : "the pin directory");
+        free(where);
+        return fail(a, e);
+    }
+    if (e != FWT_E_NOT_FOUND) {
+        return fail(a, e);
+    }
+    e = fwt_signlog_create(db, a->log_key, &a->ko);
     fwt_signlog *log = NULL;
     fwt_privkey *key = NULL;
     fwt_pubkey *pub = NULL;
     struct fwt_signlog_sth sth;
-    /* Pin the new log's key (replacing the pin of an earlier log at this path):
-     * checks of this log trust this key, and appends sign with it. */
+    /* Pin the new log's key: checks of this log trust it, appends sign with it. */
     if (e == FWT_OK && (e = fwt_privkey_load(a->log_key, &a->ko, &key)) == FWT_OK &&
         (e = fwt_privkey_public(key, &pub)) == FWT_OK) {
-        e = fwt_signlog_pin_save(db, pub, a->log_key, 1);
+        e = fwt_signlog_pin_save(db, pub, a->log_key, 0);
     }
     if (e == FWT_OK && (e = fwt_signlog_open(db, 0, &log)) == FWT_OK) {
         e = fwt_signlog_latest_sth(log, &sth);
