@@ -34,10 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fwt_signlog_open(g_path, 0, &log) == FWT_OK) {
         uint64_t n = 0, n_sths = 0;
         struct fwt_signlog_sth sth;
-        (void)fwt_signlog_verify(log, NULL, NULL, &n_sths);
-        if (fwt_signlog_latest_sth(log, &sth) == FWT_OK) {
-            (void)fwt_signlog_verify(log, NULL, &sth, &n_sths);
+        /* The fuzzer checks the log against its own stored key (a caller pins one). */
+        fwt_pubkey *pub = NULL;
+        if (fwt_signlog_pubkey(log, &pub) == FWT_OK) {
+            (void)fwt_signlog_verify(log, pub, NULL, &n_sths);
+            if (fwt_signlog_latest_sth(log, &sth) == FWT_OK) {
+                (void)fwt_signlog_verify(log, pub, &sth, &n_sths);
+            }
         }
+        fwt_pubkey_free(pub);
         if (fwt_signlog_size(log, &n) == FWT_OK && n > 0) {
             struct fwt_signlog_proof p;
             if (fwt_signlog_prove(log, n - 1, 0, &p) == FWT_OK) {

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for the signing log's parsers (src/keys/record.c): bytes as
- * a log entry, a signed tree head, an inclusion proof and a consistency proof.
+ * a log entry, a signed tree head, an inclusion proof, a consistency proof and
+ * a pinned log key file (signlog_pin.c).
  * Whatever parses must re-encode to something that parses to the same value,
  * and proofs are run through the RFC 9162 verification against tree heads
  * built from their own fields (so the Merkle code sees hostile sizes/paths).
@@ -70,6 +71,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(text);
         }
         fwt_signlog_proof_free(&p);
+    }
+
+    struct fwt_signlog_pin pin;
+    if (fwt_signlog_pin_parse((const char *)data, size, &pin) == FWT_OK) {
+        uint8_t kh[32];
+        if (!pin.log || !pin.pub || fwt_pubkey_keyhash(pin.pub, kh) != FWT_OK) {
+            abort(); /* a parsed pin always names a log and a usable key */
+        }
+        fwt_signlog_pin_free(&pin);
     }
 
     struct fwt_signlog_consistency c;

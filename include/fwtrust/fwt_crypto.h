@@ -34,6 +34,14 @@ typedef struct fwt_pubkey fwt_pubkey;
 FWT_MUST_CHECK fwt_err fwt_privkey_load(const char *spec, const struct fwt_key_opts *opts,
                                         fwt_privkey **out);
 void fwt_privkey_free(fwt_privkey *key);
+/*
+ * FWT_OK when spec (a PEM path or pkcs11: URI) names no code and no secret
+ * file of its own: a pkcs11: URI that parses and has no module-path=,
+ * module-name= or pin-source=. Otherwise FWT_E_ARG naming the attribute (or
+ * the parse error). For key specs that come from stored data, which must
+ * never choose the module loaded or the PIN read.
+ */
+FWT_MUST_CHECK fwt_err fwt_key_spec_check_inert(const char *spec);
 enum fwt_key_type fwt_privkey_type(const fwt_privkey *key);
 /* The public half (caller frees). */
 FWT_MUST_CHECK fwt_err fwt_privkey_public(const fwt_privkey *key, fwt_pubkey **out);

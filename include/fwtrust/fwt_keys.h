@@ -130,12 +130,16 @@ typedef struct fwt_signlog fwt_signlog;
 
 /*
  * Create a new log database (refuses an existing file). key_spec (PEM path or
- * pkcs11: URI) is recorded so later appends can sign tree heads; the public
- * key is stored too. The empty tree's STH is signed at once.
+ * pkcs11: URI) is recorded for reference only (a URI naming a module or a PIN
+ * file is refused: fwt_key_spec_check_inert); the public key is stored too.
+ * The empty tree's STH is signed at once. Nothing read back from a log ever
+ * selects the key, module or PIN that appends use: the caller loads the log
+ * key (see fwt_signlog_pin) and passes it to the append functions.
  */
 FWT_MUST_CHECK fwt_err fwt_signlog_create(const char *db, const char *key_spec,
                                           const struct fwt_key_opts *ko);
-/* Open an existing log (FWT_E_NOT_FOUND when there is none). */
+/* Open an existing log (FWT_E_NOT_FOUND when there is none). A writable open
+ * refuses a log whose stored key URI names a module or PIN file (FWT_E_STATE). */
 FWT_MUST_CHECK fwt_err fwt_signlog_open(const char *db, int writable, fwt_signlog **out);
 void fwt_signlog_close(fwt_signlog *log);
 /* Progress of the long walks over all entries (verify, audit, appends' checks):
@@ -144,11 +148,12 @@ typedef void (*fwt_signlog_progress_fn)(void *ctx, uint64_t done, uint64_t total
 void fwt_signlog_set_progress(fwt_signlog *log, fwt_signlog_progress_fn fn, void *ctx);
 
 /*
- * Append one record and sign the new tree head, in one transaction: on
- * failure the log is unchanged. index (may be NULL) gets the entry number.
+ * Append one record and sign the new tree head with log_key (which must be the
+ * log's key, else FWT_E_KEY), in one transaction: on failure the log is
+ * unchanged. index (may be NULL) gets the entry number.
  */
 FWT_MUST_CHECK fwt_err fwt_signlog_append(fwt_signlog *log, const struct fwt_signlog_record *rec,
-                                          const struct fwt_key_opts *ko, uint64_t *index);
+                                          fwt_privkey *log_key, uint64_t *index);
 
 /*
  * For `sign --log` / `cosign --log`: record the signatures of keys[] on the
@@ -160,7 +165,7 @@ FWT_MUST_CHECK fwt_err fwt_signlog_append(fwt_signlog *log, const struct fwt_sig
 FWT_MUST_CHECK fwt_err fwt_signlog_commit_image(const char *db, const char *pending,
                                                 const char *final_path, fwt_privkey *const *keys,
                                                 size_t n_keys, const char *signer,
-                                                const struct fwt_key_opts *ko, uint64_t *first);
+                                                fwt_privkey *log_key, uint64_t *first);
 /* $FWTRUST_SIGNER if set, else LOGIN@HOSTNAME (printable, truncated to fit). */
 void fwt_signlog_default_signer(char out[FWT_SIGNLOG_SIGNER_MAX]);
 /* "M.m.r+b". */
@@ -173,13 +178,22 @@ void fwt_signlog_version_format(const struct fwt_version *v, char *out, size_t l
  */
 FWT_MUST_CHECK fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *image,
                                                 const fwt_pubkey *const *keys, size_t n_keys,
-                                                const char *signer, const struct fwt_key_opts *ko,
+                                                const char *signer, fwt_privkey *log_key,
                                                 uint64_t *first);
-/* A pending file name next to final_path, with the same extension (free()). */
+/* A pending file name next to final_path, with the same extension (free()):
+ * .BASE.pending-PID.EXT. */
 FWT_MUST_CHECK fwt_err fwt_signlog_pending_name(const char *final_path, char **out);
+/*
+ * Remove the pending files (and their temporary files) that signers killed
+ * before their signatures were logged left next to final_path: only those of
+ * processes that no longer run on this host. Signed images that were never
+ * logged must not lie around. *removed (may be NULL) gets how many went.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_pending_cleanup(const char *final_path, size_t *removed);
 
 FWT_MUST_CHECK fwt_err fwt_signlog_size(fwt_signlog *log, uint64_t *n);
-/* The log key's public half as recorded at creation (caller frees). */
+/* The log key's public half as recorded in the log (caller frees). Never a
+ * trust anchor for the log itself: check against a pinned key. */
 FWT_MUST_CHECK fwt_err fwt_signlog_pubkey(fwt_signlog *log, fwt_pubkey **out);
 /* The newest STH (largest tree size). */
 FWT_MUST_CHECK fwt_err fwt_signlog_latest_sth(fwt_signlog *log, struct fwt_signlog_sth *sth);
@@ -192,7 +206,9 @@ FWT_MUST_CHECK fwt_err fwt_signlog_entry(fwt_signlog *log, uint64_t index, char 
 
 /*
  * Check the whole log: every entry parses and its stored leaf hash matches,
- * indices are contiguous, every STH is signed by pub (NULL: the stored key)
+ * indices are contiguous, every STH is signed by pub (required: a key pinned
+ * outside the log; NULL is refused with FWT_E_NO_TRUST, the key stored in the
+ * log never vouches for it)
  * and its root is the recomputed root at its size, the newest STH covers
  * every entry, and (when given) the log is consistent with a tree head kept
  * from earlier. FWT_E_STATE for a log that is not intact, FWT_E_SIGNATURE
@@ -207,6 +223,36 @@ FWT_MUST_CHECK fwt_err fwt_signlog_prove(fwt_signlog *log, uint64_t index, uint6
                                          struct fwt_signlog_proof *p);
 FWT_MUST_CHECK fwt_err fwt_signlog_prove_consistency(fwt_signlog *log, uint64_t from, uint64_t to,
                                                      struct fwt_signlog_consistency *c);
+
+/*
+ * ---- Pinned log keys (kept by the operator, outside the log) ----
+ * A log is checked against its pin (or a key the caller names), never against
+ * the key stored in the log. The pin also names the private log key that
+ * appends sign tree heads with: a log database never names a key, a module or
+ * a PIN file. One file per log, in fwt_signlog_pin_dir():
+ * $FWTRUST_SIGNLOG_PINS, else $XDG_CONFIG_HOME/fwtrust/signlog-pins, else
+ * $HOME/.config/fwtrust/signlog-pins. See docs/key-custody.md.
+ */
+struct fwt_signlog_pin {
+    char *log;       /* the log's absolute path */
+    fwt_pubkey *pub; /* the pinned log key */
+    char *key_spec;  /* the private log key (PEM path or pkcs11: URI), or NULL */
+};
+void fwt_signlog_pin_free(struct fwt_signlog_pin *pin);
+FWT_MUST_CHECK fwt_err fwt_signlog_pin_dir(char **out);
+/* The pin file of the log db (by its absolute path; db need not exist yet); free(). */
+FWT_MUST_CHECK fwt_err fwt_signlog_pin_path(const char *db, char **out);
+/* Strict parse of a pin file's text (FWT_E_MALFORMED, FWT_E_UNSUPPORTED). */
+FWT_MUST_CHECK fwt_err fwt_signlog_pin_parse(const char *text, size_t len,
+                                             struct fwt_signlog_pin *pin);
+/* The pin of db: FWT_E_NOT_FOUND when there is none, FWT_E_STATE when it is unreadable. */
+FWT_MUST_CHECK fwt_err fwt_signlog_pin_load(const char *db, struct fwt_signlog_pin *pin);
+/*
+ * Pin pub for db, with key_spec (NULL: keep the one pinned before, if any).
+ * Unless replace, a pin of another key stays and FWT_E_KEY is returned.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_pin_save(const char *db, const fwt_pubkey *pub,
+                                            const char *key_spec, int replace);
 
 /* ---- Audit ---- */
 

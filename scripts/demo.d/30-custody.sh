@@ -39,7 +39,10 @@ fwtrust pubkey carol.pem -o carol.pub.pem
 say "The signing log: every signature made from now on is recorded (FWTRUST_SIGNLOG)"
 fwtrust keygen --type ed25519 -o log-key.pem
 fwtrust pubkey log-key.pem -o log-key.pub.pem
-rm -f signing-log.db
+# log init pins the log key on this machine: appends sign with it and checks trust only it,
+# never a key stored in the log (the demo keeps its pins with its other files).
+export FWTRUST_SIGNLOG_PINS="$PWD/signlog-pins"
+rm -rf signing-log.db signlog-pins
 fwtrust log init --log signing-log.db --log-key log-key.pem
 export FWTRUST_SIGNLOG="$PWD/signing-log.db"
 

@@ -1044,6 +1044,30 @@ int fwt_p11_is_uri(const char *spec)
     return spec != NULL && strncasecmp(spec, "pkcs11:", 7) == 0;
 }
 
+fwt_err fwt_key_spec_check_inert(const char *spec)
+{
+    if (spec == NULL) {
+        return fwt_fail(FWT_E_ARG, "no key named");
+    }
+    if (!fwt_p11_is_uri(spec)) {
+        return FWT_OK;
+    }
+    struct fwt_p11_uri u;
+    fwt_err e = fwt_p11_uri_parse(spec, &u);
+    if (e != FWT_OK) {
+        return e;
+    }
+    const char *attr = u.module_path != NULL   ? "module-path="
+                       : u.module_name != NULL ? "module-name="
+                       : u.pin_source != NULL  ? "pin-source="
+                                               : NULL;
+    fwt_p11_uri_free(&u);
+    if (attr != NULL) {
+        return fwt_fail(FWT_E_ARG, "the PKCS#11 URI carries %s (a module or PIN file)", attr);
+    }
+    return FWT_OK;
+}
+
 /* "object=LABEL" / "id=HEX" for messages. */
 static void object_name(const struct fwt_p11_uri *u, char *buf, size_t cap)
 {

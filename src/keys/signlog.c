@@ -13,9 +13,11 @@
 #include "keys_priv.h"
 #include "image_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,59 @@ struct fwt_signlog {
     fwt_signlog_progress_fn progress;
     void *progress_ctx;
 };
+
+/*
+ * Crash test hook: with FWT_SIGNLOG_FAULT_AT=NAME in the environment the
+ * process kills itself (SIGKILL, nothing cleaned up) at the point NAME:
+ * "append" (entries and tree head written, not committed), "commit" (inside
+ * COMMIT: the rollback journal synced and the database written, the journal
+ * not yet deleted: a hot journal is left), "logged" (committed, the signed
+ * image not yet renamed into place). See tests/keys/log_crash.sh.
+ */
+static void fault_point(const char *name)
+{
+    const char *at = getenv("FWT_SIGNLOG_FAULT_AT");
+    if (at && strcmp(at, name) == 0) {
+        raise(SIGKILL);
+    }
+}
+
+/* "commit": a VFS that is the default one except that deleting a rollback
+ * journal (the last step of a commit) is the fault point. */
+static sqlite3_vfs g_fault_vfs;
+static int (*g_real_delete)(sqlite3_vfs *, const char *, int);
+
+static int fault_delete(sqlite3_vfs *vfs, const char *name, int sync_dir)
+{
+    size_t n = strlen(name);
+    if (n > 8 && strcmp(name + n - 8, "-journal") == 0) {
+        fault_point("commit");
+    }
+    return g_real_delete(vfs, name, sync_dir);
+}
+
+static const char *fault_vfs(void)
+{
+    const char *at = getenv("FWT_SIGNLOG_FAULT_AT");
+    if (!at || strcmp(at, "commit") != 0) {
+        return NULL;
+    }
+    if (!g_real_delete) {
+        sqlite3_vfs *def = sqlite3_vfs_find(NULL);
+        if (!def) {
+            return NULL;
+        }
+        g_fault_vfs = *def;
+        g_fault_vfs.zName = "fwt-signlog-fault";
+        g_real_delete = def->xDelete;
+        g_fault_vfs.xDelete = fault_delete;
+        if (sqlite3_vfs_register(&g_fault_vfs, 0) != SQLITE_OK) {
+            g_real_delete = NULL;
+            return NULL;
+        }
+    }
+    return g_fault_vfs.zName;
+}
 
 void fwt_signlog_set_progress(fwt_signlog *log, fwt_signlog_progress_fn fn, void *ctx)
 {
@@ -136,6 +191,42 @@ void fwt_signlog_close(fwt_signlog *log)
     free(log);
 }
 
+/* Read the schema: where SQLite first looks at the file (and its journal). */
+static int probe(sqlite3 *db)
+{
+    return sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+}
+
+/*
+ * A writer killed in the middle of a commit leaves a hot rollback journal,
+ * and a read-only connection cannot roll it back: every read fails with
+ * SQLITE_READONLY_ROLLBACK. Rolling it back restores the last committed
+ * state (the interrupted append never happened), which is what the next
+ * writer does first anyway and what every reader must see; so a brief
+ * writable connection does it, under SQLite's own locking (a journal that a
+ * live writer still holds is not hot and is left alone). Then the caller's
+ * read-only connection reads as usual.
+ */
+static fwt_err recover_journal(const char *path)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        sqlite3_extended_result_codes(db, 1);
+        rc = probe(db);
+    }
+    fwt_err e = FWT_OK;
+    if (rc != SQLITE_OK) {
+        e = fwt_fail(FWT_E_STATE, "%s: an append was interrupted and left a journal that only a "
+                                  "writable open can roll back (%s): run this as a user who may "
+                                  "write the log and its directory",
+                     path, db ? sqlite3_errmsg(db) : "out of memory");
+    }
+    sqlite3_close(db);
+    return e;
+}
+
 static fwt_err open_db(const char *path, int flags, fwt_signlog **out)
 {
     *out = NULL;
@@ -145,7 +236,7 @@ static fwt_err open_db(const char *path, int flags, fwt_signlog **out)
         return fwt_fail(FWT_E_NOMEM, "out of memory");
     }
     log->writable = (flags & SQLITE_OPEN_READWRITE) != 0;
-    if (sqlite3_open_v2(path, &log->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &log->db, flags | SQLITE_OPEN_NOMUTEX, fault_vfs()) != SQLITE_OK) {
         fwt_err e = fwt_fail(FWT_E_IO, "%s: cannot open the signing log: %s", path,
                              log->db ? sqlite3_errmsg(log->db) : "out of memory");
         fwt_signlog_close(log);
@@ -153,7 +244,24 @@ static fwt_err open_db(const char *path, int flags, fwt_signlog **out)
     }
     sqlite3_busy_timeout(log->db, 10000);
     sqlite3_extended_result_codes(log->db, 1);
-    fwt_err e = exec(log, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+    fwt_err e = FWT_OK;
+    if (!log->writable && probe(log->db) == SQLITE_READONLY_ROLLBACK) {
+        sqlite3_close(log->db);
+        log->db = NULL;
+        e = recover_journal(path);
+        if (e == FWT_OK &&
+            sqlite3_open_v2(path, &log->db, flags | SQLITE_OPEN_NOMUTEX, fault_vfs()) != SQLITE_OK) {
+            e = fwt_fail(FWT_E_IO, "%s: cannot open the signing log: %s", path,
+                         log->db ? sqlite3_errmsg(log->db) : "out of memory");
+        }
+        if (e != FWT_OK) {
+            fwt_signlog_close(log);
+            return e;
+        }
+        sqlite3_busy_timeout(log->db, 10000);
+        sqlite3_extended_result_codes(log->db, 1);
+    }
+    e = exec(log, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
     if (e != FWT_OK) {
         fwt_signlog_close(log);
         return e;
@@ -191,6 +299,15 @@ fwt_err fwt_signlog_open(const char *db, int writable, fwt_signlog **out)
     }
     if (e == FWT_OK) {
         e = meta_get(log, "key_spec", &log->key_spec);
+    }
+    /* The stored key spec is a record only: the log key comes from the operator
+     * (fwt_signlog_pin, the command line). A stored URI that names a module or a
+     * PIN file is refused outright before anything is appended. */
+    if (e == FWT_OK && writable && fwt_key_spec_check_inert(log->key_spec) != FWT_OK) {
+        e = fwt_fail(FWT_E_STATE, "%s: the log key stored in the log names code or a secret "
+                                  "(%s): refusing to use this log (a log never chooses the module "
+                                  "loaded or the PIN read)",
+                     db, fwt_detail());
     }
     if (e == FWT_OK) {
         e = meta_get(log, "pubkey", &pem);
@@ -555,9 +672,10 @@ static fwt_err load_sths(fwt_signlog *log, struct fwt_signlog_sth **out, size_t 
 fwt_err fwt_signlog_verify(fwt_signlog *log, const fwt_pubkey *pub,
                            const struct fwt_signlog_sth *earlier, uint64_t *n_sths)
 {
-    if (!pub) {
-        pub = log->pub;
-    } else {
+    if (!pub) { /* never the key stored in the log: it would vouch for itself */
+        return fwt_fail(FWT_E_NO_TRUST, "%s: no log key to check the log against", log->path);
+    }
+    {
         uint8_t kh[32];
         fwt_err e = fwt_pubkey_keyhash(pub, kh);
         if (e != FWT_OK) {
@@ -705,25 +823,21 @@ fwt_err fwt_signlog_prove_consistency(fwt_signlog *log, uint64_t from, uint64_t 
 
 /* ---- Writing ---- */
 
-static fwt_err load_log_key(fwt_signlog *log, const struct fwt_key_opts *ko, fwt_privkey **key)
+/* The caller's log key must be the one the log was created with. */
+static fwt_err check_log_key(fwt_signlog *log, fwt_privkey *key)
 {
-    fwt_err e = fwt_privkey_load(log->key_spec, ko, key);
-    if (e != FWT_OK) {
-        return fwt_fail(e, "%s: cannot load the log key %s: %s", log->path, log->key_spec,
-                        fwt_detail()[0] ? fwt_detail() : fwt_err_name(e));
+    if (!key) {
+        return fwt_fail(FWT_E_KEY, "%s: no log key to sign the tree head with", log->path);
     }
     fwt_pubkey *pub = NULL;
     uint8_t kh[32];
-    if ((e = fwt_privkey_public(*key, &pub)) == FWT_OK &&
+    fwt_err e;
+    if ((e = fwt_privkey_public(key, &pub)) == FWT_OK &&
         (e = fwt_pubkey_keyhash(pub, kh)) == FWT_OK && fwt_ct_compare(kh, log->log_id, 32) != 0) {
-        e = fwt_fail(FWT_E_KEY, "%s: the log key %s is not the key this log was created with",
-                     log->path, log->key_spec);
+        e = fwt_fail(FWT_E_KEY, "%s: the log key given is not the key this log was created with",
+                     log->path);
     }
     fwt_pubkey_free(pub);
-    if (e != FWT_OK) {
-        fwt_privkey_free(*key);
-        *key = NULL;
-    }
     return e;
 }
 
@@ -772,7 +886,7 @@ static fwt_err stack_push_leaf(void *ctx, uint64_t idx, const uint8_t *entry, si
 
 /* Append records in one transaction and sign one new tree head. */
 static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record *recs, size_t n,
-                              const struct fwt_key_opts *ko, uint64_t *first)
+                              fwt_privkey *key, uint64_t *first)
 {
     if (!log->writable) {
         return fwt_fail(FWT_E_ARG, "%s: opened read-only", log->path);
@@ -782,13 +896,12 @@ static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record 
     }
     char **texts = calloc(n, sizeof(*texts));
     size_t *lens = calloc(n, sizeof(*lens));
-    fwt_privkey *key = NULL;
     fwt_err e = texts && lens ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
     for (size_t i = 0; e == FWT_OK && i < n; i++) {
         e = fwt_signlog_record_encode(&recs[i], &texts[i], &lens[i]);
     }
     if (e == FWT_OK) {
-        e = load_log_key(log, ko, &key);
+        e = check_log_key(log, key);
     }
     int in_tx = 0;
     if (e == FWT_OK && (e = exec(log, "BEGIN IMMEDIATE")) == FWT_OK) {
@@ -854,6 +967,7 @@ static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record 
         }
     }
     if (e == FWT_OK) {
+        fault_point("append");
         e = exec(log, "COMMIT");
         if (e == FWT_OK) {
             in_tx = 0;
@@ -867,7 +981,6 @@ static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record 
     if (e == FWT_OK && first) {
         *first = count;
     }
-    fwt_privkey_free(key);
     for (size_t i = 0; texts && i < n; i++) {
         free(texts[i]);
     }
@@ -877,9 +990,9 @@ static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record 
 }
 
 fwt_err fwt_signlog_append(fwt_signlog *log, const struct fwt_signlog_record *rec,
-                           const struct fwt_key_opts *ko, uint64_t *index)
+                           fwt_privkey *log_key, uint64_t *index)
 {
-    return append_records(log, rec, 1, ko, index);
+    return append_records(log, rec, 1, log_key, index);
 }
 
 static const char k_schema[] =
@@ -906,6 +1019,12 @@ fwt_err fwt_signlog_create(const char *db, const char *key_spec, const struct fw
             return fwt_fail(FWT_E_NOT_FOUND, "%s: %s", key_spec, strerror(errno));
         }
         spec = abs;
+    }
+    if (fwt_key_spec_check_inert(spec) != FWT_OK) {
+        return fwt_fail(FWT_E_ARG, "log key %s: %s; the log key is recorded in the log, which "
+                                   "must never name code or secrets: give the module with "
+                                   "--pkcs11-module and the PIN with --pin-file",
+                        "(URI)", fwt_detail());
     }
     fwt_privkey *key = NULL;
     fwt_pubkey *pub = NULL;
@@ -1025,6 +1144,76 @@ fwt_err fwt_signlog_pending_name(const char *final_path, char **out)
     return FWT_OK;
 }
 
+fwt_err fwt_signlog_pending_cleanup(const char *final_path, size_t *removed)
+{
+    if (removed) {
+        *removed = 0;
+    }
+    const char *slash = strrchr(final_path, '/');
+    const char *base = slash ? slash + 1 : final_path;
+    const char *dot = strrchr(base, '.');
+    const char *ext = dot && dot != base ? dot : "";
+    char dir[PATH_MAX], prefix[PATH_MAX];
+    int dl = slash ? snprintf(dir, sizeof(dir), "%.*s", (int)(slash - final_path), final_path)
+                   : snprintf(dir, sizeof(dir), ".");
+    if (slash == final_path) {
+        dl = snprintf(dir, sizeof(dir), "/");
+    }
+    int pl = snprintf(prefix, sizeof(prefix), ".%s.pending-", base);
+    if (dl < 0 || (size_t)dl >= sizeof(dir) || pl < 0 || (size_t)pl >= sizeof(prefix)) {
+        return fwt_fail(FWT_E_ARG, "%s: path too long", final_path);
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        return errno == ENOENT ? FWT_OK : fwt_fail(FWT_E_IO, "%s: %s", dir, strerror(errno));
+    }
+    fwt_err e = FWT_OK;
+    size_t ext_len = strlen(ext);
+    struct dirent *de;
+    while (e == FWT_OK && (de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        if (strncmp(n, prefix, (size_t)pl) != 0) {
+            continue;
+        }
+        /* .BASE.pending-PID EXT [.tmp.XXXXXX] (fwt_signlog_pending_name, and the
+         * signer's temporary file next to it) */
+        const char *p = n + pl;
+        unsigned long long pid = 0;
+        size_t digits = 0;
+        while (p[digits] >= '0' && p[digits] <= '9' && digits < 10) {
+            pid = pid * 10 + (unsigned long long)(p[digits] - '0');
+            digits++;
+        }
+        p += digits;
+        if (digits == 0 || pid == 0 || pid > INT_MAX || strncmp(p, ext, ext_len) != 0 ||
+            (p[ext_len] != '\0' && strncmp(p + ext_len, ".tmp.", 5) != 0)) {
+            continue;
+        }
+        /* Only files of signers that are gone: a live one still logs its image. */
+        if ((pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) {
+            continue;
+        }
+        char full[PATH_MAX];
+        int fl = snprintf(full, sizeof(full), "%s/%s", dir, n);
+        if (fl < 0 || (size_t)fl >= sizeof(full)) {
+            continue;
+        }
+        if (unlink(full) == 0) {
+            if (removed) {
+                (*removed)++;
+            }
+        } else if (errno != ENOENT) {
+            e = fwt_fail(FWT_E_IO, "%s: cannot remove an unlogged signed image: %s", full,
+                         strerror(errno));
+        }
+    }
+    closedir(d);
+    if (e == FWT_OK && removed && *removed) {
+        e = fwt_fsync_parent(final_path);
+    }
+    return e;
+}
+
 static fwt_err signer_name(const char *signer, char who[FWT_SIGNLOG_SIGNER_MAX])
 {
     if (!signer) {
@@ -1064,7 +1253,7 @@ static fwt_err fill_record(struct fwt_signlog_record *r, const struct fwt_image_
 
 fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *image,
                                  const fwt_pubkey *const *keys, size_t n_keys, const char *signer,
-                                 const struct fwt_key_opts *ko, uint64_t *first)
+                                 fwt_privkey *log_key, uint64_t *first)
 {
     if (!log || !image || !keys || n_keys == 0) {
         return fwt_fail(FWT_E_ARG, "fwt_signlog_append_image: missing argument");
@@ -1107,7 +1296,7 @@ fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *image,
         }
     }
     if (e == FWT_OK) {
-        e = append_records(log, recs, n_keys, ko, first);
+        e = append_records(log, recs, n_keys, log_key, first);
     }
     free(recs);
     return e;
@@ -1115,7 +1304,7 @@ fwt_err fwt_signlog_append_image(fwt_signlog *log, const char *image,
 
 fwt_err fwt_signlog_commit_image(const char *db, const char *pending, const char *final_path,
                                  fwt_privkey *const *keys, size_t n_keys, const char *signer,
-                                 const struct fwt_key_opts *ko, uint64_t *first)
+                                 fwt_privkey *log_key, uint64_t *first)
 {
     struct fwt_signlog_record *recs = NULL;
     fwt_signlog *log = NULL;
@@ -1162,9 +1351,10 @@ fwt_err fwt_signlog_commit_image(const char *db, const char *pending, const char
     fwt_file_io_close(&fio);
     fio_open = 0;
     if ((e = fwt_signlog_open(db, 1, &log)) != FWT_OK ||
-        (e = append_records(log, recs, n_keys, ko, first)) != FWT_OK) {
+        (e = append_records(log, recs, n_keys, log_key, first)) != FWT_OK) {
         goto out;
     }
+    fault_point("logged");
     if (rename(pending, final_path) != 0) {
         e = fwt_fail(FWT_E_IO, "%s: cannot move the signed image into place (it is logged): %s",
                      final_path, strerror(errno));

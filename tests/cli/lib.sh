@@ -3,6 +3,8 @@
 #   SRC       repository root
 : "${FWTRUST:?FWTRUST must name the fwtrust binary}"
 . "$SRC/tests/lib/common.sh"
+# Pinned signing-log keys (fwtrust log init/pin) stay in the scratch directory.
+export FWTRUST_SIGNLOG_PINS="$T/signlog-pins"
 VEC="$SRC/tests/data/vectors"
 FW="$SRC/examples/firmware/pybricks-primehub-v4.0.0b5.bin"
 

@@ -76,6 +76,36 @@ expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/mallory.pem"
 expect 0 "" "$FWTRUST" log init --log "$T/fake.db" --log-key "$T/mallory.pem"
 expect 22 "another key" "$FWTRUST" log verify --log "$T/fake.db" --log-key "$T/logkey.pem"
 expect 22 "" "$FWTRUST" log verify --log "$T/fake.db" --since "$T/kept.json"
+# 4b. The log replaced by one rebuilt under Mallory's key (entries left out): every check
+# uses the key pinned by 'log init', never the one stored in the log, and refuses it.
+FWTRUST_SIGNLOG_PINS="$T/mallory-pins" expect 0 "" "$FWTRUST" log init --log "$T/rebuilt.db" \
+    --log-key "$T/mallory.pem"
+FWTRUST_SIGNLOG_PINS="$T/mallory-pins" expect 0 "" "$FWTRUST" log append --log "$T/rebuilt.db" \
+    --key "$T/a.pem" "$T/v1.bin"
+FWTRUST_SIGNLOG_PINS="$T/mallory-pins" expect 0 "signing log intact: 1 entries" "$FWTRUST" log verify \
+    --log "$T/rebuilt.db"
+cp "$T/rebuilt.db" "$DB"
+expect 22 "another key" "$FWTRUST" log verify --log "$DB"
+expect 22 "another key" "$FWTRUST" log find --log "$DB" "$T/v1.bin"
+expect 22 "another key" "$FWTRUST" log audit --log "$DB" --expect-key "$T/a.pem"
+expect 22 "" "$FWTRUST" log head --log "$DB"
+sign_refused 7 "not the key this log was created with"
+# The log deleted: init does not start a new one over the old pin.
+mv "$DB" "$T/moved.db"
+expect 1 "a log key is already pinned for this path" "$FWTRUST" log init --log "$DB" --log-key "$T/mallory.pem"
+[ ! -e "$DB" ] || fail "init created a log over a pinned path"
+mv "$T/moved.db" "$DB"
+# No pin and no --log-key: the checks fail closed and say how to pin.
+for c in verify audit; do
+    FWTRUST_SIGNLOG_PINS="$T/no-pins" expect 31 "fwtrust log pin --log-key PUB" "$FWTRUST" log $c --log "$DB"
+done
+FWTRUST_SIGNLOG_PINS="$T/no-pins" expect 31 "no log key to check against" "$FWTRUST" log find --log "$DB" "$T/v1.bin"
+restore
+FWTRUST_SIGNLOG_PINS="$T/no-pins" expect 31 "" "$FWTRUST" log verify --log "$DB"
+# Pinning checks the log against the key first: Mallory's key is not this log's.
+FWTRUST_SIGNLOG_PINS="$T/no-pins" expect 22 "another key" "$FWTRUST" log pin --log "$DB" --log-key "$T/mallory.pem"
+FWTRUST_SIGNLOG_PINS="$T/no-pins" expect 0 "pinned the log key" "$FWTRUST" log pin --log "$DB" --log-key "$T/logkey.pem"
+FWTRUST_SIGNLOG_PINS="$T/no-pins" expect 0 "4 entries" "$FWTRUST" log verify --log "$DB"
 
 # 5. Not a log at all; the log key gone: signing fails and writes nothing.
 head -c 3000 /dev/urandom >"$T/junk.db"
@@ -83,7 +113,7 @@ rc=0
 "$FWTRUST" log verify --log "$T/junk.db" 2>"$T/junk.err" || rc=$?
 [ $rc = 2 ] || [ $rc = 11 ] || fail "junk log: exit $rc"
 mv "$T/logkey.pem" "$T/logkey.away"
-sign_refused 7 "cannot load the log key"
+sign_refused 7 "log key (pinned): cannot read key"
 mv "$T/logkey.away" "$T/logkey.pem"
 expect 0 "4 entries" "$FWTRUST" log verify --log "$DB"
 echo "keys log_tamper: ok"

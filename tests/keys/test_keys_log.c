@@ -20,6 +20,8 @@
 static char g_dir[256];
 static char g_logkey[300], g_otherkey[300], g_db[300];
 static const struct fwt_key_opts k_ko = {NULL, NULL, NULL};
+static fwt_privkey *g_key; /* the log key, as the operator names it */
+static fwt_pubkey *g_pub;  /* its public half: the pinned key */
 
 static int setup(void **state)
 {
@@ -31,7 +33,9 @@ static int setup(void **state)
     snprintf(g_logkey, sizeof(g_logkey), "%s/log.pem", g_dir);
     snprintf(g_otherkey, sizeof(g_otherkey), "%s/other.pem", g_dir);
     if (fwt_keygen_file(FWT_KEY_ED25519, g_logkey, NULL) != FWT_OK ||
-        fwt_keygen_file(FWT_KEY_ECDSA_P256, g_otherkey, NULL) != FWT_OK) {
+        fwt_keygen_file(FWT_KEY_ECDSA_P256, g_otherkey, NULL) != FWT_OK ||
+        fwt_privkey_load(g_logkey, &k_ko, &g_key) != FWT_OK ||
+        fwt_privkey_public(g_key, &g_pub) != FWT_OK) {
         return -1;
     }
     return 0;
@@ -40,6 +44,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    fwt_privkey_free(g_key);
+    fwt_pubkey_free(g_pub);
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
     return system(cmd) == 0 ? 0 : -1;
@@ -96,7 +102,7 @@ static fwt_signlog *append_n(int n)
         struct fwt_signlog_record r = make_rec((uint8_t)(i + 1), "board", (uint8_t)(i + 1),
                                                (uint32_t)i, 1700000000u + (uint64_t)i);
         uint64_t idx = 99;
-        assert_int_equal(fwt_signlog_append(log, &r, &k_ko, &idx), FWT_OK);
+        assert_int_equal(fwt_signlog_append(log, &r, g_key, &idx), FWT_OK);
         assert_int_equal(idx, (uint64_t)i);
     }
     return log;
@@ -106,7 +112,7 @@ static fwt_err verify_log(const struct fwt_signlog_sth *earlier)
 {
     fwt_signlog *log = NULL;
     assert_int_equal(fwt_signlog_open(g_db, 0, &log), FWT_OK);
-    fwt_err e = fwt_signlog_verify(log, NULL, earlier, NULL);
+    fwt_err e = fwt_signlog_verify(log, g_pub, earlier, NULL);
     fwt_signlog_close(log);
     return e;
 }
@@ -173,7 +179,7 @@ static void test_log_basic(void **state)
     uint64_t n = 0, n_sths = 0;
     assert_int_equal(fwt_signlog_size(log, &n), FWT_OK);
     assert_int_equal(n, 9);
-    assert_int_equal(fwt_signlog_verify(log, NULL, NULL, &n_sths), FWT_OK);
+    assert_int_equal(fwt_signlog_verify(log, g_pub, NULL, &n_sths), FWT_OK);
     assert_int_equal(n_sths, 10); /* the empty tree's and one per append */
     struct fwt_signlog_sth head, old, back;
     assert_int_equal(fwt_signlog_latest_sth(log, &head), FWT_OK);
@@ -255,7 +261,7 @@ static void test_log_edited_entry(void **state)
     /* Appending to it is refused and changes nothing. */
     assert_int_equal(fwt_signlog_open(g_db, 1, &log), FWT_OK);
     struct fwt_signlog_record r = make_rec(9, "board", 9, 9, 1700000100u);
-    assert_int_equal(fwt_signlog_append(log, &r, &k_ko, NULL), FWT_E_STATE);
+    assert_int_equal(fwt_signlog_append(log, &r, g_key, NULL), FWT_E_STATE);
     uint64_t n = 0;
     assert_int_equal(fwt_signlog_size(log, &n), FWT_OK);
     assert_int_equal(n, 4);
@@ -367,7 +373,7 @@ static void test_audit(void **state)
     };
     recs[6].keyhash[0] = 0x01; /* an unexpected key */
     for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
-        assert_int_equal(fwt_signlog_append(log, &recs[i], &k_ko, NULL), FWT_OK);
+        assert_int_equal(fwt_signlog_append(log, &recs[i], g_key, NULL), FWT_OK);
     }
     struct findings f;
     memset(&f, 0, sizeof(f));
@@ -484,6 +490,101 @@ static void check_cert_for(enum fwt_key_type root_type)
     fwt_pubkey_free(key);
 }
 
+/* ---- the log never vouches for itself, never chooses code or secrets ---- */
+
+static void test_log_trust(void **state)
+{
+    (void)state;
+    fwt_signlog *log = append_n(2);
+    fwt_signlog_close(log);
+    /* No key given: fail closed (the stored key would vouch for a rebuilt log). */
+    assert_int_equal(fwt_signlog_open(g_db, 0, &log), FWT_OK);
+    assert_int_equal(fwt_signlog_verify(log, NULL, NULL, NULL), FWT_E_NO_TRUST);
+    fwt_signlog_close(log);
+    /* Appending needs the operator's log key: none, or another, is refused. */
+    fwt_privkey *other = NULL;
+    assert_int_equal(fwt_privkey_load(g_otherkey, &k_ko, &other), FWT_OK);
+    assert_int_equal(fwt_signlog_open(g_db, 1, &log), FWT_OK);
+    struct fwt_signlog_record r = make_rec(9, "board", 9, 9, 1700000100u);
+    assert_int_equal(fwt_signlog_append(log, &r, NULL, NULL), FWT_E_KEY);
+    assert_int_equal(fwt_signlog_append(log, &r, other, NULL), FWT_E_KEY);
+    fwt_signlog_close(log);
+    fwt_privkey_free(other);
+    /* A stored key URI naming a module or a PIN file: writable opens refuse the log. */
+    static const char *const bad[] = {
+        "UPDATE meta SET value = CAST('pkcs11:token=t;object=k?module-path=/tmp/x.so' AS BLOB) "
+        "WHERE name = 'key_spec'",
+        "UPDATE meta SET value = CAST('pkcs11:token=t;object=k?module-name=softhsm2' AS BLOB) "
+        "WHERE name = 'key_spec'",
+        "UPDATE meta SET value = CAST('pkcs11:token=t;object=k?pin-source=/tmp/pin' AS BLOB) "
+        "WHERE name = 'key_spec'",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        exec_sql(bad[i]);
+        assert_int_equal(fwt_signlog_open(g_db, 1, &log), FWT_E_STATE);
+        assert_non_null(strstr(fwt_detail(), "names code or a secret"));
+        assert_int_equal(fwt_signlog_open(g_db, 0, &log), FWT_OK); /* reading is harmless */
+        fwt_signlog_close(log);
+    }
+    exec_sql("UPDATE meta SET value = CAST('pkcs11:token=t;object=k' AS BLOB) "
+             "WHERE name = 'key_spec'");
+    assert_int_equal(fwt_signlog_open(g_db, 1, &log), FWT_OK);
+    fwt_signlog_close(log);
+    /* Creating a log with such a URI is refused before any module is loaded. */
+    char db2[320];
+    snprintf(db2, sizeof(db2), "%s.uri", g_db);
+    assert_int_equal(fwt_signlog_create(db2, "pkcs11:token=t;object=k?module-path=/nonexistent.so",
+                                        &k_ko),
+                     FWT_E_ARG);
+    assert_int_equal(access(db2, F_OK), -1);
+}
+
+static void test_pin(void **state)
+{
+    (void)state;
+    char dir[320], *file = NULL;
+    snprintf(dir, sizeof(dir), "%s/pins", g_dir);
+    assert_int_equal(setenv("FWTRUST_SIGNLOG_PINS", dir, 1), 0);
+    struct fwt_signlog_pin pin;
+    assert_int_equal(fwt_signlog_pin_load(g_db, &pin), FWT_E_NOT_FOUND);
+    assert_int_equal(fwt_signlog_pin_save(g_db, g_pub, g_logkey, 0), FWT_OK);
+    assert_int_equal(fwt_signlog_pin_load(g_db, &pin), FWT_OK);
+    assert_non_null(pin.key_spec);
+    assert_string_equal(pin.key_spec, g_logkey);
+    uint8_t a[32], b[32];
+    assert_int_equal(fwt_pubkey_keyhash(pin.pub, a), FWT_OK);
+    assert_int_equal(fwt_pubkey_keyhash(g_pub, b), FWT_OK);
+    assert_memory_equal(a, b, 32);
+    fwt_signlog_pin_free(&pin);
+    /* Another key is not pinned over it, unless replacing. */
+    fwt_pubkey *other = NULL;
+    assert_int_equal(fwt_pubkey_load(g_otherkey, &k_ko, &other), FWT_OK);
+    assert_int_equal(fwt_signlog_pin_save(g_db, other, NULL, 0), FWT_E_KEY);
+    assert_int_equal(fwt_signlog_pin_save(g_db, g_pub, NULL, 0), FWT_OK); /* same key: kept */
+    assert_int_equal(fwt_signlog_pin_load(g_db, &pin), FWT_OK);
+    assert_non_null(pin.key_spec); /* the key spec stays */
+    fwt_signlog_pin_free(&pin);
+    assert_int_equal(fwt_signlog_pin_save(g_db, other, NULL, 1), FWT_OK);
+    fwt_pubkey_free(other);
+    /* A damaged pin file is an error, not "no pin". */
+    assert_int_equal(fwt_signlog_pin_path(g_db, &file), FWT_OK);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("{\"format\":\"fwtrust-signlog-pin-1\"}", f);
+    fclose(f);
+    assert_int_equal(fwt_signlog_pin_load(g_db, &pin), FWT_E_STATE);
+    free(file);
+    /* Strict parsing: the id must be the key's hash, no unknown fields. */
+    static const char *const junk[] = {
+        "", "[]", "{}", "{\"format\":\"fwtrust-signlog-pin-2\",\"log\":\"/x\",\"log_id\":\"00\","
+                     "\"pubkey\":\"x\"}",
+    };
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        assert_int_not_equal(fwt_signlog_pin_parse(junk[i], strlen(junk[i]), &pin), FWT_OK);
+    }
+    unsetenv("FWTRUST_SIGNLOG_PINS");
+}
+
 static void test_cert_ed25519(void **state)
 {
     (void)state;
@@ -518,6 +619,8 @@ int main(void)
         cmocka_unit_test_setup(test_log_truncated, new_log),
         cmocka_unit_test_setup(test_log_unsigned_and_forged, new_log),
         cmocka_unit_test_setup(test_audit, new_log),
+        cmocka_unit_test_setup(test_log_trust, new_log),
+        cmocka_unit_test_setup(test_pin, new_log),
         cmocka_unit_test(test_cert_ed25519),
         cmocka_unit_test(test_cert_p256),
         cmocka_unit_test(test_cert_p384),

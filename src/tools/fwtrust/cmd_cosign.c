@@ -50,13 +50,18 @@ static int run(int argc, char **argv)
         {"signer", required_argument, NULL, OPT_SIGNER},
         {"help", no_argument, NULL, 'h'},
         FWT_KEY_LONGOPTS,
+        FWT_SIGNLOG_LONGOPTS,
         {NULL, 0, NULL, 0}};
     struct fwt_key_opts ko = {NULL, NULL, NULL};
+    struct fwt_signlog_keyopt lk;
+    memset(&lk, 0, sizeof(lk));
+    fwt_privkey *log_key = NULL;
+    int pin_after = 0;
     const char *key_spec = NULL, *cert_file = NULL, *out = NULL, *log_opt = NULL, *signer = NULL;
     int json = 0, no_log = 0, allow_test = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko)) {
+        if (fwt_key_opt(c, optarg, &ko) || fwt_signlog_key_opt(c, optarg, &lk)) {
             continue;
         }
         switch (c) {
@@ -122,7 +127,15 @@ static int run(int argc, char **argv)
         }
     }
     if (err == FWT_OK) {
+        err = fwt_signlog_cli_cleanup(k_prog, out);
+    }
+    if (err == FWT_OK) {
         err = fwt_signlog_cli_target(k_prog, log_opt, no_log, &log_db);
+    }
+    if (err == FWT_OK && log_db) {
+        /* The log key: only what the operator names (see cmd_sign.c). */
+        lk.ko.pkcs11_module = ko.pkcs11_module;
+        err = fwt_signlog_cli_log_key(log_db, lk.spec, &lk.ko, &log_key, &pin_after);
     }
     if (err == FWT_OK && log_db) {
         err = fwt_signlog_pending_name(out, &pending);
@@ -132,10 +145,14 @@ static int run(int argc, char **argv)
                                  allow_test ? FWT_COSIGN_ALLOW_TEST_KEY : 0);
     }
     if (err == FWT_OK && pending) {
-        err = fwt_signlog_commit_image(log_db, pending, out, &key, 1, signer, &ko, NULL);
+        err = fwt_signlog_commit_image(log_db, pending, out, &key, 1, signer, log_key, NULL);
+    }
+    if (err == FWT_OK && pin_after) {
+        fwt_signlog_cli_pin(k_prog, log_db, log_key, lk.spec);
     }
     free(pending);
     free(cert);
+    fwt_privkey_free(log_key);
     fwt_privkey_free(key);
     if (err != FWT_OK) {
         if (json) {

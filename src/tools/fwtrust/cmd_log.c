@@ -1,9 +1,11 @@
 /* fwtrust log: the signing transparency log (docs/key-custody.md). */
 #include "image_cmd.h"
 #include "image_internal.h"
+#include "signlog_cli.h"
 
 #include <fwtrust/fwt_keys.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,14 +36,19 @@ static void usage(FILE *out)
             "(RFC 9162 Merkle tree in SQLite; a signed tree head after every append). The log is\n"
             "--log DB, else $FWTRUST_SIGNLOG.\n\n"
             "Commands:\n"
-            "  init --log-key KEY         create a new log, signed by KEY (PEM or pkcs11:)\n"
-            "  append --key PUB [--key PUB ...] [--signer ID] IMAGE\n"
+            "  init --log-key KEY         create a new log, signed by KEY (PEM or pkcs11:, no\n"
+            "                             module-path= or pin-source=), and pin KEY for it\n"
+            "  pin --log-key PUB          check the log against PUB and pin PUB for it (once per\n"
+            "                             machine that checks a log it did not create)\n"
+            "  append --key PUB [--key PUB ...] [--log-key KEY] [--signer ID] IMAGE\n"
             "                             record signatures made elsewhere (another tool): each\n"
-            "                             PUB must have a valid signature on IMAGE\n"
+            "                             PUB must have a valid signature on IMAGE; tree heads\n"
+            "                             are signed by KEY, else by the pinned log key\n"
             "  verify [--log-key PUB] [--since STH]\n"
             "                             recompute every leaf hash and tree head, check every\n"
-            "                             tree head signature (by PUB when given), and that the\n"
-            "                             log extends the tree head STH kept from earlier\n"
+            "                             tree head signature by PUB, else by the pinned key\n"
+            "                             (neither: exit 31), and that the log extends the tree\n"
+            "                             head STH kept from earlier\n"
             "  head [--size N]            the newest signed tree head (or the one of N entries)\n"
             "  show [INDEX]               list entries (or print one entry's text)\n"
             "  find IMAGE                 the entries of IMAGE's signatures; exit 8 when one of\n"
@@ -59,16 +66,22 @@ static void usage(FILE *out)
             "                             (per hardware id); one version signed with two digests;\n"
             "                             signing outside the daily window (UTC; may wrap midnight,\n"
             "                             e.g. 22:00-06:00)\n\n"
+            "verify, find, audit, head and consistency check the log against --log-key PUB, else\n"
+            "against the key pinned for the log (by init, pin or the first append with\n"
+            "--log-key), never against the key stored in the log. Pins are kept in\n"
+            "$FWTRUST_SIGNLOG_PINS, else $XDG_CONFIG_HOME/fwtrust/signlog-pins, else\n"
+            "~/.config/fwtrust/signlog-pins.\n\n"
             "Options:\n"
             "  --log DB                   the log database (default $FWTRUST_SIGNLOG)\n"
             "  -o, --output FILE          write the JSON (head, prove, consistency) to FILE\n"
             "  --json                     print results as JSON\n" FWT_KEY_HELP
             "  -h, --help                 this text\n\n"
-            "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key; 8 no such log or\n"
+            "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key (also: not the pinned\n"
+            "log key); 8 no such log or\n"
             "entry, or (find) a signature of IMAGE not logged; 11 log not intact (truncated, edited, unsigned entries) or audit findings;\n"
             "20 malformed proof or tree head; 21 proof does not lead to the tree head's root;\n"
-            "22 tree head signature invalid or by another key; 24 append: a --key did not sign\n"
-            "IMAGE.\n");
+            "22 tree head signature invalid or by another key than the pinned or given one;\n"
+            "24 append: a --key did not sign IMAGE; 31 no pinned log key and no --log-key.\n");
 }
 
 struct args {
@@ -113,10 +126,16 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     fflush(stderr);
 }
 
-static fwt_err open_log(const struct args *a, int writable, fwt_signlog **log)
+/* --log DB, else $FWTRUST_SIGNLOG; NULL when neither. */
+static const char *log_db(const struct args *a)
 {
     const char *env = getenv("FWTRUST_SIGNLOG");
-    const char *db = a->log ? a->log : (env && env[0] ? env : NULL);
+    return a->log ? a->log : (env && env[0] ? env : NULL);
+}
+
+static fwt_err open_log(const struct args *a, int writable, fwt_signlog **log)
+{
+    const char *db = log_db(a);
     if (!db) {
         return fwt_fail(FWT_E_ARG, "no signing log: give --log DB or set FWTRUST_SIGNLOG");
     }
@@ -167,6 +186,41 @@ static fwt_err load_pub(const struct args *a, fwt_pubkey **pub)
     return e;
 }
 
+/*
+ * The key a log is checked against: --log-key, else the key pinned for the log
+ * (never the key stored in the log: a log rebuilt under another key would
+ * vouch for itself). Neither: FWT_E_NO_TRUST.
+ */
+static fwt_err trusted_pub(const struct args *a, fwt_pubkey **pub)
+{
+    *pub = NULL;
+    if (a->log_key) {
+        return load_pub(a, pub);
+    }
+    const char *db = log_db(a);
+    struct fwt_signlog_pin pin;
+    fwt_err e = fwt_signlog_pin_load(db, &pin);
+    if (e == FWT_OK) {
+        *pub = pin.pub;
+        pin.pub = NULL;
+        fwt_signlog_pin_free(&pin);
+        return FWT_OK;
+    }
+    if (e != FWT_E_NOT_FOUND) {
+        return e;
+    }
+    char *dir = NULL;
+    if (fwt_signlog_pin_dir(&dir) != FWT_OK) {
+        dir = NULL;
+    }
+    e = fwt_fail(FWT_E_NO_TRUST, "%s: no log key to check against: give --log-key PUB, or pin "
+                                 "it once with 'fwtrust log pin --log-key PUB' (pins are kept in "
+                                 "%s; FWTRUST_SIGNLOG_PINS moves them)",
+                 db, dir ? dir : "$FWTRUST_SIGNLOG_PINS");
+    free(dir);
+    return e;
+}
+
 static int cmd_init(struct args *a)
 {
     if (!a->log_key) {
@@ -178,13 +232,47 @@ static int cmd_init(struct args *a)
     if (!db) {
         return fwt_cli_usage_error(k_prog, "give --log DB or set FWTRUST_SIGNLOG");
     }
-    fwt_err e = fwt_signlog_create(db, a->log_key, &a->ko);
+    /* A pin for this path means a log was here: its disappearance is for a
+     * person to look into, not for init to paper over. */
+    struct fwt_signlog_pin old;
+    struct stat sb;
+    fwt_err e = lstat(db, &sb) == 0 ? FWT_E_NOT_FOUND /* create refuses it */
+                                    : fwt_signlog_pin_load(db, &old);
+    if (e == FWT_OK) {
+        char *where = NULL;
+        if (fwt_signlog_pin_path(db, &where) != FWT_OK) {
+            where = NULL;
+        }
+        fwt_signlog_pin_free(&old);
+        e = fwt_fail(FWT_E_ARG, "%s: a log key is already pinned for this path (%s): where is "
+                                "the log that was here? Remove the pin file to start a new log "
+                                "here",
+                     db, where ? where : "the pin directory");
+        free(where);
+        return fail(a, e);
+    }
+    if (e != FWT_E_NOT_FOUND) {
+        return fail(a, e);
+    }
+    e = fwt_signlog_create(db, a->log_key, &a->ko);
     fwt_signlog *log = NULL;
+    fwt_privkey *key = NULL;
+    fwt_pubkey *pub = NULL;
     struct fwt_signlog_sth sth;
+    /* Pin the new log's key: checks of this log trust it, appends sign with it. */
+    if (e == FWT_OK && (e = fwt_privkey_load(a->log_key, &a->ko, &key)) == FWT_OK &&
+        (e = fwt_privkey_public(key, &pub)) == FWT_OK) {
+        e = fwt_signlog_pin_save(db, pub, a->log_key, 0);
+    }
     if (e == FWT_OK && (e = fwt_signlog_open(db, 0, &log)) == FWT_OK) {
         e = fwt_signlog_latest_sth(log, &sth);
     }
+    if (e == FWT_OK && (e = fwt_signlog_sth_verify(&sth, pub)) != FWT_OK) {
+        e = fwt_fail(FWT_E_STATE, "%s changed while it was created: %s", db, fwt_detail());
+    }
     fwt_signlog_close(log);
+    fwt_pubkey_free(pub);
+    fwt_privkey_free(key);
     if (e != FWT_OK) {
         return fail(a, e);
     }
@@ -195,6 +283,45 @@ static int cmd_init(struct args *a)
     } else {
         printf("created signing log %s (log id %s)\n", db, id);
     }
+    return 0;
+}
+
+/* Pin the log key for this log, after checking the whole log against it. */
+static int cmd_pin(struct args *a)
+{
+    if (!a->log_key) {
+        return fwt_cli_usage_error(k_prog, "log pin needs --log-key PUB (the log's public key, "
+                                           "from its operator)");
+    }
+    fwt_signlog *log = NULL;
+    fwt_pubkey *pub = NULL;
+    uint64_t n_sths = 0;
+    char *where = NULL;
+    fwt_err e = open_log(a, 0, &log);
+    if (e == FWT_OK) {
+        e = load_pub(a, &pub);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_verify(log, pub, NULL, &n_sths);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_pin_save(log_db(a), pub, NULL, 0);
+    }
+    if (e == FWT_OK) {
+        e = fwt_signlog_pin_path(log_db(a), &where);
+    }
+    fwt_pubkey_free(pub);
+    fwt_signlog_close(log);
+    if (e != FWT_OK) {
+        free(where);
+        return fail(a, e);
+    }
+    if (a->json) {
+        fwt_cli_json_print(json_pack("{s:b, s:s}", "ok", 1, "pin", where));
+    } else {
+        printf("pinned the log key of %s in %s\n", log_db(a), where);
+    }
+    free(where);
     return 0;
 }
 
@@ -214,13 +341,22 @@ static int cmd_append(struct args *a)
                          fwt_detail()[0] ? fwt_detail() : "cannot load");
         }
     }
+    fwt_privkey *log_key = NULL;
+    int pin_after = 0;
     if (e == FWT_OK) {
         e = open_log(a, 1, &log);
     }
+    if (e == FWT_OK) { /* --log-key (with this command's --pin-file etc.), else the pinned key */
+        e = fwt_signlog_cli_log_key(log_db(a), a->log_key, &a->ko, &log_key, &pin_after);
+    }
     if (e == FWT_OK) {
         e = fwt_signlog_append_image(log, a->argv[0], (const fwt_pubkey *const *)keys, a->n_keys,
-                                     a->signer, &a->ko, &first);
+                                     a->signer, log_key, &first);
     }
+    if (e == FWT_OK && pin_after) {
+        fwt_signlog_cli_pin(k_prog, log_db(a), log_key, a->log_key);
+    }
+    fwt_privkey_free(log_key);
     fwt_signlog_close(log);
     for (size_t i = 0; i < a->n_keys; i++) {
         fwt_pubkey_free(keys[i]);
@@ -250,8 +386,8 @@ static int cmd_verify(struct args *a)
     struct fwt_signlog_sth earlier, head;
     uint64_t n_sths = 0;
     fwt_err e = open_log(a, 0, &log);
-    if (e == FWT_OK && a->log_key) {
-        e = load_pub(a, &pub);
+    if (e == FWT_OK) {
+        e = trusted_pub(a, &pub);
     }
     if (e == FWT_OK && a->since) {
         e = read_sth(a->since, &earlier);
@@ -294,8 +430,8 @@ static int cmd_head(struct args *a)
         e = a->has_size ? fwt_signlog_sth_at(log, a->size, &sth) : fwt_signlog_latest_sth(log, &sth);
     }
     fwt_pubkey *pub = NULL;
-    if (e == FWT_OK && (e = fwt_signlog_pubkey(log, &pub)) == FWT_OK) {
-        e = fwt_signlog_sth_verify(&sth, pub); /* never publish a head we did not sign */
+    if (e == FWT_OK && (e = trusted_pub(a, &pub)) == FWT_OK) {
+        e = fwt_signlog_sth_verify(&sth, pub); /* never publish a head the log key did not sign */
     }
     fwt_pubkey_free(pub);
     if (e == FWT_OK) {
@@ -467,8 +603,8 @@ static int cmd_find(struct args *a)
     if (e == FWT_OK) {
         e = open_log(a, 0, &log);
     }
-    if (e == FWT_OK && a->log_key) {
-        e = load_pub(a, &pub);
+    if (e == FWT_OK) {
+        e = trusted_pub(a, &pub);
     }
     if (e == FWT_OK) { /* only an intact log can vouch for anything */
         e = fwt_signlog_verify(log, pub, NULL, NULL);
@@ -621,13 +757,16 @@ static int cmd_consistency(struct args *a)
         e = read_sth(a->since, &old);
     }
     if (e == FWT_OK) {
-        e = a->log_key ? load_pub(a, &pub) : fwt_signlog_pubkey(log, &pub);
+        e = trusted_pub(a, &pub);
     }
     if (e == FWT_OK && (e = fwt_signlog_sth_verify(&old, pub)) != FWT_OK) {
         e = fwt_fail(e, "%s: %s", a->since, fwt_detail());
     }
     if (e == FWT_OK) {
         e = fwt_signlog_latest_sth(log, &head);
+    }
+    if (e == FWT_OK && (e = fwt_signlog_sth_verify(&head, pub)) != FWT_OK) {
+        e = fwt_fail(e, "%s: the newest tree head: %s", log_db(a), fwt_detail());
     }
     if (e == FWT_OK && old.tree_size > head.tree_size) {
         e = fwt_fail(FWT_E_STATE, "the log shrank: %s has %llu entries, the newest head %llu",
@@ -750,8 +889,8 @@ static int cmd_audit(struct args *a)
     if (e == FWT_OK) {
         e = open_log(a, 0, &log);
     }
-    if (e == FWT_OK && a->log_key) {
-        e = load_pub(a, &pub);
+    if (e == FWT_OK) {
+        e = trusted_pub(a, &pub);
     }
     if (e == FWT_OK) {
         e = fwt_signlog_verify(log, pub, NULL, NULL);
@@ -814,6 +953,7 @@ static int run(int argc, char **argv)
         int (*fn)(struct args *);
     } cmds[] = {{"init", cmd_init},
                 {"append", cmd_append},
+                {"pin", cmd_pin},
                 {"verify", cmd_verify},
                 {"head", cmd_head},
                 {"show", cmd_show},

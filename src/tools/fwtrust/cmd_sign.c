@@ -114,8 +114,13 @@ static int run(int argc, char **argv)
         {"signer", required_argument, NULL, OPT_SIGNER},
         {"help", no_argument, NULL, 'h'},
         FWT_KEY_LONGOPTS,
+        FWT_SIGNLOG_LONGOPTS,
         {NULL, 0, NULL, 0}};
     struct fwt_key_opts ko = {NULL, NULL, NULL};
+    struct fwt_signlog_keyopt lk;
+    memset(&lk, 0, sizeof(lk));
+    fwt_privkey *log_key = NULL;
+    int pin_after = 0;
     struct fwt_sign_opts so;
     memset(&so, 0, sizeof(so));
     so.erased_val = 0xff;
@@ -130,7 +135,7 @@ static int run(int argc, char **argv)
     int no_log = 0;
     uint32_t v32;
     while ((c = getopt_long(argc, argv, "k:v:H:S:R:s:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko)) {
+        if (fwt_key_opt(c, optarg, &ko) || fwt_signlog_key_opt(c, optarg, &lk)) {
             continue;
         }
         switch (c) {
@@ -325,7 +330,16 @@ static int run(int argc, char **argv)
         }
     }
     if (err == FWT_OK) {
+        err = fwt_signlog_cli_cleanup(k_prog, out);
+    }
+    if (err == FWT_OK) {
         err = fwt_signlog_cli_target(k_prog, log_opt, no_log, &log_db);
+    }
+    if (err == FWT_OK && log_db) {
+        /* The log key and its module: only what the operator names (the signer's
+         * --pkcs11-module is theirs too; the signer's PIN is not the log key's). */
+        lk.ko.pkcs11_module = ko.pkcs11_module;
+        err = fwt_signlog_cli_log_key(log_db, lk.spec, &lk.ko, &log_key, &pin_after);
     }
     if (err == FWT_OK) {
         /* With a log, sign into a pending file that becomes OUT once logged. */
@@ -342,11 +356,15 @@ static int run(int argc, char **argv)
         }
         fwt_progress_finish(&prog);
         if (err == FWT_OK && pending) {
-            err = fwt_signlog_commit_image(log_db, pending, out, so.keys, so.n_keys, signer, &ko,
-                                           NULL);
+            err = fwt_signlog_commit_image(log_db, pending, out, so.keys, so.n_keys, signer,
+                                           log_key, NULL);
+        }
+        if (err == FWT_OK && pin_after) {
+            fwt_signlog_cli_pin(k_prog, log_db, log_key, lk.spec);
         }
         free(pending);
     }
+    fwt_privkey_free(log_key);
     for (size_t i = 0; i < FWT_SIGN_MAX_KEYS; i++) {
         fwt_privkey_free(so.keys[i]);
         free(certs[i]);

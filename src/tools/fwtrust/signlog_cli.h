@@ -17,9 +17,122 @@
     "  --log DB                 record every signature in the signing log DB (default\n"   \
     "                           $FWTRUST_SIGNLOG); the output appears only once logged\n"  \
     "                           (no such log: exit 8; log not intact: exit 11)\n"         \
+    "  --log-key KEY            the log key that signs tree heads (PEM or pkcs11:); default:\n" \
+    "                           the one pinned for DB on this machine by 'log init' or the\n" \
+    "                           first --log-key (never one named in the log); another key\n" \
+    "                           than the pinned one: exit 7\n"                            \
+    "  --log-pin-file F         token PIN of the log key (--pin-file is never used for it)\n" \
+    "  --log-passphrase-file F  passphrase of an encrypted PEM log key\n"                 \
     "  --no-log                 sign without a log, and without the warning\n"             \
     "  --signer ID              who signs, as logged (default $FWTRUST_SIGNER or\n"        \
     "                           LOGIN@HOST)\n"
+
+/* The signing-log options of sign and cosign (numbered apart from the commands' own). */
+enum {
+    OPT_SIGNLOG_KEY = 0x1800,
+    OPT_SIGNLOG_PIN_FILE,
+    OPT_SIGNLOG_PASSPHRASE_FILE,
+};
+#define FWT_SIGNLOG_LONGOPTS                                                               \
+    {"log-key", required_argument, NULL, OPT_SIGNLOG_KEY},                                 \
+        {"log-pin-file", required_argument, NULL, OPT_SIGNLOG_PIN_FILE},                   \
+        {"log-passphrase-file", required_argument, NULL, OPT_SIGNLOG_PASSPHRASE_FILE}
+
+/* Where the log key comes from: only what the operator names. */
+struct fwt_signlog_keyopt {
+    const char *spec;         /* --log-key, else the pinned key */
+    struct fwt_key_opts ko;   /* its passphrase and PIN files; the module is the signer's */
+};
+
+/* 1 when opt was a log-key option (stored in lk), 0 otherwise. */
+static inline int fwt_signlog_key_opt(int opt, const char *arg, struct fwt_signlog_keyopt *lk)
+{
+    switch (opt) {
+    case OPT_SIGNLOG_KEY:
+        lk->spec = arg;
+        return 1;
+    case OPT_SIGNLOG_PIN_FILE:
+        lk->ko.pin_file = arg;
+        return 1;
+    case OPT_SIGNLOG_PASSPHRASE_FILE:
+        lk->ko.passphrase_file = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/*
+ * Load the log key for appending to db: spec (--log-key), else the key
+ * pinned for db (fwt_signlog_pin). Never a key, module or PIN file named by
+ * the log: a log database is data anyone with write access may have edited.
+ * A key other than the pinned one is refused (FWT_E_KEY). *pin_after is set
+ * when the key should be pinned once the append has succeeded (first use).
+ */
+static inline fwt_err fwt_signlog_cli_log_key(const char *db, const char *spec,
+                                              const struct fwt_key_opts *ko, fwt_privkey **key,
+                                              int *pin_after)
+{
+    *key = NULL;
+    *pin_after = 0;
+    struct fwt_signlog_pin pin;
+    fwt_err e = fwt_signlog_pin_load(db, &pin);
+    int pinned = e == FWT_OK;
+    if (e != FWT_OK && e != FWT_E_NOT_FOUND) {
+        return e;
+    }
+    e = FWT_OK;
+    const char *use = spec ? spec : pin.key_spec;
+    if (!use) {
+        char *where = NULL;
+        if (fwt_signlog_pin_path(db, &where) != FWT_OK) {
+            where = NULL;
+        }
+        e = fwt_fail(FWT_E_KEY, "%s: no log key: give --log-key KEY (it is then pinned for this "
+                                "log in %s)",
+                     db, where ? where : "the pin directory");
+        free(where);
+    }
+    if (e == FWT_OK && (e = fwt_privkey_load(use, ko, key)) != FWT_OK) {
+        e = fwt_fail(e, "log key %s: %s", spec ? spec : "(pinned)",
+                     fwt_detail()[0] ? fwt_detail() : "cannot load");
+    }
+    fwt_pubkey *pub = NULL;
+    uint8_t kh[32], pkh[32];
+    if (e == FWT_OK && (e = fwt_privkey_public(*key, &pub)) == FWT_OK &&
+        (e = fwt_pubkey_keyhash(pub, kh)) == FWT_OK && pinned &&
+        (e = fwt_pubkey_keyhash(pin.pub, pkh)) == FWT_OK && fwt_ct_compare(kh, pkh, 32) != 0) {
+        e = fwt_fail(FWT_E_KEY, "%s: the log key given is not the one pinned for this log", db);
+    }
+    fwt_pubkey_free(pub);
+    if (e == FWT_OK) {
+        *pin_after = !pinned || (spec && !pin.key_spec);
+    } else {
+        fwt_privkey_free(*key);
+        *key = NULL;
+    }
+    fwt_signlog_pin_free(&pin);
+    return e;
+}
+
+/*
+ * After a successful append with a key given as spec: pin it for db (first
+ * use). The signatures are logged by then, so a failure is a warning only.
+ */
+static inline void fwt_signlog_cli_pin(const char *prog, const char *db, fwt_privkey *key,
+                                       const char *spec)
+{
+    fwt_pubkey *pub = NULL;
+    fwt_err e = fwt_privkey_public(key, &pub);
+    if (e == FWT_OK) {
+        e = fwt_signlog_pin_save(db, pub, spec, 0);
+    }
+    fwt_pubkey_free(pub);
+    if (e != FWT_OK) {
+        fprintf(stderr, "%s: warning: logged, but the log key could not be pinned: %s\n", prog,
+                fwt_detail()[0] ? fwt_detail() : fwt_err_name(e));
+    }
+}
 
 /*
  * The log to use: opt_log, else $FWTRUST_SIGNLOG (empty counts as unset).
@@ -45,6 +158,23 @@ static inline fwt_err fwt_signlog_cli_target(const char *prog, const char *opt_l
     fwt_signlog_close(log);
     if (e == FWT_OK) {
         *db = path;
+    }
+    return e;
+}
+
+/*
+ * Before signing into out: remove the signed images that a signer killed
+ * before logging them left next to out (fwt_signlog_pending_cleanup), with a
+ * note on stderr. Run with and without a log: such an image must not stay.
+ */
+static inline fwt_err fwt_signlog_cli_cleanup(const char *prog, const char *out)
+{
+    size_t n = 0;
+    fwt_err e = fwt_signlog_pending_cleanup(out, &n);
+    if (e == FWT_OK && n) {
+        fprintf(stderr, "%s: note: removed %zu file%s an interrupted signer left next to %s "
+                        "(signed, never logged)\n",
+                prog, n, n == 1 ? "" : "s", out);
     }
     return e;
 }
