@@ -169,8 +169,9 @@ FWT_MUST_CHECK fwt_err fwt_agent_status_get(fwt_agent *dev, struct fwt_agent_sta
 
 /*
  * Verify the image in a slot now, against the device's trust anchors, hw id
- * and stored minimums. FWT_E_NOT_FOUND for an empty slot; otherwise the
- * verifier's result, with fwt_detail() naming the cause.
+ * and stored minimums. FWT_E_NOT_FOUND for an empty slot, FWT_E_IO for a slot
+ * path that is not there; otherwise the verifier's result, with fwt_detail()
+ * naming the cause.
  */
 FWT_MUST_CHECK fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot,
                                              struct fwt_agent_image *img);
@@ -289,9 +290,11 @@ struct fwt_agent_boot_result {
 /*
  * Choose, verify and "boot" a slot (docs/bootloader.md): the trial slot while
  * it has tries (decremented before booting), else the confirmed one; a slot
- * that fails verification is marked bad and the other is tried. Extends the
+ * whose image gets a verdict (20-33 but FWT_E_NO_TRUST, or empty) is marked
+ * bad and the other is tried; other failures mark nothing. Extends the
  * measurement register and appends the event log. FWT_E_NO_BOOTABLE: no
- * valid slot, recovery needed.
+ * valid slot, recovery needed. When nothing boots and a failure was not a
+ * verdict, that error is returned and nothing is recorded.
  */
 FWT_MUST_CHECK fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res);
 

@@ -414,7 +414,9 @@ fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot, struct f
     char c = fwt_agent_slot_char(slot);
     struct stat st;
     if (stat(path, &st) != 0) {
-        return fwt_fail(errno == ENOENT ? FWT_E_NOT_FOUND : FWT_E_IO, "slot %c (%s): %s", c, path,
+        /* Not "empty": a slot that is not there (a wrong path in device.ini, a medium not
+         * attached) says nothing about an image, and the bootloader must not mark it bad. */
+        return fwt_fail(FWT_E_IO, "slot %c (%s): %s (see [slots] in device.ini)", c, path,
                         strerror(errno));
     }
     if (S_ISREG(st.st_mode) && st.st_size == 0) {

@@ -339,6 +339,11 @@ static void test_config_errors(void **state)
     expect_cfg_error(buf, "tries must be 1 to");
     snprintf(buf, sizeof(buf), "%s[trust]\nkey = k\nthreshold = 2\n", base);
     expect_cfg_error(buf, "threshold 2 is above");
+    /* Roots are anchors too: a threshold above keys + roots is refused whatever their kind. */
+    snprintf(buf, sizeof(buf), "%s[trust]\nroot = r\nthreshold = 2\n", base);
+    expect_cfg_error(buf, "line 8: threshold 2 is above the 1 trust anchor(s)");
+    snprintf(buf, sizeof(buf), "%s[trust]\nthreshold = 2\n", base);
+    expect_cfg_error(buf, "line 7: threshold 2 is above the 0 trust anchor(s)");
     expect_cfg_error("[device\nhw_id = x\n", "malformed section header");
     expect_cfg_error("[device]\nhw_id x\n", "expected 'key = value'");
     expect_cfg_error("[device]\nhw_id = a\x01" "b\n", "control character");
