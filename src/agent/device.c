@@ -111,6 +111,23 @@ static fwt_err load_anchors(fwt_agent *dev)
     return FWT_OK;
 }
 
+fwt_err fwt_agent_minimums(fwt_agent *dev, struct fwt_rollback_state *rs)
+{
+    fwt_err err = dev->rb.read(dev->rb.ctx, rs);
+    if (err != FWT_OK) {
+        return err;
+    }
+    /* Two independent records must both be damaged to lower a minimum: boot control
+     * keeps the confirmed images' values, the backend the raised minimums. */
+    if (dev->bc.floor_sc > rs->min_security_counter) {
+        rs->min_security_counter = dev->bc.floor_sc;
+    }
+    if (dev->bc.floor_kv > rs->min_key_version) {
+        rs->min_key_version = dev->bc.floor_kv;
+    }
+    return FWT_OK;
+}
+
 fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol)
 {
     memset(pol, 0, sizeof(*pol));
@@ -121,7 +138,7 @@ fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol)
                         dev->cfg.dir);
     }
     struct fwt_rollback_state rs = {0, 0};
-    fwt_err err = dev->rb.read(dev->rb.ctx, &rs);
+    fwt_err err = fwt_agent_minimums(dev, &rs);
     if (err != FWT_OK) {
         return fwt_fail(err, "anti-rollback state: %s", fwt_detail());
     }
@@ -210,13 +227,12 @@ fwt_err fwt_agent_finish_raise(fwt_agent *dev)
     }
     /* The values were taken from the verified image when confirm recorded them:
      * completing the raise needs no slot to verify (it cannot brick a boot). */
-    struct fwt_rollback_state want = {dev->bc.raise_sc, dev->bc.raise_kv};
+    struct fwt_rollback_state want = {dev->bc.floor_sc, dev->bc.floor_kv};
     fwt_err err = dev->rb.raise(dev->rb.ctx, &want);
     if (err != FWT_OK) {
         return fwt_fail(err, "completing an interrupted confirm: %s", fwt_detail());
     }
-    dev->bc.raise_pending = 0;
-    dev->bc.raise_sc = dev->bc.raise_kv = 0;
+    dev->bc.raise_pending = 0; /* the floor values stay: see struct fwt_bootctl */
     return fwt_agent_bc_commit(dev);
 }
 
@@ -349,7 +365,7 @@ fwt_err fwt_agent_status_get(fwt_agent *dev, struct fwt_agent_status *st)
     st->recorded[0] = bc->digest_len[0] != 0;
     st->recorded[1] = bc->digest_len[1] != 0;
     struct fwt_rollback_state rs;
-    fwt_err err = dev->rb.read(dev->rb.ctx, &rs);
+    fwt_err err = fwt_agent_minimums(dev, &rs);
     if (err != FWT_OK) {
         return err;
     }
@@ -839,6 +855,8 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
         /* Boot control: a factory image already in a slot becomes the confirmed one. */
         memset(&dev->bc, 0, sizeof(dev->bc));
         dev->bc.confirmed = dev->bc.trial = dev->bc.booted = FWT_SLOT_NONE;
+        dev->bc.floor_sc = o->min_security_counter; /* the floor under the minimums */
+        dev->bc.floor_kv = o->min_key_version;
         uint8_t p[FWT_BOOTCTL_SIZE];
         if (fwt_rec_read(abs, "bootctl", FWT_REC_KIND_BOOTCTL, p, sizeof(p), &dev->bc_info) !=
             FWT_OK) {
