@@ -144,6 +144,7 @@ struct fwt_agent_image {
     uint8_t signer_keyhash[FWT_KEYHASH_SIZE]; /* first valid signer */
     int has_cert;
     uint32_t key_version;           /* certificate key version (has_cert) */
+    uint64_t cert_not_after;        /* earliest certificate expiry (has_cert; 0: none) */
     uint8_t hw_id[FWT_HW_ID_MAX];
     size_t hw_id_len;
 };
@@ -164,6 +165,7 @@ struct fwt_agent_status {
     int raise_pending;             /* confirm recorded, minimums not yet raised */
     uint64_t seq;                  /* boot control sequence number */
     int recorded[2];               /* the digest of the image installed in the slot is recorded */
+    uint64_t time_floor;           /* certificate expiry is never judged before this time */
 };
 FWT_MUST_CHECK fwt_err fwt_agent_status_get(fwt_agent *dev, struct fwt_agent_status *st);
 

@@ -118,6 +118,9 @@ struct fwt_bootctl {
      * under the anti-rollback minimums (a damaged rollback copy cannot lower them
      * below it). With raise_pending, confirm is raising the minimums to these. */
     uint32_t floor_sc, floor_kv;
+    /* The device's persisted time floor (seconds since 1970): the clock of the latest
+     * boot whose image's certificates had not expired then (see fwt_agent_now). */
+    uint64_t time_floor;
 };
 #define FWT_BOOTCTL_SIZE 160U
 void fwt_bootctl_encode(const struct fwt_bootctl *bc, uint8_t out[FWT_BOOTCTL_SIZE]);
@@ -190,6 +193,17 @@ struct fwt_agent {
 
 /* The anti-rollback minimums in force: the backend's, never below boot control's floor. */
 fwt_err fwt_agent_minimums(fwt_agent *dev, struct fwt_rollback_state *rs);
+/*
+ * The time for every certificate expiry decision on the device: the latest of
+ * the clock, the TUF client's persisted floor (DIR/tuf/time-floor) and boot
+ * control's time floor. The clock is the system clock, or FWTRUST_NOW (seconds
+ * since 1970) when that is set: a test hook that replaces the clock reading
+ * only, so it can never go below the floors. *clock gets the clock reading
+ * and *overridden whether it came from FWTRUST_NOW (may be NULL).
+ */
+fwt_err fwt_agent_now(const fwt_agent *dev, uint64_t *now, uint64_t *clock, int *overridden);
+/* The persisted part alone: max(DIR/tuf/time-floor, boot control's time floor). */
+fwt_err fwt_agent_time_floor(const fwt_agent *dev, uint64_t *floor);
 /* Fill a policy with dev's trust anchors, hw id and stored minimums. FWT_E_NO_TRUST without anchors. */
 fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol);
 /* After the verifier said FWT_OK: check again, independently, what its result

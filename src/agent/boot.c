@@ -296,6 +296,19 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
         }
         return fwt_fail(err == FWT_OK ? FWT_E_NO_BOOTABLE : err, "%s", d);
     }
+    /* The time floor moves to the clock after a boot whose image's certificates had not
+     * expired then: that bounds it (a clock running ahead of every certificate fails the
+     * boot and cannot push it up). Never from FWTRUST_NOW, a test hook. */
+    uint64_t now = 0, clk = 0;
+    int overridden = 1;
+    if (res->img.has_cert && res->img.cert_not_after != 0 &&
+        fwt_agent_now(dev, &now, &clk, &overridden) == FWT_OK && !overridden) {
+        uint64_t t = clk < res->img.cert_not_after ? clk : res->img.cert_not_after;
+        if (t > bc->time_floor) {
+            bc->time_floor = t;
+        }
+    }
+    fwt_detail_clear();
     res->slot = chosen;
     res->fell_back = n > 0 && chosen != order[0];
     res->trial = trial_attempt && bc->trial == chosen;

@@ -128,6 +128,51 @@ fwt_err fwt_agent_minimums(fwt_agent *dev, struct fwt_rollback_state *rs)
     return FWT_OK;
 }
 
+fwt_err fwt_agent_time_floor(const fwt_agent *dev, uint64_t *floor)
+{
+    *floor = 0;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/tuf/time-floor", dev->cfg.dir) >= (int)sizeof(path)) {
+        return fwt_fail(FWT_E_ARG, "%s: path too long", dev->cfg.dir);
+    }
+    int64_t tuf = 0;
+    fwt_err err = fwt_time_floor_read(path, &tuf);
+    if (err != FWT_OK) {
+        return fwt_fail(err, "the time floor: %s", fwt_detail());
+    }
+    *floor = (uint64_t)tuf > dev->bc.time_floor ? (uint64_t)tuf : dev->bc.time_floor;
+    return FWT_OK;
+}
+
+fwt_err fwt_agent_now(const fwt_agent *dev, uint64_t *now, uint64_t *clock, int *overridden)
+{
+    uint64_t clk = 0;
+    int ov = 0;
+    const char *env = getenv("FWTRUST_NOW");
+    if (env && *env) {
+        if (fwt_parse_u64(env, (uint64_t)INT64_MAX, &clk) != FWT_OK) {
+            return fwt_fail(FWT_E_ARG, "FWTRUST_NOW='%s' is not a time (seconds since 1970)", env);
+        }
+        ov = 1;
+    } else {
+        time_t t = time(NULL);
+        clk = t > 0 ? (uint64_t)t : 0;
+    }
+    uint64_t floor = 0;
+    fwt_err err = fwt_agent_time_floor(dev, &floor);
+    if (err != FWT_OK) {
+        return err;
+    }
+    *now = clk > floor ? clk : floor;
+    if (clock) {
+        *clock = clk;
+    }
+    if (overridden) {
+        *overridden = ov;
+    }
+    return FWT_OK;
+}
+
 fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol)
 {
     memset(pol, 0, sizeof(*pol));
@@ -151,7 +196,11 @@ fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol)
     pol->hw_id_len = strlen(dev->cfg.hw_id);
     pol->min_security_counter = rs.min_security_counter;
     pol->min_key_version = rs.min_key_version;
-    pol->now = (uint64_t)time(NULL);
+    err = fwt_agent_now(dev, &pol->now, NULL, NULL); /* never before the time floor */
+    if (err != FWT_OK) {
+        memset(pol, 0, sizeof(*pol));
+        return err;
+    }
     return FWT_OK;
 }
 
@@ -371,7 +420,7 @@ fwt_err fwt_agent_status_get(fwt_agent *dev, struct fwt_agent_status *st)
     }
     st->min_security_counter = rs.min_security_counter;
     st->min_key_version = rs.min_key_version;
-    return FWT_OK;
+    return fwt_agent_time_floor(dev, &st->time_floor);
 }
 
 void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
@@ -392,6 +441,7 @@ void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
     }
     img->has_cert = info->has_cert;
     img->key_version = info->key_version;
+    img->cert_not_after = info->cert_not_after;
     memcpy(img->hw_id, info->hw_id, sizeof(img->hw_id));
     img->hw_id_len = info->hw_id_len;
 }

@@ -297,6 +297,8 @@ void fwt_bootctl_encode(const struct fwt_bootctl *bc, uint8_t out[FWT_BOOTCTL_SI
     put32(out + 8, bc->boot_count);
     put32(out + 20, bc->floor_sc);
     put32(out + 24, bc->floor_kv);
+    put32(out + 12, (uint32_t)bc->time_floor); /* low half */
+    put32(out + 28, (uint32_t)(bc->time_floor >> 32));
     out[16] = bc->digest_len[0];
     out[17] = bc->digest_len[1];
     memcpy(out + 32, bc->digest[0], FWT_DIGEST_MAX);
@@ -312,7 +314,7 @@ fwt_err fwt_bootctl_decode(const uint8_t in[FWT_BOOTCTL_SIZE], struct fwt_bootct
     if (in[3] & ~(BC_F_BOOTED_TRIAL | BC_F_RAISE_PENDING | BC_F_BAD_A | BC_F_BAD_B)) {
         return fwt_fail(FWT_E_STATE, "boot control: unknown flags 0x%02x", in[3]);
     }
-    if (!all_zero(in + 12, 4) || !all_zero(in + 18, 2) || !all_zero(in + 28, 4)) {
+    if (!all_zero(in + 18, 2)) {
         return fwt_fail(FWT_E_STATE, "boot control: reserved bytes are not zero");
     }
     bc->confirmed = in[0];
@@ -324,6 +326,7 @@ fwt_err fwt_bootctl_decode(const uint8_t in[FWT_BOOTCTL_SIZE], struct fwt_bootct
     bc->bad[1] = (in[3] & BC_F_BAD_B) != 0;
     bc->floor_sc = get32(in + 20);
     bc->floor_kv = get32(in + 24);
+    bc->time_floor = (uint64_t)get32(in + 12) | ((uint64_t)get32(in + 28) << 32);
     bc->tries_left = get32(in + 4);
     bc->boot_count = get32(in + 8);
     if (bc->tries_left > FWT_AGENT_MAX_TRIES) {

@@ -36,6 +36,7 @@ struct sigstate {
     uint8_t ids[FWT_MAX_SIGNERS][32];
     uint32_t key_version;
     int has_cert;
+    uint64_t not_after; /* earliest expiry of the certificates used (0: none expires) */
 };
 
 static FWT_MUST_CHECK fwt_err check_policy(const struct fwt_policy *p)
@@ -270,6 +271,9 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
         kt = cert.key_type;
         s->has_cert = 1;
         s->key_version = cert.key_version;
+        if (cert.not_after != 0 && (s->not_after == 0 || cert.not_after < s->not_after)) {
+            s->not_after = cert.not_after;
+        }
     }
     if (!key) {
         s->n_unknown++;
@@ -431,6 +435,7 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
     memcpy(info->signer_keyhash, s.ids, sizeof(info->signer_keyhash));
     info->has_cert = (uint8_t)s.has_cert;
     info->key_version = s.key_version;
+    info->cert_not_after = s.not_after;
     if (s.n_bad > 0) {
         return FWT_E_SIGNATURE;
     }

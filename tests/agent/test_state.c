@@ -206,6 +206,7 @@ static void test_bootctl_codec(void **state)
     bc.raise_pending = 1;
     bc.floor_sc = 0x01020304;
     bc.floor_kv = 7;
+    bc.time_floor = 0x123456789aULL;
     uint8_t raw[FWT_BOOTCTL_SIZE];
     fwt_bootctl_encode(&bc, raw);
     assert_int_equal(fwt_bootctl_decode(raw, &back), FWT_OK);
@@ -242,7 +243,7 @@ static void test_bootctl_codec(void **state)
     assert_int_equal(back.floor_sc, 0x01020304);
     assert_false(back.raise_pending);
     memcpy(t, raw, sizeof(t));
-    t[29] = 1; /* reserved after the floor values */
+    t[19] = 1; /* reserved after the digest lengths */
     assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
 }
 
