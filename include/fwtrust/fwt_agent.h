@@ -144,6 +144,7 @@ struct fwt_agent_image {
     uint8_t signer_keyhash[FWT_KEYHASH_SIZE]; /* first valid signer */
     int has_cert;
     uint32_t key_version;           /* certificate key version (has_cert) */
+    uint64_t cert_not_after;        /* earliest certificate expiry (has_cert; 0: none) */
     uint8_t hw_id[FWT_HW_ID_MAX];
     size_t hw_id_len;
 };
@@ -164,13 +165,15 @@ struct fwt_agent_status {
     int raise_pending;             /* confirm recorded, minimums not yet raised */
     uint64_t seq;                  /* boot control sequence number */
     int recorded[2];               /* the digest of the image installed in the slot is recorded */
+    uint64_t time_floor;           /* certificate expiry is never judged before this time */
 };
 FWT_MUST_CHECK fwt_err fwt_agent_status_get(fwt_agent *dev, struct fwt_agent_status *st);
 
 /*
  * Verify the image in a slot now, against the device's trust anchors, hw id
- * and stored minimums. FWT_E_NOT_FOUND for an empty slot; otherwise the
- * verifier's result, with fwt_detail() naming the cause.
+ * and stored minimums. FWT_E_NOT_FOUND for an empty slot, FWT_E_IO for a slot
+ * path that is not there; otherwise the verifier's result, with fwt_detail()
+ * naming the cause.
  */
 FWT_MUST_CHECK fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot,
                                              struct fwt_agent_image *img);
@@ -289,9 +292,11 @@ struct fwt_agent_boot_result {
 /*
  * Choose, verify and "boot" a slot (docs/bootloader.md): the trial slot while
  * it has tries (decremented before booting), else the confirmed one; a slot
- * that fails verification is marked bad and the other is tried. Extends the
+ * whose image gets a verdict (20-33 but FWT_E_NO_TRUST, or empty) is marked
+ * bad and the other is tried; other failures mark nothing. Extends the
  * measurement register and appends the event log. FWT_E_NO_BOOTABLE: no
- * valid slot, recovery needed.
+ * valid slot, recovery needed. When nothing boots and a failure was not a
+ * verdict, that error is returned and nothing is recorded.
  */
 FWT_MUST_CHECK fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res);
 

@@ -152,6 +152,7 @@ struct fwt_image_info {
     /* From a boot-key certificate, when one was used. */
     uint8_t has_cert;
     uint32_t key_version;
+    uint64_t cert_not_after; /* earliest expiry of those certificates (0: none expires) */
 };
 
 /*

@@ -100,7 +100,8 @@ struct fwt_rec_info {
  * file exists, FWT_E_STATE when none is valid. */
 fwt_err fwt_rec_read(const char *dir, const char *name, uint16_t kind, uint8_t *payload,
                      size_t payload_len, struct fwt_rec_info *info);
-/* Write a new record (seq = info->seq + 1) over the copy not holding the newest; updates info. */
+/* Write a new record (seq = info->seq + 1) over the copy not holding the newest; updates info.
+ * With no next sequence number left (a forged copy), both copies are renumbered (1, then 2). */
 fwt_err fwt_rec_write(const char *dir, const char *name, uint16_t kind, const uint8_t *payload,
                       size_t payload_len, struct fwt_rec_info *info);
 
@@ -113,8 +114,13 @@ struct fwt_bootctl {
     uint32_t boot_count;
     uint8_t digest_len[2]; /* 0 = nothing recorded (empty or being written) */
     uint8_t digest[2][FWT_DIGEST_MAX];
-    /* With raise_pending: the minimums confirm is raising to (the confirmed image's). */
-    uint32_t raise_sc, raise_kv;
+    /* The highest security counter and key version of any confirmed image: a floor
+     * under the anti-rollback minimums (a damaged rollback copy cannot lower them
+     * below it). With raise_pending, confirm is raising the minimums to these. */
+    uint32_t floor_sc, floor_kv;
+    /* The device's persisted time floor (seconds since 1970): the clock of the latest
+     * boot whose image's certificates had not expired then (see fwt_agent_now). */
+    uint64_t time_floor;
 };
 #define FWT_BOOTCTL_SIZE 160U
 void fwt_bootctl_encode(const struct fwt_bootctl *bc, uint8_t out[FWT_BOOTCTL_SIZE]);
@@ -185,6 +191,19 @@ struct fwt_agent {
     struct fwt_rollback_backend rb;
 };
 
+/* The anti-rollback minimums in force: the backend's, never below boot control's floor. */
+fwt_err fwt_agent_minimums(fwt_agent *dev, struct fwt_rollback_state *rs);
+/*
+ * The time for every certificate expiry decision on the device: the latest of
+ * the clock, the TUF client's persisted floor (DIR/tuf/time-floor) and boot
+ * control's time floor. The clock is the system clock, or FWTRUST_NOW (seconds
+ * since 1970) when that is set: a test hook that replaces the clock reading
+ * only, so it can never go below the floors. *clock gets the clock reading
+ * and *overridden whether it came from FWTRUST_NOW (may be NULL).
+ */
+fwt_err fwt_agent_now(const fwt_agent *dev, uint64_t *now, uint64_t *clock, int *overridden);
+/* The persisted part alone: max(DIR/tuf/time-floor, boot control's time floor). */
+fwt_err fwt_agent_time_floor(const fwt_agent *dev, uint64_t *floor);
 /* Fill a policy with dev's trust anchors, hw id and stored minimums. FWT_E_NO_TRUST without anchors. */
 fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol);
 /* After the verifier said FWT_OK: check again, independently, what its result

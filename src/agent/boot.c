@@ -172,6 +172,37 @@ static fwt_err measure(fwt_agent *dev, struct fwt_agent_boot_result *res)
     return err;
 }
 
+/*
+ * Does err say something about the image in the slot? Only such a verdict
+ * marks a slot bad: a refusal by the verifier (20-33, except "no trust
+ * anchor", which is the device's configuration) or an empty slot. Argument,
+ * I/O, memory, crypto-backend, state and fault (re-check) errors say nothing
+ * about the image; marking a good slot bad for them would need an image
+ * reinstalled once the cause is gone.
+ */
+static int image_verdict(fwt_err err)
+{
+    switch (err) {
+    case FWT_E_NOT_FOUND: /* an empty slot (a missing slot file is FWT_E_IO) */
+    case FWT_E_MALFORMED:
+    case FWT_E_DIGEST:
+    case FWT_E_SIGNATURE:
+    case FWT_E_UNSIGNED:
+    case FWT_E_UNKNOWN_KEY:
+    case FWT_E_HW_ID:
+    case FWT_E_COUNTER:
+    case FWT_E_UNSUPPORTED:
+    case FWT_E_THRESHOLD:
+    case FWT_E_CERT:
+    case FWT_E_KEY_VERSION:
+    case FWT_E_TEST_KEY:
+    case FWT_E_TOO_LARGE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
 {
     memset(res, 0, sizeof(*res));
@@ -180,6 +211,7 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
         return fwt_fail(FWT_E_ARG, "device opened read-only: cannot boot");
     }
     struct fwt_bootctl *bc = &dev->bc;
+    const struct fwt_bootctl before = *bc; /* restored when nothing may be recorded */
     enum fwt_agent_slot order[2];
     int n = 0, trial_attempt = 0;
     if (bc->trial != FWT_SLOT_NONE) {
@@ -211,6 +243,8 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
     char why[2][400];
     why[0][0] = why[1][0] = '\0';
     enum fwt_agent_slot chosen = FWT_SLOT_NONE;
+    fwt_err not_verdict = FWT_OK; /* the first failure that was not a verdict on an image */
+    char not_verdict_why[400] = "";
     for (int i = 0; i < n; i++) {
         enum fwt_agent_slot s = order[i];
         struct fwt_agent_image img;
@@ -228,6 +262,15 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
         }
         res->failed[s] = err;
         snprintf(why[s], sizeof(why[s]), "%s", fwt_detail());
+        if (!image_verdict(err)) {
+            /* Configuration, I/O, memory or a fault: the slot keeps its marks; the
+             * next candidate may still boot. */
+            if (not_verdict == FWT_OK) {
+                not_verdict = err;
+                snprintf(not_verdict_why, sizeof(not_verdict_why), "%s", why[s]);
+            }
+            continue;
+        }
         bc->bad[s] = 1;
         if (bc->trial == s) {
             bc->trial = FWT_SLOT_NONE;
@@ -235,6 +278,13 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
         }
     }
     char d[1024];
+    if (chosen == FWT_SLOT_NONE && not_verdict != FWT_OK) {
+        /* Nothing booted, and not because of the images alone: record nothing (no
+         * bad mark, no try used up), so that the device boots as before once the
+         * cause is fixed. */
+        *bc = before;
+        return fwt_fail(not_verdict, "nothing booted and nothing recorded: %s", not_verdict_why);
+    }
     if (chosen == FWT_SLOT_NONE) {
         bc->booted = FWT_SLOT_NONE;
         bc->booted_trial = 0;
@@ -246,10 +296,24 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
         }
         return fwt_fail(err == FWT_OK ? FWT_E_NO_BOOTABLE : err, "%s", d);
     }
+    /* The time floor moves to the clock after a boot whose image's certificates had not
+     * expired then: that bounds it (a clock running ahead of every certificate fails the
+     * boot and cannot push it up). Never from FWTRUST_NOW, a test hook. */
+    uint64_t now = 0, clk = 0;
+    int overridden = 1;
+    if (res->img.has_cert && res->img.cert_not_after != 0 &&
+        fwt_agent_now(dev, &now, &clk, &overridden) == FWT_OK && !overridden) {
+        uint64_t t = clk < res->img.cert_not_after ? clk : res->img.cert_not_after;
+        if (t > bc->time_floor) {
+            bc->time_floor = t;
+        }
+    }
+    fwt_detail_clear();
     res->slot = chosen;
     res->fell_back = n > 0 && chosen != order[0];
     res->trial = trial_attempt && bc->trial == chosen;
-    if (!res->trial && bc->confirmed != chosen) {
+    if (!res->trial && bc->confirmed != chosen &&
+        (bc->confirmed == FWT_SLOT_NONE || bc->bad[bc->confirmed])) {
         bc->confirmed = (uint8_t)chosen; /* the confirmed slot failed: the fallback takes over */
     }
     bc->booted = (uint8_t)chosen;

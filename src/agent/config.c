@@ -115,7 +115,8 @@ fwt_err fwt_ini_parse(const char *text, size_t len, fwt_ini_fn fn, void *ctx)
 struct cfg_ctx {
     struct fwt_agent_config *cfg;
     const char *dir;
-    unsigned seen; /* bit per single-valued key */
+    unsigned seen;           /* bit per single-valued key */
+    unsigned threshold_line; /* where threshold was given (0: the default) */
 };
 
 static fwt_err abs_path(const char *dir, const char *v, char **out)
@@ -245,6 +246,7 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
                 return fwt_fail(FWT_E_ARG, "line %u: threshold must be 1 to %u", line,
                                 FWT_AGENT_MAX_ANCHORS);
             }
+            c->threshold_line = line;
             return FWT_OK;
         }
     } else if (!strcmp(sec, "update")) {
@@ -315,7 +317,7 @@ fwt_err fwt_agent_config_parse(const char *text, size_t len, const char *dir,
     if (memchr(text, '\0', len)) {
         return fwt_fail(FWT_E_ARG, "configuration contains a NUL byte");
     }
-    struct cfg_ctx c = {cfg, dir, 0};
+    struct cfg_ctx c = {cfg, dir, 0, 0};
     cfg->dir = strdup(dir);
     if (!cfg->dir) {
         return fwt_fail(FWT_E_NOMEM, "out of memory");
@@ -337,9 +339,14 @@ fwt_err fwt_agent_config_parse(const char *text, size_t len, const char *dir,
         if (!cfg->threshold) {
             cfg->threshold = 1;
         }
-        if (cfg->n_keys + cfg->n_roots > 0 && cfg->threshold > cfg->n_keys + cfg->n_roots) {
-            err = fwt_fail(FWT_E_ARG, "threshold %u is above the %zu trust anchor(s)",
-                           (unsigned)cfg->threshold, cfg->n_keys + cfg->n_roots);
+        /* Keys and roots alike are anchors: a threshold no anchor set can meet would make
+         * every verification fail with an argument error, not a verdict on an image. A
+         * device without anchors keeps the default 1 (it refuses everything anyway). */
+        size_t anchors = cfg->n_keys + cfg->n_roots;
+        if (cfg->threshold > (anchors ? anchors : 1)) {
+            err = fwt_fail(FWT_E_ARG, "line %u: threshold %u is above the %zu trust anchor(s) "
+                           "([trust] key and root lines)", c.threshold_line,
+                           (unsigned)cfg->threshold, anchors);
         }
     }
     if (err != FWT_OK) {

@@ -43,8 +43,13 @@ fwt_err fwt_agent_confirm(fwt_agent *dev, struct fwt_agent_image *img_out)
     bc->tries_left = 0;
     bc->booted_trial = 0;
     bc->raise_pending = 1;
-    bc->raise_sc = img.has_security_counter ? img.security_counter : 0;
-    bc->raise_kv = img.has_cert ? img.key_version : 0;
+    /* The floor only rises (an image without a counter or certificate raises nothing). */
+    if (img.has_security_counter && img.security_counter > bc->floor_sc) {
+        bc->floor_sc = img.security_counter;
+    }
+    if (img.has_cert && img.key_version > bc->floor_kv) {
+        bc->floor_kv = img.key_version;
+    }
     err = fwt_agent_bc_commit(dev);
     if (err == FWT_OK) {
         err = fwt_agent_finish_raise(dev);
@@ -52,7 +57,7 @@ fwt_err fwt_agent_confirm(fwt_agent *dev, struct fwt_agent_image *img_out)
     if (err == FWT_OK) {
         char v[48], d[256];
         struct fwt_rollback_state rs = {0, 0};
-        err = dev->rb.read(dev->rb.ctx, &rs);
+        err = fwt_agent_minimums(dev, &rs);
         fwt_agent_version_str(&img.version, v, sizeof(v));
         snprintf(d, sizeof(d), "slot %c confirmed: version %s; minimum security counter %u, "
                  "minimum key version %u", fwt_agent_slot_char(t), v,

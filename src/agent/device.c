@@ -139,6 +139,68 @@ static fwt_err load_anchors(fwt_agent *dev)
                          dev->cfg.threshold);
 }
 
+fwt_err fwt_agent_minimums(fwt_agent *dev, struct fwt_rollback_state *rs)
+{
+    fwt_err err = dev->rb.read(dev->rb.ctx, rs);
+    if (err != FWT_OK) {
+        return err;
+    }
+    /* Two independent records must both be damaged to lower a minimum: boot control
+     * keeps the confirmed images' values, the backend the raised minimums. */
+    if (dev->bc.floor_sc > rs->min_security_counter) {
+        rs->min_security_counter = dev->bc.floor_sc;
+    }
+    if (dev->bc.floor_kv > rs->min_key_version) {
+        rs->min_key_version = dev->bc.floor_kv;
+    }
+    return FWT_OK;
+}
+
+fwt_err fwt_agent_time_floor(const fwt_agent *dev, uint64_t *floor)
+{
+    *floor = 0;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/tuf/time-floor", dev->cfg.dir) >= (int)sizeof(path)) {
+        return fwt_fail(FWT_E_ARG, "%s: path too long", dev->cfg.dir);
+    }
+    int64_t tuf = 0;
+    fwt_err err = fwt_time_floor_read(path, &tuf);
+    if (err != FWT_OK) {
+        return fwt_fail(err, "the time floor: %s", fwt_detail());
+    }
+    *floor = (uint64_t)tuf > dev->bc.time_floor ? (uint64_t)tuf : dev->bc.time_floor;
+    return FWT_OK;
+}
+
+fwt_err fwt_agent_now(const fwt_agent *dev, uint64_t *now, uint64_t *clock, int *overridden)
+{
+    uint64_t clk = 0;
+    int ov = 0;
+    const char *env = getenv("FWTRUST_NOW");
+    if (env && *env) {
+        if (fwt_parse_u64(env, (uint64_t)INT64_MAX, &clk) != FWT_OK) {
+            return fwt_fail(FWT_E_ARG, "FWTRUST_NOW='%s' is not a time (seconds since 1970)", env);
+        }
+        ov = 1;
+    } else {
+        time_t t = time(NULL);
+        clk = t > 0 ? (uint64_t)t : 0;
+    }
+    uint64_t floor = 0;
+    fwt_err err = fwt_agent_time_floor(dev, &floor);
+    if (err != FWT_OK) {
+        return err;
+    }
+    *now = clk > floor ? clk : floor;
+    if (clock) {
+        *clock = clk;
+    }
+    if (overridden) {
+        *overridden = ov;
+    }
+    return FWT_OK;
+}
+
 fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol)
 {
     memset(pol, 0, sizeof(*pol));
@@ -149,7 +211,7 @@ fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol)
                         dev->cfg.dir);
     }
     struct fwt_rollback_state rs = {0, 0};
-    fwt_err err = dev->rb.read(dev->rb.ctx, &rs);
+    fwt_err err = fwt_agent_minimums(dev, &rs);
     if (err != FWT_OK) {
         return fwt_fail(err, "anti-rollback state: %s", fwt_detail());
     }
@@ -162,7 +224,11 @@ fwt_err fwt_agent_policy(fwt_agent *dev, struct fwt_policy *pol)
     pol->hw_id_len = strlen(dev->cfg.hw_id);
     pol->min_security_counter = rs.min_security_counter;
     pol->min_key_version = rs.min_key_version;
-    pol->now = (uint64_t)time(NULL);
+    err = fwt_agent_now(dev, &pol->now, NULL, NULL); /* never before the time floor */
+    if (err != FWT_OK) {
+        memset(pol, 0, sizeof(*pol));
+        return err;
+    }
     return FWT_OK;
 }
 
@@ -238,13 +304,12 @@ fwt_err fwt_agent_finish_raise(fwt_agent *dev)
     }
     /* The values were taken from the verified image when confirm recorded them:
      * completing the raise needs no slot to verify (it cannot brick a boot). */
-    struct fwt_rollback_state want = {dev->bc.raise_sc, dev->bc.raise_kv};
+    struct fwt_rollback_state want = {dev->bc.floor_sc, dev->bc.floor_kv};
     fwt_err err = dev->rb.raise(dev->rb.ctx, &want);
     if (err != FWT_OK) {
         return fwt_fail(err, "completing an interrupted confirm: %s", fwt_detail());
     }
-    dev->bc.raise_pending = 0;
-    dev->bc.raise_sc = dev->bc.raise_kv = 0;
+    dev->bc.raise_pending = 0; /* the floor values stay: see struct fwt_bootctl */
     return fwt_agent_bc_commit(dev);
 }
 
@@ -377,13 +442,13 @@ fwt_err fwt_agent_status_get(fwt_agent *dev, struct fwt_agent_status *st)
     st->recorded[0] = bc->digest_len[0] != 0;
     st->recorded[1] = bc->digest_len[1] != 0;
     struct fwt_rollback_state rs;
-    fwt_err err = dev->rb.read(dev->rb.ctx, &rs);
+    fwt_err err = fwt_agent_minimums(dev, &rs);
     if (err != FWT_OK) {
         return err;
     }
     st->min_security_counter = rs.min_security_counter;
     st->min_key_version = rs.min_key_version;
-    return FWT_OK;
+    return fwt_agent_time_floor(dev, &st->time_floor);
 }
 
 void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
@@ -404,6 +469,7 @@ void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
     }
     img->has_cert = info->has_cert;
     img->key_version = info->key_version;
+    img->cert_not_after = info->cert_not_after;
     memcpy(img->hw_id, info->hw_id, sizeof(img->hw_id));
     img->hw_id_len = info->hw_id_len;
 }
@@ -444,7 +510,9 @@ fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot, struct f
     char c = fwt_agent_slot_char(slot);
     struct stat st;
     if (stat(path, &st) != 0) {
-        return fwt_fail(errno == ENOENT ? FWT_E_NOT_FOUND : FWT_E_IO, "slot %c (%s): %s", c, path,
+        /* Not "empty": a slot that is not there (a wrong path in device.ini, a medium not
+         * attached) says nothing about an image, and the bootloader must not mark it bad. */
+        return fwt_fail(FWT_E_IO, "slot %c (%s): %s (see [slots] in device.ini)", c, path,
                         strerror(errno));
     }
     if (S_ISREG(st.st_mode) && st.st_size == 0) {
@@ -886,6 +954,8 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
         /* Boot control: a factory image already in a slot becomes the confirmed one. */
         memset(&dev->bc, 0, sizeof(dev->bc));
         dev->bc.confirmed = dev->bc.trial = dev->bc.booted = FWT_SLOT_NONE;
+        dev->bc.floor_sc = o->min_security_counter; /* the floor under the minimums */
+        dev->bc.floor_kv = o->min_key_version;
         uint8_t p[FWT_BOOTCTL_SIZE];
         if (fwt_rec_read(abs, "bootctl", FWT_REC_KIND_BOOTCTL, p, sizeof(p), &dev->bc_info) !=
             FWT_OK) {

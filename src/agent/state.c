@@ -193,18 +193,10 @@ fwt_err fwt_rec_read(const char *dir, const char *name, uint16_t kind, uint8_t *
     return FWT_OK;
 }
 
-fwt_err fwt_rec_write(const char *dir, const char *name, uint16_t kind, const uint8_t *payload,
-                      size_t payload_len, struct fwt_rec_info *info)
+/* Write one copy (in place, then fsync) with sequence number seq. */
+static fwt_err rec_write_copy(const char *dir, const char *name, uint16_t kind,
+                              const uint8_t *payload, size_t payload_len, int target, uint64_t seq)
 {
-    if (payload_len > FWT_REC_MAX_PAYLOAD) {
-        return fwt_fail(FWT_E_ARG, "record payload too large");
-    }
-    if (info->seq >= UINT64_MAX - 1) {
-        return fwt_fail(FWT_E_STATE, "%s: sequence number exhausted", name);
-    }
-    /* Replace the copy that does not hold the newest valid record. */
-    int target = (info->valid[0] || info->valid[1]) ? (info->which ^ 1) : 0;
-    uint64_t seq = info->seq + 1;
     uint8_t buf[FWT_REC_HDR + FWT_REC_MAX_PAYLOAD + 32];
     size_t len = FWT_REC_HDR + payload_len + 32;
     fwt_rec_encode(kind, seq, payload, payload_len, buf);
@@ -233,6 +225,42 @@ fwt_err fwt_rec_write(const char *dir, const char *name, uint16_t kind, const ui
     if (err == FWT_OK && !existed) {
         err = fwt_f_fsync_dir(dir);
     }
+    return err;
+}
+
+fwt_err fwt_rec_write(const char *dir, const char *name, uint16_t kind, const uint8_t *payload,
+                      size_t payload_len, struct fwt_rec_info *info)
+{
+    if (payload_len > FWT_REC_MAX_PAYLOAD) {
+        return fwt_fail(FWT_E_ARG, "record payload too large");
+    }
+    /* Replace the copy that does not hold the newest valid record. */
+    int target = (info->valid[0] || info->valid[1]) ? (info->which ^ 1) : 0;
+    if (info->seq >= UINT64_MAX - 1) {
+        /* No next sequence number (only a forged or corrupt copy gets this far): renumber
+         * rather than refuse every write for ever. The other copy gets sequence 1 (the
+         * newest stays the newest: a cut here leaves the old state), then the newest is
+         * overwritten with sequence 2 (a cut here leaves copy `target`: the new state). */
+        fwt_err err = rec_write_copy(dir, name, kind, payload, payload_len, target, 1);
+        if (err != FWT_OK) {
+            info->valid[target] = 0;
+            return err;
+        }
+        info->valid[target] = 1;
+        err = rec_write_copy(dir, name, kind, payload, payload_len, target ^ 1, 2);
+        if (err != FWT_OK) {
+            info->valid[target ^ 1] = 0;
+            info->seq = 1;
+            info->which = target;
+            return err;
+        }
+        info->seq = 2;
+        info->which = target ^ 1;
+        info->valid[target ^ 1] = 1;
+        return FWT_OK;
+    }
+    uint64_t seq = info->seq + 1;
+    fwt_err err = rec_write_copy(dir, name, kind, payload, payload_len, target, seq);
     if (err != FWT_OK) {
         /* The copy we wrote may be torn; the other one still holds the old state. */
         info->valid[target] = 0;
@@ -267,10 +295,10 @@ void fwt_bootctl_encode(const struct fwt_bootctl *bc, uint8_t out[FWT_BOOTCTL_SI
                        (bc->bad[1] ? BC_F_BAD_B : 0));
     put32(out + 4, bc->tries_left);
     put32(out + 8, bc->boot_count);
-    if (bc->raise_pending) {
-        put32(out + 20, bc->raise_sc);
-        put32(out + 24, bc->raise_kv);
-    }
+    put32(out + 20, bc->floor_sc);
+    put32(out + 24, bc->floor_kv);
+    put32(out + 12, (uint32_t)bc->time_floor); /* low half */
+    put32(out + 28, (uint32_t)(bc->time_floor >> 32));
     out[16] = bc->digest_len[0];
     out[17] = bc->digest_len[1];
     memcpy(out + 32, bc->digest[0], FWT_DIGEST_MAX);
@@ -286,11 +314,8 @@ fwt_err fwt_bootctl_decode(const uint8_t in[FWT_BOOTCTL_SIZE], struct fwt_bootct
     if (in[3] & ~(BC_F_BOOTED_TRIAL | BC_F_RAISE_PENDING | BC_F_BAD_A | BC_F_BAD_B)) {
         return fwt_fail(FWT_E_STATE, "boot control: unknown flags 0x%02x", in[3]);
     }
-    if (!all_zero(in + 12, 4) || !all_zero(in + 18, 2) || !all_zero(in + 28, 4)) {
+    if (!all_zero(in + 18, 2)) {
         return fwt_fail(FWT_E_STATE, "boot control: reserved bytes are not zero");
-    }
-    if (!(in[3] & BC_F_RAISE_PENDING) && !all_zero(in + 20, 8)) {
-        return fwt_fail(FWT_E_STATE, "boot control: raise values without a pending raise");
     }
     bc->confirmed = in[0];
     bc->trial = in[1];
@@ -299,8 +324,9 @@ fwt_err fwt_bootctl_decode(const uint8_t in[FWT_BOOTCTL_SIZE], struct fwt_bootct
     bc->raise_pending = (in[3] & BC_F_RAISE_PENDING) != 0;
     bc->bad[0] = (in[3] & BC_F_BAD_A) != 0;
     bc->bad[1] = (in[3] & BC_F_BAD_B) != 0;
-    bc->raise_sc = get32(in + 20);
-    bc->raise_kv = get32(in + 24);
+    bc->floor_sc = get32(in + 20);
+    bc->floor_kv = get32(in + 24);
+    bc->time_floor = (uint64_t)get32(in + 12) | ((uint64_t)get32(in + 28) << 32);
     bc->tries_left = get32(in + 4);
     bc->boot_count = get32(in + 8);
     if (bc->tries_left > FWT_AGENT_MAX_TRIES) {
@@ -370,6 +396,32 @@ static fwt_err fb_read(void *ctx, struct fwt_rollback_state *st)
     return fwt_rollback_decode(p, st);
 }
 
+/* Do both copies of dir/name decode to exactly payload? */
+static int both_copies_hold(const char *dir, const char *name, uint16_t kind,
+                            const uint8_t *payload, size_t payload_len)
+{
+    for (int i = 0; i < 2; i++) {
+        char path[PATH_MAX];
+        uint8_t got[FWT_REC_MAX_PAYLOAD];
+        uint64_t seq;
+        if (rec_path(dir, name, i, path, sizeof(path)) != FWT_OK ||
+            rec_read_one(path, kind, got, payload_len, &seq) != FWT_OK ||
+            memcmp(got, payload, payload_len) != 0) {
+            fwt_detail_clear();
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Raise to want, and leave the result in BOTH copies: a reader falls back to the
+ * older copy when the newest fails its checksum (as a torn write would), so an
+ * older copy holding a lower minimum would let one flipped bit lower it. The
+ * copy that is not the newest is written first (a cut there leaves the old
+ * minimum in the newest, and confirm's pending raise repeats this), then the
+ * other one (a cut there leaves the new minimum in the first).
+ */
 static fwt_err fb_raise(void *ctx, const struct fwt_rollback_state *want)
 {
     struct file_backend *fb = ctx;
@@ -393,12 +445,16 @@ static fwt_err fb_raise(void *ctx, const struct fwt_rollback_state *want)
     if (want->min_key_version > next.min_key_version) {
         next.min_key_version = want->min_key_version;
     }
-    if (fb->info.seq != 0 && next.min_security_counter == cur.min_security_counter &&
-        next.min_key_version == cur.min_key_version) {
-        return FWT_OK; /* monotonic: nothing to raise */
-    }
     uint8_t p[FWT_ROLLBACK_SIZE];
     fwt_rollback_encode(&next, p);
+    if (both_copies_hold(fb->dir, "rollback", FWT_REC_KIND_ROLLBACK, p, sizeof(p))) {
+        return FWT_OK; /* monotonic: nothing to raise, and no older copy to repair */
+    }
+    int had = fb->info.seq != 0;
+    err = fwt_rec_write(fb->dir, "rollback", FWT_REC_KIND_ROLLBACK, p, sizeof(p), &fb->info);
+    if (err != FWT_OK || (had && memcmp(raw, p, sizeof(p)) == 0)) {
+        return err; /* (the other copy already held these values) */
+    }
     return fwt_rec_write(fb->dir, "rollback", FWT_REC_KIND_ROLLBACK, p, sizeof(p), &fb->info);
 }
 

@@ -37,6 +37,7 @@ struct sigstate {
     uint32_t anchor[FWT_MAX_SIGNERS]; /* the trust anchor of each signer (fwt_image_info) */
     uint32_t key_version;
     int has_cert;
+    uint64_t not_after; /* earliest expiry of the certificates used (0: none expires) */
 };
 
 /* Anchor i of the policy: keys[0 .. n_keys), then roots[0 .. n_roots). */
@@ -351,6 +352,9 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
         anchor = (uint32_t)(p->n_keys + root_index); /* the root vouches, not the key */
         s->has_cert = 1;
         s->key_version = cert.key_version;
+        if (cert.not_after != 0 && (s->not_after == 0 || cert.not_after < s->not_after)) {
+            s->not_after = cert.not_after;
+        }
     }
     if (!key) {
         s->n_unknown++;
@@ -513,6 +517,7 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
     memcpy(info->signer_anchor, s.anchor, sizeof(info->signer_anchor));
     info->has_cert = (uint8_t)s.has_cert;
     info->key_version = s.key_version;
+    info->cert_not_after = s.not_after;
     if (s.n_bad > 0) {
         return FWT_E_SIGNATURE;
     }

@@ -199,26 +199,14 @@ static fwt_err floor_read(const fwt_tuf_client *c, time_t *out)
     if (c->no_floor) {
         return FWT_OK;
     }
-    const char *p = c->floor_path;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    fwt_err err = FWT_OK;
-    if (access(p, F_OK) == 0) {
-        err = fwt_read_file(p, 64, &buf, &len);
-        uint64_t v = 0;
-        if (err == FWT_OK) {
-            while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
-                buf[--len] = 0;
-            }
-            if (fwt_parse_u64((const char *)buf, (uint64_t)INT64_MAX, &v) != FWT_OK || (uint64_t)(time_t)v != v) {
-                err = fwt_fail(FWT_E_STATE, "%s: not a time (seconds since 1970); remove it only if you trust the clock",
-                               p);
-            } else {
-                *out = (time_t)v;
-            }
-        }
+    int64_t v = 0;
+    fwt_err err = fwt_time_floor_read(c->floor_path, &v);
+    if (err == FWT_OK && (int64_t)(time_t)v != v) {
+        err = fwt_fail(FWT_E_STATE, "%s: a time this system cannot represent", c->floor_path);
     }
-    free(buf);
+    if (err == FWT_OK) {
+        *out = (time_t)v;
+    }
     return err;
 }
 
@@ -233,8 +221,8 @@ static fwt_err floor_write(const fwt_tuf_client *c, time_t t)
         return err;
     }
     char text[32];
-    int n = snprintf(text, sizeof(text), "%lld\n", (long long)t);
-    return fwt_write_file_atomic(c->floor_path, text, (size_t)n, 0644);
+    size_t n = fwt_time_floor_text((int64_t)t, text);
+    return fwt_write_file_atomic(c->floor_path, text, n, 0644);
 }
 
 /* ---- Trusted set ---- */

@@ -41,6 +41,15 @@ FWT_MUST_CHECK fwt_err fwt_write_file_atomic(const char *path, const void *buf, 
 /* fsync the directory that contains path. */
 FWT_MUST_CHECK fwt_err fwt_fsync_parent(const char *path);
 
+/*
+ * A persisted time floor (the TUF client's METADATA_DIR/time-floor, which the
+ * device agent shares): decimal seconds since 1970 and a newline. read: *out 0
+ * when the file does not exist; FWT_E_STATE when it is not such a number.
+ * text: the file's contents for t into buf (returns its length; buf of 32).
+ */
+FWT_MUST_CHECK fwt_err fwt_time_floor_read(const char *path, int64_t *out);
+size_t fwt_time_floor_text(int64_t t, char buf[32]);
+
 /* Lower-case hex; out must hold 2*len+1. */
 void fwt_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Exactly out_len bytes from 2*out_len hex digits; FWT_E_ARG otherwise. */

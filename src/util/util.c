@@ -257,3 +257,36 @@ fwt_err fwt_parse_u32(const char *s, uint32_t *out)
     }
     return e;
 }
+
+fwt_err fwt_time_floor_read(const char *path, int64_t *out)
+{
+    *out = 0;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err err = fwt_read_file(path, 64, &buf, &len);
+    if (err == FWT_E_NOT_FOUND) {
+        fwt_detail_clear();
+        return FWT_OK;
+    }
+    if (err != FWT_OK) {
+        return err;
+    }
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) {
+        buf[--len] = 0;
+    }
+    uint64_t v = 0;
+    if (fwt_parse_u64((const char *)buf, (uint64_t)INT64_MAX, &v) != FWT_OK) {
+        err = fwt_fail(FWT_E_STATE, "%s: not a time (seconds since 1970); remove it only if you "
+                       "trust the clock", path);
+    } else {
+        *out = (int64_t)v;
+    }
+    free(buf);
+    return err;
+}
+
+size_t fwt_time_floor_text(int64_t t, char buf[32])
+{
+    int n = snprintf(buf, 32, "%lld\n", (long long)t);
+    return n > 0 && n < 32 ? (size_t)n : 0;
+}

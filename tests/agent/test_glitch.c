@@ -159,14 +159,24 @@ static void test_boot_rechecks(void **state)
     (void)state;
     fwt_agent *dev = device("boot");
     assert_int_equal(fwt_agent_install_file(dev, g_v2, 0, NULL, NULL, NULL), FWT_OK);
-    /* The glitch hits both slots alike: nothing boots, recovery. */
+    /* The glitch hits both slots alike: nothing boots. A fault is no verdict on the
+     * images: no slot is marked bad, no try used up, and the next boot (no glitch)
+     * boots the trial slot as if nothing had happened. */
     g_glitch = G_SIGNERS;
     struct fwt_agent_boot_result r;
     memset(&r, 0, sizeof(r));
-    assert_int_equal(fwt_agent_boot(dev, &r), FWT_E_NO_BOOTABLE);
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_E_INTERNAL);
     assert_int_equal(r.failed[FWT_SLOT_B], FWT_E_INTERNAL);
     assert_int_equal(r.failed[FWT_SLOT_A], FWT_E_INTERNAL);
     g_glitch = G_NONE;
+    struct fwt_agent_status st;
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_false(st.bad[FWT_SLOT_A] || st.bad[FWT_SLOT_B]);
+    assert_int_equal(st.trial, FWT_SLOT_B);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_OK);
+    assert_int_equal(r.slot, FWT_SLOT_B);
+    assert_true(r.trial);
     struct fwt_agent_image img;
     assert_int_equal(fwt_agent_verify_slot(dev, FWT_SLOT_A, &img), FWT_OK);
     g_glitch = G_HW_ID;

@@ -158,6 +158,35 @@ static void test_rec_kind_and_length(void **state)
     assert_int_equal(fwt_rec_decode(buf, sizeof(buf), 3, out, 16, &seq), FWT_E_STATE);
 }
 
+/* A forged copy with the last usable sequence number: the next write renumbers both
+ * copies instead of refusing (which would stop the device booting for ever). */
+static void test_rec_renumber(void **state)
+{
+    (void)state;
+    struct fwt_rec_info info;
+    memset(&info, 0, sizeof(info));
+    uint8_t p[16], out[16], buf[FWT_REC_HDR + 16 + 32];
+    memset(p, 0x11, sizeof(p));
+    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK); /* r.0 seq 1 */
+    fwt_rec_encode(7, UINT64_MAX - 1, p, sizeof(p), buf);
+    write_bytes("r.1", buf, sizeof(buf));
+    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &info), FWT_OK);
+    assert_true(info.seq == UINT64_MAX - 1 && info.which == 1);
+    memset(p, 0x22, sizeof(p));
+    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK);
+    struct fwt_rec_info ri;
+    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+    assert_memory_equal(out, p, sizeof(p));
+    assert_int_equal(ri.seq, 2);
+    assert_true(ri.valid[0] && ri.valid[1]);
+    /* And the numbering goes on from there. */
+    memset(p, 0x33, sizeof(p));
+    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &ri), FWT_OK);
+    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+    assert_memory_equal(out, p, sizeof(p));
+    assert_int_equal(ri.seq, 3);
+}
+
 /* ---- boot control ---- */
 
 static void test_bootctl_codec(void **state)
@@ -175,8 +204,9 @@ static void test_bootctl_codec(void **state)
     bc.digest_len[1] = 32;
     memset(bc.digest[1], 0xab, 32);
     bc.raise_pending = 1;
-    bc.raise_sc = 0x01020304;
-    bc.raise_kv = 7;
+    bc.floor_sc = 0x01020304;
+    bc.floor_kv = 7;
+    bc.time_floor = 0x123456789aULL;
     uint8_t raw[FWT_BOOTCTL_SIZE];
     fwt_bootctl_encode(&bc, raw);
     assert_int_equal(fwt_bootctl_decode(raw, &back), FWT_OK);
@@ -208,10 +238,12 @@ static void test_bootctl_codec(void **state)
     t[1] = FWT_SLOT_NONE; /* tries without a trial */
     assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
     memcpy(t, raw, sizeof(t));
-    t[3] &= (uint8_t)~0x02; /* raise values without a pending raise */
-    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
+    t[3] &= (uint8_t)~0x02; /* the floor stays after the raise is done */
+    assert_int_equal(fwt_bootctl_decode(t, &back), FWT_OK);
+    assert_int_equal(back.floor_sc, 0x01020304);
+    assert_false(back.raise_pending);
     memcpy(t, raw, sizeof(t));
-    t[29] = 1; /* reserved after the raise values */
+    t[19] = 1; /* reserved after the digest lengths */
     assert_int_equal(fwt_bootctl_decode(t, &back), FWT_E_STATE);
 }
 
@@ -235,6 +267,31 @@ static void test_rollback_monotonic(void **state)
     assert_int_equal(be.read(be.ctx, &st), FWT_OK);
     assert_int_equal(st.min_security_counter, 5);
     assert_int_equal(st.min_key_version, 4);
+    /* Every raise leaves the value in both copies: a damaged copy of either kind (a
+     * flipped bit, an erased sector) never lowers a minimum. */
+    struct fwt_rollback_state higher = {9, 4};
+    assert_int_equal(be.raise(be.ctx, &higher), FWT_OK);
+    for (int c = 0; c < 2; c++) {
+        const char *names[2] = {"rollback.0", "rollback.1"};
+        uint8_t good[128], bad[128];
+        size_t n = read_bytes(names[c], good, sizeof(good));
+        for (size_t off = 0; off < n; off += 5) {
+            memcpy(bad, good, n);
+            bad[off] ^= 0x01;
+            write_bytes(names[c], bad, n);
+            assert_int_equal(be.read(be.ctx, &st), FWT_OK);
+            assert_int_equal(st.min_security_counter, 9);
+            assert_int_equal(st.min_key_version, 4);
+        }
+        memset(bad, 0xff, n); /* an erased sector */
+        write_bytes(names[c], bad, n);
+        assert_int_equal(be.read(be.ctx, &st), FWT_OK);
+        assert_int_equal(st.min_security_counter, 9);
+        /* A raise to the same values repairs the damaged copy. */
+        assert_int_equal(be.raise(be.ctx, &lower), FWT_OK);
+        assert_int_equal(read_bytes(names[c], bad, sizeof(bad)), n);
+        assert_memory_equal(bad + FWT_REC_HDR, good + FWT_REC_HDR, FWT_ROLLBACK_SIZE);
+    }
     /* Corrupt both copies: reading and raising fail, nothing is reset to zero. */
     write_bytes("rollback.0", "x", 1);
     write_bytes("rollback.1", "y", 1);
@@ -339,6 +396,11 @@ static void test_config_errors(void **state)
     expect_cfg_error(buf, "tries must be 1 to");
     snprintf(buf, sizeof(buf), "%s[trust]\nkey = k\nthreshold = 2\n", base);
     expect_cfg_error(buf, "threshold 2 is above");
+    /* Roots are anchors too: a threshold above keys + roots is refused whatever their kind. */
+    snprintf(buf, sizeof(buf), "%s[trust]\nroot = r\nthreshold = 2\n", base);
+    expect_cfg_error(buf, "line 8: threshold 2 is above the 1 trust anchor(s)");
+    snprintf(buf, sizeof(buf), "%s[trust]\nthreshold = 2\n", base);
+    expect_cfg_error(buf, "line 7: threshold 2 is above the 0 trust anchor(s)");
     expect_cfg_error("[device\nhw_id = x\n", "malformed section header");
     expect_cfg_error("[device]\nhw_id x\n", "expected 'key = value'");
     expect_cfg_error("[device]\nhw_id = a\x01" "b\n", "control character");
@@ -605,6 +667,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_rec_roundtrip_and_alternation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rec_torn_copy_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rec_renumber, setup, teardown),
         cmocka_unit_test(test_rec_kind_and_length),
         cmocka_unit_test(test_bootctl_codec),
         cmocka_unit_test_setup_teardown(test_rollback_monotonic, setup, teardown),

@@ -599,6 +599,7 @@ static int cmd_status(int argc, char **argv)
     json_object_set_new(j, "min_security_counter", json_integer(st.min_security_counter));
     json_object_set_new(j, "min_key_version", json_integer(st.min_key_version));
     json_object_set_new(j, "raise_pending", json_boolean(st.raise_pending));
+    json_object_set_new(j, "time_floor", json_integer((json_int_t)st.time_floor));
     json_object_set_new(j, "trust_keys", json_integer((json_int_t)cfg->n_keys));
     json_object_set_new(j, "trust_roots", json_integer((json_int_t)cfg->n_roots));
     json_object_set_new(j, "threshold", json_integer(cfg->threshold));
@@ -641,6 +642,8 @@ static int cmd_status(int argc, char **argv)
     printf("rollback    minimum security counter %u, minimum key version %u%s\n",
            (unsigned)st.min_security_counter, (unsigned)st.min_key_version,
            st.raise_pending ? " (raise pending)" : "");
+    printf("time floor  %llu (certificate expiry is never judged before it)\n",
+           (unsigned long long)st.time_floor);
     printf("trust       %zu key(s), %zu root(s), threshold %u%s\n", cfg->n_keys, cfg->n_roots,
            (unsigned)cfg->threshold,
            cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");

@@ -19,14 +19,19 @@ static void usage(FILE *out)
             "The reference secure bootloader. It boots the trial slot while it has tries left\n"
             "(one try is used up before the boot), else the confirmed slot; verifies the image\n"
             "with the verifier core (signature or certificate chain, hardware id, security\n"
-            "counter and key version against the stored minimums); marks a failing slot bad\n"
-            "and falls back to the other one. A trial that was never confirmed rolls back once\n"
+            "counter and key version against the stored minimums); marks a slot bad only for\n"
+            "a verdict on its image (exit codes 20-33 but 31, or an empty slot) and falls back\n"
+            "to the other one. A trial that was never confirmed rolls back once\n"
             "its tries are used up. The booted image is measured: its digest and signer key\n"
             "hash extend a SHA-256 register (DIR/pcr) and are appended to the event log\n"
             "(DIR/eventlog.jsonl). Prints what it booted as JSON on stdout.\n\n"
             "With no valid slot it enters RECOVERY: says so on stderr, prints the JSON with\n"
             "\"recovery\": true and exits 50.\n\n"
-            "Exit: 0 booted; 1 usage; 8 not a device; 10 device locked; 11 state corrupt;\n"
+            "When nothing boots for another reason (I/O, a missing slot file, memory, a fault\n"
+            "refused by the re-check, no trust anchor) nothing is recorded: no slot is marked\n"
+            "bad, no try is used up; it exits with that error's code.\n\n"
+            "Exit: 0 booted; 1 usage or device.ini error (line named); 2 I/O; 5 fault;\n"
+            "8 not a device; 10 device locked; 11 state corrupt; 31 no trust anchor;\n"
             "50 no valid slot (recovery).\n");
 }
 
