@@ -113,7 +113,7 @@ rc=0
 "$FWTRUST" log verify --log "$T/junk.db" 2>"$T/junk.err" || rc=$?
 [ $rc = 2 ] || [ $rc = 11 ] || fail "junk log: exit $rc"
 mv "$T/logkey.pem" "$T/logkey.away"
-sign_refused 7 "log key (pinned): cannot read key"
+sign_refused 7 "log key (pinned): cannot read the key file"
 mv "$T/logkey.away" "$T/logkey.pem"
 expect 0 "4 entries" "$FWTRUST" log verify --log "$DB"
 echo "keys log_tamper: ok"
