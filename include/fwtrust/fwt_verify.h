@@ -138,6 +138,8 @@ struct fwt_image_info {
     /* From a boot-key certificate, when one was used. */
     uint8_t has_cert;
     uint32_t key_version;
+    /* SIG_PURE: the Ed25519 signatures are over [0, unprot_off) itself. */
+    uint8_t pure;
 };
 
 /*
