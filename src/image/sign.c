@@ -478,6 +478,8 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     memset(&ops, 0, sizeof(ops));
     int ops_ok = 0;
     int in_fd = -1;
+    struct fwt_ihex_map in_map;
+    memset(&in_map, 0, sizeof(in_map));
     struct tmp_out img = {"", -1}, hex = {"", -1};
     if (!st || !buf || !md) {
         e = fwt_fail(FWT_E_NOMEM, "out of memory");
@@ -527,7 +529,8 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     }
     ops_ok = 1;
 
-    /* Input: binary, or Intel HEX converted to a scratch binary. */
+    /* Input: binary, or Intel HEX converted to a scratch binary (its gaps
+     * holes, read as the erased value through in_map). */
     uint32_t hex_base = 0;
     uint64_t in_size;
     if (hex_in) {
@@ -543,7 +546,9 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
             goto done;
         }
         uint32_t sz = 0;
-        e = fwt_ihex_to_bin(in, in_fd, o->erased_val, &hex_base, &sz);
+        e = fwt_ihex_to_bin(in, in_fd, o->erased_val,
+                            o->slot_size ? o->slot_size : FWT_IHEX_SPAN_MAX, &hex_base, &sz,
+                            &in_map);
         if (e != FWT_OK) {
             goto done;
         }
@@ -579,6 +584,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         if (e != FWT_OK) {
             goto done;
         }
+        fwt_ihex_map_patch(&in_map, 0, buf, hs);
         for (uint32_t i = 0; i < hs; i++) {
             if (buf[i] != 0) {
                 e = fwt_fail(FWT_E_ARG, "%s: the first %u bytes (the header's room) are not all "
@@ -667,6 +673,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
                                                       : (size_t)(img_size - done_bytes);
         e = read_at(in_fd, buf, n, src_off + done_bytes, in);
         if (e == FWT_OK) {
+            fwt_ihex_map_patch(&in_map, src_off + done_bytes, buf, n);
             e = hash_write(md, img.fd, buf, n, tname);
         }
         done_bytes += n;
@@ -782,6 +789,7 @@ done:
     if (in_fd >= 0) {
         close(in_fd);
     }
+    fwt_ihex_map_free(&in_map);
     if (ops_ok) {
         fwt_openssl_ops_free(&ops);
     }
@@ -798,9 +806,10 @@ done:
 
 /* ---- cosign ---- */
 
-/* An Intel HEX file as a flat binary in a scratch file (gaps filled with fill). */
+/* An Intel HEX file as a flat binary in a scratch file: gaps are holes (0x00),
+ * read as fill through map when map is given (see fwt_ihex_to_bin). */
 static FWT_MUST_CHECK fwt_err hex_scratch(const char *path, uint8_t fill, int *fd, uint32_t *base,
-                                          uint32_t *size)
+                                          uint32_t *size, struct fwt_ihex_map *map)
 {
     *fd = -1;
     FILE *scratch = tmpfile();
@@ -812,7 +821,7 @@ static FWT_MUST_CHECK fwt_err hex_scratch(const char *path, uint8_t fill, int *f
     if (d < 0) {
         return fwt_fail(FWT_E_IO, "dup: %s", strerror(errno));
     }
-    fwt_err e = fwt_ihex_to_bin(path, d, fill, base, size);
+    fwt_err e = fwt_ihex_to_bin(path, d, fill, FWT_IHEX_SPAN_MAX, base, size, map);
     if (e != FWT_OK) {
         close(d);
         return e;
@@ -925,14 +934,22 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     if (hex) {
         int ff_fd = -1;
         uint32_t sz = 0, sz0 = 0, base0 = 0;
-        e = hex_scratch(in, 0xff, &ff_fd, &hex_base, &sz);
+        struct fwt_ihex_map *map = calloc(1, sizeof(*map));
+        if (!map) {
+            e = fwt_fail(FWT_E_NOMEM, "out of memory");
+            goto done;
+        }
+        e = hex_scratch(in, 0xff, &ff_fd, &hex_base, &sz, map);
         if (e != FWT_OK) {
+            free(map);
             goto done;
         }
         fwt_file_io_from_fd(&fio, ff_fd, sz);
         fio.owns_fd = 1;
+        fio.hex = map; /* 0xff gaps, written only once the image has parsed (below) */
         fio_open = 1;
-        e = hex_scratch(in, 0x00, &gap_fd, &base0, &sz0);
+        /* The 0x00-filled conversion: its gaps are holes, nothing is written. */
+        e = hex_scratch(in, 0x00, &gap_fd, &base0, &sz0, NULL);
         if (e == FWT_OK && (base0 != hex_base || sz0 != sz)) {
             e = fwt_fail(FWT_E_INTERNAL, "%s: Intel HEX conversions disagree", in);
         }
@@ -960,6 +977,14 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
         e = fwt_fail(e, "%s: not a valid image (%s)%s%s", in, fwt_err_name(e),
                      fwt_detail()[0] ? ": " : "", fwt_detail());
         goto done;
+    }
+    if (fio.hex) {
+        /* A valid image: the code below reads the scratch file directly (and
+         * maps it for pure signatures), so its gaps now get their 0xff. */
+        e = fwt_ihex_map_fill(fio.hex, fio.fd);
+        if (e != FWT_OK) {
+            goto done;
+        }
     }
     /* Pure images carry the SIG_PURE marker (in either area; the parser found it). */
     int pure = info.pure != 0;
