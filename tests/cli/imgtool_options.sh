@@ -74,4 +74,14 @@ expect 1 "pure signatures need an Ed25519 key" "$FWTRUST" sign --key "$T/ec.pem"
     --header-size 0x200 --pad-header --no-log "$FW" "$T/x.bin"
 expect 1 "pure signatures need an Ed25519 key" "$FWTRUST" cosign --key "$T/ec.pem" --no-log \
     "$T/ours-pure.bin" -o "$T/x.bin"
+# The signing log names keys by SHA-256: log find says so for a 64-byte key hash,
+# and matches a pure image signed with the full public key.
+expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/lk.pem"
+expect 0 "" "$FWTRUST" log init --log "$T/l.db" --log-key "$T/lk.pem"
+expect 0 "" "$FWTRUST" sign --key "$T/k2.pem" --pure --header-size 0x200 --pad-header \
+    --log "$T/l.db" "$FW" "$T/logged.bin"
+expect 27 "cannot match them" "$FWTRUST" log find --log "$T/l.db" "$T/logged.bin"
+expect 0 "" "$FWTRUST" sign --key "$T/k2.pem" --pure --public-key-format full --header-size 0x200 \
+    --pad-header --log "$T/l.db" "$FW" "$T/logged-full.bin"
+expect 0 "all 1 signatures are in the signing log" "$FWTRUST" log find --log "$T/l.db" "$T/logged-full.bin"
 echo "imgtool options: ok"
