@@ -22,10 +22,12 @@ extern "C" {
 
 /* ---- Reading: fwt_io over a file or descriptor ---- */
 
+struct fwt_ihex_map;
 struct fwt_file_io {
     struct fwt_io io; /* pass &fio.io to the core */
     int fd;
     int owns_fd;
+    struct fwt_ihex_map *hex; /* internal: an Intel HEX conversion's gaps (NULL otherwise) */
 };
 /* Open path read-only; io.size is the file size (FWT_E_TOO_LARGE above 4 GiB - 1). */
 FWT_MUST_CHECK fwt_err fwt_file_io_open(struct fwt_file_io *fio, const char *path);

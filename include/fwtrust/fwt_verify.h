@@ -75,7 +75,9 @@ enum fwt_sig_alg {
  *
  * msg/msg_len: the digest for every algorithm but FWT_SIG_ED25519_PURE; for
  * that one msg is NULL and the backend reads the signed region [0, msg_len)
- * through io itself.
+ * through io itself. Ed25519 cannot verify a stream: the backend needs the
+ * whole region at once (mapped flash, or a buffer as large as the image; see
+ * docs/verifier-core.md, "Pure Ed25519").
  */
 struct fwt_crypto_ops {
     void *ctx;
@@ -153,6 +155,8 @@ struct fwt_image_info {
     uint8_t has_cert;
     uint32_t key_version;
     uint64_t cert_not_after; /* earliest expiry of those certificates (0: none expires) */
+    /* SIG_PURE: the Ed25519 signatures are over [0, unprot_off) itself. */
+    uint8_t pure;
 };
 
 /*
@@ -176,6 +180,9 @@ FWT_MUST_CHECK fwt_err fwt_image_verify(const struct fwt_io *io, const struct fw
  * the bytes it hashed (e.g. by comparing its own read-back of the header and
  * TLV areas); a bootloader never uses this. FWT_E_UNSUPPORTED when the image's
  * hash algorithm or digest length is not alg's; FWT_E_ARG without a digest.
+ * A pure Ed25519 image (SIG_PURE) is handled too: its signatures are over the
+ * bytes, not the digest, so they are checked over the region io reads (the
+ * backend reads [0, unprot_off) once more), never over the caller's digest.
  */
 FWT_MUST_CHECK fwt_err fwt_image_verify_prehashed(const struct fwt_io *io,
                                                   const struct fwt_crypto_ops *crypto,

@@ -82,7 +82,7 @@ struct fwt_layout {
     uint32_t prot_off;   /* start of the protected area (== hdr_size + img_size) */
     uint32_t unprot_off; /* start of the unprotected area (== end of signed region) */
     uint32_t unprot_end;
-    int pure;            /* SIG_PURE marker present in the protected area */
+    int pure;            /* SIG_PURE marker present (either area, once) */
 };
 
 /* Parse and check the whole structure; fills info (non-NULL) and lay. */

@@ -269,6 +269,8 @@ static FWT_MUST_CHECK fwt_err check_unprot_len(uint16_t t, uint16_t len)
     case FWT_TLV_CERT:
         return (len >= FWT_CERT_FIXED_SIZE + 2 && len <= FWT_CERT_MAX) ? FWT_OK
                                                                          : FWT_E_MALFORMED;
+    case FWT_TLV_SIG_PURE:
+        return len == 1 ? FWT_OK : FWT_E_MALFORMED;
     default:
         return FWT_E_MALFORMED;
     }
@@ -276,10 +278,17 @@ static FWT_MUST_CHECK fwt_err check_unprot_len(uint16_t t, uint16_t len)
 
 /*
  * The unprotected area holds only: one hash TLV, then groups of
- * [CERT] KEYHASH|PUBKEY SIGNATURE. Anything else is refused (CVE-2024-32883).
+ * [CERT] KEYHASH|PUBKEY SIGNATURE. Anything else is refused (CVE-2024-32883),
+ * with one exception MCUboot makes too: the SIG_PURE marker, which imgtool
+ * --pure writes here (after the hash TLV). It only says how the Ed25519
+ * signatures are to be checked, so adding or removing it does not make an
+ * image verify: a signature over the region does not verify over the digest,
+ * and one over the 32/64 digest bytes would verify over the region only if the
+ * region were those very bytes (a valid header included). It must stand
+ * outside a signer group, at most once in the whole image, one byte of value 1.
  */
 static FWT_MUST_CHECK fwt_err parse_unprotected(const struct fwt_io *io, const struct fwt_image_header *hdr,
-                                 uint8_t *work, struct fwt_image_info *info)
+                                 uint8_t *work, struct fwt_image_info *info, int *pure)
 {
     struct fwt_tlv_iter it;
     fwt_err e = fwt_tlv_iter_begin(&it, io, hdr, 0);
@@ -304,13 +313,24 @@ static FWT_MUST_CHECK fwt_err parse_unprotected(const struct fwt_io *io, const s
             return FWT_E_UNSUPPORTED; /* withdrawn by MCUboot */
         }
         if (!is_hash_tlv(t) && !is_sig_tlv(t) && t != FWT_TLV_KEYHASH && t != FWT_TLV_PUBKEY &&
-            t != FWT_TLV_CERT) {
+            t != FWT_TLV_CERT && t != FWT_TLV_SIG_PURE) {
             return FWT_E_MALFORMED; /* security TLVs only count when signed */
         }
         if ((e = check_unprot_len(t, len)) != FWT_OK) {
             return e;
         }
-        if (is_hash_tlv(t)) {
+        if (t == FWT_TLV_SIG_PURE) {
+            if (*pure || pend_cert || pend_key) {
+                return FWT_E_MALFORMED; /* a second marker, or inside a signer group */
+            }
+            if ((e = fwt_core_read(io, off, work, 1)) != FWT_OK) {
+                return e;
+            }
+            if (work[0] != 1) {
+                return FWT_E_MALFORMED;
+            }
+            *pure = 1;
+        } else if (is_hash_tlv(t)) {
             if (n_hash++ || pend_cert || pend_key) {
                 return FWT_E_MALFORMED;
             }
@@ -385,9 +405,10 @@ fwt_err fwt_core_parse(const struct fwt_io *io, uint8_t *work, size_t work_len,
     if ((e = parse_protected(io, &lay->hdr, work, info, &lay->pure)) != FWT_OK) {
         return e;
     }
-    if ((e = parse_unprotected(io, &lay->hdr, work, info)) != FWT_OK) {
+    if ((e = parse_unprotected(io, &lay->hdr, work, info, &lay->pure)) != FWT_OK) {
         return e;
     }
+    info->pure = (uint8_t)(lay->pure != 0);
     /* parse_unprotected checked the area lies inside io->size. */
     uint8_t ih[FWT_TLV_INFO_SIZE];
     if ((e = fwt_core_read(io, lay->unprot_off, ih, sizeof(ih))) != FWT_OK) {

@@ -180,7 +180,8 @@ static FWT_MUST_CHECK fwt_err sig_alg_for(uint16_t tlv, enum fwt_key_type kt, en
             return FWT_OK;
         }
         *alg = FWT_SIG_ED25519;
-        return h == FWT_HASH_SHA256 ? FWT_OK : FWT_E_UNSUPPORTED;
+        /* imgtool --sha 256 (default) or --sha 512: Ed25519 over the digest bytes */
+        return h == FWT_HASH_SHA256 || h == FWT_HASH_SHA512 ? FWT_OK : FWT_E_UNSUPPORTED;
     case FWT_TLV_ECDSA_SIG:
         if (kt == FWT_KEY_ECDSA_P256) {
             *alg = FWT_SIG_ECDSA_P256;

@@ -41,6 +41,7 @@ static fwt_err fio_read(void *ctx, uint32_t off, void *buf, size_t len)
         pos += (uint64_t)r;
         len -= (size_t)r;
     }
+    fwt_ihex_map_patch(fio->hex, off, buf, (size_t)(pos - off)); /* HEX gaps: erased */
     return FWT_OK;
 }
 
@@ -105,14 +106,21 @@ fwt_err fwt_file_io_open_any(struct fwt_file_io *fio, const char *path)
     if (fd < 0) {
         return fwt_fail(FWT_E_IO, "dup: %s", strerror(errno));
     }
+    struct fwt_ihex_map *map = calloc(1, sizeof(*map));
+    if (!map) {
+        close(fd);
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
     uint32_t base = 0, size = 0;
-    fwt_err e = fwt_ihex_to_bin(path, fd, 0xff, &base, &size);
+    fwt_err e = fwt_ihex_to_bin(path, fd, 0xff, FWT_IHEX_SPAN_MAX, &base, &size, map);
     if (e != FWT_OK) {
+        free(map);
         close(fd);
         return e;
     }
     fwt_file_io_from_fd(fio, fd, size);
     fio->owns_fd = 1;
+    fio->hex = map; /* gaps stay holes in the scratch file; reads see 0xff */
     return FWT_OK;
 }
 
@@ -120,6 +128,11 @@ void fwt_file_io_close(struct fwt_file_io *fio)
 {
     if (fio->owns_fd && fio->fd >= 0) {
         close(fio->fd);
+    }
+    if (fio->hex) {
+        fwt_ihex_map_free(fio->hex);
+        free(fio->hex);
+        fio->hex = NULL;
     }
     fio->fd = -1;
     fio->owns_fd = 0;

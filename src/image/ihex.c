@@ -300,15 +300,74 @@ static fwt_err to_bin_data(void *ctx, uint32_t addr, const uint8_t *data, size_t
     return write_at(t->fd, data, len, (uint64_t)addr - t->base);
 }
 
-fwt_err fwt_ihex_to_bin(const char *path, int out_fd, uint8_t erased_val, uint32_t *base,
-                        uint32_t *size)
+void fwt_ihex_map_free(struct fwt_ihex_map *m)
 {
+    if (m) {
+        free(m->ranges);
+        memset(m, 0, sizeof(*m));
+    }
+}
+
+void fwt_ihex_map_patch(const struct fwt_ihex_map *m, uint64_t off, uint8_t *buf, size_t len)
+{
+    if (!m || m->n_ranges == 0 || len == 0) {
+        return;
+    }
+    uint64_t end = off + len;
+    /* The first range that ends after off (binary search); gaps lie between ranges. */
+    size_t lo = 0, hi = m->n_ranges;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->ranges[mid].end <= off) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    uint64_t pos = off;
+    for (size_t i = lo; pos < end; i++) {
+        uint64_t gap_end = i < m->n_ranges ? m->ranges[i].start : m->span;
+        if (gap_end > end) {
+            gap_end = end;
+        }
+        if (pos < gap_end) {
+            memset(buf + (pos - off), m->fill, (size_t)(gap_end - pos));
+        }
+        if (i >= m->n_ranges) {
+            break;
+        }
+        pos = m->ranges[i].end > pos ? m->ranges[i].end : pos;
+    }
+}
+
+fwt_err fwt_ihex_map_fill(const struct fwt_ihex_map *m, int fd)
+{
+    uint8_t fill[4096];
+    memset(fill, m->fill, sizeof(fill));
+    fwt_err e = FWT_OK;
+    for (size_t i = 0; i + 1 < m->n_ranges && e == FWT_OK; i++) {
+        uint64_t g = m->ranges[i].end, gend = m->ranges[i + 1].start;
+        while (g < gend && e == FWT_OK) {
+            size_t n = gend - g > sizeof(fill) ? sizeof(fill) : (size_t)(gend - g);
+            e = write_at(fd, fill, n, g);
+            g += n;
+        }
+    }
+    return e;
+}
+
+fwt_err fwt_ihex_to_bin(const char *path, int out_fd, uint8_t erased_val, uint64_t max_span,
+                        uint32_t *base, uint32_t *size, struct fwt_ihex_map *map)
+{
+    if (map) {
+        memset(map, 0, sizeof(*map));
+    }
     FILE *f = fopen(path, "r");
     if (!f) {
         return fwt_fail(errno == ENOENT ? FWT_E_NOT_FOUND : FWT_E_IO, "%s: %s", path,
                         strerror(errno));
     }
-    /* Pass 1: address ranges, overlap and syntax checks. */
+    /* Pass 1: address ranges, overlap and syntax checks. Nothing is written yet. */
     struct fwt_ihex_parser p;
     fwt_ihex_init(&p, NULL, NULL);
     fwt_err e = fwt_ihex_parse_file(&p, f, path);
@@ -316,22 +375,36 @@ fwt_err fwt_ihex_to_bin(const char *path, int out_fd, uint8_t erased_val, uint32
         goto out;
     }
     uint64_t lo = fwt_ihex_min(&p), hi = fwt_ihex_end(&p);
-    if (hi - lo > UINT32_MAX) {
-        e = fwt_fail(FWT_E_TOO_LARGE, "%s: data spans 0x%llx bytes (more than 4 GiB - 1)", path,
-                     (unsigned long long)(hi - lo));
+    if (max_span > UINT32_MAX) {
+        max_span = UINT32_MAX;
+    }
+    if (hi - lo > max_span) {
+        e = fwt_fail(FWT_E_TOO_LARGE, "%s: data spans 0x%llx bytes, from 0x%08llx to 0x%08llx; "
+                     "at most 0x%llx are allowed (the slot size, or %u MiB)", path,
+                     (unsigned long long)(hi - lo), (unsigned long long)lo,
+                     (unsigned long long)(hi - 1), (unsigned long long)max_span,
+                     (unsigned)(FWT_IHEX_SPAN_MAX >> 20));
         goto out;
     }
-    /* Fill the gaps with the erased value. */
+    /* The gaps: holes of the sparse scratch file, never written. They read
+     * as 0x00; with map the caller patches reads to erased_val; without it a
+     * non-zero erased value is written into them (bounded by max_span). */
+    if (ftruncate(out_fd, (off_t)(hi - lo)) != 0) {
+        e = fwt_fail(FWT_E_IO, "%s: scratch file: %s", path, strerror(errno));
+        goto out;
+    }
     {
-        uint8_t fill[4096];
-        memset(fill, erased_val, sizeof(fill));
-        for (size_t i = 0; i + 1 < p.n_ranges && e == FWT_OK; i++) {
-            uint64_t g = p.ranges[i].end, gend = p.ranges[i + 1].start;
-            while (g < gend && e == FWT_OK) {
-                size_t n = gend - g > sizeof(fill) ? sizeof(fill) : (size_t)(gend - g);
-                e = write_at(out_fd, fill, n, g - lo);
-                g += n;
-            }
+        struct fwt_ihex_map m = {p.ranges, p.n_ranges, hi - lo, erased_val};
+        for (size_t i = 0; i < p.n_ranges; i++) {
+            p.ranges[i].start -= lo; /* offsets in the binary from here on */
+            p.ranges[i].end -= lo;
+        }
+        if (map) {
+            *map = m;
+            p.ranges = NULL; /* now the caller's */
+            p.n_ranges = p.cap_ranges = 0;
+        } else if (erased_val != 0) {
+            e = fwt_ihex_map_fill(&m, out_fd);
         }
         if (e != FWT_OK) {
             goto out;
@@ -353,6 +426,9 @@ fwt_err fwt_ihex_to_bin(const char *path, int out_fd, uint8_t erased_val, uint32
     }
 out:
     fwt_ihex_free(&p);
+    if (e != FWT_OK) {
+        fwt_ihex_map_free(map);
+    }
     fclose(f);
     return e;
 }

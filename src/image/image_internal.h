@@ -53,12 +53,40 @@ uint64_t fwt_ihex_min(const struct fwt_ihex_parser *p);
 uint64_t fwt_ihex_end(const struct fwt_ihex_parser *p);
 
 /*
+ * The largest span (lowest address to the end of the highest data) an Intel
+ * HEX input may have when no slot size bounds it: every command reading .hex
+ * refuses more with FWT_E_TOO_LARGE before writing anything.
+ */
+#define FWT_IHEX_SPAN_MAX (256U * 1024U * 1024U)
+
+/* Where a converted binary has data (offsets from its byte 0, sorted, disjoint):
+ * everything else in [0, span) is a gap that reads as fill. */
+struct fwt_ihex_map {
+    struct fwt_ihex_range *ranges;
+    size_t n_ranges;
+    uint64_t span;
+    uint8_t fill;
+};
+void fwt_ihex_map_free(struct fwt_ihex_map *m);
+/* buf holds [off, off+len) of the binary as read from the scratch file (gaps
+ * as holes, 0x00): set the gap bytes to m->fill. m NULL: nothing to do. */
+void fwt_ihex_map_patch(const struct fwt_ihex_map *m, uint64_t off, uint8_t *buf, size_t len);
+/* Write m->fill into the gaps of fd (for users that need a dense file). */
+FWT_MUST_CHECK fwt_err fwt_ihex_map_fill(const struct fwt_ihex_map *m, int fd);
+
+/*
  * Convert an Intel HEX file into a flat binary written to out_fd (which must
- * be empty): byte 0 is the lowest address; gaps are filled with erased_val.
- * *base gets the lowest address, *size the binary size.
+ * be empty): byte 0 is the lowest address. *base gets the lowest address,
+ * *size the binary size. A span over max_span (capped at 4 GiB - 1) is
+ * FWT_E_TOO_LARGE before anything is written. Gaps are never written as such:
+ * out_fd is extended with ftruncate, so they are holes (0x00). With map, the
+ * caller gets the data ranges and reads gaps as erased_val through
+ * fwt_ihex_map_patch (free it with fwt_ihex_map_free); without map, a
+ * non-zero erased_val is written into the gaps.
  */
 FWT_MUST_CHECK fwt_err fwt_ihex_to_bin(const char *path, int out_fd, uint8_t erased_val,
-                                       uint32_t *base, uint32_t *size);
+                                       uint64_t max_span, uint32_t *base, uint32_t *size,
+                                       struct fwt_ihex_map *map);
 
 /*
  * Open an image for reading: a binary file, or an Intel HEX file (name ending

@@ -192,7 +192,7 @@ struct signer {
     fwt_pubkey *pub;
     uint8_t enc[FWT_PUBKEY_MAX];
     size_t enc_len;
-    uint8_t keyhash[32];
+    uint8_t keyhash[32]; /* SHA-256: tells keys apart */
     uint16_t sig_tlv;
     enum fwt_sig_alg alg;
 };
@@ -257,6 +257,24 @@ static fwt_err check_cert_matches(const uint8_t *cert, size_t cert_len, const st
 }
 
 /*
+ * The KEYHASH TLV value, as imgtool writes it: the key's MCUboot encoding
+ * hashed with the image's hash algorithm (digest_len 32, 48 or 64 bytes), so
+ * a bootloader built for that hash finds the key.
+ */
+static fwt_err tlv_keyhash(const struct signer *s, size_t digest_len, uint8_t out[64])
+{
+    const EVP_MD *m = digest_len == 32   ? EVP_sha256()
+                      : digest_len == 48 ? EVP_sha384()
+                      : digest_len == 64 ? EVP_sha512()
+                                         : NULL;
+    unsigned n = 0;
+    if (m == NULL || EVP_Digest(s->enc, s->enc_len, out, &n, m, NULL) != 1 || n != digest_len) {
+        return fwt_fail(FWT_E_CRYPTO, "cannot hash the public key");
+    }
+    return FWT_OK;
+}
+
+/*
  * Sign the signed region [0, signed_len) of the image open in fd (digest
  * already computed) with one key, check the signature with the verifier's
  * crypto ops, and append [CERT] KEYHASH|PUBKEY SIG to the area.
@@ -304,7 +322,11 @@ static fwt_err sign_one(fwt_privkey *key, const struct signer *s, int embed_pubk
     if (embed_pubkey) {
         e = tlv_add(area, FWT_TLV_PUBKEY, s->enc, s->enc_len, "public key");
     } else {
-        e = tlv_add(area, FWT_TLV_KEYHASH, s->keyhash, sizeof(s->keyhash), "key hash");
+        uint8_t kh[64];
+        e = tlv_keyhash(s, digest_len, kh);
+        if (e == FWT_OK) {
+            e = tlv_add(area, FWT_TLV_KEYHASH, kh, digest_len, "key hash");
+        }
     }
     if (e == FWT_OK) {
         e = tlv_add(area, s->sig_tlv, sig, sig_len, "signature");
@@ -456,6 +478,8 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     memset(&ops, 0, sizeof(ops));
     int ops_ok = 0;
     int in_fd = -1;
+    struct fwt_ihex_map in_map;
+    memset(&in_map, 0, sizeof(in_map));
     struct tmp_out img = {"", -1}, hex = {"", -1};
     if (!st || !buf || !md) {
         e = fwt_fail(FWT_E_NOMEM, "out of memory");
@@ -469,8 +493,11 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         if (e != FWT_OK) {
             goto done;
         }
-        enum fwt_hash_alg want =
-            fwt_privkey_type(o->keys[i]) == FWT_KEY_ECDSA_P384 ? FWT_HASH_SHA384 : FWT_HASH_SHA256;
+        /* As imgtool: SHA-384 for P-384, SHA-512 for pure Ed25519, SHA-256 otherwise. */
+        enum fwt_hash_alg want = fwt_privkey_type(o->keys[i]) == FWT_KEY_ECDSA_P384
+                                     ? FWT_HASH_SHA384
+                                 : o->pure ? FWT_HASH_SHA512
+                                           : FWT_HASH_SHA256;
         if (i == 0) {
             halg = want;
         } else if (want != halg) {
@@ -502,7 +529,8 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     }
     ops_ok = 1;
 
-    /* Input: binary, or Intel HEX converted to a scratch binary. */
+    /* Input: binary, or Intel HEX converted to a scratch binary (its gaps
+     * holes, read as the erased value through in_map). */
     uint32_t hex_base = 0;
     uint64_t in_size;
     if (hex_in) {
@@ -518,7 +546,9 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
             goto done;
         }
         uint32_t sz = 0;
-        e = fwt_ihex_to_bin(in, in_fd, o->erased_val, &hex_base, &sz);
+        e = fwt_ihex_to_bin(in, in_fd, o->erased_val,
+                            o->slot_size ? o->slot_size : FWT_IHEX_SPAN_MAX, &hex_base, &sz,
+                            &in_map);
         if (e != FWT_OK) {
             goto done;
         }
@@ -554,6 +584,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         if (e != FWT_OK) {
             goto done;
         }
+        fwt_ihex_map_patch(&in_map, 0, buf, hs);
         for (uint32_t i = 0; i < hs; i++) {
             if (buf[i] != 0) {
                 e = fwt_fail(FWT_E_ARG, "%s: the first %u bytes (the header's room) are not all "
@@ -572,11 +603,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
 
     /* Protected TLVs, in type order. */
     st->prot.len = FWT_TLV_INFO_SIZE;
-    if (o->pure) {
-        uint8_t one = 1;
-        e = tlv_add(&st->prot, FWT_TLV_SIG_PURE, &one, 1, "pure signature marker");
-    }
-    if (e == FWT_OK && o->has_security_counter) {
+    if (o->has_security_counter) {
         uint8_t v[4];
         put_le32(v, o->security_counter);
         e = tlv_add(&st->prot, FWT_TLV_SEC_CNT, v, 4, "security counter");
@@ -627,7 +654,11 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         unlink(img.name); /* scratch only; the HEX text is what gets published */
     }
     const char *tname = img.name;
-    if (EVP_DigestInit_ex(md, halg == FWT_HASH_SHA384 ? EVP_sha384() : EVP_sha256(), NULL) != 1) {
+    if (EVP_DigestInit_ex(md,
+                          halg == FWT_HASH_SHA384   ? EVP_sha384()
+                          : halg == FWT_HASH_SHA512 ? EVP_sha512()
+                                                    : EVP_sha256(),
+                          NULL) != 1) {
         e = fwt_fail(FWT_E_CRYPTO, "hash init failed");
         goto done;
     }
@@ -642,6 +673,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
                                                       : (size_t)(img_size - done_bytes);
         e = read_at(in_fd, buf, n, src_off + done_bytes, in);
         if (e == FWT_OK) {
+            fwt_ihex_map_patch(&in_map, src_off + done_bytes, buf, n);
             e = hash_write(md, img.fd, buf, n, tname);
         }
         done_bytes += n;
@@ -663,10 +695,18 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     }
     uint32_t signed_len = hs + (uint32_t)img_size + prot_size;
 
-    /* Unprotected TLVs: the digest, then per key [CERT] KEYHASH|PUBKEY SIG. */
+    /* Unprotected TLVs: the digest, the pure marker (where imgtool --pure puts
+     * it and MCUboot looks for it), then per key [CERT] KEYHASH|PUBKEY SIG. */
     st->unprot.len = FWT_TLV_INFO_SIZE;
-    e = tlv_add(&st->unprot, halg == FWT_HASH_SHA384 ? FWT_TLV_SHA384 : FWT_TLV_SHA256, digest,
-                dlen, "image digest");
+    e = tlv_add(&st->unprot,
+                halg == FWT_HASH_SHA384   ? FWT_TLV_SHA384
+                : halg == FWT_HASH_SHA512 ? FWT_TLV_SHA512
+                                          : FWT_TLV_SHA256,
+                digest, dlen, "image digest");
+    if (e == FWT_OK && o->pure) {
+        uint8_t one = 1;
+        e = tlv_add(&st->unprot, FWT_TLV_SIG_PURE, &one, 1, "pure signature marker");
+    }
     for (size_t i = 0; e == FWT_OK && i < o->n_keys; i++) {
         e = sign_one(o->keys[i], &st->signers[i], o->embed_pubkey, o->certs[i], o->cert_lens[i],
                      digest, dlen, img.fd, signed_len, &ops, &st->unprot, i);
@@ -749,6 +789,7 @@ done:
     if (in_fd >= 0) {
         close(in_fd);
     }
+    fwt_ihex_map_free(&in_map);
     if (ops_ok) {
         fwt_openssl_ops_free(&ops);
     }
@@ -765,9 +806,10 @@ done:
 
 /* ---- cosign ---- */
 
-/* An Intel HEX file as a flat binary in a scratch file (gaps filled with fill). */
+/* An Intel HEX file as a flat binary in a scratch file: gaps are holes (0x00),
+ * read as fill through map when map is given (see fwt_ihex_to_bin). */
 static FWT_MUST_CHECK fwt_err hex_scratch(const char *path, uint8_t fill, int *fd, uint32_t *base,
-                                          uint32_t *size)
+                                          uint32_t *size, struct fwt_ihex_map *map)
 {
     *fd = -1;
     FILE *scratch = tmpfile();
@@ -779,7 +821,7 @@ static FWT_MUST_CHECK fwt_err hex_scratch(const char *path, uint8_t fill, int *f
     if (d < 0) {
         return fwt_fail(FWT_E_IO, "dup: %s", strerror(errno));
     }
-    fwt_err e = fwt_ihex_to_bin(path, d, fill, base, size);
+    fwt_err e = fwt_ihex_to_bin(path, d, fill, FWT_IHEX_SPAN_MAX, base, size, map);
     if (e != FWT_OK) {
         close(d);
         return e;
@@ -892,14 +934,22 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     if (hex) {
         int ff_fd = -1;
         uint32_t sz = 0, sz0 = 0, base0 = 0;
-        e = hex_scratch(in, 0xff, &ff_fd, &hex_base, &sz);
+        struct fwt_ihex_map *map = calloc(1, sizeof(*map));
+        if (!map) {
+            e = fwt_fail(FWT_E_NOMEM, "out of memory");
+            goto done;
+        }
+        e = hex_scratch(in, 0xff, &ff_fd, &hex_base, &sz, map);
         if (e != FWT_OK) {
+            free(map);
             goto done;
         }
         fwt_file_io_from_fd(&fio, ff_fd, sz);
         fio.owns_fd = 1;
+        fio.hex = map; /* 0xff gaps, written only once the image has parsed (below) */
         fio_open = 1;
-        e = hex_scratch(in, 0x00, &gap_fd, &base0, &sz0);
+        /* The 0x00-filled conversion: its gaps are holes, nothing is written. */
+        e = hex_scratch(in, 0x00, &gap_fd, &base0, &sz0, NULL);
         if (e == FWT_OK && (base0 != hex_base || sz0 != sz)) {
             e = fwt_fail(FWT_E_INTERNAL, "%s: Intel HEX conversions disagree", in);
         }
@@ -928,27 +978,27 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
                      fwt_detail()[0] ? ": " : "", fwt_detail());
         goto done;
     }
-    /* Pure images carry the SIG_PURE marker in the protected area. */
-    int pure = 0;
-    {
-        struct fwt_tlv_iter it;
-        if (fwt_tlv_iter_begin(&it, &fio.io, &info.hdr, 1) == FWT_OK) {
-            uint16_t t, l;
-            uint32_t off;
-            while (fwt_tlv_next(&it, &t, &off, &l) == FWT_OK) {
-                if (t == FWT_TLV_SIG_PURE) {
-                    pure = 1;
-                }
-            }
+    if (fio.hex) {
+        /* A valid image: the code below reads the scratch file directly (and
+         * maps it for pure signatures), so its gaps now get their 0xff. */
+        e = fwt_ihex_map_fill(fio.hex, fio.fd);
+        if (e != FWT_OK) {
+            goto done;
         }
     }
+    /* Pure images carry the SIG_PURE marker (in either area; the parser found it). */
+    int pure = info.pure != 0;
     e = prepare_signer(key, pure, (flags & FWT_COSIGN_ALLOW_TEST_KEY) != 0, s, 0);
     if (e != FWT_OK) {
         goto done;
     }
-    enum fwt_hash_alg want =
-        fwt_privkey_type(key) == FWT_KEY_ECDSA_P384 ? FWT_HASH_SHA384 : FWT_HASH_SHA256;
-    if (info.hash_alg != want) {
+    enum fwt_key_type kt = fwt_privkey_type(key);
+    /* Ed25519 signs SHA-256 or SHA-512 images (imgtool --sha 512, --pure). */
+    int hash_ok = kt == FWT_KEY_ECDSA_P384 ? info.hash_alg == FWT_HASH_SHA384
+                  : kt == FWT_KEY_ED25519  ? (info.hash_alg == FWT_HASH_SHA256 ||
+                                             info.hash_alg == FWT_HASH_SHA512)
+                                           : info.hash_alg == FWT_HASH_SHA256;
+    if (!hash_ok) {
         e = fwt_fail(FWT_E_ARG, "%s: the image digest is not the one a %s key signs", in,
                      fwt_key_type_name(fwt_privkey_type(key)));
         goto done;
@@ -966,10 +1016,13 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
         uint16_t t, l;
         uint32_t off;
         while (e == FWT_OK && fwt_tlv_next(&it, &t, &off, &l) == FWT_OK) {
-            if (t == FWT_TLV_KEYHASH && l == 32) {
-                uint8_t kh[32];
-                e = fio.io.read(fio.io.ctx, off, kh, 32);
-                if (e == FWT_OK && !memcmp(kh, s->keyhash, 32)) {
+            if (t == FWT_TLV_KEYHASH) { /* 32, 48 or 64 bytes: the parser checked */
+                uint8_t kh[64], mine[64];
+                e = fio.io.read(fio.io.ctx, off, kh, l);
+                if (e == FWT_OK) {
+                    e = tlv_keyhash(s, l, mine);
+                }
+                if (e == FWT_OK && !memcmp(kh, mine, l)) {
                     e = fwt_fail(FWT_E_ARG, "%s: already signed by this key", in);
                 }
             }

@@ -129,4 +129,34 @@ expect 1 "same format" "$FWTRUST" cosign --no-log --key "$T/k2.pem" "$T/n.hex" -
 expect 1 "same format" "$FWTRUST" cosign --no-log --key "$T/k2.pem" "$T/n.bin" -o "$T/mixed.hex"
 [ ! -e "$T/mixed.bin" ] && [ ! -e "$T/mixed.hex" ] || fail "a refused cosign wrote its output"
 cmp -s "$T/n.hex" "$T/n.orig" || fail "a refused cosign changed its input"
+# Issue 19: a 132-byte file whose two records lie 256 MiB apart is refused before
+# anything is written (each command under a 1 MiB file-size limit: the old
+# conversion wrote 256 MiB of fill into its scratch file and died of it).
+"$PY" - "$T/far.hex" "$T/near.hex" <<'PYEOF'
+import sys
+def rec(data, typ):
+    b = bytes([len(data), 0, 0, typ]) + data
+    return ":%s%02X\n" % (b.hex().upper(), -sum(b) & 0xFF)
+for path, upper in ((sys.argv[1], 0x1800), (sys.argv[2], 0x0802)):
+    t = (rec(b"\x08\x00", 4) + rec(b"\x11" * 16, 0) + rec(upper.to_bytes(2, "big"), 4)
+         + rec(b"\x22" * 16, 0) + rec(b"", 1))
+    open(path, "w").write(t)
+PYEOF
+[ "$(stat -c %s "$T/far.hex")" = 132 ] || fail "far.hex is not 132 bytes"
+limited() { (ulimit -f 1024 && "$@"); }
+expect 33 "at most 0x10000000 are allowed" limited "$FWTRUST" verify --key "$T/k.pem" "$T/far.hex"
+expect 33 "data spans 0x10000010 bytes" limited "$FWTRUST" inspect "$T/far.hex"
+expect 33 "data spans" limited "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 --pad-header \
+    --no-log "$T/far.hex" "$T/far.bin"
+expect 33 "data spans" limited "$FWTRUST" cosign --no-log --key "$T/k2.pem" "$T/far.hex" -o "$T/far2.hex"
+expect 33 "data spans" limited "$FWTRUST" log find --log "$T/none.db" "$T/far.hex"
+[ ! -e "$T/far.bin" ] && [ ! -e "$T/far2.hex" ] || fail "a refused command wrote its output"
+# The slot size bounds sign's input more tightly.
+expect 33 "at most 0x10000 are allowed" "$FWTRUST" sign --key "$T/k.pem" --header-size 0x200 \
+    --pad-header --slot-size 0x10000 --no-log "$T/fw.hex" "$T/x.bin"
+[ ! -e "$T/x.bin" ] || fail "a refused sign wrote its output"
+# Within the bound, gaps are holes in the scratch file, never written (the unit
+# test test_to_bin_huge_gap counts the blocks): near.hex (a 128 KiB gap) is
+# simply not an image.
+expect 20 "no image header (magic 0x11111111" limited "$FWTRUST" inspect "$T/near.hex"
 echo "hex: ok"

@@ -36,7 +36,8 @@ expect 1 "" "$FWTRUST" inspect
 
 # MCUboot's other protected TLVs and ours, decoded: a pure Ed25519 image with a
 # DEPENDENCY (image 1 >= 2.3.4+5), a provenance digest and a BOOT_RECORD added to
-# its protected area (the SHA256 TLV recomputed; inspect checks structure, not signatures).
+# its protected area (the SHA512 TLV recomputed; inspect checks structure, not signatures).
+# The pure marker is where imgtool --pure writes it: unprotected, after the hash.
 expect 0 "" "$FWTRUST" sign --key "$T/k.pem" --version 2.3.4+5 --header-size 0x200 --pad-header \
     -s 9 --pure "$FW" "$T/pure.bin"
 "$PY" - "$T/pure.bin" "$T/dep.bin" <<'PYEOF'
@@ -55,15 +56,18 @@ un = bytes(b[p + ps:])
 q, out = 4, b""
 while q < struct.unpack_from("<HH", un, 0)[1]:
     t, l = struct.unpack_from("<HH", un, q)
-    v = hashlib.sha256(signed).digest() if t == 0x10 else un[q + 4:q + 4 + l]
+    v = hashlib.sha512(signed).digest() if t == 0x12 else un[q + 4:q + 4 + l]
     out += struct.pack("<HH", t, l) + v
     q += 4 + l
 open(sys.argv[2], "wb").write(signed + un[:4] + out)
 PYEOF
 "$FWTRUST" inspect --json "$T/dep.bin" >"$T/d.json" || fail "inspect of dep.bin"
 [ "$(json_field "$T/d.json" '[(t["name"], t.get("pure", t.get("image_id")), t.get("min_version"), t["value"][:8]) for t in d["tlvs"] if t["area"] == "protected"]')" = \
-  "[('SIG_PURE', True, None, '01'), ('SEC_CNT', None, None, '09000000'), ('FWT_FORMAT', None, None, '01010000'), ('DEPENDENCY', 1, '2.3.4+5', '01000000'), ('FWT_PROVENANCE', None, None, '00010203'), ('BOOT_RECORD', None, None, 'a10102')]" ] ||
+  "[('SEC_CNT', None, None, '09000000'), ('FWT_FORMAT', None, None, '01010000'), ('DEPENDENCY', 1, '2.3.4+5', '01000000'), ('FWT_PROVENANCE', None, None, '00010203'), ('BOOT_RECORD', None, None, 'a10102')]" ] ||
     fail "protected TLVs: $(json_field "$T/d.json" 'd["tlvs"]')"
+[ "$(json_field "$T/d.json" '[(t["name"], t["length"], t.get("pure")) for t in d["tlvs"] if t["area"] == "unprotected"]')" = \
+  "[('SHA512', 64, None), ('SIG_PURE', 1, True), ('KEYHASH', 64, None), ('ED25519', 64, None)]" ] ||
+    fail "unprotected TLVs: $(json_field "$T/d.json" 'd["tlvs"]')"
 expect 0 "image 1 >= 2.3.4+5" "$FWTRUST" inspect "$T/dep.bin"
 
 # --rom-fixed: address in the load address field with the ROM_FIXED flag; not with --load-addr.

@@ -26,6 +26,13 @@ for t in ecdsa-p256 ed25519; do
         --header-size 0x200 --pad-header "$FW" "$T/bad.bin"
     [ ! -e "$T/bad.bin" ] || fail "bad.bin written with a wrong PIN"
 done
+# Pure Ed25519 with the token's key (CKM_EDDSA over the whole signed region): the
+# independent verifier accepts it as imgtool's --pure layout.
+URI="pkcs11:token=fwt-test;object=release-ed25519"
+expect 0 "" "$FWTRUST" sign --key "$URI" --pkcs11-module "$MODULE" --pin-file "$T/pin" --pure \
+    --version 1.0.0 --header-size 0x200 --pad-header "$FW" "$T/pure.bin"
+expect 0 "signatures: pure Ed25519" "$FWTRUST" verify --key "$T/ed25519.pub" "$T/pure.bin"
+expect 0 "(pure)" "$PY" "$SRC/tests/interop/imgtool/verify.py" "$T/ed25519.pub" "$T/pure.bin"
 # The spelling: keygen --pkcs11 URI (same as -o URI); misuse is a usage error.
 FLAG_URI="pkcs11:token=fwt-test;object=via-flag"
 expect 0 "ed25519 key" "$FWTRUST" keygen --type ed25519 --pkcs11 "$FLAG_URI" --pkcs11-module "$MODULE" \

@@ -67,6 +67,16 @@ int main(int argc, char **argv)
     tb_add_sig(&B, &k1, 0, NULL, 0);
     tb_finish(&B);
     w(vd, "pure", B.img, B.len);
+    /* imgtool --pure: SHA-512, SIG_PURE in the unprotected area after the hash */
+    tb_init(&B, 32, 24);
+    B.pure = 1;
+    B.hash = FWT_HASH_SHA512;
+    tb_layout(&B);
+    tb_add_hash(&B);
+    tb_unprot(&B, FWT_TLV_SIG_PURE, &one, 1);
+    tb_add_sig(&B, &k1, 0, NULL, 0);
+    tb_finish(&B);
+    w(vd, "pure-imgtool", B.img, B.len);
     tb_init(&B, 32, 24);
     tb_layout(&B);
     tb_add_hash(&B);

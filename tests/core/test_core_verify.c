@@ -202,6 +202,17 @@ static void test_pure_ed25519(void **state)
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
     /* the marker must be exactly one byte, value 1 */
     uint8_t two = 2;
+    {
+        struct fwt_image_info info;
+        B.pure = 1;
+        B.n_unprot = 0;
+        tb_add_hash(&B);
+        tb_add_sig(&B, &kA, 0, NULL, 0);
+        tb_finish(&B);
+        p = pol1(&tA);
+        assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
+        assert_int_equal(info.pure, 1); /* found in the protected area */
+    }
     tb_init(&B, 32, 300);
     tb_prot(&B, FWT_TLV_SIG_PURE, &two, 1);
     tb_layout(&B);
@@ -210,6 +221,142 @@ static void test_pure_ed25519(void **state)
     tb_finish(&B);
     p = pol1(&tA);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
+}
+
+/* imgtool --pure: SHA-512 hash TLV, then SIG_PURE in the UNPROTECTED area, a
+ * 64-byte key hash and the Ed25519 signature over the signed region. MCUboot
+ * allows this one non-key, non-signature TLV there. */
+static void build_imgtool_pure(int sig_pure_pos, const void *val, size_t len)
+{
+    tb_init(&B, 0x200, 300);
+    uint8_t cnt[4] = {5, 0, 0, 0};
+    tb_prot(&B, FWT_TLV_SEC_CNT, cnt, 4);
+    B.hash = FWT_HASH_SHA512;
+    B.pure = 1;
+    tb_layout(&B);
+    if (sig_pure_pos == 0) {
+        tb_unprot(&B, FWT_TLV_SIG_PURE, val, len);
+    }
+    tb_add_hash(&B);
+    if (sig_pure_pos == 1) {
+        tb_unprot(&B, FWT_TLV_SIG_PURE, val, len);
+    }
+    tb_add_sig(&B, &kA, 0, NULL, 0);
+    if (sig_pure_pos == 2) {
+        tb_unprot(&B, FWT_TLV_SIG_PURE, val, len);
+    }
+    tb_finish(&B);
+}
+
+static void test_pure_marker_in_unprotected_area(void **state)
+{
+    (void)state;
+    uint8_t one = 1, two = 2, ones[2] = {1, 1};
+    struct fwt_policy p = pol1(&tA);
+    struct fwt_image_info info;
+    /* imgtool's layout (after the hash), and before the hash or after the signer */
+    for (int pos = 0; pos < 3; pos++) {
+        build_imgtool_pure(pos, &one, 1);
+        memset(&info, 0xa5, sizeof(info));
+        assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
+        assert_int_equal(info.pure, 1);
+        assert_int_equal(info.hash_alg, FWT_HASH_SHA512);
+        assert_int_equal(info.n_signers, 1);
+    }
+    /* the region signature is checked, not the digest one */
+    build_imgtool_pure(1, &one, 1);
+    B.img[0x200 + 7] ^= 1; /* payload byte: digest mismatch first */
+    assert_int_equal(verify_b(&p), FWT_E_DIGEST);
+    build_imgtool_pure(1, &one, 1);
+    B.img[B.len - 1] ^= 1; /* the signature */
+    assert_int_equal(verify_b(&p), FWT_E_SIGNATURE);
+    /* the marker is one byte, value 1, once, and never inside a signer group */
+    build_imgtool_pure(1, &two, 1);
+    assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
+    build_imgtool_pure(1, ones, 2);
+    assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
+    build_imgtool_pure(1, &one, 1);
+    B.n_unprot = 0;
+    tb_add_hash(&B);
+    tb_unprot(&B, FWT_TLV_SIG_PURE, &one, 1);
+    tb_unprot(&B, FWT_TLV_SIG_PURE, &one, 1);
+    tb_add_sig(&B, &kA, 0, NULL, 0);
+    tb_finish(&B);
+    assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
+    /* ... nor in both areas */
+    tb_init(&B, 0x200, 300);
+    tb_prot(&B, FWT_TLV_SIG_PURE, &one, 1);
+    B.hash = FWT_HASH_SHA512;
+    B.pure = 1;
+    tb_layout(&B);
+    tb_add_hash(&B);
+    tb_unprot(&B, FWT_TLV_SIG_PURE, &one, 1);
+    tb_add_sig(&B, &kA, 0, NULL, 0);
+    tb_finish(&B);
+    assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
+    /* between the key hash and its signature */
+    build_imgtool_pure(1, &one, 1);
+    B.n_unprot = 0;
+    tb_add_hash(&B);
+    tb_add_sig(&B, &kA, 0, NULL, 0);
+    B.unprot[B.n_unprot] = B.unprot[B.n_unprot - 1]; /* move the signature one on */
+    B.unprot[B.n_unprot - 1].type = FWT_TLV_SIG_PURE;
+    B.unprot[B.n_unprot - 1].len = 1;
+    B.unprot[B.n_unprot - 1].val[0] = 1;
+    B.n_unprot++;
+    tb_finish(&B);
+    assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
+    /* An attacker adding the (unsigned) marker to a digest-signed image, or
+     * removing it from a pure one, gets a signature that does not verify. */
+    tb_init(&B, 0x200, 300);
+    B.hash = FWT_HASH_SHA512;
+    tb_layout(&B);
+    tb_add_hash(&B);
+    tb_unprot(&B, FWT_TLV_SIG_PURE, &one, 1);
+    tb_add_sig(&B, &kA, 0, NULL, 0); /* B.pure == 0: over the digest */
+    tb_finish(&B);
+    assert_int_equal(verify_b(&p), FWT_E_SIGNATURE);
+    build_imgtool_pure(1, &one, 1);
+    B.n_unprot = 0;
+    tb_add_hash(&B);
+    tb_add_sig(&B, &kA, 0, NULL, 0); /* over the region, marker gone */
+    tb_finish(&B);
+    assert_int_equal(verify_b(&p), FWT_E_SIGNATURE);
+    /* a pure marker with an ECDSA signer: unsupported, as before */
+    tb_init(&B, 0x200, 300);
+    tb_layout(&B);
+    tb_add_hash(&B);
+    tb_unprot(&B, FWT_TLV_SIG_PURE, &one, 1);
+    tb_add_sig(&B, &kB, 0, NULL, 0);
+    tb_finish(&B);
+    p = pol1(&tB);
+    assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
+}
+
+/* imgtool --sha 512 with an Ed25519 key (not pure): Ed25519 over the 64-byte
+ * SHA-512 digest, 64-byte key hash; MCUboot built with SHA-512 checks it so. */
+static void test_ed25519_sha512_digest(void **state)
+{
+    (void)state;
+    tb_init(&B, 0x200, 300);
+    B.hash = FWT_HASH_SHA512;
+    tb_layout(&B);
+    tb_add_hash(&B);
+    tb_add_sig(&B, &kA, 0, NULL, 0);
+    tb_finish(&B);
+    struct fwt_policy p = pol1(&tA);
+    struct fwt_image_info info;
+    assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
+    assert_int_equal(info.pure, 0);
+    assert_int_equal(info.digest_len, 64);
+    /* SHA-384 stays unsupported for Ed25519 (imgtool never pairs them) */
+    tb_init(&B, 0x200, 300);
+    B.hash = FWT_HASH_SHA384;
+    tb_layout(&B);
+    tb_add_hash(&B);
+    tb_add_sig(&B, &kA, 0, NULL, 0);
+    tb_finish(&B);
+    assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
 }
 
 /* ---- work buffer and constants ---- */
@@ -801,7 +948,6 @@ static void test_security_tlv_in_unprotected_area(void **state)
     p.min_security_counter = 5;
     uint8_t v[4] = {100, 0, 0, 0};
     uint8_t fmt[4] = {1, 1, 0, 0};
-    uint8_t one = 1;
     uint8_t prov[32] = {0};
     struct {
         uint16_t t;
@@ -810,7 +956,8 @@ static void test_security_tlv_in_unprotected_area(void **state)
     } cases[] = {
         {FWT_TLV_SEC_CNT, v, 4},         {FWT_TLV_HW_ID, "board-a", 7},
         {FWT_TLV_FORMAT, fmt, 4},        {FWT_TLV_PROVENANCE, prov, 32},
-        {FWT_TLV_SIG_PURE, &one, 1},     {FWT_TLV_DEPENDENCY, prov, 12},
+        {FWT_TLV_SIG_PURE, prov, 1}, /* value 0: not the marker */
+        {FWT_TLV_DEPENDENCY, prov, 12},
         {FWT_TLV_BOOT_RECORD, prov, 8},  {0x0030, prov, 32}, /* ENC_RSA2048 */
         {0x00a0, prov, 4},               {0x7fff, prov, 4},
     };
@@ -1212,6 +1359,8 @@ int main(void)
         cmocka_unit_test(test_plain_mcuboot_image),
         cmocka_unit_test(test_pubkey_tlv),
         cmocka_unit_test(test_pure_ed25519),
+        cmocka_unit_test(test_pure_marker_in_unprotected_area),
+        cmocka_unit_test(test_ed25519_sha512_digest),
         cmocka_unit_test(test_work_min),
         cmocka_unit_test(test_fih_values),
         cmocka_unit_test(test_ct_compare),

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct collect {
@@ -170,7 +171,9 @@ static void test_to_bin_fills_gaps(void **state)
     close(hfd);
     FILE *out = tmpfile();
     uint32_t base = 0, size = 0;
-    assert_int_equal(fwt_ihex_to_bin(hpath, fileno(out), 0xff, &base, &size), FWT_OK);
+    assert_int_equal(fwt_ihex_to_bin(hpath, fileno(out), 0xff, FWT_IHEX_SPAN_MAX, &base, &size,
+                                     NULL),
+                     FWT_OK);
     assert_int_equal(base, 0x10000);
     assert_int_equal(size, 8);
     uint8_t buf[8];
@@ -178,11 +181,126 @@ static void test_to_bin_fills_gaps(void **state)
     const uint8_t want[8] = {0xaa, 0xbb, 0xff, 0xff, 0xff, 0xff, 0xcc, 0xdd};
     assert_memory_equal(buf, want, 8);
     fclose(out);
+    /* With a map: the gap is a hole (0x00 in the file), patched to 0xff on read. */
+    out = tmpfile();
+    struct fwt_ihex_map map;
+    assert_int_equal(fwt_ihex_to_bin(hpath, fileno(out), 0xff, FWT_IHEX_SPAN_MAX, &base, &size,
+                                     &map),
+                     FWT_OK);
+    assert_int_equal(pread(fileno(out), buf, 8, 0), 8);
+    const uint8_t holes[8] = {0xaa, 0xbb, 0, 0, 0, 0, 0xcc, 0xdd};
+    assert_memory_equal(buf, holes, 8);
+    fwt_ihex_map_patch(&map, 0, buf, 8);
+    assert_memory_equal(buf, want, 8);
+    for (uint64_t off = 0; off < 8; off++) { /* every partial window */
+        for (size_t len = 1; off + len <= 8; len++) {
+            uint8_t w[8];
+            memcpy(w, holes + off, len);
+            fwt_ihex_map_patch(&map, off, w, len);
+            assert_memory_equal(w, want + off, len);
+        }
+    }
+    fwt_ihex_map_free(&map);
+    fclose(out);
     /* Missing file: FWT_E_NOT_FOUND. */
     unlink(hpath);
     FILE *o2 = tmpfile();
-    assert_int_equal(fwt_ihex_to_bin(hpath, fileno(o2), 0xff, &base, &size), FWT_E_NOT_FOUND);
+    assert_int_equal(fwt_ihex_to_bin(hpath, fileno(o2), 0xff, FWT_IHEX_SPAN_MAX, &base, &size,
+                                     NULL),
+                     FWT_E_NOT_FOUND);
     fclose(o2);
+}
+
+/* Bytes the scratch file really holds on disk. */
+static uint64_t disk_bytes(int fd)
+{
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    return (uint64_t)st.st_blocks * 512U;
+}
+
+static void write_hex(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+/*
+ * Issue 19: a 132-byte file with two 16-byte records 256 MiB apart made every
+ * command reading .hex write 256 MiB of fill into a scratch file. Now the span
+ * is bounded (refused before anything is written) and gaps are never written.
+ */
+static void test_to_bin_huge_gap(void **state)
+{
+    (void)state;
+    static const char far[] = ":020000040800F2\n"
+                              ":1000000011111111111111111111111111111111E0\n"
+                              ":020000041800E2\n" /* 0x18000000: 256 MiB above the first */
+                              ":1000000022222222222222222222222222222222D0\n"
+                              ":00000001FF\n";
+    assert_int_equal(strlen(far), 132);
+    char hpath[] = "/tmp/fwt_ihex_far_XXXXXX";
+    write_hex(hpath, far);
+    uint32_t base = 0, size = 0;
+    struct fwt_ihex_map map;
+    for (int with_map = 0; with_map < 2; with_map++) {
+        FILE *out = tmpfile();
+        assert_int_equal(fwt_ihex_to_bin(hpath, fileno(out), 0xff, FWT_IHEX_SPAN_MAX, &base,
+                                         &size, with_map ? &map : NULL),
+                         FWT_E_TOO_LARGE);
+        struct stat st;
+        assert_int_equal(fstat(fileno(out), &st), 0);
+        assert_int_equal(st.st_size, 0); /* refused before any write */
+        assert_int_equal(disk_bytes(fileno(out)), 0);
+        fclose(out);
+    }
+    /* A smaller bound (a slot size) is honoured too. */
+    unlink(hpath);
+    static const char near[] = ":020000040800F2\n"
+                               ":1000000011111111111111111111111111111111E0\n"
+                               ":020000041400E6\n" /* 0x14000000: 192 MiB above */
+                               ":1000000022222222222222222222222222222222D0\n"
+                               ":00000001FF\n";
+    char npath[] = "/tmp/fwt_ihex_near_XXXXXX";
+    write_hex(npath, near);
+    FILE *out = tmpfile();
+    assert_int_equal(fwt_ihex_to_bin(npath, fileno(out), 0xff, 0x80000, &base, &size, &map),
+                     FWT_E_TOO_LARGE);
+    assert_int_equal(disk_bytes(fileno(out)), 0);
+    fclose(out);
+    /* Under the bound, with a map: the 192 MiB gap is a hole; the data reads back,
+     * the gap reads as 0xff, and the file takes a few KiB on disk. */
+    out = tmpfile();
+    assert_int_equal(fwt_ihex_to_bin(npath, fileno(out), 0xff, FWT_IHEX_SPAN_MAX, &base, &size,
+                                     &map),
+                     FWT_OK);
+    assert_int_equal(base, 0x08000000);
+    assert_int_equal(size, 0x0C000010);
+    assert_true(disk_bytes(fileno(out)) <= 64 * 1024);
+    uint8_t b[48];
+    assert_int_equal(pread(fileno(out), b, 16, 0), 16);
+    fwt_ihex_map_patch(&map, 0, b, 16);
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(b[i], 0x11);
+    }
+    uint64_t at = 0x0C000000 - 32;
+    assert_int_equal(pread(fileno(out), b, 48, (off_t)at), 48);
+    fwt_ihex_map_patch(&map, at, b, 48);
+    for (int i = 0; i < 48; i++) {
+        assert_int_equal(b[i], i < 32 ? 0xff : 0x22);
+    }
+    fwt_ihex_map_free(&map);
+    fclose(out);
+    /* Erased value 0x00 without a map: the holes are the fill, still nothing written. */
+    out = tmpfile();
+    assert_int_equal(fwt_ihex_to_bin(npath, fileno(out), 0x00, FWT_IHEX_SPAN_MAX, &base, &size,
+                                     NULL),
+                     FWT_OK);
+    assert_true(disk_bytes(fileno(out)) <= 64 * 1024);
+    fclose(out);
+    unlink(npath);
 }
 
 static void test_version_parse(void **state)
@@ -252,7 +370,8 @@ int main(void)
         cmocka_unit_test(test_valid_records),    cmocka_unit_test(test_segment_address),
         cmocka_unit_test(test_bad_records),      cmocka_unit_test(test_overlap_refused),
         cmocka_unit_test(test_long_line_refused), cmocka_unit_test(test_writer_round_trip),
-        cmocka_unit_test(test_to_bin_fills_gaps), cmocka_unit_test(test_version_parse),
+        cmocka_unit_test(test_to_bin_fills_gaps), cmocka_unit_test(test_to_bin_huge_gap),
+        cmocka_unit_test(test_version_parse),
         cmocka_unit_test(test_trailer_layout),   cmocka_unit_test(test_security_counter_auto),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,7 +52,8 @@ static void usage(FILE *out)
             "  head [--size N]            the newest signed tree head (or the one of N entries)\n"
             "  show [INDEX]               list entries (or print one entry's text)\n"
             "  find IMAGE                 the entries of IMAGE's signatures; exit 8 when one of\n"
-            "                             its signatures is not in the log\n"
+            "                             its signatures is not in the log, 27 when one names its\n"
+            "                             key by a SHA-384/512 hash (no SHA-256 key id to match)\n"
             "  prove INDEX [--tree-size N]\n"
             "                             inclusion proof (JSON) of entry INDEX in the newest tree\n"
             "  check-proof --log-key PUB --sth STH PROOF\n"
@@ -539,13 +540,15 @@ static int cmd_show(struct args *a)
     return 0;
 }
 
-/* Key hashes of the signatures on an image (KEYHASH TLVs, and PUBKEY TLVs hashed). */
+/* Key hashes of the signatures on an image (KEYHASH TLVs, and PUBKEY TLVs hashed);
+ * *n_other counts SHA-384/512 KEYHASH TLVs, which no SHA-256 key id matches. */
 static fwt_err image_signers(const char *path, struct fwt_image_info *info, uint8_t (*kh)[32],
-                             size_t max, size_t *n)
+                             size_t max, size_t *n, size_t *n_other)
 {
     struct fwt_file_io fio;
     uint8_t *work = malloc(8192);
     *n = 0;
+    *n_other = 0;
     if (!work) {
         return fwt_fail(FWT_E_NOMEM, "out of memory");
     }
@@ -565,6 +568,10 @@ static fwt_err image_signers(const char *path, struct fwt_image_info *info, uint
     uint16_t t, l;
     uint32_t off;
     while (e == FWT_OK && fwt_tlv_next(&it, &t, &off, &l) == FWT_OK) {
+        if (t == FWT_TLV_KEYHASH && l != 32) {
+            (*n_other)++;
+            continue;
+        }
         if (!((t == FWT_TLV_KEYHASH && l == 32) || (t == FWT_TLV_PUBKEY && l <= 8192))) {
             continue;
         }
@@ -592,13 +599,13 @@ static int cmd_find(struct args *a)
     enum { MAX_SIG = 32 };
     uint8_t kh[MAX_SIG][32];
     int found[MAX_SIG] = {0};
-    size_t n_kh = 0;
+    size_t n_kh = 0, n_other = 0;
     struct fwt_image_info info;
     fwt_signlog *log = NULL;
     fwt_pubkey *pub = NULL;
     uint64_t n = 0;
     json_t *arr = json_array();
-    fwt_err e = arr ? image_signers(a->argv[0], &info, kh, MAX_SIG, &n_kh)
+    fwt_err e = arr ? image_signers(a->argv[0], &info, kh, MAX_SIG, &n_kh, &n_other)
                     : fwt_fail(FWT_E_NOMEM, "out of memory");
     if (e == FWT_OK) {
         e = open_log(a, 0, &log);
@@ -644,7 +651,12 @@ static int cmd_find(struct args *a)
             fwt_hex_encode(kh[k], 32, first);
         }
     }
-    if (e == FWT_OK && n_kh == 0) {
+    if (e == FWT_OK && n_other > 0) {
+        e = fwt_fail(FWT_E_UNSUPPORTED, "%s: %zu of its signatures name their key by a SHA-384/512 "
+                     "key hash (imgtool's layout for ECDSA P-384 and pure Ed25519 images); the log "
+                     "identifies keys by SHA-256 and cannot match them%s", a->argv[0], n_other,
+                     a->json ? "" : " (the entries for the image digest are listed above)");
+    } else if (e == FWT_OK && n_kh == 0) {
         e = fwt_fail(FWT_E_UNSIGNED, "%s carries no signature", a->argv[0]);
     } else if (e == FWT_OK && missing) {
         e = fwt_fail(FWT_E_NOT_FOUND, "%s: %zu of its %zu signatures are not in the signing log "

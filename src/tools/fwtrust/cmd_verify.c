@@ -211,6 +211,7 @@ static int run(int argc, char **argv)
                 }
                 json_object_set_new(o, "digest", json_string(dig));
                 json_object_set_new(o, "hash", json_string(hash_name(info.hash_alg)));
+                json_object_set_new(o, "pure", json_boolean(info.pure));
                 json_object_set_new(o, "format_version", json_integer(info.format_version));
                 if (info.has_cert) {
                     json_object_set_new(o, "key_version", json_integer(info.key_version));
@@ -252,6 +253,9 @@ static int run(int argc, char **argv)
         printf("%s: valid, version %s, %u signature(s) from trusted keys, %u trust anchor(s)\n",
                image, vs, (unsigned)info.n_signers, (unsigned)info.n_anchors);
         printf("  digest (%s): %s\n", hash_name(info.hash_alg), dig);
+        if (info.pure) {
+            printf("  signatures: pure Ed25519 over the signed region (SIG_PURE)\n");
+        }
         if (info.has_security_counter) {
             printf("  security counter: %u\n", (unsigned)info.security_counter);
         }

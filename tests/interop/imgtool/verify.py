@@ -1,11 +1,16 @@
 #!/usr/bin/python3
 """An independent verifier of MCUboot images, written from the rules of
 MCUboot's imgtool `verify` (scripts/imgtool/image.py): header magic, optional
-protected TLV area (0x6908) then unprotected area (0x6907), SHA-256/384 over
-header + payload + protected TLVs, and a signature TLV of the key's type that
-verifies the digest (or, with SIG_PURE, the image itself). Stricter than
-imgtool in two places: the KEYHASH/PUBKEY TLV before the signature must name
-this key, and every TLV must lie inside its area.
+protected TLV area (0x6908) then unprotected area (0x6907), SHA-256/384/512
+over header + payload + protected TLVs (the hash a key type allows: SHA-384
+for P-384, SHA-256 for P-256 and RSA, SHA-256 or SHA-512 for Ed25519), and a
+signature TLV of the key's type that verifies the digest -- or, when the
+unprotected area holds SIG_PURE (0x25, value 1: imgtool --pure), the image
+itself. Stricter than imgtool in three places: the KEYHASH (hashed with the
+image's hash algorithm, as imgtool writes it and MCUboot's bootloader checks
+it) or PUBKEY TLV before the signature must name this key, every TLV must lie
+inside its area, and a SIG_PURE in the protected area (which imgtool's verify
+does not look for) is refused rather than ignored.
 
 It shares no code with fwtrust (Python `cryptography`, Debian's
 python3-cryptography), so it cross-checks that fwtrust's images follow
@@ -26,7 +31,8 @@ IMAGE_MAGIC = 0x96F3B83D
 TLV_INFO_MAGIC = 0x6907
 TLV_PROT_INFO_MAGIC = 0x6908
 T_KEYHASH, T_PUBKEY = 0x01, 0x02
-T_SHA256, T_SHA384 = 0x10, 0x11
+T_SHA256, T_SHA384, T_SHA512 = 0x10, 0x11, 0x12
+HASHES = {T_SHA256: hashlib.sha256, T_SHA384: hashlib.sha384, T_SHA512: hashlib.sha512}
 T_RSA2048, T_ECDSA, T_RSA3072, T_ED25519, T_SIG_PURE = 0x20, 0x22, 0x23, 0x24, 0x25
 
 
@@ -86,8 +92,8 @@ def main(argv):
         if tot != prot_size:
             fail("protected area size %d != header's %d" % (tot, prot_size))
         for t, v in tlvs(b, off + 4, off + tot):
-            if t == T_SIG_PURE and v == b"\x01":
-                pure = True
+            if t == T_SIG_PURE:
+                fail("SIG_PURE in the protected area (imgtool --pure puts it in the unprotected one)")
         off += tot
         if off + 4 > len(b):
             fail("no unprotected area")
@@ -99,24 +105,42 @@ def main(argv):
     if off + tot > len(b):
         fail("unprotected area runs past the file")
     signed = b[:off]
+    for t, v in tlvs(b, off + 4, off + tot):
+        if t == T_SIG_PURE:
+            if v != b"\x01" or pure:
+                fail("SIG_PURE must be one byte, value 1, once")
+            pure = True
+    if pure and not isinstance(key, ed25519.Ed25519PublicKey):
+        fail("SIG_PURE with a non-Ed25519 key")
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        allowed = (T_SHA512,) if pure else (T_SHA256, T_SHA512)
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        allowed = (T_SHA384,) if key.curve.name == "secp384r1" else (T_SHA256,)
+    else:
+        allowed = (T_SHA256,)
     want_hash = None
     last_key = None
     good = False
     for t, v in tlvs(b, off + 4, off + tot):
-        if t in (T_SHA256, T_SHA384):
-            h = hashlib.sha256 if t == T_SHA256 else hashlib.sha384
-            digest = h(signed).digest()
+        if t in HASHES:
+            if want_hash is not None:
+                fail("a second hash TLV")
+            if t not in allowed:
+                fail("hash TLV 0x%x does not go with this key (%s)" % (t, "pure" if pure else "digest"))
+            digest = HASHES[t](signed).digest()
             if v != digest:
                 fail("digest mismatch: image says %s, computed %s" % (v.hex(), digest.hex()))
             want_hash = t
         elif t == T_KEYHASH:
-            last_key = v == hashlib.sha256(enc).digest()
+            if want_hash is None:
+                fail("key hash before the hash TLV")
+            last_key = v == HASHES[want_hash](enc).digest()
         elif t == T_PUBKEY:
             last_key = v == enc
         elif t == sig_tlv and last_key:
             if want_hash is None:
                 fail("signature before the hash TLV")
-            digest = (hashlib.sha256 if want_hash == T_SHA256 else hashlib.sha384)(signed).digest()
+            digest = HASHES[want_hash](signed).digest()
             try:
                 if isinstance(key, ed25519.Ed25519PublicKey):
                     key.verify(v, signed if pure else digest)
@@ -135,7 +159,7 @@ def main(argv):
     if not good:
         fail("no signature by this key")
     version = "%d.%d.%d+%d" % (major, minor, rev, build)
-    digest_hex = (hashlib.sha256 if want_hash == T_SHA256 else hashlib.sha384)(signed).hexdigest()
+    digest_hex = HASHES[want_hash](signed).hexdigest()
     if "--expect-version" in opts and opts["--expect-version"] != version:
         fail("version %s, expected %s" % (version, opts["--expect-version"]))
     if "--expect-digest" in opts and opts["--expect-digest"] != digest_hex:

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Make MCUboot images the way imgtool does, for the options real imgtool
+could not be run for here (PyPI, hence imgtool, is out of reach):
+
+  --pure                      Ed25519 over header + payload + protected TLVs;
+                              SHA-512 hash TLV, SIG_PURE (0x25, value 1) right
+                              after it in the unprotected area, 64-byte key hash
+  --sha 512                   Ed25519 over the 64-byte SHA-512 digest
+  --public-key-format full    PUBKEY TLV (the key's SPKI DER) instead of KEYHASH
+  -d "(1,1.2.3+0)"            DEPENDENCY TLV (protected)
+  --custom-tlv 0xa0 0x01020304  a vendor TLV (protected, after the others)
+  --pad --confirm             slot padding, image_ok = 0x01 and the boot magic
+
+Written from MCUboot's scripts/imgtool/image.py (Image.create, add_header,
+pad_to, _trailer_size and key_and_user_sha_to_alg_and_tlv) and
+scripts/imgtool/keys/ed25519.py; it shares no code with fwtrust or imgtool
+(Python `cryptography`, Debian's python3-cryptography). Ed25519 signatures are
+deterministic, so the same key and input always give the same bytes.
+
+usage: make_vectors.py KEY.pem FIRMWARE OUTDIR
+"""
+import hashlib
+import os
+import struct
+import sys
+
+from cryptography.hazmat.primitives import serialization
+
+IMAGE_MAGIC = 0x96F3B83D
+BOOT_MAGIC = bytes.fromhex("77c295f360d2ef7f3552500f2cb67980")  # max_align 8
+T_KEYHASH, T_PUBKEY, T_SHA256, T_SHA512 = 0x01, 0x02, 0x10, 0x12
+T_ED25519, T_SIG_PURE, T_DEPENDENCY, T_SEC_CNT = 0x24, 0x25, 0x40, 0x50
+
+
+def area(magic, tlvs):
+    body = b"".join(struct.pack("<HH", t, len(v)) + v for t, v in tlvs)
+    return struct.pack("<HH", magic, 4 + len(body)) + body if tlvs else b""
+
+
+def image(key, fw, version=(4, 0, 0, 5), header_size=0x200, slot_size=0x80000,
+          security_counter=5, pure=False, sha=256, full_key=False, deps=(), custom=(),
+          pad=False, confirm=False):
+    pub = key.public_key().public_bytes(serialization.Encoding.DER,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    # imgtool: pure forces SHA-512; the key hash uses the image's hash algorithm.
+    hash_fn, hash_tlv = (hashlib.sha512, T_SHA512) if pure or sha == 512 else \
+        (hashlib.sha256, T_SHA256)
+    prot = []
+    if security_counter is not None:
+        prot.append((T_SEC_CNT, struct.pack("<I", security_counter)))
+    for image_id, (ma, mi, rev, build) in deps:
+        prot.append((T_DEPENDENCY, struct.pack("<B3xBBHI", image_id, ma, mi, rev, build)))
+    prot += list(custom)
+    prot_area = area(0x6908, prot)
+    body = bytes([0xFF]) * header_size + fw  # --pad-header: erased bytes
+    hdr = struct.pack("<IIHHIIBBHII", IMAGE_MAGIC, 0, header_size, len(prot_area),
+                      len(fw), 0, version[0], version[1], version[2], version[3], 0)
+    signed = hdr + body[len(hdr):] + prot_area
+    digest = hash_fn(signed).digest()
+    unprot = [(hash_tlv, digest)]
+    if pure:
+        unprot.append((T_SIG_PURE, b"\x01"))
+    unprot.append((T_PUBKEY, pub) if full_key else (T_KEYHASH, hash_fn(pub).digest()))
+    unprot.append((T_ED25519, key.sign(signed if pure else digest)))
+    out = signed + area(0x6907, unprot)
+    if pad:
+        trailer = 128 * 3 * 1 + 8 * 4 + 16  # align 1, max_align 8, 128 sectors
+        if len(out) + trailer > slot_size:
+            raise SystemExit("image + trailer exceed the slot")
+        tail = bytearray([0xFF] * (slot_size - len(out) - 16)) + BOOT_MAGIC
+        if confirm:
+            tail[-(16 + 8)] = 0x01  # image_ok
+        out += bytes(tail)
+    return out
+
+
+def main(argv):
+    if len(argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    key = serialization.load_pem_private_key(open(argv[1], "rb").read(), password=None)
+    fw = open(argv[2], "rb").read()
+    outs = {
+        # imgtool sign -k root-ed25519.pem --pure --version 4.0.0+5 --header-size 0x200
+        #   --pad-header --slot-size 0x80000 --security-counter 5
+        "ed25519-pure.bin": image(key, fw, pure=True),
+        # ... --sha 512 instead of --pure
+        "ed25519-sha512.bin": image(key, fw, sha=512),
+        # ... --pure --public-key-format full -d "(1,1.2.3+0)" --custom-tlv 0xa0 0x01020304
+        #   --slot-size 0x50000 --pad --confirm
+        "ed25519-pure-full-dep-custom-confirm.bin": image(
+            key, fw, pure=True, full_key=True, deps=[(1, (1, 2, 3, 0))],
+            custom=[(0xA0, bytes.fromhex("01020304"))], slot_size=0x50000, pad=True,
+            confirm=True),
+    }
+    for name, data in outs.items():
+        with open(os.path.join(argv[3], name), "wb") as f:
+            f.write(data)
+        print("%s  %s" % (hashlib.sha256(data).hexdigest(), name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
