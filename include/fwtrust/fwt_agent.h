@@ -42,6 +42,7 @@ extern "C" {
 #define FWT_AGENT_MAX_ANCHORS 8U   /* trust keys, and root keys, each */
 #define FWT_AGENT_DEFAULT_TRIES 3U /* boots a trial image gets before it rolls back */
 #define FWT_AGENT_MAX_TRIES 100U
+#define FWT_AGENT_TARGETS_MAX 512U /* bytes of the [update] targets pattern */
 
 /* Slot numbers. */
 enum fwt_agent_slot { FWT_SLOT_A = 0, FWT_SLOT_B = 1, FWT_SLOT_NONE = 0xff };
@@ -75,6 +76,9 @@ struct fwt_agent_config {
     char *tls_client_cert;           /* client certificate (PEM) for mutual TLS */
     char *tls_client_key;            /* its private key (PEM) */
     char *tls_pinned_pubkey;         /* curl CURLOPT_PINNEDPUBLICKEY: "sha256//BASE64;..." or file */
+    char *targets;                   /* [update] targets: the path pattern of this device's
+                                        targets (fwt_tuf_list_targets_matching); NULL: every
+                                        target, every delegated role must then load */
 };
 
 typedef struct fwt_agent fwt_agent;
@@ -99,6 +103,7 @@ struct fwt_agent_init_opts {
     const char *repo_url;
     const char *tls_ca, *tls_client_cert, *tls_client_key; /* copied into DIR/tls/ */
     const char *tls_pinned_pubkey;
+    const char *targets;                  /* fwt_agent_config.targets, or NULL */
 };
 
 /*

@@ -228,6 +228,12 @@ static int collect(void *ctx, const struct fwt_tuf_target *t)
         free(c.name);
         return 0;
     }
+    for (size_t i = 0; i < cs->n; i++) {
+        if (!strcmp(cs->v[i].name, c.name)) {
+            free(c.name); /* listed again (named, then in the scope) */
+            return 0;
+        }
+    }
     if (cs->n == cs->cap) {
         if (cs->cap >= MAX_CANDIDATES) {
             free(c.name);
@@ -246,6 +252,51 @@ static int collect(void *ctx, const struct fwt_tuf_target *t)
     }
     cs->v[cs->n++] = c;
     return 0;
+}
+
+/*
+ * The candidates: the targets that can be meant for this device, read from
+ * only the roles that can hold them (fwt_tuf_list_targets_matching), so that a
+ * delegated role for other targets, expired or broken, never stops the update.
+ * The scope is [update] targets; a named target (--target) is looked up by the
+ * TUF search, and the fallbacks for it (the same image in another encoding) in
+ * the scope, or without one beside it (its directory). Without any, every
+ * target of every role (each role must then load).
+ */
+static fwt_err list_candidates(fwt_tuf_client *c, const struct fwt_agent_config *cfg,
+                               const char *target, struct cands *cs)
+{
+    char scope[FWT_AGENT_TARGETS_MAX + 600];
+    const char *pattern = cfg->targets;
+    fwt_err err = FWT_OK;
+    if (target) {
+        struct fwt_tuf_target t;
+        err = fwt_tuf_get_target(c, target, &t);
+        if (err == FWT_OK) {
+            (void)collect(cs, &t);
+        } else if (err == FWT_E_NOT_FOUND) {
+            fwt_detail_clear();
+            err = FWT_OK; /* choose() says so */
+        }
+        const char *slash = strrchr(target, '/');
+        size_t dl = slash ? (size_t)(slash - target) + 1 : 0;
+        if (err == FWT_OK && !pattern && dl + 2 <= sizeof(scope)) {
+            memcpy(scope, target, dl);
+            memcpy(scope + dl, "*", 2);
+            pattern = scope;
+        }
+    }
+    if (err == FWT_OK && cs->err == FWT_OK) {
+        err = pattern ? fwt_tuf_list_targets_matching(c, pattern, collect, cs)
+                      : fwt_tuf_list_targets(c, collect, cs);
+        if (err != FWT_OK && !pattern && err != FWT_E_NETWORK && err != FWT_E_NOMEM) {
+            char d[1024];
+            snprintf(d, sizeof(d), "%s", fwt_detail());
+            err = fwt_fail(err, "%s (this device has no [update] targets pattern, so every "
+                           "delegated role must load: set it to the device's target names)", d);
+        }
+    }
+    return err == FWT_OK ? cs->err : err;
 }
 
 /* ---- the running image as a patch base ---- */
@@ -681,10 +732,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         err = fwt_tuf_refresh(c);
     }
     if (err == FWT_OK) {
-        err = fwt_tuf_list_targets(c, collect, &cs);
-        if (err == FWT_OK && cs.err != FWT_OK) {
-            err = cs.err;
-        }
+        err = list_candidates(c, x.cfg, o->target, &cs);
     }
     const struct cand *pick = NULL;
     if (err == FWT_OK) {

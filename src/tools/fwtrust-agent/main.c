@@ -111,7 +111,8 @@ static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 
 enum {
     O_HW_ID = 0x100, O_SLOT_A, O_SLOT_B, O_SLOT_SIZE, O_KEY, O_ROOT, O_THRESHOLD, O_TRIES,
-    O_MIN_SC, O_MIN_KV, O_TUF_ROOT, O_REPO, O_CA, O_CERT, O_CKEY, O_PIN, O_ALLOW_OLDER, O_READBACK
+    O_MIN_SC, O_MIN_KV, O_TUF_ROOT, O_REPO, O_CA, O_CERT, O_CKEY, O_PIN, O_ALLOW_OLDER, O_READBACK,
+    O_TARGETS
 };
 
 /* --readback metadata|full: 1 for full, 0 for metadata, -1 otherwise. */
@@ -147,7 +148,10 @@ static void usage_init(FILE *out)
             "  --ca FILE                   TLS: CA bundle or the pinned server certificate\n"
             "  --client-cert FILE          TLS: client certificate (mutual TLS)\n"
             "  --client-key FILE           TLS: its private key (copied in, mode 0600)\n"
-            "  --pinned-pubkey PIN         TLS: curl public key pin (sha256//BASE64)\n\n"
+            "  --pinned-pubkey PIN         TLS: curl public key pin (sha256//BASE64)\n"
+            "  --targets PATTERN           this device's target names for 'update', a TUF path\n"
+            "                              pattern such as board/*: only delegated roles that can\n"
+            "                              hold such names are loaded (default: every target)\n\n"
             "Exit: 0; 1 usage; 2 I/O or DIR already a device; 7 key unusable; 8 key not found;\n"
             "32 a published sample key as trust anchor.\n");
 }
@@ -172,6 +176,7 @@ static int cmd_init(int argc, char **argv)
         {"client-cert", required_argument, NULL, O_CERT},
         {"client-key", required_argument, NULL, O_CKEY},
         {"pinned-pubkey", required_argument, NULL, O_PIN},
+        {"targets", required_argument, NULL, O_TARGETS},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -253,6 +258,9 @@ static int cmd_init(int argc, char **argv)
             break;
         case O_PIN:
             o.tls_pinned_pubkey = optarg;
+            break;
+        case O_TARGETS:
+            o.targets = optarg;
             break;
         case 'j':
             g_json = 1;
