@@ -767,11 +767,17 @@ static const char k_log_help[] =
     "usage: fwtrust-agent --device DIR log verify [--json]\n\n"
     "Check the audit log (DIR/audit.log): every line is a JSON entry carrying the\n"
     "SHA-256 of the line before it and the next sequence number, so a changed,\n"
-    "removed or inserted entry breaks the chain. A last line cut short by a power\n"
-    "failure is reported and ignored. Also replays the measured boot event log\n"
-    "(DIR/eventlog.jsonl) of the last boot and compares it with the register in\n"
-    "DIR/pcr.\n\n"
-    "Exit: 0 intact; 10 locked; 11 chain broken or measurements disagree (named).\n";
+    "removed or inserted entry breaks the chain; and its head against the anchor\n"
+    "in the power-fail-safe device state (DIR/audithead.0/.1: entry count and last\n"
+    "entry's hash, written after each entry), so entries cut off the end, a\n"
+    "rewritten last entry or junk appended are caught too. One entry past the\n"
+    "anchor is a power cut between the entry and its anchor: accepted, and said.\n"
+    "Also replays the measured boot event log (DIR/eventlog.jsonl) of the last boot\n"
+    "and compares it with the register in DIR/pcr.\n\n"
+    "Exit: 0 intact (also with one unanchored entry); 2 intact, but the last line was\n"
+    "cut short by a power cut (recoverable: ignored, dropped by the next entry);\n"
+    "10 locked; 11 tampering: entries removed, changed, inserted or added, junk at\n"
+    "the end, anchor missing or unreadable; or the measurements disagree (named).\n";
 
 static int cmd_log(int argc, char **argv)
 {
@@ -788,12 +794,12 @@ static int cmd_log(int argc, char **argv)
     }
     fwt_agent *dev = NULL;
     uint64_t n = 0;
-    int torn = 0;
+    int torn = 0, unanchored = 0;
     uint32_t boot = 0;
     uint8_t pcr[32];
     fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
     if (err == FWT_OK) {
-        err = fwt_agent_log_verify(dev, &n, &torn);
+        err = fwt_agent_log_verify_anchored(dev, &n, &torn, &unanchored);
     }
     if (err == FWT_OK) {
         err = fwt_agent_measurements_verify(dev, &boot, pcr);
@@ -802,14 +808,30 @@ static int cmd_log(int argc, char **argv)
     if (err != FWT_OK) {
         return fail(err);
     }
+    if (torn) {
+        /* Not tampering, but not a clean log either: its own exit status. */
+        err = fwt_fail(FWT_E_IO, "the audit log's last line was cut short by a power cut: %llu "
+                       "entries intact and anchored; the torn line is ignored and dropped by the "
+                       "next entry (recoverable, not tampering)", (unsigned long long)n);
+        if (g_json) {
+            json_t *j = fwt_cli_json_error(err);
+            json_object_set_new(j, "entries", json_integer((json_int_t)n));
+            json_object_set_new(j, "torn_tail", json_true());
+            fwt_cli_json_print(j);
+        }
+        return fwt_cli_error(k_prog, err);
+    }
     if (g_json) {
         json_t *mb = boot ? json_pack("{s:i, s:o}", "boot", (int)boot, "pcr0", hex_json(pcr, 32))
                           : json_null();
-        fwt_cli_json_print(json_pack("{s:b, s:I, s:b, s:o}", "ok", 1, "entries", (json_int_t)n,
-                                     "torn_tail", torn, "measured_boot", mb));
+        fwt_cli_json_print(json_pack("{s:b, s:I, s:b, s:b, s:o}", "ok", 1, "entries",
+                                     (json_int_t)n, "torn_tail", 0, "unanchored_entry",
+                                     unanchored, "measured_boot", mb));
     } else {
-        printf("audit log intact: %llu entries, hash chain verified%s\n", (unsigned long long)n,
-               torn ? " (a last line torn by a power cut is ignored)" : "");
+        printf("audit log intact: %llu entries, hash chain verified, head anchored%s\n",
+               (unsigned long long)n,
+               unanchored ? " (the last entry is not anchored yet: the power failed between "
+                            "it and its anchor; the next entry anchors it)" : "");
         if (boot) {
             printf("measured boot: the event log replays to the register of boot %u\n",
                    (unsigned)boot);
