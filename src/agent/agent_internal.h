@@ -175,6 +175,9 @@ void fwt_outcome_encode(const struct fwt_agent_outcome *o, uint8_t out[FWT_OUTCO
 fwt_err fwt_outcome_decode(const uint8_t in[FWT_OUTCOME_SIZE], struct fwt_agent_outcome *o);
 /* Bring the record up to date with boot control and persist it if it changed. */
 fwt_err fwt_agent_outcome_sync(fwt_agent *dev);
+/* A trial cancelled before it ever booted ('rollback'): it did not fail, it is forgotten
+ * (call after the boot control commit; a cut before leaves it counted as rolled back). */
+fwt_err fwt_agent_outcome_cancelled(fwt_agent *dev);
 /* Record the outcome of the install into slot (after a sync). ROLLED_BACK also adds the
  * image to the failed releases. reason may be NULL. */
 fwt_err fwt_agent_outcome_note(fwt_agent *dev, enum fwt_agent_outcome_kind kind,

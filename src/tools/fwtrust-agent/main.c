@@ -559,13 +559,45 @@ static json_t *pcr_json(const char *dir)
     return j ? j : json_null();
 }
 
+static json_t *release_json(const struct fwt_agent_release *r)
+{
+    char v[48];
+    version_str(&r->version, v, sizeof(v));
+    return json_pack("{s:s, s:o, s:I}", "version", v, "digest",
+                     r->digest_len ? hex_json(r->digest, r->digest_len) : json_null(), "time",
+                     (json_int_t)r->time);
+}
+
+/* How the last install ended, and the releases that failed their trial. */
+static json_t *outcome_json(const struct fwt_agent_outcome *o)
+{
+    json_t *last = json_null();
+    if (o->last != FWT_OUTCOME_NONE) {
+        last = release_json(&o->img);
+        json_object_set_new(last, "result", json_string(fwt_agent_outcome_name(o->last)));
+        json_object_set_new(last, "slot", slot_json(o->slot));
+        json_object_set_new(last, "reason", o->reason[0] ? json_string(o->reason) : json_null());
+        if (o->img.digest_len == 0) {
+            json_object_set_new(last, "version", json_null());
+        }
+    }
+    json_t *failed = json_array();
+    for (size_t i = 0; i < o->n_failed; i++) {
+        json_array_append_new(failed, release_json(&o->failed[i]));
+    }
+    return json_pack("{s:o, s:o}", "last_outcome", last, "failed_releases", failed);
+}
+
 static int cmd_status(int argc, char **argv)
 {
     int rc = simple_help(argc, argv,
                          "usage: fwtrust-agent --device DIR status [--json]\n\n"
                          "Show the slots (state, image version and counter from the image headers:\n"
                          "use verify-slots for a trust decision), boot control (confirmed, trial,\n"
-                         "tries left, last boot), anti-rollback minimums and the last measured boot.\n"
+                         "tries left, last boot), anti-rollback minimums, the last measured boot, and\n"
+                         "how the last install ended (trial, confirmed, rolled_back or refused, with\n"
+                         "the reason) with the releases that failed their trial here (not offered\n"
+                         "again by 'update').\n"
                          "Takes a shared lock: it runs beside other readers, not during an install.\n\n"
                          "Exit: 0; 8 not a device; 10 locked; 11 state unreadable.\n");
     if (rc >= 0) {
@@ -574,8 +606,12 @@ static int cmd_status(int argc, char **argv)
     fwt_agent *dev = NULL;
     fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
     struct fwt_agent_status st;
+    struct fwt_agent_outcome oc;
     if (err == FWT_OK) {
         err = fwt_agent_status_get(dev, &st);
+    }
+    if (err == FWT_OK) {
+        err = fwt_agent_outcome_get(dev, &oc);
     }
     if (err != FWT_OK) {
         fwt_agent_close(dev);
@@ -612,6 +648,9 @@ static int cmd_status(int argc, char **argv)
     json_object_set_new(j, "readback", json_string(cfg->readback_full ? "full" : "metadata"));
     json_object_set_new(j, "repo", cfg->repo_url ? json_string(cfg->repo_url) : json_null());
     json_object_set_new(j, "measured_boot", pcr_json(cfg->dir));
+    json_t *ocj = outcome_json(&oc);
+    json_object_update(j, ocj);
+    json_decref(ocj);
     if (g_json) {
         fwt_agent_close(dev);
         fwt_cli_json_print(j);
@@ -650,6 +689,19 @@ static int cmd_status(int argc, char **argv)
     printf("trust       %zu key(s), %zu root(s), threshold %u%s\n", cfg->n_keys, cfg->n_roots,
            (unsigned)cfg->threshold,
            cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");
+    if (oc.last != FWT_OUTCOME_NONE) {
+        char v[48] = "unknown version";
+        if (oc.img.digest_len) {
+            version_str(&oc.img.version, v, sizeof(v));
+        }
+        printf("last update %s: %s in slot %s%s%s\n", fwt_agent_outcome_name(oc.last), v,
+               slot_name(oc.slot) ? slot_name(oc.slot) : "-", oc.reason[0] ? ": " : "", oc.reason);
+    }
+    for (size_t i = 0; i < oc.n_failed; i++) {
+        char v[48];
+        version_str(&oc.failed[i].version, v, sizeof(v));
+        printf("failed      %s (rolled back here: not offered again)\n", v);
+    }
     json_decref(j);
     fwt_agent_close(dev);
     return 0;
