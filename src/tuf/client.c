@@ -1160,6 +1160,27 @@ fwt_err fwt_tuf_get_target(fwt_tuf_client *c, const char *name, struct fwt_tuf_t
     return err;
 }
 
+/* Each name (keys of names) as the search resolves it, to cb; names no trusted role
+ * delivers are left out (listed only by a role not delegated that path). */
+static fwt_err resolve_names(fwt_tuf_client *c, json_t *names, fwt_tuf_target_cb cb, void *ctx)
+{
+    const char *n;
+    json_t *v;
+    fwt_err err = FWT_OK;
+    json_object_foreach(names, n, v) {
+        const char *role = NULL;
+        const json_t *t = NULL;
+        struct fwt_tuf_target tg;
+        if ((err = search(c, n, &role, &t)) != FWT_OK) {
+            break;
+        }
+        if (t && ((err = fill_target(c, n, role, t, &tg)) != FWT_OK || cb(ctx, &tg) != 0)) {
+            break;
+        }
+    }
+    return err;
+}
+
 fwt_err fwt_tuf_list_targets(fwt_tuf_client *c, fwt_tuf_target_cb cb, void *ctx)
 {
     fwt_err err = ensure_refreshed(c);
@@ -1241,19 +1262,8 @@ fwt_err fwt_tuf_list_targets(fwt_tuf_client *c, fwt_tuf_target_cb cb, void *ctx)
     }
     free(first_detail);
     /* 2. each name resolved by the real search (delegated paths respected) */
-    json_object_foreach(err == FWT_OK ? names : NULL, n, v) {
-        const char *role = NULL;
-        const json_t *t = NULL;
-        struct fwt_tuf_target tg;
-        if ((err = search(c, n, &role, &t)) != FWT_OK) {
-            break;
-        }
-        if (!t) {
-            continue; /* listed only by a role that was not delegated that path */
-        }
-        if ((err = fill_target(c, n, role, t, &tg)) != FWT_OK || cb(ctx, &tg) != 0) {
-            break;
-        }
+    if (err == FWT_OK) {
+        err = resolve_names(c, names, cb, ctx);
     }
     json_decref(names);
     json_decref(queue);
@@ -1304,21 +1314,8 @@ fwt_err fwt_tuf_list_targets_matching(fwt_tuf_client *c, const char *pattern, fw
     }
     /* 2. each resolved by the real search (a role listing a path it was not delegated,
      * or shadowed by a terminating delegation, does not deliver it) */
-    const char *n;
-    json_t *v;
-    json_object_foreach(err == FWT_OK ? sn.names : NULL, n, v) {
-        const char *role = NULL;
-        const json_t *t = NULL;
-        struct fwt_tuf_target tg;
-        if ((err = search(c, n, &role, &t)) != FWT_OK) {
-            break;
-        }
-        if (!t) {
-            continue;
-        }
-        if ((err = fill_target(c, n, role, t, &tg)) != FWT_OK || cb(ctx, &tg) != 0) {
-            break;
-        }
+    if (err == FWT_OK) {
+        err = resolve_names(c, sn.names, cb, ctx);
     }
     json_decref(sn.names);
     return err;

@@ -589,11 +589,13 @@ fwt_err tuf_check_hashes(const json_t *hashes, const uint8_t *data, size_t len, 
     return err;
 }
 
-/* Target path against a delegation pattern: same number of '/'-separated parts, each
- * matched by shell-style globbing ('*' never crosses a '/'). */
-static int path_match(const char *pattern, const char *path)
+typedef int (*seg_fn)(const char *a, const char *b);
+
+/* a against b part by part: the same number of '/'-separated parts, each pair
+ * accepted by seg; too_long is the answer when a part is longer than 1023 bytes. */
+static int parts_match(const char *a, const char *b, seg_fn seg, int too_long)
 {
-    const char *p = pattern, *t = path;
+    const char *p = a, *t = b;
     char pb[1024], tb[1024];
     for (;;) {
         const char *pe = strchr(p, '/'), *te = strchr(t, '/');
@@ -602,13 +604,13 @@ static int path_match(const char *pattern, const char *path)
         }
         size_t pl = pe ? (size_t)(pe - p) : strlen(p), tl = te ? (size_t)(te - t) : strlen(t);
         if (pl >= sizeof(pb) || tl >= sizeof(tb)) {
-            return 0;
+            return too_long;
         }
         memcpy(pb, p, pl);
         pb[pl] = 0;
         memcpy(tb, t, tl);
         tb[tl] = 0;
-        if (fnmatch(pb, tb, FNM_NOESCAPE) != 0) {
+        if (!seg(pb, tb)) {
             return 0;
         }
         if (!pe) {
@@ -617,6 +619,18 @@ static int path_match(const char *pattern, const char *path)
         p = pe + 1;
         t = te + 1;
     }
+}
+
+static int seg_fnmatch(const char *pattern, const char *name)
+{
+    return fnmatch(pattern, name, FNM_NOESCAPE) == 0;
+}
+
+/* Target path against a delegation pattern: same number of '/'-separated parts, each
+ * matched by shell-style globbing ('*' never crosses a '/'). */
+static int path_match(const char *pattern, const char *path)
+{
+    return parts_match(pattern, path, seg_fnmatch, 0);
 }
 
 int tuf_role_matches(const json_t *role, const char *target)
@@ -686,36 +700,7 @@ static int seg_contains(const char *a, const char *b)
     return !has_glob(b) && fnmatch(a, b, FNM_NOESCAPE) == 0;
 }
 
-/* Both patterns part by part ('/'-separated, the same number of parts). */
-static int pattern_pair(const char *pattern, const char *scope, int (*seg)(const char *, const char *))
-{
-    const char *p = pattern, *t = scope;
-    char pb[1024], tb[1024];
-    for (;;) {
-        const char *pe = strchr(p, '/'), *te = strchr(t, '/');
-        if ((pe == NULL) != (te == NULL)) {
-            return 0;
-        }
-        size_t pl = pe ? (size_t)(pe - p) : strlen(p), tl = te ? (size_t)(te - t) : strlen(t);
-        if (pl >= sizeof(pb) || tl >= sizeof(tb)) {
-            return seg == seg_intersect; /* too long to tell: may hold, does not cover */
-        }
-        memcpy(pb, p, pl);
-        pb[pl] = 0;
-        memcpy(tb, t, tl);
-        tb[tl] = 0;
-        if (!seg(pb, tb)) {
-            return 0;
-        }
-        if (!pe) {
-            return 1;
-        }
-        p = pe + 1;
-        t = te + 1;
-    }
-}
-
-static int role_vs_scope(const json_t *role, const char *scope, int (*seg)(const char *, const char *))
+static int role_vs_scope(const json_t *role, const char *scope, seg_fn seg)
 {
     if (!has_glob(scope)) {
         return tuf_role_matches(role, scope); /* one name: exactly the search's test */
@@ -724,7 +709,8 @@ static int role_vs_scope(const json_t *role, const char *scope, int (*seg)(const
     if (paths) {
         for (size_t i = 0; i < json_array_size(paths); i++) {
             const char *p = json_string_value(json_array_get(paths, i));
-            if (p && pattern_pair(p, scope, seg)) {
+            /* a part too long to tell: may hold, does not cover */
+            if (p && parts_match(p, scope, seg, seg == seg_intersect)) {
                 return 1;
             }
         }
