@@ -56,6 +56,17 @@ update_boot_confirm dev
 [ "$(jget "$T/.upd" 'd["version"]')" = 4.0.0+7 ] || fail "newer release after a failed one"
 [ "$(st '[r["version"] for r in d["failed_releases"]]')" = "['4.0.0+6']" ] || fail "b6 remembered"
 
+# A trial cancelled before its first boot ('rollback') did not fail: it is offered again.
+sign b8.bin 4.0.0+8
+publish "$T/b8.bin"
+expect 0 "" agent dev --json update
+agent dev rollback >/dev/null || fail "cancel the trial"
+[ "$(st 'd["last_outcome"]["result"], d["last_outcome"]["reason"]')" = "('none', 'the trial was cancelled before it booted')" ] ||
+    fail "cancelled trial: $(cat "$T/st.json")"
+[ "$(st '[r["version"] for r in d["failed_releases"]]')" = "['4.0.0+6']" ] || fail "a cancelled trial is not a failed one"
+expect 0 "update available: primehub/b8.bin" agent dev update --check
+fwt repo remove-target "$T/repo" primehub/b8.bin --key "$T/targets.pem" >/dev/null
+
 # An image the publisher verified with a key this device does not trust: not offered by
 # --check nor installed, and nothing is downloaded for it.
 fwt keygen --type ed25519 -o "$T/evil.pem" >/dev/null

@@ -572,7 +572,7 @@ static json_t *release_json(const struct fwt_agent_release *r)
 static json_t *outcome_json(const struct fwt_agent_outcome *o)
 {
     json_t *last = json_null();
-    if (o->last != FWT_OUTCOME_NONE) {
+    if (o->last != FWT_OUTCOME_NONE || o->reason[0]) {
         last = release_json(&o->img);
         json_object_set_new(last, "result", json_string(fwt_agent_outcome_name(o->last)));
         json_object_set_new(last, "slot", slot_json(o->slot));
@@ -689,7 +689,7 @@ static int cmd_status(int argc, char **argv)
     printf("trust       %zu key(s), %zu root(s), threshold %u%s\n", cfg->n_keys, cfg->n_roots,
            (unsigned)cfg->threshold,
            cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");
-    if (oc.last != FWT_OUTCOME_NONE) {
+    if (oc.last != FWT_OUTCOME_NONE || oc.reason[0]) {
         char v[48] = "unknown version";
         if (oc.img.digest_len) {
             version_str(&oc.img.version, v, sizeof(v));
