@@ -42,6 +42,7 @@ extern "C" {
 #define FWT_AGENT_MAX_ANCHORS 8U   /* trust keys, and root keys, each */
 #define FWT_AGENT_DEFAULT_TRIES 3U /* boots a trial image gets before it rolls back */
 #define FWT_AGENT_MAX_TRIES 100U
+#define FWT_AGENT_TARGETS_MAX 512U /* bytes of the [update] targets pattern */
 
 /* Slot numbers. */
 enum fwt_agent_slot { FWT_SLOT_A = 0, FWT_SLOT_B = 1, FWT_SLOT_NONE = 0xff };
@@ -75,6 +76,9 @@ struct fwt_agent_config {
     char *tls_client_cert;           /* client certificate (PEM) for mutual TLS */
     char *tls_client_key;            /* its private key (PEM) */
     char *tls_pinned_pubkey;         /* curl CURLOPT_PINNEDPUBLICKEY: "sha256//BASE64;..." or file */
+    char *targets;                   /* [update] targets: the path pattern of this device's
+                                        targets (fwt_tuf_list_targets_matching); NULL: every
+                                        target, every delegated role must then load */
 };
 
 typedef struct fwt_agent fwt_agent;
@@ -99,6 +103,7 @@ struct fwt_agent_init_opts {
     const char *repo_url;
     const char *tls_ca, *tls_client_cert, *tls_client_key; /* copied into DIR/tls/ */
     const char *tls_pinned_pubkey;
+    const char *targets;                  /* fwt_agent_config.targets, or NULL */
 };
 
 /*
@@ -263,6 +268,49 @@ FWT_MUST_CHECK fwt_err fwt_agent_confirm(fwt_agent *dev, struct fwt_agent_image 
  */
 FWT_MUST_CHECK fwt_err fwt_agent_rollback(fwt_agent *dev, enum fwt_agent_slot *next);
 
+/* ---- Outcomes of trials (outcome.c) ----
+ *
+ * The device remembers how its last install ended and which releases failed
+ * their trial (power-fail safe, DIR/outcome.0/.1), so that `update` does not
+ * install a release again that already rolled back on it. A trial's end is
+ * seen from boot control: the trial slot no longer on trial and not confirmed
+ * while still holding the image means it rolled back (the bootloader used up
+ * its tries or found it invalid, or `rollback` cancelled it).
+ */
+#define FWT_AGENT_FAILED_MAX 8U /* releases remembered as failed (the oldest is forgotten) */
+
+enum fwt_agent_outcome_kind {
+    FWT_OUTCOME_NONE = 0,        /* nothing installed yet (or the install did not complete) */
+    FWT_OUTCOME_TRIAL = 1,       /* installed, on trial: waiting for boot and confirm */
+    FWT_OUTCOME_CONFIRMED = 2,   /* the trial was confirmed */
+    FWT_OUTCOME_ROLLED_BACK = 3, /* the trial ended without a confirm */
+    FWT_OUTCOME_REFUSED = 4      /* the image was refused by the install's checks */
+};
+const char *fwt_agent_outcome_name(enum fwt_agent_outcome_kind k); /* "rolled_back", ... */
+
+struct fwt_agent_release {
+    struct fwt_version version;
+    uint8_t digest[FWT_DIGEST_MAX]; /* the image digest (hash TLV); digest_len 0: unknown */
+    size_t digest_len;
+    uint64_t time;                  /* when the outcome was recorded (seconds since the epoch) */
+};
+
+struct fwt_agent_outcome {
+    enum fwt_agent_outcome_kind last;
+    enum fwt_agent_slot slot;        /* the slot of the last install */
+    struct fwt_agent_release img;    /* the image it concerns */
+    char reason[160];                /* why (rolled back, refused), printable ASCII */
+    size_t n_failed;                 /* releases that failed their trial, newest first */
+    struct fwt_agent_release failed[FWT_AGENT_FAILED_MAX];
+};
+
+/* The recorded outcome, brought up to date with boot control (nothing is written:
+ * works on a device opened read-only). */
+FWT_MUST_CHECK fwt_err fwt_agent_outcome_get(fwt_agent *dev, struct fwt_agent_outcome *out);
+/* Did the release with this image digest fail its trial on this device? Its entry or NULL. */
+const struct fwt_agent_release *fwt_agent_outcome_failed(const struct fwt_agent_outcome *o,
+                                                         const uint8_t *digest, size_t len);
+
 /* ---- Audit log ---- */
 
 /* Append an event ("update", ...) with a sentence of detail. */
@@ -274,6 +322,17 @@ FWT_MUST_CHECK fwt_err fwt_agent_log_event(fwt_agent *dev, const char *event, co
  * dropped by the next append). FWT_E_STATE names the first broken line.
  */
 FWT_MUST_CHECK fwt_err fwt_agent_log_verify(fwt_agent *dev, uint64_t *n_entries, int *torn);
+/*
+ * The same, and against the log's anchor in the device state (entry count and
+ * last entry's hash, written after each entry): fewer entries than anchored,
+ * another last entry, junk after the last line: FWT_E_STATE (tampering).
+ * *unanchored = 1 when the log holds exactly one entry past the anchor (a power
+ * cut between the entry and its anchor; the next entry anchors it); *torn = 1
+ * for a last line cut short (a prefix of an entry, ignored). fwt_agent_log_verify
+ * checks the anchor too.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_log_verify_anchored(fwt_agent *dev, uint64_t *n_entries,
+                                                     int *torn, int *unanchored);
 
 /* ---- The reference bootloader (fwtrust-boot) ---- */
 

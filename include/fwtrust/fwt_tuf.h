@@ -151,6 +151,21 @@ typedef int (*fwt_tuf_target_cb)(void *ctx, const struct fwt_tuf_target *t);
 FWT_MUST_CHECK fwt_err fwt_tuf_list_targets(fwt_tuf_client *c, fwt_tuf_target_cb cb, void *ctx);
 
 /*
+ * The targets whose names match pattern (a path pattern as delegations use:
+ * '/'-separated parts, the same number in the name, each a shell glob, as in
+ * "board/fw-?.*"), each resolved as fwt_tuf_get_target would. Loads only the
+ * roles that can hold such a name, walking the delegations in the search's
+ * order (pre-order, depth first): a delegation is followed when its paths may
+ * match a name of the pattern (path_hash_prefixes and hash bins always may),
+ * and a terminating one that certainly covers every such name ends the walk
+ * after its subtree. So a role that cannot hold these targets, expired or
+ * badly signed, never stops the listing; one that can hold them and does not
+ * verify fails it (fail closed).
+ */
+FWT_MUST_CHECK fwt_err fwt_tuf_list_targets_matching(fwt_tuf_client *c, const char *pattern,
+                                                     fwt_tuf_target_cb cb, void *ctx);
+
+/*
  * Download a target (from fwt_tuf_get_target / list): at most t->length bytes
  * are accepted (a longer body aborts the transfer), then the length and every
  * hash the metadata gives are checked. The bytes stream to write() as they

@@ -82,6 +82,8 @@ fwt_err fwt_f_fsync_dir(const char *dir);
 #define FWT_REC_HDR 32U
 #define FWT_REC_KIND_BOOTCTL 1U
 #define FWT_REC_KIND_ROLLBACK 2U
+#define FWT_REC_KIND_AUDIT_HEAD 0x11U /* audithead.{0,1}: the audit log's anchor (audit.c) */
+#define FWT_REC_KIND_OUTCOME 0x12U    /* outcome.{0,1}: trial outcomes (outcome.c) */
 #define FWT_REC_MAX_PAYLOAD 1024U
 
 /* Decode one record file's bytes: FWT_OK, or FWT_E_STATE naming what is wrong. */
@@ -160,7 +162,33 @@ struct fwt_audit_entry {
 fwt_err fwt_audit_line_parse(const char *line, size_t len, struct fwt_audit_entry *e);
 /* Append to dir/audit.log (drops a torn last line first). */
 fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail);
+/*
+ * The anchor: the entry count and the SHA-256 of the last entry, kept in the
+ * power-fail-safe record dir/audithead.{0,1}, written after each line is
+ * appended and synced. Verified against it, the log may hold the anchored
+ * entries, or one more (a power cut between the line and the anchor:
+ * *unanchored = 1), and a last line cut short (*torn = 1: a prefix of an
+ * entry). Fewer entries, another last entry, more than one extra, junk at the
+ * end, a missing anchor beside a non-empty log: FWT_E_STATE.
+ */
+fwt_err fwt_audit_verify_anchored(const char *dir, uint64_t *n, int *torn, int *unanchored);
 fwt_err fwt_audit_verify(const char *dir, uint64_t *n, int *torn);
+
+/* ---- Trial outcomes (outcome.c) ---- */
+
+#define FWT_OUTCOME_SIZE 960U
+void fwt_outcome_encode(const struct fwt_agent_outcome *o, uint8_t out[FWT_OUTCOME_SIZE]);
+fwt_err fwt_outcome_decode(const uint8_t in[FWT_OUTCOME_SIZE], struct fwt_agent_outcome *o);
+/* Bring the record up to date with boot control and persist it if it changed. */
+fwt_err fwt_agent_outcome_sync(fwt_agent *dev);
+/* A trial cancelled before it ever booted ('rollback'): it did not fail, it is forgotten
+ * (call after the boot control commit; a cut before leaves it counted as rolled back). */
+fwt_err fwt_agent_outcome_cancelled(fwt_agent *dev);
+/* Record the outcome of the install into slot (after a sync). ROLLED_BACK also adds the
+ * image to the failed releases. reason may be NULL. */
+fwt_err fwt_agent_outcome_note(fwt_agent *dev, enum fwt_agent_outcome_kind kind,
+                               enum fwt_agent_slot slot, const struct fwt_agent_image *img,
+                               const char *reason);
 
 /* ---- Measured boot event log lines (boot.c) ---- */
 

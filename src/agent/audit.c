@@ -5,6 +5,12 @@
  * newline; 64 zeros for the first line). A line cut short by a power failure
  * (no newline at the end of the file) is ignored, and dropped by the next
  * append; any other damage breaks the chain and is reported.
+ *
+ * The chain alone cannot show that its last lines were cut off: its head is
+ * anchored outside the log, in the power-fail-safe record audithead.{0,1}
+ * (u64le entry count, SHA-256 of the last entry, 8 zero bytes), written after
+ * each appended line is synced. So the log holds the anchored entries, or one
+ * more when the power failed between the line and its anchor.
  */
 #include "agent_internal.h"
 
@@ -21,6 +27,80 @@
 #include <jansson.h>
 
 #define DETAIL_MAX 1024U
+#define HEAD_NAME "audithead"
+#define HEAD_SIZE 48U
+/* Every line starts so (compact JSON, sorted keys): a torn line is a prefix of it and more. */
+#define LINE_START "{\"detail\":\""
+
+struct head {
+    int present;
+    uint64_t count;
+    uint8_t hash[32];
+    struct fwt_rec_info info;
+};
+
+static fwt_err head_read(const char *dir, struct head *h)
+{
+    uint8_t p[HEAD_SIZE];
+    memset(h, 0, sizeof(*h));
+    fwt_err err = fwt_rec_read(dir, HEAD_NAME, FWT_REC_KIND_AUDIT_HEAD, p, sizeof(p), &h->info);
+    if (err == FWT_E_NOT_FOUND) {
+        fwt_detail_clear();
+        memset(&h->info, 0, sizeof(h->info));
+        return FWT_OK;
+    }
+    if (err != FWT_OK) {
+        char d[600];
+        snprintf(d, sizeof(d), "%s", fwt_detail());
+        return fwt_fail(FWT_E_STATE, "the audit log's anchor is unreadable: %s", d);
+    }
+    uint8_t zero = 0;
+    for (size_t i = 40; i < HEAD_SIZE; i++) {
+        zero |= p[i];
+    }
+    for (int i = 7; i >= 0; i--) {
+        h->count = (h->count << 8) | p[i];
+    }
+    if (zero != 0 || h->count == 0 || h->count == UINT64_MAX) {
+        return fwt_fail(FWT_E_STATE, "the audit log's anchor (%s/%s.0/.1) is invalid", dir, HEAD_NAME);
+    }
+    memcpy(h->hash, p + 8, 32);
+    h->present = 1;
+    return FWT_OK;
+}
+
+/* Anchor entry `count` whose line hashes to hash. */
+static fwt_err head_write(const char *dir, struct head *h, uint64_t count, const uint8_t hash[32])
+{
+    uint8_t p[HEAD_SIZE];
+    memset(p, 0, sizeof(p));
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(count >> (8 * i));
+    }
+    memcpy(p + 8, hash, 32);
+    fwt_err err = fwt_rec_write(dir, HEAD_NAME, FWT_REC_KIND_AUDIT_HEAD, p, sizeof(p), &h->info);
+    if (err == FWT_OK) {
+        h->present = 1;
+        h->count = count;
+        memcpy(h->hash, hash, 32);
+    }
+    return err;
+}
+
+/* Could these bytes after the last newline be the start of an append cut short? */
+static int torn_plausible(const char *s, size_t n)
+{
+    size_t k = strlen(LINE_START);
+    if (n > FWT_AUDIT_LINE_MAX || memcmp(s, LINE_START, n < k ? n : k) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
 
 static int event_ok(const char *s)
 {
@@ -93,6 +173,11 @@ fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail)
     if (snprintf(path, sizeof(path), "%s/audit.log", dir) >= (int)sizeof(path)) {
         return fwt_fail(FWT_E_ARG, "%s: path too long", dir);
     }
+    struct head head;
+    fwt_err herr = head_read(dir, &head);
+    if (herr != FWT_OK) {
+        return herr;
+    }
     struct stat st0;
     int existed = stat(path, &st0) == 0;
     int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -159,6 +244,19 @@ fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail)
             seq = e.seq + 1;
         }
     }
+    /* The log must end where its anchor says, or one entry later (a power cut between
+     * that entry and its anchor); anything else was done behind the agent's back, and
+     * anchoring it now would hide that. */
+    if (head.present && (seq - 1 < head.count || seq - 1 > head.count + 1 ||
+                         (seq - 1 == head.count && fwt_ct_compare(prev, head.hash, 32) != 0))) {
+        err = fwt_fail(FWT_E_STATE, "%s: the log ends at entry %llu, %s entry %llu: not appending "
+                       "(check it with 'fwtrust-agent log verify')", path,
+                       (unsigned long long)(seq - 1),
+                       seq - 1 == head.count ? "not with the anchored" : "its anchor is at",
+                       (unsigned long long)head.count);
+        goto out;
+    }
+    uint8_t line_sha[32];
     {
         char d[DETAIL_MAX + 1], prevhex[65];
         clean(detail, d, sizeof(d));
@@ -183,7 +281,12 @@ fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail)
         line[sl + 1] = '\0';
         /* One write: O_APPEND puts it at the end; a cut leaves a torn tail at worst. */
         ssize_t w = fwt_f_write(fd, line, sl + 1);
+        fwt_err he = fwt_sha256(line, sl, line_sha);
         free(line);
+        if (he != FWT_OK) {
+            err = he;
+            goto out;
+        }
         if (w != (ssize_t)(sl + 1)) {
             err = fwt_fail(FWT_E_IO, "%s: append failed: %s", path,
                            w < 0 ? strerror(errno) : "short write");
@@ -197,31 +300,45 @@ fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail)
     if (!existed) {
         err = fwt_f_fsync_dir(dir);
     }
+    if (err == FWT_OK) {
+        err = head_write(dir, &head, seq, line_sha); /* after the line is durable */
+    }
 out:
     close(fd);
     return err;
 }
 
-fwt_err fwt_audit_verify(const char *dir, uint64_t *n_out, int *torn)
+fwt_err fwt_audit_verify_anchored(const char *dir, uint64_t *n_out, int *torn, int *unanchored)
 {
     *n_out = 0;
     *torn = 0;
+    *unanchored = 0;
     char path[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s/audit.log", dir) >= (int)sizeof(path)) {
         return fwt_fail(FWT_E_ARG, "%s: path too long", dir);
     }
+    struct head head;
+    fwt_err err = head_read(dir, &head);
+    if (err != FWT_OK) {
+        return err;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (errno == ENOENT) {
+        if (errno == ENOENT && !head.present) {
             return FWT_OK; /* no entries yet */
+        }
+        if (errno == ENOENT) {
+            return fwt_fail(FWT_E_STATE, "%s is missing, but its anchor in the device state says "
+                            "it held %llu entries: the log was removed", path,
+                            (unsigned long long)head.count);
         }
         return fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno));
     }
     static char line[FWT_AUDIT_LINE_MAX + 2];
-    uint8_t prev[32];
+    uint8_t prev[32], at_anchor[32];
     memset(prev, 0, sizeof(prev));
+    memset(at_anchor, 0, sizeof(at_anchor));
     uint64_t n = 0, lineno = 0;
-    fwt_err err = FWT_OK;
     for (;;) {
         size_t len = 0;
         enum fwt_line r = fwt_agent_read_line(f, line, sizeof(line), &len);
@@ -230,7 +347,13 @@ fwt_err fwt_audit_verify(const char *dir, uint64_t *n_out, int *torn)
         }
         lineno++;
         if (r == FWT_LINE_TORN) {
-            *torn = 1; /* cut short: ignored */
+            if (!torn_plausible(line, len)) {
+                err = fwt_fail(FWT_E_STATE, "%s: %zu bytes after entry %llu are not the start of "
+                               "an entry (junk appended, not an append cut short)", path, len,
+                               (unsigned long long)n);
+                break;
+            }
+            *torn = 1; /* an append cut short: ignored */
             break;
         }
         if (r == FWT_LINE_LONG) {
@@ -260,11 +383,52 @@ fwt_err fwt_audit_verify(const char *dir, uint64_t *n_out, int *torn)
             break;
         }
         n++;
+        if (n == head.count) {
+            memcpy(at_anchor, prev, 32);
+        }
     }
     if (err == FWT_OK && ferror(f)) {
         err = fwt_fail(FWT_E_IO, "%s: read error", path);
     }
     fclose(f);
     *n_out = n;
-    return err;
+    if (err != FWT_OK) {
+        return err;
+    }
+    if (!head.present) {
+        if (n > 0) {
+            return fwt_fail(FWT_E_STATE, "%s: %llu entries but no anchor in the device state "
+                            "(%s.0/.1): it was removed (or the log predates anchors: the next "
+                            "entry anchors it)", path, (unsigned long long)n, HEAD_NAME);
+        }
+        return FWT_OK;
+    }
+    if (n < head.count) {
+        return fwt_fail(FWT_E_STATE, "%s: %llu entries, but the anchor in the device state says "
+                        "%llu: the last %llu were removed", path, (unsigned long long)n,
+                        (unsigned long long)head.count, (unsigned long long)(head.count - n));
+    }
+    if (n > head.count + 1) {
+        return fwt_fail(FWT_E_STATE, "%s: %llu entries, but the anchor in the device state says "
+                        "%llu: entries were added without the agent", path, (unsigned long long)n,
+                        (unsigned long long)head.count);
+    }
+    if (fwt_ct_compare(at_anchor, head.hash, 32) != 0) {
+        return fwt_fail(FWT_E_STATE, "%s: entry %llu is not the one anchored in the device state: "
+                        "the log was rewritten", path, (unsigned long long)head.count);
+    }
+    *unanchored = n == head.count + 1;
+    return FWT_OK;
+}
+
+fwt_err fwt_audit_verify(const char *dir, uint64_t *n_out, int *torn)
+{
+    int unanchored;
+    return fwt_audit_verify_anchored(dir, n_out, torn, &unanchored);
+}
+
+fwt_err fwt_agent_log_verify_anchored(fwt_agent *dev, uint64_t *n_entries, int *torn,
+                                      int *unanchored)
+{
+    return fwt_audit_verify_anchored(dev->cfg.dir, n_entries, torn, unanchored);
 }

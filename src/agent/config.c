@@ -152,7 +152,7 @@ static fwt_err set_str(char **dst, const char *v)
 
 enum {
     K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
-    K_CA, K_CERT, K_KEY, K_PIN
+    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS
 };
 
 static fwt_err once(struct cfg_ctx *c, unsigned bit, const char *key, unsigned line)
@@ -262,6 +262,7 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             {"client_cert", K_CERT, 1, offsetof(struct fwt_agent_config, tls_client_cert)},
             {"client_key", K_KEY, 1, offsetof(struct fwt_agent_config, tls_client_key)},
             {"pinned_pubkey", K_PIN, 0, offsetof(struct fwt_agent_config, tls_pinned_pubkey)},
+            {"targets", K_TARGETS, 0, offsetof(struct fwt_agent_config, targets)},
         };
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
             if (strcmp(k, keys[i].name) != 0) {
@@ -271,6 +272,10 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             char **dst = (char **)(void *)((char *)cfg + keys[i].off);
             if (*v == '\0') {
                 return fwt_fail(FWT_E_ARG, "line %u: %s is empty", line, k);
+            }
+            if (keys[i].bit == K_TARGETS && strlen(v) > FWT_AGENT_TARGETS_MAX) {
+                return fwt_fail(FWT_E_ARG, "line %u: targets pattern longer than %u bytes", line,
+                                FWT_AGENT_TARGETS_MAX);
             }
             if (keys[i].is_path) {
                 err = abs_path(c->dir, v, dst);
@@ -307,6 +312,7 @@ void fwt_agent_config_free(struct fwt_agent_config *cfg)
     free(cfg->tls_client_cert);
     free(cfg->tls_client_key);
     free(cfg->tls_pinned_pubkey);
+    free(cfg->targets);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -420,7 +426,7 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
 {
     const char *all[] = {cfg->hw_id, cfg->slot_path[0], cfg->slot_path[1], cfg->tuf_root,
                          cfg->repo_url, cfg->tls_ca, cfg->tls_client_cert, cfg->tls_client_key,
-                         cfg->tls_pinned_pubkey};
+                         cfg->tls_pinned_pubkey, cfg->targets};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (!value_ok(all[i])) {
             return fwt_fail(FWT_E_ARG, "'%s': values must be non-empty, without control "
@@ -456,7 +462,7 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
     snprintf(num, sizeof(num), "%u", (unsigned)cfg->threshold);
     sb_add(&b, "threshold", num);
     if (cfg->tuf_root || cfg->repo_url || cfg->tls_ca || cfg->tls_client_cert ||
-        cfg->tls_client_key || cfg->tls_pinned_pubkey) {
+        cfg->tls_client_key || cfg->tls_pinned_pubkey || cfg->targets) {
         sb_add(&b, "", "");
         sb_add(&b, "[update]", "");
         sb_add(&b, "tuf_root", rel(cfg, cfg->tuf_root));
@@ -465,6 +471,7 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
         sb_add(&b, "client_cert", rel(cfg, cfg->tls_client_cert));
         sb_add(&b, "client_key", rel(cfg, cfg->tls_client_key));
         sb_add(&b, "pinned_pubkey", cfg->tls_pinned_pubkey);
+        sb_add(&b, "targets", cfg->targets);
     }
     if (b.oom || !b.p) {
         free(b.p);

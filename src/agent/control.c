@@ -55,6 +55,9 @@ fwt_err fwt_agent_confirm(fwt_agent *dev, struct fwt_agent_image *img_out)
         err = fwt_agent_finish_raise(dev);
     }
     if (err == FWT_OK) {
+        err = fwt_agent_outcome_sync(dev); /* the trial's outcome: confirmed */
+    }
+    if (err == FWT_OK) {
         char v[48], d[256];
         struct fwt_rollback_state rs = {0, 0};
         err = fwt_agent_minimums(dev, &rs);
@@ -86,10 +89,16 @@ fwt_err fwt_agent_rollback(fwt_agent *dev, enum fwt_agent_slot *next)
             return fwt_fail(FWT_E_NO_UPDATE, "slot %c is on trial but no slot is confirmed: "
                             "nothing to roll back to", fwt_agent_slot_char(t));
         }
+        int booted = bc->booted_trial || bc->tries_left < dev->cfg.tries;
         bc->trial = FWT_SLOT_NONE;
         bc->tries_left = 0;
         bc->booted_trial = 0;
         fwt_err err = fwt_agent_bc_commit(dev);
+        if (err == FWT_OK) {
+            /* A trial that booted and is cancelled failed (it is not offered again); one
+             * cancelled before its first boot is just forgotten. */
+            err = booted ? fwt_agent_outcome_sync(dev) : fwt_agent_outcome_cancelled(dev);
+        }
         if (err != FWT_OK) {
             return err;
         }

@@ -926,6 +926,13 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
         !(cfg->tls_pinned_pubkey = strdup(o->tls_pinned_pubkey))) {
         err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
+    if (err == FWT_OK && o->targets && strlen(o->targets) > FWT_AGENT_TARGETS_MAX) {
+        err = fwt_fail(FWT_E_ARG, "--targets: a pattern of at most %u bytes",
+                       FWT_AGENT_TARGETS_MAX);
+    }
+    if (err == FWT_OK && o->targets && !(cfg->targets = strdup(o->targets))) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
     char *text = NULL;
     if (err == FWT_OK) {
         err = fwt_agent_config_format(cfg, &text);

@@ -234,6 +234,11 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
     if (slot == FWT_SLOT_NONE) {
         return why;
     }
+    /* How the last trial ended, recorded before this install overwrites its traces. */
+    err = fwt_agent_outcome_sync(dev);
+    if (err != FWT_OK) {
+        return err;
+    }
     const char *path = dev->cfg.slot_path[slot];
     char c = fwt_agent_slot_char(slot);
     fwt_agent_install *inst = calloc(1, sizeof(*inst));
@@ -1078,6 +1083,10 @@ fwt_err fwt_agent_install_finish(fwt_agent_install *inst, struct fwt_agent_image
         if (fwt_audit_append(dev->cfg.dir, "install-refused", d) != FWT_OK) {
             /* best effort: the refusal itself is what the caller must see */
         }
+        snprintf(d, sizeof(d), "%s: %s", fwt_err_name(err), keep);
+        if (fwt_agent_outcome_note(dev, FWT_OUTCOME_REFUSED, inst->slot, NULL, d) != FWT_OK) {
+            /* best effort, as above */
+        }
         fwt_fail(err, "%s", keep);
         inst_free(inst);
         return err;
@@ -1092,7 +1101,11 @@ fwt_err fwt_agent_install_finish(fwt_agent_install *inst, struct fwt_agent_image
     if (bc->booted == inst->slot) {
         bc->booted = FWT_SLOT_NONE; /* nothing runs from it any more */
     }
-    err = fwt_agent_bc_commit(dev);
+    /* Before the slot is marked: a trial that then ends without a confirm is seen as one. */
+    err = fwt_agent_outcome_note(dev, FWT_OUTCOME_TRIAL, inst->slot, &img, NULL);
+    if (err == FWT_OK) {
+        err = fwt_agent_bc_commit(dev);
+    }
     if (err == FWT_OK) {
         char v[48], dig[2 * FWT_DIGEST_MAX + 1];
         fwt_agent_version_str(&img.version, v, sizeof(v));

@@ -53,6 +53,9 @@ struct cand {
     uint8_t image_sha[32];
     uint8_t digest[FWT_DIGEST_MAX]; /* the image digest (hash TLV) */
     size_t digest_len;
+    int has_signers;        /* custom.fwtrust.verified_signers: keys the publisher verified */
+    size_t n_signers;
+    uint8_t signers[FWT_MAX_SIGNERS][FWT_KEYHASH_SIZE];
     uint64_t base_len;      /* patch: the base image */
     uint8_t base_sha[32];
     uint8_t base_digest[FWT_DIGEST_MAX];
@@ -170,6 +173,23 @@ static int parse_target(const struct fwt_tuf_target *t, struct cand *c, char *wh
         snprintf(why, why_len, "custom.fwtrust.image_digest missing or invalid");
         goto out;
     }
+    json_t *vs_arr = json_object_get(f, "verified_signers");
+    if (vs_arr) {
+        if (!json_is_array(vs_arr) || json_array_size(vs_arr) > FWT_MAX_SIGNERS) {
+            snprintf(why, why_len, "custom.fwtrust.verified_signers invalid");
+            goto out;
+        }
+        for (size_t i = 0; i < json_array_size(vs_arr); i++) {
+            const char *h = json_string_value(json_array_get(vs_arr, i));
+            if (!h || strlen(h) != 2 * FWT_KEYHASH_SIZE ||
+                fwt_hex_decode(h, c->signers[i], FWT_KEYHASH_SIZE) != FWT_OK) {
+                snprintf(why, why_len, "custom.fwtrust.verified_signers invalid");
+                goto out;
+            }
+        }
+        c->has_signers = 1;
+        c->n_signers = json_array_size(vs_arr);
+    }
     c->length = t->length;
     if (c->enc == ENC_NONE) {
         c->image_len = t->length;
@@ -228,6 +248,12 @@ static int collect(void *ctx, const struct fwt_tuf_target *t)
         free(c.name);
         return 0;
     }
+    for (size_t i = 0; i < cs->n; i++) {
+        if (!strcmp(cs->v[i].name, c.name)) {
+            free(c.name); /* listed again (named, then in the scope) */
+            return 0;
+        }
+    }
     if (cs->n == cs->cap) {
         if (cs->cap >= MAX_CANDIDATES) {
             free(c.name);
@@ -246,6 +272,51 @@ static int collect(void *ctx, const struct fwt_tuf_target *t)
     }
     cs->v[cs->n++] = c;
     return 0;
+}
+
+/*
+ * The candidates: the targets that can be meant for this device, read from
+ * only the roles that can hold them (fwt_tuf_list_targets_matching), so that a
+ * delegated role for other targets, expired or broken, never stops the update.
+ * The scope is [update] targets; a named target (--target) is looked up by the
+ * TUF search, and the fallbacks for it (the same image in another encoding) in
+ * the scope, or without one beside it (its directory). Without any, every
+ * target of every role (each role must then load).
+ */
+static fwt_err list_candidates(fwt_tuf_client *c, const struct fwt_agent_config *cfg,
+                               const char *target, struct cands *cs)
+{
+    char scope[FWT_AGENT_TARGETS_MAX + 600];
+    const char *pattern = cfg->targets;
+    fwt_err err = FWT_OK;
+    if (target) {
+        struct fwt_tuf_target t;
+        err = fwt_tuf_get_target(c, target, &t);
+        if (err == FWT_OK) {
+            (void)collect(cs, &t);
+        } else if (err == FWT_E_NOT_FOUND) {
+            fwt_detail_clear();
+            err = FWT_OK; /* choose() says so */
+        }
+        const char *slash = strrchr(target, '/');
+        size_t dl = slash ? (size_t)(slash - target) + 1 : 0;
+        if (err == FWT_OK && !pattern && dl + 2 <= sizeof(scope)) {
+            memcpy(scope, target, dl);
+            memcpy(scope + dl, "*", 2);
+            pattern = scope;
+        }
+    }
+    if (err == FWT_OK && cs->err == FWT_OK) {
+        err = pattern ? fwt_tuf_list_targets_matching(c, pattern, collect, cs)
+                      : fwt_tuf_list_targets(c, collect, cs);
+        if (err != FWT_OK && !pattern && err != FWT_E_NETWORK && err != FWT_E_NOMEM) {
+            char d[1024];
+            snprintf(d, sizeof(d), "%s", fwt_detail());
+            err = fwt_fail(err, "%s (this device has no [update] targets pattern, so every "
+                           "delegated role must load: set it to the device's target names)", d);
+        }
+    }
+    return err == FWT_OK ? cs->err : err;
 }
 
 /* ---- the running image as a patch base ---- */
@@ -321,7 +392,49 @@ struct ctx {
     struct base_map base;
     int base_tried;
     fwt_err base_err;
+    struct fwt_agent_outcome outcome; /* releases that rolled back here */
+    int force;
+    size_t n_trusted;                 /* SHA-256 of the trusted keys' encodings */
+    uint8_t trusted[FWT_AGENT_MAX_ANCHORS][FWT_KEYHASH_SIZE];
+    size_t n_failed_skipped, n_signer_skipped;
 };
+
+/* Did this release roll back on this device (and is that not overridden)? */
+static fwt_err rolled_back_here(const struct ctx *x, const struct cand *c)
+{
+    const struct fwt_agent_release *r =
+        x->force ? NULL : fwt_agent_outcome_failed(&x->outcome, c->digest, c->digest_len);
+    if (!r) {
+        return FWT_OK;
+    }
+    char v[48];
+    fwt_agent_version_str(&c->version, v, sizeof(v));
+    return fwt_fail(FWT_E_NO_UPDATE, "target %s is version %s, which rolled back on this device "
+                    "(its trial ended without a confirm): not installed again until a newer "
+                    "release is published (or --force)", c->name, v);
+}
+
+/*
+ * Would the verifier refuse it for its signers? Only when the device trusts keys
+ * alone (a certificate root may vouch for any key) and the publisher recorded the
+ * keys that verified the image (add-target --verify-key): fewer of them than the
+ * threshold trusted here means the image was signed for other devices.
+ */
+static int signers_refused(const struct ctx *x, const struct cand *c)
+{
+    if (!c->has_signers || x->cfg->n_roots > 0) {
+        return 0;
+    }
+    size_t ok = 0;
+    for (size_t i = 0; i < c->n_signers; i++) {
+        int hit = 0;
+        for (size_t k = 0; k < x->n_trusted; k++) {
+            hit |= fwt_ct_compare(c->signers[i], x->trusted[k], FWT_KEYHASH_SIZE) == 0;
+        }
+        ok += (size_t)hit;
+    }
+    return ok < x->cfg->threshold;
+}
 
 /* Does this target suit the device at all (hardware, not lower than running, counter)? */
 static fwt_err suits(struct ctx *x, const struct cand *c)
@@ -413,7 +526,7 @@ static const struct cand *cheapest_for(struct ctx *x, const struct cands *cs,
                 continue;
             }
         }
-        if (suits(x, c) != FWT_OK) {
+        if (suits(x, c) != FWT_OK || rolled_back_here(x, c) != FWT_OK) {
             continue;
         }
         if (!pick || c->length < pick->length ||
@@ -441,6 +554,9 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
                             o->target);
         }
         fwt_err err = suits(x, best);
+        if (err == FWT_OK) {
+            err = rolled_back_here(x, best);
+        }
         if (err != FWT_OK) {
             return err;
         }
@@ -455,6 +571,14 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
             if (IS_PATCH(c->enc) && (o->no_delta || !patch_fits(x, c, why, sizeof(why)))) {
                 continue;
             }
+            if (rolled_back_here(x, c) != FWT_OK) {
+                x->n_failed_skipped++;
+                continue;
+            }
+            if (signers_refused(x, c)) {
+                x->n_signer_skipped++; /* it would be downloaded only to be refused */
+                continue;
+            }
             if (!best || cand_cmp_version(c, best) > 0) {
                 best = c;
             }
@@ -467,13 +591,22 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
             }
             return fwt_fail(FWT_E_NO_UPDATE,
                             "no target for hardware '%s' is newer than the running %s (%zu "
-                            "image(s) for it, %zu for other hardware)",
-                            x->cfg->hw_id, vb, cs->n, cs->n_other_hw);
+                            "image(s) for it, %zu for other hardware); not offered: %zu that "
+                            "rolled back on this device (not again without --force), %zu "
+                            "signed by keys this device does not trust",
+                            x->cfg->hw_id, vb, cs->n, cs->n_other_hw, x->n_failed_skipped,
+                            x->n_signer_skipped);
         }
     }
     if (same_image_as_running(x, best)) {
         char vb[48];
         fwt_agent_version_str(&x->run.version, vb, sizeof(vb));
+        if (x->n_failed_skipped || x->n_signer_skipped) {
+            return fwt_fail(FWT_E_NO_UPDATE, "the device already runs %s (%s); not offered: %zu "
+                            "that rolled back on this device (not again without --force), %zu "
+                            "signed by keys this device does not trust", vb, best->name,
+                            x->n_failed_skipped, x->n_signer_skipped);
+        }
         return fwt_fail(FWT_E_NO_UPDATE, "the device already runs %s (%s)", vb, best->name);
     }
     /* A named target is taken as named, unless it is a patch this device cannot apply. */
@@ -666,6 +799,23 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         return err;
     }
     x.min_ctr = st.min_security_counter;
+    x.force = o->force;
+    /* How the last trial ended (a rollback since the last run is recorded now), and the
+     * releases that failed theirs: those are not offered again. */
+    err = fwt_agent_outcome_sync(dev);
+    if (err == FWT_OK) {
+        err = fwt_agent_outcome_get(dev, &x.outcome);
+    }
+    if (err != FWT_OK) {
+        return err;
+    }
+    for (size_t i = 0; i < x.cfg->n_keys; i++) {
+        err = fwt_sha256(dev->keys[i].key, dev->keys[i].key_len, x.trusted[x.n_trusted]);
+        if (err != FWT_OK) {
+            return err;
+        }
+        x.n_trusted++;
+    }
     err = fwt_agent_running(dev, &x.run);
     if (err == FWT_OK) {
         x.has_run = 1;
@@ -681,10 +831,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         err = fwt_tuf_refresh(c);
     }
     if (err == FWT_OK) {
-        err = fwt_tuf_list_targets(c, collect, &cs);
-        if (err == FWT_OK && cs.err != FWT_OK) {
-            err = cs.err;
-        }
+        err = list_candidates(c, x.cfg, o->target, &cs);
     }
     const struct cand *pick = NULL;
     if (err == FWT_OK) {
@@ -803,7 +950,8 @@ static const char *const k_prog = "fwtrust-agent update";
 static void update_usage(FILE *out)
 {
     fprintf(out,
-            "usage: fwtrust-agent --device DIR [--json] update [--target NAME] [--no-delta] [--check]\n\n"
+            "usage: fwtrust-agent --device DIR [--json] update [--target NAME] [--no-delta] [--check]\n"
+            "                     [--force]\n\n"
             "Refresh the device's TUF metadata from its repository ([update] repo, over the\n"
             "configured TLS: CA file, pinned public key, client certificate), choose the newest\n"
             "image for this hardware id whose version and security counter are not lower than\n"
@@ -812,19 +960,24 @@ static void update_usage(FILE *out)
             "or the full image. The download is checked against the TUF length and hashes, the\n"
             "decoded image against its SHA-256 in the target's metadata, then the image itself\n"
             "by the verifier core; only then is the slot marked for a trial boot. The running\n"
-            "slot is never written. docs/updates.md.\n\n"
+            "slot is never written. A release whose trial ended without a confirm on this\n"
+            "device (the last %u are remembered; 'status' shows them) is not offered again,\n"
+            "nor is an image its metadata shows signed for other keys (verified_signers).\n"
+            "Only the roles that can hold [update] targets are loaded. docs/updates.md.\n\n"
             "  --target NAME  install this target (a patch whose base does not match falls back\n"
             "                 to the full image of the same release)\n"
             "  --no-delta     never use a patch\n"
             "  --check        refresh and report what would be installed; download nothing\n"
+            "  --force        offer (or install, with --target) a release that rolled back here\n"
             "  --json         print the result as JSON\n"
             "  -h, --help     this text\n\n"
             "Exit status (docs/exit-codes.md): 0 installed (or --check found an update); 51 no\n"
-            "newer image (or the target is older than the running one); 9 network/TLS failure;\n"
+            "newer image (or the target is older than the running one, or rolled back here); 9 network/TLS failure;\n"
             "33 a download ran past its length; 40-44 TUF metadata refused (44: a target's\n"
             "length or hash differs); 20-31 image refused by the verifier (22 bad signature,\n"
             "24 unknown key, 25 other hardware, 26 security counter too low); 31 no trust\n"
-            "anchor or TUF root; 10 another agent runs; 11 the running slot is on trial.\n");
+            "anchor or TUF root; 10 another agent runs; 11 the running slot is on trial.\n",
+            FWT_AGENT_FAILED_MAX);
 }
 
 static void print_error(fwt_err err, int json)
@@ -870,6 +1023,7 @@ int fwt_agent_update_main(fwt_agent *dev, int argc, char **argv, int json)
     static const struct option opts[] = {{"target", required_argument, NULL, 't'},
                                          {"no-delta", no_argument, NULL, 'n'},
                                          {"check", no_argument, NULL, 'c'},
+                                         {"force", no_argument, NULL, 'f'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -888,6 +1042,9 @@ int fwt_agent_update_main(fwt_agent *dev, int argc, char **argv, int json)
             break;
         case 'c':
             o.check_only = 1;
+            break;
+        case 'f':
+            o.force = 1;
             break;
         case 'j':
             json = 1;

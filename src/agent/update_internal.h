@@ -48,6 +48,7 @@ struct fwt_agent_update_opts {
     const char *target;  /* a target name, or NULL: the newest suitable one */
     int no_delta;        /* never use a patch */
     int check_only;      /* choose and report, download nothing */
+    int force;           /* offer releases that rolled back on this device too */
     time_t fixed_now;    /* nonzero: TUF expiry against this time (tests) */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;

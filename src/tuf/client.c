@@ -1030,14 +1030,28 @@ static void walk_free(struct walk_item *st, size_t n)
     }
 }
 
-/* 5.6.7: pre-order depth-first search for name. found_role, found: where it is (NULL: not found). */
-static fwt_err search(fwt_tuf_client *c, const char *name, const char **found_role, const json_t **found)
+/*
+ * 5.6.7: pre-order depth-first walk of the delegations from targets, for one
+ * target name (sc->name: a delegation is followed when it matches the name, a
+ * terminating one ends the walk after its subtree) or for a scope pattern
+ * (sc->pattern: followed when it may hold a name of the scope, ending the walk
+ * only when it certainly covers all of them). Each role visited is loaded
+ * (verified, persisted) and given to visit, which returns nonzero to stop. A
+ * role that fails to load fails the walk. At most sc->budget roles are loaded:
+ * a name search then ends (not found), a scope walk fails (it would miss roles).
+ */
+struct scope {
+    const char *name, *pattern;
+    unsigned budget;
+};
+typedef int (*walk_visit)(void *ctx, const char *role, const struct tuf_md *md);
+
+static fwt_err walk(fwt_tuf_client *c, const struct scope *sc, walk_visit visit, void *vctx)
 {
-    *found = NULL;
-    *found_role = NULL;
     size_t cap = 64, n = 0, nvis = 0;
+    unsigned budget = sc->budget;
     struct walk_item *st = malloc(cap * sizeof(*st));
-    char **visited = calloc(c->lim.max_delegations, sizeof(*visited));
+    char **visited = calloc(budget, sizeof(*visited));
     fwt_err err = FWT_OK;
     if (!st || !visited) {
         free(st);
@@ -1047,12 +1061,18 @@ static fwt_err search(fwt_tuf_client *c, const char *name, const char **found_ro
     st[n].role = strdup("targets");
     st[n].parent = strdup("root");
     n++;
-    unsigned budget = c->lim.max_delegations;
-    while (budget > 0 && n > 0 && err == FWT_OK) {
+    while (n > 0 && err == FWT_OK) {
+        if (budget == 0) {
+            if (sc->pattern) {
+                err = fwt_fail(FWT_E_TOO_LARGE, "more than %u targets roles can hold targets "
+                               "matching '%.200s'", sc->budget, sc->pattern);
+            }
+            break;
+        }
         struct walk_item it = st[--n];
         int seen = 0;
         for (size_t i = 0; i < nvis; i++) {
-            seen |= !strcmp(visited[i], it.role);
+            seen |= it.role && !strcmp(visited[i], it.role);
         }
         if (!it.role || !it.parent) {
             err = fwt_fail(FWT_E_NOMEM, "out of memory");
@@ -1060,17 +1080,15 @@ static fwt_err search(fwt_tuf_client *c, const char *name, const char **found_ro
         struct tuf_md *md = NULL;
         if (err == FWT_OK && !seen) {
             err = load_targets(c, it.role, it.parent, &md);
+            if (err != FWT_OK && sc->pattern && err != FWT_E_NOMEM) {
+                char d[600];
+                snprintf(d, sizeof(d), "%s", fwt_detail());
+                err = fwt_fail(err, "role '%.64s' (delegated by '%.64s'), which can hold targets "
+                               "matching '%.200s': %s", it.role, it.parent, sc->pattern, d);
+            }
         }
         if (err == FWT_OK && md) {
-            const json_t *t = json_object_get(json_object_get(md->signed_, "targets"), name);
-            if (t) {
-                *found = t;
-                *found_role = loaded_targets(c, it.role) == c->targets ? "targets" : NULL;
-                for (size_t i = 0; i < c->ndr && !*found_role; i++) {
-                    if (c->dr[i].md == md) {
-                        *found_role = c->dr[i].name;
-                    }
-                }
+            if (visit(vctx, it.role, md)) {
                 free(it.role);
                 free(it.parent);
                 break;
@@ -1083,29 +1101,44 @@ static fwt_err search(fwt_tuf_client *c, const char *name, const char **found_ro
             const json_t *succ = json_object_get(d, "succinct_roles");
             size_t first = n;
             const char *parent = visited[nvis - 1];
-            for (size_t i = 0; d && i <= json_array_size(roles) && err == FWT_OK; i++) {
+            /* the children to push: one bin for a name, every bin for a scope */
+            uint64_t nbins = 0;
+            if (d && succ) {
+                int bits = (int)json_integer_value(json_object_get(succ, "bit_length"));
+                nbins = sc->name ? 1 : bits >= 1 && bits <= 32 ? (uint64_t)1 << bits : 0;
+                if (sc->pattern && nbins > budget) {
+                    err = fwt_fail(FWT_E_TOO_LARGE, "%llu hash-bin roles can hold targets matching "
+                                   "'%.200s', more than %u", (unsigned long long)nbins,
+                                   sc->pattern ? sc->pattern : "", sc->budget);
+                }
+            }
+            size_t nkids = succ ? (size_t)nbins : json_array_size(roles);
+            for (size_t i = 0; d && i < nkids && err == FWT_OK; i++) {
                 char *child = NULL;
                 int term = 0;
                 if (succ) {
-                    if (i > 0) {
-                        break;
+                    if (sc->name) {
+                        child = tuf_succinct_role_for(succ, sc->name);
+                    } else {
+                        const char *pre = json_string_value(json_object_get(succ, "name_prefix"));
+                        char tmp[16];
+                        int width = snprintf(tmp, sizeof(tmp), "%llx", (unsigned long long)(nbins - 1));
+                        child = pre ? fmt("%s-%0*llx", pre, width, (unsigned long long)i) : NULL;
                     }
-                    child = tuf_succinct_role_for(succ, name);
-                    term = 1;
+                    /* each name is in exactly one bin, and a bin delegation is terminating */
+                    term = i == 0;
                     if (!child) {
                         err = fwt_fail(FWT_E_NOMEM, "out of memory");
                         break;
                     }
                 } else {
-                    if (i == json_array_size(roles)) {
-                        break;
-                    }
                     const json_t *r = json_array_get(roles, i);
-                    if (!tuf_role_matches(r, name)) {
+                    if (sc->name ? !tuf_role_matches(r, sc->name) : !tuf_role_may_hold(r, sc->pattern)) {
                         continue;
                     }
                     child = strdup(json_string_value(json_object_get(r, "name")));
-                    term = json_is_true(json_object_get(r, "terminating"));
+                    term = json_is_true(json_object_get(r, "terminating")) &&
+                           (sc->name || tuf_role_covers(r, sc->pattern));
                 }
                 if (term) {
                     /* a terminating role ends the search after its subtree: drop what was left */
@@ -1127,7 +1160,7 @@ static fwt_err search(fwt_tuf_client *c, const char *name, const char **found_ro
                 st[n].role = child;
                 st[n].parent = strdup(parent);
                 n++;
-                if (term) {
+                if (term && !succ) {
                     break;
                 }
             }
@@ -1147,6 +1180,41 @@ static fwt_err search(fwt_tuf_client *c, const char *name, const char **found_ro
         free(visited[i]);
     }
     free(visited);
+    return err;
+}
+
+struct found {
+    fwt_tuf_client *c;
+    const char *name;
+    const char *role;
+    const json_t *t;
+};
+
+static int found_visit(void *ctx, const char *role, const struct tuf_md *md)
+{
+    struct found *f = ctx;
+    const json_t *t = json_object_get(json_object_get(md->signed_, "targets"), f->name);
+    if (!t) {
+        return 0;
+    }
+    f->t = t;
+    f->role = loaded_targets(f->c, role) == f->c->targets ? "targets" : NULL;
+    for (size_t i = 0; i < f->c->ndr && !f->role; i++) {
+        if (f->c->dr[i].md == md) {
+            f->role = f->c->dr[i].name;
+        }
+    }
+    return 1;
+}
+
+/* 5.6.7: the search for name. found_role, found: where it is (NULL: not found). */
+static fwt_err search(fwt_tuf_client *c, const char *name, const char **found_role, const json_t **found)
+{
+    struct scope sc = {name, NULL, c->lim.max_delegations};
+    struct found f = {c, name, NULL, NULL};
+    fwt_err err = walk(c, &sc, found_visit, &f);
+    *found_role = err == FWT_OK ? f.role : NULL;
+    *found = err == FWT_OK ? f.t : NULL;
     return err;
 }
 
@@ -1171,6 +1239,27 @@ fwt_err fwt_tuf_get_target(fwt_tuf_client *c, const char *name, struct fwt_tuf_t
     }
     if (err == FWT_OK) {
         err = fill_target(c, name, role, t, out);
+    }
+    return err;
+}
+
+/* Each name (keys of names) as the search resolves it, to cb; names no trusted role
+ * delivers are left out (listed only by a role not delegated that path). */
+static fwt_err resolve_names(fwt_tuf_client *c, json_t *names, fwt_tuf_target_cb cb, void *ctx)
+{
+    const char *n;
+    json_t *v;
+    fwt_err err = FWT_OK;
+    json_object_foreach(names, n, v) {
+        const char *role = NULL;
+        const json_t *t = NULL;
+        struct fwt_tuf_target tg;
+        if ((err = search(c, n, &role, &t)) != FWT_OK) {
+            break;
+        }
+        if (t && ((err = fill_target(c, n, role, t, &tg)) != FWT_OK || cb(ctx, &tg) != 0)) {
+            break;
+        }
     }
     return err;
 }
@@ -1256,24 +1345,62 @@ fwt_err fwt_tuf_list_targets(fwt_tuf_client *c, fwt_tuf_target_cb cb, void *ctx)
     }
     free(first_detail);
     /* 2. each name resolved by the real search (delegated paths respected) */
-    json_object_foreach(err == FWT_OK ? names : NULL, n, v) {
-        const char *role = NULL;
-        const json_t *t = NULL;
-        struct fwt_tuf_target tg;
-        if ((err = search(c, n, &role, &t)) != FWT_OK) {
-            break;
-        }
-        if (!t) {
-            continue; /* listed only by a role that was not delegated that path */
-        }
-        if ((err = fill_target(c, n, role, t, &tg)) != FWT_OK || cb(ctx, &tg) != 0) {
-            break;
-        }
+    if (err == FWT_OK) {
+        err = resolve_names(c, names, cb, ctx);
     }
     json_decref(names);
     json_decref(queue);
     json_decref(seen);
     json_decref(tried);
+    return err;
+}
+
+struct scope_names {
+    const char *pattern;
+    json_t *names;
+    int oom;
+};
+
+/* Target path against a scope pattern, as a delegation's paths are matched. */
+static int scope_visit(void *ctx, const char *role, const struct tuf_md *md)
+{
+    struct scope_names *sn = ctx;
+    json_t *paths = json_pack("{s:[s]}", "paths", sn->pattern);
+    const char *n;
+    json_t *v;
+    (void)role;
+    sn->oom |= !paths;
+    json_object_foreach(json_object_get(md->signed_, "targets"), n, v) {
+        if (paths && tuf_role_matches(paths, n) && json_object_set_new(sn->names, n, json_true()) != 0) {
+            sn->oom = 1;
+        }
+    }
+    json_decref(paths);
+    return sn->oom;
+}
+
+fwt_err fwt_tuf_list_targets_matching(fwt_tuf_client *c, const char *pattern, fwt_tuf_target_cb cb, void *ctx)
+{
+    if (!pattern || !*pattern) {
+        return fwt_fail(FWT_E_ARG, "no target pattern");
+    }
+    fwt_err err = ensure_refreshed(c);
+    if (err != FWT_OK) {
+        return err;
+    }
+    /* 1. the names in scope, from the roles that can hold them (and no other) */
+    struct scope sc = {NULL, pattern, LIST_MAX_ROLES};
+    struct scope_names sn = {pattern, json_object(), 0};
+    err = sn.names ? walk(c, &sc, scope_visit, &sn) : FWT_OK;
+    if (err == FWT_OK && (sn.oom || !sn.names)) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    /* 2. each resolved by the real search (a role listing a path it was not delegated,
+     * or shadowed by a terminating delegation, does not deliver it) */
+    if (err == FWT_OK) {
+        err = resolve_names(c, sn.names, cb, ctx);
+    }
+    json_decref(sn.names);
     return err;
 }
 

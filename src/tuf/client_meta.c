@@ -589,11 +589,13 @@ fwt_err tuf_check_hashes(const json_t *hashes, const uint8_t *data, size_t len, 
     return err;
 }
 
-/* Target path against a delegation pattern: same number of '/'-separated parts, each
- * matched by shell-style globbing ('*' never crosses a '/'). */
-static int path_match(const char *pattern, const char *path)
+typedef int (*seg_fn)(const char *a, const char *b);
+
+/* a against b part by part: the same number of '/'-separated parts, each pair
+ * accepted by seg; too_long is the answer when a part is longer than 1023 bytes. */
+static int parts_match(const char *a, const char *b, seg_fn seg, int too_long)
 {
-    const char *p = pattern, *t = path;
+    const char *p = a, *t = b;
     char pb[1024], tb[1024];
     for (;;) {
         const char *pe = strchr(p, '/'), *te = strchr(t, '/');
@@ -602,13 +604,13 @@ static int path_match(const char *pattern, const char *path)
         }
         size_t pl = pe ? (size_t)(pe - p) : strlen(p), tl = te ? (size_t)(te - t) : strlen(t);
         if (pl >= sizeof(pb) || tl >= sizeof(tb)) {
-            return 0;
+            return too_long;
         }
         memcpy(pb, p, pl);
         pb[pl] = 0;
         memcpy(tb, t, tl);
         tb[tl] = 0;
-        if (fnmatch(pb, tb, FNM_NOESCAPE) != 0) {
+        if (!seg(pb, tb)) {
             return 0;
         }
         if (!pe) {
@@ -617,6 +619,18 @@ static int path_match(const char *pattern, const char *path)
         p = pe + 1;
         t = te + 1;
     }
+}
+
+static int seg_fnmatch(const char *pattern, const char *name)
+{
+    return fnmatch(pattern, name, FNM_NOESCAPE) == 0;
+}
+
+/* Target path against a delegation pattern: same number of '/'-separated parts, each
+ * matched by shell-style globbing ('*' never crosses a '/'). */
+static int path_match(const char *pattern, const char *path)
+{
+    return parts_match(pattern, path, seg_fnmatch, 0);
 }
 
 int tuf_role_matches(const json_t *role, const char *target)
@@ -644,6 +658,76 @@ int tuf_role_matches(const json_t *role, const char *target)
         }
     }
     return 0;
+}
+
+/* ---- Patterns against patterns (a client's scope against a delegation) ----
+ * A scope is a path pattern naming the targets a client looks for, e.g. every name under board/.
+ * may_hold over-approximates (a delegation that might list a target in the
+ * scope says yes), covers under-approximates (yes only when every name in the
+ * scope certainly matches): a client that uses them loads every role that can
+ * matter to it and prunes only what certainly cannot. */
+
+static int has_glob(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* The literal characters before the first wildcard. */
+static size_t literal_head(const char *s)
+{
+    return strcspn(s, "*?[");
+}
+
+/* Could some string without '/' match both segment patterns a and b? */
+static int seg_intersect(const char *a, const char *b)
+{
+    if (!has_glob(a)) {
+        return fnmatch(b, a, FNM_NOESCAPE) == 0;
+    }
+    if (!has_glob(b)) {
+        return fnmatch(a, b, FNM_NOESCAPE) == 0;
+    }
+    size_t la = literal_head(a), lb = literal_head(b), l = la < lb ? la : lb;
+    return strncmp(a, b, l) == 0; /* both wildcards: possible unless their literal heads differ */
+}
+
+/* Does every string without '/' that b matches certainly match a? */
+static int seg_contains(const char *a, const char *b)
+{
+    if (!strcmp(a, "*") || !strcmp(a, b)) {
+        return 1;
+    }
+    return !has_glob(b) && fnmatch(a, b, FNM_NOESCAPE) == 0;
+}
+
+static int role_vs_scope(const json_t *role, const char *scope, seg_fn seg)
+{
+    if (!has_glob(scope)) {
+        return tuf_role_matches(role, scope); /* one name: exactly the search's test */
+    }
+    const json_t *paths = json_object_get(role, "paths");
+    if (paths) {
+        for (size_t i = 0; i < json_array_size(paths); i++) {
+            const char *p = json_string_value(json_array_get(paths, i));
+            /* a part too long to tell: may hold, does not cover */
+            if (p && parts_match(p, scope, seg, seg == seg_intersect)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    /* path_hash_prefixes: any name of the scope may hash into them; none is sure to */
+    return seg == seg_intersect && json_array_size(json_object_get(role, "path_hash_prefixes")) > 0;
+}
+
+int tuf_role_may_hold(const json_t *role, const char *scope)
+{
+    return role_vs_scope(role, scope, seg_intersect);
+}
+
+int tuf_role_covers(const json_t *role, const char *scope)
+{
+    return role_vs_scope(role, scope, seg_contains);
 }
 
 char *tuf_succinct_role_for(const json_t *succ, const char *target)

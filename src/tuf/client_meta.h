@@ -53,6 +53,11 @@ void tuf_hash_state_free(struct tuf_hash_state *hs);
 
 /* Does a delegated role ("paths" or "path_hash_prefixes") cover target? */
 int tuf_role_matches(const json_t *role, const char *target);
+/* Against a scope (a path pattern, or one name): might the role list a target the
+ * scope matches (never 0 when it might), does it certainly match every one (never 1
+ * when unsure)? For a name without wildcards both are tuf_role_matches. */
+int tuf_role_may_hold(const json_t *role, const char *scope);
+int tuf_role_covers(const json_t *role, const char *scope);
 /* Succinct roles: the bin role name for target (caller frees); is role one of the bins? */
 char *tuf_succinct_role_for(const json_t *succ, const char *target);
 int tuf_succinct_is_member(const json_t *succ, const char *role);

@@ -111,7 +111,8 @@ static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 
 enum {
     O_HW_ID = 0x100, O_SLOT_A, O_SLOT_B, O_SLOT_SIZE, O_KEY, O_ROOT, O_THRESHOLD, O_TRIES,
-    O_MIN_SC, O_MIN_KV, O_TUF_ROOT, O_REPO, O_CA, O_CERT, O_CKEY, O_PIN, O_ALLOW_OLDER, O_READBACK
+    O_MIN_SC, O_MIN_KV, O_TUF_ROOT, O_REPO, O_CA, O_CERT, O_CKEY, O_PIN, O_ALLOW_OLDER, O_READBACK,
+    O_TARGETS
 };
 
 /* --readback metadata|full: 1 for full, 0 for metadata, -1 otherwise. */
@@ -149,7 +150,10 @@ static void usage_init(FILE *out)
             "  --ca FILE                   TLS: CA bundle or the pinned server certificate\n"
             "  --client-cert FILE          TLS: client certificate (mutual TLS)\n"
             "  --client-key FILE           TLS: its private key (copied in, mode 0600)\n"
-            "  --pinned-pubkey PIN         TLS: curl public key pin (sha256//BASE64)\n\n"
+            "  --pinned-pubkey PIN         TLS: curl public key pin (sha256//BASE64)\n"
+            "  --targets PATTERN           this device's target names for 'update', a TUF path\n"
+            "                              pattern such as board/*: only delegated roles that can\n"
+            "                              hold such names are loaded (default: every target)\n\n"
             "Exit: 0; 1 usage; 2 I/O or DIR already a device; 7 key unusable; 8 key not found;\n"
             "32 a published sample key as trust anchor.\n");
 }
@@ -174,6 +178,7 @@ static int cmd_init(int argc, char **argv)
         {"client-cert", required_argument, NULL, O_CERT},
         {"client-key", required_argument, NULL, O_CKEY},
         {"pinned-pubkey", required_argument, NULL, O_PIN},
+        {"targets", required_argument, NULL, O_TARGETS},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -255,6 +260,9 @@ static int cmd_init(int argc, char **argv)
             break;
         case O_PIN:
             o.tls_pinned_pubkey = optarg;
+            break;
+        case O_TARGETS:
+            o.targets = optarg;
             break;
         case 'j':
             g_json = 1;
@@ -553,13 +561,45 @@ static json_t *pcr_json(const char *dir)
     return j ? j : json_null();
 }
 
+static json_t *release_json(const struct fwt_agent_release *r)
+{
+    char v[48];
+    version_str(&r->version, v, sizeof(v));
+    return json_pack("{s:s, s:o, s:I}", "version", v, "digest",
+                     r->digest_len ? hex_json(r->digest, r->digest_len) : json_null(), "time",
+                     (json_int_t)r->time);
+}
+
+/* How the last install ended, and the releases that failed their trial. */
+static json_t *outcome_json(const struct fwt_agent_outcome *o)
+{
+    json_t *last = json_null();
+    if (o->last != FWT_OUTCOME_NONE || o->reason[0]) {
+        last = release_json(&o->img);
+        json_object_set_new(last, "result", json_string(fwt_agent_outcome_name(o->last)));
+        json_object_set_new(last, "slot", slot_json(o->slot));
+        json_object_set_new(last, "reason", o->reason[0] ? json_string(o->reason) : json_null());
+        if (o->img.digest_len == 0) {
+            json_object_set_new(last, "version", json_null());
+        }
+    }
+    json_t *failed = json_array();
+    for (size_t i = 0; i < o->n_failed; i++) {
+        json_array_append_new(failed, release_json(&o->failed[i]));
+    }
+    return json_pack("{s:o, s:o}", "last_outcome", last, "failed_releases", failed);
+}
+
 static int cmd_status(int argc, char **argv)
 {
     int rc = simple_help(argc, argv,
                          "usage: fwtrust-agent --device DIR status [--json]\n\n"
                          "Show the slots (state, image version and counter from the image headers:\n"
                          "use verify-slots for a trust decision), boot control (confirmed, trial,\n"
-                         "tries left, last boot), anti-rollback minimums and the last measured boot.\n"
+                         "tries left, last boot), anti-rollback minimums, the last measured boot, and\n"
+                         "how the last install ended (trial, confirmed, rolled_back or refused, with\n"
+                         "the reason) with the releases that failed their trial here (not offered\n"
+                         "again by 'update').\n"
                          "Takes a shared lock: it runs beside other readers, not during an install.\n\n"
                          "Exit: 0; 8 not a device; 10 locked; 11 state unreadable.\n");
     if (rc >= 0) {
@@ -568,8 +608,12 @@ static int cmd_status(int argc, char **argv)
     fwt_agent *dev = NULL;
     fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
     struct fwt_agent_status st;
+    struct fwt_agent_outcome oc;
     if (err == FWT_OK) {
         err = fwt_agent_status_get(dev, &st);
+    }
+    if (err == FWT_OK) {
+        err = fwt_agent_outcome_get(dev, &oc);
     }
     if (err != FWT_OK) {
         fwt_agent_close(dev);
@@ -607,6 +651,9 @@ static int cmd_status(int argc, char **argv)
     json_object_set_new(j, "readback", json_string(cfg->readback_full ? "full" : "metadata"));
     json_object_set_new(j, "repo", cfg->repo_url ? json_string(cfg->repo_url) : json_null());
     json_object_set_new(j, "measured_boot", pcr_json(cfg->dir));
+    json_t *ocj = outcome_json(&oc);
+    json_object_update(j, ocj);
+    json_decref(ocj);
     if (g_json) {
         fwt_agent_close(dev);
         fwt_cli_json_print(j);
@@ -647,6 +694,19 @@ static int cmd_status(int argc, char **argv)
     printf("trust       %zu key(s), %zu root(s), threshold %u%s\n", cfg->n_keys, cfg->n_roots,
            (unsigned)cfg->threshold,
            cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");
+    if (oc.last != FWT_OUTCOME_NONE || oc.reason[0]) {
+        char v[48] = "unknown version";
+        if (oc.img.digest_len) {
+            version_str(&oc.img.version, v, sizeof(v));
+        }
+        printf("last update %s: %s in slot %s%s%s\n", fwt_agent_outcome_name(oc.last), v,
+               slot_name(oc.slot) ? slot_name(oc.slot) : "-", oc.reason[0] ? ": " : "", oc.reason);
+    }
+    for (size_t i = 0; i < oc.n_failed; i++) {
+        char v[48];
+        version_str(&oc.failed[i].version, v, sizeof(v));
+        printf("failed      %s (rolled back here: not offered again)\n", v);
+    }
     json_decref(j);
     fwt_agent_close(dev);
     return 0;
@@ -764,11 +824,17 @@ static const char k_log_help[] =
     "usage: fwtrust-agent --device DIR log verify [--json]\n\n"
     "Check the audit log (DIR/audit.log): every line is a JSON entry carrying the\n"
     "SHA-256 of the line before it and the next sequence number, so a changed,\n"
-    "removed or inserted entry breaks the chain. A last line cut short by a power\n"
-    "failure is reported and ignored. Also replays the measured boot event log\n"
-    "(DIR/eventlog.jsonl) of the last boot and compares it with the register in\n"
-    "DIR/pcr.\n\n"
-    "Exit: 0 intact; 10 locked; 11 chain broken or measurements disagree (named).\n";
+    "removed or inserted entry breaks the chain; and its head against the anchor\n"
+    "in the power-fail-safe device state (DIR/audithead.0/.1: entry count and last\n"
+    "entry's hash, written after each entry), so entries cut off the end, a\n"
+    "rewritten last entry or junk appended are caught too. One entry past the\n"
+    "anchor is a power cut between the entry and its anchor: accepted, and said.\n"
+    "Also replays the measured boot event log (DIR/eventlog.jsonl) of the last boot\n"
+    "and compares it with the register in DIR/pcr.\n\n"
+    "Exit: 0 intact (also with one unanchored entry); 2 intact, but the last line was\n"
+    "cut short by a power cut (recoverable: ignored, dropped by the next entry);\n"
+    "10 locked; 11 tampering: entries removed, changed, inserted or added, junk at\n"
+    "the end, anchor missing or unreadable; or the measurements disagree (named).\n";
 
 static int cmd_log(int argc, char **argv)
 {
@@ -785,12 +851,12 @@ static int cmd_log(int argc, char **argv)
     }
     fwt_agent *dev = NULL;
     uint64_t n = 0;
-    int torn = 0;
+    int torn = 0, unanchored = 0;
     uint32_t boot = 0;
     uint8_t pcr[32];
     fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
     if (err == FWT_OK) {
-        err = fwt_agent_log_verify(dev, &n, &torn);
+        err = fwt_agent_log_verify_anchored(dev, &n, &torn, &unanchored);
     }
     if (err == FWT_OK) {
         err = fwt_agent_measurements_verify(dev, &boot, pcr);
@@ -799,14 +865,30 @@ static int cmd_log(int argc, char **argv)
     if (err != FWT_OK) {
         return fail(err);
     }
+    if (torn) {
+        /* Not tampering, but not a clean log either: its own exit status. */
+        err = fwt_fail(FWT_E_IO, "the audit log's last line was cut short by a power cut: %llu "
+                       "entries intact and anchored; the torn line is ignored and dropped by the "
+                       "next entry (recoverable, not tampering)", (unsigned long long)n);
+        if (g_json) {
+            json_t *j = fwt_cli_json_error(err);
+            json_object_set_new(j, "entries", json_integer((json_int_t)n));
+            json_object_set_new(j, "torn_tail", json_true());
+            fwt_cli_json_print(j);
+        }
+        return fwt_cli_error(k_prog, err);
+    }
     if (g_json) {
         json_t *mb = boot ? json_pack("{s:i, s:o}", "boot", (int)boot, "pcr0", hex_json(pcr, 32))
                           : json_null();
-        fwt_cli_json_print(json_pack("{s:b, s:I, s:b, s:o}", "ok", 1, "entries", (json_int_t)n,
-                                     "torn_tail", torn, "measured_boot", mb));
+        fwt_cli_json_print(json_pack("{s:b, s:I, s:b, s:b, s:o}", "ok", 1, "entries",
+                                     (json_int_t)n, "torn_tail", 0, "unanchored_entry",
+                                     unanchored, "measured_boot", mb));
     } else {
-        printf("audit log intact: %llu entries, hash chain verified%s\n", (unsigned long long)n,
-               torn ? " (a last line torn by a power cut is ignored)" : "");
+        printf("audit log intact: %llu entries, hash chain verified, head anchored%s\n",
+               (unsigned long long)n,
+               unanchored ? " (the last entry is not anchored yet: the power failed between "
+                            "it and its anchor; the next entry anchors it)" : "");
         if (boot) {
             printf("measured boot: the event log replays to the register of boot %u\n",
                    (unsigned)boot);
