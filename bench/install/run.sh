@@ -16,7 +16,7 @@ set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 FWT_BIN=${FWT_BIN:-$TOP/build/src/tools}
 FWTRUST=$FWT_BIN/fwtrust
-AGENT=$FWT_BIN/fwtrust-agent/fwtrust-agent
+AGENT=$FWT_BIN/fwtrust-agent
 MIB=${BENCH_MIB:-256}
 RUNS=${RUNS:-5}
 export FWTRUST_NO_PROGRESS=1
