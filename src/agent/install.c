@@ -882,11 +882,19 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
         err = fwt_image_verify(&io, &ops, &pol, work, VERIFY_WORK, &info);
     }
     if (err != FWT_OK && open_ok && ops_ok) {
-        /* Again through fwt_verify_file, for the sentence naming the cause. */
-        fwt_err again = fwt_agent_verify_slot(dev, inst->slot, img);
-        if (again != err) {
-            fwt_fail(err, "slot %c: %s", fwt_agent_slot_char(inst->slot), fwt_strerror(err));
+        /* Again through fwt_verify_file, for the sentence naming the cause. It names the
+         * image the caller gave (the source), whose bytes the slot holds, not the slot file. */
+        struct fwt_image_info again_info;
+        char why[1024];
+        char c = fwt_agent_slot_char(inst->slot);
+        fwt_err again = fwt_verify_file(path, &pol, &again_info);
+        const char *d = fwt_detail();
+        size_t pl = strlen(path);
+        if (again == err && strncmp(d, path, pl) == 0 && strncmp(d + pl, ": ", 2) == 0) {
+            d += pl + 2;
         }
+        snprintf(why, sizeof(why), "%s", again == err ? d : fwt_strerror(err));
+        fwt_fail(err, "%s: %s (as written to slot %c)", inst->source, why, c);
     }
     if (h && !quick && !hasher_wait(&h->hs)) {
         h->failed = 1;
