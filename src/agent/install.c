@@ -660,50 +660,41 @@ static fwt_err install_write(fwt_agent_install *inst, const void *buf, size_t le
     if (split) {
         first = (size_t)(inst->prefix_end - off);
     }
+    fwt_err err;
+    int hashed;
     if (async && !split && len >= HASH_INLINE_MAX && inst->hasher.started &&
         inst->writer.started) {
         /* The ring: queue the hash and the write, then wait only until no more
          * than depth blocks are in the helpers' hands (both in order). */
         hasher_enqueue(&inst->hasher, buf, len);
         meta_update(inst, buf, len, off);
-        fwt_err err = writer_wait_left(&inst->writer, RING - 1); /* an earlier write's error */
+        err = writer_wait_left(&inst->writer, RING - 1); /* an earlier write's error */
         if (err == FWT_OK) {
             writer_submit(&inst->writer, buf, len, off);
             err = writer_wait_left(&inst->writer, inst->depth);
         }
-        int hashed = hasher_wait_left(&inst->hasher, inst->depth);
-        if (!hashed && err == FWT_OK) {
-            err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
+        hashed = hasher_wait_left(&inst->hasher, inst->depth);
+    } else {
+        /* One buffer at a time: the hash waits for every earlier one
+         * (hasher_submit), the write for every earlier write. */
+        hasher_submit(&inst->hasher, buf, first);
+        meta_update(inst, buf, len, off);
+        err = writer_wait(&inst->writer);
+        int queued = 0;
+        if (err == FWT_OK && async && !split && inst->writer.started) {
+            writer_submit(&inst->writer, buf, len, off);
+            queued = 1;
+        } else if (err == FWT_OK) {
+            err = slot_pwrite(inst, buf, len, off);
         }
-        if (err != FWT_OK) {
-            inst->failed = 1;
-            return err;
-        }
-        inst->written += len;
-        start_writeback(inst);
-        return FWT_OK;
-    }
-    /* One buffer at a time: the hash waits for every earlier one (hasher_submit),
-     * the write for every earlier write. */
-    hasher_submit(&inst->hasher, buf, first);
-    meta_update(inst, buf, len, off);
-    /* The previous block's write must be done (in order, and its buffer is the
-     * caller's next one) before this one goes. */
-    fwt_err err = writer_wait(&inst->writer);
-    int queued = 0;
-    if (err == FWT_OK && async && !split && inst->writer.started) {
-        writer_submit(&inst->writer, buf, len, off);
-        queued = 1;
-    } else if (err == FWT_OK) {
-        err = slot_pwrite(inst, buf, len, off);
-    }
-    /* buf is the caller's again only after these waits (async: the next call's). */
-    int hashed = queued ? 1 /* checked by the next wait */ : hasher_wait(&inst->hasher);
-    if (hashed && split) {
-        prefix_snapshot(inst);
-        if (first < len) {
-            hasher_submit(&inst->hasher, (const uint8_t *)buf + first, len - first);
-            hashed = hasher_wait(&inst->hasher);
+        /* buf is the caller's again only after these waits (async: the next call's). */
+        hashed = queued ? 1 /* checked by the next wait */ : hasher_wait(&inst->hasher);
+        if (hashed && split) {
+            prefix_snapshot(inst);
+            if (first < len) {
+                hasher_submit(&inst->hasher, (const uint8_t *)buf + first, len - first);
+                hashed = hasher_wait(&inst->hasher);
+            }
         }
     }
     if (!hashed && err == FWT_OK) {
