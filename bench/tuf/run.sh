@@ -10,7 +10,7 @@ set -euo pipefail
 TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 FWT_BIN=${FWT_BIN:-$TOP/build/src/tools}
 FWTRUST=$FWT_BIN/fwtrust
-CLIENT=$FWT_BIN/fwtrust-tuf-client/fwtrust-tuf-client
+CLIENT=$FWT_BIN/fwtrust-tuf-client
 N_TARGETS=${TUF_BENCH_TARGETS:-10000}
 N_ROLES=${TUF_BENCH_ROLES:-50}
 RUNS=${RUNS:-3}

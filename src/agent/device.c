@@ -703,6 +703,10 @@ static fwt_err install_key(const char *dir, const char *spec, const char *name, 
 {
     fwt_pubkey *pub = NULL;
     fwt_err err = fwt_pubkey_load(spec, NULL, &pub);
+    if (err == FWT_E_KEY && strncasecmp(spec, "pkcs11:", 7) != 0 && access(spec, F_OK) != 0 &&
+        errno == ENOENT) {
+        err = FWT_E_NOT_FOUND; /* a key file that is absent: 8, as `init --help` says */
+    }
     if (err != FWT_OK) {
         return fwt_fail(err, "%s: %s", spec, fwt_detail());
     }

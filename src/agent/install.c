@@ -30,9 +30,21 @@
 #define DIO_ALIGN FWT_AGENT_DIO_ALIGN
 
 /*
+ * Helpers take buffers from a ring of RING jobs, in order: up to RING buffers
+ * wait to be hashed (or written) while the caller reads the next one, so that
+ * reading, hashing and writing each run at their own pace instead of in lock
+ * step (install_file keeps FILE_BUFS buffers; see install_write).
+ */
+#define RING 4U
+#define FILE_BUFS 4U /* install_file's buffers: RING at most */
+_Static_assert(FILE_BUFS >= 2 && FILE_BUFS <= RING, "install_file keeps 2 to RING buffers");
+
+/*
  * The stream's SHA-256 runs on a helper thread while the main thread writes
  * the same (read-only) buffer to the slot; install_write returns only when
- * both are done with it. Without the thread (creation failed) it hashes inline.
+ * both are done with it, or, for blocks (install_write_block), when at most
+ * inst->depth blocks are still in their hands. Without the thread (creation
+ * failed) it hashes inline.
  */
 struct hasher {
     pthread_t th;
@@ -40,9 +52,12 @@ struct hasher {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     EVP_MD_CTX *md;
-    const void *buf;
-    size_t len;
-    int job;  /* a buffer waits to be hashed, or is being hashed */
+    struct {
+        const void *buf;
+        size_t len;
+    } ring[RING];
+    unsigned n_sub;  /* buffers handed over */
+    unsigned n_done; /* buffers hashed: n_sub - n_done wait or are being hashed */
     int quit;
     int ok;
 };
@@ -52,21 +67,21 @@ static void *hasher_main(void *arg)
     struct hasher *h = arg;
     pthread_mutex_lock(&h->mu);
     for (;;) {
-        while (!h->job && !h->quit) {
+        while (h->n_done == h->n_sub && !h->quit) {
             pthread_cond_wait(&h->cv, &h->mu);
         }
         if (h->quit) {
             break;
         }
-        const void *buf = h->buf;
-        size_t len = h->len;
+        const void *buf = h->ring[h->n_done % RING].buf;
+        size_t len = h->ring[h->n_done % RING].len;
         pthread_mutex_unlock(&h->mu);
         int ok = EVP_DigestUpdate(h->md, buf, len) == 1;
         pthread_mutex_lock(&h->mu);
         if (!ok) {
             h->ok = 0;
         }
-        h->job = 0;
+        h->n_done++;
         pthread_cond_broadcast(&h->cv);
     }
     pthread_mutex_unlock(&h->mu);
@@ -94,7 +109,21 @@ static void hasher_start(struct hasher *h, EVP_MD_CTX *md)
 
 static int hasher_wait(struct hasher *h);
 
-/* Hand buf to the helper (or hash it now), once the previous buffer is done. */
+/* Queue buf for the helper (started), waiting for a free place in the ring. */
+static void hasher_enqueue(struct hasher *h, const void *buf, size_t len)
+{
+    pthread_mutex_lock(&h->mu);
+    while (h->n_sub - h->n_done >= RING) {
+        pthread_cond_wait(&h->cv, &h->mu);
+    }
+    h->ring[h->n_sub % RING].buf = buf;
+    h->ring[h->n_sub % RING].len = len;
+    h->n_sub++;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Hand buf to the helper (or hash it now), once every earlier buffer is done. */
 static void hasher_submit(struct hasher *h, const void *buf, size_t len)
 {
     hasher_wait(h);
@@ -104,25 +133,30 @@ static void hasher_submit(struct hasher *h, const void *buf, size_t len)
         }
         return;
     }
-    pthread_mutex_lock(&h->mu);
-    h->buf = buf;
-    h->len = len;
-    h->job = 1;
-    pthread_cond_broadcast(&h->cv);
-    pthread_mutex_unlock(&h->mu);
+    hasher_enqueue(h, buf, len);
 }
 
-/* Wait until the submitted buffer is hashed; 1 when every update succeeded. */
-static int hasher_wait(struct hasher *h)
+/* Wait until at most `left` queued buffers are not hashed yet; 1 when every
+ * update so far succeeded. */
+static int hasher_wait_left(struct hasher *h, unsigned left)
 {
+    int ok = 1;
     if (h->started) {
         pthread_mutex_lock(&h->mu);
-        while (h->job) {
+        while (h->n_sub - h->n_done > left) {
             pthread_cond_wait(&h->cv, &h->mu);
         }
+        ok = h->ok;
         pthread_mutex_unlock(&h->mu);
+        return ok;
     }
     return h->ok;
+}
+
+/* Wait until every submitted buffer is hashed; 1 when every update succeeded. */
+static int hasher_wait(struct hasher *h)
+{
+    return hasher_wait_left(h, 0);
 }
 
 static void hasher_stop(struct hasher *h)
@@ -142,10 +176,11 @@ static void hasher_stop(struct hasher *h)
 
 /*
  * The slot's writes of install_write_block run on a second helper thread, so
- * that reading the next block, hashing this one and writing it overlap. One
- * write is in flight at a time, in order; its error (and the detail, which is
- * per thread) is handed back by the next wait. Without the thread (creation
- * failed) the write runs on the caller's thread.
+ * that reading the next block, hashing this one and writing it overlap. The
+ * writes queue in a ring and go one at a time, in order; the first one's error
+ * (and the detail, which is per thread) is handed back by the next wait, and
+ * no write goes after it. Without the thread (creation failed) the write runs
+ * on the caller's thread.
  */
 struct writer {
     pthread_t th;
@@ -153,10 +188,13 @@ struct writer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     fwt_agent_install *inst;
-    const void *buf;
-    size_t len;
-    uint64_t off;
-    int job;
+    struct {
+        const void *buf;
+        size_t len;
+        uint64_t off;
+    } ring[RING];
+    unsigned n_sub;
+    unsigned n_done;
     int quit;
     fwt_err err; /* the first failed write */
     char detail[512];
@@ -178,6 +216,7 @@ struct fwt_agent_install {
     EVP_MD_CTX *md;
     unsigned flags;
     int failed;
+    unsigned depth; /* blocks (install_write_block) the helpers may still hold on return */
     char source[256];
     struct hasher hasher;
     struct writer writer;
@@ -259,6 +298,7 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
     }
     snprintf(inst->source, sizeof(inst->source), "(unnamed)");
     inst->meta_ok = 1;
+    inst->depth = 1; /* a caller with two buffers; install_file sets FILE_BUFS - 1 */
     if (EVP_DigestInit_ex(inst->md, EVP_sha256(), NULL) != 1 ||
         EVP_DigestInit_ex(inst->md_meta, EVP_sha256(), NULL) != 1) {
         inst_free(inst);
@@ -492,23 +532,24 @@ static void *writer_main(void *arg)
     struct writer *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->job && !w->quit) {
+        while (w->n_done == w->n_sub && !w->quit) {
             pthread_cond_wait(&w->cv, &w->mu);
         }
         if (w->quit) {
             break;
         }
-        const void *buf = w->buf;
-        size_t len = w->len;
-        uint64_t off = w->off;
+        const void *buf = w->ring[w->n_done % RING].buf;
+        size_t len = w->ring[w->n_done % RING].len;
+        uint64_t off = w->ring[w->n_done % RING].off;
+        int skip = w->err != FWT_OK; /* nothing is written after a failed write */
         pthread_mutex_unlock(&w->mu);
-        fwt_err e = slot_pwrite(w->inst, buf, len, off);
+        fwt_err e = skip ? FWT_OK : slot_pwrite(w->inst, buf, len, off);
         pthread_mutex_lock(&w->mu);
         if (e != FWT_OK && w->err == FWT_OK) {
             w->err = e;
             snprintf(w->detail, sizeof(w->detail), "%s", fwt_detail());
         }
-        w->job = 0;
+        w->n_done++;
         pthread_cond_broadcast(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
@@ -533,14 +574,15 @@ static void writer_start(struct writer *w, fwt_agent_install *inst)
     }
 }
 
-/* Wait until no write is in flight; the first failed write's error, if any. */
-static fwt_err writer_wait(struct writer *w)
+/* Wait until at most `left` queued writes are not done; the first failed
+ * write's error, if any. */
+static fwt_err writer_wait_left(struct writer *w, unsigned left)
 {
     if (!w->started) {
         return w->err;
     }
     pthread_mutex_lock(&w->mu);
-    while (w->job) {
+    while (w->n_sub - w->n_done > left) {
         pthread_cond_wait(&w->cv, &w->mu);
     }
     fwt_err e = w->err;
@@ -548,19 +590,28 @@ static fwt_err writer_wait(struct writer *w)
     return e == FWT_OK ? FWT_OK : fwt_fail(e, "%s", w->detail);
 }
 
-/* Write buf on the thread (the caller waited for the previous write). */
+/* Wait until no write is queued or in flight; the first failed write's error, if any. */
+static fwt_err writer_wait(struct writer *w)
+{
+    return writer_wait_left(w, 0);
+}
+
+/* Queue buf for the writer thread (started), waiting for a free place in the ring. */
 static void writer_submit(struct writer *w, const void *buf, size_t len, uint64_t off)
 {
     pthread_mutex_lock(&w->mu);
-    w->buf = buf;
-    w->len = len;
-    w->off = off;
-    w->job = 1;
+    while (w->n_sub - w->n_done >= RING) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    w->ring[w->n_sub % RING].buf = buf;
+    w->ring[w->n_sub % RING].len = len;
+    w->ring[w->n_sub % RING].off = off;
+    w->n_sub++;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
 
-/* Stop the thread after the write in flight (one not yet started is dropped). */
+/* Stop the thread after the write in flight (queued ones not yet started are dropped). */
 static void writer_stop(struct writer *w)
 {
     if (!w->started) {
@@ -577,9 +628,13 @@ static void writer_stop(struct writer *w)
 }
 
 /*
- * Write and hash one buffer. With async the helper may still be hashing buf
- * when this returns: the caller leaves buf alone until its next write (which
- * waits for that hash first) or until install_drain.
+ * Write and hash one buffer. With async the helpers may still be hashing and
+ * writing buf, and the inst->depth - 1 blocks before it, when this returns: the
+ * caller leaves each buffer alone until inst->depth more blocks went this way
+ * (depth 1: its next write) or until install_drain. The helpers then work
+ * through the ring at their own pace: the hash of block n, the write of block
+ * n - 1 and the read of block n + 1 run at once, and a slow write or read does
+ * not hold up the hash (nor one slow hash the write) while the ring has room.
  */
 static fwt_err install_write(fwt_agent_install *inst, const void *buf, size_t len, int async)
 {
@@ -610,25 +665,41 @@ static fwt_err install_write(fwt_agent_install *inst, const void *buf, size_t le
     if (split) {
         first = (size_t)(inst->prefix_end - off);
     }
-    hasher_submit(&inst->hasher, buf, first);
-    meta_update(inst, buf, len, off);
-    /* The previous block's write must be done (in order, and its buffer is the
-     * caller's next one) before this one goes. */
-    fwt_err err = writer_wait(&inst->writer);
-    int queued = 0;
-    if (err == FWT_OK && async && !split && inst->writer.started) {
-        writer_submit(&inst->writer, buf, len, off);
-        queued = 1;
-    } else if (err == FWT_OK) {
-        err = slot_pwrite(inst, buf, len, off);
-    }
-    /* buf is the caller's again only after these waits (async: the next call's). */
-    int hashed = queued ? 1 /* checked by the next wait */ : hasher_wait(&inst->hasher);
-    if (hashed && split) {
-        prefix_snapshot(inst);
-        if (first < len) {
-            hasher_submit(&inst->hasher, (const uint8_t *)buf + first, len - first);
-            hashed = hasher_wait(&inst->hasher);
+    fwt_err err;
+    int hashed;
+    if (async && !split && len >= HASH_INLINE_MAX && inst->hasher.started &&
+        inst->writer.started) {
+        /* The ring: queue the hash and the write, then wait only until no more
+         * than depth blocks are in the helpers' hands (both in order). */
+        hasher_enqueue(&inst->hasher, buf, len);
+        meta_update(inst, buf, len, off);
+        err = writer_wait_left(&inst->writer, RING - 1); /* an earlier write's error */
+        if (err == FWT_OK) {
+            writer_submit(&inst->writer, buf, len, off);
+            err = writer_wait_left(&inst->writer, inst->depth);
+        }
+        hashed = hasher_wait_left(&inst->hasher, inst->depth);
+    } else {
+        /* One buffer at a time: the hash waits for every earlier one
+         * (hasher_submit), the write for every earlier write. */
+        hasher_submit(&inst->hasher, buf, first);
+        meta_update(inst, buf, len, off);
+        err = writer_wait(&inst->writer);
+        int queued = 0;
+        if (err == FWT_OK && async && !split && inst->writer.started) {
+            writer_submit(&inst->writer, buf, len, off);
+            queued = 1;
+        } else if (err == FWT_OK) {
+            err = slot_pwrite(inst, buf, len, off);
+        }
+        /* buf is the caller's again only after these waits (async: the next call's). */
+        hashed = queued ? 1 /* checked by the next wait */ : hasher_wait(&inst->hasher);
+        if (hashed && split) {
+            prefix_snapshot(inst);
+            if (first < len) {
+                hasher_submit(&inst->hasher, (const uint8_t *)buf + first, len - first);
+                hashed = hasher_wait(&inst->hasher);
+            }
         }
     }
     if (!hashed && err == FWT_OK) {
@@ -887,11 +958,19 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
         err = fwt_image_verify(&io, &ops, &pol, work, VERIFY_WORK, &info);
     }
     if (err != FWT_OK && open_ok && ops_ok) {
-        /* Again through fwt_verify_file, for the sentence naming the cause. */
-        fwt_err again = fwt_agent_verify_slot(dev, inst->slot, img);
-        if (again != err) {
-            fwt_fail(err, "slot %c: %s", fwt_agent_slot_char(inst->slot), fwt_strerror(err));
+        /* Again through fwt_verify_file, for the sentence naming the cause. It names the
+         * image the caller gave (the source), whose bytes the slot holds, not the slot file. */
+        struct fwt_image_info again_info;
+        char why[1024];
+        char c = fwt_agent_slot_char(inst->slot);
+        fwt_err again = fwt_verify_file(path, &pol, &again_info);
+        const char *d = fwt_detail();
+        size_t pl = strlen(path);
+        if (again == err && strncmp(d, path, pl) == 0 && strncmp(d + pl, ": ", 2) == 0) {
+            d += pl + 2;
         }
+        snprintf(why, sizeof(why), "%s", again == err ? d : fwt_strerror(err));
+        fwt_fail(err, "%s: %s (as written to slot %c)", inst->source, why, c);
     }
     if (h && !quick && !hasher_wait(&h->hs)) {
         h->failed = 1;
@@ -1175,10 +1254,10 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
         return err;
     }
     fwt_agent_install_set_source(inst, is_stdin ? "stdin" : path);
-    /* Two buffers: the next one is read while the helper hashes the last,
-     * aligned for direct writes to the slot. */
+    /* A ring of FILE_BUFS buffers, aligned for direct writes to the slot: the
+     * next one is read while the helpers hash and write the ones before it. */
     void *mem = NULL;
-    if (posix_memalign(&mem, DIO_ALIGN, 2 * (size_t)FILE_CHUNK) != 0) {
+    if (posix_memalign(&mem, DIO_ALIGN, FILE_BUFS * (size_t)FILE_CHUNK) != 0) {
         mem = NULL;
         err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
@@ -1186,10 +1265,11 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
     unsigned k = 0;
     if (err == FWT_OK) {
         fwt_agent_install_direct(inst);
+        inst->depth = FILE_BUFS - 1; /* the buffer read next is free on return */
     }
     while (err == FWT_OK) {
         uint8_t *buf = bufs + (size_t)k * FILE_CHUNK;
-        k ^= 1U;
+        k = (k + 1) % FILE_BUFS;
         ssize_t r = read_full(fd, buf, FILE_CHUNK);
         if (r < 0) {
             err = fwt_fail(FWT_E_IO, "%s: read: %s", path, strerror(errno));

@@ -201,6 +201,28 @@ static void list_keyhashes(const struct fwt_io *io, const struct fwt_image_heade
     }
 }
 
+/* "a1b2..., c3d4..." for the first FWT_KEYHASH_SIZE/4 bytes of each key's hash (the key id an
+ * image's KEYHASH TLV carries), or "none". */
+static void list_trusted(const struct fwt_trusted_key *keys, size_t n, char *out, size_t out_len)
+{
+    size_t used = 0;
+    snprintf(out, out_len, "none");
+    for (size_t i = 0; i < n; i++) {
+        uint8_t kh[32];
+        char hx[65];
+        if (fwt_sha256(keys[i].key, keys[i].key_len, kh) != FWT_OK) {
+            snprintf(hx, sizeof(hx), "(unhashable)");
+        } else {
+            hex_short(kh, 8, hx);
+        }
+        int w = snprintf(out + used, out_len - used, "%s%s..", used ? ", " : "", hx);
+        if (w < 0 || (size_t)w >= out_len - used) {
+            return;
+        }
+        used += (size_t)w;
+    }
+}
+
 /* The first certificate TLV of the image, parsed (its buffer is work). */
 static fwt_err first_cert(const struct fwt_io *io, const struct fwt_image_header *hdr,
                           uint8_t *work, size_t work_len, struct fwt_cert *c)
@@ -247,16 +269,19 @@ static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
     case FWT_E_UNSIGNED:
         return fwt_fail(err, "%s: the image has no signature TLV", path);
     case FWT_E_UNKNOWN_KEY: {
-        char kh[512];
+        char kh[512], tk[512], tr[512];
+        list_trusted(policy->keys, policy->n_keys, tk, sizeof(tk));
+        list_trusted(policy->roots, policy->n_roots, tr, sizeof(tr));
         if (parsed) {
             list_keyhashes(io, &pi.hdr, kh, sizeof(kh));
             if (kh[0]) {
-                return fwt_fail(err, "%s: signed by key hash %s, not one of the %zu trusted key(s)",
-                                path, kh, policy->n_keys);
+                return fwt_fail(err, "%s: signed by key hash %s, not one of the %zu trusted "
+                                "key(s): trusted key hashes %s; certificate roots %s",
+                                path, kh, policy->n_keys, tk, tr);
             }
         }
-        return fwt_fail(err, "%s: no signature is by one of the %zu trusted key(s)", path,
-                        policy->n_keys);
+        return fwt_fail(err, "%s: no signature is by one of the %zu trusted key(s): trusted key "
+                        "hashes %s; certificate roots %s", path, policy->n_keys, tk, tr);
     }
     case FWT_E_SIGNATURE:
         return fwt_fail(err, "%s: a signature by a trusted key does not verify", path);

@@ -29,10 +29,21 @@ refuse() { # CODE TEXT IMAGE
     [ "$(jget 'd["slot"], d["trial"]' "$BOOT" --device "$T/dev")" = "('a', False)" ] || fail "boot after refusing $3"
 }
 refuse 24 "not one of the 1 trusted key(s)" "$T/unknown.bin"
+# The refusal names the file given, not the slot it was written to, and lists the trusted key
+# hashes (the device's k1.pub: the KEYHASH TLV of an image k1 signed) next to the image's.
+grep -qF "error: signed by an unknown key (FWT_E_UNKNOWN_KEY): $T/unknown.bin: signed by key hash" "$T/.err" ||
+    fail "unknown key: the message does not name the file given: $(cat "$T/.err")"
+! grep -qF "slot-b.bin" "$T/.err" || fail "unknown key: the message blames the slot file: $(cat "$T/.err")"
+kh() { "$FWTRUST" inspect --json "$1" | "$PY" -c 'import json,sys
+print([t["value"] for t in json.load(sys.stdin)["tlvs"] if t["name"] == "KEYHASH"][0][:16])'; }
+k1h=$(kh "$T/v1.bin") otherh=$(kh "$T/unknown.bin")
+grep -qF "signed by key hash $otherh.., not one of the 1 trusted key(s): trusted key hashes $k1h..;" "$T/.err" ||
+    fail "unknown key: trusted key hash $k1h not listed: $(cat "$T/.err")"
 refuse 25 "image is for hardware id 'hw2', this device is 'hw1'" "$T/hw2.bin"
 refuse 25 "image carries no hardware id" "$T/nohw.bin"
 refuse 21 "digest mismatch" "$T/flipped.bin"
 refuse 20 "" "$T/short.bin"
+grep -qF "$T/short.bin: " "$T/.err" || fail "malformed: the message does not name the file given: $(cat "$T/.err")"
 expect 20 "" "$FWTRUST" verify --key "$T/k1.pub" "$T/short.bin"
 # Bytes after the image's TLVs are not covered by the signature: the copy must be exactly
 # header + payload + TLVs (pitfall 6), so a trailer is refused, not kept in the slot.
@@ -86,6 +97,17 @@ expect 31 "has no trust anchor" "$AGENT" --device "$T/none" install "$T/v1.bin"
 expect 0 "NO TRUST ANCHOR" "$AGENT" --device "$T/none" status
 expect 31 "nothing can be verified" "$AGENT" --device "$T/none" verify-slots
 expect 50 "RECOVERY" "$BOOT" --device "$T/none"
+# A trust anchor file that is absent is 8 (not found), as `init --help` says; one that is there
+# but is no key is 7; neither leaves a device behind.
+expect 8 "$T/nosuch.pub" "$AGENT" --device "$T/nokey" init --hw-id hw1 --slot-a "$T/ka" \
+    --slot-b "$T/kb" --trust-key "$T/nosuch.pub"
+expect 8 "$T/nosuch.pub" "$AGENT" --device "$T/nokey" init --hw-id hw1 --slot-a "$T/ka" \
+    --slot-b "$T/kb" --trust-root "$T/nosuch.pub"
+echo "not a key" >"$T/notakey.pub"
+expect 7 "$T/notakey.pub" "$AGENT" --device "$T/nokey" init --hw-id hw1 --slot-a "$T/ka" \
+    --slot-b "$T/kb" --trust-key "$T/notakey.pub"
+[ ! -e "$T/nokey/device.ini" ] || fail "a failed init left a device"
+"$AGENT" init --help | grep -qF "7 key unusable; 8 key not found" || fail "init --help lost its exit codes"
 # A published sample key is never a trust anchor.
 expect 32 "published sample key" "$AGENT" --device "$T/sample" init --hw-id hw1 --slot-a "$T/sa" \
     --slot-b "$T/sb" --trust-key "$SRC/tests/data/sample-keys/root-ec-p256.pem"

@@ -32,6 +32,13 @@ expect 1 "unknown key type" "$FWTRUST" keygen --type dsa -o "$T/x.pem"
 # Every signature checked with a key of another type: unknown key.
 expect 24 "not one of the 1 trusted key(s)" \
     "$FWTRUST" verify --key "$T/ecdsa-p256.pub.pem" "$T/ed25519.signed.bin"
+# ... and the message lists the trusted key hashes (what the image would need to be signed by),
+# computed here independently: SHA-256 of the key's MCUboot encoding, the image's KEYHASH TLV.
+tkh() { "$FWTRUST" inspect --json "$1" | "$PY" -c 'import json,sys
+print([t["value"] for t in json.load(sys.stdin)["tlvs"] if t["name"] == "KEYHASH"][0][:16])'; }
+p256h=$(tkh "$T/ecdsa-p256.signed.bin") edh=$(tkh "$T/ed25519.signed.bin")
+expect 24 "signed by key hash $edh.., not one of the 2 trusted key(s): trusted key hashes $p256h.., $(tkh "$T/rsa-2048.signed.bin").." \
+    "$FWTRUST" verify --key "$T/ecdsa-p256.pub.pem" --key "$T/rsa-2048.pub.pem" "$T/ed25519.signed.bin"
 
 # --json: version, counter (auto: 4<<24 | 0<<16 | revision 0; the build is not used), hw id, digest, signers, result.
 "$FWTRUST" verify --json --key "$T/ed25519.pub.pem" "$T/ed25519.signed.bin" >"$T/v.json"
