@@ -73,10 +73,22 @@ static fwt_err take_lock(const char *dir, int shared, int *fd_out)
 
 /* ---- trust anchors ---- */
 
+/* A trust anchor's public key; a key file that is absent is FWT_E_NOT_FOUND (exit 8, as
+ * `init --help` says), not a key that cannot be used. */
+static fwt_err anchor_pubkey_load(const char *spec, fwt_pubkey **pub)
+{
+    fwt_err err = fwt_pubkey_load(spec, NULL, pub);
+    if (err == FWT_E_KEY && strncasecmp(spec, "pkcs11:", 7) != 0 && access(spec, F_OK) != 0 &&
+        errno == ENOENT) {
+        err = fwt_fail(FWT_E_NOT_FOUND, "%s", fwt_detail());
+    }
+    return err;
+}
+
 static fwt_err load_anchor(const char *path, struct fwt_agent_anchor *a, struct fwt_trusted_key *tk)
 {
     fwt_pubkey *pub = NULL;
-    fwt_err err = fwt_pubkey_load(path, NULL, &pub);
+    fwt_err err = anchor_pubkey_load(path, &pub);
     if (err != FWT_OK) {
         return fwt_fail(err, "trust anchor %s: %s", path, fwt_detail());
     }
@@ -702,11 +714,7 @@ static fwt_err abs_arg(const char *p, char **out)
 static fwt_err install_key(const char *dir, const char *spec, const char *name, char **out_path)
 {
     fwt_pubkey *pub = NULL;
-    fwt_err err = fwt_pubkey_load(spec, NULL, &pub);
-    if (err == FWT_E_KEY && strncasecmp(spec, "pkcs11:", 7) != 0 && access(spec, F_OK) != 0 &&
-        errno == ENOENT) {
-        err = FWT_E_NOT_FOUND; /* a key file that is absent: 8, as `init --help` says */
-    }
+    fwt_err err = anchor_pubkey_load(spec, &pub);
     if (err != FWT_OK) {
         return fwt_fail(err, "%s: %s", spec, fwt_detail());
     }
