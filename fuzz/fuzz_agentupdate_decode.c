@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the device's streaming decoder of encoded targets
- * (src/agent/delta.c). Input: byte 0 picks the method (plain zstd, zstd
+ * (src/delta/decode.c). Input: byte 0 picks the method (plain zstd, zstd
  * reference-prefix patch, bsdiff records), byte 1 the chunk size, the rest is
  * the encoded file. Any bytes must decode within the output cap or be refused
  * with a detail; never crash, never write past the cap.

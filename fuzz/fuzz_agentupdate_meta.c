@@ -6,7 +6,6 @@
  *  - a target's custom metadata as the device reads it (fwt_update_check_target).
  * Each must accept or refuse with a reason; never crash.
  */
-#include "agent/delta_format.h"
 #include "agent/update_internal.h"
 #include "tuf/repo_encoded.h"
 

@@ -11,8 +11,9 @@
  * (fwt_agent_install_finish). Nothing written is bootable before all passed.
  */
 #include "agent_internal.h"
-#include "delta_format.h"
 #include "update_internal.h"
+
+#include <fwtrust/fwt_delta.h>
 
 #include <errno.h>
 #include <fcntl.h>

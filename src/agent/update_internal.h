@@ -1,7 +1,7 @@
 /*
- * The network update (update.c) and the decoder of encoded targets (delta.c):
- * internal API of the device agent, used by fwtrust-agent's `update` command
- * and the tests.
+ * The network update (update.c): internal API of the device agent, used by
+ * fwtrust-agent's `update` command and the tests. Encoded targets are decoded
+ * with the delta engine's streaming decoder (<fwtrust/fwt_delta.h>).
  */
 #ifndef FWT_UPDATE_INTERNAL_H
 #define FWT_UPDATE_INTERNAL_H
@@ -9,38 +9,11 @@
 #include "fwt_util.h"
 
 #include <fwtrust/fwt_agent.h>
+#include <fwtrust/fwt_delta.h>
 
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-
-/* ---- Streaming decoder of encoded images (delta.c) ----
- *
- * Takes the bytes of an encoded target (src/agent/delta_format.h) as they
- * arrive, skips the describing header, decodes the one zstd frame (with the
- * base image as reference prefix for a patch) and hands the image bytes to
- * sink as they come out. Memory: the decoder's window (at most 8 MiB for a
- * compressed image or a bsdiff patch, FWT_ENC_PATCH_WINDOWLOG_MAX for a
- * prefix patch) and three 128 KiB buffers; never the whole image. Output beyond max_out is FWT_E_TOO_LARGE.
- */
-typedef fwt_err (*fwt_dec_sink)(void *ctx, const uint8_t *data, size_t len);
-typedef struct fwt_dec fwt_dec;
-
-enum fwt_dec_method {
-    FWT_DEC_PLAIN = 0,  /* "zstd": the frame holds the image */
-    FWT_DEC_PREFIX = 1, /* "zstd-patch": base is the frame's reference prefix */
-    FWT_DEC_BSDIFF = 2  /* "zstd-bsdiff": the frame holds records applied to base */
-};
-/* base: the base image of a patch (must stay mapped until fwt_dec_free), NULL for PLAIN. */
-FWT_MUST_CHECK fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *base,
-                                   size_t base_len, uint64_t max_out, fwt_dec_sink sink,
-                                   void *sink_ctx, fwt_dec **out);
-FWT_MUST_CHECK fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len);
-/* End of input: the frame must be complete (FWT_E_MALFORMED otherwise); the last staged
- * output goes to the sink. Output reaches the sink in chunks of up to 128 KiB. */
-FWT_MUST_CHECK fwt_err fwt_dec_end(fwt_dec *d);
-uint64_t fwt_dec_out(const fwt_dec *d);
-void fwt_dec_free(fwt_dec *d);
 
 /* ---- The update (update.c) ---- */
 

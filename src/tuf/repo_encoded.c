@@ -1,7 +1,7 @@
 /* Encoded targets (zstd-compressed images, zstd patches): header reading for `fwtrust repo`. */
 #include "repo_encoded.h"
 
-#include "agent/delta_format.h"
+#include <fwtrust/fwt_delta.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,12 +112,8 @@ fwt_err repo_encoded_check(const json_t *hdr)
                         (long long)json_integer_value(fmt), FWT_ENC_FORMAT);
     }
     const char *enc = json_string_value(json_object_get(hdr, "encoding"));
-    int patch;
-    if (enc && !strcmp(enc, FWT_ENC_ZSTD)) {
-        patch = 0;
-    } else if (enc && (!strcmp(enc, FWT_ENC_PATCH) || !strcmp(enc, FWT_ENC_BSDIFF))) {
-        patch = 1;
-    } else {
+    enum fwt_dec_method m;
+    if (fwt_delta_encoding_parse(enc, &m) != FWT_OK) {
         return fwt_fail(FWT_E_UNSUPPORTED, "encoding %s%s%s is not supported (zstd, zstd-patch, zstd-bsdiff)",
                         enc ? "'" : "", enc ? enc : "(none)", enc ? "'" : "");
     }
@@ -126,7 +122,7 @@ fwt_err repo_encoded_check(const json_t *hdr)
         return err;
     }
     json_t *base = json_object_get(hdr, "base");
-    if (patch) {
+    if (m != FWT_DEC_PLAIN) {
         return check_desc(base, "base");
     }
     if (base) {

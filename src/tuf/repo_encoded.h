@@ -1,6 +1,6 @@
 /*
  * Encoded targets (`fwtrust delta` output: a zstd-compressed image or a zstd
- * patch, src/agent/delta_format.h) as the repository tool reads them: the
+ * patch, <fwtrust/fwt_delta.h>) as the repository tool reads them: the
  * header is checked and turned into the target's custom.fwtrust facts.
  * No zstd decoding happens here.
  */

@@ -7,20 +7,18 @@
  *   fwtrust delta --info FILE                                          show an encoded file's header
  *   fwtrust delta --apply PATCH [--from OLD.signed.bin] -o NEW         decode (host side check)
  *
- * The output is the container of src/agent/delta_format.h (docs/updates.md):
+ * The output is the container of <fwtrust/fwt_delta.h> (docs/updates.md):
  * a zstd skippable frame describing the image (and the base image of a
  * patch), then one zstd frame. Plain `zstd -d` (with --patch-from=OLD for a
- * patch) decodes it too.
+ * patch) decodes it too. The encoding and decoding are the delta engine's
+ * (src/delta); this file reads the images, builds the header and prints.
  */
-#include "agent/delta_format.h"
 #include "image_cmd.h"
 #include "tuf/repo_encoded.h"
 
-#include "agent/update_internal.h"
+#include <fwtrust/fwt_delta.h>
 
-#include <divsufsort.h>
 #include <stdlib.h>
-#include <zstd.h>
 
 static const char *const k_prog = "fwtrust delta";
 
@@ -186,324 +184,6 @@ static json_t *facts(const struct img *im, size_t len)
     return f;
 }
 
-static unsigned window_log_for(uint64_t n)
-{
-    unsigned wl = 10; /* ZSTD_WINDOWLOG_ABSOLUTEMIN */
-    while (wl < 31 && (1ULL << wl) < n) {
-        wl++;
-    }
-    return wl;
-}
-
-static fwt_err zfail(size_t rc, const char *what)
-{
-    return fwt_fail(FWT_E_INTERNAL, "zstd %s: %s", what, ZSTD_getErrorName(rc));
-}
-
-/*
- * Compress data into one zstd frame: with prefix (a "zstd-patch": a window
- * covering base and new image, as `zstd --patch-from`, so every byte of the
- * base can be matched, and long distance matching to find matches far back in
- * it), or without (window at most 8 MiB, what a device accepts).
- */
-static fwt_err encode(const uint8_t *prefix, size_t prefix_len, const uint8_t *data, size_t len,
-                      int level, uint8_t **out, size_t *out_len)
-{
-    *out = NULL;
-    size_t cap = ZSTD_compressBound(len);
-    uint8_t *buf = ZSTD_isError(cap) ? NULL : malloc(cap);
-    ZSTD_CCtx *cc = ZSTD_createCCtx();
-    fwt_err err = FWT_OK;
-    if (!buf || !cc) {
-        err = fwt_fail(FWT_E_NOMEM, "out of memory to compress %zu bytes", len);
-        goto out;
-    }
-    size_t rc;
-#define ZSET(p, v)                                                                                 \
-    do {                                                                                           \
-        rc = ZSTD_CCtx_setParameter(cc, p, v);                                                     \
-        if (ZSTD_isError(rc)) {                                                                    \
-            err = zfail(rc, #p);                                                                   \
-            goto out;                                                                              \
-        }                                                                                          \
-    } while (0)
-    ZSET(ZSTD_c_compressionLevel, level);
-    ZSET(ZSTD_c_checksumFlag, 1);
-    ZSET(ZSTD_c_contentSizeFlag, 1);
-    if (prefix) {
-        ZSET(ZSTD_c_windowLog, (int)window_log_for((uint64_t)prefix_len + len));
-        ZSET(ZSTD_c_enableLongDistanceMatching, 1);
-    } else {
-        unsigned wl = window_log_for(len);
-        ZSET(ZSTD_c_windowLog, (int)(wl < FWT_ENC_ZSTD_WINDOWLOG ? wl : FWT_ENC_ZSTD_WINDOWLOG));
-    }
-#undef ZSET
-    rc = ZSTD_CCtx_setPledgedSrcSize(cc, len);
-    if (!ZSTD_isError(rc) && prefix) {
-        rc = ZSTD_CCtx_refPrefix(cc, prefix, prefix_len);
-    }
-    if (!ZSTD_isError(rc)) {
-        rc = ZSTD_compress2(cc, buf, cap, data, len);
-    }
-    if (ZSTD_isError(rc)) {
-        err = zfail(rc, "compress");
-        goto out;
-    }
-    *out = buf;
-    *out_len = rc;
-    buf = NULL;
-out:
-    ZSTD_freeCCtx(cc);
-    free(buf);
-    return err;
-}
-
-/* ---- bsdiff-style records (delta_format.h, "zstd-bsdiff") ----
- *
- * Colin Percival's method ("Naive differences of executable code", 2003),
- * implemented here from its description: a suffix array of the base finds,
- * at each position of the new image, the longest exact match in the base;
- * regions where the previous alignment still matches approximately are
- * extended forwards and backwards and stored as byte differences (mostly
- * zeros when code moved and pointers changed), the rest as literal bytes.
- */
-struct growbuf {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void gb_put(struct growbuf *g, const void *d, size_t n)
-{
-    if (g->oom) {
-        return;
-    }
-    if (n > g->cap - g->len) {
-        size_t nc = g->cap ? g->cap : 65536;
-        while (nc - g->len < n) {
-            nc *= 2;
-        }
-        uint8_t *np = realloc(g->p, nc);
-        if (!np) {
-            g->oom = 1;
-            return;
-        }
-        g->p = np;
-        g->cap = nc;
-    }
-    memcpy(g->p + g->len, d, n);
-    g->len += n;
-}
-
-static size_t match_len(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-    size_t i = 0, n = an < bn ? an : bn;
-    while (i < n && a[i] == b[i]) {
-        i++;
-    }
-    return i;
-}
-
-/* Longest match of nw[0..nn) among the base suffixes sa[lo..hi]; *pos gets its start. */
-static size_t sfx_search(const saidx_t *sa, const uint8_t *old, size_t on, const uint8_t *nw,
-                        size_t nn, size_t lo, size_t hi, size_t *pos)
-{
-    while (hi - lo >= 2) {
-        size_t mid = lo + (hi - lo) / 2;
-        size_t o = (size_t)sa[mid];
-        size_t cmp_n = on - o < nn ? on - o : nn;
-        if (memcmp(old + o, nw, cmp_n) < 0) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    size_t a = match_len(old + sa[lo], on - (size_t)sa[lo], nw, nn);
-    size_t b = match_len(old + sa[hi], on - (size_t)sa[hi], nw, nn);
-    *pos = (size_t)(a > b ? sa[lo] : sa[hi]);
-    return a > b ? a : b;
-}
-
-static void put_rec(struct growbuf *g, size_t add, size_t copy, int64_t seek)
-{
-    uint8_t r[FWT_ENC_BSDIFF_REC];
-    uint64_t s = (uint64_t)seek;
-    for (int i = 0; i < 4; i++) {
-        r[i] = (uint8_t)(add >> (8 * i));
-        r[4 + i] = (uint8_t)(copy >> (8 * i));
-    }
-    for (int i = 0; i < 8; i++) {
-        r[8 + i] = (uint8_t)(s >> (8 * i));
-    }
-    gb_put(g, r, sizeof(r));
-}
-
-static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, size_t nn,
-                              struct growbuf *g)
-{
-    struct fwt_progress pr;
-    fwt_progress_start(&pr, "bsdiff", nn);
-    size_t next_report = 0;
-    if (on == 0 || on > 0x7fffffffU || nn > 0xffffffffU) {
-        return fwt_fail(FWT_E_TOO_LARGE, "images too large for a bsdiff patch");
-    }
-    saidx_t *sa = malloc(on * sizeof(*sa));
-    if (!sa) {
-        return fwt_fail(FWT_E_NOMEM, "out of memory for the suffix array");
-    }
-    if (divsufsort(old, sa, (saidx_t)on) != 0) {
-        free(sa);
-        return fwt_fail(FWT_E_INTERNAL, "divsufsort failed");
-    }
-    size_t scan = 0, len = 0, pos = 0, last_scan = 0, last_pos = 0;
-    int64_t last_off = 0;
-    while (scan < nn) {
-        if (scan >= next_report) {
-            fwt_progress_update(&pr, scan);
-            next_report = scan + (1U << 20);
-        }
-        int64_t old_score = 0;
-        size_t sc;
-        for (sc = scan += len; scan < nn; scan++) {
-            len = sfx_search(sa, old, on, nw + scan, nn - scan, 0, on - 1, &pos);
-            for (; sc < scan + len; sc++) {
-                int64_t o = (int64_t)sc + last_off;
-                if (o >= 0 && (size_t)o < on && old[o] == nw[sc]) {
-                    old_score++;
-                }
-            }
-            if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + 8) {
-                break;
-            }
-            int64_t o = (int64_t)scan + last_off;
-            if (o >= 0 && (size_t)o < on && old[o] == nw[scan]) {
-                old_score--;
-            }
-        }
-        if ((int64_t)len == old_score && scan != nn) {
-            continue;
-        }
-        /* Extend the previous alignment forwards (lenf) and this one backwards (lenb). */
-        size_t lenf = 0, lenb = 0;
-        long s = 0, best = 0;
-        for (size_t i = 0; last_scan + i < scan && last_pos + i < on; i++) {
-            if (old[last_pos + i] == nw[last_scan + i]) {
-                s++;
-            }
-            if (s * 2 - (long)(i + 1) > best * 2 - (long)lenf) {
-                best = s;
-                lenf = i + 1;
-            }
-        }
-        if (scan < nn) {
-            s = 0;
-            best = 0;
-            for (size_t i = 1; scan >= last_scan + i && pos >= i; i++) {
-                if (old[pos - i] == nw[scan - i]) {
-                    s++;
-                }
-                if (s * 2 - (long)i > best * 2 - (long)lenb) {
-                    best = s;
-                    lenb = i;
-                }
-            }
-        }
-        if (last_scan + lenf > scan - lenb) {
-            /* The two overlap: split where the forward one stops paying. */
-            size_t overlap = (last_scan + lenf) - (scan - lenb), lens = 0;
-            s = 0;
-            best = 0;
-            for (size_t i = 0; i < overlap; i++) {
-                if (nw[last_scan + lenf - overlap + i] == old[last_pos + lenf - overlap + i]) {
-                    s++;
-                }
-                if (nw[scan - lenb + i] == old[pos - lenb + i]) {
-                    s--;
-                }
-                if (s > best) {
-                    best = s;
-                    lens = i + 1;
-                }
-            }
-            lenf = lenf + lens - overlap;
-            lenb -= lens;
-        }
-        size_t copy = (scan - lenb) - (last_scan + lenf);
-        int64_t seek = (int64_t)(pos - lenb) - (int64_t)(last_pos + lenf);
-        put_rec(g, lenf, copy, seek);
-        uint8_t dl[4096];
-        for (size_t i = 0; i < lenf && !g->oom; i += sizeof(dl)) {
-            size_t k = lenf - i < sizeof(dl) ? lenf - i : sizeof(dl);
-            for (size_t j = 0; j < k; j++) {
-                dl[j] = (uint8_t)(nw[last_scan + i + j] - old[last_pos + i + j]);
-            }
-            gb_put(g, dl, k);
-        }
-        gb_put(g, nw + last_scan + lenf, copy);
-        last_scan = scan - lenb;
-        last_pos = pos - lenb;
-        last_off = (int64_t)pos - (int64_t)scan;
-    }
-    free(sa);
-    fwt_progress_update(&pr, nn);
-    fwt_progress_finish(&pr);
-    return g->oom ? fwt_fail(FWT_E_NOMEM, "out of memory for the patch") : FWT_OK;
-}
-
-struct collect {
-    uint8_t *buf;
-    size_t len, cap;
-};
-
-static fwt_err collect_sink(void *ctx, const uint8_t *data, size_t len)
-{
-    struct collect *c = ctx;
-    if (len > c->cap - c->len) {
-        return fwt_fail(FWT_E_TOO_LARGE, "decoded data exceeds its expected length");
-    }
-    memcpy(c->buf + c->len, data, len);
-    c->len += len;
-    return FWT_OK;
-}
-
-/* Decode an encoded file (or its frame) with the device's decoder into exactly want bytes. */
-static fwt_err decode(const uint8_t *in, size_t len, enum fwt_dec_method m, const uint8_t *base,
-                      size_t base_len, uint8_t **out, size_t want)
-{
-    *out = NULL;
-    struct collect c = {malloc(want ? want : 1), 0, want};
-    if (!c.buf) {
-        return fwt_fail(FWT_E_NOMEM, "out of memory");
-    }
-    fwt_dec *d = NULL;
-    fwt_err err = fwt_dec_new(m, m == FWT_DEC_PLAIN ? NULL : base, m == FWT_DEC_PLAIN ? 0 : base_len,
-                              want, collect_sink, &c, &d);
-    if (err == FWT_OK) {
-        err = fwt_dec_feed(d, in, len);
-    }
-    if (err == FWT_OK) {
-        err = fwt_dec_end(d);
-    }
-    fwt_dec_free(d);
-    if (err == FWT_OK && c.len != want) {
-        err = fwt_fail(FWT_E_MALFORMED, "the data decodes to %zu bytes, not %zu", c.len, want);
-    }
-    if (err != FWT_OK) {
-        free(c.buf);
-        return err;
-    }
-    *out = c.buf;
-    return FWT_OK;
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 static int run_info(const char *path, int json)
 {
     json_t *hdr = NULL;
@@ -560,9 +240,12 @@ static fwt_err apply(const char *patch, const char *from, const char *out, json_
     const char *enc = json_string_value(json_object_get(hdr, "encoding"));
     json_t *im = json_object_get(hdr, "image"), *b = json_object_get(hdr, "base");
     uint64_t want = (uint64_t)json_integer_value(json_object_get(im, "length"));
-    enum fwt_dec_method m = !strcmp(enc, FWT_ENC_PATCH)    ? FWT_DEC_PREFIX
-                            : !strcmp(enc, FWT_ENC_BSDIFF) ? FWT_DEC_BSDIFF
-                                                           : FWT_DEC_PLAIN;
+    enum fwt_dec_method m = FWT_DEC_PLAIN;
+    if (fwt_delta_encoding_parse(enc, &m) != FWT_OK) {
+        /* repo_encoded_read checked the header: a bug if reached. */
+        err = fwt_fail(FWT_E_INTERNAL, "%s: encoding not known", patch);
+        goto out;
+    }
     int is_patch = m != FWT_DEC_PLAIN;
     if (is_patch && !from) {
         err = fwt_fail(FWT_E_ARG, "%s is a patch: give its base with --from", patch);
@@ -596,7 +279,7 @@ static fwt_err apply(const char *patch, const char *from, const char *out, json_
                        (unsigned long long)want);
     }
     if (err == FWT_OK) {
-        err = decode(pbuf, plen, m, base.buf, base.total, &dec, (size_t)want);
+        err = fwt_delta_decode(pbuf, plen, m, base.buf, base.total, (size_t)want, &dec);
         if (err != FWT_OK && is_patch && err != FWT_E_NOMEM) {
             err = fwt_fail(FWT_E_DIGEST, "%s does not decode against %s: %s", patch, from, fwt_detail());
         }
@@ -623,46 +306,21 @@ out:
     return err;
 }
 
-enum method { M_AUTO, M_PREFIX, M_BSDIFF };
-
-/* Both patch kinds, or one; the smaller is kept. */
-static fwt_err make_patch(const struct img *base, const struct img *nw, int level, enum method me,
-                          uint8_t **z, size_t *zlen, const char **enc)
+/* Progress of the bsdiff matching, on stderr when it is a terminal. */
+static void bsdiff_progress(void *ctx, uint64_t done, uint64_t total)
 {
-    uint8_t *zp = NULL, *zb = NULL;
-    size_t lp = 0, lb = 0;
-    fwt_err err = FWT_OK;
-    if (me != M_BSDIFF) {
-        err = encode(base->buf, base->total, nw->buf, nw->len, level, &zp, &lp);
+    struct fwt_progress *pr = ctx;
+    if (done == 0) {
+        fwt_progress_start(pr, "bsdiff", total);
     }
-    if (err == FWT_OK && me != M_PREFIX) {
-        struct growbuf g = {NULL, 0, 0, 0};
-        err = bsdiff_records(base->buf, base->total, nw->buf, nw->len, &g);
-        if (err == FWT_OK) {
-            err = encode(NULL, 0, g.p, g.len, level, &zb, &lb);
-        }
-        free(g.p);
+    fwt_progress_update(pr, done);
+    if (done == total) {
+        fwt_progress_finish(pr);
     }
-    if (err != FWT_OK) {
-        free(zp);
-        free(zb);
-        return err;
-    }
-    if (zb && (!zp || lb <= lp)) {
-        free(zp);
-        *z = zb;
-        *zlen = lb;
-        *enc = FWT_ENC_BSDIFF;
-    } else {
-        free(zb);
-        *z = zp;
-        *zlen = lp;
-        *enc = FWT_ENC_PATCH;
-    }
-    return FWT_OK;
 }
 
-static fwt_err make(const char *from, const char *to, const char *out, int level, enum method me,
+static fwt_err make(const char *from, const char *to, const char *out, int level,
+                    enum fwt_delta_method me,
                     const char *const *vkeys, size_t n_vkeys, const struct fwt_key_opts *ko,
                     json_t **report)
 {
@@ -704,45 +362,28 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
             json_object_set_new(hdr, "base", bf);
         }
     }
-    const char *enc = FWT_ENC_ZSTD;
+    enum fwt_dec_method m = FWT_DEC_PLAIN;
     if (err == FWT_OK) {
-        err = from ? make_patch(&base, &nw, level, me, &z, &zlen, &enc)
-                   : encode(NULL, 0, nw.buf, nw.len, level, &z, &zlen);
+        struct fwt_progress pr;
+        err = from ? fwt_delta_patch(base.buf, base.total, nw.buf, nw.len, level, me,
+                                     bsdiff_progress, &pr, &z, &zlen, &m)
+                   : fwt_delta_compress(nw.buf, nw.len, level, &z, &zlen);
     }
     if (err == FWT_OK) {
-        json_object_set_new(hdr, "encoding", json_string(enc));
+        json_object_set_new(hdr, "encoding", json_string(fwt_delta_encoding_name(m)));
         /* Decode it again, with the device's decoder, before anyone publishes it. */
-        enum fwt_dec_method m = !strcmp(enc, FWT_ENC_PATCH)    ? FWT_DEC_PREFIX
-                                : !strcmp(enc, FWT_ENC_BSDIFF) ? FWT_DEC_BSDIFF
-                                                               : FWT_DEC_PLAIN;
-        err = decode(z, zlen, m, base.buf, base.total, &check, nw.len);
+        err = fwt_delta_decode(z, zlen, m, base.buf, base.total, nw.len, &check);
         if (err == FWT_OK && memcmp(check, nw.buf, nw.len) != 0) {
             err = fwt_fail(FWT_E_INTERNAL, "the encoded image does not decode to %s", to);
         }
     }
-    size_t hlen = 0, total = 0;
+    size_t total = 0;
     if (err == FWT_OK) {
         hjson = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
-        hlen = hjson ? strlen(hjson) : 0;
-        if (!hjson) {
-            err = fwt_fail(FWT_E_NOMEM, "out of memory");
-        } else if (hlen > FWT_ENC_JSON_MAX) {
-            err = fwt_fail(FWT_E_INTERNAL, "header of %zu bytes is too large", hlen);
-        }
+        err = hjson ? fwt_delta_container(hjson, strlen(hjson), z, zlen, &file, &total)
+                    : fwt_fail(FWT_E_NOMEM, "out of memory");
     }
     if (err == FWT_OK) {
-        total = 8 + FWT_ENC_TAG_LEN + hlen + zlen;
-        file = malloc(total);
-        if (!file) {
-            err = fwt_fail(FWT_E_NOMEM, "out of memory");
-        }
-    }
-    if (err == FWT_OK) {
-        put_le32(file, FWT_ENC_SKIPPABLE_MAGIC);
-        put_le32(file + 4, (uint32_t)(FWT_ENC_TAG_LEN + hlen));
-        memcpy(file + 8, FWT_ENC_TAG, FWT_ENC_TAG_LEN);
-        memcpy(file + 8 + FWT_ENC_TAG_LEN, hjson, hlen);
-        memcpy(file + 8 + FWT_ENC_TAG_LEN + hlen, z, zlen);
         err = fwt_write_file_atomic(out, file, total, 0644);
     }
     if (err == FWT_OK) {
@@ -779,7 +420,7 @@ static int run(int argc, char **argv)
     const char *vkeys[MAX_VERIFY];
     size_t n_vkeys = 0;
     uint32_t level = 0; /* default: see make() */
-    enum method me = M_AUTO;
+    enum fwt_delta_method me = FWT_DELTA_AUTO;
     int json = 0, c;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         if (fwt_key_opt(c, optarg, &ko)) {
@@ -797,9 +438,9 @@ static int run(int argc, char **argv)
             break;
         case OPT_LEVEL:
             if (fwt_parse_u32(optarg, &level) != FWT_OK || level < 1 ||
-                (int)level > ZSTD_maxCLevel()) {
+                level > FWT_DELTA_LEVEL_MAX) {
                 return fwt_cli_usage_error(k_prog, "--level: a number from 1 to %d",
-                                           ZSTD_maxCLevel());
+                                           FWT_DELTA_LEVEL_MAX);
             }
             break;
         case OPT_VERIFY_KEY:
@@ -815,13 +456,7 @@ static int run(int argc, char **argv)
             apply_in = optarg;
             break;
         case OPT_METHOD:
-            if (!strcmp(optarg, "auto")) {
-                me = M_AUTO;
-            } else if (!strcmp(optarg, "prefix")) {
-                me = M_PREFIX;
-            } else if (!strcmp(optarg, "bsdiff")) {
-                me = M_BSDIFF;
-            } else {
+            if (fwt_delta_method_parse(optarg, &me) != FWT_OK) {
                 return fwt_cli_usage_error(k_prog, "--method: auto, prefix or bsdiff");
             }
             break;

@@ -1,10 +1,13 @@
 /*
- * Streaming decoder of encoded targets (compressed images and zstd patches,
- * delta_format.h): header skipped, one zstd frame decoded with
- * ZSTD_decompressStream, output handed on as it comes, bounded.
+ * Streaming decoder of encoded targets (compressed images and patches,
+ * <fwtrust/fwt_delta.h>): header skipped, one zstd frame decoded with
+ * ZSTD_decompressStream, output handed on as it comes, bounded. The agent's
+ * update decodes into its slot with it; `fwtrust delta` checks what it makes
+ * (fwt_delta_decode).
  */
-#include "delta_format.h"
-#include "update_internal.h"
+#include "fwt_util.h"
+
+#include <fwtrust/fwt_delta.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -377,4 +380,49 @@ fwt_err fwt_dec_end(fwt_dec *d)
         return dec_error(d, fwt_fail(FWT_E_MALFORMED, "patch ends inside a record"));
     }
     return flush(d);
+}
+
+struct collect {
+    uint8_t *buf;
+    size_t len, cap;
+};
+
+static fwt_err collect_sink(void *ctx, const uint8_t *data, size_t len)
+{
+    struct collect *c = ctx;
+    if (len > c->cap - c->len) {
+        return fwt_fail(FWT_E_TOO_LARGE, "decoded data exceeds its expected length");
+    }
+    memcpy(c->buf + c->len, data, len);
+    c->len += len;
+    return FWT_OK;
+}
+
+fwt_err fwt_delta_decode(const uint8_t *in, size_t len, enum fwt_dec_method m,
+                         const uint8_t *base, size_t base_len, size_t want, uint8_t **out)
+{
+    *out = NULL;
+    struct collect c = {malloc(want ? want : 1), 0, want};
+    if (!c.buf) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    fwt_dec *d = NULL;
+    fwt_err err = fwt_dec_new(m, m == FWT_DEC_PLAIN ? NULL : base, m == FWT_DEC_PLAIN ? 0 : base_len,
+                              want, collect_sink, &c, &d);
+    if (err == FWT_OK) {
+        err = fwt_dec_feed(d, in, len);
+    }
+    if (err == FWT_OK) {
+        err = fwt_dec_end(d);
+    }
+    fwt_dec_free(d);
+    if (err == FWT_OK && c.len != want) {
+        err = fwt_fail(FWT_E_MALFORMED, "the data decodes to %zu bytes, not %zu", c.len, want);
+    }
+    if (err != FWT_OK) {
+        free(c.buf);
+        return err;
+    }
+    *out = c.buf;
+    return FWT_OK;
 }

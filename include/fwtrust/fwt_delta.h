@@ -1,0 +1,166 @@
+/*
+ * fwtrust delta engine (library fwt_delta, src/delta/): the encoded-image
+ * container, the encoding names, the streaming decoder the device uses, and
+ * the encoder `fwtrust delta` uses (library fwt_delta_encode: zstd
+ * compression, zstd reference-prefix patches, bsdiff-style patches).
+ *
+ * Encoded images (compressed and delta targets) are written by `fwtrust
+ * delta`, read by `fwtrust repo add-target` and decoded by the agent's
+ * update. Format (docs/updates.md):
+ *
+ *   u32le 0x184D2A5E                zstd skippable frame magic (zstd skips it)
+ *   u32le N                         bytes that follow in this frame, 8 < N <= 8 + FWT_ENC_JSON_MAX
+ *   "FWTRUSTE"                      8 bytes, this container
+ *   JSON object (N - 8 bytes)       {"fwtrust_encoded": 1, "encoding": "zstd" | "zstd-patch"
+ *                                    | "zstd-bsdiff", "image": {...}, "base": {...} (patches)}
+ *   one zstd frame                  content size and checksum set, holding:
+ *     "zstd"         the image itself;
+ *     "zstd-patch"   the image, compressed with the base image as the reference prefix
+ *                    (as `zstd --patch-from=BASE`);
+ *     "zstd-bsdiff"  a bsdiff-style stream of records (Colin Percival's method, our
+ *                    encoding): u32le add, u32le copy, i64le seek; then `add` bytes each
+ *                    added (mod 256) to the base byte at the base position (which advances
+ *                    by add), then `copy` literal bytes; then the base position moves by
+ *                    seek. Records run until the image is complete. The frame itself is
+ *                    compressed without a prefix (window at most 8 MiB).
+ *
+ * The JSON header only describes; the device trusts nothing in it. It trusts
+ * the target's custom metadata (signed by the TUF targets role), the TUF
+ * length and hashes of the file, the SHA-256 of the decoded image (from that
+ * custom metadata) and, above all, the verifier core's verdict on the image.
+ *
+ * Hosted C. Include <fwtrust/fwtrust_host.h> with FWTRUST_INTERNAL defined
+ * (src/util/fwt_util.h does that), then this header. Nothing here parses
+ * arguments or prints; failures set the error detail (fwt_detail()).
+ */
+#ifndef FWT_DELTA_H
+#define FWT_DELTA_H
+
+#if !defined(FWTRUST_INSIDE_FWTRUST_H) && !defined(FWTRUST_INTERNAL)
+#error "include <fwtrust/fwtrust_host.h> (with FWTRUST_INTERNAL) before this header"
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FWT_ENC_SKIPPABLE_MAGIC 0x184D2A5EU
+#define FWT_ENC_ZSTD_MAGIC 0xFD2FB528U
+#define FWT_ENC_TAG "FWTRUSTE"
+#define FWT_ENC_TAG_LEN 8U
+#define FWT_ENC_JSON_MAX 16384U
+#define FWT_ENC_FORMAT 1
+
+/* The encoding names of the header and of custom.fwtrust "encoding". */
+#define FWT_ENC_NONE "none"         /* a full image (not encoded) */
+#define FWT_ENC_ZSTD "zstd"         /* zstd-compressed image */
+#define FWT_ENC_PATCH "zstd-patch"  /* zstd patch against a base image (reference prefix) */
+#define FWT_ENC_BSDIFF "zstd-bsdiff" /* bsdiff-style records against a base image, zstd-compressed */
+#define FWT_ENC_BSDIFF_REC 16U       /* bytes of a record header */
+
+/*
+ * Decoder memory bounds: the window a frame may ask for. A compressed image
+ * needs at most an 8 MiB window whatever the image size; a patch needs a
+ * window covering base and new image, at most 128 MiB (images up to about
+ * 64 MiB each; larger ones are published full or compressed). A bsdiff patch
+ * needs 8 MiB like a compressed image (the base is read where it lies).
+ */
+#define FWT_ENC_ZSTD_WINDOWLOG 23
+#define FWT_ENC_PATCH_WINDOWLOG_MAX 27
+
+/* How the zstd frame of an encoded image is decoded: one per encoding. */
+enum fwt_dec_method {
+    FWT_DEC_PLAIN = 0,  /* "zstd": the frame holds the image */
+    FWT_DEC_PREFIX = 1, /* "zstd-patch": base is the frame's reference prefix */
+    FWT_DEC_BSDIFF = 2  /* "zstd-bsdiff": the frame holds records applied to base */
+};
+
+/* The encoding name of a method ("zstd", "zstd-patch", "zstd-bsdiff"). */
+const char *fwt_delta_encoding_name(enum fwt_dec_method m);
+/* The method of an encoding name: FWT_E_UNSUPPORTED (no detail) for any other name or NULL. */
+FWT_MUST_CHECK fwt_err fwt_delta_encoding_parse(const char *name, enum fwt_dec_method *m);
+
+/* ---- Streaming decoder (library fwt_delta, src/delta/decode.c) ----
+ *
+ * Takes the bytes of an encoded target as they arrive, skips the describing
+ * header, decodes the one zstd frame (with the base image as reference prefix
+ * for a patch) and hands the image bytes to sink as they come out. Memory:
+ * the decoder's window (at most 8 MiB for a compressed image or a bsdiff
+ * patch, FWT_ENC_PATCH_WINDOWLOG_MAX for a prefix patch) and three 128 KiB
+ * buffers; never the whole image. Output beyond max_out is FWT_E_TOO_LARGE.
+ */
+typedef fwt_err (*fwt_dec_sink)(void *ctx, const uint8_t *data, size_t len);
+typedef struct fwt_dec fwt_dec;
+
+/* base: the base image of a patch (must stay mapped until fwt_dec_free), NULL for PLAIN. */
+FWT_MUST_CHECK fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *base,
+                                   size_t base_len, uint64_t max_out, fwt_dec_sink sink,
+                                   void *sink_ctx, fwt_dec **out);
+FWT_MUST_CHECK fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len);
+/* End of input: the frame must be complete (FWT_E_MALFORMED otherwise); the last staged
+ * output goes to the sink. Output reaches the sink in chunks of up to 128 KiB. */
+FWT_MUST_CHECK fwt_err fwt_dec_end(fwt_dec *d);
+uint64_t fwt_dec_out(const fwt_dec *d);
+void fwt_dec_free(fwt_dec *d);
+
+/*
+ * Decode in[0..len) (an encoded file, or its zstd frame alone) in one go
+ * into exactly want bytes: *out (malloc'd, caller frees) on FWT_OK. base is
+ * ignored for FWT_DEC_PLAIN.
+ */
+FWT_MUST_CHECK fwt_err fwt_delta_decode(const uint8_t *in, size_t len, enum fwt_dec_method m,
+                                        const uint8_t *base, size_t base_len, size_t want,
+                                        uint8_t **out);
+
+/* ---- Encoder (library fwt_delta_encode, src/delta/encode.c) ---- */
+
+/* Which patch `fwt_delta_patch` makes: both kinds and keep the smaller, or one. */
+enum fwt_delta_method {
+    FWT_DELTA_AUTO = 0,   /* "auto" */
+    FWT_DELTA_PREFIX = 1, /* "prefix": a "zstd-patch" */
+    FWT_DELTA_BSDIFF = 2  /* "bsdiff": a "zstd-bsdiff" */
+};
+/* The method of a name ("auto", "prefix", "bsdiff"): FWT_E_ARG (no detail) otherwise. */
+FWT_MUST_CHECK fwt_err fwt_delta_method_parse(const char *name, enum fwt_delta_method *m);
+
+/* zstd compression levels the encoder takes (1 .. 22, zstd's maximum). */
+#define FWT_DELTA_LEVEL_MAX 22
+
+/* Progress of the bsdiff matching: done of total new-image bytes (0 at the start, about
+ * every MiB, total at the end). The callback must not fail. */
+typedef void (*fwt_delta_progress)(void *ctx, uint64_t done, uint64_t total);
+
+/*
+ * The zstd frame of a "zstd" image: data compressed at level (1..FWT_DELTA_LEVEL_MAX), window
+ * at most 2^FWT_ENC_ZSTD_WINDOWLOG. *out (malloc'd) and *out_len on FWT_OK.
+ */
+FWT_MUST_CHECK fwt_err fwt_delta_compress(const uint8_t *data, size_t len, int level,
+                                          uint8_t **out, size_t *out_len);
+
+/*
+ * The zstd frame of a patch rebuilding nw from base (base_len >= 1;
+ * base_len + nw_len at most 2^FWT_ENC_PATCH_WINDOWLOG_MAX, what a device
+ * accepts): with FWT_DELTA_AUTO both kinds are made and the smaller kept (the
+ * bsdiff one when equal). *used is the method it decodes with
+ * (FWT_DEC_PREFIX or FWT_DEC_BSDIFF). progress may be NULL.
+ */
+FWT_MUST_CHECK fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
+                                       size_t nw_len, int level, enum fwt_delta_method method,
+                                       fwt_delta_progress progress, void *progress_ctx,
+                                       uint8_t **out, size_t *out_len, enum fwt_dec_method *used);
+
+/*
+ * An encoded file: the header frame holding hjson (hlen bytes, at most
+ * FWT_ENC_JSON_MAX) followed by the zstd frame. *out (malloc'd), *out_len.
+ */
+FWT_MUST_CHECK fwt_err fwt_delta_container(const char *hjson, size_t hlen, const uint8_t *frame,
+                                           size_t frame_len, uint8_t **out, size_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FWT_DELTA_H */

@@ -1,0 +1,94 @@
+/*
+ * The encoded-image container and its names (<fwtrust/fwt_delta.h>): the one
+ * place mapping encoding names ("zstd", "zstd-patch", "zstd-bsdiff") and
+ * patch method names ("auto", "prefix", "bsdiff") to their enums.
+ */
+#include "fwt_util.h"
+
+#include <fwtrust/fwt_delta.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    enum fwt_dec_method m;
+} k_encodings[] = {
+    {FWT_ENC_ZSTD, FWT_DEC_PLAIN},
+    {FWT_ENC_PATCH, FWT_DEC_PREFIX},
+    {FWT_ENC_BSDIFF, FWT_DEC_BSDIFF},
+};
+
+static const struct {
+    const char *name;
+    enum fwt_delta_method m;
+} k_methods[] = {
+    {"auto", FWT_DELTA_AUTO},
+    {"prefix", FWT_DELTA_PREFIX},
+    {"bsdiff", FWT_DELTA_BSDIFF},
+};
+
+const char *fwt_delta_encoding_name(enum fwt_dec_method m)
+{
+    for (size_t i = 0; i < sizeof(k_encodings) / sizeof(k_encodings[0]); i++) {
+        if (k_encodings[i].m == m) {
+            return k_encodings[i].name;
+        }
+    }
+    return "unknown";
+}
+
+fwt_err fwt_delta_encoding_parse(const char *name, enum fwt_dec_method *m)
+{
+    for (size_t i = 0; name && i < sizeof(k_encodings) / sizeof(k_encodings[0]); i++) {
+        if (!strcmp(name, k_encodings[i].name)) {
+            *m = k_encodings[i].m;
+            return FWT_OK;
+        }
+    }
+    return FWT_E_UNSUPPORTED;
+}
+
+fwt_err fwt_delta_method_parse(const char *name, enum fwt_delta_method *m)
+{
+    for (size_t i = 0; name && i < sizeof(k_methods) / sizeof(k_methods[0]); i++) {
+        if (!strcmp(name, k_methods[i].name)) {
+            *m = k_methods[i].m;
+            return FWT_OK;
+        }
+    }
+    return FWT_E_ARG;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+fwt_err fwt_delta_container(const char *hjson, size_t hlen, const uint8_t *frame,
+                            size_t frame_len, uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    if (hlen > FWT_ENC_JSON_MAX) {
+        return fwt_fail(FWT_E_INTERNAL, "header of %zu bytes is too large", hlen);
+    }
+    size_t head = 8 + FWT_ENC_TAG_LEN + hlen;
+    if (frame_len > SIZE_MAX - head) {
+        return fwt_fail(FWT_E_TOO_LARGE, "encoded image too large");
+    }
+    uint8_t *file = malloc(head + frame_len);
+    if (!file) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    put_le32(file, FWT_ENC_SKIPPABLE_MAGIC);
+    put_le32(file + 4, (uint32_t)(FWT_ENC_TAG_LEN + hlen));
+    memcpy(file + 8, FWT_ENC_TAG, FWT_ENC_TAG_LEN);
+    memcpy(file + 8 + FWT_ENC_TAG_LEN, hjson, hlen);
+    memcpy(file + head, frame, frame_len);
+    *out = file;
+    *out_len = head + frame_len;
+    return FWT_OK;
+}
