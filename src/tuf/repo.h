@@ -91,6 +91,12 @@ FWT_MUST_CHECK fwt_err repo_count_signatures(const json_t *env, const struct rep
  * *added: how many signatures were added. */
 FWT_MUST_CHECK fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk,
                                      const struct repo_keyring *kr, size_t *added);
+/* The first n keys of kr (the keys given to sign with) must each belong to one of the n_rks
+ * roles (a key id listed by the role and present in its keys map): a key that would sign
+ * nothing is refused (FWT_E_KEY) naming the key and the key ids that would do. what names
+ * the role(s) in the message ("role 'targets'"). */
+FWT_MUST_CHECK fwt_err repo_keys_belong(const struct repo_keyring *kr, size_t n, const char *what,
+                                        const struct repo_role_keys *rks, size_t n_rks);
 /* Threshold of a role object, checked: 1 <= threshold <= number of distinct key ids. */
 FWT_MUST_CHECK fwt_err repo_role_threshold(const json_t *role, const char *name, size_t *threshold);
 

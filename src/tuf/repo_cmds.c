@@ -241,11 +241,28 @@ fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o, const str
                                                         json_object_get(json_object_get(rolemap, roles[i]), "threshold")));
     }
     {
-        size_t v = 0, th = 0;
-        rk.role = json_object_get(rolemap, "root");
-        (void)threshold_met("root", root, &rk, &v, &th);
-        fwt_detail_clear();
-        json_object_set_new(report, "staged_root_signatures", json_integer((json_int_t)v));
+        /* What to run next: the signatures still missing (offline keys given as public
+         * halves), then publish with the online keys. */
+        json_t *next = json_array();
+        static const char *const staged_roles[2] = {"root", "targets"};
+        json_t *envs[2] = {root, targets};
+        for (int i = 0; i < 2; i++) {
+            size_t v = 0, th = 0;
+            rk.role = json_object_get(rolemap, staged_roles[i]);
+            (void)threshold_met(staged_roles[i], envs[i], &rk, &v, &th);
+            fwt_detail_clear();
+            if (i == 0) {
+                json_object_set_new(report, "staged_root_signatures", json_integer((json_int_t)v));
+            }
+            if (v < th) {
+                json_array_append_new(next, json_sprintf("fwtrust repo sign %s %s --key %s_KEY   # %zu more "
+                                                         "signature(s) needed", dir, staged_roles[i],
+                                                         i == 0 ? "ROOT" : "TARGETS", th - v));
+            }
+        }
+        json_array_append_new(next, json_sprintf("fwtrust repo publish %s --key SNAPSHOT_KEY --key TIMESTAMP_KEY",
+                                                 dir));
+        json_object_set_new(report, "next", next);
     }
 out:
     free(p);
@@ -264,6 +281,50 @@ static fwt_err staged_path(const struct repo *r, const char *role, char **p)
 {
     *p = repo_path(r, "staged/%s.json", role);
     return *p ? FWT_OK : oom();
+}
+
+/* The first n keys of kr (given to sign role) must each be a key of role: for root, of the
+ * current root or of the published one (both sign a new root); else of the role's current
+ * delegator. extra (may be NULL) is one more acceptable role. */
+static fwt_err check_signers(const struct repo *r, const struct repo_keyring *kr, size_t n, const char *role,
+                             const struct repo_role_keys *extra)
+{
+    if (n == 0) {
+        return FWT_OK;
+    }
+    struct repo_role_keys rks[3];
+    size_t n_rks = 0;
+    json_t *holder = NULL, *old = NULL;
+    char *hn = NULL;
+    fwt_err err = repo_role_keys(r, role, &holder, &hn, &rks[n_rks]);
+    if (err != FWT_OK) {
+        return err;
+    }
+    n_rks++;
+    if (!strcmp(role, "root")) {
+        err = repo_published(r, "root", &old);
+        if (err == FWT_OK) {
+            json_t *osd = SIGNED(old);
+            rks[n_rks].keys = json_object_get(osd, "keys");
+            rks[n_rks].role = json_object_get(json_object_get(osd, "roles"), "root");
+            n_rks++;
+        } else if (err == FWT_E_NOT_FOUND) {
+            err = FWT_OK;
+            fwt_detail_clear();
+        }
+    }
+    if (extra) {
+        rks[n_rks++] = *extra;
+    }
+    if (err == FWT_OK) {
+        char what[96];
+        snprintf(what, sizeof(what), "role '%s'", role);
+        err = repo_keys_belong(kr, n, what, rks, n_rks);
+    }
+    json_decref(holder);
+    json_decref(old);
+    free(hn);
+    return err;
 }
 
 /* Sign env (role) with every suitable key of kr; for root also with the published root's keys.
@@ -786,7 +847,10 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
     if (err != FWT_OK) {
         goto out;
     }
-    err = repo_stage_for_change(r, role, &env);
+    err = check_signers(r, kr, kr->n, role, NULL);
+    if (err == FWT_OK) {
+        err = repo_stage_for_change(r, role, &env);
+    }
     if (err != FWT_OK) {
         goto out;
     }
@@ -884,7 +948,10 @@ fwt_err repo_cmd_remove_target(struct repo *r, const char *name, const char *rol
         return fwt_fail(FWT_E_ARG, "targets live in 'targets' or a delegated role, not '%s'", role);
     }
     json_t *env = NULL;
-    fwt_err err = repo_stage_for_change(r, role, &env);
+    fwt_err err = check_signers(r, kr, kr->n, role, NULL);
+    if (err == FWT_OK) {
+        err = repo_stage_for_change(r, role, &env);
+    }
     if (err != FWT_OK) {
         return err;
     }
@@ -941,6 +1008,10 @@ fwt_err repo_cmd_delegate(struct repo *r, const struct repo_delegate_opts *o, st
         }
     }
     json_decref(names);
+    err = check_signers(r, kr, kr->n, from, NULL); /* --sign-key: keys of the delegating role */
+    if (err != FWT_OK) {
+        return err;
+    }
     struct repo_key *ks[REPO_MAX_KEYS];
     err = load_keys(kr, o->keys, o->n_keys, ko, ks);
     if (err != FWT_OK) {
@@ -1042,14 +1113,28 @@ out:
 
 /* ---- publish / timestamp ---- */
 
+/* The command that renews role's metadata. */
+static void renew_hint(const struct repo *r, const char *role, char *out, size_t cap)
+{
+    if (!strcmp(role, "timestamp")) {
+        snprintf(out, cap, "run 'fwtrust repo timestamp %s --key TIMESTAMP_KEY'", r->dir);
+    } else if (!strcmp(role, "snapshot")) {
+        snprintf(out, cap, "run 'fwtrust repo publish %s --force --key SNAPSHOT_KEY --key TIMESTAMP_KEY'", r->dir);
+    } else {
+        snprintf(out, cap, "stage a new version with 'fwtrust repo sign %s %s --key KEY', then publish", r->dir,
+                 role);
+    }
+}
+
 static fwt_err check_not_expired(const struct repo *r, const char *role, const json_t *env)
 {
     time_t t;
     fwt_err err = repo_time_parse(json_string_value(json_object_get(SIGNED(env), "expires")), &t);
     if (err == FWT_OK && t <= r->now) {
-        err = fwt_fail(FWT_E_META_EXPIRED, "%s version %lld expired at %s: stage a new version "
-                       "('fwtrust repo sign DIR %s --key K')", role, (long long)version_of(env),
-                       json_string_value(json_object_get(SIGNED(env), "expires")), role);
+        char fix[300];
+        renew_hint(r, role, fix, sizeof(fix));
+        err = fwt_fail(FWT_E_META_EXPIRED, "%s version %lld expired at %s: %s", role, (long long)version_of(env),
+                       json_string_value(json_object_get(SIGNED(env), "expires")), fix);
     }
     return err;
 }
@@ -1106,6 +1191,71 @@ static fwt_err make_timestamp(const struct repo *r, const json_t *root_env, json
     return err;
 }
 
+/* publish --key: every key must sign something publish signs: the snapshot or timestamp
+ * (keys of the root being published or of the published one), or a staged role. */
+static fwt_err publish_check_signers(const struct repo *r, const struct repo_keyring *kr, const json_t *root_env,
+                                     json_t *staged)
+{
+    size_t cap = 4 + json_object_size(staged) + 1;
+    struct repo_role_keys *rks = calloc(cap, sizeof(*rks));
+    json_t *keep = json_array(), *old = NULL;
+    if (!rks || !keep) {
+        free(rks);
+        json_decref(keep);
+        return oom();
+    }
+    size_t n = 0;
+    static const char *const online[2] = {"snapshot", "timestamp"};
+    fwt_err err = repo_published(r, "root", &old);
+    if (err == FWT_E_NOT_FOUND) {
+        err = FWT_OK;
+        fwt_detail_clear();
+    }
+    for (int i = 0; i < 2 && err == FWT_OK; i++) {
+        const json_t *roots[2] = {root_env, old};
+        for (int j = 0; j < 2; j++) {
+            if (roots[j]) {
+                json_t *sd = SIGNED(roots[j]);
+                rks[n].keys = json_object_get(sd, "keys");
+                rks[n++].role = json_object_get(json_object_get(sd, "roles"), online[i]);
+            }
+        }
+    }
+    const char *role;
+    json_t *env;
+    json_object_foreach(staged, role, env) {
+        if (err != FWT_OK) {
+            break;
+        }
+        json_t *holder = NULL;
+        char *hn = NULL;
+        if (!strcmp(role, "root")) {
+            json_t *sd = SIGNED(env);
+            rks[n].keys = json_object_get(sd, "keys");
+            rks[n++].role = json_object_get(json_object_get(sd, "roles"), "root");
+            if (old && n < cap) {
+                json_t *osd = SIGNED(old);
+                rks[n].keys = json_object_get(osd, "keys");
+                rks[n++].role = json_object_get(json_object_get(osd, "roles"), "root");
+            }
+            continue;
+        }
+        err = repo_role_keys(r, role, &holder, &hn, &rks[n]);
+        free(hn);
+        if (err == FWT_OK) {
+            n++;
+            json_array_append_new(keep, holder);
+        }
+    }
+    if (err == FWT_OK) {
+        err = repo_keys_belong(kr, kr->n, "the snapshot or timestamp role, nor of a staged role", rks, n);
+    }
+    free(rks);
+    json_decref(keep);
+    json_decref(old);
+    return err;
+}
+
 fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int force, json_t *report)
 {
     json_t *names = NULL, *staged = json_object(), *snapmeta = json_object();
@@ -1139,6 +1289,10 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
         }
         if (err == FWT_OK) {
             err = role_signed_enough(r, "root", root_env, NULL);
+            if (err == FWT_E_META_SIG) {
+                err = fwt_fail(FWT_E_META_SIG, "staged %s; add signatures with 'fwtrust repo sign %s root "
+                               "--key ROOT_KEY'", fwt_detail(), r->dir);
+            }
         }
         if (err != FWT_OK) {
             goto out;
@@ -1210,6 +1364,10 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
         if (err != FWT_OK) {
             goto out;
         }
+    }
+    err = publish_check_signers(r, kr, root_env, staged);
+    if (err != FWT_OK) {
+        goto out;
     }
     if (json_object_size(staged) == 0 && !force) {
         err = fwt_fail(FWT_E_NO_UPDATE, "nothing is staged (use --force for a new snapshot, or "
@@ -1389,6 +1547,12 @@ fwt_err repo_cmd_timestamp(struct repo *r, const struct repo_keyring *kr, json_t
         }
     }
     if (err == FWT_OK) {
+        json_t *rsd = SIGNED(root);
+        struct repo_role_keys trk = {json_object_get(rsd, "keys"),
+                                     json_object_get(json_object_get(rsd, "roles"), "timestamp")};
+        err = repo_keys_belong(kr, kr->n, "role 'timestamp' of the published root", &trk, 1);
+    }
+    if (err == FWT_OK) {
         err = make_timestamp(r, root, sv, (const char *)bytes, len, kr, &ts, &ts_len, &tv);
     }
     json_decref(root);
@@ -1471,6 +1635,7 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
         return fwt_fail(FWT_E_ARG, "nothing to do: give --new-key and/or --old-key");
     }
     int top = repo_is_top_role(role);
+    const size_t n_sign = kr->n; /* --sign-key: the holder's keys, or a new key of the role */
     json_t *holder = NULL, *henv = NULL, *renv = NULL;
     char *hn = NULL;
     struct repo_role_keys rk;
@@ -1564,6 +1729,10 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
         }
     }
     json_decref(removed);
+    if (err == FWT_OK) {
+        struct repo_role_keys nrk = {keys, roleobj};
+        err = check_signers(r, kr, n_sign, hn, &nrk);
+    }
     if (err != FWT_OK) {
         goto out;
     }
@@ -1615,7 +1784,11 @@ fwt_err repo_cmd_sign(struct repo *r, const char *role, const struct repo_keyrin
         return fwt_fail(FWT_E_ARG, "'%s' is not a role name", role);
     }
     json_t *env = NULL;
-    fwt_err err = repo_staged(r, role, &env);
+    fwt_err err = check_signers(r, kr, kr->n, role, NULL);
+    if (err != FWT_OK) {
+        return err;
+    }
+    err = repo_staged(r, role, &env);
     int bumped = 0;
     if (err == FWT_E_NOT_FOUND) {
         err = repo_stage_for_change(r, role, &env); /* a new version, fresh expiry */
@@ -1670,6 +1843,11 @@ static json_t *role_status(const struct repo *r, const char *role)
         int expired = repo_time_parse(exp, &t) != FWT_OK || t <= r->now;
         json_object_set_new(o, "published", json_pack("{s:I, s:s, s:b}", "version", version_of(env),
                                                       "expires", exp, "expired", expired));
+        if (expired) {
+            char fix[300];
+            renew_hint(r, role, fix, sizeof(fix));
+            json_object_set_new(o, "fix", json_string(fix));
+        }
         json_decref(env);
     } else {
         json_object_set_new(o, "published", json_null());

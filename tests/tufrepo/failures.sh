@@ -43,7 +43,7 @@ unchanged 1 "not a regular file" "$R" "$FWTRUST" repo add-target "$R" "$T" --nam
 unchanged 1 "targets are added to 'targets' or a delegated role, not 'root'" "$R" "$FWTRUST" repo add-target "$R" "$T/t.bin" --role root --key "$T/targets.pem"
 unchanged 8 "no role named 'nobody' is delegated" "$R" "$FWTRUST" repo add-target "$R" "$T/t.bin" --role nobody --key "$T/targets.pem"
 unchanged 8 "role 'targets' has no target 'zz'" "$R" "$FWTRUST" repo remove-target "$R" zz --key "$T/targets.pem"
-unchanged 7 "none of the given keys can add a signature to root" "$R" "$FWTRUST" repo sign "$R" root --key "$T/other.pem"
+unchanged 7 "is not a key of role 'root'; its key ids: " "$R" "$FWTRUST" repo sign "$R" root --key "$T/other.pem"
 unchanged 1 "snapshot is signed by 'fwtrust repo publish'" "$R" "$FWTRUST" repo sign "$R" snapshot --key "$T/snapshot.pem"
 unchanged 1 "sign needs --key" "$R" "$FWTRUST" repo sign "$R" targets
 unchanged 1 "'../x' is not a role name" "$R" "$FWTRUST" repo sign "$R" ../x --key "$T/targets.pem"

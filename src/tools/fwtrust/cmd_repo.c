@@ -311,6 +311,9 @@ static void print_human(const char *cmd, const json_t *rep)
                        json_is_true(json_object_get(st, "threshold_met")) ? ", ready" : ", needs more");
             }
             printf("\n");
+            if (json_is_string(json_object_get(s, "fix"))) {
+                printf("    expired: %s\n", json_string_value(json_object_get(s, "fix")));
+            }
             size_t j;
             json_t *k;
             json_array_foreach(json_object_get(s, "keyids"), j, k) {
@@ -365,7 +368,12 @@ static void print_human(const char *cmd, const json_t *rep)
             }
             printf("\n");
         }
-        printf("staged root and targets version 1; next: 'fwtrust repo publish DIR --key SNAPSHOT --key TIMESTAMP'\n");
+        printf("staged root and targets version 1\n");
+        size_t j;
+        json_t *n;
+        json_array_foreach(json_object_get(rep, "next"), j, n) {
+            printf("%s %s\n", j == 0 ? "next:" : "then:", json_string_value(n));
+        }
     }
 }
 
