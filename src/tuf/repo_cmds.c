@@ -141,7 +141,7 @@ fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o, const str
     struct repo_key *rolekeys[4][REPO_MAX_KEYS];
     json_t *root = NULL, *targets = NULL, *config = NULL;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, dir);
     char *p = NULL;
     fwt_err err = FWT_OK;
 
@@ -209,7 +209,7 @@ fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o, const str
     if (err != FWT_OK) {
         goto out;
     }
-    if (stat(dir, &st) != 0 && mkdir(dir, 0755) != 0) {
+    if (stat(dir, &st) != 0 && repo_fs_mkdir(dir) != 0) {
         err = fwt_fail(FWT_E_IO, "cannot create %s: %s", dir, strerror(errno));
         goto out;
     }
@@ -232,7 +232,8 @@ fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o, const str
         err = repo_txn_commit(&txn);
     }
     if (err != FWT_OK) {
-        (void)rmdir(dir); /* only succeeds when we left it empty */
+        repo_txn_free(&txn);
+        (void)repo_fs_rmdir(dir); /* only succeeds when we left it empty */
         goto out;
     }
     for (int i = 0; i < 4; i++) {
@@ -515,39 +516,11 @@ static int paths_match(const json_t *delegation, const char *name)
     return 0;
 }
 
-/* mkdir -p below base for the directory part of rel; remember created dirs. */
-static fwt_err mkdirs(const char *path, json_t *made)
-{
-    char *tmp = strdup(path);
-    if (!tmp) {
-        return oom();
-    }
-    fwt_err err = FWT_OK;
-    for (char *s = tmp + 1; *s && err == FWT_OK; s++) {
-        if (*s != '/') {
-            continue;
-        }
-        *s = '\0';
-        struct stat st;
-        if (stat(tmp, &st) != 0) {
-            if (mkdir(tmp, 0755) != 0) {
-                err = fwt_fail(FWT_E_IO, "cannot create %s: %s", tmp, strerror(errno));
-            } else if (json_array_append_new(made, json_string(tmp)) != 0) {
-                err = oom();
-            }
-        } else if (!S_ISDIR(st.st_mode)) {
-            err = fwt_fail(FWT_E_IO, "%s is not a directory", tmp);
-        }
-        *s = '/';
-    }
-    free(tmp);
-    return err;
-}
-
-/* Copy src into the targets/ tree as HASH.base; sha256 hex out; *created when new. */
+/* Copy src into the transaction as the new file targets/[DIR/]SHA256.BASE; sha256 hex out.
+ * The file is prepared in .txn/ and renamed into targets/ when the transaction commits
+ * (an existing file with the same bytes is left as it is). */
 static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *o, const char *src,
-                           const char *name, char sha[65], uint64_t *length, char **dest_out, int *created,
-                           json_t *made)
+                           const char *name, char sha[65], uint64_t *length, struct repo_txn *txn)
 {
     fwt_err err = FWT_OK;
     int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -559,16 +532,9 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
         close(in);
         return fwt_fail(FWT_E_ARG, "%s is not a regular file", src);
     }
-    char *tmpl = repo_path(r, "targets/.add-target.XXXXXX");
-    if (!tmpl) {
-        close(in);
-        return oom();
-    }
-    err = mkdirs(tmpl, made);
-    int out = err == FWT_OK ? mkstemp(tmpl) : -1;
-    if (err == FWT_OK && out < 0) {
-        err = fwt_fail(FWT_E_IO, "cannot create a file in %s/targets: %s", r->dir, strerror(errno));
-    }
+    int out = -1;
+    unsigned id = 0;
+    err = repo_txn_file_begin(txn, &out, &id);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (err == FWT_OK && (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)) {
         err = fwt_fail(FWT_E_CRYPTO, "SHA-256 unavailable");
@@ -591,17 +557,7 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
             err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
             break;
         }
-        for (ssize_t off = 0; off < n && err == FWT_OK;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR) {
-                continue;
-            }
-            if (w <= 0) {
-                err = fwt_fail(FWT_E_IO, "writing %s: %s", tmpl, strerror(errno));
-            } else {
-                off += w;
-            }
-        }
+        err = repo_fs_write_all(out, buf, (size_t)n, src);
         total += (uint64_t)n;
         if (o->progress) {
             o->progress(o->progress_ctx, total, (uint64_t)st.st_size);
@@ -614,12 +570,6 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
         err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
     }
     EVP_MD_CTX_free(md);
-    if (out >= 0 && err == FWT_OK && fsync(out) != 0) {
-        err = fwt_fail(FWT_E_IO, "fsync %s: %s", tmpl, strerror(errno));
-    }
-    if (out >= 0) {
-        close(out);
-    }
     char *dest = NULL;
     if (err == FWT_OK) {
         fwt_hex_encode(dg, 32, sha);
@@ -633,35 +583,14 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
             err = oom();
         }
     }
-    if (err == FWT_OK) {
-        err = mkdirs(dest, made);
-    }
-    *created = 0;
-    if (err == FWT_OK) {
-        struct stat ds;
-        if (stat(dest, &ds) == 0) {
-            (void)unlink(tmpl); /* same content already published under this name */
-        } else if (rename(tmpl, dest) != 0) {
-            err = fwt_fail(FWT_E_IO, "rename to %s: %s", dest, strerror(errno));
-        } else {
-            *created = 1;
-            if (chmod(dest, 0644) != 0 || fwt_fsync_parent(dest) != FWT_OK) {
-                err = fwt_fail(FWT_E_IO, "%s: cannot make it readable and durable", dest);
-            }
+    if (out >= 0) {
+        fwt_err e2 = repo_txn_file_end(txn, out, id, err == FWT_OK ? dest : NULL, dg);
+        if (err == FWT_OK) {
+            err = e2;
         }
     }
-    if (err != FWT_OK) {
-        (void)unlink(tmpl);
-        if (*created) {
-            (void)unlink(dest);
-            *created = 0;
-        }
-        free(dest);
-        dest = NULL;
-    }
-    free(tmpl);
+    free(dest);
     *length = total;
-    *dest_out = dest;
     return err;
 }
 
@@ -800,13 +729,13 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
         }
     }
     fwt_err err = FWT_OK;
-    json_t *env = NULL, *holder = NULL, *created = json_array(), *made = json_array(), *added = json_array();
+    json_t *env = NULL, *holder = NULL, *added = json_array();
     char *hn = NULL;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     struct repo_role_keys rk;
     char **names = calloc(o->n_files, sizeof(*names));
-    if (!created || !made || !added || !names) {
+    if (!added || !names) {
         err = oom();
         goto out;
     }
@@ -874,15 +803,9 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
         }
         char sha[65];
         uint64_t length = 0;
-        char *dest = NULL;
-        int was_created = 0;
         if (err == FWT_OK) {
-            err = copy_target(r, o, o->files[i], names[i], sha, &length, &dest, &was_created, made);
+            err = copy_target(r, o, o->files[i], names[i], sha, &length, &txn);
         }
-        if (err == FWT_OK && was_created) {
-            json_array_append_new(created, json_string(dest));
-        }
-        free(dest);
         if (err == FWT_OK) {
             json_t *entry = json_pack("{s:I, s:{s:s}}", "length", (json_int_t)length, "hashes", "sha256", sha);
             if (!entry) {
@@ -913,16 +836,6 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
         }
     }
 out:
-    if (err != FWT_OK) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(created, i, v) {
-            (void)unlink(json_string_value(v));
-        }
-        for (i = json_array_size(made); i-- > 0;) {
-            (void)rmdir(json_string_value(json_array_get(made, i)));
-        }
-    }
     if (names) {
         for (size_t i = 0; i < o->n_files; i++) {
             free(names[i]);
@@ -933,8 +846,6 @@ out:
     json_decref(env);
     json_decref(holder);
     json_decref(custom);
-    json_decref(created);
-    json_decref(made);
     json_decref(added);
     free(hn);
     return err;
@@ -962,7 +873,7 @@ fwt_err repo_cmd_remove_target(struct repo *r, const char *name, const char *rol
     }
     json_object_del(tmap, name);
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     report_init(report);
     err = stage_and_sign(r, role, env, kr, &txn, report);
     if (err == FWT_OK) {
@@ -1031,7 +942,7 @@ fwt_err repo_cmd_delegate(struct repo *r, const struct repo_delegate_opts *o, st
     }
     json_t *denv = NULL, *renv = NULL;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     err = repo_stage_for_change(r, from, &denv);
     if (err != FWT_OK) {
         return err;
@@ -1263,7 +1174,7 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
     char *snap_bytes = NULL, *ts_bytes = NULL, *p = NULL;
     size_t snap_len = 0, ts_len = 0;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     fwt_err err = FWT_OK;
     if (!staged || !snapmeta) {
         err = oom();
@@ -1558,7 +1469,7 @@ fwt_err repo_cmd_timestamp(struct repo *r, const struct repo_keyring *kr, json_t
     json_decref(root);
     free(bytes);
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     if (err == FWT_OK) {
         p = repo_path(r, "metadata/timestamp.json");
         err = p ? repo_txn_write(&txn, p, ts, ts_len) : oom();
@@ -1640,7 +1551,7 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
     char *hn = NULL;
     struct repo_role_keys rk;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     fwt_err err = repo_role_keys(r, role, &holder, &hn, &rk);
     if (err != FWT_OK) {
         return err;
@@ -1744,25 +1655,34 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
     /* The role's own metadata must be signed by its new keys: stage a new version
      * (snapshot and timestamp are made by publish anyway). */
     if (strcmp(role, "root") != 0 && strcmp(role, "snapshot") != 0 && strcmp(role, "timestamp") != 0) {
-        /* Commit the holder first so the role's keys are looked up in it. */
-        err = repo_txn_commit(&txn);
+        /* Signed by the role's keys as the changed holder lists them; one transaction with
+         * the holder (a crash between the two would leave the role unsigned by its keys). */
+        struct repo_role_keys nrk = {keys, roleobj};
+        size_t added = 0, v = 0, rth = 0;
+        char *p = NULL;
+        err = repo_stage_for_change(r, role, &renv);
+        if (err == FWT_OK) {
+            err = repo_delegations_check(SIGNED(renv), role);
+        }
+        if (err == FWT_OK) {
+            err = repo_sign_env(renv, &nrk, kr, &added);
+        }
+        if (err == FWT_OK) {
+            err = staged_path(r, role, &p);
+        }
+        if (err == FWT_OK) {
+            err = repo_txn_write_json(&txn, p, renv);
+        }
+        free(p);
         if (err != FWT_OK) {
             goto out;
         }
-        err = repo_stage_for_change(r, role, &renv);
-        struct repo_txn t2;
-        memset(&t2, 0, sizeof(t2));
-        if (err == FWT_OK) {
-            err = stage_and_sign(r, role, renv, kr, &t2, report);
-        }
-        if (err == FWT_OK) {
-            err = repo_txn_commit(&t2);
-        }
-        repo_txn_free(&t2);
-        if (err != FWT_OK) {
-            repo_txn_undo(&txn); /* the command failed as a whole: undo the holder change too */
-        }
-        goto out;
+        fwt_err e = threshold_met(role, renv, &nrk, &v, &rth);
+        fwt_detail_clear();
+        json_array_append_new(json_object_get(report, "staged"),
+                              json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "role", role, "version", version_of(renv),
+                                        "signatures_added", (json_int_t)added, "signatures", (json_int_t)v,
+                                        "threshold", (json_int_t)rth, "threshold_met", e == FWT_OK));
     }
     err = repo_txn_commit(&txn);
 out:
@@ -1804,7 +1724,7 @@ fwt_err repo_cmd_sign(struct repo *r, const char *role, const struct repo_keyrin
                        "public only, or it signed already)", role);
     }
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     char *p = NULL;
     if (err == FWT_OK) {
         err = staged_path(r, role, &p);
@@ -1904,8 +1824,34 @@ static json_t *role_status(const struct repo *r, const char *role)
     return o;
 }
 
+fwt_err repo_cmd_recover(struct repo *r, json_t *report)
+{
+    enum repo_txn_state st = REPO_TXN_NONE;
+    fwt_err err = repo_recover(r->dir, &st);
+    static const char *const what[4] = {NULL, "discarded (it had not changed anything)", "completed",
+                                        "rolled back"};
+    if (err == FWT_OK && st != REPO_TXN_NONE) {
+        json_object_set_new(report, "recovered", json_string(what[st]));
+    }
+    return err;
+}
+
 fwt_err repo_cmd_status(struct repo *r, json_t *report)
 {
+    enum repo_txn_state pend = REPO_TXN_NONE;
+    fwt_err perr = repo_txn_pending(r->dir, &pend);
+    if (perr != FWT_OK) {
+        return perr;
+    }
+    if (pend != REPO_TXN_NONE) {
+        static const char *const what[4] = {NULL, "prepared but not committed (it will be discarded)",
+                                            "committed but not complete (it will be completed)",
+                                            "failed and not completely rolled back (it will be rolled back)"};
+        json_object_set_new(report, "interrupted", json_string(what[pend]));
+        return fwt_fail(FWT_E_STATE, "an interrupted operation is pending in %s/%s: %s by the next command "
+                        "that changes the repository (e.g. 'fwtrust repo timestamp %s --key TIMESTAMP_KEY')",
+                        r->dir, REPO_TXN_DIR, what[pend], r->dir);
+    }
     json_t *names = NULL;
     fwt_err err = repo_delegated_roles(r, &names);
     if (err != FWT_OK) {

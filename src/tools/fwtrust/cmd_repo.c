@@ -72,7 +72,8 @@ static void usage(FILE *out)
         "  --json               print the result as JSON\n" FWT_KEY_HELP
         "  -h, --help           this text\n\n"
         "Exit status (docs/exit-codes.md): 0 success; 1 usage or bad argument; 2 I/O;\n"
-        "7 key cannot be loaded or cannot sign; 8 not found; 11 repository state inconsistent;\n"
+        "7 key cannot be loaded or cannot sign; 8 not found; 11 repository state inconsistent\n"
+        "(status: an interrupted operation is pending; any other command completes it);\n"
         "40 metadata malformed; 41 signature threshold not met (staged, waiting for 'sign');\n"
         "42 metadata expired; 51 nothing to publish.\n");
 }
@@ -290,6 +291,10 @@ static void print_human(const char *cmd, const json_t *rep)
 {
     size_t i;
     json_t *s;
+    const char *rec = json_string_value(json_object_get(rep, "recovered"));
+    if (rec) {
+        printf("an interrupted operation was found and %s\n", rec);
+    }
     if (!strcmp(cmd, "status")) {
         json_array_foreach(json_object_get(rep, "roles"), i, s) {
             json_t *pub = json_object_get(s, "published");
@@ -440,6 +445,10 @@ static int run(int argc, char **argv)
         goto done;
     }
     err = repo_open(dir, &r);
+    if (err == FWT_OK && strcmp(cmd, "status") != 0) {
+        /* A command interrupted by a crash is completed or rolled back first. */
+        err = repo_cmd_recover(&r, rep);
+    }
     if (err == FWT_OK && strcmp(cmd, "status") != 0 && strcmp(cmd, "delegate") != 0 &&
         strcmp(cmd, "rotate") != 0 && strcmp(cmd, "revoke-key") != 0) {
         err = signing_keys(&a, &kr);
