@@ -1051,9 +1051,9 @@ static fwt_err check_not_expired(const struct repo *r, const char *role, const j
 }
 
 /* Build, sign and serialise a new timestamp for the snapshot bytes. */
-static fwt_err make_timestamp(const struct repo *r, const json_t *root_env, json_int_t snap_version,
-                              const char *snap_bytes, size_t snap_len, const struct repo_keyring *kr,
-                              char **out, size_t *out_len, json_int_t *version)
+static fwt_err make_timestamp(const struct repo *r, const json_t *root_env, const json_t *old_root,
+                              json_int_t snap_version, const char *snap_bytes, size_t snap_len,
+                              const struct repo_keyring *kr, char **out, size_t *out_len, json_int_t *version)
 {
     json_t *prev = NULL;
     json_int_t v = 1;
@@ -1088,6 +1088,13 @@ static fwt_err make_timestamp(const struct repo *r, const json_t *root_env, json
                                 json_object_get(json_object_get(rsd, "roles"), "timestamp")};
     size_t added = 0;
     err = repo_sign_env(env, &rk, kr, &added);
+    if (err == FWT_OK && old_root) {
+        /* Also by the previous root's timestamp keys given: see publish_order(). */
+        json_t *osd = SIGNED(old_root);
+        struct repo_role_keys ork = {json_object_get(osd, "keys"),
+                                     json_object_get(json_object_get(osd, "roles"), "timestamp")};
+        err = repo_sign_env(env, &ork, kr, &added);
+    }
     if (err == FWT_OK) {
         err = threshold_met("timestamp", env, &rk, NULL, NULL);
         if (err == FWT_E_META_SIG) {
@@ -1167,10 +1174,118 @@ static fwt_err publish_check_signers(const struct repo *r, const struct repo_key
     return err;
 }
 
+/* A version-prefixed file: never overwritten with other bytes; the same bytes (a publish
+ * that a crash interrupted, redone) are accepted. env (serialised) or bytes. */
+static fwt_err write_versioned(struct repo_txn *txn, const char *path, const json_t *env, const char *bytes,
+                               size_t len)
+{
+    char *buf = NULL;
+    fwt_err err = FWT_OK;
+    if (env) {
+        err = repo_json_dump(env, &buf, &len);
+        bytes = buf;
+    }
+    struct stat st;
+    if (err == FWT_OK && lstat(path, &st) == 0) {
+        uint8_t *cur = NULL;
+        size_t cur_len = 0;
+        err = fwt_read_file(path, REPO_MAX_META, &cur, &cur_len);
+        if (err == FWT_OK && (cur_len != len || memcmp(cur, bytes, len) != 0)) {
+            err = fwt_fail(FWT_E_STATE, "%s already exists with other content: published metadata is never "
+                           "overwritten", path);
+        }
+        free(cur);
+    }
+    if (err == FWT_OK) {
+        err = repo_txn_write(txn, path, bytes, len);
+    }
+    free(buf);
+    return err;
+}
+
+/* Does env meet the threshold of role in root_env? (No detail kept.) */
+static int meets(const json_t *root_env, const char *role, const json_t *env)
+{
+    if (!root_env || !env) {
+        return 0;
+    }
+    json_t *sd = SIGNED(root_env);
+    struct repo_role_keys rk = {json_object_get(sd, "keys"), json_object_get(json_object_get(sd, "roles"), role)};
+    fwt_err err = threshold_met(role, env, &rk, NULL, NULL);
+    fwt_detail_clear();
+    return err == FWT_OK;
+}
+
+/*
+ * Publishing a new root: in which order may N+1.root.json and timestamp.json appear?
+ * A client first fetches the root chain, then the timestamp, the snapshot and targets,
+ * verifying each with the newest root it found. Between the two renames a client sees
+ * either (old root, new timestamp -> new snapshot -> new targets) when the timestamp goes
+ * first, or (new root, old timestamp -> old snapshot -> old targets) when the root goes
+ * first. The order chosen is the one whose in-between state verifies completely; for that,
+ * the new timestamp and snapshot are signed by the keys of both roots (publish --key with
+ * the previous timestamp/snapshot keys too). When neither order keeps the timestamp and
+ * snapshot valid, publish refuses (nothing is written). When only the targets role (its
+ * key rotated without the old key signing the new version) fails in between, the order
+ * that keeps timestamp and snapshot valid is used and the report warns.
+ */
+static fwt_err publish_order(const struct repo *r, const json_t *old_root, const json_t *new_root, json_t *staged,
+                             const json_t *snapenv, const char *ts_bytes, size_t ts_len, int *root_first,
+                             json_t *report)
+{
+    json_t *ts_new = NULL, *ts_old = NULL, *snap_old = NULL, *tg_old = NULL;
+    fwt_err err = repo_meta_parse((const uint8_t *)ts_bytes, ts_len, "timestamp", "new timestamp", &ts_new);
+    if (err != FWT_OK) {
+        return err;
+    }
+    /* Nothing published yet but a root: no client can hold an older chain. */
+    if (repo_published(r, "timestamp", &ts_old) != FWT_OK || repo_published(r, "snapshot", &snap_old) != FWT_OK) {
+        fwt_detail_clear();
+        json_decref(ts_new);
+        json_decref(ts_old);
+        json_decref(snap_old);
+        *root_first = 1;
+        return FWT_OK;
+    }
+    if (repo_published(r, "targets", &tg_old) != FWT_OK) {
+        fwt_detail_clear();
+    }
+    json_t *tg_new = json_object_get(staged, "targets");
+    if (!tg_new) {
+        tg_new = tg_old;
+    }
+    int new_online = meets(old_root, "timestamp", ts_new) && meets(old_root, "snapshot", snapenv);
+    int new_targets = meets(old_root, "targets", tg_new);
+    int old_online = meets(new_root, "timestamp", ts_old) && meets(new_root, "snapshot", snap_old);
+    int old_targets = meets(new_root, "targets", tg_old);
+    if (new_online && new_targets) {
+        *root_first = 0;
+    } else if (old_online && old_targets) {
+        *root_first = 1;
+    } else if (new_online || old_online) {
+        *root_first = !new_online;
+        json_object_set_new(report, "warning",
+                            json_string("the targets keys change with this root and the new targets metadata is "
+                                        "not also signed by the previous targets key: while publish runs, a "
+                                        "client may fail once to verify targets (and succeed when it retries)"));
+    } else {
+        err = fwt_fail(FWT_E_META_SIG, "root version %lld changes the timestamp or snapshot keys: sign the new "
+                       "timestamp and snapshot also with the previous root's timestamp and snapshot keys (give them "
+                       "with --key too), so that clients accept them under either root while publish runs",
+                       (long long)version_of(new_root));
+    }
+    json_object_set_new(report, "order", json_string(*root_first ? "root before timestamp" : "timestamp before root"));
+    json_decref(ts_new);
+    json_decref(ts_old);
+    json_decref(snap_old);
+    json_decref(tg_old);
+    return err;
+}
+
 fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int force, json_t *report)
 {
     json_t *names = NULL, *staged = json_object(), *snapmeta = json_object();
-    json_t *snapenv = NULL, *root_env = NULL;
+    json_t *snapenv = NULL, *root_env = NULL, *old_root = NULL;
     char *snap_bytes = NULL, *ts_bytes = NULL, *p = NULL;
     size_t snap_len = 0, ts_len = 0;
     struct repo_txn txn;
@@ -1192,6 +1307,14 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
         fwt_detail_clear();
     }
     /* 1. root */
+    err = repo_published(r, "root", &old_root);
+    if (err == FWT_E_NOT_FOUND) {
+        err = FWT_OK;
+        fwt_detail_clear();
+    }
+    if (err != FWT_OK) {
+        goto out;
+    }
     err = repo_staged(r, "root", &root_env);
     if (err == FWT_OK) {
         err = repo_root_check(SIGNED(root_env));
@@ -1312,6 +1435,13 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
                                     json_object_get(json_object_get(rsd, "roles"), "snapshot")};
         size_t added = 0;
         err = repo_sign_env(snapenv, &rk, kr, &added);
+        if (err == FWT_OK && old_root && json_object_get(staged, "root")) {
+            /* Also by the previous root's snapshot keys given: see publish_order(). */
+            json_t *osd = SIGNED(old_root);
+            struct repo_role_keys ork = {json_object_get(osd, "keys"),
+                                         json_object_get(json_object_get(osd, "roles"), "snapshot")};
+            err = repo_sign_env(snapenv, &ork, kr, &added);
+        }
         if (err == FWT_OK) {
             err = threshold_met("snapshot", snapenv, &rk, NULL, NULL);
             if (err == FWT_E_META_SIG) {
@@ -1324,64 +1454,53 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
     }
     json_int_t tv = 0;
     if (err == FWT_OK) {
-        err = make_timestamp(r, root_env, sv, snap_bytes, snap_len, kr, &ts_bytes, &ts_len, &tv);
+        err = make_timestamp(r, root_env, json_object_get(staged, "root") ? old_root : NULL, sv, snap_bytes,
+                             snap_len, kr, &ts_bytes, &ts_len, &tv);
+    }
+    int root_first = 0;
+    if (err == FWT_OK && old_root && json_object_get(staged, "root")) {
+        err = publish_order(r, old_root, root_env, staged, snapenv, ts_bytes, ts_len, &root_first, report);
     }
     if (err != FWT_OK) {
         goto out;
     }
-    /* 4. write: roles, root, snapshot, timestamp last; then clear staged/. */
+    /* 4. write, in the order publish_order() chose: the roles' versioned files and the
+     * snapshot (no client reads them before a timestamp names them), then root and
+     * timestamp.json in the safe order; then clear staged/. */
     const char *role;
     json_t *env;
     json_object_foreach(staged, role, env) {
-        if (!strcmp(role, "root")) {
-            continue;
-        }
-        p = repo_path(r, "metadata/%lld.%s.json", (long long)version_of(env), role);
-        struct stat st;
-        if (!p) {
-            err = oom();
-        } else if (stat(p, &st) == 0) {
-            err = fwt_fail(FWT_E_STATE, "%s already exists: published metadata is never overwritten", p);
-        } else {
-            err = repo_txn_write_json(&txn, p, env);
-        }
-        free(p);
-        p = NULL;
-        if (err != FWT_OK) {
-            goto out;
-        }
-    }
-    env = json_object_get(staged, "root");
-    if (env) {
-        p = repo_path(r, "metadata/%lld.root.json", (long long)version_of(env));
-        struct stat st;
-        if (!p) {
-            err = oom();
-        } else if (stat(p, &st) == 0) {
-            err = fwt_fail(FWT_E_STATE, "%s already exists: published metadata is never overwritten", p);
-        } else {
-            err = repo_txn_write_json(&txn, p, env);
-        }
-        free(p);
-        p = repo_path(r, "metadata/root.json");
-        if (err == FWT_OK) {
-            err = p ? repo_txn_write_json(&txn, p, env) : oom();
-        }
-        free(p);
-        p = NULL;
-        if (err != FWT_OK) {
-            goto out;
+        if (strcmp(role, "root") != 0) {
+            p = repo_path(r, "metadata/%lld.%s.json", (long long)version_of(env), role);
+            err = p ? write_versioned(&txn, p, env, NULL, 0) : oom();
+            free(p);
+            p = NULL;
+            if (err != FWT_OK) {
+                goto out;
+            }
         }
     }
     p = repo_path(r, "metadata/%lld.snapshot.json", (long long)sv);
-    err = p ? repo_txn_write(&txn, p, snap_bytes, snap_len) : oom();
-    free(p);
-    p = repo_path(r, "metadata/timestamp.json");
-    if (err == FWT_OK) {
-        err = p ? repo_txn_write(&txn, p, ts_bytes, ts_len) : oom();
-    }
+    err = p ? write_versioned(&txn, p, NULL, snap_bytes, snap_len) : oom();
     free(p);
     p = NULL;
+    env = json_object_get(staged, "root");
+    for (int step = 0; step < 2 && err == FWT_OK; step++) {
+        if ((step == 0) == (root_first != 0) && env) {
+            p = repo_path(r, "metadata/%lld.root.json", (long long)version_of(env));
+            err = p ? write_versioned(&txn, p, env, NULL, 0) : oom();
+            free(p);
+            p = repo_path(r, "metadata/root.json");
+            if (err == FWT_OK) {
+                err = p ? repo_txn_write_json(&txn, p, env) : oom();
+            }
+        } else if ((step == 0) != (root_first != 0)) {
+            p = repo_path(r, "metadata/timestamp.json");
+            err = p ? repo_txn_write(&txn, p, ts_bytes, ts_len) : oom();
+        }
+        free(p);
+        p = NULL;
+    }
     json_object_foreach(staged, role, env) {
         if (err == FWT_OK) {
             err = staged_path(r, role, &p);
@@ -1412,6 +1531,7 @@ out:
     json_decref(snapmeta);
     json_decref(snapenv);
     json_decref(root_env);
+    json_decref(old_root);
     free(snap_bytes);
     free(ts_bytes);
     return err;
@@ -1464,7 +1584,7 @@ fwt_err repo_cmd_timestamp(struct repo *r, const struct repo_keyring *kr, json_t
         err = repo_keys_belong(kr, kr->n, "role 'timestamp' of the published root", &trk, 1);
     }
     if (err == FWT_OK) {
-        err = make_timestamp(r, root, sv, (const char *)bytes, len, kr, &ts, &ts_len, &tv);
+        err = make_timestamp(r, root, NULL, sv, (const char *)bytes, len, kr, &ts, &ts_len, &tv);
     }
     json_decref(root);
     free(bytes);
