@@ -1969,7 +1969,7 @@ fwt_err repo_cmd_status(struct repo *r, json_t *report)
                                             "failed and not completely rolled back (it will be rolled back)"};
         json_object_set_new(report, "interrupted", json_string(what[pend]));
         return fwt_fail(FWT_E_STATE, "an interrupted operation is pending in %s/%s: %s by the next command "
-                        "that changes the repository (e.g. 'fwtrust repo timestamp %s --key TIMESTAMP_KEY')",
+                        "that changes the repository, or by 'fwtrust repo recover %s'",
                         r->dir, REPO_TXN_DIR, what[pend], r->dir);
     }
     json_t *names = NULL;

@@ -67,7 +67,10 @@ static void usage(FILE *out)
         "  revoke-key DIR --role ROLE --key K|KEYID [--threshold N] [--sign-key K]...\n"
         "  sign DIR ROLE --key K...      add signatures to staged ROLE (k-of-n signing on\n"
         "       separate machines); stages a new version when nothing is staged\n"
-        "  status DIR [--json]           versions, expiry, thresholds, who signed what\n\n"
+        "  status DIR [--json]           versions, expiry, thresholds, who signed what;\n"
+        "       exit 11 while an operation interrupted by a crash is pending\n"
+        "  recover DIR                   complete (or roll back) an interrupted operation;\n"
+        "       every other command does this first, too\n\n"
         "Options of every command:\n"
         "  --json               print the result as JSON\n" FWT_KEY_HELP
         "  -h, --help           this text\n\n"
@@ -293,7 +296,7 @@ static void print_human(const char *cmd, const json_t *rep)
     json_t *s;
     const char *rec = json_string_value(json_object_get(rep, "recovered"));
     if (rec) {
-        printf("an interrupted operation was found and %s\n", rec);
+        printf("%s%s\n", strncmp(rec, "nothing", 7) ? "an interrupted operation was found and " : "", rec);
     }
     if (!strcmp(cmd, "status")) {
         json_array_foreach(json_object_get(rep, "roles"), i, s) {
@@ -390,7 +393,7 @@ static int run(int argc, char **argv)
     }
     const char *cmd = argv[1];
     static const char *const cmds[] = {"init", "add-target", "remove-target", "delegate", "publish",
-                                       "timestamp", "rotate", "revoke-key", "sign", "status"};
+                                       "timestamp", "rotate", "revoke-key", "sign", "status", "recover"};
     int known = 0;
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         known |= !strcmp(cmd, cmds[i]);
@@ -537,6 +540,8 @@ static int run(int argc, char **argv)
         }
     } else if (!strcmp(cmd, "status")) {
         err = repo_cmd_status(&r, rep);
+    } else if (!strcmp(cmd, "recover") && !json_object_get(rep, "recovered")) {
+        json_object_set_new(rep, "recovered", json_string("nothing to do: no interrupted operation"));
     }
 done:
     repo_keyring_free(&kr);
