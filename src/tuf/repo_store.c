@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,21 +346,39 @@ static char *txn_join(const char *a, const char *b)
     return p;
 }
 
-/* 1 when path is a regular file whose SHA-256 is sha. */
+/* 1 when path is a regular file whose SHA-256 is sha (streamed: target files may be large). */
 static int file_has_sha(const char *path, const uint8_t sha[32])
 {
-    uint8_t *buf = NULL;
-    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
-    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || fwt_read_file(path, (size_t)1 << 40, &buf, &len) != FWT_OK) {
-        fwt_detail_clear();
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) {
+            close(fd);
+        }
         return 0;
     }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    uint8_t buf[65536];
+    for (;;) {
+        ssize_t n = ok ? read(fd, buf, sizeof(buf)) : 0;
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            ok = 0;
+        }
+        if (n <= 0) {
+            break;
+        }
+        ok = EVP_DigestUpdate(md, buf, (size_t)n) == 1;
+    }
+    close(fd);
     uint8_t dg[32];
-    int same = fwt_sha256(buf, len, dg) == FWT_OK && fwt_ct_compare(dg, sha, 32) == 0;
-    fwt_detail_clear();
-    free(buf);
-    return same;
+    unsigned dl = 0;
+    ok = ok && EVP_DigestFinal_ex(md, dg, &dl) == 1 && dl == 32 && fwt_ct_compare(dg, sha, 32) == 0;
+    EVP_MD_CTX_free(md);
+    return ok;
 }
 
 /* Create the missing directories above path (below dir). made (may be NULL) collects them. */
