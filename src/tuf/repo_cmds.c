@@ -1316,7 +1316,14 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
         goto out;
     }
     err = repo_staged(r, "root", &root_env);
-    if (err == FWT_OK) {
+    int stale_root = 0;
+    if (err == FWT_OK && old_root && json_equal(SIGNED(root_env), SIGNED(old_root))) {
+        /* The staged root is the published one (left by an interrupted publish of an
+         * earlier fwtrust): it is removed, not published again. */
+        json_decref(root_env);
+        root_env = json_incref(old_root);
+        stale_root = 1;
+    } else if (err == FWT_OK) {
         err = repo_root_check(SIGNED(root_env));
         if (err == FWT_OK) {
             err = sign_role(r, "root", root_env, kr, NULL);
@@ -1403,7 +1410,7 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
     if (err != FWT_OK) {
         goto out;
     }
-    if (json_object_size(staged) == 0 && !force) {
+    if (json_object_size(staged) == 0 && !force && !stale_root) {
         err = fwt_fail(FWT_E_NO_UPDATE, "nothing is staged (use --force for a new snapshot, or "
                        "'fwtrust repo timestamp' to refresh only the timestamp)");
         goto out;
@@ -1497,6 +1504,14 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
         } else if ((step == 0) != (root_first != 0)) {
             p = repo_path(r, "metadata/timestamp.json");
             err = p ? repo_txn_write(&txn, p, ts_bytes, ts_len) : oom();
+        }
+        free(p);
+        p = NULL;
+    }
+    if (err == FWT_OK && stale_root) {
+        err = staged_path(r, "root", &p);
+        if (err == FWT_OK) {
+            err = repo_txn_delete(&txn, p);
         }
         free(p);
         p = NULL;

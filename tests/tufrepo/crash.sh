@@ -70,6 +70,11 @@ step publish-rotation publish "$W" --key "$T/snapshot.pem" --key "$T/timestamp.p
 # The production binary has no hook.
 rm -rf "$T/prod" && cp -a "$W" "$T/prod"
 FWT_FAULT_AT=1 expect 0 "published timestamp" "$FWTRUST" repo timestamp "$T/prod" --key "$T/ts2.pem"
+# A staged root equal to the published one (left by a publish an earlier fwtrust did not
+# finish) does not block publishing: it is removed.
+cp "$T/prod/metadata/root.json" "$T/prod/staged/root.json"
+expect 0 "published snapshot" "$FWTRUST" repo publish "$T/prod" --key "$T/snapshot.pem" --key "$T/ts2.pem"
+[ ! -e "$T/prod/staged/root.json" ] || fail "the stale staged root was kept"
 
 mkdir -p "$T/www"
 JSURL=""
