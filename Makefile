@@ -2,13 +2,12 @@
 #   make demo   install what is missing, build, run the end-to-end story
 #   make check  install what is missing, build, run every test (unit, CLI,
 #               ASan+UBSan, fuzz smoke, -m32 core, Cortex-M4 cross-build)
-# Other targets: make build, make bench, make clean, make crash-full (every crash cut of
-# `fwtrust repo`, tests/tufrepo/crash.sh; make check runs a subset).
+# Other targets: make build, make bench, make clean.
 
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check demo bench clean crash-full
+.PHONY: all deps build check demo bench clean
 
 all: build
 
@@ -27,9 +26,6 @@ demo: build
 
 bench: build
 	bench/run
-
-crash-full: build
-	FWT_CRASH_STRIDE=1 ctest --test-dir $(BUILD) -R '^tufrepo_crash$$' --output-on-failure
 
 clean:
 	rm -rf build build-* 
