@@ -125,7 +125,8 @@ struct repo_txn_entry {
 };
 
 struct repo_txn {
-    char *dir, *jdir;
+    const char *dir; /* the repository (borrowed from the caller) */
+    char *jdir;      /* DIR/.txn, once the transaction has started */
     struct repo_txn_entry *e;
     size_t n, cap;
     unsigned next_id;
@@ -141,6 +142,7 @@ enum repo_txn_state {
     REPO_TXN_ROLLING_BACK    /* an undo list: the next command finishes rolling back */
 };
 
+/* dir: the repository directory; it must outlive the transaction. */
 void repo_txn_init(struct repo_txn *t, const char *dir);
 FWT_MUST_CHECK fwt_err repo_txn_write(struct repo_txn *t, const char *path, const void *data, size_t len);
 FWT_MUST_CHECK fwt_err repo_txn_write_json(struct repo_txn *t, const char *path, const json_t *v);

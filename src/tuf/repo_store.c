@@ -529,17 +529,19 @@ static fwt_err txn_discard(const char *dir, const char *jdir)
 void repo_txn_init(struct repo_txn *t, const char *dir)
 {
     memset(t, 0, sizeof(*t));
-    t->dir = strdup(dir);
-    t->jdir = t->dir ? txn_join(t->dir, REPO_TXN_DIR) : NULL;
+    t->dir = dir; /* borrowed: allocates nothing, so an early return needs no repo_txn_free */
 }
 
 static fwt_err txn_start(struct repo_txn *t)
 {
-    if (!t->dir || !t->jdir) {
-        return fwt_fail(FWT_E_NOMEM, "out of memory");
-    }
     if (t->have_jdir) {
         return FWT_OK;
+    }
+    if (!t->jdir && t->dir) {
+        t->jdir = txn_join(t->dir, REPO_TXN_DIR);
+    }
+    if (!t->dir || !t->jdir) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
     }
     if (repo_fs_mkdir(t->jdir) != 0) {
         if (errno == EEXIST) {
@@ -825,7 +827,6 @@ void repo_txn_free(struct repo_txn *t)
     for (size_t i = 0; i < t->n_dirs; i++) {
         free(t->made_dirs[i]);
     }
-    free(t->dir);
     free(t->jdir);
     memset(t, 0, sizeof(*t));
 }
