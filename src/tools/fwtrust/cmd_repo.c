@@ -75,8 +75,9 @@ static void usage(FILE *out)
         "  --json               print the result as JSON\n" FWT_KEY_HELP
         "  -h, --help           this text\n\n"
         "Exit status (docs/exit-codes.md): 0 success; 1 usage or bad argument; 2 I/O;\n"
-        "7 key cannot be loaded or cannot sign; 8 not found; 11 repository state inconsistent\n"
-        "(status: an interrupted operation is pending; any other command completes it);\n"
+        "7 key cannot be loaded, cannot sign, or is not a key of the role signed;\n"
+        "8 not found; 11 repository state inconsistent (status: an interrupted operation\n"
+        "is pending; any other command, or recover, completes or rolls it back);\n"
         "40 metadata malformed; 41 signature threshold not met (staged, waiting for 'sign');\n"
         "42 metadata expired; 51 nothing to publish.\n");
 }
@@ -357,6 +358,9 @@ static void print_human(const char *cmd, const json_t *rep)
                json_string_value(json_object_get(t, "sha256")));
     }
     json_t *pub = json_object_get(rep, "published");
+    if (json_is_string(json_object_get(rep, "warning"))) {
+        fprintf(stderr, "%s: warning: %s\n", k_prog, json_string_value(json_object_get(rep, "warning")));
+    }
     if (pub) {
         const char *k;
         json_t *v;
