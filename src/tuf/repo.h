@@ -203,11 +203,15 @@ struct repo {
     json_t *config;
     struct repo_expiry exp;
     time_t now;
+    int locked;  /* lock_fd holds an exclusive flock on DIR/repo.json until repo_close */
+    int lock_fd;
 };
 
 enum repo_role_kind { REPO_ROOT = 0, REPO_TARGETS = 1, REPO_SNAPSHOT = 2, REPO_TIMESTAMP = 3, REPO_DELEGATED = 4 };
 
-/* Open an existing repository (DIR/repo.json must exist). now: time for expiry. */
+/* Open an existing repository (DIR/repo.json must exist). now: time for expiry. One command
+ * at a time: the repository is locked (flock on repo.json) until repo_close; FWT_E_LOCKED
+ * when another command holds it. */
 FWT_MUST_CHECK fwt_err repo_open(const char *dir, struct repo *r);
 void repo_close(struct repo *r);
 

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1037,6 +1038,20 @@ fwt_err repo_open(const char *dir, struct repo *r)
         repo_close(r);
         return e;
     }
+    /* One command at a time: another one's transaction in .txn/ is not a crash's. */
+    r->lock_fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (r->lock_fd < 0 || flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (r->lock_fd >= 0) {
+            close(r->lock_fd);
+        }
+        fwt_err err = e == EWOULDBLOCK ? fwt_fail(FWT_E_LOCKED, "another fwtrust repo command is working on %s", dir)
+                                       : fwt_fail(FWT_E_IO, "%s: cannot lock: %s", p, strerror(e));
+        free(p);
+        repo_close(r);
+        return err;
+    }
+    r->locked = 1;
     uint8_t *buf = NULL;
     size_t len = 0;
     fwt_err err = fwt_read_file(p, 65536, &buf, &len);
@@ -1067,6 +1082,9 @@ fwt_err repo_open(const char *dir, struct repo *r)
 
 void repo_close(struct repo *r)
 {
+    if (r->locked) {
+        close(r->lock_fd); /* releases the lock */
+    }
     free(r->dir);
     json_decref(r->config);
     memset(r, 0, sizeof(*r));

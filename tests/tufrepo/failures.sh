@@ -152,4 +152,11 @@ unchanged 11 "nothing is published yet" "$T/new" "$FWTRUST" repo timestamp "$T/n
 expect 41 "" "$FWTRUST" repo publish "$R" --json --key "$T/timestamp.pem"
 [ "$(jget "$T/.out" 'd["exit_code"]')" = 41 ] || fail "json error exit code"
 [ "$(jget "$T/.out" 'd["error"]')" = FWT_E_META_SIG ] || fail "json error name"
+# One command at a time: while another holds the repository (here flock(1) on repo.json, as a
+# running command does), a command is refused (exit 10) before it touches anything, so it
+# never takes the other's transaction in .txn/ for one a crash left.
+unchanged 10 "another fwtrust repo command is working on" "$R" \
+    flock "$R/repo.json" "$FWTRUST" repo timestamp "$R" --key "$T/timestamp.pem"
+expect 10 "" flock "$R/repo.json" "$FWTRUST" repo status "$R"
+expect 0 "published timestamp" "$FWTRUST" repo timestamp "$R" --key "$T/timestamp.pem"
 echo "failures: ok"

@@ -75,6 +75,7 @@ static void usage(FILE *out)
         "  --json               print the result as JSON\n" FWT_KEY_HELP
         "  -h, --help           this text\n\n"
         "Exit status (docs/exit-codes.md): 0 success; 1 usage or bad argument; 2 I/O;\n"
+        "10 another command is working on DIR;\n"
         "7 key cannot be loaded, cannot sign, or is not a key of the role signed;\n"
         "8 not found; 11 repository state inconsistent (status: an interrupted operation\n"
         "is pending; any other command, or recover, completes or rolls it back);\n"
