@@ -1,10 +1,11 @@
 # Repository tool fuzz target (included by fuzz/CMakeLists.txt in FWT_FUZZ builds).
 # fuzz_tufrepo_meta: bytes -> repo_meta_parse for each metadata type, then the root /
 #                    delegation checks, signature counting and a dump/parse round trip.
+# fuzz_tufrepo_journal: bytes -> repo_txn_journal_parse (the journal a crashed publish leaves).
 # Seeds: fuzz/corpus/fuzz_tufrepo_meta/ (metadata published by `fwtrust repo`, with
-# ed25519, ECDSA and RSA keys and a delegation).
+# ed25519, ECDSA and RSA keys and a delegation); fuzz/corpus/fuzz_tufrepo_journal/ (journals).
 if(TARGET fwt_tuf)
-  foreach(target fuzz_tufrepo_meta)
+  foreach(target fuzz_tufrepo_meta fuzz_tufrepo_journal)
     add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
     target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/util)
     target_link_libraries(${target} PRIVATE fwt_tuf fwt_image fwt_crypto fwt_util PkgConfig::JANSSON)

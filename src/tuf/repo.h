@@ -11,9 +11,11 @@
  *                           N.ROLE.json, N.snapshot.json, timestamp.json
  *   DIR/targets/            published target files, [DIR/]SHA256.NAME (serve this)
  *
- * Every command checks everything first, then writes through a transaction
- * (struct repo_txn) that writes each file atomically and, when a later write
- * fails, restores what it wrote: a failed command leaves the repository as it was.
+ *   DIR/.txn/               a transaction in progress (see repo_txn below)
+ *
+ * Every command checks everything first, then writes through one journaled
+ * transaction (struct repo_txn): a failed command leaves the repository as it was,
+ * and a crash is completed or rolled back by the next command.
  *
  * Hosted C; jansson (JSON_REJECT_DUPLICATES) for all parsing; canonical JSON,
  * key ids and signatures through the TUF module (fwt_tuf.h).
@@ -91,37 +93,82 @@ FWT_MUST_CHECK fwt_err repo_count_signatures(const json_t *env, const struct rep
  * *added: how many signatures were added. */
 FWT_MUST_CHECK fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk,
                                      const struct repo_keyring *kr, size_t *added);
+/* The first n keys of kr (the keys given to sign with) must each belong to one of the n_rks
+ * roles (a key id listed by the role and present in its keys map): a key that would sign
+ * nothing is refused (FWT_E_KEY) naming the key and the key ids that would do. what names
+ * the role(s) in the message ("role 'targets'"). */
+FWT_MUST_CHECK fwt_err repo_keys_belong(const struct repo_keyring *kr, size_t n, const char *what,
+                                        const struct repo_role_keys *rks, size_t n_rks);
 /* Threshold of a role object, checked: 1 <= threshold <= number of distinct key ids. */
 FWT_MUST_CHECK fwt_err repo_role_threshold(const json_t *role, const char *name, size_t *threshold);
 
-/* ---- Files and transactions ---- */
+/* ---- Files and transactions ----
+ *
+ * A command's writes form one journaled transaction (repo_store.c, docs/repository.md
+ * "Atomicity"): new files are prepared in DIR/.txn/ (beside metadata/ and targets/, never
+ * in a served directory), then a journal commits them, then they are renamed into place in
+ * the order they were added. A crash before the journal leaves nothing visible (the next
+ * command discards .txn/); after it, the next command completes the transaction. A failure
+ * while applying rolls it back. Paths are absolute, inside the repository directory. */
+
+#define REPO_TXN_DIR ".txn"
+#define REPO_FAULT_EXIT 99 /* exit status of a simulated crash (crash-test build only) */
 
 struct repo_txn_entry {
     char *path;
-    uint8_t *old;   /* previous content when the file existed */
-    size_t old_len;
-    int existed;
-    int done;
+    const char *rel; /* path relative to the repository (points into path) */
+    unsigned id;     /* .txn/ID holds the new bytes; .txn/old.ID the file replaced */
     int is_delete;
-    uint8_t *data;  /* new content (not for deletes) */
-    size_t len;
+    int same;        /* the file already holds these bytes: nothing to do */
+    int backup;      /* .txn/old.ID exists */
+    uint8_t sha[32];
 };
 
 struct repo_txn {
+    const char *dir; /* the repository (borrowed from the caller) */
+    char *jdir;      /* DIR/.txn, once the transaction has started */
     struct repo_txn_entry *e;
     size_t n, cap;
-    char *made_dirs[16]; /* directories created by commit (removed on rollback) */
+    unsigned next_id;
+    int have_jdir;       /* .txn/ created by this transaction and not yet removed */
+    char *made_dirs[32]; /* directories created while applying (removed on roll back) */
     size_t n_dirs;
 };
 
+enum repo_txn_state {
+    REPO_TXN_NONE = 0,       /* no .txn/ */
+    REPO_TXN_UNCOMMITTED,    /* .txn/ without a journal: discarded by the next command */
+    REPO_TXN_COMMITTED,      /* a journal: the next command completes the transaction */
+    REPO_TXN_ROLLING_BACK    /* an undo list: the next command finishes rolling back */
+};
+
+/* dir: the repository directory; it must outlive the transaction. */
+void repo_txn_init(struct repo_txn *t, const char *dir);
 FWT_MUST_CHECK fwt_err repo_txn_write(struct repo_txn *t, const char *path, const void *data, size_t len);
 FWT_MUST_CHECK fwt_err repo_txn_write_json(struct repo_txn *t, const char *path, const json_t *v);
 FWT_MUST_CHECK fwt_err repo_txn_delete(struct repo_txn *t, const char *path);
-/* Perform all writes in order; on failure restore everything already done. */
+/* A new file streamed by the caller: begin gives an fd in .txn/ (write with repo_fs_write_all);
+ * end fsyncs and closes it and, when path is not NULL, adds it as the new content of path
+ * (sha: its SHA-256). */
+FWT_MUST_CHECK fwt_err repo_txn_file_begin(struct repo_txn *t, int *fd, unsigned *id);
+FWT_MUST_CHECK fwt_err repo_txn_file_end(struct repo_txn *t, int fd, unsigned id, const char *path,
+                                         const uint8_t sha[32]);
+/* Commit and apply; on failure nothing is changed (rolled back). */
 FWT_MUST_CHECK fwt_err repo_txn_commit(struct repo_txn *t);
-/* Undo a transaction's writes (also after a successful commit, before repo_txn_free). */
-void repo_txn_undo(struct repo_txn *t);
+/* Free; an uncommitted transaction's prepared files are removed. */
 void repo_txn_free(struct repo_txn *t);
+/* Is a transaction pending in dir (left by a crash)? */
+FWT_MUST_CHECK fwt_err repo_txn_pending(const char *dir, enum repo_txn_state *state);
+/* Complete (journal) or roll back (undo list, or no journal) a pending transaction; *found
+ * tells which was found (REPO_TXN_NONE: nothing to do). */
+FWT_MUST_CHECK fwt_err repo_recover(const char *dir, enum repo_txn_state *found);
+/* Parse a journal (strict). */
+FWT_MUST_CHECK fwt_err repo_txn_journal_parse(const uint8_t *buf, size_t len, json_t **out);
+
+/* State-changing file calls outside transactions (through the crash-test hook). */
+int repo_fs_mkdir(const char *path);
+int repo_fs_rmdir(const char *path);
+FWT_MUST_CHECK fwt_err repo_fs_write_all(int fd, const void *buf, size_t len, const char *what);
 
 /* Serialised form of a metadata file (what we write and what snapshot/timestamp hash). */
 FWT_MUST_CHECK fwt_err repo_json_dump(const json_t *v, char **buf, size_t *len);
@@ -156,11 +203,15 @@ struct repo {
     json_t *config;
     struct repo_expiry exp;
     time_t now;
+    int locked;  /* lock_fd holds an exclusive flock on DIR/repo.json until repo_close */
+    int lock_fd;
 };
 
 enum repo_role_kind { REPO_ROOT = 0, REPO_TARGETS = 1, REPO_SNAPSHOT = 2, REPO_TIMESTAMP = 3, REPO_DELEGATED = 4 };
 
-/* Open an existing repository (DIR/repo.json must exist). now: time for expiry. */
+/* Open an existing repository (DIR/repo.json must exist). now: time for expiry. One command
+ * at a time: the repository is locked (flock on repo.json) until repo_close; FWT_E_LOCKED
+ * when another command holds it. */
 FWT_MUST_CHECK fwt_err repo_open(const char *dir, struct repo *r);
 void repo_close(struct repo *r);
 
@@ -259,6 +310,9 @@ FWT_MUST_CHECK fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_
                                        json_t *report);
 FWT_MUST_CHECK fwt_err repo_cmd_sign(struct repo *r, const char *role, const struct repo_keyring *kr,
                                      json_t *report);
+/* Status; FWT_E_STATE (11) when an interrupted operation is pending (report "interrupted"). */
 FWT_MUST_CHECK fwt_err repo_cmd_status(struct repo *r, json_t *report);
+/* Complete or roll back an operation a crash interrupted (report "recovered" says which). */
+FWT_MUST_CHECK fwt_err repo_cmd_recover(struct repo *r, json_t *report);
 
 #endif /* FWT_TUF_REPO_H */

@@ -141,7 +141,7 @@ fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o, const str
     struct repo_key *rolekeys[4][REPO_MAX_KEYS];
     json_t *root = NULL, *targets = NULL, *config = NULL;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, dir);
     char *p = NULL;
     fwt_err err = FWT_OK;
 
@@ -209,7 +209,7 @@ fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o, const str
     if (err != FWT_OK) {
         goto out;
     }
-    if (stat(dir, &st) != 0 && mkdir(dir, 0755) != 0) {
+    if (stat(dir, &st) != 0 && repo_fs_mkdir(dir) != 0) {
         err = fwt_fail(FWT_E_IO, "cannot create %s: %s", dir, strerror(errno));
         goto out;
     }
@@ -232,7 +232,8 @@ fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o, const str
         err = repo_txn_commit(&txn);
     }
     if (err != FWT_OK) {
-        (void)rmdir(dir); /* only succeeds when we left it empty */
+        repo_txn_free(&txn);
+        (void)repo_fs_rmdir(dir); /* only succeeds when we left it empty */
         goto out;
     }
     for (int i = 0; i < 4; i++) {
@@ -241,11 +242,28 @@ fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o, const str
                                                         json_object_get(json_object_get(rolemap, roles[i]), "threshold")));
     }
     {
-        size_t v = 0, th = 0;
-        rk.role = json_object_get(rolemap, "root");
-        (void)threshold_met("root", root, &rk, &v, &th);
-        fwt_detail_clear();
-        json_object_set_new(report, "staged_root_signatures", json_integer((json_int_t)v));
+        /* What to run next: the signatures still missing (offline keys given as public
+         * halves), then publish with the online keys. */
+        json_t *next = json_array();
+        static const char *const staged_roles[2] = {"root", "targets"};
+        json_t *envs[2] = {root, targets};
+        for (int i = 0; i < 2; i++) {
+            size_t v = 0, th = 0;
+            rk.role = json_object_get(rolemap, staged_roles[i]);
+            (void)threshold_met(staged_roles[i], envs[i], &rk, &v, &th);
+            fwt_detail_clear();
+            if (i == 0) {
+                json_object_set_new(report, "staged_root_signatures", json_integer((json_int_t)v));
+            }
+            if (v < th) {
+                json_array_append_new(next, json_sprintf("fwtrust repo sign %s %s --key %s_KEY   # %zu more "
+                                                         "signature(s) needed", dir, staged_roles[i],
+                                                         i == 0 ? "ROOT" : "TARGETS", th - v));
+            }
+        }
+        json_array_append_new(next, json_sprintf("fwtrust repo publish %s --key SNAPSHOT_KEY --key TIMESTAMP_KEY",
+                                                 dir));
+        json_object_set_new(report, "next", next);
     }
 out:
     free(p);
@@ -264,6 +282,50 @@ static fwt_err staged_path(const struct repo *r, const char *role, char **p)
 {
     *p = repo_path(r, "staged/%s.json", role);
     return *p ? FWT_OK : oom();
+}
+
+/* The first n keys of kr (given to sign role) must each be a key of role: for root, of the
+ * current root or of the published one (both sign a new root); else of the role's current
+ * delegator. extra (may be NULL) is one more acceptable role. */
+static fwt_err check_signers(const struct repo *r, const struct repo_keyring *kr, size_t n, const char *role,
+                             const struct repo_role_keys *extra)
+{
+    if (n == 0) {
+        return FWT_OK;
+    }
+    struct repo_role_keys rks[3];
+    size_t n_rks = 0;
+    json_t *holder = NULL, *old = NULL;
+    char *hn = NULL;
+    fwt_err err = repo_role_keys(r, role, &holder, &hn, &rks[n_rks]);
+    if (err != FWT_OK) {
+        return err;
+    }
+    n_rks++;
+    if (!strcmp(role, "root")) {
+        err = repo_published(r, "root", &old);
+        if (err == FWT_OK) {
+            json_t *osd = SIGNED(old);
+            rks[n_rks].keys = json_object_get(osd, "keys");
+            rks[n_rks].role = json_object_get(json_object_get(osd, "roles"), "root");
+            n_rks++;
+        } else if (err == FWT_E_NOT_FOUND) {
+            err = FWT_OK;
+            fwt_detail_clear();
+        }
+    }
+    if (extra) {
+        rks[n_rks++] = *extra;
+    }
+    if (err == FWT_OK) {
+        char what[96];
+        snprintf(what, sizeof(what), "role '%s'", role);
+        err = repo_keys_belong(kr, n, what, rks, n_rks);
+    }
+    json_decref(holder);
+    json_decref(old);
+    free(hn);
+    return err;
 }
 
 /* Sign env (role) with every suitable key of kr; for root also with the published root's keys.
@@ -454,39 +516,11 @@ static int paths_match(const json_t *delegation, const char *name)
     return 0;
 }
 
-/* mkdir -p below base for the directory part of rel; remember created dirs. */
-static fwt_err mkdirs(const char *path, json_t *made)
-{
-    char *tmp = strdup(path);
-    if (!tmp) {
-        return oom();
-    }
-    fwt_err err = FWT_OK;
-    for (char *s = tmp + 1; *s && err == FWT_OK; s++) {
-        if (*s != '/') {
-            continue;
-        }
-        *s = '\0';
-        struct stat st;
-        if (stat(tmp, &st) != 0) {
-            if (mkdir(tmp, 0755) != 0) {
-                err = fwt_fail(FWT_E_IO, "cannot create %s: %s", tmp, strerror(errno));
-            } else if (json_array_append_new(made, json_string(tmp)) != 0) {
-                err = oom();
-            }
-        } else if (!S_ISDIR(st.st_mode)) {
-            err = fwt_fail(FWT_E_IO, "%s is not a directory", tmp);
-        }
-        *s = '/';
-    }
-    free(tmp);
-    return err;
-}
-
-/* Copy src into the targets/ tree as HASH.base; sha256 hex out; *created when new. */
+/* Copy src into the transaction as the new file targets/[DIR/]SHA256.BASE; sha256 hex out.
+ * The file is prepared in .txn/ and renamed into targets/ when the transaction commits
+ * (an existing file with the same bytes is left as it is). */
 static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *o, const char *src,
-                           const char *name, char sha[65], uint64_t *length, char **dest_out, int *created,
-                           json_t *made)
+                           const char *name, char sha[65], uint64_t *length, struct repo_txn *txn)
 {
     fwt_err err = FWT_OK;
     int in = open(src, O_RDONLY | O_CLOEXEC);
@@ -498,16 +532,9 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
         close(in);
         return fwt_fail(FWT_E_ARG, "%s is not a regular file", src);
     }
-    char *tmpl = repo_path(r, "targets/.add-target.XXXXXX");
-    if (!tmpl) {
-        close(in);
-        return oom();
-    }
-    err = mkdirs(tmpl, made);
-    int out = err == FWT_OK ? mkstemp(tmpl) : -1;
-    if (err == FWT_OK && out < 0) {
-        err = fwt_fail(FWT_E_IO, "cannot create a file in %s/targets: %s", r->dir, strerror(errno));
-    }
+    int out = -1;
+    unsigned id = 0;
+    err = repo_txn_file_begin(txn, &out, &id);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (err == FWT_OK && (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)) {
         err = fwt_fail(FWT_E_CRYPTO, "SHA-256 unavailable");
@@ -530,17 +557,7 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
             err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
             break;
         }
-        for (ssize_t off = 0; off < n && err == FWT_OK;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR) {
-                continue;
-            }
-            if (w <= 0) {
-                err = fwt_fail(FWT_E_IO, "writing %s: %s", tmpl, strerror(errno));
-            } else {
-                off += w;
-            }
-        }
+        err = repo_fs_write_all(out, buf, (size_t)n, src);
         total += (uint64_t)n;
         if (o->progress) {
             o->progress(o->progress_ctx, total, (uint64_t)st.st_size);
@@ -553,12 +570,6 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
         err = fwt_fail(FWT_E_CRYPTO, "SHA-256 failed");
     }
     EVP_MD_CTX_free(md);
-    if (out >= 0 && err == FWT_OK && fsync(out) != 0) {
-        err = fwt_fail(FWT_E_IO, "fsync %s: %s", tmpl, strerror(errno));
-    }
-    if (out >= 0) {
-        close(out);
-    }
     char *dest = NULL;
     if (err == FWT_OK) {
         fwt_hex_encode(dg, 32, sha);
@@ -572,35 +583,14 @@ static fwt_err copy_target(const struct repo *r, const struct repo_target_opts *
             err = oom();
         }
     }
-    if (err == FWT_OK) {
-        err = mkdirs(dest, made);
-    }
-    *created = 0;
-    if (err == FWT_OK) {
-        struct stat ds;
-        if (stat(dest, &ds) == 0) {
-            (void)unlink(tmpl); /* same content already published under this name */
-        } else if (rename(tmpl, dest) != 0) {
-            err = fwt_fail(FWT_E_IO, "rename to %s: %s", dest, strerror(errno));
-        } else {
-            *created = 1;
-            if (chmod(dest, 0644) != 0 || fwt_fsync_parent(dest) != FWT_OK) {
-                err = fwt_fail(FWT_E_IO, "%s: cannot make it readable and durable", dest);
-            }
+    if (out >= 0) {
+        fwt_err e2 = repo_txn_file_end(txn, out, id, err == FWT_OK ? dest : NULL, dg);
+        if (err == FWT_OK) {
+            err = e2;
         }
     }
-    if (err != FWT_OK) {
-        (void)unlink(tmpl);
-        if (*created) {
-            (void)unlink(dest);
-            *created = 0;
-        }
-        free(dest);
-        dest = NULL;
-    }
-    free(tmpl);
+    free(dest);
     *length = total;
-    *dest_out = dest;
     return err;
 }
 
@@ -739,13 +729,13 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
         }
     }
     fwt_err err = FWT_OK;
-    json_t *env = NULL, *holder = NULL, *created = json_array(), *made = json_array(), *added = json_array();
+    json_t *env = NULL, *holder = NULL, *added = json_array();
     char *hn = NULL;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     struct repo_role_keys rk;
     char **names = calloc(o->n_files, sizeof(*names));
-    if (!created || !made || !added || !names) {
+    if (!added || !names) {
         err = oom();
         goto out;
     }
@@ -786,7 +776,10 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
     if (err != FWT_OK) {
         goto out;
     }
-    err = repo_stage_for_change(r, role, &env);
+    err = check_signers(r, kr, kr->n, role, NULL);
+    if (err == FWT_OK) {
+        err = repo_stage_for_change(r, role, &env);
+    }
     if (err != FWT_OK) {
         goto out;
     }
@@ -810,15 +803,9 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
         }
         char sha[65];
         uint64_t length = 0;
-        char *dest = NULL;
-        int was_created = 0;
         if (err == FWT_OK) {
-            err = copy_target(r, o, o->files[i], names[i], sha, &length, &dest, &was_created, made);
+            err = copy_target(r, o, o->files[i], names[i], sha, &length, &txn);
         }
-        if (err == FWT_OK && was_created) {
-            json_array_append_new(created, json_string(dest));
-        }
-        free(dest);
         if (err == FWT_OK) {
             json_t *entry = json_pack("{s:I, s:{s:s}}", "length", (json_int_t)length, "hashes", "sha256", sha);
             if (!entry) {
@@ -849,16 +836,6 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
         }
     }
 out:
-    if (err != FWT_OK) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(created, i, v) {
-            (void)unlink(json_string_value(v));
-        }
-        for (i = json_array_size(made); i-- > 0;) {
-            (void)rmdir(json_string_value(json_array_get(made, i)));
-        }
-    }
     if (names) {
         for (size_t i = 0; i < o->n_files; i++) {
             free(names[i]);
@@ -869,8 +846,6 @@ out:
     json_decref(env);
     json_decref(holder);
     json_decref(custom);
-    json_decref(created);
-    json_decref(made);
     json_decref(added);
     free(hn);
     return err;
@@ -884,7 +859,10 @@ fwt_err repo_cmd_remove_target(struct repo *r, const char *name, const char *rol
         return fwt_fail(FWT_E_ARG, "targets live in 'targets' or a delegated role, not '%s'", role);
     }
     json_t *env = NULL;
-    fwt_err err = repo_stage_for_change(r, role, &env);
+    fwt_err err = check_signers(r, kr, kr->n, role, NULL);
+    if (err == FWT_OK) {
+        err = repo_stage_for_change(r, role, &env);
+    }
     if (err != FWT_OK) {
         return err;
     }
@@ -895,7 +873,7 @@ fwt_err repo_cmd_remove_target(struct repo *r, const char *name, const char *rol
     }
     json_object_del(tmap, name);
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     report_init(report);
     err = stage_and_sign(r, role, env, kr, &txn, report);
     if (err == FWT_OK) {
@@ -941,6 +919,10 @@ fwt_err repo_cmd_delegate(struct repo *r, const struct repo_delegate_opts *o, st
         }
     }
     json_decref(names);
+    err = check_signers(r, kr, kr->n, from, NULL); /* --sign-key: keys of the delegating role */
+    if (err != FWT_OK) {
+        return err;
+    }
     struct repo_key *ks[REPO_MAX_KEYS];
     err = load_keys(kr, o->keys, o->n_keys, ko, ks);
     if (err != FWT_OK) {
@@ -960,7 +942,7 @@ fwt_err repo_cmd_delegate(struct repo *r, const struct repo_delegate_opts *o, st
     }
     json_t *denv = NULL, *renv = NULL;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     err = repo_stage_for_change(r, from, &denv);
     if (err != FWT_OK) {
         return err;
@@ -1042,22 +1024,36 @@ out:
 
 /* ---- publish / timestamp ---- */
 
+/* The command that renews role's metadata. */
+static void renew_hint(const struct repo *r, const char *role, char *out, size_t cap)
+{
+    if (!strcmp(role, "timestamp")) {
+        snprintf(out, cap, "run 'fwtrust repo timestamp %s --key TIMESTAMP_KEY'", r->dir);
+    } else if (!strcmp(role, "snapshot")) {
+        snprintf(out, cap, "run 'fwtrust repo publish %s --force --key SNAPSHOT_KEY --key TIMESTAMP_KEY'", r->dir);
+    } else {
+        snprintf(out, cap, "stage a new version with 'fwtrust repo sign %s %s --key KEY', then publish", r->dir,
+                 role);
+    }
+}
+
 static fwt_err check_not_expired(const struct repo *r, const char *role, const json_t *env)
 {
     time_t t;
     fwt_err err = repo_time_parse(json_string_value(json_object_get(SIGNED(env), "expires")), &t);
     if (err == FWT_OK && t <= r->now) {
-        err = fwt_fail(FWT_E_META_EXPIRED, "%s version %lld expired at %s: stage a new version "
-                       "('fwtrust repo sign DIR %s --key K')", role, (long long)version_of(env),
-                       json_string_value(json_object_get(SIGNED(env), "expires")), role);
+        char fix[300];
+        renew_hint(r, role, fix, sizeof(fix));
+        err = fwt_fail(FWT_E_META_EXPIRED, "%s version %lld expired at %s: %s", role, (long long)version_of(env),
+                       json_string_value(json_object_get(SIGNED(env), "expires")), fix);
     }
     return err;
 }
 
 /* Build, sign and serialise a new timestamp for the snapshot bytes. */
-static fwt_err make_timestamp(const struct repo *r, const json_t *root_env, json_int_t snap_version,
-                              const char *snap_bytes, size_t snap_len, const struct repo_keyring *kr,
-                              char **out, size_t *out_len, json_int_t *version)
+static fwt_err make_timestamp(const struct repo *r, const json_t *root_env, const json_t *old_root,
+                              json_int_t snap_version, const char *snap_bytes, size_t snap_len,
+                              const struct repo_keyring *kr, char **out, size_t *out_len, json_int_t *version)
 {
     json_t *prev = NULL;
     json_int_t v = 1;
@@ -1092,6 +1088,13 @@ static fwt_err make_timestamp(const struct repo *r, const json_t *root_env, json
                                 json_object_get(json_object_get(rsd, "roles"), "timestamp")};
     size_t added = 0;
     err = repo_sign_env(env, &rk, kr, &added);
+    if (err == FWT_OK && old_root) {
+        /* Also by the previous root's timestamp keys given: see publish_order(). */
+        json_t *osd = SIGNED(old_root);
+        struct repo_role_keys ork = {json_object_get(osd, "keys"),
+                                     json_object_get(json_object_get(osd, "roles"), "timestamp")};
+        err = repo_sign_env(env, &ork, kr, &added);
+    }
     if (err == FWT_OK) {
         err = threshold_met("timestamp", env, &rk, NULL, NULL);
         if (err == FWT_E_META_SIG) {
@@ -1106,14 +1109,187 @@ static fwt_err make_timestamp(const struct repo *r, const json_t *root_env, json
     return err;
 }
 
+/* publish --key: every key must sign something publish signs: the snapshot or timestamp
+ * (keys of the root being published or of the published one), or a staged role. */
+static fwt_err publish_check_signers(const struct repo *r, const struct repo_keyring *kr, const json_t *root_env,
+                                     json_t *staged)
+{
+    size_t cap = 4 + json_object_size(staged) + 1;
+    struct repo_role_keys *rks = calloc(cap, sizeof(*rks));
+    json_t *keep = json_array(), *old = NULL;
+    if (!rks || !keep) {
+        free(rks);
+        json_decref(keep);
+        return oom();
+    }
+    size_t n = 0;
+    static const char *const online[2] = {"snapshot", "timestamp"};
+    fwt_err err = repo_published(r, "root", &old);
+    if (err == FWT_E_NOT_FOUND) {
+        err = FWT_OK;
+        fwt_detail_clear();
+    }
+    for (int i = 0; i < 2 && err == FWT_OK; i++) {
+        const json_t *roots[2] = {root_env, old};
+        for (int j = 0; j < 2; j++) {
+            if (roots[j]) {
+                json_t *sd = SIGNED(roots[j]);
+                rks[n].keys = json_object_get(sd, "keys");
+                rks[n++].role = json_object_get(json_object_get(sd, "roles"), online[i]);
+            }
+        }
+    }
+    const char *role;
+    json_t *env;
+    json_object_foreach(staged, role, env) {
+        if (err != FWT_OK) {
+            break;
+        }
+        json_t *holder = NULL;
+        char *hn = NULL;
+        if (!strcmp(role, "root")) {
+            json_t *sd = SIGNED(env);
+            rks[n].keys = json_object_get(sd, "keys");
+            rks[n++].role = json_object_get(json_object_get(sd, "roles"), "root");
+            if (old && n < cap) {
+                json_t *osd = SIGNED(old);
+                rks[n].keys = json_object_get(osd, "keys");
+                rks[n++].role = json_object_get(json_object_get(osd, "roles"), "root");
+            }
+            continue;
+        }
+        err = repo_role_keys(r, role, &holder, &hn, &rks[n]);
+        free(hn);
+        if (err == FWT_OK) {
+            n++;
+            json_array_append_new(keep, holder);
+        }
+    }
+    if (err == FWT_OK) {
+        err = repo_keys_belong(kr, kr->n, "the snapshot or timestamp role, nor of a staged role", rks, n);
+    }
+    free(rks);
+    json_decref(keep);
+    json_decref(old);
+    return err;
+}
+
+/* A version-prefixed file: never overwritten with other bytes; the same bytes (a publish
+ * that a crash interrupted, redone) are accepted. env (serialised) or bytes. */
+static fwt_err write_versioned(struct repo_txn *txn, const char *path, const json_t *env, const char *bytes,
+                               size_t len)
+{
+    char *buf = NULL;
+    fwt_err err = FWT_OK;
+    if (env) {
+        err = repo_json_dump(env, &buf, &len);
+        bytes = buf;
+    }
+    struct stat st;
+    if (err == FWT_OK && lstat(path, &st) == 0) {
+        uint8_t *cur = NULL;
+        size_t cur_len = 0;
+        err = fwt_read_file(path, REPO_MAX_META, &cur, &cur_len);
+        if (err == FWT_OK && (cur_len != len || memcmp(cur, bytes, len) != 0)) {
+            err = fwt_fail(FWT_E_STATE, "%s already exists with other content: published metadata is never "
+                           "overwritten", path);
+        }
+        free(cur);
+    }
+    if (err == FWT_OK) {
+        err = repo_txn_write(txn, path, bytes, len);
+    }
+    free(buf);
+    return err;
+}
+
+/* Does env meet the threshold of role in root_env? (No detail kept.) */
+static int meets(const json_t *root_env, const char *role, const json_t *env)
+{
+    if (!root_env || !env) {
+        return 0;
+    }
+    json_t *sd = SIGNED(root_env);
+    struct repo_role_keys rk = {json_object_get(sd, "keys"), json_object_get(json_object_get(sd, "roles"), role)};
+    fwt_err err = threshold_met(role, env, &rk, NULL, NULL);
+    fwt_detail_clear();
+    return err == FWT_OK;
+}
+
+/*
+ * Publishing a new root: in which order may N+1.root.json and timestamp.json appear?
+ * A client first fetches the root chain, then the timestamp, the snapshot and targets,
+ * verifying each with the newest root it found. Between the two renames a client sees
+ * either (old root, new timestamp -> new snapshot -> new targets) when the timestamp goes
+ * first, or (new root, old timestamp -> old snapshot -> old targets) when the root goes
+ * first. The order chosen is the one whose in-between state verifies completely; for that,
+ * the new timestamp and snapshot are signed by the keys of both roots (publish --key with
+ * the previous timestamp/snapshot keys too). When neither order keeps the timestamp and
+ * snapshot valid, publish refuses (nothing is written). When only the targets role (its
+ * key rotated without the old key signing the new version) fails in between, the order
+ * that keeps timestamp and snapshot valid is used and the report warns.
+ */
+static fwt_err publish_order(const struct repo *r, const json_t *old_root, const json_t *new_root, json_t *staged,
+                             const json_t *snapenv, const char *ts_bytes, size_t ts_len, int *root_first,
+                             json_t *report)
+{
+    json_t *ts_new = NULL, *ts_old = NULL, *snap_old = NULL, *tg_old = NULL;
+    fwt_err err = repo_meta_parse((const uint8_t *)ts_bytes, ts_len, "timestamp", "new timestamp", &ts_new);
+    if (err != FWT_OK) {
+        return err;
+    }
+    /* Nothing published yet but a root: no client can hold an older chain. */
+    if (repo_published(r, "timestamp", &ts_old) != FWT_OK || repo_published(r, "snapshot", &snap_old) != FWT_OK) {
+        fwt_detail_clear();
+        json_decref(ts_new);
+        json_decref(ts_old);
+        json_decref(snap_old);
+        *root_first = 1;
+        return FWT_OK;
+    }
+    if (repo_published(r, "targets", &tg_old) != FWT_OK) {
+        fwt_detail_clear();
+    }
+    json_t *tg_new = json_object_get(staged, "targets");
+    if (!tg_new) {
+        tg_new = tg_old;
+    }
+    int new_online = meets(old_root, "timestamp", ts_new) && meets(old_root, "snapshot", snapenv);
+    int new_targets = meets(old_root, "targets", tg_new);
+    int old_online = meets(new_root, "timestamp", ts_old) && meets(new_root, "snapshot", snap_old);
+    int old_targets = meets(new_root, "targets", tg_old);
+    if (new_online && new_targets) {
+        *root_first = 0;
+    } else if (old_online && old_targets) {
+        *root_first = 1;
+    } else if (new_online || old_online) {
+        *root_first = !new_online;
+        json_object_set_new(report, "warning",
+                            json_string("the targets keys change with this root and the new targets metadata is "
+                                        "not also signed by the previous targets key: while publish runs, a "
+                                        "client may fail once to verify targets (and succeed when it retries)"));
+    } else {
+        err = fwt_fail(FWT_E_META_SIG, "root version %lld changes the timestamp or snapshot keys: sign the new "
+                       "timestamp and snapshot also with the previous root's timestamp and snapshot keys (give them "
+                       "with --key too), so that clients accept them under either root while publish runs",
+                       (long long)version_of(new_root));
+    }
+    json_object_set_new(report, "order", json_string(*root_first ? "root before timestamp" : "timestamp before root"));
+    json_decref(ts_new);
+    json_decref(ts_old);
+    json_decref(snap_old);
+    json_decref(tg_old);
+    return err;
+}
+
 fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int force, json_t *report)
 {
     json_t *names = NULL, *staged = json_object(), *snapmeta = json_object();
-    json_t *snapenv = NULL, *root_env = NULL;
+    json_t *snapenv = NULL, *root_env = NULL, *old_root = NULL;
     char *snap_bytes = NULL, *ts_bytes = NULL, *p = NULL;
     size_t snap_len = 0, ts_len = 0;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     fwt_err err = FWT_OK;
     if (!staged || !snapmeta) {
         err = oom();
@@ -1131,14 +1307,33 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
         fwt_detail_clear();
     }
     /* 1. root */
+    err = repo_published(r, "root", &old_root);
+    if (err == FWT_E_NOT_FOUND) {
+        err = FWT_OK;
+        fwt_detail_clear();
+    }
+    if (err != FWT_OK) {
+        goto out;
+    }
     err = repo_staged(r, "root", &root_env);
-    if (err == FWT_OK) {
+    int stale_root = 0;
+    if (err == FWT_OK && old_root && json_equal(SIGNED(root_env), SIGNED(old_root))) {
+        /* The staged root is the published one (left by an interrupted publish of an
+         * earlier fwtrust): it is removed, not published again. */
+        json_decref(root_env);
+        root_env = json_incref(old_root);
+        stale_root = 1;
+    } else if (err == FWT_OK) {
         err = repo_root_check(SIGNED(root_env));
         if (err == FWT_OK) {
             err = sign_role(r, "root", root_env, kr, NULL);
         }
         if (err == FWT_OK) {
             err = role_signed_enough(r, "root", root_env, NULL);
+            if (err == FWT_E_META_SIG) {
+                err = fwt_fail(FWT_E_META_SIG, "staged %s; add signatures with 'fwtrust repo sign %s root "
+                               "--key ROOT_KEY'", fwt_detail(), r->dir);
+            }
         }
         if (err != FWT_OK) {
             goto out;
@@ -1211,7 +1406,11 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
             goto out;
         }
     }
-    if (json_object_size(staged) == 0 && !force) {
+    err = publish_check_signers(r, kr, root_env, staged);
+    if (err != FWT_OK) {
+        goto out;
+    }
+    if (json_object_size(staged) == 0 && !force && !stale_root) {
         err = fwt_fail(FWT_E_NO_UPDATE, "nothing is staged (use --force for a new snapshot, or "
                        "'fwtrust repo timestamp' to refresh only the timestamp)");
         goto out;
@@ -1243,6 +1442,13 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
                                     json_object_get(json_object_get(rsd, "roles"), "snapshot")};
         size_t added = 0;
         err = repo_sign_env(snapenv, &rk, kr, &added);
+        if (err == FWT_OK && old_root && json_object_get(staged, "root")) {
+            /* Also by the previous root's snapshot keys given: see publish_order(). */
+            json_t *osd = SIGNED(old_root);
+            struct repo_role_keys ork = {json_object_get(osd, "keys"),
+                                         json_object_get(json_object_get(osd, "roles"), "snapshot")};
+            err = repo_sign_env(snapenv, &ork, kr, &added);
+        }
         if (err == FWT_OK) {
             err = threshold_met("snapshot", snapenv, &rk, NULL, NULL);
             if (err == FWT_E_META_SIG) {
@@ -1255,64 +1461,61 @@ fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int forc
     }
     json_int_t tv = 0;
     if (err == FWT_OK) {
-        err = make_timestamp(r, root_env, sv, snap_bytes, snap_len, kr, &ts_bytes, &ts_len, &tv);
+        err = make_timestamp(r, root_env, json_object_get(staged, "root") ? old_root : NULL, sv, snap_bytes,
+                             snap_len, kr, &ts_bytes, &ts_len, &tv);
+    }
+    int root_first = 0;
+    if (err == FWT_OK && old_root && json_object_get(staged, "root")) {
+        err = publish_order(r, old_root, root_env, staged, snapenv, ts_bytes, ts_len, &root_first, report);
     }
     if (err != FWT_OK) {
         goto out;
     }
-    /* 4. write: roles, root, snapshot, timestamp last; then clear staged/. */
+    /* 4. write, in the order publish_order() chose: the roles' versioned files and the
+     * snapshot (no client reads them before a timestamp names them), then root and
+     * timestamp.json in the safe order; then clear staged/. */
     const char *role;
     json_t *env;
     json_object_foreach(staged, role, env) {
-        if (!strcmp(role, "root")) {
-            continue;
-        }
-        p = repo_path(r, "metadata/%lld.%s.json", (long long)version_of(env), role);
-        struct stat st;
-        if (!p) {
-            err = oom();
-        } else if (stat(p, &st) == 0) {
-            err = fwt_fail(FWT_E_STATE, "%s already exists: published metadata is never overwritten", p);
-        } else {
-            err = repo_txn_write_json(&txn, p, env);
-        }
-        free(p);
-        p = NULL;
-        if (err != FWT_OK) {
-            goto out;
-        }
-    }
-    env = json_object_get(staged, "root");
-    if (env) {
-        p = repo_path(r, "metadata/%lld.root.json", (long long)version_of(env));
-        struct stat st;
-        if (!p) {
-            err = oom();
-        } else if (stat(p, &st) == 0) {
-            err = fwt_fail(FWT_E_STATE, "%s already exists: published metadata is never overwritten", p);
-        } else {
-            err = repo_txn_write_json(&txn, p, env);
-        }
-        free(p);
-        p = repo_path(r, "metadata/root.json");
-        if (err == FWT_OK) {
-            err = p ? repo_txn_write_json(&txn, p, env) : oom();
-        }
-        free(p);
-        p = NULL;
-        if (err != FWT_OK) {
-            goto out;
+        if (strcmp(role, "root") != 0) {
+            p = repo_path(r, "metadata/%lld.%s.json", (long long)version_of(env), role);
+            err = p ? write_versioned(&txn, p, env, NULL, 0) : oom();
+            free(p);
+            p = NULL;
+            if (err != FWT_OK) {
+                goto out;
+            }
         }
     }
     p = repo_path(r, "metadata/%lld.snapshot.json", (long long)sv);
-    err = p ? repo_txn_write(&txn, p, snap_bytes, snap_len) : oom();
-    free(p);
-    p = repo_path(r, "metadata/timestamp.json");
-    if (err == FWT_OK) {
-        err = p ? repo_txn_write(&txn, p, ts_bytes, ts_len) : oom();
-    }
+    err = p ? write_versioned(&txn, p, NULL, snap_bytes, snap_len) : oom();
     free(p);
     p = NULL;
+    env = json_object_get(staged, "root");
+    for (int step = 0; step < 2 && err == FWT_OK; step++) {
+        if ((step == 0) == (root_first != 0) && env) {
+            p = repo_path(r, "metadata/%lld.root.json", (long long)version_of(env));
+            err = p ? write_versioned(&txn, p, env, NULL, 0) : oom();
+            free(p);
+            p = repo_path(r, "metadata/root.json");
+            if (err == FWT_OK) {
+                err = p ? repo_txn_write_json(&txn, p, env) : oom();
+            }
+        } else if ((step == 0) != (root_first != 0)) {
+            p = repo_path(r, "metadata/timestamp.json");
+            err = p ? repo_txn_write(&txn, p, ts_bytes, ts_len) : oom();
+        }
+        free(p);
+        p = NULL;
+    }
+    if (err == FWT_OK && stale_root) {
+        err = staged_path(r, "root", &p);
+        if (err == FWT_OK) {
+            err = repo_txn_delete(&txn, p);
+        }
+        free(p);
+        p = NULL;
+    }
     json_object_foreach(staged, role, env) {
         if (err == FWT_OK) {
             err = staged_path(r, role, &p);
@@ -1343,6 +1546,7 @@ out:
     json_decref(snapmeta);
     json_decref(snapenv);
     json_decref(root_env);
+    json_decref(old_root);
     free(snap_bytes);
     free(ts_bytes);
     return err;
@@ -1389,12 +1593,18 @@ fwt_err repo_cmd_timestamp(struct repo *r, const struct repo_keyring *kr, json_t
         }
     }
     if (err == FWT_OK) {
-        err = make_timestamp(r, root, sv, (const char *)bytes, len, kr, &ts, &ts_len, &tv);
+        json_t *rsd = SIGNED(root);
+        struct repo_role_keys trk = {json_object_get(rsd, "keys"),
+                                     json_object_get(json_object_get(rsd, "roles"), "timestamp")};
+        err = repo_keys_belong(kr, kr->n, "role 'timestamp' of the published root", &trk, 1);
+    }
+    if (err == FWT_OK) {
+        err = make_timestamp(r, root, NULL, sv, (const char *)bytes, len, kr, &ts, &ts_len, &tv);
     }
     json_decref(root);
     free(bytes);
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     if (err == FWT_OK) {
         p = repo_path(r, "metadata/timestamp.json");
         err = p ? repo_txn_write(&txn, p, ts, ts_len) : oom();
@@ -1471,11 +1681,12 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
         return fwt_fail(FWT_E_ARG, "nothing to do: give --new-key and/or --old-key");
     }
     int top = repo_is_top_role(role);
+    const size_t n_sign = kr->n; /* --sign-key: the holder's keys, or a new key of the role */
     json_t *holder = NULL, *henv = NULL, *renv = NULL;
     char *hn = NULL;
     struct repo_role_keys rk;
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     fwt_err err = repo_role_keys(r, role, &holder, &hn, &rk);
     if (err != FWT_OK) {
         return err;
@@ -1564,6 +1775,10 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
         }
     }
     json_decref(removed);
+    if (err == FWT_OK) {
+        struct repo_role_keys nrk = {keys, roleobj};
+        err = check_signers(r, kr, n_sign, hn, &nrk);
+    }
     if (err != FWT_OK) {
         goto out;
     }
@@ -1575,25 +1790,34 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
     /* The role's own metadata must be signed by its new keys: stage a new version
      * (snapshot and timestamp are made by publish anyway). */
     if (strcmp(role, "root") != 0 && strcmp(role, "snapshot") != 0 && strcmp(role, "timestamp") != 0) {
-        /* Commit the holder first so the role's keys are looked up in it. */
-        err = repo_txn_commit(&txn);
+        /* Signed by the role's keys as the changed holder lists them; one transaction with
+         * the holder (a crash between the two would leave the role unsigned by its keys). */
+        struct repo_role_keys nrk = {keys, roleobj};
+        size_t added = 0, v = 0, rth = 0;
+        char *p = NULL;
+        err = repo_stage_for_change(r, role, &renv);
+        if (err == FWT_OK) {
+            err = repo_delegations_check(SIGNED(renv), role);
+        }
+        if (err == FWT_OK) {
+            err = repo_sign_env(renv, &nrk, kr, &added);
+        }
+        if (err == FWT_OK) {
+            err = staged_path(r, role, &p);
+        }
+        if (err == FWT_OK) {
+            err = repo_txn_write_json(&txn, p, renv);
+        }
+        free(p);
         if (err != FWT_OK) {
             goto out;
         }
-        err = repo_stage_for_change(r, role, &renv);
-        struct repo_txn t2;
-        memset(&t2, 0, sizeof(t2));
-        if (err == FWT_OK) {
-            err = stage_and_sign(r, role, renv, kr, &t2, report);
-        }
-        if (err == FWT_OK) {
-            err = repo_txn_commit(&t2);
-        }
-        repo_txn_free(&t2);
-        if (err != FWT_OK) {
-            repo_txn_undo(&txn); /* the command failed as a whole: undo the holder change too */
-        }
-        goto out;
+        fwt_err e = threshold_met(role, renv, &nrk, &v, &rth);
+        fwt_detail_clear();
+        json_array_append_new(json_object_get(report, "staged"),
+                              json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "role", role, "version", version_of(renv),
+                                        "signatures_added", (json_int_t)added, "signatures", (json_int_t)v,
+                                        "threshold", (json_int_t)rth, "threshold_met", e == FWT_OK));
     }
     err = repo_txn_commit(&txn);
 out:
@@ -1615,7 +1839,11 @@ fwt_err repo_cmd_sign(struct repo *r, const char *role, const struct repo_keyrin
         return fwt_fail(FWT_E_ARG, "'%s' is not a role name", role);
     }
     json_t *env = NULL;
-    fwt_err err = repo_staged(r, role, &env);
+    fwt_err err = check_signers(r, kr, kr->n, role, NULL);
+    if (err != FWT_OK) {
+        return err;
+    }
+    err = repo_staged(r, role, &env);
     int bumped = 0;
     if (err == FWT_E_NOT_FOUND) {
         err = repo_stage_for_change(r, role, &env); /* a new version, fresh expiry */
@@ -1631,7 +1859,7 @@ fwt_err repo_cmd_sign(struct repo *r, const char *role, const struct repo_keyrin
                        "public only, or it signed already)", role);
     }
     struct repo_txn txn;
-    memset(&txn, 0, sizeof(txn));
+    repo_txn_init(&txn, r->dir);
     char *p = NULL;
     if (err == FWT_OK) {
         err = staged_path(r, role, &p);
@@ -1670,6 +1898,11 @@ static json_t *role_status(const struct repo *r, const char *role)
         int expired = repo_time_parse(exp, &t) != FWT_OK || t <= r->now;
         json_object_set_new(o, "published", json_pack("{s:I, s:s, s:b}", "version", version_of(env),
                                                       "expires", exp, "expired", expired));
+        if (expired) {
+            char fix[300];
+            renew_hint(r, role, fix, sizeof(fix));
+            json_object_set_new(o, "fix", json_string(fix));
+        }
         json_decref(env);
     } else {
         json_object_set_new(o, "published", json_null());
@@ -1726,8 +1959,34 @@ static json_t *role_status(const struct repo *r, const char *role)
     return o;
 }
 
+fwt_err repo_cmd_recover(struct repo *r, json_t *report)
+{
+    enum repo_txn_state st = REPO_TXN_NONE;
+    fwt_err err = repo_recover(r->dir, &st);
+    static const char *const what[4] = {NULL, "discarded (it had not changed anything)", "completed",
+                                        "rolled back"};
+    if (err == FWT_OK && st != REPO_TXN_NONE) {
+        json_object_set_new(report, "recovered", json_string(what[st]));
+    }
+    return err;
+}
+
 fwt_err repo_cmd_status(struct repo *r, json_t *report)
 {
+    enum repo_txn_state pend = REPO_TXN_NONE;
+    fwt_err perr = repo_txn_pending(r->dir, &pend);
+    if (perr != FWT_OK) {
+        return perr;
+    }
+    if (pend != REPO_TXN_NONE) {
+        static const char *const what[4] = {NULL, "prepared but not committed (it will be discarded)",
+                                            "committed but not complete (it will be completed)",
+                                            "failed and not completely rolled back (it will be rolled back)"};
+        json_object_set_new(report, "interrupted", json_string(what[pend]));
+        return fwt_fail(FWT_E_STATE, "an interrupted operation is pending in %s/%s: %s by the next command "
+                        "that changes the repository, or by 'fwtrust repo recover %s'",
+                        r->dir, REPO_TXN_DIR, what[pend], r->dir);
+    }
     json_t *names = NULL;
     fwt_err err = repo_delegated_roles(r, &names);
     if (err != FWT_OK) {

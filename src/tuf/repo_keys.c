@@ -278,3 +278,46 @@ fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk, const struct
     free(msg);
     return err;
 }
+
+fwt_err repo_keys_belong(const struct repo_keyring *kr, size_t n, const char *what,
+                         const struct repo_role_keys *rks, size_t n_rks)
+{
+    for (size_t k = 0; k < n && k < kr->n; k++) {
+        const struct repo_key *key = &kr->keys[k];
+        int found = 0;
+        for (size_t i = 0; i < n_rks && !found; i++) {
+            found = rks[i].role && role_has_keyid(rks[i].role, key->keyid) &&
+                    json_object_get(rks[i].keys, key->keyid) != NULL;
+        }
+        if (found) {
+            continue;
+        }
+        /* Name the keys that would do: the key ids of the role(s), without repeats. */
+        char ids[700] = "";
+        size_t len = 0, listed = 0;
+        for (size_t i = 0; i < n_rks; i++) {
+            size_t j;
+            json_t *v;
+            json_array_foreach(rks[i].role ? json_object_get(rks[i].role, "keyids") : NULL, j, v) {
+                const char *id = json_string_value(v);
+                if (!id || len >= sizeof(ids) || strstr(ids, id)) {
+                    continue;
+                }
+                if (listed == 8) {
+                    snprintf(ids + len, sizeof(ids) - len, ", ...");
+                    len = sizeof(ids);
+                    break;
+                }
+                int w = snprintf(ids + len, sizeof(ids) - len, "%s%s", listed ? ", " : "", id);
+                if (w < 0 || (size_t)w >= sizeof(ids) - len) {
+                    break;
+                }
+                len += (size_t)w;
+                listed++;
+            }
+        }
+        return fwt_fail(FWT_E_KEY, "key %s (key id %s) is not a key of %s; its key ids: %s", key->spec,
+                        key->keyid, what, listed ? ids : "(none)");
+    }
+    return FWT_OK;
+}

@@ -43,7 +43,7 @@ unchanged 1 "not a regular file" "$R" "$FWTRUST" repo add-target "$R" "$T" --nam
 unchanged 1 "targets are added to 'targets' or a delegated role, not 'root'" "$R" "$FWTRUST" repo add-target "$R" "$T/t.bin" --role root --key "$T/targets.pem"
 unchanged 8 "no role named 'nobody' is delegated" "$R" "$FWTRUST" repo add-target "$R" "$T/t.bin" --role nobody --key "$T/targets.pem"
 unchanged 8 "role 'targets' has no target 'zz'" "$R" "$FWTRUST" repo remove-target "$R" zz --key "$T/targets.pem"
-unchanged 7 "none of the given keys can add a signature to root" "$R" "$FWTRUST" repo sign "$R" root --key "$T/other.pem"
+unchanged 7 "is not a key of role 'root'; its key ids: " "$R" "$FWTRUST" repo sign "$R" root --key "$T/other.pem"
 unchanged 1 "snapshot is signed by 'fwtrust repo publish'" "$R" "$FWTRUST" repo sign "$R" snapshot --key "$T/snapshot.pem"
 unchanged 1 "sign needs --key" "$R" "$FWTRUST" repo sign "$R" targets
 unchanged 1 "'../x' is not a role name" "$R" "$FWTRUST" repo sign "$R" ../x --key "$T/targets.pem"
@@ -152,4 +152,11 @@ unchanged 11 "nothing is published yet" "$T/new" "$FWTRUST" repo timestamp "$T/n
 expect 41 "" "$FWTRUST" repo publish "$R" --json --key "$T/timestamp.pem"
 [ "$(jget "$T/.out" 'd["exit_code"]')" = 41 ] || fail "json error exit code"
 [ "$(jget "$T/.out" 'd["error"]')" = FWT_E_META_SIG ] || fail "json error name"
+# One command at a time: while another holds the repository (here flock(1) on repo.json, as a
+# running command does), a command is refused (exit 10) before it touches anything, so it
+# never takes the other's transaction in .txn/ for one a crash left.
+unchanged 10 "another fwtrust repo command is working on" "$R" \
+    flock "$R/repo.json" "$FWTRUST" repo timestamp "$R" --key "$T/timestamp.pem"
+expect 10 "" flock "$R/repo.json" "$FWTRUST" repo status "$R"
+expect 0 "published timestamp" "$FWTRUST" repo timestamp "$R" --key "$T/timestamp.pem"
 echo "failures: ok"

@@ -131,7 +131,7 @@ static void test_txn_commit_and_rollback(void **state)
     put("a.json", "old a\n");
     put("blocker", "a file where a directory would be\n");
     struct repo_txn t;
-    memset(&t, 0, sizeof(t));
+    repo_txn_init(&t, g_dir);
     assert_int_equal(repo_txn_write(&t, path_in("a.json"), "new a\n", 6), FWT_OK);
     assert_int_equal(repo_txn_write(&t, path_in("b.json"), "new b\n", 6), FWT_OK);
     assert_int_equal(repo_txn_delete(&t, path_in("blocker")), FWT_OK);
@@ -153,9 +153,15 @@ static void test_txn_commit_and_rollback(void **state)
     struct stat st;
     assert_int_not_equal(stat(path_in("b.json"), &st), 0);
     assert_int_not_equal(stat(path_in("newdir"), &st), 0);
+    assert_int_not_equal(stat(path_in(REPO_TXN_DIR), &st), 0); /* nothing left in .txn/ */
+    /* A path outside the repository is refused. */
+    repo_txn_init(&t, g_dir);
+    assert_int_equal(repo_txn_write(&t, "/tmp/elsewhere.json", "x", 1), FWT_E_INTERNAL);
+    repo_txn_free(&t);
+    assert_int_not_equal(stat(path_in(REPO_TXN_DIR), &st), 0);
 
     /* The same without the failing entry commits everything. */
-    memset(&t, 0, sizeof(t));
+    repo_txn_init(&t, g_dir);
     assert_int_equal(repo_txn_write(&t, path_in("a.json"), "new a\n", 6), FWT_OK);
     assert_int_equal(repo_txn_delete(&t, path_in("blocker")), FWT_OK);
     assert_int_equal(repo_txn_write(&t, path_in("newdir/c.json"), "c\n", 2), FWT_OK);
@@ -169,6 +175,48 @@ static void test_txn_commit_and_rollback(void **state)
     assert_non_null(c);
     assert_string_equal(c, "c\n");
     free(c);
+    assert_int_not_equal(stat(path_in(REPO_TXN_DIR), &st), 0);
+}
+
+/* A journal left by a crash is read strictly: one naming a path outside the repository
+ * (or otherwise malformed) is refused, and nothing is done. */
+static void test_txn_journal_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"fwtrust_txn\": 1, \"entries\": [{\"op\": \"write\", \"path\": \"../x\", \"id\": 0, \"sha256\": "
+        "\"0000000000000000000000000000000000000000000000000000000000000000\", \"same\": false, \"backup\": false}]}",
+        "{\"fwtrust_txn\": 1, \"entries\": [{\"op\": \"write\", \"path\": \"/etc/x\", \"id\": 0, \"sha256\": "
+        "\"0000000000000000000000000000000000000000000000000000000000000000\", \"same\": false, \"backup\": false}]}",
+        "{\"fwtrust_txn\": 1, \"entries\": [{\"op\": \"chmod\", \"path\": \"x\", \"id\": 0, \"sha256\": "
+        "\"0000000000000000000000000000000000000000000000000000000000000000\", \"same\": false, \"backup\": false}]}",
+        "{\"fwtrust_txn\": 2, \"entries\": []}",
+        "{\"fwtrust_txn\": 1, \"entries\": [], \"entries\": []}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *j = NULL;
+        fwt_detail_clear();
+        assert_int_equal(repo_txn_journal_parse((const uint8_t *)bad[i], strlen(bad[i]), &j), FWT_E_STATE);
+        assert_null(j);
+        assert_true(fwt_detail()[0] != '\0');
+    }
+    /* On disk: recovery refuses (exit 11) and leaves .txn/ for a person to look at. */
+    char jdir[600];
+    snprintf(jdir, sizeof(jdir), "%s/%s", g_dir, REPO_TXN_DIR);
+    assert_int_equal(mkdir(jdir, 0755), 0);
+    put(REPO_TXN_DIR "/journal", bad[0]);
+    enum repo_txn_state st = REPO_TXN_NONE;
+    assert_int_equal(repo_recover(g_dir, &st), FWT_E_STATE);
+    assert_int_equal(st, REPO_TXN_COMMITTED);
+    assert_int_equal(repo_txn_pending(g_dir, &st), FWT_OK);
+    assert_int_equal(st, REPO_TXN_COMMITTED);
+    unlink(path_in(REPO_TXN_DIR "/journal"));
+    /* Without a journal it is discarded. */
+    put(REPO_TXN_DIR "/0", "prepared");
+    assert_int_equal(repo_recover(g_dir, &st), FWT_OK);
+    assert_int_equal(st, REPO_TXN_UNCOMMITTED);
+    struct stat sb;
+    assert_int_not_equal(stat(jdir, &sb), 0);
 }
 
 static void test_role_threshold(void **state)
@@ -376,6 +424,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_meta_parse),
+        cmocka_unit_test_setup_teardown(test_txn_journal_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn_commit_and_rollback, setup, teardown),
         cmocka_unit_test(test_role_threshold),
         cmocka_unit_test_setup_teardown(test_count_signatures, setup, teardown),

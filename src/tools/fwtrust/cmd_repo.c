@@ -67,12 +67,18 @@ static void usage(FILE *out)
         "  revoke-key DIR --role ROLE --key K|KEYID [--threshold N] [--sign-key K]...\n"
         "  sign DIR ROLE --key K...      add signatures to staged ROLE (k-of-n signing on\n"
         "       separate machines); stages a new version when nothing is staged\n"
-        "  status DIR [--json]           versions, expiry, thresholds, who signed what\n\n"
+        "  status DIR [--json]           versions, expiry, thresholds, who signed what;\n"
+        "       exit 11 while an operation interrupted by a crash is pending\n"
+        "  recover DIR                   complete (or roll back) an interrupted operation;\n"
+        "       every other command does this first, too\n\n"
         "Options of every command:\n"
         "  --json               print the result as JSON\n" FWT_KEY_HELP
         "  -h, --help           this text\n\n"
         "Exit status (docs/exit-codes.md): 0 success; 1 usage or bad argument; 2 I/O;\n"
-        "7 key cannot be loaded or cannot sign; 8 not found; 11 repository state inconsistent;\n"
+        "10 another command is working on DIR;\n"
+        "7 key cannot be loaded, cannot sign, or is not a key of the role signed;\n"
+        "8 not found; 11 repository state inconsistent (status: an interrupted operation\n"
+        "is pending; any other command, or recover, completes or rolls it back);\n"
         "40 metadata malformed; 41 signature threshold not met (staged, waiting for 'sign');\n"
         "42 metadata expired; 51 nothing to publish.\n");
 }
@@ -290,6 +296,10 @@ static void print_human(const char *cmd, const json_t *rep)
 {
     size_t i;
     json_t *s;
+    const char *rec = json_string_value(json_object_get(rep, "recovered"));
+    if (rec) {
+        printf("%s%s\n", strncmp(rec, "nothing", 7) ? "an interrupted operation was found and " : "", rec);
+    }
     if (!strcmp(cmd, "status")) {
         json_array_foreach(json_object_get(rep, "roles"), i, s) {
             json_t *pub = json_object_get(s, "published");
@@ -311,6 +321,9 @@ static void print_human(const char *cmd, const json_t *rep)
                        json_is_true(json_object_get(st, "threshold_met")) ? ", ready" : ", needs more");
             }
             printf("\n");
+            if (json_is_string(json_object_get(s, "fix"))) {
+                printf("    expired: %s\n", json_string_value(json_object_get(s, "fix")));
+            }
             size_t j;
             json_t *k;
             json_array_foreach(json_object_get(s, "keyids"), j, k) {
@@ -346,6 +359,9 @@ static void print_human(const char *cmd, const json_t *rep)
                json_string_value(json_object_get(t, "sha256")));
     }
     json_t *pub = json_object_get(rep, "published");
+    if (json_is_string(json_object_get(rep, "warning"))) {
+        fprintf(stderr, "%s: warning: %s\n", k_prog, json_string_value(json_object_get(rep, "warning")));
+    }
     if (pub) {
         const char *k;
         json_t *v;
@@ -365,7 +381,12 @@ static void print_human(const char *cmd, const json_t *rep)
             }
             printf("\n");
         }
-        printf("staged root and targets version 1; next: 'fwtrust repo publish DIR --key SNAPSHOT --key TIMESTAMP'\n");
+        printf("staged root and targets version 1\n");
+        size_t j;
+        json_t *n;
+        json_array_foreach(json_object_get(rep, "next"), j, n) {
+            printf("%s %s\n", j == 0 ? "next:" : "then:", json_string_value(n));
+        }
     }
 }
 
@@ -377,7 +398,7 @@ static int run(int argc, char **argv)
     }
     const char *cmd = argv[1];
     static const char *const cmds[] = {"init", "add-target", "remove-target", "delegate", "publish",
-                                       "timestamp", "rotate", "revoke-key", "sign", "status"};
+                                       "timestamp", "rotate", "revoke-key", "sign", "status", "recover"};
     int known = 0;
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         known |= !strcmp(cmd, cmds[i]);
@@ -432,6 +453,10 @@ static int run(int argc, char **argv)
         goto done;
     }
     err = repo_open(dir, &r);
+    if (err == FWT_OK && strcmp(cmd, "status") != 0) {
+        /* A command interrupted by a crash is completed or rolled back first. */
+        err = repo_cmd_recover(&r, rep);
+    }
     if (err == FWT_OK && strcmp(cmd, "status") != 0 && strcmp(cmd, "delegate") != 0 &&
         strcmp(cmd, "rotate") != 0 && strcmp(cmd, "revoke-key") != 0) {
         err = signing_keys(&a, &kr);
@@ -520,6 +545,8 @@ static int run(int argc, char **argv)
         }
     } else if (!strcmp(cmd, "status")) {
         err = repo_cmd_status(&r, rep);
+    } else if (!strcmp(cmd, "recover") && !json_object_get(rep, "recovered")) {
+        json_object_set_new(rep, "recovered", json_string("nothing to do: no interrupted operation"));
     }
 done:
     repo_keyring_free(&kr);
