@@ -27,6 +27,15 @@ cmp "$R/targets/lego-primehub/firmware.bin" "$T/fw.http" || fail "HTTP served ot
 curl -sf --cacert "$CA" -o "$T/root.https" "$HTTPS_URL/metadata/1.root.json" || fail "HTTPS fetch failed"
 cmp "$R/metadata/1.root.json" "$T/root.https" || fail "HTTPS served other bytes"
 
+# Nothing but the served tree: hidden files (the repository tool's journal in .txn/) and repo.json
+# are not served.
+mkdir -p "$R/.txn" && echo journal >"$R/.txn/journal" && echo '{}' >"$R/repo.json" && echo x >"$R/metadata/.tmp"
+for p in .txn/journal repo.json metadata/.tmp; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$HTTP_URL/$p")
+    [ "$code" = 404 ] || fail "$p is served (HTTP $code)"
+done
+rm -rf "$R/.txn" "$R/repo.json" "$R/metadata/.tmp"
+
 # Published while serving: a new file and a replaced one are what is served next.
 echo '{"signed":{"version":2}}' >"$R/metadata/.new" && mv "$R/metadata/.new" "$R/metadata/timestamp.json"
 echo '{"signed":{"version":9}}' >"$R/metadata/.new" && mv "$R/metadata/.new" "$R/metadata/1.root.json"
