@@ -105,6 +105,13 @@ FWT_MUST_CHECK fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_p
 /* Parse "1.2.3+4" (minor, revision, build optional). */
 FWT_MUST_CHECK fwt_err fwt_version_parse(const char *s, struct fwt_version *v);
 
+/*
+ * Format v as "M.m.r+b" (always all four parts): the one text form of an
+ * image version (reports, repository metadata, the signing log). 48 bytes
+ * always suffice.
+ */
+void fwt_version_format(const struct fwt_version *v, char *out, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -168,8 +168,6 @@ FWT_MUST_CHECK fwt_err fwt_signlog_commit_image(const char *db, const char *pend
                                                 fwt_privkey *log_key, uint64_t *first);
 /* $FWTRUST_SIGNER if set, else LOGIN@HOSTNAME (printable, truncated to fit). */
 void fwt_signlog_default_signer(char out[FWT_SIGNLOG_SIGNER_MAX]);
-/* "M.m.r+b". */
-void fwt_signlog_version_format(const struct fwt_version *v, char *out, size_t len);
 /*
  * `log append`: record signatures made elsewhere (another tool, an appliance).
  * Each of keys[] must have a valid signature on the image (checked with the

@@ -128,7 +128,7 @@ static fwt_err measure(fwt_agent *dev, struct fwt_agent_boot_result *res)
         return err;
     }
     char v[48], dig[2 * FWT_DIGEST_MAX + 1], kh[65], pcr[65];
-    fwt_agent_version_str(&img->version, v, sizeof(v));
+    fwt_version_format(&img->version, v, sizeof(v));
     fwt_hex_encode(img->digest, img->digest_len, dig);
     fwt_hex_encode(img->signer_keyhash, 32, kh);
     fwt_hex_encode(res->pcr, 32, pcr);
@@ -330,7 +330,7 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
     err = measure(dev, res);
     if (err == FWT_OK) {
         char v[48];
-        fwt_agent_version_str(&res->img.version, v, sizeof(v));
+        fwt_version_format(&res->img.version, v, sizeof(v));
         snprintf(d, sizeof(d), "boot %u: slot %c, version %s%s%s%s%s", (unsigned)res->boot_count,
                  fwt_agent_slot_char(chosen), v,
                  res->trial ? " (trial)" : "", res->rolled_back ? "; unconfirmed trial rolled back" : "",

@@ -61,7 +61,7 @@ fwt_err fwt_agent_confirm(fwt_agent *dev, struct fwt_agent_image *img_out)
         char v[48], d[256];
         struct fwt_rollback_state rs = {0, 0};
         err = fwt_agent_minimums(dev, &rs);
-        fwt_agent_version_str(&img.version, v, sizeof(v));
+        fwt_version_format(&img.version, v, sizeof(v));
         snprintf(d, sizeof(d), "slot %c confirmed: version %s; minimum security counter %u, "
                  "minimum key version %u", fwt_agent_slot_char(t), v,
                  (unsigned)rs.min_security_counter, (unsigned)rs.min_key_version);
@@ -134,7 +134,7 @@ fwt_err fwt_agent_rollback(fwt_agent *dev, enum fwt_agent_slot *next)
     }
     *next = other;
     char v[48];
-    fwt_agent_version_str(&img.version, v, sizeof(v));
+    fwt_version_format(&img.version, v, sizeof(v));
     snprintf(d, sizeof(d), "confirmed slot changed from %c to %c (version %s); the next boot "
              "takes it", fwt_agent_slot_char(was), fwt_agent_slot_char(other), v);
     return fwt_audit_append(dev->cfg.dir, "rollback", d);

@@ -21,12 +21,6 @@ char fwt_agent_slot_char(enum fwt_agent_slot s)
     return s == FWT_SLOT_A ? 'a' : s == FWT_SLOT_B ? 'b' : '-';
 }
 
-void fwt_agent_version_str(const struct fwt_version *v, char *out, size_t len)
-{
-    snprintf(out, len, "%u.%u.%u+%lu", (unsigned)v->major, (unsigned)v->minor,
-             (unsigned)v->revision, (unsigned long)v->build);
-}
-
 int fwt_agent_version_cmp(const struct fwt_version *a, const struct fwt_version *b)
 {
     uint64_t x = ((uint64_t)a->major << 24) | ((uint64_t)a->minor << 16) | a->revision;

@@ -1127,8 +1127,8 @@ static fwt_err finish_checks(fwt_agent_install *inst, struct fwt_agent_image *im
         uint32_t rc = run.has_security_counter ? run.security_counter : 0;
         uint32_t ic = img->has_security_counter ? img->security_counter : 0;
         char a[48], b[48];
-        fwt_agent_version_str(&img->version, a, sizeof(a));
-        fwt_agent_version_str(&run.hdr.version, b, sizeof(b));
+        fwt_version_format(&img->version, a, sizeof(a));
+        fwt_version_format(&run.hdr.version, b, sizeof(b));
         if (ic < rc) {
             return fwt_fail(FWT_E_COUNTER, "slot %c: image security counter %u is below the "
                             "running image's %u (rollback refused)", c, (unsigned)ic,
@@ -1187,7 +1187,7 @@ fwt_err fwt_agent_install_finish(fwt_agent_install *inst, struct fwt_agent_image
     }
     if (err == FWT_OK) {
         char v[48], dig[2 * FWT_DIGEST_MAX + 1];
-        fwt_agent_version_str(&img.version, v, sizeof(v));
+        fwt_version_format(&img.version, v, sizeof(v));
         fwt_hex_encode(img.digest, img.digest_len, dig);
         snprintf(d, sizeof(d), "slot %c: version %s, security counter %u, digest %s, %llu bytes "
                  "from %s; on trial with %u tries", c, v, (unsigned)img.security_counter, dig,

@@ -498,6 +498,12 @@ fwt_err fwt_ihex_write_end(struct fwt_ihex_writer *w)
 
 /* ---- Versions ---- */
 
+void fwt_version_format(const struct fwt_version *v, char *out, size_t len)
+{
+    snprintf(out, len, "%u.%u.%u+%lu", (unsigned)v->major, (unsigned)v->minor,
+             (unsigned)v->revision, (unsigned long)v->build);
+}
+
 fwt_err fwt_version_parse(const char *s, struct fwt_version *v)
 {
     memset(v, 0, sizeof(*v));

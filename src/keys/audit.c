@@ -205,7 +205,7 @@ static fwt_err audit_one(struct audit *a, uint64_t idx, const struct fwt_signlog
 {
     char msg[512], hw[160], vs[48], vs2[48], kh[65];
     fwt_hex_encode(r->keyhash, 32, kh);
-    fwt_signlog_version_format(&r->version, vs, sizeof(vs));
+    fwt_version_format(&r->version, vs, sizeof(vs));
     hw_text(r, hw, sizeof(hw));
     if (a->o->expect_keys) {
         int known = 0;
@@ -252,7 +252,7 @@ static fwt_err audit_one(struct audit *a, uint64_t idx, const struct fwt_signlog
             struct fwt_version old = {(uint8_t)(s->max_version >> 56),
                                       (uint8_t)(s->max_version >> 48),
                                       (uint16_t)(s->max_version >> 32), (uint32_t)s->max_version};
-            fwt_signlog_version_format(&old, vs2, sizeof(vs2));
+            fwt_version_format(&old, vs2, sizeof(vs2));
             snprintf(msg, sizeof(msg), "version %s for %s is lower than version %s signed "
                      "before (entry %llu): a rollback", vs, hw, vs2,
                      (unsigned long long)s->max_version_idx);

@@ -31,12 +31,6 @@ static int digest_len_ok(size_t n)
     return n == 32 || n == 48 || n == 64;
 }
 
-void fwt_signlog_version_format(const struct fwt_version *v, char *out, size_t len)
-{
-    snprintf(out, len, "%u.%u.%u+%lu", (unsigned)v->major, (unsigned)v->minor,
-             (unsigned)v->revision, (unsigned long)v->build);
-}
-
 /* Strict "M.m.r+b" with plain decimal numbers (no signs, no leading zeros). */
 static int parse_dec(const char **p, uint64_t max, char stop, uint64_t *out)
 {
@@ -92,7 +86,7 @@ fwt_err fwt_signlog_record_encode(const struct fwt_signlog_record *rec, char **o
         return fwt_fail(FWT_E_ARG, "log entry: time out of range");
     }
     char vs[48];
-    fwt_signlog_version_format(&rec->version, vs, sizeof(vs));
+    fwt_version_format(&rec->version, vs, sizeof(vs));
     json_t *o = json_object();
     int bad = !o;
     bad |= !o || json_object_set_new(o, "digest", fwt_keys_json_hexstr(rec->digest,

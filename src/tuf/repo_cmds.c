@@ -674,9 +674,7 @@ static fwt_err image_facts(const char *path, const struct repo_target_opts *o, c
         }
     }
     char ver[48];
-    snprintf(ver, sizeof(ver), "%u.%u.%u+%lu", (unsigned)info.hdr.version.major,
-             (unsigned)info.hdr.version.minor, (unsigned)info.hdr.version.revision,
-             (unsigned long)info.hdr.version.build);
+    fwt_version_format(&info.hdr.version, ver, sizeof(ver));
     char dg[2 * FWT_DIGEST_MAX + 1];
     size_t dlen = info.digest_len <= FWT_DIGEST_MAX ? info.digest_len : FWT_DIGEST_MAX;
     fwt_hex_encode(info.digest, dlen, dg);

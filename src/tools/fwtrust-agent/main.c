@@ -74,16 +74,10 @@ static json_t *hex_json(const uint8_t *b, size_t n)
     return json_string(h);
 }
 
-static void version_str(const struct fwt_version *v, char *out, size_t n)
-{
-    snprintf(out, n, "%u.%u.%u+%lu", (unsigned)v->major, (unsigned)v->minor,
-             (unsigned)v->revision, (unsigned long)v->build);
-}
-
 static json_t *image_json(const struct fwt_agent_image *img)
 {
     char v[48];
-    version_str(&img->version, v, sizeof(v));
+    fwt_version_format(&img->version, v, sizeof(v));
     json_t *o = json_object();
     json_object_set_new(o, "slot", slot_json(img->slot));
     json_object_set_new(o, "version", json_string(v));
@@ -399,7 +393,7 @@ static int cmd_install(int argc, char **argv)
         return fail(err);
     }
     char v[48];
-    version_str(&img.version, v, sizeof(v));
+    fwt_version_format(&img.version, v, sizeof(v));
     if (g_json) {
         json_t *j = json_pack("{s:b, s:s, s:o, s:i}", "ok", 1, "slot", slot_name(img.slot),
                               "image", image_json(&img), "tries", (int)tries);
@@ -465,7 +459,7 @@ static int cmd_confirm(int argc, char **argv)
         return fail(err);
     }
     char v[48];
-    version_str(&img.version, v, sizeof(v));
+    fwt_version_format(&img.version, v, sizeof(v));
     if (g_json) {
         fwt_cli_json_print(json_pack("{s:b, s:s, s:o, s:i, s:i}", "ok", 1, "confirmed",
                                      slot_name(img.slot), "image", image_json(&img),
@@ -525,7 +519,7 @@ static json_t *peek_json(const char *path)
     if (work && fio.io.size > 0 &&
         fwt_image_parse(&fio.io, work, 4 * FWT_CERT_MAX, &info) == FWT_OK) {
         char v[48];
-        version_str(&info.hdr.version, v, sizeof(v));
+        fwt_version_format(&info.hdr.version, v, sizeof(v));
         json_decref(o);
         o = json_pack("{s:s, s:o, s:o}", "version", v, "security_counter",
                       info.has_security_counter ? json_integer(info.security_counter)
@@ -564,7 +558,7 @@ static json_t *pcr_json(const char *dir)
 static json_t *release_json(const struct fwt_agent_release *r)
 {
     char v[48];
-    version_str(&r->version, v, sizeof(v));
+    fwt_version_format(&r->version, v, sizeof(v));
     return json_pack("{s:s, s:o, s:I}", "version", v, "digest",
                      r->digest_len ? hex_json(r->digest, r->digest_len) : json_null(), "time",
                      (json_int_t)r->time);
@@ -697,14 +691,14 @@ static int cmd_status(int argc, char **argv)
     if (oc.last != FWT_OUTCOME_NONE || oc.reason[0]) {
         char v[48] = "unknown version";
         if (oc.img.digest_len) {
-            version_str(&oc.img.version, v, sizeof(v));
+            fwt_version_format(&oc.img.version, v, sizeof(v));
         }
         printf("last update %s: %s in slot %s%s%s\n", fwt_agent_outcome_name(oc.last), v,
                slot_name(oc.slot) ? slot_name(oc.slot) : "-", oc.reason[0] ? ": " : "", oc.reason);
     }
     for (size_t i = 0; i < oc.n_failed; i++) {
         char v[48];
-        version_str(&oc.failed[i].version, v, sizeof(v));
+        fwt_version_format(&oc.failed[i].version, v, sizeof(v));
         printf("failed      %s (rolled back here: not offered again)\n", v);
     }
     json_decref(j);
@@ -793,7 +787,7 @@ static int cmd_verify_slots(int argc, char **argv)
         if (!g_json) {
             if (e == FWT_OK) {
                 char v[48];
-                version_str(&img.version, v, sizeof(v));
+                fwt_version_format(&img.version, v, sizeof(v));
                 printf("slot %c: valid, version %s, security counter %u (%s)\n", 'a' + i, v,
                        (unsigned)img.security_counter, slot_state(&st, s));
             } else {

@@ -109,9 +109,7 @@ int main(int argc, char **argv)
     }
     const struct fwt_agent_image *img = &r.img;
     char v[48];
-    snprintf(v, sizeof(v), "%u.%u.%u+%lu", (unsigned)img->version.major,
-             (unsigned)img->version.minor, (unsigned)img->version.revision,
-             (unsigned long)img->version.build);
+    fwt_version_format(&img->version, v, sizeof(v));
     json_t *j = json_object();
     json_object_set_new(j, "ok", json_true());
     json_object_set_new(j, "slot", slot_json(r.slot));

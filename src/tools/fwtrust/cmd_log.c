@@ -506,7 +506,7 @@ static int cmd_show(struct args *a)
             printf("%s\n", text);
         } else if (fwt_signlog_record_parse((const uint8_t *)text, len, &r) == FWT_OK) {
             char vs[48], kh[17], dg[17], when[32];
-            fwt_signlog_version_format(&r.version, vs, sizeof(vs));
+            fwt_version_format(&r.version, vs, sizeof(vs));
             fwt_hex_encode(r.keyhash, 8, kh);
             fwt_hex_encode(r.digest, 8, dg);
             time_t t = (time_t)r.time;

@@ -48,12 +48,6 @@ static inline int fwt_key_opt(int opt, const char *arg, struct fwt_key_opts *ko)
     }
 }
 
-static inline void fwt_version_format(const struct fwt_version *v, char *out, size_t len)
-{
-    snprintf(out, len, "%u.%u.%u+%lu", (unsigned)v->major, (unsigned)v->minor,
-             (unsigned)v->revision, (unsigned long)v->build);
-}
-
 static inline int fwt_is_printable(const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
