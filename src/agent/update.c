@@ -14,6 +14,7 @@
 #include "update_internal.h"
 
 #include <fwtrust/fwt_delta.h>
+#include "tuf/target_desc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,8 @@
 #define MAX_CANDIDATES 4096U
 #define URL_MAX 2048U
 
-enum enc { ENC_NONE = 0, ENC_ZSTD = 1, ENC_PATCH = 2, ENC_BSDIFF = 3 };
+enum enc { ENC_NONE = FWT_TDESC_NONE, ENC_ZSTD = FWT_TDESC_ZSTD, ENC_PATCH = FWT_TDESC_PATCH,
+           ENC_BSDIFF = FWT_TDESC_BSDIFF };
 #define IS_PATCH(e) ((e) == ENC_PATCH || (e) == ENC_BSDIFF)
 
 static const char *enc_name(enum enc e)
@@ -81,46 +83,10 @@ static void cands_free(struct cands *cs)
     memset(cs, 0, sizeof(*cs));
 }
 
-static int hex_field(const json_t *o, const char *k, uint8_t *out, size_t len)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s && strlen(s) == 2 * len && fwt_hex_decode(s, out, len) == FWT_OK;
-}
-
-/* The one digest of an {"sha256": hex} object. */
-static int digest_field(const json_t *o, uint8_t *out, size_t *len)
-{
-    json_t *d = json_object_get(o, "image_digest");
-    const char *alg;
-    json_t *v;
-    if (!json_is_object(d) || json_object_size(d) != 1) {
-        return 0;
-    }
-    json_object_foreach(d, alg, v) {
-        size_t n = !strcmp(alg, "sha256") ? 32 : !strcmp(alg, "sha384") ? 48
-                   : !strcmp(alg, "sha512") ? 64 : 0;
-        const char *s = json_string_value(v);
-        if (n == 0 || !s || strlen(s) != 2 * n || fwt_hex_decode(s, out, n) != FWT_OK) {
-            return 0;
-        }
-        *len = n;
-    }
-    return 1;
-}
-
-static int u64_field(const json_t *o, const char *k, uint64_t max, uint64_t *out)
-{
-    json_t *v = json_object_get(o, k);
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
-        return 0;
-    }
-    *out = (uint64_t)json_integer_value(v);
-    return 1;
-}
-
 /*
- * Read a target's description. 0: usable (c filled); -1: not an fwtrust image
- * or malformed custom data (skipped, why says so).
+ * Read a target's description (the one reader: tuf/target_desc.h). 0: usable
+ * (c filled); -1: not an fwtrust image or malformed custom data (skipped, why
+ * says so).
  */
 static int parse_target(const struct fwt_tuf_target *t, struct cand *c, char *why, size_t why_len)
 {
@@ -132,97 +98,48 @@ static int parse_target(const struct fwt_tuf_target *t, struct cand *c, char *wh
     }
     json_error_t je;
     json_t *cu = json_loads(t->custom_json, JSON_REJECT_DUPLICATES, &je);
-    json_t *f = json_object_get(cu, "fwtrust");
-    int ok = -1;
-    if (!json_is_object(f)) {
-        snprintf(why, why_len, "no custom.fwtrust (not an fwtrust image)");
-        goto out;
-    }
-    const char *enc = json_string_value(json_object_get(f, "encoding"));
-    c->enc = !enc || !strcmp(enc, FWT_ENC_NONE) ? ENC_NONE
-             : !strcmp(enc, FWT_ENC_ZSTD)       ? ENC_ZSTD
-             : !strcmp(enc, FWT_ENC_PATCH)      ? ENC_PATCH
-             : !strcmp(enc, FWT_ENC_BSDIFF)     ? ENC_BSDIFF
-                                                : (enum enc)-1;
-    if ((int)c->enc < 0) {
-        snprintf(why, why_len, "unknown encoding '%s'", enc);
-        goto out;
-    }
-    const char *vs = json_string_value(json_object_get(f, "version"));
-    if (!vs || fwt_version_parse(vs, &c->version) != FWT_OK) {
-        snprintf(why, why_len, "custom.fwtrust.version missing or invalid");
-        goto out;
-    }
-    uint64_t v64;
-    if (json_object_get(f, "security_counter")) {
-        if (!u64_field(f, "security_counter", 0xffffffffU, &v64)) {
-            snprintf(why, why_len, "custom.fwtrust.security_counter invalid");
-            goto out;
-        }
-        c->has_ctr = 1;
-        c->ctr = (uint32_t)v64;
-    }
-    const char *hx = json_string_value(json_object_get(f, "hw_id_hex"));
-    size_t hl = hx ? strlen(hx) : 0;
-    if (hl == 0 || hl % 2 || hl / 2 > FWT_HW_ID_MAX ||
-        fwt_hex_decode(hx, c->hw_id, hl / 2) != FWT_OK) {
+    struct fwt_target_desc d;
+    fwt_err err = fwt_target_desc_parse(json_object_get(cu, "fwtrust"), &d, why, why_len);
+    json_decref(cu);
+    if (err == FWT_OK && d.hw_id_len == 0) {
         snprintf(why, why_len, "no hardware id in custom.fwtrust");
-        goto out;
+        err = FWT_E_META;
     }
-    c->hw_id_len = hl / 2;
-    if (!digest_field(f, c->digest, &c->digest_len)) {
-        snprintf(why, why_len, "custom.fwtrust.image_digest missing or invalid");
-        goto out;
+    if (err != FWT_OK) {
+        return -1;
     }
-    json_t *vs_arr = json_object_get(f, "verified_signers");
-    if (vs_arr) {
-        if (!json_is_array(vs_arr) || json_array_size(vs_arr) > FWT_MAX_SIGNERS) {
-            snprintf(why, why_len, "custom.fwtrust.verified_signers invalid");
-            goto out;
-        }
-        for (size_t i = 0; i < json_array_size(vs_arr); i++) {
-            const char *h = json_string_value(json_array_get(vs_arr, i));
-            if (!h || strlen(h) != 2 * FWT_KEYHASH_SIZE ||
-                fwt_hex_decode(h, c->signers[i], FWT_KEYHASH_SIZE) != FWT_OK) {
-                snprintf(why, why_len, "custom.fwtrust.verified_signers invalid");
-                goto out;
-            }
-        }
-        c->has_signers = 1;
-        c->n_signers = json_array_size(vs_arr);
-    }
+    c->enc = (enum enc)d.enc;
+    c->version = d.version;
+    c->has_ctr = d.has_ctr;
+    c->ctr = d.ctr;
+    memcpy(c->hw_id, d.hw_id, sizeof(c->hw_id));
+    c->hw_id_len = d.hw_id_len;
+    memcpy(c->digest, d.digest.v, sizeof(c->digest));
+    c->digest_len = d.digest.len;
+    c->has_signers = d.has_signers;
+    c->n_signers = d.n_signers;
+    memcpy(c->signers, d.signers, sizeof(c->signers));
     c->length = t->length;
     if (c->enc == ENC_NONE) {
         c->image_len = t->length;
         if (!t->sha256 || strlen(t->sha256) != 64 || fwt_hex_decode(t->sha256, c->image_sha, 32) != FWT_OK) {
             snprintf(why, why_len, "no sha256 hash in the target metadata");
-            goto out;
+            return -1;
         }
     } else {
-        if (!u64_field(f, "image_length", 0xffffffffU, &c->image_len) || c->image_len == 0 ||
-            !hex_field(f, "image_sha256", c->image_sha, 32)) {
-            snprintf(why, why_len, "custom.fwtrust.image_length/image_sha256 missing or invalid");
-            goto out;
-        }
+        c->image_len = d.image_len;
+        memcpy(c->image_sha, d.image_sha, 32);
     }
-    if (IS_PATCH(c->enc)) {
-        json_t *b = json_object_get(f, "base");
-        if (!json_is_object(b) || !u64_field(b, "length", 0xffffffffU, &c->base_len) ||
-            c->base_len == 0 || !hex_field(b, "sha256", c->base_sha, 32) ||
-            !digest_field(b, c->base_digest, &c->base_digest_len)) {
-            snprintf(why, why_len, "custom.fwtrust.base missing or invalid");
-            goto out;
-        }
-    }
+    c->base_len = d.base_len;
+    memcpy(c->base_sha, d.base_sha, 32);
+    memcpy(c->base_digest, d.base_digest.v, sizeof(c->base_digest));
+    c->base_digest_len = d.base_digest.len;
     c->name = strdup(t->name);
     if (!c->name) {
         snprintf(why, why_len, "out of memory");
-        goto out;
+        return -1;
     }
-    ok = 0;
-out:
-    json_decref(cu);
-    return ok;
+    return 0;
 }
 
 fwt_err fwt_update_check_target(const struct fwt_tuf_target *t, char *why, size_t why_len)

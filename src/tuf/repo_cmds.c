@@ -5,6 +5,7 @@
  */
 #include "repo.h"
 #include "repo_encoded.h"
+#include "target_desc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -636,7 +637,6 @@ static fwt_err image_facts(const char *path, const struct repo_target_opts *o, c
         }
         return err;
     }
-    json_t *signers = NULL;
     if (o->n_verify > 0) {
         struct fwt_trusted_key tk[REPO_MAX_KEYS];
         uint8_t enc[REPO_MAX_KEYS][1024];
@@ -666,45 +666,12 @@ static fwt_err image_facts(const char *path, const struct repo_target_opts *o, c
         if (err != FWT_OK) {
             return err;
         }
-        signers = json_array();
-        for (uint32_t i = 0; i < info.n_signers && i < FWT_MAX_SIGNERS; i++) {
-            char h[2 * FWT_KEYHASH_SIZE + 1];
-            fwt_hex_encode(info.signer_keyhash[i], FWT_KEYHASH_SIZE, h);
-            json_array_append_new(signers, json_string(h));
-        }
     }
-    char ver[48];
-    fwt_version_format(&info.hdr.version, ver, sizeof(ver));
-    char dg[2 * FWT_DIGEST_MAX + 1];
-    size_t dlen = info.digest_len <= FWT_DIGEST_MAX ? info.digest_len : FWT_DIGEST_MAX;
-    fwt_hex_encode(info.digest, dlen, dg);
-    const char *alg = info.hash_alg == FWT_HASH_SHA384 ? "sha384"
-                      : info.hash_alg == FWT_HASH_SHA512 ? "sha512" : "sha256";
-    json_t *f = json_pack("{s:s, s:{s:s}}", "version", ver, "image_digest", alg, dg);
-    if (!f) {
-        json_decref(signers);
-        return oom();
-    }
-    if (info.has_security_counter) {
-        json_object_set_new(f, "security_counter", json_integer((json_int_t)info.security_counter));
-    }
-    if (info.hw_id_len > 0 && info.hw_id_len <= FWT_HW_ID_MAX) {
-        char hx[2 * FWT_HW_ID_MAX + 1];
-        fwt_hex_encode(info.hw_id, info.hw_id_len, hx);
-        json_object_set_new(f, "hw_id_hex", json_string(hx));
-        int printable = 1;
-        for (size_t i = 0; i < info.hw_id_len; i++) {
-            printable &= info.hw_id[i] >= 0x20 && info.hw_id[i] < 0x7f;
-        }
-        if (printable) {
-            json_object_set_new(f, "hw_id", json_stringn((const char *)info.hw_id, info.hw_id_len));
-        }
-    }
-    if (signers) {
-        json_object_set_new(f, "verified_signers", signers);
-    }
-    *facts = f;
-    return FWT_OK;
+    /* The description (tuf/target_desc.h), with the verified signers when --verify-key. */
+    struct fwt_target_desc d;
+    fwt_target_desc_from_image(&info, o->n_verify > 0, &d);
+    *facts = fwt_target_desc_to_json(&d);
+    return *facts ? FWT_OK : oom();
 }
 
 fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, const struct repo_keyring *kr,

@@ -1,5 +1,6 @@
 /* Encoded targets (zstd-compressed images, zstd patches): header reading for `fwtrust repo`. */
 #include "repo_encoded.h"
+#include "target_desc.h"
 
 #include <fwtrust/fwt_delta.h>
 
@@ -227,31 +228,32 @@ fwt_err repo_encoded_facts(const char *path, json_t **facts)
     if (err != FWT_OK) {
         return err;
     }
+    /* The header's image facts under the description's names, read by the one
+     * reader (tuf/target_desc.h) and written again by the one writer. */
     json_t *im = json_object_get(hdr, "image");
     json_t *f = json_deep_copy(im);
-    if (!f) {
-        json_decref(hdr);
-        return fwt_fail(FWT_E_NOMEM, "out of memory");
-    }
-    json_object_set(f, "image_length", json_object_get(im, "length"));
-    json_object_set(f, "image_sha256", json_object_get(im, "sha256"));
-    json_object_del(f, "length");
-    json_object_del(f, "sha256");
-    json_object_set(f, "encoding", json_object_get(hdr, "encoding"));
-    json_t *base = json_object_get(hdr, "base");
-    if (base) {
-        json_t *b = json_pack("{s:O, s:O, s:O, s:O}", "length", json_object_get(base, "length"),
-                              "sha256", json_object_get(base, "sha256"), "version",
-                              json_object_get(base, "version"), "image_digest",
-                              json_object_get(base, "image_digest"));
-        if (!b) {
-            json_decref(f);
-            json_decref(hdr);
-            return fwt_fail(FWT_E_NOMEM, "out of memory");
+    if (f) {
+        json_object_set(f, "image_length", json_object_get(im, "length"));
+        json_object_set(f, "image_sha256", json_object_get(im, "sha256"));
+        json_object_del(f, "length");
+        json_object_del(f, "sha256");
+        json_object_set(f, "encoding", json_object_get(hdr, "encoding"));
+        json_t *base = json_object_get(hdr, "base");
+        if (base) {
+            json_object_set(f, "base", base);
         }
-        json_object_set_new(f, "base", b);
     }
     json_decref(hdr);
-    *facts = f;
-    return FWT_OK;
+    if (!f) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    struct fwt_target_desc d;
+    char why[128];
+    err = fwt_target_desc_parse(f, &d, why, sizeof(why));
+    json_decref(f);
+    if (err != FWT_OK) {
+        return fwt_fail(FWT_E_MALFORMED, "%s: encoded image header: %s", path, why);
+    }
+    *facts = fwt_target_desc_to_json(&d);
+    return *facts ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
 }

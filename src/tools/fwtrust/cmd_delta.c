@@ -15,6 +15,7 @@
  */
 #include "image_cmd.h"
 #include "tuf/repo_encoded.h"
+#include "tuf/target_desc.h"
 
 #include <fwtrust/fwt_delta.h>
 
@@ -146,41 +147,26 @@ static fwt_err verify_image(const char *path, const char *const *keys, size_t n,
     return err;
 }
 
-static const char *hash_name(enum fwt_hash_alg a)
-{
-    return a == FWT_HASH_SHA384 ? "sha384" : a == FWT_HASH_SHA512 ? "sha512" : "sha256";
-}
-
-/* The image's facts, as `fwtrust repo add-target` puts them in custom.fwtrust,
- * plus the length and SHA-256 of the bytes (len of them). */
+/* The image's facts, as `fwtrust repo add-target` puts them in custom.fwtrust
+ * (the target description, tuf/target_desc.h), plus the length and SHA-256 of
+ * the bytes (len of them). */
 static json_t *facts(const struct img *im, size_t len)
 {
     uint8_t sha[32];
-    char shahex[65], ver[48], dg[2 * FWT_DIGEST_MAX + 1];
+    char shahex[65];
     if (fwt_sha256(im->buf, len, sha) != FWT_OK) {
         return NULL;
     }
     fwt_hex_encode(sha, 32, shahex);
-    fwt_version_format(&im->info.hdr.version, ver, sizeof(ver));
-    size_t dlen = im->info.digest_len <= FWT_DIGEST_MAX ? im->info.digest_len : FWT_DIGEST_MAX;
-    fwt_hex_encode(im->info.digest, dlen, dg);
-    json_t *f = json_pack("{s:I, s:s, s:s, s:{s:s}}", "length", (json_int_t)len, "sha256", shahex,
-                          "version", ver, "image_digest", hash_name(im->info.hash_alg), dg);
-    if (!f) {
-        return NULL;
+    struct fwt_target_desc d;
+    fwt_target_desc_from_image(&im->info, 0, &d);
+    json_t *desc = fwt_target_desc_to_json(&d);
+    json_t *f = desc ? json_pack("{s:I, s:s}", "length", (json_int_t)len, "sha256", shahex) : NULL;
+    if (!f || json_object_update(f, desc) != 0) {
+        json_decref(f);
+        f = NULL;
     }
-    if (im->info.has_security_counter) {
-        json_object_set_new(f, "security_counter", json_integer(im->info.security_counter));
-    }
-    if (im->info.hw_id_len > 0 && im->info.hw_id_len <= FWT_HW_ID_MAX) {
-        char hx[2 * FWT_HW_ID_MAX + 1];
-        fwt_hex_encode(im->info.hw_id, im->info.hw_id_len, hx);
-        json_object_set_new(f, "hw_id_hex", json_string(hx));
-        if (fwt_is_printable(im->info.hw_id, im->info.hw_id_len)) {
-            json_object_set_new(f, "hw_id", json_stringn((const char *)im->info.hw_id,
-                                                         im->info.hw_id_len));
-        }
-    }
+    json_decref(desc);
     return f;
 }
 
