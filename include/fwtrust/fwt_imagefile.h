@@ -44,6 +44,26 @@ void fwt_file_io_close(struct fwt_file_io *fio);
 FWT_MUST_CHECK fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
                                        struct fwt_image_info *info);
 
+/*
+ * One public key (a PEM/DER file, or a pkcs11: URI with ko) as a trust
+ * anchor: enc receives its MCUboot encoding, tk points into enc, keyhash (when
+ * not NULL) receives its key hash. The loader's error as it is; a key that
+ * cannot be encoded is refused naming spec.
+ */
+FWT_MUST_CHECK fwt_err fwt_trusted_key_load(const char *spec, const struct fwt_key_opts *ko,
+                                            uint8_t enc[FWT_PUBKEY_MAX],
+                                            struct fwt_trusted_key *tk, uint8_t keyhash[32]);
+
+#define FWT_VERIFY_ANY_MAX 32U
+/*
+ * Verify path against a one-of-n policy over the keys specs[0..n) (threshold
+ * 1: one valid signature by one of them; the core's fwt_policy_check rules
+ * apply). 1 <= n <= FWT_VERIFY_ANY_MAX. info may be NULL.
+ */
+FWT_MUST_CHECK fwt_err fwt_verify_file_any_key(const char *path, const char *const *specs, size_t n,
+                                               const struct fwt_key_opts *ko,
+                                               struct fwt_image_info *info);
+
 /* ---- Signing ---- */
 
 #define FWT_SIGN_MAX_KEYS 8

@@ -389,3 +389,55 @@ fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
     fwt_file_io_close(&fio);
     return err;
 }
+
+fwt_err fwt_trusted_key_load(const char *spec, const struct fwt_key_opts *ko, uint8_t enc[FWT_PUBKEY_MAX],
+                             struct fwt_trusted_key *tk, uint8_t keyhash[32])
+{
+    fwt_pubkey *pub = NULL;
+    fwt_err err = fwt_pubkey_load(spec, ko, &pub);
+    if (err != FWT_OK) {
+        return err;
+    }
+    size_t len = FWT_PUBKEY_MAX;
+    err = fwt_pubkey_mcuboot(pub, enc, &len);
+    if (err == FWT_OK && keyhash) {
+        err = fwt_pubkey_keyhash(pub, keyhash);
+    }
+    if (err == FWT_OK) {
+        memset(tk, 0, sizeof(*tk));
+        tk->type = fwt_pubkey_type(pub);
+        tk->key = enc;
+        tk->key_len = len;
+    } else {
+        err = fwt_fail(err, "%s: cannot encode the public key", spec);
+    }
+    fwt_pubkey_free(pub);
+    return err;
+}
+
+fwt_err fwt_verify_file_any_key(const char *path, const char *const *specs, size_t n,
+                                const struct fwt_key_opts *ko, struct fwt_image_info *info)
+{
+    if (n == 0 || n > FWT_VERIFY_ANY_MAX) {
+        return fwt_fail(FWT_E_ARG, "1 to %u keys to verify with, not %zu", FWT_VERIFY_ANY_MAX, n);
+    }
+    struct fwt_trusted_key tk[FWT_VERIFY_ANY_MAX];
+    uint8_t (*enc)[FWT_PUBKEY_MAX] = calloc(n, FWT_PUBKEY_MAX);
+    if (!enc) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    fwt_err err = FWT_OK;
+    for (size_t i = 0; i < n && err == FWT_OK; i++) {
+        err = fwt_trusted_key_load(specs[i], ko, enc[i], &tk[i], NULL);
+    }
+    if (err == FWT_OK) {
+        struct fwt_policy pol;
+        memset(&pol, 0, sizeof(pol));
+        pol.keys = tk;
+        pol.n_keys = n;
+        pol.threshold = 1;
+        err = fwt_verify_file(path, &pol, info);
+    }
+    free(enc);
+    return err;
+}

@@ -638,31 +638,7 @@ static fwt_err image_facts(const char *path, const struct repo_target_opts *o, c
         return err;
     }
     if (o->n_verify > 0) {
-        struct fwt_trusted_key tk[REPO_MAX_KEYS];
-        uint8_t enc[REPO_MAX_KEYS][1024];
-        memset(tk, 0, sizeof(tk));
-        for (size_t i = 0; i < o->n_verify && err == FWT_OK; i++) {
-            fwt_pubkey *pub = NULL;
-            err = fwt_pubkey_load(o->verify_keys[i], ko, &pub);
-            size_t len = sizeof(enc[i]);
-            if (err == FWT_OK) {
-                err = fwt_pubkey_mcuboot(pub, enc[i], &len);
-                tk[i].type = fwt_pubkey_type(pub);
-                tk[i].key = enc[i];
-                tk[i].key_len = len;
-            }
-            fwt_pubkey_free(pub);
-        }
-        if (err != FWT_OK) {
-            return err;
-        }
-        struct fwt_policy pol;
-        memset(&pol, 0, sizeof(pol));
-        pol.keys = tk;
-        pol.n_keys = o->n_verify;
-        pol.threshold = 1;
-        memset(&info, 0, sizeof(info));
-        err = fwt_verify_file(path, &pol, &info);
+        err = fwt_verify_file_any_key(path, o->verify_keys, o->n_verify, ko, &info);
         if (err != FWT_OK) {
             return err;
         }

@@ -116,31 +116,7 @@ static fwt_err load_image(const char *path, uint64_t max, struct img *im)
 static fwt_err verify_image(const char *path, const char *const *keys, size_t n,
                             const struct fwt_key_opts *ko)
 {
-    struct fwt_trusted_key tk[MAX_VERIFY];
-    uint8_t enc[MAX_VERIFY][FWT_PUBKEY_MAX];
-    memset(tk, 0, sizeof(tk));
-    for (size_t i = 0; i < n; i++) {
-        fwt_pubkey *pub = NULL;
-        fwt_err err = fwt_pubkey_load(keys[i], ko, &pub);
-        size_t len = sizeof(enc[i]);
-        if (err == FWT_OK) {
-            err = fwt_pubkey_mcuboot(pub, enc[i], &len);
-            tk[i].type = fwt_pubkey_type(pub);
-            tk[i].key = enc[i];
-            tk[i].key_len = len;
-        }
-        fwt_pubkey_free(pub);
-        if (err != FWT_OK) {
-            return err;
-        }
-    }
-    struct fwt_policy pol;
-    memset(&pol, 0, sizeof(pol));
-    pol.keys = tk;
-    pol.n_keys = n;
-    pol.threshold = 1;
-    struct fwt_image_info info;
-    fwt_err err = fwt_verify_file(path, &pol, &info);
+    fwt_err err = fwt_verify_file_any_key(path, keys, n, ko, NULL);
     if (err != FWT_OK && fwt_detail()[0] == '\0') {
         return fwt_fail(err, "%s does not verify with the --verify-key keys", path);
     }

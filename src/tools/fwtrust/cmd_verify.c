@@ -47,31 +47,6 @@ struct trusted {
     uint8_t keyhash[32];
 };
 
-static fwt_err load_trusted(const char *spec, const struct fwt_key_opts *ko, struct trusted *t,
-                            struct fwt_trusted_key *tk)
-{
-    fwt_pubkey *pub = NULL;
-    fwt_err err = fwt_pubkey_load(spec, ko, &pub);
-    if (err != FWT_OK) {
-        return err;
-    }
-    size_t len = sizeof(t->enc);
-    err = fwt_pubkey_mcuboot(pub, t->enc, &len);
-    if (err == FWT_OK) {
-        err = fwt_pubkey_keyhash(pub, t->keyhash);
-    }
-    if (err == FWT_OK) {
-        t->spec = spec;
-        tk->type = fwt_pubkey_type(pub);
-        tk->key = t->enc;
-        tk->key_len = len;
-    } else {
-        err = fwt_fail(err, "%s: cannot encode the public key", spec);
-    }
-    fwt_pubkey_free(pub);
-    return err;
-}
-
 static const char *hash_name(enum fwt_hash_alg a)
 {
     switch (a) {
@@ -169,10 +144,12 @@ static int run(int argc, char **argv)
     memset(&info, 0, sizeof(info));
     fwt_err err = (keys && roots) ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n_keys && err == FWT_OK; i++) {
-        err = load_trusted(key_specs[i], &ko, &keys[i], &tkeys[i]);
+        err = fwt_trusted_key_load(key_specs[i], &ko, keys[i].enc, &tkeys[i], keys[i].keyhash);
+        keys[i].spec = key_specs[i];
     }
     for (size_t i = 0; i < n_roots && err == FWT_OK; i++) {
-        err = load_trusted(root_specs[i], &ko, &roots[i], &troots[i]);
+        err = fwt_trusted_key_load(root_specs[i], &ko, roots[i].enc, &troots[i], roots[i].keyhash);
+        roots[i].spec = root_specs[i];
     }
     if (err == FWT_OK && n_keys == 0 && n_roots == 0) {
         err = fwt_fail(FWT_E_NO_TRUST, "no --key or --root given: nothing can be trusted");
