@@ -127,6 +127,35 @@ static struct fwt_policy policy_for(struct env *e, size_t n)
     return p;
 }
 
+/* The one-of-n helper: keys loaded from files, one valid signature by any of them. */
+static void test_verify_any_key(void **state)
+{
+    struct env *e = *state;
+    struct fwt_sign_opts o;
+    base_opts(&o, e->key1);
+    assert_int_equal(fwt_sign_file(e->in, e->out, &o), FWT_OK);
+    const char *both[] = {e->k2, e->k1};
+    struct fwt_image_info info;
+    assert_int_equal(fwt_verify_file_any_key(e->out, both, 2, NULL, &info), FWT_OK);
+    assert_int_equal(info.n_signers, 1);
+    assert_int_equal(info.signer_anchor[0], 1); /* the second key signed */
+    uint8_t enc[FWT_PUBKEY_MAX], kh[32];
+    struct fwt_trusted_key tk;
+    assert_int_equal(fwt_trusted_key_load(e->k1, NULL, enc, &tk, kh), FWT_OK);
+    assert_ptr_equal(tk.key, enc);
+    assert_memory_equal(info.signer_keyhash[0], kh, 32);
+    /* Not among the keys; the same key twice (the core's rule); no key; a missing key file. */
+    assert_int_equal(fwt_verify_file_any_key(e->out, both, 1, NULL, NULL), FWT_E_UNKNOWN_KEY);
+    const char *twice[] = {e->k1, e->k1};
+    assert_int_equal(fwt_verify_file_any_key(e->out, twice, 2, NULL, NULL), FWT_E_ARG);
+    assert_int_equal(fwt_verify_file_any_key(e->out, both, 0, NULL, NULL), FWT_E_ARG);
+    char missing[300];
+    snprintf(missing, sizeof(missing), "%s/none.pem", e->dir);
+    const char *bad[] = {e->k1, missing};
+    assert_int_not_equal(fwt_verify_file_any_key(e->out, bad, 2, NULL, NULL), FWT_OK);
+    assert_non_null(strstr(fwt_detail(), "none.pem"));
+}
+
 /* Number of entries in the directory (to see that no temporary file is left). */
 static int dir_entries(const char *dir)
 {
@@ -422,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_two_keys_and_cosign), cmocka_unit_test(test_cosign_area_overflow),
         cmocka_unit_test(test_pad_trailer),         cmocka_unit_test(test_pure),
         cmocka_unit_test(test_file_io),
+        cmocka_unit_test(test_verify_any_key),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
