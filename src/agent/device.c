@@ -67,11 +67,10 @@ static fwt_err take_lock(const char *dir, int shared, int *fd_out)
 
 /* ---- trust anchors ---- */
 
-/* A trust anchor's public key; a key file that is absent is FWT_E_NOT_FOUND (exit 8, as
- * `init --help` says), not a key that cannot be used. */
-static fwt_err anchor_pubkey_load(const char *spec, fwt_pubkey **pub)
+/* A trust anchor key file that is absent is FWT_E_NOT_FOUND (exit 8, as `init --help` says),
+ * not a key that cannot be used: err (a key loader's) said so. */
+static fwt_err anchor_missing(const char *spec, fwt_err err)
 {
-    fwt_err err = fwt_pubkey_load(spec, NULL, pub);
     if (err == FWT_E_KEY && strncasecmp(spec, "pkcs11:", 7) != 0 && access(spec, F_OK) != 0 &&
         errno == ENOENT) {
         err = fwt_fail(FWT_E_NOT_FOUND, "%s", fwt_detail());
@@ -79,23 +78,21 @@ static fwt_err anchor_pubkey_load(const char *spec, fwt_pubkey **pub)
     return err;
 }
 
+/* A trust anchor's public key. */
+static fwt_err anchor_pubkey_load(const char *spec, fwt_pubkey **pub)
+{
+    return anchor_missing(spec, fwt_pubkey_load(spec, NULL, pub));
+}
+
+/* A trust anchor as the core sees it (fwt_trusted_key_load: the one loader). */
 static fwt_err load_anchor(const char *path, struct fwt_agent_anchor *a, struct fwt_trusted_key *tk)
 {
-    fwt_pubkey *pub = NULL;
-    fwt_err err = anchor_pubkey_load(path, &pub);
+    fwt_err err = anchor_missing(path, fwt_trusted_key_load(path, NULL, a->enc, tk, NULL));
     if (err != FWT_OK) {
         return fwt_fail(err, "trust anchor %s: %s", path, fwt_detail());
     }
-    a->len = sizeof(a->enc);
-    err = fwt_pubkey_mcuboot(pub, a->enc, &a->len);
-    a->type = fwt_pubkey_type(pub);
-    fwt_pubkey_free(pub);
-    if (err != FWT_OK) {
-        return fwt_fail(err, "trust anchor %s: cannot encode the key", path);
-    }
-    tk->type = a->type;
-    tk->key = a->enc;
-    tk->key_len = a->len;
+    a->len = tk->key_len;
+    a->type = tk->type;
     return FWT_OK;
 }
 
