@@ -4,11 +4,11 @@
 # fuzz_tufrepo_journal: bytes -> repo_txn_journal_parse (the journal a crashed publish leaves).
 # Seeds: fuzz/corpus/fuzz_tufrepo_meta/ (metadata published by `fwtrust repo`, with
 # ed25519, ECDSA and RSA keys and a delegation); fuzz/corpus/fuzz_tufrepo_journal/ (journals).
-if(TARGET fwt_tuf)
+if(TARGET fwt_tuf_repo)
   foreach(target fuzz_tufrepo_meta fuzz_tufrepo_journal)
     add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
     target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/util)
-    target_link_libraries(${target} PRIVATE fwt_tuf fwt_image fwt_crypto fwt_util PkgConfig::JANSSON)
+    target_link_libraries(${target} PRIVATE fwt_tuf_repo fwt_image fwt_crypto fwt_util PkgConfig::JANSSON)
     target_link_options(${target} PRIVATE -fsanitize=fuzzer)
     set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
     file(MAKE_DIRECTORY ${out_dir})

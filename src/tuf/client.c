@@ -6,7 +6,7 @@
  * measured against) and are only replaced by metadata that verified fully.
  */
 #include "client_internal.h"
-#include "client_meta.h"
+#include "tuf_meta.h"
 
 #include <errno.h>
 #include <stdlib.h>

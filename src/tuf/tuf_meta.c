@@ -1,10 +1,11 @@
 /*
- * fwtrust TUF client: metadata parsing and checks (envelope, root, timestamp,
- * snapshot, targets, delegations), threshold signature verification, and
- * delegation path matching. Strict JSON (duplicate keys refused); fields the
- * spec does not name are kept (signatures cover the parsed object as a whole).
+ * fwtrust TUF module: the metadata model of the client and the repository
+ * tool: parsing and checks (envelope, root, timestamp, snapshot, targets,
+ * delegations), threshold signature verification, and delegation path
+ * matching. Strict JSON (duplicate keys refused); fields the spec does not
+ * name are kept (signatures cover the parsed object as a whole).
  */
-#include "client_meta.h"
+#include "tuf_meta.h"
 
 #define FWTRUST_INTERNAL 1
 #include <fwtrust/fwt_verify.h>

@@ -1,8 +1,10 @@
 /*
- * fwtrust TUF client, internal: parsed metadata and its checks (client_meta.c).
+ * fwtrust TUF module, internal: the metadata model shared by the client and the
+ * repository tool (tuf_meta.c): parsed metadata and its per-type checks, role
+ * signature counting, hashes, delegation path matching.
  */
-#ifndef FWT_TUF_CLIENT_META_H
-#define FWT_TUF_CLIENT_META_H
+#ifndef FWT_TUF_META_H
+#define FWT_TUF_META_H
 
 #include "tuf_json.h"
 
