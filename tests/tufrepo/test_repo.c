@@ -35,21 +35,23 @@ static void test_time(void **state)
 {
     (void)state;
     char s[21];
-    repo_time_format(0, s);
+    fwt_tuf_time_format(0, s);
     assert_string_equal(s, "1970-01-01T00:00:00Z");
-    repo_time_format(1700000000, s);
+    fwt_tuf_time_format(1700000000, s);
     assert_string_equal(s, "2023-11-14T22:13:20Z");
     time_t t = 0;
-    assert_int_equal(repo_time_parse("2023-11-14T22:13:20Z", &t), FWT_OK);
+    assert_int_equal(fwt_tuf_time_parse("2023-11-14T22:13:20Z", &t), FWT_OK);
     assert_int_equal((long long)t, 1700000000LL);
     static const char *const bad[] = {
         "2023-11-14T22:13:20",   "2023-11-14 22:13:20Z", "2023-11-14T22:13:20.5Z",
         "2023-13-14T22:13:20Z",  "2023-11-14T24:13:20Z", "2023-11-00T22:13:20Z",
         "+023-11-14T22:13:20Z",  "2023-11-14T22:13:2xZ", "",
         "2023-11-14T22:13:20+00:00",
+        /* dates that do not exist: the client's parser (the one shared) refuses them */
+        "2023-02-31T00:00:00Z", "2023-02-29T00:00:00Z", "2023-11-14T22:13:60Z",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(repo_time_parse(bad[i], &t), FWT_E_META);
+        assert_int_equal(fwt_tuf_time_parse(bad[i], &t), FWT_E_META);
     }
 }
 
@@ -88,6 +90,14 @@ static void test_meta_parse(void **state)
         " \"expires\": \"2030-01-01T00:00:00Z\"}}",
         "{\"signatures\": [{\"keyid\": \"ab\", \"sig\": \"00\"}], \"signed\": {\"_type\": \"targets\","
         " \"spec_version\": \"1.0.31\", \"version\": 1, \"expires\": \"2030-01-01T00:00:00Z\"}}",
+        /* two signatures with one key id: the client refuses them, so the repository does */
+        "{\"signatures\": [{\"keyid\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"sig\": \"00\"},"
+        " {\"keyid\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"sig\": \"01\"}],"
+        " \"signed\": {\"_type\": \"targets\", \"spec_version\": \"1.0.31\", \"version\": 1,"
+        " \"expires\": \"2030-01-01T00:00:00Z\", \"targets\": {}}}",
+        /* the client's per-type checks: a target without hashes */
+        "{\"signatures\": [], \"signed\": {\"_type\": \"targets\", \"spec_version\": \"1.0.31\", \"version\": 1,"
+        " \"expires\": \"2030-01-01T00:00:00Z\", \"targets\": {\"a\": {\"length\": 1}}}}",
         "{\"signatures\": [{\"keyid\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
         " \"sig\": \"00\"}], \"signed\": {\"_type\": \"targets\", \"spec_version\": \"1.0.31\", \"version\": 1,"
         " \"expires\": \"2030-01-01T00:00:00Z\"}}",
