@@ -72,13 +72,11 @@ FWT_MUST_CHECK fwt_err repo_keyring_add(struct repo_keyring *kr, const char *spe
                                         struct repo_key **added);
 void repo_keyring_free(struct repo_keyring *kr);
 
-/* TUF key object and key id for a public key. */
-FWT_MUST_CHECK fwt_err repo_tuf_key(const fwt_pubkey *pub, json_t **key, char keyid[REPO_KEYID_LEN + 1]);
+/* TUF key objects, key ids and canonical JSON: fwt_tuf_key_object, fwt_tuf_keyid and
+ * fwt_tuf_canonical (tuf_json.h), the client's. */
 /* Public key of a TUF key object, checking that keyid is its key id and its scheme is one
  * we verify (ed25519; ecdsa-sha2-nistp256/384; rsassa-pss-sha256). */
 FWT_MUST_CHECK fwt_err repo_tuf_key_to_pub(const json_t *key, const char *keyid, fwt_pubkey **pub);
-/* Canonical JSON bytes of a value (the signed bytes of TUF). Caller frees *buf. */
-FWT_MUST_CHECK fwt_err repo_canonical(const json_t *v, char **buf, size_t *len);
 
 /* Role keys: the "keys" map and the role object ({"keyids": [...], "threshold": N}). */
 struct repo_role_keys {

@@ -55,7 +55,7 @@ fwt_err repo_key_load(const char *spec, const struct fwt_key_opts *ko, int need_
         err = fwt_pubkey_load(spec, ko, &out->pub);
     }
     if (err == FWT_OK) {
-        err = repo_tuf_key(out->pub, &out->tuf, out->keyid);
+        err = fwt_tuf_key_object(out->pub, &out->tuf, out->keyid);
     }
     if (err != FWT_OK) {
         repo_key_free(out);
@@ -142,7 +142,7 @@ fwt_err repo_count_signatures(const json_t *env, const struct repo_role_keys *rk
     *valid = 0;
     char *msg = NULL;
     size_t msg_len = 0;
-    fwt_err err = repo_canonical(json_object_get(env, "signed"), &msg, &msg_len);
+    fwt_err err = fwt_tuf_canonical(json_object_get(env, "signed"), &msg, &msg_len);
     if (err != FWT_OK) {
         return err;
     }
@@ -166,7 +166,7 @@ fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk, const struct
             continue;
         }
         if (!msg) {
-            err = repo_canonical(json_object_get(env, "signed"), &msg, &msg_len);
+            err = fwt_tuf_canonical(json_object_get(env, "signed"), &msg, &msg_len);
             if (err != FWT_OK) {
                 break;
             }

@@ -277,7 +277,7 @@ static void test_count_signatures(void **state)
     json_object_set_new(k2, "x-extra", json_string("same key, other id"));
     char *c = NULL;
     size_t cl = 0;
-    assert_int_equal(repo_canonical(k2, &c, &cl), FWT_OK);
+    assert_int_equal(fwt_tuf_canonical(k2, &c, &cl), FWT_OK);
     uint8_t d[32];
     char id2[65];
     assert_int_equal(fwt_sha256(c, cl, d), FWT_OK);
@@ -335,7 +335,7 @@ static void canon_is(const char *json, const char *want)
     assert_non_null(v);
     char *c = NULL;
     size_t n = 0;
-    assert_int_equal(repo_canonical(v, &c, &n), FWT_OK);
+    assert_int_equal(fwt_tuf_canonical(v, &c, &n), FWT_OK);
     assert_int_equal(n, strlen(want));
     assert_string_equal(c, want);
     free(c);
@@ -355,7 +355,7 @@ static void test_canonical(void **state)
     json_t *v = json_loads("{\"x\": 1.5}", 0, NULL);
     char *c = NULL;
     size_t n = 0;
-    assert_int_equal(repo_canonical(v, &c, &n), FWT_E_META);
+    assert_int_equal(fwt_tuf_canonical(v, &c, &n), FWT_E_META);
     assert_null(c);
     json_decref(v);
 }
@@ -392,7 +392,7 @@ static void test_tuf_keys(void **state)
     size_t cl = 0;
     uint8_t d[32];
     char id2[65];
-    assert_int_equal(repo_canonical(k2, &c, &cl), FWT_OK);
+    assert_int_equal(fwt_tuf_canonical(k2, &c, &cl), FWT_OK);
     assert_int_equal(fwt_sha256(c, cl, d), FWT_OK);
     fwt_hex_encode(d, 32, id2);
     free(c);
