@@ -4,11 +4,11 @@
 # fuzz_agentupdate_meta:   encoded-file headers (file and JSON) and the target custom
 #                          metadata the update reads.
 # Seeds: fuzz/corpus/fuzz_agentupdate_*/ (made by fuzz/corpus/make_agentupdate_seeds.py).
-if(TARGET fwt_agent AND TARGET fwt_tuf)
+if(TARGET fwt_agent AND TARGET fwt_tuf_repo)
   foreach(target fuzz_agentupdate_decode fuzz_agentupdate_meta)
     add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
     target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/util)
-    target_link_libraries(${target} PRIVATE fwt_agent fwt_tuf PkgConfig::ZSTD PkgConfig::JANSSON)
+    target_link_libraries(${target} PRIVATE fwt_agent fwt_tuf_repo PkgConfig::ZSTD PkgConfig::JANSSON)
     target_link_options(${target} PRIVATE -fsanitize=fuzzer)
     set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
     file(MAKE_DIRECTORY ${out_dir})

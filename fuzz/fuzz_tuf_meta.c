@@ -1,13 +1,13 @@
 /*
  * libFuzzer target: the TUF client's metadata parser and verifier
- * (src/tuf/client_meta.c, tuf_json.c). Any bytes are accepted as one
+ * (src/tuf/tuf_meta.c, tuf_json.c). Any bytes are accepted as one
  * metadata type or refused with a detail message, never crash. Accepted
  * metadata: canonical JSON is idempotent (encode, parse, encode gives the same
  * bytes, for output without raw control characters); root signatures are counted against the root's own keys;
  * delegations are matched against a few target paths (paths, hash prefixes,
  * succinct bins).
  */
-#include "tuf/client_meta.h"
+#include "tuf/tuf_meta.h"
 
 #include <stdlib.h>
 #include <string.h>

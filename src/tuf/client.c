@@ -1,12 +1,14 @@
 /*
- * fwtrust TUF client: the client workflow of tuf-spec.md section 5, in its
- * order (fwt_tuf.h). The trusted set is root, timestamp, snapshot, targets and
- * the delegated roles loaded so far; files in the metadata directory are
+ * fwtrust TUF client, the updater: the client workflow of tuf-spec.md section
+ * 5, in its order (fwt_tuf.h), with its I/O (fetching, the metadata directory,
+ * the clock). What is trusted is decided by the state machine in
+ * client_trusted.c: root, timestamp, snapshot, targets and the delegated roles
+ * loaded so far. Files in the metadata directory are
  * loaded as intermediate trusted state (they give the versions a rollback is
  * measured against) and are only replaced by metadata that verified fully.
  */
 #include "client_internal.h"
-#include "client_meta.h"
+#include "client_trusted.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,12 +25,6 @@
 #define LIST_MAX_ROLES 100000u
 #define FLOOR_FILE "time-floor"
 
-struct loaded_role {
-    char *name;
-    char *parent; /* the delegator it was verified against */
-    struct tuf_md *md;
-};
-
 struct fwt_tuf_client {
     char *dir, *murl, *turl;
     struct fwt_tuf_limits lim;
@@ -40,10 +36,7 @@ struct fwt_tuf_client {
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
     struct tuf_fetcher *f;
-    struct tuf_md *root, *ts, *snap, *targets;
-    struct loaded_role *dr;
-    size_t ndr, capdr;
-    time_t ref;
+    struct tuf_trusted t; /* the trusted metadata (client_trusted.c) */
     int refreshed;
     /* strings of the last target handed out */
     char *t_name, *t_role, *t_sha256, *t_sha512, *t_custom;
@@ -100,29 +93,7 @@ static time_t clock_now(const fwt_tuf_client *c)
 
 static int consistent(const fwt_tuf_client *c)
 {
-    return json_is_true(json_object_get(c->root->signed_, "consistent_snapshot"));
-}
-
-static const json_t *root_role(const fwt_tuf_client *c, const char *role)
-{
-    return json_object_get(json_object_get(c->root->signed_, "roles"), role);
-}
-
-static const json_t *root_keys(const fwt_tuf_client *c)
-{
-    return json_object_get(c->root->signed_, "keys");
-}
-
-static fwt_err check_expiry(const fwt_tuf_client *c, const struct tuf_md *m, const char *what)
-{
-    if (c->ref >= m->expires) {
-        char e[21], r[21];
-        fwt_tuf_time_format(m->expires, e);
-        fwt_tuf_time_format(c->ref, r);
-        return fwt_fail(FWT_E_META_EXPIRED, "%s version %lld expired at %s (update time %s)", what,
-                        (long long)m->version, e, r);
-    }
-    return FWT_OK;
+    return json_is_true(json_object_get(c->t.root->signed_, "consistent_snapshot"));
 }
 
 /* METADATA_DIR/ENCODED-ROLE.json */
@@ -225,334 +196,6 @@ static fwt_err floor_write(const fwt_tuf_client *c, time_t t)
     return fwt_write_file_atomic(c->floor_path, text, n, 0644);
 }
 
-/* ---- Trusted set ---- */
-
-static void drop_role(struct tuf_md **slot, struct tuf_md *m)
-{
-    tuf_md_free(*slot);
-    *slot = m;
-}
-
-static void forget_targets(fwt_tuf_client *c)
-{
-    drop_role(&c->targets, NULL);
-    for (size_t i = 0; i < c->ndr; i++) {
-        free(c->dr[i].name);
-        free(c->dr[i].parent);
-        tuf_md_free(c->dr[i].md);
-    }
-    c->ndr = 0;
-}
-
-static struct tuf_md *loaded_targets(const fwt_tuf_client *c, const char *role)
-{
-    if (!strcmp(role, "targets")) {
-        return c->targets;
-    }
-    for (size_t i = 0; i < c->ndr; i++) {
-        if (!strcmp(c->dr[i].name, role)) {
-            return c->dr[i].md;
-        }
-    }
-    return NULL;
-}
-
-/* A role loaded through this delegator (a role reached through another one is verified again). */
-static struct tuf_md *loaded_via(const fwt_tuf_client *c, const char *role, const char *parent)
-{
-    if (!strcmp(role, "targets")) {
-        return c->targets;
-    }
-    for (size_t i = 0; i < c->ndr; i++) {
-        if (!strcmp(c->dr[i].name, role) && !strcmp(c->dr[i].parent, parent)) {
-            return c->dr[i].md;
-        }
-    }
-    return NULL;
-}
-
-/* Root: self-signed by its own threshold (the initial root, spec 5.2). */
-static fwt_err load_trusted_root(fwt_tuf_client *c, const uint8_t *buf, size_t len, struct tuf_md **out)
-{
-    struct tuf_md *m = NULL;
-    fwt_err err = tuf_md_parse(buf, len, "root", "trusted root.json", &m);
-    if (err == FWT_OK) {
-        err = tuf_verify_role(m, json_object_get(m->signed_, "keys"),
-                              json_object_get(json_object_get(m->signed_, "roles"), "root"), "root",
-                              "trusted root.json");
-    }
-    if (err != FWT_OK) {
-        tuf_md_free(m);
-        return err;
-    }
-    (void)c;
-    *out = m;
-    return FWT_OK;
-}
-
-/* 5.3.3 - 5.3.5: a new root, version N+1, signed by the trusted and by its own root thresholds.
- * *same: the file holds the trusted version again (5.3.5: discarded, the update goes on with
- * the trusted root). */
-static fwt_err update_root(fwt_tuf_client *c, const uint8_t *buf, size_t len, int64_t want, int *same)
-{
-    *same = 0;
-    char what[48];
-    snprintf(what, sizeof(what), "%lld.root.json", (long long)want);
-    struct tuf_md *m = NULL;
-    fwt_err err = tuf_md_parse(buf, len, "root", what, &m);
-    if (err == FWT_OK) {
-        err = tuf_verify_role(m, root_keys(c), root_role(c, "root"), "root", what);
-        if (err != FWT_OK) {
-            fwt_fail(err, "%s (keys of the trusted root version %lld)", fwt_detail(), (long long)c->root->version);
-        }
-    }
-    if (err == FWT_OK) {
-        err = tuf_verify_role(m, json_object_get(m->signed_, "keys"),
-                              json_object_get(json_object_get(m->signed_, "roles"), "root"), "root", what);
-        if (err != FWT_OK) {
-            fwt_fail(err, "%s (keys of the new root itself)", fwt_detail());
-        }
-    }
-    if (err == FWT_OK && m->version == c->root->version) {
-        *same = 1;
-        tuf_md_free(m);
-        return FWT_OK;
-    }
-    if (err == FWT_OK && m->version != want) {
-        err = fwt_fail(m->version < want ? FWT_E_META_ROLLBACK : FWT_E_META_MISMATCH,
-                       "%s holds root version %lld (each root must be exactly one newer than the trusted one)", what,
-                       (long long)m->version);
-    }
-    if (err != FWT_OK) {
-        tuf_md_free(m);
-        return err;
-    }
-    drop_role(&c->root, m);
-    return FWT_OK;
-}
-
-/* 5.4: timestamp. *equal: same version as the trusted one (kept, the new one dropped). */
-static fwt_err update_timestamp(fwt_tuf_client *c, const uint8_t *buf, size_t len, const char *what, int *equal)
-{
-    *equal = 0;
-    fwt_err err = check_expiry(c, c->root, "root");
-    if (err != FWT_OK) {
-        return err;
-    }
-    struct tuf_md *m = NULL;
-    err = tuf_md_parse(buf, len, "timestamp", what, &m);
-    if (err == FWT_OK) {
-        err = tuf_verify_role(m, root_keys(c), root_role(c, "timestamp"), "timestamp", what);
-    }
-    if (err == FWT_OK && c->ts) {
-        if (m->version < c->ts->version) {
-            err = fwt_fail(FWT_E_META_ROLLBACK, "%s: version %lld is older than the trusted version %lld", what,
-                           (long long)m->version, (long long)c->ts->version);
-        } else if (m->version == c->ts->version) {
-            *equal = 1;
-            tuf_md_free(m);
-            return FWT_OK;
-        } else {
-            json_int_t nv = json_integer_value(
-                json_object_get(json_object_get(json_object_get(m->signed_, "meta"), "snapshot.json"), "version"));
-            json_int_t ov = json_integer_value(
-                json_object_get(json_object_get(json_object_get(c->ts->signed_, "meta"), "snapshot.json"), "version"));
-            if (nv < ov) {
-                err = fwt_fail(FWT_E_META_ROLLBACK,
-                               "%s: snapshot version %" JSON_INTEGER_FORMAT " is older than the trusted %" JSON_INTEGER_FORMAT,
-                               what, nv, ov);
-            }
-        }
-    }
-    if (err != FWT_OK) {
-        tuf_md_free(m);
-        return err;
-    }
-    drop_role(&c->ts, m);
-    return check_expiry(c, m, "timestamp");
-}
-
-static const json_t *ts_snapshot_meta(const fwt_tuf_client *c)
-{
-    return json_object_get(json_object_get(c->ts->signed_, "meta"), "snapshot.json");
-}
-
-static fwt_err final_timestamp(const fwt_tuf_client *c)
-{
-    if (!c->ts) {
-        return fwt_fail(FWT_E_INTERNAL, "no trusted timestamp");
-    }
-    return check_expiry(c, c->ts, "timestamp");
-}
-
-/* 5.5: snapshot. from_disk: the local copy (its bytes are not re-checked against the timestamp). */
-static fwt_err update_snapshot(fwt_tuf_client *c, const uint8_t *buf, size_t len, const char *what, int from_disk)
-{
-    fwt_err err = final_timestamp(c);
-    if (err != FWT_OK) {
-        return err;
-    }
-    const json_t *meta = ts_snapshot_meta(c);
-    if (!from_disk && (err = tuf_check_metafile_bytes(meta, buf, len, what)) != FWT_OK) {
-        return err;
-    }
-    struct tuf_md *m = NULL;
-    err = tuf_md_parse(buf, len, "snapshot", what, &m);
-    if (err == FWT_OK) {
-        err = tuf_verify_role(m, root_keys(c), root_role(c, "snapshot"), "snapshot", what);
-    }
-    if (err == FWT_OK && c->snap) {
-        const json_t *om = json_object_get(c->snap->signed_, "meta");
-        const json_t *nm = json_object_get(m->signed_, "meta");
-        const char *name;
-        json_t *ov;
-        json_object_foreach((json_t *)(uintptr_t)om, name, ov) {
-            const json_t *nv = json_object_get(nm, name);
-            if (!nv) {
-                err = fwt_fail(FWT_E_META_ROLLBACK, "%s: '%.80s' is no longer listed (it was in the trusted snapshot)",
-                               what, name);
-                break;
-            }
-            json_int_t a = json_integer_value(json_object_get(nv, "version"));
-            json_int_t b = json_integer_value(json_object_get(ov, "version"));
-            if (a < b) {
-                err = fwt_fail(FWT_E_META_ROLLBACK,
-                               "%s: '%.80s' version %" JSON_INTEGER_FORMAT " is older than the trusted %" JSON_INTEGER_FORMAT,
-                               what, name, a, b);
-                break;
-            }
-        }
-    }
-    if (err != FWT_OK) {
-        tuf_md_free(m);
-        return err;
-    }
-    drop_role(&c->snap, m);
-    err = check_expiry(c, m, "snapshot");
-    json_int_t want = json_integer_value(json_object_get(meta, "version"));
-    if (err == FWT_OK && m->version != want) {
-        err = fwt_fail(FWT_E_META_MISMATCH, "%s: version %lld, the timestamp says %" JSON_INTEGER_FORMAT, what,
-                       (long long)m->version, want);
-    }
-    return err;
-}
-
-static fwt_err final_snapshot(const fwt_tuf_client *c)
-{
-    fwt_err err = final_timestamp(c);
-    if (err != FWT_OK) {
-        return err;
-    }
-    if (!c->snap) {
-        return fwt_fail(FWT_E_INTERNAL, "no trusted snapshot");
-    }
-    err = check_expiry(c, c->snap, "snapshot");
-    json_int_t want = json_integer_value(json_object_get(ts_snapshot_meta(c), "version"));
-    if (err == FWT_OK && c->snap->version != want) {
-        err = fwt_fail(FWT_E_META_MISMATCH, "snapshot: version %lld, the timestamp says %" JSON_INTEGER_FORMAT,
-                       (long long)c->snap->version, want);
-    }
-    return err;
-}
-
-/* The keys and role entry that delegate role (from parent: "root" or a loaded targets role). */
-static fwt_err delegation_of(const fwt_tuf_client *c, const char *role, const char *parent, const json_t **keys,
-                             const json_t **def)
-{
-    if (!strcmp(parent, "root")) {
-        *keys = root_keys(c);
-        *def = root_role(c, "targets");
-        return FWT_OK;
-    }
-    const struct tuf_md *p = loaded_targets(c, parent);
-    const json_t *d = p ? json_object_get(p->signed_, "delegations") : NULL;
-    if (!d) {
-        return fwt_fail(FWT_E_INTERNAL, "role '%.64s' has no delegations", parent);
-    }
-    *keys = json_object_get(d, "keys");
-    const json_t *roles = json_object_get(d, "roles");
-    for (size_t i = 0; i < json_array_size(roles); i++) {
-        const json_t *r = json_array_get(roles, i);
-        if (!strcmp(json_string_value(json_object_get(r, "name")), role)) {
-            *def = r;
-            return FWT_OK;
-        }
-    }
-    const json_t *succ = json_object_get(d, "succinct_roles");
-    if (succ && tuf_succinct_is_member(succ, role)) {
-        *def = succ;
-        return FWT_OK;
-    }
-    return fwt_fail(FWT_E_META, "role '%.64s' does not delegate to '%.64s'", parent, role);
-}
-
-/* 5.6: a targets role (top-level or delegated). */
-static fwt_err update_targets(fwt_tuf_client *c, const uint8_t *buf, size_t len, const char *role,
-                              const char *parent, const char *what)
-{
-    fwt_err err = final_snapshot(c);
-    if (err != FWT_OK) {
-        return err;
-    }
-    const json_t *keys = NULL, *def = NULL;
-    if ((err = delegation_of(c, role, parent, &keys, &def)) != FWT_OK) {
-        return err;
-    }
-    char *mname = fmt("%s.json", role);
-    if (!mname) {
-        return fwt_fail(FWT_E_NOMEM, "out of memory");
-    }
-    const json_t *meta = json_object_get(json_object_get(c->snap->signed_, "meta"), mname);
-    free(mname);
-    if (!meta) {
-        return fwt_fail(FWT_E_META, "the snapshot does not list role '%.64s'", role);
-    }
-    if ((err = tuf_check_metafile_bytes(meta, buf, len, what)) != FWT_OK) {
-        return err;
-    }
-    struct tuf_md *m = NULL;
-    err = tuf_md_parse(buf, len, "targets", what, &m);
-    if (err == FWT_OK) {
-        err = tuf_verify_role(m, keys, def, role, what);
-    }
-    json_int_t want = json_integer_value(json_object_get(meta, "version"));
-    if (err == FWT_OK && m->version != want) {
-        err = fwt_fail(FWT_E_META_MISMATCH, "%s: version %lld, the snapshot says %" JSON_INTEGER_FORMAT, what,
-                       (long long)m->version, want);
-    }
-    if (err == FWT_OK) {
-        err = check_expiry(c, m, what);
-    }
-    if (err != FWT_OK) {
-        tuf_md_free(m);
-        return err;
-    }
-    if (!strcmp(role, "targets")) {
-        drop_role(&c->targets, m);
-        return FWT_OK;
-    }
-    if (c->ndr == c->capdr) {
-        size_t cap = c->capdr ? 2 * c->capdr : 16;
-        struct loaded_role *n = realloc(c->dr, cap * sizeof(*n));
-        if (!n) {
-            tuf_md_free(m);
-            return fwt_fail(FWT_E_NOMEM, "out of memory");
-        }
-        c->dr = n;
-        c->capdr = cap;
-    }
-    c->dr[c->ndr].name = strdup(role);
-    c->dr[c->ndr].parent = strdup(parent);
-    if (!c->dr[c->ndr].name || !c->dr[c->ndr].parent) {
-        free(c->dr[c->ndr].name);
-        free(c->dr[c->ndr].parent);
-        tuf_md_free(m);
-        return fwt_fail(FWT_E_NOMEM, "out of memory");
-    }
-    c->dr[c->ndr++].md = m;
-    return FWT_OK;
-}
-
 static fwt_err load_timestamp(fwt_tuf_client *c)
 {
     uint8_t *buf = NULL;
@@ -560,17 +203,17 @@ static fwt_err load_timestamp(fwt_tuf_client *c)
     int equal = 0;
     uint64_t cap = c->lim.max_timestamp_size;
     if (read_local(c, "timestamp", cap, &buf, &len) == FWT_OK) {
-        (void)update_timestamp(c, buf, len, "local timestamp.json", &equal);
+        (void)tuf_trusted_update_timestamp(&c->t, buf, len, "local timestamp.json", &equal);
     }
     free(buf);
     buf = NULL;
     fwt_detail_clear();
     fwt_err err = fetch_meta(c, "timestamp.json", cap, &buf, &len);
     if (err == FWT_OK) {
-        err = update_timestamp(c, buf, len, "timestamp.json", &equal);
+        err = tuf_trusted_update_timestamp(&c->t, buf, len, "timestamp.json", &equal);
     }
     if (err == FWT_OK && !equal) {
-        err = persist(c, "timestamp", c->ts);
+        err = persist(c, "timestamp", c->t.ts);
     }
     free(buf);
     return err;
@@ -580,18 +223,18 @@ static fwt_err load_snapshot(fwt_tuf_client *c)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    fwt_err err = final_timestamp(c);
+    fwt_err err = tuf_trusted_final_timestamp(&c->t);
     if (err != FWT_OK) {
         return err;
     }
-    const json_t *meta = ts_snapshot_meta(c);
+    const json_t *meta = tuf_trusted_snapshot_meta(&c->t);
     uint64_t cap = 0;
     err = meta_cap(meta, c->lim.max_snapshot_size, "snapshot.json", "the timestamp", &cap);
     if (err != FWT_OK) {
         return err;
     }
     if (read_local(c, "snapshot", cap, &buf, &len) == FWT_OK) {
-        err = update_snapshot(c, buf, len, "local snapshot.json", 1);
+        err = tuf_trusted_update_snapshot(&c->t, buf, len, "local snapshot.json", 1);
         free(buf);
         buf = NULL;
         if (err == FWT_OK) {
@@ -608,10 +251,10 @@ static fwt_err load_snapshot(fwt_tuf_client *c)
     }
     err = fetch_meta(c, file, cap, &buf, &len);
     if (err == FWT_OK) {
-        err = update_snapshot(c, buf, len, file, 0);
+        err = tuf_trusted_update_snapshot(&c->t, buf, len, file, 0);
     }
     if (err == FWT_OK) {
-        err = persist(c, "snapshot", c->snap);
+        err = persist(c, "snapshot", c->t.snap);
     }
     free(buf);
     return err;
@@ -619,15 +262,15 @@ static fwt_err load_snapshot(fwt_tuf_client *c)
 
 static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *parent, struct tuf_md **out)
 {
-    *out = loaded_via(c, role, parent);
+    *out = tuf_trusted_role_via(&c->t, role, parent);
     if (*out) {
         return FWT_OK;
     }
-    fwt_err err = final_snapshot(c);
+    fwt_err err = tuf_trusted_final_snapshot(&c->t);
     if (err != FWT_OK) {
         return err;
     }
-    const struct tuf_md *other = loaded_targets(c, role);
+    const struct tuf_md *other = tuf_trusted_role(&c->t, role);
     if (other) {
         /* loaded through another delegator: these bytes must satisfy this one too */
         uint8_t *copy = malloc(other->raw_len ? other->raw_len : 1);
@@ -635,10 +278,10 @@ static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *par
             return fwt_fail(FWT_E_NOMEM, "out of memory");
         }
         memcpy(copy, other->raw, other->raw_len);
-        err = update_targets(c, copy, other->raw_len, role, parent, "delegated role (via another delegator)");
+        err = tuf_trusted_update_targets(&c->t, copy, other->raw_len, role, parent, "delegated role (via another delegator)");
         free(copy);
         if (err == FWT_OK) {
-            *out = loaded_via(c, role, parent);
+            *out = tuf_trusted_role_via(&c->t, role, parent);
         }
         return err;
     }
@@ -646,7 +289,7 @@ static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *par
     if (!mname) {
         return fwt_fail(FWT_E_NOMEM, "out of memory");
     }
-    const json_t *meta = json_object_get(json_object_get(c->snap->signed_, "meta"), mname);
+    const json_t *meta = json_object_get(json_object_get(c->t.snap->signed_, "meta"), mname);
     free(mname);
     if (!meta) {
         return fwt_fail(FWT_E_META, "the snapshot does not list role '%.64s'", role);
@@ -659,11 +302,11 @@ static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *par
     uint8_t *buf = NULL;
     size_t len = 0;
     if (read_local(c, role, cap, &buf, &len) == FWT_OK) {
-        err = update_targets(c, buf, len, role, parent, "local metadata");
+        err = tuf_trusted_update_targets(&c->t, buf, len, role, parent, "local metadata");
         free(buf);
         buf = NULL;
         if (err == FWT_OK) {
-            *out = loaded_via(c, role, parent);
+            *out = tuf_trusted_role_via(&c->t, role, parent);
             return FWT_OK;
         }
     }
@@ -678,10 +321,10 @@ static fwt_err load_targets(fwt_tuf_client *c, const char *role, const char *par
     }
     err = fetch_meta(c, file, cap, &buf, &len);
     if (err == FWT_OK) {
-        err = update_targets(c, buf, len, role, parent, file);
+        err = tuf_trusted_update_targets(&c->t, buf, len, role, parent, file);
     }
     if (err == FWT_OK) {
-        *out = loaded_via(c, role, parent);
+        *out = tuf_trusted_role_via(&c->t, role, parent);
         err = persist(c, role, *out);
     }
     free(buf);
@@ -760,7 +403,7 @@ fwt_err fwt_tuf_init_flags(const char *metadata_dir, const uint8_t *root, size_t
         return fwt_fail(FWT_E_ARG, "unknown init flags 0x%x", flags);
     }
     struct tuf_md *m = NULL;
-    fwt_err err = load_trusted_root(NULL, root, len, &m);
+    fwt_err err = tuf_trusted_load_root(root, len, &m);
     if (err != FWT_OK) {
         return err;
     }
@@ -784,11 +427,7 @@ void fwt_tuf_client_free(fwt_tuf_client *c)
     if (!c) {
         return;
     }
-    forget_targets(c);
-    free(c->dr);
-    tuf_md_free(c->root);
-    tuf_md_free(c->ts);
-    tuf_md_free(c->snap);
+    tuf_trusted_free(&c->t);
     tuf_fetcher_free(c->f);
     for (int i = 0; i < 4; i++) {
         free(c->tr_str[i]);
@@ -852,7 +491,7 @@ fwt_err fwt_tuf_client_open(const struct fwt_tuf_client_opts *o, fwt_tuf_client 
         err = fwt_fail(FWT_E_STATE, "%s/root.json: no trusted root (initialise the client first)", c->dir);
     }
     if (err == FWT_OK) {
-        err = load_trusted_root(c, buf, len, &c->root);
+        err = tuf_trusted_load_root(buf, len, &c->t.root);
     }
     free(buf);
     if (err == FWT_OK) {
@@ -914,15 +553,15 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
     if (err != FWT_OK) {
         return err;
     }
-    c->ref = now > floor ? now : floor;
+    c->t.ref = now > floor ? now : floor;
     c->refreshed = 0;
-    drop_role(&c->ts, NULL);
-    drop_role(&c->snap, NULL);
-    forget_targets(c);
+    tuf_trusted_set(&c->t.ts, NULL);
+    tuf_trusted_set(&c->t.snap, NULL);
+    tuf_trusted_forget_targets(&c->t);
 
     /* 5.3: the root chain, one version at a time. */
     for (unsigned i = 0; i < c->lim.max_root_rotations; i++) {
-        int64_t next = c->root->version + 1;
+        int64_t next = c->t.root->version + 1;
         char file[48];
         snprintf(file, sizeof(file), "%lld.root.json", (long long)next);
         uint8_t *buf = NULL;
@@ -934,9 +573,9 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
             break;
         }
         int same = 0;
-        json_t *prev = json_incref(c->root->signed_);
+        json_t *prev = json_incref(c->t.root->signed_);
         if (err == FWT_OK) {
-            err = update_root(c, buf, len, next, &same);
+            err = tuf_trusted_update_root(&c->t, buf, len, next, &same);
         }
         free(buf);
         if (err == FWT_OK && same) {
@@ -950,7 +589,7 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
          * the next refresh, starting from that root, would see no rotation for. (A local
          * copy whose keys were rotated away would not verify anyway.) */
         if (err == FWT_OK &&
-            (role_rotated(prev, c->root->signed_, "timestamp") || role_rotated(prev, c->root->signed_, "snapshot"))) {
+            (role_rotated(prev, c->t.root->signed_, "timestamp") || role_rotated(prev, c->t.root->signed_, "snapshot"))) {
             err = forget_file(c, "timestamp");
             if (err == FWT_OK) {
                 err = forget_file(c, "snapshot");
@@ -958,14 +597,14 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
         }
         json_decref(prev);
         if (err == FWT_OK) {
-            err = persist(c, "root", c->root);
+            err = persist(c, "root", c->t.root);
         }
         if (err != FWT_OK) {
             return err;
         }
     }
     /* 5.3.10: freeze attack on root (after persisting the chain). */
-    if ((err = check_expiry(c, c->root, "root")) != FWT_OK) {
+    if ((err = tuf_trusted_check_expiry(&c->t, c->t.root, "root")) != FWT_OK) {
         return err;
     }
     if ((err = load_timestamp(c)) != FWT_OK) {
@@ -1198,10 +837,10 @@ static int found_visit(void *ctx, const char *role, const struct tuf_md *md)
         return 0;
     }
     f->t = t;
-    f->role = loaded_targets(f->c, role) == f->c->targets ? "targets" : NULL;
-    for (size_t i = 0; i < f->c->ndr && !f->role; i++) {
-        if (f->c->dr[i].md == md) {
-            f->role = f->c->dr[i].name;
+    f->role = tuf_trusted_role(&f->c->t, role) == f->c->t.targets ? "targets" : NULL;
+    for (size_t i = 0; i < f->c->t.ndr && !f->role; i++) {
+        if (f->c->t.dr[i].md == md) {
+            f->role = f->c->t.dr[i].name;
         }
     }
     return 1;
@@ -1430,7 +1069,7 @@ static int dl_sink(void *ctx, const uint8_t *data, size_t len)
 /* The target entry as trusted metadata holds it (for t from this client). */
 static const json_t *target_entry(const fwt_tuf_client *c, const struct fwt_tuf_target *t)
 {
-    const struct tuf_md *md = t->role ? loaded_targets(c, t->role) : NULL;
+    const struct tuf_md *md = t->role ? tuf_trusted_role(&c->t, t->role) : NULL;
     return md && t->name ? json_object_get(json_object_get(md->signed_, "targets"), t->name) : NULL;
 }
 
@@ -1570,18 +1209,18 @@ fwt_err fwt_tuf_download_file(fwt_tuf_client *c, const struct fwt_tuf_target *t,
 
 uint64_t fwt_tuf_role_version(const fwt_tuf_client *c, const char *role)
 {
-    const struct tuf_md *m = !strcmp(role, "root") ? c->root
-                             : !strcmp(role, "timestamp") ? c->ts
-                             : !strcmp(role, "snapshot") ? c->snap
-                                                         : loaded_targets(c, role);
+    const struct tuf_md *m = !strcmp(role, "root") ? c->t.root
+                             : !strcmp(role, "timestamp") ? c->t.ts
+                             : !strcmp(role, "snapshot") ? c->t.snap
+                                                         : tuf_trusted_role(&c->t, role);
     return m ? (uint64_t)m->version : 0;
 }
 
 time_t fwt_tuf_role_expires(const fwt_tuf_client *c, const char *role)
 {
-    const struct tuf_md *m = !strcmp(role, "root") ? c->root
-                             : !strcmp(role, "timestamp") ? c->ts
-                             : !strcmp(role, "snapshot") ? c->snap
-                                                         : loaded_targets(c, role);
+    const struct tuf_md *m = !strcmp(role, "root") ? c->t.root
+                             : !strcmp(role, "timestamp") ? c->t.ts
+                             : !strcmp(role, "snapshot") ? c->t.snap
+                                                         : tuf_trusted_role(&c->t, role);
     return m ? m->expires : 0;
 }

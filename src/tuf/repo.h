@@ -24,6 +24,8 @@
 #define FWT_TUF_REPO_H
 
 #include "fwt_util.h"
+#include "tuf_json.h"
+#include "tuf_meta.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -70,13 +72,11 @@ FWT_MUST_CHECK fwt_err repo_keyring_add(struct repo_keyring *kr, const char *spe
                                         struct repo_key **added);
 void repo_keyring_free(struct repo_keyring *kr);
 
-/* TUF key object and key id for a public key. */
-FWT_MUST_CHECK fwt_err repo_tuf_key(const fwt_pubkey *pub, json_t **key, char keyid[REPO_KEYID_LEN + 1]);
+/* TUF key objects, key ids and canonical JSON: fwt_tuf_key_object, fwt_tuf_keyid and
+ * fwt_tuf_canonical (tuf_json.h), the client's. */
 /* Public key of a TUF key object, checking that keyid is its key id and its scheme is one
  * we verify (ed25519; ecdsa-sha2-nistp256/384; rsassa-pss-sha256). */
 FWT_MUST_CHECK fwt_err repo_tuf_key_to_pub(const json_t *key, const char *keyid, fwt_pubkey **pub);
-/* Canonical JSON bytes of a value (the signed bytes of TUF). Caller frees *buf. */
-FWT_MUST_CHECK fwt_err repo_canonical(const json_t *v, char **buf, size_t *len);
 
 /* Role keys: the "keys" map and the role object ({"keyids": [...], "threshold": N}). */
 struct repo_role_keys {
@@ -84,8 +84,8 @@ struct repo_role_keys {
     const json_t *role; /* keyids + threshold */
 };
 
-/* Count valid signatures of env by distinct keys of rk (a key id counted once,
- * the same key material under two ids counted once). *valid gets the count;
+/* Count valid signatures of env by distinct keys of rk: tuf_count_role_sigs, the
+ * client's rule, over the canonical bytes of env's "signed". *valid gets the count;
  * signed_by (may be NULL) collects the key ids that signed validly (array). */
 FWT_MUST_CHECK fwt_err repo_count_signatures(const json_t *env, const struct repo_role_keys *rk,
                                              size_t *valid, json_t *signed_by);
@@ -99,7 +99,8 @@ FWT_MUST_CHECK fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *r
  * the role(s) in the message ("role 'targets'"). */
 FWT_MUST_CHECK fwt_err repo_keys_belong(const struct repo_keyring *kr, size_t n, const char *what,
                                         const struct repo_role_keys *rks, size_t n_rks);
-/* Threshold of a role object, checked: 1 <= threshold <= number of distinct key ids. */
+/* Threshold of a role object, checked: the client's role check (tuf_check_role) and
+ * threshold <= number of key ids (a threshold no set of keys can meet is refused). */
 FWT_MUST_CHECK fwt_err repo_role_threshold(const json_t *role, const char *name, size_t *threshold);
 
 /* ---- Files and transactions ----
@@ -175,13 +176,13 @@ FWT_MUST_CHECK fwt_err repo_json_dump(const json_t *v, char **buf, size_t *len);
 
 /* ---- Metadata ---- */
 
-/* "YYYY-MM-DDTHH:MM:SSZ" for t; and back (FWT_E_META for anything else). */
-void repo_time_format(time_t t, char out[21]);
-FWT_MUST_CHECK fwt_err repo_time_parse(const char *s, time_t *t);
+/* Time stamps: fwt_tuf_time_format / fwt_tuf_time_parse (tuf_json.h), the client's. */
 
-/* Parse a metadata envelope from bytes: strict JSON, {"signatures": [...], "signed": {...}},
- * signed._type == type ("root", "targets", "snapshot", "timestamp"), version >= 1,
- * valid expires; each signature {"keyid": hex, "sig": hex}. */
+/* Parse a metadata envelope from bytes: everything the client's parser checks
+ * (tuf_md_parse: strict JSON, envelope, _type == type, spec_version, version >= 1,
+ * expires, the type's fields, no two signatures with one key id), and each signature
+ * {"keyid": 64 hex, "sig": hex}. What the repository reads it can publish: the client
+ * accepts its shape. */
 FWT_MUST_CHECK fwt_err repo_meta_parse(const uint8_t *buf, size_t len, const char *type,
                                        const char *what, json_t **env);
 FWT_MUST_CHECK fwt_err repo_meta_read(const char *path, const char *type, json_t **env);
@@ -232,7 +233,7 @@ FWT_MUST_CHECK fwt_err repo_role_keys(const struct repo *r, const char *role, js
                                       char **holder_name, struct repo_role_keys *rk);
 /* All delegated role names in pre-order (current versions), NUL-separated list in a json array. */
 FWT_MUST_CHECK fwt_err repo_delegated_roles(const struct repo *r, json_t **names);
-int repo_is_top_role(const char *role);
+/* Top-level role names: tuf_is_top_role (tuf_meta.h). */
 /* Role names that may be delegated: [A-Za-z0-9][A-Za-z0-9._-]{0,63}, not a top-level name. */
 int repo_role_name_ok(const char *role);
 

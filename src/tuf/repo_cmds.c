@@ -31,7 +31,7 @@ static json_int_t version_of(const json_t *env)
 
 static void expires_in(const struct repo *r, const char *role, char out[21])
 {
-    repo_time_format(r->now + (time_t)repo_expiry_days(r, role) * 86400, out);
+    fwt_tuf_time_format(r->now + (time_t)repo_expiry_days(r, role) * 86400, out);
 }
 
 static json_t *new_env(json_t *signed_obj)
@@ -682,7 +682,7 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
     }
     /* Names first: every one valid, no two the same, inside the role's paths. */
     if (strcmp(role, "targets") != 0) {
-        if (repo_is_top_role(role)) {
+        if (tuf_is_top_role(role)) {
             err = fwt_fail(FWT_E_ARG, "targets are added to 'targets' or a delegated role, not '%s'", role);
             goto out;
         }
@@ -796,7 +796,7 @@ fwt_err repo_cmd_remove_target(struct repo *r, const char *name, const char *rol
                                const struct repo_keyring *kr, json_t *report)
 {
     role = role ? role : "targets";
-    if (repo_is_top_role(role) && strcmp(role, "targets") != 0) {
+    if (tuf_is_top_role(role) && strcmp(role, "targets") != 0) {
         return fwt_fail(FWT_E_ARG, "targets live in 'targets' or a delegated role, not '%s'", role);
     }
     json_t *env = NULL;
@@ -835,7 +835,7 @@ fwt_err repo_cmd_delegate(struct repo *r, const struct repo_delegate_opts *o, st
         return fwt_fail(FWT_E_ARG, "role name '%s' is not allowed ([A-Za-z0-9][A-Za-z0-9._-]*, at most 64, "
                                    "not a top-level role)", o->name);
     }
-    if (repo_is_top_role(from) && strcmp(from, "targets") != 0) {
+    if (tuf_is_top_role(from) && strcmp(from, "targets") != 0) {
         return fwt_fail(FWT_E_ARG, "only targets roles delegate (--from '%s')", from);
     }
     if (o->n_keys == 0 || o->n_paths == 0) {
@@ -981,7 +981,7 @@ static void renew_hint(const struct repo *r, const char *role, char *out, size_t
 static fwt_err check_not_expired(const struct repo *r, const char *role, const json_t *env)
 {
     time_t t;
-    fwt_err err = repo_time_parse(json_string_value(json_object_get(SIGNED(env), "expires")), &t);
+    fwt_err err = fwt_tuf_time_parse(json_string_value(json_object_get(SIGNED(env), "expires")), &t);
     if (err == FWT_OK && t <= r->now) {
         char fix[300];
         renew_hint(r, role, fix, sizeof(fix));
@@ -1621,7 +1621,7 @@ fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o, struct
     if (o->n_new == 0 && o->n_old == 0) {
         return fwt_fail(FWT_E_ARG, "nothing to do: give --new-key and/or --old-key");
     }
-    int top = repo_is_top_role(role);
+    int top = tuf_is_top_role(role);
     const size_t n_sign = kr->n; /* --sign-key: the holder's keys, or a new key of the role */
     json_t *holder = NULL, *henv = NULL, *renv = NULL;
     char *hn = NULL;
@@ -1776,7 +1776,7 @@ fwt_err repo_cmd_sign(struct repo *r, const char *role, const struct repo_keyrin
     if (!strcmp(role, "snapshot") || !strcmp(role, "timestamp")) {
         return fwt_fail(FWT_E_ARG, "%s is signed by 'fwtrust repo publish'/'timestamp', not by sign", role);
     }
-    if (!repo_is_top_role(role) && !repo_role_name_ok(role)) {
+    if (!tuf_is_top_role(role) && !repo_role_name_ok(role)) {
         return fwt_fail(FWT_E_ARG, "'%s' is not a role name", role);
     }
     json_t *env = NULL;
@@ -1836,7 +1836,7 @@ static json_t *role_status(const struct repo *r, const char *role)
     if (err == FWT_OK) {
         time_t t = 0;
         const char *exp = json_string_value(json_object_get(SIGNED(env), "expires"));
-        int expired = repo_time_parse(exp, &t) != FWT_OK || t <= r->now;
+        int expired = fwt_tuf_time_parse(exp, &t) != FWT_OK || t <= r->now;
         json_object_set_new(o, "published", json_pack("{s:I, s:s, s:b}", "version", version_of(env),
                                                       "expires", exp, "expired", expired));
         if (expired) {
@@ -1888,7 +1888,7 @@ static json_t *role_status(const struct repo *r, const char *role)
     if (repo_role_keys(r, role, &holder, &hn, &rk) == FWT_OK) {
         json_object_set(o, "keyids", json_object_get(rk.role, "keyids"));
         json_object_set(o, "threshold", json_object_get(rk.role, "threshold"));
-        if (!repo_is_top_role(role)) {
+        if (!tuf_is_top_role(role)) {
             json_object_set_new(o, "delegated_by", json_string(hn));
             json_object_set(o, "paths", json_object_get(rk.role, "paths"));
             json_object_set(o, "terminating", json_object_get(rk.role, "terminating"));

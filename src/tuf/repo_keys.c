@@ -55,7 +55,7 @@ fwt_err repo_key_load(const char *spec, const struct fwt_key_opts *ko, int need_
         err = fwt_pubkey_load(spec, ko, &out->pub);
     }
     if (err == FWT_OK) {
-        err = repo_tuf_key(out->pub, &out->tuf, out->keyid);
+        err = fwt_tuf_key_object(out->pub, &out->tuf, out->keyid);
     }
     if (err != FWT_OK) {
         repo_key_free(out);
@@ -110,25 +110,13 @@ void repo_keyring_free(struct repo_keyring *kr)
 
 fwt_err repo_role_threshold(const json_t *role, const char *name, size_t *threshold)
 {
-    json_t *ids = json_object_get(role, "keyids");
-    json_t *th = json_object_get(role, "threshold");
-    if (!json_is_array(ids) || !json_is_integer(th)) {
-        return fwt_fail(FWT_E_META, "role '%s' needs \"keyids\" and an integer \"threshold\"", name);
+    fwt_err err = tuf_check_role(role, name);
+    if (err != FWT_OK) {
+        return err;
     }
-    size_t n = json_array_size(ids);
-    for (size_t i = 0; i < n; i++) {
-        const char *a = json_string_value(json_array_get(ids, i));
-        if (!a) {
-            return fwt_fail(FWT_E_META, "role '%s': key id %zu is not a string", name, i);
-        }
-        for (size_t j = 0; j < i; j++) {
-            if (!strcmp(a, json_string_value(json_array_get(ids, j)))) {
-                return fwt_fail(FWT_E_META, "role '%s' lists key id %.16s... twice", name, a);
-            }
-        }
-    }
-    json_int_t t = json_integer_value(th);
-    if (t < 1 || (size_t)t > n) {
+    size_t n = json_array_size(json_object_get(role, "keyids"));
+    json_int_t t = json_integer_value(json_object_get(role, "threshold"));
+    if ((size_t)t > n) {
         return fwt_fail(FWT_E_META, "role '%s': threshold %lld must be between 1 and its %zu keys",
                         name, (long long)t, n);
     }
@@ -154,64 +142,14 @@ fwt_err repo_count_signatures(const json_t *env, const struct repo_role_keys *rk
     *valid = 0;
     char *msg = NULL;
     size_t msg_len = 0;
-    fwt_err err = repo_canonical(json_object_get(env, "signed"), &msg, &msg_len);
+    fwt_err err = fwt_tuf_canonical(json_object_get(env, "signed"), &msg, &msg_len);
     if (err != FWT_OK) {
         return err;
     }
-    /* Raw public key bytes of the keys already counted (same material under two ids counts once). */
-    uint8_t seen[REPO_MAX_KEYS][600];
-    size_t seen_len[REPO_MAX_KEYS];
-    size_t n_seen = 0;
-    json_t *sigs = json_object_get(env, "signatures");
-    size_t i;
-    json_t *s;
-    json_array_foreach(sigs, i, s) {
-        const char *kid = json_string_value(json_object_get(s, "keyid"));
-        const char *sighex = json_string_value(json_object_get(s, "sig"));
-        if (!kid || !sighex || !role_has_keyid(rk->role, kid)) {
-            continue;
-        }
-        const json_t *key = json_object_get(rk->keys, kid);
-        if (!key) {
-            continue;
-        }
-        fwt_pubkey *pub = NULL;
-        if (repo_tuf_key_to_pub(key, kid, &pub) != FWT_OK) {
-            fwt_detail_clear();
-            continue;
-        }
-        size_t sl = strlen(sighex) / 2;
-        uint8_t sig[2048];
-        int ok = sl > 0 && sl <= sizeof(sig) && fwt_hex_decode(sighex, sig, sl) == FWT_OK &&
-                 fwt_verify_message(pub, (const uint8_t *)msg, msg_len, sig, sl) == FWT_OK;
-        uint8_t raw[600];
-        size_t raw_len = sizeof(raw);
-        if (ok && fwt_pubkey_raw(pub, raw, &raw_len) != FWT_OK) {
-            ok = 0;
-        }
-        fwt_pubkey_free(pub);
-        fwt_detail_clear();
-        if (!ok) {
-            continue;
-        }
-        int dup = 0;
-        for (size_t j = 0; j < n_seen; j++) {
-            if (seen_len[j] == raw_len && memcmp(seen[j], raw, raw_len) == 0) {
-                dup = 1;
-            }
-        }
-        if (dup || n_seen >= REPO_MAX_KEYS) {
-            continue;
-        }
-        memcpy(seen[n_seen], raw, raw_len);
-        seen_len[n_seen++] = raw_len;
-        if (signed_by) {
-            json_array_append_new(signed_by, json_string(kid));
-        }
-    }
-    *valid = n_seen;
+    err = tuf_count_role_sigs(json_object_get(env, "signatures"), msg, msg_len, rk->keys, rk->role, valid,
+                              signed_by);
     free(msg);
-    return FWT_OK;
+    return err;
 }
 
 fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk, const struct repo_keyring *kr,
@@ -228,7 +166,7 @@ fwt_err repo_sign_env(json_t *env, const struct repo_role_keys *rk, const struct
             continue;
         }
         if (!msg) {
-            err = repo_canonical(json_object_get(env, "signed"), &msg, &msg_len);
+            err = fwt_tuf_canonical(json_object_get(env, "signed"), &msg, &msg_len);
             if (err != FWT_OK) {
                 break;
             }

@@ -35,46 +35,6 @@ char *repo_path(const struct repo *r, const char *fmt, ...)
     return p;
 }
 
-/* ---- time ---- */
-
-void repo_time_format(time_t t, char out[21])
-{
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20) {
-        memcpy(out, "1970-01-01T00:00:00Z", 21);
-    }
-}
-
-fwt_err repo_time_parse(const char *s, time_t *t)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (s == NULL) {
-        return fwt_fail(FWT_E_META, "expires is missing");
-    }
-    if (strlen(s) != 20) {
-        return fwt_fail(FWT_E_META, "expires '%.40s' is not YYYY-MM-DDTHH:MM:SSZ", s);
-    }
-    for (size_t i = 0; i < 20; i++) {
-        char c = s[i];
-        int digit = c >= '0' && c <= '9';
-        int want_digit = !(i == 4 || i == 7 || i == 10 || i == 13 || i == 16 || i == 19);
-        if (want_digit != digit) {
-            return fwt_fail(FWT_E_META, "expires '%s' is not YYYY-MM-DDTHH:MM:SSZ", s);
-        }
-    }
-    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z') {
-        return fwt_fail(FWT_E_META, "expires '%s' is not YYYY-MM-DDTHH:MM:SSZ", s);
-    }
-    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end != '\0' || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60) {
-        return fwt_fail(FWT_E_META, "expires '%s' is not a valid time", s);
-    }
-    *t = timegm(&tm);
-    return FWT_OK;
-}
-
 /* ---- JSON files ---- */
 
 fwt_err repo_json_dump(const json_t *v, char **buf, size_t *len)
@@ -114,49 +74,25 @@ static int is_hex(const char *s, size_t min, size_t max)
 fwt_err repo_meta_parse(const uint8_t *buf, size_t len, const char *type, const char *what,
                         json_t **env)
 {
-    json_error_t jerr;
-    json_t *v = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!v) {
-        return fwt_fail(FWT_E_META, "%s: not valid JSON (line %d: %s)", what, jerr.line, jerr.text);
+    *env = NULL;
+    struct tuf_md *m = NULL;
+    fwt_err err = tuf_md_parse(buf, len, type, what, &m);
+    if (err != FWT_OK) {
+        return err;
     }
-    json_t *sigs = json_object_get(v, "signatures");
-    json_t *sd = json_object_get(v, "signed");
-    if (!json_is_object(v) || !json_is_array(sigs) || !json_is_object(sd)) {
-        json_decref(v);
-        return fwt_fail(FWT_E_META, "%s: not TUF metadata (needs \"signatures\" array and \"signed\" object)", what);
-    }
-    const char *t = json_string_value(json_object_get(sd, "_type"));
-    if (!t || strcmp(t, type) != 0) {
-        fwt_err e = fwt_fail(FWT_E_META, "%s: _type is '%.40s', expected '%s'", what, t ? t : "(missing)", type);
-        json_decref(v);
-        return e;
-    }
-    json_t *ver = json_object_get(sd, "version");
-    if (!json_is_integer(ver) || json_integer_value(ver) < 1) {
-        json_decref(v);
-        return fwt_fail(FWT_E_META, "%s: version must be an integer >= 1", what);
-    }
-    const char *exp = json_string_value(json_object_get(sd, "expires"));
-    time_t tt;
-    if (!exp || repo_time_parse(exp, &tt) != FWT_OK) {
-        json_decref(v);
-        return fwt_fail(FWT_E_META, "%s: missing or invalid \"expires\"", what);
-    }
-    if (!json_is_string(json_object_get(sd, "spec_version"))) {
-        json_decref(v);
-        return fwt_fail(FWT_E_META, "%s: missing \"spec_version\"", what);
-    }
+    json_t *sigs = json_object_get(m->env, "signatures");
     size_t i;
     json_t *s;
     json_array_foreach(sigs, i, s) {
         const char *kid = json_string_value(json_object_get(s, "keyid"));
         const char *sig = json_string_value(json_object_get(s, "sig"));
-        if (!json_is_object(s) || !kid || !sig || !is_hex(kid, 64, 64) || !is_hex(sig, 0, 4096)) {
-            json_decref(v);
+        if (!is_hex(kid, 64, 64) || !is_hex(sig, 0, 4096)) {
+            tuf_md_free(m);
             return fwt_fail(FWT_E_META, "%s: signature %zu is not {\"keyid\": 64 hex, \"sig\": hex}", what, i);
         }
     }
-    *env = v;
+    *env = json_incref(m->env);
+    tuf_md_free(m);
     return FWT_OK;
 }
 
@@ -982,16 +918,10 @@ fwt_err repo_recover(const char *dir, enum repo_txn_state *found)
 
 static const char *const k_exp_names[5] = {"root", "targets", "snapshot", "timestamp", "delegated"};
 
-int repo_is_top_role(const char *role)
-{
-    return !strcmp(role, "root") || !strcmp(role, "targets") || !strcmp(role, "snapshot") ||
-           !strcmp(role, "timestamp");
-}
-
 int repo_role_name_ok(const char *role)
 {
     size_t n = strlen(role);
-    if (n == 0 || n > 64 || repo_is_top_role(role)) {
+    if (n == 0 || n > 64 || tuf_is_top_role(role)) {
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1228,7 +1158,7 @@ fwt_err repo_stage_for_change(const struct repo *r, const char *role, json_t **e
         return fwt_fail(FWT_E_META, "%s: version %lld cannot grow", role, (long long)v);
     }
     char exp[21];
-    repo_time_format(r->now + (time_t)repo_expiry_days(r, role) * 86400, exp);
+    fwt_tuf_time_format(r->now + (time_t)repo_expiry_days(r, role) * 86400, exp);
     json_object_set_new(sd, "version", json_integer(v + 1));
     json_object_set_new(sd, "expires", json_string(exp));
     json_object_set_new(e, "signatures", json_array());
@@ -1283,7 +1213,7 @@ fwt_err repo_role_keys(const struct repo *r, const char *role, json_t **holder, 
 {
     *holder = NULL;
     *holder_name = NULL;
-    if (repo_is_top_role(role)) {
+    if (tuf_is_top_role(role)) {
         json_t *root = NULL;
         fwt_err err = repo_current(r, "root", &root);
         if (err == FWT_E_NOT_FOUND) {

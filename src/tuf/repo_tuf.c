@@ -1,22 +1,12 @@
 /*
- * fwtrust repo: TUF encodings the repository tool needs (canonical JSON, TUF key
- * objects and key ids): thin wrappers around the TUF module's one
- * implementation (tuf_json.c, shared with the client).
+ * fwtrust repo: the repository tool's stricter reading of TUF key objects (the
+ * key id must be the SHA-256 of the key, as the tool makes them); the encoding
+ * itself is the TUF module's one implementation (tuf_json.c, shared with the client).
  */
 #include "repo.h"
 #include "tuf_json.h"
 
 #include <string.h>
-
-fwt_err repo_canonical(const json_t *v, char **out, size_t *len)
-{
-    return fwt_tuf_canonical(v, out, len);
-}
-
-fwt_err repo_tuf_key(const fwt_pubkey *pub, json_t **key, char keyid[REPO_KEYID_LEN + 1])
-{
-    return fwt_tuf_key_object(pub, key, keyid);
-}
 
 /* The repository tool also insists that the key id is the SHA-256 of the key (it made them so). */
 fwt_err repo_tuf_key_to_pub(const json_t *key, const char *keyid, fwt_pubkey **pub)

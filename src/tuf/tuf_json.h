@@ -3,7 +3,7 @@
  * OLPC rules the TUF spec cites, as securesystemslib implements them), TUF key
  * objects and key ids, signature verification of TUF key objects, strict JSON
  * loading and TUF time stamps. Used by the client (client*.c) and by the
- * repository tool (repo_tuf.c wraps these).
+ * repository tool (repo_*.c): library fwt_tuf_meta.
  */
 #ifndef FWT_TUF_JSON_H
 #define FWT_TUF_JSON_H

@@ -8,7 +8,7 @@
 #define FWTRUST_INTERNAL 1
 #include "trepo.h"
 #include "tuf/client_internal.h"
-#include "tuf/client_meta.h"
+#include "tuf/tuf_meta.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

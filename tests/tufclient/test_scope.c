@@ -1,5 +1,5 @@
 /*
- * A client's scope against delegations (client_meta.c): tuf_role_may_hold never
+ * A client's scope against delegations (tuf_meta.c): tuf_role_may_hold never
  * says no to a delegation that can list a name of the scope (or the agent would
  * miss firmware), tuf_role_covers never says yes to one that might miss a name
  * (or a terminating delegation would hide roles that hold some of them).
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "client_meta.h"
+#include "tuf_meta.h"
 
 #include <jansson.h>
 

@@ -87,6 +87,19 @@ sed 's/"length": 2/"length": 3/' "$T/good.json" >"$R/staged/targets.json"
 grep -q '"length": 3' "$R/staged/targets.json" || fail "test setup: edit"
 unchanged 41 "staged targets: targets has 0 of the 1 signatures it needs" "$R" "$FWTRUST" repo publish "$R" --key "$T/snapshot.pem" --key "$T/timestamp.pem"
 cp "$T/good.json" "$R/staged/targets.json"
+# What the client refuses the repository neither signs nor publishes (one parser,
+# src/tuf/tuf_meta.c): two signatures with one key id, an expiry date that does not exist.
+"$PY" - "$T/good.json" "$R/staged/targets.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["signatures"] = d["signatures"] + d["signatures"]
+open(sys.argv[2], "w").write(json.dumps(d))
+PYEOF
+unchanged 40 "two signatures with key id" "$R" "$FWTRUST" repo publish "$R" --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+sed 's/"expires": "[^"]*"/"expires": "2030-02-31T00:00:00Z"/' "$T/good.json" >"$R/staged/targets.json"
+grep -q '2030-02-31' "$R/staged/targets.json" || fail "test setup: expires"
+unchanged 40 "is not a valid date" "$R" "$FWTRUST" repo sign "$R" targets --key "$T/targets.pem"
+cp "$T/good.json" "$R/staged/targets.json"
 
 # Hostile staged metadata (wrong types where names, key ids and thresholds belong) is
 # refused with an error, never a crash, by every command that reads it.

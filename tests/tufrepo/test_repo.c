@@ -35,21 +35,23 @@ static void test_time(void **state)
 {
     (void)state;
     char s[21];
-    repo_time_format(0, s);
+    fwt_tuf_time_format(0, s);
     assert_string_equal(s, "1970-01-01T00:00:00Z");
-    repo_time_format(1700000000, s);
+    fwt_tuf_time_format(1700000000, s);
     assert_string_equal(s, "2023-11-14T22:13:20Z");
     time_t t = 0;
-    assert_int_equal(repo_time_parse("2023-11-14T22:13:20Z", &t), FWT_OK);
+    assert_int_equal(fwt_tuf_time_parse("2023-11-14T22:13:20Z", &t), FWT_OK);
     assert_int_equal((long long)t, 1700000000LL);
     static const char *const bad[] = {
         "2023-11-14T22:13:20",   "2023-11-14 22:13:20Z", "2023-11-14T22:13:20.5Z",
         "2023-13-14T22:13:20Z",  "2023-11-14T24:13:20Z", "2023-11-00T22:13:20Z",
         "+023-11-14T22:13:20Z",  "2023-11-14T22:13:2xZ", "",
         "2023-11-14T22:13:20+00:00",
+        /* dates that do not exist: the client's parser (the one shared) refuses them */
+        "2023-02-31T00:00:00Z", "2023-02-29T00:00:00Z", "2023-11-14T22:13:60Z",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(repo_time_parse(bad[i], &t), FWT_E_META);
+        assert_int_equal(fwt_tuf_time_parse(bad[i], &t), FWT_E_META);
     }
 }
 
@@ -88,6 +90,14 @@ static void test_meta_parse(void **state)
         " \"expires\": \"2030-01-01T00:00:00Z\"}}",
         "{\"signatures\": [{\"keyid\": \"ab\", \"sig\": \"00\"}], \"signed\": {\"_type\": \"targets\","
         " \"spec_version\": \"1.0.31\", \"version\": 1, \"expires\": \"2030-01-01T00:00:00Z\"}}",
+        /* two signatures with one key id: the client refuses them, so the repository does */
+        "{\"signatures\": [{\"keyid\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"sig\": \"00\"},"
+        " {\"keyid\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"sig\": \"01\"}],"
+        " \"signed\": {\"_type\": \"targets\", \"spec_version\": \"1.0.31\", \"version\": 1,"
+        " \"expires\": \"2030-01-01T00:00:00Z\", \"targets\": {}}}",
+        /* the client's per-type checks: a target without hashes */
+        "{\"signatures\": [], \"signed\": {\"_type\": \"targets\", \"spec_version\": \"1.0.31\", \"version\": 1,"
+        " \"expires\": \"2030-01-01T00:00:00Z\", \"targets\": {\"a\": {\"length\": 1}}}}",
         "{\"signatures\": [{\"keyid\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
         " \"sig\": \"00\"}], \"signed\": {\"_type\": \"targets\", \"spec_version\": \"1.0.31\", \"version\": 1,"
         " \"expires\": \"2030-01-01T00:00:00Z\"}}",
@@ -267,7 +277,7 @@ static void test_count_signatures(void **state)
     json_object_set_new(k2, "x-extra", json_string("same key, other id"));
     char *c = NULL;
     size_t cl = 0;
-    assert_int_equal(repo_canonical(k2, &c, &cl), FWT_OK);
+    assert_int_equal(fwt_tuf_canonical(k2, &c, &cl), FWT_OK);
     uint8_t d[32];
     char id2[65];
     assert_int_equal(fwt_sha256(c, cl, d), FWT_OK);
@@ -325,7 +335,7 @@ static void canon_is(const char *json, const char *want)
     assert_non_null(v);
     char *c = NULL;
     size_t n = 0;
-    assert_int_equal(repo_canonical(v, &c, &n), FWT_OK);
+    assert_int_equal(fwt_tuf_canonical(v, &c, &n), FWT_OK);
     assert_int_equal(n, strlen(want));
     assert_string_equal(c, want);
     free(c);
@@ -345,7 +355,7 @@ static void test_canonical(void **state)
     json_t *v = json_loads("{\"x\": 1.5}", 0, NULL);
     char *c = NULL;
     size_t n = 0;
-    assert_int_equal(repo_canonical(v, &c, &n), FWT_E_META);
+    assert_int_equal(fwt_tuf_canonical(v, &c, &n), FWT_E_META);
     assert_null(c);
     json_decref(v);
 }
@@ -382,7 +392,7 @@ static void test_tuf_keys(void **state)
     size_t cl = 0;
     uint8_t d[32];
     char id2[65];
-    assert_int_equal(repo_canonical(k2, &c, &cl), FWT_OK);
+    assert_int_equal(fwt_tuf_canonical(k2, &c, &cl), FWT_OK);
     assert_int_equal(fwt_sha256(c, cl, d), FWT_OK);
     fwt_hex_encode(d, 32, id2);
     free(c);

@@ -1,10 +1,11 @@
 /*
- * fwtrust TUF client: metadata parsing and checks (envelope, root, timestamp,
- * snapshot, targets, delegations), threshold signature verification, and
- * delegation path matching. Strict JSON (duplicate keys refused); fields the
- * spec does not name are kept (signatures cover the parsed object as a whole).
+ * fwtrust TUF module: the metadata model of the client and the repository
+ * tool: parsing and checks (envelope, root, timestamp, snapshot, targets,
+ * delegations), threshold signature verification, and delegation path
+ * matching. Strict JSON (duplicate keys refused); fields the spec does not
+ * name are kept (signatures cover the parsed object as a whole).
  */
-#include "client_meta.h"
+#include "tuf_meta.h"
 
 #define FWTRUST_INTERNAL 1
 #include <fwtrust/fwt_verify.h>
@@ -54,7 +55,7 @@ static fwt_err seen_before(json_t *set, const char *s, int *dup)
 }
 
 /* A role: {"keyids": [unique strings], "threshold": >= 1}. */
-static fwt_err check_role(const json_t *r, const char *name)
+fwt_err tuf_check_role(const json_t *r, const char *name)
 {
     const json_t *ids = json_object_get(r, "keyids");
     const json_t *th = json_object_get(r, "threshold");
@@ -147,7 +148,7 @@ static fwt_err check_root(const json_t *s)
         if (!r) {
             return fwt_fail(FWT_E_META, "root: no role '%s'", TOP_ROLES[i]);
         }
-        if ((err = check_role(r, TOP_ROLES[i])) != FWT_OK) {
+        if ((err = tuf_check_role(r, TOP_ROLES[i])) != FWT_OK) {
             return err;
         }
     }
@@ -195,7 +196,7 @@ static fwt_err check_delegations(const json_t *d)
     }
     if (succ) {
         const json_t *bl = json_object_get(succ, "bit_length");
-        if ((err = check_role(succ, "succinct_roles")) != FWT_OK) {
+        if ((err = tuf_check_role(succ, "succinct_roles")) != FWT_OK) {
             return err;
         }
         if (!json_is_integer(bl) || json_integer_value(bl) < 1 || json_integer_value(bl) > 32 ||
@@ -223,7 +224,7 @@ static fwt_err check_delegations(const json_t *d)
             err = fwt_fail(FWT_E_META, "delegated role '%.64s' listed twice", name);
         }
         if (err == FWT_OK) {
-            err = check_role(r, name);
+            err = tuf_check_role(r, name);
         }
         if (err == FWT_OK) {
             err = check_delegated_role(r, name);
@@ -308,7 +309,7 @@ fwt_err tuf_md_parse(const uint8_t *buf, size_t len, const char *type, const cha
     }
     const char *t = json_string_value(json_object_get(m->signed_, "_type"));
     if (!t || strcmp(t, type) != 0) {
-        err = fwt_fail(FWT_E_META, "%s: type is '%.20s', expected '%s'", what, t ? t : "(none)", type);
+        err = fwt_fail(FWT_E_META, "%s: _type is '%.20s', expected '%s'", what, t ? t : "(none)", type);
         goto fail;
     }
     const char *sv = json_string_value(json_object_get(m->signed_, "spec_version"));
@@ -399,20 +400,16 @@ fail:
 }
 
 /*
- * Threshold: count the role's key ids (each listed once) that have a key in
- * keys and a valid signature in md; the same key material under several ids
- * counts once.
+ * Count the role's key ids (each listed once) that have a key in keys and a valid
+ * signature in sigs over msg; the same key material under several ids counts once.
+ * Keys we cannot use (unknown type or scheme, malformed) never count.
  */
-fwt_err tuf_verify_role(const struct tuf_md *md, const json_t *keys, const json_t *role, const char *role_name,
-                        const char *what)
+fwt_err tuf_count_role_sigs(const json_t *sigs, const char *msg, size_t msg_len, const json_t *keys,
+                            const json_t *role, size_t *valid, json_t *signed_by)
 {
     const json_t *ids = json_object_get(role, "keyids");
-    json_int_t threshold = json_integer_value(json_object_get(role, "threshold"));
-    const json_t *sigs = json_object_get(md->env, "signatures");
     size_t n = json_array_size(ids);
-    if (threshold < 1) {
-        return fwt_fail(FWT_E_META, "%s: role '%.64s' has no valid threshold", what, role_name);
-    }
+    *valid = 0;
     uint8_t **seen = calloc(n ? n : 1, sizeof(*seen));
     size_t *seen_len = calloc(n ? n : 1, sizeof(*seen_len));
     if (!seen || !seen_len) {
@@ -428,12 +425,14 @@ fwt_err tuf_verify_role(const struct tuf_md *md, const json_t *keys, const json_
         const json_t *sig = NULL;
         for (size_t j = 0; j < json_array_size(sigs) && key; j++) {
             const json_t *s = json_array_get(sigs, j);
-            if (!strcmp(id, json_string_value(json_object_get(s, "keyid")))) {
+            const char *sid = json_string_value(json_object_get(s, "keyid"));
+            if (sid && !strcmp(id, sid)) {
                 sig = s;
                 break;
             }
         }
-        if (!key || !sig) {
+        const char *hex = json_string_value(json_object_get(sig, "sig"));
+        if (!key || !hex) {
             continue;
         }
         struct fwt_tuf_vkey *vk = NULL;
@@ -441,11 +440,10 @@ fwt_err tuf_verify_role(const struct tuf_md *md, const json_t *keys, const json_
             fwt_detail_clear();
             continue; /* a key we cannot use never counts */
         }
-        const char *hex = json_string_value(json_object_get(sig, "sig"));
         size_t hl = strlen(hex);
         uint8_t *raw = hl && hl % 2 == 0 ? malloc(hl / 2) : NULL;
         if (raw && fwt_hex_decode(hex, raw, hl / 2) == FWT_OK &&
-            fwt_tuf_vkey_verify(vk, (const uint8_t *)md->canon, md->canon_len, raw, hl / 2) == FWT_OK) {
+            fwt_tuf_vkey_verify(vk, (const uint8_t *)msg, msg_len, raw, hl / 2) == FWT_OK) {
             size_t ml;
             const uint8_t *mat = fwt_tuf_vkey_material(vk, &ml);
             int dup = 0;
@@ -463,6 +461,9 @@ fwt_err tuf_verify_role(const struct tuf_md *md, const json_t *keys, const json_
                     memcpy(seen[count], mat, ml);
                     seen_len[count] = ml;
                     count++;
+                    if (signed_by && json_array_append_new(signed_by, json_string(id)) != 0) {
+                        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+                    }
                 }
             }
         }
@@ -475,6 +476,21 @@ fwt_err tuf_verify_role(const struct tuf_md *md, const json_t *keys, const json_
     }
     free(seen);
     free(seen_len);
+    *valid = count;
+    return err;
+}
+
+/* Threshold: tuf_count_role_sigs over md's canonical signed bytes. */
+fwt_err tuf_verify_role(const struct tuf_md *md, const json_t *keys, const json_t *role, const char *role_name,
+                        const char *what)
+{
+    json_int_t threshold = json_integer_value(json_object_get(role, "threshold"));
+    if (threshold < 1) {
+        return fwt_fail(FWT_E_META, "%s: role '%.64s' has no valid threshold", what, role_name);
+    }
+    size_t count = 0;
+    fwt_err err = tuf_count_role_sigs(json_object_get(md->env, "signatures"), md->canon, md->canon_len, keys, role,
+                                      &count, NULL);
     if (err != FWT_OK) {
         return err;
     }

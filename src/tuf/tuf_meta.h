@@ -1,8 +1,10 @@
 /*
- * fwtrust TUF client, internal: parsed metadata and its checks (client_meta.c).
+ * fwtrust TUF module, internal: the metadata model shared by the client and the
+ * repository tool (tuf_meta.c): parsed metadata and its per-type checks, role
+ * signature counting, hashes, delegation path matching.
  */
-#ifndef FWT_TUF_CLIENT_META_H
-#define FWT_TUF_CLIENT_META_H
+#ifndef FWT_TUF_META_H
+#define FWT_TUF_META_H
 
 #include "tuf_json.h"
 
@@ -27,6 +29,18 @@ int tuf_is_top_role(const char *name);
 FWT_MUST_CHECK fwt_err tuf_md_parse(const uint8_t *buf, size_t len, const char *type, const char *what,
                                     struct tuf_md **out);
 void tuf_md_free(struct tuf_md *m);
+
+/* A role object {"keyids": [unique strings], "threshold": >= 1} (FWT_E_META). */
+FWT_MUST_CHECK fwt_err tuf_check_role(const json_t *role, const char *name);
+
+/* Role signature counting, the one rule of the client and the repository tool: the
+ * role's key ids (each once) with a key in keys ({keyid: key}) and a valid signature
+ * in sigs (the envelope's array) over msg (the canonical signed bytes); the same key
+ * material under several ids counts once; keys we cannot use never count. *valid gets
+ * the count; signed_by (may be NULL) gets the key ids counted (array, role order). */
+FWT_MUST_CHECK fwt_err tuf_count_role_sigs(const json_t *sigs, const char *msg, size_t msg_len,
+                                           const json_t *keys, const json_t *role, size_t *valid,
+                                           json_t *signed_by);
 
 /* Threshold check of md's signatures for role ({"keyids","threshold"}) with keys
  * ({keyid: key}). FWT_E_META_SIG when not met. */
