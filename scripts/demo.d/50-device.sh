@@ -62,12 +62,13 @@ PIN="sha256//$(openssl x509 -in "$SRV/server.pem" -pubkey -noout | openssl pkey 
     openssl dgst -sha256 -binary | base64)"
 echo "  $HTTPS_URL (server key pinned: $PIN)"
 
-say "A device with two file-backed slots; it trusts the release key and the repository's root"
+say "A device with two file-backed slots; it trusts the release key and the repository's root and looks under lego-primehub/ only"
 rm -rf "$D" device-slots && mkdir device-slots && : >device-slots/a.bin && : >device-slots/b.bin
 fwtrust-agent --device "$D" init --hw-id lego-primehub --slot-a device-slots/a.bin \
     --slot-b device-slots/b.bin --trust-key release-key.pub.pem \
     --tuf-root device-repo/metadata/1.root.json --repo "$HTTPS_URL" --ca "$CA" \
-    --client-cert "$CLIENT_CERT" --client-key "$CLIENT_KEY" --pinned-pubkey "$PIN"
+    --client-cert "$CLIENT_CERT" --client-key "$CLIENT_KEY" --pinned-pubkey "$PIN" \
+    --targets 'lego-primehub/*'
 
 say "update: the device installs 4.0.0b4 into slot a, boots it and confirms"
 fwtrust-agent --device "$D" update
