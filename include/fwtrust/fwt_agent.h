@@ -18,8 +18,8 @@
  * judged by the verifier core (fwt_image_verify, directly or through
  * fwt_verify_file).
  *
- * Hosted C. Include <fwtrust/fwtrust_host.h> with FWTRUST_INTERNAL defined
- * (src/util/fwt_util.h does that), then this header. Library: fwt_agent.
+ * Hosted C. Include <fwtrust/fwtrust_host.h> (or <fwtrust/fwt_util.h> first,
+ * which defines FWTRUST_INTERNAL), then this header. Library: fwt_agent.
  *
  * Stability: the declarations below are the interface other modules build
  * on (the network update in src/agent/update.c); they only grow.
@@ -28,7 +28,7 @@
 #define FWT_AGENT_H
 
 #if !defined(FWTRUST_INSIDE_FWTRUST_H) && !defined(FWTRUST_INTERNAL)
-#error "include <fwtrust/fwtrust_host.h> (with FWTRUST_INTERNAL) before this header"
+#error "include <fwtrust/fwtrust_host.h> (or <fwtrust/fwt_util.h> before this header)"
 #endif
 
 #include <stddef.h>

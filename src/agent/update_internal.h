@@ -6,7 +6,7 @@
 #ifndef FWT_UPDATE_INTERNAL_H
 #define FWT_UPDATE_INTERNAL_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_agent.h>
 #include <fwtrust/fwt_delta.h>

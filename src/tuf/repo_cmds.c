@@ -4,7 +4,6 @@
  * everything first and then writes through one transaction.
  */
 #include "repo.h"
-#include "repo_encoded.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Encoded targets (zstd-compressed images, zstd patches): header reading for `fwtrust repo`. */
-#include "repo_encoded.h"
+#include <fwtrust/fwt_repo.h>
 
 #include <fwtrust/fwt_delta.h>
 

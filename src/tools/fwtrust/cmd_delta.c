@@ -14,7 +14,7 @@
  * (src/delta); this file reads the images, builds the header and prints.
  */
 #include "image_cmd.h"
-#include "tuf/repo_encoded.h"
+#include <fwtrust/fwt_repo.h>
 
 #include <fwtrust/fwt_delta.h>
 

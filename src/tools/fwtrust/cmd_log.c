@@ -1,6 +1,6 @@
 /* fwtrust log: the signing transparency log (docs/key-custody.md). */
 #include "image_cmd.h"
-#include "image_internal.h"
+#include <fwtrust/fwt_imagefile.h>
 #include "signlog_cli.h"
 
 #include <fwtrust/fwt_keys.h>
