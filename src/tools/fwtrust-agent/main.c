@@ -6,6 +6,7 @@
  * Exit status: 0 on success, otherwise the fwt_err number (docs/exit-codes.md).
  */
 #include "cli.h"
+#include "update_cmd.h"
 
 #include <fwtrust/fwt_agent.h>
 
@@ -897,7 +898,7 @@ static int cmd_log(int argc, char **argv)
     return 0;
 }
 
-/* ---- update (src/agent/update.c) ---- */
+/* ---- update (update_cmd.c; the update: src/agent/update.c) ---- */
 
 static int cmd_update(int argc, char **argv)
 {
@@ -918,7 +919,7 @@ static int cmd_update(int argc, char **argv)
             return fail(err);
         }
     }
-    int rc = fwt_agent_update_main(dev, argc, argv, g_json);
+    int rc = agent_update_main(dev, argc, argv, g_json);
     fwt_agent_close(dev);
     return rc;
 #else
