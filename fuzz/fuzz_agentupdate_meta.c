@@ -7,7 +7,7 @@
  * Each must accept or refuse with a reason; never crash.
  */
 #include "agent/update_internal.h"
-#include "tuf/repo_encoded.h"
+#include <fwtrust/fwt_repo.h>
 
 #include <stdio.h>
 #include <stdlib.h>

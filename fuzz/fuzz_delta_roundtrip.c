@@ -6,7 +6,7 @@
  * frame that decodes to exactly new, bare and inside its container; a patch
  * without a base is refused with a detail. Never crash.
  */
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_delta.h>
 

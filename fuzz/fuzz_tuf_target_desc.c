@@ -6,7 +6,7 @@
  * writer and read back, gives the same description (the writer and the reader
  * agree on every field).
  */
-#include "tuf/target_desc.h"
+#include <fwtrust/fwt_target_desc.h>
 
 #include <stdlib.h>
 #include <string.h>

@@ -18,8 +18,8 @@
  * judged by the verifier core (fwt_image_verify, directly or through
  * fwt_verify_file).
  *
- * Hosted C. Include <fwtrust/fwtrust_host.h> with FWTRUST_INTERNAL defined
- * (src/util/fwt_util.h does that), then this header. Library: fwt_agent.
+ * Hosted C. Include <fwtrust/fwtrust_host.h> (or <fwtrust/fwt_util.h> first,
+ * which defines FWTRUST_INTERNAL), then this header. Library: fwt_agent.
  *
  * Stability: the declarations below are the interface other modules build
  * on (the network update in src/agent/update.c); they only grow.
@@ -28,11 +28,12 @@
 #define FWT_AGENT_H
 
 #if !defined(FWTRUST_INSIDE_FWTRUST_H) && !defined(FWTRUST_INTERNAL)
-#error "include <fwtrust/fwtrust_host.h> (with FWTRUST_INTERNAL) before this header"
+#error "include <fwtrust/fwtrust_host.h> (or <fwtrust/fwt_util.h> before this header)"
 #endif
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -361,16 +362,38 @@ FWT_MUST_CHECK fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_resu
 
 /* ---- The network update (src/agent/update.c) ---- */
 
+struct fwt_agent_update_opts {
+    const char *target;  /* a target name, or NULL: the newest suitable one */
+    int no_delta;        /* never use a patch */
+    int check_only;      /* choose and report, download nothing */
+    int force;           /* offer releases that rolled back on this device too */
+    time_t fixed_now;    /* nonzero: TUF expiry against this time (tests) */
+    /* may be NULL: called as the download advances (total: the target's length);
+     * the caller shows it (fwtrust-agent: on a terminal) */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+};
+
+struct fwt_agent_update_result {
+    char target[512];          /* the target installed (or chosen, check_only) */
+    const char *encoding;      /* "none", "zstd" or "zstd-patch" */
+    uint64_t downloaded;       /* bytes fetched (the target's length) */
+    uint64_t image_length;     /* bytes written to the slot */
+    char version[48];          /* the new image's version */
+    int had_running;           /* an image ran before */
+    char running_version[48];
+    int delta_skipped;         /* a patch for the image existed but did not fit */
+    char note[256];            /* why (delta skipped), or "" */
+    struct fwt_agent_image img; /* the installed image (not check_only) */
+};
+
 /*
- * `fwtrust-agent --device DIR [--json] update ARGS...` calls this (the tool is
- * built with it when src/agent/update.c exists; otherwise `update` reports
- * that it is not available). dev is open (exclusive lock) and is closed by the
- * caller; argv[0] is "update"; json is 1 with --json. With --help or -h among
- * the arguments dev is NULL (print the help only). Returns the exit code:
- * 0, or the fwt_err number of the failure, having printed the result (and on
- * failure the error line, e.g. with fwt_cli_error from src/tools/cli.h).
+ * TUF refresh, choose, download into the inactive slot through the install
+ * API (decoding on the fly), verify, mark for trial. The device must be open
+ * (exclusive). FWT_E_NO_UPDATE when nothing newer is published.
  */
-int fwt_agent_update_main(fwt_agent *dev, int argc, char **argv, int json);
+FWT_MUST_CHECK fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *opts,
+                                        struct fwt_agent_update_result *res);
 
 /*
  * Check the measured boot records: replay the event log (DIR/eventlog.jsonl)

@@ -29,15 +29,15 @@
  * length and hashes of the file, the SHA-256 of the decoded image (from that
  * custom metadata) and, above all, the verifier core's verdict on the image.
  *
- * Hosted C. Include <fwtrust/fwtrust_host.h> with FWTRUST_INTERNAL defined
- * (src/util/fwt_util.h does that), then this header. Nothing here parses
+ * Hosted C. Include <fwtrust/fwtrust_host.h> (or <fwtrust/fwt_util.h> first,
+ * which defines FWTRUST_INTERNAL), then this header. Nothing here parses
  * arguments or prints; failures set the error detail (fwt_detail()).
  */
 #ifndef FWT_DELTA_H
 #define FWT_DELTA_H
 
 #if !defined(FWTRUST_INSIDE_FWTRUST_H) && !defined(FWTRUST_INTERNAL)
-#error "include <fwtrust/fwtrust_host.h> (with FWTRUST_INTERNAL) before this header"
+#error "include <fwtrust/fwtrust_host.h> (or <fwtrust/fwt_util.h> before this header)"
 #endif
 
 #include <stddef.h>

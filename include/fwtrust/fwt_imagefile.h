@@ -35,6 +35,13 @@ FWT_MUST_CHECK fwt_err fwt_file_io_open(struct fwt_file_io *fio, const char *pat
 void fwt_file_io_from_fd(struct fwt_file_io *fio, int fd, uint32_t size);
 void fwt_file_io_close(struct fwt_file_io *fio);
 
+/*
+ * Open an image for reading: a binary file, or an Intel HEX file (name ending
+ * in .hex) converted to a scratch binary first (gaps filled with 0xff; byte 0
+ * is the lowest address). fwt_verify_file and inspect read images this way.
+ */
+FWT_MUST_CHECK fwt_err fwt_file_io_open_any(struct fwt_file_io *fio, const char *path);
+
 /* ---- Verifying a file with the core and OpenSSL ---- */
 
 /*
@@ -121,6 +128,24 @@ FWT_MUST_CHECK fwt_err fwt_cosign_file(const char *in, const char *out, fwt_priv
 #define FWT_COSIGN_ALLOW_TEST_KEY 0x1U
 FWT_MUST_CHECK fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key,
                                           const uint8_t *cert, size_t cert_len, unsigned flags);
+
+/* ---- MCUboot boot trailer (swap modes, as imgtool lays it out) ---- */
+
+#define FWT_BOOT_MAGIC_SIZE 16U
+#define FWT_TRAILER_MAX_SECTORS 128U
+
+struct fwt_trailer {
+    uint32_t size;        /* bytes at the end of the slot */
+    uint32_t max_align;   /* max(8, align) */
+    uint32_t magic_off;   /* offset of the magic from the slot start... relative to trailer start */
+    uint32_t image_ok_off; /* relative to trailer start */
+    uint8_t magic[FWT_BOOT_MAGIC_SIZE];
+};
+/* align: 1, 2, 4, 8, 16 or 32; FWT_E_ARG otherwise. */
+FWT_MUST_CHECK fwt_err fwt_trailer_layout(uint32_t align, struct fwt_trailer *t);
+
+/* Security counter imgtool's "auto" derives from a version. */
+uint32_t fwt_security_counter_auto(const struct fwt_version *v);
 
 /* Parse "1.2.3+4" (minor, revision, build optional). */
 FWT_MUST_CHECK fwt_err fwt_version_parse(const char *s, struct fwt_version *v);

@@ -223,6 +223,53 @@ FWT_MUST_CHECK fwt_err fwt_signlog_prove_consistency(fwt_signlog *log, uint64_t 
                                                      struct fwt_signlog_consistency *c);
 
 /*
+ * The consistency of the log with a tree head kept from earlier (old), as
+ * handed out: old must be signed by log_key, and so must the newest STH; the
+ * proof from old to the newest head is built and checked before it is
+ * returned in *c. FWT_E_STATE when the log shrank or the proof does not hold
+ * (the log was rewritten). old_name and log_name name them in the detail.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_consistency_since(fwt_signlog *log, const fwt_pubkey *log_key,
+                                                     const struct fwt_signlog_sth *old,
+                                                     const char *old_name, const char *log_name,
+                                                     struct fwt_signlog_consistency *c);
+
+/* ---- Finding an image in the log ---- */
+
+#define FWT_SIGNLOG_SIGNERS_MAX 32U
+
+/* An image's signatures as the log knows keys: by SHA-256 key hash. */
+struct fwt_signlog_signers {
+    struct fwt_image_info info;                /* the image (its digest) */
+    uint8_t keyhash[FWT_SIGNLOG_SIGNERS_MAX][32]; /* KEYHASH TLVs, and PUBKEY TLVs hashed */
+    size_t n;
+    size_t n_other; /* SHA-384/512 KEYHASH TLVs, which no SHA-256 key id matches */
+    /* set by fwt_signlog_find_image: */
+    int found[FWT_SIGNLOG_SIGNERS_MAX]; /* keyhash[k] is in an entry for the image */
+    size_t n_missing;                   /* of n, not in the log */
+    uint8_t first_missing[32];          /* the first of them */
+};
+
+/* Read an image's signers (a binary or Intel HEX file). FWT_E_TOO_LARGE over
+ * FWT_SIGNLOG_SIGNERS_MAX signatures. */
+FWT_MUST_CHECK fwt_err fwt_signlog_image_signers(const char *path, struct fwt_signlog_signers *s);
+
+/* An entry recording the image's digest: index, its text and the parsed record. */
+typedef void (*fwt_signlog_match_fn)(void *ctx, uint64_t index, const char *text, size_t len,
+                                     const struct fwt_signlog_record *r);
+
+/*
+ * Find the image of s in the log: the whole log is checked against log_key
+ * first (only an intact log vouches for anything), then every entry recording
+ * the image's digest goes to fn (may be NULL) in index order and marks the
+ * signers it names; s->found, n_missing and first_missing get the outcome.
+ * FWT_OK however many are missing (the caller judges).
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_find_image(fwt_signlog *log, const fwt_pubkey *log_key,
+                                              struct fwt_signlog_signers *s,
+                                              fwt_signlog_match_fn fn, void *ctx);
+
+/*
  * ---- Pinned log keys (kept by the operator, outside the log) ----
  * A log is checked against its pin (or a key the caller names), never against
  * the key stored in the log. The pin also names the private log key that

@@ -5,7 +5,7 @@
 #ifndef FWT_AGENT_INTERNAL_H
 #define FWT_AGENT_INTERNAL_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_agent.h>
 

@@ -5,7 +5,7 @@
  */
 #include "keys_internal.h"
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <stdlib.h>
 #include <string.h>

@@ -17,7 +17,7 @@
  */
 #include "keys_internal.h"
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 #include "pkcs11_uri.h"
 #include "secret.h"
 

@@ -17,7 +17,7 @@
  */
 #include "pkcs11_uri.h"
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <stddef.h>
 #include <stdlib.h>

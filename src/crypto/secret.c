@@ -4,7 +4,7 @@
  */
 #include "secret.h"
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <errno.h>
 #include <fcntl.h>

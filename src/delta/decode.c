@@ -5,7 +5,7 @@
  * update decodes into its slot with it; `fwtrust delta` checks what it makes
  * (fwt_delta_decode).
  */
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_delta.h>
 

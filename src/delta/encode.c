@@ -5,7 +5,7 @@
  * The output for given inputs and level is deterministic: the repository's
  * published patches and the bench figures depend on it.
  */
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_delta.h>
 

@@ -3,7 +3,7 @@
  * place mapping encoding names ("zstd", "zstd-patch", "zstd-bsdiff") and
  * patch method names ("auto", "prefix", "bsdiff") to their enums.
  */
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_delta.h>
 

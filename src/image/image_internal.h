@@ -6,7 +6,7 @@
 #ifndef FWT_IMAGE_INTERNAL_H
 #define FWT_IMAGE_INTERNAL_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -88,13 +88,6 @@ FWT_MUST_CHECK fwt_err fwt_ihex_to_bin(const char *path, int out_fd, uint8_t era
                                        uint64_t max_span, uint32_t *base, uint32_t *size,
                                        struct fwt_ihex_map *map);
 
-/*
- * Open an image for reading: a binary file, or an Intel HEX file (name ending
- * in .hex) converted to a scratch binary first (gaps filled with 0xff; byte 0
- * is the lowest address). fwt_verify_file and inspect read images this way.
- */
-FWT_MUST_CHECK fwt_err fwt_file_io_open_any(struct fwt_file_io *fio, const char *path);
-
 /* ---- Intel HEX writer ---- */
 
 struct fwt_ihex_writer {
@@ -109,23 +102,5 @@ FWT_MUST_CHECK fwt_err fwt_ihex_write(struct fwt_ihex_writer *w, uint32_t addr, 
                                       size_t len);
 /* The EOF record; FWT_E_IO if any write failed. */
 FWT_MUST_CHECK fwt_err fwt_ihex_write_end(struct fwt_ihex_writer *w);
-
-/* ---- MCUboot boot trailer (swap modes, as imgtool lays it out) ---- */
-
-#define FWT_BOOT_MAGIC_SIZE 16U
-#define FWT_TRAILER_MAX_SECTORS 128U
-
-struct fwt_trailer {
-    uint32_t size;        /* bytes at the end of the slot */
-    uint32_t max_align;   /* max(8, align) */
-    uint32_t magic_off;   /* offset of the magic from the slot start... relative to trailer start */
-    uint32_t image_ok_off; /* relative to trailer start */
-    uint8_t magic[FWT_BOOT_MAGIC_SIZE];
-};
-/* align: 1, 2, 4, 8, 16 or 32; FWT_E_ARG otherwise. */
-FWT_MUST_CHECK fwt_err fwt_trailer_layout(uint32_t align, struct fwt_trailer *t);
-
-/* Security counter imgtool's "auto" derives from a version. */
-uint32_t fwt_security_counter_auto(const struct fwt_version *v);
 
 #endif /* FWT_IMAGE_INTERNAL_H */

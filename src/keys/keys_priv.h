@@ -2,7 +2,7 @@
 #ifndef FWT_KEYS_PRIV_H
 #define FWT_KEYS_PRIV_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 #include "merkle.h"
 
 #include <fwtrust/fwt_keys.h>

@@ -13,7 +13,7 @@
 #ifndef FWT_KEYS_MERKLE_H
 #define FWT_KEYS_MERKLE_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <stddef.h>
 #include <stdint.h>

@@ -11,7 +11,7 @@
  * head before extending it, and fwt_signlog_verify recomputes everything.
  */
 #include "keys_priv.h"
-#include "image_internal.h"
+#include <fwtrust/fwt_imagefile.h>
 
 #include <dirent.h>
 #include <errno.h>

@@ -9,7 +9,7 @@
 #ifndef FWT_CLI_H
 #define FWT_CLI_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <jansson.h>
 #include <stdint.h>

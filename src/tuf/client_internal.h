@@ -5,7 +5,7 @@
 #ifndef FWT_TUF_CLIENT_INTERNAL_H
 #define FWT_TUF_CLIENT_INTERNAL_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,6 @@
 /*
- * fwtrust TUF repository tool (`fwtrust repo`): internal API.
+ * fwtrust TUF repository tool (`fwtrust repo`): internal API. The repository, key rings
+ * and the commands the CLI calls are public: <fwtrust/fwt_repo.h>.
  *
  * A repository is a directory:
  *   DIR/repo.json           fwtrust settings (default expiry per role)
@@ -23,7 +24,9 @@
 #ifndef FWT_TUF_REPO_H
 #define FWT_TUF_REPO_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_repo.h>
+#include <fwtrust/fwt_util.h>
+
 #include "tuf_json.h"
 #include "tuf_meta.h"
 
@@ -35,9 +38,7 @@
 
 #define REPO_SPEC_VERSION "1.0.31"
 #define REPO_MAX_META (16u * 1024u * 1024u) /* largest metadata file we read */
-#define REPO_MAX_KEYS 32
 #define REPO_MAX_ROLES 1024 /* delegated roles in one repository */
-#define REPO_KEYID_LEN 64
 
 /* String equality that is false when either side is missing (json_string_value of a
  * non-string gives NULL: hostile metadata must not crash the tool). */
@@ -45,32 +46,6 @@ static inline int repo_streq(const char *a, const char *b)
 {
     return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
-
-/* ---- Keys ---- */
-
-struct repo_key {
-    const char *spec;   /* as given on the command line */
-    fwt_privkey *priv;  /* NULL when only the public half is available */
-    fwt_pubkey *pub;
-    json_t *tuf;        /* {"keytype","scheme","keyval":{"public"}} */
-    char keyid[REPO_KEYID_LEN + 1];
-};
-
-struct repo_keyring {
-    struct repo_key keys[REPO_MAX_KEYS];
-    size_t n;
-};
-
-/* Load a key spec (PEM file, public or private, or pkcs11: URI). need_private:
- * fail unless the private half can sign. A PEM file holding a private key must
- * load as one (a wrong passphrase is an error, never a silent "public only"). */
-FWT_MUST_CHECK fwt_err repo_key_load(const char *spec, const struct fwt_key_opts *ko,
-                                     int need_private, struct repo_key *out);
-void repo_key_free(struct repo_key *k);
-FWT_MUST_CHECK fwt_err repo_keyring_add(struct repo_keyring *kr, const char *spec,
-                                        const struct fwt_key_opts *ko, int need_private,
-                                        struct repo_key **added);
-void repo_keyring_free(struct repo_keyring *kr);
 
 /* TUF key objects, key ids and canonical JSON: fwt_tuf_key_object, fwt_tuf_keyid and
  * fwt_tuf_canonical (tuf_json.h), the client's. */
@@ -193,28 +168,9 @@ FWT_MUST_CHECK fwt_err repo_root_check(const json_t *root_signed);
 /* Check the delegations of a targets "signed" object the same way (names, paths). */
 FWT_MUST_CHECK fwt_err repo_delegations_check(const json_t *targets_signed, const char *role);
 
-/* ---- The repository ---- */
-
-struct repo_expiry {
-    int days[5]; /* root, targets, snapshot, timestamp, delegated */
-};
-
-struct repo {
-    char *dir;
-    json_t *config;
-    struct repo_expiry exp;
-    time_t now;
-    int locked;  /* lock_fd holds an exclusive flock on DIR/repo.json until repo_close */
-    int lock_fd;
-};
+/* ---- The repository (struct repo, repo_open: <fwtrust/fwt_repo.h>) ---- */
 
 enum repo_role_kind { REPO_ROOT = 0, REPO_TARGETS = 1, REPO_SNAPSHOT = 2, REPO_TIMESTAMP = 3, REPO_DELEGATED = 4 };
-
-/* Open an existing repository (DIR/repo.json must exist). now: time for expiry. One command
- * at a time: the repository is locked (flock on repo.json) until repo_close; FWT_E_LOCKED
- * when another command holds it. */
-FWT_MUST_CHECK fwt_err repo_open(const char *dir, struct repo *r);
-void repo_close(struct repo *r);
 
 /* Paths (caller frees). */
 char *repo_path(const struct repo *r, const char *fmt, ...) FWT_PRINTF(2, 3);
@@ -241,79 +197,5 @@ int repo_role_name_ok(const char *role);
  * longer match), or a new version of the published one with fresh expiry. */
 FWT_MUST_CHECK fwt_err repo_stage_for_change(const struct repo *r, const char *role, json_t **env);
 int repo_expiry_days(const struct repo *r, const char *role);
-
-/* ---- Commands (cmd_repo.c parses options, these do the work) ---- */
-
-struct repo_init_opts {
-    const char *root_keys[REPO_MAX_KEYS];
-    size_t n_root;
-    const char *targets_keys[REPO_MAX_KEYS];
-    size_t n_targets;
-    const char *snapshot_keys[REPO_MAX_KEYS];
-    size_t n_snapshot;
-    const char *timestamp_keys[REPO_MAX_KEYS];
-    size_t n_timestamp;
-    size_t thresholds[4]; /* 0 = 1 */
-    struct repo_expiry exp;
-};
-FWT_MUST_CHECK fwt_err repo_cmd_init(const char *dir, const struct repo_init_opts *o,
-                                     const struct fwt_key_opts *ko, json_t *report);
-
-#define REPO_MAX_ADD 100000 /* files in one add-target */
-
-struct repo_target_opts {
-    const char *const *files; /* n_files target files */
-    size_t n_files;
-    const char *name;   /* one file only; NULL: basename of the file */
-    const char *prefix; /* prepended to the base names (e.g. "board-a/"), or NULL */
-    const char *custom; /* JSON object text or NULL */
-    const char *role;   /* NULL: targets */
-    const char *verify_keys[REPO_MAX_KEYS];
-    size_t n_verify;
-    int no_image;       /* do not read fwtrust image facts */
-    void (*progress)(void *ctx, uint64_t done, uint64_t total); /* may be NULL */
-    void *progress_ctx;
-};
-FWT_MUST_CHECK fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o,
-                                           const struct repo_keyring *kr, const struct fwt_key_opts *ko,
-                                           json_t *report);
-FWT_MUST_CHECK fwt_err repo_cmd_remove_target(struct repo *r, const char *name, const char *role,
-                                              const struct repo_keyring *kr, json_t *report);
-
-struct repo_delegate_opts {
-    const char *name;
-    const char *from; /* NULL: targets */
-    const char *keys[REPO_MAX_KEYS];
-    size_t n_keys;
-    const char *paths[64];
-    size_t n_paths;
-    size_t threshold; /* 0 = 1 */
-    int terminating;
-};
-FWT_MUST_CHECK fwt_err repo_cmd_delegate(struct repo *r, const struct repo_delegate_opts *o,
-                                         struct repo_keyring *kr, const struct fwt_key_opts *ko,
-                                         json_t *report);
-
-FWT_MUST_CHECK fwt_err repo_cmd_publish(struct repo *r, const struct repo_keyring *kr, int force,
-                                        json_t *report);
-FWT_MUST_CHECK fwt_err repo_cmd_timestamp(struct repo *r, const struct repo_keyring *kr, json_t *report);
-
-struct repo_rotate_opts {
-    const char *role;
-    const char *new_keys[REPO_MAX_KEYS];
-    size_t n_new;
-    const char *old_keys[REPO_MAX_KEYS]; /* key specs or key ids */
-    size_t n_old;
-    size_t threshold; /* 0 = keep (clamped errors are reported) */
-};
-FWT_MUST_CHECK fwt_err repo_cmd_rotate(struct repo *r, const struct repo_rotate_opts *o,
-                                       struct repo_keyring *kr, const struct fwt_key_opts *ko,
-                                       json_t *report);
-FWT_MUST_CHECK fwt_err repo_cmd_sign(struct repo *r, const char *role, const struct repo_keyring *kr,
-                                     json_t *report);
-/* Status; FWT_E_STATE (11) when an interrupted operation is pending (report "interrupted"). */
-FWT_MUST_CHECK fwt_err repo_cmd_status(struct repo *r, json_t *report);
-/* Complete or roll back an operation a crash interrupted (report "recovered" says which). */
-FWT_MUST_CHECK fwt_err repo_cmd_recover(struct repo *r, json_t *report);
 
 #endif /* FWT_TUF_REPO_H */

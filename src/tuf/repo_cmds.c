@@ -4,8 +4,7 @@
  * everything first and then writes through one transaction.
  */
 #include "repo.h"
-#include "repo_encoded.h"
-#include "target_desc.h"
+#include <fwtrust/fwt_target_desc.h>
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Encoded targets (zstd-compressed images, zstd patches): header reading for `fwtrust repo`. */
-#include "repo_encoded.h"
-#include "target_desc.h"
+#include <fwtrust/fwt_repo.h>
+#include <fwtrust/fwt_target_desc.h>
 
 #include <fwtrust/fwt_delta.h>
 

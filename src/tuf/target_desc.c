@@ -1,5 +1,5 @@
 /* The target description (custom.fwtrust): build and read. target_desc.h. */
-#include "target_desc.h"
+#include <fwtrust/fwt_target_desc.h>
 
 #include <fwtrust/fwt_delta.h>
 

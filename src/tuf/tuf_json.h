@@ -8,7 +8,7 @@
 #ifndef FWT_TUF_JSON_H
 #define FWT_TUF_JSON_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <jansson.h>
 #include <stddef.h>

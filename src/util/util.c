@@ -1,5 +1,5 @@
 /* Internal helpers for hosted code: error detail, file I/O, hex, numbers. */
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <errno.h>
 #include <fcntl.h>

@@ -22,7 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "util/fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 static char g_dir[256];
 

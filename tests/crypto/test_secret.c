@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "crypto/secret.h"
-#include "util/fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 /* ---- the wrapped allocator and stdio ---- */
 

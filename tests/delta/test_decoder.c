@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <zstd.h>
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_delta.h>
 

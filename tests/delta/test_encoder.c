@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_delta.h>
 

@@ -312,6 +312,47 @@ static void test_log_truncated(void **state)
     assert_non_null(strstr(fwt_detail(), "entry 1 is missing"));
 }
 
+/* fwt_signlog_consistency_since: what `fwtrust log consistency` hands out. */
+static void test_consistency_since(void **state)
+{
+    (void)state;
+    fwt_signlog *log = append_n(6);
+    struct fwt_signlog_sth old, head, bad;
+    struct fwt_signlog_consistency c;
+    assert_int_equal(fwt_signlog_sth_at(log, 3, &old), FWT_OK);
+    assert_int_equal(fwt_signlog_latest_sth(log, &head), FWT_OK);
+    assert_int_equal(fwt_signlog_consistency_since(log, g_pub, &old, "kept.json", "log.db", &c),
+                     FWT_OK);
+    assert_int_equal(c.from, 3);
+    assert_int_equal(c.to, 6);
+    assert_int_equal(fwt_signlog_consistency_check(&c, &old, &head), FWT_OK);
+    /* A kept head that is not the log key's is refused, naming it. */
+    bad = old;
+    bad.root[0] ^= 1;
+    assert_int_equal(fwt_signlog_consistency_since(log, g_pub, &bad, "kept.json", "log.db", &c),
+                     FWT_E_SIGNATURE);
+    assert_non_null(strstr(fwt_detail(), "kept.json: "));
+    /* A log that lost entries since the kept head: it shrank. */
+    fwt_signlog_close(log);
+    exec_sql("DELETE FROM entries WHERE idx >= 4");
+    exec_sql("DELETE FROM sths WHERE tree_size > 4");
+    assert_int_equal(fwt_signlog_open(g_db, 0, &log), FWT_OK);
+    assert_int_equal(fwt_signlog_consistency_since(log, g_pub, &head, "kept.json", "log.db", &c),
+                     FWT_E_STATE);
+    assert_non_null(strstr(fwt_detail(), "the log shrank: kept.json has 6 entries, the newest head 4"));
+    /* The newest head checked against another key: named after the log. */
+    fwt_privkey *other = NULL;
+    fwt_pubkey *opub = NULL;
+    assert_int_equal(fwt_privkey_load(g_otherkey, &k_ko, &other), FWT_OK);
+    assert_int_equal(fwt_privkey_public(other, &opub), FWT_OK);
+    assert_int_not_equal(fwt_signlog_consistency_since(log, opub, &old, "kept.json", "log.db", &c),
+                         FWT_OK);
+    assert_non_null(strstr(fwt_detail(), "kept.json: "));
+    fwt_pubkey_free(opub);
+    fwt_privkey_free(other);
+    fwt_signlog_close(log);
+}
+
 static void test_log_unsigned_and_forged(void **state)
 {
     (void)state;
@@ -617,6 +658,7 @@ int main(void)
         cmocka_unit_test_setup(test_log_edited_entry, new_log),
         cmocka_unit_test_setup(test_log_rehashed_entry, new_log),
         cmocka_unit_test_setup(test_log_truncated, new_log),
+        cmocka_unit_test_setup(test_consistency_since, new_log),
         cmocka_unit_test_setup(test_log_unsigned_and_forged, new_log),
         cmocka_unit_test_setup(test_audit, new_log),
         cmocka_unit_test_setup(test_log_trust, new_log),

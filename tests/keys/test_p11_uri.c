@@ -15,7 +15,7 @@
 
 #include "crypto/keys_internal.h"
 #include "crypto/pkcs11_uri.h"
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 /* Parse, expecting failure with FWT_E_ARG and a detail containing msg; the struct stays empty. */
 static void refused(const char *uri, const char *msg)

@@ -29,7 +29,7 @@
 #include <openssl/x509.h>
 
 #include "crypto/keys_internal.h"
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 

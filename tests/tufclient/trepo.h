@@ -7,7 +7,7 @@
 #ifndef TREPO_H
 #define TREPO_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 #include "tuf/tuf_json.h"
 
 #include <jansson.h>

@@ -1,7 +1,7 @@
 /* Unit tests of the target description (src/tuf/target_desc.c): what the
  * repository writes the device reads back unchanged, and a malformed
  * description is refused with the field named. */
-#include "tuf/target_desc.h"
+#include <fwtrust/fwt_target_desc.h>
 
 #include <setjmp.h>
 #include <stdarg.h>

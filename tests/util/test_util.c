@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "util/fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 static void test_detail_redacts_pins(void **state)
 {

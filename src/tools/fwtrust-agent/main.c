@@ -6,6 +6,7 @@
  * Exit status: 0 on success, otherwise the fwt_err number (docs/exit-codes.md).
  */
 #include "cli.h"
+#include "update_cmd.h"
 
 #include <fwtrust/fwt_agent.h>
 
@@ -891,7 +892,7 @@ static int cmd_log(int argc, char **argv)
     return 0;
 }
 
-/* ---- update (src/agent/update.c) ---- */
+/* ---- update (update_cmd.c; the update: src/agent/update.c) ---- */
 
 static int cmd_update(int argc, char **argv)
 {
@@ -912,7 +913,7 @@ static int cmd_update(int argc, char **argv)
             return fail(err);
         }
     }
-    int rc = fwt_agent_update_main(dev, argc, argv, g_json);
+    int rc = agent_update_main(dev, argc, argv, g_json);
     fwt_agent_close(dev);
     return rc;
 #else

@@ -14,8 +14,8 @@
  * (src/delta); this file reads the images, builds the header and prints.
  */
 #include "image_cmd.h"
-#include "tuf/repo_encoded.h"
-#include "tuf/target_desc.h"
+#include <fwtrust/fwt_repo.h>
+#include <fwtrust/fwt_target_desc.h>
 
 #include <fwtrust/fwt_delta.h>
 

@@ -1,6 +1,6 @@
 /* fwtrust inspect: decode every header field and TLV of an image (no trust decision). */
 #include "image_cmd.h"
-#include "image_internal.h"
+#include <fwtrust/fwt_imagefile.h>
 
 #include <stdlib.h>
 

@@ -1,6 +1,6 @@
 /* fwtrust log: the signing transparency log (docs/key-custody.md). */
 #include "image_cmd.h"
-#include "image_internal.h"
+#include <fwtrust/fwt_imagefile.h>
 #include "signlog_cli.h"
 
 #include <fwtrust/fwt_keys.h>
@@ -540,55 +540,22 @@ static int cmd_show(struct args *a)
     return 0;
 }
 
-/* Key hashes of the signatures on an image (KEYHASH TLVs, and PUBKEY TLVs hashed);
- * *n_other counts SHA-384/512 KEYHASH TLVs, which no SHA-256 key id matches. */
-static fwt_err image_signers(const char *path, struct fwt_image_info *info, uint8_t (*kh)[32],
-                             size_t max, size_t *n, size_t *n_other)
+struct find_out {
+    json_t *arr;
+    int json;
+};
+
+static void on_match(void *ctx, uint64_t index, const char *text, size_t len,
+                     const struct fwt_signlog_record *r)
 {
-    struct fwt_file_io fio;
-    uint8_t *work = malloc(8192);
-    *n = 0;
-    *n_other = 0;
-    if (!work) {
-        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    struct find_out *o = ctx;
+    if (o->json) {
+        json_array_append_new(o->arr, entry_json(index, text, len));
+    } else {
+        char k16[17];
+        fwt_hex_encode(r->keyhash, 8, k16);
+        printf("entry %llu: signed by key %s.. (%s)\n", (unsigned long long)index, k16, r->signer);
     }
-    fwt_err e = fwt_file_io_open_any(&fio, path);
-    if (e != FWT_OK) {
-        free(work);
-        return e;
-    }
-    memset(info, 0, sizeof(*info));
-    if ((e = fwt_image_parse(&fio.io, work, 8192, info)) != FWT_OK) {
-        e = fwt_fail(e, "%s: not a valid image: %s", path, fwt_detail());
-    }
-    struct fwt_tlv_iter it;
-    if (e == FWT_OK) {
-        e = fwt_tlv_iter_begin(&it, &fio.io, &info->hdr, 0);
-    }
-    uint16_t t, l;
-    uint32_t off;
-    while (e == FWT_OK && fwt_tlv_next(&it, &t, &off, &l) == FWT_OK) {
-        if (t == FWT_TLV_KEYHASH && l != 32) {
-            (*n_other)++;
-            continue;
-        }
-        if (!((t == FWT_TLV_KEYHASH && l == 32) || (t == FWT_TLV_PUBKEY && l <= 8192))) {
-            continue;
-        }
-        if (*n == max) {
-            e = fwt_fail(FWT_E_TOO_LARGE, "%s: more than %zu signatures", path, max);
-        } else if ((e = fio.io.read(fio.io.ctx, off, work, l)) == FWT_OK) {
-            if (t == FWT_TLV_KEYHASH) {
-                memcpy(kh[*n], work, 32);
-            } else {
-                e = fwt_sha256(work, l, kh[*n]);
-            }
-            (*n)++;
-        }
-    }
-    fwt_file_io_close(&fio);
-    free(work);
-    return e;
 }
 
 static int cmd_find(struct args *a)
@@ -596,82 +563,48 @@ static int cmd_find(struct args *a)
     if (a->argc != 1) {
         return fwt_cli_usage_error(k_prog, "log find needs one IMAGE");
     }
-    enum { MAX_SIG = 32 };
-    uint8_t kh[MAX_SIG][32];
-    int found[MAX_SIG] = {0};
-    size_t n_kh = 0, n_other = 0;
-    struct fwt_image_info info;
+    struct fwt_signlog_signers *s = calloc(1, sizeof(*s));
     fwt_signlog *log = NULL;
     fwt_pubkey *pub = NULL;
-    uint64_t n = 0;
-    json_t *arr = json_array();
-    fwt_err e = arr ? image_signers(a->argv[0], &info, kh, MAX_SIG, &n_kh, &n_other)
-                    : fwt_fail(FWT_E_NOMEM, "out of memory");
+    struct find_out out = {json_array(), a->json};
+    fwt_err e = out.arr && s ? fwt_signlog_image_signers(a->argv[0], s)
+                             : fwt_fail(FWT_E_NOMEM, "out of memory");
     if (e == FWT_OK) {
         e = open_log(a, 0, &log);
     }
     if (e == FWT_OK) {
         e = trusted_pub(a, &pub);
     }
-    if (e == FWT_OK) { /* only an intact log can vouch for anything */
-        e = fwt_signlog_verify(log, pub, NULL, NULL);
-    }
     if (e == FWT_OK) {
-        e = fwt_signlog_size(log, &n);
-    }
-    for (uint64_t i = 0; e == FWT_OK && i < n; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        struct fwt_signlog_record r;
-        if ((e = fwt_signlog_entry(log, i, &text, &len)) != FWT_OK) {
-            break;
-        }
-        if (fwt_signlog_record_parse((const uint8_t *)text, len, &r) == FWT_OK &&
-            r.digest_len == info.digest_len && !memcmp(r.digest, info.digest, r.digest_len)) {
-            for (size_t k = 0; k < n_kh; k++) {
-                found[k] |= !memcmp(kh[k], r.keyhash, 32);
-            }
-            if (a->json) {
-                json_array_append_new(arr, entry_json(i, text, len));
-            } else {
-                char k16[17];
-                fwt_hex_encode(r.keyhash, 8, k16);
-                printf("entry %llu: signed by key %s.. (%s)\n", (unsigned long long)i, k16,
-                       r.signer);
-            }
-        }
-        free(text);
+        e = fwt_signlog_find_image(log, pub, s, on_match, &out);
     }
     fwt_pubkey_free(pub);
     fwt_signlog_close(log);
-    size_t missing = 0;
-    char first[65] = "";
-    for (size_t k = 0; e == FWT_OK && k < n_kh; k++) {
-        if (!found[k] && missing++ == 0) {
-            fwt_hex_encode(kh[k], 32, first);
-        }
-    }
-    if (e == FWT_OK && n_other > 0) {
+    if (e == FWT_OK && s->n_other > 0) {
         e = fwt_fail(FWT_E_UNSUPPORTED, "%s: %zu of its signatures name their key by a SHA-384/512 "
                      "key hash (imgtool's layout for ECDSA P-384 and pure Ed25519 images); the log "
-                     "identifies keys by SHA-256 and cannot match them%s", a->argv[0], n_other,
+                     "identifies keys by SHA-256 and cannot match them%s", a->argv[0], s->n_other,
                      a->json ? "" : " (the entries for the image digest are listed above)");
-    } else if (e == FWT_OK && n_kh == 0) {
+    } else if (e == FWT_OK && s->n == 0) {
         e = fwt_fail(FWT_E_UNSIGNED, "%s carries no signature", a->argv[0]);
-    } else if (e == FWT_OK && missing) {
+    } else if (e == FWT_OK && s->n_missing) {
+        char first[65];
+        fwt_hex_encode(s->first_missing, 32, first);
         e = fwt_fail(FWT_E_NOT_FOUND, "%s: %zu of its %zu signatures are not in the signing log "
                                       "(first: key %s)",
-                     a->argv[0], missing, n_kh, first);
+                     a->argv[0], s->n_missing, s->n, first);
     }
+    size_t n_kh = s ? s->n : 0;
+    free(s);
     if (e != FWT_OK) {
-        json_decref(arr);
+        json_decref(out.arr);
         return fail(a, e);
     }
     if (a->json) {
         fwt_cli_json_print(json_pack("{s:b, s:i, s:o}", "ok", 1, "signatures", (int)n_kh,
-                                     "entries", arr));
+                                     "entries", out.arr));
     } else {
-        json_decref(arr);
+        json_decref(out.arr);
         printf("%s: all %zu signatures are in the signing log\n", a->argv[0], n_kh);
     }
     return 0;
@@ -761,7 +694,7 @@ static int cmd_consistency(struct args *a)
     }
     fwt_signlog *log = NULL;
     fwt_pubkey *pub = NULL;
-    struct fwt_signlog_sth old, head;
+    struct fwt_signlog_sth old;
     struct fwt_signlog_consistency c;
     char *text = NULL;
     fwt_err e = open_log(a, 0, &log);
@@ -771,27 +704,8 @@ static int cmd_consistency(struct args *a)
     if (e == FWT_OK) {
         e = trusted_pub(a, &pub);
     }
-    if (e == FWT_OK && (e = fwt_signlog_sth_verify(&old, pub)) != FWT_OK) {
-        e = fwt_fail(e, "%s: %s", a->since, fwt_detail());
-    }
     if (e == FWT_OK) {
-        e = fwt_signlog_latest_sth(log, &head);
-    }
-    if (e == FWT_OK && (e = fwt_signlog_sth_verify(&head, pub)) != FWT_OK) {
-        e = fwt_fail(e, "%s: the newest tree head: %s", log_db(a), fwt_detail());
-    }
-    if (e == FWT_OK && old.tree_size > head.tree_size) {
-        e = fwt_fail(FWT_E_STATE, "the log shrank: %s has %llu entries, the newest head %llu",
-                     a->since, (unsigned long long)old.tree_size,
-                     (unsigned long long)head.tree_size);
-    }
-    if (e == FWT_OK) {
-        e = fwt_signlog_prove_consistency(log, old.tree_size, head.tree_size, &c);
-    }
-    /* Check what we hand out: a proof that does not hold means the log was rewritten. */
-    if (e == FWT_OK && (e = fwt_signlog_consistency_check(&c, &old, &head)) != FWT_OK) {
-        e = fwt_fail(FWT_E_STATE, "the log is not consistent with %s: %s", a->since,
-                     fwt_detail());
+        e = fwt_signlog_consistency_since(log, pub, &old, a->since, log_db(a), &c);
     }
     if (e == FWT_OK) {
         e = fwt_signlog_consistency_to_json(&c, &text);

@@ -3,7 +3,7 @@
  * done in src/tuf/repo_*.c; this file parses options and prints results.
  */
 #include "image_cmd.h"
-#include "tuf/repo.h"
+#include <fwtrust/fwt_repo.h>
 
 #include <stdlib.h>
 

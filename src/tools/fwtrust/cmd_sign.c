@@ -1,6 +1,6 @@
 /* fwtrust sign: make a signed MCUboot-format image (streaming). */
 #include "image_cmd.h"
-#include "image_internal.h"
+#include <fwtrust/fwt_imagefile.h>
 #include "signlog_cli.h"
 
 #include <stdlib.h>

@@ -15,10 +15,10 @@
  *   image_length, image_sha256                       encoded targets: the decoded image
  *   base {length, sha256, version, image_digest}     patches: the image patched
  */
-#ifndef FWT_TUF_TARGET_DESC_H
-#define FWT_TUF_TARGET_DESC_H
+#ifndef FWT_TARGET_DESC_H
+#define FWT_TARGET_DESC_H
 
-#include "fwt_util.h"
+#include <fwtrust/fwt_util.h>
 
 #include <jansson.h>
 #include <stddef.h>
@@ -79,4 +79,4 @@ json_t *fwt_target_desc_to_json(const struct fwt_target_desc *d);
 FWT_MUST_CHECK fwt_err fwt_target_desc_parse(const json_t *f, struct fwt_target_desc *d, char *why,
                                              size_t why_len);
 
-#endif /* FWT_TUF_TARGET_DESC_H */
+#endif /* FWT_TARGET_DESC_H */

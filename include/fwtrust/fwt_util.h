@@ -1,5 +1,5 @@
 /*
- * Internal helpers for hosted fwtrust code (not part of the public API):
+ * Helpers for hosted fwtrust code (libraries and tools; not for the freestanding core):
  * error detail text, whole-file and atomic file I/O, hex, number parsing.
  */
 #ifndef FWT_UTIL_H
