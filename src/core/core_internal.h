@@ -11,15 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * Fault-injection hardening: a decision is a 32-bit value, never a 0/1 flag.
- * SUCCESS and FAILURE are far apart (Hamming distance 32: one is the other's
- * complement) and neither is 0, 1 or all-ones, so a single flipped bit, a
- * zeroed register or a skipped store cannot turn one into the other.
- */
-typedef uint32_t fwt_fih;
-#define FWT_FIH_SUCCESS ((fwt_fih)0x3CA5965AU)
-#define FWT_FIH_FAILURE ((fwt_fih)0xC35A69A5U)
+/* Fault-injection hardening: fwt_fih and FWT_FIH_SUCCESS/FAILURE are public
+ * (fwt_verify.h), so a bootloader checks the same values the core decides with. */
 
 /* Little-endian loads. */
 static inline uint16_t fwt_le16(const uint8_t *p)

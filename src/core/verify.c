@@ -454,8 +454,10 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
                                            const struct fwt_crypto_ops *crypto,
                                            const struct fwt_policy *policy,
                                            const struct prehash *pre, uint8_t *work,
-                                           size_t work_len, struct fwt_image_info *info)
+                                           size_t work_len, struct fwt_image_info *info,
+                                           volatile fwt_fih *verdict)
 {
+    *verdict = FWT_FIH_FAILURE;
     struct fwt_image_info local;
     if (!info) {
         info = &local;
@@ -576,6 +578,9 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
         pr.counter != FWT_FIH_SUCCESS) {
         return FWT_E_INTERNAL;
     }
+    /* The verdict comes from the five values themselves (AND: FWT_FIH_SUCCESS only
+     * when every one is), not from a constant a skipped branch could reach. */
+    *verdict = pr.digest & pr.sig & pr.cert & pr.hw_id & pr.counter;
     return FWT_OK;
 }
 
@@ -583,7 +588,37 @@ fwt_err fwt_image_verify(const struct fwt_io *io, const struct fwt_crypto_ops *c
                          const struct fwt_policy *policy, uint8_t *work, size_t work_len,
                          struct fwt_image_info *info)
 {
-    return verify_image(io, crypto, policy, NULL, work, work_len, info);
+    volatile fwt_fih verdict = FWT_FIH_FAILURE;
+    return verify_image(io, crypto, policy, NULL, work, work_len, info, &verdict);
+}
+
+fwt_fih fwt_image_verify_fih(const struct fwt_io *io, const struct fwt_crypto_ops *crypto,
+                             const struct fwt_policy *policy, uint8_t *work, size_t work_len,
+                             struct fwt_image_info *info, volatile fwt_fih *check,
+                             fwt_err *reason)
+{
+    if (!check) {
+        if (reason) {
+            *reason = FWT_E_ARG;
+        }
+        return FWT_FIH_FAILURE;
+    }
+    *check = FWT_FIH_FAILURE ^ FWT_FIH_MASK;
+    volatile fwt_fih verdict = FWT_FIH_FAILURE;
+    fwt_err e = verify_image(io, crypto, policy, NULL, work, work_len, info, &verdict);
+    if (reason) {
+        *reason = e;
+    }
+    if (e != FWT_OK || verdict != FWT_FIH_SUCCESS) {
+        return FWT_FIH_FAILURE;
+    }
+    /* Both copies from the re-read verdict; a skipped store leaves check at FAILURE. */
+    *check = verdict ^ FWT_FIH_MASK;
+    if (e != FWT_OK || verdict != FWT_FIH_SUCCESS) {
+        *check = FWT_FIH_FAILURE ^ FWT_FIH_MASK;
+        return FWT_FIH_FAILURE;
+    }
+    return verdict;
 }
 
 fwt_err fwt_image_verify_prehashed(const struct fwt_io *io, const struct fwt_crypto_ops *crypto,
@@ -598,5 +633,6 @@ fwt_err fwt_image_verify_prehashed(const struct fwt_io *io, const struct fwt_cry
         return FWT_E_ARG;
     }
     struct prehash pre = {alg, digest, digest_len};
-    return verify_image(io, crypto, policy, &pre, work, work_len, info);
+    volatile fwt_fih verdict = FWT_FIH_FAILURE;
+    return verify_image(io, crypto, policy, &pre, work, work_len, info, &verdict);
 }
