@@ -536,6 +536,94 @@ static void test_fih_verdict_bit_flips(void **state)
     assert_int_equal(pop, 16);
 }
 
+/* The algorithm table (fwt_alg.h) pins MCUboot's pairings: the rule the core
+ * had before the table, written out, against fwt_core_sig_alg for every TLV,
+ * key type, hash and mode. */
+static fwt_err pairing_rule(uint16_t tlv, enum fwt_key_type kt, enum fwt_hash_alg h, int pure,
+                            enum fwt_sig_alg *alg)
+{
+    *alg = FWT_SIG_NONE;
+    if (pure && tlv != FWT_TLV_ED25519) {
+        return FWT_E_UNSUPPORTED;
+    }
+    switch (tlv) {
+    case FWT_TLV_ED25519:
+        if (kt != FWT_KEY_ED25519) {
+            return FWT_E_SIGNATURE;
+        }
+        *alg = pure ? FWT_SIG_ED25519_PURE : FWT_SIG_ED25519;
+        return pure || h == FWT_HASH_SHA256 || h == FWT_HASH_SHA512 ? FWT_OK : FWT_E_UNSUPPORTED;
+    case FWT_TLV_ECDSA_SIG:
+        if (kt == FWT_KEY_ECDSA_P256) {
+            *alg = FWT_SIG_ECDSA_P256;
+            return h == FWT_HASH_SHA256 ? FWT_OK : FWT_E_UNSUPPORTED;
+        }
+        if (kt == FWT_KEY_ECDSA_P384) {
+            *alg = FWT_SIG_ECDSA_P384;
+            return h == FWT_HASH_SHA384 ? FWT_OK : FWT_E_UNSUPPORTED;
+        }
+        return FWT_E_SIGNATURE;
+    case FWT_TLV_RSA2048_PSS:
+    case FWT_TLV_RSA3072_PSS: {
+        enum fwt_key_type want = tlv == FWT_TLV_RSA2048_PSS ? FWT_KEY_RSA2048 : FWT_KEY_RSA3072;
+        *alg = tlv == FWT_TLV_RSA2048_PSS ? FWT_SIG_RSA2048_PSS : FWT_SIG_RSA3072_PSS;
+        return kt != want ? FWT_E_SIGNATURE : h == FWT_HASH_SHA256 ? FWT_OK : FWT_E_UNSUPPORTED;
+    }
+    default:
+        return FWT_E_INTERNAL;
+    }
+}
+
+static void test_alg_table(void **state)
+{
+    (void)state;
+    const uint16_t tlvs[] = {FWT_TLV_ED25519, FWT_TLV_ECDSA_SIG, FWT_TLV_RSA2048_PSS,
+                             FWT_TLV_RSA3072_PSS, FWT_TLV_ECDSA224, FWT_TLV_SHA256};
+    for (size_t i = 0; i < sizeof(tlvs) / sizeof(tlvs[0]); i++) {
+        for (int kt = FWT_KEY_NONE; kt <= FWT_KEY_RSA3072 + 1; kt++) {
+            for (int h = FWT_HASH_NONE; h <= FWT_HASH_SHA512 + 1; h++) {
+                for (int pure = 0; pure < 2; pure++) {
+                    enum fwt_sig_alg want_alg, got_alg;
+                    fwt_err want = pairing_rule(tlvs[i], (enum fwt_key_type)kt,
+                                                (enum fwt_hash_alg)h, pure, &want_alg);
+                    fwt_err got = fwt_core_sig_alg(tlvs[i], (enum fwt_key_type)kt,
+                                                   (enum fwt_hash_alg)h, pure, &got_alg);
+                    assert_int_equal(got, want);
+                    if (want == FWT_OK) {
+                        assert_int_equal(got_alg, want_alg);
+                    }
+                }
+            }
+        }
+    }
+    /* hashes: TLV type, size and KEYHASH length agree both ways */
+    const struct {
+        enum fwt_hash_alg alg;
+        uint16_t tlv;
+        size_t size;
+    } hs[] = {{FWT_HASH_SHA256, FWT_TLV_SHA256, 32},
+              {FWT_HASH_SHA384, FWT_TLV_SHA384, 48},
+              {FWT_HASH_SHA512, FWT_TLV_SHA512, 64}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(fwt_hash_size(hs[i].alg), hs[i].size);
+        assert_ptr_equal(fwt_core_hash_by_tlv(hs[i].tlv), fwt_core_hash_by_alg(hs[i].alg));
+        assert_ptr_equal(fwt_core_hash_by_size(hs[i].size), fwt_core_hash_by_alg(hs[i].alg));
+    }
+    assert_int_equal(fwt_hash_size(FWT_HASH_NONE), 0);
+    assert_null(fwt_core_hash_by_size(20));
+    assert_null(fwt_core_hash_by_tlv(FWT_TLV_ECDSA_SIG));
+    /* every key type has a row; rows sharing a signature TLV share its length bounds */
+    for (int kt = FWT_KEY_ED25519; kt <= FWT_KEY_RSA3072; kt++) {
+        const struct fwt_core_alg *a = fwt_core_alg_by_key((enum fwt_key_type)kt);
+        assert_non_null(a);
+        const struct fwt_core_alg *first = fwt_core_alg_by_tlv(a->sig_tlv);
+        assert_int_equal(a->sig_min, first->sig_min);
+        assert_int_equal(a->sig_max, first->sig_max);
+    }
+    assert_null(fwt_core_alg_by_key(FWT_KEY_NONE));
+    assert_null(fwt_core_alg_by_tlv(FWT_TLV_ECDSA224));
+}
+
 static void test_ct_compare(void **state)
 {
     (void)state;
@@ -1495,6 +1583,7 @@ int main(void)
         cmocka_unit_test(test_fih_values),
         cmocka_unit_test(test_fih_verdict),
         cmocka_unit_test(test_fih_verdict_bit_flips),
+        cmocka_unit_test(test_alg_table),
         cmocka_unit_test(test_ct_compare),
         cmocka_unit_test(test_policy_arguments),
         cmocka_unit_test(test_backend_and_io_failures),
