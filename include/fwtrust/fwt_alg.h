@@ -42,7 +42,7 @@ extern "C" {
 
 /*
  * Signature algorithms, one row per key type:
- * X(key, sig, pure_sig, sig_tlv, hash, hashes, sig_min, sig_max, mod_bits,
+ * X(key, sig, pure_sig, sig_tlv, hash, hashes, sig_min, sig_max, sig_size, mod_bits,
  *   name, tuf_keytype, tuf_scheme, ossl_type, ossl_group)
  *   key          enum fwt_key_type
  *   sig          enum fwt_sig_alg: the signature over the image digest
@@ -52,6 +52,7 @@ extern "C" {
  *   hashes       the image hashes a signature by this key may be over (FWT_HASH_BIT set)
  *   sig_min/max  bounds of the signature TLV's length (per TLV type: rows that share
  *                a TLV give the same bounds; DER ECDSA varies, the backend checks it)
+ *   sig_size     the largest signature such a key makes (the signer's buffer)
  *   mod_bits     RSA modulus bits, 0 for other keys
  *   name         fwtrust's name: keygen --type, fwt_key_type_name(), inspect/verify output
  *   tuf_keytype  TUF key object "keytype" fwtrust writes
@@ -61,19 +62,19 @@ extern "C" {
  */
 #define FWT_ALG_TABLE(X)                                                                        \
     X(FWT_KEY_ED25519, FWT_SIG_ED25519, FWT_SIG_ED25519_PURE, FWT_TLV_ED25519, FWT_HASH_SHA256, \
-      FWT_HASH_BIT(FWT_HASH_SHA256) | FWT_HASH_BIT(FWT_HASH_SHA512), 64U, 64U, 0U, "ed25519",   \
+      FWT_HASH_BIT(FWT_HASH_SHA256) | FWT_HASH_BIT(FWT_HASH_SHA512), 64U, 64U, 64U, 0U, "ed25519",   \
       "ed25519", "ed25519", "ED25519", NULL)                                                    \
     X(FWT_KEY_ECDSA_P256, FWT_SIG_ECDSA_P256, FWT_SIG_NONE, FWT_TLV_ECDSA_SIG, FWT_HASH_SHA256, \
-      FWT_HASH_BIT(FWT_HASH_SHA256), 8U, 512U, 0U, "ecdsa-p256", "ecdsa",                        \
+      FWT_HASH_BIT(FWT_HASH_SHA256), 8U, 512U, 72U, 0U, "ecdsa-p256", "ecdsa",                        \
       "ecdsa-sha2-nistp256", "EC", "P-256")                                                     \
     X(FWT_KEY_ECDSA_P384, FWT_SIG_ECDSA_P384, FWT_SIG_NONE, FWT_TLV_ECDSA_SIG, FWT_HASH_SHA384, \
-      FWT_HASH_BIT(FWT_HASH_SHA384), 8U, 512U, 0U, "ecdsa-p384", "ecdsa",                        \
+      FWT_HASH_BIT(FWT_HASH_SHA384), 8U, 512U, 104U, 0U, "ecdsa-p384", "ecdsa",                        \
       "ecdsa-sha2-nistp384", "EC", "P-384")                                                     \
     X(FWT_KEY_RSA2048, FWT_SIG_RSA2048_PSS, FWT_SIG_NONE, FWT_TLV_RSA2048_PSS, FWT_HASH_SHA256, \
-      FWT_HASH_BIT(FWT_HASH_SHA256), 256U, 256U, 2048U, "rsa-2048", "rsa", "rsassa-pss-sha256", \
+      FWT_HASH_BIT(FWT_HASH_SHA256), 256U, 256U, 256U, 2048U, "rsa-2048", "rsa", "rsassa-pss-sha256", \
       "RSA", NULL)                                                                              \
     X(FWT_KEY_RSA3072, FWT_SIG_RSA3072_PSS, FWT_SIG_NONE, FWT_TLV_RSA3072_PSS, FWT_HASH_SHA256, \
-      FWT_HASH_BIT(FWT_HASH_SHA256), 384U, 384U, 3072U, "rsa-3072", "rsa", "rsassa-pss-sha256", \
+      FWT_HASH_BIT(FWT_HASH_SHA256), 384U, 384U, 384U, 3072U, "rsa-3072", "rsa", "rsassa-pss-sha256", \
       "RSA", NULL)
 
 /* A hash row (host code; the core uses its own numbers-only copy). */
@@ -94,6 +95,7 @@ struct fwt_alg_desc {
     enum fwt_hash_alg hash;
     uint32_t hashes;
     uint16_t sig_min, sig_max;
+    uint16_t sig_size;
     uint16_t mod_bits;
     const char *name;
     const char *tuf_keytype;

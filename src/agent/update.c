@@ -97,8 +97,8 @@ static int digest_field(const json_t *o, uint8_t *out, size_t *len)
         return 0;
     }
     json_object_foreach(d, alg, v) {
-        size_t n = !strcmp(alg, "sha256") ? 32 : !strcmp(alg, "sha384") ? 48
-                   : !strcmp(alg, "sha512") ? 64 : 0;
+        const struct fwt_hash_desc *hd = fwt_hash_by_name(alg);
+        size_t n = hd ? hd->size : 0;
         const char *s = json_string_value(v);
         if (n == 0 || !s || strlen(s) != 2 * n || fwt_hex_decode(s, out, n) != FWT_OK) {
             return 0;

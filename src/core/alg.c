@@ -8,7 +8,7 @@
 static const struct fwt_core_hash k_hashes[] = {FWT_HASH_TABLE(HASH_ROW)};
 #undef HASH_ROW
 
-#define ALG_ROW(key, sig, pure_sig, sig_tlv, hash, hashes, sig_min, sig_max, mod_bits, name,   \
+#define ALG_ROW(key, sig, pure_sig, sig_tlv, hash, hashes, sig_min, sig_max, sig_size, mod_bits, name,   \
                 tuf_keytype, tuf_scheme, ossl_type, ossl_group)                                \
     {(uint8_t)(key),    (uint8_t)(sig),     (uint8_t)(pure_sig), (uint8_t)(hashes),           \
      (uint16_t)(sig_tlv), (uint16_t)(sig_min), (uint16_t)(sig_max)},
@@ -22,9 +22,10 @@ static const struct fwt_core_alg k_algs[] = {FWT_ALG_TABLE(ALG_ROW)};
                    "hash row out of the core's bounds");
 FWT_HASH_TABLE(HASH_CHECK)
 #undef HASH_CHECK
-#define ALG_CHECK(key, sig, pure_sig, sig_tlv, hash, hashes, sig_min, sig_max, mod_bits, name, \
+#define ALG_CHECK(key, sig, pure_sig, sig_tlv, hash, hashes, sig_min, sig_max, sig_size, mod_bits, name, \
                   tuf_keytype, tuf_scheme, ossl_type, ossl_group)                              \
     _Static_assert((sig_min) > 0 && (sig_min) <= (sig_max) && (sig_max) <= FWT_SIG_MAX &&      \
+                       (sig_size) >= (sig_min) && (sig_size) <= (sig_max) &&                  \
                        (hashes) <= 0xffU && ((hashes) & FWT_HASH_BIT(hash)) != 0,              \
                    "signature row out of the core's bounds");
 FWT_ALG_TABLE(ALG_CHECK)

@@ -690,8 +690,8 @@ static fwt_err image_facts(const char *path, const struct repo_target_opts *o, c
     char dg[2 * FWT_DIGEST_MAX + 1];
     size_t dlen = info.digest_len <= FWT_DIGEST_MAX ? info.digest_len : FWT_DIGEST_MAX;
     fwt_hex_encode(info.digest, dlen, dg);
-    const char *alg = info.hash_alg == FWT_HASH_SHA384 ? "sha384"
-                      : info.hash_alg == FWT_HASH_SHA512 ? "sha512" : "sha256";
+    const struct fwt_hash_desc *hd = fwt_hash_by_alg(info.hash_alg);
+    const char *alg = hd ? hd->name : "sha256";
     json_t *f = json_pack("{s:s, s:{s:s}}", "version", ver, "image_digest", alg, dg);
     if (!f) {
         json_decref(signers);

@@ -148,7 +148,8 @@ static fwt_err verify_image(const char *path, const char *const *keys, size_t n,
 
 static const char *hash_name(enum fwt_hash_alg a)
 {
-    return a == FWT_HASH_SHA384 ? "sha384" : a == FWT_HASH_SHA512 ? "sha512" : "sha256";
+    const struct fwt_hash_desc *h = fwt_hash_by_alg(a);
+    return h ? h->name : "sha256";
 }
 
 /* The image's facts, as `fwtrust repo add-target` puts them in custom.fwtrust,
