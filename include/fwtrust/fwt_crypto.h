@@ -119,6 +119,8 @@ const struct fwt_alg_desc *fwt_alg_by_key(enum fwt_key_type key);
 const struct fwt_alg_desc *fwt_alg_by_name(const char *name); /* "ecdsa-p256" */
 const struct fwt_alg_desc *fwt_alg_by_sig(enum fwt_sig_alg sig); /* digest or pure */
 const struct fwt_alg_desc *fwt_alg_at(size_t i);
+/* "ed25519, ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072": the names, for messages. */
+const char *fwt_alg_names(void);
 
 /* "ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072" (the table's names); and back. */
 const char *fwt_key_type_name(enum fwt_key_type type);

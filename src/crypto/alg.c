@@ -108,6 +108,18 @@ const struct fwt_alg_desc *fwt_alg_by_sig(enum fwt_sig_alg sig)
     return NULL;
 }
 
+/* ", ed25519, ecdsa-p256, ..." at compile time; the list starts after the first ", ". */
+#define NAME_ITEM(key, sig, pure_sig, sig_tlv, hash, hashes, sig_min, sig_max, sig_size, mod_bits, \
+                  name, tuf_keytype, tuf_scheme, ossl_type, ossl_group)                            \
+    ", " name
+static const char k_names[] = FWT_ALG_TABLE(NAME_ITEM);
+#undef NAME_ITEM
+
+const char *fwt_alg_names(void)
+{
+    return k_names + 2;
+}
+
 const struct fwt_alg_desc *fwt_alg_at(size_t i)
 {
     return i < N_ALGS ? &k_algs[i] : NULL;

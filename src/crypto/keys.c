@@ -115,8 +115,7 @@ static fwt_err unsupported_key(const char *what, const EVP_PKEY *pkey)
                         what, EVP_PKEY_get_bits(pkey));
     }
     return fwt_fail(FWT_E_UNSUPPORTED,
-                    "%s: unsupported key type %s (ed25519, ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072)",
-                    what, t ? t : "unknown");
+                    "%s: unsupported key type %s (%s)", what, t ? t : "unknown", fwt_alg_names());
 }
 
 /* ---- PEM decoding ---- */

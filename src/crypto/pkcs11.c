@@ -1219,8 +1219,8 @@ fwt_err fwt_p11_open(const char *uri, const struct fwt_key_opts *opts, int want_
     k->type = fwt_pkey_type(pkey);
     if (k->type == FWT_KEY_NONE) {
         e = fwt_fail(FWT_E_KEY, "token '%s': the key with %s is of an unsupported type or size "
-                                "(ed25519, ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072)",
-                     s->token, k->name);
+                                "(%s)",
+                     s->token, k->name, fwt_alg_names());
         goto fail;
     }
     free(pid);

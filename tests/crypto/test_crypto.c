@@ -373,6 +373,7 @@ static void test_alg_table_host(void **state)
     assert_null(fwt_alg_by_name("rsa-1024"));
     assert_null(fwt_alg_by_name(NULL));
     assert_string_equal(fwt_key_type_name(FWT_KEY_NONE), "none");
+    assert_string_equal(fwt_alg_names(), "ed25519, ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072");
 
     const struct {
         enum fwt_hash_alg alg;
