@@ -1,7 +1,8 @@
 /*
  * libFuzzer: arbitrary bytes as an image for fwt_image_parse, fwt_image_verify
  * and fwt_image_verify_prehashed (with the digest the mock backend computes
- * over the bytes, the two verifies must agree).
+ * over the bytes, the two verifies must agree), and fwt_image_verify_fih (the
+ * same decision as a fault-injection-hardened verdict).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * second check applies; never more anchors than signers. */
     if (ve == FWT_OK && (info.n_anchors < p.threshold || info.n_anchors > info.n_signers ||
                          fwt_policy_threshold_met(&p, &info) != FWT_OK)) {
+        abort();
+    }
+    /* The hardened entry point decides exactly alike, with the same reason. */
+    volatile fwt_fih check = 0;
+    fwt_err reason = FWT_E_INTERNAL;
+    struct fwt_image_info fi;
+    fwt_fih verdict =
+        fwt_image_verify_fih(&mio.io, &ops, &p, work, FWT_WORK_MIN, &fi, &check, &reason);
+    if (reason != ve || (ve == FWT_OK) != (FWT_FIH_VERDICT_OK(verdict, check) != 0) ||
+        (ve != FWT_OK && verdict != FWT_FIH_FAILURE)) {
         abort();
     }
     /* The caller's digest of [0, unprot_off), as a streaming installer has it. */

@@ -125,14 +125,20 @@ int boot_main(void)
     policy.hw_id_len = 7;
     policy.min_security_counter = 1;
     struct fwt_image_info info;
-    fwt_err e = fwt_image_verify(&io, &ops, &policy, work, sizeof(work), &info);
-    if (e != FWT_OK) {
-        return (int)e;
+    /* The hardened call: a 32-bit verdict and its masked second copy, both checked
+     * twice (volatile: each check re-reads them), never a branch on FWT_OK == 0. */
+    volatile fwt_fih check = 0;
+    volatile fwt_fih verdict = fwt_image_verify_fih(&io, &ops, &policy, work, sizeof(work), &info,
+                                                    &check, NULL);
+    if (!FWT_FIH_VERDICT_OK(verdict, check)) {
+        return 1;
     }
     /* A second, independent condition before the jump: the core's own threshold rule
      * (distinct trust anchors) over its result; a skipped branch above does not pass it. */
-    e = fwt_policy_threshold_met(&policy, &info);
-    return e == FWT_OK ? 0 : (int)e;
+    if (fwt_policy_threshold_met(&policy, &info) != FWT_OK) {
+        return 1;
+    }
+    return FWT_FIH_VERDICT_OK(verdict, check) ? 0 : 1;
 }
 
 void Reset_Handler(void);
@@ -140,7 +146,8 @@ void Reset_Handler(void)
 {
     for (;;) {
         if (boot_main() == 0) {
-            /* jump to the image here */
+            /* jump to the image here (a real bootloader checks the verdict once more
+             * right before the jump, e.g. by returning it from boot_main) */
         }
     }
 }

@@ -103,7 +103,26 @@ FWT_MUST_CHECK fwt_err fwt_keygen_pkcs11(enum fwt_key_type type, const char *uri
 /* Is this public key one of the well-known published sample keys? 1 yes, 0 no. */
 int fwt_pubkey_is_test_key(const fwt_pubkey *key);
 
-/* "ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072"; and back. */
+/*
+ * The algorithm tables (fwt_alg.h) with every column: the row, or NULL when
+ * there is none. fwt_alg_at(i) walks the signature rows (NULL past the last).
+ */
+const struct fwt_hash_desc *fwt_hash_by_alg(enum fwt_hash_alg alg);
+const struct fwt_hash_desc *fwt_hash_by_name(const char *name); /* "sha256" */
+const struct fwt_hash_desc *fwt_hash_by_size(size_t size);
+const struct fwt_hash_desc *fwt_hash_by_tlv(uint16_t tlv);
+const char *fwt_hash_name(enum fwt_hash_alg alg); /* "sha256" ...; "none" */
+/* The OpenSSL digest (const EVP_MD *) of a hash algorithm of the table; NULL: none. */
+struct evp_md_st;
+const struct evp_md_st *fwt_hash_md(enum fwt_hash_alg alg);
+const struct fwt_alg_desc *fwt_alg_by_key(enum fwt_key_type key);
+const struct fwt_alg_desc *fwt_alg_by_name(const char *name); /* "ecdsa-p256" */
+const struct fwt_alg_desc *fwt_alg_by_sig(enum fwt_sig_alg sig); /* digest or pure */
+const struct fwt_alg_desc *fwt_alg_at(size_t i);
+/* "ed25519, ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072": the names, for messages. */
+const char *fwt_alg_names(void);
+
+/* "ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072" (the table's names); and back. */
 const char *fwt_key_type_name(enum fwt_key_type type);
 enum fwt_key_type fwt_key_type_from_name(const char *name);
 

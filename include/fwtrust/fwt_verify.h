@@ -160,6 +160,20 @@ struct fwt_image_info {
 };
 
 /*
+ * Fault-injection hardening: a decision is a 32-bit value, never a 0/1 flag.
+ * SUCCESS and FAILURE are far apart (Hamming distance 32: one is the other's
+ * complement) and neither is 0, 1 or all-ones, so a single flipped bit, a
+ * zeroed register or a skipped store cannot turn one into the other. The core
+ * decides every property with these internally; fwt_image_verify_fih() hands
+ * the verdict out. FWT_FIH_MASK makes the verdict's second copy (verdict ^
+ * mask) differ from both values, so no copy of one verdict equals another.
+ */
+typedef uint32_t fwt_fih;
+#define FWT_FIH_SUCCESS ((fwt_fih)0x3CA5965AU)
+#define FWT_FIH_FAILURE ((fwt_fih)0xC35A69A5U)
+#define FWT_FIH_MASK ((fwt_fih)0xA5C35A96U)
+
+/*
  * Verify an image against a policy. Returns FWT_OK only when the structure is
  * valid, the digest matches, valid signatures vouched for by at least
  * policy->threshold distinct trust anchors (a key trusted directly, or a root
@@ -190,6 +204,31 @@ FWT_MUST_CHECK fwt_err fwt_image_verify_prehashed(const struct fwt_io *io,
                                                   enum fwt_hash_alg alg, const uint8_t *digest,
                                                   size_t digest_len, uint8_t *work,
                                                   size_t work_len, struct fwt_image_info *info);
+
+/*
+ * fwt_image_verify() for a bootloader that hardens its own branch against
+ * fault injection (MCUboot's FIH_CALL): returns FWT_FIH_SUCCESS only when
+ * fwt_image_verify() would return FWT_OK, and FWT_FIH_FAILURE otherwise (never
+ * 0 for success). *check receives the verdict's second copy, verdict ^
+ * FWT_FIH_MASK; the caller tests both with FWT_FIH_VERDICT_OK() -- twice, with
+ * the copies in volatile variables -- before it jumps. *reason (may be NULL)
+ * receives the fwt_err fwt_image_verify() gives, for logging only: never
+ * branch on it. check NULL: FWT_FIH_FAILURE, nothing read. The verdict is
+ * built from the core's five property values, not from the fwt_err.
+ */
+FWT_MUST_CHECK fwt_fih fwt_image_verify_fih(const struct fwt_io *io,
+                                            const struct fwt_crypto_ops *crypto,
+                                            const struct fwt_policy *policy, uint8_t *work,
+                                            size_t work_len, struct fwt_image_info *info,
+                                            volatile fwt_fih *check, fwt_err *reason);
+
+/* The caller-side check of a verdict and its second copy: non-zero only for
+ * exactly (FWT_FIH_SUCCESS, FWT_FIH_SUCCESS ^ FWT_FIH_MASK). Any one flipped
+ * bit in either copy fails it. Evaluate it twice (see docs/verifier-core.md). */
+#define FWT_FIH_VERDICT_OK(verdict, check)                                                   \
+    ((fwt_fih)(verdict) == FWT_FIH_SUCCESS &&                                                \
+     ((fwt_fih)(check) ^ FWT_FIH_MASK) == FWT_FIH_SUCCESS &&                                \
+     ((fwt_fih)(verdict) ^ (fwt_fih)(check)) == FWT_FIH_MASK)
 
 /*
  * The policy's own rules, without an image: FWT_E_NO_TRUST without any trust

@@ -11,6 +11,7 @@
 #include "fwt_error.h"
 #include "fwt_image.h"
 #include "fwt_verify.h"
+#include "fwt_alg.h"
 #include "fwt_cert.h"
 #undef FWTRUST_INSIDE_FWTRUST_H
 

@@ -133,9 +133,8 @@ static fwt_err measure(fwt_agent *dev, struct fwt_agent_boot_result *res)
     fwt_hex_encode(img->signer_keyhash, 32, kh);
     fwt_hex_encode(res->pcr, 32, pcr);
     char slot[2] = {fwt_agent_slot_char(res->slot), 0};
-    const char *alg = img->hash_alg == FWT_HASH_SHA384   ? "sha384"
-                      : img->hash_alg == FWT_HASH_SHA512 ? "sha512"
-                                                         : "sha256";
+    const struct fwt_hash_desc *hd = fwt_hash_by_alg(img->hash_alg);
+    const char *alg = hd ? hd->name : "sha256";
     char *l1 = event_line(res->boot_count, "EV_FWT_IMAGE", ev_image,
                           json_pack("{s:s, s:s, s:s, s:s, s:I}", "slot", slot, "version", v,
                                     "image_digest", dig, "image_hash_alg", alg,

@@ -9,7 +9,7 @@
 
 static FWT_MUST_CHECK int valid_key_type(unsigned t)
 {
-    return t >= FWT_KEY_ED25519 && t <= FWT_KEY_RSA3072;
+    return fwt_core_alg_by_key((enum fwt_key_type)t) != NULL;
 }
 
 fwt_err fwt_cert_parse(const uint8_t *buf, size_t len, struct fwt_cert *cert)
@@ -70,20 +70,8 @@ fwt_err fwt_cert_parse(const uint8_t *buf, size_t len, struct fwt_cert *cert)
 /* The algorithm a root of this type signs certificates with. */
 static enum fwt_sig_alg root_alg(enum fwt_key_type t)
 {
-    switch (t) {
-    case FWT_KEY_ED25519:
-        return FWT_SIG_ED25519;
-    case FWT_KEY_ECDSA_P256:
-        return FWT_SIG_ECDSA_P256;
-    case FWT_KEY_ECDSA_P384:
-        return FWT_SIG_ECDSA_P384;
-    case FWT_KEY_RSA2048:
-        return FWT_SIG_RSA2048_PSS;
-    case FWT_KEY_RSA3072:
-        return FWT_SIG_RSA3072_PSS;
-    default:
-        return FWT_SIG_NONE;
-    }
+    const struct fwt_core_alg *a = fwt_core_alg_by_key(t);
+    return a ? (enum fwt_sig_alg)a->sig : FWT_SIG_NONE;
 }
 
 fwt_err fwt_cert_check(const uint8_t *buf, size_t len, const struct fwt_crypto_ops *crypto,

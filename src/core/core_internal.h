@@ -11,15 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * Fault-injection hardening: a decision is a 32-bit value, never a 0/1 flag.
- * SUCCESS and FAILURE are far apart (Hamming distance 32: one is the other's
- * complement) and neither is 0, 1 or all-ones, so a single flipped bit, a
- * zeroed register or a skipped store cannot turn one into the other.
- */
-typedef uint32_t fwt_fih;
-#define FWT_FIH_SUCCESS ((fwt_fih)0x3CA5965AU)
-#define FWT_FIH_FAILURE ((fwt_fih)0xC35A69A5U)
+/* Fault-injection hardening: fwt_fih and FWT_FIH_SUCCESS/FAILURE are public
+ * (fwt_verify.h), so a bootloader checks the same values the core decides with. */
 
 /* Little-endian loads. */
 static inline uint16_t fwt_le16(const uint8_t *p)
@@ -56,6 +49,58 @@ FWT_MUST_CHECK fwt_err fwt_core_hash(const struct fwt_crypto_ops *c, enum fwt_ha
 
 /* Digest size of a hash algorithm; 0 for none/unknown. */
 size_t fwt_hash_size(enum fwt_hash_alg alg);
+
+/* The core's rows of the algorithm tables (fwt_alg.h; src/core/alg.c): numbers only. */
+struct fwt_core_hash {
+    uint8_t alg;  /* enum fwt_hash_alg */
+    uint8_t size; /* digest bytes */
+    uint16_t tlv; /* hash TLV type */
+};
+struct fwt_core_alg {
+    uint8_t key;      /* enum fwt_key_type */
+    uint8_t sig;      /* enum fwt_sig_alg over the digest */
+    uint8_t pure_sig; /* enum fwt_sig_alg over the bytes, or FWT_SIG_NONE */
+    uint8_t hashes;   /* FWT_HASH_BIT set of the image hashes it may sign */
+    uint16_t sig_tlv;
+    uint16_t sig_min, sig_max; /* signature TLV length bounds */
+};
+/* The row whose field (FWT_CORE_BY_*) is v, or NULL when the table has none
+ * (one search loop each keeps the core small; use the wrappers below). */
+#define FWT_CORE_BY_ALG 0U
+#define FWT_CORE_BY_TLV 1U
+#define FWT_CORE_BY_SIZE 2U
+const struct fwt_core_hash *fwt_core_hash_find(unsigned field, size_t v);
+/* by_tlv 0: by key type; 1: the first row with this signature TLV type. */
+const struct fwt_core_alg *fwt_core_alg_find(int by_tlv, unsigned v);
+static inline const struct fwt_core_hash *fwt_core_hash_by_alg(enum fwt_hash_alg alg)
+{
+    return fwt_core_hash_find(FWT_CORE_BY_ALG, (size_t)alg);
+}
+static inline const struct fwt_core_hash *fwt_core_hash_by_tlv(uint16_t tlv)
+{
+    return fwt_core_hash_find(FWT_CORE_BY_TLV, tlv);
+}
+static inline const struct fwt_core_hash *fwt_core_hash_by_size(size_t size)
+{
+    return fwt_core_hash_find(FWT_CORE_BY_SIZE, size);
+}
+static inline const struct fwt_core_alg *fwt_core_alg_by_key(enum fwt_key_type key)
+{
+    return fwt_core_alg_find(0, (unsigned)key);
+}
+static inline const struct fwt_core_alg *fwt_core_alg_by_tlv(uint16_t sig_tlv)
+{
+    return fwt_core_alg_find(1, sig_tlv);
+}
+/*
+ * The signature algorithm for a signature TLV made by a key of type kt over an
+ * image hashed with h (pure: SIG_PURE image). FWT_E_SIGNATURE when such a key
+ * never makes this kind of signature, FWT_E_UNSUPPORTED for a pairing the table
+ * does not allow (pure mode without a pure algorithm, a hash not in the row's
+ * set), FWT_E_INTERNAL for a TLV that is no signature TLV.
+ */
+FWT_MUST_CHECK fwt_err fwt_core_sig_alg(uint16_t tlv, enum fwt_key_type kt, enum fwt_hash_alg h,
+                                        int pure, enum fwt_sig_alg *alg);
 
 /* Is this crypto ops table complete? */
 FWT_MUST_CHECK int fwt_core_ops_ok(const struct fwt_crypto_ops *c);

@@ -128,13 +128,12 @@ fwt_err fwt_tlv_next(struct fwt_tlv_iter *it, uint16_t *type, uint32_t *val_off,
 
 static FWT_MUST_CHECK int is_sig_tlv(uint16_t t)
 {
-    return t == FWT_TLV_RSA2048_PSS || t == FWT_TLV_ECDSA_SIG || t == FWT_TLV_RSA3072_PSS ||
-           t == FWT_TLV_ED25519;
+    return fwt_core_alg_by_tlv(t) != NULL;
 }
 
 static FWT_MUST_CHECK int is_hash_tlv(uint16_t t)
 {
-    return t == FWT_TLV_SHA256 || t == FWT_TLV_SHA384 || t == FWT_TLV_SHA512;
+    return fwt_core_hash_by_tlv(t) != NULL;
 }
 
 static FWT_MUST_CHECK int is_known_vendor(uint16_t t)
@@ -247,25 +246,20 @@ static FWT_MUST_CHECK fwt_err parse_protected(const struct fwt_io *io, const str
 /* Length rules for the unprotected area's TLVs. */
 static FWT_MUST_CHECK fwt_err check_unprot_len(uint16_t t, uint16_t len)
 {
+    const struct fwt_core_hash *h = fwt_core_hash_by_tlv(t);
+    if (h) {
+        return len == h->size ? FWT_OK : FWT_E_MALFORMED;
+    }
+    const struct fwt_core_alg *a = fwt_core_alg_by_tlv(t);
+    if (a) {
+        return (len >= a->sig_min && len <= a->sig_max) ? FWT_OK : FWT_E_MALFORMED;
+    }
     switch (t) {
     case FWT_TLV_KEYHASH:
-        return (len == 32 || len == 48 || len == 64) ? FWT_OK : FWT_E_MALFORMED;
+        /* a key hash by any hash of the table */
+        return fwt_core_hash_by_size(len) ? FWT_OK : FWT_E_MALFORMED;
     case FWT_TLV_PUBKEY:
         return (len >= 1 && len <= FWT_PUBKEY_MAX) ? FWT_OK : FWT_E_MALFORMED;
-    case FWT_TLV_SHA256:
-        return len == 32 ? FWT_OK : FWT_E_MALFORMED;
-    case FWT_TLV_SHA384:
-        return len == 48 ? FWT_OK : FWT_E_MALFORMED;
-    case FWT_TLV_SHA512:
-        return len == 64 ? FWT_OK : FWT_E_MALFORMED;
-    case FWT_TLV_ED25519:
-        return len == 64 ? FWT_OK : FWT_E_MALFORMED;
-    case FWT_TLV_RSA2048_PSS:
-        return len == 256 ? FWT_OK : FWT_E_MALFORMED;
-    case FWT_TLV_RSA3072_PSS:
-        return len == 384 ? FWT_OK : FWT_E_MALFORMED;
-    case FWT_TLV_ECDSA_SIG:
-        return (len >= 8 && len <= FWT_SIG_MAX) ? FWT_OK : FWT_E_MALFORMED;
     case FWT_TLV_CERT:
         return (len >= FWT_CERT_FIXED_SIZE + 2 && len <= FWT_CERT_MAX) ? FWT_OK
                                                                          : FWT_E_MALFORMED;
@@ -338,9 +332,7 @@ static FWT_MUST_CHECK fwt_err parse_unprotected(const struct fwt_io *io, const s
                 return e;
             }
             info->digest_len = len;
-            info->hash_alg = t == FWT_TLV_SHA256   ? FWT_HASH_SHA256
-                             : t == FWT_TLV_SHA384 ? FWT_HASH_SHA384
-                                                   : FWT_HASH_SHA512;
+            info->hash_alg = (enum fwt_hash_alg)fwt_core_hash_by_tlv(t)->alg;
         } else if (t == FWT_TLV_CERT) {
             if (pend_cert || pend_key) {
                 return FWT_E_MALFORMED;

@@ -31,20 +31,6 @@ fwt_err fwt_core_read(const struct fwt_io *io, uint32_t off, void *buf, size_t l
     return e == FWT_OK ? FWT_OK : FWT_E_IO;
 }
 
-size_t fwt_hash_size(enum fwt_hash_alg alg)
-{
-    switch (alg) {
-    case FWT_HASH_SHA256:
-        return 32;
-    case FWT_HASH_SHA384:
-        return 48;
-    case FWT_HASH_SHA512:
-        return 64;
-    default:
-        return 0;
-    }
-}
-
 int fwt_core_ops_ok(const struct fwt_crypto_ops *c)
 {
     return c && c->hash_init && c->hash_update && c->hash_final && c->verify;

@@ -70,8 +70,7 @@ fwt_err fwt_policy_check(const struct fwt_policy *p)
     }
     for (size_t i = 0; i < p->n_keys + p->n_roots; i++) {
         const struct fwt_trusted_key *k = anchor_at(p, i);
-        if (!k->key || k->key_len == 0 || k->key_len > FWT_PUBKEY_MAX || k->type < FWT_KEY_ED25519 ||
-            k->type > FWT_KEY_RSA3072) {
+        if (!k->key || k->key_len == 0 || k->key_len > FWT_PUBKEY_MAX || !fwt_core_alg_by_key(k->type)) {
             return FWT_E_ARG;
         }
         /* One key is one anchor: listed twice (as two keys, two roots, or a key and a root)
@@ -162,51 +161,6 @@ static FWT_MUST_CHECK fwt_err image_digest(const struct fwt_io *io, const struct
     return e;
 }
 
-/* The signature algorithm for a signature TLV made by a key of this type. */
-static FWT_MUST_CHECK fwt_err sig_alg_for(uint16_t tlv, enum fwt_key_type kt, enum fwt_hash_alg h, int pure,
-                           enum fwt_sig_alg *alg)
-{
-    *alg = FWT_SIG_NONE;
-    if (pure && tlv != FWT_TLV_ED25519) {
-        return FWT_E_UNSUPPORTED; /* MCUboot's pure mode is Ed25519 only */
-    }
-    switch (tlv) {
-    case FWT_TLV_ED25519:
-        if (kt != FWT_KEY_ED25519) {
-            return FWT_E_SIGNATURE;
-        }
-        if (pure) {
-            *alg = FWT_SIG_ED25519_PURE;
-            return FWT_OK;
-        }
-        *alg = FWT_SIG_ED25519;
-        /* imgtool --sha 256 (default) or --sha 512: Ed25519 over the digest bytes */
-        return h == FWT_HASH_SHA256 || h == FWT_HASH_SHA512 ? FWT_OK : FWT_E_UNSUPPORTED;
-    case FWT_TLV_ECDSA_SIG:
-        if (kt == FWT_KEY_ECDSA_P256) {
-            *alg = FWT_SIG_ECDSA_P256;
-            return h == FWT_HASH_SHA256 ? FWT_OK : FWT_E_UNSUPPORTED;
-        }
-        if (kt == FWT_KEY_ECDSA_P384) {
-            *alg = FWT_SIG_ECDSA_P384;
-            return h == FWT_HASH_SHA384 ? FWT_OK : FWT_E_UNSUPPORTED;
-        }
-        return FWT_E_SIGNATURE;
-    case FWT_TLV_RSA2048_PSS:
-        *alg = FWT_SIG_RSA2048_PSS;
-        return kt != FWT_KEY_RSA2048 ? FWT_E_SIGNATURE
-               : h == FWT_HASH_SHA256 ? FWT_OK
-                                      : FWT_E_UNSUPPORTED;
-    case FWT_TLV_RSA3072_PSS:
-        *alg = FWT_SIG_RSA3072_PSS;
-        return kt != FWT_KEY_RSA3072 ? FWT_E_SIGNATURE
-               : h == FWT_HASH_SHA256 ? FWT_OK
-                                      : FWT_E_UNSUPPORTED;
-    default:
-        return FWT_E_INTERNAL;
-    }
-}
-
 /* Does the key TLV (KEYHASH value kh/kh_len, or PUBKEY bytes pk/pk_len) name key? */
 static FWT_MUST_CHECK fwt_err key_matches(const struct fwt_crypto_ops *c, uint16_t key_tlv, const uint8_t *val,
                            size_t val_len, const uint8_t *key, size_t key_len, int *match)
@@ -216,11 +170,12 @@ static FWT_MUST_CHECK fwt_err key_matches(const struct fwt_crypto_ops *c, uint16
         *match = val_len == key_len && fwt_ct_compare(val, key, key_len) == 0;
         return FWT_OK;
     }
-    enum fwt_hash_alg alg = val_len == 32   ? FWT_HASH_SHA256
-                            : val_len == 48 ? FWT_HASH_SHA384
-                                            : FWT_HASH_SHA512;
+    const struct fwt_core_hash *kh = fwt_core_hash_by_size(val_len); /* parse checked it */
+    if (!kh) {
+        return FWT_E_MALFORMED;
+    }
     uint8_t h[FWT_DIGEST_MAX];
-    fwt_err e = fwt_core_hash(c, alg, key, key_len, h, val_len);
+    fwt_err e = fwt_core_hash(c, (enum fwt_hash_alg)kh->alg, key, key_len, h, val_len);
     if (e == FWT_OK) {
         *match = fwt_ct_compare(h, val, val_len) == 0;
     }
@@ -362,7 +317,7 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
         return FWT_OK;
     }
     enum fwt_sig_alg alg;
-    e = sig_alg_for(sig_tlv, kt, info->hash_alg, lay->pure, &alg);
+    e = fwt_core_sig_alg(sig_tlv, kt, info->hash_alg, lay->pure, &alg);
     if (e == FWT_E_SIGNATURE) {
         s->n_bad++; /* a trusted key never makes this kind of signature */
         return FWT_OK;
@@ -424,10 +379,11 @@ static FWT_MUST_CHECK fwt_err check_signatures(const struct fwt_io *io, const st
             g.key_off = off;
             g.key_len = len;
             break;
-        case FWT_TLV_ED25519:
-        case FWT_TLV_ECDSA_SIG:
-        case FWT_TLV_RSA2048_PSS:
-        case FWT_TLV_RSA3072_PSS:
+        default:
+            if (!fwt_core_alg_by_tlv(t)) {
+                break; /* the hash TLV */
+            }
+            /* a signature TLV */
             if (g.key_tlv == 0) {
                 return FWT_E_MALFORMED; /* parse refused this already */
             }
@@ -437,8 +393,6 @@ static FWT_MUST_CHECK fwt_err check_signatures(const struct fwt_io *io, const st
             }
             memset(&g, 0, sizeof(g));
             break;
-        default:
-            break; /* the hash TLV */
         }
     }
 }
@@ -454,8 +408,10 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
                                            const struct fwt_crypto_ops *crypto,
                                            const struct fwt_policy *policy,
                                            const struct prehash *pre, uint8_t *work,
-                                           size_t work_len, struct fwt_image_info *info)
+                                           size_t work_len, struct fwt_image_info *info,
+                                           volatile fwt_fih *verdict)
 {
+    *verdict = FWT_FIH_FAILURE;
     struct fwt_image_info local;
     if (!info) {
         info = &local;
@@ -576,6 +532,9 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
         pr.counter != FWT_FIH_SUCCESS) {
         return FWT_E_INTERNAL;
     }
+    /* The verdict comes from the five values themselves (AND: FWT_FIH_SUCCESS only
+     * when every one is), not from a constant a skipped branch could reach. */
+    *verdict = pr.digest & pr.sig & pr.cert & pr.hw_id & pr.counter;
     return FWT_OK;
 }
 
@@ -583,7 +542,37 @@ fwt_err fwt_image_verify(const struct fwt_io *io, const struct fwt_crypto_ops *c
                          const struct fwt_policy *policy, uint8_t *work, size_t work_len,
                          struct fwt_image_info *info)
 {
-    return verify_image(io, crypto, policy, NULL, work, work_len, info);
+    volatile fwt_fih verdict = FWT_FIH_FAILURE;
+    return verify_image(io, crypto, policy, NULL, work, work_len, info, &verdict);
+}
+
+fwt_fih fwt_image_verify_fih(const struct fwt_io *io, const struct fwt_crypto_ops *crypto,
+                             const struct fwt_policy *policy, uint8_t *work, size_t work_len,
+                             struct fwt_image_info *info, volatile fwt_fih *check,
+                             fwt_err *reason)
+{
+    if (!check) {
+        if (reason) {
+            *reason = FWT_E_ARG;
+        }
+        return FWT_FIH_FAILURE;
+    }
+    *check = FWT_FIH_FAILURE ^ FWT_FIH_MASK;
+    volatile fwt_fih verdict = FWT_FIH_FAILURE;
+    fwt_err e = verify_image(io, crypto, policy, NULL, work, work_len, info, &verdict);
+    if (reason) {
+        *reason = e;
+    }
+    if (e != FWT_OK || verdict != FWT_FIH_SUCCESS) {
+        return FWT_FIH_FAILURE;
+    }
+    /* Both copies from the re-read verdict; a skipped store leaves check at FAILURE. */
+    *check = verdict ^ FWT_FIH_MASK;
+    if (e != FWT_OK || verdict != FWT_FIH_SUCCESS) {
+        *check = FWT_FIH_FAILURE ^ FWT_FIH_MASK;
+        return FWT_FIH_FAILURE;
+    }
+    return verdict;
 }
 
 fwt_err fwt_image_verify_prehashed(const struct fwt_io *io, const struct fwt_crypto_ops *crypto,
@@ -598,5 +587,6 @@ fwt_err fwt_image_verify_prehashed(const struct fwt_io *io, const struct fwt_cry
         return FWT_E_ARG;
     }
     struct prehash pre = {alg, digest, digest_len};
-    return verify_image(io, crypto, policy, &pre, work, work_len, info);
+    volatile fwt_fih verdict = FWT_FIH_FAILURE;
+    return verify_image(io, crypto, policy, &pre, work, work_len, info, &verdict);
 }

@@ -66,36 +66,16 @@ fwt_err fwt_sha256(const void *data, size_t len, uint8_t out[32])
 
 /* ---- key types ---- */
 
-static const struct {
-    enum fwt_key_type type;
-    const char *name;
-} k_type_names[] = {
-    {FWT_KEY_ED25519, "ed25519"},       {FWT_KEY_ECDSA_P256, "ecdsa-p256"},
-    {FWT_KEY_ECDSA_P384, "ecdsa-p384"}, {FWT_KEY_RSA2048, "rsa-2048"},
-    {FWT_KEY_RSA3072, "rsa-3072"},
-};
-
 const char *fwt_key_type_name(enum fwt_key_type type)
 {
-    for (size_t i = 0; i < sizeof(k_type_names) / sizeof(k_type_names[0]); i++) {
-        if (k_type_names[i].type == type) {
-            return k_type_names[i].name;
-        }
-    }
-    return "none";
+    const struct fwt_alg_desc *a = fwt_alg_by_key(type);
+    return a ? a->name : "none";
 }
 
 enum fwt_key_type fwt_key_type_from_name(const char *name)
 {
-    if (name == NULL) {
-        return FWT_KEY_NONE;
-    }
-    for (size_t i = 0; i < sizeof(k_type_names) / sizeof(k_type_names[0]); i++) {
-        if (strcmp(k_type_names[i].name, name) == 0) {
-            return k_type_names[i].type;
-        }
-    }
-    return FWT_KEY_NONE;
+    const struct fwt_alg_desc *a = fwt_alg_by_name(name);
+    return a ? a->key : FWT_KEY_NONE;
 }
 
 enum fwt_key_type fwt_pkey_type(const EVP_PKEY *pkey)
@@ -103,31 +83,25 @@ enum fwt_key_type fwt_pkey_type(const EVP_PKEY *pkey)
     if (pkey == NULL) {
         return FWT_KEY_NONE;
     }
-    if (EVP_PKEY_is_a(pkey, "ED25519")) {
-        return FWT_KEY_ED25519;
-    }
-    if (EVP_PKEY_is_a(pkey, "EC")) {
-        char group[64];
-        size_t glen = 0;
-        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                           &glen) != 1) {
-            return FWT_KEY_NONE;
+    char group[64] = "";
+    size_t glen = 0;
+    int have_group = EVP_PKEY_is_a(pkey, "EC") &&
+                     EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                                    sizeof(group), &glen) == 1;
+    const struct fwt_alg_desc *a;
+    for (size_t i = 0; (a = fwt_alg_at(i)) != NULL; i++) {
+        if (!EVP_PKEY_is_a(pkey, a->ossl_type)) {
+            continue;
         }
-        if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0) {
-            return FWT_KEY_ECDSA_P256;
-        }
-        if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0) {
-            return FWT_KEY_ECDSA_P384;
-        }
-        return FWT_KEY_NONE;
-    }
-    if (EVP_PKEY_is_a(pkey, "RSA")) {
-        int bits = EVP_PKEY_get_bits(pkey);
-        if (bits == 2048) {
-            return FWT_KEY_RSA2048;
-        }
-        if (bits == 3072) {
-            return FWT_KEY_RSA3072;
+        if (a->ossl_group != NULL) {
+            /* OpenSSL names the group "prime256v1" or "P-256": compare by NID */
+            int nid = EC_curve_nist2nid(a->ossl_group);
+            if (have_group && (strcmp(group, a->ossl_group) == 0 ||
+                               (nid != NID_undef && OBJ_sn2nid(group) == nid))) {
+                return a->key;
+            }
+        } else if (a->mod_bits == 0 || EVP_PKEY_get_bits(pkey) == (int)a->mod_bits) {
+            return a->key;
         }
     }
     return FWT_KEY_NONE;
@@ -141,8 +115,7 @@ static fwt_err unsupported_key(const char *what, const EVP_PKEY *pkey)
                         what, EVP_PKEY_get_bits(pkey));
     }
     return fwt_fail(FWT_E_UNSUPPORTED,
-                    "%s: unsupported key type %s (ed25519, ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072)",
-                    what, t ? t : "unknown");
+                    "%s: unsupported key type %s (%s)", what, t ? t : "unknown", fwt_alg_names());
 }
 
 /* ---- PEM decoding ---- */
@@ -395,65 +368,24 @@ fwt_err fwt_privkey_public(const fwt_privkey *key, fwt_pubkey **out)
 
 size_t fwt_privkey_sig_max(const fwt_privkey *key)
 {
-    if (key == NULL) {
-        return 0;
-    }
-    switch (key->type) {
-    case FWT_KEY_ED25519:
-        return 64;
-    case FWT_KEY_ECDSA_P256:
-        return 72;
-    case FWT_KEY_ECDSA_P384:
-        return 104;
-    case FWT_KEY_RSA2048:
-        return 256;
-    case FWT_KEY_RSA3072:
-        return 384;
-    default:
-        return 0;
-    }
+    const struct fwt_alg_desc *a = key ? fwt_alg_by_key(key->type) : NULL;
+    return a ? a->sig_size : 0;
 }
 
 uint16_t fwt_privkey_sig_tlv(const fwt_privkey *key, int pure)
 {
     (void)pure; /* pure Ed25519 uses the same TLV; the format TLV tells them apart */
-    if (key == NULL) {
-        return 0;
-    }
-    switch (key->type) {
-    case FWT_KEY_ED25519:
-        return FWT_TLV_ED25519;
-    case FWT_KEY_ECDSA_P256:
-    case FWT_KEY_ECDSA_P384:
-        return FWT_TLV_ECDSA_SIG;
-    case FWT_KEY_RSA2048:
-        return FWT_TLV_RSA2048_PSS;
-    case FWT_KEY_RSA3072:
-        return FWT_TLV_RSA3072_PSS;
-    default:
-        return 0;
-    }
+    const struct fwt_alg_desc *a = key ? fwt_alg_by_key(key->type) : NULL;
+    return a ? a->sig_tlv : 0;
 }
 
 enum fwt_sig_alg fwt_privkey_sig_alg(const fwt_privkey *key, int pure)
 {
-    if (key == NULL) {
+    const struct fwt_alg_desc *a = key ? fwt_alg_by_key(key->type) : NULL;
+    if (a == NULL) {
         return FWT_SIG_NONE;
     }
-    switch (key->type) {
-    case FWT_KEY_ED25519:
-        return pure ? FWT_SIG_ED25519_PURE : FWT_SIG_ED25519;
-    case FWT_KEY_ECDSA_P256:
-        return FWT_SIG_ECDSA_P256;
-    case FWT_KEY_ECDSA_P384:
-        return FWT_SIG_ECDSA_P384;
-    case FWT_KEY_RSA2048:
-        return FWT_SIG_RSA2048_PSS;
-    case FWT_KEY_RSA3072:
-        return FWT_SIG_RSA3072_PSS;
-    default:
-        return FWT_SIG_NONE;
-    }
+    return pure && a->pure_sig != FWT_SIG_NONE ? a->pure_sig : a->sig;
 }
 
 /* ---- ECDSA signature normalisation ---- */
@@ -516,12 +448,14 @@ out:
 
 static int is_rsa(enum fwt_key_type t)
 {
-    return t == FWT_KEY_RSA2048 || t == FWT_KEY_RSA3072;
+    const struct fwt_alg_desc *a = fwt_alg_by_key(t);
+    return a != NULL && a->mod_bits != 0;
 }
 
 static int is_ec(enum fwt_key_type t)
 {
-    return t == FWT_KEY_ECDSA_P256 || t == FWT_KEY_ECDSA_P384;
+    const struct fwt_alg_desc *a = fwt_alg_by_key(t);
+    return a != NULL && a->ossl_group != NULL;
 }
 
 /* Sign a prehashed value with a file key (ECDSA or RSA-PSS). */
@@ -572,9 +506,11 @@ static fwt_err sign_ed25519_file(fwt_privkey *key, const uint8_t *msg, size_t le
     return FWT_OK;
 }
 
-static const EVP_MD *ec_md(enum fwt_key_type t)
+/* The digest a key of type t signs (the table's default hash for it). */
+static const EVP_MD *key_md(enum fwt_key_type t)
 {
-    return t == FWT_KEY_ECDSA_P384 ? EVP_sha384() : EVP_sha256();
+    const struct fwt_alg_desc *a = fwt_alg_by_key(t);
+    return a ? fwt_hash_md(a->hash) : NULL;
 }
 
 fwt_err fwt_sign_digest(fwt_privkey *key, const uint8_t *digest, size_t digest_len, uint8_t *sig,
@@ -593,7 +529,10 @@ fwt_err fwt_sign_digest(fwt_privkey *key, const uint8_t *digest, size_t digest_l
         }
         return sign_ed25519_file(key, digest, digest_len, sig, sig_len);
     }
-    const EVP_MD *md = is_ec(key->type) ? ec_md(key->type) : EVP_sha256();
+    const EVP_MD *md = key_md(key->type);
+    if (md == NULL) {
+        return fwt_fail(FWT_E_UNSUPPORTED, "no digest for key type %s", fwt_key_type_name(key->type));
+    }
     /* ECDSA P-384 also signs a SHA-256 prehash: boot-key certificates carry one for every root. */
     if (key->type == FWT_KEY_ECDSA_P384 && digest_len == 32) {
         md = EVP_sha256();
@@ -633,7 +572,10 @@ fwt_err fwt_sign_message(fwt_privkey *key, const uint8_t *msg, size_t msg_len, u
         }
         return sign_ed25519_file(key, msg, msg_len, sig, sig_len);
     }
-    const EVP_MD *md = is_ec(key->type) ? ec_md(key->type) : EVP_sha256();
+    const EVP_MD *md = key_md(key->type);
+    if (md == NULL) {
+        return fwt_fail(FWT_E_UNSUPPORTED, "no digest for key type %s", fwt_key_type_name(key->type));
+    }
     uint8_t h[EVP_MAX_MD_SIZE];
     unsigned int hl = 0;
     if (EVP_Digest(msg, msg_len, h, &hl, md, NULL) != 1) {
@@ -890,10 +832,8 @@ fwt_err fwt_verify_message(const fwt_pubkey *key, const uint8_t *msg, size_t msg
         msg = empty;
     }
     const EVP_MD *md = NULL;
-    if (is_ec(key->type)) {
-        md = ec_md(key->type);
-    } else if (is_rsa(key->type)) {
-        md = EVP_sha256();
+    if (is_ec(key->type) || is_rsa(key->type)) {
+        md = key_md(key->type);
     } else if (key->type == FWT_KEY_ED25519) {
         if (sig_len != 64) {
             return FWT_E_SIGNATURE;
@@ -924,20 +864,17 @@ fwt_err fwt_verify_message(const fwt_pubkey *key, const uint8_t *msg, size_t msg
 
 static EVP_PKEY *generate(enum fwt_key_type type)
 {
-    switch (type) {
-    case FWT_KEY_ED25519:
-        return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    case FWT_KEY_ECDSA_P256:
-        return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    case FWT_KEY_ECDSA_P384:
-        return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-    case FWT_KEY_RSA2048:
-        return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-    case FWT_KEY_RSA3072:
-        return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-    default:
+    const struct fwt_alg_desc *a = fwt_alg_by_key(type);
+    if (a == NULL) {
         return NULL;
     }
+    if (a->ossl_group != NULL) {
+        return EVP_PKEY_Q_keygen(NULL, NULL, a->ossl_type, a->ossl_group);
+    }
+    if (a->mod_bits != 0) {
+        return EVP_PKEY_Q_keygen(NULL, NULL, a->ossl_type, (size_t)a->mod_bits);
+    }
+    return EVP_PKEY_Q_keygen(NULL, NULL, a->ossl_type);
 }
 
 fwt_err fwt_keygen_file(enum fwt_key_type type, const char *path, const char *passphrase_file)

@@ -26,10 +26,7 @@ struct fwt_openssl_ctx {
 static fwt_err o_hash_init(void *ctx, enum fwt_hash_alg alg)
 {
     struct fwt_openssl_ctx *c = ctx;
-    const EVP_MD *m = alg == FWT_HASH_SHA256   ? EVP_sha256()
-                      : alg == FWT_HASH_SHA384 ? EVP_sha384()
-                      : alg == FWT_HASH_SHA512 ? EVP_sha512()
-                                               : NULL;
+    const EVP_MD *m = fwt_hash_md(alg);
     c->active = 0;
     if (m == NULL) {
         return FWT_E_UNSUPPORTED;
@@ -73,28 +70,12 @@ static EVP_PKEY *decode_key(enum fwt_sig_alg alg, const uint8_t *key, size_t key
     }
     const unsigned char *p = key;
     EVP_PKEY *pk;
-    enum fwt_key_type want;
-    switch (alg) {
-    case FWT_SIG_ED25519:
-    case FWT_SIG_ED25519_PURE:
-        want = FWT_KEY_ED25519;
-        break;
-    case FWT_SIG_ECDSA_P256:
-        want = FWT_KEY_ECDSA_P256;
-        break;
-    case FWT_SIG_ECDSA_P384:
-        want = FWT_KEY_ECDSA_P384;
-        break;
-    case FWT_SIG_RSA2048_PSS:
-        want = FWT_KEY_RSA2048;
-        break;
-    case FWT_SIG_RSA3072_PSS:
-        want = FWT_KEY_RSA3072;
-        break;
-    default:
+    const struct fwt_alg_desc *row = fwt_alg_by_sig(alg);
+    if (row == NULL) {
         return NULL;
     }
-    if (want == FWT_KEY_RSA2048 || want == FWT_KEY_RSA3072) {
+    enum fwt_key_type want = row->key;
+    if (row->mod_bits != 0) { /* RSA: PKCS#1 RSAPublicKey, as MCUboot encodes it */
         pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)key_len);
     } else {
         pk = d2i_PUBKEY(NULL, &p, (long)key_len);

@@ -1219,8 +1219,8 @@ fwt_err fwt_p11_open(const char *uri, const struct fwt_key_opts *opts, int want_
     k->type = fwt_pkey_type(pkey);
     if (k->type == FWT_KEY_NONE) {
         e = fwt_fail(FWT_E_KEY, "token '%s': the key with %s is of an unsupported type or size "
-                                "(ed25519, ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072)",
-                     s->token, k->name);
+                                "(%s)",
+                     s->token, k->name, fwt_alg_names());
         goto fail;
     }
     free(pid);
@@ -1299,19 +1299,16 @@ fwt_err fwt_p11_sign(struct fwt_p11_key *key, enum fwt_key_type type, const uint
         mech.mechanism = CKM_EDDSA;
         break;
     case FWT_KEY_ECDSA_P256:
-        mech.mechanism = CKM_ECDSA;
-        want_in = 32;
-        break;
     case FWT_KEY_ECDSA_P384:
         mech.mechanism = CKM_ECDSA;
-        want_in = 48;
+        want_in = fwt_hash_by_alg(fwt_alg_by_key(type)->hash)->size; /* the key's digest */
         break;
     case FWT_KEY_RSA2048:
     case FWT_KEY_RSA3072:
         mech.mechanism = CKM_RSA_PKCS_PSS;
         mech.pParameter = &pss;
         mech.ulParameterLen = sizeof(pss);
-        want_in = 32;
+        want_in = fwt_hash_by_alg(fwt_alg_by_key(type)->hash)->size;
         break;
     default:
         return fwt_fail(FWT_E_INTERNAL, "token key of unknown type");
@@ -1434,7 +1431,7 @@ fwt_err fwt_p11_keygen(enum fwt_key_type type, const char *uri, const struct fwt
     case FWT_KEY_RSA2048:
     case FWT_KEY_RSA3072:
         mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
-        bits = type == FWT_KEY_RSA2048 ? 2048 : 3072;
+        bits = fwt_alg_by_key(type)->mod_bits;
         break;
     default:
         fwt_p11_uri_free(&u);

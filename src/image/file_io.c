@@ -149,9 +149,7 @@ static void hex_short(const uint8_t *b, size_t n, char *out /* >= 2*n+1 */)
 static int compute_digest(const struct fwt_io *io, enum fwt_hash_alg alg, uint32_t end,
                           uint8_t *out, unsigned *out_len, uint8_t *buf, size_t buf_len)
 {
-    const EVP_MD *md = alg == FWT_HASH_SHA384 ? EVP_sha384()
-                       : alg == FWT_HASH_SHA512 ? EVP_sha512()
-                                                : EVP_sha256();
+    const EVP_MD *md = fwt_hash_md(alg) ? fwt_hash_md(alg) : fwt_hash_md(FWT_HASH_SHA256);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     if (!c || EVP_DigestInit_ex(c, md, NULL) != 1) {
         EVP_MD_CTX_free(c);

@@ -220,7 +220,8 @@ static fwt_err prepare_signer(fwt_privkey *key, int pure, int allow_test_key, st
     if (e != FWT_OK) {
         return fwt_fail(e, "key %zu: cannot encode its public key", idx + 1);
     }
-    if (pure && fwt_privkey_type(key) != FWT_KEY_ED25519) {
+    const struct fwt_alg_desc *row = fwt_alg_by_key(fwt_privkey_type(key));
+    if (pure && (row == NULL || row->pure_sig == FWT_SIG_NONE)) { /* Ed25519 only */
         return fwt_fail(FWT_E_ARG, "key %zu: pure signatures need an Ed25519 key, not %s", idx + 1,
                         fwt_key_type_name(fwt_privkey_type(key)));
     }
@@ -263,10 +264,8 @@ static fwt_err check_cert_matches(const uint8_t *cert, size_t cert_len, const st
  */
 static fwt_err tlv_keyhash(const struct signer *s, size_t digest_len, uint8_t out[64])
 {
-    const EVP_MD *m = digest_len == 32   ? EVP_sha256()
-                      : digest_len == 48 ? EVP_sha384()
-                      : digest_len == 64 ? EVP_sha512()
-                                         : NULL;
+    const struct fwt_hash_desc *h = fwt_hash_by_size(digest_len);
+    const EVP_MD *m = h ? fwt_hash_md(h->alg) : NULL;
     unsigned n = 0;
     if (m == NULL || EVP_Digest(s->enc, s->enc_len, out, &n, m, NULL) != 1 || n != digest_len) {
         return fwt_fail(FWT_E_CRYPTO, "cannot hash the public key");
@@ -493,11 +492,10 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         if (e != FWT_OK) {
             goto done;
         }
-        /* As imgtool: SHA-384 for P-384, SHA-512 for pure Ed25519, SHA-256 otherwise. */
-        enum fwt_hash_alg want = fwt_privkey_type(o->keys[i]) == FWT_KEY_ECDSA_P384
-                                     ? FWT_HASH_SHA384
-                                 : o->pure ? FWT_HASH_SHA512
-                                           : FWT_HASH_SHA256;
+        /* As imgtool: the key's hash from the algorithm table (SHA-384 for P-384,
+         * SHA-256 otherwise), SHA-512 for pure Ed25519. */
+        const struct fwt_alg_desc *row = fwt_alg_by_key(fwt_privkey_type(o->keys[i]));
+        enum fwt_hash_alg want = o->pure ? FWT_HASH_SHA512 : row ? row->hash : FWT_HASH_SHA256;
         if (i == 0) {
             halg = want;
         } else if (want != halg) {
@@ -654,11 +652,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         unlink(img.name); /* scratch only; the HEX text is what gets published */
     }
     const char *tname = img.name;
-    if (EVP_DigestInit_ex(md,
-                          halg == FWT_HASH_SHA384   ? EVP_sha384()
-                          : halg == FWT_HASH_SHA512 ? EVP_sha512()
-                                                    : EVP_sha256(),
-                          NULL) != 1) {
+    if (EVP_DigestInit_ex(md, fwt_hash_md(halg), NULL) != 1) {
         e = fwt_fail(FWT_E_CRYPTO, "hash init failed");
         goto done;
     }
@@ -698,11 +692,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     /* Unprotected TLVs: the digest, the pure marker (where imgtool --pure puts
      * it and MCUboot looks for it), then per key [CERT] KEYHASH|PUBKEY SIG. */
     st->unprot.len = FWT_TLV_INFO_SIZE;
-    e = tlv_add(&st->unprot,
-                halg == FWT_HASH_SHA384   ? FWT_TLV_SHA384
-                : halg == FWT_HASH_SHA512 ? FWT_TLV_SHA512
-                                          : FWT_TLV_SHA256,
-                digest, dlen, "image digest");
+    e = tlv_add(&st->unprot, fwt_hash_by_alg(halg)->tlv, digest, dlen, "image digest");
     if (e == FWT_OK && o->pure) {
         uint8_t one = 1;
         e = tlv_add(&st->unprot, FWT_TLV_SIG_PURE, &one, 1, "pure signature marker");
@@ -993,11 +983,11 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
         goto done;
     }
     enum fwt_key_type kt = fwt_privkey_type(key);
-    /* Ed25519 signs SHA-256 or SHA-512 images (imgtool --sha 512, --pure). */
-    int hash_ok = kt == FWT_KEY_ECDSA_P384 ? info.hash_alg == FWT_HASH_SHA384
-                  : kt == FWT_KEY_ED25519  ? (info.hash_alg == FWT_HASH_SHA256 ||
-                                             info.hash_alg == FWT_HASH_SHA512)
-                                           : info.hash_alg == FWT_HASH_SHA256;
+    /* The image hashes the table lets this key sign (Ed25519: SHA-256 or SHA-512,
+     * imgtool --sha 512, --pure). */
+    const struct fwt_alg_desc *row = fwt_alg_by_key(kt);
+    int hash_ok = row != NULL && info.hash_alg != FWT_HASH_NONE &&
+                  (row->hashes & FWT_HASH_BIT(info.hash_alg)) != 0;
     if (!hash_ok) {
         e = fwt_fail(FWT_E_ARG, "%s: the image digest is not the one a %s key signs", in,
                      fwt_key_type_name(fwt_privkey_type(key)));

@@ -13,22 +13,11 @@
 
 #define CERT_SIG_MAX 512U /* the core's FWT_SIG_MAX */
 
+/* The algorithm a root of this type signs certificates with (the table's digest signature). */
 static enum fwt_sig_alg root_alg(enum fwt_key_type t)
 {
-    switch (t) {
-    case FWT_KEY_ED25519:
-        return FWT_SIG_ED25519;
-    case FWT_KEY_ECDSA_P256:
-        return FWT_SIG_ECDSA_P256;
-    case FWT_KEY_ECDSA_P384:
-        return FWT_SIG_ECDSA_P384;
-    case FWT_KEY_RSA2048:
-        return FWT_SIG_RSA2048_PSS;
-    case FWT_KEY_RSA3072:
-        return FWT_SIG_RSA3072_PSS;
-    default:
-        return FWT_SIG_NONE;
-    }
+    const struct fwt_alg_desc *a = fwt_alg_by_key(t);
+    return a ? a->sig : FWT_SIG_NONE;
 }
 
 static void put_le16(uint8_t *p, size_t v)

@@ -74,8 +74,8 @@ static fwt_err check_desc(const json_t *d, const char *which)
                         "encoded image header: %s.image_digest must name one digest", which);
     }
     json_object_foreach(dg, alg, hv) {
-        size_t want = !strcmp(alg, "sha256") ? 64 : !strcmp(alg, "sha384") ? 96
-                      : !strcmp(alg, "sha512") ? 128 : 0;
+        const struct fwt_hash_desc *hd = fwt_hash_by_name(alg);
+        size_t want = hd ? 2U * hd->size : 0; /* hex digits */
         if (want == 0 || !is_hex(json_string_value(hv), want, want)) {
             return fwt_fail(FWT_E_MALFORMED,
                             "encoded image header: %s.image_digest.%s is not a digest", which, alg);

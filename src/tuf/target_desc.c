@@ -1,6 +1,7 @@
 /* The target description (custom.fwtrust): build and read. target_desc.h. */
 #include <fwtrust/fwt_target_desc.h>
 
+#include <fwtrust/fwt_crypto.h>
 #include <fwtrust/fwt_delta.h>
 
 #include <stdio.h>
@@ -14,9 +15,11 @@ const char *fwt_tdesc_enc_name(enum fwt_tdesc_enc e)
                                   : FWT_ENC_NONE;
 }
 
+/* Hash names and sizes: the algorithm table (fwt_alg.h). */
 static const char *digest_name(size_t len)
 {
-    return len == 64 ? "sha512" : len == 48 ? "sha384" : len == 32 ? "sha256" : NULL;
+    const struct fwt_hash_desc *h = fwt_hash_by_size(len);
+    return h ? h->name : NULL;
 }
 
 void fwt_target_desc_from_image(const struct fwt_image_info *info, int with_signers,
@@ -25,7 +28,8 @@ void fwt_target_desc_from_image(const struct fwt_image_info *info, int with_sign
     memset(d, 0, sizeof(*d));
     d->enc = FWT_TDESC_NONE;
     d->version = info->hdr.version;
-    size_t dl = info->hash_alg == FWT_HASH_SHA384 ? 48 : info->hash_alg == FWT_HASH_SHA512 ? 64 : 32;
+    const struct fwt_hash_desc *hd = fwt_hash_by_alg(info->hash_alg);
+    size_t dl = hd ? hd->size : 32;
     d->digest.len = dl;
     memcpy(d->digest.v, info->digest, info->digest_len < dl ? info->digest_len : dl);
     d->has_ctr = info->has_security_counter != 0;
@@ -143,8 +147,8 @@ static int digest_field(const json_t *o, struct fwt_tdesc_digest *dg)
         return 0;
     }
     json_object_foreach(d, alg, v) {
-        size_t n = !strcmp(alg, "sha256") ? 32 : !strcmp(alg, "sha384") ? 48
-                   : !strcmp(alg, "sha512") ? 64 : 0;
+        const struct fwt_hash_desc *hd = fwt_hash_by_name(alg);
+        size_t n = hd ? hd->size : 0;
         const char *s = json_string_value(v);
         if (n == 0 || !s || strlen(s) != 2 * n || fwt_hex_decode(s, dg->v, n) != FWT_OK) {
             return 0;

@@ -202,12 +202,16 @@ fwt_err fwt_tuf_key_object(const fwt_pubkey *pub, json_t **key, char keyid[FWT_T
     const char *kt, *scheme;
     char *pubtext = NULL;
     fwt_err err = FWT_OK;
-    switch (t) {
-    case FWT_KEY_ED25519: {
+    const struct fwt_alg_desc *row = fwt_alg_by_key(t);
+    if (row == NULL) {
+        return fwt_fail(FWT_E_KEY, "key type not usable for TUF metadata");
+    }
+    kt = row->tuf_keytype;
+    scheme = row->tuf_scheme;
+    if (!strcmp(kt, "ed25519")) {
+        /* TUF's ed25519 keyval is the raw key in hex; every other key type is PEM */
         uint8_t raw[32];
         size_t l = sizeof(raw);
-        kt = "ed25519";
-        scheme = "ed25519";
         err = fwt_pubkey_raw(pub, raw, &l);
         if (err == FWT_OK && l != 32) {
             err = fwt_fail(FWT_E_KEY, "Ed25519 public key is %zu bytes", l);
@@ -219,22 +223,8 @@ fwt_err fwt_tuf_key_object(const fwt_pubkey *pub, json_t **key, char keyid[FWT_T
             }
             fwt_hex_encode(raw, 32, pubtext);
         }
-        break;
-    }
-    case FWT_KEY_ECDSA_P256:
-    case FWT_KEY_ECDSA_P384:
-        kt = "ecdsa";
-        scheme = t == FWT_KEY_ECDSA_P256 ? "ecdsa-sha2-nistp256" : "ecdsa-sha2-nistp384";
+    } else {
         err = fwt_pubkey_pem(pub, &pubtext);
-        break;
-    case FWT_KEY_RSA2048:
-    case FWT_KEY_RSA3072:
-        kt = "rsa";
-        scheme = "rsassa-pss-sha256";
-        err = fwt_pubkey_pem(pub, &pubtext);
-        break;
-    default:
-        return fwt_fail(FWT_E_KEY, "key type not usable for TUF metadata");
     }
     if (err != FWT_OK) {
         free(pubtext);
@@ -274,28 +264,34 @@ fwt_err fwt_tuf_key_to_pub(const json_t *key, fwt_pubkey **pub)
     if (err != FWT_OK) {
         return err;
     }
-    enum fwt_key_type want;
-    if (!strcmp(kt, "ed25519") && !strcmp(scheme, "ed25519")) {
+    /* The table's row for keytype and scheme; ECDSA keys may also carry the older
+     * keytype that repeats the scheme ("ecdsa-sha2-nistp256"). */
+    const struct fwt_alg_desc *row = NULL, *a;
+    for (size_t i = 0; row == NULL && (a = fwt_alg_at(i)) != NULL; i++) {
+        if (!strcmp(scheme, a->tuf_scheme) &&
+            (!strcmp(kt, a->tuf_keytype) ||
+             (!strcmp(a->tuf_keytype, "ecdsa") && !strcmp(kt, a->tuf_scheme)))) {
+            row = a;
+        }
+    }
+    if (row == NULL) {
+        return fwt_fail(FWT_E_UNSUPPORTED, "key type '%.32s' with scheme '%.32s' is not supported", kt, scheme);
+    }
+    if (!strcmp(row->tuf_keytype, "ed25519")) {
         uint8_t raw[32];
         if (strlen(pubtext) != 64 || fwt_hex_decode(pubtext, raw, sizeof(raw)) != FWT_OK) {
             return fwt_fail(FWT_E_META, "ed25519 public key must be 64 hex digits");
         }
-        return fwt_pubkey_from_raw(FWT_KEY_ED25519, raw, sizeof(raw), pub);
-    } else if ((!strcmp(kt, "ecdsa") || !strcmp(kt, "ecdsa-sha2-nistp256")) && !strcmp(scheme, "ecdsa-sha2-nistp256")) {
-        want = FWT_KEY_ECDSA_P256;
-    } else if ((!strcmp(kt, "ecdsa") || !strcmp(kt, "ecdsa-sha2-nistp384")) && !strcmp(scheme, "ecdsa-sha2-nistp384")) {
-        want = FWT_KEY_ECDSA_P384;
-    } else if (!strcmp(kt, "rsa") && !strcmp(scheme, "rsassa-pss-sha256")) {
-        want = FWT_KEY_RSA2048;
-    } else {
-        return fwt_fail(FWT_E_UNSUPPORTED, "key type '%.32s' with scheme '%.32s' is not supported", kt, scheme);
+        return fwt_pubkey_from_raw(row->key, raw, sizeof(raw), pub);
     }
     err = fwt_pubkey_from_pem(pubtext, strlen(pubtext), pub);
     if (err != FWT_OK) {
         return fwt_fail(FWT_E_META, "%.32s public key is not a PEM public key", kt);
     }
-    enum fwt_key_type got = fwt_pubkey_type(*pub);
-    int ok = want == FWT_KEY_RSA2048 ? (got == FWT_KEY_RSA2048 || got == FWT_KEY_RSA3072) : got == want;
+    /* Any key type of the table with this keytype and scheme (RSA: 2048 or 3072 bits). */
+    const struct fwt_alg_desc *got = fwt_alg_by_key(fwt_pubkey_type(*pub));
+    int ok = got != NULL && !strcmp(got->tuf_keytype, row->tuf_keytype) &&
+             !strcmp(got->tuf_scheme, row->tuf_scheme);
     if (!ok) {
         fwt_pubkey_free(*pub);
         *pub = NULL;
@@ -387,7 +383,9 @@ fwt_err fwt_tuf_vkey_new(const json_t *key, struct fwt_tuf_vkey **out)
             size_t rl = sizeof(raw);
             err = fwt_pubkey_raw(k->pub, raw, &rl);
             if (err == FWT_OK) {
-                err = set_material(k, fwt_pubkey_type(k->pub) == FWT_KEY_ED25519 ? "ed25519" : "ecdsa", raw, rl);
+                const struct fwt_alg_desc *row = fwt_alg_by_key(fwt_pubkey_type(k->pub));
+                err = row ? set_material(k, row->tuf_keytype, raw, rl)
+                          : fwt_fail(FWT_E_KEY, "key type not usable for TUF metadata");
             }
         }
     }

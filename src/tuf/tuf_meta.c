@@ -518,14 +518,9 @@ fwt_err tuf_hash_state_init(struct tuf_hash_state *hs, const json_t *hashes, con
     const char *alg;
     json_t *v;
     json_object_foreach((json_t *)(uintptr_t)hashes, alg, v) {
-        const EVP_MD *md = NULL;
-        if (!strcmp(alg, "sha256")) {
-            md = EVP_sha256();
-        } else if (!strcmp(alg, "sha512")) {
-            md = EVP_sha512();
-        } else if (!strcmp(alg, "sha384")) {
-            md = EVP_sha384();
-        } else {
+        const struct fwt_hash_desc *hd = fwt_hash_by_name(alg);
+        const EVP_MD *md = hd ? fwt_hash_md(hd->alg) : NULL;
+        if (md == NULL) {
             continue; /* counted below: a listed algorithm we cannot check fails closed */
         }
         if (hs->n >= TUF_MAX_HASHES) {

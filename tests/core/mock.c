@@ -400,5 +400,20 @@ fwt_err mock_verify(const uint8_t *img, uint32_t len, const struct fwt_policy *p
     static uint8_t work[FWT_WORK_MIN];
     mock_ops(&ops, &mc);
     mem_io_init(&mio, img, len);
-    return fwt_image_verify(&mio.io, &ops, p, work, sizeof(work), info);
+    fwt_err e = fwt_image_verify(&mio.io, &ops, p, work, sizeof(work), info);
+    /* Every verify in the core tests also checks the hardened entry point: it
+     * decides exactly as fwt_image_verify does, on every failure path. */
+    struct fwt_image_info info2;
+    volatile fwt_fih check = 0;
+    fwt_err reason = FWT_E_INTERNAL;
+    mock_ops(&ops, &mc);
+    fwt_fih v = fwt_image_verify_fih(&mio.io, &ops, p, work, sizeof(work), &info2, &check,
+                                     &reason);
+    if (reason != e || (e == FWT_OK) != (v == FWT_FIH_SUCCESS) ||
+        (e == FWT_OK) != (FWT_FIH_VERDICT_OK(v, check) != 0) ||
+        (e != FWT_OK && (v != FWT_FIH_FAILURE || check != (FWT_FIH_FAILURE ^ FWT_FIH_MASK))) ||
+        (info && e == FWT_OK && memcmp(info, &info2, sizeof(info2)) != 0)) {
+        abort();
+    }
+    return e;
 }

@@ -9,7 +9,8 @@ src = sys.argv[1]
 def strip(t):
     t = re.sub(r"/\*.*?\*/", " ", t, flags=re.S)
     t = re.sub(r"//[^\n]*", " ", t)
-    t = re.sub(r"^\s*#[^\n]*(\\\n[^\n]*)*", " ", t, flags=re.M)
+    # a directive with its continuation lines (a multi-line macro is one directive)
+    t = re.sub(r"^\s*#(?:\\\n|[^\n])*", " ", t, flags=re.M)
     return t
 files = []
 for pat in ["include/fwtrust/fwt_verify.h", "include/fwtrust/fwt_image.h", "include/fwtrust/fwt_cert.h",

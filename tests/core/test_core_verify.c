@@ -406,6 +406,224 @@ static void test_fih_values(void **state)
     }
 }
 
+/* The hardened entry point: exactly FWT_FIH_SUCCESS (and its masked copy) for a
+ * good image, FWT_FIH_FAILURE for every failure, never success after one flipped
+ * bit in either copy. (mock_verify checks it agrees with fwt_image_verify on
+ * every image the other tests build, too.) */
+static fwt_fih verify_fih_b(const struct fwt_policy *p, struct mock_crypto *mc, struct mem_io *mio,
+                            size_t work_len, volatile fwt_fih *check, fwt_err *reason)
+{
+    static uint8_t w[FWT_WORK_MIN];
+    struct fwt_crypto_ops ops;
+    mock_ops(&ops, mc);
+    struct fwt_image_info info;
+    return fwt_image_verify_fih(&mio->io, &ops, p, w, work_len, &info, check, reason);
+}
+
+static void assert_fih_failure(fwt_fih v, fwt_fih check)
+{
+    assert_true(v == FWT_FIH_FAILURE);
+    assert_true(check == (FWT_FIH_FAILURE ^ FWT_FIH_MASK));
+    assert_false(FWT_FIH_VERDICT_OK(v, check));
+}
+
+static void test_fih_verdict(void **state)
+{
+    (void)state;
+    struct mock_crypto mc;
+    struct mem_io mio;
+    volatile fwt_fih check = 0;
+    fwt_err reason = FWT_E_INTERNAL;
+    tb_standard(&B, &kA);
+    mem_io_init(&mio, B.img, B.len);
+    struct fwt_policy p = pol1(&tA);
+    fwt_fih v = verify_fih_b(&p, &mc, &mio, FWT_WORK_MIN, &check, &reason);
+    assert_true(v == FWT_FIH_SUCCESS);
+    assert_true(check == (FWT_FIH_SUCCESS ^ FWT_FIH_MASK));
+    assert_int_equal(reason, FWT_OK);
+    assert_true(FWT_FIH_VERDICT_OK(v, check));
+    /* reason is optional */
+    check = 0;
+    v = verify_fih_b(&p, &mc, &mio, FWT_WORK_MIN, &check, NULL);
+    assert_true(FWT_FIH_VERDICT_OK(v, check));
+
+    /* Failure paths, each with its reason. */
+    struct {
+        int what;
+        fwt_err want;
+    } cases[] = {{0, FWT_E_BUFFER}, {1, FWT_E_CRYPTO}, {2, FWT_E_IO},  {3, FWT_E_UNKNOWN_KEY},
+                 {4, FWT_E_HW_ID},  {5, FWT_E_COUNTER}, {6, FWT_E_DIGEST}, {7, FWT_E_SIGNATURE},
+                 {8, FWT_E_NO_TRUST}, {9, FWT_E_MALFORMED}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tb_standard(&B, &kA);
+        mem_io_init(&mio, B.img, B.len);
+        p = pol1(&tA);
+        size_t wl = FWT_WORK_MIN;
+        memset(&mc, 0, sizeof(mc));
+        switch (cases[i].what) {
+        case 0: wl = FWT_WORK_MIN - 1; break;
+        case 1: break; /* fail_hash set below, after mock_ops */
+        case 2: mio.fail_at = 0; break;
+        case 3: p = pol1(&tB); break;
+        case 4: p.hw_id = (const uint8_t *)"board-b"; p.hw_id_len = 7; break;
+        case 5: p.min_security_counter = 6; break;
+        case 6: B.img[40] ^= 1; break; /* payload */
+        case 7: B.img[B.len - 1] ^= 1; break; /* signature */
+        case 8: p.n_keys = 0; break;
+        case 9: B.img[0] ^= 1; break; /* magic */
+        default: fail();
+        }
+        check = FWT_FIH_SUCCESS ^ FWT_FIH_MASK; /* a stale success copy must be overwritten */
+        reason = FWT_OK;
+        if (cases[i].what == 1) {
+            struct fwt_crypto_ops ops;
+            uint8_t w[FWT_WORK_MIN];
+            struct fwt_image_info info;
+            mock_ops(&ops, &mc);
+            mc.fail_hash = 1;
+            v = fwt_image_verify_fih(&mio.io, &ops, &p, w, wl, &info, &check, &reason);
+        } else {
+            v = verify_fih_b(&p, &mc, &mio, wl, &check, &reason);
+        }
+        assert_int_equal(reason, cases[i].want);
+        assert_fih_failure(v, check);
+    }
+    /* NULL arguments, and no place for the second copy. */
+    tb_standard(&B, &kA);
+    mem_io_init(&mio, B.img, B.len);
+    p = pol1(&tA);
+    struct fwt_crypto_ops ops;
+    uint8_t w[FWT_WORK_MIN];
+    mock_ops(&ops, &mc);
+    check = FWT_FIH_SUCCESS ^ FWT_FIH_MASK;
+    v = fwt_image_verify_fih(NULL, &ops, &p, w, sizeof(w), NULL, &check, &reason);
+    assert_int_equal(reason, FWT_E_ARG);
+    assert_fih_failure(v, check);
+    reason = FWT_OK;
+    v = fwt_image_verify_fih(&mio.io, &ops, &p, w, sizeof(w), NULL, NULL, &reason);
+    assert_true(v == FWT_FIH_FAILURE);
+    assert_int_equal(reason, FWT_E_ARG);
+    check = 0;
+    v = fwt_image_verify_fih(&mio.io, &ops, &p, w, sizeof(w), NULL, &check, NULL);
+    assert_true(FWT_FIH_VERDICT_OK(v, check)); /* info may be NULL */
+}
+
+static void test_fih_verdict_bit_flips(void **state)
+{
+    (void)state;
+    const fwt_fih v = FWT_FIH_SUCCESS, c = FWT_FIH_SUCCESS ^ FWT_FIH_MASK;
+    assert_true(FWT_FIH_VERDICT_OK(v, c));
+    for (int i = 0; i < 32; i++) {
+        assert_false(FWT_FIH_VERDICT_OK(v ^ (1U << i), c));
+        assert_false(FWT_FIH_VERDICT_OK(v, c ^ (1U << i)));
+        /* and from a failure verdict, one flip never reaches success */
+        assert_false(FWT_FIH_VERDICT_OK(FWT_FIH_FAILURE ^ (1U << i),
+                                        FWT_FIH_FAILURE ^ FWT_FIH_MASK));
+        assert_false(FWT_FIH_VERDICT_OK(FWT_FIH_FAILURE, (FWT_FIH_FAILURE ^ FWT_FIH_MASK) ^ (1U << i)));
+    }
+    /* zeroed, all-ones, swapped or equal copies are no success either */
+    assert_false(FWT_FIH_VERDICT_OK(0, 0));
+    assert_false(FWT_FIH_VERDICT_OK(UINT32_MAX, UINT32_MAX));
+    assert_false(FWT_FIH_VERDICT_OK(c, v));
+    assert_false(FWT_FIH_VERDICT_OK(v, v));
+    assert_false(FWT_FIH_VERDICT_OK(FWT_FIH_FAILURE, FWT_FIH_FAILURE ^ FWT_FIH_MASK));
+    /* the mask keeps the second copy away from both verdicts */
+    assert_true(c != FWT_FIH_SUCCESS && c != FWT_FIH_FAILURE && c != 0 && c != UINT32_MAX);
+    int pop = 0;
+    for (int i = 0; i < 32; i++) {
+        pop += (int)((FWT_FIH_MASK >> i) & 1U);
+    }
+    assert_int_equal(pop, 16);
+}
+
+/* The algorithm table (fwt_alg.h) pins MCUboot's pairings: the rule the core
+ * had before the table, written out, against fwt_core_sig_alg for every TLV,
+ * key type, hash and mode. */
+static fwt_err pairing_rule(uint16_t tlv, enum fwt_key_type kt, enum fwt_hash_alg h, int pure,
+                            enum fwt_sig_alg *alg)
+{
+    *alg = FWT_SIG_NONE;
+    if (pure && tlv != FWT_TLV_ED25519) {
+        return FWT_E_UNSUPPORTED;
+    }
+    switch (tlv) {
+    case FWT_TLV_ED25519:
+        if (kt != FWT_KEY_ED25519) {
+            return FWT_E_SIGNATURE;
+        }
+        *alg = pure ? FWT_SIG_ED25519_PURE : FWT_SIG_ED25519;
+        return pure || h == FWT_HASH_SHA256 || h == FWT_HASH_SHA512 ? FWT_OK : FWT_E_UNSUPPORTED;
+    case FWT_TLV_ECDSA_SIG:
+        if (kt == FWT_KEY_ECDSA_P256) {
+            *alg = FWT_SIG_ECDSA_P256;
+            return h == FWT_HASH_SHA256 ? FWT_OK : FWT_E_UNSUPPORTED;
+        }
+        if (kt == FWT_KEY_ECDSA_P384) {
+            *alg = FWT_SIG_ECDSA_P384;
+            return h == FWT_HASH_SHA384 ? FWT_OK : FWT_E_UNSUPPORTED;
+        }
+        return FWT_E_SIGNATURE;
+    case FWT_TLV_RSA2048_PSS:
+    case FWT_TLV_RSA3072_PSS: {
+        enum fwt_key_type want = tlv == FWT_TLV_RSA2048_PSS ? FWT_KEY_RSA2048 : FWT_KEY_RSA3072;
+        *alg = tlv == FWT_TLV_RSA2048_PSS ? FWT_SIG_RSA2048_PSS : FWT_SIG_RSA3072_PSS;
+        return kt != want ? FWT_E_SIGNATURE : h == FWT_HASH_SHA256 ? FWT_OK : FWT_E_UNSUPPORTED;
+    }
+    default:
+        return FWT_E_INTERNAL;
+    }
+}
+
+static void test_alg_table(void **state)
+{
+    (void)state;
+    const uint16_t tlvs[] = {FWT_TLV_ED25519, FWT_TLV_ECDSA_SIG, FWT_TLV_RSA2048_PSS,
+                             FWT_TLV_RSA3072_PSS, FWT_TLV_ECDSA224, FWT_TLV_SHA256};
+    for (size_t i = 0; i < sizeof(tlvs) / sizeof(tlvs[0]); i++) {
+        for (int kt = FWT_KEY_NONE; kt <= FWT_KEY_RSA3072 + 1; kt++) {
+            for (int h = FWT_HASH_NONE; h <= FWT_HASH_SHA512 + 1; h++) {
+                for (int pure = 0; pure < 2; pure++) {
+                    enum fwt_sig_alg want_alg, got_alg;
+                    fwt_err want = pairing_rule(tlvs[i], (enum fwt_key_type)kt,
+                                                (enum fwt_hash_alg)h, pure, &want_alg);
+                    fwt_err got = fwt_core_sig_alg(tlvs[i], (enum fwt_key_type)kt,
+                                                   (enum fwt_hash_alg)h, pure, &got_alg);
+                    assert_int_equal(got, want);
+                    if (want == FWT_OK) {
+                        assert_int_equal(got_alg, want_alg);
+                    }
+                }
+            }
+        }
+    }
+    /* hashes: TLV type, size and KEYHASH length agree both ways */
+    const struct {
+        enum fwt_hash_alg alg;
+        uint16_t tlv;
+        size_t size;
+    } hs[] = {{FWT_HASH_SHA256, FWT_TLV_SHA256, 32},
+              {FWT_HASH_SHA384, FWT_TLV_SHA384, 48},
+              {FWT_HASH_SHA512, FWT_TLV_SHA512, 64}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(fwt_hash_size(hs[i].alg), hs[i].size);
+        assert_ptr_equal(fwt_core_hash_by_tlv(hs[i].tlv), fwt_core_hash_by_alg(hs[i].alg));
+        assert_ptr_equal(fwt_core_hash_by_size(hs[i].size), fwt_core_hash_by_alg(hs[i].alg));
+    }
+    assert_int_equal(fwt_hash_size(FWT_HASH_NONE), 0);
+    assert_null(fwt_core_hash_by_size(20));
+    assert_null(fwt_core_hash_by_tlv(FWT_TLV_ECDSA_SIG));
+    /* every key type has a row; rows sharing a signature TLV share its length bounds */
+    for (int kt = FWT_KEY_ED25519; kt <= FWT_KEY_RSA3072; kt++) {
+        const struct fwt_core_alg *a = fwt_core_alg_by_key((enum fwt_key_type)kt);
+        assert_non_null(a);
+        const struct fwt_core_alg *first = fwt_core_alg_by_tlv(a->sig_tlv);
+        assert_int_equal(a->sig_min, first->sig_min);
+        assert_int_equal(a->sig_max, first->sig_max);
+    }
+    assert_null(fwt_core_alg_by_key(FWT_KEY_NONE));
+    assert_null(fwt_core_alg_by_tlv(FWT_TLV_ECDSA224));
+}
+
 static void test_ct_compare(void **state)
 {
     (void)state;
@@ -1363,6 +1581,9 @@ int main(void)
         cmocka_unit_test(test_ed25519_sha512_digest),
         cmocka_unit_test(test_work_min),
         cmocka_unit_test(test_fih_values),
+        cmocka_unit_test(test_fih_verdict),
+        cmocka_unit_test(test_fih_verdict_bit_flips),
+        cmocka_unit_test(test_alg_table),
         cmocka_unit_test(test_ct_compare),
         cmocka_unit_test(test_policy_arguments),
         cmocka_unit_test(test_backend_and_io_failures),

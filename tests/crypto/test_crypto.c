@@ -321,6 +321,87 @@ static void test_type_names(void **state)
     assert_int_equal(fwt_key_type_from_name(NULL), FWT_KEY_NONE);
 }
 
+/* The host view of the algorithm table (fwt_alg.h): the names, sizes and TUF
+ * strings fwtrust printed and wrote before the table, and the core's view of
+ * the same rows agreeing with it. */
+static void test_alg_table_host(void **state)
+{
+    (void)state;
+    const struct {
+        enum fwt_key_type key;
+        const char *name, *tuf_keytype, *tuf_scheme;
+        uint16_t sig_tlv;
+        size_t sig_size;
+        enum fwt_sig_alg sig;
+        enum fwt_hash_alg hash;
+    } want[] = {
+        {FWT_KEY_ED25519, "ed25519", "ed25519", "ed25519", FWT_TLV_ED25519, 64, FWT_SIG_ED25519,
+         FWT_HASH_SHA256},
+        {FWT_KEY_ECDSA_P256, "ecdsa-p256", "ecdsa", "ecdsa-sha2-nistp256", FWT_TLV_ECDSA_SIG, 72,
+         FWT_SIG_ECDSA_P256, FWT_HASH_SHA256},
+        {FWT_KEY_ECDSA_P384, "ecdsa-p384", "ecdsa", "ecdsa-sha2-nistp384", FWT_TLV_ECDSA_SIG, 104,
+         FWT_SIG_ECDSA_P384, FWT_HASH_SHA384},
+        {FWT_KEY_RSA2048, "rsa-2048", "rsa", "rsassa-pss-sha256", FWT_TLV_RSA2048_PSS, 256,
+         FWT_SIG_RSA2048_PSS, FWT_HASH_SHA256},
+        {FWT_KEY_RSA3072, "rsa-3072", "rsa", "rsassa-pss-sha256", FWT_TLV_RSA3072_PSS, 384,
+         FWT_SIG_RSA3072_PSS, FWT_HASH_SHA256},
+    };
+    size_t n = 0;
+    while (fwt_alg_at(n) != NULL) {
+        n++;
+    }
+    assert_int_equal(n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < n; i++) {
+        const struct fwt_alg_desc *a = fwt_alg_by_key(want[i].key);
+        assert_non_null(a);
+        assert_ptr_equal(fwt_alg_at(i), a);
+        assert_string_equal(a->name, want[i].name);
+        assert_string_equal(fwt_key_type_name(want[i].key), want[i].name);
+        assert_ptr_equal(fwt_alg_by_name(want[i].name), a);
+        assert_string_equal(a->tuf_keytype, want[i].tuf_keytype);
+        assert_string_equal(a->tuf_scheme, want[i].tuf_scheme);
+        assert_int_equal(a->sig_tlv, want[i].sig_tlv);
+        assert_int_equal(a->sig_size, want[i].sig_size);
+        assert_int_equal(a->sig, want[i].sig);
+        assert_int_equal(a->hash, want[i].hash);
+        assert_ptr_equal(fwt_alg_by_sig(want[i].sig), a);
+        assert_true(a->sig_size >= a->sig_min && a->sig_size <= a->sig_max);
+    }
+    assert_ptr_equal(fwt_alg_by_sig(FWT_SIG_ED25519_PURE), fwt_alg_by_key(FWT_KEY_ED25519));
+    assert_null(fwt_alg_by_sig(FWT_SIG_NONE));
+    assert_null(fwt_alg_by_key(FWT_KEY_NONE));
+    assert_null(fwt_alg_by_name("rsa-1024"));
+    assert_null(fwt_alg_by_name(NULL));
+    assert_string_equal(fwt_key_type_name(FWT_KEY_NONE), "none");
+    assert_string_equal(fwt_alg_names(), "ed25519, ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072");
+
+    const struct {
+        enum fwt_hash_alg alg;
+        const char *name;
+        uint16_t tlv;
+        size_t size;
+    } hw[] = {{FWT_HASH_SHA256, "sha256", FWT_TLV_SHA256, 32},
+              {FWT_HASH_SHA384, "sha384", FWT_TLV_SHA384, 48},
+              {FWT_HASH_SHA512, "sha512", FWT_TLV_SHA512, 64}};
+    for (size_t i = 0; i < sizeof(hw) / sizeof(hw[0]); i++) {
+        const struct fwt_hash_desc *h = fwt_hash_by_alg(hw[i].alg);
+        assert_non_null(h);
+        assert_string_equal(h->name, hw[i].name);
+        assert_string_equal(fwt_hash_name(hw[i].alg), hw[i].name);
+        assert_ptr_equal(fwt_hash_by_name(hw[i].name), h);
+        assert_ptr_equal(fwt_hash_by_tlv(hw[i].tlv), h);
+        assert_ptr_equal(fwt_hash_by_size(hw[i].size), h);
+        const EVP_MD *md = fwt_hash_md(hw[i].alg);
+        assert_non_null(md);
+        assert_int_equal(EVP_MD_get_size(md), (int)hw[i].size);
+    }
+    assert_string_equal(fwt_hash_name(FWT_HASH_NONE), "none");
+    assert_null(fwt_hash_md(FWT_HASH_NONE));
+    assert_null(fwt_hash_by_name("sha1"));
+    assert_null(fwt_hash_by_name("SHA256")); /* TUF and CLI names are lower case */
+    assert_null(fwt_hash_by_size(20));
+}
+
 /* MCUboot's published root-*.pem keys are recognised; fresh keys are not. */
 static void test_sample_keys(void **state)
 {
@@ -653,6 +734,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_all_types),
+        cmocka_unit_test(test_alg_table_host),
         cmocka_unit_test(test_wrong_key),
         cmocka_unit_test(test_encrypted_key),
         cmocka_unit_test(test_bad_key_files),

@@ -24,17 +24,15 @@ static void usage(FILE *out)
 
 static const char *tlv_name(uint16_t t)
 {
+    const struct fwt_hash_desc *h = fwt_hash_by_tlv(t);
+    if (h) {
+        return h->upper; /* "SHA256", ... */
+    }
     switch (t) {
     case FWT_TLV_KEYHASH:
         return "KEYHASH";
     case FWT_TLV_PUBKEY:
         return "PUBKEY";
-    case FWT_TLV_SHA256:
-        return "SHA256";
-    case FWT_TLV_SHA384:
-        return "SHA384";
-    case FWT_TLV_SHA512:
-        return "SHA512";
     case FWT_TLV_RSA2048_PSS:
         return "RSA2048_PSS";
     case FWT_TLV_ECDSA224:

@@ -78,8 +78,8 @@ static int run(int argc, char **argv)
     }
     enum fwt_key_type type = fwt_key_type_from_name(type_name);
     if (type == FWT_KEY_NONE) {
-        return fwt_cli_usage_error(k_prog, "unknown key type '%s' (ed25519, ecdsa-p256, "
-                                   "ecdsa-p384, rsa-2048, rsa-3072)", type_name);
+        return fwt_cli_usage_error(k_prog, "unknown key type '%s' (%s)", type_name,
+                                   fwt_alg_names());
     }
     fwt_err err;
     int is_uri = strncmp(out, "pkcs11:", 7) == 0;

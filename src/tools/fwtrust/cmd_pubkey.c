@@ -37,8 +37,9 @@ static const char *c_name(enum fwt_key_type t)
 
 static const char *c_encoding(enum fwt_key_type t)
 {
-    return (t == FWT_KEY_RSA2048 || t == FWT_KEY_RSA3072) ? "PKCS#1 RSAPublicKey DER"
-                                                          : "SubjectPublicKeyInfo DER";
+    const struct fwt_alg_desc *a = fwt_alg_by_key(t);
+    return a && a->mod_bits != 0 ? "PKCS#1 RSAPublicKey DER" /* MCUboot's RSA encoding */
+                                 : "SubjectPublicKeyInfo DER";
 }
 
 static fwt_err emit(const char *path, const void *buf, size_t len)

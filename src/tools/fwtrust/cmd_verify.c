@@ -47,20 +47,6 @@ struct trusted {
     uint8_t keyhash[32];
 };
 
-static const char *hash_name(enum fwt_hash_alg a)
-{
-    switch (a) {
-    case FWT_HASH_SHA256:
-        return "sha256";
-    case FWT_HASH_SHA384:
-        return "sha384";
-    case FWT_HASH_SHA512:
-        return "sha512";
-    default:
-        return "none";
-    }
-}
-
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -187,7 +173,7 @@ static int run(int argc, char **argv)
                     json_object_set_new(o, "hw_id", json_null());
                 }
                 json_object_set_new(o, "digest", json_string(dig));
-                json_object_set_new(o, "hash", json_string(hash_name(info.hash_alg)));
+                json_object_set_new(o, "hash", json_string(fwt_hash_name(info.hash_alg)));
                 json_object_set_new(o, "pure", json_boolean(info.pure));
                 json_object_set_new(o, "format_version", json_integer(info.format_version));
                 if (info.has_cert) {
@@ -229,7 +215,7 @@ static int run(int argc, char **argv)
         fwt_hex_encode(info.digest, info.digest_len, dig);
         printf("%s: valid, version %s, %u signature(s) from trusted keys, %u trust anchor(s)\n",
                image, vs, (unsigned)info.n_signers, (unsigned)info.n_anchors);
-        printf("  digest (%s): %s\n", hash_name(info.hash_alg), dig);
+        printf("  digest (%s): %s\n", fwt_hash_name(info.hash_alg), dig);
         if (info.pure) {
             printf("  signatures: pure Ed25519 over the signed region (SIG_PURE)\n");
         }
