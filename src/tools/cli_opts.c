@@ -15,7 +15,7 @@
 
 enum { B_HELP, B_VERSION, B_MARKDOWN, B_COUNT };
 static const struct fwt_opt k_builtin[B_COUNT] = {
-    FWT_OPT_FLAG_('h', "help", NULL, "print this help (also after a command: its own help)"),
+    FWT_OPT_FLAG_('h', "help", NULL, "print this help"),
     FWT_OPT_FLAG_(0, "version", NULL, "print the version"),
     FWT_OPT_FLAG_(0, "help-markdown", NULL, NULL), /* docs/cli.md */
 };
@@ -261,7 +261,10 @@ void fwt_cli_help(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd, F
 static void md_text(const char *s, FILE *out)
 {
     for (; *s; s++) {
-        if (*s == '\n') {
+        if (*s == '\n' && s[1] == '\n') {
+            fputs("\n\n", out); /* a paragraph (descriptions only, never in a table) */
+            s++;
+        } else if (*s == '\n') {
             fputc(' ', out);
             while (s[1] == ' ') {
                 s++;
