@@ -374,31 +374,35 @@ static int set_value(const char *name, const struct fwt_opt *o, const char *arg)
     return fwt_cli_usage_error(name, "internal error: bad option table");
 }
 
-static const char *cmd_with_option(const struct fwt_cli_prog *p, const char *name, size_t len, char c)
+/* The subcommands that have the option, "a, b": empty when none. */
+static const char *cmds_with_option(const struct fwt_cli_prog *p, const char *name, size_t len, char c,
+                                    char *buf, size_t n)
 {
+    buf[0] = 0;
     for (const struct fwt_cli_cmd *cm = p->cmds; cm && cm->name; cm++) {
         if (c ? find_short(cm->opts, c) != NULL : find_long(cm->opts, name, len) != NULL) {
-            return cm->name;
+            size_t l = strlen(buf);
+            snprintf(buf + l, n - l, "%s%s", l ? ", " : "", cm->name);
         }
     }
-    return NULL;
+    return buf;
 }
 
 static int unknown_option(const struct fwt_cli_prog *p, const struct table *t, const char *name,
                           const char *arg, char c)
 {
+    char in[512];
     if (c) {
-        const char *in = cmd_with_option(p, NULL, 0, c);
-        if (in) {
-            return fwt_cli_usage_error(name, "option '-%c' is an option of '%s %s' only", c, p->name, in);
+        if (cmds_with_option(p, NULL, 0, c, in, sizeof(in))[0]) {
+            return fwt_cli_usage_error(name, "option '-%c' is not an option of this command (only of: %s)", c, in);
         }
         return fwt_cli_usage_error(name, "unknown option '-%c'", c);
     }
     const char *s = arg + 2;
     size_t len = strcspn(s, "=");
-    const char *in = cmd_with_option(p, s, len, 0);
-    if (in) {
-        return fwt_cli_usage_error(name, "option '--%.*s' is an option of '%s %s' only", (int)len, s, p->name, in);
+    if (cmds_with_option(p, s, len, 0, in, sizeof(in))[0]) {
+        return fwt_cli_usage_error(name, "option '--%.*s' is not an option of this command (only of: %s)",
+                                   (int)len, s, in);
     }
     const char *names[256];
     char word[64];

@@ -27,7 +27,7 @@ grep -qF -- "--target-name" "$T/.out" || fail "download --help lacks --target-na
 grep -qF -- "--force" "$T/.out" && fail "download --help lists init's --force"
 expect 1 "fwtrust-tuf-client: unknown command 'refesh'; did you mean 'refresh'?" "$C" --metadata-dir "$T" refesh
 expect 1 "fwtrust-tuf-client init: unknown option '--forse'; did you mean '--force'?" "$C" init --forse x
-expect 1 "fwtrust-tuf-client refresh: option '--force' is an option of 'fwtrust-tuf-client init' only" \
+expect 1 "fwtrust-tuf-client refresh: option '--force' is not an option of this command (only of: init)" \
     "$C" --metadata-dir "$T" refresh --force
 expect 1 "fwtrust-tuf-client init: missing operand: usage: fwtrust-tuf-client init TRUSTED_ROOT" \
     "$C" --metadata-dir "$T" init --detailed-exit

@@ -171,7 +171,7 @@ static void test_errors_and_suggestions(void **s)
     /* an option of another subcommand is named as such */
     reset();
     assert_int_equal(parse(&k_prog, &a, ARGV("tprog", "refresh", "--force")), 1);
-    assert_non_null(strstr(g_err, "tprog refresh: option '--force' is an option of 'tprog init' only"));
+    assert_non_null(strstr(g_err, "tprog refresh: option '--force' is not an option of this command (only of: init)"));
     reset();
     assert_int_equal(parse(&k_prog, &a, ARGV("tprog", "-x", "refresh")), 1);
     assert_non_null(strstr(g_err, "unknown option '-x'"));

@@ -59,7 +59,7 @@ cmp "$M3/root.json" "$R3/metadata/3.root.json" || fail "a refused init changed t
 expect 44 "differs from the trusted root of the same version" "$C" --detailed-exit --metadata-dir "$M3" \
     init "$T/repo3b/metadata/3.root.json"
 cmp "$M3/root.json" "$R3/metadata/3.root.json" || fail "a refused init changed the trusted root"
-expect 1 "option '--force' is an option of 'fwtrust-tuf-client init' only" "$C" --force --metadata-dir "$M3" --metadata-url "$URL/metadata" refresh
+expect 1 "option '--force' is not an option of this command (only of: init)" "$C" --force --metadata-dir "$M3" --metadata-url "$URL/metadata" refresh
 expect 0 "" "$C" --force --metadata-dir "$M3" init "$R/metadata/1.root.json"
 cmp "$M3/root.json" "$R/metadata/1.root.json" || fail "init --force did not replace the root"
 

@@ -30,6 +30,14 @@ enum {
     "  --pkcs11-module M    PKCS#11 module for pkcs11: URIs (default $FWTRUST_PKCS11_MODULE)\n" \
     "  --pin-file F         token PIN for pkcs11: URIs (first line of F)\n"
 
+/* The same options as entries of an option table (cli.h), stored in the fwt_key_opts ko. */
+#define FWT_KEY_OPTS(ko)                                                                           \
+    FWT_OPT_STR_(0, "passphrase-file", "F", &(ko).passphrase_file,                                \
+                 "passphrase of an encrypted PEM key (first line of F)"),                          \
+        FWT_OPT_STR_(0, "pkcs11-module", "M", &(ko).pkcs11_module,                                \
+                     "PKCS#11 module for pkcs11: URIs (default $FWTRUST_PKCS11_MODULE)"),          \
+        FWT_OPT_STR_(0, "pin-file", "F", &(ko).pin_file, "token PIN for pkcs11: URIs (first line of F)")
+
 /* 1 when opt was a key option (stored in ko), 0 otherwise. */
 static inline int fwt_key_opt(int opt, const char *arg, struct fwt_key_opts *ko)
 {
