@@ -404,17 +404,29 @@ static int unknown_option(const struct fwt_cli_prog *p, const struct table *t, c
         return fwt_cli_usage_error(name, "option '--%.*s' is not an option of this command (only of: %s)",
                                    (int)len, s, in);
     }
-    const char *names[256];
+    const char *names[256] = {NULL};
     char word[64];
     snprintf(word, sizeof(word), "%.*s", (int)(len < 63 ? len : 63), s);
     for (size_t i = 0; i < t->n; i++) {
         names[i] = t->e[i]->long_name;
     }
+    char cands[512] = "";
+    size_t nc = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (!strncmp(t->e[i]->long_name, word, strlen(word))) {
+            size_t l = strlen(cands);
+            snprintf(cands + l, sizeof(cands) - l, "%s--%s", l ? ", " : "", t->e[i]->long_name);
+            nc++;
+        }
+    }
+    if (nc > 1) {
+        return fwt_cli_usage_error(name, "ambiguous option '--%s' (%s)", word, cands);
+    }
     const char *sug = fwt_cli_suggest(word, names, t->n);
     if (sug) {
         return fwt_cli_usage_error(name, "unknown option '--%s'; did you mean '--%s'?", word, sug);
     }
-    return fwt_cli_usage_error(name, "unknown or ambiguous option '--%s'", word);
+    return fwt_cli_usage_error(name, "unknown option '--%s'", word);
 }
 
 static int check_count(const char *name, const char *operands, int min, int max, int n, char **ops)

@@ -173,6 +173,12 @@ static void test_errors_and_suggestions(void **s)
     assert_int_equal(parse(&k_prog, &a, ARGV("tprog", "refresh", "--force")), 1);
     assert_non_null(strstr(g_err, "tprog refresh: option '--force' is not an option of this command (only of: init)"));
     reset();
+    assert_int_equal(parse(&k_prog, &a, ARGV("tprog", "refresh", "--c", "x")), 1);
+    assert_non_null(strstr(g_err, "tprog refresh: ambiguous option '--c' (--ca, --ca-file)"));
+    reset();
+    assert_int_equal(parse(&k_prog, &a, ARGV("tprog", "refresh", "--bogus")), 1);
+    assert_string_equal(g_err, "tprog refresh: unknown option '--bogus'\nTry 'tprog refresh --help'.\n");
+    reset();
     assert_int_equal(parse(&k_prog, &a, ARGV("tprog", "-x", "refresh")), 1);
     assert_non_null(strstr(g_err, "unknown option '-x'"));
     /* operand counts */
