@@ -34,4 +34,7 @@ expect 1 "fwtrust-tuf-client init: missing operand: usage: fwtrust-tuf-client in
 # --ca-file is the old spelling of --ca: a hidden alias
 "$C" --help | grep -qF -- "--ca FILE" || fail "--help lacks --ca"
 "$C" --help | grep -qF -- "--ca-file" && fail "--help lists the hidden alias --ca-file"
+# fwtrust: a mistyped command or option
+expect 1 "fwtrust: unknown command 'kegen'; did you mean 'keygen'?" "$FWTRUST" kegen
+expect 1 "fwtrust keygen: unknown option '--jsn'; did you mean '--json'?" "$FWTRUST" keygen --jsn
 echo "grammar: ok"
