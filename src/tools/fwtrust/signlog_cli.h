@@ -44,6 +44,25 @@ struct fwt_signlog_keyopt {
     struct fwt_key_opts ko;   /* its passphrase and PIN files; the module is the signer's */
 };
 
+/* The signing-log options as entries of an option table (cli.h). */
+#define FWT_SIGNLOG_OPTS(lk, log, no_log, signer)                                                 \
+    FWT_OPT_STR_(0, "log", "DB", &(log),                                                         \
+                 "record every signature in the signing log DB (default\n"                        \
+                 "$FWTRUST_SIGNLOG); the output appears only once logged\n"                       \
+                 "(no such log: exit 8; log not intact: exit 11)"),                               \
+        FWT_OPT_STR_(0, "log-key", "KEY", &(lk).spec,                                            \
+                     "the log key that signs tree heads (PEM or pkcs11:); default:\n"             \
+                     "the one pinned for DB on this machine by 'log init' or the\n"               \
+                     "first --log-key (never one named in the log); another key\n"                \
+                     "than the pinned one: exit 7"),                                              \
+        FWT_OPT_STR_(0, "log-pin-file", "F", &(lk).ko.pin_file,                                  \
+                     "token PIN of the log key (--pin-file is never used for it)"),               \
+        FWT_OPT_STR_(0, "log-passphrase-file", "F", &(lk).ko.passphrase_file,                    \
+                     "passphrase of an encrypted PEM log key"),                                   \
+        FWT_OPT_FLAG_(0, "no-log", &(no_log), "sign without a log, and without the warning"),    \
+        FWT_OPT_STR_(0, "signer", "ID", &(signer), "who signs, as logged (default $FWTRUST_SIGNER or\n" \
+                                                   "LOGIN@HOST)")
+
 /* 1 when opt was a log-key option (stored in lk), 0 otherwise. */
 static inline int fwt_signlog_key_opt(int opt, const char *arg, struct fwt_signlog_keyopt *lk)
 {
