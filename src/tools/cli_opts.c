@@ -93,6 +93,15 @@ static int table_add(struct table *t, const struct fwt_opt *opts)
     return 0;
 }
 
+static const struct fwt_opt *find_long(const struct fwt_opt *opts, const char *name, size_t len);
+
+/* A table may give a built-in name its own meaning. */
+static int builtin_shadowed(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd, const struct fwt_opt *b)
+{
+    size_t len = strlen(b->long_name);
+    return find_long(p->opts, b->long_name, len) || (cmd && find_long(cmd->opts, b->long_name, len));
+}
+
 static int table_build(struct table *t, const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd)
 {
     t->n = 0;
@@ -100,6 +109,9 @@ static int table_build(struct table *t, const struct fwt_cli_prog *p, const stru
         return -1;
     }
     for (size_t i = 0; i < B_COUNT; i++) {
+        if (builtin_shadowed(p, cmd, &k_builtin[i])) {
+            continue; /* e.g. fwtrust sign --version V: the image version */
+        }
         if (t->n == sizeof(t->e) / sizeof(t->e[0])) {
             return -1;
         }
@@ -252,7 +264,12 @@ void fwt_cli_help(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd, F
     }
     fputs(cmd && p->opts ? "Global options (before or after the command):\n" : "Options:\n", out);
     print_opts(p->opts, out);
-    print_opts(k_builtin, out);
+    for (size_t i = 0; i < B_COUNT; i++) {
+        if (!builtin_shadowed(p, cmd, &k_builtin[i])) {
+            struct fwt_opt one[2] = {k_builtin[i], FWT_OPT_END_};
+            print_opts(one, out);
+        }
+    }
     if (p->epilog && p->epilog[0]) {
         fprintf(out, "\n%s\n", p->epilog);
     }

@@ -248,6 +248,22 @@ static void test_generated_help(void **s)
     assert_non_null(strstr(h, "| `--timeout SEC` | timeout \\| seconds second line |\n"));
 }
 
+/* A table may give a built-in name (--version) its own meaning, as fwtrust sign does. */
+static void test_builtin_shadowed(void **s)
+{
+    (void)s;
+    static const char *ver;
+    static const struct fwt_opt opts[] = {FWT_OPT_STR_('v', "version", "V", &ver, "image version"), FWT_OPT_END_};
+    static const struct fwt_cli_prog p = {"tsign", "", 0, 0, "Signs.", opts, NULL, NULL};
+    struct fwt_cli_args a;
+    reset();
+    assert_int_equal(parse(&p, &a, ARGV("tsign", "--version", "1.2.3")), -1);
+    assert_string_equal(ver, "1.2.3");
+    char *h = stdout_of(&p, ARGV("tsign", "--help"));
+    assert_non_null(strstr(h, "  -v, --version V             image version\n"));
+    assert_null(strstr(h, "print the version"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_values_and_aliases),
         cmocka_unit_test(test_errors_and_suggestions),
         cmocka_unit_test(test_generated_help),
+        cmocka_unit_test(test_builtin_shadowed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
