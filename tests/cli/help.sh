@@ -6,7 +6,7 @@ for c in keygen pubkey sign verify inspect cosign cert log "cert issue" "log aud
     expect 0 "usage: fwtrust ${c%% *}" "$FWTRUST" $c --help
     grep -q "Exit status" "$T/.out" || fail "$c --help does not document exit codes"
     # commands on the option tables (cli_opts.c) name the subcommand in the hint
-    case $c in log*) hint=$c ;; *) hint=${c%% *} ;; esac
+    case $c in log* | cert*) hint=$c ;; *) hint=${c%% *} ;; esac
     # shellcheck disable=SC2086
     expect 1 "Try 'fwtrust $hint --help'" "$FWTRUST" $c --no-such-option
 done
