@@ -5,7 +5,7 @@
 # subcommand) with a hint, exit 1.
 . "$(dirname "$0")/lib.sh"
 : "${VERSION:?VERSION must be the project version}"
-for p in "$FWTRUST" "$BOOT" "$TUF_CLIENT"; do
+for p in "$FWTRUST" "$BOOT" "$TUF_CLIENT" "$AGENT"; do
     n=$(basename "$p")
     expect 0 "$n $VERSION" "$p" --version
     expect 0 "usage: $n" "$p" --help
