@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* A subcommand of a git-style tool. */
 struct fwt_command {
@@ -20,6 +21,91 @@ struct fwt_command {
     const char *summary;
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 };
+
+/*
+ * Declarative option tables (in the spirit of git's parse-options), on top of
+ * getopt_long. One entry per option gives its names, argument, destination and
+ * help; usage text, --help of every subcommand, docs/cli.md (--help-markdown)
+ * and "did you mean" come from the same tables. An entry with help NULL is a
+ * hidden alias (accepted, not listed). Every program gets -h/--help, --version
+ * and the hidden --help-markdown. Options go before or after the subcommand.
+ */
+enum fwt_opt_type {
+    FWT_OPT_END = 0,
+    FWT_OPT_FLAG,   /* no argument: *(int *)dest = 1 */
+    FWT_OPT_STRING, /* *(const char **)dest = arg (the last one given wins) */
+    FWT_OPT_U64,    /* *(uint64_t *)dest = number in [min, max] (decimal or 0x hex) */
+    FWT_OPT_LIST,   /* repeatable: appended to *(struct fwt_opt_list *)dest */
+};
+
+struct fwt_opt {
+    enum fwt_opt_type type;
+    char short_name;       /* 0: none */
+    const char *long_name; /* without "--" */
+    const char *argname;   /* shown in usage, e.g. "DIR"; NULL for flags */
+    void *dest;
+    const char *help; /* NULL: hidden alias; '\n' starts a continuation line */
+    uint64_t min, max;
+};
+
+/* Destination of a repeatable option: items[0..n-1], at most max. */
+struct fwt_opt_list {
+    const char **items;
+    size_t n, max;
+};
+
+#define FWT_OPT_FLAG_(s, l, d, h) {FWT_OPT_FLAG, s, l, NULL, d, h, 0, 0}
+#define FWT_OPT_STR_(s, l, a, d, h) {FWT_OPT_STRING, s, l, a, d, h, 0, 0}
+#define FWT_OPT_U64_(s, l, a, d, lo, hi, h) {FWT_OPT_U64, s, l, a, d, h, lo, hi}
+#define FWT_OPT_LIST_(s, l, a, d, h) {FWT_OPT_LIST, s, l, a, d, h, 0, 0}
+#define FWT_OPT_END_ {FWT_OPT_END, 0, NULL, NULL, NULL, NULL, 0, 0}
+
+/* A subcommand in a table: its own options and operand count. */
+struct fwt_cli_cmd {
+    const char *name;
+    const char *operands; /* usage text of the operands, e.g. "TRUSTED_ROOT"; "" none */
+    int min_args, max_args; /* operand count; max -1: any number */
+    const char *summary;    /* one line, in the program's command list */
+    const char *description; /* --help of the subcommand; NULL: the summary */
+    const struct fwt_opt *opts; /* may be NULL */
+};
+
+/* A program (or a subcommand with subcommands of its own, e.g. "fwtrust log"). */
+struct fwt_cli_prog {
+    const char *name;        /* as in messages: "fwtrust-boot", "fwtrust log" */
+    const char *operands;    /* without cmds: usage text of the operands */
+    int min_args, max_args;  /* without cmds: operand count */
+    const char *description; /* after the usage line of --help */
+    const struct fwt_opt *opts; /* global options: accepted with every command */
+    const struct fwt_cli_cmd *cmds; /* NULL-name terminated, or NULL: no subcommands */
+    const char *epilog;      /* last paragraph of --help, e.g. the exit codes */
+};
+
+struct fwt_cli_args {
+    const struct fwt_cli_cmd *cmd; /* the subcommand; NULL without cmds */
+    int argc;                      /* operands after the subcommand */
+    char **argv;                   /* argv[argc] == NULL */
+    char name[96];                 /* "prog" or "prog cmd": for messages */
+};
+
+/*
+ * Parse argv (argv[0] is the program or subcommand name and is skipped) against
+ * p. Returns -1 to go on; otherwise the exit code: 0 after --help / --version
+ * (printed on stdout), FWT_E_ARG after a usage error (one line on stderr naming
+ * the program and subcommand, with a hint). argv is reordered in place: the
+ * operands end up in args->argv.
+ */
+int fwt_cli_parse(const struct fwt_cli_prog *p, int argc, char **argv, struct fwt_cli_args *args);
+/* --help text of the program (cmd NULL) or of one subcommand. */
+void fwt_cli_help(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd, FILE *out);
+/* The reference of the program and of all its subcommands as Markdown (docs/cli.md). */
+void fwt_cli_markdown(const struct fwt_cli_prog *p, FILE *out);
+/* Edit distance (Damerau-Levenshtein, optimal string alignment), capped at 255. */
+unsigned fwt_cli_distance(const char *a, const char *b);
+/* The closest of names[0..n-1] to s, or NULL when none is close. */
+const char *fwt_cli_suggest(const char *s, const char *const *names, size_t n);
+/* The project version (CMake project VERSION). */
+const char *fwt_cli_version(void);
 
 /* Print "PROG: error: TEXT (NAME): DETAIL" on stderr; return the exit code. */
 int fwt_cli_error(const char *prog, fwt_err err);

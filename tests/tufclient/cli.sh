@@ -16,9 +16,10 @@ expect 0 "init TRUSTED_ROOT" "$C" --help
 expect 1 "no command" "$C" --metadata-dir "$M"
 expect 1 "unknown command" "$C" --metadata-dir "$M" --metadata-url "$URL/metadata" bogus
 expect 1 "--metadata-dir is required" "$C" refresh
-expect 1 "options go before it" "$C" --metadata-dir "$M" --metadata-url "$URL/metadata" refresh --json
+expect 1 "fwtrust-tuf-client refresh: unexpected operand 'extra'" "$C" --metadata-dir "$M" --metadata-url "$URL/metadata" refresh extra
 expect 1 "download needs" "$C" --metadata-dir "$M" --metadata-url "$URL/metadata" download
-expect 1 "--metadata-url is required" "$C" --detailed-exit --metadata-dir "$M" nope
+expect 1 "unknown command 'nope'" "$C" --detailed-exit --metadata-dir "$M" nope
+expect 1 "--metadata-url is required" "$C" --detailed-exit --metadata-dir "$M" refresh
 expect 1 "" "$C" --metadata-dir "$M" --detailed-exit --timeout x refresh
 
 # init: no request; a root not signed by its own keys is refused
@@ -58,7 +59,7 @@ cmp "$M3/root.json" "$R3/metadata/3.root.json" || fail "a refused init changed t
 expect 44 "differs from the trusted root of the same version" "$C" --detailed-exit --metadata-dir "$M3" \
     init "$T/repo3b/metadata/3.root.json"
 cmp "$M3/root.json" "$R3/metadata/3.root.json" || fail "a refused init changed the trusted root"
-expect 1 "--force is an option of init only" "$C" --force --metadata-dir "$M3" --metadata-url "$URL/metadata" refresh
+expect 1 "option '--force' is not an option of this command (only of: init)" "$C" --force --metadata-dir "$M3" --metadata-url "$URL/metadata" refresh
 expect 0 "" "$C" --force --metadata-dir "$M3" init "$R/metadata/1.root.json"
 cmp "$M3/root.json" "$R/metadata/1.root.json" || fail "init --force did not replace the root"
 
@@ -72,9 +73,10 @@ cmp "$M/timestamp.json" "$R/metadata/timestamp.json" || fail "timestamp bytes"
 cmp "$M/snapshot.json" "$R/metadata/2.snapshot.json" || fail "snapshot bytes"
 cmp "$M/targets.json" "$R/metadata/2.targets.json" || fail "targets bytes"
 
-# a second refresh: nothing new, local snapshot and targets are used (no request for them)
+# a second refresh: nothing new, local snapshot and targets are used (no request for them);
+# options go before or after the command
 : >"$T/log"
-expect 0 "" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" refresh
+expect 0 '"ok": true' "$C" refresh --metadata-url "$URL/metadata" --json --metadata-dir "$M"
 printf '404 /metadata/2.root.json\n200 /metadata/timestamp.json\n' | diff - "$T/log" || fail "second refresh requests"
 
 # download a target of a delegated role named "hw/a": percent-encoded in the URL and file name

@@ -128,5 +128,5 @@ for c in init add-target remove-target delegate publish timestamp rotate revoke-
     expect 0 "usage: fwtrust repo" "$FWTRUST" repo "$c" --help
 done
 expect 0 "Exit status" "$FWTRUST" repo --help
-expect 1 "'frobnicate' is not a repo command" "$FWTRUST" repo frobnicate "$R"
+expect 1 "fwtrust repo: unknown command 'frobnicate'" "$FWTRUST" repo frobnicate "$R"
 echo "basic: ok"

@@ -12,7 +12,7 @@ expect 1 "no timestamp key given (--timestamp-key)" init "$T/x" --root-key "$T/r
 [ ! -e "$T/x" ] || fail "failed init created the directory"
 expect 1 "root threshold 2 is above its 1 distinct keys" init "$T/x" "${base[@]}" --root-threshold 2
 expect 1 "root threshold 2 is above its 1 distinct keys" init "$T/x" "${base[@]}" --root-key "$T/root.pem" --root-threshold 2
-expect 1 "--root-threshold: expected a number from 1 to 255, got '0'" init "$T/x" "${base[@]}" --root-threshold 0
+expect 1 "option '--root-threshold' needs a positive number up to 255, not '0'" init "$T/x" "${base[@]}" --root-threshold 0
 expect 1 "--expires: expected ROLE=DAYS" init "$T/x" "${base[@]}" --expires root=0
 expect 1 "--expires: expected ROLE=DAYS" init "$T/x" "${base[@]}" --expires mirror=3
 expect 1 "--expires: expected ROLE=DAYS" init "$T/x" "${base[@]}" --expires root=12x
@@ -22,7 +22,7 @@ rc=0; init "$T/x" "${base[@]}" --root-key "$T/junk.pem" >/dev/null 2>"$T/err" ||
 [ ! -e "$T/x" ] || fail "failed init created the directory"
 mkdir "$T/full" && touch "$T/full/something"
 expect 1 "exists and is not empty" init "$T/full" "${base[@]}"
-expect 1 "expects DIR" "$FWTRUST" repo init
+expect 1 "fwtrust repo init: missing operand: usage: fwtrust repo init DIR" "$FWTRUST" repo init
 expect 8 "is not an fwtrust repository" "$FWTRUST" repo status "$T/nowhere"
 
 expect 0 "" init "$R" "${base[@]}"

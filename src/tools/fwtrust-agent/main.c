@@ -939,7 +939,7 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--version")) {
-            printf("fwtrust-agent %s\n", FWTRUST_VERSION_STRING);
+            printf("fwtrust-agent %s\n", fwt_cli_version());
             return 0;
         } else if (a[0] == '-') {
             return fwt_cli_usage_error(k_prog, "unknown option '%s'", a);

@@ -12,28 +12,38 @@
 
 static const char *const k_prog = "fwtrust-boot";
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust-boot --device DIR\n\n"
-            "The reference secure bootloader. It boots the trial slot while it has tries left\n"
-            "(one try is used up before the boot), else the confirmed slot; verifies the image\n"
-            "with the verifier core (signature or certificate chain, hardware id, security\n"
-            "counter and key version against the stored minimums); marks a slot bad only for\n"
-            "a verdict on its image (exit codes 20-33 but 31, or an empty slot) and falls back\n"
-            "to the other one. A trial that was never confirmed rolls back once\n"
-            "its tries are used up. The booted image is measured: its digest and signer key\n"
-            "hash extend a SHA-256 register (DIR/pcr) and are appended to the event log\n"
-            "(DIR/eventlog.jsonl). Prints what it booted as JSON on stdout.\n\n"
-            "With no valid slot it enters RECOVERY: says so on stderr, prints the JSON with\n"
-            "\"recovery\": true and exits 50.\n\n"
-            "When nothing boots for another reason (I/O, a missing slot file, memory, a fault\n"
-            "refused by the re-check, no trust anchor) nothing is recorded: no slot is marked\n"
-            "bad, no try is used up; it exits with that error's code.\n\n"
-            "Exit: 0 booted; 1 usage or device.ini error (line named); 2 I/O; 5 fault;\n"
-            "8 not a device; 10 device locked; 11 state corrupt; 31 no trust anchor;\n"
-            "50 no valid slot (recovery).\n");
-}
+static const char *g_device;
+static int g_json;
+
+static const struct fwt_opt k_opts[] = {
+    FWT_OPT_STR_(0, "device", "DIR", &g_device, "the device directory (required)"),
+    FWT_OPT_FLAG_(0, "json", &g_json, "JSON output (the only format; accepted for symmetry)"),
+    FWT_OPT_END_,
+};
+
+static const struct fwt_cli_prog k_cli = {
+    .name = k_prog,
+    .operands = "",
+    .description =
+        "The reference secure bootloader. It boots the trial slot while it has tries left\n"
+        "(one try is used up before the boot), else the confirmed slot; verifies the image\n"
+        "with the verifier core (signature or certificate chain, hardware id, security\n"
+        "counter and key version against the stored minimums); marks a slot bad only for\n"
+        "a verdict on its image (exit codes 20-33 but 31, or an empty slot) and falls back\n"
+        "to the other one. A trial that was never confirmed rolls back once\n"
+        "its tries are used up. The booted image is measured: its digest and signer key\n"
+        "hash extend a SHA-256 register (DIR/pcr) and are appended to the event log\n"
+        "(DIR/eventlog.jsonl). Prints what it booted as JSON on stdout.\n\n"
+        "With no valid slot it enters RECOVERY: says so on stderr, prints the JSON with\n"
+        "\"recovery\": true and exits 50.\n\n"
+        "When nothing boots for another reason (I/O, a missing slot file, memory, a fault\n"
+        "refused by the re-check, no trust anchor) nothing is recorded: no slot is marked\n"
+        "bad, no try is used up; it exits with that error's code.",
+    .opts = k_opts,
+    .epilog = "Exit: 0 booted; 1 usage or device.ini error (line named); 2 I/O; 5 fault;\n"
+              "8 not a device; 10 device locked; 11 state corrupt; 31 no trust anchor;\n"
+              "50 no valid slot (recovery).",
+};
 
 static json_t *hex(const uint8_t *b, size_t n)
 {
@@ -63,26 +73,12 @@ static json_t *failed_json(const struct fwt_agent_boot_result *r)
 
 int main(int argc, char **argv)
 {
-    const char *device = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--version")) {
-            printf("fwtrust-boot %s\n", FWTRUST_VERSION_STRING);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) {
-            device = argv[++i];
-        } else if (!strncmp(argv[i], "--device=", 9)) {
-            device = argv[i] + 9;
-        } else if (!strcmp(argv[i], "--json")) {
-            /* JSON is the only output format; accepted for symmetry */
-        } else {
-            return fwt_cli_usage_error(k_prog, "unknown argument '%s'", argv[i]);
-        }
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
     }
+    const char *device = g_device;
     if (!device) {
         return fwt_cli_usage_error(k_prog, "--device DIR is required");
     }

@@ -1,7 +1,7 @@
 /*
  * fwtrust-tuf-client: a TUF client on the command line, following the client
  * protocol of the TUF conformance suite (theupdateframework/tuf-conformance,
- * CLIENT-CLI.md): global options before the subcommand, then
+ * CLIENT-CLI.md): options (before or after the subcommand, cli_opts.c), then
  *   init TRUSTED_ROOT | refresh | download | list
  * Exit status 0 on success and 1 on any failure (the protocol's rule); the
  * error name and number are printed on stderr (and in --json output), and
@@ -10,7 +10,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,57 +20,12 @@
 #define PROG "fwtrust-tuf-client"
 #define MAX_NAMES 256
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: " PROG " [OPTIONS] COMMAND [ARGS]\n\n"
-            "A TUF 1.0 client (tuf-spec.md section 5): trusted metadata in METADATA_DIR.\n\n"
-            "Commands:\n"
-            "  init TRUSTED_ROOT  install the initial root (must be signed by its own root threshold);\n"
-            "                     a trusted root already there is replaced only by a newer version\n"
-            "                     (the same file again changes nothing), unless --force\n"
-            "  refresh            update root, timestamp, snapshot and targets from --metadata-url\n"
-            "  download           refresh, then fetch each --target-name into --target-dir\n"
-            "                     (file name: the target path percent-encoded; kept when it already matches)\n"
-            "  list               refresh, then list every target (name, role, length, hashes, custom)\n\n"
-            "Options (before COMMAND):\n"
-            "  --metadata-dir DIR       trusted metadata (root.json, timestamp.json, ..., time-floor)\n"
-            "  --metadata-url URL       base URL of the repository metadata (http, https, file)\n"
-            "  --target-name PATH       target to download (repeatable)\n"
-            "  --target-base-url URL    base URL of the target files\n"
-            "  --target-dir DIR         where downloaded targets are stored\n"
-            "  --ca-file FILE           CA certificates (PEM) for https\n"
-            "  --pinned-pubkey PIN      sha256//BASE64 of the server key (or a key file)\n"
-            "  --client-cert FILE       client certificate (PEM) for mutual TLS\n"
-            "  --client-key FILE        its private key (PEM)\n"
-            "  --timeout SEC            per-file transfer timeout (default 300)\n"
-            "  --low-speed-limit BPS    abort a transfer slower than this ... (default 1024)\n"
-            "  --low-speed-time SEC     ... for this long (default 30)\n"
-            "  --max-root-bytes N       largest root file, also for init (default %u)\n"
-            "  --max-timestamp-bytes N  largest timestamp.json (default %u)\n"
-            "  --max-snapshot-bytes N   largest snapshot (default %u)\n"
-            "  --max-targets-bytes N    largest targets role, delegated ones too (default %u)\n"
-            "                           (a longer download is aborted; a length above the limit\n"
-            "                           in the timestamp or snapshot is refused)\n"
-            "  --max-root-rotations N   new root versions per refresh (default 32)\n"
-            "  --max-delegations N      roles visited per target search (default 32)\n"
-            "  --force                  init: replace the trusted root even with an older version, or\n"
-            "                           another root of the same version (re-provisioning)\n"
-            "  --no-time-floor          do not use the persisted time floor (trust the clock alone)\n"
-            "  --time-floor-file FILE   keep the time floor in FILE (default METADATA_DIR/time-floor)\n"
-            "  --json                   print results as JSON on stdout\n"
-            "  --detailed-exit          exit with the error number instead of 1\n"
-            "  --help                   this text\n\n"
-            "Exit status: 0 success, 1 failure (the error is named on stderr).\n",
-            FWT_TUF_DEFAULT_MAX_ROOT_SIZE, FWT_TUF_DEFAULT_MAX_TIMESTAMP_SIZE, FWT_TUF_DEFAULT_MAX_SNAPSHOT_SIZE,
-            FWT_TUF_DEFAULT_MAX_TARGETS_SIZE);
-}
-
 struct cli {
     const char *mdir, *murl, *turl, *tdir;
     const char *names[MAX_NAMES];
-    size_t n_names;
-    int json, detailed, force;
+    struct fwt_opt_list name_list;
+    int json, detailed, force, no_floor;
+    uint64_t timeout, lsl, lst, rot, del, maxroot, maxts, maxsnap, maxtgt;
     struct fwt_tuf_client_opts o;
     struct fwt_progress prog; /* download progress (stderr, on a terminal) */
 };
@@ -85,9 +39,9 @@ static int fail(const struct cli *a, fwt_err err)
     return a->detailed ? fwt_cli_exit_code(err) : 1;
 }
 
-static int usage_fail(const struct cli *a, const char *msg)
+static int usage_fail(const struct cli *a, const char *name, const char *msg)
 {
-    int code = fwt_cli_usage_error(PROG, "%s", msg);
+    int code = fwt_cli_usage_error(name, "%s", msg);
     return a->detailed ? code : 1;
 }
 
@@ -98,16 +52,6 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
         fwt_progress_start(p, "download", total);
     }
     fwt_progress_update(p, done);
-}
-
-static int parse_long(const char *s, long *out)
-{
-    uint64_t v;
-    if (fwt_parse_u64(s, 1000000000ull, &v) != FWT_OK) {
-        return -1;
-    }
-    *out = (long)v;
-    return 0;
 }
 
 static int cmd_init(struct cli *a, const char *root)
@@ -194,7 +138,7 @@ static int run(struct cli *a, const char *cmd)
         out = json_pack("{s:b, s:o}", "ok", 1, "targets", arr);
     } else if (err == FWT_OK) { /* download */
         json_t *arr = json_array();
-        for (size_t i = 0; i < a->n_names && err == FWT_OK; i++) {
+        for (size_t i = 0; i < a->name_list.n && err == FWT_OK; i++) {
             struct fwt_tuf_target t;
             err = fwt_tuf_get_target(c, a->names[i], &t);
             char *q = err == FWT_OK ? fwt_tuf_quote(t.name) : NULL;
@@ -243,123 +187,120 @@ static int run(struct cli *a, const char *cmd)
     return 0;
 }
 
+static struct cli a = {.name_list = {a.names, 0, MAX_NAMES}};
+
+#define MAXN 1000000000ull
+/* the defaults as the help texts give them */
+_Static_assert(FWT_TUF_DEFAULT_MAX_ROOT_SIZE == 512000, "help text of --max-root-bytes");
+_Static_assert(FWT_TUF_DEFAULT_MAX_TIMESTAMP_SIZE == 16384, "help text of --max-timestamp-bytes");
+_Static_assert(FWT_TUF_DEFAULT_MAX_SNAPSHOT_SIZE == 2000000, "help text of --max-snapshot-bytes");
+_Static_assert(FWT_TUF_DEFAULT_MAX_TARGETS_SIZE == 5000000, "help text of --max-targets-bytes");
+static const struct fwt_opt k_global[] = {
+    FWT_OPT_STR_(0, "metadata-dir", "DIR", &a.mdir, "trusted metadata (root.json, timestamp.json, ..., time-floor)"),
+    FWT_OPT_STR_(0, "metadata-url", "URL", &a.murl, "base URL of the repository metadata (http, https, file)"),
+    FWT_OPT_STR_(0, "ca", "FILE", &a.o.transport.ca_file, "CA certificates (PEM) for https"),
+    FWT_OPT_STR_(0, "ca-file", "FILE", &a.o.transport.ca_file, NULL), /* the old spelling */
+    FWT_OPT_STR_(0, "pinned-pubkey", "PIN", &a.o.transport.pinned_pubkey,
+                 "sha256//BASE64 of the server key (or a key file)"),
+    FWT_OPT_STR_(0, "client-cert", "FILE", &a.o.transport.client_cert, "client certificate (PEM) for mutual TLS"),
+    FWT_OPT_STR_(0, "client-key", "FILE", &a.o.transport.client_key, "its private key (PEM)"),
+    FWT_OPT_U64_(0, "timeout", "SEC", &a.timeout, 1, MAXN, "per-file transfer timeout (default 300)"),
+    FWT_OPT_U64_(0, "low-speed-limit", "BPS", &a.lsl, 1, MAXN, "abort a transfer slower than this ... (default 1024)"),
+    FWT_OPT_U64_(0, "low-speed-time", "SEC", &a.lst, 1, MAXN, "... for this long (default 30)"),
+    FWT_OPT_U64_(0, "max-root-bytes", "N", &a.maxroot, 1, MAXN,
+                 "largest root file, also for init (default 512000)"),
+    FWT_OPT_U64_(0, "max-timestamp-bytes", "N", &a.maxts, 1, MAXN,
+                 "largest timestamp.json (default 16384)"),
+    FWT_OPT_U64_(0, "max-snapshot-bytes", "N", &a.maxsnap, 1, MAXN,
+                 "largest snapshot (default 2000000)"),
+    FWT_OPT_U64_(0, "max-targets-bytes", "N", &a.maxtgt, 1, MAXN,
+                 "largest targets role, delegated ones too (default 5000000)\n"
+                 "(a longer download is aborted; a length above the limit\n"
+                 "in the timestamp or snapshot is refused)"),
+    FWT_OPT_U64_(0, "max-root-rotations", "N", &a.rot, 1, MAXN, "new root versions per refresh (default 32)"),
+    FWT_OPT_U64_(0, "max-delegations", "N", &a.del, 1, MAXN, "roles visited per target search (default 32)"),
+    FWT_OPT_FLAG_(0, "no-time-floor", &a.no_floor, "do not use the persisted time floor (trust the clock alone)"),
+    FWT_OPT_STR_(0, "time-floor-file", "FILE", &a.o.time_floor_path,
+                 "keep the time floor in FILE (default METADATA_DIR/time-floor)"),
+    FWT_OPT_FLAG_(0, "json", &a.json, "print results as JSON on stdout"),
+    FWT_OPT_FLAG_(0, "detailed-exit", &a.detailed, "exit with the error number instead of 1"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_init[] = {
+    FWT_OPT_FLAG_(0, "force", &a.force, "replace the trusted root even with an older version, or\n"
+                                        "another root of the same version (re-provisioning)"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_download[] = {
+    FWT_OPT_LIST_(0, "target-name", "PATH", &a.name_list, "target to download (repeatable; at least one)"),
+    FWT_OPT_STR_(0, "target-base-url", "URL", &a.turl, "base URL of the target files"),
+    FWT_OPT_STR_(0, "target-dir", "DIR", &a.tdir, "where downloaded targets are stored"),
+    FWT_OPT_END_,
+};
+static const struct fwt_cli_cmd k_cmds[] = {
+    {"init", "TRUSTED_ROOT", 1, 1, "install the initial root",
+     "Installs the initial root TRUSTED_ROOT in --metadata-dir. It must be signed by its own root\n"
+     "threshold; a trusted root already there is replaced only by a newer version (the same file\n"
+     "again changes nothing), unless --force.", k_init},
+    {"refresh", "", 0, 0, "update root, timestamp, snapshot and targets from --metadata-url", NULL, NULL},
+    {"download", "", 0, 0, "refresh, then fetch each --target-name into --target-dir",
+     "Refreshes, then fetches each --target-name into --target-dir (file name: the target path\n"
+     "percent-encoded; kept when it already matches).", k_download},
+    {"list", "", 0, 0, "refresh, then list every target (name, role, length, hashes, custom)", NULL, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
+};
+static const struct fwt_cli_prog k_cli = {
+    .name = PROG,
+    .description = "A TUF 1.0 client (tuf-spec.md section 5): trusted metadata in METADATA_DIR.\n"
+                   "Follows the client protocol of the TUF conformance suite (CLIENT-CLI.md).",
+    .opts = k_global,
+    .cmds = k_cmds,
+    .epilog = "Exit status: 0 success, 1 failure (the error is named on stderr);\n"
+              "with --detailed-exit the error number (docs/exit-codes.md).",
+};
+
 int main(int argc, char **argv)
 {
-    static struct cli a;
-    enum {
-        O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_CA, O_PIN, O_CERT, O_KEY, O_TIMEOUT, O_LSL, O_LST,
-        O_ROT, O_DEL, O_MAXROOT, O_MAXTS, O_MAXSNAP, O_MAXTGT, O_FORCE, O_NOFLOOR, O_FLOORFILE, O_JSON, O_DETAIL, O_HELP
-    };
-    static const struct option opts[] = {
-        {"metadata-dir", required_argument, 0, O_MDIR}, {"metadata-url", required_argument, 0, O_MURL},
-        {"target-name", required_argument, 0, O_TNAME}, {"target-base-url", required_argument, 0, O_TURL},
-        {"target-dir", required_argument, 0, O_TDIR}, {"ca-file", required_argument, 0, O_CA},
-        {"pinned-pubkey", required_argument, 0, O_PIN}, {"client-cert", required_argument, 0, O_CERT},
-        {"client-key", required_argument, 0, O_KEY}, {"timeout", required_argument, 0, O_TIMEOUT},
-        {"low-speed-limit", required_argument, 0, O_LSL}, {"low-speed-time", required_argument, 0, O_LST},
-        {"max-root-rotations", required_argument, 0, O_ROT}, {"max-delegations", required_argument, 0, O_DEL},
-        {"max-root-bytes", required_argument, 0, O_MAXROOT}, {"max-timestamp-bytes", required_argument, 0, O_MAXTS},
-        {"max-snapshot-bytes", required_argument, 0, O_MAXSNAP}, {"max-targets-bytes", required_argument, 0, O_MAXTGT},
-        {"force", no_argument, 0, O_FORCE}, {"no-time-floor", no_argument, 0, O_NOFLOOR}, {"time-floor-file", required_argument, 0, O_FLOORFILE},
-        {"json", no_argument, 0, O_JSON},
-        {"detailed-exit", no_argument, 0, O_DETAIL}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
-    int ch;
-    long v;
-    /* '+': stop at the first non-option (the subcommand) */
-    while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (ch) {
-        case O_MDIR: a.mdir = optarg; break;
-        case O_MURL: a.murl = optarg; break;
-        case O_TNAME:
-            if (a.n_names == MAX_NAMES) {
-                return usage_fail(&a, "too many --target-name options");
-            }
-            a.names[a.n_names++] = optarg;
-            break;
-        case O_TURL: a.turl = optarg; break;
-        case O_TDIR: a.tdir = optarg; break;
-        case O_CA: a.o.transport.ca_file = optarg; break;
-        case O_PIN: a.o.transport.pinned_pubkey = optarg; break;
-        case O_CERT: a.o.transport.client_cert = optarg; break;
-        case O_KEY: a.o.transport.client_key = optarg; break;
-        case O_TIMEOUT:
-        case O_LSL:
-        case O_LST:
-        case O_ROT:
-        case O_DEL:
-        case O_MAXROOT:
-        case O_MAXTS:
-        case O_MAXSNAP:
-        case O_MAXTGT:
-            if (parse_long(optarg, &v) != 0 || v == 0) {
-                return usage_fail(&a, "numeric option needs a positive number");
-            }
-            if (ch == O_TIMEOUT) a.o.transport.timeout_s = v;
-            if (ch == O_LSL) a.o.transport.low_speed_limit = v;
-            if (ch == O_LST) a.o.transport.low_speed_time_s = v;
-            if (ch == O_ROT) a.o.limits.max_root_rotations = (unsigned)v;
-            if (ch == O_DEL) a.o.limits.max_delegations = (unsigned)v;
-            if (ch == O_MAXROOT) a.o.limits.max_root_size = (uint64_t)v;
-            if (ch == O_MAXTS) a.o.limits.max_timestamp_size = (uint64_t)v;
-            if (ch == O_MAXSNAP) a.o.limits.max_snapshot_size = (uint64_t)v;
-            if (ch == O_MAXTGT) a.o.limits.max_targets_size = (uint64_t)v;
-            break;
-        case O_FORCE: a.force = 1; break;
-        case O_NOFLOOR: a.o.no_time_floor = 1; break;
-        case O_FLOORFILE: a.o.time_floor_path = optarg; break;
-        case O_JSON: a.json = 1; break;
-        case O_DETAIL: a.detailed = 1; break;
-        case O_HELP:
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return usage_fail(&a, "unknown option");
-        }
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc == 0 || a.detailed ? rc : 1;
     }
-    if (optind >= argc) {
-        return usage_fail(&a, "no command (init, refresh, download, list)");
-    }
-    const char *cmd = argv[optind++];
-    if (optind < argc && (!strcmp(argv[optind], "--help") || !strcmp(argv[optind], "-h"))) {
-        usage(stdout);
-        return 0;
-    }
+    const char *cmd = args.cmd->name;
     if (!a.mdir) {
-        return usage_fail(&a, "--metadata-dir is required");
+        return usage_fail(&a, args.name, "--metadata-dir is required");
     }
     a.o.metadata_dir = a.mdir;
     a.o.metadata_url = a.murl;
     a.o.targets_url = a.turl;
+    a.o.no_time_floor = a.no_floor;
+    a.o.transport.timeout_s = (long)a.timeout;
+    a.o.transport.low_speed_limit = (long)a.lsl;
+    a.o.transport.low_speed_time_s = (long)a.lst;
+    a.o.limits.max_root_rotations = (unsigned)a.rot;
+    a.o.limits.max_delegations = (unsigned)a.del;
+    a.o.limits.max_root_size = a.maxroot;
+    a.o.limits.max_timestamp_size = a.maxts;
+    a.o.limits.max_snapshot_size = a.maxsnap;
+    a.o.limits.max_targets_size = a.maxtgt;
     if (!getenv("FWTRUST_NO_PROGRESS")) {
         a.o.progress = on_progress;
         a.o.progress_ctx = &a.prog;
     }
-    if (a.force && strcmp(cmd, "init") != 0) {
-        return usage_fail(&a, "--force is an option of init only");
-    }
     if (!strcmp(cmd, "init")) {
-        if (optind + 1 != argc) {
-            return usage_fail(&a, "init takes one argument: TRUSTED_ROOT");
-        }
-        return cmd_init(&a, argv[optind]);
-    }
-    if (optind != argc) {
-        return usage_fail(&a, "unexpected argument after the command (options go before it)");
+        return cmd_init(&a, args.argv[0]);
     }
     if (!a.murl) {
-        return usage_fail(&a, "--metadata-url is required");
+        return usage_fail(&a, args.name, "--metadata-url is required");
     }
     if (!strcmp(cmd, "download")) {
-        if (!a.n_names || !a.turl || !a.tdir) {
-            return usage_fail(&a, "download needs --target-name, --target-base-url and --target-dir");
+        if (!a.name_list.n || !a.turl || !a.tdir) {
+            return usage_fail(&a, args.name, "download needs --target-name, --target-base-url and --target-dir");
         }
         if (mkdir(a.tdir, 0755) != 0 && errno != EEXIST) {
             fwt_fail(FWT_E_IO, "%s: cannot create: %s", a.tdir, strerror(errno));
             return fail(&a, FWT_E_IO);
         }
-    } else if (strcmp(cmd, "refresh") != 0 && strcmp(cmd, "list") != 0) {
-        return usage_fail(&a, "unknown command (init, refresh, download, list)");
     }
     return run(&a, cmd);
 }

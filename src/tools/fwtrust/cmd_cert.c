@@ -7,43 +7,6 @@
 
 static const char *const k_prog = "fwtrust cert";
 
-enum {
-    OPT_ROOT = OPT_CMD_FIRST,
-    OPT_KEY_VERSION,
-    OPT_NOT_AFTER,
-    OPT_HW_ID,
-    OPT_ALLOW_TEST,
-    OPT_MIN_KEY_VERSION,
-};
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust cert issue --root ROOTKEY --key SIGNING_PUB --key-version N\n"
-            "                          [--not-after DATE] [--hw-id ID] -o CERT\n"
-            "       fwtrust cert inspect [--root ROOT_PUB [--hw-id ID] [--min-key-version N]] CERT\n\n"
-            "issue: the root key (the one devices trust, or whose hash they have fused) certifies\n"
-            "an image signing key with a key version. Devices refuse certificates below their\n"
-            "minimum key version, so certifying a new key with a higher version and raising the\n"
-            "minimum revokes every older key (docs/incident-playbook.md). The certificate is\n"
-            "checked with the verifier core before it is written (atomically).\n\n"
-            "  --root ROOTKEY          root private key (PEM file or pkcs11: URI)\n"
-            "  --key SIGNING_PUB       the key to certify (PEM, public or private, or pkcs11:)\n"
-            "  --key-version N         key version (0 to 4294967295)\n"
-            "  --not-after DATE        expiry: YYYY-MM-DD (valid through that day, UTC),\n"
-            "                          YYYY-MM-DDTHH:MM:SSZ, or @SECONDS since 1970 (default: none)\n"
-            "  --hw-id ID              only for this hardware id (1-64 bytes; default: any)\n"
-            "  -o, --output CERT       where to write the certificate\n"
-            "  --allow-test-key        accept a published sample key (tests only)\n\n"
-            "inspect: print a certificate's fields; with --root also check it as a device would\n"
-            "(signature by that root, expiry against the current time, --hw-id, --min-key-version).\n\n"
-            "  --json                  print the result as JSON\n" FWT_KEY_HELP
-            "  -h, --help              this text\n\n"
-            "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key; 8 not found;\n"
-            "20 malformed certificate; 29 certificate forged, expired or for other hardware;\n"
-            "30 key version below the minimum; 32 sample key refused.\n");
-}
-
 /* DATE -> seconds since 1970 (see usage). */
 static fwt_err parse_date(const char *s, uint64_t *out)
 {
@@ -157,74 +120,29 @@ static void cert_print(const struct fwt_cert *c)
     json_decref(o);
 }
 
-static int cmd_issue(int argc, char **argv)
+static struct fwt_key_opts g_ko;
+static const char *g_root, *g_key, *g_out, *g_not_after, *g_hw_id;
+static uint64_t g_key_version = UINT64_MAX, g_min_kv; /* UINT64_MAX: not given */
+static int g_json, g_allow_test;
+
+static int cmd_issue(void)
 {
-    static const struct option opts[] = {
-        {"root", required_argument, NULL, OPT_ROOT},
-        {"key", required_argument, NULL, 'k'},
-        {"key-version", required_argument, NULL, OPT_KEY_VERSION},
-        {"not-after", required_argument, NULL, OPT_NOT_AFTER},
-        {"hw-id", required_argument, NULL, OPT_HW_ID},
-        {"output", required_argument, NULL, 'o'},
-        {"allow-test-key", no_argument, NULL, OPT_ALLOW_TEST},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        FWT_KEY_LONGOPTS,
-        {NULL, 0, NULL, 0}};
-    struct fwt_key_opts ko = {NULL, NULL, NULL};
+    struct fwt_key_opts ko = g_ko;
     struct fwt_cert_req req;
     memset(&req, 0, sizeof(req));
-    const char *root_spec = NULL, *key_spec = NULL, *out = NULL;
-    int json = 0, have_version = 0, c;
-    while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko)) {
-            continue;
-        }
-        switch (c) {
-        case OPT_ROOT:
-            root_spec = optarg;
-            break;
-        case 'k':
-            key_spec = optarg;
-            break;
-        case OPT_KEY_VERSION:
-            if (fwt_parse_u32(optarg, &req.key_version) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "--key-version: '%s' is not a 32-bit number",
-                                           optarg);
-            }
-            have_version = 1;
-            break;
-        case OPT_NOT_AFTER:
-            if (parse_date(optarg, &req.not_after) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "%s", fwt_detail());
-            }
-            break;
-        case OPT_HW_ID:
-            req.hw_id = (const uint8_t *)optarg;
-            req.hw_id_len = strlen(optarg);
-            if (req.hw_id_len == 0 || req.hw_id_len > FWT_HW_ID_MAX) {
-                return fwt_cli_usage_error(k_prog, "--hw-id must be 1 to %u bytes",
-                                           FWT_HW_ID_MAX);
-            }
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case OPT_ALLOW_TEST:
-            req.allow_test_key = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
+    const char *root_spec = g_root, *key_spec = g_key, *out = g_out;
+    int json = g_json, have_version = g_key_version != UINT64_MAX;
+    req.key_version = have_version ? (uint32_t)g_key_version : 0;
+    req.allow_test_key = g_allow_test;
+    if (g_not_after && parse_date(g_not_after, &req.not_after) != FWT_OK) {
+        return fwt_cli_usage_error(k_prog, "%s", fwt_detail());
     }
-    if (optind != argc) {
-        return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", argv[optind]);
+    if (g_hw_id) {
+        req.hw_id = (const uint8_t *)g_hw_id;
+        req.hw_id_len = strlen(g_hw_id);
+        if (req.hw_id_len == 0 || req.hw_id_len > FWT_HW_ID_MAX) {
+            return fwt_cli_usage_error(k_prog, "--hw-id must be 1 to %u bytes", FWT_HW_ID_MAX);
+        }
     }
     if (!root_spec || !key_spec || !have_version || !out) {
         return fwt_cli_usage_error(k_prog, "cert issue needs --root, --key, --key-version and -o");
@@ -273,58 +191,18 @@ static int cmd_issue(int argc, char **argv)
     return 0;
 }
 
-static int cmd_inspect(int argc, char **argv)
+static int cmd_inspect(const char *path)
 {
-    static const struct option opts[] = {
-        {"root", required_argument, NULL, OPT_ROOT},
-        {"hw-id", required_argument, NULL, OPT_HW_ID},
-        {"min-key-version", required_argument, NULL, OPT_MIN_KEY_VERSION},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        FWT_KEY_LONGOPTS,
-        {NULL, 0, NULL, 0}};
-    struct fwt_key_opts ko = {NULL, NULL, NULL};
-    const char *root_spec = NULL, *hw = NULL;
-    uint32_t min_kv = 0;
-    int json = 0, c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko)) {
-            continue;
-        }
-        switch (c) {
-        case OPT_ROOT:
-            root_spec = optarg;
-            break;
-        case OPT_HW_ID:
-            hw = optarg;
-            if (strlen(hw) == 0 || strlen(hw) > FWT_HW_ID_MAX) {
-                return fwt_cli_usage_error(k_prog, "--hw-id must be 1 to %u bytes",
-                                           FWT_HW_ID_MAX);
-            }
-            break;
-        case OPT_MIN_KEY_VERSION:
-            if (fwt_parse_u32(optarg, &min_kv) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "--min-key-version: '%s' is not a number",
-                                           optarg);
-            }
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
-    }
-    if (argc - optind != 1) {
-        return fwt_cli_usage_error(k_prog, "expected one CERT");
+    struct fwt_key_opts ko = g_ko;
+    const char *root_spec = g_root, *hw = g_hw_id;
+    uint32_t min_kv = (uint32_t)g_min_kv;
+    int json = g_json;
+    if (hw && (strlen(hw) == 0 || strlen(hw) > FWT_HW_ID_MAX)) {
+        return fwt_cli_usage_error(k_prog, "--hw-id must be 1 to %u bytes", FWT_HW_ID_MAX);
     }
     if (!root_spec && (hw || min_kv)) {
         return fwt_cli_usage_error(k_prog, "--hw-id and --min-key-version need --root");
     }
-    const char *path = argv[optind];
     uint8_t *buf = NULL;
     size_t len = 0;
     struct fwt_cert cert;
@@ -388,19 +266,66 @@ static int cmd_inspect(int argc, char **argv)
     return 0;
 }
 
+static const struct fwt_opt k_global[] = {
+    FWT_OPT_FLAG_(0, "json", &g_json, "print the result as JSON"),
+    FWT_KEY_OPTS(g_ko),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_issue[] = {
+    FWT_OPT_STR_(0, "root", "ROOTKEY", &g_root, "root private key (PEM file or pkcs11: URI); required"),
+    FWT_OPT_STR_('k', "key", "SIGNING_PUB", &g_key, "the key to certify (PEM, public or private, or pkcs11:); required"),
+    FWT_OPT_U64_(0, "key-version", "N", &g_key_version, 0, UINT32_MAX, "key version (0 to 4294967295); required"),
+    FWT_OPT_STR_(0, "not-after", "DATE", &g_not_after,
+                 "expiry: YYYY-MM-DD (valid through that day, UTC),\n"
+                 "YYYY-MM-DDTHH:MM:SSZ, or @SECONDS since 1970 (default: none)"),
+    FWT_OPT_STR_(0, "hw-id", "ID", &g_hw_id, "only for this hardware id (1-64 bytes; default: any)"),
+    FWT_OPT_STR_('o', "output", "CERT", &g_out, "where to write the certificate; required"),
+    FWT_OPT_FLAG_(0, "allow-test-key", &g_allow_test, "accept a published sample key (tests only)"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_inspect[] = {
+    FWT_OPT_STR_(0, "root", "ROOT_PUB", &g_root, "check the certificate as a device trusting ROOT_PUB would"),
+    FWT_OPT_STR_(0, "hw-id", "ID", &g_hw_id, "with --root: the device's hardware id"),
+    FWT_OPT_U64_(0, "min-key-version", "N", &g_min_kv, 0, UINT32_MAX, "with --root: the device's minimum key version"),
+    FWT_OPT_END_,
+};
+static const struct fwt_cli_cmd k_cmds[] = {
+    {"issue", "", 0, 0, "the root key certifies an image signing key with a key version",
+     "The root key (the one devices trust, or whose hash they have fused) certifies\n"
+     "an image signing key with a key version. Devices refuse certificates below their\n"
+     "minimum key version, so certifying a new key with a higher version and raising the\n"
+     "minimum revokes every older key (docs/incident-playbook.md). The certificate is\n"
+     "checked with the verifier core before it is written (atomically).", k_issue},
+    {"inspect", "CERT", 1, 1, "print a certificate's fields; with --root also check it",
+     "Prints a certificate's fields; with --root also checks it as a device would\n"
+     "(signature by that root, expiry against the current time, --hw-id, --min-key-version).", k_inspect},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
+};
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust cert",
+    .description = "Issue and inspect boot-key certificates (include/fwtrust/fwt_cert.h).",
+    .opts = k_global,
+    .cmds = k_cmds,
+    .epilog = "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key; 8 not found;\n"
+              "20 malformed certificate; 29 certificate forged, expired or for other hardware;\n"
+              "30 key version below the minimum; 32 sample key refused.",
+};
+
 static int run(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? FWT_E_ARG : 0;
+    if (argc < 2) {
+        fwt_cli_help(&k_cli, NULL, stderr);
+        return FWT_E_ARG;
     }
-    if (!strcmp(argv[1], "issue")) {
-        return cmd_issue(argc - 1, argv + 1);
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
     }
-    if (!strcmp(argv[1], "inspect")) {
-        return cmd_inspect(argc - 1, argv + 1);
+    if (args.cmd == &k_cmds[0]) {
+        return cmd_issue();
     }
-    return fwt_cli_usage_error(k_prog, "unknown subcommand '%s' (issue or inspect)", argv[1]);
+    return cmd_inspect(args.argv[0]);
 }
 
 const struct fwt_command fwt_cmd_cert = {"cert", "issue and inspect boot-key certificates", run};

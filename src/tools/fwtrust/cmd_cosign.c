@@ -6,106 +6,63 @@
 
 static const char *const k_prog = "fwtrust cosign";
 
-enum {
-    OPT_CERT = OPT_CMD_FIRST,
-    OPT_ALLOW_TEST,
-    OPT_LOG,
-    OPT_NO_LOG,
-    OPT_SIGNER,
+static struct fwt_key_opts g_ko;
+static struct fwt_signlog_keyopt g_lk;
+static const char *g_keys[2], *g_cert, *g_out, *g_log, *g_signer;
+static struct fwt_opt_list g_key_list = {g_keys, 0, 2};
+static int g_json, g_no_log, g_allow_test;
+
+static const struct fwt_opt k_opts[] = {
+    FWT_OPT_LIST_('k', "key", "KEY", &g_key_list, "signing key (PEM file or pkcs11: URI); one per cosign"),
+    FWT_OPT_STR_(0, "cert", "FILE", &g_cert, "boot-key certificate of KEY (fwtrust cert issue)"),
+    FWT_OPT_STR_('o', "output", "OUT", &g_out, "write the cosigned image to OUT instead of IMAGE"),
+    FWT_OPT_FLAG_(0, "allow-test-key", &g_allow_test, "sign even with a published sample key (tests only)"),
+    FWT_OPT_FLAG_(0, "json", &g_json, "print a summary as JSON"),
+    FWT_SIGNLOG_OPTS(g_lk, g_log, g_no_log, g_signer),
+    FWT_KEY_OPTS(g_ko),
+    FWT_OPT_END_,
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust cosign --key KEY [--cert FILE] [options] IMAGE [-o OUT]\n\n"
-            "Add one signature by KEY to the signed IMAGE, so that several key holders, each on\n"
-            "their own machine, can sign one release (verify it with fwtrust verify --threshold).\n"
-            "The signed bytes (header, payload, protected TLVs) and the image digest stay as they\n"
-            "are; a KEYHASH and signature TLV pair (after the certificate, with --cert) is added\n"
-            "to the unprotected area. IMAGE is replaced atomically unless -o OUT is given. A\n"
-            "second signature by the same key is refused. IMAGE and OUT are both binary or both\n"
-            "Intel HEX (a name ending in .hex).\n\n"
-            "  -k, --key KEY            signing key (PEM file or pkcs11: URI)\n"
-            "  --cert FILE              boot-key certificate of KEY (fwtrust cert issue)\n"
-            "  -o, --output OUT         write the cosigned image to OUT instead of IMAGE\n"
-            "  --allow-test-key         sign even with a published sample key (tests only)\n"
-            "  --json                   print a summary as JSON\n" FWT_SIGNLOG_HELP FWT_KEY_HELP
-            "  -h, --help               this text\n\n"
-            "Exit status (docs/exit-codes.md): 0 signed; 1 usage or already signed by KEY; 2 I/O;\n"
-            "7 key; 8 not found (IMAGE or signing log); 11 signing log not intact; 20 IMAGE is\n"
-            "not a valid image; 29 certificate does not certify KEY; 32 sample key refused; 33\n"
-            "no room for the signature.\n");
-}
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust cosign",
+    .operands = "IMAGE",
+    .min_args = 1,
+    .max_args = 1,
+    .description =
+        "Add one signature by --key KEY to the signed IMAGE, so that several key holders, each on\n"
+        "their own machine, can sign one release (verify it with fwtrust verify --threshold).\n"
+        "The signed bytes (header, payload, protected TLVs) and the image digest stay as they\n"
+        "are; a KEYHASH and signature TLV pair (after the certificate, with --cert) is added\n"
+        "to the unprotected area. IMAGE is replaced atomically unless -o OUT is given. A\n"
+        "second signature by the same key is refused. IMAGE and OUT are both binary or both\n"
+        "Intel HEX (a name ending in .hex).",
+    .opts = k_opts,
+    .epilog = "Exit status (docs/exit-codes.md): 0 signed; 1 usage or already signed by KEY; 2 I/O;\n"
+              "7 key; 8 not found (IMAGE or signing log); 11 signing log not intact; 20 IMAGE is\n"
+              "not a valid image; 29 certificate does not certify KEY; 32 sample key refused; 33\n"
+              "no room for the signature.",
+};
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},
-        {"cert", required_argument, NULL, OPT_CERT},
-        {"output", required_argument, NULL, 'o'},
-        {"allow-test-key", no_argument, NULL, OPT_ALLOW_TEST},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"log", required_argument, NULL, OPT_LOG},
-        {"no-log", no_argument, NULL, OPT_NO_LOG},
-        {"signer", required_argument, NULL, OPT_SIGNER},
-        {"help", no_argument, NULL, 'h'},
-        FWT_KEY_LONGOPTS,
-        FWT_SIGNLOG_LONGOPTS,
-        {NULL, 0, NULL, 0}};
-    struct fwt_key_opts ko = {NULL, NULL, NULL};
-    struct fwt_signlog_keyopt lk;
-    memset(&lk, 0, sizeof(lk));
-    fwt_privkey *log_key = NULL;
-    int pin_after = 0;
-    const char *key_spec = NULL, *cert_file = NULL, *out = NULL, *log_opt = NULL, *signer = NULL;
-    int json = 0, no_log = 0, allow_test = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko) || fwt_signlog_key_opt(c, optarg, &lk)) {
-            continue;
-        }
-        switch (c) {
-        case 'k':
-            if (key_spec) {
-                return fwt_cli_usage_error(k_prog, "one --key per cosign (run it once per key)");
-            }
-            key_spec = optarg;
-            break;
-        case OPT_CERT:
-            cert_file = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case OPT_ALLOW_TEST:
-            allow_test = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case OPT_LOG:
-            log_opt = optarg;
-            break;
-        case OPT_NO_LOG:
-            no_log = 1;
-            break;
-        case OPT_SIGNER:
-            signer = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
     }
-    if (argc - optind != 1) {
-        return fwt_cli_usage_error(k_prog, "expected one IMAGE");
+    if (g_key_list.n > 1) {
+        return fwt_cli_usage_error(k_prog, "one --key per cosign (run it once per key)");
     }
-    if (!key_spec) {
+    if (g_key_list.n == 0) {
         return fwt_cli_usage_error(k_prog, "--key is required");
     }
-    const char *in = argv[optind];
+    struct fwt_key_opts ko = g_ko;
+    struct fwt_signlog_keyopt lk = g_lk;
+    fwt_privkey *log_key = NULL;
+    int pin_after = 0;
+    const char *key_spec = g_keys[0], *cert_file = g_cert, *out = g_out, *log_opt = g_log, *signer = g_signer;
+    int json = g_json, no_log = g_no_log, allow_test = g_allow_test;
+    const char *in = args.argv[0];
     if (!out) {
         out = in;
     }

@@ -23,59 +23,64 @@
 
 static const char *const k_prog = "fwtrust delta";
 
-enum {
-    OPT_FROM = OPT_CMD_FIRST,
-    OPT_TO,
-    OPT_LEVEL,
-    OPT_VERIFY_KEY,
-    OPT_INFO,
-    OPT_APPLY,
-    OPT_METHOD,
-};
-
 #define MAX_VERIFY 8
 /* A full image compressed with zstd: any size a slot can hold (4 GiB - 1, as the core reads). */
 #define FULL_MAX 0xffffffffULL
 /* A patch: base and new image together within the largest window a device accepts. */
 #define PATCH_MAX (1ULL << FWT_ENC_PATCH_WINDOWLOG_MAX)
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust delta [--from OLD.signed.bin] --to NEW.signed.bin -o OUT [options]\n"
-            "       fwtrust delta --info FILE [--json]\n"
-            "       fwtrust delta --apply FILE [--from OLD.signed.bin] -o NEW.signed.bin\n\n"
-            "Encode a signed image for publishing (docs/updates.md). With --from, OUT is a patch\n"
-            "a device running OLD rebuilds NEW from, of one of two kinds (--method):\n"
-            "  prefix  zstd with OLD's image bytes as the reference prefix (zstd --patch-from,\n"
-            "          long distance matching): encoding \"zstd-patch\"\n"
-            "  bsdiff  bsdiff-style records (suffix array matches, byte differences, literals),\n"
-            "          compressed with zstd: encoding \"zstd-bsdiff\"; usually smaller on code\n"
-            "  auto    (default) make both and keep the smaller\n"
-            "Without --from, OUT is NEW compressed with zstd (encoding \"zstd\"). OUT starts with\n"
-            "a header (a zstd skippable frame) naming the encoding, NEW's version, security\n"
-            "counter, hardware id, digests and length, and OLD's (the base) length, SHA-256 and\n"
-            "image digest; `fwtrust repo add-target` copies it into the target's custom\n"
-            "metadata. OUT is decoded again with the device's decoder before it is written\n"
-            "(atomically).\n\n"
-            "  --from OLD            base image (a signed fwtrust image; its image bytes, without\n"
-            "                        any padding after the TLVs, are the reference)\n"
-            "  --to NEW              the image to encode (a signed fwtrust image)\n"
-            "  -o, --output OUT      the encoded file (the decoded image with --apply)\n"
-            "  --method M            auto, prefix or bsdiff (patches only; default auto)\n"
-            "  --level N             zstd level 1..22 (default 22 for a patch of images up to\n"
-            "                        16 MiB together, else 19)\n"
-            "  --verify-key PUB      verify NEW (and OLD) first: one valid signature by one of\n"
-            "                        the keys (repeatable)\n"
-            "  --info FILE           print the header of an encoded file\n"
-            "  --apply FILE          decode FILE (with --from OLD for a patch) into OUT\n"
-            "  --json                print the result as JSON\n" FWT_KEY_HELP
-            "  -h, --help            this text\n\n"
-            "Exit status (docs/exit-codes.md): 0 done; 1 usage; 2 I/O; 8 a file is missing;\n"
-            "20 an input is not an fwtrust image, or FILE not an encoded image; 21 the base\n"
-            "does not match the patch; 33 images too large for a patch (base + new above\n"
-            "128 MiB: publish them compressed); 22-31 --verify-key failed.\n");
-}
+static struct fwt_key_opts g_ko;
+static const char *g_from, *g_to, *g_out, *g_info, *g_apply, *g_method;
+static const char *g_vkeys[MAX_VERIFY];
+static struct fwt_opt_list g_vkey_list = {g_vkeys, 0, MAX_VERIFY};
+static uint64_t g_level; /* 0: see make() */
+static int g_json;
+
+static const struct fwt_opt k_opts[] = {
+    FWT_OPT_STR_(0, "from", "OLD", &g_from, "base image (a signed fwtrust image; its image bytes, without\n"
+                                           "any padding after the TLVs, are the reference)"),
+    FWT_OPT_STR_(0, "to", "NEW", &g_to, "the image to encode (a signed fwtrust image)"),
+    FWT_OPT_STR_('o', "output", "OUT", &g_out, "the encoded file (the decoded image with --apply)"),
+    FWT_OPT_STR_(0, "method", "M", &g_method, "auto, prefix or bsdiff (patches only; default auto)"),
+    FWT_OPT_U64_(0, "level", "N", &g_level, 1, FWT_DELTA_LEVEL_MAX,
+                 "zstd level 1..22 (default 22 for a patch of images up to\n"
+                 "16 MiB together, else 19)"),
+    FWT_OPT_LIST_(0, "verify-key", "PUB", &g_vkey_list, "verify NEW (and OLD) first: one valid signature by one of\n"
+                                                        "the keys (repeatable, up to 8)"),
+    FWT_OPT_STR_(0, "info", "FILE", &g_info, "print the header of an encoded file"),
+    FWT_OPT_STR_(0, "apply", "FILE", &g_apply, "decode FILE (with --from OLD for a patch) into OUT"),
+    FWT_OPT_FLAG_(0, "json", &g_json, "print the result as JSON"),
+    FWT_KEY_OPTS(g_ko),
+    FWT_OPT_END_,
+};
+_Static_assert(FWT_DELTA_LEVEL_MAX == 22 && MAX_VERIFY == 8, "the help texts of --level and --verify-key");
+
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust delta",
+    .operands = "",
+    .description =
+        "fwtrust delta [--from OLD.signed.bin] --to NEW.signed.bin -o OUT [options]\n"
+        "fwtrust delta --info FILE [--json]\n"
+        "fwtrust delta --apply FILE [--from OLD.signed.bin] -o NEW.signed.bin\n\n"
+        "Encode a signed image for publishing (docs/updates.md). With --from, OUT is a patch\n"
+        "a device running OLD rebuilds NEW from, of one of two kinds (--method):\n"
+        "  prefix  zstd with OLD's image bytes as the reference prefix (zstd --patch-from,\n"
+        "          long distance matching): encoding \"zstd-patch\"\n"
+        "  bsdiff  bsdiff-style records (suffix array matches, byte differences, literals),\n"
+        "          compressed with zstd: encoding \"zstd-bsdiff\"; usually smaller on code\n"
+        "  auto    (default) make both and keep the smaller\n"
+        "Without --from, OUT is NEW compressed with zstd (encoding \"zstd\"). OUT starts with\n"
+        "a header (a zstd skippable frame) naming the encoding, NEW's version, security\n"
+        "counter, hardware id, digests and length, and OLD's (the base) length, SHA-256 and\n"
+        "image digest; `fwtrust repo add-target` copies it into the target's custom\n"
+        "metadata. OUT is decoded again with the device's decoder before it is written\n"
+        "(atomically).",
+    .opts = k_opts,
+    .epilog = "Exit status (docs/exit-codes.md): 0 done; 1 usage; 2 I/O; 8 a file is missing;\n"
+              "20 an input is not an fwtrust image, or FILE not an encoded image; 21 the base\n"
+              "does not match the patch; 33 images too large for a patch (base + new above\n"
+              "128 MiB: publish them compressed); 22-31 --verify-key failed.",
+};
 
 struct img {
     uint8_t *buf;
@@ -364,76 +369,20 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"from", required_argument, NULL, OPT_FROM},
-        {"to", required_argument, NULL, OPT_TO},
-        {"output", required_argument, NULL, 'o'},
-        {"level", required_argument, NULL, OPT_LEVEL},
-        {"verify-key", required_argument, NULL, OPT_VERIFY_KEY},
-        {"info", required_argument, NULL, OPT_INFO},
-        {"apply", required_argument, NULL, OPT_APPLY},
-        {"method", required_argument, NULL, OPT_METHOD},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        FWT_KEY_LONGOPTS,
-        {NULL, 0, NULL, 0}};
-    struct fwt_key_opts ko = {NULL, NULL, NULL};
-    const char *from = NULL, *to = NULL, *out = NULL, *info = NULL, *apply_in = NULL;
-    const char *vkeys[MAX_VERIFY];
-    size_t n_vkeys = 0;
-    uint32_t level = 0; /* default: see make() */
-    enum fwt_delta_method me = FWT_DELTA_AUTO;
-    int json = 0, c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko)) {
-            continue;
-        }
-        switch (c) {
-        case OPT_FROM:
-            from = optarg;
-            break;
-        case OPT_TO:
-            to = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case OPT_LEVEL:
-            if (fwt_parse_u32(optarg, &level) != FWT_OK || level < 1 ||
-                level > FWT_DELTA_LEVEL_MAX) {
-                return fwt_cli_usage_error(k_prog, "--level: a number from 1 to %d",
-                                           FWT_DELTA_LEVEL_MAX);
-            }
-            break;
-        case OPT_VERIFY_KEY:
-            if (n_vkeys == MAX_VERIFY) {
-                return fwt_cli_usage_error(k_prog, "at most %d --verify-key", MAX_VERIFY);
-            }
-            vkeys[n_vkeys++] = optarg;
-            break;
-        case OPT_INFO:
-            info = optarg;
-            break;
-        case OPT_APPLY:
-            apply_in = optarg;
-            break;
-        case OPT_METHOD:
-            if (fwt_delta_method_parse(optarg, &me) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "--method: auto, prefix or bsdiff");
-            }
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
     }
-    if (optind != argc) {
-        return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", argv[optind]);
+    struct fwt_key_opts ko = g_ko;
+    const char *from = g_from, *to = g_to, *out = g_out, *info = g_info, *apply_in = g_apply;
+    const char *const *vkeys = g_vkeys;
+    size_t n_vkeys = g_vkey_list.n;
+    uint32_t level = (uint32_t)g_level;
+    enum fwt_delta_method me = FWT_DELTA_AUTO;
+    int json = g_json;
+    if (g_method && fwt_delta_method_parse(g_method, &me) != FWT_OK) {
+        return fwt_cli_usage_error(k_prog, "--method: auto, prefix or bsdiff");
     }
     if (info) {
         if (from || to || out || apply_in) {

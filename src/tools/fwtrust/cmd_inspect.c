@@ -8,19 +8,27 @@ static const char *const k_prog = "fwtrust inspect";
 
 #define WORK_SIZE (1024U * 1024U)
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust inspect [--json] IMAGE\n\n"
-            "IMAGE is a binary image, or Intel HEX when its name ends in .hex.\n"
-            "Show every header field and every TLV of IMAGE, decoded; TLVs fwtrust does not know\n"
-            "are shown raw. Also reports padding and an MCUboot boot trailer after the image.\n"
-            "inspect checks structure only: it never says an image is trustworthy (use verify).\n\n"
-            "  --json      print as JSON\n"
-            "  -h, --help  this text\n\n"
-            "Exit status (docs/exit-codes.md): 0 structure valid; 1 usage; 2 I/O; 8 not found;\n"
-            "20 malformed (what could be decoded is still printed); 27 unsupported.\n");
-}
+static int g_json;
+
+static const struct fwt_opt k_opts[] = {
+    FWT_OPT_FLAG_(0, "json", &g_json, "print as JSON"),
+    FWT_OPT_END_,
+};
+
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust inspect",
+    .operands = "IMAGE",
+    .min_args = 1,
+    .max_args = 1,
+    .description =
+        "IMAGE is a binary image, or Intel HEX when its name ends in .hex.\n"
+        "Show every header field and every TLV of IMAGE, decoded; TLVs fwtrust does not know\n"
+        "are shown raw. Also reports padding and an MCUboot boot trailer after the image.\n"
+        "inspect checks structure only: it never says an image is trustworthy (use verify).",
+    .opts = k_opts,
+    .epilog = "Exit status (docs/exit-codes.md): 0 structure valid; 1 usage; 2 I/O; 8 not found;\n"
+              "20 malformed (what could be decoded is still printed); 27 unsupported.",
+};
 
 static const char *tlv_name(uint16_t t)
 {
@@ -248,26 +256,13 @@ static void print_text(json_t *root)
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int json = 0, c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
     }
-    if (argc - optind != 1) {
-        return fwt_cli_usage_error(k_prog, "expected exactly one IMAGE");
-    }
-    const char *path = argv[optind];
+    int json = g_json;
+    const char *path = args.argv[0];
     struct fwt_file_io fio;
     fwt_err err = fwt_file_io_open_any(&fio, path);
     if (err != FWT_OK) {

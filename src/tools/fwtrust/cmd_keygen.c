@@ -7,62 +7,38 @@
 
 static const char *const k_prog = "fwtrust keygen";
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust keygen --type TYPE -o KEY [options]\n"
-            "       fwtrust keygen --type TYPE --pkcs11 URI [options]\n\n"
-            "Generate a signing key pair. KEY is a PEM file (written with mode 0600, never\n"
-            "overwritten) or a pkcs11: URI (the key is generated inside the token,\n"
-            "non-extractable).\n\n"
-            "  -t, --type TYPE      ed25519, ecdsa-p256, ecdsa-p384, rsa-2048 or rsa-3072\n"
-            "  -o, --output KEY     where to write the key\n"
-            "  --pkcs11 URI         generate in a token: the same as -o with a pkcs11: URI\n"
-            "  --json               print the result as JSON\n" FWT_KEY_HELP
-            "  -h, --help           this text\n\n"
-            "The passphrase file encrypts the PEM file (AES-256).\n"
-            "Exit status: 0 on success, else the error number (docs/exit-codes.md):\n"
-            "1 usage, 2 I/O (or KEY exists), 7 key generation failed.\n");
-}
+static struct fwt_key_opts ko;
+static const char *type_name, *out, *uri;
+static int json;
+
+static const struct fwt_opt k_opts[] = {
+    FWT_OPT_STR_('t', "type", "TYPE", &type_name, "ed25519, ecdsa-p256, ecdsa-p384, rsa-2048 or rsa-3072"),
+    FWT_OPT_STR_('o', "output", "KEY", &out, "where to write the key"),
+    FWT_OPT_STR_(0, "pkcs11", "URI", &uri, "generate in a token: the same as -o with a pkcs11: URI"),
+    FWT_OPT_FLAG_(0, "json", &json, "print the result as JSON"),
+    FWT_KEY_OPTS(ko),
+    FWT_OPT_END_,
+};
+
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust keygen",
+    .operands = "",
+    .description =
+        "Generate a signing key pair: fwtrust keygen --type TYPE -o KEY, or --pkcs11 URI.\n"
+        "KEY is a PEM file (written with mode 0600, never overwritten) or a pkcs11: URI (the\n"
+        "key is generated inside the token, non-extractable). The passphrase file encrypts\n"
+        "the PEM file (AES-256).",
+    .opts = k_opts,
+    .epilog = "Exit status: 0 on success, else the error number (docs/exit-codes.md):\n"
+              "1 usage, 2 I/O (or KEY exists), 7 key generation failed.",
+};
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"type", required_argument, NULL, 't'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"pkcs11", required_argument, NULL, 'P'},
-                                         {"json", no_argument, NULL, OPT_JSON},
-                                         {"help", no_argument, NULL, 'h'},
-                                         FWT_KEY_LONGOPTS,
-                                         {NULL, 0, NULL, 0}};
-    struct fwt_key_opts ko = {NULL, NULL, NULL};
-    const char *type_name = NULL, *out = NULL, *uri = NULL;
-    int json = 0, c;
-    while ((c = getopt_long(argc, argv, "t:o:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko)) {
-            continue;
-        }
-        switch (c) {
-        case 't':
-            type_name = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'P':
-            uri = optarg;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
-    }
-    if (optind != argc) {
-        return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", argv[optind]);
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
     }
     if (uri) {
         if (out) {

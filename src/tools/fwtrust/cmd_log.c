@@ -14,77 +14,6 @@ static const char *const k_prog = "fwtrust log";
 #define JSON_FILE_MAX 65536U
 #define MAX_EXPECT 32
 
-enum {
-    OPT_LOG = OPT_CMD_FIRST,
-    OPT_LOG_KEY,
-    OPT_SINCE,
-    OPT_SIZE,
-    OPT_TREE_SIZE,
-    OPT_STH,
-    OPT_OLD,
-    OPT_NEW,
-    OPT_EXPECT_KEY,
-    OPT_WINDOW,
-    OPT_SIGNER,
-};
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust log COMMAND [--log DB] [options]\n\n"
-            "The signing log: every signature fwtrust sign / cosign makes is appended to it\n"
-            "(RFC 9162 Merkle tree in SQLite; a signed tree head after every append). The log is\n"
-            "--log DB, else $FWTRUST_SIGNLOG.\n\n"
-            "Commands:\n"
-            "  init --log-key KEY         create a new log, signed by KEY (PEM or pkcs11:, no\n"
-            "                             module-path= or pin-source=), and pin KEY for it\n"
-            "  pin --log-key PUB          check the log against PUB and pin PUB for it (once per\n"
-            "                             machine that checks a log it did not create)\n"
-            "  append --key PUB [--key PUB ...] [--log-key KEY] [--signer ID] IMAGE\n"
-            "                             record signatures made elsewhere (another tool): each\n"
-            "                             PUB must have a valid signature on IMAGE; tree heads\n"
-            "                             are signed by KEY, else by the pinned log key\n"
-            "  verify [--log-key PUB] [--since STH]\n"
-            "                             recompute every leaf hash and tree head, check every\n"
-            "                             tree head signature by PUB, else by the pinned key\n"
-            "                             (neither: exit 31), and that the log extends the tree\n"
-            "                             head STH kept from earlier\n"
-            "  head [--size N]            the newest signed tree head (or the one of N entries)\n"
-            "  show [INDEX]               list entries (or print one entry's text)\n"
-            "  find IMAGE                 the entries of IMAGE's signatures; exit 8 when one of\n"
-            "                             its signatures is not in the log, 27 when one names its\n"
-            "                             key by a SHA-384/512 hash (no SHA-256 key id to match)\n"
-            "  prove INDEX [--tree-size N]\n"
-            "                             inclusion proof (JSON) of entry INDEX in the newest tree\n"
-            "  check-proof --log-key PUB --sth STH PROOF\n"
-            "                             check an inclusion proof against a signed tree head\n"
-            "  consistency --since STH    consistency proof (JSON) from STH to the newest head\n"
-            "  check-consistency --log-key PUB --old STH1 --new STH2 PROOF\n"
-            "                             check that the tree of STH2 extends the tree of STH1\n"
-            "  audit [--expect-key PUB ...] [--window HH:MM-HH:MM]\n"
-            "                             verify the log, then flag: signatures by keys not in the\n"
-            "                             expected set; versions or security counters going down\n"
-            "                             (per hardware id); one version signed with two digests;\n"
-            "                             signing outside the daily window (UTC; may wrap midnight,\n"
-            "                             e.g. 22:00-06:00)\n\n"
-            "verify, find, audit, head and consistency check the log against --log-key PUB, else\n"
-            "against the key pinned for the log (by init, pin or the first append with\n"
-            "--log-key), never against the key stored in the log. Pins are kept in\n"
-            "$FWTRUST_SIGNLOG_PINS, else $XDG_CONFIG_HOME/fwtrust/signlog-pins, else\n"
-            "~/.config/fwtrust/signlog-pins.\n\n"
-            "Options:\n"
-            "  --log DB                   the log database (default $FWTRUST_SIGNLOG)\n"
-            "  -o, --output FILE          write the JSON (head, prove, consistency) to FILE\n"
-            "  --json                     print results as JSON\n" FWT_KEY_HELP
-            "  -h, --help                 this text\n\n"
-            "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key (also: not the pinned\n"
-            "log key); 8 no such log or\n"
-            "entry, or (find) a signature of IMAGE not logged; 11 log not intact (truncated, edited, unsigned entries) or audit findings;\n"
-            "20 malformed proof or tree head; 21 proof does not lead to the tree head's root;\n"
-            "22 tree head signature invalid or by another key than the pinned or given one;\n"
-            "24 append: a --key did not sign IMAGE; 31 no pinned log key and no --log-key.\n");
-}
-
 struct args {
     const char *log, *log_key, *since, *sth, *old, *new_, *out;
     const char *expect[MAX_EXPECT];
@@ -850,135 +779,152 @@ static int cmd_audit(struct args *a)
     return 0;
 }
 
+static struct args g_a;
+static struct fwt_opt_list g_expect = {g_a.expect, 0, MAX_EXPECT};
+static struct fwt_opt_list g_keys = {g_a.keys, 0, 8};
+
+static const struct fwt_opt k_global[] = {
+    FWT_OPT_STR_(0, "log", "DB", &g_a.log, "the log database (default $FWTRUST_SIGNLOG)"),
+    FWT_OPT_FLAG_(0, "json", &g_a.json, "print results as JSON"),
+    FWT_KEY_OPTS(g_a.ko),
+    FWT_OPT_END_,
+};
+#define LOG_PUB(what) FWT_OPT_STR_(0, "log-key", "PUB", &g_a.log_key, what)
+#define CHECK_PUB LOG_PUB("check tree heads against PUB, else against the pinned key")
+#define OUTPUT FWT_OPT_STR_('o', "output", "FILE", &g_a.out, "write the JSON to FILE")
+static const struct fwt_opt k_init[] = {
+    FWT_OPT_STR_(0, "log-key", "KEY", &g_a.log_key,
+                 "the key that signs the log (PEM or pkcs11:, no module-path= or pin-source=); required"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_pin[] = {LOG_PUB("the log's public key (required)"), FWT_OPT_END_};
+static const struct fwt_opt k_append[] = {
+    FWT_OPT_LIST_('k', "key", "PUB", &g_keys, "a key that signed IMAGE (repeatable, up to 8; at least one)"),
+    FWT_OPT_STR_(0, "log-key", "KEY", &g_a.log_key, "signs the tree heads (else the pinned log key)"),
+    FWT_OPT_STR_(0, "signer", "ID", &g_a.signer, "who signed (recorded in the entries)"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_verify[] = {
+    CHECK_PUB,
+    FWT_OPT_STR_(0, "since", "STH", &g_a.since, "check that the log extends the tree head STH kept from earlier"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_head[] = {
+    CHECK_PUB,
+    FWT_OPT_U64_(0, "size", "N", &g_a.size, 0, FWT_SIGNLOG_SIZE_MAX, "the tree head of the first N entries"),
+    OUTPUT,
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_find[] = {CHECK_PUB, FWT_OPT_END_};
+static const struct fwt_opt k_prove[] = {
+    FWT_OPT_U64_(0, "tree-size", "N", &g_a.tree_size, 1, FWT_SIGNLOG_SIZE_MAX,
+                 "prove inclusion in the tree of N entries (default: the newest)"),
+    OUTPUT,
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_check_proof[] = {
+    LOG_PUB("the log's public key (required)"),
+    FWT_OPT_STR_(0, "sth", "STH", &g_a.sth, "the signed tree head (required)"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_consistency[] = {
+    CHECK_PUB,
+    FWT_OPT_STR_(0, "since", "STH", &g_a.since, "the older tree head (required)"),
+    OUTPUT,
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_check_consistency[] = {
+    LOG_PUB("the log's public key (required)"),
+    FWT_OPT_STR_(0, "old", "STH1", &g_a.old, "the older tree head (required)"),
+    FWT_OPT_STR_(0, "new", "STH2", &g_a.new_, "the newer tree head (required)"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_audit[] = {
+    CHECK_PUB,
+    FWT_OPT_LIST_(0, "expect-key", "PUB", &g_expect, "a key expected to sign (repeatable, up to 32)"),
+    FWT_OPT_STR_(0, "window", "HH:MM-HH:MM", &g_a.window, "the daily signing window (UTC; may wrap midnight)"),
+    FWT_OPT_END_,
+};
+
+static const struct fwt_cli_cmd k_cmds[] = {
+    {"init", "", 0, 0, "create a new log, signed by --log-key KEY, and pin KEY for it", NULL, k_init},
+    {"pin", "", 0, 0, "check the log against --log-key PUB and pin PUB for it",
+     "Checks the log against --log-key PUB and pins PUB for it (once per machine that checks\n"
+     "a log it did not create).", k_pin},
+    {"append", "IMAGE", 1, 1, "record signatures made elsewhere (another tool)",
+     "Records signatures made elsewhere (another tool): each --key PUB must have a valid\n"
+     "signature on IMAGE; tree heads are signed by --log-key KEY, else by the pinned log key.", k_append},
+    {"verify", "", 0, 0, "recompute every leaf hash and tree head and check their signatures",
+     "Recomputes every leaf hash and tree head, checks every tree head signature by --log-key\n"
+     "PUB, else by the pinned key (neither: exit 31), and that the log extends the tree head\n"
+     "--since STH kept from earlier.", k_verify},
+    {"head", "", 0, 0, "the newest signed tree head (or the one of --size N entries)", NULL, k_head},
+    {"show", "[INDEX]", 0, 1, "list entries (or print one entry's text)", NULL, NULL},
+    {"find", "IMAGE", 1, 1, "the entries of IMAGE's signatures",
+     "Lists the entries of IMAGE's signatures; exit 8 when one of its signatures is not in the\n"
+     "log, 27 when one names its key by a SHA-384/512 hash (no SHA-256 key id to match).", k_find},
+    {"prove", "INDEX", 1, 1, "inclusion proof (JSON) of entry INDEX in the newest tree", NULL, k_prove},
+    {"check-proof", "PROOF", 1, 1, "check an inclusion proof against a signed tree head", NULL, k_check_proof},
+    {"consistency", "", 0, 0, "consistency proof (JSON) from --since STH to the newest head", NULL, k_consistency},
+    {"check-consistency", "PROOF", 1, 1, "check that the tree of --new STH2 extends the tree of --old STH1", NULL,
+     k_check_consistency},
+    {"audit", "", 0, 0, "verify the log, then flag unexpected keys, downgrades, double digests, off-window signing",
+     "Verifies the log, then flags: signatures by keys not in the expected set (--expect-key);\n"
+     "versions or security counters going down (per hardware id); one version signed with two\n"
+     "digests; signing outside the daily --window (UTC; may wrap midnight, e.g. 22:00-06:00).", k_audit},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
+};
+static int (*const k_fns[])(struct args *) = {
+    cmd_init, cmd_pin, cmd_append, cmd_verify, cmd_head, cmd_show, cmd_find, cmd_prove,
+    cmd_check_proof, cmd_consistency, cmd_check_consistency, cmd_audit,
+};
+_Static_assert(sizeof(k_fns) / sizeof(k_fns[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
+               "one function per log command");
+
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust log",
+    .description =
+        "The signing log: every signature fwtrust sign / cosign makes is appended to it\n"
+        "(RFC 9162 Merkle tree in SQLite; a signed tree head after every append). The log is\n"
+        "--log DB, else $FWTRUST_SIGNLOG.\n\n"
+        "verify, find, audit, head and consistency check the log against --log-key PUB, else\n"
+        "against the key pinned for the log (by init, pin or the first append with\n"
+        "--log-key), never against the key stored in the log. Pins are kept in\n"
+        "$FWTRUST_SIGNLOG_PINS, else $XDG_CONFIG_HOME/fwtrust/signlog-pins, else\n"
+        "~/.config/fwtrust/signlog-pins.",
+    .opts = k_global,
+    .cmds = k_cmds,
+    .epilog =
+        "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key (also: not the pinned\n"
+        "log key); 8 no such log or\n"
+        "entry, or (find) a signature of IMAGE not logged; 11 log not intact (truncated, edited, unsigned entries) or audit findings;\n"
+        "20 malformed proof or tree head; 21 proof does not lead to the tree head's root;\n"
+        "22 tree head signature invalid or by another key than the pinned or given one;\n"
+        "24 append: a --key did not sign IMAGE; 31 no pinned log key and no --log-key.",
+};
+
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"log", required_argument, NULL, OPT_LOG},
-        {"log-key", required_argument, NULL, OPT_LOG_KEY},
-        {"since", required_argument, NULL, OPT_SINCE},
-        {"size", required_argument, NULL, OPT_SIZE},
-        {"tree-size", required_argument, NULL, OPT_TREE_SIZE},
-        {"sth", required_argument, NULL, OPT_STH},
-        {"old", required_argument, NULL, OPT_OLD},
-        {"new", required_argument, NULL, OPT_NEW},
-        {"expect-key", required_argument, NULL, OPT_EXPECT_KEY},
-        {"window", required_argument, NULL, OPT_WINDOW},
-        {"key", required_argument, NULL, 'k'},
-        {"signer", required_argument, NULL, OPT_SIGNER},
-        {"output", required_argument, NULL, 'o'},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        FWT_KEY_LONGOPTS,
-        {NULL, 0, NULL, 0}};
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? FWT_E_ARG : 0;
+    struct fwt_cli_args args;
+    if (argc < 2) {
+        fwt_cli_help(&k_cli, NULL, stderr);
+        return FWT_E_ARG;
     }
-    static const struct {
-        const char *name;
-        int (*fn)(struct args *);
-    } cmds[] = {{"init", cmd_init},
-                {"append", cmd_append},
-                {"pin", cmd_pin},
-                {"verify", cmd_verify},
-                {"head", cmd_head},
-                {"show", cmd_show},
-                {"find", cmd_find},
-                {"prove", cmd_prove},
-                {"check-proof", cmd_check_proof},
-                {"consistency", cmd_consistency},
-                {"check-consistency", cmd_check_consistency},
-                {"audit", cmd_audit}};
-    int (*fn)(struct args *) = NULL;
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-        if (!strcmp(argv[1], cmds[i].name)) {
-            fn = cmds[i].fn;
-        }
+    /* --size 0 is a size; "given" is whether the option appeared */
+    g_a.size = UINT64_MAX;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
     }
-    if (!fn) {
-        return fwt_cli_usage_error(k_prog, "unknown command '%s'", argv[1]);
+    g_a.has_size = g_a.size != UINT64_MAX;
+    if (!g_a.has_size) {
+        g_a.size = 0;
     }
-    struct args a;
-    memset(&a, 0, sizeof(a));
-    argc--;
-    argv++;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &a.ko)) {
-            continue;
-        }
-        switch (c) {
-        case OPT_LOG:
-            a.log = optarg;
-            break;
-        case OPT_LOG_KEY:
-            a.log_key = optarg;
-            break;
-        case OPT_SINCE:
-            a.since = optarg;
-            break;
-        case OPT_SIZE:
-            if (fwt_parse_u64(optarg, FWT_SIGNLOG_SIZE_MAX, &a.size) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "--size: '%s' is not a number", optarg);
-            }
-            a.has_size = 1;
-            break;
-        case OPT_TREE_SIZE:
-            if (fwt_parse_u64(optarg, FWT_SIGNLOG_SIZE_MAX, &a.tree_size) != FWT_OK ||
-                a.tree_size == 0) {
-                return fwt_cli_usage_error(k_prog, "--tree-size: '%s' is not a positive number",
-                                           optarg);
-            }
-            break;
-        case OPT_STH:
-            a.sth = optarg;
-            break;
-        case OPT_OLD:
-            a.old = optarg;
-            break;
-        case OPT_NEW:
-            a.new_ = optarg;
-            break;
-        case OPT_EXPECT_KEY:
-            if (a.n_expect == MAX_EXPECT) {
-                return fwt_cli_usage_error(k_prog, "at most %d --expect-key", MAX_EXPECT);
-            }
-            a.expect[a.n_expect++] = optarg;
-            break;
-        case OPT_WINDOW:
-            a.window = optarg;
-            break;
-        case 'k':
-            if (a.n_keys == 8) {
-                return fwt_cli_usage_error(k_prog, "at most 8 --key");
-            }
-            a.keys[a.n_keys++] = optarg;
-            break;
-        case OPT_SIGNER:
-            a.signer = optarg;
-            break;
-        case 'o':
-            a.out = optarg;
-            break;
-        case OPT_JSON:
-            a.json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
-    }
-    a.argc = argc - optind;
-    a.argv = argv + optind;
-    if (fn != cmd_show && fn != cmd_prove && fn != cmd_check_proof && fn != cmd_append &&
-        fn != cmd_find &&
-        fn != cmd_check_consistency && a.argc != 0) {
-        return fwt_cli_usage_error(k_prog, "unexpected argument '%s'", a.argv[0]);
-    }
-    return fn(&a);
+    g_a.n_expect = g_expect.n;
+    g_a.n_keys = g_keys.n;
+    g_a.argc = args.argc;
+    g_a.argv = args.argv;
+    return k_fns[args.cmd - k_cmds](&g_a);
 }
 
 const struct fwt_command fwt_cmd_log = {"log", "the signing transparency log (verify, prove, audit)",

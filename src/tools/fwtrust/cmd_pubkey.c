@@ -6,21 +6,31 @@
 
 static const char *const k_prog = "fwtrust pubkey";
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust pubkey [options] KEY\n\n"
-            "Export the public half of KEY (a PEM file, public or private, or a pkcs11: URI).\n\n"
-            "  -o, --output OUT     write to OUT (atomically) instead of standard output\n"
-            "  -f, --format FMT     pem (default): SubjectPublicKeyInfo PEM\n"
-            "                       c: a C array of the key in MCUboot's encoding, named as\n"
-            "                          MCUboot's keys.c expects, with the key type\n"
-            "                       raw-hash: the 32-byte SHA-256 of that encoding (what the\n"
-            "                          KEYHASH TLV holds and a device may fuse), binary\n" FWT_KEY_HELP
-            "  -h, --help           this text\n\n"
-            "Exit status: 0 on success, else the error number (docs/exit-codes.md):\n"
-            "1 usage, 2 I/O, 7 KEY missing or cannot be loaded.\n");
-}
+static struct fwt_key_opts ko;
+static const char *out, *format = "pem";
+
+static const struct fwt_opt k_opts[] = {
+    FWT_OPT_STR_('o', "output", "OUT", &out, "write to OUT (atomically) instead of standard output"),
+    FWT_OPT_STR_('f', "format", "FMT", &format,
+                 "pem (default): SubjectPublicKeyInfo PEM\n"
+                 "c: a C array of the key in MCUboot's encoding, named as\n"
+                 "   MCUboot's keys.c expects, with the key type\n"
+                 "raw-hash: the 32-byte SHA-256 of that encoding (what the\n"
+                 "   KEYHASH TLV holds and a device may fuse), binary"),
+    FWT_KEY_OPTS(ko),
+    FWT_OPT_END_,
+};
+
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust pubkey",
+    .operands = "KEY",
+    .min_args = 1,
+    .max_args = 1,
+    .description = "Export the public half of KEY (a PEM file, public or private, or a pkcs11: URI).",
+    .opts = k_opts,
+    .epilog = "Exit status: 0 on success, else the error number (docs/exit-codes.md):\n"
+              "1 usage, 2 I/O, 7 KEY missing or cannot be loaded.",
+};
 
 static const char *c_name(enum fwt_key_type t)
 {
@@ -55,34 +65,10 @@ static fwt_err emit(const char *path, const void *buf, size_t len)
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         FWT_KEY_LONGOPTS,
-                                         {NULL, 0, NULL, 0}};
-    struct fwt_key_opts ko = {NULL, NULL, NULL};
-    const char *out = NULL, *format = "pem";
-    int c;
-    while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko)) {
-            continue;
-        }
-        switch (c) {
-        case 'o':
-            out = optarg;
-            break;
-        case 'f':
-            format = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
-    }
-    if (argc - optind != 1) {
-        return fwt_cli_usage_error(k_prog, "expected exactly one KEY");
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
     }
     int fmt_pem = !strcmp(format, "pem"), fmt_c = !strcmp(format, "c"),
         fmt_hash = !strcmp(format, "raw-hash");
@@ -93,7 +79,7 @@ static int run(int argc, char **argv)
         return fwt_cli_usage_error(k_prog, "raw-hash is binary: give -o OUT or redirect");
     }
     fwt_pubkey *pub = NULL;
-    fwt_err err = fwt_pubkey_load(argv[optind], &ko, &pub);
+    fwt_err err = fwt_pubkey_load(args.argv[0], &ko, &pub);
     if (err != FWT_OK) {
         return fwt_cli_error(k_prog, err);
     }

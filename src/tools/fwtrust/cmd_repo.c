@@ -9,80 +9,6 @@
 
 static const char *const k_prog = "fwtrust repo";
 
-enum {
-    OPT_ROOT_KEY = OPT_CMD_FIRST,
-    OPT_TARGETS_KEY,
-    OPT_SNAPSHOT_KEY,
-    OPT_TIMESTAMP_KEY,
-    OPT_ROOT_TH,
-    OPT_TARGETS_TH,
-    OPT_SNAPSHOT_TH,
-    OPT_TIMESTAMP_TH,
-    OPT_EXPIRES,
-    OPT_NAME,
-    OPT_CUSTOM,
-    OPT_ROLE,
-    OPT_VERIFY_KEY,
-    OPT_NO_IMAGE,
-    OPT_PATHS,
-    OPT_TERMINATING,
-    OPT_THRESHOLD,
-    OPT_FROM,
-    OPT_SIGN_KEY,
-    OPT_NEW_KEY,
-    OPT_OLD_KEY,
-    OPT_FORCE,
-    OPT_PREFIX,
-};
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-        "usage: fwtrust repo COMMAND DIR [options]\n\n"
-        "Create and maintain a TUF repository (The Update Framework 1.0) in DIR. Serve\n"
-        "DIR/metadata and DIR/targets; DIR/staged holds metadata waiting for signatures.\n"
-        "Keys are PEM files (private: it signs; public: it is only listed) or pkcs11: URIs.\n\n"
-        "Commands:\n"
-        "  init DIR --root-key K... --targets-key K... --snapshot-key K... --timestamp-key K...\n"
-        "       [--root-threshold N] [--targets-threshold N] [--snapshot-threshold N]\n"
-        "       [--timestamp-threshold N] [--expires ROLE=DAYS]...\n"
-        "       stage root and targets version 1 (expiry defaults: root 365, targets 90,\n"
-        "       snapshot 7, timestamp 1, delegated 90 days; consistent snapshots)\n"
-        "  add-target DIR FILE... [--name NAME | --prefix DIR/] [--custom JSON] [--role ROLE]\n"
-        "       [--key K]... [--verify-key PUB]... [--no-image]\n"
-        "       copy each FILE to DIR/targets/SHA256.NAME and stage it in ROLE (default targets);\n"
-        "       NAME: --name (one file), else --prefix + the file's base name;\n"
-        "       an fwtrust image gets custom.fwtrust = version, security counter, hardware id,\n"
-        "       image digest; --verify-key verifies the image first\n"
-        "  remove-target DIR NAME [--role ROLE] [--key K]...\n"
-        "  delegate DIR --name ROLE --key K... --paths PATTERN... [--threshold N]\n"
-        "       [--terminating] [--from ROLE] [--sign-key K]...\n"
-        "  publish DIR --key K... [--force]\n"
-        "       publish everything staged whose thresholds are met, with a new snapshot and\n"
-        "       timestamp (signed by the given snapshot/timestamp keys)\n"
-        "  timestamp DIR --key K...      re-sign only the timestamp\n"
-        "  rotate DIR --role ROLE [--new-key K]... [--old-key K|KEYID]... [--threshold N]\n"
-        "       [--sign-key K]...  replace keys of ROLE (root: the new root is signed by the\n"
-        "       old and the new root keys given as private keys)\n"
-        "  revoke-key DIR --role ROLE --key K|KEYID [--threshold N] [--sign-key K]...\n"
-        "  sign DIR ROLE --key K...      add signatures to staged ROLE (k-of-n signing on\n"
-        "       separate machines); stages a new version when nothing is staged\n"
-        "  status DIR [--json]           versions, expiry, thresholds, who signed what;\n"
-        "       exit 11 while an operation interrupted by a crash is pending\n"
-        "  recover DIR                   complete (or roll back) an interrupted operation;\n"
-        "       every other command does this first, too\n\n"
-        "Options of every command:\n"
-        "  --json               print the result as JSON\n" FWT_KEY_HELP
-        "  -h, --help           this text\n\n"
-        "Exit status (docs/exit-codes.md): 0 success; 1 usage or bad argument; 2 I/O;\n"
-        "10 another command is working on DIR;\n"
-        "7 key cannot be loaded, cannot sign, or is not a key of the role signed;\n"
-        "8 not found; 11 repository state inconsistent (status: an interrupted operation\n"
-        "is pending; any other command, or recover, completes or rolls it back);\n"
-        "40 metadata malformed; 41 signature threshold not met (staged, waiting for 'sign');\n"
-        "42 metadata expired; 51 nothing to publish.\n");
-}
-
 #define MAXV REPO_MAX_KEYS
 
 struct args {
@@ -101,27 +27,6 @@ struct args {
 };
 
 enum { L_ROOT, L_TARGETS, L_SNAPSHOT, L_TIMESTAMP, L_KEY, L_SIGN, L_NEW, L_OLD };
-
-static int push(const char **arr, size_t *n, size_t max, const char *v, const char *opt)
-{
-    if (*n >= max) {
-        fwt_cli_usage_error(k_prog, "too many %s options (at most %zu)", opt, max);
-        return -1;
-    }
-    arr[(*n)++] = v;
-    return 0;
-}
-
-static int parse_count(const char *opt, const char *s, size_t *out)
-{
-    uint32_t v = 0;
-    if (fwt_parse_u32(s, &v) != FWT_OK || v < 1 || v > 255) {
-        fwt_cli_usage_error(k_prog, "%s: expected a number from 1 to 255, got '%s'", opt, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 static int parse_expires(struct repo_expiry *exp, const char *s)
 {
@@ -144,131 +49,160 @@ static int parse_expires(struct repo_expiry *exp, const char *s)
     return -1;
 }
 
-static int parse(int argc, char **argv, struct args *a)
+static struct args g_a;
+static const char *g_expires[16];
+static uint64_t g_th[4], g_threshold;
+#define LIST_(l) {g_a.list[l], 0, MAXV}
+static struct fwt_opt_list g_lists[8] = {LIST_(L_ROOT), LIST_(L_TARGETS), LIST_(L_SNAPSHOT), LIST_(L_TIMESTAMP),
+                                         LIST_(L_KEY),  LIST_(L_SIGN),    LIST_(L_NEW),      LIST_(L_OLD)};
+static struct fwt_opt_list g_verify = {g_a.verify, 0, MAXV};
+static struct fwt_opt_list g_paths = {g_a.paths, 0, 64};
+static struct fwt_opt_list g_exp = {g_expires, 0, 16};
+
+static const struct fwt_opt k_global[] = {
+    FWT_OPT_FLAG_(0, "json", &g_a.json, "print the result as JSON"),
+    FWT_KEY_OPTS(g_a.ko),
+    FWT_OPT_END_,
+};
+#define KEYS(h) FWT_OPT_LIST_('k', "key", "K", &g_lists[L_KEY], h)
+#define SIGN_KEYS FWT_OPT_LIST_(0, "sign-key", "K", &g_lists[L_SIGN], "a key that signs the changed role (repeatable)")
+#define THRESHOLD(h) FWT_OPT_U64_(0, "threshold", "N", &g_threshold, 1, 255, h)
+#define ROLE(h) FWT_OPT_STR_(0, "role", "ROLE", &g_a.role, h)
+static const struct fwt_opt k_init[] = {
+    FWT_OPT_LIST_(0, "root-key", "K", &g_lists[L_ROOT], "a root key (repeatable; at least one)"),
+    FWT_OPT_LIST_(0, "targets-key", "K", &g_lists[L_TARGETS], "a targets key (repeatable; at least one)"),
+    FWT_OPT_LIST_(0, "snapshot-key", "K", &g_lists[L_SNAPSHOT], "a snapshot key (repeatable; at least one)"),
+    FWT_OPT_LIST_(0, "timestamp-key", "K", &g_lists[L_TIMESTAMP], "a timestamp key (repeatable; at least one)"),
+    FWT_OPT_U64_(0, "root-threshold", "N", &g_th[0], 1, 255, "signatures root needs (default 1)"),
+    FWT_OPT_U64_(0, "targets-threshold", "N", &g_th[1], 1, 255, "signatures targets needs (default 1)"),
+    FWT_OPT_U64_(0, "snapshot-threshold", "N", &g_th[2], 1, 255, "signatures snapshot needs (default 1)"),
+    FWT_OPT_U64_(0, "timestamp-threshold", "N", &g_th[3], 1, 255, "signatures timestamp needs (default 1)"),
+    FWT_OPT_LIST_(0, "expires", "ROLE=DAYS", &g_exp,
+                  "expiry of ROLE (root 365, targets 90, snapshot 7, timestamp 1,\ndelegated 90 days by default); repeatable"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_add_target[] = {
+    FWT_OPT_STR_(0, "name", "NAME", &g_a.name, "the target name (one FILE only)"),
+    FWT_OPT_STR_(0, "prefix", "DIR/", &g_a.prefix, "name each target DIR/ + the file's base name"),
+    FWT_OPT_STR_(0, "custom", "JSON", &g_a.custom, "custom metadata of the target"),
+    ROLE("the targets role to stage it in (default targets)"),
+    KEYS("a key of ROLE to sign with (repeatable)"),
+    FWT_OPT_LIST_(0, "verify-key", "PUB", &g_verify, "verify the image with PUB first (repeatable)"),
+    FWT_OPT_FLAG_(0, "no-image", &g_a.no_image, "FILE is not an fwtrust image (no custom.fwtrust)"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_remove_target[] = {
+    ROLE("the targets role that lists NAME (default targets)"),
+    KEYS("a key of ROLE to sign with (repeatable)"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_delegate[] = {
+    FWT_OPT_STR_(0, "name", "ROLE", &g_a.name, "the delegated role (required)"),
+    KEYS("a key of the delegated role (repeatable)"),
+    FWT_OPT_LIST_(0, "paths", "PATTERN", &g_paths, "target paths the role may sign (repeatable, up to 64)"),
+    THRESHOLD("signatures the role needs (default 1)"),
+    FWT_OPT_FLAG_(0, "terminating", &g_a.terminating, "a terminating delegation"),
+    FWT_OPT_STR_(0, "from", "ROLE", &g_a.from, "the delegating role (default targets)"),
+    SIGN_KEYS,
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_publish[] = {
+    KEYS("a snapshot or timestamp key (repeatable)"),
+    FWT_OPT_FLAG_(0, "force", &g_a.force, "publish a new snapshot and timestamp even when nothing is staged"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_timestamp[] = {KEYS("a timestamp key (repeatable)"), FWT_OPT_END_};
+static const struct fwt_opt k_rotate[] = {
+    ROLE("the role whose keys change (required)"),
+    FWT_OPT_LIST_(0, "new-key", "K", &g_lists[L_NEW], "a key to add (repeatable)"),
+    FWT_OPT_LIST_(0, "old-key", "K|KEYID", &g_lists[L_OLD], "a key to remove (repeatable)"),
+    THRESHOLD("the role's new threshold"),
+    SIGN_KEYS,
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_revoke[] = {
+    ROLE("the role that lists the key (required)"),
+    KEYS("the key (K|KEYID) to revoke (repeatable; at least one)"),
+    THRESHOLD("the role's new threshold"),
+    SIGN_KEYS,
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_sign[] = {KEYS("a key of ROLE to sign with (repeatable; at least one)"), FWT_OPT_END_};
+
+static const struct fwt_cli_cmd k_cmds[] = {
+    {"init", "DIR", 1, 1, "stage root and targets version 1 (consistent snapshots)", NULL, k_init},
+    {"add-target", "DIR FILE...", 2, -1, "copy each FILE to DIR/targets/SHA256.NAME and stage it in ROLE",
+     "Copies each FILE to DIR/targets/SHA256.NAME and stages it in ROLE (default targets);\n"
+     "NAME: --name (one file), else --prefix + the file's base name. An fwtrust image gets\n"
+     "custom.fwtrust = version, security counter, hardware id, image digest; --verify-key\n"
+     "verifies the image first.", k_add_target},
+    {"remove-target", "DIR NAME", 2, 2, "remove target NAME from ROLE", NULL, k_remove_target},
+    {"delegate", "DIR", 1, 1, "delegate --paths to a new role --name ROLE", NULL, k_delegate},
+    {"publish", "DIR", 1, 1, "publish everything staged whose thresholds are met",
+     "Publishes everything staged whose thresholds are met, with a new snapshot and timestamp\n"
+     "(signed by the given snapshot/timestamp keys).", k_publish},
+    {"timestamp", "DIR", 1, 1, "re-sign only the timestamp", NULL, k_timestamp},
+    {"rotate", "DIR", 1, 1, "replace keys of --role ROLE",
+     "Replaces keys of ROLE (root: the new root is signed by the old and the new root keys\n"
+     "given as private keys).", k_rotate},
+    {"revoke-key", "DIR", 1, 1, "remove a key from --role ROLE", NULL, k_revoke},
+    {"sign", "DIR ROLE", 2, 2, "add signatures to staged ROLE (k-of-n signing on separate machines)",
+     "Adds signatures to staged ROLE (k-of-n signing on separate machines); stages a new\n"
+     "version when nothing is staged.", k_sign},
+    {"status", "DIR", 1, 1, "versions, expiry, thresholds, who signed what",
+     "Versions, expiry, thresholds, who signed what. Exits 11 while an operation that a\n"
+     "crash interrupted is pending (any other command, or recover, completes or rolls it back).",
+     NULL},
+    {"recover", "DIR", 1, 1, "complete (or roll back) an interrupted operation",
+     "Completes (or rolls back) an operation that a crash interrupted; every other command\n"
+     "does this first, too.", NULL},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
+};
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust repo",
+    .description =
+        "Create and maintain a TUF repository (The Update Framework 1.0) in DIR. Serve\n"
+        "DIR/metadata and DIR/targets; DIR/staged holds metadata waiting for signatures.\n"
+        "Keys are PEM files (private: it signs; public: it is only listed) or pkcs11: URIs.",
+    .opts = k_global,
+    .cmds = k_cmds,
+    .epilog =
+        "Exit status (docs/exit-codes.md): 0 success; 1 usage or bad argument; 2 I/O;\n"
+        "10 another command is working on DIR;\n"
+        "7 key cannot be loaded, cannot sign, or is not a key of the role signed;\n"
+        "8 not found; 11 repository state inconsistent (status: an interrupted operation\n"
+        "is pending; any other command, or recover, completes or rolls it back);\n"
+        "40 metadata malformed; 41 signature threshold not met (staged, waiting for 'sign');\n"
+        "42 metadata expired; 51 nothing to publish.",
+};
+
+/* The options into g_a: -1 to go on, else the exit code. */
+static int parse(int argc, char **argv, struct fwt_cli_args *args)
 {
-    static const struct option opts[] = {
-        {"root-key", required_argument, NULL, OPT_ROOT_KEY},
-        {"targets-key", required_argument, NULL, OPT_TARGETS_KEY},
-        {"snapshot-key", required_argument, NULL, OPT_SNAPSHOT_KEY},
-        {"timestamp-key", required_argument, NULL, OPT_TIMESTAMP_KEY},
-        {"root-threshold", required_argument, NULL, OPT_ROOT_TH},
-        {"targets-threshold", required_argument, NULL, OPT_TARGETS_TH},
-        {"snapshot-threshold", required_argument, NULL, OPT_SNAPSHOT_TH},
-        {"timestamp-threshold", required_argument, NULL, OPT_TIMESTAMP_TH},
-        {"expires", required_argument, NULL, OPT_EXPIRES},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"custom", required_argument, NULL, OPT_CUSTOM},
-        {"role", required_argument, NULL, OPT_ROLE},
-        {"verify-key", required_argument, NULL, OPT_VERIFY_KEY},
-        {"no-image", no_argument, NULL, OPT_NO_IMAGE},
-        {"paths", required_argument, NULL, OPT_PATHS},
-        {"terminating", no_argument, NULL, OPT_TERMINATING},
-        {"threshold", required_argument, NULL, OPT_THRESHOLD},
-        {"from", required_argument, NULL, OPT_FROM},
-        {"key", required_argument, NULL, 'k'},
-        {"sign-key", required_argument, NULL, OPT_SIGN_KEY},
-        {"new-key", required_argument, NULL, OPT_NEW_KEY},
-        {"old-key", required_argument, NULL, OPT_OLD_KEY},
-        {"force", no_argument, NULL, OPT_FORCE},
-        {"prefix", required_argument, NULL, OPT_PREFIX},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        FWT_KEY_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    a->exp.days[0] = 365;
-    a->exp.days[1] = 90;
-    a->exp.days[2] = 7;
-    a->exp.days[3] = 1;
-    a->exp.days[4] = 90;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &a->ko)) {
-            continue;
-        }
-        int rc = 0;
-        switch (c) {
-        case OPT_ROOT_KEY:
-        case OPT_TARGETS_KEY:
-        case OPT_SNAPSHOT_KEY:
-        case OPT_TIMESTAMP_KEY: {
-            int l = c - OPT_ROOT_KEY;
-            rc = push(a->list[l], &a->n[l], MAXV, optarg, "key");
-            break;
-        }
-        case 'k':
-            rc = push(a->list[L_KEY], &a->n[L_KEY], MAXV, optarg, "--key");
-            break;
-        case OPT_SIGN_KEY:
-            rc = push(a->list[L_SIGN], &a->n[L_SIGN], MAXV, optarg, "--sign-key");
-            break;
-        case OPT_NEW_KEY:
-            rc = push(a->list[L_NEW], &a->n[L_NEW], MAXV, optarg, "--new-key");
-            break;
-        case OPT_OLD_KEY:
-            rc = push(a->list[L_OLD], &a->n[L_OLD], MAXV, optarg, "--old-key");
-            break;
-        case OPT_ROOT_TH:
-        case OPT_TARGETS_TH:
-        case OPT_SNAPSHOT_TH:
-        case OPT_TIMESTAMP_TH:
-        {
-            static const char *const th_names[4] = {"--root-threshold", "--targets-threshold",
-                                                    "--snapshot-threshold", "--timestamp-threshold"};
-            rc = parse_count(th_names[c - OPT_ROOT_TH], optarg, &a->th[c - OPT_ROOT_TH]);
-        }
-            break;
-        case OPT_THRESHOLD:
-            rc = parse_count("--threshold", optarg, &a->threshold);
-            break;
-        case OPT_EXPIRES:
-            rc = parse_expires(&a->exp, optarg);
-            break;
-        case OPT_NAME:
-            a->name = optarg;
-            break;
-        case OPT_CUSTOM:
-            a->custom = optarg;
-            break;
-        case OPT_ROLE:
-            a->role = optarg;
-            break;
-        case OPT_FROM:
-            a->from = optarg;
-            break;
-        case OPT_VERIFY_KEY:
-            rc = push(a->verify, &a->n_verify, MAXV, optarg, "--verify-key");
-            break;
-        case OPT_NO_IMAGE:
-            a->no_image = 1;
-            break;
-        case OPT_PATHS:
-            rc = push(a->paths, &a->n_paths, 64, optarg, "--paths");
-            break;
-        case OPT_TERMINATING:
-            a->terminating = 1;
-            break;
-        case OPT_FORCE:
-            a->force = 1;
-            break;
-        case OPT_PREFIX:
-            a->prefix = optarg;
-            break;
-        case OPT_JSON:
-            a->json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
-        if (rc) {
+    g_a.exp.days[0] = 365;
+    g_a.exp.days[1] = 90;
+    g_a.exp.days[2] = 7;
+    g_a.exp.days[3] = 1;
+    g_a.exp.days[4] = 90;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, args);
+    if (rc >= 0) {
+        return rc;
+    }
+    for (int l = 0; l < 8; l++) {
+        g_a.n[l] = g_lists[l].n;
+    }
+    g_a.n_verify = g_verify.n;
+    g_a.n_paths = g_paths.n;
+    for (int i = 0; i < 4; i++) {
+        g_a.th[i] = (size_t)g_th[i];
+    }
+    g_a.threshold = (size_t)g_threshold;
+    for (size_t i = 0; i < g_exp.n; i++) {
+        if (parse_expires(&g_a.exp, g_expires[i]) != 0) {
             return FWT_E_ARG;
         }
     }
-    return -1; /* go on */
+    return -1;
 }
 
 /* Signing keys: --key and --sign-key (need the private half). */
@@ -392,38 +326,19 @@ static void print_human(const char *cmd, const json_t *rep)
 
 static int run(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? FWT_E_ARG : 0;
+    if (argc < 2) {
+        fwt_cli_help(&k_cli, NULL, stderr);
+        return FWT_E_ARG;
     }
-    const char *cmd = argv[1];
-    static const char *const cmds[] = {"init", "add-target", "remove-target", "delegate", "publish",
-                                       "timestamp", "rotate", "revoke-key", "sign", "status", "recover"};
-    int known = 0;
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-        known |= !strcmp(cmd, cmds[i]);
-    }
-    if (!known) {
-        return fwt_cli_usage_error(k_prog, "'%s' is not a repo command (see 'fwtrust repo --help')", cmd);
-    }
-    struct args a;
-    memset(&a, 0, sizeof(a));
-    int rc = parse(argc - 1, argv + 1, &a);
+    struct fwt_cli_args args;
+    int rc = parse(argc, argv, &args);
     if (rc >= 0) {
         return rc;
     }
-    int nargs = argc - 1 - optind;
-    char **pos = argv + 1 + optind;
-    int want = (!strcmp(cmd, "add-target") || !strcmp(cmd, "remove-target") || !strcmp(cmd, "sign")) ? 2 : 1;
-    if (!strcmp(cmd, "add-target") && nargs > 2) {
-        want = nargs; /* several files */
-    }
-    if (nargs != want) {
-        return fwt_cli_usage_error(k_prog, "%s expects %s", cmd,
-                                   want == 2 ? (!strcmp(cmd, "sign") ? "DIR ROLE" : !strcmp(cmd, "add-target")
-                                                                                     ? "DIR FILE" : "DIR NAME")
-                                             : "DIR");
-    }
+    struct args a = g_a;
+    const char *cmd = args.cmd->name;
+    int nargs = args.argc;
+    char **pos = args.argv;
     const char *dir = pos[0];
     json_t *rep = json_object();
     struct repo_keyring kr;
@@ -554,7 +469,7 @@ done:
     if (err != FWT_OK) {
         json_decref(rep);
         if (err == FWT_E_ARG && fwt_detail()[0] && !a.json) {
-            fprintf(stderr, "%s: error: %s\nTry 'fwtrust repo --help'.\n", k_prog, fwt_detail());
+            fprintf(stderr, "%s: error: %s\nTry '%s --help'.\n", args.name, fwt_detail(), args.name);
             return FWT_E_ARG;
         }
         if (a.json) {

@@ -7,68 +7,66 @@
 
 static const char *const k_prog = "fwtrust sign";
 
-enum {
-    OPT_VERSION = OPT_CMD_FIRST,
-    OPT_HEADER_SIZE,
-    OPT_PAD_HEADER,
-    OPT_SLOT_SIZE,
-    OPT_PAD,
-    OPT_CONFIRM,
-    OPT_ALIGN,
-    OPT_ERASED,
-    OPT_LOAD_ADDR,
-    OPT_ROM_FIXED,
-    OPT_SEC_CNT,
-    OPT_HW_ID,
-    OPT_PURE,
-    OPT_PUBKEY_FMT,
-    OPT_CERT,
-    OPT_ALLOW_TEST,
-    OPT_HEX_ADDR,
-    OPT_NO_FORMAT,
-    OPT_LOG,
-    OPT_NO_LOG,
-    OPT_SIGNER,
-};
+#define U32 UINT32_MAX
+static struct fwt_key_opts g_ko;
+static struct fwt_signlog_keyopt g_lk;
+static const char *g_keys[FWT_SIGN_MAX_KEYS], *g_certs[FWT_SIGN_MAX_KEYS];
+static struct fwt_opt_list g_key_list = {g_keys, 0, FWT_SIGN_MAX_KEYS}, g_cert_list = {g_certs, 0, FWT_SIGN_MAX_KEYS};
+static const char *g_version = "0.0.0+0", *g_sec_cnt, *g_hw_id, *g_pubkey_fmt, *g_log, *g_signer;
+static uint64_t g_header = U32 + 1ull, g_slot, g_align = 1, g_erased = 0xff, g_load = U32 + 1ull,
+                g_rom = U32 + 1ull, g_hex = U32 + 1ull; /* above U32: not given */
+static int g_pad_header, g_pad, g_confirm, g_pure, g_allow_test, g_no_format, g_json, g_no_log;
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust sign --key KEY [--key KEY ...] --version V --header-size N [options] IN OUT\n\n"
-            "Sign the firmware IN into the MCUboot-format image OUT. IN and OUT are raw binary, or\n"
-            "Intel HEX when their name ends in .hex. Streams: memory use does not grow with the\n"
-            "image. OUT is replaced atomically, and left untouched when signing fails.\n\n"
-            "  -k, --key KEY            signing key (PEM file or pkcs11: URI); up to %d, each adds\n"
-            "                           a KEYHASH and signature TLV pair, in the order given\n"
-            "  --cert FILE              boot-key certificate (fwtrust cert issue) embedded before\n"
-            "                           the signature of the --key it certifies\n"
-            "  -v, --version V          MAJOR.MINOR.REVISION+BUILD (default 0.0.0+0)\n"
-            "  -H, --header-size N      bytes reserved for the header (>= 32), required\n"
-            "  --pad-header             prepend N header bytes (else IN must start with N zeros)\n"
-            "  -S, --slot-size N        slot size: image + boot trailer must fit\n"
-            "  --pad                    pad to the slot size and write the boot trailer magic\n"
-            "  --confirm                also mark the image confirmed (image_ok); implies --pad\n"
-            "  --align N                flash write alignment for the trailer: 1 2 4 8 16 32 (1)\n"
-            "  -R, --erased-val V       erased flash value: 0xff (default) or 0\n"
-            "  --load-addr A            load address (sets the RAM_LOAD flag, as imgtool)\n"
-            "  --rom-fixed A            fixed ROM address (sets the ROM_FIXED flag)\n"
-            "  -s, --security-counter N|auto\n"
-            "                           security counter TLV; auto = (major<<24)+(minor<<16)+rev\n"
-            "  --hw-id ID               hardware id TLV (1-64 bytes)\n"
-            "  --pure                   Ed25519 signature over the image itself, as imgtool --pure\n"
-            "                           (SHA-512 digest, unprotected SIG_PURE, SHA-512 key hash)\n"
-            "  --public-key-format hash|full\n"
-            "                           KEYHASH TLV (default) or the whole public key (PUBKEY)\n"
-            "  --hex-addr A             Intel HEX output address (default: from a HEX input)\n"
-            "  --no-format-tlv          omit fwtrust's format version TLV (plain MCUboot image)\n"
-            "  --allow-test-key         sign even with a published sample key (tests only)\n"
-            "  --json                   print a summary as JSON\n" FWT_SIGNLOG_HELP FWT_KEY_HELP
-            "  -h, --help               this text\n\n"
-            "Numbers are decimal or 0x-hex. Exit status: 0 on success, else the error number\n"
-            "(docs/exit-codes.md): 1 usage, 2 I/O, 7 key, 8 not found, 20 malformed HEX input,\n"
-            "29 certificate does not match a key, 32 sample key refused, 33 too large for slot.\n",
-            FWT_SIGN_MAX_KEYS);
-}
+static const struct fwt_opt k_opts[] = {
+    FWT_OPT_LIST_('k', "key", "KEY", &g_key_list,
+                  "signing key (PEM file or pkcs11: URI); up to 8, each adds\n"
+                  "a KEYHASH and signature TLV pair, in the order given"),
+    FWT_OPT_LIST_(0, "cert", "FILE", &g_cert_list,
+                  "boot-key certificate (fwtrust cert issue) embedded before\n"
+                  "the signature of the --key it certifies"),
+    FWT_OPT_STR_('v', "version", "V", &g_version, "MAJOR.MINOR.REVISION+BUILD (default 0.0.0+0)"),
+    FWT_OPT_U64_('H', "header-size", "N", &g_header, 0, U32, "bytes reserved for the header (>= 32), required"),
+    FWT_OPT_FLAG_(0, "pad-header", &g_pad_header, "prepend N header bytes (else IN must start with N zeros)"),
+    FWT_OPT_U64_('S', "slot-size", "N", &g_slot, 0, U32, "slot size: image + boot trailer must fit"),
+    FWT_OPT_FLAG_(0, "pad", &g_pad, "pad to the slot size and write the boot trailer magic"),
+    FWT_OPT_FLAG_(0, "confirm", &g_confirm, "also mark the image confirmed (image_ok); implies --pad"),
+    FWT_OPT_U64_(0, "align", "N", &g_align, 0, U32, "flash write alignment for the trailer: 1 2 4 8 16 32 (1)"),
+    FWT_OPT_U64_('R', "erased-val", "V", &g_erased, 0, U32, "erased flash value: 0xff (default) or 0"),
+    FWT_OPT_U64_(0, "load-addr", "A", &g_load, 0, U32, "load address (sets the RAM_LOAD flag, as imgtool)"),
+    FWT_OPT_U64_(0, "rom-fixed", "A", &g_rom, 0, U32, "fixed ROM address (sets the ROM_FIXED flag)"),
+    FWT_OPT_STR_('s', "security-counter", "N|auto", &g_sec_cnt,
+                 "security counter TLV; auto = (major<<24)+(minor<<16)+rev"),
+    FWT_OPT_STR_(0, "hw-id", "ID", &g_hw_id, "hardware id TLV (1-64 bytes)"),
+    FWT_OPT_FLAG_(0, "pure", &g_pure, "Ed25519 signature over the image itself, as imgtool --pure\n"
+                                      "(SHA-512 digest, unprotected SIG_PURE, SHA-512 key hash)"),
+    FWT_OPT_STR_(0, "public-key-format", "hash|full", &g_pubkey_fmt,
+                 "KEYHASH TLV (default) or the whole public key (PUBKEY)"),
+    FWT_OPT_U64_(0, "hex-addr", "A", &g_hex, 0, U32, "Intel HEX output address (default: from a HEX input)"),
+    FWT_OPT_FLAG_(0, "no-format-tlv", &g_no_format, "omit fwtrust's format version TLV (plain MCUboot image)"),
+    FWT_OPT_FLAG_(0, "allow-test-key", &g_allow_test, "sign even with a published sample key (tests only)"),
+    FWT_OPT_FLAG_(0, "json", &g_json, "print a summary as JSON"),
+    FWT_SIGNLOG_OPTS(g_lk, g_log, g_no_log, g_signer),
+    FWT_KEY_OPTS(g_ko),
+    FWT_OPT_END_,
+};
+_Static_assert(FWT_SIGN_MAX_KEYS == 8, "the help text of --key");
+
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust sign",
+    .operands = "IN OUT",
+    .min_args = 2,
+    .max_args = 2,
+    .description =
+        "Sign the firmware IN into the MCUboot-format image OUT, with --key KEY [--key KEY ...]\n"
+        "and --header-size N. IN and OUT are raw binary, or\n"
+        "Intel HEX when their name ends in .hex. Streams: memory use does not grow with the\n"
+        "image. OUT is replaced atomically, and left untouched when signing fails.\n"
+        "Numbers are decimal or 0x-hex. --version is the image version here (as imgtool's).",
+    .opts = k_opts,
+    .epilog = "Exit status: 0 on success, else the error number\n"
+              "(docs/exit-codes.md): 1 usage, 2 I/O, 7 key, 8 not found, 20 malformed HEX input,\n"
+              "29 certificate does not match a key, 32 sample key refused, 33 too large for slot.",
+};
 
 static int parse_num(const char *name, const char *s, uint32_t *out)
 {
@@ -89,171 +87,57 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},
-        {"version", required_argument, NULL, 'v'},
-        {"header-size", required_argument, NULL, 'H'},
-        {"pad-header", no_argument, NULL, OPT_PAD_HEADER},
-        {"slot-size", required_argument, NULL, 'S'},
-        {"pad", no_argument, NULL, OPT_PAD},
-        {"confirm", no_argument, NULL, OPT_CONFIRM},
-        {"align", required_argument, NULL, OPT_ALIGN},
-        {"erased-val", required_argument, NULL, 'R'},
-        {"load-addr", required_argument, NULL, OPT_LOAD_ADDR},
-        {"rom-fixed", required_argument, NULL, OPT_ROM_FIXED},
-        {"security-counter", required_argument, NULL, 's'},
-        {"hw-id", required_argument, NULL, OPT_HW_ID},
-        {"pure", no_argument, NULL, OPT_PURE},
-        {"public-key-format", required_argument, NULL, OPT_PUBKEY_FMT},
-        {"cert", required_argument, NULL, OPT_CERT},
-        {"allow-test-key", no_argument, NULL, OPT_ALLOW_TEST},
-        {"hex-addr", required_argument, NULL, OPT_HEX_ADDR},
-        {"no-format-tlv", no_argument, NULL, OPT_NO_FORMAT},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"log", required_argument, NULL, OPT_LOG},
-        {"no-log", no_argument, NULL, OPT_NO_LOG},
-        {"signer", required_argument, NULL, OPT_SIGNER},
-        {"help", no_argument, NULL, 'h'},
-        FWT_KEY_LONGOPTS,
-        FWT_SIGNLOG_LONGOPTS,
-        {NULL, 0, NULL, 0}};
-    struct fwt_key_opts ko = {NULL, NULL, NULL};
-    struct fwt_signlog_keyopt lk;
-    memset(&lk, 0, sizeof(lk));
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
+    }
+    struct fwt_key_opts ko = g_ko;
+    struct fwt_signlog_keyopt lk = g_lk;
     fwt_privkey *log_key = NULL;
     int pin_after = 0;
     struct fwt_sign_opts so;
     memset(&so, 0, sizeof(so));
-    so.erased_val = 0xff;
-    so.align = 1;
-    so.write_format_tlv = 1;
-    const char *key_specs[FWT_SIGN_MAX_KEYS];
-    const char *cert_files[FWT_SIGN_MAX_KEYS];
-    size_t n_keys = 0, n_certs = 0;
-    const char *version = "0.0.0+0", *sec_cnt = NULL;
-    int have_header = 0, have_load_addr = 0, json = 0, c;
-    const char *log_opt = NULL, *signer = NULL, *log_db = NULL;
-    int no_log = 0;
-    uint32_t v32;
-    while ((c = getopt_long(argc, argv, "k:v:H:S:R:s:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko) || fwt_signlog_key_opt(c, optarg, &lk)) {
-            continue;
-        }
-        switch (c) {
-        case 'k':
-            if (n_keys == FWT_SIGN_MAX_KEYS) {
-                return fwt_cli_usage_error(k_prog, "at most %d --key", FWT_SIGN_MAX_KEYS);
-            }
-            key_specs[n_keys++] = optarg;
-            break;
-        case OPT_CERT:
-            if (n_certs == FWT_SIGN_MAX_KEYS) {
-                return fwt_cli_usage_error(k_prog, "at most %d --cert", FWT_SIGN_MAX_KEYS);
-            }
-            cert_files[n_certs++] = optarg;
-            break;
-        case 'v':
-            version = optarg;
-            break;
-        case 'H':
-            if (parse_num("--header-size", optarg, &so.header_size)) {
-                return FWT_E_ARG;
-            }
-            have_header = 1;
-            break;
-        case OPT_PAD_HEADER:
-            so.pad_header = 1;
-            break;
-        case 'S':
-            if (parse_num("--slot-size", optarg, &so.slot_size)) {
-                return FWT_E_ARG;
-            }
-            break;
-        case OPT_PAD:
-            so.pad = 1;
-            break;
-        case OPT_CONFIRM:
-            so.confirm = 1;
-            so.pad = 1;
-            break;
-        case OPT_ALIGN:
-            if (parse_num("--align", optarg, &so.align)) {
-                return FWT_E_ARG;
-            }
-            break;
-        case 'R':
-            if (parse_num("--erased-val", optarg, &v32)) {
-                return FWT_E_ARG;
-            }
-            if (v32 != 0 && v32 != 0xff) {
-                return fwt_cli_usage_error(k_prog, "--erased-val must be 0 or 0xff");
-            }
-            so.erased_val = (uint8_t)v32;
-            break;
-        case OPT_LOAD_ADDR:
-            if (parse_num("--load-addr", optarg, &so.load_addr)) {
-                return FWT_E_ARG;
-            }
-            have_load_addr = 1;
-            break;
-        case OPT_ROM_FIXED:
-            if (parse_num("--rom-fixed", optarg, &so.load_addr)) {
-                return FWT_E_ARG;
-            }
-            so.flags |= FWT_IMAGE_F_ROM_FIXED;
-            break;
-        case 's':
-            sec_cnt = optarg;
-            break;
-        case OPT_HW_ID:
-            so.hw_id = (const uint8_t *)optarg;
-            so.hw_id_len = strlen(optarg);
-            break;
-        case OPT_PURE:
-            so.pure = 1;
-            break;
-        case OPT_PUBKEY_FMT:
-            if (!strcmp(optarg, "full")) {
-                so.embed_pubkey = 1;
-            } else if (strcmp(optarg, "hash") != 0) {
-                return fwt_cli_usage_error(k_prog, "--public-key-format: hash or full");
-            }
-            break;
-        case OPT_ALLOW_TEST:
-            so.allow_test_key = 1;
-            break;
-        case OPT_HEX_ADDR:
-            if (parse_num("--hex-addr", optarg, &so.hex_addr)) {
-                return FWT_E_ARG;
-            }
-            so.has_hex_addr = 1;
-            break;
-        case OPT_NO_FORMAT:
-            so.write_format_tlv = 0;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case OPT_LOG:
-            log_opt = optarg;
-            break;
-        case OPT_NO_LOG:
-            no_log = 1;
-            break;
-        case OPT_SIGNER:
-            signer = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
-        }
+    so.write_format_tlv = !g_no_format;
+    so.pad_header = g_pad_header;
+    so.slot_size = (uint32_t)g_slot;
+    so.pad = g_pad || g_confirm;
+    so.confirm = g_confirm;
+    so.align = (uint32_t)g_align;
+    so.pure = g_pure;
+    so.allow_test_key = g_allow_test;
+    const char *const *key_specs = g_keys, *const *cert_files = g_certs;
+    size_t n_keys = g_key_list.n, n_certs = g_cert_list.n;
+    const char *version = g_version, *sec_cnt = g_sec_cnt;
+    int have_header = g_header <= U32, have_load_addr = g_load <= U32, json = g_json;
+    const char *log_opt = g_log, *signer = g_signer, *log_db = NULL;
+    int no_log = g_no_log;
+    so.header_size = have_header ? (uint32_t)g_header : 0;
+    if (g_erased != 0 && g_erased != 0xff) {
+        return fwt_cli_usage_error(k_prog, "--erased-val must be 0 or 0xff");
     }
-    if (argc - optind != 2) {
-        return fwt_cli_usage_error(k_prog, "expected IN and OUT");
+    so.erased_val = (uint8_t)g_erased;
+    if (have_load_addr) {
+        so.load_addr = (uint32_t)g_load;
     }
-    const char *in = argv[optind], *out = argv[optind + 1];
+    if (g_rom <= U32) {
+        so.load_addr = (uint32_t)g_rom;
+        so.flags |= FWT_IMAGE_F_ROM_FIXED;
+    }
+    if (g_hw_id) {
+        so.hw_id = (const uint8_t *)g_hw_id;
+        so.hw_id_len = strlen(g_hw_id);
+    }
+    if (g_pubkey_fmt && !strcmp(g_pubkey_fmt, "full")) {
+        so.embed_pubkey = 1;
+    } else if (g_pubkey_fmt && strcmp(g_pubkey_fmt, "hash") != 0) {
+        return fwt_cli_usage_error(k_prog, "--public-key-format: hash or full");
+    }
+    if (g_hex <= U32) {
+        so.hex_addr = (uint32_t)g_hex;
+        so.has_hex_addr = 1;
+    }
+    const char *in = args.argv[0], *out = args.argv[1];
     if (n_keys == 0) {
         return fwt_cli_usage_error(k_prog, "at least one --key is required");
     }

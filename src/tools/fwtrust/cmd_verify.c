@@ -6,40 +6,48 @@
 
 static const char *const k_prog = "fwtrust verify";
 
-enum {
-    OPT_THRESHOLD = OPT_CMD_FIRST,
-    OPT_ROOT,
-    OPT_MIN_KEY_VERSION,
-    OPT_HW_ID,
-    OPT_MIN_SEC_CNT,
-};
-
 #define MAX_TRUSTED 16
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust verify --key PUB [--key PUB ...] [options] IMAGE\n\n"
-            "Verify IMAGE with fwtrust's verifier core (the same code a device runs).\n"
-            "IMAGE is a binary image, or Intel HEX when its name ends in .hex.\n"
-            "Exit status 0 means valid; anything else means the image must not be trusted.\n\n"
-            "  -k, --key PUB              trusted signing key (PEM, public or private, or pkcs11:)\n"
-            "  --threshold K              valid signatures from K distinct trust anchors (each\n"
-            "                             --key, each --root: a root counts once however many\n"
-            "                             keys it certified; a key listed twice is refused)\n"
-            "                             (default 1)\n"
-            "  --root PUB                 trusted root: accepts keys it certified (FWT_TLV_CERT)\n"
-            "  --min-key-version N        refuse certificates below key version N (revocation)\n"
-            "  --hw-id ID                 the image must carry exactly this hardware id\n"
-            "  --min-security-counter N   refuse images whose security counter is below N\n"
-            "  --json                     print the result (version, counter, hw id, digest,\n"
-            "                             signers, result) as JSON\n" FWT_KEY_HELP
-            "  -h, --help                 this text\n\n"
-            "Exit status (docs/exit-codes.md): 0 valid; 1 usage; 2 I/O; 8 IMAGE not found;\n"
-            "20 malformed; 21 digest mismatch; 22 bad signature; 23 unsigned; 24 unknown key;\n"
-            "25 wrong hardware id; 26 security counter too low; 27 unsupported; 28 threshold\n"
-            "not met; 29 bad certificate; 30 key version revoked; 31 no trusted key given.\n");
-}
+static struct fwt_key_opts g_ko;
+static const char *key_specs[MAX_TRUSTED], *root_specs[MAX_TRUSTED], *g_hw_id;
+static struct fwt_opt_list g_keys = {key_specs, 0, MAX_TRUSTED}, g_roots = {root_specs, 0, MAX_TRUSTED};
+static uint64_t g_threshold = 1, g_min_key_version, g_min_sec_cnt;
+static int json;
+
+static const struct fwt_opt k_opts[] = {
+    FWT_OPT_LIST_('k', "key", "PUB", &g_keys, "trusted signing key (PEM, public or private, or pkcs11:); up to 16"),
+    FWT_OPT_U64_(0, "threshold", "K", &g_threshold, 1, UINT32_MAX,
+                 "valid signatures from K distinct trust anchors (each\n"
+                 "--key, each --root: a root counts once however many\n"
+                 "keys it certified; a key listed twice is refused)\n"
+                 "(default 1)"),
+    FWT_OPT_LIST_(0, "root", "PUB", &g_roots, "trusted root: accepts keys it certified (FWT_TLV_CERT); up to 16"),
+    FWT_OPT_U64_(0, "min-key-version", "N", &g_min_key_version, 0, UINT32_MAX,
+                 "refuse certificates below key version N (revocation)"),
+    FWT_OPT_STR_(0, "hw-id", "ID", &g_hw_id, "the image must carry exactly this hardware id"),
+    FWT_OPT_U64_(0, "min-security-counter", "N", &g_min_sec_cnt, 0, UINT32_MAX,
+                 "refuse images whose security counter is below N"),
+    FWT_OPT_FLAG_(0, "json", &json, "print the result (version, counter, hw id, digest,\n"
+                                    "signers, result) as JSON"),
+    FWT_KEY_OPTS(g_ko),
+    FWT_OPT_END_,
+};
+
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust verify",
+    .operands = "IMAGE",
+    .min_args = 1,
+    .max_args = 1,
+    .description = "Verify IMAGE with fwtrust's verifier core (the same code a device runs), against\n"
+                   "--key PUB [--key PUB ...] and --root PUB.\n"
+                   "IMAGE is a binary image, or Intel HEX when its name ends in .hex.\n"
+                   "Exit status 0 means valid; anything else means the image must not be trusted.",
+    .opts = k_opts,
+    .epilog = "Exit status (docs/exit-codes.md): 0 valid; 1 usage; 2 I/O; 8 IMAGE not found;\n"
+              "20 malformed; 21 digest mismatch; 22 bad signature; 23 unsigned; 24 unknown key;\n"
+              "25 wrong hardware id; 26 security counter too low; 27 unsupported; 28 threshold\n"
+              "not met; 29 bad certificate; 30 key version revoked; 31 no trusted key given.",
+};
 
 struct trusted {
     const char *spec;
@@ -49,80 +57,25 @@ struct trusted {
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},
-        {"threshold", required_argument, NULL, OPT_THRESHOLD},
-        {"root", required_argument, NULL, OPT_ROOT},
-        {"min-key-version", required_argument, NULL, OPT_MIN_KEY_VERSION},
-        {"hw-id", required_argument, NULL, OPT_HW_ID},
-        {"min-security-counter", required_argument, NULL, OPT_MIN_SEC_CNT},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        FWT_KEY_LONGOPTS,
-        {NULL, 0, NULL, 0}};
-    struct fwt_key_opts ko = {NULL, NULL, NULL};
-    const char *key_specs[MAX_TRUSTED], *root_specs[MAX_TRUSTED];
-    size_t n_keys = 0, n_roots = 0;
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
+    }
+    size_t n_keys = g_keys.n, n_roots = g_roots.n;
     struct fwt_policy pol;
     memset(&pol, 0, sizeof(pol));
-    pol.threshold = 1;
-    int json = 0, c;
-    while ((c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
-        if (fwt_key_opt(c, optarg, &ko)) {
-            continue;
-        }
-        switch (c) {
-        case 'k':
-            if (n_keys == MAX_TRUSTED) {
-                return fwt_cli_usage_error(k_prog, "at most %d --key", MAX_TRUSTED);
-            }
-            key_specs[n_keys++] = optarg;
-            break;
-        case OPT_ROOT:
-            if (n_roots == MAX_TRUSTED) {
-                return fwt_cli_usage_error(k_prog, "at most %d --root", MAX_TRUSTED);
-            }
-            root_specs[n_roots++] = optarg;
-            break;
-        case OPT_THRESHOLD:
-            if (fwt_parse_u32(optarg, &pol.threshold) != FWT_OK || pol.threshold == 0) {
-                return fwt_cli_usage_error(k_prog, "--threshold: a number of at least 1");
-            }
-            break;
-        case OPT_MIN_KEY_VERSION:
-            if (fwt_parse_u32(optarg, &pol.min_key_version) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "--min-key-version: '%s' is not a number",
-                                           optarg);
-            }
-            break;
-        case OPT_MIN_SEC_CNT:
-            if (fwt_parse_u32(optarg, &pol.min_security_counter) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "--min-security-counter: '%s' is not a number",
-                                           optarg);
-            }
-            break;
-        case OPT_HW_ID:
-            pol.hw_id = (const uint8_t *)optarg;
-            pol.hw_id_len = strlen(optarg);
-            if (pol.hw_id_len == 0 || pol.hw_id_len > FWT_HW_ID_MAX) {
-                return fwt_cli_usage_error(k_prog, "--hw-id must be 1 to %u bytes",
-                                           FWT_HW_ID_MAX);
-            }
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            return fwt_getopt_error(k_prog, argv);
+    pol.threshold = (uint32_t)g_threshold;
+    pol.min_key_version = (uint32_t)g_min_key_version;
+    pol.min_security_counter = (uint32_t)g_min_sec_cnt;
+    if (g_hw_id) {
+        pol.hw_id = (const uint8_t *)g_hw_id;
+        pol.hw_id_len = strlen(g_hw_id);
+        if (pol.hw_id_len == 0 || pol.hw_id_len > FWT_HW_ID_MAX) {
+            return fwt_cli_usage_error(k_prog, "--hw-id must be 1 to %u bytes", FWT_HW_ID_MAX);
         }
     }
-    if (argc - optind != 1) {
-        return fwt_cli_usage_error(k_prog, "expected exactly one IMAGE");
-    }
-    const char *image = argv[optind];
+    const char *image = args.argv[0];
     struct trusted *keys = calloc(MAX_TRUSTED, sizeof(*keys));
     struct trusted *roots = calloc(MAX_TRUSTED, sizeof(*roots));
     struct fwt_trusted_key tkeys[MAX_TRUSTED], troots[MAX_TRUSTED];
@@ -130,11 +83,11 @@ static int run(int argc, char **argv)
     memset(&info, 0, sizeof(info));
     fwt_err err = (keys && roots) ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n_keys && err == FWT_OK; i++) {
-        err = fwt_trusted_key_load(key_specs[i], &ko, keys[i].enc, &tkeys[i], keys[i].keyhash);
+        err = fwt_trusted_key_load(key_specs[i], &g_ko, keys[i].enc, &tkeys[i], keys[i].keyhash);
         keys[i].spec = key_specs[i];
     }
     for (size_t i = 0; i < n_roots && err == FWT_OK; i++) {
-        err = fwt_trusted_key_load(root_specs[i], &ko, roots[i].enc, &troots[i], roots[i].keyhash);
+        err = fwt_trusted_key_load(root_specs[i], &g_ko, roots[i].enc, &troots[i], roots[i].keyhash);
         roots[i].spec = root_specs[i];
     }
     if (err == FWT_OK && n_keys == 0 && n_roots == 0) {

@@ -7,46 +7,16 @@
 
 #include "cli.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Long options every key-taking command accepts. */
-enum {
-    OPT_PASSPHRASE_FILE = 0x1000,
-    OPT_PKCS11_MODULE,
-    OPT_PIN_FILE,
-    OPT_JSON,
-    OPT_CMD_FIRST /* commands number their own options from here */
-};
-
-#define FWT_KEY_LONGOPTS                                                                   \
-    {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},                     \
-        {"pkcs11-module", required_argument, NULL, OPT_PKCS11_MODULE},                     \
-        {"pin-file", required_argument, NULL, OPT_PIN_FILE}
-
-#define FWT_KEY_HELP                                                                       \
-    "  --passphrase-file F  passphrase of an encrypted PEM key (first line of F)\n"        \
-    "  --pkcs11-module M    PKCS#11 module for pkcs11: URIs (default $FWTRUST_PKCS11_MODULE)\n" \
-    "  --pin-file F         token PIN for pkcs11: URIs (first line of F)\n"
-
-/* 1 when opt was a key option (stored in ko), 0 otherwise. */
-static inline int fwt_key_opt(int opt, const char *arg, struct fwt_key_opts *ko)
-{
-    switch (opt) {
-    case OPT_PASSPHRASE_FILE:
-        ko->passphrase_file = arg;
-        return 1;
-    case OPT_PKCS11_MODULE:
-        ko->pkcs11_module = arg;
-        return 1;
-    case OPT_PIN_FILE:
-        ko->pin_file = arg;
-        return 1;
-    default:
-        return 0;
-    }
-}
+/* The key options every key-taking command accepts, as option-table entries (cli.h) stored in ko. */
+#define FWT_KEY_OPTS(ko)                                                                           \
+    FWT_OPT_STR_(0, "passphrase-file", "F", &(ko).passphrase_file,                                \
+                 "passphrase of an encrypted PEM key (first line of F)"),                          \
+        FWT_OPT_STR_(0, "pkcs11-module", "M", &(ko).pkcs11_module,                                \
+                     "PKCS#11 module for pkcs11: URIs (default $FWTRUST_PKCS11_MODULE)"),          \
+        FWT_OPT_STR_(0, "pin-file", "F", &(ko).pin_file, "token PIN for pkcs11: URIs (first line of F)")
 
 static inline int fwt_is_printable(const uint8_t *b, size_t n)
 {
@@ -56,13 +26,6 @@ static inline int fwt_is_printable(const uint8_t *b, size_t n)
         }
     }
     return n > 0;
-}
-
-/* Common getopt error handling: unknown option or missing argument. */
-static inline int fwt_getopt_error(const char *prog, char **argv)
-{
-    return fwt_cli_usage_error(prog, "unknown option or missing argument near '%s'",
-                               optind > 0 ? argv[optind - 1] : "");
 }
 
 #endif /* FWT_IMAGE_CMD_H */

@@ -41,7 +41,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("fwtrust %s\n", FWTRUST_VERSION_STRING);
+        printf("fwtrust %s\n", fwt_cli_version());
         return 0;
     }
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++) {
@@ -49,6 +49,13 @@ int main(int argc, char **argv)
             return k_commands[i]->run(argc - 1, argv + 1);
         }
     }
-    fprintf(stderr, "fwtrust: '%s' is not a command. See 'fwtrust --help'.\n", argv[1]);
-    return FWT_E_ARG;
+    const char *names[sizeof(k_commands) / sizeof(k_commands[0])];
+    for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++) {
+        names[i] = k_commands[i]->name;
+    }
+    const char *sug = fwt_cli_suggest(argv[1], names, sizeof(names) / sizeof(names[0]));
+    if (sug) {
+        return fwt_cli_usage_error("fwtrust", "unknown command '%s'; did you mean '%s'?", argv[1], sug);
+    }
+    return fwt_cli_usage_error("fwtrust", "unknown command '%s'", argv[1]);
 }

@@ -13,54 +13,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FWT_SIGNLOG_HELP                                                                    \
-    "  --log DB                 record every signature in the signing log DB (default\n"   \
-    "                           $FWTRUST_SIGNLOG); the output appears only once logged\n"  \
-    "                           (no such log: exit 8; log not intact: exit 11)\n"         \
-    "  --log-key KEY            the log key that signs tree heads (PEM or pkcs11:); default:\n" \
-    "                           the one pinned for DB on this machine by 'log init' or the\n" \
-    "                           first --log-key (never one named in the log); another key\n" \
-    "                           than the pinned one: exit 7\n"                            \
-    "  --log-pin-file F         token PIN of the log key (--pin-file is never used for it)\n" \
-    "  --log-passphrase-file F  passphrase of an encrypted PEM log key\n"                 \
-    "  --no-log                 sign without a log, and without the warning\n"             \
-    "  --signer ID              who signs, as logged (default $FWTRUST_SIGNER or\n"        \
-    "                           LOGIN@HOST)\n"
-
-/* The signing-log options of sign and cosign (numbered apart from the commands' own). */
-enum {
-    OPT_SIGNLOG_KEY = 0x1800,
-    OPT_SIGNLOG_PIN_FILE,
-    OPT_SIGNLOG_PASSPHRASE_FILE,
-};
-#define FWT_SIGNLOG_LONGOPTS                                                               \
-    {"log-key", required_argument, NULL, OPT_SIGNLOG_KEY},                                 \
-        {"log-pin-file", required_argument, NULL, OPT_SIGNLOG_PIN_FILE},                   \
-        {"log-passphrase-file", required_argument, NULL, OPT_SIGNLOG_PASSPHRASE_FILE}
-
 /* Where the log key comes from: only what the operator names. */
 struct fwt_signlog_keyopt {
     const char *spec;         /* --log-key, else the pinned key */
     struct fwt_key_opts ko;   /* its passphrase and PIN files; the module is the signer's */
 };
 
-/* 1 when opt was a log-key option (stored in lk), 0 otherwise. */
-static inline int fwt_signlog_key_opt(int opt, const char *arg, struct fwt_signlog_keyopt *lk)
-{
-    switch (opt) {
-    case OPT_SIGNLOG_KEY:
-        lk->spec = arg;
-        return 1;
-    case OPT_SIGNLOG_PIN_FILE:
-        lk->ko.pin_file = arg;
-        return 1;
-    case OPT_SIGNLOG_PASSPHRASE_FILE:
-        lk->ko.passphrase_file = arg;
-        return 1;
-    default:
-        return 0;
-    }
-}
+/* The signing-log options as entries of an option table (cli.h). */
+#define FWT_SIGNLOG_OPTS(lk, log, no_log, signer)                                                 \
+    FWT_OPT_STR_(0, "log", "DB", &(log),                                                         \
+                 "record every signature in the signing log DB (default\n"                        \
+                 "$FWTRUST_SIGNLOG); the output appears only once logged\n"                       \
+                 "(no such log: exit 8; log not intact: exit 11)"),                               \
+        FWT_OPT_STR_(0, "log-key", "KEY", &(lk).spec,                                            \
+                     "the log key that signs tree heads (PEM or pkcs11:); default:\n"             \
+                     "the one pinned for DB on this machine by 'log init' or the\n"               \
+                     "first --log-key (never one named in the log); another key\n"                \
+                     "than the pinned one: exit 7"),                                              \
+        FWT_OPT_STR_(0, "log-pin-file", "F", &(lk).ko.pin_file,                                  \
+                     "token PIN of the log key (--pin-file is never used for it)"),               \
+        FWT_OPT_STR_(0, "log-passphrase-file", "F", &(lk).ko.passphrase_file,                    \
+                     "passphrase of an encrypted PEM log key"),                                   \
+        FWT_OPT_FLAG_(0, "no-log", &(no_log), "sign without a log, and without the warning"),    \
+        FWT_OPT_STR_(0, "signer", "ID", &(signer), "who signs, as logged (default $FWTRUST_SIGNER or\n" \
+                                                   "LOGIN@HOST)")
 
 /*
  * Load the log key for appending to db: spec (--log-key), else the key
