@@ -4,7 +4,7 @@
  */
 #include "cli.h"
 
-#include "fwt_version.h"
+#include <fwtrust/fwtrust.h>
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@ static const struct fwt_opt k_builtin[B_COUNT] = {
 
 const char *fwt_cli_version(void)
 {
-    return FWT_VERSION;
+    return FWTRUST_VERSION_STRING;
 }
 
 unsigned fwt_cli_distance(const char *a, const char *b)
@@ -570,7 +570,7 @@ int fwt_cli_parse(const struct fwt_cli_prog *p, int argc, char **argv, struct fw
             fwt_cli_help(p, args->cmd, stdout);
             rc = 0;
         } else if (o == &k_builtin[B_VERSION]) {
-            printf("%.*s %s\n", (int)strcspn(p->name, " "), p->name, FWT_VERSION);
+            printf("%.*s %s\n", (int)strcspn(p->name, " "), p->name, FWTRUST_VERSION_STRING);
             rc = 0;
         } else if (o == &k_builtin[B_MARKDOWN]) {
             fwt_cli_markdown(p, stdout);
