@@ -247,12 +247,6 @@ fwt_err fwt_agent_bc_commit(fwt_agent *dev);
 /* Slot the next install would write (FWT_SLOT_NONE with a detail when none). */
 enum fwt_agent_slot fwt_agent_target_slot(const fwt_agent *dev, fwt_err *why);
 enum fwt_agent_slot fwt_agent_running_slot(const struct fwt_bootctl *bc);
-/* The version's text: fwt_version_format (kept as a name for update.c's call
- * sites until the update CLI move lands; new code calls fwt_version_format). */
-static inline void fwt_agent_version_str(const struct fwt_version *v, char *out, size_t len)
-{
-    fwt_version_format(v, out, len);
-}
 /* Fill img from verifier info. */
 void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
                                const struct fwt_image_info *info, struct fwt_agent_image *img);

@@ -325,7 +325,7 @@ static fwt_err rolled_back_here(const struct ctx *x, const struct cand *c)
         return FWT_OK;
     }
     char v[48];
-    fwt_agent_version_str(&c->version, v, sizeof(v));
+    fwt_version_format(&c->version, v, sizeof(v));
     return fwt_fail(FWT_E_NO_UPDATE, "target %s is version %s, which rolled back on this device "
                     "(its trial ended without a confirm): not installed again until a newer "
                     "release is published (or --force)", c->name, v);
@@ -358,7 +358,7 @@ static fwt_err suits(struct ctx *x, const struct cand *c)
 {
     const char *hw = x->cfg->hw_id;
     char vb[48], va[48];
-    fwt_agent_version_str(&c->version, va, sizeof(va));
+    fwt_version_format(&c->version, va, sizeof(va));
     if (c->hw_id_len != strlen(hw) || memcmp(c->hw_id, hw, c->hw_id_len) != 0) {
         return fwt_fail(FWT_E_HW_ID, "target %s is for other hardware (this device is '%s')",
                         c->name, hw);
@@ -370,7 +370,7 @@ static fwt_err suits(struct ctx *x, const struct cand *c)
                         (unsigned)ctr, (unsigned)x->min_ctr);
     }
     if (x->has_run) {
-        fwt_agent_version_str(&x->run.version, vb, sizeof(vb));
+        fwt_version_format(&x->run.version, vb, sizeof(vb));
         uint32_t rc = x->run.has_security_counter ? x->run.security_counter : 0;
         if (ctr < rc) {
             return fwt_fail(FWT_E_COUNTER,
@@ -504,7 +504,7 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
         if (!best) {
             char vb[48] = "nothing";
             if (x->has_run) {
-                fwt_agent_version_str(&x->run.version, vb, sizeof(vb));
+                fwt_version_format(&x->run.version, vb, sizeof(vb));
             }
             return fwt_fail(FWT_E_NO_UPDATE,
                             "no target for hardware '%s' is newer than the running %s (%zu "
@@ -517,7 +517,7 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
     }
     if (same_image_as_running(x, best)) {
         char vb[48];
-        fwt_agent_version_str(&x->run.version, vb, sizeof(vb));
+        fwt_version_format(&x->run.version, vb, sizeof(vb));
         if (x->n_failed_skipped || x->n_signer_skipped) {
             return fwt_fail(FWT_E_NO_UPDATE, "the device already runs %s (%s); not offered: %zu "
                             "that rolled back on this device (not again without --force), %zu "
@@ -737,7 +737,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     if (err == FWT_OK) {
         x.has_run = 1;
         res->had_running = 1;
-        fwt_agent_version_str(&x.run.version, res->running_version, sizeof(res->running_version));
+        fwt_version_format(&x.run.version, res->running_version, sizeof(res->running_version));
     } else if (err != FWT_E_NOT_FOUND) {
         return fwt_fail(err, "the running image does not verify: %s", fwt_detail());
     }
@@ -761,7 +761,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     res->encoding = enc_name(pick->enc);
     res->downloaded = pick->length;
     res->image_length = pick->image_len;
-    fwt_agent_version_str(&pick->version, res->version, sizeof(res->version));
+    fwt_version_format(&pick->version, res->version, sizeof(res->version));
     if (o->check_only) {
         goto out;
     }
