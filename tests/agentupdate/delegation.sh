@@ -44,8 +44,12 @@ save_role shadow
 break_role other
 break_role shadow
 start_server
-mkdev dev --targets 'primehub/*'
-mkdev all
+mkdev dev --targets 'primehub/*' 2>"$T/dev.init.err"
+mkdev all 2>"$T/all.init.err"
+# init says what a device with a repository but no targets pattern risks, and only then.
+grep -q "no --targets PATTERN: 'update' must load every delegated role" "$T/all.init.err" ||
+    fail "init without --targets gave no note: $(cat "$T/all.init.err")"
+! grep -q "no --targets" "$T/dev.init.err" || fail "init --targets still gave the note"
 grep -qx 'targets = primehub/\*' "$T/dev/device.ini" || fail "init --targets not in device.ini"
 
 # The device's roles load; 'other' (a/*) cannot hold primehub/ names, 'shadow' (*/*) could,

@@ -287,6 +287,12 @@ static int cmd_init(int argc, char **argv)
         fprintf(stderr, "%s: WARNING: device %s has NO trust anchor: it will refuse every image "
                 "until a [trust] key or root is configured\n", k_prog, g_device);
     }
+    if (o.repo_url && !o.targets) {
+        fprintf(stderr, "%s: note: no --targets PATTERN: 'update' must load every delegated role of "
+                "the repository, so one that fails (expired, badly signed) stops this device's "
+                "updates; name the device's targets ([update] targets = board/*) to load only "
+                "the roles that can hold them\n", k_prog);
+    }
     fwt_agent *dev = NULL;
     err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
     if (err != FWT_OK) {
