@@ -579,7 +579,7 @@ static int choose_command(const struct fwt_cli_prog *p, int argc, char **argv, s
     }
     const char *word = argv[sub];
     if (!is_group(p, word)) {
-        args->cmd = lookup_cmd(p, word);
+        args->cmd = strchr(word, ' ') ? NULL : lookup_cmd(p, word); /* "log verify" is two words */
         if (!args->cmd) {
             if (help_among(argv, 1, sub)) { /* "prog --help bogus" */
                 fwt_cli_help(p, NULL, stdout);

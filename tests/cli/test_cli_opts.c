@@ -292,6 +292,10 @@ static void test_two_word_commands(void **s)
     reset();
     assert_int_equal(parse(&p, &a, ARGV("tagent", "lgo", "show")), 1);
     assert_string_equal(g_err, "tagent: unknown command 'lgo'; did you mean 'log'?\nTry 'tagent --help'.\n");
+    /* one word holding a space is not the two words (found by fuzz_cli_opts) */
+    reset();
+    assert_int_equal(parse(&p, &a, ARGV("tagent", "log verify")), 1);
+    assert_non_null(strstr(g_err, "tagent: unknown command 'log verify'"));
     reset();
     assert_int_equal(parse(&p, &a, ARGV("tagent", "log", "verify", "--all")), 1);
     assert_non_null(strstr(g_err, "option '--all' is not an option of this command (only of: log show)"));
