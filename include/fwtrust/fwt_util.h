@@ -40,6 +40,12 @@ FWT_MUST_CHECK fwt_err fwt_write_file_atomic(const char *path, const void *buf, 
                                              unsigned mode);
 /* fsync the directory that contains path. */
 FWT_MUST_CHECK fwt_err fwt_fsync_parent(const char *path);
+/*
+ * Create directory path and the missing ones above it (mkdir -p) with mode;
+ * every component that exists must be a directory. FWT_E_IO names the one
+ * that could not be created.
+ */
+FWT_MUST_CHECK fwt_err fwt_mkdirs(const char *path, unsigned mode);
 
 /*
  * A persisted time floor (the TUF client's METADATA_DIR/time-floor, which the

@@ -111,6 +111,32 @@ fwt_err fwt_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
     return FWT_OK;
 }
 
+fwt_err fwt_mkdirs(const char *path, unsigned mode)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(p)) {
+        return fwt_fail(FWT_E_ARG, "'%s': not a usable directory name", path);
+    }
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0) {
+            continue;
+        }
+        char c = p[i];
+        p[i] = 0;
+        struct stat st;
+        if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
+            return fwt_fail(FWT_E_IO, "cannot create directory %s: %s", p, strerror(errno));
+        }
+        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            return fwt_fail(FWT_E_IO, "%s is not a directory", p);
+        }
+        p[i] = c;
+    }
+    return FWT_OK;
+}
+
 fwt_err fwt_fsync_parent(const char *path)
 {
     char dir[PATH_MAX];

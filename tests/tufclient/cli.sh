@@ -98,6 +98,15 @@ expect 0 "already there" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M"
 expect 0 '"cached": true' "$C" --json --metadata-url "$URL/metadata" --metadata-dir "$M" --target-name hw/fw.bin \
     --target-name a.bin --target-base-url "$URL/targets" --target-dir "$T/t" download
 printf 'hello, device\n' | cmp - "$T/t/a.bin" || fail "a.bin bytes"
+# --plain-names: hw/fw.bin as DIR/hw/fw.bin; the target directory and its parents are created
+expect 0 "hw/fw.bin: $T/plain/out/hw/fw.bin" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" --plain-names \
+    --target-name hw/fw.bin --target-name a.bin --target-base-url "$URL/targets" --target-dir "$T/plain/out" download
+printf 'firmware for hw\n' | cmp - "$T/plain/out/hw/fw.bin" || fail "--plain-names bytes"
+printf 'hello, device\n' | cmp - "$T/plain/out/a.bin" || fail "--plain-names a.bin"
+[ "$(cd "$T/plain/out" && find . -type f | sort | tr '\n' ' ')" = "./a.bin ./hw/fw.bin " ] || fail "--plain-names files"
+# init creates the metadata directory with its parents
+expect 0 "" "$C" --metadata-dir "$T/deep/er/m" init "$R/metadata/1.root.json"
+cmp "$T/deep/er/m/root.json" "$R/metadata/1.root.json" || fail "init into a new nested directory"
 expect 0 '"role": "hw/a"' "$C" --json --metadata-url "$URL/metadata" --metadata-dir "$M" list
 # a target nobody lists: exit 1, error named
 expect 1 "FWT_E_NOT_FOUND" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" --target-name nope \
