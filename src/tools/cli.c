@@ -39,6 +39,37 @@ int fwt_cli_usage_error(const char *prog, const char *fmt, ...)
     return FWT_E_ARG;
 }
 
+void fwt_cli_hint(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: hint: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void fwt_cli_tls_hint(const char *prog, const char *ca, const char *pin, const char *client)
+{
+    switch (fwt_cause()) {
+    case FWT_CAUSE_TLS_CA:
+        fwt_cli_hint(prog, "the server's certificate is not signed by a trusted CA: name the CA certificate "
+                     "(PEM) that signed it with %s, or pin the server's key with %s", ca, pin);
+        break;
+    case FWT_CAUSE_TLS_PIN:
+        fwt_cli_hint(prog, "the server's public key is not the one pinned by %s: check the pin (openssl x509 "
+                     "-pubkey -noout -in SERVER.pem | openssl pkey -pubin -outform der | openssl dgst "
+                     "-sha256 -binary | base64) or the server you reach", pin);
+        break;
+    case FWT_CAUSE_TLS_CLIENT:
+        fwt_cli_hint(prog, "the client certificate or key cannot be used: check %s (PEM files that belong "
+                     "together)", client);
+        break;
+    case FWT_CAUSE_NONE:
+        break;
+    }
+}
+
 void fwt_cli_json_print(json_t *obj)
 {
     if (!obj) {

@@ -111,6 +111,14 @@ const char *fwt_cli_version(void);
 int fwt_cli_error(const char *prog, fwt_err err);
 /* Print a usage error with a message and hint at --help; returns FWT_E_ARG. */
 int fwt_cli_usage_error(const char *prog, const char *fmt, ...) FWT_PRINTF(2, 3);
+/* Print "PROG: hint: TEXT" on stderr: how to fix the error just printed. */
+void fwt_cli_hint(const char *prog, const char *fmt, ...) FWT_PRINTF(2, 3);
+/*
+ * The hint for a TLS failure (fwt_cause()), naming the settings: ca, pin and
+ * client are the option or setting names of the tool ("--ca FILE", ...).
+ * Prints nothing when the failure was no TLS failure.
+ */
+void fwt_cli_tls_hint(const char *prog, const char *ca, const char *pin, const char *client);
 /* Exit code for a result. */
 int fwt_cli_exit_code(fwt_err err);
 

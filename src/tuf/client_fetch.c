@@ -161,7 +161,18 @@ fwt_err tuf_fetch(struct tuf_fetcher *f, const char *url, uint64_t cap, tuf_sink
         return fwt_fail(FWT_E_NETWORK, "%s: too slow or timed out (%s)", url, curl_easy_strerror(rc));
     }
     if (rc != CURLE_OK) {
-        return fwt_fail(FWT_E_NETWORK, "%s: %s", url, curl_easy_strerror(rc));
+        fwt_err err = fwt_fail(FWT_E_NETWORK, "%s: %s", url, curl_easy_strerror(rc));
+        switch (rc) {
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+            return fwt_fail_cause(err, FWT_CAUSE_TLS_CA);
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            return fwt_fail_cause(err, FWT_CAUSE_TLS_PIN);
+        case CURLE_SSL_CERTPROBLEM:
+            return fwt_fail_cause(err, FWT_CAUSE_TLS_CLIENT);
+        default:
+            return err;
+        }
     }
     return FWT_OK;
 }

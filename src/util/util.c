@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 static _Thread_local char g_detail[1024];
+static _Thread_local enum fwt_cause g_cause;
+static _Thread_local fwt_err g_cause_err;
 
 /*
  * A PIN never reaches an error message: a PKCS#11 URI echoed into a detail may
@@ -44,12 +46,28 @@ fwt_err fwt_fail(fwt_err err, const char *fmt, ...)
     va_end(ap);
     redact_pins(tmp);
     memcpy(g_detail, tmp, sizeof(g_detail));
+    if (err != g_cause_err) {
+        g_cause = FWT_CAUSE_NONE; /* another failure: the cause was not this one's */
+    }
     return err;
+}
+
+fwt_err fwt_fail_cause(fwt_err err, enum fwt_cause cause)
+{
+    g_cause = cause;
+    g_cause_err = err;
+    return err;
+}
+
+enum fwt_cause fwt_cause(void)
+{
+    return g_cause;
 }
 
 void fwt_detail_clear(void)
 {
     g_detail[0] = '\0';
+    g_cause = FWT_CAUSE_NONE;
 }
 
 const char *fwt_detail(void)

@@ -1,7 +1,7 @@
 /*
  * Where fwtrust-tuf-client stores a target (fwt_tuf_target_path): the
  * percent-encoded name of the conformance protocol, or the plain name below the
- * directory (parents created) that never leaves it; and fwt_mkdirs.
+ * directory (parents created) that never leaves it (fwt_mkdirs: test_util).
  */
 #include <fwtrust/fwtrust_host.h>
 
@@ -72,19 +72,6 @@ static void test_plain(void **state)
     assert_int_equal(fwt_tuf_target_path(g_dir, "x", 2, &p), FWT_E_ARG);
 }
 
-static void test_mkdirs(void **state)
-{
-    (void)state;
-    char p[128];
-    snprintf(p, sizeof(p), "%s/m/n/o", g_dir);
-    assert_int_equal(fwt_mkdirs(p, 0755), FWT_OK);
-    assert_true(is_dir(p));
-    assert_int_equal(fwt_mkdirs(p, 0755), FWT_OK); /* again: nothing to do */
-    snprintf(p, sizeof(p), "%s/file/sub", g_dir);
-    assert_int_equal(fwt_mkdirs(p, 0755), FWT_E_IO);
-    assert_int_equal(fwt_mkdirs("", 0755), FWT_E_ARG);
-}
-
 int main(void)
 {
     snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-tpath-XXXXXX");
@@ -94,7 +81,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quoted),
         cmocka_unit_test(test_plain),
-        cmocka_unit_test(test_mkdirs),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[128];

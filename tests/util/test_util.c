@@ -37,6 +37,51 @@ static void test_detail_redacts_pins(void **state)
     assert_string_equal(fwt_detail(), "");
 }
 
+/* The cause of a failure survives context added with the same error, not another failure. */
+static void test_cause(void **state)
+{
+    (void)state;
+    fwt_detail_clear();
+    assert_int_equal(fwt_cause(), FWT_CAUSE_NONE);
+    fwt_err e = fwt_fail_cause(fwt_fail(FWT_E_NETWORK, "https://x: SSL peer certificate"), FWT_CAUSE_TLS_CA);
+    assert_int_equal(e, FWT_E_NETWORK);
+    assert_int_equal(fwt_cause(), FWT_CAUSE_TLS_CA);
+    (void)fwt_fail(FWT_E_NETWORK, "timestamp.json: %s", fwt_detail()); /* context */
+    assert_int_equal(fwt_cause(), FWT_CAUSE_TLS_CA);
+    assert_string_equal(fwt_detail(), "timestamp.json: https://x: SSL peer certificate");
+    (void)fwt_fail(FWT_E_IO, "another failure");
+    assert_int_equal(fwt_cause(), FWT_CAUSE_NONE);
+    (void)fwt_fail(FWT_E_NETWORK, "a later network failure of another kind");
+    assert_int_equal(fwt_cause(), FWT_CAUSE_NONE);
+    (void)fwt_fail_cause(FWT_E_NETWORK, FWT_CAUSE_TLS_PIN);
+    fwt_detail_clear();
+    assert_int_equal(fwt_cause(), FWT_CAUSE_NONE);
+}
+
+static void test_mkdirs(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/fwt-mkdirs-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[128];
+    snprintf(p, sizeof(p), "%s/a/b/c", dir);
+    assert_int_equal(fwt_mkdirs(p, 0755), FWT_OK);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(fwt_mkdirs(p, 0755), FWT_OK);
+    snprintf(p, sizeof(p), "%s/a/b/c/f", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/a/b/c/f/g", dir);
+    assert_int_equal(fwt_mkdirs(p, 0755), FWT_E_IO);
+    assert_non_null(strstr(fwt_detail(), "is not a directory"));
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_hex_and_numbers(void **state)
 {
     (void)state;
@@ -93,6 +138,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detail_redacts_pins),
+        cmocka_unit_test(test_cause),
+        cmocka_unit_test(test_mkdirs),
         cmocka_unit_test(test_hex_and_numbers),
         cmocka_unit_test(test_atomic_write),
     };

@@ -39,7 +39,12 @@ static int fail(const char *name, fwt_err err, int json)
     if (json) {
         fwt_cli_json_print(fwt_cli_json_error(err));
     }
-    return fwt_cli_error(name, err);
+    int rc = fwt_cli_error(name, err);
+    /* the device's TLS settings: [update] in DIR/device.ini, set by init */
+    fwt_cli_tls_hint(name, "[update] ca in DIR/device.ini (fwtrust-agent init --ca FILE)",
+                     "[update] pinned_pubkey (init --pinned-pubkey)",
+                     "[update] client_cert and client_key (init --client-cert, --client-key)");
+    return rc;
 }
 
 int agent_update_run(fwt_agent *dev, const char *name, int json)
