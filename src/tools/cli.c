@@ -1,6 +1,7 @@
 /* Shared helpers for the command-line tools. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +69,22 @@ void fwt_cli_tls_hint(const char *prog, const char *ca, const char *pin, const c
     case FWT_CAUSE_NONE:
         break;
     }
+}
+
+int fwt_cli_missing_file_hint(const char *prog, fwt_err err, const char *option, const char *const *files, size_t n,
+                              const char *how)
+{
+    if (err != FWT_E_KEY && err != FWT_E_NOT_FOUND && err != FWT_E_IO) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *f = files[i];
+        if (f && strncmp(f, "pkcs11:", 7) != 0 && strcmp(f, "-") != 0 && access(f, F_OK) != 0 && errno == ENOENT) {
+            fwt_cli_hint(prog, "%s names %s, which does not exist; %s", option, f, how);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void fwt_cli_json_print(json_t *obj)

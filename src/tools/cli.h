@@ -119,6 +119,14 @@ void fwt_cli_hint(const char *prog, const char *fmt, ...) FWT_PRINTF(2, 3);
  * Prints nothing when the failure was no TLS failure.
  */
 void fwt_cli_tls_hint(const char *prog, const char *ca, const char *pin, const char *client);
+/*
+ * After a failure err (FWT_E_KEY, FWT_E_NOT_FOUND, FWT_E_IO): when a file
+ * named by option (one of files[0..n-1]; pkcs11: URIs are skipped) does not
+ * exist, print "PROG: hint: OPTION names FILE, which does not exist; HOW".
+ * Returns 1 when it printed.
+ */
+int fwt_cli_missing_file_hint(const char *prog, fwt_err err, const char *option, const char *const *files, size_t n,
+                              const char *how);
 /* Exit code for a result. */
 int fwt_cli_exit_code(fwt_err err);
 

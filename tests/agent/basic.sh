@@ -106,4 +106,10 @@ expect 0 "" "$AGENT" --device "$T/dev2" init --hw-id hw1 --slot-a "$T/s2a.bin" -
 grep -qx "readback = full" "$T/dev2/device.ini" || fail "device.ini lacks readback = full"
 [ "$(jget 'd["readback"]' "$AGENT" --device "$T/dev2" status --json)" = "full" ] || fail "readback full: $(cat "$T/.j")"
 expect 0 "into slot a" "$AGENT" --device "$T/dev2" install "$T/v1.bin"
+# init with a file that does not exist: the hint names the option
+expect 8 "fwtrust-agent init: hint: --trust-key names $T/nokey.pub, which does not exist" \
+    "$AGENT" --device "$T/dev3" init --hw-id hw1 --slot-a "$T/s3a" --slot-b "$T/s3b" --trust-key "$T/k1.pub" --trust-key "$T/nokey.pub"
+expect 8 "fwtrust-agent init: hint: --tuf-root names $T/none.json, which does not exist" \
+    "$AGENT" --device "$T/dev4" init --hw-id hw1 --slot-a "$T/s4a" --slot-b "$T/s4b" --trust-key "$T/k1.pub" \
+    --repo http://127.0.0.1:1 --tuf-root "$T/none.json"
 echo "basic: ok"

@@ -179,7 +179,18 @@ static int cmd_init(const struct fwt_cli_args *a)
     }
     fwt_err err = fwt_agent_init(g_device, &o);
     if (err != FWT_OK) {
-        return fail(err);
+        int rc = fail(err);
+        const char *one[4][1] = {{o.tuf_root}, {o.tls_ca}, {o.tls_client_cert}, {o.tls_client_key}};
+        (void)(fwt_cli_missing_file_hint(g_name, err, "--trust-key", o.keys, o.n_keys,
+                                         "export the signing key's public key with 'fwtrust pubkey KEY.pem -o FILE'") ||
+               fwt_cli_missing_file_hint(g_name, err, "--trust-root", o.roots, o.n_roots,
+                                         "export the root's public key with 'fwtrust pubkey ROOT.pem -o FILE'") ||
+               fwt_cli_missing_file_hint(g_name, err, "--tuf-root", one[0], 1,
+                                         "copy the repository's metadata/1.root.json (fwtrust repo init writes it)") ||
+               fwt_cli_missing_file_hint(g_name, err, "--ca", one[1], 1, "give the PEM CA certificate of the server") ||
+               fwt_cli_missing_file_hint(g_name, err, "--client-cert", one[2], 1, "give the device's PEM certificate") ||
+               fwt_cli_missing_file_hint(g_name, err, "--client-key", one[3], 1, "give the device's PEM private key"));
+        return rc;
     }
     if (o.n_keys == 0 && o.n_roots == 0) {
         fprintf(stderr, "%s: WARNING: device %s has NO trust anchor: it will refuse every image "
