@@ -55,6 +55,14 @@ FWT_MUST_CHECK fwt_err fwt_read_file(const char *path, size_t max, uint8_t **buf
  */
 FWT_MUST_CHECK fwt_err fwt_write_file_atomic(const char *path, const void *buf, size_t len,
                                              unsigned mode);
+/*
+ * Who holds a lock on the file open as fd, when another process does: "pid
+ * 1234 (fwtrust-agent --device d install v2.bin)" into buf (from /proc/locks
+ * and the holder's command line, made printable and cut to fit). Returns 1
+ * when found, 0 otherwise (buf ""; e.g. no /proc, or the lock was released).
+ */
+int fwt_lock_holder(int fd, char *buf, size_t n);
+
 /* fsync the directory that contains path. */
 FWT_MUST_CHECK fwt_err fwt_fsync_parent(const char *path);
 /*
