@@ -11,6 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -82,6 +86,48 @@ static void test_mkdirs(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Who holds a lock: the other process's pid and command line, from /proc/locks. */
+static void test_lock_holder(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/fwt-lock-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char who[256];
+    assert_int_equal(fwt_lock_holder(fd, who, sizeof(who)), 0); /* nobody */
+    assert_string_equal(who, "");
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int cfd = open(path, O_RDONLY);
+        char c = 'x';
+        if (cfd < 0 || flock(cfd, LOCK_EX) != 0 || write(ready[1], &c, 1) != 1) {
+            _exit(1);
+        }
+        pause();
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(fwt_lock_holder(fd, who, sizeof(who)), 1);
+    char want[64];
+    snprintf(want, sizeof(want), "pid %ld (", (long)child);
+    assert_non_null(strstr(who, want)); /* the child runs this test's own command line */
+    assert_non_null(strstr(who, "test_util"));
+    /* cut to fit */
+    char small[12];
+    assert_int_equal(fwt_lock_holder(fd, small, sizeof(small)), 1);
+    assert_int_equal(strlen(small), sizeof(small) - 1);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
+    close(fd);
+    unlink(path);
+}
+
 static void test_hex_and_numbers(void **state)
 {
     (void)state;
@@ -140,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_detail_redacts_pins),
         cmocka_unit_test(test_cause),
         cmocka_unit_test(test_mkdirs),
+        cmocka_unit_test(test_lock_holder),
         cmocka_unit_test(test_hex_and_numbers),
         cmocka_unit_test(test_atomic_write),
     };
