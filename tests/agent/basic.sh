@@ -89,6 +89,10 @@ expect 1 "fwtrust-agent confirm: unexpected operand 'x' (takes none)" "$AGENT" -
 expect 1 "fwtrust-agent log: unknown command 'vrfy'; did you mean 'verify'?" "$AGENT" --device "$T/dev" log vrfy
 expect 1 "option '--allow-older' is not an option of this command (only of: install)" \
     "$AGENT" --device "$T/dev" confirm --allow-older
+expect 1 "fwtrust-agent init: --hw-id, --slot-a and --slot-b are required" "$AGENT" --device "$T/dev9" init --slot-a "$T/x"
+expect 1 "fwtrust-agent init: option '--tries' needs a positive number up to 100, not '101'" \
+    "$AGENT" --device "$T/dev9" init --hw-id hw1 --slot-a "$T/x" --slot-b "$T/y" --tries 101
+[ ! -e "$T/dev9" ] || fail "a refused init created the device directory"
 # options before or after the command
 expect 0 "audit log intact" "$AGENT" log verify --device "$T/dev"
 expect 0 "audit log intact" "$AGENT" log --device "$T/dev" verify

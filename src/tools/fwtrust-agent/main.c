@@ -171,7 +171,7 @@ static int cmd_init(const struct fwt_cli_args *a)
         return fwt_cli_usage_error(g_name, "--readback: 'metadata' or 'full'");
     }
     if (!o.hw_id || !o.slot_path[0] || !o.slot_path[1]) {
-        return fwt_cli_usage_error(g_name, "init needs --hw-id, --slot-a and --slot-b");
+        return fwt_cli_usage_error(g_name, "--hw-id, --slot-a and --slot-b are required");
     }
     if (o.threshold > o.n_keys + o.n_roots && o.n_keys + o.n_roots > 0) {
         return fwt_cli_usage_error(g_name, "--threshold %u is above the %zu trust anchor(s)",
