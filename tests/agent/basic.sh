@@ -93,6 +93,9 @@ expect 1 "fwtrust-agent init: --hw-id, --slot-a and --slot-b are required" "$AGE
 expect 1 "fwtrust-agent init: option '--tries' needs a positive number up to 100, not '101'" \
     "$AGENT" --device "$T/dev9" init --hw-id hw1 --slot-a "$T/x" --slot-b "$T/y" --tries 101
 [ ! -e "$T/dev9" ] || fail "a refused init created the device directory"
+# update on a device without a repository says how to give it one
+expect 31 "fwtrust-agent update: hint: this device has no repository: give it one with 'fwtrust-agent init ... --repo URL --tuf-root ROOT.json'" \
+    "$AGENT" --device "$T/dev" update
 # options before or after the command
 expect 0 "audit log intact" "$AGENT" log verify --device "$T/dev"
 expect 0 "audit log intact" "$AGENT" log --device "$T/dev" verify

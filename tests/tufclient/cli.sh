@@ -27,7 +27,10 @@ expect 1 "" "$C" --metadata-dir "$M" --detailed-exit --timeout x refresh
 echo '{"signatures":[],"signed":{}}' >"$T/bad-root.json"
 expect 1 "FWT_E_META" "$C" --metadata-dir "$M" init "$T/bad-root.json"
 [ ! -e "$M/root.json" ] || fail "a refused root was stored"
-expect 1 "" "$C" --metadata-dir "$M" init "$T/missing.json"
+expect 1 "fwtrust-tuf-client: hint: TRUSTED_ROOT names $T/missing.json, which does not exist" "$C" --metadata-dir "$M" init "$T/missing.json"
+# a refresh before init says to run init
+expect 1 "hint: $T/noinit holds no trusted root yet: run 'fwtrust-tuf-client --metadata-dir $T/noinit init ROOT.json' first" \
+    "$C" --metadata-dir "$T/noinit" --metadata-url "$URL/metadata" refresh
 # init reads at most --max-root-bytes (default 512000) of the root file
 expect 1 "larger than the limit of 100 bytes" "$C" --max-root-bytes 100 --metadata-dir "$M" init "$R/metadata/1.root.json"
 [ ! -e "$M/root.json" ] || fail "a root above the limit was stored"

@@ -67,7 +67,14 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
     }
     if (err != FWT_OK) {
         free(res);
-        return fail(name, err, json);
+        int rc = fail(name, err, json);
+        const struct fwt_agent_config *cfg = fwt_agent_get_config(dev);
+        if (!cfg->tuf_root || !cfg->repo_url) {
+            fwt_cli_hint(name, "this device has no repository: give it one with 'fwtrust-agent init ... --repo URL "
+                         "--tuf-root ROOT.json' (ROOT.json: the repository's metadata/1.root.json), or set [update] "
+                         "repo and tuf_root in %s/device.ini", cfg->dir);
+        }
+        return rc;
     }
     if (json) {
         json_t *out = json_pack("{s:b, s:s, s:s, s:I, s:I, s:s, s:b, s:b}", "ok", 1, "target",

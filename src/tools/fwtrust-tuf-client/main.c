@@ -66,7 +66,10 @@ static int cmd_init(struct cli *a, const char *root)
     }
     free(buf);
     if (err != FWT_OK) {
-        return fail(a, err);
+        int rc = fail(a, err);
+        (void)fwt_cli_missing_file_hint(PROG, err, "TRUSTED_ROOT", &root, 1,
+                                        "give the repository's first root, metadata/1.root.json");
+        return rc;
     }
     if (a->json) {
         fwt_cli_json_print(json_pack("{s:b, s:s}", "ok", 1, "metadata_dir", a->mdir));
@@ -126,7 +129,14 @@ static int run(struct cli *a, const char *cmd)
     fwt_tuf_client *c = NULL;
     fwt_err err = fwt_tuf_client_open(&a->o, &c);
     if (err != FWT_OK) {
-        return fail(a, err);
+        int rc = fail(a, err);
+        char root[4200];
+        snprintf(root, sizeof(root), "%s/root.json", a->mdir);
+        if (access(root, F_OK) != 0) {
+            fwt_cli_hint(PROG, "%s holds no trusted root yet: run '" PROG " --metadata-dir %s init ROOT.json' first "
+                         "(ROOT.json: the repository's metadata/1.root.json)", a->mdir, a->mdir);
+        }
+        return rc;
     }
     err = fwt_tuf_refresh(c);
     json_t *out = NULL;
