@@ -29,25 +29,31 @@ int fwt_cli_error(const char *prog, fwt_err err)
     return fwt_cli_exit_code(err);
 }
 
+/* "PROG: KIND TEXT\n" on stderr. */
+static void vline(const char *prog, const char *kind, const char *fmt, va_list ap) FWT_PRINTF(3, 0);
+static void vline(const char *prog, const char *kind, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: %s", prog, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int fwt_cli_usage_error(const char *prog, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vline(prog, "", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+    fprintf(stderr, "Try '%s --help'.\n", prog);
     return FWT_E_ARG;
 }
 
 void fwt_cli_hint(const char *prog, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: hint: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vline(prog, "hint: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 void fwt_cli_tls_hint(const char *prog, const char *ca, const char *pin, const char *client)
