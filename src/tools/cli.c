@@ -77,6 +77,15 @@ void fwt_cli_tls_hint(const char *prog, const char *ca, const char *pin, const c
     }
 }
 
+void fwt_cli_tuf_expiry_hint(const char *prog, fwt_err err)
+{
+    if (err == FWT_E_META_EXPIRED) {
+        fwt_cli_hint(prog, "the repository's metadata has expired: whoever runs it must re-sign it ('fwtrust repo "
+                     "timestamp' for the timestamp, 'fwtrust repo publish' for snapshot and targets); if it "
+                     "is current, this machine's clock is ahead");
+    }
+}
+
 int fwt_cli_missing_file_hint(const char *prog, fwt_err err, const char *option, const char *const *files, size_t n,
                               const char *how)
 {

@@ -120,6 +120,12 @@ void fwt_cli_hint(const char *prog, const char *fmt, ...) FWT_PRINTF(2, 3);
  */
 void fwt_cli_tls_hint(const char *prog, const char *ca, const char *pin, const char *client);
 /*
+ * The hint for TUF metadata a client refused as expired (FWT_E_META_EXPIRED):
+ * the repository must re-sign it, or this machine's clock is wrong. Prints
+ * nothing for other errors.
+ */
+void fwt_cli_tuf_expiry_hint(const char *prog, fwt_err err);
+/*
  * After a failure err (FWT_E_KEY, FWT_E_NOT_FOUND, FWT_E_IO): when a file
  * named by option (one of files[0..n-1]; pkcs11: URIs are skipped) does not
  * exist, print "PROG: hint: OPTION names FILE, which does not exist; HOW".

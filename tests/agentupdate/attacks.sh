@@ -115,4 +115,11 @@ for i in 1 2; do boot dev >"$T/boot.json"; [ "$(jget "$T/boot.json" 'd["version"
 boot dev >"$T/boot.json"
 [ "$(jget "$T/boot.json" 'd["version"]')" = 4.0.0+4 ] || fail "no rollback after the tries"
 [ "$(jget "$T/boot.json" 'd["rolled_back"]')" = True ] || fail "rollback not reported"
+
+# Expired metadata (the clock three days on, past the one-day timestamp, within the TLS
+# certificates' 30 days): refused (42), and the hint says who must act.
+command -v faketime >/dev/null || fail "faketime is not installed (scripts/install-deps)"
+expect 42 "fwtrust-agent update: hint: the repository's metadata has expired: whoever runs it must re-sign it" \
+    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime -f +3d \
+    "$FWTRUST_AGENT" --device "$T/dev" update --check
 echo "attacks: ok"

@@ -123,6 +123,8 @@ ft() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" fa
 # the timestamp expires after one day; three days ahead it is refused and nothing is written
 before=$(tree_hash "$M")
 expect 1 "FWT_E_META_EXPIRED" ft -f +3d "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" refresh
+grep -qF "fwtrust-tuf-client: hint: the repository's metadata has expired: whoever runs it must re-sign it ('fwtrust repo timestamp'" "$T/.err" ||
+    fail "no expiry hint: $(cat "$T/.err")"
 [ "$before" = "$(tree_hash "$M")" ] || fail "an expired refresh changed the metadata dir"
 # twelve hours ahead it is fine, and the time floor records that (faked) time
 expect 0 "" ft -f +12h "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" refresh

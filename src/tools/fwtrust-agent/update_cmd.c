@@ -40,6 +40,7 @@ static int fail(const char *name, fwt_err err, int json)
         fwt_cli_json_print(fwt_cli_json_error(err));
     }
     int rc = fwt_cli_error(name, err);
+    fwt_cli_tuf_expiry_hint(name, err);
     /* the device's TLS settings: [update] in DIR/device.ini, set by init */
     fwt_cli_tls_hint(name, "[update] ca in DIR/device.ini (fwtrust-agent init --ca FILE)",
                      "[update] pinned_pubkey (init --pinned-pubkey)",

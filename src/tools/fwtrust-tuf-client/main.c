@@ -36,6 +36,7 @@ static int fail(const struct cli *a, fwt_err err)
         fwt_cli_json_print(fwt_cli_json_error(err));
     }
     fwt_cli_error(PROG, err);
+    fwt_cli_tuf_expiry_hint(PROG, err);
     fwt_cli_tls_hint(PROG, "--ca FILE", "--pinned-pubkey sha256//BASE64", "--client-cert FILE and --client-key FILE");
     return a->detailed ? fwt_cli_exit_code(err) : 1;
 }
