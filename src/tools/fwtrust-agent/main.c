@@ -99,16 +99,12 @@ static struct fwt_opt_list g_key_list = {g_keys, 0, FWT_AGENT_MAX_ANCHORS};
 static struct fwt_opt_list g_root_list = {g_roots, 0, FWT_AGENT_MAX_ANCHORS};
 static uint64_t g_slot_size, g_threshold, g_tries, g_min_sc, g_min_kv;
 
-#define READBACK_OPT                                                                               \
-    FWT_OPT_STR_(0, "readback", "metadata|full", &g_readback,                                      \
-                 "what an install reads back after its fsync: the\n"                               \
-                 "header and TLV areas (default), or the whole slot\n"                             \
-                 "from the medium, hashed again (flash that may fail\n"                            \
-                 "writes)")
+_Static_assert(FWT_AGENT_MAX_ANCHORS == 8, "the help of --trust-key and --trust-root says up to 8");
 
 static const struct fwt_opt k_init_opts[] = {
     FWT_OPT_STR_(0, "hw-id", "ID", &g_init.hw_id, "hardware id images must carry (1-64 bytes;\nrequired)"),
-    FWT_OPT_STR_(0, "slot-a", "PATH", &g_init.slot_path[0], "slot a: a regular file (created when absent)\nor a block device (required)"),
+    FWT_OPT_STR_(0, "slot-a", "PATH", &g_init.slot_path[0],
+                 "slot a: a regular file (created when absent)\nor a block device (required)"),
     FWT_OPT_STR_(0, "slot-b", "PATH", &g_init.slot_path[1], "slot b (required)"),
     FWT_OPT_U64_(0, "slot-size", "N", &g_slot_size, 0, UINT32_MAX,
                  "bytes an image may use in a slot (default: no\n"
@@ -123,7 +119,11 @@ static const struct fwt_opt k_init_opts[] = {
                  "(default 1)"),
     FWT_OPT_U64_(0, "tries", "N", &g_tries, 1, FWT_AGENT_MAX_TRIES,
                  "boots a trial image gets before it rolls back\n(default 3)"),
-    READBACK_OPT,
+    FWT_OPT_STR_(0, "readback", "metadata|full", &g_readback,
+                 "what an install reads back after its fsync: the\n"
+                 "header and TLV areas (default), or the whole slot\n"
+                 "from the medium, hashed again (flash that may fail\n"
+                 "writes)"),
     FWT_OPT_U64_(0, "min-security-counter", "N", &g_min_sc, 0, UINT32_MAX,
                  "initial anti-rollback minimum (default 0)"),
     FWT_OPT_U64_(0, "min-key-version", "N", &g_min_kv, 0, UINT32_MAX,
@@ -181,15 +181,24 @@ static int cmd_init(const struct fwt_cli_args *a)
     if (err != FWT_OK) {
         int rc = fail(err);
         const char *one[4][1] = {{o.tuf_root}, {o.tls_ca}, {o.tls_client_cert}, {o.tls_client_key}};
-        (void)(fwt_cli_missing_file_hint(g_name, err, "--trust-key", o.keys, o.n_keys,
-                                         "export the signing key's public key with 'fwtrust pubkey KEY.pem -o FILE'") ||
-               fwt_cli_missing_file_hint(g_name, err, "--trust-root", o.roots, o.n_roots,
-                                         "export the root's public key with 'fwtrust pubkey ROOT.pem -o FILE'") ||
-               fwt_cli_missing_file_hint(g_name, err, "--tuf-root", one[0], 1,
-                                         "copy the repository's metadata/1.root.json (fwtrust repo init writes it)") ||
-               fwt_cli_missing_file_hint(g_name, err, "--ca", one[1], 1, "give the PEM CA certificate of the server") ||
-               fwt_cli_missing_file_hint(g_name, err, "--client-cert", one[2], 1, "give the device's PEM certificate") ||
-               fwt_cli_missing_file_hint(g_name, err, "--client-key", one[3], 1, "give the device's PEM private key"));
+        const struct {
+            const char *opt;
+            const char *const *files;
+            size_t n;
+            const char *how;
+        } h[] = {
+            {"--trust-key", o.keys, o.n_keys, "export the key's public half with 'fwtrust pubkey KEY.pem -o FILE'"},
+            {"--trust-root", o.roots, o.n_roots, "export the root's public key with 'fwtrust pubkey ROOT.pem -o FILE'"},
+            {"--tuf-root", one[0], 1, "copy the repository's metadata/1.root.json (fwtrust repo init writes it)"},
+            {"--ca", one[1], 1, "give the PEM CA certificate of the server"},
+            {"--client-cert", one[2], 1, "give the device's PEM certificate"},
+            {"--client-key", one[3], 1, "give the device's PEM private key"},
+        };
+        for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+            if (fwt_cli_missing_file_hint(g_name, err, h[i].opt, h[i].files, h[i].n, h[i].how)) {
+                break; /* one hint: the first missing file */
+            }
+        }
         return rc;
     }
     if (o.n_keys == 0 && o.n_roots == 0) {

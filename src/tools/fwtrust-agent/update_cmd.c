@@ -21,8 +21,10 @@ const struct fwt_opt k_agent_update_opts[] = {
                  "match falls back to the full image of the same\n"
                  "release)"),
     FWT_OPT_FLAG_(0, "no-delta", &g_agent_update.no_delta, "never use a patch"),
-    FWT_OPT_FLAG_(0, "check", &g_agent_update.check_only, "refresh and report what would be installed;\ndownload nothing"),
-    FWT_OPT_FLAG_(0, "force", &g_agent_update.force, "offer (or install, with --target) a release that\nrolled back here"),
+    FWT_OPT_FLAG_(0, "check", &g_agent_update.check_only,
+                  "refresh and report what would be installed;\ndownload nothing"),
+    FWT_OPT_FLAG_(0, "force", &g_agent_update.force,
+                  "offer (or install, with --target) a release that\nrolled back here"),
     FWT_OPT_END_,
 };
 
