@@ -108,6 +108,8 @@ install(TARGETS fwtrust_shared LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMEL
 install(FILES ${FWT_STATIC_LIB} DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/fwtrust DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev)
 
+file(RELATIVE_PATH FWT_PC_TO_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" FWT_PC_TO_PREFIX "${FWT_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/fwtrust.pc.in ${CMAKE_BINARY_DIR}/fwtrust.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/fwtrust.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 
@@ -122,6 +124,18 @@ install(FILES ${CMAKE_BINARY_DIR}/fwtrustConfig.cmake ${CMAKE_BINARY_DIR}/fwtrus
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/fwtrust COMPONENT dev)
 
 # systemd units and default configuration (docs/packaging.md)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/dist/systemd/ DESTINATION lib/systemd/system
+# Units go where systemd looks (systemd.pc: /lib/systemd/system on Debian 12) for a /usr
+# install, else under the prefix; -DFWT_SYSTEMD_UNITDIR=... overrides.
+if(NOT FWT_SYSTEMD_UNITDIR)
+  set(_unitdir "lib/systemd/system")  # relative: under the prefix given at install time
+  if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+    pkg_get_variable(_sd_unitdir systemd systemdsystemunitdir)
+    if(_sd_unitdir)
+      set(_unitdir "${_sd_unitdir}")
+    endif()
+  endif()
+  set(FWT_SYSTEMD_UNITDIR "${_unitdir}" CACHE PATH "where the systemd units are installed")
+endif()
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/dist/systemd/ DESTINATION ${FWT_SYSTEMD_UNITDIR}
         FILES_MATCHING PATTERN "*.service" PATTERN "*.timer")
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/dist/etc/ DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/fwtrust)

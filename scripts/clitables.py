@@ -152,7 +152,13 @@ def walk_markdown(text, summary):
     glob = head.globals or head.options
     children = []
     for cmd_head, summ in head.commands:
-        s = subs.get("%s %s" % (head.name, cmd_head.split(" ")[0]))
+        # The command's name may have several words ("log verify"): the longest section
+        # name that starts the table's head (name, then operands).
+        s, words = None, cmd_head.split(" ")
+        for n in range(len(words), 0, -1):
+            s = subs.get("%s %s" % (head.name, " ".join(words[:n])))
+            if s is not None:
+                break
         if s is None:
             raise SystemExit("%s lists %s but has no section for it" % (head.name, cmd_head))
         children.append(Node(s.name, summ, s, glob, [], head.epilog))
