@@ -78,7 +78,7 @@ if(SCDOC AND Python3_FOUND)
     COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/gen-man ${CMAKE_BINARY_DIR}/man
             ${FWT_TOOL_DIR} ${FWT_PROGRAMS}
     COMMAND ${CMAKE_COMMAND} -E touch ${CMAKE_BINARY_DIR}/man/.stamp
-    DEPENDS ${FWT_PROGRAMS} ${PROJECT_SOURCE_DIR}/scripts/gen-man
+    DEPENDS ${FWT_PROGRAMS} ${PROJECT_SOURCE_DIR}/scripts/gen-man ${PROJECT_SOURCE_DIR}/scripts/clitables.py
     COMMENT "manual pages (scdoc)" VERBATIM)
   add_custom_target(man ALL DEPENDS ${CMAKE_BINARY_DIR}/man/.stamp)
   install(DIRECTORY ${CMAKE_BINARY_DIR}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
@@ -87,17 +87,15 @@ else()
   message(STATUS "scdoc or python3 missing: no manual pages")
 endif()
 if(Python3_FOUND)
-  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/completion/fwtrust
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/completion/.stamp
     COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/scripts/gen-completion
-            ${CMAKE_BINARY_DIR}/completion/fwtrust ${FWT_TOOL_DIR} ${FWT_PROGRAMS}
-    DEPENDS ${FWT_PROGRAMS} ${PROJECT_SOURCE_DIR}/scripts/gen-completion
+            ${CMAKE_BINARY_DIR}/completion ${FWT_TOOL_DIR} ${FWT_PROGRAMS}
+    COMMAND ${CMAKE_COMMAND} -E touch ${CMAKE_BINARY_DIR}/completion/.stamp
+    DEPENDS ${FWT_PROGRAMS} ${PROJECT_SOURCE_DIR}/scripts/gen-completion ${PROJECT_SOURCE_DIR}/scripts/clitables.py
     COMMENT "bash completion" VERBATIM)
-  add_custom_target(completion ALL DEPENDS ${CMAKE_BINARY_DIR}/completion/fwtrust)
-  install(FILES ${CMAKE_BINARY_DIR}/completion/fwtrust DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+  add_custom_target(completion ALL DEPENDS ${CMAKE_BINARY_DIR}/completion/.stamp)
   foreach(_p ${FWT_PROGRAMS})
-    if(NOT _p STREQUAL "fwtrust")
-      install(CODE "file(CREATE_LINK fwtrust \$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_DATADIR}/bash-completion/completions/${_p} SYMBOLIC)")
-    endif()
+    install(FILES ${CMAKE_BINARY_DIR}/completion/${_p} DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
   endforeach()
 endif()
 

@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,10 +18,36 @@ int fwt_cli_exit_code(fwt_err err)
     return (int)err;
 }
 
+/*
+ * FWTRUST_LOG_FORMAT=json: errors go to stderr as one JSON object per line (for journald
+ * and log shippers) instead of a sentence: {"prog","level","error","code","message","detail"}.
+ */
+static int log_json(void)
+{
+    const char *f = getenv("FWTRUST_LOG_FORMAT");
+    return f && !strcmp(f, "json");
+}
+
+static void log_json_line(const char *prog, const char *error, int code, const char *message, const char *detail)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "prog", prog, "level", "error", "error", error, "code",
+                          code, "message", message, "detail", detail);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
+    if (s) {
+        fprintf(stderr, "%s\n", s);
+    } else {
+        fprintf(stderr, "%s: error: %s: %s\n", prog, message, detail); /* out of memory: still say it */
+    }
+    free(s);
+    json_decref(o);
+}
+
 int fwt_cli_error(const char *prog, fwt_err err)
 {
     const char *d = fwt_detail();
-    if (d[0]) {
+    if (log_json()) {
+        log_json_line(prog, fwt_err_name(err), fwt_cli_exit_code(err), fwt_strerror(err), d);
+    } else if (d[0]) {
         fprintf(stderr, "%s: error: %s (%s): %s\n", prog, fwt_strerror(err), fwt_err_name(err), d);
     } else {
         fprintf(stderr, "%s: error: %s (%s)\n", prog, fwt_strerror(err), fwt_err_name(err));
@@ -31,6 +58,14 @@ int fwt_cli_error(const char *prog, fwt_err err)
 int fwt_cli_usage_error(const char *prog, const char *fmt, ...)
 {
     va_list ap;
+    if (log_json()) {
+        char msg[1024];
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_json_line(prog, fwt_err_name(FWT_E_ARG), FWT_E_ARG, msg, "");
+        return FWT_E_ARG;
+    }
     fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);

@@ -1,17 +1,21 @@
 #!/bin/bash
-# The generated bash completion (build/completion/fwtrust) completes what the programs accept:
+# The generated bash completion (build/completion/PROGRAM) completes what the programs accept:
 # every command --help lists, the options of the command typed so far, and files after an
 # option that takes an argument.
-# usage: completion.sh COMPLETION_FILE TOOLDIR
+# usage: completion.sh COMPLETION_DIR TOOLDIR
 set -u
 comp=$1 tools=$2
 fail=0
-# shellcheck disable=SC1090
-source "$comp" || { echo "cannot source $comp"; exit 1; }
+for f in "$comp"/fwtrust*; do
+    # shellcheck disable=SC1090
+    source "$f" || { echo "cannot source $f"; exit 1; }
+done
 
 complete_words() { # complete_words WORD... -> COMPREPLY for the last word
     COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=()
-    _fwtrust_complete
+    local fn; fn=$(complete -p "$1" | sed -n 's/.* -F \([^ ]*\) .*/\1/p')
+    [ -n "$fn" ] || { echo "FAIL: no completion for $1"; fail=1; return; }
+    "$fn"
     printf '%s\n' "${COMPREPLY[@]}"
 }
 expect() { # expect "WANTED" WORD...
