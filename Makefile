@@ -2,12 +2,13 @@
 #   make demo   install what is missing, build, run the end-to-end story
 #   make check  install what is missing, build, run every test (unit, CLI,
 #               ASan+UBSan, fuzz smoke, -m32 core, Cortex-M4 cross-build)
-# Other targets: make build, make bench, make clean.
+# Other targets: make build, make bench, make deb (Debian packages in build-deb/),
+# make install (cmake --install; PREFIX=/usr/local, DESTDIR honoured), make clean.
 
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check demo bench clean
+.PHONY: all deps build check demo bench deb install clean
 
 all: build
 
@@ -26,6 +27,13 @@ demo: build
 
 bench: build
 	bench/run
+
+deb: deps
+	scripts/build-deb
+
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf build build-* 

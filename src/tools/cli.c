@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,10 +19,38 @@ int fwt_cli_exit_code(fwt_err err)
     return (int)err;
 }
 
+/*
+ * FWTRUST_LOG_FORMAT=json: errors go to stderr as one JSON object per line (for journald
+ * and log shippers) instead of a sentence: {"prog","level","error","code","message","detail"}.
+ */
+static int log_json(void)
+{
+    const char *f = getenv("FWTRUST_LOG_FORMAT");
+    return f && !strcmp(f, "json");
+}
+
+static void log_json_line(const char *prog, const char *level, const char *error, int code, const char *message,
+                          const char *detail)
+{
+    json_t *o = error ? json_pack("{s:s, s:s, s:s, s:i, s:s, s:s}", "prog", prog, "level", level, "error", error,
+                                  "code", code, "message", message, "detail", detail)
+                      : json_pack("{s:s, s:s, s:s}", "prog", prog, "level", level, "message", message);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
+    if (s) {
+        fprintf(stderr, "%s\n", s);
+    } else {
+        fprintf(stderr, "%s: error: %s: %s\n", prog, message, detail ? detail : ""); /* out of memory: still say it */
+    }
+    free(s);
+    json_decref(o);
+}
+
 int fwt_cli_error(const char *prog, fwt_err err)
 {
     const char *d = fwt_detail();
-    if (d[0]) {
+    if (log_json()) {
+        log_json_line(prog, "error", fwt_err_name(err), fwt_cli_exit_code(err), fwt_strerror(err), d);
+    } else if (d[0]) {
         fprintf(stderr, "%s: error: %s (%s): %s\n", prog, fwt_strerror(err), fwt_err_name(err), d);
     } else {
         fprintf(stderr, "%s: error: %s (%s)\n", prog, fwt_strerror(err), fwt_err_name(err));
@@ -33,6 +62,12 @@ int fwt_cli_error(const char *prog, fwt_err err)
 static void vline(const char *prog, const char *kind, const char *fmt, va_list ap) FWT_PRINTF(3, 0);
 static void vline(const char *prog, const char *kind, const char *fmt, va_list ap)
 {
+    if (log_json() && kind[0]) { /* a hint: {"level": "hint", "message": ...} */
+        char msg[1024];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        log_json_line(prog, "hint", NULL, 0, msg, NULL);
+        return;
+    }
     fprintf(stderr, "%s: %s", prog, kind);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -41,6 +76,14 @@ static void vline(const char *prog, const char *kind, const char *fmt, va_list a
 int fwt_cli_usage_error(const char *prog, const char *fmt, ...)
 {
     va_list ap;
+    if (log_json()) {
+        char msg[1024];
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        log_json_line(prog, "error", fwt_err_name(FWT_E_ARG), FWT_E_ARG, msg, "");
+        return FWT_E_ARG;
+    }
     va_start(ap, fmt);
     vline(prog, "", fmt, ap);
     va_end(ap);

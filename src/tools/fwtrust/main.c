@@ -26,7 +26,10 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++) {
         fprintf(out, "  %-10s %s\n", k_commands[i]->name, k_commands[i]->summary);
     }
-    fprintf(out, "\n'fwtrust COMMAND --help' describes a command.\n"
+    fprintf(out, "\n'fwtrust COMMAND --help' describes a command.\n\n"
+                 "Options:\n"
+                 "  -h, --help    print this help\n"
+                 "      --version print the version\n\n"
                  "Exit status: 0 on success, otherwise the error number (docs/exit-codes.md).\n");
 }
 

@@ -1,0 +1,34 @@
+#!/bin/sh
+# FWTRUST_LOG_FORMAT=json turns every error line on stderr into one JSON object (journald, log
+# shippers); without it the error is the usual sentence. Both for a failure (exit = error
+# number) and a usage error (exit 1).
+# usage: log_format.sh TOOLDIR
+set -u
+tools=$1
+fail=0
+err=$(FWTRUST_LOG_FORMAT=json "$tools/fwtrust" verify --key /nonexistent/key.pem /nonexistent.bin 2>&1 >/dev/null)
+rc=$?
+[ $rc = 7 ] || { echo "FAIL: exit $rc, expected 7"; fail=1; }
+echo "$err" | python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+assert len(lines) == 1, lines
+o = json.loads(lines[0])
+assert o["level"] == "error" and o["error"] == "FWT_E_KEY" and o["code"] == 7, o
+assert o["prog"] == "fwtrust verify" and "/nonexistent/key.pem" in o["detail"], o
+' || { echo "FAIL: not one JSON error line: $err"; fail=1; }
+err=$(FWTRUST_LOG_FORMAT=json "$tools/fwtrust-agent" --device /nonexistent --bogus-option status 2>&1 >/dev/null)
+rc=$?
+[ $rc = 1 ] || { echo "FAIL: usage error exit $rc, expected 1"; fail=1; }
+echo "$err" | python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read())
+assert o["error"] == "FWT_E_ARG" and "--bogus-option" in o["message"], o
+' || { echo "FAIL: usage error not JSON: $err"; fail=1; }
+err=$("$tools/fwtrust" verify --key /nonexistent/key.pem /nonexistent.bin 2>&1 >/dev/null)
+case "$err" in
+"fwtrust verify: error: "*"/nonexistent/key.pem"*) ;;
+*) echo "FAIL: plain error line changed: $err"; fail=1 ;;
+esac
+[ $fail = 0 ] && echo "log format: json and text both right"
+exit $fail
