@@ -288,3 +288,22 @@ void repo_renew_hint(const struct repo *r, const char *role, char *out, size_t c
                  role);
     }
 }
+
+fwt_err repo_refuse_pending(const struct repo *r, json_t *report)
+{
+    enum repo_txn_state pend = REPO_TXN_NONE;
+    fwt_err perr = repo_txn_pending(r->dir, &pend);
+    if (perr != FWT_OK) {
+        return perr;
+    }
+    if (pend != REPO_TXN_NONE) {
+        static const char *const what[4] = {NULL, "prepared but not committed (it will be discarded)",
+                                            "committed but not complete (it will be completed)",
+                                            "failed and not completely rolled back (it will be rolled back)"};
+        json_object_set_new(report, "interrupted", json_string(what[pend]));
+        return fwt_fail(FWT_E_STATE, "an interrupted operation is pending in %s/%s: %s by the next command "
+                        "that changes the repository, or by 'fwtrust repo recover %s'",
+                        r->dir, REPO_TXN_DIR, what[pend], r->dir);
+    }
+    return FWT_OK;
+}

@@ -2,8 +2,9 @@
  * fwtrust repo commands: the helpers they share (internal to fwt_tuf_repo). One file
  * per operation: repo_init.c, repo_targets.c (add-target, remove-target),
  * repo_delegate.c, repo_sign.c, repo_publish.c (publish, timestamp), repo_rotate.c
- * (rotate-key, revoke-key), repo_status.c (status, recover); repo_cmd.c holds what
- * they share: staging, signing and threshold checks.
+ * (rotate-key, revoke-key), repo_status.c (status, its --check-expiry, recover),
+ * repo_list.c (list); repo_cmd.c holds what they share: staging, signing and threshold
+ * checks.
  */
 #ifndef FWT_TUF_REPO_CMD_H
 #define FWT_TUF_REPO_CMD_H
@@ -54,5 +55,10 @@ void repo_report_init(json_t *report);
 
 /* The command that renews role's metadata. */
 void repo_renew_hint(const struct repo *r, const char *role, char *out, size_t cap);
+
+/* The read-only commands (status, list): FWT_E_STATE while an operation a crash interrupted
+ * is pending (report "interrupted" says in which state; the message names the command that
+ * completes or rolls it back). */
+FWT_MUST_CHECK fwt_err repo_refuse_pending(const struct repo *r, json_t *report);
 
 #endif

@@ -92,22 +92,12 @@ fwt_err repo_cmd_recover(struct repo *r, json_t *report)
 
 fwt_err repo_cmd_status(struct repo *r, json_t *report)
 {
-    enum repo_txn_state pend = REPO_TXN_NONE;
-    fwt_err perr = repo_txn_pending(r->dir, &pend);
-    if (perr != FWT_OK) {
-        return perr;
-    }
-    if (pend != REPO_TXN_NONE) {
-        static const char *const what[4] = {NULL, "prepared but not committed (it will be discarded)",
-                                            "committed but not complete (it will be completed)",
-                                            "failed and not completely rolled back (it will be rolled back)"};
-        json_object_set_new(report, "interrupted", json_string(what[pend]));
-        return fwt_fail(FWT_E_STATE, "an interrupted operation is pending in %s/%s: %s by the next command "
-                        "that changes the repository, or by 'fwtrust repo recover %s'",
-                        r->dir, REPO_TXN_DIR, what[pend], r->dir);
+    fwt_err err = repo_refuse_pending(r, report);
+    if (err != FWT_OK) {
+        return err;
     }
     json_t *names = NULL;
-    fwt_err err = repo_delegated_roles(r, &names);
+    err = repo_delegated_roles(r, &names);
     if (err != FWT_OK) {
         return err;
     }
@@ -131,4 +121,49 @@ fwt_err repo_cmd_status(struct repo *r, json_t *report)
     fwt_detail_clear();
     json_decref(names);
     return FWT_OK;
+}
+
+fwt_err repo_cmd_check_expiry(const struct repo *r, uint32_t days, json_t *report)
+{
+    json_t *soon = json_array();
+    if (!soon || json_object_set_new(report, "expiring", soon) != 0) {
+        return repo_oom();
+    }
+    const time_t limit = r->now + (time_t)days * 86400;
+    char msg[768] = "";
+    size_t used = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(report, "roles"), i, s) {
+        json_t *pub = json_object_get(s, "published");
+        const char *role = json_string_value(json_object_get(s, "role"));
+        const char *exp = json_string_value(json_object_get(pub, "expires"));
+        time_t t = 0;
+        if (!role || !exp) {
+            continue; /* not published: nothing a client could find expired */
+        }
+        /* An expiry that does not parse counts as expiring (fail closed). */
+        if (fwt_tuf_time_parse(exp, &t) == FWT_OK && t > limit) {
+            continue;
+        }
+        fwt_detail_clear();
+        char fix[300];
+        repo_renew_hint(r, role, fix, sizeof(fix));
+        if (json_array_append_new(soon, json_pack("{s:s, s:O, s:s, s:b, s:s}", "role", role, "version",
+                                                  json_object_get(pub, "version"), "expires", exp, "expired",
+                                                  t <= r->now, "fix", fix)) != 0) {
+            return repo_oom();
+        }
+        if (used < sizeof(msg)) {
+            int w = snprintf(msg + used, sizeof(msg) - used, "%s%s %s %s: %s", used ? "; " : "", role,
+                             t <= r->now ? "expired at" : "expires at", exp, fix);
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+    json_object_set_new(report, "check_expiry_days", json_integer((json_int_t)days));
+    if (json_array_size(soon) == 0) {
+        return FWT_OK;
+    }
+    return fwt_fail(FWT_E_META_EXPIRED, "%zu role(s) expire within %u day(s): %s", json_array_size(soon),
+                    (unsigned)days, msg);
 }
