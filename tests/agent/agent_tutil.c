@@ -47,8 +47,8 @@ void tu_sign(const char *dir, const char *key, const char *key2, const char *out
     }
 }
 
-fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_t min_sc,
-                     uint32_t min_kv, char *slot_a, size_t slot_a_len)
+fwt_agent *tu_device_opts(const char *dir, const char *name, struct fwt_agent_init_opts *io, char *slot_a,
+                          size_t slot_a_len)
 {
     char d[512], a[512], b[512];
     snprintf(d, sizeof(d), "%s/%s", dir, name);
@@ -57,19 +57,26 @@ fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_
     if (slot_a) {
         snprintf(slot_a, slot_a_len, "%s", a);
     }
+    io->slot_path[0] = a;
+    io->slot_path[1] = b;
+    assert_int_equal(fwt_agent_init(d, io), FWT_OK);
+    io->slot_path[0] = io->slot_path[1] = NULL; /* they were local */
+    fwt_agent *dev = NULL;
+    assert_int_equal(fwt_agent_open(d, &dev), FWT_OK);
+    return dev;
+}
+
+fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_t min_sc,
+                     uint32_t min_kv, char *slot_a, size_t slot_a_len)
+{
     struct fwt_agent_init_opts io;
     memset(&io, 0, sizeof(io));
     io.hw_id = "hw1";
-    io.slot_path[0] = a;
-    io.slot_path[1] = b;
     io.keys[0] = key;
     io.n_keys = 1;
     io.min_security_counter = min_sc;
     io.min_key_version = min_kv;
-    assert_int_equal(fwt_agent_init(d, &io), FWT_OK);
-    fwt_agent *dev = NULL;
-    assert_int_equal(fwt_agent_open(d, &dev), FWT_OK);
-    return dev;
+    return tu_device_opts(dir, name, &io, slot_a, slot_a_len);
 }
 
 int tu_rmrf(const char *dir)
@@ -80,4 +87,26 @@ int tu_rmrf(const char *dir)
         return -1;
     }
     return system(cmd) == 0 ? 0 : -1;
+}
+
+void tu_mkscratch(char *dir, size_t cap, const char *tag)
+{
+    int n = snprintf(dir, cap, "/tmp/fwt-%s-XXXXXX", tag);
+    assert_true(n > 0 && (size_t)n < cap);
+    assert_non_null(mkdtemp(dir));
+}
+
+char tu_dir[256];
+
+int tu_setup_dir(void **state)
+{
+    (void)state;
+    tu_mkscratch(tu_dir, sizeof(tu_dir), "agent-test");
+    return 0;
+}
+
+int tu_teardown_dir(void **state)
+{
+    (void)state;
+    return tu_rmrf(tu_dir);
 }

@@ -19,8 +19,20 @@ void tu_sign(const char *dir, const char *key, const char *key2, const char *out
  * the initial anti-rollback minimums. */
 fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_t min_sc,
                      uint32_t min_kv, char *slot_a, size_t slot_a_len);
+/* The same with the caller's init options (keys, threshold, hardware id...); the slot paths
+ * are filled in. */
+fwt_agent *tu_device_opts(const char *dir, const char *name, struct fwt_agent_init_opts *io, char *slot_a,
+                          size_t slot_a_len);
+
+/* A new scratch directory /tmp/fwt-TAG-XXXXXX into dir (cap bytes). */
+void tu_mkscratch(char *dir, size_t cap, const char *tag);
 
 /* rm -rf dir; 0 on success (for group teardowns). */
 int tu_rmrf(const char *dir);
+
+/* cmocka set-up and tear-down of a scratch directory tu_dir for each test. */
+extern char tu_dir[256];
+int tu_setup_dir(void **state);
+int tu_teardown_dir(void **state);
 
 #endif

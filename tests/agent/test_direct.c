@@ -92,8 +92,7 @@ static size_t g_len;
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-direct-test-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
+    tu_mkscratch(g_dir, sizeof(g_dir), "direct-test");
     snprintf(g_key, sizeof(g_key), "%s/k.pem", g_dir);
     assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, g_key, NULL), FWT_OK);
     snprintf(g_img, sizeof(g_img), "%s/v1.bin", g_dir);

@@ -40,8 +40,7 @@ static void sign_image(const char *key_path, const char *out, const char *ver, u
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-install-test-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
+    tu_mkscratch(g_dir, sizeof(g_dir), "install-test");
     char key[300];
     snprintf(key, sizeof(key), "%s/k.pem", g_dir);
     assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, key, NULL), FWT_OK);
