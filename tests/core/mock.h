@@ -47,6 +47,10 @@ struct mock_key {
 void mock_key(struct mock_key *k, enum fwt_key_type type, int id);
 void mock_trusted(struct fwt_trusted_key *t, const struct mock_key *k);
 
+/* Little-endian stores (the image format's byte order). */
+void tb_put16(uint8_t *p, uint32_t v);
+void tb_put32(uint8_t *p, uint32_t v);
+
 /* ---- image builder ---- */
 #define TB_MAX 16384
 #define TB_TLVS 24

@@ -47,17 +47,6 @@ static fwt_err verify_b(const struct fwt_policy *p)
     return mock_verify(B.img, B.len, p, NULL);
 }
 
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v);
-    put16(p + 2, v >> 16);
-}
-
 /* ---- the good path ---- */
 
 static void test_standard_image_verifies(void **state)
@@ -806,20 +795,20 @@ static void test_header_sizes(void **state)
                                          0x10000U, 201};
     for (size_t i = 0; i < sizeof(img_sizes) / sizeof(img_sizes[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put32(B.img + 12, img_sizes[i]); /* hdr_size + img_size beyond the file, or wraps */
+        tb_put32(B.img + 12, img_sizes[i]); /* hdr_size + img_size beyond the file, or wraps */
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     static const uint16_t hdr_sizes[] = {0, 1, 31, 0xffff, 0x8000};
     for (size_t i = 0; i < sizeof(hdr_sizes) / sizeof(hdr_sizes[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + 8, hdr_sizes[i]);
+        tb_put16(B.img + 8, hdr_sizes[i]);
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     /* protected size in the header disagrees with the area */
     static const uint16_t psizes[] = {0, 1, 3, 4, 0xffff, 8, 40};
     for (size_t i = 0; i < sizeof(psizes) / sizeof(psizes[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + 10, psizes[i]);
+        tb_put16(B.img + 10, psizes[i]);
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     /* wrong image magic */
@@ -828,11 +817,11 @@ static void test_header_sizes(void **state)
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     /* encrypted and unknown flags */
     memcpy(B.img, orig, B.len);
-    put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES128);
+    tb_put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES128);
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
-    put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES256);
+    tb_put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES256);
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
-    put32(B.img + 16, 0x200); /* compression, or anything we do not know */
+    tb_put32(B.img + 16, 0x200); /* compression, or anything we do not know */
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
 }
 
@@ -867,31 +856,31 @@ static void test_tlv_magic_and_area_sizes(void **state)
     memcpy(orig, B.img, B.len);
     uint32_t po = 232, uo = B.signed_len;
     /* wrong magics */
-    put16(B.img + uo, 0x6906);
+    tb_put16(B.img + uo, 0x6906);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
-    put16(B.img + uo, FWT_TLV_PROT_INFO_MAGIC);
+    tb_put16(B.img + uo, FWT_TLV_PROT_INFO_MAGIC);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     memcpy(B.img, orig, B.len);
-    put16(B.img + po, FWT_TLV_INFO_MAGIC);
+    tb_put16(B.img + po, FWT_TLV_INFO_MAGIC);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     /* unprotected total: too small for its own info header, past the end, short by 1..3 */
     static const uint16_t tots[] = {0, 1, 3, 0xffff};
     for (size_t i = 0; i < sizeof(tots) / sizeof(tots[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + uo + 2, tots[i]);
+        tb_put16(B.img + uo + 2, tots[i]);
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     for (uint32_t d = 1; d <= 3; d++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + uo + 2, B.len - uo - d); /* the last TLV runs past the area */
+        tb_put16(B.img + uo + 2, B.len - uo - d); /* the last TLV runs past the area */
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
         memcpy(B.img, orig, B.len);
-        put16(B.img + uo + 2, B.len - uo + d); /* the area runs past the file */
+        tb_put16(B.img + uo + 2, B.len - uo + d); /* the area runs past the file */
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     /* a protected area the header does not declare (prot size 0): its magic is not 0x6907 */
     tb_standard(&B, &kA);
-    put16(B.img + 10, 0);
+    tb_put16(B.img + 10, 0);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
 
@@ -909,7 +898,7 @@ static void test_tlv_lengths(void **state)
     for (int t = 0; t < 3; t++) {
         for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
             memcpy(B.img, orig, B.len);
-            put16(B.img + tlv[t] + 2, lens[i]);
+            tb_put16(B.img + tlv[t] + 2, lens[i]);
             assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
         }
     }
@@ -917,7 +906,7 @@ static void test_tlv_lengths(void **state)
     uint32_t po = 232;
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + po + 4 + 2, lens[i]);
+        tb_put16(B.img + po + 4 + 2, lens[i]);
         fwt_err e = verify_b(&p);
         assert_true(e == FWT_E_MALFORMED || e == FWT_E_DIGEST);
         struct mem_io mio;
@@ -1102,7 +1091,7 @@ static void test_hw_id(void **state)
 static void build_counter(uint32_t c)
 {
     uint8_t v[4];
-    put32(v, c);
+    tb_put32(v, c);
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_SEC_CNT, v, 4);
     tb_layout(&B);
@@ -1402,7 +1391,7 @@ static void test_error_precedence(void **state)
     /* structure before digest */
     tb_standard(&B, &kA);
     B.img[100] ^= 1;
-    put16(B.img + B.signed_len, 0x1234);
+    tb_put16(B.img + B.signed_len, 0x1234);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
 
@@ -1440,7 +1429,7 @@ static void test_tlv_iter(void **state)
     assert_int_equal(fwt_header_decode(B.img, &hdr), FWT_OK);
     assert_int_equal(fwt_tlv_iter_begin(&it, &mio.io, &hdr, 1), FWT_E_NOT_FOUND);
     /* stray bytes after the last TLV */
-    put16(B.img + B.signed_len + 2, B.len - B.signed_len + 2);
+    tb_put16(B.img + B.signed_len + 2, B.len - B.signed_len + 2);
     memset(B.img + B.len, 0, 2);
     mem_io_init(&mio, B.img, B.len + 2);
     assert_int_equal(fwt_tlv_iter_begin(&it, &mio.io, &hdr, 0), FWT_OK);
