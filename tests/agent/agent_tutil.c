@@ -78,35 +78,3 @@ fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_
     io.min_key_version = min_kv;
     return tu_device_opts(dir, name, &io, slot_a, slot_a_len);
 }
-
-int tu_rmrf(const char *dir)
-{
-    char cmd[600];
-    int n = snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (n < 0 || (size_t)n >= sizeof(cmd) || strchr(dir, '\'')) {
-        return -1;
-    }
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-void tu_mkscratch(char *dir, size_t cap, const char *tag)
-{
-    int n = snprintf(dir, cap, "/tmp/fwt-%s-XXXXXX", tag);
-    assert_true(n > 0 && (size_t)n < cap);
-    assert_non_null(mkdtemp(dir));
-}
-
-char tu_dir[256];
-
-int tu_setup_dir(void **state)
-{
-    (void)state;
-    tu_mkscratch(tu_dir, sizeof(tu_dir), "agent-test");
-    return 0;
-}
-
-int tu_teardown_dir(void **state)
-{
-    (void)state;
-    return tu_rmrf(tu_dir);
-}

@@ -1,6 +1,6 @@
 /*
  * Shared set-up of the agent's C tests: signing test images, a device with
- * file-backed slots, removing a scratch directory. Failures stop the test
+ * file-backed slots (scratch directories: tests/lib/scratch.h). Failures stop the test
  * through cmocka's asserts.
  */
 #ifndef FWT_AGENT_TUTIL_H
@@ -23,16 +23,5 @@ fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_
  * are filled in. */
 fwt_agent *tu_device_opts(const char *dir, const char *name, struct fwt_agent_init_opts *io, char *slot_a,
                           size_t slot_a_len);
-
-/* A new scratch directory /tmp/fwt-TAG-XXXXXX into dir (cap bytes). */
-void tu_mkscratch(char *dir, size_t cap, const char *tag);
-
-/* rm -rf dir; 0 on success (for group teardowns). */
-int tu_rmrf(const char *dir);
-
-/* cmocka set-up and tear-down of a scratch directory tu_dir for each test. */
-extern char tu_dir[256];
-int tu_setup_dir(void **state);
-int tu_teardown_dir(void **state);
 
 #endif

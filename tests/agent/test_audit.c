@@ -12,8 +12,9 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "agent_internal.h"
-#include "agent_tutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ struct blob {
 static void load(const char *name, struct blob *o)
 {
     char p[300];
-    snprintf(p, sizeof(p), "%s/%s", tu_dir, name);
+    snprintf(p, sizeof(p), "%s/%s", ts_dir, name);
     FILE *f = fopen(p, "rb");
     assert_non_null(f);
     o->n = fread(o->b, 1, sizeof(o->b), f);
@@ -41,7 +42,7 @@ static void load(const char *name, struct blob *o)
 static void store(const char *name, const void *b, size_t n)
 {
     char p[300];
-    snprintf(p, sizeof(p), "%s/%s", tu_dir, name);
+    snprintf(p, sizeof(p), "%s/%s", ts_dir, name);
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(b, 1, n, f), n);
@@ -69,14 +70,14 @@ static void put(const struct snap *s)
 
 static fwt_err verify(uint64_t *n, int *torn, int *unanchored)
 {
-    return fwt_audit_verify_anchored(tu_dir, n, torn, unanchored);
+    return fwt_audit_verify_anchored(ts_dir, n, torn, unanchored);
 }
 
 static void append(int k)
 {
     char d[32];
     snprintf(d, sizeof(d), "entry %d", k);
-    assert_int_equal(fwt_audit_append(tu_dir, "test", d), FWT_OK);
+    assert_int_equal(fwt_audit_append(ts_dir, "test", d), FWT_OK);
 }
 
 static void test_audit_anchor(void **state)
@@ -103,7 +104,7 @@ static void test_audit_anchor(void **state)
     assert_non_null(strstr(fwt_detail(), "3 entries, but the anchor in the device state says 4: "
                                          "the last 1 were removed"));
     /* ... and an append does not paper over it by anchoring the shorter log. */
-    assert_int_equal(fwt_audit_append(tu_dir, "test", "after"), FWT_E_STATE);
+    assert_int_equal(fwt_audit_append(ts_dir, "test", "after"), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "its anchor is at entry 4"));
     store("audit.log", four.log.b, 0);
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
@@ -145,7 +146,7 @@ static void test_audit_anchor(void **state)
 
     /* The last entry rewritten with a valid chain (entry 4 replaced): the anchor's hash differs. */
     put(&three);
-    assert_int_equal(fwt_audit_append(tu_dir, "test", "entry 4, rewritten"), FWT_OK);
+    assert_int_equal(fwt_audit_append(ts_dir, "test", "entry 4, rewritten"), FWT_OK);
     store("audithead.0", four.h0.b, four.h0.n);
     store("audithead.1", four.h1.b, four.h1.n);
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
@@ -155,13 +156,13 @@ static void test_audit_anchor(void **state)
     put(&four);
     char p[300];
     for (int i = 0; i < 2; i++) {
-        snprintf(p, sizeof(p), "%s/audithead.%d", tu_dir, i);
+        snprintf(p, sizeof(p), "%s/audithead.%d", ts_dir, i);
         assert_int_equal(unlink(p), 0);
     }
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "no anchor"));
     put(&four);
-    snprintf(p, sizeof(p), "%s/audit.log", tu_dir);
+    snprintf(p, sizeof(p), "%s/audit.log", ts_dir);
     assert_int_equal(unlink(p), 0);
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "the log was removed"));
@@ -174,14 +175,14 @@ static void test_audit_anchor(void **state)
     h.b[40] ^= 1;
     store("audithead.1", h.b, h.n);
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
-    assert_int_equal(fwt_audit_append(tu_dir, "test", "x"), FWT_E_STATE);
+    assert_int_equal(fwt_audit_append(ts_dir, "test", "x"), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "anchor is unreadable"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_audit_anchor, tu_setup_dir, tu_teardown_dir),
+        cmocka_unit_test_setup_teardown(test_audit_anchor, ts_setup, ts_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

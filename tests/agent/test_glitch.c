@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "agent_tutil.h"
+#include "scratch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +99,7 @@ static void sign(const char *out, const char *ver, uint32_t sc)
 static int group_setup(void **state)
 {
     (void)state;
-    tu_mkscratch(g_dir, sizeof(g_dir), "glitch-test");
+    assert_int_equal(ts_mkscratch(g_dir, sizeof(g_dir), "glitch-test"), 0);
     snprintf(g_key, sizeof(g_key), "%s/k.pem", g_dir);
     assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, g_key, NULL), FWT_OK);
     snprintf(g_v1, sizeof(g_v1), "%s/v1.bin", g_dir);
@@ -118,7 +119,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    return tu_rmrf(g_dir);
+    return ts_rmrf(g_dir);
 }
 
 /* A device running v1 (confirmed in slot a; minimum security counter 1, key version 1). */

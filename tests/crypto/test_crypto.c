@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -24,29 +26,13 @@
 
 #include <fwtrust/fwt_util.h>
 
-static char g_dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(g_dir, "/tmp/fwt-crypto-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static const char *tpath(const char *name)
 {
     static char p[4][320];
     static int i;
     i = (i + 1) % 4;
-    snprintf(p[i], sizeof(p[i]), "%s/%s", g_dir, name);
+    snprintf(p[i], sizeof(p[i]), "%s/%s", ts_dir, name);
     return p[i];
 }
 
@@ -750,5 +736,5 @@ int main(void)
         cmocka_unit_test(test_ops_hash),
         cmocka_unit_test(test_keygen_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, ts_setup, ts_teardown);
 }

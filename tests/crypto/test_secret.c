@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "crypto/secret.h"
 #include <fwtrust/fwt_util.h>
 
@@ -36,12 +38,11 @@ void *__wrap_realloc(void *p, size_t n);
 FILE *__wrap_fopen(const char *path, const char *mode);
 FILE *__wrap_fopen64(const char *path, const char *mode);
 
-static char g_dir[256];
 static int g_watch;             /* checking now */
 static const char *g_marker;    /* the secret's bytes to look for */
 static unsigned g_dirty_frees;  /* free() of a block holding the marker */
 static unsigned g_dirty_reallocs;
-static unsigned g_stdio_opens;  /* fopen of a file in g_dir */
+static unsigned g_stdio_opens;  /* fopen of a file in ts_dir */
 
 static int holds_marker(void *p)
 {
@@ -70,7 +71,7 @@ void *__wrap_realloc(void *p, size_t n)
 
 static void note_open(const char *path)
 {
-    if (g_watch && path != NULL && strncmp(path, g_dir, strlen(g_dir)) == 0) {
+    if (g_watch && path != NULL && strncmp(path, ts_dir, strlen(ts_dir)) == 0) {
         g_stdio_opens++;
     }
 }
@@ -104,27 +105,12 @@ static void assert_clean(void)
 
 /* ---- files ---- */
 
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(g_dir, "/tmp/fwt-secret-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "chmod -R u+rwx '%s'; rm -rf '%s'", g_dir, g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 static const char *tpath(const char *name)
 {
     static char p[4][320];
     static int i;
     i = (i + 1) % 4;
-    snprintf(p[i], sizeof(p[i]), "%s/%s", g_dir, name);
+    snprintf(p[i], sizeof(p[i]), "%s/%s", ts_dir, name);
     return p[i];
 }
 
@@ -388,5 +374,5 @@ int main(void)
         cmocka_unit_test(test_line_unreadable), cmocka_unit_test(test_file_sizes),
         cmocka_unit_test(test_helper_cleanses), cmocka_unit_test(test_keys_cleanse),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, ts_setup, ts_teardown);
 }
