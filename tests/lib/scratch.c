@@ -41,3 +41,12 @@ int ts_teardown(void **state)
     (void)state;
     return ts_rmrf(ts_dir);
 }
+
+const char *ts_path(const char *name)
+{
+    static char p[4][320];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(p[i], sizeof(p[i]), "%s/%s", ts_dir, name);
+    return p[i];
+}

@@ -12,6 +12,9 @@ int ts_mkscratch(char *dir, size_t cap, const char *tag);
 /* Remove the tree dir (made writable first: tests leave read-only parts). */
 int ts_rmrf(const char *dir);
 
+/* ts_dir/NAME, in one of four rotating buffers (valid until the fourth call after). */
+const char *ts_path(const char *name);
+
 /* cmocka set-up and tear-down of ts_dir, a scratch directory named after the program. */
 extern char ts_dir[256];
 int ts_setup(void **state);
