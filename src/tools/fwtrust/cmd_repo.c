@@ -238,13 +238,6 @@ static fwt_err signing_keys(const struct args *a, struct repo_keyring *kr)
     return FWT_OK;
 }
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    struct fwt_progress *p = ctx;
-    p->total = total;
-    fwt_progress_update(p, done);
-}
-
 /* list: one line a target; hashes shortened to 16 hex digits (--json has them whole). */
 static void print_list(const json_t *rep)
 {
@@ -453,7 +446,7 @@ static int run(int argc, char **argv)
         to.no_image = a.no_image;
         struct fwt_progress prog;
         fwt_progress_start(&prog, "add-target", 0);
-        to.progress = on_progress;
+        to.progress = fwt_progress_cb;
         to.progress_ctx = &prog;
         err = repo_cmd_add_target(&r, &to, &kr, &a.ko, rep);
         fwt_progress_finish(&prog);
