@@ -346,6 +346,14 @@ uint32_t tb_finish(struct tb *b)
     return b->len;
 }
 
+uint32_t tb_sign_by(struct tb *b, const struct mock_key *k)
+{
+    tb_layout(b);
+    tb_add_hash(b);
+    tb_add_sig(b, k, 0, NULL, 0);
+    return tb_finish(b);
+}
+
 uint32_t tb_standard(struct tb *b, const struct mock_key *k)
 {
     tb_init(b, 32, 200);
@@ -354,10 +362,7 @@ uint32_t tb_standard(struct tb *b, const struct mock_key *k)
     tb_prot(b, FWT_TLV_SEC_CNT, cnt, 4);
     tb_prot(b, FWT_TLV_FORMAT, fmt, 4);
     tb_prot(b, FWT_TLV_HW_ID, "board-a", 7);
-    tb_layout(b);
-    tb_add_hash(b);
-    tb_add_sig(b, k, 0, NULL, 0);
-    return tb_finish(b);
+    return tb_sign_by(b, k);
 }
 
 static enum fwt_sig_alg root_alg(enum fwt_key_type t)

@@ -88,6 +88,8 @@ void tb_add_sig(struct tb *b, const struct mock_key *k, int pubkey, const uint8_
                 size_t cert_len);
 /* Write the unprotected area; b->len is the image length. */
 uint32_t tb_finish(struct tb *b);
+/* tb_layout, tb_add_hash, k's signature (key hash, no certificate), tb_finish. */
+uint32_t tb_sign_by(struct tb *b, const struct mock_key *k);
 /* The usual image: counter 5, format 1, hw id "board-a", hash, signed by k. */
 uint32_t tb_standard(struct tb *b, const struct mock_key *k);
 

@@ -104,25 +104,16 @@ static void test_every_key_type(void **state)
     mock_trusted(&t2048, &k2048);
     tb_init(&B, 64, 100);
     B.hash = FWT_HASH_SHA384;
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &k384, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &k384);
     struct fwt_policy p = pol1(&t384);
     assert_int_equal(verify_b(&p), FWT_OK);
     tb_init(&B, 64, 100);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &k2048, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &k2048);
     p = pol1(&t2048);
     assert_int_equal(verify_b(&p), FWT_OK);
     /* P-384 signature over a SHA-256 digest: MCUboot pairs P-384 with SHA-384 only */
     tb_init(&B, 64, 100);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &k384, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &k384);
     p = pol1(&t384);
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
 }
@@ -132,10 +123,7 @@ static void test_plain_mcuboot_image(void **state)
     (void)state;
     /* No protected area at all, header padded to 0x200 as imgtool does. */
     tb_init(&B, 0x200, 1000);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_policy p = pol1(&tA);
     struct fwt_image_info info;
     assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
@@ -168,10 +156,7 @@ static void test_pure_ed25519(void **state)
     B.pure = 1;
     uint8_t one = 1;
     tb_prot(&B, FWT_TLV_SIG_PURE, &one, 1);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_policy p = pol1(&tA);
     assert_int_equal(verify_b(&p), FWT_OK);
     /* a digest-mode signature in a pure image does not verify */
@@ -204,10 +189,7 @@ static void test_pure_ed25519(void **state)
     }
     tb_init(&B, 32, 300);
     tb_prot(&B, FWT_TLV_SIG_PURE, &two, 1);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     p = pol1(&tA);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
@@ -329,10 +311,7 @@ static void test_ed25519_sha512_digest(void **state)
     (void)state;
     tb_init(&B, 0x200, 300);
     B.hash = FWT_HASH_SHA512;
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_policy p = pol1(&tA);
     struct fwt_image_info info;
     assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
@@ -341,10 +320,7 @@ static void test_ed25519_sha512_digest(void **state)
     /* SHA-384 stays unsupported for Ed25519 (imgtool never pairs them) */
     tb_init(&B, 0x200, 300);
     B.hash = FWT_HASH_SHA384;
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
 }
 
@@ -966,10 +942,7 @@ static void test_hash_tlv_count(void **state)
     /* in the protected area */
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_SHA256, d384, 32);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
 
@@ -1058,10 +1031,7 @@ static void test_hw_id(void **state)
     assert_int_equal(verify_b(&p), FWT_E_HW_ID);
     /* the image names none, the device requires one */
     tb_init(&B, 32, 64);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_HW_ID);
     /* malformed: empty, too long, twice */
     uint8_t big[FWT_HW_ID_MAX + 1];
@@ -1079,10 +1049,7 @@ static void test_hw_id(void **state)
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_HW_ID, "board-a", 7);
     tb_prot(&B, FWT_TLV_HW_ID, "board-a", 7);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     p.hw_id = (const uint8_t *)"board-a";
     p.hw_id_len = 7;
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
@@ -1094,10 +1061,7 @@ static void build_counter(uint32_t c)
     tb_put32(v, c);
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_SEC_CNT, v, 4);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
 }
 
 static void test_security_counter(void **state)
@@ -1124,10 +1088,7 @@ static void test_security_counter(void **state)
     assert_int_equal(verify_b(&p), FWT_E_COUNTER);
     /* missing counter */
     tb_init(&B, 32, 64);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_COUNTER);
     p.min_security_counter = 0;
     assert_int_equal(verify_b(&p), FWT_OK);
@@ -1232,20 +1193,14 @@ static void test_critical_and_unknown_tlvs(void **state)
     memset(prov, 0xab, sizeof(prov));
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_PROVENANCE, prov, 32);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_image_info info;
     assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
     assert_int_equal(info.has_provenance, 1);
     assert_memory_equal(info.provenance, prov, 32);
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_PROVENANCE, prov, 31);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
 
@@ -1254,10 +1209,7 @@ static fwt_err with_format(uint8_t v0, uint8_t v1, uint8_t r0, uint8_t r1, size_
     uint8_t fmt[5] = {v0, v1, r0, r1, 0};
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_FORMAT, fmt, len);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_policy p = pol1(&tA);
     return verify_b(&p);
 }
