@@ -222,6 +222,25 @@ enum fwt_sig_alg mock_sig_alg(enum fwt_key_type t, int pure)
     }
 }
 
+void mock_anchor(struct mock_key *k, struct fwt_trusted_key *t, enum fwt_key_type type, int id)
+{
+    mock_key(k, type, id);
+    mock_trusted(t, k);
+}
+
+struct fwt_policy mock_policy(const struct fwt_trusted_key *keys, size_t n_keys,
+                              const struct fwt_trusted_key *roots, size_t n_roots, uint32_t threshold)
+{
+    struct fwt_policy p;
+    memset(&p, 0, sizeof(p));
+    p.keys = keys;
+    p.n_keys = n_keys;
+    p.roots = roots;
+    p.n_roots = n_roots;
+    p.threshold = threshold;
+    return p;
+}
+
 void tb_put16(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;

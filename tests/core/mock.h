@@ -46,6 +46,11 @@ struct mock_key {
 };
 void mock_key(struct mock_key *k, enum fwt_key_type type, int id);
 void mock_trusted(struct fwt_trusted_key *t, const struct mock_key *k);
+/* mock_key k, and t the trusted key of it. */
+void mock_anchor(struct mock_key *k, struct fwt_trusted_key *t, enum fwt_key_type type, int id);
+/* A policy: keys[0..n_keys), roots[0..n_roots), threshold. */
+struct fwt_policy mock_policy(const struct fwt_trusted_key *keys, size_t n_keys,
+                              const struct fwt_trusted_key *roots, size_t n_roots, uint32_t threshold);
 
 /* Little-endian stores (the image format's byte order). */
 void tb_put16(uint8_t *p, uint32_t v);

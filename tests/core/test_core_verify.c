@@ -21,25 +21,16 @@ static struct tb B; /* the image being built */
 static int setup(void **state)
 {
     (void)state;
-    mock_key(&kA, FWT_KEY_ED25519, 1);
-    mock_key(&kB, FWT_KEY_ECDSA_P256, 2);
-    mock_key(&kC, FWT_KEY_RSA3072, 3);
-    mock_key(&kD, FWT_KEY_ED25519, 4);
-    mock_trusted(&tA, &kA);
-    mock_trusted(&tB, &kB);
-    mock_trusted(&tC, &kC);
-    mock_trusted(&tD, &kD);
+    mock_anchor(&kA, &tA, FWT_KEY_ED25519, 1);
+    mock_anchor(&kB, &tB, FWT_KEY_ECDSA_P256, 2);
+    mock_anchor(&kC, &tC, FWT_KEY_RSA3072, 3);
+    mock_anchor(&kD, &tD, FWT_KEY_ED25519, 4);
     return 0;
 }
 
 static struct fwt_policy pol1(const struct fwt_trusted_key *k)
 {
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.keys = k;
-    p.n_keys = 1;
-    p.threshold = 1;
-    return p;
+    return mock_policy(k, 1, NULL, 0, 1);
 }
 
 static fwt_err verify_b(const struct fwt_policy *p)
@@ -98,10 +89,8 @@ static void test_every_key_type(void **state)
     /* P-384 and RSA-2048 with their hashes */
     struct mock_key k384, k2048;
     struct fwt_trusted_key t384, t2048;
-    mock_key(&k384, FWT_KEY_ECDSA_P384, 5);
-    mock_key(&k2048, FWT_KEY_RSA2048, 6);
-    mock_trusted(&t384, &k384);
-    mock_trusted(&t2048, &k2048);
+    mock_anchor(&k384, &t384, FWT_KEY_ECDSA_P384, 5);
+    mock_anchor(&k2048, &t2048, FWT_KEY_RSA2048, 6);
     tb_init(&B, 64, 100);
     B.hash = FWT_HASH_SHA384;
     tb_sign_by(&B, &k384);
@@ -612,9 +601,7 @@ static void test_policy_arguments(void **state)
 {
     (void)state;
     tb_standard(&B, &kA);
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.threshold = 1;
+    struct fwt_policy p = mock_policy(NULL, 0, NULL, 0, 1);
     assert_int_equal(verify_b(&p), FWT_E_NO_TRUST); /* no trust anchor: refuse all */
     p.threshold = 0;
     assert_int_equal(verify_b(&p), FWT_E_NO_TRUST);
@@ -1245,10 +1232,7 @@ static void test_threshold(void **state)
 {
     (void)state;
     struct fwt_trusted_key abc[3] = {tA, tB, tC};
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.keys = abc;
-    p.n_keys = 3;
+    struct fwt_policy p = mock_policy(abc, 3, NULL, 0, 0); /* threshold set below */
     const struct mock_key *ab[] = {&kA, &kB};
     build_signed_by(ab, 2);
     struct fwt_image_info info;
@@ -1311,8 +1295,7 @@ static void test_threshold(void **state)
     struct mock_key mk[FWT_MAX_SIGNERS + 1];
     struct fwt_trusted_key many[FWT_MAX_SIGNERS + 1];
     for (size_t i = 0; i < FWT_MAX_SIGNERS + 1; i++) {
-        mock_key(&mk[i], FWT_KEY_ED25519, 100 + (int)i);
-        mock_trusted(&many[i], &mk[i]);
+        mock_anchor(&mk[i], &many[i], FWT_KEY_ED25519, 100 + (int)i);
     }
     p.keys = many;
     p.n_keys = FWT_MAX_SIGNERS + 1;
