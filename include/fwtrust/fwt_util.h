@@ -83,6 +83,8 @@ size_t fwt_time_floor_text(int64_t t, char buf[32]);
 
 /* Lower-case hex; out must hold 2*len+1. */
 void fwt_hex_encode(const uint8_t *in, size_t len, char *out);
+/* The value of one hex digit (either case), or -1 when c is not one. */
+int fwt_hex_digit(int c);
 /* Exactly out_len bytes from 2*out_len hex digits; FWT_E_ARG otherwise. */
 FWT_MUST_CHECK fwt_err fwt_hex_decode(const char *in, uint8_t *out, size_t out_len);
 

@@ -9,6 +9,7 @@
 
 #include <fwtrust/fwt_agent.h>
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -62,6 +63,10 @@ enum fwt_line {
     FWT_LINE_LONG  /* more than cap bytes before the newline */
 };
 enum fwt_line fwt_agent_read_line(FILE *f, char *buf, size_t cap, size_t *len);
+/* Such a line (1..max bytes) as JSON, duplicate keys refused; FWT_E_STATE naming the line
+ * (what: "line", "event line") or the JSON error otherwise. The caller checks the fields. */
+FWT_MUST_CHECK fwt_err fwt_agent_json_line(const char *line, size_t len, size_t max, const char *what,
+                                           json_t **o);
 
 /* Write all of buf at off (pwrite loop, EINTR retried). */
 fwt_err fwt_f_pwrite_all(int fd, const void *buf, size_t len, off_t off, const char *what);

@@ -120,15 +120,11 @@ static int event_ok(const char *s)
 fwt_err fwt_audit_line_parse(const char *line, size_t len, struct fwt_audit_entry *e)
 {
     memset(e, 0, sizeof(*e));
-    if (len == 0 || len > FWT_AUDIT_LINE_MAX) {
-        return fwt_fail(FWT_E_STATE, "line of %zu bytes", len);
+    json_t *o = NULL;
+    fwt_err err = fwt_agent_json_line(line, len, FWT_AUDIT_LINE_MAX, "line", &o);
+    if (err != FWT_OK) {
+        return err;
     }
-    json_error_t jerr;
-    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o) {
-        return fwt_fail(FWT_E_STATE, "not JSON: %s", jerr.text);
-    }
-    fwt_err err = FWT_OK;
     json_t *seq = json_object_get(o, "seq"), *tm = json_object_get(o, "time");
     json_t *ev = json_object_get(o, "event"), *det = json_object_get(o, "detail");
     json_t *prev = json_object_get(o, "prev");

@@ -345,15 +345,11 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
 fwt_err fwt_event_line_parse(const char *line, size_t len, struct fwt_event_entry *e)
 {
     memset(e, 0, sizeof(*e));
-    if (len == 0 || len > 8192) {
-        return fwt_fail(FWT_E_STATE, "event line of %zu bytes", len);
+    json_t *o = NULL;
+    fwt_err err = fwt_agent_json_line(line, len, 8192, "event line", &o);
+    if (err != FWT_OK) {
+        return err;
     }
-    json_error_t je;
-    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-    if (!o) {
-        return fwt_fail(FWT_E_STATE, "not JSON: %s", je.text);
-    }
-    fwt_err err = FWT_OK;
     json_t *boot = json_object_get(o, "boot"), *idx = json_object_get(o, "pcr_index");
     json_t *type = json_object_get(o, "event_type"), *ds = json_object_get(o, "digests");
     json_t *d0 = json_array_get(ds, 0);

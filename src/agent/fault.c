@@ -231,3 +231,14 @@ enum fwt_line fwt_agent_read_line(FILE *f, char *buf, size_t cap, size_t *len)
     }
     return c == '\n' ? FWT_LINE_OK : FWT_LINE_LONG;
 }
+
+fwt_err fwt_agent_json_line(const char *line, size_t len, size_t max, const char *what, json_t **o)
+{
+    *o = NULL;
+    if (len == 0 || len > max) {
+        return fwt_fail(FWT_E_STATE, "%s of %zu bytes", what, len);
+    }
+    json_error_t je;
+    *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    return *o ? FWT_OK : fwt_fail(FWT_E_STATE, "not JSON: %s", je.text);
+}

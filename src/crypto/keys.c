@@ -39,8 +39,7 @@ void fwt_zeroize(void *p, size_t len)
     }
 }
 
-/* The last OpenSSL error as text, for error details (never contains key bytes). */
-static const char *ossl_reason(void)
+const char *fwt_ossl_reason(void)
 {
     static _Thread_local char buf[160];
     unsigned long e = ERR_peek_last_error();
@@ -59,7 +58,7 @@ fwt_err fwt_sha256(const void *data, size_t len, uint8_t out[32])
         return FWT_E_ARG;
     }
     if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != 32) {
-        return fwt_fail(FWT_E_CRYPTO, "SHA-256 failed: %s", ossl_reason());
+        return fwt_fail(FWT_E_CRYPTO, "SHA-256 failed: %s", fwt_ossl_reason());
     }
     return FWT_OK;
 }
@@ -185,7 +184,7 @@ static fwt_err decode_pem(const char *what, const uint8_t *data, size_t len, int
             ERR_clear_error();
             return fwt_fail(FWT_E_KEY, "%s: wrong passphrase, or a damaged key file", what);
         }
-        return fwt_fail(FWT_E_KEY, "%s: cannot decode the key (%s)", what, ossl_reason());
+        return fwt_fail(FWT_E_KEY, "%s: cannot decode the key (%s)", what, fwt_ossl_reason());
     }
     *out = pkey;
     return FWT_OK;
@@ -341,13 +340,13 @@ static fwt_err public_copy(const EVP_PKEY *pkey, EVP_PKEY **out)
     unsigned char *der = NULL;
     int n = i2d_PUBKEY(pkey, &der);
     if (n <= 0) {
-        return fwt_fail(FWT_E_KEY, "cannot encode the public key: %s", ossl_reason());
+        return fwt_fail(FWT_E_KEY, "cannot encode the public key: %s", fwt_ossl_reason());
     }
     const unsigned char *p = der;
     *out = d2i_PUBKEY(NULL, &p, n);
     OPENSSL_free(der);
     if (*out == NULL) {
-        return fwt_fail(FWT_E_KEY, "cannot decode the public key: %s", ossl_reason());
+        return fwt_fail(FWT_E_KEY, "cannot decode the public key: %s", fwt_ossl_reason());
     }
     return FWT_OK;
 }
@@ -435,7 +434,7 @@ static fwt_err ecdsa_low_s(const EVP_PKEY *pkey, uint8_t *sig, size_t *sig_len, 
     e = FWT_OK;
 out:
     if (e != FWT_OK) {
-        fwt_fail(e, "cannot normalise the ECDSA signature: %s", ossl_reason());
+        fwt_fail(e, "cannot normalise the ECDSA signature: %s", fwt_ossl_reason());
     }
     EC_GROUP_free(g);
     BN_free(order);
@@ -485,7 +484,7 @@ static fwt_err sign_prehashed(fwt_privkey *key, const EVP_MD *md, const uint8_t 
     e = FWT_OK;
 out:
     if (e != FWT_OK) {
-        fwt_fail(e, "signing failed: %s", ossl_reason());
+        fwt_fail(e, "signing failed: %s", fwt_ossl_reason());
     }
     EVP_PKEY_CTX_free(pc);
     return e;
@@ -500,7 +499,7 @@ static fwt_err sign_ed25519_file(fwt_privkey *key, const uint8_t *msg, size_t le
              EVP_DigestSign(mc, sig, &n, msg, len) == 1;
     EVP_MD_CTX_free(mc);
     if (!ok || n != 64) {
-        return fwt_fail(FWT_E_CRYPTO, "Ed25519 signing failed: %s", ossl_reason());
+        return fwt_fail(FWT_E_CRYPTO, "Ed25519 signing failed: %s", fwt_ossl_reason());
     }
     *sig_len = n;
     return FWT_OK;
@@ -579,7 +578,7 @@ fwt_err fwt_sign_message(fwt_privkey *key, const uint8_t *msg, size_t msg_len, u
     uint8_t h[EVP_MAX_MD_SIZE];
     unsigned int hl = 0;
     if (EVP_Digest(msg, msg_len, h, &hl, md, NULL) != 1) {
-        return fwt_fail(FWT_E_CRYPTO, "hashing failed: %s", ossl_reason());
+        return fwt_fail(FWT_E_CRYPTO, "hashing failed: %s", fwt_ossl_reason());
     }
     return fwt_sign_digest(key, h, hl, sig, sig_len);
 }
@@ -740,7 +739,7 @@ fwt_err fwt_pubkey_mcuboot(const fwt_pubkey *key, uint8_t *out, size_t *len)
     unsigned char *der = NULL;
     int n = is_rsa(key->type) ? i2d_PublicKey(key->pkey, &der) : i2d_PUBKEY(key->pkey, &der);
     if (n <= 0) {
-        return fwt_fail(FWT_E_KEY, "cannot encode the public key: %s", ossl_reason());
+        return fwt_fail(FWT_E_KEY, "cannot encode the public key: %s", fwt_ossl_reason());
     }
     if ((size_t)n > *len) {
         OPENSSL_free(der);
@@ -775,7 +774,7 @@ fwt_err fwt_pubkey_pem(const fwt_pubkey *key, char **pem)
     }
     fwt_err e = FWT_OK;
     if (PEM_write_bio_PUBKEY(b, key->pkey) != 1) {
-        e = fwt_fail(FWT_E_KEY, "cannot write the public key as PEM: %s", ossl_reason());
+        e = fwt_fail(FWT_E_KEY, "cannot write the public key as PEM: %s", fwt_ossl_reason());
     } else {
         char *p = NULL;
         long n = BIO_get_mem_data(b, &p);
@@ -852,7 +851,7 @@ fwt_err fwt_verify_message(const fwt_pubkey *key, const uint8_t *msg, size_t msg
     }
     if (!ok) {
         EVP_MD_CTX_free(mc);
-        return fwt_fail(FWT_E_CRYPTO, "cannot set up verification: %s", ossl_reason());
+        return fwt_fail(FWT_E_CRYPTO, "cannot set up verification: %s", fwt_ossl_reason());
     }
     int r = EVP_DigestVerify(mc, sig, sig_len, msg, msg_len);
     EVP_MD_CTX_free(mc);
@@ -894,7 +893,7 @@ fwt_err fwt_keygen_file(enum fwt_key_type type, const char *path, const char *pa
     EVP_PKEY *pkey = generate(type);
     if (pkey == NULL) {
         fwt_zeroize(pass, sizeof(pass));
-        return fwt_fail(FWT_E_KEY, "key generation failed: %s", ossl_reason());
+        return fwt_fail(FWT_E_KEY, "key generation failed: %s", fwt_ossl_reason());
     }
     BIO *b = BIO_new(BIO_s_secmem());
     if (b == NULL) {
@@ -908,7 +907,7 @@ fwt_err fwt_keygen_file(enum fwt_key_type type, const char *path, const char *pa
     fwt_zeroize(pass, sizeof(pass));
     EVP_PKEY_free(pkey);
     if (!ok) {
-        e = fwt_fail(FWT_E_KEY, "cannot encode the new key: %s", ossl_reason());
+        e = fwt_fail(FWT_E_KEY, "cannot encode the new key: %s", fwt_ossl_reason());
     } else {
         char *p = NULL;
         long n = BIO_get_mem_data(b, &p);

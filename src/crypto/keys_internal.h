@@ -27,6 +27,10 @@ struct fwt_pubkey {
 /* Key type of an OpenSSL key (FWT_KEY_NONE for unsupported types and sizes). */
 enum fwt_key_type fwt_pkey_type(const EVP_PKEY *pkey);
 
+/* The last OpenSSL error as text, for error details (never contains key bytes); clears the
+ * error queue. */
+const char *fwt_ossl_reason(void);
+
 /* An Ed25519 key of small order (forgeable); 0 for every other key. */
 int fwt_pkey_weak(const EVP_PKEY *pkey);
 

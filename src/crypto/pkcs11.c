@@ -146,18 +146,6 @@ static int field_eq(const CK_UTF8CHAR *f, size_t n, const char *want)
     return n == w && memcmp(f, want, n) == 0;
 }
 
-static const char *ossl_err(void)
-{
-    static _Thread_local char buf[160];
-    unsigned long e = ERR_peek_last_error();
-    if (e == 0) {
-        return "no further detail";
-    }
-    ERR_error_string_n(e, buf, sizeof(buf));
-    ERR_clear_error();
-    return buf;
-}
-
 /* ---- modules ---- */
 
 struct p11_login {
@@ -921,7 +909,7 @@ static fwt_err pkey_fromdata(const char *alg, OSSL_PARAM_BLD *bld, EVP_PKEY **ou
     fwt_err e = FWT_OK;
     if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
         EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-        e = fwt_fail(FWT_E_KEY, "the token's %s public key is not valid: %s", alg, ossl_err());
+        e = fwt_fail(FWT_E_KEY, "the token's %s public key is not valid: %s", alg, fwt_ossl_reason());
     }
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
@@ -929,7 +917,7 @@ static fwt_err pkey_fromdata(const char *alg, OSSL_PARAM_BLD *bld, EVP_PKEY **ou
         EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
         if (c == NULL || EVP_PKEY_public_check(c) != 1) {
             e = fwt_fail(FWT_E_KEY, "the token's %s public key fails its check: %s", alg,
-                         ossl_err());
+                         fwt_ossl_reason());
             EVP_PKEY_free(pkey);
             pkey = NULL;
         }
@@ -979,7 +967,7 @@ static fwt_err export_public(struct p11_sess *s, CK_OBJECT_HANDLE o, CK_KEY_TYPE
             *out = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pt, 32);
             e = *out ? FWT_OK
                      : fwt_fail(FWT_E_KEY, "token '%s': bad Ed25519 public key: %s", s->token,
-                                ossl_err());
+                                fwt_ossl_reason());
             *raw_sig = 64;
             goto done;
         }
@@ -1481,7 +1469,7 @@ fwt_err fwt_p11_keygen(enum fwt_key_type type, const char *uri, const struct fwt
     size_t id_len = u.id_len;
     if (idp == NULL) {
         if (RAND_bytes(id, sizeof(id)) != 1) {
-            e = fwt_fail(FWT_E_CRYPTO, "no random bytes for the key id: %s", ossl_err());
+            e = fwt_fail(FWT_E_CRYPTO, "no random bytes for the key id: %s", fwt_ossl_reason());
             goto out;
         }
         idp = id;

@@ -98,20 +98,6 @@ static int is_value_char(unsigned char c, int query)
     return query ? (c == '/' || c == '?' || c == '|') : c == '&';
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /*
  * Check the raw characters of a value and percent-decode it into a new
  * NUL-terminated buffer (*out_len excludes the NUL).
@@ -127,16 +113,16 @@ static fwt_err decode_value(const char *s, size_t n, int query, const char *name
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '%') {
-            if (n - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
-                hexval((unsigned char)s[i + 2]) < 0) {
+            if (n - i < 3 || fwt_hex_digit((unsigned char)s[i + 1]) < 0 ||
+                fwt_hex_digit((unsigned char)s[i + 2]) < 0) {
                 free(buf);
                 return fwt_fail(FWT_E_ARG,
                                 "PKCS#11 URI: bad percent-encoding in %s= (a '%%' must be "
                                 "followed by two hex digits)",
                                 name);
             }
-            buf[o++] = (uint8_t)(hexval((unsigned char)s[i + 1]) * 16 +
-                                 hexval((unsigned char)s[i + 2]));
+            buf[o++] = (uint8_t)(fwt_hex_digit((unsigned char)s[i + 1]) * 16 +
+                                 fwt_hex_digit((unsigned char)s[i + 2]));
             i += 2;
             continue;
         }

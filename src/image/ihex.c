@@ -26,20 +26,6 @@ void fwt_ihex_free(struct fwt_ihex_parser *p)
     p->n_ranges = p->cap_ranges = 0;
 }
 
-static int hexnib(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Insert [start, end) into the sorted range list; FWT_E_MALFORMED on overlap. */
 static fwt_err add_range(struct fwt_ihex_parser *p, uint64_t start, uint64_t end)
 {
@@ -127,7 +113,7 @@ fwt_err fwt_ihex_line(struct fwt_ihex_parser *p, const char *line, size_t len)
     size_t n = (len - 1) / 2;
     uint8_t sum = 0;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexnib(line[1 + 2 * i]), lo = hexnib(line[2 + 2 * i]);
+        int hi = fwt_hex_digit(line[1 + 2 * i]), lo = fwt_hex_digit(line[2 + 2 * i]);
         if (hi < 0 || lo < 0) {
             return fwt_fail(FWT_E_MALFORMED, "line %lu: non-hex character in record", p->line);
         }

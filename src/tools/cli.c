@@ -191,6 +191,13 @@ void fwt_progress_update(struct fwt_progress *p, uint64_t done)
     fflush(stderr);
 }
 
+void fwt_progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    struct fwt_progress *p = ctx;
+    p->total = total;
+    fwt_progress_update(p, done);
+}
+
 void fwt_progress_finish(struct fwt_progress *p)
 {
     if (p->enabled && p->last_pct >= 0) {

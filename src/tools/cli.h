@@ -152,5 +152,8 @@ struct fwt_progress {
 void fwt_progress_start(struct fwt_progress *p, const char *label, uint64_t total);
 void fwt_progress_update(struct fwt_progress *p, uint64_t done);
 void fwt_progress_finish(struct fwt_progress *p);
+/* The progress callback the libraries take (done of total bytes): ctx is a started
+ * struct fwt_progress, whose total follows the callback's. */
+void fwt_progress_cb(void *ctx, uint64_t done, uint64_t total);
 
 #endif /* FWT_CLI_H */

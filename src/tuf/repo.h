@@ -164,6 +164,8 @@ FWT_MUST_CHECK fwt_err repo_meta_read(const char *path, const char *type, json_t
 
 /* Check a root "signed" object: keys well formed (key id matches the key), the four
  * roles present with thresholds 1..number of keys, every key id known. */
+/* s (may be NULL) is lower-case hex of min..max digits, an even number. */
+int repo_is_hex(const char *s, size_t min, size_t max);
 FWT_MUST_CHECK fwt_err repo_root_check(const json_t *root_signed);
 /* Check the delegations of a targets "signed" object the same way (names, paths). */
 FWT_MUST_CHECK fwt_err repo_delegations_check(const json_t *targets_signed, const char *role);

@@ -1,4 +1,5 @@
 /* Encoded targets (zstd-compressed images, zstd patches): header reading for `fwtrust repo`. */
+#include "repo.h"
 #include <fwtrust/fwt_repo.h>
 #include <fwtrust/fwt_target_desc.h>
 
@@ -14,24 +15,6 @@
 static uint32_t le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static int is_hex(const char *s, size_t min, size_t max)
-{
-    if (!s) {
-        return 0;
-    }
-    size_t n = strlen(s);
-    if (n < min || n > max || n % 2 != 0) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 static int u32_field(const json_t *o, const char *k, int required)
@@ -55,7 +38,7 @@ static fwt_err check_desc(const json_t *d, const char *which)
         return fwt_fail(FWT_E_MALFORMED, "encoded image header: %s.length must be 1 to 4294967295",
                         which);
     }
-    if (!is_hex(json_string_value(json_object_get(d, "sha256")), 64, 64)) {
+    if (!repo_is_hex(json_string_value(json_object_get(d, "sha256")), 64, 64)) {
         return fwt_fail(FWT_E_MALFORMED, "encoded image header: %s.sha256 must be 64 hex digits",
                         which);
     }
@@ -76,7 +59,7 @@ static fwt_err check_desc(const json_t *d, const char *which)
     json_object_foreach(dg, alg, hv) {
         const struct fwt_hash_desc *hd = fwt_hash_by_name(alg);
         size_t want = hd ? 2U * hd->size : 0; /* hex digits */
-        if (want == 0 || !is_hex(json_string_value(hv), want, want)) {
+        if (want == 0 || !repo_is_hex(json_string_value(hv), want, want)) {
             return fwt_fail(FWT_E_MALFORMED,
                             "encoded image header: %s.image_digest.%s is not a digest", which, alg);
         }
@@ -87,7 +70,7 @@ static fwt_err check_desc(const json_t *d, const char *which)
                         "encoded image header: %s.security_counter is not a 32-bit number", which);
     }
     json_t *hx = json_object_get(d, "hw_id_hex"), *hs = json_object_get(d, "hw_id");
-    if (hx && !is_hex(json_string_value(hx), 2, 2 * FWT_HW_ID_MAX)) {
+    if (hx && !repo_is_hex(json_string_value(hx), 2, 2 * FWT_HW_ID_MAX)) {
         return fwt_fail(FWT_E_MALFORMED, "encoded image header: %s.hw_id_hex is not 1 to %u bytes",
                         which, FWT_HW_ID_MAX);
     }

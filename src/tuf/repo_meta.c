@@ -74,10 +74,10 @@ fwt_err repo_root_check(const json_t *sd)
     return FWT_OK;
 }
 
-static int hex_ok(const char *s)
+int repo_is_hex(const char *s, size_t min, size_t max)
 {
     size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n % 2 || n > 256) {
+    if (!s || n < min || n > max || n % 2) {
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
@@ -106,7 +106,7 @@ fwt_err repo_delegations_check(const json_t *sd, const char *where)
         const char *alg;
         json_t *h;
         json_object_foreach(hashes, alg, h) {
-            if (!hex_ok(json_string_value(h))) {
+            if (!repo_is_hex(json_string_value(h), 2, 256)) {
                 return fwt_fail(FWT_E_META, "%s: target '%.80s' hash %s is not lower-case hex", where, name, alg);
             }
         }

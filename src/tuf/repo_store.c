@@ -56,21 +56,6 @@ fwt_err repo_json_dump(const json_t *v, char **buf, size_t *len)
     return FWT_OK;
 }
 
-static int is_hex(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-    if (n < min || n > max || n % 2) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 fwt_err repo_meta_parse(const uint8_t *buf, size_t len, const char *type, const char *what,
                         json_t **env)
 {
@@ -86,7 +71,7 @@ fwt_err repo_meta_parse(const uint8_t *buf, size_t len, const char *type, const 
     json_array_foreach(sigs, i, s) {
         const char *kid = json_string_value(json_object_get(s, "keyid"));
         const char *sig = json_string_value(json_object_get(s, "sig"));
-        if (!is_hex(kid, 64, 64) || !is_hex(sig, 0, 4096)) {
+        if (!repo_is_hex(kid, 64, 64) || !repo_is_hex(sig, 0, 4096)) {
             tuf_md_free(m);
             return fwt_fail(FWT_E_META, "%s: signature %zu is not {\"keyid\": 64 hex, \"sig\": hex}", what, i);
         }

@@ -309,7 +309,7 @@ void fwt_hex_encode(const uint8_t *in, size_t len, char *out)
     out[2 * len] = 0;
 }
 
-static int hexval(char c)
+int fwt_hex_digit(int c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -329,7 +329,7 @@ fwt_err fwt_hex_decode(const char *in, uint8_t *out, size_t out_len)
         return FWT_E_ARG;
     }
     for (size_t i = 0; i < out_len; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+        int hi = fwt_hex_digit(in[2 * i]), lo = fwt_hex_digit(in[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             return FWT_E_ARG;
         }

@@ -47,8 +47,8 @@ void tu_sign(const char *dir, const char *key, const char *key2, const char *out
     }
 }
 
-fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_t min_sc,
-                     uint32_t min_kv, char *slot_a, size_t slot_a_len)
+fwt_agent *tu_device_opts(const char *dir, const char *name, struct fwt_agent_init_opts *io, char *slot_a,
+                          size_t slot_a_len)
 {
     char d[512], a[512], b[512];
     snprintf(d, sizeof(d), "%s/%s", dir, name);
@@ -57,27 +57,24 @@ fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_
     if (slot_a) {
         snprintf(slot_a, slot_a_len, "%s", a);
     }
-    struct fwt_agent_init_opts io;
-    memset(&io, 0, sizeof(io));
-    io.hw_id = "hw1";
-    io.slot_path[0] = a;
-    io.slot_path[1] = b;
-    io.keys[0] = key;
-    io.n_keys = 1;
-    io.min_security_counter = min_sc;
-    io.min_key_version = min_kv;
-    assert_int_equal(fwt_agent_init(d, &io), FWT_OK);
+    io->slot_path[0] = a;
+    io->slot_path[1] = b;
+    assert_int_equal(fwt_agent_init(d, io), FWT_OK);
+    io->slot_path[0] = io->slot_path[1] = NULL; /* they were local */
     fwt_agent *dev = NULL;
     assert_int_equal(fwt_agent_open(d, &dev), FWT_OK);
     return dev;
 }
 
-int tu_rmrf(const char *dir)
+fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_t min_sc,
+                     uint32_t min_kv, char *slot_a, size_t slot_a_len)
 {
-    char cmd[600];
-    int n = snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (n < 0 || (size_t)n >= sizeof(cmd) || strchr(dir, '\'')) {
-        return -1;
-    }
-    return system(cmd) == 0 ? 0 : -1;
+    struct fwt_agent_init_opts io;
+    memset(&io, 0, sizeof(io));
+    io.hw_id = "hw1";
+    io.keys[0] = key;
+    io.n_keys = 1;
+    io.min_security_counter = min_sc;
+    io.min_key_version = min_kv;
+    return tu_device_opts(dir, name, &io, slot_a, slot_a_len);
 }

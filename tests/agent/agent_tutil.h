@@ -1,6 +1,6 @@
 /*
  * Shared set-up of the agent's C tests: signing test images, a device with
- * file-backed slots, removing a scratch directory. Failures stop the test
+ * file-backed slots (scratch directories: tests/lib/scratch.h). Failures stop the test
  * through cmocka's asserts.
  */
 #ifndef FWT_AGENT_TUTIL_H
@@ -19,8 +19,9 @@ void tu_sign(const char *dir, const char *key, const char *key2, const char *out
  * the initial anti-rollback minimums. */
 fwt_agent *tu_device(const char *dir, const char *name, const char *key, uint32_t min_sc,
                      uint32_t min_kv, char *slot_a, size_t slot_a_len);
-
-/* rm -rf dir; 0 on success (for group teardowns). */
-int tu_rmrf(const char *dir);
+/* The same with the caller's init options (keys, threshold, hardware id...); the slot paths
+ * are filled in. */
+fwt_agent *tu_device_opts(const char *dir, const char *name, struct fwt_agent_init_opts *io, char *slot_a,
+                          size_t slot_a_len);
 
 #endif

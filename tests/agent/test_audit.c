@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "agent_internal.h"
 
 #include <stdio.h>
@@ -19,24 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char g_dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-audit-test-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    assert_int_equal(system(cmd), 0);
-    return 0;
-}
 
 /* A file of the device directory, in memory. */
 struct blob {
@@ -47,7 +31,7 @@ struct blob {
 static void load(const char *name, struct blob *o)
 {
     char p[300];
-    snprintf(p, sizeof(p), "%s/%s", g_dir, name);
+    snprintf(p, sizeof(p), "%s/%s", ts_dir, name);
     FILE *f = fopen(p, "rb");
     assert_non_null(f);
     o->n = fread(o->b, 1, sizeof(o->b), f);
@@ -58,7 +42,7 @@ static void load(const char *name, struct blob *o)
 static void store(const char *name, const void *b, size_t n)
 {
     char p[300];
-    snprintf(p, sizeof(p), "%s/%s", g_dir, name);
+    snprintf(p, sizeof(p), "%s/%s", ts_dir, name);
     FILE *f = fopen(p, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(b, 1, n, f), n);
@@ -86,14 +70,14 @@ static void put(const struct snap *s)
 
 static fwt_err verify(uint64_t *n, int *torn, int *unanchored)
 {
-    return fwt_audit_verify_anchored(g_dir, n, torn, unanchored);
+    return fwt_audit_verify_anchored(ts_dir, n, torn, unanchored);
 }
 
 static void append(int k)
 {
     char d[32];
     snprintf(d, sizeof(d), "entry %d", k);
-    assert_int_equal(fwt_audit_append(g_dir, "test", d), FWT_OK);
+    assert_int_equal(fwt_audit_append(ts_dir, "test", d), FWT_OK);
 }
 
 static void test_audit_anchor(void **state)
@@ -120,7 +104,7 @@ static void test_audit_anchor(void **state)
     assert_non_null(strstr(fwt_detail(), "3 entries, but the anchor in the device state says 4: "
                                          "the last 1 were removed"));
     /* ... and an append does not paper over it by anchoring the shorter log. */
-    assert_int_equal(fwt_audit_append(g_dir, "test", "after"), FWT_E_STATE);
+    assert_int_equal(fwt_audit_append(ts_dir, "test", "after"), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "its anchor is at entry 4"));
     store("audit.log", four.log.b, 0);
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
@@ -162,7 +146,7 @@ static void test_audit_anchor(void **state)
 
     /* The last entry rewritten with a valid chain (entry 4 replaced): the anchor's hash differs. */
     put(&three);
-    assert_int_equal(fwt_audit_append(g_dir, "test", "entry 4, rewritten"), FWT_OK);
+    assert_int_equal(fwt_audit_append(ts_dir, "test", "entry 4, rewritten"), FWT_OK);
     store("audithead.0", four.h0.b, four.h0.n);
     store("audithead.1", four.h1.b, four.h1.n);
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
@@ -172,13 +156,13 @@ static void test_audit_anchor(void **state)
     put(&four);
     char p[300];
     for (int i = 0; i < 2; i++) {
-        snprintf(p, sizeof(p), "%s/audithead.%d", g_dir, i);
+        snprintf(p, sizeof(p), "%s/audithead.%d", ts_dir, i);
         assert_int_equal(unlink(p), 0);
     }
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "no anchor"));
     put(&four);
-    snprintf(p, sizeof(p), "%s/audit.log", g_dir);
+    snprintf(p, sizeof(p), "%s/audit.log", ts_dir);
     assert_int_equal(unlink(p), 0);
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "the log was removed"));
@@ -191,14 +175,14 @@ static void test_audit_anchor(void **state)
     h.b[40] ^= 1;
     store("audithead.1", h.b, h.n);
     assert_int_equal(verify(&n, &torn, &un), FWT_E_STATE);
-    assert_int_equal(fwt_audit_append(g_dir, "test", "x"), FWT_E_STATE);
+    assert_int_equal(fwt_audit_append(ts_dir, "test", "x"), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "anchor is unreadable"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_audit_anchor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_anchor, ts_setup, ts_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

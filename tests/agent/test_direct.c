@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "agent_tutil.h"
+#include "scratch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,8 +93,7 @@ static size_t g_len;
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-direct-test-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
+    assert_int_equal(ts_mkscratch(g_dir, sizeof(g_dir), "direct-test"), 0);
     snprintf(g_key, sizeof(g_key), "%s/k.pem", g_dir);
     assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, g_key, NULL), FWT_OK);
     snprintf(g_img, sizeof(g_img), "%s/v1.bin", g_dir);
@@ -108,7 +108,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     free(g_bytes);
-    return tu_rmrf(g_dir);
+    return ts_rmrf(g_dir);
 }
 
 /* A fresh device; slot_a gets the path of slot a (where the first install goes). */

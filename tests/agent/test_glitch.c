@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "agent_tutil.h"
+#include "scratch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,8 +99,7 @@ static void sign(const char *out, const char *ver, uint32_t sc)
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-glitch-test-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
+    assert_int_equal(ts_mkscratch(g_dir, sizeof(g_dir), "glitch-test"), 0);
     snprintf(g_key, sizeof(g_key), "%s/k.pem", g_dir);
     assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, g_key, NULL), FWT_OK);
     snprintf(g_v1, sizeof(g_v1), "%s/v1.bin", g_dir);
@@ -119,7 +119,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    return tu_rmrf(g_dir);
+    return ts_rmrf(g_dir);
 }
 
 /* A device running v1 (confirmed in slot a; minimum security counter 1, key version 1). */
@@ -190,23 +190,15 @@ static void test_boot_rechecks(void **state)
 static void test_anchor_recheck(void **state)
 {
     (void)state;
-    char d[512], a[512], b[512];
-    snprintf(d, sizeof(d), "%s/two", g_dir);
-    snprintf(a, sizeof(a), "%s/two-a.bin", g_dir);
-    snprintf(b, sizeof(b), "%s/two-b.bin", g_dir);
     struct fwt_agent_init_opts io;
     memset(&io, 0, sizeof(io));
     io.hw_id = "hw1";
-    io.slot_path[0] = a;
-    io.slot_path[1] = b;
     io.keys[0] = g_key;
     io.keys[1] = g_key2;
     io.n_keys = 2;
     io.threshold = 2;
     g_glitch = G_NONE;
-    assert_int_equal(fwt_agent_init(d, &io), FWT_OK);
-    fwt_agent *dev = NULL;
-    assert_int_equal(fwt_agent_open(d, &dev), FWT_OK);
+    fwt_agent *dev = tu_device_opts(g_dir, "two", &io, NULL, 0);
     assert_int_equal(fwt_agent_install_file(dev, g_v1, 0, NULL, NULL, NULL), FWT_E_THRESHOLD);
     g_glitch = G_ANCHORS;
     assert_int_equal(fwt_agent_install_file(dev, g_w1, 0, NULL, NULL, NULL), FWT_E_INTERNAL);

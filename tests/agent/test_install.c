@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "agent_tutil.h"
+#include "scratch.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,8 +41,7 @@ static void sign_image(const char *key_path, const char *out, const char *ver, u
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-install-test-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
+    assert_int_equal(ts_mkscratch(g_dir, sizeof(g_dir), "install-test"), 0);
     char key[300];
     snprintf(key, sizeof(key), "%s/k.pem", g_dir);
     assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, key, NULL), FWT_OK);
@@ -65,7 +65,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     free(g_bytes);
-    return tu_rmrf(g_dir);
+    return ts_rmrf(g_dir);
 }
 
 static void test_running_and_lock(void **state)

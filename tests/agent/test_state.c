@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "agent_internal.h"
 
 #include <fcntl.h>
@@ -24,28 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char g_dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-agent-test-XXXXXX");
-    assert_non_null(mkdtemp(g_dir));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    assert_int_equal(system(cmd), 0);
-    return 0;
-}
 
 static void path_of(char *out, size_t n, const char *name)
 {
-    snprintf(out, n, "%s/%s", g_dir, name);
+    snprintf(out, n, "%s/%s", ts_dir, name);
 }
 
 static void write_bytes(const char *name, const void *b, size_t n)
@@ -77,14 +61,14 @@ static void test_rec_roundtrip_and_alternation(void **state)
     struct fwt_rec_info info;
     uint8_t p[16], out[16];
     memset(&info, 0, sizeof(info));
-    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &info), FWT_E_NOT_FOUND);
+    assert_int_equal(fwt_rec_read(ts_dir, "r", 7, out, sizeof(out), &info), FWT_E_NOT_FOUND);
     memset(&info, 0, sizeof(info));
     for (int i = 1; i <= 5; i++) {
         memset(p, i, sizeof(p));
-        assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK);
+        assert_int_equal(fwt_rec_write(ts_dir, "r", 7, p, sizeof(p), &info), FWT_OK);
         assert_int_equal(info.seq, (uint64_t)i);
         struct fwt_rec_info ri;
-        assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+        assert_int_equal(fwt_rec_read(ts_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
         assert_memory_equal(out, p, sizeof(p));
         assert_int_equal(ri.seq, (uint64_t)i);
         /* Writes alternate: the previous record stays in the other copy. */
@@ -102,9 +86,9 @@ static void test_rec_torn_copy_ignored(void **state)
     memset(&info, 0, sizeof(info));
     uint8_t p[16], out[16];
     memset(p, 0x11, sizeof(p));
-    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK); /* r.0 seq 1 */
+    assert_int_equal(fwt_rec_write(ts_dir, "r", 7, p, sizeof(p), &info), FWT_OK); /* r.0 seq 1 */
     memset(p, 0x22, sizeof(p));
-    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK); /* r.1 seq 2 */
+    assert_int_equal(fwt_rec_write(ts_dir, "r", 7, p, sizeof(p), &info), FWT_OK); /* r.1 seq 2 */
     /* Tear the newest copy: only its first half landed. */
     uint8_t buf[128];
     size_t n = read_bytes("r.1", buf, sizeof(buf));
@@ -114,18 +98,18 @@ static void test_rec_torn_copy_ignored(void **state)
     memcpy(old, buf, n / 2);
     write_bytes("r.1", old, n); /* same length, second half zero */
     struct fwt_rec_info ri;
-    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+    assert_int_equal(fwt_rec_read(ts_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
     memset(p, 0x11, sizeof(p));
     assert_memory_equal(out, p, sizeof(p)); /* the older good state */
     assert_int_equal(ri.seq, 1);
     assert_false(ri.valid[1]);
     /* A short copy is ignored too. */
     write_bytes("r.1", buf, n - 1);
-    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+    assert_int_equal(fwt_rec_read(ts_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
     assert_int_equal(ri.seq, 1);
     /* The next write replaces the broken copy, never the good one. */
     memset(p, 0x33, sizeof(p));
-    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &ri), FWT_OK);
+    assert_int_equal(fwt_rec_write(ts_dir, "r", 7, p, sizeof(p), &ri), FWT_OK);
     assert_int_equal(ri.which, 1);
     assert_int_equal(ri.seq, 2);
     /* One flipped bit anywhere in a copy makes it invalid. */
@@ -140,7 +124,7 @@ static void test_rec_torn_copy_ignored(void **state)
     /* Both copies bad: FWT_E_STATE, never a silent default. */
     write_bytes("r.0", "garbage", 7);
     write_bytes("r.1", "garbage", 7);
-    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_E_STATE);
+    assert_int_equal(fwt_rec_read(ts_dir, "r", 7, out, sizeof(out), &ri), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "no valid copy"));
 }
 
@@ -167,22 +151,22 @@ static void test_rec_renumber(void **state)
     memset(&info, 0, sizeof(info));
     uint8_t p[16], out[16], buf[FWT_REC_HDR + 16 + 32];
     memset(p, 0x11, sizeof(p));
-    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK); /* r.0 seq 1 */
+    assert_int_equal(fwt_rec_write(ts_dir, "r", 7, p, sizeof(p), &info), FWT_OK); /* r.0 seq 1 */
     fwt_rec_encode(7, UINT64_MAX - 1, p, sizeof(p), buf);
     write_bytes("r.1", buf, sizeof(buf));
-    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &info), FWT_OK);
+    assert_int_equal(fwt_rec_read(ts_dir, "r", 7, out, sizeof(out), &info), FWT_OK);
     assert_true(info.seq == UINT64_MAX - 1 && info.which == 1);
     memset(p, 0x22, sizeof(p));
-    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &info), FWT_OK);
+    assert_int_equal(fwt_rec_write(ts_dir, "r", 7, p, sizeof(p), &info), FWT_OK);
     struct fwt_rec_info ri;
-    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+    assert_int_equal(fwt_rec_read(ts_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
     assert_memory_equal(out, p, sizeof(p));
     assert_int_equal(ri.seq, 2);
     assert_true(ri.valid[0] && ri.valid[1]);
     /* And the numbering goes on from there. */
     memset(p, 0x33, sizeof(p));
-    assert_int_equal(fwt_rec_write(g_dir, "r", 7, p, sizeof(p), &ri), FWT_OK);
-    assert_int_equal(fwt_rec_read(g_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
+    assert_int_equal(fwt_rec_write(ts_dir, "r", 7, p, sizeof(p), &ri), FWT_OK);
+    assert_int_equal(fwt_rec_read(ts_dir, "r", 7, out, sizeof(out), &ri), FWT_OK);
     assert_memory_equal(out, p, sizeof(p));
     assert_int_equal(ri.seq, 3);
 }
@@ -253,7 +237,7 @@ static void test_rollback_monotonic(void **state)
 {
     (void)state;
     struct fwt_rollback_backend be;
-    assert_int_equal(fwt_rollback_file_backend(g_dir, &be), FWT_OK);
+    assert_int_equal(fwt_rollback_file_backend(ts_dir, &be), FWT_OK);
     struct fwt_rollback_state st;
     assert_int_equal(be.read(be.ctx, &st), FWT_E_STATE); /* nothing stored yet */
     struct fwt_rollback_state want = {5, 2};
@@ -421,11 +405,11 @@ static void test_audit_chain(void **state)
     for (int i = 0; i < 4; i++) {
         char d[32];
         snprintf(d, sizeof(d), "entry %d \xff", i); /* non-ASCII is made printable */
-        assert_int_equal(fwt_audit_append(g_dir, "test", d), FWT_OK);
+        assert_int_equal(fwt_audit_append(ts_dir, "test", d), FWT_OK);
     }
     uint64_t n = 0;
     int torn = 1;
-    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_OK);
+    assert_int_equal(fwt_audit_verify(ts_dir, &n, &torn), FWT_OK);
     assert_int_equal(n, 4);
     assert_int_equal(torn, 0);
     uint8_t log[4096];
@@ -437,11 +421,11 @@ static void test_audit_chain(void **state)
     memcpy(torn_log, log, len);
     memcpy(torn_log + len, "{\"detail\":\"half", 15);
     write_bytes("audit.log", torn_log, len + 15);
-    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_OK);
+    assert_int_equal(fwt_audit_verify(ts_dir, &n, &torn), FWT_OK);
     assert_int_equal(n, 4);
     assert_int_equal(torn, 1);
-    assert_int_equal(fwt_audit_append(g_dir, "test", "after the cut"), FWT_OK);
-    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_OK);
+    assert_int_equal(fwt_audit_append(ts_dir, "test", "after the cut"), FWT_OK);
+    assert_int_equal(fwt_audit_verify(ts_dir, &n, &torn), FWT_OK);
     assert_int_equal(n, 5);
     assert_int_equal(torn, 0);
     /* Changing one byte of an earlier entry breaks the chain at the next line. */
@@ -450,7 +434,7 @@ static void test_audit_chain(void **state)
     assert_non_null(d);
     d[6] = '9';
     write_bytes("audit.log", log, len);
-    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_E_STATE);
+    assert_int_equal(fwt_audit_verify(ts_dir, &n, &torn), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "line 3: hash chain broken"));
     /* Removing an entry is caught by the sequence numbers. */
     d[6] = '1';
@@ -459,7 +443,7 @@ static void test_audit_chain(void **state)
     size_t rest = len - (size_t)(l3 - (char *)log);
     memmove(l2, l3, rest);
     write_bytes("audit.log", log, (size_t)(l2 - (char *)log) + rest);
-    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_E_STATE);
+    assert_int_equal(fwt_audit_verify(ts_dir, &n, &torn), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "line 2: sequence 3, expected 2"));
     /* A line longer than any entry can be is refused, naming the line. */
     static char big[FWT_AUDIT_LINE_MAX + 600];
@@ -468,7 +452,7 @@ static void test_audit_chain(void **state)
     memset(big + first, 'x', FWT_AUDIT_LINE_MAX + 10);
     big[first + FWT_AUDIT_LINE_MAX + 10] = '\n';
     write_bytes("audit.log", (const uint8_t *)big, first + FWT_AUDIT_LINE_MAX + 11);
-    assert_int_equal(fwt_audit_verify(g_dir, &n, &torn), FWT_E_STATE);
+    assert_int_equal(fwt_audit_verify(ts_dir, &n, &torn), FWT_E_STATE);
     assert_non_null(strstr(fwt_detail(), "line 2 longer than"));
 }
 
@@ -561,8 +545,8 @@ static void fake_blk(const char *sysfs, const char *rel, const char *dev, const 
 static void test_blk_overlap(void **state)
 {
     (void)state;
-    char root[] = "/tmp/fwt-sysfs-XXXXXX";
-    assert_non_null(mkdtemp(root));
+    char root[64];
+    assert_int_equal(ts_mkscratch(root, sizeof(root), "sysfs"), 0);
     char p[512];
     const char *dirs[] = {"devices", "dev", "dev/block"};
     for (size_t i = 0; i < 3; i++) {
@@ -583,9 +567,7 @@ static void test_blk_overlap(void **state)
     assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 0), makedev(8, 16)), 0);
     assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 1), makedev(8, 1)), 1);
     assert_int_equal(fwt_agent_blk_overlap(root, makedev(8, 1), makedev(9, 9)), -1); /* unknown */
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ts_rmrf(root), 0);
 }
 
 /* ---- a mapped file that shrinks (the delta base) ---- */
@@ -665,18 +647,18 @@ static void test_sigbus_guard(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_rec_roundtrip_and_alternation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rec_torn_copy_ignored, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rec_renumber, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rec_roundtrip_and_alternation, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_rec_torn_copy_ignored, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_rec_renumber, ts_setup, ts_teardown),
         cmocka_unit_test(test_rec_kind_and_length),
         cmocka_unit_test(test_bootctl_codec),
-        cmocka_unit_test_setup_teardown(test_rollback_monotonic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_monotonic, ts_setup, ts_teardown),
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_blk_overlap),
         cmocka_unit_test(test_sigbus_guard),
         cmocka_unit_test(test_read_line),
-        cmocka_unit_test_setup_teardown(test_audit_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_chain, ts_setup, ts_teardown),
         cmocka_unit_test(test_audit_line_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

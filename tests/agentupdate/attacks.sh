@@ -5,11 +5,7 @@
 # After each refusal no slot is marked for trial and the running image is untouched; a trial
 # that is never confirmed rolls back by itself.
 . "$(dirname "$0")/lib.sh"
-setup_images
-setup_repo
-publish "$T/b4.bin"
-start_server
-mkdev dev
+serve_b4_with_device
 update_boot_confirm dev
 publish "$T/b5.bin"
 

@@ -83,6 +83,16 @@ mkdev() {
         --pinned-pubkey "$PIN" "$@" >/dev/null || fail "init $d"
 }
 
+# The start most tests share: the images, a repository publishing b4 served over HTTPS, and a
+# device "dev" (nothing installed yet).
+serve_b4_with_device() {
+    setup_images
+    setup_repo
+    publish "$T/b4.bin"
+    start_server
+    mkdev dev
+}
+
 # The first LEN bytes of slot S of device D equal FILE.
 slot_holds() {
     local d=$1 s=$2 f=$3

@@ -6,11 +6,7 @@
 # bootloader boots a valid image (b4, or b5 on trial if the cut came after it was marked), the
 # state and the audit log are readable, and the device then completes the update or confirms.
 . "$(dirname "$0")/lib.sh"
-setup_images
-setup_repo
-publish "$T/b4.bin"
-start_server
-mkdev dev
+serve_b4_with_device
 update_boot_confirm dev
 publish "$T/b5.bin" "$T/b5.from-b4.zpatch"
 # The template every run starts from.

@@ -5,11 +5,7 @@
 # release installs. --check does not offer an image the device would refuse for its
 # signers (custom.fwtrust.verified_signers) and says why.
 . "$(dirname "$0")/lib.sh"
-setup_images
-setup_repo
-publish "$T/b4.bin"
-start_server
-mkdev dev
+serve_b4_with_device
 update_boot_confirm dev
 publish "$T/b5.bin" "$T/b5.bin.zst"
 

@@ -4,11 +4,7 @@
 # against the running image and is rebuilt exactly; nothing newer -> 51; an older or
 # lower-counter release named explicitly is refused.
 . "$(dirname "$0")/lib.sh"
-setup_images
-setup_repo
-publish "$T/b4.bin"
-start_server
-mkdev dev
+serve_b4_with_device
 
 # Before the first update nothing runs; the update picks the only target, the full image.
 expect 0 "" agent dev --json update --check

@@ -2,13 +2,7 @@
 # Keys in a PKCS#11 token (SoftHSM): keygen inside the token, pubkey, sign with
 # the non-extractable key, verify with its exported public key; a wrong PIN fails.
 . "$(dirname "$0")/lib.sh"
-MODULE=/usr/lib/softhsm/libsofthsm2.so
-[ -e "$MODULE" ] || fail "$MODULE missing (softhsm2, scripts/install-deps)"
-export SOFTHSM2_CONF="$T/softhsm2.conf"
-mkdir "$T/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label fwt-test --pin 123456 --so-pin 654321 >/dev/null
-printf '123456\n' >"$T/pin"
+softhsm_tokens 123456 654321 fwt-test
 printf '000000\n' >"$T/badpin"
 for t in ecdsa-p256 ed25519; do
     URI="pkcs11:token=fwt-test;object=release-$t"

@@ -222,16 +222,35 @@ enum fwt_sig_alg mock_sig_alg(enum fwt_key_type t, int pure)
     }
 }
 
-static void put16(uint8_t *p, uint32_t v)
+void mock_anchor(struct mock_key *k, struct fwt_trusted_key *t, enum fwt_key_type type, int id)
+{
+    mock_key(k, type, id);
+    mock_trusted(t, k);
+}
+
+struct fwt_policy mock_policy(const struct fwt_trusted_key *keys, size_t n_keys,
+                              const struct fwt_trusted_key *roots, size_t n_roots, uint32_t threshold)
+{
+    struct fwt_policy p;
+    memset(&p, 0, sizeof(p));
+    p.keys = keys;
+    p.n_keys = n_keys;
+    p.roots = roots;
+    p.n_roots = n_roots;
+    p.threshold = threshold;
+    return p;
+}
+
+void tb_put16(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
 
-static void put32(uint8_t *p, uint32_t v)
+void tb_put32(uint8_t *p, uint32_t v)
 {
-    put16(p, v);
-    put16(p + 2, v >> 16);
+    tb_put16(p, v);
+    tb_put16(p + 2, v >> 16);
 }
 
 void tb_init(struct tb *b, uint32_t hdr_size, uint32_t payload_len)
@@ -269,13 +288,13 @@ static uint32_t write_area(uint8_t *at, uint16_t magic, const struct tb_tlv *l, 
 {
     uint32_t pos = 4;
     for (size_t i = 0; i < n; i++) {
-        put16(at + pos, l[i].type);
-        put16(at + pos + 2, l[i].len);
+        tb_put16(at + pos, l[i].type);
+        tb_put16(at + pos + 2, l[i].len);
         memcpy(at + pos + 4, l[i].val, l[i].len);
         pos += 4U + l[i].len;
     }
-    put16(at, magic);
-    put16(at + 2, pos);
+    tb_put16(at, magic);
+    tb_put16(at + 2, pos);
     return pos;
 }
 
@@ -283,15 +302,15 @@ void tb_layout(struct tb *b)
 {
     uint8_t *h = b->img;
     memset(h, 0, b->hdr_size);
-    put32(h, FWT_IMAGE_MAGIC);
-    put32(h + 4, 0x08000000U);
-    put16(h + 8, b->hdr_size);
-    put32(h + 12, b->payload_len);
-    put32(h + 16, b->flags);
+    tb_put32(h, FWT_IMAGE_MAGIC);
+    tb_put32(h + 4, 0x08000000U);
+    tb_put16(h + 8, b->hdr_size);
+    tb_put32(h + 12, b->payload_len);
+    tb_put32(h + 16, b->flags);
     h[20] = 1;
     h[21] = 2;
-    put16(h + 22, 3);
-    put32(h + 24, 4);
+    tb_put16(h + 22, 3);
+    tb_put32(h + 24, 4);
     for (uint32_t i = 0; i < b->payload_len; i++) {
         h[b->hdr_size + i] = (uint8_t)(i * 7 + 3);
     }
@@ -300,7 +319,7 @@ void tb_layout(struct tb *b)
     if (b->n_prot) {
         psize = write_area(h + off, FWT_TLV_PROT_INFO_MAGIC, b->prot, b->n_prot);
     }
-    put16(h + 10, psize);
+    tb_put16(h + 10, psize);
     b->signed_len = off + psize;
     mock_hash(b->hash, h, b->signed_len, b->digest, hlen(b->hash));
 }
@@ -346,6 +365,14 @@ uint32_t tb_finish(struct tb *b)
     return b->len;
 }
 
+uint32_t tb_sign_by(struct tb *b, const struct mock_key *k)
+{
+    tb_layout(b);
+    tb_add_hash(b);
+    tb_add_sig(b, k, 0, NULL, 0);
+    return tb_finish(b);
+}
+
 uint32_t tb_standard(struct tb *b, const struct mock_key *k)
 {
     tb_init(b, 32, 200);
@@ -354,10 +381,7 @@ uint32_t tb_standard(struct tb *b, const struct mock_key *k)
     tb_prot(b, FWT_TLV_SEC_CNT, cnt, 4);
     tb_prot(b, FWT_TLV_FORMAT, fmt, 4);
     tb_prot(b, FWT_TLV_HW_ID, "board-a", 7);
-    tb_layout(b);
-    tb_add_hash(b);
-    tb_add_sig(b, k, 0, NULL, 0);
-    return tb_finish(b);
+    return tb_sign_by(b, k);
 }
 
 static enum fwt_sig_alg root_alg(enum fwt_key_type t)
@@ -374,19 +398,19 @@ size_t mock_cert(uint8_t *out, const struct mock_key *root, const struct mock_ke
     out[5] = (uint8_t)key->type;
     out[6] = (uint8_t)root_alg(root->type);
     out[7] = 0;
-    put32(out + 8, key_version);
-    put32(out + 12, (uint32_t)not_after);
-    put32(out + 16, (uint32_t)(not_after >> 32));
+    tb_put32(out + 8, key_version);
+    tb_put32(out + 12, (uint32_t)not_after);
+    tb_put32(out + 16, (uint32_t)(not_after >> 32));
     mock_hash(FWT_HASH_SHA256, root->enc, sizeof(root->enc), out + 20, 32);
-    put16(out + 52, (uint32_t)hw);
-    put16(out + 54, sizeof(key->enc));
+    tb_put16(out + 52, (uint32_t)hw);
+    tb_put16(out + 54, sizeof(key->enc));
     memcpy(out + 56, hw_id ? hw_id : "", hw);
     memcpy(out + 56 + hw, key->enc, sizeof(key->enc));
     size_t tbs = 56 + hw + sizeof(key->enc);
     uint8_t d[32];
     mock_hash(FWT_HASH_SHA256, out, tbs, d, sizeof(d));
     size_t sl = mock_sig_len(root_alg(root->type));
-    put16(out + tbs, (uint32_t)sl);
+    tb_put16(out + tbs, (uint32_t)sl);
     mock_sign(root_alg(root->type), root->enc, sizeof(root->enc), d, sizeof(d), out + tbs + 2, sl);
     return tbs + 2 + sl;
 }

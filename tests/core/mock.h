@@ -46,6 +46,15 @@ struct mock_key {
 };
 void mock_key(struct mock_key *k, enum fwt_key_type type, int id);
 void mock_trusted(struct fwt_trusted_key *t, const struct mock_key *k);
+/* mock_key k, and t the trusted key of it. */
+void mock_anchor(struct mock_key *k, struct fwt_trusted_key *t, enum fwt_key_type type, int id);
+/* A policy: keys[0..n_keys), roots[0..n_roots), threshold. */
+struct fwt_policy mock_policy(const struct fwt_trusted_key *keys, size_t n_keys,
+                              const struct fwt_trusted_key *roots, size_t n_roots, uint32_t threshold);
+
+/* Little-endian stores (the image format's byte order). */
+void tb_put16(uint8_t *p, uint32_t v);
+void tb_put32(uint8_t *p, uint32_t v);
 
 /* ---- image builder ---- */
 #define TB_MAX 16384
@@ -84,6 +93,8 @@ void tb_add_sig(struct tb *b, const struct mock_key *k, int pubkey, const uint8_
                 size_t cert_len);
 /* Write the unprotected area; b->len is the image length. */
 uint32_t tb_finish(struct tb *b);
+/* tb_layout, tb_add_hash, k's signature (key hash, no certificate), tb_finish. */
+uint32_t tb_sign_by(struct tb *b, const struct mock_key *k);
 /* The usual image: counter 5, format 1, hw id "board-a", hash, signed by k. */
 uint32_t tb_standard(struct tb *b, const struct mock_key *k);
 

@@ -17,24 +17,16 @@ static uint8_t cert[FWT_CERT_MAX];
 static int setup(void **state)
 {
     (void)state;
-    mock_key(&root, FWT_KEY_ED25519, 10);
-    mock_key(&root2, FWT_KEY_ECDSA_P256, 11);
-    mock_key(&signer, FWT_KEY_ECDSA_P256, 12);
+    mock_anchor(&root, &troot, FWT_KEY_ED25519, 10);
+    mock_anchor(&root2, &troot2, FWT_KEY_ECDSA_P256, 11);
+    mock_anchor(&signer, &tsigner, FWT_KEY_ECDSA_P256, 12);
     mock_key(&other, FWT_KEY_ECDSA_P256, 13);
-    mock_trusted(&troot, &root);
-    mock_trusted(&troot2, &root2);
-    mock_trusted(&tsigner, &signer);
     return 0;
 }
 
 static struct fwt_policy roots(const struct fwt_trusted_key *r)
 {
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.roots = r;
-    p.n_roots = 1;
-    p.threshold = 1;
-    return p;
+    return mock_policy(NULL, 0, r, 1, 1);
 }
 
 static void build(const struct mock_key *k, const uint8_t *c, size_t cl, int pubkey)
@@ -228,11 +220,7 @@ static void test_cert_parse(void **state)
     cl = mock_cert(cert, &root, &signer, 3, 0, NULL);
     cert[0] = 'X';
     build(&signer, cert, cl, 0);
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.keys = &tsigner;
-    p.n_keys = 1;
-    p.threshold = 1;
+    struct fwt_policy p = mock_policy(&tsigner, 1, NULL, 0, 1);
     assert_int_equal(mock_verify(B.img, B.len, &p, NULL), FWT_E_MALFORMED);
     /* two certificates before one key, or a certificate with nothing after it */
     cl = mock_cert(cert, &root, &signer, 3, 0, NULL);
@@ -271,11 +259,7 @@ static void test_threshold_with_roots(void **state)
     /* Pitfall 17: the threshold counts trust anchors (a policy key, or a root), not the keys
      * a root certified: one root can mint any number of keys. */
     struct fwt_trusted_key both[2] = {troot, troot2};
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.roots = both;
-    p.n_roots = 2;
-    p.threshold = 2;
+    struct fwt_policy p = mock_policy(NULL, 0, both, 2, 2);
     uint8_t c1[FWT_CERT_MAX], c2[FWT_CERT_MAX], c3[FWT_CERT_MAX], c4[FWT_CERT_MAX];
     size_t cl[2];
     size_t l1 = mock_cert(c1, &root, &signer, 1, 0, NULL);  /* root certifies signer */
@@ -328,8 +312,7 @@ static void test_threshold_with_roots(void **state)
     /* --key K --root R1 --threshold 2, K absent: two keys R1 certified are one anchor */
     struct mock_key k1;
     struct fwt_trusted_key tk1;
-    mock_key(&k1, FWT_KEY_ED25519, 14);
-    mock_trusted(&tk1, &k1);
+    mock_anchor(&k1, &tk1, FWT_KEY_ED25519, 14);
     struct fwt_policy pk;
     memset(&pk, 0, sizeof(pk));
     pk.keys = &tk1;
@@ -392,16 +375,9 @@ static void test_threshold_met(void **state)
     (void)state;
     struct mock_key k1;
     struct fwt_trusted_key anchors[2];
-    mock_key(&k1, FWT_KEY_ED25519, 16);
-    mock_trusted(&anchors[0], &k1);
+    mock_anchor(&k1, &anchors[0], FWT_KEY_ED25519, 16);
     anchors[1] = troot;
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.keys = anchors;
-    p.n_keys = 1;
-    p.roots = &anchors[1];
-    p.n_roots = 1;
-    p.threshold = 2;
+    struct fwt_policy p = mock_policy(anchors, 1, &anchors[1], 1, 2);
     struct fwt_image_info info;
     memset(&info, 0, sizeof(info));
     info.n_signers = 2;

@@ -21,41 +21,21 @@ static struct tb B; /* the image being built */
 static int setup(void **state)
 {
     (void)state;
-    mock_key(&kA, FWT_KEY_ED25519, 1);
-    mock_key(&kB, FWT_KEY_ECDSA_P256, 2);
-    mock_key(&kC, FWT_KEY_RSA3072, 3);
-    mock_key(&kD, FWT_KEY_ED25519, 4);
-    mock_trusted(&tA, &kA);
-    mock_trusted(&tB, &kB);
-    mock_trusted(&tC, &kC);
-    mock_trusted(&tD, &kD);
+    mock_anchor(&kA, &tA, FWT_KEY_ED25519, 1);
+    mock_anchor(&kB, &tB, FWT_KEY_ECDSA_P256, 2);
+    mock_anchor(&kC, &tC, FWT_KEY_RSA3072, 3);
+    mock_anchor(&kD, &tD, FWT_KEY_ED25519, 4);
     return 0;
 }
 
 static struct fwt_policy pol1(const struct fwt_trusted_key *k)
 {
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.keys = k;
-    p.n_keys = 1;
-    p.threshold = 1;
-    return p;
+    return mock_policy(k, 1, NULL, 0, 1);
 }
 
 static fwt_err verify_b(const struct fwt_policy *p)
 {
     return mock_verify(B.img, B.len, p, NULL);
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v);
-    put16(p + 2, v >> 16);
 }
 
 /* ---- the good path ---- */
@@ -109,31 +89,20 @@ static void test_every_key_type(void **state)
     /* P-384 and RSA-2048 with their hashes */
     struct mock_key k384, k2048;
     struct fwt_trusted_key t384, t2048;
-    mock_key(&k384, FWT_KEY_ECDSA_P384, 5);
-    mock_key(&k2048, FWT_KEY_RSA2048, 6);
-    mock_trusted(&t384, &k384);
-    mock_trusted(&t2048, &k2048);
+    mock_anchor(&k384, &t384, FWT_KEY_ECDSA_P384, 5);
+    mock_anchor(&k2048, &t2048, FWT_KEY_RSA2048, 6);
     tb_init(&B, 64, 100);
     B.hash = FWT_HASH_SHA384;
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &k384, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &k384);
     struct fwt_policy p = pol1(&t384);
     assert_int_equal(verify_b(&p), FWT_OK);
     tb_init(&B, 64, 100);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &k2048, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &k2048);
     p = pol1(&t2048);
     assert_int_equal(verify_b(&p), FWT_OK);
     /* P-384 signature over a SHA-256 digest: MCUboot pairs P-384 with SHA-384 only */
     tb_init(&B, 64, 100);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &k384, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &k384);
     p = pol1(&t384);
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
 }
@@ -143,10 +112,7 @@ static void test_plain_mcuboot_image(void **state)
     (void)state;
     /* No protected area at all, header padded to 0x200 as imgtool does. */
     tb_init(&B, 0x200, 1000);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_policy p = pol1(&tA);
     struct fwt_image_info info;
     assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
@@ -179,10 +145,7 @@ static void test_pure_ed25519(void **state)
     B.pure = 1;
     uint8_t one = 1;
     tb_prot(&B, FWT_TLV_SIG_PURE, &one, 1);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_policy p = pol1(&tA);
     assert_int_equal(verify_b(&p), FWT_OK);
     /* a digest-mode signature in a pure image does not verify */
@@ -215,10 +178,7 @@ static void test_pure_ed25519(void **state)
     }
     tb_init(&B, 32, 300);
     tb_prot(&B, FWT_TLV_SIG_PURE, &two, 1);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     p = pol1(&tA);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
@@ -340,10 +300,7 @@ static void test_ed25519_sha512_digest(void **state)
     (void)state;
     tb_init(&B, 0x200, 300);
     B.hash = FWT_HASH_SHA512;
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_policy p = pol1(&tA);
     struct fwt_image_info info;
     assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
@@ -352,10 +309,7 @@ static void test_ed25519_sha512_digest(void **state)
     /* SHA-384 stays unsupported for Ed25519 (imgtool never pairs them) */
     tb_init(&B, 0x200, 300);
     B.hash = FWT_HASH_SHA384;
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
 }
 
@@ -647,9 +601,7 @@ static void test_policy_arguments(void **state)
 {
     (void)state;
     tb_standard(&B, &kA);
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.threshold = 1;
+    struct fwt_policy p = mock_policy(NULL, 0, NULL, 0, 1);
     assert_int_equal(verify_b(&p), FWT_E_NO_TRUST); /* no trust anchor: refuse all */
     p.threshold = 0;
     assert_int_equal(verify_b(&p), FWT_E_NO_TRUST);
@@ -806,20 +758,20 @@ static void test_header_sizes(void **state)
                                          0x10000U, 201};
     for (size_t i = 0; i < sizeof(img_sizes) / sizeof(img_sizes[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put32(B.img + 12, img_sizes[i]); /* hdr_size + img_size beyond the file, or wraps */
+        tb_put32(B.img + 12, img_sizes[i]); /* hdr_size + img_size beyond the file, or wraps */
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     static const uint16_t hdr_sizes[] = {0, 1, 31, 0xffff, 0x8000};
     for (size_t i = 0; i < sizeof(hdr_sizes) / sizeof(hdr_sizes[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + 8, hdr_sizes[i]);
+        tb_put16(B.img + 8, hdr_sizes[i]);
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     /* protected size in the header disagrees with the area */
     static const uint16_t psizes[] = {0, 1, 3, 4, 0xffff, 8, 40};
     for (size_t i = 0; i < sizeof(psizes) / sizeof(psizes[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + 10, psizes[i]);
+        tb_put16(B.img + 10, psizes[i]);
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     /* wrong image magic */
@@ -828,11 +780,11 @@ static void test_header_sizes(void **state)
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     /* encrypted and unknown flags */
     memcpy(B.img, orig, B.len);
-    put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES128);
+    tb_put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES128);
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
-    put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES256);
+    tb_put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES256);
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
-    put32(B.img + 16, 0x200); /* compression, or anything we do not know */
+    tb_put32(B.img + 16, 0x200); /* compression, or anything we do not know */
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
 }
 
@@ -867,31 +819,31 @@ static void test_tlv_magic_and_area_sizes(void **state)
     memcpy(orig, B.img, B.len);
     uint32_t po = 232, uo = B.signed_len;
     /* wrong magics */
-    put16(B.img + uo, 0x6906);
+    tb_put16(B.img + uo, 0x6906);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
-    put16(B.img + uo, FWT_TLV_PROT_INFO_MAGIC);
+    tb_put16(B.img + uo, FWT_TLV_PROT_INFO_MAGIC);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     memcpy(B.img, orig, B.len);
-    put16(B.img + po, FWT_TLV_INFO_MAGIC);
+    tb_put16(B.img + po, FWT_TLV_INFO_MAGIC);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     /* unprotected total: too small for its own info header, past the end, short by 1..3 */
     static const uint16_t tots[] = {0, 1, 3, 0xffff};
     for (size_t i = 0; i < sizeof(tots) / sizeof(tots[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + uo + 2, tots[i]);
+        tb_put16(B.img + uo + 2, tots[i]);
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     for (uint32_t d = 1; d <= 3; d++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + uo + 2, B.len - uo - d); /* the last TLV runs past the area */
+        tb_put16(B.img + uo + 2, B.len - uo - d); /* the last TLV runs past the area */
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
         memcpy(B.img, orig, B.len);
-        put16(B.img + uo + 2, B.len - uo + d); /* the area runs past the file */
+        tb_put16(B.img + uo + 2, B.len - uo + d); /* the area runs past the file */
         assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     }
     /* a protected area the header does not declare (prot size 0): its magic is not 0x6907 */
     tb_standard(&B, &kA);
-    put16(B.img + 10, 0);
+    tb_put16(B.img + 10, 0);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
 
@@ -909,7 +861,7 @@ static void test_tlv_lengths(void **state)
     for (int t = 0; t < 3; t++) {
         for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
             memcpy(B.img, orig, B.len);
-            put16(B.img + tlv[t] + 2, lens[i]);
+            tb_put16(B.img + tlv[t] + 2, lens[i]);
             assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
         }
     }
@@ -917,7 +869,7 @@ static void test_tlv_lengths(void **state)
     uint32_t po = 232;
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         memcpy(B.img, orig, B.len);
-        put16(B.img + po + 4 + 2, lens[i]);
+        tb_put16(B.img + po + 4 + 2, lens[i]);
         fwt_err e = verify_b(&p);
         assert_true(e == FWT_E_MALFORMED || e == FWT_E_DIGEST);
         struct mem_io mio;
@@ -977,10 +929,7 @@ static void test_hash_tlv_count(void **state)
     /* in the protected area */
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_SHA256, d384, 32);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
 
@@ -1069,10 +1018,7 @@ static void test_hw_id(void **state)
     assert_int_equal(verify_b(&p), FWT_E_HW_ID);
     /* the image names none, the device requires one */
     tb_init(&B, 32, 64);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_HW_ID);
     /* malformed: empty, too long, twice */
     uint8_t big[FWT_HW_ID_MAX + 1];
@@ -1090,10 +1036,7 @@ static void test_hw_id(void **state)
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_HW_ID, "board-a", 7);
     tb_prot(&B, FWT_TLV_HW_ID, "board-a", 7);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     p.hw_id = (const uint8_t *)"board-a";
     p.hw_id_len = 7;
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
@@ -1102,13 +1045,10 @@ static void test_hw_id(void **state)
 static void build_counter(uint32_t c)
 {
     uint8_t v[4];
-    put32(v, c);
+    tb_put32(v, c);
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_SEC_CNT, v, 4);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
 }
 
 static void test_security_counter(void **state)
@@ -1135,10 +1075,7 @@ static void test_security_counter(void **state)
     assert_int_equal(verify_b(&p), FWT_E_COUNTER);
     /* missing counter */
     tb_init(&B, 32, 64);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_COUNTER);
     p.min_security_counter = 0;
     assert_int_equal(verify_b(&p), FWT_OK);
@@ -1243,20 +1180,14 @@ static void test_critical_and_unknown_tlvs(void **state)
     memset(prov, 0xab, sizeof(prov));
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_PROVENANCE, prov, 32);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_image_info info;
     assert_int_equal(mock_verify(B.img, B.len, &p, &info), FWT_OK);
     assert_int_equal(info.has_provenance, 1);
     assert_memory_equal(info.provenance, prov, 32);
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_PROVENANCE, prov, 31);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
 
@@ -1265,10 +1196,7 @@ static fwt_err with_format(uint8_t v0, uint8_t v1, uint8_t r0, uint8_t r1, size_
     uint8_t fmt[5] = {v0, v1, r0, r1, 0};
     tb_init(&B, 32, 64);
     tb_prot(&B, FWT_TLV_FORMAT, fmt, len);
-    tb_layout(&B);
-    tb_add_hash(&B);
-    tb_add_sig(&B, &kA, 0, NULL, 0);
-    tb_finish(&B);
+    tb_sign_by(&B, &kA);
     struct fwt_policy p = pol1(&tA);
     return verify_b(&p);
 }
@@ -1304,10 +1232,7 @@ static void test_threshold(void **state)
 {
     (void)state;
     struct fwt_trusted_key abc[3] = {tA, tB, tC};
-    struct fwt_policy p;
-    memset(&p, 0, sizeof(p));
-    p.keys = abc;
-    p.n_keys = 3;
+    struct fwt_policy p = mock_policy(abc, 3, NULL, 0, 0); /* threshold set below */
     const struct mock_key *ab[] = {&kA, &kB};
     build_signed_by(ab, 2);
     struct fwt_image_info info;
@@ -1370,8 +1295,7 @@ static void test_threshold(void **state)
     struct mock_key mk[FWT_MAX_SIGNERS + 1];
     struct fwt_trusted_key many[FWT_MAX_SIGNERS + 1];
     for (size_t i = 0; i < FWT_MAX_SIGNERS + 1; i++) {
-        mock_key(&mk[i], FWT_KEY_ED25519, 100 + (int)i);
-        mock_trusted(&many[i], &mk[i]);
+        mock_anchor(&mk[i], &many[i], FWT_KEY_ED25519, 100 + (int)i);
     }
     p.keys = many;
     p.n_keys = FWT_MAX_SIGNERS + 1;
@@ -1402,7 +1326,7 @@ static void test_error_precedence(void **state)
     /* structure before digest */
     tb_standard(&B, &kA);
     B.img[100] ^= 1;
-    put16(B.img + B.signed_len, 0x1234);
+    tb_put16(B.img + B.signed_len, 0x1234);
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
 }
 
@@ -1440,7 +1364,7 @@ static void test_tlv_iter(void **state)
     assert_int_equal(fwt_header_decode(B.img, &hdr), FWT_OK);
     assert_int_equal(fwt_tlv_iter_begin(&it, &mio.io, &hdr, 1), FWT_E_NOT_FOUND);
     /* stray bytes after the last TLV */
-    put16(B.img + B.signed_len + 2, B.len - B.signed_len + 2);
+    tb_put16(B.img + B.signed_len + 2, B.len - B.signed_len + 2);
     memset(B.img + B.len, 0, 2);
     mem_io_init(&mio, B.img, B.len + 2);
     assert_int_equal(fwt_tlv_iter_begin(&it, &mio.io, &hdr, 0), FWT_OK);

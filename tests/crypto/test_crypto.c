@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -23,32 +25,6 @@
 #include <openssl/rsa.h>
 
 #include <fwtrust/fwt_util.h>
-
-static char g_dir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(g_dir, "/tmp/fwt-crypto-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *tpath(const char *name)
-{
-    static char p[4][320];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(p[i], sizeof(p[i]), "%s/%s", g_dir, name);
-    return p[i];
-}
 
 static void write_text(const char *path, const char *text)
 {
@@ -88,7 +64,7 @@ static void test_roundtrip_all_types(void **state)
         enum fwt_key_type t = k_types[i];
         char name[64];
         snprintf(name, sizeof(name), "rt-%s.pem", fwt_key_type_name(t));
-        const char *path = tpath(name);
+        const char *path = ts_path(name);
         assert_int_equal(fwt_keygen_file(t, path, NULL), FWT_OK);
         struct stat st;
         assert_int_equal(stat(path, &st), 0);
@@ -140,12 +116,12 @@ static void test_roundtrip_all_types(void **state)
 static void test_wrong_key(void **state)
 {
     (void)state;
-    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, tpath("wk1.pem"), NULL), FWT_OK);
-    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, tpath("wk2.pem"), NULL), FWT_OK);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, ts_path("wk1.pem"), NULL), FWT_OK);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, ts_path("wk2.pem"), NULL), FWT_OK);
     fwt_privkey *k = NULL;
     fwt_pubkey *other = NULL;
-    assert_int_equal(fwt_privkey_load(tpath("wk1.pem"), NULL, &k), FWT_OK);
-    assert_int_equal(fwt_pubkey_load(tpath("wk2.pem"), NULL, &other), FWT_OK);
+    assert_int_equal(fwt_privkey_load(ts_path("wk1.pem"), NULL, &k), FWT_OK);
+    assert_int_equal(fwt_pubkey_load(ts_path("wk2.pem"), NULL, &other), FWT_OK);
     uint8_t d[32] = {1, 2, 3};
     uint8_t sig[64];
     size_t sl = sizeof(sig);
@@ -160,12 +136,12 @@ static void test_wrong_key(void **state)
 static void test_encrypted_key(void **state)
 {
     (void)state;
-    write_text(tpath("pass"), "correct horse battery staple\n");
-    write_text(tpath("badpass"), "wrong\n");
-    write_text(tpath("emptypass"), "\n");
+    write_text(ts_path("pass"), "correct horse battery staple\n");
+    write_text(ts_path("badpass"), "wrong\n");
+    write_text(ts_path("emptypass"), "\n");
     char key[320];
-    snprintf(key, sizeof(key), "%s", tpath("enc.pem"));
-    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, key, tpath("pass")), FWT_OK);
+    snprintf(key, sizeof(key), "%s", ts_path("enc.pem"));
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, key, ts_path("pass")), FWT_OK);
     uint8_t *text = NULL;
     size_t len = 0;
     assert_int_equal(fwt_read_file(key, 65536, &text, &len), FWT_OK);
@@ -175,12 +151,12 @@ static void test_encrypted_key(void **state)
     fwt_privkey *k = NULL;
     assert_int_equal(fwt_privkey_load(key, NULL, &k), FWT_E_KEY);
     assert_non_null(strstr(fwt_detail(), "--passphrase-file"));
-    struct fwt_key_opts bad = {tpath("badpass"), NULL, NULL};
+    struct fwt_key_opts bad = {ts_path("badpass"), NULL, NULL};
     assert_int_equal(fwt_privkey_load(key, &bad, &k), FWT_E_KEY);
     assert_non_null(strstr(fwt_detail(), "wrong passphrase"));
-    struct fwt_key_opts empty = {tpath("emptypass"), NULL, NULL};
+    struct fwt_key_opts empty = {ts_path("emptypass"), NULL, NULL};
     assert_int_equal(fwt_privkey_load(key, &empty, &k), FWT_E_ARG);
-    struct fwt_key_opts good = {tpath("pass"), NULL, NULL};
+    struct fwt_key_opts good = {ts_path("pass"), NULL, NULL};
     assert_int_equal(fwt_privkey_load(key, &good, &k), FWT_OK);
     assert_int_equal(fwt_privkey_type(k), FWT_KEY_ECDSA_P256);
     fwt_privkey_free(k);
@@ -195,13 +171,13 @@ static void test_bad_key_files(void **state)
     (void)state;
     fwt_privkey *k = NULL;
     fwt_pubkey *pub = NULL;
-    assert_int_equal(fwt_privkey_load(tpath("missing.pem"), NULL, &k), FWT_E_KEY);
+    assert_int_equal(fwt_privkey_load(ts_path("missing.pem"), NULL, &k), FWT_E_KEY);
     assert_non_null(strstr(fwt_detail(), "missing.pem"));
-    write_text(tpath("garbage.pem"), "this is not a key\n");
-    assert_int_equal(fwt_privkey_load(tpath("garbage.pem"), NULL, &k), FWT_E_KEY);
-    assert_int_equal(fwt_pubkey_load(tpath("garbage.pem"), NULL, &pub), FWT_E_KEY);
-    write_text(tpath("broken.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
-    assert_int_equal(fwt_privkey_load(tpath("broken.pem"), NULL, &k), FWT_E_KEY);
+    write_text(ts_path("garbage.pem"), "this is not a key\n");
+    assert_int_equal(fwt_privkey_load(ts_path("garbage.pem"), NULL, &k), FWT_E_KEY);
+    assert_int_equal(fwt_pubkey_load(ts_path("garbage.pem"), NULL, &pub), FWT_E_KEY);
+    write_text(ts_path("broken.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    assert_int_equal(fwt_privkey_load(ts_path("broken.pem"), NULL, &k), FWT_E_KEY);
 
     /* A public key cannot sign. */
     char pubpath[512];
@@ -217,18 +193,18 @@ static void test_bad_key_files(void **state)
     EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
     assert_non_null(rsa1k);
     assert_non_null(k1);
-    FILE *f = fopen(tpath("rsa1024.pem"), "w");
+    FILE *f = fopen(ts_path("rsa1024.pem"), "w");
     assert_int_equal(PEM_write_PrivateKey(f, rsa1k, NULL, NULL, 0, NULL, NULL), 1);
     fclose(f);
-    f = fopen(tpath("k1.pem"), "w");
+    f = fopen(ts_path("k1.pem"), "w");
     assert_int_equal(PEM_write_PrivateKey(f, k1, NULL, NULL, 0, NULL, NULL), 1);
     fclose(f);
     EVP_PKEY_free(rsa1k);
     EVP_PKEY_free(k1);
-    assert_int_equal(fwt_privkey_load(tpath("rsa1024.pem"), NULL, &k), FWT_E_UNSUPPORTED);
+    assert_int_equal(fwt_privkey_load(ts_path("rsa1024.pem"), NULL, &k), FWT_E_UNSUPPORTED);
     assert_non_null(strstr(fwt_detail(), "RSA-1024"));
-    assert_int_equal(fwt_privkey_load(tpath("k1.pem"), NULL, &k), FWT_E_UNSUPPORTED);
-    assert_int_equal(fwt_pubkey_load(tpath("k1.pem"), NULL, &pub), FWT_E_UNSUPPORTED);
+    assert_int_equal(fwt_privkey_load(ts_path("k1.pem"), NULL, &k), FWT_E_UNSUPPORTED);
+    assert_int_equal(fwt_pubkey_load(ts_path("k1.pem"), NULL, &pub), FWT_E_UNSUPPORTED);
     assert_null(k);
     assert_null(pub);
 }
@@ -241,9 +217,9 @@ static void test_encodings(void **state)
         enum fwt_key_type t = k_types[i];
         char name[64];
         snprintf(name, sizeof(name), "enc-%s.pem", fwt_key_type_name(t));
-        assert_int_equal(fwt_keygen_file(t, tpath(name), NULL), FWT_OK);
+        assert_int_equal(fwt_keygen_file(t, ts_path(name), NULL), FWT_OK);
         fwt_pubkey *pub = NULL;
-        assert_int_equal(fwt_pubkey_load(tpath(name), NULL, &pub), FWT_OK);
+        assert_int_equal(fwt_pubkey_load(ts_path(name), NULL, &pub), FWT_OK);
         uint8_t kh[32], kh2[32];
         assert_int_equal(fwt_pubkey_keyhash(pub, kh), FWT_OK);
 
@@ -447,10 +423,10 @@ static size_t ecdsa_encode(const BIGNUM *r, const BIGNUM *s, uint8_t *out)
 static void test_ecdsa_low_s_and_high_s(void **state)
 {
     (void)state;
-    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, tpath("ls.pem"), NULL), FWT_OK);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, ts_path("ls.pem"), NULL), FWT_OK);
     fwt_privkey *k = NULL;
     fwt_pubkey *pub = NULL;
-    assert_int_equal(fwt_privkey_load(tpath("ls.pem"), NULL, &k), FWT_OK);
+    assert_int_equal(fwt_privkey_load(ts_path("ls.pem"), NULL, &k), FWT_OK);
     assert_int_equal(fwt_privkey_public(k, &pub), FWT_OK);
     EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
     BIGNUM *n = BN_new(), *half = BN_new();
@@ -496,10 +472,10 @@ static void test_ecdsa_low_s_and_high_s(void **state)
 static void test_ecdsa_malformed_der(void **state)
 {
     (void)state;
-    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, tpath("der.pem"), NULL), FWT_OK);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, ts_path("der.pem"), NULL), FWT_OK);
     fwt_privkey *k = NULL;
     fwt_pubkey *pub = NULL;
-    assert_int_equal(fwt_privkey_load(tpath("der.pem"), NULL, &k), FWT_OK);
+    assert_int_equal(fwt_privkey_load(ts_path("der.pem"), NULL, &k), FWT_OK);
     assert_int_equal(fwt_privkey_public(k, &pub), FWT_OK);
     uint8_t d[32] = {9};
     uint8_t sig[90];
@@ -537,10 +513,10 @@ static void test_ecdsa_malformed_der(void **state)
 static void test_p384_short_prehash(void **state)
 {
     (void)state;
-    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P384, tpath("p384.pem"), NULL), FWT_OK);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P384, ts_path("p384.pem"), NULL), FWT_OK);
     fwt_privkey *k = NULL;
     fwt_pubkey *pub = NULL;
-    assert_int_equal(fwt_privkey_load(tpath("p384.pem"), NULL, &k), FWT_OK);
+    assert_int_equal(fwt_privkey_load(ts_path("p384.pem"), NULL, &k), FWT_OK);
     assert_int_equal(fwt_privkey_public(k, &pub), FWT_OK);
     uint8_t d[32] = {5, 6, 7};
     uint8_t sig[110];
@@ -553,7 +529,7 @@ static void test_p384_short_prehash(void **state)
     assert_int_equal(fwt_sign_digest(k, d, 20, sig, &bad), FWT_E_ARG);
     /* The verifier accepts such a prehash made by OpenSSL directly too. */
     EVP_PKEY *pk = NULL;
-    FILE *f = fopen(tpath("p384.pem"), "r");
+    FILE *f = fopen(ts_path("p384.pem"), "r");
     pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
@@ -579,10 +555,10 @@ static const uint8_t k_L[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 
 static void test_ed25519_edges(void **state)
 {
     (void)state;
-    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, tpath("ed.pem"), NULL), FWT_OK);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, ts_path("ed.pem"), NULL), FWT_OK);
     fwt_privkey *k = NULL;
     fwt_pubkey *pub = NULL;
-    assert_int_equal(fwt_privkey_load(tpath("ed.pem"), NULL, &k), FWT_OK);
+    assert_int_equal(fwt_privkey_load(ts_path("ed.pem"), NULL, &k), FWT_OK);
     assert_int_equal(fwt_privkey_public(k, &pub), FWT_OK);
     uint8_t d[32] = {0xaa};
     uint8_t sig[65];
@@ -645,10 +621,10 @@ static void test_ed25519_edges(void **state)
 static void test_rsa_pss_salt(void **state)
 {
     (void)state;
-    assert_int_equal(fwt_keygen_file(FWT_KEY_RSA2048, tpath("rsa.pem"), NULL), FWT_OK);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_RSA2048, ts_path("rsa.pem"), NULL), FWT_OK);
     fwt_pubkey *pub = NULL;
-    assert_int_equal(fwt_pubkey_load(tpath("rsa.pem"), NULL, &pub), FWT_OK);
-    FILE *f = fopen(tpath("rsa.pem"), "r");
+    assert_int_equal(fwt_pubkey_load(ts_path("rsa.pem"), NULL, &pub), FWT_OK);
+    FILE *f = fopen(ts_path("rsa.pem"), "r");
     EVP_PKEY *pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     uint8_t d[32] = {3};
@@ -722,11 +698,11 @@ static void test_ops_hash(void **state)
 static void test_keygen_errors(void **state)
 {
     (void)state;
-    assert_int_equal(fwt_keygen_file(FWT_KEY_NONE, tpath("none.pem"), NULL), FWT_E_ARG);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_NONE, ts_path("none.pem"), NULL), FWT_E_ARG);
     assert_int_not_equal(fwt_keygen_file(FWT_KEY_ED25519, "/nonexistent-dir/k.pem", NULL), FWT_OK);
-    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, tpath("k.pem"), tpath("no-such-pass")),
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ED25519, ts_path("k.pem"), ts_path("no-such-pass")),
                      FWT_E_NOT_FOUND);
-    assert_int_equal(access(tpath("k.pem"), F_OK), -1);
+    assert_int_equal(access(ts_path("k.pem"), F_OK), -1);
     assert_int_equal(fwt_keygen_pkcs11(FWT_KEY_ED25519, "/not/a/uri", NULL), FWT_E_ARG);
 }
 
@@ -750,5 +726,5 @@ int main(void)
         cmocka_unit_test(test_ops_hash),
         cmocka_unit_test(test_keygen_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, ts_setup, ts_teardown);
 }

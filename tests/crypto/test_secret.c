@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "crypto/secret.h"
 #include <fwtrust/fwt_util.h>
 
@@ -36,12 +38,11 @@ void *__wrap_realloc(void *p, size_t n);
 FILE *__wrap_fopen(const char *path, const char *mode);
 FILE *__wrap_fopen64(const char *path, const char *mode);
 
-static char g_dir[256];
 static int g_watch;             /* checking now */
 static const char *g_marker;    /* the secret's bytes to look for */
 static unsigned g_dirty_frees;  /* free() of a block holding the marker */
 static unsigned g_dirty_reallocs;
-static unsigned g_stdio_opens;  /* fopen of a file in g_dir */
+static unsigned g_stdio_opens;  /* fopen of a file in ts_dir */
 
 static int holds_marker(void *p)
 {
@@ -70,7 +71,7 @@ void *__wrap_realloc(void *p, size_t n)
 
 static void note_open(const char *path)
 {
-    if (g_watch && path != NULL && strncmp(path, g_dir, strlen(g_dir)) == 0) {
+    if (g_watch && path != NULL && strncmp(path, ts_dir, strlen(ts_dir)) == 0) {
         g_stdio_opens++;
     }
 }
@@ -104,30 +105,6 @@ static void assert_clean(void)
 
 /* ---- files ---- */
 
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(g_dir, "/tmp/fwt-secret-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "chmod -R u+rwx '%s'; rm -rf '%s'", g_dir, g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *tpath(const char *name)
-{
-    static char p[4][320];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(p[i], sizeof(p[i]), "%s/%s", g_dir, name);
-    return p[i];
-}
-
 /* Write with write(2) from the caller's buffer: no heap copy of the secret. */
 static void put(const char *path, const void *data, size_t len)
 {
@@ -157,7 +134,7 @@ static void put_marked(const char *path, const char *marker, size_t n)
 
 static void expect_line(const char *text, const char *want)
 {
-    const char *p = tpath("line");
+    const char *p = ts_path("line");
     put_text(p, text);
     char out[16];
     size_t n = 99;
@@ -200,7 +177,7 @@ static void test_line_newlines(void **state)
 static void test_line_limits(void **state)
 {
     (void)state;
-    const char *p = tpath("limits");
+    const char *p = ts_path("limits");
     /* out holds 15 bytes and the NUL */
     put_text(p, "123456789012345\n");
     char out[16];
@@ -231,13 +208,13 @@ static void test_line_limits(void **state)
 static void test_line_unreadable(void **state)
 {
     (void)state;
-    expect_line_err(tpath("none"), 16, FWT_E_NOT_FOUND, "cannot read the PIN file");
+    expect_line_err(ts_path("none"), 16, FWT_E_NOT_FOUND, "cannot read the PIN file");
     /* a directory opens but cannot be read */
-    const char *d = tpath("adir");
+    const char *d = ts_path("adir");
     assert_int_equal(mkdir(d, 0700), 0);
     expect_line_err(d, 16, FWT_E_IO, "cannot read the PIN file");
     if (geteuid() != 0) { /* root reads anything */
-        const char *p = tpath("noperm");
+        const char *p = ts_path("noperm");
         put_text(p, "1234\n");
         assert_int_equal(chmod(p, 0), 0);
         expect_line_err(p, 16, FWT_E_IO, "Permission denied");
@@ -253,7 +230,7 @@ static void test_file_sizes(void **state)
     for (size_t i = 0; i < sizeof(want); i++) {
         want[i] = (char)('a' + i % 23);
     }
-    const char *p = tpath("sizes");
+    const char *p = ts_path("sizes");
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         put(p, want, sizes[i]);
         uint8_t *b = NULL;
@@ -283,7 +260,7 @@ static void test_helper_cleanses(void **state)
 {
     (void)state;
     static const char marker[] = "Qm7-not-a-real-secret-zX4";
-    const char *p = tpath("marked");
+    const char *p = ts_path("marked");
     char out[64];
     uint8_t *b = NULL;
     size_t n = 0;
@@ -318,8 +295,8 @@ static void test_keys_cleanse(void **state)
 {
     (void)state;
     static const char pass[] = "Kp2-passphrase-marker-9vB";
-    const char *pf = tpath("pass");
-    const char *kf = tpath("enc.pem");
+    const char *pf = ts_path("pass");
+    const char *kf = ts_path("enc.pem");
     put_text(pf, "Kp2-passphrase-marker-9vB\n");
     watch(pass);
     assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, kf, pf), FWT_OK);
@@ -349,7 +326,7 @@ static void test_keys_cleanse(void **state)
     padded[pad - 1] = '\n';
     assert_true(pad + pem_len <= sizeof(padded));
     memcpy(padded + pad, pem, pem_len);
-    const char *big = tpath("padded.pem");
+    const char *big = ts_path("padded.pem");
     put(big, padded, pad + pem_len);
     memset(padded, 0, sizeof(padded));
     fwt_secret_free(pem, pem_len);
@@ -358,7 +335,7 @@ static void test_keys_cleanse(void **state)
     assert_clean();
     fwt_privkey_free(k);
     /* a wrong passphrase, an empty passphrase file, a missing one */
-    const char *wrong = tpath("wrong");
+    const char *wrong = ts_path("wrong");
     put_text(wrong, "Kp2-passphrase-marker-9vC\n");
     struct fwt_key_opts kw = {wrong, NULL, NULL};
     watch("Kp2-passphrase-marker-9vC");
@@ -369,7 +346,7 @@ static void test_keys_cleanse(void **state)
     assert_int_equal(fwt_privkey_load(kf, &kw, &k), FWT_E_ARG);
     assert_non_null(strstr(fwt_detail(), "the passphrase file"));
     assert_non_null(strstr(fwt_detail(), "is empty"));
-    struct fwt_key_opts km = {tpath("no-pass"), NULL, NULL};
+    struct fwt_key_opts km = {ts_path("no-pass"), NULL, NULL};
     assert_int_equal(fwt_privkey_load(kf, &km, &k), FWT_E_NOT_FOUND);
     assert_non_null(strstr(fwt_detail(), "cannot read the passphrase file"));
     /* a key file too large */
@@ -388,5 +365,5 @@ int main(void)
         cmocka_unit_test(test_line_unreadable), cmocka_unit_test(test_file_sizes),
         cmocka_unit_test(test_helper_cleanses), cmocka_unit_test(test_keys_cleanse),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, ts_setup, ts_teardown);
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "image/image_internal.h"
 
 #include <dirent.h>
@@ -58,8 +60,8 @@ static void trusted(fwt_privkey *k, uint8_t *enc, struct fwt_trusted_key *tk)
 static int setup(void **state)
 {
     struct env *e = calloc(1, sizeof(*e));
-    strcpy(e->dir, "/tmp/fwt_sign_XXXXXX");
-    if (!mkdtemp(e->dir)) {
+    if (!e || ts_mkscratch(e->dir, sizeof(e->dir), "sign") != 0) {
+        free(e);
         return -1;
     }
     snprintf(e->in, sizeof(e->in), "%s/fw.bin", e->dir);
@@ -92,9 +94,7 @@ static int teardown(void **state)
     fwt_privkey_free(e->key1);
     fwt_privkey_free(e->key2);
     fwt_privkey_free(e->key384);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-    if (system(cmd) != 0) {
+    if (ts_rmrf(e->dir) != 0) {
         return -1;
     }
     free(e);

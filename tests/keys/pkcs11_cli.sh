@@ -9,15 +9,8 @@
 # output file behind and the token unchanged. Also: a token key cosigns an image
 # signed with a file key (2-of-2 threshold).
 . "$SRC/tests/cli/lib.sh"
-MODULE=/usr/lib/softhsm/libsofthsm2.so
-[ -e "$MODULE" ] || fail "$MODULE missing (softhsm2, scripts/install-deps)"
 command -v pkcs11-tool >/dev/null || fail "pkcs11-tool missing (opensc, scripts/install-deps)"
-export SOFTHSM2_CONF="$T/softhsm2.conf"
-mkdir "$T/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label fwt-cli --pin 123456 --so-pin 654321 >/dev/null
-softhsm2-util --init-token --free --label other --pin 123456 --so-pin 654321 >/dev/null
-printf '123456\n' >"$T/pin"
+softhsm_tokens 123456 654321 fwt-cli other
 printf '999999\n' >"$T/badpin"
 P11=(--pkcs11-module "$MODULE")
 IMG=(--version 1.2.3 --header-size 0x200 --pad-header --no-log)

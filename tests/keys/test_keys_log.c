@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "keys/keys_priv.h"
 
 #include <sqlite3.h>
@@ -26,8 +28,7 @@ static fwt_pubkey *g_pub;  /* its public half: the pinned key */
 static int setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-keys-test-XXXXXX");
-    if (!mkdtemp(g_dir)) {
+    if (ts_mkscratch(g_dir, sizeof(g_dir), "keys-test") != 0) {
         return -1;
     }
     snprintf(g_logkey, sizeof(g_logkey), "%s/log.pem", g_dir);
@@ -46,9 +47,7 @@ static int teardown(void **state)
     (void)state;
     fwt_privkey_free(g_key);
     fwt_pubkey_free(g_pub);
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_rmrf(g_dir);
 }
 
 /* A fresh log per test. */

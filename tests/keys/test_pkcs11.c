@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
 
@@ -58,8 +60,7 @@ static int setup(void **state)
         print_error("%s missing (softhsm2; scripts/install-deps)\n", MODULE);
         return -1;
     }
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-p11-XXXXXX");
-    if (mkdtemp(g_dir) == NULL) {
+    if (ts_mkscratch(g_dir, sizeof(g_dir), "p11") != 0) {
         return -1;
     }
     char path[512], cmd[1024];
@@ -101,9 +102,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-    return run(cmd) == 0 ? 0 : -1;
+    return ts_rmrf(g_dir);
 }
 
 /* ---- raw PKCS#11 access (independent of fwtrust) ---- */

@@ -41,3 +41,20 @@ expect() {
         fail "'$*': output lacks '$msg'"
     fi
 }
+
+# softhsm_tokens PIN SO_PIN LABEL...: a SoftHSM2 token store under $T (SOFTHSM2_CONF
+# exported, MODULE names the module) with one token per LABEL, all with user PIN PIN (also
+# in $T/pin) and security officer PIN SO_PIN. Fails when SoftHSM2 is not installed.
+softhsm_tokens() {
+    local pin=$1 so=$2 label
+    shift 2
+    MODULE=/usr/lib/softhsm/libsofthsm2.so
+    [ -e "$MODULE" ] || fail "$MODULE missing (softhsm2, scripts/install-deps)"
+    export SOFTHSM2_CONF="$T/softhsm2.conf"
+    mkdir "$T/tokens"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T/tokens" >"$SOFTHSM2_CONF"
+    for label in "$@"; do
+        softhsm2-util --init-token --free --label "$label" --pin "$pin" --so-pin "$so" >/dev/null
+    done
+    printf '%s\n' "$pin" >"$T/pin"
+}

@@ -40,20 +40,6 @@
         assert_int_equal(e_, (err));                                                       \
     } while (0)
 
-static int setup_keys(void **state)
-{
-    (void)state;
-    tk_init();
-    return 0;
-}
-
-static int teardown_keys(void **state)
-{
-    (void)state;
-    tk_free();
-    return 0;
-}
-
 static void path_of(const struct trepo *r, const char *file, char *out, size_t n)
 {
     snprintf(out, n, "%s/%s", r->mdir, file);
@@ -1361,5 +1347,5 @@ int main(void)
         cmocka_unit_test(test_fetch_cap),
         cmocka_unit_test(test_large_lists_linear),
     };
-    return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
+    return cmocka_run_group_tests(tests, tk_group_setup, tk_group_teardown);
 }

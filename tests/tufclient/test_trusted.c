@@ -14,20 +14,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-static int setup_keys(void **state)
-{
-    (void)state;
-    tk_init();
-    return 0;
-}
-
-static int teardown_keys(void **state)
-{
-    (void)state;
-    tk_free();
-    return 0;
-}
-
 static uint8_t *published(const struct trepo *r, const char *name, size_t *len)
 {
     char p[800];
@@ -181,5 +167,5 @@ int main(void)
         cmocka_unit_test(test_reference_time),
         cmocka_unit_test(test_targets_against_snapshot),
     };
-    return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
+    return cmocka_run_group_tests(tests, tk_group_setup, tk_group_teardown);
 }

@@ -56,6 +56,20 @@ void tk_free(void)
     }
 }
 
+int tk_group_setup(void **state)
+{
+    (void)state;
+    tk_init();
+    return 0;
+}
+
+int tk_group_teardown(void **state)
+{
+    (void)state;
+    tk_free();
+    return 0;
+}
+
 struct tkey *tk(int i)
 {
     return &pool[i];

@@ -29,6 +29,9 @@ struct tkey {
 void tk_init(void);
 void tk_free(void);
 struct tkey *tk(int i);
+/* The same as a cmocka group set-up and tear-down. */
+int tk_group_setup(void **state);
+int tk_group_teardown(void **state);
 
 struct trepo {
     char dir[512];

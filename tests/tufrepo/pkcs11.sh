@@ -4,13 +4,7 @@
 # fails with exit 7 and changes nothing. tuf-js is not needed: the tests of thresholds
 # check the signatures (publish counts them with the public keys).
 . "$(dirname "$0")/lib.sh"
-MODULE=/usr/lib/softhsm/libsofthsm2.so
-[ -e "$MODULE" ] || fail "$MODULE missing (softhsm2, scripts/install-deps)"
-export SOFTHSM2_CONF="$T/softhsm2.conf"
-mkdir "$T/tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$T/tokens" >"$SOFTHSM2_CONF"
-softhsm2-util --init-token --free --label fwt-repo --pin 123456 --so-pin 654321 >/dev/null
-printf '123456\n' >"$T/pin"
+softhsm_tokens 123456 654321 fwt-repo
 printf '000000\n' >"$T/badpin"
 P11=(--pkcs11-module "$MODULE")
 ROOT="pkcs11:token=fwt-repo;object=tuf-root"

@@ -14,22 +14,8 @@
 
 #include <cmocka.h>
 
-static char g_dir[256];
+#include "scratch.h"
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/fwt-tufrepo-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static void test_time(void **state)
 {
@@ -113,7 +99,7 @@ static void test_meta_parse(void **state)
 static char *path_in(const char *name)
 {
     static char p[512];
-    snprintf(p, sizeof(p), "%s/%s", g_dir, name);
+    snprintf(p, sizeof(p), "%s/%s", ts_dir, name);
     return p;
 }
 
@@ -141,7 +127,7 @@ static void test_txn_commit_and_rollback(void **state)
     put("a.json", "old a\n");
     put("blocker", "a file where a directory would be\n");
     struct repo_txn t;
-    repo_txn_init(&t, g_dir);
+    repo_txn_init(&t, ts_dir);
     assert_int_equal(repo_txn_write(&t, path_in("a.json"), "new a\n", 6), FWT_OK);
     assert_int_equal(repo_txn_write(&t, path_in("b.json"), "new b\n", 6), FWT_OK);
     assert_int_equal(repo_txn_delete(&t, path_in("blocker")), FWT_OK);
@@ -165,13 +151,13 @@ static void test_txn_commit_and_rollback(void **state)
     assert_int_not_equal(stat(path_in("newdir"), &st), 0);
     assert_int_not_equal(stat(path_in(REPO_TXN_DIR), &st), 0); /* nothing left in .txn/ */
     /* A path outside the repository is refused. */
-    repo_txn_init(&t, g_dir);
+    repo_txn_init(&t, ts_dir);
     assert_int_equal(repo_txn_write(&t, "/tmp/elsewhere.json", "x", 1), FWT_E_INTERNAL);
     repo_txn_free(&t);
     assert_int_not_equal(stat(path_in(REPO_TXN_DIR), &st), 0);
 
     /* The same without the failing entry commits everything. */
-    repo_txn_init(&t, g_dir);
+    repo_txn_init(&t, ts_dir);
     assert_int_equal(repo_txn_write(&t, path_in("a.json"), "new a\n", 6), FWT_OK);
     assert_int_equal(repo_txn_delete(&t, path_in("blocker")), FWT_OK);
     assert_int_equal(repo_txn_write(&t, path_in("newdir/c.json"), "c\n", 2), FWT_OK);
@@ -212,18 +198,18 @@ static void test_txn_journal_refused(void **state)
     }
     /* On disk: recovery refuses (exit 11) and leaves .txn/ for a person to look at. */
     char jdir[600];
-    snprintf(jdir, sizeof(jdir), "%s/%s", g_dir, REPO_TXN_DIR);
+    snprintf(jdir, sizeof(jdir), "%s/%s", ts_dir, REPO_TXN_DIR);
     assert_int_equal(mkdir(jdir, 0755), 0);
     put(REPO_TXN_DIR "/journal", bad[0]);
     enum repo_txn_state st = REPO_TXN_NONE;
-    assert_int_equal(repo_recover(g_dir, &st), FWT_E_STATE);
+    assert_int_equal(repo_recover(ts_dir, &st), FWT_E_STATE);
     assert_int_equal(st, REPO_TXN_COMMITTED);
-    assert_int_equal(repo_txn_pending(g_dir, &st), FWT_OK);
+    assert_int_equal(repo_txn_pending(ts_dir, &st), FWT_OK);
     assert_int_equal(st, REPO_TXN_COMMITTED);
     unlink(path_in(REPO_TXN_DIR "/journal"));
     /* Without a journal it is discarded. */
     put(REPO_TXN_DIR "/0", "prepared");
-    assert_int_equal(repo_recover(g_dir, &st), FWT_OK);
+    assert_int_equal(repo_recover(ts_dir, &st), FWT_OK);
     assert_int_equal(st, REPO_TXN_UNCOMMITTED);
     struct stat sb;
     assert_int_not_equal(stat(jdir, &sb), 0);
@@ -262,7 +248,7 @@ static void test_count_signatures(void **state)
 {
     (void)state;
     char keyfile[300];
-    snprintf(keyfile, sizeof(keyfile), "%s/k.pem", g_dir);
+    snprintf(keyfile, sizeof(keyfile), "%s/k.pem", ts_dir);
     char cmd[400];
     snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm ed25519 -out '%s' 2>/dev/null", keyfile);
     assert_int_equal(system(cmd), 0);
@@ -366,7 +352,7 @@ static void test_tuf_keys(void **state)
 {
     (void)state;
     char keyfile[300];
-    snprintf(keyfile, sizeof(keyfile), "%s/k.pem", g_dir);
+    snprintf(keyfile, sizeof(keyfile), "%s/k.pem", ts_dir);
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm ed25519 -out '%s' 2>/dev/null", keyfile);
     assert_int_equal(system(cmd), 0);
@@ -401,7 +387,7 @@ static void test_tuf_keys(void **state)
     json_decref(k2);
     /* Public half only: listed, cannot sign. */
     char pubfile[320];
-    snprintf(pubfile, sizeof(pubfile), "%s/k.pub", g_dir);
+    snprintf(pubfile, sizeof(pubfile), "%s/k.pub", ts_dir);
     snprintf(cmd, sizeof(cmd), "openssl pkey -in '%s' -pubout -out '%s' 2>/dev/null", keyfile, pubfile);
     assert_int_equal(system(cmd), 0);
     struct repo_key kp;
@@ -434,13 +420,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time),
         cmocka_unit_test(test_meta_parse),
-        cmocka_unit_test_setup_teardown(test_txn_journal_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_txn_commit_and_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_txn_journal_refused, ts_setup, ts_teardown),
+        cmocka_unit_test_setup_teardown(test_txn_commit_and_rollback, ts_setup, ts_teardown),
         cmocka_unit_test(test_role_threshold),
-        cmocka_unit_test_setup_teardown(test_count_signatures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_count_signatures, ts_setup, ts_teardown),
         cmocka_unit_test(test_role_names),
         cmocka_unit_test(test_canonical),
-        cmocka_unit_test_setup_teardown(test_tuf_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tuf_keys, ts_setup, ts_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,6 +140,18 @@ static void test_hex_and_numbers(void **state)
     assert_memory_equal(o, b, 4);
     assert_int_equal(fwt_hex_decode("dead00", o, 4), FWT_E_ARG);
     assert_int_equal(fwt_hex_decode("dead001g", o, 4), FWT_E_ARG);
+    /* One digit (the one reader the image, PKCS#11 URI and hex decoders share). */
+    assert_int_equal(fwt_hex_digit('0'), 0);
+    assert_int_equal(fwt_hex_digit('9'), 9);
+    assert_int_equal(fwt_hex_digit('a'), 10);
+    assert_int_equal(fwt_hex_digit('F'), 15);
+    assert_int_equal(fwt_hex_digit('g'), -1);
+    assert_int_equal(fwt_hex_digit('/'), -1);
+    assert_int_equal(fwt_hex_digit(':'), -1);
+    assert_int_equal(fwt_hex_digit('@'), -1);
+    assert_int_equal(fwt_hex_digit('G'), -1);
+    assert_int_equal(fwt_hex_digit(0), -1);
+    assert_int_equal(fwt_hex_digit(0xc3), -1);
     uint32_t u = 0;
     assert_int_equal(fwt_parse_u32("0x200", &u), FWT_OK);
     assert_int_equal(u, 0x200);

@@ -84,15 +84,9 @@ static int run(int argc, char **argv)
         }
     }
     if (err == FWT_OK) {
-        err = fwt_signlog_cli_cleanup(k_prog, out);
-    }
-    if (err == FWT_OK) {
-        err = fwt_signlog_cli_target(k_prog, log_opt, no_log, &log_db);
-    }
-    if (err == FWT_OK && log_db) {
         /* The log key: only what the operator names (see cmd_sign.c). */
-        lk.ko.pkcs11_module = ko.pkcs11_module;
-        err = fwt_signlog_cli_log_key(log_db, lk.spec, &lk.ko, &log_key, &pin_after);
+        err = fwt_signlog_cli_prepare(k_prog, out, log_opt, no_log, &lk, ko.pkcs11_module, &log_db, &log_key,
+                                      &pin_after);
     }
     if (err == FWT_OK && log_db) {
         err = fwt_signlog_pending_name(out, &pending);

@@ -78,13 +78,6 @@ static int parse_num(const char *name, const char *s, uint32_t *out)
     return 0;
 }
 
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    struct fwt_progress *p = ctx;
-    p->total = total;
-    fwt_progress_update(p, done);
-}
-
 static int run(int argc, char **argv)
 {
     struct fwt_cli_args args;
@@ -215,16 +208,10 @@ static int run(int argc, char **argv)
         }
     }
     if (err == FWT_OK) {
-        err = fwt_signlog_cli_cleanup(k_prog, out);
-    }
-    if (err == FWT_OK) {
-        err = fwt_signlog_cli_target(k_prog, log_opt, no_log, &log_db);
-    }
-    if (err == FWT_OK && log_db) {
         /* The log key and its module: only what the operator names (the signer's
          * --pkcs11-module is theirs too; the signer's PIN is not the log key's). */
-        lk.ko.pkcs11_module = ko.pkcs11_module;
-        err = fwt_signlog_cli_log_key(log_db, lk.spec, &lk.ko, &log_key, &pin_after);
+        err = fwt_signlog_cli_prepare(k_prog, out, log_opt, no_log, &lk, ko.pkcs11_module, &log_db, &log_key,
+                                      &pin_after);
     }
     if (err == FWT_OK) {
         /* With a log, sign into a pending file that becomes OUT once logged. */
@@ -234,7 +221,7 @@ static int run(int argc, char **argv)
         }
         struct fwt_progress prog;
         fwt_progress_start(&prog, "signing", 0); /* the total comes with the first callback */
-        so.progress = on_progress;
+        so.progress = fwt_progress_cb;
         so.progress_ctx = &prog;
         if (err == FWT_OK) {
             err = fwt_sign_file(in, pending ? pending : out, &so);

@@ -155,4 +155,26 @@ static inline fwt_err fwt_signlog_cli_cleanup(const char *prog, const char *out)
     return e;
 }
 
+/*
+ * What sign and cosign do before signing into out, in this order: clean up what an
+ * interrupted signer left (fwt_signlog_cli_cleanup), find and open the log
+ * (fwt_signlog_cli_target; *db NULL: none), and with a log load its key
+ * (fwt_signlog_cli_log_key). The log key is only what the operator named (lk); its module is
+ * the signer's (signer_module), never the signer's PIN.
+ */
+static inline fwt_err fwt_signlog_cli_prepare(const char *prog, const char *out, const char *opt_log, int no_log,
+                                              struct fwt_signlog_keyopt *lk, const char *signer_module,
+                                              const char **db, fwt_privkey **key, int *pin_after)
+{
+    fwt_err e = fwt_signlog_cli_cleanup(prog, out);
+    if (e == FWT_OK) {
+        e = fwt_signlog_cli_target(prog, opt_log, no_log, db);
+    }
+    if (e == FWT_OK && *db) {
+        lk->ko.pkcs11_module = signer_module;
+        e = fwt_signlog_cli_log_key(*db, lk->spec, &lk->ko, key, pin_after);
+    }
+    return e;
+}
+
 #endif /* FWT_SIGNLOG_CLI_H */
