@@ -1,5 +1,5 @@
 #!/bin/sh
-# FWTRUST_LOG_FORMAT=json turns every error line on stderr into one JSON object (journald, log
+# FWTRUST_LOG_FORMAT=json turns every error and hint line on stderr into one JSON object (journald, log
 # shippers); without it the error is the usual sentence. Both for a failure (exit = error
 # number) and a usage error (exit 1).
 # usage: log_format.sh TOOLDIR
@@ -11,12 +11,15 @@ rc=$?
 [ $rc = 7 ] || { echo "FAIL: exit $rc, expected 7"; fail=1; }
 echo "$err" | python3 -c '
 import json, sys
-lines = sys.stdin.read().splitlines()
-assert len(lines) == 1, lines
-o = json.loads(lines[0])
-assert o["level"] == "error" and o["error"] == "FWT_E_KEY" and o["code"] == 7, o
+objs = [json.loads(l) for l in sys.stdin.read().splitlines()]  # every line is one JSON object
+errs = [o for o in objs if o["level"] == "error"]
+assert len(errs) == 1, objs
+o = errs[0]
+assert o["error"] == "FWT_E_KEY" and o["code"] == 7, o
 assert o["prog"] == "fwtrust verify" and "/nonexistent/key.pem" in o["detail"], o
-' || { echo "FAIL: not one JSON error line: $err"; fail=1; }
+hints = [o for o in objs if o["level"] == "hint"]
+assert hints and "fwtrust pubkey" in hints[0]["message"], objs  # the hint, as JSON too
+' || { echo "FAIL: not JSON lines (one error, one hint): $err"; fail=1; }
 err=$(FWTRUST_LOG_FORMAT=json "$tools/fwtrust-agent" --device /nonexistent --bogus-option status 2>&1 >/dev/null)
 rc=$?
 [ $rc = 1 ] || { echo "FAIL: usage error exit $rc, expected 1"; fail=1; }
