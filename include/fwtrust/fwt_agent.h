@@ -80,6 +80,9 @@ struct fwt_agent_config {
     char *targets;                   /* [update] targets: the path pattern of this device's
                                         targets (fwt_tuf_list_targets_matching); NULL: every
                                         target, every delegated role must then load */
+    char *tpm;                       /* [device] tpm: the TPM 2.0 for measured boot and
+                                        attestation (fwt_tpm_open spec), NULL: none (the
+                                        file register only, lower assurance) */
 };
 
 typedef struct fwt_agent fwt_agent;
@@ -347,6 +350,9 @@ struct fwt_agent_boot_result {
     struct fwt_agent_image img;
     uint32_t boot_count;
     uint8_t pcr[32];          /* measurement register after this boot */
+    int tpm_measured;         /* also measured into the TPM ([device] tpm): PCRs 8, 9, 11 and
+                                 DIR/tpm-eventlog.bin (docs/attestation.md) */
+    uint8_t tpm_pcrs[3][32];  /* the TPM's PCR 8, 9, 11 after the extends */
 };
 
 /*

@@ -152,7 +152,7 @@ static fwt_err set_str(char **dst, const char *v)
 
 enum {
     K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
-    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS
+    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_TPM
 };
 
 static fwt_err once(struct cfg_ctx *c, unsigned bit, const char *key, unsigned line)
@@ -192,6 +192,16 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
                                 FWT_AGENT_MAX_TRIES);
             }
             return FWT_OK;
+        }
+        if (!strcmp(k, "tpm")) {
+            /* swtpm:host=H,port=P, device:PATH or /dev/PATH (fwt_tpm_open); never a library */
+            ONCE(K_TPM);
+            if (strncmp(v, "swtpm:", 6) && strncmp(v, "device:/dev/", 12) &&
+                strncmp(v, "/dev/", 5)) {
+                return fwt_fail(FWT_E_ARG, "line %u: tpm must be swtpm:host=H,port=P, "
+                                "device:/dev/NAME or /dev/NAME, not '%s'", line, v);
+            }
+            return set_str(&cfg->tpm, v);
         }
     } else if (!strcmp(sec, "slots")) {
         if (!strcmp(k, "a") || !strcmp(k, "b")) {
@@ -313,6 +323,7 @@ void fwt_agent_config_free(struct fwt_agent_config *cfg)
     free(cfg->tls_client_key);
     free(cfg->tls_pinned_pubkey);
     free(cfg->targets);
+    free(cfg->tpm);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -426,7 +437,7 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
 {
     const char *all[] = {cfg->hw_id, cfg->slot_path[0], cfg->slot_path[1], cfg->tuf_root,
                          cfg->repo_url, cfg->tls_ca, cfg->tls_client_cert, cfg->tls_client_key,
-                         cfg->tls_pinned_pubkey, cfg->targets};
+                         cfg->tls_pinned_pubkey, cfg->targets, cfg->tpm};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (!value_ok(all[i])) {
             return fwt_fail(FWT_E_ARG, "'%s': values must be non-empty, without control "
@@ -440,6 +451,7 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
     sb_add(&b, "hw_id", cfg->hw_id);
     snprintf(num, sizeof(num), "%u", (unsigned)cfg->tries);
     sb_add(&b, "tries", num);
+    sb_add(&b, "tpm", cfg->tpm);
     sb_add(&b, "", "");
     sb_add(&b, "[slots]", "");
     sb_add(&b, "a", rel(cfg, cfg->slot_path[0]));
