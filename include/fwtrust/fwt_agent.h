@@ -338,6 +338,28 @@ FWT_MUST_CHECK fwt_err fwt_agent_log_verify(fwt_agent *dev, uint64_t *n_entries,
 FWT_MUST_CHECK fwt_err fwt_agent_log_verify_anchored(fwt_agent *dev, uint64_t *n_entries,
                                                      int *torn, int *unanchored);
 
+/* ---- Remote attestation with the device's TPM ([device] tpm; docs/attestation.md) ---- */
+
+/*
+ * Enrollment request: the EK certificate (from the TPM's NV), the EK's and
+ * the AK's public areas, as an fwt_attest_doc of type "fwtrust-attest-enroll-request"
+ * (*json malloc'd). FWT_E_ARG when no TPM is configured.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_attest_request(fwt_agent *dev, char **json);
+/* Credential activation: the verifier's challenge in, the activation document
+ * ("fwtrust-attest-activation", the recovered credential) out. FWT_E_SIGNATURE
+ * when the TPM refuses the credential (not made for this TPM's EK and AK). */
+FWT_MUST_CHECK fwt_err fwt_agent_attest_activate(fwt_agent *dev, const char *challenge,
+                                                 size_t len, char **json);
+/*
+ * A quote with the verifier's nonce over PCRs 8, 9, 11 (SHA-256), the PCR
+ * values and the TPM event log (DIR/tpm-eventlog.bin): "fwtrust-attest-evidence".
+ * ak_label: NULL for the default AK.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_attest_quote(fwt_agent *dev, const uint8_t *nonce,
+                                              size_t nonce_len, const char *ak_label,
+                                              char **json);
+
 /* ---- The reference bootloader (fwtrust-boot) ---- */
 
 struct fwt_agent_boot_result {

@@ -158,6 +158,51 @@ FWT_MUST_CHECK fwt_err fwt_attest_make_credential(const uint8_t *ek_pub, size_t 
                                                   size_t *blob_len, uint8_t **secret,
                                                   size_t *secret_len);
 
+struct fwt_attest_image;
+
+/* ---- Documents exchanged between device, verifier and their stores ---- */
+
+/*
+ * A JSON object {"type": TYPE, FIELD: "hex", ...}: the one model of every
+ * attestation document (docs/attestation.md lists them): enrollment request
+ * (ek_cert, ek_public, ak_public), challenge (credential_blob, secret),
+ * activation (credential), the verifier's pending enrollment and enrolled AK,
+ * the quote evidence (quote, signature, pcr8, pcr9, pcr11, eventlog).
+ * parse: strict JSON (duplicate keys refused), at most 4 MiB, type must match.
+ */
+#define FWT_DOC_ENROLL_REQUEST "fwtrust-attest-enroll-request"
+#define FWT_DOC_CHALLENGE "fwtrust-attest-challenge"
+#define FWT_DOC_ACTIVATION "fwtrust-attest-activation"
+#define FWT_DOC_PENDING "fwtrust-attest-pending"
+#define FWT_DOC_AK "fwtrust-attest-ak"
+#define FWT_DOC_EVIDENCE "fwtrust-attest-evidence"
+typedef struct fwt_attest_doc fwt_attest_doc;
+FWT_MUST_CHECK fwt_err fwt_attest_doc_new(const char *type, fwt_attest_doc **d);
+FWT_MUST_CHECK fwt_err fwt_attest_doc_parse(const char *json, size_t len, const char *type,
+                                            fwt_attest_doc **d);
+const char *fwt_attest_doc_type(const fwt_attest_doc *d);
+FWT_MUST_CHECK fwt_err fwt_attest_doc_set_hex(fwt_attest_doc *d, const char *field,
+                                              const uint8_t *b, size_t n);
+FWT_MUST_CHECK fwt_err fwt_attest_doc_set_int(fwt_attest_doc *d, const char *field, int64_t v);
+/* A required hex field of at most max bytes (malloc'd); FWT_E_MALFORMED naming it. */
+FWT_MUST_CHECK fwt_err fwt_attest_doc_get_hex(const fwt_attest_doc *d, const char *field,
+                                              size_t max, uint8_t **out, size_t *n);
+/* An integer field; *v = dflt when absent. */
+FWT_MUST_CHECK fwt_err fwt_attest_doc_get_int(const fwt_attest_doc *d, const char *field,
+                                              int64_t dflt, int64_t *v);
+FWT_MUST_CHECK fwt_err fwt_attest_doc_dump(const fwt_attest_doc *d, char **out);
+void fwt_attest_doc_free(fwt_attest_doc *d);
+
+/*
+ * The catalog the verifier checks measurements against: a JSON array of
+ * {"name", "version", "image_digest" (hex, the image's hash TLV value),
+ * "signer_keyhash" (hex, SHA-256 of the signing key as fwtrust-boot measures
+ * it)}, built by the server from its published targets and signing-log entries.
+ * Strict; *out and its strings are one allocation (free(*out)).
+ */
+FWT_MUST_CHECK fwt_err fwt_attest_catalog_parse(const char *json, size_t len,
+                                                struct fwt_attest_image **out, size_t *n);
+
 /* ---- Quote verification ---- */
 
 enum fwt_attest_verdict { FWT_ATTEST_PASS = 1, FWT_ATTEST_FAIL = 2, FWT_ATTEST_UNKNOWN = 3 };
