@@ -310,6 +310,56 @@ FWT_MUST_CHECK fwt_err fwt_attest_record(const struct fwt_attest_input *in,
                                          const char *hw_id, int64_t now, fwt_privkey *key,
                                          char **out);
 
+/* ---- The verifier's steps on documents (what a server or `fwtrust attest` calls) ---- */
+
+/*
+ * Enrollment, step 1: check the request's EK (fwt_attest_check_ek with ca_file)
+ * and AK (fwt_attest_check_ak), draw a 32-byte credential and make it for them.
+ * *challenge (for the device) and *pending (the verifier keeps it, secret: it
+ * holds the credential) are malloc'd documents. FWT_E_CERT / FWT_E_KEY on a
+ * refused EK / AK.
+ */
+FWT_MUST_CHECK fwt_err fwt_attest_enroll_challenge(const char *request, size_t len,
+                                                   const char *ca_file, char **challenge,
+                                                   char **pending);
+/* Step 2: the device's activation must hold the pending credential (constant-time
+ * compare; FWT_E_SIGNATURE otherwise). *ak is the enrolled-AK document. */
+FWT_MUST_CHECK fwt_err fwt_attest_enroll_finish(const char *pending, size_t plen,
+                                                const char *activation, size_t alen, char **ak);
+
+/*
+ * A nonce store in a directory (for the command-line verifier and tests; a
+ * server keeps nonces in its database): issue writes DIR/issued/HEX; consume
+ * renames it to DIR/used/HEX (atomic: one consumer wins), so a nonce is fresh
+ * once, then used; a name never issued is unknown.
+ */
+FWT_MUST_CHECK fwt_err fwt_attest_nonce_dir_issue(const char *dir, uint8_t nonce[32]);
+void fwt_attest_nonce_dir_store(const char *dir, struct fwt_attest_nonce_store *st);
+
+struct fwt_attest_verify_docs {
+    const char *ak;       /* enrolled AK document (a pending one: never activated) */
+    size_t ak_len;
+    const char *evidence; /* the device's evidence document */
+    size_t evidence_len;
+    const struct fwt_attest_image *catalog;
+    size_t n_catalog;
+    const uint8_t *nonce; /* the nonce issued for this request, or NULL */
+    size_t nonce_len;
+    const struct fwt_attest_nonce_store *nonces;
+    const char *assigned; /* or NULL */
+    const char *hw_id;    /* the device's hardware id (hwmodel), or NULL */
+    int64_t now;          /* iat */
+    fwt_privkey *key;     /* the server's record signing key */
+};
+/*
+ * Parse the documents, verify (fwt_attest_verify) and sign the record
+ * (fwt_attest_record; *record malloc'd, also for a failed verdict). FWT_OK
+ * when a verdict was reached (res->verdict says which); FWT_E_MALFORMED for
+ * unreadable documents (no record then).
+ */
+FWT_MUST_CHECK fwt_err fwt_attest_verify_documents(const struct fwt_attest_verify_docs *in,
+                                                   struct fwt_attest_result *res, char **record);
+
 #ifdef __cplusplus
 }
 #endif

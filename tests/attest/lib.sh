@@ -83,3 +83,52 @@ tpm_stop() {
         TPM_PID=
     fi
 }
+
+# A device with a TPM: keys, image v1 (and v2), device with [device] tpm, enrolled AK in $T/ak.json,
+# the catalog of both images in $T/catalog.json, the server key $T/server.pem.
+A() { "$AGENT" --device "$T/dev" "$@"; }
+F() { "$FWTRUST" "$@"; }
+setup_enrolled_device() {
+    tpm_manufacture "$T/tpm"
+    tpm_start "$T/tpm"
+    expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/k1.pem"
+    KH1=$(sed -n 's/.*key hash \([0-9a-f]*\).*/\1/p' "$T/.out")
+    expect 0 "" "$FWTRUST" pubkey "$T/k1.pem" -o "$T/k1.pub"
+    mkimg "$T/v1.bin" 1.0.0 1
+    mkimg "$T/v2.bin" 2.0.0 2
+    mkdev
+    sed -i "s|^\[device\]|[device]\ntpm = $TPM_SPEC|" "$T/dev/device.ini"
+    expect 0 "" "$FWTRUST" keygen --type ecdsa-p256 -o "$T/server.pem"
+    expect 0 "" "$FWTRUST" pubkey "$T/server.pem" -o "$T/server.pub"
+    # The catalog: each image's digest (its SHA256 TLV) and signer key hash, as the server
+    # builds it from published targets and the signing log.
+    for v in v1 v2; do
+        "$FWTRUST" inspect --json "$T/$v.bin" >"$T/$v.inspect.json" || fail "inspect $v"
+    done
+    "$PY" - "$T" "$KH1" <<'PY'
+import json, sys
+t, kh = sys.argv[1], sys.argv[2]
+cat = []
+for v in ("v1", "v2"):
+    d = json.load(open("%s/%s.inspect.json" % (t, v)))
+    dig = [x["value"] for x in d["tlvs"] if x["name"] == "SHA256"][0]
+    cat.append({"name": v + ".bin", "version": d["header"]["version"], "image_digest": dig,
+                "signer_keyhash": kh})
+json.dump(cat, open(t + "/catalog.json", "w"))
+PY
+    # Enrollment: request, challenge (EK certificate against the local CA), activation.
+    expect 0 "" A attest request -o "$T/req.json"
+    expect 0 "" F attest challenge "$T/req.json" --ek-ca "$T/tpm/ca.pem" --state "$T/pending.json" \
+        -o "$T/challenge.json"
+    expect 0 "" A attest activate "$T/challenge.json" -o "$T/act.json"
+    expect 0 "" F attest activate "$T/pending.json" "$T/act.json" -o "$T/ak.json"
+}
+
+# verify EVIDENCE [options]: fwtrust attest verify with the device's AK, catalog and store.
+verify() {
+    local ev=$1
+    shift
+    "$FWTRUST" attest verify "$ev" --ak "$T/ak.json" --catalog "$T/catalog.json" --store "$T/ns" \
+        --key "$T/server.pem" --hw-id hw1 "$@"
+}
+nonce() { "$FWTRUST" attest nonce --store "$T/ns"; }
