@@ -94,6 +94,13 @@ N=$(nonce)
 expect 0 "" A attest quote --nonce "$N" -o "$T/ev4.json"
 expect 0 "attestation passed" verify "$T/ev4.json" --nonce "$N"
 
+# The TPM unreachable at boot: the decision is recorded, the measurement fails (exit 2) and
+# names it; no slot is marked bad.
+tpm_stop
+expect 2 "cannot connect" "$BOOT" --device "$T/dev"
+[ "$(jget 'd["slots"]["a"]["state"], d["slots"]["b"]["state"]' A status --json)" = "('confirmed', 'trial')" ] ||
+    fail "slots after a failed measurement: $(cat "$T/.j")"
+
 # A device without a TPM: the file register only, reported as lower assurance.
 sed -i '/^tpm = /d' "$T/dev/device.ini"
 [ "$(jget 'd["measured_boot"]' "$BOOT" --device "$T/dev" --json)" = file ] || fail "no TPM: $(cat "$T/.j")"
