@@ -143,7 +143,7 @@ FWT_MUST_CHECK fwt_err fwt_attest_check_ek(const uint8_t *ek_cert, size_t cert_l
                                            const char *ca_file, const uint8_t *ek_pub,
                                            size_t ek_len);
 /* Check an AK's public area: restricted ECDSA P-256 SHA-256 signing key, fixedTPM,
- * fixedParent, sensitiveDataOrigin, not decrypt. FWT_E_KEY naming what differs. */
+ * fixedParent, sensitiveDataOrigin, userWithAuth, noDA, not decrypt. FWT_E_KEY naming what differs. */
 FWT_MUST_CHECK fwt_err fwt_attest_check_ak(const uint8_t *ak_pub, size_t ak_len,
                                            struct fwt_tpm_public *out);
 /*

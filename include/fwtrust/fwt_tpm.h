@@ -15,7 +15,7 @@
  *       manufacturers store it).
  *   AK  a restricted ECDSA P-256 / SHA-256 signing key, primary in the
  *       endorsement hierarchy, fixedTPM, userWithAuth with an empty
- *       password; the template's unique.x carries a label ("fwtrust-ak"
+ *       password, noDA (power cuts count as DA failures and would lock it out); the template's unique.x carries a label ("fwtrust-ak"
  *       unless set), so one TPM can hold distinct AKs.
  *
  * Hosted C. Include <fwtrust/fwt_util.h> first.

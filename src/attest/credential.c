@@ -38,11 +38,15 @@ static const uint8_t k_ek_policy[32] = {
 #define A_SDO 0x00000020U
 #define A_USERWITHAUTH 0x00000040U
 #define A_ADMINWITHPOLICY 0x00000080U
+#define A_NODA 0x00000400U
 #define A_RESTRICTED 0x00010000U
 #define A_DECRYPT 0x00020000U
 #define A_SIGN 0x00040000U
 #define EK_ATTRS (A_FIXEDTPM | A_FIXEDPARENT | A_SDO | A_ADMINWITHPOLICY | A_RESTRICTED | A_DECRYPT)
-#define AK_ATTRS (A_FIXEDTPM | A_FIXEDPARENT | A_SDO | A_USERWITHAUTH | A_RESTRICTED | A_SIGN)
+/* noDA: the AK's password is empty, so dictionary-attack protection guards nothing, and
+ * non-orderly shutdowns (power cuts) would otherwise lock the AK out. */
+#define AK_ATTRS                                                                                   \
+    (A_FIXEDTPM | A_FIXEDPARENT | A_SDO | A_USERWITHAUTH | A_NODA | A_RESTRICTED | A_SIGN)
 
 static fwt_err ek_template_check(const struct fwt_tpm_public *p)
 {

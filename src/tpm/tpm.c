@@ -226,7 +226,7 @@ static void ak_template(const fwt_tpm *t, TPM2B_PUBLIC *p)
     a->nameAlg = TPM2_ALG_SHA256;
     a->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                           TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                          TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
+                          TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
     a->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
     a->parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
     a->parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;

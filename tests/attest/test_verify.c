@@ -96,7 +96,7 @@ static int setup(void **state)
     (void)state;
     g_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     assert_non_null(g_key);
-    ak_public(0x00050072U);
+    ak_public(0x00050472U);
     free(g_log);
     assert_int_equal(fwt_tcglog_header(&g_log, &g_log_len), FWT_OK);
     uint8_t img[32], signer[32], cfg[32];
@@ -271,7 +271,7 @@ static void test_nonce_and_ak(void **state)
     assert_int_equal(fwt_attest_verify(&in, &res), FWT_OK);
     assert_int_equal(res.reason, FWT_ATTEST_R_AK_NOT_ACTIVATED);
     /* an AK that can also decrypt is not an attestation key */
-    ak_public(0x00050072U | 0x00020000U);
+    ak_public(0x00050472U | 0x00020000U);
     in.ak_pub = g_akpub.b;
     in.ak_len = g_akpub.n;
     in.ak_activated = 1;
