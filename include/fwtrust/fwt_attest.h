@@ -222,6 +222,8 @@ enum fwt_attest_verdict { FWT_ATTEST_PASS = 1, FWT_ATTEST_FAIL = 2, FWT_ATTEST_U
     X(PCR_DIGEST, "pcr_digest")                                                                    \
     X(EVENTLOG_MALFORMED, "eventlog_malformed")                                                    \
     X(EVENTLOG_REPLAY, "eventlog_replay")                                                          \
+    X(UNEXPECTED_EVENT, "unexpected_event")                                                        \
+    X(MEASURED_AFTER_BOOT, "measured_after_boot")                                                  \
     X(NO_IMAGE, "no_image_measured")                                                               \
     X(UNKNOWN_IMAGE, "unknown_image")                                                              \
     X(SIGNER_MISMATCH, "signer_mismatch")                                                          \
@@ -287,9 +289,11 @@ struct fwt_attest_result {
  * quote), magic, type, nonce (equal to the issued one, then consumed from the
  * store: unknown and used are refused), PCR selection (exactly the SHA-256
  * bank, FWT_PCR_MASK), PCR digest (over the reported values), event log (parse,
- * replay equal to the reported values), every image event in the catalog and
- * its signer event matching that image's signer, the running image being the
- * assigned one. FWT_OK when the verification ran (the verdict, pass or fail with
+ * replay equal to the reported values), on PCRs 8, 9, 11 exactly one boot's
+ * events (fwtrust's image, signer and configuration events, once each: a
+ * bootloader runs once per TPM reset, so more is code after the boot measuring
+ * on its behalf), the image in the catalog and its signer event matching that
+ * image's signer, the running image being the assigned one. FWT_OK when the verification ran (the verdict, pass or fail with
  * its reason, is in res); another error (res->verdict UNKNOWN) when it could
  * not run: bad arguments, the nonce store failing, memory.
  */

@@ -112,37 +112,59 @@ static const struct fwt_attest_image *find_image(const struct fwt_attest_input *
     return NULL;
 }
 
+static int walk_fail(struct walk *w, enum fwt_attest_reason r, const char *fmt, ...)
+    FWT_PRINTF(3, 4);
+static int walk_fail(struct walk *w, enum fwt_attest_reason r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->detail, sizeof(w->detail), fmt, ap);
+    va_end(ap);
+    w->why = r;
+    return 1;
+}
+
 static int walk_cb(void *ctx, const struct fwt_tcg_event *ev)
 {
     struct walk *w = ctx;
     char hex[65];
-    if (ev->type != FWT_EV_EVENT_TAG) {
-        return 0; /* another component's event: replayed, no catalog entry */
+    if (!(FWT_PCR_MASK & (1U << ev->pcr))) {
+        return 0; /* another PCR: replayed, not ours to judge */
     }
-    if (ev->tag == FWT_TAG_IMAGE && ev->pcr == FWT_PCR_IMAGE) {
-        w->res->images++;
+    uint32_t want = ev->pcr == FWT_PCR_IMAGE    ? FWT_TAG_IMAGE
+                    : ev->pcr == FWT_PCR_SIGNER ? FWT_TAG_SIGNER
+                                                : FWT_TAG_CONFIG;
+    if (ev->type != FWT_EV_EVENT_TAG || ev->tag != want) {
+        return walk_fail(w, FWT_ATTEST_R_UNEXPECTED_EVENT, "PCR %u holds an event (type 0x%x, "
+                         "tag 0x%x) that fwtrust-boot does not make", (unsigned)ev->pcr,
+                         (unsigned)ev->type, (unsigned)ev->tag);
+    }
+    unsigned *seen = ev->pcr == FWT_PCR_IMAGE    ? &w->res->images
+                     : ev->pcr == FWT_PCR_SIGNER ? &w->res->signers
+                                                 : &w->res->configs;
+    if (++*seen > 1) {
+        return walk_fail(w, FWT_ATTEST_R_MEASURED_AFTER_BOOT, "PCR %u was extended %u times "
+                         "since the TPM's reset: the bootloader measures once per reset",
+                         (unsigned)ev->pcr, *seen);
+    }
+    if (ev->pcr == FWT_PCR_IMAGE) {
         const struct fwt_attest_image *c = find_image(w->in, ev->digest);
         if (!c) {
             fwt_hex_encode(ev->digest, 32, hex);
-            w->why = FWT_ATTEST_R_UNKNOWN_IMAGE;
-            snprintf(w->detail, sizeof(w->detail), "measured image %s is in no catalog entry",
-                     hex);
-            return 1;
+            return walk_fail(w, FWT_ATTEST_R_UNKNOWN_IMAGE, "measured image %s is in no "
+                             "catalog entry", hex);
         }
         w->pending = c;
         w->res->running = c;
-    } else if (ev->tag == FWT_TAG_SIGNER && ev->pcr == FWT_PCR_SIGNER) {
-        w->res->signers++;
+    } else if (ev->pcr == FWT_PCR_SIGNER) {
         if (!w->pending || fwt_ct_compare(w->pending->signer_keyhash, ev->digest, 32) != 0) {
             fwt_hex_encode(ev->digest, 32, hex);
-            w->why = FWT_ATTEST_R_SIGNER_MISMATCH;
-            snprintf(w->detail, sizeof(w->detail), "signer %s is not the catalog's signer of "
-                     "%s", hex, w->pending ? w->pending->name : "(no image measured before it)");
-            return 1;
+            return walk_fail(w, FWT_ATTEST_R_SIGNER_MISMATCH, "signer %s is not the catalog's "
+                             "signer of %s", hex, w->pending ? w->pending->name
+                                                            : "(no image measured before it)");
         }
         w->pending = NULL;
-    } else if (ev->tag == FWT_TAG_CONFIG && ev->pcr == FWT_PCR_CONFIG) {
-        w->res->configs++;
+    } else {
         memcpy(w->res->config_digest, ev->digest, 32);
         w->res->have_config = 1;
     }

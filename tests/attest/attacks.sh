@@ -87,6 +87,30 @@ expect 60 "eventlog_replay" verify "$T/unlogged.json" --nonce "$N"
 tpm_reset
 expect 0 "" "$BOOT" --device "$T/dev"
 
+# The device runs v1; code running after the boot extends PCRs 8 and 9 with v2's digest and
+# signer and appends matching events, so that v2 looks like the last image booted.
+"$PY" - "$T" <<'PY'
+import json, sys
+t = sys.argv[1]
+cat = json.load(open(t + "/catalog.json"))
+open(t + "/v2.digest", "w").write(cat[1]["image_digest"])
+open(t + "/v2.signer", "w").write(cat[1]["signer_keyhash"])
+PY
+"$TPM_HELPER" extend "$TPM_SPEC" 8 "$(cat "$T/v2.digest")" || fail "extend 8"
+"$TPM_HELPER" extend "$TPM_SPEC" 9 "$(cat "$T/v2.signer")" || fail "extend 9"
+evidence after
+edit "$T/after.json" '
+import struct
+b = bytes.fromhex(d["eventlog"])
+def ev(pcr, tag, dig):
+    return struct.pack("<III", pcr, 6, 1) + b"\x0b\x00" + dig + struct.pack("<III", 8, tag, 0)
+b += ev(8, 0x46575401, bytes.fromhex(open(sys.argv[1].rsplit("/", 1)[0] + "/v2.digest").read()))
+b += ev(9, 0x46575402, bytes.fromhex(open(sys.argv[1].rsplit("/", 1)[0] + "/v2.signer").read()))
+d["eventlog"] = b.hex()'
+expect 60 "measured_after_boot" verify "$T/after.json" --nonce "$N" --assigned v2.bin
+tpm_reset
+expect 0 "" "$BOOT" --device "$T/dev"
+
 # Catalog: the image unknown; the signer not the catalog's; not the assigned release.
 "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1])); json.dump(c[1:], open(sys.argv[2],"w"))' \
     "$T/catalog.json" "$T/cat-no-v1.json"

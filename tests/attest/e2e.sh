@@ -88,17 +88,24 @@ R2=$(jget 'd["record"]["signed"]["fwtrust"]["reset_count"]' cat "$T/.out")
 [ "$R2" -gt "$R1" ] || fail "reset count $R1 -> $R2 after a TPM reset"
 # one boot since the reset: exactly one image event in the log
 [ "$(jget 'd["record"]["signed"]["swname"]' cat "$T/.out")" = v2.bin ] || fail "swname"
-# A second boot without a reset appends to the log, which still replays.
+# A second boot without a TPM reset appends to the log, which still replays, but a bootloader
+# runs once per reset: the second measurement is code after the boot measuring, refused.
+expect 0 "" "$BOOT" --device "$T/dev"
+N=$(nonce)
+expect 0 "" A attest quote --nonce "$N" -o "$T/ev4.json"
+expect 60 "measured_after_boot" verify "$T/ev4.json" --nonce "$N"
+tpm_reset
 expect 0 "" "$BOOT" --device "$T/dev"
 N=$(nonce)
 expect 0 "" A attest quote --nonce "$N" -o "$T/ev4.json"
 expect 0 "attestation passed" verify "$T/ev4.json" --nonce "$N"
+expect 0 "" A confirm
 
 # The TPM unreachable at boot: the decision is recorded, the measurement fails (exit 2) and
 # names it; no slot is marked bad.
 tpm_stop
 expect 2 "cannot connect" "$BOOT" --device "$T/dev"
-[ "$(jget 'd["slots"]["a"]["state"], d["slots"]["b"]["state"]' A status --json)" = "('confirmed', 'trial')" ] ||
+[ "$(jget 'd["confirmed"], d["slots"]["a"]["state"] != "bad", d["slots"]["b"]["state"]' A status --json)" = "('b', True, 'confirmed')" ] ||
     fail "slots after a failed measurement: $(cat "$T/.j")"
 
 # A device without a TPM: the file register only, reported as lower assurance.

@@ -320,6 +320,40 @@ static void test_eventlog(void **state)
     assert_false(res.have_config);
 }
 
+static void test_one_boot(void **state)
+{
+    (void)state;
+    struct fwt_attest_result res;
+    /* the image event re-typed as EV_IPL (0x0d): not an event fwtrust-boot makes */
+    uint8_t *bad = malloc(g_log_len);
+    memcpy(bad, g_log, g_log_len);
+    bad[65 + 4] = 0x0d;
+    assert_int_equal(run(&k_good, bad, g_log_len, &res), FWT_ATTEST_R_UNEXPECTED_EVENT);
+    /* a signer event on the image's PCR */
+    memcpy(bad, g_log, g_log_len);
+    bad[65 + 50] = 0x02;
+    assert_int_equal(run(&k_good, bad, g_log_len, &res), FWT_ATTEST_R_UNEXPECTED_EVENT);
+    free(bad);
+    /* a second image and signer measured after the boot (code running later, claiming a
+     * catalog image): refused even though every digest is known */
+    add_event(FWT_PCR_IMAGE, FWT_TAG_IMAGE, g_cat[0].digest);
+    add_event(FWT_PCR_SIGNER, FWT_TAG_SIGNER, g_cat[0].signer_keyhash);
+    assert_int_equal(fwt_tcglog_replay(g_log, g_log_len, g_pcrs), FWT_OK);
+    assert_int_equal(run(&k_good, g_log, g_log_len, &res), FWT_ATTEST_R_MEASURED_AFTER_BOOT);
+    /* events on other PCRs are replayed but not judged */
+    assert_int_equal(fwt_tcglog_header(&bad, &g_log_len) == FWT_OK ? FWT_OK : FWT_E_NOMEM, FWT_OK);
+    free(g_log);
+    g_log = bad;
+    uint8_t img[32], other[32];
+    memset(img, 0xa1, 32);
+    memset(other, 0x99, 32);
+    add_event(FWT_PCR_IMAGE, FWT_TAG_IMAGE, img);
+    add_event(FWT_PCR_SIGNER, FWT_TAG_SIGNER, g_cat[0].signer_keyhash);
+    add_event(14, FWT_TAG_IMAGE, other);
+    assert_int_equal(fwt_tcglog_replay(g_log, g_log_len, g_pcrs), FWT_OK);
+    assert_int_equal(run(&k_good, g_log, g_log_len, &res), FWT_ATTEST_R_NONE);
+}
+
 static void test_record(void **state)
 {
     (void)state;
@@ -397,6 +431,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_structure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonce_and_ak, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eventlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_boot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_make_credential_args, setup, teardown),
     };
