@@ -203,6 +203,26 @@ void fwt_attest_doc_free(fwt_attest_doc *d);
 FWT_MUST_CHECK fwt_err fwt_attest_catalog_parse(const char *json, size_t len,
                                                 struct fwt_attest_image **out, size_t *n);
 
+/* A (digest, signer) pair of the signing log (fwt_signlog_record's digest and keyhash). */
+struct fwt_attest_signed {
+    uint8_t digest[64];
+    size_t digest_len;
+    uint8_t keyhash[32];
+};
+/*
+ * Build the catalog (the JSON fwt_attest_catalog_parse reads) from published TUF
+ * targets metadata (targets[i]: whole metadata files, the top-level targets role and
+ * delegated roles, as the caller's own repository holds them: not checked for
+ * signatures here) and the signing log: one entry per fwtrust target (custom.fwtrust)
+ * and signer; the signers are the target's verified_signers, or, when it lists none,
+ * the signing log's signers of its digest; with use_log, only (digest, signer) pairs
+ * the log holds are kept (published and logged). Targets without custom.fwtrust are
+ * skipped; a malformed one is FWT_E_META naming it. *out malloc'd.
+ */
+FWT_MUST_CHECK fwt_err fwt_attest_catalog_build(const char *const *targets, const size_t *lens,
+                                                size_t n, const struct fwt_attest_signed *logged,
+                                                size_t n_logged, int use_log, char **out);
+
 /* ---- Quote verification ---- */
 
 enum fwt_attest_verdict { FWT_ATTEST_PASS = 1, FWT_ATTEST_FAIL = 2, FWT_ATTEST_UNKNOWN = 3 };

@@ -87,12 +87,14 @@ struct walk {
     const struct fwt_attest_input *in;
     struct fwt_attest_result *res;
     const struct fwt_attest_image *pending; /* image whose signer event is due */
+    uint8_t image[32];                      /* its measured digest */
     enum fwt_attest_reason why;
     char detail[200];
 };
 
+/* A catalog entry for a measured image digest (and, when given, that signer). */
 static const struct fwt_attest_image *find_image(const struct fwt_attest_input *in,
-                                                 const uint8_t d[32])
+                                                 const uint8_t d[32], const uint8_t *signer)
 {
     for (size_t i = 0; i < in->n_catalog; i++) {
         const struct fwt_attest_image *c = &in->catalog[i];
@@ -105,7 +107,8 @@ static const struct fwt_attest_image *find_image(const struct fwt_attest_input *
             }
             cmp = h;
         }
-        if (fwt_ct_compare(cmp, d, 32) == 0) {
+        if (fwt_ct_compare(cmp, d, 32) == 0 &&
+            (!signer || fwt_ct_compare(c->signer_keyhash, signer, 32) == 0)) {
             return c;
         }
     }
@@ -148,22 +151,26 @@ static int walk_cb(void *ctx, const struct fwt_tcg_event *ev)
                          (unsigned)ev->pcr, *seen);
     }
     if (ev->pcr == FWT_PCR_IMAGE) {
-        const struct fwt_attest_image *c = find_image(w->in, ev->digest);
+        const struct fwt_attest_image *c = find_image(w->in, ev->digest, NULL);
         if (!c) {
             fwt_hex_encode(ev->digest, 32, hex);
             return walk_fail(w, FWT_ATTEST_R_UNKNOWN_IMAGE, "measured image %s is in no "
                              "catalog entry", hex);
         }
         w->pending = c;
-        w->res->running = c;
+        memcpy(w->image, ev->digest, 32);
     } else if (ev->pcr == FWT_PCR_SIGNER) {
-        if (!w->pending || fwt_ct_compare(w->pending->signer_keyhash, ev->digest, 32) != 0) {
+        /* the catalog may list an image once per signer */
+        const struct fwt_attest_image *c =
+            w->pending ? find_image(w->in, w->image, ev->digest) : NULL;
+        if (!c) {
             fwt_hex_encode(ev->digest, 32, hex);
             return walk_fail(w, FWT_ATTEST_R_SIGNER_MISMATCH, "signer %s is not the catalog's "
                              "signer of %s", hex, w->pending ? w->pending->name
                                                             : "(no image measured before it)");
         }
         w->pending = NULL;
+        w->res->running = c;
     } else {
         memcpy(w->res->config_digest, ev->digest, 32);
         w->res->have_config = 1;
@@ -288,19 +295,19 @@ fwt_err fwt_attest_verify(const struct fwt_attest_input *in, struct fwt_attest_r
     }
     res->steps_passed++;
     /* 8. Catalog: every image measured is a signed image, with its signer. */
-    struct walk w = {in, res, NULL, FWT_ATTEST_R_NONE, ""};
+    struct walk w = {.in = in, .res = res, .why = FWT_ATTEST_R_NONE};
     if (fwt_tcglog_parse(in->eventlog, in->eventlog_len, walk_cb, &w) != FWT_OK) {
         if (w.why == FWT_ATTEST_R_NONE) {
             return refuse(res, FWT_ATTEST_R_EVENTLOG_MALFORMED, "%s", fwt_detail());
         }
         return refuse(res, w.why, "%s", w.detail);
     }
-    if (res->images == 0 || !res->running) {
+    if (res->images == 0) {
         return refuse(res, FWT_ATTEST_R_NO_IMAGE, "the event log measures no image");
     }
-    if (w.pending) {
+    if (w.pending || !res->running) {
         return refuse(res, FWT_ATTEST_R_SIGNER_MISMATCH, "image %s has no signer event",
-                      w.pending->name);
+                      w.pending ? w.pending->name : "(measured)");
     }
     res->steps_passed++;
     /* 9. The running image is the release assigned to this device. */

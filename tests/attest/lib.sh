@@ -84,38 +84,38 @@ tpm_stop() {
     fi
 }
 
-# A device with a TPM: keys, image v1 (and v2), device with [device] tpm, enrolled AK in $T/ak.json,
-# the catalog of both images in $T/catalog.json, the server key $T/server.pem.
+# A device with a TPM: keys, images v1 and v2 (signed into a signing log, published in a TUF
+# repository), device with [device] tpm, enrolled AK in $T/ak.json, the catalog of both
+# images in $T/catalog.json (in order v1, v2), the server key $T/server.pem.
 A() { "$AGENT" --device "$T/dev" "$@"; }
 F() { "$FWTRUST" "$@"; }
 setup_enrolled_device() {
     tpm_manufacture "$T/tpm"
     tpm_start "$T/tpm"
     expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/k1.pem"
-    KH1=$(sed -n 's/.*key hash \([0-9a-f]*\).*/\1/p' "$T/.out")
     expect 0 "" "$FWTRUST" pubkey "$T/k1.pem" -o "$T/k1.pub"
-    mkimg "$T/v1.bin" 1.0.0 1
-    mkimg "$T/v2.bin" 2.0.0 2
+    # Both images signed into a signing log and published in a TUF repository: the catalog is
+    # what both hold (fwtrust attest catalog), as the server builds it.
+    expect 0 "" "$FWTRUST" keygen --type ecdsa-p256 -o "$T/logkey.pem"
+    expect 0 "" "$FWTRUST" log init --log "$T/log.db" --log-key "$T/logkey.pem"
+    mkimg "$T/v1.bin" 1.0.0 1 --log "$T/log.db"
+    mkimg "$T/v2.bin" 2.0.0 2 --log "$T/log.db"
     mkdev
     sed -i "s|^\[device\]|[device]\ntpm = $TPM_SPEC|" "$T/dev/device.ini"
     expect 0 "" "$FWTRUST" keygen --type ecdsa-p256 -o "$T/server.pem"
     expect 0 "" "$FWTRUST" pubkey "$T/server.pem" -o "$T/server.pub"
-    # The catalog: each image's digest (its SHA256 TLV) and signer key hash, as the server
-    # builds it from published targets and the signing log.
-    for v in v1 v2; do
-        "$FWTRUST" inspect --json "$T/$v.bin" >"$T/$v.inspect.json" || fail "inspect $v"
+    local k
+    for k in root targets snapshot timestamp; do
+        expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$T/$k.pem"
     done
-    "$PY" - "$T" "$KH1" <<'PY'
-import json, sys
-t, kh = sys.argv[1], sys.argv[2]
-cat = []
-for v in ("v1", "v2"):
-    d = json.load(open("%s/%s.inspect.json" % (t, v)))
-    dig = [x["value"] for x in d["tlvs"] if x["name"] == "SHA256"][0]
-    cat.append({"name": v + ".bin", "version": d["header"]["version"], "image_digest": dig,
-                "signer_keyhash": kh})
-json.dump(cat, open(t + "/catalog.json", "w"))
-PY
+    expect 0 "" "$FWTRUST" repo init "$T/repo" --root-key "$T/root.pem" --targets-key "$T/targets.pem" \
+        --snapshot-key "$T/snapshot.pem" --timestamp-key "$T/timestamp.pem"
+    expect 0 "" "$FWTRUST" repo add-target "$T/repo" "$T/v1.bin" "$T/v2.bin" --key "$T/targets.pem"
+    expect 0 "" "$FWTRUST" repo publish "$T/repo" --key "$T/snapshot.pem" --key "$T/timestamp.pem"
+    expect 0 "" "$FWTRUST" attest catalog --targets "$T/repo/metadata/1.targets.json" --log "$T/log.db" \
+        -o "$T/catalog.json"
+    [ "$(jget 'sorted(e["name"] for e in d)' cat "$T/catalog.json")" = "['v1.bin', 'v2.bin']" ] ||
+        fail "catalog: $(cat "$T/catalog.json")"
     # Enrollment: request, challenge (EK certificate against the local CA), activation.
     expect 0 "" A attest request -o "$T/req.json"
     expect 0 "" F attest challenge "$T/req.json" --ek-ca "$T/tpm/ca.pem" --state "$T/pending.json" \

@@ -2,6 +2,7 @@
 #include "image_cmd.h"
 
 #include <fwtrust/fwt_attest.h>
+#include <fwtrust/fwt_keys.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +11,13 @@
 
 #define DOC_MAX (4U << 20)
 
+#define MAX_TARGETS 64
+static const char *g_targets_items[MAX_TARGETS];
+static struct fwt_opt_list g_targets = {g_targets_items, 0, MAX_TARGETS};
+
 static struct {
     const char *out, *ek_ca, *state, *store, *ak, *catalog, *nonce, *assigned, *hw_id, *key;
+    const char *log, *log_key;
     int json;
     struct fwt_key_opts ko;
 } g;
@@ -183,6 +189,91 @@ static int cmd_verify(const struct fwt_cli_args *a)
     return 0;
 }
 
+/* The signing log's (digest, signer) pairs, after checking the whole log against
+ * --log-key or the key pinned for it (never the key the log stores). */
+static fwt_err read_log(struct fwt_attest_signed **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    fwt_signlog *log = NULL;
+    fwt_pubkey *pub = NULL;
+    struct fwt_signlog_pin pin;
+    memset(&pin, 0, sizeof(pin));
+    fwt_err err = g.log_key ? fwt_pubkey_load(g.log_key, &g.ko, &pub)
+                            : fwt_signlog_pin_load(g.log, &pin);
+    if (err == FWT_E_NOT_FOUND && !g.log_key) {
+        err = fwt_fail(FWT_E_NO_TRUST, "%s: no pinned log key: give --log-key PUB", g.log);
+    }
+    if (err == FWT_OK && !g.log_key) {
+        pub = pin.pub;
+        pin.pub = NULL;
+    }
+    fwt_signlog_pin_free(&pin);
+    uint64_t size = 0;
+    if (err == FWT_OK && (err = fwt_signlog_open(g.log, 0, &log)) == FWT_OK &&
+        (err = fwt_signlog_verify(log, pub, NULL, NULL)) == FWT_OK) {
+        err = fwt_signlog_size(log, &size);
+    }
+    struct fwt_attest_signed *v = NULL;
+    if (err == FWT_OK && size && (v = calloc((size_t)size, sizeof(*v))) == NULL) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    for (uint64_t i = 0; err == FWT_OK && i < size; i++) {
+        char *text = NULL;
+        size_t tl = 0;
+        struct fwt_signlog_record rec;
+        if ((err = fwt_signlog_entry(log, i, &text, &tl)) == FWT_OK &&
+            (err = fwt_signlog_record_parse((const uint8_t *)text, tl, &rec)) == FWT_OK) {
+            memcpy(v[i].digest, rec.digest, rec.digest_len);
+            v[i].digest_len = rec.digest_len;
+            memcpy(v[i].keyhash, rec.keyhash, 32);
+        }
+        free(text);
+    }
+    fwt_signlog_close(log);
+    fwt_pubkey_free(pub);
+    if (err != FWT_OK) {
+        free(v);
+        return err;
+    }
+    *out = v;
+    *n = (size_t)size;
+    return FWT_OK;
+}
+
+static int cmd_catalog(const struct fwt_cli_args *a)
+{
+    (void)a;
+    if (g_targets.n == 0) {
+        return fwt_cli_usage_error(g_name, "--targets FILE is required (repeatable)");
+    }
+    char *texts[MAX_TARGETS] = {0};
+    size_t lens[MAX_TARGETS] = {0};
+    struct fwt_attest_signed *lg = NULL;
+    size_t n_lg = 0;
+    char *cat = NULL;
+    fwt_err err = FWT_OK;
+    for (size_t i = 0; i < g_targets.n && err == FWT_OK; i++) {
+        err = read_doc(g_targets.items[i], &texts[i], &lens[i]);
+    }
+    if (err == FWT_OK && g.log) {
+        err = read_log(&lg, &n_lg);
+    }
+    if (err == FWT_OK) {
+        err = fwt_attest_catalog_build((const char *const *)texts, lens, g_targets.n, lg, n_lg,
+                                       g.log != NULL, &cat);
+    }
+    if (err == FWT_OK) {
+        err = emit(g.out, cat, 0644);
+    }
+    for (size_t i = 0; i < g_targets.n; i++) {
+        free(texts[i]);
+    }
+    free(lg);
+    free(cat);
+    return err == FWT_OK ? 0 : fail(err);
+}
+
 static const struct fwt_opt k_global[] = {
     FWT_OPT_FLAG_(0, "json", &g.json, "print results as JSON"),
     FWT_OPT_END_,
@@ -214,6 +305,14 @@ static const struct fwt_opt k_verify[] = {
     FWT_OPT_END_,
 };
 
+static const struct fwt_opt k_catalog[] = {
+    FWT_OPT_LIST_(0, "targets", "FILE", &g_targets, "TUF targets metadata (top-level or delegated; repeatable)"),
+    FWT_OPT_STR_(0, "log", "DB", &g.log, "keep only images and signers this signing log holds"),
+    FWT_OPT_STR_(0, "log-key", "PUB", &g.log_key, "check the log against PUB (default: the key pinned for it)"),
+    FWT_OPT_STR_('o', "output", "FILE", &g.out, "write the catalog to FILE (default: stdout)"),
+    FWT_OPT_END_,
+};
+
 static const struct fwt_cli_cmd k_cmds[] = {
     {"challenge", "REQUEST", 1, 1, "enrollment: check the EK and AK, make the credential",
      "Enrollment, step 1. REQUEST is 'fwtrust-agent attest request' output. Checks that\n"
@@ -231,6 +330,16 @@ static const struct fwt_cli_cmd k_cmds[] = {
      "Exit: 0; 20 malformed documents; 22 the credential does not match.",
      k_activate},
     {"nonce", "", 0, 0, "issue a fresh single-use nonce (32 bytes, hex)", NULL, k_nonce},
+    {"catalog", "", 0, 0, "the signed images a device may run, from published targets and the signing log",
+     "Builds the catalog 'verify' checks measurements against: one entry per fwtrust target in\n"
+     "the --targets metadata (name, version, image digest) and signer (its verified_signers,\n"
+     "or the signing log's signers of its digest). With --log, the whole log is first checked\n"
+     "against --log-key (or the key pinned for it), and only the (image, signer) pairs it\n"
+     "holds are kept: an image published but never logged, or logged but never published, is\n"
+     "not in the catalog. The metadata files are taken as given (the server's own repository).\n\n"
+     "Exit: 0; 2 I/O; 11 the log is not intact; 22 a tree head signature is bad; 31 no log\n"
+     "key; 40 a file is not targets metadata or a custom.fwtrust is malformed.",
+     k_catalog},
     {"verify", "EVIDENCE", 1, 1, "verify a device's quote and write the signed attestation record",
      "Verifies EVIDENCE ('fwtrust-agent attest quote' output), in order: the AK completed\n"
      "activation; the quote's signature by the AK; TPM_GENERATED magic and quote type; the\n"
@@ -246,7 +355,7 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_fns[])(const struct fwt_cli_args *) = {
-    cmd_challenge, cmd_activate, cmd_nonce, cmd_verify,
+    cmd_challenge, cmd_activate, cmd_nonce, cmd_catalog, cmd_verify,
 };
 _Static_assert(sizeof(k_fns) / sizeof(k_fns[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one function per attest command");
