@@ -3,7 +3,8 @@
 #                       check and software MakeCredential on what parses.
 # fuzz_attest_eventlog: bytes -> the TCG crypto-agile event log parser and replay, with a
 #                       re-encoding round trip.
-# fuzz_attest_docs:     bytes -> the attestation documents and the catalog.
+# fuzz_attest_docs:     bytes -> the attestation documents, the catalog, and the catalog builder
+#                       on TUF targets metadata (round trip through the catalog parser).
 # Seeds (made by tests/attest/lib.sh's setup_enrolled_device on swtpm, a boot, a second boot
 # and a quote): fuzz/corpus/fuzz_attest_{tpm2,eventlog,docs}/.
 if(TARGET fwt_attest)

@@ -1,6 +1,7 @@
 /*
- * Fuzz the attestation documents (typed JSON with hex fields) and the catalog
- * parser.
+ * Fuzz the attestation documents (typed JSON with hex fields), the catalog
+ * parser, and the catalog builder's reading of TUF targets metadata (a catalog it
+ * builds must parse back).
  */
 #include <fwtrust/fwt_attest.h>
 
@@ -39,6 +40,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         free(imgs);
+    }
+    /* the same bytes as TUF targets metadata for the catalog builder, with and without a log */
+    const char *texts[1] = {(const char *)data};
+    size_t lens[1] = {size};
+    struct fwt_attest_signed lg = {{0}, 32, {0}};
+    char *cat = NULL;
+    for (int use_log = 0; use_log < 2; use_log++) {
+        if (fwt_attest_catalog_build(texts, lens, 1, &lg, 1, use_log, &cat) == FWT_OK) {
+            struct fwt_attest_image *back = NULL;
+            size_t nb = 0;
+            /* what the builder writes, the parser reads */
+            if (fwt_attest_catalog_parse(cat, strlen(cat), &back, &nb) != FWT_OK) {
+                abort();
+            }
+            free(back);
+            free(cat);
+            cat = NULL;
+        }
     }
     return 0;
 }

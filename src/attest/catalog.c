@@ -85,6 +85,10 @@ fwt_err fwt_attest_catalog_build(const char *const *targets, const size_t *lens,
             if (!fw) {
                 continue; /* not an fwtrust image */
             }
+            if (strlen(name) == 0 || strlen(name) > 1024) {
+                err = fwt_fail(FWT_E_META, "a target name of %zu bytes (1 to 1024)", strlen(name));
+                break;
+            }
             struct fwt_target_desc td;
             char why[160];
             if (fwt_target_desc_parse(fw, &td, why, sizeof(why)) != FWT_OK) {
