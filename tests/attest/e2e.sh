@@ -66,6 +66,15 @@ pub = serialization.load_pem_public_key(open(t + "/server.pub", "rb").read())
 pub.verify(bytes.fromhex(env["signatures"][0]["sig"]), canon, ec.ECDSA(hashes.SHA256()))
 PY
 
+# No transient object or session left in the TPM by enrollment, boot and quote (no resource
+# manager is assumed: each must be flushed).
+if command -v tpm2_getcap >/dev/null; then
+    for cap in handles-transient handles-loaded-session handles-saved-session; do
+        out=$(TPM2TOOLS_TCTI="swtpm:port=${TPM_SPEC##*=}" tpm2_getcap "$cap") || fail "tpm2_getcap $cap"
+        [ -z "$out" ] || fail "left in the TPM ($cap): $out"
+    done
+fi
+
 # The quote again (a replay) is refused; a fresh nonce passes again.
 expect 60 "nonce_replayed" verify "$T/ev.json" --nonce "$N"
 N=$(nonce)
