@@ -8,6 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 setup_enrolled_device
 [ "$(jget 'd["type"], d["activated"]' cat "$T/ak.json")" = "('fwtrust-attest-ak', 1)" ] || fail "ak.json"
+[ "$(jget 'd["measurement_assurance"]' A status --json)" = tpm ] || fail "status: $(cat "$T/.j")"
+expect 0 "measuring   into the TPM $TPM_SPEC" A status
 
 expect 0 "" A install "$T/v1.bin"
 [ "$(jget 'd["measured_boot"], d["slot"]' "$BOOT" --device "$T/dev" --json)" = "('tpm', 'a')" ] ||
@@ -120,5 +122,7 @@ expect 2 "cannot connect" "$BOOT" --device "$T/dev"
 # A device without a TPM: the file register only, reported as lower assurance.
 sed -i '/^tpm = /d' "$T/dev/device.ini"
 [ "$(jget 'd["measured_boot"]' "$BOOT" --device "$T/dev" --json)" = file ] || fail "no TPM: $(cat "$T/.j")"
+[ "$(jget 'd["measurement_assurance"], d["tpm"]' A status --json)" = "('file', None)" ] || fail "status without a TPM"
+expect 0 "file register only (lower assurance" A status
 expect 1 "no TPM configured" A attest quote --nonce "$N"
 echo "attest_e2e: ok"

@@ -498,6 +498,9 @@ static int cmd_status(const struct fwt_cli_args *a)
     json_object_set_new(j, "readback", json_string(cfg->readback_full ? "full" : "metadata"));
     json_object_set_new(j, "repo", cfg->repo_url ? json_string(cfg->repo_url) : json_null());
     json_object_set_new(j, "measured_boot", pcr_json(cfg->dir));
+    /* Without a TPM the measurements live in the device's own files: lower assurance. */
+    json_object_set_new(j, "measurement_assurance", json_string(cfg->tpm ? "tpm" : "file"));
+    json_object_set_new(j, "tpm", cfg->tpm ? json_string(cfg->tpm) : json_null());
     json_t *ocj = outcome_json(&oc);
     json_object_update(j, ocj);
     json_decref(ocj);
@@ -538,6 +541,11 @@ static int cmd_status(const struct fwt_cli_args *a)
            st.raise_pending ? " (raise pending)" : "");
     printf("time floor  %llu (certificate expiry is never judged before it)\n",
            (unsigned long long)st.time_floor);
+    if (cfg->tpm) {
+        printf("measuring   into the TPM %s (PCRs 8, 9, 11; remote attestation)\n", cfg->tpm);
+    } else {
+        printf("measuring   file register only (lower assurance: no TPM configured)\n");
+    }
     printf("trust       %zu key(s), %zu root(s), threshold %u%s\n", cfg->n_keys, cfg->n_roots,
            (unsigned)cfg->threshold,
            cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");
