@@ -80,6 +80,8 @@ struct fwt_agent_config {
     char *targets;                   /* [update] targets: the path pattern of this device's
                                         targets (fwt_tuf_list_targets_matching); NULL: every
                                         target, every delegated role must then load */
+    int rollback_tpm;                /* [device] rollback = tpm: the anti-rollback minimums
+                                        in TPM NV counters (needs tpm); default file */
     char *tpm;                       /* [device] tpm: the TPM 2.0 for measured boot and
                                         attestation (fwt_tpm_open spec), NULL: none (the
                                         file register only, lower assurance) */
@@ -473,6 +475,18 @@ struct fwt_rollback_backend {
     void (*close)(void *ctx);
 };
 FWT_MUST_CHECK fwt_err fwt_rollback_file_backend(const char *dir, struct fwt_rollback_backend *out);
+/*
+ * The TPM backend ([device] rollback = tpm): the minimums in TPM NV counters
+ * (fwt_tpm_nv_*), monotonic by hardware. With writable (the caller holds the
+ * device's exclusive lock: two raisers could overshoot) it provisions the
+ * counters on first use and raises them to the file backend's minimums in dir
+ * (so switching never lowers a minimum); afterwards the files are not read. A raise increments one
+ * by one (a power cut leaves a value between the old and the new one, which the
+ * interrupted confirm completes: never lower than before, never above the
+ * confirmed image's).
+ */
+FWT_MUST_CHECK fwt_err fwt_rollback_tpm_backend(const char *tpm, const char *dir, int writable,
+                                                struct fwt_rollback_backend *out);
 /* Replace dev's backend (dev takes ownership; its old backend is closed). */
 void fwt_agent_set_rollback_backend(fwt_agent *dev, const struct fwt_rollback_backend *be);
 

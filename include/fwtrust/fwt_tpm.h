@@ -88,6 +88,35 @@ FWT_MUST_CHECK fwt_err fwt_tpm_quote(fwt_tpm *t, uint32_t mask, const uint8_t *n
                                      size_t nonce_len, struct fwt_tpm_quote *q);
 void fwt_tpm_quote_free(struct fwt_tpm_quote *q);
 
+/*
+ * Anti-rollback minimums in TPM NV counters (docs/attestation.md, "NV counters").
+ * A TPM counter only counts up, by one per TPM2_NV_Increment, and starts at the
+ * highest count any counter of the TPM ever had; so each minimum is a counter
+ * minus its base, and the two bases live in a write-once index locked at
+ * provisioning (TPMA_NV_WRITEDEFINE + TPM2_NV_WriteLock: unwritable until the
+ * owner deletes the index).
+ *   0x01465700  the bases: two 8-byte big-endian values, write-once
+ *   0x01465701  counter: minimum security counter + base
+ *   0x01465702  counter: minimum key version + base
+ * Defining the indices needs the owner hierarchy's authorisation (empty here).
+ */
+#define FWT_TPM_NV_BASE 0x01465700U
+#define FWT_TPM_NV_SC 0x01465701U
+#define FWT_TPM_NV_KV 0x01465702U
+/* *done = 1 when the counters are provisioned (the bases locked). */
+FWT_MUST_CHECK fwt_err fwt_tpm_nv_provisioned(fwt_tpm *t, int *done);
+/*
+ * Provision: define and initialise the counters, write the bases, count the
+ * counters up to initial[0] and initial[1], and only then lock the bases; a
+ * provisioning a power cut interrupted is resumed by calling again (with the
+ * same initial values). FWT_OK at once when already done.
+ */
+FWT_MUST_CHECK fwt_err fwt_tpm_nv_provision(fwt_tpm *t, const uint64_t initial[2]);
+/* The two minimums (counter - base); FWT_E_STATE when not provisioned or inconsistent. */
+FWT_MUST_CHECK fwt_err fwt_tpm_nv_read(fwt_tpm *t, uint64_t min[2]);
+/* Count minimum which (0: security counter, 1: key version) up by one. */
+FWT_MUST_CHECK fwt_err fwt_tpm_nv_increment(fwt_tpm *t, int which);
+
 #ifdef __cplusplus
 }
 #endif

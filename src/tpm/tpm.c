@@ -499,3 +499,245 @@ void fwt_tpm_quote_free(struct fwt_tpm_quote *q)
         memset(q, 0, sizeof(*q));
     }
 }
+
+/* ---- anti-rollback minimums in NV counters ---- */
+
+/* The index's ESYS handle and its attributes; FWT_E_NOT_FOUND when it is not defined. */
+static fwt_err nv_open(fwt_tpm *t, TPM2_HANDLE idx, ESYS_TR *tr, TPMA_NV *attrs)
+{
+    *tr = ESYS_TR_NONE;
+    TSS2_RC rc = Esys_TR_FromTPMPublic(t->esys, idx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, tr);
+    if (rc != TSS2_RC_SUCCESS) {
+        *tr = ESYS_TR_NONE;
+        return fwt_fail(FWT_E_NOT_FOUND, "TPM NV index 0x%08x is not defined", (unsigned)idx);
+    }
+    TPM2B_NV_PUBLIC *np = NULL;
+    TPM2B_NAME *nm = NULL;
+    rc = Esys_NV_ReadPublic(t->esys, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &np, &nm);
+    if (rc == TSS2_RC_SUCCESS) {
+        *attrs = np->nvPublic.attributes;
+    }
+    Esys_Free(np);
+    Esys_Free(nm);
+    if (rc != TSS2_RC_SUCCESS) {
+        (void)Esys_TR_Close(t->esys, tr);
+        return tpm_fail(rc, "reading an NV public area");
+    }
+    return FWT_OK;
+}
+
+static fwt_err nv_define(fwt_tpm *t, TPM2_HANDLE idx, TPMA_NV attrs, uint16_t size, ESYS_TR *tr)
+{
+    TPM2B_AUTH auth;
+    TPM2B_NV_PUBLIC pub;
+    memset(&auth, 0, sizeof(auth));
+    memset(&pub, 0, sizeof(pub));
+    pub.nvPublic.nvIndex = idx;
+    pub.nvPublic.nameAlg = TPM2_ALG_SHA256;
+    pub.nvPublic.attributes = attrs;
+    pub.nvPublic.dataSize = size;
+    TSS2_RC rc = Esys_NV_DefineSpace(t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                     ESYS_TR_NONE, &auth, &pub, tr);
+    if (rc != TSS2_RC_SUCCESS) {
+        *tr = ESYS_TR_NONE;
+        return tpm_fail(rc, "defining an NV index (owner authorisation)");
+    }
+    return FWT_OK;
+}
+
+static fwt_err nv_read_bytes(fwt_tpm *t, ESYS_TR tr, uint8_t *out, uint16_t n)
+{
+    TPM2B_MAX_NV_BUFFER *d = NULL;
+    TSS2_RC rc = Esys_NV_Read(t->esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, n, 0,
+                              &d);
+    fwt_err err = FWT_OK;
+    if (rc != TSS2_RC_SUCCESS) {
+        err = tpm_fail(rc, "reading an NV index");
+    } else if (d->size != n) {
+        err = fwt_fail(FWT_E_IO, "TPM: short NV read");
+    } else {
+        memcpy(out, d->buffer, n);
+    }
+    Esys_Free(d);
+    return err;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+#define NV_COUNTER_ATTRS                                                                           \
+    ((TPM2_NT_COUNTER << TPMA_NV_TPM2_NT_SHIFT) | TPMA_NV_AUTHWRITE | TPMA_NV_AUTHREAD |          \
+     TPMA_NV_NO_DA)
+#define NV_BASE_ATTRS (TPMA_NV_AUTHWRITE | TPMA_NV_AUTHREAD | TPMA_NV_NO_DA | TPMA_NV_WRITEDEFINE)
+
+fwt_err fwt_tpm_nv_increment(fwt_tpm *t, int which)
+{
+    ESYS_TR tr = ESYS_TR_NONE;
+    TPMA_NV a = 0;
+    fwt_err err = nv_open(t, which ? FWT_TPM_NV_KV : FWT_TPM_NV_SC, &tr, &a);
+    if (err != FWT_OK) {
+        return err == FWT_E_NOT_FOUND ? fwt_fail(FWT_E_STATE, "%s", fwt_detail()) : err;
+    }
+    TSS2_RC rc = Esys_NV_Increment(t->esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE);
+    (void)Esys_TR_Close(t->esys, &tr);
+    return rc == TSS2_RC_SUCCESS ? FWT_OK : tpm_fail(rc, "incrementing an NV counter");
+}
+
+fwt_err fwt_tpm_nv_provisioned(fwt_tpm *t, int *done)
+{
+    ESYS_TR tr = ESYS_TR_NONE;
+    TPMA_NV a = 0;
+    *done = 0;
+    fwt_err err = nv_open(t, FWT_TPM_NV_BASE, &tr, &a);
+    if (err == FWT_E_NOT_FOUND) {
+        fwt_detail_clear();
+        return FWT_OK;
+    }
+    if (err == FWT_OK) {
+        (void)Esys_TR_Close(t->esys, &tr);
+        *done = (a & TPMA_NV_WRITELOCKED) != 0;
+    }
+    return err;
+}
+
+fwt_err fwt_tpm_nv_provision(fwt_tpm *t, const uint64_t initial[2])
+{
+    static const TPM2_HANDLE ctr[2] = {FWT_TPM_NV_SC, FWT_TPM_NV_KV};
+    ESYS_TR tr = ESYS_TR_NONE, btr = ESYS_TR_NONE;
+    TPMA_NV a = 0, ba = 0;
+    int done = 0;
+    fwt_err err = fwt_tpm_nv_provisioned(t, &done);
+    if (err != FWT_OK || done) {
+        return err;
+    }
+    if (initial[0] > 100000 || initial[1] > 100000) {
+        return fwt_fail(FWT_E_ARG, "initial minimums above 100000 (one NV write per count)");
+    }
+    uint8_t cur[16], bases[16];
+    for (int i = 0; i < 2; i++) {
+        err = nv_open(t, ctr[i], &tr, &a);
+        if (err == FWT_E_NOT_FOUND) {
+            fwt_detail_clear();
+            err = nv_define(t, ctr[i], NV_COUNTER_ATTRS, 8, &tr);
+            a = NV_COUNTER_ATTRS;
+        } else if (err == FWT_OK && (a & ~(TPMA_NV)TPMA_NV_WRITTEN) != NV_COUNTER_ATTRS) {
+            err = fwt_fail(FWT_E_STATE, "TPM NV index 0x%08x is not fwtrust's counter "
+                           "(attributes 0x%08x)", (unsigned)ctr[i], (unsigned)a);
+        }
+        if (err == FWT_OK && !(a & TPMA_NV_WRITTEN)) {
+            /* the first increment sets the counter to the TPM's highest count: the base */
+            TSS2_RC rc = Esys_NV_Increment(t->esys, tr, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                           ESYS_TR_NONE);
+            if (rc != TSS2_RC_SUCCESS) {
+                err = tpm_fail(rc, "initialising an NV counter");
+            }
+        }
+        if (err == FWT_OK) {
+            err = nv_read_bytes(t, tr, cur + 8 * i, 8);
+        }
+        if (tr != ESYS_TR_NONE) {
+            (void)Esys_TR_Close(t->esys, &tr);
+        }
+        if (err != FWT_OK) {
+            return err;
+        }
+    }
+    /* The bases: written once, before any count-up (so, unwritten, they are the counters'
+     * values now), and locked only after the count-up. */
+    err = nv_open(t, FWT_TPM_NV_BASE, &btr, &ba);
+    if (err == FWT_E_NOT_FOUND) {
+        fwt_detail_clear();
+        err = nv_define(t, FWT_TPM_NV_BASE, NV_BASE_ATTRS, 16, &btr);
+        ba = NV_BASE_ATTRS;
+    } else if (err == FWT_OK && (ba & ~(TPMA_NV)TPMA_NV_WRITTEN) != NV_BASE_ATTRS) {
+        err = fwt_fail(FWT_E_STATE, "TPM NV index 0x%08x is not fwtrust's base index",
+                       (unsigned)FWT_TPM_NV_BASE);
+    }
+    if (err == FWT_OK && !(ba & TPMA_NV_WRITTEN)) {
+        TPM2B_MAX_NV_BUFFER d;
+        memset(&d, 0, sizeof(d));
+        d.size = 16;
+        memcpy(d.buffer, cur, 16);
+        TSS2_RC rc = Esys_NV_Write(t->esys, btr, btr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   &d, 0);
+        if (rc != TSS2_RC_SUCCESS) {
+            err = tpm_fail(rc, "writing the NV counter bases");
+        }
+    }
+    if (err == FWT_OK) {
+        err = nv_read_bytes(t, btr, bases, 16);
+    }
+    for (int i = 0; i < 2 && err == FWT_OK; i++) {
+        uint64_t c = be64(cur + 8 * i), b = be64(bases + 8 * i);
+        if (c < b) {
+            err = fwt_fail(FWT_E_STATE, "TPM NV counter 0x%08x is below its base",
+                           (unsigned)ctr[i]);
+        }
+        for (; err == FWT_OK && c - b < initial[i]; c++) {
+            err = fwt_tpm_nv_increment(t, i);
+        }
+    }
+    if (err == FWT_OK) {
+        TSS2_RC rc = Esys_NV_WriteLock(t->esys, btr, btr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                       ESYS_TR_NONE);
+        if (rc != TSS2_RC_SUCCESS) {
+            err = tpm_fail(rc, "locking the NV counter bases");
+        }
+    }
+    if (btr != ESYS_TR_NONE) {
+        (void)Esys_TR_Close(t->esys, &btr);
+    }
+    return err;
+}
+
+fwt_err fwt_tpm_nv_read(fwt_tpm *t, uint64_t min[2])
+{
+    static const TPM2_HANDLE ctr[2] = {FWT_TPM_NV_SC, FWT_TPM_NV_KV};
+    ESYS_TR tr = ESYS_TR_NONE;
+    TPMA_NV a = 0;
+    uint8_t bases[16], c[8];
+    fwt_err err = nv_open(t, FWT_TPM_NV_BASE, &tr, &a);
+    if (err == FWT_OK && (!(a & TPMA_NV_WRITELOCKED) || (a & ~(TPMA_NV)(TPMA_NV_WRITTEN |
+                                                          TPMA_NV_WRITELOCKED)) != NV_BASE_ATTRS)) {
+        err = fwt_fail(FWT_E_STATE, "the TPM's anti-rollback counters are not provisioned");
+    }
+    if (err == FWT_OK) {
+        err = nv_read_bytes(t, tr, bases, 16);
+    }
+    if (tr != ESYS_TR_NONE) {
+        (void)Esys_TR_Close(t->esys, &tr);
+    }
+    for (int i = 0; i < 2 && err == FWT_OK; i++) {
+        err = nv_open(t, ctr[i], &tr, &a);
+        if (err == FWT_OK && (a & ~(TPMA_NV)TPMA_NV_WRITTEN) != NV_COUNTER_ATTRS) {
+            err = fwt_fail(FWT_E_STATE, "TPM NV index 0x%08x is not fwtrust's counter",
+                           (unsigned)ctr[i]);
+        }
+        if (err == FWT_OK) {
+            err = nv_read_bytes(t, tr, c, 8);
+        }
+        if (tr != ESYS_TR_NONE) {
+            (void)Esys_TR_Close(t->esys, &tr);
+        }
+        uint64_t v = be64(c), b = be64(bases + 8 * i);
+        if (err == FWT_OK && (v < b || v - b > UINT32_MAX)) {
+            err = fwt_fail(FWT_E_STATE, "TPM NV counter 0x%08x is below its base or too far "
+                           "above it", (unsigned)ctr[i]);
+        }
+        if (err == FWT_OK) {
+            min[i] = v - b;
+        }
+    }
+    if (err == FWT_E_NOT_FOUND) {
+        err = fwt_fail(FWT_E_STATE, "the TPM's anti-rollback counters are not provisioned: %s",
+                       fwt_detail());
+    }
+    return err;
+}
+
