@@ -80,6 +80,11 @@ struct fwt_agent_config {
     char *targets;                   /* [update] targets: the path pattern of this device's
                                         targets (fwt_tuf_list_targets_matching); NULL: every
                                         target, every delegated role must then load */
+    int rollback_tpm;                /* [device] rollback = tpm: the anti-rollback minimums
+                                        in TPM NV counters (needs tpm); default file */
+    char *tpm;                       /* [device] tpm: the TPM 2.0 for measured boot and
+                                        attestation (fwt_tpm_open spec), NULL: none (the
+                                        file register only, lower assurance) */
 };
 
 typedef struct fwt_agent fwt_agent;
@@ -354,6 +359,28 @@ FWT_MUST_CHECK fwt_err fwt_agent_log_read(fwt_agent *dev,
                                           int (*cb)(void *ctx, const struct fwt_agent_log_entry *e),
                                           void *ctx, uint64_t *n_entries);
 
+/* ---- Remote attestation with the device's TPM ([device] tpm; docs/attestation.md) ---- */
+
+/*
+ * Enrollment request: the EK certificate (from the TPM's NV), the EK's and
+ * the AK's public areas, as an fwt_attest_doc of type "fwtrust-attest-enroll-request"
+ * (*json malloc'd). FWT_E_ARG when no TPM is configured.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_attest_request(fwt_agent *dev, char **json);
+/* Credential activation: the verifier's challenge in, the activation document
+ * ("fwtrust-attest-activation", the recovered credential) out. FWT_E_SIGNATURE
+ * when the TPM refuses the credential (not made for this TPM's EK and AK). */
+FWT_MUST_CHECK fwt_err fwt_agent_attest_activate(fwt_agent *dev, const char *challenge,
+                                                 size_t len, char **json);
+/*
+ * A quote with the verifier's nonce over PCRs 8, 9, 11 (SHA-256), the PCR
+ * values and the TPM event log (DIR/tpm-eventlog.bin): "fwtrust-attest-evidence".
+ * ak_label: NULL for the default AK.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_attest_quote(fwt_agent *dev, const uint8_t *nonce,
+                                              size_t nonce_len, const char *ak_label,
+                                              char **json);
+
 /* ---- The reference bootloader (fwtrust-boot) ---- */
 
 struct fwt_agent_boot_result {
@@ -366,6 +393,9 @@ struct fwt_agent_boot_result {
     struct fwt_agent_image img;
     uint32_t boot_count;
     uint8_t pcr[32];          /* measurement register after this boot */
+    int tpm_measured;         /* also measured into the TPM ([device] tpm): PCRs 8, 9, 11 and
+                                 DIR/tpm-eventlog.bin (docs/attestation.md) */
+    uint8_t tpm_pcrs[3][32];  /* the TPM's PCR 8, 9, 11 after the extends */
 };
 
 /*
@@ -445,6 +475,18 @@ struct fwt_rollback_backend {
     void (*close)(void *ctx);
 };
 FWT_MUST_CHECK fwt_err fwt_rollback_file_backend(const char *dir, struct fwt_rollback_backend *out);
+/*
+ * The TPM backend ([device] rollback = tpm): the minimums in TPM NV counters
+ * (fwt_tpm_nv_*), monotonic by hardware. With writable (the caller holds the
+ * device's exclusive lock: two raisers could overshoot) it provisions the
+ * counters on first use and raises them to the file backend's minimums in dir
+ * (so switching never lowers a minimum); afterwards the files are not read. A raise increments one
+ * by one (a power cut leaves a value between the old and the new one, which the
+ * interrupted confirm completes: never lower than before, never above the
+ * confirmed image's).
+ */
+FWT_MUST_CHECK fwt_err fwt_rollback_tpm_backend(const char *tpm, const char *dir, int writable,
+                                                struct fwt_rollback_backend *out);
 /* Replace dev's backend (dev takes ownership; its old backend is closed). */
 void fwt_agent_set_rollback_backend(fwt_agent *dev, const struct fwt_rollback_backend *be);
 

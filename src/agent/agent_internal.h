@@ -29,6 +29,9 @@ ssize_t fwt_f_write(int fd, const void *buf, size_t len);
 int fwt_f_fsync(int fd);
 int fwt_f_ftruncate(int fd, off_t len);
 int fwt_f_rename(const char *from, const char *to);
+/* A fault point of its own, for a state change that is not a file operation
+ * (a TPM NV counter increment): the process may be cut here. */
+void fwt_f_point(void);
 /* Number of fault points passed so far in this process. */
 unsigned long fwt_fault_points(void);
 

@@ -185,6 +185,14 @@ int main(int argc, char **argv)
                         img->has_cert ? json_integer(img->key_version) : json_null());
     json_object_set_new(j, "boot", json_integer(r.boot_count));
     json_object_set_new(j, "pcr0", hex(r.pcr, 32));
+    /* A device without a TPM has only the file register: lower assurance (nothing
+     * outside the device's own files vouches for it). */
+    json_object_set_new(j, "measured_boot", json_string(r.tpm_measured ? "tpm" : "file"));
+    if (r.tpm_measured) {
+        json_object_set_new(j, "tpm_pcrs", json_pack("{s:o, s:o, s:o}", "8", hex(r.tpm_pcrs[0], 32),
+                                                     "9", hex(r.tpm_pcrs[1], 32), "11",
+                                                     hex(r.tpm_pcrs[2], 32)));
+    }
     fwt_cli_json_print(j);
     return 0;
 }
