@@ -206,6 +206,8 @@ char *fwt_tuf_quote(const char *name);
  */
 #define FWT_TUF_PATH_PLAIN 1u
 FWT_MUST_CHECK fwt_err fwt_tuf_target_path(const char *dir, const char *name, unsigned flags, char **path);
+
+/*
  * One-signature envelopes for documents that are not TUF metadata (attestation
  * records, fleet reports): {"signed": DOC, "signatures": [{"keyid", "sig"}]},
  * the signature over the canonical JSON of DOC (the metadata's encoder), keyid
