@@ -7,8 +7,10 @@ include(GNUInstallDirs)
 # ---- The library: every static library of src/<module> (not the tools' fwt_cli) ----
 set(FWT_LIB_PARTS "")
 get_property(_fwt_dirs DIRECTORY ${PROJECT_SOURCE_DIR} PROPERTY SUBDIRECTORIES)
+# src/server is the fleet daemon's own code (storage, HTTP): not API for integrators, and it
+# would make every user link libpq and libevent.
 foreach(_d ${_fwt_dirs})
-  if(_d MATCHES "/src/[^/]+$" AND NOT _d MATCHES "/src/tools$")
+  if(_d MATCHES "/src/[^/]+$" AND NOT _d MATCHES "/src/(tools|server)$")
     get_property(_ts DIRECTORY ${_d} PROPERTY BUILDSYSTEM_TARGETS)
     foreach(_t ${_ts})
       get_target_property(_type ${_t} TYPE)
@@ -19,6 +21,60 @@ foreach(_d ${_fwt_dirs})
   endif()
 endforeach()
 list(SORT FWT_LIB_PARTS)
+
+# What the parts link that is not a part (OpenSSL, jansson, libcurl, tpm2-tss, ...): linked
+# by libfwtrust.so, and, flattened to -l flags, named by fwtrust.pc and the CMake package
+# for static linking.
+set(FWT_EXT_DEPS "")
+foreach(_t ${FWT_LIB_PARTS})
+  get_target_property(_ll ${_t} LINK_LIBRARIES)
+  foreach(_l ${_ll})
+    if(_l AND NOT _l MATCHES "^fwt_" AND NOT _l MATCHES "^\\$<")
+      list(APPEND FWT_EXT_DEPS ${_l})
+    endif()
+  endforeach()
+endforeach()
+list(REMOVE_DUPLICATES FWT_EXT_DEPS)
+
+function(fwt_flatten_deps out)
+  set(_flags "")
+  set(_todo ${ARGN})
+  set(_seen "")
+  while(_todo)
+    list(POP_FRONT _todo _d)
+    if(_d IN_LIST _seen)
+      continue()
+    endif()
+    list(APPEND _seen ${_d})
+    if(TARGET ${_d})
+      get_target_property(_loc ${_d} IMPORTED_LOCATION)
+      if(NOT _loc)
+        get_target_property(_loc ${_d} IMPORTED_LOCATION_RELEASE)
+      endif()
+      if(_loc)
+        list(APPEND _todo ${_loc})
+      endif()
+      get_target_property(_ill ${_d} INTERFACE_LINK_LIBRARIES)
+      if(_ill)
+        list(APPEND _todo ${_ill})
+      endif()
+    elseif(_d MATCHES "/lib([^/]+)\\.(so|a)(\\.[0-9.]*)?$")
+      list(APPEND _flags "-l${CMAKE_MATCH_1}")
+    elseif(_d MATCHES "^-")
+      list(APPEND _flags "${_d}")
+    elseif(_d MATCHES "^[A-Za-z0-9_+-]+$")
+      list(APPEND _flags "-l${_d}")
+    else()
+      message(FATAL_ERROR "libfwtrust: cannot link '${_d}' from the top directory (an imported target "
+                          "must be GLOBAL: pkg_check_modules(... IMPORTED_TARGET GLOBAL ...))")
+    endif()
+  endwhile()
+  list(REMOVE_DUPLICATES _flags)
+  set(${out} ${_flags} PARENT_SCOPE)
+endfunction()
+find_package(Threads REQUIRED)  # Threads::Threads, as the agent links it, visible here too
+fwt_flatten_deps(FWT_EXT_FLAGS ${FWT_EXT_DEPS})
+string(REPLACE ";" " " FWT_PC_LIBS_PRIVATE "${FWT_EXT_FLAGS}")
 
 # The export list: global symbols the parts define whose names a public header declares.
 set(FWT_EXPORT_MAP ${CMAKE_CURRENT_BINARY_DIR}/libfwtrust.map)
@@ -38,10 +94,8 @@ add_library(fwtrust_shared SHARED ${PROJECT_SOURCE_DIR}/cmake/libfwtrust.c)
 add_dependencies(fwtrust_shared fwtrust_export_map ${FWT_LIB_PARTS})
 # The archives themselves (not the targets, whose own link interfaces would repeat them),
 # whole, then what they use.
-find_package(Threads REQUIRED)
 target_link_libraries(fwtrust_shared PRIVATE -Wl,--whole-archive ${_fwt_part_files} -Wl,--no-whole-archive
-                      OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::CURL PkgConfig::ZSTD PkgConfig::SQLITE
-                      ${DIVSUFSORT_LIB} Threads::Threads ${CMAKE_DL_LIBS})
+                      ${FWT_EXT_DEPS})
 target_link_options(fwtrust_shared PRIVATE "-Wl,--version-script=${FWT_EXPORT_MAP}" "-Wl,--no-undefined")
 set_target_properties(fwtrust_shared PROPERTIES OUTPUT_NAME fwtrust VERSION ${PROJECT_VERSION}
                       SOVERSION ${PROJECT_VERSION_MAJOR} LINK_DEPENDS ${FWT_EXPORT_MAP}
