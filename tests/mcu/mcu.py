@@ -106,7 +106,7 @@ class Device:
         return (bytes(self.flash[slot + MAGIC_OFF:slot + SLOT_SIZE]) == BOOT_MAGIC,
                 self.flash[slot + IMAGE_OK_OFF], self.flash[slot + COPY_DONE_OFF])
 
-    def boot(self, cut_at=0, torn=False, timeout=60, icount=False, extra=()):
+    def boot(self, cut_at=0, torn=False, timeout=60, icount=False, extra=(), endings=ENDINGS):
         """One power-on; returns (UART text, flash operations counted by the test hook)."""
         flash_file = os.path.join(self.dir, "flash.bin")
         with open(flash_file, "wb") as f:
@@ -128,7 +128,7 @@ class Device:
         q = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
         try:
-            text = self._wait(q, uart, timeout)
+            text = self._wait(q, uart, timeout, endings)
             ops = self._save(mon, flash_file)
         finally:
             if q.poll() is None:
@@ -139,7 +139,7 @@ class Device:
         self.log.append(text)
         return text, ops
 
-    def _wait(self, q, uart, timeout):
+    def _wait(self, q, uart, timeout, endings):
         end = time.time() + timeout
         text = ""
         while time.time() < end:
@@ -147,7 +147,7 @@ class Device:
                 raise RuntimeError("qemu-system-arm exited: %s" % q.stderr.read().decode())
             if os.path.exists(uart):
                 text = open(uart, "rb").read().decode("latin-1").replace("\r", "")
-                if any(e in text for e in ENDINGS):
+                if any(e in text for e in endings):
                     time.sleep(0.05)  # let the last line out
                     return open(uart, "rb").read().decode("latin-1").replace("\r", "")
             time.sleep(0.02)
