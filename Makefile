@@ -2,12 +2,13 @@
 #   make demo   install what is missing, build, run the end-to-end story
 #   make check  install what is missing, build, run every test (unit, CLI,
 #               ASan+UBSan, fuzz smoke, -m32 core, Cortex-M4 cross-build)
-# Other targets: make build, make bench, make clean.
+# Other targets: make build, make bench, make fault-campaign (the full fault-injection
+# campaign on the Cortex-M4 bootloader, docs/fault-injection.md), make clean.
 
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build check demo bench clean
+.PHONY: all deps build check demo bench fault-campaign clean
 
 all: build
 
@@ -26,6 +27,9 @@ demo: build
 
 bench: build
 	bench/run
+
+fault-campaign: deps
+	scripts/fault-campaign
 
 clean:
 	rm -rf build build-* 

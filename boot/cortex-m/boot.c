@@ -61,7 +61,7 @@ static fwt_err slot_read(void *ctx, uint32_t off, void *buf, size_t len)
     return flash_read(s->addr + off, buf, len) == 0 ? FWT_OK : FWT_E_IO;
 }
 
-static void __attribute__((noreturn)) halt(const char *why)
+static void __attribute__((noreturn, noinline)) halt(const char *why)
 {
     uart_puts("BOOT: halt: ");
     uart_puts(why);
