@@ -5,8 +5,9 @@ mps2-an386 through its gdb stub, driven by gdb-multiarch: fi_gdb.py).
 usage: fault_campaign.py FWTRUST BUILD_MCU_DIR [--boot fih,plain] [--mode skip,branch]
                          [--limit N] [--json OUT] [--expect-zero-skip]
 
-The device holds a tampered image (one payload bit flipped after signing; trailer confirmed) in
-slot 0 and nothing else, so the only correct outcome is a refusal. A first run traces every
+The device holds one image that must be refused, in slot 0 and nothing else (--image: tampered,
+a payload bit flipped after signing; wrongkey, signed by an untrusted key; downgrade, validly
+signed with a security counter below the device's), so the only correct outcome is a refusal. A first run traces every
 instruction executed (QEMU -d exec in one-instruction blocks). The targets are the distinct
 instruction addresses executed in the verification and boot-decision path: the bootloader's
 boot.c, the verifier core (src/core), the crypto ops glue, flash reads and the security counter
@@ -70,25 +71,46 @@ def func_of(syms, addr):
     return None
 
 
-def tampered_device(build, boot, tmp):
+# The images the campaign runs over: each must be refused, for the reason given.
+SCENARIOS = {
+    # one payload bit flipped after signing: the digest check refuses it
+    "tampered": "FWT_E_DIGEST",
+    # signed by a key the bootloader does not trust: the key match refuses it
+    "wrongkey": "FWT_E_UNKNOWN_KEY",
+    # validly signed (RSA-3072), security counter 3 below the device's 5: the signature is
+    # verified, then the counter check refuses it
+    "downgrade": "FWT_E_COUNTER",
+}
+
+
+def scenario_device(build, boot, scenario, tmp):
     d = mcu.Device(build, boot=boot, workdir=tempfile.mkdtemp(dir=tmp))
-    img = bytearray(build.sign("app-1.0.0-s0", os.path.join(tmp, "v1.bin"), "1.0.0", 1,
-                               mcu.SLOT0, confirm=True))
-    img[0x200 + 0x100] ^= 0x01
+    key, counter = {"tampered": ("boot-ecdsa-p256", 1), "wrongkey": ("other-ecdsa-p256", 1),
+                    "downgrade": ("boot-rsa-3072", 3)}[scenario]
+    img = bytearray(build.sign("app-1.0.0-s0", os.path.join(tmp, "v1.bin"), "1.0.0", counter,
+                               mcu.SLOT0, key=key, confirm=True))
+    if scenario == "tampered":
+        img[0x200 + 0x100] ^= 0x01
+    if scenario == "downgrade":
+        d.set_counter(5)
     d.put_slot(mcu.SLOT0, bytes(img))
     return d
 
 
-def trace(d, tmp):
+def trace(d, tmp, scenario, ranges):
+    """The instruction addresses executed inside ranges, in order (QEMU -d exec, one
+    instruction per block, logging limited to those ranges with -dfilter)."""
     log = os.path.join(tmp, "trace.log")
-    text, _ = d.boot(extra=["-d", "exec,nochain", "-singlestep", "-D", log])
-    if "refused: FWT_E_DIGEST" not in text or "BOOT: jump" in text:
-        raise SystemExit("fault-campaign: the tampered image was not refused without a fault:\n"
-                         + text)
+    dfilter = ",".join("0x%x..0x%x" % (a, b - 1) for a, b in ranges)
+    text, _ = d.boot(extra=["-d", "exec,nochain", "-singlestep", "-dfilter", dfilter, "-D", log])
+    if "refused: " + SCENARIOS[scenario] not in text or "BOOT: jump" in text:
+        raise SystemExit("fault-campaign: the %s image was not refused (%s) without a fault:\n"
+                         % (scenario, SCENARIOS[scenario]) + text)
     pcs = []
     for ln in open(log):
         if ln.startswith("Trace "):
             pcs.append(int(ln.split("[")[1].split("/")[1], 16))
+    os.unlink(log)
     return pcs
 
 
@@ -123,18 +145,19 @@ def run_gdb(elf, flash_file, plan, base):
     return results
 
 
-def campaign(build, boot, mode, limit, tmp):
+def campaign(build, boot, scenario, mode, limit, tmp):
     elf = build.path(boot + ".elf")
     syms = symbols(elf)
-    d = tampered_device(build, boot, tmp)
-    pcs = trace(d, tmp)
+    path = [f for f in syms if f[2] not in EXCLUDE_FUNCS and f[1] > f[0] and
+            any(p in f[3] for p in PATH_FILES)]
+    d = scenario_device(build, boot, scenario, tmp)
+    pcs = trace(d, tmp, scenario, [(f[0], f[1]) for f in path])
     seen, targets = set(), []
     for pc in pcs:
         if pc in seen:
             continue
         seen.add(pc)
-        f = func_of(syms, pc)
-        if f and f[2] not in EXCLUDE_FUNCS and any(p in f[3] for p in PATH_FILES):
+        if any(f[0] <= pc < f[1] for f in path):
             targets.append(pc)
     covered = len(targets)
     if mode == "branch":
@@ -172,7 +195,8 @@ def campaign(build, boot, mode, limit, tmp):
     for r in results:
         f = func_of(syms, r["addr"])
         r["where"] = "%s+0x%x" % (f[2], r["addr"] - f[0]) if f else hex(r["addr"])
-    return {"boot": boot, "mode": mode, "executed": len(seen), "covered": covered,
+    return {"boot": boot, "scenario": scenario, "mode": mode, "executed_in_path": covered,
+            "covered": covered,
             "targets": len(targets), "tried": len(tried),
             "outcomes": dict(collections.Counter(r["outcome"] for r in results)),
             "glitches": [r for r in results if r["outcome"] == "boot"]}
@@ -182,8 +206,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("fwtrust")
     ap.add_argument("build_mcu")
-    ap.add_argument("--boot", default="fih,plain")
+    ap.add_argument("--boot", default="fih,plain")  # boot-fih: hardened; boot-plain: not
     ap.add_argument("--mode", default="skip,branch")
+    ap.add_argument("--image", default=",".join(SCENARIOS))
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--json")
     ap.add_argument("--expect-zero-skip", action="store_true")
@@ -199,19 +224,32 @@ def main():
         tmp = keep or tmp0
         os.makedirs(tmp, exist_ok=True)
         for boot in a.boot.split(","):
+            for scenario in a.image.split(","):
+                if scenario not in SCENARIOS:
+                    ap.error("--image: one of %s" % ", ".join(SCENARIOS))
+                for mode in a.mode.split(","):
+                    t0 = time.time()
+                    r = campaign(build, "boot-" + boot, scenario, mode, a.limit, tmp)
+                    r["seconds"] = round(time.time() - t0, 1)
+                    reports.append(r)
+                    print("%-10s %-9s %-6s: %4d decision-path instructions executed, %4d "
+                          "targets, %4d faults tried, successful glitches %d, outcomes %s "
+                          "(%.0fs)" % (r["boot"], scenario, mode, r["covered"], r["targets"],
+                                       r["tried"], len(r["glitches"]),
+                                       json.dumps(r["outcomes"], sort_keys=True),
+                                       r["seconds"]))
+                    for gl in r["glitches"]:
+                        print("    glitch: %s at %s (0x%x)" % (gl.get("fault"), gl["where"],
+                                                               gl["addr"]))
+        tot = collections.Counter()
+        for r in reports:
+            tot[(r["boot"], r["mode"], "tried")] += r["tried"]
+            tot[(r["boot"], r["mode"], "glitches")] += len(r["glitches"])
+        for boot in a.boot.split(","):
             for mode in a.mode.split(","):
-                t0 = time.time()
-                r = campaign(build, "boot-" + boot, mode, a.limit, tmp)
-                r["seconds"] = round(time.time() - t0, 1)
-                reports.append(r)
-                print("%-10s %-6s: %d instructions executed, %d in the decision path, %d "
-                      "targets, %d faults tried, outcomes %s, successful glitches %d (%.0fs)" %
-                      (r["boot"], mode, r["executed"], r["covered"], r["targets"], r["tried"],
-                       json.dumps(r["outcomes"], sort_keys=True), len(r["glitches"]),
-                       r["seconds"]))
-                for gl in r["glitches"]:
-                    print("    glitch: %s at %s (0x%x)" % (gl.get("fault"), gl["where"],
-                                                           gl["addr"]))
+                k = ("boot-" + boot, mode)
+                print("total %-10s %-6s: %d faults, %d successful glitches" %
+                      (k[0], mode, tot[k + ("tried",)], tot[k + ("glitches",)]))
     if a.json:
         json.dump(reports, open(a.json, "w"), indent=1)
     if a.expect_zero_skip:

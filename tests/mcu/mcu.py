@@ -106,8 +106,10 @@ class Device:
         return (bytes(self.flash[slot + MAGIC_OFF:slot + SLOT_SIZE]) == BOOT_MAGIC,
                 self.flash[slot + IMAGE_OK_OFF], self.flash[slot + COPY_DONE_OFF])
 
-    def boot(self, cut_at=0, torn=False, timeout=60, icount=False, extra=(), endings=ENDINGS):
-        """One power-on; returns (UART text, flash operations counted by the test hook)."""
+    def boot(self, cut_at=0, torn=False, timeout=60, icount=False, extra=(), endings=ENDINGS,
+             ram_dump=None):
+        """One power-on; returns (UART text, flash operations counted by the test hook).
+        ram_dump: a file to save the RAM (0x20000000, 192 KiB) to at the end."""
         flash_file = os.path.join(self.dir, "flash.bin")
         with open(flash_file, "wb") as f:
             f.write(self.flash)
@@ -129,7 +131,7 @@ class Device:
                              stderr=subprocess.PIPE)
         try:
             text = self._wait(q, uart, timeout, endings)
-            ops = self._save(mon, flash_file)
+            ops = self._save(mon, flash_file, ram_dump)
         finally:
             if q.poll() is None:
                 q.kill()
@@ -180,10 +182,13 @@ class Device:
                 prompt()
         s.close()
 
-    def _save(self, mon, flash_file):
+    def _save(self, mon, flash_file, ram_dump=None):
         hook_file = flash_file + ".hook"
-        self._monitor(mon, ["stop", 'pmemsave 0 %d "%s"' % (FLASH_END, flash_file),
-                            'pmemsave 0x%x 16 "%s"' % (HOOK_ADDR, hook_file), "quit"])
+        cmds = ["stop", 'pmemsave 0 %d "%s"' % (FLASH_END, flash_file),
+                'pmemsave 0x%x 16 "%s"' % (HOOK_ADDR, hook_file)]
+        if ram_dump:
+            cmds.append('pmemsave 0x20000000 0x30000 "%s"' % ram_dump)
+        self._monitor(mon, cmds + ["quit"])
         for _ in range(100):
             if os.path.exists(hook_file) and os.path.getsize(hook_file) == 16:
                 break
