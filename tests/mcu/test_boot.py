@@ -3,7 +3,8 @@
 is emulated).
 
 usage: test_boot.py FWTRUST BUILD_MCU_DIR CASE
-CASE: build (runs scripts/build-mcu into BUILD_MCU_DIR), good, rsa, imgtool, tampered, wrongkey, downgrade, truncated, upgrade-confirm,
+CASE: build (runs scripts/build-mcu into BUILD_MCU_DIR), good, rsa, imgtool, tampered, wrongkey,
+      downgrade, truncated, wrongslot, upgrade-confirm,
       upgrade-revert, powercut-confirm, powercut-revert, verify-256k
 Exit: 0 pass, 1 fail, 77 qemu-system-arm or the toolchain missing.
 """
@@ -128,6 +129,17 @@ def case_truncated(b, tmp):
     cut = bytearray(img)
     cut[size // 2:size] = b"\xff" * (size - size // 2)
     refused(b, tmp, bytes(cut), "FWT_E_MALFORMED")
+
+
+def case_wrongslot(b, tmp):
+    """An image signed for slot 1 (--rom-fixed, in the signed header) copied into slot 0 is not
+    started there: it is linked to run from slot 1."""
+    d = device(b, tmp)
+    d.put_slot(SLOT0, b.sign("app-1.0.0-s1", os.path.join(tmp, "s1.bin"), "1.0.0", 1, SLOT1,
+                             confirm=True))
+    text, _ = d.boot()
+    expect(text, "slot 0: verified", "BOOT: slot image is linked for 0x000a0000, not this slot",
+           "BOOT: halt: no bootable image", absent=("BOOT: jump",))
 
 
 def upgrade_setup(b, tmp, confirm):
