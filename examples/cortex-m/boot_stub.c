@@ -5,6 +5,8 @@
  * public key compiled in, a static work buffer. Linked with -nostdlib to
  * prove the core needs nothing from libc but memcpy/memset/memcmp, which
  * this file provides. Not a working bootloader: no vector table, no jump.
+ * The working one, on mbedTLS and booted in QEMU by the tests, is boot/cortex-m/
+ * (docs/mcu-boot.md).
  */
 #include <fwtrust/fwtrust.h>
 

@@ -18,18 +18,30 @@ scripts/imgtool/keys/ed25519.py; it shares no code with fwtrust or imgtool
 deterministic, so the same key and input always give the same bytes.
 
 usage: make_vectors.py KEY.pem FIRMWARE OUTDIR
+       make_vectors.py sign KEY.pem FIRMWARE OUT VERSION SECURITY_COUNTER ROM_FIXED [confirm]
+
+The second form signs one image with an Ed25519 or ECDSA P-256 key, as
+  imgtool sign -k KEY.pem --version VERSION --header-size 0x200 --pad-header
+      --slot-size 0x80000 --security-counter N --rom-fixed ROM_FIXED --pad [--confirm]
+does (ECDSA as scripts/imgtool/keys/ecdsa.py: the SHA-256 digest signed as a
+prehash, DER signature in an ECDSASIG TLV 0x22; ROM_FIXED as add_header: flag
+0x100, the address in the load address field). tests/mcu signs the Cortex-M
+application with it, so that an image whose signature fwtrust did not make boots.
 """
 import hashlib
 import os
 import struct
 import sys
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 IMAGE_MAGIC = 0x96F3B83D
 BOOT_MAGIC = bytes.fromhex("77c295f360d2ef7f3552500f2cb67980")  # max_align 8
 T_KEYHASH, T_PUBKEY, T_SHA256, T_SHA512 = 0x01, 0x02, 0x10, 0x12
 T_ED25519, T_SIG_PURE, T_DEPENDENCY, T_SEC_CNT = 0x24, 0x25, 0x40, 0x50
+T_ECDSASIG = 0x22
+IMAGE_F_ROM_FIXED = 0x100
 
 
 def area(magic, tlvs):
@@ -39,7 +51,7 @@ def area(magic, tlvs):
 
 def image(key, fw, version=(4, 0, 0, 5), header_size=0x200, slot_size=0x80000,
           security_counter=5, pure=False, sha=256, full_key=False, deps=(), custom=(),
-          pad=False, confirm=False):
+          pad=False, confirm=False, rom_fixed=None):
     pub = key.public_key().public_bytes(serialization.Encoding.DER,
                                         serialization.PublicFormat.SubjectPublicKeyInfo)
     # imgtool: pure forces SHA-512; the key hash uses the image's hash algorithm.
@@ -53,15 +65,21 @@ def image(key, fw, version=(4, 0, 0, 5), header_size=0x200, slot_size=0x80000,
     prot += list(custom)
     prot_area = area(0x6908, prot)
     body = bytes([0xFF]) * header_size + fw  # --pad-header: erased bytes
-    hdr = struct.pack("<IIHHIIBBHII", IMAGE_MAGIC, 0, header_size, len(prot_area),
-                      len(fw), 0, version[0], version[1], version[2], version[3], 0)
+    flags = IMAGE_F_ROM_FIXED if rom_fixed is not None else 0
+    hdr = struct.pack("<IIHHIIBBHII", IMAGE_MAGIC, rom_fixed or 0, header_size, len(prot_area),
+                      len(fw), flags, version[0], version[1], version[2], version[3], 0)
     signed = hdr + body[len(hdr):] + prot_area
     digest = hash_fn(signed).digest()
     unprot = [(hash_tlv, digest)]
     if pure:
         unprot.append((T_SIG_PURE, b"\x01"))
     unprot.append((T_PUBKEY, pub) if full_key else (T_KEYHASH, hash_fn(pub).digest()))
-    unprot.append((T_ED25519, key.sign(signed if pure else digest)))
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        if pure or hash_fn is not hashlib.sha256 or key.curve.name != "secp256r1":
+            raise SystemExit("ECDSA: P-256 with SHA-256 only here")
+        unprot.append((T_ECDSASIG, key.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))))
+    else:
+        unprot.append((T_ED25519, key.sign(signed if pure else digest)))
     out = signed + area(0x6907, unprot)
     if pad:
         trailer = 128 * 3 * 1 + 8 * 4 + 16  # align 1, max_align 8, 128 sectors
@@ -74,7 +92,22 @@ def image(key, fw, version=(4, 0, 0, 5), header_size=0x200, slot_size=0x80000,
     return out
 
 
+def sign_one(argv):
+    key = serialization.load_pem_private_key(open(argv[2], "rb").read(), password=None)
+    fw = open(argv[3], "rb").read()
+    v, _, build = argv[5].partition("+")
+    parts = [int(x) for x in v.split(".")] + [0, 0]
+    out = image(key, fw, version=(parts[0], parts[1], parts[2], int(build or 0)),
+                security_counter=int(argv[6], 0), rom_fixed=int(argv[7], 0), pad=True,
+                confirm=argv[8:] == ["confirm"])
+    with open(argv[4], "wb") as f:
+        f.write(out)
+    return 0
+
+
 def main(argv):
+    if len(argv) in (8, 9) and argv[1] == "sign":
+        return sign_one(argv)
     if len(argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2

@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+"""Boot tests of the Cortex-M4 bootloader on QEMU mps2-an386 (see mcu.py for how a power cycle
+is emulated).
+
+usage: test_boot.py FWTRUST BUILD_MCU_DIR CASE
+CASE: build (runs scripts/build-mcu into BUILD_MCU_DIR), good, rsa, imgtool, tampered, wrongkey,
+      downgrade, truncated, wrongslot, upgrade-confirm,
+      upgrade-revert, powercut-confirm, powercut-revert, verify-256k
+Exit: 0 pass, 1 fail, 77 qemu-system-arm or the toolchain missing.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import mcu
+from mcu import SLOT0, SLOT1
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VECTORS = os.path.join(mcu.ROOT, "tests", "data", "vectors")
+MAKE_VECTORS = os.path.join(mcu.ROOT, "tests", "interop", "imgtool", "make_vectors.py")
+
+
+class Fail(Exception):
+    pass
+
+
+def expect(text, *needles, absent=()):
+    for n in needles:
+        if n not in text:
+            raise Fail("expected %r on the UART:\n%s" % (n, text))
+    for n in absent:
+        if n in text:
+            raise Fail("did not expect %r on the UART:\n%s" % (n, text))
+
+
+def device(b, tmp, boot="boot-fih"):
+    return mcu.Device(b, boot=boot, workdir=tempfile.mkdtemp(dir=tmp))
+
+
+def v1_confirmed(b, tmp, key="boot-ecdsa-p256"):
+    return b.sign("app-1.0.0-s0", os.path.join(tmp, "v1.bin"), "1.0.0", 1, SLOT0, key=key,
+                  confirm=True)
+
+
+def case_good(b, tmp):
+    d = device(b, tmp)
+    d.put_slot(SLOT0, v1_confirmed(b, tmp))
+    text, _ = d.boot()
+    expect(text, "slot 0: verified", "BOOT: jump to", "APP: fwtrust demo application 1.0.0",
+           "APP: idle")
+    if d.counter() != 1:
+        raise Fail("security counter %d after booting a confirmed image with counter 1" %
+                   d.counter())
+
+
+def case_rsa(b, tmp):
+    d = device(b, tmp)
+    d.put_slot(SLOT0, v1_confirmed(b, tmp, key="boot-rsa-3072"))
+    text, _ = d.boot()
+    expect(text, "slot 0: verified", "APP: fwtrust demo application 1.0.0", "APP: idle")
+
+
+def case_imgtool(b, tmp):
+    # 1. The application, signed not by fwtrust but by the imgtool-format generator
+    #    (tests/interop/imgtool/make_vectors.py, written from imgtool's source) with a key
+    #    of its own that the bootloader trusts (the imgtool vectors' keys are not here).
+    d = device(b, tmp)
+    fw = b.path("app-1.0.0-s0.bin")
+    out = os.path.join(tmp, "imgtool-style.bin")
+    subprocess.run([sys.executable, MAKE_VECTORS, "sign", b.key("boot-ecdsa-p256"), fw, out,
+                    "1.0.0+7", "1", hex(SLOT0), "confirm"], check=True)
+    d.put_slot(SLOT0, open(out, "rb").read())
+    text, _ = d.boot()
+    expect(text, "slot 0: version 1.0.0+7, confirmed", "slot 0: verified",
+           "APP: fwtrust demo application 1.0.0", "APP: idle")
+    # 2. Images signed by MCUboot's imgtool itself (tests/data/vectors: Pybricks firmware for
+    #    an STM32 hub, not runnable here): ECDSA P-256 and RSA-3072 verify with mbedTLS on the
+    #    target and are started; Ed25519 is refused (not in this mbedTLS build).
+    for typ, ok in (("ecdsa-p256", True), ("rsa-3072", True), ("ed25519", False)):
+        d = device(b, tmp)
+        img = open(os.path.join(VECTORS, "primehub-v4.0.0b5.%s.signed.bin" % typ), "rb").read()
+        d.put_slot(SLOT0, img)
+        d.set_trailer(SLOT0, magic=True, image_ok=True)
+        text, _ = d.boot(endings=mcu.ENDINGS + ("BOOT: jump to",))
+        if ok:
+            # The firmware's reset vector points into the STM32's flash (0x08......).
+            expect(text, "slot 0: version 4.0.0+5, confirmed", "slot 0: verified",
+                   "security counter 5", "BOOT: jump to 0x08")
+        else:
+            expect(text, "slot 0 refused: FWT_E_UNKNOWN_KEY", "halt: no bootable image",
+                   absent=("BOOT: jump",))
+
+
+def refused(b, tmp, img, reason, setup=None):
+    d = device(b, tmp)
+    d.put_slot(SLOT0, img)
+    if setup:
+        setup(d)
+    text, _ = d.boot()
+    expect(text, "slot 0 refused: " + reason, "BOOT: halt: no bootable image",
+           absent=("BOOT: jump", "APP:"))
+    return d
+
+
+def case_tampered(b, tmp):
+    img = bytearray(v1_confirmed(b, tmp))
+    img[0x200 + 0x100] ^= 0x01  # one bit of the payload
+    refused(b, tmp, bytes(img), "FWT_E_DIGEST")
+
+
+def case_wrongkey(b, tmp):
+    refused(b, tmp, v1_confirmed(b, tmp, key="other-ecdsa-p256"), "FWT_E_UNKNOWN_KEY")
+
+
+def case_downgrade(b, tmp):
+    img = b.sign("app-1.0.0-s0", os.path.join(tmp, "c3.bin"), "1.0.0", 3, SLOT0, confirm=True)
+    d = refused(b, tmp, img, "FWT_E_COUNTER", setup=lambda d: d.set_counter(5))
+    expect(d.log[0], "BOOT: security counter 5")
+    if d.counter() != 5:
+        raise Fail("the counter moved: %d" % d.counter())
+
+
+def case_truncated(b, tmp):
+    img = v1_confirmed(b, tmp)
+    # Only the first half of the image arrived (the rest of the slot erased), trailer kept:
+    # what an interrupted download leaves. The header still claims the whole payload.
+    size = img.index(b"\xff" * 64, 0x200 + 1024)  # end of header + payload + TLVs
+    cut = bytearray(img)
+    cut[size // 2:size] = b"\xff" * (size - size // 2)
+    refused(b, tmp, bytes(cut), "FWT_E_MALFORMED")
+
+
+def case_wrongslot(b, tmp):
+    """An image signed for slot 1 (--rom-fixed, in the signed header) copied into slot 0 is not
+    started there: it is linked to run from slot 1."""
+    d = device(b, tmp)
+    d.put_slot(SLOT0, b.sign("app-1.0.0-s1", os.path.join(tmp, "s1.bin"), "1.0.0", 1, SLOT1,
+                             confirm=True))
+    text, _ = d.boot()
+    expect(text, "slot 0: verified", "BOOT: slot image is linked for 0x000a0000, not this slot",
+           "BOOT: halt: no bootable image", absent=("BOOT: jump",))
+
+
+def upgrade_setup(b, tmp, confirm):
+    d = device(b, tmp)
+    d.put_slot(SLOT0, v1_confirmed(b, tmp))
+    app = "app-2.0.0-s1" + ("" if confirm else "-noconfirm")
+    d.put_slot(SLOT1, b.sign(app, os.path.join(tmp, "v2.bin"), "2.0.0", 2, SLOT1))
+    return d
+
+
+def case_upgrade_confirm(b, tmp):
+    d = upgrade_setup(b, tmp, True)
+    text, _ = d.boot()
+    expect(text, "slot 1: version 2.0.0+0, new (trial)", "BOOT: trial boot",
+           "APP: fwtrust demo application 2.0.0 running from slot 1", "APP: confirmed",
+           absent=("security counter raised",))
+    if d.counter() != 0:
+        raise Fail("the counter was raised on a trial boot: %d" % d.counter())
+    text, _ = d.boot()
+    expect(text, "slot 1: version 2.0.0+0, confirmed", "security counter raised to 2",
+           "APP: fwtrust demo application 2.0.0", "APP: already confirmed")
+    text, _ = d.boot()
+    expect(text, "APP: fwtrust demo application 2.0.0", absent=("security counter raised",))
+
+
+def case_upgrade_revert(b, tmp):
+    d = upgrade_setup(b, tmp, False)
+    text, _ = d.boot()
+    expect(text, "BOOT: trial boot", "APP: fwtrust demo application 2.0.0",
+           "APP: not confirming")
+    text, _ = d.boot()
+    expect(text, "slot 1: trial was not confirmed: reverting",
+           "APP: fwtrust demo application 1.0.0 running from slot 0", "APP: idle")
+    text, _ = d.boot()
+    expect(text, "slot 1: empty", "APP: fwtrust demo application 1.0.0")
+    if d.counter() != 1:
+        raise Fail("counter %d after a reverted trial of counter 2" % d.counter())
+
+
+def app_version(text):
+    for ln in text.splitlines():
+        if ln.startswith("APP: fwtrust demo application "):
+            return ln.split()[4]
+    return None
+
+
+def powercut(b, tmp, confirm):
+    """Cut the power before, and in the middle of, every flash operation of the upgrade (and
+    of the boots after it, until nothing changes): every following power-on must boot an
+    application. A cut after the application's own confirm (or, for the revert, any cut) must
+    end where the uninterrupted sequence ends, security counter included; a cut before the
+    confirm may end on 1.0.0 (the trial was not confirmed: reverted), never on nothing."""
+    ref = upgrade_setup(b, tmp, confirm)
+    per_boot = [ref.boot()[1] for _ in range(3)]
+    total = sum(per_boot)
+    if per_boot[-1] != 0:
+        raise Fail("the reference sequence still writes flash on its third boot")
+    ref_version, ref_counter = app_version(ref.log[-1]), ref.counter()
+    n_cases = 0
+    for k in range(1, total + 1):
+        for torn in (False, True):
+            d = upgrade_setup(b, tmp, confirm)
+            done = 0
+            while True:
+                text, ops = d.boot(cut_at=k - done, torn=torn)
+                if "POWERCUT" in text:
+                    break
+                expect(text, "APP: idle")
+                done += ops
+            for _ in range(3):  # power back on, and again
+                text, _ = d.boot()
+                expect(text, "APP: fwtrust demo application", "APP: idle")
+            v = app_version(text)
+            after_confirm = k > per_boot[0]
+            if (not confirm or after_confirm) and (v, d.counter()) != (ref_version, ref_counter):
+                raise Fail("cut at operation %d%s: ends on %s with counter %d, not %s with %d" %
+                           (k, " (torn)" if torn else "", v, d.counter(), ref_version,
+                            ref_counter))
+            if v not in ("1.0.0", "2.0.0") or d.counter() < 1:
+                raise Fail("cut at operation %d: ends on %s, counter %d" % (k, v, d.counter()))
+            n_cases += 1
+    print("powercut-%s: %d flash operations over 3 boots (%s); %d cuts (before each, and "
+          "torn), each followed by 3 power-ons that boot; uninterrupted result %s, counter %d" %
+          ("confirm" if confirm else "revert", total, "+".join(map(str, per_boot)), n_cases,
+           ref_version, ref_counter))
+
+
+def case_powercut_confirm(b, tmp):
+    powercut(b, tmp, True)
+
+
+def case_powercut_revert(b, tmp):
+    powercut(b, tmp, False)
+
+
+def case_verify_256k(b, tmp):
+    """Instructions to verify a 256 KiB image (QEMU -icount shift=0: one instruction per
+    virtual nanosecond; SysTick counts the 25 MHz clock, 40 instructions a tick)."""
+    for key in ("boot-ecdsa-p256", "boot-rsa-3072"):
+        d = device(b, tmp, boot="boot-release")
+        d.put_slot(SLOT0, b.sign("app-1.0.0-s0", os.path.join(tmp, "big.bin"), "1.0.0", 1,
+                                 SLOT0, key=key, confirm=True, payload_size=256 * 1024))
+        text, _ = d.boot(icount=True)
+        expect(text, "verified (262144 bytes", "APP: idle")
+        line = [ln for ln in text.splitlines() if "verified" in ln][0]
+        ticks = int(line.split(" in ")[1].split()[0])
+        print("verify-256k %s: %d SysTick ticks = %d instructions (icount)" %
+              (key, ticks, ticks * 40))
+
+
+def main(argv):
+    if len(argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        mcu.tools_present()
+    except mcu.Skip as e:
+        print("SKIP: %s" % e)
+        return 77
+    b = mcu.Build(argv[1], argv[2])
+    if argv[3] == "build":
+        return subprocess.run([os.path.join(mcu.ROOT, "scripts", "build-mcu"), "--fwtrust",
+                               b.fwtrust, b.out]).returncode
+    fn = globals().get("case_" + argv[3].replace("-", "_"))
+    if not fn:
+        print("unknown case %s" % argv[3], file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="fwt-mcu-") as tmp:
+        try:
+            fn(b, tmp)
+        except Fail as e:
+            print("FAIL %s: %s" % (argv[3], e))
+            return 1
+    print("PASS %s" % argv[3])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
