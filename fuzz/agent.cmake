@@ -8,15 +8,6 @@
 if(TARGET fwt_agent)
   foreach(target fuzz_agent_config fuzz_agent_state fuzz_agent_audit fuzz_agent_install
                  fuzz_agent_outcome)
-    add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
-    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/util)
-    target_link_libraries(${target} PRIVATE fwt_agent)
-    target_link_options(${target} PRIVATE -fsanitize=fuzzer)
-    set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
-    file(MAKE_DIRECTORY ${out_dir})
-    add_test(NAME ${target}
-             COMMAND ${target} -runs=20000 -max_total_time=15 ${out_dir}
-                     ${CMAKE_CURRENT_LIST_DIR}/corpus/${target})
-    set_tests_properties(${target} PROPERTIES LABELS "agent;fuzz" TIMEOUT 120)
+    fwt_add_fuzz(${target} LIBS fwt_agent LABELS "agent;fuzz")
   endforeach()
 endif()

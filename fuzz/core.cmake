@@ -7,16 +7,6 @@
 # see docs/verifier-core.md).
 foreach(target fuzz_core_verify fuzz_core_cert)
   string(REPLACE "fuzz_core_" "core_" corpus ${target})
-  add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c
-                 ${PROJECT_SOURCE_DIR}/tests/core/mock.c)
-  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src
-                             ${PROJECT_SOURCE_DIR}/tests/core)
-  target_link_libraries(${target} PRIVATE fwt_core)
-  target_link_options(${target} PRIVATE -fsanitize=fuzzer)
-  set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
-  file(MAKE_DIRECTORY ${out_dir})
-  add_test(NAME ${target}
-           COMMAND ${target} -runs=20000 -max_total_time=15 ${out_dir}
-                   ${CMAKE_CURRENT_LIST_DIR}/corpus/${corpus})
-  set_tests_properties(${target} PROPERTIES LABELS "core;fuzz" TIMEOUT 120)
+  fwt_add_fuzz(${target} SOURCES ${PROJECT_SOURCE_DIR}/tests/core/mock.c INCLUDES ${PROJECT_SOURCE_DIR}/tests/core
+               LIBS fwt_core LABELS "core;fuzz" CORPUS ${corpus})
 endforeach()

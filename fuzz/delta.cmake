@@ -5,16 +5,5 @@
 # (The decoder alone on hostile bytes is fuzz_agentupdate_decode, fuzz/agentupdate.cmake.)
 # Seeds: fuzz/corpus/fuzz_delta_roundtrip/ (made by fuzz/corpus/make_delta_seeds.py).
 if(TARGET fwt_delta_encode)
-  foreach(target fuzz_delta_roundtrip)
-    add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
-    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src/util)
-    target_link_libraries(${target} PRIVATE fwt_delta_encode)
-    target_link_options(${target} PRIVATE -fsanitize=fuzzer)
-    set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
-    file(MAKE_DIRECTORY ${out_dir})
-    add_test(NAME ${target}
-             COMMAND ${target} -runs=20000 -max_total_time=15 ${out_dir}
-                     ${CMAKE_CURRENT_LIST_DIR}/corpus/${target})
-    set_tests_properties(${target} PROPERTIES LABELS "delta;fuzz" TIMEOUT 120)
-  endforeach()
+  fwt_add_fuzz(fuzz_delta_roundtrip LIBS fwt_delta_encode LABELS "delta;fuzz")
 endif()

@@ -8,16 +8,6 @@
 # (a log of three entries made by `fwtrust log init` and `fwtrust sign --log`).
 # (The certificate parser is fuzzed by fuzz_core_cert, fuzz/core.cmake.)
 if(TARGET fwt_keys)
-  foreach(target fuzz_keys_log fuzz_keys_db)
-    add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
-    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/util)
-    target_link_libraries(${target} PRIVATE fwt_keys)
-    target_link_options(${target} PRIVATE -fsanitize=fuzzer)
-    set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
-    file(MAKE_DIRECTORY ${out_dir})
-    add_test(NAME ${target}
-             COMMAND ${target} -runs=20000 -max_total_time=15 ${out_dir}
-                     ${CMAKE_CURRENT_LIST_DIR}/corpus/${target})
-    set_tests_properties(${target} PROPERTIES LABELS "keys;fuzz" TIMEOUT 120)
-  endforeach()
+  fwt_add_fuzz(fuzz_keys_log LIBS fwt_keys LABELS "keys;fuzz")
+  fwt_add_fuzz(fuzz_keys_db LIBS fwt_keys LABELS "keys;fuzz")
 endif()

@@ -10,15 +10,7 @@
 # verified, a compressed and both kinds of patch target: fuzz/corpus/make_target_desc_seeds.sh).
 if(TARGET fwt_tuf_repo)
   foreach(target fuzz_tufrepo_meta fuzz_tufrepo_journal fuzz_tuf_target_desc)
-    add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
-    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/src/util)
-    target_link_libraries(${target} PRIVATE fwt_tuf_repo fwt_image fwt_crypto fwt_util PkgConfig::JANSSON)
-    target_link_options(${target} PRIVATE -fsanitize=fuzzer)
-    set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
-    file(MAKE_DIRECTORY ${out_dir})
-    add_test(NAME ${target}
-             COMMAND ${target} -runs=20000 -max_total_time=15 ${out_dir}
-                     ${CMAKE_CURRENT_LIST_DIR}/corpus/${target})
-    set_tests_properties(${target} PROPERTIES LABELS "tuf;tufrepo;fuzz" TIMEOUT 120)
+    fwt_add_fuzz(${target} LIBS fwt_tuf_repo fwt_image fwt_crypto fwt_util PkgConfig::JANSSON
+                 LABELS "tuf;tufrepo;fuzz")
   endforeach()
 endif()

@@ -149,6 +149,18 @@ FWT_MUST_CHECK fwt_err repo_cmd_sign(struct repo *r, const char *role, const str
                                      json_t *report);
 /* Status; FWT_E_STATE (11) when an interrupted operation is pending (report "interrupted"). */
 FWT_MUST_CHECK fwt_err repo_cmd_status(struct repo *r, json_t *report);
+/* After repo_cmd_status (its report "roles"): every role whose published metadata expires
+ * within days days of r->now, or has expired, goes into report "expiring" ([{role, version,
+ * expires, expired, fix}]; fix: the command that re-signs it); FWT_E_META_EXPIRED (42) naming
+ * each such role and its command when there is one, FWT_OK otherwise. Reads only. */
+FWT_MUST_CHECK fwt_err repo_cmd_check_expiry(const struct repo *r, uint32_t days, json_t *report);
+/* The targets of targets and every delegated role (role NULL), or of one targets role:
+ * report "targets" = [{name, role, length, hashes, staged, custom, version, encoding}] from
+ * the current metadata (staged, else published; staged says which), by role in delegation
+ * pre-order, then by name; version and encoding from custom.fwtrust (custom_error when it
+ * cannot be read). FWT_E_STATE while an interrupted operation is pending (as status);
+ * FWT_E_NOT_FOUND for a role not delegated; FWT_E_ARG for root, snapshot or timestamp. */
+FWT_MUST_CHECK fwt_err repo_cmd_list(struct repo *r, const char *role, json_t *report);
 /* Complete or roll back an operation a crash interrupted (report "recovered" says which). */
 FWT_MUST_CHECK fwt_err repo_cmd_recover(struct repo *r, json_t *report);
 

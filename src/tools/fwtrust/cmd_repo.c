@@ -51,7 +51,7 @@ static int parse_expires(struct repo_expiry *exp, const char *s)
 
 static struct args g_a;
 static const char *g_expires[16];
-static uint64_t g_th[4], g_threshold;
+static uint64_t g_th[4], g_threshold, g_check_expiry = UINT64_MAX; /* UINT64_MAX: not given */
 #define LIST_(l) {g_a.list[l], 0, MAXV}
 static struct fwt_opt_list g_lists[8] = {LIST_(L_ROOT), LIST_(L_TARGETS), LIST_(L_SNAPSHOT), LIST_(L_TIMESTAMP),
                                          LIST_(L_KEY),  LIST_(L_SIGN),    LIST_(L_NEW),      LIST_(L_OLD)};
@@ -128,6 +128,15 @@ static const struct fwt_opt k_revoke[] = {
     FWT_OPT_END_,
 };
 static const struct fwt_opt k_sign[] = {KEYS("a key of ROLE to sign with (repeatable; at least one)"), FWT_OPT_END_};
+static const struct fwt_opt k_status[] = {
+    FWT_OPT_U64_(0, "check-expiry", "DAYS", &g_check_expiry, 0, 36500,
+                 "exit 42 when a published role expires within DAYS days (0: has\nexpired), naming each and the command that re-signs it"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_list[] = {
+    ROLE("only the targets of this targets role (default: targets and every\ndelegated role)"),
+    FWT_OPT_END_,
+};
 
 static const struct fwt_cli_cmd k_cmds[] = {
     {"init", "DIR", 1, 1, "stage root and targets version 1 (consistent snapshots)", NULL, k_init},
@@ -151,8 +160,17 @@ static const struct fwt_cli_cmd k_cmds[] = {
      "version when nothing is staged.", k_sign},
     {"status", "DIR", 1, 1, "versions, expiry, thresholds, who signed what",
      "Versions, expiry, thresholds, who signed what. Exits 11 while an operation that a\n"
-     "crash interrupted is pending (any other command, or recover, completes or rolls it back).",
-     NULL},
+     "crash interrupted is pending (any other command, or recover, completes or rolls it back).\n"
+     "With --check-expiry DAYS (for cron or monitoring) it also exits 42 when the published\n"
+     "metadata of a role expires within DAYS days, naming the role and the command that\n"
+     "re-signs it (the status is printed too).",
+     k_status},
+    {"list", "DIR", 1, 1, "targets with length, hashes, role and image version",
+     "Lists the targets of targets and of every delegated role (or of --role ROLE) from the\n"
+     "current metadata (staged, else published): name, role, length, hashes and the image\n"
+     "version and encoding of custom.fwtrust; staged entries are marked. Reads only; exits 11\n"
+     "while an interrupted operation is pending, as status does.",
+     k_list},
     {"recover", "DIR", 1, 1, "complete (or roll back) an interrupted operation",
      "Completes (or rolls back) an operation that a crash interrupted; every other command\n"
      "does this first, too.", NULL},
@@ -173,7 +191,8 @@ static const struct fwt_cli_prog k_cli = {
         "8 not found; 11 repository state inconsistent (status: an interrupted operation\n"
         "is pending; any other command, or recover, completes or rolls it back);\n"
         "40 metadata malformed; 41 signature threshold not met (staged, waiting for 'sign');\n"
-        "42 metadata expired; 51 nothing to publish.",
+        "42 metadata expired (status --check-expiry: a role expires within DAYS);\n"
+        "51 nothing to publish.",
 };
 
 /* The options into g_a: -1 to go on, else the exit code. */
@@ -226,6 +245,37 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     fwt_progress_update(p, done);
 }
 
+/* list: one line a target; hashes shortened to 16 hex digits (--json has them whole). */
+static void print_list(const json_t *rep)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(rep, "targets"), i, t) {
+        printf("%s  role %s  %lld bytes", json_string_value(json_object_get(t, "name")),
+               json_string_value(json_object_get(t, "role")),
+               (long long)json_integer_value(json_object_get(t, "length")));
+        const char *alg;
+        json_t *h;
+        json_object_foreach(json_object_get(t, "hashes"), alg, h) {
+            printf("  %s:%.16s...", alg, json_string_value(h));
+        }
+        const char *v = json_string_value(json_object_get(t, "version"));
+        const char *enc = json_string_value(json_object_get(t, "encoding"));
+        const char *bad = json_string_value(json_object_get(t, "custom_error"));
+        if (v) {
+            printf("  version %s", v);
+        }
+        if (enc) {
+            printf("  %s", enc);
+        }
+        if (bad) {
+            printf("  (custom.fwtrust unreadable: %s)", bad);
+        }
+        printf("%s\n", json_is_true(json_object_get(t, "staged")) ? "  (staged)" : "");
+    }
+    printf("%lld target(s)\n", (long long)json_integer_value(json_object_get(rep, "count")));
+}
+
 static void print_human(const char *cmd, const json_t *rep)
 {
     size_t i;
@@ -233,6 +283,10 @@ static void print_human(const char *cmd, const json_t *rep)
     const char *rec = json_string_value(json_object_get(rep, "recovered"));
     if (rec) {
         printf("%s%s\n", strncmp(rec, "nothing", 7) ? "an interrupted operation was found and " : "", rec);
+    }
+    if (!strcmp(cmd, "list")) {
+        print_list(rep);
+        return;
     }
     if (!strcmp(cmd, "status")) {
         json_array_foreach(json_object_get(rep, "roles"), i, s) {
@@ -269,6 +323,10 @@ static void print_human(const char *cmd, const json_t *rep)
                 }
                 printf("    key %s%s\n", json_string_value(k), signed_it ? "  signed staged" : "");
             }
+        }
+        json_t *days = json_object_get(rep, "check_expiry_days");
+        if (days && json_array_size(json_object_get(rep, "expiring")) == 0) {
+            printf("no published role expires within %lld day(s)\n", (long long)json_integer_value(days));
         }
         return;
     }
@@ -368,12 +426,14 @@ static int run(int argc, char **argv)
         goto done;
     }
     err = repo_open(dir, &r);
-    if (err == FWT_OK && strcmp(cmd, "status") != 0) {
+    /* status and list only read: they report an interrupted command, never finish it. */
+    int reads_only = !strcmp(cmd, "status") || !strcmp(cmd, "list");
+    if (err == FWT_OK && !reads_only) {
         /* A command interrupted by a crash is completed or rolled back first. */
         err = repo_cmd_recover(&r, rep);
     }
-    if (err == FWT_OK && strcmp(cmd, "status") != 0 && strcmp(cmd, "delegate") != 0 &&
-        strcmp(cmd, "rotate") != 0 && strcmp(cmd, "revoke-key") != 0) {
+    if (err == FWT_OK && !reads_only && strcmp(cmd, "delegate") != 0 && strcmp(cmd, "rotate") != 0 &&
+        strcmp(cmd, "revoke-key") != 0) {
         err = signing_keys(&a, &kr);
     }
     if (err != FWT_OK) {
@@ -460,6 +520,11 @@ static int run(int argc, char **argv)
         }
     } else if (!strcmp(cmd, "status")) {
         err = repo_cmd_status(&r, rep);
+        if (err == FWT_OK && g_check_expiry != UINT64_MAX) {
+            err = repo_cmd_check_expiry(&r, (uint32_t)g_check_expiry, rep);
+        }
+    } else if (!strcmp(cmd, "list")) {
+        err = repo_cmd_list(&r, a.role, rep);
     } else if (!strcmp(cmd, "recover") && !json_object_get(rep, "recovered")) {
         json_object_set_new(rep, "recovered", json_string("nothing to do: no interrupted operation"));
     }
@@ -467,14 +532,24 @@ done:
     repo_keyring_free(&kr);
     repo_close(&r);
     if (err != FWT_OK) {
-        json_decref(rep);
+        /* status --check-expiry found a role expiring: the status is printed with the error. */
+        int with_status = err == FWT_E_META_EXPIRED && json_object_get(rep, "expiring") != NULL;
         if (err == FWT_E_ARG && fwt_detail()[0] && !a.json) {
+            json_decref(rep);
             fprintf(stderr, "%s: error: %s\nTry '%s --help'.\n", args.name, fwt_detail(), args.name);
             return FWT_E_ARG;
         }
         if (a.json) {
-            fwt_cli_json_print(fwt_cli_json_error(err));
+            json_t *e = fwt_cli_json_error(err);
+            if (with_status && e && json_object_update(rep, e) == 0) {
+                json_decref(e);
+                e = json_incref(rep);
+            }
+            fwt_cli_json_print(e);
+        } else if (with_status) {
+            print_human(cmd, rep);
         }
+        json_decref(rep);
         return fwt_cli_error(k_prog, err);
     }
     if (a.json) {
@@ -489,6 +564,6 @@ done:
 
 const struct fwt_command fwt_cmd_repo = {
     "repo",
-    "create and maintain a TUF repository (init, add-target, publish, sign, rotate, ...)",
+    "create and maintain a TUF repository (init, add-target, publish, sign, rotate, list, ...)",
     run,
 };
