@@ -4,7 +4,8 @@
  * src/provenance/. Each input is accepted or refused with a reason; an
  * accepted envelope, written again and read back, gives the same fields; its
  * signatures are checked against the DSSE test vector's key (which must never
- * crash, whatever the signature bytes). Also the base64 decoder on the raw bytes.
+ * crash, whatever the signature bytes). Also the base64 decoder on the raw bytes, and
+ * the revocation list payload parser (fwt_revocation_parse) with its encoder.
  */
 #include <fwtrust/fwt_provenance.h>
 
@@ -51,6 +52,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(again);
         }
         free(raw);
+    }
+    struct fwt_revocation rv, rv2;
+    if (fwt_revocation_parse(data, size, &rv) == FWT_OK) {
+        char *txt = NULL;
+        size_t tl0 = 0;
+        if (fwt_revocation_encode(&rv, &txt, &tl0) == FWT_OK) {
+            /* the encoding sorts and de-duplicates: it reads back with the same version */
+            if (fwt_revocation_parse((const uint8_t *)txt, tl0, &rv2) != FWT_OK || rv2.version != rv.version ||
+                rv2.n_key_ids > rv.n_key_ids || rv2.n_digests > rv.n_digests) {
+                abort();
+            }
+            for (size_t i = 0; i < rv2.n_key_ids; i++) {
+                if (!fwt_revocation_has_key(&rv, rv2.key_ids[i])) {
+                    abort();
+                }
+            }
+            fwt_revocation_free(&rv2);
+            free(txt);
+        }
+        fwt_revocation_free(&rv);
     }
     struct fwt_dsse_envelope env, env2;
     fwt_err e = fwt_dsse_parse(data, size, &env);

@@ -232,6 +232,54 @@ FWT_MUST_CHECK fwt_err fwt_prov_verify_builders(const struct fwt_prov_policy *po
                                                 size_t digest_len, const char *expected_revision,
                                                 size_t *n_agree, uint8_t *ok);
 
+/* ---- Revocation list (docs/provenance.md, "Revocation list") ---- */
+
+#define FWT_REVOCATION_PAYLOAD_TYPE "application/vnd.fwtrust.revocation+json"
+#define FWT_REVOCATION_TYPE "https://fwtrust.dev/revocation/v1"
+#define FWT_REVOCATION_ENTRIES_MAX 4096U /* per list */
+
+/*
+ * A revocation list: signed (DSSE, payload type FWT_REVOCATION_PAYLOAD_TYPE)
+ * by the keys devices trust for revocation, published as a TUF target, with a
+ * version that only grows. key_ids: fwtrust key ids (SHA-256 of the MCUboot
+ * key encoding: a directly trusted image key, a certified signing key, or a
+ * certificate root); key_versions: certificate key versions; digests: image
+ * digests (the hash TLV value).
+ */
+struct fwt_revocation {
+    uint64_t version; /* >= 1 */
+    char issued[32];  /* RFC 3339 */
+    uint8_t (*key_ids)[32];
+    size_t n_key_ids;
+    uint32_t *key_versions;
+    size_t n_key_versions;
+    struct fwt_prov_digest *digests;
+    size_t n_digests;
+};
+void fwt_revocation_free(struct fwt_revocation *r);
+/* The payload (compact JSON, sorted keys and sorted, de-duplicated entries). free(). */
+FWT_MUST_CHECK fwt_err fwt_revocation_encode(const struct fwt_revocation *r, char **out,
+                                             size_t *out_len);
+/*
+ * Strict parse of a payload: _type, version (1..2^53), issued, key_ids (64 hex),
+ * key_versions (0..2^32-1), image_digests ({"sha256"|"sha384"|"sha512": hex});
+ * no other members, at most FWT_REVOCATION_ENTRIES_MAX entries in each list.
+ * FWT_E_MALFORMED naming the cause.
+ */
+FWT_MUST_CHECK fwt_err fwt_revocation_parse(const uint8_t *buf, size_t len,
+                                            struct fwt_revocation *r);
+/*
+ * A signed list: parse the envelope, check threshold signatures by distinct
+ * keys among keys (fwt_dsse_verify), the payload type, then parse the payload.
+ */
+FWT_MUST_CHECK fwt_err fwt_revocation_open(const uint8_t *env, size_t env_len,
+                                           const fwt_pubkey *const *keys, size_t n_keys,
+                                           size_t threshold, struct fwt_revocation *r);
+/* 1 when listed (constant-time compares), 0 otherwise. */
+int fwt_revocation_has_key(const struct fwt_revocation *r, const uint8_t key_id[32]);
+int fwt_revocation_has_key_version(const struct fwt_revocation *r, uint32_t key_version);
+int fwt_revocation_has_digest(const struct fwt_revocation *r, const uint8_t *digest, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -978,6 +978,9 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
     if (err == FWT_OK) {
         err = fwt_agent_recheck(&pol, &info);
     }
+    if (err == FWT_OK) {
+        err = fwt_agent_revocation_check(dev, &pol, &info);
+    }
     if (err == FWT_OK && quick) {
         fwt_agent_image_from_info(dev, inst->slot, &info, img);
         /* info.digest is the slot's signed hash TLV: the core matched it against

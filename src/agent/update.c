@@ -685,6 +685,73 @@ static fwt_err open_client(const struct fwt_agent_config *cfg, const struct fwt_
     return fwt_tuf_client_open(&co, out);
 }
 
+/* ---- the revocation list, fetched at each update ---- */
+
+struct membuf {
+    uint8_t *p;
+    size_t len, max;
+};
+
+static int to_mem(void *ctx, const uint8_t *data, size_t len)
+{
+    struct membuf *m = ctx;
+    if (len > m->max - m->len) {
+        return -1;
+    }
+    uint8_t *np = realloc(m->p, m->len + len + 1);
+    if (!np) {
+        return -1;
+    }
+    m->p = np;
+    memcpy(m->p + m->len, data, len);
+    m->len += len;
+    return 0;
+}
+
+/*
+ * The list published as [revocation] target: downloaded (TUF checks its length
+ * and hashes), then fwt_agent_revocation_apply (signatures by the device's own
+ * revocation keys, version above the stored one). Not published: the stored
+ * list stays in force. An older list than the stored one fails the update
+ * (FWT_E_META_ROLLBACK): a repository serving it is rolling revocations back.
+ */
+static fwt_err fetch_revocation(fwt_agent *dev, fwt_tuf_client *c, struct fwt_agent_update_result *res)
+{
+    const struct fwt_agent_config *cfg = fwt_agent_get_config(dev);
+    const char *name = cfg->revocation_target ? cfg->revocation_target : FWT_AGENT_REVOCATION_TARGET;
+    struct fwt_tuf_target t;
+    fwt_err err = fwt_tuf_get_target(c, name, &t);
+    if (err == FWT_E_NOT_FOUND) {
+        fwt_detail_clear();
+        return fwt_agent_revocation_version(dev, &res->revocation_version);
+    }
+    if (err != FWT_OK) {
+        return err;
+    }
+    if (t.length > FWT_AGENT_REVOCATION_MAX) {
+        return fwt_fail(FWT_E_TOO_LARGE, "revocation list target %s: %llu bytes, at most %u", name,
+                        (unsigned long long)t.length, FWT_AGENT_REVOCATION_MAX);
+    }
+    struct membuf m = {NULL, 0, FWT_AGENT_REVOCATION_MAX};
+    err = fwt_tuf_download(c, &t, to_mem, &m);
+    if (err == FWT_OK) {
+        err = fwt_agent_revocation_apply(dev, m.p ? m.p : (const uint8_t *)"", m.len,
+                                         &res->revocation_version);
+        if (err == FWT_OK) {
+            res->revocation_updated = 1;
+        } else if (err == FWT_E_NO_UPDATE) {
+            fwt_detail_clear();
+            err = FWT_OK;
+        } else {
+            char d[1024];
+            snprintf(d, sizeof(d), "%s", fwt_detail());
+            err = fwt_fail(err, "revocation list target %s: %s", name, d);
+        }
+    }
+    free(m.p);
+    return err;
+}
+
 fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
                          struct fwt_agent_update_result *res)
 {
@@ -738,6 +805,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         x.has_run = 1;
         res->had_running = 1;
         fwt_version_format(&x.run.version, res->running_version, sizeof(res->running_version));
+    } else if (err == FWT_E_REVOKED) {
+        /* A revoked running image is replaced like a missing one: not a base, not a floor. */
+        snprintf(res->note, sizeof(res->note), "the running image is revoked: %s", fwt_detail());
     } else if (err != FWT_E_NOT_FOUND) {
         return fwt_fail(err, "the running image does not verify: %s", fwt_detail());
     }
@@ -746,6 +816,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     err = open_client(x.cfg, o, &c, turl, sizeof(turl));
     if (err == FWT_OK) {
         err = fwt_tuf_refresh(c);
+    }
+    if (err == FWT_OK && x.cfg->n_revocation_keys) {
+        err = fetch_revocation(dev, c, res);
     }
     if (err == FWT_OK) {
         err = list_candidates(c, x.cfg, o->target, &cs);

@@ -35,7 +35,8 @@ static void usage(FILE *out)
             "  rollback      cancel a trial, or go back to the image in the other slot\n"
             "  status        slots, boot control, anti-rollback minimums\n"
             "  verify-slots  re-verify both slots now and report tampering\n"
-            "  log verify    check the audit log's hash chain\n\n"
+            "  log verify    check the audit log's hash chain\n"
+            "  revocation FILE  put a signed revocation list in force (also fetched by update)\n\n"
             "Options:\n"
             "  --device DIR  the device directory (required)\n"
             "  --json        print the result as JSON\n"
@@ -43,7 +44,7 @@ static void usage(FILE *out)
             "Exit status: 0 on success, otherwise the error number (docs/exit-codes.md), e.g.\n"
             "1 usage, 2 I/O, 8 not found, 10 device locked by another agent, 11 state corrupt,\n"
             "20-33 image refused (21 digest, 22 signature, 24 unknown key, 25 hardware id,\n"
-            "26 security counter, 30 key version, 31 no trust anchor), 51 nothing to do.\n");
+            "26 security counter, 30 key version, 31 no trust anchor, 34 revoked), 51 nothing to do.\n");
 }
 
 static int fail(fwt_err err)
@@ -107,7 +108,10 @@ static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 enum {
     O_HW_ID = 0x100, O_SLOT_A, O_SLOT_B, O_SLOT_SIZE, O_KEY, O_ROOT, O_THRESHOLD, O_TRIES,
     O_MIN_SC, O_MIN_KV, O_TUF_ROOT, O_REPO, O_CA, O_CERT, O_CKEY, O_PIN, O_ALLOW_OLDER, O_READBACK,
-    O_TARGETS
+    O_TARGETS,
+    O_REV_KEY,
+    O_REV_THRESHOLD,
+    O_REV_TARGET
 };
 
 /* --readback metadata|full: 1 for full, 0 for metadata, -1 otherwise. */
@@ -148,7 +152,11 @@ static void usage_init(FILE *out)
             "  --pinned-pubkey PIN         TLS: curl public key pin (sha256//BASE64)\n"
             "  --targets PATTERN           this device's target names for 'update', a TUF path\n"
             "                              pattern such as board/*: only delegated roles that can\n"
-            "                              hold such names are loaded (default: every target)\n\n"
+            "                              hold such names are loaded (default: every target)\n"
+            "  --revocation-key PUB        a key that signs revocation lists (PEM); up to 8\n"
+            "  --revocation-threshold K    distinct revocation keys a list needs (default 1)\n"
+            "  --revocation-target NAME    the list's TUF target name, fetched at each 'update'\n"
+            "                              (default " FWT_AGENT_REVOCATION_TARGET ")\n\n"
             "Exit: 0; 1 usage; 2 I/O or DIR already a device; 7 key unusable; 8 key not found;\n"
             "32 a published sample key as trust anchor.\n");
 }
@@ -174,6 +182,9 @@ static int cmd_init(int argc, char **argv)
         {"client-key", required_argument, NULL, O_CKEY},
         {"pinned-pubkey", required_argument, NULL, O_PIN},
         {"targets", required_argument, NULL, O_TARGETS},
+        {"revocation-key", required_argument, NULL, O_REV_KEY},
+        {"revocation-threshold", required_argument, NULL, O_REV_THRESHOLD},
+        {"revocation-target", required_argument, NULL, O_REV_TARGET},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -258,6 +269,20 @@ static int cmd_init(int argc, char **argv)
             break;
         case O_TARGETS:
             o.targets = optarg;
+            break;
+        case O_REV_KEY:
+            if (o.n_revocation_keys == FWT_AGENT_MAX_ANCHORS) {
+                return fwt_cli_usage_error(k_prog, "at most %u --revocation-key", FWT_AGENT_MAX_ANCHORS);
+            }
+            o.revocation_keys[o.n_revocation_keys++] = optarg;
+            break;
+        case O_REV_THRESHOLD:
+            if (fwt_parse_u32(optarg, &o.revocation_threshold) != FWT_OK || o.revocation_threshold == 0) {
+                return fwt_cli_usage_error(k_prog, "--revocation-threshold: a number of at least 1");
+            }
+            break;
+        case O_REV_TARGET:
+            o.revocation_target = optarg;
             break;
         case 'j':
             g_json = 1;
@@ -651,6 +676,12 @@ static int cmd_status(int argc, char **argv)
     json_object_set_new(j, "tries", json_integer(cfg->tries));
     json_object_set_new(j, "readback", json_string(cfg->readback_full ? "full" : "metadata"));
     json_object_set_new(j, "repo", cfg->repo_url ? json_string(cfg->repo_url) : json_null());
+    uint64_t rev_version = 0;
+    if (fwt_agent_revocation_version(dev, &rev_version) != FWT_OK) {
+        json_object_set_new(j, "revocation_error", json_string(fwt_detail()));
+    }
+    json_object_set_new(j, "revocation_keys", json_integer((json_int_t)cfg->n_revocation_keys));
+    json_object_set_new(j, "revocation_version", json_integer((json_int_t)rev_version));
     json_object_set_new(j, "measured_boot", pcr_json(cfg->dir));
     json_t *ocj = outcome_json(&oc);
     json_object_update(j, ocj);
@@ -695,6 +726,12 @@ static int cmd_status(int argc, char **argv)
     printf("trust       %zu key(s), %zu root(s), threshold %u%s\n", cfg->n_keys, cfg->n_roots,
            (unsigned)cfg->threshold,
            cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");
+    if (cfg->n_revocation_keys) {
+        json_t *re = json_object_get(j, "revocation_error");
+        printf("revocation  list version %llu in force, %zu key(s) sign lists%s%s\n",
+               (unsigned long long)rev_version, cfg->n_revocation_keys, re ? ": " : "",
+               re ? json_string_value(re) : "");
+    }
     if (oc.last != FWT_OUTCOME_NONE || oc.reason[0]) {
         char v[48] = "unknown version";
         if (oc.img.digest_len) {
@@ -900,6 +937,62 @@ static int cmd_log(int argc, char **argv)
 
 /* ---- update (update_cmd.c; the update: src/agent/update.c) ---- */
 
+static int cmd_revocation(int argc, char **argv)
+{
+    static const char help[] =
+        "usage: fwtrust-agent --device DIR revocation [--json] FILE\n\n"
+        "Put the signed revocation list FILE (a DSSE envelope made by 'fwtrust\n"
+        "revocation make') in force: it must be signed by [revocation] threshold\n"
+        "distinct [revocation] keys and carry a version above the stored one. It is\n"
+        "stored power-fail safe; from then on every install, update, verify-slots and\n"
+        "fwtrust-boot refuse images signed by a revoked key (directly trusted,\n"
+        "certified, or by a revoked root), with a revoked key version, or revoked by\n"
+        "digest. 'update' fetches the list from the repository by itself.\n\n"
+        "Exit: 0; 1 usage; 2 I/O; 10 locked; 11 stored list damaged; 20 malformed list;\n"
+        "28 signatures below the threshold; 31 no revocation key configured; 40 wrong\n"
+        "payload type; 43 a list older than the one in force; 51 this list is in force.\n";
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'j') {
+            g_json = 1;
+        } else if (c == 'h') {
+            fputs(help, stdout);
+            return 0;
+        } else {
+            return fwt_cli_usage_error(k_prog, "revocation: invalid option");
+        }
+    }
+    if (optind + 1 != argc) {
+        return fwt_cli_usage_error(k_prog, "revocation takes one FILE");
+    }
+    const char *path = argv[optind];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err err = fwt_read_file(path, FWT_AGENT_REVOCATION_MAX, &buf, &len);
+    fwt_agent *dev = NULL;
+    uint64_t version = 0;
+    if (err == FWT_OK) {
+        err = fwt_agent_open(g_device, &dev);
+    }
+    if (err == FWT_OK) {
+        err = fwt_agent_revocation_apply(dev, buf, len, &version);
+    }
+    fwt_agent_close(dev);
+    free(buf);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    if (g_json) {
+        fwt_cli_json_print(json_pack("{s:b, s:I}", "ok", 1, "revocation_version", (json_int_t)version));
+    } else {
+        printf("revocation list version %llu in force\n", (unsigned long long)version);
+    }
+    return 0;
+}
+
 static int cmd_update(int argc, char **argv)
 {
 #ifdef FWT_HAVE_AGENT_UPDATE
@@ -992,6 +1085,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "log")) {
         return cmd_log(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "revocation")) {
+        return cmd_revocation(sub_argc, sub_argv);
     }
     return fwt_cli_usage_error(k_prog, "'%s' is not a command", cmd);
 }
