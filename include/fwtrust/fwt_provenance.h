@@ -154,6 +154,17 @@ FWT_MUST_CHECK fwt_err fwt_provenance_statement(const struct fwt_provenance *p, 
  */
 FWT_MUST_CHECK fwt_err fwt_provenance_parse(const uint8_t *buf, size_t len,
                                             struct fwt_provenance *p);
+/*
+ * Binding provenance into an image (fwtrust sign --provenance): the envelope in
+ * env must be a DSSE envelope of an in-toto Statement (signatures are not
+ * checked here: the repository and devices check them against their policy)
+ * with a subject whose sha256 equals the SHA-256 of the file at artifact (the
+ * build output being signed); digest gets the SHA-256 of the envelope's bytes,
+ * the value of the image's FWT_TLV_PROVENANCE. FWT_E_DIGEST when no subject is
+ * the artifact.
+ */
+FWT_MUST_CHECK fwt_err fwt_provenance_bind(const uint8_t *env, size_t env_len, const char *artifact,
+                                           uint8_t digest[32]);
 /* The digest of a whole file (streamed). out: FWT_DIGEST_MAX bytes; *len gets the size. */
 FWT_MUST_CHECK fwt_err fwt_prov_file_digest(const char *path, enum fwt_hash_alg alg, uint8_t *out,
                                             size_t *len);

@@ -109,6 +109,10 @@ struct repo_target_opts {
     int no_image;       /* do not read fwtrust image facts */
     void (*progress)(void *ctx, uint64_t done, uint64_t total); /* may be NULL */
     void *progress_ctx;
+    /* DSSE provenance envelopes of the (one) image: checked against DIR/provenance-policy.json
+     * and published beside it as targets NAME.intoto-N.json (docs/provenance.md). */
+    const char *provenance[16];
+    size_t n_provenance;
 };
 FWT_MUST_CHECK fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o,
                                            const struct repo_keyring *kr, const struct fwt_key_opts *ko,

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +391,47 @@ out:
     json_decref(o);
     if (e != FWT_OK) {
         fwt_provenance_free(p);
+    }
+    return e;
+}
+
+fwt_err fwt_provenance_bind(const uint8_t *env_buf, size_t env_len, const char *artifact,
+                            uint8_t digest[32])
+{
+    if (env_buf == NULL || artifact == NULL || digest == NULL) {
+        return FWT_E_ARG;
+    }
+    struct fwt_dsse_envelope env;
+    fwt_err e = fwt_dsse_parse(env_buf, env_len, &env);
+    if (e != FWT_OK) {
+        return e;
+    }
+    struct fwt_provenance p;
+    memset(&p, 0, sizeof(p));
+    if (strcmp(env.payload_type, FWT_INTOTO_PAYLOAD_TYPE) != 0) {
+        e = fwt_fail(FWT_E_META, "payload type \"%.80s\" is not in-toto", env.payload_type);
+    } else {
+        e = fwt_provenance_parse(env.payload, env.payload_len, &p);
+    }
+    fwt_dsse_free(&env);
+    uint8_t art[FWT_DIGEST_MAX];
+    size_t al = 0;
+    if (e == FWT_OK) {
+        e = fwt_prov_file_digest(artifact, FWT_HASH_SHA256, art, &al);
+    }
+    int found = 0;
+    for (size_t i = 0; e == FWT_OK && i < p.n_subjects; i++) {
+        for (size_t j = 0; j < p.subjects[i].n_digests; j++) {
+            const struct fwt_prov_digest *d = &p.subjects[i].digests[j];
+            found |= d->alg == FWT_HASH_SHA256 && d->len == al && CRYPTO_memcmp(d->value, art, al) == 0;
+        }
+    }
+    fwt_provenance_free(&p);
+    if (e == FWT_OK && !found) {
+        e = fwt_fail(FWT_E_DIGEST, "no subject of the provenance is %s (its SHA-256 differs)", artifact);
+    }
+    if (e == FWT_OK) {
+        e = fwt_sha256(env_buf, env_len, digest);
     }
     return e;
 }

@@ -56,6 +56,8 @@ static uint64_t g_th[4], g_threshold, g_check_expiry = UINT64_MAX; /* UINT64_MAX
 static struct fwt_opt_list g_lists[8] = {LIST_(L_ROOT), LIST_(L_TARGETS), LIST_(L_SNAPSHOT), LIST_(L_TIMESTAMP),
                                          LIST_(L_KEY),  LIST_(L_SIGN),    LIST_(L_NEW),      LIST_(L_OLD)};
 static struct fwt_opt_list g_verify = {g_a.verify, 0, MAXV};
+static const char *g_prov[16];
+static struct fwt_opt_list g_prov_list = {g_prov, 0, 16};
 static struct fwt_opt_list g_paths = {g_a.paths, 0, 64};
 static struct fwt_opt_list g_exp = {g_expires, 0, 16};
 
@@ -89,6 +91,10 @@ static const struct fwt_opt k_add_target[] = {
     KEYS("a key of ROLE to sign with (repeatable)"),
     FWT_OPT_LIST_(0, "verify-key", "PUB", &g_verify, "verify the image with PUB first (repeatable)"),
     FWT_OPT_FLAG_(0, "no-image", &g_a.no_image, "FILE is not an fwtrust image (no custom.fwtrust)"),
+    FWT_OPT_LIST_(0, "provenance", "ENVELOPE", &g_prov_list,
+                  "a DSSE provenance envelope of the image (repeatable, one per\n"
+                  "builder): required and checked when DIR has provenance-policy.json;\n"
+                  "published as NAME.intoto-N.json"),
     FWT_OPT_END_,
 };
 static const struct fwt_opt k_remove_target[] = {
@@ -451,6 +457,10 @@ static int run(int argc, char **argv)
         memcpy(to.verify_keys, a.verify, sizeof(to.verify_keys));
         to.n_verify = a.n_verify;
         to.no_image = a.no_image;
+        for (size_t i = 0; i < g_prov_list.n; i++) {
+            to.provenance[i] = g_prov[i];
+        }
+        to.n_provenance = g_prov_list.n;
         struct fwt_progress prog;
         fwt_progress_start(&prog, "add-target", 0);
         to.progress = on_progress;
