@@ -326,6 +326,26 @@ FWT_MUST_CHECK fwt_err fwt_audit_window_parse(const char *s, struct fwt_audit_op
 FWT_MUST_CHECK fwt_err fwt_signlog_audit(fwt_signlog *log, const struct fwt_audit_opts *o,
                                          fwt_audit_fn fn, void *ctx, size_t *n_findings);
 
+/* ---- Publish gate (fwtrust repo publish: docs/key-custody.md, "Publish gates") ---- */
+
+/* One finding of the gate: kind "not-logged", or an audit kind name. */
+typedef void (*fwt_gate_fn)(void *ctx, const char *image, const char *kind, const char *text);
+
+/*
+ * The images about to be published, against the signing log (checked against
+ * log_key, a key pinned outside the log, first): each signature of each image
+ * must be recorded (fwt_signlog_find_image), and no audit finding (o: expected
+ * keys, time window; version and counter going down, digest conflicts) may
+ * concern an entry that records the image's digest. Every finding goes to fn;
+ * *n_findings counts them. FWT_OK however many there are (the caller decides:
+ * refuse, or override with a recorded reason); an error when the log cannot
+ * be read or is not intact, or an image cannot be read.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_gate(fwt_signlog *log, const fwt_pubkey *log_key,
+                                        const struct fwt_audit_opts *o,
+                                        const char *const *images, size_t n, fwt_gate_fn fn,
+                                        void *ctx, size_t *n_findings);
+
 #ifdef __cplusplus
 }
 #endif

@@ -165,6 +165,19 @@ FWT_MUST_CHECK fwt_err repo_cmd_check_expiry(const struct repo *r, uint32_t days
  * cannot be read). FWT_E_STATE while an interrupted operation is pending (as status);
  * FWT_E_NOT_FOUND for a role not delegated; FWT_E_ARG for root, snapshot or timestamp. */
 FWT_MUST_CHECK fwt_err repo_cmd_list(struct repo *r, const char *role, json_t *report);
+
+/*
+ * Publish gates (docs/key-custody.md): the image targets a publish would make new
+ * (staged with custom.fwtrust, not published before with the same sha256), as
+ * [{"name", "role", "sha256", "path"}] (*out: caller decrefs); and the record of each
+ * gate decision with findings (an alert): one JSON line {"time", "outcome": "refused" or
+ * "overridden", "reason" (overridden: required), "by", "findings"} appended (fsynced) to
+ * DIR/publish-gate.jsonl.
+ */
+#define REPO_GATE_LOG "publish-gate.jsonl"
+FWT_MUST_CHECK fwt_err repo_cmd_new_images(struct repo *r, json_t **out);
+FWT_MUST_CHECK fwt_err repo_record_gate(struct repo *r, const char *outcome, const char *reason,
+                                        const json_t *findings);
 /* Complete or roll back an operation a crash interrupted (report "recovered" says which). */
 FWT_MUST_CHECK fwt_err repo_cmd_recover(struct repo *r, json_t *report);
 
