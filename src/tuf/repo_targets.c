@@ -346,8 +346,13 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
                 json_object_set_new(cust, "fwtrust", facts);
             }
         }
-        if (err == FWT_OK && !o->no_image) {
+        /* The policy covers plain images; an encoded one decodes to such an image, and a file
+         * that is no image at all (a revocation list, an envelope) is outside it. */
+        json_t *fw = json_object_get(cust, "fwtrust");
+        if (err == FWT_OK && !o->no_image && fw && !json_object_get(fw, "encoding")) {
             err = add_provenance(r, o, names[i], holder ? &rk : NULL, tmap, cust, &txn, added);
+        } else if (err == FWT_OK && o->n_provenance) {
+            err = fwt_fail(FWT_E_ARG, "--provenance is for a plain image; %s is not one", o->files[i]);
         }
         char sha[65];
         uint64_t length = 0;
