@@ -86,6 +86,9 @@ struct fwt_agent_config {
     uint32_t revocation_threshold;   /* distinct revocation keys required (default 1) */
     char *revocation_target;         /* TUF target name of the list (default
                                         FWT_AGENT_REVOCATION_TARGET); fetched at each update */
+    int require_provenance;          /* [update] require_provenance = yes: every image must bind
+                                        a provenance envelope (FWT_TLV_PROVENANCE); update fetches
+                                        the repository's bound envelope and compares its SHA-256 */
 };
 
 #define FWT_AGENT_REVOCATION_TARGET "revocation.json"
@@ -118,6 +121,7 @@ struct fwt_agent_init_opts {
     size_t n_revocation_keys;
     uint32_t revocation_threshold;        /* 0: 1 */
     const char *revocation_target;        /* NULL: FWT_AGENT_REVOCATION_TARGET */
+    int require_provenance;               /* fwt_agent_config.require_provenance */
 };
 
 /*
@@ -245,6 +249,14 @@ FWT_MUST_CHECK fwt_err fwt_agent_running(fwt_agent *dev, struct fwt_agent_image 
                                                 sets this for every install) */
 FWT_MUST_CHECK fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len,
                                                unsigned flags, fwt_agent_install **out);
+
+/*
+ * The image must bind exactly this provenance envelope (its SHA-256 in the protected
+ * FWT_TLV_PROVENANCE): checked with the installed image's verification; a missing or
+ * other digest is FWT_E_DIGEST. (Devices with require_provenance refuse images without
+ * the TLV in any case.)
+ */
+void fwt_agent_install_expect_provenance(fwt_agent_install *inst, const uint8_t sha256[32]);
 
 /* Where the image came from, for the audit log ("stdin", a path or URL). Optional. */
 void fwt_agent_install_set_source(fwt_agent_install *inst, const char *source);

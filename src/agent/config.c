@@ -152,7 +152,7 @@ static fwt_err set_str(char **dst, const char *v)
 
 enum {
     K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
-    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_REV_THRESHOLD, K_REV_TARGET
+    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_REV_THRESHOLD, K_REV_TARGET, K_REQ_PROV
 };
 
 static fwt_err once(struct cfg_ctx *c, unsigned bit, const char *key, unsigned line)
@@ -249,6 +249,13 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             c->threshold_line = line;
             return FWT_OK;
         }
+    } else if (!strcmp(sec, "update") && !strcmp(k, "require_provenance")) {
+        ONCE(K_REQ_PROV);
+        if (strcmp(v, "yes") && strcmp(v, "no")) {
+            return fwt_fail(FWT_E_ARG, "line %u: require_provenance must be 'yes' or 'no'", line);
+        }
+        cfg->require_provenance = !strcmp(v, "yes");
+        return FWT_OK;
     } else if (!strcmp(sec, "update")) {
         static const struct {
             const char *name;
@@ -503,7 +510,7 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
     snprintf(num, sizeof(num), "%u", (unsigned)cfg->threshold);
     sb_add(&b, "threshold", num);
     if (cfg->tuf_root || cfg->repo_url || cfg->tls_ca || cfg->tls_client_cert ||
-        cfg->tls_client_key || cfg->tls_pinned_pubkey || cfg->targets) {
+        cfg->tls_client_key || cfg->tls_pinned_pubkey || cfg->targets || cfg->require_provenance) {
         sb_add(&b, "", "");
         sb_add(&b, "[update]", "");
         sb_add(&b, "tuf_root", rel(cfg, cfg->tuf_root));
@@ -513,6 +520,9 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
         sb_add(&b, "client_key", rel(cfg, cfg->tls_client_key));
         sb_add(&b, "pinned_pubkey", cfg->tls_pinned_pubkey);
         sb_add(&b, "targets", cfg->targets);
+        if (cfg->require_provenance) {
+            sb_add(&b, "require_provenance", "yes");
+        }
     }
     if (cfg->n_revocation_keys || cfg->revocation_target) {
         sb_add(&b, "", "");

@@ -907,6 +907,7 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
         }
     }
     cfg->revocation_threshold = o->revocation_threshold ? o->revocation_threshold : 1;
+    cfg->require_provenance = o->require_provenance != 0;
     if (err == FWT_OK && cfg->n_revocation_keys && cfg->revocation_threshold > cfg->n_revocation_keys) {
         err = fwt_fail(FWT_E_ARG, "--revocation-threshold %u is above the %zu revocation key(s)",
                        (unsigned)cfg->revocation_threshold, cfg->n_revocation_keys);

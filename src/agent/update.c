@@ -752,6 +752,61 @@ static fwt_err fetch_revocation(fwt_agent *dev, fwt_tuf_client *c, struct fwt_ag
     return err;
 }
 
+/* custom.provenance.bound of a target: the name of the envelope its image binds. */
+static int bound_of(fwt_tuf_client *c, const char *target, char *out, size_t n)
+{
+    struct fwt_tuf_target t;
+    if (fwt_tuf_get_target(c, target, &t) != FWT_OK || !t.custom_json) {
+        fwt_detail_clear();
+        return 0;
+    }
+    json_t *cu = json_loads(t.custom_json, JSON_REJECT_DUPLICATES, NULL);
+    const char *b = json_string_value(json_object_get(json_object_get(cu, "provenance"), "bound"));
+    int ok = b && strlen(b) < n;
+    if (ok) {
+        snprintf(out, n, "%s", b);
+    }
+    json_decref(cu);
+    return ok;
+}
+
+/*
+ * [update] require_provenance: the envelope the repository published with the image
+ * (custom.provenance.bound of the image's target; for an encoded target, of the plain
+ * target of the same image), fetched through TUF; the install then requires the image's
+ * FWT_TLV_PROVENANCE to be its SHA-256 (sha gets it). No envelope published:
+ * FWT_E_NOT_FOUND. Call before the image's target is looked up for its download (a
+ * lookup hands out the client's storage, which the next lookup reuses).
+ */
+static fwt_err expect_provenance(fwt_tuf_client *c, const struct cands *cs, const struct cand *pick,
+                                 uint8_t sha[32])
+{
+    char name[512];
+    int found = bound_of(c, pick->name, name, sizeof(name));
+    for (size_t i = 0; !found && i < cs->n; i++) {
+        const struct cand *o = &cs->v[i];
+        if (o->enc == ENC_NONE && fwt_ct_compare(o->image_sha, pick->image_sha, 32) == 0) {
+            found = bound_of(c, o->name, name, sizeof(name));
+        }
+    }
+    if (!found) {
+        return fwt_fail(FWT_E_NOT_FOUND, "target %s has no provenance envelope in the repository "
+                        "(custom.provenance), and this device requires one", pick->name);
+    }
+    struct fwt_tuf_target t;
+    fwt_err err = fwt_tuf_get_target(c, name, &t);
+    if (err != FWT_OK) {
+        return err;
+    }
+    struct membuf m = {NULL, 0, FWT_AGENT_REVOCATION_MAX};
+    err = fwt_tuf_download(c, &t, to_mem, &m);
+    if (err == FWT_OK) {
+        err = fwt_sha256(m.p ? m.p : (const uint8_t *)"", m.len, sha);
+    }
+    free(m.p);
+    return err;
+}
+
 fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
                          struct fwt_agent_update_result *res)
 {
@@ -839,6 +894,13 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         goto out;
     }
 
+    uint8_t prov_sha[32];
+    if (x.cfg->require_provenance) {
+        err = expect_provenance(c, &cs, pick, prov_sha);
+        if (err != FWT_OK) {
+            goto out;
+        }
+    }
     /* The target again, as the client will fetch it (same verified metadata). */
     struct fwt_tuf_target t;
     err = fwt_tuf_get_target(c, pick->name, &t);
@@ -856,6 +918,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     char src[URL_MAX + 600];
     snprintf(src, sizeof(src), "%s%s (%s)", turl, pick->name, res->encoding);
     fwt_agent_install_set_source(inst, src);
+    if (x.cfg->require_provenance) {
+        fwt_agent_install_expect_provenance(inst, prov_sha);
+    }
     s.inst = inst;
     void *blk = NULL;
     if (posix_memalign(&blk, FWT_AGENT_DIO_ALIGN, 2 * (size_t)FWT_AGENT_BLOCK) != 0) {

@@ -111,7 +111,8 @@ enum {
     O_TARGETS,
     O_REV_KEY,
     O_REV_THRESHOLD,
-    O_REV_TARGET
+    O_REV_TARGET,
+    O_REQ_PROV
 };
 
 /* --readback metadata|full: 1 for full, 0 for metadata, -1 otherwise. */
@@ -156,7 +157,9 @@ static void usage_init(FILE *out)
             "  --revocation-key PUB        a key that signs revocation lists (PEM); up to 8\n"
             "  --revocation-threshold K    distinct revocation keys a list needs (default 1)\n"
             "  --revocation-target NAME    the list's TUF target name, fetched at each 'update'\n"
-            "                              (default " FWT_AGENT_REVOCATION_TARGET ")\n\n"
+            "                              (default " FWT_AGENT_REVOCATION_TARGET ")\n"
+            "  --require-provenance        every image must bind a provenance envelope; 'update'\n"
+            "                              checks it is the one the repository published\n\n"
             "Exit: 0; 1 usage; 2 I/O or DIR already a device; 7 key unusable; 8 key not found;\n"
             "32 a published sample key as trust anchor.\n");
 }
@@ -185,6 +188,7 @@ static int cmd_init(int argc, char **argv)
         {"revocation-key", required_argument, NULL, O_REV_KEY},
         {"revocation-threshold", required_argument, NULL, O_REV_THRESHOLD},
         {"revocation-target", required_argument, NULL, O_REV_TARGET},
+        {"require-provenance", no_argument, NULL, O_REQ_PROV},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -283,6 +287,9 @@ static int cmd_init(int argc, char **argv)
             break;
         case O_REV_TARGET:
             o.revocation_target = optarg;
+            break;
+        case O_REQ_PROV:
+            o.require_provenance = 1;
             break;
         case 'j':
             g_json = 1;
