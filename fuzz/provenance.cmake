@@ -9,3 +9,8 @@ if(TARGET fwt_provenance)
   fwt_add_fuzz(fuzz_prov_envelope LIBS fwt_provenance LABELS "provenance;fuzz")
   fwt_add_fuzz(fuzz_prov_policy LIBS fwt_provenance LABELS "provenance;fuzz")
 endif()
+# fuzz_catalog: bytes -> the catalog annotations file (fwt_catalog_load, src/keys/catalog.c),
+# then an annotation written back and read again. Seeds: fuzz/corpus/fuzz_catalog/.
+if(TARGET fwt_keys)
+  fwt_add_fuzz(fuzz_catalog LIBS fwt_keys LABELS "keys;fuzz")
+endif()

@@ -243,6 +243,45 @@ FWT_MUST_CHECK fwt_err fwt_prov_verify_builders(const struct fwt_prov_policy *po
                                                 size_t digest_len, const char *expected_revision,
                                                 size_t *n_agree, uint8_t *ok);
 
+/* ---- Approvals of a short-lived signing certificate (docs/key-custody.md) ---- */
+
+#define FWT_APPROVAL_PAYLOAD_TYPE "application/vnd.fwtrust.cert-approval+json"
+#define FWT_APPROVAL_TYPE "https://fwtrust.dev/cert-approval/v1"
+#define FWT_APPROVALS_MAX 16U
+
+/*
+ * An approver's consent that signing_key be certified for the one build whose
+ * provenance envelope is env: a DSSE envelope (payload type FWT_APPROVAL_PAYLOAD_TYPE)
+ * signed by approver, over {"_type", "provenance_sha256", "builder_id", "signing_key_id",
+ * "approved_at", "expires"} (expires = now + valid_for seconds, 1 s to 7 days). The
+ * provenance must be an in-toto statement with a builder id. *out: free().
+ */
+FWT_MUST_CHECK fwt_err fwt_approval_make(fwt_privkey *approver, const uint8_t *env, size_t env_len,
+                                         const fwt_pubkey *signing_key, int64_t now,
+                                         int64_t valid_for, char **out, size_t *out_len);
+
+/* What a set of approvals established (fwt_approval_check). */
+struct fwt_approval_result {
+    uint8_t provenance_sha256[32];
+    char builder_id[256];
+    size_t n_approvers;                /* distinct approver keys with a valid approval */
+    uint8_t approvers[FWT_APPROVALS_MAX][32]; /* their key ids */
+    int64_t expires;                   /* the earliest expiry among them */
+};
+
+/*
+ * k-of-n: at least k distinct keys among approvers (n_approvers, counted by key id)
+ * each made a valid approval (signature by that key, payload type, format) naming
+ * this provenance envelope's SHA-256, its builder id and signing_key, not expired at
+ * now. Approvals by unknown keys, for another build or key, or expired, do not count
+ * (the detail names why each failed). FWT_E_THRESHOLD below k; k 0 is FWT_E_ARG.
+ */
+FWT_MUST_CHECK fwt_err fwt_approval_check(const uint8_t *const *approvals, const size_t *lens, size_t n,
+                                          const fwt_pubkey *const *approvers, size_t n_approvers,
+                                          size_t k, const uint8_t *env, size_t env_len,
+                                          const fwt_pubkey *signing_key, int64_t now,
+                                          struct fwt_approval_result *res);
+
 /* ---- Revocation list (docs/provenance.md, "Revocation list") ---- */
 
 #define FWT_REVOCATION_PAYLOAD_TYPE "application/vnd.fwtrust.revocation+json"

@@ -899,7 +899,7 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
         }
     }
     for (size_t i = 0; i < o->n_revocation_keys && err == FWT_OK; i++) {
-        char name[32];
+        char name[48];
         snprintf(name, sizeof(name), "revocation-%zu.pem", i);
         err = install_key(abs, o->revocation_keys[i], name, &cfg->revocation_keys[i]);
         if (err == FWT_OK) {
