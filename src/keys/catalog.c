@@ -38,10 +38,12 @@ fwt_err fwt_catalog_load(const char *path, json_t **annotations)
     const char *k;
     json_t *v;
     json_object_foreach(imgs, k, v) {
-        if (!json_is_object(v) || !json_is_array(json_object_get(v, "vulnerabilities"))) {
-            json_decref(o);
-            return fwt_fail(FWT_E_MALFORMED, "%s: image %.16s: an object with a vulnerabilities list expected",
-                            path, k);
+        if (!json_is_object(v) || !json_is_array(json_object_get(v, "vulnerabilities")) ||
+            !json_is_boolean(json_object_get(v, "withdrawn"))) {
+            fwt_err e2 = fwt_fail(FWT_E_MALFORMED, "%s: image %.16s: an object with withdrawn and a "
+                                  "vulnerabilities list expected", path, k);
+            json_decref(o); /* after the message: k belongs to o */
+            return e2;
         }
     }
     *annotations = o;
