@@ -252,8 +252,7 @@ static int cmd_verify(const char *artifact)
     fwt_prov_policy_free(&pol);
     if (err != FWT_OK && n_env == g_env_list.n) {
         /* the detail of the verdict, re-made after the per-envelope lines */
-        err = fwt_fail(err, "%zu independent builder(s) agree on %s; %s", agree, artifact,
-                       verdict);
+        err = fwt_fail(err, "%s: %s", artifact, verdict);
     }
     if (g_json) {
         json_t *o = err == FWT_OK ? json_object() : fwt_cli_json_error(err);
