@@ -26,6 +26,7 @@ extern "C" {
 
 #define FWT_DSSE_MAX 1048576U  /* largest envelope accepted (bytes) */
 #define FWT_DSSE_SIGS_MAX 16U  /* signatures an envelope may carry */
+#define FWT_DSSE_KEYS_MAX 128U /* trusted keys one verification may try (16 builders x 8 keys) */
 #define FWT_PROV_SUBJECTS_MAX 16U
 #define FWT_PROV_DEPS_MAX 64U
 

@@ -499,8 +499,8 @@ fwt_err fwt_dsse_verify(const struct fwt_dsse_envelope *env, const fwt_pubkey *c
     if (threshold == 0) {
         return fwt_fail(FWT_E_ARG, "DSSE verify: threshold 0 would accept anything");
     }
-    if (n_keys > 64) {
-        return fwt_fail(FWT_E_ARG, "DSSE verify: at most 64 trusted keys");
+    if (n_keys > FWT_DSSE_KEYS_MAX) {
+        return fwt_fail(FWT_E_ARG, "DSSE verify: at most %u trusted keys", FWT_DSSE_KEYS_MAX);
     }
     uint8_t *pae = NULL;
     size_t pl = 0;
@@ -508,8 +508,8 @@ fwt_err fwt_dsse_verify(const struct fwt_dsse_envelope *env, const fwt_pubkey *c
     if (e != FWT_OK) {
         return e;
     }
-    char ids[64][65];
-    uint8_t acc[64];
+    static _Thread_local char ids[FWT_DSSE_KEYS_MAX][65], acc_ids[FWT_DSSE_KEYS_MAX][65];
+    uint8_t acc[FWT_DSSE_KEYS_MAX];
     memset(acc, 0, sizeof(acc));
     for (size_t j = 0; j < n_keys; j++) {
         if ((e = prov_key_id(keys[j], ids[j])) != FWT_OK) {
@@ -518,7 +518,6 @@ fwt_err fwt_dsse_verify(const struct fwt_dsse_envelope *env, const fwt_pubkey *c
         }
     }
     /* ACCEPTED_KEYS is a set of distinct key ids: a key given twice counts once. */
-    char acc_ids[64][65];
     size_t n_acc = 0;
     for (size_t i = 0; i < env->n_sigs; i++) {
         for (size_t j = 0; j < n_keys; j++) {

@@ -215,6 +215,7 @@ fwt_err fwt_prov_verify(const struct fwt_prov_policy *pol, const struct fwt_dsse
                         fwt_hash_name(alg));
     }
     /* 1. signatures, against every key of the policy (each key counted once) */
+    _Static_assert(FWT_POLICY_BUILDERS_MAX * FWT_POLICY_KEYS_MAX <= FWT_DSSE_KEYS_MAX, "policy keys fit a DSSE check");
     const fwt_pubkey *keys[FWT_POLICY_BUILDERS_MAX * FWT_POLICY_KEYS_MAX];
     size_t owner[FWT_POLICY_BUILDERS_MAX * FWT_POLICY_KEYS_MAX], n = 0;
     for (size_t b = 0; b < pol->n_builders; b++) {

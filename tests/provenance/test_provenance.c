@@ -517,6 +517,53 @@ static void test_policy_verify(void **state)
     fwt_privkey_free(x);
 }
 
+/* A policy at its limits (16 builders, 8 keys each: 128 keys) verifies an envelope signed by
+ * the very last key: every key is tried, none is cut off. */
+static void test_policy_many_keys(void **state)
+{
+    (void)state;
+    json_t *bl = json_array();
+    fwt_privkey *last = NULL;
+    for (int b = 0; b < (int)FWT_POLICY_BUILDERS_MAX; b++) {
+        json_t *keys = json_array();
+        for (int k = 0; k < (int)FWT_POLICY_KEYS_MAX; k++) {
+            char name[32];
+            snprintf(name, sizeof(name), "m%d-%d", b, k);
+            fwt_privkey *pk = gen_key(FWT_KEY_ED25519, name);
+            char *pem = pem_of(pk);
+            json_array_append_new(keys, json_string(pem));
+            free(pem);
+            if (b == (int)FWT_POLICY_BUILDERS_MAX - 1 && k == (int)FWT_POLICY_KEYS_MAX - 1) {
+                last = pk;
+            } else {
+                fwt_privkey_free(pk);
+            }
+        }
+        char id[64];
+        snprintf(id, sizeof(id), "https://ci-%d.example", b);
+        json_array_append_new(bl, json_pack("{s:s, s:o}", "id", id, "keys", keys));
+    }
+    json_t *o = json_pack("{s:i, s:s, s:o}", "version", 1, "source_uri", k_src, "builders", bl);
+    char *t = json_dumps(o, 0);
+    json_decref(o);
+    struct fwt_prov_policy pol;
+    assert_int_equal(fwt_prov_policy_parse((const uint8_t *)t, strlen(t), &pol), FWT_OK);
+    free(t);
+    uint8_t dg[32];
+    memset(dg, 0x33, sizeof(dg));
+    struct fwt_dsse_envelope e;
+    char id[64];
+    snprintf(id, sizeof(id), "https://ci-%d.example", (int)FWT_POLICY_BUILDERS_MAX - 1);
+    make_env(&e, dg, id, k_src, k_rev, &last, 1);
+    struct fwt_prov_result r;
+    assert_int_equal(fwt_prov_verify(&pol, &e, FWT_HASH_SHA256, dg, 32, NULL, &r), FWT_OK);
+    assert_int_equal(r.builder, FWT_POLICY_BUILDERS_MAX - 1);
+    fwt_provenance_free(&r.prov);
+    fwt_dsse_free(&e);
+    fwt_prov_policy_free(&pol);
+    fwt_privkey_free(last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_statement_bad_digests),
         cmocka_unit_test(test_policy_parse),
         cmocka_unit_test(test_policy_verify),
+        cmocka_unit_test(test_policy_many_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
