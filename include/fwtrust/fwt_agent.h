@@ -85,7 +85,19 @@ struct fwt_agent_config {
     char *tpm;                       /* [device] tpm: the TPM 2.0 for measured boot and
                                         attestation (fwt_tpm_open spec), NULL: none (the
                                         file register only, lower assurance) */
+    /* [revocation]: the signed revocation list (docs/provenance.md). */
+    char *revocation_keys[FWT_AGENT_MAX_ANCHORS]; /* PEM public keys that sign revocation lists */
+    size_t n_revocation_keys;
+    uint32_t revocation_threshold;   /* distinct revocation keys required (default 1) */
+    char *revocation_target;         /* TUF target name of the list (default
+                                        FWT_AGENT_REVOCATION_TARGET); fetched at each update */
+    int require_provenance;          /* [update] require_provenance = yes: every image must bind
+                                        a provenance envelope (FWT_TLV_PROVENANCE); update fetches
+                                        the repository's bound envelope and compares its SHA-256 */
 };
+
+#define FWT_AGENT_REVOCATION_TARGET "revocation.json"
+#define FWT_AGENT_REVOCATION_MAX (1024U * 1024U) /* bytes of a revocation list envelope */
 
 typedef struct fwt_agent fwt_agent;
 typedef struct fwt_agent_install fwt_agent_install;
@@ -110,6 +122,11 @@ struct fwt_agent_init_opts {
     const char *tls_ca, *tls_client_cert, *tls_client_key; /* copied into DIR/tls/ */
     const char *tls_pinned_pubkey;
     const char *targets;                  /* fwt_agent_config.targets, or NULL */
+    const char *revocation_keys[FWT_AGENT_MAX_ANCHORS]; /* copied into DIR/keys/ as public */
+    size_t n_revocation_keys;
+    uint32_t revocation_threshold;        /* 0: 1 */
+    const char *revocation_target;        /* NULL: FWT_AGENT_REVOCATION_TARGET */
+    int require_provenance;               /* fwt_agent_config.require_provenance */
 };
 
 /*
@@ -197,6 +214,24 @@ FWT_MUST_CHECK fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot
 FWT_MUST_CHECK fwt_err fwt_agent_slot_matches(fwt_agent *dev, enum fwt_agent_slot slot,
                                               const struct fwt_agent_image *img);
 
+/* ---- Revocation list (src/agent/revocation.c, docs/provenance.md) ---- */
+
+/*
+ * Accept a signed revocation list (a DSSE envelope, fwt_revocation_open): signed
+ * by [revocation] threshold distinct [revocation] keys, with a version above the
+ * stored one (FWT_E_META_ROLLBACK for a lower one; the same version with the same
+ * bytes is FWT_E_NO_UPDATE, with other bytes FWT_E_META_ROLLBACK). Stored
+ * power-fail safe (the envelope under its digest, then a redundant record naming
+ * version and digest), enforced from then on by every verification of the
+ * device (install, update, verify-slots, and fwtrust-boot at the next boot).
+ * FWT_E_NO_TRUST when the device trusts no revocation key. *version gets the
+ * list's version (may be NULL).
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_revocation_apply(fwt_agent *dev, const uint8_t *env,
+                                                  size_t env_len, uint64_t *version);
+/* The version of the stored list: 0 when none is stored. FWT_E_STATE when it is damaged. */
+FWT_MUST_CHECK fwt_err fwt_agent_revocation_version(fwt_agent *dev, uint64_t *version);
+
 /* The running image (verified): FWT_E_NOT_FOUND when nothing runs yet. */
 FWT_MUST_CHECK fwt_err fwt_agent_running(fwt_agent *dev, struct fwt_agent_image *img);
 
@@ -219,6 +254,14 @@ FWT_MUST_CHECK fwt_err fwt_agent_running(fwt_agent *dev, struct fwt_agent_image 
                                                 sets this for every install) */
 FWT_MUST_CHECK fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len,
                                                unsigned flags, fwt_agent_install **out);
+
+/*
+ * The image must bind exactly this provenance envelope (its SHA-256 in the protected
+ * FWT_TLV_PROVENANCE): checked with the installed image's verification; a missing or
+ * other digest is FWT_E_DIGEST. (Devices with require_provenance refuse images without
+ * the TLV in any case.)
+ */
+void fwt_agent_install_expect_provenance(fwt_agent_install *inst, const uint8_t sha256[32]);
 
 /* Where the image came from, for the audit log ("stdin", a path or URL). Optional. */
 void fwt_agent_install_set_source(fwt_agent_install *inst, const char *source);
@@ -434,6 +477,8 @@ struct fwt_agent_update_result {
     int delta_skipped;         /* a patch for the image existed but did not fit */
     char note[256];            /* why (delta skipped), or "" */
     struct fwt_agent_image img; /* the installed image (not check_only) */
+    uint64_t revocation_version; /* the revocation list in force after the update (0: none) */
+    int revocation_updated;      /* a newer list was fetched and stored by this update */
 };
 
 /*

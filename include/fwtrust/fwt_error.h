@@ -56,6 +56,7 @@ typedef enum fwt_err {
     FWT_E_NO_TRUST = 31,    /* no trust anchor configured: everything is refused */
     FWT_E_TEST_KEY = 32,    /* a published sample key was used */
     FWT_E_TOO_LARGE = 33,   /* input larger than the allowed maximum */
+    FWT_E_REVOKED = 34,     /* signing key, key version or image revoked by the revocation list */
 
     /* Update metadata (TUF) failures. */
     FWT_E_META = 40,          /* metadata malformed or of the wrong type */

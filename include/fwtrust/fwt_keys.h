@@ -9,6 +9,7 @@
 
 #include "fwtrust_host.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -325,6 +326,55 @@ FWT_MUST_CHECK fwt_err fwt_audit_window_parse(const char *s, struct fwt_audit_op
 /* Run the audit; *n_findings gets the number of findings (FWT_OK either way). */
 FWT_MUST_CHECK fwt_err fwt_signlog_audit(fwt_signlog *log, const struct fwt_audit_opts *o,
                                          fwt_audit_fn fn, void *ctx, size_t *n_findings);
+
+/* ---- Catalog of signed images (fwtrust catalog: docs/catalog.md) ---- */
+
+/*
+ * Every image the signing log records (the log verified against log_key, pinned
+ * outside it, first), grouped by image digest, joined with the repository's targets
+ * (rows as `fwtrust repo list --json` gives them: name, role, staged, hashes, custom)
+ * and with the annotations (the catalog file, fwt_catalog_annotate). *out: a JSON
+ * array sorted by first log entry, one object per image: digest, hash, version,
+ * hw_id, signers [{signer, key_id, time, log_index}], log_entries, targets
+ * [{name, role, staged}], state ("published", "staged", "signed": never in the
+ * repository, "withdrawn"), provenance (custom.provenance of its target, or null),
+ * vulnerabilities [{id, severity, fixed_in, time}]. Images in the repository that the
+ * log never saw are listed too, with state and "unlogged": true.
+ */
+FWT_MUST_CHECK fwt_err fwt_catalog_build(fwt_signlog *log, const fwt_pubkey *log_key,
+                                         const json_t *targets, const json_t *annotations,
+                                         json_t **out);
+/* Read the annotations file (a missing file is an empty catalog). Strict: FWT_E_MALFORMED. */
+FWT_MUST_CHECK fwt_err fwt_catalog_load(const char *path, json_t **annotations);
+/*
+ * Annotate the image with digest_hex (64, 96 or 128 lower-case hex digits) in the
+ * file at path, written atomically: withdrawn (with reason), and/or a vulnerability
+ * (id required; severity one of low, medium, high, critical; fixed_in a version or
+ * NULL). An id already recorded for the image is replaced.
+ */
+FWT_MUST_CHECK fwt_err fwt_catalog_annotate(const char *path, const char *digest_hex, int withdrawn,
+                                            const char *reason, const char *vuln_id,
+                                            const char *severity, const char *fixed_in);
+
+/* ---- Publish gate (fwtrust repo publish: docs/key-custody.md, "Publish gates") ---- */
+
+/* One finding of the gate: kind "not-logged", or an audit kind name. */
+typedef void (*fwt_gate_fn)(void *ctx, const char *image, const char *kind, const char *text);
+
+/*
+ * The images about to be published, against the signing log (checked against
+ * log_key, a key pinned outside the log, first): each signature of each image
+ * must be recorded (fwt_signlog_find_image), and no audit finding (o: expected
+ * keys, time window; version and counter going down, digest conflicts) may
+ * concern an entry that records the image's digest. Every finding goes to fn;
+ * *n_findings counts them. FWT_OK however many there are (the caller decides:
+ * refuse, or override with a recorded reason); an error when the log cannot
+ * be read or is not intact, or an image cannot be read.
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_gate(fwt_signlog *log, const fwt_pubkey *log_key,
+                                        const struct fwt_audit_opts *o,
+                                        const char *const *images, size_t n, fwt_gate_fn fn,
+                                        void *ctx, size_t *n_findings);
 
 #ifdef __cplusplus
 }

@@ -109,6 +109,10 @@ struct repo_target_opts {
     int no_image;       /* do not read fwtrust image facts */
     void (*progress)(void *ctx, uint64_t done, uint64_t total); /* may be NULL */
     void *progress_ctx;
+    /* DSSE provenance envelopes of the (one) image: checked against DIR/provenance-policy.json
+     * and published beside it as targets NAME.intoto-N.json (docs/provenance.md). */
+    const char *provenance[16];
+    size_t n_provenance;
 };
 FWT_MUST_CHECK fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o,
                                            const struct repo_keyring *kr, const struct fwt_key_opts *ko,
@@ -161,6 +165,19 @@ FWT_MUST_CHECK fwt_err repo_cmd_check_expiry(const struct repo *r, uint32_t days
  * cannot be read). FWT_E_STATE while an interrupted operation is pending (as status);
  * FWT_E_NOT_FOUND for a role not delegated; FWT_E_ARG for root, snapshot or timestamp. */
 FWT_MUST_CHECK fwt_err repo_cmd_list(struct repo *r, const char *role, json_t *report);
+
+/*
+ * Publish gates (docs/key-custody.md): the image targets a publish would make new
+ * (staged with custom.fwtrust, not published before with the same sha256), as
+ * [{"name", "role", "sha256", "path"}] (*out: caller decrefs); and the record of each
+ * gate decision with findings (an alert): one JSON line {"time", "outcome": "refused" or
+ * "overridden", "reason" (overridden: required), "by", "findings"} appended (fsynced) to
+ * DIR/publish-gate.jsonl.
+ */
+#define REPO_GATE_LOG "publish-gate.jsonl"
+FWT_MUST_CHECK fwt_err repo_cmd_new_images(struct repo *r, json_t **out);
+FWT_MUST_CHECK fwt_err repo_record_gate(struct repo *r, const char *outcome, const char *reason,
+                                        const json_t *findings);
 /* Complete or roll back an operation a crash interrupted (report "recovered" says which). */
 FWT_MUST_CHECK fwt_err repo_cmd_recover(struct repo *r, json_t *report);
 

@@ -92,6 +92,7 @@ fwt_err fwt_f_fsync_dir(const char *dir);
 #define FWT_REC_KIND_ROLLBACK 2U
 #define FWT_REC_KIND_AUDIT_HEAD 0x11U /* audithead.{0,1}: the audit log's anchor (audit.c) */
 #define FWT_REC_KIND_OUTCOME 0x12U    /* outcome.{0,1}: trial outcomes (outcome.c) */
+#define FWT_REC_KIND_REVOCATION 0x13U /* revocation.{0,1}: the revocation list in force (revocation.c) */
 #define FWT_REC_MAX_PAYLOAD 1024U
 
 /* Decode one record file's bytes: FWT_OK, or FWT_E_STATE naming what is wrong. */
@@ -261,6 +262,11 @@ fwt_err fwt_agent_bc_commit(fwt_agent *dev);
 /* Slot the next install would write (FWT_SLOT_NONE with a detail when none). */
 enum fwt_agent_slot fwt_agent_target_slot(const fwt_agent *dev, fwt_err *why);
 enum fwt_agent_slot fwt_agent_running_slot(const struct fwt_bootctl *bc);
+/* After the verifier and fwt_agent_recheck accepted an image: the stored revocation
+ * list (revocation.c). FWT_E_REVOKED naming what is revoked; FWT_E_STATE when the
+ * stored list is damaged (fail closed); FWT_OK when none is stored. */
+fwt_err fwt_agent_revocation_check(fwt_agent *dev, const struct fwt_policy *pol,
+                                   const struct fwt_image_info *info);
 /* Fill img from verifier info. */
 void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
                                const struct fwt_image_info *info, struct fwt_agent_image *img);

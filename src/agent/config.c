@@ -153,7 +153,7 @@ static fwt_err set_str(char **dst, const char *v)
 
 enum {
     K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
-    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_TPM, K_ROLLBACK
+    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_TPM, K_ROLLBACK, K_REV_THRESHOLD, K_REV_TARGET, K_REQ_PROV
 };
 
 static fwt_err once(struct cfg_ctx *c, unsigned bit, const char *key, unsigned line)
@@ -270,6 +270,13 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             c->threshold_line = line;
             return FWT_OK;
         }
+    } else if (!strcmp(sec, "update") && !strcmp(k, "require_provenance")) {
+        ONCE(K_REQ_PROV);
+        if (strcmp(v, "yes") && strcmp(v, "no")) {
+            return fwt_fail(FWT_E_ARG, "line %u: require_provenance must be 'yes' or 'no'", line);
+        }
+        cfg->require_provenance = !strcmp(v, "yes");
+        return FWT_OK;
     } else if (!strcmp(sec, "update")) {
         static const struct {
             const char *name;
@@ -305,6 +312,36 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             }
             return set_str(dst, v);
         }
+    } else if (!strcmp(sec, "revocation")) {
+        if (!strcmp(k, "key")) {
+            if (cfg->n_revocation_keys >= FWT_AGENT_MAX_ANCHORS) {
+                return fwt_fail(FWT_E_ARG, "line %u: more than %u revocation keys", line,
+                                FWT_AGENT_MAX_ANCHORS);
+            }
+            err = abs_path(c->dir, v, &cfg->revocation_keys[cfg->n_revocation_keys]);
+            if (err != FWT_OK) {
+                return fwt_fail(err, "line %u: key: %s", line, fwt_detail());
+            }
+            cfg->n_revocation_keys++;
+            return FWT_OK;
+        }
+        if (!strcmp(k, "threshold")) {
+            ONCE(K_REV_THRESHOLD);
+            if (fwt_parse_u32(v, &cfg->revocation_threshold) != FWT_OK ||
+                cfg->revocation_threshold == 0 || cfg->revocation_threshold > FWT_AGENT_MAX_ANCHORS) {
+                return fwt_fail(FWT_E_ARG, "line %u: threshold must be 1 to %u", line,
+                                FWT_AGENT_MAX_ANCHORS);
+            }
+            return FWT_OK;
+        }
+        if (!strcmp(k, "target")) {
+            ONCE(K_REV_TARGET);
+            if (*v == '\0' || strlen(v) > FWT_AGENT_TARGETS_MAX) {
+                return fwt_fail(FWT_E_ARG, "line %u: target must be 1 to %u bytes", line,
+                                FWT_AGENT_TARGETS_MAX);
+            }
+            return set_str(&cfg->revocation_target, v);
+        }
     } else {
         return fwt_fail(FWT_E_ARG, "line %u: unknown section [%s]", line, sec);
     }
@@ -335,6 +372,10 @@ void fwt_agent_config_free(struct fwt_agent_config *cfg)
     free(cfg->tls_pinned_pubkey);
     free(cfg->targets);
     free(cfg->tpm);
+    for (size_t i = 0; i < cfg->n_revocation_keys; i++) {
+        free(cfg->revocation_keys[i]);
+    }
+    free(cfg->revocation_target);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -373,8 +414,15 @@ fwt_err fwt_agent_config_parse(const char *text, size_t len, const char *dir,
         /* Keys and roots alike are anchors: a threshold no anchor set can meet would make
          * every verification fail with an argument error, not a verdict on an image. A
          * device without anchors keeps the default 1 (it refuses everything anyway). */
+        if (!cfg->revocation_threshold) {
+            cfg->revocation_threshold = 1;
+        }
+        if (cfg->n_revocation_keys && cfg->revocation_threshold > cfg->n_revocation_keys) {
+            err = fwt_fail(FWT_E_ARG, "[revocation] threshold %u is above the %zu revocation key(s)",
+                           (unsigned)cfg->revocation_threshold, cfg->n_revocation_keys);
+        }
         size_t anchors = cfg->n_keys + cfg->n_roots;
-        if (cfg->threshold > (anchors ? anchors : 1)) {
+        if (err == FWT_OK && cfg->threshold > (anchors ? anchors : 1)) {
             err = fwt_fail(FWT_E_ARG, "line %u: threshold %u is above the %zu trust anchor(s) "
                            "([trust] key and root lines)", c.threshold_line,
                            (unsigned)cfg->threshold, anchors);
@@ -451,7 +499,7 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
 {
     const char *all[] = {cfg->hw_id, cfg->slot_path[0], cfg->slot_path[1], cfg->tuf_root,
                          cfg->repo_url, cfg->tls_ca, cfg->tls_client_cert, cfg->tls_client_key,
-                         cfg->tls_pinned_pubkey, cfg->targets, cfg->tpm};
+                         cfg->tls_pinned_pubkey, cfg->targets, cfg->tpm, cfg->revocation_target};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (!value_ok(all[i])) {
             return fwt_fail(FWT_E_ARG, "'%s': values must be non-empty, without control "
@@ -491,7 +539,7 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
     snprintf(num, sizeof(num), "%u", (unsigned)cfg->threshold);
     sb_add(&b, "threshold", num);
     if (cfg->tuf_root || cfg->repo_url || cfg->tls_ca || cfg->tls_client_cert ||
-        cfg->tls_client_key || cfg->tls_pinned_pubkey || cfg->targets) {
+        cfg->tls_client_key || cfg->tls_pinned_pubkey || cfg->targets || cfg->require_provenance) {
         sb_add(&b, "", "");
         sb_add(&b, "[update]", "");
         sb_add(&b, "tuf_root", rel(cfg, cfg->tuf_root));
@@ -501,6 +549,19 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
         sb_add(&b, "client_key", rel(cfg, cfg->tls_client_key));
         sb_add(&b, "pinned_pubkey", cfg->tls_pinned_pubkey);
         sb_add(&b, "targets", cfg->targets);
+        if (cfg->require_provenance) {
+            sb_add(&b, "require_provenance", "yes");
+        }
+    }
+    if (cfg->n_revocation_keys || cfg->revocation_target) {
+        sb_add(&b, "", "");
+        sb_add(&b, "[revocation]", "");
+        for (size_t i = 0; i < cfg->n_revocation_keys; i++) {
+            sb_add(&b, "key", rel(cfg, cfg->revocation_keys[i]));
+        }
+        snprintf(num, sizeof(num), "%u", (unsigned)(cfg->revocation_threshold ? cfg->revocation_threshold : 1));
+        sb_add(&b, "threshold", num);
+        sb_add(&b, "target", cfg->revocation_target);
     }
     if (b.oom || !b.p) {
         free(b.p);

@@ -536,6 +536,9 @@ fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot, struct f
     if (err == FWT_OK) {
         err = fwt_agent_recheck(&pol, &info); /* the second, independent condition */
     }
+    if (err == FWT_OK) {
+        err = fwt_agent_revocation_check(dev, &pol, &info);
+    }
     if (err != FWT_OK) {
         return fwt_fail(err, "slot %c: %s", c, fwt_detail());
     }
@@ -890,6 +893,32 @@ fwt_err fwt_agent_init(const char *dir_in, const struct fwt_agent_init_opts *o)
         if (err == FWT_OK) {
             cfg->n_roots++;
         }
+    }
+    if (err == FWT_OK && o->n_revocation_keys > FWT_AGENT_MAX_ANCHORS) {
+        err = fwt_fail(FWT_E_ARG, "at most %u revocation keys", FWT_AGENT_MAX_ANCHORS);
+    }
+    if (err == FWT_OK && o->n_revocation_keys) {
+        err = join(sub, sizeof(sub), abs, "keys");
+        if (err == FWT_OK) {
+            err = mkdir_p1(sub, 0755);
+        }
+    }
+    for (size_t i = 0; i < o->n_revocation_keys && err == FWT_OK; i++) {
+        char name[48];
+        snprintf(name, sizeof(name), "revocation-%zu.pem", i);
+        err = install_key(abs, o->revocation_keys[i], name, &cfg->revocation_keys[i]);
+        if (err == FWT_OK) {
+            cfg->n_revocation_keys++;
+        }
+    }
+    cfg->revocation_threshold = o->revocation_threshold ? o->revocation_threshold : 1;
+    cfg->require_provenance = o->require_provenance != 0;
+    if (err == FWT_OK && cfg->n_revocation_keys && cfg->revocation_threshold > cfg->n_revocation_keys) {
+        err = fwt_fail(FWT_E_ARG, "--revocation-threshold %u is above the %zu revocation key(s)",
+                       (unsigned)cfg->revocation_threshold, cfg->n_revocation_keys);
+    }
+    if (err == FWT_OK && o->revocation_target && !(cfg->revocation_target = strdup(o->revocation_target))) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
     if (err == FWT_OK && o->tuf_root) {
         err = join(sub, sizeof(sub), abs, "tuf-root.json");

@@ -236,6 +236,8 @@ struct fwt_agent_install {
     uint64_t prot_off; /* hdr_size + img_size */
     EVP_MD_CTX *md_meta;
     int meta_ok;
+    int want_prov; /* fwt_agent_install_expect_provenance */
+    uint8_t prov[32];
 };
 
 static void inst_free(fwt_agent_install *inst)
@@ -378,6 +380,14 @@ fwt_err fwt_agent_install_begin(fwt_agent *dev, uint64_t expected_len, unsigned 
     writer_start(&inst->writer, inst);
     *out = inst;
     return FWT_OK;
+}
+
+void fwt_agent_install_expect_provenance(fwt_agent_install *inst, const uint8_t sha256[32])
+{
+    if (inst && sha256) {
+        memcpy(inst->prov, sha256, 32);
+        inst->want_prov = 1;
+    }
 }
 
 void fwt_agent_install_set_source(fwt_agent_install *inst, const char *source)
@@ -977,6 +987,18 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
     }
     if (err == FWT_OK) {
         err = fwt_agent_recheck(&pol, &info);
+    }
+    if (err == FWT_OK) {
+        err = fwt_agent_revocation_check(dev, &pol, &info);
+    }
+    if (err == FWT_OK && (inst->want_prov || dev->cfg.require_provenance)) {
+        if (!info.has_provenance) {
+            err = fwt_fail(FWT_E_DIGEST, "%s binds no provenance envelope (FWT_TLV_PROVENANCE), and this "
+                           "device requires one ([update] require_provenance)", inst->source);
+        } else if (inst->want_prov && fwt_ct_compare(info.provenance, inst->prov, 32) != 0) {
+            err = fwt_fail(FWT_E_DIGEST, "%s binds another provenance envelope than the one the "
+                           "repository published with it", inst->source);
+        }
     }
     if (err == FWT_OK && quick) {
         fwt_agent_image_from_info(dev, inst->slot, &info, img);

@@ -685,6 +685,128 @@ static fwt_err open_client(const struct fwt_agent_config *cfg, const struct fwt_
     return fwt_tuf_client_open(&co, out);
 }
 
+/* ---- the revocation list, fetched at each update ---- */
+
+struct membuf {
+    uint8_t *p;
+    size_t len, max;
+};
+
+static int to_mem(void *ctx, const uint8_t *data, size_t len)
+{
+    struct membuf *m = ctx;
+    if (len > m->max - m->len) {
+        return -1;
+    }
+    uint8_t *np = realloc(m->p, m->len + len + 1);
+    if (!np) {
+        return -1;
+    }
+    m->p = np;
+    memcpy(m->p + m->len, data, len);
+    m->len += len;
+    return 0;
+}
+
+/*
+ * The list published as [revocation] target: downloaded (TUF checks its length
+ * and hashes), then fwt_agent_revocation_apply (signatures by the device's own
+ * revocation keys, version above the stored one). Not published: the stored
+ * list stays in force. An older list than the stored one fails the update
+ * (FWT_E_META_ROLLBACK): a repository serving it is rolling revocations back.
+ */
+static fwt_err fetch_revocation(fwt_agent *dev, fwt_tuf_client *c, struct fwt_agent_update_result *res)
+{
+    const struct fwt_agent_config *cfg = fwt_agent_get_config(dev);
+    const char *name = cfg->revocation_target ? cfg->revocation_target : FWT_AGENT_REVOCATION_TARGET;
+    struct fwt_tuf_target t;
+    fwt_err err = fwt_tuf_get_target(c, name, &t);
+    if (err == FWT_E_NOT_FOUND) {
+        fwt_detail_clear();
+        return fwt_agent_revocation_version(dev, &res->revocation_version);
+    }
+    if (err != FWT_OK) {
+        return err;
+    }
+    if (t.length > FWT_AGENT_REVOCATION_MAX) {
+        return fwt_fail(FWT_E_TOO_LARGE, "revocation list target %s: %llu bytes, at most %u", name,
+                        (unsigned long long)t.length, FWT_AGENT_REVOCATION_MAX);
+    }
+    struct membuf m = {NULL, 0, FWT_AGENT_REVOCATION_MAX};
+    err = fwt_tuf_download(c, &t, to_mem, &m);
+    if (err == FWT_OK) {
+        err = fwt_agent_revocation_apply(dev, m.p ? m.p : (const uint8_t *)"", m.len,
+                                         &res->revocation_version);
+        if (err == FWT_OK) {
+            res->revocation_updated = 1;
+        } else if (err == FWT_E_NO_UPDATE) {
+            fwt_detail_clear();
+            err = FWT_OK;
+        } else {
+            char d[1024];
+            snprintf(d, sizeof(d), "%s", fwt_detail());
+            err = fwt_fail(err, "revocation list target %s: %s", name, d);
+        }
+    }
+    free(m.p);
+    return err;
+}
+
+/* custom.provenance.bound of a target: the name of the envelope its image binds. */
+static int bound_of(fwt_tuf_client *c, const char *target, char *out, size_t n)
+{
+    struct fwt_tuf_target t;
+    if (fwt_tuf_get_target(c, target, &t) != FWT_OK || !t.custom_json) {
+        fwt_detail_clear();
+        return 0;
+    }
+    json_t *cu = json_loads(t.custom_json, JSON_REJECT_DUPLICATES, NULL);
+    const char *b = json_string_value(json_object_get(json_object_get(cu, "provenance"), "bound"));
+    int ok = b && strlen(b) < n;
+    if (ok) {
+        snprintf(out, n, "%s", b);
+    }
+    json_decref(cu);
+    return ok;
+}
+
+/*
+ * [update] require_provenance: the envelope the repository published with the image
+ * (custom.provenance.bound of the image's target; for an encoded target, of the plain
+ * target of the same image), fetched through TUF; the install then requires the image's
+ * FWT_TLV_PROVENANCE to be its SHA-256 (sha gets it). No envelope published:
+ * FWT_E_NOT_FOUND. Call before the image's target is looked up for its download (a
+ * lookup hands out the client's storage, which the next lookup reuses).
+ */
+static fwt_err expect_provenance(fwt_tuf_client *c, const struct cands *cs, const struct cand *pick,
+                                 uint8_t sha[32])
+{
+    char name[512];
+    int found = bound_of(c, pick->name, name, sizeof(name));
+    for (size_t i = 0; !found && i < cs->n; i++) {
+        const struct cand *o = &cs->v[i];
+        if (o->enc == ENC_NONE && fwt_ct_compare(o->image_sha, pick->image_sha, 32) == 0) {
+            found = bound_of(c, o->name, name, sizeof(name));
+        }
+    }
+    if (!found) {
+        return fwt_fail(FWT_E_NOT_FOUND, "target %s has no provenance envelope in the repository "
+                        "(custom.provenance), and this device requires one", pick->name);
+    }
+    struct fwt_tuf_target t;
+    fwt_err err = fwt_tuf_get_target(c, name, &t);
+    if (err != FWT_OK) {
+        return err;
+    }
+    struct membuf m = {NULL, 0, FWT_AGENT_REVOCATION_MAX};
+    err = fwt_tuf_download(c, &t, to_mem, &m);
+    if (err == FWT_OK) {
+        err = fwt_sha256(m.p ? m.p : (const uint8_t *)"", m.len, sha);
+    }
+    free(m.p);
+    return err;
+}
+
 fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
                          struct fwt_agent_update_result *res)
 {
@@ -738,6 +860,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         x.has_run = 1;
         res->had_running = 1;
         fwt_version_format(&x.run.version, res->running_version, sizeof(res->running_version));
+    } else if (err == FWT_E_REVOKED) {
+        /* A revoked running image is replaced like a missing one: not a base, not a floor. */
+        snprintf(res->note, sizeof(res->note), "the running image is revoked: %s", fwt_detail());
     } else if (err != FWT_E_NOT_FOUND) {
         return fwt_fail(err, "the running image does not verify: %s", fwt_detail());
     }
@@ -746,6 +871,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     err = open_client(x.cfg, o, &c, turl, sizeof(turl));
     if (err == FWT_OK) {
         err = fwt_tuf_refresh(c);
+    }
+    if (err == FWT_OK && x.cfg->n_revocation_keys) {
+        err = fetch_revocation(dev, c, res);
     }
     if (err == FWT_OK) {
         err = list_candidates(c, x.cfg, o->target, &cs);
@@ -766,6 +894,13 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         goto out;
     }
 
+    uint8_t prov_sha[32];
+    if (x.cfg->require_provenance) {
+        err = expect_provenance(c, &cs, pick, prov_sha);
+        if (err != FWT_OK) {
+            goto out;
+        }
+    }
     /* The target again, as the client will fetch it (same verified metadata). */
     struct fwt_tuf_target t;
     err = fwt_tuf_get_target(c, pick->name, &t);
@@ -783,6 +918,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     char src[URL_MAX + 600];
     snprintf(src, sizeof(src), "%s%s (%s)", turl, pick->name, res->encoding);
     fwt_agent_install_set_source(inst, src);
+    if (x.cfg->require_provenance) {
+        fwt_agent_install_expect_provenance(inst, prov_sha);
+    }
     s.inst = inst;
     void *blk = NULL;
     if (posix_memalign(&blk, FWT_AGENT_DIO_ALIGN, 2 * (size_t)FWT_AGENT_BLOCK) != 0) {

@@ -35,6 +35,7 @@ static const struct err_text k_errors[] = {
     {FWT_E_NO_TRUST, "FWT_E_NO_TRUST", "no trust anchor configured"},
     {FWT_E_TEST_KEY, "FWT_E_TEST_KEY", "refusing a published sample key"},
     {FWT_E_TOO_LARGE, "FWT_E_TOO_LARGE", "input too large"},
+    {FWT_E_REVOKED, "FWT_E_REVOKED", "revoked by the revocation list"},
     {FWT_E_META, "FWT_E_META", "malformed or wrong metadata"},
     {FWT_E_META_SIG, "FWT_E_META_SIG", "metadata signature threshold not met"},
     {FWT_E_META_EXPIRED, "FWT_E_META_EXPIRED", "metadata expired"},

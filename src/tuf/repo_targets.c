@@ -3,6 +3,7 @@
  * role. Checks everything first, then writes through one transaction.
  */
 #include "repo_cmd.h"
+#include "repo_provenance.h"
 #include <fwtrust/fwt_target_desc.h>
 
 #include <errno.h>
@@ -190,6 +191,66 @@ static fwt_err image_facts(const char *path, const struct repo_target_opts *o, c
     return *facts ? FWT_OK : repo_oom();
 }
 
+/*
+ * The repository's provenance policy over one image (repo_provenance.c): when the
+ * repository has one, the envelopes must satisfy it; they are then published as the
+ * targets NAME.intoto-N.json, and the image's custom metadata names them
+ * ("provenance": envelopes, the bound one, the builders that agreed).
+ */
+static fwt_err add_provenance(struct repo *r, const struct repo_target_opts *o, const char *name,
+                              const struct repo_role_keys *rk, json_t *tmap, json_t *cust,
+                              struct repo_txn *txn, json_t *added)
+{
+    json_t *summary = NULL;
+    fwt_err err = repo_provenance_check(r->dir, o->files[0], o->provenance, o->n_provenance, &summary);
+    if (err != FWT_OK || summary == NULL) {
+        return err;
+    }
+    /* Only the envelopes that passed are published: a differing build vouches for nothing. */
+    json_t *names = json_array(), *passed = json_object_get(summary, "passed");
+    json_int_t bound = json_integer_value(json_object_get(summary, "bound"));
+    const char *bound_name = NULL;
+    for (size_t k = 0; k < json_array_size(passed) && err == FWT_OK; k++) {
+        size_t j = (size_t)json_integer_value(json_array_get(passed, k));
+        char ename[256], sha[65];
+        uint64_t length = 0;
+        if (j >= o->n_provenance) {
+            err = fwt_fail(FWT_E_INTERNAL, "provenance index out of range");
+            break;
+        }
+        snprintf(ename, sizeof(ename), "%s.intoto-%zu.json", name, k + 1);
+        err = check_target_name(ename);
+        if (err == FWT_OK && rk && !paths_match(rk->role, ename)) {
+            err = fwt_fail(FWT_E_ARG, "provenance target '%s' is outside the role's delegated paths", ename);
+        }
+        if (err == FWT_OK) {
+            err = copy_target(r, o, o->provenance[j], ename, sha, &length, txn);
+        }
+        if (err == FWT_OK) {
+            json_object_set_new(tmap, ename, json_pack("{s:I, s:{s:s}, s:{s:s}}", "length", (json_int_t)length,
+                                                       "hashes", "sha256", sha, "custom", "provenance_of", name));
+            json_array_append_new(added, json_pack("{s:s, s:I, s:s}", "name", ename, "length",
+                                                   (json_int_t)length, "sha256", sha));
+            json_array_append_new(names, json_string(ename));
+            if ((json_int_t)j == bound) {
+                bound_name = json_string_value(json_array_get(names, json_array_size(names) - 1));
+            }
+        }
+    }
+    if (err == FWT_OK && bound_name == NULL) {
+        err = fwt_fail(FWT_E_INTERNAL, "the bound envelope is not among those that passed");
+    }
+    if (err == FWT_OK) {
+        json_object_set_new(summary, "bound", json_string(bound_name));
+        json_object_del(summary, "passed");
+        json_object_set(summary, "envelopes", names);
+        json_object_set(cust, "provenance", summary);
+    }
+    json_decref(names);
+    json_decref(summary);
+    return err;
+}
+
 fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, const struct repo_keyring *kr,
                             const struct fwt_key_opts *ko, json_t *report)
 {
@@ -199,6 +260,9 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
     }
     if (o->name && o->n_files != 1) {
         return fwt_fail(FWT_E_ARG, "--name is for a single file; use --prefix with several");
+    }
+    if (o->n_provenance && (o->n_files != 1 || o->no_image)) {
+        return fwt_fail(FWT_E_ARG, "--provenance is for a single image (not with --no-image)");
     }
     json_t *custom = NULL;
     if (o->custom) {
@@ -281,6 +345,14 @@ fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o, co
             if (err == FWT_OK && facts) {
                 json_object_set_new(cust, "fwtrust", facts);
             }
+        }
+        /* The policy covers plain images; an encoded one decodes to such an image, and a file
+         * that is no image at all (a revocation list, an envelope) is outside it. */
+        json_t *fw = json_object_get(cust, "fwtrust");
+        if (err == FWT_OK && !o->no_image && fw && !json_object_get(fw, "encoding")) {
+            err = add_provenance(r, o, names[i], holder ? &rk : NULL, tmap, cust, &txn, added);
+        } else if (err == FWT_OK && o->n_provenance) {
+            err = fwt_fail(FWT_E_ARG, "--provenance is for a plain image; %s is not one", o->files[i]);
         }
         char sha[65];
         uint64_t length = 0;

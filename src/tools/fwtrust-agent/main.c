@@ -98,6 +98,10 @@ static const char *g_keys[FWT_AGENT_MAX_ANCHORS], *g_roots[FWT_AGENT_MAX_ANCHORS
 static struct fwt_opt_list g_key_list = {g_keys, 0, FWT_AGENT_MAX_ANCHORS};
 static struct fwt_opt_list g_root_list = {g_roots, 0, FWT_AGENT_MAX_ANCHORS};
 static uint64_t g_slot_size, g_threshold, g_tries, g_min_sc, g_min_kv;
+static const char *g_rev_keys[FWT_AGENT_MAX_ANCHORS];
+static struct fwt_opt_list g_rev_key_list = {g_rev_keys, 0, FWT_AGENT_MAX_ANCHORS};
+static uint64_t g_rev_threshold;
+static int g_req_prov;
 
 _Static_assert(FWT_AGENT_MAX_ANCHORS == 8, "the help of --trust-key and --trust-root says up to 8");
 
@@ -139,6 +143,13 @@ static const struct fwt_opt k_init_opts[] = {
                  "path pattern such as board/*: only delegated\n"
                  "roles that can hold such names are loaded\n"
                  "(default: every target)"),
+    FWT_OPT_LIST_(0, "revocation-key", "PUB", &g_rev_key_list, "a key that signs revocation lists (PEM); up to 8"),
+    FWT_OPT_U64_(0, "revocation-threshold", "K", &g_rev_threshold, 1, UINT32_MAX,
+                 "distinct revocation keys a list needs (default 1)"),
+    FWT_OPT_STR_(0, "revocation-target", "NAME", &g_init.revocation_target,
+                 "the list's TUF target name, fetched at each\n'update' (default " FWT_AGENT_REVOCATION_TARGET ")"),
+    FWT_OPT_FLAG_(0, "require-provenance", &g_req_prov,
+                  "every image must bind a provenance envelope;\n'update' checks it is the one the repository\npublished"),
     FWT_OPT_END_,
 };
 
@@ -167,6 +178,12 @@ static int cmd_init(const struct fwt_cli_args *a)
         o.roots[i] = g_roots[i];
     }
     o.n_roots = g_root_list.n;
+    for (size_t i = 0; i < g_rev_key_list.n; i++) {
+        o.revocation_keys[i] = g_rev_keys[i];
+    }
+    o.n_revocation_keys = g_rev_key_list.n;
+    o.revocation_threshold = (uint32_t)g_rev_threshold;
+    o.require_provenance = g_req_prov;
     if (g_readback && (o.readback_full = parse_readback(g_readback)) < 0) {
         return fwt_cli_usage_error(g_name, "--readback: 'metadata' or 'full'");
     }
@@ -517,6 +534,12 @@ static int cmd_status(const struct fwt_cli_args *a)
     json_object_set_new(j, "tries", json_integer(cfg->tries));
     json_object_set_new(j, "readback", json_string(cfg->readback_full ? "full" : "metadata"));
     json_object_set_new(j, "repo", cfg->repo_url ? json_string(cfg->repo_url) : json_null());
+    uint64_t rev_version = 0;
+    if (fwt_agent_revocation_version(dev, &rev_version) != FWT_OK) {
+        json_object_set_new(j, "revocation_error", json_string(fwt_detail()));
+    }
+    json_object_set_new(j, "revocation_keys", json_integer((json_int_t)cfg->n_revocation_keys));
+    json_object_set_new(j, "revocation_version", json_integer((json_int_t)rev_version));
     json_object_set_new(j, "measured_boot", pcr_json(cfg->dir));
     /* Without a TPM the measurements live in the device's own files: lower assurance. */
     json_object_set_new(j, "measurement_assurance", json_string(cfg->tpm ? "tpm" : "file"));
@@ -569,6 +592,12 @@ static int cmd_status(const struct fwt_cli_args *a)
     printf("trust       %zu key(s), %zu root(s), threshold %u%s\n", cfg->n_keys, cfg->n_roots,
            (unsigned)cfg->threshold,
            cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");
+    if (cfg->n_revocation_keys) {
+        json_t *re = json_object_get(j, "revocation_error");
+        printf("revocation  list version %llu in force, %zu key(s) sign lists%s%s\n",
+               (unsigned long long)rev_version, cfg->n_revocation_keys, re ? ": " : "",
+               re ? json_string_value(re) : "");
+    }
     if (oc.last != FWT_OUTCOME_NONE || oc.reason[0]) {
         char v[48] = "unknown version";
         if (oc.img.digest_len) {
@@ -954,6 +983,47 @@ static int cmd_attest_quote(const struct fwt_cli_args *a)
     return rc;
 }
 
+/* ---- revocation ---- */
+
+static const char k_revocation_desc[] =
+    "Put the signed revocation list FILE (a DSSE envelope made by 'fwtrust\n"
+    "revocation make') in force: it must be signed by [revocation] threshold\n"
+    "distinct [revocation] keys and carry a version above the stored one. It is\n"
+    "stored power-fail safe; from then on every install, update, verify-slots and\n"
+    "fwtrust-boot refuse images signed by a revoked key (directly trusted,\n"
+    "certified, or by a revoked root), with a revoked key version, or revoked by\n"
+    "digest. 'update' fetches the list from the repository by itself.\n\n"
+    "Exit: 0; 1 usage; 2 I/O; 10 locked; 11 stored list damaged; 20 malformed list;\n"
+    "28 signatures below the threshold; 31 no revocation key configured; 40 wrong\n"
+    "payload type; 43 a list older than the one in force; 51 this list is in force.";
+
+static int cmd_revocation(const struct fwt_cli_args *a)
+{
+    const char *path = a->argv[0];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err err = fwt_read_file(path, FWT_AGENT_REVOCATION_MAX, &buf, &len);
+    fwt_agent *dev = NULL;
+    uint64_t version = 0;
+    if (err == FWT_OK) {
+        err = fwt_agent_open(g_device, &dev);
+    }
+    if (err == FWT_OK) {
+        err = fwt_agent_revocation_apply(dev, buf, len, &version);
+    }
+    fwt_agent_close(dev);
+    free(buf);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    if (g_json) {
+        fwt_cli_json_print(json_pack("{s:b, s:I}", "ok", 1, "revocation_version", (json_int_t)version));
+    } else {
+        printf("revocation list version %llu in force\n", (unsigned long long)version);
+    }
+    return 0;
+}
+
 /* ---- the command table ---- */
 
 static const struct fwt_cli_cmd k_cmds[] = {
@@ -977,11 +1047,14 @@ static const struct fwt_cli_cmd k_cmds[] = {
      k_att_activate_desc, k_att_out_opts},
     {"attest quote", "", 0, 0, "a TPM quote with the verifier's nonce, PCRs and event log", k_att_quote_desc,
      k_att_quote_opts},
+    {"revocation", "FILE", 1, 1, "put a signed revocation list in force (also fetched by update)",
+     k_revocation_desc, NULL},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
-    cmd_init, cmd_install, cmd_update, cmd_confirm, cmd_rollback, cmd_status, cmd_verify_slots, cmd_log_verify,
-    cmd_log_show, cmd_attest_request, cmd_attest_activate, cmd_attest_quote,
+    cmd_init,         cmd_install,        cmd_update,         cmd_confirm,      cmd_rollback,
+    cmd_status,       cmd_verify_slots,   cmd_log_verify,     cmd_log_show,     cmd_attest_request,
+    cmd_attest_activate, cmd_attest_quote, cmd_revocation,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-agent command");
@@ -996,7 +1069,7 @@ static const struct fwt_cli_prog k_cli = {
     .epilog = "Exit status: 0 on success, otherwise the error number (docs/exit-codes.md), e.g.\n"
               "1 usage, 2 I/O, 8 not found, 10 device locked by another agent, 11 state corrupt,\n"
               "20-33 image refused (21 digest, 22 signature, 24 unknown key, 25 hardware id,\n"
-              "26 security counter, 30 key version, 31 no trust anchor), 51 nothing to do.",
+              "26 security counter, 30 key version, 31 no trust anchor, 34 revoked), 51 nothing to do.",
 };
 
 int main(int argc, char **argv)

@@ -89,6 +89,8 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
             json_object_set_new(out, "previous_version",
                                 res->had_running ? json_string(res->running_version) : json_null());
             json_object_set_new(out, "note", res->note[0] ? json_string(res->note) : json_null());
+            json_object_set_new(out, "revocation_version", json_integer((json_int_t)res->revocation_version));
+            json_object_set_new(out, "revocation_updated", json_boolean(res->revocation_updated));
             if (!o.check_only) {
                 char sl[2] = {fwt_agent_slot_char(res->img.slot), 0};
                 char dg[2 * FWT_DIGEST_MAX + 1];
@@ -107,6 +109,10 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
         printf("%s: %s (%s, %llu bytes for a %llu byte image)\n",
                o.check_only ? "update available" : "downloaded", res->target, how,
                (unsigned long long)res->downloaded, (unsigned long long)res->image_length);
+        if (res->revocation_updated) {
+            printf("revocation list version %llu fetched and in force\n",
+                   (unsigned long long)res->revocation_version);
+        }
         if (res->delta_skipped && res->note[0]) {
             printf("  no patch used: %s\n", res->note);
         }

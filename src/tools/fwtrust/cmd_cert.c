@@ -2,6 +2,7 @@
 #include "image_cmd.h"
 
 #include <fwtrust/fwt_keys.h>
+#include <fwtrust/fwt_provenance.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -121,7 +122,36 @@ static void cert_print(const struct fwt_cert *c)
 }
 
 static struct fwt_key_opts g_ko;
-static const char *g_root, *g_key, *g_out, *g_not_after, *g_hw_id;
+static const char *g_root, *g_key, *g_out, *g_not_after, *g_hw_id, *g_valid_for, *g_prov, *g_approver_key;
+static const char *g_approvals[FWT_APPROVALS_MAX], *g_approvers[FWT_APPROVALS_MAX];
+static struct fwt_opt_list g_approval_list = {g_approvals, 0, FWT_APPROVALS_MAX},
+                           g_approver_list = {g_approvers, 0, FWT_APPROVALS_MAX};
+static uint64_t g_k_approvals;
+
+/* "90m", "4h", "2d", "3600" (seconds): 1 s to 7 days. */
+static fwt_err parse_duration(const char *s, int64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    unsigned long long mul = 1;
+    if (end && *end && !end[1]) {
+        mul = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : *end == 'd' ? 86400 : 0;
+    } else if (end && *end) {
+        mul = 0;
+    }
+    if (end == s || s[0] == '-' || mul == 0 || v == 0 || v > 7ULL * 86400 || v * mul > 7ULL * 86400) {
+        return fwt_fail(FWT_E_ARG, "'%s': a duration of 1 s to 7 days (N, Ns, Nm, Nh, Nd)", s);
+    }
+    *out = (int64_t)(v * mul);
+    return FWT_OK;
+}
+
+/* Read whole files (approvals, provenance) for the approval check. */
+static fwt_err read_all(const char *path, uint8_t **buf, size_t *len)
+{
+    fwt_err e = fwt_read_file(path, FWT_DSSE_MAX, buf, len);
+    return e == FWT_OK ? FWT_OK : fwt_fail(e, "%s: %s", path, fwt_detail());
+}
 static uint64_t g_key_version = UINT64_MAX, g_min_kv; /* UINT64_MAX: not given */
 static int g_json, g_allow_test;
 
@@ -136,6 +166,20 @@ static int cmd_issue(void)
     req.allow_test_key = g_allow_test;
     if (g_not_after && parse_date(g_not_after, &req.not_after) != FWT_OK) {
         return fwt_cli_usage_error(k_prog, "%s", fwt_detail());
+    }
+    int64_t valid_for = 0;
+    if (g_valid_for && (g_not_after || parse_duration(g_valid_for, &valid_for) != FWT_OK)) {
+        return fwt_cli_usage_error(k_prog, "--valid-for: %s", g_not_after ? "not with --not-after" : fwt_detail());
+    }
+    if (valid_for) {
+        req.not_after = (uint64_t)time(NULL) + (uint64_t)valid_for;
+    }
+    if ((g_approval_list.n || g_approver_list.n || g_k_approvals) && !g_prov) {
+        return fwt_cli_usage_error(k_prog, "--approval, --approver and --approvals go with --provenance");
+    }
+    if (g_prov && (!valid_for || g_approver_list.n == 0 || g_k_approvals == 0)) {
+        return fwt_cli_usage_error(k_prog, "--provenance (a short-lived certificate for one build) needs "
+                                           "--valid-for, --approver PUB... and --approvals K");
     }
     if (g_hw_id) {
         req.hw_id = (const uint8_t *)g_hw_id;
@@ -164,11 +208,63 @@ static int cmd_issue(void)
         err = fwt_fail(err, "signing key %s: %s", key_spec,
                        fwt_detail()[0] ? fwt_detail() : "cannot load");
     }
+    /* A certificate for one build: k of the approvers approved this provenance and this key. */
+    struct fwt_approval_result ar;
+    memset(&ar, 0, sizeof(ar));
+    if (err == FWT_OK && g_prov) {
+        uint8_t *env = NULL, *ap[FWT_APPROVALS_MAX] = {NULL};
+        size_t env_len = 0, al[FWT_APPROVALS_MAX] = {0};
+        fwt_pubkey *apk[FWT_APPROVALS_MAX] = {NULL};
+        size_t n_apk = 0;
+        err = read_all(g_prov, &env, &env_len);
+        for (size_t i = 0; err == FWT_OK && i < g_approval_list.n; i++) {
+            err = read_all(g_approvals[i], &ap[i], &al[i]);
+        }
+        for (size_t i = 0; err == FWT_OK && i < g_approver_list.n; i++) {
+            if ((err = fwt_pubkey_load(g_approvers[i], &ko, &apk[i])) == FWT_OK) {
+                n_apk++;
+            }
+        }
+        if (err == FWT_OK) {
+            err = fwt_approval_check((const uint8_t *const *)ap, al, g_approval_list.n,
+                                     (const fwt_pubkey *const *)apk, n_apk, (size_t)g_k_approvals, env, env_len, key,
+                                     (int64_t)time(NULL), &ar);
+        }
+        free(env);
+        for (size_t i = 0; i < FWT_APPROVALS_MAX; i++) {
+            free(ap[i]);
+            fwt_pubkey_free(apk[i]);
+        }
+    }
     if (err == FWT_OK) {
         err = fwt_cert_issue(root, key, &req, cert, &cert_len);
     }
     if (err == FWT_OK) {
         err = fwt_write_file_atomic(out, cert, cert_len, 0644);
+    }
+    /* The issuance record beside it: which build, which approvers (OUT.issued.json). */
+    json_t *issued = NULL;
+    if (err == FWT_OK && g_prov) {
+        char ph[65], ch[65], path[4096];
+        uint8_t csha[32];
+        json_t *aps = json_array();
+        fwt_hex_encode(ar.provenance_sha256, 32, ph);
+        for (size_t i = 0; i < ar.n_approvers; i++) {
+            char a[65];
+            fwt_hex_encode(ar.approvers[i], 32, a);
+            json_array_append_new(aps, json_string(a));
+        }
+        if ((err = fwt_sha256(cert, cert_len, csha)) == FWT_OK) {
+            fwt_hex_encode(csha, 32, ch);
+            issued = json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:I}", "certificate_sha256", ch,
+                               "provenance_sha256", ph, "builder_id", ar.builder_id, "approvers", aps,
+                               "key_version", (json_int_t)req.key_version, "not_after", (json_int_t)req.not_after,
+                               "issued_at", (json_int_t)time(NULL));
+            char *text = issued ? json_dumps(issued, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+            snprintf(path, sizeof(path), "%s.issued.json", out);
+            err = text ? fwt_write_file_atomic(path, text, strlen(text), 0644) : FWT_E_NOMEM;
+            free(text);
+        }
     }
     fwt_privkey_free(root);
     fwt_pubkey_free(key);
@@ -183,10 +279,62 @@ static int cmd_issue(void)
         json_t *o = cert_json(&parsed);
         json_object_set_new(o, "ok", json_true());
         json_object_set_new(o, "output", json_string(out));
+        if (issued) {
+            json_object_set(o, "issued_for", issued);
+        }
         fwt_cli_json_print(o);
     } else {
         printf("wrote %s (%zu bytes)\n", out, cert_len);
         cert_print(&parsed);
+        if (issued) {
+            printf("for build:     %s (provenance %.16s..., %zu approver(s)); record %s.issued.json\n",
+                   ar.builder_id, json_string_value(json_object_get(issued, "provenance_sha256")), ar.n_approvers,
+                   out);
+        }
+    }
+    json_decref(issued);
+    return 0;
+}
+
+static int cmd_approve(void)
+{
+    if (!g_approver_key || !g_prov || !g_key || !g_out || !g_valid_for) {
+        return fwt_cli_usage_error(k_prog, "cert approve needs --approver-key, --provenance, -k, --valid-for and -o");
+    }
+    int64_t valid_for = 0;
+    if (parse_duration(g_valid_for, &valid_for) != FWT_OK) {
+        return fwt_cli_usage_error(k_prog, "--valid-for: %s", fwt_detail());
+    }
+    struct fwt_key_opts ko = g_ko;
+    fwt_privkey *ak = NULL;
+    fwt_pubkey *sk = NULL;
+    uint8_t *env = NULL;
+    size_t env_len = 0, tl = 0;
+    char *text = NULL;
+    fwt_err err = fwt_privkey_load(g_approver_key, &ko, &ak);
+    if (err == FWT_OK) {
+        err = fwt_pubkey_load(g_key, &ko, &sk);
+    }
+    if (err == FWT_OK) {
+        err = read_all(g_prov, &env, &env_len);
+    }
+    if (err == FWT_OK) {
+        err = fwt_approval_make(ak, env, env_len, sk, (int64_t)time(NULL), valid_for, &text, &tl);
+    }
+    if (err == FWT_OK) {
+        err = fwt_write_file_atomic(g_out, text, tl, 0644);
+    }
+    free(env);
+    free(text);
+    fwt_privkey_free(ak);
+    fwt_pubkey_free(sk);
+    if (err != FWT_OK) {
+        return fail(g_json, err);
+    }
+    if (g_json) {
+        fwt_cli_json_print(json_pack("{s:b, s:s}", "ok", 1, "output", g_out));
+    } else {
+        printf("wrote %s: approval of %s for the build in %s, valid for %s\n", g_out, g_key, g_prov, g_valid_for);
     }
     return 0;
 }
@@ -281,6 +429,24 @@ static const struct fwt_opt k_issue[] = {
     FWT_OPT_STR_(0, "hw-id", "ID", &g_hw_id, "only for this hardware id (1-64 bytes; default: any)"),
     FWT_OPT_STR_('o', "output", "CERT", &g_out, "where to write the certificate; required"),
     FWT_OPT_FLAG_(0, "allow-test-key", &g_allow_test, "accept a published sample key (tests only)"),
+    FWT_OPT_STR_(0, "valid-for", "DURATION", &g_valid_for,
+                 "expiry relative to now: N[s|m|h|d], at most 7d (a short-lived\n"
+                 "certificate; not with --not-after)"),
+    FWT_OPT_STR_(0, "provenance", "ENVELOPE", &g_prov,
+                 "certify the key for this one build only after --approvals K\n"
+                 "of the --approver keys approved it (fwtrust cert approve);\n"
+                 "writes the record CERT.issued.json"),
+    FWT_OPT_LIST_(0, "approval", "FILE", &g_approval_list, "an approval (repeatable)"),
+    FWT_OPT_LIST_(0, "approver", "PUB", &g_approver_list, "a key whose approvals count (repeatable)"),
+    FWT_OPT_U64_(0, "approvals", "K", &g_k_approvals, 1, FWT_APPROVALS_MAX, "distinct approvers required"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_approve[] = {
+    FWT_OPT_STR_(0, "approver-key", "KEY", &g_approver_key, "the approver's private key (PEM or pkcs11:); required"),
+    FWT_OPT_STR_(0, "provenance", "ENVELOPE", &g_prov, "the build's provenance envelope; required"),
+    FWT_OPT_STR_('k', "key", "SIGNING_PUB", &g_key, "the signing key to be certified; required"),
+    FWT_OPT_STR_(0, "valid-for", "DURATION", &g_valid_for, "how long the approval may be used: N[s|m|h|d], <= 7d; required"),
+    FWT_OPT_STR_('o', "output", "FILE", &g_out, "where to write the approval (a DSSE envelope); required"),
     FWT_OPT_END_,
 };
 static const struct fwt_opt k_inspect[] = {
@@ -296,6 +462,10 @@ static const struct fwt_cli_cmd k_cmds[] = {
      "minimum key version, so certifying a new key with a higher version and raising the\n"
      "minimum revokes every older key (docs/incident-playbook.md). The certificate is\n"
      "checked with the verifier core before it is written (atomically).", k_issue},
+    {"approve", "", 0, 0, "approve certifying a signing key for one build (k-of-n, short-lived)",
+     "An approver signs (DSSE) the build's provenance digest, its builder id and the\n"
+     "signing key id; 'cert issue --provenance' needs K such approvals from distinct\n"
+     "--approver keys (docs/key-custody.md, short-lived signing certificates).", k_approve},
     {"inspect", "CERT", 1, 1, "print a certificate's fields; with --root also check it",
      "Prints a certificate's fields; with --root also checks it as a device would\n"
      "(signature by that root, expiry against the current time, --hw-id, --min-key-version).", k_inspect},
@@ -308,7 +478,7 @@ static const struct fwt_cli_prog k_cli = {
     .cmds = k_cmds,
     .epilog = "Exit status (docs/exit-codes.md): 0 ok; 1 usage; 2 I/O; 7 key; 8 not found;\n"
               "20 malformed certificate; 29 certificate forged, expired or for other hardware;\n"
-              "30 key version below the minimum; 32 sample key refused.",
+              "28 too few approvals; 30 key version below the minimum; 32 sample key refused.",
 };
 
 static int run(int argc, char **argv)
@@ -324,6 +494,9 @@ static int run(int argc, char **argv)
     }
     if (args.cmd == &k_cmds[0]) {
         return cmd_issue();
+    }
+    if (args.cmd == &k_cmds[1]) {
+        return cmd_approve();
     }
     return cmd_inspect(args.argv[0]);
 }

@@ -4,6 +4,7 @@
  */
 #include "image_cmd.h"
 #include <fwtrust/fwt_repo.h>
+#include <fwtrust/fwt_keys.h>
 
 #include <stdlib.h>
 
@@ -56,6 +57,9 @@ static uint64_t g_th[4], g_threshold, g_check_expiry = UINT64_MAX; /* UINT64_MAX
 static struct fwt_opt_list g_lists[8] = {LIST_(L_ROOT), LIST_(L_TARGETS), LIST_(L_SNAPSHOT), LIST_(L_TIMESTAMP),
                                          LIST_(L_KEY),  LIST_(L_SIGN),    LIST_(L_NEW),      LIST_(L_OLD)};
 static struct fwt_opt_list g_verify = {g_a.verify, 0, MAXV};
+static const char *g_prov[16], *g_gate_log, *g_override, *g_window, *g_expect[16];
+static struct fwt_opt_list g_expect_list = {g_expect, 0, 16};
+static struct fwt_opt_list g_prov_list = {g_prov, 0, 16};
 static struct fwt_opt_list g_paths = {g_a.paths, 0, 64};
 static struct fwt_opt_list g_exp = {g_expires, 0, 16};
 
@@ -89,6 +93,10 @@ static const struct fwt_opt k_add_target[] = {
     KEYS("a key of ROLE to sign with (repeatable)"),
     FWT_OPT_LIST_(0, "verify-key", "PUB", &g_verify, "verify the image with PUB first (repeatable)"),
     FWT_OPT_FLAG_(0, "no-image", &g_a.no_image, "FILE is not an fwtrust image (no custom.fwtrust)"),
+    FWT_OPT_LIST_(0, "provenance", "ENVELOPE", &g_prov_list,
+                  "a DSSE provenance envelope of the image (repeatable, one per\n"
+                  "builder): required and checked when DIR has provenance-policy.json;\n"
+                  "published as NAME.intoto-N.json"),
     FWT_OPT_END_,
 };
 static const struct fwt_opt k_remove_target[] = {
@@ -109,6 +117,15 @@ static const struct fwt_opt k_delegate[] = {
 static const struct fwt_opt k_publish[] = {
     KEYS("a snapshot or timestamp key (repeatable)"),
     FWT_OPT_FLAG_(0, "force", &g_a.force, "publish a new snapshot and timestamp even when nothing is staged"),
+    FWT_OPT_STR_(0, "log", "DB", &g_gate_log,
+                 "publish gate: every new image's signatures must be in the\n"
+                 "signing log DB (default $FWTRUST_SIGNLOG; checked against\n"
+                 "its pinned key) and no 'log audit' finding may concern it"),
+    FWT_OPT_LIST_(0, "expect-key", "PUB", &g_expect_list, "gate: audit flags signatures by other keys (repeatable)"),
+    FWT_OPT_STR_(0, "window", "HH:MM-HH:MM", &g_window, "gate: audit flags signatures outside this UTC window"),
+    FWT_OPT_STR_(0, "override", "REASON", &g_override,
+                 "publish despite gate findings; REASON and the findings are\n"
+                 "recorded in DIR/publish-gate.jsonl"),
     FWT_OPT_END_,
 };
 static const struct fwt_opt k_timestamp[] = {KEYS("a timestamp key (repeatable)"), FWT_OPT_END_};
@@ -375,6 +392,95 @@ static void print_human(const char *cmd, const json_t *rep)
     }
 }
 
+static void on_gate(void *ctx, const char *image, const char *kind, const char *text)
+{
+    json_t *list = ctx;
+    json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "image", image, "kind", kind, "text", text));
+}
+
+/*
+ * The publish gates (docs/key-custody.md): with a signing log (--log, else
+ * $FWTRUST_SIGNLOG), every image target the publish makes new must have all its
+ * signatures in the log and no audit finding; otherwise the publish is refused
+ * (exit 11), or with --override REASON it goes on. Either decision is recorded in
+ * DIR/publish-gate.jsonl (the alert) and reported as "gate".
+ */
+static fwt_err publish_gate(struct repo *r, const struct args *a, json_t *rep)
+{
+    const char *db = g_gate_log ? g_gate_log : getenv("FWTRUST_SIGNLOG");
+    if (db == NULL || db[0] == 0) {
+        if (g_override || g_expect_list.n || g_window) {
+            return fwt_fail(FWT_E_ARG, "--override, --expect-key and --window need the signing log (--log DB)");
+        }
+        return FWT_OK;
+    }
+    struct fwt_audit_opts ao;
+    memset(&ao, 0, sizeof(ao));
+    uint8_t (*expect)[32] = calloc(g_expect_list.n ? g_expect_list.n : 1, 32);
+    fwt_err err = expect ? FWT_OK : FWT_E_NOMEM;
+    for (size_t i = 0; err == FWT_OK && i < g_expect_list.n; i++) {
+        fwt_pubkey *pub = NULL;
+        if ((err = fwt_pubkey_load(g_expect[i], &a->ko, &pub)) == FWT_OK) {
+            err = fwt_pubkey_keyhash(pub, expect[i]);
+        }
+        fwt_pubkey_free(pub);
+    }
+    ao.expect_keys = g_expect_list.n ? (const uint8_t(*)[32])expect : NULL;
+    ao.n_expect_keys = g_expect_list.n;
+    if (err == FWT_OK && g_window) {
+        err = fwt_audit_window_parse(g_window, &ao);
+    }
+    json_t *imgs = NULL, *findings = json_array();
+    struct fwt_signlog_pin pin;
+    memset(&pin, 0, sizeof(pin));
+    fwt_signlog *log = NULL;
+    if (err == FWT_OK) {
+        err = repo_cmd_new_images(r, &imgs);
+    }
+    if (err == FWT_OK && (err = fwt_signlog_pin_load(db, &pin)) != FWT_OK) {
+        err = fwt_fail(err == FWT_E_NOT_FOUND ? FWT_E_NO_TRUST : err,
+                       "signing log %s: no pinned log key on this machine ('fwtrust log pin'): %s", db, fwt_detail());
+    }
+    if (err == FWT_OK) {
+        err = fwt_signlog_open(db, 0, &log);
+    }
+    size_t n = json_array_size(imgs), nf = 0;
+    const char **paths = calloc(n ? n : 1, sizeof(*paths));
+    for (size_t i = 0; paths && i < n; i++) {
+        paths[i] = json_string_value(json_object_get(json_array_get(imgs, i), "path"));
+    }
+    if (err == FWT_OK && !paths) {
+        err = FWT_E_NOMEM;
+    }
+    if (err == FWT_OK) {
+        err = fwt_signlog_gate(log, pin.pub, &ao, paths, n, on_gate, findings, &nf);
+    }
+    fwt_signlog_close(log);
+    fwt_signlog_pin_free(&pin);
+    free(paths);
+    free(expect);
+    if (err == FWT_OK) {
+        json_object_set_new(rep, "gate", json_pack("{s:s, s:I, s:O, s:b}", "log", db, "images", (json_int_t)n,
+                                                   "findings", findings, "overridden", nf > 0 && g_override));
+        if (nf > 0) {
+            fwt_err rec = repo_record_gate(r, g_override ? "overridden" : "refused", g_override, findings);
+            if (!g_override) {
+                json_t *f0 = json_array_get(findings, 0);
+                err = fwt_fail(FWT_E_STATE, "publish gate: %zu finding(s), nothing published (first: %s: %s: %s); "
+                               "--override REASON publishes anyway and records why",
+                               nf, json_string_value(json_object_get(f0, "image")),
+                               json_string_value(json_object_get(f0, "kind")),
+                               json_string_value(json_object_get(f0, "text")));
+            } else {
+                err = rec;
+            }
+        }
+    }
+    json_decref(findings);
+    json_decref(imgs);
+    return err;
+}
+
 static int run(int argc, char **argv)
 {
     if (argc < 2) {
@@ -444,6 +550,10 @@ static int run(int argc, char **argv)
         memcpy(to.verify_keys, a.verify, sizeof(to.verify_keys));
         to.n_verify = a.n_verify;
         to.no_image = a.no_image;
+        for (size_t i = 0; i < g_prov_list.n; i++) {
+            to.provenance[i] = g_prov[i];
+        }
+        to.n_provenance = g_prov_list.n;
         struct fwt_progress prog;
         fwt_progress_start(&prog, "add-target", 0);
         to.progress = fwt_progress_cb;
@@ -474,7 +584,10 @@ static int run(int argc, char **argv)
             err = repo_cmd_delegate(&r, &d, &kr, &a.ko, rep);
         }
     } else if (!strcmp(cmd, "publish")) {
-        err = repo_cmd_publish(&r, &kr, a.force, rep);
+        err = publish_gate(&r, &a, rep);
+        if (err == FWT_OK) {
+            err = repo_cmd_publish(&r, &kr, a.force, rep);
+        }
     } else if (!strcmp(cmd, "timestamp")) {
         err = repo_cmd_timestamp(&r, &kr, rep);
     } else if (!strcmp(cmd, "rotate") || !strcmp(cmd, "revoke-key")) {

@@ -3,6 +3,8 @@
 #include <fwtrust/fwt_imagefile.h>
 #include "signlog_cli.h"
 
+#include <fwtrust/fwt_provenance.h>
+
 #include <stdlib.h>
 
 static const char *const k_prog = "fwtrust sign";
@@ -12,6 +14,7 @@ static struct fwt_key_opts g_ko;
 static struct fwt_signlog_keyopt g_lk;
 static const char *g_keys[FWT_SIGN_MAX_KEYS], *g_certs[FWT_SIGN_MAX_KEYS];
 static struct fwt_opt_list g_key_list = {g_keys, 0, FWT_SIGN_MAX_KEYS}, g_cert_list = {g_certs, 0, FWT_SIGN_MAX_KEYS};
+static const char *g_provenance;
 static const char *g_version = "0.0.0+0", *g_sec_cnt, *g_hw_id, *g_pubkey_fmt, *g_log, *g_signer;
 static uint64_t g_header = U32 + 1ull, g_slot, g_align = 1, g_erased = 0xff, g_load = U32 + 1ull,
                 g_rom = U32 + 1ull, g_hex = U32 + 1ull; /* above U32: not given */
@@ -42,6 +45,10 @@ static const struct fwt_opt k_opts[] = {
     FWT_OPT_STR_(0, "public-key-format", "hash|full", &g_pubkey_fmt,
                  "KEYHASH TLV (default) or the whole public key (PUBKEY)"),
     FWT_OPT_U64_(0, "hex-addr", "A", &g_hex, 0, U32, "Intel HEX output address (default: from a HEX input)"),
+    FWT_OPT_STR_(0, "provenance", "ENVELOPE", &g_provenance,
+                 "bind this DSSE provenance envelope (fwtrust provenance make):\n"
+                 "its SHA-256 goes into the protected TLV 0x46a2; one of its\n"
+                 "subjects must be IN's SHA-256"),
     FWT_OPT_FLAG_(0, "no-format-tlv", &g_no_format, "omit fwtrust's format version TLV (plain MCUboot image)"),
     FWT_OPT_FLAG_(0, "allow-test-key", &g_allow_test, "sign even with a published sample key (tests only)"),
     FWT_OPT_FLAG_(0, "json", &g_json, "print a summary as JSON"),
@@ -157,6 +164,26 @@ static int run(int argc, char **argv)
     }
     if (so.pad && so.slot_size == 0) {
         return fwt_cli_usage_error(k_prog, "--pad and --confirm need --slot-size");
+    }
+
+    /* The provenance envelope bound into the protected area: its subject is IN. */
+    uint8_t prov_digest[32];
+    if (g_provenance) {
+        uint8_t *pb = NULL;
+        size_t pl = 0;
+        err = fwt_read_file(g_provenance, FWT_DSSE_MAX, &pb, &pl);
+        if (err == FWT_OK) {
+            err = fwt_provenance_bind(pb, pl, in, prov_digest);
+        }
+        free(pb);
+        if (err != FWT_OK) {
+            err = fwt_fail(err, "--provenance %s: %s", g_provenance, fwt_detail());
+            if (json) {
+                fwt_cli_json_print(fwt_cli_json_error(err));
+            }
+            return fwt_cli_error(k_prog, err);
+        }
+        so.provenance = prov_digest;
     }
 
     /* Keys, then certificates matched to the key they certify. */
