@@ -71,6 +71,80 @@ FWT_MUST_CHECK fwt_err fwt_verify_file_any_key(const char *path, const char *con
                                                const struct fwt_key_opts *ko,
                                                struct fwt_image_info *info);
 
+/* ---- Encrypted images (MCUboot's scheme; docs/image-format.md) ---- */
+
+/*
+ * A device's image-encryption key, as MCUboot knows them: RSA-2048 (RSA-OAEP),
+ * EC P-256 (ECIES-P256), X25519 (ECIES-X25519), each a PEM file (private to
+ * decrypt; public or private to encrypt), or an AES key-encryption key for AES
+ * key wrap (a file with the base64 of 16, 24 or 32 bytes, as MCUboot's
+ * enc-aes*kw.b64 sample keys).
+ */
+typedef struct fwt_enckey fwt_enckey;
+enum fwt_enckey_kind {
+    FWT_ENCKEY_RSA2048 = 1,
+    FWT_ENCKEY_EC256 = 2,
+    FWT_ENCKEY_X25519 = 3,
+    FWT_ENCKEY_KW = 4
+};
+/* FWT_E_KEY (naming path) for anything else; FWT_E_NOT_FOUND / FWT_E_IO for the file. */
+FWT_MUST_CHECK fwt_err fwt_enckey_load(const char *path, fwt_enckey **out);
+void fwt_enckey_free(fwt_enckey *k);
+enum fwt_enckey_kind fwt_enckey_kind(const fwt_enckey *k);
+int fwt_enckey_has_private(const fwt_enckey *k);
+/* "RSA-2048", "EC P-256", "X25519", "AES-KW-128" ... */
+const char *fwt_enckey_name(const fwt_enckey *k);
+
+/*
+ * A reader of the plaintext of an encrypted image in src (which must outlive
+ * it): the AES key is unwrapped from the image's ENC_* TLV with key (refused
+ * before any payload byte is read: a wrong key or an altered tag is FWT_E_KEY;
+ * a missing or truncated TLV FWT_E_MALFORMED from the parser; a key of a type
+ * other than the TLV's FWT_E_KEY), and every read of the payload is decrypted
+ * (AES-CTR, seekable). clear: the payload is stored in clear (imgtool --clear,
+ * MCUboot's primary slot) and read as it is; the key is still checked. io has
+ * FWT_IO_PLAINTEXT, so the core verifies it; info (may be NULL) receives the
+ * parse of the image. Close with fwt_decrypt_io_close (zeroizes the key).
+ */
+struct fwt_decrypt_io {
+    struct fwt_io io; /* pass &dio.io to the core */
+    const struct fwt_io *src;
+    uint32_t pay_off, pay_len;
+    uint8_t key[FWT_ENC_KEY_MAX];
+    size_t key_len;
+    int clear;
+    void *ctr; /* internal */
+};
+FWT_MUST_CHECK fwt_err fwt_decrypt_io_open(struct fwt_decrypt_io *d, const struct fwt_io *src,
+                                           const fwt_enckey *key, int clear,
+                                           struct fwt_image_info *info);
+void fwt_decrypt_io_close(struct fwt_decrypt_io *d);
+
+/*
+ * fwt_verify_file() of an encrypted image's plaintext: decrypted with key;
+ * when that plaintext does not match the hash TLV, the payload as stored
+ * (an image written with --clear, or one already decrypted by fwt_decrypt_file)
+ * is tried (*clear = 1 when that one verified). A plain image is verified as
+ * fwt_verify_file() does (*clear = 0).
+ */
+FWT_MUST_CHECK fwt_err fwt_verify_file_decrypt(const char *path, const struct fwt_policy *policy,
+                                               const fwt_enckey *key,
+                                               struct fwt_image_info *info, int *clear);
+
+/*
+ * Decrypt the image in in to out: the same image with its payload in clear
+ * (header flags and ENC_* TLV kept, as MCUboot leaves an image it decrypted
+ * into the primary slot, and as imgtool --clear writes it: its hash and
+ * signatures verify with fwt_verify_file_decrypt), or with
+ * FWT_DECRYPT_PAYLOAD only the payload bytes. Before anything is written the
+ * plaintext must match the image's hash TLV (FWT_E_DIGEST otherwise). An
+ * image already in clear is copied as it is (*clear = 1). out is written
+ * atomically; on failure nothing is written.
+ */
+#define FWT_DECRYPT_PAYLOAD 0x1U
+FWT_MUST_CHECK fwt_err fwt_decrypt_file(const char *in, const char *out, const fwt_enckey *key,
+                                        unsigned flags, struct fwt_image_info *info, int *clear);
+
 /* ---- Signing ---- */
 
 #define FWT_SIGN_MAX_KEYS 8
@@ -104,6 +178,14 @@ struct fwt_sign_opts {
     void *progress_ctx;
     /* Sign even with a published sample key (fwt_pubkey_is_test_key); else FWT_E_TEST_KEY. */
     int allow_test_key;
+    /* Encryption (MCUboot's scheme): a fresh random AES key per image, the
+     * payload (padded with zeros to 16 bytes) in AES-CTR, the key wrapped for
+     * enc_key in an ENC_* TLV; hash and signatures over the plaintext. */
+    const fwt_enckey *enc_key;  /* NULL: not encrypted */
+    uint32_t enc_key_len;       /* 16 (default) or 32 */
+    int enc_hmac_sha512;        /* X25519 only: HKDF/HMAC-SHA512 (ENC_X25519_SHA512) */
+    int enc_clear;              /* flag and key TLV, payload left in clear (imgtool --clear) */
+    int enc_save_tlv;           /* trailer reserves room for the whole ENC TLV (--save-enctlv) */
     /* Intel HEX output: address of the image's first byte. Without it the
      * address comes from an Intel HEX input (minus header_size with pad_header). */
     int has_hex_addr;

@@ -952,7 +952,7 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
             h->stage = malloc(VERIFY_WORK);
             h->stage_len = h->stage ? VERIFY_WORK : 0;
             hasher_start(&h->hs, h->md); /* without a thread (or stage) it hashes inline */
-            io = (struct fwt_io){h, hio_read, h->fio.io.size};
+            io = (struct fwt_io){h, hio_read, h->fio.io.size, 0};
         }
         fwt_detail_clear();
         err = fwt_image_verify(&io, &ops, &pol, work, VERIFY_WORK, &info);

@@ -240,9 +240,9 @@ static fwt_err first_cert(const struct fwt_io *io, const struct fwt_image_header
     return FWT_E_NOT_FOUND;
 }
 
-static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
-                       const struct fwt_policy *policy, const struct fwt_image_info *info,
-                       uint8_t *work, size_t work_len)
+fwt_err fwt_verify_explain(fwt_err err, const char *path, const struct fwt_io *io,
+                           const struct fwt_policy *policy, const struct fwt_image_info *info,
+                           uint8_t *work, size_t work_len)
 {
     const char *core = fwt_detail(); /* anything a lower layer said */
     char core_copy[256];
@@ -337,6 +337,13 @@ static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
         }
         break;
     }
+    case FWT_E_UNSUPPORTED:
+        if (parsed && pi.enc_key_len && !(io->flags & FWT_IO_PLAINTEXT)) {
+            return fwt_fail(err, "%s: encrypted image (AES-%u-CTR, key in TLV 0x%02x): only its "
+                            "plaintext can be verified; give the device's decryption key "
+                            "(--decrypt-key)", path, 8U * pi.enc_key_len, (unsigned)pi.enc_tlv);
+        }
+        break;
     case FWT_E_IO:
         return fwt_fail(err, "%s: read error%s%s", path, core_copy[0] ? ": " : "", core_copy);
     default:
@@ -380,7 +387,7 @@ fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
     fwt_detail_clear();
     err = fwt_image_verify(&fio.io, &ops, policy, work, VERIFY_WORK_SIZE, info);
     if (err != FWT_OK) {
-        err = explain(err, path, &fio.io, policy, info, work, VERIFY_WORK_SIZE);
+        err = fwt_verify_explain(err, path, &fio.io, policy, info, work, VERIFY_WORK_SIZE);
     }
     fwt_openssl_ops_free(&ops);
     free(work);

@@ -77,7 +77,7 @@ static void tlv_seal(struct tlv_buf *b, uint16_t magic)
     put_le16(b->data + 2, (uint16_t)b->len);
 }
 
-static fwt_err write_all(int fd, const void *buf, size_t len, const char *name)
+fwt_err fwt_img_write_all(int fd, const void *buf, size_t len, const char *name)
 {
     const uint8_t *p = buf;
     while (len > 0) {
@@ -94,7 +94,7 @@ static fwt_err write_all(int fd, const void *buf, size_t len, const char *name)
     return FWT_OK;
 }
 
-static fwt_err read_at(int fd, void *buf, size_t len, uint64_t off, const char *name)
+fwt_err fwt_img_read_at(int fd, void *buf, size_t len, uint64_t off, const char *name)
 {
     uint8_t *p = buf;
     while (len > 0) {
@@ -121,7 +121,7 @@ static fwt_err write_fill(int fd, uint8_t val, uint64_t len, const char *name)
     memset(buf, val, sizeof(buf));
     while (len > 0) {
         size_t n = len > sizeof(buf) ? sizeof(buf) : (size_t)len;
-        fwt_err e = write_all(fd, buf, n, name);
+        fwt_err e = fwt_img_write_all(fd, buf, n, name);
         if (e != FWT_OK) {
             return e;
         }
@@ -136,13 +136,7 @@ static int has_ext(const char *path, const char *ext)
     return l > e && path[l - e - 1] == '.' && strcasecmp(path + l - e, ext) == 0;
 }
 
-/* A temporary file next to path, removed unless published. */
-struct tmp_out {
-    char name[PATH_MAX];
-    int fd;
-};
-
-static fwt_err tmp_create(struct tmp_out *t, const char *path)
+fwt_err fwt_tmp_create(struct fwt_tmp_out *t, const char *path)
 {
     int n = snprintf(t->name, sizeof(t->name), "%s.tmp.XXXXXX", path);
     if (n < 0 || (size_t)n >= sizeof(t->name)) {
@@ -157,7 +151,7 @@ static fwt_err tmp_create(struct tmp_out *t, const char *path)
     return FWT_OK;
 }
 
-static void tmp_discard(struct tmp_out *t)
+void fwt_tmp_discard(struct fwt_tmp_out *t)
 {
     if (t->fd >= 0) {
         close(t->fd);
@@ -166,11 +160,11 @@ static void tmp_discard(struct tmp_out *t)
     }
 }
 
-static fwt_err tmp_publish(struct tmp_out *t, const char *path)
+fwt_err fwt_tmp_publish(struct fwt_tmp_out *t, const char *path)
 {
     if (fchmod(t->fd, 0644) != 0 || fsync(t->fd) != 0) {
         fwt_err e = fwt_fail(FWT_E_IO, "%s: %s", t->name, strerror(errno));
-        tmp_discard(t);
+        fwt_tmp_discard(t);
         return e;
     }
     if (close(t->fd) != 0) {
@@ -339,7 +333,7 @@ static fwt_err hash_write(EVP_MD_CTX *md, int fd, const uint8_t *buf, size_t len
     if (EVP_DigestUpdate(md, buf, len) != 1) {
         return fwt_fail(FWT_E_CRYPTO, "hashing failed");
     }
-    return write_all(fd, buf, len, name);
+    return fwt_img_write_all(fd, buf, len, name);
 }
 
 /* Write the binary image [0, len) from src_fd as Intel HEX at base, plus the trailer marks. */
@@ -366,7 +360,7 @@ static fwt_err write_hex(int src_fd, uint64_t len, uint32_t base, const struct f
     }
     while (e == FWT_OK && off < len) {
         size_t n = len - off > COPY_CHUNK ? COPY_CHUNK : (size_t)(len - off);
-        e = read_at(src_fd, buf, n, off, name);
+        e = fwt_img_read_at(src_fd, buf, n, off, name);
         if (e == FWT_OK) {
             e = fwt_ihex_write(&w, (uint32_t)(base + off), buf, n);
         }
@@ -479,7 +473,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     int in_fd = -1;
     struct fwt_ihex_map in_map;
     memset(&in_map, 0, sizeof(in_map));
-    struct tmp_out img = {"", -1}, hex = {"", -1};
+    struct fwt_tmp_out img = {"", -1}, hex = {"", -1};
     if (!st || !buf || !md) {
         e = fwt_fail(FWT_E_NOMEM, "out of memory");
         goto done;
@@ -578,7 +572,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
                          (unsigned)hs);
             goto done;
         }
-        e = read_at(in_fd, buf, hs, 0, in);
+        e = fwt_img_read_at(in_fd, buf, hs, 0, in);
         if (e != FWT_OK) {
             goto done;
         }
@@ -644,7 +638,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     put_le32(hdr + 24, o->version.build);
 
     /* Stream: header, payload, protected TLVs, hashing as we go. */
-    e = tmp_create(&img, out);
+    e = fwt_tmp_create(&img, out);
     if (e != FWT_OK) {
         goto done;
     }
@@ -665,7 +659,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     while (e == FWT_OK && done_bytes < img_size) {
         size_t n = img_size - done_bytes > COPY_CHUNK ? COPY_CHUNK
                                                       : (size_t)(img_size - done_bytes);
-        e = read_at(in_fd, buf, n, src_off + done_bytes, in);
+        e = fwt_img_read_at(in_fd, buf, n, src_off + done_bytes, in);
         if (e == FWT_OK) {
             fwt_ihex_map_patch(&in_map, src_off + done_bytes, buf, n);
             e = hash_write(md, img.fd, buf, n, tname);
@@ -705,7 +699,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         goto done;
     }
     tlv_seal(&st->unprot, FWT_TLV_INFO_MAGIC);
-    e = write_all(img.fd, st->unprot.data, st->unprot.len, tname);
+    e = fwt_img_write_all(img.fd, st->unprot.data, st->unprot.len, tname);
     if (e != FWT_OK) {
         goto done;
     }
@@ -733,7 +727,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
                     t[tr.image_ok_off] = 0x01;
                 }
                 memcpy(t + tr.magic_off, tr.magic, sizeof(tr.magic));
-                e = write_all(img.fd, t, tr.size, tname);
+                e = fwt_img_write_all(img.fd, t, tr.size, tname);
                 free(t);
             }
         }
@@ -756,19 +750,19 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         } else {
             base = hex_base;
         }
-        e = tmp_create(&hex, out);
+        e = fwt_tmp_create(&hex, out);
         if (e == FWT_OK) {
             e = write_hex(img.fd, total, base, o, &tr, hex.fd, hex.name);
         }
         if (e == FWT_OK) {
-            e = tmp_publish(&hex, out);
+            e = fwt_tmp_publish(&hex, out);
         }
     } else {
-        e = tmp_publish(&img, out);
+        e = fwt_tmp_publish(&img, out);
     }
 
 done:
-    tmp_discard(&hex);
+    fwt_tmp_discard(&hex);
     if (img.fd >= 0) {
         close(img.fd);
         if (!hex_out) {
@@ -854,13 +848,13 @@ static FWT_MUST_CHECK fwt_err write_hex_sparse(int src_fd, uint64_t dense, uint6
     for (uint64_t off = 0; e == FWT_OK && off < size;) {
         uint64_t lim = off < dense ? dense : size;
         size_t n = lim - off > COPY_CHUNK ? COPY_CHUNK : (size_t)(lim - off);
-        e = read_at(src_fd, buf, n, off, name);
+        e = fwt_img_read_at(src_fd, buf, n, off, name);
         if (e == FWT_OK && off < dense) {
             e = fwt_ihex_write(&w, (uint32_t)(base + off), buf, n);
         } else if (e == FWT_OK) {
-            e = read_at(a_fd, a, n, off, name);
+            e = fwt_img_read_at(a_fd, a, n, off, name);
             if (e == FWT_OK) {
-                e = read_at(b_fd, b, n, off, name);
+                e = fwt_img_read_at(b_fd, b, n, off, name);
             }
             for (size_t i = 0; e == FWT_OK && i < n;) {
                 if (a[i] != b[i]) {
@@ -912,7 +906,7 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     uint8_t *work = malloc(COPY_CHUNK);
     struct fwt_file_io fio;
     int fio_open = 0;
-    struct tmp_out tmp = {"", -1};
+    struct fwt_tmp_out tmp = {"", -1};
     struct fwt_crypto_ops ops;
     memset(&ops, 0, sizeof(ops));
     int ops_ok = 0;
@@ -1073,7 +1067,7 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
             }
         }
     }
-    e = tmp_create(&tmp, out);
+    e = fwt_tmp_create(&tmp, out);
     if (e != FWT_OK) {
         goto done;
     }
@@ -1084,32 +1078,32 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     uint64_t pos = 0;
     while (e == FWT_OK && pos < info.unprot_off) {
         size_t n = info.unprot_off - pos > COPY_CHUNK ? COPY_CHUNK : (size_t)(info.unprot_off - pos);
-        e = read_at(fio.fd, work, n, pos, in);
+        e = fwt_img_read_at(fio.fd, work, n, pos, in);
         if (e == FWT_OK) {
-            e = write_all(wfd, work, n, wname);
+            e = fwt_img_write_all(wfd, work, n, wname);
         }
         pos += n;
     }
     if (e == FWT_OK) {
-        e = read_at(fio.fd, work, info.unprot_size, info.unprot_off, in);
+        e = fwt_img_read_at(fio.fd, work, info.unprot_size, info.unprot_off, in);
     }
     if (e == FWT_OK) {
         if (get_le16(work) != FWT_TLV_INFO_MAGIC || get_le16(work + 2) != info.unprot_size) {
             e = fwt_fail(FWT_E_MALFORMED, "%s: unexpected unprotected TLV area header", in);
         } else {
             put_le16(work + 2, (uint16_t)(info.unprot_size + area->len));
-            e = write_all(wfd, work, info.unprot_size, wname);
+            e = fwt_img_write_all(wfd, work, info.unprot_size, wname);
         }
     }
     if (e == FWT_OK) {
-        e = write_all(wfd, area->data, area->len, wname);
+        e = fwt_img_write_all(wfd, area->data, area->len, wname);
     }
     pos = (uint64_t)unprot_end + (after > 0 ? area->len : 0);
     while (e == FWT_OK && pos < fio.io.size) {
         size_t n = fio.io.size - pos > COPY_CHUNK ? COPY_CHUNK : (size_t)(fio.io.size - pos);
-        e = read_at(fio.fd, work, n, pos, in);
+        e = fwt_img_read_at(fio.fd, work, n, pos, in);
         if (e == FWT_OK) {
-            e = write_all(wfd, work, n, wname);
+            e = fwt_img_write_all(wfd, work, n, wname);
         }
         pos += n;
     }
@@ -1121,10 +1115,10 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
                              gap_fd, tmp.fd, tmp.name);
     }
     if (e == FWT_OK) {
-        e = tmp_publish(&tmp, out);
+        e = fwt_tmp_publish(&tmp, out);
     }
 done:
-    tmp_discard(&tmp);
+    fwt_tmp_discard(&tmp);
     if (gap_fd >= 0) {
         close(gap_fd);
     }
