@@ -157,6 +157,9 @@ struct fwt_sign_opts {
     int pad;               /* pad to slot_size and write the boot trailer magic */
     int confirm;           /* with pad: mark image_ok in the trailer */
     uint32_t align;        /* flash write alignment for the trailer: 1, 2, 4, 8, 16, 32 */
+    uint32_t max_align;    /* imgtool --max-align 8|16|32 (0: max(8, align)) */
+    uint32_t max_sectors;  /* imgtool --max-sectors (0: 128) */
+    int overwrite_only;    /* imgtool --overwrite-only trailer (no swap status) */
     uint8_t erased_val;    /* 0xff (default) or 0x00 */
     uint32_t load_addr;
     uint32_t flags;        /* extra header flags (e.g. FWT_IMAGE_F_ROM_FIXED) */
@@ -225,6 +228,17 @@ struct fwt_trailer {
 };
 /* align: 1, 2, 4, 8, 16 or 32; FWT_E_ARG otherwise. */
 FWT_MUST_CHECK fwt_err fwt_trailer_layout(uint32_t align, struct fwt_trailer *t);
+/* The trailer as imgtool sizes it with its other options (zero = default). */
+struct fwt_trailer_opts {
+    uint32_t align;         /* write size: 1, 2, 4, 8, 16, 32 */
+    uint32_t max_align;     /* imgtool --max-align: 8, 16 or 32; 0: max(8, align) */
+    uint32_t max_sectors;   /* imgtool -M/--max-sectors; 0: 128 */
+    int overwrite_only;     /* imgtool --overwrite-only: no swap status, no key area */
+    uint32_t enc_key_bytes; /* encrypted image: 16, or the ENC TLV's length with
+                             * --save-enctlv (two slots' worth, each aligned); 0: none */
+};
+FWT_MUST_CHECK fwt_err fwt_trailer_layout_ex(const struct fwt_trailer_opts *o,
+                                             struct fwt_trailer *t);
 
 /* Security counter imgtool's "auto" derives from a version. */
 uint32_t fwt_security_counter_auto(const struct fwt_version *v);

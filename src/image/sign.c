@@ -18,7 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #define COPY_CHUNK (1024U * 1024U)
 #define SIG_BUF_MAX 1024U
@@ -408,12 +410,39 @@ static fwt_err check_opts(const struct fwt_sign_opts *o)
     if (o->pad && o->slot_size == 0) {
         return fwt_fail(FWT_E_ARG, "padding needs a slot size");
     }
-    if (o->align != 0) {
+    if (o->align != 0 || o->max_align != 0 || o->max_sectors != 0) {
         struct fwt_trailer t;
-        fwt_err e = fwt_trailer_layout(o->align, &t); /* refuses alignments MCUboot lacks */
+        struct fwt_trailer_opts to;
+        memset(&to, 0, sizeof(to));
+        to.align = o->align ? o->align : 1;
+        to.max_align = o->max_align;
+        to.max_sectors = o->max_sectors;
+        fwt_err e = fwt_trailer_layout_ex(&to, &t); /* refuses alignments MCUboot lacks */
         if (e != FWT_OK) {
             return e;
         }
+    }
+    if (o->confirm && o->overwrite_only) {
+        return fwt_fail(FWT_E_ARG, "confirm and overwrite-only exclude each other (imgtool "
+                        "writes no image_ok flag into an overwrite-only trailer)");
+    }
+    if (o->enc_key) {
+        if (o->enc_key_len != 0 && o->enc_key_len != 16 && o->enc_key_len != 32) {
+            return fwt_fail(FWT_E_ARG, "encryption key length %u bits: 128 or 256",
+                            8U * (unsigned)o->enc_key_len);
+        }
+        if (o->pure) {
+            return fwt_fail(FWT_E_ARG, "pure signatures and encryption together are not "
+                            "supported (imgtool signs the plaintext region; MCUboot cannot check "
+                            "it before decrypting)");
+        }
+        if (o->enc_hmac_sha512 && fwt_enckey_kind(o->enc_key) != FWT_ENCKEY_X25519) {
+            return fwt_fail(FWT_E_ARG, "HMAC-SHA512 is defined for X25519 encryption keys only "
+                            "(MCUboot: ENC_X25519_SHA512), not for %s",
+                            fwt_enckey_name(o->enc_key));
+        }
+    } else if (o->enc_key_len || o->enc_hmac_sha512 || o->enc_clear || o->enc_save_tlv) {
+        return fwt_fail(FWT_E_ARG, "encryption options without an encryption key");
     }
     if (o->confirm && !o->pad) {
         return fwt_fail(FWT_E_ARG, "confirm needs padding (the image_ok flag is in the trailer)");
@@ -449,11 +478,35 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     if (e != FWT_OK) {
         return e;
     }
+    /* Encryption: a fresh random key for this image only (never reuse a key stream). */
+    uint32_t ek_len = o->enc_key ? (o->enc_key_len ? o->enc_key_len : 16) : 0;
+    uint8_t ek[FWT_ENC_KEY_MAX];
+    if (ek_len && RAND_priv_bytes(ek, (int)ek_len) != 1) {
+        return fwt_fail(FWT_E_CRYPTO, "no random bytes for the image encryption key");
+    }
+    struct fwt_ctr ctr = {NULL};
+    int encrypt = ek_len && !o->enc_clear;
     struct fwt_trailer tr;
     memset(&tr, 0, sizeof(tr));
     if (o->slot_size) {
-        e = fwt_trailer_layout(o->align ? o->align : 1, &tr);
+        struct fwt_trailer_opts to;
+        memset(&to, 0, sizeof(to));
+        to.align = o->align ? o->align : 1;
+        to.max_align = o->max_align;
+        to.max_sectors = o->max_sectors;
+        to.overwrite_only = o->overwrite_only;
+        if (ek_len) {
+            uint16_t et = o->enc_hmac_sha512 ? FWT_TLV_ENC_X25519_SHA512
+                          : fwt_enckey_kind(o->enc_key) == FWT_ENCKEY_RSA2048 ? FWT_TLV_ENC_RSA2048
+                          : fwt_enckey_kind(o->enc_key) == FWT_ENCKEY_KW      ? FWT_TLV_ENC_KW
+                          : fwt_enckey_kind(o->enc_key) == FWT_ENCKEY_EC256   ? FWT_TLV_ENC_EC256
+                                                                              : FWT_TLV_ENC_X25519;
+            /* as imgtool: 16 bytes per slot, or the whole TLV with --save-enctlv */
+            to.enc_key_bytes = o->enc_save_tlv ? fwt_enc_tlv_len(et, ek_len) : 16;
+        }
+        e = fwt_trailer_layout_ex(&to, &tr);
         if (e != FWT_OK) {
+            OPENSSL_cleanse(ek, sizeof(ek));
             return e;
         }
     }
@@ -587,7 +640,10 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         src_off = hs;
         img_size = in_size - hs;
     }
-    if (img_size + hs > UINT32_MAX) {
+    /* An encrypted payload is padded with zeros to whole AES blocks (imgtool
+     * pads header + payload to 16 bytes); img_size counts the padding. */
+    uint32_t enc_pad = ek_len && (hs + img_size) % 16 ? 16 - (uint32_t)((hs + img_size) % 16) : 0;
+    if (img_size + enc_pad + hs > UINT32_MAX) {
         e = fwt_fail(FWT_E_TOO_LARGE, "%s: image of %llu bytes is too large (4 GiB - 1 at most)",
                      in, (unsigned long long)img_size);
         goto done;
@@ -630,7 +686,10 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     put_le32(hdr + 4, o->load_addr);
     put_le16(hdr + 8, (uint16_t)hs);
     put_le16(hdr + 10, prot_size);
-    put_le32(hdr + 12, (uint32_t)img_size);
+    if (ek_len) {
+        flags |= ek_len == 32 ? FWT_IMAGE_F_ENCRYPTED_AES256 : FWT_IMAGE_F_ENCRYPTED_AES128;
+    }
+    put_le32(hdr + 12, (uint32_t)(img_size + enc_pad));
     put_le32(hdr + 16, flags);
     hdr[20] = o->version.major;
     hdr[21] = o->version.minor;
@@ -655,18 +714,39 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         memset(buf, o->pad_header ? o->erased_val : 0, hs - FWT_IMAGE_HEADER_SIZE);
         e = hash_write(md, img.fd, buf, hs - FWT_IMAGE_HEADER_SIZE, tname);
     }
+    if (e == FWT_OK && encrypt) {
+        e = fwt_ctr_start(&ctr, ek, ek_len, 0);
+    }
     uint64_t done_bytes = 0;
-    while (e == FWT_OK && done_bytes < img_size) {
-        size_t n = img_size - done_bytes > COPY_CHUNK ? COPY_CHUNK
-                                                      : (size_t)(img_size - done_bytes);
-        e = fwt_img_read_at(in_fd, buf, n, src_off + done_bytes, in);
-        if (e == FWT_OK) {
-            fwt_ihex_map_patch(&in_map, src_off + done_bytes, buf, n);
+    while (e == FWT_OK && done_bytes < img_size + enc_pad) {
+        size_t n;
+        if (done_bytes < img_size) {
+            n = img_size - done_bytes > COPY_CHUNK ? COPY_CHUNK : (size_t)(img_size - done_bytes);
+            e = fwt_img_read_at(in_fd, buf, n, src_off + done_bytes, in);
+            if (e == FWT_OK) {
+                fwt_ihex_map_patch(&in_map, src_off + done_bytes, buf, n);
+            }
+        } else {
+            n = enc_pad; /* the zero padding of an encrypted payload */
+            memset(buf, 0, n);
+        }
+        if (e == FWT_OK && !encrypt) {
             e = hash_write(md, img.fd, buf, n, tname);
+        } else if (e == FWT_OK) {
+            /* hash the plaintext, write the ciphertext */
+            if (EVP_DigestUpdate(md, buf, n) != 1) {
+                e = fwt_fail(FWT_E_CRYPTO, "hashing failed");
+            }
+            if (e == FWT_OK) {
+                e = fwt_ctr_xor(&ctr, buf, n);
+            }
+            if (e == FWT_OK) {
+                e = fwt_img_write_all(img.fd, buf, n, tname);
+            }
         }
         done_bytes += n;
         if (e == FWT_OK && o->progress) {
-            o->progress(o->progress_ctx, done_bytes, img_size);
+            o->progress(o->progress_ctx, done_bytes < img_size ? done_bytes : img_size, img_size);
         }
     }
     if (e == FWT_OK && prot_size) {
@@ -681,7 +761,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         e = fwt_fail(FWT_E_CRYPTO, "hash final failed");
         goto done;
     }
-    uint32_t signed_len = hs + (uint32_t)img_size + prot_size;
+    uint32_t signed_len = hs + (uint32_t)(img_size + enc_pad) + prot_size;
 
     /* Unprotected TLVs: the digest, the pure marker (where imgtool --pure puts
      * it and MCUboot looks for it), then per key [CERT] KEYHASH|PUBKEY SIG. */
@@ -694,6 +774,19 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     for (size_t i = 0; e == FWT_OK && i < o->n_keys; i++) {
         e = sign_one(o->keys[i], &st->signers[i], o->embed_pubkey, o->certs[i], o->cert_lens[i],
                      digest, dlen, img.fd, signed_len, &ops, &st->unprot, i);
+    }
+    if (e == FWT_OK && ek_len) {
+        /* The key, wrapped for the device, after the signatures (where imgtool puts it). */
+        uint8_t wrapped[FWT_ENC_TLV_MAX];
+        size_t wl = sizeof(wrapped);
+        uint16_t wt = 0;
+        e = fwt_enc_wrap(o->enc_key, o->enc_hmac_sha512, ek, ek_len, &wt, wrapped, &wl);
+        if (e == FWT_OK && wl != fwt_enc_tlv_len(wt, ek_len)) {
+            e = fwt_fail(FWT_E_INTERNAL, "ENC TLV of %zu bytes", wl);
+        }
+        if (e == FWT_OK) {
+            e = tlv_add(&st->unprot, wt, wrapped, wl, "encrypted image key");
+        }
     }
     if (e != FWT_OK) {
         goto done;
@@ -762,6 +855,8 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     }
 
 done:
+    OPENSSL_cleanse(ek, sizeof(ek));
+    fwt_ctr_free(&ctr);
     fwt_tmp_discard(&hex);
     if (img.fd >= 0) {
         close(img.fd);

@@ -43,6 +43,12 @@ for v in $VECTORS; do
     expect 0 "payload stored in clear" "$FWTRUST" verify --key "$T/$sk.pub.pem" \
         --decrypt-key "$E/enc-$ek-priv.pem" "$T/$n.dec"
     [ "$(stat -c %s "$T/$n.dec")" = "$(stat -c %s "$img")" ] || fail "$n: decrypted image size"
+    # The independent decrypter (tests/interop/enc/decrypt.py) agrees, except on --clear.
+    if [ "$n" != ed25519-x25519-clear ]; then
+        expect 0 "decrypt.py: OK" "$PY" "$SRC/tests/interop/enc/decrypt.py" "$E/enc-$ek-priv.pem" "$img" \
+            "$T/$n.py.bin" --expect-payload "$FW"
+        cmp "$T/$n.py.bin" "$T/$n.dec" || fail "$n: fwtrust decrypt and decrypt.py disagree"
+    fi
     # inspect decodes the key TLV.
     "$FWTRUST" inspect --json "$img" >"$T/i.json" || fail "$n: inspect"
     [ "$(json_field "$T/i.json" '[t["area"] for t in d["tlvs"] if t["type"] == '"$tlv"']')" = "['unprotected']" ] ||

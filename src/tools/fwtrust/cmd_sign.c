@@ -13,6 +13,8 @@ static struct fwt_signlog_keyopt g_lk;
 static const char *g_keys[FWT_SIGN_MAX_KEYS], *g_certs[FWT_SIGN_MAX_KEYS];
 static struct fwt_opt_list g_key_list = {g_keys, 0, FWT_SIGN_MAX_KEYS}, g_cert_list = {g_certs, 0, FWT_SIGN_MAX_KEYS};
 static const char *g_version = "0.0.0+0", *g_sec_cnt, *g_hw_id, *g_pubkey_fmt, *g_log, *g_signer;
+static const char *g_encrypt, *g_enc_keylen = "128", *g_hmac_sha = "auto";
+static int g_clear, g_save_enctlv;
 static uint64_t g_header = U32 + 1ull, g_slot, g_align = 1, g_erased = 0xff, g_load = U32 + 1ull,
                 g_rom = U32 + 1ull, g_hex = U32 + 1ull; /* above U32: not given */
 static int g_pad_header, g_pad, g_confirm, g_pure, g_allow_test, g_no_format, g_json, g_no_log;
@@ -39,6 +41,19 @@ static const struct fwt_opt k_opts[] = {
     FWT_OPT_STR_(0, "hw-id", "ID", &g_hw_id, "hardware id TLV (1-64 bytes)"),
     FWT_OPT_FLAG_(0, "pure", &g_pure, "Ed25519 signature over the image itself, as imgtool --pure\n"
                                       "(SHA-512 digest, unprotected SIG_PURE, SHA-512 key hash)"),
+    FWT_OPT_STR_('E', "encrypt", "PUB", &g_encrypt,
+                 "encrypt the image for the device key PUB (MCUboot's scheme):\n"
+                 "X25519 or EC P-256 (ECIES), RSA-2048 (RSA-OAEP) public key\n"
+                 "PEM, or an AES key-wrap key (base64); a fresh random AES key\n"
+                 "per image; hash and signatures cover the plaintext"),
+    FWT_OPT_STR_(0, "encrypt-keylen", "128|256", &g_enc_keylen, "AES key size of --encrypt (128)"),
+    FWT_OPT_STR_(0, "hmac-sha", "auto|256|512", &g_hmac_sha,
+                 "ECIES HKDF/HMAC hash: 512 = ENC_X25519_SHA512 (X25519 only)"),
+    FWT_OPT_FLAG_('c', "clear", &g_clear, "with --encrypt: flag and key TLV, payload left in clear\n"
+                                           "(imgtool --clear: for the primary slot)"),
+    FWT_OPT_FLAG_(0, "save-enctlv", &g_save_enctlv,
+                  "trailer reserves the whole key TLV per slot (MCUboot\n"
+                  "BOOT_SWAP_SAVE_ENCTLV), as imgtool --save-enctlv"),
     FWT_OPT_STR_(0, "public-key-format", "hash|full", &g_pubkey_fmt,
                  "KEYHASH TLV (default) or the whole public key (PUBKEY)"),
     FWT_OPT_U64_(0, "hex-addr", "A", &g_hex, 0, U32, "Intel HEX output address (default: from a HEX input)"),
@@ -165,6 +180,22 @@ static int run(int argc, char **argv)
     if (so.pad && so.slot_size == 0) {
         return fwt_cli_usage_error(k_prog, "--pad and --confirm need --slot-size");
     }
+    if (strcmp(g_enc_keylen, "128") && strcmp(g_enc_keylen, "256")) {
+        return fwt_cli_usage_error(k_prog, "--encrypt-keylen: 128 or 256, not '%s'", g_enc_keylen);
+    }
+    if (strcmp(g_hmac_sha, "auto") && strcmp(g_hmac_sha, "256") && strcmp(g_hmac_sha, "512")) {
+        return fwt_cli_usage_error(k_prog, "--hmac-sha: auto, 256 or 512, not '%s'", g_hmac_sha);
+    }
+    if (!g_encrypt && (g_clear || g_save_enctlv || strcmp(g_enc_keylen, "128") ||
+                       strcmp(g_hmac_sha, "auto"))) {
+        return fwt_cli_usage_error(k_prog, "--clear, --save-enctlv, --encrypt-keylen and "
+                                   "--hmac-sha need --encrypt");
+    }
+    so.enc_key_len = !g_encrypt ? 0 : g_enc_keylen[0] == '2' ? 32 : 16;
+    so.enc_hmac_sha512 = !strcmp(g_hmac_sha, "512");
+    so.enc_clear = g_clear;
+    so.enc_save_tlv = g_save_enctlv;
+    fwt_enckey *enc_key = NULL;
 
     /* Keys, then certificates matched to the key they certify. */
     uint8_t *certs[FWT_SIGN_MAX_KEYS] = {NULL};
@@ -214,6 +245,10 @@ static int run(int argc, char **argv)
             so.cert_lens[match] = cl;
         }
     }
+    if (err == FWT_OK && g_encrypt) {
+        err = fwt_enckey_load(g_encrypt, &enc_key);
+        so.enc_key = enc_key;
+    }
     if (err == FWT_OK) {
         err = fwt_signlog_cli_cleanup(k_prog, out);
     }
@@ -250,6 +285,7 @@ static int run(int argc, char **argv)
         free(pending);
     }
     fwt_privkey_free(log_key);
+    fwt_enckey_free(enc_key);
     for (size_t i = 0; i < FWT_SIGN_MAX_KEYS; i++) {
         fwt_privkey_free(so.keys[i]);
         free(certs[i]);
@@ -265,6 +301,9 @@ static int run(int argc, char **argv)
         fwt_version_format(&so.version, vs, sizeof(vs));
         json_t *o = json_pack("{s:b, s:s, s:s, s:i, s:b}", "ok", 1, "output", out, "version", vs,
                               "signatures", (int)so.n_keys, "logged", log_db != NULL);
+        if (o && so.enc_key) {
+            json_object_set_new(o, "encrypted", json_integer(8 * (json_int_t)so.enc_key_len));
+        }
         if (o && so.has_security_counter) {
             json_object_set_new(o, "security_counter", json_integer(so.security_counter));
         }
