@@ -1,6 +1,7 @@
 # Image module fuzz targets (included by fuzz/CMakeLists.txt in FWT_FUZZ builds).
 # fuzz_image_ihex: the Intel HEX reader (and writer round trip).
-foreach(target fuzz_image_ihex)
+# fuzz_image_enc: boot records, dependencies, ENC TLV layouts, the decrypting reader.
+foreach(target fuzz_image_ihex fuzz_image_enc)
   add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
   target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${target} PRIVATE fwt_image)

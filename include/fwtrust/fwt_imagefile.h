@@ -149,6 +149,70 @@ FWT_MUST_CHECK fwt_err fwt_decrypt_file(const char *in, const char *out, const f
 
 #define FWT_SIGN_MAX_KEYS 8
 
+/* A protected TLV of the caller's (imgtool --custom-tlv): a type in imgtool's
+ * vendor range 0x00a0-0xfffe that is neither an MCUboot TLV nor one of
+ * fwtrust's own 0x46a0-0x46ff. */
+#define FWT_SIGN_MAX_CUSTOM 32
+struct fwt_custom_tlv {
+    uint16_t type;
+    const uint8_t *val;
+    size_t len;
+};
+/* Parse imgtool's custom TLV value: "0x..." hex bytes (even count), else the
+ * text itself; the result points into value or into buf (cap bytes). */
+FWT_MUST_CHECK fwt_err fwt_custom_tlv_parse(const char *tag, const char *value, uint8_t *buf,
+                                            size_t cap, struct fwt_custom_tlv *out);
+
+/* MCUboot image dependency (DEPENDENCY TLV, protected): this image needs image
+ * image_id at version >= min. Value: u8 image id, 3 zero bytes, u8 major,
+ * u8 minor, u16 revision, u32 build (12 bytes, little endian). */
+#define FWT_SIGN_MAX_DEPS 16
+struct fwt_dependency {
+    uint8_t image_id;
+    struct fwt_version min;
+};
+/* imgtool's -d/--dependencies text: "(ID, VERSION)" one or more times,
+ * separated by commas or spaces, e.g. "(1,1.2.3+0)" or "(1, 2.0), (2, 1.0.0)".
+ * Appends to deps[*n], at most max in all. */
+FWT_MUST_CHECK fwt_err fwt_dependencies_parse(const char *s, struct fwt_dependency *deps,
+                                              size_t max, size_t *n);
+/* Decode a DEPENDENCY TLV value (12 bytes). */
+FWT_MUST_CHECK fwt_err fwt_dependency_decode(const uint8_t *val, size_t len,
+                                             struct fwt_dependency *out);
+
+/* A detached signature file: base64 text (as imgtool --sig-out writes it, and
+ * fwt_sign_opts.sig_out) or the raw signature bytes (openssl pkeyutl). At most
+ * cap bytes of signature. */
+FWT_MUST_CHECK fwt_err fwt_signature_file_read(const char *path, uint8_t *sig, size_t cap,
+                                               size_t *len);
+
+/* imgtool's boot record (BOOT_RECORD TLV, CBOR map of a measured-boot software
+ * component), decoded. Strict: exactly the map of five entries imgtool writes
+ * (keys 1 type, 2 measurement value, 4 version, 5 signer id, 6 measurement
+ * description, each once, definite lengths), else FWT_E_MALFORMED. */
+struct fwt_boot_record {
+    char sw_type[24];
+    char version[24];
+    char measurement_desc[24];
+    uint8_t signer_id[64];
+    size_t signer_id_len;
+    uint8_t measurement[64];
+    size_t measurement_len;
+};
+FWT_MUST_CHECK fwt_err fwt_boot_record_decode(const uint8_t *v, size_t len,
+                                              struct fwt_boot_record *out);
+
+/* The parts of an ENC_* TLV value of len bytes: ephemeral public key, HMAC tag
+ * and encrypted key (ECIES), or a wrapped key alone (RSA-OAEP, AES-KW:
+ * pub_len = tag_len = 0). FWT_E_MALFORMED for a length MCUboot never writes. */
+FWT_MUST_CHECK fwt_err fwt_enc_tlv_layout(uint16_t tlv, size_t len, size_t *pub_len,
+                                          size_t *tag_len, size_t *key_len);
+
+/* What fwt_sign_file writes with vector_to_sign (detached signing). */
+#define FWT_VECTOR_NONE 0
+#define FWT_VECTOR_DIGEST 1  /* the image digest (what Ed25519, ECDSA, RSA-PSS sign) */
+#define FWT_VECTOR_PAYLOAD 2 /* the signed region [0, hdr + payload + protected TLVs) */
+
 struct fwt_sign_opts {
     struct fwt_version version;
     uint32_t header_size;  /* bytes reserved for the header, >= 32 */
@@ -181,6 +245,27 @@ struct fwt_sign_opts {
     void *progress_ctx;
     /* Sign even with a published sample key (fwt_pubkey_is_test_key); else FWT_E_TEST_KEY. */
     int allow_test_key;
+    /* imgtool --sha: the image hash (0: the key type's default, as imgtool's
+     * auto); refused when the key type may not sign it. */
+    enum fwt_hash_alg hash;
+    /* Protected TLVs: imgtool --custom-tlv, -d, --boot-record SW_TYPE (the CBOR
+     * boot record imgtool writes: type, version, signer id = the first key's
+     * key hash, measurement description and an all-zero measurement value). */
+    const struct fwt_custom_tlv *custom;
+    size_t n_custom;
+    const struct fwt_dependency *deps;
+    size_t n_deps;
+    const char *boot_record;
+    /* Detached signing. vector_to_sign: write the digest or the signed region
+     * to out instead of an image (no keys needed: fix_sig_pubkey names the key
+     * that will sign). fix_sig: the signature made elsewhere by fix_sig_pubkey
+     * (instead of keys); checked before anything is written (FWT_E_SIGNATURE).
+     * sig_out: also write the (first) signature, base64, to this file. */
+    int vector_to_sign;
+    const fwt_pubkey *fix_sig_pubkey;
+    const uint8_t *fix_sig;
+    size_t fix_sig_len;
+    const char *sig_out;
     /* Encryption (MCUboot's scheme): a fresh random AES key per image, the
      * payload (padded with zeros to 16 bytes) in AES-CTR, the key wrapped for
      * enc_key in an ENC_* TLV; hash and signatures over the plaintext. */

@@ -544,6 +544,22 @@ fwt_err fwt_enc_wrap(const fwt_enckey *k, int sha512, const uint8_t *key, size_t
     return fwt_fail(FWT_E_INTERNAL, "unknown encryption key kind");
 }
 
+fwt_err fwt_enc_tlv_layout(uint16_t tlv, size_t len, size_t *pub_len, size_t *tag_len,
+                           size_t *key_len)
+{
+    for (uint32_t kl = 16; kl <= 32; kl += 16) {
+        if (fwt_enc_tlv_len(tlv, kl) == len && len != 0) {
+            *pub_len = tlv == FWT_TLV_ENC_EC256 ? 65
+                       : tlv == FWT_TLV_ENC_X25519 || tlv == FWT_TLV_ENC_X25519_SHA512 ? 32
+                                                                                        : 0;
+            *tag_len = tlv == FWT_TLV_ENC_X25519_SHA512 ? 64 : *pub_len ? 32 : 0;
+            *key_len = len - *pub_len - *tag_len;
+            return FWT_OK;
+        }
+    }
+    return FWT_E_MALFORMED;
+}
+
 /* ---- the decrypting reader ---- */
 
 static fwt_err dio_read(void *ctx, uint32_t off, void *buf, size_t len)
