@@ -80,6 +80,9 @@ struct fwt_agent_config {
     char *targets;                   /* [update] targets: the path pattern of this device's
                                         targets (fwt_tuf_list_targets_matching); NULL: every
                                         target, every delegated role must then load */
+    char *decrypt_key;               /* [decrypt] key: the device's image decryption key
+                                        (fwt_enckey_load: X25519/P-256/RSA-2048 PEM or an
+                                        AES-KW base64 file); NULL: encrypted images refused */
 };
 
 typedef struct fwt_agent fwt_agent;

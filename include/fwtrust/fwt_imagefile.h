@@ -50,6 +50,10 @@ FWT_MUST_CHECK fwt_err fwt_file_io_open_any(struct fwt_file_io *fio, const char 
  */
 FWT_MUST_CHECK fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
                                        struct fwt_image_info *info);
+/* The same with io flags for the reader: FWT_IO_PLAINTEXT for storage that holds
+ * plaintext (a device slot, as MCUboot's primary slot). */
+FWT_MUST_CHECK fwt_err fwt_verify_file_flags(const char *path, const struct fwt_policy *policy,
+                                             uint32_t io_flags, struct fwt_image_info *info);
 
 /*
  * One public key (a PEM/DER file, or a pkcs11: URI with ko) as a trust

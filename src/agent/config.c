@@ -152,7 +152,7 @@ static fwt_err set_str(char **dst, const char *v)
 
 enum {
     K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
-    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS
+    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_DECRYPT
 };
 
 static fwt_err once(struct cfg_ctx *c, unsigned bit, const char *key, unsigned line)
@@ -284,6 +284,12 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             }
             return set_str(dst, v);
         }
+    } else if (!strcmp(sec, "decrypt")) {
+        if (!strcmp(k, "key")) {
+            ONCE(K_DECRYPT);
+            err = abs_path(c->dir, v, &cfg->decrypt_key);
+            return err == FWT_OK ? FWT_OK : fwt_fail(err, "line %u: key: %s", line, fwt_detail());
+        }
     } else {
         return fwt_fail(FWT_E_ARG, "line %u: unknown section [%s]", line, sec);
     }
@@ -311,6 +317,7 @@ void fwt_agent_config_free(struct fwt_agent_config *cfg)
     free(cfg->tls_ca);
     free(cfg->tls_client_cert);
     free(cfg->tls_client_key);
+    free(cfg->decrypt_key);
     free(cfg->tls_pinned_pubkey);
     free(cfg->targets);
     memset(cfg, 0, sizeof(*cfg));
@@ -472,6 +479,11 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
         sb_add(&b, "client_key", rel(cfg, cfg->tls_client_key));
         sb_add(&b, "pinned_pubkey", cfg->tls_pinned_pubkey);
         sb_add(&b, "targets", cfg->targets);
+    }
+    if (cfg->decrypt_key) {
+        sb_add(&b, "", "");
+        sb_add(&b, "[decrypt]", "");
+        sb_add(&b, "key", rel(cfg, cfg->decrypt_key));
     }
     if (b.oom || !b.p) {
         free(b.p);

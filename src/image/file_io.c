@@ -358,6 +358,12 @@ fwt_err fwt_verify_explain(fwt_err err, const char *path, const struct fwt_io *i
 fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
                         struct fwt_image_info *info)
 {
+    return fwt_verify_file_flags(path, policy, 0, info);
+}
+
+fwt_err fwt_verify_file_flags(const char *path, const struct fwt_policy *policy,
+                              uint32_t io_flags, struct fwt_image_info *info)
+{
     struct fwt_image_info local;
     if (!info) {
         info = &local;
@@ -385,6 +391,7 @@ fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
         return fwt_fail(err, "cannot start the crypto backend");
     }
     fwt_detail_clear();
+    fio.io.flags = io_flags;
     err = fwt_image_verify(&fio.io, &ops, policy, work, VERIFY_WORK_SIZE, info);
     if (err != FWT_OK) {
         err = fwt_verify_explain(err, path, &fio.io, policy, info, work, VERIFY_WORK_SIZE);
