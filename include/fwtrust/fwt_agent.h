@@ -56,6 +56,8 @@ char fwt_agent_slot_char(enum fwt_agent_slot s);
  * (relative ones in the file are taken relative to DIR). Optional strings are
  * NULL when not configured.
  */
+#define FWT_AGENT_MAX_IMAGES 8U /* other images a device can declare ([images]) */
+
 struct fwt_agent_config {
     char *dir;                       /* the device directory (absolute) */
     char *hw_id;                     /* hardware id (1..64 bytes, printable) */
@@ -80,6 +82,13 @@ struct fwt_agent_config {
     char *targets;                   /* [update] targets: the path pattern of this device's
                                         targets (fwt_tuf_list_targets_matching); NULL: every
                                         target, every delegated role must then load */
+    /* [images]: the other images of a multi-image device (an application and a
+     * network core...), each an agent device directory of its own: image id
+     * other_ids[i] is managed in other_dirs[i]. An image's DEPENDENCY TLVs
+     * are checked against them before it is installed. */
+    uint8_t other_ids[FWT_AGENT_MAX_IMAGES];
+    char *other_dirs[FWT_AGENT_MAX_IMAGES];
+    size_t n_others;
     char *decrypt_key;               /* [decrypt] key: the device's image decryption key
                                         (fwt_enckey_load: X25519/P-256/RSA-2048 PEM or an
                                         AES-KW base64 file); NULL: encrypted images refused */

@@ -180,6 +180,13 @@ struct fwt_dependency {
  * Appends to deps[*n], at most max in all. */
 FWT_MUST_CHECK fwt_err fwt_dependencies_parse(const char *s, struct fwt_dependency *deps,
                                               size_t max, size_t *n);
+/* The DEPENDENCY TLVs of the image in path (parsed by the core; not verified:
+ * call it on an image that verified). At most max; more is FWT_E_TOO_LARGE. */
+FWT_MUST_CHECK fwt_err fwt_file_dependencies(const char *path, struct fwt_dependency *deps,
+                                             size_t max, size_t *n);
+/* MCUboot's comparison of a dependency: major, minor, revision (not the build
+ * number). < 0, 0, > 0 as a is below, equal to, above b. */
+int fwt_version_cmp_mcuboot(const struct fwt_version *a, const struct fwt_version *b);
 /* Decode a DEPENDENCY TLV value (12 bytes). */
 FWT_MUST_CHECK fwt_err fwt_dependency_decode(const uint8_t *val, size_t len,
                                              struct fwt_dependency *out);

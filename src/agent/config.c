@@ -284,6 +284,28 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             }
             return set_str(dst, v);
         }
+    } else if (!strcmp(sec, "images")) {
+        /* ID = DIR: the device directory that manages image ID (0-255) */
+        uint32_t id;
+        if (fwt_parse_u32(k, &id) != FWT_OK || id > 255) {
+            return fwt_fail(FWT_E_ARG, "line %u: [images] keys are image ids 0-255, not '%s'",
+                            line, k);
+        }
+        for (size_t i = 0; i < cfg->n_others; i++) {
+            if (cfg->other_ids[i] == id) {
+                return fwt_fail(FWT_E_ARG, "line %u: image %u given twice", line, (unsigned)id);
+            }
+        }
+        if (cfg->n_others >= FWT_AGENT_MAX_IMAGES) {
+            return fwt_fail(FWT_E_ARG, "line %u: more than %u other images", line,
+                            FWT_AGENT_MAX_IMAGES);
+        }
+        err = abs_path(c->dir, v, &cfg->other_dirs[cfg->n_others]);
+        if (err != FWT_OK) {
+            return fwt_fail(err, "line %u: image %u: %s", line, (unsigned)id, fwt_detail());
+        }
+        cfg->other_ids[cfg->n_others++] = (uint8_t)id;
+        return FWT_OK;
     } else if (!strcmp(sec, "decrypt")) {
         if (!strcmp(k, "key")) {
             ONCE(K_DECRYPT);
@@ -318,6 +340,9 @@ void fwt_agent_config_free(struct fwt_agent_config *cfg)
     free(cfg->tls_client_cert);
     free(cfg->tls_client_key);
     free(cfg->decrypt_key);
+    for (size_t i = 0; i < cfg->n_others; i++) {
+        free(cfg->other_dirs[i]);
+    }
     free(cfg->tls_pinned_pubkey);
     free(cfg->targets);
     memset(cfg, 0, sizeof(*cfg));
@@ -479,6 +504,14 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
         sb_add(&b, "client_key", rel(cfg, cfg->tls_client_key));
         sb_add(&b, "pinned_pubkey", cfg->tls_pinned_pubkey);
         sb_add(&b, "targets", cfg->targets);
+    }
+    if (cfg->n_others) {
+        sb_add(&b, "", "");
+        sb_add(&b, "[images]", "");
+        for (size_t i = 0; i < cfg->n_others; i++) {
+            snprintf(num, sizeof(num), "%u", (unsigned)cfg->other_ids[i]);
+            sb_add(&b, num, rel(cfg, cfg->other_dirs[i]));
+        }
     }
     if (cfg->decrypt_key) {
         sb_add(&b, "", "");

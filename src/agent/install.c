@@ -1154,6 +1154,10 @@ fwt_err fwt_agent_install_finish(fwt_agent_install *inst, struct fwt_agent_image
     struct fwt_agent_image img;
     char c = fwt_agent_slot_char(inst->slot);
     fwt_err err = finish_checks(inst, &img);
+    if (err == FWT_OK) {
+        /* a multi-image device: what this image depends on must be there first */
+        err = fwt_agent_deps_check(dev, dev->cfg.slot_path[inst->slot]);
+    }
     char d[2048];
     if (err != FWT_OK) {
         char keep[1024];

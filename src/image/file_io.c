@@ -355,6 +355,69 @@ fwt_err fwt_verify_explain(fwt_err err, const char *path, const struct fwt_io *i
     return fwt_fail(err, "%s: %s", path, fwt_strerror(err));
 }
 
+int fwt_version_cmp_mcuboot(const struct fwt_version *a, const struct fwt_version *b)
+{
+    if (a->major != b->major) {
+        return a->major < b->major ? -1 : 1;
+    }
+    if (a->minor != b->minor) {
+        return a->minor < b->minor ? -1 : 1;
+    }
+    if (a->revision != b->revision) {
+        return a->revision < b->revision ? -1 : 1;
+    }
+    return 0;
+}
+
+fwt_err fwt_file_dependencies(const char *path, struct fwt_dependency *deps, size_t max,
+                              size_t *n)
+{
+    *n = 0;
+    struct fwt_file_io fio;
+    fwt_err e = fwt_file_io_open_any(&fio, path);
+    if (e != FWT_OK) {
+        return e;
+    }
+    uint8_t *work = malloc(FWT_WORK_MIN);
+    struct fwt_image_info info;
+    e = work ? fwt_image_parse(&fio.io, work, FWT_WORK_MIN, &info)
+             : fwt_fail(FWT_E_NOMEM, "out of memory");
+    struct fwt_tlv_iter it;
+    if (e == FWT_OK) {
+        e = fwt_tlv_iter_begin(&it, &fio.io, &info.hdr, 1);
+        if (e == FWT_E_NOT_FOUND) {
+            e = FWT_OK; /* no protected area: no dependencies */
+            it.io = NULL;
+        }
+    }
+    while (e == FWT_OK && it.io) {
+        uint16_t t, l;
+        uint32_t off;
+        fwt_err ne = fwt_tlv_next(&it, &t, &off, &l);
+        if (ne == FWT_E_NOT_FOUND) {
+            break;
+        }
+        e = ne;
+        if (e != FWT_OK || t != FWT_TLV_DEPENDENCY) {
+            continue;
+        }
+        uint8_t v[12];
+        if (l != sizeof(v)) {
+            e = fwt_fail(FWT_E_MALFORMED, "%s: a DEPENDENCY TLV of %u bytes", path, (unsigned)l);
+        } else if ((e = fio.io.read(fio.io.ctx, off, v, sizeof(v))) == FWT_OK) {
+            if (*n >= max) {
+                e = fwt_fail(FWT_E_TOO_LARGE, "%s: more than %zu dependencies", path, max);
+            } else {
+                e = fwt_dependency_decode(v, sizeof(v), &deps[*n]);
+                *n += e == FWT_OK;
+            }
+        }
+    }
+    free(work);
+    fwt_file_io_close(&fio);
+    return e;
+}
+
 fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
                         struct fwt_image_info *info)
 {

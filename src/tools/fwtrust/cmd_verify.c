@@ -116,6 +116,12 @@ static int run(int argc, char **argv)
         }
     }
     fwt_enckey_free(dec_key);
+    /* MCUboot's DEPENDENCY TLVs of a valid image (signed; the agent enforces them). */
+    struct fwt_dependency deps[FWT_SIGN_MAX_DEPS];
+    size_t n_deps = 0;
+    if (err == FWT_OK) {
+        err = fwt_file_dependencies(image, deps, FWT_SIGN_MAX_DEPS, &n_deps);
+    }
     if (json) {
         json_t *o = err == FWT_OK ? json_pack("{s:b}", "ok", 1) : fwt_cli_json_error(err);
         if (o) {
@@ -173,6 +179,14 @@ static int run(int argc, char **argv)
                     json_array_append_new(signers, s);
                 }
                 json_object_set_new(o, "signers", signers);
+                json_t *dj = json_array();
+                for (size_t i = 0; i < n_deps; i++) {
+                    char dv[48];
+                    fwt_version_format(&deps[i].min, dv, sizeof(dv));
+                    json_array_append_new(dj, json_pack("{s:i, s:s}", "image_id",
+                                                        (int)deps[i].image_id, "min_version", dv));
+                }
+                json_object_set_new(o, "dependencies", dj);
                 json_object_set_new(o, "anchors", json_integer(info.n_anchors));
             }
         }
@@ -204,6 +218,11 @@ static int run(int argc, char **argv)
         }
         if (info.hw_id_len && fwt_is_printable(info.hw_id, info.hw_id_len)) {
             printf("  hardware id: %.*s\n", (int)info.hw_id_len, (const char *)info.hw_id);
+        }
+        for (size_t i = 0; i < n_deps; i++) {
+            char dv[48];
+            fwt_version_format(&deps[i].min, dv, sizeof(dv));
+            printf("  depends on: image %u >= %s\n", (unsigned)deps[i].image_id, dv);
         }
     }
     return 0;
