@@ -259,6 +259,26 @@ FWT_MUST_CHECK fwt_err fwt_agent_install_finish(fwt_agent_install *inst,
 void fwt_agent_install_abort(fwt_agent_install *inst);
 
 /* Install a whole file ("-" = standard input) through the calls above. */
+/*
+ * A set of images for a multi-image device: image_id -1 is for dev itself,
+ * another id for the device [images] declares for it. The whole set is checked
+ * first (each image's DEPENDENCY TLVs met by an image of the set or by what
+ * that device runs next; ids declared and given once; no cycle): refused
+ * before anything is installed. Then each is installed with
+ * fwt_agent_install_file(flags) in an order that installs what an image
+ * depends on before it, so no image ever goes on trial with an unmet
+ * dependency. order[0..n) receives that order, *done how many were installed
+ * (a failure stops there: those before it stay installed, each with its
+ * dependencies met). At most FWT_AGENT_MAX_IMAGES + 1 items.
+ */
+struct fwt_agent_set_item {
+    int image_id;
+    const char *path;
+};
+FWT_MUST_CHECK fwt_err fwt_agent_install_set(fwt_agent *dev,
+                                             const struct fwt_agent_set_item *items, size_t n,
+                                             unsigned flags, size_t *order, size_t *done);
+
 FWT_MUST_CHECK fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
                                               void (*progress)(void *ctx, uint64_t done,
                                                                uint64_t total),

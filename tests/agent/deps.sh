@@ -43,4 +43,24 @@ expect 1 "image 1 given twice" "$AGENT" --device "$T/dev" status
 cp "$T/ini.bak" "$T/dev/device.ini"
 printf '[images]\nnet = ../net\n' >>"$T/dev/device.ini"
 expect 1 "image ids 0-255" "$AGENT" --device "$T/dev" status
+
+# install-set: a fresh pair of devices; the set is ordered by itself (the core first).
+mkdir "$T/set"
+for d in app net; do
+    expect 0 "" "$AGENT" --device "$T/set/$d" init --hw-id hw1 --slot-a "$T/set/$d-a.bin" \
+        --slot-b "$T/set/$d-b.bin" --trust-key "$T/k1.pub"
+done
+printf '\n[images]\n1 = ../net\n' >>"$T/set/app/device.ini"
+mkimg "$T/app4.bin" 4.0.0 4 -d "(1, 3.0.0)"
+mkimg "$T/net3.bin" 3.0.0 3
+# a set that cannot meet a dependency: nothing installed
+expect 8 "nothing installed" "$AGENT" --device "$T/set/app" install-set "$T/app4.bin" "1=$T/net2.bin"
+[ "$(jget 'd["trial"]' "$AGENT" --device "$T/set/net" status --json)" = "None" ] || fail "a refused set installed the core"
+expect 1 "not declared" "$AGENT" --device "$T/set/app" install-set "$T/app4.bin" "2=$T/net3.bin"
+expect 1 "two images in the set" "$AGENT" --device "$T/set/app" install-set "1=$T/net3.bin" "1=$T/net2.bin"
+# given app first, installed core first
+[ "$(jget '[(i["image_id"], i["file"][-8:]) for i in d["installed"]]' "$AGENT" --device "$T/set/app" install-set --json \
+    "$T/app4.bin" "1=$T/net3.bin")" = "[(1, 'net3.bin'), (-1, 'app4.bin')]" ] || fail "install-set order: $(cat "$T/.j")"
+[ "$(jget 'd["slot"], d["version"]' "$BOOT" --device "$T/set/net")" = "('a', '3.0.0+0')" ] || fail "net 3.0.0: $(cat "$T/.j")"
+[ "$(jget 'd["slot"], d["version"]' "$BOOT" --device "$T/set/app")" = "('a', '4.0.0+0')" ] || fail "app 4.0.0: $(cat "$T/.j")"
 echo "agent deps: ok"

@@ -30,6 +30,8 @@ static void usage(FILE *out)
             "  init          create a device: --hw-id ID --slot-a PATH --slot-b PATH\n"
             "                --trust-key PUB... [--trust-root PUB...] [--tuf-root F --repo URL]\n"
             "  install FILE  install a signed image (FILE, or - for standard input)\n"
+            "  install-set [ID=]FILE...  install a set of images of a multi-image device,\n"
+            "                what each depends on first ([images] in device.ini)\n"
             "  update        fetch and install the newest image from the TUF repository\n"
             "  confirm       the trial image booted well: make it the confirmed image\n"
             "  rollback      cancel a trial, or go back to the image in the other slot\n"
@@ -411,6 +413,82 @@ static int cmd_install(int argc, char **argv)
                v, (unsigned)img.security_counter, slot_name(img.slot), (unsigned)tries);
     }
     return 0;
+}
+
+/* ---- install-set ---- */
+
+static int cmd_install_set(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'j') {
+            g_json = 1;
+        } else if (c == 'h') {
+            printf("usage: fwtrust-agent --device DIR install-set [--json] [ID=]FILE...\n\n"
+                   "Install a set of images of a multi-image device: FILE for this device, ID=FILE\n"
+                   "for image ID of device.ini [images]. The whole set is checked first (every\n"
+                   "DEPENDENCY met by the set or by what the other device runs next), then each\n"
+                   "image is installed, what it depends on first, so none goes on trial with an\n"
+                   "unmet dependency.\n\n"
+                   "Exit: 0 installed; 1 usage, an undeclared id or a cycle; 8 a dependency the set\n"
+                   "cannot meet (nothing installed); otherwise as install (those before stay).\n");
+            return 0;
+        } else {
+            return fwt_cli_usage_error(k_prog, "install-set: invalid option");
+        }
+    }
+    int n = argc - optind;
+    struct fwt_agent_set_item items[FWT_AGENT_MAX_IMAGES + 1];
+    if (n < 1 || n > (int)(FWT_AGENT_MAX_IMAGES + 1)) {
+        return fwt_cli_usage_error(k_prog, "install-set needs 1 to %u [ID=]FILE operands",
+                                   FWT_AGENT_MAX_IMAGES + 1);
+    }
+    for (int i = 0; i < n; i++) {
+        const char *a = argv[optind + i];
+        const char *eq = strchr(a, '=');
+        items[i].image_id = -1;
+        items[i].path = a;
+        if (eq && eq > a && (size_t)(eq - a) <= 3 && strspn(a, "0123456789") == (size_t)(eq - a)) {
+            items[i].image_id = atoi(a);
+            items[i].path = eq + 1;
+            if (items[i].image_id > 255) {
+                return fwt_cli_usage_error(k_prog, "install-set: image id %d above 255",
+                                           items[i].image_id);
+            }
+        }
+    }
+    fwt_agent *dev = NULL;
+    fwt_err err = fwt_agent_open(g_device, &dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    size_t order[FWT_AGENT_MAX_IMAGES + 1], done = 0;
+    err = fwt_agent_install_set(dev, items, (size_t)n, 0, order, &done);
+    fwt_agent_close(dev);
+    if (g_json) {
+        json_t *j = err == FWT_OK ? json_pack("{s:b}", "ok", 1) : fwt_cli_json_error(err);
+        json_t *arr = json_array();
+        for (size_t k = 0; k < done; k++) {
+            json_array_append_new(arr, json_pack("{s:i, s:s}", "image_id",
+                                                 items[order[k]].image_id,
+                                                 "file", items[order[k]].path));
+        }
+        json_object_set_new(j, "installed", arr);
+        fwt_cli_json_print(j);
+    } else {
+        for (size_t k = 0; k < done; k++) {
+            if (items[order[k]].image_id < 0) {
+                printf("installed %s (this device), on trial\n", items[order[k]].path);
+            } else {
+                printf("installed %s (image %d), on trial\n", items[order[k]].path,
+                       items[order[k]].image_id);
+            }
+        }
+    }
+    return err == FWT_OK ? 0 : fwt_cli_error(k_prog, err);
 }
 
 /* ---- confirm / rollback ---- */
@@ -974,6 +1052,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "install")) {
         return cmd_install(sub_argc, sub_argv);
+    }
+    if (!strcmp(cmd, "install-set")) {
+        return cmd_install_set(sub_argc, sub_argv);
     }
     if (!strcmp(cmd, "update")) {
         return cmd_update(sub_argc, sub_argv);
