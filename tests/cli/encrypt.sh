@@ -92,6 +92,11 @@ assert all(x == 0xFF for x in b[end:len(b) - 16]), "padding not erased"
 assert len(b) - trailer >= end
 PYEOF
 
+# A second signer cosigns an encrypted image (the digest of the plaintext); 2-of-2 verifies.
+expect 0 "" "$FWTRUST" cosign --key "$T/p256.pem" --no-log -o "$T/co.bin" "$T/enc1.bin"
+expect 0 "2 trust anchor(s)" "$FWTRUST" verify --key "$T/sign.pub.pem" --key "$T/p256.pub.pem" \
+    --threshold 2 --decrypt-key "$E/enc-x25519-priv.pem" "$T/co.bin"
+
 # Refusals: nothing written.
 refuse() { # RC MESSAGE ARGS...
     local rc=$1 msg=$2
