@@ -36,6 +36,12 @@ expect 0 "" "$AGENT" --device "$T/net" install "$T/net2.bin"
 expect 0 "into slot b" "$AGENT" --device "$T/dev" install "$T/app2.bin"
 [ "$(jget 'd["slot"], d["version"]' "$BOOT" --device "$T/dev")" = "('b', '2.0.0+0')" ] ||
     fail "app 2.0.0 does not boot: $(cat "$T/.j")"
+# The bootloader checks again: the network core's 2.0.0 trial is cancelled before
+# the app's trial boots again, so app 2.0.0 is refused and app 1.0.0 (confirmed) boots.
+expect 0 "" "$AGENT" --device "$T/net" rollback
+[ "$(jget 'd["slot"], d["version"], d["trial"], d["failed"]' "$BOOT" --device "$T/dev")" = \
+  "('a', '1.0.0+0', False, {'b': 'FWT_E_NOT_FOUND'})" ] ||
+    fail "app 2.0.0 booted without its network core: $(cat "$T/.j")"
 # device.ini is strict about [images].
 cp "$T/dev/device.ini" "$T/ini.bak"
 printf '1 = ../other\n' >>"$T/dev/device.ini"
