@@ -1286,6 +1286,55 @@ static fwt_err decrypt_first(fwt_agent *dev, int fd, const char *path, int *out,
     return FWT_OK;
 }
 
+/* Copy fd to its end into an unlinked file in the device directory: *out, *len. */
+static fwt_err spool_stdin(fwt_agent *dev, int fd, int *out, uint64_t *len)
+{
+    *out = -1;
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s/.stdin.XXXXXX", dev->cfg.dir);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        return fwt_fail(FWT_E_ARG, "device directory path too long");
+    }
+    int sfd = mkstemp(tmp);
+    if (sfd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", tmp, strerror(errno));
+    }
+    unlink(tmp);
+    uint8_t *buf = malloc(FILE_CHUNK);
+    uint64_t total = 0;
+    fwt_err err = buf ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+    while (err == FWT_OK) {
+        ssize_t r = read_full(fd, buf, FILE_CHUNK);
+        if (r < 0) {
+            err = fwt_fail(FWT_E_IO, "stdin: read: %s", strerror(errno));
+        } else if (r == 0) {
+            break;
+        } else if (total + (uint64_t)r > UINT32_MAX) {
+            err = fwt_fail(FWT_E_TOO_LARGE, "stdin: more than 4 GiB - 1");
+        } else {
+            for (ssize_t w = 0; err == FWT_OK && w < r;) {
+                ssize_t k = write(sfd, buf + w, (size_t)(r - w));
+                if (k < 0 && errno != EINTR) {
+                    err = fwt_fail(FWT_E_IO, "spooling stdin: %s", strerror(errno));
+                }
+                w += k > 0 ? k : 0;
+            }
+            total += (uint64_t)r;
+        }
+    }
+    free(buf);
+    if (err == FWT_OK && total == 0) {
+        err = fwt_fail(FWT_E_MALFORMED, "stdin is empty");
+    }
+    if (err != FWT_OK) {
+        close(sfd);
+        return err;
+    }
+    *out = sfd;
+    *len = total;
+    return FWT_OK;
+}
+
 fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
                                void (*progress)(void *ctx, uint64_t done, uint64_t total),
                                void *progress_ctx, struct fwt_agent_image *img)
@@ -1309,6 +1358,19 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
     } else if (!is_stdin && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
         close(fd);
         return fwt_fail(FWT_E_ARG, "%s: not a file", path);
+    }
+    if (is_stdin && expected == 0 && dev->cfg.decrypt_key) {
+        /* A device that takes encrypted images: standard input is spooled to an
+         * unlinked file first (the key TLV comes after the payload), then read
+         * as a file is. */
+        int sfd = -1;
+        fwt_err serr = spool_stdin(dev, fd, &sfd, &expected);
+        if (serr != FWT_OK) {
+            return serr;
+        }
+        fd = sfd;
+        is_stdin = 0; /* ours to close */
+        path = "stdin";
     }
     if (expected >= FWT_IMAGE_HEADER_SIZE) {
         /* An encrypted image is decrypted first (key checked, plaintext matched

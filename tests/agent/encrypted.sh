@@ -49,8 +49,13 @@ ls -a "$T/dev" | grep -q decrypted && fail "the decrypted copy was left behind"
     fail "boot of the decrypted image: $(cat "$T/.j")"
 expect 0 "" "$AGENT" --device "$T/dev" confirm
 expect 0 "" "$AGENT" --device "$T/dev" verify-slots
-# AES-256 into slot b, then a plain image still installs.
-expect 0 "into slot b" "$AGENT" --device "$T/dev" install "$T/enc256.bin"
+# AES-256 into slot b, from standard input (spooled, then decrypted).
+expect 0 "into slot b" sh -c "\"$AGENT\" --device \"$T/dev\" install - <\"$T/enc256.bin\""
 [ "$(jget 'd["ok"], d["slot"], d["version"]' "$BOOT" --device "$T/dev")" = "(True, 'b', '2.0.0+0')" ] ||
     fail "boot of the AES-256 image: $(cat "$T/.j")"
+expect 0 "" "$AGENT" --device "$T/dev" confirm
+ls -a "$T/dev" | grep -q 'stdin' && fail "the spooled copy was left behind"
+# A plain image from standard input on a device with a key still installs.
+mkimg "$T/plain3.bin" 3.0.0 3
+expect 0 "into slot a" sh -c "\"$AGENT\" --device \"$T/dev\" install - <\"$T/plain3.bin\""
 echo "agent encrypted: ok"
