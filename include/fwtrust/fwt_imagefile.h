@@ -93,6 +93,10 @@ enum fwt_enckey_kind {
 };
 /* FWT_E_KEY (naming path) for anything else; FWT_E_NOT_FOUND / FWT_E_IO for the file. */
 FWT_MUST_CHECK fwt_err fwt_enckey_load(const char *path, fwt_enckey **out);
+/* The same, and a pkcs11: URI of an RSA-2048 or EC P-256 key in a token (ko:
+ * module, PIN file; may be NULL): RSA-OAEP decryption and ECDH run in the token. */
+FWT_MUST_CHECK fwt_err fwt_enckey_load_ex(const char *spec, const struct fwt_key_opts *ko,
+                                          fwt_enckey **out);
 void fwt_enckey_free(fwt_enckey *k);
 enum fwt_enckey_kind fwt_enckey_kind(const fwt_enckey *k);
 int fwt_enckey_has_private(const fwt_enckey *k);

@@ -309,6 +309,14 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
     } else if (!strcmp(sec, "decrypt")) {
         if (!strcmp(k, "key")) {
             ONCE(K_DECRYPT);
+            if (strncasecmp(v, "pkcs11:", 7) == 0) {
+                /* A key in a token: the URI names it, never a module or a PIN file
+                 * (those come from the operator: FWTRUST_PKCS11_MODULE,
+                 * FWTRUST_PKCS11_PIN_FILE). */
+                err = fwt_key_spec_check_inert(v);
+                return err == FWT_OK ? set_str(&cfg->decrypt_key, v)
+                                     : fwt_fail(err, "line %u: key: %s", line, fwt_detail());
+            }
             err = abs_path(c->dir, v, &cfg->decrypt_key);
             return err == FWT_OK ? FWT_OK : fwt_fail(err, "line %u: key: %s", line, fwt_detail());
         }

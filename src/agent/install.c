@@ -1247,7 +1247,10 @@ static fwt_err decrypt_first(fwt_agent *dev, int fd, const char *path, int *out,
                         "decryption key ([decrypt] key in device.ini)", path);
     }
     fwt_enckey *key = NULL;
-    fwt_err err = fwt_enckey_load(dev->cfg.decrypt_key, &key);
+    struct fwt_key_opts ko; /* a token key: module and PIN from the operator's environment */
+    memset(&ko, 0, sizeof(ko));
+    ko.pin_file = getenv("FWTRUST_PKCS11_PIN_FILE");
+    fwt_err err = fwt_enckey_load_ex(dev->cfg.decrypt_key, &ko, &key);
     if (err != FWT_OK) {
         return fwt_fail(err, "the device's decryption key: %s", fwt_detail());
     }

@@ -19,6 +19,7 @@
 #include "image_internal.h"
 
 #include <ctype.h>
+#include <strings.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -39,7 +40,8 @@
 struct fwt_enckey {
     enum fwt_enckey_kind kind;
     int has_private;
-    EVP_PKEY *pkey;   /* RSA, EC, X25519 */
+    EVP_PKEY *pkey;   /* RSA, EC, X25519 (a token key: its public half) */
+    fwt_privkey *tok; /* a key in a PKCS#11 token (RSA-2048 or P-256) */
     uint8_t kek[32];  /* AES-KW */
     size_t kek_len;
     char name[16];
@@ -126,12 +128,64 @@ static int parse_kw(const uint8_t *buf, size_t len, uint8_t kek[32], size_t *kek
     return 0;
 }
 
+/* A decryption key in a PKCS#11 token: the private operations stay in it. */
+static fwt_err load_token(const char *uri, const struct fwt_key_opts *ko, fwt_enckey *k)
+{
+    fwt_err e = fwt_privkey_load(uri, ko, &k->tok);
+    if (e != FWT_OK) {
+        return e;
+    }
+    enum fwt_key_type t = fwt_privkey_type(k->tok);
+    if (t != FWT_KEY_RSA2048 && t != FWT_KEY_ECDSA_P256) {
+        return fwt_fail(FWT_E_KEY, "%s: a %s token key cannot decrypt MCUboot images (RSA-2048 "
+                        "or EC P-256 keys can)", uri, fwt_key_type_name(t));
+    }
+    fwt_pubkey *pub = NULL;
+    char *pem = NULL;
+    e = fwt_privkey_public(k->tok, &pub);
+    if (e == FWT_OK) {
+        e = fwt_pubkey_pem(pub, &pem);
+    }
+    fwt_pubkey_free(pub);
+    if (e == FWT_OK) {
+        BIO *b = BIO_new_mem_buf(pem, -1);
+        k->pkey = b ? PEM_read_bio_PUBKEY(b, NULL, no_passphrase, NULL) : NULL;
+        BIO_free(b);
+        e = k->pkey ? FWT_OK : fwt_fail(FWT_E_KEY, "%s: cannot read its public key", uri);
+    }
+    free(pem);
+    if (e != FWT_OK) {
+        return e;
+    }
+    k->kind = t == FWT_KEY_RSA2048 ? FWT_ENCKEY_RSA2048 : FWT_ENCKEY_EC256;
+    k->has_private = 1;
+    snprintf(k->name, sizeof(k->name), "%s", t == FWT_KEY_RSA2048 ? "RSA-2048" : "EC P-256");
+    return FWT_OK;
+}
+
 fwt_err fwt_enckey_load(const char *path, fwt_enckey **out)
+{
+    return fwt_enckey_load_ex(path, NULL, out);
+}
+
+fwt_err fwt_enckey_load_ex(const char *path, const struct fwt_key_opts *ko, fwt_enckey **out)
 {
     if (!path || !out) {
         return fwt_fail(FWT_E_ARG, "fwt_enckey_load: missing argument");
     }
     *out = NULL;
+    if (strncasecmp(path, "pkcs11:", 7) == 0) {
+        struct fwt_key_opts none;
+        memset(&none, 0, sizeof(none));
+        fwt_enckey *k = calloc(1, sizeof(*k));
+        fwt_err e = k ? load_token(path, ko ? ko : &none, k) : fwt_fail(FWT_E_NOMEM, "out of memory");
+        if (e != FWT_OK) {
+            fwt_enckey_free(k);
+            return e;
+        }
+        *out = k;
+        return FWT_OK;
+    }
     uint8_t *buf = NULL;
     size_t len = 0;
     fwt_err e = fwt_read_file(path, 64 * 1024, &buf, &len);
@@ -180,6 +234,7 @@ void fwt_enckey_free(fwt_enckey *k)
 {
     if (k) {
         EVP_PKEY_free(k->pkey);
+        fwt_privkey_free(k->tok);
         OPENSSL_cleanse(k, sizeof(*k));
         free(k);
     }
@@ -385,6 +440,17 @@ static fwt_err enc_unwrap(const fwt_enckey *k, uint16_t tlv, const uint8_t *val,
     case FWT_TLV_ENC_RSA2048: {
         uint8_t out[256];
         size_t ol = sizeof(out);
+        if (k->tok) {
+            e = fwt_privkey_decrypt_oaep(k->tok, val, len, out, &ol);
+            if (e == FWT_OK && ol != key_len) {
+                e = fwt_fail(FWT_E_KEY, "ENC_RSA2048: a %zu-byte key, %zu expected", ol, key_len);
+            }
+            if (e == FWT_OK) {
+                memcpy(key, out, key_len);
+            }
+            OPENSSL_cleanse(out, sizeof(out));
+            return e;
+        }
         EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
         int ok = c && EVP_PKEY_decrypt_init(c) == 1 &&
                  EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) == 1 &&
@@ -434,7 +500,8 @@ static fwt_err enc_unwrap(const fwt_enckey *k, uint16_t tlv, const uint8_t *val,
         }
         uint8_t shared[32], derived[32 + 64], tag[64];
         size_t sl = sizeof(shared);
-        e = ecdh(k->pkey, peer, shared, &sl);
+        e = k->tok ? fwt_privkey_ecdh_p256(k->tok, val, pub_len, shared) /* in the token */
+                   : ecdh(k->pkey, peer, shared, &sl);
         EVP_PKEY_free(peer);
         if (e == FWT_OK) {
             e = ecies_kdf(shared, sl, md, derived, key_len + tag_len);

@@ -4,15 +4,18 @@
 static const char *const k_prog = "fwtrust decrypt";
 
 static const char *g_key;
+static struct fwt_key_opts g_ko;
 static int g_payload, g_json;
 
 static const struct fwt_opt k_opts[] = {
     FWT_OPT_STR_('k', "key", "PRIV", &g_key,
                  "the device's decryption key: RSA-2048, EC P-256 or X25519\n"
-                 "private key (PEM), or an AES key-wrap key (base64 file)"),
+                 "private key (PEM), an AES key-wrap key (base64 file), or\n"
+                 "a pkcs11: URI of an RSA-2048 or P-256 key in a token"),
     FWT_OPT_FLAG_(0, "payload", &g_payload, "write only the decrypted payload (the firmware\n"
                                             "bytes, with imgtool's zero padding to 16 bytes)"),
     FWT_OPT_FLAG_(0, "json", &g_json, "print a summary as JSON"),
+    FWT_KEY_OPTS(g_ko),
     FWT_OPT_END_,
 };
 
@@ -51,7 +54,7 @@ static int run(int argc, char **argv)
     struct fwt_image_info info;
     memset(&info, 0, sizeof(info));
     int clear = 0;
-    fwt_err err = fwt_enckey_load(g_key, &key);
+    fwt_err err = fwt_enckey_load_ex(g_key, &g_ko, &key);
     if (err == FWT_OK) {
         err = fwt_decrypt_file(in, out, key, g_payload ? FWT_DECRYPT_PAYLOAD : 0, &info, &clear);
     }

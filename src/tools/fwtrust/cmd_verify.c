@@ -29,7 +29,8 @@ static const struct fwt_opt k_opts[] = {
                  "refuse images whose security counter is below N"),
     FWT_OPT_STR_(0, "decrypt-key", "PRIV", &g_dec_key,
                  "verify an encrypted image's plaintext: the device's\n"
-                 "decryption key (RSA-2048/P-256/X25519 PEM, AES-KW base64)"),
+                 "decryption key (RSA-2048/P-256/X25519 PEM, AES-KW base64,\n"
+                 "or a pkcs11: URI: RSA-2048 or P-256 in a token)"),
     FWT_OPT_FLAG_(0, "json", &json, "print the result (version, counter, hw id, digest,\n"
                                     "signers, result) as JSON"),
     FWT_KEY_OPTS(g_ko),
@@ -107,7 +108,7 @@ static int run(int argc, char **argv)
         pol.n_roots = n_roots;
         pol.now = (uint64_t)time(NULL);
         if (g_dec_key) {
-            err = fwt_enckey_load(g_dec_key, &dec_key);
+            err = fwt_enckey_load_ex(g_dec_key, &g_ko, &dec_key);
             if (err == FWT_OK) {
                 err = fwt_verify_file_decrypt(image, &pol, dec_key, &info, &stored_clear);
             }
