@@ -7,6 +7,9 @@
  *      so inputs with that key's ENC_X25519 TLV get past the tag check) and
  *      read whole through the decrypting reader
  *   3  fwt_enc_tlv_layout over every ENC type
+ *   4  fwt_custom_tlv_parse (TAG NUL VALUE)
+ *   5  a key or signature file: fwt_enckey_load (PEM or base64 AES-KW) and
+ *      fwt_signature_file_read (base64 or raw)
  * Anything must be accepted or refused without a crash or a leak; accepted
  * results must hold their invariants.
  */
@@ -65,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mode = data[0];
     data++;
     size--;
-    switch (mode % 4) {
+    switch (mode % 6) {
     case 0: {
         struct fwt_boot_record br;
         if (fwt_boot_record_decode(data, size, &br) == FWT_OK) {
@@ -121,6 +124,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(buf);
             fwt_decrypt_io_close(&d);
         }
+        break;
+    }
+    case 4: {
+        char *s = malloc(size + 2);
+        if (!s) {
+            return 0;
+        }
+        memcpy(s, data, size);
+        s[size] = 0;
+        s[size + 1] = 0;
+        const char *tag = s, *val = s + strlen(s) + 1; /* TAG NUL VALUE (or empty) */
+        if ((size_t)(val - s) > size) {
+            val = s + size + 1;
+        }
+        uint8_t buf[256];
+        struct fwt_custom_tlv t;
+        if (fwt_custom_tlv_parse(tag, val, buf, sizeof(buf), &t) == FWT_OK &&
+            (t.type < 0xa0 || t.type == 0xffff ||
+             (t.type >= FWT_TLV_VENDOR_FIRST && t.type <= FWT_TLV_VENDOR_LAST) ||
+             (t.val == buf && t.len > sizeof(buf)))) {
+            abort();
+        }
+        free(s);
+        break;
+    }
+    case 5: {
+        char path[] = "/tmp/fuzz_image_enc_fileXXXXXX";
+        int fd = mkstemp(path);
+        if (fd < 0) {
+            return 0;
+        }
+        if (write(fd, data, size) != (ssize_t)size) {
+            close(fd);
+            unlink(path);
+            return 0;
+        }
+        close(fd);
+        fwt_enckey *k = NULL;
+        if (fwt_enckey_load(path, &k) == FWT_OK) {
+            if (fwt_enckey_kind(k) < FWT_ENCKEY_RSA2048 || fwt_enckey_kind(k) > FWT_ENCKEY_KW) {
+                abort();
+            }
+            fwt_enckey_free(k);
+        }
+        uint8_t sig[1024];
+        size_t sl = 0;
+        if (fwt_signature_file_read(path, sig, sizeof(sig), &sl) == FWT_OK &&
+            (sl == 0 || sl > sizeof(sig))) {
+            abort();
+        }
+        unlink(path);
         break;
     }
     default: {
