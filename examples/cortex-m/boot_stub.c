@@ -115,7 +115,8 @@ static uint8_t work[FWT_WORK_MIN];
 int boot_main(void);
 int boot_main(void)
 {
-    struct fwt_io io = {0, flash_read, SLOT_SIZE};
+    /* The slot holds plaintext (an encrypted image is decrypted on the way in). */
+    struct fwt_io io = {0, flash_read, SLOT_SIZE, FWT_IO_PLAINTEXT};
     struct fwt_crypto_ops ops = {0, hw_hash_init, hw_hash_update, hw_hash_final, hw_verify};
     struct fwt_trusted_key key = {FWT_KEY_ED25519, boot_pubkey, sizeof(boot_pubkey)};
     struct fwt_policy policy;

@@ -56,6 +56,8 @@ char fwt_agent_slot_char(enum fwt_agent_slot s);
  * (relative ones in the file are taken relative to DIR). Optional strings are
  * NULL when not configured.
  */
+#define FWT_AGENT_MAX_IMAGES 8U /* other images a device can declare ([images]) */
+
 struct fwt_agent_config {
     char *dir;                       /* the device directory (absolute) */
     char *hw_id;                     /* hardware id (1..64 bytes, printable) */
@@ -94,6 +96,16 @@ struct fwt_agent_config {
     int require_provenance;          /* [update] require_provenance = yes: every image must bind
                                         a provenance envelope (FWT_TLV_PROVENANCE); update fetches
                                         the repository's bound envelope and compares its SHA-256 */
+    /* [images]: the other images of a multi-image device (an application and a
+     * network core...), each an agent device directory of its own: image id
+     * other_ids[i] is managed in other_dirs[i]. An image's DEPENDENCY TLVs
+     * are checked against them before it is installed. */
+    uint8_t other_ids[FWT_AGENT_MAX_IMAGES];
+    char *other_dirs[FWT_AGENT_MAX_IMAGES];
+    size_t n_others;
+    char *decrypt_key;               /* [decrypt] key: the device's image decryption key
+                                        (fwt_enckey_load: X25519/P-256/RSA-2048 PEM or an
+                                        AES-KW base64 file); NULL: encrypted images refused */
 };
 
 #define FWT_AGENT_REVOCATION_TARGET "revocation.json"
@@ -295,6 +307,26 @@ FWT_MUST_CHECK fwt_err fwt_agent_install_finish(fwt_agent_install *inst,
 void fwt_agent_install_abort(fwt_agent_install *inst);
 
 /* Install a whole file ("-" = standard input) through the calls above. */
+/*
+ * A set of images for a multi-image device: image_id -1 is for dev itself,
+ * another id for the device [images] declares for it. The whole set is checked
+ * first (each image's DEPENDENCY TLVs met by an image of the set or by what
+ * that device runs next; ids declared and given once; no cycle): refused
+ * before anything is installed. Then each is installed with
+ * fwt_agent_install_file(flags) in an order that installs what an image
+ * depends on before it, so no image ever goes on trial with an unmet
+ * dependency. order[0..n) receives that order, *done how many were installed
+ * (a failure stops there: those before it stay installed, each with its
+ * dependencies met). At most FWT_AGENT_MAX_IMAGES + 1 items.
+ */
+struct fwt_agent_set_item {
+    int image_id;
+    const char *path;
+};
+FWT_MUST_CHECK fwt_err fwt_agent_install_set(fwt_agent *dev,
+                                             const struct fwt_agent_set_item *items, size_t n,
+                                             unsigned flags, size_t *order, size_t *done);
+
 FWT_MUST_CHECK fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
                                               void (*progress)(void *ctx, uint64_t done,
                                                                uint64_t total),

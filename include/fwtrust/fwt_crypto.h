@@ -101,6 +101,16 @@ FWT_MUST_CHECK fwt_err fwt_keygen_pkcs11(enum fwt_key_type type, const char *uri
                                          const struct fwt_key_opts *opts);
 
 /* Is this public key one of the well-known published sample keys? 1 yes, 0 no. */
+/* Decryption with a private key (file or PKCS#11 token), for MCUboot's encrypted
+ * images: RSA-OAEP with SHA-256 and MGF1-SHA-256, no label (*out_len: in, the
+ * buffer; out, the plaintext length); ECDH of an EC P-256 key with the peer's
+ * uncompressed 65-byte point (the 32-byte shared secret). FWT_E_KEY when the
+ * key cannot (wrong type, wrong key, a token that refuses). */
+FWT_MUST_CHECK fwt_err fwt_privkey_decrypt_oaep(fwt_privkey *key, const uint8_t *in, size_t in_len,
+                                                uint8_t *out, size_t *out_len);
+FWT_MUST_CHECK fwt_err fwt_privkey_ecdh_p256(fwt_privkey *key, const uint8_t *point,
+                                             size_t point_len, uint8_t shared[32]);
+
 int fwt_pubkey_is_test_key(const fwt_pubkey *key);
 
 /*

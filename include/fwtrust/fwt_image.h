@@ -57,6 +57,14 @@ extern "C" {
 #define FWT_TLV_RSA3072_PSS 0x23U
 #define FWT_TLV_ED25519 0x24U
 #define FWT_TLV_SIG_PURE 0x25U
+/* Encrypted images (unprotected, not signed: a wrong key TLV yields a wrong
+ * plaintext, which the hash over the plaintext refuses). Value layouts in
+ * docs/image-format.md, "Encrypted images". */
+#define FWT_TLV_ENC_RSA2048 0x30U       /* RSA-OAEP (SHA-256, MGF1-SHA-256) of the AES key */
+#define FWT_TLV_ENC_KW 0x31U            /* AES key wrap (RFC 3394) of the AES key */
+#define FWT_TLV_ENC_EC256 0x32U         /* ECIES-P256: point(65) | HMAC-SHA256 tag(32) | key */
+#define FWT_TLV_ENC_X25519 0x33U        /* ECIES-X25519: point(32) | HMAC-SHA256 tag(32) | key */
+#define FWT_TLV_ENC_X25519_SHA512 0x34U /* ECIES-X25519 with HKDF/HMAC-SHA512: tag 64 bytes */
 #define FWT_TLV_DEPENDENCY 0x40U
 #define FWT_TLV_SEC_CNT 0x50U
 #define FWT_TLV_BOOT_RECORD 0x60U
@@ -72,6 +80,10 @@ extern "C" {
 #define FWT_TLV_HW_ID 0x46a1U      /* protected: 1..64 bytes, hardware id */
 #define FWT_TLV_PROVENANCE 0x46a2U /* protected: 32 bytes, SHA-256 of a DSSE envelope */
 #define FWT_TLV_CERT 0x46a3U       /* unprotected: boot-key certificate (see fwt_cert.h) */
+
+/* The AES-CTR key sizes of encrypted images (ENCRYPTED_AES128 / _AES256). */
+#define FWT_ENC_KEY_MAX 32U
+#define FWT_ENC_TLV_MAX 256U /* the longest ENC_* value (RSA-2048) */
 
 #define FWT_FORMAT_VERSION 1U /* the format version this verifier writes and reads */
 #define FWT_HW_ID_MAX 64U

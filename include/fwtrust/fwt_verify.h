@@ -36,7 +36,18 @@ struct fwt_io {
     /* Read exactly len bytes at off into buf. FWT_OK or FWT_E_IO. */
     fwt_err (*read)(void *ctx, uint32_t off, void *buf, size_t len);
     uint32_t size; /* bytes readable from offset 0 (slot or file size) */
+    uint32_t flags; /* FWT_IO_*; 0 for a plain reader */
 };
+/*
+ * The reader delivers the plaintext of an encrypted image (ENCRYPTED_AES128 or
+ * _AES256 in the header): it decrypted the payload with the key from the
+ * image's ENC_* TLV (the host's fwt_decrypt_io, a bootloader's own AES-CTR),
+ * or the payload was stored in clear (imgtool --clear; MCUboot's primary
+ * slot). Only then does fwt_image_verify() accept an encrypted image: the
+ * digest and signatures are checked over the plaintext, as MCUboot does.
+ * Without it an encrypted image is FWT_E_UNSUPPORTED.
+ */
+#define FWT_IO_PLAINTEXT 0x1U
 
 enum fwt_hash_alg {
     FWT_HASH_NONE = 0,
@@ -157,7 +168,20 @@ struct fwt_image_info {
     uint64_t cert_not_after; /* earliest expiry of those certificates (0: none expires) */
     /* SIG_PURE: the Ed25519 signatures are over [0, unprot_off) itself. */
     uint8_t pure;
+    /* Encrypted image: the AES key size (16 or 32; 0 = not encrypted), and
+     * where its ENC_* TLV is (type FWT_TLV_ENC_*, offset and length of the
+     * value; the parser checked the length against the type and key size). */
+    uint8_t enc_key_len;
+    uint16_t enc_tlv;
+    uint32_t enc_tlv_off;
+    uint16_t enc_tlv_len;
 };
+
+/*
+ * The length an ENC_* TLV value must have for an AES key of key_len bytes
+ * (16 or 32); 0 for a type that is not an ENC_* TLV or a bad key size.
+ */
+uint32_t fwt_enc_tlv_len(uint16_t tlv, uint32_t key_len);
 
 /*
  * Fault-injection hardening: a decision is a 32-bit value, never a 0/1 flag.

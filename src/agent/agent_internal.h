@@ -14,6 +14,12 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* ---- Image dependencies (deps.c) ----
+ * FWT_OK when every DEPENDENCY TLV of the image in image_path is met by the
+ * image another device of [images] runs next; FWT_E_NOT_FOUND naming the unmet
+ * one otherwise. */
+FWT_MUST_CHECK fwt_err fwt_agent_deps_check(fwt_agent *dev, const char *image_path);
+
 /* ---- Fault injection (fault.c) ----
  *
  * Every write, fsync, truncate and rename the agent and bootloader make goes

@@ -378,6 +378,11 @@ fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_result *res)
             err = fwt_fail(FWT_E_DIGEST, "slot %c holds a different image than the one installed "
                            "there", fwt_agent_slot_char(s));
         }
+        if (err == FWT_OK && trial_attempt && i == 0 && dev->cfg.n_others) {
+            /* A multi-image device: the trial image boots only if what it depends on
+             * is still there (another core may have rolled back since the install). */
+            err = fwt_agent_deps_check(dev, dev->cfg.slot_path[s]);
+        }
         if (err == FWT_OK) {
             chosen = s;
             res->img = img;

@@ -153,7 +153,8 @@ static fwt_err set_str(char **dst, const char *v)
 
 enum {
     K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
-    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_TPM, K_ROLLBACK, K_REV_THRESHOLD, K_REV_TARGET, K_REQ_PROV
+    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_TPM, K_ROLLBACK, K_REV_THRESHOLD, K_REV_TARGET, K_REQ_PROV,
+    K_DECRYPT
 };
 
 static fwt_err once(struct cfg_ctx *c, unsigned bit, const char *key, unsigned line)
@@ -342,6 +343,42 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             }
             return set_str(&cfg->revocation_target, v);
         }
+    } else if (!strcmp(sec, "images")) {
+        /* ID = DIR: the device directory that manages image ID (0-255) */
+        uint32_t id;
+        if (fwt_parse_u32(k, &id) != FWT_OK || id > 255) {
+            return fwt_fail(FWT_E_ARG, "line %u: [images] keys are image ids 0-255, not '%s'",
+                            line, k);
+        }
+        for (size_t i = 0; i < cfg->n_others; i++) {
+            if (cfg->other_ids[i] == id) {
+                return fwt_fail(FWT_E_ARG, "line %u: image %u given twice", line, (unsigned)id);
+            }
+        }
+        if (cfg->n_others >= FWT_AGENT_MAX_IMAGES) {
+            return fwt_fail(FWT_E_ARG, "line %u: more than %u other images", line,
+                            FWT_AGENT_MAX_IMAGES);
+        }
+        err = abs_path(c->dir, v, &cfg->other_dirs[cfg->n_others]);
+        if (err != FWT_OK) {
+            return fwt_fail(err, "line %u: image %u: %s", line, (unsigned)id, fwt_detail());
+        }
+        cfg->other_ids[cfg->n_others++] = (uint8_t)id;
+        return FWT_OK;
+    } else if (!strcmp(sec, "decrypt")) {
+        if (!strcmp(k, "key")) {
+            ONCE(K_DECRYPT);
+            if (strncasecmp(v, "pkcs11:", 7) == 0) {
+                /* A key in a token: the URI names it, never a module or a PIN file
+                 * (those come from the operator: FWTRUST_PKCS11_MODULE,
+                 * FWTRUST_PKCS11_PIN_FILE). */
+                err = fwt_key_spec_check_inert(v);
+                return err == FWT_OK ? set_str(&cfg->decrypt_key, v)
+                                     : fwt_fail(err, "line %u: key: %s", line, fwt_detail());
+            }
+            err = abs_path(c->dir, v, &cfg->decrypt_key);
+            return err == FWT_OK ? FWT_OK : fwt_fail(err, "line %u: key: %s", line, fwt_detail());
+        }
     } else {
         return fwt_fail(FWT_E_ARG, "line %u: unknown section [%s]", line, sec);
     }
@@ -369,6 +406,10 @@ void fwt_agent_config_free(struct fwt_agent_config *cfg)
     free(cfg->tls_ca);
     free(cfg->tls_client_cert);
     free(cfg->tls_client_key);
+    free(cfg->decrypt_key);
+    for (size_t i = 0; i < cfg->n_others; i++) {
+        free(cfg->other_dirs[i]);
+    }
     free(cfg->tls_pinned_pubkey);
     free(cfg->targets);
     free(cfg->tpm);
@@ -562,6 +603,19 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
         snprintf(num, sizeof(num), "%u", (unsigned)(cfg->revocation_threshold ? cfg->revocation_threshold : 1));
         sb_add(&b, "threshold", num);
         sb_add(&b, "target", cfg->revocation_target);
+    }
+    if (cfg->n_others) {
+        sb_add(&b, "", "");
+        sb_add(&b, "[images]", "");
+        for (size_t i = 0; i < cfg->n_others; i++) {
+            snprintf(num, sizeof(num), "%u", (unsigned)cfg->other_ids[i]);
+            sb_add(&b, num, rel(cfg, cfg->other_dirs[i]));
+        }
+    }
+    if (cfg->decrypt_key) {
+        sb_add(&b, "", "");
+        sb_add(&b, "[decrypt]", "");
+        sb_add(&b, "key", rel(cfg, cfg->decrypt_key));
     }
     if (b.oom || !b.p) {
         free(b.p);

@@ -532,7 +532,9 @@ fwt_err fwt_agent_verify_slot(fwt_agent *dev, enum fwt_agent_slot slot, struct f
         return err;
     }
     struct fwt_image_info info;
-    err = fwt_verify_file(path, &pol, &info);
+    /* A slot holds plaintext (an encrypted image is decrypted on install, and
+     * one with the ENCRYPTED flag verifies only over the bytes as stored). */
+    err = fwt_verify_file_flags(path, &pol, FWT_IO_PLAINTEXT, &info);
     if (err == FWT_OK) {
         err = fwt_agent_recheck(&pol, &info); /* the second, independent condition */
     }

@@ -930,6 +930,7 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
     }
     if (err == FWT_OK && (err = fwt_file_io_open(&h->fio, path)) == FWT_OK) {
         open_ok = 1;
+        h->fio.io.flags = FWT_IO_PLAINTEXT; /* slots hold plaintext (see fwt_agent_verify_slot) */
         err = fwt_openssl_ops_init(&ops);
         ops_ok = err == FWT_OK;
     }
@@ -962,7 +963,7 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
             h->stage = malloc(VERIFY_WORK);
             h->stage_len = h->stage ? VERIFY_WORK : 0;
             hasher_start(&h->hs, h->md); /* without a thread (or stage) it hashes inline */
-            io = (struct fwt_io){h, hio_read, h->fio.io.size};
+            io = (struct fwt_io){h, hio_read, h->fio.io.size, FWT_IO_PLAINTEXT};
         }
         fwt_detail_clear();
         err = fwt_image_verify(&io, &ops, &pol, work, VERIFY_WORK, &info);
@@ -973,7 +974,7 @@ static fwt_err verify_installed(fwt_agent_install *inst, struct fwt_agent_image 
         struct fwt_image_info again_info;
         char why[1024];
         char c = fwt_agent_slot_char(inst->slot);
-        fwt_err again = fwt_verify_file(path, &pol, &again_info);
+        fwt_err again = fwt_verify_file_flags(path, &pol, FWT_IO_PLAINTEXT, &again_info);
         const char *d = fwt_detail();
         size_t pl = strlen(path);
         if (again == err && strncmp(d, path, pl) == 0 && strncmp(d + pl, ": ", 2) == 0) {
@@ -1175,6 +1176,10 @@ fwt_err fwt_agent_install_finish(fwt_agent_install *inst, struct fwt_agent_image
     struct fwt_agent_image img;
     char c = fwt_agent_slot_char(inst->slot);
     fwt_err err = finish_checks(inst, &img);
+    if (err == FWT_OK) {
+        /* a multi-image device: what this image depends on must be there first */
+        err = fwt_agent_deps_check(dev, dev->cfg.slot_path[inst->slot]);
+    }
     char d[2048];
     if (err != FWT_OK) {
         char keep[1024];
@@ -1243,6 +1248,118 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
     return (ssize_t)got;
 }
 
+/*
+ * When the image in fd (a regular file of *len bytes) is encrypted: decrypt it
+ * with the device's key ([decrypt] key) into an unlinked file in the device
+ * directory, *out its descriptor and *len its size. *out stays -1 for a plain
+ * image. An encrypted image without a device key is refused.
+ */
+static fwt_err decrypt_first(fwt_agent *dev, int fd, const char *path, int *out, uint64_t *len)
+{
+    *out = -1;
+    uint8_t raw[FWT_IMAGE_HEADER_SIZE];
+    struct fwt_image_header hdr;
+    if (pread(fd, raw, sizeof(raw), 0) != (ssize_t)sizeof(raw) ||
+        fwt_header_decode(raw, &hdr) != FWT_OK ||
+        !(hdr.flags & (FWT_IMAGE_F_ENCRYPTED_AES128 | FWT_IMAGE_F_ENCRYPTED_AES256))) {
+        return FWT_OK; /* not encrypted (or not an image: the install says why) */
+    }
+    if (!dev->cfg.decrypt_key) {
+        return fwt_fail(FWT_E_UNSUPPORTED, "%s: an encrypted image, and this device has no "
+                        "decryption key ([decrypt] key in device.ini)", path);
+    }
+    fwt_enckey *key = NULL;
+    struct fwt_key_opts ko; /* a token key: module and PIN from the operator's environment */
+    memset(&ko, 0, sizeof(ko));
+    ko.pin_file = getenv("FWTRUST_PKCS11_PIN_FILE");
+    fwt_err err = fwt_enckey_load_ex(dev->cfg.decrypt_key, &ko, &key);
+    if (err != FWT_OK) {
+        return fwt_fail(err, "the device's decryption key: %s", fwt_detail());
+    }
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s/.decrypted.bin", dev->cfg.dir);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        fwt_enckey_free(key);
+        return fwt_fail(FWT_E_ARG, "device directory path too long");
+    }
+    char src[64];
+    snprintf(src, sizeof(src), "/proc/self/fd/%d", fd); /* the descriptor we checked */
+    int clear = 0;
+    err = fwt_decrypt_file(src, tmp, key, 0, NULL, &clear);
+    fwt_enckey_free(key);
+    if (err != FWT_OK) {
+        const char *d = fwt_detail();
+        size_t sl = strlen(src);
+        if (!strncmp(d, src, sl) && !strncmp(d + sl, ": ", 2)) {
+            d += sl + 2;
+        }
+        char why[768];
+        snprintf(why, sizeof(why), "%s", d);
+        return fwt_fail(err, "%s: %s", path, why);
+    }
+    int dfd = open(tmp, O_RDONLY | O_CLOEXEC);
+    unlink(tmp); /* the descriptor keeps it until the install is done */
+    struct stat st;
+    if (dfd < 0 || fstat(dfd, &st) != 0) {
+        if (dfd >= 0) {
+            close(dfd);
+        }
+        return fwt_fail(FWT_E_IO, "%s: %s", tmp, strerror(errno));
+    }
+    *out = dfd;
+    *len = (uint64_t)st.st_size;
+    return FWT_OK;
+}
+
+/* Copy fd to its end into an unlinked file in the device directory: *out, *len. */
+static fwt_err spool_stdin(fwt_agent *dev, int fd, int *out, uint64_t *len)
+{
+    *out = -1;
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s/.stdin.XXXXXX", dev->cfg.dir);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        return fwt_fail(FWT_E_ARG, "device directory path too long");
+    }
+    int sfd = mkstemp(tmp);
+    if (sfd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", tmp, strerror(errno));
+    }
+    unlink(tmp);
+    uint8_t *buf = malloc(FILE_CHUNK);
+    uint64_t total = 0;
+    fwt_err err = buf ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+    while (err == FWT_OK) {
+        ssize_t r = read_full(fd, buf, FILE_CHUNK);
+        if (r < 0) {
+            err = fwt_fail(FWT_E_IO, "stdin: read: %s", strerror(errno));
+        } else if (r == 0) {
+            break;
+        } else if (total + (uint64_t)r > UINT32_MAX) {
+            err = fwt_fail(FWT_E_TOO_LARGE, "stdin: more than 4 GiB - 1");
+        } else {
+            for (ssize_t w = 0; err == FWT_OK && w < r;) {
+                ssize_t k = write(sfd, buf + w, (size_t)(r - w));
+                if (k < 0 && errno != EINTR) {
+                    err = fwt_fail(FWT_E_IO, "spooling stdin: %s", strerror(errno));
+                }
+                w += k > 0 ? k : 0;
+            }
+            total += (uint64_t)r;
+        }
+    }
+    free(buf);
+    if (err == FWT_OK && total == 0) {
+        err = fwt_fail(FWT_E_MALFORMED, "stdin is empty");
+    }
+    if (err != FWT_OK) {
+        close(sfd);
+        return err;
+    }
+    *out = sfd;
+    *len = total;
+    return FWT_OK;
+}
+
 fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
                                void (*progress)(void *ctx, uint64_t done, uint64_t total),
                                void *progress_ctx, struct fwt_agent_image *img)
@@ -1266,6 +1383,36 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
     } else if (!is_stdin && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
         close(fd);
         return fwt_fail(FWT_E_ARG, "%s: not a file", path);
+    }
+    if (is_stdin && expected == 0 && dev->cfg.decrypt_key) {
+        /* A device that takes encrypted images: standard input is spooled to an
+         * unlinked file first (the key TLV comes after the payload), then read
+         * as a file is. */
+        int sfd = -1;
+        fwt_err serr = spool_stdin(dev, fd, &sfd, &expected);
+        if (serr != FWT_OK) {
+            return serr;
+        }
+        fd = sfd;
+        is_stdin = 0; /* ours to close */
+        path = "stdin";
+    }
+    if (expected >= FWT_IMAGE_HEADER_SIZE) {
+        /* An encrypted image is decrypted first (key checked, plaintext matched
+         * against the hash TLV; nothing touched on failure); the slot gets the
+         * plaintext, which the install then verifies like any image. */
+        int dfd = -1;
+        fwt_err derr = decrypt_first(dev, fd, path, &dfd, &expected);
+        if (derr != FWT_OK || dfd >= 0) {
+            if (!is_stdin) {
+                close(fd);
+            }
+            if (derr != FWT_OK) {
+                return derr;
+            }
+            fd = dfd;
+            is_stdin = 0; /* the decrypted copy is ours to close */
+        }
     }
     fwt_agent_install *inst = NULL;
     fwt_err err = fwt_agent_install_begin(dev, expected, flags, &inst);

@@ -8,9 +8,36 @@
 
 #include <string.h>
 
-#define KNOWN_FLAGS \
-    (FWT_IMAGE_F_PIC | FWT_IMAGE_F_NON_BOOTABLE | FWT_IMAGE_F_RAM_LOAD | FWT_IMAGE_F_ROM_FIXED)
 #define ENC_FLAGS (FWT_IMAGE_F_ENCRYPTED_AES128 | FWT_IMAGE_F_ENCRYPTED_AES256)
+#define KNOWN_FLAGS                                                                              \
+    (FWT_IMAGE_F_PIC | FWT_IMAGE_F_NON_BOOTABLE | FWT_IMAGE_F_RAM_LOAD | FWT_IMAGE_F_ROM_FIXED | \
+     ENC_FLAGS)
+
+uint32_t fwt_enc_tlv_len(uint16_t tlv, uint32_t key_len)
+{
+    if (key_len != 16 && key_len != 32) {
+        return 0;
+    }
+    switch (tlv) {
+    case FWT_TLV_ENC_RSA2048:
+        return 256; /* RSA-2048 OAEP ciphertext */
+    case FWT_TLV_ENC_KW:
+        return key_len + 8; /* RFC 3394: one 64-bit block more */
+    case FWT_TLV_ENC_EC256:
+        return 65 + 32 + key_len; /* uncompressed point, HMAC-SHA256 tag, key */
+    case FWT_TLV_ENC_X25519:
+        return 32 + 32 + key_len;
+    case FWT_TLV_ENC_X25519_SHA512:
+        return 32 + 64 + key_len; /* HMAC-SHA512 tag */
+    default:
+        return 0;
+    }
+}
+
+static FWT_MUST_CHECK int is_enc_tlv(uint16_t t)
+{
+    return t >= FWT_TLV_ENC_RSA2048 && t <= FWT_TLV_ENC_X25519_SHA512;
+}
 
 fwt_err fwt_header_decode(const uint8_t raw[32], struct fwt_image_header *hdr)
 {
@@ -174,7 +201,7 @@ static FWT_MUST_CHECK fwt_err parse_protected(const struct fwt_io *io, const str
             return FWT_E_UNSUPPORTED; /* critical TLV this verifier does not know */
         }
         if (is_hash_tlv(t) || is_sig_tlv(t) || t == FWT_TLV_KEYHASH || t == FWT_TLV_PUBKEY ||
-            t == FWT_TLV_CERT || t == FWT_TLV_ECDSA224) {
+            t == FWT_TLV_CERT || t == FWT_TLV_ECDSA224 || is_enc_tlv(t)) {
             return FWT_E_MALFORMED; /* these belong in the unprotected area */
         }
         switch (t) {
@@ -306,6 +333,19 @@ static FWT_MUST_CHECK fwt_err parse_unprotected(const struct fwt_io *io, const s
         if (t == FWT_TLV_ECDSA224) {
             return FWT_E_UNSUPPORTED; /* withdrawn by MCUboot */
         }
+        if (is_enc_tlv(t)) {
+            /* The AES key, wrapped for the device: only in an encrypted image,
+             * once, outside a signer group, exactly the length its type and
+             * the header's key size give (a truncated one is refused here). */
+            if (!info->enc_key_len || info->enc_tlv || pend_cert || pend_key ||
+                len != fwt_enc_tlv_len(t, info->enc_key_len)) {
+                return FWT_E_MALFORMED;
+            }
+            info->enc_tlv = t;
+            info->enc_tlv_off = off;
+            info->enc_tlv_len = len;
+            continue;
+        }
         if (!is_hash_tlv(t) && !is_sig_tlv(t) && t != FWT_TLV_KEYHASH && t != FWT_TLV_PUBKEY &&
             t != FWT_TLV_CERT && t != FWT_TLV_SIG_PURE) {
             return FWT_E_MALFORMED; /* security TLVs only count when signed */
@@ -360,6 +400,9 @@ static FWT_MUST_CHECK fwt_err parse_unprotected(const struct fwt_io *io, const s
     if (n_hash != 1 || pend_key || pend_cert) {
         return FWT_E_MALFORMED;
     }
+    if (info->enc_key_len && !info->enc_tlv) {
+        return FWT_E_MALFORMED; /* encrypted, but no key to decrypt it with */
+    }
     return FWT_OK;
 }
 
@@ -385,12 +428,15 @@ fwt_err fwt_core_parse(const struct fwt_io *io, uint8_t *work, size_t work_len,
         return e;
     }
     info->hdr = lay->hdr;
-    if (lay->hdr.flags & ENC_FLAGS) {
-        return FWT_E_UNSUPPORTED;
-    }
     if (lay->hdr.flags & ~(uint32_t)KNOWN_FLAGS) {
         return FWT_E_UNSUPPORTED;
     }
+    if ((lay->hdr.flags & ENC_FLAGS) == ENC_FLAGS) {
+        return FWT_E_MALFORMED; /* AES-128 and AES-256 at once */
+    }
+    info->enc_key_len = (lay->hdr.flags & FWT_IMAGE_F_ENCRYPTED_AES256)   ? 32
+                        : (lay->hdr.flags & FWT_IMAGE_F_ENCRYPTED_AES128) ? 16
+                                                                          : 0;
     if ((e = area_bounds(io, &lay->hdr, &lay->prot_off, &lay->unprot_off)) != FWT_OK) {
         return e;
     }

@@ -440,6 +440,9 @@ static FWT_MUST_CHECK fwt_err verify_image(const struct fwt_io *io,
     if ((e = fwt_core_parse(io, work, work_len, info, &lay)) != FWT_OK) {
         return e;
     }
+    if (info->enc_key_len != 0 && !(io->flags & FWT_IO_PLAINTEXT)) {
+        return FWT_E_UNSUPPORTED; /* encrypted: only its plaintext can be verified */
+    }
 
     /* 2. Digest over header, payload and protected TLVs, compared in constant time
      *    (the caller's own digest of those bytes when it gave one). */

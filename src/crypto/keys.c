@@ -964,3 +964,58 @@ int fwt_pubkey_is_test_key(const fwt_pubkey *key)
     }
     return 0;
 }
+
+/* ---- decryption with a private key (MCUboot's encrypted images) ---- */
+
+fwt_err fwt_privkey_decrypt_oaep(fwt_privkey *key, const uint8_t *in, size_t in_len, uint8_t *out,
+                                 size_t *out_len)
+{
+    if (!key || !in || !out || !out_len) {
+        return fwt_fail(FWT_E_ARG, "fwt_privkey_decrypt_oaep: missing argument");
+    }
+    if (key->p11) {
+        return fwt_p11_decrypt_oaep(key->p11, in, in_len, out, out_len);
+    }
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+    int ok = c && EVP_PKEY_is_a(key->pkey, "RSA") && EVP_PKEY_decrypt_init(c) == 1 &&
+             EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_oaep_md(c, EVP_sha256()) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha256()) == 1 &&
+             EVP_PKEY_decrypt(c, out, out_len, in, in_len) == 1;
+    EVP_PKEY_CTX_free(c);
+    return ok ? FWT_OK
+              : fwt_fail(FWT_E_KEY, "RSA-OAEP decryption failed: not the key this was encrypted "
+                         "for, or altered data");
+}
+
+fwt_err fwt_privkey_ecdh_p256(fwt_privkey *key, const uint8_t *point, size_t point_len,
+                              uint8_t shared[32])
+{
+    if (!key || !point || !shared || key->type != FWT_KEY_ECDSA_P256) {
+        return fwt_fail(FWT_E_KEY, "ECDH needs an EC P-256 private key");
+    }
+    size_t sl = 32;
+    if (key->p11) {
+        return fwt_p11_ecdh(key->p11, point, point_len, shared, &sl);
+    }
+    uint8_t pt[65];
+    if (point_len != sizeof(pt)) {
+        return fwt_fail(FWT_E_KEY, "an EC P-256 point is 65 bytes (uncompressed)");
+    }
+    memcpy(pt, point, sizeof(pt));
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY *peer = NULL;
+    OSSL_PARAM p[3];
+    p[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
+    p[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt));
+    p[2] = OSSL_PARAM_construct_end();
+    int ok = pc && EVP_PKEY_fromdata_init(pc) == 1 &&
+             EVP_PKEY_fromdata(pc, &peer, EVP_PKEY_PUBLIC_KEY, p) == 1;
+    EVP_PKEY_CTX_free(pc);
+    EVP_PKEY_CTX *c = ok ? EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL) : NULL;
+    ok = c && EVP_PKEY_derive_init(c) == 1 && EVP_PKEY_derive_set_peer(c, peer) == 1 &&
+         EVP_PKEY_derive(c, shared, &sl) == 1 && sl == 32;
+    EVP_PKEY_CTX_free(c);
+    EVP_PKEY_free(peer);
+    return ok ? FWT_OK : fwt_fail(FWT_E_KEY, "ECDH with the given point failed");
+}

@@ -63,6 +63,15 @@ FWT_MUST_CHECK fwt_err fwt_p11_open(const char *uri, const struct fwt_key_opts *
 FWT_MUST_CHECK fwt_err fwt_p11_sign(struct fwt_p11_key *key, enum fwt_key_type type, const uint8_t *data,
                      size_t data_len, uint8_t *sig, size_t *sig_len);
 
+/* RSA-OAEP (SHA-256, MGF1-SHA-256, no label) decryption in the token (C_Decrypt). */
+FWT_MUST_CHECK fwt_err fwt_p11_decrypt_oaep(struct fwt_p11_key *key, const uint8_t *in,
+                                            size_t in_len, uint8_t *out, size_t *out_len);
+/* ECDH (CKM_ECDH1_DERIVE, CKD_NULL) of the token's P-256 key with the peer's
+ * uncompressed point: the 32-byte shared secret, through a session secret-key
+ * object destroyed at once. */
+FWT_MUST_CHECK fwt_err fwt_p11_ecdh(struct fwt_p11_key *key, const uint8_t *point,
+                                    size_t point_len, uint8_t *shared, size_t *shared_len);
+
 /* Log out, close the session, unload the module when no key uses it. NULL is fine. */
 void fwt_p11_close(struct fwt_p11_key *key);
 

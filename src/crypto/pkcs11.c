@@ -1552,3 +1552,113 @@ out_nosess:
     fwt_p11_uri_free(&u);
     return e;
 }
+
+/* ---- decryption keys in a token (MCUboot's encrypted images) ---- */
+
+/* CKA_ALWAYS_AUTHENTICATE keys: the PIN again before the operation. */
+static fwt_err context_login(struct fwt_p11_key *key)
+{
+    struct p11_sess *s = &key->s;
+    if (!key->always_auth) {
+        return FWT_OK;
+    }
+    if (key->pin_len == 0) {
+        return fwt_fail(FWT_E_ARG, "token '%s': the key with %s needs the PIN for every use: "
+                        "give the PIN file", s->token, key->name);
+    }
+    CK_RV rv = s->f->C_Login(s->h, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR)key->pin, key->pin_len);
+    return rv == CKR_OK ? FWT_OK : pin_error(s, rv);
+}
+
+fwt_err fwt_p11_decrypt_oaep(struct fwt_p11_key *key, const uint8_t *in, size_t in_len,
+                             uint8_t *out, size_t *out_len)
+{
+    if (!key || !in || !out || !out_len) {
+        return FWT_E_ARG;
+    }
+    struct p11_sess *s = &key->s;
+    if (key->type != FWT_KEY_RSA2048 && key->type != FWT_KEY_RSA3072) {
+        return fwt_fail(FWT_E_KEY, "token key with %s is not an RSA key", key->name);
+    }
+    if (!s->f->C_DecryptInit || !s->f->C_Decrypt) {
+        return fwt_fail(FWT_E_CRYPTO, "the PKCS#11 module lacks C_Decrypt");
+    }
+    CK_RSA_PKCS_OAEP_PARAMS p = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, NULL, 0};
+    CK_MECHANISM mech = {CKM_RSA_PKCS_OAEP, &p, sizeof(p)};
+    CK_RV rv = s->f->C_DecryptInit(s->h, &mech, key->priv);
+    fwt_err e = rv == CKR_OK ? context_login(key) : FWT_OK;
+    if (rv != CKR_OK) {
+        return fwt_fail(rv == CKR_KEY_FUNCTION_NOT_PERMITTED ? FWT_E_KEY : FWT_E_CRYPTO,
+                        "token '%s': C_DecryptInit (RSA-OAEP) failed for the key with %s (%s)",
+                        s->token, key->name, ckr_name(rv));
+    }
+    if (e != FWT_OK) {
+        return e;
+    }
+    CK_BYTE buf[512];
+    CK_ULONG bl = sizeof(buf);
+    rv = s->f->C_Decrypt(s->h, unconst(in), (CK_ULONG)in_len, buf, &bl);
+    if (rv != CKR_OK || bl > *out_len) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return fwt_fail(FWT_E_KEY, "token '%s': RSA-OAEP decryption with the key with %s failed "
+                        "(%s): not the key this image was encrypted for, or an altered key TLV",
+                        s->token, key->name, ckr_name(rv));
+    }
+    memcpy(out, buf, bl);
+    *out_len = bl;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return FWT_OK;
+}
+
+fwt_err fwt_p11_ecdh(struct fwt_p11_key *key, const uint8_t *point, size_t point_len,
+                     uint8_t *shared, size_t *shared_len)
+{
+    if (!key || !point || !shared || !shared_len) {
+        return FWT_E_ARG;
+    }
+    struct p11_sess *s = &key->s;
+    if (key->type != FWT_KEY_ECDSA_P256) {
+        return fwt_fail(FWT_E_KEY, "token key with %s is not an EC P-256 key", key->name);
+    }
+    if (!s->f->C_DeriveKey) {
+        return fwt_fail(FWT_E_CRYPTO, "the PKCS#11 module lacks C_DeriveKey");
+    }
+    CK_ECDH1_DERIVE_PARAMS p = {CKD_NULL, 0, NULL, (CK_ULONG)point_len, unconst(point)};
+    CK_MECHANISM mech = {CKM_ECDH1_DERIVE, &p, sizeof(p)};
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    CK_ULONG vlen = 32;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},         {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_TOKEN, &no, sizeof(no)},           {CKA_SENSITIVE, &no, sizeof(no)},
+        {CKA_EXTRACTABLE, &yes, sizeof(yes)},   {CKA_VALUE_LEN, &vlen, sizeof(vlen)},
+    };
+    fwt_err e = context_login(key);
+    if (e != FWT_OK) {
+        return e;
+    }
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_RV rv = s->f->C_DeriveKey(s->h, &mech, key->priv, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+    if (rv != CKR_OK) {
+        return fwt_fail(rv == CKR_KEY_FUNCTION_NOT_PERMITTED ? FWT_E_KEY : FWT_E_CRYPTO,
+                        "token '%s': ECDH with the key with %s failed (%s)", s->token, key->name,
+                        ckr_name(rv));
+    }
+    uint8_t *v = NULL;
+    size_t vl = 0;
+    e = get_attr(s, h, CKA_VALUE, "shared secret", &v, &vl);
+    (void)s->f->C_DestroyObject(s->h, h); /* a session object: gone at the latest on close */
+    if (e == FWT_OK && (vl != 32 || *shared_len < 32)) {
+        e = fwt_fail(FWT_E_CRYPTO, "token '%s': a %zu-byte ECDH secret", s->token, vl);
+    }
+    if (e == FWT_OK) {
+        memcpy(shared, v, 32);
+        *shared_len = 32;
+    }
+    if (v) {
+        OPENSSL_cleanse(v, vl);
+        free(v);
+    }
+    return e;
+}

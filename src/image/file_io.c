@@ -240,9 +240,9 @@ static fwt_err first_cert(const struct fwt_io *io, const struct fwt_image_header
     return FWT_E_NOT_FOUND;
 }
 
-static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
-                       const struct fwt_policy *policy, const struct fwt_image_info *info,
-                       uint8_t *work, size_t work_len)
+fwt_err fwt_verify_explain(fwt_err err, const char *path, const struct fwt_io *io,
+                           const struct fwt_policy *policy, const struct fwt_image_info *info,
+                           uint8_t *work, size_t work_len)
 {
     const char *core = fwt_detail(); /* anything a lower layer said */
     char core_copy[256];
@@ -337,6 +337,13 @@ static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
         }
         break;
     }
+    case FWT_E_UNSUPPORTED:
+        if (parsed && pi.enc_key_len && !(io->flags & FWT_IO_PLAINTEXT)) {
+            return fwt_fail(err, "%s: encrypted image (AES-%u-CTR, key in TLV 0x%02x): only its "
+                            "plaintext can be verified; give the device's decryption key "
+                            "(--decrypt-key)", path, 8U * pi.enc_key_len, (unsigned)pi.enc_tlv);
+        }
+        break;
     case FWT_E_IO:
         return fwt_fail(err, "%s: read error%s%s", path, core_copy[0] ? ": " : "", core_copy);
     default:
@@ -348,8 +355,77 @@ static fwt_err explain(fwt_err err, const char *path, const struct fwt_io *io,
     return fwt_fail(err, "%s: %s", path, fwt_strerror(err));
 }
 
+int fwt_version_cmp_mcuboot(const struct fwt_version *a, const struct fwt_version *b)
+{
+    if (a->major != b->major) {
+        return a->major < b->major ? -1 : 1;
+    }
+    if (a->minor != b->minor) {
+        return a->minor < b->minor ? -1 : 1;
+    }
+    if (a->revision != b->revision) {
+        return a->revision < b->revision ? -1 : 1;
+    }
+    return 0;
+}
+
+fwt_err fwt_file_dependencies(const char *path, struct fwt_dependency *deps, size_t max,
+                              size_t *n)
+{
+    *n = 0;
+    struct fwt_file_io fio;
+    fwt_err e = fwt_file_io_open_any(&fio, path);
+    if (e != FWT_OK) {
+        return e;
+    }
+    uint8_t *work = malloc(FWT_WORK_MIN);
+    struct fwt_image_info info;
+    e = work ? fwt_image_parse(&fio.io, work, FWT_WORK_MIN, &info)
+             : fwt_fail(FWT_E_NOMEM, "out of memory");
+    struct fwt_tlv_iter it;
+    if (e == FWT_OK) {
+        e = fwt_tlv_iter_begin(&it, &fio.io, &info.hdr, 1);
+        if (e == FWT_E_NOT_FOUND) {
+            e = FWT_OK; /* no protected area: no dependencies */
+            it.io = NULL;
+        }
+    }
+    while (e == FWT_OK && it.io) {
+        uint16_t t, l;
+        uint32_t off;
+        fwt_err ne = fwt_tlv_next(&it, &t, &off, &l);
+        if (ne == FWT_E_NOT_FOUND) {
+            break;
+        }
+        e = ne;
+        if (e != FWT_OK || t != FWT_TLV_DEPENDENCY) {
+            continue;
+        }
+        uint8_t v[12];
+        if (l != sizeof(v)) {
+            e = fwt_fail(FWT_E_MALFORMED, "%s: a DEPENDENCY TLV of %u bytes", path, (unsigned)l);
+        } else if ((e = fio.io.read(fio.io.ctx, off, v, sizeof(v))) == FWT_OK) {
+            if (*n >= max) {
+                e = fwt_fail(FWT_E_TOO_LARGE, "%s: more than %zu dependencies", path, max);
+            } else {
+                e = fwt_dependency_decode(v, sizeof(v), &deps[*n]);
+                *n += e == FWT_OK;
+            }
+        }
+    }
+    free(work);
+    fwt_file_io_close(&fio);
+    return e;
+}
+
 fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
                         struct fwt_image_info *info)
+{
+    return fwt_verify_file_flags(path, policy, 0, info);
+}
+
+fwt_err fwt_verify_file_flags(const char *path, const struct fwt_policy *policy,
+                              uint32_t io_flags, struct fwt_image_info *info)
 {
     struct fwt_image_info local;
     if (!info) {
@@ -378,9 +454,10 @@ fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
         return fwt_fail(err, "cannot start the crypto backend");
     }
     fwt_detail_clear();
+    fio.io.flags = io_flags;
     err = fwt_image_verify(&fio.io, &ops, policy, work, VERIFY_WORK_SIZE, info);
     if (err != FWT_OK) {
-        err = explain(err, path, &fio.io, policy, info, work, VERIFY_WORK_SIZE);
+        err = fwt_verify_explain(err, path, &fio.io, policy, info, work, VERIFY_WORK_SIZE);
     }
     fwt_openssl_ops_free(&ops);
     free(work);

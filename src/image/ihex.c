@@ -548,14 +548,49 @@ static const uint8_t k_boot_magic_tail[FWT_BOOT_MAGIC_SIZE - 2] = {
 
 fwt_err fwt_trailer_layout(uint32_t align, struct fwt_trailer *t)
 {
+    struct fwt_trailer_opts o;
+    memset(&o, 0, sizeof(o));
+    o.align = align;
+    return fwt_trailer_layout_ex(&o, t);
+}
+
+static uint32_t align_up(uint32_t v, uint32_t a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+fwt_err fwt_trailer_layout_ex(const struct fwt_trailer_opts *o, struct fwt_trailer *t)
+{
+    uint32_t align = o->align;
     if (align != 1 && align != 2 && align != 4 && align != 8 && align != 16 && align != 32) {
         return fwt_fail(FWT_E_ARG, "alignment %u is not one of 1, 2, 4, 8, 16, 32", (unsigned)align);
     }
+    if (o->max_align != 0 && o->max_align != 8 && o->max_align != 16 && o->max_align != 32) {
+        return fwt_fail(FWT_E_ARG, "maximum alignment %u is not one of 8, 16, 32",
+                        (unsigned)o->max_align);
+    }
+    if (o->max_align != 0 && align > o->max_align) {
+        return fwt_fail(FWT_E_ARG, "alignment %u is above the maximum alignment %u",
+                        (unsigned)align, (unsigned)o->max_align);
+    }
+    if (o->max_sectors > 0xffffU || o->enc_key_bytes > 0xffffU) {
+        return fwt_fail(FWT_E_ARG, "trailer parameters out of range");
+    }
     memset(t, 0, sizeof(*t));
-    t->max_align = align > 8 ? align : 8;
-    uint32_t magic_align = (FWT_BOOT_MAGIC_SIZE + t->max_align - 1) & ~(t->max_align - 1);
-    /* swap status (sectors x 3 writes) + image_ok/copy_done/swap_info/swap_size + magic */
-    t->size = FWT_TRAILER_MAX_SECTORS * 3U * align + t->max_align * 4U + magic_align;
+    t->max_align = o->max_align ? o->max_align : align > 8 ? align : 8;
+    uint32_t magic_align = align_up(FWT_BOOT_MAGIC_SIZE, t->max_align);
+    if (o->overwrite_only) {
+        /* image_ok and copy_done (one max_align write each) + magic */
+        t->size = t->max_align * 2U + magic_align;
+    } else {
+        uint32_t sectors = o->max_sectors ? o->max_sectors : FWT_TRAILER_MAX_SECTORS;
+        /* swap status (sectors x 3 writes), the two encryption keys (slot 0 and 1,
+         * each aligned), image_ok/copy_done/swap_info/swap_size, magic */
+        t->size = sectors * 3U * align + t->max_align * 4U + magic_align;
+        if (o->enc_key_bytes) {
+            t->size += 2U * align_up(o->enc_key_bytes, t->max_align);
+        }
+    }
     t->magic_off = t->size - FWT_BOOT_MAGIC_SIZE;
     t->image_ok_off = t->size - magic_align - t->max_align;
     if (t->max_align == 8) {

@@ -12,6 +12,48 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* ---- Files: whole reads and writes, temporary outputs (sign.c) ---- */
+
+#include <limits.h>
+
+/* write(2) / pread(2) until done; name is used in error details. */
+FWT_MUST_CHECK fwt_err fwt_img_write_all(int fd, const void *buf, size_t len, const char *name);
+FWT_MUST_CHECK fwt_err fwt_img_read_at(int fd, void *buf, size_t len, uint64_t off,
+                                       const char *name);
+/* A temporary file next to path, removed unless published (fsync + rename). */
+struct fwt_tmp_out {
+    char name[PATH_MAX];
+    int fd;
+};
+FWT_MUST_CHECK fwt_err fwt_tmp_create(struct fwt_tmp_out *t, const char *path);
+void fwt_tmp_discard(struct fwt_tmp_out *t);
+FWT_MUST_CHECK fwt_err fwt_tmp_publish(struct fwt_tmp_out *t, const char *path);
+
+/* The detail of a failed fwt_image_verify() of io (file_io.c): names the cause. */
+FWT_MUST_CHECK fwt_err fwt_verify_explain(fwt_err err, const char *path, const struct fwt_io *io,
+                           const struct fwt_policy *policy, const struct fwt_image_info *info,
+                           uint8_t *work, size_t work_len);
+
+/* ---- Encrypted images (encrypt.c) ---- */
+
+/* AES-CTR as MCUboot uses it: the counter block is the big-endian number of the
+ * 16-byte block from the start of the payload (nonce 0), so any offset can be
+ * reached directly. */
+struct fwt_ctr {
+    void *ctx; /* EVP_CIPHER_CTX */
+};
+FWT_MUST_CHECK fwt_err fwt_ctr_start(struct fwt_ctr *c, const uint8_t *key, size_t key_len,
+                                     uint64_t off);
+/* XOR the key stream into buf in place, continuing where the last call stopped. */
+FWT_MUST_CHECK fwt_err fwt_ctr_xor(struct fwt_ctr *c, uint8_t *buf, size_t len);
+void fwt_ctr_free(struct fwt_ctr *c);
+
+/* Wrap key[0, key_len) for the device's key k: the ENC_* TLV type and value.
+ * sha512: ECIES-X25519 with HKDF/HMAC-SHA512 (ENC_X25519_SHA512). */
+FWT_MUST_CHECK fwt_err fwt_enc_wrap(const fwt_enckey *k, int sha512, const uint8_t *key,
+                                    size_t key_len, uint16_t *tlv, uint8_t *out,
+                                    size_t *out_len);
+
 /* ---- Intel HEX reader ---- */
 
 /* Longest record line accepted: ':' + count + addr + type + 255 data bytes + checksum. */

@@ -18,7 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #define COPY_CHUNK (1024U * 1024U)
 #define SIG_BUF_MAX 1024U
@@ -77,7 +79,7 @@ static void tlv_seal(struct tlv_buf *b, uint16_t magic)
     put_le16(b->data + 2, (uint16_t)b->len);
 }
 
-static fwt_err write_all(int fd, const void *buf, size_t len, const char *name)
+fwt_err fwt_img_write_all(int fd, const void *buf, size_t len, const char *name)
 {
     const uint8_t *p = buf;
     while (len > 0) {
@@ -94,7 +96,7 @@ static fwt_err write_all(int fd, const void *buf, size_t len, const char *name)
     return FWT_OK;
 }
 
-static fwt_err read_at(int fd, void *buf, size_t len, uint64_t off, const char *name)
+fwt_err fwt_img_read_at(int fd, void *buf, size_t len, uint64_t off, const char *name)
 {
     uint8_t *p = buf;
     while (len > 0) {
@@ -121,7 +123,7 @@ static fwt_err write_fill(int fd, uint8_t val, uint64_t len, const char *name)
     memset(buf, val, sizeof(buf));
     while (len > 0) {
         size_t n = len > sizeof(buf) ? sizeof(buf) : (size_t)len;
-        fwt_err e = write_all(fd, buf, n, name);
+        fwt_err e = fwt_img_write_all(fd, buf, n, name);
         if (e != FWT_OK) {
             return e;
         }
@@ -136,13 +138,7 @@ static int has_ext(const char *path, const char *ext)
     return l > e && path[l - e - 1] == '.' && strcasecmp(path + l - e, ext) == 0;
 }
 
-/* A temporary file next to path, removed unless published. */
-struct tmp_out {
-    char name[PATH_MAX];
-    int fd;
-};
-
-static fwt_err tmp_create(struct tmp_out *t, const char *path)
+fwt_err fwt_tmp_create(struct fwt_tmp_out *t, const char *path)
 {
     int n = snprintf(t->name, sizeof(t->name), "%s.tmp.XXXXXX", path);
     if (n < 0 || (size_t)n >= sizeof(t->name)) {
@@ -157,7 +153,7 @@ static fwt_err tmp_create(struct tmp_out *t, const char *path)
     return FWT_OK;
 }
 
-static void tmp_discard(struct tmp_out *t)
+void fwt_tmp_discard(struct fwt_tmp_out *t)
 {
     if (t->fd >= 0) {
         close(t->fd);
@@ -166,11 +162,11 @@ static void tmp_discard(struct tmp_out *t)
     }
 }
 
-static fwt_err tmp_publish(struct tmp_out *t, const char *path)
+fwt_err fwt_tmp_publish(struct fwt_tmp_out *t, const char *path)
 {
     if (fchmod(t->fd, 0644) != 0 || fsync(t->fd) != 0) {
         fwt_err e = fwt_fail(FWT_E_IO, "%s: %s", t->name, strerror(errno));
-        tmp_discard(t);
+        fwt_tmp_discard(t);
         return e;
     }
     if (close(t->fd) != 0) {
@@ -281,12 +277,22 @@ static fwt_err tlv_keyhash(const struct signer *s, size_t digest_len, uint8_t ou
 static fwt_err sign_one(fwt_privkey *key, const struct signer *s, int embed_pubkey,
                         const uint8_t *cert, size_t cert_len, const uint8_t *digest,
                         size_t digest_len, int fd, uint32_t signed_len,
-                        const struct fwt_crypto_ops *ops, struct tlv_buf *area, size_t idx)
+                        const struct fwt_crypto_ops *ops, struct tlv_buf *area, size_t idx,
+                        const uint8_t *given, size_t given_len, uint8_t *sig_copy,
+                        size_t *sig_copy_len)
 {
     uint8_t sig[SIG_BUF_MAX];
     size_t sig_len = sizeof(sig);
     fwt_err e;
-    if (s->alg == FWT_SIG_ED25519_PURE) {
+    if (given) {
+        /* A signature made elsewhere (--fix-sig): checked below like our own. */
+        if (given_len == 0 || given_len > sizeof(sig)) {
+            return fwt_fail(FWT_E_SIGNATURE, "the given signature has %zu bytes", given_len);
+        }
+        memcpy(sig, given, given_len);
+        sig_len = given_len;
+        e = FWT_OK;
+    } else if (s->alg == FWT_SIG_ED25519_PURE) {
         void *m = mmap(NULL, signed_len, PROT_READ, MAP_SHARED, fd, 0);
         if (m == MAP_FAILED) {
             return fwt_fail(FWT_E_IO, "cannot map the image for a pure signature: %s",
@@ -308,9 +314,19 @@ static fwt_err sign_one(fwt_privkey *key, const struct signer *s, int embed_pubk
                     s->alg == FWT_SIG_ED25519_PURE ? NULL : digest,
                     s->alg == FWT_SIG_ED25519_PURE ? signed_len : digest_len, &fio.io, sig,
                     sig_len);
+    if (e != FWT_OK && given) {
+        return fwt_fail(FWT_E_SIGNATURE, "the given signature does not verify with the given "
+                        "public key over this image's %s (%s); nothing written",
+                        s->alg == FWT_SIG_ED25519_PURE ? "signed region" : "digest",
+                        fwt_err_name(e));
+    }
     if (e != FWT_OK) {
         return fwt_fail(FWT_E_CRYPTO, "key %zu: the new signature does not verify (%s); nothing "
                         "written", idx + 1, fwt_err_name(e));
+    }
+    if (sig_copy) {
+        memcpy(sig_copy, sig, sig_len);
+        *sig_copy_len = sig_len;
     }
     if (cert) {
         e = tlv_add(area, FWT_TLV_CERT, cert, cert_len, "certificate");
@@ -339,7 +355,7 @@ static fwt_err hash_write(EVP_MD_CTX *md, int fd, const uint8_t *buf, size_t len
     if (EVP_DigestUpdate(md, buf, len) != 1) {
         return fwt_fail(FWT_E_CRYPTO, "hashing failed");
     }
-    return write_all(fd, buf, len, name);
+    return fwt_img_write_all(fd, buf, len, name);
 }
 
 /* Write the binary image [0, len) from src_fd as Intel HEX at base, plus the trailer marks. */
@@ -366,7 +382,7 @@ static fwt_err write_hex(int src_fd, uint64_t len, uint32_t base, const struct f
     }
     while (e == FWT_OK && off < len) {
         size_t n = len - off > COPY_CHUNK ? COPY_CHUNK : (size_t)(len - off);
-        e = read_at(src_fd, buf, n, off, name);
+        e = fwt_img_read_at(src_fd, buf, n, off, name);
         if (e == FWT_OK) {
             e = fwt_ihex_write(&w, (uint32_t)(base + off), buf, n);
         }
@@ -414,12 +430,76 @@ static fwt_err check_opts(const struct fwt_sign_opts *o)
     if (o->pad && o->slot_size == 0) {
         return fwt_fail(FWT_E_ARG, "padding needs a slot size");
     }
-    if (o->align != 0) {
+    if (o->align != 0 || o->max_align != 0 || o->max_sectors != 0) {
         struct fwt_trailer t;
-        fwt_err e = fwt_trailer_layout(o->align, &t); /* refuses alignments MCUboot lacks */
+        struct fwt_trailer_opts to;
+        memset(&to, 0, sizeof(to));
+        to.align = o->align ? o->align : 1;
+        to.max_align = o->max_align;
+        to.max_sectors = o->max_sectors;
+        fwt_err e = fwt_trailer_layout_ex(&to, &t); /* refuses alignments MCUboot lacks */
         if (e != FWT_OK) {
             return e;
         }
+    }
+    if (o->n_custom > FWT_SIGN_MAX_CUSTOM || (o->n_custom && !o->custom)) {
+        return fwt_fail(FWT_E_ARG, "at most %d custom TLVs", FWT_SIGN_MAX_CUSTOM);
+    }
+    for (size_t i = 0; i < o->n_custom; i++) {
+        uint16_t t = o->custom[i].type;
+        if (t < 0xa0 || t == 0xffff || (t >= FWT_TLV_VENDOR_FIRST && t <= FWT_TLV_VENDOR_LAST)) {
+            return fwt_fail(FWT_E_ARG, "custom TLV 0x%04x: outside 0x00a0-0xfffe or in fwtrust's "
+                            "0x46a0-0x46ff", (unsigned)t);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (o->custom[j].type == t) {
+                return fwt_fail(FWT_E_ARG, "custom TLV 0x%04x given twice", (unsigned)t);
+            }
+        }
+    }
+    if (o->n_deps > FWT_SIGN_MAX_DEPS || (o->n_deps && !o->deps)) {
+        return fwt_fail(FWT_E_ARG, "at most %d dependencies", FWT_SIGN_MAX_DEPS);
+    }
+    if (o->hash != FWT_HASH_NONE && !fwt_hash_by_alg(o->hash)) {
+        return fwt_fail(FWT_E_ARG, "unknown image hash");
+    }
+    if (o->fix_sig && (!o->fix_sig_pubkey || o->n_keys)) {
+        return fwt_fail(FWT_E_ARG, "a fixed signature needs the signer's public key and no "
+                        "signing keys");
+    }
+    if (o->vector_to_sign && (!o->fix_sig_pubkey || o->n_keys || o->fix_sig)) {
+        return fwt_fail(FWT_E_ARG, "exporting what to sign needs the signer's public key (to "
+                        "lay the image out), and no signing key or signature");
+    }
+    if (o->fix_sig_pubkey && !o->fix_sig && !o->vector_to_sign) {
+        return fwt_fail(FWT_E_ARG, "the signer's public key without a signature or a vector to "
+                        "export");
+    }
+    if (o->vector_to_sign == FWT_VECTOR_PAYLOAD && o->enc_key && !o->enc_clear) {
+        return fwt_fail(FWT_E_ARG, "the payload to sign is the plaintext: export the digest of "
+                        "an encrypted image instead");
+    }
+    if (o->confirm && o->overwrite_only) {
+        return fwt_fail(FWT_E_ARG, "confirm and overwrite-only exclude each other (imgtool "
+                        "writes no image_ok flag into an overwrite-only trailer)");
+    }
+    if (o->enc_key) {
+        if (o->enc_key_len != 0 && o->enc_key_len != 16 && o->enc_key_len != 32) {
+            return fwt_fail(FWT_E_ARG, "encryption key length %u bits: 128 or 256",
+                            8U * (unsigned)o->enc_key_len);
+        }
+        if (o->pure) {
+            return fwt_fail(FWT_E_ARG, "pure signatures and encryption together are not "
+                            "supported (imgtool signs the plaintext region; MCUboot cannot check "
+                            "it before decrypting)");
+        }
+        if (o->enc_hmac_sha512 && fwt_enckey_kind(o->enc_key) != FWT_ENCKEY_X25519) {
+            return fwt_fail(FWT_E_ARG, "HMAC-SHA512 is defined for X25519 encryption keys only "
+                            "(MCUboot: ENC_X25519_SHA512), not for %s",
+                            fwt_enckey_name(o->enc_key));
+        }
+    } else if (o->enc_key_len || o->enc_hmac_sha512 || o->enc_clear || o->enc_save_tlv) {
+        return fwt_fail(FWT_E_ARG, "encryption options without an encryption key");
     }
     if (o->confirm && !o->pad) {
         return fwt_fail(FWT_E_ARG, "confirm needs padding (the image_ok flag is in the trailer)");
@@ -444,7 +524,310 @@ struct sign_state {
     struct signer signers[FWT_SIGN_MAX_KEYS];
     struct tlv_buf prot;
     struct tlv_buf unprot;
+    uint8_t first_sig[SIG_BUF_MAX];
+    size_t first_sig_len;
 };
+
+/* The signer of a signature made elsewhere (--fix-sig-pubkey): its own copy of the key. */
+static fwt_err prepare_fixed_signer(const fwt_pubkey *given, int pure, int allow_test_key,
+                                    struct signer *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->enc_len = sizeof(s->enc);
+    fwt_err e = fwt_pubkey_mcuboot(given, s->enc, &s->enc_len);
+    if (e == FWT_OK) {
+        e = fwt_pubkey_from_mcuboot(s->enc, s->enc_len, &s->pub);
+    }
+    if (e == FWT_OK) {
+        e = fwt_pubkey_keyhash(s->pub, s->keyhash);
+    }
+    if (e != FWT_OK) {
+        return fwt_fail(e, "the signer's public key cannot be encoded");
+    }
+    if (fwt_pubkey_is_test_key(s->pub) && !allow_test_key) {
+        return fwt_fail(FWT_E_TEST_KEY, "the signer's key is a published sample key (anyone can "
+                        "sign with it); use --allow-test-key only for tests");
+    }
+    const struct fwt_alg_desc *row = fwt_alg_by_key(fwt_pubkey_type(s->pub));
+    if (row == NULL) {
+        return fwt_fail(FWT_E_UNSUPPORTED, "no image signature algorithm for this key type");
+    }
+    if (pure && row->pure_sig == FWT_SIG_NONE) {
+        return fwt_fail(FWT_E_ARG, "pure signatures need an Ed25519 key, not %s",
+                        fwt_key_type_name(row->key));
+    }
+    s->sig_tlv = row->sig_tlv;
+    s->alg = pure ? row->pure_sig : row->sig;
+    return FWT_OK;
+}
+
+/* imgtool's boot record (boot_record.py create_sw_component_data): a CBOR map
+ * {1: type, 4: "M.m.r", 5: signer id, 6: hash name, 2: zero measurement} in that
+ * order (the measurement last: the bootloader fills it in). Every length here
+ * is below 256, so this fixed encoding is the whole of the CBOR it needs. */
+static fwt_err boot_record(const char *sw_type, const struct fwt_version *v,
+                           const uint8_t *signer_id, size_t id_len, enum fwt_hash_alg h,
+                           uint8_t *out, size_t cap, size_t *len)
+{
+    char ver[24], desc[8];
+    size_t tl = strlen(sw_type);
+    snprintf(ver, sizeof(ver), "%u.%u.%u", v->major, v->minor, v->revision);
+    snprintf(desc, sizeof(desc), "%s", h == FWT_HASH_SHA512 ? "SHA512"
+                                       : h == FWT_HASH_SHA384 ? "SHA384"
+                                                              : "SHA256");
+    size_t vl = strlen(ver), dl = strlen(desc);
+    size_t need = 1 + (2 + tl) + (2 + vl) + (3 + id_len) + (2 + dl) + (3 + id_len);
+    if (tl == 0 || tl > 12 || id_len > 64 || need > cap) {
+        return fwt_fail(FWT_E_ARG, "boot record: software type must be 1 to 12 characters");
+    }
+    uint8_t *p = out;
+    *p++ = 0xa5;                          /* map of 5 pairs */
+    *p++ = 0x01;                          /* TYPE */
+    *p++ = (uint8_t)(0x60 + tl);          /* text string, length < 24 */
+    memcpy(p, sw_type, tl);
+    p += tl;
+    *p++ = 0x04;                          /* VERSION */
+    *p++ = (uint8_t)(0x60 + vl);
+    memcpy(p, ver, vl);
+    p += vl;
+    *p++ = 0x05;                          /* SIGNER_ID */
+    *p++ = 0x58;                          /* byte string, 1-byte length */
+    *p++ = (uint8_t)id_len;
+    memcpy(p, signer_id, id_len);
+    p += id_len;
+    *p++ = 0x06;                          /* MEASUREMENT_DESCRIPTION */
+    *p++ = (uint8_t)(0x60 + dl);
+    memcpy(p, desc, dl);
+    p += dl;
+    *p++ = 0x02;                          /* MEASUREMENT_VALUE: zeros, filled in on boot */
+    *p++ = 0x58;
+    *p++ = (uint8_t)id_len;
+    memset(p, 0, id_len);
+    p += id_len;
+    *len = (size_t)(p - out);
+    return FWT_OK;
+}
+
+static int is_vendor_tlv(uint16_t t)
+{
+    return t >= FWT_TLV_VENDOR_FIRST && t <= FWT_TLV_VENDOR_LAST;
+}
+
+fwt_err fwt_custom_tlv_parse(const char *tag, const char *value, uint8_t *buf, size_t cap,
+                             struct fwt_custom_tlv *out)
+{
+    uint32_t t = 0;
+    if (!tag || !value || !out || fwt_parse_u32(tag, &t) != FWT_OK) {
+        return fwt_fail(FWT_E_ARG, "custom TLV tag '%s' is not a number", tag ? tag : "");
+    }
+    if (t < 0xa0 || t > 0xfffe) {
+        return fwt_fail(FWT_E_ARG, "custom TLV tag 0x%x is outside imgtool's vendor range "
+                        "0x00a0-0xfffe", (unsigned)t);
+    }
+    if (is_vendor_tlv((uint16_t)t)) {
+        return fwt_fail(FWT_E_ARG, "custom TLV tag 0x%04x is in fwtrust's own range 0x46a0-0x46ff "
+                        "(critical TLVs a verifier must know)", (unsigned)t);
+    }
+    out->type = (uint16_t)t;
+    if (value[0] == '0' && (value[1] == 'x' || value[1] == 'X')) {
+        size_t hl = strlen(value + 2);
+        if (hl % 2 != 0 || hl / 2 > cap) {
+            return fwt_fail(FWT_E_ARG, "custom TLV 0x%x: '%s': an even number of hex digits (at "
+                            "most %zu bytes)", (unsigned)t, value, cap);
+        }
+        if (fwt_hex_decode(value + 2, buf, hl / 2) != FWT_OK) {
+            return fwt_fail(FWT_E_ARG, "custom TLV 0x%x: '%s' is not hex", (unsigned)t, value);
+        }
+        out->val = buf;
+        out->len = hl / 2;
+    } else {
+        out->val = (const uint8_t *)value;
+        out->len = strlen(value);
+    }
+    return FWT_OK;
+}
+
+fwt_err fwt_signature_file_read(const char *path, uint8_t *sig, size_t cap, size_t *len)
+{
+    uint8_t *b = NULL;
+    size_t l = 0;
+    fwt_err e = fwt_read_file(path, 8192, &b, &l);
+    if (e != FWT_OK) {
+        return e;
+    }
+    char text[8192];
+    size_t n = 0;
+    int b64 = l > 0;
+    for (size_t i = 0; i < l && b64; i++) {
+        unsigned char c = b[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            continue;
+        }
+        b64 = ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '+' || c == '/' || c == '=') && n < sizeof(text);
+        if (b64) {
+            text[n++] = (char)c;
+        }
+    }
+    uint8_t dec[8192];
+    int dl = -1;
+    if (b64 && n > 0 && n % 4 == 0) {
+        dl = EVP_DecodeBlock(dec, (const unsigned char *)text, (int)n);
+        if (dl >= 0) {
+            dl -= (n >= 1 && text[n - 1] == '=') + (n >= 2 && text[n - 2] == '=');
+        }
+    }
+    const uint8_t *src = dl > 0 ? dec : b;
+    size_t sl = dl > 0 ? (size_t)dl : l;
+    if (sl == 0 || sl > cap) {
+        free(b);
+        return fwt_fail(FWT_E_ARG, "%s: a signature of %zu bytes (1 to %zu)", path, sl, cap);
+    }
+    memcpy(sig, src, sl);
+    *len = sl;
+    free(b);
+    return FWT_OK;
+}
+
+/* One CBOR data item head: major type and a definite length below 2^16. */
+static int cbor_head(const uint8_t *v, size_t len, size_t *pos, unsigned *major, size_t *arg)
+{
+    if (*pos >= len) {
+        return -1;
+    }
+    uint8_t b = v[(*pos)++];
+    *major = b >> 5;
+    uint8_t ai = b & 0x1f;
+    if (ai < 24) {
+        *arg = ai;
+    } else if (ai == 24 && *pos + 1 <= len) {
+        *arg = v[(*pos)++];
+    } else if (ai == 25 && *pos + 2 <= len) {
+        *arg = (size_t)v[*pos] << 8 | v[*pos + 1];
+        *pos += 2;
+    } else {
+        return -1; /* longer, indefinite or reserved: never in a boot record */
+    }
+    return 0;
+}
+
+fwt_err fwt_boot_record_decode(const uint8_t *v, size_t len, struct fwt_boot_record *out)
+{
+    if (!v || !out) {
+        return FWT_E_ARG;
+    }
+    memset(out, 0, sizeof(*out));
+    size_t pos = 0, n;
+    unsigned major, seen = 0;
+    if (cbor_head(v, len, &pos, &major, &n) != 0 || major != 5 || n != 5) {
+        return fwt_fail(FWT_E_MALFORMED, "boot record: not a CBOR map of 5 entries");
+    }
+    for (size_t i = 0; i < 5; i++) {
+        size_t key, vl;
+        unsigned vm;
+        if (cbor_head(v, len, &pos, &major, &key) != 0 || major != 0 || key > 6 ||
+            (seen & (1U << key)) || cbor_head(v, len, &pos, &vm, &vl) != 0 || vl > len - pos) {
+            return fwt_fail(FWT_E_MALFORMED, "boot record: bad or repeated entry");
+        }
+        seen |= 1U << key;
+        const uint8_t *val = v + pos;
+        pos += vl;
+        char *text = key == 1 ? out->sw_type : key == 4 ? out->version
+                                            : key == 6 ? out->measurement_desc
+                                                       : NULL;
+        uint8_t *bytes = key == 5 ? out->signer_id : key == 2 ? out->measurement : NULL;
+        if (text && vm == 3 && vl < sizeof(out->sw_type)) {
+            for (size_t k = 0; k < vl; k++) {
+                if (val[k] < 0x20 || val[k] > 0x7e) {
+                    return fwt_fail(FWT_E_MALFORMED, "boot record: unprintable text");
+                }
+            }
+            memcpy(text, val, vl);
+            text[vl] = 0;
+        } else if (bytes && vm == 2 && vl <= 64) {
+            memcpy(bytes, val, vl);
+            *(key == 5 ? &out->signer_id_len : &out->measurement_len) = vl;
+        } else {
+            return fwt_fail(FWT_E_MALFORMED, "boot record: entry %zu has the wrong type", key);
+        }
+    }
+    if (seen != ((1U << 1) | (1U << 2) | (1U << 4) | (1U << 5) | (1U << 6)) || pos != len) {
+        return fwt_fail(FWT_E_MALFORMED, "boot record: missing entries or trailing bytes");
+    }
+    return FWT_OK;
+}
+
+fwt_err fwt_dependency_decode(const uint8_t *v, size_t len, struct fwt_dependency *out)
+{
+    if (!v || !out || len != 12 || v[1] || v[2] || v[3]) {
+        return fwt_fail(FWT_E_MALFORMED, "a DEPENDENCY TLV has 12 bytes: id, 3 zeros, version");
+    }
+    memset(out, 0, sizeof(*out));
+    out->image_id = v[0];
+    out->min.major = v[4];
+    out->min.minor = v[5];
+    out->min.revision = get_le16(v + 6);
+    out->min.build = get_le32(v + 8);
+    return FWT_OK;
+}
+
+fwt_err fwt_dependencies_parse(const char *s, struct fwt_dependency *deps, size_t max, size_t *n)
+{
+    if (!s || !deps || !n) {
+        return fwt_fail(FWT_E_ARG, "fwt_dependencies_parse: missing argument");
+    }
+    const char *p = s;
+    size_t got = 0;
+    for (;;) {
+        while (*p == ' ' || *p == ',' || *p == '\t') {
+            p++;
+        }
+        if (*p == 0) {
+            break;
+        }
+        const char *close = strchr(p, ')');
+        if (*p != '(' || !close) {
+            return fwt_fail(FWT_E_ARG, "dependency '%s': expected (IMAGE_ID, VERSION)", s);
+        }
+        char item[96];
+        size_t il = (size_t)(close - p - 1);
+        if (il >= sizeof(item)) {
+            return fwt_fail(FWT_E_ARG, "dependency '%s': too long", s);
+        }
+        memcpy(item, p + 1, il);
+        item[il] = 0;
+        char *comma = strchr(item, ',');
+        if (!comma) {
+            return fwt_fail(FWT_E_ARG, "dependency '(%s)': expected (IMAGE_ID, VERSION)", item);
+        }
+        *comma = 0;
+        char *ver = comma + 1;
+        while (*ver == ' ') {
+            ver++;
+        }
+        uint32_t id;
+        if (fwt_parse_u32(item, &id) != FWT_OK || id > 255) {
+            return fwt_fail(FWT_E_ARG, "dependency: image id '%s' is not a number 0-255", item);
+        }
+        if (*n >= max) {
+            return fwt_fail(FWT_E_ARG, "at most %zu dependencies", max);
+        }
+        struct fwt_dependency d;
+        memset(&d, 0, sizeof(d));
+        d.image_id = (uint8_t)id;
+        if (fwt_version_parse(ver, &d.min) != FWT_OK) {
+            return fwt_fail(FWT_E_ARG, "dependency on image %u: '%s' is not a version",
+                            (unsigned)id, ver);
+        }
+        deps[(*n)++] = d;
+        got++;
+        p = close + 1;
+    }
+    if (got == 0) {
+        return fwt_fail(FWT_E_ARG, "dependency '%s': expected (IMAGE_ID, VERSION)", s);
+    }
+    return FWT_OK;
+}
 
 fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opts *o)
 {
@@ -455,21 +838,48 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     if (e != FWT_OK) {
         return e;
     }
-    struct fwt_trailer tr;
-    memset(&tr, 0, sizeof(tr));
-    if (o->slot_size) {
-        e = fwt_trailer_layout(o->align ? o->align : 1, &tr);
-        if (e != FWT_OK) {
-            return e;
-        }
-    }
     int hex_out = has_ext(out, "hex");
     int hex_in = has_ext(in, "hex");
+    if (hex_out && o->vector_to_sign) {
+        return fwt_fail(FWT_E_ARG, "%s: the vector to sign is written as binary, not Intel HEX", out);
+    }
     if (hex_out && !o->has_hex_addr && !hex_in) {
         return fwt_fail(FWT_E_ARG, "%s: Intel HEX output needs an address: give --hex-addr, or an "
                         "Intel HEX input", out);
     }
 
+    /* Encryption: a fresh random key for this image only (never reuse a key stream). */
+    uint32_t ek_len = o->enc_key ? (o->enc_key_len ? o->enc_key_len : 16) : 0;
+    uint8_t ek[FWT_ENC_KEY_MAX];
+    if (ek_len && RAND_priv_bytes(ek, (int)ek_len) != 1) {
+        return fwt_fail(FWT_E_CRYPTO, "no random bytes for the image encryption key");
+    }
+    struct fwt_ctr ctr = {NULL};
+    int encrypt = ek_len && !o->enc_clear;
+    struct fwt_trailer tr;
+    memset(&tr, 0, sizeof(tr));
+    if (o->slot_size) {
+        struct fwt_trailer_opts to;
+        memset(&to, 0, sizeof(to));
+        to.align = o->align ? o->align : 1;
+        to.max_align = o->max_align;
+        to.max_sectors = o->max_sectors;
+        to.overwrite_only = o->overwrite_only;
+        if (ek_len) {
+            uint16_t et = o->enc_hmac_sha512 ? FWT_TLV_ENC_X25519_SHA512
+                          : fwt_enckey_kind(o->enc_key) == FWT_ENCKEY_RSA2048 ? FWT_TLV_ENC_RSA2048
+                          : fwt_enckey_kind(o->enc_key) == FWT_ENCKEY_KW      ? FWT_TLV_ENC_KW
+                          : fwt_enckey_kind(o->enc_key) == FWT_ENCKEY_EC256   ? FWT_TLV_ENC_EC256
+                                                                              : FWT_TLV_ENC_X25519;
+            /* as imgtool: 16 bytes per slot, or the whole TLV with --save-enctlv */
+            to.enc_key_bytes = o->enc_save_tlv ? fwt_enc_tlv_len(et, ek_len) : 16;
+        }
+        e = fwt_trailer_layout_ex(&to, &tr);
+        if (e != FWT_OK) {
+            OPENSSL_cleanse(ek, sizeof(ek));
+            return e;
+        }
+    }
     struct sign_state *st = calloc(1, sizeof(*st));
     uint8_t *buf = malloc(COPY_CHUNK);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -479,7 +889,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     int in_fd = -1;
     struct fwt_ihex_map in_map;
     memset(&in_map, 0, sizeof(in_map));
-    struct tmp_out img = {"", -1}, hex = {"", -1};
+    struct fwt_tmp_out img = {"", -1}, hex = {"", -1};
     if (!st || !buf || !md) {
         e = fwt_fail(FWT_E_NOMEM, "out of memory");
         goto done;
@@ -511,6 +921,31 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
                 goto done;
             }
         }
+    }
+    size_t n_signers = o->n_keys;
+    if (o->fix_sig_pubkey) {
+        e = prepare_fixed_signer(o->fix_sig_pubkey, o->pure, o->allow_test_key, &st->signers[0]);
+        if (e != FWT_OK) {
+            goto done;
+        }
+        const struct fwt_alg_desc *row = fwt_alg_by_key(fwt_pubkey_type(st->signers[0].pub));
+        halg = o->pure ? FWT_HASH_SHA512 : row->hash;
+        n_signers = 1;
+    }
+    if (o->hash != FWT_HASH_NONE) {
+        /* imgtool --sha: only what every signer's key type may sign (pure: SHA-512). */
+        for (size_t i = 0; i < n_signers; i++) {
+            const struct fwt_alg_desc *row = fwt_alg_by_key(fwt_pubkey_type(st->signers[i].pub));
+            if (!row || !(row->hashes & FWT_HASH_BIT(o->hash)) ||
+                (o->pure && o->hash != FWT_HASH_SHA512)) {
+                e = fwt_fail(FWT_E_ARG, "a %s key%s cannot sign a %s image (as imgtool: Ed25519 "
+                             "sha256 or sha512, P-256 and RSA sha256, P-384 sha384)",
+                             row ? fwt_key_type_name(row->key) : "?", o->pure ? " (pure)" : "",
+                             fwt_hash_name(o->hash));
+                goto done;
+            }
+        }
+        halg = o->hash;
     }
     for (size_t i = 0; i < o->n_keys; i++) {
         for (size_t j = 0; j < i; j++) {
@@ -578,7 +1013,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
                          (unsigned)hs);
             goto done;
         }
-        e = read_at(in_fd, buf, hs, 0, in);
+        e = fwt_img_read_at(in_fd, buf, hs, 0, in);
         if (e != FWT_OK) {
             goto done;
         }
@@ -593,18 +1028,47 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         src_off = hs;
         img_size = in_size - hs;
     }
-    if (img_size + hs > UINT32_MAX) {
+    /* An encrypted payload is padded with zeros to whole AES blocks (imgtool
+     * pads header + payload to 16 bytes); img_size counts the padding. */
+    uint32_t enc_pad = ek_len && (hs + img_size) % 16 ? 16 - (uint32_t)((hs + img_size) % 16) : 0;
+    if (img_size + enc_pad + hs > UINT32_MAX) {
         e = fwt_fail(FWT_E_TOO_LARGE, "%s: image of %llu bytes is too large (4 GiB - 1 at most)",
                      in, (unsigned long long)img_size);
         goto done;
     }
 
-    /* Protected TLVs, in type order. */
+    /* Protected TLVs: imgtool's (counter, boot record, dependencies, custom), then ours. */
     st->prot.len = FWT_TLV_INFO_SIZE;
     if (o->has_security_counter) {
         uint8_t v[4];
         put_le32(v, o->security_counter);
         e = tlv_add(&st->prot, FWT_TLV_SEC_CNT, v, 4, "security counter");
+    }
+    if (e == FWT_OK && o->boot_record) {
+        uint8_t rec[160], id[64];
+        size_t rl = 0, hl = fwt_hash_by_alg(halg)->size;
+        e = n_signers ? tlv_keyhash(&st->signers[0], hl, id)
+                      : fwt_fail(FWT_E_ARG, "a boot record names the signing key: give one");
+        if (e == FWT_OK) {
+            e = boot_record(o->boot_record, &o->version, id, hl, halg, rec, sizeof(rec), &rl);
+        }
+        if (e == FWT_OK) {
+            e = tlv_add(&st->prot, FWT_TLV_BOOT_RECORD, rec, rl, "boot record");
+        }
+    }
+    for (size_t i = 0; e == FWT_OK && i < o->n_deps; i++) {
+        uint8_t v[12] = {0};
+        const struct fwt_dependency *d = &o->deps[i];
+        v[0] = d->image_id;
+        v[4] = d->min.major;
+        v[5] = d->min.minor;
+        put_le16(v + 6, d->min.revision);
+        put_le32(v + 8, d->min.build);
+        e = tlv_add(&st->prot, FWT_TLV_DEPENDENCY, v, sizeof(v), "dependency");
+    }
+    for (size_t i = 0; e == FWT_OK && i < o->n_custom; i++) {
+        e = tlv_add(&st->prot, o->custom[i].type, o->custom[i].val, o->custom[i].len,
+                    "custom TLV");
     }
     if (e == FWT_OK && o->write_format_tlv) {
         uint8_t v[4] = {FWT_FORMAT_VERSION, FWT_FORMAT_VERSION, 0, 0};
@@ -636,7 +1100,10 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     put_le32(hdr + 4, o->load_addr);
     put_le16(hdr + 8, (uint16_t)hs);
     put_le16(hdr + 10, prot_size);
-    put_le32(hdr + 12, (uint32_t)img_size);
+    if (ek_len) {
+        flags |= ek_len == 32 ? FWT_IMAGE_F_ENCRYPTED_AES256 : FWT_IMAGE_F_ENCRYPTED_AES128;
+    }
+    put_le32(hdr + 12, (uint32_t)(img_size + enc_pad));
     put_le32(hdr + 16, flags);
     hdr[20] = o->version.major;
     hdr[21] = o->version.minor;
@@ -644,7 +1111,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     put_le32(hdr + 24, o->version.build);
 
     /* Stream: header, payload, protected TLVs, hashing as we go. */
-    e = tmp_create(&img, out);
+    e = fwt_tmp_create(&img, out);
     if (e != FWT_OK) {
         goto done;
     }
@@ -661,18 +1128,39 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         memset(buf, o->pad_header ? o->erased_val : 0, hs - FWT_IMAGE_HEADER_SIZE);
         e = hash_write(md, img.fd, buf, hs - FWT_IMAGE_HEADER_SIZE, tname);
     }
+    if (e == FWT_OK && encrypt) {
+        e = fwt_ctr_start(&ctr, ek, ek_len, 0);
+    }
     uint64_t done_bytes = 0;
-    while (e == FWT_OK && done_bytes < img_size) {
-        size_t n = img_size - done_bytes > COPY_CHUNK ? COPY_CHUNK
-                                                      : (size_t)(img_size - done_bytes);
-        e = read_at(in_fd, buf, n, src_off + done_bytes, in);
-        if (e == FWT_OK) {
-            fwt_ihex_map_patch(&in_map, src_off + done_bytes, buf, n);
+    while (e == FWT_OK && done_bytes < img_size + enc_pad) {
+        size_t n;
+        if (done_bytes < img_size) {
+            n = img_size - done_bytes > COPY_CHUNK ? COPY_CHUNK : (size_t)(img_size - done_bytes);
+            e = fwt_img_read_at(in_fd, buf, n, src_off + done_bytes, in);
+            if (e == FWT_OK) {
+                fwt_ihex_map_patch(&in_map, src_off + done_bytes, buf, n);
+            }
+        } else {
+            n = enc_pad; /* the zero padding of an encrypted payload */
+            memset(buf, 0, n);
+        }
+        if (e == FWT_OK && !encrypt) {
             e = hash_write(md, img.fd, buf, n, tname);
+        } else if (e == FWT_OK) {
+            /* hash the plaintext, write the ciphertext */
+            if (EVP_DigestUpdate(md, buf, n) != 1) {
+                e = fwt_fail(FWT_E_CRYPTO, "hashing failed");
+            }
+            if (e == FWT_OK) {
+                e = fwt_ctr_xor(&ctr, buf, n);
+            }
+            if (e == FWT_OK) {
+                e = fwt_img_write_all(img.fd, buf, n, tname);
+            }
         }
         done_bytes += n;
         if (e == FWT_OK && o->progress) {
-            o->progress(o->progress_ctx, done_bytes, img_size);
+            o->progress(o->progress_ctx, done_bytes < img_size ? done_bytes : img_size, img_size);
         }
     }
     if (e == FWT_OK && prot_size) {
@@ -687,7 +1175,18 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         e = fwt_fail(FWT_E_CRYPTO, "hash final failed");
         goto done;
     }
-    uint32_t signed_len = hs + (uint32_t)img_size + prot_size;
+    uint32_t signed_len = hs + (uint32_t)(img_size + enc_pad) + prot_size;
+
+    if (o->vector_to_sign) {
+        /* Detached signing: what the offline key signs, instead of the image. The
+         * image file holds exactly the signed region (plaintext: see check_opts). */
+        if (o->vector_to_sign == FWT_VECTOR_DIGEST) {
+            e = fwt_write_file_atomic(out, digest, dlen, 0644);
+        } else {
+            e = fwt_tmp_publish(&img, out);
+        }
+        goto done;
+    }
 
     /* Unprotected TLVs: the digest, the pure marker (where imgtool --pure puts
      * it and MCUboot looks for it), then per key [CERT] KEYHASH|PUBKEY SIG. */
@@ -699,13 +1198,32 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     }
     for (size_t i = 0; e == FWT_OK && i < o->n_keys; i++) {
         e = sign_one(o->keys[i], &st->signers[i], o->embed_pubkey, o->certs[i], o->cert_lens[i],
-                     digest, dlen, img.fd, signed_len, &ops, &st->unprot, i);
+                     digest, dlen, img.fd, signed_len, &ops, &st->unprot, i, NULL, 0,
+                     i == 0 ? st->first_sig : NULL, &st->first_sig_len);
+    }
+    if (e == FWT_OK && o->fix_sig) {
+        e = sign_one(NULL, &st->signers[0], o->embed_pubkey, NULL, 0, digest, dlen, img.fd,
+                     signed_len, &ops, &st->unprot, 0, o->fix_sig, o->fix_sig_len, st->first_sig,
+                     &st->first_sig_len);
+    }
+    if (e == FWT_OK && ek_len) {
+        /* The key, wrapped for the device, after the signatures (where imgtool puts it). */
+        uint8_t wrapped[FWT_ENC_TLV_MAX];
+        size_t wl = sizeof(wrapped);
+        uint16_t wt = 0;
+        e = fwt_enc_wrap(o->enc_key, o->enc_hmac_sha512, ek, ek_len, &wt, wrapped, &wl);
+        if (e == FWT_OK && wl != fwt_enc_tlv_len(wt, ek_len)) {
+            e = fwt_fail(FWT_E_INTERNAL, "ENC TLV of %zu bytes", wl);
+        }
+        if (e == FWT_OK) {
+            e = tlv_add(&st->unprot, wt, wrapped, wl, "encrypted image key");
+        }
     }
     if (e != FWT_OK) {
         goto done;
     }
     tlv_seal(&st->unprot, FWT_TLV_INFO_MAGIC);
-    e = write_all(img.fd, st->unprot.data, st->unprot.len, tname);
+    e = fwt_img_write_all(img.fd, st->unprot.data, st->unprot.len, tname);
     if (e != FWT_OK) {
         goto done;
     }
@@ -733,7 +1251,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
                     t[tr.image_ok_off] = 0x01;
                 }
                 memcpy(t + tr.magic_off, tr.magic, sizeof(tr.magic));
-                e = write_all(img.fd, t, tr.size, tname);
+                e = fwt_img_write_all(img.fd, t, tr.size, tname);
                 free(t);
             }
         }
@@ -756,19 +1274,34 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         } else {
             base = hex_base;
         }
-        e = tmp_create(&hex, out);
+        e = fwt_tmp_create(&hex, out);
         if (e == FWT_OK) {
             e = write_hex(img.fd, total, base, o, &tr, hex.fd, hex.name);
         }
         if (e == FWT_OK) {
-            e = tmp_publish(&hex, out);
+            e = fwt_tmp_publish(&hex, out);
         }
     } else {
-        e = tmp_publish(&img, out);
+        e = fwt_tmp_publish(&img, out);
+    }
+    if (e == FWT_OK && o->sig_out) {
+        /* As imgtool --sig-out: the signature, base64. */
+        char b64[4 * (SIG_BUF_MAX / 3 + 1) + 2];
+        int bl = st->first_sig_len ? EVP_EncodeBlock((unsigned char *)b64, st->first_sig,
+                                                     (int)st->first_sig_len)
+                                   : -1;
+        e = bl > 0 ? fwt_write_file_atomic(o->sig_out, b64, (size_t)bl, 0644)
+                   : fwt_fail(FWT_E_INTERNAL, "no signature to save");
+        if (e != FWT_OK) {
+            e = fwt_fail(e, "%s: the image was written, its signature could not be saved: %s",
+                         o->sig_out, fwt_detail());
+        }
     }
 
 done:
-    tmp_discard(&hex);
+    OPENSSL_cleanse(ek, sizeof(ek));
+    fwt_ctr_free(&ctr);
+    fwt_tmp_discard(&hex);
     if (img.fd >= 0) {
         close(img.fd);
         if (!hex_out) {
@@ -854,13 +1387,13 @@ static FWT_MUST_CHECK fwt_err write_hex_sparse(int src_fd, uint64_t dense, uint6
     for (uint64_t off = 0; e == FWT_OK && off < size;) {
         uint64_t lim = off < dense ? dense : size;
         size_t n = lim - off > COPY_CHUNK ? COPY_CHUNK : (size_t)(lim - off);
-        e = read_at(src_fd, buf, n, off, name);
+        e = fwt_img_read_at(src_fd, buf, n, off, name);
         if (e == FWT_OK && off < dense) {
             e = fwt_ihex_write(&w, (uint32_t)(base + off), buf, n);
         } else if (e == FWT_OK) {
-            e = read_at(a_fd, a, n, off, name);
+            e = fwt_img_read_at(a_fd, a, n, off, name);
             if (e == FWT_OK) {
-                e = read_at(b_fd, b, n, off, name);
+                e = fwt_img_read_at(b_fd, b, n, off, name);
             }
             for (size_t i = 0; e == FWT_OK && i < n;) {
                 if (a[i] != b[i]) {
@@ -912,7 +1445,7 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     uint8_t *work = malloc(COPY_CHUNK);
     struct fwt_file_io fio;
     int fio_open = 0;
-    struct tmp_out tmp = {"", -1};
+    struct fwt_tmp_out tmp = {"", -1};
     struct fwt_crypto_ops ops;
     memset(&ops, 0, sizeof(ops));
     int ops_ok = 0;
@@ -1036,7 +1569,7 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     ops_ok = 1;
     area->len = 0;
     e = sign_one(key, s, 0, cert, cert_len, info.digest, info.digest_len, fio.fd, info.unprot_off,
-                 &ops, area, 0);
+                 &ops, area, 0, NULL, 0, NULL, NULL);
     if (e != FWT_OK) {
         goto done;
     }
@@ -1073,7 +1606,7 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
             }
         }
     }
-    e = tmp_create(&tmp, out);
+    e = fwt_tmp_create(&tmp, out);
     if (e != FWT_OK) {
         goto done;
     }
@@ -1084,32 +1617,32 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     uint64_t pos = 0;
     while (e == FWT_OK && pos < info.unprot_off) {
         size_t n = info.unprot_off - pos > COPY_CHUNK ? COPY_CHUNK : (size_t)(info.unprot_off - pos);
-        e = read_at(fio.fd, work, n, pos, in);
+        e = fwt_img_read_at(fio.fd, work, n, pos, in);
         if (e == FWT_OK) {
-            e = write_all(wfd, work, n, wname);
+            e = fwt_img_write_all(wfd, work, n, wname);
         }
         pos += n;
     }
     if (e == FWT_OK) {
-        e = read_at(fio.fd, work, info.unprot_size, info.unprot_off, in);
+        e = fwt_img_read_at(fio.fd, work, info.unprot_size, info.unprot_off, in);
     }
     if (e == FWT_OK) {
         if (get_le16(work) != FWT_TLV_INFO_MAGIC || get_le16(work + 2) != info.unprot_size) {
             e = fwt_fail(FWT_E_MALFORMED, "%s: unexpected unprotected TLV area header", in);
         } else {
             put_le16(work + 2, (uint16_t)(info.unprot_size + area->len));
-            e = write_all(wfd, work, info.unprot_size, wname);
+            e = fwt_img_write_all(wfd, work, info.unprot_size, wname);
         }
     }
     if (e == FWT_OK) {
-        e = write_all(wfd, area->data, area->len, wname);
+        e = fwt_img_write_all(wfd, area->data, area->len, wname);
     }
     pos = (uint64_t)unprot_end + (after > 0 ? area->len : 0);
     while (e == FWT_OK && pos < fio.io.size) {
         size_t n = fio.io.size - pos > COPY_CHUNK ? COPY_CHUNK : (size_t)(fio.io.size - pos);
-        e = read_at(fio.fd, work, n, pos, in);
+        e = fwt_img_read_at(fio.fd, work, n, pos, in);
         if (e == FWT_OK) {
-            e = write_all(wfd, work, n, wname);
+            e = fwt_img_write_all(wfd, work, n, wname);
         }
         pos += n;
     }
@@ -1121,10 +1654,10 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
                              gap_fd, tmp.fd, tmp.name);
     }
     if (e == FWT_OK) {
-        e = tmp_publish(&tmp, out);
+        e = fwt_tmp_publish(&tmp, out);
     }
 done:
-    tmp_discard(&tmp);
+    fwt_tmp_discard(&tmp);
     if (gap_fd >= 0) {
         close(gap_fd);
     }

@@ -58,14 +58,15 @@ static fwt_err glitch(fwt_err real, struct fwt_image_info *info)
     return FWT_OK;
 }
 
-fwt_err __real_fwt_verify_file(const char *path, const struct fwt_policy *pol,
-                               struct fwt_image_info *info);
-fwt_err __wrap_fwt_verify_file(const char *path, const struct fwt_policy *pol,
-                               struct fwt_image_info *info);
-fwt_err __wrap_fwt_verify_file(const char *path, const struct fwt_policy *pol,
-                               struct fwt_image_info *info)
+/* The agent verifies slots with fwt_verify_file_flags (slots hold plaintext). */
+fwt_err __real_fwt_verify_file_flags(const char *path, const struct fwt_policy *pol,
+                                     uint32_t io_flags, struct fwt_image_info *info);
+fwt_err __wrap_fwt_verify_file_flags(const char *path, const struct fwt_policy *pol,
+                                     uint32_t io_flags, struct fwt_image_info *info);
+fwt_err __wrap_fwt_verify_file_flags(const char *path, const struct fwt_policy *pol,
+                                     uint32_t io_flags, struct fwt_image_info *info)
 {
-    return glitch(__real_fwt_verify_file(path, pol, info), info);
+    return glitch(__real_fwt_verify_file_flags(path, pol, io_flags, info), info);
 }
 
 fwt_err __real_fwt_image_verify_prehashed(const struct fwt_io *io,

@@ -178,7 +178,7 @@ static fwt_err run(const uint8_t *img, size_t len, const struct fwt_trusted_key 
 {
     struct ossl o = {EVP_MD_CTX_new()};
     struct fwt_crypto_ops ops = {&o, o_init, o_update, o_final, o_verify};
-    struct buf_io bio = {{NULL, bread, (uint32_t)len}, img};
+    struct buf_io bio = {{NULL, bread, (uint32_t)len, 0}, img};
     bio.io.ctx = &bio;
     struct fwt_policy p;
     memset(&p, 0, sizeof(p));

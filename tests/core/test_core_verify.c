@@ -778,12 +778,12 @@ static void test_header_sizes(void **state)
     memcpy(B.img, orig, B.len);
     B.img[0] ^= 1;
     assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
-    /* encrypted and unknown flags */
+    /* encrypted without a key TLV (test_encrypted_images), and unknown flags */
     memcpy(B.img, orig, B.len);
     tb_put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES128);
-    assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
+    assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     tb_put32(B.img + 16, FWT_IMAGE_F_ENCRYPTED_AES256);
-    assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
+    assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
     tb_put32(B.img + 16, 0x200); /* compression, or anything we do not know */
     assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
 }
@@ -1140,6 +1140,120 @@ static void test_security_tlv_in_unprotected_area(void **state)
     tb_unprot(&B, FWT_TLV_SEC_CNT, v, 4);
     tb_finish(&B);
     assert_int_not_equal(verify_b(&p), FWT_OK);
+}
+
+/* An encrypted image: flag, ENC TLV at position where (0 after the signature,
+ * 1 protected, 2 between key and signature, 3 before the hash, 4 none, 5 twice). */
+static void build_enc(uint32_t flags, uint16_t tlv, size_t len, int where)
+{
+    static const uint8_t val[300] = {1};
+    tb_init(&B, 32, 64);
+    B.flags = flags;
+    if (where == 1) {
+        tb_prot(&B, tlv, val, len);
+    }
+    tb_layout(&B);
+    if (where == 3) {
+        tb_unprot(&B, tlv, val, len);
+    }
+    tb_add_hash(&B);
+    tb_add_sig(&B, &kA, 0, NULL, 0);
+    if (where == 2) { /* move the signature after the ENC TLV */
+        struct tb_tlv sig = B.unprot[B.n_unprot - 1];
+        B.n_unprot--;
+        tb_unprot(&B, tlv, val, len);
+        B.unprot[B.n_unprot++] = sig;
+    }
+    if (where == 0 || where == 5) {
+        tb_unprot(&B, tlv, val, len);
+    }
+    if (where == 5) {
+        tb_unprot(&B, tlv, val, len);
+    }
+    tb_finish(&B);
+}
+
+/* Verify B through a reader that says it delivers plaintext (the identity here:
+ * the mock image was hashed as it is stored). */
+static fwt_err verify_plain_b(const struct fwt_policy *p, struct fwt_image_info *info)
+{
+    static uint8_t w[FWT_WORK_MIN];
+    struct mock_crypto mc;
+    memset(&mc, 0, sizeof(mc));
+    struct fwt_crypto_ops ops;
+    mock_ops(&ops, &mc);
+    struct mem_io mio;
+    mem_io_init(&mio, B.img, B.len);
+    mio.io.flags = FWT_IO_PLAINTEXT;
+    return fwt_image_verify(&mio.io, &ops, p, w, sizeof(w), info);
+}
+
+static void test_encrypted_images(void **state)
+{
+    (void)state;
+    struct fwt_policy p = pol1(&tA);
+    struct fwt_image_info info;
+    const uint32_t A128 = FWT_IMAGE_F_ENCRYPTED_AES128, A256 = FWT_IMAGE_F_ENCRYPTED_AES256;
+    /* MCUboot's lengths per type and key size */
+    assert_int_equal(fwt_enc_tlv_len(FWT_TLV_ENC_RSA2048, 16), 256);
+    assert_int_equal(fwt_enc_tlv_len(FWT_TLV_ENC_KW, 16), 24);
+    assert_int_equal(fwt_enc_tlv_len(FWT_TLV_ENC_KW, 32), 40);
+    assert_int_equal(fwt_enc_tlv_len(FWT_TLV_ENC_EC256, 16), 113);
+    assert_int_equal(fwt_enc_tlv_len(FWT_TLV_ENC_X25519, 16), 80);
+    assert_int_equal(fwt_enc_tlv_len(FWT_TLV_ENC_X25519, 32), 96);
+    assert_int_equal(fwt_enc_tlv_len(FWT_TLV_ENC_X25519_SHA512, 32), 128);
+    assert_int_equal(fwt_enc_tlv_len(FWT_TLV_ENC_X25519, 24), 0);
+    assert_int_equal(fwt_enc_tlv_len(FWT_TLV_SHA256, 16), 0);
+    static const uint16_t types[] = {FWT_TLV_ENC_RSA2048, FWT_TLV_ENC_KW, FWT_TLV_ENC_EC256,
+                                     FWT_TLV_ENC_X25519, FWT_TLV_ENC_X25519_SHA512};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        for (uint32_t kl = 16; kl <= 32; kl += 16) {
+            uint32_t f = kl == 16 ? A128 : A256, len = fwt_enc_tlv_len(types[i], kl);
+            /* well formed: refused by a plain reader, verified through a plaintext one */
+            build_enc(f, types[i], len, 0);
+            assert_int_equal(verify_b(&p), FWT_E_UNSUPPORTED);
+            memset(&info, 0, sizeof(info));
+            assert_int_equal(verify_plain_b(&p, &info), FWT_OK);
+            assert_int_equal(info.enc_key_len, kl);
+            assert_int_equal(info.enc_tlv, types[i]);
+            assert_int_equal(info.enc_tlv_len, len);
+            /* a byte short or long (truncated key TLV), the other key size's flag */
+            build_enc(f, types[i], len - 1, 0);
+            assert_int_equal(verify_plain_b(&p, NULL), FWT_E_MALFORMED);
+            build_enc(f, types[i], len + 1, 0);
+            assert_int_equal(verify_plain_b(&p, NULL), FWT_E_MALFORMED);
+            if (types[i] != FWT_TLV_ENC_RSA2048) { /* RSA: 256 bytes for both sizes */
+                build_enc(f == A128 ? A256 : A128, types[i], len, 0);
+                assert_int_equal(verify_plain_b(&p, NULL), FWT_E_MALFORMED);
+            }
+            /* before the hash: order outside signer groups does not matter */
+            build_enc(f, types[i], len, 3);
+            assert_int_equal(verify_plain_b(&p, NULL), FWT_OK);
+            /* in the protected area, inside a signer group, twice */
+            for (int where = 1; where <= 5; where++) {
+                if (where == 3 || where == 4) {
+                    continue;
+                }
+                build_enc(f, types[i], len, where);
+                fwt_err e = verify_plain_b(&p, NULL);
+                if (e != FWT_E_MALFORMED) {
+                    fail_msg("ENC TLV 0x%02x at %d: %s", types[i], where, fwt_err_name(e));
+                }
+            }
+            /* an ENC TLV in an image without the flag */
+            build_enc(0, types[i], len, 0);
+            assert_int_equal(verify_plain_b(&p, NULL), FWT_E_MALFORMED);
+            assert_int_equal(verify_b(&p), FWT_E_MALFORMED);
+        }
+    }
+    /* the flag without a key TLV; both flags */
+    build_enc(A128, FWT_TLV_ENC_X25519, 80, 4);
+    assert_int_equal(verify_plain_b(&p, NULL), FWT_E_MALFORMED);
+    build_enc(A128 | A256, FWT_TLV_ENC_X25519, 80, 0);
+    assert_int_equal(verify_plain_b(&p, NULL), FWT_E_MALFORMED);
+    /* a plaintext reader of a plain image changes nothing */
+    tb_standard(&B, &kA);
+    assert_int_equal(verify_plain_b(&p, NULL), FWT_OK);
 }
 
 static void test_critical_and_unknown_tlvs(void **state)
@@ -1523,6 +1637,7 @@ int main(void)
         cmocka_unit_test(test_hw_id),
         cmocka_unit_test(test_security_counter),
         cmocka_unit_test(test_security_tlv_in_unprotected_area),
+        cmocka_unit_test(test_encrypted_images),
         cmocka_unit_test(test_critical_and_unknown_tlvs),
         cmocka_unit_test(test_format_version),
         cmocka_unit_test(test_threshold),

@@ -326,6 +326,70 @@ static int cmd_install(const struct fwt_cli_args *a)
     return 0;
 }
 
+/* ---- install-set ---- */
+
+static const char k_install_set_desc[] =
+    "Install a set of images of a multi-image device: FILE for this device, ID=FILE\n"
+    "for image ID of device.ini [images]. The whole set is checked first (every\n"
+    "DEPENDENCY met by the set or by what the other device runs next), then each\n"
+    "image is installed, what it depends on first, so none goes on trial with an\n"
+    "unmet dependency.\n\n"
+    "Exit: 0 installed; 1 usage, an undeclared id or a cycle; 8 a dependency the set\n"
+    "cannot meet (nothing installed); otherwise as install (those before stay).";
+
+static int cmd_install_set(const struct fwt_cli_args *args)
+{
+    int n = args->argc;
+    struct fwt_agent_set_item items[FWT_AGENT_MAX_IMAGES + 1];
+    if (n < 1 || n > (int)(FWT_AGENT_MAX_IMAGES + 1)) {
+        return fwt_cli_usage_error(g_name, "install-set needs 1 to %u [ID=]FILE operands",
+                                   FWT_AGENT_MAX_IMAGES + 1);
+    }
+    for (int i = 0; i < n; i++) {
+        const char *a = args->argv[i];
+        const char *eq = strchr(a, '=');
+        items[i].image_id = -1;
+        items[i].path = a;
+        if (eq && eq > a && (size_t)(eq - a) <= 3 && strspn(a, "0123456789") == (size_t)(eq - a)) {
+            items[i].image_id = atoi(a);
+            items[i].path = eq + 1;
+            if (items[i].image_id > 255) {
+                return fwt_cli_usage_error(g_name, "image id %d above 255",
+                                           items[i].image_id);
+            }
+        }
+    }
+    fwt_agent *dev = NULL;
+    fwt_err err = fwt_agent_open(g_device, &dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    size_t order[FWT_AGENT_MAX_IMAGES + 1], done = 0;
+    err = fwt_agent_install_set(dev, items, (size_t)n, 0, order, &done);
+    fwt_agent_close(dev);
+    if (g_json) {
+        json_t *j = err == FWT_OK ? json_pack("{s:b}", "ok", 1) : fwt_cli_json_error(err);
+        json_t *arr = json_array();
+        for (size_t k = 0; k < done; k++) {
+            json_array_append_new(arr, json_pack("{s:i, s:s}", "image_id",
+                                                 items[order[k]].image_id,
+                                                 "file", items[order[k]].path));
+        }
+        json_object_set_new(j, "installed", arr);
+        fwt_cli_json_print(j);
+    } else {
+        for (size_t k = 0; k < done; k++) {
+            if (items[order[k]].image_id < 0) {
+                printf("installed %s (this device), on trial\n", items[order[k]].path);
+            } else {
+                printf("installed %s (image %d), on trial\n", items[order[k]].path,
+                       items[order[k]].image_id);
+            }
+        }
+    }
+    return err == FWT_OK ? 0 : fwt_cli_error(g_name, err);
+}
+
 /* ---- confirm / rollback ---- */
 
 static const char k_confirm_desc[] =
@@ -1031,6 +1095,8 @@ static const struct fwt_cli_cmd k_cmds[] = {
      k_init_desc, k_init_opts},
     {"install", "FILE|-", 1, 1, "install a signed image (FILE, or - for standard input)", k_install_desc,
      k_install_opts},
+    {"install-set", "[ID=]FILE...", 1, FWT_AGENT_MAX_IMAGES + 1,
+     "install a set of images of a multi-image device, what each depends on first", k_install_set_desc, NULL},
     {"update", "", 0, 0, "fetch and install the newest image from the TUF repository", AGENT_UPDATE_DESC,
      k_agent_update_opts},
     {"confirm", "", 0, 0, "the trial image booted well: make it the confirmed image", k_confirm_desc, NULL},
@@ -1052,7 +1118,7 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
-    cmd_init,         cmd_install,        cmd_update,         cmd_confirm,      cmd_rollback,
+    cmd_init,         cmd_install,        cmd_install_set,    cmd_update,         cmd_confirm,      cmd_rollback,
     cmd_status,       cmd_verify_slots,   cmd_log_verify,     cmd_log_show,     cmd_attest_request,
     cmd_attest_activate, cmd_attest_quote, cmd_revocation,
 };

@@ -59,6 +59,16 @@ static const char *tlv_name(uint16_t t)
         return "SEC_CNT";
     case FWT_TLV_BOOT_RECORD:
         return "BOOT_RECORD";
+    case FWT_TLV_ENC_RSA2048:
+        return "ENC_RSA2048";
+    case FWT_TLV_ENC_KW:
+        return "ENC_KW";
+    case FWT_TLV_ENC_EC256:
+        return "ENC_EC256";
+    case FWT_TLV_ENC_X25519:
+        return "ENC_X25519";
+    case FWT_TLV_ENC_X25519_SHA512:
+        return "ENC_X25519_SHA512";
     case FWT_TLV_FORMAT:
         return "FWT_FORMAT";
     case FWT_TLV_HW_ID:
@@ -123,16 +133,55 @@ static void decode(uint16_t t, const uint8_t *v, uint16_t len, json_t *o, char *
             snprintf(sum, sumlen, "\"%.*s\"", (int)len, (const char *)v);
         }
         break;
-    case FWT_TLV_DEPENDENCY:
-        if (len == 12) {
+    case FWT_TLV_DEPENDENCY: {
+        struct fwt_dependency d;
+        if (fwt_dependency_decode(v, len, &d) == FWT_OK) {
             char vs[48];
-            struct fwt_version dv = {v[4], v[5], (uint16_t)(v[6] | v[7] << 8), le32(v + 8)};
-            fwt_version_format(&dv, vs, sizeof(vs));
-            json_object_set_new(o, "image_id", json_integer(v[0]));
+            fwt_version_format(&d.min, vs, sizeof(vs));
+            json_object_set_new(o, "image_id", json_integer(d.image_id));
             json_object_set_new(o, "min_version", json_string(vs));
-            snprintf(sum, sumlen, "image %u >= %s", (unsigned)v[0], vs);
+            snprintf(sum, sumlen, "image %u >= %s", (unsigned)d.image_id, vs);
         }
         break;
+    }
+    case FWT_TLV_BOOT_RECORD: {
+        struct fwt_boot_record br;
+        if (fwt_boot_record_decode(v, len, &br) == FWT_OK) {
+            json_t *bj = json_pack("{s:s, s:s, s:s}", "sw_type", br.sw_type, "version",
+                                   br.version, "measurement_description", br.measurement_desc);
+            if (bj) {
+                json_object_set_new(bj, "signer_id", hex_json(br.signer_id, br.signer_id_len));
+                json_object_set_new(bj, "measurement_value",
+                                    hex_json(br.measurement, br.measurement_len));
+            }
+            json_object_set_new(o, "boot_record", bj);
+            snprintf(sum, sumlen, "sw_type %s, version %s, %s measurement", br.sw_type,
+                     br.version, br.measurement_desc);
+        }
+        break;
+    }
+    case FWT_TLV_ENC_RSA2048:
+    case FWT_TLV_ENC_KW:
+    case FWT_TLV_ENC_EC256:
+    case FWT_TLV_ENC_X25519:
+    case FWT_TLV_ENC_X25519_SHA512: {
+        size_t pl, tl, kl;
+        if (fwt_enc_tlv_layout(t, len, &pl, &tl, &kl) == FWT_OK) {
+            if (pl) {
+                json_object_set_new(o, "ephemeral_public_key", hex_json(v, pl));
+                json_object_set_new(o, "hmac_tag", hex_json(v + pl, tl));
+            }
+            json_object_set_new(o, pl ? "encrypted_key" : "wrapped_key",
+                                hex_json(v + pl + tl, kl));
+            snprintf(sum, sumlen, "%s%s image key (%zu bytes%s)",
+                     t == FWT_TLV_ENC_RSA2048 ? "RSA-OAEP wrapped"
+                     : t == FWT_TLV_ENC_KW    ? "AES key-wrapped"
+                                              : "ECIES-encrypted",
+                     t == FWT_TLV_ENC_X25519_SHA512 ? " (HMAC-SHA512)" : "", kl,
+                     pl ? ", ephemeral key and tag" : "");
+        }
+        break;
+    }
     case FWT_TLV_CERT: {
         struct fwt_cert c;
         if (fwt_cert_parse(v, len, &c) == FWT_OK) {

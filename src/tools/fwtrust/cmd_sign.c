@@ -16,6 +16,18 @@ static const char *g_keys[FWT_SIGN_MAX_KEYS], *g_certs[FWT_SIGN_MAX_KEYS];
 static struct fwt_opt_list g_key_list = {g_keys, 0, FWT_SIGN_MAX_KEYS}, g_cert_list = {g_certs, 0, FWT_SIGN_MAX_KEYS};
 static const char *g_provenance;
 static const char *g_version = "0.0.0+0", *g_sec_cnt, *g_hw_id, *g_pubkey_fmt, *g_log, *g_signer;
+static const char *g_encrypt, *g_enc_keylen = "128", *g_hmac_sha = "auto";
+static int g_clear, g_save_enctlv;
+/* imgtool's other options */
+static const char *g_customs[FWT_SIGN_MAX_CUSTOM], *g_custom_files[FWT_SIGN_MAX_CUSTOM];
+static struct fwt_opt_list g_custom_list = {g_customs, 0, FWT_SIGN_MAX_CUSTOM},
+                           g_custom_file_list = {g_custom_files, 0, FWT_SIGN_MAX_CUSTOM};
+static const char *g_dep_specs[FWT_SIGN_MAX_DEPS];
+static struct fwt_opt_list g_dep_list = {g_dep_specs, 0, FWT_SIGN_MAX_DEPS};
+static const char *g_boot_record, *g_endian = "little", *g_sha = "auto", *g_vector, *g_fix_sig,
+                  *g_fix_sig_pub, *g_sig_out, *g_output;
+static uint64_t g_max_align, g_max_sectors;
+static int g_overwrite_only, g_non_bootable;
 static uint64_t g_header = U32 + 1ull, g_slot, g_align = 1, g_erased = 0xff, g_load = U32 + 1ull,
                 g_rom = U32 + 1ull, g_hex = U32 + 1ull; /* above U32: not given */
 static int g_pad_header, g_pad, g_confirm, g_pure, g_allow_test, g_no_format, g_json, g_no_log;
@@ -35,16 +47,62 @@ static const struct fwt_opt k_opts[] = {
     FWT_OPT_FLAG_(0, "confirm", &g_confirm, "also mark the image confirmed (image_ok); implies --pad"),
     FWT_OPT_U64_(0, "align", "N", &g_align, 0, U32, "flash write alignment for the trailer: 1 2 4 8 16 32 (1)"),
     FWT_OPT_U64_('R', "erased-val", "V", &g_erased, 0, U32, "erased flash value: 0xff (default) or 0"),
-    FWT_OPT_U64_(0, "load-addr", "A", &g_load, 0, U32, "load address (sets the RAM_LOAD flag, as imgtool)"),
-    FWT_OPT_U64_(0, "rom-fixed", "A", &g_rom, 0, U32, "fixed ROM address (sets the ROM_FIXED flag)"),
+    FWT_OPT_U64_('L', "load-addr", "A", &g_load, 0, U32, "load address (sets the RAM_LOAD flag, as imgtool)"),
+    FWT_OPT_U64_('F', "rom-fixed", "A", &g_rom, 0, U32, "fixed ROM address (sets the ROM_FIXED flag)"),
     FWT_OPT_STR_('s', "security-counter", "N|auto", &g_sec_cnt,
                  "security counter TLV; auto = (major<<24)+(minor<<16)+rev"),
     FWT_OPT_STR_(0, "hw-id", "ID", &g_hw_id, "hardware id TLV (1-64 bytes)"),
     FWT_OPT_FLAG_(0, "pure", &g_pure, "Ed25519 signature over the image itself, as imgtool --pure\n"
                                       "(SHA-512 digest, unprotected SIG_PURE, SHA-512 key hash)"),
+    FWT_OPT_STR_('E', "encrypt", "PUB", &g_encrypt,
+                 "encrypt the image for the device key PUB (MCUboot's scheme):\n"
+                 "X25519 or EC P-256 (ECIES), RSA-2048 (RSA-OAEP) public key\n"
+                 "PEM, or an AES key-wrap key (base64); a fresh random AES key\n"
+                 "per image; hash and signatures cover the plaintext"),
+    FWT_OPT_STR_(0, "encrypt-keylen", "128|256", &g_enc_keylen, "AES key size of --encrypt (128)"),
+    FWT_OPT_STR_(0, "hmac-sha", "auto|256|512", &g_hmac_sha,
+                 "ECIES HKDF/HMAC hash: 512 = ENC_X25519_SHA512 (X25519 only)"),
+    FWT_OPT_FLAG_('c', "clear", &g_clear, "with --encrypt: flag and key TLV, payload left in clear\n"
+                                           "(imgtool --clear: for the primary slot)"),
+    FWT_OPT_FLAG_(0, "save-enctlv", &g_save_enctlv,
+                  "trailer reserves the whole key TLV per slot (MCUboot\n"
+                  "BOOT_SWAP_SAVE_ENCTLV), as imgtool --save-enctlv"),
+    FWT_OPT_LIST_(0, "custom-tlv", "TAG VALUE", &g_custom_list,
+                  "protected TLV TAG (0xa0-0xfffe, not fwtrust's 0x46a0-0x46ff):\n"
+                  "VALUE 0x-hex bytes or text, as imgtool; also TAG:VALUE"),
+    FWT_OPT_LIST_(0, "custom-tlv-file", "TAG FILE", &g_custom_file_list,
+                  "protected TLV TAG with the bytes of FILE; also TAG:FILE"),
+    FWT_OPT_LIST_('d', "dependencies", "\"(ID, VERSION)\"", &g_dep_list,
+                  "DEPENDENCY TLV: needs image ID at VERSION or later;\n"
+                  "\"(1, 1.2.3), (2, 1.0.0)\" or -d repeated, as imgtool"),
+    FWT_OPT_STR_(0, "boot-record", "SW_TYPE", &g_boot_record,
+                 "CBOR boot record TLV (measured boot) as imgtool writes\n"
+                 "it; SW_TYPE 1-12 characters, e.g. BL2"),
+    FWT_OPT_STR_(0, "sha", "auto|256|384|512", &g_sha,
+                 "image hash: auto = the key's; Ed25519 256 or 512, P-256\n"
+                 "and RSA 256, P-384 384 (imgtool's rule)"),
+    FWT_OPT_U64_(0, "max-align", "8|16|32", &g_max_align, 0, 32,
+                 "trailer's maximum flash alignment (imgtool --max-align)"),
+    FWT_OPT_U64_('M', "max-sectors", "N", &g_max_sectors, 1, 0xffff,
+                 "sectors of the swap status in the trailer (128)"),
+    FWT_OPT_FLAG_(0, "overwrite-only", &g_overwrite_only, "trailer for overwrite-only upgrades (no swap status)"),
+    FWT_OPT_FLAG_(0, "non-bootable", &g_non_bootable, "set the NON_BOOTABLE header flag"),
+    FWT_OPT_STR_('e', "endian", "little", &g_endian,
+                 "byte order: little (MCUboot's targets; big is refused)"),
+    FWT_OPT_STR_(0, "vector-to-sign", "digest|payload", &g_vector,
+                 "detached signing: write to OUT what the offline key\n"
+                 "signs (the image digest, or the signed region) instead\n"
+                 "of the image; needs --fix-sig-pubkey, no --key"),
+    FWT_OPT_STR_(0, "fix-sig", "SIG", &g_fix_sig,
+                 "the signature made elsewhere (raw, or base64 as imgtool\n"
+                 "--sig-out writes it) instead of --key; checked against\n"
+                 "--fix-sig-pubkey before anything is written"),
+    FWT_OPT_STR_(0, "fix-sig-pubkey", "PUB", &g_fix_sig_pub, "public key of the offline signer"),
+    FWT_OPT_STR_(0, "sig-out", "FILE", &g_sig_out, "also save the signature, base64, to FILE"),
+    FWT_OPT_STR_('o', "output", "OUT", &g_output, "the output (instead of the OUT operand)"),
     FWT_OPT_STR_(0, "public-key-format", "hash|full", &g_pubkey_fmt,
                  "KEYHASH TLV (default) or the whole public key (PUBKEY)"),
-    FWT_OPT_U64_(0, "hex-addr", "A", &g_hex, 0, U32, "Intel HEX output address (default: from a HEX input)"),
+    FWT_OPT_U64_('x', "hex-addr", "A", &g_hex, 0, U32, "Intel HEX output address (default: from a HEX input)"),
     FWT_OPT_STR_(0, "provenance", "ENVELOPE", &g_provenance,
                  "bind this DSSE provenance envelope (fwtrust provenance make):\n"
                  "its SHA-256 goes into the protected TLV 0x46a2; one of its\n"
@@ -61,7 +119,7 @@ _Static_assert(FWT_SIGN_MAX_KEYS == 8, "the help text of --key");
 static const struct fwt_cli_prog k_cli = {
     .name = "fwtrust sign",
     .operands = "IN OUT",
-    .min_args = 2,
+    .min_args = 1,
     .max_args = 2,
     .description =
         "Sign the firmware IN into the MCUboot-format image OUT, with --key KEY [--key KEY ...]\n"
@@ -72,8 +130,58 @@ static const struct fwt_cli_prog k_cli = {
     .opts = k_opts,
     .epilog = "Exit status: 0 on success, else the error number\n"
               "(docs/exit-codes.md): 1 usage, 2 I/O, 7 key, 8 not found, 20 malformed HEX input,\n"
-              "29 certificate does not match a key, 32 sample key refused, 33 too large for slot.",
+              "22 --fix-sig does not verify, 29 certificate does not match a key, 32 sample key\n"
+              "refused, 33 too large for slot.",
 };
+
+/*
+ * imgtool's --custom-tlv TAG VALUE takes two words; the option table takes one.
+ * Join "--custom-tlv TAG VALUE" (and --custom-tlv-file) into
+ * "--custom-tlv=TAG:VALUE" before parsing; a word that already holds ':' is the
+ * one-word form. Returns a new argv (the joined words in *owned), or NULL.
+ */
+static char **join_pairs(int argc, char **argv, int *nargc, char ***owned, size_t *n_owned)
+{
+    char **nv = calloc((size_t)argc + 1, sizeof(*nv));
+    char **own = calloc((size_t)argc + 1, sizeof(*own));
+    if (!nv || !own) {
+        free(nv);
+        free(own);
+        return NULL;
+    }
+    int j = 0, opts_done = 0;
+    size_t no = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int pair = !opts_done && (!strcmp(a, "--custom-tlv") || !strcmp(a, "--custom-tlv-file"));
+        if (!strcmp(a, "--")) {
+            opts_done = 1;
+        }
+        if (pair && i + 2 < argc && !strchr(argv[i + 1], ':')) {
+            size_t len = strlen(a) + strlen(argv[i + 1]) + strlen(argv[i + 2]) + 3;
+            char *w = malloc(len);
+            if (!w) {
+                for (size_t k = 0; k < no; k++) {
+                    free(own[k]);
+                }
+                free(own);
+                free(nv);
+                return NULL;
+            }
+            snprintf(w, len, "%s=%s:%s", a, argv[i + 1], argv[i + 2]);
+            own[no++] = w;
+            nv[j++] = w;
+            i += 2;
+        } else {
+            nv[j++] = argv[i];
+        }
+    }
+    nv[j] = NULL;
+    *nargc = j;
+    *owned = own;
+    *n_owned = no;
+    return nv;
+}
 
 static int parse_num(const char *name, const char *s, uint32_t *out)
 {
@@ -85,7 +193,7 @@ static int parse_num(const char *name, const char *s, uint32_t *out)
     return 0;
 }
 
-static int run(int argc, char **argv)
+static int run_sign(int argc, char **argv)
 {
     struct fwt_cli_args args;
     int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
@@ -111,7 +219,7 @@ static int run(int argc, char **argv)
     const char *version = g_version, *sec_cnt = g_sec_cnt;
     int have_header = g_header <= U32, have_load_addr = g_load <= U32, json = g_json;
     const char *log_opt = g_log, *signer = g_signer, *log_db = NULL;
-    int no_log = g_no_log;
+    int no_log = g_no_log || g_vector; /* a vector to sign is not an image to log */
     so.header_size = have_header ? (uint32_t)g_header : 0;
     if (g_erased != 0 && g_erased != 0xff) {
         return fwt_cli_usage_error(k_prog, "--erased-val must be 0 or 0xff");
@@ -137,10 +245,68 @@ static int run(int argc, char **argv)
         so.hex_addr = (uint32_t)g_hex;
         so.has_hex_addr = 1;
     }
-    const char *in = args.argv[0], *out = args.argv[1];
-    if (n_keys == 0) {
-        return fwt_cli_usage_error(k_prog, "at least one --key is required");
+    const char *in = args.argv[0], *out = args.argc > 1 ? args.argv[1] : NULL;
+    if (out && g_output) {
+        return fwt_cli_usage_error(k_prog, "OUT given twice: as an operand and with --output");
     }
+    out = out ? out : g_output;
+    if (!out) {
+        return fwt_cli_usage_error(k_prog, "missing operand: usage: %s IN OUT (or -o OUT)", k_prog);
+    }
+    if (n_keys == 0 && !g_fix_sig_pub) {
+        return fwt_cli_usage_error(k_prog, "at least one --key is required (or --fix-sig-pubkey "
+                                   "with --fix-sig or --vector-to-sign)");
+    }
+    if (n_keys && (g_fix_sig || g_fix_sig_pub)) {
+        return fwt_cli_usage_error(k_prog, "--key cannot be combined with --fix-sig or "
+                                   "--fix-sig-pubkey (imgtool's rule)");
+    }
+    if (g_fix_sig_pub && !g_fix_sig && !g_vector) {
+        return fwt_cli_usage_error(k_prog, "--fix-sig-pubkey needs --fix-sig or --vector-to-sign");
+    }
+    if ((g_fix_sig || g_vector) && !g_fix_sig_pub) {
+        return fwt_cli_usage_error(k_prog, "--fix-sig and --vector-to-sign need --fix-sig-pubkey");
+    }
+    if (g_fix_sig && g_vector) {
+        return fwt_cli_usage_error(k_prog, "--fix-sig and --vector-to-sign exclude each other");
+    }
+    if (g_vector && strcmp(g_vector, "digest") && strcmp(g_vector, "payload")) {
+        return fwt_cli_usage_error(k_prog, "--vector-to-sign: digest or payload, not '%s'", g_vector);
+    }
+    so.vector_to_sign = !g_vector ? FWT_VECTOR_NONE
+                        : !strcmp(g_vector, "digest") ? FWT_VECTOR_DIGEST
+                                                      : FWT_VECTOR_PAYLOAD;
+    so.sig_out = g_sig_out;
+    if (g_sig_out && g_vector) {
+        return fwt_cli_usage_error(k_prog, "--sig-out saves the signature of an image: not with "
+                                   "--vector-to-sign");
+    }
+    if (strcmp(g_endian, "little") != 0) {
+        return fwt_cli_usage_error(k_prog, "--endian %s: fwtrust writes and verifies little-endian "
+                                   "images only (the byte order of MCUboot's targets)", g_endian);
+    }
+    if (!strcmp(g_sha, "auto")) {
+        so.hash = FWT_HASH_NONE;
+    } else if (!strcmp(g_sha, "256") || !strcmp(g_sha, "384") || !strcmp(g_sha, "512")) {
+        so.hash = g_sha[0] == '2' ? FWT_HASH_SHA256 : g_sha[0] == '3' ? FWT_HASH_SHA384
+                                                                      : FWT_HASH_SHA512;
+    } else {
+        return fwt_cli_usage_error(k_prog, "--sha: auto, 256, 384 or 512, not '%s'", g_sha);
+    }
+    so.max_align = (uint32_t)g_max_align;
+    so.max_sectors = (uint32_t)g_max_sectors;
+    so.overwrite_only = g_overwrite_only;
+    if (g_non_bootable) {
+        so.flags |= FWT_IMAGE_F_NON_BOOTABLE;
+    }
+    so.boot_record = g_boot_record;
+    struct fwt_dependency deps[FWT_SIGN_MAX_DEPS];
+    for (size_t i = 0; i < g_dep_list.n; i++) {
+        if (fwt_dependencies_parse(g_dep_specs[i], deps, FWT_SIGN_MAX_DEPS, &so.n_deps) != FWT_OK) {
+            return fwt_cli_usage_error(k_prog, "-d/--dependencies: %s", fwt_detail());
+        }
+    }
+    so.deps = so.n_deps ? deps : NULL;
     if (!have_header) {
         return fwt_cli_usage_error(k_prog, "--header-size is required (MCUboot uses 0x200 or 0x20)");
     }
@@ -165,6 +331,26 @@ static int run(int argc, char **argv)
     if (so.pad && so.slot_size == 0) {
         return fwt_cli_usage_error(k_prog, "--pad and --confirm need --slot-size");
     }
+    if (strcmp(g_enc_keylen, "128") && strcmp(g_enc_keylen, "256")) {
+        return fwt_cli_usage_error(k_prog, "--encrypt-keylen: 128 or 256, not '%s'", g_enc_keylen);
+    }
+    if (strcmp(g_hmac_sha, "auto") && strcmp(g_hmac_sha, "256") && strcmp(g_hmac_sha, "512")) {
+        return fwt_cli_usage_error(k_prog, "--hmac-sha: auto, 256 or 512, not '%s'", g_hmac_sha);
+    }
+    if (!g_encrypt && (g_clear || g_save_enctlv || strcmp(g_enc_keylen, "128") ||
+                       strcmp(g_hmac_sha, "auto"))) {
+        return fwt_cli_usage_error(k_prog, "--clear, --save-enctlv, --encrypt-keylen and "
+                                   "--hmac-sha need --encrypt");
+    }
+    so.enc_key_len = !g_encrypt ? 0 : g_enc_keylen[0] == '2' ? 32 : 16;
+    so.enc_hmac_sha512 = !strcmp(g_hmac_sha, "512");
+    so.enc_clear = g_clear;
+    so.enc_save_tlv = g_save_enctlv;
+    fwt_enckey *enc_key = NULL;
+    fwt_pubkey *fix_pub = NULL;
+    struct fwt_custom_tlv customs[FWT_SIGN_MAX_CUSTOM];
+    uint8_t *custom_bufs[FWT_SIGN_MAX_CUSTOM] = {NULL};
+    uint8_t fix_sig[1024];
 
     /* The provenance envelope bound into the protected area: its subject is IN. */
     uint8_t prov_digest[32];
@@ -234,6 +420,56 @@ static int run(int argc, char **argv)
             so.cert_lens[match] = cl;
         }
     }
+    if (err == FWT_OK && g_encrypt) {
+        err = fwt_enckey_load(g_encrypt, &enc_key);
+        so.enc_key = enc_key;
+    }
+    /* Custom TLVs: TAG:VALUE (imgtool's value rule) or TAG:FILE (the file's bytes). */
+    size_t n_all = g_custom_list.n + g_custom_file_list.n;
+    if (n_all > FWT_SIGN_MAX_CUSTOM) {
+        err = fwt_fail(FWT_E_ARG, "at most %d custom TLVs", FWT_SIGN_MAX_CUSTOM);
+    }
+    for (size_t i = 0; i < n_all && err == FWT_OK; i++) {
+        int is_file = i >= g_custom_list.n;
+        const char *spec = is_file ? g_custom_files[i - g_custom_list.n] : g_customs[i];
+        const char *colon = strchr(spec, ':');
+        char tag[32];
+        if (!colon || (size_t)(colon - spec) >= sizeof(tag)) {
+            err = fwt_fail(FWT_E_ARG, "--custom-tlv%s '%s': TAG VALUE (or TAG:VALUE)",
+                           is_file ? "-file" : "", spec);
+            break;
+        }
+        memcpy(tag, spec, (size_t)(colon - spec));
+        tag[colon - spec] = 0;
+        if (is_file) {
+            size_t fl = 0;
+            err = fwt_read_file(colon + 1, 0xfff0, &custom_bufs[i], &fl);
+            if (err == FWT_OK) {
+                /* the type rules, with an empty value; the file's bytes are the value */
+                err = fwt_custom_tlv_parse(tag, "", NULL, 0, &customs[i]);
+                customs[i].val = custom_bufs[i];
+                customs[i].len = fl;
+            }
+        } else {
+            size_t cap = strlen(colon + 1) / 2 + 1;
+            custom_bufs[i] = malloc(cap);
+            err = custom_bufs[i] ? fwt_custom_tlv_parse(tag, colon + 1, custom_bufs[i], cap,
+                                                        &customs[i])
+                                 : fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+    }
+    if (err == FWT_OK && n_all) {
+        so.custom = customs;
+        so.n_custom = n_all;
+    }
+    if (err == FWT_OK && g_fix_sig_pub) {
+        err = fwt_pubkey_load(g_fix_sig_pub, &ko, &fix_pub);
+        so.fix_sig_pubkey = fix_pub;
+    }
+    if (err == FWT_OK && g_fix_sig) {
+        err = fwt_signature_file_read(g_fix_sig, fix_sig, sizeof(fix_sig), &so.fix_sig_len);
+        so.fix_sig = fix_sig;
+    }
     if (err == FWT_OK) {
         /* The log key and its module: only what the operator names (the signer's
          * --pkcs11-module is theirs too; the signer's PIN is not the log key's). */
@@ -264,6 +500,11 @@ static int run(int argc, char **argv)
         free(pending);
     }
     fwt_privkey_free(log_key);
+    fwt_enckey_free(enc_key);
+    fwt_pubkey_free(fix_pub);
+    for (size_t i = 0; i < FWT_SIGN_MAX_CUSTOM; i++) {
+        free(custom_bufs[i]);
+    }
     for (size_t i = 0; i < FWT_SIGN_MAX_KEYS; i++) {
         fwt_privkey_free(so.keys[i]);
         free(certs[i]);
@@ -285,12 +526,33 @@ static int run(int argc, char **argv)
         fwt_version_format(&so.version, vs, sizeof(vs));
         json_t *o = json_pack("{s:b, s:s, s:s, s:i, s:b}", "ok", 1, "output", out, "version", vs,
                               "signatures", (int)so.n_keys, "logged", log_db != NULL);
+        if (o && so.enc_key) {
+            json_object_set_new(o, "encrypted", json_integer(8 * (json_int_t)so.enc_key_len));
+        }
         if (o && so.has_security_counter) {
             json_object_set_new(o, "security_counter", json_integer(so.security_counter));
         }
         fwt_cli_json_print(o);
     }
     return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    int nargc = 0;
+    char **owned = NULL;
+    size_t n_owned = 0;
+    char **nargv = join_pairs(argc, argv, &nargc, &owned, &n_owned);
+    if (!nargv) {
+        return fwt_cli_error(k_prog, fwt_fail(FWT_E_NOMEM, "out of memory"));
+    }
+    int rc = run_sign(nargc, nargv);
+    for (size_t i = 0; i < n_owned; i++) {
+        free(owned[i]);
+    }
+    free(owned);
+    free(nargv);
+    return rc;
 }
 
 const struct fwt_command fwt_cmd_sign = {"sign", "sign a firmware image", run};

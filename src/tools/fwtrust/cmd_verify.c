@@ -9,7 +9,7 @@ static const char *const k_prog = "fwtrust verify";
 #define MAX_TRUSTED 16
 
 static struct fwt_key_opts g_ko;
-static const char *key_specs[MAX_TRUSTED], *root_specs[MAX_TRUSTED], *g_hw_id;
+static const char *key_specs[MAX_TRUSTED], *root_specs[MAX_TRUSTED], *g_hw_id, *g_dec_key;
 static struct fwt_opt_list g_keys = {key_specs, 0, MAX_TRUSTED}, g_roots = {root_specs, 0, MAX_TRUSTED};
 static uint64_t g_threshold = 1, g_min_key_version, g_min_sec_cnt;
 static int json;
@@ -27,6 +27,10 @@ static const struct fwt_opt k_opts[] = {
     FWT_OPT_STR_(0, "hw-id", "ID", &g_hw_id, "the image must carry exactly this hardware id"),
     FWT_OPT_U64_(0, "min-security-counter", "N", &g_min_sec_cnt, 0, UINT32_MAX,
                  "refuse images whose security counter is below N"),
+    FWT_OPT_STR_(0, "decrypt-key", "PRIV", &g_dec_key,
+                 "verify an encrypted image's plaintext: the device's\n"
+                 "decryption key (RSA-2048/P-256/X25519 PEM, AES-KW base64,\n"
+                 "or a pkcs11: URI: RSA-2048 or P-256 in a token)"),
     FWT_OPT_FLAG_(0, "json", &json, "print the result (version, counter, hw id, digest,\n"
                                     "signers, result) as JSON"),
     FWT_KEY_OPTS(g_ko),
@@ -46,7 +50,9 @@ static const struct fwt_cli_prog k_cli = {
     .epilog = "Exit status (docs/exit-codes.md): 0 valid; 1 usage; 2 I/O; 8 IMAGE not found;\n"
               "20 malformed; 21 digest mismatch; 22 bad signature; 23 unsigned; 24 unknown key;\n"
               "25 wrong hardware id; 26 security counter too low; 27 unsupported; 28 threshold\n"
-              "not met; 29 bad certificate; 30 key version revoked; 31 no trusted key given.",
+              "not met; 29 bad certificate; 30 key version revoked; 31 no trusted key given;\n"
+              "7 --decrypt-key cannot open the image's key (wrong key, altered tag). An\n"
+              "encrypted image without --decrypt-key: 27.",
 };
 
 struct trusted {
@@ -81,6 +87,8 @@ static int run(int argc, char **argv)
     struct fwt_trusted_key tkeys[MAX_TRUSTED], troots[MAX_TRUSTED];
     struct fwt_image_info info;
     memset(&info, 0, sizeof(info));
+    fwt_enckey *dec_key = NULL;
+    int stored_clear = 0;
     fwt_err err = (keys && roots) ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
     for (size_t i = 0; i < n_keys && err == FWT_OK; i++) {
         err = fwt_trusted_key_load(key_specs[i], &g_ko, keys[i].enc, &tkeys[i], keys[i].keyhash);
@@ -99,7 +107,21 @@ static int run(int argc, char **argv)
         pol.roots = n_roots ? troots : NULL;
         pol.n_roots = n_roots;
         pol.now = (uint64_t)time(NULL);
-        err = fwt_verify_file(image, &pol, &info);
+        if (g_dec_key) {
+            err = fwt_enckey_load_ex(g_dec_key, &g_ko, &dec_key);
+            if (err == FWT_OK) {
+                err = fwt_verify_file_decrypt(image, &pol, dec_key, &info, &stored_clear);
+            }
+        } else {
+            err = fwt_verify_file(image, &pol, &info);
+        }
+    }
+    fwt_enckey_free(dec_key);
+    /* MCUboot's DEPENDENCY TLVs of a valid image (signed; the agent enforces them). */
+    struct fwt_dependency deps[FWT_SIGN_MAX_DEPS];
+    size_t n_deps = 0;
+    if (err == FWT_OK) {
+        err = fwt_file_dependencies(image, deps, FWT_SIGN_MAX_DEPS, &n_deps);
     }
     if (json) {
         json_t *o = err == FWT_OK ? json_pack("{s:b}", "ok", 1) : fwt_cli_json_error(err);
@@ -128,6 +150,12 @@ static int run(int argc, char **argv)
                 json_object_set_new(o, "digest", json_string(dig));
                 json_object_set_new(o, "hash", json_string(fwt_hash_name(info.hash_alg)));
                 json_object_set_new(o, "pure", json_boolean(info.pure));
+                json_object_set_new(o, "encrypted", json_boolean(info.enc_key_len != 0));
+                if (info.enc_key_len) {
+                    json_object_set_new(o, "aes_bits", json_integer(8 * info.enc_key_len));
+                    json_object_set_new(o, "enc_tlv", json_integer(info.enc_tlv));
+                    json_object_set_new(o, "stored_in_clear", json_boolean(stored_clear));
+                }
                 json_object_set_new(o, "format_version", json_integer(info.format_version));
                 if (info.has_cert) {
                     json_object_set_new(o, "key_version", json_integer(info.key_version));
@@ -152,6 +180,14 @@ static int run(int argc, char **argv)
                     json_array_append_new(signers, s);
                 }
                 json_object_set_new(o, "signers", signers);
+                json_t *dj = json_array();
+                for (size_t i = 0; i < n_deps; i++) {
+                    char dv[48];
+                    fwt_version_format(&deps[i].min, dv, sizeof(dv));
+                    json_array_append_new(dj, json_pack("{s:i, s:s}", "image_id",
+                                                        (int)deps[i].image_id, "min_version", dv));
+                }
+                json_object_set_new(o, "dependencies", dj);
                 json_object_set_new(o, "anchors", json_integer(info.n_anchors));
             }
         }
@@ -178,11 +214,22 @@ static int run(int argc, char **argv)
         if (info.pure) {
             printf("  signatures: pure Ed25519 over the signed region (SIG_PURE)\n");
         }
+        if (info.enc_key_len) {
+            printf("  encrypted: AES-%u-CTR, key in TLV 0x%02x; %s\n", 8U * info.enc_key_len,
+                   (unsigned)info.enc_tlv,
+                   stored_clear ? "payload stored in clear, verified as it is"
+                                : "plaintext decrypted and verified");
+        }
         if (info.has_security_counter) {
             printf("  security counter: %u\n", (unsigned)info.security_counter);
         }
         if (info.hw_id_len && fwt_is_printable(info.hw_id, info.hw_id_len)) {
             printf("  hardware id: %.*s\n", (int)info.hw_id_len, (const char *)info.hw_id);
+        }
+        for (size_t i = 0; i < n_deps; i++) {
+            char dv[48];
+            fwt_version_format(&deps[i].min, dv, sizeof(dv));
+            printf("  depends on: image %u >= %s\n", (unsigned)deps[i].image_id, dv);
         }
     }
     return 0;
