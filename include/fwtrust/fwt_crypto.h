@@ -137,6 +137,9 @@ void fwt_openssl_ops_free(struct fwt_crypto_ops *ops);
 /* Hashing helpers. */
 FWT_MUST_CHECK fwt_err fwt_sha256(const void *data, size_t len, uint8_t out[32]);
 
+/* len bytes from the cryptographic random generator (nonces, serials). */
+FWT_MUST_CHECK fwt_err fwt_random(void *buf, size_t len);
+
 /* Wipe memory that held secrets (not optimised away). */
 void fwt_zeroize(void *p, size_t len);
 
