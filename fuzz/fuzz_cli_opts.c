@@ -2,8 +2,9 @@
  * libFuzzer target: bytes -> fwt_cli_parse (the option tables of the tools,
  * src/tools/cli_opts.c). The input is split at NUL bytes into argv. Invariants:
  * the result is -1 (go on), 0 (help/version printed) or FWT_E_ARG; on -1 a
- * subcommand was chosen, the operand count is within its bounds, argv[argc] is
- * NULL and every operand is one of the input words. Run with -close_fd_mask=3:
+ * subcommand was chosen (one word, or two: "log show"), the operand count is
+ * within its bounds, argv[argc] is NULL, every operand is one of the input
+ * words and no word of the command is an operand. Run with -close_fd_mask=3:
  * the parser prints help and errors.
  */
 #include <stddef.h>
@@ -34,6 +35,8 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"alpha", "X [Y...]", 1, -1, "a", NULL, k_a},
     {"beta", "", 0, 0, "b", NULL, k_b},
     {"gamma", "[Z]", 0, 1, "c", NULL, NULL},
+    {"log verify", "", 0, 0, "two words", NULL, k_b},
+    {"log show", "[N...]", 0, -1, "two words", NULL, k_a},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static const struct fwt_cli_prog k_prog = {"fz", NULL, 0, 0, "Fuzzed.", k_global, k_cmds, "Exit."};
@@ -71,6 +74,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == -1) {
         if (!a.cmd || a.argc < a.cmd->min_args || (a.cmd->max_args >= 0 && a.argc > a.cmd->max_args) ||
             a.argv[a.argc] != NULL || g_list.n > 4 || (g_n != 0 && (g_n < 1 || g_n > 1000))) {
+            abort();
+        }
+        /* the command's words are input words, and not counted among the operands */
+        size_t cw = strcspn(a.cmd->name, " ");
+        int two = a.cmd->name[cw] == ' ';
+        int w1 = 0, w2 = !two;
+        for (int j = 1; j < argc; j++) {
+            w1 |= strlen(orig[j]) == cw && !strncmp(orig[j], a.cmd->name, cw);
+            w2 |= two && !strcmp(orig[j], a.cmd->name + cw + 1);
+        }
+        if (!w1 || !w2 || a.argc + 1 + two > argc - 1) {
             abort();
         }
         for (int i = 0; i < a.argc; i++) {

@@ -150,13 +150,20 @@ static int takes_arg(const struct fwt_cli_prog *p, const char *name, size_t len,
     return o && o->type != FWT_OPT_FLAG;
 }
 
-/* Index in argv of the subcommand: the first operand; 0 when there is none. */
-static int find_subcommand(const struct fwt_cli_prog *p, int argc, char **argv)
+/*
+ * Index in argv of the first operand at or after from; 0 when there is none.
+ * *dd is set once "--" has been passed (every later word is an operand).
+ */
+static int next_operand(const struct fwt_cli_prog *p, int argc, char **argv, int from, int *dd)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = from; i < argc; i++) {
         const char *a = argv[i];
+        if (*dd) {
+            return i;
+        }
         if (!strcmp(a, "--")) {
-            return i + 1 < argc ? i + 1 : 0;
+            *dd = 1;
+            continue;
         }
         if (a[0] != '-' || a[1] == 0) {
             return i;
@@ -178,6 +185,25 @@ static int find_subcommand(const struct fwt_cli_prog *p, int argc, char **argv)
         }
     }
     return 0;
+}
+
+/* Is w the first word of two-word commands ("log" of "log verify")? */
+static int is_group(const struct fwt_cli_prog *p, const char *w)
+{
+    size_t l = strlen(w);
+    for (const struct fwt_cli_cmd *c = p->cmds; c && c->name; c++) {
+        if (!strncmp(c->name, w, l) && c->name[l] == ' ') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* In group (NULL: every command): is c listed? */
+static int in_group(const struct fwt_cli_cmd *c, const char *group)
+{
+    size_t l = group ? strlen(group) : 0;
+    return !group || (!strncmp(c->name, group, l) && c->name[l] == ' ');
 }
 
 /* ---- help ---- */
@@ -239,30 +265,28 @@ static void usage_line(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *c
     }
 }
 
-void fwt_cli_help(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd, FILE *out)
+static void print_cmds(const struct fwt_cli_prog *p, const char *group, FILE *out)
 {
-    usage_line(p, cmd, "usage: ", out);
-    fputs("\n\n", out);
-    const char *desc = cmd ? (cmd->description ? cmd->description : cmd->summary) : p->description;
-    if (desc && desc[0]) {
-        fprintf(out, "%s\n\n", desc);
-    }
-    if (!cmd && p->cmds) {
-        fputs("Commands:\n", out);
-        for (const struct fwt_cli_cmd *c = p->cmds; c->name; c++) {
-            char head[96];
-            snprintf(head, sizeof(head), "%s%s%s", c->name, c->operands[0] ? " " : "", c->operands);
-            int w = fprintf(out, "  %s", head);
-            fprintf(out, "%*s%s\n", w >= HELP_COL ? 1 : HELP_COL - w, "", c->summary);
+    fputs("Commands:\n", out);
+    for (const struct fwt_cli_cmd *c = p->cmds; c->name; c++) {
+        if (!in_group(c, group)) {
+            continue;
         }
+        char head[96];
+        snprintf(head, sizeof(head), "%s%s%s", c->name, c->operands[0] ? " " : "", c->operands);
+        int w = fprintf(out, "  %s", head);
+        fprintf(out, "%*s%s\n", w >= HELP_COL ? 1 : HELP_COL - w, "", c->summary);
+    }
+    if (group) {
+        fprintf(out, "\n'%s %s COMMAND --help' describes a command.\n\n", p->name, group);
+    } else {
         fprintf(out, "\n'%s COMMAND --help' describes a command.\n\n", p->name);
     }
-    if (cmd && has_visible(cmd->opts)) {
-        fprintf(out, "Options of %s:\n", cmd->name);
-        print_opts(cmd->opts, out);
-        fputc('\n', out);
-    }
-    fputs(cmd && p->opts ? "Global options (before or after the command):\n" : "Options:\n", out);
+}
+
+static void print_global(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd, int sub, FILE *out)
+{
+    fputs(sub && p->opts ? "Global options (before or after the command):\n" : "Options:\n", out);
     print_opts(p->opts, out);
     for (size_t i = 0; i < B_COUNT; i++) {
         if (!builtin_shadowed(p, cmd, &k_builtin[i])) {
@@ -273,6 +297,33 @@ void fwt_cli_help(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd, F
     if (p->epilog && p->epilog[0]) {
         fprintf(out, "\n%s\n", p->epilog);
     }
+}
+
+/* --help of a group of two-word commands ("prog log --help"). */
+static void group_help(const struct fwt_cli_prog *p, const char *group, FILE *out)
+{
+    fprintf(out, "usage: %s [OPTIONS] %s COMMAND [ARGS]\n\n", p->name, group);
+    print_cmds(p, group, out);
+    print_global(p, NULL, 1, out);
+}
+
+void fwt_cli_help(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd, FILE *out)
+{
+    usage_line(p, cmd, "usage: ", out);
+    fputs("\n\n", out);
+    const char *desc = cmd ? (cmd->description ? cmd->description : cmd->summary) : p->description;
+    if (desc && desc[0]) {
+        fprintf(out, "%s\n\n", desc);
+    }
+    if (!cmd && p->cmds) {
+        print_cmds(p, NULL, out);
+    }
+    if (cmd && has_visible(cmd->opts)) {
+        fprintf(out, "Options of %s:\n", cmd->name);
+        print_opts(cmd->opts, out);
+        fputc('\n', out);
+    }
+    print_global(p, cmd, cmd != NULL, out);
 }
 
 static void md_text(const char *s, FILE *out)
@@ -304,11 +355,12 @@ static void md_opts(const struct fwt_opt *opts, FILE *out)
         if (!o->help) {
             continue;
         }
+        char names[128];
+        snprintf(names, sizeof(names), "%s%c%s--%s%s%s", o->short_name ? "-" : "", o->short_name ? o->short_name : ' ',
+                 o->short_name ? ", " : "", o->long_name, o->argname ? " " : "", o->argname ? o->argname : "");
         fputs("| `", out);
-        if (o->short_name) {
-            fprintf(out, "-%c, ", o->short_name);
-        }
-        fprintf(out, "--%s%s%s` | ", o->long_name, o->argname ? " " : "", o->argname ? o->argname : "");
+        md_text(names + (o->short_name ? 0 : 1), out); /* a '|' in a table cell is escaped */
+        fputs("` | ", out);
         md_text(o->help, out);
         fputs(" |\n", out);
     }
@@ -326,7 +378,11 @@ void fwt_cli_markdown(const struct fwt_cli_prog *p, FILE *out)
     if (p->cmds) {
         fputs("\n| command | meaning |\n|---|---|\n", out);
         for (const struct fwt_cli_cmd *c = p->cmds; c->name; c++) {
-            fprintf(out, "| `%s%s%s` | ", c->name, c->operands[0] ? " " : "", c->operands);
+            char head[128];
+            snprintf(head, sizeof(head), "%s%s%s", c->name, c->operands[0] ? " " : "", c->operands);
+            fputs("| `", out);
+            md_text(head, out);
+            fputs("` | ", out);
             md_text(c->summary, out);
             fputs(" |\n", out);
         }
@@ -468,41 +524,112 @@ static const struct fwt_cli_cmd *lookup_cmd(const struct fwt_cli_prog *p, const 
     return NULL;
 }
 
-static int unknown_command(const struct fwt_cli_prog *p, const char *s)
+/* "did you mean" among the first words of the commands (or, in group, their second words). */
+static int unknown_command(const struct fwt_cli_prog *p, const char *group, const char *s)
 {
     const char *names[64];
+    char words[64][48];
     char list[512] = "";
-    size_t n = 0;
+    size_t n = 0, gl = group ? strlen(group) + 1 : 0;
     for (const struct fwt_cli_cmd *c = p->cmds; c->name && n < 64; c++) {
-        names[n++] = c->name;
+        if (!in_group(c, group)) {
+            continue;
+        }
+        const char *w = c->name + gl;
+        snprintf(words[n], sizeof(words[n]), "%.*s", (int)strcspn(w, " "), w);
+        if (n == 0 || strcmp(words[n - 1], words[n]) != 0) {
+            names[n] = words[n];
+            n++;
+        }
         size_t l = strlen(list);
-        snprintf(list + l, sizeof(list) - l, "%s%s", l ? ", " : "", c->name);
+        snprintf(list + l, sizeof(list) - l, "%s%s", l ? ", " : "", w);
     }
+    char prog[96];
+    snprintf(prog, sizeof(prog), "%s%s%s", p->name, group ? " " : "", group ? group : "");
     const char *sug = fwt_cli_suggest(s, names, n);
     if (sug) {
-        return fwt_cli_usage_error(p->name, "unknown command '%s'; did you mean '%s'?", s, sug);
+        return fwt_cli_usage_error(prog, "unknown command '%s'; did you mean '%s'?", s, sug);
     }
-    return fwt_cli_usage_error(p->name, "unknown command '%s' (commands: %s)", s, list);
+    return fwt_cli_usage_error(prog, "unknown command '%s' (commands: %s)", s, list);
+}
+
+/* Is -h or --help among argv[from..to-1]? */
+static int help_among(char **argv, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Find the command: its words (1, or 2 for "log verify") into *nwords. Returns
+ * -1 to go on, else the exit code (help printed, or a usage error).
+ */
+static int choose_command(const struct fwt_cli_prog *p, int argc, char **argv, struct fwt_cli_args *args,
+                          int *nwords)
+{
+    int dd = 0;
+    int sub = next_operand(p, argc, argv, 1, &dd);
+    *nwords = 0;
+    if (!sub) {
+        return -1;
+    }
+    const char *word = argv[sub];
+    if (!is_group(p, word)) {
+        args->cmd = strchr(word, ' ') ? NULL : lookup_cmd(p, word); /* "log verify" is two words */
+        if (!args->cmd) {
+            if (help_among(argv, 1, sub)) { /* "prog --help bogus" */
+                fwt_cli_help(p, NULL, stdout);
+                return 0;
+            }
+            return unknown_command(p, NULL, word);
+        }
+        *nwords = 1;
+        snprintf(args->name, sizeof(args->name), "%s %s", p->name, args->cmd->name);
+        return -1;
+    }
+    int sub2 = next_operand(p, argc, argv, sub + 1, &dd);
+    char full[96];
+    if (sub2) {
+        snprintf(full, sizeof(full), "%s %s", word, argv[sub2]);
+        args->cmd = lookup_cmd(p, full);
+    }
+    if (!args->cmd) {
+        if (help_among(argv, 1, sub2 ? sub2 : argc)) { /* "prog log --help" */
+            group_help(p, word, stdout);
+            return 0;
+        }
+        if (sub2) {
+            return unknown_command(p, word, argv[sub2]);
+        }
+        snprintf(full, sizeof(full), "%s %s", p->name, word);
+        char list[512] = "";
+        for (const struct fwt_cli_cmd *c = p->cmds; c->name; c++) {
+            size_t l = strlen(list);
+            if (in_group(c, word)) {
+                snprintf(list + l, sizeof(list) - l, "%s%s", l ? ", " : "", c->name);
+            }
+        }
+        return fwt_cli_usage_error(full, "no command (%s)", list);
+    }
+    *nwords = 2;
+    snprintf(args->name, sizeof(args->name), "%s %s", p->name, args->cmd->name);
+    return -1;
 }
 
 int fwt_cli_parse(const struct fwt_cli_prog *p, int argc, char **argv, struct fwt_cli_args *args)
 {
     memset(args, 0, sizeof(*args));
     snprintf(args->name, sizeof(args->name), "%s", p->name);
-    int sub = p->cmds ? find_subcommand(p, argc, argv) : 0;
-    if (sub) {
-        args->cmd = lookup_cmd(p, argv[sub]);
-        if (!args->cmd) {
-            /* --help / --version still work, e.g. "prog --help bogus" */
-            for (int i = 1; i < sub; i++) {
-                if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-                    fwt_cli_help(p, NULL, stdout);
-                    return 0;
-                }
-            }
-            return unknown_command(p, argv[sub]);
+    int words = 0; /* the command's words, skipped among the operands */
+    if (p->cmds) {
+        int r = choose_command(p, argc, argv, args, &words);
+        if (r >= 0) {
+            return r;
         }
-        snprintf(args->name, sizeof(args->name), "%s %s", p->name, args->cmd->name);
     }
     struct table t;
     if (table_build(&t, p, args->cmd) != 0) {
@@ -529,7 +656,7 @@ int fwt_cli_parse(const struct fwt_cli_prog *p, int argc, char **argv, struct fw
     if (!ops) {
         return fwt_cli_usage_error(p->name, "out of memory");
     }
-    int nops = 0, rc = -1, ch, seen_sub = 0;
+    int nops = 0, rc = -1, ch;
     optind = 0; /* GNU: full re-initialisation */
     opterr = 0;
     while (rc < 0 && (ch = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
@@ -542,8 +669,8 @@ int fwt_cli_parse(const struct fwt_cli_prog *p, int argc, char **argv, struct fw
             }
         }
         if (ch == 1) {
-            if (p->cmds && !seen_sub) {
-                seen_sub = 1; /* the subcommand found above */
+            if (words > 0) {
+                words--; /* a word of the command found above */
             } else {
                 ops[nops++] = optind - 1;
             }
@@ -587,8 +714,8 @@ int fwt_cli_parse(const struct fwt_cli_prog *p, int argc, char **argv, struct fw
         return rc;
     }
     while (optind < argc) { /* after "--" */
-        if (p->cmds && !seen_sub) {
-            seen_sub = 1;
+        if (words > 0) {
+            words--;
             optind++;
             continue;
         }

@@ -79,9 +79,19 @@ expect 0 "usage: fwtrust-agent" "$AGENT" --help
 expect 0 "log verify" "$AGENT" --device "$T/dev" log --help
 expect 0 "usage: fwtrust-boot" "$BOOT" --help
 expect 1 "--device DIR is required" "$AGENT" status
-expect 1 "not a command" "$AGENT" --device "$T/dev" frobnicate
-expect 1 "Try 'fwtrust-agent --help'" "$AGENT" --device "$T/dev" install --no-such-option "$T/v1.bin"
-expect 1 "Try 'fwtrust-agent --help'" "$AGENT" --bogus status
+expect 1 "fwtrust-agent: unknown command 'frobnicate'" "$AGENT" --device "$T/dev" frobnicate
+expect 1 "fwtrust-agent: unknown command 'instal'; did you mean 'install'?" "$AGENT" --device "$T/dev" instal
+# one error line naming the program and command, and a hint at that command's --help
+expect 1 "Try 'fwtrust-agent install --help'" "$AGENT" --device "$T/dev" install --no-such-option "$T/v1.bin"
+expect 1 "fwtrust-agent status: unknown option '--bogus'" "$AGENT" --bogus status
+expect 1 "fwtrust-agent install: missing operand" "$AGENT" --device "$T/dev" install
+expect 1 "fwtrust-agent confirm: unexpected operand 'x' (takes none)" "$AGENT" --device "$T/dev" confirm x
+expect 1 "fwtrust-agent log: unknown command 'vrfy'; did you mean 'verify'?" "$AGENT" --device "$T/dev" log vrfy
+expect 1 "option '--allow-older' is not an option of this command (only of: install)" \
+    "$AGENT" --device "$T/dev" confirm --allow-older
+# options before or after the command
+expect 0 "audit log intact" "$AGENT" log verify --device "$T/dev"
+expect 0 "audit log intact" "$AGENT" log --device "$T/dev" verify
 expect 1 "Try 'fwtrust-boot --help'" "$BOOT" --device "$T/dev" --bogus
 # What an install reads back: the header and TLV areas by default, everything with --readback full
 # (the option on install, or readback = full for the device).

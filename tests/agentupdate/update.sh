@@ -98,6 +98,6 @@ update_boot_confirm dev --target primehub/big9.bin.zst
 slot_holds dev b "$T/big9.bin"
 [ "$(stat -c %s "$T/dev.slots/b")" = "$(stat -c %s "$T/big9.bin")" ] || fail "slot b is not exactly big9"
 # Usage errors.
-expect 1 "unexpected argument" agent dev update extra
+expect 1 "fwtrust-agent update: unexpected operand 'extra'" agent dev update extra
 expect 0 "--target NAME" agent dev update --help
 echo "update: ok"

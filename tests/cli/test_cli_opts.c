@@ -248,6 +248,67 @@ static void test_generated_help(void **s)
     assert_non_null(strstr(h, "| `--timeout SEC` | timeout \\| seconds second line |\n"));
 }
 
+/* Two-word commands ("log verify", "log show"): options anywhere, group help, suggestions. */
+static void test_two_word_commands(void **s)
+{
+    (void)s;
+    static int since;
+    static const struct fwt_opt show_opts[] = {FWT_OPT_FLAG_(0, "all", &since, "every entry"), FWT_OPT_END_};
+    static const struct fwt_cli_cmd cmds[] = {
+        {"init", "", 0, 0, "create", NULL, NULL},
+        {"log verify", "", 0, 0, "check the log", NULL, NULL},
+        {"log show", "[N]", 0, 1, "print the log", NULL, show_opts},
+        {NULL, NULL, 0, 0, NULL, NULL, NULL},
+    };
+    static const struct fwt_cli_prog p = {"tagent", NULL, 0, 0, "Agent.", k_global, cmds, NULL};
+    struct fwt_cli_args a;
+    reset();
+    since = 0;
+    assert_int_equal(parse(&p, &a, ARGV("tagent", "log", "--json", "show", "--all", "7", "-d", "D")), -1);
+    assert_ptr_equal(a.cmd, &cmds[2]);
+    assert_string_equal(a.name, "tagent log show");
+    assert_int_equal(a.argc, 1);
+    assert_string_equal(a.argv[0], "7");
+    assert_int_equal(since, 1);
+    assert_int_equal(g_json, 1);
+    assert_string_equal(g_dir, "D");
+    /* an option argument between the words is not a word */
+    reset();
+    assert_int_equal(parse(&p, &a, ARGV("tagent", "log", "--dir", "show", "verify")), -1);
+    assert_ptr_equal(a.cmd, &cmds[1]);
+    assert_string_equal(g_dir, "show");
+    assert_int_equal(a.argc, 0);
+    /* after "--" */
+    reset();
+    assert_int_equal(parse(&p, &a, ARGV("tagent", "--", "log", "show", "-1")), -1);
+    assert_ptr_equal(a.cmd, &cmds[2]);
+    assert_string_equal(a.argv[0], "-1");
+    reset();
+    assert_int_equal(parse(&p, &a, ARGV("tagent", "log", "shwo")), 1);
+    assert_string_equal(g_err, "tagent log: unknown command 'shwo'; did you mean 'show'?\nTry 'tagent log --help'.\n");
+    reset();
+    assert_int_equal(parse(&p, &a, ARGV("tagent", "log")), 1);
+    assert_string_equal(g_err, "tagent log: no command (log verify, log show)\nTry 'tagent log --help'.\n");
+    reset();
+    assert_int_equal(parse(&p, &a, ARGV("tagent", "lgo", "show")), 1);
+    assert_string_equal(g_err, "tagent: unknown command 'lgo'; did you mean 'log'?\nTry 'tagent --help'.\n");
+    /* one word holding a space is not the two words (found by fuzz_cli_opts) */
+    reset();
+    assert_int_equal(parse(&p, &a, ARGV("tagent", "log verify")), 1);
+    assert_non_null(strstr(g_err, "tagent: unknown command 'log verify'"));
+    reset();
+    assert_int_equal(parse(&p, &a, ARGV("tagent", "log", "verify", "--all")), 1);
+    assert_non_null(strstr(g_err, "option '--all' is not an option of this command (only of: log show)"));
+    /* the group's help lists its commands only; a command's help is its own */
+    char *h = stdout_of(&p, ARGV("tagent", "log", "--help"));
+    assert_non_null(strstr(h, "usage: tagent [OPTIONS] log COMMAND [ARGS]\n"));
+    assert_non_null(strstr(h, "  log show [N]"));
+    assert_null(strstr(h, "  init"));
+    h = stdout_of(&p, ARGV("tagent", "log", "show", "--help"));
+    assert_non_null(strstr(h, "usage: tagent log show [OPTIONS] [N]\n"));
+    assert_non_null(strstr(h, "Options of log show:\n      --all"));
+}
+
 /* A table may give a built-in name (--version) its own meaning, as fwtrust sign does. */
 static void test_builtin_shadowed(void **s)
 {
@@ -272,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_errors_and_suggestions),
         cmocka_unit_test(test_generated_help),
         cmocka_unit_test(test_builtin_shadowed),
+        cmocka_unit_test(test_two_word_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

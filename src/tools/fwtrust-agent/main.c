@@ -1,57 +1,38 @@
 /*
  * fwtrust-agent: the device agent (docs/agent.md).
  *
- *   fwtrust-agent --device DIR [--json] COMMAND [ARGS]
+ *   fwtrust-agent [--device DIR] [--json] COMMAND [ARGS]
  *
- * Exit status: 0 on success, otherwise the fwt_err number (docs/exit-codes.md).
+ * The commands are the table k_cmds (src/tools/cli.h): a command is one entry
+ * there, its options and one handler in k_run. Exit status: 0 on success,
+ * otherwise the fwt_err number (docs/exit-codes.md).
  */
 #include "cli.h"
 #include "update_cmd.h"
 
 #include <fwtrust/fwt_agent.h>
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const k_prog = "fwtrust-agent";
 static int g_json;
 static const char *g_device;
+static const char *g_name = "fwtrust-agent"; /* "fwtrust-agent COMMAND": in messages */
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust-agent --device DIR [--json] COMMAND [ARGS]\n\n"
-            "The device agent: installs signed images into the inactive A/B slot, confirms or\n"
-            "rolls back after a boot, and reports and checks the device state.\n\n"
-            "Commands:\n"
-            "  init          create a device: --hw-id ID --slot-a PATH --slot-b PATH\n"
-            "                --trust-key PUB... [--trust-root PUB...] [--tuf-root F --repo URL]\n"
-            "  install FILE  install a signed image (FILE, or - for standard input)\n"
-            "  update        fetch and install the newest image from the TUF repository\n"
-            "  confirm       the trial image booted well: make it the confirmed image\n"
-            "  rollback      cancel a trial, or go back to the image in the other slot\n"
-            "  status        slots, boot control, anti-rollback minimums\n"
-            "  verify-slots  re-verify both slots now and report tampering\n"
-            "  log verify    check the audit log's hash chain\n\n"
-            "Options:\n"
-            "  --device DIR  the device directory (required)\n"
-            "  --json        print the result as JSON\n"
-            "  -h, --help    this text; 'fwtrust-agent --device DIR COMMAND --help' for a command\n\n"
-            "Exit status: 0 on success, otherwise the error number (docs/exit-codes.md), e.g.\n"
-            "1 usage, 2 I/O, 8 not found, 10 device locked by another agent, 11 state corrupt,\n"
-            "20-33 image refused (21 digest, 22 signature, 24 unknown key, 25 hardware id,\n"
-            "26 security counter, 30 key version, 31 no trust anchor), 51 nothing to do.\n");
-}
+static const struct fwt_opt k_global[] = {
+    FWT_OPT_STR_(0, "device", "DIR", &g_device, "the device directory (required)"),
+    FWT_OPT_FLAG_(0, "json", &g_json, "print the result as JSON"),
+    FWT_OPT_END_,
+};
 
 static int fail(fwt_err err)
 {
     if (g_json) {
         fwt_cli_json_print(fwt_cli_json_error(err));
     }
-    return fwt_cli_error(k_prog, err);
+    return fwt_cli_error(g_name, err);
 }
 
 static const char *slot_name(enum fwt_agent_slot s)
@@ -104,179 +85,95 @@ static void progress_cb(void *ctx, uint64_t done, uint64_t total)
 
 /* ---- init ---- */
 
-enum {
-    O_HW_ID = 0x100, O_SLOT_A, O_SLOT_B, O_SLOT_SIZE, O_KEY, O_ROOT, O_THRESHOLD, O_TRIES,
-    O_MIN_SC, O_MIN_KV, O_TUF_ROOT, O_REPO, O_CA, O_CERT, O_CKEY, O_PIN, O_ALLOW_OLDER, O_READBACK,
-    O_TARGETS
-};
-
-/* --readback metadata|full: 1 for full, 0 for metadata, -1 otherwise. */
+/* --readback metadata|full (init, install): 1 for full, 0 for metadata, -1 otherwise. */
+static const char *g_readback;
 static int parse_readback(const char *v)
 {
     return !strcmp(v, "full") ? 1 : !strcmp(v, "metadata") ? 0 : -1;
 }
 
-static void usage_init(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust-agent --device DIR init --hw-id ID --slot-a PATH --slot-b PATH\n"
-            "                     --trust-key PUB [--trust-key PUB ...] [options]\n\n"
-            "Create the device directory DIR. Slots are regular files (created when absent) or\n"
-            "block devices. Trust anchors are copied into DIR/keys as public keys. A slot that\n"
-            "already holds a valid image (factory image) becomes the confirmed slot. A device\n"
-            "without any --trust-key or --trust-root refuses every image (exit 31).\n\n"
-            "  --hw-id ID                  hardware id images must carry (1-64 bytes)\n"
-            "  --slot-a PATH, --slot-b PATH  the two slots\n"
-            "  --slot-size N               bytes an image may use in a slot (default: no limit\n"
-            "                              for files, the device size for block devices)\n"
-            "  --trust-key PUB             trusted image signing key (PEM); up to 8\n"
-            "  --trust-root PUB            trusted certificate root (boot-key certificates); up to 8\n"
-            "  --threshold K               valid signatures from K distinct trust anchors (each\n"
-            "                              --trust-key, each --trust-root: a root counts once\n"
-            "                              however many keys it certified) (default 1)\n"
-            "  --tries N                   boots a trial image gets before it rolls back (default 3)\n"
-            "  --readback metadata|full    what every install reads back after its fsync: the\n"
-            "                              header and TLV areas (default), or the whole slot from\n"
-            "                              the medium, hashed again (flash that may fail writes)\n"
-            "  --min-security-counter N    initial anti-rollback minimum (default 0)\n"
-            "  --min-key-version N         initial minimum certificate key version (default 0)\n"
-            "  --tuf-root FILE             trusted TUF root.json for 'update' (copied in)\n"
-            "  --repo URL                  TUF repository base URL for 'update'\n"
-            "  --ca FILE                   TLS: CA bundle or the pinned server certificate\n"
-            "  --client-cert FILE          TLS: client certificate (mutual TLS)\n"
-            "  --client-key FILE           TLS: its private key (copied in, mode 0600)\n"
-            "  --pinned-pubkey PIN         TLS: curl public key pin (sha256//BASE64)\n"
-            "  --targets PATTERN           this device's target names for 'update', a TUF path\n"
-            "                              pattern such as board/*: only delegated roles that can\n"
-            "                              hold such names are loaded (default: every target)\n\n"
-            "Exit: 0; 1 usage; 2 I/O or DIR already a device; 7 key unusable; 8 key not found;\n"
-            "32 a published sample key as trust anchor.\n");
-}
+static struct fwt_agent_init_opts g_init;
+static const char *g_keys[FWT_AGENT_MAX_ANCHORS], *g_roots[FWT_AGENT_MAX_ANCHORS];
+static struct fwt_opt_list g_key_list = {g_keys, 0, FWT_AGENT_MAX_ANCHORS};
+static struct fwt_opt_list g_root_list = {g_roots, 0, FWT_AGENT_MAX_ANCHORS};
+static uint64_t g_slot_size, g_threshold, g_tries, g_min_sc, g_min_kv;
 
-static int cmd_init(int argc, char **argv)
+#define READBACK_OPT                                                                               \
+    FWT_OPT_STR_(0, "readback", "metadata|full", &g_readback,                                      \
+                 "what an install reads back after its fsync: the\n"                               \
+                 "header and TLV areas (default), or the whole slot\n"                             \
+                 "from the medium, hashed again (flash that may fail\n"                            \
+                 "writes)")
+
+static const struct fwt_opt k_init_opts[] = {
+    FWT_OPT_STR_(0, "hw-id", "ID", &g_init.hw_id, "hardware id images must carry (1-64 bytes;\nrequired)"),
+    FWT_OPT_STR_(0, "slot-a", "PATH", &g_init.slot_path[0], "slot a: a regular file (created when absent)\nor a block device (required)"),
+    FWT_OPT_STR_(0, "slot-b", "PATH", &g_init.slot_path[1], "slot b (required)"),
+    FWT_OPT_U64_(0, "slot-size", "N", &g_slot_size, 0, UINT32_MAX,
+                 "bytes an image may use in a slot (default: no\n"
+                 "limit for files, the device size for block\n"
+                 "devices)"),
+    FWT_OPT_LIST_(0, "trust-key", "PUB", &g_key_list, "trusted image signing key (PEM); up to 8"),
+    FWT_OPT_LIST_(0, "trust-root", "PUB", &g_root_list, "trusted certificate root (boot-key\ncertificates); up to 8"),
+    FWT_OPT_U64_(0, "threshold", "K", &g_threshold, 1, UINT32_MAX,
+                 "valid signatures from K distinct trust anchors\n"
+                 "(each --trust-key, each --trust-root: a root\n"
+                 "counts once however many keys it certified)\n"
+                 "(default 1)"),
+    FWT_OPT_U64_(0, "tries", "N", &g_tries, 1, FWT_AGENT_MAX_TRIES,
+                 "boots a trial image gets before it rolls back\n(default 3)"),
+    READBACK_OPT,
+    FWT_OPT_U64_(0, "min-security-counter", "N", &g_min_sc, 0, UINT32_MAX,
+                 "initial anti-rollback minimum (default 0)"),
+    FWT_OPT_U64_(0, "min-key-version", "N", &g_min_kv, 0, UINT32_MAX,
+                 "initial minimum certificate key version (default 0)"),
+    FWT_OPT_STR_(0, "tuf-root", "FILE", &g_init.tuf_root, "trusted TUF root.json for 'update' (copied in)"),
+    FWT_OPT_STR_(0, "repo", "URL", &g_init.repo_url, "TUF repository base URL for 'update'"),
+    FWT_OPT_STR_(0, "ca", "FILE", &g_init.tls_ca, "TLS: CA bundle or the pinned server\ncertificate"),
+    FWT_OPT_STR_(0, "client-cert", "FILE", &g_init.tls_client_cert, "TLS: client certificate (mutual TLS)"),
+    FWT_OPT_STR_(0, "client-key", "FILE", &g_init.tls_client_key, "TLS: its private key (copied in, mode 0600)"),
+    FWT_OPT_STR_(0, "pinned-pubkey", "PIN", &g_init.tls_pinned_pubkey, "TLS: curl public key pin (sha256//BASE64)"),
+    FWT_OPT_STR_(0, "targets", "PATTERN", &g_init.targets,
+                 "this device's target names for 'update', a TUF\n"
+                 "path pattern such as board/*: only delegated\n"
+                 "roles that can hold such names are loaded\n"
+                 "(default: every target)"),
+    FWT_OPT_END_,
+};
+
+static const char k_init_desc[] =
+    "Create the device directory DIR. Slots are regular files (created when absent) or\n"
+    "block devices. Trust anchors are copied into DIR/keys as public keys. A slot that\n"
+    "already holds a valid image (factory image) becomes the confirmed slot. A device\n"
+    "without any --trust-key or --trust-root refuses every image (exit 31).\n\n"
+    "Exit: 0; 1 usage; 2 I/O or DIR already a device; 7 key unusable; 8 key not found;\n"
+    "32 a published sample key as trust anchor.";
+
+static int cmd_init(const struct fwt_cli_args *a)
 {
-    static const struct option opts[] = {
-        {"hw-id", required_argument, NULL, O_HW_ID},
-        {"slot-a", required_argument, NULL, O_SLOT_A},
-        {"slot-b", required_argument, NULL, O_SLOT_B},
-        {"slot-size", required_argument, NULL, O_SLOT_SIZE},
-        {"trust-key", required_argument, NULL, O_KEY},
-        {"trust-root", required_argument, NULL, O_ROOT},
-        {"threshold", required_argument, NULL, O_THRESHOLD},
-        {"tries", required_argument, NULL, O_TRIES},
-        {"readback", required_argument, NULL, O_READBACK},
-        {"min-security-counter", required_argument, NULL, O_MIN_SC},
-        {"min-key-version", required_argument, NULL, O_MIN_KV},
-        {"tuf-root", required_argument, NULL, O_TUF_ROOT},
-        {"repo", required_argument, NULL, O_REPO},
-        {"ca", required_argument, NULL, O_CA},
-        {"client-cert", required_argument, NULL, O_CERT},
-        {"client-key", required_argument, NULL, O_CKEY},
-        {"pinned-pubkey", required_argument, NULL, O_PIN},
-        {"targets", required_argument, NULL, O_TARGETS},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    struct fwt_agent_init_opts o;
-    memset(&o, 0, sizeof(o));
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        uint64_t v64;
-        switch (c) {
-        case O_HW_ID:
-            o.hw_id = optarg;
-            break;
-        case O_SLOT_A:
-            o.slot_path[0] = optarg;
-            break;
-        case O_SLOT_B:
-            o.slot_path[1] = optarg;
-            break;
-        case O_SLOT_SIZE:
-            if (fwt_parse_u64(optarg, UINT32_MAX, &v64) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "--slot-size: a number up to 4 GiB - 1");
-            }
-            o.slot_size = v64;
-            break;
-        case O_READBACK:
-            if ((o.readback_full = parse_readback(optarg)) < 0) {
-                return fwt_cli_usage_error(k_prog, "--readback: 'metadata' or 'full'");
-            }
-            break;
-        case O_KEY:
-            if (o.n_keys == FWT_AGENT_MAX_ANCHORS) {
-                return fwt_cli_usage_error(k_prog, "at most %u --trust-key",
-                                           FWT_AGENT_MAX_ANCHORS);
-            }
-            o.keys[o.n_keys++] = optarg;
-            break;
-        case O_ROOT:
-            if (o.n_roots == FWT_AGENT_MAX_ANCHORS) {
-                return fwt_cli_usage_error(k_prog, "at most %u --trust-root",
-                                           FWT_AGENT_MAX_ANCHORS);
-            }
-            o.roots[o.n_roots++] = optarg;
-            break;
-        case O_THRESHOLD:
-            if (fwt_parse_u32(optarg, &o.threshold) != FWT_OK || o.threshold == 0) {
-                return fwt_cli_usage_error(k_prog, "--threshold: a number of at least 1");
-            }
-            break;
-        case O_TRIES:
-            if (fwt_parse_u32(optarg, &o.tries) != FWT_OK || o.tries == 0 ||
-                o.tries > FWT_AGENT_MAX_TRIES) {
-                return fwt_cli_usage_error(k_prog, "--tries: 1 to %u", FWT_AGENT_MAX_TRIES);
-            }
-            break;
-        case O_MIN_SC:
-            if (fwt_parse_u32(optarg, &o.min_security_counter) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "--min-security-counter: not a number");
-            }
-            break;
-        case O_MIN_KV:
-            if (fwt_parse_u32(optarg, &o.min_key_version) != FWT_OK) {
-                return fwt_cli_usage_error(k_prog, "--min-key-version: not a number");
-            }
-            break;
-        case O_TUF_ROOT:
-            o.tuf_root = optarg;
-            break;
-        case O_REPO:
-            o.repo_url = optarg;
-            break;
-        case O_CA:
-            o.tls_ca = optarg;
-            break;
-        case O_CERT:
-            o.tls_client_cert = optarg;
-            break;
-        case O_CKEY:
-            o.tls_client_key = optarg;
-            break;
-        case O_PIN:
-            o.tls_pinned_pubkey = optarg;
-            break;
-        case O_TARGETS:
-            o.targets = optarg;
-            break;
-        case 'j':
-            g_json = 1;
-            break;
-        case 'h':
-            usage_init(stdout);
-            return 0;
-        default:
-            return fwt_cli_usage_error(k_prog, "init: invalid option");
-        }
+    (void)a;
+    struct fwt_agent_init_opts o = g_init;
+    o.slot_size = g_slot_size;
+    o.threshold = (uint32_t)g_threshold;
+    o.tries = (uint32_t)g_tries;
+    o.min_security_counter = (uint32_t)g_min_sc;
+    o.min_key_version = (uint32_t)g_min_kv;
+    for (size_t i = 0; i < g_key_list.n; i++) {
+        o.keys[i] = g_keys[i];
     }
-    if (optind != argc) {
-        return fwt_cli_usage_error(k_prog, "init takes no operands ('%s')", argv[optind]);
+    o.n_keys = g_key_list.n;
+    for (size_t i = 0; i < g_root_list.n; i++) {
+        o.roots[i] = g_roots[i];
+    }
+    o.n_roots = g_root_list.n;
+    if (g_readback && (o.readback_full = parse_readback(g_readback)) < 0) {
+        return fwt_cli_usage_error(g_name, "--readback: 'metadata' or 'full'");
     }
     if (!o.hw_id || !o.slot_path[0] || !o.slot_path[1]) {
-        return fwt_cli_usage_error(k_prog, "init needs --hw-id, --slot-a and --slot-b");
+        return fwt_cli_usage_error(g_name, "init needs --hw-id, --slot-a and --slot-b");
     }
     if (o.threshold > o.n_keys + o.n_roots && o.n_keys + o.n_roots > 0) {
-        return fwt_cli_usage_error(k_prog, "--threshold %u is above the %zu trust anchor(s)",
+        return fwt_cli_usage_error(g_name, "--threshold %u is above the %zu trust anchor(s)",
                                    (unsigned)o.threshold, o.n_keys + o.n_roots);
     }
     fwt_err err = fwt_agent_init(g_device, &o);
@@ -285,13 +182,13 @@ static int cmd_init(int argc, char **argv)
     }
     if (o.n_keys == 0 && o.n_roots == 0) {
         fprintf(stderr, "%s: WARNING: device %s has NO trust anchor: it will refuse every image "
-                "until a [trust] key or root is configured\n", k_prog, g_device);
+                "until a [trust] key or root is configured\n", g_name, g_device);
     }
     if (o.repo_url && !o.targets) {
         fprintf(stderr, "%s: note: no --targets PATTERN: 'update' must load every delegated role of "
                 "the repository, so one that fails (expired, badly signed) stops this device's "
                 "updates; name the device's targets ([update] targets = board/*) to load only "
-                "the roles that can hold them\n", k_prog);
+                "the roles that can hold them\n", g_name);
     }
     fwt_agent *dev = NULL;
     err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
@@ -322,68 +219,46 @@ static int cmd_init(int argc, char **argv)
 
 /* ---- install ---- */
 
-static void usage_install(FILE *out)
-{
-    fprintf(out,
-            "usage: fwtrust-agent --device DIR install [--allow-older] [--readback full] [--json]\n"
-            "                     FILE|-\n\n"
-            "Install a signed image into the inactive slot: the source is read once and written\n"
-            "while hashed (memory does not grow with the image), fsync'ed, its header and TLV\n"
-            "areas read back and compared, verified by the verifier core (signatures, trust\n"
-            "anchors, hardware id, security counter and key version minimums) with the digest\n"
-            "the stream computed, and only then marked for a trial boot. The running slot is\n"
-            "never touched. '-' reads standard input.\n\n"
-            "  --allow-older    accept a version older than the running one (the security\n"
-            "                   counter minimum still applies)\n"
-            "  --readback full  read the whole slot back from the medium and hash it again\n"
-            "                   (the device's 'readback = full' does this for every install)\n"
-            "  --json           print the installed image as JSON\n\n"
-            "Exit: 0 installed; 1 usage; 2 I/O (or the source changed while read, or the slot\n"
-            "read back differs); 5 a verifier result its re-check does not confirm (a fault);\n"
-            "8 FILE not found; 10 locked; 11 running on trial (confirm first); 20-30 image\n"
-            "refused; 31 no trust anchor; 33 larger than the slot; 51 older than the running\n"
-            "version.\n");
-}
+static int g_allow_older;
+static const struct fwt_opt k_install_opts[] = {
+    FWT_OPT_FLAG_(0, "allow-older", &g_allow_older,
+                  "accept a version older than the running one\n"
+                  "(the security counter minimum still applies)"),
+    FWT_OPT_STR_(0, "readback", "metadata|full", &g_readback,
+                 "full: read the whole slot back from the medium\n"
+                 "and hash it again (the device's 'readback = full'\n"
+                 "does this for every install)"),
+    FWT_OPT_END_,
+};
 
-static int cmd_install(int argc, char **argv)
+static const char k_install_desc[] =
+    "Install a signed image into the inactive slot: the source is read once and written\n"
+    "while hashed (memory does not grow with the image), fsync'ed, its header and TLV\n"
+    "areas read back and compared, verified by the verifier core (signatures, trust\n"
+    "anchors, hardware id, security counter and key version minimums) with the digest\n"
+    "the stream computed, and only then marked for a trial boot. The running slot is\n"
+    "never touched. '-' reads standard input.\n\n"
+    "Exit: 0 installed; 1 usage; 2 I/O (or the source changed while read, or the slot\n"
+    "read back differs); 5 a verifier result its re-check does not confirm (a fault);\n"
+    "8 FILE not found; 10 locked; 11 running on trial (confirm first); 20-30 image\n"
+    "refused; 31 no trust anchor; 33 larger than the slot; 51 older than the running\n"
+    "version.";
+
+static int cmd_install(const struct fwt_cli_args *a)
 {
-    static const struct option opts[] = {{"allow-older", no_argument, NULL, O_ALLOW_OLDER},
-                                         {"readback", required_argument, NULL, O_READBACK},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    unsigned flags = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_ALLOW_OLDER:
-            flags |= FWT_AGENT_INSTALL_ALLOW_OLDER;
+    unsigned flags = g_allow_older ? FWT_AGENT_INSTALL_ALLOW_OLDER : 0;
+    if (g_readback) {
+        switch (parse_readback(g_readback)) {
+        case 1:
+            flags |= FWT_AGENT_INSTALL_READBACK_FULL;
             break;
-        case O_READBACK:
-            switch (parse_readback(optarg)) {
-            case 1:
-                flags |= FWT_AGENT_INSTALL_READBACK_FULL;
-                break;
-            case 0:
-                break; /* the default; a device set to full stays full */
-            default:
-                return fwt_cli_usage_error(k_prog, "--readback: 'metadata' or 'full'");
-            }
-            break;
-        case 'j':
-            g_json = 1;
-            break;
-        case 'h':
-            usage_install(stdout);
-            return 0;
+        case 0:
+            break; /* the default; a device set to full stays full */
         default:
-            return fwt_cli_usage_error(k_prog, "install: invalid option");
+            return fwt_cli_usage_error(g_name, "--readback: 'metadata' or 'full'");
         }
     }
-    if (argc - optind != 1) {
-        return fwt_cli_usage_error(k_prog, "install needs exactly one FILE (or -)");
-    }
-    const char *src = argv[optind];
+    const char *src = a->argv[0];
     fwt_agent *dev = NULL;
     fwt_err err = fwt_agent_open(g_device, &dev);
     if (err != FWT_OK) {
@@ -415,42 +290,16 @@ static int cmd_install(int argc, char **argv)
 
 /* ---- confirm / rollback ---- */
 
-static int simple_help(int argc, char **argv, const char *text)
-{
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'j':
-            g_json = 1;
-            break;
-        case 'h':
-            fputs(text, stdout);
-            return 0;
-        default:
-            return fwt_cli_usage_error(k_prog, "%s: invalid option", argv[0]);
-        }
-    }
-    if (optind != argc) {
-        return fwt_cli_usage_error(k_prog, "%s takes no operands ('%s')", argv[0], argv[optind]);
-    }
-    return -1;
-}
+static const char k_confirm_desc[] =
+    "The trial image booted and is healthy: make its slot the confirmed one,\n"
+    "then raise the minimum security counter and key version to the image's\n"
+    "(from now on older images are refused).\n\n"
+    "Exit: 0; 10 locked; 11 state; 20-30 the trial slot no longer verifies;\n"
+    "51 nothing to confirm (no trial, or it has not booted yet).";
 
-static int cmd_confirm(int argc, char **argv)
+static int cmd_confirm(const struct fwt_cli_args *a)
 {
-    int rc = simple_help(argc, argv,
-                         "usage: fwtrust-agent --device DIR confirm [--json]\n\n"
-                         "The trial image booted and is healthy: make its slot the confirmed one,\n"
-                         "then raise the minimum security counter and key version to the image's\n"
-                         "(from now on older images are refused).\n\n"
-                         "Exit: 0; 10 locked; 11 state; 20-30 the trial slot no longer verifies;\n"
-                         "51 nothing to confirm (no trial, or it has not booted yet).\n");
-    if (rc >= 0) {
-        return rc;
-    }
+    (void)a;
     fwt_agent *dev = NULL;
     fwt_err err = fwt_agent_open(g_device, &dev);
     struct fwt_agent_image img;
@@ -480,18 +329,16 @@ static int cmd_confirm(int argc, char **argv)
     return 0;
 }
 
-static int cmd_rollback(int argc, char **argv)
+static const char k_rollback_desc[] =
+    "With an image on trial: cancel the trial, the next boot takes the\n"
+    "confirmed slot. Otherwise: make the other slot's image the confirmed one,\n"
+    "if it still verifies under the current anti-rollback minimums.\n\n"
+    "Exit: 0; 10 locked; 20-30 the other slot does not verify (e.g. 26: its\n"
+    "security counter is below the minimum); 51 nothing to roll back to.";
+
+static int cmd_rollback(const struct fwt_cli_args *a)
 {
-    int rc = simple_help(argc, argv,
-                         "usage: fwtrust-agent --device DIR rollback [--json]\n\n"
-                         "With an image on trial: cancel the trial, the next boot takes the\n"
-                         "confirmed slot. Otherwise: make the other slot's image the confirmed one,\n"
-                         "if it still verifies under the current anti-rollback minimums.\n\n"
-                         "Exit: 0; 10 locked; 20-30 the other slot does not verify (e.g. 26: its\n"
-                         "security counter is below the minimum); 51 nothing to roll back to.\n");
-    if (rc >= 0) {
-        return rc;
-    }
+    (void)a;
     fwt_agent *dev = NULL;
     enum fwt_agent_slot next = FWT_SLOT_NONE;
     fwt_err err = fwt_agent_open(g_device, &dev);
@@ -591,21 +438,19 @@ static json_t *outcome_json(const struct fwt_agent_outcome *o)
     return json_pack("{s:o, s:o}", "last_outcome", last, "failed_releases", failed);
 }
 
-static int cmd_status(int argc, char **argv)
+static const char k_status_desc[] =
+    "Show the slots (state, image version and counter from the image headers:\n"
+    "use verify-slots for a trust decision), boot control (confirmed, trial,\n"
+    "tries left, last boot), anti-rollback minimums, the last measured boot, and\n"
+    "how the last install ended (trial, confirmed, rolled_back or refused, with\n"
+    "the reason) with the releases that failed their trial here (not offered\n"
+    "again by 'update').\n"
+    "Takes a shared lock: it runs beside other readers, not during an install.\n\n"
+    "Exit: 0; 8 not a device; 10 locked; 11 state unreadable.";
+
+static int cmd_status(const struct fwt_cli_args *a)
 {
-    int rc = simple_help(argc, argv,
-                         "usage: fwtrust-agent --device DIR status [--json]\n\n"
-                         "Show the slots (state, image version and counter from the image headers:\n"
-                         "use verify-slots for a trust decision), boot control (confirmed, trial,\n"
-                         "tries left, last boot), anti-rollback minimums, the last measured boot, and\n"
-                         "how the last install ended (trial, confirmed, rolled_back or refused, with\n"
-                         "the reason) with the releases that failed their trial here (not offered\n"
-                         "again by 'update').\n"
-                         "Takes a shared lock: it runs beside other readers, not during an install.\n\n"
-                         "Exit: 0; 8 not a device; 10 locked; 11 state unreadable.\n");
-    if (rc >= 0) {
-        return rc;
-    }
+    (void)a;
     fwt_agent *dev = NULL;
     fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
     struct fwt_agent_status st;
@@ -715,19 +560,17 @@ static int cmd_status(int argc, char **argv)
 
 /* ---- verify-slots ---- */
 
-static int cmd_verify_slots(int argc, char **argv)
+static const char k_verify_slots_desc[] =
+    "Re-verify both slots now with the verifier core (trust anchors, hardware\n"
+    "id, anti-rollback minimums) and compare each image with the one the agent\n"
+    "installed there: a slot whose contents changed is reported as tampered.\n"
+    "An empty slot that boot control does not use is fine.\n\n"
+    "Exit: 0 every slot in use verifies; otherwise the first failure: 21 digest\n"
+    "(tampered), 22 signature, 24 unknown key, 26 counter, 8 missing image...";
+
+static int cmd_verify_slots(const struct fwt_cli_args *a)
 {
-    int rc = simple_help(argc, argv,
-                         "usage: fwtrust-agent --device DIR verify-slots [--json]\n\n"
-                         "Re-verify both slots now with the verifier core (trust anchors, hardware\n"
-                         "id, anti-rollback minimums) and compare each image with the one the agent\n"
-                         "installed there: a slot whose contents changed is reported as tampered.\n"
-                         "An empty slot that boot control does not use is fine.\n\n"
-                         "Exit: 0 every slot in use verifies; otherwise the first failure: 21 digest\n"
-                         "(tampered), 22 signature, 24 unknown key, 26 counter, 8 missing image...\n");
-    if (rc >= 0) {
-        return rc;
-    }
+    (void)a;
     fwt_agent *dev = NULL;
     fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
     struct fwt_agent_status st;
@@ -814,15 +657,14 @@ static int cmd_verify_slots(int argc, char **argv)
     }
     if (first != FWT_OK) {
         fwt_fail(first, "%s", first_detail);
-        return fwt_cli_error(k_prog, first);
+        return fwt_cli_error(g_name, first);
     }
     return 0;
 }
 
 /* ---- log verify ---- */
 
-static const char k_log_help[] =
-    "usage: fwtrust-agent --device DIR log verify [--json]\n\n"
+static const char k_log_verify_desc[] =
     "Check the audit log (DIR/audit.log): every line is a JSON entry carrying the\n"
     "SHA-256 of the line before it and the next sequence number, so a changed,\n"
     "removed or inserted entry breaks the chain; and its head against the anchor\n"
@@ -835,21 +677,11 @@ static const char k_log_help[] =
     "Exit: 0 intact (also with one unanchored entry); 2 intact, but the last line was\n"
     "cut short by a power cut (recoverable: ignored, dropped by the next entry);\n"
     "10 locked; 11 tampering: entries removed, changed, inserted or added, junk at\n"
-    "the end, anchor missing or unreadable; or the measurements disagree (named).\n";
+    "the end, anchor missing or unreadable; or the measurements disagree (named).";
 
-static int cmd_log(int argc, char **argv)
+static int cmd_log_verify(const struct fwt_cli_args *a)
 {
-    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        fputs(k_log_help, stdout);
-        return 0;
-    }
-    if (argc < 2 || strcmp(argv[1], "verify") != 0) {
-        return fwt_cli_usage_error(k_prog, "log: the only subcommand is 'log verify'");
-    }
-    int rc = simple_help(argc - 1, argv + 1, k_log_help);
-    if (rc >= 0) {
-        return rc;
-    }
+    (void)a;
     fwt_agent *dev = NULL;
     uint64_t n = 0;
     int torn = 0, unanchored = 0;
@@ -877,7 +709,7 @@ static int cmd_log(int argc, char **argv)
             json_object_set_new(j, "torn_tail", json_true());
             fwt_cli_json_print(j);
         }
-        return fwt_cli_error(k_prog, err);
+        return fwt_cli_error(g_name, err);
     }
     if (g_json) {
         json_t *mb = boot ? json_pack("{s:i, s:o}", "boot", (int)boot, "pcr0", hex_json(pcr, 32))
@@ -900,98 +732,69 @@ static int cmd_log(int argc, char **argv)
 
 /* ---- update (update_cmd.c; the update: src/agent/update.c) ---- */
 
-static int cmd_update(int argc, char **argv)
+static int cmd_update(const struct fwt_cli_args *a)
 {
-#ifdef FWT_HAVE_AGENT_UPDATE
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) {
-            g_json = 1;
-        }
-    }
-    int help = 0;
-    for (int i = 1; i < argc; i++) {
-        help |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
-    }
+    (void)a;
     fwt_agent *dev = NULL;
-    if (!help) {
-        fwt_err err = fwt_agent_open(g_device, &dev);
-        if (err != FWT_OK) {
-            return fail(err);
-        }
+    fwt_err err = fwt_agent_open(g_device, &dev);
+    if (err != FWT_OK) {
+        return fail(err);
     }
-    int rc = agent_update_main(dev, argc, argv, g_json);
+    int rc = agent_update_run(dev, g_name, g_json);
     fwt_agent_close(dev);
     return rc;
-#else
-    (void)argc;
-    (void)argv;
-    return fail(fwt_fail(FWT_E_UNSUPPORTED, "the network update is not built into this "
-                         "fwtrust-agent"));
-#endif
 }
+
+/* ---- the command table ---- */
+
+static const struct fwt_cli_cmd k_cmds[] = {
+    {"init", "", 0, 0, "create a device: --hw-id, --slot-a, --slot-b, trust anchors, repository",
+     k_init_desc, k_init_opts},
+    {"install", "FILE|-", 1, 1, "install a signed image (FILE, or - for standard input)", k_install_desc,
+     k_install_opts},
+    {"update", "", 0, 0, "fetch and install the newest image from the TUF repository", AGENT_UPDATE_DESC,
+     k_agent_update_opts},
+    {"confirm", "", 0, 0, "the trial image booted well: make it the confirmed image", k_confirm_desc, NULL},
+    {"rollback", "", 0, 0, "cancel a trial, or go back to the image in the other slot", k_rollback_desc, NULL},
+    {"status", "", 0, 0, "slots, boot control, anti-rollback minimums", k_status_desc, NULL},
+    {"verify-slots", "", 0, 0, "re-verify both slots now and report tampering", k_verify_slots_desc, NULL},
+    {"log verify", "", 0, 0, "check the audit log's hash chain and the measured boot records", k_log_verify_desc,
+     NULL},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
+};
+static int (*const k_run[])(const struct fwt_cli_args *) = {
+    cmd_init, cmd_install, cmd_update, cmd_confirm, cmd_rollback, cmd_status, cmd_verify_slots, cmd_log_verify,
+};
+_Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
+               "one handler per fwtrust-agent command");
+
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust-agent",
+    .description = "The device agent: installs signed images into the inactive A/B slot, confirms or\n"
+                   "rolls back after a boot, and reports and checks the device state. --device DIR\n"
+                   "is required by every command.",
+    .opts = k_global,
+    .cmds = k_cmds,
+    .epilog = "Exit status: 0 on success, otherwise the error number (docs/exit-codes.md), e.g.\n"
+              "1 usage, 2 I/O, 8 not found, 10 device locked by another agent, 11 state corrupt,\n"
+              "20-33 image refused (21 digest, 22 signature, 24 unknown key, 25 hardware id,\n"
+              "26 security counter, 30 key version, 31 no trust anchor), 51 nothing to do.",
+};
 
 int main(int argc, char **argv)
 {
-    int i = 1;
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--device") && i + 1 < argc) {
-            g_device = argv[++i];
-        } else if (!strncmp(a, "--device=", 9)) {
-            g_device = a + 9;
-        } else if (!strcmp(a, "--json")) {
-            g_json = 1;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("fwtrust-agent %s\n", fwt_cli_version());
-            return 0;
-        } else if (a[0] == '-') {
-            return fwt_cli_usage_error(k_prog, "unknown option '%s'", a);
-        } else {
-            break;
-        }
+    if (argc == 2 && !strcmp(argv[1], "help")) {
+        fwt_cli_help(&k_cli, NULL, stdout);
+        return 0;
     }
-    if (i >= argc) {
-        usage(stderr);
-        return FWT_E_ARG;
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
     }
-    const char *cmd = argv[i];
-    int sub_argc = argc - i;
-    char **sub_argv = argv + i;
-    int wants_help = 0;
-    for (int k = 1; k < sub_argc; k++) {
-        wants_help |= !strcmp(sub_argv[k], "--help") || !strcmp(sub_argv[k], "-h");
+    g_name = args.name;
+    if (!g_device) {
+        return fwt_cli_usage_error(g_name, "--device DIR is required");
     }
-    if (!g_device && !wants_help) {
-        return fwt_cli_usage_error(k_prog, "--device DIR is required");
-    }
-    optind = 1;
-    opterr = 1;
-    if (!strcmp(cmd, "init")) {
-        return cmd_init(sub_argc, sub_argv);
-    }
-    if (!strcmp(cmd, "install")) {
-        return cmd_install(sub_argc, sub_argv);
-    }
-    if (!strcmp(cmd, "update")) {
-        return cmd_update(sub_argc, sub_argv);
-    }
-    if (!strcmp(cmd, "confirm")) {
-        return cmd_confirm(sub_argc, sub_argv);
-    }
-    if (!strcmp(cmd, "rollback")) {
-        return cmd_rollback(sub_argc, sub_argv);
-    }
-    if (!strcmp(cmd, "status")) {
-        return cmd_status(sub_argc, sub_argv);
-    }
-    if (!strcmp(cmd, "verify-slots")) {
-        return cmd_verify_slots(sub_argc, sub_argv);
-    }
-    if (!strcmp(cmd, "log")) {
-        return cmd_log(sub_argc, sub_argv);
-    }
-    return fwt_cli_usage_error(k_prog, "'%s' is not a command", cmd);
+    return k_run[args.cmd - k_cmds](&args);
 }
