@@ -77,11 +77,13 @@ struct fwt_srv_actor {
     enum fwt_srv_role role;
 };
 
-/* Enrollment tokens: one-time, expiring, stored hashed (SHA-256). token gets the text
- * to hand to the device (64 hex digits). */
+/* Enrollment tokens: one-time, expiring, stored hashed (SHA-256). count tokens (1 to
+ * 100000) in one transaction and one audit entry; info gets {"tokens": [64 hex digits,
+ * ...], "expires"} (and "token" when count is 1): hand each to one device. ttl 0: the
+ * server's default. */
+#define FWT_SRV_TOKENS_MAX 100000U
 FWT_MUST_CHECK fwt_err fwt_srv_enroll_token_create(fwt_srv *s, const struct fwt_srv_actor *who,
-                                                   uint64_t ttl_seconds, char token[65],
-                                                   json_t **info);
+                                                   uint64_t ttl_seconds, size_t count, json_t **info);
 /* Admin bearer tokens (name, role); stored hashed. */
 FWT_MUST_CHECK fwt_err fwt_srv_admin_token_create(fwt_srv *s, const struct fwt_srv_actor *who,
                                                   const char *name, enum fwt_srv_role role,

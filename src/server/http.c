@@ -615,20 +615,19 @@ static void h_enroll_token(struct call *c)
 {
     struct fwt_srv_actor who;
     json_t *o = NULL;
-    static const char *const keys[] = {"ttl", NULL};
+    static const char *const keys[] = {"ttl", "count", NULL};
     if (!require_admin(c->d, c->req, FWT_SRV_OPERATOR, &who)) {
         return;
     }
     if (evbuffer_get_length(evhttp_request_get_input_buffer(c->req)) && !admin_body(c, keys, &o)) {
         return;
     }
-    json_t *ttl = json_object_get(o, "ttl");
-    char tok[65];
+    json_t *ttl = json_object_get(o, "ttl"), *count = json_object_get(o, "count");
     json_t *info = NULL;
-    fwt_err e = ttl && !json_is_integer(ttl) ? fwt_fail(FWT_E_MALFORMED, "\"ttl\" must be an integer (seconds)")
-                                             : fwt_srv_enroll_token_create(c->d->s, &who, (uint64_t)json_integer_value(ttl),
-                                                                           tok, &info);
-    fwt_zeroize(tok, sizeof(tok));
+    fwt_err e = (ttl && !json_is_integer(ttl)) || (count && !json_is_integer(count))
+                    ? fwt_fail(FWT_E_MALFORMED, "\"ttl\" (seconds) and \"count\" must be integers")
+                    : fwt_srv_enroll_token_create(c->d->s, &who, (uint64_t)json_integer_value(ttl),
+                                                  count ? (size_t)json_integer_value(count) : 1, &info);
     json_decref(o);
     reply_result(c, e, info);
 }

@@ -70,7 +70,7 @@ static fwt_err get_str(json_t *o, const char *key, size_t max, const char **out)
 static int ident_ok(const char *s)
 {
     for (; *s; s++) {
-        if (*s < 0x21 || *s > 0x7e || *s == '"' || *s == '\\') {
+        if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\') {
             return 0;
         }
     }
@@ -96,8 +96,7 @@ fwt_err fwt_srv_parse_enroll(const uint8_t *body, size_t len, struct fwt_srv_enr
         e = fwt_fail(FWT_E_MALFORMED, "\"token\" must be 64 lower-case hex digits");
     }
     if (e == FWT_OK && (!ident_ok(hw) || !ident_ok(ser))) {
-        e = fwt_fail(FWT_E_MALFORMED, "\"hardware_id\" and \"serial\" must be printable ASCII without spaces, "
-                                      "'\"' or '\\'");
+        e = fwt_fail(FWT_E_MALFORMED, "\"hardware_id\" and \"serial\" must be printable ASCII without '\"' or '\\'");
     }
     if (e == FWT_OK && strncmp(csr, "-----BEGIN CERTIFICATE REQUEST-----", 35) != 0) {
         e = fwt_fail(FWT_E_MALFORMED, "\"csr\" must be a PEM certificate request");

@@ -104,8 +104,8 @@ static fwt_err need_role(const struct fwt_srv_actor *who, enum fwt_srv_role need
 
 /* ---- tokens ---- */
 
-fwt_err fwt_srv_enroll_token_create(fwt_srv *s, const struct fwt_srv_actor *who, uint64_t ttl,
-                                    char token[65], json_t **info)
+fwt_err fwt_srv_enroll_token_create(fwt_srv *s, const struct fwt_srv_actor *who, uint64_t ttl, size_t count,
+                                    json_t **info)
 {
     *info = NULL;
     fwt_err e = need_role(who, FWT_SRV_OPERATOR);
@@ -118,28 +118,47 @@ fwt_err fwt_srv_enroll_token_create(fwt_srv *s, const struct fwt_srv_actor *who,
     if (ttl > 365ULL * 86400) {
         return fwt_fail(FWT_E_ARG, "token lifetime of %llu s: at most a year", (unsigned long long)ttl);
     }
-    char h[65];
-    if ((e = srv_random_hex(32, token)) != FWT_OK || (e = srv_hash_token(token, h)) != FWT_OK) {
-        return e;
+    if (count == 0 || count > FWT_SRV_TOKENS_MAX) {
+        return fwt_fail(FWT_E_ARG, "%zu tokens: 1 to %u at a time", count, FWT_SRV_TOKENS_MAX);
     }
     uint64_t now = srv_now();
-    struct db_param p[] = {DBT(h), DBI(now), DBI(now + ttl)};
+    json_t *toks = json_array();
+    if (!toks) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    char first_hash[65] = "";
     TXN(s, {
-        e = db_exec(s->db, "INSERT INTO enroll_tokens (hash, created_at, expires_at) VALUES (?, ?, ?)", p, 3,
-                    NULL, NULL);
+        for (size_t i = 0; e == FWT_OK && i < count; i++) {
+            char token[65], h[65];
+            if ((e = srv_random_hex(32, token)) != FWT_OK || (e = srv_hash_token(token, h)) != FWT_OK) {
+                break;
+            }
+            if (i == 0) {
+                memcpy(first_hash, h, 65);
+            }
+            struct db_param p[] = {DBT(h), DBI(now), DBI(now + ttl)};
+            e = db_exec(s->db, "INSERT INTO enroll_tokens (hash, created_at, expires_at) VALUES (?, ?, ?)", p, 3,
+                        NULL, NULL);
+            if (e == FWT_OK && json_array_append_new(toks, json_string(token)) != 0) {
+                e = fwt_fail(FWT_E_NOMEM, "out of memory");
+            }
+            fwt_zeroize(token, sizeof(token));
+        }
         if (e == FWT_OK) {
-            char d[96];
-            snprintf(d, sizeof(d), "expires %llu", (unsigned long long)(now + ttl));
-            e = srv_audit(s, who, "enroll-token-create", h, d);
+            char d[128];
+            snprintf(d, sizeof(d), "%zu token(s), expires %llu", count, (unsigned long long)(now + ttl));
+            e = srv_audit(s, who, "enroll-token-create", first_hash, d);
         }
     });
-    if (e == FWT_OK) {
-        *info = json_pack("{s:s, s:s, s:I}", "token", token, "token_sha256", h, "expires",
-                          (json_int_t)(now + ttl));
-    } else {
-        fwt_zeroize(token, 65);
+    if (e != FWT_OK) {
+        json_decref(toks);
+        return e;
     }
-    return e;
+    *info = json_pack("{s:o, s:I}", "tokens", toks, "expires", (json_int_t)(now + ttl));
+    if (count == 1) {
+        json_object_set(*info, "token", json_array_get(toks, 0));
+    }
+    return FWT_OK;
 }
 
 fwt_err fwt_srv_admin_token_create(fwt_srv *s, const struct fwt_srv_actor *who, const char *name,

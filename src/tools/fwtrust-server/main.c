@@ -336,15 +336,24 @@ static int cmd_assignment_list(const struct fwt_cli_args *a)
 
 /* ---- tokens ---- */
 
-static uint64_t g_ttl;
+static uint64_t g_ttl, g_count = 1;
 static const struct fwt_opt k_token_opts[] = {
     FWT_OPT_U64_(0, "ttl", "SECONDS", &g_ttl, 1, 365 * 86400, "lifetime (default: server.json token_days)"),
+    FWT_OPT_U64_(0, "count", "N", &g_count, 1, FWT_SRV_TOKENS_MAX, "make N tokens, one a line (default 1)"),
     FWT_OPT_END_,
 };
 
 static void token_text(json_t *o)
 {
-    printf("%s\n", json_string_value(json_object_get(o, "token")));
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(o, "tokens"), i, t)
+    {
+        printf("%s\n", json_string_value(t));
+    }
+    if (!json_object_get(o, "tokens")) {
+        printf("%s\n", json_string_value(json_object_get(o, "token")));
+    }
 }
 
 static int cmd_enroll_token(const struct fwt_cli_args *a)
@@ -357,9 +366,8 @@ static int cmd_enroll_token(const struct fwt_cli_args *a)
     }
     struct fwt_srv_actor who;
     local_actor(&who);
-    char tok[65];
     json_t *info = NULL;
-    fwt_err e = fwt_srv_enroll_token_create(s, &who, g_ttl, tok, &info);
+    fwt_err e = fwt_srv_enroll_token_create(s, &who, g_ttl, (size_t)g_count, &info);
     fwt_srv_close(s);
     return e == FWT_OK ? done(info, token_text) : fail(e);
 }
