@@ -6,7 +6,7 @@
  * (the shell tests in tests/server); `bench` runs many devices on threads and measures.
  *
  *   fleet-sim enroll  URL CA TOKEN HW SERIAL DIR
- *   fleet-sim checkin URL CA DIR [--counter N] [--as ID] [--bad-sig] [--stale]
+ *   fleet-sim checkin URL CA DIR [--counter N] [--as ID] [--bad-sig] [--stale] [--sign-key PEM]
  *   fleet-sim report  URL CA DIR STATE TARGET ERROR REASON
  *   fleet-sim get     URL CA DIR PATH
  *   fleet-sim bench   URL CA TOKENS_FILE DEVICES THREADS SECONDS [FAIL_PERCENT]
@@ -305,6 +305,14 @@ static int cmd_checkin(CURL *c, int argc, char **argv)
             bad_sig = 1;
         } else if (!strcmp(argv[i], "--stale")) {
             stale = 1;
+        } else if (!strcmp(argv[i], "--sign-key") && i + 1 < argc) {
+            /* sign with another key than the certificate's */
+            fwt_privkey_free(d.key);
+            d.key = NULL;
+            if (fwt_privkey_load(argv[++i], NULL, &d.key) != FWT_OK) {
+                fprintf(stderr, "fleet-sim: %s: %s\n", argv[i], fwt_detail());
+                return 2;
+            }
         }
     }
     char *body = NULL;
