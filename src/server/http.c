@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct daemon {
     fwt_srv *s;
@@ -45,6 +46,14 @@ struct daemon {
 static int g_srv_idx = -1;
 
 /* ---- answers ---- */
+
+/* Which server process answered (several share one database behind a load balancer). */
+static void add_instance(struct evhttp_request *req)
+{
+    char v[32];
+    snprintf(v, sizeof(v), "%ld", (long)getpid());
+    evhttp_add_header(evhttp_request_get_output_headers(req), "X-Fwtrust-Instance", v);
+}
 
 static void reply_json(struct evhttp_request *req, int code, json_t *o)
 {
@@ -63,6 +72,7 @@ static void reply_json(struct evhttp_request *req, int code, json_t *o)
     free(text);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+    add_instance(req);
     evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", b);
     evbuffer_free(b);
 }
@@ -445,6 +455,7 @@ static void h_director(struct call *c)
             evbuffer_add(b, body, len);
             evhttp_add_header(evhttp_request_get_output_headers(c->req), "Content-Type", "application/json");
             evhttp_add_header(evhttp_request_get_output_headers(c->req), "Cache-Control", "no-store");
+            add_instance(c->req);
             evhttp_send_reply(c->req, 200, "OK", b);
             evbuffer_free(b);
         } else {
