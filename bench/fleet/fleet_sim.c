@@ -7,6 +7,7 @@
  *
  *   fleet-sim enroll  URL CA TOKEN HW SERIAL DIR
  *   fleet-sim checkin URL CA DIR [--counter N] [--as ID] [--bad-sig] [--stale] [--sign-key PEM]
+ *   fleet-sim renew   URL CA DIR          (new key and certificate; the old ones kept as old-*.pem)
  *   fleet-sim report  URL CA DIR STATE TARGET ERROR REASON
  *   fleet-sim get     URL CA DIR PATH
  *   fleet-sim bench   URL CA TOKENS_FILE DEVICES THREADS SECONDS [FAIL_PERCENT]
@@ -385,6 +386,44 @@ static int cmd_report(CURL *c, char **argv)
     return code ? 0 : 2;
 }
 
+/* A new key and certificate for the device, over its current certificate. */
+static int cmd_renew(CURL *c, char **argv)
+{
+    struct device d;
+    if (load_device(argv[2], &d) != 0) {
+        fprintf(stderr, "fleet-sim: %s: not an enrolled device directory\n", argv[2]);
+        return 2;
+    }
+    char *key = NULL, *csr = NULL;
+    if (make_csr(d.serial, &key, &csr) != 0) {
+        return 2;
+    }
+    json_t *o = json_pack("{s:s}", "csr", csr);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char u[600];
+    snprintf(u, sizeof(u), "%s/v1/renew", argv[0]);
+    struct buf b = {0};
+    long code = request(c, u, argv[1], &d, body, &b);
+    if (code == 200) {
+        json_t *r = json_loads(b.p, 0, NULL);
+        const char *cert = json_string_value(json_object_get(r, "certificate"));
+        if (cert) {
+            write_text(d.dir, "old-cert.pem", d.cert_pem);
+            write_text(d.dir, "old-key.pem", d.key_pem);
+            write_text(d.dir, "cert.pem", cert);
+            write_text(d.dir, "key.pem", key);
+        }
+        json_decref(r);
+    }
+    print_result(code, &b);
+    free(b.p);
+    free(body);
+    free(key);
+    free(csr);
+    return code ? 0 : 2;
+}
+
 /* ---- bench ---- */
 
 struct bench {
@@ -671,6 +710,8 @@ int main(int argc, char **argv)
         rc = code > 0 ? 0 : 2;
     } else if (argc >= 5 && !strcmp(argv[1], "checkin")) {
         rc = cmd_checkin(c, argc - 2, argv + 2);
+    } else if (argc >= 5 && !strcmp(argv[1], "renew")) {
+        rc = cmd_renew(c, argv + 2);
     } else if (argc >= 9 && !strcmp(argv[1], "report")) {
         rc = cmd_report(c, argv + 2);
     } else if (argc >= 6 && !strcmp(argv[1], "get")) {
@@ -687,7 +728,7 @@ int main(int argc, char **argv)
     } else if (argc >= 8 && !strcmp(argv[1], "bench")) {
         rc = cmd_bench(argv + 2, argc - 2);
     } else {
-        fprintf(stderr, "usage: fleet-sim enroll|checkin|report|get|bench ... (see bench/fleet/fleet_sim.c)\n");
+        fprintf(stderr, "usage: fleet-sim enroll|checkin|renew|report|get|bench ... (see bench/fleet/fleet_sim.c)\n");
         rc = 1;
     }
     curl_easy_cleanup(c);

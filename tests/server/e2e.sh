@@ -63,6 +63,14 @@ curl_code 405 "$U/v1/checkin" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
 curl_code 404 "$U/v1/director/..%2Fca%2Fca.key" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
 curl_code 404 "$U/v1/director/2.root.json" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
 
+# ---- renewal: a new key and certificate; the check-ins go on under the new one
+sim 200 "$T/n" renew "$U" "$CA" "$T/d1"
+cmp -s "$T/d1/cert.pem" "$T/d1/old-cert.pem" && fail "renew gave the same certificate"
+openssl verify -CAfile "$CA" "$T/d1/cert.pem" >/dev/null || fail "renewed certificate does not chain"
+sim 200 "$T/c" checkin "$U" "$CA" "$T/d1"
+curl_code 400 "$U/v1/renew" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem" -d '{"csr":"not a csr"}'
+curl_code 401 "$U/v1/renew" -d '{"csr":"x"}'
+
 # ---- director metadata and assignment
 sim 200 "$T/g" get "$U" "$CA" "$T/d1" /v1/director/1.root.json
 cmp <(tail -n +2 "$T/g" | tr -d '\n') <(tr -d '\n' <"$D/director/1.root.json") || fail "1.root.json differs"
@@ -135,6 +143,22 @@ curl_code 200 "$U/v1/health"
 wait $SLOW
 secs=$(sed -n 's/closed after \([0-9]*\).*/\1/p' "$T/slow")
 [ -n "$secs" ] && [ "$secs" -le 5 ] || fail "slow client: $(cat "$T/slow")"
+# ... and one that never starts its TLS handshake
+"$PY" - "${U#https://}" >"$T/slow" 2>&1 <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+t = time.time()
+s.settimeout(20)
+try:
+    while s.recv(100):
+        pass
+except Exception:
+    pass
+print("closed after %.1f s" % (time.time() - t))
+PY
+secs=$(sed -n 's/closed after \([0-9]*\).*/\1/p' "$T/slow")
+[ -n "$secs" ] && [ "$secs" -le 5 ] || fail "silent TCP client: $(cat "$T/slow")"
 
 # ---- revocation: refused in the TLS handshake, and by the API (behind a front end)
 expect 0 "revoked" "$SERVER" --dir "$D" device revoke "$ID2"
