@@ -221,6 +221,15 @@ static long enroll(CURL *c, const char *url, const char *ca, const char *token, 
     return code;
 }
 
+static void device_free(struct device *d)
+{
+    free(d->cert_pem);
+    free(d->key_pem);
+    fwt_privkey_free(d->key);
+    d->cert_pem = d->key_pem = NULL;
+    d->key = NULL;
+}
+
 static int load_device(const char *dir, struct device *d)
 {
     memset(d, 0, sizeof(*d));
@@ -240,7 +249,11 @@ static int load_device(const char *dir, struct device *d)
     free(hw);
     free(sn);
     free(cnt);
-    return ok && load_key(d) == 0 ? 0 : -1;
+    if (!ok || load_key(d) != 0) {
+        device_free(d);
+        return -1;
+    }
+    return 0;
 }
 
 /* A signed manifest (as the agent writes it) for counter n. */
@@ -324,6 +337,7 @@ static int cmd_checkin(CURL *c, int argc, char **argv)
     }
     if (!body) {
         fprintf(stderr, "fleet-sim: cannot make the manifest\n");
+        device_free(&d);
         return 2;
     }
     if (bad_sig) { /* flip one hex digit of the signature */
@@ -346,6 +360,7 @@ static int cmd_checkin(CURL *c, int argc, char **argv)
     print_result(code, &b);
     free(b.p);
     free(body);
+    device_free(&d);
     return code ? 0 : 2;
 }
 
@@ -370,6 +385,7 @@ static int cmd_report(CURL *c, char **argv)
     size_t len = 0;
     if (fwt_fleet_report_sign(&r, d.key, &body, &len) != FWT_OK) {
         fprintf(stderr, "fleet-sim: cannot sign the report: %s\n", fwt_detail());
+        device_free(&d);
         return 2;
     }
     char u[600];
@@ -383,6 +399,7 @@ static int cmd_report(CURL *c, char **argv)
     print_result(code, &b);
     free(b.p);
     free(body);
+    device_free(&d);
     return code ? 0 : 2;
 }
 
@@ -421,6 +438,7 @@ static int cmd_renew(CURL *c, char **argv)
     free(body);
     free(key);
     free(csr);
+    device_free(&d);
     return code ? 0 : 2;
 }
 
@@ -707,6 +725,7 @@ int main(int argc, char **argv)
         long code = enroll(c, argv[2], argv[3], argv[4], &d, &out);
         print_result(code, &out);
         free(out.p);
+        device_free(&d);
         rc = code > 0 ? 0 : 2;
     } else if (argc >= 5 && !strcmp(argv[1], "checkin")) {
         rc = cmd_checkin(c, argc - 2, argv + 2);
@@ -723,6 +742,7 @@ int main(int argc, char **argv)
             long code = request(c, u, argv[3], &d, NULL, &out);
             print_result(code, &out);
             free(out.p);
+            device_free(&d);
             rc = code > 0 ? 0 : 2;
         }
     } else if (argc >= 8 && !strcmp(argv[1], "bench")) {
