@@ -82,6 +82,13 @@ grep -q '"director_targets_version":2' "$T/c" || fail "assignment did not raise 
 sim 200 "$T/g" get "$U" "$CA" "$T/d1" /v1/director/targets.json
 grep -q '"fw-2.bin"' "$T/g" && grep -q "\"device_id\":\"$ID1\"" "$T/g" && grep -q '"release_counter":4' "$T/g" ||
     fail "targets.json: $(cat "$T/g")"
+# the project's TUF client reads the device's director repository over mutual TLS
+expect 0 "" "$TUF_CLIENT" --metadata-dir "$T/tuf" init "$D/director/1.root.json"
+expect 0 "targets v2" "$TUF_CLIENT" --ca-file "$CA" --client-cert "$T/d1/cert.pem" --client-key "$T/d1/key.pem" \
+    --metadata-url "$U/v1/director" --metadata-dir "$T/tuf" refresh
+expect 0 "fw-2.bin" "$TUF_CLIENT" --ca-file "$CA" --client-cert "$T/d1/cert.pem" --client-key "$T/d1/key.pem" \
+    --metadata-url "$U/v1/director" --metadata-dir "$T/tuf" list
+grep -q "release_counter" "$T/.out" || fail "tuf client list: $(cat "$T/.out")"
 sim 200 "$T/g" get "$U" "$CA" "$T/d2" /v1/director/timestamp.json
 sim 200 "$T/g" get "$U" "$CA" "$T/d2" /v1/director/targets.json
 grep -q '"targets":{}' "$T/g" || fail "d2 (untagged) was assigned something: $(cat "$T/g")"
