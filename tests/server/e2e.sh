@@ -183,6 +183,12 @@ curl_code 401 "$PLAIN/v1/checkin" -H "X-SSL-Client-Cert: $enc" -d '{}'
 
 # ---- the audit log: every admin action, verifiable with fwtrust log
 expect 0 "intact" "$FWTRUST" log verify --log "$D/audit.db"
+expect 0 "" "$FWTRUST" log audit --log "$D/audit.db" # events are no signatures: nothing to flag
+# an assignment edited in the log afterwards is found
+openssl pkey -in "$D/log.key" -pubout -out "$T/log.pub"
+cp "$D/audit.db" "$T/edited.db"
+sqlite3 "$T/edited.db" "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), 'fw-2.bin', 'fw-6.bin') AS BLOB)"
+expect 11 "edited" "$FWTRUST" log verify --log "$T/edited.db" --log-key "$T/log.pub"
 n=$("$FWTRUST" log show --log "$D/audit.db" --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); e=d.get("entries", d); print(len(e))')
 [ "$n" -ge 12 ] || fail "audit log has $n entries"
 srv_stop
