@@ -80,6 +80,17 @@ struct fwt_agent_config {
     char *targets;                   /* [update] targets: the path pattern of this device's
                                         targets (fwt_tuf_list_targets_matching); NULL: every
                                         target, every delegated role must then load */
+    /* [fleet]: the fleet server (docs/fleet-protocol.md), written by enroll; fleet_server
+       NULL: no server, the device updates straight from the image repository. */
+    char *fleet_server;              /* server base URL ("https://host:port") */
+    char *fleet_device_id;           /* the device id the server gave at enrollment */
+    char *fleet_serial;              /* this device's serial number */
+    char *fleet_key;                 /* device private key (PEM file; a TPM key later) */
+    char *fleet_cert;                /* device certificate (PEM), issued by the fleet CA */
+    char *fleet_ca;                  /* the fleet CA (PEM): the server must chain to it */
+    char *fleet_director_root;       /* the director's root.json trusted at enrollment */
+    uint32_t fleet_interval;         /* check-in interval in seconds (the server's; 0: 3600) */
+    uint32_t fleet_jitter;           /* up to this many seconds added at random (0: none) */
 };
 
 typedef struct fwt_agent fwt_agent;
@@ -362,6 +373,24 @@ FWT_MUST_CHECK fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_resu
 
 /* ---- The network update (src/agent/update.c) ---- */
 
+/*
+ * A director (Uptane, docs/fleet-protocol.md): a TUF repository of this
+ * device's own that names the one image it should install. With a director,
+ * fwt_agent_update performs Uptane full verification: the director's chain
+ * first, then the image repository's, and installs only the director's target,
+ * and only when the image repository lists it with the same length and hashes,
+ * its custom names this device id and hardware id, and its release counter is
+ * not below the installed one (fwt_agent_fleet_state).
+ */
+struct fwt_agent_director {
+    const char *root;          /* the director root.json trusted at enrollment: installed into
+                                  metadata_dir when that holds no root yet */
+    const char *metadata_dir;  /* the trusted director metadata; NULL: DIR/director */
+    const char *metadata_url;  /* base URL of the director's metadata (.../v1/director/) */
+    const char *device_id;     /* this device's id in the fleet */
+    struct fwt_tuf_transport transport; /* TLS to the director (the device certificate) */
+};
+
 struct fwt_agent_update_opts {
     const char *target;  /* a target name, or NULL: the newest suitable one */
     int no_delta;        /* never use a patch */
@@ -372,6 +401,7 @@ struct fwt_agent_update_opts {
      * the caller shows it (fwtrust-agent: on a terminal) */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    const struct fwt_agent_director *director; /* NULL: choose from the image repository alone */
 };
 
 struct fwt_agent_update_result {
@@ -385,6 +415,11 @@ struct fwt_agent_update_result {
     int delta_skipped;         /* a patch for the image existed but did not fit */
     char note[256];            /* why (delta skipped), or "" */
     struct fwt_agent_image img; /* the installed image (not check_only) */
+    /* With a director: */
+    int refused;                /* a check refused the director's choice or its metadata (a
+                                   report says "refused"; otherwise a failure is "failed") */
+    uint64_t release_counter;   /* the director's release counter of the target */
+    uint64_t director_version;  /* the version of the director's targets metadata */
 };
 
 /*
@@ -394,6 +429,21 @@ struct fwt_agent_update_result {
  */
 FWT_MUST_CHECK fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *opts,
                                         struct fwt_agent_update_result *res);
+
+/* ---- Fleet state (src/agent/fleet.c) ----
+ * Power-fail safe (DIR/fleet.0/.1, two checksummed copies). */
+struct fwt_agent_fleet_state {
+    uint64_t counter;          /* the last manifest/report counter given out */
+    uint64_t release_counter;  /* release counter of the image installed through the director */
+    uint64_t director_version; /* the director targets version of that install */
+};
+FWT_MUST_CHECK fwt_err fwt_agent_fleet_state_get(fwt_agent *dev, struct fwt_agent_fleet_state *st);
+/*
+ * The next counter of this device's manifests and reports: above every one
+ * given out before and never below the clock in milliseconds (so a lost or
+ * damaged record cannot make it repeat one), persisted before it is returned.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_fleet_next_counter(fwt_agent *dev, uint64_t *counter);
 
 /*
  * Check the measured boot records: replay the event log (DIR/eventlog.jsonl)

@@ -84,6 +84,7 @@ fwt_err fwt_f_fsync_dir(const char *dir);
 #define FWT_REC_KIND_ROLLBACK 2U
 #define FWT_REC_KIND_AUDIT_HEAD 0x11U /* audithead.{0,1}: the audit log's anchor (audit.c) */
 #define FWT_REC_KIND_OUTCOME 0x12U    /* outcome.{0,1}: trial outcomes (outcome.c) */
+#define FWT_REC_KIND_FLEET 0x13U      /* fleet.{0,1}: fleet counters (fleet.c) */
 #define FWT_REC_MAX_PAYLOAD 1024U
 
 /* Decode one record file's bytes: FWT_OK, or FWT_E_STATE naming what is wrong. */

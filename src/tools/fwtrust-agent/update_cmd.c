@@ -12,6 +12,8 @@
 #include <string.h>
 
 struct fwt_agent_update_opts g_agent_update;
+static const char *g_director_url, *g_director_root, *g_device_id;
+static int g_no_director;
 
 _Static_assert(FWT_AGENT_FAILED_MAX == 8, "AGENT_UPDATE_DESC says the last 8 are remembered");
 
@@ -23,6 +25,16 @@ const struct fwt_opt k_agent_update_opts[] = {
     FWT_OPT_FLAG_(0, "no-delta", &g_agent_update.no_delta, "never use a patch"),
     FWT_OPT_FLAG_(0, "check", &g_agent_update.check_only, "refresh and report what would be installed;\ndownload nothing"),
     FWT_OPT_FLAG_(0, "force", &g_agent_update.force, "offer (or install, with --target) a release that\nrolled back here"),
+    FWT_OPT_STR_(0, "director", "URL", &g_director_url,
+                 "Uptane: install only what the director at URL\n"
+                 "(its metadata base URL) assigns to this device,\n"
+                 "checked against the image repository (default\n"
+                 "with [fleet]: SERVER/v1/director/)"),
+    FWT_OPT_STR_(0, "director-root", "FILE", &g_director_root,
+                 "the director's trusted root.json (default:\n[fleet] director_root)"),
+    FWT_OPT_STR_(0, "device-id", "ID", &g_device_id, "this device's fleet id (default: [fleet]\ndevice_id)"),
+    FWT_OPT_FLAG_(0, "no-director", &g_no_director,
+                  "update from the image repository alone even\nwhen [fleet] is configured"),
     FWT_OPT_END_,
 };
 
@@ -45,6 +57,36 @@ static int fail(const char *name, fwt_err err, int json)
 int agent_update_run(fwt_agent *dev, const char *name, int json)
 {
     struct fwt_agent_update_opts o = g_agent_update;
+    const struct fwt_agent_config *cfg = fwt_agent_get_config(dev);
+    struct fwt_agent_director dir;
+    char durl[2048];
+    memset(&dir, 0, sizeof(dir));
+    if (g_no_director && (g_director_url || g_director_root || g_device_id)) {
+        return fail(name, fwt_fail(FWT_E_ARG, "--no-director with director options"), json);
+    }
+    if (!g_no_director && (g_director_url || cfg->fleet_server)) {
+        if (g_director_url) {
+            snprintf(durl, sizeof(durl), "%s", g_director_url);
+        } else {
+            size_t sl = strlen(cfg->fleet_server);
+            int n = snprintf(durl, sizeof(durl), "%s%sv1/director/", cfg->fleet_server,
+                             sl && cfg->fleet_server[sl - 1] == '/' ? "" : "/");
+            if (n < 0 || (size_t)n >= sizeof(durl)) {
+                return fail(name, fwt_fail(FWT_E_ARG, "[fleet] server URL too long"), json);
+            }
+            dir.transport.ca_file = cfg->fleet_ca;
+            dir.transport.client_cert = cfg->fleet_cert;
+            dir.transport.client_key = cfg->fleet_key;
+        }
+        dir.metadata_url = durl;
+        dir.root = g_director_root ? g_director_root : cfg->fleet_director_root;
+        dir.device_id = g_device_id ? g_device_id : cfg->fleet_device_id;
+        if (!dir.root || !dir.device_id) {
+            return fail(name, fwt_fail(FWT_E_ARG, "--director needs --director-root and --device-id (or an "
+                                       "enrolled device: [fleet])"), json);
+        }
+        o.director = &dir;
+    }
     struct fwt_progress pr;
     fwt_progress_start(&pr, "download", 0);
     o.progress = on_progress;
@@ -70,6 +112,11 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
                                 (json_int_t)res->downloaded, "image_length",
                                 (json_int_t)res->image_length, "version", res->version,
                                 "delta_skipped", res->delta_skipped, "installed", !o.check_only);
+        if (out && o.director) {
+            json_object_set_new(out, "director", json_pack("{s:I,s:I}", "release_counter",
+                                                           (json_int_t)res->release_counter, "targets_version",
+                                                           (json_int_t)res->director_version));
+        }
         if (out) {
             json_object_set_new(out, "previous_version",
                                 res->had_running ? json_string(res->running_version) : json_null());
