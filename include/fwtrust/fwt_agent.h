@@ -402,6 +402,10 @@ struct fwt_agent_update_opts {
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
     const struct fwt_agent_director *director; /* NULL: choose from the image repository alone */
+    /* may be NULL: called once the target is chosen and its download starts (state
+     * FWT_FLEET_DOWNLOADING of fwt_fleet.h), so the caller can report it */
+    void (*on_state)(void *ctx, int state, const char *target);
+    void *state_ctx;
 };
 
 struct fwt_agent_update_result {
@@ -444,6 +448,59 @@ FWT_MUST_CHECK fwt_err fwt_agent_fleet_state_get(fwt_agent *dev, struct fwt_agen
  * damaged record cannot make it repeat one), persisted before it is returned.
  */
 FWT_MUST_CHECK fwt_err fwt_agent_fleet_next_counter(fwt_agent *dev, uint64_t *counter);
+
+/* ---- The fleet server's device API (src/agent/fleet_client.c, docs/fleet-protocol.md) ---- */
+
+struct fwt_agent_enroll_opts {
+    const char *server;     /* base URL, "https://host:port" */
+    const char *token_file; /* the one-time enrollment token (its first line) */
+    const char *ca;         /* PEM CA the server's TLS certificate must chain to (copied in; the
+                               device keeps verifying the server with it) */
+    const char *serial;     /* this device's serial number (1..64 printable bytes) */
+};
+struct fwt_agent_enroll_result {
+    char device_id[65];
+    int64_t cert_not_after; /* the certificate's expiry (seconds since 1970) */
+    uint32_t interval, jitter;
+};
+/*
+ * Enroll: create a device key (ECDSA P-256, DIR/fleet/device.key, through the
+ * crypto layer), send a certificate request with the token, hardware id and
+ * serial (POST /v1/enroll, the server checked against opts->ca), check the
+ * certificate (this key, CN = the device id given), install the director root
+ * as the trusted root of DIR/director (fwt_tuf_init checks its signatures),
+ * and write [fleet] into device.ini. Nothing changes on failure (a previous
+ * enrollment stays). The device must be open (exclusive).
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o,
+                                        struct fwt_agent_enroll_result *res);
+
+struct fwt_agent_checkin_result {
+    uint64_t counter;                 /* the manifest's counter */
+    uint32_t interval, jitter;        /* the server's (kept in [fleet]) */
+    int64_t renew_before;             /* renew the certificate from this time on */
+    uint64_t director_version;        /* the server's director targets version for this device */
+    uint64_t device_director_version; /* the device's trusted one when it checked in */
+    int update_assigned;              /* the server's is newer: update through the director */
+    int renewed;                      /* the certificate was renewed during this check-in */
+    int64_t cert_not_after;           /* the (new) certificate's expiry */
+};
+/*
+ * Check in: build the device manifest from the device state (slots: state,
+ * length, SHA-256, version, counters; the last install's outcome; the measured
+ * boot register and its event count; the audit log's anchor; the trusted
+ * director version), with a fresh nonce and the next counter
+ * (fwt_agent_fleet_next_counter), sign it with the device key, POST
+ * /v1/checkin over mutual TLS. From the server's renew_before on, renew the
+ * certificate (POST /v1/renew, same key). The device must be open (exclusive).
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res);
+/* A signed progress report (POST /v1/report): state is an enum fwt_fleet_state
+ * (fwt_fleet.h), error an fwt_err number, reason one sentence (or NULL). */
+FWT_MUST_CHECK fwt_err fwt_agent_report(fwt_agent *dev, const char *target, int state, int error,
+                                        const char *reason);
+/* Seconds until the next check-in: [fleet] interval plus a random part of jitter. */
+FWT_MUST_CHECK fwt_err fwt_agent_checkin_delay(const fwt_agent *dev, uint32_t *seconds);
 
 /*
  * Check the measured boot records: replay the event log (DIR/eventlog.jsonl)

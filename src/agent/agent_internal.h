@@ -8,6 +8,7 @@
 #include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_agent.h>
+#include <fwtrust/fwt_fleet.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -174,6 +175,9 @@ fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail)
  */
 fwt_err fwt_audit_verify_anchored(const char *dir, uint64_t *n, int *torn, int *unanchored);
 fwt_err fwt_audit_verify(const char *dir, uint64_t *n, int *torn);
+/* The anchor as recorded: entry count (0: none yet) and the SHA-256 of that entry (the fleet
+ * manifest's audit_head). */
+fwt_err fwt_audit_head(const char *dir, uint64_t *count, uint8_t hash[32]);
 
 /* ---- Trial outcomes (outcome.c) ---- */
 
@@ -192,6 +196,9 @@ fwt_err fwt_agent_outcome_note(fwt_agent *dev, enum fwt_agent_outcome_kind kind,
                                const char *reason);
 
 /* ---- Measured boot event log lines (boot.c) ---- */
+
+/* fwt_agent_measurements_verify, and *events: the event count of that boot (the fleet manifest). */
+fwt_err fwt_agent_measurements_events(fwt_agent *dev, uint32_t *boot, uint8_t pcr[32], unsigned *events);
 
 struct fwt_event_entry {
     uint32_t boot;
@@ -255,5 +262,8 @@ void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
 int fwt_agent_version_cmp(const struct fwt_version *a, const struct fwt_version *b);
 /* Complete a confirm interrupted after its boot control write. */
 fwt_err fwt_agent_finish_raise(fwt_agent *dev);
+
+/* The device manifest of this device now (fleet_client.c): counter taken (persisted). */
+fwt_err fwt_agent_manifest(fwt_agent *dev, struct fwt_fleet_manifest *m);
 
 #endif /* FWT_AGENT_INTERNAL_H */

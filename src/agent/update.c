@@ -755,6 +755,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         if (err != FWT_OK) {
             return err;
         }
+        snprintf(res->target, sizeof(res->target), "%s", dpick.name); /* for the report, whatever follows */
         ob.target = dpick.name;
         o = &ob;
         cs.target = o->target;
@@ -802,6 +803,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     char src[URL_MAX + 600];
     snprintf(src, sizeof(src), "%s%s (%s)", turl, pick->name, res->encoding);
     fwt_agent_install_set_source(inst, src);
+    if (o->on_state) {
+        o->on_state(o->state_ctx, FWT_FLEET_DOWNLOADING, pick->name);
+    }
     s.inst = inst;
     void *blk = NULL;
     if (posix_memalign(&blk, FWT_AGENT_DIO_ALIGN, 2 * (size_t)FWT_AGENT_BLOCK) != 0) {

@@ -5,6 +5,7 @@
 #include "update_cmd.h"
 
 #include <fwtrust/fwt_delta.h>
+#include <fwtrust/fwt_fleet.h>
 
 #include <jansson.h>
 #include <stdio.h>
@@ -44,6 +45,33 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     struct fwt_progress *p = ctx;
     p->total = total;
     fwt_progress_update(p, done);
+}
+
+/* A progress report to the fleet server; a report that cannot be sent is said, not fatal
+ * (the next check-in's manifest carries the device state anyway). */
+struct reporter {
+    fwt_agent *dev;
+    const char *name;
+};
+
+static void send_report(const struct reporter *r, const char *target, int state, int error, const char *reason)
+{
+    char keep[1024];
+    snprintf(keep, sizeof(keep), "%s", fwt_detail());
+    fwt_err err = fwt_agent_report(r->dev, target, state, error, reason);
+    if (err != FWT_OK) {
+        fprintf(stderr, "%s: note: report '%s' not sent: %s (%s)\n", r->name, fwt_fleet_state_name(state),
+                fwt_detail(), fwt_err_name(err));
+    }
+    fwt_detail_clear();
+    if (keep[0]) {
+        (void)fwt_fail(FWT_E_INTERNAL, "%s", keep); /* the update's detail, for its error line */
+    }
+}
+
+static void on_state(void *ctx, int state, const char *target)
+{
+    send_report(ctx, target, state, 0, "download started");
 }
 
 static int fail(const char *name, fwt_err err, int json)
@@ -87,6 +115,13 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
         }
         o.director = &dir;
     }
+    /* An enrolled device updating through its server's director reports its progress. */
+    struct reporter rep = {dev, name};
+    int reporting = o.director && !g_director_url && cfg->fleet_server;
+    if (reporting) {
+        o.on_state = on_state;
+        o.state_ctx = &rep;
+    }
     struct fwt_progress pr;
     fwt_progress_start(&pr, "download", 0);
     o.progress = on_progress;
@@ -101,6 +136,22 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
     memset(&st, 0, sizeof(st));
     if (err == FWT_OK && !o.check_only) {
         err = fwt_agent_status_get(dev, &st);
+    }
+    if (reporting && !o.check_only && err != FWT_E_NO_UPDATE) {
+        char reason[600];
+        int rstate = FWT_FLEET_INSTALLED_TRIAL;
+        if (err == FWT_OK) {
+            snprintf(reason, sizeof(reason), "version %s installed into slot %c for a trial boot", res->version,
+                     fwt_agent_slot_char(res->img.slot));
+        } else {
+            snprintf(reason, sizeof(reason), "%s", fwt_detail());
+            rstate = res->refused || (err >= FWT_E_MALFORMED && err <= FWT_E_META_MISMATCH) ? FWT_FLEET_REFUSED
+                                                                                             : FWT_FLEET_FAILED;
+        }
+        send_report(&rep, res->target, rstate, (int)err, reason);
+        if (err != FWT_OK) {
+            (void)fwt_fail(err, "%s", reason);
+        }
     }
     if (err != FWT_OK) {
         free(res);
