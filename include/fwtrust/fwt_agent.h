@@ -481,7 +481,8 @@ struct fwt_agent_checkin_result {
     int64_t renew_before;             /* renew the certificate from this time on */
     uint64_t director_version;        /* the server's director targets version for this device */
     uint64_t device_director_version; /* the device's trusted one when it checked in */
-    int update_assigned;              /* the server's is newer: update through the director */
+    int director_newer;               /* the server's is newer: 'update' (the director may assign
+                                         a release; it refreshes the device's copy) */
     int renewed;                      /* the certificate was renewed during this check-in */
     int64_t cert_not_after;           /* the (new) certificate's expiry */
 };

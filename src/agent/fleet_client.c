@@ -591,7 +591,7 @@ fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res)
     if (err == FWT_OK) {
         res->renew_before = (int64_t)json_integer_value(rb);
         res->director_version = (uint64_t)json_integer_value(dv);
-        res->update_assigned = res->director_version > res->device_director_version;
+        res->director_newer = res->director_version > res->device_director_version;
         uint8_t *pem = NULL;
         size_t pl = 0;
         err = fwt_read_file(c->fleet_cert, 65536, &pem, &pl);

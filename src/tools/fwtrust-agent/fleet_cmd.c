@@ -120,7 +120,7 @@ static int checkin_once(const char *dir, const char *name, int json, int *assign
     if (err != FWT_OK) {
         return fail(name, err, json);
     }
-    *assigned = r.update_assigned;
+    *assigned = r.director_newer;
     char na[32], rb[32];
     time_text(r.cert_not_after, na);
     time_text(r.renew_before, rb);
@@ -129,12 +129,12 @@ static int checkin_once(const char *dir, const char *name, int json, int *assign
                                      (json_int_t)r.counter, "checkin_interval", (json_int_t)r.interval, "jitter",
                                      (json_int_t)r.jitter, "renew_before", rb, "director_targets_version",
                                      (json_int_t)r.director_version, "device_director_version",
-                                     (json_int_t)r.device_director_version, "update_assigned", r.update_assigned,
+                                     (json_int_t)r.device_director_version, "director_newer", r.director_newer,
                                      "renewed", r.renewed, "certificate_not_after", na));
     } else {
         printf("checked in (counter %llu); director version %llu (device has %llu)%s%s\n",
                (unsigned long long)r.counter, (unsigned long long)r.director_version,
-               (unsigned long long)r.device_director_version, r.update_assigned ? ": an update is assigned" : "",
+               (unsigned long long)r.device_director_version, r.director_newer ? ": newer director metadata, run update" : "",
                r.renewed ? "; certificate renewed" : "");
     }
     return 0;
