@@ -81,7 +81,15 @@ static fwt_err fleet_write(fwt_agent *dev, const struct fwt_agent_fleet_state *s
     if (dev->readonly) {
         return fwt_fail(FWT_E_ARG, "the device is open read-only: the fleet state cannot change");
     }
-    return fwt_rec_write(dev->cfg.dir, FLEET_NAME, FWT_REC_KIND_FLEET, p, sizeof(p), info);
+    /* Both copies get the new values (the older copy first, then the other): a damaged copy
+     * cannot take the counters back to older values (the copy a reader falls back to holds
+     * the same), as the anti-rollback file backend does. A cut between the two leaves the
+     * new values in the newest copy. */
+    fwt_err err = fwt_rec_write(dev->cfg.dir, FLEET_NAME, FWT_REC_KIND_FLEET, p, sizeof(p), info);
+    if (err == FWT_OK) {
+        err = fwt_rec_write(dev->cfg.dir, FLEET_NAME, FWT_REC_KIND_FLEET, p, sizeof(p), info);
+    }
+    return err;
 }
 
 fwt_err fwt_agent_fleet_state_get(fwt_agent *dev, struct fwt_agent_fleet_state *st)
