@@ -124,6 +124,21 @@ expect 0 "" agent dev1 --json checkin
 openssl verify -CAfile "$D/ca/ca.pem" "$T/dev1/fleet/device.crt" >/dev/null || fail "renewed certificate does not chain"
 expect 0 "" agent dev1 --json checkin   # the renewed certificate works for mutual TLS
 
+# The server's interval and jitter: kept in [fleet]; --loop waits interval + up to jitter.
+srv_stop
+"$PY" -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["checkin_interval"]=1; c["jitter"]=1; c["renew_days"]=10; c["checkin_burst"]=1000; json.dump(c,open(p,"w"))' "$D/server.json"
+srv_start
+sed -i "s|^server = .*|server = $U|" "$T/dev1/device.ini"
+expect 0 "" agent dev1 checkin
+grep -qx 'interval = 1' "$T/dev1/device.ini" && grep -qx 'jitter = 1' "$T/dev1/device.ini" ||
+    fail "the server's interval and jitter were not kept: $(cat "$T/dev1/device.ini")"
+t0=$(date +%s%N)
+expect 0 "" agent dev1 --json checkin --loop --count 3 --no-update
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+[ "$ms" -ge 2000 ] && [ "$ms" -le 9000 ] || fail "three check-ins with interval 1 and jitter 1 took $ms ms"
+[ "$(grep -c '"counter"' "$T/.out")" = 3 ] || fail "--count 3 did not check in three times"
+
 # A revoked device is refused (the server's TLS or API: 9).
 srv device revoke "$ID3" >/dev/null || fail "revoke"
 sed -i "s|^server = .*|server = $U|" "$T/dev3/device.ini"
