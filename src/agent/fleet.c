@@ -4,9 +4,12 @@
  * director's choice.
  *
  * Fleet state: DIR/fleet.{0,1}, redundant checksummed records (state.c, kind
- * FWT_REC_KIND_FLEET). Payload, little-endian u64s: the last manifest/report
- * counter given out, the release counter of the image installed through the
- * director, and that director targets version.
+ * FWT_REC_KIND_FLEET). Payload (320 bytes), little-endian u64s: the last
+ * manifest/report counter given out, the release counter of the image
+ * installed through the director, that director targets version, 0; then the
+ * SHA-256 of the image last installed from a repository (bytes 32-63) and its
+ * target name (bytes 64-319, NUL-padded; empty: none), for the manifest's
+ * slot names.
  *
  * Uptane full verification (fwt_agent_update with a director, update.c): the
  * director's metadata chain is refreshed first (its own TUF repository, rooted
@@ -29,7 +32,8 @@
 #include <sys/time.h>
 
 #define FLEET_NAME "fleet"
-#define FLEET_PAYLOAD 32U
+#define FLEET_NAME_OFF 64U
+#define FLEET_PAYLOAD (FLEET_NAME_OFF + FWT_FLEET_NAME_MAX + 1U)
 
 static void put64(uint8_t *p, uint64_t v)
 {
@@ -65,9 +69,21 @@ static fwt_err fleet_read(fwt_agent *dev, struct fwt_agent_fleet_state *st, stru
     st->counter = get64(p);
     st->release_counter = get64(p + 8);
     st->director_version = get64(p + 16);
-    if (get64(p + 24) != 0 || st->counter > FWT_FLEET_COUNTER_MAX) {
+    memcpy(st->target_sha256, p + 32, 32);
+    const char *name = (const char *)p + FLEET_NAME_OFF;
+    size_t nl = strnlen(name, FWT_FLEET_NAME_MAX + 1U);
+    int ok = get64(p + 24) == 0 && st->counter <= FWT_FLEET_COUNTER_MAX && nl <= FWT_FLEET_NAME_MAX;
+    for (size_t i = 0; ok && i < nl; i++) {
+        ok = name[i] >= 0x20 && name[i] < 0x7f;
+    }
+    for (size_t i = FLEET_NAME_OFF + nl; ok && i < FLEET_PAYLOAD; i++) {
+        ok = p[i] == 0;
+    }
+    if (!ok) {
         return fwt_fail(FWT_E_STATE, "%s/%s: a field is out of range", dev->cfg.dir, FLEET_NAME);
     }
+    memcpy(st->target, name, nl);
+    st->target[nl] = '\0';
     return FWT_OK;
 }
 
@@ -78,6 +94,8 @@ static fwt_err fleet_write(fwt_agent *dev, const struct fwt_agent_fleet_state *s
     put64(p, st->counter);
     put64(p + 8, st->release_counter);
     put64(p + 16, st->director_version);
+    memcpy(p + 32, st->target_sha256, 32);
+    memcpy(p + FLEET_NAME_OFF, st->target, strnlen(st->target, FWT_FLEET_NAME_MAX));
     if (dev->readonly) {
         return fwt_fail(FWT_E_ARG, "the device is open read-only: the fleet state cannot change");
     }
@@ -142,6 +160,29 @@ fwt_err fwt_agent_fleet_note_install(fwt_agent *dev, uint64_t release_counter, u
     }
     st.release_counter = release_counter;
     st.director_version = director_version;
+    return fleet_write(dev, &st, &info);
+}
+
+fwt_err fwt_agent_fleet_note_target(fwt_agent *dev, const char *name, const uint8_t sha256[32])
+{
+    struct fwt_agent_fleet_state st;
+    struct fwt_rec_info info;
+    size_t nl = strlen(name);
+    if (nl > FWT_FLEET_NAME_MAX) {
+        return FWT_OK; /* not a name the manifest can carry: the slot goes unnamed */
+    }
+    for (size_t i = 0; i < nl; i++) {
+        if (name[i] < 0x20 || name[i] >= 0x7f) {
+            return FWT_OK;
+        }
+    }
+    fwt_err err = fleet_read(dev, &st, &info);
+    if (err != FWT_OK) {
+        return err;
+    }
+    memset(st.target, 0, sizeof(st.target));
+    memcpy(st.target, name, nl);
+    memcpy(st.target_sha256, sha256, 32);
     return fleet_write(dev, &st, &info);
 }
 

@@ -415,7 +415,11 @@ static uint64_t director_version(const fwt_agent *dev)
 static fwt_err fill_slots(fwt_agent *dev, struct fwt_fleet_manifest *m)
 {
     struct fwt_agent_status st;
+    struct fwt_agent_fleet_state fs;
     fwt_err err = fwt_agent_status_get(dev, &st);
+    if (err == FWT_OK) {
+        err = fwt_agent_fleet_state_get(dev, &fs);
+    }
     if (err != FWT_OK) {
         return err;
     }
@@ -445,6 +449,10 @@ static fwt_err fill_slots(fwt_agent *dev, struct fwt_fleet_manifest *m)
         err = hash_prefix(img.path, img.total_size, sl->sha256);
         if (err != FWT_OK) {
             return err;
+        }
+        /* the name of the target it came from, when it is the last one installed from a repository */
+        if (fs.target[0] && fwt_ct_compare(fs.target_sha256, sl->sha256, 32) == 0) {
+            snprintf(sl->name, sizeof(sl->name), "%s", fs.target);
         }
     }
     fwt_detail_clear();

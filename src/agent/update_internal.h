@@ -54,4 +54,8 @@ FWT_MUST_CHECK fwt_err fwt_agent_director_match(fwt_tuf_client *image, const str
 FWT_MUST_CHECK fwt_err fwt_agent_fleet_note_install(fwt_agent *dev, uint64_t release_counter,
                                                     uint64_t director_version);
 
+/* Record the target name of an install and its image's SHA-256 (an enrolled device: the
+ * manifest names the slot holding that image). */
+FWT_MUST_CHECK fwt_err fwt_agent_fleet_note_target(fwt_agent *dev, const char *name, const uint8_t sha256[32]);
+
 #endif /* FWT_UPDATE_INTERNAL_H */

@@ -95,6 +95,9 @@ PY
 "$PY" "$T/who.py" "$T/list.json" >"$T/who"
 grep "^$ID1 " "$T/who" | grep -q '4.0.0+4' || fail "device list: dev1 does not run 4.0.0+4: $(cat "$T/who")"
 grep "^$ID2 " "$T/who" | grep -q '4.0.0+5' || fail "device list: dev2 does not run 4.0.0+5: $(cat "$T/who")"
+# The manifest names the slot by the target it was installed from.
+srv device show "$ID1" --json >"$T/show1.json" || fail "device show"
+grep -q '"name": *"primehub/b4.bin"' "$T/show1.json" || fail "dev1's manifest does not name its slot: $(cat "$T/show1.json")"
 srv events --device "$ID2" --json >"$T/ev.json"
 for s in downloading installed-trial confirmed; do
     grep -q "$s" "$T/ev.json" || fail "the server got no '$s' report from dev2: $(cat "$T/ev.json")"
