@@ -7,6 +7,7 @@
  *
  *   fleet-sim enroll  URL CA TOKEN HW SERIAL DIR
  *   fleet-sim checkin URL CA DIR [--counter N] [--as ID] [--bad-sig] [--stale] [--sign-key PEM]
+ *   fleet-sim renew   URL CA DIR          (new key and certificate; the old ones kept as old-*.pem)
  *   fleet-sim report  URL CA DIR STATE TARGET ERROR REASON
  *   fleet-sim get     URL CA DIR PATH
  *   fleet-sim bench   URL CA TOKENS_FILE DEVICES THREADS SECONDS [FAIL_PERCENT]
@@ -220,6 +221,15 @@ static long enroll(CURL *c, const char *url, const char *ca, const char *token, 
     return code;
 }
 
+static void device_free(struct device *d)
+{
+    free(d->cert_pem);
+    free(d->key_pem);
+    fwt_privkey_free(d->key);
+    d->cert_pem = d->key_pem = NULL;
+    d->key = NULL;
+}
+
 static int load_device(const char *dir, struct device *d)
 {
     memset(d, 0, sizeof(*d));
@@ -239,7 +249,11 @@ static int load_device(const char *dir, struct device *d)
     free(hw);
     free(sn);
     free(cnt);
-    return ok && load_key(d) == 0 ? 0 : -1;
+    if (!ok || load_key(d) != 0) {
+        device_free(d);
+        return -1;
+    }
+    return 0;
 }
 
 /* A signed manifest (as the agent writes it) for counter n. */
@@ -323,6 +337,7 @@ static int cmd_checkin(CURL *c, int argc, char **argv)
     }
     if (!body) {
         fprintf(stderr, "fleet-sim: cannot make the manifest\n");
+        device_free(&d);
         return 2;
     }
     if (bad_sig) { /* flip one hex digit of the signature */
@@ -345,6 +360,7 @@ static int cmd_checkin(CURL *c, int argc, char **argv)
     print_result(code, &b);
     free(b.p);
     free(body);
+    device_free(&d);
     return code ? 0 : 2;
 }
 
@@ -369,6 +385,7 @@ static int cmd_report(CURL *c, char **argv)
     size_t len = 0;
     if (fwt_fleet_report_sign(&r, d.key, &body, &len) != FWT_OK) {
         fprintf(stderr, "fleet-sim: cannot sign the report: %s\n", fwt_detail());
+        device_free(&d);
         return 2;
     }
     char u[600];
@@ -382,6 +399,46 @@ static int cmd_report(CURL *c, char **argv)
     print_result(code, &b);
     free(b.p);
     free(body);
+    device_free(&d);
+    return code ? 0 : 2;
+}
+
+/* A new key and certificate for the device, over its current certificate. */
+static int cmd_renew(CURL *c, char **argv)
+{
+    struct device d;
+    if (load_device(argv[2], &d) != 0) {
+        fprintf(stderr, "fleet-sim: %s: not an enrolled device directory\n", argv[2]);
+        return 2;
+    }
+    char *key = NULL, *csr = NULL;
+    if (make_csr(d.serial, &key, &csr) != 0) {
+        return 2;
+    }
+    json_t *o = json_pack("{s:s}", "csr", csr);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char u[600];
+    snprintf(u, sizeof(u), "%s/v1/renew", argv[0]);
+    struct buf b = {0};
+    long code = request(c, u, argv[1], &d, body, &b);
+    if (code == 200) {
+        json_t *r = json_loads(b.p, 0, NULL);
+        const char *cert = json_string_value(json_object_get(r, "certificate"));
+        if (cert) {
+            write_text(d.dir, "old-cert.pem", d.cert_pem);
+            write_text(d.dir, "old-key.pem", d.key_pem);
+            write_text(d.dir, "cert.pem", cert);
+            write_text(d.dir, "key.pem", key);
+        }
+        json_decref(r);
+    }
+    print_result(code, &b);
+    free(b.p);
+    free(body);
+    free(key);
+    free(csr);
+    device_free(&d);
     return code ? 0 : 2;
 }
 
@@ -668,9 +725,12 @@ int main(int argc, char **argv)
         long code = enroll(c, argv[2], argv[3], argv[4], &d, &out);
         print_result(code, &out);
         free(out.p);
+        device_free(&d);
         rc = code > 0 ? 0 : 2;
     } else if (argc >= 5 && !strcmp(argv[1], "checkin")) {
         rc = cmd_checkin(c, argc - 2, argv + 2);
+    } else if (argc >= 5 && !strcmp(argv[1], "renew")) {
+        rc = cmd_renew(c, argv + 2);
     } else if (argc >= 9 && !strcmp(argv[1], "report")) {
         rc = cmd_report(c, argv + 2);
     } else if (argc >= 6 && !strcmp(argv[1], "get")) {
@@ -682,12 +742,13 @@ int main(int argc, char **argv)
             long code = request(c, u, argv[3], &d, NULL, &out);
             print_result(code, &out);
             free(out.p);
+            device_free(&d);
             rc = code > 0 ? 0 : 2;
         }
     } else if (argc >= 8 && !strcmp(argv[1], "bench")) {
         rc = cmd_bench(argv + 2, argc - 2);
     } else {
-        fprintf(stderr, "usage: fleet-sim enroll|checkin|report|get|bench ... (see bench/fleet/fleet_sim.c)\n");
+        fprintf(stderr, "usage: fleet-sim enroll|checkin|renew|report|get|bench ... (see bench/fleet/fleet_sim.c)\n");
         rc = 1;
     }
     curl_easy_cleanup(c);

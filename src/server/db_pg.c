@@ -85,6 +85,9 @@ static fwt_err pg_exec(void *h, const char *sql, const struct db_param *p, size_
             vals[i] = p[i].type == DB_TEXT ? p[i].s : NULL;
         }
     }
+    if (PQstatus(c) == CONNECTION_BAD) {
+        PQreset(c); /* the server restarted or the network dropped: one reconnect per statement */
+    }
     PGresult *r = PQexecParams(c, text, (int)np, NULL, vals, NULL, NULL, 0);
     free(text);
     ExecStatusType st = PQresultStatus(r);
@@ -136,6 +139,9 @@ static fwt_err pg_simple(PGconn *c, const char *sql)
 
 static fwt_err pg_begin(void *h)
 {
+    if (PQstatus(h) == CONNECTION_BAD) {
+        PQreset(h);
+    }
     return pg_simple(h, "BEGIN");
 }
 

@@ -27,6 +27,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/core_names.h>
 #include <openssl/x509v3.h>
 #include <sys/queue.h>
 #include <signal.h>
@@ -195,8 +196,11 @@ static X509 *peer_cert(struct daemon *d, struct evhttp_request *req)
     return c;
 }
 
-/* The device the request comes from; answers and returns 0 when there is none. */
-static int require_device(struct daemon *d, struct evhttp_request *req, struct srv_device *dev)
+/* The device the request comes from; answers and returns 0 when there is none. key (may
+ * be NULL) gets the certificate's public key (the one a device's signatures must verify
+ * with), taken from the certificate itself: no PEM decoding per request. */
+static int require_device(struct daemon *d, struct evhttp_request *req, struct srv_device *dev,
+                          fwt_pubkey **key)
 {
     X509 *c = peer_cert(d, req);
     if (!c) {
@@ -205,26 +209,43 @@ static int require_device(struct daemon *d, struct evhttp_request *req, struct s
     }
     char fp[65];
     fwt_err e = ca_cert_fp(c, fp);
+    if (e == FWT_OK && key) {
+        uint8_t raw[65];
+        size_t n = 0;
+        EVP_PKEY *pk = X509_get0_pubkey(c);
+        if (!pk || EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, raw, sizeof(raw), &n) != 1 ||
+            (e = fwt_pubkey_from_raw(FWT_KEY_ECDSA_P256, raw, n, key)) != FWT_OK) {
+            ERR_clear_error();
+            X509_free(c);
+            reply_error(req, 403, "unknown_device", "the certificate's key is not an ECDSA P-256 key");
+            return 0;
+        }
+    }
     X509_free(c);
+    if (e != FWT_OK && key) {
+        fwt_pubkey_free(*key);
+        *key = NULL;
+    }
     if (e == FWT_OK) {
         e = srv_device_by_fp(d->s, fp, dev);
     }
-    if (e == FWT_E_NOT_FOUND) {
-        reply_error(req, 403, "unknown_device", "no device has this certificate");
-        return 0;
-    }
-    if (e != FWT_OK) {
-        reply_fail(req, e);
-        return 0;
-    }
-    if (strcmp(dev->status, "active") != 0) {
+    if (e == FWT_OK && strcmp(dev->status, "active") != 0) {
         char msg[128];
         snprintf(msg, sizeof(msg), "device %s is %s", dev->id, dev->status);
         reply_error(req, 403, "revoked", msg);
         srv_device_free(dev);
-        return 0;
+    } else if (e == FWT_E_NOT_FOUND) {
+        reply_error(req, 403, "unknown_device", "no device has this certificate");
+    } else if (e != FWT_OK) {
+        reply_fail(req, e);
+    } else {
+        return 1;
     }
-    return 1;
+    if (key) {
+        fwt_pubkey_free(*key);
+        *key = NULL;
+    }
+    return 0;
 }
 
 static int require_admin(struct daemon *d, struct evhttp_request *req, enum fwt_srv_role need,
@@ -319,7 +340,7 @@ static void h_enroll(struct call *c)
 static void h_renew(struct call *c)
 {
     struct srv_device dev;
-    if (!require_device(c->d, c->req, &dev)) {
+    if (!require_device(c->d, c->req, &dev, NULL)) {
         return;
     }
     uint8_t *body = NULL;
@@ -360,16 +381,13 @@ static void h_signed(struct call *c, int is_report)
 {
     fwt_srv *s = c->d->s;
     struct srv_device dev;
-    if (!require_device(c->d, c->req, &dev)) {
+    fwt_pubkey *key = NULL;
+    if (!require_device(c->d, c->req, &dev, &key)) {
         return;
     }
     uint8_t *body = NULL;
     size_t len = 0;
-    fwt_pubkey *key = NULL;
     fwt_err e = read_body(c->req, &body, &len);
-    if (e == FWT_OK) {
-        e = fwt_pubkey_from_pem(dev.pubkey_pem, strlen(dev.pubkey_pem), &key);
-    }
     struct fwt_fleet_expect ex = {key, dev.id, dev.hardware_id, dev.serial};
     struct fwt_fleet_manifest *m = NULL;
     struct fwt_fleet_report rep;
@@ -396,8 +414,13 @@ static void h_signed(struct call *c, int is_report)
                         detail);
     }
     uint64_t tv = 0;
-    if (e == FWT_OK && !is_report) {
-        e = director_refresh(s, dev.id, &tv);
+    if (e == FWT_OK && !is_report && director_refresh(s, dev.id, &tv) != FWT_OK) {
+        /* The check-in is recorded; metadata that could not be brought up to date now
+         * is at the next check-in or timestamp fetch. Tell the version the device can get. */
+        int64_t v = 0;
+        struct db_param p[] = {DBT(dev.id)};
+        tv = db_query_int(s->db, "SELECT version FROM director_meta WHERE device_id = ? AND role = 'targets'", p,
+                          1, &v) == FWT_OK ? (uint64_t)v : 0;
     }
     if (e != FWT_OK) {
         reply_fail(c->req, e);
@@ -428,7 +451,7 @@ static void h_report(struct call *c)
 static void h_director(struct call *c)
 {
     struct srv_device dev;
-    if (!require_device(c->d, c->req, &dev)) {
+    if (!require_device(c->d, c->req, &dev, NULL)) {
         return;
     }
     const char *f = c->param[0];

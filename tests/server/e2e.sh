@@ -63,6 +63,14 @@ curl_code 405 "$U/v1/checkin" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
 curl_code 404 "$U/v1/director/..%2Fca%2Fca.key" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
 curl_code 404 "$U/v1/director/2.root.json" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
 
+# ---- renewal: a new key and certificate; the check-ins go on under the new one
+sim 200 "$T/n" renew "$U" "$CA" "$T/d1"
+cmp -s "$T/d1/cert.pem" "$T/d1/old-cert.pem" && fail "renew gave the same certificate"
+openssl verify -CAfile "$CA" "$T/d1/cert.pem" >/dev/null || fail "renewed certificate does not chain"
+sim 200 "$T/c" checkin "$U" "$CA" "$T/d1"
+curl_code 400 "$U/v1/renew" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem" -d '{"csr":"not a csr"}'
+curl_code 401 "$U/v1/renew" -d '{"csr":"x"}'
+
 # ---- director metadata and assignment
 sim 200 "$T/g" get "$U" "$CA" "$T/d1" /v1/director/1.root.json
 cmp <(tail -n +2 "$T/g" | tr -d '\n') <(tr -d '\n' <"$D/director/1.root.json") || fail "1.root.json differs"
@@ -74,6 +82,12 @@ grep -q '"director_targets_version":2' "$T/c" || fail "assignment did not raise 
 sim 200 "$T/g" get "$U" "$CA" "$T/d1" /v1/director/targets.json
 grep -q '"fw-2.bin"' "$T/g" && grep -q "\"device_id\":\"$ID1\"" "$T/g" && grep -q '"release_counter":4' "$T/g" ||
     fail "targets.json: $(cat "$T/g")"
+# the project's TUF client reads the device's director repository over mutual TLS
+expect 0 "" "$TUF_CLIENT" --metadata-dir "$T/tuf" init "$D/director/1.root.json"
+expect 0 "targets v2" "$TUF_CLIENT" --ca-file "$CA" --client-cert "$T/d1/cert.pem" --client-key "$T/d1/key.pem" \
+    --metadata-url "$U/v1/director" --metadata-dir "$T/tuf" refresh
+expect 0 "fw-2.bin	targets	12	$(sha256sum "$T/fw-2.bin" | cut -d" " -f1)" "$TUF_CLIENT" --ca-file "$CA" --client-cert "$T/d1/cert.pem" --client-key "$T/d1/key.pem" \
+    --metadata-url "$U/v1/director" --metadata-dir "$T/tuf" list
 sim 200 "$T/g" get "$U" "$CA" "$T/d2" /v1/director/timestamp.json
 sim 200 "$T/g" get "$U" "$CA" "$T/d2" /v1/director/targets.json
 grep -q '"targets":{}' "$T/g" || fail "d2 (untagged) was assigned something: $(cat "$T/g")"
@@ -135,6 +149,22 @@ curl_code 200 "$U/v1/health"
 wait $SLOW
 secs=$(sed -n 's/closed after \([0-9]*\).*/\1/p' "$T/slow")
 [ -n "$secs" ] && [ "$secs" -le 5 ] || fail "slow client: $(cat "$T/slow")"
+# ... and one that never starts its TLS handshake
+"$PY" - "${U#https://}" >"$T/slow" 2>&1 <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+t = time.time()
+s.settimeout(20)
+try:
+    while s.recv(100):
+        pass
+except Exception:
+    pass
+print("closed after %.1f s" % (time.time() - t))
+PY
+secs=$(sed -n 's/closed after \([0-9]*\).*/\1/p' "$T/slow")
+[ -n "$secs" ] && [ "$secs" -le 5 ] || fail "silent TCP client: $(cat "$T/slow")"
 
 # ---- revocation: refused in the TLS handshake, and by the API (behind a front end)
 expect 0 "revoked" "$SERVER" --dir "$D" device revoke "$ID2"
@@ -153,6 +183,12 @@ curl_code 401 "$PLAIN/v1/checkin" -H "X-SSL-Client-Cert: $enc" -d '{}'
 
 # ---- the audit log: every admin action, verifiable with fwtrust log
 expect 0 "intact" "$FWTRUST" log verify --log "$D/audit.db"
+expect 0 "" "$FWTRUST" log audit --log "$D/audit.db" # events are no signatures: nothing to flag
+# an assignment edited in the log afterwards is found
+openssl pkey -in "$D/log.key" -pubout -out "$T/log.pub"
+cp "$D/audit.db" "$T/edited.db"
+sqlite3 "$T/edited.db" "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), 'fw-2.bin', 'fw-6.bin') AS BLOB)"
+expect 11 "edited" "$FWTRUST" log verify --log "$T/edited.db" --log-key "$T/log.pub"
 n=$("$FWTRUST" log show --log "$D/audit.db" --json | "$PY" -c 'import json,sys; d=json.load(sys.stdin); e=d.get("entries", d); print(len(e))')
 [ "$n" -ge 12 ] || fail "audit log has $n entries"
 srv_stop

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Two fwtrust-server processes share one PostgreSQL behind nginx (TLS ends at nginx,
 # which passes the verified client certificate on; the servers listen on loopback):
-# both answer, a replay is refused whichever server gets it, one server gone leaves
+# both answer, a replay is refused whichever server gets it, both reconnect after a
+# PostgreSQL restart, one server gone leaves
 # the fleet served, a revoked device is refused by the API and (after the CRL reload)
 # by nginx's TLS layer. Run by with_pg.sh.
 . "$(dirname "$0")/lib.sh"
@@ -66,6 +67,15 @@ for i in 1 2; do sim 409 "$T/c" checkin "$G" "$CA" "$T/d1" --stale; done
 # a client-sent X-SSL-Client-Cert header is replaced by nginx (no certificate: 401)
 enc=$("$PY" -c 'import sys,urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read()))' "$T/d1/cert.pem")
 curl_code 401 "$G/v1/checkin" -H "X-SSL-Client-Cert: $enc" -d '{}'
+
+# PostgreSQL restarts: the servers reconnect (a request may see 503 meanwhile, none is lost silently)
+$FWT_TEST_PG_RUN "$FWT_TEST_PG_BIN/pg_ctl" -D "$FWT_TEST_PG_DIR/data" -m fast -w restart >/dev/null || fail "pg_ctl restart"
+ok=0
+for i in 1 2 3 4 5 6; do
+    "$SIM" checkin "$G" "$CA" "$T/d1" >"$T/c" 2>&1 || true
+    case $(head -n 1 "$T/c") in "HTTP 200") ok=$((ok + 1)) ;; "HTTP 503") ;; *) cat "$T/c" >&2; fail "after the restart" ;; esac
+done
+[ "$ok" -ge 4 ] || fail "the servers did not reconnect to PostgreSQL ($ok of 6 check-ins)"
 
 # one server gone: the fleet is still served
 kill "$A_PID"; wait "$A_PID" 2>/dev/null || true

@@ -384,6 +384,45 @@ static void test_parsers(void **state)
     assert_int_equal(fwt_srv_parse_admin_body((const uint8_t *)"{\"rm\":1}", 8, allowed, &o), FWT_E_MALFORMED);
 }
 
+/* The audit log's event entries: canonical only; text rules. */
+static void test_event_entries(void **state)
+{
+    (void)state;
+    struct fwt_signlog_event ev;
+    memset(&ev, 0, sizeof(ev));
+    strcpy(ev.action, "assign");
+    strcpy(ev.actor, "admin:bob");
+    strcpy(ev.subject, "tag:canary");
+    strcpy(ev.detail, "target fw.bin");
+    ev.time = 1796196181;
+    char *t = NULL;
+    size_t n = 0;
+    assert_int_equal(fwt_signlog_event_encode(&ev, &t, &n), FWT_OK);
+    assert_string_equal(t, "{\"action\":\"assign\",\"actor\":\"admin:bob\",\"detail\":\"target fw.bin\","
+                           "\"subject\":\"tag:canary\",\"time\":1796196181,\"type\":\"event\"}");
+    struct fwt_signlog_event back;
+    assert_int_equal(fwt_signlog_event_parse((const uint8_t *)t, n, &back), FWT_OK);
+    assert_string_equal(back.detail, "target fw.bin");
+    free(t);
+    static const char *const bad[] = {
+        /* not canonical: space, key order */
+        "{\"action\": \"assign\",\"actor\":\"a\",\"detail\":\"\",\"subject\":\"\",\"time\":1,\"type\":\"event\"}",
+        "{\"actor\":\"a\",\"action\":\"assign\",\"detail\":\"\",\"subject\":\"\",\"time\":1,\"type\":\"event\"}",
+        /* a signature record is no event; an unknown type */
+        "{\"action\":\"assign\",\"actor\":\"a\",\"detail\":\"\",\"subject\":\"\",\"time\":1,\"type\":\"other\"}",
+        /* an empty actor, an upper-case action, an extra field, an escaped quote */
+        "{\"action\":\"assign\",\"actor\":\"\",\"detail\":\"\",\"subject\":\"\",\"time\":1,\"type\":\"event\"}",
+        "{\"action\":\"Assign\",\"actor\":\"a\",\"detail\":\"\",\"subject\":\"\",\"time\":1,\"type\":\"event\"}",
+        "{\"action\":\"assign\",\"actor\":\"a\",\"detail\":\"\",\"subject\":\"\",\"time\":1,\"type\":\"event\",\"x\":1}",
+        "{\"action\":\"assign\",\"actor\":\"a\\\"\",\"detail\":\"\",\"subject\":\"\",\"time\":1,\"type\":\"event\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(fwt_signlog_event_parse((const uint8_t *)bad[i], strlen(bad[i]), &back), FWT_E_MALFORMED);
+    }
+    strcpy(ev.actor, "a\"b");
+    assert_int_equal(fwt_signlog_event_encode(&ev, &t, &n), FWT_E_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_director_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_crl_roles_audit, setup, teardown),
         cmocka_unit_test(test_parsers),
+        cmocka_unit_test(test_event_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
