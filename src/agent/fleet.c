@@ -23,6 +23,8 @@
 #include "agent_internal.h"
 #include "update_internal.h"
 
+#include <fwtrust/fwt_tuf_json.h>
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -188,6 +190,38 @@ fwt_err fwt_agent_fleet_note_target(fwt_agent *dev, const char *name, const uint
 
 /* ---- Uptane full verification ---- */
 
+fwt_err fwt_agent_director_custom_parse(const char *custom_json, struct fwt_agent_director_custom *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!custom_json) {
+        return fwt_fail(FWT_E_META, "no custom {device_id, hardware_id, release_counter}");
+    }
+    json_t *cu = NULL;
+    fwt_err err = fwt_tuf_json_load((const uint8_t *)custom_json, strlen(custom_json), "custom", &cu);
+    if (err != FWT_OK) {
+        return err;
+    }
+    const json_t *did = json_object_get(cu, "device_id"), *hw = json_object_get(cu, "hardware_id"),
+                 *rc = json_object_get(cu, "release_counter");
+    const char *ds = json_string_value(did), *hs = json_string_value(hw);
+    int hw_ok = hs && json_string_length(hw) > 0 && json_string_length(hw) <= FWT_FLEET_ID_MAX;
+    for (size_t i = 0; hw_ok && hs[i]; i++) {
+        hw_ok = hs[i] >= 0x20 && hs[i] < 0x7f;
+    }
+    if (!json_is_object(cu) || json_object_size(cu) != 3 || !ds || !fwt_fleet_device_id_valid(ds) || !hw_ok ||
+        !json_is_integer(rc) || json_integer_value(rc) < 0 ||
+        (uint64_t)json_integer_value(rc) > FWT_FLEET_COUNTER_MAX) {
+        err = fwt_fail(FWT_E_META, "custom must be exactly {\"device_id\": a device id, \"hardware_id\": 1..64 "
+                       "printable bytes, \"release_counter\": 0..2^53-1}");
+    } else {
+        snprintf(out->device_id, sizeof(out->device_id), "%s", ds);
+        snprintf(out->hardware_id, sizeof(out->hardware_id), "%s", hs);
+        out->release_counter = (uint64_t)json_integer_value(rc);
+    }
+    json_decref(cu);
+    return err;
+}
+
 /* A refusal of the director's choice: FWT error, reason, res->refused. */
 static fwt_err refuse(struct fwt_agent_update_result *res, fwt_err err, const char *fmt, ...)
     FWT_PRINTF(3, 4);
@@ -322,36 +356,24 @@ fwt_err fwt_agent_director_refresh(fwt_agent *dev, const struct fwt_agent_update
                       l.n);
     }
     /* custom: exactly device_id, hardware_id, release_counter */
-    json_t *cu = NULL;
-    err = FWT_OK;
-    if (!l.custom) {
-        err = refuse(res, FWT_E_META, "target %s has no custom device_id, hardware_id, release_counter", l.name);
-    } else {
-        json_error_t je;
-        cu = json_loads(l.custom, JSON_REJECT_DUPLICATES, &je);
-        free(l.custom);
-        l.custom = NULL;
-        const json_t *did = json_object_get(cu, "device_id"), *hw = json_object_get(cu, "hardware_id"),
-                     *rc = json_object_get(cu, "release_counter");
-        if (!json_is_object(cu) || json_object_size(cu) != 3 || !json_is_string(did) || !json_is_string(hw) ||
-            !json_is_integer(rc) || json_integer_value(rc) < 0 ||
-            (uint64_t)json_integer_value(rc) > FWT_FLEET_COUNTER_MAX) {
-            err = refuse(res, FWT_E_META, "target %s: custom must be exactly {\"device_id\": string, "
-                         "\"hardware_id\": string, \"release_counter\": 0..2^53-1}", l.name);
-        } else if (strcmp(json_string_value(did), d->device_id) != 0) {
-            err = refuse(res, FWT_E_HW_ID, "target %s is assigned to device '%.64s', this is '%s'", l.name,
-                         json_string_value(did), d->device_id);
-        } else if (strcmp(json_string_value(hw), cfg->hw_id) != 0) {
-            err = refuse(res, FWT_E_HW_ID, "target %s is for hardware '%.64s', this device is '%s'", l.name,
-                         json_string_value(hw), cfg->hw_id);
-        } else {
-            pick->release_counter = (uint64_t)json_integer_value(rc);
-        }
-    }
-    json_decref(cu);
+    struct fwt_agent_director_custom dc;
+    err = fwt_agent_director_custom_parse(l.custom, &dc);
+    free(l.custom);
+    l.custom = NULL;
     if (err != FWT_OK) {
-        return err;
+        char dd[400];
+        snprintf(dd, sizeof(dd), "%s", fwt_detail());
+        return refuse(res, err, "target %s: %s", l.name, dd);
     }
+    if (strcmp(dc.device_id, d->device_id) != 0) {
+        return refuse(res, FWT_E_HW_ID, "target %s is assigned to device '%s', this is '%s'", l.name, dc.device_id,
+                      d->device_id);
+    }
+    if (strcmp(dc.hardware_id, cfg->hw_id) != 0) {
+        return refuse(res, FWT_E_HW_ID, "target %s is for hardware '%s', this device is '%s'", l.name,
+                      dc.hardware_id, cfg->hw_id);
+    }
+    pick->release_counter = dc.release_counter;
     struct fwt_agent_fleet_state st;
     err = fwt_agent_fleet_state_get(dev, &st);
     if (err != FWT_OK) {

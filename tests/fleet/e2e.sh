@@ -142,6 +142,22 @@ ms=$(( (t1 - t0) / 1000000 ))
 [ "$ms" -ge 2000 ] && [ "$ms" -le 9000 ] || fail "three check-ins with interval 1 and jitter 1 took $ms ms"
 [ "$(grep -c '"counter"' "$T/.out")" = 3 ] || fail "--count 3 did not check in three times"
 
+# Power cuts during a check-in (every file operation in turn, cut and torn): the device never
+# repeats a counter the server saw, so the next check-in is accepted every time.
+for mode in cut tear; do
+    n=1
+    while :; do
+        rc=0
+        FWT_FAULT_AT=$n FWT_FAULT_MODE=$mode "$FWTRUST_AGENT" --device "$T/dev1" checkin >/dev/null 2>&1 || rc=$?
+        [ "$rc" = 0 ] || [ "$rc" = 99 ] || fail "checkin cut at operation $n ($mode): exit $rc"
+        expect 0 "" agent dev1 checkin
+        [ "$rc" = 0 ] && break
+        n=$((n + 1))
+        [ "$n" -le 50 ] || fail "checkin never completed under fault injection"
+    done
+    [ "$n" -gt 2 ] || fail "fault injection ($mode) cut no file operation of the check-in"
+done
+
 # A revoked device is refused (the server's TLS or API: 9).
 srv device revoke "$ID3" >/dev/null || fail "revoke"
 sed -i "s|^server = .*|server = $U|" "$T/dev3/device.ini"
