@@ -157,6 +157,30 @@ FWT_MUST_CHECK fwt_err fwt_signlog_append(fwt_signlog *log, const struct fwt_sig
                                           fwt_privkey *log_key, uint64_t *index);
 
 /*
+ * Events: entries that record an action rather than a signature (the fleet
+ * server's admin actions and assignments). Canonical encoding: compact JSON,
+ * sorted keys, {"action","actor","detail","subject","time","type":"event"};
+ * text fields printable ASCII without '"' or '\'. `log verify` checks them
+ * like every entry; find and audit skip them.
+ */
+#define FWT_SIGNLOG_ACTION_MAX 32U
+struct fwt_signlog_event {
+    char action[FWT_SIGNLOG_ACTION_MAX]; /* a-z 0-9 - . , e.g. "assign" */
+    char actor[128];                     /* who, e.g. "admin:alice", "cli:root@host" */
+    char subject[128];                   /* what it acted on, e.g. "device:dev-1f..." */
+    char detail[1024];
+    uint64_t time; /* seconds since 1970 */
+};
+FWT_MUST_CHECK fwt_err fwt_signlog_event_encode(const struct fwt_signlog_event *ev, char **out,
+                                                size_t *out_len);
+/* Strict parse: exactly the canonical encoding, else FWT_E_MALFORMED. */
+FWT_MUST_CHECK fwt_err fwt_signlog_event_parse(const uint8_t *buf, size_t len,
+                                               struct fwt_signlog_event *ev);
+/* Append one event and sign the new tree head, in one transaction (as fwt_signlog_append). */
+FWT_MUST_CHECK fwt_err fwt_signlog_append_event(fwt_signlog *log, const struct fwt_signlog_event *ev,
+                                                fwt_privkey *log_key, uint64_t *index);
+
+/*
  * For `sign --log` / `cosign --log`: record the signatures of keys[] on the
  * signed image at pending (binary or .hex), then rename pending to final.
  * signer: who signs (NULL: fwt_signlog_default_signer). On failure pending is

@@ -868,12 +868,32 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     }
     fwt_detail_clear();
 
+    /* Uptane full verification: the director's chain and choice first, then the image
+     * repository's chain, which must list the same target; only that target is installed. */
+    struct fwt_agent_director_pick dpick;
+    struct fwt_agent_update_opts ob = *o;
+    if (o->director) {
+        if (o->target) {
+            return fwt_fail(FWT_E_ARG, "a target cannot be named when a director chooses it");
+        }
+        err = fwt_agent_director_refresh(dev, o, res, &dpick);
+        if (err != FWT_OK) {
+            return err;
+        }
+        snprintf(res->target, sizeof(res->target), "%s", dpick.name); /* for the report, whatever follows */
+        ob.target = dpick.name;
+        o = &ob;
+        cs.target = o->target;
+    }
     err = open_client(x.cfg, o, &c, turl, sizeof(turl));
     if (err == FWT_OK) {
         err = fwt_tuf_refresh(c);
     }
     if (err == FWT_OK && x.cfg->n_revocation_keys) {
         err = fetch_revocation(dev, c, res);
+    }
+    if (err == FWT_OK && o->director) {
+        err = fwt_agent_director_match(c, &dpick, res);
     }
     if (err == FWT_OK) {
         err = list_candidates(c, x.cfg, o->target, &cs);
@@ -920,6 +940,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     fwt_agent_install_set_source(inst, src);
     if (x.cfg->require_provenance) {
         fwt_agent_install_expect_provenance(inst, prov_sha);
+    }
+    if (o->on_state) {
+        o->on_state(o->state_ctx, FWT_FLEET_DOWNLOADING, pick->name);
     }
     s.inst = inst;
     void *blk = NULL;
@@ -982,6 +1005,12 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
                  pick->name, res->encoding, (unsigned long long)pick->length,
                  (unsigned long long)pick->image_len, res->delta_skipped ? "; " : "", res->note);
         fwt_err lerr = fwt_agent_log_event(dev, "update", d);
+        if (lerr == FWT_OK && o->director) {
+            lerr = fwt_agent_fleet_note_install(dev, dpick.release_counter, dpick.director_version);
+        }
+        if (lerr == FWT_OK && (o->director || x.cfg->fleet_server)) {
+            lerr = fwt_agent_fleet_note_target(dev, pick->name, pick->image_sha);
+        }
         if (lerr != FWT_OK) {
             err = lerr;
         }

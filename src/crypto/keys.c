@@ -24,6 +24,7 @@
 #include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -37,6 +38,17 @@ void fwt_zeroize(void *p, size_t len)
     if (p != NULL && len > 0) {
         OPENSSL_cleanse(p, len);
     }
+}
+
+fwt_err fwt_random(void *buf, size_t len)
+{
+    if (len > (size_t)INT32_MAX) {
+        return fwt_fail(FWT_E_ARG, "random: %zu bytes asked, at most %d", len, INT32_MAX);
+    }
+    if (len > 0 && RAND_bytes(buf, (int)len) != 1) {
+        return fwt_fail(FWT_E_CRYPTO, "random: the OpenSSL generator failed");
+    }
+    return FWT_OK;
 }
 
 const char *fwt_ossl_reason(void)

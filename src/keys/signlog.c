@@ -511,7 +511,9 @@ static fwt_err scan(fwt_signlog *log, int strict, entry_fn fn, void *ctx, uint64
         }
         if (strict) {
             struct fwt_signlog_record rec;
-            if (fwt_signlog_record_parse(b, (size_t)bl, &rec) != FWT_OK) {
+            struct fwt_signlog_event ev;
+            if (fwt_signlog_record_parse(b, (size_t)bl, &rec) != FWT_OK &&
+                fwt_signlog_event_parse(b, (size_t)bl, &ev) != FWT_OK) {
                 e = fwt_fail(FWT_E_STATE, "%s: entry %llu is not a valid log entry: %s",
                              log->path, (unsigned long long)n, fwt_detail());
                 break;
@@ -884,25 +886,11 @@ static fwt_err stack_push_leaf(void *ctx, uint64_t idx, const uint8_t *entry, si
     return fwt_merkle_stack_push(ctx, leaf);
 }
 
-/* Append records in one transaction and sign one new tree head. */
-static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record *recs, size_t n,
-                              fwt_privkey *key, uint64_t *first)
+/* Append encoded entries in one transaction and sign one new tree head. */
+static fwt_err append_texts(fwt_signlog *log, char **texts, const size_t *lens, size_t n,
+                            fwt_privkey *key, uint64_t *first)
 {
-    if (!log->writable) {
-        return fwt_fail(FWT_E_ARG, "%s: opened read-only", log->path);
-    }
-    if (n == 0) {
-        return fwt_fail(FWT_E_ARG, "nothing to append");
-    }
-    char **texts = calloc(n, sizeof(*texts));
-    size_t *lens = calloc(n, sizeof(*lens));
-    fwt_err e = texts && lens ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
-    for (size_t i = 0; e == FWT_OK && i < n; i++) {
-        e = fwt_signlog_record_encode(&recs[i], &texts[i], &lens[i]);
-    }
-    if (e == FWT_OK) {
-        e = check_log_key(log, key);
-    }
+    fwt_err e = check_log_key(log, key);
     int in_tx = 0;
     if (e == FWT_OK && (e = exec(log, "BEGIN IMMEDIATE")) == FWT_OK) {
         in_tx = 1;
@@ -981,6 +969,28 @@ static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record 
     if (e == FWT_OK && first) {
         *first = count;
     }
+    return e;
+}
+
+/* Append records in one transaction and sign one new tree head. */
+static fwt_err append_records(fwt_signlog *log, const struct fwt_signlog_record *recs, size_t n,
+                              fwt_privkey *key, uint64_t *first)
+{
+    if (!log->writable) {
+        return fwt_fail(FWT_E_ARG, "%s: opened read-only", log->path);
+    }
+    if (n == 0) {
+        return fwt_fail(FWT_E_ARG, "nothing to append");
+    }
+    char **texts = calloc(n, sizeof(*texts));
+    size_t *lens = calloc(n, sizeof(*lens));
+    fwt_err e = texts && lens ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+    for (size_t i = 0; e == FWT_OK && i < n; i++) {
+        e = fwt_signlog_record_encode(&recs[i], &texts[i], &lens[i]);
+    }
+    if (e == FWT_OK) {
+        e = append_texts(log, texts, lens, n, key, first);
+    }
     for (size_t i = 0; texts && i < n; i++) {
         free(texts[i]);
     }
@@ -993,6 +1003,22 @@ fwt_err fwt_signlog_append(fwt_signlog *log, const struct fwt_signlog_record *re
                            fwt_privkey *log_key, uint64_t *index)
 {
     return append_records(log, rec, 1, log_key, index);
+}
+
+fwt_err fwt_signlog_append_event(fwt_signlog *log, const struct fwt_signlog_event *ev,
+                                 fwt_privkey *log_key, uint64_t *index)
+{
+    if (!log->writable) {
+        return fwt_fail(FWT_E_ARG, "%s: opened read-only", log->path);
+    }
+    char *text = NULL;
+    size_t len = 0;
+    fwt_err e = fwt_signlog_event_encode(ev, &text, &len);
+    if (e == FWT_OK) {
+        e = append_texts(log, &text, &len, 1, log_key, index);
+    }
+    free(text);
+    return e;
 }
 
 static const char k_schema[] =

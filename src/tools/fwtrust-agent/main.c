@@ -8,9 +8,11 @@
  * otherwise the fwt_err number (docs/exit-codes.md).
  */
 #include "cli.h"
+#include "fleet_cmd.h"
 #include "update_cmd.h"
 
 #include <fwtrust/fwt_agent.h>
+#include <fwtrust/fwt_fleet.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,6 +413,15 @@ static int cmd_confirm(const struct fwt_cli_args *a)
     }
     if (err == FWT_OK) {
         err = fwt_agent_status_get(dev, &st);
+    }
+    if (err == FWT_OK && fwt_agent_get_config(dev)->fleet_server) {
+        /* an enrolled device tells its server (best effort: the next check-in shows it too) */
+        char v[48], why[96];
+        fwt_version_format(&img.version, v, sizeof(v));
+        snprintf(why, sizeof(why), "version %s confirmed in slot %s", v, slot_name(img.slot));
+        if (fwt_agent_report(dev, NULL, FWT_FLEET_CONFIRMED, 0, why) != FWT_OK) {
+            fprintf(stderr, "%s: note: report 'confirmed' not sent: %s\n", g_name, fwt_detail());
+        }
     }
     fwt_agent_close(dev);
     if (err != FWT_OK) {
@@ -1088,6 +1099,20 @@ static int cmd_revocation(const struct fwt_cli_args *a)
     return 0;
 }
 
+/* ---- enroll, checkin (fleet_cmd.c; the protocol: src/agent/fleet_client.c) ---- */
+
+static int cmd_enroll(const struct fwt_cli_args *a)
+{
+    (void)a;
+    return agent_enroll_run(g_device, g_name, g_json);
+}
+
+static int cmd_checkin(const struct fwt_cli_args *a)
+{
+    (void)a;
+    return agent_checkin_run(g_device, g_name, g_json);
+}
+
 /* ---- the command table ---- */
 
 static const struct fwt_cli_cmd k_cmds[] = {
@@ -1115,12 +1140,16 @@ static const struct fwt_cli_cmd k_cmds[] = {
      k_att_quote_opts},
     {"revocation", "FILE", 1, 1, "put a signed revocation list in force (also fetched by update)",
      k_revocation_desc, NULL},
+    {"enroll", "", 0, 0, "enroll in a fleet server: device key, certificate, director root", k_enroll_desc,
+     k_enroll_opts},
+    {"checkin", "", 0, 0, "send a signed device manifest to the fleet server", k_checkin_desc, k_checkin_opts},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
-    cmd_init,         cmd_install,        cmd_install_set,    cmd_update,         cmd_confirm,      cmd_rollback,
-    cmd_status,       cmd_verify_slots,   cmd_log_verify,     cmd_log_show,     cmd_attest_request,
-    cmd_attest_activate, cmd_attest_quote, cmd_revocation,
+    cmd_init,           cmd_install,      cmd_install_set,  cmd_update,      cmd_confirm,
+    cmd_rollback,       cmd_status,       cmd_verify_slots, cmd_log_verify,  cmd_log_show,
+    cmd_attest_request, cmd_attest_activate, cmd_attest_quote, cmd_revocation, cmd_enroll,
+    cmd_checkin,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-agent command");

@@ -1,0 +1,59 @@
+#!/bin/bash
+# Fleet server load test: N simulated devices (bench/fleet/fleet_sim.c) enroll, then check in
+# from THREADS threads for SECONDS; beside it the bare TLS handshake rate of the same server
+# (the physical limit here) and the server's peak RSS.
+#
+#   bench/fleet/run.sh [--pg|--both] [DEVICES [SECONDS [THREADS]]]     (default 10000 20 8;
+#                                                                      no argument: --both)
+#
+# --pg: PostgreSQL (started here, as tests/server/pg.sh does), else SQLite; --both: SQLite,
+# then PostgreSQL, one JSON object each. BUILD names the build directory (default: two levels
+# above $FWT_BIN, else build).
+set -eu
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+PG=0
+if [ $# = 0 ]; then set -- --both; fi # make bench: both backends
+if [ "${1:-}" = --both ]; then
+    shift
+    "$0" "$@" && "$0" --pg "$@"
+    exit
+fi
+if [ "${1:-}" = --pg ]; then PG=1; shift; fi
+N=${1:-10000} SECS=${2:-20} THREADS=${3:-8}
+B=${BUILD:-$(cd "${FWT_BIN:-$SRC/build/src/tools}/../.." && pwd)}
+SERVER=$B/src/tools/fwtrust-server SIM=$B/tests/server/fleet-sim
+[ -x "$SERVER" ] && [ -x "$SIM" ] || { echo "build first (cmake --build build): $SERVER, $SIM" >&2; exit 1; }
+T=$(mktemp -d)
+SPID=""
+cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; [ "$PG" = 1 ] && pg_stop; rm -rf "$T"; }
+trap cleanup EXIT
+export FWTRUST_SIGNLOG_PINS=$T/pins
+DB=()
+if [ "$PG" = 1 ]; then
+    . "$SRC/tests/server/pg.sh"
+    pg_start
+    DB=(--database "$PG_URL")
+fi
+"$SERVER" init "$T/srv" "${DB[@]}" >/dev/null
+python3 - "$T/srv/server.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["checkin_burst"] = 1000000; c["checkin_window"] = 1; c["timeout"] = 60
+json.dump(c, open(sys.argv[1], "w"))
+PY
+"$SERVER" --dir "$T/srv" enroll-token create --count "$N" >"$T/tokens"
+"$SERVER" --dir "$T/srv" serve --listen 127.0.0.1:0 --ready-file "$T/ready" 2>"$T/server.log" &
+SPID=$!
+for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.1; done
+U=https://127.0.0.1:$(awk '/^https/{print $2}' "$T/ready")
+rc=0
+"$SIM" bench "$U" "$T/srv/ca/ca.pem" "$T/tokens" "$N" "$THREADS" "$SECS" 1 >"$T/out.json" || rc=$?
+RSS=$(awk '/^VmHWM/{print $2}' "/proc/$SPID/status")
+python3 - "$T/out.json" "$RSS" "$([ "$PG" = 1 ] && echo postgresql || echo sqlite)" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+o["server_peak_rss_mib"] = round(int(sys.argv[2]) / 1024, 1)
+o["db"] = sys.argv[3]
+o["checkin_rate_over_handshake_rate"] = round(o["checkins_per_second"] / o["bare_tls_handshakes_per_second"], 3) if o["bare_tls_handshakes_per_second"] else None
+print(json.dumps(o, indent=2, sort_keys=True))
+PY
+exit $rc

@@ -1,0 +1,291 @@
+/*
+ * Storage: opening by URL, the versioned schema migrations, small helpers.
+ */
+#include "db.h"
+
+#include <fwtrust/fwt_server.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+void db_rows_free(struct db_rows *r)
+{
+    if (!r) {
+        return;
+    }
+    for (size_t i = 0; r->v && i < r->nrows * r->ncols; i++) {
+        free(r->v[i]);
+    }
+    free(r->v);
+    memset(r, 0, sizeof(*r));
+}
+
+fwt_err db_exec(struct fwt_srv_db *db, const char *sql, const struct db_param *p, size_t np,
+                struct db_rows *rows, uint64_t *changes)
+{
+    return db->be->exec(db->h, sql, p, np, rows, changes);
+}
+
+fwt_err db_begin(struct fwt_srv_db *db)
+{
+    fwt_err e = db->be->begin(db->h);
+    db->in_txn = e == FWT_OK;
+    return e;
+}
+
+fwt_err db_commit(struct fwt_srv_db *db)
+{
+    fwt_err e = db->be->commit(db->h);
+    if (e != FWT_OK) {
+        db->be->rollback(db->h);
+    }
+    db->in_txn = 0;
+    return e;
+}
+
+void db_rollback(struct fwt_srv_db *db)
+{
+    if (db->in_txn) {
+        db->be->rollback(db->h);
+    }
+    db->in_txn = 0;
+}
+
+fwt_err db_to_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s) {
+        return fwt_fail(FWT_E_STATE, "database: a number is missing");
+    }
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end) {
+        return fwt_fail(FWT_E_STATE, "database: '%s' is not a number", s);
+    }
+    *out = v;
+    return FWT_OK;
+}
+
+fwt_err db_query_int(struct fwt_srv_db *db, const char *sql, const struct db_param *p, size_t np,
+                     int64_t *out)
+{
+    struct db_rows r;
+    fwt_err e = db_exec(db, sql, p, np, &r, NULL);
+    if (e != FWT_OK) {
+        return e;
+    }
+    if (r.nrows == 0) {
+        e = FWT_E_NOT_FOUND;
+    } else {
+        e = db_to_i64(db_cell(&r, 0, 0), out);
+    }
+    db_rows_free(&r);
+    return e;
+}
+
+/* ---- schema ----
+ * One migration per schema version. Applied in order, each in a transaction
+ * that also records its version: a crash during a migration leaves the
+ * previous version, and the next start applies it again. Never edit a
+ * migration that has shipped: add the next one. */
+struct migration {
+    int version;
+    const char *common; /* both dialects */
+    const char *sqlite; /* then this on SQLite */
+    const char *pg;     /* or this on PostgreSQL */
+};
+
+static const struct migration k_migrations[] = {
+    {1,
+     "CREATE TABLE devices ("
+     " id TEXT PRIMARY KEY,"
+     " hardware_id TEXT NOT NULL,"
+     " serial TEXT NOT NULL UNIQUE,"
+     " status TEXT NOT NULL CHECK (status IN ('active','revoked','decommissioned')),"
+     " enrolled_at BIGINT NOT NULL,"
+     " last_seen BIGINT,"
+     " counter BIGINT NOT NULL DEFAULT -1,"
+     " last_manifest TEXT,"
+     " rate_window BIGINT NOT NULL DEFAULT 0,"
+     " rate_count BIGINT NOT NULL DEFAULT 0);"
+     "CREATE TABLE device_certs ("
+     " fp TEXT PRIMARY KEY,"
+     " device_id TEXT NOT NULL REFERENCES devices(id),"
+     " serial_hex TEXT NOT NULL,"
+     " pubkey TEXT NOT NULL,"
+     " issued_at BIGINT NOT NULL,"
+     " not_after BIGINT NOT NULL);"
+     "CREATE INDEX device_certs_device ON device_certs(device_id);"
+     "CREATE TABLE device_tags ("
+     " device_id TEXT NOT NULL REFERENCES devices(id),"
+     " tag TEXT NOT NULL,"
+     " PRIMARY KEY (device_id, tag));"
+     "CREATE INDEX device_tags_tag ON device_tags(tag);"
+     "CREATE TABLE enroll_tokens ("
+     " hash TEXT PRIMARY KEY,"
+     " created_at BIGINT NOT NULL,"
+     " expires_at BIGINT NOT NULL,"
+     " used_at BIGINT,"
+     " used_by TEXT);"
+     "CREATE TABLE admin_tokens ("
+     " hash TEXT PRIMARY KEY,"
+     " name TEXT NOT NULL,"
+     " role TEXT NOT NULL CHECK (role IN ('viewer','operator','approver')),"
+     " created_at BIGINT NOT NULL);"
+     "CREATE TABLE assignments ("
+     " scope TEXT NOT NULL CHECK (scope IN ('device','tag')),"
+     " subject TEXT NOT NULL,"
+     " target TEXT NOT NULL,"
+     " length BIGINT NOT NULL,"
+     " sha256 TEXT NOT NULL,"
+     " release_counter BIGINT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " created_by TEXT NOT NULL,"
+     " PRIMARY KEY (scope, subject));"
+     "CREATE TABLE director_meta ("
+     " device_id TEXT NOT NULL REFERENCES devices(id),"
+     " role TEXT NOT NULL,"
+     " version BIGINT NOT NULL,"
+     " expires_at BIGINT NOT NULL,"
+     " digest TEXT NOT NULL,"
+     " body TEXT NOT NULL,"
+     " PRIMARY KEY (device_id, role));",
+     "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time BIGINT NOT NULL,"
+     " device_id TEXT, kind TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL);",
+     "CREATE TABLE events (id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL,"
+     " device_id TEXT, kind TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL);"},
+};
+
+/* Run a ';'-separated script one statement at a time (libpq's extended protocol and
+ * sqlite3_prepare take one each). */
+static fwt_err run_script(struct fwt_srv_db *db, const char *script)
+{
+    fwt_err e = FWT_OK;
+    const char *p = script;
+    while (e == FWT_OK && p && *p) {
+        const char *end = strchr(p, ';');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char *one = strndup(p, n);
+        if (!one) {
+            return fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+        if (strspn(one, " \n\t") != n) {
+            e = db_exec(db, one, NULL, 0, NULL, NULL);
+        }
+        free(one);
+        p = end ? end + 1 : NULL;
+    }
+    return e;
+}
+
+fwt_err db_migrate(struct fwt_srv_db *db)
+{
+    fwt_err e = db_exec(db, "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY,"
+                            " applied_at BIGINT NOT NULL)",
+                        NULL, 0, NULL, NULL);
+    /* Two servers starting at once: PostgreSQL may report the concurrent CREATE as a
+     * unique violation; the table is there either way. */
+    if (e != FWT_OK && db->be->dialect_pg) {
+        e = db_exec(db, "SELECT 1 FROM schema_migrations LIMIT 1", NULL, 0, NULL, NULL);
+    }
+    if (e != FWT_OK) {
+        return e;
+    }
+    for (size_t i = 0; i < sizeof(k_migrations) / sizeof(k_migrations[0]); i++) {
+        const struct migration *m = &k_migrations[i];
+        if ((e = db_begin(db)) != FWT_OK) {
+            return e;
+        }
+        /* One migrator at a time across processes (SQLite: BEGIN IMMEDIATE already). */
+        if (db->be->dialect_pg) {
+            e = db_exec(db, "SELECT pg_advisory_xact_lock(7104011)", NULL, 0, NULL, NULL);
+        }
+        int64_t have = 0;
+        if (e == FWT_OK) {
+            e = db_query_int(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0,
+                             &have);
+        }
+        if (e == FWT_OK && have > DB_SCHEMA_VERSION) {
+            e = fwt_fail(FWT_E_UNSUPPORTED,
+                         "database schema version %" PRId64 " is newer than this server's (%d): "
+                         "run the newer fwtrust-server",
+                         have, DB_SCHEMA_VERSION);
+        }
+        if (e == FWT_OK && have < m->version) {
+            if (have != m->version - 1) {
+                e = fwt_fail(FWT_E_STATE, "database schema version %" PRId64 " cannot be migrated to %d",
+                             have, m->version);
+            }
+            if (e == FWT_OK) {
+                e = run_script(db, m->common);
+            }
+            if (e == FWT_OK) {
+                e = run_script(db, db->be->dialect_pg ? m->pg : m->sqlite);
+            }
+            if (e == FWT_OK) {
+                struct db_param p[] = {DBI(m->version), DBI(time(NULL))};
+                e = db_exec(db, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", p,
+                            2, NULL, NULL);
+            }
+        }
+        if (e != FWT_OK) {
+            db_rollback(db);
+            return fwt_fail(e, "schema migration %d: %s", m->version, fwt_detail());
+        }
+        if ((e = db_commit(db)) != FWT_OK) {
+            return e;
+        }
+    }
+    return FWT_OK;
+}
+
+fwt_err fwt_srv_db_open(const char *url, fwt_srv_db **out)
+{
+    *out = NULL;
+    if (!url || !*url) {
+        return fwt_fail(FWT_E_ARG, "no database given");
+    }
+    struct fwt_srv_db *db = calloc(1, sizeof(*db));
+    if (!db) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    fwt_err e;
+    if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
+        e = db_pg_open(url, &db->be, &db->h);
+    } else if (!strncmp(url, "pg:", 3)) {
+        e = db_pg_open(url + 3, &db->be, &db->h);
+    } else {
+        e = db_sqlite_open(!strncmp(url, "sqlite:", 7) ? url + 7 : url, &db->be, &db->h);
+    }
+    if (e != FWT_OK) {
+        free(db);
+        return e;
+    }
+    if ((e = db_migrate(db)) != FWT_OK) {
+        fwt_srv_db_close(db);
+        return e;
+    }
+    *out = db;
+    return FWT_OK;
+}
+
+void fwt_srv_db_close(fwt_srv_db *db)
+{
+    if (db) {
+        db_rollback(db);
+        db->be->close(db->h);
+        free(db);
+    }
+}
+
+const char *fwt_srv_db_backend(const fwt_srv_db *db)
+{
+    return db->be->name;
+}
+
+fwt_err fwt_srv_db_schema_version(fwt_srv_db *db, int64_t *version)
+{
+    return db_query_int(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, version);
+}

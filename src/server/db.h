@@ -1,0 +1,79 @@
+/*
+ * fwtrust fleet server, storage: one schema, two backends (SQLite, the default,
+ * one file; PostgreSQL through libpq) behind one small interface. Internal to
+ * src/server (library fwt_server); the CLI uses <fwtrust/fwt_server.h>.
+ *
+ * Statements are written once, with '?' placeholders; the PostgreSQL backend
+ * numbers them ($1, $2, ...). Every value goes in and comes out as text (or an
+ * int64 bound as such), so both backends see the same SQL. Only the schema
+ * migrations differ where the dialects do (auto-increment keys).
+ */
+#ifndef FWT_SRV_DB_H
+#define FWT_SRV_DB_H
+
+#include <fwtrust/fwt_util.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum db_ptype { DB_NULL = 0, DB_TEXT, DB_INT };
+struct db_param {
+    enum db_ptype type;
+    const char *s;
+    int64_t i;
+};
+#define DBT(x) ((struct db_param){DB_TEXT, (x), 0})
+#define DBI(x) ((struct db_param){DB_INT, NULL, (int64_t)(x)})
+#define DBN ((struct db_param){DB_NULL, NULL, 0})
+
+/* A result: nrows x ncols strings (NULL for SQL NULL), row-major. */
+struct db_rows {
+    size_t nrows, ncols;
+    char **v;
+};
+void db_rows_free(struct db_rows *r);
+static inline const char *db_cell(const struct db_rows *r, size_t row, size_t col)
+{
+    return (row < r->nrows && col < r->ncols) ? r->v[row * r->ncols + col] : NULL;
+}
+
+struct db_backend {
+    const char *name; /* "sqlite", "postgresql" */
+    /* Run one statement. rows (may be NULL) gets the result; changes (may be NULL) the
+     * rows inserted, updated or deleted. */
+    fwt_err (*exec)(void *h, const char *sql, const struct db_param *p, size_t np,
+                    struct db_rows *rows, uint64_t *changes);
+    fwt_err (*begin)(void *h);   /* a write transaction */
+    fwt_err (*commit)(void *h);
+    void (*rollback)(void *h);
+    void (*close)(void *h);
+    int dialect_pg;
+};
+
+struct fwt_srv_db {
+    const struct db_backend *be;
+    void *h;
+    int in_txn;
+};
+
+/* Backends. */
+fwt_err db_sqlite_open(const char *path, const struct db_backend **be, void **h);
+fwt_err db_pg_open(const char *conninfo, const struct db_backend **be, void **h);
+
+/* Schema: the migrations, applied in order, each in its own transaction. */
+#define DB_SCHEMA_VERSION 1
+fwt_err db_migrate(struct fwt_srv_db *db);
+
+/* Helpers over db->be. */
+FWT_MUST_CHECK fwt_err db_exec(struct fwt_srv_db *db, const char *sql, const struct db_param *p,
+                               size_t np, struct db_rows *rows, uint64_t *changes);
+FWT_MUST_CHECK fwt_err db_begin(struct fwt_srv_db *db);
+FWT_MUST_CHECK fwt_err db_commit(struct fwt_srv_db *db);
+void db_rollback(struct fwt_srv_db *db);
+/* One row, one column as int64 (FWT_E_NOT_FOUND without a row). */
+FWT_MUST_CHECK fwt_err db_query_int(struct fwt_srv_db *db, const char *sql, const struct db_param *p,
+                                    size_t np, int64_t *out);
+/* Text to int64, strictly (FWT_E_STATE otherwise). */
+FWT_MUST_CHECK fwt_err db_to_i64(const char *s, int64_t *out);
+
+#endif /* FWT_SRV_DB_H */

@@ -1,0 +1,115 @@
+/* fwtrust fleet server, internal: the server context and the parts' interfaces. */
+#ifndef FWT_SRV_H
+#define FWT_SRV_H
+
+#include "db.h"
+
+#include <fwtrust/fwt_repo.h>
+#include <fwtrust/fwt_server.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct fwt_srv_settings {
+    char listen[128];
+    uint64_t cert_days;        /* device certificates */
+    uint64_t renew_days;       /* renew when fewer days are left */
+    uint64_t checkin_interval; /* seconds, told to devices */
+    uint64_t jitter;           /* seconds, told to devices */
+    uint64_t checkin_burst;    /* check-ins a device may make per window */
+    uint64_t checkin_window;   /* seconds */
+    uint64_t timeout;          /* seconds a connection may take to send a request */
+    uint64_t targets_days;     /* director targets/snapshot expiry */
+    uint64_t timestamp_hours;  /* director timestamp expiry */
+    uint64_t token_days;       /* default enrollment token lifetime */
+};
+
+struct fwt_srv {
+    char *dir;
+    char *db_url;
+    fwt_srv_db *db;
+    struct fwt_srv_settings set;
+    fwt_privkey *ca_key;  /* PEM file or PKCS#11 token key (crypto layer) */
+    char *ca_key_spec;    /* server.json "ca_key"; NULL: DIR/ca/ca.key */
+    char *ca_pin_file;    /* server.json "ca_pin_file" (token PIN) */
+    X509 *ca_cert;
+    char *ca_pem;
+    char *server_cert_path, *server_key_path, *ca_path, *crl_path;
+    struct repo_key dk[3]; /* director online keys: targets, snapshot, timestamp */
+    char *dk_spec[3];
+    char *root_json; /* the newest director root (served as root.json) */
+    size_t root_len;
+    uint64_t root_version;
+    char *audit_path;
+    char *log_key_path;
+    fwt_privkey *log_key;
+};
+
+char *srv_path(const char *dir, const char *name);
+uint64_t srv_now(void);
+
+/* ca.c: the fleet CA (X.509 through OpenSSL). */
+FWT_MUST_CHECK fwt_err ca_create(const char *dir, const char *const *names, size_t n_names, const char *ca_key,
+                                 const struct fwt_key_opts *ko);
+FWT_MUST_CHECK fwt_err ca_load(fwt_srv *s);
+/* Check a CSR (PEM): its signature, an ECDSA P-256 key. *pub gets its key. */
+FWT_MUST_CHECK fwt_err ca_csr_check(const char *pem, EVP_PKEY **pub);
+struct ca_issued {
+    char *pem;        /* certificate PEM */
+    char fp[65];      /* SHA-256 of the DER, hex */
+    char serial[41];  /* hex */
+    char *pubkey_pem; /* the certified key (SPKI PEM) */
+    uint64_t not_after;
+};
+void ca_issued_free(struct ca_issued *c);
+FWT_MUST_CHECK fwt_err ca_issue_device(fwt_srv *s, EVP_PKEY *pub, const char *device_id,
+                                       struct ca_issued *out);
+/* Fingerprint of a certificate (SHA-256 of its DER) as hex. */
+FWT_MUST_CHECK fwt_err ca_cert_fp(X509 *cert, char fp[65]);
+/* Rewrite DIR/ca/crl.pem from the revoked devices' certificates. */
+FWT_MUST_CHECK fwt_err ca_write_crl(fwt_srv *s);
+
+/* store.c */
+FWT_MUST_CHECK fwt_err srv_random_hex(size_t bytes, char *out);
+FWT_MUST_CHECK fwt_err srv_hash_token(const char *token, char out[65]);
+/* Append an admin action to the audit log (call inside the database transaction, which
+ * commits only when this succeeded). */
+FWT_MUST_CHECK fwt_err srv_audit(fwt_srv *s, const struct fwt_srv_actor *who, const char *action,
+                                 const char *subject, const char *detail);
+FWT_MUST_CHECK fwt_err srv_event(fwt_srv *s, const char *device_id, const char *kind, const char *actor,
+                                 const char *detail);
+
+/* A device as the daemon needs it. */
+struct srv_device {
+    char id[65];
+    char hardware_id[129];
+    char serial[129];
+    char status[16];
+    int64_t counter;
+    char *pubkey_pem; /* the key of the certificate the request came with */
+    int64_t cert_not_after;
+    int64_t rate_window, rate_count;
+};
+void srv_device_free(struct srv_device *d);
+/* By certificate fingerprint: FWT_E_NOT_FOUND when no device has that certificate. */
+FWT_MUST_CHECK fwt_err srv_device_by_fp(fwt_srv *s, const char *fp, struct srv_device *d);
+
+/* enroll: consume the token, create the device, issue its certificate (one transaction).
+ * FWT_E_KEY: bad/used/expired token; FWT_E_STATE: serial already enrolled. */
+FWT_MUST_CHECK fwt_err srv_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP_PKEY *pub,
+                                  char device_id[65], struct ca_issued *cert);
+FWT_MUST_CHECK fwt_err srv_renew(fwt_srv *s, const struct srv_device *d, EVP_PKEY *pub,
+                                 struct ca_issued *cert);
+/* Record a verified check-in: counter above the last one (else FWT_E_META_ROLLBACK), within
+ * the rate limit (else FWT_E_LOCKED). */
+FWT_MUST_CHECK fwt_err srv_checkin(fwt_srv *s, const struct srv_device *d, int64_t counter,
+                                   const char *manifest, const char *kind, const char *detail);
+
+/* director.c: the device's director metadata, regenerated when its assignment changed or
+ * the timestamp nears expiry. role: "targets", "snapshot", "timestamp". */
+FWT_MUST_CHECK fwt_err director_refresh(fwt_srv *s, const char *device_id, uint64_t *targets_version);
+FWT_MUST_CHECK fwt_err director_get(fwt_srv *s, const char *device_id, const char *role, char **body,
+                                    size_t *len);
+FWT_MUST_CHECK fwt_err director_root_file(fwt_srv *s, const char *name, char **body, size_t *len);
+
+#endif /* FWT_SRV_H */

@@ -1,0 +1,522 @@
+/*
+ * fwtrust-server: the fleet server. Commands create a server directory, run
+ * the daemon, and administer devices, assignments and tokens directly in its
+ * database (as the local administrator, role approver); the daemon's admin
+ * API does the same over HTTPS with bearer tokens.
+ *
+ *   fwtrust-server [--dir DIR] [--db URL] [--json] COMMAND [ARGS]
+ */
+#include "cli.h"
+
+#include <fwtrust/fwt_server.h>
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *g_name = "fwtrust-server";
+static const char *g_dir;
+static const char *g_db;
+static int g_json;
+
+static const struct fwt_opt k_global[] = {
+    FWT_OPT_STR_(0, "dir", "DIR", &g_dir, "the server directory (default $FWTRUST_SERVER_DIR)"),
+    FWT_OPT_STR_(0, "db", "URL", &g_db, "database instead of server.json's: sqlite:PATH or\npostgresql://..."),
+    FWT_OPT_FLAG_(0, "json", &g_json, "print the result as JSON"),
+    FWT_OPT_END_,
+};
+
+static int fail(fwt_err err)
+{
+    if (g_json) {
+        fwt_cli_json_print(fwt_cli_json_error(err));
+    }
+    return fwt_cli_error(g_name, err);
+}
+
+static int open_srv(fwt_srv **s)
+{
+    const char *dir = g_dir ? g_dir : getenv("FWTRUST_SERVER_DIR");
+    if (!dir || !*dir) {
+        return fwt_cli_usage_error(g_name, "--dir DIR (or $FWTRUST_SERVER_DIR) is required");
+    }
+    fwt_err e = fwt_srv_open(dir, g_db, s);
+    return e == FWT_OK ? 0 : fail(e);
+}
+
+/* The local administrator: whoever can read the server directory's keys. */
+static void local_actor(struct fwt_srv_actor *who)
+{
+    const struct passwd *pw = getpwuid(getuid());
+    char host[64] = "localhost";
+    if (gethostname(host, sizeof(host)) != 0) {
+        snprintf(host, sizeof(host), "localhost");
+    }
+    host[sizeof(host) - 1] = 0;
+    snprintf(who->name, sizeof(who->name), "cli:%s@%s", pw ? pw->pw_name : "unknown", host);
+    who->role = FWT_SRV_APPROVER;
+}
+
+/* Print o (JSON, or text made by fmt), free it, exit 0. */
+static int done(json_t *o, void (*text)(json_t *))
+{
+    if (g_json || !text) {
+        json_object_set_new(o, "ok", json_true());
+        fwt_cli_json_print(o);
+    } else {
+        text(o);
+        json_decref(o);
+    }
+    return 0;
+}
+
+/* ---- init ---- */
+
+static const char *g_listen, *g_init_db;
+static const char *g_names_items[16];
+static struct fwt_opt_list g_names = {g_names_items, 0, 16};
+static uint64_t g_cert_days;
+static const char *g_ca_key, *g_ca_pin;
+static const struct fwt_opt k_init_opts[] = {
+    FWT_OPT_STR_(0, "listen", "HOST:PORT", &g_listen, "where serve listens (default 127.0.0.1:8443)"),
+    FWT_OPT_STR_(0, "database", "URL", &g_init_db, "sqlite:PATH or postgresql://... (default\nsqlite:DIR/fleet.db)"),
+    FWT_OPT_LIST_(0, "name", "NAME", &g_names, "a DNS name or IP address of the server certificate\n(repeatable; default localhost and 127.0.0.1)"),
+    FWT_OPT_U64_(0, "cert-days", "N", &g_cert_days, 1, 3650, "device certificate lifetime (default 30)"),
+    FWT_OPT_STR_(0, "ca-key", "KEY", &g_ca_key, "the fleet CA key: a pkcs11: URI of an ECDSA P-256\ntoken key (module: $FWTRUST_PKCS11_MODULE); default a\nnew PEM file DIR/ca/ca.key"),
+    FWT_OPT_STR_(0, "ca-pin-file", "F", &g_ca_pin, "the token PIN of --ca-key (first line of F)"),
+    FWT_OPT_END_,
+};
+
+static void init_text(json_t *o)
+{
+    printf("server directory %s created (database: %s, listen %s)\n", json_string_value(json_object_get(o, "dir")),
+           json_string_value(json_object_get(o, "db")), json_string_value(json_object_get(o, "listen")));
+    printf("the director root key is %s/offline/root.key: move it off this machine\n",
+           json_string_value(json_object_get(o, "dir")));
+}
+
+static int cmd_init(const struct fwt_cli_args *a)
+{
+    struct fwt_srv_init_opts o = {g_init_db, g_listen, g_names.items, g_names.n, g_cert_days, g_ca_key, g_ca_pin};
+    json_t *sum = NULL;
+    fwt_err e = fwt_srv_init(a->argv[0], &o, &sum);
+    return e == FWT_OK ? done(sum, init_text) : fail(e);
+}
+
+/* ---- serve ---- */
+
+static const char *g_serve_listen, *g_plain, *g_ready;
+static const struct fwt_opt k_serve_opts[] = {
+    FWT_OPT_STR_(0, "listen", "HOST:PORT", &g_serve_listen, "HTTPS address (default: server.json's; port 0: any)"),
+    FWT_OPT_STR_(0, "plain-listen", "HOST:PORT", &g_plain,
+                 "also serve plain HTTP on loopback for a TLS front end\n(nginx) that passes the client certificate in\nX-SSL-Client-Cert"),
+    FWT_OPT_STR_(0, "ready-file", "FILE", &g_ready, "once listening, write \"https PORT\" (and \"plain PORT\")\nthere"),
+    FWT_OPT_END_,
+};
+
+static int cmd_serve(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_serve_opts o = {g_serve_listen, g_plain, g_ready};
+    fwt_err e = fwt_srv_serve(s, &o);
+    fwt_srv_close(s);
+    return e == FWT_OK ? 0 : fail(e);
+}
+
+/* ---- devices ---- */
+
+static const char *g_tag;
+static const struct fwt_opt k_list_opts[] = {
+    FWT_OPT_STR_(0, "tag", "TAG", &g_tag, "only devices with this tag"),
+    FWT_OPT_END_,
+};
+
+static void list_text(json_t *o)
+{
+    size_t i;
+    json_t *d;
+    printf("%-36s %-16s %-16s %-10s %-24s %s\n", "DEVICE", "HARDWARE", "SERIAL", "STATUS", "RUNNING", "TAGS");
+    json_array_foreach(json_object_get(o, "devices"), i, d)
+    {
+        json_t *run = json_object_get(d, "running");
+        char tags[256] = "";
+        size_t k, used = 0;
+        json_t *t;
+        json_array_foreach(json_object_get(d, "tags"), k, t)
+        {
+            int w = snprintf(tags + used, sizeof(tags) - used, "%s%s", used ? "," : "", json_string_value(t));
+            used = w > 0 && (size_t)w < sizeof(tags) - used ? used + (size_t)w : used;
+        }
+        const char *rn = json_string_value(json_object_get(run, "name"));
+        const char *rv = json_string_value(json_object_get(run, "version"));
+        char running[128];
+        snprintf(running, sizeof(running), "%s%s%s", rn && *rn ? rn : (rv ? "" : "-"), rv ? " " : "", rv ? rv : "");
+        printf("%-36s %-16s %-16s %-10s %-24s %s\n", json_string_value(json_object_get(d, "id")),
+               json_string_value(json_object_get(d, "hardware_id")), json_string_value(json_object_get(d, "serial")),
+               json_string_value(json_object_get(d, "status")), running, tags);
+    }
+}
+
+static int cmd_device_list(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    json_t *arr = NULL;
+    fwt_err e = fwt_srv_device_list(s, g_tag, &arr);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:o}", "devices", arr), list_text) : fail(e);
+}
+
+static void print_json(json_t *o)
+{
+    char *t = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (t) {
+        printf("%s\n", t);
+    }
+    free(t);
+}
+
+static int cmd_device_show(const struct fwt_cli_args *a)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    json_t *o = NULL;
+    fwt_err e = fwt_srv_device_show(s, a->argv[0], &o);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(o, print_json) : fail(e);
+}
+
+static const char *g_add_items[64], *g_rm_items[64];
+static struct fwt_opt_list g_add = {g_add_items, 0, 64}, g_rm = {g_rm_items, 0, 64};
+static const struct fwt_opt k_tag_opts[] = {
+    FWT_OPT_LIST_(0, "add", "TAG", &g_add, "add this tag (repeatable)"),
+    FWT_OPT_LIST_(0, "remove", "TAG", &g_rm, "remove this tag (repeatable)"),
+    FWT_OPT_END_,
+};
+
+static void tags_text(json_t *o)
+{
+    printf("device %s tags:", json_string_value(json_object_get(o, "id")));
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(o, "tags"), i, t)
+    {
+        printf(" %s", json_string_value(t));
+    }
+    printf("\n");
+}
+
+static int cmd_device_tag(const struct fwt_cli_args *a)
+{
+    if (g_add.n + g_rm.n == 0) {
+        return fwt_cli_usage_error(g_name, "give --add TAG or --remove TAG");
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    fwt_err e = fwt_srv_device_tag(s, &who, a->argv[0], g_add.items, g_add.n, g_rm.items, g_rm.n);
+    json_t *o = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_device_show(s, a->argv[0], &o);
+    }
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(o, tags_text) : fail(e);
+}
+
+static int g_decommission;
+static const struct fwt_opt k_revoke_opts[] = {
+    FWT_OPT_FLAG_(0, "decommission", &g_decommission, "mark the device decommissioned rather than revoked"),
+    FWT_OPT_END_,
+};
+
+static void revoke_text(json_t *o)
+{
+    printf("device %s is %s\n", json_string_value(json_object_get(o, "id")),
+           json_string_value(json_object_get(o, "status")));
+}
+
+static int cmd_device_revoke(const struct fwt_cli_args *a)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    fwt_err e = fwt_srv_device_revoke(s, &who, a->argv[0], g_decommission);
+    json_t *o = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_device_show(s, a->argv[0], &o);
+    }
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(o, revoke_text) : fail(e);
+}
+
+/* ---- assign ---- */
+
+static const char *g_dev, *g_atag, *g_file, *g_sha;
+static uint64_t g_len, g_rc;
+static const struct fwt_opt k_assign_opts[] = {
+    FWT_OPT_STR_(0, "device", "ID", &g_dev, "assign to this device"),
+    FWT_OPT_STR_(0, "tag", "TAG", &g_atag, "assign to every device with this tag"),
+    FWT_OPT_STR_(0, "file", "IMAGE", &g_file, "take length and SHA-256 from the image file (as\npublished in the image repository)"),
+    FWT_OPT_U64_(0, "length", "N", &g_len, 1, INT64_MAX, "the target's length (without --file)"),
+    FWT_OPT_STR_(0, "sha256", "HEX", &g_sha, "the target's SHA-256 (without --file)"),
+    FWT_OPT_U64_(0, "release-counter", "N", &g_rc, 0, INT64_MAX, "the release counter devices must not go below\n(default 0)"),
+    FWT_OPT_END_,
+};
+
+static void assign_text(json_t *o)
+{
+    printf("%s %s: %s (%lld bytes), release counter %lld\n", json_string_value(json_object_get(o, "scope")),
+           json_string_value(json_object_get(o, "subject")), json_string_value(json_object_get(o, "target")),
+           (long long)json_integer_value(json_object_get(o, "length")),
+           (long long)json_integer_value(json_object_get(o, "release_counter")));
+}
+
+static int cmd_assign(const struct fwt_cli_args *a)
+{
+    if (!g_dev == !g_atag) {
+        return fwt_cli_usage_error(g_name, "give exactly one of --device ID and --tag TAG");
+    }
+    if (!g_file == !(g_len && g_sha)) {
+        return fwt_cli_usage_error(g_name, "give --file IMAGE, or --length N and --sha256 HEX");
+    }
+    char hex[65];
+    uint64_t len = g_len;
+    if (g_file) {
+        fwt_err e = fwt_srv_target_file(g_file, &len, hex);
+        if (e != FWT_OK) {
+            return fail(e);
+        }
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    struct fwt_srv_assignment as = {g_dev ? "device" : "tag", g_dev ? g_dev : g_atag, a->argv[0], len,
+                                    g_file ? hex : g_sha, g_rc};
+    json_t *info = NULL;
+    fwt_err e = fwt_srv_assign(s, &who, &as, &info);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(info, assign_text) : fail(e);
+}
+
+static int cmd_assignment_list(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    json_t *arr = NULL;
+    fwt_err e = fwt_srv_assignment_list(s, &arr);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:o}", "assignments", arr), print_json) : fail(e);
+}
+
+/* ---- tokens ---- */
+
+static uint64_t g_ttl, g_count = 1;
+static const struct fwt_opt k_token_opts[] = {
+    FWT_OPT_U64_(0, "ttl", "SECONDS", &g_ttl, 1, 365 * 86400, "lifetime (default: server.json token_days)"),
+    FWT_OPT_U64_(0, "count", "N", &g_count, 1, FWT_SRV_TOKENS_MAX, "make N tokens, one a line (default 1)"),
+    FWT_OPT_END_,
+};
+
+static void token_text(json_t *o)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(o, "tokens"), i, t)
+    {
+        printf("%s\n", json_string_value(t));
+    }
+    if (!json_object_get(o, "tokens")) {
+        printf("%s\n", json_string_value(json_object_get(o, "token")));
+    }
+}
+
+static int cmd_enroll_token(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    json_t *info = NULL;
+    fwt_err e = fwt_srv_enroll_token_create(s, &who, g_ttl, (size_t)g_count, &info);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(info, token_text) : fail(e);
+}
+
+static const char *g_role;
+static const struct fwt_opt k_admin_opts[] = {
+    FWT_OPT_STR_(0, "role", "ROLE", &g_role, "viewer, operator or approver (required)"),
+    FWT_OPT_END_,
+};
+
+static int cmd_admin_token(const struct fwt_cli_args *a)
+{
+    enum fwt_srv_role role;
+    if (!g_role || fwt_srv_role_parse(g_role, &role) != FWT_OK) {
+        return fwt_cli_usage_error(g_name, "--role viewer|operator|approver is required");
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    char tok[65];
+    json_t *info = NULL;
+    fwt_err e = fwt_srv_admin_token_create(s, &who, a->argv[0], role, tok, &info);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(info, token_text) : fail(e);
+}
+
+static const char *g_ev_dev;
+static uint64_t g_limit;
+static const struct fwt_opt k_events_opts[] = {
+    FWT_OPT_STR_(0, "device", "ID", &g_ev_dev, "only this device's events"),
+    FWT_OPT_U64_(0, "limit", "N", &g_limit, 1, 100000, "at most N events, newest first (default 100)"),
+    FWT_OPT_END_,
+};
+
+static void events_text(json_t *o)
+{
+    size_t i;
+    json_t *ev;
+    json_array_foreach(json_object_get(o, "events"), i, ev)
+    {
+        const char *dev = json_string_value(json_object_get(ev, "device_id"));
+        printf("%lld %-20s %-36s %s %s\n", (long long)json_integer_value(json_object_get(ev, "time")),
+               json_string_value(json_object_get(ev, "kind")), dev ? dev : "-",
+               json_string_value(json_object_get(ev, "actor")), json_string_value(json_object_get(ev, "detail")));
+    }
+}
+
+static int cmd_events(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    json_t *arr = NULL;
+    fwt_err e = fwt_srv_event_list(s, g_ev_dev, g_limit, &arr);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:o}", "events", arr), events_text) : fail(e);
+}
+
+static int cmd_routes(const struct fwt_cli_args *a)
+{
+    (void)a;
+    size_t n = 0;
+    const char *const *r = fwt_srv_routes(&n);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (g_json) {
+            json_array_append_new(arr, json_string(r[i]));
+        } else {
+            printf("%s\n", r[i]);
+        }
+    }
+    if (g_json) {
+        fwt_cli_json_print(json_pack("{s:b, s:o}", "ok", 1, "routes", arr));
+    } else {
+        json_decref(arr);
+    }
+    return 0;
+}
+
+/* ---- the command table ---- */
+
+static const struct fwt_cli_cmd k_cmds[] = {
+    {"init", "DIR", 1, 1, "create a server directory: settings, fleet CA, director keys, audit log, database",
+     "Create DIR (missing or empty): server.json, the fleet CA (ca/ca.key, ca/ca.pem), the\n"
+     "server's TLS certificate (ca/server.pem), the director root key (offline/root.key:\n"
+     "move it off the machine) and online keys (director/*.key), the director root\n"
+     "(director/1.root.json), the audit log (audit.db, its key log.key, pinned in\n"
+     "$FWTRUST_SIGNLOG_PINS) and the database with its schema.",
+     k_init_opts},
+    {"serve", "", 0, 0, "run the daemon (device API and admin API over HTTPS) until SIGTERM",
+     "Serve the device API (enroll, renew, checkin, director metadata, report) and the\n"
+     "admin API over HTTPS with mutual TLS (docs/fleet-protocol.md, docs/openapi.yaml).\n"
+     "Revoked devices are refused during the handshake and by the API.",
+     k_serve_opts},
+    {"device list", "", 0, 0, "the devices: identity, status, what they run, tags", NULL, k_list_opts},
+    {"device show", "ID", 1, 1, "one device with its last manifest", NULL, NULL},
+    {"device tag", "ID", 1, 1, "add or remove tags of a device (recorded in the audit log)", NULL, k_tag_opts},
+    {"device revoke", "ID", 1, 1, "revoke a device: refused at TLS and API from now on; CRL rewritten", NULL,
+     k_revoke_opts},
+    {"assign", "TARGET", 1, 1, "assign TARGET (an image repository target) to a device or a tag",
+     "Assign TARGET to --device ID or to every device with --tag TAG; the device's own\n"
+     "assignment wins over a tag's. Its director metadata names TARGET at the next\n"
+     "check-in; the device installs it only if the image repository agrees on name,\n"
+     "length and SHA-256. Recorded in the audit log.",
+     k_assign_opts},
+    {"assignment list", "", 0, 0, "the assignments in force", NULL, NULL},
+    {"enroll-token create", "", 0, 0, "a one-time enrollment token (printed once; stored hashed)", NULL,
+     k_token_opts},
+    {"admin-token create", "NAME", 1, 1, "a bearer token for the admin API with a role", NULL, k_admin_opts},
+    {"events", "", 0, 0, "check-ins, reports, enrolments and admin actions, newest first", NULL, k_events_opts},
+    {"routes", "", 0, 0, "the HTTP routes the daemon serves", NULL, NULL},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL},
+};
+static int (*const k_run[])(const struct fwt_cli_args *) = {
+    cmd_init,        cmd_serve,  cmd_device_list,     cmd_device_show,  cmd_device_tag,   cmd_device_revoke,
+    cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_events, cmd_routes,
+};
+_Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
+               "one handler per fwtrust-server command");
+
+static const struct fwt_cli_prog k_cli = {
+    .name = "fwtrust-server",
+    .description = "The fleet server: device identity (fleet CA, short-lived certificates), inventory,\n"
+                   "signed device manifests, an Uptane director; SQLite or PostgreSQL (docs/server.md).\n"
+                   "Every command but init needs --dir DIR (or $FWTRUST_SERVER_DIR).",
+    .opts = k_global,
+    .cmds = k_cmds,
+    .epilog = "Exit status: 0 on success, otherwise the error number (docs/exit-codes.md), e.g.\n"
+              "1 usage, 2 I/O, 7 key (or not allowed), 8 not found (device, server directory),\n"
+              "9 database or network unreachable, 11 state, 27 database schema too new.",
+};
+
+int main(int argc, char **argv)
+{
+    struct fwt_cli_args args;
+    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    if (rc >= 0) {
+        return rc;
+    }
+    g_name = args.name;
+    return k_run[args.cmd - k_cmds](&args);
+}
