@@ -255,7 +255,7 @@ int main(void)
             s->candidate = 0;
             continue;
         }
-        struct fwt_io io = {s, slot_read, BOARD_SLOT_SIZE - BOARD_TRAILER_SIZE};
+        struct fwt_io io = {s, slot_read, BOARD_SLOT_SIZE - BOARD_TRAILER_SIZE, 0};
         struct fwt_image_info info;
         fwt_err reason = FWT_E_INTERNAL;
         volatile fwt_fih verdict = FWT_FIH_FAILURE;

@@ -29,7 +29,7 @@ def help_options(text):
     for line in text.split("\n"):
         if OPT_LINE.match(line):
             names = re.split(r"\s{2,}", line.strip())[0]
-            for part in names.split(", "):
+            for part in re.split(r", (?=-)", names):  # an argument may hold ", "
                 opts.add(part.split(" ")[0])
     return opts
 

@@ -24,7 +24,7 @@ static void usage(FILE *out)
                  "Sign, verify and publish firmware images (MCUboot format, TUF repositories).\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++) {
-        fprintf(out, "  %-10s %s\n", k_commands[i]->name, k_commands[i]->summary);
+        fprintf(out, "  %-12s  %s\n", k_commands[i]->name, k_commands[i]->summary);
     }
     fprintf(out, "\n'fwtrust COMMAND --help' describes a command.\n\n"
                  "Options:\n"
