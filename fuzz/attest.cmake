@@ -9,14 +9,6 @@
 # and a quote): fuzz/corpus/fuzz_attest_{tpm2,eventlog,docs}/.
 if(TARGET fwt_attest)
   foreach(target fuzz_attest_tpm2 fuzz_attest_eventlog fuzz_attest_docs)
-    add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
-    target_link_libraries(${target} PRIVATE fwt_attest)
-    target_link_options(${target} PRIVATE -fsanitize=fuzzer)
-    set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
-    file(MAKE_DIRECTORY ${out_dir})
-    add_test(NAME ${target}
-             COMMAND ${target} -runs=20000 -max_total_time=15 ${out_dir}
-                     ${CMAKE_CURRENT_LIST_DIR}/corpus/${target})
-    set_tests_properties(${target} PROPERTIES LABELS "attest;fuzz" TIMEOUT 120)
+    fwt_add_fuzz(${target} LIBS fwt_attest LABELS "attest;fuzz")
   endforeach()
 endif()

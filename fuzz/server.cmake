@@ -4,16 +4,5 @@
 # Seeds: fuzz/corpus/fuzz_server_body/ (an enroll body with a CSR made by openssl, admin
 # bodies as tests/server/e2e.sh sends them, a CSR, an event entry of an audit log).
 if(TARGET fwt_server)
-  foreach(target fuzz_server_body)
-    add_executable(${target} ${CMAKE_CURRENT_LIST_DIR}/${target}.c)
-    target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/src)
-    target_link_libraries(${target} PRIVATE fwt_server)
-    target_link_options(${target} PRIVATE -fsanitize=fuzzer)
-    set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/corpus-out/${target})
-    file(MAKE_DIRECTORY ${out_dir})
-    add_test(NAME ${target}
-             COMMAND ${target} -runs=20000 -max_total_time=15 ${out_dir}
-                     ${CMAKE_CURRENT_LIST_DIR}/corpus/${target})
-    set_tests_properties(${target} PROPERTIES LABELS "server;fuzz" TIMEOUT 120)
-  endforeach()
+  fwt_add_fuzz(fuzz_server_body LIBS fwt_server LABELS "server;fuzz")
 endif()

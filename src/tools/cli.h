@@ -96,6 +96,9 @@ struct fwt_cli_args {
  * operands end up in args->argv.
  */
 int fwt_cli_parse(const struct fwt_cli_prog *p, int argc, char **argv, struct fwt_cli_args *args);
+/* fwt_cli_parse for a subcommand group ("fwtrust repo"): with no argument at all it prints
+ * the group's --help on stderr and returns FWT_E_ARG. */
+int fwt_cli_parse_group(const struct fwt_cli_prog *p, int argc, char **argv, struct fwt_cli_args *args);
 /* --help text of the program (cmd NULL) or of one subcommand. */
 void fwt_cli_help(const struct fwt_cli_prog *p, const struct fwt_cli_cmd *cmd, FILE *out);
 /* The reference of the program and of all its subcommands as Markdown (docs/cli.md). */

@@ -743,3 +743,12 @@ int fwt_cli_parse(const struct fwt_cli_prog *p, int argc, char **argv, struct fw
     }
     return check_count(args->name, p->operands ? p->operands : "", p->min_args, p->max_args, nops, args->argv);
 }
+
+int fwt_cli_parse_group(const struct fwt_cli_prog *p, int argc, char **argv, struct fwt_cli_args *args)
+{
+    if (argc < 2) {
+        fwt_cli_help(p, NULL, stderr);
+        return FWT_E_ARG;
+    }
+    return fwt_cli_parse(p, argc, argv, args);
+}

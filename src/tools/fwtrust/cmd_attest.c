@@ -375,11 +375,7 @@ static const struct fwt_cli_prog k_cli = {
 static int run(int argc, char **argv)
 {
     struct fwt_cli_args args;
-    if (argc < 2) {
-        fwt_cli_help(&k_cli, NULL, stderr);
-        return FWT_E_ARG;
-    }
-    int rc = fwt_cli_parse(&k_cli, argc, argv, &args);
+    int rc = fwt_cli_parse_group(&k_cli, argc, argv, &args);
     if (rc >= 0) {
         return rc;
     }

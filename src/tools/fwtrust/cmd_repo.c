@@ -220,7 +220,7 @@ static int parse(int argc, char **argv, struct fwt_cli_args *args)
     g_a.exp.days[2] = 7;
     g_a.exp.days[3] = 1;
     g_a.exp.days[4] = 90;
-    int rc = fwt_cli_parse(&k_cli, argc, argv, args);
+    int rc = fwt_cli_parse_group(&k_cli, argc, argv, args);
     if (rc >= 0) {
         return rc;
     }
@@ -483,10 +483,6 @@ static fwt_err publish_gate(struct repo *r, const struct args *a, json_t *rep)
 
 static int run(int argc, char **argv)
 {
-    if (argc < 2) {
-        fwt_cli_help(&k_cli, NULL, stderr);
-        return FWT_E_ARG;
-    }
     struct fwt_cli_args args;
     int rc = parse(argc, argv, &args);
     if (rc >= 0) {
