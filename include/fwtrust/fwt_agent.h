@@ -80,6 +80,17 @@ struct fwt_agent_config {
     char *targets;                   /* [update] targets: the path pattern of this device's
                                         targets (fwt_tuf_list_targets_matching); NULL: every
                                         target, every delegated role must then load */
+    /* [fleet]: the fleet server (docs/fleet-protocol.md), written by enroll; fleet_server
+       NULL: no server, the device updates straight from the image repository. */
+    char *fleet_server;              /* server base URL ("https://host:port") */
+    char *fleet_device_id;           /* the device id the server gave at enrollment */
+    char *fleet_serial;              /* this device's serial number */
+    char *fleet_key;                 /* device private key (PEM file; a TPM key later) */
+    char *fleet_cert;                /* device certificate (PEM), issued by the fleet CA */
+    char *fleet_ca;                  /* the fleet CA (PEM): the server must chain to it */
+    char *fleet_director_root;       /* the director's root.json trusted at enrollment */
+    uint32_t fleet_interval;         /* check-in interval in seconds (the server's; 0: 3600) */
+    uint32_t fleet_jitter;           /* up to this many seconds added at random (0: none) */
 };
 
 typedef struct fwt_agent fwt_agent;
@@ -362,6 +373,24 @@ FWT_MUST_CHECK fwt_err fwt_agent_boot(fwt_agent *dev, struct fwt_agent_boot_resu
 
 /* ---- The network update (src/agent/update.c) ---- */
 
+/*
+ * A director (Uptane, docs/fleet-protocol.md): a TUF repository of this
+ * device's own that names the one image it should install. With a director,
+ * fwt_agent_update performs Uptane full verification: the director's chain
+ * first, then the image repository's, and installs only the director's target,
+ * and only when the image repository lists it with the same length and hashes,
+ * its custom names this device id and hardware id, and its release counter is
+ * not below the installed one (fwt_agent_fleet_state).
+ */
+struct fwt_agent_director {
+    const char *root;          /* the director root.json trusted at enrollment: installed into
+                                  metadata_dir when that holds no root yet */
+    const char *metadata_dir;  /* the trusted director metadata; NULL: DIR/director */
+    const char *metadata_url;  /* base URL of the director's metadata (.../v1/director/) */
+    const char *device_id;     /* this device's id in the fleet */
+    struct fwt_tuf_transport transport; /* TLS to the director (the device certificate) */
+};
+
 struct fwt_agent_update_opts {
     const char *target;  /* a target name, or NULL: the newest suitable one */
     int no_delta;        /* never use a patch */
@@ -372,6 +401,11 @@ struct fwt_agent_update_opts {
      * the caller shows it (fwtrust-agent: on a terminal) */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    const struct fwt_agent_director *director; /* NULL: choose from the image repository alone */
+    /* may be NULL: called once the target is chosen and its download starts (state
+     * FWT_FLEET_DOWNLOADING of fwt_fleet.h), so the caller can report it */
+    void (*on_state)(void *ctx, int state, const char *target);
+    void *state_ctx;
 };
 
 struct fwt_agent_update_result {
@@ -385,6 +419,11 @@ struct fwt_agent_update_result {
     int delta_skipped;         /* a patch for the image existed but did not fit */
     char note[256];            /* why (delta skipped), or "" */
     struct fwt_agent_image img; /* the installed image (not check_only) */
+    /* With a director: */
+    int refused;                /* a check refused the director's choice or its metadata (a
+                                   report says "refused"; otherwise a failure is "failed") */
+    uint64_t release_counter;   /* the director's release counter of the target */
+    uint64_t director_version;  /* the version of the director's targets metadata */
 };
 
 /*
@@ -394,6 +433,75 @@ struct fwt_agent_update_result {
  */
 FWT_MUST_CHECK fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *opts,
                                         struct fwt_agent_update_result *res);
+
+/* ---- Fleet state (src/agent/fleet.c) ----
+ * Power-fail safe (DIR/fleet.0/.1, two checksummed copies). */
+struct fwt_agent_fleet_state {
+    uint64_t counter;          /* the last manifest/report counter given out */
+    uint64_t release_counter;  /* release counter of the image installed through the director */
+    uint64_t director_version; /* the director targets version of that install */
+};
+FWT_MUST_CHECK fwt_err fwt_agent_fleet_state_get(fwt_agent *dev, struct fwt_agent_fleet_state *st);
+/*
+ * The next counter of this device's manifests and reports: above every one
+ * given out before and never below the clock in milliseconds (so a lost or
+ * damaged record cannot make it repeat one), persisted before it is returned.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_fleet_next_counter(fwt_agent *dev, uint64_t *counter);
+
+/* ---- The fleet server's device API (src/agent/fleet_client.c, docs/fleet-protocol.md) ---- */
+
+struct fwt_agent_enroll_opts {
+    const char *server;     /* base URL, "https://host:port" */
+    const char *token_file; /* the one-time enrollment token (its first line) */
+    const char *ca;         /* PEM CA the server's TLS certificate must chain to (copied in; the
+                               device keeps verifying the server with it) */
+    const char *serial;     /* this device's serial number (1..64 printable bytes) */
+};
+struct fwt_agent_enroll_result {
+    char device_id[65];
+    int64_t cert_not_after; /* the certificate's expiry (seconds since 1970) */
+    uint32_t interval, jitter;
+};
+/*
+ * Enroll: create a device key (ECDSA P-256, DIR/fleet/device.key, through the
+ * crypto layer), send a certificate request with the token, hardware id and
+ * serial (POST /v1/enroll, the server checked against opts->ca), check the
+ * certificate (this key, CN = the device id given), install the director root
+ * as the trusted root of DIR/director (fwt_tuf_init checks its signatures),
+ * and write [fleet] into device.ini. Nothing changes on failure (a previous
+ * enrollment stays). The device must be open (exclusive).
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o,
+                                        struct fwt_agent_enroll_result *res);
+
+struct fwt_agent_checkin_result {
+    uint64_t counter;                 /* the manifest's counter */
+    uint32_t interval, jitter;        /* the server's (kept in [fleet]) */
+    int64_t renew_before;             /* renew the certificate from this time on */
+    uint64_t director_version;        /* the server's director targets version for this device */
+    uint64_t device_director_version; /* the device's trusted one when it checked in */
+    int director_newer;               /* the server's is newer: 'update' (the director may assign
+                                         a release; it refreshes the device's copy) */
+    int renewed;                      /* the certificate was renewed during this check-in */
+    int64_t cert_not_after;           /* the (new) certificate's expiry */
+};
+/*
+ * Check in: build the device manifest from the device state (slots: state,
+ * length, SHA-256, version, counters; the last install's outcome; the measured
+ * boot register and its event count; the audit log's anchor; the trusted
+ * director version), with a fresh nonce and the next counter
+ * (fwt_agent_fleet_next_counter), sign it with the device key, POST
+ * /v1/checkin over mutual TLS. From the server's renew_before on, renew the
+ * certificate (POST /v1/renew, same key). The device must be open (exclusive).
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res);
+/* A signed progress report (POST /v1/report): state is an enum fwt_fleet_state
+ * (fwt_fleet.h), error an fwt_err number, reason one sentence (or NULL). */
+FWT_MUST_CHECK fwt_err fwt_agent_report(fwt_agent *dev, const char *target, int state, int error,
+                                        const char *reason);
+/* Seconds until the next check-in: [fleet] interval plus a random part of jitter. */
+FWT_MUST_CHECK fwt_err fwt_agent_checkin_delay(const fwt_agent *dev, uint32_t *seconds);
 
 /*
  * Check the measured boot records: replay the event log (DIR/eventlog.jsonl)

@@ -137,6 +137,22 @@ void fwt_openssl_ops_free(struct fwt_crypto_ops *ops);
 /* Hashing helpers. */
 FWT_MUST_CHECK fwt_err fwt_sha256(const void *data, size_t len, uint8_t out[32]);
 
+/*
+ * A PEM certificate signing request (PKCS#10) for key, subject CN=cn (1..64
+ * bytes), signed through fwt_sign_message (so a token key signs it in the
+ * token): ECDSA (SHA-256 for P-256, SHA-384 for P-384) or Ed25519; other key
+ * types FWT_E_UNSUPPORTED. *pem NUL-terminated, free().
+ */
+FWT_MUST_CHECK fwt_err fwt_privkey_csr(fwt_privkey *key, const char *cn, char **pem);
+/*
+ * Check a PEM X.509 certificate: it certifies key (when not NULL), its subject
+ * CN is cn (when not NULL); *not_after (may be NULL) gets its expiry (seconds
+ * since 1970). FWT_E_CERT naming what differs. Chain and validity are the TLS
+ * layer's business, not checked here.
+ */
+FWT_MUST_CHECK fwt_err fwt_x509_check(const char *pem, size_t len, const fwt_pubkey *key, const char *cn,
+                                      int64_t *not_after);
+
 /* len bytes from the cryptographic random generator (nonces, serials). */
 FWT_MUST_CHECK fwt_err fwt_random(void *buf, size_t len);
 

@@ -192,6 +192,18 @@ uint64_t fwt_tuf_role_version(const fwt_tuf_client *c, const char *role);
 /* Expiry of a trusted role (0 when none is loaded). */
 time_t fwt_tuf_role_expires(const fwt_tuf_client *c, const char *role);
 
+/*
+ * One HTTP(S) POST of a JSON body with t's TLS settings (CA file, pinned key,
+ * client certificate), no redirects, the same time limits as downloads: for
+ * the fleet's device API (docs/fleet-protocol.md), which shares this
+ * transport. The answer is taken whatever its HTTP status (*status): *resp
+ * (NUL-terminated, free()) holds its body, at most cap bytes (a longer one:
+ * FWT_E_TOO_LARGE). FWT_E_NETWORK when no answer came (connect, TLS, timeout).
+ */
+FWT_MUST_CHECK fwt_err fwt_http_post_json(const struct fwt_tuf_transport *t, const char *url, const char *body,
+                                          size_t len, uint64_t cap, uint8_t **resp, size_t *resp_len,
+                                          long *status);
+
 /* Percent-encode a role or target name as file names and URLs use it (every byte
  * but A-Z a-z 0-9 - . _ ~ becomes %XX). Caller frees; NULL when out of memory. */
 char *fwt_tuf_quote(const char *name);

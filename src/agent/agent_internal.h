@@ -8,6 +8,7 @@
 #include <fwtrust/fwt_util.h>
 
 #include <fwtrust/fwt_agent.h>
+#include <fwtrust/fwt_fleet.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -84,6 +85,7 @@ fwt_err fwt_f_fsync_dir(const char *dir);
 #define FWT_REC_KIND_ROLLBACK 2U
 #define FWT_REC_KIND_AUDIT_HEAD 0x11U /* audithead.{0,1}: the audit log's anchor (audit.c) */
 #define FWT_REC_KIND_OUTCOME 0x12U    /* outcome.{0,1}: trial outcomes (outcome.c) */
+#define FWT_REC_KIND_FLEET 0x13U      /* fleet.{0,1}: fleet counters (fleet.c) */
 #define FWT_REC_MAX_PAYLOAD 1024U
 
 /* Decode one record file's bytes: FWT_OK, or FWT_E_STATE naming what is wrong. */
@@ -173,6 +175,9 @@ fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail)
  */
 fwt_err fwt_audit_verify_anchored(const char *dir, uint64_t *n, int *torn, int *unanchored);
 fwt_err fwt_audit_verify(const char *dir, uint64_t *n, int *torn);
+/* The anchor as recorded: entry count (0: none yet) and the SHA-256 of that entry (the fleet
+ * manifest's audit_head). */
+fwt_err fwt_audit_head(const char *dir, uint64_t *count, uint8_t hash[32]);
 
 /* ---- Trial outcomes (outcome.c) ---- */
 
@@ -191,6 +196,9 @@ fwt_err fwt_agent_outcome_note(fwt_agent *dev, enum fwt_agent_outcome_kind kind,
                                const char *reason);
 
 /* ---- Measured boot event log lines (boot.c) ---- */
+
+/* fwt_agent_measurements_verify, and *events: the event count of that boot (the fleet manifest). */
+fwt_err fwt_agent_measurements_events(fwt_agent *dev, uint32_t *boot, uint8_t pcr[32], unsigned *events);
 
 struct fwt_event_entry {
     uint32_t boot;
@@ -254,5 +262,8 @@ void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
 int fwt_agent_version_cmp(const struct fwt_version *a, const struct fwt_version *b);
 /* Complete a confirm interrupted after its boot control write. */
 fwt_err fwt_agent_finish_raise(fwt_agent *dev);
+
+/* The device manifest of this device now (fleet_client.c): counter taken (persisted). */
+fwt_err fwt_agent_manifest(fwt_agent *dev, struct fwt_fleet_manifest *m);
 
 #endif /* FWT_AGENT_INTERNAL_H */

@@ -69,6 +69,15 @@ static fwt_err head_read(const char *dir, struct head *h)
     return FWT_OK;
 }
 
+fwt_err fwt_audit_head(const char *dir, uint64_t *count, uint8_t hash[32])
+{
+    struct head h;
+    fwt_err err = head_read(dir, &h);
+    *count = err == FWT_OK && h.present ? h.count : 0;
+    memcpy(hash, h.hash, 32);
+    return err;
+}
+
 /* Anchor entry `count` whose line hashes to hash. */
 static fwt_err head_write(const char *dir, struct head *h, uint64_t count, const uint8_t hash[32])
 {

@@ -375,7 +375,14 @@ fwt_err fwt_event_line_parse(const char *line, size_t len, struct fwt_event_entr
 
 fwt_err fwt_agent_measurements_verify(fwt_agent *dev, uint32_t *boot_out, uint8_t pcr_out[32])
 {
+    unsigned events;
+    return fwt_agent_measurements_events(dev, boot_out, pcr_out, &events);
+}
+
+fwt_err fwt_agent_measurements_events(fwt_agent *dev, uint32_t *boot_out, uint8_t pcr_out[32], unsigned *events_out)
+{
     *boot_out = 0;
+    *events_out = 0;
     char path[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s/pcr", dev->cfg.dir) >= (int)sizeof(path)) {
         return fwt_fail(FWT_E_ARG, "path too long");
@@ -442,6 +449,7 @@ fwt_err fwt_agent_measurements_verify(fwt_agent *dev, uint32_t *boot_out, uint8_
                         "of boot %u (%u event(s) found)", (unsigned)boot, events);
     }
     *boot_out = boot;
+    *events_out = events;
     if (pcr_out) {
         memcpy(pcr_out, pcr, 32);
     }

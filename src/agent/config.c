@@ -152,7 +152,8 @@ static fwt_err set_str(char **dst, const char *v)
 
 enum {
     K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
-    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS
+    K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_F_SERVER, K_F_ID, K_F_SERIAL, K_F_KEY, K_F_CERT,
+    K_F_CA, K_F_DROOT, K_F_INTERVAL, K_F_JITTER
 };
 
 static fwt_err once(struct cfg_ctx *c, unsigned bit, const char *key, unsigned line)
@@ -284,6 +285,47 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             }
             return set_str(dst, v);
         }
+    } else if (!strcmp(sec, "fleet")) {
+        static const struct {
+            const char *name;
+            unsigned bit;
+            int is_path;
+            size_t off;
+        } keys[] = {
+            {"server", K_F_SERVER, 0, offsetof(struct fwt_agent_config, fleet_server)},
+            {"device_id", K_F_ID, 0, offsetof(struct fwt_agent_config, fleet_device_id)},
+            {"serial", K_F_SERIAL, 0, offsetof(struct fwt_agent_config, fleet_serial)},
+            {"key", K_F_KEY, 1, offsetof(struct fwt_agent_config, fleet_key)},
+            {"cert", K_F_CERT, 1, offsetof(struct fwt_agent_config, fleet_cert)},
+            {"ca", K_F_CA, 1, offsetof(struct fwt_agent_config, fleet_ca)},
+            {"director_root", K_F_DROOT, 1, offsetof(struct fwt_agent_config, fleet_director_root)},
+        };
+        if (!strcmp(k, "interval") || !strcmp(k, "jitter")) {
+            int iv = k[0] == 'i';
+            ONCE(iv ? K_F_INTERVAL : K_F_JITTER);
+            uint32_t *dst = iv ? &cfg->fleet_interval : &cfg->fleet_jitter;
+            if (fwt_parse_u32(v, dst) != FWT_OK || *dst > 30U * 86400U || (iv && *dst == 0)) {
+                return fwt_fail(FWT_E_ARG, "line %u: %s must be %s to %u seconds", line, k, iv ? "1" : "0",
+                                30U * 86400U);
+            }
+            return FWT_OK;
+        }
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            if (strcmp(k, keys[i].name) != 0) {
+                continue;
+            }
+            ONCE(keys[i].bit);
+            char **dst = (char **)(void *)((char *)cfg + keys[i].off);
+            if (*v == '\0') {
+                return fwt_fail(FWT_E_ARG, "line %u: %s is empty", line, k);
+            }
+            if (keys[i].is_path) {
+                err = abs_path(c->dir, v, dst);
+                return err == FWT_OK ? FWT_OK
+                                     : fwt_fail(err, "line %u: %s: %s", line, k, fwt_detail());
+            }
+            return set_str(dst, v);
+        }
     } else {
         return fwt_fail(FWT_E_ARG, "line %u: unknown section [%s]", line, sec);
     }
@@ -313,6 +355,13 @@ void fwt_agent_config_free(struct fwt_agent_config *cfg)
     free(cfg->tls_client_key);
     free(cfg->tls_pinned_pubkey);
     free(cfg->targets);
+    free(cfg->fleet_server);
+    free(cfg->fleet_device_id);
+    free(cfg->fleet_serial);
+    free(cfg->fleet_key);
+    free(cfg->fleet_cert);
+    free(cfg->fleet_ca);
+    free(cfg->fleet_director_root);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -337,6 +386,12 @@ fwt_err fwt_agent_config_parse(const char *text, size_t len, const char *dir,
     }
     if (err == FWT_OK && strcmp(cfg->slot_path[0], cfg->slot_path[1]) == 0) {
         err = fwt_fail(FWT_E_ARG, "[slots] a and b are the same path '%s'", cfg->slot_path[0]);
+    }
+    if (err == FWT_OK && cfg->fleet_server &&
+        (!cfg->fleet_device_id || !cfg->fleet_key || !cfg->fleet_cert || !cfg->fleet_ca ||
+         !cfg->fleet_director_root)) {
+        err = fwt_fail(FWT_E_ARG, "[fleet] with a server needs device_id, key, cert, ca and "
+                       "director_root (fwtrust-agent enroll writes them)");
     }
     if (err == FWT_OK) {
         if (!cfg->tries) {
@@ -426,7 +481,9 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
 {
     const char *all[] = {cfg->hw_id, cfg->slot_path[0], cfg->slot_path[1], cfg->tuf_root,
                          cfg->repo_url, cfg->tls_ca, cfg->tls_client_cert, cfg->tls_client_key,
-                         cfg->tls_pinned_pubkey, cfg->targets};
+                         cfg->tls_pinned_pubkey, cfg->targets, cfg->fleet_server,
+                         cfg->fleet_device_id, cfg->fleet_serial, cfg->fleet_key, cfg->fleet_cert,
+                         cfg->fleet_ca, cfg->fleet_director_root};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (!value_ok(all[i])) {
             return fwt_fail(FWT_E_ARG, "'%s': values must be non-empty, without control "
@@ -472,6 +529,21 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
         sb_add(&b, "client_key", rel(cfg, cfg->tls_client_key));
         sb_add(&b, "pinned_pubkey", cfg->tls_pinned_pubkey);
         sb_add(&b, "targets", cfg->targets);
+    }
+    if (cfg->fleet_server) {
+        sb_add(&b, "", "");
+        sb_add(&b, "[fleet]", "");
+        sb_add(&b, "server", cfg->fleet_server);
+        sb_add(&b, "device_id", cfg->fleet_device_id);
+        sb_add(&b, "serial", cfg->fleet_serial);
+        sb_add(&b, "key", rel(cfg, cfg->fleet_key));
+        sb_add(&b, "cert", rel(cfg, cfg->fleet_cert));
+        sb_add(&b, "ca", rel(cfg, cfg->fleet_ca));
+        sb_add(&b, "director_root", rel(cfg, cfg->fleet_director_root));
+        snprintf(num, sizeof(num), "%u", (unsigned)(cfg->fleet_interval ? cfg->fleet_interval : 3600U));
+        sb_add(&b, "interval", num);
+        snprintf(num, sizeof(num), "%u", (unsigned)cfg->fleet_jitter);
+        sb_add(&b, "jitter", num);
     }
     if (b.oom || !b.p) {
         free(b.p);

@@ -743,9 +743,29 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     }
     fwt_detail_clear();
 
+    /* Uptane full verification: the director's chain and choice first, then the image
+     * repository's chain, which must list the same target; only that target is installed. */
+    struct fwt_agent_director_pick dpick;
+    struct fwt_agent_update_opts ob = *o;
+    if (o->director) {
+        if (o->target) {
+            return fwt_fail(FWT_E_ARG, "a target cannot be named when a director chooses it");
+        }
+        err = fwt_agent_director_refresh(dev, o, res, &dpick);
+        if (err != FWT_OK) {
+            return err;
+        }
+        snprintf(res->target, sizeof(res->target), "%s", dpick.name); /* for the report, whatever follows */
+        ob.target = dpick.name;
+        o = &ob;
+        cs.target = o->target;
+    }
     err = open_client(x.cfg, o, &c, turl, sizeof(turl));
     if (err == FWT_OK) {
         err = fwt_tuf_refresh(c);
+    }
+    if (err == FWT_OK && o->director) {
+        err = fwt_agent_director_match(c, &dpick, res);
     }
     if (err == FWT_OK) {
         err = list_candidates(c, x.cfg, o->target, &cs);
@@ -783,6 +803,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     char src[URL_MAX + 600];
     snprintf(src, sizeof(src), "%s%s (%s)", turl, pick->name, res->encoding);
     fwt_agent_install_set_source(inst, src);
+    if (o->on_state) {
+        o->on_state(o->state_ctx, FWT_FLEET_DOWNLOADING, pick->name);
+    }
     s.inst = inst;
     void *blk = NULL;
     if (posix_memalign(&blk, FWT_AGENT_DIO_ALIGN, 2 * (size_t)FWT_AGENT_BLOCK) != 0) {
@@ -844,6 +867,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
                  pick->name, res->encoding, (unsigned long long)pick->length,
                  (unsigned long long)pick->image_len, res->delta_skipped ? "; " : "", res->note);
         fwt_err lerr = fwt_agent_log_event(dev, "update", d);
+        if (lerr == FWT_OK && o->director) {
+            lerr = fwt_agent_fleet_note_install(dev, dpick.release_counter, dpick.director_version);
+        }
         if (lerr != FWT_OK) {
             err = lerr;
         }

@@ -11,6 +11,7 @@
 
 #include <fwtrust/fwt_agent.h>
 #include <fwtrust/fwt_delta.h>
+#include <fwtrust/fwt_fleet.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,5 +24,34 @@
  */
 FWT_MUST_CHECK fwt_err fwt_update_check_target(const struct fwt_tuf_target *t, char *why,
                                                size_t why_len);
+
+/* ---- Uptane full verification (fleet.c) ---- */
+
+/* The director's choice, after its chain verified and its fields matched this device. */
+struct fwt_agent_director_pick {
+    char name[FWT_FLEET_NAME_MAX + 1];
+    uint64_t length;
+    char sha256[65];
+    char sha512[129];
+    int has_sha512;
+    uint64_t release_counter;
+    uint64_t director_version;
+};
+
+/*
+ * Refresh the director's metadata (o->director; its root installed on first
+ * use) and read its one target: custom device_id and hardware_id this
+ * device's, release counter not below the installed one. FWT_E_NO_UPDATE when
+ * it assigns nothing. Every refusal sets res->refused and names the cause.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_director_refresh(fwt_agent *dev, const struct fwt_agent_update_opts *o,
+                                                  struct fwt_agent_update_result *res,
+                                                  struct fwt_agent_director_pick *pick);
+/* The image repository (refreshed) lists pick's name with the same length and hashes. */
+FWT_MUST_CHECK fwt_err fwt_agent_director_match(fwt_tuf_client *image, const struct fwt_agent_director_pick *pick,
+                                                struct fwt_agent_update_result *res);
+/* Record the release counter and director version of an install (after it succeeded). */
+FWT_MUST_CHECK fwt_err fwt_agent_fleet_note_install(fwt_agent *dev, uint64_t release_counter,
+                                                    uint64_t director_version);
 
 #endif /* FWT_UPDATE_INTERNAL_H */

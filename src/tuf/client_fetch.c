@@ -65,6 +65,7 @@ struct xfer {
     void *ctx;
     int too_large, sink_failed, bad_status;
     long status;
+    int any_status; /* a POST: the body of every answer is wanted (error answers too) */
 };
 
 static int status_ok(CURL *c, long *status)
@@ -84,7 +85,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 {
     struct xfer *x = ud;
     size_t len = size * n;
-    if (!status_ok(x->curl, &x->status)) {
+    if (!status_ok(x->curl, &x->status) && !x->any_status) {
         x->bad_status = 1;
         return 0;
     }
@@ -100,16 +101,27 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-fwt_err tuf_fetch(struct tuf_fetcher *f, const char *url, uint64_t cap, tuf_sink sink, void *ctx)
+/* One transfer: a GET (post NULL), or a POST of post_len bytes of JSON whose answer is
+ * taken whatever its status (*status gets it). */
+static fwt_err transfer(struct tuf_fetcher *f, const char *url, uint64_t cap, tuf_sink sink, void *ctx,
+                        const char *post, size_t post_len, long *status_out)
 {
     CURL *c = f->curl;
     curl_easy_reset(c);
-    struct xfer x = {c, cap, 0, sink, ctx, 0, 0, 0, 0};
+    struct xfer x = {c, cap, 0, sink, ctx, 0, 0, 0, 0, post != NULL};
     const struct fwt_tuf_transport *t = &f->t;
+    struct curl_slist *hdr = NULL;
     int ok = 1;
 #define SET(opt, val) ok &= curl_easy_setopt(c, opt, val) == CURLE_OK
     SET(CURLOPT_URL, url);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https,file");
+    SET(CURLOPT_PROTOCOLS_STR, post ? "http,https" : "http,https,file");
+    if (post) {
+        hdr = curl_slist_append(NULL, "Content-Type: application/json");
+        ok &= hdr != NULL;
+        SET(CURLOPT_HTTPHEADER, hdr);
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post_len);
+        SET(CURLOPT_POSTFIELDS, post);
+    }
     SET(CURLOPT_FOLLOWLOCATION, 0L);
     SET(CURLOPT_PATH_AS_IS, 1L); /* the URL is base + name, sent as it is ("../" is not folded) */
     SET(CURLOPT_NOSIGNAL, 1L);
@@ -137,9 +149,15 @@ fwt_err tuf_fetch(struct tuf_fetcher *f, const char *url, uint64_t cap, tuf_sink
     }
 #undef SET
     if (!ok) {
+        curl_slist_free_all(hdr);
         return fwt_fail(FWT_E_NETWORK, "%s: libcurl does not support an option this transfer needs", url);
     }
     CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(hdr);
+    if (post && rc == CURLE_OK && !x.too_large && !x.sink_failed) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status_out);
+        return FWT_OK;
+    }
     if (x.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         return fwt_fail(FWT_E_TOO_LARGE, "%s: more than %llu bytes (transfer aborted)", url, (unsigned long long)cap);
     }
@@ -164,6 +182,11 @@ fwt_err tuf_fetch(struct tuf_fetcher *f, const char *url, uint64_t cap, tuf_sink
         return fwt_fail(FWT_E_NETWORK, "%s: %s", url, curl_easy_strerror(rc));
     }
     return FWT_OK;
+}
+
+fwt_err tuf_fetch(struct tuf_fetcher *f, const char *url, uint64_t cap, tuf_sink sink, void *ctx)
+{
+    return transfer(f, url, cap, sink, ctx, NULL, 0, NULL);
 }
 
 struct membuf {
@@ -249,4 +272,32 @@ char *tuf_quote(const char *s, int keep_slash)
 char *fwt_tuf_quote(const char *name)
 {
     return name ? tuf_quote(name, 0) : NULL;
+}
+
+fwt_err fwt_http_post_json(const struct fwt_tuf_transport *t, const char *url, const char *body, size_t len,
+                           uint64_t cap, uint8_t **resp, size_t *resp_len, long *status)
+{
+    struct tuf_fetcher *f = NULL;
+    struct membuf m = {NULL, 0, 0};
+    *resp = NULL;
+    *resp_len = 0;
+    *status = 0;
+    fwt_err err = tuf_fetcher_new(t, &f);
+    if (err == FWT_OK) {
+        err = transfer(f, url, cap, mem_sink, &m, body, len, status);
+    }
+    tuf_fetcher_free(f);
+    if (err == FWT_OK && !m.p) {
+        m.p = calloc(1, 1);
+        if (!m.p) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+    }
+    if (err != FWT_OK) {
+        free(m.p);
+        return err;
+    }
+    *resp = m.p;
+    *resp_len = m.n;
+    return FWT_OK;
 }

@@ -8,9 +8,11 @@
  * otherwise the fwt_err number (docs/exit-codes.md).
  */
 #include "cli.h"
+#include "fleet_cmd.h"
 #include "update_cmd.h"
 
 #include <fwtrust/fwt_agent.h>
+#include <fwtrust/fwt_fleet.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +311,15 @@ static int cmd_confirm(const struct fwt_cli_args *a)
     }
     if (err == FWT_OK) {
         err = fwt_agent_status_get(dev, &st);
+    }
+    if (err == FWT_OK && fwt_agent_get_config(dev)->fleet_server) {
+        /* an enrolled device tells its server (best effort: the next check-in shows it too) */
+        char v[48], why[96];
+        fwt_version_format(&img.version, v, sizeof(v));
+        snprintf(why, sizeof(why), "version %s confirmed in slot %s", v, slot_name(img.slot));
+        if (fwt_agent_report(dev, NULL, FWT_FLEET_CONFIRMED, 0, why) != FWT_OK) {
+            fprintf(stderr, "%s: note: report 'confirmed' not sent: %s\n", g_name, fwt_detail());
+        }
     }
     fwt_agent_close(dev);
     if (err != FWT_OK) {
@@ -745,6 +756,20 @@ static int cmd_update(const struct fwt_cli_args *a)
     return rc;
 }
 
+/* ---- enroll, checkin (fleet_cmd.c; the protocol: src/agent/fleet_client.c) ---- */
+
+static int cmd_enroll(const struct fwt_cli_args *a)
+{
+    (void)a;
+    return agent_enroll_run(g_device, g_name, g_json);
+}
+
+static int cmd_checkin(const struct fwt_cli_args *a)
+{
+    (void)a;
+    return agent_checkin_run(g_device, g_name, g_json);
+}
+
 /* ---- the command table ---- */
 
 static const struct fwt_cli_cmd k_cmds[] = {
@@ -760,10 +785,14 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"verify-slots", "", 0, 0, "re-verify both slots now and report tampering", k_verify_slots_desc, NULL},
     {"log verify", "", 0, 0, "check the audit log's hash chain and the measured boot records", k_log_verify_desc,
      NULL},
+    {"enroll", "", 0, 0, "enroll in a fleet server: device key, certificate, director root", k_enroll_desc,
+     k_enroll_opts},
+    {"checkin", "", 0, 0, "send a signed device manifest to the fleet server", k_checkin_desc, k_checkin_opts},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_init, cmd_install, cmd_update, cmd_confirm, cmd_rollback, cmd_status, cmd_verify_slots, cmd_log_verify,
+    cmd_enroll, cmd_checkin,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-agent command");

@@ -5,6 +5,7 @@
 #include "update_cmd.h"
 
 #include <fwtrust/fwt_delta.h>
+#include <fwtrust/fwt_fleet.h>
 
 #include <jansson.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 
 struct fwt_agent_update_opts g_agent_update;
+static const char *g_director_url, *g_director_root, *g_device_id;
+static int g_no_director;
 
 _Static_assert(FWT_AGENT_FAILED_MAX == 8, "AGENT_UPDATE_DESC says the last 8 are remembered");
 
@@ -23,6 +26,16 @@ const struct fwt_opt k_agent_update_opts[] = {
     FWT_OPT_FLAG_(0, "no-delta", &g_agent_update.no_delta, "never use a patch"),
     FWT_OPT_FLAG_(0, "check", &g_agent_update.check_only, "refresh and report what would be installed;\ndownload nothing"),
     FWT_OPT_FLAG_(0, "force", &g_agent_update.force, "offer (or install, with --target) a release that\nrolled back here"),
+    FWT_OPT_STR_(0, "director", "URL", &g_director_url,
+                 "Uptane: install only what the director at URL\n"
+                 "(its metadata base URL) assigns to this device,\n"
+                 "checked against the image repository (default\n"
+                 "with [fleet]: SERVER/v1/director/)"),
+    FWT_OPT_STR_(0, "director-root", "FILE", &g_director_root,
+                 "the director's trusted root.json (default:\n[fleet] director_root)"),
+    FWT_OPT_STR_(0, "device-id", "ID", &g_device_id, "this device's fleet id (default: [fleet]\ndevice_id)"),
+    FWT_OPT_FLAG_(0, "no-director", &g_no_director,
+                  "update from the image repository alone even\nwhen [fleet] is configured"),
     FWT_OPT_END_,
 };
 
@@ -32,6 +45,33 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     struct fwt_progress *p = ctx;
     p->total = total;
     fwt_progress_update(p, done);
+}
+
+/* A progress report to the fleet server; a report that cannot be sent is said, not fatal
+ * (the next check-in's manifest carries the device state anyway). */
+struct reporter {
+    fwt_agent *dev;
+    const char *name;
+};
+
+static void send_report(const struct reporter *r, const char *target, int state, int error, const char *reason)
+{
+    char keep[1024];
+    snprintf(keep, sizeof(keep), "%s", fwt_detail());
+    fwt_err err = fwt_agent_report(r->dev, target, state, error, reason);
+    if (err != FWT_OK) {
+        fprintf(stderr, "%s: note: report '%s' not sent: %s (%s)\n", r->name, fwt_fleet_state_name(state),
+                fwt_detail(), fwt_err_name(err));
+    }
+    fwt_detail_clear();
+    if (keep[0]) {
+        (void)fwt_fail(FWT_E_INTERNAL, "%s", keep); /* the update's detail, for its error line */
+    }
+}
+
+static void on_state(void *ctx, int state, const char *target)
+{
+    send_report(ctx, target, state, 0, "download started");
 }
 
 static int fail(const char *name, fwt_err err, int json)
@@ -45,6 +85,43 @@ static int fail(const char *name, fwt_err err, int json)
 int agent_update_run(fwt_agent *dev, const char *name, int json)
 {
     struct fwt_agent_update_opts o = g_agent_update;
+    const struct fwt_agent_config *cfg = fwt_agent_get_config(dev);
+    struct fwt_agent_director dir;
+    char durl[2048];
+    memset(&dir, 0, sizeof(dir));
+    if (g_no_director && (g_director_url || g_director_root || g_device_id)) {
+        return fail(name, fwt_fail(FWT_E_ARG, "--no-director with director options"), json);
+    }
+    if (!g_no_director && (g_director_url || cfg->fleet_server)) {
+        if (g_director_url) {
+            snprintf(durl, sizeof(durl), "%s", g_director_url);
+        } else {
+            size_t sl = strlen(cfg->fleet_server);
+            int n = snprintf(durl, sizeof(durl), "%s%sv1/director/", cfg->fleet_server,
+                             sl && cfg->fleet_server[sl - 1] == '/' ? "" : "/");
+            if (n < 0 || (size_t)n >= sizeof(durl)) {
+                return fail(name, fwt_fail(FWT_E_ARG, "[fleet] server URL too long"), json);
+            }
+            dir.transport.ca_file = cfg->fleet_ca;
+            dir.transport.client_cert = cfg->fleet_cert;
+            dir.transport.client_key = cfg->fleet_key;
+        }
+        dir.metadata_url = durl;
+        dir.root = g_director_root ? g_director_root : cfg->fleet_director_root;
+        dir.device_id = g_device_id ? g_device_id : cfg->fleet_device_id;
+        if (!dir.root || !dir.device_id) {
+            return fail(name, fwt_fail(FWT_E_ARG, "--director needs --director-root and --device-id (or an "
+                                       "enrolled device: [fleet])"), json);
+        }
+        o.director = &dir;
+    }
+    /* An enrolled device updating through its server's director reports its progress. */
+    struct reporter rep = {dev, name};
+    int reporting = o.director && !g_director_url && cfg->fleet_server;
+    if (reporting) {
+        o.on_state = on_state;
+        o.state_ctx = &rep;
+    }
     struct fwt_progress pr;
     fwt_progress_start(&pr, "download", 0);
     o.progress = on_progress;
@@ -60,6 +137,22 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
     if (err == FWT_OK && !o.check_only) {
         err = fwt_agent_status_get(dev, &st);
     }
+    if (reporting && !o.check_only && err != FWT_E_NO_UPDATE) {
+        char reason[600];
+        int rstate = FWT_FLEET_INSTALLED_TRIAL;
+        if (err == FWT_OK) {
+            snprintf(reason, sizeof(reason), "version %s installed into slot %c for a trial boot", res->version,
+                     fwt_agent_slot_char(res->img.slot));
+        } else {
+            snprintf(reason, sizeof(reason), "%s", fwt_detail());
+            rstate = res->refused || (err >= FWT_E_MALFORMED && err <= FWT_E_META_MISMATCH) ? FWT_FLEET_REFUSED
+                                                                                             : FWT_FLEET_FAILED;
+        }
+        send_report(&rep, res->target, rstate, (int)err, reason);
+        if (err != FWT_OK) {
+            (void)fwt_fail(err, "%s", reason);
+        }
+    }
     if (err != FWT_OK) {
         free(res);
         return fail(name, err, json);
@@ -70,6 +163,11 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
                                 (json_int_t)res->downloaded, "image_length",
                                 (json_int_t)res->image_length, "version", res->version,
                                 "delta_skipped", res->delta_skipped, "installed", !o.check_only);
+        if (out && o.director) {
+            json_object_set_new(out, "director", json_pack("{s:I,s:I}", "release_counter",
+                                                           (json_int_t)res->release_counter, "targets_version",
+                                                           (json_int_t)res->director_version));
+        }
         if (out) {
             json_object_set_new(out, "previous_version",
                                 res->had_running ? json_string(res->running_version) : json_null());

@@ -26,12 +26,20 @@ extern struct fwt_agent_update_opts g_agent_update;
     "device (the last 8 are remembered; 'status' shows them) is not offered again,\n"              \
     "nor is an image its metadata shows signed for other keys (verified_signers).\n"               \
     "Only the roles that can hold [update] targets are loaded. docs/updates.md.\n\n"               \
+    "With a director (--director, or an enrolled device: [fleet]) the device performs\n"          \
+    "Uptane full verification: the director's metadata chain, rooted in the director\n"          \
+    "root trusted at enrollment, then the image repository's; it installs only the one\n"       \
+    "target the director assigns, and only when the image repository lists it with the\n"       \
+    "same length and hashes, and its device id, hardware id and release counter (not\n"         \
+    "below the installed one) match. docs/fleet-protocol.md.\n\n"                                 \
     "Exit status (docs/exit-codes.md): 0 installed (or --check found an update); 51 no\n"          \
     "newer image (or the target is older than the running one, or rolled back here);\n"           \
     "9 network/TLS failure; 33 a download ran past its length; 40-44 TUF metadata refused\n"      \
     "(44: a target's length or hash differs); 20-31 image refused by the verifier (22 bad\n"      \
     "signature, 24 unknown key, 25 other hardware, 26 security counter too low); 31 no\n"         \
-    "trust anchor or TUF root; 10 another agent runs; 11 the running slot is on trial."
+    "trust anchor or TUF root; 10 another agent runs; 11 the running slot is on trial.\n"          \
+    "Director refusals: 8 its target is not in the image repository, 25 another device\n"      \
+    "or hardware id, 26 release counter below the installed one, 40-44 its metadata."
 
 /*
  * Run `fwtrust-agent update` with the options parsed into g_agent_update: dev

@@ -1,0 +1,180 @@
+/*
+ * fwtrust-agent enroll and checkin (fleet_cmd.h): options, help and output;
+ * the fleet protocol itself is in src/agent/fleet_client.c.
+ */
+#include "fleet_cmd.h"
+#include "update_cmd.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct fwt_agent_enroll_opts g_enroll;
+
+const struct fwt_opt k_enroll_opts[] = {
+    FWT_OPT_STR_(0, "server", "URL", &g_enroll.server, "the fleet server, https://HOST:PORT (required)"),
+    FWT_OPT_STR_(0, "token", "FILE", &g_enroll.token_file, "the one-time enrollment token (first line;\nrequired)"),
+    FWT_OPT_STR_(0, "ca", "FILE", &g_enroll.ca, "PEM CA the server's TLS certificate must chain\nto (required; kept as the server pin)"),
+    FWT_OPT_STR_(0, "serial", "SERIAL", &g_enroll.serial, "this device's serial number (required)"),
+    FWT_OPT_END_,
+};
+
+const char k_enroll_desc[] =
+    "Enroll the device in a fleet: create its key (ECDSA P-256, DIR/fleet/device.key),\n"
+    "send a certificate request with the one-time token, the hardware id and the serial\n"
+    "(POST /v1/enroll, the server verified against --ca), check the short-lived\n"
+    "certificate it gets (this key, CN = the device id given), trust the director root\n"
+    "it gets (its own signatures checked) for 'update', and write [fleet] into\n"
+    "device.ini. Nothing changes on failure. docs/fleet-protocol.md.\n\n"
+    "Exit: 0 enrolled; 1 bad option or token file; 9 network, TLS, or the server refused\n"
+    "(bad or used token, serial already enrolled: named); 20 malformed answer;\n"
+    "29 certificate for another key or device id; 40-43 director root refused.";
+
+static int g_no_update, g_loop;
+static uint64_t g_count;
+
+const struct fwt_opt k_checkin_opts[] = {
+    FWT_OPT_FLAG_(0, "loop", &g_loop,
+                  "check in for ever: every [fleet] interval plus a\n"
+                  "random part of the jitter (the server's), updating\n"
+                  "through the director whenever it assigns a release"),
+    FWT_OPT_U64_(0, "count", "N", &g_count, 1, UINT32_MAX, "with --loop: stop after N check-ins"),
+    FWT_OPT_FLAG_(0, "no-update", &g_no_update, "with --loop: check in only, never update"),
+    FWT_OPT_END_,
+};
+
+const char k_checkin_desc[] =
+    "Check in with the fleet server: build the device manifest from the device state\n"
+    "(each slot's state, length, SHA-256, version and counters; the last install's\n"
+    "outcome; the measured boot register; the audit log's anchor; the trusted director\n"
+    "version), with a fresh nonce and a counter above every earlier one (kept in the\n"
+    "power-fail-safe fleet state), sign it with the device key and send it over mutual\n"
+    "TLS (POST /v1/checkin). The server's interval and jitter are kept in [fleet]; from\n"
+    "its renew_before time on, the certificate is renewed (POST /v1/renew). The answer\n"
+    "says whether the director assigns something new: 'update' then installs it\n"
+    "(Uptane full verification) and reports its progress. docs/fleet-protocol.md.\n\n"
+    "Exit: 0 checked in; 1 not enrolled; 9 network, TLS, or the server refused\n"
+    "(revoked device, replayed counter: named); 10 locked; 11 fleet state corrupt;\n"
+    "20 malformed answer; 29 the renewed certificate is not for this key.";
+
+static int fail(const char *name, fwt_err err, int json)
+{
+    if (json) {
+        fwt_cli_json_print(fwt_cli_json_error(err));
+    }
+    return fwt_cli_error(name, err);
+}
+
+static void time_text(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (gmtime_r(&tt, &tm)) {
+        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    } else {
+        snprintf(out, 32, "%lld", (long long)t);
+    }
+}
+
+int agent_enroll_run(const char *dir, const char *name, int json)
+{
+    if (!g_enroll.server || !g_enroll.token_file || !g_enroll.ca || !g_enroll.serial) {
+        return fwt_cli_usage_error(name, "--server, --token, --ca and --serial are required");
+    }
+    fwt_agent *dev = NULL;
+    struct fwt_agent_enroll_result r;
+    fwt_err err = fwt_agent_open(dir, &dev);
+    if (err == FWT_OK) {
+        err = fwt_agent_enroll(dev, &g_enroll, &r);
+    }
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        return fail(name, err, json);
+    }
+    char na[32];
+    time_text(r.cert_not_after, na);
+    if (json) {
+        fwt_cli_json_print(json_pack("{s:b,s:s,s:s,s:I,s:I}", "ok", 1, "device_id", r.device_id,
+                                     "certificate_not_after", na, "checkin_interval", (json_int_t)r.interval,
+                                     "jitter", (json_int_t)r.jitter));
+    } else {
+        printf("enrolled as %s; certificate valid until %s; check-in every %u s (+ up to %u s)\n", r.device_id,
+               na, (unsigned)r.interval, (unsigned)r.jitter);
+    }
+    return 0;
+}
+
+static int checkin_once(const char *dir, const char *name, int json, int *assigned)
+{
+    fwt_agent *dev = NULL;
+    struct fwt_agent_checkin_result r;
+    *assigned = 0;
+    fwt_err err = fwt_agent_open(dir, &dev);
+    if (err == FWT_OK) {
+        err = fwt_agent_checkin(dev, &r);
+    }
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        return fail(name, err, json);
+    }
+    *assigned = r.director_newer;
+    char na[32], rb[32];
+    time_text(r.cert_not_after, na);
+    time_text(r.renew_before, rb);
+    if (json) {
+        fwt_cli_json_print(json_pack("{s:b,s:I,s:I,s:I,s:s,s:I,s:I,s:b,s:b,s:s}", "ok", 1, "counter",
+                                     (json_int_t)r.counter, "checkin_interval", (json_int_t)r.interval, "jitter",
+                                     (json_int_t)r.jitter, "renew_before", rb, "director_targets_version",
+                                     (json_int_t)r.director_version, "device_director_version",
+                                     (json_int_t)r.device_director_version, "director_newer", r.director_newer,
+                                     "renewed", r.renewed, "certificate_not_after", na));
+    } else {
+        printf("checked in (counter %llu); director version %llu (device has %llu)%s%s\n",
+               (unsigned long long)r.counter, (unsigned long long)r.director_version,
+               (unsigned long long)r.device_director_version, r.director_newer ? ": newer director metadata, run update" : "",
+               r.renewed ? "; certificate renewed" : "");
+    }
+    return 0;
+}
+
+int agent_checkin_run(const char *dir, const char *name, int json)
+{
+    if (!g_loop && (g_count || g_no_update)) {
+        return fwt_cli_usage_error(name, "--count and --no-update go with --loop");
+    }
+    for (uint64_t i = 0;; i++) {
+        int assigned = 0;
+        int rc = checkin_once(dir, name, json, &assigned);
+        if (!g_loop) {
+            return rc;
+        }
+        if (rc == 0 && assigned && !g_no_update) {
+            fwt_agent *dev = NULL;
+            fwt_err err = fwt_agent_open(dir, &dev);
+            if (err == FWT_OK) {
+                (void)agent_update_run(dev, name, json); /* prints its result; the loop goes on */
+            } else {
+                (void)fail(name, err, json);
+            }
+            fwt_agent_close(dev);
+        }
+        if (g_count && i + 1 >= g_count) {
+            return rc;
+        }
+        uint32_t delay = 0;
+        fwt_agent *dev = NULL;
+        fwt_err err = fwt_agent_open_ex(dir, FWT_AGENT_OPEN_READONLY, &dev);
+        if (err == FWT_OK) {
+            err = fwt_agent_checkin_delay(dev, &delay);
+        }
+        fwt_agent_close(dev);
+        if (err != FWT_OK) {
+            return fail(name, err, json);
+        }
+        fflush(stdout);
+        sleep(delay);
+    }
+}
