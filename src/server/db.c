@@ -156,6 +156,58 @@ static const struct migration k_migrations[] = {
      " device_id TEXT, kind TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL);",
      "CREATE TABLE events (id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL,"
      " device_id TEXT, kind TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL);"},
+    /* 2: governed rollouts, quarantine, incidents (time to recover), alerts (rollout.c, alerts.c). */
+    {2,
+     "CREATE TABLE rollouts ("
+     " id TEXT PRIMARY KEY,"
+     " name TEXT NOT NULL,"
+     " spec TEXT NOT NULL,"
+     " target TEXT NOT NULL,"
+     " length BIGINT NOT NULL,"
+     " sha256 TEXT NOT NULL,"
+     " release_counter BIGINT NOT NULL,"
+     " hardware_id TEXT NOT NULL,"
+     " state TEXT NOT NULL CHECK (state IN ('active','paused','halted','cancelled','done')),"
+     " cur_group BIGINT NOT NULL,"
+     " n_groups BIGINT NOT NULL,"
+     " pause_ack BIGINT NOT NULL DEFAULT -1,"
+     " created_by TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " start_at BIGINT NOT NULL,"
+     " reason TEXT NOT NULL DEFAULT '',"
+     " updated_at BIGINT NOT NULL);"
+     "CREATE TABLE rollout_approvals ("
+     " rollout_id TEXT NOT NULL REFERENCES rollouts(id),"
+     " approver TEXT NOT NULL,"
+     " at BIGINT NOT NULL,"
+     " PRIMARY KEY (rollout_id, approver));"
+     "CREATE TABLE rollout_devices ("
+     " rollout_id TEXT NOT NULL REFERENCES rollouts(id),"
+     " device_id TEXT NOT NULL REFERENCES devices(id),"
+     " grp BIGINT NOT NULL,"
+     " state TEXT NOT NULL CHECK (state IN ('pending','assigned','in_flight','confirmed','failed','reverted')),"
+     " attempts BIGINT NOT NULL DEFAULT 0,"
+     " assigned_at BIGINT NOT NULL DEFAULT 0,"
+     " updated_at BIGINT NOT NULL DEFAULT 0,"
+     " detail TEXT NOT NULL DEFAULT '',"
+     " prev TEXT,"
+     " PRIMARY KEY (rollout_id, device_id));"
+     "CREATE INDEX rollout_devices_device ON rollout_devices(device_id);"
+     "CREATE TABLE quarantine ("
+     " device_id TEXT PRIMARY KEY REFERENCES devices(id),"
+     " reason TEXT NOT NULL,"
+     " at BIGINT NOT NULL);"
+     "CREATE TABLE vulnerable_versions ("
+     " version TEXT PRIMARY KEY,"
+     " at BIGINT NOT NULL);",
+     "CREATE TABLE incidents (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, kind TEXT NOT NULL,"
+     " reason TEXT NOT NULL, at BIGINT NOT NULL, recovered_at BIGINT);"
+     "CREATE TABLE alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, time BIGINT NOT NULL, rule TEXT NOT NULL,"
+     " device_id TEXT, subject TEXT NOT NULL, detail TEXT NOT NULL);",
+     "CREATE TABLE incidents (id BIGSERIAL PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL,"
+     " reason TEXT NOT NULL, at BIGINT NOT NULL, recovered_at BIGINT);"
+     "CREATE TABLE alerts (id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, rule TEXT NOT NULL,"
+     " device_id TEXT, subject TEXT NOT NULL, detail TEXT NOT NULL);"},
 };
 
 /* Run a ';'-separated script one statement at a time (libpq's extended protocol and

@@ -1,0 +1,99 @@
+/*
+ * fwtrust fleet server: governed rollouts (docs/rollouts.md) and fleet metrics.
+ *
+ * A rollout names a target (name, length, SHA-256, hardware id, release counter),
+ * a device selection (hardware id, tags, explicit ids) and groups (waves) by
+ * percentage or by tag. A device's group is fixed by a hash of the rollout id and
+ * its id. Each group has a success threshold with an action (next group, or pause)
+ * and an error threshold (count or share, with a minimum sample) whose action is an
+ * automatic halt. Groups beyond the first start only once an approver other than
+ * the creator approved; an urgent rollout starts every group at once and needs two
+ * such approvals. Devices tagged "critical" form a last group of their own.
+ * Maintenance windows (cron, duration, time zone; per tag) gate soft rollouts.
+ * Every decision is an entry of the server's audit log.
+ *
+ * Results are jansson objects (the CLI and the admin API print the same data).
+ */
+#ifndef FWT_ROLLOUT_H
+#define FWT_ROLLOUT_H
+
+#include <fwtrust/fwt_server.h>
+
+#include <jansson.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FWT_ROLLOUT_MAX_GROUPS 16
+#define FWT_ROLLOUT_MAX_WINDOWS 16
+
+/*
+ * Create a rollout from its specification (docs/rollouts.md; strict: unknown
+ * fields, wrong types and out-of-range values are FWT_E_ARG naming the field).
+ * A selected device already claimed by another unfinished rollout: FWT_E_STATE
+ * naming both (nothing is created). info gets the rollout's status.
+ */
+FWT_MUST_CHECK fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who,
+                                              const json_t *spec, json_t **info);
+/* Parse and check a specification without a server (the fuzz target's entry). */
+FWT_MUST_CHECK fwt_err fwt_srv_rollout_spec_check(const uint8_t *body, size_t len, json_t **spec);
+
+/* Approve (approver role, not the creator, once per approver). */
+FWT_MUST_CHECK fwt_err fwt_srv_rollout_approve(fwt_srv *s, const struct fwt_srv_actor *who,
+                                               const char *id);
+/* Admin actions: "halt", "resume", "cancel", "retry-failed" (operator role). */
+FWT_MUST_CHECK fwt_err fwt_srv_rollout_action(fwt_srv *s, const struct fwt_srv_actor *who,
+                                              const char *id, const char *action, const char *reason);
+FWT_MUST_CHECK fwt_err fwt_srv_rollout_status(fwt_srv *s, const char *id, json_t **obj);
+FWT_MUST_CHECK fwt_err fwt_srv_rollout_list(fwt_srv *s, json_t **arr);
+
+/* Evaluate every unfinished rollout at time now: time-outs, thresholds, group
+ * starts, admissions. The daemon runs it on a timer and after every report. */
+FWT_MUST_CHECK fwt_err fwt_srv_rollout_tick(fwt_srv *s, time_t now);
+
+/* What a device said (the daemon calls these after recording a verified report
+ * or manifest); state names as in docs/fleet-protocol.md ("downloading",
+ * "confirmed", "failed", "refused", "rolled-back", ...); reason: why a failure or
+ * refusal happened (an fwtrust error name; metrics count tamper detections by it).
+ * A failure opens an incident, a confirmation closes the device's open ones (time
+ * to recover). */
+FWT_MUST_CHECK fwt_err fwt_srv_rollout_observe(fwt_srv *s, const char *device_id, const char *target,
+                                               const char *state, const char *reason, time_t now);
+/* Mark a version (the manifest's slot version) vulnerable, or not. */
+FWT_MUST_CHECK fwt_err fwt_srv_version_vulnerable(fwt_srv *s, const struct fwt_srv_actor *who,
+                                                  const char *version, int on);
+
+/* Quarantine a device (no rollout admits it) or release it. */
+FWT_MUST_CHECK fwt_err fwt_srv_quarantine(fwt_srv *s, const struct fwt_srv_actor *who, const char *device_id,
+                                          int on, const char *reason);
+
+/* Cron expressions (5 fields: minute hour day-of-month month day-of-week; '*', lists,
+ * ranges, steps) and IANA time zones. */
+struct fwt_cron {
+    uint64_t minute;  /* bit per value */
+    uint32_t hour, dom, month;
+    uint8_t dow;      /* 0 = Sunday */
+    int dom_star, dow_star;
+};
+FWT_MUST_CHECK fwt_err fwt_cron_parse(const char *expr, struct fwt_cron *c);
+FWT_MUST_CHECK fwt_err fwt_tz_check(const char *tz);
+/* Is now inside a window that starts at a time matching c (in zone tz) and lasts
+ * duration seconds? */
+FWT_MUST_CHECK fwt_err fwt_cron_window_open(const struct fwt_cron *c, const char *tz, uint64_t duration,
+                                            time_t now, int *open);
+
+/* ---- Metrics ---- */
+
+/* The fleet's figures as JSON (docs/rollouts.md#metrics) at time now. */
+FWT_MUST_CHECK fwt_err fwt_srv_metrics(fwt_srv *s, time_t now, json_t **obj);
+/* The same in the Prometheus text exposition format (malloc'd, NUL-terminated). */
+FWT_MUST_CHECK fwt_err fwt_srv_metrics_prometheus(const json_t *metrics, char **text);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FWT_ROLLOUT_H */
