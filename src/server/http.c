@@ -13,6 +13,8 @@
  */
 #include "srv.h"
 
+#include <fwtrust/fwt_rollout.h>
+
 #include <fwtrust/fwt_fleet.h>
 
 #include <arpa/inet.h>
@@ -413,6 +415,23 @@ static void h_signed(struct call *c, int is_report)
         e = srv_checkin(s, &dev, counter, is_report ? NULL : (const char *)body, is_report ? "report" : "checkin",
                         detail);
     }
+    /* Rollouts follow what the device said (a failure here does not fail the recorded request). */
+    if (e == FWT_OK) {
+        fwt_err re = FWT_OK;
+        if (is_report) {
+            re = fwt_srv_rollout_observe(s, dev.id, rep.target, fwt_fleet_state_name(rep.state),
+                                         rep.error ? fwt_err_name((fwt_err)rep.error) : NULL, time(NULL));
+        } else if (m->has_last_install && m->last_install.result != FWT_FLEET_RESULT_OK && m->last_install.target[0]) {
+            re = fwt_srv_rollout_observe_manifest(s, dev.id, m->last_install.target,
+                                                  fwt_fleet_result_name(m->last_install.result), time(NULL));
+        }
+        if (re != FWT_OK) {
+            /* recorded; the timer evaluates the rollout again */
+            if (srv_event(s, dev.id, "rollout-error", "server:rollout-policy", fwt_detail()) != FWT_OK) {
+                fwt_detail_clear();
+            }
+        }
+    }
     uint64_t tv = 0;
     if (e == FWT_OK && !is_report && director_refresh(s, dev.id, &tv) != FWT_OK) {
         /* The check-in is recorded; metadata that could not be brought up to date now
@@ -677,6 +696,190 @@ static void h_events(struct call *c)
     reply_result(c, e, e == FWT_OK ? json_pack("{s:o}", "events", a) : NULL);
 }
 
+/* ---- rollouts, quarantine, metrics (fwt_rollout.h) ---- */
+
+/* A library refusal after the role check passed: a policy "no" (creator approving) is 403. */
+static void reply_policy(struct call *c, fwt_err e, json_t *o)
+{
+    if (e == FWT_E_KEY) {
+        json_decref(o);
+        reply_error(c->req, 403, "forbidden", fwt_detail());
+        return;
+    }
+    reply_result(c, e, o);
+}
+
+static void h_rollouts(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *a = NULL;
+    fwt_err e = fwt_srv_rollout_list(c->d->s, &a);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:o}", "rollouts", a) : NULL);
+}
+
+static void h_rollout_create(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_OPERATOR, &who)) {
+        return;
+    }
+    uint8_t *body = NULL;
+    size_t len = 0;
+    json_t *spec = NULL, *info = NULL;
+    fwt_err e = read_body(c->req, &body, &len);
+    if (e == FWT_OK) {
+        e = fwt_srv_rollout_spec_check(body, len, &spec);
+    }
+    free(body);
+    if (e == FWT_OK) {
+        e = fwt_srv_rollout_create(c->d->s, &who, spec, &info);
+    }
+    json_decref(spec);
+    reply_policy(c, e, info);
+}
+
+static void h_rollout(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *o = NULL;
+    fwt_err e = fwt_srv_rollout_status(c->d->s, c->param[0], &o);
+    reply_result(c, e, o);
+}
+
+static void rollout_act(struct call *c, const char *action)
+{
+    struct fwt_srv_actor who;
+    json_t *o = NULL;
+    static const char *const keys[] = {"reason", NULL};
+    int approve = !strcmp(action, "approve");
+    if (!require_admin(c->d, c->req, approve ? FWT_SRV_APPROVER : FWT_SRV_OPERATOR, &who)) {
+        return;
+    }
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(c->req)) && !admin_body(c, keys, &o)) {
+        return;
+    }
+    const char *reason = json_string_value(json_object_get(o, "reason"));
+    fwt_err e = approve ? fwt_srv_rollout_approve(c->d->s, &who, c->param[0])
+                        : fwt_srv_rollout_action(c->d->s, &who, c->param[0], action, reason);
+    json_decref(o);
+    json_t *st = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_rollout_status(c->d->s, c->param[0], &st);
+    }
+    reply_policy(c, e, st);
+}
+
+static void h_rollout_approve(struct call *c)
+{
+    rollout_act(c, "approve");
+}
+
+static void h_rollout_halt(struct call *c)
+{
+    rollout_act(c, "halt");
+}
+
+static void h_rollout_resume(struct call *c)
+{
+    rollout_act(c, "resume");
+}
+
+static void h_rollout_cancel(struct call *c)
+{
+    rollout_act(c, "cancel");
+}
+
+static void h_rollout_retry(struct call *c)
+{
+    rollout_act(c, "retry-failed");
+}
+
+static void quarantine(struct call *c, int on)
+{
+    struct fwt_srv_actor who;
+    json_t *o = NULL;
+    static const char *const keys[] = {"reason", NULL};
+    if (!require_admin(c->d, c->req, FWT_SRV_OPERATOR, &who)) {
+        return;
+    }
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(c->req)) && !admin_body(c, keys, &o)) {
+        return;
+    }
+    fwt_err e = fwt_srv_quarantine(c->d->s, &who, c->param[0], on, json_string_value(json_object_get(o, "reason")));
+    json_decref(o);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:s, s:b}", "device", c->param[0], "quarantined", on) : NULL);
+}
+
+static void h_quarantine(struct call *c)
+{
+    quarantine(c, 1);
+}
+
+static void h_release(struct call *c)
+{
+    quarantine(c, 0);
+}
+
+static void h_metrics_json(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *m = NULL;
+    fwt_err e = fwt_srv_metrics(c->d->s, time(NULL), &m);
+    reply_result(c, e, m);
+}
+
+/* Prometheus scrapes with "authorization: credentials" (a viewer token). */
+static void h_metrics(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *m = NULL;
+    char *text = NULL;
+    fwt_err e = fwt_srv_metrics(c->d->s, time(NULL), &m);
+    if (e == FWT_OK) {
+        e = fwt_srv_metrics_prometheus(m, &text);
+    }
+    json_decref(m);
+    struct evbuffer *b = e == FWT_OK ? evbuffer_new() : NULL;
+    if (e != FWT_OK || !b) {
+        free(text);
+        reply_fail(c->req, e != FWT_OK ? e : FWT_E_NOMEM);
+        return;
+    }
+    evbuffer_add(b, text, strlen(text));
+    free(text);
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "Content-Type", "text/plain; version=0.0.4");
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "Cache-Control", "no-store");
+    add_instance(c->req);
+    evhttp_send_reply(c->req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+/* Rollout time-outs, windows and start times between reports. */
+static void on_rollout_timer(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd;
+    (void)ev;
+    struct daemon *d = arg;
+    fwt_detail_clear();
+    if (fwt_srv_rollout_tick(d->s, time(NULL)) != FWT_OK) {
+        if (srv_event(d->s, NULL, "rollout-error", "server:rollout-policy", fwt_detail()) != FWT_OK) {
+            fwt_detail_clear();
+        }
+    }
+}
+
 /* ---- routing ---- */
 
 struct route {
@@ -700,6 +903,18 @@ static const struct route k_routes[] = {
     {EVHTTP_REQ_POST, "POST /v1/admin/assignments", h_assign},
     {EVHTTP_REQ_POST, "POST /v1/admin/enroll-tokens", h_enroll_token},
     {EVHTTP_REQ_GET, "GET /v1/admin/events", h_events},
+    {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/quarantine", h_quarantine},
+    {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/release", h_release},
+    {EVHTTP_REQ_GET, "GET /v1/admin/rollouts", h_rollouts},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts", h_rollout_create},
+    {EVHTTP_REQ_GET, "GET /v1/admin/rollouts/{id}", h_rollout},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/approve", h_rollout_approve},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/halt", h_rollout_halt},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/resume", h_rollout_resume},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/cancel", h_rollout_cancel},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/retry-failed", h_rollout_retry},
+    {EVHTTP_REQ_GET, "GET /v1/admin/metrics", h_metrics_json},
+    {EVHTTP_REQ_GET, "GET /metrics", h_metrics},
 };
 #define N_ROUTES (sizeof(k_routes) / sizeof(k_routes[0]))
 
@@ -954,6 +1169,14 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
             e = fwt_fail(FWT_E_INTERNAL, "signal events");
         }
     }
+    struct event *rollout_timer = NULL;
+    if (e == FWT_OK) {
+        struct timeval every = {5, 0};
+        rollout_timer = event_new(d.base, -1, EV_PERSIST, on_rollout_timer, &d);
+        if (!rollout_timer || event_add(rollout_timer, &every)) {
+            e = fwt_fail(FWT_E_INTERNAL, "rollout timer");
+        }
+    }
     if (e == FWT_OK && o && o->ready_file) {
         char text[64];
         int n = plain ? snprintf(text, sizeof(text), "https %d\nplain %d\n", port, plain_port)
@@ -962,6 +1185,9 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
     }
     if (e == FWT_OK && event_base_dispatch(d.base) < 0) {
         e = fwt_fail(FWT_E_INTERNAL, "event loop failed");
+    }
+    if (rollout_timer) {
+        event_free(rollout_timer);
     }
     if (sig_term) {
         event_free(sig_term);

@@ -1219,8 +1219,8 @@ fwt_err fwt_srv_rollout_action(fwt_srv *s, const struct fwt_srv_actor *who, cons
     return e;
 }
 
-fwt_err fwt_srv_rollout_observe(fwt_srv *s, const char *device_id, const char *target, const char *state,
-                                const char *reason, time_t now)
+static fwt_err observe(fwt_srv *s, const char *device_id, const char *target, const char *state, const char *reason,
+                       time_t now, int incidents)
 {
     int bad = !strcmp(state, "failed") || !strcmp(state, "refused") || !strcmp(state, "rolled-back");
     int ok = !strcmp(state, "confirmed");
@@ -1233,7 +1233,9 @@ fwt_err fwt_srv_rollout_observe(fwt_srv *s, const char *device_id, const char *t
         return e;
     }
     /* incidents: time to recover runs from a failure to the next confirmation */
-    if (bad) {
+    if (!incidents) {
+        /* a manifest repeats its last install at every check-in: no incidents from it */
+    } else if (bad) {
         struct db_param p[] = {DBT(device_id), DBT(state), DBT(reason ? reason : ""), DBI(now)};
         e = db_exec(s->db, "INSERT INTO incidents (device_id, kind, reason, at) VALUES (?, ?, ?, ?)", p, 4, NULL, NULL);
     } else if (ok) {
@@ -1283,6 +1285,18 @@ fwt_err fwt_srv_rollout_observe(fwt_srv *s, const char *device_id, const char *t
         e = tick_one(s, rid, now);
     }
     return e;
+}
+
+fwt_err fwt_srv_rollout_observe(fwt_srv *s, const char *device_id, const char *target, const char *state,
+                                const char *reason, time_t now)
+{
+    return observe(s, device_id, target, state, reason, now, 1);
+}
+
+fwt_err fwt_srv_rollout_observe_manifest(fwt_srv *s, const char *device_id, const char *target, const char *result,
+                                         time_t now)
+{
+    return observe(s, device_id, target, result, NULL, now, 0);
 }
 
 fwt_err fwt_srv_quarantine(fwt_srv *s, const struct fwt_srv_actor *who, const char *device_id, int on,
