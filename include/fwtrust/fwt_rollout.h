@@ -89,6 +89,39 @@ FWT_MUST_CHECK fwt_err fwt_tz_check(const char *tz);
 FWT_MUST_CHECK fwt_err fwt_cron_window_open(const struct fwt_cron *c, const char *tz, uint64_t duration,
                                             time_t now, int *open);
 
+/* ---- Anomaly alerts (alerts.c; docs/rollouts.md#alerts) ----
+ * Rules: "failures-above-baseline" (failed, refused or rolled-back installs of one
+ * target in the last window above factor x the baseline of the 24 windows before),
+ * "unknown-image-digest" (a slot's SHA-256 not in the catalog: the targets of
+ * rollouts and assignments plus known_images; only with a catalog configured),
+ * "unexpected-signer" (a slot's key version not in allowed_key_versions, when set),
+ * "identity-two-places" (check-ins of one device from two addresses within
+ * two_places_seconds), "clock-backwards" (a manifest time before the previous one),
+ * "checkin-storm" (fleet check-ins per minute above storm_per_minute), and
+ * "audit-head-backwards" (a device's audit log shorter than before, or as long with
+ * another root). An alert is recorded (once per rule and subject per 10 minutes),
+ * queued for the webhooks, and may contain: "quarantine" the device or "halt-version"
+ * (halt every unfinished rollout of the target).
+ *
+ * Configuration: DIR/alerts.json (optional; strict JSON object):
+ *   {"webhooks": [{"url", "secret"}], "timeout": s, "max_attempts": n,
+ *    "known_images": [sha256 hex], "catalog": bool, "allowed_key_versions": [n],
+ *    "failure_window": s, "failure_min": n, "failure_factor": n,
+ *    "storm_per_minute": n, "two_places_seconds": s,
+ *    "containment": {"RULE": "none" | "quarantine" | "halt-version"}} */
+struct fwt_fleet_manifest;
+FWT_MUST_CHECK fwt_err fwt_srv_alert_config_parse(const uint8_t *buf, size_t len, json_t **cfg);
+/* A verified manifest that came from addr (text). */
+FWT_MUST_CHECK fwt_err fwt_srv_alerts_manifest(fwt_srv *s, const char *device_id,
+                                               const struct fwt_fleet_manifest *m, const char *addr,
+                                               time_t now);
+/* After a failure report: the failure-rate rule. */
+FWT_MUST_CHECK fwt_err fwt_srv_alerts_failures(fwt_srv *s, time_t now);
+FWT_MUST_CHECK fwt_err fwt_srv_alert_list(fwt_srv *s, size_t limit, json_t **arr);
+/* One pass over the due webhook deliveries (POST, HMAC-SHA256 signed, retried with
+ * exponential back-off up to max_attempts); *attempted: how many were tried. */
+FWT_MUST_CHECK fwt_err fwt_srv_webhooks_deliver(fwt_srv *s, time_t now, size_t *attempted);
+
 /* ---- Metrics ---- */
 
 /* The fleet's figures as JSON (docs/rollouts.md#metrics) at time now. */

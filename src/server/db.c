@@ -199,15 +199,28 @@ static const struct migration k_migrations[] = {
      " at BIGINT NOT NULL);"
      "CREATE TABLE vulnerable_versions ("
      " version TEXT PRIMARY KEY,"
-     " at BIGINT NOT NULL);",
+     " at BIGINT NOT NULL);"
+     "CREATE TABLE device_seen ("
+     " device_id TEXT PRIMARY KEY REFERENCES devices(id),"
+     " addr TEXT NOT NULL,"
+     " at BIGINT NOT NULL,"
+     " manifest_time BIGINT NOT NULL,"
+     " audit_size BIGINT NOT NULL DEFAULT -1,"
+     " audit_root TEXT NOT NULL DEFAULT '');",
      "CREATE TABLE incidents (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, kind TEXT NOT NULL,"
-     " reason TEXT NOT NULL, at BIGINT NOT NULL, recovered_at BIGINT);"
+     " reason TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', at BIGINT NOT NULL, recovered_at BIGINT);"
      "CREATE TABLE alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, time BIGINT NOT NULL, rule TEXT NOT NULL,"
-     " device_id TEXT, subject TEXT NOT NULL, detail TEXT NOT NULL);",
+     " device_id TEXT, subject TEXT NOT NULL, detail TEXT NOT NULL, action TEXT NOT NULL DEFAULT '');"
+     "CREATE TABLE webhook_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, alert_id BIGINT NOT NULL,"
+     " url TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,"
+     " next_at BIGINT NOT NULL, last_error TEXT NOT NULL DEFAULT '');",
      "CREATE TABLE incidents (id BIGSERIAL PRIMARY KEY, device_id TEXT NOT NULL, kind TEXT NOT NULL,"
-     " reason TEXT NOT NULL, at BIGINT NOT NULL, recovered_at BIGINT);"
+     " reason TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', at BIGINT NOT NULL, recovered_at BIGINT);"
      "CREATE TABLE alerts (id BIGSERIAL PRIMARY KEY, time BIGINT NOT NULL, rule TEXT NOT NULL,"
-     " device_id TEXT, subject TEXT NOT NULL, detail TEXT NOT NULL);"},
+     " device_id TEXT, subject TEXT NOT NULL, detail TEXT NOT NULL, action TEXT NOT NULL DEFAULT '');"
+     "CREATE TABLE webhook_deliveries (id BIGSERIAL PRIMARY KEY, alert_id BIGINT NOT NULL,"
+     " url TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,"
+     " next_at BIGINT NOT NULL, last_error TEXT NOT NULL DEFAULT '');"},
 };
 
 /* Run a ';'-separated script one statement at a time (libpq's extended protocol and

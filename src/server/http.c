@@ -31,6 +31,7 @@
 #include <openssl/ssl.h>
 #include <openssl/core_names.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <sys/queue.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -424,6 +425,19 @@ static void h_signed(struct call *c, int is_report)
         } else if (m->has_last_install && m->last_install.result != FWT_FLEET_RESULT_OK && m->last_install.target[0]) {
             re = fwt_srv_rollout_observe_manifest(s, dev.id, m->last_install.target,
                                                   fwt_fleet_result_name(m->last_install.result), time(NULL));
+        }
+        /* anomaly rules over what the device said */
+        if (re == FWT_OK && is_report && (rep.state == FWT_FLEET_FAILED || rep.state == FWT_FLEET_REFUSED ||
+                                          rep.state == FWT_FLEET_ROLLED_BACK)) {
+            re = fwt_srv_alerts_failures(s, time(NULL));
+        } else if (re == FWT_OK && !is_report) {
+            char *addr = NULL;
+            ev_uint16_t port = 0;
+            struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
+            if (conn) {
+                evhttp_connection_get_peer(conn, &addr, &port);
+            }
+            re = fwt_srv_alerts_manifest(s, dev.id, m, addr ? addr : "unknown", time(NULL));
         }
         if (re != FWT_OK) {
             /* recorded; the timer evaluates the rollout again */
@@ -866,6 +880,47 @@ static void h_metrics(struct call *c)
     evbuffer_free(b);
 }
 
+static void h_alerts(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *a = NULL;
+    fwt_err e = fwt_srv_alert_list(c->d->s, 200, &a);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:o}", "alerts", a) : NULL);
+}
+
+/* Webhook deliveries on a thread of their own with its own database connection:
+ * a receiver that hangs holds up only this thread. */
+struct deliverer {
+    pthread_t th;
+    int started;
+    volatile int stop;
+    const char *dir, *db_url;
+};
+
+static void *deliver_main(void *arg)
+{
+    struct deliverer *w = arg;
+    fwt_srv *s = NULL;
+    while (!w->stop) {
+        if (!s && fwt_srv_open(w->dir, w->db_url, &s) != FWT_OK) {
+            s = NULL;
+        }
+        size_t n = 0;
+        if (s && fwt_srv_webhooks_deliver(s, time(NULL), &n) != FWT_OK) {
+            fwt_srv_close(s); /* reconnect next round */
+            s = NULL;
+        }
+        for (int i = 0; i < 5 && !w->stop && n == 0; i++) {
+            usleep(100000);
+        }
+    }
+    fwt_srv_close(s);
+    return NULL;
+}
+
 /* Rollout time-outs, windows and start times between reports. */
 static void on_rollout_timer(evutil_socket_t fd, short ev, void *arg)
 {
@@ -915,6 +970,7 @@ static const struct route k_routes[] = {
     {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/retry-failed", h_rollout_retry},
     {EVHTTP_REQ_GET, "GET /v1/admin/metrics", h_metrics_json},
     {EVHTTP_REQ_GET, "GET /metrics", h_metrics},
+    {EVHTTP_REQ_GET, "GET /v1/admin/alerts", h_alerts},
 };
 #define N_ROUTES (sizeof(k_routes) / sizeof(k_routes[0]))
 
@@ -1169,6 +1225,16 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
             e = fwt_fail(FWT_E_INTERNAL, "signal events");
         }
     }
+    struct deliverer dl;
+    memset(&dl, 0, sizeof(dl));
+    dl.dir = s->dir;
+    dl.db_url = s->db_url;
+    if (e == FWT_OK) {
+        dl.started = pthread_create(&dl.th, NULL, deliver_main, &dl) == 0;
+        if (!dl.started) {
+            e = fwt_fail(FWT_E_INTERNAL, "webhook delivery thread");
+        }
+    }
     struct event *rollout_timer = NULL;
     if (e == FWT_OK) {
         struct timeval every = {5, 0};
@@ -1188,6 +1254,10 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
     }
     if (rollout_timer) {
         event_free(rollout_timer);
+    }
+    if (dl.started) {
+        dl.stop = 1;
+        pthread_join(dl.th, NULL);
     }
     if (sig_term) {
         event_free(sig_term);

@@ -1236,8 +1236,10 @@ static fwt_err observe(fwt_srv *s, const char *device_id, const char *target, co
     if (!incidents) {
         /* a manifest repeats its last install at every check-in: no incidents from it */
     } else if (bad) {
-        struct db_param p[] = {DBT(device_id), DBT(state), DBT(reason ? reason : ""), DBI(now)};
-        e = db_exec(s->db, "INSERT INTO incidents (device_id, kind, reason, at) VALUES (?, ?, ?, ?)", p, 4, NULL, NULL);
+        struct db_param p[] = {DBT(device_id), DBT(state), DBT(reason ? reason : ""), DBT(target ? target : ""),
+                               DBI(now)};
+        e = db_exec(s->db, "INSERT INTO incidents (device_id, kind, reason, target, at) VALUES (?, ?, ?, ?, ?)", p, 5,
+                    NULL, NULL);
     } else if (ok) {
         struct db_param p[] = {DBI(now), DBT(device_id)};
         e = db_exec(s->db, "UPDATE incidents SET recovered_at = ? WHERE device_id = ? AND recovered_at IS NULL", p, 2,

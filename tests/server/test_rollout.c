@@ -15,6 +15,7 @@
 
 #include "server/srv.h"
 
+#include <fwtrust/fwt_fleet.h>
 #include <fwtrust/fwt_rollout.h>
 
 #include <libpq-fe.h>
@@ -569,6 +570,162 @@ static void test_metrics(void **state)
     free(id);
 }
 
+/* ---- anomaly alerts and containment ---- */
+
+static void write_alerts(const char *json)
+{
+    char p[400];
+    snprintf(p, sizeof(p), "%s/alerts.json", g_dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+}
+
+static struct fwt_fleet_manifest *mk_manifest(const char *did, time_t t, uint8_t img, int key_version, int64_t audit)
+{
+    struct fwt_fleet_manifest *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    snprintf(m->device_id, sizeof(m->device_id), "%s", did);
+    m->time = t;
+    m->n_slots = 1;
+    m->slots[0].slot = 'a';
+    m->slots[0].state = FWT_FLEET_SLOT_CONFIRMED;
+    m->slots[0].has_image = 1;
+    memset(m->slots[0].sha256, img, 32);
+    if (key_version >= 0) {
+        m->slots[0].has_key_version = 1;
+        m->slots[0].key_version = (uint32_t)key_version;
+    }
+    if (audit >= 0) {
+        m->has_audit_head = 1;
+        m->audit_head.size = (uint64_t)audit;
+        memset(m->audit_head.root, (int)(audit & 0xff), 32);
+    }
+    return m;
+}
+
+static int64_t alerts_of(const char *rule)
+{
+    return count("SELECT COUNT(*) FROM alerts WHERE rule = ?", rule);
+}
+
+static void manifest_from(const char *did, const char *addr, time_t now, time_t t, uint8_t img, int kv, int64_t audit)
+{
+    struct fwt_fleet_manifest *m = mk_manifest(did, t, img, kv, audit);
+    assert_int_equal(fwt_srv_alerts_manifest(g_s, did, m, addr, now), FWT_OK);
+    free(m);
+}
+
+static void test_alert_rules(void **state)
+{
+    (void)state;
+    add_devices("a", 8, "board-a", NULL);
+    char known[65];
+    memset(known, 'c', 64); /* 0xcc.. */
+    known[64] = 0;
+    char cfg[1024];
+    snprintf(cfg, sizeof(cfg), "{\"catalog\": true, \"known_images\": [\"%s\"], \"allowed_key_versions\": [2],"
+             " \"storm_per_minute\": 3, \"two_places_seconds\": 60, \"containment\": {\"identity-two-places\":"
+             " \"quarantine\", \"unknown-image-digest\": \"quarantine\"}}", known);
+    write_alerts(cfg);
+    time_t now = time(NULL);
+    /* a quiet device: nothing */
+    manifest_from("a-000", "10.0.0.1", now, now, 0xcc, 2, 5);
+    manifest_from("a-000", "10.0.0.1", now + 70, now + 70, 0xcc, 2, 6);
+    assert_int_equal(count("SELECT COUNT(*) FROM alerts", NULL), 0);
+    /* one identity, two places within a minute: alert and quarantine */
+    manifest_from("a-001", "10.0.0.1", now, now, 0xcc, 2, -1);
+    manifest_from("a-001", "10.0.0.2", now + 5, now + 5, 0xcc, 2, -1);
+    assert_int_equal(alerts_of("identity-two-places"), 1);
+    assert_int_equal(count("SELECT COUNT(*) FROM quarantine WHERE device_id = 'a-001'", NULL), 1);
+    /* the same again within 10 minutes: not a second alert */
+    manifest_from("a-001", "10.0.0.1", now + 6, now + 6, 0xcc, 2, -1);
+    assert_int_equal(alerts_of("identity-two-places"), 1);
+    /* the clock goes backwards */
+    manifest_from("a-002", "10.0.0.3", now, now, 0xcc, 2, -1);
+    manifest_from("a-002", "10.0.0.3", now + 70, now - 3600, 0xcc, 2, -1);
+    assert_int_equal(alerts_of("clock-backwards"), 1);
+    /* the audit log head goes backwards; then the same length with another root */
+    manifest_from("a-003", "10.0.0.4", now, now, 0xcc, 2, 10);
+    manifest_from("a-003", "10.0.0.4", now + 70, now + 70, 0xcc, 2, 4);
+    assert_int_equal(alerts_of("audit-head-backwards"), 1);
+    manifest_from("a-004", "10.0.0.5", now, now, 0xcc, 2, 10);
+    struct fwt_fleet_manifest *m = mk_manifest("a-004", now + 70, 0xcc, 2, 10);
+    m->audit_head.root[0] ^= 1;
+    assert_int_equal(fwt_srv_alerts_manifest(g_s, "a-004", m, "10.0.0.5", now + 70), FWT_OK);
+    free(m);
+    assert_int_equal(alerts_of("audit-head-backwards"), 2);
+    /* an image in no catalog: alert and quarantine; a known one: none */
+    manifest_from("a-005", "10.0.0.6", now, now, 0x11, 2, -1);
+    assert_int_equal(alerts_of("unknown-image-digest"), 1);
+    assert_int_equal(count("SELECT COUNT(*) FROM quarantine WHERE device_id = 'a-005'", NULL), 1);
+    /* an unexpected signer key version */
+    manifest_from("a-006", "10.0.0.7", now, now, 0xcc, 1, -1);
+    assert_int_equal(alerts_of("unexpected-signer"), 1);
+    /* a check-in storm: more than 3 check-ins in the last minute */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(srv_event(g_s, "a-007", "checkin", "device:a-007", ""), FWT_OK);
+    }
+    manifest_from("a-007", "10.0.0.8", time(NULL), time(NULL), 0xcc, 2, -1);
+    assert_int_equal(alerts_of("checkin-storm"), 1);
+    /* every alert is in the audit log; the list shows them newest first */
+    assert_int_equal(count("SELECT COUNT(*) FROM events WHERE kind = 'alert'", NULL),
+                     count("SELECT COUNT(*) FROM alerts", NULL));
+    json_t *list = NULL;
+    assert_int_equal(fwt_srv_alert_list(g_s, 100, &list), FWT_OK);
+    assert_int_equal((int64_t)json_array_size(list), count("SELECT COUNT(*) FROM alerts", NULL));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "rule")), "checkin-storm");
+    json_decref(list);
+    /* a bad configuration: the cause named, nothing raised */
+    json_t *c = NULL;
+    static const char *const bad[] = {"[]", "{\"colour\": 1}", "{\"timeout\": 0}",
+                                      "{\"webhooks\": [{\"url\": \"ftp://x\", \"secret\": \"0123456789abcdef\"}]}",
+                                      "{\"webhooks\": [{\"url\": \"http://x\", \"secret\": \"short\"}]}",
+                                      "{\"known_images\": [\"xyz\"]}", "{\"containment\": {\"nope\": \"quarantine\"}}",
+                                      "{\"containment\": {\"checkin-storm\": \"explode\"}}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(fwt_srv_alert_config_parse((const uint8_t *)bad[i], strlen(bad[i]), &c), FWT_E_ARG);
+    }
+}
+
+static void test_alert_failures_halt_version(void **state)
+{
+    (void)state;
+    add_devices("a", 20, "board-a", NULL);
+    write_alerts("{\"failure_min\": 3, \"failure_factor\": 3, \"containment\": {\"failures-above-baseline\": "
+                 "\"halt-version\"}, \"webhooks\": [{\"url\": \"http://127.0.0.1:1/hook\", \"secret\": "
+                 "\"0123456789abcdef0123\"}], \"max_attempts\": 3, \"timeout\": 1}");
+    char *id = create(&k_alice, "\"groups\": [{\"percent\": 100, \"error_threshold_count\": 100}]", FWT_OK);
+    json_t *as = devs_in(id, "assigned", -1);
+    time_t now = time(NULL);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(fwt_srv_rollout_observe(g_s, json_string_value(json_array_get(as, i)), "fw-2.bin",
+                                                 i == 1 ? "rolled-back" : "failed", "FWT_E_IO", now), FWT_OK);
+        assert_int_equal(fwt_srv_alerts_failures(g_s, now), FWT_OK);
+        assert_int_equal(alerts_of("failures-above-baseline"), i == 2);
+    }
+    /* containment: every unfinished rollout of fw-2.bin is halted */
+    assert_string_equal(rstate(id), "halted");
+    assert_int_equal(count("SELECT COUNT(*) FROM events WHERE kind = 'rollout-halt' AND actor = 'server:alerts'", NULL),
+                     1);
+    /* the webhook delivery is queued; an unreachable receiver: retried with back-off, then given up */
+    assert_int_equal(count("SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'", NULL), 1);
+    size_t n = 0;
+    assert_int_equal(fwt_srv_webhooks_deliver(g_s, now, &n), FWT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(count("SELECT COUNT(*) FROM webhook_deliveries WHERE attempts = 1 AND state = 'pending'", NULL), 1);
+    assert_int_equal(fwt_srv_webhooks_deliver(g_s, now, &n), FWT_OK); /* not due yet */
+    assert_int_equal(n, 0);
+    assert_int_equal(fwt_srv_webhooks_deliver(g_s, now + 10, &n), FWT_OK);
+    assert_int_equal(fwt_srv_webhooks_deliver(g_s, now + 100, &n), FWT_OK);
+    assert_int_equal(count("SELECT COUNT(*) FROM webhook_deliveries WHERE attempts = 3 AND state = 'failed'", NULL), 1);
+    assert_int_equal(fwt_srv_webhooks_deliver(g_s, now + 1000, &n), FWT_OK);
+    assert_int_equal(n, 0);
+    json_decref(as);
+    free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +736,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_urgent_critical_conflict_quarantine_windows, setup, teardown),
         cmocka_unit_test(test_cron),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alert_failures_halt_version, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
