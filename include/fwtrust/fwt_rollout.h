@@ -122,6 +122,18 @@ FWT_MUST_CHECK fwt_err fwt_srv_alert_list(fwt_srv *s, size_t limit, json_t **arr
  * exponential back-off up to max_attempts); *attempted: how many were tried. */
 FWT_MUST_CHECK fwt_err fwt_srv_webhooks_deliver(fwt_srv *s, time_t now, size_t *attempted);
 
+/* ---- Dashboard sessions (docs/rollouts.md#dashboard) ----
+ * Signing in with an admin token gives a session: a random cookie value (stored
+ * hashed, 8 hours) and a CSRF token that every state-changing request made with the
+ * cookie must repeat in X-CSRF-Token. */
+#define FWT_SRV_SESSION_SECONDS (8 * 3600)
+FWT_MUST_CHECK fwt_err fwt_srv_session_create(fwt_srv *s, const char *admin_token, char cookie[65],
+                                              char csrf[65], struct fwt_srv_actor *who);
+/* FWT_E_KEY: no such session or expired. csrf gets the session's CSRF token. */
+FWT_MUST_CHECK fwt_err fwt_srv_session_check(fwt_srv *s, const char *cookie, struct fwt_srv_actor *who,
+                                             char csrf[65]);
+FWT_MUST_CHECK fwt_err fwt_srv_session_end(fwt_srv *s, const char *cookie);
+
 /* ---- Metrics ---- */
 
 /* The fleet's figures as JSON (docs/rollouts.md#metrics) at time now. */

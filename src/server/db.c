@@ -206,7 +206,13 @@ static const struct migration k_migrations[] = {
      " at BIGINT NOT NULL,"
      " manifest_time BIGINT NOT NULL,"
      " audit_size BIGINT NOT NULL DEFAULT -1,"
-     " audit_root TEXT NOT NULL DEFAULT '');",
+     " audit_root TEXT NOT NULL DEFAULT '');"
+     "CREATE TABLE sessions ("
+     " hash TEXT PRIMARY KEY,"
+     " name TEXT NOT NULL,"
+     " role TEXT NOT NULL,"
+     " csrf TEXT NOT NULL,"
+     " expires_at BIGINT NOT NULL);",
      "CREATE TABLE incidents (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, kind TEXT NOT NULL,"
      " reason TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', at BIGINT NOT NULL, recovered_at BIGINT);"
      "CREATE TABLE alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, time BIGINT NOT NULL, rule TEXT NOT NULL,"

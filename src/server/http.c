@@ -26,6 +26,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -45,6 +46,7 @@ struct daemon {
     SSL_CTX *ctx;
     X509_STORE *store; /* the fleet CA, for certificates a TLS front end passed on */
     int behind_proxy;
+    const char *dashboard_dir; /* serve --dashboard DIR, or NULL */
 };
 
 static int g_srv_idx = -1;
@@ -251,15 +253,62 @@ static int require_device(struct daemon *d, struct evhttp_request *req, struct s
     return 0;
 }
 
+/* The value of cookie name in the Cookie header (copied into out), or NULL. */
+static const char *cookie_value(struct evhttp_request *req, const char *name, char *out, size_t cap)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
+    size_t nl = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';') {
+            h++;
+        }
+        size_t n = strcspn(h, ";");
+        if (n > nl && !strncmp(h, name, nl) && h[nl] == '=' && n - nl - 1 < cap) {
+            memcpy(out, h + nl + 1, n - nl - 1);
+            out[n - nl - 1] = 0;
+            return out;
+        }
+        h += n;
+    }
+    return NULL;
+}
+
+/* A dashboard session (cookie): state-changing requests must repeat its CSRF token. */
+static int session_admin(struct daemon *d, struct evhttp_request *req, struct fwt_srv_actor *who)
+{
+    char cookie[80], csrf[65];
+    if (!cookie_value(req, "fwt_session", cookie, sizeof(cookie))) {
+        return 0;
+    }
+    if (fwt_srv_session_check(d->s, cookie, who, csrf) != FWT_OK) {
+        reply_error(req, 401, "unauthorized", "the session is unknown or expired: sign in again");
+        return -1;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        const char *t = evhttp_find_header(evhttp_request_get_input_headers(req), "X-CSRF-Token");
+        if (!t || strlen(t) != 64 || CRYPTO_memcmp(t, csrf, 64) != 0) {
+            reply_error(req, 403, "forbidden", "missing or wrong X-CSRF-Token for this session");
+            return -1;
+        }
+    }
+    return 1;
+}
+
 static int require_admin(struct daemon *d, struct evhttp_request *req, enum fwt_srv_role need,
                          struct fwt_srv_actor *who)
 {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0) {
+    int sess = h ? 0 : session_admin(d, req, who);
+    if (sess < 0) {
+        return 0;
+    }
+    if (sess > 0) {
+        h = NULL;
+    } else if (!h || strncmp(h, "Bearer ", 7) != 0) {
         reply_error(req, 401, "unauthorized", "this request needs \"Authorization: Bearer TOKEN\"");
         return 0;
     }
-    fwt_err e = fwt_srv_admin_token_check(d->s, h + 7, who);
+    fwt_err e = h ? fwt_srv_admin_token_check(d->s, h + 7, who) : FWT_OK;
     if (e == FWT_E_KEY) {
         reply_error(req, 401, "unauthorized", "unknown admin token");
         return 0;
@@ -921,6 +970,126 @@ static void *deliver_main(void *arg)
     return NULL;
 }
 
+/* ---- dashboard (dash/, docs/rollouts.md#dashboard) ---- */
+
+static void set_cookie(struct evhttp_request *req, const char *value, long max_age)
+{
+    char c[200];
+    snprintf(c, sizeof(c), "fwt_session=%s; Path=/; Max-Age=%ld; HttpOnly; Secure; SameSite=Strict", value, max_age);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", c);
+}
+
+/* POST /v1/session {"token": ADMIN_TOKEN}: a session cookie and the CSRF token. */
+static void h_session_create(struct call *c)
+{
+    json_t *o = NULL;
+    static const char *const keys[] = {"token", NULL};
+    if (!admin_body(c, keys, &o)) {
+        return;
+    }
+    char cookie[65], csrf[65];
+    struct fwt_srv_actor who;
+    const char *tok = json_string_value(json_object_get(o, "token"));
+    fwt_err e = tok ? fwt_srv_session_create(c->d->s, tok, cookie, csrf, &who)
+                    : fwt_fail(FWT_E_MALFORMED, "\"token\" (an admin token) is required");
+    json_decref(o);
+    if (e == FWT_E_KEY) {
+        reply_error(c->req, 401, "unauthorized", "unknown admin token");
+        return;
+    }
+    if (e == FWT_OK) {
+        set_cookie(c->req, cookie, FWT_SRV_SESSION_SECONDS);
+        OPENSSL_cleanse(cookie, sizeof(cookie));
+    }
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:s, s:s, s:s}", "name", who.name, "role", fwt_srv_role_name(who.role),
+                                               "csrf", csrf) : NULL);
+}
+
+static void h_session(struct call *c)
+{
+    char cookie[80], csrf[65];
+    struct fwt_srv_actor who;
+    if (!cookie_value(c->req, "fwt_session", cookie, sizeof(cookie)) ||
+        fwt_srv_session_check(c->d->s, cookie, &who, csrf) != FWT_OK) {
+        reply_json(c->req, 200, json_pack("{s:b}", "signed_in", 0));
+        return;
+    }
+    reply_json(c->req, 200, json_pack("{s:b, s:s, s:s, s:s}", "signed_in", 1, "name", who.name, "role",
+                                      fwt_srv_role_name(who.role), "csrf", csrf));
+}
+
+static void h_session_end(struct call *c)
+{
+    struct fwt_srv_actor who;
+    char cookie[80];
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    fwt_err e = cookie_value(c->req, "fwt_session", cookie, sizeof(cookie)) ? fwt_srv_session_end(c->d->s, cookie)
+                                                                             : FWT_OK;
+    if (e == FWT_OK) {
+        set_cookie(c->req, "", 0);
+    }
+    reply_result(c, e, NULL);
+}
+
+static void h_device_events(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *a = NULL;
+    fwt_err e = fwt_srv_event_list(c->d->s, c->param[0], 200, &a);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:o}", "events", a) : NULL);
+}
+
+/* The dashboard's files: a flat directory, names [A-Za-z0-9._-] not starting with '.'. */
+static void h_dashboard(struct call *c)
+{
+    const char *f = c->param[0];
+    const char *dir = c->d->dashboard_dir;
+    if (!dir || !*f || f[0] == '.' || strspn(f, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                                           strlen(f)) {
+        reply_error(c->req, 404, "not_found", dir ? "no such file" : "the dashboard is not served (serve --dashboard DIR)");
+        return;
+    }
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, f);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fwt_read_file(path, 8 << 20, &buf, &len) != FWT_OK) {
+        reply_error(c->req, 404, "not_found", "no such file");
+        return;
+    }
+    const char *ext = strrchr(f, '.');
+    const char *type = !ext                     ? "application/octet-stream"
+                       : !strcmp(ext, ".html")  ? "text/html; charset=utf-8"
+                       : !strcmp(ext, ".js")    ? "text/javascript; charset=utf-8"
+                       : !strcmp(ext, ".css")   ? "text/css; charset=utf-8"
+                       : !strcmp(ext, ".png")   ? "image/png"
+                                                : "application/octet-stream";
+    struct evkeyvalq *oh = evhttp_request_get_output_headers(c->req);
+    evhttp_add_header(oh, "Content-Type", type);
+    evhttp_add_header(oh, "Content-Security-Policy",
+                      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+                      " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    evhttp_add_header(oh, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(oh, "X-Frame-Options", "DENY");
+    evhttp_add_header(oh, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(oh, "Cache-Control", "no-store");
+    struct evbuffer *b = evbuffer_new();
+    if (b) {
+        evbuffer_add(b, buf, len);
+        add_instance(c->req);
+        evhttp_send_reply(c->req, 200, "OK", b);
+        evbuffer_free(b);
+    } else {
+        evhttp_send_error(c->req, 500, "out of memory");
+    }
+    free(buf);
+}
+
 /* Rollout time-outs, windows and start times between reports. */
 static void on_rollout_timer(evutil_socket_t fd, short ev, void *arg)
 {
@@ -971,6 +1140,11 @@ static const struct route k_routes[] = {
     {EVHTTP_REQ_GET, "GET /v1/admin/metrics", h_metrics_json},
     {EVHTTP_REQ_GET, "GET /metrics", h_metrics},
     {EVHTTP_REQ_GET, "GET /v1/admin/alerts", h_alerts},
+    {EVHTTP_REQ_GET, "GET /v1/admin/devices/{id}/events", h_device_events},
+    {EVHTTP_REQ_POST, "POST /v1/session", h_session_create},
+    {EVHTTP_REQ_GET, "GET /v1/session", h_session},
+    {EVHTTP_REQ_POST, "POST /v1/session/logout", h_session_end},
+    {EVHTTP_REQ_GET, "GET /dashboard/{file}", h_dashboard},
 };
 #define N_ROUTES (sizeof(k_routes) / sizeof(k_routes[0]))
 
@@ -1179,6 +1353,7 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
     struct daemon d;
     memset(&d, 0, sizeof(d));
     d.s = s;
+    d.dashboard_dir = o ? o->dashboard_dir : NULL;
     signal(SIGPIPE, SIG_IGN);
     fwt_err e = ca_write_crl(s); /* the CRL follows the database after every start */
     if (e == FWT_OK) {

@@ -105,12 +105,13 @@ static int cmd_init(const struct fwt_cli_args *a)
 
 /* ---- serve ---- */
 
-static const char *g_serve_listen, *g_plain, *g_ready;
+static const char *g_serve_listen, *g_plain, *g_ready, *g_dash;
 static const struct fwt_opt k_serve_opts[] = {
     FWT_OPT_STR_(0, "listen", "HOST:PORT", &g_serve_listen, "HTTPS address (default: server.json's; port 0: any)"),
     FWT_OPT_STR_(0, "plain-listen", "HOST:PORT", &g_plain,
                  "also serve plain HTTP on loopback for a TLS front end\n(nginx) that passes the client certificate in\nX-SSL-Client-Cert"),
     FWT_OPT_STR_(0, "ready-file", "FILE", &g_ready, "once listening, write \"https PORT\" (and \"plain PORT\")\nthere"),
+    FWT_OPT_STR_(0, "dashboard", "DIR", &g_dash, "serve the built dashboard (build/dash) at\n/dashboard/index.html"),
     FWT_OPT_END_,
 };
 
@@ -122,7 +123,7 @@ static int cmd_serve(const struct fwt_cli_args *a)
     if (rc) {
         return rc;
     }
-    struct fwt_srv_serve_opts o = {g_serve_listen, g_plain, g_ready};
+    struct fwt_srv_serve_opts o = {g_serve_listen, g_plain, g_ready, g_dash};
     fwt_err e = fwt_srv_serve(s, &o);
     fwt_srv_close(s);
     return e == FWT_OK ? 0 : fail(e);
