@@ -480,13 +480,18 @@ static void h_signed(struct call *c, int is_report)
                                           rep.state == FWT_FLEET_ROLLED_BACK)) {
             re = fwt_srv_alerts_failures(s, time(NULL));
         } else if (re == FWT_OK && !is_report) {
+            if (m->has_last_install && m->last_install.result != FWT_FLEET_RESULT_OK) {
+                re = fwt_srv_alerts_failures(s, time(NULL));
+            }
             char *addr = NULL;
             ev_uint16_t port = 0;
             struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
             if (conn) {
                 evhttp_connection_get_peer(conn, &addr, &port);
             }
-            re = fwt_srv_alerts_manifest(s, dev.id, m, addr ? addr : "unknown", time(NULL));
+            if (re == FWT_OK) {
+                re = fwt_srv_alerts_manifest(s, dev.id, m, addr ? addr : "unknown", time(NULL));
+            }
         }
         if (re != FWT_OK) {
             /* recorded; the timer evaluates the rollout again */

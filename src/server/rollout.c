@@ -1276,6 +1276,14 @@ static fwt_err observe(fwt_srv *s, const char *device_id, const char *target, co
                         e = set_dev(s, &r, d->id, "in_flight", d->attempts, d->assigned_at, state, now);
                     } else {
                         e = device_failed(s, &r, d, state, now);
+                        if (e == FWT_OK && !incidents) {
+                            /* a manifest's failure of the rollout's install: one incident, as a
+                             * report would have made (the device has left assigned/in flight) */
+                            struct db_param pi[] = {DBT(device_id), DBT(state), DBT(reason ? reason : state),
+                                                    DBT(r.target), DBI(now)};
+                            e = db_exec(s->db, "INSERT INTO incidents (device_id, kind, reason, target, at)"
+                                               " VALUES (?, ?, ?, ?, ?)", pi, 5, NULL, NULL);
+                        }
                     }
                 }
                 free(rows);

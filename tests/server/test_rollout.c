@@ -726,6 +726,25 @@ static void test_alert_failures_halt_version(void **state)
     free(id);
 }
 
+/* A manifest saying the rollout's install rolled back: the device fails once, one incident. */
+static void test_manifest_rollback(void **state)
+{
+    (void)state;
+    add_devices("a", 3, "board-a", NULL);
+    char *id = create(&k_alice, "\"groups\": [{\"percent\": 100, \"error_threshold_count\": 2}]", FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "fw-2.bin", "rolled-back", time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "fw-2.bin", "rolled-back", time(NULL)), FWT_OK);
+    assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE state = 'failed'", NULL), 1);
+    assert_int_equal(count("SELECT COUNT(*) FROM incidents WHERE kind = 'rolled-back'", NULL), 1);
+    assert_string_equal(rstate(id), "active");
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-001", "fw-2.bin", "failed", time(NULL)), FWT_OK);
+    assert_string_equal(rstate(id), "halted");
+    /* another target's failure does not count for this rollout */
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-002", "other.bin", "failed", time(NULL)), FWT_OK);
+    assert_int_equal(count("SELECT COUNT(*) FROM incidents", NULL), 2);
+    free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -736,6 +755,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_urgent_critical_conflict_quarantine_windows, setup, teardown),
         cmocka_unit_test(test_cron),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_failures_halt_version, setup, teardown),
     };
