@@ -346,6 +346,25 @@ FWT_MUST_CHECK fwt_err fwt_agent_log_verify(fwt_agent *dev, uint64_t *n_entries,
 FWT_MUST_CHECK fwt_err fwt_agent_log_verify_anchored(fwt_agent *dev, uint64_t *n_entries,
                                                      int *torn, int *unanchored);
 
+/* One audit log entry (fwt_agent_log_read); the pointers live during the callback. */
+struct fwt_agent_log_entry {
+    uint64_t seq;       /* 1, 2, ... */
+    uint64_t time;      /* seconds since 1970 (UTC) */
+    const char *event;  /* "install", "confirm", ... */
+    const char *detail; /* a sentence, printable ASCII */
+    const char *line;   /* the entry as stored: one compact JSON object */
+};
+/*
+ * Walk the audit log in order with the checks of fwt_agent_log_verify_anchored:
+ * cb gets each entry after its line is checked against the hash chain (so a
+ * tampered log yields the intact entries before the damage, then FWT_E_STATE
+ * naming it). cb returning nonzero stops the walk with FWT_OK. *n_entries (may
+ * be NULL) gets the entries passed to cb. A last line cut short is ignored.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_log_read(fwt_agent *dev,
+                                          int (*cb)(void *ctx, const struct fwt_agent_log_entry *e),
+                                          void *ctx, uint64_t *n_entries);
+
 /* ---- The reference bootloader (fwtrust-boot) ---- */
 
 struct fwt_agent_boot_result {
@@ -440,6 +459,8 @@ struct fwt_agent_fleet_state {
     uint64_t counter;          /* the last manifest/report counter given out */
     uint64_t release_counter;  /* release counter of the image installed through the director */
     uint64_t director_version; /* the director targets version of that install */
+    char target[256];          /* the target last installed from a repository ("": none) ... */
+    uint8_t target_sha256[32]; /* ... and the SHA-256 of its image: names a slot in manifests */
 };
 FWT_MUST_CHECK fwt_err fwt_agent_fleet_state_get(fwt_agent *dev, struct fwt_agent_fleet_state *st);
 /*

@@ -208,6 +208,17 @@ FWT_MUST_CHECK fwt_err fwt_http_post_json(const struct fwt_tuf_transport *t, con
  * but A-Z a-z 0-9 - . _ ~ becomes %XX). Caller frees; NULL when out of memory. */
 char *fwt_tuf_quote(const char *name);
 
+/*
+ * Where a target is stored under dir: dir/NAME percent-encoded (the conformance
+ * protocol's file name; flags 0), or with FWT_TUF_PATH_PLAIN under its plain
+ * name, dir/hw/fw.bin for "hw/fw.bin", the directories above it created. A
+ * plain name must be relative, without empty, "." or ".." components,
+ * backslashes or control characters (FWT_E_ARG names the part): it never
+ * leaves dir. *path is malloc'ed.
+ */
+#define FWT_TUF_PATH_PLAIN 1u
+FWT_MUST_CHECK fwt_err fwt_tuf_target_path(const char *dir, const char *name, unsigned flags, char **path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,8 @@
 #include <fwtrust/fwt_agent.h>
 #include <fwtrust/fwt_fleet.h>
 
+#include <jansson.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -153,11 +155,13 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out);
 /* ---- Audit log lines (audit.c) ---- */
 
 #define FWT_AUDIT_LINE_MAX 4096U
+#define FWT_AUDIT_DETAIL_MAX 1024U
 struct fwt_audit_entry {
     uint64_t seq;
     uint64_t time;
     char event[32];
     uint8_t prev[32];
+    char detail[FWT_AUDIT_DETAIL_MAX + 1];
 };
 /* Parse one line (without its newline): exactly the fields seq, time, event,
  * detail, prev (and optional slot); FWT_E_STATE otherwise. */
@@ -174,6 +178,10 @@ fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail)
  * end, a missing anchor beside a non-empty log: FWT_E_STATE.
  */
 fwt_err fwt_audit_verify_anchored(const char *dir, uint64_t *n, int *torn, int *unanchored);
+/* The same, calling cb (when not NULL) with each entry once its line is checked
+ * against the chain; cb returning nonzero stops the walk (FWT_OK). */
+fwt_err fwt_audit_walk(const char *dir, int (*cb)(void *ctx, const struct fwt_agent_log_entry *e), void *ctx,
+                       uint64_t *n, int *torn, int *unanchored);
 fwt_err fwt_audit_verify(const char *dir, uint64_t *n, int *torn);
 /* The anchor as recorded: entry count (0: none yet) and the SHA-256 of that entry (the fleet
  * manifest's audit_head). */
@@ -262,6 +270,17 @@ void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
 int fwt_agent_version_cmp(const struct fwt_version *a, const struct fwt_version *b);
 /* Complete a confirm interrupted after its boot control write. */
 fwt_err fwt_agent_finish_raise(fwt_agent *dev);
+
+/* The fleet server's answers (fleet_client.c), strings borrowed from ans: FWT_E_MALFORMED
+ * naming what is missing or out of range. */
+struct fwt_agent_enroll_answer {
+    const char *device_id, *certificate, *ca;
+    const json_t *director_root;
+    uint32_t interval, jitter;
+};
+fwt_err fwt_agent_enroll_answer_parse(const json_t *ans, struct fwt_agent_enroll_answer *out);
+/* Fills interval, jitter, renew_before, director_version of res. */
+fwt_err fwt_agent_checkin_answer_parse(const json_t *ans, struct fwt_agent_checkin_result *res);
 
 /* The device manifest of this device now (fleet_client.c): counter taken (persisted). */
 fwt_err fwt_agent_manifest(fwt_agent *dev, struct fwt_fleet_manifest *m);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static int g_json;
 static const char *g_device;
@@ -100,16 +101,12 @@ static struct fwt_opt_list g_key_list = {g_keys, 0, FWT_AGENT_MAX_ANCHORS};
 static struct fwt_opt_list g_root_list = {g_roots, 0, FWT_AGENT_MAX_ANCHORS};
 static uint64_t g_slot_size, g_threshold, g_tries, g_min_sc, g_min_kv;
 
-#define READBACK_OPT                                                                               \
-    FWT_OPT_STR_(0, "readback", "metadata|full", &g_readback,                                      \
-                 "what an install reads back after its fsync: the\n"                               \
-                 "header and TLV areas (default), or the whole slot\n"                             \
-                 "from the medium, hashed again (flash that may fail\n"                            \
-                 "writes)")
+_Static_assert(FWT_AGENT_MAX_ANCHORS == 8, "the help of --trust-key and --trust-root says up to 8");
 
 static const struct fwt_opt k_init_opts[] = {
     FWT_OPT_STR_(0, "hw-id", "ID", &g_init.hw_id, "hardware id images must carry (1-64 bytes;\nrequired)"),
-    FWT_OPT_STR_(0, "slot-a", "PATH", &g_init.slot_path[0], "slot a: a regular file (created when absent)\nor a block device (required)"),
+    FWT_OPT_STR_(0, "slot-a", "PATH", &g_init.slot_path[0],
+                 "slot a: a regular file (created when absent)\nor a block device (required)"),
     FWT_OPT_STR_(0, "slot-b", "PATH", &g_init.slot_path[1], "slot b (required)"),
     FWT_OPT_U64_(0, "slot-size", "N", &g_slot_size, 0, UINT32_MAX,
                  "bytes an image may use in a slot (default: no\n"
@@ -124,7 +121,11 @@ static const struct fwt_opt k_init_opts[] = {
                  "(default 1)"),
     FWT_OPT_U64_(0, "tries", "N", &g_tries, 1, FWT_AGENT_MAX_TRIES,
                  "boots a trial image gets before it rolls back\n(default 3)"),
-    READBACK_OPT,
+    FWT_OPT_STR_(0, "readback", "metadata|full", &g_readback,
+                 "what an install reads back after its fsync: the\n"
+                 "header and TLV areas (default), or the whole slot\n"
+                 "from the medium, hashed again (flash that may fail\n"
+                 "writes)"),
     FWT_OPT_U64_(0, "min-security-counter", "N", &g_min_sc, 0, UINT32_MAX,
                  "initial anti-rollback minimum (default 0)"),
     FWT_OPT_U64_(0, "min-key-version", "N", &g_min_kv, 0, UINT32_MAX,
@@ -172,7 +173,7 @@ static int cmd_init(const struct fwt_cli_args *a)
         return fwt_cli_usage_error(g_name, "--readback: 'metadata' or 'full'");
     }
     if (!o.hw_id || !o.slot_path[0] || !o.slot_path[1]) {
-        return fwt_cli_usage_error(g_name, "init needs --hw-id, --slot-a and --slot-b");
+        return fwt_cli_usage_error(g_name, "--hw-id, --slot-a and --slot-b are required");
     }
     if (o.threshold > o.n_keys + o.n_roots && o.n_keys + o.n_roots > 0) {
         return fwt_cli_usage_error(g_name, "--threshold %u is above the %zu trust anchor(s)",
@@ -180,7 +181,27 @@ static int cmd_init(const struct fwt_cli_args *a)
     }
     fwt_err err = fwt_agent_init(g_device, &o);
     if (err != FWT_OK) {
-        return fail(err);
+        int rc = fail(err);
+        const char *one[4][1] = {{o.tuf_root}, {o.tls_ca}, {o.tls_client_cert}, {o.tls_client_key}};
+        const struct {
+            const char *opt;
+            const char *const *files;
+            size_t n;
+            const char *how;
+        } h[] = {
+            {"--trust-key", o.keys, o.n_keys, "export the key's public half with 'fwtrust pubkey KEY.pem -o FILE'"},
+            {"--trust-root", o.roots, o.n_roots, "export the root's public key with 'fwtrust pubkey ROOT.pem -o FILE'"},
+            {"--tuf-root", one[0], 1, "copy the repository's metadata/1.root.json (fwtrust repo init writes it)"},
+            {"--ca", one[1], 1, "give the PEM CA certificate of the server"},
+            {"--client-cert", one[2], 1, "give the device's PEM certificate"},
+            {"--client-key", one[3], 1, "give the device's PEM private key"},
+        };
+        for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+            if (fwt_cli_missing_file_hint(g_name, err, h[i].opt, h[i].files, h[i].n, h[i].how)) {
+                break; /* one hint: the first missing file */
+            }
+        }
+        return rc;
     }
     if (o.n_keys == 0 && o.n_roots == 0) {
         fprintf(stderr, "%s: WARNING: device %s has NO trust anchor: it will refuse every image "
@@ -741,6 +762,84 @@ static int cmd_log_verify(const struct fwt_cli_args *a)
     return 0;
 }
 
+/* ---- log show ---- */
+
+static uint64_t g_last;
+static const struct fwt_opt k_log_show_opts[] = {
+    FWT_OPT_U64_(0, "last", "N", &g_last, 1, UINT32_MAX, "only the last N entries"),
+    FWT_OPT_END_,
+};
+
+static const char k_log_show_desc[] =
+    "Print the audit log (DIR/audit.log), oldest first: sequence number, time (UTC,\n"
+    "ISO 8601), event and detail. Each entry is checked against the hash chain and\n"
+    "the anchor as 'log verify' checks them: a damaged log shows the intact entries\n"
+    "before the damage, then fails naming it. --json prints {\"ok\", \"entries\"}, the\n"
+    "entries exactly as stored (time in seconds since 1970).\n\n"
+    "Exit: 0; 8 not a device; 10 locked; 11 the log is damaged (named).";
+
+struct show_ctx {
+    uint64_t from; /* first sequence number to show */
+    json_t *entries;
+};
+
+static int show_entry(void *ctx, const struct fwt_agent_log_entry *e)
+{
+    struct show_ctx *c = ctx;
+    if (e->seq < c->from) {
+        return 0;
+    }
+    if (c->entries) {
+        json_t *o = json_loads(e->line, JSON_REJECT_DUPLICATES, NULL);
+        json_array_append_new(c->entries, o ? o : json_null());
+        return 0;
+    }
+    char when[32] = "?";
+    time_t t = (time_t)e->time;
+    struct tm tm;
+    if ((uint64_t)t == e->time && gmtime_r(&t, &tm)) {
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    printf("%6llu  %s  %-12s %s\n", (unsigned long long)e->seq, when, e->event, e->detail);
+    return 0;
+}
+
+static int cmd_log_show(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_agent *dev = NULL;
+    fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    struct show_ctx c = {1, g_json ? json_array() : NULL};
+    if (g_last) {
+        uint64_t n = 0; /* the intact entries: the last N of them */
+        struct show_ctx none = {UINT64_MAX, NULL};
+        if (fwt_agent_log_read(dev, show_entry, &none, &n) != FWT_OK) {
+            fwt_detail_clear(); /* reported by the second walk */
+        }
+        c.from = n > g_last ? n - g_last + 1 : 1;
+    }
+    if (!g_json) {
+        printf("%6s  %-20s  %-12s %s\n", "seq", "time (UTC)", "event", "detail");
+    }
+    err = fwt_agent_log_read(dev, show_entry, &c, NULL);
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        if (c.entries) {
+            json_t *j = fwt_cli_json_error(err);
+            json_object_set_new(j, "entries", c.entries);
+            fwt_cli_json_print(j);
+        }
+        return fwt_cli_error(g_name, err);
+    }
+    if (c.entries) {
+        fwt_cli_json_print(json_pack("{s:b, s:o}", "ok", 1, "entries", c.entries));
+    }
+    return 0;
+}
+
 /* ---- update (update_cmd.c; the update: src/agent/update.c) ---- */
 
 static int cmd_update(const struct fwt_cli_args *a)
@@ -785,6 +884,8 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"verify-slots", "", 0, 0, "re-verify both slots now and report tampering", k_verify_slots_desc, NULL},
     {"log verify", "", 0, 0, "check the audit log's hash chain and the measured boot records", k_log_verify_desc,
      NULL},
+    {"log show", "", 0, 0, "print the audit log with readable times (--json: as stored)", k_log_show_desc,
+     k_log_show_opts},
     {"enroll", "", 0, 0, "enroll in a fleet server: device key, certificate, director root", k_enroll_desc,
      k_enroll_opts},
     {"checkin", "", 0, 0, "send a signed device manifest to the fleet server", k_checkin_desc, k_checkin_opts},
@@ -792,6 +893,7 @@ static const struct fwt_cli_cmd k_cmds[] = {
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_init, cmd_install, cmd_update, cmd_confirm, cmd_rollback, cmd_status, cmd_verify_slots, cmd_log_verify,
+    cmd_log_show,
     cmd_enroll, cmd_checkin,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
