@@ -1034,13 +1034,14 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
         const char *shw = json_string_value(json_object_get(sel, "hardware_id"));
         json_t *stags = json_object_get(sel, "tags"), *sids = json_object_get(sel, "devices");
         e = load_devices(s, &devices);
-        /* explicit ids must exist and be active */
+        /* explicit ids must exist and be active; a set of them for the selection below */
         size_t i;
-        json_t *x;
+        json_t *x, *idset = json_object();
         json_array_foreach(sids, i, x) {
             if (e == FWT_OK && !json_object_get(devices, json_string_value(x))) {
                 e = fwt_fail(FWT_E_NOT_FOUND, "rollout.select.devices: no active device '%s'", json_string_value(x));
             }
+            json_object_set_new(idset, json_string_value(x), json_true());
         }
         /* claims by unfinished rollouts */
         json_t *claimed = json_object();
@@ -1074,11 +1075,7 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
             }
             const char *hw = json_string_value(json_object_get(dev, "hw"));
             json_t *tags = json_object_get(dev, "tags");
-            int in_ids = 0;
-            json_array_foreach(sids, i, x) {
-                in_ids = in_ids || !strcmp(json_string_value(x), did);
-            }
-            int sel_ok = in_ids;
+            int sel_ok = json_object_get(idset, did) != NULL;
             if (!sel_ok && (shw || stags)) {
                 sel_ok = (!shw || !strcmp(hw, shw));
                 json_array_foreach(stags, i, x) {
@@ -1109,6 +1106,7 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
             n_sel++;
         }
         json_decref(claimed);
+        json_decref(idset);
         if (e == FWT_OK && n_sel == 0) {
             e = fwt_fail(FWT_E_ARG, "rollout: the selection matches no active device");
         }
