@@ -66,6 +66,7 @@ cat >"$F/server/alerts.json" <<EOF
 {"webhooks": [{"url": "http://127.0.0.1:$(cat "$F/hook.port")/alert", "secret": "$SECRET"}],
  "failure_min": 2, "storm_per_minute": 1000, "containment": {"failures-above-baseline": "halt-version"}}
 EOF
+srv image-repo set --metadata-url "file://$F/repo/metadata/" --root "$F/repo/metadata/1.root.json" | sed 's/^/  /'
 "$TOP/scripts/build-dashboard" "$F/dash" 2>/dev/null || echo "  (npm unavailable: the dashboard is not built)"
 fwtrust-server --dir "$F/server" serve --listen 127.0.0.1:0 --ready-file "$F/ready" --dashboard "$F/dash" 2>"$F/server.log" &
 PIDS+=($!)

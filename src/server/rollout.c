@@ -5,6 +5,7 @@
  * assignments the director serves (scope "device", created_by "rollout:ID"; a
  * device's own earlier assignment is kept and put back when the rollout lets go).
  */
+#include "imagerepo.h"
 #include "srv.h"
 
 #include <fwtrust/fwt_crypto.h>
@@ -1017,6 +1018,12 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
     }
     if (e == FWT_OK) {
         e = spec_read(spec, sp);
+    }
+    if (e == FWT_OK) {
+        e = srv_image_repo_check(s, json_string_value(json_object_get(spec, "target")),
+                                 (uint64_t)json_integer_value(json_object_get(spec, "length")),
+                                 json_string_value(json_object_get(spec, "sha256")),
+                                 json_string_value(json_object_get(spec, "hardware_id")));
     }
     char rid[40] = "r-";
     if (e == FWT_OK) {
