@@ -132,6 +132,7 @@ struct fwt_srv_serve_opts {
     const char *plain_listen; /* behind a TLS front end (nginx): plain HTTP on loopback, the
                                * client certificate from the X-SSL-Client-Cert header; NULL: none */
     const char *ready_file; /* once listening: "https PORT\n[plain PORT\n]" written there */
+    const char *dashboard_dir; /* the built dashboard (dash/, GET /dashboard/FILE); NULL: none */
 };
 /* Serve until SIGTERM/SIGINT. Returns FWT_OK after a clean stop. */
 FWT_MUST_CHECK fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o);

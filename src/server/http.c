@@ -13,6 +13,8 @@
  */
 #include "srv.h"
 
+#include <fwtrust/fwt_rollout.h>
+
 #include <fwtrust/fwt_fleet.h>
 
 #include <arpa/inet.h>
@@ -24,11 +26,13 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/core_names.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <sys/queue.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -42,6 +46,7 @@ struct daemon {
     SSL_CTX *ctx;
     X509_STORE *store; /* the fleet CA, for certificates a TLS front end passed on */
     int behind_proxy;
+    const char *dashboard_dir; /* serve --dashboard DIR, or NULL */
 };
 
 static int g_srv_idx = -1;
@@ -248,15 +253,62 @@ static int require_device(struct daemon *d, struct evhttp_request *req, struct s
     return 0;
 }
 
+/* The value of cookie name in the Cookie header (copied into out), or NULL. */
+static const char *cookie_value(struct evhttp_request *req, const char *name, char *out, size_t cap)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Cookie");
+    size_t nl = strlen(name);
+    while (h && *h) {
+        while (*h == ' ' || *h == ';') {
+            h++;
+        }
+        size_t n = strcspn(h, ";");
+        if (n > nl && !strncmp(h, name, nl) && h[nl] == '=' && n - nl - 1 < cap) {
+            memcpy(out, h + nl + 1, n - nl - 1);
+            out[n - nl - 1] = 0;
+            return out;
+        }
+        h += n;
+    }
+    return NULL;
+}
+
+/* A dashboard session (cookie): state-changing requests must repeat its CSRF token. */
+static int session_admin(struct daemon *d, struct evhttp_request *req, struct fwt_srv_actor *who)
+{
+    char cookie[80], csrf[65];
+    if (!cookie_value(req, "fwt_session", cookie, sizeof(cookie))) {
+        return 0;
+    }
+    if (fwt_srv_session_check(d->s, cookie, who, csrf) != FWT_OK) {
+        reply_error(req, 401, "unauthorized", "the session is unknown or expired: sign in again");
+        return -1;
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+        const char *t = evhttp_find_header(evhttp_request_get_input_headers(req), "X-CSRF-Token");
+        if (!t || strlen(t) != 64 || CRYPTO_memcmp(t, csrf, 64) != 0) {
+            reply_error(req, 403, "forbidden", "missing or wrong X-CSRF-Token for this session");
+            return -1;
+        }
+    }
+    return 1;
+}
+
 static int require_admin(struct daemon *d, struct evhttp_request *req, enum fwt_srv_role need,
                          struct fwt_srv_actor *who)
 {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0) {
+    int sess = h ? 0 : session_admin(d, req, who);
+    if (sess < 0) {
+        return 0;
+    }
+    if (sess > 0) {
+        h = NULL;
+    } else if (!h || strncmp(h, "Bearer ", 7) != 0) {
         reply_error(req, 401, "unauthorized", "this request needs \"Authorization: Bearer TOKEN\"");
         return 0;
     }
-    fwt_err e = fwt_srv_admin_token_check(d->s, h + 7, who);
+    fwt_err e = h ? fwt_srv_admin_token_check(d->s, h + 7, who) : FWT_OK;
     if (e == FWT_E_KEY) {
         reply_error(req, 401, "unauthorized", "unknown admin token");
         return 0;
@@ -412,6 +464,42 @@ static void h_signed(struct call *c, int is_report)
     if (e == FWT_OK) {
         e = srv_checkin(s, &dev, counter, is_report ? NULL : (const char *)body, is_report ? "report" : "checkin",
                         detail);
+    }
+    /* Rollouts follow what the device said (a failure here does not fail the recorded request). */
+    if (e == FWT_OK) {
+        fwt_err re = FWT_OK;
+        if (is_report) {
+            re = fwt_srv_rollout_observe(s, dev.id, rep.target, fwt_fleet_state_name(rep.state),
+                                         rep.error ? fwt_err_name((fwt_err)rep.error) : NULL, time(NULL));
+        } else if (m->has_last_install && m->last_install.result != FWT_FLEET_RESULT_OK) {
+            /* the agent's last_install may name no target: then the rollout the device is in */
+            re = fwt_srv_rollout_observe_manifest(s, dev.id, m->last_install.target,
+                                                  fwt_fleet_result_name(m->last_install.result), time(NULL));
+        }
+        /* anomaly rules over what the device said */
+        if (re == FWT_OK && is_report && (rep.state == FWT_FLEET_FAILED || rep.state == FWT_FLEET_REFUSED ||
+                                          rep.state == FWT_FLEET_ROLLED_BACK)) {
+            re = fwt_srv_alerts_failures(s, time(NULL));
+        } else if (re == FWT_OK && !is_report) {
+            if (m->has_last_install && m->last_install.result != FWT_FLEET_RESULT_OK) {
+                re = fwt_srv_alerts_failures(s, time(NULL));
+            }
+            char *addr = NULL;
+            ev_uint16_t port = 0;
+            struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
+            if (conn) {
+                evhttp_connection_get_peer(conn, &addr, &port);
+            }
+            if (re == FWT_OK) {
+                re = fwt_srv_alerts_manifest(s, dev.id, m, addr ? addr : "unknown", time(NULL));
+            }
+        }
+        if (re != FWT_OK) {
+            /* recorded; the timer evaluates the rollout again */
+            if (srv_event(s, dev.id, "rollout-error", "server:rollout-policy", fwt_detail()) != FWT_OK) {
+                fwt_detail_clear();
+            }
+        }
     }
     uint64_t tv = 0;
     if (e == FWT_OK && !is_report && director_refresh(s, dev.id, &tv) != FWT_OK) {
@@ -677,6 +765,351 @@ static void h_events(struct call *c)
     reply_result(c, e, e == FWT_OK ? json_pack("{s:o}", "events", a) : NULL);
 }
 
+/* ---- rollouts, quarantine, metrics (fwt_rollout.h) ---- */
+
+/* A library refusal after the role check passed: a policy "no" (creator approving) is 403. */
+static void reply_policy(struct call *c, fwt_err e, json_t *o)
+{
+    if (e == FWT_E_KEY) {
+        json_decref(o);
+        reply_error(c->req, 403, "forbidden", fwt_detail());
+        return;
+    }
+    reply_result(c, e, o);
+}
+
+static void h_rollouts(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *a = NULL;
+    fwt_err e = fwt_srv_rollout_list(c->d->s, &a);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:o}", "rollouts", a) : NULL);
+}
+
+static void h_rollout_create(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_OPERATOR, &who)) {
+        return;
+    }
+    uint8_t *body = NULL;
+    size_t len = 0;
+    json_t *spec = NULL, *info = NULL;
+    fwt_err e = read_body(c->req, &body, &len);
+    if (e == FWT_OK) {
+        e = fwt_srv_rollout_spec_check(body, len, &spec);
+    }
+    free(body);
+    if (e == FWT_OK) {
+        e = fwt_srv_rollout_create(c->d->s, &who, spec, &info);
+    }
+    json_decref(spec);
+    reply_policy(c, e, info);
+}
+
+static void h_rollout(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *o = NULL;
+    fwt_err e = fwt_srv_rollout_status(c->d->s, c->param[0], &o);
+    reply_result(c, e, o);
+}
+
+static void rollout_act(struct call *c, const char *action)
+{
+    struct fwt_srv_actor who;
+    json_t *o = NULL;
+    static const char *const keys[] = {"reason", NULL};
+    int approve = !strcmp(action, "approve");
+    if (!require_admin(c->d, c->req, approve ? FWT_SRV_APPROVER : FWT_SRV_OPERATOR, &who)) {
+        return;
+    }
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(c->req)) && !admin_body(c, keys, &o)) {
+        return;
+    }
+    const char *reason = json_string_value(json_object_get(o, "reason"));
+    fwt_err e = approve ? fwt_srv_rollout_approve(c->d->s, &who, c->param[0])
+                        : fwt_srv_rollout_action(c->d->s, &who, c->param[0], action, reason);
+    json_decref(o);
+    json_t *st = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_rollout_status(c->d->s, c->param[0], &st);
+    }
+    reply_policy(c, e, st);
+}
+
+static void h_rollout_approve(struct call *c)
+{
+    rollout_act(c, "approve");
+}
+
+static void h_rollout_halt(struct call *c)
+{
+    rollout_act(c, "halt");
+}
+
+static void h_rollout_resume(struct call *c)
+{
+    rollout_act(c, "resume");
+}
+
+static void h_rollout_cancel(struct call *c)
+{
+    rollout_act(c, "cancel");
+}
+
+static void h_rollout_retry(struct call *c)
+{
+    rollout_act(c, "retry-failed");
+}
+
+static void quarantine(struct call *c, int on)
+{
+    struct fwt_srv_actor who;
+    json_t *o = NULL;
+    static const char *const keys[] = {"reason", NULL};
+    if (!require_admin(c->d, c->req, FWT_SRV_OPERATOR, &who)) {
+        return;
+    }
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(c->req)) && !admin_body(c, keys, &o)) {
+        return;
+    }
+    fwt_err e = fwt_srv_quarantine(c->d->s, &who, c->param[0], on, json_string_value(json_object_get(o, "reason")));
+    json_decref(o);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:s, s:b}", "device", c->param[0], "quarantined", on) : NULL);
+}
+
+static void h_quarantine(struct call *c)
+{
+    quarantine(c, 1);
+}
+
+static void h_release(struct call *c)
+{
+    quarantine(c, 0);
+}
+
+static void h_metrics_json(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *m = NULL;
+    fwt_err e = fwt_srv_metrics(c->d->s, time(NULL), &m);
+    reply_result(c, e, m);
+}
+
+/* Prometheus scrapes with "authorization: credentials" (a viewer token). */
+static void h_metrics(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *m = NULL;
+    char *text = NULL;
+    fwt_err e = fwt_srv_metrics(c->d->s, time(NULL), &m);
+    if (e == FWT_OK) {
+        e = fwt_srv_metrics_prometheus(m, &text);
+    }
+    json_decref(m);
+    struct evbuffer *b = e == FWT_OK ? evbuffer_new() : NULL;
+    if (e != FWT_OK || !b) {
+        free(text);
+        reply_fail(c->req, e != FWT_OK ? e : FWT_E_NOMEM);
+        return;
+    }
+    evbuffer_add(b, text, strlen(text));
+    free(text);
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "Content-Type", "text/plain; version=0.0.4");
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "Cache-Control", "no-store");
+    add_instance(c->req);
+    evhttp_send_reply(c->req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static void h_alerts(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *a = NULL;
+    fwt_err e = fwt_srv_alert_list(c->d->s, 200, &a);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:o}", "alerts", a) : NULL);
+}
+
+/* Webhook deliveries on a thread of their own with its own database connection:
+ * a receiver that hangs holds up only this thread. */
+struct deliverer {
+    pthread_t th;
+    int started;
+    volatile int stop;
+    const char *dir, *db_url;
+};
+
+static void *deliver_main(void *arg)
+{
+    struct deliverer *w = arg;
+    fwt_srv *s = NULL;
+    while (!w->stop) {
+        if (!s && fwt_srv_open(w->dir, w->db_url, &s) != FWT_OK) {
+            s = NULL;
+        }
+        size_t n = 0;
+        if (s && fwt_srv_webhooks_deliver(s, time(NULL), &n) != FWT_OK) {
+            fwt_srv_close(s); /* reconnect next round */
+            s = NULL;
+        }
+        for (int i = 0; i < 5 && !w->stop && n == 0; i++) {
+            usleep(100000);
+        }
+    }
+    fwt_srv_close(s);
+    return NULL;
+}
+
+/* ---- dashboard (dash/, docs/rollouts.md#dashboard) ---- */
+
+static void set_cookie(struct evhttp_request *req, const char *value, long max_age)
+{
+    char c[200];
+    snprintf(c, sizeof(c), "fwt_session=%s; Path=/; Max-Age=%ld; HttpOnly; Secure; SameSite=Strict", value, max_age);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", c);
+}
+
+/* POST /v1/session {"token": ADMIN_TOKEN}: a session cookie and the CSRF token. */
+static void h_session_create(struct call *c)
+{
+    json_t *o = NULL;
+    static const char *const keys[] = {"token", NULL};
+    if (!admin_body(c, keys, &o)) {
+        return;
+    }
+    char cookie[65], csrf[65];
+    struct fwt_srv_actor who;
+    const char *tok = json_string_value(json_object_get(o, "token"));
+    fwt_err e = tok ? fwt_srv_session_create(c->d->s, tok, cookie, csrf, &who)
+                    : fwt_fail(FWT_E_MALFORMED, "\"token\" (an admin token) is required");
+    json_decref(o);
+    if (e == FWT_E_KEY) {
+        reply_error(c->req, 401, "unauthorized", "unknown admin token");
+        return;
+    }
+    if (e == FWT_OK) {
+        set_cookie(c->req, cookie, FWT_SRV_SESSION_SECONDS);
+        OPENSSL_cleanse(cookie, sizeof(cookie));
+    }
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:s, s:s, s:s}", "name", who.name, "role", fwt_srv_role_name(who.role),
+                                               "csrf", csrf) : NULL);
+}
+
+static void h_session(struct call *c)
+{
+    char cookie[80], csrf[65];
+    struct fwt_srv_actor who;
+    if (!cookie_value(c->req, "fwt_session", cookie, sizeof(cookie)) ||
+        fwt_srv_session_check(c->d->s, cookie, &who, csrf) != FWT_OK) {
+        reply_json(c->req, 200, json_pack("{s:b}", "signed_in", 0));
+        return;
+    }
+    reply_json(c->req, 200, json_pack("{s:b, s:s, s:s, s:s}", "signed_in", 1, "name", who.name, "role",
+                                      fwt_srv_role_name(who.role), "csrf", csrf));
+}
+
+static void h_session_end(struct call *c)
+{
+    struct fwt_srv_actor who;
+    char cookie[80];
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    fwt_err e = cookie_value(c->req, "fwt_session", cookie, sizeof(cookie)) ? fwt_srv_session_end(c->d->s, cookie)
+                                                                             : FWT_OK;
+    if (e == FWT_OK) {
+        set_cookie(c->req, "", 0);
+    }
+    reply_result(c, e, NULL);
+}
+
+static void h_device_events(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *a = NULL;
+    fwt_err e = fwt_srv_event_list(c->d->s, c->param[0], 200, &a);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:o}", "events", a) : NULL);
+}
+
+/* The dashboard's files: a flat directory, names [A-Za-z0-9._-] not starting with '.'. */
+static void h_dashboard(struct call *c)
+{
+    const char *f = c->param[0];
+    const char *dir = c->d->dashboard_dir;
+    if (!dir || !*f || f[0] == '.' || strspn(f, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                                           strlen(f)) {
+        reply_error(c->req, 404, "not_found", dir ? "no such file" : "the dashboard is not served (serve --dashboard DIR)");
+        return;
+    }
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, f);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (fwt_read_file(path, 8 << 20, &buf, &len) != FWT_OK) {
+        reply_error(c->req, 404, "not_found", "no such file");
+        return;
+    }
+    const char *ext = strrchr(f, '.');
+    const char *type = !ext                     ? "application/octet-stream"
+                       : !strcmp(ext, ".html")  ? "text/html; charset=utf-8"
+                       : !strcmp(ext, ".js")    ? "text/javascript; charset=utf-8"
+                       : !strcmp(ext, ".css")   ? "text/css; charset=utf-8"
+                       : !strcmp(ext, ".png")   ? "image/png"
+                                                : "application/octet-stream";
+    struct evkeyvalq *oh = evhttp_request_get_output_headers(c->req);
+    evhttp_add_header(oh, "Content-Type", type);
+    evhttp_add_header(oh, "Content-Security-Policy",
+                      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+                      " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    evhttp_add_header(oh, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(oh, "X-Frame-Options", "DENY");
+    evhttp_add_header(oh, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(oh, "Cache-Control", "no-store");
+    struct evbuffer *b = evbuffer_new();
+    if (b) {
+        evbuffer_add(b, buf, len);
+        add_instance(c->req);
+        evhttp_send_reply(c->req, 200, "OK", b);
+        evbuffer_free(b);
+    } else {
+        evhttp_send_error(c->req, 500, "out of memory");
+    }
+    free(buf);
+}
+
+/* Rollout time-outs, windows and start times between reports. */
+static void on_rollout_timer(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd;
+    (void)ev;
+    struct daemon *d = arg;
+    fwt_detail_clear();
+    if (fwt_srv_rollout_tick(d->s, time(NULL)) != FWT_OK) {
+        if (srv_event(d->s, NULL, "rollout-error", "server:rollout-policy", fwt_detail()) != FWT_OK) {
+            fwt_detail_clear();
+        }
+    }
+}
+
 /* ---- routing ---- */
 
 struct route {
@@ -700,6 +1133,24 @@ static const struct route k_routes[] = {
     {EVHTTP_REQ_POST, "POST /v1/admin/assignments", h_assign},
     {EVHTTP_REQ_POST, "POST /v1/admin/enroll-tokens", h_enroll_token},
     {EVHTTP_REQ_GET, "GET /v1/admin/events", h_events},
+    {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/quarantine", h_quarantine},
+    {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/release", h_release},
+    {EVHTTP_REQ_GET, "GET /v1/admin/rollouts", h_rollouts},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts", h_rollout_create},
+    {EVHTTP_REQ_GET, "GET /v1/admin/rollouts/{id}", h_rollout},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/approve", h_rollout_approve},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/halt", h_rollout_halt},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/resume", h_rollout_resume},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/cancel", h_rollout_cancel},
+    {EVHTTP_REQ_POST, "POST /v1/admin/rollouts/{id}/retry-failed", h_rollout_retry},
+    {EVHTTP_REQ_GET, "GET /v1/admin/metrics", h_metrics_json},
+    {EVHTTP_REQ_GET, "GET /metrics", h_metrics},
+    {EVHTTP_REQ_GET, "GET /v1/admin/alerts", h_alerts},
+    {EVHTTP_REQ_GET, "GET /v1/admin/devices/{id}/events", h_device_events},
+    {EVHTTP_REQ_POST, "POST /v1/session", h_session_create},
+    {EVHTTP_REQ_GET, "GET /v1/session", h_session},
+    {EVHTTP_REQ_POST, "POST /v1/session/logout", h_session_end},
+    {EVHTTP_REQ_GET, "GET /dashboard/{file}", h_dashboard},
 };
 #define N_ROUTES (sizeof(k_routes) / sizeof(k_routes[0]))
 
@@ -908,6 +1359,7 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
     struct daemon d;
     memset(&d, 0, sizeof(d));
     d.s = s;
+    d.dashboard_dir = o ? o->dashboard_dir : NULL;
     signal(SIGPIPE, SIG_IGN);
     fwt_err e = ca_write_crl(s); /* the CRL follows the database after every start */
     if (e == FWT_OK) {
@@ -954,6 +1406,24 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
             e = fwt_fail(FWT_E_INTERNAL, "signal events");
         }
     }
+    struct deliverer dl;
+    memset(&dl, 0, sizeof(dl));
+    dl.dir = s->dir;
+    dl.db_url = s->db_url;
+    if (e == FWT_OK) {
+        dl.started = pthread_create(&dl.th, NULL, deliver_main, &dl) == 0;
+        if (!dl.started) {
+            e = fwt_fail(FWT_E_INTERNAL, "webhook delivery thread");
+        }
+    }
+    struct event *rollout_timer = NULL;
+    if (e == FWT_OK) {
+        struct timeval every = {5, 0};
+        rollout_timer = event_new(d.base, -1, EV_PERSIST, on_rollout_timer, &d);
+        if (!rollout_timer || event_add(rollout_timer, &every)) {
+            e = fwt_fail(FWT_E_INTERNAL, "rollout timer");
+        }
+    }
     if (e == FWT_OK && o && o->ready_file) {
         char text[64];
         int n = plain ? snprintf(text, sizeof(text), "https %d\nplain %d\n", port, plain_port)
@@ -962,6 +1432,13 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
     }
     if (e == FWT_OK && event_base_dispatch(d.base) < 0) {
         e = fwt_fail(FWT_E_INTERNAL, "event loop failed");
+    }
+    if (rollout_timer) {
+        event_free(rollout_timer);
+    }
+    if (dl.started) {
+        dl.stop = 1;
+        pthread_join(dl.th, NULL);
     }
     if (sig_term) {
         event_free(sig_term);

@@ -82,6 +82,10 @@ for n in 1 2; do
 done
 slot_holds dev1 a "$T/b4.bin"
 slot_holds dev2 a "$T/b5.bin"
+agent dev2 --json status >"$T/st2.json" || fail "status dev2"
+[ "$(jget "$T/st2.json" 'd["fleet"]["release_counter"]')" = 2 ] || fail "status: release counter"
+[ "$(jget "$T/st2.json" 'd["fleet"]["last_target"]')" = primehub/b5.bin ] || fail "status: last target"
+[ "$(jget "$T/st2.json" 'd["fleet"]["device_id"]')" = "$ID2" ] || fail "status: device id"
 
 # The server knows who runs what (from the signed manifests) and saw the progress reports.
 srv device list --json >"$T/list.json" || fail "device list"
@@ -172,5 +176,8 @@ grep -q '"event":"enroll"' "$T/dev1/audit.log" && grep -q '"event":"renew"' "$T/
 mkfdev plain
 expect 0 "" agent plain --json update
 [ "$(jget "$T/.out" 'd["target"]')" = primehub/b5.bin ] || fail "plain device did not get b5"
+agent plain --json status >"$T/stp.json" || fail "status plain"
+[ "$(jget "$T/stp.json" 'd["fleet"]')" = None ] || fail "a device without a server shows a fleet"
+[ ! -e "$T/plain/fleet.0" ] && [ ! -e "$T/plain/director" ] || fail "a device without a server got fleet state"
 srv_stop
 echo "fleet_e2e: ok"

@@ -622,6 +622,19 @@ static int cmd_status(const struct fwt_cli_args *a)
     json_t *ocj = outcome_json(&oc);
     json_object_update(j, ocj);
     json_decref(ocj);
+    /* the fleet: enrollment and the power-fail-safe counters (status opens read-only) */
+    struct fwt_agent_fleet_state fs;
+    if (cfg->fleet_server && fwt_agent_fleet_state_get(dev, &fs) == FWT_OK) {
+        json_object_set_new(j, "fleet", json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:i, s:i}", "server",
+                                                  cfg->fleet_server, "device_id", cfg->fleet_device_id, "counter",
+                                                  (json_int_t)fs.counter,
+                                                  "release_counter", (json_int_t)fs.release_counter,
+                                                  "director_version", (json_int_t)fs.director_version,
+                                                  "last_target", fs.target, "checkin_interval",
+                                                  (int)cfg->fleet_interval, "jitter", (int)cfg->fleet_jitter));
+    } else {
+        json_object_set_new(j, "fleet", json_null());
+    }
     if (g_json) {
         fwt_agent_close(dev);
         fwt_cli_json_print(j);
@@ -685,6 +698,14 @@ static int cmd_status(const struct fwt_cli_args *a)
         char v[48];
         fwt_version_format(&oc.failed[i].version, v, sizeof(v));
         printf("failed      %s (rolled back here: not offered again)\n", v);
+    }
+    json_t *fl = json_object_get(j, "fleet");
+    if (json_is_object(fl)) {
+        printf("fleet       %s at %s; release counter %lld, director version %lld, counter %lld\n",
+               json_string_value(json_object_get(fl, "device_id")), json_string_value(json_object_get(fl, "server")),
+               (long long)json_integer_value(json_object_get(fl, "release_counter")),
+               (long long)json_integer_value(json_object_get(fl, "director_version")),
+               (long long)json_integer_value(json_object_get(fl, "counter")));
     }
     json_decref(j);
     fwt_agent_close(dev);

@@ -8,11 +8,13 @@
  */
 #include "cli.h"
 
+#include <fwtrust/fwt_rollout.h>
 #include <fwtrust/fwt_server.h>
 
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *g_name = "fwtrust-server";
@@ -106,12 +108,13 @@ static int cmd_init(const struct fwt_cli_args *a)
 
 /* ---- serve ---- */
 
-static const char *g_serve_listen, *g_plain, *g_ready;
+static const char *g_serve_listen, *g_plain, *g_ready, *g_dash;
 static const struct fwt_opt k_serve_opts[] = {
     FWT_OPT_STR_(0, "listen", "HOST:PORT", &g_serve_listen, "HTTPS address (default: server.json's; port 0: any)"),
     FWT_OPT_STR_(0, "plain-listen", "HOST:PORT", &g_plain,
                  "also serve plain HTTP on loopback for a TLS front end\n(nginx) that passes the client certificate in\nX-SSL-Client-Cert"),
     FWT_OPT_STR_(0, "ready-file", "FILE", &g_ready, "once listening, write \"https PORT\" (and \"plain PORT\")\nthere"),
+    FWT_OPT_STR_(0, "dashboard", "DIR", &g_dash, "serve the built dashboard (build/dash) at\n/dashboard/index.html"),
     FWT_OPT_END_,
 };
 
@@ -123,7 +126,7 @@ static int cmd_serve(const struct fwt_cli_args *a)
     if (rc) {
         return rc;
     }
-    struct fwt_srv_serve_opts o = {g_serve_listen, g_plain, g_ready};
+    struct fwt_srv_serve_opts o = {g_serve_listen, g_plain, g_ready, g_dash};
     fwt_err e = fwt_srv_serve(s, &o);
     fwt_srv_close(s);
     return e == FWT_OK ? 0 : fail(e);
@@ -457,6 +460,299 @@ static int cmd_routes(const struct fwt_cli_args *a)
     return 0;
 }
 
+/* ---- rollouts (docs/rollouts.md) ---- */
+
+static const char *g_spec, *g_reason;
+static const struct fwt_opt k_rollout_create_opts[] = {
+    FWT_OPT_STR_(0, "spec", "FILE", &g_spec, "the rollout specification (JSON, docs/rollouts.md;\n\"-\": standard input) (required)"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_reason_opts[] = {
+    FWT_OPT_STR_(0, "reason", "TEXT", &g_reason, "why (recorded in the audit log)"),
+    FWT_OPT_END_,
+};
+
+static void rollout_text(json_t *o)
+{
+    printf("rollout %s (%s): %s, target %s, group %lld of %zu%s%s\n", json_string_value(json_object_get(o, "id")),
+           json_string_value(json_object_get(o, "name")), json_string_value(json_object_get(o, "state")),
+           json_string_value(json_object_get(o, "target")),
+           (long long)json_integer_value(json_object_get(o, "current_group")) + 1,
+           json_array_size(json_object_get(o, "groups")), *json_string_value(json_object_get(o, "reason")) ? ": " : "",
+           json_string_value(json_object_get(o, "reason")));
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(o, "groups"), i, g)
+    {
+        printf("  %-12s %5lld devices: %lld pending, %lld assigned, %lld in flight, %lld confirmed, %lld failed%s\n",
+               json_string_value(json_object_get(g, "name")), (long long)json_integer_value(json_object_get(g, "devices")),
+               (long long)json_integer_value(json_object_get(g, "pending")),
+               (long long)json_integer_value(json_object_get(g, "assigned")),
+               (long long)json_integer_value(json_object_get(g, "in_flight")),
+               (long long)json_integer_value(json_object_get(g, "confirmed")),
+               (long long)json_integer_value(json_object_get(g, "failed")),
+               json_is_true(json_object_get(g, "started")) ? "" : " (not started)");
+    }
+}
+
+static void rollouts_text(json_t *o)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(o, "rollouts"), i, r)
+    {
+        rollout_text(r);
+    }
+}
+
+static int cmd_rollout_create(const struct fwt_cli_args *a)
+{
+    (void)a;
+    if (!g_spec) {
+        return fwt_cli_usage_error(g_name, "--spec FILE is required");
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err e;
+    if (!strcmp(g_spec, "-")) {
+        size_t cap = 0;
+        e = FWT_OK;
+        for (;;) {
+            if (len == cap) {
+                cap = cap ? cap * 2 : 4096;
+                uint8_t *nb = cap <= 2 * FWT_SRV_BODY_MAX ? realloc(buf, cap) : NULL;
+                if (!nb) {
+                    e = fwt_fail(FWT_E_TOO_LARGE, "specification on standard input is too large");
+                    break;
+                }
+                buf = nb;
+            }
+            size_t n = fread(buf + len, 1, cap - len, stdin);
+            len += n;
+            if (n == 0) {
+                break;
+            }
+        }
+    } else {
+        e = fwt_read_file(g_spec, FWT_SRV_BODY_MAX, &buf, &len);
+    }
+    json_t *spec = NULL, *info = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_rollout_spec_check(buf, len, &spec);
+    }
+    free(buf);
+    if (e != FWT_OK) {
+        return fail(e);
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        json_decref(spec);
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    e = fwt_srv_rollout_create(s, &who, spec, &info);
+    json_decref(spec);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(info, rollout_text) : fail(e);
+}
+
+/* approve / halt / resume / cancel / retry-failed ID, then the status. */
+static int rollout_do(const struct fwt_cli_args *a, const char *action)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    fwt_err e = !strcmp(action, "approve") ? fwt_srv_rollout_approve(s, &who, a->argv[0])
+                                           : fwt_srv_rollout_action(s, &who, a->argv[0], action, g_reason);
+    json_t *o = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_rollout_status(s, a->argv[0], &o);
+    }
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(o, rollout_text) : fail(e);
+}
+
+static int cmd_rollout_approve(const struct fwt_cli_args *a)
+{
+    return rollout_do(a, "approve");
+}
+
+static int cmd_rollout_halt(const struct fwt_cli_args *a)
+{
+    return rollout_do(a, "halt");
+}
+
+static int cmd_rollout_resume(const struct fwt_cli_args *a)
+{
+    return rollout_do(a, "resume");
+}
+
+static int cmd_rollout_cancel(const struct fwt_cli_args *a)
+{
+    return rollout_do(a, "cancel");
+}
+
+static int cmd_rollout_retry(const struct fwt_cli_args *a)
+{
+    return rollout_do(a, "retry-failed");
+}
+
+static int cmd_rollout_status(const struct fwt_cli_args *a)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    json_t *o = NULL;
+    fwt_err e = fwt_srv_rollout_tick(s, time(NULL));
+    if (e == FWT_OK && a->argc == 1) {
+        e = fwt_srv_rollout_status(s, a->argv[0], &o);
+    } else if (e == FWT_OK) {
+        json_t *arr = NULL;
+        if ((e = fwt_srv_rollout_list(s, &arr)) == FWT_OK) {
+            o = json_pack("{s:o}", "rollouts", arr);
+        }
+    }
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(o, a->argc == 1 ? rollout_text : rollouts_text) : fail(e);
+}
+
+static int g_release;
+static const struct fwt_opt k_quarantine_opts[] = {
+    FWT_OPT_STR_(0, "reason", "TEXT", &g_reason, "why (recorded in the audit log)"),
+    FWT_OPT_FLAG_(0, "release", &g_release, "end the quarantine instead"),
+    FWT_OPT_END_,
+};
+
+static void quarantine_text(json_t *o)
+{
+    printf("%s %s\n", json_string_value(json_object_get(o, "device")),
+           json_is_true(json_object_get(o, "quarantined")) ? "quarantined: no rollout admits it" : "released");
+}
+
+static int cmd_device_quarantine(const struct fwt_cli_args *a)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    fwt_err e = fwt_srv_quarantine(s, &who, a->argv[0], !g_release, g_reason);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:s, s:b}", "device", a->argv[0], "quarantined", !g_release), quarantine_text)
+                       : fail(e);
+}
+
+static int g_not_vuln;
+static const struct fwt_opt k_vuln_opts[] = {
+    FWT_OPT_FLAG_(0, "remove", &g_not_vuln, "the version is not vulnerable (any more)"),
+    FWT_OPT_END_,
+};
+
+static void vuln_text(json_t *o)
+{
+    printf("version %s %s\n", json_string_value(json_object_get(o, "version")),
+           json_is_true(json_object_get(o, "vulnerable")) ? "marked vulnerable" : "no longer marked vulnerable");
+}
+
+static int cmd_version_vulnerable(const struct fwt_cli_args *a)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    fwt_err e = fwt_srv_version_vulnerable(s, &who, a->argv[0], !g_not_vuln);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:s, s:b}", "version", a->argv[0], "vulnerable", !g_not_vuln), vuln_text)
+                       : fail(e);
+}
+
+static int g_prom;
+static const struct fwt_opt k_metrics_opts[] = {
+    FWT_OPT_FLAG_(0, "prometheus", &g_prom, "print the Prometheus text format (as GET /metrics)"),
+    FWT_OPT_END_,
+};
+
+static int cmd_metrics(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    json_t *m = NULL;
+    fwt_err e = fwt_srv_metrics(s, time(NULL), &m);
+    fwt_srv_close(s);
+    if (e != FWT_OK) {
+        return fail(e);
+    }
+    if (g_prom) {
+        char *text = NULL;
+        e = fwt_srv_metrics_prometheus(m, &text);
+        json_decref(m);
+        if (e != FWT_OK) {
+            return fail(e);
+        }
+        fputs(text, stdout);
+        free(text);
+        return 0;
+    }
+    return done(m, NULL);
+}
+
+/* ---- the image repository of rollouts ---- */
+
+static const char *g_meta_url, *g_root;
+static const struct fwt_opt k_image_repo_opts[] = {
+    FWT_OPT_STR_(0, "metadata-url", "URL", &g_meta_url, "the image repository's TUF metadata (https://,\nhttp:// or file://) (required)"),
+    FWT_OPT_STR_(0, "root", "FILE", &g_root, "a root.json of it you trust (required)"),
+    FWT_OPT_END_,
+};
+
+static void image_repo_text(json_t *o)
+{
+    printf("rollout targets are checked against %s\n", json_string_value(json_object_get(o, "metadata_url")));
+}
+
+static int cmd_image_repo_set(const struct fwt_cli_args *a)
+{
+    (void)a;
+    if (!g_meta_url || !g_root) {
+        return fwt_cli_usage_error(g_name, "--metadata-url URL and --root FILE are required");
+    }
+    uint8_t *root = NULL;
+    size_t len = 0;
+    fwt_err e = fwt_read_file(g_root, 512000, &root, &len);
+    if (e != FWT_OK) {
+        return fail(e);
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        free(root);
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    e = fwt_srv_image_repo_set(s, &who, g_meta_url, root, len);
+    free(root);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:s}", "metadata_url", g_meta_url), image_repo_text) : fail(e);
+}
+
 /* ---- the command table ---- */
 
 static const struct fwt_cli_cmd k_cmds[] = {
@@ -489,11 +785,36 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"admin-token create", "NAME", 1, 1, "a bearer token for the admin API with a role", NULL, k_admin_opts},
     {"events", "", 0, 0, "check-ins, reports, enrolments and admin actions, newest first", NULL, k_events_opts},
     {"routes", "", 0, 0, "the HTTP routes the daemon serves", NULL, NULL},
+    {"rollout create", "", 0, 0, "create a governed rollout from a specification (docs/rollouts.md)",
+     "Create a rollout: a target, a device selection and groups (waves) with success and\n"
+     "error thresholds. The first group starts at once (or at start_at, inside its\n"
+     "maintenance windows); later groups need an approval by another administrator with\n"
+     "the approver role. Errors above a group's threshold halt the rollout by themselves.",
+     k_rollout_create_opts},
+    {"rollout approve", "ID", 1, 1, "approve a rollout's later groups (approver; not its creator)", NULL, NULL},
+    {"rollout status", "[ID]", 0, 1, "one rollout's groups and devices, or every rollout", NULL, NULL},
+    {"rollout halt", "ID", 1, 1, "halt: no further device gets it; those not started revert", NULL, k_reason_opts},
+    {"rollout resume", "ID", 1, 1, "resume a halted or paused rollout", NULL, k_reason_opts},
+    {"rollout cancel", "ID", 1, 1, "cancel: like halt, for good", NULL, k_reason_opts},
+    {"rollout retry-failed", "ID", 1, 1, "make a rollout's failed devices pending again", NULL, k_reason_opts},
+    {"device quarantine", "ID", 1, 1, "quarantine a device (no rollout admits it) or --release it", NULL,
+     k_quarantine_opts},
+    {"version vulnerable", "VERSION", 1, 1, "mark a firmware version vulnerable (metrics count its devices)", NULL,
+     k_vuln_opts},
+    {"metrics", "", 0, 0, "fleet metrics as JSON, or --prometheus", NULL, k_metrics_opts},
+    {"image-repo set", "", 0, 0, "the image repository rollout targets must come from (TUF, verified)",
+     "Keep a TUF client of the image repository in DIR/image-repo/ (this root trusted).\n"
+     "From then on `rollout create` refreshes it and requires the target listed there\n"
+     "with the rollout's length, SHA-256 and hardware id.",
+     k_image_repo_opts},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_init,        cmd_serve,  cmd_device_list,     cmd_device_show,  cmd_device_tag,   cmd_device_revoke,
     cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_events, cmd_routes,
+    cmd_rollout_create, cmd_rollout_approve, cmd_rollout_status, cmd_rollout_halt, cmd_rollout_resume,
+    cmd_rollout_cancel, cmd_rollout_retry, cmd_device_quarantine, cmd_version_vulnerable, cmd_metrics,
+    cmd_image_repo_set,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-server command");
