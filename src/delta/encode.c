@@ -1,7 +1,9 @@
 /*
  * The encoder of encoded images (<fwtrust/fwt_delta.h>): zstd compression,
- * zstd reference-prefix patches ("zstd-patch", as `zstd --patch-from`) and
- * bsdiff-style patches ("zstd-bsdiff", suffix array by libdivsufsort).
+ * zstd reference-prefix patches ("zstd-patch", as `zstd --patch-from`),
+ * bsdiff-style patches ("zstd-bsdiff", suffix array by libdivsufsort) and the
+ * same records between Thumb-2-transformed images, coded with zstd or LZMA2
+ * (liblzma), whichever is smaller ("bsdiff2").
  * The output for given inputs and level is deterministic: the repository's
  * published patches and the bench figures depend on it.
  */
@@ -9,7 +11,10 @@
 
 #include <fwtrust/fwt_delta.h>
 
+#include "thumb.h"
+
 #include <divsufsort.h>
+#include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -299,7 +304,140 @@ fwt_err fwt_delta_compress(const uint8_t *data, size_t len, int level, uint8_t *
     return encode(NULL, 0, data, len, level, out, out_len);
 }
 
-/* Both patch kinds, or one; the smaller is kept. */
+/* Raw LZMA2 (liblzma) of data, dictionary 2^dictlog, literal/position bits lc, lp, pb. */
+static fwt_err lzma2_encode(const uint8_t *data, size_t len, unsigned dictlog, uint32_t lc,
+                            uint32_t lp, uint32_t pb, uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    lzma_options_lzma opt;
+    if (lzma_lzma_preset(&opt, 9U | LZMA_PRESET_EXTREME)) {
+        return fwt_fail(FWT_E_INTERNAL, "liblzma preset");
+    }
+    opt.dict_size = 1U << dictlog;
+    opt.lc = lc;
+    opt.lp = lp;
+    opt.pb = pb;
+    opt.nice_len = 273;
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t cap = len + len / 3 + 1024;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory to compress %zu bytes", len);
+    }
+    size_t pos = 0;
+    lzma_ret r = lzma_raw_buffer_encode(filters, NULL, data, len, buf, &pos, cap);
+    if (r != LZMA_OK) {
+        free(buf);
+        return fwt_fail(FWT_E_INTERNAL, "liblzma encode failed (%d)", (int)r);
+    }
+    *out = buf;
+    *out_len = pos;
+    return FWT_OK;
+}
+
+/* Keep cand (len n) in *best (len *best_len) if smaller: frees the loser. */
+static void keep_smaller(uint8_t **best, size_t *best_len, uint8_t *cand, size_t n)
+{
+    if (!*best || n < *best_len) {
+        free(*best);
+        *best = cand;
+        *best_len = n;
+    } else {
+        free(cand);
+    }
+}
+
+/* The transforms a "bsdiff2" patch tries (flags of thumb.h; 0: none). */
+static const unsigned k_xforms[] = {
+    0,
+    FWT_THUMB_ALL,
+    FWT_THUMB_BL | FWT_THUMB_LDR16 | FWT_THUMB_LDR32,
+    FWT_THUMB_BL,
+};
+/* The LZMA2 literal/position settings it tries: xz's default, and 2-byte aligned code. */
+static const uint32_t k_lzma_lclppb[][3] = {{3, 0, 2}, {0, 1, 1}, {1, 1, 1}, {3, 0, 0}};
+
+/* The smallest "bsdiff2" frame over every transform and entropy coder. */
+static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, size_t nn,
+                             int level, fwt_delta_progress progress, void *pctx, uint8_t **out,
+                             size_t *out_len)
+{
+    *out = NULL;
+    uint8_t *tb = malloc(bn), *tn = malloc(nn ? nn : 1);
+    fwt_err err = FWT_OK;
+    if (!tb || !tn) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory for the transformed images");
+    }
+    uint8_t *best = NULL;
+    size_t best_len = 0;
+    for (size_t x = 0; err == FWT_OK && x < sizeof(k_xforms) / sizeof(k_xforms[0]); x++) {
+        memcpy(tb, base, bn);
+        if (nn) {
+            memcpy(tn, nw, nn);
+        }
+        fwt_thumb_fwd_image(tb, bn, k_xforms[x]);
+        fwt_thumb_fwd_image(tn, nn, k_xforms[x]);
+        struct growbuf g = {NULL, 0, 0, 0};
+        err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? progress : NULL, pctx);
+        uint8_t pre[FWT_ENC_PRE_LEN];
+        memcpy(pre, FWT_ENC_PRE_MAGIC, 4);
+        pre[4] = (uint8_t)(k_xforms[x] ? FWT_ENC_XFORM_THUMB2 : FWT_ENC_XFORM_NONE);
+        pre[5] = (uint8_t)k_xforms[x];
+        /* zstd */
+        uint8_t *z = NULL;
+        size_t zl = 0;
+        if (err == FWT_OK) {
+            err = encode(NULL, 0, g.p, g.len, level, &z, &zl);
+        }
+        if (err == FWT_OK) {
+            uint8_t *c = malloc(FWT_ENC_PRE_LEN + zl);
+            if (!c) {
+                err = fwt_fail(FWT_E_NOMEM, "out of memory");
+            } else {
+                pre[6] = FWT_ENC_ENTROPY_ZSTD;
+                pre[7] = 0;
+                memcpy(c, pre, FWT_ENC_PRE_LEN);
+                memcpy(c + FWT_ENC_PRE_LEN, z, zl);
+                keep_smaller(&best, &best_len, c, FWT_ENC_PRE_LEN + zl);
+            }
+        }
+        free(z);
+        /* LZMA2, dictionary covering the records (at most 8 MiB) */
+        unsigned dl = window_log_for(g.len);
+        dl = dl < 12 ? 12 : dl > FWT_ENC_LZMA_DICTLOG_MAX ? FWT_ENC_LZMA_DICTLOG_MAX : dl;
+        for (size_t v = 0; err == FWT_OK && v < sizeof(k_lzma_lclppb) / sizeof(k_lzma_lclppb[0]); v++) {
+            err = lzma2_encode(g.p, g.len, dl, k_lzma_lclppb[v][0], k_lzma_lclppb[v][1],
+                               k_lzma_lclppb[v][2], &z, &zl);
+            if (err != FWT_OK) {
+                break;
+            }
+            uint8_t *c = malloc(FWT_ENC_PRE_LEN + zl);
+            if (!c) {
+                free(z);
+                err = fwt_fail(FWT_E_NOMEM, "out of memory");
+                break;
+            }
+            pre[6] = FWT_ENC_ENTROPY_LZMA2;
+            pre[7] = (uint8_t)dl;
+            memcpy(c, pre, FWT_ENC_PRE_LEN);
+            memcpy(c + FWT_ENC_PRE_LEN, z, zl);
+            free(z);
+            keep_smaller(&best, &best_len, c, FWT_ENC_PRE_LEN + zl);
+        }
+        free(g.p);
+    }
+    free(tb);
+    free(tn);
+    if (err != FWT_OK) {
+        free(best);
+        return err;
+    }
+    *out = best;
+    *out_len = best_len;
+    return FWT_OK;
+}
+
+/* Every patch kind, or one; the smallest is kept. */
 fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw, size_t nw_len,
                         int level, enum fwt_delta_method method, fwt_delta_progress progress,
                         void *progress_ctx, uint8_t **out, size_t *out_len,
@@ -307,7 +445,7 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
 {
     *out = NULL;
     *out_len = 0;
-    if (!base || base_len == 0 || method > FWT_DELTA_BSDIFF) {
+    if (!base || base_len == 0 || method > FWT_DELTA_BSDIFF2) {
         return fwt_fail(FWT_E_ARG, "a patch needs a base image of at least one byte");
     }
     fwt_err err = check_level(level);
@@ -320,12 +458,16 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
                         "window a device accepts for a patch",
                         base_len, nw_len, 1ULL << FWT_ENC_PATCH_WINDOWLOG_MAX);
     }
-    uint8_t *zp = NULL, *zb = NULL;
-    size_t lp = 0, lb = 0;
-    if (method != FWT_DELTA_BSDIFF) {
+    uint8_t *zp = NULL, *zb = NULL, *z2 = NULL;
+    size_t lp = 0, lb = 0, l2 = 0;
+    if (method == FWT_DELTA_AUTO || method == FWT_DELTA_PREFIX) {
         err = encode(base, base_len, nw, nw_len, level, &zp, &lp);
     }
-    if (err == FWT_OK && method != FWT_DELTA_PREFIX) {
+    if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF2)) {
+        err = bsdiff2_patch(base, base_len, nw, nw_len, level,
+                            method == FWT_DELTA_BSDIFF2 ? progress : NULL, progress_ctx, &z2, &l2);
+    }
+    if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF)) {
         struct growbuf g = {NULL, 0, 0, 0};
         err = bsdiff_records(base, base_len, nw, nw_len, &g, progress, progress_ctx);
         if (err == FWT_OK) {
@@ -336,15 +478,25 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
     if (err != FWT_OK) {
         free(zp);
         free(zb);
+        free(z2);
         return err;
     }
-    if (zb && (!zp || lb <= lp)) {
+    /* bsdiff2 only where strictly smaller: older devices decode the other two. */
+    if (z2 && ((!zb && !zp) || (zb && l2 < lb && (!zp || l2 < lp)) || (!zb && zp && l2 < lp))) {
         free(zp);
+        free(zb);
+        *out = z2;
+        *out_len = l2;
+        *used = FWT_DEC_BSDIFF2;
+    } else if (zb && (!zp || lb <= lp)) {
+        free(zp);
+        free(z2);
         *out = zb;
         *out_len = lb;
         *used = FWT_DEC_BSDIFF;
     } else {
         free(zb);
+        free(z2);
         *out = zp;
         *out_len = lp;
         *used = FWT_DEC_PREFIX;

@@ -1,0 +1,47 @@
+/*
+ * The ARM Thumb-2 transform of "bsdiff2" patches (private to src/delta:
+ * encode.c applies it, decode.c applies and undoes it; docs/updates.md).
+ *
+ * Rewrites, in place, the targets of branch and PC-relative load
+ * instructions from relative (to the instruction) to absolute (an image
+ * offset), so that a call to one function reads the same wherever it is in
+ * the image and a code move changes fewer bytes. The image is cut in blocks
+ * of FWT_THUMB_BLOCK bytes at image offsets that are multiples of it; each
+ * block is scanned on its own from its start, halfword by halfword:
+ *
+ *   BL, B.W (T4)     11110 S imm10 | 11 J1 1 J2 imm11 / 10 J1 1 J2 imm11 (FWT_THUMB_BL)
+ *   B<c>.W (T3)      11110 S cond imm6 | 10 J1 0 J2 imm11, cond not 111x (FWT_THUMB_BCOND)
+ *   LDR Rt,[PC,#i]   01001 Rt imm8 (T1, FWT_THUMB_LDR16)
+ *   LDR.W Rt,[PC,#+i] 1111 1000 1101 1111 | Rt imm12 (T2 with U=1, FWT_THUMB_LDR32)
+ *
+ * A 32-bit instruction is transformed only if it ends inside the block. The
+ * transform changes only target bits; whether an instruction matches and how
+ * far the scan then advances (2 bytes, or 4 after a halfword starting a
+ * 32-bit instruction) depend only on bits it keeps, so scanning the
+ * transformed block makes the same decisions and fwt_thumb_inv undoes
+ * fwt_thumb_fwd exactly (each field is mapped by adding the position modulo
+ * the field's range). A block depends on nothing outside it: the decoder
+ * transforms the base one block at a time where the patch reads it.
+ */
+#ifndef FWT_DELTA_THUMB_H
+#define FWT_DELTA_THUMB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FWT_THUMB_BLOCK 4096U
+
+#define FWT_THUMB_BL 0x01U     /* BL and B.W (T4) */
+#define FWT_THUMB_BCOND 0x02U  /* B<c>.W (T3) */
+#define FWT_THUMB_LDR16 0x04U  /* LDR literal (T1) */
+#define FWT_THUMB_LDR32 0x08U  /* LDR.W literal (T2, positive offsets) */
+#define FWT_THUMB_ALL 0x0FU
+
+/* Transform (fwd) or undo (inv) buf[0..len), the block at image offset pos (a multiple of
+ * FWT_THUMB_BLOCK, len at most FWT_THUMB_BLOCK), for the instruction kinds in flags. */
+void fwt_thumb_fwd(uint8_t *buf, size_t len, uint64_t pos, unsigned flags);
+void fwt_thumb_inv(uint8_t *buf, size_t len, uint64_t pos, unsigned flags);
+/* The whole image, block by block. */
+void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags);
+
+#endif
