@@ -25,7 +25,8 @@
  *                    seek. Records run until the image is complete. The frame itself is
  *                    compressed without a prefix (window at most 8 MiB).
  *   "bsdiff2"      instead of the zstd frame: an 8-byte preamble "FWD2", transform (0 none,
- *                  1 ARM Thumb-2), transform flags, entropy coder (1 zstd, 2 LZMA2),
+ *                  1 ARM Thumb-2, 2 ARM Thumb-2 with an address map at the start of the
+ *                  records: u32le load, u32le n, n x (u32le start, i32le delta)), transform flags, entropy coder (1 zstd, 2 LZMA2),
  *                  LZMA2 dictionary log (12..23; 0 for zstd); then one zstd frame (window
  *                  at most 8 MiB) or one raw LZMA2 stream, holding "zstd-bsdiff" records
  *                  between the transformed base and the transformed image: the decoder
@@ -73,6 +74,7 @@ extern "C" {
 #define FWT_ENC_PRE_LEN 8U           /* ... and its length */
 #define FWT_ENC_XFORM_NONE 0U        /* transforms of "bsdiff2" */
 #define FWT_ENC_XFORM_THUMB2 1U
+#define FWT_ENC_XFORM_THUMB2_MAP 2U  /* Thumb-2, the base's targets and pointers through an address map */
 #define FWT_ENC_ENTROPY_ZSTD 1U      /* entropy coders of "bsdiff2" */
 #define FWT_ENC_ENTROPY_LZMA2 2U
 #define FWT_ENC_LZMA_DICTLOG_MAX 23  /* LZMA2 dictionary at most 8 MiB */
@@ -180,7 +182,7 @@ struct fwt_delta_pre {
 /* FWT_E_MALFORMED (with detail) unless frame starts with a valid preamble. */
 FWT_MUST_CHECK fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len,
                                            struct fwt_delta_pre *pre);
-/* "none" / "thumb2", "zstd" / "lzma2": names for the header and the CLI. */
+/* "none" / "thumb2" / "thumb2-map", "zstd" / "lzma2": names for the header and the CLI. */
 const char *fwt_delta_xform_name(unsigned xform);
 const char *fwt_delta_entropy_name(unsigned entropy);
 

@@ -61,6 +61,15 @@ struct fwt_dec {
     uint64_t bblk_idx;
     uint8_t *nblk;        /* transformed output collected until a block is complete */
     size_t nblk_len;
+    /* "thumb2-map": the address map read from the start of the records. */
+    int map_want;         /* 1: still reading it */
+    uint8_t mh[8];
+    size_t mh_have;
+    int mh_done;          /* its 8-byte head (load, n) is in */
+    uint32_t *mstart;
+    int32_t *mdelta;
+    size_t mgot;
+    struct fwt_xmap xmap;
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -127,6 +136,8 @@ void fwt_dec_free(fwt_dec *d)
     }
     free(d->bblk);
     free(d->nblk);
+    free(d->mstart);
+    free(d->mdelta);
     free(d->obuf);
     free(d->tbuf);
     free(d->sbuf);
@@ -193,7 +204,7 @@ static fwt_err xout_flush(fwt_dec *d)
         return FWT_OK;
     }
     /* The block starts at the image offset of everything sent before it. */
-    fwt_thumb_inv(d->nblk, d->nblk_len, d->out_total, d->pre.xflags);
+    fwt_thumb_inv(d->nblk, d->nblk_len, d->out_total, d->pre.xflags & FWT_THUMB_ALL);
     size_t n = d->nblk_len;
     d->nblk_len = 0;
     return out_bytes(d, d->nblk, n);
@@ -237,16 +248,77 @@ static const uint8_t *base_at(fwt_dec *d, uint64_t pos, size_t *avail)
                                                                  : FWT_THUMB_BLOCK);
     if (d->bblk_idx != idx) {
         memcpy(d->bblk, d->base + start, blen);
-        fwt_thumb_fwd(d->bblk, blen, start, d->pre.xflags);
+        fwt_thumb_base(d->bblk, blen, start, d->pre.xflags,
+                       d->pre.xform == FWT_ENC_XFORM_THUMB2_MAP ? &d->xmap : NULL);
         d->bblk_idx = idx;
     }
     *avail = blen - (size_t)(pos - start);
     return d->bblk + (pos - start);
 }
 
+/* The address map at the start of a "thumb2-map" patch's records: *used bytes of p[0..n). */
+static fwt_err map_bytes(fwt_dec *d, const uint8_t *p, size_t n, size_t *used)
+{
+    *used = 0;
+    while (n > 0 && d->map_want) {
+        size_t take = sizeof(d->mh) - d->mh_have;
+        take = take < n ? take : n;
+        memcpy(d->mh + d->mh_have, p, take);
+        d->mh_have += take;
+        p += take;
+        n -= take;
+        *used += take;
+        if (d->mh_have < sizeof(d->mh)) {
+            break;
+        }
+        d->mh_have = 0;
+        if (!d->mh_done) {
+            uint32_t cnt = le32(d->mh + 4);
+            if (cnt > FWT_XMAP_MAX) {
+                return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                             "patch address map of %u entries (at most %u)",
+                                             (unsigned)cnt, FWT_XMAP_MAX));
+            }
+            d->mh_done = 1;
+            d->xmap.load = le32(d->mh);
+            d->xmap.base_len = (uint32_t)d->base_len;
+            d->xmap.n = cnt;
+            d->mstart = malloc((cnt ? cnt : 1) * sizeof(*d->mstart));
+            d->mdelta = malloc((cnt ? cnt : 1) * sizeof(*d->mdelta));
+            if (!d->mstart || !d->mdelta) {
+                return dec_error(d, fwt_fail(FWT_E_NOMEM, "out of memory for the address map"));
+            }
+        } else {
+            uint32_t st = le32(d->mh);
+            if (d->mgot > 0 && st <= d->mstart[d->mgot - 1]) {
+                return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                             "patch address map is not in increasing order"));
+            }
+            d->mstart[d->mgot] = st;
+            d->mdelta[d->mgot] = (int32_t)le32(d->mh + 4);
+            d->mgot++;
+        }
+        if (d->mgot == d->xmap.n) {
+            d->xmap.start = d->mstart;
+            d->xmap.delta = d->mdelta;
+            d->map_want = 0;
+        }
+    }
+    return FWT_OK;
+}
+
 /* Apply bsdiff records (decompressed bytes p[0..n)) to the base. */
 static fwt_err bsdiff_bytes(fwt_dec *d, const uint8_t *p, size_t n)
 {
+    if (d->map_want) {
+        size_t used;
+        fwt_err err = map_bytes(d, p, n, &used);
+        if (err != FWT_OK) {
+            return err;
+        }
+        p += used;
+        n -= used;
+    }
     while (n > 0) {
         if (!d->in_rec) {
             size_t take = FWT_ENC_BSDIFF_REC - d->rec_have;
@@ -403,6 +475,10 @@ static fwt_err start_bsdiff2(fwt_dec *d)
         return dec_error(d, err);
     }
     d->have_pre = 1;
+    d->map_want = d->pre.xform == FWT_ENC_XFORM_THUMB2_MAP;
+    if (d->base_len > UINT32_MAX && d->pre.xform != FWT_ENC_XFORM_NONE) {
+        return dec_error(d, fwt_fail(FWT_E_TOO_LARGE, "bsdiff2 patch: base above 4 GiB"));
+    }
     if (d->pre.entropy == FWT_ENC_ENTROPY_LZMA2) {
         lzma_options_lzma opt;
         memset(&opt, 0, sizeof(opt));
@@ -542,7 +618,7 @@ fwt_err fwt_dec_end(fwt_dec *d)
                                      "(%llu bytes decoded)",
                                      (unsigned long long)d->out_total));
     }
-    if (d->method >= FWT_DEC_BSDIFF && (d->in_rec || d->rec_have != 0)) {
+    if (d->method >= FWT_DEC_BSDIFF && (d->in_rec || d->rec_have != 0 || d->map_want)) {
         return dec_error(d, fwt_fail(FWT_E_MALFORMED, "patch ends inside a record"));
     }
     fwt_err err = xout_flush(d);

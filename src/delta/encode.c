@@ -171,8 +171,10 @@ static void put_rec(struct growbuf *g, size_t add, size_t copy, int64_t seek)
     gb_put(g, r, sizeof(r));
 }
 
+/* segs (may be NULL) gets each approximate match: u32 old start, u32 new start, u32 length. */
 static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, size_t nn,
-                              struct growbuf *g, fwt_delta_progress progress, void *pctx)
+                              struct growbuf *g, struct growbuf *segs,
+                              fwt_delta_progress progress, void *pctx)
 {
     size_t next_report = 0;
     if (on == 0 || on > 0x7fffffffU || nn > 0xffffffffU) {
@@ -264,6 +266,10 @@ static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, 
         size_t copy = (scan - lenb) - (last_scan + lenf);
         int64_t seek = (int64_t)(pos - lenb) - (int64_t)(last_pos + lenf);
         put_rec(g, lenf, copy, seek);
+        if (segs && lenf > 0) {
+            uint32_t sg[3] = {(uint32_t)last_pos, (uint32_t)last_scan, (uint32_t)lenf};
+            gb_put(segs, sg, sizeof(sg));
+        }
         uint8_t dl[4096];
         for (size_t i = 0; i < lenf && !g->oom; i += sizeof(dl)) {
             size_t k = lenf - i < sizeof(dl) ? lenf - i : sizeof(dl);
@@ -347,15 +353,174 @@ static void keep_smaller(uint8_t **best, size_t *best_len, uint8_t *cand, size_t
     }
 }
 
-/* The transforms a "bsdiff2" patch tries (flags of thumb.h; 0: none). */
-static const unsigned k_xforms[] = {
-    0,
-    FWT_THUMB_ALL,
-    FWT_THUMB_BL | FWT_THUMB_LDR16 | FWT_THUMB_LDR32,
-    FWT_THUMB_BL,
+/* The transforms a "bsdiff2" patch tries: thumb.h flags, and whether through the address map. */
+static const struct {
+    unsigned flags;
+    int map;
+} k_xforms[] = {
+    {0, 0},
+    {FWT_THUMB_ALL, 0},
+    {FWT_THUMB_BL | FWT_THUMB_LDR16 | FWT_THUMB_LDR32, 0},
+    {FWT_THUMB_ALL | FWT_XF_PTR, 1},
+    {FWT_THUMB_BL | FWT_THUMB_LDR16 | FWT_THUMB_LDR32 | FWT_XF_PTR, 1},
+    {FWT_THUMB_ALL, 1},
+    {FWT_XF_PTR, 1},
 };
 /* The LZMA2 literal/position settings it tries: xz's default, and 2-byte aligned code. */
 static const uint32_t k_lzma_lclppb[][3] = {{3, 0, 2}, {0, 1, 1}, {1, 1, 1}, {3, 0, 0}};
+
+static int cmp_seg(const void *a, const void *b)
+{
+    const uint32_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[2] > y[2] ? -1 : x[2] < y[2] ? 1 : 0;
+}
+
+/* The address map from the matches of a plain bsdiff pass: matches of at least minlen bytes,
+ * ordered by base offset, one breakpoint where the shift changes. */
+static fwt_err build_map(uint32_t *segs, size_t nseg, size_t minlen, uint32_t **start,
+                         int32_t **delta, size_t *n)
+{
+    *start = malloc((nseg ? nseg : 1) * sizeof(**start));
+    *delta = malloc((nseg ? nseg : 1) * sizeof(**delta));
+    *n = 0;
+    if (!*start || !*delta) {
+        free(*start);
+        free(*delta);
+        *start = NULL;
+        *delta = NULL;
+        return fwt_fail(FWT_E_NOMEM, "out of memory for the address map");
+    }
+    qsort(segs, nseg, 3 * sizeof(uint32_t), cmp_seg);
+    for (size_t i = 0; i < nseg; i++) {
+        const uint32_t *sg = segs + 3 * i;
+        if (sg[2] < minlen || (*n > 0 && (*start)[*n - 1] == sg[0])) {
+            continue;
+        }
+        int32_t dl = (int32_t)(sg[1] - sg[0]);
+        if (*n > 0 && (*delta)[*n - 1] == dl) {
+            continue;
+        }
+        (*start)[*n] = sg[0];
+        (*delta)[*n] = dl;
+        (*n)++;
+    }
+    return FWT_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Aligned words of w[0..n) (sorted) in [lo, lo + len). */
+static size_t count_in(const uint32_t *w, size_t n, uint64_t lo, uint64_t len)
+{
+    size_t a = 0, b = n;
+    while (a < b) { /* first >= lo */
+        size_t mid = a + (b - a) / 2;
+        if (w[mid] < lo) {
+            a = mid + 1;
+        } else {
+            b = mid;
+        }
+    }
+    size_t c = a, d = n;
+    while (c < d) { /* first >= lo + len */
+        size_t mid = c + (d - c) / 2;
+        if ((uint64_t)w[mid] < lo + len) {
+            c = mid + 1;
+        } else {
+            d = mid;
+        }
+    }
+    return c - a;
+}
+
+/* The load address of an image: the multiple of 256 where the most aligned 32-bit words point
+ * into the image (the highest on a tie), near the most frequent top 16 bits of those words. */
+static uint32_t guess_load(const uint8_t *b, size_t n)
+{
+    size_t nw = n / 4;
+    uint32_t *w = malloc((nw ? nw : 1) * sizeof(*w));
+    uint32_t *hist = calloc(65536, sizeof(*hist));
+    uint64_t best_l = 0;
+    if (w && hist && nw) {
+        for (size_t i = 0; i < nw; i++) {
+            const uint8_t *p = b + 4 * i;
+            w[i] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                   (uint32_t)p[3] << 24;
+            hist[w[i] >> 16]++;
+        }
+        uint32_t top = 1;
+        for (uint32_t h = 1; h < 0xFFFFU; h++) {
+            top = hist[h] > hist[top] ? h : top;
+        }
+        qsort(w, nw, sizeof(*w), cmp_u32);
+        uint64_t hi = (uint64_t)top << 16;
+        uint64_t lo = hi > n ? (hi - n) & ~(uint64_t)0xFF : 0;
+        size_t best_c = 0;
+        for (uint64_t l = lo; l <= hi + 0xFF00U; l += 0x100) {
+            size_t c = count_in(w, nw, l, n);
+            if (c >= best_c) {
+                best_c = c;
+                best_l = l;
+            }
+        }
+    }
+    free(w);
+    free(hist);
+    return (uint32_t)best_l;
+}
+
+/* The records of a map (load, n, n x (start, delta), little-endian) before the records. */
+static void put_map(struct growbuf *g, const struct fwt_xmap *m)
+{
+    uint8_t h[8];
+    for (int i = 0; i < 4; i++) {
+        h[i] = (uint8_t)(m->load >> (8 * i));
+        h[4 + i] = (uint8_t)((uint32_t)m->n >> (8 * i));
+    }
+    gb_put(g, h, sizeof(h));
+    for (size_t k = 0; k < m->n; k++) {
+        for (int i = 0; i < 4; i++) {
+            h[i] = (uint8_t)(m->start[k] >> (8 * i));
+            h[4 + i] = (uint8_t)((uint32_t)m->delta[k] >> (8 * i));
+        }
+        gb_put(g, h, sizeof(h));
+    }
+}
+
+/* pre || the records g, coded with zstd and LZMA2 variants: the smallest into *best. */
+static fwt_err code_records(uint8_t pre[FWT_ENC_PRE_LEN], const struct growbuf *g, int level,
+                            uint8_t **best, size_t *best_len)
+{
+    uint8_t *z = NULL;
+    size_t zl = 0;
+    for (size_t v = 0; v <= sizeof(k_lzma_lclppb) / sizeof(k_lzma_lclppb[0]); v++) {
+        unsigned dl = window_log_for(g->len);
+        dl = dl < 12 ? 12 : dl > FWT_ENC_LZMA_DICTLOG_MAX ? FWT_ENC_LZMA_DICTLOG_MAX : dl;
+        fwt_err err = v == 0 ? encode(NULL, 0, g->p, g->len, level, &z, &zl)
+                             : lzma2_encode(g->p, g->len, dl, k_lzma_lclppb[v - 1][0],
+                                            k_lzma_lclppb[v - 1][1], k_lzma_lclppb[v - 1][2], &z,
+                                            &zl);
+        if (err != FWT_OK) {
+            return err;
+        }
+        uint8_t *c = malloc(FWT_ENC_PRE_LEN + zl);
+        if (!c) {
+            free(z);
+            return fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+        pre[6] = (uint8_t)(v == 0 ? FWT_ENC_ENTROPY_ZSTD : FWT_ENC_ENTROPY_LZMA2);
+        pre[7] = (uint8_t)(v == 0 ? 0 : dl);
+        memcpy(c, pre, FWT_ENC_PRE_LEN);
+        memcpy(c + FWT_ENC_PRE_LEN, z, zl);
+        free(z);
+        keep_smaller(best, best_len, c, FWT_ENC_PRE_LEN + zl);
+    }
+    return FWT_OK;
+}
 
 /* The smallest "bsdiff2" frame over every transform and entropy coder. */
 static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, size_t nn,
@@ -370,62 +535,61 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
     }
     uint8_t *best = NULL;
     size_t best_len = 0;
+    struct growbuf segs = {NULL, 0, 0, 0};
+    uint32_t *mstart = NULL;
+    int32_t *mdelta = NULL;
+    struct fwt_xmap map = {0, (uint32_t)bn, 0, NULL, NULL};
     for (size_t x = 0; err == FWT_OK && x < sizeof(k_xforms) / sizeof(k_xforms[0]); x++) {
+        if (k_xforms[x].map && !mstart) {
+            /* The map, from the matches of the plain pass (x == 0, first). */
+            if (segs.oom) {
+                err = fwt_fail(FWT_E_NOMEM, "out of memory for the matches");
+                break;
+            }
+            size_t nseg = segs.len / (3 * sizeof(uint32_t)), minlen = 16;
+            do {
+                free(mstart);
+                free(mdelta);
+                err = build_map((uint32_t *)(void *)segs.p, nseg, minlen, &mstart, &mdelta,
+                                &map.n);
+                minlen *= 2;
+            } while (err == FWT_OK && map.n > FWT_XMAP_MAX);
+            if (err != FWT_OK) {
+                break;
+            }
+            map.start = mstart;
+            map.delta = mdelta;
+            map.load = guess_load(base, bn);
+        }
+        const struct fwt_xmap *m = k_xforms[x].map ? &map : NULL;
         memcpy(tb, base, bn);
         if (nn) {
             memcpy(tn, nw, nn);
         }
-        fwt_thumb_fwd_image(tb, bn, k_xforms[x]);
-        fwt_thumb_fwd_image(tn, nn, k_xforms[x]);
+        fwt_thumb_fwd_image(tb, bn, k_xforms[x].flags, m);
+        fwt_thumb_fwd_image(tn, nn, k_xforms[x].flags & FWT_THUMB_ALL, NULL);
         struct growbuf g = {NULL, 0, 0, 0};
-        err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? progress : NULL, pctx);
+        if (m) {
+            put_map(&g, m);
+        }
+        err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? &segs : NULL, x == 0 ? progress : NULL,
+                             pctx);
         uint8_t pre[FWT_ENC_PRE_LEN];
         memcpy(pre, FWT_ENC_PRE_MAGIC, 4);
-        pre[4] = (uint8_t)(k_xforms[x] ? FWT_ENC_XFORM_THUMB2 : FWT_ENC_XFORM_NONE);
-        pre[5] = (uint8_t)k_xforms[x];
-        /* zstd */
-        uint8_t *z = NULL;
-        size_t zl = 0;
-        if (err == FWT_OK) {
-            err = encode(NULL, 0, g.p, g.len, level, &z, &zl);
+        pre[4] = (uint8_t)(m ? FWT_ENC_XFORM_THUMB2_MAP
+                           : k_xforms[x].flags ? FWT_ENC_XFORM_THUMB2 : FWT_ENC_XFORM_NONE);
+        pre[5] = (uint8_t)k_xforms[x].flags;
+        if (err == FWT_OK && g.oom) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory for the patch");
         }
         if (err == FWT_OK) {
-            uint8_t *c = malloc(FWT_ENC_PRE_LEN + zl);
-            if (!c) {
-                err = fwt_fail(FWT_E_NOMEM, "out of memory");
-            } else {
-                pre[6] = FWT_ENC_ENTROPY_ZSTD;
-                pre[7] = 0;
-                memcpy(c, pre, FWT_ENC_PRE_LEN);
-                memcpy(c + FWT_ENC_PRE_LEN, z, zl);
-                keep_smaller(&best, &best_len, c, FWT_ENC_PRE_LEN + zl);
-            }
-        }
-        free(z);
-        /* LZMA2, dictionary covering the records (at most 8 MiB) */
-        unsigned dl = window_log_for(g.len);
-        dl = dl < 12 ? 12 : dl > FWT_ENC_LZMA_DICTLOG_MAX ? FWT_ENC_LZMA_DICTLOG_MAX : dl;
-        for (size_t v = 0; err == FWT_OK && v < sizeof(k_lzma_lclppb) / sizeof(k_lzma_lclppb[0]); v++) {
-            err = lzma2_encode(g.p, g.len, dl, k_lzma_lclppb[v][0], k_lzma_lclppb[v][1],
-                               k_lzma_lclppb[v][2], &z, &zl);
-            if (err != FWT_OK) {
-                break;
-            }
-            uint8_t *c = malloc(FWT_ENC_PRE_LEN + zl);
-            if (!c) {
-                free(z);
-                err = fwt_fail(FWT_E_NOMEM, "out of memory");
-                break;
-            }
-            pre[6] = FWT_ENC_ENTROPY_LZMA2;
-            pre[7] = (uint8_t)dl;
-            memcpy(c, pre, FWT_ENC_PRE_LEN);
-            memcpy(c + FWT_ENC_PRE_LEN, z, zl);
-            free(z);
-            keep_smaller(&best, &best_len, c, FWT_ENC_PRE_LEN + zl);
+            err = code_records(pre, &g, level, &best, &best_len);
         }
         free(g.p);
     }
+    free(segs.p);
+    free(mstart);
+    free(mdelta);
     free(tb);
     free(tn);
     if (err != FWT_OK) {
@@ -469,7 +633,7 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
     }
     if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF)) {
         struct growbuf g = {NULL, 0, 0, 0};
-        err = bsdiff_records(base, base_len, nw, nw_len, &g, progress, progress_ctx);
+        err = bsdiff_records(base, base_len, nw, nw_len, &g, NULL, progress, progress_ctx);
         if (err == FWT_OK) {
             err = encode(NULL, 0, g.p, g.len, level, &zb, &lb);
         }

@@ -72,8 +72,9 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
     pre->xflags = frame[5];
     pre->entropy = frame[6];
     pre->dictlog = frame[7];
-    if (pre->xform > FWT_ENC_XFORM_THUMB2 || (pre->xform == FWT_ENC_XFORM_NONE) != (pre->xflags == 0) ||
-        (pre->xflags & ~0x0FU) != 0) {
+    if (pre->xform > FWT_ENC_XFORM_THUMB2_MAP ||
+        (pre->xform == FWT_ENC_XFORM_NONE) != (pre->xflags == 0) ||
+        (pre->xflags & ~(pre->xform == FWT_ENC_XFORM_THUMB2_MAP ? 0x1FU : 0x0FU)) != 0) {
         return fwt_fail(FWT_E_UNSUPPORTED, "bsdiff2 patch: unknown transform %u (flags 0x%02x)",
                         pre->xform, pre->xflags);
     }
@@ -90,7 +91,10 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
 
 const char *fwt_delta_xform_name(unsigned xform)
 {
-    return xform == FWT_ENC_XFORM_NONE ? "none" : xform == FWT_ENC_XFORM_THUMB2 ? "thumb2" : "unknown";
+    return xform == FWT_ENC_XFORM_NONE         ? "none"
+           : xform == FWT_ENC_XFORM_THUMB2     ? "thumb2"
+           : xform == FWT_ENC_XFORM_THUMB2_MAP ? "thumb2-map"
+                                               : "unknown";
 }
 
 const char *fwt_delta_entropy_name(unsigned entropy)

@@ -46,8 +46,32 @@ static void t3_put(uint32_t *h1, uint32_t *h2, uint32_t v)
     *h2 = (*h2 & 0xD000U) | ((v >> 17) & 1U) << 13 | ((v >> 18) & 1U) << 11 | (v & 0x7FFU);
 }
 
-/* dir +1: relative to absolute; -1: back. */
-static void run(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir)
+uint32_t fwt_xmap_apply(const struct fwt_xmap *m, uint32_t off)
+{
+    if (m->n == 0 || off < m->start[0]) {
+        return off;
+    }
+    size_t lo = 0, hi = m->n; /* start[lo] <= off < start[hi] */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->start[mid] <= off) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return off + (uint32_t)m->delta[lo];
+}
+
+/* A target t (an image offset): through the map, if any. */
+static uint32_t tgt(const struct fwt_xmap *m, uint32_t t)
+{
+    return m ? fwt_xmap_apply(m, t) : t;
+}
+
+/* dir +1: relative to absolute (through map if not NULL); -1: back (never with a map). */
+static void run(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir,
+                const struct fwt_xmap *map)
 {
     size_t i = 0;
     while (i + 2 <= len) {
@@ -57,7 +81,8 @@ static void run(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir)
             /* LDR Rt,[PC,#imm8*4]: the word index of Align(PC,4) + imm8*4, mod 256. */
             if (flags & FWT_THUMB_LDR16) {
                 uint32_t base = (uint32_t)((at + 4) >> 2);
-                uint32_t v = dir > 0 ? h1 + base : h1 - base;
+                uint32_t v = dir < 0 ? h1 - base
+                                     : tgt(map, (base + (h1 & 0xFFU)) << 2) >> 2;
                 wr16(buf + i, (h1 & 0xFF00U) | (v & 0xFFU));
             }
             i += 2;
@@ -76,14 +101,18 @@ static void run(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir)
             if (flags & FWT_THUMB_BL) {
                 uint32_t base = (uint32_t)((at + 4) >> 1);
                 uint32_t v = t4_get(h1, h2);
-                t4_put(&h1, &h2, (dir > 0 ? v + base : v - base) & 0xFFFFFFU);
+                uint32_t rel = (v ^ 0x800000U) - 0x800000U; /* sign-extended */
+                t4_put(&h1, &h2,
+                       (dir < 0 ? v - base : tgt(map, (base + rel) << 1) >> 1) & 0xFFFFFFU);
             }
         } else if ((h1 & 0xF800U) == 0xF000U && (h2 & 0xD000U) == 0x9000U) {
             /* B.W T4: 10 J1 1 J2 */
             if (flags & FWT_THUMB_BL) {
                 uint32_t base = (uint32_t)((at + 4) >> 1);
                 uint32_t v = t4_get(h1, h2);
-                t4_put(&h1, &h2, (dir > 0 ? v + base : v - base) & 0xFFFFFFU);
+                uint32_t rel = (v ^ 0x800000U) - 0x800000U; /* sign-extended */
+                t4_put(&h1, &h2,
+                       (dir < 0 ? v - base : tgt(map, (base + rel) << 1) >> 1) & 0xFFFFFFU);
             }
         } else if ((h1 & 0xF800U) == 0xF000U && (h2 & 0xD000U) == 0x8000U &&
                    (h1 & 0x0380U) != 0x0380U) {
@@ -91,13 +120,15 @@ static void run(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir)
             if (flags & FWT_THUMB_BCOND) {
                 uint32_t base = (uint32_t)((at + 4) >> 1);
                 uint32_t v = t3_get(h1, h2);
-                t3_put(&h1, &h2, (dir > 0 ? v + base : v - base) & 0xFFFFFU);
+                uint32_t rel = (v ^ 0x80000U) - 0x80000U;
+                t3_put(&h1, &h2,
+                       (dir < 0 ? v - base : tgt(map, (base + rel) << 1) >> 1) & 0xFFFFFU);
             }
         } else if (h1 == 0xF8DFU) {
             /* LDR.W Rt,[PC,#+imm12]: Align(PC,4) + imm12, mod 4096. */
             if (flags & FWT_THUMB_LDR32) {
                 uint32_t base = (uint32_t)((at + 4) & ~(uint64_t)3);
-                uint32_t v = dir > 0 ? h2 + base : h2 - base;
+                uint32_t v = dir < 0 ? h2 - base : tgt(map, base + (h2 & 0xFFFU));
                 h2 = (h2 & 0xF000U) | (v & 0xFFFU);
             }
         }
@@ -109,18 +140,36 @@ static void run(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir)
 
 void fwt_thumb_fwd(uint8_t *buf, size_t len, uint64_t pos, unsigned flags)
 {
-    run(buf, len, pos, flags, 1);
+    run(buf, len, pos, flags, 1, NULL);
 }
 
 void fwt_thumb_inv(uint8_t *buf, size_t len, uint64_t pos, unsigned flags)
 {
-    run(buf, len, pos, flags, -1);
+    run(buf, len, pos, flags, -1, NULL);
 }
 
-void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags)
+void fwt_thumb_base(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
+                    const struct fwt_xmap *map)
+{
+    if (map && (flags & FWT_XF_PTR)) {
+        /* Pointers first, on the base's own bytes (words at 4-aligned image offsets). */
+        for (size_t i = (size_t)((4U - (pos & 3U)) & 3U); i + 4 <= len; i += 4) {
+            uint32_t w = (uint32_t)rd16(buf + i) | rd16(buf + i + 2) << 16;
+            uint32_t o = w - map->load;
+            if (w >= map->load && o < map->base_len) {
+                w = map->load + fwt_xmap_apply(map, o);
+                wr16(buf + i, w & 0xFFFFU);
+                wr16(buf + i + 2, w >> 16);
+            }
+        }
+    }
+    run(buf, len, pos, flags & FWT_THUMB_ALL, 1, map);
+}
+
+void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags, const struct fwt_xmap *map)
 {
     for (size_t off = 0; off < len; off += FWT_THUMB_BLOCK) {
         size_t n = len - off < FWT_THUMB_BLOCK ? len - off : FWT_THUMB_BLOCK;
-        run(buf + off, n, off, flags, 1);
+        fwt_thumb_base(buf + off, n, off, flags, map);
     }
 }

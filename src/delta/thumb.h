@@ -36,12 +36,37 @@
 #define FWT_THUMB_LDR16 0x04U  /* LDR literal (T1) */
 #define FWT_THUMB_LDR32 0x08U  /* LDR.W literal (T2, positive offsets) */
 #define FWT_THUMB_ALL 0x0FU
+#define FWT_XF_PTR 0x10U       /* base only, with a map: 32-bit pointers into the image */
+
+/*
+ * The address map of a "thumb2-map" patch (made by the encoder, shipped at the
+ * start of the records): image offsets of the base to where the same bytes
+ * are in the new image, M(o) = o + delta[i] for the last i with start[i] <= o
+ * (o itself below start[0]). The base is transformed with it, one way: every
+ * target found is replaced by its image offset mapped through M, and with
+ * FWT_XF_PTR every aligned 32-bit word w with load <= w < load + base_len by
+ * load + M(w - load), so that a reference which still points at the same
+ * code reads exactly as in the transformed new image (whose targets are
+ * made absolute but not mapped: only that transform is undone).
+ */
+#define FWT_XMAP_MAX 16384U
+struct fwt_xmap {
+    uint32_t load;          /* the image's load address (for pointers) */
+    uint32_t base_len;
+    size_t n;
+    const uint32_t *start;  /* n, strictly increasing */
+    const int32_t *delta;   /* n */
+};
+uint32_t fwt_xmap_apply(const struct fwt_xmap *m, uint32_t off);
 
 /* Transform (fwd) or undo (inv) buf[0..len), the block at image offset pos (a multiple of
  * FWT_THUMB_BLOCK, len at most FWT_THUMB_BLOCK), for the instruction kinds in flags. */
 void fwt_thumb_fwd(uint8_t *buf, size_t len, uint64_t pos, unsigned flags);
 void fwt_thumb_inv(uint8_t *buf, size_t len, uint64_t pos, unsigned flags);
-/* The whole image, block by block. */
-void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags);
+/* The base block at pos transformed through map (NULL: as fwt_thumb_fwd, no pointers). */
+void fwt_thumb_base(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
+                    const struct fwt_xmap *map);
+/* The whole image, block by block: fwt_thumb_fwd, or fwt_thumb_base with a map. */
+void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags, const struct fwt_xmap *map);
 
 #endif
