@@ -182,7 +182,8 @@ int agent_update_main(fwt_agent *dev, int argc, char **argv, int json)
             json_decref(out);
         }
     } else {
-        const char *how = !strcmp(res->encoding, FWT_ENC_BSDIFF) ? "bsdiff patch"
+        const char *how = !strcmp(res->encoding, FWT_ENC_BSDIFF2) ? "bsdiff2 patch"
+                          : !strcmp(res->encoding, FWT_ENC_BSDIFF) ? "bsdiff patch"
                           : !strcmp(res->encoding, FWT_ENC_PATCH) ? "zstd patch"
                           : !strcmp(res->encoding, FWT_ENC_ZSTD) ? "zstd-compressed"
                                                                  : "full image";
