@@ -390,7 +390,9 @@ static fwt_err build_map(uint32_t *segs, size_t nseg, size_t minlen, uint32_t **
         *delta = NULL;
         return fwt_fail(FWT_E_NOMEM, "out of memory for the address map");
     }
-    qsort(segs, nseg, 3 * sizeof(uint32_t), cmp_seg);
+    if (nseg > 0) {
+        qsort(segs, nseg, 3 * sizeof(uint32_t), cmp_seg);
+    }
     for (size_t i = 0; i < nseg; i++) {
         const uint32_t *sg = segs + 3 * i;
         if (sg[2] < minlen || (*n > 0 && (*start)[*n - 1] == sg[0])) {
