@@ -426,7 +426,7 @@ static fwt_err run_frame(fwt_dec *d, ZSTD_inBuffer *in, int *progress)
 static fwt_err run_lzma(fwt_dec *d, ZSTD_inBuffer *in, int finish, int *progress)
 {
     *progress = 0;
-    d->lz.next_in = (const uint8_t *)in->src + in->pos;
+    d->lz.next_in = in->src ? (const uint8_t *)in->src + in->pos : NULL; /* NULL: the end */
     d->lz.avail_in = in->size - in->pos;
     for (;;) {
         d->lz.next_out = d->obuf;
