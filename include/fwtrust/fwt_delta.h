@@ -26,8 +26,10 @@
  *                    compressed without a prefix (window at most 8 MiB).
  *   "bsdiff2"      instead of the zstd frame: an 8-byte preamble "FWD2", transform (0 none,
  *                  1 ARM Thumb-2, 2 ARM Thumb-2 with an address map at the start of the
- *                  records: u32le load, u32le n, n x (u32le start, i32le delta)), transform flags, entropy coder (1 zstd, 2 LZMA2),
- *                  LZMA2 dictionary log (12..23; 0 for zstd); then one zstd frame (window
+ *                  records: u32le load, u32le n, n x (u32le start, i32le delta)),
+ *                  transform flags, entropy coder (1 zstd, 2 LZMA2, 3 LZMA2 with the base
+ *                  image as preset dictionary), LZMA2 dictionary log (12..23; 0 for zstd);
+ *                  then one zstd frame (window
  *                  at most 8 MiB) or one raw LZMA2 stream, holding "zstd-bsdiff" records
  *                  between the transformed base and the transformed image: the decoder
  *                  transforms the base block by block where a record reads it and undoes
@@ -77,6 +79,7 @@ extern "C" {
 #define FWT_ENC_XFORM_THUMB2_MAP 2U  /* Thumb-2, the base's targets and pointers through an address map */
 #define FWT_ENC_ENTROPY_ZSTD 1U      /* entropy coders of "bsdiff2" */
 #define FWT_ENC_ENTROPY_LZMA2 2U
+#define FWT_ENC_ENTROPY_LZMA2_BASE 3U /* LZMA2, the base image (untransformed) as preset dictionary */
 #define FWT_ENC_LZMA_DICTLOG_MAX 23  /* LZMA2 dictionary at most 8 MiB */
 
 /*

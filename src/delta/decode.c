@@ -461,7 +461,7 @@ static fwt_err run_lzma(fwt_dec *d, ZSTD_inBuffer *in, int finish, int *progress
 /* The entropy decoder of the frame: zstd, or LZMA2 for a "bsdiff2" patch that says so. */
 static fwt_err run_entropy(fwt_dec *d, ZSTD_inBuffer *in, int finish, int *progress)
 {
-    if (d->method == FWT_DEC_BSDIFF2 && d->pre.entropy == FWT_ENC_ENTROPY_LZMA2) {
+    if (d->method == FWT_DEC_BSDIFF2 && d->pre.entropy != FWT_ENC_ENTROPY_ZSTD) {
         return run_lzma(d, in, finish, progress);
     }
     return run_frame(d, in, progress);
@@ -479,13 +479,18 @@ static fwt_err start_bsdiff2(fwt_dec *d)
     if (d->base_len > UINT32_MAX && d->pre.xform != FWT_ENC_XFORM_NONE) {
         return dec_error(d, fwt_fail(FWT_E_TOO_LARGE, "bsdiff2 patch: base above 4 GiB"));
     }
-    if (d->pre.entropy == FWT_ENC_ENTROPY_LZMA2) {
+    if (d->pre.entropy != FWT_ENC_ENTROPY_ZSTD) {
         lzma_options_lzma opt;
         memset(&opt, 0, sizeof(opt));
         if (lzma_lzma_preset(&opt, 6)) {
             return dec_error(d, fwt_fail(FWT_E_INTERNAL, "liblzma preset"));
         }
         opt.dict_size = 1U << d->pre.dictlog; /* at most 2^FWT_ENC_LZMA_DICTLOG_MAX */
+        if (d->pre.entropy == FWT_ENC_ENTROPY_LZMA2_BASE) {
+            /* The base as preset dictionary (liblzma copies what fits into its dictionary). */
+            opt.preset_dict = d->base;
+            opt.preset_dict_size = (uint32_t)(d->base_len < UINT32_MAX ? d->base_len : UINT32_MAX);
+        }
         lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
         lzma_stream init = LZMA_STREAM_INIT;
         d->lz = init;
@@ -523,7 +528,7 @@ fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len)
                 if (err != FWT_OK) {
                     return err;
                 }
-                d->stage = d->pre.entropy == FWT_ENC_ENTROPY_LZMA2 ? DEC_FRAME : DEC_START;
+                d->stage = d->pre.entropy != FWT_ENC_ENTROPY_ZSTD ? DEC_FRAME : DEC_START;
                 d->head_len = 0;
                 break;
             }

@@ -312,7 +312,8 @@ fwt_err fwt_delta_compress(const uint8_t *data, size_t len, int level, uint8_t *
 
 /* Raw LZMA2 (liblzma) of data, dictionary 2^dictlog, literal/position bits lc, lp, pb. */
 static fwt_err lzma2_encode(const uint8_t *data, size_t len, unsigned dictlog, uint32_t lc,
-                            uint32_t lp, uint32_t pb, uint8_t **out, size_t *out_len)
+                            uint32_t lp, uint32_t pb, const uint8_t *pdict, size_t pdict_len,
+                            uint8_t **out, size_t *out_len)
 {
     *out = NULL;
     lzma_options_lzma opt;
@@ -324,6 +325,8 @@ static fwt_err lzma2_encode(const uint8_t *data, size_t len, unsigned dictlog, u
     opt.lp = lp;
     opt.pb = pb;
     opt.nice_len = 273;
+    opt.preset_dict = pdict;
+    opt.preset_dict_size = (uint32_t)pdict_len;
     lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
     size_t cap = len + len / 3 + 1024;
     uint8_t *buf = malloc(cap);
@@ -493,18 +496,30 @@ static void put_map(struct growbuf *g, const struct fwt_xmap *m)
     }
 }
 
-/* pre || the records g, coded with zstd and LZMA2 variants: the smallest into *best. */
+/* pre || the records g, coded with zstd and LZMA2 variants: the smallest into *best. The
+ * LZMA2 ones twice: alone, and with the base image as its preset dictionary (literal bytes of
+ * new code found anywhere in the base; the dictionary then covers base and records). */
 static fwt_err code_records(uint8_t pre[FWT_ENC_PRE_LEN], const struct growbuf *g, int level,
-                            uint8_t **best, size_t *best_len)
+                            const uint8_t *base, size_t bn, uint8_t **best, size_t *best_len)
 {
     uint8_t *z = NULL;
     size_t zl = 0;
-    for (size_t v = 0; v <= sizeof(k_lzma_lclppb) / sizeof(k_lzma_lclppb[0]); v++) {
-        unsigned dl = window_log_for(g->len);
-        dl = dl < 12 ? 12 : dl > FWT_ENC_LZMA_DICTLOG_MAX ? FWT_ENC_LZMA_DICTLOG_MAX : dl;
+    size_t nv = sizeof(k_lzma_lclppb) / sizeof(k_lzma_lclppb[0]);
+    for (size_t v = 0; v <= 2 * nv; v++) {
+        int with_base = v > nv;
+        size_t k = with_base ? v - nv - 1 : v - 1;
+        unsigned dl = window_log_for(g->len + (with_base ? bn : 0));
+        dl = dl < 12 ? 12 : dl;
+        if (dl > FWT_ENC_LZMA_DICTLOG_MAX) {
+            if (with_base) {
+                continue; /* base and records above what a device accepts */
+            }
+            dl = FWT_ENC_LZMA_DICTLOG_MAX;
+        }
         fwt_err err = v == 0 ? encode(NULL, 0, g->p, g->len, level, &z, &zl)
-                             : lzma2_encode(g->p, g->len, dl, k_lzma_lclppb[v - 1][0],
-                                            k_lzma_lclppb[v - 1][1], k_lzma_lclppb[v - 1][2], &z,
+                             : lzma2_encode(g->p, g->len, dl, k_lzma_lclppb[k][0],
+                                            k_lzma_lclppb[k][1], k_lzma_lclppb[k][2],
+                                            with_base ? base : NULL, with_base ? bn : 0, &z,
                                             &zl);
         if (err != FWT_OK) {
             return err;
@@ -514,7 +529,8 @@ static fwt_err code_records(uint8_t pre[FWT_ENC_PRE_LEN], const struct growbuf *
             free(z);
             return fwt_fail(FWT_E_NOMEM, "out of memory");
         }
-        pre[6] = (uint8_t)(v == 0 ? FWT_ENC_ENTROPY_ZSTD : FWT_ENC_ENTROPY_LZMA2);
+        pre[6] = (uint8_t)(v == 0 ? FWT_ENC_ENTROPY_ZSTD
+                           : with_base ? FWT_ENC_ENTROPY_LZMA2_BASE : FWT_ENC_ENTROPY_LZMA2);
         pre[7] = (uint8_t)(v == 0 ? 0 : dl);
         memcpy(c, pre, FWT_ENC_PRE_LEN);
         memcpy(c + FWT_ENC_PRE_LEN, z, zl);
@@ -585,7 +601,7 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
             err = fwt_fail(FWT_E_NOMEM, "out of memory for the patch");
         }
         if (err == FWT_OK) {
-            err = code_records(pre, &g, level, &best, &best_len);
+            err = code_records(pre, &g, level, base, bn, &best, &best_len);
         }
         free(g.p);
     }

@@ -79,7 +79,7 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
                         pre->xform, pre->xflags);
     }
     if (pre->entropy == FWT_ENC_ENTROPY_ZSTD ? pre->dictlog != 0
-        : pre->entropy == FWT_ENC_ENTROPY_LZMA2
+        : pre->entropy == FWT_ENC_ENTROPY_LZMA2 || pre->entropy == FWT_ENC_ENTROPY_LZMA2_BASE
             ? (pre->dictlog < 12 || pre->dictlog > FWT_ENC_LZMA_DICTLOG_MAX)
             : 1) {
         return fwt_fail(FWT_E_UNSUPPORTED,
@@ -99,7 +99,10 @@ const char *fwt_delta_xform_name(unsigned xform)
 
 const char *fwt_delta_entropy_name(unsigned entropy)
 {
-    return entropy == FWT_ENC_ENTROPY_ZSTD ? "zstd" : entropy == FWT_ENC_ENTROPY_LZMA2 ? "lzma2" : "unknown";
+    return entropy == FWT_ENC_ENTROPY_ZSTD         ? "zstd"
+           : entropy == FWT_ENC_ENTROPY_LZMA2      ? "lzma2"
+           : entropy == FWT_ENC_ENTROPY_LZMA2_BASE ? "lzma2-base"
+                                                   : "unknown";
 }
 
 static void put_le32(uint8_t *p, uint32_t v)

@@ -207,6 +207,7 @@ static void test_real_pair(void **state)
     struct fwt_delta_pre pre;
     assert_int_equal(fwt_delta_pre_parse(z2, l2, &pre), FWT_OK);
     assert_int_equal(pre.xform, FWT_ENC_XFORM_THUMB2_MAP);
+    assert_true(pre.entropy == FWT_ENC_ENTROPY_LZMA2 || pre.entropy == FWT_ENC_ENTROPY_LZMA2_BASE);
     /* The transform's gain on real Thumb-2 code: at most 0.85 of the plain records. */
     assert_true(l2 * 100 <= l1 * 85);
     assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_OK);
@@ -240,6 +241,10 @@ static void test_real_pair(void **state)
     z2[4] = 9;
     assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
     z2[4] = save;
+    save = z2[6];
+    z2[6] = 4; /* no such entropy coder */
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    z2[6] = save;
     save = z2[7];
     z2[7] = 30;
     assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
