@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the ARM Thumb-2 transform of "bsdiff2" patches
- * (src/delta/thumb.h). Input: byte 0 the flags, byte 1 the block index (the
+ * (src/delta/thumb.h), Thumb-2 and A32. Input: byte 0 the flags, byte 1 the block index (the
  * block's image offset is index * FWT_THUMB_BLOCK), then one block of data
  * (any length up to FWT_THUMB_BLOCK). fwt_thumb_inv(fwt_thumb_fwd(x)) must
  * be x exactly, for any bytes (data that looks like instructions included);
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2 || size - 2 > FWT_THUMB_BLOCK) {
         return 0;
     }
-    unsigned flags = data[0] & FWT_THUMB_ALL;
+    unsigned flags = data[0] & (FWT_THUMB_ALL | FWT_XF_ARM);
     uint64_t pos = (uint64_t)data[1] * FWT_THUMB_BLOCK;
     const uint8_t *in = data + 2;
     size_t n = size - 2;
@@ -45,6 +45,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     struct fwt_xmap m = {(uint32_t)data[0] << 24, (uint32_t)(pos + n), k, st, dl};
     memcpy(buf, in, n);
-    fwt_thumb_base(buf, n, pos, (data[0] & 0x1FU) | FWT_XF_PTR, &m);
+    fwt_thumb_base(buf, n, pos, (data[0] & 0x3FU) | FWT_XF_PTR, &m);
     return 0;
 }

@@ -26,7 +26,8 @@
  *                    compressed without a prefix (window at most 8 MiB).
  *   "bsdiff2"      instead of the zstd frame: an 8-byte preamble "FWD2", transform (0 none,
  *                  1 ARM Thumb-2, 2 ARM Thumb-2 with an address map at the start of the
- *                  records: u32le load, u32le n, n x (u32le start, i32le delta)),
+ *                  records: u32le load, u32le n, n x (u32le start, i32le delta), 3 ARM
+ *                  (A32) with an address map),
  *                  transform flags, entropy coder (1 zstd, 2 LZMA2, 3 LZMA2 with the base
  *                  image as preset dictionary), LZMA2 dictionary log (12..23; 0 for zstd);
  *                  then one zstd frame (window
@@ -77,6 +78,7 @@ extern "C" {
 #define FWT_ENC_XFORM_NONE 0U        /* transforms of "bsdiff2" */
 #define FWT_ENC_XFORM_THUMB2 1U
 #define FWT_ENC_XFORM_THUMB2_MAP 2U  /* Thumb-2, the base's targets and pointers through an address map */
+#define FWT_ENC_XFORM_ARM32_MAP 3U   /* the same for 32-bit ARM code (BL, LDR literal; ARM7/ARM9) */
 #define FWT_ENC_ENTROPY_ZSTD 1U      /* entropy coders of "bsdiff2" */
 #define FWT_ENC_ENTROPY_LZMA2 2U
 #define FWT_ENC_ENTROPY_LZMA2_BASE 3U /* LZMA2, the base image (untransformed) as preset dictionary */

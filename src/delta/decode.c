@@ -204,7 +204,8 @@ static fwt_err xout_flush(fwt_dec *d)
         return FWT_OK;
     }
     /* The block starts at the image offset of everything sent before it. */
-    fwt_thumb_inv(d->nblk, d->nblk_len, d->out_total, d->pre.xflags & FWT_THUMB_ALL);
+    fwt_thumb_inv(d->nblk, d->nblk_len, d->out_total,
+                  d->pre.xflags & (FWT_THUMB_ALL | FWT_XF_ARM));
     size_t n = d->nblk_len;
     d->nblk_len = 0;
     return out_bytes(d, d->nblk, n);
@@ -249,7 +250,7 @@ static const uint8_t *base_at(fwt_dec *d, uint64_t pos, size_t *avail)
     if (d->bblk_idx != idx) {
         memcpy(d->bblk, d->base + start, blen);
         fwt_thumb_base(d->bblk, blen, start, d->pre.xflags,
-                       d->pre.xform == FWT_ENC_XFORM_THUMB2_MAP ? &d->xmap : NULL);
+                       d->pre.xform >= FWT_ENC_XFORM_THUMB2_MAP ? &d->xmap : NULL);
         d->bblk_idx = idx;
     }
     *avail = blen - (size_t)(pos - start);
@@ -475,7 +476,7 @@ static fwt_err start_bsdiff2(fwt_dec *d)
         return dec_error(d, err);
     }
     d->have_pre = 1;
-    d->map_want = d->pre.xform == FWT_ENC_XFORM_THUMB2_MAP;
+    d->map_want = d->pre.xform >= FWT_ENC_XFORM_THUMB2_MAP;
     if (d->base_len > UINT32_MAX && d->pre.xform != FWT_ENC_XFORM_NONE) {
         return dec_error(d, fwt_fail(FWT_E_TOO_LARGE, "bsdiff2 patch: base above 4 GiB"));
     }

@@ -368,6 +368,8 @@ static const struct {
     {FWT_THUMB_BL | FWT_THUMB_LDR16 | FWT_THUMB_LDR32 | FWT_XF_PTR, 1},
     {FWT_THUMB_ALL, 1},
     {FWT_XF_PTR, 1},
+    {FWT_XF_ARM | FWT_THUMB_BL | FWT_THUMB_LDR32 | FWT_XF_PTR, 1},
+    {FWT_XF_ARM | FWT_THUMB_BL | FWT_THUMB_LDR32, 1},
 };
 /* The LZMA2 literal/position settings it tries: xz's default, and 2-byte aligned code. */
 static const uint32_t k_lzma_lclppb[][3] = {{3, 0, 2}, {0, 1, 1}, {1, 1, 1}, {3, 0, 0}};
@@ -585,7 +587,7 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
             memcpy(tn, nw, nn);
         }
         fwt_thumb_fwd_image(tb, bn, k_xforms[x].flags, m);
-        fwt_thumb_fwd_image(tn, nn, k_xforms[x].flags & FWT_THUMB_ALL, NULL);
+        fwt_thumb_fwd_image(tn, nn, k_xforms[x].flags & (FWT_THUMB_ALL | FWT_XF_ARM), NULL);
         struct growbuf g = {NULL, 0, 0, 0};
         if (m) {
             put_map(&g, m);
@@ -594,7 +596,8 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
                              pctx);
         uint8_t pre[FWT_ENC_PRE_LEN];
         memcpy(pre, FWT_ENC_PRE_MAGIC, 4);
-        pre[4] = (uint8_t)(m ? FWT_ENC_XFORM_THUMB2_MAP
+        pre[4] = (uint8_t)((k_xforms[x].flags & FWT_XF_ARM) ? FWT_ENC_XFORM_ARM32_MAP
+                           : m ? FWT_ENC_XFORM_THUMB2_MAP
                            : k_xforms[x].flags ? FWT_ENC_XFORM_THUMB2 : FWT_ENC_XFORM_NONE);
         pre[5] = (uint8_t)k_xforms[x].flags;
         if (err == FWT_OK && g.oom) {

@@ -72,9 +72,15 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
     pre->xflags = frame[5];
     pre->entropy = frame[6];
     pre->dictlog = frame[7];
-    if (pre->xform > FWT_ENC_XFORM_THUMB2_MAP ||
+    /* Flags: 1 2 4 8 instructions, 16 pointers (with a map), 32 A32 (its own transform). */
+    unsigned allowed = pre->xform == FWT_ENC_XFORM_THUMB2   ? 0x0FU
+                       : pre->xform == FWT_ENC_XFORM_THUMB2_MAP ? 0x1FU
+                       : pre->xform == FWT_ENC_XFORM_ARM32_MAP  ? 0x3FU
+                                                                : 0U;
+    if (pre->xform > FWT_ENC_XFORM_ARM32_MAP ||
         (pre->xform == FWT_ENC_XFORM_NONE) != (pre->xflags == 0) ||
-        (pre->xflags & ~(pre->xform == FWT_ENC_XFORM_THUMB2_MAP ? 0x1FU : 0x0FU)) != 0) {
+        (pre->xflags & ~allowed) != 0 ||
+        (pre->xform == FWT_ENC_XFORM_ARM32_MAP) != ((pre->xflags & 0x20U) != 0)) {
         return fwt_fail(FWT_E_UNSUPPORTED, "bsdiff2 patch: unknown transform %u (flags 0x%02x)",
                         pre->xform, pre->xflags);
     }
@@ -94,6 +100,7 @@ const char *fwt_delta_xform_name(unsigned xform)
     return xform == FWT_ENC_XFORM_NONE         ? "none"
            : xform == FWT_ENC_XFORM_THUMB2     ? "thumb2"
            : xform == FWT_ENC_XFORM_THUMB2_MAP ? "thumb2-map"
+           : xform == FWT_ENC_XFORM_ARM32_MAP  ? "arm32-map"
                                                : "unknown";
 }
 

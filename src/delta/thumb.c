@@ -69,10 +69,43 @@ static uint32_t tgt(const struct fwt_xmap *m, uint32_t t)
     return m ? fwt_xmap_apply(m, t) : t;
 }
 
+/* A32: BL (word offset imm24 from PC = instruction + 8) and LDR Rt,[PC,#+imm12]. */
+static void run_arm(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir,
+                    const struct fwt_xmap *map)
+{
+    for (size_t i = (size_t)((4U - (pos & 3U)) & 3U); i + 4 <= len; i += 4) {
+        uint32_t w = rd16(buf + i) | rd16(buf + i + 2) << 16;
+        uint32_t pc = (uint32_t)(pos + i + 8);
+        if ((w & 0x0F000000U) == 0x0B000000U && (w >> 28) != 0xFU) {
+            if (!(flags & FWT_THUMB_BL)) {
+                continue;
+            }
+            uint32_t v = w & 0xFFFFFFU, base = pc >> 2;
+            uint32_t rel = (v ^ 0x800000U) - 0x800000U;
+            v = dir < 0 ? v - base : tgt(map, (base + rel) << 2) >> 2;
+            w = (w & 0xFF000000U) | (v & 0xFFFFFFU);
+        } else if ((w & 0x0FFF0000U) == 0x059F0000U && (w >> 28) != 0xFU) {
+            if (!(flags & FWT_THUMB_LDR32)) {
+                continue;
+            }
+            uint32_t v = dir < 0 ? w - pc : tgt(map, pc + (w & 0xFFFU));
+            w = (w & 0xFFFFF000U) | (v & 0xFFFU);
+        } else {
+            continue;
+        }
+        wr16(buf + i, w & 0xFFFFU);
+        wr16(buf + i + 2, w >> 16);
+    }
+}
+
 /* dir +1: relative to absolute (through map if not NULL); -1: back (never with a map). */
 static void run(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir,
                 const struct fwt_xmap *map)
 {
+    if (flags & FWT_XF_ARM) {
+        run_arm(buf, len, pos, flags, dir, map);
+        return;
+    }
     size_t i = 0;
     while (i + 2 <= len) {
         uint32_t h1 = rd16(buf + i);
@@ -163,7 +196,7 @@ void fwt_thumb_base(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
             }
         }
     }
-    run(buf, len, pos, flags & FWT_THUMB_ALL, 1, map);
+    run(buf, len, pos, flags & (FWT_THUMB_ALL | FWT_XF_ARM), 1, map);
 }
 
 void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags, const struct fwt_xmap *map)

@@ -14,6 +14,9 @@
  *   LDR Rt,[PC,#i]   01001 Rt imm8 (T1, FWT_THUMB_LDR16)
  *   LDR.W Rt,[PC,#+i] 1111 1000 1101 1111 | Rt imm12 (T2 with U=1, FWT_THUMB_LDR32)
  *
+ * With FWT_XF_ARM the block holds A32 code instead (ARM7TDMI, ARM9): every
+ * 4-aligned word is one instruction, BL and LDR literal are rewritten the same way.
+ *
  * A 32-bit instruction is transformed only if it ends inside the block. The
  * transform changes only target bits; whether an instruction matches and how
  * far the scan then advances (2 bytes, or 4 after a halfword starting a
@@ -37,6 +40,9 @@
 #define FWT_THUMB_LDR32 0x08U  /* LDR.W literal (T2, positive offsets) */
 #define FWT_THUMB_ALL 0x0FU
 #define FWT_XF_PTR 0x10U       /* base only, with a map: 32-bit pointers into the image */
+#define FWT_XF_ARM 0x20U       /* A32 code instead: BL (FWT_THUMB_BL) and LDR literal with a
+                                * positive offset (FWT_THUMB_LDR32) at 4-aligned offsets:
+                                * cond 1011 imm24 (cond not 1111), cond 0101 1001 1111 Rt imm12 */
 
 /*
  * The address map of a "thumb2-map" patch (made by the encoder, shipped at the

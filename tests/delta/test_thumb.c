@@ -86,6 +86,13 @@ static void test_roundtrip_real_and_random(void **state)
         assert_true(roundtrip_blocks(r, len, FWT_THUMB_ALL) > 0);
         free(r);
     }
+    /* A32 mode over the same bytes (every word a candidate) and over random ones. */
+    assert_true(roundtrip_blocks(fw, n, FWT_XF_ARM | FWT_THUMB_BL | FWT_THUMB_LDR32) > 0);
+    for (uint32_t seed = 1; seed < 10; seed++) {
+        uint8_t *r = rnd(2 * FWT_THUMB_BLOCK + seed, seed);
+        roundtrip_blocks(r, 2 * FWT_THUMB_BLOCK + seed, FWT_XF_ARM | FWT_THUMB_ALL);
+        free(r);
+    }
     roundtrip_blocks(fw, 0, FWT_THUMB_ALL);
     roundtrip_blocks(fw, 1, FWT_THUMB_ALL);
     free(fw);
@@ -156,6 +163,40 @@ static void test_encodings(void **state)
     fwt_thumb_fwd(c1, sizeof(c1), 0, FWT_THUMB_BL);
     fwt_thumb_fwd(c2, sizeof(c2), 0, FWT_THUMB_BL);
     assert_memory_equal(c1 + 0x10, c2 + 0x20, 4);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v & 0xFFFFU);
+    put16(p + 2, v >> 16);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void test_arm(void **state)
+{
+    (void)state;
+    uint8_t b[64];
+    memset(b, 0, sizeof(b));
+    put32(b + 8, 0xEB000010U);  /* BL at 8: target 8 + 8 + 0x40 = 0x50, word 0x14 */
+    put32(b + 16, 0x1BFFFFFEU); /* BLNE at 16 to itself: word 4 */
+    put32(b + 24, 0xE59F1010U); /* LDR r1, [pc, #16] at 24: 24 + 8 + 16 = 0x30 */
+    put32(b + 32, 0xFB000010U); /* cond 1111 (BLX): left alone */
+    put32(b + 40, 0xE51F1010U); /* LDR with U=0: left alone */
+    uint8_t t[64];
+    memcpy(t, b, sizeof(t));
+    unsigned fl = FWT_XF_ARM | FWT_THUMB_BL | FWT_THUMB_LDR32;
+    fwt_thumb_fwd(t, sizeof(t), 0, fl);
+    assert_int_equal(get32(t + 8), 0xEB000014U);
+    assert_int_equal(get32(t + 16), 0x1B000004U);
+    assert_int_equal(get32(t + 24), 0xE59F1030U);
+    assert_int_equal(get32(t + 32), 0xFB000010U);
+    assert_int_equal(get32(t + 40), 0xE51F1010U);
+    fwt_thumb_inv(t, sizeof(t), 0, fl);
+    assert_memory_equal(t, b, sizeof(b));
 }
 
 static void test_map(void **state)
@@ -294,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_real_and_random),
         cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_map),
+        cmocka_unit_test(test_arm),
         cmocka_unit_test(test_real_pair),
         cmocka_unit_test(test_bad_map),
     };
