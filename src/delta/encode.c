@@ -172,8 +172,10 @@ static void put_rec(struct growbuf *g, size_t add, size_t copy, int64_t seek)
 }
 
 /* segs (may be NULL) gets each approximate match: u32 old start, u32 new start, u32 length. */
+/* slack: how much longer than the current alignment's agreement a new exact match must be to
+ * start a record (Percival's 8; larger keeps long approximate alignments across new code). */
 static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, size_t nn,
-                              struct growbuf *g, struct growbuf *segs,
+                              struct growbuf *g, struct growbuf *segs, int64_t slack,
                               fwt_delta_progress progress, void *pctx)
 {
     size_t next_report = 0;
@@ -207,7 +209,7 @@ static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, 
                     old_score++;
                 }
             }
-            if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + 8) {
+            if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + slack) {
                 break;
             }
             int64_t o = (int64_t)scan + last_off;
@@ -559,8 +561,21 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
     uint32_t *mstart = NULL;
     int32_t *mdelta = NULL;
     struct fwt_xmap map = {0, (uint32_t)bn, 0, NULL, NULL};
-    for (size_t x = 0; err == FWT_OK && x < sizeof(k_xforms) / sizeof(k_xforms[0]); x++) {
-        if (k_xforms[x].map && !mstart) {
+    /* Every transform with Percival's slack (8); then, with a larger one (it wins on releases
+     * far apart: long alignments kept across new code), the plain pass again (its matches make
+     * a second map) and the best transform through that map. */
+    size_t nx = sizeof(k_xforms) / sizeof(k_xforms[0]), best_x = 0, best_seen = 0;
+    int map_ready = 0;
+    for (size_t it = 0; err == FWT_OK && it < nx + 2; it++) {
+        size_t x = it < nx ? it : it == nx ? 0 : best_x;
+        int64_t slack = it < nx ? 8 : 64;
+        if (it == nx) {
+            segs.len = 0; /* collect the plain pass's matches again */
+        } else if (it == nx + 1) {
+            map_ready = 0;
+        }
+        if (k_xforms[x].map && !map_ready) {
+            map_ready = 1;
             /* The map, from the matches of the plain pass (x == 0, first). */
             if (segs.oom) {
                 err = fwt_fail(FWT_E_NOMEM, "out of memory for the matches");
@@ -592,8 +607,8 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
         if (m) {
             put_map(&g, m);
         }
-        err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? &segs : NULL, x == 0 ? progress : NULL,
-                             pctx);
+        err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? &segs : NULL, slack,
+                             it == 0 ? progress : NULL, pctx);
         uint8_t pre[FWT_ENC_PRE_LEN];
         memcpy(pre, FWT_ENC_PRE_MAGIC, 4);
         pre[4] = (uint8_t)((k_xforms[x].flags & FWT_XF_ARM) ? FWT_ENC_XFORM_ARM32_MAP
@@ -605,6 +620,10 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
         }
         if (err == FWT_OK) {
             err = code_records(pre, &g, level, base, bn, &best, &best_len);
+        }
+        if (err == FWT_OK && it < nx && (it == 0 || best_len < best_seen)) {
+            best_x = x;
+            best_seen = best_len;
         }
         free(g.p);
     }
@@ -654,7 +673,7 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
     }
     if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF)) {
         struct growbuf g = {NULL, 0, 0, 0};
-        err = bsdiff_records(base, base_len, nw, nw_len, &g, NULL, progress, progress_ctx);
+        err = bsdiff_records(base, base_len, nw, nw_len, &g, NULL, 8, progress, progress_ctx);
         if (err == FWT_OK) {
             err = encode(NULL, 0, g.p, g.len, level, &zb, &lb);
         }
