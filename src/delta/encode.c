@@ -446,10 +446,21 @@ static size_t count_in(const uint32_t *w, size_t n, uint64_t lo, uint64_t len)
     return c - a;
 }
 
-/* The load address of an image: the multiple of 256 where the most aligned 32-bit words point
+/* The load address of an image: 0 for a vector table of offsets, else the multiple of 256 where the most aligned 32-bit words point
  * into the image (the highest on a tie), near the most frequent top 16 bits of those words. */
 static uint32_t guess_load(const uint8_t *b, size_t n)
 {
+    /* A Cortex-M vector table at offset 0 whose first handlers (odd: Thumb) lie inside the
+     * image as offsets: the image is linked at 0 (nRF5x with its SoftDevice, for instance). */
+    int at_zero = n >= 16;
+    for (size_t i = 4; at_zero && i < 16; i += 4) {
+        uint32_t v = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 |
+                     (uint32_t)b[i + 3] << 24;
+        at_zero = (v & 1U) && v < n;
+    }
+    if (at_zero) {
+        return 0;
+    }
     size_t nw = n / 4;
     uint32_t *w = malloc((nw ? nw : 1) * sizeof(*w));
     uint32_t *hist = calloc(65536, sizeof(*hist));
