@@ -446,12 +446,26 @@ static size_t count_in(const uint32_t *w, size_t n, uint64_t lo, uint64_t len)
     return c - a;
 }
 
-/* The load address of an image: 0 for a vector table of offsets, else the multiple of 256 where the most aligned 32-bit words point
- * into the image (the highest on a tie), near the most frequent top 16 bits of those words. */
+/* Thumb function pointers (odd words) of w[0..nw) that land, with load address l, on a PUSH
+ * (B4xx/B5xx, or STMDB SP! E92D): how well l explains the image's pointers. */
+static size_t push_score(const uint8_t *b, size_t n, const uint32_t *w, size_t nw, uint64_t l)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < nw; i++) {
+        uint64_t o = (uint64_t)w[i] - 1;
+        if ((w[i] & 1U) && w[i] >= l && o - l + 2 <= n) {
+            const uint8_t *p = b + (o - l);
+            c += (p[1] & 0xFEU) == 0xB4U || (p[1] == 0xE9U && p[0] == 0x2DU);
+        }
+    }
+    return c;
+}
+
+/* The load address of an image: 0 for a vector table of offsets; else, among the multiples of
+ * 256 where (nearly) the most aligned 32-bit words point into the image, the one where most
+ * odd ones land on a function's PUSH (a header before the code shifts the image's start). */
 static uint32_t guess_load(const uint8_t *b, size_t n)
 {
-    /* A Cortex-M vector table at offset 0 whose first handlers (odd: Thumb) lie inside the
-     * image as offsets: the image is linked at 0 (nRF5x with its SoftDevice, for instance). */
     int at_zero = n >= 16;
     for (size_t i = 4; at_zero && i < 16; i += 4) {
         uint32_t v = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 |
@@ -479,12 +493,23 @@ static uint32_t guess_load(const uint8_t *b, size_t n)
         qsort(w, nw, sizeof(*w), cmp_u32);
         uint64_t hi = (uint64_t)top << 16;
         uint64_t lo = hi > n ? (hi - n) & ~(uint64_t)0xFF : 0;
-        size_t best_c = 0;
+        size_t max_c = 0;
         for (uint64_t l = lo; l <= hi + 0xFF00U; l += 0x100) {
             size_t c = count_in(w, nw, l, n);
-            if (c >= best_c) {
-                best_c = c;
-                best_l = l;
+            max_c = c > max_c ? c : max_c;
+        }
+        /* The candidates within 1 % of the most, highest first, at most 64 of them. */
+        size_t best_s = 0, tried = 0;
+        for (uint64_t l = hi + 0xFF00U; l + 0x100 > lo && tried < 64; l -= 0x100) {
+            if (count_in(w, nw, l, n) * 100 >= max_c * 99) {
+                size_t sc = push_score(b, n, w, nw, l);
+                if (tried++ == 0 || sc > best_s) {
+                    best_s = sc;
+                    best_l = l;
+                }
+            }
+            if (l < 0x100) {
+                break;
             }
         }
     }
