@@ -2,8 +2,11 @@
 # fuzz_delta_roundtrip: the encoder against the decoder, every method (zstd, prefix patch,
 #                       bsdiff patch, auto): decode(encode(base, new)) == new, bare frame and
 #                       in its container. Input: method byte, two split bytes, base || new.
+# fuzz_delta_thumb:     the Thumb-2 transform of bsdiff2 (src/delta/thumb.h): undone exactly for
+#                       any bytes, flags and block offset; the base transform through a map.
 # (The decoder alone on hostile bytes is fuzz_agentupdate_decode, fuzz/agentupdate.cmake.)
 # Seeds: fuzz/corpus/fuzz_delta_roundtrip/ (made by fuzz/corpus/make_delta_seeds.py).
 if(TARGET fwt_delta_encode)
   fwt_add_fuzz(fuzz_delta_roundtrip LIBS fwt_delta_encode LABELS "delta;fuzz")
+  fwt_add_fuzz(fuzz_delta_thumb LIBS fwt_delta_encode LABELS "delta;fuzz")
 endif()

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: the device's streaming decoder of encoded targets
  * (src/delta/decode.c). Input: byte 0 picks the method (plain zstd, zstd
- * reference-prefix patch, bsdiff records), byte 1 the chunk size, the rest is
+ * reference-prefix patch, bsdiff records, bsdiff2: preamble, zstd or LZMA2,
+ * Thumb-2 transform and address map), byte 1 the chunk size, the rest is
  * the encoded file. Any bytes must decode within the output cap or be refused
  * with a detail; never crash, never write past the cap.
  */
@@ -42,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2) {
         return 0;
     }
-    enum fwt_dec_method m = (enum fwt_dec_method)(data[0] % 3);
+    enum fwt_dec_method m = (enum fwt_dec_method)(data[0] % 4);
     size_t chunk = (size_t)data[1] * 37 + 1;
     data += 2;
     size -= 2;

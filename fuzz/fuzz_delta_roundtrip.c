@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the delta engine's encoder against its decoder
  * (src/delta). Input: byte 0 picks the method (0 zstd compression, 1 auto,
- * 2 prefix patch, 3 bsdiff patch), bytes 1-2 (u16le, modulo the rest's
+ * 2 prefix patch, 3 bsdiff patch, 4 bsdiff2 patch), bytes 1-2 (u16le, modulo the rest's
  * length + 1) split the rest into base || new. Every method must give a
  * frame that decodes to exactly new, bare and inside its container; a patch
  * without a base is refused with a detail. Never crash.
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 3 || size - 3 > MAX_IN) {
         return 0;
     }
-    unsigned sel = data[0] % 4;
+    unsigned sel = data[0] % 5;
     size_t split = ((size_t)data[1] | (size_t)data[2] << 8) % (size - 3 + 1);
     data += 3;
     size -= 3;
@@ -63,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(z);
         return 0;
     }
-    static const enum fwt_delta_method ms[] = {FWT_DELTA_AUTO, FWT_DELTA_PREFIX, FWT_DELTA_BSDIFF};
+    static const enum fwt_delta_method ms[] = {FWT_DELTA_AUTO, FWT_DELTA_PREFIX, FWT_DELTA_BSDIFF,
+                                               FWT_DELTA_BSDIFF2};
     enum fwt_delta_method me = ms[sel - 1];
     enum fwt_dec_method used = FWT_DEC_PLAIN;
     fwt_err err = fwt_delta_patch(bn ? base : NULL, bn, nw, nn, 1, me, NULL, NULL, &z, &zlen, &used);
@@ -74,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (err != FWT_OK || (me == FWT_DELTA_PREFIX && used != FWT_DEC_PREFIX) ||
-        (me == FWT_DELTA_BSDIFF && used != FWT_DEC_BSDIFF) || used == FWT_DEC_PLAIN) {
+        (me == FWT_DELTA_BSDIFF && used != FWT_DEC_BSDIFF) ||
+        (me == FWT_DELTA_BSDIFF2 && used != FWT_DEC_BSDIFF2) || used == FWT_DEC_PLAIN) {
         abort();
     }
     check_decodes(z, zlen, used, base, bn, nw, nn);

@@ -2,10 +2,11 @@
 """Seed corpora of fuzz_agentupdate_decode and fuzz_agentupdate_meta.
 
 Run from anywhere: python3 fuzz/corpus/make_agentupdate_seeds.py (needs the zstd CLI).
-Decoder seeds are: method byte (0 zstd, 1 reference-prefix patch, 2 bsdiff records), chunk byte,
+Decoder seeds are: method byte (0 zstd, 1 reference-prefix patch, 2 bsdiff records, 3 bsdiff2),
+chunk byte,
 then an encoded file. The fuzzer's base image is base[i] = (i * 7 + i // 13) & 0xff, 4096 bytes.
 """
-import json, os, struct, subprocess, tempfile
+import json, lzma, os, struct, subprocess, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEC = os.path.join(HERE, "fuzz_agentupdate_decode")
@@ -57,6 +58,20 @@ write(DEC, "plain-bare", b"\x00\xff" + zstd(b"hello, firmware\n" * 50))
 write(DEC, "prefix", b"\x01\x03" + container(zstd(new, BASE), "zstd-patch", len(new), True))
 write(DEC, "bsdiff", b"\x02\x10" + container(zstd(records), "zstd-bsdiff", len(new), True))
 write(DEC, "bsdiff-truncated", b"\x02\x01" + zstd(records[:-7]))
+# bsdiff2: preamble (no transform / Thumb-2 / Thumb-2 with a map), records in zstd or raw LZMA2.
+def lzma2(data):
+    return lzma.compress(data, format=lzma.FORMAT_RAW,
+                         filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 1 << 16}])
+
+
+pmap = struct.pack("<II", 0x08000000, 2) + struct.pack("<Ii", 0x100, 8) + struct.pack("<Ii", 0x800, -4)
+write(DEC, "bsdiff2-none-lzma2", b"\x03\x09" + container(b"FWD2\x00\x00\x02\x10" + lzma2(records),
+                                                         "bsdiff2", len(new), True))
+write(DEC, "bsdiff2-thumb-zstd", b"\x03\x05" + container(b"FWD2\x01\x0f\x01\x00" + zstd(records),
+                                                         "bsdiff2", len(new), True))
+write(DEC, "bsdiff2-map-lzma2", b"\x03\x11" + container(b"FWD2\x02\x1f\x02\x10" + lzma2(pmap + records),
+                                                        "bsdiff2", len(new), True))
+write(DEC, "bsdiff2-map-truncated", b"\x03\x01" + b"FWD2\x02\x1f\x02\x10" + lzma2(pmap[:13]))
 write(DEC, "trailing", b"\x00\x02" + zstd(b"abc") + b"garbage")
 
 write(META, "container", container(zstd(new), "zstd", len(new)))

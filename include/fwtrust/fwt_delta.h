@@ -12,7 +12,8 @@
  *   u32le N                         bytes that follow in this frame, 8 < N <= 8 + FWT_ENC_JSON_MAX
  *   "FWTRUSTE"                      8 bytes, this container
  *   JSON object (N - 8 bytes)       {"fwtrust_encoded": 1, "encoding": "zstd" | "zstd-patch"
- *                                    | "zstd-bsdiff", "image": {...}, "base": {...} (patches)}
+ *                                    | "zstd-bsdiff" | "bsdiff2", "image": {...},
+ *                                    "base": {...} (patches)}
  *   one zstd frame                  content size and checksum set, holding:
  *     "zstd"         the image itself;
  *     "zstd-patch"   the image, compressed with the base image as the reference prefix
@@ -23,6 +24,17 @@
  *                    by add), then `copy` literal bytes; then the base position moves by
  *                    seek. Records run until the image is complete. The frame itself is
  *                    compressed without a prefix (window at most 8 MiB).
+ *   "bsdiff2"      instead of the zstd frame: an 8-byte preamble "FWD2", transform (0 none,
+ *                  1 ARM Thumb-2, 2 ARM Thumb-2 with an address map at the start of the
+ *                  records: u32le load, u32le n, n x (u32le start, i32le delta), 3 ARM
+ *                  (A32) with an address map),
+ *                  transform flags, entropy coder (1 zstd, 2 LZMA2, 3 LZMA2 with the base
+ *                  image as preset dictionary), LZMA2 dictionary log (12..23; 0 for zstd);
+ *                  then one zstd frame (window
+ *                  at most 8 MiB) or one raw LZMA2 stream, holding "zstd-bsdiff" records
+ *                  between the transformed base and the transformed image: the decoder
+ *                  transforms the base block by block where a record reads it and undoes
+ *                  the transform on its output (src/delta/thumb.h, docs/updates.md).
  *
  * The JSON header only describes; the device trusts nothing in it. It trusts
  * the target's custom metadata (signed by the TUF targets role), the TUF
@@ -60,6 +72,17 @@ extern "C" {
 #define FWT_ENC_PATCH "zstd-patch"  /* zstd patch against a base image (reference prefix) */
 #define FWT_ENC_BSDIFF "zstd-bsdiff" /* bsdiff-style records against a base image, zstd-compressed */
 #define FWT_ENC_BSDIFF_REC 16U       /* bytes of a record header */
+#define FWT_ENC_BSDIFF2 "bsdiff2"    /* bsdiff records between transformed images, zstd or LZMA2 */
+#define FWT_ENC_PRE_MAGIC "FWD2"     /* the preamble of a "bsdiff2" patch ... */
+#define FWT_ENC_PRE_LEN 8U           /* ... and its length */
+#define FWT_ENC_XFORM_NONE 0U        /* transforms of "bsdiff2" */
+#define FWT_ENC_XFORM_THUMB2 1U
+#define FWT_ENC_XFORM_THUMB2_MAP 2U  /* Thumb-2, the base's targets and pointers through an address map */
+#define FWT_ENC_XFORM_ARM32_MAP 3U   /* the same for 32-bit ARM code (BL, LDR literal; ARM7/ARM9) */
+#define FWT_ENC_ENTROPY_ZSTD 1U      /* entropy coders of "bsdiff2" */
+#define FWT_ENC_ENTROPY_LZMA2 2U
+#define FWT_ENC_ENTROPY_LZMA2_BASE 3U /* LZMA2, the base image (untransformed) as preset dictionary */
+#define FWT_ENC_LZMA_DICTLOG_MAX 23  /* LZMA2 dictionary at most 8 MiB */
 
 /*
  * Decoder memory bounds: the window a frame may ask for. A compressed image
@@ -75,10 +98,11 @@ extern "C" {
 enum fwt_dec_method {
     FWT_DEC_PLAIN = 0,  /* "zstd": the frame holds the image */
     FWT_DEC_PREFIX = 1, /* "zstd-patch": base is the frame's reference prefix */
-    FWT_DEC_BSDIFF = 2  /* "zstd-bsdiff": the frame holds records applied to base */
+    FWT_DEC_BSDIFF = 2, /* "zstd-bsdiff": the frame holds records applied to base */
+    FWT_DEC_BSDIFF2 = 3 /* "bsdiff2": preamble, then records between transformed images */
 };
 
-/* The encoding name of a method ("zstd", "zstd-patch", "zstd-bsdiff"). */
+/* The encoding name of a method ("zstd", "zstd-patch", "zstd-bsdiff", "bsdiff2"). */
 const char *fwt_delta_encoding_name(enum fwt_dec_method m);
 /* The method of an encoding name: FWT_E_UNSUPPORTED (no detail) for any other name or NULL. */
 FWT_MUST_CHECK fwt_err fwt_delta_encoding_parse(const char *name, enum fwt_dec_method *m);
@@ -117,13 +141,14 @@ FWT_MUST_CHECK fwt_err fwt_delta_decode(const uint8_t *in, size_t len, enum fwt_
 
 /* ---- Encoder (library fwt_delta_encode, src/delta/encode.c) ---- */
 
-/* Which patch `fwt_delta_patch` makes: both kinds and keep the smaller, or one. */
+/* Which patch `fwt_delta_patch` makes: every kind and keep the smallest, or one. */
 enum fwt_delta_method {
-    FWT_DELTA_AUTO = 0,   /* "auto" */
-    FWT_DELTA_PREFIX = 1, /* "prefix": a "zstd-patch" */
-    FWT_DELTA_BSDIFF = 2  /* "bsdiff": a "zstd-bsdiff" */
+    FWT_DELTA_AUTO = 0,    /* "auto" */
+    FWT_DELTA_PREFIX = 1,  /* "prefix": a "zstd-patch" */
+    FWT_DELTA_BSDIFF = 2,  /* "bsdiff": a "zstd-bsdiff" */
+    FWT_DELTA_BSDIFF2 = 3  /* "bsdiff2": a "bsdiff2" (the smallest of its transforms and coders) */
 };
-/* The method of a name ("auto", "prefix", "bsdiff"): FWT_E_ARG (no detail) otherwise. */
+/* The method of a name ("auto", "prefix", "bsdiff", "bsdiff2"): FWT_E_ARG (no detail) otherwise. */
 FWT_MUST_CHECK fwt_err fwt_delta_method_parse(const char *name, enum fwt_delta_method *m);
 
 /* zstd compression levels the encoder takes (1 .. 22, zstd's maximum). */
@@ -151,6 +176,20 @@ FWT_MUST_CHECK fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, con
                                        size_t nw_len, int level, enum fwt_delta_method method,
                                        fwt_delta_progress progress, void *progress_ctx,
                                        uint8_t **out, size_t *out_len, enum fwt_dec_method *used);
+
+/* What a "bsdiff2" frame (its first FWT_ENC_PRE_LEN bytes at least) says of itself. */
+struct fwt_delta_pre {
+    unsigned xform;   /* FWT_ENC_XFORM_* */
+    unsigned xflags;  /* which instructions the transform rewrites (src/delta/thumb.h) */
+    unsigned entropy; /* FWT_ENC_ENTROPY_* */
+    unsigned dictlog; /* LZMA2 dictionary log, 0 for zstd */
+};
+/* FWT_E_MALFORMED (with detail) unless frame starts with a valid preamble. */
+FWT_MUST_CHECK fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len,
+                                           struct fwt_delta_pre *pre);
+/* "none" / "thumb2" / "thumb2-map", "zstd" / "lzma2": names for the header and the CLI. */
+const char *fwt_delta_xform_name(unsigned xform);
+const char *fwt_delta_entropy_name(unsigned entropy);
 
 /*
  * An encoded file: the header frame holding hjson (hlen bytes, at most

@@ -24,8 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum fwt_tdesc_enc { FWT_TDESC_NONE = 0, FWT_TDESC_ZSTD, FWT_TDESC_PATCH, FWT_TDESC_BSDIFF };
-#define FWT_TDESC_IS_PATCH(e) ((e) == FWT_TDESC_PATCH || (e) == FWT_TDESC_BSDIFF)
+enum fwt_tdesc_enc { FWT_TDESC_NONE = 0, FWT_TDESC_ZSTD, FWT_TDESC_PATCH, FWT_TDESC_BSDIFF,
+                     FWT_TDESC_BSDIFF2 };
+#define FWT_TDESC_IS_PATCH(e)                                                                      \
+    ((e) == FWT_TDESC_PATCH || (e) == FWT_TDESC_BSDIFF || (e) == FWT_TDESC_BSDIFF2)
 
 struct fwt_tdesc_digest {
     uint8_t v[FWT_DIGEST_MAX];

@@ -30,12 +30,13 @@
 #define URL_MAX 2048U
 
 enum enc { ENC_NONE = FWT_TDESC_NONE, ENC_ZSTD = FWT_TDESC_ZSTD, ENC_PATCH = FWT_TDESC_PATCH,
-           ENC_BSDIFF = FWT_TDESC_BSDIFF };
-#define IS_PATCH(e) ((e) == ENC_PATCH || (e) == ENC_BSDIFF)
+           ENC_BSDIFF = FWT_TDESC_BSDIFF, ENC_BSDIFF2 = FWT_TDESC_BSDIFF2 };
+#define IS_PATCH(e) ((e) == ENC_PATCH || (e) == ENC_BSDIFF || (e) == ENC_BSDIFF2)
 
 static const char *enc_name(enum enc e)
 {
-    return e == ENC_BSDIFF ? FWT_ENC_BSDIFF
+    return e == ENC_BSDIFF2 ? FWT_ENC_BSDIFF2
+           : e == ENC_BSDIFF ? FWT_ENC_BSDIFF
            : e == ENC_PATCH ? FWT_ENC_PATCH
            : e == ENC_ZSTD  ? FWT_ENC_ZSTD
                             : FWT_ENC_NONE;
@@ -955,6 +956,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     if (pick->enc != ENC_NONE) {
         enum fwt_dec_method m = pick->enc == ENC_PATCH    ? FWT_DEC_PREFIX
                                 : pick->enc == ENC_BSDIFF ? FWT_DEC_BSDIFF
+                                : pick->enc == ENC_BSDIFF2 ? FWT_DEC_BSDIFF2
                                                           : FWT_DEC_PLAIN;
         err = fwt_dec_new(m, m == FWT_DEC_PLAIN ? NULL : x.base.p,
                           m == FWT_DEC_PLAIN ? 0 : x.base.len, pick->image_len, to_slot, &s, &dec);

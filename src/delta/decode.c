@@ -1,7 +1,8 @@
 /*
  * Streaming decoder of encoded targets (compressed images and patches,
  * <fwtrust/fwt_delta.h>): header skipped, one zstd frame decoded with
- * ZSTD_decompressStream, output handed on as it comes, bounded. The agent's
+ * ZSTD_decompressStream (or, for a "bsdiff2" patch, one raw LZMA2 stream
+ * with liblzma), output handed on as it comes, bounded. The agent's
  * update decodes into its slot with it; `fwtrust delta` checks what it makes
  * (fwt_delta_decode).
  */
@@ -9,6 +10,9 @@
 
 #include <fwtrust/fwt_delta.h>
 
+#include "thumb.h"
+
+#include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -48,6 +52,24 @@ struct fwt_dec {
     uint8_t *tbuf;        /* add output */
     uint8_t *sbuf;        /* output staged for the sink: few, large writes (flash likes them) */
     size_t sbuf_len;
+    /* "bsdiff2": the preamble, the LZMA2 decoder, and the transform's two blocks. */
+    struct fwt_delta_pre pre;
+    int have_pre;
+    lzma_stream lz;
+    int lz_on;
+    uint8_t *bblk;        /* the transformed base block bblk_idx (UINT64_MAX: none) */
+    uint64_t bblk_idx;
+    uint8_t *nblk;        /* transformed output collected until a block is complete */
+    size_t nblk_len;
+    /* "thumb2-map": the address map read from the start of the records. */
+    int map_want;         /* 1: still reading it */
+    uint8_t mh[8];
+    size_t mh_have;
+    int mh_done;          /* its 8-byte head (load, n) is in */
+    uint32_t *mstart;
+    int32_t *mdelta;
+    size_t mgot;
+    struct fwt_xmap xmap;
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -59,7 +81,7 @@ fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *base, size_t base
                     uint64_t max_out, fwt_dec_sink sink, void *sink_ctx, fwt_dec **out)
 {
     *out = NULL;
-    if (!sink || method > FWT_DEC_BSDIFF || (method == FWT_DEC_PLAIN) != (base == NULL) ||
+    if (!sink || method > FWT_DEC_BSDIFF2 || (method == FWT_DEC_PLAIN) != (base == NULL) ||
         (base != NULL && base_len == 0)) {
         return fwt_fail(FWT_E_ARG, "decoder: bad arguments");
     }
@@ -72,7 +94,13 @@ fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *base, size_t base
     d->tbuf = malloc(d->obuf_len);
     d->sbuf = malloc(d->obuf_len);
     d->dc = ZSTD_createDCtx();
-    if (!d->obuf || !d->tbuf || !d->sbuf || !d->dc) {
+    d->bblk_idx = UINT64_MAX;
+    if (method == FWT_DEC_BSDIFF2) {
+        d->bblk = malloc(FWT_THUMB_BLOCK);
+        d->nblk = malloc(FWT_THUMB_BLOCK);
+    }
+    if (!d->obuf || !d->tbuf || !d->sbuf || !d->dc ||
+        (method == FWT_DEC_BSDIFF2 && (!d->bblk || !d->nblk))) {
         fwt_dec_free(d);
         return fwt_fail(FWT_E_NOMEM, "out of memory for the zstd decoder");
     }
@@ -103,6 +131,13 @@ void fwt_dec_free(fwt_dec *d)
         return;
     }
     ZSTD_freeDCtx(d->dc);
+    if (d->lz_on) {
+        lzma_end(&d->lz);
+    }
+    free(d->bblk);
+    free(d->nblk);
+    free(d->mstart);
+    free(d->mdelta);
     free(d->obuf);
     free(d->tbuf);
     free(d->sbuf);
@@ -162,9 +197,129 @@ static uint64_t le64(const uint8_t *p)
     return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
 }
 
+/* Transformed output ("bsdiff2"): collected a block at a time, the transform undone, out. */
+static fwt_err xout_flush(fwt_dec *d)
+{
+    if (d->nblk_len == 0) {
+        return FWT_OK;
+    }
+    /* The block starts at the image offset of everything sent before it. */
+    fwt_thumb_inv(d->nblk, d->nblk_len, d->out_total,
+                  d->pre.xflags & (FWT_THUMB_ALL | FWT_XF_ARM));
+    size_t n = d->nblk_len;
+    d->nblk_len = 0;
+    return out_bytes(d, d->nblk, n);
+}
+
+static fwt_err xout_bytes(fwt_dec *d, const uint8_t *p, size_t n)
+{
+    if (d->method != FWT_DEC_BSDIFF2 || d->pre.xform == FWT_ENC_XFORM_NONE) {
+        return out_bytes(d, p, n);
+    }
+    if (n > d->max_out - d->out_total - d->nblk_len) {
+        return out_bytes(d, p, n); /* fails: more than max_out */
+    }
+    while (n > 0) {
+        size_t k = FWT_THUMB_BLOCK - d->nblk_len;
+        k = k < n ? k : n;
+        memcpy(d->nblk + d->nblk_len, p, k);
+        d->nblk_len += k;
+        p += k;
+        n -= k;
+        if (d->nblk_len == FWT_THUMB_BLOCK) {
+            fwt_err err = xout_flush(d);
+            if (err != FWT_OK) {
+                return err;
+            }
+        }
+    }
+    return FWT_OK;
+}
+
+/* Base bytes from pos on as the records see them: *avail contiguous bytes (at least 1;
+ * pos < base_len). Transformed a block at a time for "bsdiff2" with a transform. */
+static const uint8_t *base_at(fwt_dec *d, uint64_t pos, size_t *avail)
+{
+    if (d->method != FWT_DEC_BSDIFF2 || d->pre.xform == FWT_ENC_XFORM_NONE) {
+        *avail = (size_t)(d->base_len - pos < SIZE_MAX ? d->base_len - pos : SIZE_MAX);
+        return d->base + pos;
+    }
+    uint64_t idx = pos / FWT_THUMB_BLOCK, start = idx * FWT_THUMB_BLOCK;
+    size_t blen = (size_t)(d->base_len - start < FWT_THUMB_BLOCK ? d->base_len - start
+                                                                 : FWT_THUMB_BLOCK);
+    if (d->bblk_idx != idx) {
+        memcpy(d->bblk, d->base + start, blen);
+        fwt_thumb_base(d->bblk, blen, start, d->pre.xflags,
+                       d->pre.xform >= FWT_ENC_XFORM_THUMB2_MAP ? &d->xmap : NULL);
+        d->bblk_idx = idx;
+    }
+    *avail = blen - (size_t)(pos - start);
+    return d->bblk + (pos - start);
+}
+
+/* The address map at the start of a "thumb2-map" patch's records: *used bytes of p[0..n). */
+static fwt_err map_bytes(fwt_dec *d, const uint8_t *p, size_t n, size_t *used)
+{
+    *used = 0;
+    while (n > 0 && d->map_want) {
+        size_t take = sizeof(d->mh) - d->mh_have;
+        take = take < n ? take : n;
+        memcpy(d->mh + d->mh_have, p, take);
+        d->mh_have += take;
+        p += take;
+        n -= take;
+        *used += take;
+        if (d->mh_have < sizeof(d->mh)) {
+            break;
+        }
+        d->mh_have = 0;
+        if (!d->mh_done) {
+            uint32_t cnt = le32(d->mh + 4);
+            if (cnt > FWT_XMAP_MAX) {
+                return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                             "patch address map of %u entries (at most %u)",
+                                             (unsigned)cnt, FWT_XMAP_MAX));
+            }
+            d->mh_done = 1;
+            d->xmap.load = le32(d->mh);
+            d->xmap.base_len = (uint32_t)d->base_len;
+            d->xmap.n = cnt;
+            d->mstart = malloc((cnt ? cnt : 1) * sizeof(*d->mstart));
+            d->mdelta = malloc((cnt ? cnt : 1) * sizeof(*d->mdelta));
+            if (!d->mstart || !d->mdelta) {
+                return dec_error(d, fwt_fail(FWT_E_NOMEM, "out of memory for the address map"));
+            }
+        } else {
+            uint32_t st = le32(d->mh);
+            if (d->mgot > 0 && st <= d->mstart[d->mgot - 1]) {
+                return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                             "patch address map is not in increasing order"));
+            }
+            d->mstart[d->mgot] = st;
+            d->mdelta[d->mgot] = (int32_t)le32(d->mh + 4);
+            d->mgot++;
+        }
+        if (d->mgot == d->xmap.n) {
+            d->xmap.start = d->mstart;
+            d->xmap.delta = d->mdelta;
+            d->map_want = 0;
+        }
+    }
+    return FWT_OK;
+}
+
 /* Apply bsdiff records (decompressed bytes p[0..n)) to the base. */
 static fwt_err bsdiff_bytes(fwt_dec *d, const uint8_t *p, size_t n)
 {
+    if (d->map_want) {
+        size_t used;
+        fwt_err err = map_bytes(d, p, n, &used);
+        if (err != FWT_OK) {
+            return err;
+        }
+        p += used;
+        n -= used;
+    }
     while (n > 0) {
         if (!d->in_rec) {
             size_t take = FWT_ENC_BSDIFF_REC - d->rec_have;
@@ -189,13 +344,14 @@ static fwt_err bsdiff_bytes(fwt_dec *d, const uint8_t *p, size_t n)
             }
             d->in_rec = 1;
         } else if (d->add_left > 0) {
-            size_t k = d->add_left < n ? (size_t)d->add_left : n;
+            size_t k = d->add_left < n ? (size_t)d->add_left : n, avail;
             k = k < d->obuf_len ? k : d->obuf_len;
-            const uint8_t *b = d->base + d->old_pos;
+            const uint8_t *b = base_at(d, d->old_pos, &avail);
+            k = k < avail ? k : avail;
             for (size_t i = 0; i < k; i++) {
                 d->tbuf[i] = (uint8_t)(p[i] + b[i]);
             }
-            fwt_err err = out_bytes(d, d->tbuf, k);
+            fwt_err err = xout_bytes(d, d->tbuf, k);
             if (err != FWT_OK) {
                 return err;
             }
@@ -205,7 +361,7 @@ static fwt_err bsdiff_bytes(fwt_dec *d, const uint8_t *p, size_t n)
             n -= k;
         } else if (d->copy_left > 0) {
             size_t k = d->copy_left < n ? (size_t)d->copy_left : n;
-            fwt_err err = out_bytes(d, p, k);
+            fwt_err err = xout_bytes(d, p, k);
             if (err != FWT_OK) {
                 return err;
             }
@@ -250,7 +406,7 @@ static fwt_err run_frame(fwt_dec *d, ZSTD_inBuffer *in, int *progress)
         int moved = ob.pos > 0 || in->pos > in_before;
         *progress |= moved;
         if (ob.pos > 0) {
-            fwt_err err = d->method == FWT_DEC_BSDIFF ? bsdiff_bytes(d, d->obuf, ob.pos)
+            fwt_err err = d->method >= FWT_DEC_BSDIFF ? bsdiff_bytes(d, d->obuf, ob.pos)
                                                       : out_bytes(d, d->obuf, ob.pos);
             if (err != FWT_OK) {
                 return err;
@@ -265,6 +421,87 @@ static fwt_err run_frame(fwt_dec *d, ZSTD_inBuffer *in, int *progress)
             return FWT_OK;
         }
     }
+}
+
+/* The LZMA2 stream of a "bsdiff2" patch: as run_frame. Empty input with finish: flush. */
+static fwt_err run_lzma(fwt_dec *d, ZSTD_inBuffer *in, int finish, int *progress)
+{
+    *progress = 0;
+    d->lz.next_in = in->src ? (const uint8_t *)in->src + in->pos : NULL; /* NULL: the end */
+    d->lz.avail_in = in->size - in->pos;
+    for (;;) {
+        d->lz.next_out = d->obuf;
+        d->lz.avail_out = d->obuf_len;
+        size_t before = d->lz.avail_in;
+        lzma_ret r = lzma_code(&d->lz, finish ? LZMA_FINISH : LZMA_RUN);
+        size_t produced = d->obuf_len - d->lz.avail_out;
+        in->pos = in->size - d->lz.avail_in;
+        int moved = produced > 0 || d->lz.avail_in < before;
+        *progress |= moved;
+        if (r != LZMA_OK && r != LZMA_STREAM_END && r != LZMA_BUF_ERROR) {
+            return dec_error(d, fwt_fail(r == LZMA_MEMLIMIT_ERROR ? FWT_E_TOO_LARGE : FWT_E_MALFORMED,
+                                         "the encoded image does not decode: LZMA2 error %d",
+                                         (int)r));
+        }
+        if (produced > 0) {
+            fwt_err err = bsdiff_bytes(d, d->obuf, produced);
+            if (err != FWT_OK) {
+                return err;
+            }
+        }
+        if (r == LZMA_STREAM_END) {
+            d->stage = DEC_DONE;
+            return FWT_OK;
+        }
+        if (!moved || (d->lz.avail_out > 0 && d->lz.avail_in == 0)) {
+            return FWT_OK;
+        }
+    }
+}
+
+/* The entropy decoder of the frame: zstd, or LZMA2 for a "bsdiff2" patch that says so. */
+static fwt_err run_entropy(fwt_dec *d, ZSTD_inBuffer *in, int finish, int *progress)
+{
+    if (d->method == FWT_DEC_BSDIFF2 && d->pre.entropy != FWT_ENC_ENTROPY_ZSTD) {
+        return run_lzma(d, in, finish, progress);
+    }
+    return run_frame(d, in, progress);
+}
+
+/* A "bsdiff2" preamble (in d->head): check it and set up the decoders it names. */
+static fwt_err start_bsdiff2(fwt_dec *d)
+{
+    fwt_err err = fwt_delta_pre_parse(d->head, sizeof(d->head), &d->pre);
+    if (err != FWT_OK) {
+        return dec_error(d, err);
+    }
+    d->have_pre = 1;
+    d->map_want = d->pre.xform >= FWT_ENC_XFORM_THUMB2_MAP;
+    if (d->base_len > UINT32_MAX && d->pre.xform != FWT_ENC_XFORM_NONE) {
+        return dec_error(d, fwt_fail(FWT_E_TOO_LARGE, "bsdiff2 patch: base above 4 GiB"));
+    }
+    if (d->pre.entropy != FWT_ENC_ENTROPY_ZSTD) {
+        lzma_options_lzma opt;
+        memset(&opt, 0, sizeof(opt));
+        if (lzma_lzma_preset(&opt, 6)) {
+            return dec_error(d, fwt_fail(FWT_E_INTERNAL, "liblzma preset"));
+        }
+        opt.dict_size = 1U << d->pre.dictlog; /* at most 2^FWT_ENC_LZMA_DICTLOG_MAX */
+        if (d->pre.entropy == FWT_ENC_ENTROPY_LZMA2_BASE) {
+            /* The base as preset dictionary (liblzma copies what fits into its dictionary). */
+            opt.preset_dict = d->base;
+            opt.preset_dict_size = (uint32_t)(d->base_len < UINT32_MAX ? d->base_len : UINT32_MAX);
+        }
+        lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+        lzma_stream init = LZMA_STREAM_INIT;
+        d->lz = init;
+        if (lzma_raw_decoder(&d->lz, filters) != LZMA_OK) {
+            return dec_error(d, fwt_fail(FWT_E_NOMEM, "out of memory for the LZMA2 decoder"));
+        }
+        d->lz_on = 1;
+    }
+    d->stage = DEC_FRAME;
+    return FWT_OK;
 }
 
 fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len)
@@ -285,7 +522,18 @@ fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len)
                 break;
             }
             uint32_t magic = le32(d->head);
-            if ((magic & 0xFFFFFFF0U) == 0x184D2A50U) {
+            if ((magic & 0xFFFFFFF0U) != 0x184D2A50U && d->method == FWT_DEC_BSDIFF2 &&
+                !d->have_pre) {
+                /* The preamble; then the LZMA2 stream, or the zstd frame's first 8 bytes. */
+                fwt_err err = start_bsdiff2(d);
+                if (err != FWT_OK) {
+                    return err;
+                }
+                d->stage = d->pre.entropy != FWT_ENC_ENTROPY_ZSTD ? DEC_FRAME : DEC_START;
+                d->head_len = 0;
+                break;
+            }
+            if ((magic & 0xFFFFFFF0U) == 0x184D2A50U && !d->have_pre) {
                 /* A skippable frame: the describing header (the device trusts its
                  * TUF metadata, not this). Bounded, and only one. */
                 uint32_t n = le32(d->head + 4);
@@ -331,7 +579,7 @@ fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len)
         case DEC_FRAME: {
             ZSTD_inBuffer zin = {in, len, 0};
             int progress;
-            fwt_err err = run_frame(d, &zin, &progress);
+            fwt_err err = run_entropy(d, &zin, 0, &progress);
             if (err != FWT_OK) {
                 return err;
             }
@@ -361,7 +609,7 @@ fwt_err fwt_dec_end(fwt_dec *d)
         for (;;) {
             ZSTD_inBuffer zin = {NULL, 0, 0};
             int progress;
-            fwt_err err = run_frame(d, &zin, &progress);
+            fwt_err err = run_entropy(d, &zin, 1, &progress);
             if (err != FWT_OK) {
                 return err;
             }
@@ -376,10 +624,11 @@ fwt_err fwt_dec_end(fwt_dec *d)
                                      "(%llu bytes decoded)",
                                      (unsigned long long)d->out_total));
     }
-    if (d->method == FWT_DEC_BSDIFF && (d->in_rec || d->rec_have != 0)) {
+    if (d->method >= FWT_DEC_BSDIFF && (d->in_rec || d->rec_have != 0 || d->map_want)) {
         return dec_error(d, fwt_fail(FWT_E_MALFORMED, "patch ends inside a record"));
     }
-    return flush(d);
+    fwt_err err = xout_flush(d);
+    return err == FWT_OK ? flush(d) : err;
 }
 
 struct collect {

@@ -1,7 +1,9 @@
 /*
  * The encoder of encoded images (<fwtrust/fwt_delta.h>): zstd compression,
- * zstd reference-prefix patches ("zstd-patch", as `zstd --patch-from`) and
- * bsdiff-style patches ("zstd-bsdiff", suffix array by libdivsufsort).
+ * zstd reference-prefix patches ("zstd-patch", as `zstd --patch-from`),
+ * bsdiff-style patches ("zstd-bsdiff", suffix array by libdivsufsort) and the
+ * same records between Thumb-2-transformed images, coded with zstd or LZMA2
+ * (liblzma), whichever is smaller ("bsdiff2").
  * The output for given inputs and level is deterministic: the repository's
  * published patches and the bench figures depend on it.
  */
@@ -9,7 +11,10 @@
 
 #include <fwtrust/fwt_delta.h>
 
+#include "thumb.h"
+
 #include <divsufsort.h>
+#include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -166,8 +171,12 @@ static void put_rec(struct growbuf *g, size_t add, size_t copy, int64_t seek)
     gb_put(g, r, sizeof(r));
 }
 
+/* segs (may be NULL) gets each approximate match: u32 old start, u32 new start, u32 length. */
+/* slack: how much longer than the current alignment's agreement a new exact match must be to
+ * start a record (Percival's 8; larger keeps long approximate alignments across new code). */
 static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, size_t nn,
-                              struct growbuf *g, fwt_delta_progress progress, void *pctx)
+                              struct growbuf *g, struct growbuf *segs, int64_t slack,
+                              fwt_delta_progress progress, void *pctx)
 {
     size_t next_report = 0;
     if (on == 0 || on > 0x7fffffffU || nn > 0xffffffffU) {
@@ -200,7 +209,7 @@ static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, 
                     old_score++;
                 }
             }
-            if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + 8) {
+            if (((int64_t)len == old_score && len != 0) || (int64_t)len > old_score + slack) {
                 break;
             }
             int64_t o = (int64_t)scan + last_off;
@@ -259,6 +268,10 @@ static fwt_err bsdiff_records(const uint8_t *old, size_t on, const uint8_t *nw, 
         size_t copy = (scan - lenb) - (last_scan + lenf);
         int64_t seek = (int64_t)(pos - lenb) - (int64_t)(last_pos + lenf);
         put_rec(g, lenf, copy, seek);
+        if (segs && lenf > 0) {
+            uint32_t sg[3] = {(uint32_t)last_pos, (uint32_t)last_scan, (uint32_t)lenf};
+            gb_put(segs, sg, sizeof(sg));
+        }
         uint8_t dl[4096];
         for (size_t i = 0; i < lenf && !g->oom; i += sizeof(dl)) {
             size_t k = lenf - i < sizeof(dl) ? lenf - i : sizeof(dl);
@@ -299,7 +312,372 @@ fwt_err fwt_delta_compress(const uint8_t *data, size_t len, int level, uint8_t *
     return encode(NULL, 0, data, len, level, out, out_len);
 }
 
-/* Both patch kinds, or one; the smaller is kept. */
+/* Raw LZMA2 (liblzma) of data, dictionary 2^dictlog, literal/position bits lc, lp, pb. */
+static fwt_err lzma2_encode(const uint8_t *data, size_t len, unsigned dictlog, uint32_t lc,
+                            uint32_t lp, uint32_t pb, const uint8_t *pdict, size_t pdict_len,
+                            uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    lzma_options_lzma opt;
+    if (lzma_lzma_preset(&opt, 9U | LZMA_PRESET_EXTREME)) {
+        return fwt_fail(FWT_E_INTERNAL, "liblzma preset");
+    }
+    opt.dict_size = 1U << dictlog;
+    opt.lc = lc;
+    opt.lp = lp;
+    opt.pb = pb;
+    opt.nice_len = 273;
+    opt.preset_dict = pdict;
+    opt.preset_dict_size = (uint32_t)pdict_len;
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    size_t cap = len + len / 3 + 1024;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory to compress %zu bytes", len);
+    }
+    size_t pos = 0;
+    lzma_ret r = lzma_raw_buffer_encode(filters, NULL, data, len, buf, &pos, cap);
+    if (r != LZMA_OK) {
+        free(buf);
+        return fwt_fail(FWT_E_INTERNAL, "liblzma encode failed (%d)", (int)r);
+    }
+    *out = buf;
+    *out_len = pos;
+    return FWT_OK;
+}
+
+/* Keep cand (len n) in *best (len *best_len) if smaller: frees the loser. */
+static void keep_smaller(uint8_t **best, size_t *best_len, uint8_t *cand, size_t n)
+{
+    if (!*best || n < *best_len) {
+        free(*best);
+        *best = cand;
+        *best_len = n;
+    } else {
+        free(cand);
+    }
+}
+
+/* The transforms a "bsdiff2" patch tries: thumb.h flags, and whether through the address map. */
+static const struct {
+    unsigned flags;
+    int map;
+} k_xforms[] = {
+    {0, 0},
+    {FWT_THUMB_ALL, 0},
+    {FWT_THUMB_BL | FWT_THUMB_LDR16 | FWT_THUMB_LDR32, 0},
+    {FWT_THUMB_ALL | FWT_XF_PTR, 1},
+    {FWT_THUMB_BL | FWT_THUMB_LDR16 | FWT_THUMB_LDR32 | FWT_XF_PTR, 1},
+    {FWT_THUMB_ALL, 1},
+    {FWT_XF_PTR, 1},
+    {FWT_XF_ARM | FWT_THUMB_BL | FWT_THUMB_LDR32 | FWT_XF_PTR, 1},
+    {FWT_XF_ARM | FWT_THUMB_BL | FWT_THUMB_LDR32, 1},
+};
+/* The LZMA2 literal/position settings it tries: xz's default, and 2-byte aligned code. */
+static const uint32_t k_lzma_lclppb[][3] = {{3, 0, 2}, {0, 1, 1}, {1, 1, 1}, {3, 0, 0}};
+
+static int cmp_seg(const void *a, const void *b)
+{
+    const uint32_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[2] > y[2] ? -1 : x[2] < y[2] ? 1 : 0;
+}
+
+/* The address map from the matches of a plain bsdiff pass: matches of at least minlen bytes,
+ * ordered by base offset, one breakpoint where the shift changes. */
+static fwt_err build_map(uint32_t *segs, size_t nseg, size_t minlen, uint32_t **start,
+                         int32_t **delta, size_t *n)
+{
+    *start = malloc((nseg ? nseg : 1) * sizeof(**start));
+    *delta = malloc((nseg ? nseg : 1) * sizeof(**delta));
+    *n = 0;
+    if (!*start || !*delta) {
+        free(*start);
+        free(*delta);
+        *start = NULL;
+        *delta = NULL;
+        return fwt_fail(FWT_E_NOMEM, "out of memory for the address map");
+    }
+    if (nseg > 0) {
+        qsort(segs, nseg, 3 * sizeof(uint32_t), cmp_seg);
+    }
+    for (size_t i = 0; i < nseg; i++) {
+        const uint32_t *sg = segs + 3 * i;
+        if (sg[2] < minlen || (*n > 0 && (*start)[*n - 1] == sg[0])) {
+            continue;
+        }
+        int32_t dl = (int32_t)(sg[1] - sg[0]);
+        if (*n > 0 && (*delta)[*n - 1] == dl) {
+            continue;
+        }
+        (*start)[*n] = sg[0];
+        (*delta)[*n] = dl;
+        (*n)++;
+    }
+    return FWT_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Aligned words of w[0..n) (sorted) in [lo, lo + len). */
+static size_t count_in(const uint32_t *w, size_t n, uint64_t lo, uint64_t len)
+{
+    size_t a = 0, b = n;
+    while (a < b) { /* first >= lo */
+        size_t mid = a + (b - a) / 2;
+        if (w[mid] < lo) {
+            a = mid + 1;
+        } else {
+            b = mid;
+        }
+    }
+    size_t c = a, d = n;
+    while (c < d) { /* first >= lo + len */
+        size_t mid = c + (d - c) / 2;
+        if ((uint64_t)w[mid] < lo + len) {
+            c = mid + 1;
+        } else {
+            d = mid;
+        }
+    }
+    return c - a;
+}
+
+/* Thumb function pointers (odd words) of w[0..nw) that land, with load address l, on a PUSH
+ * (B4xx/B5xx, or STMDB SP! E92D): how well l explains the image's pointers. */
+static size_t push_score(const uint8_t *b, size_t n, const uint32_t *w, size_t nw, uint64_t l)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < nw; i++) {
+        uint64_t o = (uint64_t)w[i] - 1;
+        if ((w[i] & 1U) && w[i] >= l && o - l + 2 <= n) {
+            const uint8_t *p = b + (o - l);
+            c += (p[1] & 0xFEU) == 0xB4U || (p[1] == 0xE9U && p[0] == 0x2DU);
+        }
+    }
+    return c;
+}
+
+/* The load address of an image: 0 for a vector table of offsets; else, among the multiples of
+ * 256 where (nearly) the most aligned 32-bit words point into the image, the one where most
+ * odd ones land on a function's PUSH (a header before the code shifts the image's start). */
+static uint32_t guess_load(const uint8_t *b, size_t n)
+{
+    int at_zero = n >= 16;
+    for (size_t i = 4; at_zero && i < 16; i += 4) {
+        uint32_t v = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 |
+                     (uint32_t)b[i + 3] << 24;
+        at_zero = (v & 1U) && v < n;
+    }
+    if (at_zero) {
+        return 0;
+    }
+    size_t nw = n / 4;
+    uint32_t *w = malloc((nw ? nw : 1) * sizeof(*w));
+    uint32_t *hist = calloc(65536, sizeof(*hist));
+    uint64_t best_l = 0;
+    if (w && hist && nw) {
+        for (size_t i = 0; i < nw; i++) {
+            const uint8_t *p = b + 4 * i;
+            w[i] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                   (uint32_t)p[3] << 24;
+            hist[w[i] >> 16]++;
+        }
+        uint32_t top = 1;
+        for (uint32_t h = 1; h < 0xFFFFU; h++) {
+            top = hist[h] > hist[top] ? h : top;
+        }
+        qsort(w, nw, sizeof(*w), cmp_u32);
+        uint64_t hi = (uint64_t)top << 16;
+        uint64_t lo = hi > n ? (hi - n) & ~(uint64_t)0xFF : 0;
+        size_t max_c = 0;
+        for (uint64_t l = lo; l <= hi + 0xFF00U; l += 0x100) {
+            size_t c = count_in(w, nw, l, n);
+            max_c = c > max_c ? c : max_c;
+        }
+        /* The candidates within 1 % of the most, highest first, at most 64 of them. */
+        size_t best_s = 0, tried = 0;
+        for (uint64_t l = hi + 0xFF00U; l + 0x100 > lo && tried < 64; l -= 0x100) {
+            if (count_in(w, nw, l, n) * 100 >= max_c * 99) {
+                size_t sc = push_score(b, n, w, nw, l);
+                if (tried++ == 0 || sc > best_s) {
+                    best_s = sc;
+                    best_l = l;
+                }
+            }
+            if (l < 0x100) {
+                break;
+            }
+        }
+    }
+    free(w);
+    free(hist);
+    return (uint32_t)best_l;
+}
+
+/* The records of a map (load, n, n x (start, delta), little-endian) before the records. */
+static void put_map(struct growbuf *g, const struct fwt_xmap *m)
+{
+    uint8_t h[8];
+    for (int i = 0; i < 4; i++) {
+        h[i] = (uint8_t)(m->load >> (8 * i));
+        h[4 + i] = (uint8_t)((uint32_t)m->n >> (8 * i));
+    }
+    gb_put(g, h, sizeof(h));
+    for (size_t k = 0; k < m->n; k++) {
+        for (int i = 0; i < 4; i++) {
+            h[i] = (uint8_t)(m->start[k] >> (8 * i));
+            h[4 + i] = (uint8_t)((uint32_t)m->delta[k] >> (8 * i));
+        }
+        gb_put(g, h, sizeof(h));
+    }
+}
+
+/* pre || the records g, coded with zstd and LZMA2 variants: the smallest into *best. The
+ * LZMA2 ones twice: alone, and with the base image as its preset dictionary (literal bytes of
+ * new code found anywhere in the base; the dictionary then covers base and records). */
+static fwt_err code_records(uint8_t pre[FWT_ENC_PRE_LEN], const struct growbuf *g, int level,
+                            const uint8_t *base, size_t bn, uint8_t **best, size_t *best_len)
+{
+    uint8_t *z = NULL;
+    size_t zl = 0;
+    size_t nv = sizeof(k_lzma_lclppb) / sizeof(k_lzma_lclppb[0]);
+    for (size_t v = 0; v <= 2 * nv; v++) {
+        int with_base = v > nv;
+        size_t k = with_base ? v - nv - 1 : v - 1;
+        unsigned dl = window_log_for(g->len + (with_base ? bn : 0));
+        dl = dl < 12 ? 12 : dl;
+        if (dl > FWT_ENC_LZMA_DICTLOG_MAX) {
+            if (with_base) {
+                continue; /* base and records above what a device accepts */
+            }
+            dl = FWT_ENC_LZMA_DICTLOG_MAX;
+        }
+        fwt_err err = v == 0 ? encode(NULL, 0, g->p, g->len, level, &z, &zl)
+                             : lzma2_encode(g->p, g->len, dl, k_lzma_lclppb[k][0],
+                                            k_lzma_lclppb[k][1], k_lzma_lclppb[k][2],
+                                            with_base ? base : NULL, with_base ? bn : 0, &z,
+                                            &zl);
+        if (err != FWT_OK) {
+            return err;
+        }
+        uint8_t *c = malloc(FWT_ENC_PRE_LEN + zl);
+        if (!c) {
+            free(z);
+            return fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+        pre[6] = (uint8_t)(v == 0 ? FWT_ENC_ENTROPY_ZSTD
+                           : with_base ? FWT_ENC_ENTROPY_LZMA2_BASE : FWT_ENC_ENTROPY_LZMA2);
+        pre[7] = (uint8_t)(v == 0 ? 0 : dl);
+        memcpy(c, pre, FWT_ENC_PRE_LEN);
+        memcpy(c + FWT_ENC_PRE_LEN, z, zl);
+        free(z);
+        keep_smaller(best, best_len, c, FWT_ENC_PRE_LEN + zl);
+    }
+    return FWT_OK;
+}
+
+/* The smallest "bsdiff2" frame over every transform and entropy coder. */
+static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, size_t nn,
+                             int level, fwt_delta_progress progress, void *pctx, uint8_t **out,
+                             size_t *out_len)
+{
+    *out = NULL;
+    uint8_t *tb = malloc(bn), *tn = malloc(nn ? nn : 1);
+    fwt_err err = FWT_OK;
+    if (!tb || !tn) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory for the transformed images");
+    }
+    uint8_t *best = NULL;
+    size_t best_len = 0;
+    struct growbuf segs = {NULL, 0, 0, 0};
+    uint32_t *mstart = NULL;
+    int32_t *mdelta = NULL;
+    struct fwt_xmap map = {0, (uint32_t)bn, 0, NULL, NULL};
+    /* Every transform with Percival's slack (8); then, with a larger one (it wins on releases
+     * far apart: long alignments kept across new code), the plain pass again (its matches make
+     * a second map) and the best transform through that map. */
+    size_t nx = sizeof(k_xforms) / sizeof(k_xforms[0]), best_x = 0, best_seen = 0;
+    int map_ready = 0;
+    for (size_t it = 0; err == FWT_OK && it < nx + 2; it++) {
+        size_t x = it < nx ? it : it == nx ? 0 : best_x;
+        int64_t slack = it < nx ? 8 : 64;
+        if (it == nx) {
+            segs.len = 0; /* collect the plain pass's matches again */
+        } else if (it == nx + 1) {
+            map_ready = 0;
+        }
+        if (k_xforms[x].map && !map_ready) {
+            map_ready = 1;
+            /* The map, from the matches of the plain pass (x == 0, first). */
+            if (segs.oom) {
+                err = fwt_fail(FWT_E_NOMEM, "out of memory for the matches");
+                break;
+            }
+            size_t nseg = segs.len / (3 * sizeof(uint32_t)), minlen = 16;
+            do {
+                free(mstart);
+                free(mdelta);
+                err = build_map((uint32_t *)(void *)segs.p, nseg, minlen, &mstart, &mdelta,
+                                &map.n);
+                minlen *= 2;
+            } while (err == FWT_OK && map.n > FWT_XMAP_MAX);
+            if (err != FWT_OK) {
+                break;
+            }
+            map.start = mstart;
+            map.delta = mdelta;
+            map.load = guess_load(base, bn);
+        }
+        const struct fwt_xmap *m = k_xforms[x].map ? &map : NULL;
+        memcpy(tb, base, bn);
+        if (nn) {
+            memcpy(tn, nw, nn);
+        }
+        fwt_thumb_fwd_image(tb, bn, k_xforms[x].flags, m);
+        fwt_thumb_fwd_image(tn, nn, k_xforms[x].flags & (FWT_THUMB_ALL | FWT_XF_ARM), NULL);
+        struct growbuf g = {NULL, 0, 0, 0};
+        if (m) {
+            put_map(&g, m);
+        }
+        err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? &segs : NULL, slack,
+                             it == 0 ? progress : NULL, pctx);
+        uint8_t pre[FWT_ENC_PRE_LEN];
+        memcpy(pre, FWT_ENC_PRE_MAGIC, 4);
+        pre[4] = (uint8_t)((k_xforms[x].flags & FWT_XF_ARM) ? FWT_ENC_XFORM_ARM32_MAP
+                           : m ? FWT_ENC_XFORM_THUMB2_MAP
+                           : k_xforms[x].flags ? FWT_ENC_XFORM_THUMB2 : FWT_ENC_XFORM_NONE);
+        pre[5] = (uint8_t)k_xforms[x].flags;
+        if (err == FWT_OK && g.oom) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory for the patch");
+        }
+        if (err == FWT_OK) {
+            err = code_records(pre, &g, level, base, bn, &best, &best_len);
+        }
+        if (err == FWT_OK && it < nx && (it == 0 || best_len < best_seen)) {
+            best_x = x;
+            best_seen = best_len;
+        }
+        free(g.p);
+    }
+    free(segs.p);
+    free(mstart);
+    free(mdelta);
+    free(tb);
+    free(tn);
+    if (err != FWT_OK) {
+        free(best);
+        return err;
+    }
+    *out = best;
+    *out_len = best_len;
+    return FWT_OK;
+}
+
+/* Every patch kind, or one; the smallest is kept. */
 fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw, size_t nw_len,
                         int level, enum fwt_delta_method method, fwt_delta_progress progress,
                         void *progress_ctx, uint8_t **out, size_t *out_len,
@@ -307,7 +685,7 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
 {
     *out = NULL;
     *out_len = 0;
-    if (!base || base_len == 0 || method > FWT_DELTA_BSDIFF) {
+    if (!base || base_len == 0 || method > FWT_DELTA_BSDIFF2) {
         return fwt_fail(FWT_E_ARG, "a patch needs a base image of at least one byte");
     }
     fwt_err err = check_level(level);
@@ -320,14 +698,18 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
                         "window a device accepts for a patch",
                         base_len, nw_len, 1ULL << FWT_ENC_PATCH_WINDOWLOG_MAX);
     }
-    uint8_t *zp = NULL, *zb = NULL;
-    size_t lp = 0, lb = 0;
-    if (method != FWT_DELTA_BSDIFF) {
+    uint8_t *zp = NULL, *zb = NULL, *z2 = NULL;
+    size_t lp = 0, lb = 0, l2 = 0;
+    if (method == FWT_DELTA_AUTO || method == FWT_DELTA_PREFIX) {
         err = encode(base, base_len, nw, nw_len, level, &zp, &lp);
     }
-    if (err == FWT_OK && method != FWT_DELTA_PREFIX) {
+    if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF2)) {
+        err = bsdiff2_patch(base, base_len, nw, nw_len, level,
+                            method == FWT_DELTA_BSDIFF2 ? progress : NULL, progress_ctx, &z2, &l2);
+    }
+    if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF)) {
         struct growbuf g = {NULL, 0, 0, 0};
-        err = bsdiff_records(base, base_len, nw, nw_len, &g, progress, progress_ctx);
+        err = bsdiff_records(base, base_len, nw, nw_len, &g, NULL, 8, progress, progress_ctx);
         if (err == FWT_OK) {
             err = encode(NULL, 0, g.p, g.len, level, &zb, &lb);
         }
@@ -336,15 +718,25 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
     if (err != FWT_OK) {
         free(zp);
         free(zb);
+        free(z2);
         return err;
     }
-    if (zb && (!zp || lb <= lp)) {
+    /* bsdiff2 only where strictly smaller: older devices decode the other two. */
+    if (z2 && ((!zb && !zp) || (zb && l2 < lb && (!zp || l2 < lp)) || (!zb && zp && l2 < lp))) {
         free(zp);
+        free(zb);
+        *out = z2;
+        *out_len = l2;
+        *used = FWT_DEC_BSDIFF2;
+    } else if (zb && (!zp || lb <= lp)) {
+        free(zp);
+        free(z2);
         *out = zb;
         *out_len = lb;
         *used = FWT_DEC_BSDIFF;
     } else {
         free(zb);
+        free(z2);
         *out = zp;
         *out_len = lp;
         *used = FWT_DEC_PREFIX;

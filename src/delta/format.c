@@ -1,7 +1,8 @@
 /*
  * The encoded-image container and its names (<fwtrust/fwt_delta.h>): the one
- * place mapping encoding names ("zstd", "zstd-patch", "zstd-bsdiff") and
- * patch method names ("auto", "prefix", "bsdiff") to their enums.
+ * place mapping encoding names ("zstd", "zstd-patch", "zstd-bsdiff", "bsdiff2")
+ * and patch method names ("auto", "prefix", "bsdiff", "bsdiff2") to their
+ * enums, and reading the preamble of a "bsdiff2" frame.
  */
 #include <fwtrust/fwt_util.h>
 
@@ -17,6 +18,7 @@ static const struct {
     {FWT_ENC_ZSTD, FWT_DEC_PLAIN},
     {FWT_ENC_PATCH, FWT_DEC_PREFIX},
     {FWT_ENC_BSDIFF, FWT_DEC_BSDIFF},
+    {FWT_ENC_BSDIFF2, FWT_DEC_BSDIFF2},
 };
 
 static const struct {
@@ -26,6 +28,7 @@ static const struct {
     {"auto", FWT_DELTA_AUTO},
     {"prefix", FWT_DELTA_PREFIX},
     {"bsdiff", FWT_DELTA_BSDIFF},
+    {"bsdiff2", FWT_DELTA_BSDIFF2},
 };
 
 const char *fwt_delta_encoding_name(enum fwt_dec_method m)
@@ -58,6 +61,55 @@ fwt_err fwt_delta_method_parse(const char *name, enum fwt_delta_method *m)
         }
     }
     return FWT_E_ARG;
+}
+
+fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_pre *pre)
+{
+    if (len < FWT_ENC_PRE_LEN || memcmp(frame, FWT_ENC_PRE_MAGIC, 4) != 0) {
+        return fwt_fail(FWT_E_MALFORMED, "bsdiff2 patch: no preamble");
+    }
+    pre->xform = frame[4];
+    pre->xflags = frame[5];
+    pre->entropy = frame[6];
+    pre->dictlog = frame[7];
+    /* Flags: 1 2 4 8 instructions, 16 pointers (with a map), 32 A32 (its own transform). */
+    unsigned allowed = pre->xform == FWT_ENC_XFORM_THUMB2   ? 0x0FU
+                       : pre->xform == FWT_ENC_XFORM_THUMB2_MAP ? 0x1FU
+                       : pre->xform == FWT_ENC_XFORM_ARM32_MAP  ? 0x3FU
+                                                                : 0U;
+    if (pre->xform > FWT_ENC_XFORM_ARM32_MAP ||
+        (pre->xform == FWT_ENC_XFORM_NONE) != (pre->xflags == 0) ||
+        (pre->xflags & ~allowed) != 0 ||
+        (pre->xform == FWT_ENC_XFORM_ARM32_MAP) != ((pre->xflags & 0x20U) != 0)) {
+        return fwt_fail(FWT_E_UNSUPPORTED, "bsdiff2 patch: unknown transform %u (flags 0x%02x)",
+                        pre->xform, pre->xflags);
+    }
+    if (pre->entropy == FWT_ENC_ENTROPY_ZSTD ? pre->dictlog != 0
+        : pre->entropy == FWT_ENC_ENTROPY_LZMA2 || pre->entropy == FWT_ENC_ENTROPY_LZMA2_BASE
+            ? (pre->dictlog < 12 || pre->dictlog > FWT_ENC_LZMA_DICTLOG_MAX)
+            : 1) {
+        return fwt_fail(FWT_E_UNSUPPORTED,
+                        "bsdiff2 patch: unknown entropy coder %u or dictionary 2^%u", pre->entropy,
+                        pre->dictlog);
+    }
+    return FWT_OK;
+}
+
+const char *fwt_delta_xform_name(unsigned xform)
+{
+    return xform == FWT_ENC_XFORM_NONE         ? "none"
+           : xform == FWT_ENC_XFORM_THUMB2     ? "thumb2"
+           : xform == FWT_ENC_XFORM_THUMB2_MAP ? "thumb2-map"
+           : xform == FWT_ENC_XFORM_ARM32_MAP  ? "arm32-map"
+                                               : "unknown";
+}
+
+const char *fwt_delta_entropy_name(unsigned entropy)
+{
+    return entropy == FWT_ENC_ENTROPY_ZSTD         ? "zstd"
+           : entropy == FWT_ENC_ENTROPY_LZMA2      ? "lzma2"
+           : entropy == FWT_ENC_ENTROPY_LZMA2_BASE ? "lzma2-base"
+                                                   : "unknown";
 }
 
 static void put_le32(uint8_t *p, uint32_t v)

@@ -98,7 +98,7 @@ fwt_err repo_encoded_check(const json_t *hdr)
     const char *enc = json_string_value(json_object_get(hdr, "encoding"));
     enum fwt_dec_method m;
     if (fwt_delta_encoding_parse(enc, &m) != FWT_OK) {
-        return fwt_fail(FWT_E_UNSUPPORTED, "encoding %s%s%s is not supported (zstd, zstd-patch, zstd-bsdiff)",
+        return fwt_fail(FWT_E_UNSUPPORTED, "encoding %s%s%s is not supported (zstd, zstd-patch, zstd-bsdiff, bsdiff2)",
                         enc ? "'" : "", enc ? enc : "(none)", enc ? "'" : "");
     }
     fwt_err err = check_desc(json_object_get(hdr, "image"), "image");
@@ -186,7 +186,12 @@ fwt_err repo_encoded_read(const char *path, json_t **hdr, uint64_t *frame_off, u
         goto out;
     }
     err = repo_encoded_check(h);
-    if (err == FWT_OK && le32(zm) != FWT_ENC_ZSTD_MAGIC) {
+    /* A "bsdiff2" patch starts with its preamble, every other encoding with a zstd frame. */
+    const char *enc = json_string_value(json_object_get(h, "encoding"));
+    int pre = enc && !strcmp(enc, FWT_ENC_BSDIFF2);
+    if (err == FWT_OK && pre && memcmp(zm, FWT_ENC_PRE_MAGIC, 4) != 0) {
+        err = fwt_fail(FWT_E_MALFORMED, "%s: no bsdiff2 preamble after the header", path);
+    } else if (err == FWT_OK && !pre && le32(zm) != FWT_ENC_ZSTD_MAGIC) {
         err = fwt_fail(FWT_E_MALFORMED, "%s: no zstd frame after the header", path);
     }
     if (err != FWT_OK) {

@@ -9,7 +9,8 @@
 
 const char *fwt_tdesc_enc_name(enum fwt_tdesc_enc e)
 {
-    return e == FWT_TDESC_BSDIFF  ? FWT_ENC_BSDIFF
+    return e == FWT_TDESC_BSDIFF2  ? FWT_ENC_BSDIFF2
+           : e == FWT_TDESC_BSDIFF  ? FWT_ENC_BSDIFF
            : e == FWT_TDESC_PATCH ? FWT_ENC_PATCH
            : e == FWT_TDESC_ZSTD  ? FWT_ENC_ZSTD
                                   : FWT_ENC_NONE;
@@ -192,6 +193,7 @@ fwt_err fwt_target_desc_parse(const json_t *f, struct fwt_target_desc *d, char *
              : !strcmp(enc, FWT_ENC_ZSTD)       ? FWT_TDESC_ZSTD
              : !strcmp(enc, FWT_ENC_PATCH)      ? FWT_TDESC_PATCH
              : !strcmp(enc, FWT_ENC_BSDIFF)     ? FWT_TDESC_BSDIFF
+             : !strcmp(enc, FWT_ENC_BSDIFF2)    ? FWT_TDESC_BSDIFF2
                                                 : (enum fwt_tdesc_enc)-1;
     if ((int)d->enc < 0) {
         snprintf(why, why_len, "unknown encoding '%s'", enc);

@@ -22,7 +22,7 @@ grep -q "GET /targets/primehub/.*\.b4.bin 200" "$T/srv/access.log" || fail "targ
 publish "$T/b5.bin" "$T/b5.bin.zst" "$T/b5.from-b4.zpatch" "$T/b5.prefix.zpatch"
 expect 0 "" agent dev --json update
 cp "$T/.out" "$T/.upd"
-[ "$(jget "$T/.upd" 'd["encoding"]')" = zstd-bsdiff ] || fail "the patch was not used"
+[ "$(jget "$T/.upd" 'd["encoding"]')" = bsdiff2 ] || fail "the patch was not used"
 [ "$(jget "$T/.upd" 'd["target"]')" = primehub/b5.from-b4.zpatch ] || fail "wrong target"
 [ "$(jget "$T/.upd" 'd["downloaded"]')" = "$(stat -c %s "$T/b5.from-b4.zpatch")" ] || fail "downloaded size"
 [ "$(jget "$T/.upd" 'd["previous_version"]')" = 4.0.0+4 ] || fail "previous version"

@@ -79,6 +79,11 @@ static size_t patch_roundtrip(const uint8_t *base, size_t bn, const uint8_t *nw,
     if (me == FWT_DELTA_BSDIFF) {
         assert_int_equal(*used, FWT_DEC_BSDIFF);
     }
+    if (me == FWT_DELTA_BSDIFF2) {
+        assert_int_equal(*used, FWT_DEC_BSDIFF2);
+        struct fwt_delta_pre pre;
+        assert_int_equal(fwt_delta_pre_parse(z, zlen, &pre), FWT_OK);
+    }
     assert_int_equal(fwt_delta_decode(z, zlen, *used, base, bn, nn, &dec), FWT_OK);
     assert_memory_equal(dec, nw, nn);
     /* The frame inside a container decodes the same (the header is skipped). */
@@ -96,6 +101,14 @@ static size_t patch_roundtrip(const uint8_t *base, size_t bn, const uint8_t *nw,
     return zlen;
 }
 
+/* What auto keeps of the three: bsdiff2 only when strictly smaller, bsdiff on a tie with prefix. */
+static size_t auto_pick(size_t lp, size_t lb, size_t l2, enum fwt_dec_method *m)
+{
+    size_t old = lb <= lp ? lb : lp;
+    *m = l2 < old ? FWT_DEC_BSDIFF2 : lb <= lp ? FWT_DEC_BSDIFF : FWT_DEC_PREFIX;
+    return l2 < old ? l2 : old;
+}
+
 static void test_methods_roundtrip(void **state)
 {
     (void)state;
@@ -105,10 +118,12 @@ static void test_methods_roundtrip(void **state)
     enum fwt_dec_method used;
     size_t lp = patch_roundtrip(base, bn, nw, nn, FWT_DELTA_PREFIX, &used);
     size_t lb = patch_roundtrip(base, bn, nw, nn, FWT_DELTA_BSDIFF, &used);
+    size_t l2 = patch_roundtrip(base, bn, nw, nn, FWT_DELTA_BSDIFF2, &used);
     size_t la = patch_roundtrip(base, bn, nw, nn, FWT_DELTA_AUTO, &used);
-    /* auto keeps the smaller of the two (bsdiff when equal), and it is that very frame. */
-    assert_int_equal(la, lb <= lp ? lb : lp);
-    assert_int_equal(used, lb <= lp ? FWT_DEC_BSDIFF : FWT_DEC_PREFIX);
+    /* auto keeps the smallest (see auto_pick), and it is that very frame. */
+    enum fwt_dec_method want;
+    assert_int_equal(la, auto_pick(lp, lb, l2, &want));
+    assert_int_equal(used, want);
     /* A patch is much smaller than the image compressed alone. */
     uint8_t *z = NULL, *dec = NULL;
     size_t zlen = 0;
@@ -136,9 +151,11 @@ static void test_auto_keeps_smaller(void **state)
         enum fwt_dec_method used, ua;
         size_t lp = patch_roundtrip(a, n, news[i], lens[i], FWT_DELTA_PREFIX, &used);
         size_t lb = patch_roundtrip(a, n, news[i], lens[i], FWT_DELTA_BSDIFF, &used);
+        size_t l2 = patch_roundtrip(a, n, news[i], lens[i], FWT_DELTA_BSDIFF2, &used);
         size_t la = patch_roundtrip(a, n, news[i], lens[i], FWT_DELTA_AUTO, &ua);
-        assert_int_equal(la, lb <= lp ? lb : lp);
-        assert_int_equal(ua, lb <= lp ? FWT_DEC_BSDIFF : FWT_DEC_PREFIX);
+        enum fwt_dec_method want;
+        assert_int_equal(la, auto_pick(lp, lb, l2, &want));
+        assert_int_equal(ua, want);
     }
     free(a);
     free(b);
@@ -150,7 +167,8 @@ static void test_edge_sizes(void **state)
     (void)state;
     size_t n = 30000;
     uint8_t *a = make_data(n, 5);
-    static const enum fwt_delta_method ms[] = {FWT_DELTA_PREFIX, FWT_DELTA_BSDIFF, FWT_DELTA_AUTO};
+    static const enum fwt_delta_method ms[] = {FWT_DELTA_PREFIX, FWT_DELTA_BSDIFF, FWT_DELTA_BSDIFF2,
+                                               FWT_DELTA_AUTO};
     for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
         enum fwt_dec_method used;
         /* Empty new image. */
@@ -195,7 +213,7 @@ static void test_refusals(void **state)
                                      &zlen, &used),
                      FWT_E_ARG);
     /* Bad method, bad levels. */
-    assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 3, (enum fwt_delta_method)3,
+    assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 3, (enum fwt_delta_method)4,
                                      NULL, NULL, &z, &zlen, &used),
                      FWT_E_ARG);
     assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 0, FWT_DELTA_AUTO, NULL, NULL,
@@ -242,9 +260,11 @@ static void test_refusals(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    static const enum fwt_dec_method ms[] = {FWT_DEC_PLAIN, FWT_DEC_PREFIX, FWT_DEC_BSDIFF};
-    static const char *const names[] = {FWT_ENC_ZSTD, FWT_ENC_PATCH, FWT_ENC_BSDIFF};
-    for (size_t i = 0; i < 3; i++) {
+    static const enum fwt_dec_method ms[] = {FWT_DEC_PLAIN, FWT_DEC_PREFIX, FWT_DEC_BSDIFF,
+                                             FWT_DEC_BSDIFF2};
+    static const char *const names[] = {FWT_ENC_ZSTD, FWT_ENC_PATCH, FWT_ENC_BSDIFF,
+                                        FWT_ENC_BSDIFF2};
+    for (size_t i = 0; i < 4; i++) {
         enum fwt_dec_method m = (enum fwt_dec_method)99;
         assert_string_equal(fwt_delta_encoding_name(ms[i]), names[i]);
         assert_int_equal(fwt_delta_encoding_parse(names[i], &m), FWT_OK);
@@ -262,6 +282,8 @@ static void test_names(void **state)
     assert_int_equal(me, FWT_DELTA_PREFIX);
     assert_int_equal(fwt_delta_method_parse("bsdiff", &me), FWT_OK);
     assert_int_equal(me, FWT_DELTA_BSDIFF);
+    assert_int_equal(fwt_delta_method_parse("bsdiff2", &me), FWT_OK);
+    assert_int_equal(me, FWT_DELTA_BSDIFF2);
     assert_int_equal(fwt_delta_method_parse("zstd-bsdiff", &me), FWT_E_ARG);
     assert_int_equal(fwt_delta_method_parse(NULL, &me), FWT_E_ARG);
     /* The container: the skippable frame, its length, the tag, the JSON; oversized refused. */

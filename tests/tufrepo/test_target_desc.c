@@ -107,7 +107,7 @@ static void test_round_trip_encoded(void **state)
     d.hw_id_len = 2;
     d.image_len = 123456;
     fill(d.image_sha, 32, 11);
-    for (int e = FWT_TDESC_ZSTD; e <= FWT_TDESC_BSDIFF; e++) {
+    for (int e = FWT_TDESC_ZSTD; e <= FWT_TDESC_BSDIFF2; e++) {
         d.enc = (enum fwt_tdesc_enc)e;
         if (FWT_TDESC_IS_PATCH(d.enc)) {
             d.has_base_version = 1;

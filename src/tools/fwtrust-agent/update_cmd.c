@@ -199,7 +199,8 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
             fwt_cli_json_print(out);
         }
     } else {
-        const char *how = !strcmp(res->encoding, FWT_ENC_BSDIFF) ? "bsdiff patch"
+        const char *how = !strcmp(res->encoding, FWT_ENC_BSDIFF2) ? "bsdiff2 patch"
+                          : !strcmp(res->encoding, FWT_ENC_BSDIFF) ? "bsdiff patch"
                           : !strcmp(res->encoding, FWT_ENC_PATCH) ? "zstd patch"
                           : !strcmp(res->encoding, FWT_ENC_ZSTD) ? "zstd-compressed"
                                                                  : "full image";

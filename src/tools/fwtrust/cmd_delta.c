@@ -41,7 +41,7 @@ static const struct fwt_opt k_opts[] = {
                                            "any padding after the TLVs, are the reference)"),
     FWT_OPT_STR_(0, "to", "NEW", &g_to, "the image to encode (a signed fwtrust image)"),
     FWT_OPT_STR_('o', "output", "OUT", &g_out, "the encoded file (the decoded image with --apply)"),
-    FWT_OPT_STR_(0, "method", "M", &g_method, "auto, prefix or bsdiff (patches only; default auto)"),
+    FWT_OPT_STR_(0, "method", "M", &g_method, "auto, prefix, bsdiff or bsdiff2 (patches only; default auto)"),
     FWT_OPT_U64_(0, "level", "N", &g_level, 1, FWT_DELTA_LEVEL_MAX,
                  "zstd level 1..22 (default 22 for a patch of images up to\n"
                  "16 MiB together, else 19)"),
@@ -63,12 +63,17 @@ static const struct fwt_cli_prog k_cli = {
         "fwtrust delta --info FILE [--json]\n"
         "fwtrust delta --apply FILE [--from OLD.signed.bin] -o NEW.signed.bin\n\n"
         "Encode a signed image for publishing (docs/updates.md). With --from, OUT is a patch\n"
-        "a device running OLD rebuilds NEW from, of one of two kinds (--method):\n"
+        "a device running OLD rebuilds NEW from, of one of three kinds (--method):\n"
         "  prefix  zstd with OLD's image bytes as the reference prefix (zstd --patch-from,\n"
         "          long distance matching): encoding \"zstd-patch\"\n"
         "  bsdiff  bsdiff-style records (suffix array matches, byte differences, literals),\n"
         "          compressed with zstd: encoding \"zstd-bsdiff\"; usually smaller on code\n"
-        "  auto    (default) make both and keep the smaller\n"
+        "  bsdiff2 the same records between transformed images: ARM Thumb-2 branch and\n"
+        "          literal-load targets made absolute, and in the base mapped (with its\n"
+        "          32-bit pointers) through an address map shipped in the patch; coded with\n"
+        "          zstd or LZMA2, the smallest of its variants: encoding \"bsdiff2\"\n"
+        "  auto    (default) make all three and keep the smallest (bsdiff2 only where\n"
+        "          strictly smaller: older devices decode the other two)\n"
         "Without --from, OUT is NEW compressed with zstd (encoding \"zstd\"). OUT starts with\n"
         "a header (a zstd skippable frame) naming the encoding, NEW's version, security\n"
         "counter, hardware id, digests and length, and OLD's (the base) length, SHA-256 and\n"
@@ -338,6 +343,12 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
     }
     if (err == FWT_OK) {
         json_object_set_new(hdr, "encoding", json_string(fwt_delta_encoding_name(m)));
+        struct fwt_delta_pre pre;
+        if (m == FWT_DEC_BSDIFF2 && fwt_delta_pre_parse(z, zlen, &pre) == FWT_OK) {
+            /* Describing only (the device reads the frame's own preamble). */
+            json_object_set_new(hdr, "transform", json_string(fwt_delta_xform_name(pre.xform)));
+            json_object_set_new(hdr, "entropy", json_string(fwt_delta_entropy_name(pre.entropy)));
+        }
         /* Decode it again, with the device's decoder, before anyone publishes it. */
         err = fwt_delta_decode(z, zlen, m, base.buf, base.total, nw.len, &check);
         if (err == FWT_OK && memcmp(check, nw.buf, nw.len) != 0) {
@@ -382,7 +393,7 @@ static int run(int argc, char **argv)
     enum fwt_delta_method me = FWT_DELTA_AUTO;
     int json = g_json;
     if (g_method && fwt_delta_method_parse(g_method, &me) != FWT_OK) {
-        return fwt_cli_usage_error(k_prog, "--method: auto, prefix or bsdiff");
+        return fwt_cli_usage_error(k_prog, "--method: auto, prefix, bsdiff or bsdiff2");
     }
     if (info) {
         if (from || to || out || apply_in) {
@@ -423,7 +434,8 @@ static int run(int argc, char **argv)
         long long ilen = (long long)json_integer_value(json_object_get(report, "image_length"));
         const char *enc = json_string_value(json_object_get(h, "encoding"));
         printf("%s: %s of %s (%s), %lld bytes for a %lld byte image (%.1f%%)\n", out,
-               !strcmp(enc, FWT_ENC_BSDIFF)  ? "bsdiff patch (zstd-bsdiff)"
+               !strcmp(enc, FWT_ENC_BSDIFF2)  ? "bsdiff2 patch (bsdiff2)"
+               : !strcmp(enc, FWT_ENC_BSDIFF)  ? "bsdiff patch (zstd-bsdiff)"
                : !strcmp(enc, FWT_ENC_PATCH) ? "zstd patch (zstd-patch)"
                                              : "zstd-compressed image", to,
                json_string_value(json_object_get(json_object_get(h, "image"), "version")), len,

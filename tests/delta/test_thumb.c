@@ -1,0 +1,343 @@
+/*
+ * The ARM Thumb-2 transform of "bsdiff2" patches (src/delta/thumb.h) and the
+ * patches made with it (issue 17): exact round trips on real Cortex-M4 code
+ * (the Pybricks images in examples/firmware) and on data that only looks
+ * like instructions, instruction encodings checked against hand-assembled
+ * ones, 32-bit instructions across block ends, odd sizes, the decoder fed a
+ * byte at a time, and the size the transform buys on a real version pair.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <fwtrust/fwt_util.h>
+
+#include <fwtrust/fwt_delta.h>
+
+#include "delta/thumb.h"
+
+static uint8_t *load(const char *name, size_t *n)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/firmware/%s", FWT_EXAMPLES, name);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(fwt_read_file(path, 4U << 20, &buf, &len), FWT_OK);
+    *n = len;
+    return buf;
+}
+
+static uint8_t *rnd(size_t n, uint32_t seed)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245U + 12345U;
+        p[i] = (uint8_t)(seed >> 16);
+    }
+    return p;
+}
+
+/* fwd then inv over buf (as blocks at image offsets), every flag set: exactly the input. */
+static size_t roundtrip_blocks(const uint8_t *img, size_t n, unsigned flags)
+{
+    uint8_t *t = malloc(n ? n : 1);
+    assert_non_null(t);
+    memcpy(t, img, n);
+    fwt_thumb_fwd_image(t, n, flags, NULL);
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        changed += t[i] != img[i];
+    }
+    for (size_t off = 0; off < n; off += FWT_THUMB_BLOCK) {
+        size_t k = n - off < FWT_THUMB_BLOCK ? n - off : FWT_THUMB_BLOCK;
+        fwt_thumb_inv(t + off, k, off, flags);
+    }
+    assert_memory_equal(t, img, n);
+    free(t);
+    return changed;
+}
+
+static void test_roundtrip_real_and_random(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *fw = load("pybricks-primehub-v4.0.0b5.bin", &n);
+    static const unsigned fl[] = {FWT_THUMB_ALL, FWT_THUMB_BL, FWT_THUMB_BCOND, FWT_THUMB_LDR16,
+                                  FWT_THUMB_LDR32};
+    for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
+        /* Real code: the transform finds (many) instructions, and undoes them exactly. */
+        assert_true(roundtrip_blocks(fw, n, fl[i]) > 100);
+        /* Odd sizes and a final partial block of every parity. */
+        for (size_t cut = n - 7; cut < n; cut++) {
+            roundtrip_blocks(fw, cut, fl[i]);
+        }
+    }
+    /* Data that only looks like instructions (random bytes hit every pattern). */
+    for (uint32_t seed = 1; seed < 40; seed++) {
+        size_t len = 3 * FWT_THUMB_BLOCK + seed;
+        uint8_t *r = rnd(len, seed);
+        assert_true(roundtrip_blocks(r, len, FWT_THUMB_ALL) > 0);
+        free(r);
+    }
+    /* A32 mode over the same bytes (every word a candidate) and over random ones. */
+    assert_true(roundtrip_blocks(fw, n, FWT_XF_ARM | FWT_THUMB_BL | FWT_THUMB_LDR32) > 0);
+    for (uint32_t seed = 1; seed < 10; seed++) {
+        uint8_t *r = rnd(2 * FWT_THUMB_BLOCK + seed, seed);
+        roundtrip_blocks(r, 2 * FWT_THUMB_BLOCK + seed, FWT_XF_ARM | FWT_THUMB_ALL);
+        free(r);
+    }
+    roundtrip_blocks(fw, 0, FWT_THUMB_ALL);
+    roundtrip_blocks(fw, 1, FWT_THUMB_ALL);
+    free(fw);
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void test_encodings(void **state)
+{
+    (void)state;
+    uint8_t b[FWT_THUMB_BLOCK];
+    memset(b, 0, sizeof(b)); /* 0x0000: MOVS r0, r0 (16-bit) */
+    /* BL at 0x100 to 0x100 + 4 + 0x1234: f001 f91a. Absolute: the target 0x1338 as if the
+     * instruction were at -4: S=0 imm10=0x001 imm11=0x19c (0x1338 >> 1 = 0x99c). */
+    put16(b + 0x100, 0xF001);
+    put16(b + 0x102, 0xF91A);
+    /* The same call one block later (position 0x1100) reads the same after the transform. */
+    /* B.W (T4) at 0x200 back by 0x104 (offset -0x82 halfwords): target 0x100: f7ff bf7e. */
+    put16(b + 0x200, 0xF7FF);
+    put16(b + 0x202, 0xBF7E);
+    /* BNE.W (T3) at 0x300 forward 0x40: f040 8020 -> cond 1 (NE). */
+    put16(b + 0x300, 0xF040);
+    put16(b + 0x302, 0x8020);
+    /* LDR r3, [pc, #8] at 0x402: 4b02 -> Align(0x406, 4) + 8 = 0x40c, word 0x103. */
+    put16(b + 0x402, 0x4B02);
+    /* LDR.W r1, [pc, #0x10] at 0x500: f8df 1010 -> 0x504 + 0x10 = 0x514. */
+    put16(b + 0x500, 0xF8DF);
+    put16(b + 0x502, 0x1010);
+    /* A BL whose second halfword is past the block's end: left alone. */
+    put16(b + FWT_THUMB_BLOCK - 2, 0xF001);
+    uint8_t t[FWT_THUMB_BLOCK];
+    memcpy(t, b, sizeof(t));
+    fwt_thumb_fwd(t, sizeof(t), 0, FWT_THUMB_ALL);
+    assert_int_equal(t[0x100] | t[0x101] << 8, 0xF001);
+    assert_int_equal(t[0x102] | t[0x103] << 8, 0xF800 | 0x19C); /* J1=J2=1 (I1=I2=0, S=0) */
+    /* B.W: target 0x100 -> halfword 0x80: imm11 0x080, imm10 0, S=0 -> f000 b880. */
+    assert_int_equal(t[0x200] | t[0x201] << 8, 0xF000);
+    assert_int_equal(t[0x202] | t[0x203] << 8, 0xB880);
+    /* BNE.W: target 0x344 -> halfword 0x1a2: imm11 0x1a2, imm6 0, cond kept: f040 81a2...
+     * with J1=J2=0 in T3 (no inversion): 0x8000 | 0x1a2. */
+    assert_int_equal(t[0x300] | t[0x301] << 8, 0xF040);
+    assert_int_equal(t[0x302] | t[0x303] << 8, 0x81A2);
+    assert_int_equal(t[0x402] | t[0x403] << 8, 0x4B03);
+    assert_int_equal(t[0x502] | t[0x503] << 8, 0x1514);
+    assert_int_equal(t[FWT_THUMB_BLOCK - 2] | t[FWT_THUMB_BLOCK - 1] << 8, 0xF001);
+    /* Position matters: the same block at the next block offset gives other bytes, and each
+     * undoes to the original. */
+    uint8_t u[FWT_THUMB_BLOCK];
+    memcpy(u, b, sizeof(u));
+    fwt_thumb_fwd(u, sizeof(u), FWT_THUMB_BLOCK, FWT_THUMB_ALL);
+    assert_memory_not_equal(u, t, sizeof(u));
+    fwt_thumb_inv(t, sizeof(t), 0, FWT_THUMB_ALL);
+    fwt_thumb_inv(u, sizeof(u), FWT_THUMB_BLOCK, FWT_THUMB_ALL);
+    assert_memory_equal(t, b, sizeof(b));
+    assert_memory_equal(u, b, sizeof(b));
+    /* A call that moved with its caller: relative form differs, absolute form is equal. */
+    uint8_t c1[FWT_THUMB_BLOCK], c2[FWT_THUMB_BLOCK];
+    memset(c1, 0, sizeof(c1));
+    memset(c2, 0, sizeof(c2));
+    put16(c1 + 0x10, 0xF001); /* at 0x10 -> 0x10 + 4 + 0x1234 */
+    put16(c1 + 0x12, 0xF91A);
+    put16(c2 + 0x20, 0xF001); /* at 0x20 -> same target: offset 0x1224 */
+    put16(c2 + 0x22, 0xF912);
+    fwt_thumb_fwd(c1, sizeof(c1), 0, FWT_THUMB_BL);
+    fwt_thumb_fwd(c2, sizeof(c2), 0, FWT_THUMB_BL);
+    assert_memory_equal(c1 + 0x10, c2 + 0x20, 4);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v & 0xFFFFU);
+    put16(p + 2, v >> 16);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void test_arm(void **state)
+{
+    (void)state;
+    uint8_t b[64];
+    memset(b, 0, sizeof(b));
+    put32(b + 8, 0xEB000010U);  /* BL at 8: target 8 + 8 + 0x40 = 0x50, word 0x14 */
+    put32(b + 16, 0x1BFFFFFEU); /* BLNE at 16 to itself: word 4 */
+    put32(b + 24, 0xE59F1010U); /* LDR r1, [pc, #16] at 24: 24 + 8 + 16 = 0x30 */
+    put32(b + 32, 0xFB000010U); /* cond 1111 (BLX): left alone */
+    put32(b + 40, 0xE51F1010U); /* LDR with U=0: left alone */
+    uint8_t t[64];
+    memcpy(t, b, sizeof(t));
+    unsigned fl = FWT_XF_ARM | FWT_THUMB_BL | FWT_THUMB_LDR32;
+    fwt_thumb_fwd(t, sizeof(t), 0, fl);
+    assert_int_equal(get32(t + 8), 0xEB000014U);
+    assert_int_equal(get32(t + 16), 0x1B000004U);
+    assert_int_equal(get32(t + 24), 0xE59F1030U);
+    assert_int_equal(get32(t + 32), 0xFB000010U);
+    assert_int_equal(get32(t + 40), 0xE51F1010U);
+    fwt_thumb_inv(t, sizeof(t), 0, fl);
+    assert_memory_equal(t, b, sizeof(b));
+}
+
+static void test_map(void **state)
+{
+    (void)state;
+    uint32_t st[] = {0x100, 0x2000};
+    int32_t dl[] = {8, -4};
+    struct fwt_xmap m = {0x08000000U, 0x10000, 2, st, dl};
+    assert_int_equal(fwt_xmap_apply(&m, 0x50), 0x50);
+    assert_int_equal(fwt_xmap_apply(&m, 0x100), 0x108);
+    assert_int_equal(fwt_xmap_apply(&m, 0x1FFF), 0x2007);
+    assert_int_equal(fwt_xmap_apply(&m, 0x3000), 0x2FFC);
+    /* A pointer into the image is mapped, one outside it is not; and a BL target too. */
+    uint8_t b[16] = {0x01, 0x11, 0x00, 0x08, /* 0x08001101 -> 0x08001109 */
+                     0x00, 0x00, 0x01, 0x08, /* 0x08010000: past the image, kept */
+                     0x00, 0xF0, 0x00, 0xF8, /* BL at 8 to 0xc: below 0x100, kept */
+                     0x00, 0x00, 0x00, 0x20};
+    fwt_thumb_base(b, sizeof(b), 0, FWT_XF_PTR | FWT_THUMB_BL, &m);
+    assert_int_equal(b[0], 0x09);
+    assert_int_equal(b[1], 0x11);
+    assert_int_equal(b[6], 0x01);
+    assert_int_equal(b[10] | b[11] << 8, 0xF806); /* absolute 0xc -> halfword 6 */
+}
+
+/* The decoder fed one byte at a time, output compared. */
+static fwt_err cmp_sink(void *ctx, const uint8_t *data, size_t len)
+{
+    uint8_t **p = ctx;
+    if (memcmp(*p, data, len) != 0) {
+        return fwt_fail(FWT_E_INTERNAL, "mismatch");
+    }
+    *p += len;
+    return FWT_OK;
+}
+
+static void test_real_pair(void **state)
+{
+    (void)state;
+    size_t bn, nn;
+    uint8_t *b = load("pybricks-primehub-v4.0.0b4.bin", &bn);
+    uint8_t *n = load("pybricks-primehub-v4.0.0b5.bin", &nn);
+    uint8_t *z1 = NULL, *z2 = NULL, *out = NULL;
+    size_t l1 = 0, l2 = 0;
+    enum fwt_dec_method u1, u2;
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF, NULL, NULL, &z1, &l1, &u1),
+                     FWT_OK);
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF2, NULL, NULL, &z2, &l2, &u2),
+                     FWT_OK);
+    struct fwt_delta_pre pre;
+    assert_int_equal(fwt_delta_pre_parse(z2, l2, &pre), FWT_OK);
+    assert_int_equal(pre.xform, FWT_ENC_XFORM_THUMB2_MAP);
+    assert_true(pre.entropy == FWT_ENC_ENTROPY_LZMA2 || pre.entropy == FWT_ENC_ENTROPY_LZMA2_BASE);
+    /* The transform's gain on real Thumb-2 code: at most 0.85 of the plain records. */
+    assert_true(l2 * 100 <= l1 * 85);
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_OK);
+    assert_memory_equal(out, n, nn);
+    free(out);
+    /* Streaming: one byte at a time, inside a container. */
+    uint8_t *file = NULL;
+    size_t flen = 0;
+    assert_int_equal(fwt_delta_container("{}", 2, z2, l2, &file, &flen), FWT_OK);
+    uint8_t *cur = n;
+    fwt_dec *d = NULL;
+    assert_int_equal(fwt_dec_new(FWT_DEC_BSDIFF2, b, bn, nn, cmp_sink, &cur, &d), FWT_OK);
+    for (size_t i = 0; i < flen; i++) {
+        assert_int_equal(fwt_dec_feed(d, file + i, 1), FWT_OK);
+    }
+    assert_int_equal(fwt_dec_end(d), FWT_OK);
+    assert_ptr_equal(cur, n + nn);
+    fwt_dec_free(d);
+    /* Truncated anywhere: refused at the end, never a short image accepted. */
+    for (size_t cut = 0; cut < l2; cut += l2 / 7 + 1) {
+        assert_int_not_equal(fwt_delta_decode(z2, cut, u2, b, bn, nn, &out), FWT_OK);
+        assert_null(out);
+    }
+    /* A wrong base (another image): output differs, never a crash (checked by hash later). */
+    if (fwt_delta_decode(z2, l2, u2, n, nn, nn, &out) == FWT_OK) {
+        assert_memory_not_equal(out, n, nn);
+        free(out);
+    }
+    /* Bad preamble fields. */
+    uint8_t save = z2[4];
+    z2[4] = 9;
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    z2[4] = save;
+    save = z2[6];
+    z2[6] = 4; /* no such entropy coder */
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    z2[6] = save;
+    save = z2[7];
+    z2[7] = 30;
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    z2[7] = save;
+    free(file);
+    free(z1);
+    free(z2);
+    free(b);
+    free(n);
+}
+
+/* A map out of order, or too large, is refused (the records made by hand, coded with zstd). */
+static void test_bad_map(void **state)
+{
+    (void)state;
+    uint8_t base[64];
+    memset(base, 0x11, sizeof(base));
+    uint8_t recs[8 + 16];
+    memset(recs, 0, sizeof(recs));
+    recs[4] = 2;       /* n = 2 */
+    recs[8] = 0x10;    /* start 0x10 */
+    recs[16] = 0x08;   /* start 0x08: not increasing */
+    uint8_t *z = NULL, *out = NULL;
+    size_t zl = 0;
+    assert_int_equal(fwt_delta_compress(recs, sizeof(recs), 3, &z, &zl), FWT_OK);
+    uint8_t *f = malloc(FWT_ENC_PRE_LEN + zl);
+    assert_non_null(f);
+    memcpy(f, "FWD2\x02\x01\x01\x00", FWT_ENC_PRE_LEN);
+    memcpy(f + FWT_ENC_PRE_LEN, z, zl);
+    assert_int_equal(fwt_delta_decode(f, FWT_ENC_PRE_LEN + zl, FWT_DEC_BSDIFF2, base,
+                                      sizeof(base), 0, &out),
+                     FWT_E_MALFORMED);
+    free(z);
+    recs[5] = 0x70; /* n = 0x7002: above FWT_XMAP_MAX */
+    assert_int_equal(fwt_delta_compress(recs, sizeof(recs), 3, &z, &zl), FWT_OK);
+    memcpy(f + FWT_ENC_PRE_LEN, z, zl);
+    assert_int_equal(fwt_delta_decode(f, FWT_ENC_PRE_LEN + zl, FWT_DEC_BSDIFF2, base,
+                                      sizeof(base), 0, &out),
+                     FWT_E_MALFORMED);
+    free(z);
+    free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_real_and_random),
+        cmocka_unit_test(test_encodings),
+        cmocka_unit_test(test_map),
+        cmocka_unit_test(test_arm),
+        cmocka_unit_test(test_real_pair),
+        cmocka_unit_test(test_bad_map),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
