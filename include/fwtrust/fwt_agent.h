@@ -91,6 +91,11 @@ struct fwt_agent_config {
     char *fleet_director_root;       /* the director's root.json trusted at enrollment */
     uint32_t fleet_interval;         /* check-in interval in seconds (the server's; 0: 3600) */
     uint32_t fleet_jitter;           /* up to this many seconds added at random (0: none) */
+    int rollback_tpm;                /* [device] rollback = tpm: the anti-rollback minimums
+                                        in TPM NV counters (needs tpm); default file */
+    char *tpm;                       /* [device] tpm: the TPM 2.0 for measured boot and
+                                        attestation (fwt_tpm_open spec), NULL: none (the
+                                        file register only, lower assurance) */
 };
 
 typedef struct fwt_agent fwt_agent;
@@ -346,6 +351,47 @@ FWT_MUST_CHECK fwt_err fwt_agent_log_verify(fwt_agent *dev, uint64_t *n_entries,
 FWT_MUST_CHECK fwt_err fwt_agent_log_verify_anchored(fwt_agent *dev, uint64_t *n_entries,
                                                      int *torn, int *unanchored);
 
+/* One audit log entry (fwt_agent_log_read); the pointers live during the callback. */
+struct fwt_agent_log_entry {
+    uint64_t seq;       /* 1, 2, ... */
+    uint64_t time;      /* seconds since 1970 (UTC) */
+    const char *event;  /* "install", "confirm", ... */
+    const char *detail; /* a sentence, printable ASCII */
+    const char *line;   /* the entry as stored: one compact JSON object */
+};
+/*
+ * Walk the audit log in order with the checks of fwt_agent_log_verify_anchored:
+ * cb gets each entry after its line is checked against the hash chain (so a
+ * tampered log yields the intact entries before the damage, then FWT_E_STATE
+ * naming it). cb returning nonzero stops the walk with FWT_OK. *n_entries (may
+ * be NULL) gets the entries passed to cb. A last line cut short is ignored.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_log_read(fwt_agent *dev,
+                                          int (*cb)(void *ctx, const struct fwt_agent_log_entry *e),
+                                          void *ctx, uint64_t *n_entries);
+
+/* ---- Remote attestation with the device's TPM ([device] tpm; docs/attestation.md) ---- */
+
+/*
+ * Enrollment request: the EK certificate (from the TPM's NV), the EK's and
+ * the AK's public areas, as an fwt_attest_doc of type "fwtrust-attest-enroll-request"
+ * (*json malloc'd). FWT_E_ARG when no TPM is configured.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_attest_request(fwt_agent *dev, char **json);
+/* Credential activation: the verifier's challenge in, the activation document
+ * ("fwtrust-attest-activation", the recovered credential) out. FWT_E_SIGNATURE
+ * when the TPM refuses the credential (not made for this TPM's EK and AK). */
+FWT_MUST_CHECK fwt_err fwt_agent_attest_activate(fwt_agent *dev, const char *challenge,
+                                                 size_t len, char **json);
+/*
+ * A quote with the verifier's nonce over PCRs 8, 9, 11 (SHA-256), the PCR
+ * values and the TPM event log (DIR/tpm-eventlog.bin): "fwtrust-attest-evidence".
+ * ak_label: NULL for the default AK.
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_attest_quote(fwt_agent *dev, const uint8_t *nonce,
+                                              size_t nonce_len, const char *ak_label,
+                                              char **json);
+
 /* ---- The reference bootloader (fwtrust-boot) ---- */
 
 struct fwt_agent_boot_result {
@@ -358,6 +404,9 @@ struct fwt_agent_boot_result {
     struct fwt_agent_image img;
     uint32_t boot_count;
     uint8_t pcr[32];          /* measurement register after this boot */
+    int tpm_measured;         /* also measured into the TPM ([device] tpm): PCRs 8, 9, 11 and
+                                 DIR/tpm-eventlog.bin (docs/attestation.md) */
+    uint8_t tpm_pcrs[3][32];  /* the TPM's PCR 8, 9, 11 after the extends */
 };
 
 /*
@@ -496,6 +545,28 @@ struct fwt_agent_checkin_result {
  * certificate (POST /v1/renew, same key). The device must be open (exclusive).
  */
 FWT_MUST_CHECK fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res);
+/*
+ * Remote attestation to the fleet server (docs/attestation.md): on the first
+ * call (no DIR/fleet/attest-ak), enroll the TPM's attestation key (POST
+ * /v1/attest/enroll with the EK certificate and AK, the TPM activates the
+ * server's credential, POST /v1/attest/activate); then a fresh server nonce
+ * (POST /v1/attest/nonce), a TPM quote over PCRs 8, 9, 11 with the event log
+ * (fwt_agent_attest_quote), POST /v1/attest/quote: the server's verdict. A
+ * server that lost the key (409) gets a new enrollment, once. FWT_OK when the
+ * server gave a verdict (pass or fail, in r), or when there is nothing to do
+ * (no TPM: no_tpm; a server that does not attest, 501: not_offered);
+ * FWT_E_NETWORK when the server refused (named).
+ */
+struct fwt_agent_attestation {
+    int done;          /* the server gave a verdict */
+    int no_tpm;        /* the device has no [device] tpm: nothing attested */
+    int not_offered;   /* the server does not attest devices */
+    int enrolled;      /* the attestation key was enrolled during this call */
+    char verdict[16];  /* "pass", "fail", "unknown" */
+    char reason[64];   /* fwt_attest_reason_name */
+    char detail[256];
+};
+FWT_MUST_CHECK fwt_err fwt_agent_fleet_attest(fwt_agent *dev, struct fwt_agent_attestation *r);
 /* A signed progress report (POST /v1/report): state is an enum fwt_fleet_state
  * (fwt_fleet.h), error an fwt_err number, reason one sentence (or NULL). */
 FWT_MUST_CHECK fwt_err fwt_agent_report(fwt_agent *dev, const char *target, int state, int error,
@@ -534,6 +605,18 @@ struct fwt_rollback_backend {
     void (*close)(void *ctx);
 };
 FWT_MUST_CHECK fwt_err fwt_rollback_file_backend(const char *dir, struct fwt_rollback_backend *out);
+/*
+ * The TPM backend ([device] rollback = tpm): the minimums in TPM NV counters
+ * (fwt_tpm_nv_*), monotonic by hardware. With writable (the caller holds the
+ * device's exclusive lock: two raisers could overshoot) it provisions the
+ * counters on first use and raises them to the file backend's minimums in dir
+ * (so switching never lowers a minimum); afterwards the files are not read. A raise increments one
+ * by one (a power cut leaves a value between the old and the new one, which the
+ * interrupted confirm completes: never lower than before, never above the
+ * confirmed image's).
+ */
+FWT_MUST_CHECK fwt_err fwt_rollback_tpm_backend(const char *tpm, const char *dir, int writable,
+                                                struct fwt_rollback_backend *out);
 /* Replace dev's backend (dev takes ownership; its old backend is closed). */
 void fwt_agent_set_rollback_backend(fwt_agent *dev, const struct fwt_rollback_backend *be);
 

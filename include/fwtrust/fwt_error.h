@@ -68,7 +68,10 @@ typedef enum fwt_err {
     FWT_E_NO_BOOTABLE = 50, /* no valid slot: recovery needed */
     FWT_E_NO_UPDATE = 51,   /* nothing newer to install / nothing to confirm */
 
-    FWT_E__LAST = 52
+    /* Remote attestation. */
+    FWT_E_ATTEST = 60, /* attestation refused: the evidence does not prove a good boot */
+
+    FWT_E__LAST = 61
 } fwt_err;
 
 /* Static English text for a result; never NULL. */

@@ -208,6 +208,21 @@ FWT_MUST_CHECK fwt_err fwt_http_post_json(const struct fwt_tuf_transport *t, con
  * but A-Z a-z 0-9 - . _ ~ becomes %XX). Caller frees; NULL when out of memory. */
 char *fwt_tuf_quote(const char *name);
 
+/*
+ * One-signature envelopes for documents that are not TUF metadata (attestation
+ * records, fleet reports): {"signed": DOC, "signatures": [{"keyid", "sig"}]},
+ * the signature over the canonical JSON of DOC (the metadata's encoder), keyid
+ * the TUF key id of the key. Library fwt_tuf_meta.
+ * sign: signed_json is a JSON object; *out (malloc'd) is the envelope.
+ * verify: exactly one signature, by key (FWT_E_UNKNOWN_KEY for another key id,
+ * FWT_E_SIGNATURE for a bad signature, FWT_E_META for a malformed envelope);
+ * *signed_out (malloc'd) is DOC.
+ */
+FWT_MUST_CHECK fwt_err fwt_tuf_envelope_sign(const char *signed_json, size_t len,
+                                             fwt_privkey *key, char **out);
+FWT_MUST_CHECK fwt_err fwt_tuf_envelope_verify(const char *env_json, size_t len,
+                                               const fwt_pubkey *key, char **signed_out);
+
 #ifdef __cplusplus
 }
 #endif

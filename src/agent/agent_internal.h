@@ -29,6 +29,9 @@ ssize_t fwt_f_write(int fd, const void *buf, size_t len);
 int fwt_f_fsync(int fd);
 int fwt_f_ftruncate(int fd, off_t len);
 int fwt_f_rename(const char *from, const char *to);
+/* A fault point of its own, for a state change that is not a file operation
+ * (a TPM NV counter increment): the process may be cut here. */
+void fwt_f_point(void);
 /* Number of fault points passed so far in this process. */
 unsigned long fwt_fault_points(void);
 
@@ -153,11 +156,13 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out);
 /* ---- Audit log lines (audit.c) ---- */
 
 #define FWT_AUDIT_LINE_MAX 4096U
+#define FWT_AUDIT_DETAIL_MAX 1024U
 struct fwt_audit_entry {
     uint64_t seq;
     uint64_t time;
     char event[32];
     uint8_t prev[32];
+    char detail[FWT_AUDIT_DETAIL_MAX + 1];
 };
 /* Parse one line (without its newline): exactly the fields seq, time, event,
  * detail, prev (and optional slot); FWT_E_STATE otherwise. */
@@ -174,6 +179,10 @@ fwt_err fwt_audit_append(const char *dir, const char *event, const char *detail)
  * end, a missing anchor beside a non-empty log: FWT_E_STATE.
  */
 fwt_err fwt_audit_verify_anchored(const char *dir, uint64_t *n, int *torn, int *unanchored);
+/* The same, calling cb (when not NULL) with each entry once its line is checked
+ * against the chain; cb returning nonzero stops the walk (FWT_OK). */
+fwt_err fwt_audit_walk(const char *dir, int (*cb)(void *ctx, const struct fwt_agent_log_entry *e), void *ctx,
+                       uint64_t *n, int *torn, int *unanchored);
 fwt_err fwt_audit_verify(const char *dir, uint64_t *n, int *torn);
 /* The anchor as recorded: entry count (0: none yet) and the SHA-256 of that entry (the fleet
  * manifest's audit_head). */

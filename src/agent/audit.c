@@ -26,7 +26,7 @@
 
 #include <jansson.h>
 
-#define DETAIL_MAX 1024U
+#define DETAIL_MAX FWT_AUDIT_DETAIL_MAX
 #define HEAD_NAME "audithead"
 #define HEAD_SIZE 48U
 /* Every line starts so (compact JSON, sorted keys): a torn line is a prefix of it and more. */
@@ -157,6 +157,7 @@ fwt_err fwt_audit_line_parse(const char *line, size_t len, struct fwt_audit_entr
         e->seq = (uint64_t)json_integer_value(seq);
         e->time = (uint64_t)json_integer_value(tm);
         snprintf(e->event, sizeof(e->event), "%s", json_string_value(ev));
+        snprintf(e->detail, sizeof(e->detail), "%s", json_string_value(det));
     }
     json_decref(o);
     return err;
@@ -319,6 +320,12 @@ out:
 
 fwt_err fwt_audit_verify_anchored(const char *dir, uint64_t *n_out, int *torn, int *unanchored)
 {
+    return fwt_audit_walk(dir, NULL, NULL, n_out, torn, unanchored);
+}
+
+fwt_err fwt_audit_walk(const char *dir, int (*cb)(void *ctx, const struct fwt_agent_log_entry *e), void *ctx,
+                       uint64_t *n_out, int *torn, int *unanchored)
+{
     *n_out = 0;
     *torn = 0;
     *unanchored = 0;
@@ -392,6 +399,15 @@ fwt_err fwt_audit_verify_anchored(const char *dir, uint64_t *n_out, int *torn, i
             break;
         }
         n++;
+        if (cb) {
+            line[len] = '\0';
+            struct fwt_agent_log_entry pe = {e.seq, e.time, e.event, e.detail, line};
+            if (cb(ctx, &pe) != 0) {
+                fclose(f);
+                *n_out = n;
+                return FWT_OK;
+            }
+        }
         if (n == head.count) {
             memcpy(at_anchor, prev, 32);
         }
@@ -434,6 +450,18 @@ fwt_err fwt_audit_verify(const char *dir, uint64_t *n_out, int *torn)
 {
     int unanchored;
     return fwt_audit_verify_anchored(dir, n_out, torn, &unanchored);
+}
+
+fwt_err fwt_agent_log_read(fwt_agent *dev, int (*cb)(void *ctx, const struct fwt_agent_log_entry *e), void *ctx,
+                           uint64_t *n_entries)
+{
+    int torn, unanchored;
+    uint64_t n = 0;
+    fwt_err err = fwt_audit_walk(dev->cfg.dir, cb, ctx, &n, &torn, &unanchored);
+    if (n_entries) {
+        *n_entries = n;
+    }
+    return err;
 }
 
 fwt_err fwt_agent_log_verify_anchored(fwt_agent *dev, uint64_t *n_entries, int *torn,

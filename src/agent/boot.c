@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fwtrust/fwt_attest.h>
+#include <fwtrust/fwt_tpm.h>
+
 #include <jansson.h>
 
 static fwt_err extend(uint8_t pcr[32], const uint8_t digest[32])
@@ -112,6 +115,124 @@ static char *event_line(uint32_t boot, const char *type, const uint8_t digest[32
     return line;
 }
 
+/* One EV_EVENT_TAG record appended to *log (grown with realloc). */
+static fwt_err log_add(uint8_t **log, size_t *len, unsigned pcr, uint32_t tag,
+                       const uint8_t digest[32], json_t *data)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(data);
+    if (!text) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    uint8_t *rec = NULL;
+    size_t rl = 0;
+    fwt_err err = fwt_tcglog_event(pcr, tag, digest, (const uint8_t *)text, strlen(text), &rec,
+                                   &rl);
+    free(text);
+    if (err != FWT_OK) {
+        return err;
+    }
+    uint8_t *n = realloc(*log, *len + rl);
+    if (!n) {
+        free(rec);
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    memcpy(n + *len, rec, rl);
+    free(rec);
+    *log = n;
+    *len += rl;
+    return FWT_OK;
+}
+
+/*
+ * Measured boot into the TPM (docs/attestation.md): the image digest into PCR 8,
+ * its signer's key hash into PCR 9, SHA-256 of device.ini into PCR 11, each
+ * recorded in DIR/tpm-eventlog.bin (TCG crypto-agile format). The log is written
+ * (atomically) before the extends: a cut between them leaves PCRs that a later
+ * boot still finds at zero and so restarts the log; PCRs already extended since
+ * the TPM's reset get the new events appended to the log that explains them.
+ */
+static fwt_err measure_tpm(fwt_agent *dev, struct fwt_agent_boot_result *res,
+                           const uint8_t ev_image[32])
+{
+    const struct fwt_agent_image *img = &res->img;
+    char path[PATH_MAX], cfgp[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/tpm-eventlog.bin", dev->cfg.dir) >= (int)sizeof(path) ||
+        snprintf(cfgp, sizeof(cfgp), "%s/" FWT_AGENT_CONFIG_NAME, dev->cfg.dir) >=
+            (int)sizeof(cfgp)) {
+        return fwt_fail(FWT_E_ARG, "%s: path too long", dev->cfg.dir);
+    }
+    uint8_t cfg_digest[32];
+    uint8_t *text = NULL;
+    size_t tl = 0;
+    fwt_err err = fwt_read_file(cfgp, 1U << 20, &text, &tl);
+    if (err != FWT_OK) {
+        return err;
+    }
+    err = fwt_sha256(text, tl, cfg_digest);
+    free(text);
+    if (err != FWT_OK) {
+        return err;
+    }
+    fwt_tpm *t = NULL;
+    if ((err = fwt_tpm_open(dev->cfg.tpm, NULL, &t)) != FWT_OK) {
+        return err;
+    }
+    uint8_t pcrs[FWT_TPM_PCRS][32];
+    static const uint8_t zero[32];
+    uint8_t *log = NULL;
+    size_t len = 0;
+    err = fwt_tpm_pcr_read(t, FWT_PCR_MASK, pcrs);
+    int fresh = err == FWT_OK && !memcmp(pcrs[FWT_PCR_IMAGE], zero, 32) &&
+                !memcmp(pcrs[FWT_PCR_SIGNER], zero, 32) && !memcmp(pcrs[FWT_PCR_CONFIG], zero, 32);
+    if (err == FWT_OK && fresh) {
+        err = fwt_tcglog_header(&log, &len);
+    } else if (err == FWT_OK) {
+        err = fwt_read_file(path, FWT_EVENTLOG_MAX, &log, &len);
+        if (err == FWT_E_NOT_FOUND) {
+            err = fwt_fail(FWT_E_STATE, "%s is missing but the TPM's PCRs were extended since "
+                           "its reset: nothing can explain them until the next reset", path);
+        }
+    }
+    char v[48], dig[2 * FWT_DIGEST_MAX + 1], kh[65];
+    fwt_version_format(&img->version, v, sizeof(v));
+    fwt_hex_encode(img->digest, img->digest_len, dig);
+    fwt_hex_encode(img->signer_keyhash, 32, kh);
+    char slot[2] = {fwt_agent_slot_char(res->slot), 0};
+    const struct fwt_hash_desc *hd = fwt_hash_by_alg(img->hash_alg);
+    if (err == FWT_OK) {
+        err = log_add(&log, &len, FWT_PCR_IMAGE, FWT_TAG_IMAGE, ev_image,
+                      json_pack("{s:I, s:s, s:s, s:s, s:s}", "boot", (json_int_t)res->boot_count,
+                                "slot", slot, "version", v, "image_digest", dig,
+                                "image_hash_alg", hd ? hd->name : "sha256"));
+    }
+    if (err == FWT_OK) {
+        err = log_add(&log, &len, FWT_PCR_SIGNER, FWT_TAG_SIGNER, img->signer_keyhash,
+                      json_pack("{s:s}", "keyhash", kh));
+    }
+    if (err == FWT_OK) {
+        err = log_add(&log, &len, FWT_PCR_CONFIG, FWT_TAG_CONFIG, cfg_digest,
+                      json_pack("{s:s}", "file", FWT_AGENT_CONFIG_NAME));
+    }
+    if (err == FWT_OK) {
+        err = fwt_f_write_atomic(path, log, len, 0644);
+    }
+    if (err == FWT_OK) {
+        if ((err = fwt_tpm_pcr_extend(t, FWT_PCR_IMAGE, ev_image)) == FWT_OK &&
+            (err = fwt_tpm_pcr_extend(t, FWT_PCR_SIGNER, img->signer_keyhash)) == FWT_OK &&
+            (err = fwt_tpm_pcr_extend(t, FWT_PCR_CONFIG, cfg_digest)) == FWT_OK &&
+            (err = fwt_tpm_pcr_read(t, FWT_PCR_MASK, pcrs)) == FWT_OK) {
+            memcpy(res->tpm_pcrs[0], pcrs[FWT_PCR_IMAGE], 32);
+            memcpy(res->tpm_pcrs[1], pcrs[FWT_PCR_SIGNER], 32);
+            memcpy(res->tpm_pcrs[2], pcrs[FWT_PCR_CONFIG], 32);
+            res->tpm_measured = 1;
+        }
+    }
+    free(log);
+    fwt_tpm_close(t);
+    return err;
+}
+
 static fwt_err measure(fwt_agent *dev, struct fwt_agent_boot_result *res)
 {
     const struct fwt_agent_image *img = &res->img;
@@ -168,6 +289,9 @@ static fwt_err measure(fwt_agent *dev, struct fwt_agent_boot_result *res)
     free(l1);
     free(l2);
     free(ps);
+    if (err == FWT_OK && dev->cfg.tpm) {
+        err = measure_tpm(dev, res, ev_image);
+    }
     return err;
 }
 

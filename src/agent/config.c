@@ -117,6 +117,7 @@ struct cfg_ctx {
     const char *dir;
     unsigned seen;           /* bit per single-valued key */
     unsigned threshold_line; /* where threshold was given (0: the default) */
+    unsigned rollback_line;  /* where rollback was given */
 };
 
 static fwt_err abs_path(const char *dir, const char *v, char **out)
@@ -153,7 +154,7 @@ static fwt_err set_str(char **dst, const char *v)
 enum {
     K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
     K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_F_SERVER, K_F_ID, K_F_SERIAL, K_F_KEY, K_F_CERT,
-    K_F_CA, K_F_DROOT, K_F_INTERVAL, K_F_JITTER
+    K_F_CA, K_F_DROOT, K_F_INTERVAL, K_F_JITTER, K_TPM, K_ROLLBACK
 };
 
 static fwt_err once(struct cfg_ctx *c, unsigned bit, const char *key, unsigned line)
@@ -192,6 +193,26 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
                 return fwt_fail(FWT_E_ARG, "line %u: tries must be 1 to %u", line,
                                 FWT_AGENT_MAX_TRIES);
             }
+            return FWT_OK;
+        }
+        if (!strcmp(k, "tpm")) {
+            /* swtpm:host=H,port=P, device:PATH or /dev/PATH (fwt_tpm_open); never a library */
+            ONCE(K_TPM);
+            if (strncmp(v, "swtpm:", 6) && strncmp(v, "device:/dev/", 12) &&
+                strncmp(v, "/dev/", 5)) {
+                return fwt_fail(FWT_E_ARG, "line %u: tpm must be swtpm:host=H,port=P, "
+                                "device:/dev/NAME or /dev/NAME, not '%s'", line, v);
+            }
+            return set_str(&cfg->tpm, v);
+        }
+        if (!strcmp(k, "rollback")) {
+            ONCE(K_ROLLBACK);
+            if (strcmp(v, "tpm") && strcmp(v, "file")) {
+                return fwt_fail(FWT_E_ARG, "line %u: rollback must be 'file' or 'tpm', not '%s'",
+                                line, v);
+            }
+            cfg->rollback_tpm = !strcmp(v, "tpm");
+            c->rollback_line = line;
             return FWT_OK;
         }
     } else if (!strcmp(sec, "slots")) {
@@ -362,6 +383,7 @@ void fwt_agent_config_free(struct fwt_agent_config *cfg)
     free(cfg->fleet_cert);
     free(cfg->fleet_ca);
     free(cfg->fleet_director_root);
+    free(cfg->tpm);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -372,7 +394,7 @@ fwt_err fwt_agent_config_parse(const char *text, size_t len, const char *dir,
     if (memchr(text, '\0', len)) {
         return fwt_fail(FWT_E_ARG, "configuration contains a NUL byte");
     }
-    struct cfg_ctx c = {cfg, dir, 0, 0};
+    struct cfg_ctx c = {cfg, dir, 0, 0, 0};
     cfg->dir = strdup(dir);
     if (!cfg->dir) {
         return fwt_fail(FWT_E_NOMEM, "out of memory");
@@ -383,6 +405,9 @@ fwt_err fwt_agent_config_parse(const char *text, size_t len, const char *dir,
     }
     if (err == FWT_OK && (!cfg->slot_path[0] || !cfg->slot_path[1])) {
         err = fwt_fail(FWT_E_ARG, "[slots] needs both a and b");
+    }
+    if (err == FWT_OK && cfg->rollback_tpm && !cfg->tpm) {
+        err = fwt_fail(FWT_E_ARG, "line %u: rollback = tpm needs a tpm line", c.rollback_line);
     }
     if (err == FWT_OK && strcmp(cfg->slot_path[0], cfg->slot_path[1]) == 0) {
         err = fwt_fail(FWT_E_ARG, "[slots] a and b are the same path '%s'", cfg->slot_path[0]);
@@ -483,7 +508,7 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
                          cfg->repo_url, cfg->tls_ca, cfg->tls_client_cert, cfg->tls_client_key,
                          cfg->tls_pinned_pubkey, cfg->targets, cfg->fleet_server,
                          cfg->fleet_device_id, cfg->fleet_serial, cfg->fleet_key, cfg->fleet_cert,
-                         cfg->fleet_ca, cfg->fleet_director_root};
+                         cfg->fleet_ca, cfg->fleet_director_root, cfg->tpm};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (!value_ok(all[i])) {
             return fwt_fail(FWT_E_ARG, "'%s': values must be non-empty, without control "
@@ -497,6 +522,10 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
     sb_add(&b, "hw_id", cfg->hw_id);
     snprintf(num, sizeof(num), "%u", (unsigned)cfg->tries);
     sb_add(&b, "tries", num);
+    sb_add(&b, "tpm", cfg->tpm);
+    if (cfg->rollback_tpm) {
+        sb_add(&b, "rollback", "tpm");
+    }
     sb_add(&b, "", "");
     sb_add(&b, "[slots]", "");
     sb_add(&b, "a", rel(cfg, cfg->slot_path[0]));

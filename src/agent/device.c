@@ -369,7 +369,9 @@ fwt_err fwt_agent_open_ex(const char *dir, unsigned flags, fwt_agent **out)
         err = load_anchors(dev);
     }
     if (err == FWT_OK) {
-        err = fwt_rollback_file_backend(abs, &dev->rb);
+        err = dev->cfg.rollback_tpm ? fwt_rollback_tpm_backend(dev->cfg.tpm, abs, !dev->readonly,
+                                                               &dev->rb)
+                                    : fwt_rollback_file_backend(abs, &dev->rb);
     }
     if (err == FWT_OK) {
         struct fwt_rollback_state rs;

@@ -78,6 +78,13 @@ ssize_t fwt_f_write(int fd, const void *buf, size_t len)
     return write(fd, buf, len);
 }
 
+void fwt_f_point(void)
+{
+    if (fault_hit()) {
+        fault_die();
+    }
+}
+
 int fwt_f_fsync(int fd)
 {
     if (fault_hit()) {

@@ -42,6 +42,7 @@ static const struct err_text k_errors[] = {
     {FWT_E_META_MISMATCH, "FWT_E_META_MISMATCH", "length, hash or version mismatch"},
     {FWT_E_NO_BOOTABLE, "FWT_E_NO_BOOTABLE", "no bootable slot (recovery)"},
     {FWT_E_NO_UPDATE, "FWT_E_NO_UPDATE", "nothing to do"},
+    {FWT_E_ATTEST, "FWT_E_ATTEST", "attestation refused"},
 };
 
 static const struct err_text *lookup(fwt_err err)

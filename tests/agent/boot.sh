@@ -116,4 +116,27 @@ expect 50 "RECOVERY" "$BOOT" --device "$T/d2/dev"
 [ "$(jget 'd["raise_pending"], d["min_security_counter"]' A2 status --json)" = "(False, 2)" ] ||
     fail "interrupted raise not completed: $(cat "$T/.j")"
 expect 26 "below the minimum 2" A2 install "$T/v1.bin"
+
+# Output for people: text on a terminal (or --text), JSON in a pipe (or --json).
+mkdir -p "$T/d3"
+A3() { "$AGENT" --device "$T/d3/dev" "$@"; }
+expect 0 "" "$AGENT" --device "$T/d3/dev" init --hw-id hw1 --slot-a "$T/d3/a" --slot-b "$T/d3/b" --trust-key "$T/k1.pub"
+expect 0 "" A3 install "$T/v1.bin"
+expect 0 "booted slot a: version 1.0.0+0, security counter 1, on TRIAL (2 tries left)" "$BOOT" --device "$T/d3/dev" --text
+grep -qE "^  signer key [0-9a-f]{16}\.\.\.; boot 1, measured: pcr0 [0-9a-f]{64}$" "$T/.out" || fail "--text: $(cat "$T/.out")"
+grep -q "{" "$T/.out" && fail "--text printed JSON"
+[ "$(jget 'd["slot"], d["tries_left"], d["boot"]' "$BOOT" --device "$T/d3/dev")" = "('a', 1, 2)" ] ||
+    fail "JSON in a pipe: $(cat "$T/.j")"
+expect 1 "--json and --text exclude each other" "$BOOT" --device "$T/d3/dev" --json --text
+if command -v script >/dev/null; then
+    script -qec "'$BOOT' --device '$T/d3/dev'" /dev/null >"$T/tty.out" || fail "boot on a terminal"
+    grep -q "booted slot a: version 1.0.0+0" "$T/tty.out" || fail "no text on a terminal: $(cat "$T/tty.out")"
+    grep -q '"slot"' "$T/tty.out" && fail "JSON on a terminal"
+fi
+# recovery as text: why each slot was refused
+flip "$T/d3/a" 800
+expect 50 "RECOVERY" "$BOOT" --device "$T/d3/dev" --text
+grep -qx "nothing booted (a trial used up its tries and was rolled back)" "$T/.out" ||
+    grep -qx "nothing booted" "$T/.out" || fail "recovery text: $(cat "$T/.out")"
+grep -qF "  slot a refused: " "$T/.out" || fail "recovery text lacks slot a's verdict: $(cat "$T/.out")"
 echo "boot: ok"

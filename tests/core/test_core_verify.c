@@ -1466,7 +1466,7 @@ static void test_error_table(void **state)
         E(FWT_E_CERT), E(FWT_E_KEY_VERSION), E(FWT_E_NO_TRUST), E(FWT_E_TEST_KEY),
         E(FWT_E_TOO_LARGE), E(FWT_E_META), E(FWT_E_META_SIG), E(FWT_E_META_EXPIRED),
         E(FWT_E_META_ROLLBACK), E(FWT_E_META_MISMATCH), E(FWT_E_NO_BOOTABLE),
-        E(FWT_E_NO_UPDATE),
+        E(FWT_E_NO_UPDATE), E(FWT_E_ATTEST),
     };
 #undef E
     int named = 0;

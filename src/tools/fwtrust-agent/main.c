@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static int g_json;
 static const char *g_device;
@@ -508,6 +509,9 @@ static int cmd_status(const struct fwt_cli_args *a)
     json_object_set_new(j, "readback", json_string(cfg->readback_full ? "full" : "metadata"));
     json_object_set_new(j, "repo", cfg->repo_url ? json_string(cfg->repo_url) : json_null());
     json_object_set_new(j, "measured_boot", pcr_json(cfg->dir));
+    /* Without a TPM the measurements live in the device's own files: lower assurance. */
+    json_object_set_new(j, "measurement_assurance", json_string(cfg->tpm ? "tpm" : "file"));
+    json_object_set_new(j, "tpm", cfg->tpm ? json_string(cfg->tpm) : json_null());
     json_t *ocj = outcome_json(&oc);
     json_object_update(j, ocj);
     json_decref(ocj);
@@ -548,6 +552,11 @@ static int cmd_status(const struct fwt_cli_args *a)
            st.raise_pending ? " (raise pending)" : "");
     printf("time floor  %llu (certificate expiry is never judged before it)\n",
            (unsigned long long)st.time_floor);
+    if (cfg->tpm) {
+        printf("measuring   into the TPM %s (PCRs 8, 9, 11; remote attestation)\n", cfg->tpm);
+    } else {
+        printf("measuring   file register only (lower assurance: no TPM configured)\n");
+    }
     printf("trust       %zu key(s), %zu root(s), threshold %u%s\n", cfg->n_keys, cfg->n_roots,
            (unsigned)cfg->threshold,
            cfg->n_keys + cfg->n_roots == 0 ? "  NO TRUST ANCHOR: every image is refused" : "");
@@ -741,6 +750,84 @@ static int cmd_log_verify(const struct fwt_cli_args *a)
     return 0;
 }
 
+/* ---- log show ---- */
+
+static uint64_t g_last;
+static const struct fwt_opt k_log_show_opts[] = {
+    FWT_OPT_U64_(0, "last", "N", &g_last, 1, UINT32_MAX, "only the last N entries"),
+    FWT_OPT_END_,
+};
+
+static const char k_log_show_desc[] =
+    "Print the audit log (DIR/audit.log), oldest first: sequence number, time (UTC,\n"
+    "ISO 8601), event and detail. Each entry is checked against the hash chain and\n"
+    "the anchor as 'log verify' checks them: a damaged log shows the intact entries\n"
+    "before the damage, then fails naming it. --json prints {\"ok\", \"entries\"}, the\n"
+    "entries exactly as stored (time in seconds since 1970).\n\n"
+    "Exit: 0; 8 not a device; 10 locked; 11 the log is damaged (named).";
+
+struct show_ctx {
+    uint64_t from; /* first sequence number to show */
+    json_t *entries;
+};
+
+static int show_entry(void *ctx, const struct fwt_agent_log_entry *e)
+{
+    struct show_ctx *c = ctx;
+    if (e->seq < c->from) {
+        return 0;
+    }
+    if (c->entries) {
+        json_t *o = json_loads(e->line, JSON_REJECT_DUPLICATES, NULL);
+        json_array_append_new(c->entries, o ? o : json_null());
+        return 0;
+    }
+    char when[32] = "?";
+    time_t t = (time_t)e->time;
+    struct tm tm;
+    if ((uint64_t)t == e->time && gmtime_r(&t, &tm)) {
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    printf("%6llu  %s  %-12s %s\n", (unsigned long long)e->seq, when, e->event, e->detail);
+    return 0;
+}
+
+static int cmd_log_show(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_agent *dev = NULL;
+    fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
+    if (err != FWT_OK) {
+        return fail(err);
+    }
+    struct show_ctx c = {1, g_json ? json_array() : NULL};
+    if (g_last) {
+        uint64_t n = 0; /* the intact entries: the last N of them */
+        struct show_ctx none = {UINT64_MAX, NULL};
+        if (fwt_agent_log_read(dev, show_entry, &none, &n) != FWT_OK) {
+            fwt_detail_clear(); /* reported by the second walk */
+        }
+        c.from = n > g_last ? n - g_last + 1 : 1;
+    }
+    if (!g_json) {
+        printf("%6s  %-20s  %-12s %s\n", "seq", "time (UTC)", "event", "detail");
+    }
+    err = fwt_agent_log_read(dev, show_entry, &c, NULL);
+    fwt_agent_close(dev);
+    if (err != FWT_OK) {
+        if (c.entries) {
+            json_t *j = fwt_cli_json_error(err);
+            json_object_set_new(j, "entries", c.entries);
+            fwt_cli_json_print(j);
+        }
+        return fwt_cli_error(g_name, err);
+    }
+    if (c.entries) {
+        fwt_cli_json_print(json_pack("{s:b, s:o}", "ok", 1, "entries", c.entries));
+    }
+    return 0;
+}
+
 /* ---- update (update_cmd.c; the update: src/agent/update.c) ---- */
 
 static int cmd_update(const struct fwt_cli_args *a)
@@ -770,6 +857,108 @@ static int cmd_checkin(const struct fwt_cli_args *a)
     return agent_checkin_run(g_device, g_name, g_json);
 }
 
+/* ---- attest request / activate / quote (docs/attestation.md) ---- */
+
+static const char *g_att_out, *g_att_nonce, *g_att_label;
+static const struct fwt_opt k_att_out_opts[] = {
+    FWT_OPT_STR_('o', "output", "FILE", &g_att_out, "write the document to FILE (default: stdout)"),
+    FWT_OPT_END_,
+};
+static const struct fwt_opt k_att_quote_opts[] = {
+    FWT_OPT_STR_(0, "nonce", "HEX", &g_att_nonce, "the verifier's nonce (1 to 64 bytes, hex; required)"),
+    FWT_OPT_STR_(0, "ak-label", "LABEL", &g_att_label, "quote with the AK of this label (default: fwtrust-ak)"),
+    FWT_OPT_STR_('o', "output", "FILE", &g_att_out, "write the evidence to FILE (default: stdout)"),
+    FWT_OPT_END_,
+};
+
+static const char k_att_request_desc[] =
+    "Enrollment, step 1: print the TPM's EK certificate (NV index 0x01c00002), the EK's\n"
+    "public area and the attestation key's (AK: a restricted ECDSA P-256 key in the\n"
+    "endorsement hierarchy, re-created from its template) as a JSON document for the\n"
+    "verifier ('fwtrust attest challenge'). The TPM is [device] tpm in device.ini.\n\n"
+    "Exit: 0; 1 no TPM configured; 2 the TPM cannot be reached or failed; 8 no EK\n"
+    "certificate in the TPM.";
+static const char k_att_activate_desc[] =
+    "Enrollment, step 2: TPM2_ActivateCredential of the AK with the EK on the verifier's\n"
+    "challenge (CHALLENGE: 'fwtrust attest challenge' output); prints the recovered\n"
+    "credential for 'fwtrust attest activate'. Only the TPM that holds both the\n"
+    "certified EK and this AK can recover it.\n\n"
+    "Exit: 0; 1 no TPM configured; 2 TPM failure; 20 not a challenge document;\n"
+    "22 the TPM refused the credential (made for another EK or AK).";
+static const char k_att_quote_desc[] =
+    "A quote for the verifier: TPM2_Quote by the AK over PCRs 8, 9 and 11 (SHA-256 bank)\n"
+    "with --nonce as qualifying data, the PCR values and the TPM event log\n"
+    "(DIR/tpm-eventlog.bin, written by fwtrust-boot), as a JSON evidence document for\n"
+    "'fwtrust attest verify'.\n\n"
+    "Exit: 0; 1 usage (bad nonce) or no TPM configured; 2 TPM failure; 11 no event log.";
+
+static int att_output(const char *doc)
+{
+    size_t n = strlen(doc);
+    if (g_att_out) {
+        fwt_err err = fwt_write_file_atomic(g_att_out, doc, n, 0644);
+        return err == FWT_OK ? 0 : fail(err);
+    }
+    printf("%s\n", doc);
+    return 0;
+}
+
+static int cmd_attest_request(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_agent *dev = NULL;
+    char *doc = NULL;
+    fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
+    if (err == FWT_OK) {
+        err = fwt_agent_attest_request(dev, &doc);
+    }
+    fwt_agent_close(dev);
+    int rc = err == FWT_OK ? att_output(doc) : fail(err);
+    free(doc);
+    return rc;
+}
+
+static int cmd_attest_activate(const struct fwt_cli_args *a)
+{
+    fwt_agent *dev = NULL;
+    uint8_t *ch = NULL;
+    size_t cl = 0;
+    char *doc = NULL;
+    fwt_err err = fwt_read_file(a->argv[0], 1U << 16, &ch, &cl);
+    if (err == FWT_OK) {
+        err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
+    }
+    if (err == FWT_OK) {
+        err = fwt_agent_attest_activate(dev, (const char *)ch, cl, &doc);
+    }
+    fwt_agent_close(dev);
+    free(ch);
+    int rc = err == FWT_OK ? att_output(doc) : fail(err);
+    free(doc);
+    return rc;
+}
+
+static int cmd_attest_quote(const struct fwt_cli_args *a)
+{
+    (void)a;
+    uint8_t nonce[64];
+    size_t hl = g_att_nonce ? strlen(g_att_nonce) : 0;
+    if (!g_att_nonce || hl == 0 || hl % 2 || hl / 2 > sizeof(nonce) ||
+        fwt_hex_decode(g_att_nonce, nonce, hl / 2) != FWT_OK) {
+        return fwt_cli_usage_error(g_name, "--nonce HEX: 1 to 64 bytes in hex is required");
+    }
+    fwt_agent *dev = NULL;
+    char *doc = NULL;
+    fwt_err err = fwt_agent_open_ex(g_device, FWT_AGENT_OPEN_READONLY, &dev);
+    if (err == FWT_OK) {
+        err = fwt_agent_attest_quote(dev, nonce, hl / 2, g_att_label, &doc);
+    }
+    fwt_agent_close(dev);
+    int rc = err == FWT_OK ? att_output(doc) : fail(err);
+    free(doc);
+    return rc;
+}
+
 /* ---- the command table ---- */
 
 static const struct fwt_cli_cmd k_cmds[] = {
@@ -788,11 +977,20 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"enroll", "", 0, 0, "enroll in a fleet server: device key, certificate, director root", k_enroll_desc,
      k_enroll_opts},
     {"checkin", "", 0, 0, "send a signed device manifest to the fleet server", k_checkin_desc, k_checkin_opts},
+    {"log show", "", 0, 0, "print the audit log with readable times (--json: as stored)", k_log_show_desc,
+     k_log_show_opts},
+    {"attest request", "", 0, 0, "enrollment: the TPM's EK certificate and attestation key", k_att_request_desc,
+     k_att_out_opts},
+    {"attest activate", "CHALLENGE", 1, 1, "enrollment: recover the verifier's credential with the TPM",
+     k_att_activate_desc, k_att_out_opts},
+    {"attest quote", "", 0, 0, "a TPM quote with the verifier's nonce, PCRs and event log", k_att_quote_desc,
+     k_att_quote_opts},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_init, cmd_install, cmd_update, cmd_confirm, cmd_rollback, cmd_status, cmd_verify_slots, cmd_log_verify,
     cmd_enroll, cmd_checkin,
+    cmd_log_show, cmd_attest_request, cmd_attest_activate, cmd_attest_quote,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-agent command");
