@@ -115,6 +115,9 @@ FWT_MUST_CHECK fwt_err fwt_srv_alert_config_parse(const uint8_t *buf, size_t len
 FWT_MUST_CHECK fwt_err fwt_srv_alerts_manifest(fwt_srv *s, const char *device_id,
                                                const struct fwt_fleet_manifest *m, const char *addr,
                                                time_t now);
+/* A failed remote attestation (src/server/attest.c): the "attestation-failed" rule. */
+FWT_MUST_CHECK fwt_err fwt_srv_alerts_attestation(fwt_srv *s, const char *device_id, const char *detail,
+                                                  time_t now);
 /* After a failure report: the failure-rate rule. */
 FWT_MUST_CHECK fwt_err fwt_srv_alerts_failures(fwt_srv *s, time_t now);
 FWT_MUST_CHECK fwt_err fwt_srv_alert_list(fwt_srv *s, size_t limit, json_t **arr);
