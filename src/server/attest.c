@@ -353,10 +353,12 @@ static fwt_err nonce_consume(void *ctx, const uint8_t *nonce, size_t len, enum f
 
 /* ---- quotes ---- */
 
-/* Does the device's last manifest say a confirmed or trial slot runs target? The assigned
- * release is checked against the quote once the device says it runs it (while an update is
- * on its way the device still runs the earlier release: no reason to fail it). */
-static fwt_err claims_to_run(fwt_srv *s, const char *device_id, const char *target, int *yes)
+/* Does the device's last manifest say a confirmed or trial slot holds the assigned image
+ * (its SHA-256: the agent does not name slots)? The assigned release is checked against the
+ * quote once the device says it runs it (while an update is on its way the device still
+ * runs the earlier release: no reason to fail it); a device that says so and booted
+ * something else fails not_assigned_release. */
+static fwt_err claims_to_run(fwt_srv *s, const char *device_id, const char *sha256, int *yes)
 {
     *yes = 0;
     struct db_rows r;
@@ -371,8 +373,8 @@ static fwt_err claims_to_run(fwt_srv *s, const char *device_id, const char *targ
     json_t *sl;
     json_array_foreach(json_object_get(json_object_get(man, "signed"), "slots"), i, sl) {
         const char *st = json_string_value(json_object_get(sl, "state"));
-        const char *nm = json_string_value(json_object_get(sl, "name"));
-        if (st && nm && (!strcmp(st, "confirmed") || !strcmp(st, "trial")) && !strcmp(nm, target)) {
+        const char *h = json_string_value(json_object_get(json_object_get(sl, "hashes"), "sha256"));
+        if (st && h && (!strcmp(st, "confirmed") || !strcmp(st, "trial")) && !strcmp(h, sha256)) {
             *yes = 1;
         }
     }
@@ -441,13 +443,13 @@ fwt_err srv_attest_quote(fwt_srv *s, const struct srv_device *d, const uint8_t *
             e = fwt_fail(FWT_E_NOMEM, "out of memory");
         }
     }
-    char assigned[256] = "";
+    char assigned[256] = "", asha[65] = "";
     int has = 0;
     if (e == FWT_OK) {
-        e = director_assigned_target(s, d->id, assigned, sizeof(assigned), &has);
+        e = director_assigned_target(s, d->id, assigned, sizeof(assigned), asha, &has);
     }
     if (e == FWT_OK && has) {
-        e = claims_to_run(s, d->id, assigned, &has);
+        e = claims_to_run(s, d->id, asha, &has);
     }
     struct {
         struct fwt_attest_result res;

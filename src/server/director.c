@@ -85,12 +85,14 @@ static fwt_err wanted_of(fwt_srv *s, const char *id, struct wanted *w)
     return e;
 }
 
-fwt_err director_assigned_target(fwt_srv *s, const char *device_id, char *target, size_t cap, int *has)
+fwt_err director_assigned_target(fwt_srv *s, const char *device_id, char *target, size_t cap, char sha256[65],
+                                 int *has)
 {
     struct wanted w;
     fwt_err e = wanted_of(s, device_id, &w);
     *has = e == FWT_OK && w.has;
     snprintf(target, cap, "%s", *has ? w.target : "");
+    snprintf(sha256, 65, "%s", *has ? w.sha256 : "");
     return e;
 }
 

@@ -109,10 +109,10 @@ FWT_MUST_CHECK fwt_err director_get(fwt_srv *s, const char *device_id, const cha
                                     size_t *len);
 FWT_MUST_CHECK fwt_err director_root_file(fwt_srv *s, const char *name, char **body, size_t *len);
 
-/* The target assigned to a device in force (its own, else its first tagged one), *has 0
- * when none. */
+/* The target assigned to a device in force (its own, else its first tagged one) and the
+ * SHA-256 (hex) of its file; *has 0 when none. */
 FWT_MUST_CHECK fwt_err director_assigned_target(fwt_srv *s, const char *device_id, char *target, size_t cap,
-                                                int *has);
+                                                char sha256[65], int *has);
 
 /* attest.c: remote attestation (docs/attestation.md). Each needs DIR/attest.json
  * (FWT_E_UNSUPPORTED without). enroll: the device's enrollment request document ->

@@ -24,6 +24,11 @@ else
     "$SERVER" init "$D" >/dev/null || fail "server init"
 fi
 srv() { "$SERVER" --dir "$D" "$@"; }
+"$PY" - "$D/server.json" <<'PY' # this test checks in more often than the default rate allows
+import json, sys
+c = json.load(open(sys.argv[1])); c["checkin_burst"] = 1000
+json.dump(c, open(sys.argv[1], "w"))
+PY
 # attest.json: the manufacturers' CA, the published targets and the signing log (with its
 # pinned public key): the catalog holds what is both published and logged.
 expect 0 "" "$FWTRUST" pubkey "$T/logkey.pem" -o "$T/logkey.pub"
@@ -152,6 +157,23 @@ grep -q "rollout:$RID" "$T/as.json" || fail "the attested device was not admitte
 expect 0 "" A --json checkin
 [ "$(jget 'd["director_targets_version"]' cat "$T/.out")" -gt "$TV0" ] ||
     fail "the assignment is not seen: $(cat "$T/.out")"
+
+# The assigned release is checked once the device says it holds it: v2 installed (trial) but
+# v1 still booted. The manifest of the first check-in tells the server; the second fails.
+expect 0 "" A install "$T/v2.bin"
+expect 0 "" A --json checkin
+[ "$(jget 'd["attestation"]["verdict"]' cat "$T/.out")" = pass ] || fail "before the manifest: $(cat "$T/.out")"
+expect 0 "" A --json checkin
+[ "$(jget 'd["attestation"]["verdict"], d["attestation"]["reason"]' cat "$T/.out")" = "('fail', 'not_assigned_release')" ] ||
+    fail "a device claiming the assigned release and booting another: $(cat "$T/.out")"
+# rebooted into it: the assigned release is proven
+tpm_reset
+expect 0 "" "$BOOT" --device "$T/dev"
+expect 0 "" A --json checkin
+[ "$(jget 'd["attestation"]["verdict"]' cat "$T/.out")" = pass ] || fail "the assigned release booted: $(cat "$T/.out")"
+srv device show "$ID" --json >"$T/show.json" || fail "device show"
+[ "$(jget 'd["attestation"]["running"], d["attestation"]["record"]["signed"]["swname"]' cat "$T/show.json")" = \
+    "('v2.bin 2.0.0+0', 'v2.bin')" ] || fail "device show after v2: $(cat "$T/show.json")"
 
 # A server without attest.json tells the device so (501); the check-in goes on.
 kill "${SERVER_PIDS##* }" 2>/dev/null
