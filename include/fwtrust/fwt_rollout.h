@@ -97,9 +97,10 @@ FWT_MUST_CHECK fwt_err fwt_cron_window_open(const struct fwt_cron *c, const char
  * "unexpected-signer" (a slot's key version not in allowed_key_versions, when set),
  * "identity-two-places" (check-ins of one device from two addresses within
  * two_places_seconds), "clock-backwards" (a manifest time before the previous one),
- * "checkin-storm" (fleet check-ins per minute above storm_per_minute), and
+ * "checkin-storm" (fleet check-ins per minute above storm_per_minute),
  * "audit-head-backwards" (a device's audit log shorter than before, or as long with
- * another root). An alert is recorded (once per rule and subject per 10 minutes),
+ * another root), and "attestation-failed" (a TPM quote that failed verification,
+ * docs/attestation.md). An alert is recorded (once per rule and subject per 10 minutes),
  * queued for the webhooks, and may contain: "quarantine" the device or "halt-version"
  * (halt every unfinished rollout of the target).
  *
