@@ -119,6 +119,10 @@ FWT_MUST_CHECK fwt_err fwt_srv_alerts_manifest(fwt_srv *s, const char *device_id
 /* A failed remote attestation (src/server/attest.c): the "attestation-failed" rule. */
 FWT_MUST_CHECK fwt_err fwt_srv_alerts_attestation(fwt_srv *s, const char *device_id, const char *detail,
                                                   time_t now);
+/* DIR/attest.json checked (docs/attestation.md): strict JSON object of ek_ca, targets
+ * (1 to 64 file names) with optional signlog + signlog_key, or catalog, nonce_ttl
+ * (10..86400); no file is read here. */
+FWT_MUST_CHECK fwt_err fwt_srv_attest_config_parse(const uint8_t *buf, size_t len, json_t **cfg);
 /* After a failure report: the failure-rate rule. */
 FWT_MUST_CHECK fwt_err fwt_srv_alerts_failures(fwt_srv *s, time_t now);
 FWT_MUST_CHECK fwt_err fwt_srv_alert_list(fwt_srv *s, size_t limit, json_t **arr);

@@ -46,10 +46,12 @@ static fwt_err read_rel(fwt_srv *s, const char *rel, size_t max, char **path, ui
     return buf ? fwt_read_file(*path, max, buf, len) : FWT_OK;
 }
 
-static fwt_err srv_attest_config_parse(fwt_srv *s, const uint8_t *text, size_t tl, struct attest_cfg *c)
+fwt_err fwt_srv_attest_config_parse(const uint8_t *text, size_t tl, json_t **cfg)
 {
-    memset(c, 0, sizeof(*c));
-    c->nonce_ttl = 300;
+    *cfg = NULL;
+    if (tl > (1U << 20)) {
+        return fwt_fail(FWT_E_ARG, "attest.json: above 1 MiB");
+    }
     json_error_t je;
     json_t *o = json_loadb((const char *)text, tl, JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(o)) {
@@ -60,17 +62,21 @@ static fwt_err srv_attest_config_parse(fwt_srv *s, const uint8_t *text, size_t t
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v) {
-        if (strcmp(k, "ek_ca") && strcmp(k, "targets") && strcmp(k, "catalog") && strcmp(k, "nonce_ttl") &&
-            strcmp(k, "signlog") && strcmp(k, "signlog_key")) {
+        int str = !strcmp(k, "ek_ca") || !strcmp(k, "catalog") || !strcmp(k, "signlog") || !strcmp(k, "signlog_key");
+        if (!str && strcmp(k, "targets") && strcmp(k, "nonce_ttl")) {
             e = fwt_fail(FWT_E_ARG, "attest.json: unknown key '%s' (ek_ca, targets, signlog, signlog_key, catalog, "
                          "nonce_ttl)", k);
+            break;
+        }
+        if (str && (!json_is_string(v) || !*json_string_value(v))) {
+            e = fwt_fail(FWT_E_ARG, "attest.json: \"%s\" must be a file name", k);
             break;
         }
     }
     const char *ca = json_string_value(json_object_get(o, "ek_ca"));
     json_t *tg = json_object_get(o, "targets"), *ttl = json_object_get(o, "nonce_ttl");
     const char *cat = json_string_value(json_object_get(o, "catalog"));
-    if (e == FWT_OK && (!ca || !*ca)) {
+    if (e == FWT_OK && !ca) {
         e = fwt_fail(FWT_E_ARG, "attest.json: \"ek_ca\" (the TPM manufacturers' CA file, PEM) is required");
     }
     if (e == FWT_OK && !!cat == !!tg) {
@@ -86,16 +92,43 @@ static fwt_err srv_attest_config_parse(fwt_srv *s, const uint8_t *text, size_t t
     if (e == FWT_OK && tg && (!json_is_array(tg) || json_array_size(tg) == 0 || json_array_size(tg) > 64)) {
         e = fwt_fail(FWT_E_ARG, "attest.json: \"targets\" must be an array of 1 to 64 file names");
     }
+    for (size_t i = 0; e == FWT_OK && tg && i < json_array_size(tg); i++) {
+        const char *name = json_string_value(json_array_get(tg, i));
+        if (!name || !*name) {
+            e = fwt_fail(FWT_E_ARG, "attest.json: \"targets\"[%zu] must be a file name", i);
+        }
+    }
     if (e == FWT_OK && ttl && (!json_is_integer(ttl) || json_integer_value(ttl) < 10 ||
                                json_integer_value(ttl) > 86400)) {
         e = fwt_fail(FWT_E_ARG, "attest.json: \"nonce_ttl\" must be 10 to 86400 seconds");
     }
-    if (e == FWT_OK && ttl) {
+    if (e != FWT_OK) {
+        json_decref(o);
+        return e;
+    }
+    *cfg = o;
+    return FWT_OK;
+}
+
+/* The configuration checked, then its files: the CA path and the catalog. */
+static fwt_err srv_attest_config_load(fwt_srv *s, const uint8_t *text, size_t tl, struct attest_cfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->nonce_ttl = 300;
+    json_t *o = NULL;
+    fwt_err e = fwt_srv_attest_config_parse(text, tl, &o);
+    if (e != FWT_OK) {
+        return e;
+    }
+    const char *ca = json_string_value(json_object_get(o, "ek_ca"));
+    json_t *tg = json_object_get(o, "targets"), *ttl = json_object_get(o, "nonce_ttl");
+    const char *cat = json_string_value(json_object_get(o, "catalog"));
+    const char *lg = json_string_value(json_object_get(o, "signlog"));
+    const char *lk = json_string_value(json_object_get(o, "signlog_key"));
+    if (ttl) {
         c->nonce_ttl = (int64_t)json_integer_value(ttl);
     }
-    if (e == FWT_OK) {
-        e = read_rel(s, ca, 0, &c->ek_ca, NULL, NULL);
-    }
+    e = read_rel(s, ca, 0, &c->ek_ca, NULL, NULL);
     char *json = NULL;
     size_t jl = 0;
     if (e == FWT_OK && cat) {
@@ -112,8 +145,7 @@ static fwt_err srv_attest_config_parse(fwt_srv *s, const uint8_t *text, size_t t
         for (size_t i = 0; e == FWT_OK && i < n; i++) {
             const char *name = json_string_value(json_array_get(tg, i));
             char *p = NULL;
-            e = name ? read_rel(s, name, 16U << 20, &p, (uint8_t **)&texts[i], &lens[i])
-                     : fwt_fail(FWT_E_ARG, "attest.json: \"targets\"[%zu] must be a file name", i);
+            e = read_rel(s, name, 16U << 20, &p, (uint8_t **)&texts[i], &lens[i]);
             free(p);
         }
         /* the signing log, checked whole against its pinned key: only (digest, signer) pairs
@@ -175,10 +207,14 @@ static fwt_err cfg_load(fwt_srv *s, struct attest_cfg *c)
     if (e == FWT_E_NOT_FOUND || e == FWT_E_IO) {
         e = fwt_fail(FWT_E_UNSUPPORTED, "this server does not attest devices (no %s)", p);
     }
-    free(p);
     if (e == FWT_OK) {
-        e = srv_attest_config_parse(s, buf, len, c);
+        e = srv_attest_config_load(s, buf, len, c);
+        /* the server's own configuration is wrong: not the device's fault (500, named) */
+        if (e != FWT_OK && e != FWT_E_NOMEM) {
+            e = fwt_fail(FWT_E_INTERNAL, "%s: %s", p, fwt_detail());
+        }
     }
+    free(p);
     free(buf);
     return e;
 }
