@@ -3,16 +3,24 @@
 # from THREADS threads for SECONDS; beside it the bare TLS handshake rate of the same server
 # (the physical limit here) and the server's peak RSS.
 #
-#   bench/fleet/run.sh [--pg] [DEVICES [SECONDS [THREADS]]]     (default 10000 20 8)
+#   bench/fleet/run.sh [--pg|--both] [DEVICES [SECONDS [THREADS]]]     (default 10000 20 8;
+#                                                                      no argument: --both)
 #
-# --pg: PostgreSQL (started here, as tests/server/pg.sh does), else SQLite. BUILD names the
-# build directory (default build). Prints JSON.
+# --pg: PostgreSQL (started here, as tests/server/pg.sh does), else SQLite; --both: SQLite,
+# then PostgreSQL, one JSON object each. BUILD names the build directory (default: two levels
+# above $FWT_BIN, else build).
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PG=0
+if [ $# = 0 ]; then set -- --both; fi # make bench: both backends
+if [ "${1:-}" = --both ]; then
+    shift
+    "$0" "$@" && "$0" --pg "$@"
+    exit
+fi
 if [ "${1:-}" = --pg ]; then PG=1; shift; fi
 N=${1:-10000} SECS=${2:-20} THREADS=${3:-8}
-B=${BUILD:-$SRC/build}
+B=${BUILD:-$(cd "${FWT_BIN:-$SRC/build/src/tools}/../.." && pwd)}
 SERVER=$B/src/tools/fwtrust-server SIM=$B/tests/server/fleet-sim
 [ -x "$SERVER" ] && [ -x "$SIM" ] || { echo "build first (cmake --build build): $SERVER, $SIM" >&2; exit 1; }
 T=$(mktemp -d)

@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     snprintf(pins, sizeof(pins), "%s/pins", tmp);
     setenv("FWTRUST_SIGNLOG_PINS", pins, 1);
     const char *url = getenv("FWT_TEST_DB_URL");
-    struct fwt_srv_init_opts o = {url && *url ? url : NULL, NULL, NULL, 0, 0};
+    struct fwt_srv_init_opts o = {.db_url = url && *url ? url : NULL};
     json_t *sum = NULL;
     check(fwt_srv_init(dir, &o, &sum), "init");
     json_decref(sum);

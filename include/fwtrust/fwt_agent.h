@@ -489,6 +489,8 @@ struct fwt_agent_fleet_state {
     uint64_t counter;          /* the last manifest/report counter given out */
     uint64_t release_counter;  /* release counter of the image installed through the director */
     uint64_t director_version; /* the director targets version of that install */
+    char target[256];          /* the target last installed from a repository ("": none) ... */
+    uint8_t target_sha256[32]; /* ... and the SHA-256 of its image: names a slot in manifests */
 };
 FWT_MUST_CHECK fwt_err fwt_agent_fleet_state_get(fwt_agent *dev, struct fwt_agent_fleet_state *st);
 /*

@@ -6,7 +6,7 @@
  *
  * The server directory (fwtrust-server init DIR):
  *   DIR/server.json            settings (database URL, listen address, intervals, limits)
- *   DIR/ca/ca.pem, ca.key      the fleet CA (key: PEM file, mode 0600)
+ *   DIR/ca/ca.pem, ca.key      the fleet CA (key: PEM file, mode 0600, or a PKCS#11 token key)
  *   DIR/ca/server.pem, .key    the server's TLS certificate, issued by the fleet CA
  *   DIR/ca/crl.pem             revoked device certificates (for a TLS front end: nginx ssl_crl)
  *   DIR/director/root.json     the director root (also N.root.json)
@@ -56,6 +56,10 @@ struct fwt_srv_init_opts {
     const char **names;       /* DNS names / IP addresses in the server certificate */
     size_t n_names;           /* 0: localhost and 127.0.0.1 */
     uint64_t cert_days;       /* device certificates; 0: 30 */
+    const char *ca_key;       /* the fleet CA key: NULL: a new PEM file DIR/ca/ca.key; or a
+                               * pkcs11: URI of an ECDSA P-256 token key (module from
+                               * $FWTRUST_PKCS11_MODULE; no module-path/pin-source in the URI) */
+    const char *ca_pin_file;  /* the token PIN (first line), kept in server.json by path */
 };
 /* Create DIR (must not exist or be empty): settings, CA, server certificate,
  * director keys and root, audit log, database. summary gets what was made. */

@@ -223,6 +223,17 @@ FWT_MUST_CHECK fwt_err fwt_tuf_envelope_sign(const char *signed_json, size_t len
 FWT_MUST_CHECK fwt_err fwt_tuf_envelope_verify(const char *env_json, size_t len,
                                                const fwt_pubkey *key, char **signed_out);
 
+/*
+ * Where a target is stored under dir: dir/NAME percent-encoded (the conformance
+ * protocol's file name; flags 0), or with FWT_TUF_PATH_PLAIN under its plain
+ * name, dir/hw/fw.bin for "hw/fw.bin", the directories above it created. A
+ * plain name must be relative, without empty, "." or ".." components,
+ * backslashes or control characters (FWT_E_ARG names the part): it never
+ * leaves dir. *path is malloc'ed.
+ */
+#define FWT_TUF_PATH_PLAIN 1u
+FWT_MUST_CHECK fwt_err fwt_tuf_target_path(const char *dir, const char *name, unsigned flags, char **path);
+
 #ifdef __cplusplus
 }
 #endif

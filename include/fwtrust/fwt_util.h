@@ -29,6 +29,23 @@ fwt_err fwt_fail(fwt_err err, const char *fmt, ...) FWT_PRINTF(2, 3);
 void fwt_detail_clear(void);
 const char *fwt_detail(void); /* "" when none */
 
+/*
+ * What a failure was, beyond its fwt_err, so that a tool can say how to fix it
+ * in its own terms (its option or setting names; libraries never name them).
+ * The layer that knows sets it right after its fwt_fail; it stays while outer
+ * layers add context with fwt_fail and the same error, and is reset by a
+ * fwt_fail with another error and by fwt_detail_clear.
+ */
+enum fwt_cause {
+    FWT_CAUSE_NONE = 0,
+    FWT_CAUSE_TLS_CA,     /* the server's certificate is not trusted (CA setting), or the CA file is unusable */
+    FWT_CAUSE_TLS_PIN,    /* the server's public key is not the pinned one */
+    FWT_CAUSE_TLS_CLIENT, /* the client certificate or key is unusable */
+};
+/* Set the cause of the failure err just reported; returns err. */
+fwt_err fwt_fail_cause(fwt_err err, enum fwt_cause cause);
+enum fwt_cause fwt_cause(void);
+
 /* Read a whole file (at most max bytes, else FWT_E_TOO_LARGE). *buf is NUL-terminated; free(). */
 FWT_MUST_CHECK fwt_err fwt_read_file(const char *path, size_t max, uint8_t **buf, size_t *len);
 
@@ -38,8 +55,22 @@ FWT_MUST_CHECK fwt_err fwt_read_file(const char *path, size_t max, uint8_t **buf
  */
 FWT_MUST_CHECK fwt_err fwt_write_file_atomic(const char *path, const void *buf, size_t len,
                                              unsigned mode);
+/*
+ * Who holds a lock on the file open as fd, when another process does: "pid
+ * 1234 (fwtrust-agent --device d install v2.bin)" into buf (from /proc/locks
+ * and the holder's command line, made printable and cut to fit). Returns 1
+ * when found, 0 otherwise (buf ""; e.g. no /proc, or the lock was released).
+ */
+int fwt_lock_holder(int fd, char *buf, size_t n);
+
 /* fsync the directory that contains path. */
 FWT_MUST_CHECK fwt_err fwt_fsync_parent(const char *path);
+/*
+ * Create directory path and the missing ones above it (mkdir -p) with mode;
+ * every component that exists must be a directory. FWT_E_IO names the one
+ * that could not be created.
+ */
+FWT_MUST_CHECK fwt_err fwt_mkdirs(const char *path, unsigned mode);
 
 /*
  * A persisted time floor (the TUF client's METADATA_DIR/time-floor, which the

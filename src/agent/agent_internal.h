@@ -10,6 +10,8 @@
 #include <fwtrust/fwt_agent.h>
 #include <fwtrust/fwt_fleet.h>
 
+#include <jansson.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -271,6 +273,17 @@ void fwt_agent_image_from_info(fwt_agent *dev, enum fwt_agent_slot slot,
 int fwt_agent_version_cmp(const struct fwt_version *a, const struct fwt_version *b);
 /* Complete a confirm interrupted after its boot control write. */
 fwt_err fwt_agent_finish_raise(fwt_agent *dev);
+
+/* The fleet server's answers (fleet_client.c), strings borrowed from ans: FWT_E_MALFORMED
+ * naming what is missing or out of range. */
+struct fwt_agent_enroll_answer {
+    const char *device_id, *certificate, *ca;
+    const json_t *director_root;
+    uint32_t interval, jitter;
+};
+fwt_err fwt_agent_enroll_answer_parse(const json_t *ans, struct fwt_agent_enroll_answer *out);
+/* Fills interval, jitter, renew_before, director_version of res. */
+fwt_err fwt_agent_checkin_answer_parse(const json_t *ans, struct fwt_agent_checkin_result *res);
 
 /* The device manifest of this device now (fleet_client.c): counter taken (persisted). */
 fwt_err fwt_agent_manifest(fwt_agent *dev, struct fwt_fleet_manifest *m);

@@ -52,12 +52,15 @@ static fwt_err take_lock(const char *dir, int shared, int *fd_out)
     }
     if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
         int e = errno;
+        char who[256] = "";
+        if (e == EWOULDBLOCK) {
+            (void)fwt_lock_holder(fd, who, sizeof(who));
+        }
         close(fd);
         if (e == EWOULDBLOCK) {
             return fwt_fail(FWT_E_LOCKED,
-                            "device %s is in use: another fwtrust-agent or fwtrust-boot holds %s; "
-                            "try again when it has finished",
-                            dir, path);
+                            "device %s is in use: %s holds %s; try again when it has finished", dir,
+                            who[0] ? who : "another fwtrust-agent or fwtrust-boot", path);
         }
         return fwt_fail(FWT_E_IO, "%s: flock: %s", path, strerror(e));
     }

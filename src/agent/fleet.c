@@ -4,9 +4,12 @@
  * director's choice.
  *
  * Fleet state: DIR/fleet.{0,1}, redundant checksummed records (state.c, kind
- * FWT_REC_KIND_FLEET). Payload, little-endian u64s: the last manifest/report
- * counter given out, the release counter of the image installed through the
- * director, and that director targets version.
+ * FWT_REC_KIND_FLEET). Payload (320 bytes), little-endian u64s: the last
+ * manifest/report counter given out, the release counter of the image
+ * installed through the director, that director targets version, 0; then the
+ * SHA-256 of the image last installed from a repository (bytes 32-63) and its
+ * target name (bytes 64-319, NUL-padded; empty: none), for the manifest's
+ * slot names.
  *
  * Uptane full verification (fwt_agent_update with a director, update.c): the
  * director's metadata chain is refreshed first (its own TUF repository, rooted
@@ -20,6 +23,8 @@
 #include "agent_internal.h"
 #include "update_internal.h"
 
+#include <fwtrust/fwt_tuf_json.h>
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,7 +34,8 @@
 #include <sys/time.h>
 
 #define FLEET_NAME "fleet"
-#define FLEET_PAYLOAD 32U
+#define FLEET_NAME_OFF 64U
+#define FLEET_PAYLOAD (FLEET_NAME_OFF + FWT_FLEET_NAME_MAX + 1U)
 
 static void put64(uint8_t *p, uint64_t v)
 {
@@ -65,9 +71,21 @@ static fwt_err fleet_read(fwt_agent *dev, struct fwt_agent_fleet_state *st, stru
     st->counter = get64(p);
     st->release_counter = get64(p + 8);
     st->director_version = get64(p + 16);
-    if (get64(p + 24) != 0 || st->counter > FWT_FLEET_COUNTER_MAX) {
+    memcpy(st->target_sha256, p + 32, 32);
+    const char *name = (const char *)p + FLEET_NAME_OFF;
+    size_t nl = strnlen(name, FWT_FLEET_NAME_MAX + 1U);
+    int ok = get64(p + 24) == 0 && st->counter <= FWT_FLEET_COUNTER_MAX && nl <= FWT_FLEET_NAME_MAX;
+    for (size_t i = 0; ok && i < nl; i++) {
+        ok = name[i] >= 0x20 && name[i] < 0x7f;
+    }
+    for (size_t i = FLEET_NAME_OFF + nl; ok && i < FLEET_PAYLOAD; i++) {
+        ok = p[i] == 0;
+    }
+    if (!ok) {
         return fwt_fail(FWT_E_STATE, "%s/%s: a field is out of range", dev->cfg.dir, FLEET_NAME);
     }
+    memcpy(st->target, name, nl);
+    st->target[nl] = '\0';
     return FWT_OK;
 }
 
@@ -78,6 +96,8 @@ static fwt_err fleet_write(fwt_agent *dev, const struct fwt_agent_fleet_state *s
     put64(p, st->counter);
     put64(p + 8, st->release_counter);
     put64(p + 16, st->director_version);
+    memcpy(p + 32, st->target_sha256, 32);
+    memcpy(p + FLEET_NAME_OFF, st->target, strnlen(st->target, FWT_FLEET_NAME_MAX));
     if (dev->readonly) {
         return fwt_fail(FWT_E_ARG, "the device is open read-only: the fleet state cannot change");
     }
@@ -145,7 +165,62 @@ fwt_err fwt_agent_fleet_note_install(fwt_agent *dev, uint64_t release_counter, u
     return fleet_write(dev, &st, &info);
 }
 
+fwt_err fwt_agent_fleet_note_target(fwt_agent *dev, const char *name, const uint8_t sha256[32])
+{
+    struct fwt_agent_fleet_state st;
+    struct fwt_rec_info info;
+    size_t nl = strlen(name);
+    if (nl > FWT_FLEET_NAME_MAX) {
+        return FWT_OK; /* not a name the manifest can carry: the slot goes unnamed */
+    }
+    for (size_t i = 0; i < nl; i++) {
+        if (name[i] < 0x20 || name[i] >= 0x7f) {
+            return FWT_OK;
+        }
+    }
+    fwt_err err = fleet_read(dev, &st, &info);
+    if (err != FWT_OK) {
+        return err;
+    }
+    memset(st.target, 0, sizeof(st.target));
+    memcpy(st.target, name, nl);
+    memcpy(st.target_sha256, sha256, 32);
+    return fleet_write(dev, &st, &info);
+}
+
 /* ---- Uptane full verification ---- */
+
+fwt_err fwt_agent_director_custom_parse(const char *custom_json, struct fwt_agent_director_custom *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!custom_json) {
+        return fwt_fail(FWT_E_META, "no custom {device_id, hardware_id, release_counter}");
+    }
+    json_t *cu = NULL;
+    fwt_err err = fwt_tuf_json_load((const uint8_t *)custom_json, strlen(custom_json), "custom", &cu);
+    if (err != FWT_OK) {
+        return err;
+    }
+    const json_t *did = json_object_get(cu, "device_id"), *hw = json_object_get(cu, "hardware_id"),
+                 *rc = json_object_get(cu, "release_counter");
+    const char *ds = json_string_value(did), *hs = json_string_value(hw);
+    int hw_ok = hs && json_string_length(hw) > 0 && json_string_length(hw) <= FWT_FLEET_ID_MAX;
+    for (size_t i = 0; hw_ok && hs[i]; i++) {
+        hw_ok = hs[i] >= 0x20 && hs[i] < 0x7f;
+    }
+    if (!json_is_object(cu) || json_object_size(cu) != 3 || !ds || !fwt_fleet_device_id_valid(ds) || !hw_ok ||
+        !json_is_integer(rc) || json_integer_value(rc) < 0 ||
+        (uint64_t)json_integer_value(rc) > FWT_FLEET_COUNTER_MAX) {
+        err = fwt_fail(FWT_E_META, "custom must be exactly {\"device_id\": a device id, \"hardware_id\": 1..64 "
+                       "printable bytes, \"release_counter\": 0..2^53-1}");
+    } else {
+        snprintf(out->device_id, sizeof(out->device_id), "%s", ds);
+        snprintf(out->hardware_id, sizeof(out->hardware_id), "%s", hs);
+        out->release_counter = (uint64_t)json_integer_value(rc);
+    }
+    json_decref(cu);
+    return err;
+}
 
 /* A refusal of the director's choice: FWT error, reason, res->refused. */
 static fwt_err refuse(struct fwt_agent_update_result *res, fwt_err err, const char *fmt, ...)
@@ -281,36 +356,24 @@ fwt_err fwt_agent_director_refresh(fwt_agent *dev, const struct fwt_agent_update
                       l.n);
     }
     /* custom: exactly device_id, hardware_id, release_counter */
-    json_t *cu = NULL;
-    err = FWT_OK;
-    if (!l.custom) {
-        err = refuse(res, FWT_E_META, "target %s has no custom device_id, hardware_id, release_counter", l.name);
-    } else {
-        json_error_t je;
-        cu = json_loads(l.custom, JSON_REJECT_DUPLICATES, &je);
-        free(l.custom);
-        l.custom = NULL;
-        const json_t *did = json_object_get(cu, "device_id"), *hw = json_object_get(cu, "hardware_id"),
-                     *rc = json_object_get(cu, "release_counter");
-        if (!json_is_object(cu) || json_object_size(cu) != 3 || !json_is_string(did) || !json_is_string(hw) ||
-            !json_is_integer(rc) || json_integer_value(rc) < 0 ||
-            (uint64_t)json_integer_value(rc) > FWT_FLEET_COUNTER_MAX) {
-            err = refuse(res, FWT_E_META, "target %s: custom must be exactly {\"device_id\": string, "
-                         "\"hardware_id\": string, \"release_counter\": 0..2^53-1}", l.name);
-        } else if (strcmp(json_string_value(did), d->device_id) != 0) {
-            err = refuse(res, FWT_E_HW_ID, "target %s is assigned to device '%.64s', this is '%s'", l.name,
-                         json_string_value(did), d->device_id);
-        } else if (strcmp(json_string_value(hw), cfg->hw_id) != 0) {
-            err = refuse(res, FWT_E_HW_ID, "target %s is for hardware '%.64s', this device is '%s'", l.name,
-                         json_string_value(hw), cfg->hw_id);
-        } else {
-            pick->release_counter = (uint64_t)json_integer_value(rc);
-        }
-    }
-    json_decref(cu);
+    struct fwt_agent_director_custom dc;
+    err = fwt_agent_director_custom_parse(l.custom, &dc);
+    free(l.custom);
+    l.custom = NULL;
     if (err != FWT_OK) {
-        return err;
+        char dd[400];
+        snprintf(dd, sizeof(dd), "%s", fwt_detail());
+        return refuse(res, err, "target %s: %s", l.name, dd);
     }
+    if (strcmp(dc.device_id, d->device_id) != 0) {
+        return refuse(res, FWT_E_HW_ID, "target %s is assigned to device '%s', this is '%s'", l.name, dc.device_id,
+                      d->device_id);
+    }
+    if (strcmp(dc.hardware_id, cfg->hw_id) != 0) {
+        return refuse(res, FWT_E_HW_ID, "target %s is for hardware '%s', this device is '%s'", l.name,
+                      dc.hardware_id, cfg->hw_id);
+    }
+    pick->release_counter = dc.release_counter;
     struct fwt_agent_fleet_state st;
     err = fwt_agent_fleet_state_get(dev, &st);
     if (err != FWT_OK) {

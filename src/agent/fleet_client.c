@@ -114,6 +114,48 @@ static fwt_err get_period(const json_t *o, const char *name, int zero_ok, uint32
     return FWT_OK;
 }
 
+fwt_err fwt_agent_enroll_answer_parse(const json_t *ans, struct fwt_agent_enroll_answer *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->device_id = json_string_value(json_object_get(ans, "device_id"));
+    out->certificate = json_string_value(json_object_get(ans, "certificate"));
+    out->ca = json_string_value(json_object_get(ans, "ca"));
+    out->director_root = json_object_get(ans, "director_root");
+    if (!json_is_object(ans)) {
+        return fwt_fail(FWT_E_MALFORMED, "enroll: the answer is not a JSON object");
+    }
+    if (!out->device_id || !fwt_fleet_device_id_valid(out->device_id)) {
+        return fwt_fail(FWT_E_MALFORMED, "enroll: the server gave no valid device_id");
+    }
+    if (!out->certificate || !out->ca || !json_is_object(out->director_root)) {
+        return fwt_fail(FWT_E_MALFORMED, "enroll: the answer lacks certificate, ca or director_root");
+    }
+    fwt_err err = get_period(ans, "checkin_interval", 0, &out->interval);
+    return err == FWT_OK ? get_period(ans, "jitter", 1, &out->jitter) : err;
+}
+
+fwt_err fwt_agent_checkin_answer_parse(const json_t *ans, struct fwt_agent_checkin_result *res)
+{
+    if (!json_is_object(ans)) {
+        return fwt_fail(FWT_E_MALFORMED, "checkin: the answer is not a JSON object");
+    }
+    fwt_err err = get_period(ans, "checkin_interval", 0, &res->interval);
+    if (err == FWT_OK) {
+        err = get_period(ans, "jitter", 1, &res->jitter);
+    }
+    const json_t *rb = json_object_get(ans, "renew_before"), *dv = json_object_get(ans, "director_targets_version");
+    if (err == FWT_OK && (!json_is_integer(rb) || !json_is_integer(dv) || json_integer_value(dv) < 0 ||
+                          (uint64_t)json_integer_value(dv) > FWT_FLEET_COUNTER_MAX)) {
+        err = fwt_fail(FWT_E_MALFORMED, "checkin: the answer needs integers renew_before and "
+                       "director_targets_version (0..2^53-1)");
+    }
+    if (err == FWT_OK) {
+        res->renew_before = (int64_t)json_integer_value(rb);
+        res->director_version = (uint64_t)json_integer_value(dv);
+    }
+    return err;
+}
+
 /* The first line of a token file, 1..TOKEN_MAX printable bytes. */
 static fwt_err read_token(const char *path, char *out)
 {
@@ -269,25 +311,15 @@ fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o, 
         t.timeout_s = 60;
         err = call(&t, o->server, "/v1/enroll", body, strlen(body), &ans);
     }
-    const char *id = NULL, *cert = NULL, *fca = NULL;
-    const json_t *root = NULL;
+    struct fwt_agent_enroll_answer ea;
+    memset(&ea, 0, sizeof(ea));
     if (err == FWT_OK) {
-        id = json_string_value(json_object_get(ans, "device_id"));
-        cert = json_string_value(json_object_get(ans, "certificate"));
-        fca = json_string_value(json_object_get(ans, "ca"));
-        root = json_object_get(ans, "director_root");
-        if (!id || !fwt_fleet_device_id_valid(id)) {
-            err = fwt_fail(FWT_E_MALFORMED, "enroll: the server gave no valid device_id");
-        } else if (!cert || !fca || !json_is_object(root)) {
-            err = fwt_fail(FWT_E_MALFORMED, "enroll: the answer lacks certificate, ca or director_root");
-        }
+        err = fwt_agent_enroll_answer_parse(ans, &ea);
     }
-    if (err == FWT_OK) {
-        err = get_period(ans, "checkin_interval", 0, &res->interval);
-    }
-    if (err == FWT_OK) {
-        err = get_period(ans, "jitter", 1, &res->jitter);
-    }
+    const char *id = ea.device_id, *cert = ea.certificate, *fca = ea.ca;
+    const json_t *root = ea.director_root;
+    res->interval = ea.interval;
+    res->jitter = ea.jitter;
     if (err == FWT_OK) {
         err = fwt_x509_check(cert, strlen(cert), pub, id, &res->cert_not_after);
         if (err == FWT_OK) {
@@ -425,7 +457,11 @@ static uint64_t director_version(const fwt_agent *dev)
 static fwt_err fill_slots(fwt_agent *dev, struct fwt_fleet_manifest *m)
 {
     struct fwt_agent_status st;
+    struct fwt_agent_fleet_state fs;
     fwt_err err = fwt_agent_status_get(dev, &st);
+    if (err == FWT_OK) {
+        err = fwt_agent_fleet_state_get(dev, &fs);
+    }
     if (err != FWT_OK) {
         return err;
     }
@@ -455,6 +491,10 @@ static fwt_err fill_slots(fwt_agent *dev, struct fwt_fleet_manifest *m)
         err = hash_prefix(img.path, img.total_size, sl->sha256);
         if (err != FWT_OK) {
             return err;
+        }
+        /* the name of the target it came from, when it is the last one installed from a repository */
+        if (fs.target[0] && fwt_ct_compare(fs.target_sha256, sl->sha256, 32) == 0) {
+            snprintf(sl->name, sizeof(sl->name), "%s", fs.target);
         }
     }
     fwt_detail_clear();
@@ -723,19 +763,9 @@ fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res)
         err = call(&t, c->fleet_server, "/v1/checkin", body, len, &ans);
     }
     if (err == FWT_OK) {
-        err = get_period(ans, "checkin_interval", 0, &res->interval);
+        err = fwt_agent_checkin_answer_parse(ans, res);
     }
     if (err == FWT_OK) {
-        err = get_period(ans, "jitter", 1, &res->jitter);
-    }
-    const json_t *rb = json_object_get(ans, "renew_before"), *dv = json_object_get(ans, "director_targets_version");
-    if (err == FWT_OK && (!json_is_integer(rb) || !json_is_integer(dv) || json_integer_value(dv) < 0)) {
-        err = fwt_fail(FWT_E_MALFORMED, "checkin: the answer needs integers renew_before and "
-                       "director_targets_version");
-    }
-    if (err == FWT_OK) {
-        res->renew_before = (int64_t)json_integer_value(rb);
-        res->director_version = (uint64_t)json_integer_value(dv);
         res->director_newer = res->director_version > res->device_director_version;
         uint8_t *pem = NULL;
         size_t pl = 0;

@@ -870,6 +870,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         if (lerr == FWT_OK && o->director) {
             lerr = fwt_agent_fleet_note_install(dev, dpick.release_counter, dpick.director_version);
         }
+        if (lerr == FWT_OK && (o->director || x.cfg->fleet_server)) {
+            lerr = fwt_agent_fleet_note_target(dev, pick->name, pick->image_sha);
+        }
         if (lerr != FWT_OK) {
             err = lerr;
         }

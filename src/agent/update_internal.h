@@ -47,11 +47,24 @@ struct fwt_agent_director_pick {
 FWT_MUST_CHECK fwt_err fwt_agent_director_refresh(fwt_agent *dev, const struct fwt_agent_update_opts *o,
                                                   struct fwt_agent_update_result *res,
                                                   struct fwt_agent_director_pick *pick);
+/* A director target's custom, strictly: exactly device_id (fwt_fleet_device_id_valid),
+ * hardware_id (1..64 printable bytes), release_counter (0..2^53-1). FWT_E_META otherwise. */
+struct fwt_agent_director_custom {
+    char device_id[FWT_FLEET_ID_MAX + 1];
+    char hardware_id[FWT_FLEET_ID_MAX + 1];
+    uint64_t release_counter;
+};
+FWT_MUST_CHECK fwt_err fwt_agent_director_custom_parse(const char *custom_json, struct fwt_agent_director_custom *out);
+
 /* The image repository (refreshed) lists pick's name with the same length and hashes. */
 FWT_MUST_CHECK fwt_err fwt_agent_director_match(fwt_tuf_client *image, const struct fwt_agent_director_pick *pick,
                                                 struct fwt_agent_update_result *res);
 /* Record the release counter and director version of an install (after it succeeded). */
 FWT_MUST_CHECK fwt_err fwt_agent_fleet_note_install(fwt_agent *dev, uint64_t release_counter,
                                                     uint64_t director_version);
+
+/* Record the target name of an install and its image's SHA-256 (an enrolled device: the
+ * manifest names the slot holding that image). */
+FWT_MUST_CHECK fwt_err fwt_agent_fleet_note_target(fwt_agent *dev, const char *name, const uint8_t sha256[32]);
 
 #endif /* FWT_UPDATE_INTERNAL_H */

@@ -14,9 +14,12 @@
 #include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#define FWT_CA_SIG_MAX 80 /* an ECDSA P-256 DER signature: at most 72 bytes */
 
 static fwt_err ossl_fail(fwt_err e, const char *what)
 {
@@ -83,9 +86,84 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
     return ok;
 }
 
-/* A certificate for pub, issued by (issuer, ikey); issuer NULL: self-signed. */
-static X509 *make_cert(EVP_PKEY *pub, const char *cn, uint64_t days, X509 *issuer, EVP_PKEY *ikey,
-                       const char *const *exts, char serial_hex[41])
+/*
+ * Sign a certificate or CRL through the crypto layer, so the CA key may be a PEM file or a
+ * PKCS#11 token key (fwt_privkey_load). OpenSSL signs only with its own keys, so: a first
+ * signature by a placeholder P-256 key sets the algorithm (ecdsa-with-SHA256) in the
+ * to-be-signed part and the outer structure; then the TBS bytes are signed with
+ * fwt_sign_message (ECDSA P-256, SHA-256, DER) and that signature replaces the
+ * placeholder's; the result is verified with the CA's public key before it is used.
+ */
+static EVP_PKEY *placeholder_key(void)
+{
+    static EVP_PKEY *k;
+    if (!k) {
+        k = p256_new(); /* kept for the process's life */
+    }
+    return k;
+}
+
+static fwt_err put_sig(fwt_privkey *k, const unsigned char *tbs, int n, const ASN1_BIT_STRING *csig)
+{
+    if (fwt_privkey_type(k) != FWT_KEY_ECDSA_P256) {
+        return fwt_fail(FWT_E_KEY, "the fleet CA key must be ECDSA P-256");
+    }
+    /* the signature member OpenSSL hands out read-only (it has no setter for it) */
+    ASN1_BIT_STRING *sig = (ASN1_BIT_STRING *)(uintptr_t)csig;
+    uint8_t buf[FWT_CA_SIG_MAX];
+    size_t sl = sizeof(buf);
+    fwt_err e = n > 0 ? fwt_sign_message(k, tbs, (size_t)n, buf, &sl) : fwt_fail(FWT_E_CRYPTO, "TBS encoding");
+    if (e == FWT_OK && ASN1_BIT_STRING_set(sig, buf, (int)sl) != 1) {
+        e = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    if (e == FWT_OK) {
+        sig->flags &= ~0x07;
+        sig->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+    }
+    return e;
+}
+
+static fwt_err sign_x509(X509 *c, fwt_privkey *k, EVP_PKEY *pub)
+{
+    EVP_PKEY *ph = placeholder_key();
+    if (!ph || X509_sign(c, ph, EVP_sha256()) <= 0) {
+        return ossl_fail(FWT_E_CRYPTO, "certificate signature algorithm");
+    }
+    const ASN1_BIT_STRING *psig = NULL;
+    const X509_ALGOR *palg = NULL;
+    X509_get0_signature(&psig, &palg, c);
+    unsigned char *tbs = NULL;
+    int n = i2d_re_X509_tbs(c, &tbs);
+    fwt_err e = put_sig(k, tbs, n, psig);
+    OPENSSL_free(tbs);
+    if (e == FWT_OK && X509_verify(c, pub) != 1) {
+        e = ossl_fail(FWT_E_SIGNATURE, "the fleet CA's signature on a new certificate does not verify");
+    }
+    return e;
+}
+
+static fwt_err sign_crl(X509_CRL *crl, fwt_privkey *k, EVP_PKEY *pub)
+{
+    EVP_PKEY *ph = placeholder_key();
+    if (!ph || X509_CRL_sign(crl, ph, EVP_sha256()) <= 0) {
+        return ossl_fail(FWT_E_CRYPTO, "CRL signature algorithm");
+    }
+    const ASN1_BIT_STRING *psig = NULL;
+    const X509_ALGOR *palg = NULL;
+    X509_CRL_get0_signature(crl, &psig, &palg);
+    unsigned char *tbs = NULL;
+    int n = i2d_re_X509_CRL_tbs(crl, &tbs);
+    fwt_err e = put_sig(k, tbs, n, psig);
+    OPENSSL_free(tbs);
+    if (e == FWT_OK && X509_CRL_verify(crl, pub) != 1) {
+        e = ossl_fail(FWT_E_SIGNATURE, "the fleet CA's signature on the CRL does not verify");
+    }
+    return e;
+}
+
+/* A certificate for pub, issued by (issuer, ikey, ipub); issuer NULL: self-signed. */
+static X509 *make_cert(EVP_PKEY *pub, const char *cn, uint64_t days, X509 *issuer, fwt_privkey *ikey,
+                       EVP_PKEY *ipub, const char *const *exts, char serial_hex[41])
 {
     X509 *c = X509_new();
     uint8_t sn[16];
@@ -111,7 +189,7 @@ static X509 *make_cert(EVP_PKEY *pub, const char *cn, uint64_t days, X509 *issue
     for (size_t i = 0; ok && exts[i]; i += 2) {
         ok = add_ext(c, issuer ? issuer : c, OBJ_txt2nid(exts[i]), exts[i + 1]);
     }
-    ok = ok && X509_sign(c, ikey, EVP_sha256()) > 0;
+    ok = ok && sign_x509(c, ikey, ipub) == FWT_OK;
     if (!ok) {
         X509_free(c);
         return NULL;
@@ -119,22 +197,55 @@ static X509 *make_cert(EVP_PKEY *pub, const char *cn, uint64_t days, X509 *issue
     return c;
 }
 
-fwt_err ca_create(const char *dir, const char *const *names, size_t n_names)
+/* The public half of a crypto-layer key as an OpenSSL key (for X509_set_pubkey and checks). */
+static fwt_err pub_of(fwt_privkey *k, EVP_PKEY **out)
+{
+    fwt_pubkey *pk = NULL;
+    char *pem = NULL;
+    fwt_err e = fwt_privkey_public(k, &pk);
+    if (e == FWT_OK) {
+        e = fwt_pubkey_pem(pk, &pem);
+    }
+    BIO *b = e == FWT_OK ? BIO_new_mem_buf(pem, -1) : NULL;
+    *out = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+    if (e == FWT_OK && !*out) {
+        e = ossl_fail(FWT_E_KEY, "the fleet CA's public key");
+    }
+    BIO_free(b);
+    free(pem);
+    fwt_pubkey_free(pk);
+    return e;
+}
+
+fwt_err ca_create(const char *dir, const char *const *names, size_t n_names, const char *ca_key,
+                  const struct fwt_key_opts *ko)
 {
     char *cadir = srv_path(dir, "ca");
-    char *ca_key = srv_path(dir, "ca/ca.key"), *ca_crt = srv_path(dir, "ca/ca.pem");
+    char *ca_file = srv_path(dir, "ca/ca.key"), *ca_crt = srv_path(dir, "ca/ca.pem");
     char *sv_key = srv_path(dir, "ca/server.key"), *sv_crt = srv_path(dir, "ca/server.pem");
-    EVP_PKEY *ck = NULL, *sk = NULL;
+    fwt_privkey *ck = NULL;
+    EVP_PKEY *cpub = NULL, *sk = NULL;
     X509 *cc = NULL, *sc = NULL;
-    fwt_err e = cadir && ca_key && ca_crt && sv_key && sv_crt ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+    fwt_err e = cadir && ca_file && ca_crt && sv_key && sv_crt ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
     if (e == FWT_OK && mkdir(cadir, 0700) != 0) {
         e = fwt_fail(FWT_E_IO, "%s: cannot create", cadir);
+    }
+    /* The CA key: a new PEM file (the crypto layer's key generation), or the key named
+     * (a PKCS#11 token key, made beforehand with fwtrust keygen). */
+    if (e == FWT_OK && !ca_key && (e = fwt_keygen_file(FWT_KEY_ECDSA_P256, ca_file, NULL)) == FWT_OK) {
+        ca_key = ca_file;
+    }
+    if (e == FWT_OK && (e = fwt_privkey_load(ca_key, ko, &ck)) != FWT_OK) {
+        e = fwt_fail(e, "fleet CA key %s: %s", ca_key, fwt_detail());
+    }
+    if (e == FWT_OK) {
+        e = pub_of(ck, &cpub);
     }
     static const char *const ca_exts[] = {"basicConstraints", "critical,CA:TRUE,pathlen:0", "keyUsage",
                                           "critical,keyCertSign,cRLSign", "subjectKeyIdentifier", "hash",
                                           NULL};
-    if (e == FWT_OK && (!(ck = p256_new()) || !(cc = make_cert(ck, "fwtrust fleet CA", 3650, NULL, ck, ca_exts, NULL)))) {
-        e = ossl_fail(FWT_E_CRYPTO, "fleet CA");
+    if (e == FWT_OK && !(cc = make_cert(cpub, "fwtrust fleet CA", 3650, NULL, ck, cpub, ca_exts, NULL))) {
+        e = fwt_fail(FWT_E_CRYPTO, "fleet CA certificate: %s", fwt_detail());
     }
     /* The server certificate: its names as subjectAltName (DNS or IP). */
     char san[2048] = "";
@@ -155,54 +266,72 @@ fwt_err ca_create(const char *dir, const char *const *names, size_t n_names)
     }
     const char *sv_exts[] = {"basicConstraints", "critical,CA:FALSE", "keyUsage", "critical,digitalSignature",
                              "extendedKeyUsage", "serverAuth", "subjectAltName", san, NULL};
-    if (e == FWT_OK && (!(sk = p256_new()) || !(sc = make_cert(sk, names[0], 825, cc, ck, sv_exts, NULL)))) {
-        e = ossl_fail(FWT_E_CRYPTO, "server certificate");
+    if (e == FWT_OK && (!(sk = p256_new()) || !(sc = make_cert(sk, names[0], 825, cc, ck, cpub, sv_exts, NULL)))) {
+        e = fwt_fail(FWT_E_CRYPTO, "server certificate: %s", fwt_detail());
     }
-    if (e == FWT_OK && (e = write_pem(ca_key, wr_key, ck, 0600)) == FWT_OK &&
-        (e = write_pem(ca_crt, wr_cert, cc, 0644)) == FWT_OK && (e = write_pem(sv_key, wr_key, sk, 0600)) == FWT_OK) {
+    if (e == FWT_OK && (e = write_pem(ca_crt, wr_cert, cc, 0644)) == FWT_OK &&
+        (e = write_pem(sv_key, wr_key, sk, 0600)) == FWT_OK) {
         e = write_pem(sv_crt, wr_cert, sc, 0644);
     }
-    EVP_PKEY_free(ck);
+    fwt_privkey_free(ck);
+    EVP_PKEY_free(cpub);
     EVP_PKEY_free(sk);
     X509_free(cc);
     X509_free(sc);
     free(cadir);
-    free(ca_key);
+    free(ca_file);
     free(ca_crt);
     free(sv_key);
     free(sv_crt);
     return e;
 }
 
+static char *pubkey_pem_text(EVP_PKEY *k)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *out = NULL;
+    if (b && PEM_write_bio_PUBKEY(b, k) == 1) {
+        char *d = NULL;
+        long n = BIO_get_mem_data(b, &d);
+        out = strndup(d, (size_t)n);
+    }
+    BIO_free(b);
+    return out;
+}
+
 fwt_err ca_load(fwt_srv *s)
 {
-    char *kp = srv_path(s->dir, "ca/ca.key");
-    fwt_err e = FWT_OK;
-    FILE *f = kp ? fopen(kp, "r") : NULL;
-    if (!f) {
-        e = fwt_fail(FWT_E_KEY, "%s: cannot open the fleet CA key", kp ? kp : "ca.key");
-    } else {
-        s->ca_key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
-        if (!s->ca_key) {
-            e = ossl_fail(FWT_E_KEY, "fleet CA key");
-        }
+    struct fwt_key_opts ko;
+    memset(&ko, 0, sizeof(ko));
+    ko.pin_file = s->ca_pin_file;
+    char *dflt = s->ca_key_spec ? NULL : srv_path(s->dir, "ca/ca.key");
+    const char *spec = s->ca_key_spec ? s->ca_key_spec : dflt;
+    fwt_err e = spec ? fwt_privkey_load(spec, &ko, &s->ca_key) : fwt_fail(FWT_E_NOMEM, "out of memory");
+    if (e != FWT_OK) {
+        e = fwt_fail(e, "fleet CA key %s: %s", spec ? spec : "", fwt_detail());
     }
-    free(kp);
+    free(dflt);
     uint8_t *pem = NULL;
     size_t len = 0;
+    EVP_PKEY *pub = NULL;
     if (e == FWT_OK && (e = fwt_read_file(s->ca_path, 65536, &pem, &len)) == FWT_OK) {
         BIO *b = BIO_new_mem_buf(pem, (int)len);
         s->ca_cert = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
         BIO_free(b);
         if (!s->ca_cert) {
             e = ossl_fail(FWT_E_CERT, "fleet CA certificate");
-        } else if (X509_check_private_key(s->ca_cert, s->ca_key) != 1) {
-            e = ossl_fail(FWT_E_KEY, "the fleet CA key does not belong to ca.pem");
+        } else if ((e = pub_of(s->ca_key, &pub)) == FWT_OK) {
+            char *a = pubkey_pem_text(pub), *c = pubkey_pem_text(X509_get0_pubkey(s->ca_cert));
+            if (!a || !c || strcmp(a, c) != 0) {
+                e = fwt_fail(FWT_E_KEY, "the fleet CA key does not belong to %s", s->ca_path);
+            }
+            free(a);
+            free(c);
         }
         s->ca_pem = (char *)pem;
         pem = NULL;
     }
+    EVP_PKEY_free(pub);
     free(pem);
     return e;
 }
@@ -265,9 +394,10 @@ fwt_err ca_issue_device(fwt_srv *s, EVP_PKEY *pub, const char *device_id, struct
     static const char *const exts[] = {"basicConstraints", "critical,CA:FALSE", "keyUsage",
                                        "critical,digitalSignature", "extendedKeyUsage", "clientAuth",
                                        "authorityKeyIdentifier", "keyid:always", NULL};
-    X509 *c = make_cert(pub, device_id, s->set.cert_days, s->ca_cert, s->ca_key, exts, out->serial);
+    X509 *c = make_cert(pub, device_id, s->set.cert_days, s->ca_cert, s->ca_key, X509_get0_pubkey(s->ca_cert), exts,
+                        out->serial);
     if (!c) {
-        return ossl_fail(FWT_E_CRYPTO, "device certificate");
+        return fwt_fail(FWT_E_CRYPTO, "device certificate: %s", fwt_detail());
     }
     fwt_err e = ca_cert_fp(c, out->fp);
     BIO *b = BIO_new(BIO_s_mem()), *k = BIO_new(BIO_s_mem());
@@ -317,8 +447,11 @@ fwt_err ca_write_crl(fwt_srv *s)
     }
     ASN1_TIME_free(t);
     db_rows_free(&r);
-    ok = ok && X509_CRL_sort(crl) == 1 && X509_CRL_sign(crl, s->ca_key, EVP_sha256()) > 0;
-    e = ok ? write_pem(s->crl_path, wr_crl, crl, 0644) : ossl_fail(FWT_E_CRYPTO, "CRL");
+    ok = ok && X509_CRL_sort(crl) == 1;
+    e = ok ? sign_crl(crl, s->ca_key, X509_get0_pubkey(s->ca_cert)) : ossl_fail(FWT_E_CRYPTO, "CRL");
+    if (e == FWT_OK) {
+        e = write_pem(s->crl_path, wr_crl, crl, 0644);
+    }
     X509_CRL_free(crl);
     return e;
 }

@@ -481,7 +481,8 @@ static void h_signed(struct call *c, int is_report)
         if (is_report) {
             re = fwt_srv_rollout_observe(s, dev.id, rep.target, fwt_fleet_state_name(rep.state),
                                          rep.error ? fwt_err_name((fwt_err)rep.error) : NULL, time(NULL));
-        } else if (m->has_last_install && m->last_install.result != FWT_FLEET_RESULT_OK && m->last_install.target[0]) {
+        } else if (m->has_last_install && m->last_install.result != FWT_FLEET_RESULT_OK) {
+            /* the agent's last_install may name no target: then the rollout the device is in */
             re = fwt_srv_rollout_observe_manifest(s, dev.id, m->last_install.target,
                                                   fwt_fleet_result_name(m->last_install.result), time(NULL));
         }

@@ -267,7 +267,7 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     int last_pct = 0;
     for (size_t i = 0; e == FWT_OK && i < json_array_size(gs); i++) {
         json_t *g = json_array_get(gs, i);
-        char where[32];
+        char where[48];
         snprintf(where, sizeof(where), "rollout.groups[%zu]", i);
         struct group *gr = &sp->g[i];
         static const char *const gk[] = {"name", "percent", "tag", "success_threshold", "success_action",
@@ -352,7 +352,7 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     }
     for (size_t i = 0; e == FWT_OK && ws && i < json_array_size(ws); i++) {
         json_t *w = json_array_get(ws, i);
-        char where[32];
+        char where[48];
         snprintf(where, sizeof(where), "rollout.windows[%zu]", i);
         static const char *const wk[] = {"tag", "cron", "duration", "tz", NULL};
         if (!json_is_object(w)) {
@@ -717,6 +717,7 @@ struct devrow {
     char id[65];
     int64_t grp, attempts, assigned_at;
     char state[16];
+    char detail[32];
 };
 
 static fwt_err load_rows(fwt_srv *s, const char *rid, struct devrow **rows, size_t *n)
@@ -725,7 +726,7 @@ static fwt_err load_rows(fwt_srv *s, const char *rid, struct devrow **rows, size
     *n = 0;
     struct db_param p[] = {DBT(rid)};
     struct db_rows q;
-    fwt_err e = db_exec(s->db, "SELECT device_id, grp, state, attempts, assigned_at FROM rollout_devices"
+    fwt_err e = db_exec(s->db, "SELECT device_id, grp, state, attempts, assigned_at, detail FROM rollout_devices"
                                " WHERE rollout_id = ? ORDER BY device_id", p, 1, &q, NULL);
     if (e != FWT_OK) {
         return e;
@@ -739,6 +740,7 @@ static fwt_err load_rows(fwt_srv *s, const char *rid, struct devrow **rows, size
         struct devrow *d = &(*rows)[i];
         snprintf(d->id, sizeof(d->id), "%s", db_cell(&q, i, 0));
         snprintf(d->state, sizeof(d->state), "%s", db_cell(&q, i, 2));
+        snprintf(d->detail, sizeof(d->detail), "%s", db_cell(&q, i, 5));
         if ((e = db_to_i64(db_cell(&q, i, 1), &d->grp)) == FWT_OK &&
             (e = db_to_i64(db_cell(&q, i, 3), &d->attempts)) == FWT_OK) {
             e = db_to_i64(db_cell(&q, i, 4), &d->assigned_at);
@@ -1296,6 +1298,12 @@ static fwt_err observe(fwt_srv *s, const char *device_id, const char *target, co
                 for (size_t i = 0; i < n; i++) {
                     struct devrow *d = &rows[i];
                     if (strcmp(d->id, device_id) != 0) {
+                        continue;
+                    }
+                    /* a manifest repeats its last install at every check-in: it speaks of this
+                     * rollout's install only once the device reported installing it */
+                    if (!incidents && (strcmp(d->state, "in_flight") || (strcmp(d->detail, "installed-trial") &&
+                                                                         strcmp(d->detail, "booted")))) {
                         continue;
                     }
                     if (ok) {

@@ -8,6 +8,7 @@
 #include <fwtrust/fwt_keys.h>
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *const k_roles[] = {"targets", "snapshot", "timestamp"};
 
@@ -87,7 +89,8 @@ static fwt_err settings_load(fwt_srv *s, const char *path)
     json_t *v;
     json_object_foreach(o, key, v)
     {
-        int known = !strcmp(key, "db") || !strcmp(key, "listen");
+        int known = !strcmp(key, "db") || !strcmp(key, "listen") || !strcmp(key, "ca_key") ||
+                    !strcmp(key, "ca_pin_file");
         for (size_t i = 0; i < sizeof(k_settings) / sizeof(k_settings[0]); i++) {
             known |= !strcmp(key, k_settings[i].name);
         }
@@ -115,6 +118,19 @@ static fwt_err settings_load(fwt_srv *s, const char *path)
     if (e == FWT_OK && (!db || !listen || strlen(listen) >= sizeof(s->set.listen))) {
         e = fwt_fail(FWT_E_MALFORMED, "%s: \"db\" and \"listen\" must be strings", path);
     }
+    json_t *ck = json_object_get(o, "ca_key"), *cp = json_object_get(o, "ca_pin_file");
+    if (e == FWT_OK && ((ck && !json_is_string(ck)) || (cp && !json_is_string(cp)))) {
+        e = fwt_fail(FWT_E_MALFORMED, "%s: \"ca_key\" and \"ca_pin_file\" must be strings", path);
+    }
+    /* the CA key's URI never names a module or a PIN file of its own (the module comes from
+     * $FWTRUST_PKCS11_MODULE, the PIN from ca_pin_file) */
+    if (e == FWT_OK && ck && (e = fwt_key_spec_check_inert(json_string_value(ck))) != FWT_OK) {
+        e = fwt_fail(e, "%s: \"ca_key\": %s", path, fwt_detail());
+    }
+    if (e == FWT_OK && ((ck && !(s->ca_key_spec = strdup(json_string_value(ck)))) ||
+                        (cp && !(s->ca_pin_file = strdup(json_string_value(cp)))))) {
+        e = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
     if (e == FWT_OK) {
         snprintf(s->set.listen, sizeof(s->set.listen), "%s", listen);
         if (!s->db_url && !(s->db_url = strdup(db))) {
@@ -133,7 +149,9 @@ void fwt_srv_close(fwt_srv *s)
         return;
     }
     fwt_srv_db_close(s->db);
-    EVP_PKEY_free(s->ca_key);
+    fwt_privkey_free(s->ca_key);
+    free(s->ca_key_spec);
+    free(s->ca_pin_file);
     X509_free(s->ca_cert);
     free(s->ca_pem);
     for (int i = 0; i < 3; i++) {
@@ -260,6 +278,21 @@ static fwt_err keygen(const char *dir, const char *name, char **path)
     return fwt_keygen_file(FWT_KEY_ECDSA_P256, *path, NULL);
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 ? 0 : 0; /* go on: remove what can be removed */
+}
+
+static void remove_tree(const char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static fwt_err fwt_srv_init_make(const char *dir, const struct fwt_srv_init_opts *o, json_t **summary);
+
 fwt_err fwt_srv_init(const char *dir, const struct fwt_srv_init_opts *o, json_t **summary)
 {
     *summary = NULL;
@@ -267,6 +300,30 @@ fwt_err fwt_srv_init(const char *dir, const struct fwt_srv_init_opts *o, json_t 
     if (st != 1) {
         return fwt_fail(FWT_E_ARG, "%s: %s", dir, st == 0 ? "exists and is not empty" : "cannot be read");
     }
+    /* everything that can be checked before anything is made */
+    if (o->cert_days > 3650) {
+        return fwt_fail(FWT_E_ARG, "certificate lifetime of %llu days: at most 3650", (unsigned long long)o->cert_days);
+    }
+    if (o->ca_key && fwt_key_spec_check_inert(o->ca_key) != FWT_OK) {
+        return fwt_fail(FWT_E_ARG, "--ca-key: %s", fwt_detail());
+    }
+    int existed = access(dir, F_OK) == 0;
+    fwt_err e = fwt_srv_init_make(dir, o, summary);
+    if (e != FWT_OK) {
+        /* nothing half-made stays: the directory was missing or empty, and is so again */
+        char *keep = strdup(fwt_detail());
+        remove_tree(dir);
+        if (existed) {
+            (void)mkdir(dir, 0700); /* it was there, empty: so it is again */
+        }
+        e = fwt_fail(e, "%s", keep ? keep : "");
+        free(keep);
+    }
+    return e;
+}
+
+static fwt_err fwt_srv_init_make(const char *dir, const struct fwt_srv_init_opts *o, json_t **summary)
+{
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return fwt_fail(FWT_E_IO, "%s: cannot create: %s", dir, strerror(errno));
     }
@@ -282,6 +339,13 @@ fwt_err fwt_srv_init(const char *dir, const struct fwt_srv_init_opts *o, json_t 
     }
     free(dflt_db);
     json_t *cfg = json_pack("{s:s, s:s}", "db", url, "listen", o->listen ? o->listen : "127.0.0.1:8443");
+    if (cfg && o->ca_key) {
+        json_object_set_new(cfg, "ca_key", json_string(o->ca_key));
+    }
+    if (cfg && o->ca_pin_file) {
+        char abs[4096];
+        json_object_set_new(cfg, "ca_pin_file", json_string(realpath(o->ca_pin_file, abs) ? abs : o->ca_pin_file));
+    }
     for (size_t i = 0; cfg && i < sizeof(k_settings) / sizeof(k_settings[0]); i++) {
         uint64_t v = k_settings[i].dflt;
         if (!strcmp(k_settings[i].name, "cert_days") && o->cert_days) {
@@ -293,10 +357,6 @@ fwt_err fwt_srv_init(const char *dir, const struct fwt_srv_init_opts *o, json_t 
     json_decref(cfg);
     char *cfg_path = srv_path(dir, "server.json");
     fwt_err e = text && cfg_path ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
-    if (e == FWT_OK && o->cert_days > 3650) {
-        e = fwt_fail(FWT_E_ARG, "certificate lifetime of %llu days: at most 3650",
-                     (unsigned long long)o->cert_days);
-    }
     if (e == FWT_OK) {
         size_t n = strlen(text);
         text[n] = '\n'; /* json_dumps leaves room for the NUL only: write it with the newline */
@@ -305,7 +365,10 @@ fwt_err fwt_srv_init(const char *dir, const struct fwt_srv_init_opts *o, json_t 
     free(text);
     free(cfg_path);
     if (e == FWT_OK) {
-        e = ca_create(dir, o->names, o->n_names);
+        struct fwt_key_opts ko;
+        memset(&ko, 0, sizeof(ko));
+        ko.pin_file = o->ca_pin_file;
+        e = ca_create(dir, o->names, o->n_names, o->ca_key, &ko);
     }
     /* Director keys: the root offline, the three online roles beside the server. */
     char *dd = srv_path(dir, "director"), *od = srv_path(dir, "offline");
@@ -351,7 +414,8 @@ fwt_err fwt_srv_init(const char *dir, const struct fwt_srv_init_opts *o, json_t 
         fwt_pubkey *pub = NULL;
         if ((e = fwt_pubkey_load(lk, NULL, &pub)) == FWT_OK) {
             char abs[4096];
-            e = realpath(adb, abs) ? fwt_signlog_pin_save(abs, pub, lk, 0)
+            /* a new log at this path: its pin replaces any left from an earlier one */
+            e = realpath(adb, abs) ? fwt_signlog_pin_save(abs, pub, lk, 1)
                                    : fwt_fail(FWT_E_IO, "%s: %s", adb, strerror(errno));
         }
         fwt_pubkey_free(pub);

@@ -29,7 +29,9 @@ struct fwt_srv {
     char *db_url;
     fwt_srv_db *db;
     struct fwt_srv_settings set;
-    EVP_PKEY *ca_key;
+    fwt_privkey *ca_key;  /* PEM file or PKCS#11 token key (crypto layer) */
+    char *ca_key_spec;    /* server.json "ca_key"; NULL: DIR/ca/ca.key */
+    char *ca_pin_file;    /* server.json "ca_pin_file" (token PIN) */
     X509 *ca_cert;
     char *ca_pem;
     char *server_cert_path, *server_key_path, *ca_path, *crl_path;
@@ -47,7 +49,8 @@ char *srv_path(const char *dir, const char *name);
 uint64_t srv_now(void);
 
 /* ca.c: the fleet CA (X.509 through OpenSSL). */
-FWT_MUST_CHECK fwt_err ca_create(const char *dir, const char *const *names, size_t n_names);
+FWT_MUST_CHECK fwt_err ca_create(const char *dir, const char *const *names, size_t n_names, const char *ca_key,
+                                 const struct fwt_key_opts *ko);
 FWT_MUST_CHECK fwt_err ca_load(fwt_srv *s);
 /* Check a CSR (PEM): its signature, an ECDSA P-256 key. *pub gets its key. */
 FWT_MUST_CHECK fwt_err ca_csr_check(const char *pem, EVP_PKEY **pub);

@@ -238,10 +238,10 @@ static fwt_err tags_of(fwt_srv *s, const char *id, json_t **arr)
     return FWT_OK;
 }
 
-static fwt_err device_json(fwt_srv *s, const struct db_rows *r, size_t i, int full, json_t **out)
+/* tags: the device's tags (stolen), or NULL to look them up. */
+static fwt_err device_json(fwt_srv *s, const struct db_rows *r, size_t i, int full, json_t *tags, json_t **out)
 {
-    json_t *tags = NULL;
-    fwt_err e = tags_of(s, db_cell(r, i, 0), &tags);
+    fwt_err e = tags ? FWT_OK : tags_of(s, db_cell(r, i, 0), &tags);
     if (e != FWT_OK) {
         return e;
     }
@@ -303,13 +303,34 @@ fwt_err fwt_srv_device_list(fwt_srv *s, const char *tag, json_t **arr)
     if (e != FWT_OK) {
         return e;
     }
+    /* every device's tags in one query, mapped by device id */
+    struct db_rows tr;
+    e = tag ? db_exec(s->db, "SELECT t.device_id, t.tag FROM device_tags t WHERE t.device_id IN"
+                             " (SELECT device_id FROM device_tags WHERE tag = ?) ORDER BY t.tag",
+                      p, 1, &tr, NULL)
+            : db_exec(s->db, "SELECT device_id, tag FROM device_tags ORDER BY tag", NULL, 0, &tr, NULL);
+    if (e != FWT_OK) {
+        db_rows_free(&r);
+        return e;
+    }
+    json_t *map = json_object();
+    for (size_t k = 0; map && k < tr.nrows; k++) {
+        json_t *t = json_object_get(map, db_cell(&tr, k, 0));
+        if (!t) {
+            json_object_set_new(map, db_cell(&tr, k, 0), t = json_array());
+        }
+        json_array_append_new(t, json_string(db_cell(&tr, k, 1)));
+    }
     json_t *a = json_array();
     for (size_t i = 0; e == FWT_OK && i < r.nrows; i++) {
-        json_t *o = NULL;
-        if ((e = device_json(s, &r, i, 0, &o)) == FWT_OK) {
+        json_t *tags = json_object_get(map, db_cell(&r, i, 0)), *o = NULL;
+        tags = tags ? json_incref(tags) : json_array();
+        if ((e = device_json(s, &r, i, 0, tags, &o)) == FWT_OK) {
             json_array_append_new(a, o);
         }
     }
+    json_decref(map);
+    db_rows_free(&tr);
     db_rows_free(&r);
     if (e != FWT_OK) {
         json_decref(a);
@@ -331,7 +352,7 @@ fwt_err fwt_srv_device_show(fwt_srv *s, const char *id, json_t **obj)
     if (r.nrows == 0) {
         e = fwt_fail(FWT_E_NOT_FOUND, "no device '%s'", id);
     } else {
-        e = device_json(s, &r, 0, 1, obj);
+        e = device_json(s, &r, 0, 1, NULL, obj);
     }
     db_rows_free(&r);
     return e;

@@ -111,6 +111,28 @@ const char *fwt_cli_version(void);
 int fwt_cli_error(const char *prog, fwt_err err);
 /* Print a usage error with a message and hint at --help; returns FWT_E_ARG. */
 int fwt_cli_usage_error(const char *prog, const char *fmt, ...) FWT_PRINTF(2, 3);
+/* Print "PROG: hint: TEXT" on stderr: how to fix the error just printed. */
+void fwt_cli_hint(const char *prog, const char *fmt, ...) FWT_PRINTF(2, 3);
+/*
+ * The hint for a TLS failure (fwt_cause()), naming the settings: ca, pin and
+ * client are the option or setting names of the tool ("--ca FILE", ...).
+ * Prints nothing when the failure was no TLS failure.
+ */
+void fwt_cli_tls_hint(const char *prog, const char *ca, const char *pin, const char *client);
+/*
+ * The hint for TUF metadata a client refused as expired (FWT_E_META_EXPIRED):
+ * the repository must re-sign it, or this machine's clock is wrong. Prints
+ * nothing for other errors.
+ */
+void fwt_cli_tuf_expiry_hint(const char *prog, fwt_err err);
+/*
+ * After a failure err (FWT_E_KEY, FWT_E_NOT_FOUND, FWT_E_IO): when a file
+ * named by option (one of files[0..n-1]; pkcs11: URIs are skipped) does not
+ * exist, print "PROG: hint: OPTION names FILE, which does not exist; HOW".
+ * Returns 1 when it printed.
+ */
+int fwt_cli_missing_file_hint(const char *prog, fwt_err err, const char *option, const char *const *files, size_t n,
+                              const char *how);
 /* Exit code for a result. */
 int fwt_cli_exit_code(fwt_err err);
 

@@ -407,9 +407,10 @@ fwt_err fwt_tuf_init_flags(const char *metadata_dir, const uint8_t *root, size_t
     if (err != FWT_OK) {
         return err;
     }
-    if (mkdir(metadata_dir, 0755) != 0 && errno != EEXIST) {
+    err = fwt_mkdirs(metadata_dir, 0755); /* and the directories above it */
+    if (err != FWT_OK) {
         tuf_md_free(m);
-        return fwt_fail(FWT_E_IO, "%s: cannot create: %s", metadata_dir, strerror(errno));
+        return err;
     }
     char *p = fmt("%s/root.json", metadata_dir);
     int same = 0;

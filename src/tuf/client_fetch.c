@@ -179,7 +179,18 @@ static fwt_err transfer(struct tuf_fetcher *f, const char *url, uint64_t cap, tu
         return fwt_fail(FWT_E_NETWORK, "%s: too slow or timed out (%s)", url, curl_easy_strerror(rc));
     }
     if (rc != CURLE_OK) {
-        return fwt_fail(FWT_E_NETWORK, "%s: %s", url, curl_easy_strerror(rc));
+        fwt_err err = fwt_fail(FWT_E_NETWORK, "%s: %s", url, curl_easy_strerror(rc));
+        switch (rc) {
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CACERT_BADFILE:
+            return fwt_fail_cause(err, FWT_CAUSE_TLS_CA);
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            return fwt_fail_cause(err, FWT_CAUSE_TLS_PIN);
+        case CURLE_SSL_CERTPROBLEM:
+            return fwt_fail_cause(err, FWT_CAUSE_TLS_CLIENT);
+        default:
+            return err;
+        }
     }
     return FWT_OK;
 }
@@ -299,5 +310,64 @@ fwt_err fwt_http_post_json(const struct fwt_tuf_transport *t, const char *url, c
     }
     *resp = m.p;
     *resp_len = m.n;
+    return FWT_OK;
+}
+
+/* A target name as a relative path that stays below its directory. */
+static fwt_err plain_name_ok(const char *name)
+{
+    if (!name[0] || name[0] == '/') {
+        return fwt_fail(FWT_E_ARG, "target '%s': an absolute or empty name cannot be a file name below "
+                        "--target-dir", name);
+    }
+    for (const char *c = name; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '\\') {
+            return fwt_fail(FWT_E_ARG, "target '%s': a control character or backslash in a plain file name",
+                            name);
+        }
+    }
+    for (const char *seg = name; seg;) {
+        const char *end = strchr(seg, '/');
+        size_t n = end ? (size_t)(end - seg) : strlen(seg);
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+            return fwt_fail(FWT_E_ARG, "target '%s': an empty, '.' or '..' part would leave --target-dir "
+                            "or name it twice; save it percent-encoded (without --plain-names)", name);
+        }
+        seg = end ? end + 1 : NULL;
+    }
+    return FWT_OK;
+}
+
+fwt_err fwt_tuf_target_path(const char *dir, const char *name, unsigned flags, char **path)
+{
+    *path = NULL;
+    if (!dir || !name || (flags & ~FWT_TUF_PATH_PLAIN)) {
+        return fwt_fail(FWT_E_ARG, "target path: directory, name and known flags are required");
+    }
+    char *rel = NULL;
+    if (flags & FWT_TUF_PATH_PLAIN) {
+        fwt_err err = plain_name_ok(name);
+        if (err != FWT_OK) {
+            return err;
+        }
+        rel = strdup(name);
+    } else {
+        rel = fwt_tuf_quote(name);
+    }
+    char *p = NULL;
+    if (!rel || asprintf(&p, "%s/%s", dir, rel) < 0) {
+        free(rel);
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    free(rel);
+    char *slash = strrchr(p, '/');
+    *slash = 0; /* the directory the file goes in */
+    fwt_err err = fwt_mkdirs(p, 0755);
+    *slash = '/';
+    if (err != FWT_OK) {
+        free(p);
+        return err;
+    }
+    *path = p;
     return FWT_OK;
 }

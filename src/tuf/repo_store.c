@@ -972,10 +972,15 @@ fwt_err repo_open(const char *dir, struct repo *r)
     r->lock_fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (r->lock_fd < 0 || flock(r->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
+        char who[256] = "";
         if (r->lock_fd >= 0) {
+            if (e == EWOULDBLOCK) {
+                (void)fwt_lock_holder(r->lock_fd, who, sizeof(who));
+            }
             close(r->lock_fd);
         }
-        fwt_err err = e == EWOULDBLOCK ? fwt_fail(FWT_E_LOCKED, "another fwtrust repo command is working on %s", dir)
+        fwt_err err = e == EWOULDBLOCK ? fwt_fail(FWT_E_LOCKED, "%s is working on %s; try again when it has finished",
+                                                  who[0] ? who : "another fwtrust repo command", dir)
                                        : fwt_fail(FWT_E_IO, "%s: cannot lock: %s", p, strerror(e));
         free(p);
         repo_close(r);

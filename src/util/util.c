@@ -6,10 +6,14 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static _Thread_local char g_detail[1024];
+static _Thread_local enum fwt_cause g_cause;
+static _Thread_local fwt_err g_cause_err;
 
 /*
  * A PIN never reaches an error message: a PKCS#11 URI echoed into a detail may
@@ -44,12 +48,28 @@ fwt_err fwt_fail(fwt_err err, const char *fmt, ...)
     va_end(ap);
     redact_pins(tmp);
     memcpy(g_detail, tmp, sizeof(g_detail));
+    if (err != g_cause_err) {
+        g_cause = FWT_CAUSE_NONE; /* another failure: the cause was not this one's */
+    }
     return err;
+}
+
+fwt_err fwt_fail_cause(fwt_err err, enum fwt_cause cause)
+{
+    g_cause = cause;
+    g_cause_err = err;
+    return err;
+}
+
+enum fwt_cause fwt_cause(void)
+{
+    return g_cause;
 }
 
 void fwt_detail_clear(void)
 {
     g_detail[0] = '\0';
+    g_cause = FWT_CAUSE_NONE;
 }
 
 const char *fwt_detail(void)
@@ -108,6 +128,99 @@ fwt_err fwt_read_file(const char *path, size_t max, uint8_t **buf, size_t *len)
     b[n] = 0;
     *buf = b;
     *len = n;
+    return FWT_OK;
+}
+
+/* The command line of pid, NULs as spaces, printable, into buf. */
+static void proc_cmdline(long pid, char *buf, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    ssize_t r = read(fd, buf, n - 1);
+    close(fd);
+    if (r <= 0) {
+        buf[0] = '\0';
+        return;
+    }
+    while (r > 0 && buf[r - 1] == '\0') {
+        r--;
+    }
+    for (ssize_t i = 0; i < r; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        buf[i] = c == 0 ? ' ' : (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+    }
+    buf[r] = '\0';
+}
+
+int fwt_lock_holder(int fd, char *buf, size_t n)
+{
+    struct stat st;
+    if (n == 0) {
+        return 0;
+    }
+    buf[0] = '\0';
+    if (fstat(fd, &st) != 0) {
+        return 0;
+    }
+    FILE *f = fopen("/proc/locks", "re");
+    if (!f) {
+        return 0;
+    }
+    char line[256];
+    long found = 0;
+    while (!found && fgets(line, sizeof(line), f)) {
+        /* "1: FLOCK  ADVISORY  WRITE 4242 fe:01:1234567 0 EOF"; "1: -> FLOCK ..." waits */
+        char type[16], mode[16], rw[16], dev[32];
+        long pid;
+        unsigned long long ino;
+        unsigned maj, min;
+        if (strstr(line, "->") || sscanf(line, "%*[^:]: %15s %15s %15s %ld %31s", type, mode, rw, &pid, dev) != 5 ||
+            sscanf(dev, "%x:%x:%llu", &maj, &min, &ino) != 3) {
+            continue;
+        }
+        if (ino == (unsigned long long)st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev) &&
+            pid != (long)getpid() && pid > 0) {
+            found = pid;
+        }
+    }
+    fclose(f);
+    if (!found) {
+        return 0;
+    }
+    char cmd[160];
+    proc_cmdline(found, cmd, sizeof(cmd));
+    snprintf(buf, n, "pid %ld%s%s%s", found, cmd[0] ? " (" : "", cmd, cmd[0] ? ")" : "");
+    return 1;
+}
+
+fwt_err fwt_mkdirs(const char *path, unsigned mode)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(p)) {
+        return fwt_fail(FWT_E_ARG, "'%s': not a usable directory name", path);
+    }
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != 0) {
+            continue;
+        }
+        char c = p[i];
+        p[i] = 0;
+        struct stat st;
+        if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
+            return fwt_fail(FWT_E_IO, "cannot create directory %s: %s", p, strerror(errno));
+        }
+        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            return fwt_fail(FWT_E_IO, "%s is not a directory", p);
+        }
+        p[i] = c;
+    }
     return FWT_OK;
 }
 

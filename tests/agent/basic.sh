@@ -89,6 +89,13 @@ expect 1 "fwtrust-agent confirm: unexpected operand 'x' (takes none)" "$AGENT" -
 expect 1 "fwtrust-agent log: unknown command 'vrfy'; did you mean 'verify'?" "$AGENT" --device "$T/dev" log vrfy
 expect 1 "option '--allow-older' is not an option of this command (only of: install)" \
     "$AGENT" --device "$T/dev" confirm --allow-older
+expect 1 "fwtrust-agent init: --hw-id, --slot-a and --slot-b are required" "$AGENT" --device "$T/dev9" init --slot-a "$T/x"
+expect 1 "fwtrust-agent init: option '--tries' needs a positive number up to 100, not '101'" \
+    "$AGENT" --device "$T/dev9" init --hw-id hw1 --slot-a "$T/x" --slot-b "$T/y" --tries 101
+[ ! -e "$T/dev9" ] || fail "a refused init created the device directory"
+# update on a device without a repository says how to give it one
+expect 31 "fwtrust-agent update: hint: this device has no repository: give it one with 'fwtrust-agent init ... --repo URL --tuf-root ROOT.json'" \
+    "$AGENT" --device "$T/dev" update
 # options before or after the command
 expect 0 "audit log intact" "$AGENT" log verify --device "$T/dev"
 expect 0 "audit log intact" "$AGENT" log --device "$T/dev" verify
@@ -106,4 +113,10 @@ expect 0 "" "$AGENT" --device "$T/dev2" init --hw-id hw1 --slot-a "$T/s2a.bin" -
 grep -qx "readback = full" "$T/dev2/device.ini" || fail "device.ini lacks readback = full"
 [ "$(jget 'd["readback"]' "$AGENT" --device "$T/dev2" status --json)" = "full" ] || fail "readback full: $(cat "$T/.j")"
 expect 0 "into slot a" "$AGENT" --device "$T/dev2" install "$T/v1.bin"
+# init with a file that does not exist: the hint names the option
+expect 8 "fwtrust-agent init: hint: --trust-key names $T/nokey.pub, which does not exist" \
+    "$AGENT" --device "$T/dev3" init --hw-id hw1 --slot-a "$T/s3a" --slot-b "$T/s3b" --trust-key "$T/k1.pub" --trust-key "$T/nokey.pub"
+expect 8 "fwtrust-agent init: hint: --tuf-root names $T/none.json, which does not exist" \
+    "$AGENT" --device "$T/dev4" init --hw-id hw1 --slot-a "$T/s4a" --slot-b "$T/s4b" --trust-key "$T/k1.pub" \
+    --repo http://127.0.0.1:1 --tuf-root "$T/none.json"
 echo "basic: ok"

@@ -82,7 +82,9 @@ holder=$!
 trap 'kill "$holder" 2>/dev/null; rm -rf "$T"' EXIT
 for _ in $(seq 100); do [ -e "$T/locked" ] && break; sleep 0.1; done
 [ -e "$T/locked" ] || fail "the lock holder did not start"
-expect 10 "is in use: another fwtrust-agent or fwtrust-boot holds" "$AGENT" --device "$T/dev" install "$T/v2.bin"
+# the error says who holds the lock: its pid and command line (from /proc/locks)
+expect 10 "is in use: pid $holder (" "$AGENT" --device "$T/dev" install "$T/v2.bin"
+grep -qF "import fcntl, sys, time" "$T/.err" || fail "the holder's command line is not named: $(cat "$T/.err")"
 expect 10 "is in use" "$AGENT" --device "$T/dev" status
 expect 10 "is in use" "$BOOT" --device "$T/dev"
 kill "$holder"

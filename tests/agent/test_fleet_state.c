@@ -142,6 +142,31 @@ static void test_release_counter_and_damage(void **state)
     fwt_agent_close(dev);
 }
 
+static void test_target(void **state)
+{
+    (void)state;
+    fwt_agent *dev = device("t");
+    uint8_t sha[32];
+    memset(sha, 0xab, sizeof(sha));
+    assert_int_equal(fwt_agent_fleet_note_install(dev, 3, 4), FWT_OK);
+    assert_int_equal(fwt_agent_fleet_note_target(dev, "primehub/fw-1.bin", sha), FWT_OK);
+    struct fwt_agent_fleet_state st;
+    assert_int_equal(fwt_agent_fleet_state_get(dev, &st), FWT_OK);
+    assert_string_equal(st.target, "primehub/fw-1.bin");
+    assert_memory_equal(st.target_sha256, sha, 32);
+    assert_int_equal(st.release_counter, 3); /* the other fields are kept */
+    /* a name the manifest could not carry is not recorded (the old one stays) */
+    assert_int_equal(fwt_agent_fleet_note_target(dev, "bad\tname", sha), FWT_OK);
+    assert_int_equal(fwt_agent_fleet_state_get(dev, &st), FWT_OK);
+    assert_string_equal(st.target, "primehub/fw-1.bin");
+    /* the counter does not disturb it */
+    uint64_t c = 0;
+    assert_int_equal(fwt_agent_fleet_next_counter(dev, &c), FWT_OK);
+    assert_int_equal(fwt_agent_fleet_state_get(dev, &st), FWT_OK);
+    assert_string_equal(st.target, "primehub/fw-1.bin");
+    fwt_agent_close(dev);
+}
+
 static void test_config(void **state)
 {
     (void)state;
@@ -183,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counter),
         cmocka_unit_test(test_release_counter_and_damage),
+        cmocka_unit_test(test_target),
         cmocka_unit_test(test_config),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -32,12 +32,13 @@ cp "$T/b5.saved" "$f"
 
 # Wrong pin, wrong CA, no client certificate: refused by TLS (9) before any metadata is read.
 mkdev badpin --pinned-pubkey "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-expect 9 "" agent badpin update
+expect 9 "fwtrust-agent update: hint: the server's public key is not the one pinned by [update] pinned_pubkey" agent badpin update
 [ ! -e "$T/badpin/tuf/timestamp.json" ] || fail "wrong pin: metadata was accepted"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=other CA" \
     -keyout "$T/other-ca.key" -out "$T/other-ca.pem" 2>/dev/null
 mkdev badca --ca "$T/other-ca.pem"
-expect 9 "" agent badca update
+expect 9 "name the CA certificate (PEM) that signed it with [update] ca in DIR/device.ini (fwtrust-agent init --ca FILE)" \
+    agent badca update
 mkdir -p "$T/nocert.slots" && : >"$T/nocert.slots/a" && : >"$T/nocert.slots/b"
 "$FWTRUST_AGENT" --device "$T/nocert" init --hw-id lego-primehub --slot-a "$T/nocert.slots/a" \
     --slot-b "$T/nocert.slots/b" --trust-key "$T/rel.pub" --tuf-root "$T/repo/metadata/1.root.json" \
@@ -114,4 +115,11 @@ for i in 1 2; do boot dev >"$T/boot.json"; [ "$(jget "$T/boot.json" 'd["version"
 boot dev >"$T/boot.json"
 [ "$(jget "$T/boot.json" 'd["version"]')" = 4.0.0+4 ] || fail "no rollback after the tries"
 [ "$(jget "$T/boot.json" 'd["rolled_back"]')" = True ] || fail "rollback not reported"
+
+# Expired metadata (the clock three days on, past the one-day timestamp, within the TLS
+# certificates' 30 days): refused (42), and the hint says who must act.
+command -v faketime >/dev/null || fail "faketime is not installed (scripts/install-deps)"
+expect 42 "fwtrust-agent update: hint: the repository's metadata has expired: whoever runs it must re-sign it" \
+    env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime -f +3d \
+    "$FWTRUST_AGENT" --device "$T/dev" update --check
 echo "attacks: ok"

@@ -93,4 +93,14 @@ expect 7 "" "$FWTRUST" sign --key "$T/none.pem" --header-size 0x20 --pad-header 
 ls "$T" >"$T/.after"
 diff "$T/.before" "$T/.after" >/dev/null || fail "failed signs left files: $(diff "$T/.before" "$T/.after")"
 [ "$(cat "$T/out.bin")" = "old contents" ] || fail "out.bin changed by a failed sign"
+# A key file that does not exist: the hint names the option and how to make the file.
+expect 7 "fwtrust sign: hint: --key names $T/nokey.pem, which does not exist; create a signing key with 'fwtrust keygen -o FILE'" \
+    "$FWTRUST" sign --key "$T/nokey.pem" --version 1.0.0 --header-size 0x20 --pad-header "$FW" "$T/nk.bin"
+expect 7 "fwtrust verify: hint: --key names $T/nokey.pub, which does not exist; export the public key with 'fwtrust pubkey" \
+    "$FWTRUST" verify --key "$T/k.pem" --key "$T/nokey.pub" "$T/good.bin"
+expect 7 "fwtrust pubkey: hint: KEY names $T/nokey.pem, which does not exist" "$FWTRUST" pubkey "$T/nokey.pem"
+# a key that exists but is not a key: no such hint
+echo "not a key" >"$T/notkey.pem"
+expect 7 "" "$FWTRUST" verify --key "$T/notkey.pem" "$T/good.bin"
+grep -q "hint:" "$T/.err" && fail "a hint for a key file that exists: $(cat "$T/.err")"
 echo "failures: ok"

@@ -307,6 +307,18 @@ static void test_two_word_commands(void **s)
     h = stdout_of(&p, ARGV("tagent", "log", "show", "--help"));
     assert_non_null(strstr(h, "usage: tagent log show [OPTIONS] [N]\n"));
     assert_non_null(strstr(h, "Options of log show:\n      --all"));
+    /* the Markdown reference: a section per command; '|' in a table cell escaped */
+    static const char *mode;
+    static const struct fwt_opt bar_opts[] = {FWT_OPT_STR_('m', "mode", "a|b", &mode, "a mode"), FWT_OPT_END_};
+    static const struct fwt_cli_cmd bar_cmds[] = {
+        {"log show", "A|B", 0, 1, "show", NULL, bar_opts},
+        {NULL, NULL, 0, 0, NULL, NULL, NULL},
+    };
+    static const struct fwt_cli_prog bar = {"tbar", NULL, 0, 0, "Bars.", NULL, bar_cmds, NULL};
+    h = stdout_of(&bar, ARGV("tbar", "--help-markdown"));
+    assert_non_null(strstr(h, "| `log show A\\|B` | show |\n"));
+    assert_non_null(strstr(h, "### tbar log show\n\n    tbar log show [OPTIONS] A|B\n"));
+    assert_non_null(strstr(h, "| `-m, --mode a\\|b` | a mode |\n"));
 }
 
 /* A table may give a built-in name (--version) its own meaning, as fwtrust sign does. */

@@ -82,6 +82,10 @@ for n in 1 2; do
 done
 slot_holds dev1 a "$T/b4.bin"
 slot_holds dev2 a "$T/b5.bin"
+agent dev2 --json status >"$T/st2.json" || fail "status dev2"
+[ "$(jget "$T/st2.json" 'd["fleet"]["release_counter"]')" = 2 ] || fail "status: release counter"
+[ "$(jget "$T/st2.json" 'd["fleet"]["last_target"]')" = primehub/b5.bin ] || fail "status: last target"
+[ "$(jget "$T/st2.json" 'd["fleet"]["device_id"]')" = "$ID2" ] || fail "status: device id"
 
 # The server knows who runs what (from the signed manifests) and saw the progress reports.
 srv device list --json >"$T/list.json" || fail "device list"
@@ -95,6 +99,9 @@ PY
 "$PY" "$T/who.py" "$T/list.json" >"$T/who"
 grep "^$ID1 " "$T/who" | grep -q '4.0.0+4' || fail "device list: dev1 does not run 4.0.0+4: $(cat "$T/who")"
 grep "^$ID2 " "$T/who" | grep -q '4.0.0+5' || fail "device list: dev2 does not run 4.0.0+5: $(cat "$T/who")"
+# The manifest names the slot by the target it was installed from.
+srv device show "$ID1" --json >"$T/show1.json" || fail "device show"
+grep -q '"name": *"primehub/b4.bin"' "$T/show1.json" || fail "dev1's manifest does not name its slot: $(cat "$T/show1.json")"
 srv events --device "$ID2" --json >"$T/ev.json"
 for s in downloading installed-trial confirmed; do
     grep -q "$s" "$T/ev.json" || fail "the server got no '$s' report from dev2: $(cat "$T/ev.json")"
@@ -139,6 +146,22 @@ ms=$(( (t1 - t0) / 1000000 ))
 [ "$ms" -ge 2000 ] && [ "$ms" -le 9000 ] || fail "three check-ins with interval 1 and jitter 1 took $ms ms"
 [ "$(grep -c '"counter"' "$T/.out")" = 3 ] || fail "--count 3 did not check in three times"
 
+# Power cuts during a check-in (every file operation in turn, cut and torn): the device never
+# repeats a counter the server saw, so the next check-in is accepted every time.
+for mode in cut tear; do
+    n=1
+    while :; do
+        rc=0
+        FWT_FAULT_AT=$n FWT_FAULT_MODE=$mode "$FWTRUST_AGENT" --device "$T/dev1" checkin >/dev/null 2>&1 || rc=$?
+        [ "$rc" = 0 ] || [ "$rc" = 99 ] || fail "checkin cut at operation $n ($mode): exit $rc"
+        expect 0 "" agent dev1 checkin
+        [ "$rc" = 0 ] && break
+        n=$((n + 1))
+        [ "$n" -le 50 ] || fail "checkin never completed under fault injection"
+    done
+    [ "$n" -gt 2 ] || fail "fault injection ($mode) cut no file operation of the check-in"
+done
+
 # A revoked device is refused (the server's TLS or API: 9).
 srv device revoke "$ID3" >/dev/null || fail "revoke"
 sed -i "s|^server = .*|server = $U|" "$T/dev3/device.ini"
@@ -153,5 +176,8 @@ grep -q '"event":"enroll"' "$T/dev1/audit.log" && grep -q '"event":"renew"' "$T/
 mkfdev plain
 expect 0 "" agent plain --json update
 [ "$(jget "$T/.out" 'd["target"]')" = primehub/b5.bin ] || fail "plain device did not get b5"
+agent plain --json status >"$T/stp.json" || fail "status plain"
+[ "$(jget "$T/stp.json" 'd["fleet"]')" = None ] || fail "a device without a server shows a fleet"
+[ ! -e "$T/plain/fleet.0" ] && [ ! -e "$T/plain/director" ] || fail "a device without a server got fleet state"
 srv_stop
 echo "fleet_e2e: ok"

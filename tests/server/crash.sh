@@ -55,7 +55,9 @@ PY
     expect 0 "intact" "$FWTRUST" log verify --log "$D/audit.db"
 }
 
+nev() { "$SERVER" --dir "$D" events --limit 100000 --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["events"]))'; }
 for round in 1 2 3 4 5; do
+    before=$(nev)
     load &
     LOAD=$!
     sleep "0.$((RANDOM % 9 + 1))"
@@ -64,6 +66,7 @@ for round in 1 2 3 4 5; do
     wait 2>/dev/null || true
     srv_start
     check
+    [ "$(nev)" -gt "$before" ] || fail "round $round: nothing was written before the kill"
 done
 srv_stop
 echo "server crash (${FWT_TEST_DB_URL:+postgresql}${FWT_TEST_DB_URL:-sqlite}): ok"

@@ -57,6 +57,24 @@ openssl req -new -key "$T/stray.key" -subj /CN=stray -out "$T/stray.csr"
 openssl x509 -req -in "$T/stray.csr" -CA "$CA" -CAkey "$D/ca/ca.key" -CAcreateserial -days 1 -out "$T/stray.pem" 2>/dev/null
 curl_code 403 "$U/v1/checkin" --cert "$T/stray.pem" --key "$T/stray.key" -d '{}'
 grep -q unknown_device "$T/.body" || fail "stray certificate: $(cat "$T/.body")"
+# an expired certificate of the fleet CA (short-lived certificates end): refused in the handshake
+"$PY" - "$D/ca/ca.pem" "$D/ca/ca.key" "$T/stray.key" "$T/expired.pem" <<'PY'
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+ca = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+cakey = serialization.load_pem_private_key(open(sys.argv[2], "rb").read(), None)
+key = serialization.load_pem_private_key(open(sys.argv[3], "rb").read(), None)
+now = datetime.datetime.utcnow()
+cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old")]))
+        .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=40)).not_valid_after(now - datetime.timedelta(days=10))
+        .sign(cakey, hashes.SHA256()))
+open(sys.argv[4], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+PY
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$T/expired.pem" --key "$T/stray.key" "$U/v1/health" || true)
+[ "$code" = 000 ] || fail "an expired device certificate completed the handshake (HTTP $code)"
 [ "$(events)" = "$n0" ] && [ "$(counter "$ID1")" = "$c0" ] || fail "a refused request wrote to the database"
 curl_code 404 "$U/v1/nothing"
 curl_code 405 "$U/v1/checkin" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"

@@ -36,9 +36,15 @@ srv_start() {
     PLAIN=http://127.0.0.1:$(awk '/^plain/{print $2}' "$T/ready")
 }
 
+# srv_stop: SIGTERM, and the server must exit cleanly (0, and no sanitizer report in its log).
 srv_stop() {
+    local rc=0
     kill "$SRV_PID" 2>/dev/null || true
-    wait "$SRV_PID" 2>/dev/null || true
+    wait "$SRV_PID" 2>/dev/null || rc=$?
+    if [ "$rc" != 0 ] || grep -q "Sanitizer" "$T/server.log" 2>/dev/null; then
+        cat "$T/server.log" >&2
+        fail "the server did not stop cleanly (exit $rc)"
+    fi
 }
 
 token() { "$SERVER" --dir "$D" enroll-token create "$@"; }

@@ -90,4 +90,5 @@ sleep 1
 code=$(curl -s -o "$T/.body" -w '%{http_code}' --cacert "$CA" --cert "$T/d2/cert.pem" --key "$T/d2/key.pem" "$G/v1/health" || true)
 [ "$code" = 400 ] || [ "$code" = 000 ] || fail "nginx let a revoked certificate through (HTTP $code)"
 sim 200 "$T/c" checkin "$G" "$CA" "$T/d1"
+srv_stop # B; A's exit is in the same log
 echo "server behind nginx: ok"

@@ -53,7 +53,7 @@ static int setup(void **state)
         PQclear(r);
         PQfinish(c);
     }
-    struct fwt_srv_init_opts o = {pg_url(), NULL, NULL, 0, 0};
+    struct fwt_srv_init_opts o = {.db_url = pg_url()};
     json_t *sum = NULL;
     assert_int_equal(fwt_srv_init(g_dir, &o, &sum), FWT_OK);
     json_decref(sum);
@@ -732,7 +732,16 @@ static void test_manifest_rollback(void **state)
     (void)state;
     add_devices("a", 3, "board-a", NULL);
     char *id = create(&k_alice, "\"groups\": [{\"percent\": 100, \"error_threshold_count\": 2}]", FWT_OK);
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "fw-2.bin", "rolled-back", time(NULL)), FWT_OK);
+    /* a stale failure in a manifest before the device installed this rollout's target: ignored */
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", time(NULL)), FWT_OK);
+    assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE state = 'failed'", NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        char did[16];
+        snprintf(did, sizeof(did), "a-%03d", i);
+        assert_int_equal(fwt_srv_rollout_observe(g_s, did, "fw-2.bin", "installed-trial", NULL, time(NULL)), FWT_OK);
+    }
+    /* a manifest without a target name speaks of the rollout the device is installing */
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", time(NULL)), FWT_OK);
     assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "fw-2.bin", "rolled-back", time(NULL)), FWT_OK);
     assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE state = 'failed'", NULL), 1);
     assert_int_equal(count("SELECT COUNT(*) FROM incidents WHERE kind = 'rolled-back'", NULL), 1);

@@ -54,7 +54,7 @@ static int setup(void **state)
     setenv("FWTRUST_SIGNLOG_PINS", pins, 1);
     snprintf(g_dir, sizeof(g_dir), "%s/srv", g_tmp);
     reset_pg();
-    struct fwt_srv_init_opts o = {pg_url(), NULL, NULL, 0, 0};
+    struct fwt_srv_init_opts o = {pg_url(), NULL, NULL, 0, 0, NULL, NULL};
     json_t *sum = NULL;
     assert_int_equal(fwt_srv_init(g_dir, &o, &sum), FWT_OK);
     assert_string_equal(json_string_value(json_object_get(sum, "db")), pg_url() ? "postgresql" : "sqlite");

@@ -27,7 +27,10 @@ expect 1 "" "$C" --metadata-dir "$M" --detailed-exit --timeout x refresh
 echo '{"signatures":[],"signed":{}}' >"$T/bad-root.json"
 expect 1 "FWT_E_META" "$C" --metadata-dir "$M" init "$T/bad-root.json"
 [ ! -e "$M/root.json" ] || fail "a refused root was stored"
-expect 1 "" "$C" --metadata-dir "$M" init "$T/missing.json"
+expect 1 "fwtrust-tuf-client: hint: TRUSTED_ROOT names $T/missing.json, which does not exist" "$C" --metadata-dir "$M" init "$T/missing.json"
+# a refresh before init says to run init
+expect 1 "hint: $T/noinit holds no trusted root yet: run 'fwtrust-tuf-client --metadata-dir $T/noinit init ROOT.json' first" \
+    "$C" --metadata-dir "$T/noinit" --metadata-url "$URL/metadata" refresh
 # init reads at most --max-root-bytes (default 512000) of the root file
 expect 1 "larger than the limit of 100 bytes" "$C" --max-root-bytes 100 --metadata-dir "$M" init "$R/metadata/1.root.json"
 [ ! -e "$M/root.json" ] || fail "a root above the limit was stored"
@@ -98,6 +101,15 @@ expect 0 "already there" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M"
 expect 0 '"cached": true' "$C" --json --metadata-url "$URL/metadata" --metadata-dir "$M" --target-name hw/fw.bin \
     --target-name a.bin --target-base-url "$URL/targets" --target-dir "$T/t" download
 printf 'hello, device\n' | cmp - "$T/t/a.bin" || fail "a.bin bytes"
+# --plain-names: hw/fw.bin as DIR/hw/fw.bin; the target directory and its parents are created
+expect 0 "hw/fw.bin: $T/plain/out/hw/fw.bin" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" --plain-names \
+    --target-name hw/fw.bin --target-name a.bin --target-base-url "$URL/targets" --target-dir "$T/plain/out" download
+printf 'firmware for hw\n' | cmp - "$T/plain/out/hw/fw.bin" || fail "--plain-names bytes"
+printf 'hello, device\n' | cmp - "$T/plain/out/a.bin" || fail "--plain-names a.bin"
+[ "$(cd "$T/plain/out" && find . -type f | sort | tr '\n' ' ')" = "./a.bin ./hw/fw.bin " ] || fail "--plain-names files"
+# init creates the metadata directory with its parents
+expect 0 "" "$C" --metadata-dir "$T/deep/er/m" init "$R/metadata/1.root.json"
+cmp "$T/deep/er/m/root.json" "$R/metadata/1.root.json" || fail "init into a new nested directory"
 expect 0 '"role": "hw/a"' "$C" --json --metadata-url "$URL/metadata" --metadata-dir "$M" list
 # a target nobody lists: exit 1, error named
 expect 1 "FWT_E_NOT_FOUND" "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" --target-name nope \
@@ -111,6 +123,8 @@ ft() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" fa
 # the timestamp expires after one day; three days ahead it is refused and nothing is written
 before=$(tree_hash "$M")
 expect 1 "FWT_E_META_EXPIRED" ft -f +3d "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" refresh
+grep -qF "fwtrust-tuf-client: hint: the repository's metadata has expired: whoever runs it must re-sign it ('fwtrust repo timestamp'" "$T/.err" ||
+    fail "no expiry hint: $(cat "$T/.err")"
 [ "$before" = "$(tree_hash "$M")" ] || fail "an expired refresh changed the metadata dir"
 # twelve hours ahead it is fine, and the time floor records that (faked) time
 expect 0 "" ft -f +12h "$C" --metadata-url "$URL/metadata" --metadata-dir "$M" refresh

@@ -62,12 +62,22 @@ M=$T/tls
 expect 0 "" "$C" --metadata-dir "$M" init "$R/metadata/1.root.json"
 # no client certificate: the server refuses
 expect 1 "FWT_E_NETWORK" "$C" --ca-file "$CA" --metadata-url "$HTTPS_URL/metadata" --metadata-dir "$M" refresh
-# unknown CA: refused
+# unknown CA: refused, and the hint names the option that fixes it
 expect 1 "FWT_E_NETWORK" "$C" --client-cert "$CLIENT_CERT" --client-key "$CLIENT_KEY" \
     --metadata-url "$HTTPS_URL/metadata" --metadata-dir "$M" refresh
-# wrong pin: refused
+grep -qF "fwtrust-tuf-client: hint: the server's certificate is not signed by a trusted CA: name the CA certificate (PEM) that signed it with --ca FILE" "$T/.err" ||
+    fail "no --ca hint: $(cat "$T/.err")"
+# wrong pin: refused, the hint names --pinned-pubkey
 expect 1 "FWT_E_NETWORK" "$C" --ca-file "$CA" --pinned-pubkey "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" \
     --client-cert "$CLIENT_CERT" --client-key "$CLIENT_KEY" --metadata-url "$HTTPS_URL/metadata" --metadata-dir "$M" refresh
+grep -qF "hint: the server's public key is not the one pinned by --pinned-pubkey" "$T/.err" || fail "no pin hint: $(cat "$T/.err")"
+grep -qF -- "--ca FILE" "$T/.err" && fail "a pin failure hints at --ca"
+# an unusable client certificate: the hint names --client-cert and --client-key
+echo "not a certificate" >"$T/bad-cert.pem"
+expect 1 "FWT_E_NETWORK" "$C" --ca "$CA" --client-cert "$T/bad-cert.pem" --client-key "$CLIENT_KEY" \
+    --metadata-url "$HTTPS_URL/metadata" --metadata-dir "$M" refresh
+grep -qF "hint: the client certificate or key cannot be used: check --client-cert FILE and --client-key FILE" "$T/.err" ||
+    fail "no client certificate hint: $(cat "$T/.err")"
 [ ! -e "$M/timestamp.json" ] || fail "metadata stored although TLS failed"
 # all right: CA, pin, client certificate
 expect 0 "" "$C" --ca-file "$CA" --pinned-pubkey "$PIN" --client-cert "$CLIENT_CERT" --client-key "$CLIENT_KEY" \

@@ -168,8 +168,10 @@ expect 41 "" "$FWTRUST" repo publish "$R" --json --key "$T/timestamp.pem"
 # One command at a time: while another holds the repository (here flock(1) on repo.json, as a
 # running command does), a command is refused (exit 10) before it touches anything, so it
 # never takes the other's transaction in .txn/ for one a crash left.
-unchanged 10 "another fwtrust repo command is working on" "$R" \
+unchanged 10 "is working on $R; try again when it has finished" "$R" \
     flock "$R/repo.json" "$FWTRUST" repo timestamp "$R" --key "$T/timestamp.pem"
+# ... naming who holds it: flock(1), its pid and command line (from /proc/locks)
+grep -qE "pid [0-9]+ \(flock $R/repo.json " "$T/.err" || fail "the lock holder is not named: $(cat "$T/.err")"
 expect 10 "" flock "$R/repo.json" "$FWTRUST" repo status "$R"
 expect 0 "published timestamp" "$FWTRUST" repo timestamp "$R" --key "$T/timestamp.pem"
 echo "failures: ok"

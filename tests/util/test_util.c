@@ -11,6 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -35,6 +39,93 @@ static void test_detail_redacts_pins(void **state)
     assert_string_equal(fwt_detail(), "outer: inner");
     fwt_detail_clear();
     assert_string_equal(fwt_detail(), "");
+}
+
+/* The cause of a failure survives context added with the same error, not another failure. */
+static void test_cause(void **state)
+{
+    (void)state;
+    fwt_detail_clear();
+    assert_int_equal(fwt_cause(), FWT_CAUSE_NONE);
+    fwt_err e = fwt_fail_cause(fwt_fail(FWT_E_NETWORK, "https://x: SSL peer certificate"), FWT_CAUSE_TLS_CA);
+    assert_int_equal(e, FWT_E_NETWORK);
+    assert_int_equal(fwt_cause(), FWT_CAUSE_TLS_CA);
+    (void)fwt_fail(FWT_E_NETWORK, "timestamp.json: %s", fwt_detail()); /* context */
+    assert_int_equal(fwt_cause(), FWT_CAUSE_TLS_CA);
+    assert_string_equal(fwt_detail(), "timestamp.json: https://x: SSL peer certificate");
+    (void)fwt_fail(FWT_E_IO, "another failure");
+    assert_int_equal(fwt_cause(), FWT_CAUSE_NONE);
+    (void)fwt_fail(FWT_E_NETWORK, "a later network failure of another kind");
+    assert_int_equal(fwt_cause(), FWT_CAUSE_NONE);
+    (void)fwt_fail_cause(FWT_E_NETWORK, FWT_CAUSE_TLS_PIN);
+    fwt_detail_clear();
+    assert_int_equal(fwt_cause(), FWT_CAUSE_NONE);
+}
+
+static void test_mkdirs(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/fwt-mkdirs-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[128];
+    snprintf(p, sizeof(p), "%s/a/b/c", dir);
+    assert_int_equal(fwt_mkdirs(p, 0755), FWT_OK);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(fwt_mkdirs(p, 0755), FWT_OK);
+    snprintf(p, sizeof(p), "%s/a/b/c/f", dir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/a/b/c/f/g", dir);
+    assert_int_equal(fwt_mkdirs(p, 0755), FWT_E_IO);
+    assert_non_null(strstr(fwt_detail(), "is not a directory"));
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Who holds a lock: the other process's pid and command line, from /proc/locks. */
+static void test_lock_holder(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/fwt-lock-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    char who[256];
+    assert_int_equal(fwt_lock_holder(fd, who, sizeof(who)), 0); /* nobody */
+    assert_string_equal(who, "");
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        int cfd = open(path, O_RDONLY);
+        char c = 'x';
+        if (cfd < 0 || flock(cfd, LOCK_EX) != 0 || write(ready[1], &c, 1) != 1) {
+            _exit(1);
+        }
+        pause();
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(fwt_lock_holder(fd, who, sizeof(who)), 1);
+    char want[64];
+    snprintf(want, sizeof(want), "pid %ld (", (long)child);
+    assert_non_null(strstr(who, want)); /* the child runs this test's own command line */
+    assert_non_null(strstr(who, "test_util"));
+    /* cut to fit */
+    char small[12];
+    assert_int_equal(fwt_lock_holder(fd, small, sizeof(small)), 1);
+    assert_int_equal(strlen(small), sizeof(small) - 1);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
+    close(fd);
+    unlink(path);
 }
 
 static void test_hex_and_numbers(void **state)
@@ -93,6 +184,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_detail_redacts_pins),
+        cmocka_unit_test(test_cause),
+        cmocka_unit_test(test_mkdirs),
+        cmocka_unit_test(test_lock_holder),
         cmocka_unit_test(test_hex_and_numbers),
         cmocka_unit_test(test_atomic_write),
     };

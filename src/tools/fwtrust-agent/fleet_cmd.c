@@ -17,7 +17,8 @@ static struct fwt_agent_enroll_opts g_enroll;
 const struct fwt_opt k_enroll_opts[] = {
     FWT_OPT_STR_(0, "server", "URL", &g_enroll.server, "the fleet server, https://HOST:PORT (required)"),
     FWT_OPT_STR_(0, "token", "FILE", &g_enroll.token_file, "the one-time enrollment token (first line;\nrequired)"),
-    FWT_OPT_STR_(0, "ca", "FILE", &g_enroll.ca, "PEM CA the server's TLS certificate must chain\nto (required; kept as the server pin)"),
+    FWT_OPT_STR_(0, "ca", "FILE", &g_enroll.ca,
+                 "PEM CA the server's TLS certificate must chain\nto (required; kept as the server pin)"),
     FWT_OPT_STR_(0, "serial", "SERIAL", &g_enroll.serial, "this device's serial number (required)"),
     FWT_OPT_END_,
 };
@@ -157,7 +158,8 @@ static int checkin_once(const char *dir, const char *name, int json, int *assign
         }
         printf("checked in (counter %llu); director version %llu (device has %llu)%s%s\n",
                (unsigned long long)r.counter, (unsigned long long)r.director_version,
-               (unsigned long long)r.device_director_version, r.director_newer ? ": newer director metadata, run update" : "",
+               (unsigned long long)r.device_director_version,
+               r.director_newer ? ": newer director metadata, run update" : "",
                r.renewed ? "; certificate renewed" : "");
     }
     return 0;

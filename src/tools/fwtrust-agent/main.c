@@ -101,16 +101,12 @@ static struct fwt_opt_list g_key_list = {g_keys, 0, FWT_AGENT_MAX_ANCHORS};
 static struct fwt_opt_list g_root_list = {g_roots, 0, FWT_AGENT_MAX_ANCHORS};
 static uint64_t g_slot_size, g_threshold, g_tries, g_min_sc, g_min_kv;
 
-#define READBACK_OPT                                                                               \
-    FWT_OPT_STR_(0, "readback", "metadata|full", &g_readback,                                      \
-                 "what an install reads back after its fsync: the\n"                               \
-                 "header and TLV areas (default), or the whole slot\n"                             \
-                 "from the medium, hashed again (flash that may fail\n"                            \
-                 "writes)")
+_Static_assert(FWT_AGENT_MAX_ANCHORS == 8, "the help of --trust-key and --trust-root says up to 8");
 
 static const struct fwt_opt k_init_opts[] = {
     FWT_OPT_STR_(0, "hw-id", "ID", &g_init.hw_id, "hardware id images must carry (1-64 bytes;\nrequired)"),
-    FWT_OPT_STR_(0, "slot-a", "PATH", &g_init.slot_path[0], "slot a: a regular file (created when absent)\nor a block device (required)"),
+    FWT_OPT_STR_(0, "slot-a", "PATH", &g_init.slot_path[0],
+                 "slot a: a regular file (created when absent)\nor a block device (required)"),
     FWT_OPT_STR_(0, "slot-b", "PATH", &g_init.slot_path[1], "slot b (required)"),
     FWT_OPT_U64_(0, "slot-size", "N", &g_slot_size, 0, UINT32_MAX,
                  "bytes an image may use in a slot (default: no\n"
@@ -125,7 +121,11 @@ static const struct fwt_opt k_init_opts[] = {
                  "(default 1)"),
     FWT_OPT_U64_(0, "tries", "N", &g_tries, 1, FWT_AGENT_MAX_TRIES,
                  "boots a trial image gets before it rolls back\n(default 3)"),
-    READBACK_OPT,
+    FWT_OPT_STR_(0, "readback", "metadata|full", &g_readback,
+                 "what an install reads back after its fsync: the\n"
+                 "header and TLV areas (default), or the whole slot\n"
+                 "from the medium, hashed again (flash that may fail\n"
+                 "writes)"),
     FWT_OPT_U64_(0, "min-security-counter", "N", &g_min_sc, 0, UINT32_MAX,
                  "initial anti-rollback minimum (default 0)"),
     FWT_OPT_U64_(0, "min-key-version", "N", &g_min_kv, 0, UINT32_MAX,
@@ -173,7 +173,7 @@ static int cmd_init(const struct fwt_cli_args *a)
         return fwt_cli_usage_error(g_name, "--readback: 'metadata' or 'full'");
     }
     if (!o.hw_id || !o.slot_path[0] || !o.slot_path[1]) {
-        return fwt_cli_usage_error(g_name, "init needs --hw-id, --slot-a and --slot-b");
+        return fwt_cli_usage_error(g_name, "--hw-id, --slot-a and --slot-b are required");
     }
     if (o.threshold > o.n_keys + o.n_roots && o.n_keys + o.n_roots > 0) {
         return fwt_cli_usage_error(g_name, "--threshold %u is above the %zu trust anchor(s)",
@@ -181,7 +181,27 @@ static int cmd_init(const struct fwt_cli_args *a)
     }
     fwt_err err = fwt_agent_init(g_device, &o);
     if (err != FWT_OK) {
-        return fail(err);
+        int rc = fail(err);
+        const char *one[4][1] = {{o.tuf_root}, {o.tls_ca}, {o.tls_client_cert}, {o.tls_client_key}};
+        const struct {
+            const char *opt;
+            const char *const *files;
+            size_t n;
+            const char *how;
+        } h[] = {
+            {"--trust-key", o.keys, o.n_keys, "export the key's public half with 'fwtrust pubkey KEY.pem -o FILE'"},
+            {"--trust-root", o.roots, o.n_roots, "export the root's public key with 'fwtrust pubkey ROOT.pem -o FILE'"},
+            {"--tuf-root", one[0], 1, "copy the repository's metadata/1.root.json (fwtrust repo init writes it)"},
+            {"--ca", one[1], 1, "give the PEM CA certificate of the server"},
+            {"--client-cert", one[2], 1, "give the device's PEM certificate"},
+            {"--client-key", one[3], 1, "give the device's PEM private key"},
+        };
+        for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+            if (fwt_cli_missing_file_hint(g_name, err, h[i].opt, h[i].files, h[i].n, h[i].how)) {
+                break; /* one hint: the first missing file */
+            }
+        }
+        return rc;
     }
     if (o.n_keys == 0 && o.n_roots == 0) {
         fprintf(stderr, "%s: WARNING: device %s has NO trust anchor: it will refuse every image "
@@ -515,6 +535,19 @@ static int cmd_status(const struct fwt_cli_args *a)
     json_t *ocj = outcome_json(&oc);
     json_object_update(j, ocj);
     json_decref(ocj);
+    /* the fleet: enrollment and the power-fail-safe counters (status opens read-only) */
+    struct fwt_agent_fleet_state fs;
+    if (cfg->fleet_server && fwt_agent_fleet_state_get(dev, &fs) == FWT_OK) {
+        json_object_set_new(j, "fleet", json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:i, s:i}", "server",
+                                                  cfg->fleet_server, "device_id", cfg->fleet_device_id, "counter",
+                                                  (json_int_t)fs.counter,
+                                                  "release_counter", (json_int_t)fs.release_counter,
+                                                  "director_version", (json_int_t)fs.director_version,
+                                                  "last_target", fs.target, "checkin_interval",
+                                                  (int)cfg->fleet_interval, "jitter", (int)cfg->fleet_jitter));
+    } else {
+        json_object_set_new(j, "fleet", json_null());
+    }
     if (g_json) {
         fwt_agent_close(dev);
         fwt_cli_json_print(j);
@@ -572,6 +605,14 @@ static int cmd_status(const struct fwt_cli_args *a)
         char v[48];
         fwt_version_format(&oc.failed[i].version, v, sizeof(v));
         printf("failed      %s (rolled back here: not offered again)\n", v);
+    }
+    json_t *fl = json_object_get(j, "fleet");
+    if (json_is_object(fl)) {
+        printf("fleet       %s at %s; release counter %lld, director version %lld, counter %lld\n",
+               json_string_value(json_object_get(fl, "device_id")), json_string_value(json_object_get(fl, "server")),
+               (long long)json_integer_value(json_object_get(fl, "release_counter")),
+               (long long)json_integer_value(json_object_get(fl, "director_version")),
+               (long long)json_integer_value(json_object_get(fl, "counter")));
     }
     json_decref(j);
     fwt_agent_close(dev);
@@ -974,11 +1015,11 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"verify-slots", "", 0, 0, "re-verify both slots now and report tampering", k_verify_slots_desc, NULL},
     {"log verify", "", 0, 0, "check the audit log's hash chain and the measured boot records", k_log_verify_desc,
      NULL},
+    {"log show", "", 0, 0, "print the audit log with readable times (--json: as stored)", k_log_show_desc,
+     k_log_show_opts},
     {"enroll", "", 0, 0, "enroll in a fleet server: device key, certificate, director root", k_enroll_desc,
      k_enroll_opts},
     {"checkin", "", 0, 0, "send a signed device manifest to the fleet server", k_checkin_desc, k_checkin_opts},
-    {"log show", "", 0, 0, "print the audit log with readable times (--json: as stored)", k_log_show_desc,
-     k_log_show_opts},
     {"attest request", "", 0, 0, "enrollment: the TPM's EK certificate and attestation key", k_att_request_desc,
      k_att_out_opts},
     {"attest activate", "CHALLENGE", 1, 1, "enrollment: recover the verifier's credential with the TPM",
@@ -989,8 +1030,9 @@ static const struct fwt_cli_cmd k_cmds[] = {
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_init, cmd_install, cmd_update, cmd_confirm, cmd_rollback, cmd_status, cmd_verify_slots, cmd_log_verify,
+    cmd_log_show,
     cmd_enroll, cmd_checkin,
-    cmd_log_show, cmd_attest_request, cmd_attest_activate, cmd_attest_quote,
+    cmd_attest_request, cmd_attest_activate, cmd_attest_quote,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-agent command");

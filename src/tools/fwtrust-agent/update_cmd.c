@@ -24,8 +24,10 @@ const struct fwt_opt k_agent_update_opts[] = {
                  "match falls back to the full image of the same\n"
                  "release)"),
     FWT_OPT_FLAG_(0, "no-delta", &g_agent_update.no_delta, "never use a patch"),
-    FWT_OPT_FLAG_(0, "check", &g_agent_update.check_only, "refresh and report what would be installed;\ndownload nothing"),
-    FWT_OPT_FLAG_(0, "force", &g_agent_update.force, "offer (or install, with --target) a release that\nrolled back here"),
+    FWT_OPT_FLAG_(0, "check", &g_agent_update.check_only,
+                  "refresh and report what would be installed;\ndownload nothing"),
+    FWT_OPT_FLAG_(0, "force", &g_agent_update.force,
+                  "offer (or install, with --target) a release that\nrolled back here"),
     FWT_OPT_STR_(0, "director", "URL", &g_director_url,
                  "Uptane: install only what the director at URL\n"
                  "(its metadata base URL) assigns to this device,\n"
@@ -79,7 +81,13 @@ static int fail(const char *name, fwt_err err, int json)
     if (json) {
         fwt_cli_json_print(fwt_cli_json_error(err));
     }
-    return fwt_cli_error(name, err);
+    int rc = fwt_cli_error(name, err);
+    fwt_cli_tuf_expiry_hint(name, err);
+    /* the device's TLS settings: [update] in DIR/device.ini, set by init */
+    fwt_cli_tls_hint(name, "[update] ca in DIR/device.ini (fwtrust-agent init --ca FILE)",
+                     "[update] pinned_pubkey (init --pinned-pubkey)",
+                     "[update] client_cert and client_key (init --client-cert, --client-key)");
+    return rc;
 }
 
 int agent_update_run(fwt_agent *dev, const char *name, int json)
@@ -155,7 +163,13 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
     }
     if (err != FWT_OK) {
         free(res);
-        return fail(name, err, json);
+        int rc = fail(name, err, json);
+        if (!cfg->tuf_root || !cfg->repo_url) {
+            fwt_cli_hint(name, "this device has no repository: give it one with 'fwtrust-agent init ... --repo URL "
+                         "--tuf-root ROOT.json' (ROOT.json: the repository's metadata/1.root.json), or set [update] "
+                         "repo and tuf_root in %s/device.ini", cfg->dir);
+        }
+        return rc;
     }
     if (json) {
         json_t *out = json_pack("{s:b, s:s, s:s, s:I, s:I, s:s, s:b, s:b}", "ok", 1, "target",

@@ -79,11 +79,14 @@ static const char *g_listen, *g_init_db;
 static const char *g_names_items[16];
 static struct fwt_opt_list g_names = {g_names_items, 0, 16};
 static uint64_t g_cert_days;
+static const char *g_ca_key, *g_ca_pin;
 static const struct fwt_opt k_init_opts[] = {
     FWT_OPT_STR_(0, "listen", "HOST:PORT", &g_listen, "where serve listens (default 127.0.0.1:8443)"),
     FWT_OPT_STR_(0, "database", "URL", &g_init_db, "sqlite:PATH or postgresql://... (default\nsqlite:DIR/fleet.db)"),
     FWT_OPT_LIST_(0, "name", "NAME", &g_names, "a DNS name or IP address of the server certificate\n(repeatable; default localhost and 127.0.0.1)"),
     FWT_OPT_U64_(0, "cert-days", "N", &g_cert_days, 1, 3650, "device certificate lifetime (default 30)"),
+    FWT_OPT_STR_(0, "ca-key", "KEY", &g_ca_key, "the fleet CA key: a pkcs11: URI of an ECDSA P-256\ntoken key (module: $FWTRUST_PKCS11_MODULE); default a\nnew PEM file DIR/ca/ca.key"),
+    FWT_OPT_STR_(0, "ca-pin-file", "F", &g_ca_pin, "the token PIN of --ca-key (first line of F)"),
     FWT_OPT_END_,
 };
 
@@ -97,7 +100,7 @@ static void init_text(json_t *o)
 
 static int cmd_init(const struct fwt_cli_args *a)
 {
-    struct fwt_srv_init_opts o = {g_init_db, g_listen, g_names.items, g_names.n, g_cert_days};
+    struct fwt_srv_init_opts o = {g_init_db, g_listen, g_names.items, g_names.n, g_cert_days, g_ca_key, g_ca_pin};
     json_t *sum = NULL;
     fwt_err e = fwt_srv_init(a->argv[0], &o, &sum);
     return e == FWT_OK ? done(sum, init_text) : fail(e);

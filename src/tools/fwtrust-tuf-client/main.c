@@ -24,7 +24,7 @@ struct cli {
     const char *mdir, *murl, *turl, *tdir;
     const char *names[MAX_NAMES];
     struct fwt_opt_list name_list;
-    int json, detailed, force, no_floor;
+    int json, detailed, force, no_floor, plain;
     uint64_t timeout, lsl, lst, rot, del, maxroot, maxts, maxsnap, maxtgt;
     struct fwt_tuf_client_opts o;
     struct fwt_progress prog; /* download progress (stderr, on a terminal) */
@@ -36,6 +36,8 @@ static int fail(const struct cli *a, fwt_err err)
         fwt_cli_json_print(fwt_cli_json_error(err));
     }
     fwt_cli_error(PROG, err);
+    fwt_cli_tuf_expiry_hint(PROG, err);
+    fwt_cli_tls_hint(PROG, "--ca FILE", "--pinned-pubkey sha256//BASE64", "--client-cert FILE and --client-key FILE");
     return a->detailed ? fwt_cli_exit_code(err) : 1;
 }
 
@@ -65,7 +67,10 @@ static int cmd_init(struct cli *a, const char *root)
     }
     free(buf);
     if (err != FWT_OK) {
-        return fail(a, err);
+        int rc = fail(a, err);
+        (void)fwt_cli_missing_file_hint(PROG, err, "TRUSTED_ROOT", &root, 1,
+                                        "give the repository's first root, metadata/1.root.json");
+        return rc;
     }
     if (a->json) {
         fwt_cli_json_print(json_pack("{s:b, s:s}", "ok", 1, "metadata_dir", a->mdir));
@@ -125,7 +130,14 @@ static int run(struct cli *a, const char *cmd)
     fwt_tuf_client *c = NULL;
     fwt_err err = fwt_tuf_client_open(&a->o, &c);
     if (err != FWT_OK) {
-        return fail(a, err);
+        int rc = fail(a, err);
+        char root[4200];
+        snprintf(root, sizeof(root), "%s/root.json", a->mdir);
+        if (access(root, F_OK) != 0) {
+            fwt_cli_hint(PROG, "%s holds no trusted root yet: run '" PROG " --metadata-dir %s init ROOT.json' first "
+                         "(ROOT.json: the repository's metadata/1.root.json)", a->mdir, a->mdir);
+        }
+        return rc;
     }
     err = fwt_tuf_refresh(c);
     json_t *out = NULL;
@@ -141,11 +153,9 @@ static int run(struct cli *a, const char *cmd)
         for (size_t i = 0; i < a->name_list.n && err == FWT_OK; i++) {
             struct fwt_tuf_target t;
             err = fwt_tuf_get_target(c, a->names[i], &t);
-            char *q = err == FWT_OK ? fwt_tuf_quote(t.name) : NULL;
             char *path = NULL;
-            if (err == FWT_OK && (!q || asprintf(&path, "%s/%s", a->tdir, q) < 0)) {
-                path = NULL;
-                err = fwt_fail(FWT_E_NOMEM, "out of memory");
+            if (err == FWT_OK) {
+                err = fwt_tuf_target_path(a->tdir, t.name, a->plain ? FWT_TUF_PATH_PLAIN : 0, &path);
             }
             int cached = 0;
             if (err == FWT_OK) {
@@ -162,7 +172,6 @@ static int run(struct cli *a, const char *cmd)
                     printf("%s: %s%s\n", t.name, path, cached ? " (already there)" : "");
                 }
             }
-            free(q);
             free(path);
         }
         out = json_pack("{s:b, s:o}", "ok", 1, "downloaded", arr);
@@ -234,18 +243,22 @@ static const struct fwt_opt k_init[] = {
 static const struct fwt_opt k_download[] = {
     FWT_OPT_LIST_(0, "target-name", "PATH", &a.name_list, "target to download (repeatable; at least one)"),
     FWT_OPT_STR_(0, "target-base-url", "URL", &a.turl, "base URL of the target files"),
-    FWT_OPT_STR_(0, "target-dir", "DIR", &a.tdir, "where downloaded targets are stored"),
+    FWT_OPT_STR_(0, "target-dir", "DIR", &a.tdir, "where downloaded targets are stored (created)"),
+    FWT_OPT_FLAG_(0, "plain-names", &a.plain, "store hw/fw.bin as DIR/hw/fw.bin (default: DIR/hw%2Ffw.bin,\n"
+                                              "the conformance protocol's percent-encoded name)"),
     FWT_OPT_END_,
 };
 static const struct fwt_cli_cmd k_cmds[] = {
     {"init", "TRUSTED_ROOT", 1, 1, "install the initial root",
-     "Installs the initial root TRUSTED_ROOT in --metadata-dir. It must be signed by its own root\n"
+     "Installs the initial root TRUSTED_ROOT in --metadata-dir (created with its parents when\n"
+     "missing). It must be signed by its own root\n"
      "threshold; a trusted root already there is replaced only by a newer version (the same file\n"
      "again changes nothing), unless --force.", k_init},
     {"refresh", "", 0, 0, "update root, timestamp, snapshot and targets from --metadata-url", NULL, NULL},
     {"download", "", 0, 0, "refresh, then fetch each --target-name into --target-dir",
-     "Refreshes, then fetches each --target-name into --target-dir (file name: the target path\n"
-     "percent-encoded; kept when it already matches).", k_download},
+     "Refreshes, then fetches each --target-name into --target-dir, created when missing (file\n"
+     "name: the target path percent-encoded, or with --plain-names the path itself below\n"
+     "--target-dir; a file that already matches is kept).", k_download},
     {"list", "", 0, 0, "refresh, then list every target (name, role, length, hashes, custom)", NULL, NULL},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
@@ -297,9 +310,9 @@ int main(int argc, char **argv)
         if (!a.name_list.n || !a.turl || !a.tdir) {
             return usage_fail(&a, args.name, "download needs --target-name, --target-base-url and --target-dir");
         }
-        if (mkdir(a.tdir, 0755) != 0 && errno != EEXIST) {
-            fwt_fail(FWT_E_IO, "%s: cannot create: %s", a.tdir, strerror(errno));
-            return fail(&a, FWT_E_IO);
+        fwt_err err = fwt_mkdirs(a.tdir, 0755);
+        if (err != FWT_OK) {
+            return fail(&a, err);
         }
     }
     return run(&a, cmd);

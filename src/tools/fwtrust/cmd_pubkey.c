@@ -81,7 +81,10 @@ static int run(int argc, char **argv)
     fwt_pubkey *pub = NULL;
     fwt_err err = fwt_pubkey_load(args.argv[0], &ko, &pub);
     if (err != FWT_OK) {
-        return fwt_cli_error(k_prog, err);
+        int code = fwt_cli_error(k_prog, err);
+        const char *key[1] = {args.argv[0]};
+        (void)fwt_cli_missing_file_hint(k_prog, err, "KEY", key, 1, "create one with 'fwtrust keygen -o FILE'");
+        return code;
     }
     if (fmt_pem) {
         char *pem = NULL;

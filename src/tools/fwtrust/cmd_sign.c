@@ -258,7 +258,13 @@ static int run(int argc, char **argv)
         if (json) {
             fwt_cli_json_print(fwt_cli_json_error(err));
         }
-        return fwt_cli_error(k_prog, err);
+        int code = fwt_cli_error(k_prog, err);
+        if (!fwt_cli_missing_file_hint(k_prog, err, "--key", g_keys, g_key_list.n,
+                                       "create a signing key with 'fwtrust keygen -o FILE' or give a pkcs11: URI")) {
+            (void)fwt_cli_missing_file_hint(k_prog, err, "--cert", g_certs, g_cert_list.n,
+                                            "issue one with 'fwtrust cert issue'");
+        }
+        return code;
     }
     if (json) {
         char vs[48];

@@ -160,7 +160,13 @@ static int run(int argc, char **argv)
     free(keys);
     free(roots);
     if (err != FWT_OK) {
-        return fwt_cli_error(k_prog, err);
+        int code = fwt_cli_error(k_prog, err);
+        if (!fwt_cli_missing_file_hint(k_prog, err, "--key", key_specs, g_keys.n,
+                                       "export the public key with 'fwtrust pubkey KEY.pem -o FILE'")) {
+            (void)fwt_cli_missing_file_hint(k_prog, err, "--root", root_specs, g_roots.n,
+                                            "export the root's public key with 'fwtrust pubkey ROOT.pem -o FILE'");
+        }
+        return code;
     }
     if (!json) {
         char vs[48], dig[2 * FWT_DIGEST_MAX + 1];
