@@ -185,4 +185,11 @@ SERVER_PIDS="$SERVER_PIDS $!"
 for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.1; done
 expect 0 "" A --json checkin
 [ "$(jget 'd["attestation"]' cat "$T/.out")" = None ] || fail "no attestation expected: $(cat "$T/.out")"
+# the server stops cleanly, without a sanitizer report (the ASan+UBSan build)
+pid=${SERVER_PIDS##* }
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" = 0 ] || { cat "$T/server.log" >&2; fail "the server exited $rc on SIGTERM"; }
+! grep -q 'Sanitizer' "$T/server.log" || { cat "$T/server.log" >&2; fail "sanitizer report in the server's log"; }
 echo "server_attest_e2e: ok"
