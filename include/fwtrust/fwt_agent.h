@@ -554,7 +554,8 @@ FWT_MUST_CHECK fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checki
  * server's credential, POST /v1/attest/activate); then a fresh server nonce
  * (POST /v1/attest/nonce), a TPM quote over PCRs 8, 9, 11 with the event log
  * (fwt_agent_attest_quote), POST /v1/attest/quote: the server's verdict. A
- * server that lost the key (409) gets a new enrollment, once. FWT_OK when the
+ * server that lost the key (409) or holds one never activated (verdict
+ * ak_not_activated) gets a new enrollment, once. FWT_OK when the
  * server gave a verdict (pass or fail, in r), or when there is nothing to do
  * (no TPM: no_tpm; a server that does not attest, 501: not_offered);
  * FWT_E_NETWORK when the server refused (named).

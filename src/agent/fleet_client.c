@@ -716,9 +716,12 @@ fwt_err fwt_agent_fleet_attest(fwt_agent *dev, struct fwt_agent_attestation *r)
     if (err == FWT_OK) {
         err = attest_quote(dev, &t, r, &code);
     }
-    /* the server lost or replaced the key (409): enroll again, once */
-    if (err == FWT_E_NETWORK && code == 409 && !r->enrolled) {
+    /* the server lost the key (409) or holds one never activated: enroll again, once */
+    int again = (err == FWT_E_NETWORK && code == 409) ||
+                (err == FWT_OK && r->done && !strcmp(r->reason, "ak_not_activated"));
+    if (again && !r->enrolled) {
         fwt_detail_clear();
+        memset(r, 0, sizeof(*r));
         if ((err = attest_enroll(dev, &t, &code)) == FWT_OK) {
             r->enrolled = 1;
             err = attest_quote(dev, &t, r, &code);

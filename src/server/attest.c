@@ -459,18 +459,22 @@ fwt_err srv_attest_quote(fwt_srv *s, const struct srv_device *d, const uint8_t *
         } else if (!strcmp(db_cell(&r, 0, 0), "active")) {
             ak = strdup(db_cell(&r, 0, 1));
         } else {
-            /* a pending document carries the AK but holds the credential: pass the AK alone */
+            /* a pending document carries the AK but holds the credential: pass the public
+             * areas alone (the verifier names the AK never activated) */
             fwt_attest_doc *pd = NULL, *ad = NULL;
-            uint8_t *pub = NULL;
-            size_t pl = 0;
+            uint8_t *pub = NULL, *ekp = NULL;
+            size_t pl = 0, el = 0;
             const char *pt = db_cell(&r, 0, 1);
             if ((e = fwt_attest_doc_parse(pt, strlen(pt), FWT_DOC_PENDING, &pd)) == FWT_OK &&
                 (e = fwt_attest_doc_get_hex(pd, "ak_public", 4096, &pub, &pl)) == FWT_OK &&
+                (e = fwt_attest_doc_get_hex(pd, "ek_public", 4096, &ekp, &el)) == FWT_OK &&
                 (e = fwt_attest_doc_new(FWT_DOC_PENDING, &ad)) == FWT_OK &&
-                (e = fwt_attest_doc_set_hex(ad, "ak_public", pub, pl)) == FWT_OK) {
+                (e = fwt_attest_doc_set_hex(ad, "ak_public", pub, pl)) == FWT_OK &&
+                (e = fwt_attest_doc_set_hex(ad, "ek_public", ekp, el)) == FWT_OK) {
                 e = fwt_attest_doc_dump(ad, &ak);
             }
             free(pub);
+            free(ekp);
             fwt_attest_doc_free(pd);
             fwt_attest_doc_free(ad);
         }

@@ -97,6 +97,28 @@ expect 0 "" A attest quote --nonce "$N" -o "$T/ev.json"
 # a malformed body: 400, nothing recorded
 [ "$(dcurl "$U/v1/attest/quote" -d '{"nonce":"00"}')" = 400 ] || fail "malformed quote body: $(cat "$T/.body")"
 
+# An AK that was never activated: a new enrollment request replaces the key, pending; a quote
+# now fails ak_not_activated; the agent's next check-in enrolls again and passes.
+expect 0 "" A attest request -o "$T/req.json"
+[ "$(dcurl "$U/v1/attest/enroll" --data-binary @"$T/req.json")" = 200 ] || fail "enroll: $(cat "$T/.body")"
+[ "$(jget 'd["type"]' cat "$T/.body")" = fwtrust-attest-challenge ] || fail "challenge: $(cat "$T/.body")"
+srv device show "$ID" --json >"$T/show.json"
+[ "$(jget 'd["attestation_key"]' cat "$T/show.json")" = pending ] || fail "key state: $(cat "$T/show.json")"
+[ "$(dcurl "$U/v1/attest/nonce" -d '{}')" = 200 ] || fail "nonce: $(cat "$T/.body")"
+N=$(jget 'd["nonce"]' cat "$T/.body")
+expect 0 "" A attest quote --nonce "$N" -o "$T/ev.json"
+"$PY" -c 'import json,sys; print(json.dumps({"nonce": sys.argv[1], "evidence": json.load(open(sys.argv[2]))}))' \
+    "$N" "$T/ev.json" >"$T/quote.json"
+[ "$(dcurl "$U/v1/attest/quote" --data-binary @"$T/quote.json")" = 200 ] || fail "quote: $(cat "$T/.body")"
+[ "$(jget 'd["verdict"], d["reason"]' cat "$T/.body")" = "('fail', 'ak_not_activated')" ] ||
+    fail "a pending AK: $(cat "$T/.body")"
+# a wrong credential is refused (403), the key stays pending
+echo '{"type":"fwtrust-attest-activation","credential":"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}' >"$T/act.json"
+[ "$(dcurl "$U/v1/attest/activate" --data-binary @"$T/act.json")" = 403 ] || fail "wrong credential: $(cat "$T/.body")"
+expect 0 "" A --json checkin
+[ "$(jget 'd["attestation"]["verdict"], d["attestation"]["key_enrolled"]' cat "$T/.out")" = "('pass', True)" ] ||
+    fail "re-enrollment after ak_not_activated: $(cat "$T/.out")"
+
 # A rollout that requires a fresh attestation pass (bad policy values are refused).
 SHA=$(sha256sum "$T/v2.bin" | cut -d' ' -f1)
 LEN=$(stat -c %s "$T/v2.bin")
