@@ -156,7 +156,8 @@ static fwt_err srv_attest_config_load(fwt_srv *s, const uint8_t *text, size_t tl
         if (e == FWT_OK && lg) {
             char *lp = NULL, *kp = NULL;
             fwt_pubkey *pub = NULL;
-            if ((e = read_rel(s, lg, 0, &lp, NULL, NULL)) == FWT_OK && (e = read_rel(s, lk, 0, &kp, NULL, NULL)) == FWT_OK &&
+            if ((e = read_rel(s, lg, 0, &lp, NULL, NULL)) == FWT_OK &&
+                (e = read_rel(s, lk, 0, &kp, NULL, NULL)) == FWT_OK &&
                 (e = fwt_pubkey_load(kp, NULL, &pub)) == FWT_OK) {
                 e = fwt_signlog_records(lp, pub, &rec, &n_rec);
             }
@@ -256,8 +257,8 @@ fwt_err srv_attest_enroll(fwt_srv *s, const struct srv_device *d, const uint8_t 
         char msg[160];
         snprintf(msg, sizeof(msg), "attestation key: credential challenge issued");
         if ((e = db_exec(s->db, "DELETE FROM attest_keys WHERE device_id = ?", pd, 1, NULL, NULL)) == FWT_OK &&
-            (e = db_exec(s->db, "INSERT INTO attest_keys (device_id, state, doc, created_at) VALUES (?, 'pending', ?, ?)",
-                         pi, 3, NULL, NULL)) == FWT_OK) {
+            (e = db_exec(s->db, "INSERT INTO attest_keys (device_id, state, doc, created_at)"
+                                " VALUES (?, 'pending', ?, ?)", pi, 3, NULL, NULL)) == FWT_OK) {
             e = srv_event(s, d->id, "attest-enroll", k_actor, msg);
         }
         if (e == FWT_OK) {
