@@ -119,6 +119,17 @@ expect 0 "" A --json checkin
 [ "$(jget 'd["attestation"]["verdict"], d["attestation"]["key_enrolled"]' cat "$T/.out")" = "('pass', True)" ] ||
     fail "re-enrollment after ak_not_activated: $(cat "$T/.out")"
 
+# An EK certificate from a CA the server does not trust as a TPM manufacturer: refused (403
+# ek_refused), nothing changed (attest.json is read per request).
+cp "$D/attest.json" "$T/attest.good"
+sed -i "s|\"ek_ca\": \"[^\"]*\"|\"ek_ca\": \"$D/ca/ca.pem\"|" "$D/attest.json"
+grep -q "\"ek_ca\": \"$D/ca/ca.pem\"" "$D/attest.json" || fail "attest.json not rewritten"
+[ "$(dcurl "$U/v1/attest/enroll" --data-binary @"$T/req.json")" = 403 ] || fail "foreign EK CA: $(cat "$T/.body")"
+[ "$(jget 'd["error"]' cat "$T/.body")" = ek_refused ] || fail "foreign EK CA: $(cat "$T/.body")"
+cp "$T/attest.good" "$D/attest.json"
+srv device show "$ID" --json >"$T/show.json"
+[ "$(jget 'd["attestation_key"]' cat "$T/show.json")" = active ] || fail "a refused enrollment changed the key"
+
 # A rollout that requires a fresh attestation pass (bad policy values are refused).
 SHA=$(sha256sum "$T/v2.bin" | cut -d' ' -f1)
 LEN=$(stat -c %s "$T/v2.bin")
