@@ -38,6 +38,12 @@ extern "C" {
  */
 FWT_MUST_CHECK fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who,
                                               const json_t *spec, json_t **info);
+/* The image repository rollouts take their targets from: its TUF metadata URL and a root
+ * the operator trusts (kept in DIR/image-repo/; approver role). From then on every
+ * rollout's target must be listed there (verified by the TUF client) with the rollout's
+ * length, SHA-256 and hardware id; otherwise create refuses (FWT_E_NOT_FOUND, FWT_E_ARG). */
+FWT_MUST_CHECK fwt_err fwt_srv_image_repo_set(fwt_srv *s, const struct fwt_srv_actor *who,
+                                              const char *metadata_url, const uint8_t *root, size_t root_len);
 /* Parse and check a specification without a server (the fuzz target's entry). */
 FWT_MUST_CHECK fwt_err fwt_srv_rollout_spec_check(const uint8_t *body, size_t len, json_t **spec);
 

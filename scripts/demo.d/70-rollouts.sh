@@ -64,8 +64,9 @@ PIDS+=($!)
 for _ in $(seq 50); do [ -s "$F/hook.port" ] && break; sleep 0.1; done
 cat >"$F/server/alerts.json" <<EOF
 {"webhooks": [{"url": "http://127.0.0.1:$(cat "$F/hook.port")/alert", "secret": "$SECRET"}],
- "failure_min": 2, "containment": {"failures-above-baseline": "halt-version"}}
+ "failure_min": 2, "storm_per_minute": 1000, "containment": {"failures-above-baseline": "halt-version"}}
 EOF
+srv image-repo set --metadata-url "file://$F/repo/metadata/" --root "$F/repo/metadata/1.root.json" | sed 's/^/  /'
 "$TOP/scripts/build-dashboard" "$F/dash" 2>/dev/null || echo "  (npm unavailable: the dashboard is not built)"
 fwtrust-server --dir "$F/server" serve --listen 127.0.0.1:0 --ready-file "$F/ready" --dashboard "$F/dash" 2>"$F/server.log" &
 PIDS+=($!)
@@ -149,7 +150,9 @@ import json, sys
 r = json.load(sys.stdin)
 assert r["state"] == "halted", r["state"]
 started = sum(g["devices"] for g in r["groups"] if g["started"])
-print("  halted by itself; devices ever admitted: %d of %d (only the first wave)" % (started, r["devices"]))'
+installed = sum(g["failed"] + g["confirmed"] + g["in_flight"] for g in r["groups"])
+print("  halted by itself in its first wave (%d of %d devices); %d installed it, the rest of the wave reverted"
+      % (started, r["devices"], installed))'
 for _ in $(seq 50); do [ -s "$F/webhook.log" ] && break; sleep 0.2; done
 echo "  the alert, as the webhook receiver got it:"
 sed 's/^/  /' "$F/webhook.log"

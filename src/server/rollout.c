@@ -5,6 +5,7 @@
  * assignments the director serves (scope "device", created_by "rollout:ID"; a
  * device's own earlier assignment is kept and put back when the rollout lets go).
  */
+#include "imagerepo.h"
 #include "srv.h"
 
 #include <fwtrust/fwt_crypto.h>
@@ -1046,6 +1047,12 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
     if (e == FWT_OK) {
         e = spec_read(spec, sp);
     }
+    if (e == FWT_OK) {
+        e = srv_image_repo_check(s, json_string_value(json_object_get(spec, "target")),
+                                 (uint64_t)json_integer_value(json_object_get(spec, "length")),
+                                 json_string_value(json_object_get(spec, "sha256")),
+                                 json_string_value(json_object_get(spec, "hardware_id")));
+    }
     char rid[40] = "r-";
     if (e == FWT_OK) {
         e = srv_random_hex(6, rid + 2);
@@ -1062,13 +1069,14 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
         const char *shw = json_string_value(json_object_get(sel, "hardware_id"));
         json_t *stags = json_object_get(sel, "tags"), *sids = json_object_get(sel, "devices");
         e = load_devices(s, &devices);
-        /* explicit ids must exist and be active */
+        /* explicit ids must exist and be active; a set of them for the selection below */
         size_t i;
-        json_t *x;
+        json_t *x, *idset = json_object();
         json_array_foreach(sids, i, x) {
             if (e == FWT_OK && !json_object_get(devices, json_string_value(x))) {
                 e = fwt_fail(FWT_E_NOT_FOUND, "rollout.select.devices: no active device '%s'", json_string_value(x));
             }
+            json_object_set_new(idset, json_string_value(x), json_true());
         }
         /* claims by unfinished rollouts */
         json_t *claimed = json_object();
@@ -1102,11 +1110,7 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
             }
             const char *hw = json_string_value(json_object_get(dev, "hw"));
             json_t *tags = json_object_get(dev, "tags");
-            int in_ids = 0;
-            json_array_foreach(sids, i, x) {
-                in_ids = in_ids || !strcmp(json_string_value(x), did);
-            }
-            int sel_ok = in_ids;
+            int sel_ok = json_object_get(idset, did) != NULL;
             if (!sel_ok && (shw || stags)) {
                 sel_ok = (!shw || !strcmp(hw, shw));
                 json_array_foreach(stags, i, x) {
@@ -1137,6 +1141,7 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
             n_sel++;
         }
         json_decref(claimed);
+        json_decref(idset);
         if (e == FWT_OK && n_sel == 0) {
             e = fwt_fail(FWT_E_ARG, "rollout: the selection matches no active device");
         }

@@ -245,6 +245,14 @@ static void test_bad_specs(void **state)
     json_t *out = NULL;
     assert_int_equal(fwt_srv_rollout_spec_check((const uint8_t *)"{\"name\":1", 9, &out), FWT_E_ARG);
     assert_int_equal(fwt_srv_rollout_spec_check((const uint8_t *)"{\"a\":1,\"a\":2}", 13, &out), FWT_E_ARG);
+    /* explicit ids alone select exactly those devices */
+    j = spec("\"groups\": [{\"percent\": 100, \"error_threshold_count\": 1}]");
+    json_object_set_new(j, "select", json_pack("{s:[s, s]}", "devices", "a-001", "a-003"));
+    assert_int_equal(fwt_srv_rollout_create(g_s, &k_alice, j, &info), FWT_OK);
+    assert_int_equal(json_integer_value(json_object_get(info, "devices")), 2);
+    assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE device_id IN ('a-001', 'a-003')", NULL), 2);
+    json_decref(info);
+    json_decref(j);
 }
 
 /* ---- cohorts, waves, approval ---- */

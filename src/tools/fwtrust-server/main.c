@@ -713,6 +713,46 @@ static int cmd_metrics(const struct fwt_cli_args *a)
     return done(m, NULL);
 }
 
+/* ---- the image repository of rollouts ---- */
+
+static const char *g_meta_url, *g_root;
+static const struct fwt_opt k_image_repo_opts[] = {
+    FWT_OPT_STR_(0, "metadata-url", "URL", &g_meta_url, "the image repository's TUF metadata (https://,\nhttp:// or file://) (required)"),
+    FWT_OPT_STR_(0, "root", "FILE", &g_root, "a root.json of it you trust (required)"),
+    FWT_OPT_END_,
+};
+
+static void image_repo_text(json_t *o)
+{
+    printf("rollout targets are checked against %s\n", json_string_value(json_object_get(o, "metadata_url")));
+}
+
+static int cmd_image_repo_set(const struct fwt_cli_args *a)
+{
+    (void)a;
+    if (!g_meta_url || !g_root) {
+        return fwt_cli_usage_error(g_name, "--metadata-url URL and --root FILE are required");
+    }
+    uint8_t *root = NULL;
+    size_t len = 0;
+    fwt_err e = fwt_read_file(g_root, 512000, &root, &len);
+    if (e != FWT_OK) {
+        return fail(e);
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        free(root);
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    e = fwt_srv_image_repo_set(s, &who, g_meta_url, root, len);
+    free(root);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:s}", "metadata_url", g_meta_url), image_repo_text) : fail(e);
+}
+
 /* ---- the command table ---- */
 
 static const struct fwt_cli_cmd k_cmds[] = {
@@ -762,6 +802,11 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"version vulnerable", "VERSION", 1, 1, "mark a firmware version vulnerable (metrics count its devices)", NULL,
      k_vuln_opts},
     {"metrics", "", 0, 0, "fleet metrics as JSON, or --prometheus", NULL, k_metrics_opts},
+    {"image-repo set", "", 0, 0, "the image repository rollout targets must come from (TUF, verified)",
+     "Keep a TUF client of the image repository in DIR/image-repo/ (this root trusted).\n"
+     "From then on `rollout create` refreshes it and requires the target listed there\n"
+     "with the rollout's length, SHA-256 and hardware id.",
+     k_image_repo_opts},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
@@ -769,6 +814,7 @@ static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_events, cmd_routes,
     cmd_rollout_create, cmd_rollout_approve, cmd_rollout_status, cmd_rollout_halt, cmd_rollout_resume,
     cmd_rollout_cancel, cmd_rollout_retry, cmd_device_quarantine, cmd_version_vulnerable, cmd_metrics,
+    cmd_image_repo_set,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-server command");

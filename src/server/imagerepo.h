@@ -1,0 +1,12 @@
+/* fwtrust fleet server, internal: the image repository check of a rollout's target (imagerepo.c). */
+#ifndef FWT_SRV_IMAGEREPO_H
+#define FWT_SRV_IMAGEREPO_H
+
+#include "srv.h"
+
+/* With an image repository configured (fwt_srv_image_repo_set): refresh it (TUF, verified) and
+ * require target listed with this length and SHA-256, for hardware hw. FWT_OK without one. */
+FWT_MUST_CHECK fwt_err srv_image_repo_check(fwt_srv *s, const char *target, uint64_t length, const char *sha256,
+                                            const char *hw);
+
+#endif /* FWT_SRV_IMAGEREPO_H */
