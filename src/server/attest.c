@@ -8,6 +8,7 @@
  * A failed verdict is an event, an alert (rule "attestation-failed") and a
  * tamper detection in the metrics.
  */
+#include "imagerepo.h"
 #include "srv.h"
 
 #include <fwtrust/fwt_attest.h>
@@ -63,9 +64,13 @@ fwt_err fwt_srv_attest_config_parse(const uint8_t *text, size_t tl, json_t **cfg
     json_t *v;
     json_object_foreach(o, k, v) {
         int str = !strcmp(k, "ek_ca") || !strcmp(k, "catalog") || !strcmp(k, "signlog") || !strcmp(k, "signlog_key");
-        if (!str && strcmp(k, "targets") && strcmp(k, "nonce_ttl")) {
-            e = fwt_fail(FWT_E_ARG, "attest.json: unknown key '%s' (ek_ca, targets, signlog, signlog_key, catalog, "
-                         "nonce_ttl)", k);
+        if (!str && strcmp(k, "targets") && strcmp(k, "nonce_ttl") && strcmp(k, "image_repo")) {
+            e = fwt_fail(FWT_E_ARG, "attest.json: unknown key '%s' (ek_ca, image_repo, targets, signlog, signlog_key, "
+                         "catalog, nonce_ttl)", k);
+            break;
+        }
+        if (!strcmp(k, "image_repo") && !json_is_true(v)) {
+            e = fwt_fail(FWT_E_ARG, "attest.json: \"image_repo\" must be true (or absent)");
             break;
         }
         if (str && (!json_is_string(v) || !*json_string_value(v))) {
@@ -79,15 +84,17 @@ fwt_err fwt_srv_attest_config_parse(const uint8_t *text, size_t tl, json_t **cfg
     if (e == FWT_OK && !ca) {
         e = fwt_fail(FWT_E_ARG, "attest.json: \"ek_ca\" (the TPM manufacturers' CA file, PEM) is required");
     }
-    if (e == FWT_OK && !!cat == !!tg) {
-        e = fwt_fail(FWT_E_ARG, "attest.json: exactly one of \"catalog\" (a file of fwtrust attest catalog) or "
-                     "\"targets\" (published targets metadata files) is required");
+    int ir = json_is_true(json_object_get(o, "image_repo"));
+    if (e == FWT_OK && !!cat + !!tg + ir != 1) {
+        e = fwt_fail(FWT_E_ARG, "attest.json: exactly one of \"image_repo\" (the image repository of "
+                     "fwtrust-server image-repo set), \"targets\" (published targets metadata files) or \"catalog\" "
+                     "(a file of fwtrust attest catalog) is required");
     }
     const char *lg = json_string_value(json_object_get(o, "signlog"));
     const char *lk = json_string_value(json_object_get(o, "signlog_key"));
-    if (e == FWT_OK && (!!lg != !!lk || (lg && !tg))) {
+    if (e == FWT_OK && (!!lg != !!lk || (lg && cat))) {
         e = fwt_fail(FWT_E_ARG, "attest.json: \"signlog\" and \"signlog_key\" (its pinned public key, PEM) go "
-                     "together, with \"targets\"");
+                     "together, with \"image_repo\" or \"targets\"");
     }
     if (e == FWT_OK && tg && (!json_is_array(tg) || json_array_size(tg) == 0 || json_array_size(tg) > 64)) {
         e = fwt_fail(FWT_E_ARG, "attest.json: \"targets\" must be an array of 1 to 64 file names");
@@ -136,13 +143,30 @@ static fwt_err srv_attest_config_load(fwt_srv *s, const uint8_t *text, size_t tl
         e = read_rel(s, cat, 16U << 20, &p, (uint8_t **)&json, &jl);
         free(p);
     } else if (e == FWT_OK) {
-        size_t n = json_array_size(tg);
+        int ir = json_is_true(json_object_get(o, "image_repo"));
+        size_t n = ir ? 1 : json_array_size(tg);
         char **texts = calloc(n, sizeof(*texts));
         size_t *lens = calloc(n, sizeof(*lens));
         if (!texts || !lens) {
             e = fwt_fail(FWT_E_NOMEM, "out of memory");
         }
-        for (size_t i = 0; e == FWT_OK && i < n; i++) {
+        if (e == FWT_OK && ir) {
+            /* the published targets as the server's TUF client of the image repository has
+             * just verified them (refreshed now: a new release counts at once) */
+            fwt_tuf_client *tc = NULL;
+            char *url = NULL, *p = NULL;
+            if ((e = srv_image_repo_open(s, &tc, &url)) == FWT_OK && !tc) {
+                e = fwt_fail(FWT_E_NOT_FOUND, "attest.json: image_repo: no image repository is configured "
+                             "(fwtrust-server image-repo set)");
+            }
+            if (e == FWT_OK) {
+                e = read_rel(s, "image-repo/metadata/targets.json", 16U << 20, &p, (uint8_t **)&texts[0], &lens[0]);
+            }
+            fwt_tuf_client_free(tc);
+            free(url);
+            free(p);
+        }
+        for (size_t i = 0; e == FWT_OK && !ir && i < n; i++) {
             const char *name = json_string_value(json_array_get(tg, i));
             char *p = NULL;
             e = read_rel(s, name, 16U << 20, &p, (uint8_t **)&texts[i], &lens[i]);

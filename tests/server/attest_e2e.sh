@@ -55,6 +55,14 @@ expect 0 "" A --json checkin
 [ "$(jget 'd["attestation"]["verdict"], d["attestation"]["reason"], d["attestation"]["key_enrolled"]' cat "$T/.out")" = \
     "('pass', 'none', True)" ] || fail "first check-in: $(cat "$T/.out")"
 [ -f "$T/dev/fleet/attest-ak" ] || fail "no attest-ak mark"
+# The catalog from the server's own TUF client of the image repository (image-repo set:
+# refreshed and verified at each verification) instead of metadata files.
+srv image-repo set --metadata-url "file://$T/repo/metadata/" --root "$T/repo/metadata/1.root.json" >/dev/null ||
+    fail "image-repo set"
+cat >"$D/attest.json" <<EOF
+{"ek_ca": "$T/tpm/ca.pem", "image_repo": true, "signlog": "$T/log.db", "signlog_key": "$T/logkey.pub",
+ "nonce_ttl": 120}
+EOF
 expect 0 "attestation: pass (none)" A checkin
 grep -q "attestation key enrolled" "$T/.out" && fail "the key was enrolled twice"
 

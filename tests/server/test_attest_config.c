@@ -37,6 +37,9 @@ static void test_config_accepted(void **state)
     assert_int_equal(cfg("{\"ek_ca\":\"ca.pem\",\"targets\":[\"t.json\",\"d.json\"],\"signlog\":\"l.db\","
                          "\"signlog_key\":\"l.pub\",\"nonce_ttl\":10}"), FWT_OK);
     assert_int_equal(cfg("{\"ek_ca\":\"ca.pem\",\"catalog\":\"c.json\",\"nonce_ttl\":86400}"), FWT_OK);
+    assert_int_equal(cfg("{\"ek_ca\":\"ca.pem\",\"image_repo\":true}"), FWT_OK);
+    assert_int_equal(cfg("{\"ek_ca\":\"ca.pem\",\"image_repo\":true,\"signlog\":\"l\",\"signlog_key\":\"k\"}"),
+                     FWT_OK);
 }
 
 static void test_config_refused(void **state)
@@ -57,6 +60,8 @@ static void test_config_refused(void **state)
     refused("{\"ek_ca\":\"ca.pem\",\"targets\":[\"t\"],\"nonce_ttl\":9}", "nonce_ttl");
     refused("{\"ek_ca\":\"ca.pem\",\"targets\":[\"t\"],\"nonce_ttl\":86401}", "nonce_ttl");
     refused("{\"ek_ca\":\"ca.pem\",\"targets\":[\"t\"],\"extra\":1}", "unknown key 'extra'");
+    refused("{\"ek_ca\":\"ca.pem\",\"image_repo\":false}", "\"image_repo\" must be true");
+    refused("{\"ek_ca\":\"ca.pem\",\"image_repo\":true,\"targets\":[\"t\"]}", "exactly one of");
 }
 
 static fwt_err spec(const char *extra)
