@@ -215,6 +215,11 @@ expect 0 "" A --json checkin
 srv device show "$ID" --json >"$T/show.json" || fail "device show"
 [ "$(jget 'd["attestation"]["running"], d["attestation"]["record"]["signed"]["swname"]' cat "$T/show.json")" = \
     "('v2.bin 2.0.0+0', 'v2.bin')" ] || fail "device show after v2: $(cat "$T/show.json")"
+# the device's update report (confirmed) carries its newest attestation
+expect 0 "" A confirm
+srv events --json >"$T/events.json" || fail "events"
+grep -Eq 'confirmed error 0: [^"]*\[attestation #[0-9]+ pass none\]' "$T/events.json" ||
+    fail "the report does not carry the attestation: $(grep -o '"detail":"[^"]*confirmed[^"]*"' "$T/events.json")"
 
 # A server without attest.json tells the device so (501); the check-in goes on.
 kill "${SERVER_PIDS##* }" 2>/dev/null
