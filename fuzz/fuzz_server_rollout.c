@@ -4,6 +4,7 @@
  *      windows with cron and time zone)
  *   1: the alerts configuration (fwt_srv_alert_config_parse)
  *   2: a cron expression (fwt_cron_parse), and the window check when it parses
+ *   3: the attestation configuration (fwt_srv_attest_config_parse, attest.json)
  */
 #include <fwtrust/fwt_rollout.h>
 
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data + 1;
     size_t n = size - 1;
     json_t *j = NULL;
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0:
         if (fwt_srv_rollout_spec_check(p, n, &j) == FWT_OK && !json_is_object(json_object_get(j, "select"))) {
             abort();
@@ -28,6 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 1:
         if (fwt_srv_alert_config_parse(p, n, &j) == FWT_OK && !json_is_object(j)) {
+            abort();
+        }
+        break;
+    case 3:
+        if (fwt_srv_attest_config_parse(p, n, &j) == FWT_OK &&
+            (!json_is_object(j) || !json_is_string(json_object_get(j, "ek_ca")))) {
             abort();
         }
         break;

@@ -171,6 +171,20 @@ async function rolloutPage(id) {
         g.started ? "yes" : "no"])));
 }
 
+// The newest remote attestation record (docs/attestation.md): verdict, reason, what the TPM
+// quote proves the device booted, and the key's enrollment state.
+function attestationPart(d) {
+  const a = d.attestation;
+  const key = "attestation key: " + (d.attestation_key || "none");
+  if (!a) return el("div", {}, el("h3", {}, "Attestation"), el("p", { id: "device-attestation" }, "no attestation; " + key));
+  const c = (a.record && a.record.signed) || {};
+  return el("div", {}, el("h3", {}, "Attestation"),
+    table(["time", "verdict", "reason", "detail", "booted", "boot count"],
+      [[fmtTime(a.time), el("span", { id: "device-attestation", class: a.verdict === "pass" ? "ok" : "bad" }, a.verdict),
+        a.reason, a.detail, a.running || "-", c.bootcount === undefined ? "-" : String(c.bootcount)]]),
+    el("p", {}, key + "; the record is signed by the server (GET /v1/admin/devices/ID)"));
+}
+
 async function devicePage(id) {
   const [d, ev] = await Promise.all([api("GET", "/v1/admin/devices/" + encodeURIComponent(id)),
     api("GET", "/v1/admin/devices/" + encodeURIComponent(id) + "/events")]);
@@ -179,6 +193,7 @@ async function devicePage(id) {
     table(["hardware", "serial", "status", "running", "version", "tags", "last seen"],
       [[d.hardware_id, d.serial, d.status, run.name || "-", el("span", { id: "device-version" }, run.version || "-"),
         (d.tags || []).join(", "), fmtTime(d.last_seen)]]),
+    attestationPart(d),
     el("h3", {}, "History"),
     table(["time", "kind", "actor", "detail"], ev.events.map((e) => [fmtTime(e.time), e.kind, e.actor, e.detail])));
 }

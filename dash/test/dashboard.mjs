@@ -48,6 +48,9 @@ try {
   if (!body.includes("<img src=x onerror=")) fail("the hostile serial is not shown as text");
   if (!body.includes("<script>")) fail("the hostile report reason is not shown as text");
   if (await page.evaluate(() => window.__xss !== undefined)) fail("script injection ran");
+  // a device without a TPM: the attestation part says so
+  if ((await txt("#device-attestation")) !== "no attestation; attestation key: none")
+    fail("attestation part: " + await txt("#device-attestation"));
   await page.screenshot({ path: shots + "/dashboard-device.png", fullPage: true });
   // the alerts page
   await page.goto(url + "/dashboard/index.html#/alerts");

@@ -624,6 +624,29 @@ struct fwt_agent_checkin_result {
  * certificate (POST /v1/renew, same key). The device must be open (exclusive).
  */
 FWT_MUST_CHECK fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res);
+/*
+ * Remote attestation to the fleet server (docs/attestation.md): on the first
+ * call (no DIR/fleet/attest-ak), enroll the TPM's attestation key (POST
+ * /v1/attest/enroll with the EK certificate and AK, the TPM activates the
+ * server's credential, POST /v1/attest/activate); then a fresh server nonce
+ * (POST /v1/attest/nonce), a TPM quote over PCRs 8, 9, 11 with the event log
+ * (fwt_agent_attest_quote), POST /v1/attest/quote: the server's verdict. A
+ * server that lost the key (409) or holds one never activated (verdict
+ * ak_not_activated) gets a new enrollment, once. FWT_OK when the
+ * server gave a verdict (pass or fail, in r), or when there is nothing to do
+ * (no TPM: no_tpm; a server that does not attest, 501: not_offered);
+ * FWT_E_NETWORK when the server refused (named).
+ */
+struct fwt_agent_attestation {
+    int done;          /* the server gave a verdict */
+    int no_tpm;        /* the device has no [device] tpm: nothing attested */
+    int not_offered;   /* the server does not attest devices */
+    int enrolled;      /* the attestation key was enrolled during this call */
+    char verdict[16];  /* "pass", "fail", "unknown" */
+    char reason[64];   /* fwt_attest_reason_name */
+    char detail[256];
+};
+FWT_MUST_CHECK fwt_err fwt_agent_fleet_attest(fwt_agent *dev, struct fwt_agent_attestation *r);
 /* A signed progress report (POST /v1/report): state is an enum fwt_fleet_state
  * (fwt_fleet.h), error an fwt_err number, reason one sentence (or NULL). */
 FWT_MUST_CHECK fwt_err fwt_agent_report(fwt_agent *dev, const char *target, int state, int error,

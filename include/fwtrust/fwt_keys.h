@@ -241,6 +241,13 @@ FWT_MUST_CHECK fwt_err fwt_signlog_verify(fwt_signlog *log, const fwt_pubkey *pu
                                           const struct fwt_signlog_sth *earlier,
                                           uint64_t *n_sths);
 
+/*
+ * Every record of the log at path (in order; *out malloc'd), after
+ * fwt_signlog_verify with pub (required: a key pinned outside the log).
+ */
+FWT_MUST_CHECK fwt_err fwt_signlog_records(const char *path, const fwt_pubkey *pub,
+                                           struct fwt_signlog_record **out, size_t *n);
+
 /* Inclusion proof of entry index in the tree of tree_size entries (0: the current size). */
 FWT_MUST_CHECK fwt_err fwt_signlog_prove(fwt_signlog *log, uint64_t index, uint64_t tree_size,
                                          struct fwt_signlog_proof *p);

@@ -103,9 +103,10 @@ FWT_MUST_CHECK fwt_err fwt_cron_window_open(const struct fwt_cron *c, const char
  * "unexpected-signer" (a slot's key version not in allowed_key_versions, when set),
  * "identity-two-places" (check-ins of one device from two addresses within
  * two_places_seconds), "clock-backwards" (a manifest time before the previous one),
- * "checkin-storm" (fleet check-ins per minute above storm_per_minute), and
+ * "checkin-storm" (fleet check-ins per minute above storm_per_minute),
  * "audit-head-backwards" (a device's audit log shorter than before, or as long with
- * another root). An alert is recorded (once per rule and subject per 10 minutes),
+ * another root), and "attestation-failed" (a TPM quote that failed verification,
+ * docs/attestation.md). An alert is recorded (once per rule and subject per 10 minutes),
  * queued for the webhooks, and may contain: "quarantine" the device or "halt-version"
  * (halt every unfinished rollout of the target).
  *
@@ -121,6 +122,13 @@ FWT_MUST_CHECK fwt_err fwt_srv_alert_config_parse(const uint8_t *buf, size_t len
 FWT_MUST_CHECK fwt_err fwt_srv_alerts_manifest(fwt_srv *s, const char *device_id,
                                                const struct fwt_fleet_manifest *m, const char *addr,
                                                time_t now);
+/* A failed remote attestation (src/server/attest.c): the "attestation-failed" rule. */
+FWT_MUST_CHECK fwt_err fwt_srv_alerts_attestation(fwt_srv *s, const char *device_id, const char *detail,
+                                                  time_t now);
+/* DIR/attest.json checked (docs/attestation.md): strict JSON object of ek_ca, targets
+ * (1 to 64 file names) with optional signlog + signlog_key, or catalog, nonce_ttl
+ * (10..86400); no file is read here. */
+FWT_MUST_CHECK fwt_err fwt_srv_attest_config_parse(const uint8_t *buf, size_t len, json_t **cfg);
 /* After a failure report: the failure-rate rule. */
 FWT_MUST_CHECK fwt_err fwt_srv_alerts_failures(fwt_srv *s, time_t now);
 FWT_MUST_CHECK fwt_err fwt_srv_alert_list(fwt_srv *s, size_t limit, json_t **arr);

@@ -62,9 +62,10 @@ static fwt_err server_refused(const char *what, long status, const uint8_t *body
     return err;
 }
 
-/* POST body to the server's path; on 200 the answer as a JSON object (strict). */
-static fwt_err call(const struct fwt_tuf_transport *t, const char *server, const char *path, const char *body,
-                    size_t len, json_t **answer)
+/* POST body to the server's path; on 200 the answer as a JSON object (strict). *code (may be
+ * NULL) gets the HTTP status. */
+static fwt_err call_status(const struct fwt_tuf_transport *t, const char *server, const char *path,
+                           const char *body, size_t len, json_t **answer, long *code)
 {
     char url[URL_MAX];
     uint8_t *resp = NULL;
@@ -74,6 +75,9 @@ static fwt_err call(const struct fwt_tuf_transport *t, const char *server, const
     fwt_err err = join(url, sizeof(url), server, path);
     if (err == FWT_OK) {
         err = fwt_http_post_json(t, url, body, len, FWT_FLEET_MAX_BODY, &resp, &rl, &status);
+    }
+    if (code) {
+        *code = status;
     }
     if (err == FWT_OK && status != 200) {
         err = server_refused(path, status, resp, rl);
@@ -91,6 +95,12 @@ static fwt_err call(const struct fwt_tuf_transport *t, const char *server, const
     }
     free(resp);
     return err;
+}
+
+static fwt_err call(const struct fwt_tuf_transport *t, const char *server, const char *path, const char *body,
+                    size_t len, json_t **answer)
+{
+    return call_status(t, server, path, body, len, answer, NULL);
 }
 
 static fwt_err get_period(const json_t *o, const char *name, int zero_ok, uint32_t *out)
@@ -585,6 +595,144 @@ static fwt_err renew(fwt_agent *dev, const struct fwt_tuf_transport *t, fwt_priv
     free(body);
     free(csr);
     fwt_pubkey_free(pub);
+    return err;
+}
+
+/* ---- remote attestation over the fleet API (docs/attestation.md, docs/fleet-protocol.md) ---- */
+
+/* POST a JSON object, its dump as the body. */
+static fwt_err call_obj(const struct fwt_tuf_transport *t, const char *server, const char *path, json_t *o,
+                        json_t **answer, long *code)
+{
+    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (!body) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    fwt_err err = call_status(t, server, path, body, strlen(body), answer, code);
+    free(body);
+    return err;
+}
+
+/* The attestation key's enrollment: the TPM's request, the server's credential challenge,
+ * the TPM's activation; DIR/fleet/attest-ak records that the server holds an active AK. */
+static fwt_err attest_enroll(fwt_agent *dev, const struct fwt_tuf_transport *t, long *code)
+{
+    const char *srv = dev->cfg.fleet_server;
+    char *req = NULL, *chal = NULL, *act = NULL, mark[4200];
+    json_t *a = NULL;
+    fwt_err err = fwt_agent_attest_request(dev, &req);
+    if (err == FWT_OK) {
+        err = call_obj(t, srv, "/v1/attest/enroll", json_loads(req, 0, NULL), &a, code);
+    }
+    if (err == FWT_OK && !(chal = json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS))) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    json_decref(a);
+    a = NULL;
+    if (err == FWT_OK) {
+        err = fwt_agent_attest_activate(dev, chal, strlen(chal), &act);
+    }
+    if (err == FWT_OK) {
+        err = call_obj(t, srv, "/v1/attest/activate", json_loads(act, 0, NULL), &a, NULL);
+    }
+    if (err == FWT_OK && !json_is_string(json_object_get(a, "ak"))) {
+        err = fwt_fail(FWT_E_MALFORMED, "/v1/attest/activate: the answer needs \"ak\"");
+    }
+    if (err == FWT_OK && (err = dpath(dev, "fleet/attest-ak", mark, sizeof(mark))) == FWT_OK) {
+        err = write_file(mark, "active\n", 0644);
+    }
+    json_decref(a);
+    free(req);
+    free(chal);
+    if (act) {
+        fwt_zeroize(act, strlen(act)); /* the recovered credential */
+        free(act);
+    }
+    return err;
+}
+
+static fwt_err attest_quote(fwt_agent *dev, const struct fwt_tuf_transport *t, struct fwt_agent_attestation *r,
+                            long *code)
+{
+    const char *srv = dev->cfg.fleet_server;
+    json_t *a = NULL;
+    char *ev = NULL;
+    uint8_t nonce[32];
+    fwt_err err = call_obj(t, srv, "/v1/attest/nonce", json_object(), &a, code);
+    const char *nh = json_string_value(json_object_get(a, "nonce"));
+    if (err == FWT_OK && (!nh || strlen(nh) != 64 || fwt_hex_decode(nh, nonce, 32) != FWT_OK)) {
+        err = fwt_fail(FWT_E_MALFORMED, "/v1/attest/nonce: the answer needs a 32-byte hex \"nonce\"");
+    }
+    char hex[65] = "";
+    if (err == FWT_OK) {
+        snprintf(hex, sizeof(hex), "%s", nh);
+        err = fwt_agent_attest_quote(dev, nonce, 32, NULL, &ev);
+    }
+    json_decref(a);
+    a = NULL;
+    json_t *evo = ev ? json_loads(ev, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (err == FWT_OK) {
+        err = call_obj(t, srv, "/v1/attest/quote", json_pack("{s:s, s:o}", "nonce", hex, "evidence", evo), &a, code);
+        evo = NULL;
+    }
+    json_decref(evo);
+    const char *v = json_string_value(json_object_get(a, "verdict")),
+               *why = json_string_value(json_object_get(a, "reason")),
+               *d = json_string_value(json_object_get(a, "detail"));
+    if (err == FWT_OK && (!v || !why || !d || !json_is_object(json_object_get(a, "record")))) {
+        err = fwt_fail(FWT_E_MALFORMED, "/v1/attest/quote: the answer needs verdict, reason, detail and record");
+    }
+    if (err == FWT_OK) {
+        snprintf(r->verdict, sizeof(r->verdict), "%s", v);
+        snprintf(r->reason, sizeof(r->reason), "%s", why);
+        snprintf(r->detail, sizeof(r->detail), "%s", d);
+        r->done = 1;
+    }
+    json_decref(a);
+    free(ev);
+    return err;
+}
+
+fwt_err fwt_agent_fleet_attest(fwt_agent *dev, struct fwt_agent_attestation *r)
+{
+    memset(r, 0, sizeof(*r));
+    struct fwt_tuf_transport t;
+    fwt_err err = device_transport(dev, &t);
+    char mark[4200];
+    if (err == FWT_OK && !dev->cfg.tpm) {
+        r->no_tpm = 1;
+        return FWT_OK;
+    }
+    if (err == FWT_OK) {
+        err = dpath(dev, "fleet/attest-ak", mark, sizeof(mark));
+    }
+    long code = 0;
+    if (err == FWT_OK && access(mark, F_OK) != 0) {
+        if ((err = attest_enroll(dev, &t, &code)) == FWT_OK) {
+            r->enrolled = 1;
+        }
+    }
+    if (err == FWT_OK) {
+        err = attest_quote(dev, &t, r, &code);
+    }
+    /* the server lost the key (409) or holds one never activated: enroll again, once */
+    int again = (err == FWT_E_NETWORK && code == 409) ||
+                (err == FWT_OK && r->done && !strcmp(r->reason, "ak_not_activated"));
+    if (again && !r->enrolled) {
+        fwt_detail_clear();
+        memset(r, 0, sizeof(*r));
+        if ((err = attest_enroll(dev, &t, &code)) == FWT_OK) {
+            r->enrolled = 1;
+            err = attest_quote(dev, &t, r, &code);
+        }
+    }
+    /* a server that does not attest (501): nothing to do */
+    if (err == FWT_E_NETWORK && code == 501) {
+        fwt_detail_clear();
+        r->not_offered = 1;
+        err = FWT_OK;
+    }
     return err;
 }
 

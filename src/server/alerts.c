@@ -23,7 +23,7 @@ static const struct fwt_srv_actor k_alerts = {"server:alerts", FWT_SRV_APPROVER}
 
 static const char *const k_rules[] = {"failures-above-baseline", "unknown-image-digest", "unexpected-signer",
                                       "identity-two-places",     "clock-backwards",      "checkin-storm",
-                                      "audit-head-backwards",    NULL};
+                                      "audit-head-backwards",    "attestation-failed",   NULL};
 
 /* ---- configuration ---- */
 
@@ -251,6 +251,17 @@ static fwt_err raise_alert(fwt_srv *s, json_t *cfg, const char *rule, const char
 }
 
 /* ---- the rules ---- */
+
+fwt_err fwt_srv_alerts_attestation(fwt_srv *s, const char *device_id, const char *detail, time_t now)
+{
+    json_t *cfg = NULL;
+    fwt_err e = config(s, &cfg);
+    if (e == FWT_OK) {
+        e = raise_alert(s, cfg, "attestation-failed", device_id, device_id, detail, now);
+    }
+    json_decref(cfg);
+    return e;
+}
 
 fwt_err fwt_srv_alerts_failures(fwt_srv *s, time_t now)
 {

@@ -227,6 +227,30 @@ static const struct migration k_migrations[] = {
      "CREATE TABLE webhook_deliveries (id BIGSERIAL PRIMARY KEY, alert_id BIGINT NOT NULL,"
      " url TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,"
      " next_at BIGINT NOT NULL, last_error TEXT NOT NULL DEFAULT '');"},
+    /* 3: remote attestation (src/server/attest.c, docs/attestation.md): the device's
+     * attestation key (pending until credential activation), single-use nonces shared
+     * by every server process, and the signed attestation records. */
+    {3,
+     "CREATE TABLE attest_keys ("
+     " device_id TEXT PRIMARY KEY REFERENCES devices(id),"
+     " state TEXT NOT NULL CHECK (state IN ('pending','active')),"
+     " doc TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " activated_at BIGINT);"
+     "CREATE TABLE attest_nonces ("
+     " nonce TEXT PRIMARY KEY,"
+     " device_id TEXT NOT NULL REFERENCES devices(id),"
+     " issued_at BIGINT NOT NULL,"
+     " used_at BIGINT);"
+     "CREATE INDEX attest_nonces_issued ON attest_nonces(issued_at);",
+     "CREATE TABLE attestations (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL,"
+     " time BIGINT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,"
+     " running TEXT NOT NULL DEFAULT '', record TEXT NOT NULL);"
+     "CREATE INDEX attestations_device ON attestations(device_id, time);",
+     "CREATE TABLE attestations (id BIGSERIAL PRIMARY KEY, device_id TEXT NOT NULL,"
+     " time BIGINT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,"
+     " running TEXT NOT NULL DEFAULT '', record TEXT NOT NULL);"
+     "CREATE INDEX attestations_device ON attestations(device_id, time);"},
 };
 
 /* Run a ';'-separated script one statement at a time (libpq's extended protocol and

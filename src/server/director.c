@@ -85,6 +85,18 @@ static fwt_err wanted_of(fwt_srv *s, const char *id, struct wanted *w)
     return e;
 }
 
+fwt_err director_assigned_target(fwt_srv *s, const char *device_id, char *target, size_t cap, char sha256[65],
+                                 int *has)
+{
+    struct wanted w;
+    fwt_err e = wanted_of(s, device_id, &w);
+    *has = e == FWT_OK && w.has;
+    snprintf(target, cap, "%s", *has ? w.target : "");
+    snprintf(sha256, 65, "%s", *has ? w.sha256 : "");
+    return e;
+}
+
+
 /* Store one role: insert the first version, else update the version read (0 rows: a race). */
 static fwt_err put_role(fwt_srv *s, const char *id, int k, const struct stored *old, int64_t version,
                         int64_t expires, const char *digest, const char *body)

@@ -459,6 +459,16 @@ static void h_signed(struct call *c, int is_report)
             counter = (int64_t)rep.counter;
             snprintf(detail, sizeof(detail), "%s %s error %d: %s", rep.target[0] ? rep.target : "-",
                      fwt_fleet_state_name(rep.state), rep.error, rep.reason);
+            /* the device's newest attestation record travels with its report */
+            json_t *att = NULL;
+            if ((e = srv_attest_latest(s, dev.id, &att)) == FWT_OK && att) {
+                size_t dl = strlen(detail);
+                snprintf(detail + dl, sizeof(detail) - dl, " [attestation #%" JSON_INTEGER_FORMAT " %s %s]",
+                         json_integer_value(json_object_get(att, "id")),
+                         json_string_value(json_object_get(att, "verdict")),
+                         json_string_value(json_object_get(att, "reason")));
+            }
+            json_decref(att);
         }
     }
     if (e == FWT_OK) {
@@ -534,6 +544,84 @@ static void h_checkin(struct call *c)
 static void h_report(struct call *c)
 {
     h_signed(c, 1);
+}
+
+/* ---- remote attestation (src/server/attest.c, docs/attestation.md) ---- */
+
+static void attest_fail(struct call *c, fwt_err e)
+{
+    if (e == FWT_E_UNSUPPORTED) {
+        reply_error(c->req, 501, "attestation_not_configured", fwt_detail());
+    } else if (e == FWT_E_CERT) {
+        reply_error(c->req, 403, "ek_refused", fwt_detail());
+    } else if (e == FWT_E_KEY) {
+        reply_error(c->req, 403, "ak_refused", fwt_detail());
+    } else {
+        reply_fail(c->req, e);
+    }
+}
+
+/* POST /v1/attest/{step}: enroll (request -> challenge), activate, nonce, quote. */
+static void h_attest(struct call *c, int step)
+{
+    fwt_srv *s = c->d->s;
+    struct srv_device dev;
+    if (!require_device(c->d, c->req, &dev, NULL)) {
+        return;
+    }
+    uint8_t *body = NULL;
+    size_t len = 0;
+    fwt_err e = read_body(c->req, &body, &len);
+    json_t *ans = NULL;
+    if (e == FWT_OK && step == 0) {
+        char *ch = NULL;
+        if ((e = srv_attest_enroll(s, &dev, body, len, &ch)) == FWT_OK) {
+            json_t *o = json_loads(ch, JSON_REJECT_DUPLICATES, NULL);
+            ans = o ? o : json_null();
+        }
+        free(ch);
+    } else if (e == FWT_OK && step == 1) {
+        if ((e = srv_attest_activate(s, &dev, body, len)) == FWT_OK) {
+            ans = json_pack("{s:s}", "ak", "active");
+        }
+    } else if (e == FWT_OK && step == 2) {
+        char hex[65];
+        if ((e = srv_attest_nonce(s, &dev, hex)) == FWT_OK) {
+            ans = json_pack("{s:s}", "nonce", hex);
+        }
+    } else if (e == FWT_OK) {
+        e = srv_attest_quote(s, &dev, body, len, &ans);
+    }
+    free(body);
+    srv_device_free(&dev);
+    if (e != FWT_OK) {
+        attest_fail(c, e);
+    } else if (!ans || json_is_null(ans)) {
+        json_decref(ans);
+        reply_fail(c->req, fwt_fail(FWT_E_NOMEM, "out of memory"));
+    } else {
+        reply_json(c->req, 200, ans);
+    }
+}
+
+static void h_attest_enroll(struct call *c)
+{
+    h_attest(c, 0);
+}
+
+static void h_attest_activate(struct call *c)
+{
+    h_attest(c, 1);
+}
+
+static void h_attest_nonce(struct call *c)
+{
+    h_attest(c, 2);
+}
+
+static void h_attest_quote(struct call *c)
+{
+    h_attest(c, 3);
 }
 
 static void h_director(struct call *c)
@@ -1125,6 +1213,10 @@ static const struct route k_routes[] = {
     {EVHTTP_REQ_POST, "POST /v1/checkin", h_checkin},
     {EVHTTP_REQ_POST, "POST /v1/report", h_report},
     {EVHTTP_REQ_GET, "GET /v1/director/{file}", h_director},
+    {EVHTTP_REQ_POST, "POST /v1/attest/enroll", h_attest_enroll},
+    {EVHTTP_REQ_POST, "POST /v1/attest/activate", h_attest_activate},
+    {EVHTTP_REQ_POST, "POST /v1/attest/nonce", h_attest_nonce},
+    {EVHTTP_REQ_POST, "POST /v1/attest/quote", h_attest_quote},
     {EVHTTP_REQ_GET, "GET /v1/admin/devices", h_devices},
     {EVHTTP_REQ_GET, "GET /v1/admin/devices/{id}", h_device},
     {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/tags", h_tags},

@@ -54,8 +54,10 @@ fwt_err fwt_srv_image_repo_set(fwt_srv *s, const struct fwt_srv_actor *who, cons
     return e;
 }
 
-fwt_err srv_image_repo_check(fwt_srv *s, const char *target, uint64_t length, const char *sha256, const char *hw)
+fwt_err srv_image_repo_open(fwt_srv *s, fwt_tuf_client **cp, char **url_out)
 {
+    *cp = NULL;
+    *url_out = NULL;
     char *meta = srv_path(s->dir, "image-repo/metadata");
     char *urlf = srv_path(s->dir, "image-repo/metadata-url");
     if (!meta || !urlf) {
@@ -68,7 +70,7 @@ fwt_err srv_image_repo_check(fwt_srv *s, const char *target, uint64_t length, co
     struct stat st;
     fwt_err e = FWT_OK;
     if (stat(urlf, &st) != 0) {
-        goto out; /* no image repository configured: nothing to check against */
+        goto out; /* no image repository configured */
     }
     if ((e = fwt_read_file(urlf, 2048, &url, &ul)) != FWT_OK) {
         goto out;
@@ -85,35 +87,55 @@ fwt_err srv_image_repo_check(fwt_srv *s, const char *target, uint64_t length, co
     o.metadata_dir = meta;
     o.metadata_url = u;
     fwt_tuf_client *c = NULL;
-    struct fwt_tuf_target t;
     if ((e = fwt_tuf_client_open(&o, &c)) == FWT_OK && (e = fwt_tuf_refresh(c)) == FWT_OK) {
-        e = fwt_tuf_get_target(c, target, &t);
-        if (e == FWT_E_NOT_FOUND) {
-            e = fwt_fail(FWT_E_NOT_FOUND, "rollout: target '%s' is not in the image repository (%s)", target, u);
-        } else if (e != FWT_OK) {
-            e = fwt_fail(e, "rollout: the image repository (%s): %s", u, fwt_detail());
-        } else if (t.length != length || !t.sha256 || strcmp(t.sha256, sha256) != 0) {
-            e = fwt_fail(FWT_E_ARG, "rollout: the image repository lists '%s' with another length or SHA-256", target);
-        } else {
-            json_t *cj = t.custom_json ? json_loads(t.custom_json, 0, NULL) : NULL;
-            struct fwt_target_desc d;
-            char why[200] = "";
-            json_t *f = json_object_get(cj, "fwtrust");
-            if (!f || fwt_target_desc_parse(f, &d, why, sizeof(why)) != FWT_OK) {
-                e = fwt_fail(FWT_E_ARG, "rollout: '%s' in the image repository has no fwtrust target description%s%s",
-                             target, why[0] ? ": " : "", why);
-            } else if (d.hw_id_len != strlen(hw) || memcmp(d.hw_id, hw, d.hw_id_len) != 0) {
-                e = fwt_fail(FWT_E_ARG, "rollout: '%s' is for other hardware than '%s' (image repository)", target, hw);
-            }
-            json_decref(cj);
-        }
+        *cp = c;
+        *url_out = u;
+        url = NULL;
+        c = NULL;
     } else {
-        e = fwt_fail(e, "rollout: the image repository (%s) cannot be read: %s", u, fwt_detail());
+        e = fwt_fail(e, "the image repository (%s) cannot be read: %s", u, fwt_detail());
     }
     fwt_tuf_client_free(c);
 out:
     free(url);
     free(meta);
     free(urlf);
+    return e;
+}
+
+fwt_err srv_image_repo_check(fwt_srv *s, const char *target, uint64_t length, const char *sha256, const char *hw)
+{
+    fwt_tuf_client *c = NULL;
+    char *u = NULL;
+    fwt_err e = srv_image_repo_open(s, &c, &u);
+    if (e != FWT_OK) {
+        return fwt_fail(e, "rollout: %s", fwt_detail());
+    }
+    if (!c) {
+        return FWT_OK; /* no image repository configured: nothing to check against */
+    }
+    struct fwt_tuf_target t;
+    e = fwt_tuf_get_target(c, target, &t);
+    if (e == FWT_E_NOT_FOUND) {
+        e = fwt_fail(FWT_E_NOT_FOUND, "rollout: target '%s' is not in the image repository (%s)", target, u);
+    } else if (e != FWT_OK) {
+        e = fwt_fail(e, "rollout: the image repository (%s): %s", u, fwt_detail());
+    } else if (t.length != length || !t.sha256 || strcmp(t.sha256, sha256) != 0) {
+        e = fwt_fail(FWT_E_ARG, "rollout: the image repository lists '%s' with another length or SHA-256", target);
+    } else {
+        json_t *cj = t.custom_json ? json_loads(t.custom_json, 0, NULL) : NULL;
+        struct fwt_target_desc d;
+        char why[200] = "";
+        json_t *f = json_object_get(cj, "fwtrust");
+        if (!f || fwt_target_desc_parse(f, &d, why, sizeof(why)) != FWT_OK) {
+            e = fwt_fail(FWT_E_ARG, "rollout: '%s' in the image repository has no fwtrust target description%s%s",
+                         target, why[0] ? ": " : "", why);
+        } else if (d.hw_id_len != strlen(hw) || memcmp(d.hw_id, hw, d.hw_id_len) != 0) {
+            e = fwt_fail(FWT_E_ARG, "rollout: '%s' is for other hardware than '%s' (image repository)", target, hw);
+        }
+        json_decref(cj);
+    }
+    fwt_tuf_client_free(c);
+    free(u);
     return e;
 }

@@ -182,6 +182,20 @@ fwt_err fwt_srv_metrics(fwt_srv *s, time_t now, json_t **obj)
         }
         db_rows_free(&q);
     }
+    /* and failed remote attestations (src/server/attest.c), as "attestation:REASON" */
+    if (e == FWT_OK && (e = db_exec(s->db, "SELECT reason, COUNT(*) FROM attestations WHERE verdict = 'fail'"
+                                           " GROUP BY reason ORDER BY reason", NULL, 0, &q, NULL)) == FWT_OK) {
+        for (size_t k = 0; k < q.nrows; k++) {
+            int64_t n = 0;
+            char name[80];
+            snprintf(name, sizeof(name), "attestation:%s", db_cell(&q, k, 0));
+            if (db_to_i64(db_cell(&q, k, 1), &n) == FWT_OK) {
+                add_count(tamper, name, n);
+                tamper_total += n;
+            }
+        }
+        db_rows_free(&q);
+    }
     json_t *alerts = json_object();
     if (e == FWT_OK && (e = db_exec(s->db, "SELECT rule, COUNT(*) FROM alerts GROUP BY rule ORDER BY rule", NULL, 0,
                                     &q, NULL)) == FWT_OK) {
@@ -373,7 +387,7 @@ fwt_err fwt_srv_metrics_prometheus(const json_t *m, char **text)
     sample(&b, "fwtrust_time_to_recover_seconds", "stat", "p90", NULL, NULL, json_object_get(rec, "p90_seconds"));
     head(&b, "fwtrust_incidents_open", "gauge", "Devices' failures not yet recovered from.");
     sample(&b, "fwtrust_incidents_open", NULL, NULL, NULL, NULL, json_object_get(rec, "open"));
-    head(&b, "fwtrust_tamper_detections_total", "counter", "Images refused by devices, by reason.");
+    head(&b, "fwtrust_tamper_detections_total", "counter", "Images refused by devices and failed remote attestations (attestation:REASON), by reason.");
     json_object_foreach(json_object_get(tam, "by_reason"), k, v) {
         sample(&b, "fwtrust_tamper_detections_total", "reason", k, NULL, NULL, v);
     }

@@ -46,6 +46,8 @@ struct spec {
     int64_t confirm_timeout, start_at, retries;
     int forced, urgent;
     char critical_tag[65];
+    int attest;          /* require_attestation: 0 none, 1 the critical tier, 2 every device */
+    int64_t attest_age;  /* attestation_max_age: seconds a pass stays fresh */
 };
 
 static int tag_text_ok(const char *t)
@@ -175,7 +177,8 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     }
     static const char *const top[] = {"name", "target", "length", "sha256", "hardware_id", "release_counter",
                                       "select", "groups", "confirm_timeout", "start_at", "windows", "forced",
-                                      "retries", "urgent", "critical_tag", NULL};
+                                      "retries", "urgent", "critical_tag", "require_attestation",
+                                      "attestation_max_age", NULL};
     fwt_err e = only_keys(j, "rollout", top);
     const char *s = NULL;
     int64_t v = 0;
@@ -214,6 +217,16 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     }
     if (e == FWT_OK) {
         e = bool_field(j, "rollout", "urgent", &sp->urgent);
+    }
+    sp->attest_age = 3600;
+    if (e == FWT_OK && (e = str_field(j, "rollout", "require_attestation", 0, 16, &s)) == FWT_OK && s) {
+        if (strcmp(s, "none") && strcmp(s, "critical") && strcmp(s, "all")) {
+            e = fwt_fail(FWT_E_ARG, "rollout.require_attestation must be \"none\", \"critical\" or \"all\"");
+        }
+        sp->attest = !strcmp(s, "all") ? 2 : !strcmp(s, "critical") ? 1 : 0;
+    }
+    if (e == FWT_OK) {
+        e = int_field(j, "rollout", "attestation_max_age", 60, 30 * 86400, &sp->attest_age);
     }
     if (e == FWT_OK && (e = str_field(j, "rollout", "critical_tag", 0, 64, &s)) == FWT_OK && s) {
         if (!tag_text_ok(s)) {
@@ -827,6 +840,18 @@ static fwt_err window_ok(const struct spec *sp, json_t *tags, time_t now, int *o
 static fwt_err do_halt(fwt_srv *s, struct rollout *r, const struct fwt_srv_actor *who, const char *reason,
                        const char *new_state, int64_t now);
 
+/* The attestation policy hook: when the rollout requires it for this device (every
+ * device, or the critical tier), only a device whose newest attestation record is a
+ * pass within attestation_max_age is admitted; the others stay pending. */
+static fwt_err attestation_ok(fwt_srv *s, const struct spec *sp, const char *did, int critical, time_t now, int *ok)
+{
+    *ok = 1;
+    if (sp->attest == 0 || (sp->attest == 1 && !critical)) {
+        return FWT_OK;
+    }
+    return srv_attest_fresh_pass(s, did, (int64_t)now, sp->attest_age, ok);
+}
+
 /* One failure of a device: a retry while it has some left, else failed. */
 static fwt_err device_failed(fwt_srv *s, struct rollout *r, struct devrow *d, const char *why, int64_t now)
 {
@@ -927,6 +952,9 @@ static fwt_err evaluate(fwt_srv *s, struct rollout *r, time_t now, json_t *devic
         }
         int ok = 1;
         if ((e = window_ok(&r->sp, json_object_get(dev, "tags"), now, &ok)) == FWT_OK && ok) {
+            e = attestation_ok(s, &r->sp, d->id, has_tag(json_object_get(dev, "tags"), r->sp.critical_tag), now, &ok);
+        }
+        if (e == FWT_OK && ok) {
             e = admit(s, r, d->id, d->attempts, now);
         }
     }

@@ -112,4 +112,29 @@ FWT_MUST_CHECK fwt_err director_get(fwt_srv *s, const char *device_id, const cha
                                     size_t *len);
 FWT_MUST_CHECK fwt_err director_root_file(fwt_srv *s, const char *name, char **body, size_t *len);
 
+/* The target assigned to a device in force (its own, else its first tagged one) and the
+ * SHA-256 (hex) of its file; *has 0 when none. */
+FWT_MUST_CHECK fwt_err director_assigned_target(fwt_srv *s, const char *device_id, char *target, size_t cap,
+                                                char sha256[65], int *has);
+
+/* attest.c: remote attestation (docs/attestation.md). Each needs DIR/attest.json
+ * (FWT_E_UNSUPPORTED without). enroll: the device's enrollment request document ->
+ * the credential challenge (the pending state kept in the database); activate: the
+ * activation document -> the key becomes active (FWT_E_SIGNATURE: wrong credential). */
+FWT_MUST_CHECK fwt_err srv_attest_enroll(fwt_srv *s, const struct srv_device *d, const uint8_t *body, size_t len,
+                                         char **challenge);
+FWT_MUST_CHECK fwt_err srv_attest_activate(fwt_srv *s, const struct srv_device *d, const uint8_t *body, size_t len);
+/* A fresh 32-byte nonce (hex) stored for this device, single use within attest.json nonce_ttl. */
+FWT_MUST_CHECK fwt_err srv_attest_nonce(fwt_srv *s, const struct srv_device *d, char hex[65]);
+/* Verify {"nonce", "evidence"}: FWT_OK with a verdict in *answer ({verdict, reason, detail,
+ * record}); the record is stored, a failure raises the "attestation-failed" alert. */
+FWT_MUST_CHECK fwt_err srv_attest_quote(fwt_srv *s, const struct srv_device *d, const uint8_t *body, size_t len,
+                                        json_t **answer);
+/* The newest record of a device ({id, time, verdict, reason, detail, running, record}), NULL if none. */
+FWT_MUST_CHECK fwt_err srv_attest_latest(fwt_srv *s, const char *device_id, json_t **obj);
+/* "none", "pending" or "active". */
+FWT_MUST_CHECK fwt_err srv_attest_key_state(fwt_srv *s, const char *device_id, char state[16]);
+/* *ok: the device's newest record is a pass no older than max_age seconds. */
+FWT_MUST_CHECK fwt_err srv_attest_fresh_pass(fwt_srv *s, const char *device_id, int64_t now, int64_t max_age, int *ok);
+
 #endif /* FWT_SRV_H */

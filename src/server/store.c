@@ -276,6 +276,18 @@ static fwt_err device_json(fwt_srv *s, const struct db_rows *r, size_t i, int fu
         json_object_set(o, "last_manifest", sig ? sig : json_null());
     }
     json_decref(man);
+    /* remote attestation: the key's state and the newest signed record (attest.c) */
+    json_t *att = NULL;
+    char ak[16];
+    if (full && (e = srv_attest_key_state(s, db_cell(r, i, 0), ak)) == FWT_OK &&
+        (e = srv_attest_latest(s, db_cell(r, i, 0), &att)) == FWT_OK) {
+        json_object_set_new(o, "attestation_key", json_string(ak));
+        json_object_set_new(o, "attestation", att ? att : json_null());
+    }
+    if (e != FWT_OK) {
+        json_decref(o);
+        return e;
+    }
     *out = o;
     return FWT_OK;
 }

@@ -56,10 +56,16 @@ const char k_checkin_desc[] =
     "TLS (POST /v1/checkin). The server's interval and jitter are kept in [fleet]; from\n"
     "its renew_before time on, the certificate is renewed (POST /v1/renew). The answer\n"
     "says whether the director assigns something new: 'update' then installs it\n"
-    "(Uptane full verification) and reports its progress. docs/fleet-protocol.md.\n\n"
+    "(Uptane full verification) and reports its progress. docs/fleet-protocol.md.\n"
+    "A device with a TPM ([device] tpm) attests first: on the first check-in it enrolls\n"
+    "its attestation key (credential activation, POST /v1/attest/enroll, activate),\n"
+    "then quotes its PCRs and event log with a fresh server nonce (POST /v1/attest/nonce,\n"
+    "quote); the server's verdict is printed (--json: \"attestation\"). A fail does not\n"
+    "stop the check-in; a server that does not attest is skipped. docs/attestation.md.\n\n"
     "Exit: 0 checked in; 1 not enrolled; 9 network, TLS, or the server refused\n"
     "(revoked device, replayed counter: named); 10 locked; 11 fleet state corrupt;\n"
-    "20 malformed answer; 29 the renewed certificate is not for this key.";
+    "20 malformed answer; 29 the renewed certificate is not for this key; 2 the TPM\n"
+    "failed (attestation).";
 
 static int fail(const char *name, fwt_err err, int json)
 {
@@ -112,8 +118,15 @@ static int checkin_once(const char *dir, const char *name, int json, int *assign
 {
     fwt_agent *dev = NULL;
     struct fwt_agent_checkin_result r;
+    struct fwt_agent_attestation at;
+    memset(&at, 0, sizeof(at));
     *assigned = 0;
     fwt_err err = fwt_agent_open(dir, &dev);
+    /* a device with a TPM attests first (the server may require a fresh pass before it
+     * assigns a release), then sends its manifest */
+    if (err == FWT_OK) {
+        err = fwt_agent_fleet_attest(dev, &at);
+    }
     if (err == FWT_OK) {
         err = fwt_agent_checkin(dev, &r);
     }
@@ -121,18 +134,28 @@ static int checkin_once(const char *dir, const char *name, int json, int *assign
     if (err != FWT_OK) {
         return fail(name, err, json);
     }
+    json_t *aj = at.done ? json_pack("{s:s, s:s, s:s, s:b}", "verdict", at.verdict, "reason", at.reason, "detail",
+                                     at.detail, "key_enrolled", at.enrolled)
+                         : json_null();
     *assigned = r.director_newer;
     char na[32], rb[32];
     time_text(r.cert_not_after, na);
     time_text(r.renew_before, rb);
     if (json) {
-        fwt_cli_json_print(json_pack("{s:b,s:I,s:I,s:I,s:s,s:I,s:I,s:b,s:b,s:s}", "ok", 1, "counter",
+        json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:s,s:I,s:I,s:b,s:b,s:s}", "ok", 1, "counter",
                                      (json_int_t)r.counter, "checkin_interval", (json_int_t)r.interval, "jitter",
                                      (json_int_t)r.jitter, "renew_before", rb, "director_targets_version",
                                      (json_int_t)r.director_version, "device_director_version",
                                      (json_int_t)r.device_director_version, "director_newer", r.director_newer,
-                                     "renewed", r.renewed, "certificate_not_after", na));
+                                     "renewed", r.renewed, "certificate_not_after", na);
+        json_object_set_new(o, "attestation", aj);
+        fwt_cli_json_print(o);
     } else {
+        json_decref(aj);
+        if (at.done) {
+            printf("attestation: %s (%s)%s%s%s\n", at.verdict, at.reason, at.detail[0] ? ": " : "", at.detail,
+                   at.enrolled ? "; attestation key enrolled" : "");
+        }
         printf("checked in (counter %llu); director version %llu (device has %llu)%s%s\n",
                (unsigned long long)r.counter, (unsigned long long)r.director_version,
                (unsigned long long)r.device_director_version,

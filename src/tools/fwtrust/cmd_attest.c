@@ -195,7 +195,6 @@ static fwt_err read_log(struct fwt_attest_signed **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    fwt_signlog *log = NULL;
     fwt_pubkey *pub = NULL;
     struct fwt_signlog_pin pin;
     memset(&pin, 0, sizeof(pin));
@@ -209,29 +208,22 @@ static fwt_err read_log(struct fwt_attest_signed **out, size_t *n)
         pin.pub = NULL;
     }
     fwt_signlog_pin_free(&pin);
-    uint64_t size = 0;
-    if (err == FWT_OK && (err = fwt_signlog_open(g.log, 0, &log)) == FWT_OK &&
-        (err = fwt_signlog_verify(log, pub, NULL, NULL)) == FWT_OK) {
-        err = fwt_signlog_size(log, &size);
+    struct fwt_signlog_record *rec = NULL;
+    size_t size = 0;
+    if (err == FWT_OK) {
+        err = fwt_signlog_records(g.log, pub, &rec, &size);
     }
+    fwt_pubkey_free(pub);
     struct fwt_attest_signed *v = NULL;
-    if (err == FWT_OK && size && (v = calloc((size_t)size, sizeof(*v))) == NULL) {
+    if (err == FWT_OK && size && (v = calloc(size, sizeof(*v))) == NULL) {
         err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
-    for (uint64_t i = 0; err == FWT_OK && i < size; i++) {
-        char *text = NULL;
-        size_t tl = 0;
-        struct fwt_signlog_record rec;
-        if ((err = fwt_signlog_entry(log, i, &text, &tl)) == FWT_OK &&
-            (err = fwt_signlog_record_parse((const uint8_t *)text, tl, &rec)) == FWT_OK) {
-            memcpy(v[i].digest, rec.digest, rec.digest_len);
-            v[i].digest_len = rec.digest_len;
-            memcpy(v[i].keyhash, rec.keyhash, 32);
-        }
-        free(text);
+    for (size_t i = 0; err == FWT_OK && i < size; i++) {
+        memcpy(v[i].digest, rec[i].digest, rec[i].digest_len);
+        v[i].digest_len = rec[i].digest_len;
+        memcpy(v[i].keyhash, rec[i].keyhash, 32);
     }
-    fwt_signlog_close(log);
-    fwt_pubkey_free(pub);
+    free(rec);
     if (err != FWT_OK) {
         free(v);
         return err;
