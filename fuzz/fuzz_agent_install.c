@@ -137,9 +137,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (++g_iter % 4096 == 0) {
-        char p[320];
-        snprintf(p, sizeof(p), "%s/dev/audit.log", g_dir);
-        unlink(p); /* keeps the scratch space small; the chain is not under test here */
+        /* Keeps the scratch space small; the chain is not under test here. The log and its
+         * anchor in the device state go together (a log removed under its anchor is
+         * tampering, which the agent refuses to write past). */
+        static const char *const files[] = {"audit.log", "audithead.0", "audithead.1"};
+        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+            char p[320];
+            snprintf(p, sizeof(p), "%s/dev/%s", g_dir, files[i]);
+            unlink(p);
+        }
     }
     unsigned flags = data[0];
     static uint8_t e[MAX_IMG];
