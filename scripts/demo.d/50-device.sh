@@ -35,7 +35,7 @@ sign_fw release-key.pem 4.0.0+4 "$FW_DIR/pybricks-primehub-v4.0.0b4.bin" fw-4.0.
 sign_fw release-key.pem 4.0.0+5 "$FW_DIR/pybricks-primehub-v4.0.0b5.bin" fw-4.0.0b5.bin
 ls -l fw-4.0.0b4.bin fw-4.0.0b5.bin
 
-say "Encode 4.0.0b5 for the network: a patch against 4.0.0b4 (the smaller of the zstd and bsdiff kinds), and compressed"
+say "Encode 4.0.0b5 for the network: a patch against 4.0.0b4 (the smallest of the zstd, bsdiff and Thumb-2-aware bsdiff2 kinds), and compressed"
 fwtrust delta --from fw-4.0.0b4.bin --to fw-4.0.0b5.bin -o fw-4.0.0b5.from-4.0.0b4.zpatch \
     --verify-key release-key.pub.pem
 fwtrust delta --to fw-4.0.0b5.bin -o fw-4.0.0b5.bin.zst --verify-key release-key.pub.pem

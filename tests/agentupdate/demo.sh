@@ -11,7 +11,7 @@ say() { printf '\n== %s\n' "$*"; }
 export -f say
 PATH="$T/bin:$PATH" DEMO_DIR="$T/demo" FW_DIR="$FW" FWT_BIN="$T/bin" TOP="$SRC" \
     expect 0 "" bash "$SRC/scripts/demo.d/50-device.sh"
-for s in "exit status 44" "exit status 43" "exit status 24" "rolled back to 4.0.0+5" "zpatch, encoding: zstd-"; do
+for s in "exit status 44" "exit status 43" "exit status 24" "rolled back to 4.0.0+5" "zpatch, encoding: bsdiff2"; do
     grep -qF "$s" "$T/.out" || { cat "$T/.out" >&2; fail "demo output lacks '$s'"; }
 done
 echo "demo chapter: ok"
