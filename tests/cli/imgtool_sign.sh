@@ -140,6 +140,25 @@ for kt in p256 p384; do
     printf '\001' | dd of="$T/ps-bad.bin" bs=1 seek=$(($(stat -c %s "$padded") - 1)) conv=notrunc 2>/dev/null
     expect 22 "does not verify" "$FWTRUST" verify --key "$PUB" "$T/ps-bad.bin"
     expect 1 "not imgtool's zero padding" "$PY" "$V" "$PUB" "$T/ps-bad.bin"
+    # zeros beyond the curve's largest DER size: not imgtool's padding either
+    "$PY" - "$padded" "$T/ps-long.bin" <<'PYEOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+hs, ps, isz = struct.unpack_from("<HHI", b, 8)
+u = hs + isz + ps
+m, tot = struct.unpack_from("<HH", b, u)
+p = u + 4
+while p < u + tot:
+    t, ln = struct.unpack_from("<HH", b, p)
+    if t == 0x22:
+        assert p + 4 + ln == len(b), "the signature is not the last TLV"
+        struct.pack_into("<H", b, p + 2, ln + 1)
+    p += 4 + ln
+struct.pack_into("<H", b, u + 2, tot + 1)
+open(sys.argv[2], "wb").write(b + b"\0")
+PYEOF
+    expect 22 "does not verify" "$FWTRUST" verify --key "$PUB" "$T/ps-long.bin"
+    expect 1 "not imgtool's zero padding" "$PY" "$V" "$PUB" "$T/ps-long.bin"
 done
 # without --pad-sig the TLV is the DER alone
 expect 0 "" "$FWTRUST" sign -k "$S/root-ec-p256.pem" "${IMG[@]}" "$FW" "$T/np.bin"
