@@ -239,6 +239,8 @@ struct fwt_sign_opts {
     uint32_t max_align;    /* imgtool --max-align 8|16|32 (0: max(8, align)) */
     uint32_t max_sectors;  /* imgtool --max-sectors (0: 128) */
     int overwrite_only;    /* imgtool --overwrite-only trailer (no swap status) */
+    int pad_sig;           /* imgtool --pad-sig: ECDSA signatures zero-padded to the
+                            * curve's largest DER size (72 P-256, 104 P-384) */
     uint8_t erased_val;    /* 0xff (default) or 0x00 */
     uint32_t load_addr;
     uint32_t flags;        /* extra header flags (e.g. FWT_IMAGE_F_ROM_FIXED) */

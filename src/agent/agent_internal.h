@@ -62,6 +62,20 @@ void fwt_agent_sigbus_unguard(void);
  */
 #define FWT_AGENT_BLOCK (1024U * 1024U)
 #define FWT_AGENT_DIO_ALIGN 4096U
+/*
+ * Install the image read from fd (expected bytes when known, else 0: read to
+ * its end) as fwt_agent_install_file does: an encrypted image is decrypted
+ * first with [decrypt] key into an unlinked scratch file. path names the source
+ * in messages and the audit log; own_fd: close fd when done. provenance_sha
+ * (or NULL): the provenance envelope's SHA-256 the image must bind. The network
+ * update hands it an encrypted target it spooled (and the TUF client checked).
+ */
+FWT_MUST_CHECK fwt_err fwt_agent_install_fd(fwt_agent *dev, int fd, int own_fd, const char *path,
+                                            uint64_t expected, unsigned flags,
+                                            void (*progress)(void *ctx, uint64_t done,
+                                                             uint64_t total),
+                                            void *progress_ctx, const uint8_t *provenance_sha,
+                                            struct fwt_agent_image *img);
 void fwt_agent_install_direct(fwt_agent_install *inst);
 FWT_MUST_CHECK fwt_err fwt_agent_install_write_block(fwt_agent_install *inst, const void *buf,
                                                      size_t len);

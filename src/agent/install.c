@@ -1397,6 +1397,17 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
         is_stdin = 0; /* ours to close */
         path = "stdin";
     }
+    return fwt_agent_install_fd(dev, fd, !is_stdin, is_stdin ? "stdin" : path, expected, flags,
+                                progress, progress_ctx, NULL, img);
+}
+
+fwt_err fwt_agent_install_fd(fwt_agent *dev, int fd, int own_fd, const char *path,
+                             uint64_t expected, unsigned flags,
+                             void (*progress)(void *ctx, uint64_t done, uint64_t total),
+                             void *progress_ctx, const uint8_t *provenance_sha,
+                             struct fwt_agent_image *img)
+{
+    int is_stdin = !own_fd; /* not ours to close */
     if (expected >= FWT_IMAGE_HEADER_SIZE) {
         /* An encrypted image is decrypted first (key checked, plaintext matched
          * against the hash TLV; nothing touched on failure); the slot gets the
@@ -1422,7 +1433,10 @@ fwt_err fwt_agent_install_file(fwt_agent *dev, const char *path, unsigned flags,
         }
         return err;
     }
-    fwt_agent_install_set_source(inst, is_stdin ? "stdin" : path);
+    fwt_agent_install_set_source(inst, path);
+    if (provenance_sha) {
+        fwt_agent_install_expect_provenance(inst, provenance_sha);
+    }
     /* A ring of FILE_BUFS buffers, aligned for direct writes to the slot: the
      * next one is read while the helpers hash and write the ones before it. */
     void *mem = NULL;

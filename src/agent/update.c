@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -563,10 +564,35 @@ struct sink {
     uint8_t *blk;     /* 2 * FWT_AGENT_BLOCK bytes */
     size_t fill;
     unsigned k;
+    int spool_fd;     /* >= 0: the bytes go to this scratch file instead of a slot */
+    uint8_t head[FWT_IMAGE_HEADER_SIZE]; /* the image's first bytes (its header) */
+    size_t head_len;
 };
+
+/* A whole buffer to the scratch file. */
+static fwt_err spool_put(int fd, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t k = write(fd, data, len);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            return fwt_fail(FWT_E_IO, "spooling the target: %s", k < 0 ? strerror(errno) : "short write");
+        }
+        data += k;
+        len -= (size_t)k;
+    }
+    return FWT_OK;
+}
 
 static fwt_err sink_put(struct sink *s, const uint8_t *data, size_t len)
 {
+    if (s->head_len < sizeof(s->head)) {
+        size_t h = sizeof(s->head) - s->head_len < len ? sizeof(s->head) - s->head_len : len;
+        memcpy(s->head + s->head_len, data, h);
+        s->head_len += h;
+    }
     while (len > 0) {
         uint8_t *b = s->blk + (size_t)s->k * FWT_AGENT_BLOCK;
         size_t n = FWT_AGENT_BLOCK - s->fill;
@@ -614,12 +640,60 @@ static int on_bytes(void *ctx, const uint8_t *data, size_t len)
     if (s->err != FWT_OK) {
         return 1;
     }
-    s->err = s->dec ? fwt_dec_feed(s->dec, data, len) : sink_put(s, data, len);
+    s->err = s->spool_fd >= 0 ? spool_put(s->spool_fd, data, len)
+             : s->dec         ? fwt_dec_feed(s->dec, data, len)
+                              : sink_put(s, data, len);
     if (s->err != FWT_OK) {
         snprintf(s->detail, sizeof(s->detail), "%s", fwt_detail());
         return 1;
     }
     return 0;
+}
+
+/*
+ * The target spooled to an unlinked file in the device directory, checked by
+ * the TUF client as it arrives, then installed from there (fwt_agent_install_fd:
+ * an encrypted image is decrypted with [decrypt] key first).
+ */
+static fwt_err spool_install(fwt_agent *dev, fwt_tuf_client *c, const struct fwt_tuf_target *t,
+                             const struct cand *pick, const char *src, const uint8_t *prov_sha,
+                             const struct fwt_agent_update_opts *o, struct fwt_agent_update_result *res)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s/.target.XXXXXX", fwt_agent_get_config(dev)->dir);
+    if (n < 0 || (size_t)n >= sizeof(tmp)) {
+        return fwt_fail(FWT_E_ARG, "device directory path too long");
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        return fwt_fail(FWT_E_IO, "%s: %s", tmp, strerror(errno));
+    }
+    unlink(tmp); /* gone with the descriptor, whatever happens */
+    if (o->on_state) {
+        o->on_state(o->state_ctx, FWT_FLEET_DOWNLOADING, pick->name);
+    }
+    struct sink s;
+    memset(&s, 0, sizeof(s));
+    s.spool_fd = fd;
+    fwt_err err = fwt_tuf_download(c, t, on_bytes, &s);
+    if (s.err != FWT_OK) {
+        err = fwt_fail(s.err, "%s", s.detail);
+    }
+    struct stat st;
+    if (err == FWT_OK && (fstat(fd, &st) != 0 || (uint64_t)st.st_size != pick->image_len)) {
+        err = fwt_fail(FWT_E_META_MISMATCH, "target %s: %llu bytes spooled, its metadata says %llu",
+                       pick->name, (unsigned long long)st.st_size,
+                       (unsigned long long)pick->image_len);
+    }
+    if (err == FWT_OK && lseek(fd, 0, SEEK_SET) != 0) {
+        err = fwt_fail(FWT_E_IO, "spooled target: %s", strerror(errno));
+    }
+    if (err != FWT_OK) {
+        close(fd);
+        return err;
+    }
+    return fwt_agent_install_fd(dev, fd, 1, src, pick->image_len, 0, NULL, NULL, prov_sha,
+                                &res->img);
 }
 
 static fwt_err url_join(char *out, size_t n, const char *base, const char *leaf)
@@ -829,6 +903,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     fwt_err err;
     struct sink s;
     memset(&s, 0, sizeof(s));
+    s.spool_fd = -1; /* the slot */
 
     if (x.cfg->n_keys == 0 && x.cfg->n_roots == 0) {
         return fwt_fail(FWT_E_NO_TRUST, "this device has no trust anchor: every image is refused");
@@ -932,12 +1007,25 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
         err = fwt_fail(FWT_E_INTERNAL, "target %s changed during the update", pick->name);
         goto out;
     }
+    char src[URL_MAX + 600];
+    snprintf(src, sizeof(src), "%s%s (%s)", turl, pick->name, res->encoding);
+    if (pick->enc == ENC_NONE && x.cfg->decrypt_key) {
+        /* A device that takes encrypted images: the target is spooled to an unlinked
+         * scratch file (the TUF client checks its length and hashes, which cover the
+         * bytes as published, ciphertext included), then installed as `install` does
+         * a file: decrypted first when encrypted (the key TLV follows the payload),
+         * into another scratch file, verified, written. */
+        err = spool_install(dev, c, &t, pick, src, x.cfg->require_provenance ? prov_sha : NULL,
+                            o, res);
+        if (err == FWT_OK) {
+            goto installed;
+        }
+        goto out;
+    }
     err = fwt_agent_install_begin(dev, pick->image_len, 0, &inst);
     if (err != FWT_OK) {
         goto out;
     }
-    char src[URL_MAX + 600];
-    snprintf(src, sizeof(src), "%s%s (%s)", turl, pick->name, res->encoding);
     fwt_agent_install_set_source(inst, src);
     if (x.cfg->require_provenance) {
         fwt_agent_install_expect_provenance(inst, prov_sha);
@@ -983,6 +1071,14 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     if (err != FWT_OK) {
         goto out;
     }
+    struct fwt_image_header hdr;
+    if (s.head_len == sizeof(s.head) && fwt_header_decode(s.head, &hdr) == FWT_OK &&
+        (hdr.flags & (FWT_IMAGE_F_ENCRYPTED_AES128 | FWT_IMAGE_F_ENCRYPTED_AES256))) {
+        /* (A device with a [decrypt] key spools plain targets: it never gets here.) */
+        err = fwt_fail(FWT_E_UNSUPPORTED, "target %s is an encrypted image, and this device has no "
+                       "decryption key ([decrypt] key in device.ini)", pick->name);
+        goto out;
+    }
     if (fwt_agent_install_written(inst) != pick->image_len) {
         err = fwt_fail(FWT_E_META_MISMATCH, "target %s gave %llu image bytes, its metadata says %llu",
                        pick->name, (unsigned long long)fwt_agent_install_written(inst),
@@ -1001,6 +1097,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     }
     err = fwt_agent_install_finish(inst, &res->img);
     inst = NULL; /* freed by finish, whatever the result */
+installed:
     if (err == FWT_OK) {
         char d[1024];
         snprintf(d, sizeof(d), "target %s, %s, %llu bytes downloaded for a %llu byte image%s%s",

@@ -11,7 +11,7 @@ static const struct fwt_core_hash k_hashes[] = {FWT_HASH_TABLE(HASH_ROW)};
 #define ALG_ROW(key, sig, pure_sig, sig_tlv, hash, hashes, sig_min, sig_max, sig_size, mod_bits, name,   \
                 tuf_keytype, tuf_scheme, ossl_type, ossl_group)                                \
     {(uint8_t)(key),    (uint8_t)(sig),     (uint8_t)(pure_sig), (uint8_t)(hashes),           \
-     (uint16_t)(sig_tlv), (uint16_t)(sig_min), (uint16_t)(sig_max)},
+     (uint16_t)(sig_tlv), (uint16_t)(sig_min), (uint16_t)(sig_max), (uint16_t)(sig_size)},
 static const struct fwt_core_alg k_algs[] = {FWT_ALG_TABLE(ALG_ROW)};
 #undef ALG_ROW
 

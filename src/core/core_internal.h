@@ -63,6 +63,7 @@ struct fwt_core_alg {
     uint8_t hashes;   /* FWT_HASH_BIT set of the image hashes it may sign */
     uint16_t sig_tlv;
     uint16_t sig_min, sig_max; /* signature TLV length bounds */
+    uint16_t sig_size;         /* the largest signature (DER ECDSA: imgtool --pad-sig's size) */
 };
 /* The row whose field (FWT_CORE_BY_*) is v, or NULL when the table has none
  * (one search loop each keeps the core small; use the wrappers below). */

@@ -191,6 +191,7 @@ struct signer {
     uint8_t keyhash[32]; /* SHA-256: tells keys apart */
     uint16_t sig_tlv;
     enum fwt_sig_alg alg;
+    size_t pad_to; /* --pad-sig: zero-pad the signature to this size (0: no padding) */
 };
 
 static fwt_err prepare_signer(fwt_privkey *key, int pure, int allow_test_key, struct signer *s,
@@ -323,6 +324,11 @@ static fwt_err sign_one(fwt_privkey *key, const struct signer *s, int embed_pubk
     if (e != FWT_OK) {
         return fwt_fail(FWT_E_CRYPTO, "key %zu: the new signature does not verify (%s); nothing "
                         "written", idx + 1, fwt_err_name(e));
+    }
+    if (s->pad_to > sig_len && s->pad_to <= sizeof(sig)) {
+        /* imgtool --pad-sig: a fixed TLV size; verifiers skip the zeros after the DER. */
+        memset(sig + sig_len, 0, s->pad_to - sig_len);
+        sig_len = s->pad_to;
     }
     if (sig_copy) {
         memcpy(sig_copy, sig, sig_len);
@@ -931,6 +937,13 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         const struct fwt_alg_desc *row = fwt_alg_by_key(fwt_pubkey_type(st->signers[0].pub));
         halg = o->pure ? FWT_HASH_SHA512 : row->hash;
         n_signers = 1;
+    }
+    for (size_t i = 0; o->pad_sig && i < n_signers; i++) {
+        /* imgtool --pad-sig pads ECDSA signatures only (the others have a fixed size). */
+        const struct fwt_alg_desc *row = fwt_alg_by_key(fwt_pubkey_type(st->signers[i].pub));
+        if (row && (row->sig == FWT_SIG_ECDSA_P256 || row->sig == FWT_SIG_ECDSA_P384)) {
+            st->signers[i].pad_to = row->sig_size;
+        }
     }
     if (o->hash != FWT_HASH_NONE) {
         /* imgtool --sha: only what every signer's key type may sign (pure: SHA-512). */

@@ -111,6 +111,65 @@ print("trailer sizes: ok")
 PYEOF
 expect 1 "exclude each other" "$FWTRUST" sign -k "$S/root-ed25519.pem" "${IMG[@]}" --overwrite-only --confirm "$FW" "$T/x.bin"
 
+# --pad-sig: ECDSA signature TLVs of a fixed size (72 bytes P-256, 104 P-384), the DER
+# followed by zeros (DER length varies with the top bits of r and s: 70-72 bytes, so
+# about 3 in 4 signatures need padding); fwtrust and the independent verifier accept
+# them as MCUboot does, and refuse padding that is not zeros.
+for kt in p256 p384; do
+    if [ $kt = p256 ]; then K="$S/root-ec-p256.pem" PUB="$P256" W=72
+    else "$FWTRUST" keygen --type ecdsa-p384 -o "$T/ps-p384.pem" >/dev/null
+        "$FWTRUST" pubkey "$T/ps-p384.pem" -o "$T/ps-p384.pub"; K="$T/ps-p384.pem" PUB="$T/ps-p384.pub" W=104
+    fi
+    padded=""
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+        expect 0 "" "$FWTRUST" sign -k "$K" "${IMG[@]}" --pad-sig "$FW" "$T/ps-$kt-$i.bin"
+        "$FWTRUST" inspect --json "$T/ps-$kt-$i.bin" >"$T/ps.json"
+        sig=$(json_field "$T/ps.json" '[t["value"] for t in d["tlvs"] if t["type"] == 0x22][0]')
+        [ $((${#sig} / 2)) = $W ] || fail "--pad-sig $kt: a signature TLV of $((${#sig} / 2)) bytes, not $W"
+        der=$((2 + 0x${sig:2:2}))
+        expect 0 "valid" "$FWTRUST" verify --key "$PUB" "$T/ps-$kt-$i.bin"
+        expect 0 "OK" "$PY" "$V" "$PUB" "$T/ps-$kt-$i.bin"
+        if [ $der -lt $W ]; then
+            padded="$T/ps-$kt-$i.bin"
+            [ "${sig:$((der * 2))}" = "$(printf '%0*d' $(((W - der) * 2)) 0)" ] || fail "--pad-sig: padding is not zeros"
+        fi
+    done
+    [ -n "$padded" ] || fail "--pad-sig $kt: no signature of 12 needed padding"
+    # a non-zero byte in the padding (the signature is the last TLV): refused by both
+    cp "$padded" "$T/ps-bad.bin"
+    printf '\001' | dd of="$T/ps-bad.bin" bs=1 seek=$(($(stat -c %s "$padded") - 1)) conv=notrunc 2>/dev/null
+    expect 22 "does not verify" "$FWTRUST" verify --key "$PUB" "$T/ps-bad.bin"
+    expect 1 "not imgtool's zero padding" "$PY" "$V" "$PUB" "$T/ps-bad.bin"
+    # zeros beyond the curve's largest DER size: not imgtool's padding either
+    "$PY" - "$padded" "$T/ps-long.bin" <<'PYEOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+hs, ps, isz = struct.unpack_from("<HHI", b, 8)
+u = hs + isz + ps
+m, tot = struct.unpack_from("<HH", b, u)
+p = u + 4
+while p < u + tot:
+    t, ln = struct.unpack_from("<HH", b, p)
+    if t == 0x22:
+        assert p + 4 + ln == len(b), "the signature is not the last TLV"
+        struct.pack_into("<H", b, p + 2, ln + 1)
+    p += 4 + ln
+struct.pack_into("<H", b, u + 2, tot + 1)
+open(sys.argv[2], "wb").write(b + b"\0")
+PYEOF
+    expect 22 "does not verify" "$FWTRUST" verify --key "$PUB" "$T/ps-long.bin"
+    expect 1 "not imgtool's zero padding" "$PY" "$V" "$PUB" "$T/ps-long.bin"
+done
+# without --pad-sig the TLV is the DER alone
+expect 0 "" "$FWTRUST" sign -k "$S/root-ec-p256.pem" "${IMG[@]}" "$FW" "$T/np.bin"
+"$FWTRUST" inspect --json "$T/np.bin" >"$T/np.json"
+[ "$(json_field "$T/np.json" '[len(t["value"]) // 2 - 2 - int(t["value"][2:4], 16) for t in d["tlvs"] if t["type"] == 0x22][0]')" = 0 ] ||
+    fail "a signature without --pad-sig has padding"
+# Ed25519 signatures have a fixed size: --pad-sig leaves them as they are
+expect 0 "" "$FWTRUST" sign -k "$S/root-ed25519.pem" "${IMG[@]}" --pad-sig "$FW" "$T/ps-ed.bin"
+expect 0 "" "$FWTRUST" sign -k "$S/root-ed25519.pem" "${IMG[@]}" "$FW" "$T/ps-ed0.bin"
+cmp "$T/ps-ed.bin" "$T/ps-ed0.bin" || fail "--pad-sig changed an Ed25519 image"
+
 # ---- detached signing: the key never touches this machine ----
 for kt in ed25519 ecdsa-p256 ecdsa-p384 rsa-2048; do
     "$FWTRUST" keygen --type "$kt" -o "$T/off-$kt.pem" >/dev/null

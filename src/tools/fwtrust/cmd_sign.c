@@ -27,7 +27,7 @@ static struct fwt_opt_list g_dep_list = {g_dep_specs, 0, FWT_SIGN_MAX_DEPS};
 static const char *g_boot_record, *g_endian = "little", *g_sha = "auto", *g_vector, *g_fix_sig,
                   *g_fix_sig_pub, *g_sig_out, *g_output;
 static uint64_t g_max_align, g_max_sectors;
-static int g_overwrite_only, g_non_bootable;
+static int g_overwrite_only, g_non_bootable, g_pad_sig;
 static uint64_t g_header = U32 + 1ull, g_slot, g_align = 1, g_erased = 0xff, g_load = U32 + 1ull,
                 g_rom = U32 + 1ull, g_hex = U32 + 1ull; /* above U32: not given */
 static int g_pad_header, g_pad, g_confirm, g_pure, g_allow_test, g_no_format, g_json, g_no_log;
@@ -87,6 +87,9 @@ static const struct fwt_opt k_opts[] = {
                  "sectors of the swap status in the trailer (128)"),
     FWT_OPT_FLAG_(0, "overwrite-only", &g_overwrite_only, "trailer for overwrite-only upgrades (no swap status)"),
     FWT_OPT_FLAG_(0, "non-bootable", &g_non_bootable, "set the NON_BOOTABLE header flag"),
+    FWT_OPT_FLAG_(0, "pad-sig", &g_pad_sig,
+                  "zero-pad ECDSA signatures to a fixed size (72 bytes P-256,\n"
+                  "104 P-384), as imgtool --pad-sig; other keys unchanged"),
     FWT_OPT_STR_('e', "endian", "little", &g_endian,
                  "byte order: little (MCUboot's targets; big is refused)"),
     FWT_OPT_STR_(0, "vector-to-sign", "digest|payload", &g_vector,
@@ -296,6 +299,7 @@ static int run_sign(int argc, char **argv)
     so.max_align = (uint32_t)g_max_align;
     so.max_sectors = (uint32_t)g_max_sectors;
     so.overwrite_only = g_overwrite_only;
+    so.pad_sig = g_pad_sig;
     if (g_non_bootable) {
         so.flags |= FWT_IMAGE_F_NON_BOOTABLE;
     }

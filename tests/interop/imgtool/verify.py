@@ -36,6 +36,19 @@ HASHES = {T_SHA256: hashlib.sha256, T_SHA384: hashlib.sha384, T_SHA512: hashlib.
 T_RSA2048, T_ECDSA, T_RSA3072, T_ED25519, T_SIG_PURE = 0x20, 0x22, 0x23, 0x24, 0x25
 
 
+def ecdsa_unpad(key, sig):
+    """imgtool --pad-sig: the DER signature followed by zeros up to the curve's
+    largest DER size (72 bytes P-256, 104 P-384). MCUboot reads the DER
+    SEQUENCE's own length and skips what follows; here only zeros may follow."""
+    largest = 104 if key.curve.name == "secp384r1" else 72
+    if len(sig) < 2 or sig[0] != 0x30 or sig[1] >= 0x80 or 2 + sig[1] >= len(sig):
+        return sig
+    if len(sig) > largest or any(sig[2 + sig[1]:]):
+        fail("ECDSA signature: %d bytes after its DER are not imgtool's zero padding"
+             % (len(sig) - 2 - sig[1]))
+    return sig[:2 + sig[1]]
+
+
 def fail(msg):
     print("verify.py: INVALID: " + msg, file=sys.stderr)
     sys.exit(1)
@@ -146,7 +159,7 @@ def main(argv):
                     key.verify(v, signed if pure else digest)
                 elif isinstance(key, ec.EllipticCurvePublicKey):
                     alg = hashes.SHA256() if want_hash == T_SHA256 else hashes.SHA384()
-                    key.verify(v, digest, ec.ECDSA(utils.Prehashed(alg)))
+                    key.verify(ecdsa_unpad(key, v), digest, ec.ECDSA(utils.Prehashed(alg)))
                 else:
                     key.verify(v, digest,
                                padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
