@@ -177,8 +177,15 @@ fwt_err fwt_catalog_build(fwt_signlog *log, const fwt_pubkey *log_key, const jso
         if ((e = fwt_signlog_entry(log, i, &text, &len)) != FWT_OK) {
             break;
         }
+        struct fwt_signlog_event ev;
         e = fwt_signlog_record_parse((const uint8_t *)text, len, &rec);
+        /* events (approvals, fleet admin actions) sign no image: not in the catalog */
+        int event = e != FWT_OK && fwt_signlog_event_parse((const uint8_t *)text, len, &ev) == FWT_OK;
         free(text);
+        if (event) {
+            e = FWT_OK;
+            continue;
+        }
         if (e != FWT_OK) {
             break;
         }
