@@ -76,6 +76,18 @@ FWT_MUST_CHECK fwt_err fwt_srv_rollout_observe_manifest(fwt_srv *s, const char *
 FWT_MUST_CHECK fwt_err fwt_srv_version_vulnerable(fwt_srv *s, const struct fwt_srv_actor *who,
                                                   const char *version, int on);
 
+/* Block an image (on) or unblock it, by the SHA-256 of its bytes (lower-case hex, as
+ * rollouts and device manifests name it; operator role): a release marked vulnerable or
+ * withdrawn (docs/catalog.md). Blocking halts its active and paused rollouts at once (in
+ * the same transaction); while blocked, creating a rollout of it and resuming one are
+ * refused (FWT_E_STATE). info: {sha256, blocked, reason, halted: [rollout ids]}. */
+FWT_MUST_CHECK fwt_err fwt_srv_image_block(fwt_srv *s, const struct fwt_srv_actor *who, const char *sha256, int on,
+                                           const char *reason, json_t **info);
+/* Exposure: for each image devices run (the confirmed, else trial, slot of their last
+ * manifest) and each blocked image, {sha256, version, count, devices: [{id,
+ * hardware_id, status}], blocked: {reason, at} or null}; sha256 non-NULL: that image only. */
+FWT_MUST_CHECK fwt_err fwt_srv_image_exposure(fwt_srv *s, const char *sha256, json_t **arr);
+
 /* Quarantine a device (no rollout admits it) or release it. */
 FWT_MUST_CHECK fwt_err fwt_srv_quarantine(fwt_srv *s, const struct fwt_srv_actor *who, const char *device_id,
                                           int on, const char *reason);

@@ -239,8 +239,9 @@ fwt_err fwt_catalog_build(fwt_signlog *log, const fwt_pubkey *log_key, const jso
                 json_object_set(ent, "version", json_object_get(fw, "version"));
             }
             json_array_append_new(json_object_get(ent, "targets"),
-                                  json_pack("{s:O, s:O, s:O}", "name", json_object_get(row, "name"), "role",
-                                            json_object_get(row, "role"), "staged", json_object_get(row, "staged")));
+                                  json_pack("{s:O, s:O, s:O, s:O*}", "name", json_object_get(row, "name"), "role",
+                                            json_object_get(row, "role"), "staged", json_object_get(row, "staged"),
+                                            "sha256", json_object_get(json_object_get(row, "hashes"), "sha256")));
             json_t *prov = json_object_get(json_object_get(row, "custom"), "provenance");
             if (prov) {
                 json_object_set(ent, "provenance", prov);

@@ -44,8 +44,8 @@ dg() { "$FWTRUST" inspect --json "$1" | "$PY" -c 'import json,sys; d=json.load(s
 D1=$(dg v1.bin); D2=$(dg v2.bin); D3=$(dg v3.bin)
 
 expect 0 "" "$FWTRUST" catalog list --json --repo repo --log "$DB"
-"$PY" - "$T/.out" "$D1" "$D2" "$D3" <<'PYEOF'
-import json, sys
+"$PY" - "$T/.out" "$D1" "$D2" "$D3" v2.bin <<'PYEOF'
+import hashlib, json, sys
 d = json.load(open(sys.argv[1]))
 by = {i["digest"]: i for i in d["images"]}
 d1, d2, d3 = sys.argv[2:5]
@@ -55,6 +55,8 @@ assert a["version"] == "1.0.0+0" and a["hw_id"] == "board-a" and a["state"] == "
 assert [s["signer"] for s in a["signers"]] == ["alice", "bob"] and len(a["log_entries"]) == 2, a
 assert a["provenance"]["builders"] == ["https://ci.example/runner"], a
 assert b["state"] == "published" and [t["name"] for t in b["targets"]] == ["v2.bin"], b
+# the SHA-256 of the target's bytes: what the fleet server blocks and counts exposure by
+assert b["targets"][0]["sha256"] == hashlib.sha256(open(sys.argv[5], "rb").read()).hexdigest(), b
 assert c["state"] == "signed" and c["targets"] == [] and c["provenance"] is None, c
 PYEOF
 expect 0 "published" "$FWTRUST" catalog list --repo repo --log "$DB"

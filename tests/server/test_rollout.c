@@ -474,6 +474,84 @@ static void test_cron(void **state)
     assert_false(open);
 }
 
+/* ---- blocked images (catalog marks) and exposure ---- */
+
+/* A manifest whose confirmed slot runs the image with SHA-256 sha. */
+static void set_running(const char *did, const char *version, const char *sha)
+{
+    json_t *o = json_pack("{s:{s:[{s:s, s:s, s:s, s:{s:s}}]}}", "signed", "slots", "slot", "a", "state", "confirmed",
+                          "version", version, "hashes", "sha256", sha);
+    char *m = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    struct db_param p[] = {DBT(m), DBT(did)};
+    assert_int_equal(db_exec(g_s->db, "UPDATE devices SET last_manifest = ? WHERE id = ?", p, 2, NULL, NULL), FWT_OK);
+    free(m);
+}
+
+static void test_image_block_exposure(void **state)
+{
+    (void)state;
+    add_devices("b", 20, "board-a", NULL);
+    char *id = create(&k_alice, k_waves, FWT_OK);
+    assert_string_equal(rstate(id), "active");
+    json_t *info = NULL;
+    /* a viewer cannot block; the digest must be 64 lower-case hex digits */
+    assert_int_equal(fwt_srv_image_block(g_s, &k_viewer, k_sha, 1, "x", &info), FWT_E_KEY);
+    assert_int_equal(fwt_srv_image_block(g_s, &k_alice, "AAAA", 1, "x", &info), FWT_E_ARG);
+    assert_string_equal(rstate(id), "active");
+    /* blocking halts the image's rollout at once */
+    assert_int_equal(fwt_srv_image_block(g_s, &k_alice, k_sha, 1, "CVE-2026-1234 (withdrawn)", &info), FWT_OK);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(info, "halted"), 0)), id);
+    json_decref(info);
+    json_t *st = status(id);
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "halted");
+    assert_non_null(strstr(json_string_value(json_object_get(st, "reason")), "CVE-2026-1234"));
+    json_decref(st);
+    assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE state = 'assigned'", NULL), 0);
+    /* neither resumed nor created while blocked */
+    assert_int_equal(fwt_srv_rollout_action(g_s, &k_alice, id, "resume", NULL), FWT_E_STATE);
+    assert_non_null(strstr(fwt_detail(), "blocked"));
+    assert_string_equal(rstate(id), "halted");
+    assert_int_equal(fwt_srv_rollout_action(g_s, &k_alice, id, "cancel", NULL), FWT_OK);
+    free(create(&k_alice, k_waves, FWT_E_STATE));
+    assert_non_null(strstr(fwt_detail(), "is blocked"));
+    assert_int_equal(count("SELECT COUNT(*) FROM rollouts", NULL), 1);
+    /* exposure: who runs what */
+    const char *other = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    set_running("b-000", "1.0.0", k_sha);
+    set_running("b-001", "1.0.0", k_sha);
+    set_running("b-002", "1.0.0", k_sha);
+    set_running("b-003", "2.0.0", other);
+    json_t *arr = NULL;
+    assert_int_equal(fwt_srv_image_exposure(g_s, NULL, &arr), FWT_OK);
+    assert_int_equal(json_array_size(arr), 2);
+    json_t *a = json_array_get(arr, 0), *b = json_array_get(arr, 1);
+    if (strcmp(json_string_value(json_object_get(a, "sha256")), k_sha) != 0) {
+        json_t *t = a;
+        a = b;
+        b = t;
+    }
+    assert_string_equal(json_string_value(json_object_get(a, "sha256")), k_sha);
+    assert_int_equal(json_integer_value(json_object_get(a, "count")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(a, "devices"), 2), "id")),
+                        "b-002");
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(a, "blocked"), "reason")), "CVE"));
+    assert_int_equal(json_integer_value(json_object_get(b, "count")), 1);
+    assert_true(json_is_null(json_object_get(b, "blocked")));
+    json_decref(arr);
+    assert_int_equal(fwt_srv_image_exposure(g_s, other, &arr), FWT_OK);
+    assert_int_equal(json_array_size(arr), 1);
+    json_decref(arr);
+    /* unblocked: a rollout of it may be created again */
+    assert_int_equal(fwt_srv_image_block(g_s, &k_alice, k_sha, 0, NULL, &info), FWT_OK);
+    json_decref(info);
+    char *id2 = create(&k_alice, k_waves, FWT_OK);
+    assert_string_equal(rstate(id2), "active");
+    assert_int_equal(count("SELECT COUNT(*) FROM blocked_images", NULL), 0);
+    free(id2);
+    free(id);
+}
+
 /* ---- metrics against a scripted scenario ---- */
 
 static void set_manifest(const char *did, const char *version, int64_t last_seen)
@@ -772,6 +850,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_urgent_critical_conflict_quarantine_windows, setup, teardown),
         cmocka_unit_test(test_cron),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_block_exposure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_failures_halt_version, setup, teardown),
