@@ -130,6 +130,17 @@ FWT_MUST_CHECK fwt_err fwt_cron_window_open(const struct fwt_cron *c, const char
  *    "containment": {"RULE": "none" | "quarantine" | "halt-version"}} */
 struct fwt_fleet_manifest;
 FWT_MUST_CHECK fwt_err fwt_srv_alert_config_parse(const uint8_t *buf, size_t len, json_t **cfg);
+/* The publish gate's refusals and overrides (`fwtrust repo publish`, one JSON line each in
+ * the repository's publish-gate.jsonl: {time, outcome "refused"|"overridden", by,
+ * findings [{image, kind, text}], reason?}) as alerts of rule "publish-gate": one per
+ * record (subject "publish-gate@TIME:IMAGE"; a record imported before raises nothing),
+ * recorded, audited and queued for the webhooks like the others. Every line is checked
+ * first: a malformed one (FWT_E_MALFORMED, naming the line) raises nothing. info:
+ * {raised, already}. */
+FWT_MUST_CHECK fwt_err fwt_srv_alerts_publish_gate(fwt_srv *s, const uint8_t *buf, size_t len, time_t now,
+                                                   json_t **info);
+/* One line of publish-gate.jsonl (strict; the fuzz target's entry). */
+FWT_MUST_CHECK fwt_err fwt_srv_publish_gate_parse(const uint8_t *line, size_t len, json_t **rec);
 /* A verified manifest that came from addr (text). */
 FWT_MUST_CHECK fwt_err fwt_srv_alerts_manifest(fwt_srv *s, const char *device_id,
                                                const struct fwt_fleet_manifest *m, const char *addr,

@@ -813,6 +813,57 @@ static void test_alert_failures_halt_version(void **state)
 }
 
 /* A manifest saying the rollout's install rolled back: the device fails once, one incident. */
+/* The publish gate's record (as fwtrust repo publish writes it) becomes alerts, once. */
+static void test_publish_gate_alerts(void **state)
+{
+    (void)state;
+    write_alerts("{\"webhooks\": [{\"url\": \"http://127.0.0.1:9/hook\", \"secret\": \"0123456789abcdef\"}]}");
+    const char *jsonl =
+        "{\"by\":\"alice\",\"findings\":[{\"image\":\"/r/staged/targets/fw.bin\",\"kind\":\"not-logged\","
+        "\"text\":\"1 of its 1 signature(s) are not in the signing log\"}],\"outcome\":\"refused\",\"time\":1700000000}\n"
+        "{\"by\":\"bob\",\"findings\":[{\"image\":\"/r/staged/targets/fw.bin\",\"kind\":\"outside-window\","
+        "\"text\":\"log entry 3: signed at 03:00\"}],\"outcome\":\"overridden\",\"reason\":\"INC-7 hotfix\","
+        "\"time\":1700000100}\n";
+    json_t *info = NULL;
+    if (fwt_srv_alerts_publish_gate(g_s, (const uint8_t *)jsonl, strlen(jsonl), time(NULL), &info) != FWT_OK) {
+        fail_msg("import: %s", fwt_detail());
+    }
+    assert_int_equal(json_integer_value(json_object_get(info, "raised")), 2);
+    json_decref(info);
+    assert_int_equal(alerts_of("publish-gate"), 2);
+    assert_int_equal(count("SELECT COUNT(*) FROM webhook_deliveries", NULL), 2);
+    assert_int_equal(count("SELECT COUNT(*) FROM alerts WHERE detail LIKE ?", "overridden by bob (reason: INC-7 hotfix)%"),
+                     1);
+    /* imported again (the file grows): only the new record raises */
+    char more[2048];
+    snprintf(more, sizeof(more), "%s%s", jsonl,
+             "{\"by\":\"carol\",\"findings\":[{\"image\":\"/r/staged/targets/fw2.bin\",\"kind\":\"version-down\","
+             "\"text\":\"x\"}],\"outcome\":\"refused\",\"time\":1700000200}\n");
+    assert_int_equal(fwt_srv_alerts_publish_gate(g_s, (const uint8_t *)more, strlen(more), time(NULL), &info), FWT_OK);
+    assert_int_equal(json_integer_value(json_object_get(info, "raised")), 1);
+    assert_int_equal(json_integer_value(json_object_get(info, "already")), 2);
+    json_decref(info);
+    assert_int_equal(alerts_of("publish-gate"), 3);
+    /* a malformed line raises nothing, naming the line */
+    const char *bad[] = {
+        "{\"by\":\"x\",\"findings\":[],\"outcome\":\"refused\",\"time\":1}",
+        "{\"by\":\"x\",\"findings\":[{\"image\":\"a\",\"kind\":\"k\",\"text\":\"t\"}],\"outcome\":\"ok\",\"time\":1}",
+        "{\"by\":\"x\",\"findings\":[{\"image\":\"a\",\"kind\":\"k\",\"text\":\"t\"}],\"outcome\":\"refused\",\"time\":-1}",
+        "{\"by\":\"x\",\"findings\":[{\"image\":\"a\",\"kind\":\"k\",\"text\":\"t\"}],\"outcome\":\"refused\",\"time\":1,\"x\":1}",
+        "not json",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(more, sizeof(more),
+                 "{\"by\":\"d\",\"findings\":[{\"image\":\"/n.bin\",\"kind\":\"k\",\"text\":\"t\"}],"
+                 "\"outcome\":\"refused\",\"time\":1700000300}\n%s\n", bad[i]);
+        assert_int_equal(fwt_srv_alerts_publish_gate(g_s, (const uint8_t *)more, strlen(more), time(NULL), &info),
+                         FWT_E_MALFORMED);
+        assert_non_null(strstr(fwt_detail(), "line 2"));
+        assert_null(info);
+    }
+    assert_int_equal(alerts_of("publish-gate"), 3);
+}
+
 static void test_manifest_rollback(void **state)
 {
     (void)state;
@@ -851,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_cron),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_block_exposure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_gate_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_failures_halt_version, setup, teardown),

@@ -748,6 +748,36 @@ static int cmd_image_exposure(const struct fwt_cli_args *a)
     return e == FWT_OK ? done(json_pack("{s:o}", "images", arr), exposure_text) : fail(e);
 }
 
+/* ---- the publish gate's record as alerts (docs/key-custody.md#publish-gates) ---- */
+
+static void gate_text(json_t *o)
+{
+    printf("publish gate: %lld alert(s) raised, %lld record(s) imported before\n",
+           (long long)json_integer_value(json_object_get(o, "raised")),
+           (long long)json_integer_value(json_object_get(o, "already")));
+}
+
+static int cmd_alert_import_gate(const struct fwt_cli_args *a)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err e = fwt_read_file(a->argv[0], 64U << 20, &buf, &len);
+    if (e != FWT_OK) {
+        return fail(fwt_fail(e, "%s: %s", a->argv[0], fwt_detail()));
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    json_t *info = NULL;
+    e = fwt_srv_alerts_publish_gate(s, buf, len, time(NULL), &info);
+    fwt_srv_close(s);
+    free(buf);
+    return e == FWT_OK ? done(info, gate_text) : fail(fwt_fail(e, "%s: %s", a->argv[0], fwt_detail()));
+}
+
 static int g_prom;
 static const struct fwt_opt k_metrics_opts[] = {
     FWT_OPT_FLAG_(0, "prometheus", &g_prom, "print the Prometheus text format (as GET /metrics)"),
@@ -884,6 +914,11 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"image exposure", "[SHA256]", 0, 1, "which devices run each image (and which images are blocked)",
      "For each image devices run (the confirmed, else trial, slot of their last manifest)\n"
      "and each blocked image: how many devices run it and which.", NULL},
+    {"alert import-gate", "FILE", 1, 1, "the publish gate's refusals and overrides (publish-gate.jsonl) as alerts",
+     "Each record of a repository's publish-gate.jsonl (fwtrust repo publish) becomes an\n"
+     "alert of rule publish-gate, recorded, audited and sent to the webhooks like the\n"
+     "others; records imported before raise nothing, so run it after every publish or\n"
+     "from a timer. A malformed line (exit 20, named) raises nothing.", NULL},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
@@ -891,7 +926,7 @@ static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_events, cmd_routes,
     cmd_rollout_create, cmd_rollout_approve, cmd_rollout_status, cmd_rollout_halt, cmd_rollout_resume,
     cmd_rollout_cancel, cmd_rollout_retry, cmd_device_quarantine, cmd_version_vulnerable, cmd_metrics,
-    cmd_image_repo_set, cmd_image_block, cmd_image_exposure,
+    cmd_image_repo_set, cmd_image_block, cmd_image_exposure, cmd_alert_import_gate,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-server command");
