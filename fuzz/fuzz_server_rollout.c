@@ -5,6 +5,7 @@
  *   1: the alerts configuration (fwt_srv_alert_config_parse)
  *   2: a cron expression (fwt_cron_parse), and the window check when it parses
  *   3: the attestation configuration (fwt_srv_attest_config_parse, attest.json)
+ *   4: a record of the publish gate (fwt_srv_publish_gate_parse, publish-gate.jsonl)
  */
 #include <fwtrust/fwt_rollout.h>
 
@@ -21,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *p = data + 1;
     size_t n = size - 1;
     json_t *j = NULL;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0:
         if (fwt_srv_rollout_spec_check(p, n, &j) == FWT_OK && !json_is_object(json_object_get(j, "select"))) {
             abort();
@@ -35,6 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         if (fwt_srv_attest_config_parse(p, n, &j) == FWT_OK &&
             (!json_is_object(j) || !json_is_string(json_object_get(j, "ek_ca")))) {
+            abort();
+        }
+        break;
+    case 4:
+        if (fwt_srv_publish_gate_parse(p, n, &j) == FWT_OK &&
+            (!json_is_object(j) || json_array_size(json_object_get(j, "findings")) == 0)) {
             abort();
         }
         break;

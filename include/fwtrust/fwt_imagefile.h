@@ -48,6 +48,10 @@ FWT_MUST_CHECK fwt_err fwt_file_io_open_any(struct fwt_file_io *fio, const char 
  * Verify the image in path with the core verifier and the OpenSSL ops.
  * Sets the error detail (fwt_detail()) to a sentence naming the cause.
  */
+/* The key version of the first boot-key certificate (FWT_TLV_CERT) embedded in the image
+ * at path (binary or .hex): FWT_E_NOT_FOUND when it carries none (signed by a directly
+ * trusted key). Not a verification: the catalog lists what an image claims. */
+FWT_MUST_CHECK fwt_err fwt_image_file_key_version(const char *path, uint32_t *key_version);
 FWT_MUST_CHECK fwt_err fwt_verify_file(const char *path, const struct fwt_policy *policy,
                                        struct fwt_image_info *info);
 /* The same with io flags for the reader: FWT_IO_PLAINTEXT for storage that holds

@@ -348,6 +348,10 @@ struct fwt_audit_opts {
     int has_window;
     unsigned window_start; /* minutes after midnight UTC */
     unsigned window_end;   /* exclusive; a window may wrap midnight (start > end) */
+    /* Optional: called with each event entry (they are never findings), e.g. so
+     * that `log audit` lists the approvals `cert issue --log` recorded. */
+    void (*on_event)(void *ctx, uint64_t index, const struct fwt_signlog_event *ev);
+    void *event_ctx;
 };
 /* Called for each finding; text is a sentence naming the cause. */
 typedef void (*fwt_audit_fn)(void *ctx, uint64_t index, enum fwt_audit_kind kind,

@@ -175,6 +175,9 @@ FWT_MUST_CHECK fwt_err repo_cmd_list(struct repo *r, const char *role, json_t *r
  * DIR/publish-gate.jsonl.
  */
 #define REPO_GATE_LOG "publish-gate.jsonl"
+/* The file in the repository holding target name with this sha256 (hex): malloc'd path
+ * (NULL: out of memory). The file exists once the target was added. */
+char *repo_target_file(const struct repo *r, const char *name, const char *sha256);
 FWT_MUST_CHECK fwt_err repo_cmd_new_images(struct repo *r, json_t **out);
 FWT_MUST_CHECK fwt_err repo_record_gate(struct repo *r, const char *outcome, const char *reason,
                                         const json_t *findings);

@@ -76,6 +76,18 @@ FWT_MUST_CHECK fwt_err fwt_srv_rollout_observe_manifest(fwt_srv *s, const char *
 FWT_MUST_CHECK fwt_err fwt_srv_version_vulnerable(fwt_srv *s, const struct fwt_srv_actor *who,
                                                   const char *version, int on);
 
+/* Block an image (on) or unblock it, by the SHA-256 of its bytes (lower-case hex, as
+ * rollouts and device manifests name it; operator role): a release marked vulnerable or
+ * withdrawn (docs/catalog.md). Blocking halts its active and paused rollouts at once (in
+ * the same transaction); while blocked, creating a rollout of it and resuming one are
+ * refused (FWT_E_STATE). info: {sha256, blocked, reason, halted: [rollout ids]}. */
+FWT_MUST_CHECK fwt_err fwt_srv_image_block(fwt_srv *s, const struct fwt_srv_actor *who, const char *sha256, int on,
+                                           const char *reason, json_t **info);
+/* Exposure: for each image devices run (the confirmed, else trial, slot of their last
+ * manifest) and each blocked image, {sha256, version, count, devices: [{id,
+ * hardware_id, status}], blocked: {reason, at} or null}; sha256 non-NULL: that image only. */
+FWT_MUST_CHECK fwt_err fwt_srv_image_exposure(fwt_srv *s, const char *sha256, json_t **arr);
+
 /* Quarantine a device (no rollout admits it) or release it. */
 FWT_MUST_CHECK fwt_err fwt_srv_quarantine(fwt_srv *s, const struct fwt_srv_actor *who, const char *device_id,
                                           int on, const char *reason);
@@ -118,6 +130,17 @@ FWT_MUST_CHECK fwt_err fwt_cron_window_open(const struct fwt_cron *c, const char
  *    "containment": {"RULE": "none" | "quarantine" | "halt-version"}} */
 struct fwt_fleet_manifest;
 FWT_MUST_CHECK fwt_err fwt_srv_alert_config_parse(const uint8_t *buf, size_t len, json_t **cfg);
+/* The publish gate's refusals and overrides (`fwtrust repo publish`, one JSON line each in
+ * the repository's publish-gate.jsonl: {time, outcome "refused"|"overridden", by,
+ * findings [{image, kind, text}], reason?}) as alerts of rule "publish-gate": one per
+ * record (subject "publish-gate@TIME:IMAGE"; a record imported before raises nothing),
+ * recorded, audited and queued for the webhooks like the others. Every line is checked
+ * first: a malformed one (FWT_E_MALFORMED, naming the line) raises nothing. info:
+ * {raised, already}. */
+FWT_MUST_CHECK fwt_err fwt_srv_alerts_publish_gate(fwt_srv *s, const uint8_t *buf, size_t len, time_t now,
+                                                   json_t **info);
+/* One line of publish-gate.jsonl (strict; the fuzz target's entry). */
+FWT_MUST_CHECK fwt_err fwt_srv_publish_gate_parse(const uint8_t *line, size_t len, json_t **rec);
 /* A verified manifest that came from addr (text). */
 FWT_MUST_CHECK fwt_err fwt_srv_alerts_manifest(fwt_srv *s, const char *device_id,
                                                const struct fwt_fleet_manifest *m, const char *addr,

@@ -54,14 +54,15 @@ fwtrust provenance verify --policy policy.json -e a.env -e b.env -e c.env fw.bin
 expect_rc 28 "too few builders agree" fwtrust provenance verify --policy policy.json -e a.env -e c.env fw.bin
 
 say "Two of three approvers approve a 4-hour certificate for the release key, for this build"
+fwtrust log init --log sign.db --log-key logkey.pem >/dev/null
 fwtrust cert approve --approver-key approver-1.pem --provenance a.env -k release.pub --valid-for 1h -o ap1.json
 fwtrust cert approve --approver-key approver-2.pem --provenance a.env -k release.pub --valid-for 1h -o ap2.json
 fwtrust cert issue --root root.pem -k release.pub --key-version 2 --hw-id lego-primehub --valid-for 4h \
     --provenance a.env --approver approver-1.pub --approver approver-2.pub --approver approver-3.pub \
-    --approvals 2 --approval ap1.json --approval ap2.json -o release.cert
+    --approvals 2 --approval ap1.json --approval ap2.json --log sign.db --signer root-holder -o release.cert
+fwtrust log audit --log sign.db # the two approvals, as signing-log entries
 
 say "The release is signed (logged, provenance bound) and published through the gates"
-fwtrust log init --log sign.db --log-key logkey.pem >/dev/null
 fwtrust sign -k release.pem --cert release.cert --version 4.0.0+5 --header-size 0x200 --pad-header \
     --hw-id lego-primehub --security-counter 5 --provenance a.env --log sign.db --signer release-manager \
     fw.bin fw.signed.bin

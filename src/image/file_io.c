@@ -516,3 +516,30 @@ fwt_err fwt_verify_file_any_key(const char *path, const char *const *specs, size
     free(enc);
     return err;
 }
+
+fwt_err fwt_image_file_key_version(const char *path, uint32_t *key_version)
+{
+    *key_version = 0;
+    struct fwt_file_io fio;
+    fwt_err err = fwt_file_io_open_any(&fio, path);
+    if (err != FWT_OK) {
+        return err;
+    }
+    uint8_t *work = malloc(8192); /* a header's worth, and a certificate (FWT_CERT_MAX) */
+    struct fwt_image_info pi;
+    memset(&pi, 0, sizeof(pi));
+    struct fwt_cert c;
+    if (!work) {
+        err = fwt_fail(FWT_E_NOMEM, "out of memory");
+    } else if ((err = fwt_image_parse(&fio.io, work, 8192, &pi)) == FWT_OK) {
+        err = first_cert(&fio.io, &pi.hdr, work, 8192, &c);
+        if (err == FWT_OK) {
+            *key_version = c.key_version;
+        } else if (err == FWT_E_NOT_FOUND) {
+            fwt_detail_clear();
+        }
+    }
+    free(work);
+    fwt_file_io_close(&fio);
+    return err;
+}

@@ -325,6 +325,8 @@ fwt_err fwt_signlog_audit(fwt_signlog *log, const struct fwt_audit_opts *o, fwt_
             if (fwt_signlog_event_parse((const uint8_t *)text, len, &ev) != FWT_OK) {
                 e = fwt_fail(FWT_E_STATE, "entry %llu is not a valid log entry: %s",
                              (unsigned long long)i, fwt_detail());
+            } else if (o->on_event) {
+                o->on_event(o->event_ctx, i, &ev);
             }
         } else {
             e = audit_one(&a, i, &r);

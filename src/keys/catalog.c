@@ -141,8 +141,9 @@ static json_t *entry_for(json_t *by_digest, json_t *order, const char *hex)
     if (e) {
         return e;
     }
-    e = json_pack("{s:s, s:n, s:n, s:n, s:[], s:[], s:[], s:n, s:[], s:b}", "digest", hex, "hash", "version",
-                  "hw_id", "signers", "log_entries", "targets", "provenance", "vulnerabilities", "unlogged", 0);
+    e = json_pack("{s:s, s:n, s:n, s:n, s:[], s:[], s:[], s:n, s:[], s:b, s:[]}", "digest", hex, "hash", "version",
+                  "hw_id", "signers", "log_entries", "targets", "provenance", "vulnerabilities", "unlogged", 0,
+                  "key_versions");
     if (e && json_object_set_new(by_digest, hex, e) == 0 && json_array_append_new(order, json_string(hex)) == 0) {
         return e;
     }
@@ -177,8 +178,15 @@ fwt_err fwt_catalog_build(fwt_signlog *log, const fwt_pubkey *log_key, const jso
         if ((e = fwt_signlog_entry(log, i, &text, &len)) != FWT_OK) {
             break;
         }
+        struct fwt_signlog_event ev;
         e = fwt_signlog_record_parse((const uint8_t *)text, len, &rec);
+        /* events (approvals, fleet admin actions) sign no image: not in the catalog */
+        int event = e != FWT_OK && fwt_signlog_event_parse((const uint8_t *)text, len, &ev) == FWT_OK;
         free(text);
+        if (event) {
+            e = FWT_OK;
+            continue;
+        }
         if (e != FWT_OK) {
             break;
         }
@@ -232,8 +240,23 @@ fwt_err fwt_catalog_build(fwt_signlog *log, const fwt_pubkey *log_key, const jso
                 json_object_set(ent, "version", json_object_get(fw, "version"));
             }
             json_array_append_new(json_object_get(ent, "targets"),
-                                  json_pack("{s:O, s:O, s:O}", "name", json_object_get(row, "name"), "role",
-                                            json_object_get(row, "role"), "staged", json_object_get(row, "staged")));
+                                  json_pack("{s:O, s:O, s:O, s:O*, s:O*}", "name", json_object_get(row, "name"),
+                                            "role", json_object_get(row, "role"), "staged",
+                                            json_object_get(row, "staged"), "sha256",
+                                            json_object_get(json_object_get(row, "hashes"), "sha256"), "key_version",
+                                            json_object_get(row, "key_version")));
+            /* key versions of its boot-key certificates (from the target files; none: []) */
+            json_t *kvs = json_object_get(ent, "key_versions"), *kv = json_object_get(row, "key_version");
+            int have = 0;
+            size_t q;
+            json_t *x;
+            json_array_foreach(kvs, q, x)
+            {
+                have |= json_equal(x, kv);
+            }
+            if (json_is_integer(kv) && !have) {
+                json_array_append(kvs, kv);
+            }
             json_t *prov = json_object_get(json_object_get(row, "custom"), "provenance");
             if (prov) {
                 json_object_set(ent, "provenance", prov);

@@ -26,11 +26,18 @@ fwt_err fwt_signlog_records(const char *path, const fwt_pubkey *pub, struct fwt_
     if (err == FWT_OK && size && (v = calloc((size_t)size, sizeof(*v))) == NULL) {
         err = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
+    size_t k = 0; /* records; events (approvals, fleet admin actions) sign no image */
     for (uint64_t i = 0; err == FWT_OK && i < size; i++) {
         char *text = NULL;
         size_t tl = 0;
+        struct fwt_signlog_event ev;
         if ((err = fwt_signlog_entry(log, i, &text, &tl)) == FWT_OK) {
-            err = fwt_signlog_record_parse((const uint8_t *)text, tl, &v[i]);
+            err = fwt_signlog_record_parse((const uint8_t *)text, tl, &v[k]);
+            if (err == FWT_OK) {
+                k++;
+            } else if (fwt_signlog_event_parse((const uint8_t *)text, tl, &ev) == FWT_OK) {
+                err = FWT_OK;
+            }
         }
         free(text);
     }
@@ -40,6 +47,6 @@ fwt_err fwt_signlog_records(const char *path, const fwt_pubkey *pub, struct fwt_
         return err;
     }
     *out = v;
-    *n = (size_t)size;
+    *n = k;
     return FWT_OK;
 }

@@ -23,7 +23,8 @@ static const struct fwt_srv_actor k_alerts = {"server:alerts", FWT_SRV_APPROVER}
 
 static const char *const k_rules[] = {"failures-above-baseline", "unknown-image-digest", "unexpected-signer",
                                       "identity-two-places",     "clock-backwards",      "checkin-storm",
-                                      "audit-head-backwards",    "attestation-failed",   NULL};
+                                      "audit-head-backwards",    "attestation-failed",   "publish-gate",
+                                      NULL};
 
 /* ---- configuration ---- */
 
@@ -555,4 +556,117 @@ fwt_err fwt_srv_webhooks_deliver(fwt_srv *s, time_t now, size_t *attempted)
     }
     json_decref(cfg);
     return e;
+}
+
+/* ---- the publish gate's record (fwtrust repo publish: DIR/publish-gate.jsonl) ---- */
+
+fwt_err fwt_srv_publish_gate_parse(const uint8_t *line, size_t len, json_t **rec)
+{
+    *rec = NULL;
+    if (!line || len == 0 || len > FWT_SRV_BODY_MAX) {
+        return fwt_fail(FWT_E_MALFORMED, "publish-gate record: %zu bytes (1 to %u allowed)", len, FWT_SRV_BODY_MAX);
+    }
+    json_error_t je;
+    json_t *o = json_loadb((const char *)line, len, JSON_REJECT_DUPLICATES, &je);
+    fwt_err e = o && json_is_object(o) ? FWT_OK : fwt_fail(FWT_E_MALFORMED, "publish-gate record: not a JSON object%s%s",
+                                                         o ? "" : ": ", o ? "" : je.text);
+    const char *k;
+    json_t *v;
+    json_object_foreach(e == FWT_OK ? o : NULL, k, v)
+    {
+        if (strcmp(k, "time") && strcmp(k, "outcome") && strcmp(k, "by") && strcmp(k, "findings") &&
+            strcmp(k, "reason")) {
+            e = fwt_fail(FWT_E_MALFORMED, "publish-gate record: unknown field \"%s\"", k);
+            break;
+        }
+    }
+    json_t *t = json_object_get(o, "time"), *oc = json_object_get(o, "outcome"), *f = json_object_get(o, "findings");
+    const char *ocs = json_string_value(oc);
+    if (e == FWT_OK && (!json_is_integer(t) || json_integer_value(t) < 0)) {
+        e = fwt_fail(FWT_E_MALFORMED, "publish-gate record: \"time\" must be seconds since 1970");
+    }
+    if (e == FWT_OK && (!ocs || (strcmp(ocs, "refused") && strcmp(ocs, "overridden")))) {
+        e = fwt_fail(FWT_E_MALFORMED, "publish-gate record: \"outcome\" must be \"refused\" or \"overridden\"");
+    }
+    if (e == FWT_OK && (!json_is_string(json_object_get(o, "by")) ||
+                        (json_object_get(o, "reason") && !json_is_string(json_object_get(o, "reason"))))) {
+        e = fwt_fail(FWT_E_MALFORMED, "publish-gate record: \"by\" and \"reason\" must be strings");
+    }
+    if (e == FWT_OK && (!json_is_array(f) || json_array_size(f) == 0)) {
+        e = fwt_fail(FWT_E_MALFORMED, "publish-gate record: \"findings\" must be a non-empty array");
+    }
+    size_t i;
+    json_array_foreach(e == FWT_OK ? f : NULL, i, v)
+    {
+        if (!json_is_object(v) || json_object_size(v) != 3 || !json_is_string(json_object_get(v, "image")) ||
+            !json_is_string(json_object_get(v, "kind")) || !json_is_string(json_object_get(v, "text"))) {
+            e = fwt_fail(FWT_E_MALFORMED, "publish-gate record: finding %zu must be {image, kind, text}", i);
+            break;
+        }
+    }
+    if (e != FWT_OK) {
+        json_decref(o);
+        return e;
+    }
+    *rec = o;
+    return FWT_OK;
+}
+
+fwt_err fwt_srv_alerts_publish_gate(fwt_srv *s, const uint8_t *buf, size_t len, time_t now, json_t **info)
+{
+    *info = NULL;
+    json_t *cfg = NULL;
+    fwt_err e = config(s, &cfg);
+    size_t raised = 0, known = 0;
+    /* pass 0 checks every line, pass 1 raises: a malformed file raises nothing */
+    for (int pass = 0; pass < 2 && e == FWT_OK; pass++) {
+    for (size_t off = 0, lineno = 0; e == FWT_OK && off < len; lineno++) {
+        const uint8_t *nl = memchr(buf + off, '\n', len - off);
+        size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
+        json_t *rec = NULL;
+        if (n == 0) {
+            off += 1;
+            continue;
+        }
+        if ((e = fwt_srv_publish_gate_parse(buf + off, n, &rec)) != FWT_OK) {
+            e = fwt_fail(e, "line %zu: %s", lineno + 1, fwt_detail());
+            break;
+        }
+        off += n + (nl ? 1 : 0);
+        if (pass == 0) {
+            json_decref(rec);
+            continue;
+        }
+        /* One alert per record: its subject names the record (time, first image), so
+         * importing the file again raises nothing twice. */
+        json_t *f0 = json_array_get(json_object_get(rec, "findings"), 0);
+        char subject[300], detail[600];
+        snprintf(subject, sizeof(subject), "publish-gate@%lld:%s",
+                 (long long)json_integer_value(json_object_get(rec, "time")),
+                 json_string_value(json_object_get(f0, "image")));
+        const char *why = json_string_value(json_object_get(rec, "reason"));
+        snprintf(detail, sizeof(detail), "%s by %s%s%s%s: %zu finding(s), first %s: %s",
+                 json_string_value(json_object_get(rec, "outcome")), json_string_value(json_object_get(rec, "by")),
+                 why ? " (reason: " : "", why ? why : "", why ? ")" : "",
+                 json_array_size(json_object_get(rec, "findings")), json_string_value(json_object_get(f0, "kind")),
+                 json_string_value(json_object_get(f0, "text")));
+        int64_t seen = 0;
+        struct db_param p[] = {DBT("publish-gate"), DBT(subject)};
+        if ((e = db_query_int(s->db, "SELECT COUNT(*) FROM alerts WHERE rule = ? AND subject = ?", p, 2, &seen)) ==
+            FWT_OK) {
+            if (seen) {
+                known++;
+            } else if ((e = raise_alert(s, cfg, "publish-gate", NULL, subject, detail, now)) == FWT_OK) {
+                raised++;
+            }
+        }
+        json_decref(rec);
+    }
+    }
+    json_decref(cfg);
+    if (e != FWT_OK) {
+        return e;
+    }
+    *info = json_pack("{s:I, s:I}", "raised", (json_int_t)raised, "already", (json_int_t)known);
+    return *info ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
 }

@@ -251,6 +251,10 @@ static const struct migration k_migrations[] = {
      " time BIGINT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,"
      " running TEXT NOT NULL DEFAULT '', record TEXT NOT NULL);"
      "CREATE INDEX attestations_device ON attestations(device_id, time);"},
+    /* 4: images whose rollouts are refused (fwt_srv_image_block: a release marked
+     * vulnerable or withdrawn in the catalog, docs/catalog.md). */
+    {4, "CREATE TABLE blocked_images (sha256 TEXT PRIMARY KEY, reason TEXT NOT NULL, at BIGINT NOT NULL);", "",
+     ""},
 };
 
 /* Run a ';'-separated script one statement at a time (libpq's extended protocol and

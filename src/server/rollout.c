@@ -1034,6 +1034,75 @@ fwt_err fwt_srv_rollout_tick(fwt_srv *s, time_t now)
     return e;
 }
 
+/* ---- blocked images ---- */
+
+/* Whether the image with this SHA-256 (hex) is blocked; why (empty: not blocked). */
+static fwt_err blocked(fwt_srv *s, const char *sha256, char why[300])
+{
+    why[0] = 0;
+    struct db_param p[] = {DBT(sha256 ? sha256 : "")};
+    struct db_rows q;
+    fwt_err e = db_exec(s->db, "SELECT reason FROM blocked_images WHERE sha256 = ?", p, 1, &q, NULL);
+    if (e == FWT_OK && q.nrows) {
+        snprintf(why, 300, "image %s is blocked: %s", sha256, db_cell(&q, 0, 0)[0] ? db_cell(&q, 0, 0) : "(no reason)");
+    }
+    if (e == FWT_OK) {
+        db_rows_free(&q);
+    }
+    return e;
+}
+
+fwt_err fwt_srv_image_block(fwt_srv *s, const struct fwt_srv_actor *who, const char *sha256, int on,
+                            const char *reason, json_t **info)
+{
+    *info = NULL;
+    fwt_err e = need(who, FWT_SRV_OPERATOR);
+    if (e == FWT_OK && (!sha256 || strlen(sha256) != 64 || strspn(sha256, "0123456789abcdef") != 64)) {
+        e = fwt_fail(FWT_E_ARG, "the image's SHA-256 must be 64 lower-case hex digits");
+    }
+    if (e == FWT_OK && reason && strlen(reason) > 200) {
+        e = fwt_fail(FWT_E_ARG, "reason longer than 200 characters");
+    }
+    if (e != FWT_OK || (e = begin(s)) != FWT_OK) {
+        return e;
+    }
+    int64_t now = (int64_t)srv_now();
+    struct db_param p[] = {DBT(sha256), DBT(reason ? reason : ""), DBI(now)};
+    e = on ? db_exec(s->db, "INSERT INTO blocked_images (sha256, reason, at) VALUES (?, ?, ?) ON CONFLICT (sha256)"
+                            " DO UPDATE SET reason = excluded.reason, at = excluded.at", p, 3, NULL, NULL)
+           : db_exec(s->db, "DELETE FROM blocked_images WHERE sha256 = ?", p, 1, NULL, NULL);
+    if (e == FWT_OK) {
+        e = srv_audit(s, who, on ? "image-block" : "image-unblock", sha256, reason ? reason : "");
+    }
+    /* Blocking halts the image's unfinished rollouts in the same transaction. */
+    json_t *halted = json_array();
+    struct db_rows q;
+    memset(&q, 0, sizeof(q));
+    if (e == FWT_OK && on) {
+        e = db_exec(s->db, "SELECT id FROM rollouts WHERE sha256 = ? AND state IN ('active', 'paused')"
+                           " ORDER BY id", p, 1, &q, NULL);
+    }
+    char why[300];
+    snprintf(why, sizeof(why), "image blocked by %s%s%s", who->name, reason && *reason ? ": " : "",
+             reason ? reason : "");
+    for (size_t i = 0; e == FWT_OK && i < q.nrows; i++) {
+        struct rollout r;
+        if ((e = rollout_load(s, db_cell(&q, i, 0), &r)) == FWT_OK) {
+            e = do_halt(s, &r, who, why, "halted", now);
+            json_array_append_new(halted, json_string(r.id));
+            rollout_free(&r);
+        }
+    }
+    db_rows_free(&q);
+    if ((e = end(s, e)) != FWT_OK) {
+        json_decref(halted);
+        return e;
+    }
+    *info = json_pack("{s:s, s:b, s:s, s:o}", "sha256", sha256, "blocked", on, "reason", reason ? reason : "",
+                      "halted", halted);
+    return *info ? FWT_OK : fwt_fail(FWT_E_NOMEM, "out of memory");
+}
+
 /* ---- admin actions ---- */
 
 fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, const json_t *spec, json_t **info)
@@ -1052,6 +1121,11 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
                                  (uint64_t)json_integer_value(json_object_get(spec, "length")),
                                  json_string_value(json_object_get(spec, "sha256")),
                                  json_string_value(json_object_get(spec, "hardware_id")));
+    }
+    char why[300];
+    if (e == FWT_OK && (e = blocked(s, json_string_value(json_object_get(spec, "sha256")), why)) == FWT_OK &&
+        why[0]) {
+        e = fwt_fail(FWT_E_STATE, "%s: no rollout of it (fwtrust-server image block --remove)", why);
     }
     char rid[40] = "r-";
     if (e == FWT_OK) {
@@ -1226,9 +1300,12 @@ fwt_err fwt_srv_rollout_action(fwt_srv *s, const struct fwt_srv_actor *who, cons
         } else if (!strcmp(action, "cancel")) {
             e = do_halt(s, &r, who, why, "cancelled", now);
         } else if (!strcmp(action, "resume")) {
+            char bwhy[300];
             if (!strcmp(r.state, "active")) {
                 e = fwt_fail(FWT_E_STATE, "rollout %s is active already", id);
-            } else {
+            } else if ((e = blocked(s, r.sha256, bwhy)) == FWT_OK && bwhy[0]) {
+                e = fwt_fail(FWT_E_STATE, "rollout %s cannot resume: %s", id, bwhy);
+            } else if (e == FWT_OK) {
                 struct db_param p[] = {DBI(!strcmp(r.state, "paused") ? r.cur : r.pause_ack), DBI(now), DBT(id)};
                 e = db_exec(s->db, "UPDATE rollouts SET state = 'active', reason = '', pause_ack = ?, updated_at = ?"
                                    " WHERE id = ?", p, 3, NULL, NULL);

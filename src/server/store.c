@@ -7,6 +7,7 @@
 #include "srv.h"
 
 #include <fwtrust/fwt_keys.h>
+#include <fwtrust/fwt_rollout.h>
 
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -261,8 +262,9 @@ static fwt_err device_json(fwt_srv *s, const struct db_rows *r, size_t i, int fu
         const char *st = json_string_value(json_object_get(slot, "state"));
         if (st && (!strcmp(st, "confirmed") || (!strcmp(st, "trial") && json_is_null(running)))) {
             json_decref(running);
-            running = json_pack("{s:O*, s:O*, s:s}", "name", json_object_get(slot, "name"), "version",
-                                json_object_get(slot, "version"), "state", st);
+            running = json_pack("{s:O*, s:O*, s:s, s:O*}", "name", json_object_get(slot, "name"), "version",
+                                json_object_get(slot, "version"), "state", st, "sha256",
+                                json_object_get(json_object_get(slot, "hashes"), "sha256"));
         }
     }
     if (!o) {
@@ -741,4 +743,67 @@ fwt_err fwt_srv_target_file(const char *path, uint64_t *length, char sha256[65])
     }
     free(buf);
     return e;
+}
+
+/* Exposure: the devices running each image (by the SHA-256 of its bytes, the running slot
+ * of their last manifest, as device_json names it), with the image's block if any. */
+fwt_err fwt_srv_image_exposure(fwt_srv *s, const char *sha256, json_t **arr)
+{
+    *arr = NULL;
+    json_t *devs = NULL, *by = json_object(), *order = json_array();
+    struct db_rows b;
+    memset(&b, 0, sizeof(b));
+    fwt_err e = by && order ? fwt_srv_device_list(s, NULL, &devs) : fwt_fail(FWT_E_NOMEM, "out of memory");
+    if (e == FWT_OK) {
+        e = db_exec(s->db, "SELECT sha256, reason, at FROM blocked_images ORDER BY sha256", NULL, 0, &b, NULL);
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(e == FWT_OK ? devs : NULL, i, d)
+    {
+        json_t *run = json_object_get(d, "running");
+        const char *h = json_string_value(json_object_get(run, "sha256"));
+        if (!h || (sha256 && strcmp(h, sha256) != 0)) {
+            continue;
+        }
+        json_t *ent = json_object_get(by, h);
+        if (!ent) {
+            ent = json_pack("{s:s, s:O*, s:i, s:[], s:n}", "sha256", h, "version", json_object_get(run, "version"),
+                            "count", 0, "devices", "blocked");
+            if (!ent || json_object_set_new(by, h, ent) || json_array_append(order, ent)) {
+                e = fwt_fail(FWT_E_NOMEM, "out of memory");
+                break;
+            }
+        }
+        json_object_set_new(ent, "count", json_integer(json_integer_value(json_object_get(ent, "count")) + 1));
+        json_array_append_new(json_object_get(ent, "devices"),
+                              json_pack("{s:O, s:O, s:O}", "id", json_object_get(d, "id"), "hardware_id",
+                                        json_object_get(d, "hardware_id"), "status", json_object_get(d, "status")));
+    }
+    /* blocked images no device runs are listed too (count 0) */
+    for (i = 0; e == FWT_OK && i < b.nrows; i++) {
+        const char *h = db_cell(&b, i, 0);
+        if (sha256 && strcmp(h, sha256) != 0) {
+            continue;
+        }
+        json_t *ent = json_object_get(by, h);
+        if (!ent) {
+            ent = json_pack("{s:s, s:n, s:i, s:[], s:n}", "sha256", h, "version", "count", 0, "devices", "blocked");
+            if (!ent || json_object_set_new(by, h, ent) || json_array_append(order, ent)) {
+                e = fwt_fail(FWT_E_NOMEM, "out of memory");
+                break;
+            }
+        }
+        json_object_set_new(ent, "blocked", json_pack("{s:s, s:o}", "reason", db_cell(&b, i, 1), "at",
+                                                      num_or_null(db_cell(&b, i, 2))));
+    }
+    db_rows_free(&b);
+    json_decref(devs);
+    json_decref(by);
+    if (e != FWT_OK) {
+        json_decref(order);
+        return e;
+    }
+    *arr = order;
+    return FWT_OK;
 }

@@ -45,9 +45,7 @@ static fwt_err role_new_images(const struct repo *r, const char *role, json_t *o
         if (osha && !strcmp(osha, sha)) {
             continue; /* published before, unchanged */
         }
-        const char *slash = strrchr(name, '/');
-        char *path = slash ? repo_path(r, "targets/%.*s/%s.%s", (int)(slash - name), name, sha, slash + 1)
-                           : repo_path(r, "targets/%s.%s", sha, name);
+        char *path = repo_target_file(r, name, sha);
         json_t *row = path ? json_pack("{s:s, s:s, s:s, s:s}", "name", name, "role", role, "sha256", sha,
                                        "path", path)
                            : NULL;
@@ -59,6 +57,13 @@ static fwt_err role_new_images(const struct repo *r, const char *role, json_t *o
     json_decref(staged);
     json_decref(pub);
     return err;
+}
+
+char *repo_target_file(const struct repo *r, const char *name, const char *sha256)
+{
+    const char *slash = strrchr(name, '/');
+    return slash ? repo_path(r, "targets/%.*s/%s.%s", (int)(slash - name), name, sha256, slash + 1)
+                 : repo_path(r, "targets/%s.%s", sha256, name);
 }
 
 fwt_err repo_cmd_new_images(struct repo *r, json_t **out)

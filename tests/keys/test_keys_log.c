@@ -532,6 +532,54 @@ static void check_cert_for(enum fwt_key_type root_type)
 
 /* ---- the log never vouches for itself, never chooses code or secrets ---- */
 
+/* Events (approvals, fleet admin actions) share the log with records: fwt_signlog_records
+ * returns the records only, audit hands the events to on_event and never counts them. */
+struct ev_seen {
+    int n;
+    uint64_t index;
+};
+static void on_ev(void *ctx, uint64_t index, const struct fwt_signlog_event *ev)
+{
+    struct ev_seen *s = ctx;
+    assert_string_equal(ev->action, "cert-approval");
+    s->n++;
+    s->index = index;
+}
+
+static void test_records_and_events(void **state)
+{
+    (void)state;
+    fwt_signlog *log = append_n(2);
+    struct fwt_signlog_event ev;
+    memset(&ev, 0, sizeof(ev));
+    snprintf(ev.action, sizeof(ev.action), "cert-approval");
+    snprintf(ev.actor, sizeof(ev.actor), "approver:00ff");
+    snprintf(ev.subject, sizeof(ev.subject), "cert:abcd");
+    ev.time = 1700000000;
+    uint64_t idx = 0;
+    assert_int_equal(fwt_signlog_append_event(log, &ev, g_key, &idx), FWT_OK);
+    assert_int_equal(idx, 2);
+    struct fwt_signlog_record r = make_rec(9, "board", 9, 100, 1700000001);
+    assert_int_equal(fwt_signlog_append(log, &r, g_key, NULL), FWT_OK);
+    struct ev_seen seen = {0, 0};
+    struct fwt_audit_opts o;
+    memset(&o, 0, sizeof(o));
+    o.on_event = on_ev;
+    o.event_ctx = &seen;
+    size_t findings = 9;
+    assert_int_equal(fwt_signlog_audit(log, &o, NULL, NULL, &findings), FWT_OK);
+    assert_int_equal(findings, 0);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.index, 2);
+    fwt_signlog_close(log);
+    struct fwt_signlog_record *v = NULL;
+    size_t n = 0;
+    assert_int_equal(fwt_signlog_records(g_db, g_pub, &v, &n), FWT_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(v[2].digest[0], r.digest[0]);
+    free(v);
+}
+
 static void test_log_trust(void **state)
 {
     (void)state;
@@ -660,6 +708,7 @@ int main(void)
         cmocka_unit_test_setup(test_consistency_since, new_log),
         cmocka_unit_test_setup(test_log_unsigned_and_forged, new_log),
         cmocka_unit_test_setup(test_audit, new_log),
+        cmocka_unit_test_setup(test_records_and_events, new_log),
         cmocka_unit_test_setup(test_log_trust, new_log),
         cmocka_unit_test_setup(test_pin, new_log),
         cmocka_unit_test(test_cert_ed25519),

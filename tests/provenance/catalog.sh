@@ -31,7 +31,10 @@ sign() { # OUT VERSION PAYLOAD SIGNER [extra]
 }
 sign v1.bin 1.0.0 p1.bin alice --provenance p1.env
 expect 0 "" "$FWTRUST" cosign -k k2.pem --log "$DB" --signer bob v1.bin
-sign v2.bin 1.1.0 p2.bin alice
+# v2 carries a boot-key certificate (key version 7): the catalog lists its key version
+expect 0 "" "$FWTRUST" keygen --type ed25519 -o bootroot.pem
+expect 0 "" "$FWTRUST" cert issue --root bootroot.pem -k k1.pub --key-version 7 -o k1-v7.cert
+sign v2.bin 1.1.0 p2.bin alice --cert k1-v7.cert
 sign v3.bin 2.0.0 p3.bin carol
 expect 0 "" "$FWTRUST" repo init repo --root-key root.pem --targets-key targets.pem --snapshot-key snapshot.pem \
     --timestamp-key timestamp.pem
@@ -44,8 +47,8 @@ dg() { "$FWTRUST" inspect --json "$1" | "$PY" -c 'import json,sys; d=json.load(s
 D1=$(dg v1.bin); D2=$(dg v2.bin); D3=$(dg v3.bin)
 
 expect 0 "" "$FWTRUST" catalog list --json --repo repo --log "$DB"
-"$PY" - "$T/.out" "$D1" "$D2" "$D3" <<'PYEOF'
-import json, sys
+"$PY" - "$T/.out" "$D1" "$D2" "$D3" v2.bin <<'PYEOF'
+import hashlib, json, sys
 d = json.load(open(sys.argv[1]))
 by = {i["digest"]: i for i in d["images"]}
 d1, d2, d3 = sys.argv[2:5]
@@ -55,6 +58,11 @@ assert a["version"] == "1.0.0+0" and a["hw_id"] == "board-a" and a["state"] == "
 assert [s["signer"] for s in a["signers"]] == ["alice", "bob"] and len(a["log_entries"]) == 2, a
 assert a["provenance"]["builders"] == ["https://ci.example/runner"], a
 assert b["state"] == "published" and [t["name"] for t in b["targets"]] == ["v2.bin"], b
+# the SHA-256 of the target's bytes: what the fleet server blocks and counts exposure by
+assert b["targets"][0]["sha256"] == hashlib.sha256(open(sys.argv[5], "rb").read()).hexdigest(), b
+assert b["key_versions"] == [7] and b["targets"][0]["key_version"] == 7, b
+assert a["key_versions"] == [] and "key_version" not in a["targets"][0], a
+assert c["key_versions"] == [], c
 assert c["state"] == "signed" and c["targets"] == [] and c["provenance"] is None, c
 PYEOF
 expect 0 "published" "$FWTRUST" catalog list --repo repo --log "$DB"

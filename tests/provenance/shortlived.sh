@@ -34,8 +34,12 @@ issue() { # issue OUT approvals...
     local ap=()
     for a in "$@"; do ap+=(--approval "$a"); done
     "$FWTRUST" cert issue --root root.pem -k sk.pub --key-version 3 --hw-id hw1 --valid-for 4h \
-        --provenance fw.env --approver p1.pub --approver p2.pub --approver p3.pub --approvals 2 "${ap[@]}" -o "$out"
+        --provenance fw.env --approver p1.pub --approver p2.pub --approver p3.pub --approvals 2 "${ap[@]}" \
+        --log sign.db --signer release-manager -o "$out"
 }
+# The approvals are recorded in the signing log (events, checked by 'log verify', listed by 'log audit').
+expect 0 "" "$FWTRUST" keygen --type ed25519 -o logkey.pem
+expect 0 "" "$FWTRUST" log init --log sign.db --log-key logkey.pem
 sleep 2 # a3-short.json has expired
 expect 28 "1 distinct approver(s)" issue c.cert a1.json
 expect 28 "" issue c.cert a1.json a1.json
@@ -44,6 +48,13 @@ expect 28 "another signing key" issue c.cert a1.json a3-other-key.json
 expect 28 "" issue c.cert a1.json a-unknown.json
 expect 28 "expired" issue c.cert a1.json a3-short.json
 [ ! -e c.cert ] && [ ! -e c.cert.issued.json ] || fail "a refused issue wrote a certificate"
+[ "$(jget 'd["entries"]' "$FWTRUST" log audit --log sign.db --json)" = 0 ] || fail "a refused issue logged approvals"
+expect 8 "no-such.db" "$FWTRUST" cert issue --root root.pem -k sk.pub --key-version 3 --valid-for 4h \
+    --provenance fw.env --approver p1.pub --approver p2.pub --approvals 2 --approval a1.json --approval a2.json \
+    --log no-such.db -o c.cert
+[ ! -e c.cert ] || fail "an issue whose approvals could not be logged wrote a certificate"
+expect 1 "go with --provenance" "$FWTRUST" cert issue --root root.pem -k sk.pub --key-version 3 --log sign.db \
+    -o c.cert
 expect 1 "needs" "$FWTRUST" cert issue --root root.pem -k sk.pub --key-version 3 --provenance fw.env -o c.cert
 expect 0 "for build:     https://ci.example/runner" issue c.cert a1.json a2.json a-unknown.json
 "$PY" - c.cert.issued.json fw.env <<'PYEOF'
@@ -52,6 +63,22 @@ r = json.load(open(sys.argv[1]))
 assert r["provenance_sha256"] == hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest(), r
 assert r["builder_id"] == "https://ci.example/runner" and len(r["approvers"]) == 2, r
 assert 4 * 3600 - 60 < r["not_after"] - time.time() <= 4 * 3600, r
+PYEOF
+expect 0 "" "$FWTRUST" log verify --log sign.db
+expect 0 "approval by approver:" "$FWTRUST" log audit --log sign.db
+expect 0 "event cert-approval by approver:" "$FWTRUST" log show --log sign.db
+"$FWTRUST" log audit --log sign.db --json >audit.json || fail "log audit --json"
+"$PY" - audit.json c.cert.issued.json c.cert <<'PYEOF'
+import hashlib, json, sys
+a, r = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+csha = hashlib.sha256(open(sys.argv[3], "rb").read()).hexdigest()
+assert a["ok"] and a["entries"] == 2 and a["findings"] == [], a
+assert sorted(x["approver"] for x in a["approvals"]) == sorted("approver:" + k for k in r["approvers"]), a
+for x in a["approvals"]:
+    assert x["subject"] == "cert:" + csha, x
+    assert "provenance_sha256=%s " % r["provenance_sha256"] in x["detail"], x
+    assert "builder_id=https://ci.example/runner " in x["detail"] and "key_version=3 " in x["detail"], x
+    assert x["detail"].endswith("issued_by=release-manager"), x
 PYEOF
 expect 1 "7 days" "$FWTRUST" cert issue --root root.pem -k sk.pub --key-version 3 --valid-for 8d -o x.cert
 

@@ -474,6 +474,84 @@ static void test_cron(void **state)
     assert_false(open);
 }
 
+/* ---- blocked images (catalog marks) and exposure ---- */
+
+/* A manifest whose confirmed slot runs the image with SHA-256 sha. */
+static void set_running(const char *did, const char *version, const char *sha)
+{
+    json_t *o = json_pack("{s:{s:[{s:s, s:s, s:s, s:{s:s}}]}}", "signed", "slots", "slot", "a", "state", "confirmed",
+                          "version", version, "hashes", "sha256", sha);
+    char *m = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    struct db_param p[] = {DBT(m), DBT(did)};
+    assert_int_equal(db_exec(g_s->db, "UPDATE devices SET last_manifest = ? WHERE id = ?", p, 2, NULL, NULL), FWT_OK);
+    free(m);
+}
+
+static void test_image_block_exposure(void **state)
+{
+    (void)state;
+    add_devices("b", 20, "board-a", NULL);
+    char *id = create(&k_alice, k_waves, FWT_OK);
+    assert_string_equal(rstate(id), "active");
+    json_t *info = NULL;
+    /* a viewer cannot block; the digest must be 64 lower-case hex digits */
+    assert_int_equal(fwt_srv_image_block(g_s, &k_viewer, k_sha, 1, "x", &info), FWT_E_KEY);
+    assert_int_equal(fwt_srv_image_block(g_s, &k_alice, "AAAA", 1, "x", &info), FWT_E_ARG);
+    assert_string_equal(rstate(id), "active");
+    /* blocking halts the image's rollout at once */
+    assert_int_equal(fwt_srv_image_block(g_s, &k_alice, k_sha, 1, "CVE-2026-1234 (withdrawn)", &info), FWT_OK);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(info, "halted"), 0)), id);
+    json_decref(info);
+    json_t *st = status(id);
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "halted");
+    assert_non_null(strstr(json_string_value(json_object_get(st, "reason")), "CVE-2026-1234"));
+    json_decref(st);
+    assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE state = 'assigned'", NULL), 0);
+    /* neither resumed nor created while blocked */
+    assert_int_equal(fwt_srv_rollout_action(g_s, &k_alice, id, "resume", NULL), FWT_E_STATE);
+    assert_non_null(strstr(fwt_detail(), "blocked"));
+    assert_string_equal(rstate(id), "halted");
+    assert_int_equal(fwt_srv_rollout_action(g_s, &k_alice, id, "cancel", NULL), FWT_OK);
+    free(create(&k_alice, k_waves, FWT_E_STATE));
+    assert_non_null(strstr(fwt_detail(), "is blocked"));
+    assert_int_equal(count("SELECT COUNT(*) FROM rollouts", NULL), 1);
+    /* exposure: who runs what */
+    const char *other = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    set_running("b-000", "1.0.0", k_sha);
+    set_running("b-001", "1.0.0", k_sha);
+    set_running("b-002", "1.0.0", k_sha);
+    set_running("b-003", "2.0.0", other);
+    json_t *arr = NULL;
+    assert_int_equal(fwt_srv_image_exposure(g_s, NULL, &arr), FWT_OK);
+    assert_int_equal(json_array_size(arr), 2);
+    json_t *a = json_array_get(arr, 0), *b = json_array_get(arr, 1);
+    if (strcmp(json_string_value(json_object_get(a, "sha256")), k_sha) != 0) {
+        json_t *t = a;
+        a = b;
+        b = t;
+    }
+    assert_string_equal(json_string_value(json_object_get(a, "sha256")), k_sha);
+    assert_int_equal(json_integer_value(json_object_get(a, "count")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(a, "devices"), 2), "id")),
+                        "b-002");
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(a, "blocked"), "reason")), "CVE"));
+    assert_int_equal(json_integer_value(json_object_get(b, "count")), 1);
+    assert_true(json_is_null(json_object_get(b, "blocked")));
+    json_decref(arr);
+    assert_int_equal(fwt_srv_image_exposure(g_s, other, &arr), FWT_OK);
+    assert_int_equal(json_array_size(arr), 1);
+    json_decref(arr);
+    /* unblocked: a rollout of it may be created again */
+    assert_int_equal(fwt_srv_image_block(g_s, &k_alice, k_sha, 0, NULL, &info), FWT_OK);
+    json_decref(info);
+    char *id2 = create(&k_alice, k_waves, FWT_OK);
+    assert_string_equal(rstate(id2), "active");
+    assert_int_equal(count("SELECT COUNT(*) FROM blocked_images", NULL), 0);
+    free(id2);
+    free(id);
+}
+
 /* ---- metrics against a scripted scenario ---- */
 
 static void set_manifest(const char *did, const char *version, int64_t last_seen)
@@ -735,6 +813,57 @@ static void test_alert_failures_halt_version(void **state)
 }
 
 /* A manifest saying the rollout's install rolled back: the device fails once, one incident. */
+/* The publish gate's record (as fwtrust repo publish writes it) becomes alerts, once. */
+static void test_publish_gate_alerts(void **state)
+{
+    (void)state;
+    write_alerts("{\"webhooks\": [{\"url\": \"http://127.0.0.1:9/hook\", \"secret\": \"0123456789abcdef\"}]}");
+    const char *jsonl =
+        "{\"by\":\"alice\",\"findings\":[{\"image\":\"/r/staged/targets/fw.bin\",\"kind\":\"not-logged\","
+        "\"text\":\"1 of its 1 signature(s) are not in the signing log\"}],\"outcome\":\"refused\",\"time\":1700000000}\n"
+        "{\"by\":\"bob\",\"findings\":[{\"image\":\"/r/staged/targets/fw.bin\",\"kind\":\"outside-window\","
+        "\"text\":\"log entry 3: signed at 03:00\"}],\"outcome\":\"overridden\",\"reason\":\"INC-7 hotfix\","
+        "\"time\":1700000100}\n";
+    json_t *info = NULL;
+    if (fwt_srv_alerts_publish_gate(g_s, (const uint8_t *)jsonl, strlen(jsonl), time(NULL), &info) != FWT_OK) {
+        fail_msg("import: %s", fwt_detail());
+    }
+    assert_int_equal(json_integer_value(json_object_get(info, "raised")), 2);
+    json_decref(info);
+    assert_int_equal(alerts_of("publish-gate"), 2);
+    assert_int_equal(count("SELECT COUNT(*) FROM webhook_deliveries", NULL), 2);
+    assert_int_equal(count("SELECT COUNT(*) FROM alerts WHERE detail LIKE ?", "overridden by bob (reason: INC-7 hotfix)%"),
+                     1);
+    /* imported again (the file grows): only the new record raises */
+    char more[2048];
+    snprintf(more, sizeof(more), "%s%s", jsonl,
+             "{\"by\":\"carol\",\"findings\":[{\"image\":\"/r/staged/targets/fw2.bin\",\"kind\":\"version-down\","
+             "\"text\":\"x\"}],\"outcome\":\"refused\",\"time\":1700000200}\n");
+    assert_int_equal(fwt_srv_alerts_publish_gate(g_s, (const uint8_t *)more, strlen(more), time(NULL), &info), FWT_OK);
+    assert_int_equal(json_integer_value(json_object_get(info, "raised")), 1);
+    assert_int_equal(json_integer_value(json_object_get(info, "already")), 2);
+    json_decref(info);
+    assert_int_equal(alerts_of("publish-gate"), 3);
+    /* a malformed line raises nothing, naming the line */
+    const char *bad[] = {
+        "{\"by\":\"x\",\"findings\":[],\"outcome\":\"refused\",\"time\":1}",
+        "{\"by\":\"x\",\"findings\":[{\"image\":\"a\",\"kind\":\"k\",\"text\":\"t\"}],\"outcome\":\"ok\",\"time\":1}",
+        "{\"by\":\"x\",\"findings\":[{\"image\":\"a\",\"kind\":\"k\",\"text\":\"t\"}],\"outcome\":\"refused\",\"time\":-1}",
+        "{\"by\":\"x\",\"findings\":[{\"image\":\"a\",\"kind\":\"k\",\"text\":\"t\"}],\"outcome\":\"refused\",\"time\":1,\"x\":1}",
+        "not json",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(more, sizeof(more),
+                 "{\"by\":\"d\",\"findings\":[{\"image\":\"/n.bin\",\"kind\":\"k\",\"text\":\"t\"}],"
+                 "\"outcome\":\"refused\",\"time\":1700000300}\n%s\n", bad[i]);
+        assert_int_equal(fwt_srv_alerts_publish_gate(g_s, (const uint8_t *)more, strlen(more), time(NULL), &info),
+                         FWT_E_MALFORMED);
+        assert_non_null(strstr(fwt_detail(), "line 2"));
+        assert_null(info);
+    }
+    assert_int_equal(alerts_of("publish-gate"), 3);
+}
+
 static void test_manifest_rollback(void **state)
 {
     (void)state;
@@ -772,6 +901,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_urgent_critical_conflict_quarantine_windows, setup, teardown),
         cmocka_unit_test(test_cron),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_block_exposure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_gate_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_failures_halt_version, setup, teardown),

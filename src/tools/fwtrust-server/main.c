@@ -679,6 +679,105 @@ static int cmd_version_vulnerable(const struct fwt_cli_args *a)
                        : fail(e);
 }
 
+/* ---- images: blocking (catalog marks) and exposure (docs/catalog.md) ---- */
+
+static int g_unblock;
+static const struct fwt_opt k_block_opts[] = {
+    FWT_OPT_STR_(0, "reason", "TEXT", &g_reason, "why, e.g. the vulnerability id (audit log, halted rollouts)"),
+    FWT_OPT_FLAG_(0, "remove", &g_unblock, "unblock the image"),
+    FWT_OPT_END_,
+};
+
+static void block_text(json_t *o)
+{
+    int on = json_is_true(json_object_get(o, "blocked"));
+    printf("image %s %s\n", json_string_value(json_object_get(o, "sha256")), on ? "blocked" : "unblocked");
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(o, "halted"), i, v)
+    {
+        printf("halted rollout %s\n", json_string_value(v));
+    }
+}
+
+static int cmd_image_block(const struct fwt_cli_args *a)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    json_t *info = NULL;
+    fwt_err e = fwt_srv_image_block(s, &who, a->argv[0], !g_unblock, g_reason, &info);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(info, block_text) : fail(e);
+}
+
+static void exposure_text(json_t *o)
+{
+    size_t i, k;
+    json_t *im, *d;
+    json_array_foreach(json_object_get(o, "images"), i, im)
+    {
+        json_t *b = json_object_get(im, "blocked");
+        printf("%s  %-14s %lld device(s)%s%s\n", json_string_value(json_object_get(im, "sha256")),
+               json_string_value(json_object_get(im, "version")) ? json_string_value(json_object_get(im, "version"))
+                                                                 : "-",
+               (long long)json_integer_value(json_object_get(im, "count")), b ? "  BLOCKED: " : "",
+               b ? json_string_value(json_object_get(b, "reason")) : "");
+        json_array_foreach(json_object_get(im, "devices"), k, d)
+        {
+            printf("    %s (%s, %s)\n", json_string_value(json_object_get(d, "id")),
+                   json_string_value(json_object_get(d, "hardware_id")), json_string_value(json_object_get(d, "status")));
+        }
+    }
+}
+
+static int cmd_image_exposure(const struct fwt_cli_args *a)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    json_t *arr = NULL;
+    fwt_err e = fwt_srv_image_exposure(s, a->argc ? a->argv[0] : NULL, &arr);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:o}", "images", arr), exposure_text) : fail(e);
+}
+
+/* ---- the publish gate's record as alerts (docs/key-custody.md#publish-gates) ---- */
+
+static void gate_text(json_t *o)
+{
+    printf("publish gate: %lld alert(s) raised, %lld record(s) imported before\n",
+           (long long)json_integer_value(json_object_get(o, "raised")),
+           (long long)json_integer_value(json_object_get(o, "already")));
+}
+
+static int cmd_alert_import_gate(const struct fwt_cli_args *a)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err e = fwt_read_file(a->argv[0], 64U << 20, &buf, &len);
+    if (e != FWT_OK) {
+        return fail(fwt_fail(e, "%s: %s", a->argv[0], fwt_detail()));
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    json_t *info = NULL;
+    e = fwt_srv_alerts_publish_gate(s, buf, len, time(NULL), &info);
+    fwt_srv_close(s);
+    free(buf);
+    return e == FWT_OK ? done(info, gate_text) : fail(fwt_fail(e, "%s: %s", a->argv[0], fwt_detail()));
+}
+
 static int g_prom;
 static const struct fwt_opt k_metrics_opts[] = {
     FWT_OPT_FLAG_(0, "prometheus", &g_prom, "print the Prometheus text format (as GET /metrics)"),
@@ -807,6 +906,19 @@ static const struct fwt_cli_cmd k_cmds[] = {
      "From then on `rollout create` refreshes it and requires the target listed there\n"
      "with the rollout's length, SHA-256 and hardware id.",
      k_image_repo_opts},
+    {"image block", "SHA256", 1, 1, "refuse rollouts of an image (a release marked vulnerable or withdrawn)",
+     "Block the image whose bytes have this SHA-256 (the rollout's and the manifests'\n"
+     "sha256): its active and paused rollouts halt at once, and creating or resuming a\n"
+     "rollout of it is refused until --remove (docs/catalog.md). Recorded in the audit log.",
+     k_block_opts},
+    {"image exposure", "[SHA256]", 0, 1, "which devices run each image (and which images are blocked)",
+     "For each image devices run (the confirmed, else trial, slot of their last manifest)\n"
+     "and each blocked image: how many devices run it and which.", NULL},
+    {"alert import-gate", "FILE", 1, 1, "the publish gate's refusals and overrides (publish-gate.jsonl) as alerts",
+     "Each record of a repository's publish-gate.jsonl (fwtrust repo publish) becomes an\n"
+     "alert of rule publish-gate, recorded, audited and sent to the webhooks like the\n"
+     "others; records imported before raise nothing, so run it after every publish or\n"
+     "from a timer. A malformed line (exit 20, named) raises nothing.", NULL},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
@@ -814,7 +926,7 @@ static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_events, cmd_routes,
     cmd_rollout_create, cmd_rollout_approve, cmd_rollout_status, cmd_rollout_halt, cmd_rollout_resume,
     cmd_rollout_cancel, cmd_rollout_retry, cmd_device_quarantine, cmd_version_vulnerable, cmd_metrics,
-    cmd_image_repo_set,
+    cmd_image_repo_set, cmd_image_block, cmd_image_exposure, cmd_alert_import_gate,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-server command");

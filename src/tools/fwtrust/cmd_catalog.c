@@ -41,6 +41,35 @@ static fwt_err repo_rows(struct repo *r, json_t **rows)
         }
     }
     json_decref(rep);
+    /* The key version of each image's boot-key certificate, read from the target's file
+     * (the log records the signing key, not its certificate). */
+    size_t i;
+    json_t *row;
+    json_array_foreach(e == FWT_OK ? *rows : NULL, i, row)
+    {
+        const char *sha = json_string_value(json_object_get(json_object_get(row, "hashes"), "sha256"));
+        if (!sha || !json_object_get(json_object_get(row, "custom"), "fwtrust") || json_object_get(row, "encoding")) {
+            continue;
+        }
+        char *path = repo_target_file(r, json_string_value(json_object_get(row, "name")), sha);
+        uint32_t kv = 0;
+        if (!path) {
+            e = fwt_fail(FWT_E_NOMEM, "out of memory");
+            break;
+        }
+        fwt_err ke = fwt_image_file_key_version(path, &kv);
+        free(path);
+        if (ke == FWT_OK) {
+            json_object_set_new(row, "key_version", json_integer(kv));
+        } else if (ke != FWT_E_NOT_FOUND) {
+            e = fwt_fail(ke, "target %s: %s", json_string_value(json_object_get(row, "name")), fwt_detail());
+            break;
+        }
+    }
+    if (e != FWT_OK) {
+        json_decref(*rows);
+        *rows = NULL;
+    }
     return e;
 }
 

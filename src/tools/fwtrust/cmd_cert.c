@@ -1,5 +1,6 @@
 /* fwtrust cert: issue and inspect boot-key certificates (include/fwtrust/fwt_cert.h). */
 #include "image_cmd.h"
+#include "signlog_cli.h"
 
 #include <fwtrust/fwt_keys.h>
 #include <fwtrust/fwt_provenance.h>
@@ -154,6 +155,79 @@ static fwt_err read_all(const char *path, uint8_t **buf, size_t *len)
 }
 static uint64_t g_key_version = UINT64_MAX, g_min_kv; /* UINT64_MAX: not given */
 static int g_json, g_allow_test;
+static const char *g_log, *g_signer;
+static struct fwt_signlog_keyopt g_lk;
+
+/* Printable ASCII without '"' and '\' (what a log event may hold). */
+static void event_text(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < cap; i++) {
+        char c = src[i];
+        dst[i] = (c < 0x20 || c > 0x7e || c == '"' || c == '\\') ? '?' : c;
+    }
+    dst[i] = 0;
+}
+
+/*
+ * Record the approvals a certificate was issued on in the signing log (--log DB,
+ * else $FWTRUST_SIGNLOG): one "cert-approval" event per counted approver, before
+ * the certificate is written, so a certificate for a build never exists without
+ * its approvals in the log. No log: a warning, the record is CERT.issued.json only.
+ */
+static fwt_err log_approvals(const struct fwt_approval_result *ar, const fwt_pubkey *key, uint32_t key_version,
+                             uint64_t not_after, const uint8_t *cert, size_t cert_len, const char *pkcs11_module)
+{
+    const char *env = getenv("FWTRUST_SIGNLOG");
+    const char *db = g_log ? g_log : (env && env[0] ? env : NULL);
+    if (!db) {
+        fprintf(stderr, "%s: warning: no signing log (--log DB or FWTRUST_SIGNLOG): the approvals are "
+                        "recorded only in the .issued.json file\n", k_prog);
+        return FWT_OK;
+    }
+    struct fwt_signlog_keyopt lk = g_lk;
+    lk.ko.pkcs11_module = pkcs11_module;
+    fwt_privkey *log_key = NULL;
+    fwt_signlog *log = NULL;
+    int pin_after = 0;
+    uint8_t csha[32], kid[32];
+    char ch[65], kh[65], ph[65], builder[256], signer[128];
+    fwt_err e = fwt_signlog_open(db, 1, &log);
+    if (e == FWT_OK) {
+        e = fwt_signlog_cli_log_key(db, lk.spec, &lk.ko, &log_key, &pin_after);
+    }
+    if (e == FWT_OK && (e = fwt_sha256(cert, cert_len, csha)) == FWT_OK) {
+        e = fwt_pubkey_keyhash(key, kid);
+    }
+    if (e == FWT_OK) {
+        fwt_hex_encode(csha, 32, ch);
+        fwt_hex_encode(kid, 32, kh);
+        fwt_hex_encode(ar->provenance_sha256, 32, ph);
+        event_text(builder, sizeof(builder), ar->builder_id);
+        event_text(signer, sizeof(signer), g_signer ? g_signer : "cert-issue");
+    }
+    for (size_t i = 0; e == FWT_OK && i < ar->n_approvers; i++) {
+        struct fwt_signlog_event ev;
+        memset(&ev, 0, sizeof(ev));
+        char ah[65];
+        fwt_hex_encode(ar->approvers[i], 32, ah);
+        snprintf(ev.action, sizeof(ev.action), "cert-approval");
+        snprintf(ev.actor, sizeof(ev.actor), "approver:%s", ah);
+        snprintf(ev.subject, sizeof(ev.subject), "cert:%s", ch);
+        snprintf(ev.detail, sizeof(ev.detail),
+                 "provenance_sha256=%s builder_id=%s signing_key=%s key_version=%u not_after=%llu "
+                 "approvers=%zu issued_by=%s",
+                 ph, builder, kh, (unsigned)key_version, (unsigned long long)not_after, ar->n_approvers, signer);
+        ev.time = (uint64_t)time(NULL);
+        e = fwt_signlog_append_event(log, &ev, log_key, NULL);
+    }
+    fwt_signlog_close(log);
+    if (e == FWT_OK && pin_after) {
+        fwt_signlog_cli_pin(k_prog, db, log_key, lk.spec);
+    }
+    fwt_privkey_free(log_key);
+    return e; /* the detail names the log */
+}
 
 static int cmd_issue(void)
 {
@@ -174,8 +248,9 @@ static int cmd_issue(void)
     if (valid_for) {
         req.not_after = (uint64_t)time(NULL) + (uint64_t)valid_for;
     }
-    if ((g_approval_list.n || g_approver_list.n || g_k_approvals) && !g_prov) {
-        return fwt_cli_usage_error(k_prog, "--approval, --approver and --approvals go with --provenance");
+    if ((g_approval_list.n || g_approver_list.n || g_k_approvals || g_log || g_lk.spec || g_signer) && !g_prov) {
+        return fwt_cli_usage_error(k_prog, "--approval, --approver, --approvals, --log, --log-key and --signer go "
+                                           "with --provenance");
     }
     if (g_prov && (!valid_for || g_approver_list.n == 0 || g_k_approvals == 0)) {
         return fwt_cli_usage_error(k_prog, "--provenance (a short-lived certificate for one build) needs "
@@ -238,6 +313,9 @@ static int cmd_issue(void)
     }
     if (err == FWT_OK) {
         err = fwt_cert_issue(root, key, &req, cert, &cert_len);
+    }
+    if (err == FWT_OK && g_prov) {
+        err = log_approvals(&ar, key, req.key_version, req.not_after, cert, cert_len, ko.pkcs11_module);
     }
     if (err == FWT_OK) {
         err = fwt_write_file_atomic(out, cert, cert_len, 0644);
@@ -439,6 +517,14 @@ static const struct fwt_opt k_issue[] = {
     FWT_OPT_LIST_(0, "approval", "FILE", &g_approval_list, "an approval (repeatable)"),
     FWT_OPT_LIST_(0, "approver", "PUB", &g_approver_list, "a key whose approvals count (repeatable)"),
     FWT_OPT_U64_(0, "approvals", "K", &g_k_approvals, 1, FWT_APPROVALS_MAX, "distinct approvers required"),
+    FWT_OPT_STR_(0, "log", "DB", &g_log,
+                 "with --provenance: record each counted approval in the\n"
+                 "signing log DB (default $FWTRUST_SIGNLOG) before the\n"
+                 "certificate is written ('log audit' lists them)"),
+    FWT_OPT_STR_(0, "log-key", "KEY", &g_lk.spec, "the log key (default: the one pinned for DB)"),
+    FWT_OPT_STR_(0, "log-pin-file", "F", &g_lk.ko.pin_file, "token PIN of the log key"),
+    FWT_OPT_STR_(0, "log-passphrase-file", "F", &g_lk.ko.passphrase_file, "passphrase of an encrypted PEM log key"),
+    FWT_OPT_STR_(0, "signer", "ID", &g_signer, "who issues, as logged (default: cert-issue)"),
     FWT_OPT_END_,
 };
 static const struct fwt_opt k_approve[] = {

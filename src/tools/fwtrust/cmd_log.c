@@ -421,6 +421,7 @@ static int cmd_show(struct args *a)
         char *text = NULL;
         size_t len = 0;
         struct fwt_signlog_record r;
+        struct fwt_signlog_event ev;
         if ((e = fwt_signlog_entry(log, i, &text, &len)) != FWT_OK) {
             break;
         }
@@ -453,6 +454,9 @@ static int cmd_show(struct args *a)
             }
             printf("%6llu  %s  %-14s digest %s..  key %s..  %s  %s\n", (unsigned long long)i,
                    when, vs, dg, kh, hw, r.signer);
+        } else if (fwt_signlog_event_parse((const uint8_t *)text, len, &ev) == FWT_OK) {
+            printf("%6llu  event %s by %s on %s: %s\n", (unsigned long long)i, ev.action, ev.actor,
+                   ev.subject[0] ? ev.subject : "-", ev.detail);
         } else {
             printf("%6llu  (not a valid entry: run 'fwtrust log verify')\n", (unsigned long long)i);
         }
@@ -698,8 +702,26 @@ static int cmd_check_consistency(struct args *a)
 
 struct audit_out {
     json_t *arr;
+    json_t *approvals;
     int json;
 };
+
+/* The approvals 'cert issue --log' recorded: listed, never findings. */
+static void on_event(void *ctx, uint64_t index, const struct fwt_signlog_event *ev)
+{
+    struct audit_out *o = ctx;
+    if (strcmp(ev->action, "cert-approval") != 0) {
+        return;
+    }
+    if (o->json) {
+        json_array_append_new(o->approvals, json_pack("{s:I, s:s, s:s, s:s, s:I}", "index", (json_int_t)index,
+                                                      "approver", ev->actor, "subject", ev->subject, "detail",
+                                                      ev->detail, "time", (json_int_t)ev->time));
+    } else {
+        printf("entry %llu: approval by %s of %s: %s\n", (unsigned long long)index, ev->actor, ev->subject,
+               ev->detail);
+    }
+}
 
 static void on_finding(void *ctx, uint64_t index, enum fwt_audit_kind kind, const char *text)
 {
@@ -750,7 +772,9 @@ static int cmd_audit(struct args *a)
     if (e == FWT_OK) {
         e = fwt_signlog_verify(log, pub, NULL, NULL);
     }
-    struct audit_out out = {a->json ? json_array() : NULL, a->json};
+    struct audit_out out = {a->json ? json_array() : NULL, a->json ? json_array() : NULL, a->json};
+    o.on_event = on_event;
+    o.event_ctx = &out;
     size_t findings = 0;
     uint64_t n = 0;
     if (e == FWT_OK) {
@@ -763,11 +787,12 @@ static int cmd_audit(struct args *a)
     fwt_signlog_close(log);
     if (e != FWT_OK) {
         json_decref(out.arr);
+        json_decref(out.approvals);
         return fail(a, e);
     }
     if (a->json) {
-        fwt_cli_json_print(json_pack("{s:b, s:I, s:o}", "ok", findings == 0, "entries",
-                                     (json_int_t)n, "findings", out.arr));
+        fwt_cli_json_print(json_pack("{s:b, s:I, s:o, s:o}", "ok", findings == 0, "entries",
+                                     (json_int_t)n, "findings", out.arr, "approvals", out.approvals));
     } else if (findings == 0) {
         printf("audit: %llu entries, no findings\n", (unsigned long long)n);
     }
@@ -871,7 +896,8 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"audit", "", 0, 0, "verify the log, then flag unexpected keys, downgrades, double digests, off-window signing",
      "Verifies the log, then flags: signatures by keys not in the expected set (--expect-key);\n"
      "versions or security counters going down (per hardware id); one version signed with two\n"
-     "digests; signing outside the daily --window (UTC; may wrap midnight, e.g. 22:00-06:00).", k_audit},
+     "digests; signing outside the daily --window (UTC; may wrap midnight, e.g. 22:00-06:00).\n"
+     "Lists the certificate approvals 'cert issue --log' recorded (JSON: \"approvals\").", k_audit},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_fns[])(struct args *) = {
