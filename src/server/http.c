@@ -471,6 +471,18 @@ static void h_signed(struct call *c, int is_report)
             json_decref(att);
         }
     }
+    if (e == FWT_E_SIGNATURE || e == FWT_E_UNKNOWN_KEY) {
+        /* A body that the device's certificate does not sign: refused, and kept as a tamper
+         * event (the manifest-signature metric, docs/rollouts.md#metrics). The device and its
+         * counter are untouched; the refusal keeps its own error for the answer. */
+        char why[512], ev[600];
+        snprintf(why, sizeof(why), "%s", fwt_detail());
+        snprintf(ev, sizeof(ev), "%s refused: %s", is_report ? "report" : "check-in", why);
+        if (srv_event(s, dev.id, "signature-refused", "server", ev) != FWT_OK) {
+            fwt_detail_clear();
+        }
+        e = fwt_fail(e, "%s", why);
+    }
     if (e == FWT_OK) {
         e = srv_checkin(s, &dev, counter, is_report ? NULL : (const char *)body, is_report ? "report" : "checkin",
                         detail);
@@ -484,7 +496,10 @@ static void h_signed(struct call *c, int is_report)
         } else if (m->has_last_install && m->last_install.result != FWT_FLEET_RESULT_OK) {
             /* the agent's last_install may name no target: then the rollout the device is in */
             re = fwt_srv_rollout_observe_manifest(s, dev.id, m->last_install.target,
-                                                  fwt_fleet_result_name(m->last_install.result), time(NULL));
+                                                  fwt_fleet_result_name(m->last_install.result),
+                                                  m->last_install.error ? fwt_err_name((fwt_err)m->last_install.error)
+                                                                        : NULL,
+                                                  time(NULL));
         }
         /* anomaly rules over what the device said */
         if (re == FWT_OK && is_report && (rep.state == FWT_FLEET_FAILED || rep.state == FWT_FLEET_REFUSED ||

@@ -1345,9 +1345,9 @@ fwt_err fwt_srv_rollout_observe(fwt_srv *s, const char *device_id, const char *t
 }
 
 fwt_err fwt_srv_rollout_observe_manifest(fwt_srv *s, const char *device_id, const char *target, const char *result,
-                                         time_t now)
+                                         const char *reason, time_t now)
 {
-    return observe(s, device_id, target, result, NULL, now, 0);
+    return observe(s, device_id, target, result, reason, now, 0);
 }
 
 fwt_err fwt_srv_quarantine(fwt_srv *s, const struct fwt_srv_actor *who, const char *device_id, int on,

@@ -75,7 +75,15 @@ open(sys.argv[4], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
 PY
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$T/expired.pem" --key "$T/stray.key" "$U/v1/health" || true)
 [ "$code" = 000 ] || fail "an expired device certificate completed the handshake (HTTP $code)"
-[ "$(events)" = "$n0" ] && [ "$(counter "$ID1")" = "$c0" ] || fail "a refused request wrote to the database"
+# the two signature refusals (--bad-sig, --sign-key) are kept as tamper events, nothing else
+[ "$(events)" = "$((n0 + 2))" ] && [ "$(counter "$ID1")" = "$c0" ] || fail "a refused request wrote to the database"
+[ "$("$SERVER" --dir "$D" events --device "$ID1" --limit 10 --json | "$PY" -c '
+import json, sys
+print(sum(e["kind"] == "signature-refused" for e in json.load(sys.stdin)["events"]))')" = 2 ] ||
+    fail "signature refusals are not in the event log"
+"$SERVER" --dir "$D" metrics --prometheus >"$T/prom.txt"
+grep -qx 'fwtrust_manifest_signature_failures_total 2' "$T/prom.txt" ||
+    fail "manifest signature metric: $(grep signature "$T/prom.txt")"
 curl_code 404 "$U/v1/nothing"
 curl_code 405 "$U/v1/checkin" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
 curl_code 404 "$U/v1/director/..%2Fca%2Fca.key" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"

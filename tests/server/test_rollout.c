@@ -560,6 +560,9 @@ static void test_metrics(void **state)
     assert_int_equal(json_integer_value(json_object_get(tb, "FWT_E_SIGNATURE")), 1);
     assert_int_equal(json_integer_value(json_object_get(tb, "FWT_E_ROLLBACK")), 1);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "total")), 2);
+    /* boot verification failures: the image verification errors only (not FWT_E_ROLLBACK, FWT_E_IO) */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "boot_verification_failures")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "manifest_signature_failures")), 0);
     /* the Prometheus text: the same values, hostile label values escaped */
     char *text = NULL;
     assert_int_equal(fwt_srv_metrics_prometheus(m, &text), FWT_OK);
@@ -572,6 +575,22 @@ static void test_metrics(void **state)
     assert_non_null(strstr(text, "fwtrust_time_to_recover_seconds{stat=\"p90\"} 100\n"));
     assert_non_null(strstr(text, "fwtrust_tamper_detections_total{reason=\"FWT_E_SIGNATURE\"} 1\n"));
     assert_non_null(strstr(text, "fwtrust_update_success_ratio_by_hardware{hardware_id=\"board-a\"} 0.69999999999999996\n"));
+    assert_non_null(strstr(text, "fwtrust_boot_verification_failures_total 1\n"));
+    assert_non_null(strstr(text, "fwtrust_manifest_signature_failures_total 0\n"));
+    free(text);
+    json_decref(m);
+    /* refused check-ins (events the daemon writes, http.c) and a manifest's verification failure */
+    assert_int_equal(srv_event(g_s, "a-000", "signature-refused", "server", "check-in refused: bad"), FWT_OK);
+    assert_int_equal(srv_event(g_s, "a-001", "signature-refused", "server", "report refused: bad"), FWT_OK);
+    assert_int_equal(srv_event(g_s, "a-001", "checkin", "device", "not a refusal"), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe(g_s, json_string_value(json_array_get(as, 9)), "fw-2.bin", "rolled-back",
+                                             "FWT_E_NO_BOOTABLE", now), FWT_OK);
+    assert_int_equal(fwt_srv_metrics(g_s, now, &m), FWT_OK);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "boot_verification_failures")), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "manifest_signature_failures")), 2);
+    assert_int_equal(fwt_srv_metrics_prometheus(m, &text), FWT_OK);
+    assert_non_null(strstr(text, "fwtrust_boot_verification_failures_total 2\n"));
+    assert_non_null(strstr(text, "fwtrust_manifest_signature_failures_total 2\n"));
     free(text);
     json_decref(m);
     json_decref(as);
@@ -741,7 +760,7 @@ static void test_manifest_rollback(void **state)
     add_devices("a", 3, "board-a", NULL);
     char *id = create(&k_alice, "\"groups\": [{\"percent\": 100, \"error_threshold_count\": 2}]", FWT_OK);
     /* a stale failure in a manifest before the device installed this rollout's target: ignored */
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", NULL, time(NULL)), FWT_OK);
     assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE state = 'failed'", NULL), 0);
     for (int i = 0; i < 3; i++) {
         char did[16];
@@ -749,15 +768,15 @@ static void test_manifest_rollback(void **state)
         assert_int_equal(fwt_srv_rollout_observe(g_s, did, "fw-2.bin", "installed-trial", NULL, time(NULL)), FWT_OK);
     }
     /* a manifest without a target name speaks of the rollout the device is installing */
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", time(NULL)), FWT_OK);
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "fw-2.bin", "rolled-back", time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", NULL, time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "fw-2.bin", "rolled-back", NULL, time(NULL)), FWT_OK);
     assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE state = 'failed'", NULL), 1);
     assert_int_equal(count("SELECT COUNT(*) FROM incidents WHERE kind = 'rolled-back'", NULL), 1);
     assert_string_equal(rstate(id), "active");
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-001", "fw-2.bin", "failed", time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-001", "fw-2.bin", "failed", NULL, time(NULL)), FWT_OK);
     assert_string_equal(rstate(id), "halted");
     /* another target's failure does not count for this rollout */
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-002", "other.bin", "failed", time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-002", "other.bin", "failed", NULL, time(NULL)), FWT_OK);
     assert_int_equal(count("SELECT COUNT(*) FROM incidents", NULL), 2);
     free(id);
 }
