@@ -102,6 +102,13 @@ FWT_MUST_CHECK fwt_err fwt_srv_device_show(fwt_srv *s, const char *id, json_t **
 FWT_MUST_CHECK fwt_err fwt_srv_device_tag(fwt_srv *s, const struct fwt_srv_actor *who, const char *id,
                                           const char *const *add, size_t n_add,
                                           const char *const *remove, size_t n_remove);
+/* Set (keys[i] = values[i]) and remove (unset) attributes of a device (operator role;
+ * audited). A key is 1 to 64 of A-Z a-z 0-9 - _ .; a value 0 to 128 printable ASCII
+ * characters; at most FWT_SRV_MAX_ATTRS per device. Nothing changes on failure. */
+#define FWT_SRV_MAX_ATTRS 32
+FWT_MUST_CHECK fwt_err fwt_srv_device_attr(fwt_srv *s, const struct fwt_srv_actor *who, const char *id,
+                                           const char *const *keys, const char *const *values, size_t n_set,
+                                           const char *const *unset, size_t n_unset);
 /* Revoke (or decommission) a device: refused at TLS and API from then on; the CRL is rewritten. */
 FWT_MUST_CHECK fwt_err fwt_srv_device_revoke(fwt_srv *s, const struct fwt_srv_actor *who,
                                              const char *id, int decommission);

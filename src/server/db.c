@@ -251,6 +251,16 @@ static const struct migration k_migrations[] = {
      " time BIGINT NOT NULL, verdict TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,"
      " running TEXT NOT NULL DEFAULT '', record TEXT NOT NULL);"
      "CREATE INDEX attestations_device ON attestations(device_id, time);"},
+    /* 4: device attributes (key=value, store.c fwt_srv_device_attr), selected by rollouts
+     * (rollout.select.attrs). */
+    {4,
+     "CREATE TABLE device_attrs ("
+     " device_id TEXT NOT NULL REFERENCES devices(id),"
+     " key TEXT NOT NULL,"
+     " value TEXT NOT NULL,"
+     " PRIMARY KEY (device_id, key));"
+     "CREATE INDEX device_attrs_key ON device_attrs(key, value);",
+     NULL, NULL},
 };
 
 /* Run a ';'-separated script one statement at a time (libpq's extended protocol and

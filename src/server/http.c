@@ -777,6 +777,51 @@ static void h_tags(struct call *c)
     reply_result(c, e, dev);
 }
 
+/* {"set": ["KEY=VALUE", ...], "unset": ["KEY", ...]} */
+static void h_attrs(struct call *c)
+{
+    struct fwt_srv_actor who;
+    json_t *o = NULL;
+    static const char *const keys[] = {"set", "unset", NULL};
+    if (!require_admin(c->d, c->req, FWT_SRV_OPERATOR, &who) || !admin_body(c, keys, &o)) {
+        return;
+    }
+    json_t *set = json_object_get(o, "set"), *uns = json_object_get(o, "unset");
+    size_t nu = 0, ns = json_array_size(set);
+    fwt_err e = (set && !json_is_array(set)) || (uns && !json_is_array(uns))
+                    ? fwt_fail(FWT_E_MALFORMED, "\"set\" must be an array of \"KEY=VALUE\", \"unset\" one of keys")
+                : ns > FWT_SRV_MAX_ATTRS ? fwt_fail(FWT_E_ARG, "at most %d attributes per device", FWT_SRV_MAX_ATTRS)
+                                         : FWT_OK;
+    char *ks[FWT_SRV_MAX_ATTRS] = {0};
+    const char *vs[FWT_SRV_MAX_ATTRS] = {0};
+    for (size_t i = 0; e == FWT_OK && i < ns; i++) {
+        const char *kv = json_string_value(json_array_get(set, i));
+        const char *eq = kv ? strchr(kv, '=') : NULL;
+        if (!eq) {
+            e = fwt_fail(FWT_E_ARG, "\"set\"[%zu] is not \"KEY=VALUE\"", i);
+        } else if (!(ks[i] = strndup(kv, (size_t)(eq - kv)))) {
+            e = fwt_fail(FWT_E_NOMEM, "out of memory");
+        } else {
+            vs[i] = eq + 1;
+        }
+    }
+    const char **u = str_array(uns, &nu);
+    if (e == FWT_OK) {
+        e = !u ? fwt_fail(FWT_E_NOMEM, "out of memory")
+               : fwt_srv_device_attr(c->d->s, &who, c->param[0], (const char *const *)ks, vs, ns, u, nu);
+    }
+    for (size_t i = 0; i < FWT_SRV_MAX_ATTRS; i++) {
+        free(ks[i]);
+    }
+    free(u);
+    json_decref(o);
+    json_t *dev = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_device_show(c->d->s, c->param[0], &dev);
+    }
+    reply_result(c, e, dev);
+}
+
 static void h_revoke(struct call *c)
 {
     struct fwt_srv_actor who;
@@ -1235,6 +1280,7 @@ static const struct route k_routes[] = {
     {EVHTTP_REQ_GET, "GET /v1/admin/devices", h_devices},
     {EVHTTP_REQ_GET, "GET /v1/admin/devices/{id}", h_device},
     {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/tags", h_tags},
+    {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/attrs", h_attrs},
     {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/revoke", h_revoke},
     {EVHTTP_REQ_GET, "GET /v1/admin/assignments", h_assignments},
     {EVHTTP_REQ_POST, "POST /v1/admin/assignments", h_assign},

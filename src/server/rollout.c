@@ -238,14 +238,31 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     /* selection */
     json_t *sel = json_object_get(j, "select");
     if (e == FWT_OK && !json_is_object(sel)) {
-        e = fwt_fail(FWT_E_ARG, "rollout.select is required: an object with hardware_id, tags and/or devices");
+        e = fwt_fail(FWT_E_ARG, "rollout.select is required: an object with hardware_id, tags, attrs and/or devices");
     }
     if (e == FWT_OK) {
-        static const char *const sk[] = {"hardware_id", "tags", "devices", NULL};
+        static const char *const sk[] = {"hardware_id", "tags", "attrs", "devices", NULL};
         e = only_keys(sel, "rollout.select", sk);
     }
     if (e == FWT_OK && json_object_size(sel) == 0) {
-        e = fwt_fail(FWT_E_ARG, "rollout.select selects nothing: give hardware_id, tags or devices");
+        e = fwt_fail(FWT_E_ARG, "rollout.select selects nothing: give hardware_id, tags, attrs or devices");
+    }
+    /* attrs: {KEY: VALUE}, every one equal on the device (device attributes, fwt_srv_device_attr) */
+    json_t *sattrs = json_object_get(sel, "attrs");
+    if (e == FWT_OK && sattrs &&
+        (!json_is_object(sattrs) || json_object_size(sattrs) == 0 || json_object_size(sattrs) > 16)) {
+        e = fwt_fail(FWT_E_ARG, "rollout.select.attrs must be an object of 1 to 16 attributes {\"KEY\": \"VALUE\"}");
+    }
+    if (e == FWT_OK && sattrs) {
+        const char *k;
+        json_t *av;
+        json_object_foreach(sattrs, k, av) {
+            const char *vs = json_string_value(av);
+            if (e == FWT_OK && (!tag_text_ok(k) || !vs || strlen(vs) > 128)) {
+                e = fwt_fail(FWT_E_ARG, "rollout.select.attrs.%.64s: the key must be a valid attribute key (1 to 64 of "
+                             "A-Z a-z 0-9 - _ .) and the value a string of at most 128 characters", k);
+            }
+        }
     }
     if (e == FWT_OK) {
         e = str_field(sel, "rollout.select", "hardware_id", 0, 64, &s);
@@ -499,7 +516,8 @@ static fwt_err end(fwt_srv *s, fwt_err e)
     return e;
 }
 
-/* Devices (active ones) with their hardware id and tags: {id: {"hw": ..., "tags": [...]}}. */
+/* Devices (active ones) with their hardware id, tags and attributes:
+ * {id: {"hw": ..., "tags": [...], "attrs": {...}}}. */
 static fwt_err load_devices(fwt_srv *s, json_t **out)
 {
     *out = json_object();
@@ -510,7 +528,7 @@ static fwt_err load_devices(fwt_srv *s, json_t **out)
     }
     for (size_t i = 0; i < r.nrows; i++) {
         json_object_set_new(*out, db_cell(&r, i, 0),
-                            json_pack("{s:s, s:[]}", "hw", db_cell(&r, i, 1), "tags"));
+                            json_pack("{s:s, s:[], s:{}}", "hw", db_cell(&r, i, 1), "tags", "attrs"));
     }
     db_rows_free(&r);
     if ((e = db_exec(s->db, "SELECT device_id, tag FROM device_tags", NULL, 0, &t, NULL)) != FWT_OK) {
@@ -520,6 +538,16 @@ static fwt_err load_devices(fwt_srv *s, json_t **out)
         json_t *d = json_object_get(*out, db_cell(&t, i, 0));
         if (d) {
             json_array_append_new(json_object_get(d, "tags"), json_string(db_cell(&t, i, 1)));
+        }
+    }
+    db_rows_free(&t);
+    if ((e = db_exec(s->db, "SELECT device_id, key, value FROM device_attrs", NULL, 0, &t, NULL)) != FWT_OK) {
+        return e;
+    }
+    for (size_t i = 0; i < t.nrows; i++) {
+        json_t *d = json_object_get(*out, db_cell(&t, i, 0));
+        if (d) {
+            json_object_set_new(json_object_get(d, "attrs"), db_cell(&t, i, 1), json_string(db_cell(&t, i, 2)));
         }
     }
     db_rows_free(&t);
@@ -1067,7 +1095,8 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
         const char *thw = json_string_value(json_object_get(spec, "hardware_id"));
         json_t *sel = json_object_get(spec, "select");
         const char *shw = json_string_value(json_object_get(sel, "hardware_id"));
-        json_t *stags = json_object_get(sel, "tags"), *sids = json_object_get(sel, "devices");
+        json_t *stags = json_object_get(sel, "tags"), *sids = json_object_get(sel, "devices"),
+               *sattrs = json_object_get(sel, "attrs");
         e = load_devices(s, &devices);
         /* explicit ids must exist and be active; a set of them for the selection below */
         size_t i;
@@ -1111,10 +1140,16 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
             const char *hw = json_string_value(json_object_get(dev, "hw"));
             json_t *tags = json_object_get(dev, "tags");
             int sel_ok = json_object_get(idset, did) != NULL;
-            if (!sel_ok && (shw || stags)) {
+            if (!sel_ok && (shw || stags || sattrs)) {
                 sel_ok = (!shw || !strcmp(hw, shw));
                 json_array_foreach(stags, i, x) {
                     sel_ok = sel_ok && has_tag(tags, json_string_value(x));
+                }
+                const char *ak;
+                json_t *av;
+                json_object_foreach(sattrs, ak, av) {
+                    const char *have = json_string_value(json_object_get(json_object_get(dev, "attrs"), ak));
+                    sel_ok = sel_ok && have && !strcmp(have, json_string_value(av));
                 }
             }
             if (!sel_ok) {

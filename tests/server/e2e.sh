@@ -141,6 +141,23 @@ curl_code 200 "$U/v1/admin/assignments" -H "Authorization: Bearer $APPR" -d "$A"
 curl_code 400 "$U/v1/admin/assignments" -H "Authorization: Bearer $APPR" -d '{"scope":"device","bogus":1}'
 curl_code 200 "$U/v1/admin/devices/$ID2/tags" -H "Authorization: Bearer $OPER" -d '{"add":["eu","line-3"]}'
 grep -q line-3 "$T/.body" || fail "tags via the admin API"
+# device attributes: the admin API (operator) and the command line
+curl_code 403 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $VIEW" -d '{"set":["region=eu"]}'
+curl_code 200 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"set":["region=eu","site=b"]}'
+"$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["attrs"]; assert a == {"region":"eu","site":"b"}, a' "$T/.body" ||
+    fail "attrs via the admin API: $(cat "$T/.body")"
+curl_code 200 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"unset":["site"]}'
+curl_code 400 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"set":["region"]}'
+curl_code 400 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"unset":[1]}'
+curl_code 400 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"set":["bad key=x"]}'
+curl_code 404 "$U/v1/admin/devices/nobody/attrs" -H "Authorization: Bearer $OPER" -d '{"set":["region=eu"]}'
+"$SERVER" --dir "$D" device attr "$ID1" region=us "note=a b=c" >"$T/attr.txt" || fail "device attr"
+grep -q "note=a b=c region=us" "$T/attr.txt" || fail "device attr: $(cat "$T/attr.txt")"
+"$SERVER" --dir "$D" device attr "$ID1" region >/dev/null 2>&1 && fail "device attr took an argument without ="
+"$SERVER" --dir "$D" device attr "$ID1" --unset note --json | "$PY" -c '
+import json, sys; a = json.load(sys.stdin)["attrs"]; assert a == {"region": "us"}, a' || fail "device attr --unset"
+"$SERVER" --dir "$D" device show "$ID2" --json | "$PY" -c '
+import json, sys; a = json.load(sys.stdin)["attrs"]; assert a == {"region": "eu"}, a' || fail "device show: attrs"
 curl_code 200 "$U/v1/admin/enroll-tokens" -H "Authorization: Bearer $OPER" -d '{"count":3}'
 [ "$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["tokens"]))' "$T/.body")" = 3 ] || fail "3 tokens"
 curl_code 200 "$U/v1/admin/events" -H "Authorization: Bearer $VIEW"
@@ -206,6 +223,21 @@ openssl crl -in "$D/ca/crl.pem" -noout -text | grep -qi "$(openssl x509 -in "$T/
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/self.key" -subj /CN=self -days 1 -out "$T/self.pem" 2>/dev/null
 enc=$("$PY" -c 'import sys,urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read()))' "$T/self.pem")
 curl_code 401 "$PLAIN/v1/checkin" -H "X-SSL-Client-Cert: $enc" -d '{}'
+
+# ---- a rollout selecting by attribute (--select-attr adds to select.attrs): d1 has region=us
+printf '%s\n' "{\"name\": \"attr\", \"target\": \"fw-2.bin\", \"length\": 12, \"sha256\": \"$SHA\"," \
+    '"hardware_id": "board-1", "release_counter": 4, "select": {"hardware_id": "board-1"},' \
+    '"groups": [{"percent": 100, "error_threshold_count": 1}]}' >"$T/spec.json"
+expect 1 "matches no active device" "$SERVER" --dir "$D" rollout create --spec "$T/spec.json" --select-attr region=mars
+expect 1 "not KEY=VALUE" "$SERVER" --dir "$D" rollout create --spec "$T/spec.json" --select-attr region
+"$SERVER" --dir "$D" rollout create --spec "$T/spec.json" --select-attr region=us --json >"$T/ro.json" ||
+    fail "rollout create --select-attr"
+RO=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/ro.json")
+"$SERVER" --dir "$D" rollout status "$RO" --json | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)
+assert sum(g["devices"] for g in r["groups"]) == 1, r["groups"]' || fail "rollout by attribute: not d1 alone"
+"$SERVER" --dir "$D" rollout cancel "$RO" --reason "test" >/dev/null || fail "rollout cancel"
 
 # ---- the audit log: every admin action, verifiable with fwtrust log
 expect 0 "intact" "$FWTRUST" log verify --log "$D/audit.db"
