@@ -47,6 +47,7 @@ struct spec {
     int forced, urgent;
     char critical_tag[65];
     int attest;          /* require_attestation: 0 none, 1 the critical tier, 2 every device */
+    int64_t crit_signers; /* critical_min_signers: distinct image signers the critical tier needs (0: none) */
     int64_t attest_age;  /* attestation_max_age: seconds a pass stays fresh */
 };
 
@@ -178,7 +179,7 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     static const char *const top[] = {"name", "target", "length", "sha256", "hardware_id", "release_counter",
                                       "select", "groups", "confirm_timeout", "start_at", "windows", "forced",
                                       "retries", "urgent", "critical_tag", "require_attestation",
-                                      "attestation_max_age", NULL};
+                                      "attestation_max_age", "critical_min_signers", NULL};
     fwt_err e = only_keys(j, "rollout", top);
     const char *s = NULL;
     int64_t v = 0;
@@ -227,6 +228,9 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     }
     if (e == FWT_OK) {
         e = int_field(j, "rollout", "attestation_max_age", 60, 30 * 86400, &sp->attest_age);
+    }
+    if (e == FWT_OK) {
+        e = int_field(j, "rollout", "critical_min_signers", 1, FWT_MAX_SIGNERS, &sp->crit_signers);
     }
     if (e == FWT_OK && (e = str_field(j, "rollout", "critical_tag", 0, 64, &s)) == FWT_OK && s) {
         if (!tag_text_ok(s)) {
@@ -1075,11 +1079,12 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
     if (e == FWT_OK) {
         e = spec_read(spec, sp);
     }
+    int n_signers = -1;
     if (e == FWT_OK) {
         e = srv_image_repo_check(s, json_string_value(json_object_get(spec, "target")),
                                  (uint64_t)json_integer_value(json_object_get(spec, "length")),
                                  json_string_value(json_object_get(spec, "sha256")),
-                                 json_string_value(json_object_get(spec, "hardware_id")));
+                                 json_string_value(json_object_get(spec, "hardware_id")), &n_signers);
     }
     char rid[40] = "r-";
     if (e == FWT_OK) {
@@ -1118,7 +1123,7 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
             }
             db_rows_free(&q);
         }
-        size_t n_sel = 0;
+        size_t n_sel = 0, n_crit = 0;
         const char *did;
         json_t *dev;
         struct db_param pr[] = {DBT(rid), DBT(json_string_value(json_object_get(spec, "name"))), DBT(text),
@@ -1168,7 +1173,10 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
                 break;
             }
             int64_t grp = 0;
-            if ((e = group_of(sp, rid, did, tags, &grp)) == FWT_OK) {
+            if ((e = group_of(sp, rid, did, tags, &grp)) == FWT_OK && grp == (int64_t)sp->n_groups) {
+                n_crit++;
+            }
+            if (e == FWT_OK) {
                 struct db_param pd[] = {DBT(rid), DBT(did), DBI(grp), DBI(now)};
                 e = db_exec(s->db, "INSERT INTO rollout_devices (rollout_id, device_id, grp, state, updated_at)"
                                    " VALUES (?, ?, ?, 'pending', ?)", pd, 4, NULL, NULL);
@@ -1179,6 +1187,19 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
         json_decref(idset);
         if (e == FWT_OK && n_sel == 0) {
             e = fwt_fail(FWT_E_ARG, "rollout: the selection matches no active device");
+        }
+        /* the critical tier's stricter signature policy: the image repository's target
+         * description must record enough distinct verified signers (fail closed without one) */
+        if (e == FWT_OK && sp->crit_signers && n_crit) {
+            if (n_signers < 0) {
+                e = fwt_fail(FWT_E_ARG, "rollout: %zu critical device(s) need an image signed by %" PRId64
+                             " distinct keys (critical_min_signers); without an image repository (image-repo set) "
+                             "the server cannot tell the signers", n_crit, sp->crit_signers);
+            } else if (n_signers < sp->crit_signers) {
+                e = fwt_fail(FWT_E_ARG, "rollout: %zu critical device(s) need an image signed by %" PRId64
+                             " distinct keys (critical_min_signers); the image repository's target description "
+                             "records %d verified signer(s)", n_crit, sp->crit_signers, n_signers);
+            }
         }
         if (e == FWT_OK) {
             e = audit(s, who, "rollout-create", rid, "name %s target %s sha256 %s hardware %s devices %zu groups %zu%s",

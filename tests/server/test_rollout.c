@@ -680,6 +680,29 @@ static void test_device_attrs(void **state)
     json_decref(j);
 }
 
+/* critical_min_signers: without an image repository the signers are unknown, so a selection
+ * with critical devices is refused (fail closed); one without is not (tests/server/imagerepo.sh
+ * checks the counts against a real repository) */
+static void test_critical_min_signers(void **state)
+{
+    (void)state;
+    add_devices("a", 3, "board-a", NULL);
+    add_devices("c", 1, "board-a", "critical", NULL);
+    int64_t n0 = count("SELECT COUNT(*) FROM rollouts", NULL);
+    create(&k_alice, "\"critical_min_signers\": 2, \"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]",
+           FWT_E_ARG);
+    assert_non_null(strstr(fwt_detail(), "critical_min_signers"));
+    assert_int_equal(count("SELECT COUNT(*) FROM rollouts", NULL), n0);
+    create(&k_alice, "\"critical_min_signers\": 9, \"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]",
+           FWT_E_ARG);
+    create(&k_alice, "\"critical_min_signers\": 0, \"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]",
+           FWT_E_ARG);
+    /* no critical device selected: the policy has nothing to hold back */
+    char *id = create(&k_alice, "\"critical_min_signers\": 2, \"critical_tag\": \"none-here\","
+                                " \"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]", FWT_OK);
+    free(id);
+}
+
 /* ---- anomaly alerts and containment ---- */
 
 static void write_alerts(const char *json)
@@ -875,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_cron),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_attrs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_critical_min_signers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_failures_halt_version, setup, teardown),
