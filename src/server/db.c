@@ -261,6 +261,17 @@ static const struct migration k_migrations[] = {
      " PRIMARY KEY (device_id, key));"
      "CREATE INDEX device_attrs_key ON device_attrs(key, value);",
      NULL, NULL},
+    /* 5: administrators' client certificates (mutual TLS instead of a bearer token; store.c
+     * fwt_srv_admin_cert_create): the role is bound here, by the certificate's fingerprint. */
+    {5,
+     "CREATE TABLE admin_certs ("
+     " fp TEXT PRIMARY KEY,"
+     " name TEXT NOT NULL,"
+     " role TEXT NOT NULL CHECK (role IN ('viewer','operator','approver')),"
+     " serial_hex TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " not_after BIGINT NOT NULL);",
+     NULL, NULL},
 };
 
 /* Run a ';'-separated script one statement at a time (libpq's extended protocol and

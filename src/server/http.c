@@ -37,6 +37,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -302,10 +303,39 @@ static int require_admin(struct daemon *d, struct evhttp_request *req, enum fwt_
     if (sess < 0) {
         return 0;
     }
-    if (sess > 0) {
+    /* no token, no session: an administrator's client certificate (mutual TLS) */
+    int by_cert = 0;
+    X509 *pc = !h && sess == 0 ? peer_cert(d, req) : NULL;
+    if (pc) {
+        char fp[65];
+        fwt_err ce = ca_cert_fp(pc, fp);
+        X509_free(pc);
+        if (ce == FWT_OK) {
+            ce = fwt_srv_admin_cert_check(d->s, fp, who);
+        }
+        if (ce == FWT_E_KEY) {
+            reply_error(req, 401, "unauthorized", "no administrator has this client certificate");
+            return 0;
+        }
+        if (ce != FWT_OK) {
+            reply_fail(req, ce);
+            return 0;
+        }
+        /* a browser sends its client certificate with any cross-site form: a change made with
+         * one must be JSON (a cross-site page cannot send that without a CORS preflight) */
+        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+            (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' '))) {
+            reply_error(req, 403, "forbidden", "a change with a client certificate needs \"Content-Type: application/json\"");
+            return 0;
+        }
+        by_cert = 1;
+    }
+    if (sess > 0 || by_cert) {
         h = NULL;
     } else if (!h || strncmp(h, "Bearer ", 7) != 0) {
-        reply_error(req, 401, "unauthorized", "this request needs \"Authorization: Bearer TOKEN\"");
+        reply_error(req, 401, "unauthorized",
+                    "this request needs \"Authorization: Bearer TOKEN\" or an administrator's client certificate");
         return 0;
     }
     fwt_err e = h ? fwt_srv_admin_token_check(d->s, h + 7, who) : FWT_OK;

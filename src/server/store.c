@@ -214,6 +214,71 @@ fwt_err fwt_srv_admin_token_check(fwt_srv *s, const char *token, struct fwt_srv_
     return e;
 }
 
+static int tag_ok(const char *t);
+
+fwt_err fwt_srv_admin_cert_create(fwt_srv *s, const struct fwt_srv_actor *who, const char *name,
+                                  enum fwt_srv_role role, char **key_pem, char **cert_pem, json_t **info)
+{
+    *key_pem = *cert_pem = NULL;
+    *info = NULL;
+    fwt_err e = need_role(who, FWT_SRV_APPROVER);
+    if (e != FWT_OK) {
+        return e;
+    }
+    if (!tag_ok(name)) {
+        return fwt_fail(FWT_E_ARG, "admin name '%s': 1 to 64 of A-Z a-z 0-9 - _ .", name ? name : "");
+    }
+    struct ca_issued c;
+    char *key = NULL;
+    if ((e = ca_issue_admin(s, name, &key, &c)) != FWT_OK) {
+        return e;
+    }
+    struct db_param p[] = {DBT(c.fp), DBT(name), DBT(fwt_srv_role_name(role)), DBT(c.serial), DBI(srv_now()),
+                           DBI(c.not_after)};
+    TXN(s, {
+        e = db_exec(s->db, "INSERT INTO admin_certs (fp, name, role, serial_hex, created_at, not_after)"
+                           " VALUES (?, ?, ?, ?, ?, ?)", p, 6, NULL, NULL);
+        if (e == FWT_OK) {
+            char d[160];
+            snprintf(d, sizeof(d), "%s certificate %s", fwt_srv_role_name(role), c.fp);
+            e = srv_audit(s, who, "admin-cert-create", name, d);
+        }
+    });
+    if (e == FWT_OK) {
+        *info = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", name, "role", fwt_srv_role_name(role), "fingerprint",
+                          c.fp, "serial", c.serial, "not_after", (json_int_t)c.not_after);
+        *key_pem = key;
+        *cert_pem = c.pem;
+        c.pem = NULL;
+        key = NULL;
+    }
+    if (key) {
+        fwt_zeroize(key, strlen(key));
+        free(key);
+    }
+    ca_issued_free(&c);
+    return e;
+}
+
+fwt_err fwt_srv_admin_cert_check(fwt_srv *s, const char *fp, struct fwt_srv_actor *who)
+{
+    memset(who, 0, sizeof(*who));
+    struct db_param p[] = {DBT(fp ? fp : "")};
+    struct db_rows r;
+    fwt_err e = db_exec(s->db, "SELECT name, role FROM admin_certs WHERE fp = ? AND not_after > ?",
+                        (struct db_param[]){p[0], DBI(srv_now())}, 2, &r, NULL);
+    if (e != FWT_OK) {
+        return e;
+    }
+    if (r.nrows != 1 || fwt_srv_role_parse(db_cell(&r, 0, 1), &who->role) != FWT_OK) {
+        e = fwt_fail(FWT_E_KEY, "no administrator has this certificate");
+    } else {
+        snprintf(who->name, sizeof(who->name), "admin:%s", db_cell(&r, 0, 0));
+    }
+    db_rows_free(&r);
+    return e;
+}
+
 /* ---- devices ---- */
 
 static json_t *num_or_null(const char *v)

@@ -141,6 +141,26 @@ curl_code 200 "$U/v1/admin/assignments" -H "Authorization: Bearer $APPR" -d "$A"
 curl_code 400 "$U/v1/admin/assignments" -H "Authorization: Bearer $APPR" -d '{"scope":"device","bogus":1}'
 curl_code 200 "$U/v1/admin/devices/$ID2/tags" -H "Authorization: Bearer $OPER" -d '{"add":["eu","line-3"]}'
 grep -q line-3 "$T/.body" || fail "tags via the admin API"
+# an administrator's client certificate instead of a bearer token (mutual TLS)
+expect 1 "--role" "$SERVER" --dir "$D" admin-cert create ops --cert "$T/ops.pem" --key "$T/ops.key"
+expect 1 "admin name" "$SERVER" --dir "$D" admin-cert create "o ps" --role operator --cert "$T/ops.pem" --key "$T/ops.key"
+[ ! -e "$T/ops.key" ] || fail "a refused admin-cert create wrote the key"
+"$SERVER" --dir "$D" admin-cert create ops --role operator --cert "$T/ops.pem" --key "$T/ops.key" >/dev/null ||
+    fail "admin-cert create"
+expect 1 "exists" "$SERVER" --dir "$D" admin-cert create ops2 --role viewer --cert "$T/ops.pem" --key "$T/ops2.key"
+openssl verify -CAfile "$CA" "$T/ops.pem" >/dev/null || fail "the admin certificate does not chain to the fleet CA"
+[ "$(stat -c %a "$T/ops.key")" = 600 ] || fail "admin key mode $(stat -c %a "$T/ops.key")"
+OC=(--cert "$T/ops.pem" --key "$T/ops.key")
+curl_code 200 "$U/v1/admin/devices" "${OC[@]}"
+curl_code 200 "$U/v1/admin/devices/$ID2/tags" "${OC[@]}" -H 'Content-Type: application/json' -d '{"add":["by-cert"]}'
+grep -q by-cert "$T/.body" || fail "tags with an admin certificate"
+curl_code 403 "$U/v1/admin/devices/$ID2/tags" "${OC[@]}" -d '{"add":["form"]}'   # a form post: not JSON
+curl_code 403 "$U/v1/admin/assignments" "${OC[@]}" -H 'Content-Type: application/json' -d "$A"  # operator < approver
+grep -q '"forbidden"' "$T/.body" || fail "role of the admin certificate: $(cat "$T/.body")"
+curl_code 401 "$U/v1/admin/devices" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"   # a device's certificate
+curl_code 403 "$U/v1/checkin" "${OC[@]}" -d '{}'                                     # and no device
+"$SERVER" --dir "$D" events --limit 1000 --json >/dev/null
+"$FWTRUST" log show --log "$D/audit.db" --json | grep -q '"admin:ops"' || fail "the admin certificate's actor is not in the audit log"
 # device attributes: the admin API (operator) and the command line
 curl_code 403 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $VIEW" -d '{"set":["region=eu"]}'
 curl_code 200 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"set":["region=eu","site=b"]}'

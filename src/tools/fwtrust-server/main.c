@@ -471,6 +471,62 @@ static int cmd_admin_token(const struct fwt_cli_args *a)
     return e == FWT_OK ? done(info, token_text) : fail(e);
 }
 
+static const char *g_cert_out, *g_key_out;
+static const struct fwt_opt k_admin_cert_opts[] = {
+    FWT_OPT_STR_(0, "role", "ROLE", &g_role, "viewer, operator or approver (required)"),
+    FWT_OPT_STR_(0, "cert", "FILE", &g_cert_out, "write the certificate (PEM) here (required)"),
+    FWT_OPT_STR_(0, "key", "FILE", &g_key_out, "write the private key (PEM, mode 0600) here (required)"),
+    FWT_OPT_END_,
+};
+
+static void admin_cert_text(json_t *o)
+{
+    printf("administrator %s (%s): certificate %s, SHA-256 %s\n", json_string_value(json_object_get(o, "name")),
+           json_string_value(json_object_get(o, "role")), g_cert_out,
+           json_string_value(json_object_get(o, "fingerprint")));
+}
+
+static int cmd_admin_cert(const struct fwt_cli_args *a)
+{
+    enum fwt_srv_role role;
+    if (!g_role || fwt_srv_role_parse(g_role, &role) != FWT_OK) {
+        return fwt_cli_usage_error(g_name, "--role viewer|operator|approver is required");
+    }
+    if (!g_cert_out || !g_key_out) {
+        return fwt_cli_usage_error(g_name, "--cert FILE and --key FILE are required");
+    }
+    if (access(g_cert_out, F_OK) == 0 || access(g_key_out, F_OK) == 0) {
+        return fail(fwt_fail(FWT_E_ARG, "%s or %s exists: not overwritten", g_cert_out, g_key_out));
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    char *key = NULL, *cert = NULL;
+    json_t *info = NULL;
+    fwt_err e = fwt_srv_admin_cert_create(s, &who, a->argv[0], role, &key, &cert, &info);
+    fwt_srv_close(s);
+    if (e == FWT_OK) {
+        e = fwt_write_file_atomic(g_key_out, key, strlen(key), 0600);
+    }
+    if (e == FWT_OK) {
+        e = fwt_write_file_atomic(g_cert_out, cert, strlen(cert), 0644);
+    }
+    if (key) {
+        fwt_zeroize(key, strlen(key));
+        free(key);
+    }
+    free(cert);
+    if (e != FWT_OK) {
+        json_decref(info);
+        return fail(e);
+    }
+    return done(info, admin_cert_text);
+}
+
 static const char *g_ev_dev;
 static uint64_t g_limit;
 static const struct fwt_opt k_events_opts[] = {
@@ -876,6 +932,12 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"enroll-token create", "", 0, 0, "a one-time enrollment token (printed once; stored hashed)", NULL,
      k_token_opts},
     {"admin-token create", "NAME", 1, 1, "a bearer token for the admin API with a role", NULL, k_admin_opts},
+    {"admin-cert create", "NAME", 1, 1, "a client certificate for the admin API with a role (mutual TLS)",
+     "Issue an administrator a new P-256 key and a client certificate of the fleet CA\n"
+     "(CN admin:NAME, cert_days long); the role is bound to its fingerprint in the\n"
+     "database. The admin API accepts it instead of a bearer token (curl --cert FILE\n"
+     "--key FILE); changes made with it must be sent as Content-Type: application/json.",
+     k_admin_cert_opts},
     {"events", "", 0, 0, "check-ins, reports, enrolments and admin actions, newest first", NULL, k_events_opts},
     {"routes", "", 0, 0, "the HTTP routes the daemon serves", NULL, NULL},
     {"rollout create", "", 0, 0, "create a governed rollout from a specification (docs/rollouts.md)",
@@ -905,7 +967,7 @@ static const struct fwt_cli_cmd k_cmds[] = {
 static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_init,        cmd_serve,  cmd_device_list,     cmd_device_show,  cmd_device_tag,   cmd_device_attr,
     cmd_device_revoke,
-    cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_events, cmd_routes,
+    cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_admin_cert, cmd_events, cmd_routes,
     cmd_rollout_create, cmd_rollout_approve, cmd_rollout_status, cmd_rollout_halt, cmd_rollout_resume,
     cmd_rollout_cancel, cmd_rollout_retry, cmd_device_quarantine, cmd_version_vulnerable, cmd_metrics,
     cmd_image_repo_set,
