@@ -508,7 +508,13 @@ static void h_signed(struct call *c, int is_report)
         char why[512], ev[600];
         snprintf(why, sizeof(why), "%s", fwt_detail());
         snprintf(ev, sizeof(ev), "%s refused: %s", is_report ? "report" : "check-in", why);
-        if (srv_event(s, dev.id, "signature-refused", "server", ev) != FWT_OK) {
+        /* bounded as check-ins are: at most checkin_burst kept per device and checkin_window */
+        int64_t recent = 0;
+        struct db_param pr[] = {DBT(dev.id), DBI(srv_now() - (int64_t)s->set.checkin_window)};
+        if (db_query_int(s->db, "SELECT COUNT(*) FROM events WHERE device_id = ? AND kind = 'signature-refused'"
+                                " AND time > ?", pr, 2, &recent) != FWT_OK ||
+            (recent < (int64_t)s->set.checkin_burst &&
+             srv_event(s, dev.id, "signature-refused", "server", ev) != FWT_OK)) {
             fwt_detail_clear();
         }
         e = fwt_fail(e, "%s", why);

@@ -84,6 +84,10 @@ print(sum(e["kind"] == "signature-refused" for e in json.load(sys.stdin)["events
 "$SERVER" --dir "$D" metrics --prometheus >"$T/prom.txt"
 grep -qx 'fwtrust_manifest_signature_failures_total 2' "$T/prom.txt" ||
     fail "manifest signature metric: $(grep signature "$T/prom.txt")"
+# kept at most checkin_burst (6) per device and window: a flood of forgeries is refused, not stored
+for i in 1 2 3 4 5; do sim 403 "$T/c" checkin "$U" "$CA" "$T/d1" --bad-sig; done
+"$SERVER" --dir "$D" metrics --prometheus | grep -qx 'fwtrust_manifest_signature_failures_total 6' ||
+    fail "signature refusals beyond the burst were stored"
 curl_code 404 "$U/v1/nothing"
 curl_code 405 "$U/v1/checkin" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
 curl_code 404 "$U/v1/director/..%2Fca%2Fca.key" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
