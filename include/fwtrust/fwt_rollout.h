@@ -69,9 +69,10 @@ FWT_MUST_CHECK fwt_err fwt_srv_rollout_tick(fwt_srv *s, time_t now);
 FWT_MUST_CHECK fwt_err fwt_srv_rollout_observe(fwt_srv *s, const char *device_id, const char *target,
                                                const char *state, const char *reason, time_t now);
 /* A manifest's last install that failed (result "failed", "refused", "rolled-back"):
- * the rollout's device fails, no incident (a manifest repeats it at every check-in). */
+ * the rollout's device fails, one incident when it does (a manifest repeats it at every
+ * check-in). reason: the install's error name (fwt_err_name), NULL for none. */
 FWT_MUST_CHECK fwt_err fwt_srv_rollout_observe_manifest(fwt_srv *s, const char *device_id, const char *target,
-                                                        const char *result, time_t now);
+                                                        const char *result, const char *reason, time_t now);
 /* Mark a version (the manifest's slot version) vulnerable, or not. */
 FWT_MUST_CHECK fwt_err fwt_srv_version_vulnerable(fwt_srv *s, const struct fwt_srv_actor *who,
                                                   const char *version, int on);

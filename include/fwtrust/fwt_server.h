@@ -92,6 +92,16 @@ FWT_MUST_CHECK fwt_err fwt_srv_enroll_token_create(fwt_srv *s, const struct fwt_
 FWT_MUST_CHECK fwt_err fwt_srv_admin_token_create(fwt_srv *s, const struct fwt_srv_actor *who,
                                                   const char *name, enum fwt_srv_role role,
                                                   char token[65], json_t **info);
+/* An administrator's client certificate (mutual TLS to the admin API instead of a bearer
+ * token; approver role): a new P-256 key and a certificate of the fleet CA for CN
+ * "admin:NAME" (NAME: 1 to 64 of A-Z a-z 0-9 - _ .), the role bound to its fingerprint in
+ * the database. *key_pem (wipe with fwt_zeroize, then free) and *cert_pem are the caller's. */
+FWT_MUST_CHECK fwt_err fwt_srv_admin_cert_create(fwt_srv *s, const struct fwt_srv_actor *who,
+                                                 const char *name, enum fwt_srv_role role,
+                                                 char **key_pem, char **cert_pem, json_t **info);
+/* The administrator a client certificate (SHA-256 of its DER, hex) belongs to (FWT_E_KEY
+ * when none). The caller has verified the certificate against the fleet CA. */
+FWT_MUST_CHECK fwt_err fwt_srv_admin_cert_check(fwt_srv *s, const char *fp, struct fwt_srv_actor *who);
 /* The administrator a bearer token belongs to (FWT_E_KEY when none). */
 FWT_MUST_CHECK fwt_err fwt_srv_admin_token_check(fwt_srv *s, const char *token,
                                                  struct fwt_srv_actor *who);
@@ -102,6 +112,13 @@ FWT_MUST_CHECK fwt_err fwt_srv_device_show(fwt_srv *s, const char *id, json_t **
 FWT_MUST_CHECK fwt_err fwt_srv_device_tag(fwt_srv *s, const struct fwt_srv_actor *who, const char *id,
                                           const char *const *add, size_t n_add,
                                           const char *const *remove, size_t n_remove);
+/* Set (keys[i] = values[i]) and remove (unset) attributes of a device (operator role;
+ * audited). A key is 1 to 64 of A-Z a-z 0-9 - _ .; a value 0 to 128 printable ASCII
+ * characters; at most FWT_SRV_MAX_ATTRS per device. Nothing changes on failure. */
+#define FWT_SRV_MAX_ATTRS 32
+FWT_MUST_CHECK fwt_err fwt_srv_device_attr(fwt_srv *s, const struct fwt_srv_actor *who, const char *id,
+                                           const char *const *keys, const char *const *values, size_t n_set,
+                                           const char *const *unset, size_t n_unset);
 /* Revoke (or decommission) a device: refused at TLS and API from then on; the CRL is rewritten. */
 FWT_MUST_CHECK fwt_err fwt_srv_device_revoke(fwt_srv *s, const struct fwt_srv_actor *who,
                                              const char *id, int decommission);

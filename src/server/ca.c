@@ -390,6 +390,40 @@ static char *bio_text(BIO *b)
 
 fwt_err ca_issue_device(fwt_srv *s, EVP_PKEY *pub, const char *device_id, struct ca_issued *out)
 {
+    return ca_issue_client(s, pub, device_id, out);
+}
+
+fwt_err ca_issue_admin(fwt_srv *s, const char *name, char **key_pem, struct ca_issued *out)
+{
+    memset(out, 0, sizeof(*out));
+    *key_pem = NULL;
+    char cn[80];
+    snprintf(cn, sizeof(cn), "admin:%s", name);
+    EVP_PKEY *k = p256_new();
+    if (!k) {
+        return ossl_fail(FWT_E_CRYPTO, "administrator key");
+    }
+    fwt_err e = ca_issue_client(s, k, cn, out);
+    BIO *b = e == FWT_OK ? BIO_new(BIO_s_mem()) : NULL;
+    if (e == FWT_OK && (!b || PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1 || !(*key_pem = bio_text(b)))) {
+        e = ossl_fail(FWT_E_CRYPTO, "administrator key PEM");
+        ca_issued_free(out);
+    }
+    if (b) {
+        /* the key's PEM is a secret: wipe the memory BIO's buffer */
+        char *data = NULL;
+        long n = BIO_get_mem_data(b, &data);
+        if (n > 0 && data) {
+            OPENSSL_cleanse(data, (size_t)n);
+        }
+        BIO_free(b);
+    }
+    EVP_PKEY_free(k);
+    return e;
+}
+
+fwt_err ca_issue_client(fwt_srv *s, EVP_PKEY *pub, const char *device_id, struct ca_issued *out)
+{
     memset(out, 0, sizeof(*out));
     static const char *const exts[] = {"basicConstraints", "critical,CA:FALSE", "keyUsage",
                                        "critical,digitalSignature", "extendedKeyUsage", "clientAuth",

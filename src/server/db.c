@@ -255,6 +255,27 @@ static const struct migration k_migrations[] = {
      * vulnerable or withdrawn in the catalog, docs/catalog.md). */
     {4, "CREATE TABLE blocked_images (sha256 TEXT PRIMARY KEY, reason TEXT NOT NULL, at BIGINT NOT NULL);", "",
      ""},
+    /* 5: device attributes (key=value, store.c fwt_srv_device_attr), selected by rollouts
+     * (rollout.select.attrs). */
+    {5,
+     "CREATE TABLE device_attrs ("
+     " device_id TEXT NOT NULL REFERENCES devices(id),"
+     " key TEXT NOT NULL,"
+     " value TEXT NOT NULL,"
+     " PRIMARY KEY (device_id, key));"
+     "CREATE INDEX device_attrs_key ON device_attrs(key, value);",
+     NULL, NULL},
+    /* 6: administrators' client certificates (mutual TLS instead of a bearer token; store.c
+     * fwt_srv_admin_cert_create): the role is bound here, by the certificate's fingerprint. */
+    {6,
+     "CREATE TABLE admin_certs ("
+     " fp TEXT PRIMARY KEY,"
+     " name TEXT NOT NULL,"
+     " role TEXT NOT NULL CHECK (role IN ('viewer','operator','approver')),"
+     " serial_hex TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " not_after BIGINT NOT NULL);",
+     NULL, NULL},
 };
 
 /* Run a ';'-separated script one statement at a time (libpq's extended protocol and

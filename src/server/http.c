@@ -37,6 +37,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -302,10 +303,39 @@ static int require_admin(struct daemon *d, struct evhttp_request *req, enum fwt_
     if (sess < 0) {
         return 0;
     }
-    if (sess > 0) {
+    /* no token, no session: an administrator's client certificate (mutual TLS) */
+    int by_cert = 0;
+    X509 *pc = !h && sess == 0 ? peer_cert(d, req) : NULL;
+    if (pc) {
+        char fp[65];
+        fwt_err ce = ca_cert_fp(pc, fp);
+        X509_free(pc);
+        if (ce == FWT_OK) {
+            ce = fwt_srv_admin_cert_check(d->s, fp, who);
+        }
+        if (ce == FWT_E_KEY) {
+            reply_error(req, 401, "unauthorized", "no administrator has this client certificate");
+            return 0;
+        }
+        if (ce != FWT_OK) {
+            reply_fail(req, ce);
+            return 0;
+        }
+        /* a browser sends its client certificate with any cross-site form: a change made with
+         * one must be JSON (a cross-site page cannot send that without a CORS preflight) */
+        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+        if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+            (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';' && ct[16] != ' '))) {
+            reply_error(req, 403, "forbidden", "a change with a client certificate needs \"Content-Type: application/json\"");
+            return 0;
+        }
+        by_cert = 1;
+    }
+    if (sess > 0 || by_cert) {
         h = NULL;
     } else if (!h || strncmp(h, "Bearer ", 7) != 0) {
-        reply_error(req, 401, "unauthorized", "this request needs \"Authorization: Bearer TOKEN\"");
+        reply_error(req, 401, "unauthorized",
+                    "this request needs \"Authorization: Bearer TOKEN\" or an administrator's client certificate");
         return 0;
     }
     fwt_err e = h ? fwt_srv_admin_token_check(d->s, h + 7, who) : FWT_OK;
@@ -471,6 +501,24 @@ static void h_signed(struct call *c, int is_report)
             json_decref(att);
         }
     }
+    if (e == FWT_E_SIGNATURE || e == FWT_E_UNKNOWN_KEY) {
+        /* A body that the device's certificate does not sign: refused, and kept as a tamper
+         * event (the manifest-signature metric, docs/rollouts.md#metrics). The device and its
+         * counter are untouched; the refusal keeps its own error for the answer. */
+        char why[512], ev[600];
+        snprintf(why, sizeof(why), "%s", fwt_detail());
+        snprintf(ev, sizeof(ev), "%s refused: %s", is_report ? "report" : "check-in", why);
+        /* bounded as check-ins are: at most checkin_burst kept per device and checkin_window */
+        int64_t recent = 0;
+        struct db_param pr[] = {DBT(dev.id), DBI(srv_now() - (int64_t)s->set.checkin_window)};
+        if (db_query_int(s->db, "SELECT COUNT(*) FROM events WHERE device_id = ? AND kind = 'signature-refused'"
+                                " AND time > ?", pr, 2, &recent) != FWT_OK ||
+            (recent < (int64_t)s->set.checkin_burst &&
+             srv_event(s, dev.id, "signature-refused", "server", ev) != FWT_OK)) {
+            fwt_detail_clear();
+        }
+        e = fwt_fail(e, "%s", why);
+    }
     if (e == FWT_OK) {
         e = srv_checkin(s, &dev, counter, is_report ? NULL : (const char *)body, is_report ? "report" : "checkin",
                         detail);
@@ -484,7 +532,10 @@ static void h_signed(struct call *c, int is_report)
         } else if (m->has_last_install && m->last_install.result != FWT_FLEET_RESULT_OK) {
             /* the agent's last_install may name no target: then the rollout the device is in */
             re = fwt_srv_rollout_observe_manifest(s, dev.id, m->last_install.target,
-                                                  fwt_fleet_result_name(m->last_install.result), time(NULL));
+                                                  fwt_fleet_result_name(m->last_install.result),
+                                                  m->last_install.error ? fwt_err_name((fwt_err)m->last_install.error)
+                                                                        : NULL,
+                                                  time(NULL));
         }
         /* anomaly rules over what the device said */
         if (re == FWT_OK && is_report && (rep.state == FWT_FLEET_FAILED || rep.state == FWT_FLEET_REFUSED ||
@@ -754,6 +805,51 @@ static void h_tags(struct call *c)
     }
     free(a);
     free(r);
+    json_decref(o);
+    json_t *dev = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_device_show(c->d->s, c->param[0], &dev);
+    }
+    reply_result(c, e, dev);
+}
+
+/* {"set": ["KEY=VALUE", ...], "unset": ["KEY", ...]} */
+static void h_attrs(struct call *c)
+{
+    struct fwt_srv_actor who;
+    json_t *o = NULL;
+    static const char *const keys[] = {"set", "unset", NULL};
+    if (!require_admin(c->d, c->req, FWT_SRV_OPERATOR, &who) || !admin_body(c, keys, &o)) {
+        return;
+    }
+    json_t *set = json_object_get(o, "set"), *uns = json_object_get(o, "unset");
+    size_t nu = 0, ns = json_array_size(set);
+    fwt_err e = (set && !json_is_array(set)) || (uns && !json_is_array(uns))
+                    ? fwt_fail(FWT_E_MALFORMED, "\"set\" must be an array of \"KEY=VALUE\", \"unset\" one of keys")
+                : ns > FWT_SRV_MAX_ATTRS ? fwt_fail(FWT_E_ARG, "at most %d attributes per device", FWT_SRV_MAX_ATTRS)
+                                         : FWT_OK;
+    char *ks[FWT_SRV_MAX_ATTRS] = {0};
+    const char *vs[FWT_SRV_MAX_ATTRS] = {0};
+    for (size_t i = 0; e == FWT_OK && i < ns; i++) {
+        const char *kv = json_string_value(json_array_get(set, i));
+        const char *eq = kv ? strchr(kv, '=') : NULL;
+        if (!eq) {
+            e = fwt_fail(FWT_E_ARG, "\"set\"[%zu] is not \"KEY=VALUE\"", i);
+        } else if (!(ks[i] = strndup(kv, (size_t)(eq - kv)))) {
+            e = fwt_fail(FWT_E_NOMEM, "out of memory");
+        } else {
+            vs[i] = eq + 1;
+        }
+    }
+    const char **u = str_array(uns, &nu);
+    if (e == FWT_OK) {
+        e = !u ? fwt_fail(FWT_E_NOMEM, "out of memory")
+               : fwt_srv_device_attr(c->d->s, &who, c->param[0], (const char *const *)ks, vs, ns, u, nu);
+    }
+    for (size_t i = 0; i < FWT_SRV_MAX_ATTRS; i++) {
+        free(ks[i]);
+    }
+    free(u);
     json_decref(o);
     json_t *dev = NULL;
     if (e == FWT_OK) {
@@ -1220,6 +1316,7 @@ static const struct route k_routes[] = {
     {EVHTTP_REQ_GET, "GET /v1/admin/devices", h_devices},
     {EVHTTP_REQ_GET, "GET /v1/admin/devices/{id}", h_device},
     {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/tags", h_tags},
+    {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/attrs", h_attrs},
     {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/revoke", h_revoke},
     {EVHTTP_REQ_GET, "GET /v1/admin/assignments", h_assignments},
     {EVHTTP_REQ_POST, "POST /v1/admin/assignments", h_assign},

@@ -103,8 +103,10 @@ out:
     return e;
 }
 
-fwt_err srv_image_repo_check(fwt_srv *s, const char *target, uint64_t length, const char *sha256, const char *hw)
+fwt_err srv_image_repo_check(fwt_srv *s, const char *target, uint64_t length, const char *sha256, const char *hw,
+                             int *n_signers)
 {
+    *n_signers = -1;
     fwt_tuf_client *c = NULL;
     char *u = NULL;
     fwt_err e = srv_image_repo_open(s, &c, &u);
@@ -132,6 +134,17 @@ fwt_err srv_image_repo_check(fwt_srv *s, const char *target, uint64_t length, co
                          target, why[0] ? ": " : "", why);
         } else if (d.hw_id_len != strlen(hw) || memcmp(d.hw_id, hw, d.hw_id_len) != 0) {
             e = fwt_fail(FWT_E_ARG, "rollout: '%s' is for other hardware than '%s' (image repository)", target, hw);
+        } else {
+            /* distinct signer key hashes */
+            int n = 0;
+            for (size_t i = 0; d.has_signers && i < d.n_signers && i < FWT_MAX_SIGNERS; i++) {
+                int seen = 0;
+                for (size_t k = 0; k < i && !seen; k++) {
+                    seen = memcmp(d.signers[i], d.signers[k], FWT_KEYHASH_SIZE) == 0;
+                }
+                n += !seen;
+            }
+            *n_signers = n;
         }
         json_decref(cj);
     }

@@ -196,6 +196,25 @@ fwt_err fwt_srv_metrics(fwt_srv *s, time_t now, json_t **obj)
         }
         db_rows_free(&q);
     }
+    /* boot verification failures: devices' failures (reports and manifests) whose error is an
+     * image verification one; manifest signature failures: check-ins and reports refused because
+     * the device's certificate does not sign them (events "signature-refused", http.c) */
+    int64_t boot_verify = 0, manifest_sig = 0;
+    if (e == FWT_OK) {
+        static const fwt_err verify_errs[] = {FWT_E_DIGEST,      FWT_E_SIGNATURE, FWT_E_UNSIGNED, FWT_E_UNKNOWN_KEY,
+                                              FWT_E_THRESHOLD,   FWT_E_CERT,      FWT_E_KEY_VERSION, FWT_E_REVOKED,
+                                              FWT_E_TEST_KEY,    FWT_E_NO_BOOTABLE};
+        enum { NV = sizeof(verify_errs) / sizeof(verify_errs[0]) };
+        struct db_param vp[NV];
+        for (size_t k = 0; k < NV; k++) {
+            vp[k] = DBT(fwt_err_name(verify_errs[k]));
+        }
+        if ((e = db_query_int(s->db, "SELECT COUNT(*) FROM incidents WHERE reason IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                              vp, NV, &boot_verify)) == FWT_OK) {
+            e = db_query_int(s->db, "SELECT COUNT(*) FROM events WHERE kind = 'signature-refused'", NULL, 0,
+                             &manifest_sig);
+        }
+    }
     json_t *alerts = json_object();
     if (e == FWT_OK && (e = db_exec(s->db, "SELECT rule, COUNT(*) FROM alerts GROUP BY rule ORDER BY rule", NULL, 0,
                                     &q, NULL)) == FWT_OK) {
@@ -208,12 +227,14 @@ fwt_err fwt_srv_metrics(fwt_srv *s, time_t now, json_t **obj)
         db_rows_free(&q);
     }
     if (e == FWT_OK) {
-        *obj = json_pack("{s:I, s:{s:I, s:o, s:o, s:I, s:o}, s:{s:o, s:o, s:o, s:o}, s:o, s:{s:o, s:I}, s:o}", "time",
+        *obj = json_pack("{s:I, s:{s:I, s:o, s:o, s:I, s:o}, s:{s:o, s:o, s:o, s:o}, s:o, s:{s:o, s:I, s:I, s:I}, s:o}",
+                         "time",
                          (json_int_t)now, "devices", "active", (json_int_t)active, "by_version", by_version,
                          "vulnerable_versions", vuln, "on_vulnerable_version", (json_int_t)on_vuln, "checkin", fresh,
                          "updates", "by_rollout", by_rollout, "by_hardware", by_hw, "by_target", by_target, "over_time",
                          over_time, "recovery", recovery, "tamper", "by_reason", tamper, "total",
-                         (json_int_t)tamper_total, "alerts", alerts);
+                         (json_int_t)tamper_total, "boot_verification_failures", (json_int_t)boot_verify,
+                         "manifest_signature_failures", (json_int_t)manifest_sig, "alerts", alerts);
         if (!*obj) {
             e = fwt_fail(FWT_E_NOMEM, "out of memory");
         }
@@ -391,6 +412,14 @@ fwt_err fwt_srv_metrics_prometheus(const json_t *m, char **text)
     json_object_foreach(json_object_get(tam, "by_reason"), k, v) {
         sample(&b, "fwtrust_tamper_detections_total", "reason", k, NULL, NULL, v);
     }
+    head(&b, "fwtrust_boot_verification_failures_total", "counter",
+         "Devices' failed installs and boots (reports and manifests) refused by image verification (digest, signature, key, revocation, no bootable slot).");
+    sample(&b, "fwtrust_boot_verification_failures_total", NULL, NULL, NULL, NULL,
+           json_object_get(tam, "boot_verification_failures"));
+    head(&b, "fwtrust_manifest_signature_failures_total", "counter",
+         "Device check-ins (manifests) and reports refused because the device's certificate does not sign them.");
+    sample(&b, "fwtrust_manifest_signature_failures_total", NULL, NULL, NULL, NULL,
+           json_object_get(tam, "manifest_signature_failures"));
     head(&b, "fwtrust_alerts_total", "counter", "Anomaly alerts raised, by rule.");
     json_object_foreach(json_object_get(m, "alerts"), k, v) {
         sample(&b, "fwtrust_alerts_total", "rule", k, NULL, NULL, v);

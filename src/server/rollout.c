@@ -47,6 +47,7 @@ struct spec {
     int forced, urgent;
     char critical_tag[65];
     int attest;          /* require_attestation: 0 none, 1 the critical tier, 2 every device */
+    int64_t crit_signers; /* critical_min_signers: distinct image signers the critical tier needs (0: none) */
     int64_t attest_age;  /* attestation_max_age: seconds a pass stays fresh */
 };
 
@@ -178,7 +179,7 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     static const char *const top[] = {"name", "target", "length", "sha256", "hardware_id", "release_counter",
                                       "select", "groups", "confirm_timeout", "start_at", "windows", "forced",
                                       "retries", "urgent", "critical_tag", "require_attestation",
-                                      "attestation_max_age", NULL};
+                                      "attestation_max_age", "critical_min_signers", NULL};
     fwt_err e = only_keys(j, "rollout", top);
     const char *s = NULL;
     int64_t v = 0;
@@ -228,6 +229,9 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     if (e == FWT_OK) {
         e = int_field(j, "rollout", "attestation_max_age", 60, 30 * 86400, &sp->attest_age);
     }
+    if (e == FWT_OK) {
+        e = int_field(j, "rollout", "critical_min_signers", 1, FWT_MAX_SIGNERS, &sp->crit_signers);
+    }
     if (e == FWT_OK && (e = str_field(j, "rollout", "critical_tag", 0, 64, &s)) == FWT_OK && s) {
         if (!tag_text_ok(s)) {
             e = fwt_fail(FWT_E_ARG, "rollout.critical_tag is not a valid tag");
@@ -238,14 +242,31 @@ static fwt_err spec_read(const json_t *j, struct spec *sp)
     /* selection */
     json_t *sel = json_object_get(j, "select");
     if (e == FWT_OK && !json_is_object(sel)) {
-        e = fwt_fail(FWT_E_ARG, "rollout.select is required: an object with hardware_id, tags and/or devices");
+        e = fwt_fail(FWT_E_ARG, "rollout.select is required: an object with hardware_id, tags, attrs and/or devices");
     }
     if (e == FWT_OK) {
-        static const char *const sk[] = {"hardware_id", "tags", "devices", NULL};
+        static const char *const sk[] = {"hardware_id", "tags", "attrs", "devices", NULL};
         e = only_keys(sel, "rollout.select", sk);
     }
     if (e == FWT_OK && json_object_size(sel) == 0) {
-        e = fwt_fail(FWT_E_ARG, "rollout.select selects nothing: give hardware_id, tags or devices");
+        e = fwt_fail(FWT_E_ARG, "rollout.select selects nothing: give hardware_id, tags, attrs or devices");
+    }
+    /* attrs: {KEY: VALUE}, every one equal on the device (device attributes, fwt_srv_device_attr) */
+    json_t *sattrs = json_object_get(sel, "attrs");
+    if (e == FWT_OK && sattrs &&
+        (!json_is_object(sattrs) || json_object_size(sattrs) == 0 || json_object_size(sattrs) > 16)) {
+        e = fwt_fail(FWT_E_ARG, "rollout.select.attrs must be an object of 1 to 16 attributes {\"KEY\": \"VALUE\"}");
+    }
+    if (e == FWT_OK && sattrs) {
+        const char *k;
+        json_t *av;
+        json_object_foreach(sattrs, k, av) {
+            const char *vs = json_string_value(av);
+            if (e == FWT_OK && (!tag_text_ok(k) || !vs || strlen(vs) > 128)) {
+                e = fwt_fail(FWT_E_ARG, "rollout.select.attrs.%.64s: the key must be a valid attribute key (1 to 64 of "
+                             "A-Z a-z 0-9 - _ .) and the value a string of at most 128 characters", k);
+            }
+        }
     }
     if (e == FWT_OK) {
         e = str_field(sel, "rollout.select", "hardware_id", 0, 64, &s);
@@ -499,7 +520,8 @@ static fwt_err end(fwt_srv *s, fwt_err e)
     return e;
 }
 
-/* Devices (active ones) with their hardware id and tags: {id: {"hw": ..., "tags": [...]}}. */
+/* Devices (active ones) with their hardware id, tags and attributes:
+ * {id: {"hw": ..., "tags": [...], "attrs": {...}}}. */
 static fwt_err load_devices(fwt_srv *s, json_t **out)
 {
     *out = json_object();
@@ -510,7 +532,7 @@ static fwt_err load_devices(fwt_srv *s, json_t **out)
     }
     for (size_t i = 0; i < r.nrows; i++) {
         json_object_set_new(*out, db_cell(&r, i, 0),
-                            json_pack("{s:s, s:[]}", "hw", db_cell(&r, i, 1), "tags"));
+                            json_pack("{s:s, s:[], s:{}}", "hw", db_cell(&r, i, 1), "tags", "attrs"));
     }
     db_rows_free(&r);
     if ((e = db_exec(s->db, "SELECT device_id, tag FROM device_tags", NULL, 0, &t, NULL)) != FWT_OK) {
@@ -520,6 +542,16 @@ static fwt_err load_devices(fwt_srv *s, json_t **out)
         json_t *d = json_object_get(*out, db_cell(&t, i, 0));
         if (d) {
             json_array_append_new(json_object_get(d, "tags"), json_string(db_cell(&t, i, 1)));
+        }
+    }
+    db_rows_free(&t);
+    if ((e = db_exec(s->db, "SELECT device_id, key, value FROM device_attrs", NULL, 0, &t, NULL)) != FWT_OK) {
+        return e;
+    }
+    for (size_t i = 0; i < t.nrows; i++) {
+        json_t *d = json_object_get(*out, db_cell(&t, i, 0));
+        if (d) {
+            json_object_set_new(json_object_get(d, "attrs"), db_cell(&t, i, 1), json_string(db_cell(&t, i, 2)));
         }
     }
     db_rows_free(&t);
@@ -1116,11 +1148,12 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
     if (e == FWT_OK) {
         e = spec_read(spec, sp);
     }
+    int n_signers = -1;
     if (e == FWT_OK) {
         e = srv_image_repo_check(s, json_string_value(json_object_get(spec, "target")),
                                  (uint64_t)json_integer_value(json_object_get(spec, "length")),
                                  json_string_value(json_object_get(spec, "sha256")),
-                                 json_string_value(json_object_get(spec, "hardware_id")));
+                                 json_string_value(json_object_get(spec, "hardware_id")), &n_signers);
     }
     char why[300];
     if (e == FWT_OK && (e = blocked(s, json_string_value(json_object_get(spec, "sha256")), why)) == FWT_OK &&
@@ -1141,7 +1174,8 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
         const char *thw = json_string_value(json_object_get(spec, "hardware_id"));
         json_t *sel = json_object_get(spec, "select");
         const char *shw = json_string_value(json_object_get(sel, "hardware_id"));
-        json_t *stags = json_object_get(sel, "tags"), *sids = json_object_get(sel, "devices");
+        json_t *stags = json_object_get(sel, "tags"), *sids = json_object_get(sel, "devices"),
+               *sattrs = json_object_get(sel, "attrs");
         e = load_devices(s, &devices);
         /* explicit ids must exist and be active; a set of them for the selection below */
         size_t i;
@@ -1163,7 +1197,7 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
             }
             db_rows_free(&q);
         }
-        size_t n_sel = 0;
+        size_t n_sel = 0, n_crit = 0;
         const char *did;
         json_t *dev;
         struct db_param pr[] = {DBT(rid), DBT(json_string_value(json_object_get(spec, "name"))), DBT(text),
@@ -1185,10 +1219,16 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
             const char *hw = json_string_value(json_object_get(dev, "hw"));
             json_t *tags = json_object_get(dev, "tags");
             int sel_ok = json_object_get(idset, did) != NULL;
-            if (!sel_ok && (shw || stags)) {
+            if (!sel_ok && (shw || stags || sattrs)) {
                 sel_ok = (!shw || !strcmp(hw, shw));
                 json_array_foreach(stags, i, x) {
                     sel_ok = sel_ok && has_tag(tags, json_string_value(x));
+                }
+                const char *ak;
+                json_t *av;
+                json_object_foreach(sattrs, ak, av) {
+                    const char *have = json_string_value(json_object_get(json_object_get(dev, "attrs"), ak));
+                    sel_ok = sel_ok && have && !strcmp(have, json_string_value(av));
                 }
             }
             if (!sel_ok) {
@@ -1207,7 +1247,10 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
                 break;
             }
             int64_t grp = 0;
-            if ((e = group_of(sp, rid, did, tags, &grp)) == FWT_OK) {
+            if ((e = group_of(sp, rid, did, tags, &grp)) == FWT_OK && grp == (int64_t)sp->n_groups) {
+                n_crit++;
+            }
+            if (e == FWT_OK) {
                 struct db_param pd[] = {DBT(rid), DBT(did), DBI(grp), DBI(now)};
                 e = db_exec(s->db, "INSERT INTO rollout_devices (rollout_id, device_id, grp, state, updated_at)"
                                    " VALUES (?, ?, ?, 'pending', ?)", pd, 4, NULL, NULL);
@@ -1218,6 +1261,19 @@ fwt_err fwt_srv_rollout_create(fwt_srv *s, const struct fwt_srv_actor *who, cons
         json_decref(idset);
         if (e == FWT_OK && n_sel == 0) {
             e = fwt_fail(FWT_E_ARG, "rollout: the selection matches no active device");
+        }
+        /* the critical tier's stricter signature policy: the image repository's target
+         * description must record enough distinct verified signers (fail closed without one) */
+        if (e == FWT_OK && sp->crit_signers && n_crit) {
+            if (n_signers < 0) {
+                e = fwt_fail(FWT_E_ARG, "rollout: %zu critical device(s) need an image signed by %" PRId64
+                             " distinct keys (critical_min_signers); without an image repository (image-repo set) "
+                             "the server cannot tell the signers", n_crit, sp->crit_signers);
+            } else if (n_signers < sp->crit_signers) {
+                e = fwt_fail(FWT_E_ARG, "rollout: %zu critical device(s) need an image signed by %" PRId64
+                             " distinct keys (critical_min_signers); the image repository's target description "
+                             "records %d verified signer(s)", n_crit, sp->crit_signers, n_signers);
+            }
         }
         if (e == FWT_OK) {
             e = audit(s, who, "rollout-create", rid, "name %s target %s sha256 %s hardware %s devices %zu groups %zu%s",
@@ -1422,9 +1478,9 @@ fwt_err fwt_srv_rollout_observe(fwt_srv *s, const char *device_id, const char *t
 }
 
 fwt_err fwt_srv_rollout_observe_manifest(fwt_srv *s, const char *device_id, const char *target, const char *result,
-                                         time_t now)
+                                         const char *reason, time_t now)
 {
-    return observe(s, device_id, target, result, NULL, now, 0);
+    return observe(s, device_id, target, result, reason, now, 0);
 }
 
 fwt_err fwt_srv_quarantine(fwt_srv *s, const struct fwt_srv_actor *who, const char *device_id, int on,

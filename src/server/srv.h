@@ -64,6 +64,11 @@ struct ca_issued {
 void ca_issued_free(struct ca_issued *c);
 FWT_MUST_CHECK fwt_err ca_issue_device(fwt_srv *s, EVP_PKEY *pub, const char *device_id,
                                        struct ca_issued *out);
+/* A client certificate of the fleet CA for subject CN cn (clientAuth, cert_days). */
+FWT_MUST_CHECK fwt_err ca_issue_client(fwt_srv *s, EVP_PKEY *pub, const char *cn, struct ca_issued *out);
+/* A new P-256 key (PKCS#8 PEM in *key_pem, the caller's to wipe and free) and its client
+ * certificate for CN "admin:NAME". */
+FWT_MUST_CHECK fwt_err ca_issue_admin(fwt_srv *s, const char *name, char **key_pem, struct ca_issued *out);
 /* Fingerprint of a certificate (SHA-256 of its DER) as hex. */
 FWT_MUST_CHECK fwt_err ca_cert_fp(X509 *cert, char fp[65]);
 /* Rewrite DIR/ca/crl.pem from the revoked devices' certificates. */

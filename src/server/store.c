@@ -9,7 +9,9 @@
 #include <fwtrust/fwt_keys.h>
 #include <fwtrust/fwt_rollout.h>
 
+#include <inttypes.h>
 #include <openssl/rand.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +215,71 @@ fwt_err fwt_srv_admin_token_check(fwt_srv *s, const char *token, struct fwt_srv_
     return e;
 }
 
+static int tag_ok(const char *t);
+
+fwt_err fwt_srv_admin_cert_create(fwt_srv *s, const struct fwt_srv_actor *who, const char *name,
+                                  enum fwt_srv_role role, char **key_pem, char **cert_pem, json_t **info)
+{
+    *key_pem = *cert_pem = NULL;
+    *info = NULL;
+    fwt_err e = need_role(who, FWT_SRV_APPROVER);
+    if (e != FWT_OK) {
+        return e;
+    }
+    if (!tag_ok(name)) {
+        return fwt_fail(FWT_E_ARG, "admin name '%s': 1 to 64 of A-Z a-z 0-9 - _ .", name ? name : "");
+    }
+    struct ca_issued c;
+    char *key = NULL;
+    if ((e = ca_issue_admin(s, name, &key, &c)) != FWT_OK) {
+        return e;
+    }
+    struct db_param p[] = {DBT(c.fp), DBT(name), DBT(fwt_srv_role_name(role)), DBT(c.serial), DBI(srv_now()),
+                           DBI(c.not_after)};
+    TXN(s, {
+        e = db_exec(s->db, "INSERT INTO admin_certs (fp, name, role, serial_hex, created_at, not_after)"
+                           " VALUES (?, ?, ?, ?, ?, ?)", p, 6, NULL, NULL);
+        if (e == FWT_OK) {
+            char d[160];
+            snprintf(d, sizeof(d), "%s certificate %s", fwt_srv_role_name(role), c.fp);
+            e = srv_audit(s, who, "admin-cert-create", name, d);
+        }
+    });
+    if (e == FWT_OK) {
+        *info = json_pack("{s:s, s:s, s:s, s:s, s:I}", "name", name, "role", fwt_srv_role_name(role), "fingerprint",
+                          c.fp, "serial", c.serial, "not_after", (json_int_t)c.not_after);
+        *key_pem = key;
+        *cert_pem = c.pem;
+        c.pem = NULL;
+        key = NULL;
+    }
+    if (key) {
+        fwt_zeroize(key, strlen(key));
+        free(key);
+    }
+    ca_issued_free(&c);
+    return e;
+}
+
+fwt_err fwt_srv_admin_cert_check(fwt_srv *s, const char *fp, struct fwt_srv_actor *who)
+{
+    memset(who, 0, sizeof(*who));
+    struct db_param p[] = {DBT(fp ? fp : "")};
+    struct db_rows r;
+    fwt_err e = db_exec(s->db, "SELECT name, role FROM admin_certs WHERE fp = ? AND not_after > ?",
+                        (struct db_param[]){p[0], DBI(srv_now())}, 2, &r, NULL);
+    if (e != FWT_OK) {
+        return e;
+    }
+    if (r.nrows != 1 || fwt_srv_role_parse(db_cell(&r, 0, 1), &who->role) != FWT_OK) {
+        e = fwt_fail(FWT_E_KEY, "no administrator has this certificate");
+    } else {
+        snprintf(who->name, sizeof(who->name), "admin:%s", db_cell(&r, 0, 0));
+    }
+    db_rows_free(&r);
+    return e;
+}
+
 /* ---- devices ---- */
 
 static json_t *num_or_null(const char *v)
@@ -276,6 +343,17 @@ static fwt_err device_json(fwt_srv *s, const struct db_rows *r, size_t i, int fu
     json_object_set(o, "last_install", json_object_get(sig, "last_install") ? json_object_get(sig, "last_install") : json_null());
     if (full) {
         json_object_set(o, "last_manifest", sig ? sig : json_null());
+        struct db_param pa[] = {DBT(db_cell(r, i, 0))};
+        struct db_rows ar;
+        json_t *attrs = json_object();
+        if ((e = db_exec(s->db, "SELECT key, value FROM device_attrs WHERE device_id = ? ORDER BY key", pa, 1, &ar,
+                         NULL)) == FWT_OK) {
+            for (size_t ai = 0; ai < ar.nrows; ai++) {
+                json_object_set_new(attrs, db_cell(&ar, ai, 0), json_string(db_cell(&ar, ai, 1)));
+            }
+            db_rows_free(&ar);
+        }
+        json_object_set_new(o, "attrs", attrs);
     }
     json_decref(man);
     /* remote attestation: the key's state and the newest signed record (attest.c) */
@@ -373,7 +451,7 @@ static fwt_err device_exists(fwt_srv *s, const char *id)
 
 static int tag_ok(const char *t)
 {
-    size_t n = strlen(t);
+    size_t n = t ? strlen(t) : 0;
     if (n == 0 || n > 64) {
         return 0;
     }
@@ -417,6 +495,73 @@ fwt_err fwt_srv_device_tag(fwt_srv *s, const struct fwt_srv_actor *who, const ch
             char subj[96];
             snprintf(subj, sizeof(subj), "device:%s", id);
             e = srv_audit(s, who, "device-tag", subj, detail);
+        }
+    });
+    return e;
+}
+
+static int attr_value_ok(const char *v)
+{
+    size_t n = v ? strlen(v) : SIZE_MAX;
+    if (n > 128) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < 0x20 || v[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+fwt_err fwt_srv_device_attr(fwt_srv *s, const struct fwt_srv_actor *who, const char *id, const char *const *keys,
+                            const char *const *values, size_t n_set, const char *const *unset, size_t n_unset)
+{
+    fwt_err e = need_role(who, FWT_SRV_OPERATOR);
+    if (e == FWT_OK && n_set + n_unset == 0) {
+        e = fwt_fail(FWT_E_ARG, "no attribute to set or remove");
+    }
+    if (e == FWT_OK && (n_set > FWT_SRV_MAX_ATTRS || n_unset > FWT_SRV_MAX_ATTRS)) {
+        e = fwt_fail(FWT_E_ARG, "at most %d attributes per device", FWT_SRV_MAX_ATTRS);
+    }
+    for (size_t i = 0; e == FWT_OK && i < n_set + n_unset; i++) {
+        const char *k = i < n_set ? keys[i] : unset[i - n_set];
+        if (!tag_ok(k)) {
+            e = fwt_fail(FWT_E_ARG, "attribute key '%s': 1 to 64 of A-Z a-z 0-9 - _ .", k ? k : "");
+        } else if (i < n_set && !attr_value_ok(values[i])) {
+            e = fwt_fail(FWT_E_ARG, "attribute %s: the value must be 0 to 128 printable ASCII characters", k);
+        }
+    }
+    if (e != FWT_OK) {
+        return e;
+    }
+    char detail[1024] = "";
+    size_t used = 0;
+    TXN(s, {
+        e = device_exists(s, id);
+        for (size_t i = 0; e == FWT_OK && i < n_set + n_unset; i++) {
+            const char *k = i < n_set ? keys[i] : unset[i - n_set];
+            struct db_param p[] = {DBT(id), DBT(k), DBT(i < n_set ? values[i] : "")};
+            e = i < n_set ? db_exec(s->db, "INSERT INTO device_attrs (device_id, key, value) VALUES (?, ?, ?)"
+                                           " ON CONFLICT (device_id, key) DO UPDATE SET value = excluded.value",
+                                    p, 3, NULL, NULL)
+                          : db_exec(s->db, "DELETE FROM device_attrs WHERE device_id = ? AND key = ?", p, 2, NULL,
+                                    NULL);
+            int w = i < n_set ? snprintf(detail + used, sizeof(detail) - used, "%s%s=%s", used ? " " : "", k, values[i])
+                              : snprintf(detail + used, sizeof(detail) - used, "%s-%s", used ? " " : "", k);
+            used = w > 0 && (size_t)w < sizeof(detail) - used ? used + (size_t)w : used;
+        }
+        int64_t n = 0;
+        struct db_param pc[] = {DBT(id)};
+        if (e == FWT_OK && (e = db_query_int(s->db, "SELECT COUNT(*) FROM device_attrs WHERE device_id = ?", pc, 1,
+                                             &n)) == FWT_OK && n > FWT_SRV_MAX_ATTRS) {
+            e = fwt_fail(FWT_E_ARG, "device %s would have %" PRId64 " attributes (at most %d)", id, n,
+                         FWT_SRV_MAX_ATTRS);
+        }
+        if (e == FWT_OK) {
+            char subj[96];
+            snprintf(subj, sizeof(subj), "device:%s", id);
+            e = srv_audit(s, who, "device-attr", subj, detail);
         }
     });
     return e;

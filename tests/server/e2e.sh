@@ -75,7 +75,19 @@ open(sys.argv[4], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
 PY
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --cert "$T/expired.pem" --key "$T/stray.key" "$U/v1/health" || true)
 [ "$code" = 000 ] || fail "an expired device certificate completed the handshake (HTTP $code)"
-[ "$(events)" = "$n0" ] && [ "$(counter "$ID1")" = "$c0" ] || fail "a refused request wrote to the database"
+# the two signature refusals (--bad-sig, --sign-key) are kept as tamper events, nothing else
+[ "$(events)" = "$((n0 + 2))" ] && [ "$(counter "$ID1")" = "$c0" ] || fail "a refused request wrote to the database"
+[ "$("$SERVER" --dir "$D" events --device "$ID1" --limit 10 --json | "$PY" -c '
+import json, sys
+print(sum(e["kind"] == "signature-refused" for e in json.load(sys.stdin)["events"]))')" = 2 ] ||
+    fail "signature refusals are not in the event log"
+"$SERVER" --dir "$D" metrics --prometheus >"$T/prom.txt"
+grep -qx 'fwtrust_manifest_signature_failures_total 2' "$T/prom.txt" ||
+    fail "manifest signature metric: $(grep signature "$T/prom.txt")"
+# kept at most checkin_burst (6) per device and window: a flood of forgeries is refused, not stored
+for i in 1 2 3 4 5; do sim 403 "$T/c" checkin "$U" "$CA" "$T/d1" --bad-sig; done
+"$SERVER" --dir "$D" metrics --prometheus | grep -qx 'fwtrust_manifest_signature_failures_total 6' ||
+    fail "signature refusals beyond the burst were stored"
 curl_code 404 "$U/v1/nothing"
 curl_code 405 "$U/v1/checkin" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
 curl_code 404 "$U/v1/director/..%2Fca%2Fca.key" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"
@@ -133,6 +145,43 @@ curl_code 200 "$U/v1/admin/assignments" -H "Authorization: Bearer $APPR" -d "$A"
 curl_code 400 "$U/v1/admin/assignments" -H "Authorization: Bearer $APPR" -d '{"scope":"device","bogus":1}'
 curl_code 200 "$U/v1/admin/devices/$ID2/tags" -H "Authorization: Bearer $OPER" -d '{"add":["eu","line-3"]}'
 grep -q line-3 "$T/.body" || fail "tags via the admin API"
+# an administrator's client certificate instead of a bearer token (mutual TLS)
+expect 1 "--role" "$SERVER" --dir "$D" admin-cert create ops --cert "$T/ops.pem" --key "$T/ops.key"
+expect 1 "admin name" "$SERVER" --dir "$D" admin-cert create "o ps" --role operator --cert "$T/ops.pem" --key "$T/ops.key"
+[ ! -e "$T/ops.key" ] || fail "a refused admin-cert create wrote the key"
+"$SERVER" --dir "$D" admin-cert create ops --role operator --cert "$T/ops.pem" --key "$T/ops.key" >/dev/null ||
+    fail "admin-cert create"
+expect 1 "exists" "$SERVER" --dir "$D" admin-cert create ops2 --role viewer --cert "$T/ops.pem" --key "$T/ops2.key"
+openssl verify -CAfile "$CA" "$T/ops.pem" >/dev/null || fail "the admin certificate does not chain to the fleet CA"
+[ "$(stat -c %a "$T/ops.key")" = 600 ] || fail "admin key mode $(stat -c %a "$T/ops.key")"
+OC=(--cert "$T/ops.pem" --key "$T/ops.key")
+curl_code 200 "$U/v1/admin/devices" "${OC[@]}"
+curl_code 200 "$U/v1/admin/devices/$ID2/tags" "${OC[@]}" -H 'Content-Type: application/json' -d '{"add":["by-cert"]}'
+grep -q by-cert "$T/.body" || fail "tags with an admin certificate"
+curl_code 403 "$U/v1/admin/devices/$ID2/tags" "${OC[@]}" -d '{"add":["form"]}'   # a form post: not JSON
+curl_code 403 "$U/v1/admin/assignments" "${OC[@]}" -H 'Content-Type: application/json' -d "$A"  # operator < approver
+grep -q '"forbidden"' "$T/.body" || fail "role of the admin certificate: $(cat "$T/.body")"
+curl_code 401 "$U/v1/admin/devices" --cert "$T/d1/cert.pem" --key "$T/d1/key.pem"   # a device's certificate
+curl_code 403 "$U/v1/checkin" "${OC[@]}" -d '{}'                                     # and no device
+"$SERVER" --dir "$D" events --limit 1000 --json >/dev/null
+"$FWTRUST" log show --log "$D/audit.db" --json | grep -q '"admin:ops"' || fail "the admin certificate's actor is not in the audit log"
+# device attributes: the admin API (operator) and the command line
+curl_code 403 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $VIEW" -d '{"set":["region=eu"]}'
+curl_code 200 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"set":["region=eu","site=b"]}'
+"$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["attrs"]; assert a == {"region":"eu","site":"b"}, a' "$T/.body" ||
+    fail "attrs via the admin API: $(cat "$T/.body")"
+curl_code 200 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"unset":["site"]}'
+curl_code 400 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"set":["region"]}'
+curl_code 400 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"unset":[1]}'
+curl_code 400 "$U/v1/admin/devices/$ID2/attrs" -H "Authorization: Bearer $OPER" -d '{"set":["bad key=x"]}'
+curl_code 404 "$U/v1/admin/devices/nobody/attrs" -H "Authorization: Bearer $OPER" -d '{"set":["region=eu"]}'
+"$SERVER" --dir "$D" device attr "$ID1" region=us "note=a b=c" >"$T/attr.txt" || fail "device attr"
+grep -q "note=a b=c region=us" "$T/attr.txt" || fail "device attr: $(cat "$T/attr.txt")"
+"$SERVER" --dir "$D" device attr "$ID1" region >/dev/null 2>&1 && fail "device attr took an argument without ="
+"$SERVER" --dir "$D" device attr "$ID1" --unset note --json | "$PY" -c '
+import json, sys; a = json.load(sys.stdin)["attrs"]; assert a == {"region": "us"}, a' || fail "device attr --unset"
+"$SERVER" --dir "$D" device show "$ID2" --json | "$PY" -c '
+import json, sys; a = json.load(sys.stdin)["attrs"]; assert a == {"region": "eu"}, a' || fail "device show: attrs"
 curl_code 200 "$U/v1/admin/enroll-tokens" -H "Authorization: Bearer $OPER" -d '{"count":3}'
 [ "$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["tokens"]))' "$T/.body")" = 3 ] || fail "3 tokens"
 curl_code 200 "$U/v1/admin/events" -H "Authorization: Bearer $VIEW"
@@ -198,6 +247,21 @@ openssl crl -in "$D/ca/crl.pem" -noout -text | grep -qi "$(openssl x509 -in "$T/
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/self.key" -subj /CN=self -days 1 -out "$T/self.pem" 2>/dev/null
 enc=$("$PY" -c 'import sys,urllib.parse; print(urllib.parse.quote(open(sys.argv[1]).read()))' "$T/self.pem")
 curl_code 401 "$PLAIN/v1/checkin" -H "X-SSL-Client-Cert: $enc" -d '{}'
+
+# ---- a rollout selecting by attribute (--select-attr adds to select.attrs): d1 has region=us
+printf '%s\n' "{\"name\": \"attr\", \"target\": \"fw-2.bin\", \"length\": 12, \"sha256\": \"$SHA\"," \
+    '"hardware_id": "board-1", "release_counter": 4, "select": {"hardware_id": "board-1"},' \
+    '"groups": [{"percent": 100, "error_threshold_count": 1}]}' >"$T/spec.json"
+expect 1 "matches no active device" "$SERVER" --dir "$D" rollout create --spec "$T/spec.json" --select-attr region=mars
+expect 1 "not KEY=VALUE" "$SERVER" --dir "$D" rollout create --spec "$T/spec.json" --select-attr region
+"$SERVER" --dir "$D" rollout create --spec "$T/spec.json" --select-attr region=us --json >"$T/ro.json" ||
+    fail "rollout create --select-attr"
+RO=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/ro.json")
+"$SERVER" --dir "$D" rollout status "$RO" --json | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin)
+assert sum(g["devices"] for g in r["groups"]) == 1, r["groups"]' || fail "rollout by attribute: not d1 alone"
+"$SERVER" --dir "$D" rollout cancel "$RO" --reason "test" >/dev/null || fail "rollout cancel"
 
 # ---- the audit log: every admin action, verifiable with fwtrust log
 expect 0 "intact" "$FWTRUST" log verify --log "$D/audit.db"

@@ -22,8 +22,8 @@ sim 200 "$T/e" enroll "$U" "$CA" "$(token)" board-1 "SN 1" "$T/d1"
     fail "image-repo set"
 LEN=$(stat -c %s "$T/fw.bin")
 SHA=$(sha256sum "$T/fw.bin" | cut -d' ' -f1)
-spec() { # spec TARGET LENGTH SHA HW
-    echo "{\"name\":\"r\",\"target\":\"$1\",\"length\":$2,\"sha256\":\"$3\",\"hardware_id\":\"$4\",
+spec() { # spec TARGET LENGTH SHA HW [EXTRA-JSON-MEMBERS]
+    echo "{\"name\":\"r\",\"target\":\"$1\",\"length\":$2,\"sha256\":\"$3\",\"hardware_id\":\"$4\",${5:+$5,}
           \"select\":{\"hardware_id\":\"$4\"},\"groups\":[{\"percent\":100,\"error_threshold_count\":1}]}" >"$T/spec.json"
 }
 spec p/missing.bin "$LEN" "$SHA" board-1
@@ -34,7 +34,11 @@ spec p/fw.bin "$LEN" "$(printf x | sha256sum | cut -d' ' -f1)" board-1
 expect 1 "another length or SHA-256" "$SERVER" --dir "$D" rollout create --spec "$T/spec.json"
 spec p/fw.bin "$LEN" "$SHA" board-2
 expect 1 "other hardware" "$SERVER" --dir "$D" rollout create --spec "$T/spec.json"
+# the critical tier's signature policy: fw.bin's target description records one verified signer
+"$SERVER" --dir "$D" device tag "$(cat "$T/d1/id")" --add critical >/dev/null || fail "device tag"
+spec p/fw.bin "$LEN" "$SHA" board-1 '"critical_min_signers":2'
+expect 1 "records 1 verified signer" "$SERVER" --dir "$D" rollout create --spec "$T/spec.json"
 "$SERVER" --dir "$D" rollout status --json | grep -q '"rollouts": *\[\]' || fail "a refused rollout was created"
-spec p/fw.bin "$LEN" "$SHA" board-1
+spec p/fw.bin "$LEN" "$SHA" board-1 '"critical_min_signers":1'
 "$SERVER" --dir "$D" rollout create --spec "$T/spec.json" --json >/dev/null || fail "a listed target was refused"
 echo "image repository: ok"

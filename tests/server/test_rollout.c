@@ -638,6 +638,9 @@ static void test_metrics(void **state)
     assert_int_equal(json_integer_value(json_object_get(tb, "FWT_E_SIGNATURE")), 1);
     assert_int_equal(json_integer_value(json_object_get(tb, "FWT_E_ROLLBACK")), 1);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "total")), 2);
+    /* boot verification failures: the image verification errors only (not FWT_E_ROLLBACK, FWT_E_IO) */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "boot_verification_failures")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "manifest_signature_failures")), 0);
     /* the Prometheus text: the same values, hostile label values escaped */
     char *text = NULL;
     assert_int_equal(fwt_srv_metrics_prometheus(m, &text), FWT_OK);
@@ -650,9 +653,131 @@ static void test_metrics(void **state)
     assert_non_null(strstr(text, "fwtrust_time_to_recover_seconds{stat=\"p90\"} 100\n"));
     assert_non_null(strstr(text, "fwtrust_tamper_detections_total{reason=\"FWT_E_SIGNATURE\"} 1\n"));
     assert_non_null(strstr(text, "fwtrust_update_success_ratio_by_hardware{hardware_id=\"board-a\"} 0.69999999999999996\n"));
+    assert_non_null(strstr(text, "fwtrust_boot_verification_failures_total 1\n"));
+    assert_non_null(strstr(text, "fwtrust_manifest_signature_failures_total 0\n"));
+    free(text);
+    json_decref(m);
+    /* refused check-ins (events the daemon writes, http.c) and a manifest's verification failure */
+    assert_int_equal(srv_event(g_s, "a-000", "signature-refused", "server", "check-in refused: bad"), FWT_OK);
+    assert_int_equal(srv_event(g_s, "a-001", "signature-refused", "server", "report refused: bad"), FWT_OK);
+    assert_int_equal(srv_event(g_s, "a-001", "checkin", "device", "not a refusal"), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe(g_s, json_string_value(json_array_get(as, 9)), "fw-2.bin", "rolled-back",
+                                             "FWT_E_NO_BOOTABLE", now), FWT_OK);
+    assert_int_equal(fwt_srv_metrics(g_s, now, &m), FWT_OK);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "boot_verification_failures")), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(m, "tamper"), "manifest_signature_failures")), 2);
+    assert_int_equal(fwt_srv_metrics_prometheus(m, &text), FWT_OK);
+    assert_non_null(strstr(text, "fwtrust_boot_verification_failures_total 2\n"));
+    assert_non_null(strstr(text, "fwtrust_manifest_signature_failures_total 2\n"));
     free(text);
     json_decref(m);
     json_decref(as);
+    free(id);
+}
+
+/* ---- device attributes and selection by them ---- */
+
+static void test_device_attrs(void **state)
+{
+    (void)state;
+    add_devices("a", 6, "board-a", NULL);
+    const char *k_region[] = {"region"}, *v_eu[] = {"eu"}, *v_us[] = {"us"};
+    const char *k_two[] = {"region", "site"}, *v_two[] = {"eu", "line-3"};
+    /* a-000, a-001: region=eu (a-001 also site); a-002: region=us; the rest none */
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-000", k_region, v_eu, 1, NULL, 0), FWT_OK);
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-001", k_two, v_two, 2, NULL, 0), FWT_OK);
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-002", k_region, v_eu, 1, NULL, 0), FWT_OK);
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-002", k_region, v_us, 1, NULL, 0), FWT_OK); /* replaced */
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-003", k_two, v_two, 2, NULL, 0), FWT_OK);
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-003", NULL, NULL, 0, k_region, 1), FWT_OK); /* removed */
+    json_t *d = NULL;
+    assert_int_equal(fwt_srv_device_show(g_s, "a-002", &d), FWT_OK);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d, "attrs"), "region")), "us");
+    json_decref(d);
+    assert_int_equal(fwt_srv_device_show(g_s, "a-003", &d), FWT_OK);
+    assert_null(json_object_get(json_object_get(d, "attrs"), "region"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d, "attrs"), "site")), "line-3");
+    json_decref(d);
+    /* refused, nothing changed: role, key, value, unknown device, nothing to do */
+    int64_t n0 = count("SELECT COUNT(*) FROM device_attrs", NULL);
+    const char *k_bad[] = {"re gion"}, *v_bad[] = {"e\nu"}, *k_null[] = {NULL};
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_viewer, "a-004", k_region, v_eu, 1, NULL, 0), FWT_E_KEY);
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-004", k_bad, v_eu, 1, NULL, 0), FWT_E_ARG);
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-004", k_region, v_bad, 1, NULL, 0), FWT_E_ARG);
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-004", NULL, NULL, 0, k_null, 1), FWT_E_ARG);
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "nobody", k_region, v_eu, 1, NULL, 0), FWT_E_NOT_FOUND);
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-004", NULL, NULL, 0, NULL, 0), FWT_E_ARG);
+    char big[200];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    const char *v_big[] = {big};
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-004", k_region, v_big, 1, NULL, 0), FWT_E_ARG);
+    /* the per-device limit counts what the device already has */
+    char kk[FWT_SRV_MAX_ATTRS][16];
+    const char *ks[FWT_SRV_MAX_ATTRS], *vs[FWT_SRV_MAX_ATTRS];
+    for (int i = 0; i < FWT_SRV_MAX_ATTRS; i++) {
+        snprintf(kk[i], sizeof(kk[i]), "k%d", i);
+        ks[i] = kk[i];
+        vs[i] = "v";
+    }
+    assert_int_equal(fwt_srv_device_attr(g_s, &k_alice, "a-001", ks, vs, FWT_SRV_MAX_ATTRS, NULL, 0), FWT_E_ARG);
+    assert_int_equal(count("SELECT COUNT(*) FROM device_attrs", NULL), n0);
+    /* selection: every attribute given must be equal; with hardware_id */
+    char *id = create(&k_alice, "\"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]", FWT_OK);
+    assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE rollout_id = ?", id), 6);
+    assert_int_equal(fwt_srv_rollout_action(g_s, &k_bob, id, "cancel", "next"), FWT_OK);
+    free(id);
+    json_t *j = spec("\"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]"), *info = NULL;
+    json_object_set_new(json_object_get(j, "select"), "attrs", json_pack("{s:s}", "region", "eu"));
+    assert_int_equal(fwt_srv_rollout_create(g_s, &k_alice, j, &info), FWT_OK);
+    json_t *in = devs_in(json_string_value(json_object_get(info, "id")), "assigned", -1);
+    assert_int_equal(json_array_size(in), 2);
+    assert_string_equal(json_string_value(json_array_get(in, 0)), "a-000");
+    assert_string_equal(json_string_value(json_array_get(in, 1)), "a-001");
+    json_decref(in);
+    assert_int_equal(fwt_srv_rollout_action(g_s, &k_bob, json_string_value(json_object_get(info, "id")), "cancel",
+                                            "next"), FWT_OK);
+    json_decref(info);
+    json_object_set_new(json_object_get(j, "select"), "attrs", json_pack("{s:s, s:s}", "region", "eu", "site", "line-3"));
+    assert_int_equal(fwt_srv_rollout_create(g_s, &k_alice, j, &info), FWT_OK);
+    in = devs_in(json_string_value(json_object_get(info, "id")), "assigned", -1);
+    assert_int_equal(json_array_size(in), 1);
+    assert_string_equal(json_string_value(json_array_get(in, 0)), "a-001");
+    json_decref(in);
+    json_decref(info);
+    /* nobody matches; bad attrs refused by the specification check */
+    json_object_set_new(json_object_get(j, "select"), "attrs", json_pack("{s:s}", "region", "mars"));
+    assert_int_equal(fwt_srv_rollout_create(g_s, &k_alice, j, &info), FWT_E_ARG);
+    json_object_set_new(json_object_get(j, "select"), "attrs", json_pack("{s:i}", "region", 1));
+    assert_int_equal(fwt_srv_rollout_create(g_s, &k_alice, j, &info), FWT_E_ARG);
+    assert_non_null(strstr(fwt_detail(), "rollout.select.attrs.region"));
+    json_object_set_new(json_object_get(j, "select"), "attrs", json_object());
+    assert_int_equal(fwt_srv_rollout_create(g_s, &k_alice, j, &info), FWT_E_ARG);
+    json_object_set_new(json_object_get(j, "select"), "attrs", json_pack("{s:s}", "bad key", "x"));
+    assert_int_equal(fwt_srv_rollout_create(g_s, &k_alice, j, &info), FWT_E_ARG);
+    json_decref(j);
+}
+
+/* critical_min_signers: without an image repository the signers are unknown, so a selection
+ * with critical devices is refused (fail closed); one without is not (tests/server/imagerepo.sh
+ * checks the counts against a real repository) */
+static void test_critical_min_signers(void **state)
+{
+    (void)state;
+    add_devices("a", 3, "board-a", NULL);
+    add_devices("c", 1, "board-a", "critical", NULL);
+    int64_t n0 = count("SELECT COUNT(*) FROM rollouts", NULL);
+    create(&k_alice, "\"critical_min_signers\": 2, \"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]",
+           FWT_E_ARG);
+    assert_non_null(strstr(fwt_detail(), "critical_min_signers"));
+    assert_int_equal(count("SELECT COUNT(*) FROM rollouts", NULL), n0);
+    create(&k_alice, "\"critical_min_signers\": 9, \"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]",
+           FWT_E_ARG);
+    create(&k_alice, "\"critical_min_signers\": 0, \"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]",
+           FWT_E_ARG);
+    /* no critical device selected: the policy has nothing to hold back */
+    char *id = create(&k_alice, "\"critical_min_signers\": 2, \"critical_tag\": \"none-here\","
+                                " \"groups\": [{\"percent\": 100, \"error_threshold_count\": 5}]", FWT_OK);
     free(id);
 }
 
@@ -870,7 +995,7 @@ static void test_manifest_rollback(void **state)
     add_devices("a", 3, "board-a", NULL);
     char *id = create(&k_alice, "\"groups\": [{\"percent\": 100, \"error_threshold_count\": 2}]", FWT_OK);
     /* a stale failure in a manifest before the device installed this rollout's target: ignored */
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", NULL, time(NULL)), FWT_OK);
     assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE state = 'failed'", NULL), 0);
     for (int i = 0; i < 3; i++) {
         char did[16];
@@ -878,15 +1003,15 @@ static void test_manifest_rollback(void **state)
         assert_int_equal(fwt_srv_rollout_observe(g_s, did, "fw-2.bin", "installed-trial", NULL, time(NULL)), FWT_OK);
     }
     /* a manifest without a target name speaks of the rollout the device is installing */
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", time(NULL)), FWT_OK);
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "fw-2.bin", "rolled-back", time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "", "rolled-back", NULL, time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-000", "fw-2.bin", "rolled-back", NULL, time(NULL)), FWT_OK);
     assert_int_equal(count("SELECT COUNT(*) FROM rollout_devices WHERE state = 'failed'", NULL), 1);
     assert_int_equal(count("SELECT COUNT(*) FROM incidents WHERE kind = 'rolled-back'", NULL), 1);
     assert_string_equal(rstate(id), "active");
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-001", "fw-2.bin", "failed", time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-001", "fw-2.bin", "failed", NULL, time(NULL)), FWT_OK);
     assert_string_equal(rstate(id), "halted");
     /* another target's failure does not count for this rollout */
-    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-002", "other.bin", "failed", time(NULL)), FWT_OK);
+    assert_int_equal(fwt_srv_rollout_observe_manifest(g_s, "a-002", "other.bin", "failed", NULL, time(NULL)), FWT_OK);
     assert_int_equal(count("SELECT COUNT(*) FROM incidents", NULL), 2);
     free(id);
 }
@@ -903,6 +1028,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_image_block_exposure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_gate_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_attrs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_critical_min_signers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_manifest_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alert_failures_halt_version, setup, teardown),

@@ -243,6 +243,73 @@ static int cmd_device_tag(const struct fwt_cli_args *a)
     return e == FWT_OK ? done(o, tags_text) : fail(e);
 }
 
+static const char *g_unset_items[FWT_SRV_MAX_ATTRS];
+static struct fwt_opt_list g_unset = {g_unset_items, 0, FWT_SRV_MAX_ATTRS};
+static const struct fwt_opt k_attr_opts[] = {
+    FWT_OPT_LIST_(0, "unset", "KEY", &g_unset, "remove this attribute (repeatable)"),
+    FWT_OPT_END_,
+};
+
+static void attrs_text(json_t *o)
+{
+    printf("device %s attributes:", json_string_value(json_object_get(o, "id")));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(o, "attrs"), k, v)
+    {
+        printf(" %s=%s", k, json_string_value(v));
+    }
+    printf("\n");
+}
+
+/* KEY=VALUE arguments split in place of copies: keys[i], values[i] (freed by the caller). */
+static int split_attrs(const char *const *args, size_t n, char **keys, const char **values)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(args[i], '=');
+        if (!eq) {
+            return fwt_cli_usage_error(g_name, "attribute '%s' is not KEY=VALUE", args[i]);
+        }
+        if (!(keys[i] = strndup(args[i], (size_t)(eq - args[i])))) {
+            return fail(fwt_fail(FWT_E_NOMEM, "out of memory"));
+        }
+        values[i] = eq + 1;
+    }
+    return 0;
+}
+
+static int cmd_device_attr(const struct fwt_cli_args *a)
+{
+    size_t n = (size_t)a->argc - 1;
+    if (n + g_unset.n == 0) {
+        return fwt_cli_usage_error(g_name, "give KEY=VALUE or --unset KEY");
+    }
+    char *keys[FWT_SRV_MAX_ATTRS] = {0};
+    const char *values[FWT_SRV_MAX_ATTRS] = {0};
+    int rc = n > FWT_SRV_MAX_ATTRS ? fwt_cli_usage_error(g_name, "at most %d attributes", FWT_SRV_MAX_ATTRS)
+                                   : split_attrs((const char *const *)a->argv + 1, n, keys, values);
+    fwt_srv *s = NULL;
+    if (!rc) {
+        rc = open_srv(&s);
+    }
+    json_t *o = NULL;
+    if (!rc) {
+        struct fwt_srv_actor who;
+        local_actor(&who);
+        fwt_err e = fwt_srv_device_attr(s, &who, a->argv[0], (const char *const *)keys, values, n, g_unset.items,
+                                        g_unset.n);
+        if (e == FWT_OK) {
+            e = fwt_srv_device_show(s, a->argv[0], &o);
+        }
+        fwt_srv_close(s);
+        rc = e == FWT_OK ? done(o, attrs_text) : fail(e);
+    }
+    for (size_t i = 0; i < FWT_SRV_MAX_ATTRS; i++) {
+        free(keys[i]);
+    }
+    return rc;
+}
+
 static int g_decommission;
 static const struct fwt_opt k_revoke_opts[] = {
     FWT_OPT_FLAG_(0, "decommission", &g_decommission, "mark the device decommissioned rather than revoked"),
@@ -404,6 +471,62 @@ static int cmd_admin_token(const struct fwt_cli_args *a)
     return e == FWT_OK ? done(info, token_text) : fail(e);
 }
 
+static const char *g_cert_out, *g_key_out;
+static const struct fwt_opt k_admin_cert_opts[] = {
+    FWT_OPT_STR_(0, "role", "ROLE", &g_role, "viewer, operator or approver (required)"),
+    FWT_OPT_STR_(0, "cert", "FILE", &g_cert_out, "write the certificate (PEM) here (required)"),
+    FWT_OPT_STR_(0, "key", "FILE", &g_key_out, "write the private key (PEM, mode 0600) here (required)"),
+    FWT_OPT_END_,
+};
+
+static void admin_cert_text(json_t *o)
+{
+    printf("administrator %s (%s): certificate %s, SHA-256 %s\n", json_string_value(json_object_get(o, "name")),
+           json_string_value(json_object_get(o, "role")), g_cert_out,
+           json_string_value(json_object_get(o, "fingerprint")));
+}
+
+static int cmd_admin_cert(const struct fwt_cli_args *a)
+{
+    enum fwt_srv_role role;
+    if (!g_role || fwt_srv_role_parse(g_role, &role) != FWT_OK) {
+        return fwt_cli_usage_error(g_name, "--role viewer|operator|approver is required");
+    }
+    if (!g_cert_out || !g_key_out) {
+        return fwt_cli_usage_error(g_name, "--cert FILE and --key FILE are required");
+    }
+    if (access(g_cert_out, F_OK) == 0 || access(g_key_out, F_OK) == 0) {
+        return fail(fwt_fail(FWT_E_ARG, "%s or %s exists: not overwritten", g_cert_out, g_key_out));
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    char *key = NULL, *cert = NULL;
+    json_t *info = NULL;
+    fwt_err e = fwt_srv_admin_cert_create(s, &who, a->argv[0], role, &key, &cert, &info);
+    fwt_srv_close(s);
+    if (e == FWT_OK) {
+        e = fwt_write_file_atomic(g_key_out, key, strlen(key), 0600);
+    }
+    if (e == FWT_OK) {
+        e = fwt_write_file_atomic(g_cert_out, cert, strlen(cert), 0644);
+    }
+    if (key) {
+        fwt_zeroize(key, strlen(key));
+        free(key);
+    }
+    free(cert);
+    if (e != FWT_OK) {
+        json_decref(info);
+        return fail(e);
+    }
+    return done(info, admin_cert_text);
+}
+
 static const char *g_ev_dev;
 static uint64_t g_limit;
 static const struct fwt_opt k_events_opts[] = {
@@ -463,8 +586,12 @@ static int cmd_routes(const struct fwt_cli_args *a)
 /* ---- rollouts (docs/rollouts.md) ---- */
 
 static const char *g_spec, *g_reason;
+static const char *g_sattr_items[16];
+static struct fwt_opt_list g_sattr = {g_sattr_items, 0, 16};
 static const struct fwt_opt k_rollout_create_opts[] = {
     FWT_OPT_STR_(0, "spec", "FILE", &g_spec, "the rollout specification (JSON, docs/rollouts.md;\n\"-\": standard input) (required)"),
+    FWT_OPT_LIST_(0, "select-attr", "KEY=VALUE", &g_sattr,
+                  "also select by this device attribute (repeatable;\nadded to the specification's select.attrs)"),
     FWT_OPT_END_,
 };
 static const struct fwt_opt k_reason_opts[] = {
@@ -543,6 +670,22 @@ static int cmd_rollout_create(const struct fwt_cli_args *a)
     free(buf);
     if (e != FWT_OK) {
         return fail(e);
+    }
+    /* --select-attr KEY=VALUE: into select.attrs (the library checks the result) */
+    for (size_t i = 0; i < g_sattr.n; i++) {
+        const char *eq = strchr(g_sattr.items[i], '=');
+        char *k = eq ? strndup(g_sattr.items[i], (size_t)(eq - g_sattr.items[i])) : NULL;
+        json_t *sel = json_object_get(spec, "select");
+        json_t *attrs = json_object_get(sel, "attrs");
+        if (!attrs && json_is_object(sel)) {
+            json_object_set_new(sel, "attrs", attrs = json_object());
+        }
+        if (!k || !json_is_object(attrs) || json_object_set_new(attrs, k, json_string(eq + 1)) != 0) {
+            free(k);
+            json_decref(spec);
+            return fwt_cli_usage_error(g_name, "--select-attr '%s': not KEY=VALUE (printable text)", g_sattr.items[i]);
+        }
+        free(k);
     }
     fwt_srv *s = NULL;
     int rc = open_srv(&s);
@@ -870,6 +1013,12 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"device list", "", 0, 0, "the devices: identity, status, what they run, tags", NULL, k_list_opts},
     {"device show", "ID", 1, 1, "one device with its last manifest", NULL, NULL},
     {"device tag", "ID", 1, 1, "add or remove tags of a device (recorded in the audit log)", NULL, k_tag_opts},
+    {"device attr", "ID [KEY=VALUE...]", 1, 1 + FWT_SRV_MAX_ATTRS,
+     "set or remove attributes of a device (recorded in the audit log)",
+     "Set KEY=VALUE attributes of a device (a key: 1 to 64 of A-Z a-z 0-9 - _ .; a value:\n"
+     "up to 128 printable characters; at most 32 per device) and remove those given with\n"
+     "--unset KEY. Rollouts select devices by them (select.attrs, --select-attr).",
+     k_attr_opts},
     {"device revoke", "ID", 1, 1, "revoke a device: refused at TLS and API from now on; CRL rewritten", NULL,
      k_revoke_opts},
     {"assign", "TARGET", 1, 1, "assign TARGET (an image repository target) to a device or a tag",
@@ -882,6 +1031,12 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"enroll-token create", "", 0, 0, "a one-time enrollment token (printed once; stored hashed)", NULL,
      k_token_opts},
     {"admin-token create", "NAME", 1, 1, "a bearer token for the admin API with a role", NULL, k_admin_opts},
+    {"admin-cert create", "NAME", 1, 1, "a client certificate for the admin API with a role (mutual TLS)",
+     "Issue an administrator a new P-256 key and a client certificate of the fleet CA\n"
+     "(CN admin:NAME, cert_days long); the role is bound to its fingerprint in the\n"
+     "database. The admin API accepts it instead of a bearer token (curl --cert FILE\n"
+     "--key FILE); changes made with it must be sent as Content-Type: application/json.",
+     k_admin_cert_opts},
     {"events", "", 0, 0, "check-ins, reports, enrolments and admin actions, newest first", NULL, k_events_opts},
     {"routes", "", 0, 0, "the HTTP routes the daemon serves", NULL, NULL},
     {"rollout create", "", 0, 0, "create a governed rollout from a specification (docs/rollouts.md)",
@@ -922,8 +1077,9 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
 static int (*const k_run[])(const struct fwt_cli_args *) = {
-    cmd_init,        cmd_serve,  cmd_device_list,     cmd_device_show,  cmd_device_tag,   cmd_device_revoke,
-    cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_events, cmd_routes,
+    cmd_init,        cmd_serve,  cmd_device_list,     cmd_device_show,  cmd_device_tag,   cmd_device_attr,
+    cmd_device_revoke,
+    cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_admin_cert, cmd_events, cmd_routes,
     cmd_rollout_create, cmd_rollout_approve, cmd_rollout_status, cmd_rollout_halt, cmd_rollout_resume,
     cmd_rollout_cancel, cmd_rollout_retry, cmd_device_quarantine, cmd_version_vulnerable, cmd_metrics,
     cmd_image_repo_set, cmd_image_block, cmd_image_exposure, cmd_alert_import_gate,
