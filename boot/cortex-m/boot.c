@@ -25,6 +25,9 @@
 
 #include "board.h"
 #include "crypto_mbedtls.h"
+#ifdef BOOT_ENC
+#include "enc_mbedtls.h"
+#endif
 #include "flash.h"
 #include "keys.h"
 #include "seccnt.h"
@@ -49,7 +52,11 @@ struct slot {
     struct fwt_image_header hdr;
 };
 
-static uint8_t work[FWT_WORK_MIN * 2U];
+/* The verifier's work buffer; also one sector of the encrypted install's copy. */
+static uint8_t work[BOARD_FLASH_SECTOR];
+_Static_assert(sizeof(work) >= FWT_WORK_MIN * 2U, "work buffer");
+
+#define ENC_FLAGS (FWT_IMAGE_F_ENCRYPTED_AES128 | FWT_IMAGE_F_ENCRYPTED_AES256)
 
 static fwt_err slot_read(void *ctx, uint32_t off, void *buf, size_t len)
 {
@@ -106,6 +113,11 @@ static void slot_scan(struct slot *s, uint32_t addr)
         return;
     }
     s->candidate = 1;
+    if (addr == BOARD_SLOT1_ADDR && (s->hdr.flags & ENC_FLAGS)) {
+        uart_puts(s->copy_done == BOARD_FLAG_SET ? ", encrypted, install started\n"
+                                                 : ", encrypted, to install into slot 0\n");
+        return;
+    }
     uart_puts(s->image_ok == BOARD_FLAG_SET    ? ", confirmed\n"
               : s->copy_done == BOARD_FLAG_SET ? ", trial already started\n"
                                                : ", new (trial)\n");
@@ -179,6 +191,117 @@ static fwt_fih counter_recheck(const struct fwt_io *io, const struct fwt_image_i
 }
 #endif
 
+#ifdef BOOT_ENC
+/*
+ * An encrypted image in slot 1 (ENCRYPTED flag, ENC_EC256 key TLV) is installed by decrypting
+ * it into slot 0, MCUboot's overwrite upgrade with encryption: the image key is unwrapped with
+ * the device key, the image is verified over its plaintext (decrypted as it is read: digest,
+ * signature, security counter, policy), and only then is slot 0 touched. A refused image (wrong
+ * device key, altered HMAC or key TLV, tampered payload, untrusted signer, downgrade) leaves
+ * slot 0 as it was. The copy:
+ *   1. copy_done in slot 1's trailer: the install is committed (a power-on that finds it set
+ *      resumes, without the version comparison: slot 0 may already hold part of the new image);
+ *   2. each sector of slot 0 that the image covers: erased, then written with the plaintext;
+ *   3. slot 0's trailer sector erased (unless step 2 did), the boot magic and image_ok written:
+ *      an overwrite cannot be reverted, so the installed image is confirmed (as MCUboot's
+ *      overwrite-only mode);
+ *   4. slot 1's header sector erased: the install is complete.
+ * A power cut anywhere before 4 leaves slot 1 intact and committed: the next power-on verifies
+ * it again and redoes the copy from the start (every step is idempotent). The image in slot 0
+ * is then verified once more, over what was written, by the normal boot path before any jump.
+ * Returns 1 when slot 0 was written (the slots must be scanned again).
+ */
+static int install_encrypted(struct slot *s0, struct slot *s1, const struct fwt_crypto_ops *ops,
+                             const struct fwt_policy *policy)
+{
+    int resume = s1->copy_done == BOARD_FLAG_SET;
+    if (!resume && s0->candidate && version_cmp(&s1->hdr.version, &s0->hdr.version) <= 0) {
+        uart_puts("BOOT: slot 1: encrypted image not newer than slot 0: not installed\n");
+        return 0;
+    }
+    uart_puts(resume ? "BOOT: slot 1: encrypted image, install was interrupted: resuming\n"
+                     : "BOOT: slot 1: encrypted image: decrypt into slot 0\n");
+    struct fwt_io raw = {s1, slot_read, BOARD_SLOT_SIZE - BOARD_TRAILER_SIZE, 0};
+    struct fwt_image_info info;
+    memset(&info, 0, sizeof(info));
+    static struct boot_enc_io enc;
+    SYST_RVR = 0x00ffffffU;
+    SYST_CVR = 0;
+    SYST_CSR = 5U; /* enabled, processor clock */
+    uint32_t t0 = SYST_CVR;
+    fwt_err reason = fwt_image_parse(&raw, work, sizeof(work), &info);
+    if (reason == FWT_OK && (reason = boot_enc_open(&enc, &raw, &info)) == FWT_OK) {
+        uart_puts("BOOT: slot 1: image key unwrapped in ");
+        uart_putdec((t0 - SYST_CVR) & 0x00ffffffU);
+        uart_puts(" SysTick ticks\n");
+    } else if (reason != FWT_OK && info.enc_key_len) {
+        uart_puts(reason == FWT_E_UNSUPPORTED
+                      ? "BOOT: slot 1: image key TLV is not ENC_EC256 (the only scheme built in)\n"
+                      : "BOOT: slot 1: image key does not unwrap with this device's key "
+                        "(ENC_EC256 HMAC mismatch or invalid point)\n");
+    }
+    if (reason != FWT_OK) {
+        refuse(s1, reason);
+        return 0;
+    }
+    volatile fwt_fih verdict = FWT_FIH_FAILURE;
+    volatile fwt_fih check = FWT_FIH_FAILURE ^ FWT_FIH_MASK;
+#ifdef BOOT_PLAIN
+    reason = fwt_image_verify(&enc.io, ops, policy, work, sizeof(work), &info);
+    if (reason == FWT_OK) {
+        verdict = FWT_FIH_SUCCESS;
+        check = FWT_FIH_SUCCESS ^ FWT_FIH_MASK;
+    }
+#else
+    verdict = fwt_image_verify_fih(&enc.io, ops, policy, work, sizeof(work), &info, &check,
+                                   &reason);
+#endif
+    if (!FWT_FIH_VERDICT_OK(verdict, check)) {
+        boot_enc_close(&enc);
+        refuse(s1, reason == FWT_OK ? FWT_E_INTERNAL : reason);
+        return 0;
+    }
+    if ((info.hdr.flags & FWT_IMAGE_F_ROM_FIXED) && info.hdr.load_addr != BOARD_SLOT0_ADDR) {
+        boot_enc_close(&enc);
+        uart_puts("BOOT: slot 1: encrypted image is linked for ");
+        uart_puthex(info.hdr.load_addr);
+        uart_puts(", not slot 0: not installed\n");
+        return 0;
+    }
+    uart_puts("BOOT: slot 1: verified over the plaintext (");
+    uart_putdec(info.hdr.img_size);
+    uart_puts(" bytes decrypted, security counter ");
+    uart_putdec(info.security_counter);
+    uart_puts(") in ");
+    uart_putdec((t0 - SYST_CVR) & 0x00ffffffU);
+    uart_puts(" SysTick ticks since the start of the unwrap; installing\n");
+    uint8_t one = BOARD_FLAG_SET;
+    const uint32_t trailer = BOARD_SLOT_SIZE - BOARD_FLASH_SECTOR;
+    int ok = FWT_FIH_VERDICT_OK(verdict, check) && info.total_size <= trailer &&
+             (resume || flash_write(s1->addr + BOARD_TRAILER_COPY_DONE_OFF, &one, 1) == 0);
+    for (uint32_t off = 0; ok && off < info.total_size; off += BOARD_FLASH_SECTOR) {
+        uint32_t n = info.total_size - off < BOARD_FLASH_SECTOR ? info.total_size - off
+                                                                : BOARD_FLASH_SECTOR;
+        ok = enc.io.read(enc.io.ctx, off, work, n) == FWT_OK &&
+             flash_erase(s0->addr + off, BOARD_FLASH_SECTOR) == 0 &&
+             flash_write(s0->addr + off, work, n) == 0;
+    }
+    memset(work, 0, sizeof(work));
+    boot_enc_close(&enc);
+    ok = ok && flash_erase(s0->addr + trailer, BOARD_FLASH_SECTOR) == 0 &&
+         flash_write(s0->addr + BOARD_TRAILER_MAGIC_OFF, k_boot_magic, sizeof(k_boot_magic)) == 0 &&
+         flash_write(s0->addr + BOARD_TRAILER_IMAGE_OK_OFF, &one, 1) == 0 &&
+         flash_erase(s1->addr, BOARD_FLASH_SECTOR) == 0;
+    if (!ok) {
+        halt("encrypted install: flash operation failed");
+    }
+    uart_puts("BOOT: slot 1: decrypted into slot 0 (");
+    uart_putdec(info.total_size);
+    uart_puts(" bytes), slot 1 erased\n");
+    return 1;
+}
+#endif
+
 /* Hand over to the image's vector table, after the hardened verdict and the counter re-check
  * are checked once more. */
 static void __attribute__((noreturn, noinline))
@@ -240,6 +363,19 @@ int main(void)
     policy.threshold = 1;
     policy.min_security_counter = min_counter;
 
+    if (slots[1].candidate && (slots[1].hdr.flags & ENC_FLAGS)) {
+        slots[1].candidate = 0; /* never booted in place */
+#ifdef BOOT_ENC
+        if (install_encrypted(&slots[0], &slots[1], &ops, &policy)) {
+            slot_scan(&slots[0], BOARD_SLOT0_ADDR);
+            slot_scan(&slots[1], BOARD_SLOT1_ADDR);
+        }
+#else
+        uart_puts("BOOT: slot 1: encrypted image, and this bootloader has no decryption "
+                  "(built without BOOT_ENC): not installed\n");
+#endif
+    }
+
     for (;;) {
         struct slot *s = choose(slots);
         if (!s) {
@@ -255,7 +391,11 @@ int main(void)
             s->candidate = 0;
             continue;
         }
-        struct fwt_io io = {s, slot_read, BOARD_SLOT_SIZE - BOARD_TRAILER_SIZE, 0};
+        /* The primary slot holds plaintext only: an encrypted image is decrypted into it
+         * (install_encrypted), its header keeping the ENCRYPTED flag and key TLV, as in
+         * MCUboot. An encrypted image in slot 1 is never booted in place. */
+        struct fwt_io io = {s, slot_read, BOARD_SLOT_SIZE - BOARD_TRAILER_SIZE,
+                            s->addr == BOARD_SLOT0_ADDR ? FWT_IO_PLAINTEXT : 0U};
         struct fwt_image_info info;
         fwt_err reason = FWT_E_INTERNAL;
         volatile fwt_fih verdict = FWT_FIH_FAILURE;

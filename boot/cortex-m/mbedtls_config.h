@@ -3,6 +3,7 @@
  * verification needs (MCUboot's usual backend, configured as MCUboot's
  * config-rsa.h / config-ec.h do). SHA-256, ECDSA P-256 verify, RSASSA-PSS
  * (RSA-2048/3072) verify, public-key parsing (SubjectPublicKeyInfo, PKCS#1),
+ * the ECIES-P256 key unwrap and AES-CTR of encrypted images,
  * and a static-buffer allocator: no entropy, no RNG, no file system, no
  * network, no heap of the C library. Used by scripts/fetch-mbedtls through
  * MBEDTLS_CONFIG_FILE; the same file builds the library and the bootloader.
@@ -43,6 +44,17 @@
 #define MBEDTLS_ECP_WINDOW_SIZE 2
 #define MBEDTLS_ECP_FIXED_POINT_OPTIM 0
 #define MBEDTLS_ECP_NO_INTERNAL_RNG /* verification only: no blinding RNG needed */
+
+/* Encrypted images (BOOT_ENC builds, enc_mbedtls.c): MCUboot's ENC_EC256 key unwrap (ECDH
+ * P-256, HKDF-SHA256, HMAC-SHA256 through MD) and the AES-CTR payload. The AES tables are
+ * constants in flash (ROM_TABLES), the smaller set (FEWER_TABLES): no 8 KiB of RAM tables.
+ * Unused by a build without BOOT_ENC: --gc-sections drops it. */
+#define MBEDTLS_ECDH_C
+#define MBEDTLS_HKDF_C
+#define MBEDTLS_AES_C
+#define MBEDTLS_AES_ROM_TABLES
+#define MBEDTLS_AES_FEWER_TABLES
+#define MBEDTLS_CIPHER_MODE_CTR
 
 /* RSA-PSS (PKCS#1 v2.1), up to 3072-bit keys. */
 #define MBEDTLS_RSA_C

@@ -3,13 +3,16 @@
 mps2-an386 through its gdb stub, driven by gdb-multiarch: fi_gdb.py).
 
 usage: fault_campaign.py FWTRUST BUILD_MCU_DIR [--boot fih,plain] [--mode skip,branch]
-                         [--image tampered,wrongkey,downgrade] [--limit N] [--func F,...]
+                         [--image tampered,wrongkey,downgrade,encrypted] [--limit N]
+                         [--func F,...]
                          [--json OUT] [--expect-zero-skip]
 
-The device holds one image that must be refused, in slot 0 and nothing else (--image: tampered,
-a payload bit flipped after signing; wrongkey, signed by an untrusted key; downgrade, validly
-signed with a security counter below the device's), so the only correct outcome is a refusal. A first run traces every
-instruction executed (QEMU -d exec in one-instruction blocks). The targets are the distinct
+The device holds one image that must be refused and nothing else (--image: tampered,
+a payload bit flipped after signing, in slot 0; wrongkey, signed by an untrusted key; downgrade, validly
+signed with a security counter below the device's; encrypted, an image encrypted for the device
+in slot 1 with a ciphertext bit flipped, to be refused by the install's verification over the
+plaintext before slot 0 is written), so the only correct outcome is a refusal. A first run
+traces every instruction executed (QEMU -d exec in one-instruction blocks). The targets are the distinct
 instruction addresses executed in the verification and boot-decision path: the bootloader's
 boot.c, the verifier core (src/core), the crypto ops glue, flash reads and the security counter
 -- not the start-up code, the UART output, libc's mem* or mbedTLS's SHA-256 (whose faults can
@@ -39,7 +42,7 @@ EXCLUDE_FUNCS = {"uart_init", "uart_putc", "uart_puts", "uart_putdec", "uart_put
                  "put_version", "refuse", "fwt_err_name", "fwt_strerror", "Reset_Handler",
                  "Fault_Handler", "main_banner"}
 PATH_FILES = ("boot/cortex-m/boot.c", "boot/cortex-m/flash.c", "boot/cortex-m/seccnt.c",
-              "boot/cortex-m/crypto_mbedtls.c", "src/core/")
+              "boot/cortex-m/crypto_mbedtls.c", "boot/cortex-m/enc_mbedtls.c", "src/core/")
 
 
 def free_port():
@@ -81,20 +84,25 @@ SCENARIOS = {
     # validly signed (RSA-3072), security counter 3 below the device's 5: the signature is
     # verified, then the counter check refuses it
     "downgrade": "FWT_E_COUNTER",
+    # encrypted for the device (ECIES-P256) into slot 1, slot 0 empty, one ciphertext bit
+    # flipped: the key unwraps, the install's verification over the decrypted plaintext refuses
+    # it before slot 0 is written (a glitched install is verified again before any jump)
+    "encrypted": "FWT_E_DIGEST",
 }
 
 
 def scenario_device(build, boot, scenario, tmp):
     d = mcu.Device(build, boot=boot, workdir=tempfile.mkdtemp(dir=tmp))
     key, counter = {"tampered": ("boot-ecdsa-p256", 1), "wrongkey": ("other-ecdsa-p256", 1),
-                    "downgrade": ("boot-rsa-3072", 3)}[scenario]
+                    "downgrade": ("boot-rsa-3072", 3), "encrypted": ("boot-ecdsa-p256", 1)}[scenario]
+    extra = ["--encrypt", build.key("boot-enc-p256")] if scenario == "encrypted" else []
     img = bytearray(build.sign("app-1.0.0-s0", os.path.join(tmp, "v1.bin"), "1.0.0", counter,
-                               mcu.SLOT0, key=key, confirm=True))
-    if scenario == "tampered":
+                               mcu.SLOT0, key=key, confirm=True, extra=extra))
+    if scenario in ("tampered", "encrypted"):
         img[0x200 + 0x100] ^= 0x01
     if scenario == "downgrade":
         d.set_counter(5)
-    d.put_slot(mcu.SLOT0, bytes(img))
+    d.put_slot(mcu.SLOT1 if scenario == "encrypted" else mcu.SLOT0, bytes(img))
     return d
 
 
@@ -181,7 +189,10 @@ def campaign(build, boot, scenario, mode, limit, tmp, funcs=None):
         tried = [targets[int(i * step)] for i in range(limit)]
     # The outcomes.
     flash = bytes(d.flash)
-    entry = int.from_bytes(flash[mcu.SLOT0 + 0x204:mcu.SLOT0 + 0x208], "little") & ~1
+    # The refused image's entry: the reset vector of the application it carries (its plaintext
+    # vector table, which starts the payload), in slot 0 where it would run.
+    app = open(build.path("app-1.0.0-s0.bin"), "rb").read()
+    entry = int.from_bytes(app[4:8], "little") & ~1
     addr = {s[2]: s[0] for s in syms}
     flash_file = os.path.join(tmp, "fi-flash-%s.bin" % boot)
     open(flash_file, "wb").write(flash)

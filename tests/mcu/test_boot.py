@@ -5,16 +5,18 @@ is emulated).
 usage: test_boot.py FWTRUST BUILD_MCU_DIR CASE
 CASE: build (runs scripts/build-mcu into BUILD_MCU_DIR), good, rsa, imgtool, tampered, wrongkey,
       downgrade, truncated, wrongslot, upgrade-confirm,
-      upgrade-revert, powercut-confirm, powercut-revert, verify-256k
+      upgrade-revert, powercut-confirm, powercut-revert, verify-256k, encrypted,
+      encrypted-refused, encrypted-noenc, powercut-encrypted
 Exit: 0 pass, 1 fail, 77 qemu-system-arm or the toolchain missing.
 """
 import os
+import struct
 import subprocess
 import sys
 import tempfile
 
 import mcu
-from mcu import SLOT0, SLOT1
+from mcu import SLOT0, SLOT1, SLOT_SIZE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = os.path.join(mcu.ROOT, "tests", "data", "vectors")
@@ -179,6 +181,136 @@ def case_upgrade_revert(b, tmp):
         raise Fail("counter %d after a reverted trial of counter 2" % d.counter())
 
 
+def enc_setup(b, tmp, enc_key="boot-enc-p256", key="boot-ecdsa-p256", payload_size=None,
+              mutate=None):
+    """1.0.0 confirmed in slot 0; in slot 1, 2.0.0 (counter 2) linked for slot 0 and encrypted
+    for the device key enc_key (ECIES-P256, fwtrust sign --encrypt), with the boot magic."""
+    d = device(b, tmp)
+    d.put_slot(SLOT0, v1_confirmed(b, tmp))
+    d.set_counter(1)  # 1.0.0 has booted confirmed before
+    enc = enc_key if os.path.isabs(enc_key) else b.key(enc_key)
+    img = b.sign("app-2.0.0-s0", os.path.join(tmp, "v2enc.bin"), "2.0.0", 2, SLOT0, key=key,
+                 payload_size=payload_size, extra=["--encrypt", enc])
+    if mutate:
+        img = mutate(bytearray(img))
+    d.put_slot(SLOT1, bytes(img))
+    return d
+
+
+def tlv_find(img, tag):
+    """(offset of the TLV header, value length) of the first TLV of type tag."""
+    hdr_size, prot, img_size = struct.unpack_from("<HHI", img, 8)
+    off = hdr_size + img_size
+    for _ in range(2):
+        magic, total = struct.unpack_from("<HH", img, off)
+        assert magic in (0x6907, 0x6908)
+        pos, end = off + 4, off + total
+        while pos < end:
+            t, ln = struct.unpack_from("<HH", img, pos)
+            if t == tag:
+                return pos, ln
+            pos += 4 + ln
+        off = end
+    raise Fail("no TLV 0x%x" % tag)
+
+
+ENC_EC256 = 0x32
+
+
+def case_encrypted(b, tmp):
+    """An encrypted image in slot 1 is verified over its plaintext, decrypted into slot 0,
+    confirmed, and slot 1 erased; slot 0 then holds the plaintext (header and TLVs as signed)."""
+    d = enc_setup(b, tmp)
+    ct = bytes(d.flash[SLOT1:SLOT1 + 0x2000])
+    text, _ = d.boot()
+    expect(text, "slot 1: version 2.0.0+0, encrypted, to install into slot 0",
+           "slot 1: encrypted image: decrypt into slot 0", "slot 1: image key unwrapped in",
+           "slot 1: verified over the plaintext (", "; installing", "decrypted into slot 0",
+           "slot 1: empty", "slot 0: version 2.0.0+0, confirmed", "slot 0: verified",
+           "security counter raised to 2",
+           "APP: fwtrust demo application 2.0.0 running from slot 0", "APP: already confirmed")
+    plain = open(b.path("app-2.0.0-s0.bin"), "rb").read()
+    got = bytes(d.flash[SLOT0 + 0x200:SLOT0 + 0x200 + len(plain)])
+    if got != plain or ct[0x200:0x200 + len(plain)] == plain:
+        raise Fail("slot 0 does not hold the plaintext of the encrypted image")
+    if bytes(d.flash[SLOT0:SLOT0 + 0x200]) != ct[:0x200]:
+        raise Fail("the header was not copied as signed (ENCRYPTED flag kept, as MCUboot)")
+    if d.counter() != 2:
+        raise Fail("counter %d after installing an image with counter 2" % d.counter())
+    text, ops = d.boot()
+    expect(text, "slot 1: empty", "APP: fwtrust demo application 2.0.0",
+           absent=("decrypt", "security counter raised"))
+    if ops != 0:
+        raise Fail("%d flash operations on the boot after the install" % ops)
+
+
+def case_encrypted_refused(b, tmp):
+    """Wrong device key, altered HMAC tag, truncated key TLV, tampered ciphertext, untrusted
+    signer, a key TLV of a scheme not built in, an older version: each refused before slot 0
+    is touched; 1.0.0 keeps booting."""
+    def flip_tag(img):
+        pos, _ = tlv_find(img, ENC_EC256)
+        img[pos + 4 + 65] ^= 0x01  # first byte of the HMAC tag
+        return img
+
+    def truncate_tlv(img):
+        pos, ln = tlv_find(img, ENC_EC256)
+        struct.pack_into("<H", img, pos + 2, ln - 1)  # one byte shorter ...
+        hdr_size, _, img_size = struct.unpack_from("<HHI", img, 8)
+        off = hdr_size + img_size
+        while struct.unpack_from("<H", img, off)[0] != 0x6907:
+            off += struct.unpack_from("<H", img, off + 2)[0]
+        total = struct.unpack_from("<H", img, off + 2)[0]
+        struct.pack_into("<H", img, off + 2, total - 1)  # ... and so the TLV area
+        return img
+
+    def flip_payload(img):
+        img[0x200 + 0x100] ^= 0x01
+        return img
+
+    x25519 = os.path.join(tmp, "x25519.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "X25519", "-out", x25519], check=True)
+    cases = [
+        ("another device's key", dict(enc_key="other-enc-p256"), "FWT_E_KEY",
+         "does not unwrap with this device's key"),
+        ("HMAC tag altered", dict(mutate=flip_tag), "FWT_E_KEY",
+         "does not unwrap with this device's key"),
+        ("key TLV truncated", dict(mutate=truncate_tlv), "FWT_E_MALFORMED", None),
+        ("ciphertext bit flipped", dict(mutate=flip_payload), "FWT_E_DIGEST", None),
+        ("untrusted signer", dict(key="other-ecdsa-p256"), "FWT_E_UNKNOWN_KEY", None),
+        ("ECIES-X25519 key TLV", dict(enc_key=x25519), "FWT_E_UNSUPPORTED",
+         "key TLV is not ENC_EC256"),
+    ]
+    for what, kw, reason, line in cases:
+        d = enc_setup(b, tmp, **kw)
+        before = bytes(d.flash[SLOT0:SLOT0 + SLOT_SIZE])
+        text, ops = d.boot()
+        expect(text, "slot 1 refused: " + reason, "APP: fwtrust demo application 1.0.0",
+               *((line,) if line else ()), absent=("installing", "decrypted into"))
+        if bytes(d.flash[SLOT0:SLOT0 + SLOT_SIZE]) != before or ops != 0:
+            raise Fail("%s: slot 0 changed (%d flash operations)" % (what, ops))
+    # Not newer than slot 0: not installed, not even unwrapped.
+    d = device(b, tmp)
+    d.put_slot(SLOT0, b.sign("app-2.0.0-s0", os.path.join(tmp, "v2.bin"), "2.0.0", 2, SLOT0,
+                             confirm=True))
+    d.put_slot(SLOT1, b.sign("app-1.0.0-s0", os.path.join(tmp, "v1enc.bin"), "1.0.0", 2,
+                             SLOT0, extra=["--encrypt", b.key("boot-enc-p256")]))
+    text, _ = d.boot()
+    expect(text, "encrypted image not newer than slot 0: not installed",
+           "APP: fwtrust demo application 2.0.0", absent=("installing",))
+
+
+def case_encrypted_noenc(b, tmp):
+    """The bootloader built without BOOT_ENC leaves an encrypted image in slot 1 alone."""
+    d = enc_setup(b, tmp)
+    d.flash[0:0x20000] = b"\xff" * 0x20000
+    bl = open(b.path("boot-release-noenc.bin"), "rb").read()
+    d.flash[0:len(bl)] = bl
+    text, _ = d.boot()
+    expect(text, "has no decryption (built without BOOT_ENC): not installed",
+           "APP: fwtrust demo application 1.0.0", absent=("installing",))
+
+
 def app_version(text):
     for ln in text.splitlines():
         if ln.startswith("APP: fwtrust demo application "):
@@ -186,13 +318,14 @@ def app_version(text):
     return None
 
 
-def powercut(b, tmp, confirm):
+def powercut(b, tmp, confirm, setup=None, label=None):
     """Cut the power before, and in the middle of, every flash operation of the upgrade (and
     of the boots after it, until nothing changes): every following power-on must boot an
     application. A cut after the application's own confirm (or, for the revert, any cut) must
     end where the uninterrupted sequence ends, security counter included; a cut before the
     confirm may end on 1.0.0 (the trial was not confirmed: reverted), never on nothing."""
-    ref = upgrade_setup(b, tmp, confirm)
+    setup = setup or (lambda: upgrade_setup(b, tmp, confirm))
+    ref = setup()
     per_boot = [ref.boot()[1] for _ in range(3)]
     total = sum(per_boot)
     if per_boot[-1] != 0:
@@ -201,7 +334,7 @@ def powercut(b, tmp, confirm):
     n_cases = 0
     for k in range(1, total + 1):
         for torn in (False, True):
-            d = upgrade_setup(b, tmp, confirm)
+            d = setup()
             done = 0
             while True:
                 text, ops = d.boot(cut_at=k - done, torn=torn)
@@ -223,7 +356,7 @@ def powercut(b, tmp, confirm):
             n_cases += 1
     print("powercut-%s: %d flash operations over 3 boots (%s); %d cuts (before each, and "
           "torn), each followed by 3 power-ons that boot; uninterrupted result %s, counter %d" %
-          ("confirm" if confirm else "revert", total, "+".join(map(str, per_boot)), n_cases,
+          (label or ("confirm" if confirm else "revert"), total, "+".join(map(str, per_boot)), n_cases,
            ref_version, ref_counter))
 
 
@@ -233,6 +366,15 @@ def case_powercut_confirm(b, tmp):
 
 def case_powercut_revert(b, tmp):
     powercut(b, tmp, False)
+
+
+def case_powercut_encrypted(b, tmp):
+    """The encrypted install (12 KiB payload: 4 sectors to decrypt and copy) cut before and in
+    the middle of each flash operation: every power-on after it boots, and every cut ends on
+    the installed 2.0.0 with counter 2 (the install resumes: slot 1 stays until the copy is
+    complete)."""
+    powercut(b, tmp, False, setup=lambda: enc_setup(b, tmp, payload_size=12 * 1024),
+             label="encrypted")
 
 
 def case_verify_256k(b, tmp):
