@@ -299,6 +299,15 @@ FWT_MUST_CHECK fwt_err fwt_tlv_iter_begin(struct fwt_tlv_iter *it, const struct 
 FWT_MUST_CHECK fwt_err fwt_tlv_next(struct fwt_tlv_iter *it, uint16_t *type, uint32_t *val_off,
                                     uint16_t *val_len);
 
+/*
+ * imgtool --pad-sig: an ECDSA signature (DER) followed by zeros up to the curve's largest DER
+ * size (72 bytes for P-256, 104 for P-384: the TLV has a fixed length). The length of the DER
+ * signature without its padding; sig_len when there is none, when alg is not ECDSA, or when
+ * what follows the DER is not such padding (a backend then refuses the trailing bytes).
+ */
+size_t fwt_sig_unpadded_len(enum fwt_sig_alg alg, enum fwt_key_type kt, const uint8_t *sig,
+                            size_t sig_len);
+
 /* Constant-time comparison: 0 when equal. */
 FWT_MUST_CHECK int fwt_ct_compare(const void *a, const void *b, size_t len);
 

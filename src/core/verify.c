@@ -214,16 +214,11 @@ struct group {
     uint16_t cert_len;
 };
 
-/*
- * imgtool --pad-sig: an ECDSA signature (DER) followed by zeros up to the
- * curve's largest DER size (72 bytes for P-256, 104 for P-384), so the TLV has
- * a fixed length. MCUboot parses the DER SEQUENCE and ignores what follows it;
- * here the padding must be zeros and the padded length no more than that size
- * (fail closed). The length of the signature without its padding, or sig_len
- * when there is none (the backend then judges the DER strictly).
- */
-static size_t ecdsa_unpadded_len(enum fwt_sig_alg alg, enum fwt_key_type kt, const uint8_t *sig,
-                                 size_t sig_len)
+/* imgtool --pad-sig's padding (fwt_verify.h: fwt_sig_unpadded_len). MCUboot parses the DER
+ * SEQUENCE and ignores what follows it; here the padding must be zeros and the padded length no
+ * more than the curve's largest DER size (fail closed). */
+size_t fwt_sig_unpadded_len(enum fwt_sig_alg alg, enum fwt_key_type kt, const uint8_t *sig,
+                            size_t sig_len)
 {
     const struct fwt_core_alg *a = fwt_core_alg_by_key(kt);
     if ((alg != FWT_SIG_ECDSA_P256 && alg != FWT_SIG_ECDSA_P384) || a == NULL || sig_len < 2 ||
@@ -361,7 +356,7 @@ static FWT_MUST_CHECK fwt_err check_group(const struct fwt_io *io, const struct 
         e = c->verify(c->ctx, alg, key, key_len, NULL, lay->unprot_off, io, sig, sig_len);
     } else {
         e = c->verify(c->ctx, alg, key, key_len, info->digest, info->digest_len, io, sig,
-                      ecdsa_unpadded_len(alg, kt, sig, sig_len));
+                      fwt_sig_unpadded_len(alg, kt, sig, sig_len));
     }
     if (e == FWT_OK) {
         return add_signer(c, s, key, key_len, anchor);

@@ -308,13 +308,33 @@ static fwt_err sign_one(fwt_privkey *key, const struct signer *s, int embed_pubk
         return fwt_fail(e, "key %zu: signing failed%s%s", idx + 1, fwt_detail()[0] ? ": " : "",
                         fwt_detail());
     }
+    /* A given ECDSA signature may come padded already (imgtool --pad-sig's zeros after the
+     * DER, as an offline signer that pads writes it): it goes into the TLV as given, as imgtool
+     * does, and the DER in it is what must verify; padding the verifier would not accept (not
+     * zeros, or longer than the curve's largest DER signature) is refused here. */
+    size_t vlen = sig_len;
+    if (given && (s->alg == FWT_SIG_ECDSA_P256 || s->alg == FWT_SIG_ECDSA_P384)) {
+        const struct fwt_alg_desc *row = fwt_alg_by_key(fwt_pubkey_type(s->pub));
+        vlen = fwt_sig_unpadded_len(s->alg, fwt_pubkey_type(s->pub), sig, sig_len);
+        size_t der = sig_len >= 2 && sig[0] == 0x30 && sig[1] < 0x80 ? 2U + sig[1] : sig_len;
+        if (vlen == sig_len && der < sig_len) { /* bytes after the DER, not accepted padding */
+            if (row && sig_len > row->sig_size) {
+                return fwt_fail(FWT_E_SIGNATURE, "the given %s signature has %zu bytes, more "
+                                "than the %u of a DER signature padded as imgtool --pad-sig "
+                                "pads; nothing written", fwt_key_type_name(row->key), sig_len,
+                                (unsigned)row->sig_size);
+            }
+            return fwt_fail(FWT_E_SIGNATURE, "the given signature has %zu bytes after its DER "
+                            "that are not zero padding; nothing written", sig_len - der);
+        }
+    }
     /* Check what we are about to publish with the verifier's own crypto. */
     struct fwt_file_io fio;
     fwt_file_io_from_fd(&fio, fd, signed_len);
     e = ops->verify(ops->ctx, s->alg, s->enc, s->enc_len,
                     s->alg == FWT_SIG_ED25519_PURE ? NULL : digest,
                     s->alg == FWT_SIG_ED25519_PURE ? signed_len : digest_len, &fio.io, sig,
-                    sig_len);
+                    vlen);
     if (e != FWT_OK && given) {
         return fwt_fail(FWT_E_SIGNATURE, "the given signature does not verify with the given "
                         "public key over this image's %s (%s); nothing written",

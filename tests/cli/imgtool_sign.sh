@@ -5,7 +5,8 @@
 # matches the one imgtool made (byte for byte where the signature is
 # deterministic, the signed region otherwise) and verifies; and detached
 # signing: --vector-to-sign, a signature made by `openssl pkeyutl`, --fix-sig
-# with --fix-sig-pubkey (checked before writing), --sig-out.
+# with --fix-sig-pubkey (checked before writing), --sig-out, and a pre-padded ECDSA signature
+# (imgtool --pad-sig's form) assembled as given.
 . "$(dirname "$0")/lib.sh"
 D="$VEC/imgtool-options"
 V="$SRC/tests/interop/imgtool/verify.py"
@@ -198,6 +199,49 @@ for kt in ed25519 ecdsa-p256 ecdsa-p384 rsa-2048; do
     expect 0 "" "$FWTRUST" sign "${opts[@]}" --no-log --fix-sig-pubkey "$T/off-$kt.pub" \
         --fix-sig "$T/out-$kt.b64" "$FW" "$T/det2-$kt.bin"
     cmp "$T/det-$kt.bin" "$T/det2-$kt.bin" || fail "$kt: base64 --fix-sig gives another image"
+done
+# A pre-padded ECDSA signature (imgtool --pad-sig's form: the DER, then zeros up to 72 bytes
+# for P-256, 104 for P-384), as an offline signer that pads delivers it: assembled as given
+# (imgtool's --fix-sig puts the value in the TLV unchanged), its DER verified before anything is
+# written; the same image as --pad-sig with the unpadded signature.
+pad_to() { # IN N OUT [BYTE]: IN followed by BYTE (default 0) up to N bytes
+    "$PY" -c 'import sys; d = open(sys.argv[1], "rb").read(); n = int(sys.argv[2])
+b = bytes([int(sys.argv[4])]) if len(sys.argv) > 4 else b"\0"
+open(sys.argv[3], "wb").write(d + b * (n - len(d)))' "$@"
+}
+for kp in ecdsa-p256:72 ecdsa-p384:104; do
+    kt=${kp%%:*} n=${kp#*:}
+    opts=(--version 2.0.0 --header-size 0x200 --pad-header -s 7 --hw-id board-a --no-log
+          --fix-sig-pubkey "$T/off-$kt.pub")
+    # a signature with something to pad (a DER of the largest size has no padding): sign again
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+        [ "$(wc -c <"$T/sig-$kt.bin")" -lt "$n" ] && break
+        openssl pkeyutl -sign -inkey "$T/off-$kt.pem" -in "$T/vec-$kt.bin" -out "$T/sig-$kt.bin"
+    done
+    [ "$(wc -c <"$T/sig-$kt.bin")" -lt "$n" ] || fail "$kt: openssl's signatures are all $n bytes"
+    pad_to "$T/sig-$kt.bin" "$n" "$T/padded-$kt.sig"
+    expect 0 "" "$FWTRUST" sign "${opts[@]}" --fix-sig "$T/padded-$kt.sig" "$FW" "$T/pp-$kt.bin"
+    expect 0 "valid, version 2.0.0+0" "$FWTRUST" verify --key "$T/off-$kt.pub" --hw-id board-a \
+        "$T/pp-$kt.bin"
+    expect 0 "OK" "$PY" "$V" "$T/off-$kt.pub" "$T/pp-$kt.bin"
+    "$FWTRUST" inspect --json "$T/pp-$kt.bin" >"$T/pp.json"
+    [ "$(json_field "$T/pp.json" '[len(t["value"]) // 2 for t in d["tlvs"] if t["type"] in (0x22, 0x23)][0]')" = "$n" ] ||
+        fail "$kt: the signature TLV is not the $n bytes given"
+    expect 0 "" "$FWTRUST" sign "${opts[@]}" --pad-sig --fix-sig "$T/sig-$kt.bin" "$FW" "$T/ps-$kt.bin"
+    cmp "$T/pp-$kt.bin" "$T/ps-$kt.bin" || fail "$kt: pre-padded --fix-sig differs from --pad-sig"
+    expect 0 "" "$FWTRUST" sign "${opts[@]}" --pad-sig --fix-sig "$T/padded-$kt.sig" "$FW" "$T/pps-$kt.bin"
+    cmp "$T/pp-$kt.bin" "$T/pps-$kt.bin" || fail "$kt: --pad-sig padded a padded signature again"
+    # padding that is not zeros, or longer than imgtool pads: refused, nothing written
+    pad_to "$T/sig-$kt.bin" "$n" "$T/badpad-$kt.sig" 1
+    pad_to "$T/sig-$kt.bin" $((n + 1)) "$T/longpad-$kt.sig"
+    for bad in "badpad:not zero padding" "longpad:more than the $n"; do
+        rm -f "$T/r.bin"
+        expect 22 "${bad#*:}" "$FWTRUST" sign "${opts[@]}" --fix-sig "$T/${bad%%:*}-$kt.sig" "$FW" "$T/r.bin"
+        [ ! -e "$T/r.bin" ] || fail "$kt: an image was written with a ${bad%%:*} signature"
+    done
+    # padded, but the DER in it is another image's signature: refused
+    expect 22 "does not verify with the given public key" "$FWTRUST" sign "${opts[@]}" --version 2.0.1 \
+        --fix-sig "$T/padded-$kt.sig" "$FW" "$T/r.bin"
 done
 # Pure Ed25519: the payload vector (the signed region) is what the key signs.
 expect 0 "" "$FWTRUST" sign --version 2.0.0 --header-size 0x200 --pad-header --pure \
