@@ -99,7 +99,8 @@ static const struct fwt_opt k_opts[] = {
     FWT_OPT_STR_(0, "fix-sig", "SIG", &g_fix_sig,
                  "the signature made elsewhere (raw, or base64 as imgtool\n"
                  "--sig-out writes it) instead of --key; checked against\n"
-                 "--fix-sig-pubkey before anything is written"),
+                 "--fix-sig-pubkey before anything is written; an ECDSA\n"
+                 "one may come zero-padded as --pad-sig pads (kept as given)"),
     FWT_OPT_STR_(0, "fix-sig-pubkey", "PUB", &g_fix_sig_pub, "public key of the offline signer"),
     FWT_OPT_STR_(0, "sig-out", "FILE", &g_sig_out, "also save the signature, base64, to FILE"),
     FWT_OPT_STR_('o', "output", "OUT", &g_output, "the output (instead of the OUT operand)"),
