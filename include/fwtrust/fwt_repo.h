@@ -113,6 +113,9 @@ struct repo_target_opts {
      * and published beside it as targets NAME.intoto-N.json (docs/provenance.md). */
     const char *provenance[16];
     size_t n_provenance;
+    /* The device's decryption key (fwt_enckey_load spec), for the policy's check of an
+     * encrypted image: its plaintext is what the envelopes must name. NULL: none. */
+    const char *decrypt_key;
 };
 FWT_MUST_CHECK fwt_err repo_cmd_add_target(struct repo *r, const struct repo_target_opts *o,
                                            const struct repo_keyring *kr, const struct fwt_key_opts *ko,

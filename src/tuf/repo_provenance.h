@@ -2,6 +2,7 @@
 #ifndef FWT_REPO_PROVENANCE_H
 #define FWT_REPO_PROVENANCE_H
 
+#include <fwtrust/fwtrust_host.h>
 #include <fwtrust/fwt_repo.h>
 
 #define REPO_PROVENANCE_POLICY "provenance-policy.json" /* DIR/provenance-policy.json */
@@ -21,10 +22,16 @@ int repo_provenance_has_policy(const char *dir);
  * (fwtrust sign --provenance). Envelopes without a policy: FWT_E_ARG (nothing
  * to check them against). *summary (caller decrefs): {"builders": [ids of the
  * envelopes that passed], "passed": [their indexes in envs], "bound": index of the
- * bound envelope, "payload_sha256": hex, "required_builders": k}.
+ * bound envelope, "payload_sha256": hex, "required_builders": k, "encrypted": bool}.
+ * An encrypted image (ENCRYPTED flag) is judged by its plaintext: dkey (the device's
+ * decryption key) decrypts it, the plaintext must match the hash TLV (FWT_E_DIGEST), and
+ * the payload digest the envelopes must name is the plaintext's, with or without the zero
+ * bytes that fill its last AES block; without dkey, FWT_E_UNSUPPORTED. An envelope naming
+ * the ciphertext does not count: provenance describes what was built, before encryption.
  * Errors name the envelope and the step that failed; nothing is changed.
  */
 FWT_MUST_CHECK fwt_err repo_provenance_check(const char *dir, const char *image,
-                                             const char *const *envs, size_t n, json_t **summary);
+                                             const char *const *envs, size_t n,
+                                             const fwt_enckey *dkey, json_t **summary);
 
 #endif /* FWT_REPO_PROVENANCE_H */

@@ -202,7 +202,21 @@ static fwt_err add_provenance(struct repo *r, const struct repo_target_opts *o, 
                               struct repo_txn *txn, json_t *added)
 {
     json_t *summary = NULL;
-    fwt_err err = repo_provenance_check(r->dir, o->files[0], o->provenance, o->n_provenance, &summary);
+    fwt_enckey *dkey = NULL;
+    fwt_err err = FWT_OK;
+    if (o->decrypt_key) {
+        if (!repo_provenance_has_policy(r->dir)) {
+            return fwt_fail(FWT_E_ARG, "--decrypt-key is for the provenance policy's check of an "
+                            "encrypted image, and the repository has no provenance policy");
+        }
+        err = fwt_enckey_load(o->decrypt_key, &dkey);
+        if (err != FWT_OK) {
+            return fwt_fail(err, "%s: %s", o->decrypt_key, fwt_detail());
+        }
+    }
+    err = repo_provenance_check(r->dir, o->files[0], o->provenance, o->n_provenance, dkey,
+                                &summary);
+    fwt_enckey_free(dkey);
     if (err != FWT_OK || summary == NULL) {
         return err;
     }

@@ -60,6 +60,7 @@ static struct fwt_opt_list g_verify = {g_a.verify, 0, MAXV};
 static const char *g_prov[16], *g_gate_log, *g_override, *g_window, *g_expect[16];
 static struct fwt_opt_list g_expect_list = {g_expect, 0, 16};
 static struct fwt_opt_list g_prov_list = {g_prov, 0, 16};
+static const char *g_dec_key;
 static struct fwt_opt_list g_paths = {g_a.paths, 0, 64};
 static struct fwt_opt_list g_exp = {g_expires, 0, 16};
 
@@ -97,6 +98,10 @@ static const struct fwt_opt k_add_target[] = {
                   "a DSSE provenance envelope of the image (repeatable, one per\n"
                   "builder): required and checked when DIR has provenance-policy.json;\n"
                   "published as NAME.intoto-N.json"),
+    FWT_OPT_STR_(0, "decrypt-key", "PRIV", &g_dec_key,
+                 "the device's decryption key: the policy judges an encrypted\n"
+                 "image by its plaintext (RSA-2048/P-256/X25519 PEM, AES-KW\n"
+                 "base64); used in memory only, never copied"),
     FWT_OPT_END_,
 };
 static const struct fwt_opt k_remove_target[] = {
@@ -550,6 +555,7 @@ static int run(int argc, char **argv)
             to.provenance[i] = g_prov[i];
         }
         to.n_provenance = g_prov_list.n;
+        to.decrypt_key = g_dec_key;
         struct fwt_progress prog;
         fwt_progress_start(&prog, "add-target", 0);
         to.progress = fwt_progress_cb;
