@@ -1,6 +1,6 @@
 /*
  * fwtrust's Cortex-M4 bootloader (QEMU mps2-an386): the verifier core (src/core) with mbedTLS
- * crypto, MCUboot's direct-XIP upgrade with revert.
+ * crypto, MCUboot's direct-XIP upgrade with revert, and the install of encrypted images.
  *
  * Each slot holds an image linked to run from that slot (signed with --rom-fixed SLOT). A slot
  * is a candidate when its header has the image magic and its MCUboot trailer the boot magic. The
@@ -11,9 +11,14 @@
  *     boots once;
  *   - image_ok not set, copy_done set: a trial that was never confirmed; the slot is invalidated
  *     (its header sector erased) and the next candidate is chosen.
+ * An image encrypted for the device in slot 1 (BOOT_ENC builds) is not a candidate: it is
+ * verified over its plaintext and decrypted into slot 0 first (install_encrypted: MCUboot's
+ * overwrite upgrade with ENC_EC256; no revert). The primary slot is always read as plaintext.
  * A candidate the verifier refuses is reported on the UART with the reason and skipped. Every
- * state change is one flash operation, so a power cut at any point leaves the old or the new
- * image bootable (tests/mcu: a cut before and in the middle of every operation).
+ * state change of the direct-XIP flow is one flash operation, and the encrypted install is
+ * committed, then restarted from the beginning after a power cut until slot 1 is erased, so a
+ * power cut at any point leaves the old or the new image bootable (tests/mcu: a cut before and
+ * in the middle of every operation).
  *
  * The decision uses the core's hardened verdict (fwt_image_verify_fih and FWT_FIH_VERDICT_OK,
  * checked again right before the jump). Built with -DBOOT_PLAIN it branches once on

@@ -182,7 +182,7 @@ def case_upgrade_revert(b, tmp):
 
 
 def enc_setup(b, tmp, enc_key="boot-enc-p256", key="boot-ecdsa-p256", payload_size=None,
-              mutate=None):
+              mutate=None, keylen=128):
     """1.0.0 confirmed in slot 0; in slot 1, 2.0.0 (counter 2) linked for slot 0 and encrypted
     for the device key enc_key (ECIES-P256, fwtrust sign --encrypt), with the boot magic."""
     d = device(b, tmp)
@@ -190,7 +190,8 @@ def enc_setup(b, tmp, enc_key="boot-enc-p256", key="boot-ecdsa-p256", payload_si
     d.set_counter(1)  # 1.0.0 has booted confirmed before
     enc = enc_key if os.path.isabs(enc_key) else b.key(enc_key)
     img = b.sign("app-2.0.0-s0", os.path.join(tmp, "v2enc.bin"), "2.0.0", 2, SLOT0, key=key,
-                 payload_size=payload_size, extra=["--encrypt", enc])
+                 payload_size=payload_size,
+                 extra=["--encrypt", enc, "--encrypt-keylen", str(keylen)])
     if mutate:
         img = mutate(bytearray(img))
     d.put_slot(SLOT1, bytes(img))
@@ -219,9 +220,18 @@ ENC_EC256 = 0x32
 
 def case_encrypted(b, tmp):
     """An encrypted image in slot 1 is verified over its plaintext, decrypted into slot 0,
-    confirmed, and slot 1 erased; slot 0 then holds the plaintext (header and TLVs as signed)."""
-    d = enc_setup(b, tmp)
+    confirmed, and slot 1 erased; slot 0 then holds the plaintext (header and TLVs as signed).
+    AES-128, then AES-256 (--encrypt-keylen 256)."""
+    for keylen in (128, 256):
+        enc_install(b, tmp, keylen)
+
+
+def enc_install(b, tmp, keylen):
+    d = enc_setup(b, tmp, keylen=keylen)
     ct = bytes(d.flash[SLOT1:SLOT1 + 0x2000])
+    flags = struct.unpack_from("<I", ct, 16)[0]
+    if flags & 0xC != (0x8 if keylen == 256 else 0x4):
+        raise Fail("header flags 0x%x for AES-%d" % (flags, keylen))
     text, _ = d.boot()
     expect(text, "slot 1: version 2.0.0+0, encrypted, to install into slot 0",
            "slot 1: encrypted image: decrypt into slot 0", "slot 1: image key unwrapped in",
