@@ -67,8 +67,10 @@ static fwt_err plaintext_matches(const struct fwt_io *io, const struct fwt_image
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     uint8_t d[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
-    fwt_err e = md && c && EVP_DigestInit_ex(c, md, NULL) == 1 ? FWT_OK
-                                                              : fwt_fail(FWT_E_CRYPTO, "hashing failed");
+    fwt_err e = FWT_OK;
+    if (!md || !c || EVP_DigestInit_ex(c, md, NULL) != 1) {
+        e = fwt_fail(FWT_E_CRYPTO, "hashing failed");
+    }
     if (e == FWT_OK) {
         e = hash_range(io, c, 0, info->unprot_off, work);
     }

@@ -7,14 +7,14 @@ usage: fault_campaign.py FWTRUST BUILD_MCU_DIR [--boot fih,plain] [--mode skip,b
                          [--func F,...]
                          [--json OUT] [--expect-zero-skip]
 
-The device holds one image that must be refused and nothing else (--image: tampered,
-a payload bit flipped after signing, in slot 0; wrongkey, signed by an untrusted key; downgrade, validly
-signed with a security counter below the device's; encrypted, an image encrypted for the device
-in slot 1 with a ciphertext bit flipped, to be refused by the install's verification over the
-plaintext before slot 0 is written), so the only correct outcome is a refusal. A first run
-traces every instruction executed (QEMU -d exec in one-instruction blocks). The targets are the distinct
-instruction addresses executed in the verification and boot-decision path: the bootloader's
-boot.c, the verifier core (src/core), the crypto ops glue, flash reads and the security counter
+The device holds one image that must be refused and nothing else (--image: tampered, a
+payload bit flipped after signing, in slot 0; wrongkey, signed by an untrusted key; downgrade,
+validly signed with a security counter below the device's; encrypted, an image encrypted for
+the device in slot 1 with a ciphertext bit flipped, to be refused by the install's verification
+over the plaintext before slot 0 is written), so the only correct outcome is a refusal. A first
+run traces every instruction executed (QEMU -d exec in one-instruction blocks). The targets are
+the distinct instruction addresses executed in the verification and boot-decision path: the
+bootloader's boot.c, the verifier core (src/core), the crypto ops glue, flash reads and the security counter
 -- not the start-up code, the UART output, libc's mem* or mbedTLS's SHA-256 (whose faults can
 only change the digest, and the digest of a tampered image is compared, not trusted). Each
 target gets one run per mode with the fault at its first execution. Outcomes: boot (the
@@ -94,7 +94,8 @@ SCENARIOS = {
 def scenario_device(build, boot, scenario, tmp):
     d = mcu.Device(build, boot=boot, workdir=tempfile.mkdtemp(dir=tmp))
     key, counter = {"tampered": ("boot-ecdsa-p256", 1), "wrongkey": ("other-ecdsa-p256", 1),
-                    "downgrade": ("boot-rsa-3072", 3), "encrypted": ("boot-ecdsa-p256", 1)}[scenario]
+                    "downgrade": ("boot-rsa-3072", 3),
+                    "encrypted": ("boot-ecdsa-p256", 1)}[scenario]
     extra = ["--encrypt", build.key("boot-enc-p256")] if scenario == "encrypted" else []
     img = bytearray(build.sign("app-1.0.0-s0", os.path.join(tmp, "v1.bin"), "1.0.0", counter,
                                mcu.SLOT0, key=key, confirm=True, extra=extra))

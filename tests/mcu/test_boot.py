@@ -366,7 +366,8 @@ def powercut(b, tmp, confirm, setup=None, label=None):
             n_cases += 1
     print("powercut-%s: %d flash operations over 3 boots (%s); %d cuts (before each, and "
           "torn), each followed by 3 power-ons that boot; uninterrupted result %s, counter %d" %
-          (label or ("confirm" if confirm else "revert"), total, "+".join(map(str, per_boot)), n_cases,
+          (label or ("confirm" if confirm else "revert"), total, "+".join(map(str, per_boot)),
+           n_cases,
            ref_version, ref_counter))
 
 

@@ -7,7 +7,7 @@
 # after the encryption: they vouch for nothing built, 28), an altered ciphertext (21), a key
 # without a policy (1). Accepted: the encrypted image, and the same image stored in clear.
 . "$SRC/tests/cli/lib.sh"
-cd "$T"
+cd "$T" || exit 1
 for k in a b root targets snapshot timestamp; do
     expect 0 "" "$FWTRUST" keygen --type ed25519 -o "$k.pem"
     expect 0 "" "$FWTRUST" pubkey "$k.pem" -o "$k.pub"
