@@ -410,10 +410,10 @@ static fwt_err fsig_verify(const struct fwt_srv_enroll_req *req, X509 *leaf, cha
 }
 
 fwt_err srv_factory_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP_PKEY *pub, char device_id[65],
-                           struct ca_issued *cert, const char **code)
+                           struct ca_issued *cert, int *key_reused)
 {
     memset(cert, 0, sizeof(*cert));
-    *code = "factory_refused";
+    *key_reused = 0;
     struct fchain ch;
     char ca_fp[65] = "", ca_name[80] = "", cert_fp[65] = "", serial[FWT_FLEET_ID_MAX + 1], rnd[33];
     char *factory_pub = NULL, *csr_pub = NULL;
@@ -426,8 +426,8 @@ fwt_err srv_factory_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP
         strcmp(serial, req->serial) != 0) {
         e = fwt_fail(FWT_E_CERT, "the serial '%s' is not the factory certificate's ('%s')", req->serial, serial);
     }
-    if (e == FWT_OK && (e = fsig_verify(req, ch.leaf, &factory_pub)) != FWT_OK && e == FWT_E_SIGNATURE) {
-        *code = "bad_signature";
+    if (e == FWT_OK) {
+        e = fsig_verify(req, ch.leaf, &factory_pub);
     }
     fchain_free(&ch);
     /* the device key must be new: not the factory key, not a key of any device certificate */
@@ -435,14 +435,14 @@ fwt_err srv_factory_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP
         e = ossl_err(FWT_E_CRYPTO, "the CSR's key");
     }
     if (e == FWT_OK && !strcmp(csr_pub, factory_pub)) {
-        *code = "key_reused";
+        *key_reused = 1;
         e = fwt_fail(FWT_E_STATE, "the CSR's key is the factory key: the device key must be a new one");
     }
     int64_t used = 0;
     struct db_param kp[] = {DBT(csr_pub ? csr_pub : "")};
     if (e == FWT_OK && (e = db_query_int(s->db, "SELECT COUNT(*) FROM device_certs WHERE pubkey = ?", kp, 1, &used)) ==
                            FWT_OK && used) {
-        *code = "key_reused";
+        *key_reused = 1;
         e = fwt_fail(FWT_E_STATE, "the CSR's key is already certified for a device: the device key must be new");
     }
     free(factory_pub);
@@ -466,7 +466,6 @@ fwt_err srv_factory_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP
     e = db_exec(s->db, "UPDATE enroll_nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL AND issued_at > ?",
                 np, 3, NULL, &n);
     if (e == FWT_OK && n != 1) {
-        *code = "bad_nonce";
         e = fwt_fail(FWT_E_KEY, "enrollment nonce unknown, used or expired (POST /v1/enroll/nonce, valid %d s)",
                      FWT_SRV_NONCE_TTL);
     }
@@ -481,7 +480,6 @@ fwt_err srv_factory_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP
     if (e == FWT_OK && r.nrows == 1) {
         const char *old = db_cell(&r, 0, 0);
         if (strcmp(db_cell(&r, 0, 1), "1") != 0 || !strcmp(db_cell(&r, 0, 2), "active")) {
-            *code = "serial_enrolled";
             e = fwt_fail(FWT_E_STATE, "factory identity %s (CA %s) is already enrolled as device %s (%s)%s", serial,
                          ca_name, old, db_cell(&r, 0, 2),
                          strcmp(db_cell(&r, 0, 2), "active") ? "; an approver may allow it once more: device "
@@ -504,7 +502,6 @@ fwt_err srv_factory_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP
         snprintf(how, sizeof(how), "factory CA %s certificate %s", ca_name, cert_fp);
         e = srv_device_create(s, device_id, req->hardware_id, req->serial, pub, how, cert);
         if (e == FWT_E_STATE) {
-            *code = "serial_enrolled";
         }
     }
     if (e == FWT_OK) {

@@ -378,6 +378,23 @@ static void h_health(struct call *c)
                                       "schema_version", (json_int_t)v));
 }
 
+/* An enrollment with a factory certificate refused (factory.c), by cause. */
+static void reply_factory_refusal(struct evhttp_request *req, fwt_err e, int key_reused)
+{
+    int code = 403;
+    const char *err = "factory_refused"; /* chain, validity, serial */
+    if (e == FWT_E_SIGNATURE) {
+        err = "bad_signature";
+    } else if (e == FWT_E_KEY) {
+        code = 401, err = "bad_nonce";
+    } else if (e == FWT_E_STATE && key_reused) {
+        code = 409, err = "key_reused";
+    } else if (e == FWT_E_STATE) {
+        code = 409, err = "serial_enrolled";
+    }
+    reply_error(req, code, err, fwt_detail());
+}
+
 static void h_enroll(struct call *c)
 {
     fwt_srv *s = c->d->s;
@@ -397,10 +414,10 @@ static void h_enroll(struct call *c)
         reply_fail(c->req, e);
         return;
     }
-    const char *code = NULL;
+    int key_reused = 0;
     e = ca_csr_check(r.csr, &pub);
     if (e == FWT_OK) {
-        e = r.factory_cert ? srv_factory_enroll(s, &r, pub, id, &cert, &code) : srv_enroll(s, &r, pub, id, &cert);
+        e = r.factory_cert ? srv_factory_enroll(s, &r, pub, id, &cert, &key_reused) : srv_enroll(s, &r, pub, id, &cert);
     }
     int factory = r.factory_cert != NULL;
     fwt_srv_enroll_req_free(&r);
@@ -408,9 +425,8 @@ static void h_enroll(struct call *c)
     if (e == FWT_OK) {
         e = srv_director_reload(s); /* the newest director root goes with the answer */
     }
-    if (e != FWT_OK && factory && code && (e == FWT_E_CERT || e == FWT_E_SIGNATURE || e == FWT_E_KEY ||
-                                           e == FWT_E_STATE)) {
-        reply_error(c->req, e == FWT_E_KEY ? 401 : e == FWT_E_STATE ? 409 : 403, code, fwt_detail());
+    if (e != FWT_OK && factory && (e == FWT_E_CERT || e == FWT_E_SIGNATURE || e == FWT_E_KEY || e == FWT_E_STATE)) {
+        reply_factory_refusal(c->req, e, key_reused);
     } else if (e == FWT_E_KEY && !factory) {
         reply_error(c->req, 401, "bad_token", fwt_detail());
     } else if (e == FWT_E_STATE) {

@@ -122,13 +122,11 @@ FWT_MUST_CHECK fwt_err srv_enroll_nonce(fwt_srv *s, char hex[65], int64_t *expir
 /* Check the factory chain against the configured factory CAs, the signature over
  * fwt_fleet_factory_message, the serial, that pub is a key no device has; then consume the
  * nonce and create the device, bound to its factory identity (one transaction); nothing is
- * written on a refusal. *code gets the API error code of a refusal: "factory_refused"
- * (FWT_E_CERT: chain, validity, serial), "bad_signature" (FWT_E_SIGNATURE: not the
- * certificate's key), "bad_nonce" (FWT_E_KEY: unknown, used or expired), "serial_enrolled"
- * (FWT_E_STATE: factory identity or serial enrolled), "key_reused" (FWT_E_STATE: the CSR's
- * key is a device's or the factory key). */
+ * written on a refusal. Refusals: FWT_E_CERT (chain, validity, serial), FWT_E_SIGNATURE (not
+ * the certificate's key), FWT_E_KEY (nonce unknown, used or expired), FWT_E_STATE (factory
+ * identity or serial enrolled; *key_reused: the CSR's key is a device's or the factory key). */
 FWT_MUST_CHECK fwt_err srv_factory_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP_PKEY *pub,
-                                          char device_id[65], struct ca_issued *cert, const char **code);
+                                          char device_id[65], struct ca_issued *cert, int *key_reused);
 
 /* director_keys.c: a newer director root written by `director rotate-root` (by this or
  * another process) is taken up with its online keys; FWT_OK when nothing changed. */
