@@ -1002,6 +1002,10 @@ static void h_factory_ca_add(struct call *c)
     fwt_err e = !name || !pem ? fwt_fail(FWT_E_MALFORMED, "\"name\" and \"pem\" (the CA certificate) are required")
                               : fwt_srv_factory_ca_add(c->d->s, &who, name, pem, strlen(pem), &info);
     json_decref(o);
+    if (e == FWT_E_CERT) {
+        reply_error(c->req, 400, "malformed", fwt_detail()); /* not a usable CA certificate */
+        return;
+    }
     reply_result(c, e, info);
 }
 
