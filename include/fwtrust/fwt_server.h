@@ -9,8 +9,9 @@
  *   DIR/ca/ca.pem, ca.key      the fleet CA (key: PEM file, mode 0600, or a PKCS#11 token key)
  *   DIR/ca/server.pem, .key    the server's TLS certificate, issued by the fleet CA
  *   DIR/ca/crl.pem             revoked device certificates (for a TLS front end: nginx ssl_crl)
- *   DIR/director/root.json     the director root (also N.root.json)
- *   DIR/director/{targets,snapshot,timestamp}.key  the online director keys
+ *   DIR/director/N.root.json   the director root versions (director rotate-root adds one)
+ *   DIR/director/{targets,snapshot,timestamp}.key  the online director keys (ROLE.key.new
+ *                              while a rotation moves new ones into place)
  *   DIR/offline/root.key       the director root key: move it off the server after init
  *   DIR/audit.db               the tamper-evident Merkle log of admin actions (fwtrust log)
  *   DIR/log.key                the key that signs the audit log's tree heads
