@@ -90,18 +90,37 @@ expect 0 "" agent d4 enroll --server "$U" --ca "$D/ca/ca.pem" --factory-cert "$F
     --factory-key "$F/chained.key"
 grep -qx 'serial = FAC-0004' "$T/d4/device.ini" || fail "d4: serial"
 
+# The protocol as documented, from an independent client (Python): the CSR's key must be
+# new -- not the factory key, not a device's -- and a nonce serves once.
+freq() { "$PY" "$SRC/tests/fleet/factory_request.py" "$U" "$D/ca/ca.pem" "$@"; }
+before=$(state)
+freq "$F/second.pem" "$F/second.key" "$F/second.key" lego-primehub >"$T/fr" || fail "factory_request"
+grep -q '^409 .*the factory key.*key_reused' "$T/fr" || fail "CSR of the factory key: $(cat "$T/fr")"
+freq "$F/second.pem" "$F/second.key" "$T/d1/fleet/device.key" lego-primehub >"$T/fr" || fail "factory_request"
+grep -q '^409 .*already certified.*key_reused' "$T/fr" || fail "CSR of a device's key: $(cat "$T/fr")"
+[ "$(state)" = "$before" ] || fail "a refused enrollment changed the server"
+"$FWTRUST" keygen --type ecdsa-p256 -o "$T/py-device.pem" >/dev/null
+freq "$F/second.pem" "$F/second.key" "$T/py-device.pem" lego-primehub >"$T/fr" || fail "factory_request"
+grep -q '^200 .*"device_id"' "$T/fr" || fail "the documented protocol did not enroll: $(cat "$T/fr")"
+nonce=$(awk '{print $2}' "$T/fr")
+before=$(state)
+"$FWTRUST" keygen --type ecdsa-p256 -o "$T/py-device2.pem" >/dev/null
+freq "$F/chained.pem" "$F/chained.key" "$T/py-device2.pem" lego-primehub "$nonce" >"$T/fr" || fail "factory_request"
+grep -q '^401 .*bad_nonce' "$T/fr" || fail "a used nonce: $(cat "$T/fr")"
+[ "$(state)" = "$before" ] || fail "a refused enrollment changed the server"
+
 # Refusals, each named, nothing written.
 refused d2 9 "factory_refused" --factory-cert "$F/unknown.pem" --factory-key "$F/unknown.key"
 grep -q "not issued by a configured factory CA" "$T/.err" || fail "unknown CA: $(cat "$T/.err")"
 refused d2 9 "certificate has expired" --factory-cert "$F/expired.pem" --factory-key "$F/expired.key"
-refused d2 9 "bad_signature" --factory-cert "$F/second.pem" --factory-key "$F/wrong.key"
+refused d2 9 "bad_signature" --factory-cert "$F/third.pem" --factory-key "$F/wrong.key"
 refused d2 9 "already enrolled as device $ID1" --factory-cert "$F/good.pem" --factory-key "$F/good.key"
 grep -q "serial_enrolled" "$T/.err" || fail "reused identity: $(cat "$T/.err")"
 refused d2 29 "no serialNumber" --factory-cert "$F/noserial.pem" --factory-key "$F/noserial.key"
-refused d2 1 "is not the factory certificate's serialNumber" --factory-cert "$F/second.pem" \
-    --factory-key "$F/second.key" --serial FAC-9999
+refused d2 1 "is not the factory certificate's serialNumber" --factory-cert "$F/third.pem" \
+    --factory-key "$F/third.key" --serial FAC-9999
 expect 1 "no --token" agent d2 enroll --server "$U" --ca "$D/ca/ca.pem" --factory-cert "$F/second.pem" \
-    --factory-key "$F/second.key" --token "$T/none"   # usage: --token with --factory-cert
+    --factory-key "$F/third.key" --token "$T/none"   # usage: --token with --factory-cert
 
 # A revoked device's factory identity is refused (its old certificate at TLS and API), until
 # an approver allows it once more; then it enrolls as a new device record, once.
