@@ -370,6 +370,41 @@ static void test_parsers(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(fwt_srv_parse_enroll((const uint8_t *)bad[i], strlen(bad[i]), &r), FWT_E_MALFORMED);
     }
+    /* with a factory certificate instead of a token */
+    const char *fok = "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\","
+                      "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\","
+                      "\"signature\":\"3045ff\",\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\","
+                      "\"hardware_id\":\"b\",\"serial\":\"FAC-1\"}";
+    assert_int_equal(fwt_srv_parse_enroll((const uint8_t *)fok, strlen(fok), &r), FWT_OK);
+    assert_non_null(r.factory_cert);
+    assert_string_equal(r.token, "");
+    assert_int_equal(r.signature_len, 3);
+    assert_int_equal(r.signature[2], 0xff);
+    fwt_srv_enroll_req_free(&r);
+    static const char *const fbad[] = {
+        /* a token beside the factory certificate */
+        "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\",\"token\":\"00\","
+        "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\",\"signature\":\"30\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+        /* a short nonce */
+        "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\",\"nonce\":\"00aa\",\"signature\":\"30\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+        /* an odd-length signature */
+        "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\","
+        "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\",\"signature\":\"304\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+        /* not a PEM certificate */
+        "{\"factory_cert\":\"MIIB\","
+        "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\",\"signature\":\"30\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+        /* no signature */
+        "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\","
+        "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+    };
+    for (size_t i = 0; i < sizeof(fbad) / sizeof(fbad[0]); i++) {
+        assert_int_equal(fwt_srv_parse_enroll((const uint8_t *)fbad[i], strlen(fbad[i]), &r), FWT_E_MALFORMED);
+    }
     char *big = calloc(1, FWT_SRV_BODY_MAX + 2);
     memset(big, ' ', FWT_SRV_BODY_MAX + 1);
     assert_int_equal(fwt_srv_parse_enroll((const uint8_t *)big, FWT_SRV_BODY_MAX + 1, &r), FWT_E_TOO_LARGE);
@@ -382,6 +417,85 @@ static void test_parsers(void **state)
     assert_int_equal(fwt_srv_parse_admin_body((const uint8_t *)"{\"add\":[1]}", 11, allowed, &o), FWT_E_MALFORMED);
     assert_int_equal(fwt_srv_parse_admin_body((const uint8_t *)"{\"ttl\":-1}", 10, allowed, &o), FWT_E_MALFORMED);
     assert_int_equal(fwt_srv_parse_admin_body((const uint8_t *)"{\"rm\":1}", 8, allowed, &o), FWT_E_MALFORMED);
+}
+
+/* Director root rotation (director_keys.c): root N+1 signed by the old and the new root key;
+ * new online keys; every device's metadata re-signed at its next refresh, versions up; a key
+ * that is not the trusted root's, or a role below approver, rotates nothing; a rotation cut
+ * after its root (keys still ROLE.key.new) loads; keys no root names are refused. */
+static void test_director_rotation(void **state)
+{
+    (void)state;
+    fwt_srv *s = open_srv();
+    char *t = one_token(s);
+    char id[65], path[400], newroot[400];
+    struct ca_issued c;
+    assert_int_equal(enroll(s, t, "SN-rot", id, &c), FWT_OK);
+    uint64_t tv = 0;
+    assert_int_equal(director_refresh(s, id, &tv), FWT_OK);
+    assert_int_equal(tv, 1);
+    char old_ts[65];
+    snprintf(old_ts, sizeof(old_ts), "%s", s->dk[2].keyid);
+    struct fwt_srv_actor w = approver(), viewer = {"admin:v", FWT_SRV_VIEWER};
+    snprintf(newroot, sizeof(newroot), "%s/newroot.pem", g_tmp);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, newroot, NULL), FWT_OK);
+    struct fwt_srv_rotate_opts o = {NULL, newroot, 1, 0, NULL};
+    json_t *info = NULL;
+    int64_t audits = count(s, "SELECT COUNT(*) FROM events WHERE kind = 'director-rotate-root'");
+    /* refused: a viewer; a root key that is not root 1's */
+    assert_int_equal(fwt_srv_director_rotate(s, &viewer, &o, &info), FWT_E_KEY);
+    struct fwt_srv_rotate_opts bogus = {newroot, newroot, 1, 0, NULL};
+    assert_int_equal(fwt_srv_director_rotate(s, &w, &bogus, &info), FWT_E_KEY);
+    assert_non_null(strstr(fwt_detail(), "is not a root key of director root version 1"));
+    snprintf(path, sizeof(path), "%s/director/2.root.json", g_dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(count(s, "SELECT COUNT(*) FROM events WHERE kind = 'director-rotate-root'"), audits);
+    /* the rotation */
+    assert_int_equal(fwt_srv_director_rotate(s, &w, &o, &info), FWT_OK);
+    assert_int_equal(json_integer_value(json_object_get(info, "version")), 2);
+    json_decref(info);
+    assert_int_equal(s->root_version, 2);
+    assert_string_not_equal(s->dk[2].keyid, old_ts);
+    assert_int_equal(count(s, "SELECT COUNT(*) FROM events WHERE kind = 'director-rotate-root'"), audits + 1);
+    json_t *root = json_loadb(s->root_json, s->root_len, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(root, "signatures")), 2);
+    json_decref(root);
+    /* the device's metadata: new versions, signed by the new timestamp key */
+    assert_int_equal(director_refresh(s, id, &tv), FWT_OK);
+    assert_int_equal(tv, 2);
+    char *body = NULL;
+    size_t len = 0;
+    assert_int_equal(director_get(s, id, "timestamp", &body, &len), FWT_OK);
+    assert_non_null(strstr(body, s->dk[2].keyid));
+    assert_null(strstr(body, old_ts));
+    free(body);
+    /* another process sees the rotation by itself */
+    fwt_srv *s2 = open_srv();
+    assert_int_equal(s2->root_version, 2);
+    struct fwt_srv_rotate_opts online = {newroot, NULL, 1, 0, NULL};
+    assert_int_equal(fwt_srv_director_rotate(s2, &w, &online, &info), FWT_OK);
+    json_decref(info);
+    assert_int_equal(director_refresh(s, id, &tv), FWT_OK); /* s takes root 3 up */
+    assert_int_equal(s->root_version, 3);
+    assert_string_equal(s->dk[2].keyid, s2->dk[2].keyid);
+    assert_int_equal(tv, 3);
+    fwt_srv_close(s2);
+    /* cut after root 3 was written: the timestamp key still ROLE.key.new, an old one in place */
+    char key[400], key_new[400];
+    snprintf(key, sizeof(key), "%s/director/timestamp.key", g_dir);
+    snprintf(key_new, sizeof(key_new), "%s/director/timestamp.key.new", g_dir);
+    assert_int_equal(rename(key, key_new), 0);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, key, NULL), FWT_OK);
+    s2 = open_srv();
+    assert_string_equal(s2->dk[2].keyid, s->dk[2].keyid);
+    fwt_srv_close(s2);
+    /* no file holds a key root 3 names: the server does not start */
+    assert_int_equal(unlink(key_new), 0);
+    assert_int_equal(fwt_srv_open(g_dir, NULL, &s2), FWT_E_KEY);
+    assert_non_null(strstr(fwt_detail(), "is not the timestamp key of director root version 3"));
+    ca_issued_free(&c);
+    free(t);
+    fwt_srv_close(s);
 }
 
 /* The audit log's event entries: canonical only; text rules. */
@@ -431,6 +545,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enroll_is_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkin_replay_and_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_director_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_director_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_crl_roles_audit, setup, teardown),
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_event_entries),
