@@ -134,7 +134,8 @@ FWT_MUST_CHECK fwt_err fwt_srv_device_allow_reenroll(fwt_srv *s, const struct fw
 
 /* ---- Factory (manufacturer) CAs: enrollment with a factory certificate ----
  * A device whose certificate chains to one of these CAs enrolls without a token
- * (docs/fleet-protocol.md). add: one PEM CA certificate (basicConstraints CA, valid now),
+ * (docs/fleet-protocol.md). add: one PEM root CA certificate (self-signed, basicConstraints CA,
+ * valid now),
  * named 1 to 64 of A-Z a-z 0-9 - _ .; approver; audited "factory-ca-add". info gets
  * {fp, name, subject, not_after}. remove: by fingerprint (SHA-256 of the DER, hex);
  * devices enrolled through it stay; audited "factory-ca-remove". */

@@ -920,10 +920,6 @@ fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res)
         }
         free(pem);
     }
-    /* A newer director root (a rotation): walk the chain to it now (TUF 5.3). */
-    if (err == FWT_OK) {
-        err = director_root_update(dev, &t, ans, res);
-    }
     /* The server's interval becomes the device's (persisted when it changed). */
     if (err == FWT_OK && (res->interval != c->fleet_interval || res->jitter != c->fleet_jitter)) {
         dev->cfg.fleet_interval = res->interval;
@@ -934,6 +930,11 @@ fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res)
     if (err == FWT_OK && (int64_t)time(NULL) >= res->renew_before) {
         err = renew(dev, &t, key, &res->cert_not_after);
         res->renewed = err == FWT_OK;
+    }
+    /* A newer director root (a rotation): walk the chain to it now (TUF 5.3). Last, so a
+     * root that does not verify never keeps the device from renewing its certificate. */
+    if (err == FWT_OK) {
+        err = director_root_update(dev, &t, ans, res);
     }
     json_decref(ans);
     free(body);

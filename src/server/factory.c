@@ -100,6 +100,9 @@ fwt_err fwt_srv_factory_ca_add(fwt_srv *s, const struct fwt_srv_actor *who, cons
         e = fwt_fail(FWT_E_CERT, "factory CA: one certificate per CA (add each CA by itself)");
     } else if (X509_check_ca(x) < 1) {
         e = fwt_fail(FWT_E_CERT, "factory CA: not a CA certificate (basicConstraints CA:TRUE)");
+    } else if (!(X509_get_extension_flags(x) & EXFLAG_SS)) {
+        e = fwt_fail(FWT_E_CERT, "factory CA: not a root (self-signed) CA: add the manufacturer's root; "
+                     "intermediates come with each device's certificate");
     } else if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0 || X509_cmp_current_time(X509_get0_notBefore(x)) > 0) {
         e = fwt_fail(FWT_E_CERT, "factory CA: not valid now (expired or not yet valid)");
     } else if ((e = ca_cert_fp(x, fp)) == FWT_OK) {

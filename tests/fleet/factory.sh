@@ -28,6 +28,7 @@ expect 9 "no factory CA is configured" agent d0 enroll --server "$U" --ca "$D/ca
 
 # The manufacturer's CA: added (approver, audited), listed, visible in the admin API.
 expect 29 "not a CA certificate" srv factory-ca add acme --cert "$F/good.pem"
+expect 29 "not a root (self-signed) CA" srv factory-ca add line2 --cert "$F/intermediate.pem"
 expect 0 "" srv --json factory-ca add acme --cert "$F/ca.pem"
 CAFP=$(jget "$T/.out" 'd["fp"]')
 expect 11 "already configured" srv factory-ca add acme-again --cert "$F/ca.pem"

@@ -1239,8 +1239,9 @@ static const struct fwt_cli_cmd k_cmds[] = {
      "For each image devices run (the confirmed, else trial, slot of their last manifest)\n"
      "and each blocked image: how many devices run it and which.", NULL},
     {"factory-ca add", "NAME", 1, 1, "trust a manufacturer's CA for enrollment with a factory certificate",
-     "Devices whose factory certificate chains to this CA (PEM, basicConstraints CA,\n"
-     "valid now) enroll without a token: fwtrust-agent enroll --factory-cert CERT\n"
+     "Devices whose factory certificate chains to this root CA (PEM, self-signed,\n"
+     "basicConstraints CA, valid now; intermediates come with each device's\n"
+     "certificate) enroll without a token: fwtrust-agent enroll --factory-cert CERT\n"
      "--factory-key KEY. The certificate's subject serialNumber is the device serial;\n"
      "one factory identity (CA, serialNumber) enrolls one device record. Approver;\n"
      "recorded in the audit log. docs/fleet-protocol.md.",
