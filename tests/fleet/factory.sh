@@ -110,6 +110,24 @@ freq "$F/chained.pem" "$F/chained.key" "$T/py-device2.pem" lego-primehub "$nonce
 grep -q '^401 .*bad_nonce' "$T/fr" || fail "a used nonce: $(cat "$T/fr")"
 [ "$(state)" = "$before" ] || fail "a refused enrollment changed the server"
 
+# The factory key in a token (SoftHSM2): it signs through the crypto layer's pkcs11: URI.
+if [ -e /usr/lib/softhsm/libsofthsm2.so ]; then
+    softhsm_tokens 1111 2222 factory
+    export FWTRUST_PKCS11_MODULE=$MODULE
+    TURI="pkcs11:token=factory;object=device"
+    "$FWTRUST" keygen --type ecdsa-p256 -o "$TURI" --pin-file "$T/pin" >/dev/null || fail "token key"
+    "$FWTRUST" pubkey "$TURI" -o "$T/token.pub" || fail "token public key"
+    "$PY" "$SRC/tests/fleet/make_factory_certs.py" "$F" --certify "$T/token.pub" token FAC-0020 || fail "token cert"
+    mkfdev dt
+    expect 0 "" agent dt enroll --server "$U" --ca "$D/ca/ca.pem" --factory-cert "$F/token.pem" \
+        --factory-key "$TURI" --factory-pin-file "$T/pin"
+    grep -qx 'serial = FAC-0020' "$T/dt/device.ini" || fail "token: serial"
+    expect 0 "" agent dt checkin
+    unset FWTRUST_PKCS11_MODULE
+else
+    echo "fleet_factory: SoftHSM2 missing, the token factory key not tried"
+fi
+
 # Refusals, each named, nothing written.
 refused d2 9 "factory_refused" --factory-cert "$F/unknown.pem" --factory-key "$F/unknown.key"
 grep -q "not issued by a configured factory CA" "$T/.err" || fail "unknown CA: $(cat "$T/.err")"

@@ -4,10 +4,13 @@ fwtrust: a factory root CA, an intermediate, another (unknown) CA, and device ce
 whose subject serialNumber is the device serial.
 
 usage: make_factory_certs.py OUTDIR
+       make_factory_certs.py OUTDIR --certify PUBKEY.pem NAME SERIAL
 Writes OUTDIR/NAME.pem (certificate, a chain for 'chained': leaf then intermediate) and
 OUTDIR/NAME.key (PKCS#8 PEM) for: ca, other-ca, good (FAC-0001), second (FAC-0002),
 chained (FAC-0004, through the intermediate), unknown (FAC-0009, by other-ca), expired
 (FAC-0010), noserial (no serialNumber), and wrong.key (a key of no certificate).
+With --certify: OUTDIR/NAME.pem, a certificate of the CA made before (OUTDIR/ca.*) for a
+public key whose private half is elsewhere (a token), subject serialNumber SERIAL.
 """
 import datetime
 import os
@@ -21,6 +24,7 @@ from cryptography.x509.oid import NameOID
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 now = datetime.datetime.now(datetime.timezone.utc)
+certify = sys.argv[2:3] == ["--certify"]
 
 
 def key(name):
@@ -52,6 +56,19 @@ def write(n, *certs):
     open(os.path.join(out, n + ".pem"), "wb").write(
         b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))
 
+
+if certify:
+    pub_file, n, serial = sys.argv[3:6]
+    ca_k = serialization.load_pem_private_key(open(os.path.join(out, "ca.key"), "rb").read(), password=None)
+    ca_c = x509.load_pem_x509_certificate(open(os.path.join(out, "ca.pem"), "rb").read())
+    pub = serialization.load_pem_public_key(open(pub_file, "rb").read())
+
+    class Pub:  # cert() takes a key object with public_key()
+        def public_key(self):
+            return pub
+
+    write(n, cert(name("widget", serial), Pub(), ca_c.subject, ca_k, False))
+    sys.exit(0)
 
 ca_k = key("ca")
 ca_n = name("Acme Factory Root CA")
