@@ -85,7 +85,7 @@ const char k_checkin_desc[] =
     "Exit: 0 checked in; 1 not enrolled; 9 network, TLS, or the server refused\n"
     "(revoked device, replayed counter: named); 10 locked; 11 fleet state corrupt;\n"
     "20 malformed answer; 29 the renewed certificate is not for this key; 2 the TPM\n"
-    "failed (attestation); 41-44 a newer director root refused (the trusted one kept).";
+    "failed (attestation); 40-44 a newer director root refused (the trusted one kept).";
 
 static int fail(const char *name, fwt_err err, int json)
 {
