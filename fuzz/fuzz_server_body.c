@@ -4,10 +4,13 @@
  *   1: admin API bodies (fwt_srv_parse_admin_body, the tags/assignment/token field sets)
  *   2: the CSR check of enroll and renew (ca_csr_check: PEM, signature, P-256)
  *   3: the audit log's event entries (fwt_signlog_event_parse), with the round trip
+ *   4: a factory certificate's device serial (fwt_fleet_factory_serial: PEM, X.509 subject),
+ *      and the message its key signs (fwt_fleet_factory_message)
  * The signed manifest and report are fuzzed by fuzz_fleet_manifest.
  */
 #include "server/srv.h"
 
+#include <fwtrust/fwt_fleet.h>
 #include <fwtrust/fwt_keys.h>
 
 #include <stdlib.h>
@@ -22,11 +25,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const uint8_t *p = data + 1;
     size_t n = size - 1;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0: {
         struct fwt_srv_enroll_req r;
         if (fwt_srv_parse_enroll(p, n, &r) == FWT_OK) {
-            if (strlen(r.token) != 64 || !r.csr || strlen(r.serial) == 0 || strlen(r.hardware_id) == 0) {
+            int mode_ok = r.factory_cert ? strlen(r.token) == 0 && strlen(r.nonce) == FWT_FLEET_FACTORY_NONCE_HEX &&
+                                               r.signature_len > 0 && r.signature_len <= sizeof(r.signature)
+                                         : strlen(r.token) == 64;
+            if (!mode_ok || !r.csr || strlen(r.serial) == 0 || strlen(r.hardware_id) == 0) {
                 abort();
             }
             fwt_srv_enroll_req_free(&r);
@@ -62,7 +68,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(pem);
         break;
     }
-    default: {
+    case 4: {
+        char serial[FWT_FLEET_ID_MAX + 1];
+        if (fwt_fleet_factory_serial((const char *)p, n, serial) == FWT_OK) {
+            char *msg = NULL;
+            size_t ml = 0;
+            static const char nonce[] = "00000000000000000000000000000000000000000000000000000000000000ff";
+            /* a serial taken from a certificate is one the message (and the server) accepts */
+            if (strlen(serial) == 0 || fwt_fleet_factory_message(nonce, "csr", "hw", serial, &msg, &ml) != FWT_OK ||
+                ml != strlen(msg)) {
+                abort();
+            }
+            free(msg);
+        }
+        break;
+    }
+    case 3: {
         struct fwt_signlog_event ev;
         if (fwt_signlog_event_parse(p, n, &ev) == FWT_OK) {
             char *text = NULL;

@@ -584,7 +584,12 @@ struct fwt_agent_enroll_opts {
     const char *token_file; /* the one-time enrollment token (its first line) */
     const char *ca;         /* PEM CA the server's TLS certificate must chain to (copied in; the
                                device keeps verifying the server with it) */
-    const char *serial;     /* this device's serial number (1..64 printable bytes) */
+    const char *serial;     /* this device's serial number (1..64 printable bytes); with a
+                               factory certificate: its subject serialNumber (must match if given) */
+    const char *factory_cert; /* instead of token_file: the manufacturer's certificate of this
+                                 device (PEM, intermediates after it) */
+    const char *factory_key;  /* its key: a PEM file or a pkcs11: URI (crypto layer) */
+    const char *factory_pin_file; /* the token PIN for a pkcs11: factory key (may be NULL) */
 };
 struct fwt_agent_enroll_result {
     char device_id[65];
@@ -594,7 +599,10 @@ struct fwt_agent_enroll_result {
 /*
  * Enroll: create a device key (ECDSA P-256, DIR/fleet/device.key, through the
  * crypto layer), send a certificate request with the token, hardware id and
- * serial (POST /v1/enroll, the server checked against opts->ca), check the
+ * serial (POST /v1/enroll, the server checked against opts->ca) -- or, with a
+ * factory certificate, with that certificate and a signature by its key over a
+ * fresh server nonce, the request, hardware id and serial (POST
+ * /v1/enroll/nonce, then /v1/enroll; fwt_fleet_factory_message) --, check the
  * certificate (this key, CN = the device id given), install the director root
  * as the trusted root of DIR/director (fwt_tuf_init checks its signatures),
  * and write [fleet] into device.ini. Nothing changes on failure (a previous
@@ -613,6 +621,9 @@ struct fwt_agent_checkin_result {
                                          a release; it refreshes the device's copy) */
     int renewed;                      /* the certificate was renewed during this check-in */
     int64_t cert_not_after;           /* the (new) certificate's expiry */
+    uint64_t director_root_version;   /* the device's trusted director root after the check-in */
+    int director_root_updated;        /* the server named a newer director root: the chain was
+                                         walked (TUF 5.3, fwt_tuf_refresh_root) */
 };
 /*
  * Check in: build the device manifest from the device state (slots: state,
@@ -621,7 +632,10 @@ struct fwt_agent_checkin_result {
  * director version), with a fresh nonce and the next counter
  * (fwt_agent_fleet_next_counter), sign it with the device key, POST
  * /v1/checkin over mutual TLS. From the server's renew_before on, renew the
- * certificate (POST /v1/renew, same key). The device must be open (exclusive).
+ * certificate (POST /v1/renew, same key). When the answer names a director root
+ * version above the trusted one, walk the director's root chain to it
+ * (fwt_tuf_refresh_root on DIR/director; a root that does not verify fails the
+ * check-in, the trusted root kept). The device must be open (exclusive).
  */
 FWT_MUST_CHECK fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res);
 /*

@@ -41,6 +41,18 @@ FWT_MUST_CHECK fwt_err fwt_director_root(const struct repo_key *root, const stru
                                          const struct repo_key *snapshot,
                                          const struct repo_key *timestamp, uint64_t version,
                                          time_t expires, char **out, size_t *len);
+/*
+ * root.json as fwt_director_root makes it, signed by each of signers[0..n_signers)
+ * (distinct keys, private halves present): a rotation (TUF 1.0 section 5.3.4) signs
+ * version N+1 with the root key of version N and with its own new root key, so a device
+ * trusting N accepts N+1 and N+1 verifies by itself.
+ */
+FWT_MUST_CHECK fwt_err fwt_director_root_signed(const struct repo_key *root,
+                                                const struct repo_key *targets,
+                                                const struct repo_key *snapshot,
+                                                const struct repo_key *timestamp, uint64_t version,
+                                                time_t expires, const struct repo_key *const *signers,
+                                                size_t n_signers, char **out, size_t *len);
 /* targets.json naming t (NULL: nothing to install), with custom {device_id, hardware_id,
  * release_counter}. */
 FWT_MUST_CHECK fwt_err fwt_director_targets(const struct repo_key *key,

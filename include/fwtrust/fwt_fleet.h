@@ -181,6 +181,35 @@ FWT_MUST_CHECK fwt_err fwt_fleet_report_verify(const uint8_t *buf, size_t len,
 /* The TUF key id of a device public key (the envelope's keyid). */
 FWT_MUST_CHECK fwt_err fwt_fleet_keyid(const fwt_pubkey *key, char keyid[65]);
 
+
+/* ---- Enrollment with a factory certificate (docs/fleet-protocol.md, src/fleet/factory.c) ----
+ * The device proves it holds the key of its manufacturer's certificate by signing, with
+ * that key, the bytes of fwt_fleet_factory_message: a domain string, the server's
+ * single-use nonce, the SHA-256 of the certificate request it sends, its hardware id and
+ * serial. Agent and server build the message with this one function. */
+#define FWT_FLEET_FACTORY_NONCE_HEX 64U   /* the server's nonce: 32 random bytes, hex */
+#define FWT_FLEET_FACTORY_SIG_MAX 1024U   /* bytes of the signature (hex: twice as many) */
+#define FWT_FLEET_FACTORY_CHAIN_MAX 8U    /* certificates in the factory chain given */
+#define FWT_FLEET_FACTORY_DOMAIN "fwtrust-factory-enroll-v1"
+/*
+ * The device serial a factory certificate names: its subject's serialNumber attribute
+ * (OID 2.5.4.5), 1..64 printable ASCII bytes without '"' or '\'. pem holds the
+ * certificate (the first of a chain). FWT_E_CERT when it is not a certificate or names
+ * no (valid) serialNumber.
+ */
+FWT_MUST_CHECK fwt_err fwt_fleet_factory_serial(const char *pem, size_t len,
+                                                char serial[FWT_FLEET_ID_MAX + 1]);
+/*
+ * The bytes the factory key signs:
+ *   "fwtrust-factory-enroll-v1\nnonce=N\ncsr-sha256=H\nhardware_id=HW\nserial=S\n"
+ * (N: 64 lower-case hex digits; H: SHA-256 of the CSR's PEM text exactly as sent, hex;
+ * HW and S: 1..64 printable ASCII bytes). FWT_E_ARG for a field out of these rules.
+ * *msg is NUL-terminated, free().
+ */
+FWT_MUST_CHECK fwt_err fwt_fleet_factory_message(const char *nonce, const char *csr,
+                                                 const char *hardware_id, const char *serial,
+                                                 char **msg, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

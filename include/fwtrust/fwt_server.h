@@ -9,8 +9,9 @@
  *   DIR/ca/ca.pem, ca.key      the fleet CA (key: PEM file, mode 0600, or a PKCS#11 token key)
  *   DIR/ca/server.pem, .key    the server's TLS certificate, issued by the fleet CA
  *   DIR/ca/crl.pem             revoked device certificates (for a TLS front end: nginx ssl_crl)
- *   DIR/director/root.json     the director root (also N.root.json)
- *   DIR/director/{targets,snapshot,timestamp}.key  the online director keys
+ *   DIR/director/N.root.json   the director root versions (director rotate-root adds one)
+ *   DIR/director/{targets,snapshot,timestamp}.key  the online director keys (ROLE.key.new
+ *                              while a rotation moves new ones into place)
  *   DIR/offline/root.key       the director root key: move it off the server after init
  *   DIR/audit.db               the tamper-evident Merkle log of admin actions (fwtrust log)
  *   DIR/log.key                the key that signs the audit log's tree heads
@@ -123,6 +124,46 @@ FWT_MUST_CHECK fwt_err fwt_srv_device_attr(fwt_srv *s, const struct fwt_srv_acto
 FWT_MUST_CHECK fwt_err fwt_srv_device_revoke(fwt_srv *s, const struct fwt_srv_actor *who,
                                              const char *id, int decommission);
 
+/* Allow the factory identity of a revoked or decommissioned device to enroll once more
+ * (approver; audited "device-allow-reenroll"). The new enrollment makes a new device record;
+ * the old one keeps its id, history and (revoked) certificates, its serial becoming
+ * "SERIAL@OLD_ID". FWT_E_STATE for an active device or one not enrolled by a factory
+ * certificate. */
+FWT_MUST_CHECK fwt_err fwt_srv_device_allow_reenroll(fwt_srv *s, const struct fwt_srv_actor *who,
+                                                     const char *id);
+
+/* ---- Factory (manufacturer) CAs: enrollment with a factory certificate ----
+ * A device whose certificate chains to one of these CAs enrolls without a token
+ * (docs/fleet-protocol.md). add: one PEM root CA certificate (self-signed, basicConstraints CA,
+ * valid now),
+ * named 1 to 64 of A-Z a-z 0-9 - _ .; approver; audited "factory-ca-add". info gets
+ * {fp, name, subject, not_after}. remove: by fingerprint (SHA-256 of the DER, hex);
+ * devices enrolled through it stay; audited "factory-ca-remove". */
+FWT_MUST_CHECK fwt_err fwt_srv_factory_ca_add(fwt_srv *s, const struct fwt_srv_actor *who, const char *name,
+                                              const char *pem, size_t len, json_t **info);
+FWT_MUST_CHECK fwt_err fwt_srv_factory_ca_list(fwt_srv *s, json_t **arr);
+FWT_MUST_CHECK fwt_err fwt_srv_factory_ca_remove(fwt_srv *s, const struct fwt_srv_actor *who, const char *fp);
+
+/* ---- Director root rotation (TUF 1.0 section 5.3.4; docs/server.md) ----
+ * Writes DIR/director/(N+1).root.json: root key new_root_key (or the current one), the
+ * online targets/snapshot/timestamp keys (new ones when rotate_online: written as
+ * DIR/director/ROLE.key, 0600), signed by root_key (a key of root N's root role: a
+ * threshold of the trusted root) and by the new root key (its own threshold). Every
+ * device's director metadata is re-signed with the keys of the new root at its next
+ * fetch. Approver; audited "director-rotate-root". Keys: PEM files or pkcs11: URIs. */
+struct fwt_srv_rotate_opts {
+    const char *root_key;     /* the current root key; NULL: DIR/offline/root.key */
+    const char *new_root_key; /* NULL: the root key stays (only online keys or expiry change) */
+    int rotate_online;        /* new targets, snapshot and timestamp keys */
+    uint64_t expires_days;    /* the new root's lifetime; 0: 365 */
+    const char *pin_file;     /* token PIN for pkcs11: keys */
+};
+FWT_MUST_CHECK fwt_err fwt_srv_director_rotate(fwt_srv *s, const struct fwt_srv_actor *who,
+                                               const struct fwt_srv_rotate_opts *o, json_t **info);
+/* The director root in force: {version, expires, root_keyids, keyids {targets, snapshot,
+ * timestamp}, versions [1..N]}. */
+FWT_MUST_CHECK fwt_err fwt_srv_director_status(fwt_srv *s, json_t **info);
+
 /* Assign a target to a device (scope "device") or to every device with a tag ("tag").
  * A device's own assignment wins over a tag's; among tags, the first by name. */
 struct fwt_srv_assignment {
@@ -161,12 +202,18 @@ const char *const *fwt_srv_routes(size_t *n);
 /* ---- Request parsers (the daemon's; public for the fuzz targets) ---- */
 
 #define FWT_SRV_BODY_MAX 65536U
-/* POST /v1/enroll body: strict JSON object with exactly token, csr, hardware_id, serial. */
+/* POST /v1/enroll body: strict JSON object with exactly token, csr, hardware_id, serial;
+ * or (enrollment with a factory certificate) exactly factory_cert, nonce, signature, csr,
+ * hardware_id, serial. */
 struct fwt_srv_enroll_req {
-    char token[65];
-    char *csr; /* PEM, malloc'd */
+    char token[65];      /* "" with a factory certificate */
+    char *csr;           /* PEM, malloc'd */
     char hardware_id[129];
     char serial[129];
+    char *factory_cert;  /* PEM chain, the device's certificate first (malloc'd); NULL: token */
+    char nonce[65];      /* the server's enrollment nonce (64 hex digits) */
+    uint8_t signature[1024]; /* by the factory key over fwt_fleet_factory_message */
+    size_t signature_len;
 };
 FWT_MUST_CHECK fwt_err fwt_srv_parse_enroll(const uint8_t *body, size_t len,
                                             struct fwt_srv_enroll_req *req);

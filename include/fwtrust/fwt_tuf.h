@@ -121,6 +121,15 @@ void fwt_tuf_client_free(fwt_tuf_client *c);
  * nothing that failed verification is written.
  */
 FWT_MUST_CHECK fwt_err fwt_tuf_refresh(fwt_tuf_client *c);
+/*
+ * The root part of that update alone (spec 5.3, with 5.3.10 and 5.3.11): each
+ * newer N.root.json in turn, verified by a threshold of the trusted root's keys
+ * and of its own, exactly one version newer, persisted; a rotation of the
+ * timestamp or snapshot keys deletes their trusted files. For a client told a
+ * newer root exists (the fleet server's check-in answer) without a full refresh.
+ * fwt_tuf_role_version(c, "root") gives the trusted version after it.
+ */
+FWT_MUST_CHECK fwt_err fwt_tuf_refresh_root(fwt_tuf_client *c);
 
 /* A target as the trusted metadata describes it. Valid until the next call on the client. */
 struct fwt_tuf_target {

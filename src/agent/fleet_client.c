@@ -232,20 +232,107 @@ static fwt_err device_transport(const fwt_agent *dev, struct fwt_tuf_transport *
 
 /* ---- enrollment ---- */
 
+/* The body of an enrollment with a factory certificate: a fresh server nonce (POST
+ * /v1/enroll/nonce), signed with the factory key together with the CSR, hardware id and
+ * serial (fwt_fleet_factory_message, the server's own check). */
+static fwt_err factory_request(const struct fwt_tuf_transport *t, const struct fwt_agent_enroll_opts *o,
+                               const char *csr, const char *hw_id, const char *serial, const char *cert_pem,
+                               json_t **req)
+{
+    *req = NULL;
+    json_t *ans = NULL;
+    fwt_privkey *fk = NULL;
+    char *msg = NULL, *hex = NULL;
+    uint8_t *sig = NULL;
+    size_t ml = 0, sl = 0;
+    struct fwt_key_opts ko;
+    memset(&ko, 0, sizeof(ko));
+    ko.pin_file = o->factory_pin_file;
+    fwt_err err = fwt_privkey_load(o->factory_key, &ko, &fk);
+    if (err != FWT_OK) {
+        err = fwt_fail(err, "factory key %s: %s", o->factory_key, fwt_detail());
+    }
+    if (err == FWT_OK) {
+        err = call(t, o->server, "/v1/enroll/nonce", "{}", 2, &ans);
+    }
+    const char *nonce = json_string_value(json_object_get(ans, "nonce"));
+    if (err == FWT_OK && (!nonce || strlen(nonce) != FWT_FLEET_FACTORY_NONCE_HEX)) {
+        err = fwt_fail(FWT_E_MALFORMED, "/v1/enroll/nonce: the answer needs a %u-digit hex \"nonce\"",
+                       FWT_FLEET_FACTORY_NONCE_HEX);
+    }
+    if (err == FWT_OK) {
+        err = fwt_fleet_factory_message(nonce, csr, hw_id, serial, &msg, &ml);
+        if (err == FWT_E_ARG) {
+            err = fwt_fail(FWT_E_MALFORMED, "/v1/enroll/nonce: %s", fwt_detail());
+        }
+    }
+    if (err == FWT_OK) {
+        sl = fwt_privkey_sig_max(fk);
+        sig = sl && sl <= FWT_FLEET_FACTORY_SIG_MAX ? malloc(sl) : NULL;
+        hex = sig ? malloc(2 * sl + 1) : NULL;
+        if (!hex) {
+            err = sl > FWT_FLEET_FACTORY_SIG_MAX ? fwt_fail(FWT_E_UNSUPPORTED, "factory key: signatures above %u bytes",
+                                                            FWT_FLEET_FACTORY_SIG_MAX)
+                                                 : fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+    }
+    if (err == FWT_OK) {
+        err = fwt_sign_message(fk, (const uint8_t *)msg, ml, sig, &sl);
+    }
+    if (err == FWT_OK) {
+        fwt_hex_encode(sig, sl, hex);
+        *req = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "factory_cert", cert_pem, "nonce", nonce, "signature", hex,
+                         "csr", csr, "hardware_id", hw_id, "serial", serial);
+        if (!*req) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+    }
+    json_decref(ans);
+    free(msg);
+    free(sig);
+    free(hex);
+    fwt_privkey_free(fk);
+    return err;
+}
+
 fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o, struct fwt_agent_enroll_result *res)
 {
     memset(res, 0, sizeof(*res));
     if (dev->readonly) {
         return fwt_fail(FWT_E_ARG, "the device is open read-only");
     }
-    if (!o->server || !o->token_file || !o->ca || !o->serial) {
-        return fwt_fail(FWT_E_ARG, "enroll needs the server URL, the token file, the server's CA and the serial");
+    int factory = o->factory_cert != NULL;
+    if (!o->server || !o->ca || (factory ? (o->token_file || !o->factory_key) : (!o->token_file || !o->serial))) {
+        return fwt_fail(FWT_E_ARG, "enroll needs the server URL, the server's CA, and either the token file and the "
+                        "serial or the factory certificate and its key");
     }
-    if (strlen(o->serial) == 0 || strlen(o->serial) > FWT_FLEET_ID_MAX) {
+    /* with a factory certificate, the serial is the one it names (fwt_fleet_factory_serial) */
+    uint8_t *fc_pem = NULL;
+    size_t fc_len = 0;
+    char fserial[FWT_FLEET_ID_MAX + 1] = "";
+    fwt_err ferr = FWT_OK;
+    if (factory) {
+        ferr = fwt_read_file(o->factory_cert, FWT_FLEET_MAX_BODY / 2, &fc_pem, &fc_len);
+        if (ferr != FWT_OK) {
+            ferr = fwt_fail(ferr, "factory certificate %s: %s", o->factory_cert, fwt_detail());
+        } else if ((ferr = fwt_fleet_factory_serial((const char *)fc_pem, fc_len, fserial)) == FWT_OK && o->serial &&
+                   strcmp(o->serial, fserial) != 0) {
+            ferr = fwt_fail(FWT_E_ARG, "--serial '%s' is not the factory certificate's serialNumber '%s'", o->serial,
+                            fserial);
+        }
+        if (ferr != FWT_OK) {
+            free(fc_pem);
+            return ferr;
+        }
+    }
+    const char *serial = factory ? fserial : o->serial;
+    if (strlen(serial) == 0 || strlen(serial) > FWT_FLEET_ID_MAX) {
+        free(fc_pem);
         return fwt_fail(FWT_E_ARG, "serial: 1 to %u bytes", FWT_FLEET_ID_MAX);
     }
-    for (const char *p = o->serial; *p; p++) {
+    for (const char *p = serial; *p; p++) {
         if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+            free(fc_pem);
             return fwt_fail(FWT_E_ARG, "serial: printable ASCII only");
         }
     }
@@ -253,6 +340,7 @@ fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o, 
         ddir[4300];
     fwt_err err = dpath(dev, "fleet", fdir, sizeof(fdir));
     if (err != FWT_OK) {
+        free(fc_pem);
         return err;
     }
     snprintf(key_new, sizeof(key_new), "%s/device.key.new", fdir);
@@ -263,12 +351,13 @@ fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o, 
     snprintf(root_path, sizeof(root_path), "%s/director-root.json", fdir);
     snprintf(ddir, sizeof(ddir), "%s/director", dev->cfg.dir);
     if (mkdir(fdir, 0700) != 0 && errno != EEXIST) {
+        free(fc_pem);
         return fwt_fail(FWT_E_IO, "%s: %s", fdir, strerror(errno));
     }
-    char token[TOKEN_MAX + 1];
+    char token[TOKEN_MAX + 1] = "";
     uint8_t *ca_pem = NULL;
     size_t ca_len = 0;
-    err = read_token(o->token_file, token);
+    err = factory ? FWT_OK : read_token(o->token_file, token);
     if (err == FWT_OK) {
         err = fwt_read_file(o->ca, 65536, &ca_pem, &ca_len);
         if (err != FWT_OK) {
@@ -277,6 +366,7 @@ fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o, 
     }
     if (err != FWT_OK) {
         free(ca_pem);
+        free(fc_pem);
         fwt_zeroize(token, sizeof(token));
         return err;
     }
@@ -294,21 +384,25 @@ fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o, 
         err = fwt_privkey_public(key, &pub);
     }
     if (err == FWT_OK) {
-        err = fwt_privkey_csr(key, o->serial, &csr);
+        err = fwt_privkey_csr(key, serial, &csr);
+    }
+    struct fwt_tuf_transport t;
+    memset(&t, 0, sizeof(t));
+    t.ca_file = o->ca;
+    t.timeout_s = 60;
+    if (err == FWT_OK && factory) {
+        err = factory_request(&t, o, csr, dev->cfg.hw_id, serial, (const char *)fc_pem, &req);
+    } else if (err == FWT_OK) {
+        req = json_pack("{s:s,s:s,s:s,s:s}", "token", token, "csr", csr, "hardware_id", dev->cfg.hw_id, "serial",
+                        serial);
     }
     if (err == FWT_OK) {
-        req = json_pack("{s:s,s:s,s:s,s:s}", "token", token, "csr", csr, "hardware_id", dev->cfg.hw_id, "serial",
-                        o->serial);
         body = req ? json_dumps(req, JSON_COMPACT) : NULL;
         if (!body) {
             err = fwt_fail(FWT_E_NOMEM, "out of memory");
         }
     }
     if (err == FWT_OK) {
-        struct fwt_tuf_transport t;
-        memset(&t, 0, sizeof(t));
-        t.ca_file = o->ca;
-        t.timeout_s = 60;
         err = call(&t, o->server, "/v1/enroll", body, strlen(body), &ans);
     }
     struct fwt_agent_enroll_answer ea;
@@ -359,7 +453,7 @@ fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o, 
         struct fwt_agent_config *c = &dev->cfg;
         err = set_cfg(&c->fleet_server, o->server);
         err = err == FWT_OK ? set_cfg(&c->fleet_device_id, id) : err;
-        err = err == FWT_OK ? set_cfg(&c->fleet_serial, o->serial) : err;
+        err = err == FWT_OK ? set_cfg(&c->fleet_serial, serial) : err;
         err = err == FWT_OK ? set_cfg(&c->fleet_key, key_path) : err;
         err = err == FWT_OK ? set_cfg(&c->fleet_cert, crt_path) : err;
         err = err == FWT_OK ? set_cfg(&c->fleet_ca, ca_path) : err;
@@ -388,6 +482,7 @@ fwt_err fwt_agent_enroll(fwt_agent *dev, const struct fwt_agent_enroll_opts *o, 
     free(csr);
     free(root_txt);
     free(ca_pem);
+    free(fc_pem);
     fwt_pubkey_free(pub);
     fwt_privkey_free(key);
     return err;
@@ -736,6 +831,53 @@ fwt_err fwt_agent_fleet_attest(fwt_agent *dev, struct fwt_agent_attestation *r)
     return err;
 }
 
+/* The director root chain, when the check-in answer names a version above the trusted one:
+ * the TUF client's root update on DIR/director (fwt_tuf_refresh_root). */
+static fwt_err director_root_update(fwt_agent *dev, const struct fwt_tuf_transport *t, const json_t *ans,
+                                    struct fwt_agent_checkin_result *res)
+{
+    const json_t *rv = json_object_get(ans, "director_root_version");
+    char mdir[4200], url[URL_MAX];
+    fwt_err err = dpath(dev, "director", mdir, sizeof(mdir));
+    if (err == FWT_OK) {
+        err = join(url, sizeof(url), dev->cfg.fleet_server, "/v1/director/");
+    }
+    if (err != FWT_OK) {
+        return err;
+    }
+    struct fwt_tuf_client_opts co;
+    memset(&co, 0, sizeof(co));
+    co.metadata_dir = mdir;
+    co.metadata_url = url;
+    co.transport = *t;
+    fwt_tuf_client *c = NULL;
+    err = fwt_tuf_client_open(&co, &c);
+    if (err != FWT_OK) {
+        /* no director root installed (an enrollment of an older agent): nothing to walk */
+        fwt_detail_clear();
+        return FWT_OK;
+    }
+    res->director_root_version = fwt_tuf_role_version(c, "root");
+    if (rv && (!json_is_integer(rv) || json_integer_value(rv) < 1)) {
+        err = fwt_fail(FWT_E_MALFORMED, "checkin: \"director_root_version\" must be a positive integer");
+    } else if (rv && (uint64_t)json_integer_value(rv) > res->director_root_version) {
+        err = fwt_tuf_refresh_root(c);
+        if (err != FWT_OK) {
+            char d[700];
+            snprintf(d, sizeof(d), "%s", fwt_detail());
+            err = fwt_fail(err, "director root: %s", d);
+        } else {
+            res->director_root_updated = 1;
+            res->director_root_version = fwt_tuf_role_version(c, "root");
+            char d[96];
+            snprintf(d, sizeof(d), "director root version %llu", (unsigned long long)res->director_root_version);
+            err = fwt_agent_log_event(dev, "director-root", d);
+        }
+    }
+    fwt_tuf_client_free(c);
+    return err;
+}
+
 fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res)
 {
     memset(res, 0, sizeof(*res));
@@ -788,6 +930,11 @@ fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res)
     if (err == FWT_OK && (int64_t)time(NULL) >= res->renew_before) {
         err = renew(dev, &t, key, &res->cert_not_after);
         res->renewed = err == FWT_OK;
+    }
+    /* A newer director root (a rotation): walk the chain to it now (TUF 5.3). Last, so a
+     * root that does not verify never keeps the device from renewing its certificate. */
+    if (err == FWT_OK) {
+        err = director_root_update(dev, &t, ans, res);
     }
     json_decref(ans);
     free(body);

@@ -276,6 +276,32 @@ static const struct migration k_migrations[] = {
      " created_at BIGINT NOT NULL,"
      " not_after BIGINT NOT NULL);",
      NULL, NULL},
+    /* 7: enrollment with a factory certificate (factory.c): the manufacturers' CAs, the
+     * server's single-use enrollment nonces, and which device record each factory identity
+     * (factory CA, subject serialNumber) enrolled. */
+    {7,
+     "CREATE TABLE factory_cas ("
+     " fp TEXT PRIMARY KEY,"
+     " name TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " pem TEXT NOT NULL,"
+     " not_after BIGINT NOT NULL,"
+     " added_at BIGINT NOT NULL,"
+     " added_by TEXT NOT NULL);"
+     "CREATE TABLE enroll_nonces ("
+     " nonce TEXT PRIMARY KEY,"
+     " issued_at BIGINT NOT NULL,"
+     " used_at BIGINT);"
+     "CREATE INDEX enroll_nonces_issued ON enroll_nonces(issued_at);"
+     "CREATE TABLE factory_identities ("
+     " identity TEXT PRIMARY KEY,"
+     " device_id TEXT NOT NULL REFERENCES devices(id),"
+     " ca_fp TEXT NOT NULL,"
+     " cert_fp TEXT NOT NULL,"
+     " enrolled_at BIGINT NOT NULL,"
+     " reenroll_allowed BIGINT NOT NULL DEFAULT 0);"
+     "CREATE INDEX factory_identities_device ON factory_identities(device_id);",
+     NULL, NULL},
 };
 
 /* Run a ';'-separated script one statement at a time (libpq's extended protocol and

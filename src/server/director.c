@@ -78,6 +78,9 @@ static fwt_err wanted_of(fwt_srv *s, const char *id, struct wanted *w)
                  (long long)w->release_counter, w->hardware_id);
     }
     db_rows_free(&r);
+    /* the online keys are part of what the metadata says: new keys (a rotation) make new versions */
+    size_t tl = strlen(text);
+    snprintf(text + tl, sizeof(text) - tl, "\nkeys %s %s %s", s->dk[0].keyid, s->dk[1].keyid, s->dk[2].keyid);
     uint8_t h[32];
     if (e == FWT_OK && (e = fwt_sha256(text, strlen(text), h)) == FWT_OK) {
         fwt_hex_encode(h, 32, w->digest);
@@ -184,7 +187,10 @@ static fwt_err refresh_once(fwt_srv *s, const char *id, uint64_t *targets_versio
 
 fwt_err director_refresh(fwt_srv *s, const char *device_id, uint64_t *targets_version)
 {
-    fwt_err e = FWT_OK;
+    fwt_err e = srv_director_reload(s); /* a rotation made meanwhile signs from now on */
+    if (e != FWT_OK) {
+        return e;
+    }
     for (int attempt = 0; attempt < 5; attempt++) {
         e = refresh_once(s, device_id, targets_version);
         if (e != FWT_E_LOCKED && e != FWT_E_STATE) {
@@ -217,6 +223,10 @@ fwt_err director_get(fwt_srv *s, const char *device_id, const char *role, char *
 fwt_err director_root_file(fwt_srv *s, const char *name, char **body, size_t *len)
 {
     *body = NULL;
+    fwt_err re = srv_director_reload(s);
+    if (re != FWT_OK) {
+        return re;
+    }
     if (!strcmp(name, "root.json")) {
         if (!(*body = malloc(s->root_len + 1))) {
             return fwt_fail(FWT_E_NOMEM, "out of memory");

@@ -378,6 +378,23 @@ static void h_health(struct call *c)
                                       "schema_version", (json_int_t)v));
 }
 
+/* An enrollment with a factory certificate refused (factory.c), by cause. */
+static void reply_factory_refusal(struct evhttp_request *req, fwt_err e, int key_reused)
+{
+    int code = 403;
+    const char *err = "factory_refused"; /* chain, validity, serial */
+    if (e == FWT_E_SIGNATURE) {
+        err = "bad_signature";
+    } else if (e == FWT_E_KEY) {
+        code = 401, err = "bad_nonce";
+    } else if (e == FWT_E_STATE && key_reused) {
+        code = 409, err = "key_reused";
+    } else if (e == FWT_E_STATE) {
+        code = 409, err = "serial_enrolled";
+    }
+    reply_error(req, code, err, fwt_detail());
+}
+
 static void h_enroll(struct call *c)
 {
     fwt_srv *s = c->d->s;
@@ -397,13 +414,20 @@ static void h_enroll(struct call *c)
         reply_fail(c->req, e);
         return;
     }
+    int key_reused = 0;
     e = ca_csr_check(r.csr, &pub);
     if (e == FWT_OK) {
-        e = srv_enroll(s, &r, pub, id, &cert);
+        e = r.factory_cert ? srv_factory_enroll(s, &r, pub, id, &cert, &key_reused) : srv_enroll(s, &r, pub, id, &cert);
     }
+    int factory = r.factory_cert != NULL;
     fwt_srv_enroll_req_free(&r);
     EVP_PKEY_free(pub);
-    if (e == FWT_E_KEY) {
+    if (e == FWT_OK) {
+        e = srv_director_reload(s); /* the newest director root goes with the answer */
+    }
+    if (e != FWT_OK && factory && (e == FWT_E_CERT || e == FWT_E_SIGNATURE || e == FWT_E_KEY || e == FWT_E_STATE)) {
+        reply_factory_refusal(c->req, e, key_reused);
+    } else if (e == FWT_E_KEY && !factory) {
         reply_error(c->req, 401, "bad_token", fwt_detail());
     } else if (e == FWT_E_STATE) {
         reply_error(c->req, 409, "serial_enrolled", fwt_detail());
@@ -417,6 +441,19 @@ static void h_enroll(struct call *c)
                                           (json_int_t)s->set.jitter));
     }
     ca_issued_free(&cert);
+}
+
+/* A single-use nonce for an enrollment with a factory certificate (factory.c). */
+static void h_enroll_nonce(struct call *c)
+{
+    char hex[65];
+    int64_t expires = 0;
+    fwt_err e = srv_enroll_nonce(c->d->s, hex, &expires);
+    if (e != FWT_OK) {
+        reply_fail(c->req, e);
+        return;
+    }
+    reply_json(c->req, 200, json_pack("{s:s, s:I}", "nonce", hex, "expires", (json_int_t)expires));
 }
 
 static void h_renew(struct call *c)
@@ -577,9 +614,10 @@ static void h_signed(struct call *c, int is_report)
         reply_json(c->req, 200, json_object());
     } else {
         int64_t renew = dev.cert_not_after - (int64_t)(s->set.renew_days * 86400);
-        reply_json(c->req, 200, json_pack("{s:I, s:I, s:I, s:I}", "checkin_interval", (json_int_t)s->set.checkin_interval,
-                                          "jitter", (json_int_t)s->set.jitter, "renew_before", (json_int_t)renew,
-                                          "director_targets_version", (json_int_t)tv));
+        reply_json(c->req, 200, json_pack("{s:I, s:I, s:I, s:I, s:I}", "checkin_interval",
+                                          (json_int_t)s->set.checkin_interval, "jitter", (json_int_t)s->set.jitter,
+                                          "renew_before", (json_int_t)renew, "director_targets_version",
+                                          (json_int_t)tv, "director_root_version", (json_int_t)s->root_version));
     }
     free(m);
     fwt_pubkey_free(key);
@@ -936,6 +974,74 @@ static void h_enroll_token(struct call *c)
                                                   count ? (size_t)json_integer_value(count) : 1, &info);
     json_decref(o);
     reply_result(c, e, info);
+}
+
+/* ---- factory CAs, re-enrollment, the director root (factory.c, director_keys.c) ---- */
+
+static void h_factory_cas(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *a = NULL;
+    fwt_err e = fwt_srv_factory_ca_list(c->d->s, &a);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:o}", "factory_cas", a) : NULL);
+}
+
+static void h_factory_ca_add(struct call *c)
+{
+    struct fwt_srv_actor who;
+    json_t *o = NULL;
+    static const char *const keys[] = {"name", "pem", NULL};
+    if (!require_admin(c->d, c->req, FWT_SRV_APPROVER, &who) || !admin_body(c, keys, &o)) {
+        return;
+    }
+    const char *name = json_string_value(json_object_get(o, "name")), *pem = json_string_value(json_object_get(o, "pem"));
+    json_t *info = NULL;
+    fwt_err e = !name || !pem ? fwt_fail(FWT_E_MALFORMED, "\"name\" and \"pem\" (the CA certificate) are required")
+                              : fwt_srv_factory_ca_add(c->d->s, &who, name, pem, strlen(pem), &info);
+    json_decref(o);
+    if (e == FWT_E_CERT) {
+        reply_error(c->req, 400, "malformed", fwt_detail()); /* not a usable CA certificate */
+        return;
+    }
+    reply_result(c, e, info);
+}
+
+static void h_factory_ca_remove(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_APPROVER, &who)) {
+        return;
+    }
+    fwt_err e = fwt_srv_factory_ca_remove(c->d->s, &who, c->param[0]);
+    reply_result(c, e, e == FWT_OK ? json_pack("{s:s, s:b}", "fp", c->param[0], "removed", 1) : NULL);
+}
+
+static void h_allow_reenroll(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_APPROVER, &who)) {
+        return;
+    }
+    fwt_err e = fwt_srv_device_allow_reenroll(c->d->s, &who, c->param[0]);
+    json_t *dev = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_device_show(c->d->s, c->param[0], &dev);
+    }
+    reply_result(c, e, dev);
+}
+
+static void h_director_status(struct call *c)
+{
+    struct fwt_srv_actor who;
+    if (!require_admin(c->d, c->req, FWT_SRV_VIEWER, &who)) {
+        return;
+    }
+    json_t *o = NULL;
+    fwt_err e = fwt_srv_director_status(c->d->s, &o);
+    reply_result(c, e, o);
 }
 
 static void h_events(struct call *c)
@@ -1305,6 +1411,7 @@ struct route {
 static const struct route k_routes[] = {
     {EVHTTP_REQ_GET, "GET /v1/health", h_health},
     {EVHTTP_REQ_POST, "POST /v1/enroll", h_enroll},
+    {EVHTTP_REQ_POST, "POST /v1/enroll/nonce", h_enroll_nonce},
     {EVHTTP_REQ_POST, "POST /v1/renew", h_renew},
     {EVHTTP_REQ_POST, "POST /v1/checkin", h_checkin},
     {EVHTTP_REQ_POST, "POST /v1/report", h_report},
@@ -1322,6 +1429,11 @@ static const struct route k_routes[] = {
     {EVHTTP_REQ_POST, "POST /v1/admin/assignments", h_assign},
     {EVHTTP_REQ_POST, "POST /v1/admin/enroll-tokens", h_enroll_token},
     {EVHTTP_REQ_GET, "GET /v1/admin/events", h_events},
+    {EVHTTP_REQ_GET, "GET /v1/admin/factory-cas", h_factory_cas},
+    {EVHTTP_REQ_POST, "POST /v1/admin/factory-cas", h_factory_ca_add},
+    {EVHTTP_REQ_POST, "POST /v1/admin/factory-cas/{fp}/remove", h_factory_ca_remove},
+    {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/allow-reenroll", h_allow_reenroll},
+    {EVHTTP_REQ_GET, "GET /v1/admin/director", h_director_status},
     {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/quarantine", h_quarantine},
     {EVHTTP_REQ_POST, "POST /v1/admin/devices/{id}/release", h_release},
     {EVHTTP_REQ_GET, "GET /v1/admin/rollouts", h_rollouts},

@@ -80,20 +80,35 @@ static int ident_ok(const char *s)
 fwt_err fwt_srv_parse_enroll(const uint8_t *body, size_t len, struct fwt_srv_enroll_req *req)
 {
     memset(req, 0, sizeof(*req));
-    static const char *const keys[] = {"token", "csr", "hardware_id", "serial", NULL};
+    static const char *const tkeys[] = {"token", "csr", "hardware_id", "serial", NULL};
+    static const char *const fkeys[] = {"factory_cert", "nonce", "signature", "csr", "hardware_id", "serial", NULL};
     json_t *o = NULL;
     fwt_err e = load_object(body, len, &o);
-    const char *tok = NULL, *csr = NULL, *hw = NULL, *ser = NULL;
+    /* a token or a factory certificate: the fields of exactly one */
+    int factory = e == FWT_OK && json_object_get(o, "factory_cert") != NULL;
+    const char *tok = NULL, *csr = NULL, *hw = NULL, *ser = NULL, *fc = NULL, *nonce = NULL, *sig = NULL;
     if (e == FWT_OK) {
-        e = only_keys(o, keys);
+        e = only_keys(o, factory ? fkeys : tkeys);
     }
-    if (e == FWT_OK && (e = get_str(o, "token", 64, &tok)) == FWT_OK &&
-        (e = get_str(o, "csr", FWT_SRV_BODY_MAX, &csr)) == FWT_OK &&
+    if (e == FWT_OK && !factory && (e = get_str(o, "token", 64, &tok)) == FWT_OK &&
+        (strlen(tok) != 64 || strspn(tok, "0123456789abcdef") != 64)) {
+        e = fwt_fail(FWT_E_MALFORMED, "\"token\" must be 64 lower-case hex digits");
+    }
+    if (e == FWT_OK && factory && (e = get_str(o, "factory_cert", FWT_SRV_BODY_MAX, &fc)) == FWT_OK &&
+        (e = get_str(o, "nonce", FWT_FLEET_FACTORY_NONCE_HEX, &nonce)) == FWT_OK &&
+        (e = get_str(o, "signature", 2 * FWT_FLEET_FACTORY_SIG_MAX, &sig)) == FWT_OK) {
+        if (strlen(nonce) != FWT_FLEET_FACTORY_NONCE_HEX ||
+            strspn(nonce, "0123456789abcdef") != FWT_FLEET_FACTORY_NONCE_HEX) {
+            e = fwt_fail(FWT_E_MALFORMED, "\"nonce\" must be %u lower-case hex digits", FWT_FLEET_FACTORY_NONCE_HEX);
+        } else if (strlen(sig) % 2 != 0 || strspn(sig, "0123456789abcdef") != strlen(sig)) {
+            e = fwt_fail(FWT_E_MALFORMED, "\"signature\" must be lower-case hex");
+        } else if (strncmp(fc, "-----BEGIN CERTIFICATE-----", 27) != 0) {
+            e = fwt_fail(FWT_E_MALFORMED, "\"factory_cert\" must be PEM certificates");
+        }
+    }
+    if (e == FWT_OK && (e = get_str(o, "csr", FWT_SRV_BODY_MAX, &csr)) == FWT_OK &&
         (e = get_str(o, "hardware_id", FWT_FLEET_ID_MAX, &hw)) == FWT_OK) {
         e = get_str(o, "serial", FWT_FLEET_ID_MAX, &ser);
-    }
-    if (e == FWT_OK && (strlen(tok) != 64 || strspn(tok, "0123456789abcdef") != 64)) {
-        e = fwt_fail(FWT_E_MALFORMED, "\"token\" must be 64 lower-case hex digits");
     }
     if (e == FWT_OK && (!ident_ok(hw) || !ident_ok(ser))) {
         e = fwt_fail(FWT_E_MALFORMED, "\"hardware_id\" and \"serial\" must be printable ASCII without '\"' or '\\'");
@@ -102,11 +117,20 @@ fwt_err fwt_srv_parse_enroll(const uint8_t *body, size_t len, struct fwt_srv_enr
         e = fwt_fail(FWT_E_MALFORMED, "\"csr\" must be a PEM certificate request");
     }
     if (e == FWT_OK) {
-        memcpy(req->token, tok, 65);
+        if (tok) {
+            memcpy(req->token, tok, 65);
+        }
         snprintf(req->hardware_id, sizeof(req->hardware_id), "%s", hw);
         snprintf(req->serial, sizeof(req->serial), "%s", ser);
-        if (!(req->csr = strdup(csr))) {
+        if (!(req->csr = strdup(csr)) || (fc && !(req->factory_cert = strdup(fc)))) {
             e = fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+    }
+    if (e == FWT_OK && factory) {
+        memcpy(req->nonce, nonce, FWT_FLEET_FACTORY_NONCE_HEX + 1);
+        req->signature_len = strlen(sig) / 2;
+        if (req->signature_len == 0 || fwt_hex_decode(sig, req->signature, req->signature_len) != FWT_OK) {
+            e = fwt_fail(FWT_E_MALFORMED, "\"signature\" must be 1 to %u bytes of hex", FWT_FLEET_FACTORY_SIG_MAX);
         }
     }
     json_decref(o);
@@ -119,6 +143,7 @@ fwt_err fwt_srv_parse_enroll(const uint8_t *body, size_t len, struct fwt_srv_enr
 void fwt_srv_enroll_req_free(struct fwt_srv_enroll_req *req)
 {
     free(req->csr);
+    free(req->factory_cert);
     fwt_zeroize(req->token, sizeof(req->token));
     memset(req, 0, sizeof(*req));
 }

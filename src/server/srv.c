@@ -171,36 +171,6 @@ void fwt_srv_close(fwt_srv *s)
     free(s);
 }
 
-/* The newest N.root.json in DIR/director. */
-static fwt_err load_root(fwt_srv *s)
-{
-    for (uint64_t v = 1;; v++) {
-        char name[64];
-        snprintf(name, sizeof(name), "director/%llu.root.json", (unsigned long long)v);
-        char *p = srv_path(s->dir, name);
-        struct stat st;
-        int there = p && stat(p, &st) == 0;
-        if (!there) {
-            free(p);
-            if (v == 1) {
-                return fwt_fail(FWT_E_NOT_FOUND, "%s/director/1.root.json: no director root", s->dir);
-            }
-            return FWT_OK;
-        }
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        fwt_err e = fwt_read_file(p, 1 << 20, &buf, &len);
-        free(p);
-        if (e != FWT_OK) {
-            return e;
-        }
-        free(s->root_json);
-        s->root_json = (char *)buf;
-        s->root_len = len;
-        s->root_version = v;
-    }
-}
-
 fwt_err fwt_srv_open(const char *dir, const char *db_url, fwt_srv **out)
 {
     *out = NULL;
@@ -224,17 +194,9 @@ fwt_err fwt_srv_open(const char *dir, const char *db_url, fwt_srv **out)
     if (e == FWT_OK) {
         e = ca_load(s);
     }
-    for (int i = 0; e == FWT_OK && i < 3; i++) {
-        char name[64];
-        snprintf(name, sizeof(name), "director/%s.key", k_roles[i]);
-        if (!(s->dk_spec[i] = srv_path(dir, name))) {
-            e = fwt_fail(FWT_E_NOMEM, "out of memory");
-        } else {
-            e = repo_key_load(s->dk_spec[i], NULL, 1, &s->dk[i]);
-        }
-    }
+    /* the newest director root and the online keys it names (director_keys.c) */
     if (e == FWT_OK) {
-        e = load_root(s);
+        e = srv_director_load(s);
     }
     if (e == FWT_OK) {
         e = fwt_privkey_load(s->log_key_path, NULL, &s->log_key);

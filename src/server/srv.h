@@ -103,6 +103,37 @@ FWT_MUST_CHECK fwt_err srv_device_by_fp(fwt_srv *s, const char *fp, struct srv_d
  * FWT_E_KEY: bad/used/expired token; FWT_E_STATE: serial already enrolled. */
 FWT_MUST_CHECK fwt_err srv_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP_PKEY *pub,
                                   char device_id[65], struct ca_issued *cert);
+/* Inside a transaction: a new active device (its serial not enrolled yet, else FWT_E_STATE),
+ * its certificate for pub, the "enroll" event (how: appended to its detail). */
+FWT_MUST_CHECK fwt_err srv_device_create(fwt_srv *s, const char *device_id, const char *hardware_id,
+                                         const char *serial, EVP_PKEY *pub, const char *how,
+                                         struct ca_issued *cert);
+/* FWT_E_KEY unless who has at least the role need. */
+FWT_MUST_CHECK fwt_err srv_need_role(const struct fwt_srv_actor *who, enum fwt_srv_role need);
+/* A name (tag, attribute key, admin or CA name): 1 to 64 of A-Z a-z 0-9 - _ . */
+int srv_name_ok(const char *name);
+
+/* factory.c: enrollment with a factory certificate (docs/fleet-protocol.md). A fresh
+ * single-use nonce (32 random bytes, hex) for POST /v1/enroll, valid FWT_SRV_NONCE_TTL s
+ * (FWT_E_LOCKED when FWT_SRV_NONCES_MAX are outstanding). */
+#define FWT_SRV_NONCE_TTL 300
+#define FWT_SRV_NONCES_MAX 10000
+FWT_MUST_CHECK fwt_err srv_enroll_nonce(fwt_srv *s, char hex[65], int64_t *expires);
+/* Check the factory chain against the configured factory CAs, the signature over
+ * fwt_fleet_factory_message, the serial, that pub is a key no device has; then consume the
+ * nonce and create the device, bound to its factory identity (one transaction); nothing is
+ * written on a refusal. Refusals: FWT_E_CERT (chain, validity, serial), FWT_E_SIGNATURE (not
+ * the certificate's key), FWT_E_KEY (nonce unknown, used or expired), FWT_E_STATE (factory
+ * identity or serial enrolled; *key_reused: the CSR's key is a device's or the factory key). */
+FWT_MUST_CHECK fwt_err srv_factory_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP_PKEY *pub,
+                                          char device_id[65], struct ca_issued *cert, int *key_reused);
+
+/* director_keys.c: a newer director root written by `director rotate-root` (by this or
+ * another process) is taken up with its online keys; FWT_OK when nothing changed. */
+FWT_MUST_CHECK fwt_err srv_director_reload(fwt_srv *s);
+/* Load DIR/director/N.root.json (the newest) and the online keys it names. */
+FWT_MUST_CHECK fwt_err srv_director_load(fwt_srv *s);
+
 FWT_MUST_CHECK fwt_err srv_renew(fwt_srv *s, const struct srv_device *d, EVP_PKEY *pub,
                                  struct ca_issued *cert);
 /* Record a verified check-in: counter above the last one (else FWT_E_META_ROLLBACK), within

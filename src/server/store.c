@@ -750,6 +750,42 @@ static fwt_err insert_cert(fwt_srv *s, const char *id, const struct ca_issued *c
                           " VALUES (?, ?, ?, ?, ?, ?)", p, 6, NULL, NULL);
 }
 
+fwt_err srv_device_create(fwt_srv *s, const char *device_id, const char *hardware_id, const char *serial,
+                          EVP_PKEY *pub, const char *how, struct ca_issued *cert)
+{
+    int64_t taken = 0;
+    struct db_param sp[] = {DBT(serial)};
+    fwt_err e = db_query_int(s->db, "SELECT COUNT(*) FROM devices WHERE serial = ?", sp, 1, &taken);
+    if (e == FWT_OK && taken) {
+        e = fwt_fail(FWT_E_STATE, "serial '%s' is already enrolled", serial);
+    }
+    if (e == FWT_OK) {
+        struct db_param dp[] = {DBT(device_id), DBT(hardware_id), DBT(serial), DBI(srv_now())};
+        e = db_exec(s->db, "INSERT INTO devices (id, hardware_id, serial, status, enrolled_at) VALUES"
+                           " (?, ?, ?, 'active', ?)", dp, 4, NULL, NULL);
+    }
+    if (e == FWT_OK && (e = ca_issue_device(s, pub, device_id, cert)) == FWT_OK) {
+        e = insert_cert(s, device_id, cert);
+    }
+    if (e == FWT_OK) {
+        char d[600];
+        snprintf(d, sizeof(d), "hardware_id %s serial %s%s%s", hardware_id, serial, how && *how ? " " : "",
+                 how ? how : "");
+        e = srv_event(s, device_id, "enroll", "device", d);
+    }
+    return e;
+}
+
+fwt_err srv_need_role(const struct fwt_srv_actor *who, enum fwt_srv_role need)
+{
+    return need_role(who, need);
+}
+
+int srv_name_ok(const char *name)
+{
+    return tag_ok(name);
+}
+
 fwt_err srv_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP_PKEY *pub, char device_id[65],
                    struct ca_issued *cert)
 {
@@ -773,25 +809,8 @@ fwt_err srv_enroll(fwt_srv *s, const struct fwt_srv_enroll_req *req, EVP_PKEY *p
         if (e == FWT_OK && n != 1) {
             e = fwt_fail(FWT_E_KEY, "enrollment token unknown, used or expired");
         }
-        int64_t taken = 0;
-        struct db_param sp[] = {DBT(req->serial)};
-        if (e == FWT_OK &&
-            (e = db_query_int(s->db, "SELECT COUNT(*) FROM devices WHERE serial = ?", sp, 1, &taken)) == FWT_OK &&
-            taken) {
-            e = fwt_fail(FWT_E_STATE, "serial '%s' is already enrolled", req->serial);
-        }
         if (e == FWT_OK) {
-            struct db_param dp[] = {DBT(device_id), DBT(req->hardware_id), DBT(req->serial), DBI(now)};
-            e = db_exec(s->db, "INSERT INTO devices (id, hardware_id, serial, status, enrolled_at) VALUES"
-                               " (?, ?, ?, 'active', ?)", dp, 4, NULL, NULL);
-        }
-        if (e == FWT_OK && (e = ca_issue_device(s, pub, device_id, cert)) == FWT_OK) {
-            e = insert_cert(s, device_id, cert);
-        }
-        if (e == FWT_OK) {
-            char d[300];
-            snprintf(d, sizeof(d), "hardware_id %s serial %s", req->hardware_id, req->serial);
-            e = srv_event(s, device_id, "enroll", "device", d);
+            e = srv_device_create(s, device_id, req->hardware_id, req->serial, pub, "", cert);
         }
     });
     if (e != FWT_OK) {

@@ -543,24 +543,10 @@ static fwt_err forget_file(const fwt_tuf_client *c, const char *role)
     return err;
 }
 
-fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
+/* 5.3: the root chain, one version at a time, each verified and persisted; then 5.3.10. */
+static fwt_err update_root(fwt_tuf_client *c)
 {
-    if (!c->murl) {
-        return fwt_fail(FWT_E_ARG, "no metadata URL given");
-    }
-    /* 5.1: one fixed time for the whole update, never before the persisted floor. */
-    time_t floor = 0, now = clock_now(c);
-    fwt_err err = floor_read(c, &floor);
-    if (err != FWT_OK) {
-        return err;
-    }
-    c->t.ref = now > floor ? now : floor;
-    c->refreshed = 0;
-    tuf_trusted_set(&c->t.ts, NULL);
-    tuf_trusted_set(&c->t.snap, NULL);
-    tuf_trusted_forget_targets(&c->t);
-
-    /* 5.3: the root chain, one version at a time. */
+    fwt_err err = FWT_OK;
     for (unsigned i = 0; i < c->lim.max_root_rotations; i++) {
         int64_t next = c->t.root->version + 1;
         char file[48];
@@ -605,7 +591,47 @@ fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
         }
     }
     /* 5.3.10: freeze attack on root (after persisting the chain). */
-    if ((err = tuf_trusted_check_expiry(&c->t, c->t.root, "root")) != FWT_OK) {
+    return tuf_trusted_check_expiry(&c->t, c->t.root, "root");
+}
+
+/* 5.1: one fixed time for the whole update, never before the persisted floor. */
+static fwt_err begin_update(fwt_tuf_client *c, time_t *now)
+{
+    if (!c->murl) {
+        return fwt_fail(FWT_E_ARG, "no metadata URL given");
+    }
+    time_t floor = 0;
+    *now = clock_now(c);
+    fwt_err err = floor_read(c, &floor);
+    if (err != FWT_OK) {
+        return err;
+    }
+    c->t.ref = *now > floor ? *now : floor;
+    c->refreshed = 0;
+    tuf_trusted_set(&c->t.ts, NULL);
+    tuf_trusted_set(&c->t.snap, NULL);
+    tuf_trusted_forget_targets(&c->t);
+    return FWT_OK;
+}
+
+fwt_err fwt_tuf_refresh_root(fwt_tuf_client *c)
+{
+    time_t now = 0;
+    fwt_err err = begin_update(c, &now);
+    if (err == FWT_OK) {
+        err = update_root(c);
+    }
+    return err;
+}
+
+fwt_err fwt_tuf_refresh(fwt_tuf_client *c)
+{
+    time_t now = 0;
+    fwt_err err = begin_update(c, &now);
+    if (err != FWT_OK) {
+        return err;
+    }
+    if ((err = update_root(c)) != FWT_OK) {
         return err;
     }
     if ((err = load_timestamp(c)) != FWT_OK) {

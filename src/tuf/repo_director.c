@@ -9,33 +9,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-static fwt_err sign_env(json_t *signed_obj, const struct repo_key *key, char **out, size_t *len)
+/* The envelope of signed_obj (taken) with one signature by each of keys[0..n) (distinct). */
+static fwt_err sign_env_n(json_t *signed_obj, const struct repo_key *const *keys, size_t n, char **out, size_t *len)
 {
     *out = NULL;
     if (!signed_obj) {
         return fwt_fail(FWT_E_NOMEM, "out of memory");
     }
-    if (!key || !key->priv) {
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i] || !keys[i]->priv) {
+            json_decref(signed_obj);
+            return fwt_fail(FWT_E_KEY, "director: the signing key's private half is not available");
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(keys[i]->keyid, keys[j]->keyid)) {
+                json_decref(signed_obj);
+                return fwt_fail(FWT_E_ARG, "director: key %s given twice to sign", keys[i]->keyid);
+            }
+        }
+    }
+    if (n == 0) {
         json_decref(signed_obj);
-        return fwt_fail(FWT_E_KEY, "director: the signing key's private half is not available");
+        return fwt_fail(FWT_E_ARG, "director: no key to sign with");
     }
     char *msg = NULL;
     size_t msg_len = 0;
     fwt_err e = fwt_tuf_canonical(signed_obj, &msg, &msg_len);
-    size_t sl = fwt_privkey_sig_max(key->priv);
-    uint8_t *sig = e == FWT_OK ? malloc(sl ? sl : 1) : NULL;
-    char *hex = e == FWT_OK ? malloc(2 * sl + 1) : NULL;
-    if (e == FWT_OK && (!sig || !hex)) {
+    json_t *sigs = e == FWT_OK ? json_array() : NULL;
+    if (e == FWT_OK && !sigs) {
         e = fwt_fail(FWT_E_NOMEM, "out of memory");
     }
-    if (e == FWT_OK) {
-        e = fwt_sign_message(key->priv, (const uint8_t *)msg, msg_len, sig, &sl);
+    for (size_t i = 0; e == FWT_OK && i < n; i++) {
+        size_t sl = fwt_privkey_sig_max(keys[i]->priv);
+        uint8_t *sig = malloc(sl ? sl : 1);
+        char *hex = malloc(2 * sl + 1);
+        if (!sig || !hex) {
+            e = fwt_fail(FWT_E_NOMEM, "out of memory");
+        } else if ((e = fwt_sign_message(keys[i]->priv, (const uint8_t *)msg, msg_len, sig, &sl)) == FWT_OK) {
+            fwt_hex_encode(sig, sl, hex);
+            if (json_array_append_new(sigs, json_pack("{s:s, s:s}", "keyid", keys[i]->keyid, "sig", hex)) != 0) {
+                e = fwt_fail(FWT_E_NOMEM, "out of memory");
+            }
+        }
+        free(sig);
+        free(hex);
     }
     json_t *env = NULL;
     if (e == FWT_OK) {
-        fwt_hex_encode(sig, sl, hex);
-        env = json_pack("{s:O, s:[{s:s, s:s}]}", "signed", signed_obj, "signatures", "keyid",
-                        key->keyid, "sig", hex);
+        env = json_pack("{s:O, s:O}", "signed", signed_obj, "signatures", sigs);
         char *s = env ? json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!s) {
             e = fwt_fail(FWT_E_NOMEM, "out of memory");
@@ -45,11 +66,16 @@ static fwt_err sign_env(json_t *signed_obj, const struct repo_key *key, char **o
         }
     }
     json_decref(env);
+    json_decref(sigs);
     json_decref(signed_obj);
     free(msg);
-    free(sig);
-    free(hex);
     return e;
+}
+
+static fwt_err sign_env(json_t *signed_obj, const struct repo_key *key, char **out, size_t *len)
+{
+    const struct repo_key *k[1] = {key};
+    return sign_env_n(signed_obj, k, 1, out, len);
 }
 
 static json_t *expires_json(time_t t)
@@ -62,6 +88,15 @@ static json_t *expires_json(time_t t)
 fwt_err fwt_director_root(const struct repo_key *root, const struct repo_key *targets,
                           const struct repo_key *snapshot, const struct repo_key *timestamp,
                           uint64_t version, time_t expires, char **out, size_t *len)
+{
+    const struct repo_key *signers[1] = {root};
+    return fwt_director_root_signed(root, targets, snapshot, timestamp, version, expires, signers, 1, out, len);
+}
+
+fwt_err fwt_director_root_signed(const struct repo_key *root, const struct repo_key *targets,
+                                 const struct repo_key *snapshot, const struct repo_key *timestamp,
+                                 uint64_t version, time_t expires, const struct repo_key *const *signers,
+                                 size_t n_signers, char **out, size_t *len)
 {
     const struct repo_key *k[4] = {root, targets, snapshot, timestamp};
     static const char *const roles[4] = {"root", "targets", "snapshot", "timestamp"};
@@ -84,7 +119,7 @@ fwt_err fwt_director_root(const struct repo_key *root, const struct repo_key *ta
     json_t *s = json_pack("{s:s, s:s, s:I, s:o, s:b, s:o, s:o}", "_type", "root", "spec_version",
                           REPO_SPEC_VERSION, "version", (json_int_t)version, "expires",
                           expires_json(expires), "consistent_snapshot", 0, "keys", keys, "roles", rs);
-    return sign_env(s, root, out, len);
+    return sign_env_n(s, signers, n_signers, out, len);
 }
 
 fwt_err fwt_director_targets(const struct repo_key *key, const struct fwt_director_target *t,

@@ -15,33 +15,11 @@ setup_images
 setup_repo
 publish "$T/b4.bin" "$T/b5.bin"
 
-# The server: its own directory, CA and director; on a free loopback port.
-D=$T/srv
-"$SERVER" init "$D" >/dev/null || fail "server init"
-srv() { "$SERVER" --dir "$D" "$@"; }
-srv_start() {
-    rm -f "$T/ready"
-    "$SERVER" --dir "$D" serve --listen 127.0.0.1:0 --ready-file "$T/ready" 2>>"$T/server.log" &
-    SRV_PID=$!
-    SERVER_PIDS="$SERVER_PIDS $SRV_PID"
-    for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.1; done
-    [ -s "$T/ready" ] || { cat "$T/server.log" >&2; fail "the server did not start"; }
-    U=https://127.0.0.1:$(awk '/^https/{print $2}' "$T/ready")
-}
-srv_stop() { kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; }
+# The server: its own directory, CA and director; on a free loopback port (lib.sh).
+. "$SRC/tests/fleet/lib.sh"
+srv_init
 srv_start
 
-# Devices: file-backed slots, the image repository as file://, then enrolled.
-mkfdev() {
-    local d=$1
-    mkdir -p "$T/$d.slots"
-    : >"$T/$d.slots/a"
-    : >"$T/$d.slots/b"
-    "$FWTRUST_AGENT" --device "$T/$d" init --hw-id lego-primehub --slot-a "$T/$d.slots/a" \
-        --slot-b "$T/$d.slots/b" --trust-key "$T/rel.pub" --tuf-root "$T/repo/metadata/1.root.json" \
-        --repo "file://$T/repo" --targets 'primehub/*' >/dev/null || fail "init $d"
-}
-devid() { "$PY" -c 'import configparser,sys; c=configparser.ConfigParser(); c.read(sys.argv[1]); print(c["fleet"]["device_id"])' "$T/$1/device.ini"; }
 for n in 1 2 3; do
     mkfdev dev$n
     srv enroll-token create >"$T/token$n" || fail "token"

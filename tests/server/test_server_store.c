@@ -2,8 +2,9 @@
  * Fleet server storage and records, against the backend FWT_TEST_DB_URL names
  * (a PostgreSQL started by with_pg.sh) or, without it, SQLite in a temporary
  * directory: schema migrations, one-time expiring tokens, enrollment in one
- * transaction, replay and rate limits, director versions, revocation and CRL,
- * roles, the audit log.
+ * transaction, replay and rate limits, director versions and root rotation,
+ * enrollment with a factory certificate (each refusal writing nothing),
+ * revocation and CRL, roles, the audit log.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,10 +13,12 @@
 
 #include "server/srv.h"
 
+#include <fwtrust/fwt_fleet.h>
 #include <fwtrust/fwt_keys.h>
 
 #include <libpq-fe.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +373,41 @@ static void test_parsers(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(fwt_srv_parse_enroll((const uint8_t *)bad[i], strlen(bad[i]), &r), FWT_E_MALFORMED);
     }
+    /* with a factory certificate instead of a token */
+    const char *fok = "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\","
+                      "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\","
+                      "\"signature\":\"3045ff\",\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\","
+                      "\"hardware_id\":\"b\",\"serial\":\"FAC-1\"}";
+    assert_int_equal(fwt_srv_parse_enroll((const uint8_t *)fok, strlen(fok), &r), FWT_OK);
+    assert_non_null(r.factory_cert);
+    assert_string_equal(r.token, "");
+    assert_int_equal(r.signature_len, 3);
+    assert_int_equal(r.signature[2], 0xff);
+    fwt_srv_enroll_req_free(&r);
+    static const char *const fbad[] = {
+        /* a token beside the factory certificate */
+        "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\",\"token\":\"00\","
+        "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\",\"signature\":\"30\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+        /* a short nonce */
+        "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\",\"nonce\":\"00aa\",\"signature\":\"30\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+        /* an odd-length signature */
+        "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\","
+        "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\",\"signature\":\"304\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+        /* not a PEM certificate */
+        "{\"factory_cert\":\"MIIB\","
+        "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\",\"signature\":\"30\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+        /* no signature */
+        "{\"factory_cert\":\"-----BEGIN CERTIFICATE-----\\n\","
+        "\"nonce\":\"00000000000000000000000000000000000000000000000000000000000000aa\","
+        "\"csr\":\"-----BEGIN CERTIFICATE REQUEST-----\\n\",\"hardware_id\":\"b\",\"serial\":\"s\"}",
+    };
+    for (size_t i = 0; i < sizeof(fbad) / sizeof(fbad[0]); i++) {
+        assert_int_equal(fwt_srv_parse_enroll((const uint8_t *)fbad[i], strlen(fbad[i]), &r), FWT_E_MALFORMED);
+    }
     char *big = calloc(1, FWT_SRV_BODY_MAX + 2);
     memset(big, ' ', FWT_SRV_BODY_MAX + 1);
     assert_int_equal(fwt_srv_parse_enroll((const uint8_t *)big, FWT_SRV_BODY_MAX + 1, &r), FWT_E_TOO_LARGE);
@@ -382,6 +420,297 @@ static void test_parsers(void **state)
     assert_int_equal(fwt_srv_parse_admin_body((const uint8_t *)"{\"add\":[1]}", 11, allowed, &o), FWT_E_MALFORMED);
     assert_int_equal(fwt_srv_parse_admin_body((const uint8_t *)"{\"ttl\":-1}", 10, allowed, &o), FWT_E_MALFORMED);
     assert_int_equal(fwt_srv_parse_admin_body((const uint8_t *)"{\"rm\":1}", 8, allowed, &o), FWT_E_MALFORMED);
+}
+
+/* Director root rotation (director_keys.c): root N+1 signed by the old and the new root key;
+ * new online keys; every device's metadata re-signed at its next refresh, versions up; a key
+ * that is not the trusted root's, or a role below approver, rotates nothing; a rotation cut
+ * after its root (keys still ROLE.key.new) loads; keys no root names are refused. */
+static void test_director_rotation(void **state)
+{
+    (void)state;
+    fwt_srv *s = open_srv();
+    char *t = one_token(s);
+    char id[65], path[400], newroot[400];
+    struct ca_issued c;
+    assert_int_equal(enroll(s, t, "SN-rot", id, &c), FWT_OK);
+    uint64_t tv = 0;
+    assert_int_equal(director_refresh(s, id, &tv), FWT_OK);
+    assert_int_equal(tv, 1);
+    char old_ts[65];
+    snprintf(old_ts, sizeof(old_ts), "%s", s->dk[2].keyid);
+    struct fwt_srv_actor w = approver(), viewer = {"admin:v", FWT_SRV_VIEWER};
+    snprintf(newroot, sizeof(newroot), "%s/newroot.pem", g_tmp);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, newroot, NULL), FWT_OK);
+    struct fwt_srv_rotate_opts o = {NULL, newroot, 1, 0, NULL};
+    json_t *info = NULL;
+    int64_t audits = count(s, "SELECT COUNT(*) FROM events WHERE kind = 'director-rotate-root'");
+    /* refused: a viewer; a root key that is not root 1's */
+    assert_int_equal(fwt_srv_director_rotate(s, &viewer, &o, &info), FWT_E_KEY);
+    struct fwt_srv_rotate_opts bogus = {newroot, newroot, 1, 0, NULL};
+    assert_int_equal(fwt_srv_director_rotate(s, &w, &bogus, &info), FWT_E_KEY);
+    assert_non_null(strstr(fwt_detail(), "is not a root key of director root version 1"));
+    snprintf(path, sizeof(path), "%s/director/2.root.json", g_dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(count(s, "SELECT COUNT(*) FROM events WHERE kind = 'director-rotate-root'"), audits);
+    /* the rotation */
+    assert_int_equal(fwt_srv_director_rotate(s, &w, &o, &info), FWT_OK);
+    assert_int_equal(json_integer_value(json_object_get(info, "version")), 2);
+    json_decref(info);
+    assert_int_equal(s->root_version, 2);
+    assert_string_not_equal(s->dk[2].keyid, old_ts);
+    assert_int_equal(count(s, "SELECT COUNT(*) FROM events WHERE kind = 'director-rotate-root'"), audits + 1);
+    json_t *root = json_loadb(s->root_json, s->root_len, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(root, "signatures")), 2);
+    json_decref(root);
+    /* the device's metadata: new versions, signed by the new timestamp key */
+    assert_int_equal(director_refresh(s, id, &tv), FWT_OK);
+    assert_int_equal(tv, 2);
+    char *body = NULL;
+    size_t len = 0;
+    assert_int_equal(director_get(s, id, "timestamp", &body, &len), FWT_OK);
+    assert_non_null(strstr(body, s->dk[2].keyid));
+    assert_null(strstr(body, old_ts));
+    free(body);
+    /* another process sees the rotation by itself */
+    fwt_srv *s2 = open_srv();
+    assert_int_equal(s2->root_version, 2);
+    struct fwt_srv_rotate_opts online = {newroot, NULL, 1, 0, NULL};
+    assert_int_equal(fwt_srv_director_rotate(s2, &w, &online, &info), FWT_OK);
+    json_decref(info);
+    assert_int_equal(director_refresh(s, id, &tv), FWT_OK); /* s takes root 3 up */
+    assert_int_equal(s->root_version, 3);
+    assert_string_equal(s->dk[2].keyid, s2->dk[2].keyid);
+    assert_int_equal(tv, 3);
+    fwt_srv_close(s2);
+    /* cut after root 3 was written: the timestamp key still ROLE.key.new, an old one in place */
+    char key[400], key_new[400];
+    snprintf(key, sizeof(key), "%s/director/timestamp.key", g_dir);
+    snprintf(key_new, sizeof(key_new), "%s/director/timestamp.key.new", g_dir);
+    assert_int_equal(rename(key, key_new), 0);
+    assert_int_equal(fwt_keygen_file(FWT_KEY_ECDSA_P256, key, NULL), FWT_OK);
+    s2 = open_srv();
+    assert_string_equal(s2->dk[2].keyid, s->dk[2].keyid);
+    fwt_srv_close(s2);
+    /* no file holds a key root 3 names: the server does not start */
+    assert_int_equal(unlink(key_new), 0);
+    assert_int_equal(fwt_srv_open(g_dir, NULL, &s2), FWT_E_KEY);
+    assert_non_null(strstr(fwt_detail(), "is not the timestamp key of director root version 3"));
+    ca_issued_free(&c);
+    free(t);
+    fwt_srv_close(s);
+}
+
+/* ---- enrollment with a factory certificate (factory.c) ---- */
+
+/* A certificate for key: subject CN cn (and serialNumber serial, if any), issued by issuer
+ * (NULL: self-signed) with ikey, valid from..to days from now, a CA or not. */
+static X509 *mk_cert(EVP_PKEY *key, const char *cn, const char *serial, X509 *issuer, EVP_PKEY *ikey, int ca,
+                     long from, long to)
+{
+    X509 *x = X509_new();
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), (long)(rand() & 0x7fffffff));
+    X509_gmtime_adj(X509_getm_notBefore(x), from * 86400);
+    X509_gmtime_adj(X509_getm_notAfter(x), to * 86400);
+    X509_NAME *n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    if (serial) {
+        X509_NAME_add_entry_by_txt(n, "serialNumber", MBSTRING_ASC, (const unsigned char *)serial, -1, -1, 0);
+    }
+    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
+    X509_set_pubkey(x, key);
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+    X509_EXTENSION *bc = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+    assert_non_null(bc);
+    X509_add_ext(x, bc, -1);
+    X509_EXTENSION_free(bc);
+    assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
+    return x;
+}
+
+static char *pem_of(X509 *x)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_X509(b, x), 1);
+    char *d = NULL;
+    long n = BIO_get_mem_data(b, &d);
+    char *out = strndup(d, (size_t)n);
+    BIO_free(b);
+    return out;
+}
+
+/* The crypto layer's handle of an OpenSSL key (through a PEM file). */
+static fwt_privkey *as_privkey(EVP_PKEY *k, const char *name)
+{
+    char p[400];
+    snprintf(p, sizeof(p), "%s/%s.pem", g_tmp, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    fwt_privkey *pk = NULL;
+    assert_int_equal(fwt_privkey_load(p, NULL, &pk), FWT_OK);
+    return pk;
+}
+
+/* A request: cert_pem, a fresh nonce, signed by signer over csr text, hardware id, serial. */
+static void factory_req(fwt_srv *s, struct fwt_srv_enroll_req *r, const char *cert_pem, fwt_privkey *signer,
+                        const char *serial, const char *nonce)
+{
+    memset(r, 0, sizeof(*r));
+    int64_t exp = 0;
+    if (nonce) {
+        snprintf(r->nonce, sizeof(r->nonce), "%s", nonce);
+    } else {
+        assert_int_equal(srv_enroll_nonce(s, r->nonce, &exp), FWT_OK);
+    }
+    r->csr = strdup("-----BEGIN CERTIFICATE REQUEST-----\n(the key goes separately here)\n");
+    r->factory_cert = strdup(cert_pem);
+    snprintf(r->hardware_id, sizeof(r->hardware_id), "board-1");
+    snprintf(r->serial, sizeof(r->serial), "%s", serial);
+    char *msg = NULL;
+    size_t ml = 0;
+    assert_int_equal(fwt_fleet_factory_message(r->nonce, r->csr, r->hardware_id, r->serial, &msg, &ml), FWT_OK);
+    r->signature_len = sizeof(r->signature);
+    assert_int_equal(fwt_sign_message(signer, (const uint8_t *)msg, ml, r->signature, &r->signature_len), FWT_OK);
+    free(msg);
+}
+
+static int64_t written(fwt_srv *s)
+{
+    return count(s, "SELECT COUNT(*) FROM devices") * 1000000 + count(s, "SELECT COUNT(*) FROM factory_identities") * 10000 +
+           count(s, "SELECT COUNT(*) FROM enroll_nonces WHERE used_at IS NOT NULL") * 100 +
+           count(s, "SELECT COUNT(*) FROM device_certs");
+}
+
+static void test_factory_enroll(void **state)
+{
+    (void)state;
+    fwt_srv *s = open_srv();
+    struct fwt_srv_actor w = approver(), viewer = {"admin:v", FWT_SRV_VIEWER};
+    EVP_PKEY *cak = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), *otk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *dk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), *wk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *ca = mk_cert(cak, "Acme CA", NULL, NULL, cak, 1, -1, 3650), *other = mk_cert(otk, "Other", NULL, NULL, otk, 1, -1, 3650);
+    X509 *good = mk_cert(dk, "widget", "FAC-1", ca, cak, 0, -1, 365);
+    X509 *expired = mk_cert(dk, "widget", "FAC-2", ca, cak, 0, -400, -1);
+    X509 *unknown = mk_cert(dk, "widget", "FAC-3", other, otk, 0, -1, 365);
+    char *ca_pem = pem_of(ca), *good_pem = pem_of(good), *exp_pem = pem_of(expired), *unk_pem = pem_of(unknown);
+    fwt_privkey *dpk = as_privkey(dk, "factory"), *wpk = as_privkey(wk, "wrong");
+    json_t *info = NULL;
+    /* the CA: approver only; a device certificate is no CA */
+    assert_int_equal(fwt_srv_factory_ca_add(s, &viewer, "acme", ca_pem, strlen(ca_pem), &info), FWT_E_KEY);
+    assert_int_equal(fwt_srv_factory_ca_add(s, &w, "acme", good_pem, strlen(good_pem), &info), FWT_E_CERT);
+    assert_int_equal(fwt_srv_factory_ca_add(s, &w, "acme", ca_pem, strlen(ca_pem), &info), FWT_OK);
+    json_decref(info);
+    assert_int_equal(count(s, "SELECT COUNT(*) FROM events WHERE kind = 'factory-ca-add'"), 1);
+    struct fwt_srv_enroll_req r;
+    char id[65], id2[65];
+    struct ca_issued c, c2;
+    int reused = 0;
+    int64_t before = written(s);
+    /* refusals: nothing written */
+    EVP_PKEY *pub = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    factory_req(s, &r, good_pem, wpk, "FAC-1", NULL);
+    assert_int_equal(srv_factory_enroll(s, &r, pub, id, &c, &reused), FWT_E_SIGNATURE);
+    fwt_srv_enroll_req_free(&r);
+    factory_req(s, &r, exp_pem, dpk, "FAC-2", NULL);
+    assert_int_equal(srv_factory_enroll(s, &r, pub, id, &c, &reused), FWT_E_CERT);
+    assert_non_null(strstr(fwt_detail(), "expired"));
+    fwt_srv_enroll_req_free(&r);
+    factory_req(s, &r, unk_pem, dpk, "FAC-3", NULL);
+    assert_int_equal(srv_factory_enroll(s, &r, pub, id, &c, &reused), FWT_E_CERT);
+    assert_non_null(strstr(fwt_detail(), "not issued by a configured factory CA"));
+    fwt_srv_enroll_req_free(&r);
+    factory_req(s, &r, good_pem, dpk, "FAC-9", NULL); /* the request's serial is not the certificate's */
+    assert_int_equal(srv_factory_enroll(s, &r, pub, id, &c, &reused), FWT_E_CERT);
+    fwt_srv_enroll_req_free(&r);
+    factory_req(s, &r, good_pem, dpk, "FAC-1", NULL); /* the device key is the factory key */
+    assert_int_equal(srv_factory_enroll(s, &r, dk, id, &c, &reused), FWT_E_STATE);
+    assert_int_equal(reused, 1);
+    fwt_srv_enroll_req_free(&r);
+    factory_req(s, &r, good_pem, dpk, "FAC-1", "00000000000000000000000000000000000000000000000000000000000000aa");
+    assert_int_equal(srv_factory_enroll(s, &r, pub, id, &c, &reused), FWT_E_KEY); /* a nonce never issued */
+    fwt_srv_enroll_req_free(&r);
+    assert_int_equal(written(s), before);
+    /* the good one; then its nonce and its identity are used up */
+    factory_req(s, &r, good_pem, dpk, "FAC-1", NULL);
+    assert_int_equal(srv_factory_enroll(s, &r, pub, id, &c, &reused), FWT_OK);
+    char nonce[65];
+    snprintf(nonce, sizeof(nonce), "%s", r.nonce);
+    fwt_srv_enroll_req_free(&r);
+    assert_int_equal(count(s, "SELECT COUNT(*) FROM factory_identities"), 1);
+    EVP_PKEY *pub2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    before = written(s);
+    factory_req(s, &r, good_pem, dpk, "FAC-1", nonce);
+    assert_int_equal(srv_factory_enroll(s, &r, pub2, id2, &c2, &reused), FWT_E_KEY);
+    fwt_srv_enroll_req_free(&r);
+    factory_req(s, &r, good_pem, dpk, "FAC-1", NULL);
+    assert_int_equal(srv_factory_enroll(s, &r, pub2, id2, &c2, &reused), FWT_E_STATE);
+    assert_int_equal(reused, 0);
+    assert_non_null(strstr(fwt_detail(), "already enrolled as device"));
+    fwt_srv_enroll_req_free(&r);
+    factory_req(s, &r, good_pem, dpk, "FAC-1", NULL); /* a key a device has */
+    assert_int_equal(srv_factory_enroll(s, &r, pub, id2, &c2, &reused), FWT_E_STATE);
+    assert_int_equal(reused, 1);
+    fwt_srv_enroll_req_free(&r);
+    assert_int_equal(written(s), before);
+    /* revoked: refused until allowed, then once, as a new record */
+    assert_int_equal(fwt_srv_device_allow_reenroll(s, &w, id), FWT_E_STATE); /* active */
+    assert_int_equal(fwt_srv_device_revoke(s, &w, id, 0), FWT_OK);
+    factory_req(s, &r, good_pem, dpk, "FAC-1", NULL);
+    assert_int_equal(srv_factory_enroll(s, &r, pub2, id2, &c2, &reused), FWT_E_STATE);
+    fwt_srv_enroll_req_free(&r);
+    assert_int_equal(fwt_srv_device_allow_reenroll(s, &viewer, id), FWT_E_KEY);
+    assert_int_equal(fwt_srv_device_allow_reenroll(s, &w, id), FWT_OK);
+    factory_req(s, &r, good_pem, dpk, "FAC-1", NULL);
+    assert_int_equal(srv_factory_enroll(s, &r, pub2, id2, &c2, &reused), FWT_OK);
+    fwt_srv_enroll_req_free(&r);
+    assert_string_not_equal(id, id2);
+    json_t *old = NULL;
+    assert_int_equal(fwt_srv_device_show(s, id, &old), FWT_OK);
+    char moved[200];
+    snprintf(moved, sizeof(moved), "FAC-1@%s", id);
+    assert_string_equal(json_string_value(json_object_get(old, "serial")), moved);
+    assert_string_equal(json_string_value(json_object_get(old, "status")), "revoked");
+    json_decref(old);
+    EVP_PKEY *pub3 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    char id3[65];
+    struct ca_issued c3;
+    factory_req(s, &r, good_pem, dpk, "FAC-1", NULL); /* allowed once */
+    assert_int_equal(srv_factory_enroll(s, &r, pub3, id3, &c3, &reused), FWT_E_STATE);
+    fwt_srv_enroll_req_free(&r);
+    /* the CA removed: nothing enrolls through it */
+    char fp[65];
+    assert_int_equal(ca_cert_fp(ca, fp), FWT_OK);
+    assert_int_equal(fwt_srv_factory_ca_remove(s, &w, fp), FWT_OK);
+    assert_int_equal(fwt_srv_factory_ca_remove(s, &w, fp), FWT_E_NOT_FOUND);
+    factory_req(s, &r, good_pem, dpk, "FAC-1", NULL);
+    assert_int_equal(srv_factory_enroll(s, &r, pub3, id3, &c3, &reused), FWT_E_CERT);
+    fwt_srv_enroll_req_free(&r);
+    ca_issued_free(&c);
+    ca_issued_free(&c2);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(pub2);
+    EVP_PKEY_free(pub3);
+    fwt_privkey_free(dpk);
+    fwt_privkey_free(wpk);
+    free(ca_pem);
+    free(good_pem);
+    free(exp_pem);
+    free(unk_pem);
+    X509_free(ca);
+    X509_free(other);
+    X509_free(good);
+    X509_free(expired);
+    X509_free(unknown);
+    EVP_PKEY_free(cak);
+    EVP_PKEY_free(otk);
+    EVP_PKEY_free(dk);
+    EVP_PKEY_free(wk);
+    fwt_srv_close(s);
 }
 
 /* The audit log's event entries: canonical only; text rules. */
@@ -431,6 +760,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enroll_is_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkin_replay_and_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_director_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_director_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_factory_enroll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_crl_roles_audit, setup, teardown),
         cmocka_unit_test(test_parsers),
         cmocka_unit_test(test_event_entries),

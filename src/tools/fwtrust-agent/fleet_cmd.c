@@ -16,10 +16,19 @@ static struct fwt_agent_enroll_opts g_enroll;
 
 const struct fwt_opt k_enroll_opts[] = {
     FWT_OPT_STR_(0, "server", "URL", &g_enroll.server, "the fleet server, https://HOST:PORT (required)"),
-    FWT_OPT_STR_(0, "token", "FILE", &g_enroll.token_file, "the one-time enrollment token (first line;\nrequired)"),
+    FWT_OPT_STR_(0, "token", "FILE", &g_enroll.token_file,
+                 "the one-time enrollment token (first line;\nrequired unless --factory-cert)"),
     FWT_OPT_STR_(0, "ca", "FILE", &g_enroll.ca,
                  "PEM CA the server's TLS certificate must chain\nto (required; kept as the server pin)"),
-    FWT_OPT_STR_(0, "serial", "SERIAL", &g_enroll.serial, "this device's serial number (required)"),
+    FWT_OPT_STR_(0, "serial", "SERIAL", &g_enroll.serial,
+                 "this device's serial number (required with\n--token; with --factory-cert: its\nserialNumber)"),
+    FWT_OPT_STR_(0, "factory-cert", "CERT", &g_enroll.factory_cert,
+                 "enroll with the manufacturer's certificate of\nthis device (PEM, intermediates after it)\n"
+                 "instead of a token"),
+    FWT_OPT_STR_(0, "factory-key", "KEY", &g_enroll.factory_key,
+                 "its private key: a PEM file or a pkcs11: URI\n(required with --factory-cert)"),
+    FWT_OPT_STR_(0, "factory-pin-file", "FILE", &g_enroll.factory_pin_file,
+                 "the token PIN of a pkcs11: factory key"),
     FWT_OPT_END_,
 };
 
@@ -29,10 +38,18 @@ const char k_enroll_desc[] =
     "(POST /v1/enroll, the server verified against --ca), check the short-lived\n"
     "certificate it gets (this key, CN = the device id given), trust the director root\n"
     "it gets (its own signatures checked) for 'update', and write [fleet] into\n"
-    "device.ini. Nothing changes on failure. docs/fleet-protocol.md.\n\n"
+    "device.ini. Nothing changes on failure. docs/fleet-protocol.md.\n"
+    "With --factory-cert and --factory-key instead of --token: the manufacturer's\n"
+    "certificate proves the device (no token). The agent gets a single-use nonce from\n"
+    "the server (POST /v1/enroll/nonce) and signs it, the request's SHA-256, the\n"
+    "hardware id and the serial (the certificate's subject serialNumber) with the\n"
+    "factory key; the server checks the chain to a configured factory CA, validity,\n"
+    "the signature and that the identity and the new key were never enrolled.\n\n"
     "Exit: 0 enrolled; 1 bad option or token file; 9 network, TLS, or the server refused\n"
-    "(bad or used token, serial already enrolled: named); 20 malformed answer;\n"
-    "29 certificate for another key or device id; 40-43 director root refused.";
+    "(bad or used token or nonce, factory certificate refused, serial already enrolled,\n"
+    "key reused: named); 7 factory key unusable; 20 malformed answer; 29 certificate for\n"
+    "another key or device id, or a factory certificate without a serialNumber;\n"
+    "40-43 director root refused.";
 
 static int g_no_update, g_loop;
 static uint64_t g_count;
@@ -61,11 +78,14 @@ const char k_checkin_desc[] =
     "its attestation key (credential activation, POST /v1/attest/enroll, activate),\n"
     "then quotes its PCRs and event log with a fresh server nonce (POST /v1/attest/nonce,\n"
     "quote); the server's verdict is printed (--json: \"attestation\"). A fail does not\n"
-    "stop the check-in; a server that does not attest is skipped. docs/attestation.md.\n\n"
+    "stop the check-in; a server that does not attest is skipped. docs/attestation.md.\n"
+    "When the server names a newer director root (a rotation), the device walks the\n"
+    "director's root versions in order, each signed by its trusted root's keys and by\n"
+    "its own (TUF 5.3), before anything else is trusted from the director.\n\n"
     "Exit: 0 checked in; 1 not enrolled; 9 network, TLS, or the server refused\n"
     "(revoked device, replayed counter: named); 10 locked; 11 fleet state corrupt;\n"
     "20 malformed answer; 29 the renewed certificate is not for this key; 2 the TPM\n"
-    "failed (attestation).";
+    "failed (attestation); 40-44 a newer director root refused (the trusted one kept).";
 
 static int fail(const char *name, fwt_err err, int json)
 {
@@ -88,8 +108,14 @@ static void time_text(int64_t t, char out[32])
 
 int agent_enroll_run(const char *dir, const char *name, int json)
 {
-    if (!g_enroll.server || !g_enroll.token_file || !g_enroll.ca || !g_enroll.serial) {
-        return fwt_cli_usage_error(name, "--server, --token, --ca and --serial are required");
+    if (g_enroll.factory_cert || g_enroll.factory_key) {
+        if (!g_enroll.server || !g_enroll.ca || !g_enroll.factory_cert || !g_enroll.factory_key || g_enroll.token_file) {
+            return fwt_cli_usage_error(name, "--server, --ca, --factory-cert and --factory-key are required "
+                                             "together (and no --token)");
+        }
+    } else if (!g_enroll.server || !g_enroll.token_file || !g_enroll.ca || !g_enroll.serial) {
+        return fwt_cli_usage_error(name, "--server, --token, --ca and --serial are required (or --factory-cert "
+                                         "and --factory-key instead of --token)");
     }
     fwt_agent *dev = NULL;
     struct fwt_agent_enroll_result r;
@@ -148,6 +174,8 @@ static int checkin_once(const char *dir, const char *name, int json, int *assign
                                      (json_int_t)r.director_version, "device_director_version",
                                      (json_int_t)r.device_director_version, "director_newer", r.director_newer,
                                      "renewed", r.renewed, "certificate_not_after", na);
+        json_object_set_new(o, "director_root_version", json_integer((json_int_t)r.director_root_version));
+        json_object_set_new(o, "director_root_updated", json_boolean(r.director_root_updated));
         json_object_set_new(o, "attestation", aj);
         fwt_cli_json_print(o);
     } else {
@@ -161,6 +189,9 @@ static int checkin_once(const char *dir, const char *name, int json, int *assign
                (unsigned long long)r.device_director_version,
                r.director_newer ? ": newer director metadata, run update" : "",
                r.renewed ? "; certificate renewed" : "");
+        if (r.director_root_updated) {
+            printf("director root now version %llu\n", (unsigned long long)r.director_root_version);
+        }
     }
     return 0;
 }

@@ -995,6 +995,175 @@ static int cmd_image_repo_set(const struct fwt_cli_args *a)
     return e == FWT_OK ? done(json_pack("{s:s}", "metadata_url", g_meta_url), image_repo_text) : fail(e);
 }
 
+/* ---- factory CAs, re-enrollment (enrollment with a factory certificate) ---- */
+
+static const char *g_fca_cert;
+static const struct fwt_opt k_fca_add_opts[] = {
+    FWT_OPT_STR_(0, "cert", "FILE", &g_fca_cert, "the manufacturer's CA certificate (PEM; required)"),
+    FWT_OPT_END_,
+};
+
+static void fca_text(json_t *o)
+{
+    printf("factory CA %s (%s): %s\n", json_string_value(json_object_get(o, "name")),
+           json_string_value(json_object_get(o, "fp")), json_string_value(json_object_get(o, "subject")));
+}
+
+static int cmd_factory_ca_add(const struct fwt_cli_args *a)
+{
+    if (!g_fca_cert) {
+        return fwt_cli_usage_error(g_name, "--cert FILE is required");
+    }
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    fwt_err e = fwt_read_file(g_fca_cert, FWT_SRV_BODY_MAX, &pem, &len);
+    if (e != FWT_OK) {
+        return fail(e);
+    }
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        free(pem);
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    json_t *info = NULL;
+    e = fwt_srv_factory_ca_add(s, &who, a->argv[0], (const char *)pem, len, &info);
+    fwt_srv_close(s);
+    free(pem);
+    return e == FWT_OK ? done(info, fca_text) : fail(e);
+}
+
+static void fca_list_text(json_t *o)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(o, "factory_cas"), i, c)
+    {
+        fca_text(c);
+    }
+}
+
+static int cmd_factory_ca_list(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    json_t *arr = NULL;
+    fwt_err e = fwt_srv_factory_ca_list(s, &arr);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:o}", "factory_cas", arr), fca_list_text) : fail(e);
+}
+
+static void fca_removed_text(json_t *o)
+{
+    printf("factory CA %s removed\n", json_string_value(json_object_get(o, "fp")));
+}
+
+static int cmd_factory_ca_remove(const struct fwt_cli_args *a)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    fwt_err e = fwt_srv_factory_ca_remove(s, &who, a->argv[0]);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(json_pack("{s:s}", "fp", a->argv[0]), fca_removed_text) : fail(e);
+}
+
+static void reenroll_text(json_t *o)
+{
+    printf("device %s (%s): its factory identity may enroll once more\n",
+           json_string_value(json_object_get(o, "id")), json_string_value(json_object_get(o, "status")));
+}
+
+static int cmd_device_allow_reenroll(const struct fwt_cli_args *a)
+{
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    fwt_err e = fwt_srv_device_allow_reenroll(s, &who, a->argv[0]);
+    json_t *o = NULL;
+    if (e == FWT_OK) {
+        e = fwt_srv_device_show(s, a->argv[0], &o);
+    }
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(o, reenroll_text) : fail(e);
+}
+
+/* ---- the director root ---- */
+
+static struct fwt_srv_rotate_opts g_rot;
+static const struct fwt_opt k_rotate_opts[] = {
+    FWT_OPT_STR_(0, "root-key", "KEY", &g_rot.root_key,
+                 "the current director root key (PEM or pkcs11:;\ndefault DIR/offline/root.key)"),
+    FWT_OPT_STR_(0, "new-root-key", "KEY", &g_rot.new_root_key,
+                 "the new root key (PEM or pkcs11:, e.g. from\nfwtrust keygen); default: the root key stays"),
+    FWT_OPT_FLAG_(0, "rotate-online", &g_rot.rotate_online,
+                  "new targets, snapshot and timestamp keys\n(DIR/director/*.key)"),
+    FWT_OPT_U64_(0, "expires-days", "N", &g_rot.expires_days, 1, 3650, "the new root's lifetime (default 365)"),
+    FWT_OPT_STR_(0, "pin-file", "FILE", &g_rot.pin_file, "the token PIN for pkcs11: keys (first line)"),
+    FWT_OPT_END_,
+};
+
+static void rotate_text(json_t *o)
+{
+    printf("director root version %lld written (%s); root key %s%s\n",
+           (long long)json_integer_value(json_object_get(o, "version")), json_string_value(json_object_get(o, "file")),
+           json_string_value(json_object_get(o, "root_keyid")),
+           json_is_true(json_object_get(o, "online_rotated")) ? "; new online keys" : "");
+}
+
+static int cmd_director_rotate(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    struct fwt_srv_actor who;
+    local_actor(&who);
+    json_t *info = NULL;
+    fwt_err e = fwt_srv_director_rotate(s, &who, &g_rot, &info);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(info, rotate_text) : fail(e);
+}
+
+static void director_text(json_t *o)
+{
+    json_t *k = json_object_get(o, "keyids");
+    printf("director root version %lld, expires %s\ntargets %s\nsnapshot %s\ntimestamp %s\n",
+           (long long)json_integer_value(json_object_get(o, "version")),
+           json_string_value(json_object_get(o, "expires")), json_string_value(json_object_get(k, "targets")),
+           json_string_value(json_object_get(k, "snapshot")), json_string_value(json_object_get(k, "timestamp")));
+}
+
+static int cmd_director_status(const struct fwt_cli_args *a)
+{
+    (void)a;
+    fwt_srv *s = NULL;
+    int rc = open_srv(&s);
+    if (rc) {
+        return rc;
+    }
+    json_t *info = NULL;
+    fwt_err e = fwt_srv_director_status(s, &info);
+    fwt_srv_close(s);
+    return e == FWT_OK ? done(info, director_text) : fail(e);
+}
+
 /* ---- the command table ---- */
 
 static const struct fwt_cli_cmd k_cmds[] = {
@@ -1069,6 +1238,33 @@ static const struct fwt_cli_cmd k_cmds[] = {
     {"image exposure", "[SHA256]", 0, 1, "which devices run each image (and which images are blocked)",
      "For each image devices run (the confirmed, else trial, slot of their last manifest)\n"
      "and each blocked image: how many devices run it and which.", NULL},
+    {"factory-ca add", "NAME", 1, 1, "trust a manufacturer's CA for enrollment with a factory certificate",
+     "Devices whose factory certificate chains to this root CA (PEM, self-signed,\n"
+     "basicConstraints CA, valid now; intermediates come with each device's\n"
+     "certificate) enroll without a token: fwtrust-agent enroll --factory-cert CERT\n"
+     "--factory-key KEY. The certificate's subject serialNumber is the device serial;\n"
+     "one factory identity (CA, serialNumber) enrolls one device record. Approver;\n"
+     "recorded in the audit log. docs/fleet-protocol.md.",
+     k_fca_add_opts},
+    {"factory-ca list", "", 0, 0, "the manufacturers' CAs trusted for enrollment", NULL, NULL},
+    {"factory-ca remove", "FP", 1, 1, "stop trusting a factory CA (by its SHA-256 fingerprint)",
+     "Devices enrolled through it stay enrolled; new enrollments through it are refused.\n"
+     "Recorded in the audit log.", NULL},
+    {"device allow-reenroll", "ID", 1, 1, "let a revoked device's factory identity enroll once more",
+     "A revoked or decommissioned device that enrolled with a factory certificate: its\n"
+     "factory identity may enroll again, once (a new device record; the old one keeps\n"
+     "its id, history and revoked certificates, its serial becoming SERIAL@ID).\n"
+     "Approver; recorded in the audit log.", NULL},
+    {"director rotate-root", "", 0, 0, "write the next director root (new root and/or online keys)",
+     "Write DIR/director/(N+1).root.json signed by the current root key (--root-key,\n"
+     "a key of root N) and by the new one (--new-root-key), as TUF 1.0 section 5.3.4\n"
+     "requires; with --rotate-online, new targets/snapshot/timestamp keys. Devices walk\n"
+     "the root versions in order at their next check-in or update; every device's\n"
+     "director metadata is re-signed with the new keys at its next fetch. Running\n"
+     "servers take the new root up by themselves (copy DIR/director/ to every host).\n"
+     "Recorded in the audit log. docs/server.md#keys.",
+     k_rotate_opts},
+    {"director status", "", 0, 0, "the director root in force and its online keys", NULL, NULL},
     {"alert import-gate", "FILE", 1, 1, "the publish gate's refusals and overrides (publish-gate.jsonl) as alerts",
      "Each record of a repository's publish-gate.jsonl (fwtrust repo publish) becomes an\n"
      "alert of rule publish-gate, recorded, audited and sent to the webhooks like the\n"
@@ -1082,7 +1278,9 @@ static int (*const k_run[])(const struct fwt_cli_args *) = {
     cmd_assign,      cmd_assignment_list, cmd_enroll_token, cmd_admin_token, cmd_admin_cert, cmd_events, cmd_routes,
     cmd_rollout_create, cmd_rollout_approve, cmd_rollout_status, cmd_rollout_halt, cmd_rollout_resume,
     cmd_rollout_cancel, cmd_rollout_retry, cmd_device_quarantine, cmd_version_vulnerable, cmd_metrics,
-    cmd_image_repo_set, cmd_image_block, cmd_image_exposure, cmd_alert_import_gate,
+    cmd_image_repo_set, cmd_image_block, cmd_image_exposure, cmd_factory_ca_add, cmd_factory_ca_list,
+    cmd_factory_ca_remove, cmd_device_allow_reenroll, cmd_director_rotate, cmd_director_status,
+    cmd_alert_import_gate,
 };
 _Static_assert(sizeof(k_run) / sizeof(k_run[0]) + 1 == sizeof(k_cmds) / sizeof(k_cmds[0]),
                "one handler per fwtrust-server command");
