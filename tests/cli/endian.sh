@@ -82,7 +82,7 @@ for magic in '\x3d\xb8\x96\xf3' '\xf3\x96\x3d\xb8' '\x00\x00\x00\x00'; do
     cp "$T/full.bin" "$T/m.bin"
     printf "$magic" | dd of="$T/m.bin" bs=1 seek=0 conv=notrunc 2>/dev/null
     expect 20 "" "$FWTRUST" verify --key "$ED" "$T/m.bin"
-    expect 20 "neither 0x96f3b83d little endian" "$FWTRUST" inspect "$T/m.bin"
+    expect 20 "expected 0x96f3b83d in either byte order" "$FWTRUST" inspect "$T/m.bin"
     expect 1 "bad header magic" "$PY" "$V" "$ED" "$T/m.bin"
 done
 expect 0 "" "$FWTRUST" sign -k "$S/root-ed25519.pem" "${IMG[@]}" -s 7 -d "(1,1.2.3+4)" \

@@ -347,9 +347,10 @@ static int run(int argc, char **argv)
     }
     err = fwt_header_decode(raw, &hdr);
     if (err != FWT_OK) {
-        err = fwt_fail(err, "%s: no image header (magic bytes %02x %02x %02x %02x: neither 0x%08x "
-                       "little endian, 3d b8 f3 96, nor big endian, 96 f3 b8 3d)", path, raw[0],
-                       raw[1], raw[2], raw[3], FWT_IMAGE_MAGIC);
+        err = fwt_fail(err, "%s: no image header (magic 0x%08x little endian, 0x%08x big endian; "
+                       "expected 0x%08x in either byte order)", path,
+                       (unsigned)fwt_image_u32(FWT_ORDER_LITTLE, raw),
+                       (unsigned)fwt_image_u32(FWT_ORDER_BIG, raw), FWT_IMAGE_MAGIC);
         goto out;
     }
     {
