@@ -47,6 +47,11 @@ done
 # 3. verify and inspect read the order from the magic.
 expect 0 "security counter: 7" "$FWTRUST" verify --key "$ED" "$T/full.bin"
 expect 0 "depends on: image 1 >= 1.2.3+4" "$FWTRUST" verify --key "$ED" "$T/full.bin"
+"$FWTRUST" verify --key "$ED" --json "$T/full.bin" >"$T/v.json"
+[ "$(json_field "$T/v.json" 'd["byte_order"], d["security_counter"], d["version"]')" = "('big', 7, '4.0.0+5')" ] ||
+    fail "verify --json: $(cat "$T/v.json")"
+"$FWTRUST" verify --key "$ED" --json "$T/pure-le.bin" >"$T/v.json"
+[ "$(json_field "$T/v.json" 'd["byte_order"]')" = little ] || fail "verify --json LE: $(cat "$T/v.json")"
 expect 0 "(big endian)" "$FWTRUST" inspect "$T/full.bin"
 "$FWTRUST" inspect --json "$T/full.bin" >"$T/i.json"
 [ "$(json_field "$T/i.json" 'd["header"]["byte_order"], d["header"]["hdr_size"], d["header"]["img_size"]')" = \
