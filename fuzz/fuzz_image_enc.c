@@ -2,7 +2,7 @@
  * libFuzzer target: the parsers of imgtool's fields and of encrypted images.
  * The first input byte picks one:
  *   0  fwt_boot_record_decode (the CBOR boot record)
- *   1  fwt_dependencies_parse (the -d text) and fwt_dependency_decode
+ *   1  fwt_dependencies_parse (the -d text) and fwt_dependency_decode (both byte orders)
  *   2  an image opened with fwt_decrypt_io_open (MCUboot's sample X25519 key,
  *      so inputs with that key's ENC_X25519 TLV get past the tag check) and
  *      read whole through the decrypting reader
@@ -94,8 +94,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n > FWT_SIGN_MAX_DEPS) {
             abort();
         }
-        struct fwt_dependency d;
+        struct fwt_dependency d, be;
         if (fwt_dependency_decode(data, size, &d) == FWT_OK && size != 12) {
+            abort();
+        }
+        /* big endian (imgtool --endian big): the same bytes accepted, the numbers swapped */
+        fwt_err ebe = fwt_dependency_decode_order(data, size, FWT_ORDER_BIG, &be);
+        if ((ebe == FWT_OK) != (size == 12 && fwt_dependency_decode(data, size, &d) == FWT_OK) ||
+            (ebe == FWT_OK && (be.image_id != d.image_id || be.min.major != d.min.major ||
+                               be.min.revision != (uint16_t)(data[6] << 8 | data[7]) ||
+                               be.min.build != ((uint32_t)data[8] << 24 | (uint32_t)data[9] << 16 |
+                                                (uint32_t)data[10] << 8 | data[11])))) {
             abort();
         }
         free(s);

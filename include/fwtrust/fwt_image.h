@@ -11,7 +11,10 @@
  *   | unprotected TLV area |  magic 0x6907: hash, key, signatures, certificates
  *   +----------------------+
  *
- * All multi-byte fields are little endian. The signed digest covers header,
+ * Multi-byte fields are little endian (MCUboot's order), or all big endian in
+ * an image imgtool --endian big (fwtrust sign --endian big) made for a target
+ * whose MCUboot reads its structures natively; the magic says which
+ * (FWT_ORDER_*), and every reader follows it. The signed digest covers header,
  * payload and protected TLV area. See docs/image-format.md.
  *
  * Freestanding.
@@ -36,6 +39,18 @@ extern "C" {
 #define FWT_TLV_PROT_INFO_MAGIC 0x6908U /* protected area */
 #define FWT_TLV_INFO_SIZE 4U
 #define FWT_TLV_HDR_SIZE 4U
+
+/*
+ * Byte order of an image's integer fields (fwt_image_header.byte_order): the
+ * header, both TLV info headers, every TLV header and the integer TLV values
+ * imgtool packs (SEC_CNT, DEPENDENCY). Byte strings (digests, keys,
+ * signatures, ENC_* values, certificates, the boot record's CBOR, custom TLV
+ * values) are the same in both. Never an option of a reader: the header magic
+ * FWT_IMAGE_MAGIC stored little endian (3d b8 f3 96) or big endian (96 f3 b8 3d)
+ * declares it.
+ */
+#define FWT_ORDER_LITTLE 0U
+#define FWT_ORDER_BIG 1U
 
 /* Header flags (MCUboot). */
 #define FWT_IMAGE_F_PIC 0x00000001U
@@ -106,6 +121,7 @@ struct fwt_image_header {
     uint32_t img_size;      /* payload size, excluding header */
     uint32_t flags;
     struct fwt_version version;
+    uint8_t byte_order; /* FWT_ORDER_*, from the magic (0: little endian) */
 };
 
 #ifdef __cplusplus

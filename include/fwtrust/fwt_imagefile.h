@@ -195,9 +195,13 @@ FWT_MUST_CHECK fwt_err fwt_file_dependencies(const char *path, struct fwt_depend
 /* MCUboot's comparison of a dependency: major, minor, revision (not the build
  * number). < 0, 0, > 0 as a is below, equal to, above b. */
 int fwt_version_cmp_mcuboot(const struct fwt_version *a, const struct fwt_version *b);
-/* Decode a DEPENDENCY TLV value (12 bytes). */
+/* Decode a DEPENDENCY TLV value (12 bytes) of a little-endian image. */
 FWT_MUST_CHECK fwt_err fwt_dependency_decode(const uint8_t *val, size_t len,
                                              struct fwt_dependency *out);
+/* The same in an image's byte order (FWT_ORDER_*, fwt_image_header.byte_order):
+ * imgtool packs the revision and build numbers in it. */
+FWT_MUST_CHECK fwt_err fwt_dependency_decode_order(const uint8_t *val, size_t len, unsigned order,
+                                                   struct fwt_dependency *out);
 
 /* A detached signature file: base64 text (as imgtool --sig-out writes it, and
  * fwt_sign_opts.sig_out) or the raw signature bytes (openssl pkeyutl). At most
@@ -299,6 +303,10 @@ struct fwt_sign_opts {
      * address comes from an Intel HEX input (minus header_size with pad_header). */
     int has_hex_addr;
     uint32_t hex_addr;
+    /* imgtool --endian big: the header, TLV info and TLV headers, SEC_CNT and
+     * DEPENDENCY values big endian (FWT_ORDER_BIG; fwt_image.h), and the trailer
+     * magic's max_align field; 0: little endian, MCUboot's order. */
+    int big_endian;
 };
 
 /*
@@ -342,6 +350,7 @@ struct fwt_trailer_opts {
     int overwrite_only;     /* imgtool --overwrite-only: no swap status, no key area */
     uint32_t enc_key_bytes; /* encrypted image: 16, or the ENC TLV's length with
                              * --save-enctlv (two slots' worth, each aligned); 0: none */
+    int big_endian;         /* imgtool --endian big: the magic's max_align field big endian */
 };
 FWT_MUST_CHECK fwt_err fwt_trailer_layout_ex(const struct fwt_trailer_opts *o,
                                              struct fwt_trailer *t);

@@ -282,20 +282,44 @@ FWT_MUST_CHECK fwt_err fwt_policy_threshold_met(const struct fwt_policy *policy,
 FWT_MUST_CHECK fwt_err fwt_image_parse(const struct fwt_io *io, uint8_t *work, size_t work_len,
                                        struct fwt_image_info *info);
 
-/* Decode the 32-byte header. FWT_E_MALFORMED on wrong magic. */
+/* Decode the 32-byte header in the byte order its magic declares (hdr->byte_order).
+ * FWT_E_MALFORMED on wrong magic. */
 FWT_MUST_CHECK fwt_err fwt_header_decode(const uint8_t raw[32], struct fwt_image_header *hdr);
+
+/* The byte order an image's first 4 bytes (the magic) declare: *order is
+ * FWT_ORDER_LITTLE or FWT_ORDER_BIG; FWT_E_MALFORMED when they are neither magic. */
+FWT_MUST_CHECK fwt_err fwt_image_order(const uint8_t magic[4], unsigned *order);
+
+/* Integer loads in an image's byte order (FWT_ORDER_*; any other value reads little endian). */
+uint16_t fwt_image_u16(unsigned order, const uint8_t *p);
+uint32_t fwt_image_u32(unsigned order, const uint8_t *p);
+
+/*
+ * A TLV header's type field (its first two bytes) in an image's byte order.
+ * Little endian: a u16. Big endian, as imgtool --endian big writes it: MCUboot's
+ * own types (below 0xa0) as one type byte and a zero byte (imgtool packs them
+ * 'BBH'), every other type as a big-endian u16 (imgtool's 'HH' for custom
+ * TLVs). So each type has exactly one encoding: decode refuses the others
+ * (FWT_E_MALFORMED: a zero second byte after a byte >= 0xa0, or a zero first
+ * byte before one < 0xa0), and a type >= 0x100 whose low byte is zero has none
+ * in a big-endian image (encode: FWT_E_ARG; its bytes would read as another type).
+ */
+FWT_MUST_CHECK fwt_err fwt_tlv_type_decode(unsigned order, const uint8_t b[2], uint16_t *type);
+FWT_MUST_CHECK fwt_err fwt_tlv_type_encode(unsigned order, uint16_t type, uint8_t b[2]);
 
 /* Bounded iteration over one TLV area. */
 struct fwt_tlv_iter {
     const struct fwt_io *io;
     uint32_t pos; /* next TLV header */
     uint32_t end; /* end of the area */
+    unsigned order; /* the image's byte order (hdr->byte_order) */
 };
 /* Area: 1 = protected, 0 = unprotected. FWT_E_NOT_FOUND if the image has no such area. */
 FWT_MUST_CHECK fwt_err fwt_tlv_iter_begin(struct fwt_tlv_iter *it, const struct fwt_io *io,
                                           const struct fwt_image_header *hdr, int protected_area);
 /* Next TLV: FWT_OK with type/offset/length of its value; FWT_E_NOT_FOUND at the end;
- * FWT_E_MALFORMED when a TLV runs past the area. */
+ * FWT_E_MALFORMED when a TLV runs past the area or its type bytes are not the
+ * one encoding of a type (fwt_tlv_type_decode). */
 FWT_MUST_CHECK fwt_err fwt_tlv_next(struct fwt_tlv_iter *it, uint16_t *type, uint32_t *val_off,
                                     uint16_t *val_len);
 

@@ -426,10 +426,15 @@ static void stream_header(fwt_agent_install *inst, const void *buf, size_t len)
     inst->head_len += n;
     if (inst->head_len == sizeof(inst->head)) {
         const uint8_t *h = inst->head;
-        uint64_t hdr = (uint64_t)h[8] | ((uint64_t)h[9] << 8);
-        uint64_t prot = (uint64_t)h[10] | ((uint64_t)h[11] << 8);
-        uint64_t img = (uint64_t)h[12] | ((uint64_t)h[13] << 8) | ((uint64_t)h[14] << 16) |
-                       ((uint64_t)h[15] << 24);
+        unsigned order = FWT_ORDER_LITTLE;
+        if (fwt_image_order(h, &order) != FWT_OK) {
+            inst->meta_ok = 0; /* no image magic in either byte order: the full path says why */
+            return;
+        }
+        /* the sizes in the byte order the magic declares (imgtool --endian) */
+        uint64_t hdr = fwt_image_u16(order, h + 8);
+        uint64_t prot = fwt_image_u16(order, h + 10);
+        uint64_t img = fwt_image_u32(order, h + 12);
         uint64_t end = hdr + img + prot; /* at most 2^32 + 2^17: no overflow */
         /* The snapshot must fall after the bytes already hashed. */
         inst->prefix_end = end > inst->written ? end : 0;

@@ -29,6 +29,18 @@ static inline uint64_t fwt_le64(const uint8_t *p)
     return (uint64_t)fwt_le32(p) | ((uint64_t)fwt_le32(p + 4) << 32);
 }
 
+/* Loads in an image's byte order (FWT_ORDER_*): the header, TLV headers, integer TLVs. */
+static inline uint16_t fwt_ld16(unsigned order, const uint8_t *p)
+{
+    return order == FWT_ORDER_BIG ? (uint16_t)((uint16_t)(p[0] << 8) | p[1]) : fwt_le16(p);
+}
+static inline uint32_t fwt_ld32(unsigned order, const uint8_t *p)
+{
+    return order == FWT_ORDER_BIG ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+                                        ((uint32_t)p[2] << 8) | (uint32_t)p[3]
+                                  : fwt_le32(p);
+}
+
 /* a + b into *out; 0 on success, -1 on 32-bit overflow. */
 static inline FWT_MUST_CHECK int fwt_add_u32(uint32_t a, uint32_t b, uint32_t *out)
 {

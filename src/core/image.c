@@ -39,24 +39,103 @@ static FWT_MUST_CHECK int is_enc_tlv(uint16_t t)
     return t >= FWT_TLV_ENC_RSA2048 && t <= FWT_TLV_ENC_X25519_SHA512;
 }
 
+uint16_t fwt_image_u16(unsigned order, const uint8_t *p)
+{
+    return fwt_ld16(order, p);
+}
+
+uint32_t fwt_image_u32(unsigned order, const uint8_t *p)
+{
+    return fwt_ld32(order, p);
+}
+
+fwt_err fwt_image_order(const uint8_t magic[4], unsigned *order)
+{
+    if (!magic || !order) {
+        return FWT_E_ARG;
+    }
+    if (fwt_le32(magic) == FWT_IMAGE_MAGIC) {
+        *order = FWT_ORDER_LITTLE;
+        return FWT_OK;
+    }
+    if (fwt_ld32(FWT_ORDER_BIG, magic) == FWT_IMAGE_MAGIC) {
+        *order = FWT_ORDER_BIG;
+        return FWT_OK;
+    }
+    return FWT_E_MALFORMED; /* neither order's magic (a mix of the two is neither) */
+}
+
+/* imgtool's big-endian TLV types: 'BBH' (type byte, zero) for MCUboot's own,
+ * below FIRST_WIDE; 'HH' (big-endian u16) for every other. */
+#define FIRST_WIDE 0xa0U
+
+fwt_err fwt_tlv_type_decode(unsigned order, const uint8_t b[2], uint16_t *type)
+{
+    if (!b || !type) {
+        return FWT_E_ARG;
+    }
+    if (order != FWT_ORDER_BIG) {
+        *type = fwt_le16(b);
+        return FWT_OK;
+    }
+    if (b[1] == 0) {
+        if (b[0] >= FIRST_WIDE) {
+            return FWT_E_MALFORMED; /* type 0x00XX in the wrong form, or 0xXX00: none */
+        }
+        *type = b[0];
+        return FWT_OK;
+    }
+    if (b[0] == 0 && b[1] < FIRST_WIDE) {
+        return FWT_E_MALFORMED; /* an MCUboot type written as a u16: not its encoding */
+    }
+    *type = (uint16_t)((uint16_t)(b[0] << 8) | b[1]);
+    return FWT_OK;
+}
+
+fwt_err fwt_tlv_type_encode(unsigned order, uint16_t type, uint8_t b[2])
+{
+    if (!b) {
+        return FWT_E_ARG;
+    }
+    if (order != FWT_ORDER_BIG) {
+        b[0] = (uint8_t)type;
+        b[1] = (uint8_t)(type >> 8);
+        return FWT_OK;
+    }
+    if (type < FIRST_WIDE) {
+        b[0] = (uint8_t)type;
+        b[1] = 0;
+        return FWT_OK;
+    }
+    if ((type & 0xffU) == 0) {
+        return FWT_E_ARG; /* would read back as type >> 8 */
+    }
+    b[0] = (uint8_t)(type >> 8);
+    b[1] = (uint8_t)type;
+    return FWT_OK;
+}
+
 fwt_err fwt_header_decode(const uint8_t raw[32], struct fwt_image_header *hdr)
 {
     if (!raw || !hdr) {
         return FWT_E_ARG;
     }
     memset(hdr, 0, sizeof(*hdr));
-    hdr->magic = fwt_le32(raw + 0);
-    hdr->load_addr = fwt_le32(raw + 4);
-    hdr->hdr_size = fwt_le16(raw + 8);
-    hdr->prot_tlv_size = fwt_le16(raw + 10);
-    hdr->img_size = fwt_le32(raw + 12);
-    hdr->flags = fwt_le32(raw + 16);
+    unsigned o = FWT_ORDER_LITTLE;
+    fwt_err e = fwt_image_order(raw, &o);
+    hdr->byte_order = (uint8_t)o;
+    hdr->magic = fwt_ld32(o, raw + 0);
+    hdr->load_addr = fwt_ld32(o, raw + 4);
+    hdr->hdr_size = fwt_ld16(o, raw + 8);
+    hdr->prot_tlv_size = fwt_ld16(o, raw + 10);
+    hdr->img_size = fwt_ld32(o, raw + 12);
+    hdr->flags = fwt_ld32(o, raw + 16);
     hdr->version.major = raw[20];
     hdr->version.minor = raw[21];
-    hdr->version.revision = fwt_le16(raw + 22);
-    hdr->version.build = fwt_le32(raw + 24);
+    hdr->version.revision = fwt_ld16(o, raw + 22);
+    hdr->version.build = fwt_ld32(o, raw + 24);
     /* raw[28..31] is MCUboot's _pad1: ignored, as MCUboot does. */
-    return hdr->magic == FWT_IMAGE_MAGIC ? FWT_OK : FWT_E_MALFORMED;
+    return e == FWT_OK && hdr->magic == FWT_IMAGE_MAGIC ? FWT_OK : FWT_E_MALFORMED;
 }
 
 /* Offsets of both areas, checked against io->size; no reads. */
@@ -105,8 +184,9 @@ fwt_err fwt_tlv_iter_begin(struct fwt_tlv_iter *it, const struct fwt_io *io,
     if (e != FWT_OK) {
         return e;
     }
-    uint16_t magic = fwt_le16(info);
-    uint16_t tot = fwt_le16(info + 2);
+    unsigned order = hdr->byte_order == FWT_ORDER_BIG ? FWT_ORDER_BIG : FWT_ORDER_LITTLE;
+    uint16_t magic = fwt_ld16(order, info);
+    uint16_t tot = fwt_ld16(order, info + 2);
     if (magic != (protected_area ? FWT_TLV_PROT_INFO_MAGIC : FWT_TLV_INFO_MAGIC)) {
         return FWT_E_MALFORMED;
     }
@@ -122,6 +202,7 @@ fwt_err fwt_tlv_iter_begin(struct fwt_tlv_iter *it, const struct fwt_io *io,
     it->io = io;
     it->pos = off + FWT_TLV_INFO_SIZE;
     it->end = end;
+    it->order = order;
     return FWT_OK;
 }
 
@@ -142,11 +223,15 @@ fwt_err fwt_tlv_next(struct fwt_tlv_iter *it, uint16_t *type, uint32_t *val_off,
     if (e != FWT_OK) {
         return e;
     }
-    uint16_t len = fwt_le16(h + 2);
+    uint16_t len = fwt_ld16(it->order, h + 2);
     if ((uint32_t)len > it->end - it->pos - FWT_TLV_HDR_SIZE) {
         return FWT_E_MALFORMED; /* value runs past the area */
     }
-    *type = fwt_le16(h);
+    uint16_t t;
+    if (fwt_tlv_type_decode(it->order, h, &t) != FWT_OK) {
+        return FWT_E_MALFORMED;
+    }
+    *type = t;
     *val_off = it->pos + FWT_TLV_HDR_SIZE;
     *val_len = len;
     it->pos += FWT_TLV_HDR_SIZE + (uint32_t)len;
@@ -212,7 +297,7 @@ static FWT_MUST_CHECK fwt_err parse_protected(const struct fwt_io *io, const str
             if ((e = fwt_core_read(io, off, buf, 4)) != FWT_OK) {
                 return e;
             }
-            info->security_counter = fwt_le32(buf);
+            info->security_counter = fwt_ld32(hdr->byte_order, buf);
             info->has_security_counter = 1;
             break;
         case FWT_TLV_SIG_PURE:
@@ -452,10 +537,11 @@ fwt_err fwt_core_parse(const struct fwt_io *io, uint8_t *work, size_t work_len,
     if ((e = fwt_core_read(io, lay->unprot_off, ih, sizeof(ih))) != FWT_OK) {
         return e;
     }
-    lay->unprot_end = lay->unprot_off + fwt_le16(ih + 2);
+    uint16_t unprot_size = fwt_ld16(lay->hdr.byte_order, ih + 2);
+    lay->unprot_end = lay->unprot_off + unprot_size;
     info->prot_off = lay->prot_off;
     info->unprot_off = lay->unprot_off;
-    info->unprot_size = fwt_le16(ih + 2);
+    info->unprot_size = unprot_size;
     info->total_size = lay->unprot_end;
     return FWT_OK;
 }

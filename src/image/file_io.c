@@ -408,7 +408,7 @@ fwt_err fwt_file_dependencies(const char *path, struct fwt_dependency *deps, siz
             if (*n >= max) {
                 e = fwt_fail(FWT_E_TOO_LARGE, "%s: more than %zu dependencies", path, max);
             } else {
-                e = fwt_dependency_decode(v, sizeof(v), &deps[*n]);
+                e = fwt_dependency_decode_order(v, sizeof(v), info.hdr.byte_order, &deps[*n]);
                 *n += e == FWT_OK;
             }
         }

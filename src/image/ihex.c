@@ -596,8 +596,9 @@ fwt_err fwt_trailer_layout_ex(const struct fwt_trailer_opts *o, struct fwt_trail
     if (t->max_align == 8) {
         memcpy(t->magic, k_boot_magic, sizeof(t->magic));
     } else {
-        t->magic[0] = (uint8_t)(t->max_align & 0xff);
-        t->magic[1] = (uint8_t)(t->max_align >> 8);
+        /* the max_align field of the magic: in the image's byte order (imgtool --endian) */
+        t->magic[o->big_endian ? 1 : 0] = (uint8_t)(t->max_align & 0xff);
+        t->magic[o->big_endian ? 0 : 1] = (uint8_t)(t->max_align >> 8);
         memcpy(t->magic + 2, k_boot_magic_tail, sizeof(k_boot_magic_tail));
     }
     return FWT_OK;

@@ -26,34 +26,25 @@
 #define SIG_BUF_MAX 1024U
 #define UNPROT_MAX 0xffffU
 
-static void put_le16(uint8_t *p, uint16_t v)
+/* Stores in the image's byte order (FWT_ORDER_*); loads are the core's fwt_image_u16/u32. */
+static void put16(uint8_t *p, unsigned order, uint16_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
+    p[order == FWT_ORDER_BIG ? 1 : 0] = (uint8_t)v;
+    p[order == FWT_ORDER_BIG ? 0 : 1] = (uint8_t)(v >> 8);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
+static void put32(uint8_t *p, unsigned order, uint32_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    for (unsigned i = 0; i < 4; i++) {
+        p[order == FWT_ORDER_BIG ? 3 - i : i] = (uint8_t)(v >> (8 * i));
+    }
 }
 
 /* A growable TLV area in memory (at most 64 KiB by format). */
 struct tlv_buf {
     uint8_t data[UNPROT_MAX + 1];
-    size_t len; /* including the 4-byte info header */
+    size_t len;     /* including the 4-byte info header */
+    unsigned order; /* the image's byte order (FWT_ORDER_*) */
 };
 
 static fwt_err tlv_add(struct tlv_buf *b, uint16_t type, const uint8_t *val, size_t len,
@@ -64,8 +55,12 @@ static fwt_err tlv_add(struct tlv_buf *b, uint16_t type, const uint8_t *val, siz
                         "TLV area would exceed %u bytes when adding the %s (%zu bytes)", UNPROT_MAX,
                         what, len);
     }
-    put_le16(b->data + b->len, type);
-    put_le16(b->data + b->len + 2, (uint16_t)len);
+    if (fwt_tlv_type_encode(b->order, type, b->data + b->len) != FWT_OK) {
+        return fwt_fail(FWT_E_ARG, "the %s (TLV 0x%04x) cannot be written in a big-endian image: "
+                        "imgtool's encoding of a type whose low byte is zero reads back as type "
+                        "0x%02x", what, (unsigned)type, (unsigned)(type >> 8));
+    }
+    put16(b->data + b->len + 2, b->order, (uint16_t)len);
     if (len) {
         memcpy(b->data + b->len + 4, val, len);
     }
@@ -75,8 +70,8 @@ static fwt_err tlv_add(struct tlv_buf *b, uint16_t type, const uint8_t *val, siz
 
 static void tlv_seal(struct tlv_buf *b, uint16_t magic)
 {
-    put_le16(b->data, magic);
-    put_le16(b->data + 2, (uint16_t)b->len);
+    put16(b->data, b->order, magic);
+    put16(b->data + 2, b->order, (uint16_t)b->len);
 }
 
 fwt_err fwt_img_write_all(int fd, const void *buf, size_t len, const char *name)
@@ -785,6 +780,12 @@ fwt_err fwt_boot_record_decode(const uint8_t *v, size_t len, struct fwt_boot_rec
 
 fwt_err fwt_dependency_decode(const uint8_t *v, size_t len, struct fwt_dependency *out)
 {
+    return fwt_dependency_decode_order(v, len, FWT_ORDER_LITTLE, out);
+}
+
+fwt_err fwt_dependency_decode_order(const uint8_t *v, size_t len, unsigned order,
+                                    struct fwt_dependency *out)
+{
     if (!v || !out || len != 12 || v[1] || v[2] || v[3]) {
         return fwt_fail(FWT_E_MALFORMED, "a DEPENDENCY TLV has 12 bytes: id, 3 zeros, version");
     }
@@ -792,8 +793,8 @@ fwt_err fwt_dependency_decode(const uint8_t *v, size_t len, struct fwt_dependenc
     out->image_id = v[0];
     out->min.major = v[4];
     out->min.minor = v[5];
-    out->min.revision = get_le16(v + 6);
-    out->min.build = get_le32(v + 8);
+    out->min.revision = fwt_image_u16(order, v + 6);
+    out->min.build = fwt_image_u32(order, v + 8);
     return FWT_OK;
 }
 
@@ -890,6 +891,7 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         to.align = o->align ? o->align : 1;
         to.max_align = o->max_align;
         to.max_sectors = o->max_sectors;
+        to.big_endian = o->big_endian;
         to.overwrite_only = o->overwrite_only;
         if (ek_len) {
             uint16_t et = o->enc_hmac_sha512 ? FWT_TLV_ENC_X25519_SHA512
@@ -1071,10 +1073,13 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     }
 
     /* Protected TLVs: imgtool's (counter, boot record, dependencies, custom), then ours. */
+    const unsigned order = o->big_endian ? FWT_ORDER_BIG : FWT_ORDER_LITTLE;
     st->prot.len = FWT_TLV_INFO_SIZE;
+    st->prot.order = order;
+    st->unprot.order = order;
     if (o->has_security_counter) {
         uint8_t v[4];
-        put_le32(v, o->security_counter);
+        put32(v, order, o->security_counter);
         e = tlv_add(&st->prot, FWT_TLV_SEC_CNT, v, 4, "security counter");
     }
     if (e == FWT_OK && o->boot_record) {
@@ -1095,8 +1100,8 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
         v[0] = d->image_id;
         v[4] = d->min.major;
         v[5] = d->min.minor;
-        put_le16(v + 6, d->min.revision);
-        put_le32(v + 8, d->min.build);
+        put16(v + 6, order, d->min.revision);
+        put32(v + 8, order, d->min.build);
         e = tlv_add(&st->prot, FWT_TLV_DEPENDENCY, v, sizeof(v), "dependency");
     }
     for (size_t i = 0; e == FWT_OK && i < o->n_custom; i++) {
@@ -1129,19 +1134,19 @@ fwt_err fwt_sign_file(const char *in, const char *out, const struct fwt_sign_opt
     if (o->load_addr != 0 && !(flags & FWT_IMAGE_F_ROM_FIXED)) {
         flags |= FWT_IMAGE_F_RAM_LOAD; /* as imgtool: a load address means RAM loading */
     }
-    put_le32(hdr + 0, FWT_IMAGE_MAGIC);
-    put_le32(hdr + 4, o->load_addr);
-    put_le16(hdr + 8, (uint16_t)hs);
-    put_le16(hdr + 10, prot_size);
+    put32(hdr + 0, order, FWT_IMAGE_MAGIC);
+    put32(hdr + 4, order, o->load_addr);
+    put16(hdr + 8, order, (uint16_t)hs);
+    put16(hdr + 10, order, prot_size);
     if (ek_len) {
         flags |= ek_len == 32 ? FWT_IMAGE_F_ENCRYPTED_AES256 : FWT_IMAGE_F_ENCRYPTED_AES128;
     }
-    put_le32(hdr + 12, (uint32_t)(img_size + enc_pad));
-    put_le32(hdr + 16, flags);
+    put32(hdr + 12, order, (uint32_t)(img_size + enc_pad));
+    put32(hdr + 16, order, flags);
     hdr[20] = o->version.major;
     hdr[21] = o->version.minor;
-    put_le16(hdr + 22, o->version.revision);
-    put_le32(hdr + 24, o->version.build);
+    put16(hdr + 22, order, o->version.revision);
+    put32(hdr + 24, order, o->version.build);
 
     /* Stream: header, payload, protected TLVs, hashing as we go. */
     e = fwt_tmp_create(&img, out);
@@ -1601,6 +1606,7 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
     }
     ops_ok = 1;
     area->len = 0;
+    area->order = info.hdr.byte_order; /* the new TLVs in the image's own byte order */
     e = sign_one(key, s, 0, cert, cert_len, info.digest, info.digest_len, fio.fd, info.unprot_off,
                  &ops, area, 0, NULL, 0, NULL, NULL);
     if (e != FWT_OK) {
@@ -1660,10 +1666,12 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
         e = fwt_img_read_at(fio.fd, work, info.unprot_size, info.unprot_off, in);
     }
     if (e == FWT_OK) {
-        if (get_le16(work) != FWT_TLV_INFO_MAGIC || get_le16(work + 2) != info.unprot_size) {
+        const unsigned order = info.hdr.byte_order;
+        if (fwt_image_u16(order, work) != FWT_TLV_INFO_MAGIC ||
+            fwt_image_u16(order, work + 2) != info.unprot_size) {
             e = fwt_fail(FWT_E_MALFORMED, "%s: unexpected unprotected TLV area header", in);
         } else {
-            put_le16(work + 2, (uint16_t)(info.unprot_size + area->len));
+            put16(work + 2, order, (uint16_t)(info.unprot_size + area->len));
             e = fwt_img_write_all(wfd, work, info.unprot_size, wname);
         }
     }
@@ -1679,7 +1687,6 @@ fwt_err fwt_cosign_file_ex(const char *in, const char *out, fwt_privkey *key, co
         }
         pos += n;
     }
-    (void)get_le32;
     if (e == FWT_OK && hex) {
         /* Padded: the file keeps its size; otherwise it grows by the new TLVs. */
         uint64_t dense = (uint64_t)unprot_end + area->len;

@@ -146,8 +146,9 @@ static fwt_err image_facts(const char *path, const struct repo_target_opts *o, c
         return err;
     }
     uint8_t magic[4];
+    unsigned order;
     if (fio.io.size < FWT_IMAGE_HEADER_SIZE || fio.io.read(fio.io.ctx, 0, magic, 4) != FWT_OK ||
-        (uint32_t)(magic[0] | magic[1] << 8 | magic[2] << 16 | (uint32_t)magic[3] << 24) != FWT_IMAGE_MAGIC) {
+        fwt_image_order(magic, &order) != FWT_OK) { /* an image in either byte order */
         fwt_file_io_close(&fio);
         fwt_detail_clear();
         /* An encoded image (`fwtrust delta`): facts from its header (docs/updates.md). */

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tu_sign(const char *dir, const char *key, const char *key2, const char *out, const char *ver,
-             uint32_t sc, size_t payload_len)
+static void sign_impl(const char *dir, const char *key, const char *key2, const char *out,
+                      const char *ver, uint32_t sc, size_t payload_len, int big_endian)
 {
     char raw[512];
     snprintf(raw, sizeof(raw), "%s/payload.bin", dir);
@@ -35,6 +35,7 @@ void tu_sign(const char *dir, const char *key, const char *key2, const char *out
     o.hw_id = (const uint8_t *)"hw1";
     o.hw_id_len = 3;
     o.write_format_tlv = 1;
+    o.big_endian = big_endian;
     assert_int_equal(fwt_privkey_load(key, NULL, &o.keys[0]), FWT_OK);
     o.n_keys = 1;
     if (key2) {
@@ -45,6 +46,18 @@ void tu_sign(const char *dir, const char *key, const char *key2, const char *out
     for (size_t i = 0; i < o.n_keys; i++) {
         fwt_privkey_free(o.keys[i]);
     }
+}
+
+void tu_sign(const char *dir, const char *key, const char *key2, const char *out, const char *ver,
+             uint32_t sc, size_t payload_len)
+{
+    sign_impl(dir, key, key2, out, ver, sc, payload_len, 0);
+}
+
+void tu_sign_order(const char *dir, const char *key, const char *out, const char *ver, uint32_t sc,
+                   size_t payload_len, int big_endian)
+{
+    sign_impl(dir, key, NULL, out, ver, sc, payload_len, big_endian);
 }
 
 fwt_agent *tu_device_opts(const char *dir, const char *name, struct fwt_agent_init_opts *io, char *slot_a,

@@ -13,6 +13,9 @@
  * dir holds the scratch payload file. */
 void tu_sign(const char *dir, const char *key, const char *key2, const char *out, const char *ver,
              uint32_t sc, size_t payload_len);
+/* tu_sign by key alone, big endian (imgtool --endian big) when big_endian is set. */
+void tu_sign_order(const char *dir, const char *key, const char *out, const char *ver, uint32_t sc,
+                   size_t payload_len, int big_endian);
 
 /* A device DIR/NAME for hardware "hw1" trusting key, slots DIR/NAME-a.bin and
  * DIR/NAME-b.bin (slot_a gets the first one's path), opened. min_sc/min_kv:

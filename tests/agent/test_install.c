@@ -332,6 +332,72 @@ static void test_one_pass_read_back(void **state)
     fwt_agent_close(dev);
 }
 
+/*
+ * A big-endian image (imgtool --endian big) streamed: the header's sizes are
+ * read in the order its magic declares, so the one-pass check applies as for
+ * little endian -- header and TLV bytes changed behind the writer are caught,
+ * a payload byte is left to the bootloader (read as little endian, the sizes
+ * would say a 2-byte header: the full read-back path, FWT_E_DIGEST here).
+ */
+static void test_big_endian_one_pass(void **state)
+{
+    (void)state;
+    char key[300], v3[300], v4[300], a[300];
+    snprintf(key, sizeof(key), "%s/k.pem", g_dir);
+    snprintf(v3, sizeof(v3), "%s/be-v3.bin", g_dir);
+    snprintf(v4, sizeof(v4), "%s/be-v4.bin", g_dir);
+    tu_sign_order(g_dir, key, v3, "3.0.0", 3, 20000, 1);
+    tu_sign_order(g_dir, key, v4, "4.0.0", 4, 20000, 1);
+    uint8_t *b = NULL;
+    size_t len = 0;
+    assert_int_equal(fwt_read_file(v4, 1U << 20, &b, &len), FWT_OK);
+    static const uint8_t magic_be[4] = {0x96, 0xf3, 0xb8, 0x3d};
+    assert_memory_equal(b, magic_be, 4);
+    fwt_agent *dev = tu_device(g_dir, "devbe", key, 0, 0, a, sizeof(a));
+    struct fwt_agent_image img;
+    assert_int_equal(fwt_agent_install_file(dev, v3, 0, NULL, NULL, &img), FWT_OK);
+    assert_int_equal(img.version.major, 3);
+    struct fwt_agent_boot_result r;
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_OK);
+    assert_int_equal(r.slot, img.slot);
+    assert_int_equal(fwt_agent_confirm(dev, NULL), FWT_OK);
+    const char *other = fwt_agent_get_config(dev)->slot_path[img.slot == FWT_SLOT_A ? FWT_SLOT_B
+                                                                                    : FWT_SLOT_A];
+    const size_t hdr = 0x200, payload = 20000;
+    const size_t offs[] = {22 /* revision, big endian */, hdr + payload + 8 /* SEC_CNT value */,
+                           len - 1 /* signature */, hdr + 1000 /* payload */};
+    const fwt_err want[] = {FWT_E_IO, FWT_E_IO, FWT_E_IO, FWT_OK};
+    for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+        fwt_agent_install *inst = NULL;
+        assert_int_equal(fwt_agent_install_begin(dev, len, 0, &inst), FWT_OK);
+        assert_int_equal(fwt_agent_install_write(inst, b, len), FWT_OK);
+        uint8_t x = b[offs[i]] ^ 0x10;
+        poke_slot(other, offs[i], &x, 1);
+        fwt_err e = fwt_agent_install_finish(inst, NULL);
+        if (e != want[i]) {
+            fail_msg("byte %zu changed behind the writer: %s, expected %s (%s)", offs[i],
+                     fwt_err_name(e), fwt_err_name(want[i]), fwt_detail());
+        }
+    }
+    /* The full read-back refuses the payload change; the unchanged image installs and boots. */
+    fwt_agent_install *inst = NULL;
+    assert_int_equal(fwt_agent_install_begin(dev, len, FWT_AGENT_INSTALL_READBACK_FULL, &inst),
+                     FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, b, len), FWT_OK);
+    uint8_t x = b[hdr + 1000] ^ 0x10;
+    poke_slot(other, hdr + 1000, &x, 1);
+    assert_int_equal(fwt_agent_install_finish(inst, NULL), FWT_E_DIGEST);
+    assert_int_equal(fwt_agent_install_begin(dev, len, 0, &inst), FWT_OK);
+    assert_int_equal(fwt_agent_install_write(inst, b, len), FWT_OK);
+    assert_int_equal(fwt_agent_install_finish(inst, &img), FWT_OK);
+    assert_int_equal(img.version.major, 4);
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_OK);
+    assert_int_equal(r.slot, img.slot);
+    assert_false(r.fell_back);
+    fwt_agent_close(dev);
+    free(b);
+}
+
 static void test_lengths_and_abort(void **state)
 {
     (void)state;
@@ -439,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_readback_catches_tail_change),
         cmocka_unit_test(test_sha384_full_read_back),
         cmocka_unit_test(test_one_pass_read_back),
+        cmocka_unit_test(test_big_endian_one_pass),
         cmocka_unit_test(test_lengths_and_abort),
         cmocka_unit_test(test_custom_backend), /* last: leaves v2 confirmed */
     };

@@ -55,7 +55,7 @@ refuse_sign 1 "outside imgtool's vendor range" --custom-tlv 0x50 0x01
 refuse_sign 1 "fwtrust's own range" --custom-tlv 0x46a5 0x01
 refuse_sign 1 "even number of hex digits" --custom-tlv 0xa0 0x123
 refuse_sign 1 "given twice" --custom-tlv 0xa0 0x01 --custom-tlv 0xa0 0x02
-refuse_sign 1 "--endian big" -e big
+refuse_sign 1 "the byte order is little or big" -e middle
 refuse_sign 1 "cannot sign a sha384 image" --sha 384
 refuse_sign 1 "1 to 12 characters" --boot-record ABCDEFGHIJKLM
 

@@ -82,5 +82,29 @@ int main(int argc, char **argv)
     tb_add_hash(&B);
     tb_finish(&B);
     w(vd, "unsigned", B.img, B.len);
+    /* imgtool --endian big: the same structures in the other byte order (counter big endian) */
+    uint8_t cnt_be[4] = {0, 0, 0, 3}, fmt[4] = {1, 1, 0, 0};
+    tb_init(&B, 32, 40);
+    B.big_endian = 1;
+    tb_prot(&B, FWT_TLV_SEC_CNT, cnt_be, 4);
+    tb_prot(&B, FWT_TLV_FORMAT, fmt, 4);
+    tb_prot(&B, FWT_TLV_HW_ID, "board-a", 7);
+    tb_prot(&B, 0x1234, "custom", 6);
+    tb_layout(&B);
+    tb_add_hash(&B);
+    tb_add_sig(&B, &k1, 0, NULL, 0);
+    tb_add_sig(&B, &s, 1, cert, cl2);
+    tb_finish(&B);
+    w(vd, "big-endian-certified", B.img, B.len);
+    tb_init(&B, 32, 24);
+    B.big_endian = 1;
+    B.pure = 1;
+    B.hash = FWT_HASH_SHA512;
+    tb_layout(&B);
+    tb_add_hash(&B);
+    tb_unprot(&B, FWT_TLV_SIG_PURE, &one, 1);
+    tb_add_sig(&B, &k1, 0, NULL, 0);
+    tb_finish(&B);
+    w(vd, "big-endian-pure", B.img, B.len);
     return 0;
 }

@@ -253,6 +253,40 @@ void tb_put32(uint8_t *p, uint32_t v)
     tb_put16(p + 2, v >> 16);
 }
 
+void tb_put16be(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+void tb_put32be(uint8_t *p, uint32_t v)
+{
+    tb_put16be(p, v >> 16);
+    tb_put16be(p + 2, v);
+}
+
+/* Stores in the builder's byte order. */
+static void st16(const struct tb *b, uint8_t *p, uint32_t v)
+{
+    (b->big_endian ? tb_put16be : tb_put16)(p, v);
+}
+
+static void st32(const struct tb *b, uint8_t *p, uint32_t v)
+{
+    (b->big_endian ? tb_put32be : tb_put32)(p, v);
+}
+
+/* A TLV header's type, written as imgtool does (not with the core's encoder). */
+static void st_type(const struct tb *b, uint8_t *p, uint16_t t)
+{
+    if (b->big_endian && t < 0xa0) {
+        p[0] = (uint8_t)t; /* imgtool: struct.pack('>BBH', type, 0, len) */
+        p[1] = 0;
+    } else {
+        st16(b, p, t); /* '<BBH' is '<H' for a one-byte type; '>HH' for custom ones */
+    }
+}
+
 void tb_init(struct tb *b, uint32_t hdr_size, uint32_t payload_len)
 {
     memset(b, 0, sizeof(*b));
@@ -284,17 +318,18 @@ void tb_unprot(struct tb *b, uint16_t type, const void *val, size_t len)
     add(b->unprot, &b->n_unprot, type, val, len);
 }
 
-static uint32_t write_area(uint8_t *at, uint16_t magic, const struct tb_tlv *l, size_t n)
+static uint32_t write_area(const struct tb *b, uint8_t *at, uint16_t magic,
+                           const struct tb_tlv *l, size_t n)
 {
     uint32_t pos = 4;
     for (size_t i = 0; i < n; i++) {
-        tb_put16(at + pos, l[i].type);
-        tb_put16(at + pos + 2, l[i].len);
+        st_type(b, at + pos, l[i].type);
+        st16(b, at + pos + 2, l[i].len);
         memcpy(at + pos + 4, l[i].val, l[i].len);
         pos += 4U + l[i].len;
     }
-    tb_put16(at, magic);
-    tb_put16(at + 2, pos);
+    st16(b, at, magic);
+    st16(b, at + 2, pos);
     return pos;
 }
 
@@ -302,24 +337,24 @@ void tb_layout(struct tb *b)
 {
     uint8_t *h = b->img;
     memset(h, 0, b->hdr_size);
-    tb_put32(h, FWT_IMAGE_MAGIC);
-    tb_put32(h + 4, 0x08000000U);
-    tb_put16(h + 8, b->hdr_size);
-    tb_put32(h + 12, b->payload_len);
-    tb_put32(h + 16, b->flags);
+    st32(b, h, FWT_IMAGE_MAGIC);
+    st32(b, h + 4, 0x08000000U);
+    st16(b, h + 8, b->hdr_size);
+    st32(b, h + 12, b->payload_len);
+    st32(b, h + 16, b->flags);
     h[20] = 1;
     h[21] = 2;
-    tb_put16(h + 22, 3);
-    tb_put32(h + 24, 4);
+    st16(b, h + 22, 3);
+    st32(b, h + 24, 4);
     for (uint32_t i = 0; i < b->payload_len; i++) {
         h[b->hdr_size + i] = (uint8_t)(i * 7 + 3);
     }
     uint32_t off = b->hdr_size + b->payload_len;
     uint32_t psize = 0;
     if (b->n_prot) {
-        psize = write_area(h + off, FWT_TLV_PROT_INFO_MAGIC, b->prot, b->n_prot);
+        psize = write_area(b, h + off, FWT_TLV_PROT_INFO_MAGIC, b->prot, b->n_prot);
     }
-    tb_put16(h + 10, psize);
+    st16(b, h + 10, psize);
     b->signed_len = off + psize;
     mock_hash(b->hash, h, b->signed_len, b->digest, hlen(b->hash));
 }
@@ -360,7 +395,7 @@ void tb_add_sig(struct tb *b, const struct mock_key *k, int pubkey, const uint8_
 
 uint32_t tb_finish(struct tb *b)
 {
-    uint32_t n = write_area(b->img + b->signed_len, FWT_TLV_INFO_MAGIC, b->unprot, b->n_unprot);
+    uint32_t n = write_area(b, b->img + b->signed_len, FWT_TLV_INFO_MAGIC, b->unprot, b->n_unprot);
     b->len = b->signed_len + n;
     return b->len;
 }

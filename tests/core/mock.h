@@ -52,9 +52,12 @@ void mock_anchor(struct mock_key *k, struct fwt_trusted_key *t, enum fwt_key_typ
 struct fwt_policy mock_policy(const struct fwt_trusted_key *keys, size_t n_keys,
                               const struct fwt_trusted_key *roots, size_t n_roots, uint32_t threshold);
 
-/* Little-endian stores (the image format's byte order). */
+/* Little-endian stores (the image format's usual byte order). */
 void tb_put16(uint8_t *p, uint32_t v);
 void tb_put32(uint8_t *p, uint32_t v);
+/* Big-endian stores (imgtool --endian big). */
+void tb_put16be(uint8_t *p, uint32_t v);
+void tb_put32be(uint8_t *p, uint32_t v);
 
 /* ---- image builder ---- */
 #define TB_MAX 16384
@@ -75,6 +78,9 @@ struct tb {
     size_t n_unprot;
     enum fwt_hash_alg hash;
     int pure;
+    /* imgtool --endian big: header, info headers, TLV headers (its 'BBH' for types
+     * below 0xa0, 'HH' above) big endian. Integer TLV values are the caller's bytes. */
+    int big_endian;
     /* results of tb_build */
     uint32_t signed_len;
     uint32_t len;

@@ -353,6 +353,47 @@ static void test_trailer_layout(void **state)
     assert_int_equal(fwt_trailer_layout(3, &t), FWT_E_ARG);
     assert_int_equal(fwt_trailer_layout(64, &t), FWT_E_ARG);
     assert_int_equal(fwt_trailer_layout(0, &t), FWT_E_ARG);
+    /* imgtool --endian big: the max_align field of the magic big endian, the rest as is;
+     * the standard magic (max_align 8) is the same in both orders. */
+    struct fwt_trailer_opts o;
+    memset(&o, 0, sizeof(o));
+    o.align = 32;
+    o.big_endian = 1;
+    assert_int_equal(fwt_trailer_layout_ex(&o, &t), FWT_OK);
+    assert_int_equal(t.size, 128 * 3 * 32 + 128 + 32);
+    assert_int_equal(t.magic[0], 0);
+    assert_int_equal(t.magic[1], 32);
+    assert_int_equal(t.magic[2], 0x2d);
+    assert_int_equal(t.magic[15], 0x8a);
+    o.align = 8;
+    assert_int_equal(fwt_trailer_layout_ex(&o, &t), FWT_OK);
+    assert_memory_equal(t.magic, std_magic, 16);
+}
+
+static void test_dependency_decode_order(void **state)
+{
+    (void)state;
+    /* imgtool: struct.pack(e + 'B3xBBHI', 1, 2, 3, 0x0102, 0x01020304) */
+    const uint8_t le[12] = {1, 0, 0, 0, 2, 3, 0x02, 0x01, 0x04, 0x03, 0x02, 0x01};
+    const uint8_t be[12] = {1, 0, 0, 0, 2, 3, 0x01, 0x02, 0x01, 0x02, 0x03, 0x04};
+    struct fwt_dependency a, b;
+    assert_int_equal(fwt_dependency_decode(le, sizeof(le), &a), FWT_OK);
+    assert_int_equal(fwt_dependency_decode_order(be, sizeof(be), FWT_ORDER_BIG, &b), FWT_OK);
+    assert_memory_equal(&a, &b, sizeof(a));
+    assert_int_equal(b.image_id, 1);
+    assert_int_equal(b.min.major, 2);
+    assert_int_equal(b.min.minor, 3);
+    assert_int_equal(b.min.revision, 0x0102);
+    assert_int_equal(b.min.build, 0x01020304);
+    assert_int_equal(fwt_dependency_decode_order(le, sizeof(le), FWT_ORDER_LITTLE, &b), FWT_OK);
+    assert_memory_equal(&a, &b, sizeof(a));
+    /* the same rules in both orders: 12 bytes, three zero bytes */
+    uint8_t bad[12];
+    memcpy(bad, be, sizeof(bad));
+    bad[2] = 1;
+    assert_int_equal(fwt_dependency_decode_order(bad, sizeof(bad), FWT_ORDER_BIG, &b),
+                     FWT_E_MALFORMED);
+    assert_int_equal(fwt_dependency_decode_order(be, 11, FWT_ORDER_BIG, &b), FWT_E_MALFORMED);
 }
 
 static void test_security_counter_auto(void **state)
@@ -372,7 +413,8 @@ int main(void)
         cmocka_unit_test(test_long_line_refused), cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_to_bin_fills_gaps), cmocka_unit_test(test_to_bin_huge_gap),
         cmocka_unit_test(test_version_parse),
-        cmocka_unit_test(test_trailer_layout),   cmocka_unit_test(test_security_counter_auto),
+        cmocka_unit_test(test_trailer_layout),   cmocka_unit_test(test_dependency_decode_order),
+        cmocka_unit_test(test_security_counter_auto),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,4 +129,12 @@ for c in init add-target remove-target delegate publish timestamp rotate revoke-
 done
 expect 0 "Exit status" "$FWTRUST" repo --help
 expect 1 "fwtrust repo: unknown command 'frobnicate'" "$FWTRUST" repo frobnicate "$R"
+# A big-endian image (imgtool --endian big): an image too, its facts read in its byte order.
+expect 0 "" "$FWTRUST" sign --key "$T/img.pem" --version 1.2.3+4 --header-size 0x200 --pad-header \
+    --security-counter 7 --hw-id board-a -e big "$T/app.raw" "$T/app-be.bin"
+expect 0 "" "$FWTRUST" repo add-target "$R" "$T/app-be.bin" --name fw/board-a/app-be.bin \
+    --key "$T/targets.pem" --verify-key "$T/img.pem" --json
+[ "$(jget "$jf" 'd["target"]["custom"]["fwtrust"]["version"], d["target"]["custom"]["fwtrust"]["security_counter"], d["target"]["custom"]["fwtrust"]["hw_id"]')" = \
+  "('1.2.3+4', 7, 'board-a')" ] || fail "big-endian image facts: $(cat "$jf")"
+expect 0 "" "$FWTRUST" repo remove-target "$R" fw/board-a/app-be.bin --key "$T/targets.pem"
 echo "basic: ok"

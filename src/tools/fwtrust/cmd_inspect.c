@@ -82,11 +82,6 @@ static const char *tlv_name(uint16_t t)
     }
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static json_t *hex_json(const uint8_t *b, size_t n)
 {
     char *h = malloc(2 * n + 1);
@@ -99,8 +94,9 @@ static json_t *hex_json(const uint8_t *b, size_t n)
     return s;
 }
 
-/* Decode a TLV value into o; a one-line summary into sum. */
-static void decode(uint16_t t, const uint8_t *v, uint16_t len, json_t *o, char *sum, size_t sumlen)
+/* Decode a TLV value of an image in byte order `order` into o; a one-line summary into sum. */
+static void decode(unsigned order, uint16_t t, const uint8_t *v, uint16_t len, json_t *o, char *sum,
+                   size_t sumlen)
 {
     char hx[2 * 64 + 1];
     size_t show = len > 32 ? 32 : len;
@@ -109,8 +105,8 @@ static void decode(uint16_t t, const uint8_t *v, uint16_t len, json_t *o, char *
     switch (t) {
     case FWT_TLV_SEC_CNT:
         if (len == 4) {
-            json_object_set_new(o, "security_counter", json_integer(le32(v)));
-            snprintf(sum, sumlen, "%u", (unsigned)le32(v));
+            json_object_set_new(o, "security_counter", json_integer(fwt_image_u32(order, v)));
+            snprintf(sum, sumlen, "%u", (unsigned)fwt_image_u32(order, v));
         }
         break;
     case FWT_TLV_SIG_PURE:
@@ -135,7 +131,7 @@ static void decode(uint16_t t, const uint8_t *v, uint16_t len, json_t *o, char *
         break;
     case FWT_TLV_DEPENDENCY: {
         struct fwt_dependency d;
-        if (fwt_dependency_decode(v, len, &d) == FWT_OK) {
+        if (fwt_dependency_decode_order(v, len, order, &d) == FWT_OK) {
             char vs[48];
             fwt_version_format(&d.min, vs, sizeof(vs));
             json_object_set_new(o, "image_id", json_integer(d.image_id));
@@ -212,7 +208,7 @@ static void decode(uint16_t t, const uint8_t *v, uint16_t len, json_t *o, char *
     }
 }
 
-static void trailer_info(const struct fwt_io *io, uint32_t total, json_t *root)
+static void trailer_info(const struct fwt_io *io, uint32_t total, unsigned order, json_t *root)
 {
     if (total == 0 || io->size <= total) {
         return;
@@ -228,9 +224,15 @@ static void trailer_info(const struct fwt_io *io, uint32_t total, json_t *root)
         if (!memcmp(m, std.magic, sizeof(m))) {
             max_align = 8;
         } else {
+            /* imgtool --max-align 16|32: the magic starts with it, in the image's byte order */
             struct fwt_trailer alt;
-            uint32_t a = (uint32_t)m[0] | (uint32_t)m[1] << 8;
-            if ((a == 16 || a == 32) && fwt_trailer_layout(a, &alt) == FWT_OK &&
+            struct fwt_trailer_opts ao;
+            memset(&ao, 0, sizeof(ao));
+            ao.align = 8;
+            ao.max_align = fwt_image_u16(order, m);
+            ao.big_endian = order == FWT_ORDER_BIG;
+            uint32_t a = ao.max_align;
+            if ((a == 16 || a == 32) && fwt_trailer_layout_ex(&ao, &alt) == FWT_OK &&
                 !memcmp(m, alt.magic, sizeof(m))) {
                 max_align = a;
             }
@@ -254,7 +256,9 @@ static void print_text(json_t *root)
     json_t *h = json_object_get(root, "header");
     if (h) {
         printf("header:\n");
-        printf("  magic          0x%08llx\n", (unsigned long long)json_integer_value(json_object_get(h, "magic")));
+        printf("  magic          0x%08llx (%s endian)\n",
+               (unsigned long long)json_integer_value(json_object_get(h, "magic")),
+               json_string_value(json_object_get(h, "byte_order")));
         printf("  load_addr      0x%08llx\n", (unsigned long long)json_integer_value(json_object_get(h, "load_addr")));
         printf("  hdr_size       %lld\n", (long long)json_integer_value(json_object_get(h, "hdr_size")));
         printf("  prot_tlv_size  %lld\n", (long long)json_integer_value(json_object_get(h, "prot_tlv_size")));
@@ -343,8 +347,10 @@ static int run(int argc, char **argv)
     }
     err = fwt_header_decode(raw, &hdr);
     if (err != FWT_OK) {
-        err = fwt_fail(err, "%s: no image header (magic 0x%08x, expected 0x%08x)", path,
-                       (unsigned)le32(raw), FWT_IMAGE_MAGIC);
+        err = fwt_fail(err, "%s: no image header (magic 0x%08x little endian, 0x%08x big endian; "
+                       "expected 0x%08x in either byte order)", path,
+                       (unsigned)fwt_image_u32(FWT_ORDER_LITTLE, raw),
+                       (unsigned)fwt_image_u32(FWT_ORDER_BIG, raw), FWT_IMAGE_MAGIC);
         goto out;
     }
     {
@@ -371,12 +377,15 @@ static int run(int argc, char **argv)
             json_array_append_new(names, json_string("UNKNOWN"));
         }
         json_object_set_new(root, "header",
-                            json_pack("{s:I, s:I, s:i, s:i, s:I, s:I, s:o, s:s, s:I}", "magic",
-                                      (json_int_t)hdr.magic, "load_addr", (json_int_t)hdr.load_addr,
+                            json_pack("{s:I, s:s, s:I, s:i, s:i, s:I, s:I, s:o, s:s, s:I}",
+                                      "magic", (json_int_t)hdr.magic, "byte_order",
+                                      hdr.byte_order == FWT_ORDER_BIG ? "big" : "little",
+                                      "load_addr", (json_int_t)hdr.load_addr,
                                       "hdr_size", (int)hdr.hdr_size, "prot_tlv_size",
                                       (int)hdr.prot_tlv_size, "img_size", (json_int_t)hdr.img_size,
                                       "flags", (json_int_t)hdr.flags, "flag_names", names,
-                                      "version", vs, "pad", (json_int_t)le32(raw + 28)));
+                                      "version", vs, "pad",
+                                      (json_int_t)fwt_image_u32(hdr.byte_order, raw + 28)));
     }
     struct fwt_image_info info;
     memset(&info, 0, sizeof(info));
@@ -411,7 +420,7 @@ static int run(int argc, char **argv)
                                   (json_int_t)off, "length", (int)len);
             json_object_set_new(t, "name", name ? json_string(name) : json_null());
             json_object_set_new(t, "value", hex_json(val, len));
-            decode(type, val, len, t, sum, sizeof(sum));
+            decode(hdr.byte_order, type, val, len, t, sum, sizeof(sum));
             json_object_set_new(t, "summary", json_string(sum));
             json_array_append_new(tlvs, t);
         }
@@ -423,7 +432,7 @@ static int run(int argc, char **argv)
     if (perr == FWT_OK) {
         json_object_set_new(root, "total_size", json_integer(info.total_size));
         json_object_set_new(root, "format_version", json_integer(info.format_version));
-        trailer_info(&fio.io, info.total_size, root);
+        trailer_info(&fio.io, info.total_size, hdr.byte_order, root);
         err = FWT_OK;
     } else {
         err = fwt_fail(perr, "%s: %s", path, pdetail[0] ? pdetail : fwt_strerror(perr));

@@ -90,8 +90,10 @@ static const struct fwt_opt k_opts[] = {
     FWT_OPT_FLAG_(0, "pad-sig", &g_pad_sig,
                   "zero-pad ECDSA signatures to a fixed size (72 bytes P-256,\n"
                   "104 P-384), as imgtool --pad-sig; other keys unchanged"),
-    FWT_OPT_STR_('e', "endian", "little", &g_endian,
-                 "byte order: little (MCUboot's targets; big is refused)"),
+    FWT_OPT_STR_('e', "endian", "little|big", &g_endian,
+                 "byte order of the header and TLV fields: little (default,\n"
+                 "MCUboot's) or big (imgtool --endian big, for a big-endian\n"
+                 "target); readers detect it from the magic"),
     FWT_OPT_STR_(0, "vector-to-sign", "digest|payload", &g_vector,
                  "detached signing: write to OUT what the offline key\n"
                  "signs (the image digest, or the signed region) instead\n"
@@ -285,10 +287,10 @@ static int run_sign(int argc, char **argv)
         return fwt_cli_usage_error(k_prog, "--sig-out saves the signature of an image: not with "
                                    "--vector-to-sign");
     }
-    if (strcmp(g_endian, "little") != 0) {
-        return fwt_cli_usage_error(k_prog, "--endian %s: fwtrust writes and verifies little-endian "
-                                   "images only (the byte order of MCUboot's targets)", g_endian);
+    if (strcmp(g_endian, "little") != 0 && strcmp(g_endian, "big") != 0) {
+        return fwt_cli_usage_error(k_prog, "--endian %s: the byte order is little or big", g_endian);
     }
+    so.big_endian = !strcmp(g_endian, "big");
     if (!strcmp(g_sha, "auto")) {
         so.hash = FWT_HASH_NONE;
     } else if (!strcmp(g_sha, "256") || !strcmp(g_sha, "384") || !strcmp(g_sha, "512")) {

@@ -133,6 +133,9 @@ static int run(int argc, char **argv)
                 fwt_version_format(&info.hdr.version, vs, sizeof(vs));
                 fwt_hex_encode(info.digest, info.digest_len, dig);
                 json_object_set_new(o, "version", json_string(vs));
+                json_object_set_new(o, "byte_order",
+                                    json_string(info.hdr.byte_order == FWT_ORDER_BIG ? "big"
+                                                                                     : "little"));
                 json_object_set_new(o, "security_counter",
                                     info.has_security_counter
                                         ? json_integer(info.security_counter)
