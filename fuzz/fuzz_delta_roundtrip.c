@@ -21,7 +21,7 @@ static void check_decodes(const uint8_t *frame, size_t flen, enum fwt_dec_method
                           const uint8_t *base, size_t bn, const uint8_t *nw, size_t nn)
 {
     uint8_t *dec = NULL;
-    if (fwt_delta_decode(frame, flen, m, base, bn, nn, &dec) != FWT_OK ||
+    if (fwt_delta_decode(frame, flen, m, base, bn, nn, 0, &dec) != FWT_OK ||
         (nn > 0 && memcmp(dec, nw, nn) != 0)) {
         abort(); /* decode(encode(base, new)) != new */
     }
@@ -33,7 +33,7 @@ static void check_decodes(const uint8_t *frame, size_t flen, enum fwt_dec_method
         abort();
     }
     dec = NULL;
-    if (fwt_delta_decode(file, len, m, base, bn, nn, &dec) != FWT_OK ||
+    if (fwt_delta_decode(file, len, m, base, bn, nn, 0, &dec) != FWT_OK ||
         (nn > 0 && memcmp(dec, nw, nn) != 0)) {
         abort(); /* the container's header frame changes nothing */
     }
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                FWT_DELTA_BSDIFF2};
     enum fwt_delta_method me = ms[sel - 1];
     enum fwt_dec_method used = FWT_DEC_PLAIN;
-    fwt_err err = fwt_delta_patch(bn ? base : NULL, bn, nw, nn, 1, me, NULL, NULL, &z, &zlen, &used);
+    fwt_err err = fwt_delta_patch(bn ? base : NULL, bn, nw, nn, 1, me, 0, NULL, NULL, &z, &zlen, &used);
     if (bn == 0) {
         if (err != FWT_E_ARG || z != NULL || fwt_detail()[0] == '\0') {
             abort(); /* a patch needs a base, and says so */

@@ -85,7 +85,7 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
                         pre->xform, pre->xflags);
     }
     if (pre->entropy == FWT_ENC_ENTROPY_ZSTD ? pre->dictlog != 0
-        : pre->entropy == FWT_ENC_ENTROPY_LZMA2 || pre->entropy == FWT_ENC_ENTROPY_LZMA2_BASE
+        : pre->entropy >= FWT_ENC_ENTROPY_LZMA2 && pre->entropy <= FWT_ENC_ENTROPY_LZMA2_DICT
             ? (pre->dictlog < 12 || pre->dictlog > FWT_ENC_LZMA_DICTLOG_MAX)
             : 1) {
         return fwt_fail(FWT_E_UNSUPPORTED,
@@ -93,6 +93,16 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
                         pre->dictlog);
     }
     return FWT_OK;
+}
+
+uint64_t fwt_delta_window_need(unsigned xform, unsigned entropy, unsigned dictlog,
+                               uint64_t base_len)
+{
+    uint64_t dict = 1ULL << (dictlog < 63 ? dictlog : 63);
+    if (entropy == FWT_ENC_ENTROPY_LZMA2_DICT && xform != FWT_ENC_XFORM_NONE) {
+        return dict + (base_len < dict ? base_len : dict);
+    }
+    return dict;
 }
 
 const char *fwt_delta_xform_name(unsigned xform)
@@ -109,6 +119,7 @@ const char *fwt_delta_entropy_name(unsigned entropy)
     return entropy == FWT_ENC_ENTROPY_ZSTD         ? "zstd"
            : entropy == FWT_ENC_ENTROPY_LZMA2      ? "lzma2"
            : entropy == FWT_ENC_ENTROPY_LZMA2_BASE ? "lzma2-base"
+           : entropy == FWT_ENC_ENTROPY_LZMA2_DICT ? "lzma2-dict"
                                                    : "unknown";
 }
 

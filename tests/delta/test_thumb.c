@@ -241,9 +241,9 @@ static void test_real_pair(void **state)
     uint8_t *z1 = NULL, *z2 = NULL, *out = NULL;
     size_t l1 = 0, l2 = 0;
     enum fwt_dec_method u1, u2;
-    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF, NULL, NULL, &z1, &l1, &u1),
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF, 0, NULL, NULL, &z1, &l1, &u1),
                      FWT_OK);
-    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF2, NULL, NULL, &z2, &l2, &u2),
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF2, 0, NULL, NULL, &z2, &l2, &u2),
                      FWT_OK);
     struct fwt_delta_pre pre;
     assert_int_equal(fwt_delta_pre_parse(z2, l2, &pre), FWT_OK);
@@ -251,7 +251,7 @@ static void test_real_pair(void **state)
     assert_true(pre.entropy == FWT_ENC_ENTROPY_LZMA2 || pre.entropy == FWT_ENC_ENTROPY_LZMA2_BASE);
     /* The transform's gain on real Thumb-2 code: at most 0.85 of the plain records. */
     assert_true(l2 * 100 <= l1 * 85);
-    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_OK);
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, 0, &out), FWT_OK);
     assert_memory_equal(out, n, nn);
     free(out);
     /* Streaming: one byte at a time, inside a container. */
@@ -269,26 +269,26 @@ static void test_real_pair(void **state)
     fwt_dec_free(d);
     /* Truncated anywhere: refused at the end, never a short image accepted. */
     for (size_t cut = 0; cut < l2; cut += l2 / 7 + 1) {
-        assert_int_not_equal(fwt_delta_decode(z2, cut, u2, b, bn, nn, &out), FWT_OK);
+        assert_int_not_equal(fwt_delta_decode(z2, cut, u2, b, bn, nn, 0, &out), FWT_OK);
         assert_null(out);
     }
     /* A wrong base (another image): output differs, never a crash (checked by hash later). */
-    if (fwt_delta_decode(z2, l2, u2, n, nn, nn, &out) == FWT_OK) {
+    if (fwt_delta_decode(z2, l2, u2, n, nn, nn, 0, &out) == FWT_OK) {
         assert_memory_not_equal(out, n, nn);
         free(out);
     }
     /* Bad preamble fields. */
     uint8_t save = z2[4];
     z2[4] = 9;
-    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, 0, &out), FWT_E_UNSUPPORTED);
     z2[4] = save;
     save = z2[6];
     z2[6] = 4; /* no such entropy coder */
-    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, 0, &out), FWT_E_UNSUPPORTED);
     z2[6] = save;
     save = z2[7];
     z2[7] = 30;
-    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, 0, &out), FWT_E_UNSUPPORTED);
     z2[7] = save;
     free(file);
     free(z1);
@@ -316,14 +316,14 @@ static void test_bad_map(void **state)
     memcpy(f, "FWD2\x02\x01\x01\x00", FWT_ENC_PRE_LEN);
     memcpy(f + FWT_ENC_PRE_LEN, z, zl);
     assert_int_equal(fwt_delta_decode(f, FWT_ENC_PRE_LEN + zl, FWT_DEC_BSDIFF2, base,
-                                      sizeof(base), 0, &out),
+                                      sizeof(base), 0, 0, &out),
                      FWT_E_MALFORMED);
     free(z);
     recs[5] = 0x70; /* n = 0x7002: above FWT_XMAP_MAX */
     assert_int_equal(fwt_delta_compress(recs, sizeof(recs), 3, &z, &zl), FWT_OK);
     memcpy(f + FWT_ENC_PRE_LEN, z, zl);
     assert_int_equal(fwt_delta_decode(f, FWT_ENC_PRE_LEN + zl, FWT_DEC_BSDIFF2, base,
-                                      sizeof(base), 0, &out),
+                                      sizeof(base), 0, 0, &out),
                      FWT_E_MALFORMED);
     free(z);
     free(f);

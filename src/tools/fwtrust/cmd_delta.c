@@ -34,6 +34,7 @@ static const char *g_from, *g_to, *g_out, *g_info, *g_apply, *g_method;
 static const char *g_vkeys[MAX_VERIFY];
 static struct fwt_opt_list g_vkey_list = {g_vkeys, 0, MAX_VERIFY};
 static uint64_t g_level; /* 0: see make() */
+static uint64_t g_max_window; /* 0: no cap beyond a device's maxima */
 static int g_json;
 
 static const struct fwt_opt k_opts[] = {
@@ -45,6 +46,10 @@ static const struct fwt_opt k_opts[] = {
     FWT_OPT_U64_(0, "level", "N", &g_level, 1, FWT_DELTA_LEVEL_MAX,
                  "zstd level 1..22 (default 22 for a patch of images up to\n"
                  "16 MiB together, else 19)"),
+    FWT_OPT_U64_(0, "max-window", "BYTES", &g_max_window, 1024, 1ULL << FWT_ENC_PATCH_WINDOWLOG_MAX,
+                 "the decoding window a device can give (RAM for the zstd window\n"
+                 "or LZMA2 dictionary, docs/updates.md): make only patches that\n"
+                 "need at most BYTES; with --apply, refuse a file needing more"),
     FWT_OPT_LIST_(0, "verify-key", "PUB", &g_vkey_list, "verify NEW (and OLD) first: one valid signature by one of\n"
                                                         "the keys (repeatable, up to 8)"),
     FWT_OPT_STR_(0, "info", "FILE", &g_info, "print the header of an encoded file"),
@@ -251,8 +256,9 @@ static fwt_err apply(const char *patch, const char *from, const char *out, json_
                        (unsigned long long)want);
     }
     if (err == FWT_OK) {
-        err = fwt_delta_decode(pbuf, plen, m, base.buf, base.total, (size_t)want, &dec);
-        if (err != FWT_OK && is_patch && err != FWT_E_NOMEM) {
+        err = fwt_delta_decode(pbuf, plen, m, base.buf, base.total, (size_t)want, g_max_window,
+                               &dec);
+        if (err != FWT_OK && is_patch && err != FWT_E_NOMEM && err != FWT_E_TOO_LARGE) {
             err = fwt_fail(FWT_E_DIGEST, "%s does not decode against %s: %s", patch, from, fwt_detail());
         }
     }
@@ -337,7 +343,7 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
     enum fwt_dec_method m = FWT_DEC_PLAIN;
     if (err == FWT_OK) {
         struct fwt_progress pr;
-        err = from ? fwt_delta_patch(base.buf, base.total, nw.buf, nw.len, level, me,
+        err = from ? fwt_delta_patch(base.buf, base.total, nw.buf, nw.len, level, me, g_max_window,
                                      bsdiff_progress, &pr, &z, &zlen, &m)
                    : fwt_delta_compress(nw.buf, nw.len, level, &z, &zlen);
     }
@@ -350,7 +356,7 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
             json_object_set_new(hdr, "entropy", json_string(fwt_delta_entropy_name(pre.entropy)));
         }
         /* Decode it again, with the device's decoder, before anyone publishes it. */
-        err = fwt_delta_decode(z, zlen, m, base.buf, base.total, nw.len, &check);
+        err = fwt_delta_decode(z, zlen, m, base.buf, base.total, nw.len, g_max_window, &check);
         if (err == FWT_OK && memcmp(check, nw.buf, nw.len) != 0) {
             err = fwt_fail(FWT_E_INTERNAL, "the encoded image does not decode to %s", to);
         }
