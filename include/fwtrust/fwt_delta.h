@@ -161,9 +161,11 @@ enum fwt_delta_method {
     FWT_DELTA_AUTO = 0,    /* "auto" */
     FWT_DELTA_PREFIX = 1,  /* "prefix": a "zstd-patch" */
     FWT_DELTA_BSDIFF = 2,  /* "bsdiff": a "zstd-bsdiff" */
-    FWT_DELTA_BSDIFF2 = 3  /* "bsdiff2": a "bsdiff2" (the smallest of its transforms and coders) */
+    FWT_DELTA_BSDIFF2 = 3, /* "bsdiff2": a "bsdiff2" (the smallest of its transforms and coders) */
+    FWT_DELTA_LZDICT = 4   /* "lzma2-dict": a "bsdiff2" of coder 4 only (no records) */
 };
-/* The method of a name ("auto", "prefix", "bsdiff", "bsdiff2"): FWT_E_ARG (no detail) otherwise. */
+/* The method of a name ("auto", "prefix", "bsdiff", "bsdiff2", "lzma2-dict"): FWT_E_ARG (no
+ * detail) otherwise. */
 FWT_MUST_CHECK fwt_err fwt_delta_method_parse(const char *name, enum fwt_delta_method *m);
 
 /* zstd compression levels the encoder takes (1 .. 22, zstd's maximum). */

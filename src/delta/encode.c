@@ -673,8 +673,9 @@ static fwt_err code_dict(uint8_t pre[FWT_ENC_PRE_LEN], const struct fwt_xmap *m,
 
 /* The smallest "bsdiff2" frame over every transform and entropy coder. */
 static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, size_t nn,
-                             int level, uint64_t max_window, fwt_delta_progress progress,
-                             void *pctx, uint8_t **out, size_t *out_len)
+                             int level, uint64_t max_window, int records,
+                             fwt_delta_progress progress, void *pctx, uint8_t **out,
+                             size_t *out_len)
 {
     *out = NULL;
     uint8_t *tb = malloc(bn), *tn = malloc(nn ? nn : 1);
@@ -693,7 +694,7 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
      * a second map) and the best transform through that map. */
     size_t nx = sizeof(k_xforms) / sizeof(k_xforms[0]), best_x = 0, best_seen = 0;
     int map_ready = 0;
-    for (size_t it = 0; err == FWT_OK && it < nx + 2; it++) {
+    for (size_t it = 0; err == FWT_OK && it < (records ? nx + 2 : nx); it++) {
         size_t x = it < nx ? it : it == nx ? 0 : best_x;
         int64_t slack = it < nx ? 8 : 64;
         if (it == nx) {
@@ -734,8 +735,10 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
         if (m) {
             put_map(&g, m);
         }
-        err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? &segs : NULL, slack,
-                             it == 0 ? progress : NULL, pctx);
+        if (records || x == 0) { /* (the plain pass's matches make the map) */
+            err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? &segs : NULL, slack,
+                                 it == 0 ? progress : NULL, pctx);
+        }
         uint8_t pre[FWT_ENC_PRE_LEN];
         memcpy(pre, FWT_ENC_PRE_MAGIC, 4);
         pre[4] = (uint8_t)((k_xforms[x].flags & FWT_XF_ARM) ? FWT_ENC_XFORM_ARM32_MAP
@@ -745,7 +748,7 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
         if (err == FWT_OK && g.oom) {
             err = fwt_fail(FWT_E_NOMEM, "out of memory for the patch");
         }
-        if (err == FWT_OK) {
+        if (err == FWT_OK && records) {
             err = code_records(pre, &g, level, base, bn, cap_log(max_window), &best, &best_len);
         }
         if (err == FWT_OK && it < nx) {
@@ -781,7 +784,7 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
 {
     *out = NULL;
     *out_len = 0;
-    if (!base || base_len == 0 || method > FWT_DELTA_BSDIFF2) {
+    if (!base || base_len == 0 || method > FWT_DELTA_LZDICT) {
         return fwt_fail(FWT_E_ARG, "a patch needs a base image of at least one byte");
     }
     fwt_err err = check_level(level);
@@ -814,9 +817,11 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
     if ((method == FWT_DELTA_AUTO && prefix_fits) || method == FWT_DELTA_PREFIX) {
         err = encode(base, base_len, nw, nw_len, level, wl_max, &zp, &lp);
     }
-    if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF2)) {
+    if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF2 ||
+                          method == FWT_DELTA_LZDICT)) {
         err = bsdiff2_patch(base, base_len, nw, nw_len, level, max_window,
-                            method == FWT_DELTA_BSDIFF2 ? progress : NULL, progress_ctx, &z2, &l2);
+                            method != FWT_DELTA_LZDICT,
+                            method != FWT_DELTA_AUTO ? progress : NULL, progress_ctx, &z2, &l2);
     }
     if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF)) {
         struct growbuf g = {NULL, 0, 0, 0};

@@ -29,6 +29,7 @@ static const struct {
     {"prefix", FWT_DELTA_PREFIX},
     {"bsdiff", FWT_DELTA_BSDIFF},
     {"bsdiff2", FWT_DELTA_BSDIFF2},
+    {"lzma2-dict", FWT_DELTA_LZDICT},
 };
 
 const char *fwt_delta_encoding_name(enum fwt_dec_method m)

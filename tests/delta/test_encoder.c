@@ -213,7 +213,7 @@ static void test_refusals(void **state)
                                      &zlen, &used),
                      FWT_E_ARG);
     /* Bad method, bad levels. */
-    assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 3, (enum fwt_delta_method)4, 0,
+    assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 3, (enum fwt_delta_method)5, 0,
                                      NULL, NULL, &z, &zlen, &used),
                      FWT_E_ARG);
     assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 0, FWT_DELTA_AUTO, 0, NULL, NULL,
@@ -284,6 +284,8 @@ static void test_names(void **state)
     assert_int_equal(me, FWT_DELTA_BSDIFF);
     assert_int_equal(fwt_delta_method_parse("bsdiff2", &me), FWT_OK);
     assert_int_equal(me, FWT_DELTA_BSDIFF2);
+    assert_int_equal(fwt_delta_method_parse("lzma2-dict", &me), FWT_OK);
+    assert_int_equal(me, FWT_DELTA_LZDICT);
     assert_int_equal(fwt_delta_method_parse("zstd-bsdiff", &me), FWT_E_ARG);
     assert_int_equal(fwt_delta_method_parse(NULL, &me), FWT_E_ARG);
     /* The container: the skippable frame, its length, the tag, the JSON; oversized refused. */

@@ -42,7 +42,8 @@ static const struct fwt_opt k_opts[] = {
                                            "any padding after the TLVs, are the reference)"),
     FWT_OPT_STR_(0, "to", "NEW", &g_to, "the image to encode (a signed fwtrust image)"),
     FWT_OPT_STR_('o', "output", "OUT", &g_out, "the encoded file (the decoded image with --apply)"),
-    FWT_OPT_STR_(0, "method", "M", &g_method, "auto, prefix, bsdiff or bsdiff2 (patches only; default auto)"),
+    FWT_OPT_STR_(0, "method", "M", &g_method, "auto, prefix, bsdiff, bsdiff2 or lzma2-dict (patches only;\n"
+                                                        "default auto)"),
     FWT_OPT_U64_(0, "level", "N", &g_level, 1, FWT_DELTA_LEVEL_MAX,
                  "zstd level 1..22 (default 22 for a patch of images up to\n"
                  "16 MiB together, else 19)"),
@@ -76,7 +77,9 @@ static const struct fwt_cli_prog k_cli = {
         "  bsdiff2 the same records between transformed images: ARM Thumb-2 branch and\n"
         "          literal-load targets made absolute, and in the base mapped (with its\n"
         "          32-bit pointers) through an address map shipped in the patch; coded with\n"
-        "          zstd or LZMA2, the smallest of its variants: encoding \"bsdiff2\"\n"
+        "          zstd or LZMA2, or no records: the transformed image as LZMA2 with the\n"
+        "          transformed base as its dictionary; the smallest: encoding \"bsdiff2\"\n"
+        "  lzma2-dict only that last variant of bsdiff2 (encoding \"bsdiff2\")\n"
         "  auto    (default) make all three and keep the smallest (bsdiff2 only where\n"
         "          strictly smaller: older devices decode the other two)\n"
         "Without --from, OUT is NEW compressed with zstd (encoding \"zstd\"). OUT starts with\n"
@@ -399,7 +402,7 @@ static int run(int argc, char **argv)
     enum fwt_delta_method me = FWT_DELTA_AUTO;
     int json = g_json;
     if (g_method && fwt_delta_method_parse(g_method, &me) != FWT_OK) {
-        return fwt_cli_usage_error(k_prog, "--method: auto, prefix, bsdiff or bsdiff2");
+        return fwt_cli_usage_error(k_prog, "--method: auto, prefix, bsdiff, bsdiff2 or lzma2-dict");
     }
     if (info) {
         if (from || to || out || apply_in) {
