@@ -92,7 +92,8 @@ static const struct fwt_cli_prog k_cli = {
     .epilog = "Exit status (docs/exit-codes.md): 0 done; 1 usage; 2 I/O; 8 a file is missing;\n"
               "20 an input is not an fwtrust image, or FILE not an encoded image; 21 the base\n"
               "does not match the patch; 33 images too large for a patch (base + new above\n"
-              "128 MiB: publish them compressed); 22-31 --verify-key failed.",
+              "128 MiB: publish them compressed), or a file needing a larger decoding window\n"
+              "than --max-window; 22-31 --verify-key failed.",
 };
 
 struct img {
