@@ -211,7 +211,8 @@ FWT_MUST_CHECK fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len,
 /*
  * The decoding window a "bsdiff2" frame with an LZMA2 coder needs, in bytes: the dictionary
  * (2^dictlog), and for "lzma2-dict" with a transform the transformed base's last 2^dictlog
- * bytes while the decoder is set up (liblzma copies its preset dictionary). A zstd frame's
+ * bytes (from a 4 KiB block boundary) while the decoder is set up (liblzma copies its preset
+ * dictionary). A zstd frame's
  * window is its frame header's. The decoder's fixed buffers (about 0.6 MiB) come on top.
  */
 uint64_t fwt_delta_window_need(unsigned xform, unsigned entropy, unsigned dictlog,

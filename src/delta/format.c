@@ -8,6 +8,8 @@
 
 #include <fwtrust/fwt_delta.h>
 
+#include "thumb.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,7 +103,9 @@ uint64_t fwt_delta_window_need(unsigned xform, unsigned entropy, unsigned dictlo
 {
     uint64_t dict = 1ULL << (dictlog < 63 ? dictlog : 63);
     if (entropy == FWT_ENC_ENTROPY_LZMA2_DICT && xform != FWT_ENC_XFORM_NONE) {
-        return dict + (base_len < dict ? base_len : dict);
+        /* The transformed copy starts at a block boundary: up to a block more. */
+        uint64_t copy = dict + FWT_THUMB_BLOCK - 1;
+        return dict + (base_len < copy ? base_len : copy);
     }
     return dict;
 }
