@@ -1,7 +1,9 @@
 # Delta engine fuzz target (included by fuzz/CMakeLists.txt in FWT_FUZZ builds).
 # fuzz_delta_roundtrip: the encoder against the decoder, every method (zstd, prefix patch,
-#                       bsdiff patch, auto): decode(encode(base, new)) == new, bare frame and
-#                       in its container. Input: method byte, two split bytes, base || new.
+#                       bsdiff patch, bsdiff2, lzma2-dict, auto, auto with the decoding window
+#                       capped at 4 KiB and decoded capped): decode(encode(base, new)) == new,
+#                       bare frame and in its container. Input: method byte, two split bytes,
+#                       base || new.
 # fuzz_delta_thumb:     the Thumb-2 transform of bsdiff2 (src/delta/thumb.h): undone exactly for
 #                       any bytes, flags and block offset; the base transform through a map.
 # (The decoder alone on hostile bytes is fuzz_agentupdate_decode, fuzz/agentupdate.cmake.)

@@ -2,7 +2,9 @@
  * libFuzzer target: the device's streaming decoder of encoded targets
  * (src/delta/decode.c). Input: byte 0 picks the method (plain zstd, zstd
  * reference-prefix patch, bsdiff records, bsdiff2: preamble, zstd or LZMA2,
- * Thumb-2 transform and address map), byte 1 the chunk size, the rest is
+ * Thumb-2 transform and address map, or no records: the image as LZMA2 over
+ * the transformed base; bit 0x10: the decoding window capped at 1 KiB << (byte 1
+ * % 14), fwt_dec_set_max_window), byte 1 the chunk size, the rest is
  * the encoded file. Any bytes must decode within the output cap or be refused
  * with a detail; never crash, never write past the cap.
  */
@@ -53,6 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fwt_dec_new(m, m == FWT_DEC_PLAIN ? NULL : base, m == FWT_DEC_PLAIN ? 0 : BASE_LEN, MAX_OUT,
                     sink, &c, &d) != FWT_OK) {
         abort();
+    }
+    if ((data[-2] & 0x10U) && fwt_dec_set_max_window(d, 1024ULL << (data[-1] % 14)) != FWT_OK) {
+        abort(); /* a cap of 1 KiB or more, before any input, is always taken */
     }
     fwt_err err = FWT_OK;
     for (size_t i = 0; i < size && err == FWT_OK; i += chunk) {

@@ -2,8 +2,8 @@
 """Seed corpora of fuzz_agentupdate_decode and fuzz_agentupdate_meta.
 
 Run from anywhere: python3 fuzz/corpus/make_agentupdate_seeds.py (needs the zstd CLI).
-Decoder seeds are: method byte (0 zstd, 1 reference-prefix patch, 2 bsdiff records, 3 bsdiff2),
-chunk byte,
+Decoder seeds are: method byte (0 zstd, 1 reference-prefix patch, 2 bsdiff records, 3 bsdiff2;
+plus 0x10: the decoding window capped at 1 KiB << (chunk byte % 14)), chunk byte,
 then an encoded file. The fuzzer's base image is base[i] = (i * 7 + i // 13) & 0xff, 4096 bytes.
 """
 import json, lzma, os, struct, subprocess, tempfile
@@ -72,6 +72,13 @@ write(DEC, "bsdiff2-thumb-zstd", b"\x03\x05" + container(b"FWD2\x01\x0f\x01\x00"
 write(DEC, "bsdiff2-map-lzma2", b"\x03\x11" + container(b"FWD2\x02\x1f\x02\x10" + lzma2(pmap + records),
                                                         "bsdiff2", len(new), True))
 write(DEC, "bsdiff2-map-truncated", b"\x03\x01" + b"FWD2\x02\x1f\x02\x10" + lzma2(pmap[:13]))
+# bsdiff2 coder 4 (lzma2-dict): the image itself as LZMA2 over the (transformed) base, after
+# the map's own LZMA2 stream for a map transform; method byte 0x13: capped decoding window.
+write(DEC, "bsdiff2-dict-none", b"\x03\x07" + container(b"FWD2\x00\x00\x04\x0e" + lzma2(new),
+                                                        "bsdiff2", len(new), True))
+write(DEC, "bsdiff2-dict-map", b"\x03\x13" + container(b"FWD2\x02\x1f\x04\x0e" + lzma2(pmap)
+                                                       + lzma2(new), "bsdiff2", len(new), True))
+write(DEC, "bsdiff2-dict-capped", b"\x13\x02" + b"FWD2\x01\x0f\x04\x0e" + lzma2(new))
 write(DEC, "trailing", b"\x00\x02" + zstd(b"abc") + b"garbage")
 
 write(META, "container", container(zstd(new), "zstd", len(new)))

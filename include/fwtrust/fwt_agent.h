@@ -93,6 +93,10 @@ struct fwt_agent_config {
     uint32_t revocation_threshold;   /* distinct revocation keys required (default 1) */
     char *revocation_target;         /* TUF target name of the list (default
                                         FWT_AGENT_REVOCATION_TARGET); fetched at each update */
+    uint64_t decode_window;          /* [update] decode_window = BYTES: the largest decoding
+                                        window (zstd window, LZMA2 dictionary) a patch or
+                                        compressed image may need (0: the decoder's maxima);
+                                        larger ones are refused (fwt_dec_set_max_window) */
     int require_provenance;          /* [update] require_provenance = yes: every image must bind
                                         a provenance envelope (FWT_TLV_PROVENANCE); update fetches
                                         the repository's bound envelope and compares its SHA-256 */

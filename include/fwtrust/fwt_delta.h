@@ -35,6 +35,10 @@
  *                  between the transformed base and the transformed image: the decoder
  *                  transforms the base block by block where a record reads it and undoes
  *                  the transform on its output (src/delta/thumb.h, docs/updates.md).
+ *                  Coder 4 ("lzma2-dict") has no records: after the preamble, with a map
+ *                  transform, the map (load, n, entries) as one raw LZMA2 stream (dictionary
+ *                  2^FWT_ENC_MAP_DICTLOG, lc 0 lp 2 pb 2); then the transformed image as one
+ *                  raw LZMA2 stream whose preset dictionary is the transformed base.
  *
  * The JSON header only describes; the device trusts nothing in it. It trusts
  * the target's custom metadata (signed by the TUF targets role), the TUF
@@ -82,7 +86,10 @@ extern "C" {
 #define FWT_ENC_ENTROPY_ZSTD 1U      /* entropy coders of "bsdiff2" */
 #define FWT_ENC_ENTROPY_LZMA2 2U
 #define FWT_ENC_ENTROPY_LZMA2_BASE 3U /* LZMA2, the base image (untransformed) as preset dictionary */
+#define FWT_ENC_ENTROPY_LZMA2_DICT 4U /* no records: the transformed image as LZMA2 with the
+                                       * transformed base as preset dictionary ("lzma2-dict") */
 #define FWT_ENC_LZMA_DICTLOG_MAX 23  /* LZMA2 dictionary at most 8 MiB */
+#define FWT_ENC_MAP_DICTLOG 17       /* the LZMA2 stream of a "lzma2-dict" address map */
 
 /*
  * Decoder memory bounds: the window a frame may ask for. A compressed image
@@ -123,6 +130,14 @@ typedef struct fwt_dec fwt_dec;
 FWT_MUST_CHECK fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *base,
                                    size_t base_len, uint64_t max_out, fwt_dec_sink sink,
                                    void *sink_ctx, fwt_dec **out);
+/*
+ * Cap the decoding window (bytes, at least 1024; before the first fwt_dec_feed): a frame
+ * whose zstd window exceeds the largest power of two within it, or a "bsdiff2" LZMA2 coder
+ * whose fwt_delta_window_need exceeds it, is refused with FWT_E_TOO_LARGE naming both
+ * sizes. Without it: 2^FWT_ENC_ZSTD_WINDOWLOG (2^FWT_ENC_PATCH_WINDOWLOG_MAX for a prefix
+ * patch) and 2^FWT_ENC_LZMA_DICTLOG_MAX. FWT_E_ARG after input or below 1 KiB.
+ */
+FWT_MUST_CHECK fwt_err fwt_dec_set_max_window(fwt_dec *d, uint64_t bytes);
 FWT_MUST_CHECK fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len);
 /* End of input: the frame must be complete (FWT_E_MALFORMED otherwise); the last staged
  * output goes to the sink. Output reaches the sink in chunks of up to 128 KiB. */
@@ -133,11 +148,11 @@ void fwt_dec_free(fwt_dec *d);
 /*
  * Decode in[0..len) (an encoded file, or its zstd frame alone) in one go
  * into exactly want bytes: *out (malloc'd, caller frees) on FWT_OK. base is
- * ignored for FWT_DEC_PLAIN.
+ * ignored for FWT_DEC_PLAIN. max_window: as fwt_dec_set_max_window (0: the defaults).
  */
 FWT_MUST_CHECK fwt_err fwt_delta_decode(const uint8_t *in, size_t len, enum fwt_dec_method m,
                                         const uint8_t *base, size_t base_len, size_t want,
-                                        uint8_t **out);
+                                        uint64_t max_window, uint8_t **out);
 
 /* ---- Encoder (library fwt_delta_encode, src/delta/encode.c) ---- */
 
@@ -146,9 +161,11 @@ enum fwt_delta_method {
     FWT_DELTA_AUTO = 0,    /* "auto" */
     FWT_DELTA_PREFIX = 1,  /* "prefix": a "zstd-patch" */
     FWT_DELTA_BSDIFF = 2,  /* "bsdiff": a "zstd-bsdiff" */
-    FWT_DELTA_BSDIFF2 = 3  /* "bsdiff2": a "bsdiff2" (the smallest of its transforms and coders) */
+    FWT_DELTA_BSDIFF2 = 3, /* "bsdiff2": a "bsdiff2" (the smallest of its transforms and coders) */
+    FWT_DELTA_LZDICT = 4   /* "lzma2-dict": a "bsdiff2" of coder 4 only (no records) */
 };
-/* The method of a name ("auto", "prefix", "bsdiff", "bsdiff2"): FWT_E_ARG (no detail) otherwise. */
+/* The method of a name ("auto", "prefix", "bsdiff", "bsdiff2", "lzma2-dict"): FWT_E_ARG (no
+ * detail) otherwise. */
 FWT_MUST_CHECK fwt_err fwt_delta_method_parse(const char *name, enum fwt_delta_method *m);
 
 /* zstd compression levels the encoder takes (1 .. 22, zstd's maximum). */
@@ -170,11 +187,15 @@ FWT_MUST_CHECK fwt_err fwt_delta_compress(const uint8_t *data, size_t len, int l
  * base_len + nw_len at most 2^FWT_ENC_PATCH_WINDOWLOG_MAX, what a device
  * accepts): with FWT_DELTA_AUTO both kinds are made and the smaller kept (the
  * bsdiff one when equal). *used is the method it decodes with
- * (FWT_DEC_PREFIX or FWT_DEC_BSDIFF). progress may be NULL.
+ * (FWT_DEC_PREFIX, FWT_DEC_BSDIFF or FWT_DEC_BSDIFF2). progress may be NULL.
+ * max_window (0: no cap): the largest decoding window (bytes, fwt_dec_set_max_window) the
+ * patch may need; methods and coders needing more are not made (a prefix patch whose
+ * window would exceed it is FWT_E_TOO_LARGE with FWT_DELTA_PREFIX; below 1 KiB FWT_E_ARG).
  */
 FWT_MUST_CHECK fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
                                        size_t nw_len, int level, enum fwt_delta_method method,
-                                       fwt_delta_progress progress, void *progress_ctx,
+                                       uint64_t max_window, fwt_delta_progress progress,
+                                       void *progress_ctx,
                                        uint8_t **out, size_t *out_len, enum fwt_dec_method *used);
 
 /* What a "bsdiff2" frame (its first FWT_ENC_PRE_LEN bytes at least) says of itself. */
@@ -187,6 +208,15 @@ struct fwt_delta_pre {
 /* FWT_E_MALFORMED (with detail) unless frame starts with a valid preamble. */
 FWT_MUST_CHECK fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len,
                                            struct fwt_delta_pre *pre);
+/*
+ * The decoding window a "bsdiff2" frame with an LZMA2 coder needs, in bytes: the dictionary
+ * (2^dictlog), and for "lzma2-dict" with a transform the transformed base's last 2^dictlog
+ * bytes (from a 4 KiB block boundary) while the decoder is set up (liblzma copies its preset
+ * dictionary). A zstd frame's
+ * window is its frame header's. The decoder's fixed buffers (about 0.6 MiB) come on top.
+ */
+uint64_t fwt_delta_window_need(unsigned xform, unsigned entropy, unsigned dictlog,
+                               uint64_t base_len);
 /* "none" / "thumb2" / "thumb2-map", "zstd" / "lzma2": names for the header and the CLI. */
 const char *fwt_delta_xform_name(unsigned xform);
 const char *fwt_delta_entropy_name(unsigned entropy);

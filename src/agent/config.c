@@ -154,7 +154,7 @@ static fwt_err set_str(char **dst, const char *v)
 enum {
     K_HW_ID, K_TRIES, K_SLOT_A, K_SLOT_B, K_SLOT_SIZE, K_READBACK, K_THRESHOLD, K_TUF_ROOT, K_REPO,
     K_CA, K_CERT, K_KEY, K_PIN, K_TARGETS, K_TPM, K_ROLLBACK, K_REV_THRESHOLD, K_REV_TARGET, K_REQ_PROV,
-    K_DECRYPT, K_F_SERVER, K_F_ID, K_F_SERIAL, K_F_KEY, K_F_CERT, K_F_CA, K_F_DROOT, K_F_INTERVAL, K_F_JITTER
+    K_DEC_WINDOW, K_DECRYPT, K_F_SERVER, K_F_ID, K_F_SERIAL, K_F_KEY, K_F_CERT, K_F_CA, K_F_DROOT, K_F_INTERVAL, K_F_JITTER
 };
 
 static fwt_err once(struct cfg_ctx *c, unsigned bit, const char *key, unsigned line)
@@ -277,6 +277,14 @@ static fwt_err cfg_kv(void *ctx, const char *sec, const char *k, const char *v, 
             return fwt_fail(FWT_E_ARG, "line %u: require_provenance must be 'yes' or 'no'", line);
         }
         cfg->require_provenance = !strcmp(v, "yes");
+        return FWT_OK;
+    } else if (!strcmp(sec, "update") && !strcmp(k, "decode_window")) {
+        ONCE(K_DEC_WINDOW);
+        if (fwt_parse_u64(v, 1ULL << 40, &cfg->decode_window) != FWT_OK ||
+            cfg->decode_window < 1024) {
+            return fwt_fail(FWT_E_ARG, "line %u: decode_window must be a byte count of at least "
+                            "1024", line);
+        }
         return FWT_OK;
     } else if (!strcmp(sec, "update")) {
         static const struct {
@@ -636,7 +644,8 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
     snprintf(num, sizeof(num), "%u", (unsigned)cfg->threshold);
     sb_add(&b, "threshold", num);
     if (cfg->tuf_root || cfg->repo_url || cfg->tls_ca || cfg->tls_client_cert ||
-        cfg->tls_client_key || cfg->tls_pinned_pubkey || cfg->targets || cfg->require_provenance) {
+        cfg->tls_client_key || cfg->tls_pinned_pubkey || cfg->targets || cfg->require_provenance ||
+        cfg->decode_window) {
         sb_add(&b, "", "");
         sb_add(&b, "[update]", "");
         sb_add(&b, "tuf_root", rel(cfg, cfg->tuf_root));
@@ -648,6 +657,10 @@ fwt_err fwt_agent_config_format(const struct fwt_agent_config *cfg, char **out)
         sb_add(&b, "targets", cfg->targets);
         if (cfg->require_provenance) {
             sb_add(&b, "require_provenance", "yes");
+        }
+        if (cfg->decode_window) {
+            snprintf(num, sizeof(num), "%llu", (unsigned long long)cfg->decode_window);
+            sb_add(&b, "decode_window", num);
         }
     }
     if (cfg->n_revocation_keys || cfg->revocation_target) {

@@ -1048,6 +1048,9 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
                                                           : FWT_DEC_PLAIN;
         err = fwt_dec_new(m, m == FWT_DEC_PLAIN ? NULL : x.base.p,
                           m == FWT_DEC_PLAIN ? 0 : x.base.len, pick->image_len, to_slot, &s, &dec);
+        if (err == FWT_OK && x.cfg->decode_window) {
+            err = fwt_dec_set_max_window(dec, x.cfg->decode_window); /* [update] decode_window */
+        }
         if (err != FWT_OK) {
             goto out;
         }

@@ -70,6 +70,9 @@ struct fwt_dec {
     int32_t *mdelta;
     size_t mgot;
     struct fwt_xmap xmap;
+    /* "lzma2-dict": 1 while the LZMA2 stream of the map runs, 2 the image's. */
+    int lz_phase;
+    uint64_t max_window;  /* 0: the defaults (FWT_ENC_*WINDOWLOG*) only */
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -122,6 +125,25 @@ fwt_err fwt_dec_new(enum fwt_dec_method method, const uint8_t *base, size_t base
     d->sink = sink;
     d->sink_ctx = sink_ctx;
     *out = d;
+    return FWT_OK;
+}
+
+fwt_err fwt_dec_set_max_window(fwt_dec *d, uint64_t bytes)
+{
+    if (bytes < 1024 || d->stage != DEC_START || d->head_len != 0 || d->skipped) {
+        return fwt_fail(FWT_E_ARG, "decoder: the window limit is set before any input, "
+                                   "at least 1 KiB");
+    }
+    int wl = 10;
+    while (wl < 62 && (1ULL << (wl + 1)) <= bytes) {
+        wl++;
+    }
+    int cur = d->method == FWT_DEC_PREFIX ? FWT_ENC_PATCH_WINDOWLOG_MAX : FWT_ENC_ZSTD_WINDOWLOG;
+    size_t rc = ZSTD_DCtx_setParameter(d->dc, ZSTD_d_windowLogMax, wl < cur ? wl : cur);
+    if (ZSTD_isError(rc)) {
+        return fwt_fail(FWT_E_INTERNAL, "zstd decoder set-up: %s", ZSTD_getErrorName(rc));
+    }
+    d->max_window = bytes;
     return FWT_OK;
 }
 
@@ -395,10 +417,14 @@ static fwt_err run_frame(fwt_dec *d, ZSTD_inBuffer *in, int *progress)
         if (ZSTD_isError(rc)) {
             ZSTD_ErrorCode code = ZSTD_getErrorCode(rc);
             if (code == ZSTD_error_frameParameter_windowTooLarge) {
+                int wl = d->method == FWT_DEC_PREFIX ? FWT_ENC_PATCH_WINDOWLOG_MAX
+                                                     : FWT_ENC_ZSTD_WINDOWLOG;
                 return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
                                              "the encoded image needs a larger decoding window "
-                                             "than this device allows (2^%d bytes)",
-                                             FWT_ENC_PATCH_WINDOWLOG_MAX));
+                                             "than this decoder allows (%llu bytes)",
+                                             d->max_window && d->max_window < (1ULL << wl)
+                                                 ? (unsigned long long)d->max_window
+                                                 : 1ULL << wl));
             }
             return dec_error(d, fwt_fail(FWT_E_MALFORMED, "the encoded image does not decode: %s",
                                          ZSTD_getErrorName(rc)));
@@ -423,6 +449,8 @@ static fwt_err run_frame(fwt_dec *d, ZSTD_inBuffer *in, int *progress)
     }
 }
 
+static fwt_err start_dict(fwt_dec *d);
+
 /* The LZMA2 stream of a "bsdiff2" patch: as run_frame. Empty input with finish: flush. */
 static fwt_err run_lzma(fwt_dec *d, ZSTD_inBuffer *in, int finish, int *progress)
 {
@@ -444,10 +472,39 @@ static fwt_err run_lzma(fwt_dec *d, ZSTD_inBuffer *in, int finish, int *progress
                                          (int)r));
         }
         if (produced > 0) {
-            fwt_err err = bsdiff_bytes(d, d->obuf, produced);
+            fwt_err err;
+            if (d->lz_phase == 1) {
+                size_t used = 0;
+                err = map_bytes(d, d->obuf, produced, &used);
+                if (err == FWT_OK && used != produced) {
+                    err = dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                                "bsdiff2 patch: bytes after its address map"));
+                }
+            } else {
+                err = d->lz_phase == 2 ? xout_bytes(d, d->obuf, produced)
+                                       : bsdiff_bytes(d, d->obuf, produced);
+            }
             if (err != FWT_OK) {
                 return err;
             }
+        }
+        if (r == LZMA_STREAM_END && d->lz_phase == 1) {
+            /* The map is in: the image's stream follows, over the transformed base. */
+            if (d->map_want) {
+                return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                             "bsdiff2 patch: its address map ends early"));
+            }
+            const uint8_t *next = d->lz.next_in;
+            size_t avail = d->lz.avail_in;
+            lzma_end(&d->lz);
+            d->lz_on = 0;
+            fwt_err err = start_dict(d);
+            if (err != FWT_OK) {
+                return err;
+            }
+            d->lz.next_in = next;
+            d->lz.avail_in = avail;
+            continue;
         }
         if (r == LZMA_STREAM_END) {
             d->stage = DEC_DONE;
@@ -468,6 +525,56 @@ static fwt_err run_entropy(fwt_dec *d, ZSTD_inBuffer *in, int finish, int *progr
     return run_frame(d, in, progress);
 }
 
+/*
+ * The image stream of "lzma2-dict": LZMA2 with the transformed base as preset dictionary.
+ * liblzma copies the dictionary's last 2^dictlog bytes; only the blocks holding those are
+ * transformed, into a buffer freed once the decoder holds them.
+ */
+static fwt_err start_dict(fwt_dec *d)
+{
+    lzma_options_lzma opt;
+    memset(&opt, 0, sizeof(opt));
+    if (lzma_lzma_preset(&opt, 6)) {
+        return dec_error(d, fwt_fail(FWT_E_INTERNAL, "liblzma preset"));
+    }
+    uint64_t dict = 1ULL << d->pre.dictlog; /* at most 2^FWT_ENC_LZMA_DICTLOG_MAX */
+    uint8_t *tb = NULL;
+    opt.dict_size = (uint32_t)dict;
+    if (d->pre.xform == FWT_ENC_XFORM_NONE) {
+        opt.preset_dict = d->base;
+        opt.preset_dict_size = (uint32_t)(d->base_len < UINT32_MAX ? d->base_len : UINT32_MAX);
+    } else {
+        uint64_t from = d->base_len > dict ? d->base_len - dict : 0;
+        from -= from % FWT_THUMB_BLOCK;
+        size_t n = (size_t)(d->base_len - from);
+        tb = malloc(n);
+        if (!tb) {
+            return dec_error(d, fwt_fail(FWT_E_NOMEM, "out of memory for the transformed base "
+                                                      "(%zu bytes)", n));
+        }
+        for (size_t off = 0; off < n; off += FWT_THUMB_BLOCK) {
+            size_t k = n - off < FWT_THUMB_BLOCK ? n - off : FWT_THUMB_BLOCK;
+            memcpy(tb + off, d->base + from + off, k);
+            fwt_thumb_base(tb + off, k, from + off, d->pre.xflags,
+                           d->pre.xform >= FWT_ENC_XFORM_THUMB2_MAP ? &d->xmap : NULL);
+        }
+        opt.preset_dict = tb;
+        opt.preset_dict_size = (uint32_t)n;
+    }
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    lzma_stream init = LZMA_STREAM_INIT;
+    d->lz = init;
+    lzma_ret r = lzma_raw_decoder(&d->lz, filters);
+    free(tb);
+    if (r != LZMA_OK) {
+        return dec_error(d, fwt_fail(FWT_E_NOMEM, "out of memory for the LZMA2 decoder"));
+    }
+    d->lz_on = 1;
+    d->lz_phase = 2;
+    d->stage = DEC_FRAME;
+    return FWT_OK;
+}
+
 /* A "bsdiff2" preamble (in d->head): check it and set up the decoders it names. */
 static fwt_err start_bsdiff2(fwt_dec *d)
 {
@@ -479,6 +586,40 @@ static fwt_err start_bsdiff2(fwt_dec *d)
     d->map_want = d->pre.xform >= FWT_ENC_XFORM_THUMB2_MAP;
     if (d->base_len > UINT32_MAX && d->pre.xform != FWT_ENC_XFORM_NONE) {
         return dec_error(d, fwt_fail(FWT_E_TOO_LARGE, "bsdiff2 patch: base above 4 GiB"));
+    }
+    if (d->pre.entropy != FWT_ENC_ENTROPY_ZSTD && d->max_window &&
+        fwt_delta_window_need(d->pre.xform, d->pre.entropy, d->pre.dictlog, d->base_len) >
+            d->max_window) {
+        return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
+                                     "bsdiff2 patch (%s) needs a decoding window of %llu bytes, "
+                                     "above the %llu this decoder allows",
+                                     fwt_delta_entropy_name(d->pre.entropy),
+                                     (unsigned long long)fwt_delta_window_need(
+                                         d->pre.xform, d->pre.entropy, d->pre.dictlog,
+                                         d->base_len),
+                                     (unsigned long long)d->max_window));
+    }
+    if (d->pre.entropy == FWT_ENC_ENTROPY_LZMA2_DICT) {
+        if (!d->map_want) {
+            return start_dict(d);
+        }
+        /* The address map's own stream first. */
+        lzma_options_lzma opt;
+        memset(&opt, 0, sizeof(opt));
+        if (lzma_lzma_preset(&opt, 6)) {
+            return dec_error(d, fwt_fail(FWT_E_INTERNAL, "liblzma preset"));
+        }
+        opt.dict_size = 1U << FWT_ENC_MAP_DICTLOG;
+        lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+        lzma_stream init = LZMA_STREAM_INIT;
+        d->lz = init;
+        if (lzma_raw_decoder(&d->lz, filters) != LZMA_OK) {
+            return dec_error(d, fwt_fail(FWT_E_NOMEM, "out of memory for the LZMA2 decoder"));
+        }
+        d->lz_on = 1;
+        d->lz_phase = 1;
+        d->stage = DEC_FRAME;
+        return FWT_OK;
     }
     if (d->pre.entropy != FWT_ENC_ENTROPY_ZSTD) {
         lzma_options_lzma opt;
@@ -648,7 +789,8 @@ static fwt_err collect_sink(void *ctx, const uint8_t *data, size_t len)
 }
 
 fwt_err fwt_delta_decode(const uint8_t *in, size_t len, enum fwt_dec_method m,
-                         const uint8_t *base, size_t base_len, size_t want, uint8_t **out)
+                         const uint8_t *base, size_t base_len, size_t want, uint64_t max_window,
+                         uint8_t **out)
 {
     *out = NULL;
     struct collect c = {malloc(want ? want : 1), 0, want};
@@ -658,6 +800,9 @@ fwt_err fwt_delta_decode(const uint8_t *in, size_t len, enum fwt_dec_method m,
     fwt_dec *d = NULL;
     fwt_err err = fwt_dec_new(m, m == FWT_DEC_PLAIN ? NULL : base, m == FWT_DEC_PLAIN ? 0 : base_len,
                               want, collect_sink, &c, &d);
+    if (err == FWT_OK && max_window) {
+        err = fwt_dec_set_max_window(d, max_window);
+    }
     if (err == FWT_OK) {
         err = fwt_dec_feed(d, in, len);
     }

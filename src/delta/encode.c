@@ -28,6 +28,16 @@ static unsigned window_log_for(uint64_t n)
     return wl;
 }
 
+/* The largest window log within max_window bytes (0: no cap), at most 63. */
+static unsigned cap_log(uint64_t max_window)
+{
+    unsigned l = 63;
+    while (max_window && l > 0 && (1ULL << l) > max_window) {
+        l--;
+    }
+    return l;
+}
+
 static fwt_err zfail(size_t rc, const char *what)
 {
     return fwt_fail(FWT_E_INTERNAL, "zstd %s: %s", what, ZSTD_getErrorName(rc));
@@ -40,7 +50,7 @@ static fwt_err zfail(size_t rc, const char *what)
  * it), or without (window at most 8 MiB, what a device accepts).
  */
 static fwt_err encode(const uint8_t *prefix, size_t prefix_len, const uint8_t *data, size_t len,
-                      int level, uint8_t **out, size_t *out_len)
+                      int level, unsigned wl_max, uint8_t **out, size_t *out_len)
 {
     *out = NULL;
     size_t cap = ZSTD_compressBound(len);
@@ -68,7 +78,8 @@ static fwt_err encode(const uint8_t *prefix, size_t prefix_len, const uint8_t *d
         ZSET(ZSTD_c_enableLongDistanceMatching, 1);
     } else {
         unsigned wl = window_log_for(len);
-        ZSET(ZSTD_c_windowLog, (int)(wl < FWT_ENC_ZSTD_WINDOWLOG ? wl : FWT_ENC_ZSTD_WINDOWLOG));
+        wl = wl < FWT_ENC_ZSTD_WINDOWLOG ? wl : FWT_ENC_ZSTD_WINDOWLOG;
+        ZSET(ZSTD_c_windowLog, (int)(wl < wl_max ? wl : wl_max));
     }
 #undef ZSET
     rc = ZSTD_CCtx_setPledgedSrcSize(cc, len);
@@ -309,7 +320,7 @@ fwt_err fwt_delta_compress(const uint8_t *data, size_t len, int level, uint8_t *
     if (err != FWT_OK) {
         return err;
     }
-    return encode(NULL, 0, data, len, level, out, out_len);
+    return encode(NULL, 0, data, len, level, FWT_ENC_ZSTD_WINDOWLOG, out, out_len);
 }
 
 /* Raw LZMA2 (liblzma) of data, dictionary 2^dictlog, literal/position bits lc, lp, pb. */
@@ -540,7 +551,8 @@ static void put_map(struct growbuf *g, const struct fwt_xmap *m)
  * LZMA2 ones twice: alone, and with the base image as its preset dictionary (literal bytes of
  * new code found anywhere in the base; the dictionary then covers base and records). */
 static fwt_err code_records(uint8_t pre[FWT_ENC_PRE_LEN], const struct growbuf *g, int level,
-                            const uint8_t *base, size_t bn, uint8_t **best, size_t *best_len)
+                            const uint8_t *base, size_t bn, unsigned wl_max, uint8_t **best,
+                            size_t *best_len)
 {
     uint8_t *z = NULL;
     size_t zl = 0;
@@ -550,13 +562,17 @@ static fwt_err code_records(uint8_t pre[FWT_ENC_PRE_LEN], const struct growbuf *
         size_t k = with_base ? v - nv - 1 : v - 1;
         unsigned dl = window_log_for(g->len + (with_base ? bn : 0));
         dl = dl < 12 ? 12 : dl;
-        if (dl > FWT_ENC_LZMA_DICTLOG_MAX) {
-            if (with_base) {
-                continue; /* base and records above what a device accepts */
-            }
-            dl = FWT_ENC_LZMA_DICTLOG_MAX;
+        unsigned dmax = wl_max < FWT_ENC_LZMA_DICTLOG_MAX ? wl_max : FWT_ENC_LZMA_DICTLOG_MAX;
+        if (v > 0 && dmax < 12) {
+            continue; /* no LZMA2 dictionary fits the window */
         }
-        fwt_err err = v == 0 ? encode(NULL, 0, g->p, g->len, level, &z, &zl)
+        if (dl > dmax) {
+            if (with_base) {
+                continue; /* base and records above what the decoder accepts */
+            }
+            dl = dmax;
+        }
+        fwt_err err = v == 0 ? encode(NULL, 0, g->p, g->len, level, wl_max, &z, &zl)
                              : lzma2_encode(g->p, g->len, dl, k_lzma_lclppb[k][0],
                                             k_lzma_lclppb[k][1], k_lzma_lclppb[k][2],
                                             with_base ? base : NULL, with_base ? bn : 0, &z,
@@ -580,9 +596,85 @@ static fwt_err code_records(uint8_t pre[FWT_ENC_PRE_LEN], const struct growbuf *
     return FWT_OK;
 }
 
+/* The LZMA2 literal/position settings of the "lzma2-dict" coder: 2-byte aligned Thumb code
+ * (lp 1, pb 1), 4-byte aligned A32 code and data (lp 2, pb 2). */
+static const uint32_t k_dict_lclppb[][3] = {{1, 1, 1}, {0, 2, 2}};
+
+/* Base and new image within the window: the dictionary log of a "lzma2-dict" image stream
+ * (0: not possible under max_window, see fwt_delta_window_need). */
+static unsigned dict_log_for(size_t bn, size_t nn, int transformed, uint64_t max_window)
+{
+    unsigned dl = window_log_for((uint64_t)bn + nn);
+    dl = dl < 12 ? 12 : dl;
+    dl = dl > FWT_ENC_LZMA_DICTLOG_MAX ? FWT_ENC_LZMA_DICTLOG_MAX : dl;
+    while (dl >= 12 && max_window &&
+           fwt_delta_window_need(transformed ? FWT_ENC_XFORM_THUMB2 : FWT_ENC_XFORM_NONE,
+                                 FWT_ENC_ENTROPY_LZMA2_DICT, dl, bn) > max_window) {
+        dl--;
+    }
+    return dl >= 12 ? dl : 0;
+}
+
+/*
+ * A "lzma2-dict" frame (coder 4 of "bsdiff2", no records): pre, then for a transform with an
+ * address map the map (load, n, n x (start, delta)) as one raw LZMA2 stream (dictionary
+ * 2^FWT_ENC_MAP_DICTLOG), then the transformed new image tn as one raw LZMA2 stream whose
+ * preset dictionary is the transformed base tb (LZMA's optimal parser, repeated-match
+ * distances and literal contexts: matches anywhere in the base, no record overhead).
+ * The smallest of the literal/position settings into *best.
+ */
+static fwt_err code_dict(uint8_t pre[FWT_ENC_PRE_LEN], const struct fwt_xmap *m,
+                         const uint8_t *tb, size_t bn, const uint8_t *tn, size_t nn,
+                         uint64_t max_window, size_t nvariants, uint8_t **best, size_t *best_len)
+{
+    unsigned dl = dict_log_for(bn, nn, pre[4] != FWT_ENC_XFORM_NONE, max_window);
+    if (dl == 0) {
+        return FWT_OK; /* the dictionary would not fit the decoder's window */
+    }
+    uint8_t *mz = NULL;
+    size_t ml = 0;
+    if (m) {
+        struct growbuf g = {NULL, 0, 0, 0};
+        put_map(&g, m);
+        fwt_err err = g.oom ? fwt_fail(FWT_E_NOMEM, "out of memory for the address map")
+                            : lzma2_encode(g.p, g.len, FWT_ENC_MAP_DICTLOG, 0, 2, 2, NULL, 0,
+                                           &mz, &ml);
+        free(g.p);
+        if (err != FWT_OK) {
+            return err;
+        }
+    }
+    fwt_err err = FWT_OK;
+    size_t nv = sizeof(k_dict_lclppb) / sizeof(k_dict_lclppb[0]);
+    for (size_t v = 0; err == FWT_OK && v < nv && v < nvariants; v++) {
+        uint8_t *z = NULL;
+        size_t zl = 0;
+        err = lzma2_encode(tn, nn, dl, k_dict_lclppb[v][0], k_dict_lclppb[v][1],
+                           k_dict_lclppb[v][2], tb, bn, &z, &zl);
+        uint8_t *c = err == FWT_OK ? malloc(FWT_ENC_PRE_LEN + ml + zl) : NULL;
+        if (err == FWT_OK && !c) {
+            err = fwt_fail(FWT_E_NOMEM, "out of memory");
+        }
+        if (c) {
+            pre[6] = FWT_ENC_ENTROPY_LZMA2_DICT;
+            pre[7] = (uint8_t)dl;
+            memcpy(c, pre, FWT_ENC_PRE_LEN);
+            if (ml) {
+                memcpy(c + FWT_ENC_PRE_LEN, mz, ml);
+            }
+            memcpy(c + FWT_ENC_PRE_LEN + ml, z, zl);
+            keep_smaller(best, best_len, c, FWT_ENC_PRE_LEN + ml + zl);
+        }
+        free(z);
+    }
+    free(mz);
+    return err;
+}
+
 /* The smallest "bsdiff2" frame over every transform and entropy coder. */
 static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, size_t nn,
-                             int level, fwt_delta_progress progress, void *pctx, uint8_t **out,
+                             int level, uint64_t max_window, int records,
+                             fwt_delta_progress progress, void *pctx, uint8_t **out,
                              size_t *out_len)
 {
     *out = NULL;
@@ -602,7 +694,7 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
      * a second map) and the best transform through that map. */
     size_t nx = sizeof(k_xforms) / sizeof(k_xforms[0]), best_x = 0, best_seen = 0;
     int map_ready = 0;
-    for (size_t it = 0; err == FWT_OK && it < nx + 2; it++) {
+    for (size_t it = 0; err == FWT_OK && it < (records ? nx + 2 : nx); it++) {
         size_t x = it < nx ? it : it == nx ? 0 : best_x;
         int64_t slack = it < nx ? 8 : 64;
         if (it == nx) {
@@ -643,8 +735,10 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
         if (m) {
             put_map(&g, m);
         }
-        err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? &segs : NULL, slack,
-                             it == 0 ? progress : NULL, pctx);
+        if (records || x == 0) { /* (the plain pass's matches make the map) */
+            err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? &segs : NULL, slack,
+                                 it == 0 ? progress : NULL, pctx);
+        }
         uint8_t pre[FWT_ENC_PRE_LEN];
         memcpy(pre, FWT_ENC_PRE_MAGIC, 4);
         pre[4] = (uint8_t)((k_xforms[x].flags & FWT_XF_ARM) ? FWT_ENC_XFORM_ARM32_MAP
@@ -654,8 +748,12 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
         if (err == FWT_OK && g.oom) {
             err = fwt_fail(FWT_E_NOMEM, "out of memory for the patch");
         }
-        if (err == FWT_OK) {
-            err = code_records(pre, &g, level, base, bn, &best, &best_len);
+        if (err == FWT_OK && records) {
+            err = code_records(pre, &g, level, base, bn, cap_log(max_window), &best, &best_len);
+        }
+        if (err == FWT_OK && it < nx) {
+            /* The same transform, no records: the image as LZMA2 over the base. */
+            err = code_dict(pre, m, tb, bn, tn, nn, max_window, SIZE_MAX, &best, &best_len);
         }
         if (err == FWT_OK && it < nx && (it == 0 || best_len < best_seen)) {
             best_x = x;
@@ -679,13 +777,14 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
 
 /* Every patch kind, or one; the smallest is kept. */
 fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw, size_t nw_len,
-                        int level, enum fwt_delta_method method, fwt_delta_progress progress,
+                        int level, enum fwt_delta_method method, uint64_t max_window,
+                        fwt_delta_progress progress,
                         void *progress_ctx, uint8_t **out, size_t *out_len,
                         enum fwt_dec_method *used)
 {
     *out = NULL;
     *out_len = 0;
-    if (!base || base_len == 0 || method > FWT_DELTA_BSDIFF2) {
+    if (!base || base_len == 0 || method > FWT_DELTA_LZDICT) {
         return fwt_fail(FWT_E_ARG, "a patch needs a base image of at least one byte");
     }
     fwt_err err = check_level(level);
@@ -698,20 +797,37 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
                         "window a device accepts for a patch",
                         base_len, nw_len, 1ULL << FWT_ENC_PATCH_WINDOWLOG_MAX);
     }
+    /* The decoder's window: a zstd frame's at most 2^wl_max bytes (the decoder checks the
+     * frame's window log); a prefix patch's covers base and new image. */
+    unsigned wl_max = cap_log(max_window);
+    if (wl_max < 10) {
+        return fwt_fail(FWT_E_ARG, "a decoding window of %llu bytes is below the 1 KiB minimum",
+                        (unsigned long long)max_window);
+    }
+    int prefix_fits = window_log_for((uint64_t)base_len + nw_len) <= wl_max;
+    if (method == FWT_DELTA_PREFIX && !prefix_fits) {
+        return fwt_fail(FWT_E_TOO_LARGE,
+                        "a prefix patch of these images needs a window of %llu bytes, above the "
+                        "%llu allowed",
+                        1ULL << window_log_for((uint64_t)base_len + nw_len),
+                        (unsigned long long)max_window);
+    }
     uint8_t *zp = NULL, *zb = NULL, *z2 = NULL;
     size_t lp = 0, lb = 0, l2 = 0;
-    if (method == FWT_DELTA_AUTO || method == FWT_DELTA_PREFIX) {
-        err = encode(base, base_len, nw, nw_len, level, &zp, &lp);
+    if ((method == FWT_DELTA_AUTO && prefix_fits) || method == FWT_DELTA_PREFIX) {
+        err = encode(base, base_len, nw, nw_len, level, wl_max, &zp, &lp);
     }
-    if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF2)) {
-        err = bsdiff2_patch(base, base_len, nw, nw_len, level,
-                            method == FWT_DELTA_BSDIFF2 ? progress : NULL, progress_ctx, &z2, &l2);
+    if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF2 ||
+                          method == FWT_DELTA_LZDICT)) {
+        err = bsdiff2_patch(base, base_len, nw, nw_len, level, max_window,
+                            method != FWT_DELTA_LZDICT,
+                            method != FWT_DELTA_AUTO ? progress : NULL, progress_ctx, &z2, &l2);
     }
     if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF)) {
         struct growbuf g = {NULL, 0, 0, 0};
         err = bsdiff_records(base, base_len, nw, nw_len, &g, NULL, 8, progress, progress_ctx);
         if (err == FWT_OK) {
-            err = encode(NULL, 0, g.p, g.len, level, &zb, &lb);
+            err = encode(NULL, 0, g.p, g.len, level, wl_max, &zb, &lb);
         }
         free(g.p);
     }

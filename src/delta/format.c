@@ -8,6 +8,8 @@
 
 #include <fwtrust/fwt_delta.h>
 
+#include "thumb.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +31,7 @@ static const struct {
     {"prefix", FWT_DELTA_PREFIX},
     {"bsdiff", FWT_DELTA_BSDIFF},
     {"bsdiff2", FWT_DELTA_BSDIFF2},
+    {"lzma2-dict", FWT_DELTA_LZDICT},
 };
 
 const char *fwt_delta_encoding_name(enum fwt_dec_method m)
@@ -85,7 +88,7 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
                         pre->xform, pre->xflags);
     }
     if (pre->entropy == FWT_ENC_ENTROPY_ZSTD ? pre->dictlog != 0
-        : pre->entropy == FWT_ENC_ENTROPY_LZMA2 || pre->entropy == FWT_ENC_ENTROPY_LZMA2_BASE
+        : pre->entropy >= FWT_ENC_ENTROPY_LZMA2 && pre->entropy <= FWT_ENC_ENTROPY_LZMA2_DICT
             ? (pre->dictlog < 12 || pre->dictlog > FWT_ENC_LZMA_DICTLOG_MAX)
             : 1) {
         return fwt_fail(FWT_E_UNSUPPORTED,
@@ -93,6 +96,18 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
                         pre->dictlog);
     }
     return FWT_OK;
+}
+
+uint64_t fwt_delta_window_need(unsigned xform, unsigned entropy, unsigned dictlog,
+                               uint64_t base_len)
+{
+    uint64_t dict = 1ULL << (dictlog < 63 ? dictlog : 63);
+    if (entropy == FWT_ENC_ENTROPY_LZMA2_DICT && xform != FWT_ENC_XFORM_NONE) {
+        /* The transformed copy starts at a block boundary: up to a block more. */
+        uint64_t copy = dict + FWT_THUMB_BLOCK - 1;
+        return dict + (base_len < copy ? base_len : copy);
+    }
+    return dict;
 }
 
 const char *fwt_delta_xform_name(unsigned xform)
@@ -109,6 +124,7 @@ const char *fwt_delta_entropy_name(unsigned entropy)
     return entropy == FWT_ENC_ENTROPY_ZSTD         ? "zstd"
            : entropy == FWT_ENC_ENTROPY_LZMA2      ? "lzma2"
            : entropy == FWT_ENC_ENTROPY_LZMA2_BASE ? "lzma2-base"
+           : entropy == FWT_ENC_ENTROPY_LZMA2_DICT ? "lzma2-dict"
                                                    : "unknown";
 }
 

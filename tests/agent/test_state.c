@@ -305,7 +305,8 @@ static const char k_cfg[] =
     "[update]\n"
     "repo = https://127.0.0.1:8443/repo\n"
     "tuf_root = tuf-root.json\n"
-    "pinned_pubkey = sha256//abc=\n";
+    "pinned_pubkey = sha256//abc=\n"
+    "decode_window = 262144\n";
 
 static void test_config_parse(void **state)
 {
@@ -334,6 +335,8 @@ static void test_config_parse(void **state)
     assert_string_equal(d.keys[0], c.keys[0]);
     assert_int_equal(d.threshold, 2);
     assert_int_equal(d.readback_full, 1);
+    assert_int_equal(c.decode_window, 262144);
+    assert_int_equal(d.decode_window, 262144);
     assert_non_null(strstr(text, "a = slot-a.bin\n")); /* stays relative to the device */
     free(text);
     fwt_agent_config_free(&d);
@@ -372,6 +375,8 @@ static void test_config_errors(void **state)
     expect_cfg_error(buf, "unknown section [trusts]");
     snprintf(buf, sizeof(buf), "%shw_id = y\n", "[device]\nhw_id = x\n");
     expect_cfg_error(buf, "line 3: 'hw_id' given twice");
+    snprintf(buf, sizeof(buf), "%s[update]\ndecode_window = 1000\n", base);
+    expect_cfg_error(buf, "decode_window must be a byte count of at least 1024");
     snprintf(buf, sizeof(buf), "%sreadback = some\n", base);
     expect_cfg_error(buf, "readback must be 'metadata' or 'full', not 'some'");
     snprintf(buf, sizeof(buf), "%sreadback = full\nreadback = full\n", base);

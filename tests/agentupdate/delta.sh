@@ -58,6 +58,15 @@ cmp "$T/out3.bin" "$B5" || fail "padded base"
 echo keep >"$T/keep"
 expect 21 "is not the base" fwt delta --apply "$P" --from "$B5" -o "$T/keep"
 expect 1 "give its base with --from" fwt delta --apply "$P" -o "$T/keep"
+# The decoding-window cap (--max-window): the default patch needs more than 256 KiB (its LZMA2
+# dictionary covers the base), so a decoder capped there refuses it (exit 33, OUT untouched);
+# one made under the cap needs at most that and decodes under it.
+expect 33 "window" fwt delta --apply "$P" --from "$B4" -o "$T/keep" --max-window 262144
+[ "$(cat "$T/keep")" = keep ] || fail "a refused --apply changed OUT"
+expect 0 "bsdiff2 patch (bsdiff2) of" fwt delta --from "$B4" --to "$B5" -o "$T/pcap" --max-window 262144
+expect 0 "297449 bytes decoded" fwt delta --apply "$T/pcap" --from "$B4" -o "$T/out.bin" --max-window 262144
+cmp "$T/out.bin" "$B5" || fail "the capped patch did not rebuild b5"
+expect 33 "window" fwt delta --from "$B4" --to "$B5" -o "$T/keep" --method prefix --max-window 262144
 expect 1 "is not a patch" fwt delta --apply "$Z" --from "$B4" -o "$T/keep"
 expect 20 "not a valid fwtrust image" fwt delta --from "$FW/pybricks-primehub-v4.0.0b4.bin" --to "$B5" -o "$T/keep"
 expect 20 "not a valid fwtrust image" fwt delta --to "$FW/pybricks-primehub-v4.0.0b5.bin" -o "$T/keep"

@@ -65,7 +65,7 @@ static size_t patch_roundtrip(const uint8_t *base, size_t bn, const uint8_t *nw,
     uint8_t *z = NULL, *dec = NULL;
     size_t zlen = 0;
     g_progress_calls = 0;
-    assert_int_equal(fwt_delta_patch(base, bn, nw, nn, 3, me, progress, &g_progress_calls, &z,
+    assert_int_equal(fwt_delta_patch(base, bn, nw, nn, 3, me, 0, progress, &g_progress_calls, &z,
                                      &zlen, used),
                      FWT_OK);
     assert_non_null(z);
@@ -84,7 +84,7 @@ static size_t patch_roundtrip(const uint8_t *base, size_t bn, const uint8_t *nw,
         struct fwt_delta_pre pre;
         assert_int_equal(fwt_delta_pre_parse(z, zlen, &pre), FWT_OK);
     }
-    assert_int_equal(fwt_delta_decode(z, zlen, *used, base, bn, nn, &dec), FWT_OK);
+    assert_int_equal(fwt_delta_decode(z, zlen, *used, base, bn, nn, 0, &dec), FWT_OK);
     assert_memory_equal(dec, nw, nn);
     /* The frame inside a container decodes the same (the header is skipped). */
     uint8_t *file = NULL;
@@ -93,7 +93,7 @@ static size_t patch_roundtrip(const uint8_t *base, size_t bn, const uint8_t *nw,
     assert_int_equal(flen, 8 + FWT_ENC_TAG_LEN + 2 + zlen);
     free(dec);
     dec = NULL;
-    assert_int_equal(fwt_delta_decode(file, flen, *used, base, bn, nn, &dec), FWT_OK);
+    assert_int_equal(fwt_delta_decode(file, flen, *used, base, bn, nn, 0, &dec), FWT_OK);
     assert_memory_equal(dec, nw, nn);
     free(file);
     free(dec);
@@ -129,7 +129,7 @@ static void test_methods_roundtrip(void **state)
     size_t zlen = 0;
     assert_int_equal(fwt_delta_compress(nw, nn, 3, &z, &zlen), FWT_OK);
     assert_true(la * 4 < zlen);
-    assert_int_equal(fwt_delta_decode(z, zlen, FWT_DEC_PLAIN, NULL, 0, nn, &dec), FWT_OK);
+    assert_int_equal(fwt_delta_decode(z, zlen, FWT_DEC_PLAIN, NULL, 0, nn, 0, &dec), FWT_OK);
     assert_memory_equal(dec, nw, nn);
     free(dec);
     free(z);
@@ -190,7 +190,7 @@ static void test_edge_sizes(void **state)
     uint8_t *z = NULL, *dec = NULL;
     size_t zlen = 0;
     assert_int_equal(fwt_delta_compress(a, 0, 1, &z, &zlen), FWT_OK);
-    assert_int_equal(fwt_delta_decode(z, zlen, FWT_DEC_PLAIN, NULL, 0, 0, &dec), FWT_OK);
+    assert_int_equal(fwt_delta_decode(z, zlen, FWT_DEC_PLAIN, NULL, 0, 0, 0, &dec), FWT_OK);
     free(dec);
     free(z);
     free(a);
@@ -204,19 +204,19 @@ static void test_refusals(void **state)
     size_t zlen = 7;
     enum fwt_dec_method used;
     /* Empty base: a patch needs one. */
-    assert_int_equal(fwt_delta_patch(a, 0, a, sizeof(a), 3, FWT_DELTA_AUTO, NULL, NULL, &z, &zlen,
+    assert_int_equal(fwt_delta_patch(a, 0, a, sizeof(a), 3, FWT_DELTA_AUTO, 0, NULL, NULL, &z, &zlen,
                                      &used),
                      FWT_E_ARG);
     assert_null(z);
     assert_non_null(strstr(fwt_detail(), "base"));
-    assert_int_equal(fwt_delta_patch(NULL, 5, a, sizeof(a), 3, FWT_DELTA_AUTO, NULL, NULL, &z,
+    assert_int_equal(fwt_delta_patch(NULL, 5, a, sizeof(a), 3, FWT_DELTA_AUTO, 0, NULL, NULL, &z,
                                      &zlen, &used),
                      FWT_E_ARG);
     /* Bad method, bad levels. */
-    assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 3, (enum fwt_delta_method)4,
+    assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 3, (enum fwt_delta_method)5, 0,
                                      NULL, NULL, &z, &zlen, &used),
                      FWT_E_ARG);
-    assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 0, FWT_DELTA_AUTO, NULL, NULL,
+    assert_int_equal(fwt_delta_patch(a, sizeof(a), a, sizeof(a), 0, FWT_DELTA_AUTO, 0, NULL, NULL,
                                      &z, &zlen, &used),
                      FWT_E_ARG);
     assert_int_equal(fwt_delta_compress(a, sizeof(a), FWT_DELTA_LEVEL_MAX + 1, &z, &zlen),
@@ -224,7 +224,7 @@ static void test_refusals(void **state)
     assert_null(z);
     /* Base and new together above the window a device accepts. */
     assert_int_equal(fwt_delta_patch(a, sizeof(a), a, (size_t)1 << FWT_ENC_PATCH_WINDOWLOG_MAX, 3,
-                                     FWT_DELTA_AUTO, NULL, NULL, &z, &zlen, &used),
+                                     FWT_DELTA_AUTO, 0, NULL, NULL, &z, &zlen, &used),
                      FWT_E_TOO_LARGE);
     /* The decoder refuses a patch against another base, and a wrong length. */
     size_t n = 20000, nn;
@@ -232,12 +232,12 @@ static void test_refusals(void **state)
     uint8_t *nw = make_new(base, n, &nn);
     static const enum fwt_delta_method ms[] = {FWT_DELTA_PREFIX, FWT_DELTA_BSDIFF};
     for (size_t i = 0; i < 2; i++) {
-        assert_int_equal(fwt_delta_patch(base, n, nw, nn, 3, ms[i], NULL, NULL, &z, &zlen, &used),
+        assert_int_equal(fwt_delta_patch(base, n, nw, nn, 3, ms[i], 0, NULL, NULL, &z, &zlen, &used),
                          FWT_OK);
         /* A prefix patch's frame checksum covers the output: refused. bsdiff records carry
          * no digest of the base: they decode to other bytes (the SHA-256 of the decoded
          * image, checked by the agent and `fwtrust delta --apply`, catches that). */
-        fwt_err e = fwt_delta_decode(z, zlen, used, other, n, nn, &dec);
+        fwt_err e = fwt_delta_decode(z, zlen, used, other, n, nn, 0, &dec);
         if (used == FWT_DEC_PREFIX) {
             assert_int_equal(e, FWT_E_MALFORMED);
             assert_null(dec);
@@ -246,9 +246,9 @@ static void test_refusals(void **state)
             free(dec);
             dec = NULL;
         }
-        assert_int_equal(fwt_delta_decode(z, zlen, used, base, n, nn - 1, &dec), FWT_E_TOO_LARGE);
-        assert_int_equal(fwt_delta_decode(z, zlen, used, base, n, nn + 1, &dec), FWT_E_MALFORMED);
-        assert_int_equal(fwt_delta_decode(z, zlen - 1, used, base, n, nn, &dec), FWT_E_MALFORMED);
+        assert_int_equal(fwt_delta_decode(z, zlen, used, base, n, nn - 1, 0, &dec), FWT_E_TOO_LARGE);
+        assert_int_equal(fwt_delta_decode(z, zlen, used, base, n, nn + 1, 0, &dec), FWT_E_MALFORMED);
+        assert_int_equal(fwt_delta_decode(z, zlen - 1, used, base, n, nn, 0, &dec), FWT_E_MALFORMED);
         assert_null(dec);
         free(z);
     }
@@ -284,6 +284,8 @@ static void test_names(void **state)
     assert_int_equal(me, FWT_DELTA_BSDIFF);
     assert_int_equal(fwt_delta_method_parse("bsdiff2", &me), FWT_OK);
     assert_int_equal(me, FWT_DELTA_BSDIFF2);
+    assert_int_equal(fwt_delta_method_parse("lzma2-dict", &me), FWT_OK);
+    assert_int_equal(me, FWT_DELTA_LZDICT);
     assert_int_equal(fwt_delta_method_parse("zstd-bsdiff", &me), FWT_E_ARG);
     assert_int_equal(fwt_delta_method_parse(NULL, &me), FWT_E_ARG);
     /* The container: the skippable frame, its length, the tag, the JSON; oversized refused. */

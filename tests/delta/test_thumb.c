@@ -241,17 +241,17 @@ static void test_real_pair(void **state)
     uint8_t *z1 = NULL, *z2 = NULL, *out = NULL;
     size_t l1 = 0, l2 = 0;
     enum fwt_dec_method u1, u2;
-    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF, NULL, NULL, &z1, &l1, &u1),
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF, 0, NULL, NULL, &z1, &l1, &u1),
                      FWT_OK);
-    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF2, NULL, NULL, &z2, &l2, &u2),
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF2, 0, NULL, NULL, &z2, &l2, &u2),
                      FWT_OK);
     struct fwt_delta_pre pre;
     assert_int_equal(fwt_delta_pre_parse(z2, l2, &pre), FWT_OK);
     assert_int_equal(pre.xform, FWT_ENC_XFORM_THUMB2_MAP);
-    assert_true(pre.entropy == FWT_ENC_ENTROPY_LZMA2 || pre.entropy == FWT_ENC_ENTROPY_LZMA2_BASE);
+    assert_true(pre.entropy >= FWT_ENC_ENTROPY_LZMA2 && pre.entropy <= FWT_ENC_ENTROPY_LZMA2_DICT);
     /* The transform's gain on real Thumb-2 code: at most 0.85 of the plain records. */
     assert_true(l2 * 100 <= l1 * 85);
-    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_OK);
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, 0, &out), FWT_OK);
     assert_memory_equal(out, n, nn);
     free(out);
     /* Streaming: one byte at a time, inside a container. */
@@ -269,30 +269,169 @@ static void test_real_pair(void **state)
     fwt_dec_free(d);
     /* Truncated anywhere: refused at the end, never a short image accepted. */
     for (size_t cut = 0; cut < l2; cut += l2 / 7 + 1) {
-        assert_int_not_equal(fwt_delta_decode(z2, cut, u2, b, bn, nn, &out), FWT_OK);
+        assert_int_not_equal(fwt_delta_decode(z2, cut, u2, b, bn, nn, 0, &out), FWT_OK);
         assert_null(out);
     }
     /* A wrong base (another image): output differs, never a crash (checked by hash later). */
-    if (fwt_delta_decode(z2, l2, u2, n, nn, nn, &out) == FWT_OK) {
+    if (fwt_delta_decode(z2, l2, u2, n, nn, nn, 0, &out) == FWT_OK) {
         assert_memory_not_equal(out, n, nn);
         free(out);
     }
     /* Bad preamble fields. */
     uint8_t save = z2[4];
     z2[4] = 9;
-    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, 0, &out), FWT_E_UNSUPPORTED);
     z2[4] = save;
     save = z2[6];
-    z2[6] = 4; /* no such entropy coder */
-    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    z2[6] = 5; /* no such entropy coder */
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, 0, &out), FWT_E_UNSUPPORTED);
     z2[6] = save;
     save = z2[7];
     z2[7] = 30;
-    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, &out), FWT_E_UNSUPPORTED);
+    assert_int_equal(fwt_delta_decode(z2, l2, u2, b, bn, nn, 0, &out), FWT_E_UNSUPPORTED);
     z2[7] = save;
     free(file);
     free(z1);
     free(z2);
+    free(b);
+    free(n);
+}
+
+/* Coder 4 ("lzma2-dict", no records) on the real pair: a map transform, the image as LZMA2 over
+ * the transformed base; smaller than the plain records; one-shot and byte-at-a-time decoding;
+ * truncation, a wrong base and corrupted bytes never give the image. */
+static void test_dict_real_pair(void **state)
+{
+    (void)state;
+    size_t bn, nn;
+    uint8_t *b = load("pybricks-primehub-v4.0.0b4.bin", &bn);
+    uint8_t *n = load("pybricks-primehub-v4.0.0b5.bin", &nn);
+    uint8_t *z1 = NULL, *z = NULL, *out = NULL;
+    size_t l1 = 0, l = 0;
+    enum fwt_dec_method u1, u;
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_BSDIFF, 0, NULL, NULL, &z1, &l1,
+                                     &u1),
+                     FWT_OK);
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_LZDICT, 0, NULL, NULL, &z, &l, &u),
+                     FWT_OK);
+    assert_int_equal(u, FWT_DEC_BSDIFF2);
+    struct fwt_delta_pre pre;
+    assert_int_equal(fwt_delta_pre_parse(z, l, &pre), FWT_OK);
+    assert_int_equal(pre.entropy, FWT_ENC_ENTROPY_LZMA2_DICT);
+    assert_int_equal(pre.xform, FWT_ENC_XFORM_THUMB2_MAP);
+    assert_true(pre.dictlog >= 20); /* base and new image (about 580 KiB) in the dictionary */
+    assert_true(l * 100 <= l1 * 85);
+    assert_int_equal(fwt_delta_decode(z, l, u, b, bn, nn, 0, &out), FWT_OK);
+    assert_memory_equal(out, n, nn);
+    free(out);
+    out = NULL;
+    uint8_t *cur = n;
+    fwt_dec *d = NULL;
+    assert_int_equal(fwt_dec_new(FWT_DEC_BSDIFF2, b, bn, nn, cmp_sink, &cur, &d), FWT_OK);
+    for (size_t i = 0; i < l; i++) {
+        assert_int_equal(fwt_dec_feed(d, z + i, 1), FWT_OK);
+    }
+    assert_int_equal(fwt_dec_end(d), FWT_OK);
+    assert_ptr_equal(cur, n + nn);
+    fwt_dec_free(d);
+    for (size_t cut = 0; cut < l; cut += l / 9 + 1) {
+        assert_int_not_equal(fwt_delta_decode(z, cut, u, b, bn, nn, 0, &out), FWT_OK);
+        assert_null(out);
+    }
+    /* The base does not match (the new image given as base): never the image. */
+    if (fwt_delta_decode(z, l, u, n, nn, nn, 0, &out) == FWT_OK) {
+        assert_memory_not_equal(out, n, nn);
+        free(out);
+        out = NULL;
+    }
+    /* A corrupted byte in the map's stream, then in the image's: refused or not the image. */
+    size_t at[] = {FWT_ENC_PRE_LEN + 40, l / 2, l - 3};
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        z[at[i]] ^= 0x5A;
+        if (fwt_delta_decode(z, l, u, b, bn, nn, 0, &out) == FWT_OK) {
+            assert_memory_not_equal(out, n, nn);
+            free(out);
+            out = NULL;
+        }
+        z[at[i]] ^= 0x5A;
+    }
+    free(z1);
+    free(z);
+    free(b);
+    free(n);
+}
+
+/* The decoding-window cap: patches made under it need at most it and decode with a decoder
+ * capped there; a decoder capped below what a patch needs refuses it (FWT_E_TOO_LARGE), for
+ * an LZMA2 dictionary and for a zstd window; a prefix patch that cannot fit is not made. */
+static void test_window_cap(void **state)
+{
+    (void)state;
+    size_t bn, nn;
+    uint8_t *b = load("pybricks-primehub-v4.0.0b4.bin", &bn);
+    uint8_t *n = load("pybricks-primehub-v4.0.0b5.bin", &nn);
+    uint8_t *z = NULL, *out = NULL;
+    size_t l = 0;
+    enum fwt_dec_method u;
+    /* Uncapped lzma2-dict: its dictionary covers base and image (1 MiB); a 256 KiB decoder
+     * refuses it before decoding anything. */
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, FWT_DELTA_LZDICT, 0, NULL, NULL, &z, &l, &u),
+                     FWT_OK);
+    struct fwt_delta_pre pre;
+    assert_int_equal(fwt_delta_pre_parse(z, l, &pre), FWT_OK);
+    uint64_t need = fwt_delta_window_need(pre.xform, pre.entropy, pre.dictlog, bn);
+    assert_true(need > (256U << 10));
+    assert_int_equal(fwt_delta_decode(z, l, u, b, bn, nn, 256U << 10, &out), FWT_E_TOO_LARGE);
+    assert_non_null(strstr(fwt_detail(), "window"));
+    assert_null(out);
+    assert_int_equal(fwt_delta_decode(z, l, u, b, bn, nn, need, &out), FWT_OK);
+    assert_memory_equal(out, n, nn);
+    free(out);
+    out = NULL;
+    free(z);
+    /* Capped at 256 KiB: every method's patch fits it and decodes under it. */
+    static const enum fwt_delta_method ms[] = {FWT_DELTA_AUTO, FWT_DELTA_BSDIFF2,
+                                               FWT_DELTA_LZDICT, FWT_DELTA_BSDIFF};
+    for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+        assert_int_equal(fwt_delta_patch(b, bn, n, nn, 19, ms[i], 256U << 10, NULL, NULL, &z, &l,
+                                         &u),
+                         FWT_OK);
+        if (u == FWT_DEC_BSDIFF2) {
+            assert_int_equal(fwt_delta_pre_parse(z, l, &pre), FWT_OK);
+            if (pre.entropy != FWT_ENC_ENTROPY_ZSTD) {
+                assert_true(fwt_delta_window_need(pre.xform, pre.entropy, pre.dictlog, bn) <=
+                            (256U << 10));
+            }
+        }
+        assert_int_equal(fwt_delta_decode(z, l, u, b, bn, nn, 256U << 10, &out), FWT_OK);
+        assert_memory_equal(out, n, nn);
+        free(out);
+        out = NULL;
+        free(z);
+        z = NULL;
+    }
+    /* A prefix patch needs base + image in its window: not made under the cap ... */
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 3, FWT_DELTA_PREFIX, 256U << 10, NULL, NULL,
+                                     &z, &l, &u),
+                     FWT_E_TOO_LARGE);
+    assert_null(z);
+    /* ... and one made without it is refused by a capped decoder (the zstd window check). */
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 3, FWT_DELTA_PREFIX, 0, NULL, NULL, &z, &l, &u),
+                     FWT_OK);
+    assert_int_equal(fwt_delta_decode(z, l, u, b, bn, nn, 256U << 10, &out), FWT_E_TOO_LARGE);
+    assert_non_null(strstr(fwt_detail(), "window"));
+    free(z);
+    /* The cap itself: at least 1 KiB, set before any input. */
+    assert_int_equal(fwt_delta_patch(b, bn, n, nn, 3, FWT_DELTA_BSDIFF, 1000, NULL, NULL, &z, &l,
+                                     &u),
+                     FWT_E_ARG);
+    uint8_t *cur = n;
+    fwt_dec *d = NULL;
+    assert_int_equal(fwt_dec_new(FWT_DEC_BSDIFF2, b, bn, nn, cmp_sink, &cur, &d), FWT_OK);
+    assert_int_equal(fwt_dec_set_max_window(d, 1000), FWT_E_ARG);
+    assert_int_equal(fwt_dec_feed(d, (const uint8_t *)"FWD2", 4), FWT_OK);
+    assert_int_equal(fwt_dec_set_max_window(d, 1U << 20), FWT_E_ARG);
+    fwt_dec_free(d);
     free(b);
     free(n);
 }
@@ -316,14 +455,14 @@ static void test_bad_map(void **state)
     memcpy(f, "FWD2\x02\x01\x01\x00", FWT_ENC_PRE_LEN);
     memcpy(f + FWT_ENC_PRE_LEN, z, zl);
     assert_int_equal(fwt_delta_decode(f, FWT_ENC_PRE_LEN + zl, FWT_DEC_BSDIFF2, base,
-                                      sizeof(base), 0, &out),
+                                      sizeof(base), 0, 0, &out),
                      FWT_E_MALFORMED);
     free(z);
     recs[5] = 0x70; /* n = 0x7002: above FWT_XMAP_MAX */
     assert_int_equal(fwt_delta_compress(recs, sizeof(recs), 3, &z, &zl), FWT_OK);
     memcpy(f + FWT_ENC_PRE_LEN, z, zl);
     assert_int_equal(fwt_delta_decode(f, FWT_ENC_PRE_LEN + zl, FWT_DEC_BSDIFF2, base,
-                                      sizeof(base), 0, &out),
+                                      sizeof(base), 0, 0, &out),
                      FWT_E_MALFORMED);
     free(z);
     free(f);
@@ -337,6 +476,8 @@ int main(void)
         cmocka_unit_test(test_map),
         cmocka_unit_test(test_arm),
         cmocka_unit_test(test_real_pair),
+        cmocka_unit_test(test_dict_real_pair),
+        cmocka_unit_test(test_window_cap),
         cmocka_unit_test(test_bad_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

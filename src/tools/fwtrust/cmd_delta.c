@@ -34,6 +34,7 @@ static const char *g_from, *g_to, *g_out, *g_info, *g_apply, *g_method;
 static const char *g_vkeys[MAX_VERIFY];
 static struct fwt_opt_list g_vkey_list = {g_vkeys, 0, MAX_VERIFY};
 static uint64_t g_level; /* 0: see make() */
+static uint64_t g_max_window; /* 0: no cap beyond a device's maxima */
 static int g_json;
 
 static const struct fwt_opt k_opts[] = {
@@ -41,10 +42,15 @@ static const struct fwt_opt k_opts[] = {
                                            "any padding after the TLVs, are the reference)"),
     FWT_OPT_STR_(0, "to", "NEW", &g_to, "the image to encode (a signed fwtrust image)"),
     FWT_OPT_STR_('o', "output", "OUT", &g_out, "the encoded file (the decoded image with --apply)"),
-    FWT_OPT_STR_(0, "method", "M", &g_method, "auto, prefix, bsdiff or bsdiff2 (patches only; default auto)"),
+    FWT_OPT_STR_(0, "method", "M", &g_method, "auto, prefix, bsdiff, bsdiff2 or lzma2-dict (patches only;\n"
+                                                        "default auto)"),
     FWT_OPT_U64_(0, "level", "N", &g_level, 1, FWT_DELTA_LEVEL_MAX,
                  "zstd level 1..22 (default 22 for a patch of images up to\n"
                  "16 MiB together, else 19)"),
+    FWT_OPT_U64_(0, "max-window", "BYTES", &g_max_window, 1024, 1ULL << FWT_ENC_PATCH_WINDOWLOG_MAX,
+                 "the decoding window a device can give (RAM for the zstd window\n"
+                 "or LZMA2 dictionary, docs/updates.md): make only patches that\n"
+                 "need at most BYTES; with --apply, refuse a file needing more"),
     FWT_OPT_LIST_(0, "verify-key", "PUB", &g_vkey_list, "verify NEW (and OLD) first: one valid signature by one of\n"
                                                         "the keys (repeatable, up to 8)"),
     FWT_OPT_STR_(0, "info", "FILE", &g_info, "print the header of an encoded file"),
@@ -63,7 +69,7 @@ static const struct fwt_cli_prog k_cli = {
         "fwtrust delta --info FILE [--json]\n"
         "fwtrust delta --apply FILE [--from OLD.signed.bin] -o NEW.signed.bin\n\n"
         "Encode a signed image for publishing (docs/updates.md). With --from, OUT is a patch\n"
-        "a device running OLD rebuilds NEW from, of one of three kinds (--method):\n"
+        "a device running OLD rebuilds NEW from, of one of these kinds (--method):\n"
         "  prefix  zstd with OLD's image bytes as the reference prefix (zstd --patch-from,\n"
         "          long distance matching): encoding \"zstd-patch\"\n"
         "  bsdiff  bsdiff-style records (suffix array matches, byte differences, literals),\n"
@@ -71,9 +77,11 @@ static const struct fwt_cli_prog k_cli = {
         "  bsdiff2 the same records between transformed images: ARM Thumb-2 branch and\n"
         "          literal-load targets made absolute, and in the base mapped (with its\n"
         "          32-bit pointers) through an address map shipped in the patch; coded with\n"
-        "          zstd or LZMA2, the smallest of its variants: encoding \"bsdiff2\"\n"
-        "  auto    (default) make all three and keep the smallest (bsdiff2 only where\n"
-        "          strictly smaller: older devices decode the other two)\n"
+        "          zstd or LZMA2, or no records: the transformed image as LZMA2 with the\n"
+        "          transformed base as its dictionary; the smallest: encoding \"bsdiff2\"\n"
+        "  lzma2-dict only that last variant of bsdiff2 (encoding \"bsdiff2\")\n"
+        "  auto    (default) make prefix, bsdiff and bsdiff2 and keep the smallest\n"
+        "          (bsdiff2 only where strictly smaller: older devices decode the others)\n"
         "Without --from, OUT is NEW compressed with zstd (encoding \"zstd\"). OUT starts with\n"
         "a header (a zstd skippable frame) naming the encoding, NEW's version, security\n"
         "counter, hardware id, digests and length, and OLD's (the base) length, SHA-256 and\n"
@@ -84,7 +92,8 @@ static const struct fwt_cli_prog k_cli = {
     .epilog = "Exit status (docs/exit-codes.md): 0 done; 1 usage; 2 I/O; 8 a file is missing;\n"
               "20 an input is not an fwtrust image, or FILE not an encoded image; 21 the base\n"
               "does not match the patch; 33 images too large for a patch (base + new above\n"
-              "128 MiB: publish them compressed); 22-31 --verify-key failed.",
+              "128 MiB: publish them compressed), or a file needing a larger decoding window\n"
+              "than --max-window; 22-31 --verify-key failed.",
 };
 
 struct img {
@@ -251,8 +260,9 @@ static fwt_err apply(const char *patch, const char *from, const char *out, json_
                        (unsigned long long)want);
     }
     if (err == FWT_OK) {
-        err = fwt_delta_decode(pbuf, plen, m, base.buf, base.total, (size_t)want, &dec);
-        if (err != FWT_OK && is_patch && err != FWT_E_NOMEM) {
+        err = fwt_delta_decode(pbuf, plen, m, base.buf, base.total, (size_t)want, g_max_window,
+                               &dec);
+        if (err != FWT_OK && is_patch && err != FWT_E_NOMEM && err != FWT_E_TOO_LARGE) {
             err = fwt_fail(FWT_E_DIGEST, "%s does not decode against %s: %s", patch, from, fwt_detail());
         }
     }
@@ -337,7 +347,7 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
     enum fwt_dec_method m = FWT_DEC_PLAIN;
     if (err == FWT_OK) {
         struct fwt_progress pr;
-        err = from ? fwt_delta_patch(base.buf, base.total, nw.buf, nw.len, level, me,
+        err = from ? fwt_delta_patch(base.buf, base.total, nw.buf, nw.len, level, me, g_max_window,
                                      bsdiff_progress, &pr, &z, &zlen, &m)
                    : fwt_delta_compress(nw.buf, nw.len, level, &z, &zlen);
     }
@@ -350,7 +360,7 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
             json_object_set_new(hdr, "entropy", json_string(fwt_delta_entropy_name(pre.entropy)));
         }
         /* Decode it again, with the device's decoder, before anyone publishes it. */
-        err = fwt_delta_decode(z, zlen, m, base.buf, base.total, nw.len, &check);
+        err = fwt_delta_decode(z, zlen, m, base.buf, base.total, nw.len, g_max_window, &check);
         if (err == FWT_OK && memcmp(check, nw.buf, nw.len) != 0) {
             err = fwt_fail(FWT_E_INTERNAL, "the encoded image does not decode to %s", to);
         }
@@ -393,7 +403,7 @@ static int run(int argc, char **argv)
     enum fwt_delta_method me = FWT_DELTA_AUTO;
     int json = g_json;
     if (g_method && fwt_delta_method_parse(g_method, &me) != FWT_OK) {
-        return fwt_cli_usage_error(k_prog, "--method: auto, prefix, bsdiff or bsdiff2");
+        return fwt_cli_usage_error(k_prog, "--method: auto, prefix, bsdiff, bsdiff2 or lzma2-dict");
     }
     if (info) {
         if (from || to || out || apply_in) {
