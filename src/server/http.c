@@ -48,6 +48,7 @@ struct daemon {
     X509_STORE *store; /* the fleet CA, for certificates a TLS front end passed on */
     int behind_proxy;
     const char *dashboard_dir; /* serve --dashboard DIR, or NULL */
+    struct srv_tickets *tickets; /* TLS session tickets (NULL: none) */
 };
 
 static int g_srv_idx = -1;
@@ -172,7 +173,10 @@ static X509 *peer_cert(struct daemon *d, struct evhttp_request *req)
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
     if (ssl) {
         X509 *c = SSL_get1_peer_certificate(ssl);
-        if (c && SSL_get_verify_result(ssl) != X509_V_OK) {
+        /* a resumed session: the certificate verified at its full handshake, and still in its
+         * validity period (tickets.c checked the device and the time when it was resumed) */
+        if (c && (SSL_get_verify_result(ssl) != X509_V_OK ||
+                  (SSL_session_reused(ssl) && X509_cmp_current_time(X509_get0_notAfter(c)) <= 0))) {
             X509_free(c);
             return NULL;
         }
@@ -1412,7 +1416,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
 
 /* ---- TLS ---- */
 
-/* Revoked and decommissioned devices are refused during the handshake. */
+/* Revoked and decommissioned devices are refused during the handshake (a certificate no
+ * device has passes: the API refuses it, unknown_device). Resumed sessions: tickets.c. */
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
     if (!ok || X509_STORE_CTX_get_error_depth(x) != 0) {
@@ -1420,22 +1425,8 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
     }
     SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
     fwt_srv *s = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_srv_idx) : NULL;
-    X509 *cert = X509_STORE_CTX_get_current_cert(x);
-    char fp[65];
-    struct srv_device dev;
-    if (!s || !cert || ca_cert_fp(cert, fp) != FWT_OK) {
-        return 0;
-    }
-    fwt_err e = srv_device_by_fp(s, fp, &dev);
-    if (e == FWT_E_NOT_FOUND) {
-        return 1; /* the API refuses it (unknown_device) */
-    }
-    if (e != FWT_OK) {
-        return 0;
-    }
-    int active = !strcmp(dev.status, "active");
-    srv_device_free(&dev);
-    if (!active) {
+    int st = srv_cert_device_ok(s, X509_STORE_CTX_get_current_cert(x));
+    if (st < 0) {
         X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REVOKED);
         return 0;
     }
@@ -1460,11 +1451,15 @@ static fwt_err tls_setup(struct daemon *d)
         /* a certificate is asked for, not required: enrollment comes without one */
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
         SSL_CTX_set_verify_depth(ctx, 2);
-        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-        SSL_CTX_set_num_tickets(ctx, 0);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* tickets only: nothing kept here */
     }
     d->store = X509_STORE_new();
     ok = ok && d->store && X509_STORE_load_file(d->store, s->ca_path) == 1;
+    fwt_err te = FWT_OK;
+    if (ok && (te = srv_tickets_setup(s, ctx, &d->tickets)) != FWT_OK) {
+        SSL_CTX_free(ctx);
+        return te;
+    }
     if (!ok) {
         unsigned long code = ERR_get_error();
         char buf[256] = "";
@@ -1645,6 +1640,7 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
         event_base_free(d.base);
     }
     SSL_CTX_free(d.ctx);
+    srv_tickets_free(d.tickets);
     X509_STORE_free(d.store);
     return e;
 }
