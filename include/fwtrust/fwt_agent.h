@@ -613,6 +613,8 @@ struct fwt_agent_checkin_result {
                                          a release; it refreshes the device's copy) */
     int renewed;                      /* the certificate was renewed during this check-in */
     int64_t cert_not_after;           /* the (new) certificate's expiry */
+    int tls_resumed;                  /* the check-in resumed the TLS session of the last request
+                                         (DIR/fleet/tls-session) rather than a full handshake */
 };
 /*
  * Check in: build the device manifest from the device state (slots: state,

@@ -149,6 +149,7 @@ static int checkin_once(const char *dir, const char *name, int json, int *assign
                                      (json_int_t)r.device_director_version, "director_newer", r.director_newer,
                                      "renewed", r.renewed, "certificate_not_after", na);
         json_object_set_new(o, "attestation", aj);
+        json_object_set_new(o, "tls_resumed", json_boolean(r.tls_resumed));
         fwt_cli_json_print(o);
     } else {
         json_decref(aj);
