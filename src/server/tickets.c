@@ -271,7 +271,7 @@ static SSL_TICKET_RETURN dec_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char
     if (!ok) {
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
-    return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
+    return SSL_TICKET_RETURN_USE_RENEW; /* a new ticket each time (the device keeps the newest) */
 }
 
 fwt_err srv_tickets_setup(fwt_srv *s, SSL_CTX *ctx, struct srv_tickets **out)
