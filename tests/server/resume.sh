@@ -41,6 +41,21 @@ for i in 1 2 3 4 5; do
 done
 checkin d1 200 resumed
 
+# not modified: unchanged director metadata is not signed again at a check-in (the
+# timestamp keeps its version); a changed assignment is in the answer of the next check-in
+tsv() { "$SIM" get "$U" "$CA" "$T/$1" /v1/director/timestamp.json | tail -n +2 |
+        "$PY" -c 'import json,sys; print(json.load(sys.stdin)["signed"]["version"])'; }
+ts0=$(tsv d1)
+checkin d1 200 resumed
+grep -q '"director_targets_version":1' "$T/out" || fail "check-in answer: $(cat "$T/out")"
+checkin d1 200 resumed
+[ "$(tsv d1)" = "$ts0" ] || fail "the director timestamp was signed again without a change"
+printf 'firmware 2' >"$T/fw-2.bin"
+expect 0 "" "$SERVER" --dir "$D" assign fw-2.bin --device "$(cat "$T/d1/id")" --file "$T/fw-2.bin" --release-counter 2
+checkin d1 200 resumed
+grep -q '"director_targets_version":2' "$T/out" || fail "the assignment is not in the next check-in: $(cat "$T/out")"
+[ "$(tsv d1)" -gt "$ts0" ] || fail "the director timestamp did not move with the assignment"
+
 # revoked, decommissioned after the ticket: refused on resumption (the handshake fails)
 expect 0 "" "$SERVER" --dir "$D" device revoke "$(cat "$T/d2/id")"
 expect 0 "" "$SERVER" --dir "$D" device revoke --decommission "$(cat "$T/d5/id")"
