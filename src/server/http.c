@@ -49,9 +49,22 @@ struct daemon {
     int behind_proxy;
     const char *dashboard_dir; /* serve --dashboard DIR, or NULL */
     struct srv_tickets *tickets; /* TLS session tickets (NULL: none) */
+    /* Group commit of check-ins and reports: those handled in one turn of the event loop
+     * share one transaction (db_batch_begin); their answers are held until it commits, so
+     * a device is told "recorded" only once it is on disk (a failed commit: 503 to all). */
+    struct held *held;
+    struct event *flush_ev;
+};
+
+struct held {
+    struct evhttp_request *req;
+    int code;
+    char *text;
+    struct held *next;
 };
 
 static int g_srv_idx = -1;
+static struct daemon *g_hold; /* a batched request is being handled: its answer waits */
 
 /* ---- answers ---- */
 
@@ -63,10 +76,24 @@ static void add_instance(struct evhttp_request *req)
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-Fwtrust-Instance", v);
 }
 
+static void send_json_text(struct evhttp_request *req, int code, char *text);
+static void hold_reply(struct daemon *d, struct evhttp_request *req, int code, char *text);
+static void batch_flush(struct daemon *d);
+
 static void reply_json(struct evhttp_request *req, int code, json_t *o)
 {
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
+    if (g_hold && text) {
+        hold_reply(g_hold, req, code, text);
+        return;
+    }
+    send_json_text(req, code, text);
+}
+
+/* Send (and free) an answer. */
+static void send_json_text(struct evhttp_request *req, int code, char *text)
+{
     struct evbuffer *b = evbuffer_new();
     if (!text || !b) {
         free(text);
@@ -1291,9 +1318,125 @@ static void on_rollout_timer(evutil_socket_t fd, short ev, void *arg)
     (void)ev;
     struct daemon *d = arg;
     fwt_detail_clear();
+    batch_flush(d);
     if (fwt_srv_rollout_tick(d->s, time(NULL)) != FWT_OK) {
         if (srv_event(d->s, NULL, "rollout-error", "server:rollout-policy", fwt_detail()) != FWT_OK) {
             fwt_detail_clear();
+        }
+    }
+}
+
+/* ---- group commit ---- */
+
+/* The connection of held answers went away: nothing to send them to (what they recorded
+ * commits with the batch; the device checks in again with a higher counter). */
+static void held_conn_closed(struct evhttp_connection *conn, void *arg)
+{
+    struct daemon *d = arg;
+    for (struct held **pp = &d->held; *pp;) {
+        struct held *h = *pp;
+        if (evhttp_request_get_connection(h->req) == conn) {
+            *pp = h->next;
+            free(h->text);
+            free(h);
+        } else {
+            pp = &h->next;
+        }
+    }
+}
+
+static void hold_reply(struct daemon *d, struct evhttp_request *req, int code, char *text)
+{
+    struct held *h = calloc(1, sizeof(*h));
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    if (!h || !conn) {
+        free(h);
+        free(text);
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    *h = (struct held){req, code, text, NULL};
+    struct held **pp = &d->held; /* in arrival order */
+    while (*pp) {
+        pp = &(*pp)->next;
+    }
+    *pp = h;
+    evhttp_connection_set_closecb(conn, held_conn_closed, d);
+}
+
+/* Commit the batch, then send the held answers (all 503 when it did not commit). */
+static void batch_flush(struct daemon *d)
+{
+    fwt_srv_db *db = d->s->db;
+    if (!db->batch) {
+        return;
+    }
+    fwt_err e = db_batch_commit(db);
+    char why[300];
+    snprintf(why, sizeof(why), "%s", e == FWT_OK ? "" : fwt_detail());
+    struct held *h = d->held;
+    d->held = NULL;
+    while (h) {
+        struct held *next = h->next;
+        evhttp_connection_set_closecb(evhttp_request_get_connection(h->req), NULL, NULL);
+        if (e == FWT_OK) {
+            send_json_text(h->req, h->code, h->text);
+        } else {
+            free(h->text);
+            json_t *o = json_pack("{s:s, s:s}", "error", "unavailable", "detail", why);
+            send_json_text(h->req, 503, o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL);
+            json_decref(o);
+        }
+        free(h);
+        h = next;
+    }
+}
+
+static void on_flush(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd;
+    (void)ev;
+    fwt_detail_clear();
+    batch_flush(arg);
+}
+
+/* Handle a check-in or report in the batch of this turn of the event loop (opened here,
+ * committed by on_flush once every request ready now was handled), in a savepoint of its
+ * own: a request whose statements fail is undone alone and answered 503. */
+static void run_batched(struct daemon *d, struct call *c, void (*fn)(struct call *c))
+{
+    fwt_srv_db *db = d->s->db;
+    if (!db->batch) {
+        if (!d->flush_ev || db_batch_begin(db) != FWT_OK) {
+            fwt_detail_clear();
+            fn(c); /* no batch: the request commits by itself */
+            return;
+        }
+        event_active(d->flush_ev, EV_TIMEOUT, 0);
+    }
+    struct held *before = d->held;
+    while (before && before->next) {
+        before = before->next;
+    }
+    if (db_begin(db) != FWT_OK) {
+        reply_fail(c->req, FWT_E_IO);
+        return;
+    }
+    g_hold = d;
+    fn(c);
+    g_hold = NULL;
+    fwt_err e = db_commit(db);
+    if (e != FWT_OK) {
+        /* its answer becomes a 503: it recorded nothing */
+        for (struct held *h = before ? before->next : d->held; h; h = h->next) {
+            json_t *o = json_pack("{s:s, s:s}", "error", "unavailable", "detail", fwt_detail());
+            char *t = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+            json_decref(o);
+            if (t) {
+                free(h->text);
+                h->text = t;
+                h->code = 503;
+            }
         }
     }
 }
@@ -1401,7 +1544,12 @@ static void dispatch(struct evhttp_request *req, void *arg)
             path_known = 1;
             if (evhttp_request_get_command(req) == k_routes[i].method) {
                 free(path);
-                k_routes[i].fn(&c);
+                if (k_routes[i].fn == h_checkin || k_routes[i].fn == h_report) {
+                    run_batched(c.d, &c, k_routes[i].fn);
+                } else {
+                    batch_flush(c.d); /* anything else sees (and answers after) what is committed */
+                    k_routes[i].fn(&c);
+                }
                 return;
             }
         }
@@ -1614,8 +1762,15 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
                       : snprintf(text, sizeof(text), "https %d\n", port);
         e = fwt_write_file_atomic(o->ready_file, text, (size_t)n, 0644);
     }
+    if (e == FWT_OK && !(d.flush_ev = event_new(d.base, -1, 0, on_flush, &d))) {
+        e = fwt_fail(FWT_E_NOMEM, "group commit event");
+    }
     if (e == FWT_OK && event_base_dispatch(d.base) < 0) {
         e = fwt_fail(FWT_E_INTERNAL, "event loop failed");
+    }
+    batch_flush(&d);
+    if (d.flush_ev) {
+        event_free(d.flush_ev);
     }
     if (rollout_timer) {
         event_free(rollout_timer);
