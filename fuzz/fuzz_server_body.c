@@ -4,6 +4,7 @@
  *   1: admin API bodies (fwt_srv_parse_admin_body, the tags/assignment/token field sets)
  *   2: the CSR check of enroll and renew (ca_csr_check: PEM, signature, P-256)
  *   3: the audit log's event entries (fwt_signlog_event_parse), with the round trip
+ *   4: the TLS ticket key file (srv_ticket_keys_check: 1..8 lines of 160 hex digits)
  * The signed manifest and report are fuzzed by fuzz_fleet_manifest.
  */
 #include "server/srv.h"
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const uint8_t *p = data + 1;
     size_t n = size - 1;
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0: {
         struct fwt_srv_enroll_req r;
         if (fwt_srv_parse_enroll(p, n, &r) == FWT_OK) {
@@ -60,6 +61,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             EVP_PKEY_free(k);
         }
         free(pem);
+        break;
+    }
+    case 4: {
+        size_t nk = 0;
+        if (srv_ticket_keys_check(p, n, &nk) == FWT_OK && (nk == 0 || nk > 8 || n < 160 * nk)) {
+            abort();
+        }
         break;
     }
     default: {

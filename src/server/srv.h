@@ -86,6 +86,8 @@ FWT_MUST_CHECK fwt_err ca_write_crl(fwt_srv *s);
 struct srv_tickets;
 FWT_MUST_CHECK fwt_err srv_tickets_setup(fwt_srv *s, SSL_CTX *ctx, struct srv_tickets **out);
 void srv_tickets_free(struct srv_tickets *t);
+/* The text of a ticket key file: *n keys, or FWT_E_MALFORMED naming the line (fuzzed). */
+FWT_MUST_CHECK fwt_err srv_ticket_keys_check(const uint8_t *buf, size_t len, size_t *n);
 /* The device state of a client certificate for the TLS layer: 1 active device, 0 no device has
  * it, -1 refuse (revoked or decommissioned, or the database failed). */
 int srv_cert_device_ok(fwt_srv *s, X509 *cert);

@@ -76,22 +76,10 @@ static fwt_err new_random_key(struct srv_tickets *t)
     return FWT_OK;
 }
 
-/* Read the shared key file: mode 0600, 1..TK_MAX lines of 160 hex digits. */
-static fwt_err read_key_file(const char *path, struct tkey *k, size_t *n, struct stat *st)
+/* Keys from the text of a key file: 1..TK_MAX lines of 160 hex digits (blank lines skipped). */
+static fwt_err parse_keys(const uint8_t *buf, size_t len, const char *path, struct tkey *k, size_t *n)
 {
-    if (stat(path, st) != 0) {
-        return fwt_fail(FWT_E_IO, "TLS ticket key file %s: %s", path, strerror(errno));
-    }
-    if (!S_ISREG(st->st_mode) || (st->st_mode & 077) != 0) {
-        return fwt_fail(FWT_E_KEY, "TLS ticket key file %s: must be a regular file of mode 0600 (no group or other "
-                                   "access)", path);
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    fwt_err e = fwt_read_file(path, 4096, &buf, &len);
-    if (e != FWT_OK) {
-        return fwt_fail(e, "TLS ticket key file %s: %s", path, fwt_detail());
-    }
+    fwt_err e = FWT_OK;
     *n = 0;
     size_t i = 0, line = 0;
     while (e == FWT_OK && i < len) {
@@ -120,6 +108,38 @@ static fwt_err read_key_file(const char *path, struct tkey *k, size_t *n, struct
     if (e == FWT_OK && *n == 0) {
         e = fwt_fail(FWT_E_MALFORMED, "TLS ticket key file %s: no key", path);
     }
+    if (e != FWT_OK) {
+        OPENSSL_cleanse(k, TK_MAX * sizeof(*k));
+        *n = 0;
+    }
+    return e;
+}
+
+fwt_err srv_ticket_keys_check(const uint8_t *buf, size_t len, size_t *n)
+{
+    struct tkey k[TK_MAX];
+    fwt_err e = parse_keys(buf, len, "(given)", k, n);
+    OPENSSL_cleanse(k, sizeof(k));
+    return e;
+}
+
+/* Read the shared key file: mode 0600, then parse_keys. */
+static fwt_err read_key_file(const char *path, struct tkey *k, size_t *n, struct stat *st)
+{
+    if (stat(path, st) != 0) {
+        return fwt_fail(FWT_E_IO, "TLS ticket key file %s: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st->st_mode) || (st->st_mode & 077) != 0) {
+        return fwt_fail(FWT_E_KEY, "TLS ticket key file %s: must be a regular file of mode 0600 (no group or other "
+                                   "access)", path);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwt_err e = fwt_read_file(path, 4096, &buf, &len);
+    if (e != FWT_OK) {
+        return fwt_fail(e, "TLS ticket key file %s: %s", path, fwt_detail());
+    }
+    e = parse_keys(buf, len, path, k, n);
     OPENSSL_cleanse(buf, len);
     free(buf);
     return e;

@@ -43,6 +43,9 @@ struct tuf_tls_session {
     int saved, resumed;
 };
 void tuf_tls_session_open(struct tuf_tls_session *ts, const char *path, const char *client_cert);
+/* The text of a session file made with the certificate of this SHA-256 (hex): its session,
+ * or NULL (another certificate, not a session). */
+SSL_SESSION *tuf_tls_session_parse(const uint8_t *buf, size_t len, const char cert_sha256[65]);
 void tuf_tls_session_close(struct tuf_tls_session *ts);
 CURLcode tuf_tls_session_ctx(CURL *c, void *sslctx, void *arg);
 

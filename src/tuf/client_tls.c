@@ -44,6 +44,20 @@ static int cert_digest(const char *path, char hex[65])
     return ok;
 }
 
+SSL_SESSION *tuf_tls_session_parse(const uint8_t *buf, size_t len, const char cert_sha256[65])
+{
+    size_t hl = strlen(HDR);
+    SSL_SESSION *sess = NULL;
+    if (len > hl + 65 && len - hl - 65 <= INT32_MAX && !memcmp(buf, HDR, hl) && buf[hl + 64] == '\n' &&
+        CRYPTO_memcmp(buf + hl, cert_sha256, 64) == 0) {
+        BIO *b = BIO_new_mem_buf(buf + hl + 65, (int)(len - hl - 65));
+        sess = b ? PEM_read_bio_SSL_SESSION(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        ERR_clear_error();
+    }
+    return sess;
+}
+
 void tuf_tls_session_open(struct tuf_tls_session *ts, const char *path, const char *client_cert)
 {
     memset(ts, 0, sizeof(*ts));
@@ -58,14 +72,7 @@ void tuf_tls_session_open(struct tuf_tls_session *ts, const char *path, const ch
         fwt_detail_clear();
         return;
     }
-    size_t hl = strlen(HDR);
-    if (len > hl + 65 && !memcmp(buf, HDR, hl) && buf[hl + 64] == '\n' &&
-        CRYPTO_memcmp(buf + hl, ts->cert_sha256, 64) == 0) {
-        BIO *b = BIO_new_mem_buf(buf + hl + 65, (int)(len - hl - 65));
-        ts->offer = b ? PEM_read_bio_SSL_SESSION(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-        ERR_clear_error();
-    }
+    ts->offer = tuf_tls_session_parse(buf, len, ts->cert_sha256);
     OPENSSL_cleanse(buf, len);
     free(buf);
 }
