@@ -668,7 +668,9 @@ static void *checkin_thread(void *arg)
             pthread_mutex_lock(&b->mu);
             due = b->t_start + (double)b->next++ / b->rate;
             pthread_mutex_unlock(&b->mu);
-            if (due >= b->t_end) {
+            /* the phase ends at t_end: what was due and not sent by then is not served (the
+             * achieved rate and the latencies show the overload) */
+            if (due >= b->t_end || now_s() >= b->t_end) {
                 break;
             }
             double w = due - now_s();
