@@ -10,8 +10,10 @@
  *     time of that handshake travels inside the encrypted ticket, so chained
  *     resumptions do not extend it);
  *   - the certificate in the session is within its validity period;
- *   - its device is active: revoked or decommissioned devices fail the handshake, a
- *     certificate no device has (or any other doubt) gets a full handshake.
+ *   - its device is active.
+ * Anything else is a full handshake, where the verify callback refuses revoked and
+ * decommissioned devices as always (so they fail the handshake). Not ABORT: OpenSSL 3.0
+ * leaks the decrypted session then.
  * Early data (0-RTT) stays off: a check-in is never replayable at the TLS layer.
  *
  * Keys: 16-byte name, AES-256-CBC key, HMAC-SHA256 key (OpenSSL's ticket format).
@@ -282,8 +284,7 @@ static SSL_TICKET_RETURN dec_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char
         ok = X509_cmp_current_time(X509_get0_notAfter(peer)) > 0 && X509_cmp_current_time(X509_get0_notBefore(peer)) < 0;
         int dev = ok ? srv_cert_device_ok(t->s, peer) : 0;
         if (dev < 0) {
-            fwt_detail_clear();
-            return SSL_TICKET_RETURN_ABORT; /* revoked or decommissioned: refused, as in a full handshake */
+            fwt_detail_clear(); /* revoked or decommissioned: the full handshake refuses it */
         }
         ok = ok && dev == 1;
     }
