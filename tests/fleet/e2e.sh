@@ -174,7 +174,8 @@ expect 0 "" agent dev3 --json checkin
 expect 0 "" agent dev3 --json checkin
 [ "$(jget "$T/.out" 'd["tls_resumed"]')" = True ] || fail "dev3 did not resume its TLS session"
 srv device revoke "$ID3" >/dev/null || fail "revoke"
-expect 9 "SSL" agent dev3 checkin
+expect 9 "" agent dev3 checkin
+grep -q "HTTP 403" "$T/.out" "$T/.err" && fail "the revoked device got through the handshake: $(cat "$T/.err")"
 
 # The audit log of the device records enrollment and renewal; the chain holds.
 agent dev1 log verify >/dev/null || fail "dev1 audit log"
