@@ -6,6 +6,7 @@
  *   3: the audit log's event entries (fwt_signlog_event_parse), with the round trip
  *   4: a factory certificate's device serial (fwt_fleet_factory_serial: PEM, X.509 subject),
  *      and the message its key signs (fwt_fleet_factory_message)
+ *   5: the TLS ticket key file (srv_ticket_keys_check: 1..8 lines of 160 hex digits)
  * The signed manifest and report are fuzzed by fuzz_fleet_manifest.
  */
 #include "server/srv.h"
@@ -25,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const uint8_t *p = data + 1;
     size_t n = size - 1;
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0: {
         struct fwt_srv_enroll_req r;
         if (fwt_srv_parse_enroll(p, n, &r) == FWT_OK) {
@@ -83,7 +84,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         break;
     }
-    case 3: {
+    case 5: {
+        size_t nk = 0;
+        if (srv_ticket_keys_check(p, n, &nk) == FWT_OK && (nk == 0 || nk > 8 || n < 160 * nk)) {
+            abort();
+        }
+        break;
+    }
+    case 3:
+    default: {
         struct fwt_signlog_event ev;
         if (fwt_signlog_event_parse(p, n, &ev) == FWT_OK) {
             char *text = NULL;

@@ -1,10 +1,13 @@
 #!/bin/bash
 # Fleet server load test: N simulated devices (bench/fleet/fleet_sim.c) enroll, then check in
-# from THREADS threads for SECONDS; beside it the bare TLS handshake rate of the same server
-# (the physical limit here) and the server's peak RSS.
+# from THREADS threads for SECONDS with a full TLS handshake each, then for SECONDS resuming
+# their TLS sessions (as the agent does), then (--rate R) resuming at R check-ins per second
+# offered (open loop); beside them the bare TLS handshake rates (full, resumed) of the same
+# server (the physical limit here) and the server's peak RSS. Ratios against the bare full
+# handshake rate of the same run.
 #
-#   bench/fleet/run.sh [--pg|--both] [DEVICES [SECONDS [THREADS]]]     (default 10000 20 8;
-#                                                                      no argument: --both)
+#   bench/fleet/run.sh [--pg|--both] [--rate R] [DEVICES [SECONDS [THREADS]]]
+#                                    (default 10000 20 8; no argument: --both)
 #
 # --pg: PostgreSQL (started here, as tests/server/pg.sh does), else SQLite; --both: SQLite,
 # then PostgreSQL, one JSON object each. BUILD names the build directory (default: two levels
@@ -12,6 +15,7 @@
 set -eu
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 PG=0
+RATE=()
 if [ $# = 0 ]; then set -- --both; fi # make bench: both backends
 if [ "${1:-}" = --both ]; then
     shift
@@ -19,6 +23,7 @@ if [ "${1:-}" = --both ]; then
     exit
 fi
 if [ "${1:-}" = --pg ]; then PG=1; shift; fi
+if [ "${1:-}" = --rate ]; then RATE=(--rate "$2"); shift 2; fi
 N=${1:-10000} SECS=${2:-20} THREADS=${3:-8}
 B=${BUILD:-$(cd "${FWT_BIN:-$SRC/build/src/tools}/../.." && pwd)}
 SERVER=$B/src/tools/fwtrust-server SIM=$B/tests/server/fleet-sim
@@ -46,14 +51,18 @@ SPID=$!
 for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.1; done
 U=https://127.0.0.1:$(awk '/^https/{print $2}' "$T/ready")
 rc=0
-"$SIM" bench "$U" "$T/srv/ca/ca.pem" "$T/tokens" "$N" "$THREADS" "$SECS" 1 >"$T/out.json" || rc=$?
+"$SIM" bench "$U" "$T/srv/ca/ca.pem" "$T/tokens" "$N" "$THREADS" "$SECS" 1 "${RATE[@]}" >"$T/out.json" || rc=$?
 RSS=$(awk '/^VmHWM/{print $2}' "/proc/$SPID/status")
 python3 - "$T/out.json" "$RSS" "$([ "$PG" = 1 ] && echo postgresql || echo sqlite)" <<'PY'
 import json, sys
 o = json.load(open(sys.argv[1]))
 o["server_peak_rss_mib"] = round(int(sys.argv[2]) / 1024, 1)
 o["db"] = sys.argv[3]
-o["checkin_rate_over_handshake_rate"] = round(o["checkins_per_second"] / o["bare_tls_handshakes_per_second"], 3) if o["bare_tls_handshakes_per_second"] else None
+hs, hr = o["bare_tls_handshakes_per_second"], o["bare_tls_resumed_handshakes_per_second"]
+r = lambda a, b: round(a / b, 3) if b else None
+o["full_checkin_rate_over_handshake_rate"] = r(o["checkin_full_handshake"]["per_second"], hs)
+o["resumed_checkin_rate_over_handshake_rate"] = r(o["checkin_resumed"]["per_second"], hs)
+o["resumed_checkin_rate_over_resumed_handshake_rate"] = r(o["checkin_resumed"]["per_second"], hr)
 print(json.dumps(o, indent=2, sort_keys=True))
 PY
 exit $rc

@@ -628,6 +628,8 @@ struct fwt_agent_checkin_result {
     uint64_t director_root_version;   /* the device's trusted director root after the check-in */
     int director_root_updated;        /* the server named a newer director root: the chain was
                                          walked (TUF 5.3, fwt_tuf_refresh_root) */
+    int tls_resumed;                  /* the check-in resumed the TLS session of the last request
+                                         (DIR/fleet/tls-session) rather than a full handshake */
 };
 /*
  * Check in: build the device manifest from the device state (slots: state,

@@ -44,6 +44,11 @@ struct fwt_tuf_transport {
     long timeout_s;            /* whole transfer of one file; 0: 300 s */
     long low_speed_limit;      /* bytes per second (slow retrieval); 0: 1024 */
     long low_speed_time_s;     /* ... for this long aborts the transfer; 0: 30 s */
+    /* TLS session resumption with a client certificate (NULL: none): the session of the
+     * last connection, kept in this file (0600, bound to the client certificate file) and
+     * offered at the next; *tls_resumed (may be NULL) gets 1 when a handshake resumed. */
+    const char *tls_session_file;
+    int *tls_resumed;
 };
 
 /* Default download caps of metadata files, in bytes (python-tuf's defaults). */

@@ -216,7 +216,11 @@ static fwt_err save_config(fwt_agent *dev)
     return err;
 }
 
-static fwt_err device_transport(const fwt_agent *dev, struct fwt_tuf_transport *t)
+/* The device's mutual TLS to the server; its TLS session kept in DIR/fleet/tls-session
+ * (0600, bound to the certificate file: the transport's) so that the next request resumes
+ * it rather than making a full handshake. session: room for that path. */
+#define SESSION_PATH_MAX 4200
+static fwt_err device_transport(const fwt_agent *dev, struct fwt_tuf_transport *t, char session[SESSION_PATH_MAX])
 {
     const struct fwt_agent_config *c = &dev->cfg;
     memset(t, 0, sizeof(*t));
@@ -227,7 +231,9 @@ static fwt_err device_transport(const fwt_agent *dev, struct fwt_tuf_transport *
     t->client_cert = c->fleet_cert;
     t->client_key = c->fleet_key;
     t->timeout_s = 60;
-    return FWT_OK;
+    fwt_err err = dpath(dev, "fleet/tls-session", session, SESSION_PATH_MAX);
+    t->tls_session_file = err == FWT_OK ? session : NULL;
+    return err;
 }
 
 /* ---- enrollment ---- */
@@ -682,6 +688,9 @@ static fwt_err renew(fwt_agent *dev, const struct fwt_tuf_transport *t, fwt_priv
     if (err == FWT_OK) {
         err = write_file(c->fleet_cert, cert, 0644);
     }
+    if (err == FWT_OK && t->tls_session_file) {
+        (void)unlink(t->tls_session_file); /* the old certificate's session (not offered with the new one) */
+    }
     if (err == FWT_OK) {
         err = fwt_agent_log_event(dev, "renew", "device certificate renewed");
     }
@@ -793,7 +802,8 @@ fwt_err fwt_agent_fleet_attest(fwt_agent *dev, struct fwt_agent_attestation *r)
 {
     memset(r, 0, sizeof(*r));
     struct fwt_tuf_transport t;
-    fwt_err err = device_transport(dev, &t);
+    char session[SESSION_PATH_MAX];
+    fwt_err err = device_transport(dev, &t, session);
     char mark[4200];
     if (err == FWT_OK && !dev->cfg.tpm) {
         r->no_tpm = 1;
@@ -882,7 +892,8 @@ fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res)
 {
     memset(res, 0, sizeof(*res));
     struct fwt_tuf_transport t;
-    fwt_err err = device_transport(dev, &t);
+    char session[SESSION_PATH_MAX];
+    fwt_err err = device_transport(dev, &t, session);
     if (err != FWT_OK) {
         return err;
     }
@@ -905,7 +916,9 @@ fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res)
         err = fwt_fleet_manifest_sign(m, key, &body, &len);
     }
     if (err == FWT_OK) {
+        t.tls_resumed = &res->tls_resumed;
         err = call(&t, c->fleet_server, "/v1/checkin", body, len, &ans);
+        t.tls_resumed = NULL;
     }
     if (err == FWT_OK) {
         err = fwt_agent_checkin_answer_parse(ans, res);
@@ -946,7 +959,8 @@ fwt_err fwt_agent_checkin(fwt_agent *dev, struct fwt_agent_checkin_result *res)
 fwt_err fwt_agent_report(fwt_agent *dev, const char *target, int state, int error, const char *reason)
 {
     struct fwt_tuf_transport t;
-    fwt_err err = device_transport(dev, &t);
+    char session[SESSION_PATH_MAX];
+    fwt_err err = device_transport(dev, &t, session);
     if (err != FWT_OK) {
         return err;
     }

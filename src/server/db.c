@@ -25,18 +25,61 @@ void db_rows_free(struct db_rows *r)
 fwt_err db_exec(struct fwt_srv_db *db, const char *sql, const struct db_param *p, size_t np,
                 struct db_rows *rows, uint64_t *changes)
 {
-    return db->be->exec(db->h, sql, p, np, rows, changes);
+    fwt_err e = db->be->exec(db->h, sql, p, np, rows, changes);
+    if (e != FWT_OK && db->batch && db->sp_depth == 0) {
+        db->batch_failed = 1; /* (PostgreSQL: the whole transaction is aborted) */
+    }
+    return e;
+}
+
+static fwt_err sp_exec(struct fwt_srv_db *db, const char *sql)
+{
+    return db->be->exec(db->h, sql, NULL, 0, NULL, NULL);
 }
 
 fwt_err db_begin(struct fwt_srv_db *db)
 {
+    if (db->batch) {
+        fwt_err e = sp_exec(db, "SAVEPOINT fwt_sp");
+        if (e == FWT_OK) {
+            db->sp_depth++;
+        } else {
+            db->batch_failed = 1;
+        }
+        return e;
+    }
     fwt_err e = db->be->begin(db->h);
     db->in_txn = e == FWT_OK;
     return e;
 }
 
+/* Undo the innermost savepoint. */
+static void sp_rollback(struct fwt_srv_db *db)
+{
+    if (sp_exec(db, "ROLLBACK TO SAVEPOINT fwt_sp") != FWT_OK || sp_exec(db, "RELEASE SAVEPOINT fwt_sp") != FWT_OK) {
+        db->batch_failed = 1;
+        fwt_detail_clear();
+    }
+    db->sp_depth--;
+}
+
 fwt_err db_commit(struct fwt_srv_db *db)
 {
+    if (db->batch) {
+        if (db->sp_depth == 0) {
+            return fwt_fail(FWT_E_INTERNAL, "database: commit without a transaction");
+        }
+        fwt_err e = sp_exec(db, "RELEASE SAVEPOINT fwt_sp");
+        if (e == FWT_OK) {
+            db->sp_depth--;
+        } else {
+            char why[256];
+            snprintf(why, sizeof(why), "%s", fwt_detail());
+            sp_rollback(db);
+            e = fwt_fail(e, "%s", why);
+        }
+        return e;
+    }
     fwt_err e = db->be->commit(db->h);
     if (e != FWT_OK) {
         db->be->rollback(db->h);
@@ -47,10 +90,48 @@ fwt_err db_commit(struct fwt_srv_db *db)
 
 void db_rollback(struct fwt_srv_db *db)
 {
+    if (db->batch) {
+        if (db->sp_depth > 0) {
+            sp_rollback(db);
+        }
+        return;
+    }
     if (db->in_txn) {
         db->be->rollback(db->h);
     }
     db->in_txn = 0;
+}
+
+fwt_err db_batch_begin(struct fwt_srv_db *db)
+{
+    if (db->batch || db->in_txn) {
+        return fwt_fail(FWT_E_INTERNAL, "database: a batch inside a transaction");
+    }
+    fwt_err e = db->be->begin(db->h);
+    db->batch = e == FWT_OK;
+    db->batch_failed = 0;
+    db->sp_depth = 0;
+    return e;
+}
+
+fwt_err db_batch_commit(struct fwt_srv_db *db)
+{
+    if (!db->batch) {
+        return fwt_fail(FWT_E_INTERNAL, "database: no batch to commit");
+    }
+    db->batch = 0;
+    fwt_err e = FWT_OK;
+    if (db->batch_failed || db->sp_depth != 0) {
+        e = fwt_fail(FWT_E_IO, "database: a statement of the batch failed: it is rolled back");
+    } else if ((e = db->be->commit(db->h)) != FWT_OK) {
+        e = fwt_fail(FWT_E_IO, "database: the batch commit failed: %s", fwt_detail());
+    }
+    if (e != FWT_OK) {
+        db->be->rollback(db->h);
+    }
+    db->batch_failed = 0;
+    db->sp_depth = 0;
+    return e;
 }
 
 fwt_err db_to_i64(const char *s, int64_t *out)

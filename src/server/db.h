@@ -54,6 +54,11 @@ struct fwt_srv_db {
     const struct db_backend *be;
     void *h;
     int in_txn;
+    /* group commit (db_batch_begin): one transaction around several requests; their own
+     * transactions are savepoints in it */
+    int batch;
+    int batch_failed; /* a statement failed outside a savepoint: the batch cannot commit */
+    unsigned sp_depth;
 };
 
 /* Backends. */
@@ -70,6 +75,13 @@ FWT_MUST_CHECK fwt_err db_exec(struct fwt_srv_db *db, const char *sql, const str
 FWT_MUST_CHECK fwt_err db_begin(struct fwt_srv_db *db);
 FWT_MUST_CHECK fwt_err db_commit(struct fwt_srv_db *db);
 void db_rollback(struct fwt_srv_db *db);
+/* Group commit: db_batch_begin opens a transaction in which db_begin/db_commit/db_rollback
+ * are savepoints (the work of one request is undone alone); db_batch_commit commits it all
+ * at once (one sync to disk for all), or rolls it all back (FWT_E_IO) when any statement
+ * outside a savepoint failed or the commit failed. Nothing is durable, so nothing may be
+ * answered as done, before db_batch_commit returned FWT_OK. */
+FWT_MUST_CHECK fwt_err db_batch_begin(struct fwt_srv_db *db);
+FWT_MUST_CHECK fwt_err db_batch_commit(struct fwt_srv_db *db);
 /* One row, one column as int64 (FWT_E_NOT_FOUND without a row). */
 FWT_MUST_CHECK fwt_err db_query_int(struct fwt_srv_db *db, const char *sql, const struct db_param *p,
                                     size_t np, int64_t *out);

@@ -147,7 +147,14 @@ static fwt_err pg_begin(void *h)
 
 static fwt_err pg_commit(void *h)
 {
-    return pg_simple(h, "COMMIT");
+    /* COMMIT of a transaction a failed statement aborted answers "ROLLBACK", not an error */
+    PGresult *r = PQexec(h, "COMMIT");
+    fwt_err e = PQresultStatus(r) != PGRES_COMMAND_OK ? pg_fail(h, r, "COMMIT")
+                : strcmp(PQcmdStatus(r), "COMMIT") != 0
+                    ? fwt_fail(FWT_E_IO, "postgresql: the transaction was rolled back (a statement in it failed)")
+                    : FWT_OK;
+    PQclear(r);
+    return e;
 }
 
 static void pg_rollback(void *h)

@@ -48,9 +48,23 @@ struct daemon {
     X509_STORE *store; /* the fleet CA, for certificates a TLS front end passed on */
     int behind_proxy;
     const char *dashboard_dir; /* serve --dashboard DIR, or NULL */
+    struct srv_tickets *tickets; /* TLS session tickets (NULL: none) */
+    /* Group commit of check-ins and reports: those handled in one turn of the event loop
+     * share one transaction (db_batch_begin); their answers are held until it commits, so
+     * a device is told "recorded" only once it is on disk (a failed commit: 503 to all). */
+    struct held *held;
+    struct event *flush_ev;
+};
+
+struct held {
+    struct evhttp_request *req;
+    int code;
+    char *text;
+    struct held *next;
 };
 
 static int g_srv_idx = -1;
+static struct daemon *g_hold; /* a batched request is being handled: its answer waits */
 
 /* ---- answers ---- */
 
@@ -62,10 +76,24 @@ static void add_instance(struct evhttp_request *req)
     evhttp_add_header(evhttp_request_get_output_headers(req), "X-Fwtrust-Instance", v);
 }
 
+static void send_json_text(struct evhttp_request *req, int code, char *text);
+static void hold_reply(struct daemon *d, struct evhttp_request *req, int code, char *text);
+static void batch_flush(struct daemon *d);
+
 static void reply_json(struct evhttp_request *req, int code, json_t *o)
 {
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
+    if (g_hold && text) {
+        hold_reply(g_hold, req, code, text);
+        return;
+    }
+    send_json_text(req, code, text);
+}
+
+/* Send (and free) an answer. */
+static void send_json_text(struct evhttp_request *req, int code, char *text)
+{
     struct evbuffer *b = evbuffer_new();
     if (!text || !b) {
         free(text);
@@ -172,7 +200,10 @@ static X509 *peer_cert(struct daemon *d, struct evhttp_request *req)
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
     if (ssl) {
         X509 *c = SSL_get1_peer_certificate(ssl);
-        if (c && SSL_get_verify_result(ssl) != X509_V_OK) {
+        /* a resumed session: the certificate verified at its full handshake, and still in its
+         * validity period (tickets.c checked the device and the time when it was resumed) */
+        if (c && (SSL_get_verify_result(ssl) != X509_V_OK ||
+                  (SSL_session_reused(ssl) && X509_cmp_current_time(X509_get0_notAfter(c)) <= 0))) {
             X509_free(c);
             return NULL;
         }
@@ -1393,9 +1424,125 @@ static void on_rollout_timer(evutil_socket_t fd, short ev, void *arg)
     (void)ev;
     struct daemon *d = arg;
     fwt_detail_clear();
+    batch_flush(d);
     if (fwt_srv_rollout_tick(d->s, time(NULL)) != FWT_OK) {
         if (srv_event(d->s, NULL, "rollout-error", "server:rollout-policy", fwt_detail()) != FWT_OK) {
             fwt_detail_clear();
+        }
+    }
+}
+
+/* ---- group commit ---- */
+
+/* The connection of held answers went away: nothing to send them to (what they recorded
+ * commits with the batch; the device checks in again with a higher counter). */
+static void held_conn_closed(struct evhttp_connection *conn, void *arg)
+{
+    struct daemon *d = arg;
+    for (struct held **pp = &d->held; *pp;) {
+        struct held *h = *pp;
+        if (evhttp_request_get_connection(h->req) == conn) {
+            *pp = h->next;
+            free(h->text);
+            free(h);
+        } else {
+            pp = &h->next;
+        }
+    }
+}
+
+static void hold_reply(struct daemon *d, struct evhttp_request *req, int code, char *text)
+{
+    struct held *h = calloc(1, sizeof(*h));
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    if (!h || !conn) {
+        free(h);
+        free(text);
+        evhttp_send_error(req, 500, "out of memory");
+        return;
+    }
+    *h = (struct held){req, code, text, NULL};
+    struct held **pp = &d->held; /* in arrival order */
+    while (*pp) {
+        pp = &(*pp)->next;
+    }
+    *pp = h;
+    evhttp_connection_set_closecb(conn, held_conn_closed, d);
+}
+
+/* Commit the batch, then send the held answers (all 503 when it did not commit). */
+static void batch_flush(struct daemon *d)
+{
+    fwt_srv_db *db = d->s->db;
+    if (!db->batch) {
+        return;
+    }
+    fwt_err e = db_batch_commit(db);
+    char why[300];
+    snprintf(why, sizeof(why), "%s", e == FWT_OK ? "" : fwt_detail());
+    struct held *h = d->held;
+    d->held = NULL;
+    while (h) {
+        struct held *next = h->next;
+        evhttp_connection_set_closecb(evhttp_request_get_connection(h->req), NULL, NULL);
+        if (e == FWT_OK) {
+            send_json_text(h->req, h->code, h->text);
+        } else {
+            free(h->text);
+            json_t *o = json_pack("{s:s, s:s}", "error", "unavailable", "detail", why);
+            send_json_text(h->req, 503, o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL);
+            json_decref(o);
+        }
+        free(h);
+        h = next;
+    }
+}
+
+static void on_flush(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd;
+    (void)ev;
+    fwt_detail_clear();
+    batch_flush(arg);
+}
+
+/* Handle a check-in or report in the batch of this turn of the event loop (opened here,
+ * committed by on_flush once every request ready now was handled), in a savepoint of its
+ * own: a request whose statements fail is undone alone and answered 503. */
+static void run_batched(struct daemon *d, struct call *c, void (*fn)(struct call *c))
+{
+    fwt_srv_db *db = d->s->db;
+    if (!db->batch) {
+        if (!d->flush_ev || db_batch_begin(db) != FWT_OK) {
+            fwt_detail_clear();
+            fn(c); /* no batch: the request commits by itself */
+            return;
+        }
+        event_active(d->flush_ev, EV_TIMEOUT, 0);
+    }
+    struct held *before = d->held;
+    while (before && before->next) {
+        before = before->next;
+    }
+    if (db_begin(db) != FWT_OK) {
+        reply_fail(c->req, FWT_E_IO);
+        return;
+    }
+    g_hold = d;
+    fn(c);
+    g_hold = NULL;
+    fwt_err e = db_commit(db);
+    if (e != FWT_OK) {
+        /* its answer becomes a 503: it recorded nothing */
+        for (struct held *h = before ? before->next : d->held; h; h = h->next) {
+            json_t *o = json_pack("{s:s, s:s}", "error", "unavailable", "detail", fwt_detail());
+            char *t = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+            json_decref(o);
+            if (t) {
+                free(h->text);
+                h->text = t;
+                h->code = 503;
+            }
         }
     }
 }
@@ -1509,7 +1656,12 @@ static void dispatch(struct evhttp_request *req, void *arg)
             path_known = 1;
             if (evhttp_request_get_command(req) == k_routes[i].method) {
                 free(path);
-                k_routes[i].fn(&c);
+                if (k_routes[i].fn == h_checkin || k_routes[i].fn == h_report) {
+                    run_batched(c.d, &c, k_routes[i].fn);
+                } else {
+                    batch_flush(c.d); /* anything else sees (and answers after) what is committed */
+                    k_routes[i].fn(&c);
+                }
                 return;
             }
         }
@@ -1524,7 +1676,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
 
 /* ---- TLS ---- */
 
-/* Revoked and decommissioned devices are refused during the handshake. */
+/* Revoked and decommissioned devices are refused during the handshake (a certificate no
+ * device has passes: the API refuses it, unknown_device). Resumed sessions: tickets.c. */
 static int verify_cb(int ok, X509_STORE_CTX *x)
 {
     if (!ok || X509_STORE_CTX_get_error_depth(x) != 0) {
@@ -1532,22 +1685,8 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
     }
     SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
     fwt_srv *s = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_srv_idx) : NULL;
-    X509 *cert = X509_STORE_CTX_get_current_cert(x);
-    char fp[65];
-    struct srv_device dev;
-    if (!s || !cert || ca_cert_fp(cert, fp) != FWT_OK) {
-        return 0;
-    }
-    fwt_err e = srv_device_by_fp(s, fp, &dev);
-    if (e == FWT_E_NOT_FOUND) {
-        return 1; /* the API refuses it (unknown_device) */
-    }
-    if (e != FWT_OK) {
-        return 0;
-    }
-    int active = !strcmp(dev.status, "active");
-    srv_device_free(&dev);
-    if (!active) {
+    int st = srv_cert_device_ok(s, X509_STORE_CTX_get_current_cert(x));
+    if (st < 0) {
         X509_STORE_CTX_set_error(x, X509_V_ERR_CERT_REVOKED);
         return 0;
     }
@@ -1572,11 +1711,15 @@ static fwt_err tls_setup(struct daemon *d)
         /* a certificate is asked for, not required: enrollment comes without one */
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
         SSL_CTX_set_verify_depth(ctx, 2);
-        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-        SSL_CTX_set_num_tickets(ctx, 0);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* tickets only: nothing kept here */
     }
     d->store = X509_STORE_new();
     ok = ok && d->store && X509_STORE_load_file(d->store, s->ca_path) == 1;
+    fwt_err te = FWT_OK;
+    if (ok && (te = srv_tickets_setup(s, ctx, &d->tickets)) != FWT_OK) {
+        SSL_CTX_free(ctx);
+        return te;
+    }
     if (!ok) {
         unsigned long code = ERR_get_error();
         char buf[256] = "";
@@ -1731,8 +1874,15 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
                       : snprintf(text, sizeof(text), "https %d\n", port);
         e = fwt_write_file_atomic(o->ready_file, text, (size_t)n, 0644);
     }
+    if (e == FWT_OK && !(d.flush_ev = event_new(d.base, -1, 0, on_flush, &d))) {
+        e = fwt_fail(FWT_E_NOMEM, "group commit event");
+    }
     if (e == FWT_OK && event_base_dispatch(d.base) < 0) {
         e = fwt_fail(FWT_E_INTERNAL, "event loop failed");
+    }
+    batch_flush(&d);
+    if (d.flush_ev) {
+        event_free(d.flush_ev);
     }
     if (rollout_timer) {
         event_free(rollout_timer);
@@ -1757,6 +1907,7 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
         event_base_free(d.base);
     }
     SSL_CTX_free(d.ctx);
+    srv_tickets_free(d.tickets);
     X509_STORE_free(d.store);
     return e;
 }

@@ -65,6 +65,7 @@ static const struct setting k_settings[] = {
     S(checkin_burst, 10, 1, 1000000), S(checkin_window, 60, 1, 86400),
     S(timeout, 10, 1, 3600),          S(targets_days, 30, 1, 3650),
     S(timestamp_hours, 24, 1, 24 * 365), S(token_days, 7, 1, 365),
+    S(tls_ticket_hours, 24, 0, 24 * 7),
 };
 #undef S
 
@@ -90,7 +91,7 @@ static fwt_err settings_load(fwt_srv *s, const char *path)
     json_object_foreach(o, key, v)
     {
         int known = !strcmp(key, "db") || !strcmp(key, "listen") || !strcmp(key, "ca_key") ||
-                    !strcmp(key, "ca_pin_file");
+                    !strcmp(key, "ca_pin_file") || !strcmp(key, "tls_ticket_key_file");
         for (size_t i = 0; i < sizeof(k_settings) / sizeof(k_settings[0]); i++) {
             known |= !strcmp(key, k_settings[i].name);
         }
@@ -127,6 +128,13 @@ static fwt_err settings_load(fwt_srv *s, const char *path)
     if (e == FWT_OK && ck && (e = fwt_key_spec_check_inert(json_string_value(ck))) != FWT_OK) {
         e = fwt_fail(e, "%s: \"ca_key\": %s", path, fwt_detail());
     }
+    json_t *tk = json_object_get(o, "tls_ticket_key_file");
+    if (e == FWT_OK && tk && !json_is_string(tk)) {
+        e = fwt_fail(FWT_E_MALFORMED, "%s: \"tls_ticket_key_file\" must be a string (a file path)", path);
+    }
+    if (e == FWT_OK && tk && !(s->ticket_key_file = strdup(json_string_value(tk)))) {
+        e = fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
     if (e == FWT_OK && ((ck && !(s->ca_key_spec = strdup(json_string_value(ck)))) ||
                         (cp && !(s->ca_pin_file = strdup(json_string_value(cp)))))) {
         e = fwt_fail(FWT_E_NOMEM, "out of memory");
@@ -152,6 +160,7 @@ void fwt_srv_close(fwt_srv *s)
     fwt_privkey_free(s->ca_key);
     free(s->ca_key_spec);
     free(s->ca_pin_file);
+    free(s->ticket_key_file);
     X509_free(s->ca_cert);
     free(s->ca_pem);
     for (int i = 0; i < 3; i++) {

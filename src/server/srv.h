@@ -8,6 +8,7 @@
 #include <fwtrust/fwt_server.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 struct fwt_srv_settings {
@@ -22,6 +23,7 @@ struct fwt_srv_settings {
     uint64_t targets_days;     /* director targets/snapshot expiry */
     uint64_t timestamp_hours;  /* director timestamp expiry */
     uint64_t token_days;       /* default enrollment token lifetime */
+    uint64_t tls_ticket_hours; /* TLS session ticket lifetime (0: no tickets, every handshake full) */
 };
 
 struct fwt_srv {
@@ -32,6 +34,7 @@ struct fwt_srv {
     fwt_privkey *ca_key;  /* PEM file or PKCS#11 token key (crypto layer) */
     char *ca_key_spec;    /* server.json "ca_key"; NULL: DIR/ca/ca.key */
     char *ca_pin_file;    /* server.json "ca_pin_file" (token PIN) */
+    char *ticket_key_file; /* server.json "tls_ticket_key_file": TLS ticket keys shared by several servers */
     X509 *ca_cert;
     char *ca_pem;
     char *server_cert_path, *server_key_path, *ca_path, *crl_path;
@@ -73,6 +76,21 @@ FWT_MUST_CHECK fwt_err ca_issue_admin(fwt_srv *s, const char *name, char **key_p
 FWT_MUST_CHECK fwt_err ca_cert_fp(X509 *cert, char fp[65]);
 /* Rewrite DIR/ca/crl.pem from the revoked devices' certificates. */
 FWT_MUST_CHECK fwt_err ca_write_crl(fwt_srv *s);
+
+/* tickets.c: TLS session tickets for device check-ins (docs/server.md#tls-session-resumption).
+ * Keys random per process and rotated every tls_ticket_hours, or read from
+ * tls_ticket_key_file (0600; re-read when it changes). A ticket is taken only for an active
+ * device whose certificate is in its validity period, within tls_ticket_hours of the full
+ * handshake that verified that certificate; anything else is a full handshake (revoked and
+ * decommissioned devices: the handshake fails). */
+struct srv_tickets;
+FWT_MUST_CHECK fwt_err srv_tickets_setup(fwt_srv *s, SSL_CTX *ctx, struct srv_tickets **out);
+void srv_tickets_free(struct srv_tickets *t);
+/* The text of a ticket key file: *n keys, or FWT_E_MALFORMED naming the line (fuzzed). */
+FWT_MUST_CHECK fwt_err srv_ticket_keys_check(const uint8_t *buf, size_t len, size_t *n);
+/* The device state of a client certificate for the TLS layer: 1 active device, 0 no device has
+ * it, -1 refuse (revoked or decommissioned, or the database failed). */
+int srv_cert_device_ok(fwt_srv *s, X509 *cert);
 
 /* store.c */
 FWT_MUST_CHECK fwt_err srv_random_hex(size_t bytes, char *out);

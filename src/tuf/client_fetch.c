@@ -147,12 +147,24 @@ static fwt_err transfer(struct tuf_fetcher *f, const char *url, uint64_t cap, tu
         SET(CURLOPT_SSLCERT, t->client_cert);
         SET(CURLOPT_SSLKEY, t->client_key ? t->client_key : t->client_cert);
     }
+    struct tuf_tls_session ts;
+    tuf_tls_session_open(&ts, t->client_cert ? t->tls_session_file : NULL, t->client_cert);
+    if (ts.path && (curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, tuf_tls_session_ctx) != CURLE_OK ||
+                    curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, &ts) != CURLE_OK)) {
+        curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, NULL); /* a TLS library without it: full handshakes */
+    }
 #undef SET
     if (!ok) {
+        tuf_tls_session_close(&ts);
         curl_slist_free_all(hdr);
         return fwt_fail(FWT_E_NETWORK, "%s: libcurl does not support an option this transfer needs", url);
     }
     CURLcode rc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, NULL);
+    tuf_tls_session_close(&ts);
+    if (t->tls_resumed) {
+        *t->tls_resumed = ts.resumed;
+    }
     curl_slist_free_all(hdr);
     if (post && rc == CURLE_OK && !x.too_large && !x.sink_failed) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status_out);

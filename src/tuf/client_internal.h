@@ -7,6 +7,8 @@
 
 #include <fwtrust/fwt_util.h>
 
+#include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +31,23 @@ FWT_MUST_CHECK fwt_err tuf_fetch(struct tuf_fetcher *f, const char *url, uint64_
 /* The same into memory (*buf NUL-terminated, caller frees). */
 FWT_MUST_CHECK fwt_err tuf_fetch_mem(struct tuf_fetcher *f, const char *url, uint64_t cap, uint8_t **buf,
                                      size_t *len);
+
+/* A TLS session kept in a file for the next connection (client_tls.c): open reads it
+ * (offered only when made with the same client certificate file), the CTX function given
+ * to CURLOPT_SSL_CTX_FUNCTION offers it and saves the server's new session; resumed says
+ * whether the handshake resumed. No file, no client certificate: nothing is done. */
+struct tuf_tls_session {
+    const char *path;
+    char cert_sha256[65];
+    SSL_SESSION *offer;
+    int saved, resumed;
+};
+void tuf_tls_session_open(struct tuf_tls_session *ts, const char *path, const char *client_cert);
+/* The text of a session file made with the certificate of this SHA-256 (hex): its session,
+ * or NULL (another certificate, not a session). */
+SSL_SESSION *tuf_tls_session_parse(const uint8_t *buf, size_t len, const char cert_sha256[65]);
+void tuf_tls_session_close(struct tuf_tls_session *ts);
+CURLcode tuf_tls_session_ctx(CURL *c, void *sslctx, void *arg);
 
 /* Percent-encoding: every byte but A-Z a-z 0-9 - . _ ~ (and '/' when keep_slash). */
 char *tuf_quote(const char *s, int keep_slash);

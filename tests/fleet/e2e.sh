@@ -42,6 +42,9 @@ expect 51 "no image is assigned to this device" agent dev1 update
 no_trial dev1
 expect 0 "" agent dev1 --json checkin
 [ "$(jget "$T/.out" 'd["counter"]')" -gt "$c1" ] || fail "the counter did not increase"
+# TLS: the session of the last request is kept (0600) and resumed by the next check-in
+[ "$(stat -c %a "$T/dev1/fleet/tls-session")" = 600 ] || fail "the TLS session file is not 0600"
+[ "$(jget "$T/.out" 'd["tls_resumed"]')" = True ] || fail "the check-in did not resume the TLS session"
 [ "$(jget "$T/.out" 'd["director_newer"]')" = False ] || fail "the director changed without an assignment"
 
 # Assign b4 to dev1, b5 to the tag canary (dev2, dev3).
@@ -108,6 +111,8 @@ expect 0 "" agent dev1 --json checkin
 [ "$(openssl x509 -in "$T/dev1/fleet/device.crt" -noout -serial)" != "$old" ] || fail "the same certificate"
 openssl verify -CAfile "$D/ca/ca.pem" "$T/dev1/fleet/device.crt" >/dev/null || fail "renewed certificate does not chain"
 expect 0 "" agent dev1 --json checkin   # the renewed certificate works for mutual TLS
+# (renew_days above the lifetime: every check-in renews) a session is never offered with another certificate
+[ "$(jget "$T/.out" 'd["tls_resumed"]')" = False ] || fail "a session of the old certificate was resumed"
 
 # The server's interval and jitter: kept in [fleet]; --loop waits interval + up to jitter.
 srv_stop
@@ -140,10 +145,15 @@ for mode in cut tear; do
     [ "$n" -gt 2 ] || fail "fault injection ($mode) cut no file operation of the check-in"
 done
 
-# A revoked device is refused (the server's TLS or API: 9).
-srv device revoke "$ID3" >/dev/null || fail "revoke"
+# A revoked device is refused (the server's TLS or API: 9), also when it resumes a TLS
+# session it got before (refused in the handshake).
 sed -i "s|^server = .*|server = $U|" "$T/dev3/device.ini"
+expect 0 "" agent dev3 --json checkin
+expect 0 "" agent dev3 --json checkin
+[ "$(jget "$T/.out" 'd["tls_resumed"]')" = True ] || fail "dev3 did not resume its TLS session"
+srv device revoke "$ID3" >/dev/null || fail "revoke"
 expect 9 "" agent dev3 checkin
+grep -q "HTTP 403" "$T/.out" "$T/.err" && fail "the revoked device got through the handshake: $(cat "$T/.err")"
 
 # The audit log of the device records enrollment and renewal; the chain holds.
 agent dev1 log verify >/dev/null || fail "dev1 audit log"

@@ -25,9 +25,10 @@ PY
 }
 
 # srv_start [ARGS...]: run the daemon on a free port; U is its URL, SRV_PID its process.
+# SRV_WRAP (optional): a command that execs the daemon (env with libfaketime).
 srv_start() {
     rm -f "$T/ready"
-    "$SERVER" --dir "$D" serve --listen 127.0.0.1:0 --ready-file "$T/ready" "$@" 2>>"$T/server.log" &
+    ${SRV_WRAP:-} "$SERVER" --dir "$D" serve --listen 127.0.0.1:0 --ready-file "$T/ready" "$@" 2>>"$T/server.log" &
     SRV_PID=$!
     SERVER_PIDS="$SERVER_PIDS $SRV_PID"
     for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.1; done

@@ -9,7 +9,7 @@
 [ -n "${FWT_TEST_DB_URL:-}" ] || fail "run through with_pg.sh"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "SKIP: nginx is not installed (nginx-light)"; exit 77; }
-srv_init
+srv_init checkin_burst=100 # d1 checks in 11 times (all may succeed after the restart)
 srv_start --plain-listen 127.0.0.1:0
 A_PID=$SRV_PID A_PLAIN=$(awk '/^plain/{print $2}' "$T/ready")
 srv_start --plain-listen 127.0.0.1:0

@@ -226,6 +226,53 @@ static void test_checkin_replay_and_rate(void **state)
     fwt_srv_close(s);
 }
 
+/* Group commit (db_batch_begin): the check-ins of a batch see each other (replay refused
+ * inside it), nobody else sees them before the batch commits; a request's savepoint is
+ * undone alone; a failed statement outside a savepoint rolls the whole batch back. */
+static void test_checkin_group_commit(void **state)
+{
+    (void)state;
+    fwt_srv *s = open_srv(), *other = open_srv();
+    char *t = one_token(s);
+    char id[65];
+    struct ca_issued c;
+    assert_int_equal(enroll(s, t, "SN-g", id, &c), FWT_OK);
+    struct srv_device d;
+    device_of(s, &c, &d);
+    s->set.checkin_burst = 100;
+    assert_int_equal(db_batch_begin(s->db), FWT_OK);
+    assert_int_equal(srv_checkin(s, &d, 5, "{}", "checkin", "c5"), FWT_OK);
+    assert_int_equal(srv_checkin(s, &d, 5, "{}", "checkin", "c5"), FWT_E_META_ROLLBACK);
+    assert_int_equal(srv_checkin(s, &d, 6, "{}", "checkin", "c6"), FWT_OK);
+    assert_int_equal(count(other, "SELECT COUNT(*) FROM events WHERE kind = 'checkin'"), 0); /* not yet */
+    assert_int_equal(db_batch_commit(s->db), FWT_OK);
+    assert_int_equal(count(other, "SELECT COUNT(*) FROM events WHERE kind = 'checkin'"), 2);
+    assert_int_equal(count(other, "SELECT counter FROM devices"), 6);
+    /* a savepoint undone alone; the rest commits */
+    assert_int_equal(db_batch_begin(s->db), FWT_OK);
+    assert_int_equal(db_begin(s->db), FWT_OK);
+    assert_int_equal(db_exec(s->db, "UPDATE devices SET counter = 100", NULL, 0, NULL, NULL), FWT_OK);
+    db_rollback(s->db);
+    assert_int_equal(srv_checkin(s, &d, 8, "{}", "checkin", "c8"), FWT_OK);
+    assert_int_equal(db_batch_commit(s->db), FWT_OK);
+    assert_int_equal(count(other, "SELECT counter FROM devices"), 8);
+    /* a failed statement outside a savepoint: nothing of the batch stays */
+    assert_int_equal(db_batch_begin(s->db), FWT_OK);
+    assert_int_equal(srv_checkin(s, &d, 9, "{}", "checkin", "c9"), FWT_OK);
+    assert_int_not_equal(db_exec(s->db, "SELECT nothing FROM no_such_table", NULL, 0, NULL, NULL), FWT_OK);
+    assert_int_equal(db_batch_commit(s->db), FWT_E_IO);
+    assert_int_equal(count(other, "SELECT counter FROM devices"), 8);
+    assert_int_equal(count(s, "SELECT counter FROM devices"), 8);
+    /* and the connection works on, outside a batch */
+    assert_int_equal(srv_checkin(s, &d, 9, "{}", "checkin", "c9"), FWT_OK);
+    assert_int_equal(count(other, "SELECT counter FROM devices"), 9);
+    srv_device_free(&d);
+    ca_issued_free(&c);
+    free(t);
+    fwt_srv_close(other);
+    fwt_srv_close(s);
+}
+
 static int64_t role_version(fwt_srv *s, const char *id, const char *role)
 {
     struct db_param p[] = {DBT(id), DBT(role)};
@@ -759,6 +806,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tokens_one_time_and_expiring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enroll_is_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkin_replay_and_rate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkin_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_director_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_director_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_factory_enroll, setup, teardown),

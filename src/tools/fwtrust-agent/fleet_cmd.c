@@ -177,6 +177,7 @@ static int checkin_once(const char *dir, const char *name, int json, int *assign
         json_object_set_new(o, "director_root_version", json_integer((json_int_t)r.director_root_version));
         json_object_set_new(o, "director_root_updated", json_boolean(r.director_root_updated));
         json_object_set_new(o, "attestation", aj);
+        json_object_set_new(o, "tls_resumed", json_boolean(r.tls_resumed));
         fwt_cli_json_print(o);
     } else {
         json_decref(aj);
