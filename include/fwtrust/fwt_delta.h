@@ -143,6 +143,9 @@ FWT_MUST_CHECK fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len);
  * output goes to the sink. Output reaches the sink in chunks of up to 128 KiB. */
 FWT_MUST_CHECK fwt_err fwt_dec_end(fwt_dec *d);
 uint64_t fwt_dec_out(const fwt_dec *d);
+/* 1 when the decoder refused its input for the window it needs (the FWT_E_TOO_LARGE of
+ * fwt_dec_set_max_window's cap or the default maxima), not for anything else. */
+int fwt_dec_window_refused(const fwt_dec *d);
 void fwt_dec_free(fwt_dec *d);
 
 /*
@@ -217,6 +220,18 @@ FWT_MUST_CHECK fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len,
  */
 uint64_t fwt_delta_window_need(unsigned xform, unsigned entropy, unsigned dictlog,
                                uint64_t base_len);
+/*
+ * The decoding window (bytes) the frame of an encoded image needs: what fwt_dec_set_max_window
+ * must allow for it to decode. frame: its first bytes (at least FWT_ENC_FRAME_HEAD_MAX, or all
+ * of it); m its method; base_len the base image's length (patches). A zstd frame: its header's
+ * window rounded up to a power of two (at least 1 KiB; the cap counts powers of two); "bsdiff2":
+ * fwt_delta_window_need of its preamble, or its zstd frame's. `fwtrust repo add-target` publishes
+ * it as custom.fwtrust.decode_window. FWT_E_MALFORMED (with detail) when the head does not parse.
+ */
+#define FWT_ENC_FRAME_HEAD_MAX (FWT_ENC_PRE_LEN + 18U) /* preamble + ZSTD_FRAMEHEADERSIZE_MAX */
+FWT_MUST_CHECK fwt_err fwt_delta_frame_window(const uint8_t *frame, size_t len,
+                                              enum fwt_dec_method m, uint64_t base_len,
+                                              uint64_t *need);
 /* "none" / "thumb2" / "thumb2-map", "zstd" / "lzma2": names for the header and the CLI. */
 const char *fwt_delta_xform_name(unsigned xform);
 const char *fwt_delta_entropy_name(unsigned entropy);

@@ -73,6 +73,7 @@ struct fwt_dec {
     /* "lzma2-dict": 1 while the LZMA2 stream of the map runs, 2 the image's. */
     int lz_phase;
     uint64_t max_window;  /* 0: the defaults (FWT_ENC_*WINDOWLOG*) only */
+    int window_refused;   /* the input needed a larger window than allowed */
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -164,6 +165,11 @@ void fwt_dec_free(fwt_dec *d)
     free(d->tbuf);
     free(d->sbuf);
     free(d);
+}
+
+int fwt_dec_window_refused(const fwt_dec *d)
+{
+    return d->window_refused;
 }
 
 uint64_t fwt_dec_out(const fwt_dec *d)
@@ -417,6 +423,7 @@ static fwt_err run_frame(fwt_dec *d, ZSTD_inBuffer *in, int *progress)
         if (ZSTD_isError(rc)) {
             ZSTD_ErrorCode code = ZSTD_getErrorCode(rc);
             if (code == ZSTD_error_frameParameter_windowTooLarge) {
+                d->window_refused = 1;
                 int wl = d->method == FWT_DEC_PREFIX ? FWT_ENC_PATCH_WINDOWLOG_MAX
                                                      : FWT_ENC_ZSTD_WINDOWLOG;
                 return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
@@ -590,6 +597,7 @@ static fwt_err start_bsdiff2(fwt_dec *d)
     if (d->pre.entropy != FWT_ENC_ENTROPY_ZSTD && d->max_window &&
         fwt_delta_window_need(d->pre.xform, d->pre.entropy, d->pre.dictlog, d->base_len) >
             d->max_window) {
+        d->window_refused = 1;
         return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
                                      "bsdiff2 patch (%s) needs a decoding window of %llu bytes, "
                                      "above the %llu this decoder allows",

@@ -366,6 +366,10 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
         }
     }
     size_t total = 0;
+    uint64_t window = 0; /* what `fwtrust repo add-target` will publish as decode_window */
+    if (err == FWT_OK) {
+        err = fwt_delta_frame_window(z, zlen, m, base.total, &window);
+    }
     if (err == FWT_OK) {
         hjson = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
         err = hjson ? fwt_delta_container(hjson, strlen(hjson), z, zlen, &file, &total)
@@ -375,8 +379,9 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
         err = fwt_write_file_atomic(out, file, total, 0644);
     }
     if (err == FWT_OK) {
-        *report = json_pack("{s:b, s:s, s:I, s:I, s:O}", "ok", 1, "output", out, "length",
-                            (json_int_t)total, "image_length", (json_int_t)nw.len, "header", hdr);
+        *report = json_pack("{s:b, s:s, s:I, s:I, s:I, s:O}", "ok", 1, "output", out, "length",
+                            (json_int_t)total, "image_length", (json_int_t)nw.len,
+                            "decode_window", (json_int_t)window, "header", hdr);
     }
     free(hjson);
     free(file);
@@ -455,6 +460,8 @@ static int run(int argc, char **argv)
                    json_string_value(json_object_get(json_object_get(h, "base"), "version")),
                    json_string_value(json_object_get(json_object_get(h, "base"), "sha256")));
         }
+        printf("  decoding window: %lld bytes\n",
+               (long long)json_integer_value(json_object_get(report, "decode_window")));
     }
     json_decref(report);
     return 0;
