@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             k++;
         }
     }
-    struct fwt_xmap m = {(uint32_t)data[0] << 24, (uint32_t)(pos + n), k, st, dl};
+    struct fwt_xmap m = {(uint32_t)data[0] << 24, (uint32_t)(pos + n), k, st, dl, NULL};
     memcpy(buf, in, n);
     fwt_thumb_base(buf, n, pos, (data[0] & 0x3FU) | FWT_XF_PTR, &m);
     return 0;

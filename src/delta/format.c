@@ -78,10 +78,11 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
     pre->xflags = frame[5];
     pre->entropy = frame[6];
     pre->dictlog = frame[7];
-    /* Flags: 1 2 4 8 instructions, 16 pointers (with a map), 32 A32 (its own transform). */
+    /* Flags: 1 2 4 8 instructions, 16 pointers (with a map), 32 A32 (its own transform),
+     * 64 code ranges after the map's entries (map transforms only). */
     unsigned allowed = pre->xform == FWT_ENC_XFORM_THUMB2   ? 0x0FU
-                       : pre->xform == FWT_ENC_XFORM_THUMB2_MAP ? 0x1FU
-                       : pre->xform == FWT_ENC_XFORM_ARM32_MAP  ? 0x3FU
+                       : pre->xform == FWT_ENC_XFORM_THUMB2_MAP ? 0x5FU
+                       : pre->xform == FWT_ENC_XFORM_ARM32_MAP  ? 0x7FU
                                                                 : 0U;
     if (pre->xform > FWT_ENC_XFORM_ARM32_MAP ||
         (pre->xform == FWT_ENC_XFORM_NONE) != (pre->xflags == 0) ||

@@ -50,7 +50,7 @@ static size_t roundtrip_blocks(const uint8_t *img, size_t n, unsigned flags)
     uint8_t *t = malloc(n ? n : 1);
     assert_non_null(t);
     memcpy(t, img, n);
-    fwt_thumb_fwd_image(t, n, flags, NULL);
+    fwt_thumb_fwd_image(t, n, flags, NULL, NULL);
     size_t changed = 0;
     for (size_t i = 0; i < n; i++) {
         changed += t[i] != img[i];
@@ -204,7 +204,7 @@ static void test_map(void **state)
     (void)state;
     uint32_t st[] = {0x100, 0x2000};
     int32_t dl[] = {8, -4};
-    struct fwt_xmap m = {0x08000000U, 0x10000, 2, st, dl};
+    struct fwt_xmap m = {0x08000000U, 0x10000, 2, st, dl, NULL};
     assert_int_equal(fwt_xmap_apply(&m, 0x50), 0x50);
     assert_int_equal(fwt_xmap_apply(&m, 0x100), 0x108);
     assert_int_equal(fwt_xmap_apply(&m, 0x1FFF), 0x2007);
