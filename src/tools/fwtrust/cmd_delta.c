@@ -98,10 +98,12 @@ static const struct fwt_cli_prog k_cli = {
         "(atomically).",
     .opts = k_opts,
     .epilog = "Exit status (docs/exit-codes.md): 0 done; 1 usage; 2 I/O; 8 a file is missing;\n"
-              "20 an input is not an fwtrust image, or FILE not an encoded image; 21 the base\n"
-              "does not match the patch; 33 images too large for a patch (base + new above\n"
-              "128 MiB: publish them compressed), or a file needing a larger decoding window\n"
-              "than --max-window; 22-31 --verify-key failed.",
+              "20 an input is not an fwtrust image, or FILE not an encoded image, or an ELF file\n"
+              "is malformed; 21 the base does not match the patch, or an ELF file is not its\n"
+              "image's; 27 an ELF file is not a 32-bit little-endian ARM executable; 33 images\n"
+              "too large for a patch (base + new above 128 MiB: publish them compressed), or a\n"
+              "file needing a larger decoding window than --max-window; 22-31 --verify-key\n"
+              "failed.",
 };
 
 struct img {
