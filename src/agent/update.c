@@ -435,9 +435,8 @@ static int patch_fits(struct ctx *x, const struct cand *c, char *why, size_t why
 static int window_fits(const struct ctx *x, const struct cand *c, char *why, size_t why_len)
 {
     if (c->window_refused) {
-        snprintf(why, why_len, "%s needed a larger decoding window than [update] decode_window "
-                 "(%llu bytes): the decoder refused it", c->name,
-                 (unsigned long long)x->cfg->decode_window);
+        snprintf(why, why_len, "%s needed a larger decoding window than this device allows: the "
+                 "decoder refused it", c->name);
         return 0;
     }
     if (c->enc != ENC_NONE && x->cfg->decode_window && c->window > x->cfg->decode_window) {
