@@ -6,7 +6,10 @@
  * the transformed base; bit 0x10: the decoding window capped at 1 KiB << (byte 1
  * % 14), fwt_dec_set_max_window), byte 1 the chunk size, the rest is
  * the encoded file. Any bytes must decode within the output cap or be refused
- * with a detail; never crash, never write past the cap.
+ * with a detail; never crash, never write past the cap. The window
+ * fwt_delta_frame_window reads from the frame's head (what `fwtrust repo
+ * add-target` publishes as decode_window) must agree with the decoder: a cap at
+ * or above it is never refused for the window, one below it always is.
  */
 #include "agent/update_internal.h"
 
@@ -65,6 +68,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (err == FWT_OK) {
         err = fwt_dec_end(d);
+    }
+    /* The frame after our header (as the decoder skips it), and the window it declares. */
+    size_t off = 0;
+    if (size >= 8 && (data[0] | data[1] << 8 | data[2] << 16 | (uint32_t)data[3] << 24) ==
+                         FWT_ENC_SKIPPABLE_MAGIC) {
+        off = 8 + (size_t)(data[4] | data[5] << 8 | data[6] << 16 | (uint32_t)data[7] << 24);
+    }
+    uint64_t need = 0;
+    fwt_err werr = off < size ? fwt_delta_frame_window(data + off, size - off, m,
+                                                       m == FWT_DEC_PLAIN ? 0 : BASE_LEN, &need)
+                              : FWT_E_MALFORMED;
+    if ((data[-2] & 0x10U) && werr == FWT_OK) {
+        uint64_t cap = 1024ULL << (data[-1] % 14);
+        if (fwt_dec_window_refused(d) != (need > cap) && (fwt_dec_window_refused(d) || err == FWT_OK)) {
+            abort(); /* refused within the declared window, or decoded beyond it */
+        }
     }
     if (c.n > MAX_OUT || fwt_dec_out(d) > MAX_OUT || c.n > fwt_dec_out(d) ||
         (err == FWT_OK && fwt_dec_out(d) != c.n)) {

@@ -5,7 +5,8 @@
  * (any length up to FWT_THUMB_BLOCK). fwt_thumb_inv(fwt_thumb_fwd(x)) must
  * be x exactly, for any bytes (data that looks like instructions included);
  * the base transform through an address map made from the same bytes must
- * stay inside the block. Never crash.
+ * stay inside the block. With code ranges made from the data's last bytes (FWT_XF_RANGES, the
+ * ELF hint), the same exact inverse, and no byte outside the ranges rewritten. Never crash.
  */
 #include "delta/thumb.h"
 
@@ -43,7 +44,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             k++;
         }
     }
-    struct fwt_xmap m = {(uint32_t)data[0] << 24, (uint32_t)(pos + n), k, st, dl};
+    /* Code ranges: increasing offsets from the data's last bytes (some may start or end outside
+     * the block). */
+    uint32_t r[16];
+    size_t nr = 0;
+    uint32_t at = (uint32_t)pos > 64 ? (uint32_t)pos - 64 : 0;
+    for (size_t i = 0; i < 8 && i + 2 <= n; i++) {
+        uint32_t a = at + in[n - 1 - i] * 3U, b = a + 1 + in[n - 2 - i] * 9U;
+        r[2 * nr] = a;
+        r[2 * nr + 1] = b;
+        nr++;
+        at = b + (i & 1U);
+    }
+    struct fwt_xranges code = {nr, r};
+    memcpy(buf, in, n);
+    fwt_thumb_fwd_code(buf, n, pos, flags, &code);
+    for (size_t i = 0; i < n; i++) {
+        int inside = 0;
+        for (size_t j = 0; j < nr; j++) {
+            inside |= pos + i >= r[2 * j] && pos + i < r[2 * j + 1];
+        }
+        if (!inside && buf[i] != in[i]) {
+            abort(); /* a byte outside the code ranges was rewritten */
+        }
+    }
+    fwt_thumb_inv_code(buf, n, pos, flags, &code);
+    if (memcmp(buf, in, n) != 0) {
+        abort();
+    }
+    struct fwt_xmap m = {(uint32_t)data[0] << 24, (uint32_t)(pos + n), k, st, dl,
+                         (data[0] & 0x40U) ? &code : NULL};
     memcpy(buf, in, n);
     fwt_thumb_base(buf, n, pos, (data[0] & 0x3FU) | FWT_XF_PTR, &m);
     return 0;

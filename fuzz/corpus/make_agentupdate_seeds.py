@@ -79,6 +79,13 @@ write(DEC, "bsdiff2-dict-none", b"\x03\x07" + container(b"FWD2\x00\x00\x04\x0e" 
 write(DEC, "bsdiff2-dict-map", b"\x03\x13" + container(b"FWD2\x02\x1f\x04\x0e" + lzma2(pmap)
                                                        + lzma2(new), "bsdiff2", len(new), True))
 write(DEC, "bsdiff2-dict-capped", b"\x13\x02" + b"FWD2\x01\x0f\x04\x0e" + lzma2(new))
+# Code ranges (transform flag 64, the ELF hint) after the map: nb = 2 base, nn = 1 image range.
+pranges = (struct.pack("<II", 0x08000000, 1) + struct.pack("<Ii", 0x100, 8) + struct.pack("<II", 2, 1)
+           + struct.pack("<IIII", 0, 0x400, 0x800, 0x1000) + struct.pack("<II", 0, 0x600))
+write(DEC, "bsdiff2-ranges-zstd", b"\x03\x0b" + container(b"FWD2\x02\x5f\x01\x00" + zstd(pranges + records),
+                                                          "bsdiff2", len(new), True))
+write(DEC, "bsdiff2-ranges-dict", b"\x03\x06" + container(b"FWD2\x02\x4f\x04\x0e" + lzma2(pranges)
+                                                          + lzma2(new), "bsdiff2", len(new), True))
 write(DEC, "trailing", b"\x00\x02" + zstd(b"abc") + b"garbage")
 
 write(META, "container", container(zstd(new), "zstd", len(new)))

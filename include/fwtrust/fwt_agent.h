@@ -546,6 +546,9 @@ struct fwt_agent_update_result {
     char running_version[48];
     int delta_skipped;         /* a patch for the image existed but did not fit */
     char note[256];            /* why (delta skipped), or "" */
+    int window_fallback;       /* the decoder refused a target for [update] decode_window (one
+                                  declaring no decode_window) and the same image was fetched in
+                                  another encoding (note names it) */
     struct fwt_agent_image img; /* the installed image (not check_only) */
     uint64_t revocation_version; /* the revocation list in force after the update (0: none) */
     int revocation_updated;      /* a newer list was fetched and stored by this update */

@@ -27,7 +27,9 @@
  *   "bsdiff2"      instead of the zstd frame: an 8-byte preamble "FWD2", transform (0 none,
  *                  1 ARM Thumb-2, 2 ARM Thumb-2 with an address map at the start of the
  *                  records: u32le load, u32le n, n x (u32le start, i32le delta), 3 ARM
- *                  (A32) with an address map),
+ *                  (A32) with an address map; with transform flag 64 the map is followed by
+ *                  code ranges: u32le nb, u32le nn, nb base then nn image x (u32le start,
+ *                  u32le end)),
  *                  transform flags, entropy coder (1 zstd, 2 LZMA2, 3 LZMA2 with the base
  *                  image as preset dictionary), LZMA2 dictionary log (12..23; 0 for zstd);
  *                  then one zstd frame (window
@@ -143,6 +145,9 @@ FWT_MUST_CHECK fwt_err fwt_dec_feed(fwt_dec *d, const uint8_t *in, size_t len);
  * output goes to the sink. Output reaches the sink in chunks of up to 128 KiB. */
 FWT_MUST_CHECK fwt_err fwt_dec_end(fwt_dec *d);
 uint64_t fwt_dec_out(const fwt_dec *d);
+/* 1 when the decoder refused its input for the window it needs (the FWT_E_TOO_LARGE of
+ * fwt_dec_set_max_window's cap or the default maxima), not for anything else. */
+int fwt_dec_window_refused(const fwt_dec *d);
 void fwt_dec_free(fwt_dec *d);
 
 /*
@@ -198,6 +203,50 @@ FWT_MUST_CHECK fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, con
                                        void *progress_ctx,
                                        uint8_t **out, size_t *out_len, enum fwt_dec_method *used);
 
+/*
+ * Code ranges: the parts of an image holding instructions, as image offsets [r[2i], r[2i+1])
+ * (increasing, disjoint), at most FWT_DELTA_CODE_MAX of them. Given for base and new image
+ * (from their ELF files: fwt_delta_elf_code), the "bsdiff2" transforms rewrite instructions
+ * only there (transform flag 64, the ranges shipped after the address map: docs/updates.md);
+ * without them the whole image is scanned.
+ */
+#define FWT_DELTA_CODE_MAX 4096U
+#define FWT_DELTA_XF_CODE 0x40U /* the preamble's transform flag: code ranges follow the map */
+struct fwt_delta_code {
+    const uint32_t *base; /* 2 * n_base */
+    size_t n_base;
+    const uint32_t *nw;   /* 2 * n_nw */
+    size_t n_nw;
+};
+
+/*
+ * The code ranges of img (img_len bytes, its payload at payload_off) from the ELF file it was
+ * made from (elf_len bytes; library fwt_delta_encode, src/delta/elf.c): the loaded PROGBITS
+ * sections with SHF_EXECINSTR, placed by their load addresses relative to the lowest load
+ * address of the loaded sections (as `objcopy -O binary` lays them out), merged where they
+ * touch. Only 32-bit little-endian ARM executables: FWT_E_MALFORMED for a file that is not
+ * ELF or whose headers, segments or sections do not fit it, FWT_E_UNSUPPORTED for another
+ * class, byte order, machine or type, FWT_E_DIGEST when a code section's bytes are not the
+ * image's at their place (not this image's ELF file), FWT_E_TOO_LARGE above
+ * FWT_DELTA_CODE_MAX sections. *ranges (malloc'd, 2 * *n) on FWT_OK.
+ */
+FWT_MUST_CHECK fwt_err fwt_delta_elf_code(const uint8_t *elf, size_t elf_len, const uint8_t *img,
+                                          size_t img_len, size_t payload_off, uint32_t **ranges,
+                                          size_t *n);
+
+/*
+ * fwt_delta_patch with code ranges (code NULL: as fwt_delta_patch). With them the "bsdiff2"
+ * patch tries only its address-map transforms, restricted to the ranges, and no transform.
+ * FWT_E_ARG for ranges that are empty, out of order or beyond their image.
+ */
+FWT_MUST_CHECK fwt_err fwt_delta_patch_code(const uint8_t *base, size_t base_len,
+                                            const uint8_t *nw, size_t nw_len, int level,
+                                            enum fwt_delta_method method, uint64_t max_window,
+                                            const struct fwt_delta_code *code,
+                                            fwt_delta_progress progress, void *progress_ctx,
+                                            uint8_t **out, size_t *out_len,
+                                            enum fwt_dec_method *used);
+
 /* What a "bsdiff2" frame (its first FWT_ENC_PRE_LEN bytes at least) says of itself. */
 struct fwt_delta_pre {
     unsigned xform;   /* FWT_ENC_XFORM_* */
@@ -217,6 +266,18 @@ FWT_MUST_CHECK fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len,
  */
 uint64_t fwt_delta_window_need(unsigned xform, unsigned entropy, unsigned dictlog,
                                uint64_t base_len);
+/*
+ * The decoding window (bytes) the frame of an encoded image needs: what fwt_dec_set_max_window
+ * must allow for it to decode. frame: its first bytes (at least FWT_ENC_FRAME_HEAD_MAX, or all
+ * of it); m its method; base_len the base image's length (patches). A zstd frame: its header's
+ * window rounded up to a power of two (at least 1 KiB; the cap counts powers of two); "bsdiff2":
+ * fwt_delta_window_need of its preamble, or its zstd frame's. `fwtrust repo add-target` publishes
+ * it as custom.fwtrust.decode_window. FWT_E_MALFORMED (with detail) when the head does not parse.
+ */
+#define FWT_ENC_FRAME_HEAD_MAX (FWT_ENC_PRE_LEN + 18U) /* preamble + ZSTD_FRAMEHEADERSIZE_MAX */
+FWT_MUST_CHECK fwt_err fwt_delta_frame_window(const uint8_t *frame, size_t len,
+                                              enum fwt_dec_method m, uint64_t base_len,
+                                              uint64_t *need);
 /* "none" / "thumb2" / "thumb2-map", "zstd" / "lzma2": names for the header and the CLI. */
 const char *fwt_delta_xform_name(unsigned xform);
 const char *fwt_delta_entropy_name(unsigned entropy);

@@ -14,6 +14,9 @@
  *   encoding          "zstd" | "zstd-patch" | "zstd-bsdiff" (absent: "none")
  *   image_length, image_sha256                       encoded targets: the decoded image
  *   base {length, sha256, version, image_digest}     patches: the image patched
+ *   decode_window     1024 .. 2^62 (bytes)           encoded targets: the decoding window the
+ *                                                    file needs (fwt_delta_frame_window); absent
+ *                                                    in repositories older than the field
  */
 #ifndef FWT_TARGET_DESC_H
 #define FWT_TARGET_DESC_H
@@ -54,6 +57,8 @@ struct fwt_target_desc {
     uint64_t base_len;
     uint8_t base_sha[32];
     struct fwt_tdesc_digest base_digest;
+    /* encoded: the decoding window it needs (bytes; 0: not declared) */
+    uint64_t window;
 };
 
 /* The encoding's name (FWT_ENC_* of <fwtrust/fwt_delta.h>). */

@@ -64,6 +64,8 @@ struct cand {
     uint8_t base_sha[32];
     uint8_t base_digest[FWT_DIGEST_MAX];
     size_t base_digest_len;
+    uint64_t window;        /* encoded: the decoding window it declares (0: not declared) */
+    int window_refused;     /* the decoder refused it for its window during this update */
 };
 
 struct cands {
@@ -135,6 +137,7 @@ static int parse_target(const struct fwt_tuf_target *t, struct cand *c, char *wh
     memcpy(c->base_sha, d.base_sha, 32);
     memcpy(c->base_digest, d.base_digest.v, sizeof(c->base_digest));
     c->base_digest_len = d.base_digest.len;
+    c->window = d.window;
     c->name = strdup(t->name);
     if (!c->name) {
         snprintf(why, why_len, "out of memory");
@@ -423,6 +426,28 @@ static int patch_fits(struct ctx *x, const struct cand *c, char *why, size_t why
     return 1;
 }
 
+/*
+ * An encoded target can be decoded here only within [update] decode_window: its declared
+ * window (custom.fwtrust.decode_window, signed but a hint: the decoder still enforces the
+ * cap) above it, or a refusal by the decoder earlier in this update, rules it out before
+ * anything is downloaded. A target declaring nothing (older repositories) is tried.
+ */
+static int window_fits(const struct ctx *x, const struct cand *c, char *why, size_t why_len)
+{
+    if (c->window_refused) {
+        snprintf(why, why_len, "%s needed a larger decoding window than this device allows: the "
+                 "decoder refused it", c->name);
+        return 0;
+    }
+    if (c->enc != ENC_NONE && x->cfg->decode_window && c->window > x->cfg->decode_window) {
+        snprintf(why, why_len, "%s needs a decoding window of %llu bytes, above [update] "
+                 "decode_window (%llu)", c->name, (unsigned long long)c->window,
+                 (unsigned long long)x->cfg->decode_window);
+        return 0;
+    }
+    return 1;
+}
+
 /* Among the targets carrying exactly the image of best, the cheapest to fetch. */
 static const struct cand *cheapest_for(struct ctx *x, const struct cands *cs,
                                        const struct cand *best, int no_delta,
@@ -445,6 +470,12 @@ static const struct cand *cheapest_for(struct ctx *x, const struct cands *cs,
                 continue;
             }
         }
+        char wwhy[256];
+        if (!window_fits(x, c, wwhy, sizeof(wwhy))) {
+            res->delta_skipped = res->delta_skipped || IS_PATCH(c->enc);
+            snprintf(res->note, sizeof(res->note), "%s", wwhy);
+            continue;
+        }
         if (suits(x, c) != FWT_OK || rolled_back_here(x, c) != FWT_OK) {
             continue;
         }
@@ -455,6 +486,36 @@ static const struct cand *cheapest_for(struct ctx *x, const struct cands *cs,
     }
     fwt_detail_clear();
     return pick;
+}
+
+/*
+ * The decoder refused pick for its window: note it (result, audit log) and find the cheapest
+ * other target carrying the same image (NULL: none; the refusal stands, its detail kept).
+ */
+static const struct cand *window_fallback(fwt_agent *dev, struct ctx *x, struct cands *cs,
+                                          const struct cand *pick,
+                                          const struct fwt_agent_update_opts *o,
+                                          struct fwt_agent_update_result *res)
+{
+    char detail[512];
+    snprintf(detail, sizeof(detail), "%s", fwt_detail());
+    cs->v[pick - cs->v].window_refused = 1;
+    const struct cand *next = cheapest_for(x, cs, pick, o->no_delta, res);
+    char note[sizeof(res->note)];
+    snprintf(note, sizeof(note), "%.80s refused by the decoder: %.140s", pick->name, detail);
+    snprintf(res->note, sizeof(res->note), "%s", note);
+    res->delta_skipped = res->delta_skipped || IS_PATCH(pick->enc);
+    res->window_fallback = next != NULL;
+    if (next) {
+        char ev[sizeof(note) + 300];
+        snprintf(ev, sizeof(ev), "%s; fetching %s (%s) instead", note, next->name,
+                 enc_name(next->enc));
+        if (fwt_agent_log_event(dev, "update", ev) != FWT_OK) {
+            fwt_detail_clear(); /* the update goes on; the result carries the note */
+        }
+    }
+    (void)fwt_fail(FWT_E_TOO_LARGE, "%s", detail); /* the refusal, if nothing else delivers */
+    return next;
 }
 
 static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_update_opts *o,
@@ -489,6 +550,9 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
             char why[256];
             if (IS_PATCH(c->enc) && (o->no_delta || !patch_fits(x, c, why, sizeof(why)))) {
                 continue;
+            }
+            if (!window_fits(x, c, why, sizeof(why))) {
+                continue; /* the same image in a form this device can decode is its own candidate */
             }
             if (rolled_back_here(x, c) != FWT_OK) {
                 x->n_failed_skipped++;
@@ -530,11 +594,15 @@ static fwt_err choose(struct ctx *x, struct cands *cs, const struct fwt_agent_up
     }
     /* A named target is taken as named, unless it is a patch this device cannot apply. */
     char why[256] = "";
-    if (o->target && (!IS_PATCH(best->enc) || (!o->no_delta && patch_fits(x, best, why, sizeof(why))))) {
+    int named_ok = o->target && (!IS_PATCH(best->enc) ||
+                                 (!o->no_delta && patch_fits(x, best, why, sizeof(why))));
+    if (named_ok && !window_fits(x, best, why, sizeof(why))) {
+        res->delta_skipped = IS_PATCH(best->enc);
+        snprintf(res->note, sizeof(res->note), "%s", why);
+    } else if (named_ok) {
         *out = best;
         return FWT_OK;
-    }
-    if (o->target && !o->no_delta) {
+    } else if (o->target && !o->no_delta) {
         res->delta_skipped = 1;
         snprintf(res->note, sizeof(res->note), "%s", why);
     }
@@ -981,6 +1049,7 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     if (err != FWT_OK) {
         goto out;
     }
+picked:
     snprintf(res->target, sizeof(res->target), "%s", pick->name);
     res->encoding = enc_name(pick->enc);
     res->downloaded = pick->length;
@@ -1060,15 +1129,29 @@ fwt_err fwt_agent_update(fwt_agent *dev, const struct fwt_agent_update_opts *o,
     if (s.err != FWT_OK) {
         err = fwt_fail(s.err, "%s", s.detail); /* the slot or the decoder failed, not the transfer */
     }
+    /* The download verified against TUF; now the image bytes themselves. */
+    if (err == FWT_OK && dec) {
+        err = fwt_dec_end(dec);
+    }
+    if (err != FWT_OK && dec && fwt_dec_window_refused(dec)) {
+        /* A target that declared no window (or a wrong one) and needs more than [update]
+         * decode_window: nothing of it became bootable; the same image in another encoding
+         * (the full image at worst) is fetched instead of failing the update. */
+        const struct cand *next = window_fallback(dev, &x, &cs, pick, o, res);
+        if (next) {
+            fwt_agent_install_abort(inst); /* waits for the helper: s.blk is free after this */
+            inst = NULL;
+            free(s.blk);
+            fwt_dec_free(dec);
+            dec = NULL;
+            memset(&s, 0, sizeof(s));
+            s.spool_fd = -1;
+            pick = next;
+            goto picked;
+        }
+    }
     if (err != FWT_OK) {
         goto out;
-    }
-    /* The download verified against TUF; now the image bytes themselves. */
-    if (dec) {
-        err = fwt_dec_end(dec);
-        if (err != FWT_OK) {
-            goto out;
-        }
     }
     err = sink_flush(&s);
     if (err != FWT_OK) {

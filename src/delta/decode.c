@@ -70,9 +70,15 @@ struct fwt_dec {
     int32_t *mdelta;
     size_t mgot;
     struct fwt_xmap xmap;
+    /* FWT_XF_RANGES: the code ranges after the map's entries (base's, then the image's). */
+    int rh_done;          /* their 8-byte head (nb, nn) is in */
+    size_t rwant, rgot;   /* pairs expected, read */
+    uint32_t *ranges;     /* 2 * rwant: the base's nb pairs, then the image's */
+    struct fwt_xranges bcode, ncode;
     /* "lzma2-dict": 1 while the LZMA2 stream of the map runs, 2 the image's. */
     int lz_phase;
     uint64_t max_window;  /* 0: the defaults (FWT_ENC_*WINDOWLOG*) only */
+    int window_refused;   /* the input needed a larger window than allowed */
 };
 
 static uint32_t le32(const uint8_t *p)
@@ -160,10 +166,16 @@ void fwt_dec_free(fwt_dec *d)
     free(d->nblk);
     free(d->mstart);
     free(d->mdelta);
+    free(d->ranges);
     free(d->obuf);
     free(d->tbuf);
     free(d->sbuf);
     free(d);
+}
+
+int fwt_dec_window_refused(const fwt_dec *d)
+{
+    return d->window_refused;
 }
 
 uint64_t fwt_dec_out(const fwt_dec *d)
@@ -226,8 +238,9 @@ static fwt_err xout_flush(fwt_dec *d)
         return FWT_OK;
     }
     /* The block starts at the image offset of everything sent before it. */
-    fwt_thumb_inv(d->nblk, d->nblk_len, d->out_total,
-                  d->pre.xflags & (FWT_THUMB_ALL | FWT_XF_ARM));
+    fwt_thumb_inv_code(d->nblk, d->nblk_len, d->out_total,
+                       d->pre.xflags & (FWT_THUMB_ALL | FWT_XF_ARM),
+                       (d->pre.xflags & FWT_XF_RANGES) ? &d->ncode : NULL);
     size_t n = d->nblk_len;
     d->nblk_len = 0;
     return out_bytes(d, d->nblk, n);
@@ -279,7 +292,46 @@ static const uint8_t *base_at(fwt_dec *d, uint64_t pos, size_t *avail)
     return d->bblk + (pos - start);
 }
 
-/* The address map at the start of a "thumb2-map" patch's records: *used bytes of p[0..n). */
+/* One 8-byte unit (d->mh) of the code ranges after the map's entries: their head (nb, nn),
+ * then nb base ranges and nn image ranges (start, end), each list increasing and disjoint,
+ * within the base and within the image's length. */
+static fwt_err range_unit(fwt_dec *d)
+{
+    uint32_t a = le32(d->mh), b = le32(d->mh + 4);
+    if (!d->rh_done) {
+        if (a > FWT_XRANGE_MAX || b > FWT_XRANGE_MAX) {
+            return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                         "patch code ranges: %u and %u (at most %u each)",
+                                         (unsigned)a, (unsigned)b, FWT_XRANGE_MAX));
+        }
+        d->rh_done = 1;
+        d->rwant = (size_t)a + b;
+        d->ranges = malloc((d->rwant ? d->rwant : 1) * 2 * sizeof(*d->ranges));
+        if (!d->ranges) {
+            return dec_error(d, fwt_fail(FWT_E_NOMEM, "out of memory for the code ranges"));
+        }
+        d->bcode = (struct fwt_xranges){a, d->ranges};
+        d->ncode = (struct fwt_xranges){b, d->ranges + 2 * (size_t)a};
+        d->xmap.code = &d->bcode;
+        return FWT_OK;
+    }
+    int in_base = d->rgot < d->bcode.n;
+    uint64_t lim = in_base ? d->base_len : d->max_out;
+    int first = d->rgot == 0 || d->rgot == d->bcode.n;
+    if (a >= b || b > lim || (!first && a < d->ranges[2 * d->rgot - 1])) {
+        return dec_error(d, fwt_fail(FWT_E_MALFORMED,
+                                     "patch code range %u..%u of the %s is empty, out of order "
+                                     "or beyond its %llu bytes", (unsigned)a, (unsigned)b,
+                                     in_base ? "base" : "image", (unsigned long long)lim));
+    }
+    d->ranges[2 * d->rgot] = a;
+    d->ranges[2 * d->rgot + 1] = b;
+    d->rgot++;
+    return FWT_OK;
+}
+
+/* The address map at the start of a "thumb2-map" patch's records (with FWT_XF_RANGES, the code
+ * ranges after its entries): *used bytes of p[0..n). */
 static fwt_err map_bytes(fwt_dec *d, const uint8_t *p, size_t n, size_t *used)
 {
     *used = 0;
@@ -311,7 +363,7 @@ static fwt_err map_bytes(fwt_dec *d, const uint8_t *p, size_t n, size_t *used)
             if (!d->mstart || !d->mdelta) {
                 return dec_error(d, fwt_fail(FWT_E_NOMEM, "out of memory for the address map"));
             }
-        } else {
+        } else if (d->mgot < d->xmap.n) {
             uint32_t st = le32(d->mh);
             if (d->mgot > 0 && st <= d->mstart[d->mgot - 1]) {
                 return dec_error(d, fwt_fail(FWT_E_MALFORMED,
@@ -320,8 +372,14 @@ static fwt_err map_bytes(fwt_dec *d, const uint8_t *p, size_t n, size_t *used)
             d->mstart[d->mgot] = st;
             d->mdelta[d->mgot] = (int32_t)le32(d->mh + 4);
             d->mgot++;
+        } else {
+            fwt_err err = range_unit(d);
+            if (err != FWT_OK) {
+                return err;
+            }
         }
-        if (d->mgot == d->xmap.n) {
+        if (d->mgot == d->xmap.n &&
+            (!(d->pre.xflags & FWT_XF_RANGES) || (d->rh_done && d->rgot == d->rwant))) {
             d->xmap.start = d->mstart;
             d->xmap.delta = d->mdelta;
             d->map_want = 0;
@@ -417,6 +475,7 @@ static fwt_err run_frame(fwt_dec *d, ZSTD_inBuffer *in, int *progress)
         if (ZSTD_isError(rc)) {
             ZSTD_ErrorCode code = ZSTD_getErrorCode(rc);
             if (code == ZSTD_error_frameParameter_windowTooLarge) {
+                d->window_refused = 1;
                 int wl = d->method == FWT_DEC_PREFIX ? FWT_ENC_PATCH_WINDOWLOG_MAX
                                                      : FWT_ENC_ZSTD_WINDOWLOG;
                 return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
@@ -590,6 +649,7 @@ static fwt_err start_bsdiff2(fwt_dec *d)
     if (d->pre.entropy != FWT_ENC_ENTROPY_ZSTD && d->max_window &&
         fwt_delta_window_need(d->pre.xform, d->pre.entropy, d->pre.dictlog, d->base_len) >
             d->max_window) {
+        d->window_refused = 1;
         return dec_error(d, fwt_fail(FWT_E_TOO_LARGE,
                                      "bsdiff2 patch (%s) needs a decoding window of %llu bytes, "
                                      "above the %llu this decoder allows",

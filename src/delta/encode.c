@@ -529,8 +529,9 @@ static uint32_t guess_load(const uint8_t *b, size_t n)
     return (uint32_t)best_l;
 }
 
-/* The records of a map (load, n, n x (start, delta), little-endian) before the records. */
-static void put_map(struct growbuf *g, const struct fwt_xmap *m)
+/* The records of a map (load, n, n x (start, delta), little-endian) before the records; with
+ * the base's code ranges (m->code) then nb, nn and the base's and the image's (ncode) ranges. */
+static void put_map(struct growbuf *g, const struct fwt_xmap *m, const struct fwt_xranges *ncode)
 {
     uint8_t h[8];
     for (int i = 0; i < 4; i++) {
@@ -544,6 +545,23 @@ static void put_map(struct growbuf *g, const struct fwt_xmap *m)
             h[4 + i] = (uint8_t)((uint32_t)m->delta[k] >> (8 * i));
         }
         gb_put(g, h, sizeof(h));
+    }
+    if (!m->code) {
+        return;
+    }
+    const struct fwt_xranges *lists[2] = {m->code, ncode};
+    for (int i = 0; i < 4; i++) {
+        h[i] = (uint8_t)((uint32_t)m->code->n >> (8 * i));
+        h[4 + i] = (uint8_t)((uint32_t)ncode->n >> (8 * i));
+    }
+    gb_put(g, h, sizeof(h));
+    for (int l = 0; l < 2; l++) {
+        for (size_t k = 0; k < 2 * lists[l]->n; k++) {
+            for (int i = 0; i < 4; i++) {
+                h[i] = (uint8_t)(lists[l]->r[k] >> (8 * i));
+            }
+            gb_put(g, h, 4);
+        }
     }
 }
 
@@ -624,6 +642,7 @@ static unsigned dict_log_for(size_t bn, size_t nn, int transformed, uint64_t max
  * The smallest of the literal/position settings into *best.
  */
 static fwt_err code_dict(uint8_t pre[FWT_ENC_PRE_LEN], const struct fwt_xmap *m,
+                         const struct fwt_xranges *ncode,
                          const uint8_t *tb, size_t bn, const uint8_t *tn, size_t nn,
                          uint64_t max_window, size_t nvariants, uint8_t **best, size_t *best_len)
 {
@@ -635,7 +654,7 @@ static fwt_err code_dict(uint8_t pre[FWT_ENC_PRE_LEN], const struct fwt_xmap *m,
     size_t ml = 0;
     if (m) {
         struct growbuf g = {NULL, 0, 0, 0};
-        put_map(&g, m);
+        put_map(&g, m, ncode);
         fwt_err err = g.oom ? fwt_fail(FWT_E_NOMEM, "out of memory for the address map")
                             : lzma2_encode(g.p, g.len, FWT_ENC_MAP_DICTLOG, 0, 2, 2, NULL, 0,
                                            &mz, &ml);
@@ -674,6 +693,7 @@ static fwt_err code_dict(uint8_t pre[FWT_ENC_PRE_LEN], const struct fwt_xmap *m,
 /* The smallest "bsdiff2" frame over every transform and entropy coder. */
 static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, size_t nn,
                              int level, uint64_t max_window, int records,
+                             const struct fwt_delta_code *code,
                              fwt_delta_progress progress, void *pctx, uint8_t **out,
                              size_t *out_len)
 {
@@ -688,7 +708,10 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
     struct growbuf segs = {NULL, 0, 0, 0};
     uint32_t *mstart = NULL;
     int32_t *mdelta = NULL;
-    struct fwt_xmap map = {0, (uint32_t)bn, 0, NULL, NULL};
+    struct fwt_xmap map = {0, (uint32_t)bn, 0, NULL, NULL, NULL};
+    /* Code ranges (a hint): instructions are rewritten only there, through the map. */
+    struct fwt_xranges bcode = {code ? code->n_base : 0, code ? code->base : NULL};
+    struct fwt_xranges ncode = {code ? code->n_nw : 0, code ? code->nw : NULL};
     /* Every transform with Percival's slack (8); then, with a larger one (it wins on releases
      * far apart: long alignments kept across new code), the plain pass again (its matches make
      * a second map) and the best transform through that map. */
@@ -697,6 +720,10 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
     for (size_t it = 0; err == FWT_OK && it < (records ? nx + 2 : nx); it++) {
         size_t x = it < nx ? it : it == nx ? 0 : best_x;
         int64_t slack = it < nx ? 8 : 64;
+        if (code && x != 0 && !k_xforms[x].map) {
+            continue; /* with code ranges only the map transforms (which carry them) */
+        }
+        unsigned xflags = k_xforms[x].flags | (code && x != 0 ? FWT_XF_RANGES : 0U);
         if (it == nx) {
             segs.len = 0; /* collect the plain pass's matches again */
         } else if (it == nx + 1) {
@@ -723,17 +750,19 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
             map.start = mstart;
             map.delta = mdelta;
             map.load = guess_load(base, bn);
+            map.code = code ? &bcode : NULL;
         }
         const struct fwt_xmap *m = k_xforms[x].map ? &map : NULL;
         memcpy(tb, base, bn);
         if (nn) {
             memcpy(tn, nw, nn);
         }
-        fwt_thumb_fwd_image(tb, bn, k_xforms[x].flags, m);
-        fwt_thumb_fwd_image(tn, nn, k_xforms[x].flags & (FWT_THUMB_ALL | FWT_XF_ARM), NULL);
+        fwt_thumb_fwd_image(tb, bn, xflags, m, NULL);
+        fwt_thumb_fwd_image(tn, nn, xflags & (FWT_THUMB_ALL | FWT_XF_ARM), NULL,
+                            m && m->code ? &ncode : NULL);
         struct growbuf g = {NULL, 0, 0, 0};
         if (m) {
-            put_map(&g, m);
+            put_map(&g, m, &ncode);
         }
         if (records || x == 0) { /* (the plain pass's matches make the map) */
             err = bsdiff_records(tb, bn, tn, nn, &g, x == 0 ? &segs : NULL, slack,
@@ -744,7 +773,7 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
         pre[4] = (uint8_t)((k_xforms[x].flags & FWT_XF_ARM) ? FWT_ENC_XFORM_ARM32_MAP
                            : m ? FWT_ENC_XFORM_THUMB2_MAP
                            : k_xforms[x].flags ? FWT_ENC_XFORM_THUMB2 : FWT_ENC_XFORM_NONE);
-        pre[5] = (uint8_t)k_xforms[x].flags;
+        pre[5] = (uint8_t)xflags;
         if (err == FWT_OK && g.oom) {
             err = fwt_fail(FWT_E_NOMEM, "out of memory for the patch");
         }
@@ -753,7 +782,8 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
         }
         if (err == FWT_OK && it < nx) {
             /* The same transform, no records: the image as LZMA2 over the base. */
-            err = code_dict(pre, m, tb, bn, tn, nn, max_window, SIZE_MAX, &best, &best_len);
+            err = code_dict(pre, m, &ncode, tb, bn, tn, nn, max_window, SIZE_MAX, &best,
+                            &best_len);
         }
         if (err == FWT_OK && it < nx && (it == 0 || best_len < best_seen)) {
             best_x = x;
@@ -775,12 +805,43 @@ static fwt_err bsdiff2_patch(const uint8_t *base, size_t bn, const uint8_t *nw, 
     return FWT_OK;
 }
 
-/* Every patch kind, or one; the smallest is kept. */
 fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw, size_t nw_len,
                         int level, enum fwt_delta_method method, uint64_t max_window,
                         fwt_delta_progress progress,
                         void *progress_ctx, uint8_t **out, size_t *out_len,
                         enum fwt_dec_method *used)
+{
+    return fwt_delta_patch_code(base, base_len, nw, nw_len, level, method, max_window, NULL,
+                                progress, progress_ctx, out, out_len, used);
+}
+
+_Static_assert(FWT_DELTA_CODE_MAX == FWT_XRANGE_MAX && FWT_DELTA_XF_CODE == FWT_XF_RANGES,
+               "the code ranges the decoder accepts");
+
+/* Ranges as the decoder accepts them: at most FWT_XRANGE_MAX, each non-empty, increasing,
+ * disjoint, within len bytes. */
+static fwt_err check_ranges(const uint32_t *r, size_t n, size_t len, const char *which)
+{
+    if (n > FWT_XRANGE_MAX || (n > 0 && !r)) {
+        return fwt_fail(FWT_E_ARG, "%zu code ranges of the %s (at most %u)", n, which,
+                        FWT_XRANGE_MAX);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (r[2 * i] >= r[2 * i + 1] || r[2 * i + 1] > len || (i > 0 && r[2 * i] < r[2 * i - 1])) {
+            return fwt_fail(FWT_E_ARG, "code range %u..%u of the %s is empty, out of order or "
+                            "beyond its %zu bytes", (unsigned)r[2 * i], (unsigned)r[2 * i + 1],
+                            which, len);
+        }
+    }
+    return FWT_OK;
+}
+
+/* Every patch kind, or one; the smallest is kept. */
+fwt_err fwt_delta_patch_code(const uint8_t *base, size_t base_len, const uint8_t *nw,
+                             size_t nw_len, int level, enum fwt_delta_method method,
+                             uint64_t max_window, const struct fwt_delta_code *code,
+                             fwt_delta_progress progress, void *progress_ctx, uint8_t **out,
+                             size_t *out_len, enum fwt_dec_method *used)
 {
     *out = NULL;
     *out_len = 0;
@@ -788,6 +849,12 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
         return fwt_fail(FWT_E_ARG, "a patch needs a base image of at least one byte");
     }
     fwt_err err = check_level(level);
+    if (err == FWT_OK && code) {
+        err = check_ranges(code->base, code->n_base, base_len, "base");
+        if (err == FWT_OK) {
+            err = check_ranges(code->nw, code->n_nw, nw_len, "new image");
+        }
+    }
     if (err != FWT_OK) {
         return err;
     }
@@ -820,7 +887,7 @@ fwt_err fwt_delta_patch(const uint8_t *base, size_t base_len, const uint8_t *nw,
     if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF2 ||
                           method == FWT_DELTA_LZDICT)) {
         err = bsdiff2_patch(base, base_len, nw, nw_len, level, max_window,
-                            method != FWT_DELTA_LZDICT,
+                            method != FWT_DELTA_LZDICT, code,
                             method != FWT_DELTA_AUTO ? progress : NULL, progress_ctx, &z2, &l2);
     }
     if (err == FWT_OK && (method == FWT_DELTA_AUTO || method == FWT_DELTA_BSDIFF)) {

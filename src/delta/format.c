@@ -10,6 +10,9 @@
 
 #include "thumb.h"
 
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader: the window of a frame */
+#include <zstd.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,10 +78,11 @@ fwt_err fwt_delta_pre_parse(const uint8_t *frame, size_t len, struct fwt_delta_p
     pre->xflags = frame[5];
     pre->entropy = frame[6];
     pre->dictlog = frame[7];
-    /* Flags: 1 2 4 8 instructions, 16 pointers (with a map), 32 A32 (its own transform). */
+    /* Flags: 1 2 4 8 instructions, 16 pointers (with a map), 32 A32 (its own transform),
+     * 64 code ranges after the map's entries (map transforms only). */
     unsigned allowed = pre->xform == FWT_ENC_XFORM_THUMB2   ? 0x0FU
-                       : pre->xform == FWT_ENC_XFORM_THUMB2_MAP ? 0x1FU
-                       : pre->xform == FWT_ENC_XFORM_ARM32_MAP  ? 0x3FU
+                       : pre->xform == FWT_ENC_XFORM_THUMB2_MAP ? 0x5FU
+                       : pre->xform == FWT_ENC_XFORM_ARM32_MAP  ? 0x7FU
                                                                 : 0U;
     if (pre->xform > FWT_ENC_XFORM_ARM32_MAP ||
         (pre->xform == FWT_ENC_XFORM_NONE) != (pre->xflags == 0) ||
@@ -108,6 +112,44 @@ uint64_t fwt_delta_window_need(unsigned xform, unsigned entropy, unsigned dictlo
         return dict + (base_len < copy ? base_len : copy);
     }
     return dict;
+}
+
+/* The window a zstd frame header asks for, as the decoder's cap counts it (a power of two). */
+static fwt_err zstd_window(const uint8_t *frame, size_t len, uint64_t *need)
+{
+    ZSTD_frameHeader zfh;
+    size_t rc = ZSTD_getFrameHeader(&zfh, frame, len);
+    if (rc != 0 || zfh.frameType != ZSTD_frame) {
+        return fwt_fail(FWT_E_MALFORMED, "encoded image: %s",
+                        ZSTD_isError(rc) ? "its zstd frame header does not parse"
+                        : rc != 0        ? "its zstd frame header is cut short"
+                                         : "a skippable frame where its zstd frame should be");
+    }
+    uint64_t w = 1024; /* fwt_dec_set_max_window's smallest cap */
+    while (w < zfh.windowSize && w < (1ULL << 62)) {
+        w <<= 1;
+    }
+    *need = w;
+    return FWT_OK;
+}
+
+fwt_err fwt_delta_frame_window(const uint8_t *frame, size_t len, enum fwt_dec_method m,
+                               uint64_t base_len, uint64_t *need)
+{
+    *need = 0;
+    if (m != FWT_DEC_BSDIFF2) {
+        return zstd_window(frame, len, need);
+    }
+    struct fwt_delta_pre pre;
+    fwt_err err = fwt_delta_pre_parse(frame, len, &pre);
+    if (err != FWT_OK) {
+        return err;
+    }
+    if (pre.entropy == FWT_ENC_ENTROPY_ZSTD) {
+        return zstd_window(frame + FWT_ENC_PRE_LEN, len - FWT_ENC_PRE_LEN, need);
+    }
+    *need = fwt_delta_window_need(pre.xform, pre.entropy, pre.dictlog, base_len);
+    return FWT_OK;
 }
 
 const char *fwt_delta_xform_name(unsigned xform)

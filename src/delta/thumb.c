@@ -171,6 +171,33 @@ static void run(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir,
     }
 }
 
+/* run over the parts of buf (image offset pos) inside code ranges (NULL: all of it). */
+static void run_code(uint8_t *buf, size_t len, uint64_t pos, unsigned flags, int dir,
+                     const struct fwt_xmap *map, const struct fwt_xranges *code)
+{
+    if (!code) {
+        run(buf, len, pos, flags, dir, map);
+        return;
+    }
+    uint64_t end = pos + len;
+    size_t lo = 0, hi = code->n; /* the first range ending after pos */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (code->r[2 * mid + 1] <= pos) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    for (size_t i = lo; i < code->n && code->r[2 * i] < end; i++) {
+        uint64_t a = code->r[2 * i] > pos ? code->r[2 * i] : pos;
+        uint64_t b = code->r[2 * i + 1] < end ? code->r[2 * i + 1] : end;
+        if (a < b) {
+            run(buf + (a - pos), (size_t)(b - a), a, flags, dir, map);
+        }
+    }
+}
+
 void fwt_thumb_fwd(uint8_t *buf, size_t len, uint64_t pos, unsigned flags)
 {
     run(buf, len, pos, flags, 1, NULL);
@@ -179,6 +206,18 @@ void fwt_thumb_fwd(uint8_t *buf, size_t len, uint64_t pos, unsigned flags)
 void fwt_thumb_inv(uint8_t *buf, size_t len, uint64_t pos, unsigned flags)
 {
     run(buf, len, pos, flags, -1, NULL);
+}
+
+void fwt_thumb_fwd_code(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
+                        const struct fwt_xranges *code)
+{
+    run_code(buf, len, pos, flags, 1, NULL, code);
+}
+
+void fwt_thumb_inv_code(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
+                        const struct fwt_xranges *code)
+{
+    run_code(buf, len, pos, flags, -1, NULL, code);
 }
 
 void fwt_thumb_base(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
@@ -196,13 +235,18 @@ void fwt_thumb_base(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
             }
         }
     }
-    run(buf, len, pos, flags & (FWT_THUMB_ALL | FWT_XF_ARM), 1, map);
+    run_code(buf, len, pos, flags & (FWT_THUMB_ALL | FWT_XF_ARM), 1, map, map ? map->code : NULL);
 }
 
-void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags, const struct fwt_xmap *map)
+void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags, const struct fwt_xmap *map,
+                         const struct fwt_xranges *code)
 {
     for (size_t off = 0; off < len; off += FWT_THUMB_BLOCK) {
         size_t n = len - off < FWT_THUMB_BLOCK ? len - off : FWT_THUMB_BLOCK;
-        fwt_thumb_base(buf + off, n, off, flags, map);
+        if (map) {
+            fwt_thumb_base(buf + off, n, off, flags, map);
+        } else {
+            fwt_thumb_fwd_code(buf + off, n, off, flags & (FWT_THUMB_ALL | FWT_XF_ARM), code);
+        }
     }
 }

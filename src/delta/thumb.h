@@ -40,6 +40,8 @@
 #define FWT_THUMB_LDR32 0x08U  /* LDR.W literal (T2, positive offsets) */
 #define FWT_THUMB_ALL 0x0FU
 #define FWT_XF_PTR 0x10U       /* base only, with a map: 32-bit pointers into the image */
+#define FWT_XF_RANGES 0x40U    /* FWT_DELTA_XF_CODE; with a map: instructions only in code ranges (below),
+                                * shipped after the map's entries */
 #define FWT_XF_ARM 0x20U       /* A32 code instead: BL (FWT_THUMB_BL) and LDR literal with a
                                 * positive offset (FWT_THUMB_LDR32) at 4-aligned offsets:
                                 * cond 1011 imm24 (cond not 1111), cond 0101 1001 1111 Rt imm12 */
@@ -56,12 +58,28 @@
  * made absolute but not mapped: only that transform is undone).
  */
 #define FWT_XMAP_MAX 16384U
+
+/*
+ * Code ranges (FWT_XF_RANGES, from an ELF hint): image offsets [r[2i], r[2i+1]), increasing
+ * and disjoint. With them, instructions are rewritten only inside a range, the scan of each
+ * range's part of a block starting at that part's first byte (so data around code is never
+ * read as instructions, and code after data is decoded from its own start); pointers
+ * (FWT_XF_PTR) are still mapped everywhere in the base. Whether and how an instruction is
+ * rewritten still depends only on kept bits and its offset: the inverse stays exact.
+ */
+#define FWT_XRANGE_MAX 4096U
+struct fwt_xranges {
+    size_t n;
+    const uint32_t *r; /* 2n: start, end */
+};
+
 struct fwt_xmap {
     uint32_t load;          /* the image's load address (for pointers) */
     uint32_t base_len;
     size_t n;
     const uint32_t *start;  /* n, strictly increasing */
     const int32_t *delta;   /* n */
+    const struct fwt_xranges *code; /* the base's code ranges (NULL: every byte is scanned) */
 };
 uint32_t fwt_xmap_apply(const struct fwt_xmap *m, uint32_t off);
 
@@ -69,10 +87,18 @@ uint32_t fwt_xmap_apply(const struct fwt_xmap *m, uint32_t off);
  * FWT_THUMB_BLOCK, len at most FWT_THUMB_BLOCK), for the instruction kinds in flags. */
 void fwt_thumb_fwd(uint8_t *buf, size_t len, uint64_t pos, unsigned flags);
 void fwt_thumb_inv(uint8_t *buf, size_t len, uint64_t pos, unsigned flags);
-/* The base block at pos transformed through map (NULL: as fwt_thumb_fwd, no pointers). */
+/* The same within code ranges only (NULL: the whole block, as above). */
+void fwt_thumb_fwd_code(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
+                        const struct fwt_xranges *code);
+void fwt_thumb_inv_code(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
+                        const struct fwt_xranges *code);
+/* The base block at pos transformed through map (NULL: as fwt_thumb_fwd, no pointers), its
+ * instructions within map->code. */
 void fwt_thumb_base(uint8_t *buf, size_t len, uint64_t pos, unsigned flags,
                     const struct fwt_xmap *map);
-/* The whole image, block by block: fwt_thumb_fwd, or fwt_thumb_base with a map. */
-void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags, const struct fwt_xmap *map);
+/* The whole image, block by block: fwt_thumb_fwd_code with code, or fwt_thumb_base with a
+ * map (whose code ranges apply; code is then not used). */
+void fwt_thumb_fwd_image(uint8_t *buf, size_t len, unsigned flags, const struct fwt_xmap *map,
+                         const struct fwt_xranges *code);
 
 #endif

@@ -219,6 +219,32 @@ fwt_err repo_encoded_facts(const char *path, json_t **facts)
     /* The header's image facts under the description's names, read by the one
      * reader (tuf/target_desc.h) and written again by the one writer. */
     json_t *im = json_object_get(hdr, "image");
+    /* The decoding window, from the frame itself (the header only describes). */
+    enum fwt_dec_method m = FWT_DEC_PLAIN;
+    uint8_t head[FWT_ENC_FRAME_HEAD_MAX];
+    size_t hl = len - off < sizeof(head) ? (size_t)(len - off) : sizeof(head);
+    uint64_t window = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    err = fd < 0 ? fwt_fail(FWT_E_IO, "%s: %s", path, strerror(errno))
+                 : read_at(fd, head, hl, (off_t)off, path);
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (err == FWT_OK && fwt_delta_encoding_parse(json_string_value(json_object_get(hdr, "encoding")),
+                                                  &m) != FWT_OK) {
+        err = fwt_fail(FWT_E_INTERNAL, "%s: encoding not known", path); /* checked when read */
+    }
+    if (err == FWT_OK) {
+        json_int_t bl = json_integer_value(json_object_get(json_object_get(hdr, "base"), "length"));
+        err = fwt_delta_frame_window(head, hl, m, (uint64_t)bl, &window);
+        if (err != FWT_OK) {
+            err = fwt_fail(err, "%s: %s", path, fwt_detail());
+        }
+    }
+    if (err != FWT_OK) {
+        json_decref(hdr);
+        return err;
+    }
     json_t *f = json_deep_copy(im);
     if (f) {
         json_object_set(f, "image_length", json_object_get(im, "length"));
@@ -226,6 +252,7 @@ fwt_err repo_encoded_facts(const char *path, json_t **facts)
         json_object_del(f, "length");
         json_object_del(f, "sha256");
         json_object_set(f, "encoding", json_object_get(hdr, "encoding"));
+        json_object_set_new(f, "decode_window", json_integer((json_int_t)window));
         json_t *base = json_object_get(hdr, "base");
         if (base) {
             json_object_set(f, "base", base);

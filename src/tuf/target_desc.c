@@ -106,6 +106,9 @@ json_t *fwt_target_desc_to_json(const struct fwt_target_desc *d)
         bad = json_object_set_new(f, "image_length", json_integer((json_int_t)d->image_len)) != 0 ||
               set_hex(f, "image_sha256", d->image_sha, 32) != 0 ||
               json_object_set_new(f, "encoding", json_string(fwt_tdesc_enc_name(d->enc))) != 0;
+        if (!bad && d->window) {
+            bad = json_object_set_new(f, "decode_window", json_integer((json_int_t)d->window)) != 0;
+        }
     }
     if (!bad && FWT_TDESC_IS_PATCH(d->enc)) {
         char bv[48];
@@ -240,6 +243,12 @@ fwt_err fwt_target_desc_parse(const json_t *f, struct fwt_target_desc *d, char *
             !hex_field(f, "image_sha256", d->image_sha, 32)) {
             return refuse(why, why_len, "custom.fwtrust.image_length/image_sha256 missing or invalid");
         }
+        if (json_object_get(f, "decode_window") &&
+            (!u64_field(f, "decode_window", 1ULL << 62, &d->window) || d->window < 1024)) {
+            return refuse(why, why_len, "custom.fwtrust.decode_window invalid (1024 to 2^62 bytes)");
+        }
+    } else if (json_object_get(f, "decode_window")) {
+        return refuse(why, why_len, "custom.fwtrust.decode_window on a target that is not encoded");
     }
     if (FWT_TDESC_IS_PATCH(d->enc)) {
         json_t *b = json_object_get(f, "base");

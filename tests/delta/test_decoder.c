@@ -294,6 +294,92 @@ static void test_window_bound(void **state)
     free(data);
 }
 
+static fwt_err sink_none(void *ctx, const uint8_t *p, size_t n)
+{
+    (void)ctx;
+    (void)p;
+    (void)n;
+    return FWT_OK;
+}
+
+/* fwt_delta_frame_window: the window the decoder's cap must allow, and what it refuses below. */
+static void test_frame_window(void **state)
+{
+    (void)state;
+    size_t n = 300000, elen;
+    uint8_t *data = malloc(n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++) {
+        data[i] = (uint8_t)(i * 2654435761U >> 13);
+    }
+    uint8_t *enc = encode(data, n, NULL, 0, 0, &elen);
+    const size_t off = 8 + FWT_ENC_TAG_LEN + 2; /* encode()'s header: "{}" */
+    uint64_t need = 0;
+    /* A single-segment frame: its window is the content size, rounded up to a power of two. */
+    assert_int_equal(fwt_delta_frame_window(enc + off, FWT_ENC_FRAME_HEAD_MAX, FWT_DEC_PLAIN, 0,
+                                            &need), FWT_OK);
+    assert_int_equal(need, 512U << 10);
+    uint8_t *out = NULL;
+    assert_int_equal(fwt_delta_decode(enc, elen, FWT_DEC_PLAIN, NULL, 0, n, need, &out), FWT_OK);
+    assert_memory_equal(out, data, n);
+    free(out);
+    out = NULL;
+    fwt_dec *d = NULL;
+    assert_int_equal(fwt_dec_new(FWT_DEC_PLAIN, NULL, 0, n, sink_none, NULL, &d), FWT_OK);
+    assert_int_equal(fwt_dec_set_max_window(d, need - 1), FWT_OK);
+    assert_int_equal(fwt_dec_window_refused(d), 0);
+    assert_int_equal(fwt_dec_feed(d, enc, elen), FWT_E_TOO_LARGE);
+    assert_int_equal(fwt_dec_window_refused(d), 1);
+    fwt_dec_free(d);
+    /* Output beyond max_out is FWT_E_TOO_LARGE too, but not a window refusal. */
+    assert_int_equal(fwt_dec_new(FWT_DEC_PLAIN, NULL, 0, 10, sink_none, NULL, &d), FWT_OK);
+    assert_int_equal(fwt_dec_feed(d, enc, elen), FWT_E_TOO_LARGE);
+    assert_int_equal(fwt_dec_window_refused(d), 0);
+    fwt_dec_free(d);
+
+    /* "bsdiff2": LZMA2 coders from the preamble alone; lzma2-dict with a transform adds the
+     * transformed base's copy. */
+    uint8_t pre[FWT_ENC_PRE_LEN] = {'F', 'W', 'D', '2', FWT_ENC_XFORM_NONE, 0, FWT_ENC_ENTROPY_LZMA2, 16};
+    assert_int_equal(fwt_delta_frame_window(pre, sizeof(pre), FWT_DEC_BSDIFF2, 100000, &need), FWT_OK);
+    assert_int_equal(need, 65536);
+    uint8_t pre2[FWT_ENC_PRE_LEN] = {'F', 'W', 'D', '2', FWT_ENC_XFORM_THUMB2_MAP, 0x1F,
+                                     FWT_ENC_ENTROPY_LZMA2_DICT, 16};
+    assert_int_equal(fwt_delta_frame_window(pre2, sizeof(pre2), FWT_DEC_BSDIFF2, 100000, &need), FWT_OK);
+    assert_int_equal(need, 65536 + 65536 + 4095);
+    assert_int_equal(need, fwt_delta_window_need(FWT_ENC_XFORM_THUMB2_MAP, FWT_ENC_ENTROPY_LZMA2_DICT,
+                                                 16, 100000));
+    /* ... and a zstd coder from its frame after the preamble. */
+    uint8_t zpre[FWT_ENC_FRAME_HEAD_MAX] = {'F', 'W', 'D', '2', 0, 0, FWT_ENC_ENTROPY_ZSTD, 0};
+    memcpy(zpre + FWT_ENC_PRE_LEN, enc + off, sizeof(zpre) - FWT_ENC_PRE_LEN);
+    assert_int_equal(fwt_delta_frame_window(zpre, sizeof(zpre), FWT_DEC_BSDIFF2, 1, &need), FWT_OK);
+    assert_int_equal(need, 512U << 10);
+
+    /* Refusals, each with a detail: cut short, a skippable frame, no preamble, a bad coder. */
+    const struct {
+        const uint8_t *p;
+        size_t len;
+        enum fwt_dec_method m;
+    } bad[] = {
+        {enc + off, 3, FWT_DEC_PLAIN},
+        {enc, elen, FWT_DEC_PLAIN},
+        {enc + off, FWT_ENC_FRAME_HEAD_MAX, FWT_DEC_BSDIFF2},
+        {pre, 4, FWT_DEC_BSDIFF2},
+        {zpre, FWT_ENC_PRE_LEN + 2, FWT_DEC_BSDIFF2},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fwt_detail_clear();
+        need = 7;
+        assert_int_not_equal(fwt_delta_frame_window(bad[i].p, bad[i].len, bad[i].m, 1, &need), FWT_OK);
+        assert_int_equal(need, 0);
+        assert_true(fwt_detail()[0] != '\0');
+    }
+    pre[6] = 9; /* no such coder */
+    assert_int_equal(fwt_delta_frame_window(pre, sizeof(pre), FWT_DEC_BSDIFF2, 1, &need),
+                     FWT_E_UNSUPPORTED);
+    free(enc);
+    free(data);
+}
+
 static size_t rec(uint8_t *p, uint32_t add, uint32_t copy, int64_t seek)
 {
     le32(p, add);
@@ -390,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_patch),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_window_bound),
+        cmocka_unit_test(test_frame_window),
         cmocka_unit_test(test_bsdiff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

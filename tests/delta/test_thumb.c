@@ -50,7 +50,7 @@ static size_t roundtrip_blocks(const uint8_t *img, size_t n, unsigned flags)
     uint8_t *t = malloc(n ? n : 1);
     assert_non_null(t);
     memcpy(t, img, n);
-    fwt_thumb_fwd_image(t, n, flags, NULL);
+    fwt_thumb_fwd_image(t, n, flags, NULL, NULL);
     size_t changed = 0;
     for (size_t i = 0; i < n; i++) {
         changed += t[i] != img[i];
@@ -204,7 +204,7 @@ static void test_map(void **state)
     (void)state;
     uint32_t st[] = {0x100, 0x2000};
     int32_t dl[] = {8, -4};
-    struct fwt_xmap m = {0x08000000U, 0x10000, 2, st, dl};
+    struct fwt_xmap m = {0x08000000U, 0x10000, 2, st, dl, NULL};
     assert_int_equal(fwt_xmap_apply(&m, 0x50), 0x50);
     assert_int_equal(fwt_xmap_apply(&m, 0x100), 0x108);
     assert_int_equal(fwt_xmap_apply(&m, 0x1FFF), 0x2007);
@@ -436,6 +436,168 @@ static void test_window_cap(void **state)
     free(n);
 }
 
+/* A hand-made "thumb2-map" frame with code ranges (flag 64), records coded with zstd. */
+static fwt_err ranges_frame(const uint8_t *recs, size_t n, const uint8_t *base, size_t bn,
+                            size_t want, uint8_t **out)
+{
+    uint8_t *z = NULL;
+    size_t zl = 0;
+    assert_int_equal(fwt_delta_compress(recs, n, 3, &z, &zl), FWT_OK);
+    uint8_t *f = malloc(FWT_ENC_PRE_LEN + zl);
+    assert_non_null(f);
+    memcpy(f, "FWD2\x02\x41\x01\x00", FWT_ENC_PRE_LEN); /* thumb2-map, BL + ranges, zstd */
+    memcpy(f + FWT_ENC_PRE_LEN, z, zl);
+    fwt_err err = fwt_delta_decode(f, FWT_ENC_PRE_LEN + zl, FWT_DEC_BSDIFF2, base, bn, want, 0,
+                                   out);
+    free(z);
+    free(f);
+    return err;
+}
+
+/* Code ranges (the ELF hint): instructions rewritten only inside them, by the transform and by
+ * the decoder's inverse; data shaped like instructions outside them left as it is. */
+static void test_code_ranges(void **state)
+{
+    (void)state;
+    /* Two blocks full of BL-shaped halfword pairs. */
+    size_t n = 2 * FWT_THUMB_BLOCK;
+    uint8_t *img = malloc(n), *t = malloc(n);
+    assert_non_null(img);
+    assert_non_null(t);
+    for (size_t i = 0; i < n; i += 4) {
+        put16(img + i, 0xF000U | (unsigned)(i * 37U & 0x7FFU));
+        put16(img + i + 2, 0xF800U | (unsigned)(i * 91U & 0x7FFU));
+    }
+    /* One range inside the first block, one across the block boundary. */
+    const uint32_t r[] = {0x100, 0x300, 0xF00, 0x1100};
+    struct fwt_xranges code = {2, r};
+    memcpy(t, img, n);
+    fwt_thumb_fwd_image(t, n, FWT_THUMB_ALL, NULL, &code);
+    size_t in_changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int inside = (i >= 0x100 && i < 0x300) || (i >= 0xF00 && i < 0x1100);
+        if (!inside && t[i] != img[i]) {
+            fail_msg("byte 0x%zx outside the code ranges was rewritten", i);
+        }
+        in_changed += inside && t[i] != img[i];
+    }
+    assert_true(in_changed > 0x200); /* every pair inside is a BL, rewritten */
+    for (size_t off = 0; off < n; off += FWT_THUMB_BLOCK) {
+        fwt_thumb_inv_code(t + off, FWT_THUMB_BLOCK, off, FWT_THUMB_ALL, &code);
+    }
+    assert_memory_equal(t, img, n);
+    /* The base transform through a map takes the base's ranges from the map. */
+    int32_t dl[1] = {0};
+    uint32_t st[1] = {0};
+    struct fwt_xmap m = {0x08000000U, (uint32_t)n, 1, st, dl, &code};
+    memcpy(t, img, n);
+    fwt_thumb_fwd_image(t, n, FWT_THUMB_ALL, &m, NULL);
+    assert_memory_equal(t, img, 0x100);
+    assert_memory_not_equal(t + 0x100, img + 0x100, 0x200);
+    assert_memory_equal(t + 0x300, img + 0x300, 0xF00 - 0x300);
+
+    /* The decoder: an image of two BLs, its range covering only the first. The records (map
+     * of no entries, ranges, one record copying 8 transformed bytes) give the first BL undone
+     * and the second as it was written. */
+    uint8_t base[64];
+    memset(base, 0x11, sizeof(base));
+    uint8_t recs[8 + 8 + 8 + 8 + 16 + 8];
+    memset(recs, 0, sizeof(recs));
+    put32(recs + 8, 1);      /* nb */
+    put32(recs + 12, 1);     /* nn */
+    put32(recs + 20, 64);    /* base range 0..64 */
+    put32(recs + 28, 4);     /* image range 0..4 */
+    put32(recs + 36, 8);     /* record: add 0, copy 8, seek 0 */
+    put16(recs + 48, 0xF000); /* absolute target halfword 0x10 at 0 ... */
+    put16(recs + 50, 0xF810);
+    put16(recs + 52, 0xF000); /* ... and the same bytes at 4, outside the range */
+    put16(recs + 54, 0xF810);
+    uint8_t *out = NULL;
+    assert_int_equal(ranges_frame(recs, sizeof(recs), base, sizeof(base), 8, &out), FWT_OK);
+    uint8_t want[8];
+    memcpy(want, recs + 48, 8);
+    fwt_thumb_inv(want, 4, 0, FWT_THUMB_BL); /* only the first instruction */
+    assert_memory_not_equal(want, recs + 48, 4);
+    assert_memory_equal(out, want, 8);
+    free(out);
+    out = NULL;
+    /* Refused: an empty range, one beyond the base or the image, out of order, too many. */
+    static const uint32_t bad[][5] = {
+        {1, 0, 10, 10, 0},               /* base 10..10: empty */
+        {1, 0, 0, 65, 0},                /* beyond the 64-byte base */
+        {0, 1, 0, 9, 0},                 /* beyond the 8-byte image */
+        {2, 0, 8, 16, 0},                /* second base range 0..0 below the first (see below) */
+        {FWT_XRANGE_MAX + 1, 0, 0, 1, 0} /* too many */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t b[8 + 8 + 16];
+        memset(b, 0, sizeof(b));
+        put32(b + 8, bad[i][0]);
+        put32(b + 12, bad[i][1]);
+        put32(b + 16, bad[i][2]);
+        put32(b + 20, bad[i][3]);
+        if (i == 3) {
+            put32(b + 24, 4); /* 4..8 after 8..16 */
+            put32(b + 28, 8);
+        }
+        fwt_detail_clear();
+        assert_int_equal(ranges_frame(b, sizeof(b), base, sizeof(base), 8, &out), FWT_E_MALFORMED);
+        assert_non_null(strstr(fwt_detail(), "code range"));
+    }
+    free(img);
+    free(t);
+}
+
+/* fwt_delta_patch_code: patches with code ranges rebuild the image; bad ranges are refused. */
+static void test_patch_code(void **state)
+{
+    (void)state;
+    size_t bn = 3 * FWT_THUMB_BLOCK, nn = bn + 64;
+    uint8_t *b = rnd(bn, 5), *nw = malloc(nn);
+    assert_non_null(nw);
+    for (size_t i = 0; i < 0x1800; i += 4) { /* code: calls to fixed targets */
+        put16(b + i, 0xF000U | (unsigned)(i % 7));
+        put16(b + i + 2, 0xF800U | (unsigned)((0x1800U - i) / 2 & 0x7FFU));
+    }
+    memcpy(nw, b, 0x400);
+    memset(nw + 0x400, 0x5A, 64); /* 64 bytes of new code moves everything after it */
+    memcpy(nw + 0x440, b + 0x400, bn - 0x400);
+    const uint32_t rb[] = {0, 0x1800}, rn[] = {0, 0x1840};
+    struct fwt_delta_code code = {rb, 1, rn, 1};
+    for (int me = FWT_DELTA_BSDIFF2; me <= FWT_DELTA_LZDICT; me++) {
+        uint8_t *p = NULL, *out = NULL;
+        size_t pl = 0;
+        enum fwt_dec_method used;
+        assert_int_equal(fwt_delta_patch_code(b, bn, nw, nn, 3, (enum fwt_delta_method)me, 0,
+                                              &code, NULL, NULL, &p, &pl, &used),
+                         FWT_OK);
+        assert_int_equal(used, FWT_DEC_BSDIFF2);
+        struct fwt_delta_pre pre;
+        assert_int_equal(fwt_delta_pre_parse(p, pl, &pre), FWT_OK);
+        /* Only a map transform (carrying the ranges) or none. */
+        assert_true(pre.xform == FWT_ENC_XFORM_NONE ||
+                    ((pre.xflags & FWT_DELTA_XF_CODE) && pre.xform >= FWT_ENC_XFORM_THUMB2_MAP));
+        assert_int_equal(fwt_delta_decode(p, pl, FWT_DEC_BSDIFF2, b, bn, nn, 0, &out), FWT_OK);
+        assert_memory_equal(out, nw, nn);
+        free(out);
+        free(p);
+    }
+    const uint32_t beyond[] = {0, (uint32_t)bn + 1}, order[] = {8, 16, 0, 4}, empty[] = {4, 4};
+    const struct fwt_delta_code bad[] = {
+        {beyond, 1, rn, 1}, {rb, 1, order, 2}, {empty, 1, rn, 1}, {rb, FWT_DELTA_CODE_MAX + 1, rn, 1}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t *p = NULL;
+        size_t pl = 0;
+        enum fwt_dec_method used;
+        assert_int_equal(fwt_delta_patch_code(b, bn, nw, nn, 3, FWT_DELTA_BSDIFF2, 0, &bad[i],
+                                              NULL, NULL, &p, &pl, &used),
+                         FWT_E_ARG);
+        assert_null(p);
+    }
+    free(b);
+    free(nw);
+}
+
 /* A map out of order, or too large, is refused (the records made by hand, coded with zstd). */
 static void test_bad_map(void **state)
 {
@@ -479,6 +641,8 @@ int main(void)
         cmocka_unit_test(test_dict_real_pair),
         cmocka_unit_test(test_window_cap),
         cmocka_unit_test(test_bad_map),
+        cmocka_unit_test(test_code_ranges),
+        cmocka_unit_test(test_patch_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

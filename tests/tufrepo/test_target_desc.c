@@ -118,7 +118,36 @@ static void test_round_trip_encoded(void **state)
             fill(d.base_digest.v, 32, 17);
         }
         round_trip(&d);
+        d.window = 1ULL << 20; /* decode_window, when the repository declares it */
+        round_trip(&d);
+        d.window = 0;
     }
+}
+
+/* decode_window: written as its bytes for an encoded target, absent when not declared. */
+static void test_decode_window(void **state)
+{
+    (void)state;
+    struct fwt_target_desc d;
+    memset(&d, 0, sizeof(d));
+    d.version.major = 1;
+    d.digest.len = 32;
+    memcpy(d.hw_id, "hw", 2);
+    d.hw_id_len = 2;
+    d.image_len = 10;
+    d.enc = FWT_TDESC_ZSTD;
+    d.window = 262144;
+    json_t *j = fwt_target_desc_to_json(&d);
+    assert_int_equal(json_integer_value(json_object_get(j, "decode_window")), 262144);
+    json_decref(j);
+    d.window = 0;
+    j = fwt_target_desc_to_json(&d);
+    assert_null(json_object_get(j, "decode_window"));
+    char why[128];
+    struct fwt_target_desc e;
+    assert_int_equal(fwt_target_desc_parse(j, &e, why, sizeof(why)), FWT_OK);
+    assert_int_equal(e.window, 0); /* an older repository: nothing declared */
+    json_decref(j);
 }
 
 #define DIG "{\"sha256\": \"" \
@@ -156,6 +185,13 @@ static void test_refusals(void **state)
         {"{" HEAD ", \"encoding\": \"zstd-bsdiff\", \"image_length\": 5, \"image_sha256\": " SHA
          ", \"base\": {\"length\": 5, \"sha256\": " SHA ", \"version\": \"v1\", \"image_digest\": " DIG "}}",
          "base"},
+        {"{" HEAD ", \"encoding\": \"zstd\", \"image_length\": 5, \"image_sha256\": " SHA
+         ", \"decode_window\": 1023}", "decode_window"},
+        {"{" HEAD ", \"encoding\": \"zstd\", \"image_length\": 5, \"image_sha256\": " SHA
+         ", \"decode_window\": \"4096\"}", "decode_window"},
+        {"{" HEAD ", \"encoding\": \"zstd\", \"image_length\": 5, \"image_sha256\": " SHA
+         ", \"decode_window\": -1}", "decode_window"},
+        {"{" HEAD ", \"decode_window\": 4096}", "decode_window on a target that is not encoded"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_error_t je;
@@ -189,6 +225,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_image),
         cmocka_unit_test(test_round_trip_encoded),
+        cmocka_unit_test(test_decode_window),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

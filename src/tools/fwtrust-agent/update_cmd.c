@@ -186,6 +186,7 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
             json_object_set_new(out, "previous_version",
                                 res->had_running ? json_string(res->running_version) : json_null());
             json_object_set_new(out, "note", res->note[0] ? json_string(res->note) : json_null());
+            json_object_set_new(out, "window_fallback", json_boolean(res->window_fallback));
             json_object_set_new(out, "revocation_version", json_integer((json_int_t)res->revocation_version));
             json_object_set_new(out, "revocation_updated", json_boolean(res->revocation_updated));
             if (!o.check_only) {
@@ -213,6 +214,8 @@ int agent_update_run(fwt_agent *dev, const char *name, int json)
         }
         if (res->delta_skipped && res->note[0]) {
             printf("  no patch used: %s\n", res->note);
+        } else if (res->note[0]) {
+            printf("  note: %s\n", res->note);
         }
         if (o.check_only) {
             printf("  version %s (running %s)\n", res->version,

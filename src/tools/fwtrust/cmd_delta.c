@@ -28,9 +28,11 @@ static const char *const k_prog = "fwtrust delta";
 #define FULL_MAX 0xffffffffULL
 /* A patch: base and new image together within the largest window a device accepts. */
 #define PATCH_MAX (1ULL << FWT_ENC_PATCH_WINDOWLOG_MAX)
+/* An ELF file given as a hint: at most 256 MiB (debug information included). */
+#define ELF_MAX (256U << 20)
 
 static struct fwt_key_opts g_ko;
-static const char *g_from, *g_to, *g_out, *g_info, *g_apply, *g_method;
+static const char *g_from, *g_to, *g_out, *g_info, *g_apply, *g_method, *g_from_elf, *g_to_elf;
 static const char *g_vkeys[MAX_VERIFY];
 static struct fwt_opt_list g_vkey_list = {g_vkeys, 0, MAX_VERIFY};
 static uint64_t g_level; /* 0: see make() */
@@ -44,6 +46,9 @@ static const struct fwt_opt k_opts[] = {
     FWT_OPT_STR_('o', "output", "OUT", &g_out, "the encoded file (the decoded image with --apply)"),
     FWT_OPT_STR_(0, "method", "M", &g_method, "auto, prefix, bsdiff, bsdiff2 or lzma2-dict (patches only;\n"
                                                         "default auto)"),
+    FWT_OPT_STR_(0, "from-elf", "OLD.elf", &g_from_elf, "the ELF file OLD's payload was made from (with --to-elf):\n"
+                                                         "bsdiff2 rewrites instructions only in its code sections"),
+    FWT_OPT_STR_(0, "to-elf", "NEW.elf", &g_to_elf, "the ELF file NEW's payload was made from (with --from-elf)"),
     FWT_OPT_U64_(0, "level", "N", &g_level, 1, FWT_DELTA_LEVEL_MAX,
                  "zstd level 1..22 (default 22 for a patch of images up to\n"
                  "16 MiB together, else 19)"),
@@ -81,6 +86,9 @@ static const struct fwt_cli_prog k_cli = {
         "          transformed base as its dictionary; the smallest: encoding \"bsdiff2\"\n"
         "  lzma2-dict only that last variant of bsdiff2 (encoding \"bsdiff2\")\n"
         "  auto    (default) make prefix, bsdiff and bsdiff2 and keep the smallest\n"
+        "bsdiff2 finds code by scanning the images; with --from-elf and --to-elf (32-bit ARM\n"
+        "executables whose loaded sections are the images' payloads, as objcopy -O binary\n"
+        "lays them out) it rewrites instructions only in their code sections, never in data.\n"
         "          (bsdiff2 only where strictly smaller: older devices decode the others)\n"
         "Without --from, OUT is NEW compressed with zstd (encoding \"zstd\"). OUT starts with\n"
         "a header (a zstd skippable frame) naming the encoding, NEW's version, security\n"
@@ -90,10 +98,12 @@ static const struct fwt_cli_prog k_cli = {
         "(atomically).",
     .opts = k_opts,
     .epilog = "Exit status (docs/exit-codes.md): 0 done; 1 usage; 2 I/O; 8 a file is missing;\n"
-              "20 an input is not an fwtrust image, or FILE not an encoded image; 21 the base\n"
-              "does not match the patch; 33 images too large for a patch (base + new above\n"
-              "128 MiB: publish them compressed), or a file needing a larger decoding window\n"
-              "than --max-window; 22-31 --verify-key failed.",
+              "20 an input is not an fwtrust image, or FILE not an encoded image, or an ELF file\n"
+              "is malformed; 21 the base does not match the patch, or an ELF file is not its\n"
+              "image's; 27 an ELF file is not a 32-bit little-endian ARM executable; 33 images\n"
+              "too large for a patch (base + new above 128 MiB: publish them compressed), or a\n"
+              "file needing a larger decoding window than --max-window; 22-31 --verify-key\n"
+              "failed.",
 };
 
 struct img {
@@ -301,8 +311,37 @@ static void bsdiff_progress(void *ctx, uint64_t done, uint64_t total)
     }
 }
 
-static fwt_err make(const char *from, const char *to, const char *out, int level,
-                    enum fwt_delta_method me,
+/* The code ranges of im (len bytes) from the ELF file it was made from. */
+static fwt_err elf_ranges(const char *path, const struct img *im, size_t len, uint32_t **r,
+                          size_t *n)
+{
+    uint8_t *elf = NULL;
+    size_t elen = 0;
+    fwt_err err = fwt_read_file(path, ELF_MAX, &elf, &elen);
+    if (err == FWT_E_TOO_LARGE) {
+        return fwt_fail(err, "%s is larger than %u bytes", path, (unsigned)ELF_MAX);
+    }
+    if (err == FWT_OK) {
+        err = fwt_delta_elf_code(elf, elen, im->buf, len, im->info.hdr.hdr_size, r, n);
+        if (err != FWT_OK) {
+            err = fwt_fail(err, "%s: %s", path, fwt_detail());
+        }
+    }
+    free(elf);
+    return err;
+}
+
+static uint64_t range_bytes(const uint32_t *r, size_t n)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < n; i++) {
+        t += r[2 * i + 1] - r[2 * i];
+    }
+    return t;
+}
+
+static fwt_err make(const char *from, const char *to, const char *from_elf, const char *to_elf,
+                    const char *out, int level, enum fwt_delta_method me,
                     const char *const *vkeys, size_t n_vkeys, const struct fwt_key_opts *ko,
                     json_t **report)
 {
@@ -344,13 +383,25 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
             json_object_set_new(hdr, "base", bf);
         }
     }
+    /* The ELF hint: code ranges of both images. */
+    uint32_t *rb = NULL, *rn = NULL;
+    size_t nb = 0, nn = 0;
+    if (err == FWT_OK && from_elf) {
+        err = elf_ranges(from_elf, &base, base.total, &rb, &nb);
+        if (err == FWT_OK) {
+            err = elf_ranges(to_elf, &nw, nw.len, &rn, &nn);
+        }
+    }
+    struct fwt_delta_code code = {rb, nb, rn, nn};
     enum fwt_dec_method m = FWT_DEC_PLAIN;
     if (err == FWT_OK) {
         struct fwt_progress pr;
-        err = from ? fwt_delta_patch(base.buf, base.total, nw.buf, nw.len, level, me, g_max_window,
-                                     bsdiff_progress, &pr, &z, &zlen, &m)
+        err = from ? fwt_delta_patch_code(base.buf, base.total, nw.buf, nw.len, level, me,
+                                          g_max_window, from_elf ? &code : NULL, bsdiff_progress,
+                                          &pr, &z, &zlen, &m)
                    : fwt_delta_compress(nw.buf, nw.len, level, &z, &zlen);
     }
+    int ranges_used = 0;
     if (err == FWT_OK) {
         json_object_set_new(hdr, "encoding", json_string(fwt_delta_encoding_name(m)));
         struct fwt_delta_pre pre;
@@ -358,6 +409,10 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
             /* Describing only (the device reads the frame's own preamble). */
             json_object_set_new(hdr, "transform", json_string(fwt_delta_xform_name(pre.xform)));
             json_object_set_new(hdr, "entropy", json_string(fwt_delta_entropy_name(pre.entropy)));
+            ranges_used = (pre.xflags & FWT_DELTA_XF_CODE) != 0;
+            if (ranges_used) {
+                json_object_set_new(hdr, "code_ranges", json_string("elf"));
+            }
         }
         /* Decode it again, with the device's decoder, before anyone publishes it. */
         err = fwt_delta_decode(z, zlen, m, base.buf, base.total, nw.len, g_max_window, &check);
@@ -366,6 +421,10 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
         }
     }
     size_t total = 0;
+    uint64_t window = 0; /* what `fwtrust repo add-target` will publish as decode_window */
+    if (err == FWT_OK) {
+        err = fwt_delta_frame_window(z, zlen, m, base.total, &window);
+    }
     if (err == FWT_OK) {
         hjson = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
         err = hjson ? fwt_delta_container(hjson, strlen(hjson), z, zlen, &file, &total)
@@ -375,9 +434,19 @@ static fwt_err make(const char *from, const char *to, const char *out, int level
         err = fwt_write_file_atomic(out, file, total, 0644);
     }
     if (err == FWT_OK) {
-        *report = json_pack("{s:b, s:s, s:I, s:I, s:O}", "ok", 1, "output", out, "length",
-                            (json_int_t)total, "image_length", (json_int_t)nw.len, "header", hdr);
+        *report = json_pack("{s:b, s:s, s:I, s:I, s:I, s:O}", "ok", 1, "output", out, "length",
+                            (json_int_t)total, "image_length", (json_int_t)nw.len,
+                            "decode_window", (json_int_t)window, "header", hdr);
+        if (*report && from_elf) {
+            json_object_set_new(*report, "code_ranges",
+                                json_pack("{s:I, s:I, s:I, s:I, s:b}", "base", (json_int_t)nb,
+                                          "base_bytes", (json_int_t)range_bytes(rb, nb), "new",
+                                          (json_int_t)nn, "new_bytes",
+                                          (json_int_t)range_bytes(rn, nn), "used", ranges_used));
+        }
     }
+    free(rb);
+    free(rn);
     free(hjson);
     free(file);
     free(z);
@@ -423,7 +492,15 @@ static int run(int argc, char **argv)
         if (!to || !out) {
             return fwt_cli_usage_error(k_prog, "--to NEW and -o OUT are required");
         }
-        err = make(from, to, out, (int)level, me, vkeys, n_vkeys, &ko, &report);
+        if ((g_from_elf != NULL) != (g_to_elf != NULL) || (g_from_elf && !from)) {
+            return fwt_cli_usage_error(k_prog, "--from-elf and --to-elf go together, with --from");
+        }
+        if (g_from_elf && (me == FWT_DELTA_PREFIX || me == FWT_DELTA_BSDIFF)) {
+            return fwt_cli_usage_error(k_prog, "--from-elf/--to-elf guide the bsdiff2 transform: "
+                                               "not with --method prefix or bsdiff");
+        }
+        err = make(from, to, g_from_elf, g_to_elf, out, (int)level, me, vkeys, n_vkeys, &ko,
+                   &report);
     }
     if (err != FWT_OK) {
         if (json) {
@@ -454,6 +531,20 @@ static int run(int argc, char **argv)
             printf("  base: %s (%s), sha256 %s\n", from,
                    json_string_value(json_object_get(json_object_get(h, "base"), "version")),
                    json_string_value(json_object_get(json_object_get(h, "base"), "sha256")));
+        }
+        printf("  decoding window: %lld bytes\n",
+               (long long)json_integer_value(json_object_get(report, "decode_window")));
+        json_t *cr = json_object_get(report, "code_ranges");
+        if (cr) {
+            printf("  code ranges from the ELF files: base %lld (%lld bytes), new %lld (%lld "
+                   "bytes); %s\n",
+                   (long long)json_integer_value(json_object_get(cr, "base")),
+                   (long long)json_integer_value(json_object_get(cr, "base_bytes")),
+                   (long long)json_integer_value(json_object_get(cr, "new")),
+                   (long long)json_integer_value(json_object_get(cr, "new_bytes")),
+                   json_is_true(json_object_get(cr, "used"))
+                       ? "the patch transforms only them"
+                       : "the smallest patch uses no transform through them");
         }
     }
     json_decref(report);
