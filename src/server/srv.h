@@ -92,6 +92,16 @@ FWT_MUST_CHECK fwt_err srv_ticket_keys_check(const uint8_t *buf, size_t len, siz
  * it, -1 refuse (revoked or decommissioned, or the database failed). */
 int srv_cert_device_ok(fwt_srv *s, X509 *cert);
 
+/* keyids.c: the TUF key id of a device certificate's key per certificate fingerprint (an
+ * immutable fact; no device state kept), in a fixed table of slots (a collision replaces). */
+#define FWT_SRV_KEYID_SLOTS 65536 /* 65 bytes each */
+struct srv_keyids;
+FWT_MUST_CHECK fwt_err srv_keyids_new(size_t slots, struct srv_keyids **out);
+void srv_keyids_free(struct srv_keyids *k);
+/* keyid of key, the key of the certificate whose SHA-256 fingerprint (hex) is fp: from the
+ * table, or computed (fwt_fleet_keyid) and kept. k NULL: always computed. */
+FWT_MUST_CHECK fwt_err srv_keyid(struct srv_keyids *k, const char fp[65], const fwt_pubkey *key, char keyid[65]);
+
 /* store.c */
 FWT_MUST_CHECK fwt_err srv_random_hex(size_t bytes, char *out);
 FWT_MUST_CHECK fwt_err srv_hash_token(const char *token, char out[65]);
