@@ -46,6 +46,10 @@ struct fwt_srv {
     char *audit_path;
     char *log_key_path;
     fwt_privkey *log_key;
+    /* alerts.c, the check-in storm rule: the fleet's check-ins in the minute before
+     * storm_at as counted in the database, the active devices then, and the "checkin"
+     * events this process wrote since (srv_event) */
+    int64_t storm_at, storm_n, storm_active, storm_local;
 };
 
 char *srv_path(const char *dir, const char *name);
