@@ -408,6 +408,10 @@ fwt_err fwt_srv_alerts_manifest(fwt_srv *s, const char *device_id, const struct 
      * next second). An estimate over the limit is always counted again before an alert. */
     int64_t lim = cfg_int(cfg, "storm_per_minute", 0);
     int64_t iv = (int64_t)(s->set.checkin_interval ? s->set.checkin_interval : 300);
+    if (e == FWT_OK && (int64_t)now < s->storm_quiet_until) {
+        json_decref(cfg); /* a storm alert is in the database: none again before its 10 minutes end */
+        return FWT_OK;
+    }
     if (e == FWT_OK && (int64_t)now == s->storm_at && s->storm_n >= 0 &&
         s->storm_n + s->storm_local <= (lim ? lim : 100 + 5 * s->storm_active * 60 / iv)) {
         json_decref(cfg);
@@ -432,6 +436,13 @@ fwt_err fwt_srv_alerts_manifest(fwt_srv *s, const char *device_id, const struct 
         if (e == FWT_OK && n > lim) {
             snprintf(d, sizeof(d), "%" PRId64 " check-ins in the last minute (limit %" PRId64 ")", n, lim);
             e = raise_alert(s, cfg, "checkin-storm", NULL, "fleet", d, now);
+            /* raised now or before: when the next one may be (alerts are never deleted) */
+            int64_t last = 0;
+            if (e == FWT_OK && (e = db_query_int(s->db, "SELECT COALESCE(MAX(time), 0) FROM alerts WHERE rule ="
+                                                        " 'checkin-storm' AND subject = 'fleet'", NULL, 0, &last)) ==
+                                   FWT_OK) {
+                s->storm_quiet_until = last + 600;
+            }
         }
     }
     json_decref(cfg);

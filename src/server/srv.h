@@ -48,8 +48,9 @@ struct fwt_srv {
     fwt_privkey *log_key;
     /* alerts.c, the check-in storm rule: the fleet's check-ins in the minute before
      * storm_at as counted in the database, the active devices then, and the "checkin"
-     * events this process wrote since (srv_event) */
-    int64_t storm_at, storm_n, storm_active, storm_local;
+     * events this process wrote since (srv_event); until when the storm alert in the
+     * database keeps another from being raised (raise_alert: 10 minutes) */
+    int64_t storm_at, storm_n, storm_active, storm_local, storm_quiet_until;
 };
 
 char *srv_path(const char *dir, const char *name);

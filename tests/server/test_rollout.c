@@ -884,6 +884,12 @@ static void test_alert_rules(void **state)
     }
     manifest_from("a-007", "10.0.0.8", t, t, 0xcc, 2, -1);
     assert_int_equal(alerts_of("checkin-storm"), 1);
+    /* still a storm: no second alert within 10 minutes */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(srv_event(g_s, "a-007", "checkin", "device:a-007", ""), FWT_OK);
+    }
+    manifest_from("a-007", "10.0.0.8", t + 1, t + 1, 0xcc, 2, -1);
+    assert_int_equal(alerts_of("checkin-storm"), 1);
     /* every alert is in the audit log; the list shows them newest first */
     assert_int_equal(count("SELECT COUNT(*) FROM events WHERE kind = 'alert'", NULL),
                      count("SELECT COUNT(*) FROM alerts", NULL));
