@@ -145,6 +145,10 @@ struct fwt_fleet_expect {
     const char *device_id;
     const char *hardware_id; /* manifests only */
     const char *serial;      /* manifests only */
+    /* key's TUF key id (fwt_fleet_keyid of key) if the caller keeps it, else NULL: computed
+     * here (it PEM-encodes the key). Only the envelope's keyid is compared with it; the
+     * signature is always verified with key. */
+    const char *keyid;
 };
 
 /* Names as the JSON spells them ("confirmed", "rolled-back", "installed-trial", ...);

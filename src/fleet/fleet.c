@@ -768,7 +768,7 @@ static fwt_err sign_envelope(json_t *s, fwt_privkey *key, char **out, size_t *ou
  * "signed" object (a new reference) on FWT_OK.
  */
 static fwt_err open_envelope(const uint8_t *buf, size_t len, const char *doc, const fwt_pubkey *key,
-                             json_t **signed_)
+                             const char *known_keyid, json_t **signed_)
 {
     json_t *env = NULL;
     char *canon = NULL;
@@ -782,8 +782,10 @@ static fwt_err open_envelope(const uint8_t *buf, size_t len, const char *doc, co
     if (len > FWT_FLEET_MAX_BODY) {
         return fwt_fail(FWT_E_TOO_LARGE, "%s: %zu bytes, at most %u", doc, len, FWT_FLEET_MAX_BODY);
     }
-    fwt_err err = fwt_fleet_keyid(key, keyid);
-    if (err != FWT_OK) {
+    fwt_err err = FWT_OK;
+    if (known_keyid && strlen(known_keyid) == 64) {
+        memcpy(keyid, known_keyid, 65);
+    } else if ((err = fwt_fleet_keyid(key, keyid)) != FWT_OK) {
         return err;
     }
     if (fwt_tuf_json_load(buf, len, doc, &env) != FWT_OK) {
@@ -880,7 +882,7 @@ fwt_err fwt_fleet_manifest_verify(const uint8_t *buf, size_t len, const struct f
                                   struct fwt_fleet_manifest *out)
 {
     json_t *s = NULL;
-    fwt_err err = open_envelope(buf, len, "device manifest", expect ? expect->key : NULL, &s);
+    fwt_err err = open_envelope(buf, len, "device manifest", expect ? expect->key : NULL, expect ? expect->keyid : NULL, &s);
     if (err != FWT_OK) {
         return err;
     }
@@ -911,7 +913,7 @@ fwt_err fwt_fleet_report_verify(const uint8_t *buf, size_t len, const struct fwt
                                 struct fwt_fleet_report *out)
 {
     json_t *s = NULL;
-    fwt_err err = open_envelope(buf, len, "device report", expect ? expect->key : NULL, &s);
+    fwt_err err = open_envelope(buf, len, "device report", expect ? expect->key : NULL, expect ? expect->keyid : NULL, &s);
     if (err != FWT_OK) {
         return err;
     }

@@ -401,21 +401,48 @@ fwt_err fwt_srv_alerts_manifest(fwt_srv *s, const char *device_id, const struct 
                                " THEN excluded.audit_size ELSE device_seen.audit_size END", pu, 6, NULL, NULL);
         }
     }
-    /* check-in storm: check-ins of the whole fleet in the last minute */
+    /* check-in storm: check-ins of the whole fleet in the last minute. Counted in the
+     * database at most once a second per process while under the limit: within the same
+     * second the count can only have grown by the check-ins written since, this process's
+     * counted by srv_event (those of other processes sharing the database are seen at the
+     * next second). An estimate over the limit is always counted again before an alert. */
+    int64_t lim = cfg_int(cfg, "storm_per_minute", 0);
+    int64_t iv = (int64_t)(s->set.checkin_interval ? s->set.checkin_interval : 300);
+    if (e == FWT_OK && (int64_t)now < s->storm_quiet_until) {
+        json_decref(cfg); /* a storm alert is in the database: none again before its 10 minutes end */
+        return FWT_OK;
+    }
+    if (e == FWT_OK && (int64_t)now == s->storm_at && s->storm_n >= 0 &&
+        s->storm_n + s->storm_local <= (lim ? lim : 100 + 5 * s->storm_active * 60 / iv)) {
+        json_decref(cfg);
+        return FWT_OK;
+    }
     int64_t n = 0;
     struct db_param ps[] = {DBI((int64_t)now - 60)};
+    s->storm_n = -1; /* unknown until counted */
+    s->storm_local = 0;
     if (e == FWT_OK && (e = db_query_int(s->db, "SELECT COUNT(*) FROM events WHERE kind = 'checkin' AND time > ?", ps,
                                          1, &n)) == FWT_OK) {
-        int64_t lim = cfg_int(cfg, "storm_per_minute", 0);
+        int64_t active = 0;
         if (!lim) {
-            int64_t active = 0;
             e = db_query_int(s->db, "SELECT COUNT(*) FROM devices WHERE status = 'active'", NULL, 0, &active);
-            int64_t iv = (int64_t)(s->set.checkin_interval ? s->set.checkin_interval : 300);
             lim = 100 + 5 * active * 60 / iv;
+        }
+        if (e == FWT_OK) {
+            s->storm_at = (int64_t)now;
+            s->storm_n = n;
+            s->storm_active = active;
         }
         if (e == FWT_OK && n > lim) {
             snprintf(d, sizeof(d), "%" PRId64 " check-ins in the last minute (limit %" PRId64 ")", n, lim);
             e = raise_alert(s, cfg, "checkin-storm", NULL, "fleet", d, now);
+            /* raised now or before: when the next one may be (alerts are never deleted) */
+            int64_t last = 0;
+            if (e == FWT_OK && (e = db_query_int(s->db, "SELECT COALESCE(MAX(time), 0) FROM alerts WHERE rule ="
+                                                        " 'checkin-storm' AND subject = 'fleet'", NULL, 0, &last)) ==
+                                   FWT_OK) {
+                s->storm_quiet_until = last + 600;
+            }
         }
     }
     json_decref(cfg);

@@ -66,7 +66,7 @@ fwt_err db_sqlite_open(const char *path, const struct db_backend **be, void **h)
 fwt_err db_pg_open(const char *conninfo, const struct db_backend **be, void **h);
 
 /* Schema: the migrations, applied in order, each in its own transaction. */
-#define DB_SCHEMA_VERSION 7
+#define DB_SCHEMA_VERSION 8
 fwt_err db_migrate(struct fwt_srv_db *db);
 
 /* Helpers over db->be. */

@@ -49,6 +49,7 @@ struct daemon {
     int behind_proxy;
     const char *dashboard_dir; /* serve --dashboard DIR, or NULL */
     struct srv_tickets *tickets; /* TLS session tickets (NULL: none) */
+    struct srv_keyids *keyids;   /* device key ids per certificate (keyids.c; NULL: computed) */
     /* Group commit of check-ins and reports: those handled in one turn of the event loop
      * share one transaction (db_batch_begin); their answers are held until it commits, so
      * a device is told "recorded" only once it is on disk (a failed commit: 503 to all). */
@@ -235,9 +236,10 @@ static X509 *peer_cert(struct daemon *d, struct evhttp_request *req)
 
 /* The device the request comes from; answers and returns 0 when there is none. key (may
  * be NULL) gets the certificate's public key (the one a device's signatures must verify
- * with), taken from the certificate itself: no PEM decoding per request. */
+ * with), taken from the certificate itself: no PEM decoding per request; and keyid its
+ * TUF key id (keyids.c). */
 static int require_device(struct daemon *d, struct evhttp_request *req, struct srv_device *dev,
-                          fwt_pubkey **key)
+                          fwt_pubkey **key, char keyid[65])
 {
     X509 *c = peer_cert(d, req);
     if (!c) {
@@ -251,7 +253,8 @@ static int require_device(struct daemon *d, struct evhttp_request *req, struct s
         size_t n = 0;
         EVP_PKEY *pk = X509_get0_pubkey(c);
         if (!pk || EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, raw, sizeof(raw), &n) != 1 ||
-            (e = fwt_pubkey_from_raw(FWT_KEY_ECDSA_P256, raw, n, key)) != FWT_OK) {
+            (e = fwt_pubkey_from_raw(FWT_KEY_ECDSA_P256, raw, n, key)) != FWT_OK ||
+            (e = srv_keyid(d->keyids, fp, *key, keyid)) != FWT_OK) {
             ERR_clear_error();
             X509_free(c);
             reply_error(req, 403, "unknown_device", "the certificate's key is not an ECDSA P-256 key");
@@ -490,7 +493,7 @@ static void h_enroll_nonce(struct call *c)
 static void h_renew(struct call *c)
 {
     struct srv_device dev;
-    if (!require_device(c->d, c->req, &dev, NULL)) {
+    if (!require_device(c->d, c->req, &dev, NULL, NULL)) {
         return;
     }
     uint8_t *body = NULL;
@@ -532,13 +535,14 @@ static void h_signed(struct call *c, int is_report)
     fwt_srv *s = c->d->s;
     struct srv_device dev;
     fwt_pubkey *key = NULL;
-    if (!require_device(c->d, c->req, &dev, &key)) {
+    char keyid[65];
+    if (!require_device(c->d, c->req, &dev, &key, keyid)) {
         return;
     }
     uint8_t *body = NULL;
     size_t len = 0;
     fwt_err e = read_body(c->req, &body, &len);
-    struct fwt_fleet_expect ex = {key, dev.id, dev.hardware_id, dev.serial};
+    struct fwt_fleet_expect ex = {key, dev.id, dev.hardware_id, dev.serial, keyid};
     struct fwt_fleet_manifest *m = NULL;
     struct fwt_fleet_report rep;
     int64_t counter = 0;
@@ -686,7 +690,7 @@ static void h_attest(struct call *c, int step)
 {
     fwt_srv *s = c->d->s;
     struct srv_device dev;
-    if (!require_device(c->d, c->req, &dev, NULL)) {
+    if (!require_device(c->d, c->req, &dev, NULL, NULL)) {
         return;
     }
     uint8_t *body = NULL;
@@ -747,7 +751,7 @@ static void h_attest_quote(struct call *c)
 static void h_director(struct call *c)
 {
     struct srv_device dev;
-    if (!require_device(c->d, c->req, &dev, NULL)) {
+    if (!require_device(c->d, c->req, &dev, NULL, NULL)) {
         return;
     }
     const char *f = c->param[0];
@@ -1716,7 +1720,8 @@ static fwt_err tls_setup(struct daemon *d)
     d->store = X509_STORE_new();
     ok = ok && d->store && X509_STORE_load_file(d->store, s->ca_path) == 1;
     fwt_err te = FWT_OK;
-    if (ok && (te = srv_tickets_setup(s, ctx, &d->tickets)) != FWT_OK) {
+    if (ok && ((te = srv_tickets_setup(s, ctx, &d->tickets)) != FWT_OK ||
+               (te = srv_keyids_new(FWT_SRV_KEYID_SLOTS, &d->keyids)) != FWT_OK)) {
         SSL_CTX_free(ctx);
         return te;
     }
@@ -1908,6 +1913,7 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
     }
     SSL_CTX_free(d.ctx);
     srv_tickets_free(d.tickets);
+    srv_keyids_free(d.keyids);
     X509_STORE_free(d.store);
     return e;
 }

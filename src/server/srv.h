@@ -46,6 +46,11 @@ struct fwt_srv {
     char *audit_path;
     char *log_key_path;
     fwt_privkey *log_key;
+    /* alerts.c, the check-in storm rule: the fleet's check-ins in the minute before
+     * storm_at as counted in the database, the active devices then, and the "checkin"
+     * events this process wrote since (srv_event); until when the storm alert in the
+     * database keeps another from being raised (raise_alert: 10 minutes) */
+    int64_t storm_at, storm_n, storm_active, storm_local, storm_quiet_until;
 };
 
 char *srv_path(const char *dir, const char *name);
@@ -91,6 +96,16 @@ FWT_MUST_CHECK fwt_err srv_ticket_keys_check(const uint8_t *buf, size_t len, siz
 /* The device state of a client certificate for the TLS layer: 1 active device, 0 no device has
  * it, -1 refuse (revoked or decommissioned, or the database failed). */
 int srv_cert_device_ok(fwt_srv *s, X509 *cert);
+
+/* keyids.c: the TUF key id of a device certificate's key per certificate fingerprint (an
+ * immutable fact; no device state kept), in a fixed table of slots (a collision replaces). */
+#define FWT_SRV_KEYID_SLOTS 65536 /* 65 bytes each */
+struct srv_keyids;
+FWT_MUST_CHECK fwt_err srv_keyids_new(size_t slots, struct srv_keyids **out);
+void srv_keyids_free(struct srv_keyids *k);
+/* keyid of key, the key of the certificate whose SHA-256 fingerprint (hex) is fp: from the
+ * table, or computed (fwt_fleet_keyid) and kept. k NULL: always computed. */
+FWT_MUST_CHECK fwt_err srv_keyid(struct srv_keyids *k, const char fp[65], const fwt_pubkey *key, char keyid[65]);
 
 /* store.c */
 FWT_MUST_CHECK fwt_err srv_random_hex(size_t bytes, char *out);

@@ -155,7 +155,7 @@ static json_t *signed_of(const char *body)
 
 static fwt_err verify_m(const char *body, size_t len, const fwt_pubkey *pub, struct fwt_fleet_manifest *out)
 {
-    struct fwt_fleet_expect e = {pub, "dev-0001", "board-r2", "SN 12345"};
+    struct fwt_fleet_expect e = {pub, "dev-0001", "board-r2", "SN 12345", NULL};
     fwt_detail_clear();
     return fwt_fleet_manifest_verify((const uint8_t *)body, len, &e, out);
 }
@@ -257,7 +257,7 @@ static void test_report_round_trip(void **state)
     char *body = NULL;
     size_t len = 0;
     assert_int_equal(fwt_fleet_report_sign(&r, key_a, &body, &len), FWT_OK);
-    struct fwt_fleet_expect e = {pub_a, "dev-0001", NULL, NULL};
+    struct fwt_fleet_expect e = {pub_a, "dev-0001", NULL, NULL, NULL};
     assert_int_equal(fwt_fleet_report_verify((const uint8_t *)body, len, &e, &out), FWT_OK);
     assert_string_equal(out.device_id, "dev-0001");
     assert_int_equal(out.counter, 18);
@@ -284,6 +284,31 @@ static void test_report_round_trip(void **state)
         assert_int_equal(fwt_fleet_state_from_name(fwt_fleet_state_name((enum fwt_fleet_state)s)), s);
     }
     assert_int_equal(fwt_fleet_state_from_name("installed"), -1);
+}
+
+/* The caller's key id (expect.keyid, kept by the server per certificate): the envelope's
+ * keyid is compared with it, and the signature is still verified with the key. */
+static void test_given_keyid(void **state)
+{
+    (void)state;
+    struct fwt_fleet_manifest m, out;
+    sample_manifest(&m);
+    size_t len;
+    char ida[65], idb[65];
+    assert_int_equal(fwt_fleet_keyid(pub_a, ida), FWT_OK);
+    assert_int_equal(fwt_fleet_keyid(pub_b, idb), FWT_OK);
+    char *body = sign_manifest(&m, key_a, &len);
+    struct fwt_fleet_expect e = {pub_a, "dev-0001", "board-r2", "SN 12345", ida};
+    assert_int_equal(fwt_fleet_manifest_verify((const uint8_t *)body, len, &e, &out), FWT_OK);
+    /* the given id is the one compared: another id refuses a body of the right key */
+    e.keyid = idb;
+    assert_int_equal(fwt_fleet_manifest_verify((const uint8_t *)body, len, &e, &out), FWT_E_UNKNOWN_KEY);
+    assert_non_null(strstr(fwt_detail(), "not by this device's key"));
+    free(body);
+    /* signed by b, with b's id given but a's key: the signature is still checked with a */
+    body = sign_manifest(&m, key_b, &len);
+    assert_int_equal(fwt_fleet_manifest_verify((const uint8_t *)body, len, &e, &out), FWT_E_SIGNATURE);
+    free(body);
 }
 
 static void test_bad_signature(void **state)
@@ -617,7 +642,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manifest_round_trip), cmocka_unit_test(test_report_round_trip),
-        cmocka_unit_test(test_bad_signature),      cmocka_unit_test(test_other_key),
+        cmocka_unit_test(test_given_keyid), cmocka_unit_test(test_bad_signature),      cmocka_unit_test(test_other_key),
         cmocka_unit_test(test_missing_fields),     cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_envelope_and_json),  cmocka_unit_test(test_oversize),
         cmocka_unit_test(test_writer_refuses),

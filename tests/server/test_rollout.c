@@ -874,11 +874,21 @@ static void test_alert_rules(void **state)
     /* an unexpected signer key version */
     manifest_from("a-006", "10.0.0.7", now, now, 0xcc, 1, -1);
     assert_int_equal(alerts_of("unexpected-signer"), 1);
-    /* a check-in storm: more than 3 check-ins in the last minute */
+    /* a check-in storm: more than 3 check-ins in the last minute. In the same second as the
+     * rules above (counted then, under the limit): the check-ins written since are added */
+    time_t t = time(NULL);
+    manifest_from("a-007", "10.0.0.8", t, t, 0xcc, 2, -1);
+    assert_int_equal(alerts_of("checkin-storm"), 0);
     for (int i = 0; i < 4; i++) {
         assert_int_equal(srv_event(g_s, "a-007", "checkin", "device:a-007", ""), FWT_OK);
     }
-    manifest_from("a-007", "10.0.0.8", time(NULL), time(NULL), 0xcc, 2, -1);
+    manifest_from("a-007", "10.0.0.8", t, t, 0xcc, 2, -1);
+    assert_int_equal(alerts_of("checkin-storm"), 1);
+    /* still a storm: no second alert within 10 minutes */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(srv_event(g_s, "a-007", "checkin", "device:a-007", ""), FWT_OK);
+    }
+    manifest_from("a-007", "10.0.0.8", t + 1, t + 1, 0xcc, 2, -1);
     assert_int_equal(alerts_of("checkin-storm"), 1);
     /* every alert is in the audit log; the list shows them newest first */
     assert_int_equal(count("SELECT COUNT(*) FROM events WHERE kind = 'alert'", NULL),
