@@ -55,7 +55,7 @@ static void refused(fwt_err err)
 
 static void check(const uint8_t *body, size_t len)
 {
-    struct fwt_fleet_expect e = {pub, NULL, NULL, NULL};
+    struct fwt_fleet_expect e = {.key = pub};
     struct fwt_fleet_manifest *m = calloc(2, sizeof(*m));
     struct fwt_fleet_report r, r2;
     if (!m) {
