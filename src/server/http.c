@@ -1776,7 +1776,7 @@ static fwt_err split_addr(const char *addr, char *host, size_t cap, uint16_t *po
 static fwt_err bind_http(struct evhttp *http, const char *addr, int *port_out)
 {
     char host[128];
-    uint16_t port;
+    uint16_t port = 0;
     fwt_err e = split_addr(addr, host, sizeof(host), &port);
     if (e != FWT_OK) {
         return e;
