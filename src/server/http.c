@@ -18,6 +18,7 @@
 #include <fwtrust/fwt_fleet.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -26,6 +27,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -1773,7 +1775,7 @@ static fwt_err split_addr(const char *addr, char *host, size_t cap, uint16_t *po
     return FWT_OK;
 }
 
-static fwt_err bind_http(struct evhttp *http, const char *addr, int *port_out)
+fwt_err srv_http_bind(struct evhttp *http, const char *addr, int *port_out, int *fd_out)
 {
     char host[128];
     uint16_t port = 0;
@@ -1785,10 +1787,18 @@ static fwt_err bind_http(struct evhttp *http, const char *addr, int *port_out)
     if (!bs) {
         return fwt_fail(FWT_E_NETWORK, "cannot listen on %s", addr);
     }
+    int fd = (int)evhttp_bound_socket_get_fd(bs), one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
+        evhttp_del_accept_socket(http, bs);
+        return fwt_fail(FWT_E_NETWORK, "listen on %s: TCP_NODELAY: %s", addr, strerror(errno));
+    }
+    if (fd_out) {
+        *fd_out = fd;
+    }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     *port_out = port;
-    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0) {
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
         *port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     }
@@ -1827,7 +1837,7 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
         http_limits(https, s);
         evhttp_set_bevcb(https, bevcb, &d);
         evhttp_set_gencb(https, dispatch, &d);
-        e = bind_http(https, o && o->listen ? o->listen : s->set.listen, &port);
+        e = srv_http_bind(https, o && o->listen ? o->listen : s->set.listen, &port, NULL);
     }
     if (e == FWT_OK && o && o->plain_listen) {
         char host[128];
@@ -1845,7 +1855,7 @@ fwt_err fwt_srv_serve(fwt_srv *s, const struct fwt_srv_serve_opts *o)
         if (e == FWT_OK) {
             http_limits(plain, s);
             evhttp_set_gencb(plain, dispatch, &d);
-            e = bind_http(plain, o->plain_listen, &plain_port);
+            e = srv_http_bind(plain, o->plain_listen, &plain_port, NULL);
         }
     }
     if (e == FWT_OK) {

@@ -97,6 +97,14 @@ FWT_MUST_CHECK fwt_err srv_ticket_keys_check(const uint8_t *buf, size_t len, siz
  * it, -1 refuse (revoked or decommissioned, or the database failed). */
 int srv_cert_device_ok(fwt_srv *s, X509 *cert);
 
+/* http.c: listen on addr ("HOST:PORT", "[V6]:PORT"; port 0: any free one) for http. The
+ * listening socket has TCP_NODELAY, which accepted connections inherit: a device's check-in
+ * is a few small writes each way (TLS records, "100 Continue", the answer), and Nagle's
+ * algorithm held each behind the peer's delayed ACK (40 ms a write on Linux).
+ * *port_out: the port listened on; *fd_out (may be NULL): the listening socket. */
+struct evhttp;
+FWT_MUST_CHECK fwt_err srv_http_bind(struct evhttp *http, const char *addr, int *port_out, int *fd_out);
+
 /* keyids.c: the TUF key id of a device certificate's key per certificate fingerprint (an
  * immutable fact; no device state kept), in a fixed table of slots (a collision replaces). */
 #define FWT_SRV_KEYID_SLOTS 65536 /* 65 bytes each */
