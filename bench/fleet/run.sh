@@ -29,8 +29,8 @@ B=${BUILD:-$(cd "${FWT_BIN:-$SRC/build/src/tools}/../.." && pwd)}
 SERVER=$B/src/tools/fwtrust-server SIM=$B/tests/server/fleet-sim
 [ -x "$SERVER" ] && [ -x "$SIM" ] || { echo "build first (cmake --build build): $SERVER, $SIM" >&2; exit 1; }
 T=$(mktemp -d)
-SPID=""
-cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; [ "$PG" = 1 ] && pg_stop; rm -rf "$T"; }
+SPID=""; KEEP=${KEEP:-}
+cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; [ "$PG" = 1 ] && pg_stop; [ -n "$KEEP" ] && cp "$T/server.log" "$KEEP"; rm -rf "$T"; }
 trap cleanup EXIT
 export FWTRUST_SIGNLOG_PINS=$T/pins
 DB=()

@@ -37,6 +37,11 @@ static fwt_err sp_exec(struct fwt_srv_db *db, const char *sql)
     return db->be->exec(db->h, sql, NULL, 0, NULL, NULL);
 }
 
+uint64_t db_prepared(const struct fwt_srv_db *db)
+{
+    return db->be->prepared ? db->be->prepared(db->h) : 0;
+}
+
 fwt_err db_begin(struct fwt_srv_db *db)
 {
     if (db->batch) {

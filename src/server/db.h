@@ -47,6 +47,8 @@ struct db_backend {
     fwt_err (*commit)(void *h);
     void (*rollback)(void *h);
     void (*close)(void *h);
+    /* statements compiled so far (NULL: the backend keeps none; PostgreSQL plans each) */
+    uint64_t (*prepared)(void *h);
     int dialect_pg;
 };
 
@@ -72,6 +74,9 @@ fwt_err db_migrate(struct fwt_srv_db *db);
 /* Helpers over db->be. */
 FWT_MUST_CHECK fwt_err db_exec(struct fwt_srv_db *db, const char *sql, const struct db_param *p,
                                size_t np, struct db_rows *rows, uint64_t *changes);
+/* Statements the backend compiled so far: a statement kept is not counted again (0: it
+ * keeps none). */
+uint64_t db_prepared(const struct fwt_srv_db *db);
 FWT_MUST_CHECK fwt_err db_begin(struct fwt_srv_db *db);
 FWT_MUST_CHECK fwt_err db_commit(struct fwt_srv_db *db);
 void db_rollback(struct fwt_srv_db *db);

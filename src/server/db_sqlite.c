@@ -3,8 +3,10 @@
  * journal with synchronous=FULL: a committed transaction survives a killed
  * process and a power cut; an uncommitted one leaves no trace.
  *
- * Statements are prepared once and kept (SQ_STMTS slots by a hash of the SQL text;
- * another text on a taken slot replaces it): a check-in runs the same dozen each time.
+ * Statements are prepared once and kept: SQ_STMTS slots in sets of SQ_WAYS by a hash of
+ * the SQL text (a text whose set is full replaces one of it, in turn). A check-in runs the
+ * same dozen each time; with one slot a text, two of them sharing it were prepared anew
+ * at every check-in.
  * The page cache may grow to SQ_CACHE_KIB (SQLite's default, 2 MiB, holds less than the
  * pages check-ins touch at a few thousand devices: each was read again from the file).
  */
@@ -24,7 +26,8 @@ static fwt_err sq_fail(sqlite3 *db, const char *what)
     return fwt_fail(e, "sqlite: %s: %s", what, sqlite3_errmsg(db));
 }
 
-#define SQ_STMTS 128
+#define SQ_STMTS 256
+#define SQ_WAYS 4
 #define SQ_CACHE_KIB 32768
 #define SQ_STR2(x) #x
 #define SQ_STR(x) SQ_STR2(x)
@@ -35,6 +38,8 @@ struct sq {
         char *sql;
         sqlite3_stmt *st;
     } kept[SQ_STMTS];
+    unsigned char victim[SQ_STMTS / SQ_WAYS]; /* per set: the way replaced next */
+    uint64_t prepares;                        /* statements compiled (test_server_store) */
 };
 
 /* The prepared statement of sql: kept, or prepared and kept. */
@@ -44,9 +49,19 @@ static sqlite3_stmt *sq_stmt(struct sq *q, const char *sql)
     for (const unsigned char *c = (const unsigned char *)sql; *c; c++) {
         h = (h ^ *c) * 16777619u;
     }
-    size_t i = h % SQ_STMTS;
-    if (q->kept[i].sql && !strcmp(q->kept[i].sql, sql)) {
-        return q->kept[i].st;
+    size_t set = h % (SQ_STMTS / SQ_WAYS), i = SQ_STMTS;
+    for (size_t w = 0; w < SQ_WAYS; w++) {
+        size_t k = set * SQ_WAYS + w;
+        if (q->kept[k].sql && !strcmp(q->kept[k].sql, sql)) {
+            return q->kept[k].st;
+        }
+        if (!q->kept[k].sql && i == SQ_STMTS) {
+            i = k; /* the first free way */
+        }
+    }
+    if (i == SQ_STMTS) {
+        i = set * SQ_WAYS + q->victim[set];
+        q->victim[set] = (unsigned char)((q->victim[set] + 1) % SQ_WAYS);
     }
     sqlite3_stmt *st = NULL;
     char *copy = strdup(sql);
@@ -54,6 +69,7 @@ static sqlite3_stmt *sq_stmt(struct sq *q, const char *sql)
         free(copy);
         return NULL;
     }
+    q->prepares++;
     sqlite3_finalize(q->kept[i].st);
     free(q->kept[i].sql);
     q->kept[i].sql = copy;
@@ -168,6 +184,11 @@ static void sq_close(void *h)
     free(q);
 }
 
+static uint64_t sq_prepared(void *h)
+{
+    return ((struct sq *)h)->prepares;
+}
+
 static const struct db_backend k_sqlite = {
     .name = "sqlite",
     .exec = sq_exec,
@@ -175,6 +196,7 @@ static const struct db_backend k_sqlite = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .close = sq_close,
+    .prepared = sq_prepared,
     .dialect_pg = 0,
 };
 

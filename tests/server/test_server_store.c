@@ -139,6 +139,30 @@ static void test_migrations(void **state)
     assert_non_null(strstr(fwt_detail(), "newer"));
 }
 
+/* Statements are compiled once (SQLite keeps them; PostgreSQL keeps none): a second pass
+ * over as many texts as a busy server runs compiles nothing. */
+static void test_statements_kept(void **state)
+{
+    (void)state;
+    fwt_srv *s = open_srv();
+    uint64_t before = db_prepared(s->db);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < 48; i++) {
+            char sql[64];
+            snprintf(sql, sizeof(sql), "SELECT %d + COUNT(*) FROM devices", i);
+            int64_t n = -1;
+            assert_int_equal(db_query_int(s->db, sql, NULL, 0, &n), FWT_OK);
+            assert_int_equal(n, i);
+        }
+        if (pg_url()) {
+            assert_int_equal(db_prepared(s->db), 0);
+        } else {
+            assert_int_equal(db_prepared(s->db) - before, 48);
+        }
+    }
+    fwt_srv_close(s);
+}
+
 static void test_tokens_one_time_and_expiring(void **state)
 {
     (void)state;
@@ -803,6 +827,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_statements_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens_one_time_and_expiring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enroll_is_one_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkin_replay_and_rate, setup, teardown),

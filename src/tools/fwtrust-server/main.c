@@ -11,6 +11,7 @@
 #include <fwtrust/fwt_rollout.h>
 #include <fwtrust/fwt_server.h>
 
+#include <malloc.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,11 @@ static int cmd_serve(const struct fwt_cli_args *a)
         return rc;
     }
     struct fwt_srv_serve_opts o = {g_serve_listen, g_plain, g_ready, g_dash};
+    /* a long-running process whose heap swings by a few hundred KiB with each batch of
+     * check-ins: glibc's default (trim above 128 KiB) gave it back and took it again with
+     * brk() many times a second */
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+    mallopt(M_TOP_PAD, 1 << 20);
     fwt_err e = fwt_srv_serve(s, &o);
     fwt_srv_close(s);
     return e == FWT_OK ? 0 : fail(e);
