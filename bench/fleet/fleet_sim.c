@@ -12,6 +12,7 @@
  *   fleet-sim report  URL CA DIR STATE TARGET ERROR REASON
  *   fleet-sim get     URL CA DIR PATH
  *   fleet-sim bench   URL CA TOKENS_FILE DEVICES THREADS SECONDS [FAIL_PERCENT] [--rate N]
+ *                     [--server-pid PID]
  *
  * Single commands print "HTTP CODE" and the body, exit 0 when the request was
  * made (whatever the status), 2 when it could not be; with --session, stderr says
@@ -78,6 +79,10 @@ struct device {
  * reads a client's session when it writes the ClientHello, so it is set when the
  * handshake starts; a new session (TLS 1.3: the server's ticket, after the handshake)
  * replaces the device's. */
+/* bench: the CA certificate store, loaded once and shared by every connection (libcurl
+ * keeps no CA cache when an SSL_CTX callback is set: it read the CA file per connection) */
+static X509_STORE *g_store;
+
 struct tls_use {
     struct device *d;
     int resume;  /* offer d->sess */
@@ -106,7 +111,14 @@ static void on_info(const SSL *ssl, int where, int ret)
         return;
     }
     if ((where & SSL_CB_HANDSHAKE_START) && u->resume && u->d->sess && !SSL_session_reused(s)) {
-        SSL_set_session(s, u->d->sess);
+        /* a copy, as the agent reads its session file anew each time: OpenSSL marks a TLS 1.3
+         * session it resumed as not resumable again (it expects a new ticket), and the server
+         * sends none while the ticket's key is current */
+        SSL_SESSION *copy = SSL_SESSION_dup(u->d->sess);
+        if (copy) {
+            SSL_set_session(s, copy);
+            SSL_SESSION_free(copy);
+        }
     }
     if (where & SSL_CB_HANDSHAKE_DONE) {
         u->resumed = SSL_session_reused(s);
@@ -121,6 +133,9 @@ static CURLcode on_ssl_ctx(CURL *c, void *sslctx, void *arg)
     if (u->d->x509 && u->d->pkey &&
         (SSL_CTX_use_certificate(ctx, u->d->x509) != 1 || SSL_CTX_use_PrivateKey(ctx, u->d->pkey) != 1)) {
         return CURLE_SSL_CERTPROBLEM;
+    }
+    if (g_store) {
+        SSL_CTX_set1_cert_store(ctx, g_store);
     }
     SSL_CTX_set_app_data(ctx, u);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
@@ -138,7 +153,10 @@ static long request_tls(CURL *c, const char *url, const char *ca, const struct d
     out->p = NULL;
     out->n = 0;
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_CAINFO, tls && g_store ? NULL : ca);
+    if (tls && g_store) {
+        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
@@ -566,7 +584,31 @@ struct phase {
     size_t n_lat, cap_lat;
     size_t ok, full, errors, refused_injected;
     double seconds;
+    double server_cpu; /* --server-pid: CPU seconds the server used in the phase (-1: unknown) */
 };
+
+/* CPU seconds (user + system) process pid has used, or -1. */
+static double proc_cpu(long pid)
+{
+    if (pid <= 0) {
+        return -1;
+    }
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    buf[n] = 0;
+    /* after the command name in parentheses: field 3 onwards; utime and stime are 14, 15 */
+    char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
+        return -1;
+    }
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
 
 struct bench {
     const char *url, *ca;
@@ -583,6 +625,7 @@ struct bench {
     int resume;  /* this phase resumes sessions */
     double t_start, t_end;
     struct phase *ph;
+    long server_pid; /* --server-pid: the server's CPU time is measured per phase */
 };
 
 static double now_s(void)
@@ -747,6 +790,7 @@ static void run_phase(struct bench *b, pthread_t *th, struct phase *p, int resum
     b->resume = resume;
     b->rate = rate;
     b->next = 0;
+    double cpu0 = proc_cpu(b->server_pid);
     b->t_start = now_s();
     b->t_end = b->t_start + b->seconds;
     for (int i = 0; i < b->threads; i++) {
@@ -756,6 +800,8 @@ static void run_phase(struct bench *b, pthread_t *th, struct phase *p, int resum
         pthread_join(th[i], NULL);
     }
     p->seconds = now_s() - b->t_start;
+    double cpu1 = proc_cpu(b->server_pid);
+    p->server_cpu = cpu0 >= 0 && cpu1 >= cpu0 ? cpu1 - cpu0 : -1;
     qsort(p->lat, p->n_lat, sizeof(double), cmp_d);
 }
 
@@ -768,6 +814,12 @@ static json_t *phase_json(const struct phase *p, double rate)
                           (json_int_t)p->refused_injected, "seconds", p->seconds);
     if (rate > 0) {
         json_object_set_new(o, "offered_per_second", json_real(rate));
+    }
+    size_t served = p->ok + p->full + p->refused_injected + p->errors;
+    if (p->server_cpu >= 0 && served > 0) {
+        /* what one core of this machine serves: the server's CPU time per request answered */
+        json_object_set_new(o, "server_cpu_ms_per_checkin", json_real(p->server_cpu * 1000.0 / (double)served));
+        json_object_set_new(o, "server_cpu_cores", json_real(p->server_cpu / p->seconds));
     }
     return o;
 }
@@ -882,6 +934,8 @@ static int cmd_bench(char **argv, int argc)
     for (int i = 6; i < argc; i++) {
         if (!strcmp(argv[i], "--rate") && i + 1 < argc) {
             rate = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--server-pid") && i + 1 < argc) {
+            b.server_pid = atol(argv[++i]);
         } else {
             b.fail_pct = atoi(argv[i]);
         }
@@ -906,6 +960,10 @@ static int cmd_bench(char **argv, int argc)
     fclose(f);
     if (nt < b.n) {
         fprintf(stderr, "fleet-sim bench: %zu tokens for %zu devices\n", nt, b.n);
+        return 2;
+    }
+    if (!(g_store = X509_STORE_new()) || X509_STORE_load_file(g_store, b.ca) != 1) {
+        fprintf(stderr, "fleet-sim bench: %s: cannot load the CA certificate\n", b.ca);
         return 2;
     }
     pthread_t *th = calloc((size_t)b.threads, sizeof(pthread_t));

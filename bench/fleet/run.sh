@@ -51,7 +51,7 @@ SPID=$!
 for _ in $(seq 100); do [ -s "$T/ready" ] && break; sleep 0.1; done
 U=https://127.0.0.1:$(awk '/^https/{print $2}' "$T/ready")
 rc=0
-"$SIM" bench "$U" "$T/srv/ca/ca.pem" "$T/tokens" "$N" "$THREADS" "$SECS" 1 "${RATE[@]}" >"$T/out.json" || rc=$?
+"$SIM" bench "$U" "$T/srv/ca/ca.pem" "$T/tokens" "$N" "$THREADS" "$SECS" 1 "${RATE[@]}" --server-pid "$SPID" >"$T/out.json" || rc=$?
 RSS=$(awk '/^VmHWM/{print $2}' "/proc/$SPID/status")
 python3 - "$T/out.json" "$RSS" "$([ "$PG" = 1 ] && echo postgresql || echo sqlite)" <<'PY'
 import json, sys

@@ -258,7 +258,6 @@ static int gen_cb(SSL *ssl, void *arg)
 static SSL_TICKET_RETURN dec_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *name, size_t nlen,
                                 SSL_TICKET_STATUS status, void *arg)
 {
-    (void)ssl;
     (void)name;
     (void)nlen;
     struct srv_tickets *t = arg;
@@ -292,7 +291,14 @@ static SSL_TICKET_RETURN dec_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char
     if (!ok) {
         return SSL_TICKET_RETURN_IGNORE_RENEW;
     }
-    return SSL_TICKET_RETURN_USE_RENEW; /* a new ticket each time (the device keeps the newest) */
+    if (status == SSL_TICKET_SUCCESS) {
+        /* made with the current key: no new ticket. One would carry the same time of the
+         * full handshake (its lifetime is not extended), and making one costs OpenSSL a
+         * decoding of the whole session (the certificate and its key) */
+        SSL_set_num_tickets(ssl, 0);
+        return SSL_TICKET_RETURN_USE;
+    }
+    return SSL_TICKET_RETURN_USE_RENEW; /* an older key's: a ticket under the current one */
 }
 
 fwt_err srv_tickets_setup(fwt_srv *s, SSL_CTX *ctx, struct srv_tickets **out)

@@ -43,6 +43,20 @@ for i in 1 2 3 4 5; do
 done
 checkin d1 200 resumed
 
+# a resumption with a ticket of the current key gets no new one: the device keeps its session
+cp "$T/d3.sess" "$T/d3.before"
+checkin d3 200 resumed
+cmp -s "$T/d3.sess" "$T/d3.before" || fail "a new ticket at a resumption with the current key"
+# a new key first in the shared file: a ticket of the old one (still accepted) is replaced by
+# one under the new key, which is then kept
+(umask 077 && { openssl rand -hex 80; cat "$KF"; } >"$KF.new" && mv "$KF.new" "$KF")
+sleep 11 # the servers re-read the file within 10 s of a change
+checkin d3 200 resumed
+cmp -s "$T/d3.sess" "$T/d3.before" && fail "no new ticket for a ticket of the older key"
+cp "$T/d3.sess" "$T/d3.before"
+checkin d3 200 resumed
+cmp -s "$T/d3.sess" "$T/d3.before" || fail "a new ticket at a resumption with the new current key"
+
 # not modified: unchanged director metadata is not signed again at a check-in (the
 # timestamp keeps its version); a changed assignment is in the answer of the next check-in
 tsv() { "$SIM" get "$U" "$CA" "$T/$1" /v1/director/timestamp.json | tail -n +2 |
