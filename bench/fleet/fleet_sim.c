@@ -11,8 +11,8 @@
  *   fleet-sim renew   URL CA DIR          (new key and certificate; the old ones kept as old-*.pem)
  *   fleet-sim report  URL CA DIR STATE TARGET ERROR REASON
  *   fleet-sim get     URL CA DIR PATH
- *   fleet-sim bench   URL CA TOKENS_FILE DEVICES THREADS SECONDS [FAIL_PERCENT] [--rate N]
- *                     [--server-pid PID]
+ *   fleet-sim bench   URL[,URL...] CA TOKENS_FILE DEVICES THREADS SECONDS [FAIL_PERCENT] [--rate N]
+ *                     [--server-pid PID[,PID...]]
  *
  * Single commands print "HTTP CODE" and the body, exit 0 when the request was
  * made (whatever the status), 2 when it could not be; with --session, stderr says
@@ -40,6 +40,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#define BENCH_SERVERS 8 /* bench: servers (URLs) at most */
 
 struct buf {
     char *p;
@@ -588,7 +590,7 @@ struct phase {
 };
 
 /* CPU seconds (user + system) process pid has used, or -1. */
-static double proc_cpu(long pid)
+static double proc_cpu1(long pid)
 {
     if (pid <= 0) {
         return -1;
@@ -610,8 +612,26 @@ static double proc_cpu(long pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* CPU seconds of the processes pid[0..] (0 ends the list), or -1. */
+static double proc_cpu(const long *pid)
+{
+    double sum = -1;
+    for (size_t i = 0; i < BENCH_SERVERS && pid[i] > 0; i++) {
+        double c = proc_cpu1(pid[i]);
+        if (c < 0) {
+            return -1;
+        }
+        sum = (sum < 0 ? 0 : sum) + c;
+    }
+    return sum;
+}
+
 struct bench {
     const char *url, *ca;
+    /* URL may list several servers (comma-separated, one database): device i talks to
+     * urls[i % n_urls], bare-handshake thread i to urls[i % n_urls] */
+    char *urls[BENCH_SERVERS];
+    size_t n_urls;
     char **tokens;
     struct device *dev;
     size_t n;
@@ -625,7 +645,7 @@ struct bench {
     int resume;  /* this phase resumes sessions */
     double t_start, t_end;
     struct phase *ph;
-    long server_pid; /* --server-pid: the server's CPU time is measured per phase */
+    long server_pid[BENCH_SERVERS]; /* --server-pid P[,P...]: their CPU time is measured per phase */
 };
 
 static double now_s(void)
@@ -661,7 +681,7 @@ static void *enroll_thread(void *arg)
         snprintf(d->hw, sizeof(d->hw), "sim-board");
         snprintf(d->serial, sizeof(d->serial), "SIM-%08zu-%d", i, (int)getpid());
         struct buf out = {0};
-        long code = enroll(c, b->url, b->ca, b->tokens[i], d, &out);
+        long code = enroll(c, b->urls[i % b->n_urls], b->ca, b->tokens[i], d, &out);
         free(out.p);
         /* the signing key: the same PEM, through the crypto layer (a file, as the agent) */
         int ok = code == 200 && decode_keys(d) == 0;
@@ -751,7 +771,7 @@ static void *checkin_thread(void *arg)
             }
         }
         char u[600];
-        snprintf(u, sizeof(u), "%s/v1/checkin", b->url);
+        snprintf(u, sizeof(u), "%s/v1/checkin", b->urls[(size_t)(d - b->dev) % b->n_urls]);
         struct buf out = {0};
         struct tls_use tu = {d, b->resume, 0};
         long code = body ? request_tls(c, u, b->ca, d, body, &out, &tu) : 0;
@@ -896,17 +916,22 @@ static void *hs_thread(void *arg)
 
 static double hs_rate(struct bench *b, pthread_t *th, struct device *any, int resume, size_t *resumed)
 {
-    char host[256] = "127.0.0.1";
-    int port = 443;
-    const char *hp = strstr(b->url, "://");
-    if (hp) {
-        sscanf(hp + 3, "%255[^:]:%d", host, &port);
+    char host[BENCH_SERVERS][256];
+    int port[BENCH_SERVERS];
+    for (size_t k = 0; k < b->n_urls; k++) {
+        snprintf(host[k], sizeof(host[k]), "127.0.0.1");
+        port[k] = 443;
+        const char *hp = strstr(b->urls[k], "://");
+        if (hp) {
+            sscanf(hp + 3, "%255[^:]:%d", host[k], &port[k]);
+        }
     }
     struct hs *hs = calloc((size_t)b->threads, sizeof(struct hs));
     double ht = b->seconds < 5 ? b->seconds : 5;
     double h0 = now_s();
     for (int i = 0; i < b->threads; i++) {
-        hs[i] = (struct hs){host, port, b->ca, any, h0 + ht, resume, 0, 0};
+        size_t k = (size_t)i % b->n_urls;
+        hs[i] = (struct hs){host[k], port[k], b->ca, any, h0 + ht, resume, 0, 0};
         pthread_create(&th[i], NULL, hs_thread, &hs[i]);
     }
     size_t total = 0, r = 0;
@@ -935,11 +960,21 @@ static int cmd_bench(char **argv, int argc)
         if (!strcmp(argv[i], "--rate") && i + 1 < argc) {
             rate = atof(argv[++i]);
         } else if (!strcmp(argv[i], "--server-pid") && i + 1 < argc) {
-            b.server_pid = atol(argv[++i]);
+            char *q = argv[++i];
+            for (size_t k = 0; k < BENCH_SERVERS && *q; k++) {
+                b.server_pid[k] = strtol(q, &q, 10);
+                q += *q == ',';
+            }
         } else {
             b.fail_pct = atoi(argv[i]);
         }
     }
+    for (char *q = argv[0]; q && b.n_urls < BENCH_SERVERS;) {
+        char *comma = strchr(q, ',');
+        b.urls[b.n_urls++] = comma ? strndup(q, (size_t)(comma - q)) : strdup(q);
+        q = comma ? comma + 1 : NULL;
+    }
+    b.url = b.urls[0];
     if (b.n == 0 || b.threads <= 0 || b.threads > 256 || b.seconds <= 0 || rate < 0) {
         fprintf(stderr, "fleet-sim bench: DEVICES, THREADS (1-256), SECONDS and --rate must be positive\n");
         return 2;
