@@ -1203,6 +1203,7 @@ fwt_err fwt_agent_install_finish(fwt_agent_install *inst, struct fwt_agent_image
         return err;
     }
     struct fwt_bootctl *bc = &dev->bc;
+    const struct fwt_bootctl before = *bc; /* what a failure puts back */
     bc->bad[inst->slot] = 0;
     bc->digest_len[inst->slot] = (uint8_t)img.digest_len;
     memcpy(bc->digest[inst->slot], img.digest, img.digest_len);
@@ -1225,6 +1226,24 @@ fwt_err fwt_agent_install_finish(fwt_agent_install *inst, struct fwt_agent_image
                  "from %s; on trial with %u tries", c, v, (unsigned)img.security_counter, dig,
                  (unsigned long long)inst->written, inst->source, (unsigned)dev->cfg.tries);
         err = fwt_audit_append(dev->cfg.dir, "install", d);
+        if (err != FWT_OK) {
+            /* An install the audit log does not show must not stay (a log cut short or
+             * tampered with refuses appends): boot control goes back to what it was. */
+            char keep[1024];
+            snprintf(keep, sizeof(keep), "%s", fwt_detail());
+            *bc = before;
+            if (fwt_agent_bc_commit(dev) == FWT_OK) {
+                if (fwt_agent_outcome_cancelled(dev) != FWT_OK) {
+                    /* best effort: the outcome reconciles with boot control when read */
+                }
+                fwt_fail(err, "slot %c: install undone, the audit log refused it: %s", c, keep);
+            } else {
+                fwt_fail(err, "slot %c: the image is on trial, but the audit log refused it (%s) and "
+                         "undoing the install failed: %s", c, keep, fwt_detail());
+            }
+        }
+    } else {
+        *bc = before; /* not committed: the device keeps the state on disk */
     }
     if (err == FWT_OK && img_out) {
         *img_out = img;

@@ -474,6 +474,63 @@ static void otp_close(void *ctx)
 }
 
 /* The anti-rollback state behind another backend: policy reads it, confirm raises it. */
+/*
+ * An install the audit log refuses (here: the log cut short by one entry, which its anchor
+ * catches) is undone: boot control as before, on disk too, and no trial in the outcome.
+ */
+static void test_audit_refusal_undoes(void **state)
+{
+    (void)state;
+    char key[300], a[300];
+    snprintf(key, sizeof(key), "%s/k.pem", g_dir);
+    fwt_agent *dev = tu_device(g_dir, "devaudit", key, 0, 0, a, sizeof(a));
+    assert_int_equal(fwt_agent_install_file(dev, g_img, 0, NULL, NULL, NULL), FWT_OK);
+    struct fwt_agent_boot_result r;
+    assert_int_equal(fwt_agent_boot(dev, &r), FWT_OK);
+    assert_int_equal(fwt_agent_confirm(dev, NULL), FWT_OK);
+    struct fwt_agent_status st0;
+    assert_int_equal(fwt_agent_status_get(dev, &st0), FWT_OK);
+    assert_int_equal(st0.trial, FWT_SLOT_NONE);
+
+    /* the last line of the audit log removed */
+    char log[400];
+    snprintf(log, sizeof(log), "%s/devaudit/audit.log", g_dir);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    assert_int_equal(fwt_read_file(log, 1U << 20, &b, &n), FWT_OK);
+    assert_true(n > 1 && b[n - 1] == '\n');
+    size_t cut = n - 1;
+    while (cut > 0 && b[cut - 1] != '\n') {
+        cut--;
+    }
+    assert_int_equal(truncate(log, (off_t)cut), 0);
+    free(b);
+
+    struct fwt_agent_image img;
+    assert_int_equal(fwt_agent_install_file(dev, g_img2, 0, NULL, NULL, &img), FWT_E_STATE);
+    assert_non_null(strstr(fwt_detail(), "install undone, the audit log refused it"));
+    struct fwt_agent_status st;
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_int_equal(st.trial, FWT_SLOT_NONE);
+    assert_int_equal(st.confirmed, st0.confirmed);
+    struct fwt_agent_outcome o;
+    assert_int_equal(fwt_agent_outcome_get(dev, &o), FWT_OK);
+    assert_int_not_equal(o.last, FWT_OUTCOME_TRIAL);
+    fwt_agent_close(dev);
+
+    /* the same from disk */
+    char dd[400];
+    snprintf(dd, sizeof(dd), "%s/devaudit", g_dir);
+    assert_int_equal(fwt_agent_open(dd, &dev), FWT_OK);
+    assert_int_equal(fwt_agent_status_get(dev, &st), FWT_OK);
+    assert_int_equal(st.trial, FWT_SLOT_NONE);
+    assert_int_equal(st.confirmed, st0.confirmed);
+    struct fwt_agent_image run;
+    assert_int_equal(fwt_agent_running(dev, &run), FWT_OK);
+    assert_int_equal(run.version.major, 1);
+    fwt_agent_close(dev);
+}
+
 static void test_custom_backend(void **state)
 {
     (void)state;
@@ -512,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_one_pass_read_back),
         cmocka_unit_test(test_big_endian_one_pass),
         cmocka_unit_test(test_lengths_and_abort),
+        cmocka_unit_test(test_audit_refusal_undoes),
         cmocka_unit_test(test_custom_backend), /* last: leaves v2 confirmed */
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
