@@ -99,24 +99,31 @@ def parse_markdown(text):
 
 
 def top_commands(tooldir, prog):
-    """Commands of a dispatcher without --help-markdown (fwtrust): from its --help."""
+    """Usage, commands and options of a dispatcher without --help-markdown (fwtrust): from
+    its --help (options other than --help and --version, which every page has)."""
     text = run([os.path.join(tooldir, prog), "--help"])
-    cmds, desc, in_cmds = [], "", False
+    cmds, opts, desc, usage, part = [], [], "", "", None
     lines = text.split("\n")
     for i, line in enumerate(lines):
+        if i == 0 and line.startswith("usage: "):
+            usage = line[len("usage: "):].strip()
         if i == 2:
             desc = line.strip()
-        if line.startswith("Commands:"):
-            in_cmds = True
+        if line.startswith("Commands:") or line.startswith("Options:"):
+            part = line[:-1]
             continue
-        if in_cmds:
+        if line.strip() == "":
+            part = None
+        elif part == "Commands":
             m = re.match(r"^  (\S+)\s+(.*)$", line)
             if m:
                 cmds.append((m.group(1), m.group(2)))
-            elif line.strip() == "":
-                in_cmds = False
+        elif part == "Options":
+            m = re.match(r"^\s+((?:-\w, )?--[\w-]+)\s{2,}(.*)$", line)
+            if m and m.group(1) not in ("-h, --help", "--version"):
+                opts.append((m.group(1), m.group(2)))
     epilog = [ln for ln in lines if ln.startswith("Exit status")]
-    return desc, cmds, epilog
+    return desc, cmds, epilog, usage, opts
 
 
 
@@ -132,10 +139,11 @@ def walk(tooldir, prog):
     if r.returncode == 0:
         return walk_markdown(r.stdout, None)
     # A dispatcher without --help-markdown of its own (fwtrust): --help, then each command's.
-    desc, cmds, epilog = top_commands(tooldir, prog)
+    desc, cmds, epilog, usage, opts = top_commands(tooldir, prog)
     top = Section(prog)
-    top.usage = "%s [--version] [--help] COMMAND [ARGS]" % prog
+    top.usage = usage or "%s [--version] [--help] COMMAND [ARGS]" % prog
     top.paras = [desc]
+    top.options = opts
     children = [walk_markdown(run([exe, cmd, "--help-markdown"]), summ) for cmd, summ in cmds]
     return Node(prog, desc, top, [], children, epilog)
 

@@ -37,4 +37,14 @@ expect 1 "fwtrust-tuf-client init: missing operand: usage: fwtrust-tuf-client in
 # fwtrust: a mistyped command or option
 expect 1 "fwtrust: unknown command 'kegen'; did you mean 'keygen'?" "$FWTRUST" kegen
 expect 1 "fwtrust keygen: unknown option '--jsn'; did you mean '--json'?" "$FWTRUST" keygen --jsn
+# fwtrust --json COMMAND: the command's own --json (before a "--" that ends its options)
+IMG=$(ls "$VEC"/*.signed.bin | head -n 1)
+"$FWTRUST" inspect --json "$IMG" >"$T/after.json" 2>"$T/.err" || fail "inspect --json: $(cat "$T/.err")"
+"$FWTRUST" --json inspect "$IMG" >"$T/before.json" 2>"$T/.err" || fail "--json inspect: $(cat "$T/.err")"
+cmp -s "$T/before.json" "$T/after.json" || fail "fwtrust --json inspect differs from inspect --json"
+python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/before.json" || fail "not JSON"
+expect 1 "fwtrust pubkey: unknown option '--json'" "$FWTRUST" --json pubkey "$T/nothing.pem"
+expect 1 "fwtrust: --json: a command must follow" "$FWTRUST" --json
+expect 1 "fwtrust: --json: a command must follow" "$FWTRUST" --json --json inspect
+expect 1 "fwtrust: unknown command 'inspct'; did you mean 'inspect'?" "$FWTRUST" --json inspct
 echo "grammar: ok"

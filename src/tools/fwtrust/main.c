@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FWT_COMMAND(n) extern const struct fwt_command fwt_cmd_##n;
@@ -20,7 +21,7 @@ static const struct fwt_command *const k_commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: fwtrust [--version] [--help] COMMAND [ARGS]\n\n"
+    fprintf(out, "usage: fwtrust [--version] [--help] [--json] COMMAND [ARGS]\n\n"
                  "Sign, verify and publish firmware images (MCUboot format, TUF repositories).\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++) {
@@ -29,7 +30,8 @@ static void usage(FILE *out)
     fprintf(out, "\n'fwtrust COMMAND --help' describes a command.\n\n"
                  "Options:\n"
                  "  -h, --help    print this help\n"
-                 "      --version print the version\n\n"
+                 "      --version print the version\n"
+                 "      --json    the same as --json after COMMAND (its output as JSON)\n\n"
                  "Exit status: 0 on success, otherwise the error number (docs/exit-codes.md).\n");
 }
 
@@ -46,6 +48,37 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--version")) {
         printf("fwtrust %s\n", fwt_cli_version());
         return 0;
+    }
+    if (!strcmp(argv[1], "--json")) {
+        /* "fwtrust --json COMMAND ARGS": the command's own --json, before a "--" that ends
+         * its options (the command's parser says so when it has no --json) */
+        if (argc < 3 || argv[2][0] == '-') {
+            return fwt_cli_usage_error("fwtrust", "--json: a command must follow");
+        }
+        char **av = calloc((size_t)argc + 1, sizeof(char *));
+        if (!av) {
+            fprintf(stderr, "fwtrust: out of memory\n");
+            return FWT_E_NOMEM;
+        }
+        int n = 0, at = argc;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--")) {
+                at = i;
+                break;
+            }
+        }
+        av[n++] = argv[0];
+        for (int i = 2; i < at; i++) {
+            av[n++] = argv[i];
+        }
+        av[n++] = argv[1];
+        for (int i = at; i < argc; i++) {
+            av[n++] = argv[i];
+        }
+        av[n] = NULL;
+        int rc = main(n, av);
+        free(av);
+        return rc;
     }
     for (size_t i = 0; i < sizeof(k_commands) / sizeof(k_commands[0]); i++) {
         if (!strcmp(argv[1], k_commands[i]->name)) {
