@@ -99,7 +99,7 @@ int srv_cert_device_ok(fwt_srv *s, X509 *cert);
 
 /* http.c: listen on addr ("HOST:PORT", "[V6]:PORT"; port 0: any free one) for http. The
  * listening socket has TCP_NODELAY, which accepted connections inherit: a device's check-in
- * is a few small writes each way (TLS records, "100 Continue", the answer), and Nagle's
+ * is a few small writes each way (handshake records, a session ticket, the answer), and Nagle's
  * algorithm held each behind the peer's delayed ACK (40 ms a write on Linux).
  * *port_out: the port listened on; *fd_out (may be NULL): the listening socket. */
 struct evhttp;
