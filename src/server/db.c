@@ -37,6 +37,77 @@ static fwt_err sp_exec(struct fwt_srv_db *db, const char *sql)
     return db->be->exec(db->h, sql, NULL, 0, NULL, NULL);
 }
 
+void *db_stmts_find(struct db_stmts *k, const char *sql, size_t *slot, void **old)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)sql; *c; c++) {
+        h = (h ^ *c) * 16777619u;
+    }
+    size_t set = h % DB_STMT_SETS, free_slot = DB_STMT_SLOTS;
+    for (size_t w = 0; w < DB_STMT_WAYS; w++) {
+        size_t i = set * DB_STMT_WAYS + w;
+        if (k->kept[i].sql && !strcmp(k->kept[i].sql, sql)) {
+            return k->kept[i].st;
+        }
+        if (!k->kept[i].sql && free_slot == DB_STMT_SLOTS) {
+            free_slot = i;
+        }
+    }
+    if (free_slot == DB_STMT_SLOTS) {
+        free_slot = set * DB_STMT_WAYS + k->victim[set];
+        k->victim[set] = (unsigned char)((k->victim[set] + 1) % DB_STMT_WAYS);
+    }
+    *slot = free_slot;
+    *old = k->kept[free_slot].st;
+    return NULL;
+}
+
+fwt_err db_stmts_put(struct db_stmts *k, size_t slot, const char *sql, void *st)
+{
+    free(k->kept[slot].sql);
+    k->kept[slot].sql = NULL;
+    k->kept[slot].st = NULL;
+    char *copy = strdup(sql);
+    if (!copy) {
+        return fwt_fail(FWT_E_NOMEM, "out of memory");
+    }
+    k->kept[slot].sql = copy;
+    k->kept[slot].st = st;
+    k->prepares++;
+    return FWT_OK;
+}
+
+void *db_stmts_take(struct db_stmts *k, const char *sql)
+{
+    size_t slot = 0;
+    void *old = NULL;
+    if (!db_stmts_find(k, sql, &slot, &old)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < DB_STMT_SLOTS; i++) {
+        if (k->kept[i].sql && !strcmp(k->kept[i].sql, sql)) {
+            void *st = k->kept[i].st;
+            free(k->kept[i].sql);
+            k->kept[i].sql = NULL;
+            k->kept[i].st = NULL;
+            return st;
+        }
+    }
+    return NULL;
+}
+
+void db_stmts_clear(struct db_stmts *k, void (*drop)(void *ctx, void *st), void *ctx)
+{
+    for (size_t i = 0; i < DB_STMT_SLOTS; i++) {
+        if (k->kept[i].sql && drop) {
+            drop(ctx, k->kept[i].st);
+        }
+        free(k->kept[i].sql);
+        k->kept[i].sql = NULL;
+        k->kept[i].st = NULL;
+    }
+}
+
 uint64_t db_prepared(const struct fwt_srv_db *db)
 {
     return db->be->prepared ? db->be->prepared(db->h) : 0;

@@ -63,6 +63,32 @@ struct fwt_srv_db {
     unsigned sp_depth;
 };
 
+/* Statements a backend keeps, by SQL text: DB_STMT_SETS sets of DB_STMT_WAYS slots, a set
+ * chosen by a hash of the text; a text whose set is full replaces one of it, in turn. (One
+ * slot a hash was too few: two check-in statements sharing one were compiled again at
+ * every check-in.) st is the backend's: a compiled statement, a prepared statement's name. */
+#define DB_STMT_SETS 64
+#define DB_STMT_WAYS 4
+#define DB_STMT_SLOTS (DB_STMT_SETS * DB_STMT_WAYS)
+struct db_stmts {
+    struct {
+        char *sql;
+        void *st;
+    } kept[DB_STMT_SLOTS];
+    unsigned char victim[DB_STMT_SETS]; /* per set: the way replaced next */
+    uint64_t prepares;                  /* statements compiled (db_prepared) */
+};
+/* The kept statement of sql, or NULL; then *slot is where the caller keeps the one it
+ * compiles (db_stmts_put), after dropping what *old holds there (NULL: a free slot). */
+void *db_stmts_find(struct db_stmts *k, const char *sql, size_t *slot, void **old);
+/* Keep st for sql in slot (counted as compiled). FWT_E_NOMEM: st not kept (the caller
+ * drops it). */
+FWT_MUST_CHECK fwt_err db_stmts_put(struct db_stmts *k, size_t slot, const char *sql, void *st);
+/* Forget sql's statement: its st (the caller drops it), or NULL when none is kept. */
+void *db_stmts_take(struct db_stmts *k, const char *sql);
+/* Forget every statement, each st handed to drop(ctx, st) first (drop may be NULL). */
+void db_stmts_clear(struct db_stmts *k, void (*drop)(void *ctx, void *st), void *ctx);
+
 /* Backends. */
 fwt_err db_sqlite_open(const char *path, const struct db_backend **be, void **h);
 fwt_err db_pg_open(const char *conninfo, const struct db_backend **be, void **h);

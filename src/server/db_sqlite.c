@@ -3,10 +3,8 @@
  * journal with synchronous=FULL: a committed transaction survives a killed
  * process and a power cut; an uncommitted one leaves no trace.
  *
- * Statements are prepared once and kept: SQ_STMTS slots in sets of SQ_WAYS by a hash of
- * the SQL text (a text whose set is full replaces one of it, in turn). A check-in runs the
- * same dozen each time; with one slot a text, two of them sharing it were prepared anew
- * at every check-in.
+ * Statements are prepared once and kept (db_stmts, db.h): a check-in runs the same dozen
+ * each time.
  * The page cache may grow to SQ_CACHE_KIB (SQLite's default, 2 MiB, holds less than the
  * pages check-ins touch at a few thousand devices: each was read again from the file).
  */
@@ -26,54 +24,32 @@ static fwt_err sq_fail(sqlite3 *db, const char *what)
     return fwt_fail(e, "sqlite: %s: %s", what, sqlite3_errmsg(db));
 }
 
-#define SQ_STMTS 256
-#define SQ_WAYS 4
 #define SQ_CACHE_KIB 32768
 #define SQ_STR2(x) #x
 #define SQ_STR(x) SQ_STR2(x)
 
 struct sq {
     sqlite3 *db;
-    struct {
-        char *sql;
-        sqlite3_stmt *st;
-    } kept[SQ_STMTS];
-    unsigned char victim[SQ_STMTS / SQ_WAYS]; /* per set: the way replaced next */
-    uint64_t prepares;                        /* statements compiled (test_server_store) */
+    struct db_stmts kept;
 };
 
 /* The prepared statement of sql: kept, or prepared and kept. */
 static sqlite3_stmt *sq_stmt(struct sq *q, const char *sql)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *c = (const unsigned char *)sql; *c; c++) {
-        h = (h ^ *c) * 16777619u;
+    size_t slot = 0;
+    void *old = NULL;
+    sqlite3_stmt *st = db_stmts_find(&q->kept, sql, &slot, &old);
+    if (st) {
+        return st;
     }
-    size_t set = h % (SQ_STMTS / SQ_WAYS), i = SQ_STMTS;
-    for (size_t w = 0; w < SQ_WAYS; w++) {
-        size_t k = set * SQ_WAYS + w;
-        if (q->kept[k].sql && !strcmp(q->kept[k].sql, sql)) {
-            return q->kept[k].st;
-        }
-        if (!q->kept[k].sql && i == SQ_STMTS) {
-            i = k; /* the first free way */
-        }
-    }
-    if (i == SQ_STMTS) {
-        i = set * SQ_WAYS + q->victim[set];
-        q->victim[set] = (unsigned char)((q->victim[set] + 1) % SQ_WAYS);
-    }
-    sqlite3_stmt *st = NULL;
-    char *copy = strdup(sql);
-    if (!copy || sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-        free(copy);
+    if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
         return NULL;
     }
-    q->prepares++;
-    sqlite3_finalize(q->kept[i].st);
-    free(q->kept[i].sql);
-    q->kept[i].sql = copy;
-    q->kept[i].st = st;
+    sqlite3_finalize(old);
+    if (db_stmts_put(&q->kept, slot, sql, st) != FWT_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
     return st;
 }
 
@@ -173,20 +149,23 @@ static void sq_rollback(void *h)
     }
 }
 
+static void sq_drop(void *ctx, void *st)
+{
+    (void)ctx;
+    sqlite3_finalize(st);
+}
+
 static void sq_close(void *h)
 {
     struct sq *q = h;
-    for (size_t i = 0; i < SQ_STMTS; i++) {
-        sqlite3_finalize(q->kept[i].st);
-        free(q->kept[i].sql);
-    }
+    db_stmts_clear(&q->kept, sq_drop, NULL);
     sqlite3_close(q->db);
     free(q);
 }
 
 static uint64_t sq_prepared(void *h)
 {
-    return ((struct sq *)h)->prepares;
+    return ((struct sq *)h)->kept.prepares;
 }
 
 static const struct db_backend k_sqlite = {

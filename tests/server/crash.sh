@@ -60,6 +60,9 @@ for round in 1 2 3 4 5; do
     before=$(nev)
     load &
     LOAD=$!
+    # the kill comes while writes go on: after the first of this round is committed (a
+    # loaded machine may take seconds for it), then 0.1 to 0.9 s later
+    for _ in $(seq 200); do [ "$(nev)" -gt "$before" ] && break; sleep 0.1; done
     sleep "0.$((RANDOM % 9 + 1))"
     kill -9 "$SRV_PID"
     kill "$LOAD" 2>/dev/null; wait "$LOAD" 2>/dev/null || true

@@ -139,8 +139,8 @@ static void test_migrations(void **state)
     assert_non_null(strstr(fwt_detail(), "newer"));
 }
 
-/* Statements are compiled once (SQLite keeps them; PostgreSQL keeps none): a second pass
- * over as many texts as a busy server runs compiles nothing. */
+/* Statements are compiled once and kept (SQLite: compiled; PostgreSQL: prepared on the
+ * connection): a second pass over as many texts as a busy server runs compiles nothing. */
 static void test_statements_kept(void **state)
 {
     (void)state;
@@ -149,16 +149,33 @@ static void test_statements_kept(void **state)
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < 48; i++) {
             char sql[64];
-            snprintf(sql, sizeof(sql), "SELECT %d + COUNT(*) FROM devices", i);
+            snprintf(sql, sizeof(sql), "SELECT %d + COUNT(*) FROM devices WHERE serial <> ?", i);
+            struct db_param p[] = {DBT("none")};
             int64_t n = -1;
-            assert_int_equal(db_query_int(s->db, sql, NULL, 0, &n), FWT_OK);
+            assert_int_equal(db_query_int(s->db, sql, p, 1, &n), FWT_OK);
             assert_int_equal(n, i);
         }
-        if (pg_url()) {
-            assert_int_equal(db_prepared(s->db), 0);
-        } else {
-            assert_int_equal(db_prepared(s->db) - before, 48);
-        }
+        assert_int_equal(db_prepared(s->db) - before, 48);
+    }
+    if (pg_url()) {
+        /* prepared statements dropped behind the server's back (a pooler, an operator): the
+         * statement still runs, and is prepared again */
+        assert_int_equal(db_exec(s->db, "DEALLOCATE ALL", NULL, 0, NULL, NULL), FWT_OK);
+        struct db_param p[] = {DBT("none")};
+        int64_t n = -1;
+        assert_int_equal(db_query_int(s->db, "SELECT 7 + COUNT(*) FROM devices WHERE serial <> ?", p, 1, &n), FWT_OK);
+        assert_int_equal(n, 7);
+        assert_int_equal(db_query_int(s->db, "SELECT 7 + COUNT(*) FROM devices WHERE serial <> ?", p, 1, &n), FWT_OK);
+        assert_int_equal(n, 7);
+        assert_int_equal(db_prepared(s->db) - before, 50); /* DEALLOCATE ALL, then that one again */
+        /* and inside a transaction the error stands, then the statement works again */
+        assert_int_equal(db_exec(s->db, "DEALLOCATE ALL", NULL, 0, NULL, NULL), FWT_OK);
+        assert_int_equal(db_begin(s->db), FWT_OK);
+        assert_int_not_equal(db_query_int(s->db, "SELECT 7 + COUNT(*) FROM devices WHERE serial <> ?", p, 1, &n),
+                             FWT_OK);
+        db_rollback(s->db);
+        assert_int_equal(db_query_int(s->db, "SELECT 7 + COUNT(*) FROM devices WHERE serial <> ?", p, 1, &n), FWT_OK);
+        assert_int_equal(n, 7);
     }
     fwt_srv_close(s);
 }
